@@ -1,0 +1,3 @@
+from pinner.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""The exception tree: every error a user can act on derives from PinnerError."""
+
+from __future__ import annotations
+
+
+class PinnerError(Exception):
+    """A failure the user can act on; its message is printed as one line, exit 1."""
+
+
+class UsageError(PinnerError):
+    """The command line itself is wrong; exit 2."""
+
+
+class DockerfileError(PinnerError):
+    """A Dockerfile cannot be read or holds an invalid reference."""
+
+
+class ReferenceError_(PinnerError):
+    """An image reference does not parse."""
+
+
+class LockfileError(PinnerError):
+    """A lockfile cannot be read."""
+
+
+class ConfigError(PinnerError):
+    """A configuration file is invalid."""
+
+
+class RegistryError(PinnerError):
+    """A registry refused, failed or lied."""
+
+
+class MirrorError(PinnerError):
+    """A package snapshot mirror refused, failed or served data that does not verify."""

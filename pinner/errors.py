@@ -15,7 +15,7 @@ class DockerfileError(PinnerError):
     """A Dockerfile cannot be read or holds an invalid reference."""
 
 
-class ReferenceError_(PinnerError):
+class InvalidReference(PinnerError):
     """An image reference does not parse."""
 
 

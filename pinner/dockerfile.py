@@ -1,0 +1,404 @@
+"""Find the image references in a Dockerfile, with the exact spans of text that pin them.
+
+dockerfile-parse locates instructions (its line numbers count `\\n` only); every span returned here
+is an offset into the original text, so edits touch nothing else (style.md rule 3).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from dockerfile_parse import DockerfileParser
+
+from pinner import reference
+from pinner.errors import DockerfileError, InvalidReference
+
+_DIRECTIVE_RE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S.*?)[ \t]*\r?$")
+_VAR_RE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_WHOLE_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+class Span(NamedTuple):
+    """A half-open range of offsets into the original text."""
+
+    start: int
+    end: int
+
+
+class Token(NamedTuple):
+    """A word of an instruction, continuations removed, with each character's offset."""
+
+    text: str
+    offsets: tuple[int, ...]
+
+    def span(self, start: int = 0, end: int | None = None) -> Span:
+        """The original-text span of text[start:end]."""
+        end = len(self.text) if end is None else end
+        return Span(self.offsets[start], self.offsets[end - 1] + 1)
+
+
+class Instruction(NamedTuple):
+    """One instruction: keyword (upper-cased), 1-based first line, span, words after the keyword."""
+
+    keyword: str
+    line: int
+    span: Span
+    words: tuple[Token, ...]
+
+
+class ArgDefault(NamedTuple):
+    """The value an ARG has, and the span of its default in the text (None when set on the CLI)."""
+
+    value: str | None
+    site: Span | None
+
+
+class ImageUse(NamedTuple):
+    """One place a Dockerfile names an external image."""
+
+    line: int
+    written: str
+    expanded: str
+    ref: reference.ImageRef
+    site: Span | None
+    used_by: str
+
+
+class Stage(NamedTuple):
+    """A build stage: its index, name, and the instructions it holds (FROM first)."""
+
+    number: int
+    name: str | None
+    instructions: tuple[Instruction, ...]
+
+    @property
+    def label(self) -> str:
+        """How the lock and messages name the stage."""
+        return self.name if self.name is not None else str(self.number)
+
+
+class Dockerfile(NamedTuple):
+    """What pinner needs of a Dockerfile: its stages and every external image it uses."""
+
+    text: str
+    stages: tuple[Stage, ...]
+    uses: tuple[ImageUse, ...]
+    global_args: tuple[Instruction, ...]
+
+
+def decode(data: bytes, path: str) -> str:
+    """Decode a Dockerfile's bytes, refusing empty, binary and non-UTF-8 files."""
+    if not data.strip():
+        raise DockerfileError(f"{path}: file is empty")
+    if b"\0" in data:
+        raise DockerfileError(f"{path}: binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
+
+
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            offsets.append(i + 1)
+    return offsets
+
+
+def _logical_chars(text: str, starts: list[int], first: int, last: int) -> list[tuple[str, int]]:
+    """The instruction's characters with continuations and interleaved comment lines removed."""
+    chars: list[tuple[str, int]] = []
+    for n in range(first, last + 1):
+        begin = starts[n]
+        stop = starts[n + 1] if n + 1 < len(starts) else len(text)
+        raw = text[begin:stop].rstrip("\r\n")
+        if n != first and (not raw.strip() or raw.lstrip().startswith("#")):
+            continue
+        body = raw.rstrip(" \t")
+        if n != last and body.endswith("\\"):
+            raw = body[:-1]
+        chars.extend((ch, begin + i) for i, ch in enumerate(raw))
+    return chars
+
+
+def _split_words(chars: list[tuple[str, int]]) -> list[Token]:
+    """Split on unquoted whitespace; quotes stay in the token text."""
+    words: list[Token] = []
+    current: list[tuple[str, int]] = []
+    quote = ""
+    for ch, off in chars:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in " \t":
+            if current:
+                words.append(_token(current))
+                current = []
+            continue
+        current.append((ch, off))
+    if current:
+        words.append(_token(current))
+    return words
+
+
+def _token(chars: list[tuple[str, int]]) -> Token:
+    return Token("".join(c for c, _ in chars), tuple(o for _, o in chars))
+
+
+def _unquote(token: Token, start: int) -> tuple[str, Span | None]:
+    """The value of token.text[start:] with surrounding quotes removed, and its span."""
+    value = token.text[start:]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        if not inner:
+            return "", None
+        return inner, token.span(start + 1, len(token.text) - 1)
+    if not value:
+        return "", None
+    return value, token.span(start)
+
+
+def instructions(text: str) -> list[Instruction]:
+    """Every instruction of the Dockerfile, in order."""
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
+    starts = _line_offsets(text)
+    result = []
+    for item in parser.structure:
+        keyword = item["instruction"].upper()
+        if keyword == "COMMENT":
+            continue
+        first, last = item["startline"], item["endline"]
+        chars = _logical_chars(text, starts, first, last)
+        words = _split_words(chars)
+        end = starts[last + 1] if last + 1 < len(starts) else len(text)
+        result.append(Instruction(keyword, first + 1, Span(starts[first], end), tuple(words[1:])))
+    return result
+
+
+def _flags(words: Sequence[Token]) -> tuple[list[tuple[str, Token]], list[Token]]:
+    """Split leading --name=value flags (name lower-cased) from the remaining words."""
+    flags: list[tuple[str, Token]] = []
+    rest = list(words)
+    while rest and rest[0].text.startswith("--"):
+        flag = rest.pop(0)
+        flags.append((flag.text[2:].partition("=")[0].lower(), flag))
+    return flags, rest
+
+
+def _syntax_use(text: str) -> tuple[str, Span] | None:
+    """The `# syntax=` parser directive, if the file starts with one."""
+    offset = 0
+    for line in text.split("\n"):
+        match = _DIRECTIVE_RE.fullmatch(line)
+        if not match:
+            return None
+        if match.group(1).lower() == "syntax":
+            return match.group(2), Span(offset + match.start(2), offset + match.end(2))
+        offset += len(line) + 1
+    return None
+
+
+class _Scope:
+    """ARG values visible at a point: name -> ArgDefault."""
+
+    def __init__(self, path: str, build_args: Mapping[str, str]) -> None:
+        self.path = path
+        self.build_args = build_args
+        self.values: dict[str, ArgDefault] = {}
+
+    def declare(self, instruction: Instruction, inherit: Mapping[str, ArgDefault]) -> None:
+        for word in instruction.words:
+            name, eq, _ = word.text.partition("=")
+            if name in self.build_args:
+                self.values[name] = ArgDefault(self.build_args[name], None)
+            elif eq:
+                raw, site = _unquote(word, len(name) + 1)
+                value = self.expand(raw, instruction.line)
+                self.values[name] = ArgDefault(value, self.pin_site(raw, site))
+            elif name in inherit:
+                self.values[name] = inherit[name]
+            else:
+                self.values[name] = ArgDefault(None, None)
+
+    def expand(self, text: str, line: int) -> str:
+        """Expand $VAR, ${VAR}, ${VAR:-word} and ${VAR:+word} as the Dockerfile frontend does."""
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group("braced") or match.group("bare")
+            op, word = match.group("op"), match.group("word") or ""
+            if match.group("braced") is not None and op is None and word:
+                raise DockerfileError(
+                    f"{self.path}:{line}: {match.group(0)}: unsupported variable substitution"
+                )
+            value = self.values.get(name, ArgDefault(None, None)).value
+            if op in (":-", "-"):
+                return value if value else word
+            if op in (":+", "+"):
+                return word if value else ""
+            if value is None:
+                if name not in self.values:
+                    raise DockerfileError(
+                        f"{self.path}:{line}: {match.group(0)}: ARG {name} is not declared"
+                    )
+                raise DockerfileError(
+                    f"{self.path}:{line}: {match.group(0)}: ARG {name} has no default;"
+                    f" pass --build-arg {name}=..."
+                )
+            return value
+
+        return _VAR_RE.sub(substitute, text)
+
+    def pin_site(self, text: str, span: Span | None) -> Span | None:
+        """Where the pin goes: follow a reference that is one whole variable to its ARG default."""
+        match = _WHOLE_VAR_RE.fullmatch(text)
+        if not match:
+            return span
+        arg = self.values.get(match.group(1) or match.group(2))
+        if arg is None or arg.site is None or arg.value is None:
+            return None
+        return arg.site
+
+
+def _raw(text: str, span: Span | None) -> str:
+    return "" if span is None else text[span.start : span.end]
+
+
+def parse(text: str, path: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
+    """Parse a Dockerfile's text into stages and external image uses."""
+    return _Walker(text, path, build_args or {}).walk()
+
+
+class _Walker:
+    """One pass over the instructions, collecting stages and image uses."""
+
+    def __init__(self, text: str, path: str, build_args: Mapping[str, str]) -> None:
+        self.text = text
+        self.path = path
+        self.build_args = build_args
+        self.global_scope = _Scope(path, build_args)
+        self.uses: list[ImageUse] = []
+        self.stage_names: set[str] = set()
+
+    def walk(self) -> Dockerfile:
+        all_instructions = instructions(self.text)
+        if not any(i.keyword == "FROM" for i in all_instructions):
+            raise DockerfileError(f"{self.path}: no FROM instruction")
+        syntax = _syntax_use(self.text)
+        if syntax is not None:
+            self.add_use(1, syntax[0], syntax[1], self.global_scope, "syntax")
+        global_args: list[Instruction] = []
+        stages: list[Stage] = []
+        for instruction in all_instructions:
+            if instruction.keyword == "FROM":
+                stages.append(self.start_stage(instruction, len(stages)))
+            elif not stages:
+                if instruction.keyword == "ARG":
+                    self.global_scope.declare(instruction, {})
+                    global_args.append(instruction)
+            else:
+                stages[-1] = stages[-1]._replace(
+                    instructions=(*stages[-1].instructions, instruction)
+                )
+                self.stage_instruction(stages[-1], instruction)
+        return Dockerfile(self.text, tuple(stages), tuple(self.uses), tuple(global_args))
+
+    def start_stage(self, instruction: Instruction, index: int) -> Stage:
+        _, rest = _flags(instruction.words)
+        if not rest:
+            raise DockerfileError(f"{self.path}:{instruction.line}: FROM without an image")
+        name = rest[2].text.lower() if len(rest) >= 3 and rest[1].text.lower() == "as" else None
+        label = name if name is not None else str(index)
+        self.maybe_use(
+            instruction, rest[0].text, rest[0].span(), self.global_scope, f"stage {label}: FROM"
+        )
+        self.scope = _Scope(self.path, self.build_args)
+        if name is not None:
+            self.stage_names.add(name)
+        self.stage_names.add(str(index))
+        return Stage(index, name, (instruction,))
+
+    def stage_instruction(self, stage: Stage, instruction: Instruction) -> None:
+        """Record ARGs, and COPY --from=<image> and RUN --mount=...,from=<image> uses."""
+        if instruction.keyword == "ARG":
+            self.scope.declare(instruction, self.global_scope.values)
+            return
+        flags, _ = _flags(instruction.words)
+        for key, flag in flags:
+            offset = flag.text.find("=") + 1
+            if instruction.keyword == "COPY" and key == "from":
+                value, span = _unquote(flag, offset)
+                self.maybe_use(
+                    instruction, value, span, self.scope, f"stage {stage.label}: COPY --from"
+                )
+            elif instruction.keyword == "RUN" and key == "mount":
+                for field in flag.text[offset:].split(","):
+                    k, _, v = field.partition("=")
+                    if k.strip().lower() == "from" and v:
+                        start = offset + len(k) + 1
+                        span = flag.span(start, start + len(v))
+                        used_by = f"stage {stage.label}: RUN --mount"
+                        self.maybe_use(instruction, v, span, self.scope, used_by)
+                    offset += len(field) + 1
+
+    def maybe_use(
+        self, instruction: Instruction, value: str, span: Span | None, scope: _Scope, used_by: str
+    ) -> None:
+        """Record value as an image use unless it names a stage or scratch."""
+        expanded = scope.expand(value, instruction.line)
+        if expanded.lower() in self.stage_names or expanded == "scratch":
+            return
+        self.add_use(instruction.line, value, span, scope, used_by)
+
+    def add_use(
+        self, line: int, written: str, span: Span | None, scope: _Scope, used_by: str
+    ) -> None:
+        expanded = scope.expand(written, line)
+        try:
+            ref = reference.parse(expanded)
+        except InvalidReference as e:
+            raise DockerfileError(f"{self.path}:{line}: {expanded or written}: {e}") from None
+        self.uses.append(
+            ImageUse(line, written, expanded, ref, scope.pin_site(written, span), used_by)
+        )
+
+
+class Edit(NamedTuple):
+    """Replace text[start:end] with new."""
+
+    start: int
+    end: int
+    new: str
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Splice edits into text, last first, refusing overlaps."""
+    ordered = sorted(set(edits), reverse=True)
+    previous_start = len(text) + 1
+    for edit in ordered:
+        if edit.end > previous_start:
+            raise ValueError(f"overlapping edits at offset {edit.start}")
+        text = text[: edit.start] + edit.new + text[edit.end :]
+        previous_start = edit.start
+    return text
+
+
+def pin_edit(text: str, use: ImageUse, digest: str) -> Edit | None:
+    """The edit that makes use's pin site read <name>:<tag>@<digest>; None when it already does."""
+    if use.site is None:
+        return None
+    raw = _raw(text, use.site)
+    base, _, _ = raw.partition("@")
+    if use.ref.tag is None and use.ref.digest is None:
+        base += ":latest"
+    new = f"{base}@{digest}"
+    if new == raw:
+        return None
+    return Edit(use.site.start, use.site.end, new)

@@ -1,0 +1,141 @@
+"""Image references, parsed and normalised exactly as Docker does (distribution/reference)."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from pinner.errors import InvalidReference
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+OFFICIAL_PREFIX = "library/"
+
+# distribution/reference regexp.go
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_DOMAIN_RE = re.compile(_DOMAIN)
+_TAG_RE = re.compile(_TAG)
+_DIGEST_RE = re.compile(_DIGEST)
+_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
+_IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
+_MAX_NAME = 255
+
+
+class ImageRef(NamedTuple):
+    """A normalised image reference: domain, path, and an optional tag and digest."""
+
+    domain: str
+    path: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def name(self) -> str:
+        """The canonical repository name, e.g. docker.io/library/python."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def familiar_name(self) -> str:
+        """The short name Docker prints, e.g. python or ghcr.io/o/r."""
+        if self.domain == DEFAULT_DOMAIN:
+            return self.path.removeprefix(OFFICIAL_PREFIX)
+        return self.name
+
+    @property
+    def tag_or_latest(self) -> str:
+        """The tag, or "latest" when none is given and no digest decides."""
+        return self.tag or "latest"
+
+    def with_digest(self, digest: str | None) -> ImageRef:
+        """This reference with another digest."""
+        return self._replace(digest=digest)
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def split_domain(name: str) -> tuple[str, str]:
+    """Split a repository name into domain and path as Docker's splitDockerDomain does."""
+    first, sep, rest = name.partition("/")
+    if not sep or (
+        first != "localhost" and "." not in first and ":" not in first and first == first.lower()
+    ):
+        domain, path = DEFAULT_DOMAIN, name
+    else:
+        domain, path = first, rest
+    if domain == LEGACY_DEFAULT_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_PREFIX + path
+    return domain, path
+
+
+def parse(text: str) -> ImageRef:
+    """Parse and normalise a reference; raise InvalidReference with Docker's wording."""
+    if not text:
+        raise InvalidReference("invalid reference format: empty")
+    if _IDENTIFIER_RE.fullmatch(text):
+        raise InvalidReference(
+            "invalid repository name: cannot specify 64-byte hexadecimal strings"
+        )
+    remainder, _, digest = text.partition("@")
+    if digest:
+        if not _DIGEST_RE.fullmatch(digest):
+            raise InvalidReference(f"invalid digest format: {digest}")
+        if digest.startswith("sha256:") and not _SHA256_RE.fullmatch(digest):
+            raise InvalidReference(f"invalid digest: {digest} (sha256 takes 64 lowercase hex)")
+    name, tag = remainder, None
+    colon = remainder.rfind(":")
+    if colon > remainder.rfind("/"):
+        name, tag = remainder[:colon], remainder[colon + 1 :]
+        if not _TAG_RE.fullmatch(tag):
+            raise InvalidReference(f"invalid tag format: {tag!r}")
+    domain, path = split_domain(name)
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise InvalidReference(f"invalid registry host: {domain!r}")
+    if path != path.lower():
+        raise InvalidReference("repository name must be lowercase")
+    if not _PATH_RE.fullmatch(path):
+        raise InvalidReference("invalid reference format")
+    if len(domain) + 1 + len(path) > _MAX_NAME:
+        raise InvalidReference(f"repository name must not be more than {_MAX_NAME} characters")
+    return ImageRef(domain, path, tag, digest or None)
+
+
+def normalize_platform(os: str, arch: str, variant: str | None) -> str:
+    """Return "os/arch[/variant]" normalised as containerd's platforms package does."""
+    arch = arch.lower()
+    variant = (variant or "").lower() or None
+    if arch in ("x86_64", "x86-64"):
+        arch, variant = "amd64", None
+    elif arch == "aarch64":
+        arch = "arm64"
+    elif arch == "armhf":
+        arch, variant = "arm", "v7"
+    elif arch == "armel":
+        arch, variant = "arm", "v6"
+    elif arch in ("i386", "i686"):
+        arch = "386"
+    if arch == "arm64" and variant in ("v8", "8"):
+        variant = None
+    if arch == "arm":
+        if variant is None:
+            variant = "v7"
+        elif variant in ("5", "6", "7", "8"):
+            variant = "v" + variant
+    parts = [os.lower(), arch] + ([variant] if variant else [])
+    return "/".join(parts)

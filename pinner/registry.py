@@ -1,0 +1,440 @@
+"""The registry HTTP API client: tag -> digest, per-platform digests, auth, retries, mirrors.
+
+This is the one module that talks to registries. Facts from the OCI distribution spec, Docker's
+token auth spec and containerd's resolver (see docs in ../shared/docs/protocols.md sections 1-3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import ipaddress
+import json
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import httpx
+
+from pinner import __version__
+from pinner.credentials import IDENTITY_TOKEN_USER, Credential
+from pinner.errors import RegistryError
+from pinner.reference import DEFAULT_DOMAIN, ImageRef, normalize_platform
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+DOCKER_HUB_API = "https://registry-1.docker.io"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = f"pinner/{__version__}"
+
+
+class Manifest(NamedTuple):
+    """What a tag or digest points at: its digest, media type and, for an index, each platform's."""
+
+    digest: str
+    media_type: str
+    platforms: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach registries: mirrors (domain -> base URL), insecure hosts, retry bounds."""
+
+    mirrors: Mapping[str, str] = field(default_factory=dict)
+    insecure: frozenset[str] = frozenset()
+    attempts: int = 4
+    backoff: float = 0.5
+    max_retry_after: float = 60.0
+    timeout: float = 30.0
+    concurrency: int = 32
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1, with or without a port."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    name = name.split("]")[0].lstrip("[") if name.startswith("[") else name
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(domain: str, settings: Settings) -> str:
+    """Where requests for a registry domain go: its mirror, Docker Hub's API host, http or https."""
+    if domain in settings.mirrors:
+        return settings.mirrors[domain].rstrip("/")
+    if domain == DEFAULT_DOMAIN:
+        return DOCKER_HUB_API
+    if is_loopback(domain) or domain in settings.insecure:
+        return f"http://{domain}"
+    return f"https://{domain}"
+
+
+class _Challenge(NamedTuple):
+    scheme: str
+    params: Mapping[str, str]
+
+
+def _parse_challenge(header: str) -> _Challenge | None:
+    """Parse `Bearer realm="...",service="...",scope="..."` (RFC 7235, one challenge)."""
+    scheme, _, rest = header.strip().partition(" ")
+    params: dict[str, str] = {}
+    i = 0
+    while i < len(rest):
+        eq = rest.find("=", i)
+        if eq < 0:
+            break
+        key = rest[i:eq].strip(" ,").lower()
+        if rest[eq + 1 : eq + 2] == '"':
+            end = rest.find('"', eq + 2)
+            end = len(rest) if end < 0 else end
+            params[key] = rest[eq + 2 : end]
+            i = end + 1
+        else:
+            end = rest.find(",", eq + 1)
+            end = len(rest) if end < 0 else end
+            params[key] = rest[eq + 1 : end].strip()
+            i = end + 1
+    if not scheme:
+        return None
+    return _Challenge(scheme.lower(), params)
+
+
+def _scope_for(path: str) -> str:
+    """/v2/<name>/manifests/<ref> -> repository:<name>:pull."""
+    name = path.removeprefix("/v2/").rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
+    return f"repository:{name}:pull"
+
+
+class RegistryAuth(httpx.Auth):
+    """Anonymous, Basic and Bearer-token auth, one token per host and scope for the whole run."""
+
+    def __init__(self, credentials: Callable[[str], Credential | None]) -> None:
+        self._lookup = credentials
+        self._credentials: dict[str, Credential | None] = {}
+        self._challenges: dict[str, _Challenge] = {}
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.token_requests = 0
+
+    def _credential(self, host: str) -> Credential | None:
+        if host not in self._credentials:
+            self._credentials[host] = self._lookup(host)
+        return self._credentials[host]
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        host = request.url.netloc.decode("ascii")
+        scope = _scope_for(request.url.path)
+        if host in self._challenges:
+            async for token_request in self._authorize(request, host, scope):
+                yield token_request
+        response = yield request
+        if response.status_code != 401:
+            return
+        header = response.headers.get("WWW-Authenticate", "")
+        challenge = _parse_challenge(header)
+        if challenge is None or challenge.scheme not in ("bearer", "basic"):
+            return
+        if self._challenges.get(host) == challenge and "authorization" in request.headers:
+            return
+        self._challenges[host] = challenge
+        await response.aread()
+        async for token_request in self._authorize(request, host, scope):
+            yield token_request
+        if "authorization" in request.headers:
+            yield request
+
+    async def _authorize(
+        self, request: httpx.Request, host: str, scope: str
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Set request's Authorization for host's known challenge, fetching a token if needed."""
+        challenge = self._challenges[host]
+        credential = self._credential(host)
+        if challenge.scheme == "basic":
+            if credential is not None:
+                request.headers["Authorization"] = httpx.BasicAuth(
+                    credential.username, credential.secret
+                )._auth_header
+            return
+        key = (host, scope)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            token = self._tokens.get(key)
+            if token is None or token[1] <= time.monotonic():
+                token_request = self._token_request(challenge, scope, credential)
+                self.token_requests += 1
+                response = yield token_request
+                await response.aread()
+                token = _parse_token(response, host)
+                self._tokens[key] = token
+        request.headers["Authorization"] = f"Bearer {token[0]}"
+
+    def _token_request(
+        self, challenge: _Challenge, scope: str, credential: Credential | None
+    ) -> httpx.Request:
+        realm = challenge.params.get("realm")
+        if not realm:
+            raise RegistryError("registry sent a Bearer challenge without a realm")
+        params = {"scope": scope}
+        if "service" in challenge.params:
+            params["service"] = challenge.params["service"]
+        if credential is not None and credential.username == IDENTITY_TOKEN_USER:
+            form = {
+                **params,
+                "grant_type": "refresh_token",
+                "refresh_token": credential.secret,
+                "client_id": "pinner",
+            }
+            return httpx.Request("POST", realm, data=form)
+        request = httpx.Request("GET", realm, params=params)
+        if credential is not None:
+            header = httpx.BasicAuth(credential.username, credential.secret)._auth_header
+            request.headers["Authorization"] = header
+        return request
+
+
+def _parse_token(response: httpx.Response, host: str) -> tuple[str, float]:
+    """The token and its expiry (monotonic) from a token endpoint's reply."""
+    if response.status_code in (401, 403):
+        raise RegistryError(
+            f"{host}: authentication failed ({response.status_code} from token service)"
+        )
+    if response.status_code != 200:
+        raise RegistryError(f"{host}: token service answered {response.status_code}")
+    try:
+        data = response.json()
+        token = data.get("access_token") or data.get("token")
+        expires_in = float(data.get("expires_in") or 60)
+    except (ValueError, AttributeError, TypeError):
+        token, expires_in = None, 0.0
+    if not isinstance(token, str) or not token:
+        raise RegistryError(f"{host}: token service gave no token")
+    # Renew a little early so a token does not expire between check and use.
+    return token, time.monotonic() + max(expires_in - 10, 1)
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The registry's own error text (distribution's errors[] list), else the HTTP status."""
+    if response.status_code == 401:
+        host = response.request.url.netloc.decode("ascii")
+        return f"unauthorized: {host} refused the credentials (or has none for it)"
+    try:
+        errors = response.json().get("errors") or []
+        message = str(errors[0].get("message") or errors[0].get("code")).lower()
+        return message
+    except (ValueError, AttributeError, IndexError, TypeError):
+        if response.status_code == 404:
+            return "manifest unknown"
+        return f"{response.status_code} {response.reason_phrase}".strip()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (delta-seconds or HTTP-date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
+    """Per-platform manifest digests of an index, attestation entries skipped, sorted."""
+    try:
+        entries = json.loads(body)["manifests"]
+        found: dict[str, str] = {}
+        for entry in entries:
+            platform = entry.get("platform") or {}
+            annotations = entry.get("annotations") or {}
+            if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+                continue
+            os_name, arch = platform.get("os", ""), platform.get("architecture", "")
+            if not os_name or not arch or "unknown" in (os_name, arch):
+                continue
+            key = normalize_platform(os_name, arch, platform.get("variant"))
+            found.setdefault(key, entry["digest"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise RegistryError(f"index is not valid JSON of the expected shape ({e})") from None
+    return tuple(sorted(found.items()))
+
+
+class Registry:
+    """One run's registry client: a single httpx.AsyncClient, shared tokens and manifest cache."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: Callable[[str], Credential | None],
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.auth = RegistryAuth(credentials)
+        self._sleep = sleep
+        self._client = httpx.AsyncClient(
+            auth=self.auth,
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout, connect=10.0),
+            limits=httpx.Limits(max_connections=settings.concurrency),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=True,
+        )
+        self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _send(self, method: str, url: str) -> httpx.Response:
+        """Send with retries on 408/429/5xx and connection errors, honouring Retry-After."""
+        host = httpx.URL(url).netloc.decode("ascii")
+        for attempt in range(1, self.settings.attempts + 1):
+            last = attempt == self.settings.attempts
+            self.requests[method] = self.requests.get(method, 0) + 1
+            request = self._client.build_request(method, url, headers={"Accept": ACCEPT})
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.TransportError as e:
+                if last:
+                    raise RegistryError(f"cannot reach {host}: {_describe(e)}") from None
+                await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
+                continue
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            await response.aclose()
+            wait = _retry_after(response)
+            if wait is not None and wait > self.settings.max_retry_after:
+                raise RegistryError(
+                    f"{host}: {response.status_code} {response.reason_phrase},"
+                    f" retry after {wait:.0f} s is past the limit"
+                )
+            if last:
+                raise RegistryError(
+                    f"{host}: {response.status_code} {response.reason_phrase}"
+                    f" after {self.settings.attempts} attempts"
+                )
+            await self._sleep(
+                wait if wait is not None else self.settings.backoff * 2 ** (attempt - 1)
+            )
+        raise AssertionError("unreachable")
+
+    def _url(self, ref: ImageRef, target: str) -> str:
+        return f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/manifests/{target}"
+
+    async def head(self, ref: ImageRef) -> Manifest | None:
+        """HEAD the tag or digest; None when the registry needs a GET to tell the digest."""
+        response = await self._send("HEAD", self._url(ref, ref.digest or ref.tag_or_latest))
+        await response.aclose()
+        if response.status_code == 405:
+            return None
+        if response.status_code != 200:
+            return await self._raise_from_get(ref)
+        digest = response.headers.get("Docker-Content-Digest")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if not digest or not media_type:
+            return None
+        return Manifest(digest, media_type)
+
+    async def _raise_from_get(self, ref: ImageRef) -> Manifest:
+        """A HEAD failed: GET for the registry's error text (a HEAD has no body)."""
+        response = await self._send("GET", self._url(ref, ref.digest or ref.tag_or_latest))
+        await response.aread()
+        raise RegistryError(
+            _error_message(response) if response.status_code != 200 else "HEAD failed"
+        )
+
+    async def get(self, ref: ImageRef, target: str) -> tuple[Manifest, bytes]:
+        """GET a manifest by tag or digest, verifying its digest against the bytes."""
+        response = await self._send("GET", self._url(ref, target))
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                raise RegistryError(_error_message(response))
+            length = int(response.headers.get("Content-Length") or 0)
+            if length > MAX_MANIFEST_BYTES:
+                raise RegistryError(f"manifest is {length} bytes, over the 4 MiB limit")
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > MAX_MANIFEST_BYTES:
+                    raise RegistryError("manifest is over the 4 MiB limit")
+                chunks.append(chunk)
+        except httpx.TransportError as e:
+            raise RegistryError(f"reading manifest: {_describe(e)}") from None
+        finally:
+            await response.aclose()
+        body = b"".join(chunks)
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        header = response.headers.get("Docker-Content-Digest")
+        if header and header != digest:
+            raise RegistryError(
+                f"Docker-Content-Digest {header} does not match the body ({digest})"
+            )
+        if target.startswith("sha256:") and target != digest:
+            raise RegistryError(f"registry served {digest} for {target}")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        try:
+            media_type = json.loads(body).get("mediaType") or media_type
+        except (ValueError, AttributeError):
+            raise RegistryError("manifest is not valid JSON") from None
+        platforms = platforms_of(body) if media_type in INDEX_TYPES else ()
+        return Manifest(digest, media_type, platforms), body
+
+    async def resolve(self, ref: ImageRef, known: Mapping[str, Manifest]) -> Manifest:
+        """Resolve ref: HEAD first; GET only when HEAD cannot tell or for an index not yet seen."""
+        found = await self.head(ref)
+        if found is None:
+            manifest, _ = await self.get(ref, ref.digest or ref.tag_or_latest)
+            found = manifest
+        if ref.digest and found.digest != ref.digest:
+            raise RegistryError(f"registry answered {found.digest} for {ref.digest}")
+        if not found.is_index or found.platforms:
+            return found
+        if found.digest in known:
+            return known[found.digest]
+        manifest, _ = await self.get(ref, found.digest)
+        return manifest
+
+
+def _describe(error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, httpx.ConnectError) and "refused" in text.lower():
+        return "connection refused"
+    return text
+
+
+async def resolve_all(
+    registry: Registry, refs: Iterable[ImageRef], known: Mapping[str, Manifest]
+) -> dict[ImageRef, Manifest | RegistryError]:
+    """Resolve distinct references concurrently; each gets its manifest or its error."""
+    semaphore = asyncio.Semaphore(registry.settings.concurrency)
+
+    async def one(ref: ImageRef) -> Manifest | RegistryError:
+        async with semaphore:
+            try:
+                return await registry.resolve(ref, known)
+            except RegistryError as e:
+                return e
+
+    unique = list(dict.fromkeys(refs))
+    results = await asyncio.gather(*(one(ref) for ref in unique))
+    return dict(zip(unique, results, strict=True))

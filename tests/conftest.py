@@ -1,0 +1,40 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from registryd import AuthKind, Registry, start_registry
+
+# --------------------------------------------------------------------------- registries
+# Real docker-registry processes (see tests/registryd.py), one per kind and session, started
+# only when a test asks for them. Tests share them: use unique repository names, and call
+# reg.clear_requests() before asserting on reg.requests() or reg.token_requests.
+
+
+def _session_registry(factory: pytest.TempPathFactory, auth: AuthKind) -> Iterator[Registry]:
+    """Start one registry of the given kind and stop it at the end of the session."""
+    reg = start_registry(factory.mktemp(f"registry-{auth}"), auth)
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """An open registry: no auth."""
+    yield from _session_registry(tmp_path_factory, "open")
+
+
+@pytest.fixture(scope="session")
+def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry with htpasswd Basic auth (reg.username / reg.password)."""
+    yield from _session_registry(tmp_path_factory, "basic")
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry with Bearer token auth: anonymous pulls, reg.username / reg.password push."""
+    yield from _session_registry(tmp_path_factory, "token")

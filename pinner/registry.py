@@ -7,6 +7,7 @@ token auth spec and containerd's resolver (see docs in ../shared/docs/protocols.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import hashlib
 import ipaddress
@@ -128,6 +129,7 @@ class RegistryAuth(httpx.Auth):
         self._challenges: dict[str, _Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._refused: dict[tuple[str, str], RegistryError] = {}
         self.token_requests = 0
 
     def _credential(self, host: str) -> Credential | None:
@@ -140,49 +142,49 @@ class RegistryAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         host = request.url.netloc.decode("ascii")
         scope = _scope_for(request.url.path)
-        if host in self._challenges:
-            async for token_request in self._authorize(request, host, scope):
-                yield token_request
-        response = yield request
-        if response.status_code != 401:
-            return
-        header = response.headers.get("WWW-Authenticate", "")
-        challenge = _parse_challenge(header)
-        if challenge is None or challenge.scheme not in ("bearer", "basic"):
-            return
-        if self._challenges.get(host) == challenge and "authorization" in request.headers:
-            return
-        self._challenges[host] = challenge
-        await response.aread()
-        async for token_request in self._authorize(request, host, scope):
-            yield token_request
-        if "authorization" in request.headers:
-            yield request
+        for attempt in range(2):
+            if host in self._challenges:
+                async with self._locks.setdefault((host, scope), asyncio.Lock()):
+                    token_request = self._authorize(request, host, scope)
+                    if (host, scope) in self._refused:
+                        raise self._refused[(host, scope)]
+                    if token_request is not None:
+                        self.token_requests += 1
+                        token_response = yield token_request
+                        await token_response.aread()
+                        try:
+                            self._tokens[(host, scope)] = _parse_token(token_response, host)
+                        except RegistryError as e:
+                            # One token request per scope per run, even when it is refused.
+                            self._refused[(host, scope)] = e
+                            raise
+                        self._authorize(request, host, scope)
+                if attempt and "authorization" not in request.headers:
+                    return
+            response = yield request
+            if response.status_code != 401 or attempt:
+                return
+            challenge = _parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            if challenge is None or challenge.scheme not in ("bearer", "basic"):
+                return
+            if self._challenges.get(host) == challenge and "authorization" in request.headers:
+                return
+            self._challenges[host] = challenge
+            await response.aread()
 
-    async def _authorize(
-        self, request: httpx.Request, host: str, scope: str
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Set request's Authorization for host's known challenge, fetching a token if needed."""
+    def _authorize(self, request: httpx.Request, host: str, scope: str) -> httpx.Request | None:
+        """Set the Authorization header for host's challenge; return a token request when due."""
         challenge = self._challenges[host]
         credential = self._credential(host)
         if challenge.scheme == "basic":
             if credential is not None:
-                request.headers["Authorization"] = httpx.BasicAuth(
-                    credential.username, credential.secret
-                )._auth_header
-            return
-        key = (host, scope)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            token = self._tokens.get(key)
-            if token is None or token[1] <= time.monotonic():
-                token_request = self._token_request(challenge, scope, credential)
-                self.token_requests += 1
-                response = yield token_request
-                await response.aread()
-                token = _parse_token(response, host)
-                self._tokens[key] = token
+                request.headers["Authorization"] = _basic(credential)
+            return None
+        token = self._tokens.get((host, scope))
+        if token is None or token[1] <= time.monotonic():
+            return self._token_request(challenge, scope, credential)
         request.headers["Authorization"] = f"Bearer {token[0]}"
+        return None
 
     def _token_request(
         self, challenge: _Challenge, scope: str, credential: Credential | None
@@ -203,9 +205,13 @@ class RegistryAuth(httpx.Auth):
             return httpx.Request("POST", realm, data=form)
         request = httpx.Request("GET", realm, params=params)
         if credential is not None:
-            header = httpx.BasicAuth(credential.username, credential.secret)._auth_header
-            request.headers["Authorization"] = header
+            request.headers["Authorization"] = _basic(credential)
         return request
+
+
+def _basic(credential: Credential) -> str:
+    pair = f"{credential.username}:{credential.secret}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _parse_token(response: httpx.Response, host: str) -> tuple[str, float]:

@@ -1,0 +1,1 @@
+"""One module per command: a function of keyword arguments that returns an exit code."""

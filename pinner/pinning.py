@@ -1,0 +1,86 @@
+"""The pure core of lock and check: parsed Dockerfile + resolved digests -> new texts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from pinner import dockerfile
+from pinner.dockerfile import Dockerfile, ImageUse
+from pinner.lockfile import Lock, LockedImage
+from pinner.reference import ImageRef
+from pinner.registry import OCI_INDEX, OCI_MANIFEST, Manifest
+
+
+def query(use: ImageUse) -> ImageRef:
+    """What to ask the registry for: the digest when one is written, else the tag."""
+    ref = use.ref
+    if ref.digest:
+        return ref
+    return ref._replace(tag=ref.tag_or_latest)
+
+
+def pinned_reference(expanded: str, ref: ImageRef, digest: str) -> str:
+    """The reference as the build sees it once pinned: written name, tag, then @digest."""
+    base = expanded.partition("@")[0]
+    if ref.tag is None and ref.digest is None:
+        base += ":latest"
+    return f"{base}@{digest}"
+
+
+class Known(NamedTuple):
+    """What earlier locks already answer, so a re-lock makes no request."""
+
+    by_query: dict[ImageRef, Manifest]
+    by_digest: dict[str, Manifest]
+
+
+def known_from(locks: Iterable[Lock]) -> Known:
+    """Index every locked image by its tag query and by digest."""
+    by_query: dict[ImageRef, Manifest] = {}
+    by_digest: dict[str, Manifest] = {}
+    for lock in locks:
+        for image in lock.images:
+            media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
+            manifest = Manifest(image.digest, media_type, image.platforms)
+            domain, _, path = image.name.partition("/")
+            by_query.setdefault(ImageRef(domain, path, image.tag or "latest", None), manifest)
+            by_query.setdefault(ImageRef(domain, path, image.tag, image.digest), manifest)
+            by_digest.setdefault(image.digest, manifest)
+    return Known(by_query, by_digest)
+
+
+class Pinned(NamedTuple):
+    """The result for one Dockerfile: its new text and its new lock."""
+
+    text: str
+    lock: Lock
+    unpinnable: tuple[ImageUse, ...]
+
+
+def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) -> Pinned:
+    """Pin every use to its resolved digest; the lock keeps any tables it does not own."""
+    edits = []
+    entries: dict[str, LockedImage] = {}
+    unpinnable = []
+    for use in parsed.uses:
+        manifest = resolved[query(use)]
+        edit = dockerfile.pin_edit(parsed.text, use, manifest.digest)
+        if edit is not None:
+            edits.append(edit)
+        if use.site is None:
+            unpinnable.append(use)
+        reference = pinned_reference(use.expanded, use.ref, manifest.digest)
+        previous = entries.get(reference)
+        used_by = (*previous.used_by, use.used_by) if previous else (use.used_by,)
+        entries[reference] = LockedImage(
+            reference=reference,
+            name=use.ref.name,
+            tag=use.ref.tag if use.ref.tag or use.ref.digest else "latest",
+            digest=manifest.digest,
+            platforms=manifest.platforms,
+            used_by=tuple(sorted(set(used_by))),
+        )
+    text = dockerfile.apply_edits(parsed.text, edits)
+    lock = old._replace(images=tuple(sorted(entries.values())))
+    return Pinned(text, lock, tuple(unpinnable))

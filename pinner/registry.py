@@ -12,6 +12,7 @@ import email.utils
 import hashlib
 import ipaddress
 import json
+import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 DOCKER_HUB_API = "https://registry-1.docker.io"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"pinner/{__version__}"
+_REPOSITORY_PATH_RE = re.compile(r"/v2/(.+?)/(?:manifests|blobs|tags)/")
 
 
 class Manifest(NamedTuple):
@@ -116,8 +118,8 @@ def _parse_challenge(header: str) -> _Challenge | None:
 
 def _scope_for(path: str) -> str:
     """/v2/<name>/manifests/<ref> -> repository:<name>:pull."""
-    name = path.removeprefix("/v2/").rsplit("/manifests/", 1)[0].rsplit("/blobs/", 1)[0]
-    return f"repository:{name}:pull"
+    match = _REPOSITORY_PATH_RE.match(path)
+    return f"repository:{match.group(1) if match else path}:pull"
 
 
 class RegistryAuth(httpx.Auth):
@@ -218,7 +220,7 @@ def _parse_token(response: httpx.Response, host: str) -> tuple[str, float]:
     """The token and its expiry (monotonic) from a token endpoint's reply."""
     if response.status_code in (401, 403):
         raise RegistryError(
-            f"{host}: authentication failed ({response.status_code} from token service)"
+            f"{host}: authentication failed: the token service answered {response.status_code}"
         )
     if response.status_code != 200:
         raise RegistryError(f"{host}: token service answered {response.status_code}")
@@ -363,9 +365,17 @@ class Registry:
         """A HEAD failed: GET for the registry's error text (a HEAD has no body)."""
         response = await self._send("GET", self._url(ref, ref.digest or ref.tag_or_latest))
         await response.aread()
-        raise RegistryError(
-            _error_message(response) if response.status_code != 200 else "HEAD failed"
-        )
+        if response.status_code == 200:
+            raise RegistryError("HEAD failed where GET succeeds")
+        message = _error_message(response)
+        if response.status_code == 404 and message == "manifest unknown":
+            # distribution says "manifest unknown" for a missing repository too; tags/list tells.
+            tags_url = f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/tags/list?n=1"
+            tags = await self._send("GET", tags_url)
+            await tags.aread()
+            if tags.status_code == 404:
+                message = _error_message(tags)
+        raise RegistryError(message)
 
     async def get(self, ref: ImageRef, target: str) -> tuple[Manifest, bytes]:
         """GET a manifest by tag or digest, verifying its digest against the bytes."""
@@ -422,10 +432,13 @@ class Registry:
 
 
 def _describe(error: httpx.TransportError) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, httpx.ConnectError) and "refused" in text.lower():
-        return "connection refused"
-    return text
+    """A short reason for a transport error, e.g. "connection refused"."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    return str(error) or type(error).__name__
 
 
 async def resolve_all(

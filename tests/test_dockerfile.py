@@ -1,0 +1,216 @@
+"""Finding and pinning references in Dockerfile text: tables of (input, expected) bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from pinner import dockerfile, pinning
+from pinner.errors import DockerfileError
+from pinner.lockfile import Lock
+from pinner.reference import ImageRef
+from pinner.registry import OCI_MANIFEST, Manifest
+
+
+def fake_digest(ref: ImageRef) -> str:
+    """A stable stand-in digest per query, so tables can name it."""
+    return "sha256:" + hashlib.sha256(str(ref).encode()).hexdigest()
+
+
+def D(name: str) -> str:
+    """The fake digest of a familiar query string, e.g. D("python:3.12")."""
+    from pinner.reference import parse
+
+    ref = parse(name)
+    ref = ref if ref.digest else ref._replace(tag=ref.tag_or_latest)
+    return fake_digest(ref)
+
+
+def pin_text(text: str, build_args: dict[str, str] | None = None) -> str:
+    parsed = dockerfile.parse(text, "Dockerfile", build_args)
+    resolved = {}
+    for use in parsed.uses:
+        query = pinning.query(use)
+        digest = query.digest or fake_digest(query)
+        resolved[query] = Manifest(digest, OCI_MANIFEST)
+    return pinning.pin(parsed, resolved, Lock()).text
+
+
+PY = D("python:3.12")
+REWRITES = [
+    pytest.param("FROM python:3.12\n", f"FROM python:3.12@{PY}\n", id="plain"),
+    pytest.param("from python:3.12\n", f"from python:3.12@{PY}\n", id="lowercase-keyword"),
+    pytest.param("FROM python\n", f"FROM python:latest@{D('python')}\n", id="no-tag-gets-latest"),
+    pytest.param("FROM python:3.12\r\nRUN x\r\n", f"FROM python:3.12@{PY}\r\nRUN x\r\n", id="crlf"),
+    pytest.param("FROM python:3.12", f"FROM python:3.12@{PY}", id="no-final-newline"),
+    pytest.param(
+        "FROM --platform=$BUILDPLATFORM python:3.12 AS build\n",
+        f"FROM --platform=$BUILDPLATFORM python:3.12@{PY} AS build\n",
+        id="platform-and-as",
+    ),
+    pytest.param(
+        "FROM \\\n  --platform=linux/amd64 \\\n  python:3.12 \\\n  as build\n",
+        f"FROM \\\n  --platform=linux/amd64 \\\n  python:3.12@{PY} \\\n  as build\n",
+        id="continuations",
+    ),
+    pytest.param(
+        "FROM \\\n# a comment inside\n  python:3.12\n",
+        f"FROM \\\n# a comment inside\n  python:3.12@{PY}\n",
+        id="comment-inside-continuation",
+    ),
+    pytest.param(
+        "FROM ghcr.io/o/r:v1 AS a\nFROM a\nCOPY --from=a /x /y\n",
+        f"FROM ghcr.io/o/r:v1@{D('ghcr.io/o/r:v1')} AS a\nFROM a\nCOPY --from=a /x /y\n",
+        id="stage-names-left-alone",
+    ),
+    pytest.param(
+        "FROM scratch\nCOPY --from=0 / /\n",
+        "FROM scratch\nCOPY --from=0 / /\n",
+        id="scratch-and-stage-index",
+    ),
+    pytest.param(
+        "FROM alpine:3\nCOPY --from=nginx:1.27 /etc/nginx /etc/nginx\n",
+        f"FROM alpine:3@{D('alpine:3')}\nCOPY --from=nginx:1.27@{D('nginx:1.27')} /etc/nginx /etc/nginx\n",
+        id="copy-from-image",
+    ),
+    pytest.param(
+        "FROM alpine:3\nRUN --mount=type=bind,from=busybox:1,source=/bin,target=/b ls /b\n",
+        f"FROM alpine:3@{D('alpine:3')}\n"
+        f"RUN --mount=type=bind,from=busybox:1@{D('busybox:1')},source=/bin,target=/b ls /b\n",
+        id="run-mount-from-image",
+    ),
+    pytest.param(
+        "# syntax=docker/dockerfile:1.7\nFROM scratch\n",
+        f"# syntax=docker/dockerfile:1.7@{D('docker/dockerfile:1.7')}\nFROM scratch\n",
+        id="syntax-directive",
+    ),
+    pytest.param(
+        "ARG BASE=python:3.12\nFROM ${BASE}\n",
+        f"ARG BASE=python:3.12@{PY}\nFROM ${{BASE}}\n",
+        id="whole-arg-pinned-at-default",
+    ),
+    pytest.param(
+        'ARG BASE="python:3.12"\nFROM $BASE AS b\n',
+        f'ARG BASE="python:3.12@{PY}"\nFROM $BASE AS b\n',
+        id="quoted-arg-default",
+    ),
+    pytest.param(
+        "ARG REG=docker.io\nARG BASE=${REG}/library/python:3.12\nFROM ${BASE}\n",
+        "ARG REG=docker.io\nARG BASE=${REG}/library/python:3.12@"
+        f"{D('docker.io/library/python:3.12')}\nFROM ${{BASE}}\n",
+        id="arg-default-composed-of-arg",
+    ),
+    pytest.param(
+        "ARG PY=3.12\nFROM python:${PY}-slim\n",
+        f"ARG PY=3.12\nFROM python:${{PY}}-slim@{D('python:3.12-slim')}\n",
+        id="composed-reference-pinned-in-place",
+    ),
+    pytest.param(
+        "ARG PY=3.12\nFROM python:${PY:-3.11}\n",
+        f"ARG PY=3.12\nFROM python:${{PY:-3.11}}@{PY}\n",
+        id="default-substitution",
+    ),
+    pytest.param(
+        f"FROM python:3.12@{PY}\n",
+        f"FROM python:3.12@{PY}\n",
+        id="already-pinned-no-op",
+    ),
+    pytest.param(
+        "FROM python:3.12 AS a\nFROM python:3.12 AS b\n",
+        f"FROM python:3.12@{PY} AS a\nFROM python:3.12@{PY} AS b\n",
+        id="same-reference-twice",
+    ),
+    pytest.param(
+        "FROM alpine:3\nRUN echo FROM python:3.12\n# FROM python:3.12\n",
+        f"FROM alpine:3@{D('alpine:3')}\nRUN echo FROM python:3.12\n# FROM python:3.12\n",
+        id="text-that-only-looks-like-from",
+    ),
+    pytest.param(
+        "FROM alpine:3\nARG IMG=busybox:1\nCOPY --from=${IMG} /bin/sh /sh\n",
+        f"FROM alpine:3@{D('alpine:3')}\nARG IMG=busybox:1@{D('busybox:1')}\n"
+        "COPY --from=${IMG} /bin/sh /sh\n",
+        id="stage-arg-in-copy-from",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), REWRITES)
+def test_pin_rewrites_only_references(before: str, after: str) -> None:
+    assert pin_text(before) == after
+
+
+def test_build_arg_override_is_not_written_into_the_file() -> None:
+    text = "ARG BASE=python:3.12\nFROM ${BASE}\n"
+    assert pin_text(text, {"BASE": "python:3.13"}) == text
+
+
+def test_build_arg_resolves_a_composed_reference() -> None:
+    text = "ARG PY\nFROM python:${PY}\n"
+    assert pin_text(text, {"PY": "3.12"}) == f"ARG PY\nFROM python:${{PY}}@{PY}\n"
+
+
+USES = [
+    pytest.param(
+        "# syntax=docker/dockerfile:1\nARG B=debian:12\nFROM ${B} AS base\n"
+        "FROM base\nCOPY --from=nginx /a /b\nRUN --mount=from=base,target=/x true\n",
+        [
+            (1, "docker.io/docker/dockerfile:1", "syntax"),
+            (3, "docker.io/library/debian:12", "stage base: FROM"),
+            (5, "docker.io/library/nginx", "stage 1: COPY --from"),
+        ],
+        id="every-kind",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), USES)
+def test_uses(text: str, expected: list[tuple[int, str, str]]) -> None:
+    parsed = dockerfile.parse(text, "Dockerfile")
+    assert [(u.line, str(u.ref), u.used_by) for u in parsed.uses] == expected
+
+
+ERRORS = [
+    pytest.param(b"", "Dockerfile: file is empty", id="empty"),
+    pytest.param(b"  \n\n", "Dockerfile: file is empty", id="blank"),
+    pytest.param(b"FROM x\0\n", "Dockerfile: binary file (contains NUL bytes)", id="binary"),
+    pytest.param(b"FROM a\nRUN \xff\n", "Dockerfile:2: not valid UTF-8", id="not-utf8"),
+    pytest.param(b"RUN true\n", "Dockerfile: no FROM instruction", id="no-from"),
+    pytest.param(b"FROM\n", "Dockerfile:1: FROM without an image", id="from-without-image"),
+    pytest.param(
+        b"FROM --platform=linux/amd64\n",
+        "Dockerfile:1: FROM without an image",
+        id="from-only-flags",
+    ),
+    pytest.param(
+        b"FROM Python:3\n",
+        "Dockerfile:1: Python:3: repository name must be lowercase",
+        id="uppercase",
+    ),
+    pytest.param(
+        b"FROM python@sha256:abc\n",
+        "Dockerfile:1: python@sha256:abc: invalid digest format: sha256:abc",
+        id="bad-digest",
+    ),
+    pytest.param(
+        b"ARG BASE\nFROM ${BASE}\n",
+        "Dockerfile:2: ${BASE}: ARG BASE has no default; pass --build-arg BASE=...",
+        id="arg-without-default",
+    ),
+    pytest.param(
+        b"FROM ${NOPE}\n", "Dockerfile:1: ${NOPE}: ARG NOPE is not declared", id="undeclared-arg"
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), ERRORS)
+def test_bad_input_is_one_line(data: bytes, message: str) -> None:
+    with pytest.raises(DockerfileError) as info:
+        dockerfile.parse(dockerfile.decode(data, "Dockerfile"), "Dockerfile")
+    assert str(info.value) == message
+
+
+def test_apply_edits_refuses_overlaps() -> None:
+    edits = [dockerfile.Edit(0, 4, "x"), dockerfile.Edit(2, 6, "y")]
+    with pytest.raises(ValueError, match="overlapping"):
+        dockerfile.apply_edits("abcdefgh", edits)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import hashlib
 import ipaddress
 import json
@@ -20,9 +19,10 @@ from typing import NamedTuple
 
 import httpx
 
-from pinner import __version__
+from pinner import http
 from pinner.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.errors import RegistryError
+from pinner.http import USER_AGENT, Retry
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, normalize_platform
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -33,8 +33,6 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 DOCKER_HUB_API = "https://registry-1.docker.io"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-USER_AGENT = f"pinner/{__version__}"
 _REPOSITORY_PATH_RE = re.compile(r"/v2/(.+?)/(?:manifests|blobs|tags)/")
 
 
@@ -251,20 +249,6 @@ def _error_message(response: httpx.Response) -> str:
         return f"{response.status_code} {response.reason_phrase}".strip()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds (delta-seconds or HTTP-date), or None."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
     """Per-platform manifest digests of an index, attestation entries skipped, sorted."""
     try:
@@ -312,37 +296,18 @@ class Registry:
         await self._client.aclose()
 
     async def _send(self, method: str, url: str) -> httpx.Response:
-        """Send with retries on 408/429/5xx and connection errors, honouring Retry-After."""
-        host = httpx.URL(url).netloc.decode("ascii")
-        for attempt in range(1, self.settings.attempts + 1):
-            last = attempt == self.settings.attempts
-            self.requests[method] = self.requests.get(method, 0) + 1
-            request = self._client.build_request(method, url, headers={"Accept": ACCEPT})
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.TransportError as e:
-                if last:
-                    raise RegistryError(f"cannot reach {host}: {_describe(e)}") from None
-                await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
-                continue
-            if response.status_code not in RETRY_STATUSES:
-                return response
-            await response.aclose()
-            wait = _retry_after(response)
-            if wait is not None and wait > self.settings.max_retry_after:
-                raise RegistryError(
-                    f"{host}: {response.status_code} {response.reason_phrase},"
-                    f" retry after {wait:.0f} s is past the limit"
-                )
-            if last:
-                raise RegistryError(
-                    f"{host}: {response.status_code} {response.reason_phrase}"
-                    f" after {self.settings.attempts} attempts"
-                )
-            await self._sleep(
-                wait if wait is not None else self.settings.backoff * 2 ** (attempt - 1)
-            )
-        raise AssertionError("unreachable")
+        """Send with the run's retry policy; connection failures become RegistryError."""
+        retry = Retry(self.settings.attempts, self.settings.backoff, self.settings.max_retry_after)
+        return await http.send(
+            self._client,
+            method,
+            url,
+            retry=retry,
+            sleep=self._sleep,
+            error=RegistryError,
+            headers={"Accept": ACCEPT},
+            counts=self.requests,
+        )
 
     def _url(self, ref: ImageRef, target: str) -> str:
         return f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/manifests/{target}"
@@ -395,7 +360,7 @@ class Registry:
                     raise RegistryError("manifest is over the 4 MiB limit")
                 chunks.append(chunk)
         except httpx.TransportError as e:
-            raise RegistryError(f"reading manifest: {_describe(e)}") from None
+            raise RegistryError(f"reading manifest: {http.describe(e)}") from None
         finally:
             await response.aclose()
         body = b"".join(chunks)
@@ -429,16 +394,6 @@ class Registry:
             return known[found.digest]
         manifest, _ = await self.get(ref, found.digest)
         return manifest
-
-
-def _describe(error: httpx.TransportError) -> str:
-    """A short reason for a transport error, e.g. "connection refused"."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        cause = cause.__cause__ or cause.__context__
-    return str(error) or type(error).__name__
 
 
 async def resolve_all(

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -379,6 +379,21 @@ class Registry:
             raise RegistryError("manifest is not valid JSON") from None
         platforms = platforms_of(body) if media_type in INDEX_TYPES else ()
         return Manifest(digest, media_type, platforms), body
+
+    async def blob_chunks(self, ref: ImageRef, digest: str) -> AsyncIterator[bytes]:
+        """Stream a blob's bytes (a layer or config); the caller may stop early."""
+        url = f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/blobs/{digest}"
+        response = await self._send("GET", url)
+        try:
+            if response.status_code != 200:
+                await response.aread()
+                raise RegistryError(f"blob {digest}: {_error_message(response)}")
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.TransportError as e:
+            raise RegistryError(f"reading blob {digest}: {http.describe(e)}") from None
+        finally:
+            await response.aclose()
 
     async def resolve(self, ref: ImageRef, known: Mapping[str, Manifest]) -> Manifest:
         """Resolve ref: HEAD first; GET only when HEAD cannot tell or for an index not yet seen."""

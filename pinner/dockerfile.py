@@ -75,6 +75,7 @@ class Stage(NamedTuple):
     number: int
     name: str | None
     instructions: tuple[Instruction, ...]
+    parent: str | None = None
 
     @property
     def label(self) -> str:
@@ -286,6 +287,7 @@ class _Walker:
         self.global_scope = _Scope(path, build_args)
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()
+        self.stage_labels: dict[str, str] = {}
 
     def walk(self) -> Dockerfile:
         all_instructions = instructions(self.text)
@@ -316,14 +318,16 @@ class _Walker:
             raise DockerfileError(f"{self.path}:{instruction.line}: FROM without an image")
         name = rest[2].text.lower() if len(rest) >= 3 and rest[1].text.lower() == "as" else None
         label = name if name is not None else str(index)
-        self.maybe_use(
-            instruction, rest[0].text, rest[0].span(), self.global_scope, f"stage {label}: FROM"
-        )
+        used_by = f"stage {label}: FROM"
+        self.maybe_use(instruction, rest[0].text, rest[0].span(), self.global_scope, used_by)
+        parent = self.global_scope.expand(rest[0].text, instruction.line).lower()
         self.scope = _Scope(self.path, self.build_args)
+        stage = Stage(index, name, (instruction,), self.stage_labels.get(parent))
         if name is not None:
             self.stage_names.add(name)
         self.stage_names.add(str(index))
-        return Stage(index, name, (instruction,))
+        self.stage_labels[str(index)] = self.stage_labels[label] = label
+        return stage
 
     def stage_instruction(self, stage: Stage, instruction: Instruction) -> None:
         """Record ARGs, and COPY --from=<image> and RUN --mount=...,from=<image> uses."""

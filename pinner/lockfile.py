@@ -26,10 +26,36 @@ class LockedImage(NamedTuple):
     used_by: tuple[str, ...]
 
 
+class LockedPackage(NamedTuple):
+    """A package named in an install command, as the snapshot serves it for one architecture."""
+
+    name: str
+    architecture: str
+    version: str
+    sha256: str
+    filename: str
+
+
+class LockedStage(NamedTuple):
+    """What a stage's packages were pinned to, or why they could not be."""
+
+    stage: str
+    distro: str | None = None
+    release: str | None = None
+    package_manager: str | None = None
+    snapshot: str | None = None
+    signature: str | None = None
+    packages: tuple[LockedPackage, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 class Lock(NamedTuple):
     """Everything a lockfile records."""
 
     images: tuple[LockedImage, ...] = ()
+    snapshot: str | None = None
+    source_date_epoch: int | None = None
+    stages: tuple[LockedStage, ...] = ()
 
     def by_digest(self) -> dict[str, LockedImage]:
         """Locked images keyed by digest."""
@@ -66,10 +92,52 @@ def render(lock: Lock, dockerfile_name: str) -> str:
                 platforms.add(platform, digest)
             table.add("platforms", platforms)
         images.append(table)
+    if lock.snapshot is not None or lock.source_date_epoch is not None:
+        doc.add(tomlkit.nl())
+        snapshot = tomlkit.table()
+        if lock.snapshot is not None:
+            snapshot.add("time", lock.snapshot)
+        if lock.source_date_epoch is not None:
+            snapshot.add("source-date-epoch", lock.source_date_epoch)
+        doc.add("snapshot", snapshot)
     if images:
         doc.add(tomlkit.nl())
         doc.add("image", images)
+    stages = AoT([])
+    for stage in lock.stages:
+        stages.append(_stage_table(stage))
+    if stages:
+        doc.add(tomlkit.nl())
+        doc.add("stage", stages)
     return tomlkit.dumps(doc)
+
+
+def _stage_table(stage: LockedStage) -> Any:
+    table = tomlkit.table()
+    table.add("stage", stage.stage)
+    for key, value in (
+        ("distro", stage.distro),
+        ("release", stage.release),
+        ("package-manager", stage.package_manager),
+        ("snapshot", stage.snapshot),
+        ("signature", stage.signature),
+    ):
+        if value is not None:
+            table.add(key, value)
+    if stage.notes:
+        table.add("notes", _array(stage.notes))
+    packages = AoT([])
+    for package in sorted(stage.packages):
+        entry = tomlkit.table()
+        entry.add("name", package.name)
+        entry.add("architecture", package.architecture)
+        entry.add("version", package.version)
+        entry.add("sha256", package.sha256)
+        entry.add("filename", package.filename)
+        packages.append(entry)
+    if packages:
+        table.add("package", packages)
+    return table
 
 
 def _array(items: Iterable[str]) -> Any:
@@ -95,7 +163,46 @@ def parse(text: str, path: str) -> Lock:
         images = tuple(_image(entry) for entry in data.get("image", []))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise LockfileError(f"{path}: malformed [[image]] entry ({e})") from None
-    return Lock(images)
+    try:
+        snapshot = data.get("snapshot", {})
+        time = _opt_str(snapshot.get("time"))
+        epoch = snapshot.get("source-date-epoch")
+        if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
+            raise TypeError(f"source-date-epoch must be an integer, got {epoch!r}")
+    except (TypeError, AttributeError) as e:
+        raise LockfileError(f"{path}: malformed [snapshot] table ({e})") from None
+    try:
+        stages = tuple(_stage(entry) for entry in data.get("stage", []))
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise LockfileError(f"{path}: malformed [[stage]] entry ({e})") from None
+    return Lock(images, time, epoch, stages)
+
+
+def _stage(entry: Mapping[str, Any]) -> LockedStage:
+    packages = tuple(
+        LockedPackage(
+            _str(p["name"]),
+            _str(p["architecture"]),
+            _str(p["version"]),
+            _str(p["sha256"]),
+            _str(p["filename"]),
+        )
+        for p in entry.get("package", [])
+    )
+    return LockedStage(
+        stage=_str(entry["stage"]),
+        distro=_opt_str(entry.get("distro")),
+        release=_opt_str(entry.get("release")),
+        package_manager=_opt_str(entry.get("package-manager")),
+        snapshot=_opt_str(entry.get("snapshot")),
+        signature=_opt_str(entry.get("signature")),
+        packages=packages,
+        notes=tuple(_str(n) for n in entry.get("notes", [])),
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def _image(entry: Mapping[str, Any]) -> LockedImage:

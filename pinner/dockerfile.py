@@ -383,8 +383,10 @@ class Edit(NamedTuple):
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Splice edits into text, last first, refusing overlaps."""
-    ordered = sorted(set(edits), reverse=True)
+    """Splice edits into text, last first, refusing overlaps; insertions at one offset keep order."""
+    unique = list(dict.fromkeys(edits))
+    ranked = sorted(enumerate(unique), key=lambda p: (p[1].start, p[1].end, p[0]), reverse=True)
+    ordered = [edit for _, edit in ranked]
     previous_start = len(text) + 1
     for edit in ordered:
         if edit.end > previous_start:

@@ -1,0 +1,1 @@
+"""Debian archive indexes: version ordering, Packages and InRelease, as pure functions."""

@@ -1,0 +1,190 @@
+"""Packages indexes: decompress, parse the few fields pinning needs, pick candidates."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import re
+import zlib
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import NamedTuple
+
+from pinner.apt.debversion import version_key
+from pinner.errors import MirrorError
+
+
+class PackageEntry(NamedTuple):
+    """One stanza of a Packages index, reduced to what a lock entry needs."""
+
+    name: str
+    version: str
+    architecture: str
+    filename: str
+    size: int
+    sha256: str
+
+
+_DECOMPRESSORS = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress}
+# apt also knows these; Debian's archive does not serve them for Packages.
+_UNSUPPORTED = {".lzma", ".lz4", ".zst"}
+
+
+def decompress(data: bytes, path: str) -> bytes:
+    """Decompress an index by its file name suffix (.xz, .gz, .bz2); other names are plain."""
+    suffix = PurePosixPath(path).suffix
+    if suffix in _UNSUPPORTED:
+        raise MirrorError(f"{path}: {suffix} compression is not supported")
+    decompressor = _DECOMPRESSORS.get(suffix)
+    if decompressor is None:
+        return data
+    try:
+        return decompressor(data)
+    except (lzma.LZMAError, OSError, EOFError, ValueError, zlib.error) as exc:
+        raise MirrorError(f"{path}: cannot decompress: {exc}") from None
+
+
+# The fast path: one regex over the whole index, for stanzas laid out the way Debian's
+# archive software (dak) writes them: canonical field case, "Field: value", Package first
+# and the other five fields in this order. A match starts only at a stanza's first line
+# and "(?:[^\n]+\n)*?" skips whole non-empty lines, so it never leaves its stanza: each
+# stanza matches at most once. Any stanza it does not match (other layout, malformed
+# value) makes the counts differ, and _parse_slow() reads the whole index instead.
+_SKIP = rb"(?:[^\n]+\n)*?"
+_FAST = re.compile(
+    rb"(?:\A|(?<=\n\n))Package: (\S+)\n"
+    + _SKIP
+    + rb"Version: (\S+)\n"
+    + _SKIP
+    + rb"Architecture: (\S+)\n"
+    + _SKIP
+    + rb"Filename: (\S+)\n"
+    + _SKIP
+    + rb"Size: ([0-9]+)\n"
+    + _SKIP
+    + rb"SHA256: ([0-9a-f]{64})$",
+    re.MULTILINE,
+)
+_FIELDS = ("package", "version", "architecture", "filename", "size", "sha256")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FIELD_NAMES = {
+    "package": "Package",
+    "version": "Version",
+    "architecture": "Architecture",
+    "filename": "Filename",
+    "size": "Size",
+    "sha256": "SHA256",
+}
+
+
+def parse_packages(data: bytes | str, *, source: str = "Packages") -> list[PackageEntry]:
+    """Read every stanza of a decompressed Packages index, in file order."""
+    if isinstance(data, str):
+        data = data.encode()
+    end = len(data)
+    while end and data[end - 1] == 0x0A:  # trailing newlines; rstrip() would copy it all
+        end -= 1
+    if not end:
+        return []
+    try:
+        found = _FAST.findall(data, 0, end)
+        # Each stanza but the last ends at a "\n\n", so the counts are equal only if
+        # every stanza matched (extra empty lines over-count: the slow path decides).
+        if len(found) == data.count(b"\n\n", 0, end) + 1:
+            return [
+                PackageEntry(n.decode(), v.decode(), a.decode(), f.decode(), int(s), h.decode())
+                for n, v, a, f, s, h in found
+            ]
+    except UnicodeDecodeError:
+        pass  # the slow path names the line
+    return _parse_slow(data, source)
+
+
+def _parse_slow(data: bytes, source: str) -> list[PackageEntry]:
+    """deb822 line by line: any field order, field names in any case, CRLF line ends."""
+    entries: list[PackageEntry] = []
+    fields: dict[str, str] = {}
+    start = 0  # line number where the current stanza began; 0 between stanzas
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        # Only an empty line ends a stanza, as in apt (pkgTagSection::Scan): a line of
+        # blanks starts with a blank, so it is a continuation line.
+        if raw in (b"", b"\r"):
+            if start:
+                entries.append(_entry(fields, source, start))
+                fields, start = {}, 0
+            continue
+        start = start or number
+        if raw[:1] in (b" ", b"\t"):
+            continue  # continuation lines belong to multi-line fields, none of which we keep
+        name, colon, value = raw.partition(b":")
+        if not colon or not name or name != name.strip():
+            shown = raw.strip().decode(errors="replace")
+            raise MirrorError(f"{source}:{number}: not a field: {shown!r}")
+        key = name.lower().decode(errors="replace")
+        if key in _FIELD_NAMES:
+            try:
+                fields[key] = value.strip().decode()
+            except UnicodeDecodeError:
+                raise MirrorError(f"{source}:{number}: {name.decode()} is not UTF-8") from None
+    if start:
+        entries.append(_entry(fields, source, start))
+    return entries
+
+
+def _entry(fields: dict[str, str], source: str, line: int) -> PackageEntry:
+    where = f"{source}:{line}"
+    for key in _FIELDS:
+        if not fields.get(key):
+            subject = f"{where}: {fields['package']}" if fields.get("package") else where
+            raise MirrorError(f"{subject}: no {_FIELD_NAMES[key]} field")
+    name = fields["package"]
+    size = fields["size"]
+    if not size.isascii() or not size.isdigit():
+        raise MirrorError(f"{where}: {name}: Size is not a number: {size!r}")
+    sha256 = fields["sha256"]
+    if not _SHA256.fullmatch(sha256):
+        raise MirrorError(f"{where}: {name}: SHA256 is not 64 hex digits: {sha256!r}")
+    return PackageEntry(
+        name, fields["version"], fields["architecture"], fields["filename"], int(size), sha256
+    )
+
+
+class PackageIndex:
+    """The packages of one snapshot's suites (e.g. bookworm, -updates, -security) by name."""
+
+    def __init__(self, *suites: Iterable[PackageEntry]) -> None:
+        by_name: dict[str, list[PackageEntry]] = {}
+        for entries in suites:
+            for entry in entries:
+                same_name = by_name.get(entry.name)
+                if same_name is None:
+                    by_name[entry.name] = [entry]
+                else:
+                    same_name.append(entry)
+        self._by_name = by_name
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def entries(self, name: str) -> tuple[PackageEntry, ...]:
+        """Every entry for a name, in the order the suites were given."""
+        return tuple(self._by_name.get(name, ()))
+
+    def candidate(self, name: str, arch: str) -> PackageEntry | None:
+        """The highest version for arch (or Architecture: all); ties go to the earlier suite."""
+        best: PackageEntry | None = None
+        best_key = None
+        for entry in self._by_name.get(name, ()):
+            if entry.architecture != arch and entry.architecture != "all":
+                continue
+            try:
+                key = version_key(entry.version)
+            except ValueError as exc:
+                raise MirrorError(f"{entry.filename}: {exc}") from None
+            if best_key is None or key > best_key:
+                best, best_key = entry, key
+        return best

@@ -14,7 +14,8 @@ from typing import NamedTuple
 from pinner.errors import ConfigError, RegistryError
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
-_DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# In this order: the key `docker login` writes first.
+_DOCKER_HUB_HOSTS = ("index.docker.io", "docker.io", "registry-1.docker.io")
 IDENTITY_TOKEN_USER = "<token>"
 
 
@@ -56,19 +57,25 @@ class DockerConfig(NamedTuple):
             raise ConfigError(f"{path}: cannot read Docker config: {e}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: Docker config is not a JSON object")
-        auths = {
-            _host_of(key): value
-            for key, value in (data.get("auths") or {}).items()
-            if isinstance(value, dict)
-        }
-        helpers = {_host_of(k): v for k, v in (data.get("credHelpers") or {}).items()}
-        return cls(auths, data.get("credsStore") or None, helpers, path)
+        auths, helpers, store = (
+            data.get("auths") or {},
+            data.get("credHelpers") or {},
+            data.get("credsStore"),
+        )
+        if not isinstance(auths, dict) or not all(isinstance(v, dict) for v in auths.values()):
+            raise ConfigError(f"{path}: auths is not an object of objects")
+        if not isinstance(helpers, dict) or not all(isinstance(v, str) for v in helpers.values()):
+            raise ConfigError(f"{path}: credHelpers is not an object of strings")
+        if store is not None and not isinstance(store, str):
+            raise ConfigError(f"{path}: credsStore is not a string")
+        entries = {_host_of(k): v for k, v in auths.items()}
+        return cls(entries, store or None, {_host_of(k): v for k, v in helpers.items()}, path)
 
     def lookup(self, host: str) -> Credential | None:
         """Credentials for a registry host: credHelpers, then credsStore, then auths."""
         host = host.lower()
         server = DOCKER_HUB_KEY if host in _DOCKER_HUB_HOSTS else host
-        keys = _DOCKER_HUB_HOSTS if host in _DOCKER_HUB_HOSTS else {host}
+        keys = _DOCKER_HUB_HOSTS if host in _DOCKER_HUB_HOSTS else (host,)
         for key in keys:
             if key in self.cred_helpers:
                 return run_helper(self.cred_helpers[key], server)
@@ -82,6 +89,8 @@ class DockerConfig(NamedTuple):
         return None
 
     def _from_auths(self, key: str, entry: Mapping[str, str]) -> Credential | None:
+        if not all(isinstance(v, str) for v in entry.values() if v is not None):
+            raise ConfigError(f"{self.path}: auths[{key!r}] holds a value that is not a string")
         if entry.get("identitytoken"):
             return Credential(IDENTITY_TOKEN_USER, entry["identitytoken"])
         if entry.get("auth"):

@@ -25,7 +25,8 @@ _PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _DOMAIN_RE = re.compile(_DOMAIN)
 _TAG_RE = re.compile(_TAG)
 _DIGEST_RE = re.compile(_DIGEST)
-_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
+# go-digest's registered algorithms and their hex lengths.
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
 _MAX_NAME = 255
 
@@ -47,7 +48,8 @@ class ImageRef(NamedTuple):
     def familiar_name(self) -> str:
         """The short name Docker prints, e.g. python or ghcr.io/o/r."""
         if self.domain == DEFAULT_DOMAIN:
-            return self.path.removeprefix(OFFICIAL_PREFIX)
+            short = self.path.removeprefix(OFFICIAL_PREFIX)
+            return short if "/" not in short else self.path
         return self.name
 
     @property
@@ -92,12 +94,20 @@ def parse(text: str) -> ImageRef:
         raise InvalidReference(
             "invalid repository name: cannot specify 64-byte hexadecimal strings"
         )
-    remainder, _, digest = text.partition("@")
+    remainder, at, digest = text.partition("@")
+    if at and not digest:
+        raise InvalidReference("invalid reference format")
     if digest:
         if not _DIGEST_RE.fullmatch(digest):
             raise InvalidReference(f"invalid digest format: {digest}")
-        if digest.startswith("sha256:") and not _SHA256_RE.fullmatch(digest):
-            raise InvalidReference(f"invalid digest: {digest} (sha256 takes 64 lowercase hex)")
+        algorithm, _, hex_part = digest.partition(":")
+        if algorithm not in _DIGEST_LENGTHS:
+            raise InvalidReference(f"unsupported digest algorithm: {digest}")
+        if len(hex_part) != _DIGEST_LENGTHS[algorithm] or hex_part != hex_part.lower():
+            raise InvalidReference(
+                f"invalid digest: {digest} ({algorithm} takes"
+                f" {_DIGEST_LENGTHS[algorithm]} lowercase hex)"
+            )
     name, tag = remainder, None
     colon = remainder.rfind(":")
     if colon > remainder.rfind("/"):
@@ -120,8 +130,9 @@ def normalize_platform(os: str, arch: str, variant: str | None) -> str:
     """Return "os/arch[/variant]" normalised as containerd's platforms package does."""
     arch = arch.lower()
     variant = (variant or "").lower() or None
-    if arch in ("x86_64", "x86-64"):
-        arch, variant = "amd64", None
+    if arch in ("x86_64", "x86-64", "amd64"):
+        arch = "amd64"
+        variant = None if variant == "v1" else variant
     elif arch == "aarch64":
         arch = "arm64"
     elif arch == "armhf":

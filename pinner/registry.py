@@ -33,7 +33,10 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 DOCKER_HUB_API = "https://registry-1.docker.io"
-_REPOSITORY_PATH_RE = re.compile(r"/v2/(.+?)/(?:manifests|blobs|tags)/")
+DEFAULT_RETRY = Retry()
+_REPOSITORY_PATH_RE = re.compile(
+    r"/v2/(.+)/(?:manifests/[^/]+|blobs/[^/]+|blobs/uploads/.*|tags/list)$"
+)
 
 
 class Manifest(NamedTuple):
@@ -123,8 +126,15 @@ def _scope_for(path: str) -> str:
 class RegistryAuth(httpx.Auth):
     """Anonymous, Basic and Bearer-token auth, one token per host and scope for the whole run."""
 
-    def __init__(self, credentials: Callable[[str], Credential | None]) -> None:
+    def __init__(
+        self,
+        credentials: Callable[[str], Credential | None],
+        retry: Retry = DEFAULT_RETRY,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._lookup = credentials
+        self.retry = retry
+        self._sleep = sleep
         self._credentials: dict[str, Credential | None] = {}
         self._challenges: dict[str, _Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -148,10 +158,23 @@ class RegistryAuth(httpx.Auth):
                     token_request = self._authorize(request, host, scope)
                     if (host, scope) in self._refused:
                         raise self._refused[(host, scope)]
-                    if token_request is not None:
+                    for token_attempt in range(1, self.retry.attempts + 1):
+                        if token_request is None:
+                            break
                         self.token_requests += 1
                         token_response = yield token_request
                         await token_response.aread()
+                        if (
+                            token_response.status_code in http.RETRY_STATUSES
+                            and token_attempt < self.retry.attempts
+                        ):
+                            # The token service is a server too: back off as for the registry.
+                            wait = http.retry_after(token_response)
+                            if wait is None or wait > self.retry.max_retry_after:
+                                wait = self.retry.backoff * 2 ** (token_attempt - 1)
+                            await self._sleep(wait)
+                            token_request = self._authorize(request, host, scope)
+                            continue
                         try:
                             self._tokens[(host, scope)] = _parse_token(token_response, host)
                         except RegistryError as e:
@@ -159,6 +182,7 @@ class RegistryAuth(httpx.Auth):
                             self._refused[(host, scope)] = e
                             raise
                         self._authorize(request, host, scope)
+                        break
                 if attempt and "authorization" not in request.headers:
                     return
             response = yield request
@@ -280,7 +304,8 @@ class Registry:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        self.auth = RegistryAuth(credentials)
+        retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
+        self.auth = RegistryAuth(credentials, retry, sleep)
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             auth=self.auth,
@@ -354,7 +379,7 @@ class Registry:
                 raise RegistryError(f"manifest is {length} bytes, over the 4 MiB limit")
             chunks = []
             size = 0
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > MAX_MANIFEST_BYTES:
                     raise RegistryError("manifest is over the 4 MiB limit")

@@ -205,12 +205,6 @@ def test_unreadable_config(config_dir: Path) -> None:
     assert str(e.value) == f"{path}: cannot read Docker config: [Errno 21] Is a directory: '{path}'"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credentials.py: valid JSON of the wrong shape escapes as AttributeError/TypeError"
-    " (a traceback, exit 3) instead of a one-line ConfigError",
-    raises=(AttributeError, TypeError),
-)
 @pytest.mark.parametrize(
     "config",
     [

@@ -1,4 +1,14 @@
-.PHONY: demo bench
+.PHONY: test lint demo bench
+
+# Install what a fresh Debian 12 machine lacks, lint, type-check, run the whole suite.
+test: lint
+	python3 -m pytest
+
+lint:
+	scripts/install-test-deps
+	ruff check .
+	ruff format --check pinner tests benchmarks
+	mypy
 
 # Pin examples/Dockerfile against a local stand-in for Docker Hub (see demo/run).
 demo:

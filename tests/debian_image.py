@@ -34,6 +34,7 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
 DEFAULT_EPOCH = 1733097600  # 2024-12-02T00:00:00Z, as in shared/testdata's official image
 CHUNK = 1 << 20
+RECIPE = 2  # bump whenever the build below changes, so cached images are rebuilt
 MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
 SLIM_DPKG_OPTS = (
     "path-exclude=/usr/share/doc/*",
@@ -92,7 +93,8 @@ class DebianImageSpec:
 
     def cache_key(self) -> str:
         """A directory name unique to this spec."""
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        fields = {**asdict(self), "recipe": RECIPE}
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         return f"debian-{self.suite}-{self.sources}-{self.epoch}-{digest[:12]}"
 
 

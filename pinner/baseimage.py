@@ -1,0 +1,628 @@
+"""What a base image says about itself: os-release, apt sources and keyrings, from its layers."""
+
+# How, and what it does not see:
+#
+# * Layers are read bottom-up and reading stops after the first layer at which /etc/os-release
+#   (else /usr/lib/os-release, os-release(5)) resolves to a file: the base OS layer. Layers above
+#   it are not downloaded, so an upper layer that rewrites os-release, the apt sources, the
+#   keyrings or apt itself is not seen (e.g. python:3.12-bookworm adding a repository). Finding
+#   those would mean downloading every layer of the image; what pinner needs is the distribution
+#   and its snapshot, which the base layer records.
+# * Layers below that one are merged in as an overlay would (OCI image-spec layer.md): a
+#   `.wh.<name>` entry deletes <name> from the layers below, `.wh..wh..opq` hides everything the
+#   layers below hold in its directory, and a file or link replaces a lower path and its subtree.
+# * A layer is read as a stream (tarfile mode "r|*" over the HTTP chunks), keeping only the wanted
+#   files, the symlinks on their paths, and whiteouts. It is read to its end even once os-release
+#   is found: the keyring and sources directories are globs, a tar has no index and need not be
+#   sorted, so no member can be known to be the last one wanted; and only the whole blob can be
+#   checked against its digest, which is what makes caching the result by digest sound.
+# * Symlinks are followed in the merged view, relative and absolute, through any component
+#   (e.g. etc/os-release -> ../usr/lib/os-release). The target of a wanted link is collected too
+#   when it comes later in the same tar; a target that came earlier, or sits in a lower layer, and
+#   is not itself wanted is lost (a stream cannot go back), and so is a wanted hard link to an
+#   unwanted file. Real images link only within the wanted set.
+# * zstd layers are refused with a clear error: Python < 3.14 has no zstd decoder in the stdlib.
+# * Of /var/lib/dpkg/status only the "Package: apt" stanza is kept, read line by line.
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import io
+import json
+import os
+import posixpath
+import re
+import tarfile
+import tempfile
+import threading
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
+
+from pinner.errors import PinnerError, RegistryError
+from pinner.reference import ImageRef, normalize_platform
+from pinner.registry import INDEX_TYPES, Registry
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+
+class BaseImageError(PinnerError):
+    """A base image's layers cannot be read or do not say what distribution they hold."""
+
+
+class SourceFile(NamedTuple):
+    """An apt sources file: absolute path and text."""
+
+    path: str
+    text: str
+
+
+class KeyringFile(NamedTuple):
+    """An apt keyring file: absolute path and bytes."""
+
+    path: str
+    data: bytes
+
+
+class BaseImage(NamedTuple):
+    """What a base image's OS layer says about itself."""
+
+    distro: str
+    id_like: tuple[str, ...]
+    version_id: str | None
+    codename: str | None
+    pretty_name: str
+    sources: tuple[SourceFile, ...]
+    keyrings: tuple[KeyringFile, ...]
+    apt_version: str | None
+    snapshot: str | None
+    layer: str
+
+
+Kind = Literal["file", "symlink", "dir", "whiteout", "opaque"]
+KINDS: frozenset[str] = frozenset(get_args(Kind))
+
+
+class FileEntry(NamedTuple):
+    """One path of a layer: a file (data), a symlink (target), a directory or a whiteout."""
+
+    kind: Kind
+    data: bytes = b""
+    target: str = ""
+
+
+Entries = dict[str, FileEntry]
+
+OS_RELEASE = "etc/os-release"
+OS_RELEASE_FALLBACK = "usr/lib/os-release"
+SOURCES_LIST = "etc/apt/sources.list"
+TRUSTED_GPG = "etc/apt/trusted.gpg"
+DPKG_STATUS = "var/lib/dpkg/status"
+_EXACT = frozenset({OS_RELEASE, OS_RELEASE_FALLBACK, SOURCES_LIST, TRUSTED_GPG, DPKG_STATUS})
+# Directory -> file name suffixes wanted in it ("" takes every name).
+_GLOBS: Mapping[str, tuple[str, ...]] = {
+    "etc/apt/sources.list.d": (".list", ".sources"),
+    "usr/share/keyrings": (".gpg", ".asc", ".pgp"),
+    "etc/apt/trusted.gpg.d": ("",),
+    "etc/apt/keyrings": ("",),  # apt >= 2.4's place for third-party keys (sources.list(5))
+}
+_SOURCE_DIRS = ("etc/apt/sources.list.d",)
+_KEYRING_DIRS = ("etc/apt/keyrings", "etc/apt/trusted.gpg.d", "usr/share/keyrings")
+
+
+def _ancestors(paths: Iterable[str]) -> frozenset[str]:
+    """Every proper ancestor directory of the given paths, root excluded."""
+    found: set[str] = set()
+    for path in paths:
+        while "/" in path:
+            path = path.rpartition("/")[0]
+            found.add(path)
+    return frozenset(found)
+
+
+_ANCESTORS = _ancestors([*_EXACT, *_GLOBS])
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+MAX_FILE = 4 * 1024 * 1024
+CHUNK = 64 * 1024
+MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_LAYER = "+zstd"
+CACHE_SCHEMA = 1
+_SNAPSHOT_RE = re.compile(r"snapshot\.debian\.org/archive/debian/(\d{8}T\d{6}Z)\b")
+_CODENAME_RE = re.compile(r"\(([a-z]+)\)")
+_OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+# --------------------------------------------------------------------------- reading os-release
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value pairs of an os-release file, shell quoting undone (os-release(5))."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, raw = line.partition("=")
+        if sep and _OS_RELEASE_KEY_RE.fullmatch(key):
+            fields[key] = _unquote(raw)
+    return fields
+
+
+def _unquote(raw: str) -> str:
+    """Undo shell quoting as os-release(5) allows: single and double quotes, backslashes."""
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if quote == "'" and c != "'":
+            out.append(c)
+        elif c == "\\" and i + 1 < len(raw) and (not quote or raw[i + 1] in '"\\$`'):
+            i += 1
+            out.append(raw[i])
+        elif c == quote:
+            quote = ""
+        elif not quote and c in "'\"":
+            quote = c
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def snapshot_of(sources: Sequence[SourceFile]) -> str | None:
+    """The snapshot.debian.org timestamp of the `debian` archive named in sources, if any."""
+    for source in sources:
+        match = _SNAPSHOT_RE.search(source.text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _codename(fields: Mapping[str, str]) -> str | None:
+    if fields.get("VERSION_CODENAME"):
+        return fields["VERSION_CODENAME"]
+    if fields.get("UBUNTU_CODENAME"):
+        return fields["UBUNTU_CODENAME"]
+    match = _CODENAME_RE.search(fields.get("VERSION", ""))  # Debian <= 8: VERSION="8 (jessie)"
+    return match.group(1) if match else None
+
+
+def _apt_version(stanza: bytes) -> str | None:
+    """Version of an installed "Package: apt" dpkg status stanza."""
+    fields: dict[str, str] = {}
+    for line in stanza.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not key.startswith((" ", "\t")):  # not a continuation line
+            fields[key.strip().lower()] = value.strip()
+    if fields.get("package") != "apt":
+        return None
+    if fields.get("status", "installed").split()[-1:] != ["installed"]:
+        return None
+    return fields.get("version") or None
+
+
+# --------------------------------------------------------------------------- scanning a layer
+
+
+def _normalise(name: str) -> str:
+    """A tar member name as a path relative to the root: no "./", "/", "//" or "..", "" for /."""
+    path = posixpath.normpath("/" + name)
+    return path.lstrip("/")
+
+
+def _link_target(directory: str, target: str) -> str:
+    """Where a symlink in directory points, lexically, relative to the root."""
+    if target.startswith("/"):
+        return _normalise(target)
+    return _normalise(posixpath.join("/", directory, target))
+
+
+def _wanted(path: str) -> bool:
+    if path in _EXACT:
+        return True
+    directory, _, name = path.rpartition("/")
+    suffixes = _GLOBS.get(directory)
+    return suffixes is not None and not name.startswith(".") and name.endswith(suffixes)
+
+
+def _on_the_way(path: str) -> bool:
+    """A directory on the way to a wanted path, or a top-level one (bin -> usr/bin links)."""
+    return path in _ANCESTORS or path in _GLOBS or "/" not in path
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only raw file over an iterator of byte chunks, for tarfile's stream mode."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._rest = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._rest:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._rest = memoryview(chunk)
+        out = memoryview(buffer).cast("B")
+        n = min(len(out), len(self._rest))
+        out[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        return n
+
+
+def _read_capped(path: str, handle: IO[bytes]) -> bytes:
+    data = handle.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BaseImageError(f"/{path} is over the {MAX_FILE // (1024 * 1024)} MiB limit")
+    return data
+
+
+def _apt_stanza(handle: IO[bytes]) -> bytes:
+    """The "Package: apt" stanza of a dpkg status file, read line by line; b"" if none."""
+    stanza: list[bytes] = []
+    found = False
+    for line in handle:
+        if line.strip():
+            stanza.append(line)
+            found = found or line.rstrip() == b"Package: apt"
+        elif found:
+            break
+        else:
+            stanza.clear()
+    return b"".join(stanza) if found else b""
+
+
+def scan_layer(chunks: Iterable[bytes]) -> Entries:
+    """The wanted files, their symlinks and the whiteouts of a layer tar (plain, gzip, bz2, xz)."""
+    reader = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
+    head = reader.peek(4)[:4]
+    if not head:
+        return {}
+    if head == ZSTD_MAGIC:
+        raise BaseImageError("layer is zstd-compressed; pinner reads gzip and plain tar layers")
+    entries: Entries = {}
+    extra: set[str] = set()  # targets of wanted symlinks
+    try:
+        with tarfile.open(fileobj=reader, mode="r|*") as tar:
+            while (member := tar.next()) is not None:
+                # Stream mode keeps every TarInfo in .members (not in typeshed); a big layer's
+                # headers would pile up for nothing: next() does not read them back.
+                tar.members.clear()  # type: ignore[attr-defined]
+                _take(tar, member, entries, extra)
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
+        raise BaseImageError(f"layer is not a readable tar archive ({e})") from None
+    return entries
+
+
+def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, entries: Entries, extra: set[str]) -> None:
+    """Record one tar member in entries if it matters."""
+    path = _normalise(member.name)
+    if not path:
+        return
+    directory, _, name = path.rpartition("/")
+    if name == OPAQUE:
+        if _on_the_way(directory):
+            entries[directory] = FileEntry("opaque")
+        return
+    if name.startswith(WHITEOUT):
+        gone = posixpath.join(directory, name[len(WHITEOUT) :])
+        if (_wanted(gone) or _on_the_way(gone) or gone in extra) and gone not in entries:
+            entries[gone] = FileEntry("whiteout")
+        return
+    wanted = _wanted(path) or path in extra
+    if member.isdir():
+        if _on_the_way(path) and entries.get(path, FileEntry("dir")).kind != "opaque":
+            entries[path] = FileEntry("dir")
+    elif member.issym():
+        if wanted or _on_the_way(path):
+            entries[path] = FileEntry("symlink", target=member.linkname)
+        if wanted:
+            target = _link_target(directory, member.linkname)
+            extra.add(target)
+            extra.add(_resolve(entries, target) or target)  # through links seen so far
+    elif member.islnk():
+        source = entries.get(_normalise(member.linkname))
+        if wanted and source is not None and source.kind == "file":
+            entries[path] = source
+    elif member.isreg() and wanted:
+        handle = tar.extractfile(member)
+        assert handle is not None  # a regular file always has one
+        with handle:
+            data = _apt_stanza(handle) if path == DPKG_STATUS else _read_capped(path, handle)
+        entries[path] = FileEntry("file", data)
+
+
+# --------------------------------------------------------------------------- the merged view
+
+
+def merge(lower: Mapping[str, FileEntry], upper: Mapping[str, FileEntry]) -> Entries:
+    """The view of upper laid over lower: whiteouts and opaque directories applied."""
+    hidden = tuple(
+        p + "/" for p, e in upper.items() if e.kind in ("whiteout", "opaque", "file", "symlink")
+    )
+    merged = {
+        p: e
+        for p, e in lower.items()
+        if p not in upper and not p.startswith(hidden) and e.kind not in ("whiteout", "opaque")
+    }
+    for p, e in upper.items():
+        if e.kind == "opaque":
+            merged[p] = FileEntry("dir")
+        elif e.kind != "whiteout":
+            merged[p] = e
+    return merged
+
+
+def _resolve(entries: Mapping[str, FileEntry], path: str) -> str | None:
+    """path with every symlink component followed, or None for a loop."""
+    parts = path.split("/")
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        entry = entries.get("/".join([*resolved, part]))
+        if entry is not None and entry.kind == "symlink":
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None
+            if entry.target.startswith("/"):
+                resolved = []
+            parts = entry.target.split("/") + parts
+            continue
+        resolved.append(part)
+    return "/".join(resolved)
+
+
+def read_file(entries: Mapping[str, FileEntry], path: str) -> bytes | None:
+    """A file's bytes in the view, following symlinks; None if missing or dangling."""
+    resolved = _resolve(entries, path)
+    entry = entries.get(resolved) if resolved is not None else None
+    return entry.data if entry is not None and entry.kind == "file" else None
+
+
+def _listing(entries: Mapping[str, FileEntry], directory: str) -> list[str]:
+    return sorted(
+        p
+        for p, e in entries.items()
+        if e.kind in ("file", "symlink") and _wanted(p) and posixpath.dirname(p) == directory
+    )
+
+
+def os_release_text(entries: Mapping[str, FileEntry]) -> str | None:
+    """/etc/os-release, else /usr/lib/os-release, as text (os-release(5))."""
+    data = read_file(entries, OS_RELEASE)
+    if data is None:
+        data = read_file(entries, OS_RELEASE_FALLBACK)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
+    """The BaseImage a merged view describes; layer names the topmost layer read."""
+    text = os_release_text(entries)
+    if text is None:
+        raise BaseImageError("image has no /etc/os-release")
+    fields = parse_os_release(text)
+    sources = [
+        SourceFile("/" + p, data.decode("utf-8", "replace"))
+        for p in [SOURCES_LIST, *(q for d in _SOURCE_DIRS for q in _listing(entries, d))]
+        if (data := read_file(entries, p)) is not None
+    ]
+    keyrings = [
+        KeyringFile("/" + p, data)
+        for p in [TRUSTED_GPG, *(q for d in _KEYRING_DIRS for q in _listing(entries, d))]
+        if (data := read_file(entries, p)) is not None
+    ]
+    status = read_file(entries, DPKG_STATUS)
+    return BaseImage(
+        distro=fields.get("ID") or "linux",
+        id_like=tuple(fields.get("ID_LIKE", "").split()),
+        version_id=fields.get("VERSION_ID") or None,
+        codename=_codename(fields),
+        pretty_name=fields.get("PRETTY_NAME") or "Linux",
+        sources=tuple(sources),
+        keyrings=tuple(keyrings),
+        apt_version=_apt_version(status) if status else None,
+        snapshot=snapshot_of(sources),
+        layer=layer,
+    )
+
+
+def platform_manifest(index_platforms: Sequence[tuple[str, str]], want: str) -> str | None:
+    """The manifest digest an index lists for a platform such as "linux/arm64/v8", or None."""
+    os_name, _, rest = want.partition("/")
+    arch, _, variant = rest.partition("/")
+    if not os_name or not arch:
+        raise BaseImageError(f"{want}: a platform is os/arch[/variant], e.g. linux/amd64")
+    key = normalize_platform(os_name, arch, variant or None)
+    return dict(index_platforms).get(key)
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/pinner, else ~/.cache/pinner (XDG Base Directory: relative is ignored)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "pinner"
+
+
+def _cache_path(cache_dir: Path, kind: str, digest: str) -> Path:
+    """cache_dir/layers/sha256-<hex>.json (a scan) or cache_dir/manifests/... (raw bytes)."""
+    return cache_dir / kind / f"{digest.replace(':', '-')}.json"
+
+
+def _entries_to_json(digest: str, entries: Mapping[str, FileEntry]) -> bytes:
+    encoded = {
+        p: [e.kind, base64.b64encode(e.data).decode("ascii"), e.target]
+        for p, e in sorted(entries.items())
+    }
+    return json.dumps({"schema": CACHE_SCHEMA, "digest": digest, "entries": encoded}).encode()
+
+
+def _entries_from_json(digest: str, data: bytes) -> Entries | None:
+    try:
+        doc = json.loads(data)
+        if doc["schema"] != CACHE_SCHEMA or doc["digest"] != digest:
+            return None
+        entries: Entries = {}
+        for path, (kind, b64, target) in doc["entries"].items():
+            if kind not in KINDS or not isinstance(path, str) or not isinstance(target, str):
+                return None
+            entries[path] = FileEntry(kind, base64.b64decode(b64, validate=True), target)
+        return entries
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None  # a damaged cache entry is refetched
+
+
+def _cache_read(cache_dir: Path | None, kind: str, digest: str) -> bytes | None:
+    if cache_dir is None:
+        return None
+    try:
+        return _cache_path(cache_dir, kind, digest).read_bytes()
+    except OSError:
+        return None
+
+
+def _cache_write(cache_dir: Path | None, kind: str, digest: str, data: bytes) -> None:
+    """Store atomically; a cache that cannot be written only costs a download next time."""
+    if cache_dir is None:
+        return
+    path = _cache_path(cache_dir, kind, digest)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".pinner-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(temp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+
+# --------------------------------------------------------------------------- the network part
+
+
+class _Layer(NamedTuple):
+    digest: str
+    media_type: str
+
+
+async def _manifest_layers(
+    registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
+) -> list[_Layer]:
+    """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
+    body = _cache_read(cache_dir, "manifests", digest)
+    if body is None or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+        _, body = await registry.get(ref, digest)  # verified against digest
+        _cache_write(cache_dir, "manifests", digest, body)
+    try:
+        doc = json.loads(body)
+        media_type = doc.get("mediaType", "")
+        if media_type in INDEX_TYPES or "manifests" in doc:
+            raise BaseImageError(f"{ref.name}@{digest}: is an index; pick a platform's manifest")
+        layers = [_Layer(str(d["digest"]), str(d.get("mediaType", ""))) for d in doc["layers"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise RegistryError(f"{ref.name}@{digest}: not an image manifest") from None
+    for layer in layers:
+        if not _SHA256_RE.fullmatch(layer.digest):
+            raise BaseImageError(f"{ref.name}@{digest}: unsupported layer digest {layer.digest}")
+    return layers
+
+
+async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
+    return await anext(stream, None)
+
+
+async def _scan_blob(registry: Registry, ref: ImageRef, digest: str) -> Entries:
+    """Stream one layer through scan_layer in a worker thread; check the blob's digest."""
+    loop = asyncio.get_running_loop()
+    stream = registry.blob_chunks(ref, digest)
+    stop = threading.Event()
+    sha = hashlib.sha256()
+
+    def pull() -> Iterator[bytes]:
+        # One chunk at a time from the event loop: memory stays at a chunk plus tarfile's buffer.
+        while not stop.is_set():
+            chunk = asyncio.run_coroutine_threadsafe(_next_chunk(stream), loop).result()
+            if chunk is None:
+                return
+            sha.update(chunk)
+            yield chunk
+
+    def work() -> Entries | BaseImageError:
+        chunks = pull()
+        try:
+            return scan_layer(chunks)
+        except BaseImageError as e:
+            return e
+        finally:
+            for _ in chunks:  # read to the end: only the whole blob can be checked
+                pass
+
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        result = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait([task])
+        raise
+    finally:
+        if isinstance(stream, AsyncGenerator):
+            await stream.aclose()
+    got = "sha256:" + sha.hexdigest()
+    if got != digest:
+        raise RegistryError(f"blob {digest}: registry served bytes whose digest is {got}")
+    if isinstance(result, BaseImageError):
+        raise BaseImageError(f"layer {digest}: {result}")
+    return result
+
+
+async def layer_entries(
+    registry: Registry, ref: ImageRef, layer: str, cache_dir: Path | None
+) -> Entries:
+    """One layer's scan, from the cache or else downloaded once and cached."""
+    cached = _cache_read(cache_dir, "layers", layer)
+    entries = _entries_from_json(layer, cached) if cached is not None else None
+    if entries is None:
+        entries = await _scan_blob(registry, ref, layer)
+        _cache_write(cache_dir, "layers", layer, _entries_to_json(layer, entries))
+    return entries
+
+
+async def inspect(
+    registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
+) -> BaseImage:
+    """Read a platform manifest's layers bottom-up until os-release shows; describe the image."""
+    layers = await _manifest_layers(registry, ref, manifest_digest, cache_dir)
+    merged: Entries = {}
+    for layer in layers:
+        if ZSTD_LAYER in layer.media_type:
+            raise BaseImageError(
+                f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
+            )
+        merged = merge(merged, await layer_entries(registry, ref, layer.digest, cache_dir))
+        if os_release_text(merged) is not None:
+            return describe(merged, layer.digest)
+    read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"
+    raise BaseImageError(f"{ref.name}@{manifest_digest}: image has no /etc/os-release ({read})")

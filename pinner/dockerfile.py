@@ -383,7 +383,7 @@ class Edit(NamedTuple):
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Splice edits into text, last first, refusing overlaps; insertions at one offset keep order."""
+    """Splice edits in, last first, refusing overlaps; insertions at one offset keep order."""
     unique = list(dict.fromkeys(edits))
     ranked = sorted(enumerate(unique), key=lambda p: (p[1].start, p[1].end, p[0]), reverse=True)
     ordered = [edit for _, edit in ranked]

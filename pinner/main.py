@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Sequence
 
 from pinner import __version__
+from pinner.engine import Options
 from pinner.errors import PinnerError, UsageError
 from pinner.registry import Settings
 
@@ -21,7 +22,7 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "paths",
@@ -50,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no notices on stderr, only errors"
     )
+    return common
 
+
+def _network() -> argparse.ArgumentParser:
     network = argparse.ArgumentParser(add_help=False)
     network.add_argument(
         "--registry-mirror",
@@ -67,26 +71,69 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="use plain HTTP for HOST (repeatable; loopback always is)",
     )
+    network.add_argument(
+        "--snapshot",
+        metavar="TIME",
+        help="snapshot time YYYYMMDDTHHMMSSZ, or 'base' for the base image's own"
+        " (default: the lock's, else now)",
+    )
+    network.add_argument(
+        "--snapshot-mirror",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="DISTRO=URL",
+        help="serve debian or ubuntu snapshots from URL instead of the public host (repeatable)",
+    )
+    network.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH",
+        help="platforms whose packages to lock (repeatable; default linux/amd64)",
+    )
+    network.add_argument(
+        "--pin-versions",
+        action="store_true",
+        help="also write name=version into apt install commands",
+    )
+    network.add_argument(
+        "--images-only",
+        action="store_true",
+        help="pin image references only: no snapshots, SOURCE_DATE_EPOCH or syntax line",
+    )
+    return network
 
+
+def _parser() -> argparse.ArgumentParser:
+    common, network = _common(), _network()
     parser = argparse.ArgumentParser(
         prog="pinner",
-        description="Make container builds reproducible: pin images to digests, with a lockfile.",
+        description="Make container builds reproducible: pin images to digests, packages to"
+        " dated snapshots, timestamps to SOURCE_DATE_EPOCH; record it all in a lockfile.",
     )
     parser.add_argument("--version", action="version", version=f"pinner {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     lock = commands.add_parser(
         "lock",
         parents=[common, network],
-        help="pin every image reference and write the lockfile",
-        description="Resolve each image tag to its digest, rewrite the Dockerfile in place"
-        " and write <Dockerfile>.lock beside it.",
+        help="pin everything and write the lockfile",
+        description="Resolve each image tag to its digest and each apt package to its snapshot"
+        " version; rewrite the Dockerfile in place and write <Dockerfile>.lock beside it.",
     )
     lock.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
     commands.add_parser(
         "check",
         parents=[common],
-        help="offline: fail when anything is unpinned or disagrees with the lock",
+        help="offline: fail when anything is unpinned or disagrees",
         description="Offline. Exit 0 when all is pinned and agrees with the lock, else 1.",
+    )
+    commands.add_parser(
+        "build-args",
+        parents=[common],
+        help="print the --build-arg flags the lock asks for",
+        description="Print the --build-arg flags that make a build of the locked Dockerfile"
+        " reproducible, one per line, for scripts.",
     )
     return parser
 
@@ -95,44 +142,54 @@ def _settings(args: argparse.Namespace) -> Settings:
     mirrors = {}
     for host, url in args.registry_mirror:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"--registry-mirror {host}={url}: URL must start with http:// or https://"
-            )
+            raise UsageError(f"--registry-mirror {host}={url}: URL must start with http(s)://")
         mirrors["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = url
     return Settings(mirrors=mirrors, insecure=frozenset(args.insecure_registry))
 
 
+def _options(args: argparse.Namespace) -> Options:
+    mirrors = dict(args.snapshot_mirror)
+    unknown = sorted(set(mirrors) - {"debian", "ubuntu"})
+    if unknown:
+        raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
+    return Options(
+        snapshot=args.snapshot,
+        snapshot_mirrors=mirrors,
+        pin_versions=args.pin_versions,
+        platforms=tuple(args.platform),
+        images_only=args.images_only,
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     build_args = dict(args.build_arg)
+    common = {
+        "paths": args.paths,
+        "build_args": build_args,
+        "as_json": args.as_json,
+        "quiet": args.quiet,
+        "exclude": args.exclude,
+    }
     if args.command == "lock":
         from pinner.commands.lock import lock
 
         return lock(
-            paths=args.paths,
-            build_args=build_args,
-            settings=_settings(args),
-            dry_run=args.dry_run,
-            as_json=args.as_json,
-            quiet=args.quiet,
-            exclude=args.exclude,
+            settings=_settings(args), options=_options(args), dry_run=args.dry_run, **common
         )
     if args.command == "check":
         from pinner.commands.check import check
 
-        return check(
-            paths=args.paths,
-            build_args=build_args,
-            as_json=args.as_json,
-            quiet=args.quiet,
-            exclude=args.exclude,
-        )
+        return check(**common)
+    if args.command == "build-args":
+        from pinner.commands.build_args import build_args as print_build_args
+
+        return print_build_args(**common)
     raise AssertionError(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pinner; return the exit code (0 ok, 1 failure, 2 usage, 3 bug, 130 interrupted)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
     except UsageError as e:

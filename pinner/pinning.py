@@ -14,7 +14,11 @@ from pinner.registry import OCI_INDEX, OCI_MANIFEST, Manifest
 
 def query(use: ImageUse) -> ImageRef:
     """What to ask the registry for: the digest when one is written, else the tag."""
-    ref = use.ref
+    return query_ref(use.ref)
+
+
+def query_ref(ref: ImageRef) -> ImageRef:
+    """A reference as a registry query: with a digest as written, else with its tag or latest."""
     if ref.digest:
         return ref
     return ref._replace(tag=ref.tag_or_latest)

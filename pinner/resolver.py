@@ -1,35 +1,86 @@
-"""The resolver: answers from the existing locks first, asks the registry only for the rest."""
+"""One run's network session: images answered from the existing locks first, then registries;
+base images and snapshot indexes fetched on demand and cached.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
 
+from pinner import baseimage
+from pinner.baseimage import BaseImage
 from pinner.credentials import Credential
 from pinner.errors import RegistryError
 from pinner.pinning import Known
 from pinner.reference import ImageRef
 from pinner.registry import Manifest, Registry, Settings, resolve_all
+from pinner.snapshot import SnapshotMirror
 
 
-class Resolver:
-    """Resolve queries for one run, locked answers first (as pip-tools' local repository)."""
+class Session:
+    """Clients for one run, made only when needed (a re-lock with nothing new makes none)."""
 
     def __init__(
         self,
         settings: Settings,
         credentials: Callable[[str], Credential | None],
         known: Known,
+        *,
+        snapshot_mirrors: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
         refresh: bool = False,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self.known = known
+        self.snapshot_mirrors = dict(snapshot_mirrors or {})
+        self.cache_dir = cache_dir
         self.refresh = refresh
-        self.requests: dict[str, int] = {}
+        self._registry: Registry | None = None
+        self._mirror: SnapshotMirror | None = None
+        self._bases: dict[str, BaseImage] = {}
 
-    def resolve(self, queries: Iterable[ImageRef]) -> dict[ImageRef, Manifest | RegistryError]:
-        """Each query's manifest or error; no request at all when the locks answer everything."""
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._registry is not None:
+            await self._registry.aclose()
+        if self._mirror is not None:
+            await self._mirror.aclose()
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.settings, self.credentials)
+        return self._registry
+
+    @property
+    def mirror(self) -> SnapshotMirror:
+        if self._mirror is None:
+            self._mirror = SnapshotMirror(self.snapshot_mirrors, self.cache_dir)
+        return self._mirror
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests made so far, by kind."""
+        counts: dict[str, int] = {}
+        if self._registry is not None:
+            counts.update(self._registry.requests, token=self._registry.auth.token_requests)
+        if self._mirror is not None:
+            counts["snapshot"] = sum(self._mirror.requests.values())
+        return counts
+
+    async def resolve_images(
+        self, queries: Iterable[ImageRef]
+    ) -> dict[ImageRef, Manifest | RegistryError]:
+        """Each query's manifest or error; locked answers first, no request when they suffice."""
         unique = list(dict.fromkeys(queries))
         answers: dict[ImageRef, Manifest | RegistryError] = {}
         missing = []
@@ -39,13 +90,13 @@ class Resolver:
             else:
                 missing.append(query)
         if missing:
-            answers.update(asyncio.run(self._fetch(missing)))
+            answers.update(await resolve_all(self.registry, missing, self.known.by_digest))
         return answers
 
-    async def _fetch(self, queries: list[ImageRef]) -> dict[ImageRef, Manifest | RegistryError]:
-        registry = Registry(self.settings, self.credentials)
-        try:
-            return await resolve_all(registry, queries, self.known.by_digest)
-        finally:
-            await registry.aclose()
-            self.requests = dict(registry.requests, token=registry.auth.token_requests)
+    async def base_image(self, ref: ImageRef, manifest_digest: str) -> BaseImage:
+        """What a platform image says about itself (os-release, apt sources, keyrings)."""
+        if manifest_digest not in self._bases:
+            self._bases[manifest_digest] = await baseimage.inspect(
+                self.registry, ref, manifest_digest, self.cache_dir
+            )
+        return self._bases[manifest_digest]

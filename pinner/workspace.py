@@ -21,6 +21,7 @@ class Target(NamedTuple):
     parsed: Dockerfile
     lock: Lock
     lock_text: str | None
+    build_args: Mapping[str, str] = {}
 
 
 def load(
@@ -44,7 +45,7 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     lock_path = lockfile.lock_path(path)
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
-    return Target(path, lock_path, parsed, lock, lock_text)
+    return Target(path, lock_path, parsed, lock, lock_text, build_args)
 
 
 def unified_diff(path: str, old: str | None, new: str) -> str:

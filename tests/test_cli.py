@@ -65,7 +65,7 @@ def test_lock_pins_writes_lock_and_check_passes(
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_bytes(original.encode())
 
-    code, out, _ = run(capsys, "lock", str(dockerfile))
+    code, out, _ = run(capsys, "lock", "--images-only", str(dockerfile))
 
     assert (code, out) == (0, "")
     assert dockerfile.read_bytes().decode() == (
@@ -104,12 +104,12 @@ def test_relock_changes_no_byte_and_makes_no_request(
     push_index(registry, "cli/relock", "1")
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {registry.host}/cli/relock:1\n")
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
     before = snapshot(tmp_path)
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     registry.clear_requests()
 
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
 
     assert registry.requests() == []
     assert snapshot(tmp_path) == before
@@ -126,7 +126,7 @@ def test_first_lock_costs_one_head_per_tag_and_one_get_per_index(
     dockerfile.write_text(f"FROM {h}/cli/count:a\nFROM {h}/cli/count:b\nFROM {h}/cli/count:a\n")
     registry.clear_requests()
 
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
 
     methods = sorted(method for method, _ in registry.requests())
     assert methods == ["GET", "HEAD", "HEAD"]
@@ -140,7 +140,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(
     dockerfile.write_text(f"FROM {registry.host}/cli/dry:1\n")
     before = snapshot(tmp_path)
 
-    code, out, _ = run(capsys, "lock", "--dry-run", str(dockerfile))
+    code, out, _ = run(capsys, "lock", "--images-only", "--dry-run", str(dockerfile))
 
     assert code == 0
     assert snapshot(tmp_path) == before
@@ -155,7 +155,7 @@ def test_json_output(
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {registry.host}/cli/json:1\n")
 
-    code, out, _ = run(capsys, "lock", "--json", str(dockerfile))
+    code, out, _ = run(capsys, "lock", "--images-only", "--json", str(dockerfile))
 
     data = json.loads(out)
     assert code == 0
@@ -175,7 +175,7 @@ def test_directory_walk_finds_every_dockerfile_kind(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(line)
 
-    code, _, _ = run(capsys, "lock", str(tmp_path), "--exclude", "vendor")
+    code, _, _ = run(capsys, "lock", "--images-only", str(tmp_path), "--exclude", "vendor")
 
     assert code == 0
     locks = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.lock"))
@@ -191,7 +191,7 @@ def test_mirror_keeps_the_canonical_name(
     dockerfile.write_text("FROM python:3.12-mirror\n")
 
     code, _, err = run(
-        capsys, "lock", "--registry-mirror", f"docker.io={registry.url}", str(dockerfile)
+        capsys, "lock", "--images-only", "--registry-mirror", f"docker.io={registry.url}", str(dockerfile)
     )
 
     assert code == 0, err
@@ -210,7 +210,7 @@ def test_basic_auth_from_docker_config(
     dockerfile.write_text(f"FROM {basic_registry.host}/cli/basic:1\n")
     login(docker_config, basic_registry)
 
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
     assert dockerfile.read_text().endswith(f"@{digest}\n")
 
 
@@ -228,7 +228,7 @@ def test_token_auth_from_docker_config(
     login(docker_config, token_registry)
     token_registry.clear_requests()
 
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
 
     assert [r.scopes for r in token_registry.token_requests] == [("repository:cli/token:pull",)]
 
@@ -246,7 +246,7 @@ def test_wrong_credentials_fail_cleanly_and_are_never_printed(
     dockerfile.write_text(f"FROM {token_registry.host}/cli/wrong:1\n")
     login(docker_config, token_registry, password)
 
-    code, out, err = run(capsys, "lock", str(dockerfile))
+    code, out, err = run(capsys, "lock", "--images-only", str(dockerfile))
 
     h = token_registry.host
     assert code == 1
@@ -269,7 +269,7 @@ def test_one_failure_writes_nothing_anywhere(
     (tmp_path / "b/Dockerfile").write_text(f"FROM {registry.host}/cli/good:nope\n")
     before = snapshot(tmp_path)
 
-    code, _, err = run(capsys, "lock", str(tmp_path))
+    code, _, err = run(capsys, "lock", "--images-only", str(tmp_path))
 
     assert code == 1
     assert err == (
@@ -344,7 +344,7 @@ def test_bad_input_one_line_exit_1_nothing_written(
         (tmp_path / "Dockerfile.lock").write_bytes(lock)
     before = snapshot(tmp_path)
 
-    code, out, err = run(capsys, "lock", str(dockerfile))
+    code, out, err = run(capsys, "lock", "--images-only", str(dockerfile))
 
     expected = message.format(path=dockerfile, host=registry.host, closed=port)
     assert (code, out, err.splitlines()[0]) == (1, "", expected)
@@ -352,7 +352,7 @@ def test_bad_input_one_line_exit_1_nothing_written(
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "lock", str(tmp_path / "nope"))
+    code, _, err = run(capsys, "lock", "--images-only", str(tmp_path / "nope"))
     assert (code, err) == (2, f"pinner: {tmp_path}/nope: no such file or directory\n")
 
 
@@ -377,7 +377,7 @@ def test_check_findings(
     h = registry.host
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {h}/cli/check:1 AS a\nFROM {h}/cli/check:2\n")
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
     lock_text = (tmp_path / "Dockerfile.lock").read_text()
 
     dockerfile.write_text(f"FROM {h}/cli/check:1@{two} AS a\nFROM alpine:3\n")
@@ -408,7 +408,7 @@ def test_check_sees_a_stale_used_by(
     push_image(registry, "cli/stale", "1")
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {registry.host}/cli/stale:1 AS a\n")
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
     dockerfile.write_text(dockerfile.read_text().replace(" AS a", " AS renamed"))
 
     code, out, _ = run(capsys, "check", str(dockerfile))
@@ -422,7 +422,7 @@ def test_check_is_offline(
     push_index(registry, "cli/offline", "1")
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {registry.host}/cli/offline:1\n")
-    assert run(capsys, "lock", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
     registry.clear_requests()
     assert run(capsys, "check", str(dockerfile))[0] == 0
     assert registry.requests() == []
@@ -437,5 +437,5 @@ def test_default_path_is_dockerfile_in_the_working_directory(
     push_image(registry, "cli/cwd", "1")
     (tmp_path / "Dockerfile").write_text(f"FROM {registry.host}/cli/cwd:1\n")
     monkeypatch.chdir(tmp_path)
-    assert run(capsys, "lock")[0] == 0
+    assert run(capsys, "lock", "--images-only")[0] == 0
     assert os.path.exists(tmp_path / "Dockerfile.lock")

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import lockfile, pinning
+from pinner import lockfile, pinning, reproducible
+from pinner.apt import commands, sources
 from pinner.output import Reporter
 from pinner.workspace import Target, load
 
@@ -19,11 +20,14 @@ class Finding(NamedTuple):
     line: int | None
     reference: str | None
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
         parts = [self.path if self.line is None else f"{self.path}:{self.line}"]
         if self.reference:
             parts.append(self.reference)
+        if self.severity != "error":
+            parts.append(self.severity)
         parts.append(self.message)
         return ": ".join(parts)
 
@@ -42,6 +46,7 @@ def check(
     findings = [Finding(e.split(":", 1)[0], None, None, e.split(":", 1)[1].strip()) for e in errors]
     for target in targets:
         findings.extend(check_target(target))
+    failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
             "ok": not findings,
@@ -53,8 +58,8 @@ def check(
     else:
         for finding in findings:
             print(finding)
-    if findings:
-        report.notice(f"{len(findings)} finding(s) in {len(targets)} Dockerfile(s)")
+    if failed:
+        report.notice(f"{len(failed)} finding(s) in {len(targets)} Dockerfile(s)")
         return 1
     report.notice(f"{len(targets)} Dockerfile(s) pinned and in agreement with their locks")
     return 0
@@ -88,10 +93,88 @@ def check_target(target: Target) -> list[Finding]:
     for image in target.lock.images:
         if image.reference not in used:
             findings.append(Finding(lock_path, None, image.reference, f"not used by {path}"))
+    findings.extend(check_reproducible(target))
     if not findings:
         known = pinning.known_from([target.lock])
         resolved = {pinning.query(u): known.by_query[pinning.query(u)] for u in target.parsed.uses}
         pinned = pinning.pin(target.parsed, resolved, target.lock)
         if lockfile.render(pinned.lock, target.path.rsplit("/", 1)[-1]) != target.lock_text:
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))
+    return findings
+
+
+def check_reproducible(target: Target) -> list[Finding]:
+    """SOURCE_DATE_EPOCH in place, and every apt stage on the locked snapshot with its packages."""
+    lock, parsed, path = target.lock, target.parsed, target.path
+    findings = []
+    if lock.source_date_epoch is not None:
+        findings.extend(_epoch_findings(target, lock.source_date_epoch))
+    locked = {s.stage: s for s in lock.stages}
+    stepped: dict[str, bool] = {}
+    lines = parsed.text.split("\n")
+    for plan in reproducible.plans(parsed):
+        stage = plan.stage
+        where = f"stage {stage.label}"
+        if plan.manager is not None and plan.manager != "apt":
+            message = f"{where}: {plan.manager} has no dated snapshot mirror; packages not pinned"
+            findings.append(Finding(path, stage.instructions[0].line, None, message, "warning"))
+            continue
+        if not plan.apt_runs:
+            stepped[stage.label] = stepped.get(stage.parent or "", False)
+            continue
+        entry = locked.get(stage.label)
+        if entry is None or entry.snapshot is None:
+            if entry is None or entry.distro in reproducible.SNAPSHOT_DISTROS:
+                message = f"{where}: apt packages are not locked; run pinner lock {path}"
+                findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+            continue
+        first = stage.instructions[0].line - 1
+        last = parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1
+        step = sources.find_marker(lines, first, last)
+        own = step is not None and step.timestamp == lock.snapshot
+        stepped[stage.label] = own or stepped.get(stage.parent or "", False)
+        if not stepped[stage.label]:
+            message = f"{where}: apt runs without pinner's snapshot step at {lock.snapshot}"
+            findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+        names = set()
+        for run in plan.apt_runs:
+            shell = reproducible.shell_text(parsed.text, run)
+            names |= {p.name for p in commands.install_packages(shell)}
+            if commands.install_packages(shell) and sources.needs_cleanup(
+                parsed.text[slice(*reproducible.run_args(parsed.text, run))]
+            ):
+                message = "apt leaves files that differ between builds; run pinner lock"
+                findings.append(Finding(path, run.line, None, message))
+        locked_names = {p.name for p in entry.packages}
+        if names != locked_names:
+            added = ", ".join(sorted(names - locked_names)) or "none"
+            removed = ", ".join(sorted(locked_names - names)) or "none"
+            message = f"{where}: packages differ from the lock (new: {added}; gone: {removed})"
+            findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+    return findings
+
+
+def _epoch_findings(target: Target, epoch: int) -> list[Finding]:
+    parsed, path = target.parsed, target.path
+    findings = []
+    declared = None
+    for instruction in parsed.global_args:
+        for word in instruction.words:
+            name, _, value = word.text.partition("=")
+            if name == reproducible.EPOCH_ARG:
+                declared = (instruction.line, value.strip("\"'"))
+    if declared is None:
+        message = f"no global ARG SOURCE_DATE_EPOCH={epoch} before the first FROM"
+        findings.append(Finding(path, None, None, message))
+    elif declared[1] != str(epoch):
+        message = f"ARG SOURCE_DATE_EPOCH={declared[1]} differs from the lock ({epoch})"
+        findings.append(Finding(path, declared[0], None, message))
+    for stage in parsed.stages:
+        if not any(
+            i.keyword == "ARG"
+            and any(w.text.partition("=")[0] == reproducible.EPOCH_ARG for w in i.words)
+            for i in stage.instructions[1:]
+        ):
+            message = f"stage {stage.label}: no ARG SOURCE_DATE_EPOCH, so RUN steps cannot see it"
+            findings.append(Finding(path, stage.instructions[0].line, None, message))
     return findings

@@ -1,18 +1,22 @@
-"""`pinner lock`: pin every image reference to a digest; write the lock beside the Dockerfile."""
+"""`pinner lock`: pin images, packages and timestamps; write the lock beside each Dockerfile."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from pinner import files, lockfile, pinning
+from pinner import engine, files, lockfile
 from pinner.credentials import DockerConfig
-from pinner.errors import RegistryError
+from pinner.engine import Options, Outcome
+from pinner.errors import PinnerError
 from pinner.output import Reporter
-from pinner.reference import ImageRef
+from pinner.pinning import known_from
 from pinner.registry import Manifest, Settings
-from pinner.resolver import Resolver
+from pinner.resolver import Session
+from pinner.snapshot import default_cache_dir
 from pinner.workspace import Target, load, unified_diff
 
 
@@ -21,89 +25,115 @@ def lock(
     paths: Sequence[str],
     build_args: Mapping[str, str],
     settings: Settings,
+    options: Options | None = None,
     dry_run: bool = False,
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    cache_dir: Path | None = None,
 ) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
+    options = options or Options()
+    engine.check_snapshot_option(options.snapshot)
     targets, errors = load(paths, build_args, exclude)
-    known = pinning.known_from(t.lock for t in targets)
-    resolver = Resolver(settings, DockerConfig.load().lookup, known)
-    queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    answers = resolver.resolve(queries)
-    errors.extend(_failures(targets, answers))
+    outcomes, session_requests = asyncio.run(
+        _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir())
+    )
     if errors:
         for line in errors:
             report.error(line)
         report.error(f"{len(errors)} error(s); nothing written")
         return 1
-    resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
-    writes: dict[str, str] = {}
-    results = []
-    for target in targets:
-        pinned = pinning.pin(target.parsed, resolved, target.lock)
-        lock_text = lockfile.render(pinned.lock, _name(target.path))
-        if pinned.text != target.parsed.text:
-            writes[target.path] = pinned.text
-        if lock_text != target.lock_text:
-            writes[target.lock_path] = lock_text
-        for use in pinned.unpinnable:
-            pinned_ref = pinning.pinned_reference(
-                use.expanded, use.ref, resolved[pinning.query(use)].digest
-            )
-            name = use.written.strip("${}")
-            report.notice(
-                f"{target.path}:{use.line}: {use.written}: set by --build-arg;"
-                f" build with --build-arg {name}={pinned_ref}"
-            )
-        results.append(_result(target, pinned, lock_text))
+    writes = pending_writes(outcomes)
+    for outcome in outcomes:
+        for note in outcome.notes:
+            report.notice(note)
     if dry_run:
-        for target in targets:
-            for path, old in (
-                (target.path, target.parsed.text),
-                (target.lock_path, target.lock_text),
-            ):
-                if path in writes:
-                    sys.stdout.write(unified_diff(path, old, writes[path]))
+        sys.stdout.write(diffs(outcomes, writes))
     else:
         files.write_all(writes)
     if as_json:
-        json.dump({"files": results, "requests": resolver.requests}, sys.stdout, indent=2)
+        data = {"files": [_result(o) for o in outcomes], "requests": session_requests}
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    changed = sum(1 for t in targets if t.path in writes)
+    changed = sum(1 for o in outcomes if o.target.path in writes or o.target.lock_path in writes)
     verb = "would change" if dry_run else "changed"
-    report.notice(
-        f"{len(targets)} Dockerfile(s), {len(resolved)} reference(s);"
-        f" {verb} {changed} Dockerfile(s)"
-    )
+    report.notice(f"{len(outcomes)} Dockerfile(s); {verb} {changed}")
+    _build_hint(report, outcomes)
     return 0
 
 
-def _name(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
+async def _lock_all(
+    targets: list[Target], settings: Settings, options: Options, errors: list[str], cache_dir: Path
+) -> tuple[list[Outcome], dict[str, int]]:
+    """Resolve every image once for the run, then lock each Dockerfile; errors are collected."""
+    known = known_from(t.lock for t in targets)
+    session = Session(
+        settings,
+        DockerConfig.load().lookup,
+        known,
+        snapshot_mirrors=options.snapshot_mirrors,
+        cache_dir=cache_dir,
+    )
+    outcomes = []
+    async with session:
+        answers = await session.resolve_images(engine.image_queries(targets, options))
+        errors.extend(engine.failures(targets, answers))
+        if errors:
+            return [], session.requests
+        resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
+        for target in targets:
+            try:
+                outcomes.append(await engine.lock_target(session, target, resolved, options))
+            except PinnerError as e:
+                errors.append(str(e) if str(e).startswith(target.path) else f"{target.path}: {e}")
+    return outcomes, session.requests
 
 
-def _failures(
-    targets: Sequence[Target], answers: Mapping[ImageRef, Manifest | RegistryError]
-) -> list[str]:
-    """One line per failing use: file:line: reference: what the registry said."""
-    lines = []
-    for target in targets:
-        for use in target.parsed.uses:
-            answer = answers.get(pinning.query(use))
-            if isinstance(answer, RegistryError):
-                lines.append(f"{target.path}:{use.line}: {use.expanded}: {answer}")
-    return lines
+def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The files whose bytes would change, with their new text."""
+    writes: dict[str, str] = {}
+    for outcome in outcomes:
+        target = outcome.target
+        lock_text = lockfile.render(outcome.lock, Path(target.path).name)
+        if outcome.text != target.parsed.text:
+            writes[target.path] = outcome.text
+        if lock_text != target.lock_text:
+            writes[target.lock_path] = lock_text
+    return writes
 
 
-def _result(target: Target, pinned: pinning.Pinned, lock_text: str) -> dict[str, object]:
+def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
+    """Unified diffs of every file that would change, Dockerfile first, then its lock."""
+    out = []
+    for outcome in outcomes:
+        target = outcome.target
+        for path, old in ((target.path, target.parsed.text), (target.lock_path, target.lock_text)):
+            if path in writes:
+                out.append(unified_diff(path, old, writes[path]))
+    return "".join(out)
+
+
+def _build_hint(report: Reporter, outcomes: Sequence[Outcome]) -> None:
+    epochs = sorted({o.lock.source_date_epoch for o in outcomes if o.lock.source_date_epoch})
+    for epoch in epochs:
+        report.notice(
+            "Build reproducibly with:\n"
+            f"  docker buildx build --build-arg SOURCE_DATE_EPOCH={epoch}"
+            " --output type=image,name=IMAGE,rewrite-timestamp=true .\n"
+            f"  buildah build --timestamp {epoch} ."
+        )
+
+
+def _result(outcome: Outcome) -> dict[str, object]:
+    target, lock = outcome.target, outcome.lock
     return {
         "path": target.path,
         "lock": target.lock_path,
-        "dockerfile_changed": pinned.text != target.parsed.text,
-        "lock_changed": lock_text != target.lock_text,
+        "dockerfile_changed": outcome.text != target.parsed.text,
+        "snapshot": lock.snapshot,
+        "source_date_epoch": lock.source_date_epoch,
         "images": [
             {
                 "reference": image.reference,
@@ -113,6 +143,18 @@ def _result(target: Target, pinned: pinning.Pinned, lock_text: str) -> dict[str,
                 "platforms": dict(image.platforms),
                 "used_by": list(image.used_by),
             }
-            for image in pinned.lock.images
+            for image in lock.images
         ],
+        "stages": [
+            {
+                "stage": stage.stage,
+                "distro": stage.distro,
+                "release": stage.release,
+                "package_manager": stage.package_manager,
+                "packages": [p._asdict() for p in stage.packages],
+                "notes": list(stage.notes),
+            }
+            for stage in lock.stages
+        ],
+        "notes": list(outcome.notes),
     }

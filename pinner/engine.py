@@ -1,0 +1,261 @@
+"""What `lock` and `update` share: from loaded Dockerfiles to new texts and locks, via a Session."""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pinner import dockerfile, pinning, reproducible
+from pinner.apt import commands
+from pinner.apt.sources import TIMESTAMP_RE
+from pinner.aptlock import DPKG_ARCH, resolve_stage
+from pinner.baseimage import BaseImage
+from pinner.errors import PinnerError, RegistryError, UsageError
+from pinner.lockfile import Lock, LockedStage
+from pinner.reference import ImageRef, parse
+from pinner.registry import Manifest
+from pinner.resolver import Session
+from pinner.workspace import Target
+
+DEFAULT_PLATFORMS = ("linux/amd64",)
+SNAPSHOT_BASE = "base"
+
+
+class Options(NamedTuple):
+    """How to lock: snapshot choice, mirrors, whether to write versions, platforms, scope."""
+
+    snapshot: str | None = None
+    snapshot_mirrors: Mapping[str, str] = {}
+    pin_versions: bool = False
+    platforms: tuple[str, ...] = ()
+    images_only: bool = False
+    now: float | None = None
+
+
+class Outcome(NamedTuple):
+    """One Dockerfile's new text and lock, and what the user should be told."""
+
+    target: Target
+    text: str
+    lock: Lock
+    notes: tuple[str, ...]
+
+
+def timestamp_now(now: float | None = None) -> str:
+    """The current UTC time as a snapshot timestamp, to the second."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+
+
+def epoch_of(timestamp: str) -> int:
+    """Seconds since 1970 of a YYYYMMDDTHHMMSSZ timestamp."""
+    return calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))
+
+
+def check_snapshot_option(value: str | None) -> None:
+    """Refuse a --snapshot that is neither a timestamp nor "base"."""
+    if value is not None and value != SNAPSHOT_BASE and not TIMESTAMP_RE.match(value):
+        raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
+
+
+def frontend_query() -> ImageRef:
+    """The query for the Dockerfile frontend pinner inserts."""
+    return pinning.query_ref(parse(reproducible.FRONTEND_DEFAULT))
+
+
+def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
+    """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
+    queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
+    if not options.images_only:
+        queries.append(frontend_query())
+    return queries
+
+
+def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> list[str]:
+    """One line per failing use: file:line: reference: what the registry said."""
+    lines = []
+    for target in targets:
+        for use in target.parsed.uses:
+            answer = answers.get(pinning.query(use))
+            if isinstance(answer, RegistryError):
+                lines.append(f"{target.path}:{use.line}: {use.expanded}: {answer}")
+    answer = answers.get(frontend_query())
+    if isinstance(answer, RegistryError):
+        lines.append(f"{reproducible.FRONTEND_DEFAULT}: {answer}")
+    return lines
+
+
+class _StageWork:
+    """Locks the package stages of one Dockerfile."""
+
+    def __init__(
+        self,
+        session: Session,
+        target: Target,
+        resolved: Mapping[ImageRef, Manifest],
+        options: Options,
+    ) -> None:
+        self.session = session
+        self.target = target
+        self.resolved = resolved
+        self.options = options
+        self.bases: dict[str, dict[str, BaseImage]] = {}
+
+    async def stage_bases(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
+        """The base image of a stage per dpkg architecture; a stage FROM a stage shares its."""
+        if stage.label not in self.bases:
+            self.bases[stage.label] = await self._inspect(stage)
+        return self.bases[stage.label]
+
+    async def _inspect(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
+        if stage.parent is not None:
+            parent = next(s for s in self.target.parsed.stages if s.label == stage.parent)
+            return await self.stage_bases(parent)
+        use = next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+        manifest = self.resolved[pinning.query(use)]
+        wanted = self.options.platforms or DEFAULT_PLATFORMS
+        if manifest.platforms:
+            available = dict(manifest.platforms)
+            chosen = [(p, available[p]) for p in wanted if p in available]
+            if not chosen:
+                chosen = [manifest.platforms[0]]
+        else:
+            chosen = [(wanted[0], manifest.digest)]
+        bases = {}
+        for platform, digest in chosen:
+            arch = DPKG_ARCH.get(platform)
+            if arch is None:
+                raise PinnerError(f"{use.expanded}: no dpkg architecture for platform {platform}")
+            bases[arch] = await self.session.base_image(use.ref, digest)
+        return bases
+
+    async def run(self, snapshot: str) -> tuple[str, list[LockedStage], list[str]]:
+        """The locked stages, each stage's distro, and notes for the user."""
+        parsed, old = self.target.parsed, self.target.lock
+        previous = {s.stage: s for s in old.stages}
+        stages: list[LockedStage] = []
+        notes: list[str] = []
+        for plan in reproducible.plans(parsed):
+            label = plan.stage.label
+            where = f"{self.target.path}: stage {label}"
+            if plan.manager is not None and plan.manager != "apt":
+                note = f"{plan.manager} has no dated snapshot mirror; its packages are not pinned"
+                notes.append(f"{where}: {note}")
+                stages.append(LockedStage(label, package_manager=plan.manager, notes=(note,)))
+                continue
+            if not plan.apt_runs:
+                continue
+            names, stage_notes = _packages(parsed.text, plan)
+            notes.extend(f"{where}: {n}" for n in stage_notes)
+            old_stage = previous.get(label)
+            if _reusable(old_stage, snapshot, names, self.session.refresh):
+                assert old_stage is not None
+                stages.append(old_stage)
+                continue
+            bases = await self.stage_bases(plan.stage)
+            distro = next(iter(bases.values())).distro if bases else None
+            if distro not in reproducible.SNAPSHOT_DISTROS:
+                note = f"apt on {distro or 'an unknown distribution'}: no snapshot mirror known"
+                notes.append(f"{where}: {note}")
+                stages.append(LockedStage(label, distro, package_manager="apt", notes=(note,)))
+                continue
+            stage = await resolve_stage(
+                self.session.mirror, label, snapshot, bases, names, stage_notes
+            )
+            stages.append(stage)
+        return snapshot, stages, notes
+
+
+def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[str]]:
+    names: list[str] = []
+    notes: list[str] = []
+    for run in plan.apt_runs:
+        shell = reproducible.shell_text(text, run)
+        names.extend(p.name for p in commands.install_packages(shell))
+        for command in commands.apt_commands(shell):
+            notes.extend(command.notes)
+    return list(dict.fromkeys(names)), list(dict.fromkeys(notes))
+
+
+def _reusable(old: LockedStage | None, snapshot: str, names: Sequence[str], refresh: bool) -> bool:
+    """A locked stage answers again when nothing it depends on moved."""
+    return (
+        old is not None
+        and not refresh
+        and old.snapshot == snapshot
+        and old.distro is not None
+        and {p.name for p in old.packages} == set(names)
+    )
+
+
+def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """name -> version per stage where every architecture agrees; notes where they do not."""
+    result: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
+    for stage in stages:
+        by_name: dict[str, set[str]] = {}
+        for package in stage.packages:
+            by_name.setdefault(package.name, set()).add(package.version)
+        result[stage.stage] = {n: min(v) for n, v in by_name.items() if len(v) == 1}
+        notes.extend(
+            f"stage {stage.stage}: {n}: versions differ by architecture ({', '.join(sorted(v))});"
+            " not written"
+            for n, v in by_name.items()
+            if len(v) > 1
+        )
+    return result, notes
+
+
+async def lock_target(
+    session: Session, target: Target, resolved: Mapping[ImageRef, Manifest], options: Options
+) -> Outcome:
+    """New text and lock for one Dockerfile."""
+    parsed, old = target.parsed, target.lock
+    if options.images_only:
+        pinned = pinning.pin(parsed, resolved, old)
+        return Outcome(target, pinned.text, pinned.lock, ())
+    snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
+    work = _StageWork(session, target, resolved, options)
+    if snapshot == SNAPSHOT_BASE:
+        snapshot = await _base_snapshot(work)
+    snapshot, stages, notes = await work.run(snapshot)
+    versions: dict[str, dict[str, str]] = {}
+    version_notes: list[str] = []
+    if options.pin_versions:
+        versions, version_notes = _versions(stages)
+    notes += [f"{target.path}: {n}" for n in version_notes]
+    distros = {s.stage: s.distro for s in stages}
+    rewrite = reproducible.Rewrite(
+        snapshot=snapshot,
+        epoch=epoch_of(snapshot),
+        distros=distros,
+        mirrors=options.snapshot_mirrors,
+        versions=versions,
+        previous_epoch=old.source_date_epoch,
+    )
+    text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
+    notes += [f"{target.path}: {n}" for n in rewrite_notes]
+    reparsed = dockerfile.parse(text, target.path, target.build_args)
+    pinned = pinning.pin(reparsed, resolved, old)
+    lock = pinned.lock._replace(
+        snapshot=snapshot, source_date_epoch=epoch_of(snapshot), stages=tuple(stages)
+    )
+    return Outcome(target, pinned.text, lock, tuple(notes))
+
+
+async def _base_snapshot(work: _StageWork) -> str:
+    """--snapshot base: the newest snapshot time the apt stages' base images record."""
+    found = []
+    for plan in reproducible.plans(work.target.parsed):
+        if plan.apt_runs and plan.stage.parent is None:
+            for base in (await work.stage_bases(plan.stage)).values():
+                if base.snapshot is None:
+                    raise PinnerError(
+                        f"{work.target.path}: stage {plan.stage.label}: the base image records"
+                        " no snapshot time; pass --snapshot YYYYMMDDTHHMMSSZ"
+                    )
+                found.append(base.snapshot)
+    if not found:
+        return timestamp_now(work.options.now)
+    return max(found)

@@ -1,0 +1,224 @@
+"""The reproducibility rewrite: snapshot steps, apt cleanup, SOURCE_DATE_EPOCH, syntax frontend.
+
+Pure str -> str over a parsed Dockerfile. Image pinning runs afterwards on the result, so lines
+this module inserts (the `# syntax=` directive) are pinned like the user's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from pinner import reference
+from pinner.apt import commands, sources
+from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, apply_edits
+
+FRONTEND = "docker/dockerfile"
+# dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
+# (moby/buildkit docs/build-repro.md); older explicit versions are raised to it.
+FRONTEND_MIN = (1, 23)
+FRONTEND_DEFAULT = f"{FRONTEND}:1.23"
+EPOCH_ARG = "SOURCE_DATE_EPOCH"
+SNAPSHOT_DISTROS = ("debian", "ubuntu")
+_VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-.*)?")
+
+
+class StagePlan(NamedTuple):
+    """What a stage needs: its package manager, its apt RUNs, whether to insert a snapshot step."""
+
+    stage: Stage
+    manager: str | None
+    apt_runs: tuple[Instruction, ...]
+    needs_step: bool
+
+
+class Rewrite(NamedTuple):
+    """Inputs of the rewrite that come from the lock or the network."""
+
+    snapshot: str
+    epoch: int
+    distros: Mapping[str, str | None]
+    mirrors: Mapping[str, str]
+    versions: Mapping[str, Mapping[str, str]]
+    previous_epoch: int | None = None
+
+
+def run_args(text: str, instruction: Instruction) -> tuple[int, int]:
+    """Offsets of a RUN's arguments: from its first word to the end before the line break."""
+    end = instruction.span.end
+    while end > instruction.span.start and text[end - 1] in "\r\n":
+        end -= 1
+    start = instruction.words[0].offsets[0] if instruction.words else end
+    return start, end
+
+
+def shell_text(text: str, instruction: Instruction) -> str:
+    """A RUN's shell, without its --mount/--network flags."""
+    _, end = run_args(text, instruction)
+    for word in instruction.words:
+        if not word.text.startswith("--"):
+            return text[word.offsets[0] : end]
+    return ""
+
+
+def plans(parsed: Dockerfile) -> list[StagePlan]:
+    """Each stage's package manager and apt RUNs; a stage inherits its parent stage's step."""
+    result: list[StagePlan] = []
+    stepped: dict[str, bool] = {}
+    for stage in parsed.stages:
+        manager = None
+        apt_runs = []
+        for instruction in stage.instructions[1:]:
+            if instruction.keyword != "RUN":
+                continue
+            used = commands.package_manager(shell_text(parsed.text, instruction))
+            manager = manager or used
+            if used == "apt":
+                apt_runs.append(instruction)
+        inherited = stage.parent is not None and stepped.get(stage.parent, False)
+        needs_step = bool(apt_runs) and not inherited
+        stepped[stage.label] = inherited or bool(apt_runs)
+        result.append(StagePlan(stage, manager, tuple(apt_runs), needs_step))
+    return result
+
+
+def _newline(text: str) -> str:
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _declares(instructions: tuple[Instruction, ...], name: str) -> Instruction | None:
+    for instruction in instructions:
+        if instruction.keyword == "ARG" and any(
+            w.text.partition("=")[0] == name for w in instruction.words
+        ):
+            return instruction
+    return None
+
+
+def syntax_edit(parsed: Dockerfile) -> tuple[Edit | None, str | None]:
+    """Insert `# syntax=docker/dockerfile:1.23`, or raise an older explicit version to it."""
+    use = next((u for u in parsed.uses if u.used_by == "syntax"), None)
+    if use is None:
+        return Edit(0, 0, f"# syntax={FRONTEND_DEFAULT}{_newline(parsed.text)}"), None
+    if use.ref.name != f"{reference.DEFAULT_DOMAIN}/{FRONTEND}" or use.site is None:
+        return (
+            None,
+            f"{use.written}: not the docker/dockerfile frontend; SOURCE_DATE_EPOCH needs 1.23+",
+        )
+    match = _VERSION_TAG_RE.fullmatch(use.ref.tag or "")
+    if not match or match.group(2) is None:
+        return None, None
+    if (int(match.group(1)), int(match.group(2))) >= FRONTEND_MIN:
+        return None, None
+    raw = parsed.text[use.site.start : use.site.end]
+    new = raw.partition("@")[0].rsplit(":", 1)[0] + ":1.23"
+    return Edit(
+        use.site.start, use.site.end, new
+    ), f"{use.written}: raised to 1.23 for SOURCE_DATE_EPOCH"
+
+
+def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
+    """A global `ARG SOURCE_DATE_EPOCH=<epoch>` and `ARG SOURCE_DATE_EPOCH` in every stage."""
+    text, nl = parsed.text, _newline(parsed.text)
+    edits = []
+    existing = _declares(parsed.global_args, EPOCH_ARG)
+    if existing is None:
+        first_from = parsed.stages[0].instructions[0]
+        edits.append(
+            Edit(
+                first_from.span.start, first_from.span.start, f"ARG {EPOCH_ARG}={rewrite.epoch}{nl}"
+            )
+        )
+    else:
+        word = next(w for w in existing.words if w.text.partition("=")[0] == EPOCH_ARG)
+        _, eq, value = word.text.partition("=")
+        if eq and value.strip("\"'") == str(rewrite.previous_epoch) and value != str(rewrite.epoch):
+            start = len(EPOCH_ARG) + 1
+            edits.append(Edit(*word.span(start), str(rewrite.epoch)))
+    for stage in parsed.stages:
+        if _declares(stage.instructions[1:], EPOCH_ARG) is not None:
+            continue
+        end = stage.instructions[0].span.end
+        prefix = "" if end > 0 and text[end - 1] == "\n" else nl
+        edits.append(Edit(end, end, f"{prefix}ARG {EPOCH_ARG}{nl}"))
+    return edits
+
+
+def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[Edit]:
+    """The snapshot step before the first apt RUN, and cleanup and versions in each apt RUN."""
+    text, nl = parsed.text, _newline(parsed.text)
+    distro = rewrite.distros.get(plan.stage.label)
+    if not plan.apt_runs or distro not in SNAPSHOT_DISTROS:
+        return []
+    edits = []
+    if plan.needs_step:
+        edits.extend(_step_edits(text, plan, distro, rewrite, nl))
+    versions = rewrite.versions.get(plan.stage.label, {})
+    for run in plan.apt_runs:
+        if sources.MARKER_RE.match(_previous_line(text, run)):
+            continue
+        start, end = run_args(text, run)
+        shell_start = end - len(shell_text(text, run))
+        shell = text[shell_start:end]
+        new = commands.pin_versions(shell, versions) if versions else shell
+        cleanup = sources.cleanup_for(text[start:end]) if commands.install_packages(shell) else None
+        if cleanup is not None:
+            new += f" \\{nl}    && {cleanup}"
+        if new != shell:
+            edits.append(Edit(shell_start, end, new))
+    return edits
+
+
+def _previous_line(text: str, instruction: Instruction) -> str:
+    start = _line_start(text, instruction.span.start)
+    before = text.rfind("\n", 0, max(start - 1, 0)) + 1
+    return text[before : max(start - 1, before)].rstrip("\r")
+
+
+def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: str) -> list[Edit]:
+    """Update an existing pinner step in place, or insert one before the first apt RUN."""
+    lines = text.split("\n")
+    first = plan.stage.instructions[0].line - 1
+    last = text.count("\n", 0, plan.stage.instructions[-1].span.end) + 1
+    step = sources.find_marker(lines, first, last)
+    if step is not None:
+        if step.timestamp == rewrite.snapshot:
+            return []
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line) + 1)
+        old = "\n".join(lines[step.start : step.end])
+        new = "\n".join(
+            sources.update_timestamp(lines, step, rewrite.snapshot)[step.start : step.end]
+        )
+        return [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
+    run = plan.apt_runs[0]
+    at = _line_start(text, run.span.start)
+    indent = text[at : run.span.start]
+    which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
+    mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
+    step_text = sources.snapshot_run_line(which, rewrite.snapshot, mirrors=mirrors)
+    body = (nl + indent).join(step_text.split("\n"))
+    return [Edit(at, at, f"{indent}{body}{nl}")]
+
+
+def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:
+    """The whole reproducibility rewrite of one Dockerfile, and notes for the user."""
+    notes = []
+    edits = []
+    # The syntax directive first: at offset 0 it must precede the epoch ARG inserted there too.
+    syntax, note = syntax_edit(parsed)
+    if syntax is not None:
+        edits.append(syntax)
+    if note:
+        notes.append(note)
+    edits.extend(epoch_edits(parsed, rewrite))
+    for plan in plans(parsed):
+        edits.extend(stage_edits(parsed, plan, rewrite))
+    return apply_edits(parsed.text, edits), notes

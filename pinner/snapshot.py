@@ -1,0 +1,156 @@
+"""The snapshot-mirror client: signed indexes of a dated snapshot, fetched serially and cached.
+
+snapshot.debian.org is slow and rate limited (docker-library/official-images#16044): requests go
+one at a time, back off on 429/503, and every response is cached on disk by URL, since a snapshot
+never changes. Every index is checked against InRelease, and InRelease against a keyring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+from pinner import http
+from pinner.apt import packages, release, sources
+from pinner.apt.release import Release
+from pinner.errors import MirrorError
+
+# The snapshot service is slow and rate limited: more patience than with registries.
+SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
+DEBIAN_ARCHIVES = frozenset({"debian", "debian-security", "debian-archive", "debian-ports"})
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/pinner, else ~/.cache/pinner."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "pinner"
+
+
+def archive_url(archive: str, timestamp: str, mirrors: Mapping[str, str]) -> str:
+    """Where a snapshot of an archive lives: <debian base>/<archive>/<ts> or <ubuntu base>/<ts>."""
+    if archive in DEBIAN_ARCHIVES:
+        base = mirrors.get("debian", sources.DEFAULT_MIRRORS["debian"]).rstrip("/")
+        return f"{base}/{archive}/{timestamp}"
+    base = mirrors.get("ubuntu", sources.DEFAULT_MIRRORS["ubuntu"]).rstrip("/")
+    return f"{base}/{timestamp}"
+
+
+class SnapshotMirror:
+    """One run's snapshot client: serial requests, a disk cache by URL, verified indexes."""
+
+    def __init__(
+        self,
+        mirrors: Mapping[str, str],
+        cache_dir: Path | None,
+        retry: http.Retry = SNAPSHOT_RETRY,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.mirrors = mirrors
+        self.cache_dir = cache_dir
+        self.retry = retry
+        self._sleep = sleep
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(120.0, connect=15.0),
+            headers={"User-Agent": http.USER_AGENT},
+            follow_redirects=True,
+        )
+        self._serial = asyncio.Lock()
+        self.requests: dict[str, int] = {}
+        self.cache_hits = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _cached(self, url: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / "snapshot" / hashlib.sha256(url.encode()).hexdigest()
+
+    async def fetch(self, url: str, subject: str) -> bytes:
+        """GET url's bytes, from the cache when it has them; 404 names the subject."""
+        cached = self._cached(url)
+        if cached is not None and cached.is_file():
+            self.cache_hits += 1
+            return cached.read_bytes()
+        async with self._serial:
+            response = await http.send(
+                self._client,
+                "GET",
+                url,
+                retry=self.retry,
+                sleep=self._sleep,
+                error=MirrorError,
+                counts=self.requests,
+            )
+            try:
+                body = await response.aread()
+            except httpx.TransportError as e:
+                raise MirrorError(f"{subject}: reading {url}: {http.describe(e)}") from None
+            finally:
+                await response.aclose()
+        if response.status_code == 404:
+            raise MirrorError(f"{subject}: not found on the snapshot mirror (404 for {url})")
+        if response.status_code != 200:
+            raise MirrorError(f"{subject}: {url} answered {response.status_code}")
+        if cached is not None:
+            _write_cache(cached, body)
+        return body
+
+    async def release(
+        self, archive: str, timestamp: str, suite: str, keyrings: Sequence[Path]
+    ) -> tuple[Release, bool]:
+        """The suite's InRelease, parsed, and whether its signature was checked (gpgv present)."""
+        base = archive_url(archive, timestamp, self.mirrors)
+        subject = f"{archive} {suite} at {timestamp}"
+        data = await self.fetch(f"{base}/dists/{suite}/InRelease", subject)
+        try:
+            checked = release.verify_signature(data, keyrings, source=f"{subject}: InRelease")
+        except release.GpgvMissing:
+            checked = False
+        text = release.signed_text(data, source=f"{subject}: InRelease")
+        return release.parse_release(text, source=f"{subject}: InRelease"), checked
+
+    async def packages(
+        self,
+        archive: str,
+        timestamp: str,
+        suite: str,
+        component: str,
+        arch: str,
+        signed: Release,
+    ) -> list[packages.PackageEntry]:
+        """A component's Packages for arch, verified against InRelease, parsed."""
+        subject = f"{archive} {suite} at {timestamp}"
+        stem = f"{component}/binary-{arch}/Packages"
+        for suffix in (".xz", ".gz", ""):
+            if stem + suffix in signed.sha256:
+                path = stem + suffix
+                break
+        else:
+            raise MirrorError(
+                f"{subject}: InRelease lists no {stem} (no {arch} packages in {component})"
+            )
+        base = archive_url(archive, timestamp, self.mirrors)
+        data = await self.fetch(f"{base}/dists/{suite}/{path}", f"{subject}: {path}")
+        release.verify_index(signed, path, data)
+        return packages.parse_packages(packages.decompress(data, path), source=f"{subject}: {path}")
+
+
+def _write_cache(path: Path, body: bytes) -> None:
+    """Write a cache entry atomically; a failure to cache is not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(temp, path)
+    except OSError:
+        pass

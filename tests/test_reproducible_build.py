@@ -1,0 +1,162 @@
+"""The proof: a Dockerfile that `pinner lock` pinned builds bit for bit identically, twice.
+
+A real Debian bookworm base image (mmdebstrap from Debian's archive) in the test registry, a
+stand-in for snapshot.debian.org serving Debian's archive under /archive/<archive>/<ts>/, and
+buildah (vfs storage, chroot isolation) building with --timestamp = the locked SOURCE_DATE_EPOCH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from buildah import Buildah
+from debian_image import DebianImageSpec, build_debian_image, default_cache_dir, push_oci_image
+from registryd import Registry, push_image
+from snapshot_mirror import SnapshotMirror
+
+from pinner import lockfile
+from pinner.main import main
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in ("mmdebstrap", "buildah", "gpgv")),
+        reason="needs root with mmdebstrap, buildah and gpgv",
+    ),
+]
+
+BASE_SNAPSHOT = "20241202T000000Z"  # what the base image's sources record (DebianImageSpec)
+EPOCH = 1733097600
+DOCKERFILE = """\
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends hello
+RUN hello > /greeting
+
+FROM debian:bookworm
+COPY --from=build /greeting /greeting
+RUN apt-get update \\
+    && apt-get install -y --no-install-recommends netbase
+"""
+
+
+@pytest.fixture(scope="module")
+def mirror() -> Iterator[SnapshotMirror]:
+    with SnapshotMirror(default_cache_dir() / "snapshot") as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    """The test registry as Docker Hub: the real Debian image and a Dockerfile frontend."""
+    image = build_debian_image(default_cache_dir() / "images", DebianImageSpec(sources="deb822"))
+    push_oci_image(image, registry.url, "library/debian", "bookworm", as_index=True)
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+@pytest.fixture(scope="module")
+def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A legacy Dockerfile, locked with --snapshot base."""
+    folder = tmp_path_factory.mktemp("locked")
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    argv = [
+        "lock",
+        "--quiet",
+        "--snapshot",
+        "base",
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"debian={mirror.url}/archive",
+        str(folder / "Dockerfile"),
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
+        assert main(argv) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def builder(hub: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
+    with Buildah(tmp_path_factory.mktemp("buildah"), docker_io_mirror=hub) as b:
+        yield b
+
+
+def build_digest(builder: Buildah, context: Path, tag: str) -> str:
+    builder.bud(context, tag, timestamp=EPOCH)
+    return builder.manifest_digest(tag)
+
+
+def test_lock_records_snapshot_epoch_and_packages(locked: Path) -> None:
+    lock = lockfile.parse((locked / "Dockerfile.lock").read_text(), "Dockerfile.lock")
+    assert (lock.snapshot, lock.source_date_epoch) == (BASE_SNAPSHOT, EPOCH)
+    packages = {
+        (s.stage, p.name, p.architecture, p.version) for s in lock.stages for p in s.packages
+    }
+    assert packages == {("build", "hello", "amd64", "2.10-3"), ("1", "netbase", "amd64", "6.4")}
+    assert {(s.stage, s.distro, s.release, s.signature) for s in lock.stages} == {
+        ("build", "debian", "bookworm", "verified"),
+        ("1", "debian", "bookworm", "verified"),
+    }
+    text = (locked / "Dockerfile").read_text()
+    assert text.startswith("# syntax=docker/dockerfile:1.23@sha256:")
+    assert text.count("# pinner: apt snapshot debian 20241202T000000Z\nRUN ") == 2
+    assert text.count("ARG SOURCE_DATE_EPOCH\n") == 2
+    assert f"ARG SOURCE_DATE_EPOCH={EPOCH}\n" in text
+
+
+def test_check_passes_and_relock_changes_nothing(
+    locked: Path, hub: str, mirror: SnapshotMirror
+) -> None:
+    before = {p.name: p.read_bytes() for p in locked.iterdir()}
+    mirror.clear_log()
+    argv = [
+        "lock",
+        "--quiet",
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        str(locked / "Dockerfile"),
+    ]
+    assert main(argv) == 0
+    assert {p.name: p.read_bytes() for p in locked.iterdir()} == before
+    assert mirror.log == []
+    assert main(["check", "--quiet", str(locked / "Dockerfile")]) == 0
+
+
+def test_two_builds_are_bit_identical_and_fetch_only_from_the_snapshot(
+    locked: Path, builder: Buildah, mirror: SnapshotMirror, tmp_path: Path
+) -> None:
+    mirror.clear_log()
+    first = build_digest(builder, locked, "pinned-a")
+    log = mirror.log
+    second = build_digest(builder, locked, "pinned-b")
+
+    assert first == second
+    fetched = [e.path for e in log]
+    assert any(p.endswith("/pool/main/h/hello/hello_2.10-3_amd64.deb") for p in fetched)
+    assert all(re.match(rf"/archive/debian(-security)?/{BASE_SNAPSHOT}/", p) for p in fetched), (
+        fetched
+    )
+
+
+def test_negative_control_without_cleanup_the_digests_differ(
+    locked: Path, builder: Buildah, tmp_path: Path
+) -> None:
+    text = (locked / "Dockerfile").read_text()
+    stripped = re.sub(r" \\\n    && apt-get clean && rm -rf [^\n]*", "", text)
+    assert stripped != text
+    (tmp_path / "Dockerfile").write_text(stripped)
+    assert build_digest(builder, tmp_path, "dirty-a") != build_digest(builder, tmp_path, "dirty-b")
+
+
+def test_build_args_prints_the_epoch(locked: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build-args", str(locked / "Dockerfile")]) == 0
+    assert capsys.readouterr().out == f"--build-arg SOURCE_DATE_EPOCH={EPOCH}\n"
+    assert main(["build-args", "--json", str(locked / "Dockerfile")]) == 0
+    assert json.loads(capsys.readouterr().out) == {"SOURCE_DATE_EPOCH": str(EPOCH)}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
-from pinner import dockerfile, pinning, reproducible
+from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.apt import commands
 from pinner.apt.sources import TIMESTAMP_RE
 from pinner.aptlock import DPKG_ARCH, resolve_stage
@@ -17,7 +18,7 @@ from pinner.lockfile import Lock, LockedStage
 from pinner.reference import ImageRef, parse
 from pinner.registry import Manifest
 from pinner.resolver import Session
-from pinner.workspace import Target
+from pinner.workspace import Target, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 SNAPSHOT_BASE = "base"
@@ -86,7 +87,7 @@ def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> l
     return lines
 
 
-class _StageWork:
+class StageWork:
     """Locks the package stages of one Dockerfile."""
 
     def __init__(
@@ -130,8 +131,8 @@ class _StageWork:
             bases[arch] = await self.session.base_image(use.ref, digest)
         return bases
 
-    async def run(self, snapshot: str) -> tuple[str, list[LockedStage], list[str]]:
-        """The locked stages, each stage's distro, and notes for the user."""
+    async def run(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
+        """The locked stages and notes for the user."""
         parsed, old = self.target.parsed, self.target.lock
         previous = {s.stage: s for s in old.stages}
         stages: list[LockedStage] = []
@@ -164,7 +165,7 @@ class _StageWork:
                 self.session.mirror, label, snapshot, bases, names, stage_notes
             )
             stages.append(stage)
-        return snapshot, stages, notes
+        return stages, notes
 
 
 def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[str]]:
@@ -216,35 +217,47 @@ async def lock_target(
         pinned = pinning.pin(parsed, resolved, old)
         return Outcome(target, pinned.text, pinned.lock, ())
     snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
-    work = _StageWork(session, target, resolved, options)
+    work = StageWork(session, target, resolved, options)
     if snapshot == SNAPSHOT_BASE:
-        snapshot = await _base_snapshot(work)
-    snapshot, stages, notes = await work.run(snapshot)
+        snapshot = await base_snapshot(work)
+    stages, notes = await work.run(snapshot)
+    return compose(target, resolved, options, snapshot, stages, notes)
+
+
+def compose(
+    target: Target,
+    resolved: Mapping[ImageRef, Manifest],
+    options: Options,
+    snapshot: str,
+    stages: Sequence[LockedStage],
+    notes: Sequence[str] = (),
+) -> Outcome:
+    """The rewritten, pinned text and its lock, from what the network answered."""
+    parsed, old = target.parsed, target.lock
+    all_notes = list(notes)
     versions: dict[str, dict[str, str]] = {}
-    version_notes: list[str] = []
     if options.pin_versions:
         versions, version_notes = _versions(stages)
-    notes += [f"{target.path}: {n}" for n in version_notes]
-    distros = {s.stage: s.distro for s in stages}
+        all_notes += [f"{target.path}: {n}" for n in version_notes]
     rewrite = reproducible.Rewrite(
         snapshot=snapshot,
         epoch=epoch_of(snapshot),
-        distros=distros,
+        distros={s.stage: s.distro for s in stages},
         mirrors=options.snapshot_mirrors,
         versions=versions,
         previous_epoch=old.source_date_epoch,
     )
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
-    notes += [f"{target.path}: {n}" for n in rewrite_notes]
+    all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
     reparsed = dockerfile.parse(text, target.path, target.build_args)
     pinned = pinning.pin(reparsed, resolved, old)
     lock = pinned.lock._replace(
         snapshot=snapshot, source_date_epoch=epoch_of(snapshot), stages=tuple(stages)
     )
-    return Outcome(target, pinned.text, lock, tuple(notes))
+    return Outcome(target, pinned.text, lock, tuple(all_notes))
 
 
-async def _base_snapshot(work: _StageWork) -> str:
+async def base_snapshot(work: StageWork) -> str:
     """--snapshot base: the newest snapshot time the apt stages' base images record."""
     found = []
     for plan in reproducible.plans(work.target.parsed):
@@ -259,3 +272,27 @@ async def _base_snapshot(work: _StageWork) -> str:
     if not found:
         return timestamp_now(work.options.now)
     return max(found)
+
+
+def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """The files whose bytes would change, with their new text."""
+    writes: dict[str, str] = {}
+    for outcome in outcomes:
+        target = outcome.target
+        lock_text = lockfile.render(outcome.lock, Path(target.path).name)
+        if outcome.text != target.parsed.text:
+            writes[target.path] = outcome.text
+        if lock_text != target.lock_text:
+            writes[target.lock_path] = lock_text
+    return writes
+
+
+def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
+    """Unified diffs of every file that would change, Dockerfile first, then its lock."""
+    out = []
+    for outcome in outcomes:
+        target = outcome.target
+        for path, old in ((target.path, target.parsed.text), (target.lock_path, target.lock_text)):
+            if path in writes:
+                out.append(unified_diff(path, old, writes[path]))
+    return "".join(out)

@@ -8,6 +8,8 @@ import traceback
 from collections.abc import Sequence
 
 from pinner import __version__
+from pinner.config import Config
+from pinner.config import load as load_config
 from pinner.engine import Options
 from pinner.errors import PinnerError, UsageError
 from pinner.registry import Settings
@@ -54,9 +56,9 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def _network() -> argparse.ArgumentParser:
-    network = argparse.ArgumentParser(add_help=False)
-    network.add_argument(
+def _registry() -> argparse.ArgumentParser:
+    registry = argparse.ArgumentParser(add_help=False)
+    registry.add_argument(
         "--registry-mirror",
         action="append",
         type=_key_value,
@@ -64,20 +66,25 @@ def _network() -> argparse.ArgumentParser:
         metavar="HOST=URL",
         help="send requests for registry HOST to URL, a mirror that keeps paths (repeatable)",
     )
-    network.add_argument(
+    registry.add_argument(
         "--insecure-registry",
         action="append",
         default=[],
         metavar="HOST",
         help="use plain HTTP for HOST (repeatable; loopback always is)",
     )
-    network.add_argument(
+    return registry
+
+
+def _packages() -> argparse.ArgumentParser:
+    packages = argparse.ArgumentParser(add_help=False)
+    packages.add_argument(
         "--snapshot",
         metavar="TIME",
         help="snapshot time YYYYMMDDTHHMMSSZ, or 'base' for the base image's own"
-        " (default: the lock's, else now)",
+        " (lock: default the lock's, else now; update: default now)",
     )
-    network.add_argument(
+    packages.add_argument(
         "--snapshot-mirror",
         action="append",
         type=_key_value,
@@ -85,48 +92,90 @@ def _network() -> argparse.ArgumentParser:
         metavar="DISTRO=URL",
         help="serve debian or ubuntu snapshots from URL instead of the public host (repeatable)",
     )
-    network.add_argument(
+    packages.add_argument(
         "--platform",
         action="append",
         default=[],
         metavar="OS/ARCH",
         help="platforms whose packages to lock (repeatable; default linux/amd64)",
     )
-    network.add_argument(
+    packages.add_argument(
         "--pin-versions",
         action="store_true",
         help="also write name=version into apt install commands",
     )
-    network.add_argument(
+    packages.add_argument(
         "--images-only",
         action="store_true",
         help="pin image references only: no snapshots, SOURCE_DATE_EPOCH or syntax line",
     )
-    return network
+    packages.add_argument(
+        "--dry-run", action="store_true", help="print a unified diff, write nothing"
+    )
+    return packages
+
+
+def _refresh() -> argparse.ArgumentParser:
+    refresh = argparse.ArgumentParser(add_help=False)
+    refresh.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="refresh only this image (name or name:tag; repeatable)",
+    )
+    refresh.add_argument(
+        "--strict",
+        action="store_true",
+        help="count an index digest change even when no locked platform's manifest changed",
+    )
+    return refresh
 
 
 def _parser() -> argparse.ArgumentParser:
-    common, network = _common(), _network()
+    common, registry, packages, refresh = _common(), _registry(), _packages(), _refresh()
     parser = argparse.ArgumentParser(
         prog="pinner",
         description="Make container builds reproducible: pin images to digests, packages to"
         " dated snapshots, timestamps to SOURCE_DATE_EPOCH; record it all in a lockfile.",
+        epilog="Configuration: [tool.pinner] in pyproject.toml or pinner.toml at the repository"
+        " root; flags win over it.",
     )
     parser.add_argument("--version", action="version", version=f"pinner {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    lock = commands.add_parser(
+    commands.add_parser(
         "lock",
-        parents=[common, network],
+        parents=[common, registry, packages],
         help="pin everything and write the lockfile",
         description="Resolve each image tag to its digest and each apt package to its snapshot"
         " version; rewrite the Dockerfile in place and write <Dockerfile>.lock beside it.",
     )
-    lock.add_argument("--dry-run", action="store_true", help="print a unified diff, write nothing")
-    commands.add_parser(
+    update = commands.add_parser(
+        "update",
+        parents=[common, registry, packages, refresh],
+        help="refresh the pins; change files only if something moved",
+        description="Re-resolve every pinned tag and the package versions at a new snapshot"
+        " (now, or --snapshot). If anything moved, write the new pins, snapshot time and"
+        " SOURCE_DATE_EPOCH together; if nothing did, touch no file.",
+    )
+    update.add_argument(
+        "--only", choices=["images", "packages"], help="refresh one kind of pin only"
+    )
+    update.add_argument(
+        "--report", metavar="FILE", help="write a Markdown report fit for a pull-request body"
+    )
+    update.add_argument(
+        "--exit-code", action="store_true", help="exit 5 when something changed (0 when not)"
+    )
+    check = commands.add_parser(
         "check",
-        parents=[common],
-        help="offline: fail when anything is unpinned or disagrees",
-        description="Offline. Exit 0 when all is pinned and agrees with the lock, else 1.",
+        parents=[common, registry, refresh],
+        help="fail when anything is unpinned or disagrees with the lock",
+        description="Offline: exit 0 when all is pinned and agrees with the lock, else 1."
+        " With --remote: read-only, list pinned tags that have moved, exit 1 if any did.",
+    )
+    check.add_argument(
+        "--remote", action="store_true", help="ask the registries which pinned tags have moved"
     )
     commands.add_parser(
         "build-args",
@@ -138,45 +187,73 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    mirrors = {}
-    for host, url in args.registry_mirror:
+def _settings(args: argparse.Namespace, config: Config) -> Settings:
+    mirrors = dict(config.registry_mirrors)
+    mirrors.update(args.registry_mirror)
+    normal = {}
+    for host, url in mirrors.items():
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--registry-mirror {host}={url}: URL must start with http(s)://")
-        mirrors["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = url
-    return Settings(mirrors=mirrors, insecure=frozenset(args.insecure_registry))
+        normal["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = url
+    insecure = args.insecure_registry or config.insecure_registries
+    return Settings(mirrors=normal, insecure=frozenset(insecure))
 
 
-def _options(args: argparse.Namespace) -> Options:
-    mirrors = dict(args.snapshot_mirror)
+def _options(args: argparse.Namespace, config: Config) -> Options:
+    mirrors = dict(config.snapshot_mirrors)
+    mirrors.update(args.snapshot_mirror)
     unknown = sorted(set(mirrors) - {"debian", "ubuntu"})
     if unknown:
         raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
+    snapshot = args.snapshot or (config.snapshot if args.command == "lock" else None)
     return Options(
-        snapshot=args.snapshot,
+        snapshot=snapshot,
         snapshot_mirrors=mirrors,
-        pin_versions=args.pin_versions,
-        platforms=tuple(args.platform),
+        pin_versions=args.pin_versions or config.pin_versions,
+        platforms=tuple(args.platform or config.platforms),
         images_only=args.images_only,
     )
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    build_args = dict(args.build_arg)
+    config = load_config()
     common = {
         "paths": args.paths,
-        "build_args": build_args,
+        "build_args": dict(args.build_arg),
         "as_json": args.as_json,
         "quiet": args.quiet,
-        "exclude": args.exclude,
+        "exclude": args.exclude or list(config.exclude),
     }
     if args.command == "lock":
         from pinner.commands.lock import lock
 
         return lock(
-            settings=_settings(args), options=_options(args), dry_run=args.dry_run, **common
+            settings=_settings(args, config),
+            options=_options(args, config),
+            dry_run=args.dry_run,
+            **common,
+        )
+    if args.command == "update":
+        from pinner.commands.update import update
+        from pinner.updater import Scope
+
+        scope = Scope(tuple(args.image), args.only, args.strict)
+        return update(
+            settings=_settings(args, config),
+            options=_options(args, config),
+            scope=scope,
+            report_path=args.report,
+            exit_code=args.exit_code,
+            dry_run=args.dry_run,
+            **common,
         )
     if args.command == "check":
+        if args.remote:
+            from pinner.commands.update import check_remote
+            from pinner.updater import Scope
+
+            scope = Scope(tuple(args.image), "images", args.strict)
+            return check_remote(settings=_settings(args, config), scope=scope, **common)
         from pinner.commands.check import check
 
         return check(**common)

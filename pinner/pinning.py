@@ -32,6 +32,12 @@ def pinned_reference(expanded: str, ref: ImageRef, digest: str) -> str:
     return f"{base}@{digest}"
 
 
+def parse_locked(image: LockedImage) -> ImageRef:
+    """A locked image as a reference: canonical name, tag and digest."""
+    domain, _, path = image.name.partition("/")
+    return ImageRef(domain, path, image.tag, image.digest)
+
+
 class Known(NamedTuple):
     """What earlier locks already answer, so a re-lock makes no request."""
 
@@ -47,9 +53,9 @@ def known_from(locks: Iterable[Lock]) -> Known:
         for image in lock.images:
             media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
             manifest = Manifest(image.digest, media_type, image.platforms)
-            domain, _, path = image.name.partition("/")
-            by_query.setdefault(ImageRef(domain, path, image.tag or "latest", None), manifest)
-            by_query.setdefault(ImageRef(domain, path, image.tag, image.digest), manifest)
+            ref = parse_locked(image)
+            by_query.setdefault(ref._replace(tag=image.tag or "latest", digest=None), manifest)
+            by_query.setdefault(ref, manifest)
             by_digest.setdefault(image.digest, manifest)
     return Known(by_query, by_digest)
 

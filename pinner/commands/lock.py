@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pinner import engine, files, lockfile
+from pinner import engine, files
 from pinner.credentials import DockerConfig
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
@@ -17,7 +17,7 @@ from pinner.pinning import known_from
 from pinner.registry import Manifest, Settings
 from pinner.resolver import Session
 from pinner.snapshot import default_cache_dir
-from pinner.workspace import Target, load, unified_diff
+from pinner.workspace import Target, load
 
 
 def lock(
@@ -45,12 +45,12 @@ def lock(
             report.error(line)
         report.error(f"{len(errors)} error(s); nothing written")
         return 1
-    writes = pending_writes(outcomes)
+    writes = engine.pending_writes(outcomes)
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
     if dry_run:
-        sys.stdout.write(diffs(outcomes, writes))
+        sys.stdout.write(engine.diffs(outcomes, writes))
     else:
         files.write_all(writes)
     if as_json:
@@ -89,30 +89,6 @@ async def _lock_all(
             except PinnerError as e:
                 errors.append(str(e) if str(e).startswith(target.path) else f"{target.path}: {e}")
     return outcomes, session.requests
-
-
-def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The files whose bytes would change, with their new text."""
-    writes: dict[str, str] = {}
-    for outcome in outcomes:
-        target = outcome.target
-        lock_text = lockfile.render(outcome.lock, Path(target.path).name)
-        if outcome.text != target.parsed.text:
-            writes[target.path] = outcome.text
-        if lock_text != target.lock_text:
-            writes[target.lock_path] = lock_text
-    return writes
-
-
-def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
-    """Unified diffs of every file that would change, Dockerfile first, then its lock."""
-    out = []
-    for outcome in outcomes:
-        target = outcome.target
-        for path, old in ((target.path, target.parsed.text), (target.lock_path, target.lock_text)):
-            if path in writes:
-                out.append(unified_diff(path, old, writes[path]))
-    return "".join(out)
 
 
 def _build_hint(report: Reporter, outcomes: Sequence[Outcome]) -> None:

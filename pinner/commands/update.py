@@ -1,0 +1,160 @@
+"""`pinner update`: refresh pins for a scheduled bot; a quiet night touches no file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pinner import engine, files, refresh
+from pinner.credentials import DockerConfig
+from pinner.engine import Options, Outcome
+from pinner.errors import PinnerError
+from pinner.output import Reporter
+from pinner.pinning import known_from
+from pinner.refresh import FileReport
+from pinner.registry import Settings
+from pinner.resolver import Session
+from pinner.snapshot import default_cache_dir
+from pinner.updater import Scope, image_changes, refresh_queries, update_target
+from pinner.workspace import Target, load
+
+EXIT_CHANGED = 5
+
+
+def update(
+    *,
+    paths: Sequence[str],
+    build_args: Mapping[str, str],
+    settings: Settings,
+    options: Options | None = None,
+    scope: Scope | None = None,
+    report_path: str | None = None,
+    exit_code: bool = False,
+    dry_run: bool = False,
+    as_json: bool = False,
+    quiet: bool = False,
+    exclude: Sequence[str] = (),
+    cache_dir: Path | None = None,
+) -> int:
+    """Re-resolve, write what moved (all of it or nothing), report it."""
+    report = Reporter(quiet=quiet)
+    options, scope = options or Options(), scope or Scope()
+    targets, errors = load(paths, build_args, exclude)
+    unlocked = [t.path for t in targets if t.lock_text is None]
+    errors += [f"{p}: no lockfile; run pinner lock {p} first" for p in unlocked]
+    outcomes: list[Outcome] = []
+    reports: list[FileReport] = []
+    if not errors:
+        outcomes, reports = asyncio.run(
+            _update_all(targets, settings, options, scope, errors, cache_dir or default_cache_dir())
+        )
+    if errors:
+        for line in errors:
+            report.error(line)
+        report.error(f"{len(errors)} error(s); nothing written")
+        return 1
+    writes = engine.pending_writes(outcomes)
+    if report_path is not None:
+        writes[report_path] = refresh.markdown(reports, scope.strict)
+    if dry_run:
+        sys.stdout.write(engine.diffs(outcomes, writes))
+    else:
+        files.write_all(writes)
+    if as_json:
+        json.dump(refresh.as_json(reports, scope.strict), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    for outcome in outcomes:
+        for note in outcome.notes:
+            report.notice(note)
+    report.notice(refresh.summary(reports, scope.strict))
+    changed = any(r.changed(scope.strict) for r in reports)
+    return EXIT_CHANGED if exit_code and changed else 0
+
+
+async def _update_all(
+    targets: list[Target],
+    settings: Settings,
+    options: Options,
+    scope: Scope,
+    errors: list[str],
+    cache_dir: Path,
+) -> tuple[list[Outcome], list[FileReport]]:
+    session = Session(
+        settings,
+        DockerConfig.load().lookup,
+        known_from(t.lock for t in targets),
+        snapshot_mirrors=options.snapshot_mirrors,
+        cache_dir=cache_dir,
+        refresh=True,
+    )
+    outcomes, reports = [], []
+    async with session:
+        fresh = await session.resolve_images(refresh_queries(targets, scope))
+        for target in targets:
+            try:
+                outcome, file_report, file_errors = await update_target(
+                    session, target, fresh, options, scope
+                )
+            except PinnerError as e:
+                errors.append(str(e) if str(e).startswith(target.path) else f"{target.path}: {e}")
+                continue
+            errors.extend(file_errors)
+            reports.append(file_report)
+            if outcome is not None:
+                outcomes.append(outcome)
+    return outcomes, reports
+
+
+def check_remote(
+    *,
+    paths: Sequence[str],
+    build_args: Mapping[str, str],
+    settings: Settings,
+    scope: Scope | None = None,
+    as_json: bool = False,
+    quiet: bool = False,
+    exclude: Sequence[str] = (),
+) -> int:
+    """`check --remote`: read-only; list pins whose tags have moved; exit 1 if any did."""
+    report = Reporter(quiet=quiet)
+    scope = (scope or Scope())._replace(only="images")
+    targets, errors = load(paths, build_args, exclude)
+    moved = asyncio.run(_moved(targets, settings, scope, errors))
+    if errors:
+        for line in errors:
+            report.error(line)
+        return 1
+    if as_json:
+        json.dump(refresh.as_json(moved, scope.strict), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for file_report in moved:
+            for change in file_report.images:
+                if scope.strict or not change.noise:
+                    platforms = ", ".join(change.platforms) or "index only"
+                    print(
+                        f"{file_report.path}: {change.name}:{change.tag}: moved from"
+                        f" {refresh.short(change.old)} to {refresh.short(change.new)} ({platforms})"
+                    )
+    count = sum(1 for r in moved for c in r.images if scope.strict or not c.noise)
+    report.notice(f"{count} pinned tag(s) moved")
+    return 1 if count else 0
+
+
+async def _moved(
+    targets: list[Target], settings: Settings, scope: Scope, errors: list[str]
+) -> list[FileReport]:
+    session = Session(
+        settings, DockerConfig.load().lookup, known_from(t.lock for t in targets), refresh=True
+    )
+    async with session:
+        fresh = await session.resolve_images(refresh_queries(targets, scope))
+    reports = []
+    for target in targets:
+        _, changes, file_errors = image_changes(target, fresh, scope)
+        errors.extend(file_errors)
+        reports.append(FileReport(target.path, tuple(changes)))
+    return reports

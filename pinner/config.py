@@ -1,0 +1,105 @@
+"""Configuration from `pinner.toml` or `[tool.pinner]` in pyproject.toml at the repository root."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import tomlkit
+import tomlkit.exceptions
+
+from pinner.errors import ConfigError
+
+FILES = ("pinner.toml", "pyproject.toml")
+
+
+class Config(NamedTuple):
+    """Settings a repository keeps in its configuration file; flags on the command line win."""
+
+    registry_mirrors: Mapping[str, str] = {}
+    insecure_registries: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    snapshot: str | None = None
+    snapshot_mirrors: Mapping[str, str] = {}
+    exclude: tuple[str, ...] = ()
+    pin_versions: bool = False
+    path: str | None = None
+
+
+_KEYS = {
+    "registry-mirrors": "table",
+    "insecure-registries": "list",
+    "platforms": "list",
+    "snapshot": "str",
+    "snapshot-mirrors": "table",
+    "exclude": "list",
+    "pin-versions": "bool",
+}
+
+
+def find(start: str) -> Path | None:
+    """The nearest pinner.toml, or pyproject.toml with [tool.pinner], up to the repo root."""
+    folder = Path(start).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pinner.toml").is_file():
+            return candidate / "pinner.toml"
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.pinner]" in pyproject.read_text(errors="replace"):
+            return pyproject
+        if (candidate / ".git").exists():
+            return None
+    return None
+
+
+def load(start: str | None = None) -> Config:
+    """Read the configuration that applies to the working directory; none means defaults."""
+    path = find(start or os.getcwd())
+    if path is None:
+        return Config()
+    try:
+        data = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    except tomlkit.exceptions.ParseError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    table = data if path.name == "pinner.toml" else data.get("tool", {}).get("pinner", {})
+    prefix = "" if path.name == "pinner.toml" else "tool.pinner."
+    return parse(table, str(path), prefix)
+
+
+def parse(table: Mapping[str, Any], path: str, prefix: str = "") -> Config:
+    """Validate a configuration table; unknown keys and wrong types are errors naming the key."""
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = _KEYS.get(key)
+        if kind is None:
+            known = ", ".join(sorted(_KEYS))
+            raise ConfigError(f"{path}: unknown key {prefix}{key} (known: {known})")
+        values[key.replace("-", "_")] = _check(value, kind, f"{path}: {prefix}{key}")
+    for key in ("snapshot_mirrors",):
+        unknown = sorted(set(values.get(key, {})) - {"debian", "ubuntu"})
+        if unknown:
+            raise ConfigError(
+                f"{path}: {prefix}snapshot-mirrors.{unknown[0]}: only debian and ubuntu"
+            )
+    return Config(**values, path=path)
+
+
+def _check(value: Any, kind: str, where: str) -> Any:
+    if kind == "table":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: expected a table of strings")
+        return dict(value)
+    if kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings")
+        return tuple(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string")
+    return value

@@ -1,0 +1,128 @@
+"""Refreshing pins: re-resolve tags and package versions; change files only if they moved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pinner import pinning
+from pinner.engine import (
+    SNAPSHOT_BASE,
+    Options,
+    Outcome,
+    StageWork,
+    base_snapshot,
+    compose,
+    timestamp_now,
+)
+from pinner.errors import RegistryError
+from pinner.lockfile import LockedImage
+from pinner.reference import ImageRef
+from pinner.refresh import FileReport, ImageChange, compare_image, compare_packages
+from pinner.registry import Manifest
+from pinner.resolver import Session
+from pinner.workspace import Target
+
+ONLY = ("images", "packages")
+
+
+class Scope(NamedTuple):
+    """What a refresh may move: which images (empty: all), which kinds, and noise handling."""
+
+    images: tuple[str, ...] = ()
+    only: str | None = None
+    strict: bool = False
+
+    def wants(self, image: LockedImage) -> bool:
+        """True if --image names this image (by familiar or canonical name, with or without tag)."""
+        if not self.images:
+            return True
+        ref = pinning.parse_locked(image)
+        names = {ref.name, ref.familiar_name}
+        names |= {f"{n}:{ref.tag}" for n in set(names) if ref.tag}
+        return bool(names & set(self.images))
+
+
+def refresh_queries(targets: Sequence[Target], scope: Scope) -> list[ImageRef]:
+    """The tag queries to re-resolve: every locked image the scope covers that has a tag."""
+    if scope.only == "packages":
+        return []
+    queries = []
+    for target in targets:
+        for image in target.lock.images:
+            if image.tag is not None and scope.wants(image):
+                queries.append(pinning.parse_locked(image)._replace(digest=None))
+    return queries
+
+
+def image_changes(
+    target: Target, fresh: Mapping[ImageRef, Manifest | RegistryError], scope: Scope
+) -> tuple[dict[str, Manifest], list[ImageChange], list[str]]:
+    """New manifests by old digest for the images that moved, the changes, and errors."""
+    moved: dict[str, Manifest] = {}
+    changes: list[ImageChange] = []
+    errors: list[str] = []
+    for image in target.lock.images:
+        if image.tag is None or not scope.wants(image) or scope.only == "packages":
+            continue
+        answer = fresh.get(pinning.parse_locked(image)._replace(digest=None))
+        if isinstance(answer, RegistryError):
+            errors.append(f"{target.lock_path}: {image.reference}: {answer}")
+            continue
+        if answer is None:
+            continue
+        change = compare_image(image, answer)
+        if change is None:
+            continue
+        changes.append(change)
+        if scope.strict or not change.noise:
+            moved[image.digest] = answer
+    return moved, changes, errors
+
+
+async def update_target(
+    session: Session,
+    target: Target,
+    fresh: Mapping[ImageRef, Manifest | RegistryError],
+    options: Options,
+    scope: Scope,
+) -> tuple[Outcome | None, FileReport, list[str]]:
+    """The new files for one Dockerfile if anything moved, the report, and errors."""
+    old = target.lock
+    if scope.images and scope.only is None:
+        scope = scope._replace(only="images")  # --image NAME refreshes those images alone
+    moved, changes, errors = image_changes(target, fresh, scope)
+    resolved = _resolved(target, moved)
+    report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)
+    stages, notes = list(old.stages), list[str]()
+    snapshot = old.snapshot or timestamp_now(options.now)
+    if scope.only != "images" and not options.images_only:
+        new_snapshot = options.snapshot or timestamp_now(options.now)
+        work = StageWork(session, target, resolved, options)
+        if new_snapshot == SNAPSHOT_BASE:
+            new_snapshot = await base_snapshot(work)
+        new_stages, notes = await work.run(new_snapshot)
+        packages = compare_packages(old.stages, new_stages)
+        if packages or any(scope.strict or not c.noise for c in changes):
+            # Pins, snapshot time and SOURCE_DATE_EPOCH move together, or not at all.
+            stages, snapshot = new_stages, new_snapshot
+            report = report._replace(packages=packages, snapshot_new=new_snapshot)
+    if errors or not report.changed(scope.strict):
+        return None, report, errors
+    if options.images_only or old.snapshot is None:
+        pinned = pinning.pin(target.parsed, resolved, old)
+        return Outcome(target, pinned.text, pinned.lock, tuple(notes)), report, errors
+    return compose(target, resolved, options, snapshot, stages, notes), report, errors
+
+
+def _resolved(target: Target, moved: Mapping[str, Manifest]) -> dict[ImageRef, Manifest]:
+    """Each pinned use's manifest: the fresh one where its tag moved, else the locked one."""
+    known = pinning.known_from([target.lock])
+    resolved: dict[ImageRef, Manifest] = {}
+    for use in target.parsed.uses:
+        query = pinning.query(use)
+        locked = known.by_query.get(query)
+        if locked is None:
+            continue
+        resolved[query] = moved.get(locked.digest, locked)
+    return resolved

@@ -1,0 +1,186 @@
+"""`pinner update` and `pinner check --remote` against the real test registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from registryd import Registry, push_image, push_index
+
+from pinner.main import main
+from pinner.refresh import short
+
+
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "docker-config"
+    folder.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def locked(registry: Registry, folder: Path, capsys: pytest.CaptureFixture[str], text: str) -> Path:
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(text.format(h=registry.host))
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    return dockerfile
+
+
+def test_moved_tag_is_rewritten_and_reported_then_a_quiet_run_touches_nothing(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = push_image(registry, "upd/app", "1")
+    push_image(registry, "upd/other", "1")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/app:1\nFROM {h}/upd/other:1\n")
+    new = push_image(registry, "upd/app", "1", seed="v2")
+    report = tmp_path / "r.md"
+
+    code, out, err = run(
+        capsys, "update", "--images-only", "--report", str(report), str(dockerfile)
+    )
+
+    h = registry.host
+    assert code == 0, err
+    assert dockerfile.read_text() == (
+        f"FROM {h}/upd/app:1@{new}\nFROM {h}/upd/other:1@{push_image(registry, 'upd/other', '1')}\n"
+    )
+    assert report.read_text() == (
+        "pinner update: 1 image(s) and 0 package version(s) changed in 1 Dockerfile(s).\n\n"
+        f"### `{dockerfile}`\n\n"
+        "| image | tag | old | new | platforms changed |\n|---|---|---|---|---|\n"
+        f"| `{h}/upd/app` | `1` | `{short(old)}` | `{short(new)}` | - |\n"
+    )
+    assert f'digest = "{new}"' in (tmp_path / "Dockerfile.lock").read_text()
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+
+    before = files(tmp_path)
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != "r.md"}
+    code, _, err = run(capsys, "update", "--images-only", "--report", str(report), str(dockerfile))
+
+    assert code == 0
+    assert report.read_text() == ""
+    assert {k: v for k, v in files(tmp_path).items() if k != "r.md"} == {
+        k: v for k, v in before.items() if k != "r.md"
+    }
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != "r.md"} == mtimes
+    assert "nothing changed" in err
+
+
+def test_quiet_update_makes_only_head_requests(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "upd/head", "1")
+    push_index(registry, "upd/head", "2", seed="2")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/head:1\nFROM {h}/upd/head:2\n")
+    registry.clear_requests()
+
+    assert run(capsys, "update", "--images-only", str(dockerfile))[0] == 0
+
+    assert sorted(registry.requests()) == [
+        ("HEAD", "/v2/upd/head/manifests/1"),
+        ("HEAD", "/v2/upd/head/manifests/2"),
+    ]
+
+
+def test_platform_only_change_is_not_a_change_unless_strict(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = (("linux", "amd64", None), ("linux", "arm64", None))
+    old, platforms = push_index(registry, "upd/multi", "1", two)
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/multi:1\n")
+    before = files(tmp_path)
+    # Another arch lands, and an attestation: the index digest moves, no locked platform does.
+    new, new_platforms = push_index(
+        registry, "upd/multi", "1", (*two, ("linux", "arm", "v7")), attestation=True
+    )
+    assert new != old and new_platforms["linux/amd64"] == platforms["linux/amd64"]
+
+    code, out, _ = run(capsys, "update", "--images-only", "--exit-code", "--json", str(dockerfile))
+
+    assert (code, files(tmp_path)) == (0, before)
+    data = json.loads(out)
+    assert data["changed"] is False
+    assert data["files"][0]["images"][0]["noise"] is True
+    assert data["files"][0]["images"][0]["platforms"] == ["linux/arm/v7"]
+
+    code, _, _ = run(capsys, "update", "--images-only", "--strict", "--exit-code", str(dockerfile))
+    assert code == 5
+    assert f"@{new}" in dockerfile.read_text()
+
+
+def test_image_option_limits_the_refresh(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = push_image(registry, "upd/a", "1")
+    push_image(registry, "upd/b", "1")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/a:1\nFROM {h}/upd/b:1\n")
+    new_a = push_image(registry, "upd/a", "1", seed="new")
+    new_b = push_image(registry, "upd/b", "1", seed="new")
+
+    name = f"{registry.host}/upd/b:1"
+    assert run(capsys, "update", "--images-only", "--image", name, str(dockerfile))[0] == 0
+
+    text = dockerfile.read_text()
+    assert f"upd/a:1@{a}" in text and f"upd/b:1@{new_b}" in text and new_a not in text
+
+
+def test_check_remote_sees_a_moved_tag(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = push_image(registry, "upd/remote", "1")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/remote:1\n")
+    assert run(capsys, "check", "--remote", str(dockerfile))[0] == 0
+    before = files(tmp_path)
+    new = push_image(registry, "upd/remote", "1", seed="moved")
+
+    code, out, _ = run(capsys, "check", "--remote", str(dockerfile))
+
+    assert code == 1
+    assert out == (
+        f"{dockerfile}: {registry.host}/upd/remote:1: moved from {short(old)} to {short(new)}"
+        " (index only)\n"
+    )
+    assert files(tmp_path) == before
+
+
+def test_update_needs_a_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    code, _, err = run(capsys, "update", str(dockerfile))
+    assert (code, err.splitlines()[0]) == (
+        1,
+        f"{dockerfile}: no lockfile; run pinner lock {dockerfile} first",
+    )
+
+
+def test_update_with_epoch_moves_snapshot_and_epoch_together(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "docker/dockerfile", "1.23")
+    push_image(registry, "upd/full", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/upd/full:1\n")
+    mirror = ("--registry-mirror", f"docker.io={registry.url}")
+    assert run(capsys, "lock", *mirror, "--snapshot", "20240101T000000Z", str(dockerfile))[0] == 0
+    quiet = files(tmp_path)
+    assert run(capsys, "update", *mirror, "--snapshot", "20250101T000000Z", str(dockerfile))[0] == 0
+    assert files(tmp_path) == quiet  # nothing moved: the old snapshot and epoch stay
+
+    new = push_image(registry, "upd/full", "1", seed="new")
+    assert run(capsys, "update", *mirror, "--snapshot", "20250101T000000Z", str(dockerfile))[0] == 0
+
+    text = dockerfile.read_text()
+    assert f"upd/full:1@{new}" in text
+    assert "ARG SOURCE_DATE_EPOCH=1735689600\n" in text
+    assert 'time = "20250101T000000Z"' in (tmp_path / "Dockerfile.lock").read_text()
+    assert run(capsys, "check", str(dockerfile))[0] == 0

@@ -45,7 +45,7 @@ def test_moved_tag_is_rewritten_and_reported_then_a_quiet_run_touches_nothing(
     new = push_image(registry, "upd/app", "1", seed="v2")
     report = tmp_path / "r.md"
 
-    code, out, err = run(
+    code, _out, err = run(
         capsys, "update", "--images-only", "--report", str(report), str(dockerfile)
     )
 

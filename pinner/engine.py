@@ -11,10 +11,11 @@ from typing import NamedTuple
 from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.apt import commands
 from pinner.apt.sources import TIMESTAMP_RE
-from pinner.aptlock import DPKG_ARCH, resolve_stage
+from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import PinnerError, RegistryError, UsageError
 from pinner.lockfile import Lock, LockedStage
+from pinner.output import Reporter
 from pinner.reference import ImageRef, parse
 from pinner.registry import Manifest
 from pinner.resolver import Session
@@ -296,3 +297,12 @@ def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
             if path in writes:
                 out.append(unified_diff(path, old, writes[path]))
     return "".join(out)
+
+
+def signature_notice(report: Reporter, outcomes: Sequence[Outcome]) -> None:
+    """Say once per run when snapshot signatures could not be checked."""
+    if any(s.signature == SIGNATURE_UNCHECKED for o in outcomes for s in o.lock.stages):
+        report.notice(
+            "gpgv is not installed: the snapshot indexes' signatures were not checked"
+            " (the lock says so); install gpgv to check them"
+        )

@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 import sys
+import time
+from typing import TextIO
+
+# A progress line appears only for runs that take longer than this.
+PROGRESS_DELAY = 0.5
+
+
+class Progress:
+    """A one-line counter on a terminal's stderr, redrawn in place, shown after a moment."""
+
+    def __init__(self, label: str, total: int, stream: TextIO, enabled: bool) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.enabled = enabled and total > 0
+        self.started = time.monotonic()
+        self.shown = False
+
+    def advance(self, count: int = 1) -> None:
+        """Count finished items; redraw if the run has taken more than a moment."""
+        self.done += count
+        if self.enabled and time.monotonic() - self.started >= PROGRESS_DELAY:
+            self.stream.write(f"\r{self.label} {self.done}/{self.total}")
+            self.stream.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        """Erase the line, so what follows starts clean."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 class Reporter:
-    """Prints notices (hidden by --quiet) and errors to stderr."""
+    """Prints notices (hidden by --quiet), errors and progress to stderr."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.quiet = quiet
+        self.stream = stream or sys.stderr
 
     def notice(self, line: str) -> None:
         if not self.quiet:
-            print(line, file=sys.stderr)
+            print(line, file=self.stream)
 
     def error(self, line: str) -> None:
-        print(line, file=sys.stderr)
+        print(line, file=self.stream)
+
+    def progress(self, label: str, total: int) -> Progress:
+        """A progress line, hidden when stderr is not a terminal or --quiet is given."""
+        enabled = not self.quiet and self.stream.isatty()
+        return Progress(label, total, self.stream, enabled)

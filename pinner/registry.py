@@ -437,7 +437,10 @@ class Registry:
 
 
 async def resolve_all(
-    registry: Registry, refs: Iterable[ImageRef], known: Mapping[str, Manifest]
+    registry: Registry,
+    refs: Iterable[ImageRef],
+    known: Mapping[str, Manifest],
+    on_done: Callable[[], None] | None = None,
 ) -> dict[ImageRef, Manifest | RegistryError]:
     """Resolve distinct references concurrently; each gets its manifest or its error."""
     semaphore = asyncio.Semaphore(registry.settings.concurrency)
@@ -448,6 +451,9 @@ async def resolve_all(
                 return await registry.resolve(ref, known)
             except RegistryError as e:
                 return e
+            finally:
+                if on_done is not None:
+                    on_done()
 
     unique = list(dict.fromkeys(refs))
     results = await asyncio.gather(*(one(ref) for ref in unique))

@@ -12,6 +12,7 @@ from pinner import baseimage
 from pinner.baseimage import BaseImage
 from pinner.credentials import Credential
 from pinner.errors import RegistryError
+from pinner.output import Reporter
 from pinner.pinning import Known
 from pinner.reference import ImageRef
 from pinner.registry import Manifest, Registry, Settings, resolve_all
@@ -30,8 +31,10 @@ class Session:
         snapshot_mirrors: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         refresh: bool = False,
+        reporter: Reporter | None = None,
     ) -> None:
         self.settings = settings
+        self.reporter = reporter or Reporter(quiet=True)
         self.credentials = credentials
         self.known = known
         self.snapshot_mirrors = dict(snapshot_mirrors or {})
@@ -90,7 +93,15 @@ class Session:
             else:
                 missing.append(query)
         if missing:
-            answers.update(await resolve_all(self.registry, missing, self.known.by_digest))
+            progress = self.reporter.progress("resolving images", len(missing))
+            try:
+                answers.update(
+                    await resolve_all(
+                        self.registry, missing, self.known.by_digest, progress.advance
+                    )
+                )
+            finally:
+                progress.close()
         return answers
 
     async def base_image(self, ref: ImageRef, manifest_digest: str) -> BaseImage:

@@ -38,7 +38,7 @@ def lock(
     engine.check_snapshot_option(options.snapshot)
     targets, errors = load(paths, build_args, exclude)
     outcomes, session_requests = asyncio.run(
-        _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir())
+        _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir(), report)
     )
     if errors:
         for line in errors:
@@ -49,6 +49,7 @@ def lock(
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
+    engine.signature_notice(report, outcomes)
     if dry_run:
         sys.stdout.write(engine.diffs(outcomes, writes))
     else:
@@ -65,7 +66,12 @@ def lock(
 
 
 async def _lock_all(
-    targets: list[Target], settings: Settings, options: Options, errors: list[str], cache_dir: Path
+    targets: list[Target],
+    settings: Settings,
+    options: Options,
+    errors: list[str],
+    cache_dir: Path,
+    report: Reporter,
 ) -> tuple[list[Outcome], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected."""
     known = known_from(t.lock for t in targets)
@@ -75,6 +81,7 @@ async def _lock_all(
         known,
         snapshot_mirrors=options.snapshot_mirrors,
         cache_dir=cache_dir,
+        reporter=report,
     )
     outcomes = []
     async with session:

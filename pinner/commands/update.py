@@ -49,7 +49,9 @@ def update(
     reports: list[FileReport] = []
     if not errors:
         outcomes, reports = asyncio.run(
-            _update_all(targets, settings, options, scope, errors, cache_dir or default_cache_dir())
+            _update_all(
+                targets, settings, options, scope, errors, cache_dir or default_cache_dir(), report
+            )
         )
     if errors:
         for line in errors:
@@ -69,6 +71,7 @@ def update(
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
+    engine.signature_notice(report, outcomes)
     report.notice(refresh.summary(reports, scope.strict))
     changed = any(r.changed(scope.strict) for r in reports)
     return EXIT_CHANGED if exit_code and changed else 0
@@ -81,6 +84,7 @@ async def _update_all(
     scope: Scope,
     errors: list[str],
     cache_dir: Path,
+    report: Reporter,
 ) -> tuple[list[Outcome], list[FileReport]]:
     session = Session(
         settings,
@@ -89,6 +93,7 @@ async def _update_all(
         snapshot_mirrors=options.snapshot_mirrors,
         cache_dir=cache_dir,
         refresh=True,
+        reporter=report,
     )
     outcomes, reports = [], []
     async with session:
@@ -122,7 +127,7 @@ def check_remote(
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
     targets, errors = load(paths, build_args, exclude)
-    moved = asyncio.run(_moved(targets, settings, scope, errors))
+    moved = asyncio.run(_moved(targets, settings, scope, errors, report))
     if errors:
         for line in errors:
             report.error(line)
@@ -145,10 +150,14 @@ def check_remote(
 
 
 async def _moved(
-    targets: list[Target], settings: Settings, scope: Scope, errors: list[str]
+    targets: list[Target], settings: Settings, scope: Scope, errors: list[str], report: Reporter
 ) -> list[FileReport]:
     session = Session(
-        settings, DockerConfig.load().lookup, known_from(t.lock for t in targets), refresh=True
+        settings,
+        DockerConfig.load().lookup,
+        known_from(t.lock for t in targets),
+        refresh=True,
+        reporter=report,
     )
     async with session:
         fresh = await session.resolve_images(refresh_queries(targets, scope))

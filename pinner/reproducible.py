@@ -169,10 +169,35 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
         new = commands.pin_versions(shell, versions) if versions else shell
         cleanup = sources.cleanup_for(text[start:end]) if commands.install_packages(shell) else None
         if cleanup is not None:
-            new += f" \\{nl}    && {cleanup}"
+            # Appended after a trailing `# comment` it would be commented out: go before it.
+            cut = _comment_start(new)
+            head, comment = (new, "") if cut is None else (new[:cut].rstrip(" \t"), " " + new[cut:])
+            new = f"{head} \\{nl}    && {cleanup}{comment}"
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits
+
+
+def _comment_start(shell: str) -> int | None:
+    """Where a shell comment that runs to the end of shell starts (POSIX sh 2.3 rule 9), or None."""
+    quote = ""
+    i = 0
+    while i < len(shell):
+        ch = shell[i]
+        if ch == "\\" and quote != "'":
+            i += 2
+            continue
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or shell[i - 1] in " \t\n;&|()"):
+            end = shell.find("\n", i)
+            if end < 0:
+                return i
+            i = end  # a comment line inside a continuation ends at its line break
+        i += 1
+    return None
 
 
 def _previous_line(text: str, instruction: Instruction) -> str:

@@ -1,0 +1,380 @@
+"""pinner.reproducible.rewrite_text: tables of (Dockerfile text, lock inputs) -> exact new text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from pinner import dockerfile, reproducible
+from pinner.apt import sources
+from pinner.reproducible import Rewrite
+
+TS = "20241202T000000Z"
+EPOCH = 1733097600
+OLD_TS = "20240101T000000Z"
+OLD_EPOCH = 1704067200
+HEAD = f"# syntax=docker/dockerfile:1.23\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+ARG = "ARG SOURCE_DATE_EPOCH\n"
+INSTALL = "apt-get update && apt-get install -y --no-install-recommends hello"
+CLEANUP = sources.cleanup_for(INSTALL)
+MOUNTS = "--mount=type=cache,target=/var/cache/apt --mount=type=cache,target=/var/lib/apt"
+MOUNTS_CLEANUP = sources.cleanup_for(f"{MOUNTS} {INSTALL}")
+MIRROR = "http://127.0.0.1:9/archive"
+DIGEST = "sha256:" + "4f" * 32
+
+
+def step(distro: sources.Distro = "debian", ts: str = TS, nl: str = "\n", **kwargs: str) -> str:
+    """The marker and snapshot RUN as pinner inserts them, with its line break after."""
+    mirrors = {"debian": kwargs["mirror"]} if "mirror" in kwargs else None
+    return nl.join(sources.snapshot_run_line(distro, ts, mirrors=mirrors).split("\n")) + nl
+
+
+def cleaned(run: str, nl: str = "\n", cleanup: str | None = CLEANUP) -> str:
+    """A RUN line as pinner leaves it: its cleanup on a continuation line."""
+    return f"{run} \\{nl}    && {cleanup}{nl}"
+
+
+def rw(
+    distros: Mapping[str, str | None] | None = None,
+    *,
+    versions: Mapping[str, Mapping[str, str]] | None = None,
+    snapshot: str = TS,
+    epoch: int = EPOCH,
+    previous_epoch: int | None = None,
+    mirrors: Mapping[str, str] | None = None,
+) -> Rewrite:
+    return Rewrite(
+        snapshot, epoch, distros or {}, mirrors or {}, versions or {}, previous_epoch=previous_epoch
+    )
+
+
+def rewrite(text: str, inputs: Rewrite) -> tuple[str, list[str]]:
+    return reproducible.rewrite_text(dockerfile.parse(text, "Dockerfile"), inputs)
+
+
+DEBIAN = rw({"0": "debian"})
+
+CASES = [
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL}\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="debian-stage",
+    ),
+    pytest.param(
+        "FROM ubuntu:24.04\nRUN apt-get update && apt-get install -y curl\n",
+        rw({"0": "ubuntu"}),
+        f"{HEAD}FROM ubuntu:24.04\n{ARG}{step('ubuntu')}"
+        + cleaned("RUN apt-get update && apt-get install -y curl"),
+        [],
+        id="ubuntu-stage",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL}\n",
+        rw({"0": "debian"}, mirrors={"debian": MIRROR, "ubuntu": "https://ubuntu.example"}),
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step(mirror=MIRROR)}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="snapshot-mirror",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm AS base\nRUN {INSTALL}\nFROM base\nRUN apt-get install -y curl\n",
+        rw({"base": "debian", "1": "debian"}),
+        f"{HEAD}FROM debian:bookworm AS base\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}"
+        f"FROM base\n{ARG}{cleaned('RUN apt-get install -y curl')}",
+        [],
+        id="from-apt-stage-inherits-its-step",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm AS a\nRUN {INSTALL}\nFROM a AS b\nRUN echo\nFROM b\nRUN apt-get install -y curl\n",
+        rw({"a": "debian", "2": "debian"}),
+        f"{HEAD}FROM debian:bookworm AS a\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}"
+        f"FROM a AS b\n{ARG}RUN echo\nFROM b\n{ARG}{cleaned('RUN apt-get install -y curl')}",
+        [],
+        id="inherited-through-a-stage-without-apt",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm AS base\nRUN echo hi\nFROM base\nRUN {INSTALL}\n",
+        rw({"1": "debian"}),
+        f"{HEAD}FROM debian:bookworm AS base\n{ARG}RUN echo hi\n"
+        f"FROM base\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="from-non-apt-stage-gets-its-own-step",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\n{step()}{cleaned(f'RUN {INSTALL}')}",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="marker-with-the-same-time-is-kept",
+    ),
+    pytest.param(
+        f"ARG SOURCE_DATE_EPOCH={OLD_EPOCH}\nFROM debian:bookworm\n{ARG}"
+        f"{step(ts=OLD_TS)}{cleaned(f'RUN {INSTALL}')}",
+        rw({"0": "debian"}, previous_epoch=OLD_EPOCH),
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="marker-with-another-time-is-updated-in-place",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\r\n{step(ts=OLD_TS, nl=chr(13) + chr(10))}RUN apt-get install -y curl\r\n",
+        DEBIAN,
+        f"{HEAD.replace(chr(10), chr(13) + chr(10))}FROM debian:bookworm\r\n{ARG[:-1]}\r\n"
+        f"{step(nl=chr(13) + chr(10))}{cleaned('RUN apt-get install -y curl', chr(13) + chr(10))}",
+        [],
+        id="crlf-marker-with-another-time",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL} && {CLEANUP}\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}RUN {INSTALL} && {CLEANUP}\n",
+        [],
+        id="run-that-cleans-up-already",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {MOUNTS} {INSTALL}\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        + cleaned(f"RUN {MOUNTS} {INSTALL}", cleanup=MOUNTS_CLEANUP),
+        [],
+        id="cache-mounts",
+    ),
+    pytest.param(
+        'FROM debian:bookworm\nRUN ["apt-get", "install", "-y", "hello"]\n',
+        DEBIAN,
+        f'{HEAD}FROM debian:bookworm\n{ARG}{step()}RUN ["apt-get", "install", "-y", "hello"]\n',
+        [],
+        id="exec-form-gets-the-step-but-no-cleanup",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\r\nRUN {INSTALL}\r\n",
+        DEBIAN,
+        f"{HEAD.replace(chr(10), chr(13) + chr(10))}FROM debian:bookworm\r\n"
+        f"ARG SOURCE_DATE_EPOCH\r\n{step(nl=chr(13) + chr(10))}"
+        + cleaned(f"RUN {INSTALL}", "\r\n"),
+        [],
+        id="crlf",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL}",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')[:-1]}",
+        [],
+        id="no-final-newline",
+    ),
+    pytest.param(
+        "FROM debian:bookworm\nRUN apt-get update && \\\n    # why\n    apt-get install -y hello\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        + cleaned("RUN apt-get update && \\\n    # why\n    apt-get install -y hello"),
+        [],
+        id="continuation-with-a-comment-line",
+    ),
+    pytest.param(
+        "FROM debian:bookworm\nRUN apt-get update && apt-get install -y hello # the greeter\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        f"RUN apt-get update && apt-get install -y hello \\\n    && {CLEANUP} # the greeter\n",
+        [],
+        id="cleanup-goes-before-a-trailing-comment",
+    ),
+    pytest.param(
+        "FROM debian:bookworm\nRUN echo '#' && apt-get install -y hello\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        + cleaned("RUN echo '#' && apt-get install -y hello"),
+        [],
+        id="quoted-hash-is-no-comment",
+    ),
+    pytest.param(
+        "FROM debian:bookworm\n  RUN apt-get install -y hello\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}" + cleaned("  RUN apt-get install -y hello"),
+        [],
+        id="indented-run-step-at-column-0",
+    ),
+    pytest.param(
+        "# syntax=docker/dockerfile:1.4\nFROM debian:bookworm\n",
+        rw(),
+        f"{HEAD}FROM debian:bookworm\n{ARG}",
+        ["docker/dockerfile:1.4: raised to 1.23 for SOURCE_DATE_EPOCH"],
+        id="syntax-1.4-raised",
+    ),
+    pytest.param(
+        f"# syntax=docker/dockerfile:1.4@{DIGEST}\nFROM debian:bookworm\n",
+        rw(),
+        f"{HEAD}FROM debian:bookworm\n{ARG}",
+        [f"docker/dockerfile:1.4@{DIGEST}: raised to 1.23 for SOURCE_DATE_EPOCH"],
+        id="syntax-1.4-with-digest-raised-digest-dropped",
+    ),
+    pytest.param(
+        "# syntax=docker/dockerfile:1\nFROM debian:bookworm\n",
+        rw(),
+        f"# syntax=docker/dockerfile:1\nARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm\n{ARG}",
+        [],
+        id="syntax-1-kept",
+    ),
+    pytest.param(
+        "# syntax=docker/dockerfile:1.24\nFROM debian:bookworm\n",
+        rw(),
+        f"# syntax=docker/dockerfile:1.24\nARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm\n{ARG}",
+        [],
+        id="syntax-newer-kept",
+    ),
+    pytest.param(
+        "# syntax=example.com/frontends/custom:2\nFROM debian:bookworm\n",
+        rw(),
+        f"# syntax=example.com/frontends/custom:2\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+        f"FROM debian:bookworm\n{ARG}",
+        [
+            "example.com/frontends/custom:2: not the docker/dockerfile frontend;"
+            " SOURCE_DATE_EPOCH needs 1.23+"
+        ],
+        id="custom-frontend-noted",
+    ),
+    pytest.param(
+        f"ARG SOURCE_DATE_EPOCH={OLD_EPOCH}\nFROM debian:bookworm\n{ARG}",
+        rw(previous_epoch=OLD_EPOCH),
+        f"# syntax=docker/dockerfile:1.23\nARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm\n{ARG}",
+        [],
+        id="global-arg-at-the-previous-epoch-updated",
+    ),
+    pytest.param(
+        "ARG SOURCE_DATE_EPOCH=0\nFROM debian:bookworm\n",
+        rw(previous_epoch=OLD_EPOCH),
+        f"# syntax=docker/dockerfile:1.23\nARG SOURCE_DATE_EPOCH=0\nFROM debian:bookworm\n{ARG}",
+        [],
+        id="global-arg-of-the-user-kept",
+    ),
+    pytest.param(
+        "ARG BASE=debian:bookworm\nFROM ${BASE}\nARG SOURCE_DATE_EPOCH\nRUN true\n",
+        rw(),
+        f"# syntax=docker/dockerfile:1.23\nARG BASE=debian:bookworm\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+        f"FROM ${{BASE}}\n{ARG}RUN true\n",
+        [],
+        id="stage-arg-not-duplicated-epoch-after-other-global-args",
+    ),
+    pytest.param(
+        'FROM debian:bookworm\nRUN apt-get update && apt-get install -y hello curl=7.0 "netbase"\n',
+        rw(
+            {"0": "debian"},
+            versions={"0": {"hello": "2.10-3", "curl": "7.88.1-10+deb12u8", "netbase": "6.4"}},
+        ),
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        + cleaned(
+            'RUN apt-get update && apt-get install -y hello=2.10-3 curl=7.88.1-10+deb12u8 "netbase=6.4"'
+        ),
+        [],
+        id="pin-versions",
+    ),
+    pytest.param(
+        'FROM debian:bookworm\nRUN ["apt-get", "install", "-y", "hello"]\n',
+        rw({"0": "debian"}, versions={"0": {"hello": "2.10-3"}}),
+        f'{HEAD}FROM debian:bookworm\n{ARG}{step()}RUN ["apt-get", "install", "-y", "hello=2.10-3"]\n',
+        [],
+        id="pin-versions-exec-form",
+    ),
+    pytest.param(
+        "FROM alpine:3.20\nRUN apk add --no-cache curl\n",
+        rw({"0": None}),
+        f"{HEAD}FROM alpine:3.20\n{ARG}RUN apk add --no-cache curl\n",
+        [],
+        id="apk-stage-untouched",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL}\n",
+        rw({"0": None}),
+        f"{HEAD}FROM debian:bookworm\n{ARG}RUN {INSTALL}\n",
+        [],
+        id="distro-none-no-step",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN {INSTALL}\n",
+        rw(),
+        f"{HEAD}FROM debian:bookworm\n{ARG}RUN {INSTALL}\n",
+        [],
+        id="stage-not-in-distros-no-step",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "inputs", "expected", "notes"), CASES)
+def test_rewrite(text: str, inputs: Rewrite, expected: str, notes: list[str]) -> None:
+    assert rewrite(text, inputs) == (expected, notes)
+
+
+@pytest.mark.parametrize(("text", "inputs", "expected", "notes"), CASES)
+def test_rewrite_of_its_own_output_changes_nothing(
+    text: str, inputs: Rewrite, expected: str, notes: list[str]
+) -> None:
+    again, _ = rewrite(expected, inputs)
+    assert again == expected
+
+
+def test_step_is_updated_in_place_not_duplicated() -> None:
+    old, _ = rewrite(f"FROM debian:bookworm\nRUN {INSTALL}\n", rw({"0": "debian"}, snapshot=OLD_TS))
+    new, _ = rewrite(old, rw({"0": "debian"}))
+    lines = new.split("\n")
+    assert [s.timestamp for s in sources.find_markers(lines)] == [TS]
+    assert new.count(sources.MARKER_PREFIX) == 1
+    assert new.replace(TS, OLD_TS) == old
+
+
+PINNED_SYNTAX = f"# syntax=docker/dockerfile:1.23@{DIGEST}\n"
+NOOP_CASES = [
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm@{DIGEST}\n{ARG}"
+        f"{step()}{cleaned(f'RUN {INSTALL}')}",
+        DEBIAN,
+        id="locked-debian",
+    ),
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM alpine:3.20\n{ARG}RUN apk add curl\n",
+        rw({"0": None}),
+        id="locked-apk",
+    ),
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH=0\nFROM scratch\n{ARG}",
+        rw(previous_epoch=OLD_EPOCH),
+        id="users-epoch",
+    ),
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm\n{ARG}"
+        f"{step()}RUN {MOUNTS} {INSTALL} \\\n    && {MOUNTS_CLEANUP}\n"
+        f"RUN {INSTALL}; {CLEANUP}\n",
+        DEBIAN,
+        id="cleanups-of-both-kinds",
+    ),
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\r\nFROM debian:bookworm\r\n"
+        f"ARG SOURCE_DATE_EPOCH\r\n{step(nl=chr(13) + chr(10))}RUN apt-get update\r\n",
+        DEBIAN,
+        id="crlf-update-only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "inputs"), NOOP_CASES)
+def test_noop(text: str, inputs: Rewrite) -> None:
+    assert rewrite(text, inputs) == (text, [])
+
+
+def test_plans() -> None:
+    text = (
+        "FROM debian:bookworm AS a\nRUN echo\nRUN apt-get install -y hello\n"
+        "FROM a AS b\nRUN apt-get install -y curl\n"
+        "FROM alpine:3.20\nRUN apk add curl\n"
+        "FROM b\nRUN make\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    got = [
+        (p.stage.label, p.manager, [r.line for r in p.apt_runs], p.needs_step)
+        for p in reproducible.plans(parsed)
+    ]
+    assert got == [
+        ("a", "apt", [3], True),
+        ("b", "apt", [5], False),
+        ("2", "apk", [], False),
+        ("3", None, [], False),
+    ]

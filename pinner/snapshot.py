@@ -81,15 +81,18 @@ class SnapshotMirror:
             self.cache_hits += 1
             return cached.read_bytes()
         async with self._serial:
-            response = await http.send(
-                self._client,
-                "GET",
-                url,
-                retry=self.retry,
-                sleep=self._sleep,
-                error=MirrorError,
-                counts=self.requests,
-            )
+            try:
+                response = await http.send(
+                    self._client,
+                    "GET",
+                    url,
+                    retry=self.retry,
+                    sleep=self._sleep,
+                    error=MirrorError,
+                    counts=self.requests,
+                )
+            except MirrorError as e:
+                raise MirrorError(f"{subject}: {e}") from None
             try:
                 body = await response.aread()
             except httpx.TransportError as e:

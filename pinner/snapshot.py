@@ -1,8 +1,9 @@
 """The snapshot-mirror client: signed indexes of a dated snapshot, fetched serially and cached.
 
 snapshot.debian.org is slow and rate limited (docker-library/official-images#16044): requests go
-one at a time, back off on 429/503, and every response is cached on disk by URL, since a snapshot
-never changes. Every index is checked against InRelease, and InRelease against a keyring.
+one at a time, back off on 429/503, and every response that verifies is cached on disk by URL,
+since a snapshot never changes. Every index is checked against InRelease, and InRelease against a
+keyring.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ class SnapshotMirror:
         return self.cache_dir / "snapshot" / hashlib.sha256(url.encode()).hexdigest()
 
     async def fetch(self, url: str, subject: str) -> bytes:
-        """GET url's bytes, from the cache when it has them; 404 names the subject."""
+        """GET url's bytes, from the cache when it has them; 404 names the subject.
+
+        The caller verifies the bytes, then keep()s them: only what verified is cached.
+        """
         cached = self._cached(url)
         if cached is not None and cached.is_file():
             self.cache_hits += 1
@@ -103,9 +107,13 @@ class SnapshotMirror:
             raise MirrorError(f"{subject}: not found on the snapshot mirror (404 for {url})")
         if response.status_code != 200:
             raise MirrorError(f"{subject}: {url} answered {response.status_code}")
-        if cached is not None:
-            _write_cache(cached, body)
         return body
+
+    def keep(self, url: str, body: bytes) -> None:
+        """Cache url's verified bytes, unless they came from the cache."""
+        cached = self._cached(url)
+        if cached is not None and not cached.is_file():
+            _write_cache(cached, body)
 
     async def release(
         self, archive: str, timestamp: str, suite: str, keyrings: Sequence[Path]
@@ -113,13 +121,17 @@ class SnapshotMirror:
         """The suite's InRelease, parsed, and whether its signature was checked (gpgv present)."""
         base = archive_url(archive, timestamp, self.mirrors)
         subject = f"{archive} {suite} at {timestamp}"
-        data = await self.fetch(f"{base}/dists/{suite}/InRelease", subject)
+        url = f"{base}/dists/{suite}/InRelease"
+        data = await self.fetch(url, subject)
         try:
             checked = release.verify_signature(data, keyrings, source=f"{subject}: InRelease")
         except release.GpgvMissing:
             checked = False
         text = release.signed_text(data, source=f"{subject}: InRelease")
-        return release.parse_release(text, source=f"{subject}: InRelease"), checked
+        parsed = release.parse_release(text, source=f"{subject}: InRelease")
+        # Without gpgv it is cached unchecked; the signature is checked on every read anyway.
+        self.keep(url, data)
+        return parsed, checked
 
     async def packages(
         self,
@@ -142,8 +154,10 @@ class SnapshotMirror:
                 f"{subject}: InRelease lists no {stem} (no {arch} packages in {component})"
             )
         base = archive_url(archive, timestamp, self.mirrors)
-        data = await self.fetch(f"{base}/dists/{suite}/{path}", f"{subject}: {path}")
+        url = f"{base}/dists/{suite}/{path}"
+        data = await self.fetch(url, f"{subject}: {path}")
         release.verify_index(signed, path, data)
+        self.keep(url, data)
         return packages.parse_packages(packages.decompress(data, path), source=f"{subject}: {path}")
 
 

@@ -24,7 +24,10 @@ from pinner.errors import MirrorError
 
 # The snapshot service is slow and rate limited: more patience than with registries.
 SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
-DEBIAN_ARCHIVES = frozenset({"debian", "debian-security", "debian-archive", "debian-ports"})
+# Archives as sourceslist.archive_of names them; debian-archive/<dir> is debian-archive/<ts>/<dir>
+DEBIAN_ARCHIVES = frozenset(
+    {"debian", "debian-security", "debian-archive", "debian-ports", "debian-debug"}
+)
 
 
 def default_cache_dir() -> Path:
@@ -35,9 +38,10 @@ def default_cache_dir() -> Path:
 
 def archive_url(archive: str, timestamp: str, mirrors: Mapping[str, str]) -> str:
     """Where a snapshot of an archive lives: <debian base>/<archive>/<ts> or <ubuntu base>/<ts>."""
-    if archive in DEBIAN_ARCHIVES:
+    name, _, directory = archive.partition("/")
+    if name in DEBIAN_ARCHIVES:
         base = mirrors.get("debian", sources.DEFAULT_MIRRORS["debian"]).rstrip("/")
-        return f"{base}/{archive}/{timestamp}"
+        return f"{base}/{name}/{timestamp}" + (f"/{directory}" if directory else "")
     base = mirrors.get("ubuntu", sources.DEFAULT_MIRRORS["ubuntu"]).rstrip("/")
     return f"{base}/{timestamp}"
 

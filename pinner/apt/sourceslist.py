@@ -6,15 +6,20 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-# Archive paths pinner knows snapshots of; the same table as the snapshot step's (sources.py).
-_ARCHIVES = {
-    "/debian": "debian",
-    "/debian-security": "debian-security",
-    "/debian-archive/debian": "debian-archive",
-    "/debian-archive/debian-security": "debian-archive",
-    "/ubuntu": "ubuntu",
-    "/ubuntu-ports": "ubuntu",
-}
+# The URIs the snapshot step re-points, by the same rules (sources.py, its module comment), each
+# named as snapshot.debian.org names the archive; debian-archive with its directory there
+# (/archive/debian-archive/<ts>/debian-security), which is part of the snapshot's URL.
+_TS = r"\d{8}T\d{6}Z"
+_URI_RE = re.compile(
+    r"^[a-z+]+://(?:[^@/]*@)?(?P<host>\[[^\]]*\]|[^/:]+)(?::\d*)?(?P<path>/[^?#]*?)/*$"
+)
+_SNAPSHOT_RE = re.compile(
+    rf"/archive/(?:(?P<archive>debian(?:-security|-ports|-debug)?)/{_TS}"
+    rf"|debian-archive/{_TS}/(?P<old>debian(?:-security|-backports)?))$"
+)
+_OLD_RE = re.compile(r"/(debian(?:-security|-backports)?)")
+_DEBIAN_RE = re.compile(r"/(debian(?:-security|-ports|-debug)?)")
+_UBUNTU_RE = re.compile(rf"/ubuntu(?:-ports)?|/ubuntu/{_TS}")
 _ONE_LINE_RE = re.compile(
     r"^\s*deb\s+(?:\[(?P<options>[^\]]*)\]\s+)?(?P<uri>\S+)\s+(?P<suite>\S+)(?P<components>(?:\s+\S+)*)\s*$"
 )
@@ -30,18 +35,23 @@ class Source(NamedTuple):
 
 
 def archive_of(uri: str) -> str | None:
-    """The snapshot archive a URI belongs to, by its path; None for third-party repositories."""
-    match = re.match(r"^[a-z+]+://[^/]+(?P<path>/[^?#]*?)/*$", uri)
+    """The snapshot archive a URI belongs to, by its host and path; None for third parties."""
+    match = _URI_RE.match(uri)
     if not match:
         return None
-    path = match.group("path")
-    # A URI already on a snapshot keeps its archive: .../archive/<archive>/<ts>, .../ubuntu/<ts>.
-    snap = re.search(r"/archive/(debian(?:-security|-archive)?)/\d{8}T\d{6}Z$", path)
-    if snap:
-        return snap.group(1)
-    if re.search(r"/ubuntu/\d{8}T\d{6}Z$", path):
+    host, path = match["host"].lower(), match["path"]
+    # A URI already on a snapshot keeps its archive: .../archive/<archive>/<ts>, /ubuntu/<ts>.
+    if snapshot := _SNAPSHOT_RE.search(path):
+        return snapshot["archive"] or f"debian-archive/{snapshot['old']}"
+    old = _OLD_RE.fullmatch(path.removeprefix("/debian-archive"))
+    if old and (host == "archive.debian.org" or path.startswith("/debian-archive/")):
+        return f"debian-archive/{old[1]}"
+    if debian := _DEBIAN_RE.fullmatch(path):
+        return debian[1]
+    # Canonical's partner repository has the Ubuntu layout but no snapshots.
+    if host != "archive.canonical.com" and _UBUNTU_RE.fullmatch(path):
         return "ubuntu"
-    return _ARCHIVES.get(path)
+    return None
 
 
 def parse(text: str) -> list[Source]:

@@ -80,7 +80,7 @@ def _parse_deb822(text: str) -> list[Source]:
             key, _, value = line.partition(":")
             key = key.strip().lower()
             fields[key] = value.strip()
-        if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes") == "no":
+        if "deb" not in fields.get("types", "").split() or _disabled(fields.get("enabled", "")):
             continue
         sources.extend(
             _sources(
@@ -90,6 +90,11 @@ def _parse_deb822(text: str) -> list[Source]:
             )
         )
     return sources
+
+
+def _disabled(value: str) -> bool:
+    """Enabled: as apt's StringToBool reads it (apt-pkg/contrib/strutl.cc), any case."""
+    return value.lower() in ("no", "false", "without", "off", "disable", "0")
 
 
 def _sources(uris: Iterable[str], suites: Iterable[str], components: list[str]) -> list[Source]:

@@ -23,7 +23,7 @@ from snapshot_mirror import SnapshotMirror as StandIn
 from pinner.apt import packages, release
 from pinner.apt.release import Release
 from pinner.errors import MirrorError
-from pinner.snapshot import SNAPSHOT_RETRY, SnapshotMirror
+from pinner.snapshot import SNAPSHOT_RETRY, SnapshotMirror, archive_url
 
 T = TypeVar("T")
 
@@ -412,6 +412,15 @@ def test_not_a_clearsigned_message(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             f"http://m.test/snap/debian-security/{TS}",
             id="debian-mirror",
         ),
+        pytest.param(
+            "debian-archive/debian-security",
+            {},
+            f"http://snapshot.debian.org/archive/debian-archive/{TS}/debian-security",
+            id="debian-archive",
+        ),
+        pytest.param(
+            "debian-debug", {}, f"http://snapshot.debian.org/archive/debian-debug/{TS}", id="debug"
+        ),
         pytest.param("ubuntu", {}, f"https://snapshot.ubuntu.com/ubuntu/{TS}", id="ubuntu"),
         pytest.param(
             "ubuntu",
@@ -422,6 +431,4 @@ def test_not_a_clearsigned_message(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ],
 )
 def test_archive_url(archive: str, mirrors: dict[str, str], url: str) -> None:
-    from pinner.snapshot import archive_url
-
     assert archive_url(archive, TS, mirrors) == url

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import tomlkit
 import tomlkit.exceptions
 
+from pinner.apt.sources import TIMESTAMP_RE
 from pinner.errors import ConfigError
 
 FILES = ("pinner.toml", "pyproject.toml")
@@ -46,7 +47,7 @@ def find(start: str) -> Path | None:
         if (candidate / "pinner.toml").is_file():
             return candidate / "pinner.toml"
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "[tool.pinner]" in pyproject.read_text(errors="replace"):
+        if pyproject.is_file() and "pinner" in _read(pyproject).get("tool", {}):
             return pyproject
         if (candidate / ".git").exists():
             return None
@@ -58,15 +59,20 @@ def load(start: str | None = None) -> Config:
     path = find(start or os.getcwd())
     if path is None:
         return Config()
+    data = _read(path)
+    table = data if path.name == "pinner.toml" else data.get("tool", {}).get("pinner", {})
+    prefix = "" if path.name == "pinner.toml" else "tool.pinner."
+    return parse(table, str(path), prefix)
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+        data: dict[str, Any] = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from None
     except tomlkit.exceptions.ParseError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    table = data if path.name == "pinner.toml" else data.get("tool", {}).get("pinner", {})
-    prefix = "" if path.name == "pinner.toml" else "tool.pinner."
-    return parse(table, str(path), prefix)
+    return data
 
 
 def parse(table: Mapping[str, Any], path: str, prefix: str = "") -> Config:
@@ -78,12 +84,19 @@ def parse(table: Mapping[str, Any], path: str, prefix: str = "") -> Config:
             known = ", ".join(sorted(_KEYS))
             raise ConfigError(f"{path}: unknown key {prefix}{key} (known: {known})")
         values[key.replace("-", "_")] = _check(value, kind, f"{path}: {prefix}{key}")
-    for key in ("snapshot_mirrors",):
-        unknown = sorted(set(values.get(key, {})) - {"debian", "ubuntu"})
-        if unknown:
-            raise ConfigError(
-                f"{path}: {prefix}snapshot-mirrors.{unknown[0]}: only debian and ubuntu"
-            )
+    unknown = sorted(set(values.get("snapshot_mirrors", {})) - {"debian", "ubuntu"})
+    if unknown:
+        raise ConfigError(f"{path}: {prefix}snapshot-mirrors.{unknown[0]}: only debian and ubuntu")
+    for table_key in ("registry_mirrors", "snapshot_mirrors"):
+        for name, url in values.get(table_key, {}).items():
+            if not url.startswith(("http://", "https://")):
+                key = f"{prefix}{table_key.replace('_', '-')}.{name}"
+                raise ConfigError(f"{path}: {key}: {url}: URL must start with http(s)://")
+    snapshot = values.get("snapshot")
+    if snapshot is not None and snapshot != "base" and not TIMESTAMP_RE.match(snapshot):
+        raise ConfigError(
+            f"{path}: {prefix}snapshot: {snapshot}: expected YYYYMMDDTHHMMSSZ or base"
+        )
     return Config(**values, path=path)
 
 

@@ -48,7 +48,7 @@ def _walk(top: str, exclude: tuple[str, ...]) -> list[str]:
         )
         for name in sorted(names):
             if is_dockerfile(name) and not _excluded(os.path.join(rel, name), exclude):
-                found.append(os.path.join(folder, name) if folder != "." else name)
+                found.append(os.path.normpath(os.path.join(folder, name)))
     return found
 
 

@@ -123,11 +123,6 @@ def test_find(
     assert found == (None if expected is None else tmp_path.resolve() / expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.find looks for the text '[tool.pinner]', so valid TOML that spells the"
-    " table another way ([tool.pinner.<sub-table>] only, or dotted keys) is silently ignored",
-)
 @pytest.mark.parametrize(
     "pyproject",
     [
@@ -396,12 +391,6 @@ def test_flags_win_over_the_file(
     assert "ARG SOURCE_DATE_EPOCH=1735689600\n" in (tmp_path / "b" / "Dockerfile").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="main._settings and main._options validate config values after merging them with the"
-    " flags, so a bad value in the file is reported as a --registry-mirror / --snapshot flag the"
-    " user never passed, exit 2, without naming the file",
-)
 @pytest.mark.parametrize(
     ("text", "flag"),
     [

@@ -305,7 +305,7 @@ def test_hook_passes_locked_and_fails_unlocked_or_edited_locks(
     proc = run_hook(repo, env)
     assert proc is not None and proc.returncode == 1
     assert proc.stdout == (
-        "./svc/Dockerfile: no lockfile ./svc/Dockerfile.lock; run pinner lock ./svc/Dockerfile\n"
+        "svc/Dockerfile: no lockfile svc/Dockerfile.lock; run pinner lock svc/Dockerfile\n"
     )
 
     # pinner.toml's exclude is honoured, as `pinner lock .` honours it.

@@ -132,6 +132,28 @@ class StageWork:
             bases[arch] = await self.session.base_image(use.ref, digest)
         return bases
 
+    def base_key(self, stage: dockerfile.Stage) -> str:
+        """What a stage builds on, as the lock records it: a pinned image or another stage."""
+        if stage.parent is not None:
+            return self.base_key(
+                next(s for s in self.target.parsed.stages if s.label == stage.parent)
+            )
+        use = next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+        return f"{use.ref.name}@{self.resolved[pinning.query(use)].digest}"
+
+    def _reusable(self, old: LockedStage, base: str, snapshot: str, names: Sequence[str]) -> bool:
+        """A locked stage answers again when nothing it depends on moved."""
+        wanted = {DPKG_ARCH.get(p) for p in self.options.platforms or DEFAULT_PLATFORMS}
+        locked_arches = {p.architecture for p in old.packages}
+        return (
+            not self.session.refresh
+            and old.base == base
+            and old.snapshot == snapshot
+            and old.distro is not None
+            and {p.name for p in old.packages} == set(names)
+            and (not names or locked_arches == wanted or not self.options.platforms)
+        )
+
     async def run(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
         """The locked stages and notes for the user."""
         parsed, old = self.target.parsed, self.target.lock
@@ -150,9 +172,9 @@ class StageWork:
                 continue
             names, stage_notes = _packages(parsed.text, plan)
             notes.extend(f"{where}: {n}" for n in stage_notes)
+            base = self.base_key(plan.stage)
             old_stage = previous.get(label)
-            if _reusable(old_stage, snapshot, names, self.session.refresh):
-                assert old_stage is not None
+            if old_stage is not None and self._reusable(old_stage, base, snapshot, names):
                 stages.append(old_stage)
                 continue
             bases = await self.stage_bases(plan.stage)
@@ -160,12 +182,14 @@ class StageWork:
             if distro not in reproducible.SNAPSHOT_DISTROS:
                 note = f"apt on {distro or 'an unknown distribution'}: no snapshot mirror known"
                 notes.append(f"{where}: {note}")
-                stages.append(LockedStage(label, distro, package_manager="apt", notes=(note,)))
+                stages.append(
+                    LockedStage(label, base, distro, package_manager="apt", notes=(note,))
+                )
                 continue
             stage = await resolve_stage(
                 self.session.mirror, label, snapshot, bases, names, stage_notes
             )
-            stages.append(stage)
+            stages.append(stage._replace(base=base))
         return stages, notes
 
 
@@ -178,17 +202,6 @@ def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[
         for command in commands.apt_commands(shell):
             notes.extend(command.notes)
     return list(dict.fromkeys(names)), list(dict.fromkeys(notes))
-
-
-def _reusable(old: LockedStage | None, snapshot: str, names: Sequence[str], refresh: bool) -> bool:
-    """A locked stage answers again when nothing it depends on moved."""
-    return (
-        old is not None
-        and not refresh
-        and old.snapshot == snapshot
-        and old.distro is not None
-        and {p.name for p in old.packages} == set(names)
-    )
 
 
 def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]], list[str]]:

@@ -40,6 +40,7 @@ class LockedStage(NamedTuple):
     """What a stage's packages were pinned to, or why they could not be."""
 
     stage: str
+    base: str | None = None
     distro: str | None = None
     release: str | None = None
     package_manager: str | None = None
@@ -116,6 +117,7 @@ def _stage_table(stage: LockedStage) -> Any:
     table = tomlkit.table()
     table.add("stage", stage.stage)
     for key, value in (
+        ("base", stage.base),
         ("distro", stage.distro),
         ("release", stage.release),
         ("package-manager", stage.package_manager),
@@ -191,6 +193,7 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
     )
     return LockedStage(
         stage=_str(entry["stage"]),
+        base=_opt_str(entry.get("base")),
         distro=_opt_str(entry.get("distro")),
         release=_opt_str(entry.get("release")),
         package_manager=_opt_str(entry.get("package-manager")),

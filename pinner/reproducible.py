@@ -212,25 +212,29 @@ def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: s
     first = plan.stage.instructions[0].line - 1
     last = text.count("\n", 0, plan.stage.instructions[-1].span.end) + 1
     step = sources.find_marker(lines, first, last)
-    if step is not None:
+    run = plan.apt_runs[0]
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    edits = []
+    if step is not None and step.start < run.line - 1:
         if step.timestamp == rewrite.snapshot:
             return []
-        offsets = [0]
-        for line in lines:
-            offsets.append(offsets[-1] + len(line) + 1)
         old = "\n".join(lines[step.start : step.end])
         new = "\n".join(
             sources.update_timestamp(lines, step, rewrite.snapshot)[step.start : step.end]
         )
         return [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
-    run = plan.apt_runs[0]
+    if step is not None:
+        # An apt RUN added above the step would run on the live archive: move the step up.
+        edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
     at = _line_start(text, run.span.start)
     indent = text[at : run.span.start]
     which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
     mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
     step_text = sources.snapshot_run_line(which, rewrite.snapshot, mirrors=mirrors)
     body = (nl + indent).join(step_text.split("\n"))
-    return [Edit(at, at, f"{indent}{body}{nl}")]
+    return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 
 
 def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:

@@ -118,6 +118,22 @@ CASES = [
         id="marker-with-another-time-is-updated-in-place",
     ),
     pytest.param(
+        f"FROM debian:bookworm\nRUN apt-get install -y curl\n{step()}{cleaned(f'RUN {INSTALL}')}",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        f"{cleaned('RUN apt-get install -y curl')}{cleaned(f'RUN {INSTALL}')}",
+        [],
+        id="apt-run-added-above-the-step-moves-it-up",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN apt-get install -y curl\n{step(ts=OLD_TS)}RUN make\n",
+        DEBIAN,
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned('RUN apt-get install -y curl')}"
+        "RUN make\n",
+        [],
+        id="step-below-the-only-apt-run-moves-up-at-the-new-time",
+    ),
+    pytest.param(
         f"FROM debian:bookworm\r\n{step(ts=OLD_TS, nl=chr(13) + chr(10))}RUN apt-get install -y curl\r\n",
         DEBIAN,
         f"{HEAD.replace(chr(10), chr(13) + chr(10))}FROM debian:bookworm\r\n{ARG[:-1]}\r\n"

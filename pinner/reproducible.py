@@ -138,9 +138,13 @@ def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
     else:
         word = next(w for w in existing.words if w.text.partition("=")[0] == EPOCH_ARG)
         _, eq, value = word.text.partition("=")
-        if eq and value.strip("\"'") == str(rewrite.previous_epoch) and value != str(rewrite.epoch):
-            start = len(EPOCH_ARG) + 1
-            edits.append(Edit(*word.span(start), str(rewrite.epoch)))
+        end = word.span().end
+        if not value.strip("\"'"):
+            # Without a default the build has no SOURCE_DATE_EPOCH unless one is passed.
+            start = word.span(len(EPOCH_ARG) + 1).start if value else end
+            edits.append(Edit(start, end, f"{'' if eq else '='}{rewrite.epoch}"))
+        elif value.strip("\"'") == str(rewrite.previous_epoch) and value != str(rewrite.epoch):
+            edits.append(Edit(*word.span(len(EPOCH_ARG) + 1), str(rewrite.epoch)))
     for stage in parsed.stages:
         if _declares(stage.instructions[1:], EPOCH_ARG) is not None:
             continue

@@ -264,6 +264,21 @@ CASES = [
         id="global-arg-of-the-user-kept",
     ),
     pytest.param(
+        "ARG SOURCE_DATE_EPOCH\nFROM debian:bookworm\n",
+        rw(),
+        f"# syntax=docker/dockerfile:1.23\nARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm\n{ARG}",
+        [],
+        id="global-arg-without-default-gets-one",
+    ),
+    pytest.param(
+        'ARG A=1 SOURCE_DATE_EPOCH="" B\nFROM debian:bookworm\n',
+        rw(),
+        f"# syntax=docker/dockerfile:1.23\nARG A=1 SOURCE_DATE_EPOCH={EPOCH} B\n"
+        f"FROM debian:bookworm\n{ARG}",
+        [],
+        id="global-arg-empty-among-others-gets-the-epoch",
+    ),
+    pytest.param(
         "ARG BASE=debian:bookworm\nFROM ${BASE}\nARG SOURCE_DATE_EPOCH\nRUN true\n",
         rw(),
         f"# syntax=docker/dockerfile:1.23\nARG BASE=debian:bookworm\nARG SOURCE_DATE_EPOCH={EPOCH}\n"

@@ -49,7 +49,7 @@ def check(
     failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
-            "ok": not findings,
+            "ok": not failed,
             "files": len(targets),
             "findings": [f._asdict() for f in findings],
         }

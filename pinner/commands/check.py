@@ -94,7 +94,7 @@ def check_target(target: Target) -> list[Finding]:
         if image.reference not in used:
             findings.append(Finding(lock_path, None, image.reference, f"not used by {path}"))
     findings.extend(check_reproducible(target))
-    if not findings:
+    if not any(f.severity == "error" for f in findings):
         known = pinning.known_from([target.lock])
         resolved = {pinning.query(u): known.by_query[pinning.query(u)] for u in target.parsed.uses}
         pinned = pinning.pin(target.parsed, resolved, target.lock)

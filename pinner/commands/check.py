@@ -132,8 +132,11 @@ def check_reproducible(target: Target) -> list[Finding]:
         last = parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1
         step = sources.find_marker(lines, first, last)
         own = step is not None and step.timestamp == lock.snapshot
-        stepped[stage.label] = own or stepped.get(stage.parent or "", False)
-        if not stepped[stage.label]:
+        inherited = stepped.get(stage.parent or "", False)
+        stepped[stage.label] = own or inherited
+        # A step below the stage's first apt RUN leaves that RUN on the live archive.
+        late = step is not None and own and not inherited and step.start >= plan.apt_runs[0].line
+        if not stepped[stage.label] or late:
             message = f"{where}: apt runs without pinner's snapshot step at {lock.snapshot}"
             findings.append(Finding(path, plan.apt_runs[0].line, None, message))
         names = set()

@@ -127,6 +127,7 @@ def check_reproducible(target: Target) -> list[Finding]:
             if entry is None or entry.distro in reproducible.SNAPSHOT_DISTROS:
                 message = f"{where}: apt packages are not locked; run pinner lock {path}"
                 findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+            stepped[stage.label] = True  # not locked: stages built on it are not reported too
             continue
         first = stage.instructions[0].line - 1
         last = parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1

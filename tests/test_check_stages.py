@@ -1,0 +1,333 @@
+"""`pinner check`'s reproducibility findings: snapshot steps, packages and SOURCE_DATE_EPOCH.
+
+Each case starts from a Dockerfile and lock as `pinner lock` writes them, made offline with the
+same pure functions the engine runs (rewrite_text, pin, render), then changes one thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from pinner import dockerfile, lockfile, pinning, reproducible
+from pinner.apt import sources
+from pinner.lockfile import Lock, LockedPackage, LockedStage
+from pinner.main import main
+from pinner.registry import OCI_MANIFEST, Manifest
+
+TS = "20241202T000000Z"
+EPOCH = 1733097600
+HELLO = LockedPackage(
+    "hello", "amd64", "2.10-3", "ab" * 32, "pool/main/h/hello/hello_2.10-3_amd64.deb"
+)
+NETBASE = LockedPackage(
+    "netbase", "amd64", "6.4", "cd" * 32, "pool/main/n/netbase/netbase_6.4_all.deb"
+)
+HELLO_RUN = "RUN apt-get update && apt-get install -y --no-install-recommends hello"
+NETBASE_RUN = "RUN apt-get install -y netbase"
+DOCKERFILE = f"""\
+FROM debian:bookworm AS build
+{HELLO_RUN}
+
+FROM build
+{NETBASE_RUN}
+"""
+CLEANUP = " \\\n    && " + sources.cleanup_for(HELLO_RUN)
+OK = "1 Dockerfile(s) pinned and in agreement with their locks\n"
+
+
+def apt_stage(label: str, *packages: LockedPackage) -> LockedStage:
+    return LockedStage(
+        stage=label,
+        distro="debian",
+        release="bookworm",
+        package_manager="apt",
+        snapshot=TS,
+        signature="verified",
+        packages=packages,
+    )
+
+
+STAGES = (apt_stage("build", HELLO), apt_stage("1", NETBASE))
+
+
+def write_locked(
+    folder: Path, text: str = DOCKERFILE, stages: Sequence[LockedStage] = STAGES
+) -> Path:
+    """Write text and its lock as `pinner lock --snapshot TS` would, digests made up."""
+    path = folder / "Dockerfile"
+    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, {})
+    new, _ = reproducible.rewrite_text(dockerfile.parse(text, str(path)), rewrite)
+    parsed = dockerfile.parse(new, str(path))
+    resolved = {}
+    for use in parsed.uses:
+        query = pinning.query(use)
+        digest = "sha256:" + hashlib.sha256(str(query).encode()).hexdigest()
+        resolved[query] = Manifest(digest, OCI_MANIFEST)
+    pinned = pinning.pin(
+        parsed, resolved, Lock(snapshot=TS, source_date_epoch=EPOCH, stages=tuple(stages))
+    )
+    path.write_text(pinned.text)
+    (folder / "Dockerfile.lock").write_text(lockfile.render(pinned.lock, "Dockerfile"))
+    return path
+
+
+def change(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert text.count(old) == count, (old, text.count(old))
+    path.write_text(text.replace(old, new))
+
+
+def line_of(path: Path, start: str, nth: int = 1) -> int:
+    """The number of the nth line that starts with start, or is start when it ends in "$"."""
+    lines = path.read_text().split("\n")
+    if start.endswith("$"):
+        numbers = [n for n, line in enumerate(lines, 1) if line == start[:-1]]
+    else:
+        numbers = [n for n, line in enumerate(lines, 1) if line.startswith(start)]
+    return numbers[nth - 1]
+
+
+def check(capsys: pytest.CaptureFixture[str], path: Path, *args: str) -> tuple[int, str, str]:
+    code = main(["check", *args, str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_fresh_lock_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    text = path.read_text()
+    assert text.count(sources.MARKER_PREFIX) == 1  # stage 1 inherits build's step
+    assert text.count(CLEANUP) == 2
+    assert check(capsys, path) == (0, "", OK)
+
+
+def _remove_step(path: Path) -> None:
+    lines = path.read_text().split("\n")
+    step = sources.find_marker(lines)
+    assert step is not None
+    path.write_text("\n".join(lines[: step.start] + lines[step.end :]))
+
+
+def test_snapshot_step_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    _remove_step(path)
+    code, out, err = check(capsys, path)
+    assert (code, err) == (1, "2 finding(s) in 1 Dockerfile(s)\n")
+    assert out == (
+        f"{path}:{line_of(path, HELLO_RUN)}: stage build:"
+        f" apt runs without pinner's snapshot step at {TS}\n"
+        f"{path}:{line_of(path, NETBASE_RUN)}: stage 1:"
+        f" apt runs without pinner's snapshot step at {TS}\n"
+    )
+
+
+def test_snapshot_step_at_another_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    change(path, f"ts={TS}", "ts=20200101T000000Z")
+    change(path, f"debian {TS}\n", "debian 20200101T000000Z\n")
+    code, out, _ = check(capsys, path)
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{path}:{line_of(path, HELLO_RUN)}: stage build:"
+        f" apt runs without pinner's snapshot step at {TS}"
+    )
+
+
+def test_apt_run_added_above_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path, stages=(apt_stage("build", HELLO), apt_stage("1", NETBASE)))
+    change(
+        path,
+        "ARG SOURCE_DATE_EPOCH\n",
+        f"ARG SOURCE_DATE_EPOCH\nRUN apt-get install -y curl{CLEANUP}\n",
+        count=2,
+    )
+    # Only the build stage's copy matters here; put stage 1's back.
+    text = path.read_text()
+    second = text.index(f"RUN apt-get install -y curl{CLEANUP}\n", text.index("FROM build"))
+    path.write_text(text[:second] + text[second + len(f"RUN apt-get install -y curl{CLEANUP}\n") :])
+    code, out, _ = check(capsys, path)
+    curl = line_of(path, "RUN apt-get install -y curl")
+    assert (code, out) == (
+        1,
+        f"{path}:{curl}: stage build: apt runs without pinner's snapshot step at {TS}\n"
+        f"{path}:{curl}: stage build: packages differ from the lock (new: curl; gone: none)\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            "--no-install-recommends hello ",
+            "--no-install-recommends hello curl ",
+            "packages differ from the lock (new: curl; gone: none)",
+            id="added",
+        ),
+        pytest.param(
+            "--no-install-recommends hello ",
+            "--no-install-recommends curl ",
+            "packages differ from the lock (new: curl; gone: hello)",
+            id="replaced",
+        ),
+        pytest.param(
+            "--no-install-recommends hello ",
+            "--no-install-recommends hello=2.10-3 ",
+            None,
+            id="version-written-same-package",
+        ),
+    ],
+)
+def test_packages_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, message: str | None
+) -> None:
+    path = write_locked(tmp_path)
+    change(path, old, new)
+    code, out, _ = check(capsys, path)
+    if message is None:
+        assert (code, out) == (0, "")
+    else:
+        line = line_of(path, "RUN apt-get update && apt-get install")
+        assert (code, out) == (1, f"{path}:{line}: stage build: {message}\n")
+
+
+def test_cleanup_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    change(path, f"--no-install-recommends hello{CLEANUP}", "--no-install-recommends hello")
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, HELLO_RUN)}:"
+        " apt leaves files that differ between builds; run pinner lock\n",
+    )
+
+
+def test_global_arg_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    change(path, f"ARG SOURCE_DATE_EPOCH={EPOCH}\n", "")
+    code, out, err = check(capsys, path)
+    assert (code, out, err) == (
+        1,
+        f"{path}: no global ARG SOURCE_DATE_EPOCH={EPOCH} before the first FROM\n",
+        "1 finding(s) in 1 Dockerfile(s)\n",
+    )
+
+
+def test_global_arg_of_another_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    change(path, f"ARG SOURCE_DATE_EPOCH={EPOCH}\n", "ARG SOURCE_DATE_EPOCH=1\n")
+    code, out, _ = check(capsys, path)
+    line = line_of(path, "ARG SOURCE_DATE_EPOCH=1")
+    assert (code, out) == (
+        1,
+        f"{path}:{line}: ARG SOURCE_DATE_EPOCH=1 differs from the lock ({EPOCH})\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("nth", "label", "from_line"), [(1, "build", "FROM debian"), (2, "1", "FROM build")]
+)
+def test_stage_arg_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nth: int, label: str, from_line: str
+) -> None:
+    path = write_locked(tmp_path)
+    lines = path.read_text().split("\n")
+    del lines[line_of(path, "ARG SOURCE_DATE_EPOCH$", nth) - 1]
+    path.write_text("\n".join(lines))
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, from_line)}: stage {label}:"
+        " no ARG SOURCE_DATE_EPOCH, so RUN steps cannot see it\n",
+    )
+
+
+def test_stage_missing_from_the_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_locked(tmp_path)
+    lock_path = tmp_path / "Dockerfile.lock"
+    lock = lockfile.parse(lock_path.read_text(), str(lock_path))
+    lock_path.write_text(lockfile.render(lock._replace(stages=lock.stages[1:]), "Dockerfile"))
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, HELLO_RUN)}: stage build: apt packages are not locked;"
+        f" run pinner lock {path}\n",
+    )
+
+
+APK_DOCKERFILE = f"{DOCKERFILE}\nFROM alpine:3.20\nRUN apk add --no-cache curl\n"
+APK_STAGE = LockedStage(
+    stage="2",
+    package_manager="apk",
+    notes=("apk has no dated snapshot mirror; its packages are not pinned",),
+)
+APK_WARNING = "stage 2: apk has no dated snapshot mirror; packages not pinned"
+
+
+def test_apk_stage_is_a_warning_that_does_not_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_locked(tmp_path, APK_DOCKERFILE, (*STAGES, APK_STAGE))
+    code, out, err = check(capsys, path)
+    assert (code, out, err) == (
+        0,
+        f"{path}:{line_of(path, 'FROM alpine')}: warning: {APK_WARNING}\n",
+        OK,
+    )
+
+
+def test_json_has_severity_and_ok_follows_the_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_locked(tmp_path, APK_DOCKERFILE, (*STAGES, APK_STAGE))
+    code, out, _ = check(capsys, path, "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "ok": True,
+        "files": 1,
+        "findings": [
+            {
+                "path": str(path),
+                "line": line_of(path, "FROM alpine"),
+                "reference": None,
+                "message": APK_WARNING,
+                "severity": "warning",
+            }
+        ],
+    }
+
+    change(path, f"ARG SOURCE_DATE_EPOCH={EPOCH}\n", "")
+    code, out, _ = check(capsys, path, "--json")
+    data = json.loads(out)
+    assert (code, data["ok"]) == (1, False)
+    assert [(f["severity"], f["message"]) for f in data["findings"]] == [
+        ("error", f"no global ARG SOURCE_DATE_EPOCH={EPOCH} before the first FROM"),
+        ("warning", APK_WARNING),
+    ]
+
+
+def test_a_warning_does_not_hide_a_stale_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_locked(tmp_path, APK_DOCKERFILE, (*STAGES, APK_STAGE))
+    lock_path = tmp_path / "Dockerfile.lock"
+    change(
+        lock_path,
+        'signature = "verified"',
+        'signature = "not checked: gpgv is not installed"',
+        count=2,
+    )
+    lock_path.write_text(
+        re.sub(r"(?m)^version = 1$", "version = 1\n# edited by hand", lock_path.read_text())
+    )
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, 'FROM alpine')}: warning: {APK_WARNING}\n"
+        f"{lock_path}: out of date; run pinner lock {path}\n",
+    )

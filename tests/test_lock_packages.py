@@ -1,0 +1,379 @@
+"""`pinner lock` locks apt packages per stage: the CLI against a real registry holding a real
+Debian image, and the snapshot.debian.org stand-in serving Debian's archive.
+
+The image (mmdebstrap) and the stand-in's indexes are cached under ~/.cache/pinner-tests; pinner's
+own cache ($XDG_CACHE_HOME) is per module, so the first lock fetches through the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from debian_image import DebianImageSpec, build_debian_image, default_cache_dir, push_oci_image
+from registryd import Registry, push_image
+from snapshot_mirror import SnapshotMirror as StandIn
+
+from pinner import lockfile
+from pinner.apt import packages
+from pinner.apt.sources import MARKER_PREFIX
+from pinner.lockfile import Lock, LockedPackage
+from pinner.main import main
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in ("mmdebstrap", "gpgv")),
+        reason="needs root with mmdebstrap and gpgv",
+    ),
+]
+
+TS = "20241202T000000Z"  # the base image's own snapshot time (DebianImageSpec)
+EPOCH = 1733097600
+NEW_TS = "20250101T000000Z"
+NEW_EPOCH = 1735689600
+SUITES = "bookworm, bookworm-updates, bookworm-security"
+DOCKERFILE = """\
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends hello
+
+FROM debian:bookworm
+COPY --from=build /usr/bin/hello /usr/bin/hello
+RUN apt-get update \\
+    && apt-get install -y --no-install-recommends netbase
+"""
+
+LockRun = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandIn]:
+    with StandIn(default_cache_dir() / "snapshot") as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    """The test registry as Docker Hub: the real Debian image, an Alpine stand-in, a frontend."""
+    image = build_debian_image(default_cache_dir() / "images", DebianImageSpec(sources="deb822"))
+    push_oci_image(image, registry.url, "library/debian", "bookworm", as_index=True)
+    push_image(registry, "library/alpine", "3.20")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An empty Docker config and a pinner cache of this module's own."""
+    return {
+        "DOCKER_CONFIG": str(tmp_path_factory.mktemp("docker-config")),
+        "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("xdg-cache")),
+    }
+
+
+def _lock_with(hub: str, standin: StandIn) -> Callable[..., int]:
+    def run(folder: Path, *args: str) -> int:
+        argv = [
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{hub}",
+            "--snapshot-mirror",
+            f"debian={standin.url}/archive",
+            *args,
+            str(folder / "Dockerfile"),
+        ]
+        return main(argv)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def locked(
+    hub: str, standin: StandIn, module_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """DOCKERFILE locked with --snapshot 20241202T000000Z; tests copy it before changing it."""
+    folder = tmp_path_factory.mktemp("locked")
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in module_env.items():
+            patch.setenv(key, value)
+        assert _lock_with(hub, standin)(folder, "--quiet", "--snapshot", TS) == 0
+    return folder
+
+
+@pytest.fixture
+def lock(
+    hub: str,
+    standin: StandIn,
+    module_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> LockRun:
+    """Run `pinner lock ARGS FOLDER/Dockerfile`; return exit code, stdout and stderr."""
+    for key, value in module_env.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    run = _lock_with(hub, standin)
+
+    def call(folder: Path, *args: str) -> tuple[int, str, str]:
+        code = run(folder, *args)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def copy(locked: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(locked, folder)
+    return folder
+
+
+def read_lock(folder: Path) -> Lock:
+    return lockfile.parse((folder / "Dockerfile.lock").read_text(), "Dockerfile.lock")
+
+
+def served(standin: StandIn, name: str, ts: str = TS) -> LockedPackage:
+    """A package as the stand-in's bookworm main index lists it at ts (bookworm has no update)."""
+    data = standin.cache_path("debian", ts, "dists/bookworm/main/binary-amd64/Packages.xz")
+    entries = packages.parse_packages(packages.decompress(data.read_bytes(), "Packages.xz"))
+    entry = next(e for e in entries if e.name == name)
+    return LockedPackage(name, "amd64", entry.version, entry.sha256, entry.filename)
+
+
+def markers(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.startswith(MARKER_PREFIX)]
+
+
+# --------------------------------------------------------------------------- lock and re-lock
+
+
+def test_snapshot_is_recorded_with_each_stage_packages(locked: Path, standin: StandIn) -> None:
+    lock = read_lock(locked)
+    assert (lock.snapshot, lock.source_date_epoch) == (TS, EPOCH)
+    hello, netbase = served(standin, "hello"), served(standin, "netbase")
+    assert (hello.version, netbase.version) == ("2.10-3", "6.4")
+    assert hello.filename == "pool/main/h/hello/hello_2.10-3_amd64.deb"
+    assert [
+        (s.stage, s.distro, s.release, s.package_manager, s.snapshot, s.signature, s.packages)
+        for s in lock.stages
+    ] == [
+        ("build", "debian", "bookworm", "apt", TS, "verified", (hello,)),
+        ("1", "debian", "bookworm", "apt", TS, "verified", (netbase,)),
+    ]
+    text = (locked / "Dockerfile").read_text()
+    assert markers(text) == [f"{MARKER_PREFIX} debian {TS}"] * 2
+    assert f"ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM debian:bookworm@sha256:" in text
+
+
+def test_relock_without_snapshot_keeps_it_and_asks_nobody(
+    locked: Path, tmp_path: Path, lock: LockRun, standin: StandIn, registry: Registry
+) -> None:
+    folder = copy(locked, tmp_path)
+    before = files(folder)
+    standin.clear_log()
+    registry.clear_requests()
+
+    code, out, err = lock(folder, "--quiet")
+
+    assert (code, out, err) == (0, "", "")
+    assert files(folder) == before
+    assert standin.log == []
+    assert registry.requests() == []
+
+
+def test_new_snapshot_moves_time_epoch_and_steps_in_place(
+    locked: Path, tmp_path: Path, lock: LockRun, standin: StandIn
+) -> None:
+    folder = copy(locked, tmp_path)
+    old_text = (folder / "Dockerfile").read_text()
+
+    code, _, _ = lock(folder, "--quiet", "--snapshot", NEW_TS)
+
+    assert code == 0
+    text = (folder / "Dockerfile").read_text()
+    assert text == old_text.replace(TS, NEW_TS).replace(str(EPOCH), str(NEW_EPOCH))
+    assert markers(text) == [f"{MARKER_PREFIX} debian {NEW_TS}"] * 2
+    lock_ = read_lock(folder)
+    assert (lock_.snapshot, lock_.source_date_epoch) == (NEW_TS, NEW_EPOCH)
+    assert [(s.stage, s.snapshot, s.packages) for s in lock_.stages] == [
+        ("build", NEW_TS, (served(standin, "hello", NEW_TS),)),
+        ("1", NEW_TS, (served(standin, "netbase", NEW_TS),)),
+    ]
+
+
+def test_pin_versions_writes_them_into_the_install_lines(
+    locked: Path, tmp_path: Path, lock: LockRun, standin: StandIn
+) -> None:
+    folder = copy(locked, tmp_path)
+    old = files(folder)
+    standin.clear_log()
+
+    code, _, _ = lock(folder, "--quiet", "--pin-versions")
+
+    assert code == 0
+    text = (folder / "Dockerfile").read_text()
+    assert text == (
+        old["Dockerfile"]
+        .decode()
+        .replace("--no-install-recommends hello ", "--no-install-recommends hello=2.10-3 ")
+        .replace("--no-install-recommends netbase ", "--no-install-recommends netbase=6.4 ")
+    )
+    assert (folder / "Dockerfile.lock").read_bytes() == old["Dockerfile.lock"]
+    assert standin.log == []  # the versions come from the lock
+
+
+def test_snapshot_base_is_the_time_the_base_image_records(lock: LockRun, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    code, _, _ = lock(tmp_path, "--quiet", "--snapshot", "base")
+    assert code == 0
+    assert DebianImageSpec().snapshot == TS
+    assert (read_lock(tmp_path).snapshot, read_lock(tmp_path).source_date_epoch) == (TS, EPOCH)
+
+
+# --------------------------------------------------------------------------- failures and notes
+
+
+def test_unknown_package_is_one_error_and_nothing_is_written(lock: LockRun, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM debian:bookworm\nRUN apt-get install -y hello no-such-pkg-0\n")
+    before = files(tmp_path)
+
+    code, out, err = lock(tmp_path, "--snapshot", TS)
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{dockerfile}: no-such-pkg-0: no amd64 package in {SUITES} at {TS}\n"
+        "1 error(s); nothing written\n"
+    )
+    assert files(tmp_path) == before
+
+
+def test_snapshot_404_names_suite_and_time_and_nothing_is_written(
+    lock: LockRun,
+    tmp_path: Path,
+    standin: StandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "fresh-cache"))
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    standin.fail(r"/dists/bookworm-security/InRelease$", 404, times=None)
+    try:
+        code, out, err = lock(folder, "--snapshot", TS)
+    finally:
+        standin.clear_failures()
+
+    url = f"{standin.url}/archive/debian-security/{TS}/dists/bookworm-security/InRelease"
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{folder / 'Dockerfile'}: debian-security bookworm-security at {TS}:"
+        f" not found on the snapshot mirror (404 for {url})\n"
+        "1 error(s); nothing written\n"
+    )
+    assert files(folder) == {"Dockerfile": DOCKERFILE.encode()}
+
+
+def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        'FROM debian:bookworm\nARG PKGS="hello"\n'
+        "RUN apt-get update && apt-get upgrade -y && apt-get install -y netbase $PKGS\n"
+    )
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith(f"{dockerfile}: ")]
+    assert notes == [
+        f"{dockerfile}: stage 0: apt-get upgrade takes whatever the snapshot serves;"
+        " versions are not recorded",
+        f"{dockerfile}: stage 0: package list uses a variable ($PKGS);"
+        " its packages are not recorded",
+    ]
+    [stage] = read_lock(tmp_path).stages
+    assert [p.name for p in stage.packages] == ["netbase"]
+    assert len(stage.notes) == 2
+
+
+def test_alpine_stage_is_noted_and_left_alone(lock: LockRun, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.20\nRUN apk add --no-cache curl\n")
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0
+    note = "apk has no dated snapshot mirror; its packages are not pinned"
+    assert f"{dockerfile}: stage 0: {note}\n" in err
+    text = dockerfile.read_text()
+    assert MARKER_PREFIX not in text
+    assert text.endswith("FROM alpine:3.20@sha256:" + text.split("@sha256:")[-1])
+    assert [
+        (s.stage, s.distro, s.package_manager, s.snapshot, s.packages, s.notes)
+        for s in read_lock(tmp_path).stages
+    ] == [("0", None, "apk", None, (), (note,))]
+    assert main(["check", str(dockerfile)]) == 0
+
+
+# --------------------------------------------------------------------------- output modes
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(lock: LockRun, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    code, out, _ = lock(tmp_path, "--quiet", "--dry-run", "--snapshot", TS)
+    assert code == 0
+    assert files(tmp_path) == {"Dockerfile": DOCKERFILE.encode()}
+    path = tmp_path / "Dockerfile"
+    assert out.startswith(f"--- a/{path}\n+++ b/{path}\n@@ ")
+    assert f"\n+{MARKER_PREFIX} debian {TS}\n" in out
+    assert f"\n--- /dev/null\n+++ b/{path}.lock\n" in out
+    assert '\n+name = "hello"\n' in out
+
+
+def test_json_includes_stages(
+    lock: LockRun, locked: Path, tmp_path: Path, standin: StandIn
+) -> None:
+    folder = copy(locked, tmp_path)
+    code, out, _ = lock(folder, "--quiet", "--json")
+    assert code == 0
+    [result] = json.loads(out)["files"]
+    assert (result["snapshot"], result["source_date_epoch"]) == (TS, EPOCH)
+    hello = served(standin, "hello")
+    assert result["stages"][0] == {
+        "stage": "build",
+        "distro": "debian",
+        "release": "bookworm",
+        "package_manager": "apt",
+        "packages": [hello._asdict()],
+        "notes": [],
+    }
+    assert [s["stage"] for s in result["stages"]] == ["build", "1"]
+
+
+def test_check_passes_after_lock(locked: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", str(locked / "Dockerfile")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="engine.lock_target records epoch_of(snapshot) though rewrite_text keeps the user's"
+    " own global ARG SOURCE_DATE_EPOCH, so check fails right after lock",
+)
+def test_users_own_epoch_is_kept_and_check_passes(
+    lock: LockRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "ARG SOURCE_DATE_EPOCH=0\nFROM debian:bookworm\nRUN apt-get install -y hello\n"
+    )
+    assert lock(tmp_path, "--quiet", "--snapshot", TS)[0] == 0
+    assert "\nARG SOURCE_DATE_EPOCH=0\n" in dockerfile.read_text()
+    assert main(["check", str(dockerfile)]) == 0, capsys.readouterr().out

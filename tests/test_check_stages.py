@@ -140,17 +140,10 @@ def test_snapshot_step_at_another_time(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_apt_run_added_above_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_locked(tmp_path, stages=(apt_stage("build", HELLO), apt_stage("1", NETBASE)))
-    change(
-        path,
-        "ARG SOURCE_DATE_EPOCH\n",
-        f"ARG SOURCE_DATE_EPOCH\nRUN apt-get install -y curl{CLEANUP}\n",
-        count=2,
-    )
-    # Only the build stage's copy matters here; put stage 1's back.
-    text = path.read_text()
-    second = text.index(f"RUN apt-get install -y curl{CLEANUP}\n", text.index("FROM build"))
-    path.write_text(text[:second] + text[second + len(f"RUN apt-get install -y curl{CLEANUP}\n") :])
+    path = write_locked(tmp_path)
+    lines = path.read_text().split("\n")
+    lines.insert(line_of(path, sources.MARKER_PREFIX) - 1, f"RUN apt-get install -y curl{CLEANUP}")
+    path.write_text("\n".join(lines))
     code, out, _ = check(capsys, path)
     curl = line_of(path, "RUN apt-get install -y curl")
     assert (code, out) == (

@@ -83,6 +83,17 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
     return result
 
 
+def _escape(text: str) -> str:
+    """The line-continuation character: a leading `# escape=` parser directive's, else "\\"."""
+    for line in text.split("\n"):
+        match = re.fullmatch(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S*)[ \t]*\r?", line)
+        if not match:
+            break
+        if match[1].lower() == "escape" and match[2]:
+            return match[2]
+    return "\\"
+
+
 def _newline(text: str) -> str:
     first = text.find("\n")
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
@@ -176,7 +187,7 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
             # Appended after a trailing `# comment` it would be commented out: go before it.
             cut = _comment_start(new)
             head, comment = (new, "") if cut is None else (new[:cut].rstrip(" \t"), " " + new[cut:])
-            new = f"{head} \\{nl}    && {cleanup}{comment}"
+            new = f"{head} {_escape(text)}{nl}    && {cleanup}{comment}"
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits
@@ -215,7 +226,8 @@ def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: s
     lines = text.split("\n")
     first = plan.stage.instructions[0].line - 1
     last = text.count("\n", 0, plan.stage.instructions[-1].span.end) + 1
-    step = sources.find_marker(lines, first, last)
+    escape = _escape(text)
+    step = sources.find_marker(lines, first, last, escape=escape)
     run = plan.apt_runs[0]
     offsets = [0]
     for line in lines:
@@ -236,7 +248,7 @@ def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: s
     indent = text[at : run.span.start]
     which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
     mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
-    step_text = sources.snapshot_run_line(which, rewrite.snapshot, mirrors=mirrors)
+    step_text = sources.snapshot_run_line(which, rewrite.snapshot, mirrors=mirrors, escape=escape)
     body = (nl + indent).join(step_text.split("\n"))
     return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 

@@ -24,10 +24,17 @@ MIRROR = "http://127.0.0.1:9/archive"
 DIGEST = "sha256:" + "4f" * 32
 
 
-def step(distro: sources.Distro = "debian", ts: str = TS, nl: str = "\n", **kwargs: str) -> str:
+def step(
+    distro: sources.Distro = "debian",
+    ts: str = TS,
+    nl: str = "\n",
+    mirror: str | None = None,
+    escape: str = "\\",
+) -> str:
     """The marker and snapshot RUN as pinner inserts them, with its line break after."""
-    mirrors = {"debian": kwargs["mirror"]} if "mirror" in kwargs else None
-    return nl.join(sources.snapshot_run_line(distro, ts, mirrors=mirrors).split("\n")) + nl
+    mirrors = {"debian": mirror} if mirror else None
+    run = sources.snapshot_run_line(distro, ts, mirrors=mirrors, escape=escape)
+    return nl.join(run.split("\n")) + nl
 
 
 def cleaned(run: str, nl: str = "\n", cleanup: str | None = CLEANUP) -> str:
@@ -209,6 +216,24 @@ CASES = [
         f"{HEAD}FROM debian:bookworm\n{ARG}{step()}" + cleaned("  RUN apt-get install -y hello"),
         [],
         id="indented-run-step-at-column-0",
+    ),
+    pytest.param(
+        "# escape=`\nFROM debian:bookworm\nRUN apt-get install -y hello\n",
+        DEBIAN,
+        f"# syntax=docker/dockerfile:1.23\n# escape=`\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+        f"FROM debian:bookworm\n{ARG}{step(escape='`')}"
+        f"RUN apt-get install -y hello `\n    && {CLEANUP}\n",
+        [],
+        id="escape-directive-backtick",
+    ),
+    pytest.param(
+        f"#escape = `\nFROM debian:bookworm\n{step(ts=OLD_TS, escape='`')}RUN apt-get install -y hello\n",
+        DEBIAN,
+        f"# syntax=docker/dockerfile:1.23\n#escape = `\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+        f"FROM debian:bookworm\n{ARG}{step(escape='`')}"
+        f"RUN apt-get install -y hello `\n    && {CLEANUP}\n",
+        [],
+        id="escape-directive-step-updated-in-place",
     ),
     pytest.param(
         "# syntax=docker/dockerfile:1.4\nFROM debian:bookworm\n",

@@ -253,22 +253,41 @@ def compose(
     if options.pin_versions:
         versions, version_notes = _versions(stages)
         all_notes += [f"{target.path}: {n}" for n in version_notes]
+    # The epoch pinner wrote last time is the old snapshot's; any other default is the user's.
+    previous_epoch = epoch_of(old.snapshot) if old.snapshot else None
     rewrite = reproducible.Rewrite(
         snapshot=snapshot,
         epoch=epoch_of(snapshot),
         distros={s.stage: s.distro for s in stages},
         mirrors=options.snapshot_mirrors,
         versions=versions,
-        previous_epoch=old.source_date_epoch,
+        previous_epoch=previous_epoch,
     )
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
     reparsed = dockerfile.parse(text, target.path, target.build_args)
     pinned = pinning.pin(reparsed, resolved, old)
-    lock = pinned.lock._replace(
-        snapshot=snapshot, source_date_epoch=epoch_of(snapshot), stages=tuple(stages)
-    )
+    epoch = _users_epoch(parsed, previous_epoch)
+    if epoch is None:
+        epoch = epoch_of(snapshot)
+    else:
+        all_notes.append(
+            f"{target.path}: keeps its own ARG SOURCE_DATE_EPOCH={epoch}"
+            f" (the snapshot time would give {epoch_of(snapshot)})"
+        )
+    lock = pinned.lock._replace(snapshot=snapshot, source_date_epoch=epoch, stages=tuple(stages))
     return Outcome(target, pinned.text, lock, tuple(all_notes))
+
+
+def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | None:
+    """A global ARG SOURCE_DATE_EPOCH default the user wrote (not one pinner wrote before)."""
+    for instruction in parsed.global_args:
+        for word in instruction.words:
+            name, _, value = word.text.partition("=")
+            value = value.strip("\"'")
+            if name == reproducible.EPOCH_ARG and value.isdigit() and int(value) != previous:
+                return int(value)
+    return None
 
 
 async def base_snapshot(work: StageWork) -> str:

@@ -361,12 +361,6 @@ def test_check_passes_after_lock(locked: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine.lock_target records epoch_of(snapshot) though rewrite_text keeps the user's"
-    " own global ARG SOURCE_DATE_EPOCH, so check fails right after lock",
-)
 def test_users_own_epoch_is_kept_and_check_passes(
     lock: LockRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -184,3 +184,20 @@ def test_update_with_epoch_moves_snapshot_and_epoch_together(
     assert "ARG SOURCE_DATE_EPOCH=1735689600\n" in text
     assert 'time = "20250101T000000Z"' in (tmp_path / "Dockerfile.lock").read_text()
     assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+def test_users_own_epoch_survives_relocks(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "docker/dockerfile", "1.23")
+    push_image(registry, "upd/epoch", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"ARG SOURCE_DATE_EPOCH=0\nFROM {registry.host}/upd/epoch:1\n")
+    mirror = ("--registry-mirror", f"docker.io={registry.url}")
+    for snapshot in ("20240101T000000Z", "20250101T000000Z"):
+        code, _, err = run(capsys, "lock", *mirror, "--snapshot", snapshot, str(dockerfile))
+        assert code == 0
+        assert f"{dockerfile}: keeps its own ARG SOURCE_DATE_EPOCH=0" in err
+        assert "\nARG SOURCE_DATE_EPOCH=0\n" in dockerfile.read_text()
+        assert "source-date-epoch = 0\n" in (tmp_path / "Dockerfile.lock").read_text()
+        assert run(capsys, "check", str(dockerfile))[0] == 0

@@ -69,7 +69,7 @@ def frontend_query() -> ImageRef:
 def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
     """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
     queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    if not options.images_only:
+    if not options.images_only and any(reproducible.syntax_edit(t.parsed)[0] for t in targets):
         queries.append(frontend_query())
     return queries
 

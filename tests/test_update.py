@@ -201,3 +201,23 @@ def test_users_own_epoch_survives_relocks(
         assert "\nARG SOURCE_DATE_EPOCH=0\n" in dockerfile.read_text()
         assert "source-date-epoch = 0\n" in (tmp_path / "Dockerfile.lock").read_text()
         assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+@pytest.mark.parametrize("syntax", ["", "# syntax=docker/dockerfile:1\n"], ids=["inserted", "kept"])
+def test_full_relock_makes_no_request(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str], syntax: str
+) -> None:
+    push_image(registry, "docker/dockerfile", "1.23")
+    push_index(registry, "docker/dockerfile", "1", seed="major")
+    push_image(registry, "upd/relock", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"{syntax}FROM {registry.host}/upd/relock:1\n")
+    mirror = ("--registry-mirror", f"docker.io={registry.url}")
+    assert run(capsys, "lock", *mirror, str(dockerfile))[0] == 0
+    before = files(tmp_path)
+    registry.clear_requests()
+
+    assert run(capsys, "lock", *mirror, str(dockerfile))[0] == 0
+
+    assert registry.requests() == []
+    assert files(tmp_path) == before

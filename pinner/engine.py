@@ -170,8 +170,9 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            names, stage_notes = _packages(parsed.text, plan)
-            notes.extend(f"{where}: {n}" for n in stage_notes)
+            names, line_notes = _packages(parsed.text, plan)
+            notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
+            stage_notes = list(dict.fromkeys(note for _, note in line_notes))
             base = self.base_key(plan.stage)
             old_stage = previous.get(label)
             if old_stage is not None and self._reusable(old_stage, base, snapshot, names):
@@ -193,14 +194,15 @@ class StageWork:
         return stages, notes
 
 
-def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[str]]:
+def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[tuple[int, str]]]:
+    """The package names a stage installs, and notes on what cannot be pinned, by line."""
     names: list[str] = []
-    notes: list[str] = []
+    notes: list[tuple[int, str]] = []
     for run in plan.apt_runs:
         shell = reproducible.shell_text(text, run)
         names.extend(p.name for p in commands.install_packages(shell))
         for command in commands.apt_commands(shell):
-            notes.extend(command.notes)
+            notes.extend((run.line, note) for note in command.notes)
     return list(dict.fromkeys(names)), list(dict.fromkeys(notes))
 
 

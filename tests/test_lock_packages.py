@@ -291,11 +291,11 @@ def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     )
     code, _, err = lock(tmp_path, "--snapshot", TS)
     assert code == 0
-    notes = [line for line in err.splitlines() if line.startswith(f"{dockerfile}: ")]
+    notes = [line for line in err.splitlines() if line.startswith(f"{dockerfile}:3: ")]
     assert notes == [
-        f"{dockerfile}: stage 0: apt-get upgrade takes whatever the snapshot serves;"
+        f"{dockerfile}:3: apt-get upgrade takes whatever the snapshot serves;"
         " versions are not recorded",
-        f"{dockerfile}: stage 0: package list uses a variable ($PKGS);"
+        f"{dockerfile}:3: package list uses a variable ($PKGS);"
         " its packages are not recorded",
     ]
     [stage] = read_lock(tmp_path).stages

@@ -295,8 +295,7 @@ def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     assert notes == [
         f"{dockerfile}:3: apt-get upgrade takes whatever the snapshot serves;"
         " versions are not recorded",
-        f"{dockerfile}:3: package list uses a variable ($PKGS);"
-        " its packages are not recorded",
+        f"{dockerfile}:3: package list uses a variable ($PKGS); its packages are not recorded",
     ]
     [stage] = read_lock(tmp_path).stages
     assert [p.name for p in stage.packages] == ["netbase"]

@@ -90,6 +90,7 @@ class Dockerfile(NamedTuple):
     stages: tuple[Stage, ...]
     uses: tuple[ImageUse, ...]
     global_args: tuple[Instruction, ...]
+    escape: str = "\\"
 
 
 def decode(data: bytes, path: str) -> str:
@@ -113,7 +114,9 @@ def _line_offsets(text: str) -> list[int]:
     return offsets
 
 
-def _logical_chars(text: str, starts: list[int], first: int, last: int) -> list[tuple[str, int]]:
+def _logical_chars(
+    text: str, starts: list[int], first: int, last: int, escape: str = "\\"
+) -> list[tuple[str, int]]:
     """The instruction's characters with continuations and interleaved comment lines removed."""
     chars: list[tuple[str, int]] = []
     for n in range(first, last + 1):
@@ -123,10 +126,42 @@ def _logical_chars(text: str, starts: list[int], first: int, last: int) -> list[
         if n != first and (not raw.strip() or raw.lstrip().startswith("#")):
             continue
         body = raw.rstrip(" \t")
-        if n != last and body.endswith("\\"):
+        if n != last and body.endswith(escape):
             raw = body[:-1]
         chars.extend((ch, begin + i) for i, ch in enumerate(raw))
     return chars
+
+
+def escape_char(text: str) -> str:
+    """The line-continuation character: a leading `# escape=` parser directive's, else "\\"."""
+    for line in text.split("\n"):
+        match = _DIRECTIVE_RE.fullmatch(line)
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
+            return match.group(2)
+    return "\\"
+
+
+_HEREDOC_RE = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+def _heredoc_end(text: str, starts: list[int], words: Sequence[Token], last: int) -> int:
+    """The last line of an instruction whose words open heredocs (`RUN <<EOF`), else last."""
+    line = last
+    for word in words:
+        for match in _HEREDOC_RE.finditer(word.text):
+            if word.text[max(match.start() - 1, 0) : match.start()] == "<":
+                continue  # <<< is a here-string, not a heredoc
+            strip_tabs, delimiter = match.group(1) == "-", match.group(3)
+            line += 1
+            while line < len(starts):
+                stop = starts[line + 1] if line + 1 < len(starts) else len(text)
+                content = text[starts[line] : stop].rstrip("\r\n")
+                if (content.lstrip("\t") if strip_tabs else content) == delimiter:
+                    break
+                line += 1
+    return min(line, len(starts) - 1)
 
 
 def _split_words(chars: list[tuple[str, int]]) -> list[Token]:
@@ -171,14 +206,18 @@ def instructions(text: str) -> list[Instruction]:
     """Every instruction of the Dockerfile, in order."""
     parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
     starts = _line_offsets(text)
+    escape = escape_char(text)
     result = []
+    covered = -1
     for item in parser.structure:
         keyword = item["instruction"].upper()
-        if keyword == "COMMENT":
-            continue
         first, last = item["startline"], item["endline"]
-        chars = _logical_chars(text, starts, first, last)
+        if keyword == "COMMENT" or first <= covered:
+            continue  # dockerfile-parse reads heredoc bodies as instructions; they are not
+        chars = _logical_chars(text, starts, first, last, escape)
         words = _split_words(chars)
+        if keyword in ("RUN", "COPY", "ADD"):
+            last = covered = _heredoc_end(text, starts, words[1:], last)
         end = starts[last + 1] if last + 1 < len(starts) else len(text)
         result.append(Instruction(keyword, first + 1, Span(starts[first], end), tuple(words[1:])))
     return result
@@ -310,7 +349,8 @@ class _Walker:
                     instructions=(*stages[-1].instructions, instruction)
                 )
                 self.stage_instruction(stages[-1], instruction)
-        return Dockerfile(self.text, tuple(stages), tuple(self.uses), tuple(global_args))
+        escape = escape_char(self.text)
+        return Dockerfile(self.text, tuple(stages), tuple(self.uses), tuple(global_args), escape)
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
         _, rest = _flags(instruction.words)

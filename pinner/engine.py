@@ -170,7 +170,7 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            names, line_notes = _packages(parsed.text, plan)
+            names, line_notes = _packages(parsed.text, plan, parsed.escape)
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))
             base = self.base_key(plan.stage)
@@ -194,14 +194,16 @@ class StageWork:
         return stages, notes
 
 
-def _packages(text: str, plan: reproducible.StagePlan) -> tuple[list[str], list[tuple[int, str]]]:
+def _packages(
+    text: str, plan: reproducible.StagePlan, escape: str
+) -> tuple[list[str], list[tuple[int, str]]]:
     """The package names a stage installs, and notes on what cannot be pinned, by line."""
     names: list[str] = []
     notes: list[tuple[int, str]] = []
     for run in plan.apt_runs:
         shell = reproducible.shell_text(text, run)
-        names.extend(p.name for p in commands.install_packages(shell))
-        for command in commands.apt_commands(shell):
+        names.extend(p.name for p in commands.install_packages(shell, escape=escape))
+        for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
     return list(dict.fromkeys(names)), list(dict.fromkeys(notes))
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from pinner import reference
 from pinner.apt import commands, sources
-from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, apply_edits
+from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, apply_edits, escape_char
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -20,6 +20,7 @@ FRONTEND = "docker/dockerfile"
 FRONTEND_MIN = (1, 23)
 FRONTEND_DEFAULT = f"{FRONTEND}:1.23"
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
+_HEREDOC_RUN_RE = re.compile(r"[^\n]*<<-?[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?[^\n]*\r?\n")
 SNAPSHOT_DISTROS = ("debian", "ubuntu")
 _VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-.*)?")
 
@@ -72,7 +73,9 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
         for instruction in stage.instructions[1:]:
             if instruction.keyword != "RUN":
                 continue
-            used = commands.package_manager(shell_text(parsed.text, instruction))
+            used = commands.package_manager(
+                shell_text(parsed.text, instruction), escape=parsed.escape
+            )
             manager = manager or used
             if used == "apt":
                 apt_runs.append(instruction)
@@ -81,17 +84,6 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
         stepped[stage.label] = inherited or bool(apt_runs)
         result.append(StagePlan(stage, manager, tuple(apt_runs), needs_step))
     return result
-
-
-def _escape(text: str) -> str:
-    """The line-continuation character: a leading `# escape=` parser directive's, else "\\"."""
-    for line in text.split("\n"):
-        match = re.fullmatch(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S*)[ \t]*\r?", line)
-        if not match:
-            break
-        if match[1].lower() == "escape" and match[2]:
-            return match[2]
-    return "\\"
 
 
 def _newline(text: str) -> str:
@@ -181,13 +173,21 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
         start, end = run_args(text, run)
         shell_start = end - len(shell_text(text, run))
         shell = text[shell_start:end]
-        new = commands.pin_versions(shell, versions) if versions else shell
-        cleanup = sources.cleanup_for(text[start:end]) if commands.install_packages(shell) else None
-        if cleanup is not None:
+        new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
+        cleanup = (
+            sources.cleanup_for(text[start:end])
+            if commands.install_packages(shell, escape=parsed.escape)
+            else None
+        )
+        if cleanup is not None and _HEREDOC_RUN_RE.match(shell):
+            # A heredoc script: the cleanup is its last line, before the closing delimiter.
+            last_line = new.rstrip("\r\n").rfind("\n") + 1
+            new = f"{new[:last_line]}{cleanup}{nl}{new[last_line:]}"
+        elif cleanup is not None:
             # Appended after a trailing `# comment` it would be commented out: go before it.
             cut = _comment_start(new)
             head, comment = (new, "") if cut is None else (new[:cut].rstrip(" \t"), " " + new[cut:])
-            new = f"{head} {_escape(text)}{nl}    && {cleanup}{comment}"
+            new = f"{head} {escape_char(text)}{nl}    && {cleanup}{comment}"
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits
@@ -226,7 +226,7 @@ def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: s
     lines = text.split("\n")
     first = plan.stage.instructions[0].line - 1
     last = text.count("\n", 0, plan.stage.instructions[-1].span.end) + 1
-    escape = _escape(text)
+    escape = escape_char(text)
     step = sources.find_marker(lines, first, last, escape=escape)
     run = plan.apt_runs[0]
     offsets = [0]

@@ -214,3 +214,35 @@ def test_apply_edits_refuses_overlaps() -> None:
     edits = [dockerfile.Edit(0, 4, "x"), dockerfile.Edit(2, 6, "y")]
     with pytest.raises(ValueError, match="overlapping"):
         dockerfile.apply_edits("abcdefgh", edits)
+
+
+def test_heredoc_bodies_are_part_of_their_instruction() -> None:
+    text = (
+        "FROM alpine:3 AS a\n"
+        "RUN <<EOF\napt-get install -y curl\nFROM nothing:1\nEOF\n"
+        "COPY <<-A <<'B' /x\n\tFROM tabbed:1\n\tA\nFROM quoted:1\nB\n"
+        "RUN cat <<<'FROM herestring:1'\n"
+        "FROM busybox:1\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    assert [str(u.ref) for u in parsed.uses] == [
+        "docker.io/library/alpine:3",
+        "docker.io/library/busybox:1",
+    ]
+    assert [[(i.keyword, i.line) for i in s.instructions] for s in parsed.stages] == [
+        [("FROM", 1), ("RUN", 2), ("COPY", 6), ("RUN", 11)],
+        [("FROM", 12)],
+    ]
+    run = parsed.stages[0].instructions[1]
+    assert (
+        text[run.span.start : run.span.end]
+        == "RUN <<EOF\napt-get install -y curl\nFROM nothing:1\nEOF\n"
+    )
+
+
+def test_escape_directive_sets_the_continuation_character() -> None:
+    text = "# escape=`\nFROM --platform=linux/amd64 `\n  python:3.12 AS b\nRUN dir c:\\\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    assert parsed.escape == "`"
+    assert [(u.line, u.expanded) for u in parsed.uses] == [(2, "python:3.12")]
+    assert pin_text(text) == text.replace("python:3.12", f"python:3.12@{PY}")

@@ -434,3 +434,30 @@ def test_plans() -> None:
         ("2", "apk", [], False),
         ("3", None, [], False),
     ]
+
+
+def test_heredoc_run_gets_its_cleanup_as_the_last_script_line() -> None:
+    text = (
+        "FROM debian:bookworm\nRUN <<EOF\nset -e\napt-get update\napt-get install -y hello\nEOF\n"
+    )
+    inputs = rw({"0": "debian"}, versions={"0": {"hello": "2.10-3"}})
+    new, _ = rewrite(text, inputs)
+    assert new == (
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        "RUN <<EOF\nset -e\napt-get update\napt-get install -y hello=2.10-3\n"
+        f"{CLEANUP}\nEOF\n"
+    )
+    assert rewrite(new, inputs)[0] == new
+
+
+def test_escape_directive_multi_line_install_is_found_and_cleaned() -> None:
+    text = (
+        "# escape=`\nFROM debian:bookworm\nRUN apt-get update && apt-get install -y `\n    hello\n"
+    )
+    new, _ = rewrite(text, rw({"0": "debian"}))
+    assert new == (
+        f"# syntax=docker/dockerfile:1.23\n# escape=`\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
+        f"FROM debian:bookworm\n{ARG}{step(escape='`')}"
+        f"RUN apt-get update && apt-get install -y `\n    hello `\n    && {CLEANUP}\n"
+    )
+    assert rewrite(new, rw({"0": "debian"}))[0] == new

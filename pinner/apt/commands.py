@@ -436,7 +436,7 @@ def _plain_chars(text: str, begin: int) -> list[_Char]:
     return [_Char(ch, begin + k, begin + k + 1) for k, ch in enumerate(text)]
 
 
-def _buildkit_chars(run_text: str) -> list[_Char]:
+def _buildkit_chars(run_text: str, escape: str = "\\") -> list[_Char]:
     """The characters BuildKit hands to the shell: continuations and comment lines removed.
 
     A RUN whose first line opens a heredoc is passed on as written: BuildKit does not join the
@@ -454,7 +454,7 @@ def _buildkit_chars(run_text: str) -> list[_Char]:
         last = n == len(lines) - 1
         if continued and (not body.strip() or body.lstrip().startswith("#")):
             pass  # BuildKit drops empty and comment lines inside a continued instruction
-        elif body.rstrip(" \t").endswith("\\"):
+        elif body.rstrip(" \t").endswith(escape):
             kept = body.rstrip(" \t")[:-1]
             chars.extend(_plain_chars(kept, begin))
             continued = True
@@ -521,8 +521,8 @@ def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, _Word]:
     return j + 1, builder.build()
 
 
-def _run_invocations(run_text: str) -> Iterator[_Invocation]:
-    chars = _skip_flags(_buildkit_chars(run_text))
+def _run_invocations(run_text: str, escape: str = "\\") -> Iterator[_Invocation]:
+    chars = _skip_flags(_buildkit_chars(run_text, escape))
     words = _exec_form(chars)
     if words is None:
         yield from _invocations(chars)
@@ -644,8 +644,8 @@ def _package(word: _Word) -> tuple[PackageArg | None, str | None]:
     return package, note
 
 
-def _apt_found(run_text: str) -> Iterator[_Found]:
-    for invocation in _run_invocations(run_text):
+def _apt_found(run_text: str, escape: str = "\\") -> Iterator[_Found]:
+    for invocation in _run_invocations(run_text, escape):
         if _MANAGERS.get(invocation.program) == "apt":
             found = _apt(invocation)
             if found is not None:
@@ -655,24 +655,24 @@ def _apt_found(run_text: str) -> Iterator[_Found]:
 # --------------------------------------------------------------------------- API
 
 
-def package_manager(run_text: str) -> str | None:
+def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
     """The package manager the first package-manager command of a RUN uses, or None."""
-    for invocation in _run_invocations(run_text):
+    for invocation in _run_invocations(run_text, escape):
         if invocation.program in _MANAGERS:
             return _MANAGERS[invocation.program]
     return None
 
 
-def apt_commands(run_text: str) -> tuple[AptCommand, ...]:
+def apt_commands(run_text: str, *, escape: str = "\\") -> tuple[AptCommand, ...]:
     """Every apt-get, apt and aptitude command a RUN's text runs, in order."""
-    return tuple(found.command for found in _apt_found(run_text))
+    return tuple(found.command for found in _apt_found(run_text, escape))
 
 
-def install_packages(run_text: str) -> tuple[PackageArg, ...]:
+def install_packages(run_text: str, *, escape: str = "\\") -> tuple[PackageArg, ...]:
     """The packages a RUN installs, in order, each name once (its first mention)."""
     seen: set[str] = set()
     packages: list[PackageArg] = []
-    for command in apt_commands(run_text):
+    for command in apt_commands(run_text, escape=escape):
         if command.verb in _INSTALL_VERBS:
             for package in command.packages:
                 if package.name not in seen:
@@ -681,19 +681,19 @@ def install_packages(run_text: str) -> tuple[PackageArg, ...]:
     return tuple(packages)
 
 
-def has_apt_update(run_text: str) -> bool:
+def has_apt_update(run_text: str, *, escape: str = "\\") -> bool:
     """Whether a RUN runs apt-get update (or apt or aptitude update)."""
-    return any(command.verb == "update" for command in apt_commands(run_text))
+    return any(command.verb == "update" for command in apt_commands(run_text, escape=escape))
 
 
-def pin_versions(run_text: str, versions: Mapping[str, str]) -> str:
+def pin_versions(run_text: str, versions: Mapping[str, str], *, escape: str = "\\") -> str:
     """run_text with each installed package in versions written `name[:arch]=version`.
 
     versions is looked up by `name:arch` first, then by name. Words naming a release
     (`name/release`) or a version through a variable are left as written.
     """
     edits: list[Edit] = []
-    for found in _apt_found(run_text):
+    for found in _apt_found(run_text, escape):
         if found.command.verb not in _INSTALL_VERBS:
             continue
         for package, word in zip(found.command.packages, found.words, strict=True):

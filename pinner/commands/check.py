@@ -143,8 +143,9 @@ def check_reproducible(target: Target) -> list[Finding]:
         names = set()
         for run in plan.apt_runs:
             shell = reproducible.shell_text(parsed.text, run)
-            names |= {p.name for p in commands.install_packages(shell)}
-            if commands.install_packages(shell) and sources.needs_cleanup(
+            installs = commands.install_packages(shell, escape=parsed.escape)
+            names |= {p.name for p in installs}
+            if installs and sources.needs_cleanup(
                 parsed.text[slice(*reproducible.run_args(parsed.text, run))]
             ):
                 message = "apt leaves files that differ between builds; run pinner lock"

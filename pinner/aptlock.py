@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner.apt import sourceslist
-from pinner.apt.packages import PackageIndex
+from pinner.apt.packages import PackageEntry, PackageIndex
 from pinner.baseimage import BaseImage
 from pinner.errors import MirrorError
 from pinner.lockfile import LockedPackage, LockedStage
@@ -76,7 +76,8 @@ async def _resolve_arch(
     sources = [s for f in base.sources for s in sourceslist.parse(f.text)]
     if not sources:
         raise MirrorError(f"{base.distro} image: no {base.distro} archive in its apt sources")
-    indexes = []
+    indexes: list[list[PackageEntry]] = []
+    fallbacks: list[list[PackageEntry]] = []
     checked: set[bool] = set()
     with tempfile.TemporaryDirectory(prefix="pinner-keyrings-") as folder:
         keyrings = _keyring_files(base, Path(folder))
@@ -87,13 +88,13 @@ async def _resolve_arch(
                 c for s in sources if (s.archive, s.suite) == (archive, suite) for c in s.components
             )
             for component in components:
-                indexes.append(
-                    await mirror.packages(archive, snapshot, suite, component, arch, signed)
-                )
-    index = PackageIndex(*indexes)
+                entries = await mirror.packages(archive, snapshot, suite, component, arch, signed)
+                (fallbacks if signed.not_automatic else indexes).append(entries)
+    index, fallback = PackageIndex(*indexes), PackageIndex(*fallbacks)
     locked = []
     for name in names:
-        entry = index.candidate(name, arch)
+        # As apt: a NotAutomatic suite's version only where no other suite has the package.
+        entry = index.candidate(name, arch) or fallback.candidate(name, arch)
         if entry is None:
             suites = ", ".join(dict.fromkeys(s.suite for s in sources))
             raise MirrorError(f"{name}: no {arch} package in {suites} at {snapshot}")

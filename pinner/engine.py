@@ -61,16 +61,17 @@ def check_snapshot_option(value: str | None) -> None:
         raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
 
 
-def frontend_query() -> ImageRef:
-    """The query for the Dockerfile frontend pinner inserts."""
-    return pinning.query_ref(parse(reproducible.FRONTEND_DEFAULT))
+def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
+    """The Dockerfile frontends the rewrite writes into syntax lines, by query."""
+    needed = (reproducible.frontend_needed(t.parsed) for t in targets)
+    return {pinning.query_ref(parse(text)): text for text in needed if text is not None}
 
 
 def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
     """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
     queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    if not options.images_only and any(reproducible.syntax_edit(t.parsed)[0] for t in targets):
-        queries.append(frontend_query())
+    if not options.images_only:
+        queries.extend(frontend_queries(targets))
     return queries
 
 
@@ -82,9 +83,10 @@ def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> l
             answer = answers.get(pinning.query(use))
             if isinstance(answer, RegistryError):
                 lines.append(f"{target.path}:{use.line}: {use.expanded}: {answer}")
-    answer = answers.get(frontend_query())
-    if isinstance(answer, RegistryError):
-        lines.append(f"{reproducible.FRONTEND_DEFAULT}: {answer}")
+    for query, text in frontend_queries(targets).items():
+        answer = answers.get(query)
+        if isinstance(answer, RegistryError):
+            lines.append(f"{text}: {answer}")
     return lines
 
 

@@ -22,7 +22,7 @@ FRONTEND_DEFAULT = f"{FRONTEND}:1.23"
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
 _HEREDOC_RUN_RE = re.compile(r"[^\n]*<<-?[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?[^\n]*\r?\n")
 SNAPSHOT_DISTROS = ("debian", "ubuntu")
-_VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(?:-.*)?")
+_VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(-.*)?")
 
 
 class StagePlan(NamedTuple):
@@ -120,10 +120,17 @@ def syntax_edit(parsed: Dockerfile) -> tuple[Edit | None, str | None]:
     if (int(match.group(1)), int(match.group(2))) >= FRONTEND_MIN:
         return None, None
     raw = parsed.text[use.site.start : use.site.end]
-    new = raw.partition("@")[0].rsplit(":", 1)[0] + ":1.23"
-    return Edit(
-        use.site.start, use.site.end, new
-    ), f"{use.written}: raised to 1.23 for SOURCE_DATE_EPOCH"
+    new = raw.partition("@")[0].rsplit(":", 1)[0] + ":1.23" + (match.group(3) or "")
+    note = f"{use.written}: raised to {new} for SOURCE_DATE_EPOCH"
+    return Edit(use.site.start, use.site.end, new), note
+
+
+def frontend_needed(parsed: Dockerfile) -> str | None:
+    """The frontend reference the rewrite writes into the syntax line, if it writes one."""
+    edit, _ = syntax_edit(parsed)
+    if edit is None:
+        return None
+    return edit.new.removeprefix("# syntax=").rstrip("\r\n")
 
 
 def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:

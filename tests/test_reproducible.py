@@ -239,14 +239,14 @@ CASES = [
         "# syntax=docker/dockerfile:1.4\nFROM debian:bookworm\n",
         rw(),
         f"{HEAD}FROM debian:bookworm\n{ARG}",
-        ["docker/dockerfile:1.4: raised to 1.23 for SOURCE_DATE_EPOCH"],
+        ["docker/dockerfile:1.4: raised to docker/dockerfile:1.23 for SOURCE_DATE_EPOCH"],
         id="syntax-1.4-raised",
     ),
     pytest.param(
         f"# syntax=docker/dockerfile:1.4@{DIGEST}\nFROM debian:bookworm\n",
         rw(),
         f"{HEAD}FROM debian:bookworm\n{ARG}",
-        [f"docker/dockerfile:1.4@{DIGEST}: raised to 1.23 for SOURCE_DATE_EPOCH"],
+        [f"docker/dockerfile:1.4@{DIGEST}: raised to docker/dockerfile:1.23 for SOURCE_DATE_EPOCH"],
         id="syntax-1.4-with-digest-raised-digest-dropped",
     ),
     pytest.param(
@@ -461,3 +461,17 @@ def test_escape_directive_multi_line_install_is_found_and_cleaned() -> None:
         f"RUN apt-get update && apt-get install -y `\n    hello `\n    && {CLEANUP}\n"
     )
     assert rewrite(new, rw({"0": "debian"}))[0] == new
+
+
+def test_labs_frontend_keeps_its_suffix_when_raised() -> None:
+    text = "# syntax=docker/dockerfile:1.4-labs\nFROM scratch\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    assert reproducible.frontend_needed(parsed) == "docker/dockerfile:1.23-labs"
+    new, notes = rewrite(text, rw())
+    assert (
+        new
+        == f"# syntax=docker/dockerfile:1.23-labs\nARG SOURCE_DATE_EPOCH={EPOCH}\nFROM scratch\n{ARG}"
+    )
+    assert notes == [
+        "docker/dockerfile:1.4-labs: raised to docker/dockerfile:1.23-labs for SOURCE_DATE_EPOCH"
+    ]

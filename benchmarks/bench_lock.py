@@ -1,11 +1,13 @@
 """Benchmark `pinner lock` and `pinner check` over 1,000 Dockerfiles behind a 50 ms registry.
 
 A token-auth docker-registry (tests/registryd.py) holds 200 tags in 40 repositories; every 4th tag
-is a 3-platform index and each repository's "1" tag aliases its newest "1.x". A latency proxy
-(latency_proxy.py) sits in front and counts requests. The Dockerfiles name the proxy's host
-directly, so pinner talks plain HTTP to loopback. Run from the repository root:
+is a 3-platform index and each repository's "1" tag aliases its newest "1.x". It also holds
+docker/dockerfile:1 and :1.23 (the frontend pinner inserts), reached as docker.io through
+--registry-mirror. A latency proxy (latency_proxy.py) sits in front and counts requests. The
+Dockerfiles name the proxy's host directly, so pinner talks plain HTTP to loopback. Run from the
+repository root:
 
-    python benchmarks/bench_lock.py [--files 1000] [--delay 0.05] [--repeat 3] [--profile DIR]
+    python benchmarks/bench_lock.py [--files 1000] [--delay 0.05] [--repeat 3] [--images-only]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from pinner.workspace import load  # noqa: E402
 
 LOCK_TARGET_S = 3.0
 CHECK_TARGET_S = 1.0
+FRONTEND = "docker/dockerfile"  # written in `# syntax=` lines as docker.io's
 
 
 class Tag(NamedTuple):
@@ -89,7 +92,7 @@ def plan_tags(repos: int, per_repo: int) -> list[Tag]:
             tags.append(Tag(repo, f"1.{k}", t % 4 == 0, seed=f"{repo}:1.{k}"))
         newest = tags[-1]
         tags.append(newest._replace(tag="1", alias=True))  # same seed, so the same digest
-    return tags
+    return tags + [Tag(FRONTEND, tag, True, seed=f"{FRONTEND}:{tag}") for tag in ("1", "1.23")]
 
 
 def push_all(reg: TestRegistry, tags: Sequence[Tag]) -> list[Tag]:
@@ -113,6 +116,8 @@ def write_tree(root: Path, host: str, tags: Sequence[Tag], files: int, seed: int
     """Write `files` Dockerfiles of 1-3 stages, some via ARG or COPY --from; return tags used."""
     rng = random.Random(seed)
     used: set[Tag] = set()
+    frontend = next(t for t in tags if t.repo == FRONTEND and t.tag == "1")
+    tags = [t for t in tags if t.repo != FRONTEND]
 
     def ref(i: int | None = None) -> str:
         tag = tags[i % len(tags)] if i is not None else rng.choice(tags)
@@ -120,7 +125,10 @@ def write_tree(root: Path, host: str, tags: Sequence[Tag], files: int, seed: int
         return f"{host}/{tag.repo}:{tag.tag}"
 
     for i in range(files):
-        lines = [f"# syntax={ref()}"] if rng.random() < 0.1 else []
+        lines = []
+        if rng.random() < 0.1:
+            lines.append(f"# syntax={FRONTEND}:1")
+            used.add(frontend)
         stages = rng.randint(1, 3)
         via_arg = rng.random() < 0.3
         if via_arg:
@@ -171,7 +179,7 @@ def digest_tree(root: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_in_process(tree: Path, concurrency: int) -> float:
+def resolve_in_process(tree: Path, concurrency: int, hub: str) -> float:
     """Resolve every reference of the tree as `pinner lock` does; return the resolve's time."""
     targets, errors = load([str(tree)], {})
     if errors:
@@ -180,7 +188,8 @@ def resolve_in_process(tree: Path, concurrency: int) -> float:
     queries = [pinning.query(u) for t in targets for u in t.parsed.uses]
 
     async def resolve() -> dict[ImageRef, Manifest | RegistryError]:
-        registry = Registry(Settings(concurrency=concurrency), DockerConfig.load().lookup)
+        settings = Settings(mirrors={"docker.io": hub}, concurrency=concurrency)
+        registry = Registry(settings, DockerConfig.load().lookup)
         try:
             return await resolve_all(registry, queries, known.by_digest)
         finally:
@@ -195,13 +204,21 @@ def resolve_in_process(tree: Path, concurrency: int) -> float:
     return elapsed
 
 
-def resolve_timed(tree: Path, concurrency: int) -> float:
+def resolve_timed(tree: Path, concurrency: int, hub: str) -> float:
     """resolve_in_process in a child process, so the proxy's thread does not share its GIL."""
     cmd = [sys.executable, __file__, "--resolve", str(tree), "--concurrency", str(concurrency)]
+    cmd += ["--hub", hub]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return float(proc.stdout)
+
+
+def lock_options(hub: str, images_only: bool) -> list[str]:
+    """`pinner lock` and its options: quiet, docker.io (the frontend) through the proxy."""
+    return ["lock", "-q", "--registry-mirror", f"docker.io={hub}"] + (
+        ["--images-only"] if images_only else []
+    )
 
 
 def profile(args: Sequence[str], prof: Path) -> None:
@@ -300,11 +317,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed for the tree")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="also cProfile lock and check")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="copy the locked tree to DIR")
+    parser.add_argument(
+        "--images-only", action="store_true", help="lock with --images-only (no frontend line)"
+    )
     parser.add_argument("--resolve", type=Path, metavar="TREE", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--hub", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resolve:  # the child process of resolve_timed()
-        print(resolve_in_process(args.resolve, args.concurrency))
+        print(resolve_in_process(args.resolve, args.concurrency, args.hub))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-lock-") as tmp_name:
         tmp = Path(tmp_name)
@@ -326,6 +347,8 @@ def _bench(args: argparse.Namespace, reg: TestRegistry, tmp: Path) -> int:
     with LatencyProxy(reg.url, token_upstream=token_origin, delay=args.delay) as proxy:
         bench = Bench(proxy, tmp, args.repeat)
         used = write_tree(bench.pristine, proxy.host, tags, args.files, args.seed)
+        if not args.images_only:  # pinner asks for the frontend it would insert
+            used |= {t for t in tags if t.repo == FRONTEND and t.tag == "1.23"}
         want = Counts(
             head=len({(t.repo, t.tag) for t in used}),
             get=len({t.digest for t in used if t.is_index}),
@@ -333,40 +356,36 @@ def _bench(args: argparse.Namespace, reg: TestRegistry, tmp: Path) -> int:
             unauthorized=0,
             other=0,
         )
+        lock_args = lock_options(proxy.url, args.images_only)
         print(
             f"{args.files} Dockerfiles; {want.head} distinct tags, {want.get} distinct index"
             f" digests, {want.token} repositories; proxy {proxy.url}",
             file=sys.stderr,
         )
+
+        def pinner_run(*pinner_args: str) -> Callable[[Path], float]:
+            return lambda tree: timed(pinner_cmd(*pinner_args, str(tree)))
+
+        def resolve_run(concurrency: int) -> Callable[[Path], float]:
+            return lambda tree: resolve_timed(tree, concurrency, proxy.url)
+
         bench.measure(
             "startup: `pinner --version`", lambda _: timed(pinner_cmd("--version")), False
         )
-        bench.measure(
-            "resolve only (pinner.registry.resolve_all), concurrency 1",
-            lambda t: resolve_timed(t, 1),
-            True,
-        )
-        bench.measure(
-            "resolve only (pinner.registry.resolve_all), concurrency 32",
-            lambda t: resolve_timed(t, 32),
-            True,
-        )
-        lock = bench.measure(
-            "`pinner lock -q TREE`", lambda t: timed(pinner_cmd("lock", "-q", str(t))), True
-        )
+        for concurrency in (1, 32):
+            name = f"resolve only (pinner.registry.resolve_all), concurrency {concurrency}"
+            bench.measure(name, resolve_run(concurrency), True)
+        shown = " ".join(lock_args).replace(proxy.url, "PROXY")
+        lock = bench.measure(f"`pinner {shown} TREE`", pinner_run(*lock_args), True)
         before = digest_tree(bench.tree)
-        check = bench.measure(
-            "`pinner check -q TREE`", lambda t: timed(pinner_cmd("check", "-q", str(t))), False
-        )
-        relock = bench.measure(
-            "`pinner lock -q TREE` again", lambda t: timed(pinner_cmd("lock", "-q", str(t))), False
-        )
+        check = bench.measure("`pinner check -q TREE`", pinner_run("check", "-q"), False)
+        relock = bench.measure("the same `pinner lock` again", pinner_run(*lock_args), False)
         unchanged = digest_tree(bench.tree) == before
         if args.keep:
             shutil.copytree(bench.tree, args.keep, dirs_exist_ok=True)
 
     print(
-        f"\n{args.files} Dockerfiles, {len(tags)} tags in {args.repos} repositories,"
+        f"\n{args.files} Dockerfiles, {len(tags)} tags in {args.repos + 1} repositories,"
         f" +{args.delay * 1000:.0f} ms per request through the proxy;"
         f" {os.cpu_count()} CPUs, Python {platform.python_version()},"
         f" load average {os.getloadavg()[0]:.1f} at the end\n"
@@ -379,7 +398,9 @@ def _bench(args: argparse.Namespace, reg: TestRegistry, tmp: Path) -> int:
         with LatencyProxy(reg.url, token_upstream=token_origin, delay=args.delay) as proxy:
             tree = tmp / "profiled"
             write_tree(tree, proxy.host, tags, args.files, args.seed)
-            profile(["lock", "-q", str(tree)], args.profile / "lock.prof")
+            profile(
+                [*lock_options(proxy.url, args.images_only), str(tree)], args.profile / "lock.prof"
+            )
             profile(["check", "-q", str(tree)], args.profile / "check.prof")
     return 0
 

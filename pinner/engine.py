@@ -318,11 +318,13 @@ def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
     writes: dict[str, str] = {}
     for outcome in outcomes:
         target = outcome.target
-        lock_text = lockfile.render(outcome.lock, Path(target.path).name)
         if outcome.text != target.parsed.text:
             writes[target.path] = outcome.text
-        if lock_text != target.lock_text:
-            writes[target.lock_path] = lock_text
+        # Rendering is the slow part of a re-lock: compare the records first.
+        if target.lock_text is None or outcome.lock.canonical() != target.lock.canonical():
+            lock_text = lockfile.render(outcome.lock, Path(target.path).name)
+            if lock_text != target.lock_text:
+                writes[target.lock_path] = lock_text
     return writes
 
 

@@ -289,7 +289,7 @@ FAILURES = [
     pytest.param(
         b"FROM {host}/cli/x:1\n",
         b"version = 1\n[[image\n",
-        "{path}.lock: not valid TOML: Unexpected character: '\\n' at line 2 col 7",
+        "{path}.lock: not valid TOML: Expected ']]' at the end of an array declaration (at line 2, column 8)",
         id="lock-not-toml",
     ),
     pytest.param(

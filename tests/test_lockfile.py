@@ -79,7 +79,7 @@ def test_empty_lock() -> None:
 BAD = [
     pytest.param(
         "version = 1\n[[image]\n",
-        "Dockerfile.lock: not valid TOML: Unexpected character: '\\n' at line 2 col 8",
+        "Dockerfile.lock: not valid TOML: Expected ']]' at the end of an array declaration (at line 2, column 8)",
         id="invalid-toml",
     ),
     pytest.param(

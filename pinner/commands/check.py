@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import lockfile, pinning, reproducible
+from pinner import pinning, reproducible
 from pinner.apt import commands, sources
 from pinner.output import Reporter
 from pinner.workspace import Target, load
@@ -98,7 +98,7 @@ def check_target(target: Target) -> list[Finding]:
         known = pinning.known_from([target.lock])
         resolved = {pinning.query(u): known.by_query[pinning.query(u)] for u in target.parsed.uses}
         pinned = pinning.pin(target.parsed, resolved, target.lock)
-        if lockfile.render(pinned.lock, target.path.rsplit("/", 1)[-1]) != target.lock_text:
+        if pinned.lock.canonical() != target.lock.canonical():
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))
     return findings
 

@@ -316,6 +316,7 @@ class Registry:
             follow_redirects=True,
         )
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
+        self._index_gets: dict[str, asyncio.Future[tuple[Manifest, bytes]]] = {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -340,6 +341,8 @@ class Registry:
     async def head(self, ref: ImageRef) -> Manifest | None:
         """HEAD the tag or digest; None when the registry needs a GET to tell the digest."""
         response = await self._send("HEAD", self._url(ref, ref.digest or ref.tag_or_latest))
+        # Read to the end (nothing, for a HEAD) so the connection goes back to the pool.
+        await response.aread()
         await response.aclose()
         if response.status_code == 405:
             return None
@@ -432,7 +435,12 @@ class Registry:
             return found
         if found.digest in known:
             return known[found.digest]
-        manifest, _ = await self.get(ref, found.digest)
+        # Tags in a run often share an index (1, 1.3, latest): fetch each digest once.
+        task = self._index_gets.get(found.digest)
+        if task is None:
+            task = asyncio.ensure_future(self.get(ref, found.digest))
+            self._index_gets[found.digest] = task
+        manifest, _ = await asyncio.shield(task)
         return manifest
 
 
@@ -455,6 +463,18 @@ async def resolve_all(
                 if on_done is not None:
                     on_done()
 
-    unique = list(dict.fromkeys(refs))
-    results = await asyncio.gather(*(one(ref) for ref in unique))
-    return dict(zip(unique, results, strict=True))
+    async def host(batch: list[ImageRef]) -> list[Manifest | RegistryError]:
+        # The first request to a host learns its auth challenge; the rest then go out with
+        # their token instead of each drawing a 401 of its own.
+        first = await one(batch[0])
+        return [first, *await asyncio.gather(*(one(ref) for ref in batch[1:]))]
+
+    by_host: dict[str, list[ImageRef]] = {}
+    for ref in dict.fromkeys(refs):
+        by_host.setdefault(base_url(ref.domain, registry.settings), []).append(ref)
+    batches = await asyncio.gather(*(host(batch) for batch in by_host.values()))
+    return {
+        ref: result
+        for batch, results in zip(by_host.values(), batches, strict=True)
+        for ref, result in zip(batch, results, strict=True)
+    }

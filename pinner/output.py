@@ -52,6 +52,12 @@ class Reporter:
     def error(self, line: str) -> None:
         print(line, file=self.stream)
 
+    def failures(self, errors: list[str]) -> None:
+        """Print each failure, then that nothing was written."""
+        for line in errors:
+            self.error(line)
+        self.error(f"{len(errors)} error(s); nothing written")
+
     def progress(self, label: str, total: int) -> Progress:
         """A progress line, hidden when stderr is not a terminal or --quiet is given."""
         enabled = not self.quiet and self.stream.isatty()

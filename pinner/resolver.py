@@ -10,13 +10,14 @@ from types import TracebackType
 
 from pinner import baseimage
 from pinner.baseimage import BaseImage
-from pinner.credentials import Credential
+from pinner.credentials import Credential, DockerConfig
 from pinner.errors import RegistryError
 from pinner.output import Reporter
-from pinner.pinning import Known
+from pinner.pinning import Known, known_from
 from pinner.reference import ImageRef
 from pinner.registry import Manifest, Registry, Settings, resolve_all
 from pinner.snapshot import SnapshotMirror
+from pinner.workspace import Target
 
 
 class Session:
@@ -43,6 +44,28 @@ class Session:
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
         self._bases: dict[str, BaseImage] = {}
+
+    @classmethod
+    def for_run(
+        cls,
+        targets: Iterable[Target],
+        settings: Settings,
+        reporter: Reporter,
+        *,
+        snapshot_mirrors: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        refresh: bool = False,
+    ) -> Session:
+        """A session for these Dockerfiles: their locks answer first; Docker's credentials."""
+        return cls(
+            settings,
+            DockerConfig.load().lookup,
+            known_from(t.lock for t in targets),
+            snapshot_mirrors=snapshot_mirrors,
+            cache_dir=cache_dir,
+            refresh=refresh,
+            reporter=reporter,
+        )
 
     async def __aenter__(self) -> Session:
         return self

@@ -9,11 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files
-from pinner.credentials import DockerConfig
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter
-from pinner.pinning import known_from
 from pinner.registry import Manifest, Settings
 from pinner.resolver import Session
 from pinner.snapshot import default_cache_dir
@@ -41,9 +39,7 @@ def lock(
         _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir(), report)
     )
     if errors:
-        for line in errors:
-            report.error(line)
-        report.error(f"{len(errors)} error(s); nothing written")
+        report.failures(errors)
         return 1
     writes = engine.pending_writes(outcomes)
     for outcome in outcomes:
@@ -74,14 +70,12 @@ async def _lock_all(
     report: Reporter,
 ) -> tuple[list[Outcome], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected."""
-    known = known_from(t.lock for t in targets)
-    session = Session(
+    session = Session.for_run(
+        targets,
         settings,
-        DockerConfig.load().lookup,
-        known,
+        report,
         snapshot_mirrors=options.snapshot_mirrors,
         cache_dir=cache_dir,
-        reporter=report,
     )
     outcomes = []
     async with session:

@@ -9,11 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files, refresh
-from pinner.credentials import DockerConfig
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter
-from pinner.pinning import known_from
 from pinner.refresh import FileReport
 from pinner.registry import Settings
 from pinner.resolver import Session
@@ -54,9 +52,7 @@ def update(
             )
         )
     if errors:
-        for line in errors:
-            report.error(line)
-        report.error(f"{len(errors)} error(s); nothing written")
+        report.failures(errors)
         return 1
     writes = engine.pending_writes(outcomes)
     if report_path is not None:
@@ -86,14 +82,13 @@ async def _update_all(
     cache_dir: Path,
     report: Reporter,
 ) -> tuple[list[Outcome], list[FileReport]]:
-    session = Session(
+    session = Session.for_run(
+        targets,
         settings,
-        DockerConfig.load().lookup,
-        known_from(t.lock for t in targets),
+        report,
         snapshot_mirrors=options.snapshot_mirrors,
         cache_dir=cache_dir,
         refresh=True,
-        reporter=report,
     )
     outcomes, reports = [], []
     async with session:
@@ -152,12 +147,11 @@ def check_remote(
 async def _moved(
     targets: list[Target], settings: Settings, scope: Scope, errors: list[str], report: Reporter
 ) -> list[FileReport]:
-    session = Session(
+    session = Session.for_run(
+        targets,
         settings,
-        DockerConfig.load().lookup,
-        known_from(t.lock for t in targets),
+        report,
         refresh=True,
-        reporter=report,
     )
     async with session:
         fresh = await session.resolve_images(refresh_queries(targets, scope))

@@ -191,7 +191,12 @@ def test_mirror_keeps_the_canonical_name(
     dockerfile.write_text("FROM python:3.12-mirror\n")
 
     code, _, err = run(
-        capsys, "lock", "--images-only", "--registry-mirror", f"docker.io={registry.url}", str(dockerfile)
+        capsys,
+        "lock",
+        "--images-only",
+        "--registry-mirror",
+        f"docker.io={registry.url}",
+        str(dockerfile),
     )
 
     assert code == 0, err

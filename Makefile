@@ -14,6 +14,7 @@ lint:
 demo:
 	demo/run
 
-# Time pinner lock and check over 1,000 Dockerfiles behind a 50 ms registry.
+# Time pinner lock, check and update (default and --images-only) over 1,000 Dockerfiles
+# behind a 50 ms registry; see benchmarks/README.md.
 bench:
-	python3 benchmarks/bench_lock.py
+	python3 benchmarks/bench_lock.py --repeat 3

@@ -2,11 +2,15 @@
 
 It stands in for the network between pinner and a distant registry: each request waits `delay`
 seconds before it is forwarded, whatever connection it came on, so connection reuse does not hide
-round trips. Requests are counted by kind (manifest HEAD/GET, blob, token, other) and by status.
+round trips. Requests are counted by kind (manifest HEAD/GET, blob, token, snapshot, other) and by
+status.
 
 Token auth goes through it too: the registry's `WWW-Authenticate` realm is rewritten to point at
 `<proxy>/_token/...`, which is forwarded to the token issuer. Bodies are read whole (manifests and
-tokens are small) and sent on with a Content-Length. Standard library only.
+tokens are small) and sent on with a Content-Length. Requests under `<proxy>/_snapshot/` are
+counted and answered 404 after the delay, not forwarded: give pinner
+`--snapshot-mirror debian=<proxy>/_snapshot/archive` (and ubuntu=) to see that a run asks for no
+snapshot index. Standard library only.
 
     with LatencyProxy("http://127.0.0.1:5000", token_upstream="http://127.0.0.1:5001") as proxy:
         ...  # use proxy.host ("127.0.0.1:PORT") as the registry host
@@ -27,7 +31,8 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 TOKEN_PREFIX = "/_token"
-KINDS = ("manifest HEAD", "manifest GET", "blob", "token", "other")
+SNAPSHOT_PREFIX = "/_snapshot"
+KINDS = ("manifest HEAD", "manifest GET", "blob", "token", "snapshot", "other")
 
 _MANIFEST_PATH = re.compile(r"^/v2/.+/manifests/[^/]+$")
 _BLOB_PATH = re.compile(r"^/v2/.+/blobs/")
@@ -88,6 +93,8 @@ def kind_of(method: str, path: str) -> str:
     """Which counter a request goes to."""
     if path.startswith(TOKEN_PREFIX + "/"):
         return "token"
+    if path.startswith(SNAPSHOT_PREFIX + "/"):
+        return "snapshot"
     if _MANIFEST_PATH.match(path):
         return f"manifest {method}" if method in ("HEAD", "GET") else "other"
     if _BLOB_PATH.match(path):
@@ -330,6 +337,9 @@ class LatencyProxy:
             upstream = self.token_upstream
             target = target[len(TOKEN_PREFIX) :]
         await asyncio.sleep(self.delay)
+        if kind == "snapshot":  # no snapshot service behind the proxy: count and refuse
+            self._count(kind, 404)
+            return _serialize("HTTP/1.1 404 Not Found", [], b"latency proxy: no snapshot mirror\n")
         headers = [
             (k, v)
             for k, v in request.headers

@@ -6,6 +6,7 @@ is an offset into the original text, so edits touch nothing else (style.md rule 
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -30,16 +31,31 @@ class Span(NamedTuple):
     end: int
 
 
-class Token(NamedTuple):
-    """A word of an instruction, continuations removed, with each character's offset."""
+class Logical(NamedTuple):
+    """An instruction's text with continuations removed, and where each piece of it came from."""
 
     text: str
+    starts: tuple[int, ...]
     offsets: tuple[int, ...]
+
+    def offset(self, index: int) -> int:
+        """The original-text offset of text[index]."""
+        piece = bisect.bisect_right(self.starts, index) - 1
+        return self.offsets[piece] + index - self.starts[piece]
+
+
+class Token(NamedTuple):
+    """A word of an instruction: its text and where it starts in its logical line."""
+
+    text: str
+    at: int
+    logical: Logical
 
     def span(self, start: int = 0, end: int | None = None) -> Span:
         """The original-text span of text[start:end]."""
         end = len(self.text) if end is None else end
-        return Span(self.offsets[start], self.offsets[end - 1] + 1)
+        first = self.logical.offset(self.at + start)
+        return Span(first, self.logical.offset(self.at + end - 1) + 1)
 
 
 class Instruction(NamedTuple):
@@ -114,11 +130,12 @@ def _line_offsets(text: str) -> list[int]:
     return offsets
 
 
-def _logical_chars(
-    text: str, starts: list[int], first: int, last: int, escape: str = "\\"
-) -> list[tuple[str, int]]:
-    """The instruction's characters with continuations and interleaved comment lines removed."""
-    chars: list[tuple[str, int]] = []
+def _logical(text: str, starts: list[int], first: int, last: int, escape: str = "\\") -> Logical:
+    """The instruction's text with continuations and interleaved comment lines removed."""
+    pieces: list[str] = []
+    piece_starts: list[int] = []
+    offsets: list[int] = []
+    length = 0
     for n in range(first, last + 1):
         begin = starts[n]
         stop = starts[n + 1] if n + 1 < len(starts) else len(text)
@@ -128,8 +145,11 @@ def _logical_chars(
         body = raw.rstrip(" \t")
         if n != last and body.endswith(escape):
             raw = body[:-1]
-        chars.extend((ch, begin + i) for i, ch in enumerate(raw))
-    return chars
+        pieces.append(raw)
+        piece_starts.append(length)
+        offsets.append(begin)
+        length += len(raw)
+    return Logical("".join(pieces), tuple(piece_starts), tuple(offsets))
 
 
 def escape_char(text: str) -> str:
@@ -164,29 +184,13 @@ def _heredoc_end(text: str, starts: list[int], words: Sequence[Token], last: int
     return min(line, len(starts) - 1)
 
 
-def _split_words(chars: list[tuple[str, int]]) -> list[Token]:
-    """Split on unquoted whitespace; quotes stay in the token text."""
-    words: list[Token] = []
-    current: list[tuple[str, int]] = []
-    quote = ""
-    for ch, off in chars:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in " \t":
-            if current:
-                words.append(_token(current))
-                current = []
-            continue
-        current.append((ch, off))
-    if current:
-        words.append(_token(current))
-    return words
+# A word: unquoted runs and quoted strings (an unclosed quote runs to the end) up to a blank.
+_WORD_RE = re.compile(r"""(?:[^ \t"']+|"[^"]*(?:"|$)|'[^']*(?:'|$))+""")
 
 
-def _token(chars: list[tuple[str, int]]) -> Token:
-    return Token("".join(c for c, _ in chars), tuple(o for _, o in chars))
+def _split_words(logical: Logical) -> list[Token]:
+    """Split on unquoted blanks; quotes stay in the token text."""
+    return [Token(m.group(), m.start(), logical) for m in _WORD_RE.finditer(logical.text)]
 
 
 def _unquote(token: Token, start: int) -> tuple[str, Span | None]:
@@ -214,8 +218,7 @@ def instructions(text: str) -> list[Instruction]:
         first, last = item["startline"], item["endline"]
         if keyword == "COMMENT" or first <= covered:
             continue  # dockerfile-parse reads heredoc bodies as instructions; they are not
-        chars = _logical_chars(text, starts, first, last, escape)
-        words = _split_words(chars)
+        words = _split_words(_logical(text, starts, first, last, escape))
         if keyword in ("RUN", "COPY", "ADD"):
             last = covered = _heredoc_end(text, starts, words[1:], last)
         end = starts[last + 1] if last + 1 < len(starts) else len(text)

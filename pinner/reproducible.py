@@ -50,7 +50,7 @@ def run_args(text: str, instruction: Instruction) -> tuple[int, int]:
     end = instruction.span.end
     while end > instruction.span.start and text[end - 1] in "\r\n":
         end -= 1
-    start = instruction.words[0].offsets[0] if instruction.words else end
+    start = instruction.words[0].span().start if instruction.words else end
     return start, end
 
 
@@ -59,7 +59,7 @@ def shell_text(text: str, instruction: Instruction) -> str:
     _, end = run_args(text, instruction)
     for word in instruction.words:
         if not word.text.startswith("--"):
-            return text[word.offsets[0] : end]
+            return text[word.span().start : end]
     return ""
 
 

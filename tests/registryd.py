@@ -371,6 +371,12 @@ def _grant(scopes: Iterable[str], allowed: set[str]) -> list[dict[str, Any]]:
     return access
 
 
+class _Server(ThreadingHTTPServer):
+    """A threaded server whose listen backlog takes a client's whole burst of token requests."""
+
+    request_queue_size = 128
+
+
 class _TokenIssuer:
     """A threaded loopback token server: anonymous gets pull, alice/s3cret gets pull+push."""
 
@@ -386,7 +392,7 @@ class _TokenIssuer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(

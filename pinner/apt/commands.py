@@ -545,6 +545,9 @@ _MANAGERS: Mapping[str, str] = {
     "zypper": "zypper",
     "pacman": "pacman",
 }
+# Every manager's name holds one of these: a RUN with none of them runs no package manager, and
+# lexing it can be skipped (most RUNs of a large tree).
+_MANAGER_HINT = re.compile("apt|apk|dnf|yum|zypper|pacman")
 # apt-get(8), apt(8) and aptitude(8) options that take the next word as their value.
 _APT_VALUE_OPTIONS = _words(
     "-o --option -t --target-release --default-release -c --config-file -a --host-architecture"
@@ -657,6 +660,8 @@ def _apt_found(run_text: str, escape: str = "\\") -> Iterator[_Found]:
 
 def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
     """The package manager the first package-manager command of a RUN uses, or None."""
+    if not _MANAGER_HINT.search(run_text):
+        return None
     for invocation in _run_invocations(run_text, escape):
         if invocation.program in _MANAGERS:
             return _MANAGERS[invocation.program]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pinner import __version__
 from pinner.config import Config
 from pinner.config import load as load_config
-from pinner.engine import Options
+from pinner.engine import Options, check_snapshot_option
 from pinner.errors import PinnerError, UsageError
 from pinner.registry import Settings
 
@@ -206,6 +206,7 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
     if unknown:
         raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
     snapshot = args.snapshot or (config.snapshot if args.command == "lock" else None)
+    check_snapshot_option(args.snapshot)
     return Options(
         snapshot=snapshot,
         snapshot_mirrors=mirrors,

@@ -221,3 +221,12 @@ def test_full_relock_makes_no_request(
 
     assert registry.requests() == []
     assert files(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["lock", "update"])
+def test_bad_snapshot_is_a_usage_error(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    code, _, err = run(capsys, command, "--snapshot", "yesterday", str(tmp_path / "Dockerfile"))
+    assert (code, err) == (2, "pinner: --snapshot yesterday: expected YYYYMMDDTHHMMSSZ or 'base'\n")

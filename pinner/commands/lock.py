@@ -33,7 +33,6 @@ def lock(
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
     options = options or Options()
-    engine.check_snapshot_option(options.snapshot)
     targets, errors = load(paths, build_args, exclude)
     outcomes, session_requests = asyncio.run(
         _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir(), report)

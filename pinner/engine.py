@@ -235,7 +235,7 @@ async def lock_target(
     parsed, old = target.parsed, target.lock
     if options.images_only:
         pinned = pinning.pin(parsed, resolved, old)
-        return Outcome(target, pinned.text, pinned.lock, ())
+        return Outcome(target, pinned.text, pinned.lock, pinned.notes(target.path))
     snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
     work = StageWork(session, target, resolved, options)
     if snapshot == SNAPSHOT_BASE:
@@ -273,6 +273,7 @@ def compose(
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
     reparsed = dockerfile.parse(text, target.path, target.build_args)
     pinned = pinning.pin(reparsed, resolved, old)
+    all_notes += pinned.notes(target.path)
     epoch = _users_epoch(parsed, previous_epoch)
     if epoch is None:
         epoch = epoch_of(snapshot)

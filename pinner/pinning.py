@@ -67,6 +67,15 @@ class Pinned(NamedTuple):
     lock: Lock
     unpinnable: tuple[ImageUse, ...]
 
+    def notes(self, path: str) -> tuple[str, ...]:
+        """What the user must do for references a --build-arg sets: the file cannot hold them."""
+        pinned = {u: i.reference for i in self.lock.images for u in i.used_by}
+        return tuple(
+            f"{path}:{use.line}: {use.written}: set by --build-arg;"
+            f" build with --build-arg {use.written.strip('${}')}={pinned[use.used_by]}"
+            for use in self.unpinnable
+        )
+
 
 def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) -> Pinned:
     """Pin every use to its resolved digest; the lock keeps any tables it does not own."""

@@ -444,3 +444,24 @@ def test_default_path_is_dockerfile_in_the_working_directory(
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "lock", "--images-only")[0] == 0
     assert os.path.exists(tmp_path / "Dockerfile.lock")
+
+
+def test_a_reference_set_by_build_arg_is_locked_and_the_user_told(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = push_image(registry, "cli/buildarg", "2")
+    dockerfile = tmp_path / "Dockerfile"
+    text = f"ARG BASE={registry.host}/cli/buildarg:1\nFROM ${{BASE}}\n"
+    dockerfile.write_text(text)
+    override = f"BASE={registry.host}/cli/buildarg:2"
+
+    code, _, err = run(capsys, "lock", "--images-only", "--build-arg", override, str(dockerfile))
+
+    pinned = f"{registry.host}/cli/buildarg:2@{digest}"
+    assert code == 0
+    assert dockerfile.read_text() == text
+    assert (
+        f"{dockerfile}:2: ${{BASE}}: set by --build-arg; build with --build-arg BASE={pinned}\n"
+        in err
+    )
+    assert f'reference = "{pinned}"' in (tmp_path / "Dockerfile.lock").read_text()

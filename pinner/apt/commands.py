@@ -1,19 +1,17 @@
 """Find apt usage in the shell of a Dockerfile RUN instruction, with offsets into its text.
 
-The text is read in three layers, each keeping every character's offset in the RUN text:
-BuildKit's (flags, line continuations, comment lines, exec form, heredocs), the shell's (quotes,
-expansions, operators, redirections; prefixes such as sudo, env and `sh -c`) and apt's options.
-It is not a shell: it does not evaluate variables, `$(...)`, functions, aliases or `eval`, so a
-package list it cannot see becomes a note rather than a guess.
+Words and commands come from `shell.py` (BuildKit's layer and the shell's); this module reads
+apt's options and package words. Nothing is evaluated, so a package list it cannot see becomes
+a note rather than a guess.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
+from pinner.apt.shell import Invocation, Word, is_option, option_width, run_invocations, words
 from pinner.dockerfile import Edit, apply_edits
 
 
@@ -38,499 +36,6 @@ class AptCommand(NamedTuple):
     end: int
 
 
-# --------------------------------------------------------------------------- shell words
-
-
-class _Char(NamedTuple):
-    """A character the shell reads, and the span of RUN text that wrote it (two for `\\"`)."""
-
-    ch: str
-    start: int
-    end: int
-
-
-class _Word(NamedTuple):
-    """A shell word after quote removal; expansions ($X, ${X}, $(...), `...`) kept as written."""
-
-    text: str
-    chars: tuple[_Char, ...]
-    start: int
-    end: int
-    expansions: tuple[tuple[int, int], ...]
-
-    def expands(self, begin: int, end: int) -> bool:
-        """Whether the shell expands any of text[begin:end]."""
-        return any(b < end and begin < e for b, e in self.expansions)
-
-
-class _Op(NamedTuple):
-    """A shell operator: a separator such as && or ;, or a redirection such as > or <<."""
-
-    text: str
-    start: int
-    end: int
-
-
-class _Body(NamedTuple):
-    """The lines of a heredoc."""
-
-    chars: tuple[_Char, ...]
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Longest first, so that << is not read as two <.
-_OPERATORS = sorted(
-    _words("&& || ;; ;& |& <<- <<< << >> <& >& <> >| &>> &> & | ; ( ) < >"), key=len
-)[::-1]
-_REDIRECTIONS = _words("< > >> <& >& <> >| &> &>> << <<- <<<")
-_WORD_ENDS = frozenset(" \t\r\n&|;()<>")
-
-
-class _WordBuilder:
-    """A word being read; end follows its last character or closing quote, never a continuation."""
-
-    def __init__(self, first: _Char) -> None:
-        self.chars: list[_Char] = []
-        self.expansions: list[tuple[int, int]] = []
-        self.start = first.start
-        self.end = first.end
-
-    def add(self, char: _Char) -> None:
-        self.chars.append(char)
-        self.end = char.end
-
-    def add_expansion(self, chars: Sequence[_Char]) -> None:
-        begin = len(self.chars)
-        for char in chars:
-            self.add(char)
-        self.expansions.append((begin, len(self.chars)))
-
-    def build(self) -> _Word:
-        text = "".join(char.ch for char in self.chars)
-        return _Word(text, tuple(self.chars), self.start, self.end, tuple(self.expansions))
-
-
-class _Lexer:
-    """Split shell text into words, operators and heredoc bodies (POSIX sh, Token Recognition)."""
-
-    def __init__(self, chars: Sequence[_Char]) -> None:
-        self.chars = chars
-        self.i = 0
-        self.heredocs: list[tuple[str, bool]] = []  # delimiter, strip leading tabs (<<-)
-
-    def peek(self, ahead: int = 0) -> str:
-        j = self.i + ahead
-        return self.chars[j].ch if j < len(self.chars) else ""
-
-    def tokens(self) -> Iterator[_Word | _Op | _Body]:
-        heredoc_op = ""  # a << or <<- waiting for its delimiter word
-        while self.i < len(self.chars):
-            ch, start, end = self.chars[self.i]
-            if ch in " \t\r":
-                self.i += 1
-            elif ch == "\\" and self.peek(1) == "\n":
-                self.i += 2
-            elif ch == "#":
-                while self.peek() not in ("", "\n"):
-                    self.i += 1
-            elif ch == "\n":
-                self.i += 1
-                for delimiter, strip_tabs in self.heredocs:
-                    yield self.heredoc_body(delimiter, strip_tabs)
-                self.heredocs = []
-                yield _Op("\n", start, end)
-            elif ch in "&|;()<>":
-                op = next(o for o in _OPERATORS if self.lookahead(len(o)) == o)
-                self.i += len(op)
-                heredoc_op = op if op in ("<<", "<<-") else ""
-                yield _Op(op, start, self.chars[self.i - 1].end)
-            else:
-                word = self.word()
-                if word.text.isdigit() and self.peek() in ("<", ">"):
-                    continue  # the file descriptor of a redirection, as in 2>&1
-                if heredoc_op:
-                    self.heredocs.append((word.text, heredoc_op == "<<-"))
-                    heredoc_op = ""
-                yield word
-
-    def lookahead(self, size: int) -> str:
-        return "".join(char.ch for char in self.chars[self.i : self.i + size])
-
-    def word(self) -> _Word:
-        builder = _WordBuilder(self.chars[self.i])
-        while self.peek() not in ("", *_WORD_ENDS):
-            ch = self.peek()
-            if ch == "\\":
-                self.escape(builder, None)
-            elif ch == "'":
-                self.i += 1
-                while self.peek() not in ("", "'"):
-                    builder.add(self.chars[self.i])
-                    self.i += 1
-                self.close_quote(builder)
-            elif ch == '"':
-                self.i += 1
-                while self.peek() not in ("", '"'):
-                    if self.peek() == "\\":
-                        self.escape(builder, '$`"\\')
-                    elif self.peek() in ("$", "`"):
-                        self.expansion(builder)
-                    else:
-                        builder.add(self.chars[self.i])
-                        self.i += 1
-                self.close_quote(builder)
-            elif ch in ("$", "`"):
-                self.expansion(builder)
-            else:
-                builder.add(self.chars[self.i])
-                self.i += 1
-        return builder.build()
-
-    def close_quote(self, builder: _WordBuilder) -> None:
-        if self.i < len(self.chars):  # else the quote is never closed
-            builder.end = self.chars[self.i].end
-            self.i += 1
-
-    def escape(self, builder: _WordBuilder, escapable: str | None) -> None:
-        """A backslash: a line continuation, an escaped character, or (in "...") itself."""
-        following = self.peek(1)
-        if following == "\n":
-            self.i += 2
-        elif following and (escapable is None or following in escapable):
-            backslash, char = self.chars[self.i], self.chars[self.i + 1]
-            builder.add(_Char(char.ch, backslash.start, char.end))
-            self.i += 2
-        else:
-            builder.add(self.chars[self.i])
-            self.i += 1
-
-    def expansion(self, builder: _WordBuilder) -> None:
-        """Copy $NAME, $1, ${...}, $(...), $((...)) or `...` into the word as written."""
-        begin = self.i
-        following = self.peek(1)
-        if self.peek() == "`":
-            self.i = self.closing(self.i + 1, "", "`")
-        elif following in ("(", "{"):
-            self.i = self.closing(self.i + 1, following, ")" if following == "(" else "}")
-        elif following.isalpha() or following == "_":
-            self.i += 2
-            while self.peek().isalnum() or self.peek() == "_":
-                self.i += 1
-        elif following and following in "@*#?$!-0123456789":
-            self.i += 2
-        else:  # a $ that starts no expansion is an ordinary character
-            builder.add(self.chars[self.i])
-            self.i += 1
-            return
-        builder.add_expansion(self.chars[begin : self.i])
-
-    def closing(self, j: int, opening: str, close: str) -> int:
-        """The index after the `close` balancing chars[j]: an `opening`, or the text after a `."""
-        depth = 0
-        while j < len(self.chars):
-            ch = self.chars[j].ch
-            if ch == "\\":
-                j += 1
-            elif ch in ("'", '"') and opening:
-                j += 1
-                while j < len(self.chars) and self.chars[j].ch != ch:
-                    j += 2 if self.chars[j].ch == "\\" and ch == '"' else 1
-            elif ch == opening:
-                depth += 1
-            elif ch == close:
-                depth -= 1
-                if depth <= 0:
-                    return j + 1
-            j += 1
-        return len(self.chars)
-
-    def heredoc_body(self, delimiter: str, strip_tabs: bool) -> _Body:
-        """Consume the lines after a newline up to the delimiter line."""
-        body: list[_Char] = []
-        while self.i < len(self.chars):
-            begin = self.i
-            while self.peek() not in ("", "\n"):
-                self.i += 1
-            line = "".join(char.ch for char in self.chars[begin : self.i]).rstrip("\r")
-            self.i = min(self.i + 1, len(self.chars))
-            if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                break
-            body.extend(self.chars[begin : self.i])
-        return _Body(tuple(body))
-
-
-# --------------------------------------------------------------------------- shell commands
-
-
-class _Command(NamedTuple):
-    """A simple command: its words with redirections removed, its heredocs, and its span."""
-
-    words: tuple[_Word, ...]
-    bodies: tuple[_Body, ...]
-    start: int
-    end: int
-
-
-class _Invocation(NamedTuple):
-    """The program a simple command runs, once prefixes and wrappers are peeled off."""
-
-    program: str
-    args: tuple[_Word, ...]
-    start: int
-    end: int
-    via_xargs: bool
-
-
-def _commands(tokens: Iterable[_Word | _Op | _Body]) -> Iterator[_Command]:
-    """Group tokens into simple commands; any operator that is not a redirection separates them."""
-    words: list[_Word] = []
-    bodies: list[_Body] = []
-    spans: list[_Word | _Op] = []
-    redirect_target = False
-    for token in tokens:
-        if isinstance(token, _Body):
-            bodies.append(token)
-        elif isinstance(token, _Word):
-            spans.append(token)
-            if not redirect_target:
-                words.append(token)
-            redirect_target = False
-        elif token.text in _REDIRECTIONS:
-            spans.append(token)
-            redirect_target = True
-        else:
-            if spans:
-                yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end)
-            words, bodies, spans, redirect_target = [], [], [], False
-    if spans:
-        yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end)
-
-
-# Reserved words that can stand before a command: `if ! apt-get ...; then apt-get ...; fi`.
-_RESERVED = frozenset(["if", "then", "else", "elif", "do", "while", "until", "!", "{"])
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-# Commands that run another command: the options of theirs that take a value, and how many
-# operands come before the command (timeout's duration).
-_WRAPPERS: Mapping[str, tuple[frozenset[str], int]] = {
-    "sudo": (
-        _words(
-            "-u --user -g --group -C --close-from -D --chdir -h --host -p --prompt"
-            " -R --chroot -r --role -t --type -T --command-timeout -U --other-user"
-        ),
-        0,
-    ),
-    "env": (_words("-u --unset -C --chdir -S --split-string"), 0),
-    "xargs": (_words("-a -d -E -I -L -n -P -s"), 0),
-    "nice": (frozenset(["-n", "--adjustment"]), 0),
-    "ionice": (frozenset(["-c", "-n", "--class", "--classdata"]), 0),
-    "nohup": (frozenset(), 0),
-    "time": (frozenset(["-f", "-o", "--format", "--output"]), 0),
-    "command": (frozenset(), 0),
-    "exec": (frozenset(["-a"]), 0),
-    "eatmydata": (frozenset(), 0),
-    "timeout": (frozenset(["-k", "--kill-after", "-s", "--signal"]), 1),
-}
-_SHELLS = frozenset(["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"])
-_SHELL_VALUE_OPTIONS = frozenset(["-o", "+o", "-O", "+O", "--rcfile", "--init-file"])
-
-
-def _is_option(text: str) -> bool:
-    return text.startswith("-") and text != "-"
-
-
-def _option_width(text: str, takes_value: frozenset[str]) -> int:
-    """How many words an option spans: 2 when its value is the next word, else 1."""
-    if text.startswith("--"):
-        return 2 if text in takes_value else 1
-    # A cluster of short options (-qqy, -oAPT::Get::Foo=1): the first that takes a value ends it.
-    for k, letter in enumerate(text[1:], start=1):
-        if f"-{letter}" in takes_value:
-            return 2 if k == len(text) - 1 else 1
-    return 1
-
-
-def _skip_options(words: Sequence[_Word], i: int, takes_value: frozenset[str]) -> int:
-    while i < len(words) and _is_option(words[i].text):
-        if words[i].text == "--":
-            return i + 1
-        i += _option_width(words[i].text, takes_value)
-    return i
-
-
-def _skip_assignments(words: Sequence[_Word], i: int) -> int:
-    while i < len(words) and _ASSIGNMENT.match(words[i].text):
-        i += 1
-    return i
-
-
-def _unwrap(command: _Command) -> Iterator[_Invocation]:
-    """The program a command runs, looking through `X=1`, sudo, env, xargs, `sh -c` and such."""
-    words = command.words
-    i = 0
-    while i < len(words) and words[i].text in _RESERVED:
-        i += 1
-    start = words[i].start if 0 < i < len(words) else command.start  # not from `then`
-    i = _skip_assignments(words, i)
-    via_xargs = False
-    while i < len(words):
-        program = words[i].text.rpartition("/")[2]
-        if program in _SHELLS:
-            script = _shell_script(words[i + 1 :], command.bodies)
-            if script is not None:
-                yield from _invocations(script)
-            return
-        if program == "command" and i + 1 < len(words) and words[i + 1].text in ("-v", "-V"):
-            return  # `command -v apt-get` asks whether apt-get exists
-        if program not in _WRAPPERS:
-            break
-        takes_value, operands = _WRAPPERS[program]
-        via_xargs = via_xargs or program == "xargs"
-        i = _skip_options(words, i + 1, takes_value) + operands
-        if program in ("sudo", "env"):
-            i = _skip_assignments(words, i)
-    if i < len(words):
-        yield _Invocation(program, words[i + 1 :], start, command.end, via_xargs)
-    elif not words and command.bodies:
-        # RUN <<EOF: BuildKit runs the heredoc itself as the script.
-        yield from _invocations(command.bodies[0].chars)
-
-
-def _shell_script(args: Sequence[_Word], bodies: Sequence[_Body]) -> Sequence[_Char] | None:
-    """The script a shell runs: its -c string, or a heredoc on stdin; None for a script file."""
-    command_string = False
-    i = 0
-    while i < len(args) and args[i].text[:1] in ("-", "+") and len(args[i].text) > 1:
-        text = args[i].text
-        if text == "--":
-            i += 1
-            break
-        if text in _SHELL_VALUE_OPTIONS:
-            i += 1
-        elif text.startswith("-") and not text.startswith("--") and "c" in text:
-            command_string = True
-        i += 1
-    if command_string:
-        return args[i].chars if i < len(args) else None
-    if i == len(args) and bodies:
-        return bodies[0].chars
-    return None
-
-
-def _invocations(chars: Sequence[_Char]) -> Iterator[_Invocation]:
-    for command in _commands(_Lexer(chars).tokens()):
-        yield from _unwrap(command)
-
-
-# --------------------------------------------------------------------------- BuildKit's layer
-
-
-def _has_heredoc(chars: Sequence[_Char]) -> bool:
-    return any(isinstance(t, _Op) and t.text in ("<<", "<<-") for t in _Lexer(chars).tokens())
-
-
-def _plain_chars(text: str, begin: int) -> list[_Char]:
-    """The characters of text, which starts at offset begin of the RUN text."""
-    return [_Char(ch, begin + k, begin + k + 1) for k, ch in enumerate(text)]
-
-
-def _buildkit_chars(run_text: str, escape: str = "\\") -> list[_Char]:
-    """The characters BuildKit hands to the shell: continuations and comment lines removed.
-
-    A RUN whose first line opens a heredoc is passed on as written: BuildKit does not join the
-    heredoc's lines, and the shell reads its own continuations and comments.
-    """
-    first_line = run_text.split("\n", 1)[0]
-    if _has_heredoc(_plain_chars(first_line, 0)):
-        return _plain_chars(run_text, 0)
-    chars: list[_Char] = []
-    lines = run_text.split("\n")
-    begin = 0
-    continued = False
-    for n, line in enumerate(lines):
-        body = line.removesuffix("\r")
-        last = n == len(lines) - 1
-        if continued and (not body.strip() or body.lstrip().startswith("#")):
-            pass  # BuildKit drops empty and comment lines inside a continued instruction
-        elif body.rstrip(" \t").endswith(escape):
-            kept = body.rstrip(" \t")[:-1]
-            chars.extend(_plain_chars(kept, begin))
-            continued = True
-        else:
-            chars.extend(_plain_chars(body, begin))
-            if not last:
-                chars.append(_Char("\n", begin + len(line), begin + len(line) + 1))
-            continued = False
-        begin += len(line) + 1
-    return chars
-
-
-def _skip_flags(chars: Sequence[_Char]) -> Sequence[_Char]:
-    """Drop RUN's own flags (--mount=..., --network=...), which come before the command."""
-    i = 0
-    while True:
-        while i < len(chars) and chars[i].ch in " \t\r\n":
-            i += 1
-        if "".join(char.ch for char in chars[i : i + 2]) != "--":
-            return chars[i:]
-        quote = ""
-        while i < len(chars) and (quote or chars[i].ch not in " \t\r\n"):
-            if quote:
-                quote = "" if chars[i].ch == quote else quote
-            elif chars[i].ch in ("'", '"'):
-                quote = chars[i].ch
-            i += 1
-
-
-def _exec_form(chars: Sequence[_Char]) -> tuple[_Word, ...] | None:
-    """The words of an exec-form RUN (a JSON array of strings), or None when it is shell form."""
-    text = "".join(char.ch for char in chars)
-    if not text.startswith("["):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return None
-    words: list[_Word] = []
-    i = 0
-    while len(words) < len(value):  # the array holds only strings, so each " opens the next
-        while chars[i].ch != '"':
-            i += 1
-        i, word = _json_string(chars, i)
-        words.append(word)
-    return tuple(words)
-
-
-def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, _Word]:
-    """The JSON string whose opening quote is chars[i], each character at its offset."""
-    j = i + 1
-    builder = _WordBuilder(chars[i])
-    while chars[j].ch != '"':
-        size = 1
-        if chars[j].ch == "\\":
-            size = 6 if chars[j + 1].ch == "u" else 2
-        escape = "".join(char.ch for char in chars[j : j + size])
-        decoded = json.loads(f'"{escape}"') if size > 1 else escape
-        builder.add(_Char(decoded, chars[j].start, chars[j + size - 1].end))
-        j += size
-    builder.start, builder.end = chars[i].end, chars[j].start
-    return j + 1, builder.build()
-
-
-def _run_invocations(run_text: str, escape: str = "\\") -> Iterator[_Invocation]:
-    chars = _skip_flags(_buildkit_chars(run_text, escape))
-    words = _exec_form(chars)
-    if words is None:
-        yield from _invocations(chars)
-    elif words:
-        # The command's span takes in the quotes around the first and last strings.
-        yield from _unwrap(_Command(words, (), words[0].start - 1, words[-1].end + 1))
-
-
 # --------------------------------------------------------------------------- apt
 
 
@@ -549,7 +54,7 @@ _MANAGERS: Mapping[str, str] = {
 # lexing it can be skipped (most RUNs of a large tree).
 _MANAGER_HINT = re.compile("apt|apk|dnf|yum|zypper|pacman")
 # apt-get(8), apt(8) and aptitude(8) options that take the next word as their value.
-_APT_VALUE_OPTIONS = _words(
+_APT_VALUE_OPTIONS = words(
     "-o --option -t --target-release --default-release -c --config-file -a --host-architecture"
     " -P --build-profiles -F --display-format -w --width -S -O --sort"
 )
@@ -557,7 +62,7 @@ _INSTALL_VERBS = frozenset(["install", "reinstall"])
 # Verbs whose package words name what apt fetches from the archive.
 _FETCH_VERBS = _INSTALL_VERBS | {"build-dep", "source", "download"}
 # Verbs that fetch packages the command line does not name.
-_UNNAMED_VERBS = _words(
+_UNNAMED_VERBS = words(
     "upgrade dist-upgrade full-upgrade safe-upgrade dselect-upgrade build-dep satisfy"
 )
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
@@ -568,20 +73,20 @@ class _Found(NamedTuple):
     """An apt command, with the word each of its packages was read from."""
 
     command: AptCommand
-    words: tuple[_Word, ...]
+    words: tuple[Word, ...]
 
 
-def _apt(invocation: _Invocation) -> _Found | None:
+def _apt(invocation: Invocation) -> _Found | None:
     """Read an apt-get, apt or aptitude invocation; None when it names no verb."""
-    operands: list[_Word] = []
+    operands: list[Word] = []
     args = invocation.args
     i = 0
     while i < len(args):
         if args[i].text == "--":
             operands.extend(args[i + 1 :])
             break
-        if _is_option(args[i].text):
-            i += _option_width(args[i].text, _APT_VALUE_OPTIONS)
+        if is_option(args[i].text):
+            i += option_width(args[i].text, _APT_VALUE_OPTIONS)
         else:
             operands.append(args[i])
             i += 1
@@ -600,7 +105,7 @@ def _apt(invocation: _Invocation) -> _Found | None:
             f"xargs supplies packages to {invocation.program} {verb}; they are not recorded"
         )
     packages: list[PackageArg] = []
-    words: list[_Word] = []
+    words: list[Word] = []
     for word in operands if verb != "satisfy" else ():
         package, note = _package(word)
         if package is not None:
@@ -612,7 +117,7 @@ def _apt(invocation: _Invocation) -> _Found | None:
     return _Found(command, tuple(words))
 
 
-def _package(word: _Word) -> tuple[PackageArg | None, str | None]:
+def _package(word: Word) -> tuple[PackageArg | None, str | None]:
     """What apt makes of one operand: a package, and a note on what pinner cannot record."""
     text = word.text
     if text and sum(e - b for b, e in word.expansions) == len(text):
@@ -648,7 +153,7 @@ def _package(word: _Word) -> tuple[PackageArg | None, str | None]:
 
 
 def _apt_found(run_text: str, escape: str = "\\") -> Iterator[_Found]:
-    for invocation in _run_invocations(run_text, escape):
+    for invocation in run_invocations(run_text, escape):
         if _MANAGERS.get(invocation.program) == "apt":
             found = _apt(invocation)
             if found is not None:
@@ -662,7 +167,7 @@ def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
     """The package manager the first package-manager command of a RUN uses, or None."""
     if not _MANAGER_HINT.search(run_text):
         return None
-    for invocation in _run_invocations(run_text, escape):
+    for invocation in run_invocations(run_text, escape):
         if invocation.program in _MANAGERS:
             return _MANAGERS[invocation.program]
     return None
@@ -714,7 +219,7 @@ def pin_versions(run_text: str, versions: Mapping[str, str], *, escape: str = "\
     return apply_edits(run_text, edits)
 
 
-def _pin_edit(run_text: str, word: _Word, version: str) -> Edit:
+def _pin_edit(run_text: str, word: Word, version: str) -> Edit:
     """The edit that makes word read name[:arch]=version, touching only what follows the name."""
     cut = word.text.find("=")
     if cut < 0:

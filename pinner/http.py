@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import NamedTuple
@@ -44,6 +45,8 @@ def describe(error: httpx.TransportError) -> str:
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found (no DNS answer; offline, or use --registry-mirror)"
         cause = cause.__cause__ or cause.__context__
     return str(error) or type(error).__name__
 

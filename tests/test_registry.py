@@ -987,3 +987,19 @@ def test_blob_chunks(registry: registryd.Registry) -> None:
     data, error = asyncio.run(main())
     assert sha256_digest(data) == layer
     assert str(error) == f"blob {missing}: blob unknown to registry"
+
+
+def test_an_unknown_host_is_named_plainly() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known") from socket.gaierror(
+            -2, "Name or service not known"
+        )
+
+    registry = Registry(
+        Settings(attempts=1), lambda host: None, transport=httpx.MockTransport(refuse)
+    )
+    with pytest.raises(RegistryError) as info:
+        asyncio.run(registry.resolve(parse("reg.invalid/x:1"), {}))
+    assert str(info.value) == (
+        "cannot reach reg.invalid: host name not found (no DNS answer; offline, or use --registry-mirror)"
+    )

@@ -288,12 +288,9 @@ def compose(
 
 def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | None:
     """A global ARG SOURCE_DATE_EPOCH default the user wrote (not one pinner wrote before)."""
-    for instruction in parsed.global_args:
-        for word in instruction.words:
-            name, _, value = word.text.partition("=")
-            value = value.strip("\"'")
-            if name == reproducible.EPOCH_ARG and value.isdigit() and int(value) != previous:
-                return int(value)
+    declared = reproducible.epoch_default(parsed)
+    if declared is not None and declared[1].isdigit() and int(declared[1]) != previous:
+        return int(declared[1])
     return None
 
 

@@ -7,12 +7,12 @@ this module inserts (the `# syntax=` directive) are pinned like the user's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import reference
 from pinner.apt import commands, sources
-from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, apply_edits, escape_char
+from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, Token, apply_edits
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -95,13 +95,30 @@ def _line_start(text: str, offset: int) -> int:
     return text.rfind("\n", 0, offset) + 1
 
 
-def _declares(instructions: tuple[Instruction, ...], name: str) -> Instruction | None:
+def epoch_arg(instructions: Sequence[Instruction]) -> tuple[Instruction, Token] | None:
+    """The first `ARG SOURCE_DATE_EPOCH[=...]` among instructions, and its word."""
     for instruction in instructions:
-        if instruction.keyword == "ARG" and any(
-            w.text.partition("=")[0] == name for w in instruction.words
-        ):
-            return instruction
+        if instruction.keyword == "ARG":
+            for word in instruction.words:
+                if word.text.partition("=")[0] == EPOCH_ARG:
+                    return instruction, word
     return None
+
+
+def epoch_default(parsed: Dockerfile) -> tuple[int, str] | None:
+    """The line and unquoted default of the global ARG SOURCE_DATE_EPOCH, if it is declared."""
+    found = epoch_arg(parsed.global_args)
+    if found is None:
+        return None
+    instruction, word = found
+    return instruction.line, word.text.partition("=")[2].strip("\"'")
+
+
+def find_step(parsed: Dockerfile, stage: Stage) -> sources.SnapshotStep | None:
+    """pinner's snapshot step within a stage's lines, if there is one."""
+    first = stage.instructions[0].line - 1
+    last = parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1
+    return sources.find_marker(parsed.text.split("\n"), first, last, escape=parsed.escape)
 
 
 def syntax_edit(parsed: Dockerfile) -> tuple[Edit | None, str | None]:
@@ -137,7 +154,7 @@ def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
     """A global `ARG SOURCE_DATE_EPOCH=<epoch>` and `ARG SOURCE_DATE_EPOCH` in every stage."""
     text, nl = parsed.text, _newline(parsed.text)
     edits = []
-    existing = _declares(parsed.global_args, EPOCH_ARG)
+    existing = epoch_arg(parsed.global_args)
     if existing is None:
         first_from = parsed.stages[0].instructions[0]
         edits.append(
@@ -146,7 +163,7 @@ def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
             )
         )
     else:
-        word = next(w for w in existing.words if w.text.partition("=")[0] == EPOCH_ARG)
+        word = existing[1]
         _, eq, value = word.text.partition("=")
         end = word.span().end
         if not value.strip("\"'"):
@@ -156,7 +173,7 @@ def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
         elif value.strip("\"'") == str(rewrite.previous_epoch) and value != str(rewrite.epoch):
             edits.append(Edit(*word.span(len(EPOCH_ARG) + 1), str(rewrite.epoch)))
     for stage in parsed.stages:
-        if _declares(stage.instructions[1:], EPOCH_ARG) is not None:
+        if epoch_arg(stage.instructions[1:]) is not None:
             continue
         end = stage.instructions[0].span.end
         prefix = "" if end > 0 and text[end - 1] == "\n" else nl
@@ -172,7 +189,7 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
         return []
     edits = []
     if plan.needs_step:
-        edits.extend(_step_edits(text, plan, distro, rewrite, nl))
+        edits.extend(_step_edits(parsed, plan, distro, rewrite, nl))
     versions = rewrite.versions.get(plan.stage.label, {})
     for run in plan.apt_runs:
         if sources.MARKER_RE.match(_previous_line(text, run)):
@@ -194,7 +211,7 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
             # Appended after a trailing `# comment` it would be commented out: go before it.
             cut = _comment_start(new)
             head, comment = (new, "") if cut is None else (new[:cut].rstrip(" \t"), " " + new[cut:])
-            new = f"{head} {escape_char(text)}{nl}    && {cleanup}{comment}"
+            new = f"{head} {parsed.escape}{nl}    && {cleanup}{comment}"
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits
@@ -228,13 +245,13 @@ def _previous_line(text: str, instruction: Instruction) -> str:
     return text[before : max(start - 1, before)].rstrip("\r")
 
 
-def _step_edits(text: str, plan: StagePlan, distro: str, rewrite: Rewrite, nl: str) -> list[Edit]:
+def _step_edits(
+    parsed: Dockerfile, plan: StagePlan, distro: str, rewrite: Rewrite, nl: str
+) -> list[Edit]:
     """Update an existing pinner step in place, or insert one before the first apt RUN."""
+    text, escape = parsed.text, parsed.escape
     lines = text.split("\n")
-    first = plan.stage.instructions[0].line - 1
-    last = text.count("\n", 0, plan.stage.instructions[-1].span.end) + 1
-    escape = escape_char(text)
-    step = sources.find_marker(lines, first, last, escape=escape)
+    step = find_step(parsed, plan.stage)
     run = plan.apt_runs[0]
     offsets = [0]
     for line in lines:

@@ -325,3 +325,20 @@ def test_a_warning_does_not_hide_a_stale_lock(
         f"{path}:{line_of(path, 'FROM alpine')}: warning: {APK_WARNING}\n"
         f"{lock_path}: out of date; run pinner lock {path}\n",
     )
+
+
+def test_a_fresh_lock_under_a_backtick_escape_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The inserted step continues its lines with ` here; check must find it all the same.
+    path = write_locked(tmp_path, f"# escape=`\n{DOCKERFILE}")
+    assert "`\n" in path.read_text()
+    assert check(capsys, path) == (0, "", OK)
+
+
+def test_check_reads_the_global_epoch_lock_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two global declarations: lock keeps the first up to date, so check reads the first.
+    path = write_locked(tmp_path, f"ARG SOURCE_DATE_EPOCH\nARG SOURCE_DATE_EPOCH=7\n{DOCKERFILE}")
+    assert check(capsys, path) == (0, "", OK)

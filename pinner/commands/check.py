@@ -111,7 +111,6 @@ def check_reproducible(target: Target) -> list[Finding]:
         findings.extend(_epoch_findings(target, lock.source_date_epoch))
     locked = {s.stage: s for s in lock.stages}
     stepped: dict[str, bool] = {}
-    lines = parsed.text.split("\n")
     for plan in reproducible.plans(parsed):
         stage = plan.stage
         where = f"stage {stage.label}"
@@ -129,9 +128,7 @@ def check_reproducible(target: Target) -> list[Finding]:
                 findings.append(Finding(path, plan.apt_runs[0].line, None, message))
             stepped[stage.label] = True  # not locked: stages built on it are not reported too
             continue
-        first = stage.instructions[0].line - 1
-        last = parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1
-        step = sources.find_marker(lines, first, last)
+        step = reproducible.find_step(parsed, stage)
         own = step is not None and step.timestamp == lock.snapshot
         inherited = stepped.get(stage.parent or "", False)
         stepped[stage.label] = own or inherited
@@ -162,12 +159,7 @@ def check_reproducible(target: Target) -> list[Finding]:
 def _epoch_findings(target: Target, epoch: int) -> list[Finding]:
     parsed, path = target.parsed, target.path
     findings = []
-    declared = None
-    for instruction in parsed.global_args:
-        for word in instruction.words:
-            name, _, value = word.text.partition("=")
-            if name == reproducible.EPOCH_ARG:
-                declared = (instruction.line, value.strip("\"'"))
+    declared = reproducible.epoch_default(parsed)
     if declared is None:
         message = f"no global ARG SOURCE_DATE_EPOCH={epoch} before the first FROM"
         findings.append(Finding(path, None, None, message))
@@ -175,11 +167,7 @@ def _epoch_findings(target: Target, epoch: int) -> list[Finding]:
         message = f"ARG SOURCE_DATE_EPOCH={declared[1]} differs from the lock ({epoch})"
         findings.append(Finding(path, declared[0], None, message))
     for stage in parsed.stages:
-        if not any(
-            i.keyword == "ARG"
-            and any(w.text.partition("=")[0] == reproducible.EPOCH_ARG for w in i.words)
-            for i in stage.instructions[1:]
-        ):
+        if reproducible.epoch_arg(stage.instructions[1:]) is None:
             message = f"stage {stage.label}: no ARG SOURCE_DATE_EPOCH, so RUN steps cannot see it"
             findings.append(Finding(path, stage.instructions[0].line, None, message))
     return findings

@@ -112,11 +112,15 @@ class StageWork:
             self.bases[stage.label] = await self._inspect(stage)
         return self.bases[stage.label]
 
+    def _root_use(self, stage: dockerfile.Stage) -> dockerfile.ImageUse:
+        """The external image a stage builds on, through any stages it is FROM."""
+        stages = {s.label: s for s in self.target.parsed.stages}
+        while stage.parent is not None:
+            stage = stages[stage.parent]
+        return next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+
     async def _inspect(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
-        if stage.parent is not None:
-            parent = next(s for s in self.target.parsed.stages if s.label == stage.parent)
-            return await self.stage_bases(parent)
-        use = next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+        use = self._root_use(stage)
         manifest = self.resolved[pinning.query(use)]
         wanted = self.options.platforms or DEFAULT_PLATFORMS
         if manifest.platforms:
@@ -135,12 +139,8 @@ class StageWork:
         return bases
 
     def base_key(self, stage: dockerfile.Stage) -> str:
-        """What a stage builds on, as the lock records it: a pinned image or another stage."""
-        if stage.parent is not None:
-            return self.base_key(
-                next(s for s in self.target.parsed.stages if s.label == stage.parent)
-            )
-        use = next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+        """The pinned image a stage builds on, through any stages it is FROM, as the lock says."""
+        use = self._root_use(stage)
         return f"{use.ref.name}@{self.resolved[pinning.query(use)].digest}"
 
     def _reusable(self, old: LockedStage, base: str, snapshot: str, names: Sequence[str]) -> bool:

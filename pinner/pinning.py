@@ -60,6 +60,19 @@ def known_from(locks: Iterable[Lock]) -> Known:
     return Known(by_query, by_digest)
 
 
+def from_lock(
+    lock: Lock, uses: Iterable[ImageUse], moved: Mapping[str, Manifest] | None = None
+) -> dict[ImageRef, Manifest]:
+    """Each use's manifest as the lock has it, or the fresh one where moved names its digest."""
+    known = known_from([lock])
+    resolved: dict[ImageRef, Manifest] = {}
+    for use in uses:
+        locked = known.by_query.get(query(use))
+        if locked is not None:
+            resolved[query(use)] = (moved or {}).get(locked.digest, locked)
+    return resolved
+
+
 class Pinned(NamedTuple):
     """The result for one Dockerfile: its new text and its new lock."""
 

@@ -92,7 +92,7 @@ async def update_target(
     if scope.images and scope.only is None:
         scope = scope._replace(only="images")  # --image NAME refreshes those images alone
     moved, changes, errors = image_changes(target, fresh, scope)
-    resolved = _resolved(target, moved)
+    resolved = pinning.from_lock(target.lock, target.parsed.uses, moved)
     report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)
     stages, notes = list(old.stages), list[str]()
     snapshot = old.snapshot or timestamp_now(options.now)
@@ -113,16 +113,3 @@ async def update_target(
         pinned = pinning.pin(target.parsed, resolved, old)
         return Outcome(target, pinned.text, pinned.lock, tuple(notes)), report, errors
     return compose(target, resolved, options, snapshot, stages, notes), report, errors
-
-
-def _resolved(target: Target, moved: Mapping[str, Manifest]) -> dict[ImageRef, Manifest]:
-    """Each pinned use's manifest: the fresh one where its tag moved, else the locked one."""
-    known = pinning.known_from([target.lock])
-    resolved: dict[ImageRef, Manifest] = {}
-    for use in target.parsed.uses:
-        query = pinning.query(use)
-        locked = known.by_query.get(query)
-        if locked is None:
-            continue
-        resolved[query] = moved.get(locked.digest, locked)
-    return resolved

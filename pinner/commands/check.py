@@ -95,8 +95,7 @@ def check_target(target: Target) -> list[Finding]:
             findings.append(Finding(lock_path, None, image.reference, f"not used by {path}"))
     findings.extend(check_reproducible(target))
     if not any(f.severity == "error" for f in findings):
-        known = pinning.known_from([target.lock])
-        resolved = {pinning.query(u): known.by_query[pinning.query(u)] for u in target.parsed.uses}
+        resolved = pinning.from_lock(target.lock, target.parsed.uses)
         pinned = pinning.pin(target.parsed, resolved, target.lock)
         if pinned.lock.canonical() != target.lock.canonical():
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))

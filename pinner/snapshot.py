@@ -30,12 +30,6 @@ DEBIAN_ARCHIVES = frozenset(
 )
 
 
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/pinner, else ~/.cache/pinner."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "pinner"
-
-
 def archive_url(archive: str, timestamp: str, mirrors: Mapping[str, str]) -> str:
     """Where a snapshot of an archive lives: <debian base>/<archive>/<ts> or <ubuntu base>/<ts>."""
     name, _, directory = archive.partition("/")

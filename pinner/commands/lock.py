@@ -9,12 +9,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files
+from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter
 from pinner.registry import Manifest, Settings
 from pinner.resolver import Session
-from pinner.snapshot import default_cache_dir
 from pinner.workspace import Target, load
 
 

@@ -9,13 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files, refresh
+from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter
 from pinner.refresh import FileReport
 from pinner.registry import Settings
 from pinner.resolver import Session
-from pinner.snapshot import default_cache_dir
 from pinner.updater import Scope, image_changes, refresh_queries, update_target
 from pinner.workspace import Target, load
 

@@ -39,14 +39,14 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def describe(error: httpx.TransportError) -> str:
-    """A short reason for a transport error, e.g. "connection refused"."""
+def describe(error: httpx.TransportError, mirror_option: str = "--registry-mirror") -> str:
+    """A short reason for a transport error, e.g. "connection refused"; hints at mirror_option."""
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, socket.gaierror):
-            return "host name not found (no DNS answer; offline, or use --registry-mirror)"
+            return f"host name not found (no DNS answer; offline, or use {mirror_option})"
         cause = cause.__cause__ or cause.__context__
     return str(error) or type(error).__name__
 
@@ -61,6 +61,7 @@ async def send(
     error: type[PinnerError],
     headers: Mapping[str, str] | None = None,
     counts: dict[str, int] | None = None,
+    mirror_option: str = "--registry-mirror",
 ) -> httpx.Response:
     """Send a streamed request; retry 408, 429, 5xx and connection errors, honouring Retry-After."""
     host = httpx.URL(url).netloc.decode("ascii")
@@ -74,7 +75,7 @@ async def send(
             response = await client.send(request, stream=True)
         except httpx.TransportError as e:
             if last:
-                raise error(f"cannot reach {host}: {describe(e)}") from None
+                raise error(f"cannot reach {host}: {describe(e, mirror_option)}") from None
             await sleep(backoff)
             continue
         if response.status_code not in RETRY_STATUSES:

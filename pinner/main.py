@@ -115,14 +115,14 @@ def _packages() -> argparse.ArgumentParser:
     return packages
 
 
-def _refresh() -> argparse.ArgumentParser:
+def _refresh(verb: str) -> argparse.ArgumentParser:
     refresh = argparse.ArgumentParser(add_help=False)
     refresh.add_argument(
         "--image",
         action="append",
         default=[],
         metavar="NAME",
-        help="refresh only this image (name or name:tag; repeatable)",
+        help=f"{verb} only this image (name or name:tag; repeatable)",
     )
     refresh.add_argument(
         "--strict",
@@ -132,8 +132,9 @@ def _refresh() -> argparse.ArgumentParser:
     return refresh
 
 
-def _parser() -> argparse.ArgumentParser:
-    common, registry, packages, refresh = _common(), _registry(), _packages(), _refresh()
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's own (for errors in that command's terms)."""
+    common, registry, packages = _common(), _registry(), _packages()
     parser = argparse.ArgumentParser(
         prog="pinner",
         description="Make container builds reproducible: pin images to digests, packages to"
@@ -143,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pinner {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser(
+    lock = commands.add_parser(
         "lock",
         parents=[common, registry, packages],
         help="pin everything and write the lockfile",
@@ -152,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     update = commands.add_parser(
         "update",
-        parents=[common, registry, packages, refresh],
+        parents=[common, registry, packages, _refresh("refresh")],
         help="refresh the pins; change files only if something moved",
         description="Re-resolve every pinned tag and the package versions at a new snapshot"
         " (now, or --snapshot). If anything moved, write the new pins, snapshot time and"
@@ -169,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser(
         "check",
-        parents=[common, registry, refresh],
+        parents=[common, registry, _refresh("check")],
         help="fail when anything is unpinned or disagrees with the lock",
         description="Offline: exit 0 when all is pinned and agrees with the lock, else 1."
         " With --remote: read-only, list pinned tags that have moved, exit 1 if any did.",
@@ -177,14 +178,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--remote", action="store_true", help="ask the registries which pinned tags have moved"
     )
-    commands.add_parser(
+    build_args = commands.add_parser(
         "build-args",
         parents=[common],
         help="print the --build-arg flags the lock asks for",
         description="Print the --build-arg flags that make a build of the locked Dockerfile"
         " reproducible, one per line, for scripts.",
     )
-    return parser
+    return parser, {"lock": lock, "update": update, "check": check, "build-args": build_args}
 
 
 def _settings(args: argparse.Namespace, config: Config) -> Settings:
@@ -267,7 +268,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pinner; return the exit code (0 ok, 1 failure, 2 usage, 3 bug, 130 interrupted)."""
-    args = _parser().parse_args(argv)
+    parser, command_parsers = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse reports a subcommand's unknown option with the top-level usage; show the
+        # command's own, which lists the options it does take.
+        command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return _dispatch(args)
     except UsageError as e:

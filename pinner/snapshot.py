@@ -25,6 +25,8 @@ from pinner.errors import MirrorError
 # The snapshot service is slow and rate limited: more patience than with registries.
 SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
 # Archives as sourceslist.archive_of names them; debian-archive/<dir> is debian-archive/<ts>/<dir>
+# What a user who cannot reach the public host passes instead.
+MIRROR_OPTION = "--snapshot-mirror"
 DEBIAN_ARCHIVES = frozenset(
     {"debian", "debian-security", "debian-archive", "debian-ports", "debian-debug"}
 )
@@ -92,13 +94,16 @@ class SnapshotMirror:
                     sleep=self._sleep,
                     error=MirrorError,
                     counts=self.requests,
+                    mirror_option=MIRROR_OPTION,
                 )
             except MirrorError as e:
                 raise MirrorError(f"{subject}: {e}") from None
             try:
                 body = await response.aread()
             except httpx.TransportError as e:
-                raise MirrorError(f"{subject}: reading {url}: {http.describe(e)}") from None
+                raise MirrorError(
+                    f"{subject}: reading {url}: {http.describe(e, MIRROR_OPTION)}"
+                ) from None
             finally:
                 await response.aclose()
         if response.status_code == 404:

@@ -148,7 +148,7 @@ def test_check_remote_sees_a_moved_tag(
     assert code == 1
     assert out == (
         f"{dockerfile}: {registry.host}/upd/remote:1: moved from {short(old)} to {short(new)}"
-        " (index only)\n"
+        " (single manifest)\n"
     )
     assert files(tmp_path) == before
 

@@ -22,6 +22,10 @@ def build_args(
     targets, errors = load(paths, build_args, exclude)
     if errors:
         raise LockfileError(errors[0])
+    unlocked = next((t for t in targets if t.lock_text is None), None)
+    if unlocked is not None:
+        path = unlocked.path
+        raise LockfileError(f"{path}: no lockfile {unlocked.lock_path}; run pinner lock {path}")
     epochs = {t.lock.source_date_epoch for t in targets}
     if None in epochs:
         missing = next(t for t in targets if t.lock.source_date_epoch is None)

@@ -50,7 +50,7 @@ def check(
     if as_json:
         data = {
             "ok": not failed,
-            "files": len(targets),
+            "files": len(targets) + len(errors),
             "findings": [f._asdict() for f in findings],
         }
         json.dump(data, sys.stdout, indent=2)
@@ -59,7 +59,8 @@ def check(
         for finding in findings:
             print(finding)
     if failed:
-        report.notice(f"{len(failed)} finding(s) in {len(targets)} Dockerfile(s)")
+        # A Dockerfile or lock that could not be read is still one of the run's Dockerfiles.
+        report.notice(f"{len(failed)} finding(s) in {len(targets) + len(errors)} Dockerfile(s)")
         return 1
     report.notice(f"{len(targets)} Dockerfile(s) pinned and in agreement with their locks")
     return 0

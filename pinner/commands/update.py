@@ -13,7 +13,7 @@ from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter
-from pinner.refresh import FileReport
+from pinner.refresh import FileReport, ImageChange
 from pinner.registry import Settings
 from pinner.resolver import Session
 from pinner.updater import Scope, image_changes, refresh_queries, update_target
@@ -122,6 +122,15 @@ def check_remote(
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
     targets, errors = load(paths, build_args, exclude)
+    errors += [
+        f"{t.path}: no lockfile; run pinner lock {t.path} first"
+        for t in targets
+        if t.lock_text is None
+    ]
+    if errors:
+        for line in errors:
+            report.error(line)
+        return 1
     moved = asyncio.run(_moved(targets, settings, scope, errors, report))
     if errors:
         for line in errors:
@@ -134,7 +143,7 @@ def check_remote(
         for file_report in moved:
             for change in file_report.images:
                 if scope.strict or not change.noise:
-                    platforms = ", ".join(change.platforms) or "index only"
+                    platforms = ", ".join(change.platforms) or _unlisted(change)
                     print(
                         f"{file_report.path}: {change.name}:{change.tag}: moved from"
                         f" {refresh.short(change.old)} to {refresh.short(change.new)} ({platforms})"
@@ -142,6 +151,11 @@ def check_remote(
     count = sum(1 for r in moved for c in r.images if scope.strict or not c.noise)
     report.notice(f"{count} pinned tag(s) moved")
     return 1 if count else 0
+
+
+def _unlisted(change: ImageChange) -> str:
+    """What moved when no platform is listed: an index alone, or a single-platform manifest."""
+    return "index only" if change.noise else "single manifest"
 
 
 async def _moved(

@@ -1,0 +1,141 @@
+"""Wrong answers a new user got (issue 7, items 11 to 17), against the real test registry."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from registryd import Registry, push_image
+
+from pinner import http
+from pinner.errors import MirrorError
+from pinner.main import main
+from pinner.refresh import short
+from pinner.snapshot import SnapshotMirror
+
+TS = "20241202T000000Z"
+
+
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty Docker config, so the machine's own credentials never leak into a test."""
+    folder = tmp_path / "docker-config"
+    folder.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(folder: Path, text: str, name: str = "Dockerfile") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- item 16
+
+
+def test_item16_unreachable_snapshot_host_hints_at_snapshot_mirror(tmp_path: Path) -> None:
+    async def release() -> None:
+        mirror = SnapshotMirror(
+            {"debian": "http://snapshot.invalid/archive"},
+            tmp_path,
+            retry=http.Retry(attempts=1, backoff=0.0, max_retry_after=0.0),
+        )
+        try:
+            await mirror.release("debian", TS, "bookworm", [])
+        finally:
+            await mirror.aclose()
+
+    with pytest.raises(MirrorError) as excinfo:
+        asyncio.run(release())
+
+    assert str(excinfo.value) == (
+        f"debian bookworm at {TS}: cannot reach snapshot.invalid:"
+        " host name not found (no DNS answer; offline, or use --snapshot-mirror)"
+    )
+
+
+def test_item16_check_remote_without_a_lock_fails(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "answers/unlocked", "1")
+    dockerfile = write(tmp_path, f"FROM {registry.host}/answers/unlocked:1\n")
+
+    code, out, err = run(capsys, "check", "--remote", str(dockerfile))
+
+    assert (code, out, err) == (
+        1,
+        "",
+        f"{dockerfile}: no lockfile; run pinner lock {dockerfile} first\n",
+    )
+
+
+def test_item16_a_moved_single_manifest_is_not_called_index_only(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = push_image(registry, "answers/single", "1")
+    dockerfile = write(tmp_path, f"FROM {registry.host}/answers/single:1\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    new = push_image(registry, "answers/single", "1", seed="moved")
+
+    code, out, err = run(capsys, "check", "--remote", str(dockerfile))
+
+    assert (code, out, err) == (
+        1,
+        f"{dockerfile}: {registry.host}/answers/single:1: moved from {short(old)} to"
+        f" {short(new)} (single manifest)\n",
+        "1 pinned tag(s) moved\n",
+    )
+
+
+def test_item16_build_args_without_a_lock_names_the_missing_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = write(tmp_path, "FROM scratch\n")
+
+    code, out, err = run(capsys, "build-args", str(dockerfile))
+
+    assert (code, out, err) == (
+        1,
+        "",
+        f"{dockerfile}: no lockfile {dockerfile}.lock; run pinner lock {dockerfile}\n",
+    )
+
+
+def test_item16_a_broken_lock_counts_its_dockerfile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = write(tmp_path, "FROM scratch\n")
+    write(tmp_path, "version = 99\n", "Dockerfile.lock")
+
+    code, out, err = run(capsys, "check", str(dockerfile))
+
+    assert (code, out, err) == (
+        1,
+        f"{dockerfile}.lock: unknown lockfile version 99 (pinner reads 1)\n",
+        "1 finding(s) in 1 Dockerfile(s)\n",
+    )
+
+
+def test_item16_check_image_help_says_check(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert "  --image NAME          check only this image (name or name:tag; repeatable)\n" in out
+
+
+def test_item16_unknown_option_shows_the_commands_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["lock", "--bogus"])
+    err = capsys.readouterr().err
+    assert excinfo.value.code == 2
+    assert err.startswith("usage: pinner lock [-h]")
+    assert err.endswith("\npinner lock: error: unrecognized arguments: --bogus\n")

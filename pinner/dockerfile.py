@@ -339,21 +339,22 @@ class _Walker:
         if syntax is not None:
             self.add_use(1, syntax[0], syntax[1], self.global_scope, "syntax")
         global_args: list[Instruction] = []
-        stages: list[Stage] = []
+        # Each stage's instructions are gathered in a list and frozen once at the end: growing
+        # the tuple per instruction made parsing quadratic in a stage's length.
+        stages: list[tuple[Stage, list[Instruction]]] = []
         for instruction in all_instructions:
             if instruction.keyword == "FROM":
-                stages.append(self.start_stage(instruction, len(stages)))
+                stages.append((self.start_stage(instruction, len(stages)), [instruction]))
             elif not stages:
                 if instruction.keyword == "ARG":
                     self.global_scope.declare(instruction, {})
                     global_args.append(instruction)
             else:
-                stages[-1] = stages[-1]._replace(
-                    instructions=(*stages[-1].instructions, instruction)
-                )
-                self.stage_instruction(stages[-1], instruction)
+                stages[-1][1].append(instruction)
+                self.stage_instruction(stages[-1][0], instruction)
+        frozen = tuple(stage._replace(instructions=tuple(body)) for stage, body in stages)
         escape = escape_char(self.text)
-        return Dockerfile(self.text, tuple(stages), tuple(self.uses), tuple(global_args), escape)
+        return Dockerfile(self.text, frozen, tuple(self.uses), tuple(global_args), escape)
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
         _, rest = _flags(instruction.words)

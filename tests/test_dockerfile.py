@@ -246,3 +246,23 @@ def test_escape_directive_sets_the_continuation_character() -> None:
     assert parsed.escape == "`"
     assert [(u.line, u.expanded) for u in parsed.uses] == [(2, "python:3.12")]
     assert pin_text(text) == text.replace("python:3.12", f"python:3.12@{PY}")
+
+
+def test_item9_a_100k_line_dockerfile_parses_whole() -> None:
+    # Parsing once grew a stage's tuple per instruction (quadratic: 105 s for `check` here);
+    # benchmarks/bench_parse.py times it, this proves the long file parses to the right answer.
+    body = "".join(f"ENV V{i}=x\nRUN echo {i} \\\n    && true\n# note {i}\n" for i in range(25_000))
+    text = f"FROM alpine:3 AS a\n{body}COPY --from=busybox:1 / /\nFROM a\n"
+    assert text.count("\n") == 100_003
+    parsed = dockerfile.parse(text, "Dockerfile")
+    assert [len(s.instructions) for s in parsed.stages] == [50_002, 1]
+    first = parsed.stages[0].instructions
+    assert [(i.keyword, i.line) for i in first[-3:]] == [
+        ("ENV", 99_998),
+        ("RUN", 99_999),
+        ("COPY", 100_002),
+    ]
+    assert [(u.line, u.expanded) for u in parsed.uses] == [
+        (1, "alpine:3"),
+        (100_002, "busybox:1"),
+    ]

@@ -723,13 +723,24 @@ CLEANUP_CASES = [
     pytest.param("RUN apt-get update && apt-get install -y curl", CLEANUP, id="install"),
     pytest.param(
         "RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
-        CLEANUP,
+        "apt-get clean && rm -rf /var/cache/apt/*.bin " + LOGS_ONLY.removeprefix("rm -rf "),
         id="lists-removed-logs-left",
     ),
     pytest.param(
         "RUN apt-get update \\\n && apt-get install -y curl \\\n && apt-get clean",
-        CLEANUP,
+        "rm -rf /var/lib/apt/lists/* " + LOGS_ONLY.removeprefix("rm -rf "),
         id="continuations-clean-only",
+    ),
+    pytest.param(
+        "RUN apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt",
+        "rm -rf /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache",
+        id="some-logs-left",
+    ),
+    pytest.param(
+        "RUN apt-get install -y curl && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin"
+        " /var/log/* /var/cache/ldconfig",
+        "apt-get clean",
+        id="archives-left",
     ),
     pytest.param("RUN dpkg -i /tmp/tool.deb", CLEANUP, id="dpkg-install"),
     pytest.param("apt-get -y --no-install-recommends install curl", CLEANUP, id="no-keyword"),

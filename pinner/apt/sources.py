@@ -443,9 +443,17 @@ def needs_cleanup(run_text: str) -> bool:
 
 
 def cleanup_for(run_text: str) -> str | None:
-    """The cleanup to append to a RUN with " && ", or None if it needs none."""
-    uses_apt, left, mounts = _analyse(run_text)
+    """The cleanup to append to a RUN with " && ": only what it does not already remove, or None."""
+    uses_apt, left, _ = _analyse(run_text)
     if not (uses_apt and left):
         return None
-    cached = {t for t in (_LISTS, _ARCHIVES, _PKGCACHE) for m in mounts if _covers(m, t)}
-    return cleanup_script(apt_cache=_ARCHIVES not in cached, apt_lists=_LISTS not in cached)
+    # `apt-get clean` empties the archives and removes the *.bin caches (apt's RemoveCaches);
+    # the rm list names the rest, in the order of the full cleanup.
+    paths = (["/var/lib/apt/lists/*"] if _LISTS in left else []) + (
+        ["/var/cache/apt/*.bin"] if _PKGCACHE in left else []
+    )
+    paths += [glob for glob, target in zip(_LOG_GLOBS, _LOGS, strict=True) if target in left]
+    rm = "rm -rf " + " ".join(paths) if paths else ""
+    if _ARCHIVES in left:
+        return f"apt-get clean && {rm}" if rm else "apt-get clean"
+    return rm

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,12 +17,14 @@ from pinner.baseimage import BaseImage
 from pinner.errors import PinnerError, RegistryError, UsageError
 from pinner.lockfile import Lock, LockedStage
 from pinner.output import Reporter
-from pinner.reference import ImageRef, parse
+from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.registry import Manifest
 from pinner.resolver import Session
 from pinner.workspace import Target, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
+# containerd's platforms package: each part of os/arch/variant is one such word.
+_PLATFORM_PART = re.compile(r"[A-Za-z0-9_-]+")
 SNAPSHOT_BASE = "base"
 
 
@@ -59,6 +62,27 @@ def check_snapshot_option(value: str | None) -> None:
     """Refuse a --snapshot that is neither a timestamp nor "base"."""
     if value is not None and value != SNAPSHOT_BASE and not TIMESTAMP_RE.match(value):
         raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
+
+
+def platform_option(value: str) -> str:
+    """A --platform value normalised as containerd does ("arm64" and "linux/arm64/v8" are
+    linux/arm64); a value that names no architecture apt knows is a usage error."""
+    parts = value.split("/")
+    if len(parts) == 1:
+        # containerd's platforms.Parse takes a lone architecture as one for the default OS.
+        parts = ["linux", *parts]
+    platform = None
+    if len(parts) <= 3 and all(_PLATFORM_PART.fullmatch(p) for p in parts):
+        platform = normalize_platform(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+    if platform not in DPKG_ARCH:
+        known = ", ".join(sorted(DPKG_ARCH))
+        raise UsageError(f"--platform {value}: expected OS/ARCH[/VARIANT], one of {known}")
+    return platform
+
+
+def platform_options(values: Sequence[str]) -> tuple[str, ...]:
+    """Every --platform value normalised, each once, in the order given."""
+    return tuple(dict.fromkeys(platform_option(v) for v in values))
 
 
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
@@ -125,9 +149,14 @@ class StageWork:
         wanted = self.options.platforms or DEFAULT_PLATFORMS
         if manifest.platforms:
             available = dict(manifest.platforms)
-            chosen = [(p, available[p]) for p in wanted if p in available]
-            if not chosen:
-                chosen = [manifest.platforms[0]]
+            missing = [p for p in wanted if p not in available]
+            if missing:
+                # Another platform's packages would be locked for an image the build cannot use.
+                raise PinnerError(
+                    f"{self.target.path}:{use.line}: {use.expanded}: no {missing[0]} image in"
+                    f" its index (it has {', '.join(available)}); choose with --platform"
+                )
+            chosen = [(p, available[p]) for p in wanted]
         else:
             chosen = [(wanted[0], manifest.digest)]
         bases = {}

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pinner import __version__
 from pinner.config import Config
 from pinner.config import load as load_config
-from pinner.engine import Options, check_snapshot_option
+from pinner.engine import Options, check_snapshot_option, platform_options
 from pinner.errors import PinnerError, UsageError
 from pinner.registry import Settings
 
@@ -212,7 +212,7 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
         snapshot=snapshot,
         snapshot_mirrors=mirrors,
         pin_versions=args.pin_versions or config.pin_versions,
-        platforms=tuple(args.platform or config.platforms),
+        platforms=platform_options(args.platform or config.platforms),
         images_only=args.images_only,
     )
 

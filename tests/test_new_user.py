@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from registryd import Registry, push_image
+from registryd import Registry, push_image, push_index
 
 from pinner import http
+from pinner.engine import platform_option
 from pinner.errors import MirrorError
 from pinner.main import main
 from pinner.refresh import short
@@ -139,3 +140,97 @@ def test_item16_unknown_option_shows_the_commands_usage(
     assert excinfo.value.code == 2
     assert err.startswith("usage: pinner lock [-h]")
     assert err.endswith("\npinner lock: error: unrecognized arguments: --bogus\n")
+
+
+# --------------------------------------------------------------------------- item 12
+
+
+@pytest.mark.parametrize(
+    ("value", "platform"),
+    [
+        ("linux/arm64/v8", "linux/arm64"),
+        ("arm64", "linux/arm64"),
+        ("aarch64", "linux/arm64"),
+        ("linux/s390x", "linux/s390x"),
+        ("x86_64", "linux/amd64"),
+        ("linux/arm", "linux/arm/v7"),
+        ("Linux/AMD64", "linux/amd64"),
+    ],
+)
+def test_item12_platform_values_are_normalised_as_containerd_does(
+    value: str, platform: str
+) -> None:
+    assert platform_option(value) == platform
+
+
+@pytest.mark.parametrize("value", ["foo", "windows/amd64", "linux/foo", "linux//", "a/b/c/d", ""])
+def test_item12_malformed_platform_is_a_usage_error(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = write(tmp_path, "FROM scratch\n")
+
+    code, out, err = run(capsys, "lock", "--platform", value, str(dockerfile))
+
+    known = (
+        "linux/386, linux/amd64, linux/arm/v5, linux/arm/v6, linux/arm/v7, linux/arm64,"
+        " linux/mips64le, linux/ppc64le, linux/riscv64, linux/s390x"
+    )
+    assert (code, out) == (2, "")
+    assert err == f"pinner: --platform {value}: expected OS/ARCH[/VARIANT], one of {known}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dockerfile", "docker-config"]
+
+
+APT_STAGE = "FROM {ref}\nRUN apt-get update && apt-get install -y hello\n"
+
+
+def lock_apt(
+    registry: Registry, folder: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    """Lock a Dockerfile with an apt stage, the test registry standing in for Docker Hub."""
+    push_image(registry, "docker/dockerfile", "1.23")
+    return run(
+        capsys,
+        "lock",
+        "--registry-mirror",
+        f"docker.io=http://{registry.host}",
+        "--snapshot",
+        TS,
+        *args,
+        str(folder / "Dockerfile"),
+    )
+
+
+@pytest.mark.parametrize("value", ["linux/arm64/v8", "arm64"])
+def test_item12_a_platform_the_image_lacks_fails_naming_file_line_and_reference(
+    value: str, registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_index(registry, "answers/noarm", "1", [("linux", "amd64", None), ("linux", "s390x", None)])
+    ref = f"{registry.host}/answers/noarm:1"
+    write(tmp_path, APT_STAGE.format(ref=ref))
+    before = (tmp_path / "Dockerfile").read_text()
+
+    code, out, err = lock_apt(registry, tmp_path, capsys, "--platform", value)
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{tmp_path / 'Dockerfile'}:1: {ref}: no linux/arm64 image in its index"
+        " (it has linux/amd64, linux/s390x); choose with --platform\n1 error(s); nothing written\n"
+    )
+    assert (tmp_path / "Dockerfile").read_text() == before
+    assert not (tmp_path / "Dockerfile.lock").exists()
+
+
+def test_item16_an_index_with_only_s390x_is_not_picked_for_the_default_platform(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_index(registry, "answers/s390x", "1", [("linux", "s390x", None)])
+    ref = f"{registry.host}/answers/s390x:1"
+    write(tmp_path, APT_STAGE.format(ref=ref))
+
+    code, out, err = lock_apt(registry, tmp_path, capsys)
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{tmp_path / 'Dockerfile'}:1: {ref}: no linux/amd64 image in its index"
+        " (it has linux/s390x); choose with --platform\n1 error(s); nothing written\n"
+    )

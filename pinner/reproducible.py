@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from pinner import reference
 from pinner.apt import commands, sources
+from pinner.apt.shell import ending
 from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, Token, apply_edits
 
 FRONTEND = "docker/dockerfile"
@@ -20,7 +21,6 @@ FRONTEND = "docker/dockerfile"
 FRONTEND_MIN = (1, 23)
 FRONTEND_DEFAULT = f"{FRONTEND}:1.23"
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
-_HEREDOC_RUN_RE = re.compile(r"[^\n]*<<-?[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?[^\n]*\r?\n")
 SNAPSHOT_DISTROS = ("debian", "ubuntu")
 _VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(-.*)?")
 
@@ -181,13 +181,16 @@ def epoch_edits(parsed: Dockerfile, rewrite: Rewrite) -> list[Edit]:
     return edits
 
 
-def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[Edit]:
-    """The snapshot step before the first apt RUN, and cleanup and versions in each apt RUN."""
+def stage_edits(
+    parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite
+) -> tuple[list[Edit], list[str]]:
+    """The snapshot step before the first apt RUN, cleanup and versions in each apt RUN; notes."""
     text, nl = parsed.text, _newline(parsed.text)
     distro = rewrite.distros.get(plan.stage.label)
     if not plan.apt_runs or distro not in SNAPSHOT_DISTROS:
-        return []
+        return [], []
     edits = []
+    notes = []
     if plan.needs_step:
         edits.extend(_step_edits(parsed, plan, distro, rewrite, nl))
     versions = rewrite.versions.get(plan.stage.label, {})
@@ -203,40 +206,37 @@ def stage_edits(parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite) -> list[E
             if commands.install_packages(shell, escape=parsed.escape)
             else None
         )
-        if cleanup is not None and _HEREDOC_RUN_RE.match(shell):
-            # A heredoc script: the cleanup is its last line, before the closing delimiter.
-            last_line = new.rstrip("\r\n").rfind("\n") + 1
-            new = f"{new[:last_line]}{cleanup}{nl}{new[last_line:]}"
-        elif cleanup is not None:
-            # Appended after a trailing `# comment` it would be commented out: go before it.
-            cut = _comment_start(new)
-            head, comment = (new, "") if cut is None else (new[:cut].rstrip(" \t"), " " + new[cut:])
-            new = f"{head} {parsed.escape}{nl}    && {cleanup}{comment}"
+        if cleanup is not None:
+            new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
+            if note is not None:
+                notes.append(f"RUN at line {run.line} {note}")
         if new != shell:
             edits.append(Edit(shell_start, end, new))
-    return edits
+    return edits, notes
 
 
-def _comment_start(shell: str) -> int | None:
-    """Where a shell comment that runs to the end of shell starts (POSIX sh 2.3 rule 9), or None."""
-    quote = ""
-    i = 0
-    while i < len(shell):
-        ch = shell[i]
-        if ch == "\\" and quote != "'":
-            i += 2
-            continue
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or shell[i - 1] in " \t\n;&|()"):
-            end = shell.find("\n", i)
-            if end < 0:
-                return i
-            i = end  # a comment line inside a continuation ends at its line break
-        i += 1
-    return None
+def join_cleanup(shell: str, cleanup: str, *, escape: str, nl: str) -> tuple[str, str | None]:
+    """shell with cleanup joined on so that it stays valid shell, or unchanged with a note why."""
+    end = ending(shell, escape)
+    if end is None:
+        return shell, None
+    dangling = [s for s in end.separators if s not in (";", "&")]
+    if dangling:
+        return shell, f"ends in `{dangling[-1]}`, which is not valid shell; no cleanup added"
+    if end.inline_heredoc:
+        # `cat <<EOF >file && apt-get ...`: the command line is the first; the body follows it.
+        return f"{shell[: end.last]} && {cleanup}{shell[end.last :]}", None
+    brk = f"{nl}" if end.heredoc else f" {escape}{nl}    "
+    if "&" in end.separators:
+        # A background command: `a & && b` is a syntax error, `a & b` is not.
+        return f"{shell[: end.after]}{brk}{cleanup}{shell[end.after :]}", None
+    if end.heredoc and end.errexit and end.line_end is not None:
+        # Under `set -e` a failing command stops the script: the cleanup is its own last line.
+        return f"{shell[: end.line_end]}{nl}{cleanup}{shell[end.line_end :]}", None
+    # Before a trailing `;` and any comment, joined with && so the script's status stays that of
+    # its last command: `a;` followed by `&& b` is a syntax error, and `a; b` hides a's failure.
+    joiner = " && " if end.heredoc else f"{brk}&& "
+    return f"{shell[: end.last]}{joiner}{cleanup}{shell[end.last :]}", None
 
 
 def _previous_line(text: str, instruction: Instruction) -> str:
@@ -289,5 +289,7 @@ def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:
         notes.append(note)
     edits.extend(epoch_edits(parsed, rewrite))
     for plan in plans(parsed):
-        edits.extend(stage_edits(parsed, plan, rewrite))
+        stage_edit, stage_notes = stage_edits(parsed, plan, rewrite)
+        edits.extend(stage_edit)
+        notes.extend(stage_notes)
     return apply_edits(parsed.text, edits), notes

@@ -342,3 +342,33 @@ def test_check_reads_the_global_epoch_lock_wrote(
     # Two global declarations: lock keeps the first up to date, so check reads the first.
     path = write_locked(tmp_path, f"ARG SOURCE_DATE_EPOCH\nARG SOURCE_DATE_EPOCH=7\n{DOCKERFILE}")
     assert check(capsys, path) == (0, "", OK)
+
+
+def test_a_run_that_is_not_valid_shell_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docker-rust's ending with the old join: `rustc --version; \\` then `&& apt-get clean`."""
+    path = write_locked(tmp_path)
+    change(
+        path, f"--no-install-recommends hello{CLEANUP}", f"--no-install-recommends hello;{CLEANUP}"
+    )
+    code, out, _ = check(capsys, path)
+    line = line_of(path, HELLO_RUN)
+    assert (code, out) == (
+        1,
+        f'{path}:{line}: RUN is not valid shell (dash: 1: Syntax error: "&&" unexpected)\n'
+        f'{path}:{line}: RUN is not valid shell (busybox sh: syntax error: unexpected "&&")\n',
+    )
+
+
+def test_a_bash_stage_is_parsed_by_bash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An array assignment is bash, not sh: with SHELL bash it is not a finding."""
+    text = DOCKERFILE.replace(
+        f"{HELLO_RUN}\n", f'SHELL ["/bin/bash", "-c"]\n{HELLO_RUN} && a=(1 2)\n'
+    )
+    path = write_locked(tmp_path, text)
+    assert check(capsys, path) == (0, "", OK)
+    change(path, 'SHELL ["/bin/bash", "-c"]\n', "")
+    code, out, _ = check(capsys, path)
+    assert code == 1
+    assert 'RUN is not valid shell (dash: 1: Syntax error: "(" unexpected)' in out

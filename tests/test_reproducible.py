@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+import shell_syntax
 
 from pinner import dockerfile, reproducible
 from pinner.apt import sources
@@ -474,4 +475,116 @@ def test_labs_frontend_keeps_its_suffix_when_raised() -> None:
     )
     assert notes == [
         "docker/dockerfile:1.4-labs: raised to docker/dockerfile:1.23-labs for SOURCE_DATE_EPOCH"
+    ]
+
+
+# --------------------------------------------------------------------------- joining the cleanup
+
+# How each ending a RUN's script can have takes the cleanup ({C}); every result must parse.
+ENDINGS = [
+    pytest.param(
+        "set -eux; apt-get update; apt-get install -y hello; rustc --version;",
+        "set -eux; apt-get update; apt-get install -y hello; rustc --version \\\n    && {C};",
+        [],
+        id="semicolon-docker-rust",
+    ),
+    pytest.param(
+        "apt-get update; \\\n    apt-get install -y \\\n        hello \\\n    ; \\\n    true;",
+        "apt-get update; \\\n    apt-get install -y \\\n        hello \\\n    ; \\\n    true \\\n"
+        "    && {C};",
+        [],
+        id="semicolon-on-its-own-line-before",
+    ),
+    pytest.param(
+        "apt-get install -y hello; # done",
+        "apt-get install -y hello \\\n    && {C}; # done",
+        [],
+        id="semicolon-then-comment",
+    ),
+    pytest.param(
+        "apt-get install -y hello &",
+        "apt-get install -y hello & \\\n    {C}",
+        [],
+        id="background",
+    ),
+    pytest.param(
+        "apt-get install -y hello &&",
+        "apt-get install -y hello &&",
+        ["RUN at line 2 ends in `&&`, which is not valid shell; no cleanup added"],
+        id="dangling-and",
+    ),
+    pytest.param(
+        "apt-get install -y hello ||",
+        "apt-get install -y hello ||",
+        ["RUN at line 2 ends in `||`, which is not valid shell; no cleanup added"],
+        id="dangling-or",
+    ),
+    pytest.param(
+        "apt-get install -y hello && (cd /tmp && ls)",
+        "apt-get install -y hello && (cd /tmp && ls) \\\n    && {C}",
+        [],
+        id="subshell",
+    ),
+    pytest.param(
+        "if true; then apt-get install -y hello; fi",
+        "if true; then apt-get install -y hello; fi \\\n    && {C}",
+        [],
+        id="if-fi",
+    ),
+    pytest.param(
+        "<<EOF\nset -e\napt-get install -y hello;\nEOF",
+        "<<EOF\nset -e\napt-get install -y hello;\n{C}\nEOF",
+        [],
+        id="heredoc-set-e-semicolon",
+    ),
+    pytest.param(
+        "<<EOF\napt-get update\napt-get install -y hello # why\nEOF",
+        "<<EOF\napt-get update\napt-get install -y hello && {C} # why\nEOF",
+        [],
+        id="heredoc-without-set-e-keeps-the-status",
+    ),
+    pytest.param(
+        "<<EOF\nset -e\napt-get install -y \\\n  hello \\\n\nEOF",
+        "<<EOF\nset -e\napt-get install -y \\\n  hello && {C} \\\n\nEOF",
+        [],
+        id="heredoc-ending-in-a-continuation",
+    ),
+    pytest.param(
+        "bash <<EOF\nset -ex\napt-get install -y hello\nEOF",
+        "bash <<EOF\nset -ex\napt-get install -y hello\n{C}\nEOF",
+        [],
+        id="heredoc-to-bash",
+    ),
+    pytest.param(
+        "cat <<EOF >/etc/apt/apt.conf.d/99retries && apt-get install -y hello\n"
+        'Acquire::Retries "3";\nEOF',
+        "cat <<EOF >/etc/apt/apt.conf.d/99retries && apt-get install -y hello && {C}\n"
+        'Acquire::Retries "3";\nEOF',
+        [],
+        id="heredoc-as-data-cleanup-on-the-command-line",
+    ),
+]
+
+
+@pytest.mark.parametrize(("run", "expected", "notes"), ENDINGS)
+def test_cleanup_keeps_every_ending_valid_shell(run: str, expected: str, notes: list[str]) -> None:
+    text = f"FROM debian:bookworm\nRUN {run}\n"
+    cleanup = sources.cleanup_for(f"RUN {run}")
+    assert cleanup is not None
+    new, got_notes = rewrite(text, DEBIAN)
+    assert (
+        new == f"{HEAD}FROM debian:bookworm\n{ARG}{step()}RUN {expected.replace('{C}', cleanup)}\n"
+    )
+    assert got_notes == notes
+    if not notes:
+        assert shell_syntax.run_errors(new) == []
+        assert rewrite(new, DEBIAN)[0] == new
+
+
+def test_the_docker_rust_ending_was_a_syntax_error_to_append_to() -> None:
+    """The oracle itself: the old join (`; \\` then `&& ...`) is what dash and busybox refuse."""
+    broken = "FROM debian:bookworm\nRUN rustc --version; \\\n    && apt-get clean\n"
+    assert [e.split(":")[1].strip() for e in shell_syntax.run_errors(broken)] == [
+        "dash",
+        "busybox sh",
     ]

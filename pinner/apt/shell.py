@@ -504,3 +504,115 @@ def run_invocations(run_text: str, escape: str = "\\") -> Iterator[Invocation]:
     elif words:
         # The command's span takes in the quotes around the first and last strings.
         yield from _unwrap(_Command(words, (), words[0].start - 1, words[-1].end + 1))
+
+
+# --------------------------------------------------------------------------- where a script ends
+
+
+class Ending(NamedTuple):
+    """Where a RUN's script ends, so that a command can be joined on without breaking it.
+
+    `last` is the offset after the script's last word (comments, continuations and trailing
+    separators excluded); `separators` are the operators after it (`;`, `&`, or a dangling `&&`)
+    and `after` the offset after them; `line_end` is where the line holding them ends, when the rest
+    of that line is blank or a comment. `heredoc` tells whether the script is a heredoc's body
+    (`RUN <<EOF`), and `errexit` whether a `set -e` is in force at the end.
+    """
+
+    last: int
+    separators: tuple[str, ...]
+    after: int
+    line_end: int | None
+    heredoc: bool
+    errexit: bool
+    inline_heredoc: bool
+
+
+def _errexit(command: _Command, current: bool) -> bool:
+    """Whether `set -e` is in force after command (`set -eux`, `set -o errexit`, `set +e`)."""
+    texts = [word.text for word in command.words]
+    if texts[:1] != ["set"]:
+        return current
+    for i, text in enumerate(texts[1:], start=1):
+        if text in ("-o", "+o") and texts[i + 1 : i + 2] == ["errexit"]:
+            current = text == "-o"
+        elif re.fullmatch(r"[-+][A-Za-z]+", text) and "e" in text:
+            current = text[0] == "-"
+    return current
+
+
+def _script_ending(tokens: Sequence[Word | _Op | _Body]) -> tuple[int, list[str], int] | None:
+    """The offset after the last word or `)`, the separators after it, and the offset after them."""
+    last: int | None = None
+    separators: list[str] = []
+    after = 0
+    for token in tokens:
+        if isinstance(token, _Body) or token.text == "\n":
+            continue
+        if isinstance(token, Word) or token.text == ")":
+            last, separators, after = token.end, [], token.end
+        else:
+            separators.append(token.text)
+            after = token.end
+    return None if last is None else (last, separators, after)
+
+
+def ending(run_text: str, escape: str = "\\") -> Ending | None:
+    """Where the script of a shell-form RUN ends; None for exec form or an empty script."""
+    chars = _skip_flags(_buildkit_chars(run_text, escape))
+    if _exec_form(chars) is not None:
+        return None
+    tokens = list(_Lexer(chars).tokens())
+    commands = list(_commands(tokens))
+    heredoc = False
+    inline_heredoc = any(command.bodies for command in commands)
+    if len(commands) == 1 and commands[0].bodies:
+        words = commands[0].words
+        program = words[0].text.rpartition("/")[2] if words else ""
+        if not words or (program in _SHELLS and _shell_script(words[1:], ()) is None):
+            # RUN <<EOF, or RUN bash <<EOF: the heredoc's body is the script.
+            chars = commands[0].bodies[0].chars
+            tokens = list(_Lexer(chars).tokens())
+            commands = list(_commands(tokens))
+            heredoc, inline_heredoc = True, False
+    found = _script_ending(tokens)
+    if found is None:
+        return None
+    last, separators, after = found
+    errexit = False
+    for command in commands:
+        if command.start < last:
+            errexit = _errexit(command, errexit)
+    newline = run_text.find("\n", after)
+    stop = len(run_text) if newline < 0 else newline
+    if run_text[stop - 1 : stop] == "\r":
+        stop -= 1
+    rest = run_text[after:stop].strip(" \t")
+    line_end = stop if not rest or rest.startswith("#") else None
+    return Ending(last, tuple(separators), after, line_end, heredoc, errexit, inline_heredoc)
+
+
+def scripts(run_text: str, escape: str = "\\") -> tuple[tuple[str, str], ...]:
+    """The scripts a shell-form RUN has parsed, with the shell that parses each ("" for the RUN's).
+
+    The command line goes to the RUN's shell; a heredoc that is the script goes to the shell
+    named before it (`RUN bash <<EOF`), else to the RUN's (`RUN <<EOF`).
+    """
+    chars = _skip_flags(_buildkit_chars(run_text, escape))
+    if not chars or _exec_form(chars) is not None:
+        return ()
+    found = [("", "".join(char.ch for char in chars))]
+    commands = list(_commands(_Lexer(chars).tokens()))
+    for command in commands:
+        words = command.words
+        program = words[0].text.rpartition("/")[2] if words else ""
+        if command.bodies and (not words or program in _SHELLS):
+            if words and _shell_script(words[1:], ()) is not None:
+                continue  # sh -c '...' <<EOF: the heredoc is data on stdin
+            body = "".join(char.ch for char in command.bodies[0].chars)
+            first = body.partition("\n")[0]
+            if not first.startswith("#!"):
+                found.append((program, body))
+            elif shebang := re.search(r"\b(sh|bash|dash|ash)\b", first):
+                found.append((shebang.group(1), body))
+    return tuple(found)

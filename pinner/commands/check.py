@@ -7,8 +7,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import pinning, reproducible
+from pinner import pinning, reproducible, syntax
 from pinner.apt import commands, sources
+from pinner.apt import shell as shell_lexer
+from pinner.dockerfile import Instruction, Stage
 from pinner.output import Reporter
 from pinner.workspace import Target, load
 
@@ -137,6 +139,7 @@ def check_reproducible(target: Target) -> list[Finding]:
         if not stepped[stage.label] or late:
             message = f"{where}: apt runs without pinner's snapshot step at {lock.snapshot}"
             findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+        findings.extend(_syntax_findings(target, stage, step, plan.apt_runs))
         names = set()
         for run in plan.apt_runs:
             shell = reproducible.shell_text(parsed.text, run)
@@ -154,6 +157,43 @@ def check_reproducible(target: Target) -> list[Finding]:
             message = f"{where}: packages differ from the lock (new: {added}; gone: {removed})"
             findings.append(Finding(path, plan.apt_runs[0].line, None, message))
     return findings
+
+
+def _syntax_findings(
+    target: Target,
+    stage: Stage,
+    step: sources.SnapshotStep | None,
+    runs: Sequence[Instruction],
+) -> list[Finding]:
+    """`sh -n` (dash and busybox, where installed) on the snapshot step and the apt RUNs."""
+    parsed = target.parsed
+    findings = []
+    program = "sh"
+    for instruction in stage.instructions[1:]:
+        if instruction.keyword == "SHELL":
+            program = _shell_program(parsed.text[instruction.span.start : instruction.span.end])
+        if instruction.keyword != "RUN":
+            continue
+        is_step = step is not None and instruction.line == step.start + 2  # 0-based marker line
+        if instruction not in runs and not is_step:
+            continue
+        shell = reproducible.shell_text(parsed.text, instruction)
+        for runner, script in shell_lexer.scripts(shell, escape=parsed.escape):
+            for error in syntax.errors(script, syntax.shells(runner or program)):
+                message = f"RUN is not valid shell ({error})"
+                findings.append(Finding(target.path, instruction.line, None, message))
+    return findings
+
+
+def _shell_program(text: str) -> str:
+    """The program a SHELL instruction names (`SHELL ["/bin/bash", "-c"]` is bash)."""
+    try:
+        argv = json.loads(text.split(None, 1)[1])
+    except (IndexError, ValueError):
+        return ""
+    if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
+        return ""
+    return argv[0].rpartition("/")[2]
 
 
 def _epoch_findings(target: Target, epoch: int) -> list[Finding]:

@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from pinner.errors import PinnerError, RegistryError
-from pinner.reference import ImageRef, normalize_platform
-from pinner.registry import INDEX_TYPES, Registry
+from pinner.output import untrusted
+from pinner.reference import ImageRef, is_digest, normalize_platform
+from pinner.registry import Layer, Registry, layers_of
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -138,7 +139,6 @@ CACHE_SCHEMA = 1
 _SNAPSHOT_RE = re.compile(r"snapshot\.debian\.org/archive/debian/(\d{8}T\d{6}Z)\b")
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- reading os-release
@@ -468,7 +468,12 @@ def default_cache_dir() -> Path:
 
 def _cache_path(cache_dir: Path, kind: str, digest: str) -> Path:
     """cache_dir/layers/sha256-<hex>.json (a scan) or cache_dir/manifests/... (raw bytes)."""
-    return cache_dir / kind / f"{digest.replace(':', '-')}.json"
+    # Callers pass digests the registry module checked; this is the last line of defence.
+    path = cache_dir / kind / f"{digest.replace(':', '-')}.json"
+    inside = os.path.normpath(path).startswith(os.path.join(os.path.normpath(cache_dir), ""))
+    if not is_digest(digest) or not inside:
+        raise BaseImageError(f"refusing to cache {untrusted(digest)!r}: not a digest")
+    return path
 
 
 def _entries_to_json(digest: str, entries: Mapping[str, FileEntry]) -> bytes:
@@ -523,29 +528,18 @@ def _cache_write(cache_dir: Path | None, kind: str, digest: str, data: bytes) ->
 # --------------------------------------------------------------------------- the network part
 
 
-class _Layer(NamedTuple):
-    digest: str
-    media_type: str
-
-
 async def _manifest_layers(
     registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
-) -> list[_Layer]:
+) -> tuple[Layer, ...]:
     """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
     body = _cache_read(cache_dir, "manifests", digest)
     if body is None or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
         _, body = await registry.get(ref, digest)  # verified against digest
         _cache_write(cache_dir, "manifests", digest, body)
-    try:
-        doc = json.loads(body)
-        media_type = doc.get("mediaType", "")
-        if media_type in INDEX_TYPES or "manifests" in doc:
-            raise BaseImageError(f"{ref.name}@{digest}: is an index; pick a platform's manifest")
-        layers = [_Layer(str(d["digest"]), str(d.get("mediaType", ""))) for d in doc["layers"]]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise RegistryError(f"{ref.name}@{digest}: not an image manifest") from None
+    layers = layers_of(body, f"{ref.name}@{digest}")
     for layer in layers:
-        if not _SHA256_RE.fullmatch(layer.digest):
+        # The blob is checked against its digest with sha256 only.
+        if not layer.digest.startswith("sha256:"):
             raise BaseImageError(f"{ref.name}@{digest}: unsupported layer digest {layer.digest}")
     return layers
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TextIO
 
 # A progress line appears only for runs that take longer than this.
 PROGRESS_DELAY = 0.5
+# Longest piece of a server's text that a message quotes.
+MAX_QUOTED = 200
+# C0 and C1 controls and DEL: ESC sequences move the cursor or retitle the terminal, CR and LF
+# forge lines; also the bidi overrides and isolates, which reorder what is shown (CVE-2021-42574).
+_UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def untrusted(text: str, limit: int = MAX_QUOTED) -> str:
+    """Text from a server made safe to print: control characters as one space, length capped."""
+    text = _UNPRINTABLE_RE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Progress:

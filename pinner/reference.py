@@ -28,6 +28,7 @@ _DIGEST_RE = re.compile(_DIGEST)
 # go-digest's registered algorithms and their hex lengths.
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
+_LOWER_HEX_RE = re.compile(r"[0-9a-f]+")
 _MAX_NAME = 255
 
 
@@ -150,3 +151,12 @@ def normalize_platform(os: str, arch: str, variant: str | None) -> str:
             variant = "v" + variant
     parts = [os.lower(), arch] + ([variant] if variant else [])
     return "/".join(parts)
+
+
+def is_digest(value: object) -> bool:
+    """True for a digest of a registered algorithm: sha256/384/512, then its lowercase hex."""
+    if not isinstance(value, str):
+        return False
+    algorithm, sep, hex_part = value.partition(":")
+    length = _DIGEST_LENGTHS.get(algorithm)
+    return bool(sep) and length == len(hex_part) and _LOWER_HEX_RE.fullmatch(hex_part) is not None

@@ -23,7 +23,8 @@ from pinner import http
 from pinner.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.errors import RegistryError
 from pinner.http import USER_AGENT, Retry
-from pinner.reference import DEFAULT_DOMAIN, ImageRef, normalize_platform
+from pinner.output import untrusted
+from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -37,6 +38,23 @@ DEFAULT_RETRY = Retry()
 _REPOSITORY_PATH_RE = re.compile(
     r"/v2/(.+)/(?:manifests/[^/]+|blobs/[^/]+|blobs/uploads/.*|tags/list)$"
 )
+
+
+def checked_digest(value: object, what: str) -> str:
+    """value when it is a digest of a registered algorithm; anything else is refused here."""
+    # A digest becomes a cache file name and Dockerfile text: nothing else may get that far.
+    if is_digest(value):
+        assert isinstance(value, str)
+        return value
+    shown = untrusted(value if isinstance(value, str) else json.dumps(value))
+    raise RegistryError(f"{what} is not a valid digest: {shown!r}")
+
+
+class Layer(NamedTuple):
+    """One layer of an image manifest: its digest and media type."""
+
+    digest: str
+    media_type: str
 
 
 class Manifest(NamedTuple):
@@ -287,10 +305,29 @@ def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
             if not os_name or not arch or "unknown" in (os_name, arch):
                 continue
             key = normalize_platform(os_name, arch, platform.get("variant"))
-            found.setdefault(key, entry["digest"])
+            found.setdefault(key, checked_digest(entry["digest"], f"index entry for {key}"))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise RegistryError(f"index is not valid JSON of the expected shape ({e})") from None
+        shown = untrusted(str(e))
+        raise RegistryError(f"index is not valid JSON of the expected shape ({shown})") from None
     return tuple(sorted(found.items()))
+
+
+def layers_of(body: bytes, subject: str) -> tuple[Layer, ...]:
+    """The layers of an image manifest, bottom first, each digest checked; an index is refused."""
+    try:
+        doc = json.loads(body)
+        if doc.get("mediaType") in INDEX_TYPES or "manifests" in doc:
+            raise RegistryError(f"{subject}: is an index; pick a platform's manifest")
+        checked_digest(doc["config"]["digest"], f"{subject}: config")
+        layers = tuple(
+            Layer(checked_digest(d["digest"], f"{subject}: layer"), d.get("mediaType", ""))
+            for d in doc["layers"]
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise RegistryError(f"{subject}: not an image manifest") from None
+    if not all(isinstance(layer.media_type, str) for layer in layers):
+        raise RegistryError(f"{subject}: a layer's mediaType is not a string")
+    return layers
 
 
 class Registry:
@@ -348,11 +385,11 @@ class Registry:
             return None
         if response.status_code != 200:
             return await self._raise_from_get(ref)
-        digest = response.headers.get("Docker-Content-Digest")
+        header = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        if not digest or not media_type:
+        if not header or not media_type:
             return None
-        return Manifest(digest, media_type)
+        return Manifest(checked_digest(header, "Docker-Content-Digest"), media_type)
 
     async def _raise_from_get(self, ref: ImageRef) -> Manifest:
         """A HEAD failed: GET for the registry's error text (a HEAD has no body)."""
@@ -394,17 +431,19 @@ class Registry:
         body = b"".join(chunks)
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         header = response.headers.get("Docker-Content-Digest")
-        if header and header != digest:
+        if header and checked_digest(header, "Docker-Content-Digest") != digest:
             raise RegistryError(
                 f"Docker-Content-Digest {header} does not match the body ({digest})"
             )
         if target.startswith("sha256:") and target != digest:
             raise RegistryError(f"registry served {digest} for {target}")
-        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        media_type: object = response.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             media_type = json.loads(body).get("mediaType") or media_type
         except (ValueError, AttributeError):
             raise RegistryError("manifest is not valid JSON") from None
+        if not isinstance(media_type, str):
+            raise RegistryError("manifest's mediaType is not a string")
         platforms = platforms_of(body) if media_type in INDEX_TYPES else ()
         return Manifest(digest, media_type, platforms), body
 

@@ -433,7 +433,7 @@ def test_inspect_refuses_an_index(registry: Registry) -> None:
             c, registry.url, "baseimage/index", "multi", index, MEDIA_TYPES["oci_index"]
         )
 
-    with pytest.raises(BaseImageError) as e:
+    with pytest.raises(RegistryError) as e:
         run_inspect(registry.host, "baseimage/index", index_digest)
 
     assert str(e.value) == (

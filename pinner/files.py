@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import shutil
+import signal
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from pinner.errors import DockerfileError, UsageError
 
@@ -82,25 +87,162 @@ def read_optional(path: str) -> str | None:
         raise DockerfileError(f"{path}: cannot read: {e.strerror}") from None
 
 
+class _Staged(NamedTuple):
+    """One file of a write: the path as given, the file it writes, its temp file and its backup."""
+
+    shown: str
+    real: str
+    temp: str
+    backup: str | None
+
+
 def write_all(texts: Mapping[str, str]) -> None:
-    """Write every file or none: all temp files first, then renames (each rename is atomic)."""
-    staged: list[tuple[str, str]] = []
+    """Write every file or none: check all, stage temp files, rename all, undo on failure.
+
+    A symlink is written through to the file it points to, as `sed -i --follow-symlinks` does.
+    """
+    targets = _targets(texts)
+    for real, shown, _ in targets:
+        _check_writable(real, shown)
+    staged: list[_Staged] = []
+    with _sigint_deferred() as interrupted:
+        try:
+            for real, shown, text in targets:
+                staged.append(_stage(real, shown, text))
+                if interrupted:
+                    raise KeyboardInterrupt
+            _commit(staged)
+        finally:
+            for item in staged:
+                _remove(item.temp)
+                if item.backup is not None:
+                    _remove(item.backup)
+
+
+def _targets(texts: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(real path, path as given, text) per file; two names of one file must agree on its text."""
+    seen: dict[str, tuple[str, str]] = {}
+    for shown, text in texts.items():
+        real = os.path.realpath(shown)
+        if real in seen and seen[real][1] != text:
+            raise DockerfileError(f"{shown}: same file as {seen[real][0]}, with other content")
+        seen.setdefault(real, (shown, text))
+    return [(real, shown, text) for real, (shown, text) in seen.items()]
+
+
+def _check_writable(real: str, shown: str) -> None:
+    """Refuse, before anything is written, a target whose temp file or rename would fail."""
+    folder = os.path.dirname(real)
     try:
-        for path, text in texts.items():
-            folder = os.path.dirname(os.path.abspath(path))
-            fd, temp = tempfile.mkstemp(prefix=".pinner-", dir=folder)
-            staged.append((temp, path))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(temp, os.stat(path).st_mode & 0o7777)
-            if not os.path.exists(path):
-                os.chmod(temp, 0o644)
-        for temp, path in staged:
-            os.replace(temp, path)
+        folder_stat = os.stat(folder)
     except OSError as e:
-        raise DockerfileError(f"{e.filename or path}: cannot write: {e.strerror}") from None
+        raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DockerfileError(f"{shown}: cannot write: directory {folder} is not writable")
+    try:
+        target = os.lstat(real)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
+    if stat.S_ISDIR(target.st_mode):
+        raise DockerfileError(f"{shown}: cannot write: is a directory")
+    # In a sticky directory (/tmp, shared folders) only the file's or the directory's owner may
+    # replace a file (rename(2): EPERM); root always may.
+    uid = os.geteuid()
+    if folder_stat.st_mode & stat.S_ISVTX and uid not in (0, target.st_uid, folder_stat.st_uid):
+        raise DockerfileError(f"{shown}: cannot write: owned by another user in a sticky directory")
+
+
+def _stage(real: str, shown: str, text: str) -> _Staged:
+    """Write text to a temp file beside real, with real's mode (new files: 0644 less the umask)."""
+    folder = os.path.dirname(real)
+    temp = backup = None
+    try:
+        old = os.stat(real) if os.path.exists(real) else None
+        fd, temp = tempfile.mkstemp(prefix=".pinner-", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            if old is None:
+                os.fchmod(f.fileno(), 0o644 & ~_umask())
+            else:
+                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                    # Keep the owner where we may (as root); elsewhere the file becomes ours.
+                    with contextlib.suppress(PermissionError):
+                        os.fchown(f.fileno(), old.st_uid, old.st_gid)
+                os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode))  # after chown, which clears setuid
+        if old is not None:
+            backup = _backup(real, folder)
+    except OSError as e:
+        if temp is not None:
+            _remove(temp)
+        raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
+    return _Staged(shown, real, temp, backup)
+
+
+def _backup(real: str, folder: str) -> str:
+    """A second name for the file as it is now (a hard link, else a copy), to roll back to."""
+    fd, backup = tempfile.mkstemp(prefix=".pinner-", dir=folder)
+    os.close(fd)
+    try:
+        os.unlink(backup)
+        os.link(real, backup)
+    except OSError:
+        try:
+            shutil.copy2(real, backup)
+        except OSError:
+            _remove(backup)
+            raise
+    return backup
+
+
+def _commit(staged: Sequence[_Staged]) -> None:
+    """Rename every temp file over its target; on any failure put back the files already renamed."""
+    done: list[_Staged] = []
+    try:
+        for item in staged:
+            os.replace(item.temp, item.real)
+            done.append(item)
+    except BaseException as e:
+        lost = []
+        for item in reversed(done):
+            try:
+                if item.backup is not None:
+                    os.replace(item.backup, item.real)
+                else:
+                    os.unlink(item.real)
+            except OSError:
+                lost.append(item.shown)
+        if not isinstance(e, OSError):
+            raise
+        message = f"{staged[len(done)].shown}: cannot write: {e.strerror}"
+        if lost:
+            message += f"; could not restore {', '.join(reversed(lost))}"
+        raise DockerfileError(message) from None
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C back until the block ends (raising it then); the list says if one came."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    try:
+        yield received
     finally:
-        for temp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

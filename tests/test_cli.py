@@ -465,3 +465,24 @@ def test_a_reference_set_by_build_arg_is_locked_and_the_user_told(
         in err
     )
     assert f'reference = "{pinned}"' in (tmp_path / "Dockerfile.lock").read_text()
+
+
+def test_item8_lock_writes_through_a_symlinked_dockerfile(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = push_image(registry, "cli/linked", "1")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "app").mkdir()
+    target = tmp_path / "shared/Dockerfile"
+    target.write_text(f"FROM {registry.host}/cli/linked:1\n")
+    link = tmp_path / "app/Dockerfile"
+    link.symlink_to("../shared/Dockerfile")
+
+    assert run(capsys, "lock", "--images-only", str(link))[0] == 0
+
+    assert os.readlink(link) == "../shared/Dockerfile"
+    assert target.read_text() == f"FROM {registry.host}/cli/linked:1@{digest}\n"
+    assert (tmp_path / "app/Dockerfile.lock").exists()
+    assert not (tmp_path / "shared/Dockerfile.lock").exists()
+    assert run(capsys, "check", str(link))[0] == 0
+

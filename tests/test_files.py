@@ -1,0 +1,314 @@
+"""files.write_all: every file or none, through temp files and renames, leaving nothing behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pinner import files
+from pinner.errors import DockerfileError, PinnerError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file below folder (links as links), to compare a whole tree before and after."""
+    found: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        if path.is_symlink():
+            found[name] = b"-> " + os.readlink(path).encode()
+        elif path.is_file():
+            found[name] = path.read_bytes()
+    return found
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".pinner-*"))
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a" / "Dockerfile", tmp_path / "b" / "Dockerfile"
+    for path in (a, b):
+        path.parent.mkdir()
+        path.write_text("FROM old\n")
+    return a, b
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_item7_writes_every_file(tmp_path: Path, two: tuple[Path, Path]) -> None:
+    a, b = two
+    files.write_all({str(a): "FROM a\n", str(b): "FROM b\n", f"{b}.lock": "version = 1\n"})
+    assert contents(tmp_path) == {
+        "a/Dockerfile": b"FROM a\n",
+        "b/Dockerfile": b"FROM b\n",
+        "b/Dockerfile.lock": b"version = 1\n",
+    }
+
+
+def test_item7_a_failed_rename_puts_back_the_files_already_replaced(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    before = contents(tmp_path)
+    real_replace = os.replace
+    calls = []
+
+    def replace(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 3:  # a, its new lock, then b
+            raise OSError(errno.ENOSPC, "No space left on device", src)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+    with pytest.raises(DockerfileError) as info:
+        files.write_all({str(a): "FROM a\n", f"{a}.lock": "version = 1\n", str(b): "FROM b\n"})
+
+    assert str(info.value) == f"{b}: cannot write: No space left on device"
+    assert contents(tmp_path) == before
+    assert os.stat(a).st_nlink == 1
+    assert leftovers(tmp_path) == []
+
+
+def test_item7_ctrl_c_during_the_renames_finishes_them_then_interrupts(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if dst == str(a):
+            os.kill(os.getpid(), signal.SIGINT)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+    with pytest.raises(KeyboardInterrupt):
+        files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
+
+    assert (a.read_text(), b.read_text()) == ("FROM a\n", "FROM b\n")
+    assert leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_item7_ctrl_c_while_staging_changes_nothing(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    before = contents(tmp_path)
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        if kwargs.get("dir") == str(b.parent):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+    with pytest.raises(KeyboardInterrupt):
+        files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
+
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
+def as_nobody(job: Callable[[], None]) -> str:
+    """Run job in a child process as user and group 65534; return its PinnerError, or ""."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 0
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            job()
+        except PinnerError as e:
+            os.write(write, str(e).encode())
+        except BaseException as e:
+            os.write(write, repr(e).encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        message = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, message
+    return message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a file another user owns")
+def test_item7_a_lock_another_user_owns_in_a_sticky_directory_changes_nothing() -> None:
+    # /tmp-like: mode 1777, the lock owned by root; pinner runs as nobody, who owns the Dockerfile.
+    folder = Path(tempfile.mkdtemp(prefix="pinner-sticky-"))
+    try:
+        folder.chmod(0o1777)
+        dockerfile, lock = folder / "Dockerfile", folder / "Dockerfile.lock"
+        dockerfile.write_text("FROM old\n")
+        lock.write_text("version = 1\n")
+        os.chown(dockerfile, 65534, 65534)
+
+        message = as_nobody(
+            lambda: files.write_all({str(dockerfile): "FROM new\n", str(lock): "version = 1\n#\n"})
+        )
+
+        assert message == f"{lock}: cannot write: owned by another user in a sticky directory"
+        assert (dockerfile.read_text(), lock.read_text()) == ("FROM old\n", "version = 1\n")
+        assert leftovers(folder) == []
+    finally:
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+
+
+def test_item8_a_symlinked_dockerfile_is_written_through_the_link(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "Dockerfile").write_text("FROM old\n")
+    os.chmod(shared / "Dockerfile", 0o600)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").symlink_to("../shared/Dockerfile")
+
+    files.write_all({str(app / "Dockerfile"): "FROM new\n", str(app / "Dockerfile.lock"): "x\n"})
+
+    assert contents(tmp_path) == {
+        "app/Dockerfile": b"-> ../shared/Dockerfile",
+        "app/Dockerfile.lock": b"x\n",
+        "shared/Dockerfile": b"FROM new\n",
+    }
+    assert stat.S_IMODE(os.stat(shared / "Dockerfile").st_mode) == 0o600
+    assert leftovers(tmp_path) == []
+
+
+def test_item8_two_names_of_one_file_must_agree(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM old\n")
+    (tmp_path / "Other.Dockerfile").symlink_to("Dockerfile")
+    before = contents(tmp_path)
+    a, b = str(tmp_path / "Dockerfile"), str(tmp_path / "Other.Dockerfile")
+
+    with pytest.raises(DockerfileError) as info:
+        files.write_all({a: "FROM one\n", b: "FROM two\n"})
+    assert str(info.value) == f"{b}: same file as {a}, with other content"
+    assert contents(tmp_path) == before
+
+    files.write_all({a: "FROM one\n", b: "FROM one\n"})
+    assert contents(tmp_path) == {**before, "Dockerfile": b"FROM one\n"}
+
+
+def test_item18b_a_reader_never_sees_a_partial_file(tmp_path: Path, two: tuple[Path, Path]) -> None:
+    # A new file is renamed over the old: a reader that opened the old one reads it whole, and
+    # the path shows the new text only once it is complete. Writing in place would fail both.
+    a, _ = two
+    old_inode = os.stat(a).st_ino
+    with open(a, "rb") as reader:
+        files.write_all({str(a): "FROM a-longer-than-before\n"})
+        assert reader.read() == b"FROM old\n"
+    assert a.read_bytes() == b"FROM a-longer-than-before\n"
+    assert os.stat(a).st_ino != old_inode
+
+
+def test_item18b_a_write_cut_short_leaves_the_old_content(
+    tmp_path: Path, two: tuple[Path, Path]
+) -> None:
+    # The file size limit (RLIMIT_FSIZE) stops the write of b's text half way, as a full disk
+    # would: written in place, b would be left cut short and a already changed.
+    a, b = two
+    before = contents(tmp_path)
+    script = (
+        "import resource, signal, sys\n"
+        "from pinner import files\n"
+        "from pinner.errors import PinnerError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))\n"
+        "try:\n"
+        f"    files.write_all({{{str(a)!r}: 'FROM a\\n', {str(b)!r}: 'FROM b\\n' * 40}})\n"
+        "except PinnerError as e:\n"
+        "    sys.exit(str(e))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+
+    assert (done.returncode, done.stderr) == (1, f"{b}: cannot write: File too large\n")
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_item18c_a_write_failing_on_its_second_file_changes_nothing(
+    tmp_path: Path, two: tuple[Path, Path]
+) -> None:
+    a, b = two
+    b.unlink()
+    b.mkdir()  # the second target cannot be replaced: it is a directory
+    before = contents(tmp_path)
+
+    with pytest.raises(DockerfileError) as info:
+        files.write_all({str(a): "FROM a\n", f"{a}.lock": "version = 1\n", str(b): "FROM b\n"})
+
+    assert str(info.value) == f"{b}: cannot write: is a directory"
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_item18c_a_second_file_in_a_missing_directory_changes_nothing(
+    tmp_path: Path, two: tuple[Path, Path]
+) -> None:
+    a, _ = two
+    before = contents(tmp_path)
+    missing = tmp_path / "gone" / "Dockerfile.lock"
+
+    with pytest.raises(DockerfileError) as info:
+        files.write_all({str(a): "FROM a\n", str(missing): "version = 1\n"})
+
+    assert str(info.value) == f"{missing}: cannot write: No such file or directory"
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("umask", "mode"),
+    [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)],
+    ids=["022", "027", "077"],
+)
+def test_item18d_a_new_lock_is_0644_less_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    lock = tmp_path / "Dockerfile.lock"
+    previous = os.umask(umask)
+    try:
+        files.write_all({str(lock): "version = 1\n"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(lock).st_mode) == mode
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755, 0o444], ids=oct)
+def test_item18d_a_rewritten_file_keeps_its_mode(
+    tmp_path: Path, two: tuple[Path, Path], umask_022: None, mode: int
+) -> None:
+    a, _ = two
+    os.chmod(a, mode)
+    files.write_all({str(a): "FROM a\n"})
+    assert stat.S_IMODE(os.stat(a).st_mode) == mode
+    assert a.read_text() == "FROM a\n"

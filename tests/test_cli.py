@@ -486,3 +486,18 @@ def test_item8_lock_writes_through_a_symlinked_dockerfile(
     assert not (tmp_path / "shared/Dockerfile.lock").exists()
     assert run(capsys, "check", str(link))[0] == 0
 
+
+def test_item18a_check_fails_a_pinned_reference_the_lock_does_not_hold(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "cli/held", "1")
+    other = push_image(registry, "cli/unheld", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/held:1\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    unheld = f"{registry.host}/cli/unheld:1@{other}"
+    dockerfile.write_text(dockerfile.read_text() + f"COPY --from={unheld} /x /x\n")
+
+    code, out, _ = run(capsys, "check", str(dockerfile))
+
+    assert (code, out) == (1, f"{dockerfile}:2: {unheld}: not in {dockerfile}.lock\n")

@@ -185,7 +185,63 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Print the --build-arg flags that make a build of the locked Dockerfile"
         " reproducible, one per line, for scripts.",
     )
-    return parser, {"lock": lock, "update": update, "check": check, "build-args": build_args}
+    named = {"lock": lock, "update": update, "check": check, "build-args": build_args}
+    return parser, {**named, **_image_commands(commands, registry)}
+
+
+def _image_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    registry: argparse.ArgumentParser,
+) -> dict[str, argparse.ArgumentParser]:
+    """Register diff (and verify): commands on images rather than on Dockerfiles."""
+    images = argparse.ArgumentParser(add_help=False)
+    images.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH",
+        help="compare only this platform (repeatable; default every platform)",
+    )
+    images.add_argument(
+        "--semantic",
+        action="store_true",
+        help="ignore what does not change what runs: timestamps, history, tar order and format",
+    )
+    images.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KINDS",
+        help="ignore some of: timestamps,history,file-order,tar-format (comma-separated)",
+    )
+    images.add_argument(
+        "--json", action="store_true", dest="as_json", help="machine-readable output on stdout"
+    )
+    images.add_argument("--report", metavar="FILE", help="also write a Markdown report to FILE")
+    images.add_argument("-q", "--quiet", action="store_true", help="no notices on stderr")
+    diff = commands.add_parser(
+        "diff",
+        parents=[images, registry],
+        help="compare two images: config, layers, files",
+        description="Compare two images platform by platform: config fields, layers, then the"
+        " files in them. Each image is a registry reference, oci:DIR[:TAG] or"
+        " docker-archive:FILE. Exit 0 when identical, 1 when different.",
+    )
+    diff.add_argument("image_a", metavar="IMAGE_A")
+    diff.add_argument("image_b", metavar="IMAGE_B")
+    return {"diff": diff}
+
+
+def _ignored(args: argparse.Namespace) -> frozenset[str]:
+    from pinner.imagediff import SEMANTIC, parse_ignores
+
+    ignored: frozenset[str] = SEMANTIC if args.semantic else frozenset()
+    for text in args.ignore:
+        try:
+            ignored |= parse_ignores(text)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    return ignored
 
 
 def _settings(args: argparse.Namespace, config: Config) -> Settings:
@@ -219,6 +275,18 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
 
 def _dispatch(args: argparse.Namespace) -> int:
     config = load_config()
+    if args.command == "diff":
+        from pinner.commands.diff import diff
+
+        return diff(
+            image_a=args.image_a,
+            image_b=args.image_b,
+            settings=_settings(args, config),
+            platforms=args.platform,
+            ignored=_ignored(args),
+            as_json=args.as_json,
+            report_path=args.report,
+        )
     common = {
         "paths": args.paths,
         "build_args": dict(args.build_arg),

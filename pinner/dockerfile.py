@@ -445,9 +445,9 @@ def pin_edit(text: str, use: ImageUse, digest: str) -> Edit | None:
     if use.site is None:
         return None
     raw = _raw(text, use.site)
+    # No `:latest` is added to a reference without a tag: the user's text stays, the lock records
+    # the tag the digest came from.
     base, _, _ = raw.partition("@")
-    if use.ref.tag is None and use.ref.digest is None:
-        base += ":latest"
     new = f"{base}@{digest}"
     if new == raw:
         return None

@@ -24,12 +24,9 @@ def query_ref(ref: ImageRef) -> ImageRef:
     return ref._replace(tag=ref.tag_or_latest)
 
 
-def pinned_reference(expanded: str, ref: ImageRef, digest: str) -> str:
-    """The reference as the build sees it once pinned: written name, tag, then @digest."""
-    base = expanded.partition("@")[0]
-    if ref.tag is None and ref.digest is None:
-        base += ":latest"
-    return f"{base}@{digest}"
+def pinned_reference(expanded: str, digest: str) -> str:
+    """The reference as the build sees it once pinned: written name and tag, then @digest."""
+    return f"{expanded.partition('@')[0]}@{digest}"
 
 
 def parse_locked(image: LockedImage) -> ImageRef:
@@ -56,6 +53,7 @@ def known_from(locks: Iterable[Lock]) -> Known:
             ref = parse_locked(image)
             by_query.setdefault(ref._replace(tag=image.tag or "latest", digest=None), manifest)
             by_query.setdefault(ref, manifest)
+            by_query.setdefault(ref._replace(tag=None), manifest)  # `FROM alpine@sha256:...`
             by_digest.setdefault(image.digest, manifest)
     return Known(by_query, by_digest)
 
@@ -90,10 +88,24 @@ class Pinned(NamedTuple):
         )
 
 
+def _locked_tag(use: ImageUse, old_tags: Mapping[str, str | None]) -> str | None:
+    """The tag a use's digest comes from: as written; latest when none is; else the old lock's.
+
+    `FROM alpine` is pinned as `alpine@sha256:...` (the user's text kept), so the lock keeps the
+    `latest` it was resolved from for update to refresh.
+    """
+    if use.ref.tag is not None:
+        return use.ref.tag
+    if use.ref.digest is None:
+        return "latest"
+    return old_tags.get(use.expanded)
+
+
 def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) -> Pinned:
     """Pin every use to its resolved digest; the lock keeps any tables it does not own."""
     edits = []
     entries: dict[str, LockedImage] = {}
+    old_tags = {image.reference: image.tag for image in old.images}
     unpinnable = []
     for use in parsed.uses:
         manifest = resolved[query(use)]
@@ -102,13 +114,13 @@ def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) ->
             edits.append(edit)
         if use.site is None:
             unpinnable.append(use)
-        reference = pinned_reference(use.expanded, use.ref, manifest.digest)
+        reference = pinned_reference(use.expanded, manifest.digest)
         previous = entries.get(reference)
         used_by = (*previous.used_by, use.used_by) if previous else (use.used_by,)
         entries[reference] = LockedImage(
             reference=reference,
             name=use.ref.name,
-            tag=use.ref.tag if use.ref.tag or use.ref.digest else "latest",
+            tag=_locked_tag(use, old_tags),
             digest=manifest.digest,
             platforms=manifest.platforms,
             used_by=tuple(sorted(set(used_by))),

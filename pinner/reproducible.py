@@ -201,11 +201,14 @@ def stage_edits(
         shell_start = end - len(shell_text(text, run))
         shell = text[shell_start:end]
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
-        cleanup = (
-            sources.cleanup_for(text[start:end])
-            if commands.install_packages(shell, escape=parsed.escape)
-            else None
-        )
+        installs = commands.install_packages(shell, escape=parsed.escape)
+        cleanup = sources.cleanup_for(text[start:end]) if installs else None
+        if installs and shell.startswith("[") and ending(shell, parsed.escape) is None:
+            # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
+            notes.append(
+                f"RUN at line {run.line} is in exec form: apt's lists, caches and logs stay in"
+                " the image and differ between builds; write it in shell form to have them removed"
+            )
         if cleanup is not None:
             new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
             if note is not None:

@@ -41,7 +41,7 @@ PY = D("python:3.12")
 REWRITES = [
     pytest.param("FROM python:3.12\n", f"FROM python:3.12@{PY}\n", id="plain"),
     pytest.param("from python:3.12\n", f"from python:3.12@{PY}\n", id="lowercase-keyword"),
-    pytest.param("FROM python\n", f"FROM python:latest@{D('python')}\n", id="no-tag-gets-latest"),
+    pytest.param("FROM python\n", f"FROM python@{D('python')}\n", id="no-tag-keeps-the-users-text"),
     pytest.param("FROM python:3.12\r\nRUN x\r\n", f"FROM python:3.12@{PY}\r\nRUN x\r\n", id="crlf"),
     pytest.param("FROM python:3.12", f"FROM python:3.12@{PY}", id="no-final-newline"),
     pytest.param(

@@ -74,7 +74,7 @@ def dockerfiles(draw: st.DrawFn) -> str:
     return body + (nl if draw(st.booleans()) else "")
 
 
-PIN = re.compile(r"(:latest)?@sha256:[0-9a-f]{64}")
+PIN = re.compile(r"@sha256:[0-9a-f]{64}")
 
 
 @settings(max_examples=300, deadline=None)

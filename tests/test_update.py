@@ -230,3 +230,28 @@ def test_bad_snapshot_is_a_usage_error(
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     code, _, err = run(capsys, command, "--snapshot", "yesterday", str(tmp_path / "Dockerfile"))
     assert (code, err) == (2, "pinner: --snapshot yesterday: expected YYYYMMDDTHHMMSSZ or 'base'\n")
+
+
+def test_a_reference_without_a_tag_keeps_its_text_and_refreshes_from_latest(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`FROM alpine` becomes `alpine@sha256:...` (no `:latest` added); update follows latest."""
+    old = push_image(registry, "upd/notag", "latest")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/notag\n")
+    h = registry.host
+    assert dockerfile.read_text() == f"FROM {h}/upd/notag@{old}\n"
+    lock = (tmp_path / "Dockerfile.lock").read_text()
+    assert f'reference = "{h}/upd/notag@{old}"\n' in lock
+    assert 'tag = "latest"\n' in lock
+    before = files(tmp_path)
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    assert files(tmp_path) == before
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+
+    new = push_image(registry, "upd/notag", "latest", seed="v2")
+    code, _, err = run(capsys, "update", "--images-only", str(dockerfile))
+
+    assert code == 0, err
+    assert dockerfile.read_text() == f"FROM {h}/upd/notag@{new}\n"
+    assert 'tag = "latest"\n' in (tmp_path / "Dockerfile.lock").read_text()
+    assert run(capsys, "check", str(dockerfile))[0] == 0

@@ -26,6 +26,7 @@ class Config(NamedTuple):
     snapshot_mirrors: Mapping[str, str] = {}
     exclude: tuple[str, ...] = ()
     pin_versions: bool = False
+    kubernetes: tuple[str, ...] = ()
     path: str | None = None
 
 
@@ -37,6 +38,7 @@ _KEYS = {
     "snapshot-mirrors": "table",
     "exclude": "list",
     "pin-versions": "bool",
+    "kubernetes": "list",
 }
 
 

@@ -20,7 +20,7 @@ from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.registry import Manifest
 from pinner.resolver import Session
-from pinner.workspace import Target, unified_diff
+from pinner.workspace import DOCKERFILE, Target, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 # containerd's platforms package: each part of os/arch/variant is one such word.
@@ -87,7 +87,7 @@ def platform_options(values: Sequence[str]) -> tuple[str, ...]:
 
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
     """The Dockerfile frontends the rewrite writes into syntax lines, by query."""
-    needed = (reproducible.frontend_needed(t.parsed) for t in targets)
+    needed = (reproducible.frontend_needed(t.parsed) for t in targets if t.kind == DOCKERFILE)
     return {pinning.query_ref(parse(text)): text for text in needed if text is not None}
 
 
@@ -262,9 +262,9 @@ async def lock_target(
 ) -> Outcome:
     """New text and lock for one Dockerfile."""
     parsed, old = target.parsed, target.lock
-    if options.images_only:
+    if options.images_only or target.kind != DOCKERFILE:
         pinned = pinning.pin(parsed, resolved, old)
-        return Outcome(target, pinned.text, pinned.lock, pinned.notes(target.path))
+        return Outcome(target, pinned.text, pinned.lock, target.notes + pinned.notes(target.path))
     snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
     work = StageWork(session, target, resolved, options)
     if snapshot == SNAPSHOT_BASE:

@@ -33,3 +33,7 @@ class RegistryError(PinnerError):
 
 class MirrorError(PinnerError):
     """A package snapshot mirror refused, failed or served data that does not verify."""
+
+
+class ReferenceFileError(PinnerError):
+    """A compose file, manifest, workflow, bake file or Python module cannot be read."""

@@ -10,7 +10,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,13 +28,20 @@ def is_dockerfile(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in _PATTERNS)
 
 
-def discover(paths: Sequence[str], exclude: Iterable[str] = ()) -> list[str]:
-    """Expand paths: files as given, directories walked; none means ./Dockerfile."""
+def discover(
+    paths: Sequence[str],
+    exclude: Iterable[str] = (),
+    also: Callable[[str], bool] = lambda path: False,
+) -> list[str]:
+    """Expand paths: files as given, directories walked; none means ./Dockerfile.
+
+    A walk finds Dockerfiles and the files `also` accepts (by path): the reference files.
+    """
     patterns = tuple(exclude)
     found: list[str] = []
     for path in paths or ["Dockerfile"]:
         if os.path.isdir(path):
-            found.extend(_walk(path, patterns))
+            found.extend(_walk(path, patterns, also))
         elif os.path.exists(path):
             found.append(path)
         else:
@@ -44,7 +51,7 @@ def discover(paths: Sequence[str], exclude: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _walk(top: str, exclude: tuple[str, ...]) -> list[str]:
+def _walk(top: str, exclude: tuple[str, ...], also: Callable[[str], bool]) -> list[str]:
     found = []
     for folder, dirs, names in os.walk(top):
         rel = os.path.relpath(folder, top)
@@ -52,8 +59,10 @@ def _walk(top: str, exclude: tuple[str, ...]) -> list[str]:
             d for d in dirs if d not in _SKIP_DIRS and not _excluded(os.path.join(rel, d), exclude)
         )
         for name in sorted(names):
-            if is_dockerfile(name) and not _excluded(os.path.join(rel, name), exclude):
-                found.append(os.path.normpath(os.path.join(folder, name)))
+            path = os.path.normpath(os.path.join(folder, name))
+            wanted = is_dockerfile(name) or (not name.endswith(_SKIP_SUFFIXES) and also(path))
+            if wanted and not _excluded(os.path.join(rel, name), exclude):
+                found.append(path)
     return found
 
 

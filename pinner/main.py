@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from pinner import __version__
+from pinner import __version__, refs
 from pinner.config import Config
 from pinner.config import load as load_config
 from pinner.engine import Options, check_snapshot_option, platform_options
@@ -273,6 +274,12 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
     )
 
 
+def _kubernetes(config: Config) -> frozenset[str]:
+    """The manifests the configuration names, its globs taken from the file's folder."""
+    root = os.path.dirname(config.path) if config.path else os.getcwd()
+    return refs.manifests(root, config.kubernetes)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     config = load_config()
     if args.command == "diff":
@@ -293,6 +300,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "as_json": args.as_json,
         "quiet": args.quiet,
         "exclude": args.exclude or list(config.exclude),
+        "kubernetes": _kubernetes(config),
     }
     if args.command == "lock":
         from pinner.commands.lock import lock

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import dockerfile, files, lockfile
+from pinner import dockerfile, files, lockfile, refs
 from pinner.dockerfile import Dockerfile
 from pinner.errors import PinnerError
 from pinner.lockfile import Lock
 
+DOCKERFILE = "dockerfile"
+
 
 class Target(NamedTuple):
-    """One Dockerfile of the run, parsed, with its lock as it stands (empty when there is none)."""
+    """One file of the run, parsed, with its lock as it stands (empty when there is none).
+
+    kind is DOCKERFILE or a reference file kind (refs.COMPOSE ...): those have no stages, are
+    pinned images-only, and carry notes on references that cannot be pinned.
+    """
 
     path: str
     lock_path: str
@@ -22,19 +28,31 @@ class Target(NamedTuple):
     lock: Lock
     lock_text: str | None
     build_args: Mapping[str, str] = {}
+    kind: str = DOCKERFILE
+    notes: tuple[str, ...] = ()
 
 
 def load(
-    paths: Sequence[str], build_args: Mapping[str, str], exclude: Sequence[str] = ()
+    paths: Sequence[str],
+    build_args: Mapping[str, str],
+    exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
 ) -> tuple[list[Target], list[str]]:
-    """Parse every Dockerfile and its lock; return the targets and one error line per failure."""
+    """Parse every file and its lock; return the targets and one error line per failure.
+
+    kubernetes holds the absolute paths the configuration names as manifests.
+    """
     targets: list[Target] = []
     errors: list[str] = []
-    for path in files.discover(paths, exclude):
+    for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):
         try:
-            targets.append(load_one(path, build_args))
+            kind = refs.kind_of(path, kubernetes)
+            target = load_one(path, build_args) if kind is None else load_refs(path, kind)
         except PinnerError as e:
             errors.append(str(e))
+            continue
+        if target is not None:
+            targets.append(target)
     return targets, errors
 
 
@@ -46,6 +64,18 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
     return Target(path, lock_path, parsed, lock, lock_text, build_args)
+
+
+def load_refs(path: str, kind: str) -> Target | None:
+    """Parse one reference file and its lock; None when it names no image and has no lock."""
+    text = dockerfile.decode(files.read_bytes(path), path)
+    lock_path = lockfile.lock_path(path)
+    lock_text = files.read_optional(lock_path)
+    lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
+    parsed, notes = refs.parse(kind, text, path, lock)
+    if not parsed.uses and lock_text is None:
+        return None
+    return Target(path, lock_path, parsed, lock, lock_text, kind=kind, notes=notes)
 
 
 def unified_diff(path: str, old: str | None, new: str) -> str:

@@ -14,7 +14,7 @@ from pinner.errors import ConfigError
 from pinner.main import main
 
 KNOWN = (
-    "exclude, insecure-registries, pin-versions, platforms, registry-mirrors, snapshot,"
+    "exclude, insecure-registries, kubernetes, pin-versions, platforms, registry-mirrors, snapshot,"
     " snapshot-mirrors"
 )
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from pinner.errors import LockfileError
-from pinner.workspace import load
+from pinner.workspace import DOCKERFILE, load
 
 
 def build_args(
@@ -17,11 +17,13 @@ def build_args(
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
 ) -> int:
     """Print `--build-arg SOURCE_DATE_EPOCH=<epoch>` from the lock, one flag a line."""
-    targets, errors = load(paths, build_args, exclude)
+    targets, errors = load(paths, build_args, exclude, kubernetes)
     if errors:
         raise LockfileError(errors[0])
+    targets = [t for t in targets if t.kind == DOCKERFILE]  # only builds take build args
     unlocked = next((t for t in targets if t.lock_text is None), None)
     if unlocked is not None:
         path = unlocked.path

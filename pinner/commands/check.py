@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import pinning, reproducible, syntax
@@ -41,10 +41,11 @@ def check(
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
 ) -> int:
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
-    targets, errors = load(paths, build_args, exclude)
+    targets, errors = load(paths, build_args, exclude, kubernetes)
     findings = [Finding(e.split(":", 1)[0], None, None, e.split(":", 1)[1].strip()) for e in errors]
     for target in targets:
         findings.extend(check_target(target))

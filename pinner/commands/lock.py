@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files
@@ -28,12 +28,13 @@ def lock(
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
     cache_dir: Path | None = None,
 ) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
     options = options or Options()
-    targets, errors = load(paths, build_args, exclude)
+    targets, errors = load(paths, build_args, exclude, kubernetes)
     outcomes, session_requests = asyncio.run(
         _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir(), report)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files, refresh
@@ -35,12 +35,13 @@ def update(
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
     cache_dir: Path | None = None,
 ) -> int:
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
     options, scope = options or Options(), scope or Scope()
-    targets, errors = load(paths, build_args, exclude)
+    targets, errors = load(paths, build_args, exclude, kubernetes)
     unlocked = [t.path for t in targets if t.lock_text is None]
     errors += [f"{p}: no lockfile; run pinner lock {p} first" for p in unlocked]
     outcomes: list[Outcome] = []
@@ -117,11 +118,12 @@ def check_remote(
     as_json: bool = False,
     quiet: bool = False,
     exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
 ) -> int:
     """`check --remote`: read-only; list pins whose tags have moved; exit 1 if any did."""
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
-    targets, errors = load(paths, build_args, exclude)
+    targets, errors = load(paths, build_args, exclude, kubernetes)
     errors += [
         f"{t.path}: no lockfile; run pinner lock {t.path} first"
         for t in targets

@@ -1,0 +1,86 @@
+"""Image references outside Dockerfiles: which files hold them and where each one is written.
+
+Each kind's module finds references with a real parser and returns their exact spans in the
+original text; the rest of pinner then treats the file like a Dockerfile without stages, so the
+resolver, the lock and the pin edits are the ones Dockerfiles use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from pinner import reference
+from pinner.dockerfile import Dockerfile, ImageUse, Span
+from pinner.errors import InvalidReference, ReferenceFileError
+from pinner.lockfile import Lock
+
+COMPOSE = "compose"
+ACTIONS = "actions"
+KUBERNETES = "kubernetes"
+PYTHON = "python"
+BAKE = "bake"
+
+_COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose*.yaml", "docker-compose*.yml")
+_COMPOSE_OVERRIDES = ("compose.*.yaml", "compose.*.yml")
+
+
+class Found(NamedTuple):
+    """One reference in a file: its 1-based line, the text as written, its span, who uses it."""
+
+    line: int
+    value: str
+    span: Span
+    used_by: str
+
+
+class Scan(NamedTuple):
+    """What a kind's reader found: references to pin, and notes on those it cannot pin."""
+
+    found: tuple[Found, ...]
+    notes: tuple[str, ...] = ()
+
+
+def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
+    """The kind of reference file a path is, or None; manifests only as configured."""
+    name = os.path.basename(path)
+    if any(fnmatch.fnmatchcase(name, p) for p in _COMPOSE_NAMES + _COMPOSE_OVERRIDES):
+        return COMPOSE
+    return None
+
+
+def manifests(root: str, patterns: Iterable[str]) -> frozenset[str]:
+    """The absolute paths the configured Kubernetes globs match, relative to root."""
+    found: set[str] = set()
+    for pattern in patterns:
+        found.update(os.path.abspath(p) for p in Path(root).glob(pattern) if p.is_file())
+    return frozenset(found)
+
+
+def _reader(kind: str) -> Callable[[str, str], Scan]:
+    if kind == COMPOSE:
+        from pinner.refs.compose import scan as compose_scan
+
+        return compose_scan
+    raise AssertionError(f"unknown reference file kind {kind}")
+
+
+def parse(kind: str, text: str, path: str, lock: Lock) -> tuple[Dockerfile, tuple[str, ...]]:
+    """A reference file as a Dockerfile record without stages, and notes for the user."""
+    scan = _reader(kind)(text, path)
+    locked_tags = {image.reference: image.tag for image in lock.images}
+    uses = []
+    for found in scan.found:
+        try:
+            ref = reference.parse(found.value)
+        except InvalidReference as e:
+            raise ReferenceFileError(f"{path}:{found.line}: {found.value}: {e}") from None
+        if ref.tag is None:
+            # A bare name is pinned as name@digest, the user's text kept; the lock remembers
+            # that it follows latest, so a re-lock and update read it the same way.
+            ref = ref._replace(tag="latest" if ref.digest is None else locked_tags.get(found.value))
+        uses.append(ImageUse(found.line, found.value, found.value, ref, found.span, found.used_by))
+    return Dockerfile(text, (), tuple(uses), ()), scan.notes

@@ -1,0 +1,21 @@
+"""Compose files: `services.<name>.image` (the Compose specification, services.image)."""
+
+from __future__ import annotations
+
+from pinner.refs import Found, Scan
+from pinner.refs.yamltext import documents, get, located, pairs, scalar
+
+
+def scan(text: str, path: str) -> Scan:
+    """Every service image in a compose file."""
+    found: list[Found] = []
+    notes: list[str] = []
+    for document in documents(text, path):
+        for name, service in pairs(get(document, "services")):
+            image = get(service, "image")
+            if scalar(image) is None or image is None:
+                continue
+            site = located(text, image, f"service {name}", path, notes)
+            if site is not None:
+                found.append(site)
+    return Scan(tuple(found), tuple(notes))

@@ -1,0 +1,85 @@
+"""YAML read for its node marks: where each scalar is written, so pins edit the text in place.
+
+PyYAML's composer keeps each node's start and end mark (character offsets into the text); the
+document is never constructed or dumped again, so quotes, comments and layout are the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pinner.dockerfile import Span
+from pinner.errors import ReferenceFileError
+from pinner.refs import Found
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def documents(text: str, path: str) -> list[Node]:
+    """Every document of a YAML stream as nodes; invalid YAML is one line naming file and line."""
+    try:
+        return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node]
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = e.problem or e.context
+        raise ReferenceFileError(f"{path}{line}: not valid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise ReferenceFileError(f"{path}: not valid YAML: {e}") from None
+
+
+def pairs(node: Node | None) -> Iterator[tuple[str, Node]]:
+    """A mapping's string keys and values, through `<<` merge keys; nothing for other nodes."""
+    if not isinstance(node, MappingNode):
+        return
+    merged: list[Node] = []
+    for key, value in node.value:
+        if key.tag == MERGE_TAG or (isinstance(key, ScalarNode) and key.value == "<<"):
+            merged.extend(value.value if isinstance(value, SequenceNode) else [value])
+        elif isinstance(key, ScalarNode):
+            yield key.value, value
+    seen = {key.value for key, _ in node.value if isinstance(key, ScalarNode)}
+    for source in merged:
+        for key, value in pairs(source):
+            if key not in seen:
+                seen.add(key)
+                yield key, value
+
+
+def get(node: Node | None, key: str) -> Node | None:
+    """A mapping's value for key (merge keys included), or None."""
+    return next((value for k, value in pairs(node) if k == key), None)
+
+
+def items(node: Node | None) -> list[Node]:
+    """A sequence's items; nothing for other nodes."""
+    return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def scalar(node: Node | None) -> str | None:
+    """A scalar's value, or None for anything else."""
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def located(
+    text: str, node: Node, used_by: str, path: str, notes: list[str], prefix: str = ""
+) -> Found | None:
+    """A scalar reference with its span in text (after prefix), or None with a note why not."""
+    assert isinstance(node, ScalarNode)
+    line = node.start_mark.line + 1
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style in ("'", '"'):
+        start, end = start + 1, end - 1
+    value = node.value.removeprefix(prefix)
+    start += len(prefix)
+    if "$" in value or "{{" in value:
+        notes.append(f"{path}:{line}: {value}: set by a variable; not pinned")
+        return None
+    if text[start:end] != value:
+        # Escapes, folded or block scalars: the text is not the value, so no exact edit exists.
+        notes.append(f"{path}:{line}: {value}: not written as one plain string; not pinned")
+        return None
+    return Found(line, value, Span(start, end), used_by)

@@ -1,0 +1,30 @@
+"""Pinning a reference file's text with made-up digests: the pure path lock takes."""
+
+from __future__ import annotations
+
+from pinner import pinning, refs
+from pinner.lockfile import Lock
+from pinner.registry import OCI_MANIFEST, Manifest
+
+DIGEST = "sha256:" + "a" * 64
+OLD = "sha256:" + "b" * 64
+
+
+def pin_text(kind: str, text: str, path: str = "file") -> str:
+    """text with every reference pinned to DIGEST (a written digest answers itself)."""
+    parsed, _ = refs.parse(kind, text, path, Lock())
+    resolved = {
+        pinning.query(u): Manifest(u.ref.digest or DIGEST, OCI_MANIFEST) for u in parsed.uses
+    }
+    return pinning.pin(parsed, resolved, Lock()).text
+
+
+def notes(kind: str, text: str, path: str = "file") -> tuple[str, ...]:
+    """What the reader says it could not pin."""
+    return refs.parse(kind, text, path, Lock())[1]
+
+
+def used_by(kind: str, text: str) -> list[tuple[int, str, str]]:
+    """(line, reference, used by) for each reference found."""
+    parsed, _ = refs.parse(kind, text, "file", Lock())
+    return [(u.line, u.written, u.used_by) for u in parsed.uses]

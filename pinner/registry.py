@@ -149,9 +149,11 @@ class RegistryAuth(httpx.Auth):
         credentials: Callable[[str], Credential | None],
         retry: Retry = DEFAULT_RETRY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        insecure: frozenset[str] = frozenset(),
     ) -> None:
         self._lookup = credentials
         self.retry = retry
+        self.insecure = insecure
         self._sleep = sleep
         self._credentials: dict[str, Credential | None] = {}
         self._challenges: dict[str, _Challenge] = {}
@@ -206,6 +208,11 @@ class RegistryAuth(httpx.Auth):
             response = yield request
             if response.status_code != 401 or attempt:
                 return
+            if _origin(response.request.url) != _origin(request.url):
+                # Redirected to another origin, which asks for credentials: they are chosen for
+                # the host that asked, and this host's never follow a redirect (as in docker and
+                # containerd). The 401 stands.
+                return
             challenge = _parse_challenge(response.headers.get("WWW-Authenticate", ""))
             if challenge is None or challenge.scheme not in ("bearer", "basic"):
                 return
@@ -228,12 +235,30 @@ class RegistryAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token[0]}"
         return None
 
+    def _may_receive(self, realm: httpx.URL) -> bool:
+        """A realm gets credentials over https, or over http to loopback or an insecure host."""
+        host = realm.netloc.decode("ascii")
+        insecure = host in self.insecure or realm.host in self.insecure
+        return realm.scheme == "https" or is_loopback(host) or insecure
+
     def _token_request(
         self, challenge: _Challenge, scope: str, credential: Credential | None
     ) -> httpx.Request:
         realm = challenge.params.get("realm")
         if not realm:
             raise RegistryError("registry sent a Bearer challenge without a realm")
+        try:
+            realm_url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            realm_url = None
+        if realm_url is None or realm_url.scheme not in ("http", "https") or not realm_url.host:
+            raise RegistryError(f"token realm is not an http(s) URL: {untrusted(realm)!r}")
+        if credential is not None and not self._may_receive(realm_url):
+            realm_host = realm_url.netloc.decode("ascii")
+            raise RegistryError(
+                f"not sending credentials to the token realm {realm_host} over plain http"
+                f" (use --insecure-registry {realm_host} to allow it)"
+            )
         params = {"scope": scope}
         if "service" in challenge.params:
             params["service"] = challenge.params["service"]
@@ -244,11 +269,16 @@ class RegistryAuth(httpx.Auth):
                 "refresh_token": credential.secret,
                 "client_id": "pinner",
             }
-            return httpx.Request("POST", realm, data=form)
-        request = httpx.Request("GET", realm, params=params)
+            return httpx.Request("POST", realm_url, data=form)
+        request = httpx.Request("GET", realm_url, params=params)
         if credential is not None:
             request.headers["Authorization"] = _basic(credential)
         return request
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what two URLs share when they are the same origin (RFC 6454)."""
+    return url.scheme, url.host, url.port
 
 
 def _basic(credential: Credential) -> str:
@@ -342,7 +372,7 @@ class Registry:
     ) -> None:
         self.settings = settings
         retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
-        self.auth = RegistryAuth(credentials, retry, sleep)
+        self.auth = RegistryAuth(credentials, retry, sleep, settings.insecure)
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             auth=self.auth,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from hostile import Reply, Seen, serving
 
 from pinner.baseimage import BaseImageError, _cache_path
+from pinner.credentials import Credential
+from pinner.errors import RegistryError
 from pinner.main import main
+from pinner.reference import parse
+from pinner.registry import Registry, Settings
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -27,6 +34,7 @@ MANIFEST = json.dumps(
         "layers": [],
     }
 ).encode()
+USER, PASSWORD = "alice", "pw-3f9a1c7e"
 NOTHING_WRITTEN = "1 error(s); nothing written"
 DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
 
@@ -172,3 +180,146 @@ def test_item3_digest_header_with_trailing_text_never_reaches_the_dockerfile(
     (line, summary) = err.splitlines()
     assert line.startswith(f"{path}:1: {server.host}/app:1: Docker-Content-Digest is not a valid")
     assert summary == NOTHING_WRITTEN
+
+
+# --------------------------------------------------------------------------- item 2
+
+
+def login(home: Path, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    """Docker credentials for host alone, as `docker login host` stores them."""
+    config = home / ".docker-config"
+    config.mkdir()
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+
+
+def carries_password(seen: Seen) -> bool:
+    """True when a request carries the test password in any form."""
+    encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    text = f"{seen.path}?{seen.query} {seen.headers}"
+    return PASSWORD in text or encoded in text
+
+
+def test_item2_redirect_to_another_host_gets_no_credentials(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Registry A redirects every request to host B; B answers with a Bearer challenge whose realm
+    # it also serves. A's credentials must go neither to B nor to B's realm.
+    def b_route(seen: Seen) -> Reply:
+        if seen.path == "/token":
+            return Reply(headers={"Content-Type": "application/json"}, body=b'{"token": "t"}')
+        if seen.headers.get("Authorization") == "Bearer t":
+            return Reply(headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST})
+        realm = f'Bearer realm="http://{b.host}/token",service="b"'
+        return Reply(401, headers={"WWW-Authenticate": realm})
+
+    with serving(b_route, host="127.0.0.2") as b:
+
+        def a_route(seen: Seen) -> Reply:
+            return Reply(307, headers={"Location": f"{b.url}{seen.path}"})
+
+        with serving(a_route) as a:
+            login(home, monkeypatch, a.host)
+            path = tmp_path / "Dockerfile"
+            path.write_text(f"FROM {a.host}/app:1\n")
+            code, _, err = run(capsys, "lock", "--images-only", str(path))
+    assert not any(carries_password(s) for s in b.seen), b.seen
+    assert {s.path for s in b.seen} == {"/v2/app/manifests/1"}
+    assert code == 1
+    assert err.splitlines() == [
+        f"{path}:1: {a.host}/app:1: unauthorized: {b.host} refused the credentials (or has none for it)",
+        NOTHING_WRITTEN,
+    ]
+
+
+def test_item2_credentials_reach_a_realm_on_another_loopback_host(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The honest case the rules still allow: a realm over http on loopback, no redirect.
+    tokens: list[Seen] = []
+
+    def realm_route(seen: Seen) -> Reply:
+        tokens.append(seen)
+        return Reply(headers={"Content-Type": "application/json"}, body=b'{"token": "t"}')
+
+    with serving(realm_route, host="127.0.0.2") as realm:
+
+        def route(seen: Seen) -> Reply:
+            if seen.headers.get("Authorization") == "Bearer t":
+                return Reply(
+                    headers={"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST}
+                )
+            return Reply(401, headers={"WWW-Authenticate": f'Bearer realm="{realm.url}/token"'})
+
+        with serving(route) as registry:
+            login(home, monkeypatch, registry.host)
+            path = tmp_path / "Dockerfile"
+            path.write_text(f"FROM {registry.host}/app:1\n")
+            code, _, err = run(capsys, "lock", "--images-only", str(path))
+    assert (code, err) == (0, "1 Dockerfile(s); changed 1\n")
+    assert [carries_password(s) for s in tokens] == [True]
+
+
+def resolve_with_realm(
+    realm: str, insecure: frozenset[str] = frozenset()
+) -> tuple[str, list[httpx.Request]]:
+    """Resolve reg.example/app:1 whose registry sends a Bearer challenge naming realm."""
+    # Non-loopback hosts over plain http cannot be served from this machine (every address a
+    # test can bind is loopback, which the rules trust), so a MockTransport stands in for both.
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.host == "reg.example" and "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        if request.url.host == "reg.example":
+            headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST}
+            return httpx.Response(200, headers=headers)
+        return httpx.Response(200, json={"token": "t"})
+
+    def credentials(host: str) -> Credential | None:
+        return Credential(USER, PASSWORD) if host == "reg.example" else None
+
+    async def main() -> str:
+        registry = Registry(
+            Settings(insecure=insecure), credentials, transport=httpx.MockTransport(handler)
+        )
+        try:
+            return (await registry.resolve(parse("reg.example/app:1"), {})).digest
+        except RegistryError as e:
+            return str(e)
+        finally:
+            await registry.aclose()
+
+    return asyncio.run(main()), sent
+
+
+def test_item2_plain_http_realm_on_another_host_gets_no_credentials() -> None:
+    outcome, sent = resolve_with_realm("http://auth.example/token")
+    assert outcome == (
+        "not sending credentials to the token realm auth.example over plain http"
+        " (use --insecure-registry auth.example to allow it)"
+    )
+    assert [r.url.host for r in sent] == ["reg.example"]
+    assert not any("authorization" in r.headers for r in sent)
+
+
+@pytest.mark.parametrize(
+    ("realm", "insecure"),
+    [
+        ("https://auth.example/token", frozenset()),
+        ("http://auth.example/token", frozenset({"auth.example"})),
+    ],
+    ids=["https", "insecure-registry"],
+)
+def test_item2_realm_gets_credentials_over_https_or_when_declared_insecure(
+    realm: str, insecure: frozenset[str]
+) -> None:
+    outcome, sent = resolve_with_realm(realm, insecure)
+    assert outcome == DIGEST
+    [token_request] = [r for r in sent if r.url.host == "auth.example"]
+    assert (
+        token_request.headers["Authorization"]
+        == "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    )

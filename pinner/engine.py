@@ -85,6 +85,16 @@ def platform_options(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(platform_option(v) for v in values))
 
 
+def without_changed_pins(target: Target) -> Target:
+    """The target as lock must work on it: references changed since the lock lose their digest."""
+    if target.kind != DOCKERFILE:
+        return target  # a reference file's text is no Dockerfile to parse again
+    text = pinning.unpin_changed(target.parsed, target.lock)
+    if text == target.parsed.text:
+        return target
+    return target._replace(parsed=dockerfile.parse(text, target.path, target.build_args))
+
+
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
     """The Dockerfile frontends the rewrite writes into syntax lines, by query."""
     needed = (reproducible.frontend_needed(t.parsed) for t in targets if t.kind == DOCKERFILE)

@@ -71,6 +71,43 @@ def from_lock(
     return resolved
 
 
+def changed_since_lock(parsed: Dockerfile, lock: Lock) -> dict[ImageUse, LockedImage]:
+    """Uses whose written digest the lock pinned for another name or tag, by the lock's entry.
+
+    When PY changes in python:${PY}-slim@sha256:..., the digest is still the one pinned for the
+    old text: it names another image, and must be resolved again from the new tag.
+    """
+    locked = lock.by_reference()
+    changed: dict[ImageUse, LockedImage] = {}
+    for use in parsed.uses:
+        if use.ref.digest is None or use.expanded in locked:
+            continue
+        for image in lock.images:
+            if (
+                use.used_by in image.used_by
+                and image.digest == use.ref.digest
+                and image.reference.partition("@")[0] != use.expanded.partition("@")[0]
+            ):
+                changed[use] = image
+                break
+    return changed
+
+
+def changed_note(image: LockedImage, lock_path: str, path: str) -> str:
+    """What to tell the user about a use changed_since_lock found."""
+    return f"changed since {lock_path} pinned it as {image.reference}; run pinner lock {path}"
+
+
+def unpin_changed(parsed: Dockerfile, lock: Lock) -> str:
+    """The text without the digests changed_since_lock finds, so the lock resolves them anew."""
+    edits = []
+    for use in changed_since_lock(parsed, lock):
+        if use.site is not None:
+            raw = parsed.text[use.site.start : use.site.end]
+            edits.append(dockerfile.Edit(use.site.start, use.site.end, raw.partition("@")[0]))
+    return dockerfile.apply_edits(parsed.text, edits)
+
+
 class Pinned(NamedTuple):
     """The result for one Dockerfile: its new text and its new lock."""
 

@@ -91,6 +91,15 @@ async def update_target(
     old = target.lock
     if scope.images and scope.only is None:
         scope = scope._replace(only="images")  # --image NAME refreshes those images alone
+    changed = pinning.changed_since_lock(target.parsed, old)
+    if changed:
+        # The digest written there is another image's: only lock may choose the new one.
+        errors = [
+            f"{target.path}:{use.line}: {use.expanded}: "
+            + pinning.changed_note(image, target.lock_path, target.path)
+            for use, image in changed.items()
+        ]
+        return None, FileReport(target.path), errors
     moved, changes, errors = image_changes(target, fresh, scope)
     resolved = pinning.from_lock(target.lock, target.parsed.uses, moved)
     report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)

@@ -234,3 +234,58 @@ def test_item16_an_index_with_only_s390x_is_not_picked_for_the_default_platform(
         f"{tmp_path / 'Dockerfile'}:1: {ref}: no linux/amd64 image in its index"
         " (it has linux/s390x); choose with --platform\n1 error(s); nothing written\n"
     )
+
+
+# --------------------------------------------------------------------------- item 11
+
+
+def test_item11_a_composed_reference_whose_arg_changed_is_resolved_again(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = registry.host
+    d12 = push_image(registry, "answers/py", "3.12-slim", seed="3.12")
+    d11 = push_image(registry, "answers/py", "3.11-slim", seed="3.11")
+    dockerfile = write(tmp_path, f"ARG PY=3.12\nFROM {h}/answers/py:${{PY}}-slim\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    assert dockerfile.read_text() == f"ARG PY=3.12\nFROM {h}/answers/py:${{PY}}-slim@{d12}\n"
+    dockerfile.write_text(f"ARG PY=3.11\nFROM {h}/answers/py:${{PY}}-slim@{d12}\n")
+
+    code, out, _ = run(capsys, "check", str(dockerfile))
+
+    assert (code, out) == (
+        1,
+        f"{dockerfile}:2: {h}/answers/py:3.11-slim@{d12}: changed since {dockerfile}.lock"
+        f" pinned it as {h}/answers/py:3.12-slim@{d12}; run pinner lock {dockerfile}\n",
+    )
+    code, _, err = run(capsys, "update", "--images-only", str(dockerfile))
+    assert (code, err) == (1, out + "1 error(s); nothing written\n")
+
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    assert dockerfile.read_text() == f"ARG PY=3.11\nFROM {h}/answers/py:${{PY}}-slim@{d11}\n"
+    lock = (tmp_path / "Dockerfile.lock").read_text()
+    assert (
+        "[[image]]\n"
+        f'reference = "{h}/answers/py:3.11-slim@{d11}"\n'
+        f'name = "{h}/answers/py"\n'
+        'tag = "3.11-slim"\n'
+        f'digest = "{d11}"\n'
+    ) in lock
+    assert d12 not in lock
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+def test_item11_a_digest_changed_by_hand_is_kept(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = registry.host
+    older = push_image(registry, "answers/hand", "0", seed="older")
+    push_image(registry, "answers/hand", "1")
+    dockerfile = write(tmp_path, f"FROM {h}/answers/hand:1\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile.write_text(f"FROM {h}/answers/hand:1@{older}\n")
+
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    assert dockerfile.read_text() == f"FROM {h}/answers/hand:1@{older}\n"
+    assert run(capsys, "check", str(dockerfile))[0] == 0

@@ -78,6 +78,7 @@ def check_target(target: Target) -> list[Finding]:
     locked = target.lock.by_reference()
     by_tag = {(i.name, i.tag): i for i in target.lock.images}
     used = set()
+    changed = pinning.changed_since_lock(target.parsed, target.lock)
     for use in target.parsed.uses:
         ref = use.ref
         if ref.digest is None:
@@ -88,7 +89,10 @@ def check_target(target: Target) -> list[Finding]:
             used.add(use.expanded)
             continue
         other = by_tag.get((ref.name, ref.tag))
-        if other is not None:
+        if use in changed:
+            message = pinning.changed_note(changed[use], lock_path, path)
+            used.add(changed[use].reference)
+        elif other is not None:
             message = f"digest differs from {lock_path} ({other.digest})"
             used.add(other.reference)
         else:

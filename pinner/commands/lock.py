@@ -35,9 +35,13 @@ def lock(
     report = Reporter(quiet=quiet)
     options = options or Options()
     targets, errors = load(paths, build_args, exclude, kubernetes)
+    work = [engine.without_changed_pins(t) for t in targets]
     outcomes, session_requests = asyncio.run(
-        _lock_all(targets, settings, options, errors, cache_dir or default_cache_dir(), report)
+        _lock_all(work, settings, options, errors, cache_dir or default_cache_dir(), report)
     )
+    # Writes and diffs compare with the files as they are, not as the lock worked on them.
+    originals = {t.path: t for t in targets}
+    outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
     if errors:
         report.failures(errors)
         return 1

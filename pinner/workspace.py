@@ -72,7 +72,7 @@ def load_refs(path: str, kind: str) -> Target | None:
     lock_path = lockfile.lock_path(path)
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
-    parsed, notes = refs.parse(kind, text, path, lock)
+    parsed, notes = refs.parse(kind, text, path)
     if not parsed.uses and lock_text is None:
         return None
     return Target(path, lock_path, parsed, lock, lock_text, kind=kind, notes=notes)

@@ -44,9 +44,45 @@ REPO = {
         "  app:\n"
         "    build: .\n"
     ),
+    ".github/workflows/ci.yml": (
+        "on: push\n"
+        "jobs:\n"
+        "  test:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    container: python:3.12-slim\n"
+        "    services:\n"
+        "      redis:\n"
+        "        image: redis:7\n"
+    ),
+    "deploy/app/worker.yaml": (
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata:\n"
+        "  name: worker\n"
+        "spec:\n"
+        "  template:\n"
+        "    spec:\n"
+        "      initContainers:\n"
+        "      - name: wait\n"
+        "        image: busybox\n"
+        "      containers:\n"
+        "      - name: cache\n"
+        "        image: redis:7\n"
+    ),
+    # Not configured as a manifest: left alone whatever it says.
+    "charts/values.yaml": "image: redis:7\nkind: Deployment\ncontainers:\n- image: redis:7\n",
 }
 
-IMAGES = [("library/python", "3.12-slim"), ("library/postgres", "16"), ("library/redis", "7")]
+IMAGES = [
+    ("library/python", "3.12-slim"),
+    ("library/postgres", "16"),
+    ("library/redis", "7"),
+    ("library/busybox", "latest"),
+]
+
+
+# The files that use redis:7, in the order of the walk.
+WITH_REDIS = ["Dockerfile", "compose.yaml", ".github/workflows/ci.yml", "deploy/app/worker.yaml"]
 
 
 @pytest.fixture
@@ -60,6 +96,7 @@ def repo(
     (root / ".git").mkdir()
     (root / "pinner.toml").write_text(
         f'registry-mirrors = {{"docker.io" = "{registry.url}"}}\nexclude = ["vendor"]\n'
+        'kubernetes = ["deploy/**/*.yaml"]\n'
     )
     (root / "vendor").mkdir()
     (root / "vendor" / "compose.yaml").write_text("services:\n  x:\n    image: never:1\n")
@@ -96,6 +133,20 @@ def test_lock_check_relock_update(
     assert f'reference = "redis:7@{redis}"' in lock
     assert 'used-by = ["service cache"]' in lock
     assert not (root / "vendor" / "compose.yaml.lock").exists()
+    assert not (root / "charts" / "values.yaml.lock").exists()
+    busybox = digests["library/busybox:latest"]
+    assert (root / "deploy/app/worker.yaml").read_text().splitlines()[9:] == [
+        f"        image: busybox@{busybox}",
+        "      containers:",
+        "      - name: cache",
+        f"        image: redis:7@{redis}",
+    ]
+    assert (root / ".github/workflows/ci.yml").read_text().splitlines()[4:] == [
+        f"    container: python:3.12-slim@{digests['library/python:3.12-slim']}",
+        "    services:",
+        "      redis:",
+        f"        image: redis:7@{redis}",
+    ]
     heads = [p for m, p in registry.requests() if m == "HEAD" and "/manifests/" in p]
     assert sorted(heads) == sorted(f"/v2/{r}/manifests/{t}" for r, t in IMAGES)
 
@@ -111,10 +162,7 @@ def test_lock_check_relock_update(
     moved_line = (
         f"docker.io/library/redis:7: moved from {short(redis)} to {short(moved)} (single manifest)"
     )
-    assert (code, out.splitlines()) == (
-        1,
-        [f"Dockerfile: {moved_line}", f"compose.yaml: {moved_line}"],
-    )
+    assert (code, out.splitlines()) == (1, [f"{path}: {moved_line}" for path in WITH_REDIS])
     assert tree(root) == before
 
     code, _, err = run(capsys, "update", "--images-only", "--report", "r.md", ".")
@@ -122,8 +170,7 @@ def test_lock_check_relock_update(
     assert f"    image: redis:7@{moved}\r\n".encode() in (root / "compose.yaml").read_bytes()
     report = (root / "r.md").read_text()
     assert [line for line in report.splitlines() if line.startswith("### ")] == [
-        "### `Dockerfile`",
-        "### `compose.yaml`",
+        f"### `{path}`" for path in WITH_REDIS
     ]
     assert run(capsys, "check", ".")[0] == 0
 

@@ -16,7 +16,6 @@ from typing import NamedTuple
 from pinner import reference
 from pinner.dockerfile import Dockerfile, ImageUse, Span
 from pinner.errors import InvalidReference, ReferenceFileError
-from pinner.lockfile import Lock
 
 COMPOSE = "compose"
 ACTIONS = "actions"
@@ -26,6 +25,7 @@ BAKE = "bake"
 
 _COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose*.yaml", "docker-compose*.yml")
 _COMPOSE_OVERRIDES = ("compose.*.yaml", "compose.*.yml")
+_WORKFLOW_SUFFIXES = (".yaml", ".yml")
 
 
 class Found(NamedTuple):
@@ -47,8 +47,17 @@ class Scan(NamedTuple):
 def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
     """The kind of reference file a path is, or None; manifests only as configured."""
     name = os.path.basename(path)
+    if os.path.abspath(path) in kubernetes:
+        return KUBERNETES
     if any(fnmatch.fnmatchcase(name, p) for p in _COMPOSE_NAMES + _COMPOSE_OVERRIDES):
         return COMPOSE
+    parent = Path(os.path.abspath(path)).parent
+    if (
+        name.endswith(_WORKFLOW_SUFFIXES)
+        and parent.name == "workflows"
+        and parent.parent.name == ".github"
+    ):
+        return ACTIONS
     return None
 
 
@@ -65,22 +74,25 @@ def _reader(kind: str) -> Callable[[str, str], Scan]:
         from pinner.refs.compose import scan as compose_scan
 
         return compose_scan
+    if kind == ACTIONS:
+        from pinner.refs.actions import scan as actions_scan
+
+        return actions_scan
+    if kind == KUBERNETES:
+        from pinner.refs.kubernetes import scan as kubernetes_scan
+
+        return kubernetes_scan
     raise AssertionError(f"unknown reference file kind {kind}")
 
 
-def parse(kind: str, text: str, path: str, lock: Lock) -> tuple[Dockerfile, tuple[str, ...]]:
+def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[str, ...]]:
     """A reference file as a Dockerfile record without stages, and notes for the user."""
     scan = _reader(kind)(text, path)
-    locked_tags = {image.reference: image.tag for image in lock.images}
     uses = []
     for found in scan.found:
         try:
             ref = reference.parse(found.value)
         except InvalidReference as e:
             raise ReferenceFileError(f"{path}:{found.line}: {found.value}: {e}") from None
-        if ref.tag is None:
-            # A bare name is pinned as name@digest, the user's text kept; the lock remembers
-            # that it follows latest, so a re-lock and update read it the same way.
-            ref = ref._replace(tag="latest" if ref.digest is None else locked_tags.get(found.value))
         uses.append(ImageUse(found.line, found.value, found.value, ref, found.span, found.used_by))
     return Dockerfile(text, (), tuple(uses), ()), scan.notes

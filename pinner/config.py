@@ -27,6 +27,7 @@ class Config(NamedTuple):
     exclude: tuple[str, ...] = ()
     pin_versions: bool = False
     kubernetes: tuple[str, ...] = ()
+    images_only: bool = False
     path: str | None = None
 
 
@@ -39,6 +40,7 @@ _KEYS = {
     "exclude": "list",
     "pin-versions": "bool",
     "kubernetes": "list",
+    "images-only": "bool",
 }
 
 

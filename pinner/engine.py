@@ -35,8 +35,13 @@ class Options(NamedTuple):
     snapshot_mirrors: Mapping[str, str] = {}
     pin_versions: bool = False
     platforms: tuple[str, ...] = ()
-    images_only: bool = False
+    images_only: bool | None = None  # None: as the lock was made (default: not images only)
     now: float | None = None
+
+
+def images_only(options: Options, lock: Lock) -> bool:
+    """Whether to pin images only: as asked, else as the lock records it was made."""
+    return lock.images_only if options.images_only is None else options.images_only
 
 
 class Outcome(NamedTuple):
@@ -104,8 +109,7 @@ def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
 def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
     """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
     queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    if not options.images_only:
-        queries.extend(frontend_queries(targets))
+    queries.extend(frontend_queries([t for t in targets if not images_only(options, t.lock)]))
     return queries
 
 
@@ -272,9 +276,12 @@ async def lock_target(
 ) -> Outcome:
     """New text and lock for one Dockerfile."""
     parsed, old = target.parsed, target.lock
-    if options.images_only or target.kind != DOCKERFILE:
+    only_images = images_only(options, old)
+    if only_images or target.kind != DOCKERFILE:
         pinned = pinning.pin(parsed, resolved, old)
-        return Outcome(target, pinned.text, pinned.lock, target.notes + pinned.notes(target.path))
+        # Compose files and manifests hold images alone: only a Dockerfile's lock has a mode.
+        lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
+        return Outcome(target, pinned.text, lock, target.notes + pinned.notes(target.path))
     snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
     work = StageWork(session, target, resolved, options)
     if snapshot == SNAPSHOT_BASE:
@@ -321,7 +328,9 @@ def compose(
             f"{target.path}: keeps its own ARG SOURCE_DATE_EPOCH={epoch}"
             f" (the snapshot time would give {epoch_of(snapshot)})"
         )
-    lock = pinned.lock._replace(snapshot=snapshot, source_date_epoch=epoch, stages=tuple(stages))
+    lock = pinned.lock._replace(
+        snapshot=snapshot, source_date_epoch=epoch, stages=tuple(stages), images_only=False
+    )
     return Outcome(target, pinned.text, lock, tuple(all_notes))
 
 

@@ -107,8 +107,10 @@ def _packages() -> argparse.ArgumentParser:
     )
     packages.add_argument(
         "--images-only",
-        action="store_true",
-        help="pin image references only: no snapshots, SOURCE_DATE_EPOCH or syntax line",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="pin image references only: no snapshots, SOURCE_DATE_EPOCH or syntax line"
+        " (default: as the lock was made; --no-images-only locks everything)",
     )
     packages.add_argument(
         "--dry-run", action="store_true", help="print a unified diff, write nothing"
@@ -295,7 +297,9 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
         snapshot_mirrors=mirrors,
         pin_versions=args.pin_versions or config.pin_versions,
         platforms=platform_options(args.platform or config.platforms),
-        images_only=args.images_only,
+        images_only=args.images_only
+        if args.images_only is not None
+        else config.images_only or None,
     )
 
 

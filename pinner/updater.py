@@ -13,6 +13,7 @@ from pinner.engine import (
     StageWork,
     base_snapshot,
     compose,
+    images_only,
     timestamp_now,
 )
 from pinner.errors import RegistryError
@@ -21,7 +22,7 @@ from pinner.reference import ImageRef
 from pinner.refresh import FileReport, ImageChange, compare_image, compare_packages
 from pinner.registry import Manifest
 from pinner.resolver import Session
-from pinner.workspace import Target
+from pinner.workspace import DOCKERFILE, Target
 
 ONLY = ("images", "packages")
 
@@ -105,7 +106,8 @@ async def update_target(
     report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)
     stages, notes = list(old.stages), list[str]()
     snapshot = old.snapshot or timestamp_now(options.now)
-    if scope.only != "images" and not options.images_only:
+    only_images = images_only(options, old)
+    if scope.only != "images" and not only_images:
         new_snapshot = options.snapshot or timestamp_now(options.now)
         work = StageWork(session, target, resolved, options)
         if new_snapshot == SNAPSHOT_BASE:
@@ -118,7 +120,8 @@ async def update_target(
             report = report._replace(packages=packages, snapshot_new=new_snapshot)
     if errors or not report.changed(scope.strict):
         return None, report, errors
-    if options.images_only or old.snapshot is None:
+    if only_images or old.snapshot is None:
         pinned = pinning.pin(target.parsed, resolved, old)
-        return Outcome(target, pinned.text, pinned.lock, tuple(notes)), report, errors
+        lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
+        return Outcome(target, pinned.text, lock, tuple(notes)), report, errors
     return compose(target, resolved, options, snapshot, stages, notes), report, errors

@@ -14,8 +14,8 @@ from pinner.errors import ConfigError
 from pinner.main import main
 
 KNOWN = (
-    "exclude, insecure-registries, kubernetes, pin-versions, platforms, registry-mirrors, snapshot,"
-    " snapshot-mirrors"
+    "exclude, images-only, insecure-registries, kubernetes, pin-versions, platforms,"
+    " registry-mirrors, snapshot, snapshot-mirrors"
 )
 
 

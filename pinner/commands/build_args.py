@@ -28,12 +28,18 @@ def build_args(
     if unlocked is not None:
         path = unlocked.path
         raise LockfileError(f"{path}: no lockfile {unlocked.lock_path}; run pinner lock {path}")
-    epochs = {t.lock.source_date_epoch for t in targets}
+    # A lock made with --images-only asks for no SOURCE_DATE_EPOCH, so it needs no flag.
+    full = [t for t in targets if not t.lock.images_only]
+    epochs = {t.lock.source_date_epoch for t in full}
     if None in epochs:
-        missing = next(t for t in targets if t.lock.source_date_epoch is None)
+        missing = next(t for t in full if t.lock.source_date_epoch is None)
         raise LockfileError(f"{missing.lock_path}: records no SOURCE_DATE_EPOCH; run pinner lock")
     if len(epochs) > 1:
         raise LockfileError("the locks record different SOURCE_DATE_EPOCH values; name one file")
+    if not epochs:
+        if as_json:
+            sys.stdout.write("{}\n")
+        return 0
     epoch = epochs.pop()
     if as_json:
         json.dump({"SOURCE_DATE_EPOCH": str(epoch)}, sys.stdout)

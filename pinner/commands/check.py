@@ -101,7 +101,8 @@ def check_target(target: Target) -> list[Finding]:
     for image in target.lock.images:
         if image.reference not in used:
             findings.append(Finding(lock_path, None, image.reference, f"not used by {path}"))
-    findings.extend(check_reproducible(target))
+    if not target.lock.images_only:  # made with --images-only: packages are not its business
+        findings.extend(check_reproducible(target))
     if not any(f.severity == "error" for f in findings):
         resolved = pinning.from_lock(target.lock, target.parsed.uses)
         pinned = pinning.pin(target.parsed, resolved, target.lock)

@@ -7,10 +7,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pinner.apt import sourceslist
+from pinner.apt.commands import PackageArg
 from pinner.apt.packages import PackageEntry, PackageIndex
+from pinner.apt.policy import (
+    PRIORITY_BUT_AUTOMATIC_UPGRADES,
+    PRIORITY_DEFAULT,
+    PRIORITY_NOT_AUTOMATIC,
+    Missing,
+    Policy,
+    Suite,
+)
+from pinner.apt.release import Release
 from pinner.baseimage import BaseImage
 from pinner.errors import MirrorError
-from pinner.lockfile import LockedPackage, LockedStage
+from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
 from pinner.snapshot import SnapshotMirror
 
 # containerd platform -> dpkg architecture
@@ -47,17 +57,48 @@ async def resolve_stage(
     label: str,
     snapshot: str,
     bases: Mapping[str, BaseImage],
-    names: Sequence[str],
+    names: Sequence[str | PackageArg],
     notes: Sequence[str] = (),
 ) -> LockedStage:
-    """Each named package's candidate at the snapshot, for every architecture of bases."""
+    """What apt installs for each package word at the snapshot, for every architecture of bases.
+
+    A word with no package on some architectures is locked where it has one and recorded as
+    unpinned on the others (an install inside `if [ "$dpkgArch" = arm64 ]`); only a word no
+    architecture serves is refused.
+    """
     first = next(iter(bases.values()))
+    requests = [PackageArg(n, None, 0, 0) if isinstance(n, str) else n for n in names]
     locked: list[LockedPackage] = []
+    unpinned: list[UnpinnedPackage] = []
+    missing: dict[str, list[tuple[str, str]]] = {}
     signatures: set[bool] = set()
     for arch, base in sorted(bases.items()):
-        found, checked = await _resolve_arch(mirror, snapshot, base, arch, names)
-        locked.extend(found)
+        policy, checked = await arch_policy(mirror, snapshot, base, arch)
         signatures |= checked
+        for request in requests:
+            if policy.foreign(request):
+                reason = f"not pinned: packages for {request.arch} are not locked"
+                unpinned.append(UnpinnedPackage(request.name, reason, arch))
+                continue
+            choice = policy.choose(request, request.target_release)
+            if isinstance(choice, Missing):
+                missing.setdefault(request.name, []).append((arch, choice.reason))
+                continue
+            entry = choice.entry
+            locked.append(
+                LockedPackage(
+                    request.name, arch, entry.version, entry.sha256, entry.filename, choice.provider
+                )
+            )
+    found = {p.name for p in locked} | {u.name for u in unpinned}
+    for name, where in missing.items():
+        if name not in found:
+            _, reason = where[0]
+            raise MirrorError(f"{_word(requests, name)}: {reason} at {snapshot}")
+        unpinned.extend(
+            UnpinnedPackage(name, f"not pinned: {reason} at {snapshot}", arch)
+            for arch, reason in where
+        )
     return LockedStage(
         stage=label,
         distro=first.distro,
@@ -65,19 +106,38 @@ async def resolve_stage(
         package_manager="apt",
         snapshot=snapshot,
         signature=SIGNATURE_VERIFIED if signatures == {True} else SIGNATURE_UNCHECKED,
-        packages=tuple(sorted(locked)),
+        packages=tuple(locked),
         notes=tuple(notes),
+        unpinned=tuple(unpinned),
     )
 
 
-async def _resolve_arch(
-    mirror: SnapshotMirror, snapshot: str, base: BaseImage, arch: str, names: Sequence[str]
-) -> tuple[list[LockedPackage], set[bool]]:
+def _word(requests: Sequence[PackageArg], name: str) -> str:
+    """A package word as apt reads it: name, then any =version or /release."""
+    request = next(r for r in requests if r.name == name)
+    if request.version is not None:
+        return f"{name}={request.version}"
+    if request.release is not None:
+        return f"{name}/{request.release}"
+    return name
+
+
+def _priority(release: Release) -> int:
+    if not release.not_automatic:
+        return PRIORITY_DEFAULT
+    if release.but_automatic_upgrades:
+        return PRIORITY_BUT_AUTOMATIC_UPGRADES
+    return PRIORITY_NOT_AUTOMATIC
+
+
+async def arch_policy(
+    mirror: SnapshotMirror, snapshot: str, base: BaseImage, arch: str
+) -> tuple[Policy, set[bool]]:
+    """apt's view of the snapshot for one architecture: every suite of the image's sources."""
     sources = [s for f in base.sources for s in sourceslist.parse(f.text)]
     if not sources:
         raise MirrorError(f"{base.distro} image: no {base.distro} archive in its apt sources")
-    indexes: list[list[PackageEntry]] = []
-    fallbacks: list[list[PackageEntry]] = []
+    suites: list[Suite] = []
     checked: set[bool] = set()
     with tempfile.TemporaryDirectory(prefix="pinner-keyrings-") as folder:
         keyrings = _keyring_files(base, Path(folder))
@@ -87,16 +147,10 @@ async def _resolve_arch(
             components = dict.fromkeys(
                 c for s in sources if (s.archive, s.suite) == (archive, suite) for c in s.components
             )
+            entries: list[PackageEntry] = []
             for component in components:
-                entries = await mirror.packages(archive, snapshot, suite, component, arch, signed)
-                (fallbacks if signed.not_automatic else indexes).append(entries)
-    index, fallback = PackageIndex(*indexes), PackageIndex(*fallbacks)
-    locked = []
-    for name in names:
-        # As apt: a NotAutomatic suite's version only where no other suite has the package.
-        entry = index.candidate(name, arch) or fallback.candidate(name, arch)
-        if entry is None:
-            suites = ", ".join(dict.fromkeys(s.suite for s in sources))
-            raise MirrorError(f"{name}: no {arch} package in {suites} at {snapshot}")
-        locked.append(LockedPackage(name, arch, entry.version, entry.sha256, entry.filename))
-    return locked, checked
+                entries += await mirror.packages(archive, snapshot, suite, component, arch, signed)
+            index = PackageIndex(entries)
+            names = frozenset(n for n in (suite, signed.suite, signed.codename) if n)
+            suites.append(Suite(suite, names, _priority(signed), index))
+    return Policy(arch, suites), checked

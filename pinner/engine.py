@@ -189,13 +189,15 @@ class StageWork:
     def _reusable(self, old: LockedStage, base: str, snapshot: str, names: Sequence[str]) -> bool:
         """A locked stage answers again when nothing it depends on moved."""
         wanted = {DPKG_ARCH.get(p) for p in self.options.platforms or DEFAULT_PLATFORMS}
-        locked_arches = {p.architecture for p in old.packages}
+        locked_arches = {p.architecture for p in old.packages} | {
+            u.architecture for u in old.unpinned if u.architecture is not None
+        }
         return (
             not self.session.refresh
             and old.base == base
             and old.snapshot == snapshot
             and old.distro is not None
-            and {p.name for p in old.packages} == set(names)
+            and {p.name for p in old.packages} | {u.name for u in old.unpinned} == set(names)
             and (not names or locked_arches == wanted or not self.options.platforms)
         )
 
@@ -215,7 +217,8 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            names, line_notes = _packages(parsed.text, plan, parsed.escape)
+            requests, line_notes = _packages(parsed.text, plan, parsed.escape)
+            names = [r.name for r in requests]
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))
             base = self.base_key(plan.stage)
@@ -233,24 +236,36 @@ class StageWork:
                 )
                 continue
             stage = await resolve_stage(
-                self.session.mirror, label, snapshot, bases, names, stage_notes
+                self.session.mirror, label, snapshot, bases, requests, stage_notes
             )
+            notes.extend(_unpinned_notes(where, stage))
             stages.append(stage._replace(base=base))
         return stages, notes
 
 
 def _packages(
     text: str, plan: reproducible.StagePlan, escape: str
-) -> tuple[list[str], list[tuple[int, str]]]:
-    """The package names a stage installs, and notes on what cannot be pinned, by line."""
-    names: list[str] = []
+) -> tuple[list[commands.PackageArg], list[tuple[int, str]]]:
+    """The package words a stage installs (each name once), and notes by line."""
+    requests: dict[str, commands.PackageArg] = {}
     notes: list[tuple[int, str]] = []
     for run in plan.apt_runs:
         shell = reproducible.shell_text(text, run)
-        names.extend(p.name for p in commands.install_packages(shell, escape=escape))
+        for package in commands.install_packages(shell, escape=escape):
+            requests.setdefault(package.name, package)
         for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
-    return list(dict.fromkeys(names)), list(dict.fromkeys(notes))
+    return list(requests.values()), list(dict.fromkeys(notes))
+
+
+def _unpinned_notes(where: str, stage: LockedStage) -> list[str]:
+    """One line per package and reason the lock leaves unpinned, naming where it is locked."""
+    lines: dict[str, None] = {}
+    for item in stage.unpinned:
+        locked = sorted({p.architecture for p in stage.packages if p.name == item.name})
+        also = f" (locked for {', '.join(locked)})" if locked else ""
+        lines[f"{where}: {item.name}: {item.reason}{also}"] = None
+    return list(lines)
 
 
 def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]], list[str]]:
@@ -259,8 +274,17 @@ def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]],
     notes: list[str] = []
     for stage in stages:
         by_name: dict[str, set[str]] = {}
+        virtual: dict[str, str] = {}
         for package in stage.packages:
-            by_name.setdefault(package.name, set()).add(package.version)
+            # A virtual name takes no version: `libxslt-dev=1.1.35-1` is an error in apt-get.
+            if package.provider is None:
+                by_name.setdefault(package.name, set()).add(package.version)
+            else:
+                virtual[package.name] = package.provider
+        notes.extend(
+            f"stage {stage.stage}: {n}: a virtual package (apt installs {p}); no version written"
+            for n, p in sorted(virtual.items())
+        )
         result[stage.stage] = {n: min(v) for n, v in by_name.items() if len(v) == 1}
         notes.extend(
             f"stage {stage.stage}: {n}: versions differ by architecture ({', '.join(sorted(v))});"

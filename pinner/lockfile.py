@@ -32,6 +32,16 @@ class LockedPackage(NamedTuple):
     version: str
     sha256: str
     filename: str
+    # The package apt installs when name is a virtual package (libxslt1-dev for libxslt-dev).
+    provider: str | None = None
+
+
+class UnpinnedPackage(NamedTuple):
+    """A package named in an install command that the lock does not pin, and why."""
+
+    name: str
+    reason: str
+    architecture: str | None = None  # None: on every locked architecture
 
 
 class LockedStage(NamedTuple):
@@ -46,6 +56,7 @@ class LockedStage(NamedTuple):
     signature: str | None = None
     packages: tuple[LockedPackage, ...] = ()
     notes: tuple[str, ...] = ()
+    unpinned: tuple[UnpinnedPackage, ...] = ()
 
 
 class Lock(NamedTuple):
@@ -70,7 +81,13 @@ class Lock(NamedTuple):
                 key=lambda i: (i.reference, i.digest),
             )
         )
-        stages = tuple(s._replace(packages=tuple(sorted(s.packages))) for s in self.stages)
+        stages = tuple(
+            s._replace(
+                packages=tuple(sorted(s.packages, key=_package_key)),
+                unpinned=tuple(sorted(s.unpinned, key=_unpinned_key)),
+            )
+            for s in self.stages
+        )
         return self._replace(images=images, stages=stages)
 
     def by_digest(self) -> dict[str, LockedImage]:
@@ -80,6 +97,14 @@ class Lock(NamedTuple):
     def by_reference(self) -> dict[str, LockedImage]:
         """Locked images keyed by the pinned reference as the build sees it."""
         return {image.reference: image for image in self.images}
+
+
+def _package_key(package: LockedPackage) -> tuple[str, ...]:
+    return (*package[:5], package.provider or "")
+
+
+def _unpinned_key(package: UnpinnedPackage) -> tuple[str, ...]:
+    return (package.name, package.architecture or "", package.reason)
 
 
 def lock_path(dockerfile: str) -> str:
@@ -138,10 +163,18 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             out += ["", "[[stage.package]]"]
             out += _pairs(
                 ("name", package.name),
+                ("provided-by", package.provider),
                 ("architecture", package.architecture),
                 ("version", package.version),
                 ("sha256", package.sha256),
                 ("filename", package.filename),
+            )
+        for unpinned in stage.unpinned:
+            out += ["", "[[stage.unpinned]]"]
+            out += _pairs(
+                ("name", unpinned.name),
+                ("architecture", unpinned.architecture),
+                ("reason", unpinned.reason),
             )
     return "\n".join(out) + "\n"
 
@@ -233,8 +266,13 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
             _str(p["version"]),
             _str(p["sha256"]),
             _str(p["filename"]),
+            _opt_str(p.get("provided-by")),
         )
         for p in entry.get("package", [])
+    )
+    unpinned = tuple(
+        UnpinnedPackage(_str(u["name"]), _str(u["reason"]), _opt_str(u.get("architecture")))
+        for u in entry.get("unpinned", [])
     )
     return LockedStage(
         stage=_str(entry["stage"]),
@@ -246,6 +284,7 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         signature=_opt_str(entry.get("signature")),
         packages=packages,
         notes=tuple(_str(n) for n in entry.get("notes", [])),
+        unpinned=unpinned,
     )
 
 

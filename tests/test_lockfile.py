@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pinner import lockfile
 from pinner.errors import LockfileError
-from pinner.lockfile import Lock, LockedImage, LockedPackage, LockedStage
+from pinner.lockfile import Lock, LockedImage, LockedPackage, LockedStage, UnpinnedPackage
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -190,11 +190,32 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
         packages = AoT([])
         for package in stage.packages:
             entry = tomlkit.table()
-            for key, value in zip(LockedPackage._fields, package, strict=True):
-                entry.add(key, value)
+            for key, value in (
+                ("name", package.name),
+                ("provided-by", package.provider),
+                ("architecture", package.architecture),
+                ("version", package.version),
+                ("sha256", package.sha256),
+                ("filename", package.filename),
+            ):
+                if value is not None:
+                    entry.add(key, value)
             packages.append(entry)
         if packages:
             table.add("package", packages)
+        unpinned = AoT([])
+        for item in stage.unpinned:
+            entry = tomlkit.table()
+            for key, value in (
+                ("name", item.name),
+                ("architecture", item.architecture),
+                ("reason", item.reason),
+            ):
+                if value is not None:
+                    entry.add(key, value)
+            unpinned.append(entry)
+        if unpinned:
+            table.add("unpinned", unpinned)
         stages.append(table)
     if stages:
         doc.add(tomlkit.nl())
@@ -213,7 +234,8 @@ IMAGES = st.builds(
     platforms=st.lists(st.tuples(TEXT, DIGESTS), max_size=3, unique_by=lambda p: p[0]).map(tuple),
     used_by=st.lists(TEXT, min_size=1, max_size=3, unique=True).map(tuple),
 )
-PACKAGES = st.builds(LockedPackage, TEXT, TEXT, TEXT, TEXT, TEXT)
+PACKAGES = st.builds(LockedPackage, TEXT, TEXT, TEXT, TEXT, TEXT, st.none() | TEXT)
+UNPINNED = st.builds(UnpinnedPackage, TEXT, TEXT, st.none() | TEXT)
 STAGES = st.builds(
     LockedStage,
     stage=TEXT,
@@ -225,6 +247,7 @@ STAGES = st.builds(
     signature=st.none() | TEXT,
     packages=st.lists(PACKAGES, max_size=3).map(tuple),
     notes=st.lists(TEXT, max_size=3).map(tuple),
+    unpinned=st.lists(UNPINNED, max_size=3).map(tuple),
 )
 LOCKS = st.builds(
     Lock,

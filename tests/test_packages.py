@@ -139,6 +139,7 @@ def test_entries_are_immutable_records() -> None:
         "filename": "pool/main/h/hello/hello_2.10-3_amd64.deb",
         "size": 53080,
         "sha256": H1,
+        "provides": (),
     }
     with pytest.raises(AttributeError):
         entry.version = "9"  # type: ignore[misc]

@@ -24,6 +24,7 @@ class PackageArg(NamedTuple):
     end: int
     arch: str | None = None
     release: str | None = None
+    target_release: str | None = None  # the command's -t: apt's default release
 
 
 class AptCommand(NamedTuple):
@@ -80,13 +81,17 @@ def _apt(invocation: Invocation) -> _Found | None:
     """Read an apt-get, apt or aptitude invocation; None when it names no verb."""
     operands: list[Word] = []
     args = invocation.args
+    target_release = None
     i = 0
     while i < len(args):
         if args[i].text == "--":
             operands.extend(args[i + 1 :])
             break
         if is_option(args[i].text):
-            i += option_width(args[i].text, _APT_VALUE_OPTIONS)
+            width = option_width(args[i].text, _APT_VALUE_OPTIONS)
+            value = args[i + 1].text if width == 2 and i + 1 < len(args) else None
+            target_release = _target_release(args[i].text, value) or target_release
+            i += width
         else:
             operands.append(args[i])
             i += 1
@@ -109,12 +114,33 @@ def _apt(invocation: Invocation) -> _Found | None:
     for word in operands if verb != "satisfy" else ():
         package, note = _package(word)
         if package is not None:
-            packages.append(package)
+            packages.append(package._replace(target_release=target_release))
             words.append(word)
         if note is not None and fetches and not invocation.via_xargs and note not in notes:
             notes.append(note)
     command = AptCommand(verb, tuple(packages), tuple(notes), invocation.start, invocation.end)
     return _Found(command, tuple(words))
+
+
+_DEFAULT_RELEASE = re.compile(r"APT::Default-Release=(.+)", re.IGNORECASE)
+
+
+def _target_release(option: str, value: str | None) -> str | None:
+    """The release an apt option makes the default (-t, --target-release, -o APT::...)."""
+    name, eq, inline = option.partition("=") if option.startswith("--") else (option, "", "")
+    setting: str | None = inline if eq else value
+    if not option.startswith("--"):
+        # A cluster of short options: the first that takes a value takes the rest or the next word.
+        for k, letter in enumerate(option[1:], start=1):
+            if f"-{letter}" in _APT_VALUE_OPTIONS:
+                name, setting = f"-{letter}", option[k + 1 :] or value
+                break
+    if name in ("-t", "--target-release", "--default-release"):
+        return setting
+    if name in ("-o", "--option") and setting is not None:
+        match = _DEFAULT_RELEASE.fullmatch(setting)
+        return match.group(1) if match is not None else None
+    return None
 
 
 def _package(word: Word) -> tuple[PackageArg | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import gzip
 import lzma
@@ -24,6 +25,7 @@ class PackageEntry(NamedTuple):
     filename: str
     size: int
     sha256: str
+    provides: tuple[str, ...] = ()
 
 
 _DECOMPRESSORS = {".xz": lzma.decompress, ".gz": gzip.decompress, ".bz2": bz2.decompress}
@@ -66,6 +68,10 @@ _FAST = re.compile(
     + rb"SHA256: ([0-9a-f]{64})$",
     re.MULTILINE,
 )
+# Provides is optional, so the fast path finds it in a second pass: dak writes it as one line.
+# Any other spelling (case, folded value) sends the whole index to the slow path.
+_PROVIDES = re.compile(rb"^Provides: ([^\n]*)$(?!\n[ \t])", re.MULTILINE)
+_ANY_PROVIDES = re.compile(rb"^provides:", re.MULTILINE | re.IGNORECASE)
 _FIELDS = ("package", "version", "architecture", "filename", "size", "sha256")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FIELD_NAMES = {
@@ -75,7 +81,23 @@ _FIELD_NAMES = {
     "filename": "Filename",
     "size": "Size",
     "sha256": "SHA256",
+    "provides": "Provides",
 }
+# deb-control(5) package names; the Provides values are checked against it where they enter.
+_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+# One Provides item: a name, optionally "(= version)" (Debian Policy 7.5, versioned Provides).
+_PROVIDES_ITEM = re.compile(r"([^\s(]+)\s*(?:\(\s*=\s*[^\s)]+\s*\))?")
+
+
+def _provided(value: str, where: str) -> tuple[str, ...]:
+    """The package names of a Provides field, versions dropped."""
+    names = []
+    for item in value.split(","):
+        match = _PROVIDES_ITEM.fullmatch(item.strip())
+        if match is None or not _NAME.fullmatch(match.group(1)):
+            raise MirrorError(f"{where}: Provides is malformed: {item.strip()[:80]!r}")
+        names.append(match.group(1))
+    return tuple(names)
 
 
 def parse_packages(data: bytes | str, *, source: str = "Packages") -> list[PackageEntry]:
@@ -88,14 +110,24 @@ def parse_packages(data: bytes | str, *, source: str = "Packages") -> list[Packa
     if not end:
         return []
     try:
-        found = _FAST.findall(data, 0, end)
+        found = list(_FAST.finditer(data, 0, end))
         # Each stanza but the last ends at a "\n\n", so the counts are equal only if
         # every stanza matched (extra empty lines over-count: the slow path decides).
         if len(found) == data.count(b"\n\n", 0, end) + 1:
-            return [
+            entries = [
                 PackageEntry(n.decode(), v.decode(), a.decode(), f.decode(), int(s), h.decode())
-                for n, v, a, f, s, h in found
+                for n, v, a, f, s, h in (m.groups() for m in found)
             ]
+            starts = [m.start() for m in found]
+            provided = list(_PROVIDES.finditer(data, 0, end))
+            if len(provided) != len(_ANY_PROVIDES.findall(data, 0, end)):
+                return _parse_slow(data, source)
+            for provides in provided:
+                i = bisect.bisect_right(starts, provides.start()) - 1
+                where = f"{source}: {entries[i].name}"
+                names = _provided(provides.group(1).decode(), where)
+                entries[i] = entries[i]._replace(provides=entries[i].provides + names)
+            return entries
     except UnicodeDecodeError:
         pass  # the slow path names the line
     return _parse_slow(data, source)
@@ -105,6 +137,7 @@ def _parse_slow(data: bytes, source: str) -> list[PackageEntry]:
     """deb822 line by line: any field order, field names in any case, CRLF line ends."""
     entries: list[PackageEntry] = []
     fields: dict[str, str] = {}
+    key = ""  # the field the last line named
     start = 0  # line number where the current stanza began; 0 between stanzas
     for number, raw in enumerate(data.split(b"\n"), start=1):
         # Only an empty line ends a stanza, as in apt (pkgTagSection::Scan): a line of
@@ -116,7 +149,10 @@ def _parse_slow(data: bytes, source: str) -> list[PackageEntry]:
             continue
         start = start or number
         if raw[:1] in (b" ", b"\t"):
-            continue  # continuation lines belong to multi-line fields, none of which we keep
+            # Continuation lines belong to multi-line fields; of those we keep only Provides.
+            if key == "provides":
+                fields[key] += " " + raw.strip().decode(errors="replace")
+            continue
         name, colon, value = raw.partition(b":")
         if not colon or not name or name != name.strip():
             shown = raw.strip().decode(errors="replace")
@@ -145,8 +181,15 @@ def _entry(fields: dict[str, str], source: str, line: int) -> PackageEntry:
     sha256 = fields["sha256"]
     if not _SHA256.fullmatch(sha256):
         raise MirrorError(f"{where}: {name}: SHA256 is not 64 hex digits: {sha256!r}")
+    provides = _provided(fields["provides"], f"{where}: {name}") if "provides" in fields else ()
     return PackageEntry(
-        name, fields["version"], fields["architecture"], fields["filename"], int(size), sha256
+        name,
+        fields["version"],
+        fields["architecture"],
+        fields["filename"],
+        int(size),
+        sha256,
+        provides,
     )
 
 
@@ -163,6 +206,7 @@ class PackageIndex:
                 else:
                     same_name.append(entry)
         self._by_name = by_name
+        self._providers: dict[str, list[PackageEntry]] | None = None
 
     def __len__(self) -> int:
         return len(self._by_name)
@@ -173,6 +217,16 @@ class PackageIndex:
     def entries(self, name: str) -> tuple[PackageEntry, ...]:
         """Every entry for a name, in the order the suites were given."""
         return tuple(self._by_name.get(name, ()))
+
+    def providers(self, name: str) -> tuple[PackageEntry, ...]:
+        """Every entry whose Provides names name, in the order the suites were given."""
+        if self._providers is None:
+            self._providers = {}
+            for entries in self._by_name.values():
+                for entry in entries:
+                    for provided in entry.provides:
+                        self._providers.setdefault(provided, []).append(entry)
+        return tuple(self._providers.get(name, ()))
 
     def candidate(self, name: str, arch: str) -> PackageEntry | None:
         """The highest version for arch (or Architecture: all); ties go to the earlier suite."""

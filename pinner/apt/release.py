@@ -37,8 +37,9 @@ class Release(NamedTuple):
     valid_until: datetime | None
     acquire_by_hash: bool
     sha256: Mapping[str, FileHash]  # path under dists/<codename>/ -> hash and size
-    # NotAutomatic suites (backports) get apt priority 1 or 100: used only where nothing else is.
+    # NotAutomatic suites (backports) get apt priority 1, or 100 with ButAutomaticUpgrades.
     not_automatic: bool = False
+    but_automatic_upgrades: bool = False
 
 
 _BEGIN_MESSAGE = b"-----BEGIN PGP SIGNED MESSAGE-----"
@@ -131,6 +132,7 @@ def parse_release(text: str | bytes, *, source: str = "InRelease") -> Release:
         else _parse_date(valid_until, "Valid-Until", source),
         acquire_by_hash=fields.get("acquire-by-hash", "").lower() == "yes",
         not_automatic=fields.get("notautomatic", "").lower() == "yes",
+        but_automatic_upgrades=fields.get("butautomaticupgrades", "").lower() == "yes",
         sha256=MappingProxyType(hashes),
     )
 

@@ -156,7 +156,7 @@ def check_reproducible(target: Target) -> list[Finding]:
             ):
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))
-        locked_names = {p.name for p in entry.packages}
+        locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}
         if names != locked_names:
             added = ", ".join(sorted(names - locked_names)) or "none"
             removed = ", ".join(sorted(locked_names - names)) or "none"

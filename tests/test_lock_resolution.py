@@ -1,0 +1,195 @@
+"""`lock` on minimal Dockerfiles taken from real ones: what apt would install, per architecture.
+
+Each Dockerfile is in testdata/corpus/, named after the real file it stands for. The registry and
+the snapshot mirror are fakes (tests/test_updater.py's and tests/test_aptlock.py's); the packages
+are real bookworm stanzas (testdata/apt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from test_aptlock import FakeMirror, base, entry
+
+from pinner import dockerfile, lockfile, pinning, reference
+from pinner.apt.packages import PackageEntry, parse_packages
+from pinner.engine import Options, Outcome, lock_target
+from pinner.errors import MirrorError
+from pinner.lockfile import Lock, LockedPackage, UnpinnedPackage
+from pinner.registry import OCI_INDEX, OCI_MANIFEST, Manifest, Settings
+from pinner.resolver import Session
+from pinner.workspace import Target
+
+DATA = Path(__file__).resolve().parents[1] / "testdata"
+CORPUS = DATA / "corpus"
+AMD64 = "sha256:" + "a" * 64
+ARM64 = "sha256:" + "c" * 64
+INDEX = "sha256:" + "b" * 64
+FRONTEND = "sha256:" + "f" * 64
+TS = "20241202T000000Z"
+
+
+def real(*names: str) -> list[PackageEntry]:
+    """Real bookworm amd64 stanzas by name (testdata/apt)."""
+    entries = [
+        *parse_packages((DATA / "apt" / "bookworm_main_binary-amd64_Packages").read_bytes()),
+        *parse_packages(
+            (DATA / "apt" / "bookworm_main_binary-amd64_Packages-providers").read_bytes()
+        ),
+    ]
+    return [e for e in entries if e.name in names]
+
+
+def resolved_for(
+    parsed: dockerfile.Dockerfile, manifest: Manifest
+) -> dict[reference.ImageRef, Manifest]:
+    """The fake registry's answers: manifest for debian, a single manifest for the frontend."""
+    resolved: dict[reference.ImageRef, Manifest] = {
+        pinning.query(use): manifest
+        if use.ref.name == "docker.io/library/debian"
+        else Manifest(FRONTEND, OCI_MANIFEST)
+        for use in parsed.uses
+    }
+    frontend = pinning.query_ref(reference.parse("docker/dockerfile:1.23"))
+    resolved[frontend] = Manifest(FRONTEND, OCI_MANIFEST)
+    return resolved
+
+
+def lock(
+    name: str, packages: list[PackageEntry], platforms: tuple[str, ...] = ()
+) -> tuple[Outcome, FakeMirror]:
+    """Lock testdata/corpus/NAME with a mirror serving packages in bookworm."""
+    text = (CORPUS / name).read_text()
+    parsed = dockerfile.parse(text, "Dockerfile")
+    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})
+    session._mirror = mirror  # type: ignore[assignment]
+    session._bases[AMD64] = base()
+    session._bases[ARM64] = base()
+    manifest = Manifest(INDEX, OCI_INDEX, (("linux/amd64", AMD64), ("linux/arm64", ARM64)))
+    resolved = resolved_for(parsed, manifest)
+    target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
+    options = Options(snapshot=TS, platforms=platforms)
+    return asyncio.run(lock_target(session, target, resolved, options)), mirror
+
+
+def test_virtual_package_is_locked_as_its_provider() -> None:
+    """docker-library/buildpack-deps debian/bookworm: `libxslt-dev` is libxslt1-dev's Provides."""
+    packages = [*real("libxslt1-dev"), entry("libxml2-dev", "2.9.14"), entry("zlib1g-dev", "1:1")]
+    outcome, _ = lock("buildpack-deps-bookworm.Dockerfile", packages)
+    (stage,) = outcome.lock.stages
+    xslt = next(p for p in stage.packages if p.name == "libxslt-dev")
+    assert xslt == LockedPackage(
+        "libxslt-dev",
+        "amd64",
+        "1.1.35-1+deb12u4",
+        real("libxslt1-dev")[0].sha256,
+        "pool/main/libx/libxslt/libxslt1-dev_1.1.35-1+deb12u4_amd64.deb",
+        "libxslt1-dev",
+    )
+    assert stage.unpinned == ()
+    text = lockfile.render(outcome.lock, "Dockerfile")
+    assert '\n[[stage.package]]\nname = "libxslt-dev"\nprovided-by = "libxslt1-dev"\n' in text
+    assert lockfile.parse(text, "Dockerfile.lock") == outcome.lock.canonical()
+
+
+def test_virtual_package_gets_no_version_in_the_dockerfile() -> None:
+    """--pin-versions writes the real packages' versions; `libxslt-dev=...` would fail in apt."""
+    packages = [*real("libxslt1-dev"), entry("libxml2-dev", "2.9.14"), entry("zlib1g-dev", "1:1")]
+    text = (CORPUS / "buildpack-deps-bookworm.Dockerfile").read_text()
+    parsed = dockerfile.parse(text, "Dockerfile")
+    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
+    session._bases[AMD64] = base()
+    resolved = resolved_for(parsed, Manifest(AMD64, OCI_MANIFEST))
+    target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
+    outcome = asyncio.run(
+        lock_target(session, target, resolved, Options(snapshot=TS, pin_versions=True))
+    )
+    assert "\t\tlibxslt-dev \\\n" in outcome.text
+    assert "\t\tlibxml2-dev=" in outcome.text
+    assert (
+        "Dockerfile: stage 0: libxslt-dev: a virtual package (apt installs libxslt1-dev);"
+        " no version written" in outcome.notes
+    )
+
+
+def test_several_providers_refuse_the_lock_as_apt_get_does() -> None:
+    packages = [
+        entry("gcc", "4:12.2.0-3"),
+        entry("make", "4.3-4.1"),
+        entry("binutils", "2.40-2")._replace(provides=("binutils-gold",)),
+        entry("binutils-gold-ng", "1.0-1")._replace(provides=("binutils-gold",)),
+    ]
+    with pytest.raises(MirrorError) as info:
+        lock("golang-1.25-bookworm.Dockerfile", packages)
+    assert str(info.value) == (
+        "binutils-gold: a virtual package provided by: binutils 2.40-2, binutils-gold-ng 1.0-1;"
+        " you should explicitly select one to install"
+    )
+
+
+def test_a_package_of_one_architecture_is_a_note_not_a_refusal() -> None:
+    """docker-library/golang 1.25/bookworm installs binutils-gold inside `if arm64`.
+
+    The mirror here serves it (through binutils' Provides) for arm64 only: amd64 gets a note.
+    """
+    packages = [
+        *(
+            entry(n, v, a)
+            for n, v in (("gcc", "4:12.2.0-3"), ("make", "4.3-4.1"))
+            for a in ("amd64", "arm64")
+        ),
+        entry("binutils", "2.40-2", "arm64")._replace(provides=("binutils-gold", "elf-binutils")),
+    ]
+    outcome, _ = lock("golang-1.25-bookworm.Dockerfile", packages, ("linux/amd64", "linux/arm64"))
+    (stage,) = outcome.lock.stages
+    assert sorted((p.name, p.architecture, p.provider or "") for p in stage.packages) == [
+        ("binutils-gold", "arm64", "binutils"),
+        ("gcc", "amd64", ""),
+        ("gcc", "arm64", ""),
+        ("make", "amd64", ""),
+        ("make", "arm64", ""),
+    ]
+    reason = f"not pinned: no amd64 package in bookworm, bookworm-backports at {TS}"
+    assert stage.unpinned == (UnpinnedPackage("binutils-gold", reason, "amd64"),)
+    assert f"Dockerfile: stage 0: binutils-gold: {reason} (locked for arm64)" in outcome.notes
+    text = lockfile.render(outcome.lock, "Dockerfile")
+    assert (
+        f'[[stage.unpinned]]\nname = "binutils-gold"\narchitecture = "amd64"\nreason = "{reason}"\n'
+        in text
+    )
+
+
+def test_a_package_of_no_locked_architecture_is_refused() -> None:
+    packages = [entry(n, "1.0-1", a) for n in ("gcc", "make") for a in ("amd64", "arm64")]
+    with pytest.raises(MirrorError) as info:
+        lock("golang-1.25-bookworm.Dockerfile", packages, ("linux/amd64", "linux/arm64"))
+    assert str(info.value) == (
+        f"binutils-gold: no amd64 package in bookworm, bookworm-backports at {TS}"
+    )
+
+
+def test_a_second_lock_reuses_a_stage_with_an_unpinned_package() -> None:
+    packages = [
+        *(entry(n, "1.0-1", a) for n in ("gcc", "make") for a in ("amd64", "arm64")),
+        entry("binutils-gold", "2.40-2", "arm64"),
+    ]
+    first, _ = lock("golang-1.25-bookworm.Dockerfile", packages, ("linux/amd64", "linux/arm64"))
+    text = (CORPUS / "golang-1.25-bookworm.Dockerfile").read_text()
+    assert first.text != text  # the snapshot step and cleanup were added
+    rendered = lockfile.render(first.lock, "Dockerfile")
+    parsed = dockerfile.parse(first.text, "Dockerfile")
+    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})
+    session._mirror = mirror  # type: ignore[assignment]
+    manifest = Manifest(INDEX, OCI_INDEX, (("linux/amd64", AMD64), ("linux/arm64", ARM64)))
+    resolved = resolved_for(parsed, manifest)
+    target = Target("Dockerfile", "Dockerfile.lock", parsed, first.lock, rendered)
+    options = Options(snapshot=TS, platforms=("linux/amd64", "linux/arm64"))
+    second = asyncio.run(lock_target(session, target, resolved, options))
+    assert mirror.asked == []
+    assert second.text == first.text
+    assert lockfile.render(second.lock, "Dockerfile") == rendered

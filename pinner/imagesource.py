@@ -25,6 +25,7 @@ from pinner.reference import ImageRef, normalize_platform
 from pinner.registry import INDEX_TYPES, MAX_MANIFEST_BYTES, Registry
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
+BATCH = 1024 * 1024
 ATTESTATION = "attestation-manifest"
 REF_NAME = "org.opencontainers.image.ref.name"
 _SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
@@ -311,6 +312,7 @@ class RegistrySource:
         stream = self.registry.blob_chunks(self.ref, layer.digest)
         try:
             while True:
+                # A batch of chunks per trip to the event loop: each trip costs a thread switch.
                 future = asyncio.run_coroutine_threadsafe(_next(stream), self._loop)
                 chunk = future.result()
                 if chunk is None:
@@ -323,7 +325,16 @@ class RegistrySource:
 
 
 async def _next(stream: AsyncIterator[bytes]) -> bytes | None:
-    return await anext(stream, None)
+    """The next chunks of a stream, joined up to BATCH bytes; None at its end."""
+    parts: list[bytes] = []
+    size = 0
+    while size < BATCH:
+        chunk = await anext(stream, None)
+        if chunk is None:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts) if parts else None
 
 
 # --------------------------------------------------------------------------- OCI layouts

@@ -74,6 +74,7 @@ class HandImage:
     created: str = "2024-01-01T00:00:00Z"
     architecture: str = "amd64"
     extra: dict[str, Any] = field(default_factory=dict)
+    compresslevel: int = 9
 
     def config_bytes(self) -> bytes:
         config = {
@@ -91,7 +92,7 @@ class HandImage:
         return json.dumps(config, sort_keys=True).encode()
 
     def gzipped(self) -> list[bytes]:
-        return [gzip.compress(t, mtime=0) for t in self.layers]
+        return [gzip.compress(t, self.compresslevel, mtime=0) for t in self.layers]
 
     def manifest_bytes(self) -> bytes:
         config = self.config_bytes()

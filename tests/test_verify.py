@@ -139,7 +139,7 @@ def test_no_builder_is_one_line_naming_the_builders(
         (
             "buildah",
             [
-                "buildah build --platform linux/amd64 --timestamp {e} --build-arg SOURCE_DATE_EPOCH={e} -f {df} -t localhost/pinner-verify:{e}-linux-amd64 {ctx}",
+                "buildah build --no-cache --platform linux/amd64 --timestamp {e} --build-arg SOURCE_DATE_EPOCH={e} -f {df} -t localhost/pinner-verify:{e}-linux-amd64 {ctx}",
                 "buildah push localhost/pinner-verify:{e}-linux-amd64 oci:{out}",
                 "buildah rmi localhost/pinner-verify:{e}-linux-amd64",
             ],
@@ -147,13 +147,13 @@ def test_no_builder_is_one_line_naming_the_builders(
         (
             "buildctl",
             [
-                "buildctl build --frontend dockerfile.v0 --local context={ctx} --local dockerfile={ctx} --opt filename=Dockerfile --opt platform=linux/amd64 --opt build-arg:SOURCE_DATE_EPOCH={e} --output type=oci,dest={out},tar=false,rewrite-timestamp=true",
+                "buildctl build --no-cache --frontend dockerfile.v0 --local context={ctx} --local dockerfile={ctx} --opt filename=Dockerfile --opt platform=linux/amd64 --opt build-arg:SOURCE_DATE_EPOCH={e} --output type=oci,dest={out},tar=false,rewrite-timestamp=true",
             ],
         ),
         (
             "buildx",
             [
-                "docker buildx build --platform linux/amd64 --build-arg SOURCE_DATE_EPOCH={e} --output type=oci,dest={out},tar=false,rewrite-timestamp=true -f {df} {ctx}",
+                "docker buildx build --no-cache --platform linux/amd64 --build-arg SOURCE_DATE_EPOCH={e} --output type=oci,dest={out},tar=false,rewrite-timestamp=true -f {df} {ctx}",
             ],
         ),
     ],
@@ -207,10 +207,34 @@ def test_reproduced_prints_the_digest(
     assert (code, out) == (0, f"reproduced: {digest} (linux/amd64)\n")
     epoch = epoch_of(dockerfile)
     assert (
-        f"+ buildah build --platform linux/amd64 --timestamp {epoch} --build-arg SOURCE_DATE_EPOCH={epoch} -f {dockerfile}"
+        f"+ buildah build --no-cache --platform linux/amd64 --timestamp {epoch} --build-arg SOURCE_DATE_EPOCH={epoch} -f {dockerfile}"
         in err
     )
     assert [line.split()[0] for line in log.read_text().splitlines()] == ["build", "push", "rmi"]
+
+
+def test_same_config_and_layers_compressed_otherwise_is_reproduced(
+    registry: Registry,
+    hub: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    layers = [layer_tar(BASE), layer_tar([Entry("hi", b"hi\n" * 100)])]
+    published = HandImage(layers, compresslevel=1)  # as when a push reuses the base's blobs
+    rebuilt = HandImage(layers)
+    digest = push(published, registry, "verify/recompressed", "1")
+    assert digest != rebuilt.digest()
+    write_layout(rebuilt, tmp_path / "built")
+    dockerfile = locked(tmp_path / "ctx", hub)
+    fake_buildah(tmp_path, monkeypatch, tmp_path / "built")
+    image = f"{registry.host}/verify/recompressed:1"
+    code, out, _ = run(capsys, "-q", image, str(dockerfile))
+    assert (code, out) == (
+        0,
+        f"reproduced: {digest} (linux/amd64; rebuilt as {rebuilt.digest()}: same config and"
+        " layers, layers 1, 2 compressed differently)\n",
+    )
 
 
 def test_not_reproduced_names_the_differing_files(

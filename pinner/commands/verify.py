@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pinner import files
+from pinner import files, imagefiles
 from pinner.commands.check import check_target
 from pinner.commands.diff import Opened, compare_platform, platform_keys
 from pinner.errors import PinnerError, UsageError
@@ -50,10 +50,11 @@ class Outcome(NamedTuple):
     published: str | None
     built: str
     diff: PlatformDiff | None
+    recompressed: tuple[int, ...] = ()  # layers (from 1) stored with another compression
 
     @property
     def reproduced(self) -> bool:
-        return self.published == self.built
+        return self.published is not None and self.diff is None
 
 
 def find_builder(wanted: str | None) -> str:
@@ -89,13 +90,14 @@ def build_commands(
     output: Path,
 ) -> tuple[tuple[str, ...], ...]:
     """The exact commands that build one platform reproducibly into the OCI layout `output`."""
+    # --no-cache: a verification must run every step, not reuse what another build left.
     args = {"SOURCE_DATE_EPOCH": str(epoch), **build_args}
     oci = f"type=oci,dest={output},tar=false,rewrite-timestamp=true"
     if builder == "buildx":
         flags = [x for k, v in args.items() for x in ("--build-arg", f"{k}={v}")]
         return (
             (
-                "docker", "buildx", "build", "--platform", platform, *flags,
+                "docker", "buildx", "build", "--no-cache", "--platform", platform, *flags,
                 "--output", oci, "-f", str(dockerfile), str(context),
             ),
         )  # fmt: skip
@@ -103,7 +105,7 @@ def build_commands(
         opts = [x for k, v in args.items() for x in ("--opt", f"build-arg:{k}={v}")]
         return (
             (
-                "buildctl", "build", "--frontend", "dockerfile.v0",
+                "buildctl", "build", "--no-cache", "--frontend", "dockerfile.v0",
                 "--local", f"context={context}", "--local", f"dockerfile={dockerfile.parent}",
                 "--opt", f"filename={dockerfile.name}", "--opt", f"platform={platform}", *opts,
                 "--output", oci,
@@ -113,7 +115,8 @@ def build_commands(
     flags = [x for k, v in args.items() for x in ("--build-arg", f"{k}={v}")]
     return (
         (
-            "buildah", "build", "--platform", platform, "--timestamp", str(epoch), *flags,
+            "buildah", "build", "--no-cache", "--platform", platform, "--timestamp", str(epoch),
+            *flags,
             "-f", str(dockerfile), "-t", tag, str(context),
         ),
         ("buildah", "push", tag, f"oci:{output}"),
@@ -230,10 +233,33 @@ async def _verify(
             if theirs is None:
                 outcomes.append(Outcome(build.platform, None, mine.manifest or "", None))
                 continue
-            diff = None
-            if theirs.manifest != mine.manifest:
+            if theirs.manifest == mine.manifest:
+                outcomes.append(Outcome(build.platform, theirs.manifest, mine.manifest or "", None))
+            elif theirs.config_digest == mine.config_digest:
+                # The same config names the same uncompressed layers (diff_ids) and runtime
+                # settings; the manifests differ only in how layers were compressed, as when a
+                # push reuses the base image's blobs. Each such layer of IMAGE is read to check
+                # that it holds what its diff_id says.
+                recompressed = tuple(
+                    i
+                    for i, (x, y) in enumerate(zip(theirs.layers, mine.layers, strict=True))
+                    if x != y
+                )
+                for i in recompressed:
+                    layer = theirs.layers[i]
+                    await asyncio.to_thread(imagefiles.scan, layer, source.chunks(layer), False)
+                outcomes.append(
+                    Outcome(
+                        build.platform,
+                        theirs.manifest,
+                        mine.manifest or "",
+                        None,
+                        tuple(i + 1 for i in recompressed),
+                    )
+                )
+            else:
                 diff = await compare_platform(source, theirs, built_source, mine, ignored)
-            outcomes.append(Outcome(build.platform, theirs.manifest, mine.manifest or "", diff))
+                outcomes.append(Outcome(build.platform, theirs.manifest, mine.manifest or "", diff))
         return published, outcomes, builds
     finally:
         await opened.aclose()
@@ -257,11 +283,19 @@ def _wrap(published: Image, outcome: Outcome, ignored: frozenset[str]) -> ImageD
     return ImageDiff(published, rebuilt, ignored, (outcome.diff,), (), ())
 
 
+def _recompressed(o: Outcome) -> str:
+    if not o.recompressed:
+        return ""
+    word = "layer" if len(o.recompressed) == 1 else "layers"
+    which = ", ".join(map(str, o.recompressed))
+    return f"; rebuilt as {o.built}: same config and layers, {word} {which} compressed differently"
+
+
 def _text(published: Image, outcomes: list[Outcome], ignored: frozenset[str]) -> str:
     lines = []
     for o in outcomes:
         if o.reproduced:
-            lines.append(f"reproduced: {o.built} ({o.platform})")
+            lines.append(f"reproduced: {o.published} ({o.platform}{_recompressed(o)})")
         elif o.published is None:
             lines.append(f"NOT reproduced: {o.platform}: {published.name} has no such platform")
         else:
@@ -310,6 +344,7 @@ def _json(
                 "reproduced": o.reproduced,
                 "published": o.published,
                 "rebuilt": o.built,
+                "recompressed_layers": list(o.recompressed),
                 "diff": to_json(w)["platforms"][0] if (w := _wrap(published, o, ignored)) else None,
             }
             for o in outcomes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -311,3 +312,18 @@ def test_missing_layout_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, out, err = run(capsys, f"oci:{tmp_path}", f"oci:{tmp_path}")
     assert (code, out) == (1, "")
     assert err == f"oci:{tmp_path}: no index.json: not an OCI image layout\n"
+
+
+def test_oversized_pax_header_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("big")
+        info.pax_headers = {"comment": "x" * (2 << 20)}
+        tar.addfile(info, io.BytesIO(b""))
+    write_layout(image(BASE), tmp_path / "a")
+    write_layout(HandImage([layer_tar(BASE), raw.getvalue()]), tmp_path / "b")
+    code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", f"oci:{tmp_path / 'b'}")
+    assert (code, out) == (1, "")
+    assert err.endswith(f": a tar header of {(2 << 20) + 17} bytes is over the limit\n")

@@ -68,7 +68,10 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
 
 def load_refs(path: str, kind: str) -> Target | None:
     """Parse one reference file and its lock; None when it names no image and has no lock."""
-    text = dockerfile.decode(files.read_bytes(path), path)
+    data = files.read_bytes(path)
+    if not data.strip():
+        return None  # an empty __init__.py or compose file names no image
+    text = dockerfile.decode(data, path)
     lock_path = lockfile.lock_path(path)
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()

@@ -69,6 +69,17 @@ REPO = {
         "      - name: cache\n"
         "        image: redis:7\n"
     ),
+    "tests/conftest.py": (
+        '"""Fixtures."""\n'
+        "\n"
+        "from testcontainers.redis import RedisContainer\n"
+        "\n"
+        "\n"
+        "def cache():\n"
+        '    return RedisContainer("redis:7")\n'
+    ),
+    "tests/__init__.py": "",
+    "tools/helper.py": "print('redis:7')\n",
     # Not configured as a manifest: left alone whatever it says.
     "charts/values.yaml": "image: redis:7\nkind: Deployment\ncontainers:\n- image: redis:7\n",
 }
@@ -82,7 +93,13 @@ IMAGES = [
 
 
 # The files that use redis:7, in the order of the walk.
-WITH_REDIS = ["Dockerfile", "compose.yaml", ".github/workflows/ci.yml", "deploy/app/worker.yaml"]
+WITH_REDIS = [
+    "Dockerfile",
+    "compose.yaml",
+    ".github/workflows/ci.yml",
+    "deploy/app/worker.yaml",
+    "tests/conftest.py",
+]
 
 
 @pytest.fixture
@@ -134,6 +151,9 @@ def test_lock_check_relock_update(
     assert 'used-by = ["service cache"]' in lock
     assert not (root / "vendor" / "compose.yaml.lock").exists()
     assert not (root / "charts" / "values.yaml.lock").exists()
+    assert not (root / "tools" / "helper.py.lock").exists()
+    assert not (root / "tests" / "__init__.py.lock").exists()
+    assert f'RedisContainer("redis:7@{redis}")' in (root / "tests/conftest.py").read_text()
     busybox = digests["library/busybox:latest"]
     assert (root / "deploy/app/worker.yaml").read_text().splitlines()[9:] == [
         f"        image: busybox@{busybox}",

@@ -58,6 +58,8 @@ def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
         and parent.parent.name == ".github"
     ):
         return ACTIONS
+    if name.endswith(".py"):
+        return PYTHON
     return None
 
 
@@ -82,6 +84,10 @@ def _reader(kind: str) -> Callable[[str, str], Scan]:
         from pinner.refs.kubernetes import scan as kubernetes_scan
 
         return kubernetes_scan
+    if kind == PYTHON:
+        from pinner.refs.python import scan as python_scan
+
+        return python_scan
     raise AssertionError(f"unknown reference file kind {kind}")
 
 

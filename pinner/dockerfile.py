@@ -14,13 +14,10 @@ from typing import NamedTuple
 
 from dockerfile_parse import DockerfileParser
 
-from pinner import reference
+from pinner import reference, shellword
 from pinner.errors import DockerfileError, InvalidReference
 
 _DIRECTIVE_RE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S.*?)[ \t]*\r?$")
-_VAR_RE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-+])?(?P<word>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
 _WHOLE_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -72,6 +69,7 @@ class ArgDefault(NamedTuple):
 
     value: str | None
     site: Span | None
+    unset: tuple[tuple[str, str], ...] = ()
 
 
 class ImageUse(NamedTuple):
@@ -252,9 +250,10 @@ def _syntax_use(text: str) -> tuple[str, Span] | None:
 class _Scope:
     """ARG values visible at a point: name -> ArgDefault."""
 
-    def __init__(self, path: str, build_args: Mapping[str, str]) -> None:
+    def __init__(self, path: str, build_args: Mapping[str, str], escape: str = "\\") -> None:
         self.path = path
         self.build_args = build_args
+        self.escape = escape
         self.values: dict[str, ArgDefault] = {}
 
     def declare(self, instruction: Instruction, inherit: Mapping[str, ArgDefault]) -> None:
@@ -264,40 +263,42 @@ class _Scope:
                 self.values[name] = ArgDefault(self.build_args[name], None)
             elif eq:
                 raw, site = _unquote(word, len(name) + 1)
-                value = self.expand(raw, instruction.line)
-                self.values[name] = ArgDefault(value, self.pin_site(raw, site))
+                # An unset variable fails only where a reference uses this ARG: BuildKit gives "".
+                value, unset = self.expand_lazily(raw, instruction.line)
+                self.values[name] = ArgDefault(value, self.pin_site(raw, site), unset)
             elif name in inherit:
                 self.values[name] = inherit[name]
             else:
                 self.values[name] = ArgDefault(None, None)
 
     def expand(self, text: str, line: int) -> str:
-        """Expand $VAR, ${VAR}, ${VAR:-word} and ${VAR:+word} as the Dockerfile frontend does."""
+        """Expand variables as BuildKit's shell lexer does; an unset one with no default fails."""
+        value, unset = self.expand_lazily(text, line)
+        if unset:
+            name, written = unset[0]
+            if name not in self.values:
+                raise DockerfileError(f"{self.path}:{line}: {written}: ARG {name} is not declared")
+            raise DockerfileError(
+                f"{self.path}:{line}: {written}: ARG {name} has no default;"
+                f" pass --build-arg {name}=..."
+            )
+        return value
 
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group("braced") or match.group("bare")
-            op, word = match.group("op"), match.group("word") or ""
-            if match.group("braced") is not None and op is None and word:
-                raise DockerfileError(
-                    f"{self.path}:{line}: {match.group(0)}: unsupported variable substitution"
-                )
-            value = self.values.get(name, ArgDefault(None, None)).value
-            if op in (":-", "-"):
-                return value if value else word
-            if op in (":+", "+"):
-                return word if value else ""
-            if value is None:
-                if name not in self.values:
-                    raise DockerfileError(
-                        f"{self.path}:{line}: {match.group(0)}: ARG {name} is not declared"
-                    )
-                raise DockerfileError(
-                    f"{self.path}:{line}: {match.group(0)}: ARG {name} has no default;"
-                    f" pass --build-arg {name}=..."
-                )
-            return value
+    def expand_lazily(self, text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The expansion, and the unset variables it used with no default (BuildKit gives "")."""
+        unset: list[tuple[str, str]] = []
 
-        return _VAR_RE.sub(substitute, text)
+        def lookup(name: str) -> str | None:
+            arg = self.values.get(name)
+            if arg is not None and arg.unset:
+                unset.extend(arg.unset)  # an ARG whose own default used an unset variable
+            return None if arg is None else arg.value
+
+        try:
+            value, missing = shellword.expand_noting_unset(text, lookup, self.escape)
+        except shellword.ExpansionError as e:
+            raise DockerfileError(f"{self.path}:{line}: {text}: {e}") from None
+        return value, (*missing, *unset)
 
     def pin_site(self, text: str, span: Span | None) -> Span | None:
         """Where the pin goes: follow a reference that is one whole variable to its ARG default."""
@@ -326,7 +327,8 @@ class _Walker:
         self.text = text
         self.path = path
         self.build_args = build_args
-        self.global_scope = _Scope(path, build_args)
+        self.escape = escape_char(text)
+        self.global_scope = _Scope(path, build_args, self.escape)
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
@@ -365,7 +367,7 @@ class _Walker:
         used_by = f"stage {label}: FROM"
         self.maybe_use(instruction, rest[0].text, rest[0].span(), self.global_scope, used_by)
         parent = self.global_scope.expand(rest[0].text, instruction.line).lower()
-        self.scope = _Scope(self.path, self.build_args)
+        self.scope = _Scope(self.path, self.build_args, self.escape)
         stage = Stage(index, name, (instruction,), self.stage_labels.get(parent))
         if name is not None:
             self.stage_names.add(name)

@@ -200,7 +200,45 @@ ERRORS = [
     pytest.param(
         b"FROM ${NOPE}\n", "Dockerfile:1: ${NOPE}: ARG NOPE is not declared", id="undeclared-arg"
     ),
+    pytest.param(
+        b"ARG V=1.2\nFROM python:${V:#1}\n",
+        "Dockerfile:2: python:${V:#1}: unsupported modifier (:#) in substitution",
+        id="colon-hash-refused-as-buildkit-does",
+    ),
+    pytest.param(
+        b"ARG V=1.2\nFROM python:${V/x}\n",
+        "Dockerfile:2: python:${V/x}: syntax error: missing '/' in ${}",
+        id="replacement-without-its-slash",
+    ),
+    pytest.param(
+        b"ARG DIR=${HOME}/x\nARG BASE=alpine${DIR:+:3}\nFROM ${BASE}\n",
+        "Dockerfile:3: ${HOME}: ARG HOME is not declared",
+        id="unset-variable-inside-an-arg-a-reference-uses",
+    ),
 ]
+
+
+# BuildKit's pattern expansions in references (moby/buildkit frontend/dockerfile/shell/lex.go).
+EXPANSIONS = [
+    pytest.param("ARG V=3.12.1\nFROM python:${V%.*}\n", "python:3.12", id="percent"),
+    pytest.param("ARG V=3.12.1\nFROM python:${V%%.*}\n", "python:3", id="percent-percent"),
+    pytest.param("ARG V=v3.12\nFROM python:${V#v}\n", "python:3.12", id="hash"),
+    pytest.param("ARG V=a-b-3.12\nFROM python:${V##*-}\n", "python:3.12", id="hash-hash"),
+    pytest.param("ARG V=3_12\nFROM python:${V/_/.}\n", "python:3.12", id="slash"),
+    pytest.param("ARG V=3_12_1\nFROM python:${V//_/.}\n", "python:3.12.1", id="slash-slash"),
+    pytest.param("ARG V=\nFROM python:${V:-3.12}\n", "python:3.12", id="colon-minus-empty"),
+    pytest.param("ARG V=\nFROM python${V-:3.11}\n", "python", id="minus-set-but-empty"),
+    pytest.param("ARG V=x\nFROM python:3.12${V:+-slim}\n", "python:3.12-slim", id="colon-plus"),
+    pytest.param(
+        "ARG DIR=${HOME}/x\nFROM python:3.12\n", "python:3.12", id="unused-arg-with-unset-variable"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expanded"), EXPANSIONS)
+def test_buildkit_expansions_in_references(text: str, expanded: str) -> None:
+    (use,) = dockerfile.parse(text, "Dockerfile").uses
+    assert use.expanded == expanded
 
 
 @pytest.mark.parametrize(("data", "message"), ERRORS)

@@ -1,0 +1,262 @@
+"""Variable expansion in Dockerfile words, ported from BuildKit's shell lexer.
+
+moby/buildkit frontend/dockerfile/shell/lex.go (shellWord: processStopOn, processDollar,
+processName, the quote handlers, convertShellPatternToRegex, trimPrefix, trimSuffix): $VAR,
+${VAR}, ${VAR:-word}, ${VAR-word}, ${VAR:+word}, ${VAR+word}, ${VAR?msg}, ${VAR:?msg},
+${VAR#pattern}, ${VAR##pattern}, ${VAR%pattern}, ${VAR%%pattern}, ${VAR/pattern/replacement} and
+${VAR//pattern/replacement}, with quote removal and the Dockerfile's escape character. What
+BuildKit refuses is refused here with its message; nothing else is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+Lookup = Callable[[str], "str | None"]
+_SPECIAL_PARAMS = frozenset("@*#?-$!0")
+
+
+class ExpansionError(ValueError):
+    """A word BuildKit would refuse to expand, with BuildKit's reason."""
+
+
+class _Word:
+    """One word being expanded: the text, a cursor, and how variables are looked up."""
+
+    def __init__(self, text: str, lookup: Lookup, escape: str) -> None:
+        self.text = text
+        self.i = 0
+        self.lookup = lookup
+        self.escape = escape
+        self.unset: list[tuple[str, str]] = []
+
+    def peek(self) -> str:
+        return self.text[self.i] if self.i < len(self.text) else ""
+
+    def next(self) -> str:
+        ch = self.peek()
+        self.i += 1 if ch else 0
+        return ch
+
+    def stop_on(self, stop: str, raw_escapes: bool) -> str:
+        """Expand up to the unquoted, unescaped stop character (consumed), or to the end."""
+        out: list[str] = []
+        while self.peek():
+            ch = self.peek()
+            if stop and ch == stop:
+                self.next()
+                return "".join(out)
+            if ch == "$":
+                out.append(self.dollar())
+            elif ch == "'":
+                out.append(self.single_quote())
+            elif ch == '"':
+                out.append(self.double_quote(raw_escapes))
+            else:
+                ch = self.next()
+                if ch == self.escape:
+                    if raw_escapes:
+                        out.append(ch)
+                    ch = self.next()
+                    if not ch:
+                        break
+                out.append(ch)
+        if stop:
+            raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(out)
+
+    def single_quote(self) -> str:
+        self.next()
+        out: list[str] = []
+        while True:
+            ch = self.next()
+            if not ch:
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching single-quote"
+                )
+            if ch == "'":
+                return "".join(out)
+            out.append(ch)
+
+    def double_quote(self, raw_escapes: bool) -> str:
+        self.next()
+        out: list[str] = []
+        while True:
+            ch = self.peek()
+            if not ch:
+                raise ExpansionError(
+                    "unexpected end of statement while looking for matching double-quote"
+                )
+            if ch == '"':
+                self.next()
+                return "".join(out)
+            if ch == "$":
+                out.append(self.dollar())
+                continue
+            ch = self.next()
+            if ch == self.escape:
+                if raw_escapes:
+                    out.append(ch)
+                following = self.peek()
+                if not following:
+                    continue
+                if following in ('"', "$", self.escape):
+                    ch = self.next()
+            out.append(ch)
+
+    def name(self) -> str:
+        """A variable name: letters, digits and _, or a run of digits, or one special parameter."""
+        start = self.i
+        if self.peek().isdigit():
+            while self.peek().isdigit():
+                self.next()
+            return self.text[start : self.i]
+        if self.peek() and self.peek() in _SPECIAL_PARAMS:
+            return self.next()
+        while self.peek() and (self.peek().isalnum() or self.peek() == "_"):
+            self.next()
+        return self.text[start : self.i]
+
+    def value(self, name: str) -> str | None:
+        return self.lookup(name)
+
+    def required(self, name: str, start: int) -> str:
+        """The value of a variable whose expansion supplies no default; an unset one is noted."""
+        value = self.lookup(name)
+        if value is None:
+            self.unset.append((name, self.text[start : self.i]))
+        return value or ""
+
+    def dollar(self) -> str:
+        start = self.i
+        self.next()
+        if self.peek() != "{":
+            name = self.name()
+            if not name:
+                return "$"
+            return self.required(name, start)
+        self.next()
+        if not self.peek():
+            raise ExpansionError("syntax error: missing '}'")
+        if self.peek() in "{}:":
+            raise ExpansionError("syntax error: bad substitution")
+        name = self.name()
+        ch = self.next()
+        modifier = ch
+        null_is_unset = False
+        if ch == "}":
+            return self.required(name, start)
+        if ch == ":":
+            null_is_unset = True
+            ch = self.next()
+            modifier += ch
+        if ch and ch in "+-?#%":
+            raw = ch in "#%"
+            if null_is_unset and raw:
+                raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
+            word = self.closing("}", raw)
+            if raw:
+                self.required(name, start)
+            return self.modify(name, ch, null_is_unset, word)
+        if ch == "/" and not null_is_unset:
+            replace_all = self.peek() == "/"
+            if replace_all:
+                self.next()
+            pattern = self.closing("/", True, "syntax error: missing '/' in ${}")
+            replacement = self.closing("}", True)
+            value = self.required(name, start)
+            regex = _pattern_regex(pattern, greedy=True, anchored=False)
+            if replace_all:
+                return regex.sub(lambda _: replacement, value)
+            return regex.sub(lambda _: replacement, value, count=1)
+        raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
+
+    def closing(self, stop: str, raw: bool, missing: str = "syntax error: missing '}'") -> str:
+        try:
+            return self.stop_on(stop, raw)
+        except ExpansionError:
+            if not self.peek():
+                raise ExpansionError(missing) from None
+            raise
+
+    def modify(self, name: str, op: str, null_is_unset: bool, word: str) -> str:
+        value = self.value(name)
+        unset = value is None or (null_is_unset and value == "")
+        if op == "-":
+            return word if unset else value or ""
+        if op == "+":
+            return "" if unset else word
+        if op == "?":
+            if value is None:
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be unset'}")
+            if null_is_unset and value == "":
+                raise ExpansionError(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        greedy = word[:1] == op
+        pattern = word[1:] if greedy else word
+        if op == "#":
+            return _trim_prefix(pattern, value or "", greedy)
+        return _reverse(_trim_prefix(_reverse_pattern(pattern), _reverse(value or ""), greedy))
+
+
+def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """A shell wildcard pattern (`*`, `?`, backslash escapes; no brackets) as a regex."""
+    out = ["^"] if anchored else []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*" if greedy else ".*?")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "\\":
+            following = pattern[i : i + 1]
+            if following in ("}", "/"):
+                continue  # escaped to get past ${}'s own parsing; not part of the pattern
+            if following not in ("*", "?", "\\"):
+                raise ExpansionError(
+                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'"
+                )
+            out.append("\\" + following)
+            i += 1
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out))
+
+
+def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+    match = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
+    return value[match.end() :] if match else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern, keeping each escape before the character it escapes (a\\*c -> c\\*a)."""
+    pieces = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i != len(pattern) - 1:
+            pieces.append(pattern[i : i + 2])
+            i += 2
+        else:
+            pieces.append(pattern[i])
+            i += 1
+    return "".join(reversed(pieces))
+
+
+def _reverse(text: str) -> str:
+    return text[::-1]
+
+
+def expand(text: str, lookup: Lookup, escape: str = "\\") -> str:
+    """text with its variables expanded and quotes removed, as BuildKit's ProcessWord does."""
+    return expand_noting_unset(text, lookup, escape)[0]
+
+
+def expand_noting_unset(
+    text: str, lookup: Lookup, escape: str = "\\"
+) -> tuple[str, list[tuple[str, str]]]:
+    """expand(), and each unset variable used with no default: its name and expansion text."""
+    word = _Word(text, lookup, escape)
+    return word.stop_on("", raw_escapes=False), word.unset

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pinner import dockerfile, lockfile, pinning, reproducible
-from pinner.apt import commands
+from pinner.apt import added, commands
 from pinner.apt.sources import TIMESTAMP_RE
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import PinnerError, RegistryError, UsageError
-from pinner.lockfile import Lock, LockedStage
+from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.registry import Manifest
@@ -186,19 +186,31 @@ class StageWork:
         use = self._root_use(stage)
         return f"{use.ref.name}@{self.resolved[pinning.query(use)].digest}"
 
-    def _reusable(self, old: LockedStage, base: str, snapshot: str, names: Sequence[str]) -> bool:
-        """A locked stage answers again when nothing it depends on moved."""
+    def _reusable(
+        self,
+        old: LockedStage,
+        base: str,
+        snapshot: str,
+        names: Sequence[str],
+        detached: Sequence[UnpinnedPackage] = (),
+    ) -> bool:
+        """A locked stage answers again when nothing it depends on moved.
+
+        detached: the packages apt may take from sources the stage adds, as the lock records them.
+        """
         wanted = {DPKG_ARCH.get(p) for p in self.options.platforms or DEFAULT_PLATFORMS}
         locked_arches = {p.architecture for p in old.packages} | {
             u.architecture for u in old.unpinned if u.architecture is not None
         }
+        pinnable = set(names) - {u.name for u in detached}
         return (
             not self.session.refresh
             and old.base == base
             and old.snapshot == snapshot
             and old.distro is not None
             and {p.name for p in old.packages} | {u.name for u in old.unpinned} == set(names)
-            and (not names or locked_arches == wanted or not self.options.platforms)
+            and {u for u in old.unpinned if u.architecture is None} == set(detached)
+            and (not pinnable or locked_arches == wanted or not self.options.platforms)
         )
 
     async def run(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
@@ -207,9 +219,12 @@ class StageWork:
         previous = {s.stage: s for s in old.stages}
         stages: list[LockedStage] = []
         notes: list[str] = []
+        added: dict[str, tuple[str, ...]] = {}  # stage -> repositories it adds or inherits
         for plan in reproducible.plans(parsed):
             label = plan.stage.label
             where = f"{self.target.path}: stage {label}"
+            inherited = added.get(plan.stage.parent or "", ())
+            third_party, added[label] = _third_party(parsed, plan.stage, inherited)
             if plan.manager is not None and plan.manager != "apt":
                 note = f"{plan.manager} has no dated snapshot mirror; its packages are not pinned"
                 notes.append(f"{where}: {note}")
@@ -221,9 +236,17 @@ class StageWork:
             names = [r.name for r in requests]
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))
+            third_party = {n: r for n, r in third_party.items() if n in names}
+            # apt takes the higher version of Debian's and the added repository's: no record.
+            detached = [UnpinnedPackage(n, f"not pinned: {r}") for n, r in third_party.items()]
+            if third_party:
+                notes.append(
+                    f"{where}: adds apt sources pinner cannot snapshot"
+                    f" ({', '.join(added[label])}); not pinned: {', '.join(third_party)}"
+                )
             base = self.base_key(plan.stage)
             old_stage = previous.get(label)
-            if old_stage is not None and self._reusable(old_stage, base, snapshot, names):
+            if old_stage is not None and self._reusable(old_stage, base, snapshot, names, detached):
                 stages.append(old_stage)
                 continue
             bases = await self.stage_bases(plan.stage)
@@ -235,11 +258,12 @@ class StageWork:
                     LockedStage(label, base, distro, package_manager="apt", notes=(note,))
                 )
                 continue
+            pinnable = [r for r in requests if r.name not in third_party]
             stage = await resolve_stage(
-                self.session.mirror, label, snapshot, bases, requests, stage_notes
+                self.session.mirror, label, snapshot, bases, pinnable, stage_notes
             )
             notes.extend(_unpinned_notes(where, stage))
-            stages.append(stage._replace(base=base))
+            stages.append(stage._replace(base=base, unpinned=(*stage.unpinned, *detached)))
         return stages, notes
 
 
@@ -256,6 +280,34 @@ def _packages(
         for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
     return list(requests.values()), list(dict.fromkeys(notes))
+
+
+def _third_party(
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, inherited: tuple[str, ...]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Packages installed once the stage has apt sources pinner cannot snapshot, by repository.
+
+    Also every repository the stage ends with (its parent's and its own), for stages FROM it.
+    """
+    repositories = list(inherited)
+    exposed: dict[str, str] = {}
+    for instruction in stage.instructions[1:]:
+        if instruction.keyword in ("COPY", "ADD"):
+            destination = instruction.words[-1].text if instruction.words else ""
+            if added.copied_sources(destination):
+                repositories.append(f"{instruction.keyword} to {destination}")
+            continue
+        if instruction.keyword != "RUN":
+            continue
+        shell = reproducible.shell_text(parsed.text, instruction)
+        sources = added.added_sources(shell, escape=parsed.escape)
+        for command in commands.apt_commands(shell, escape=parsed.escape):
+            known = repositories + [a.repository for a in sources if a.offset < command.start]
+            if command.verb in commands.INSTALL_VERBS and known:
+                for package in command.packages:
+                    exposed.setdefault(package.name, ", ".join(dict.fromkeys(known)))
+        repositories += [a.repository for a in sources]
+    return exposed, tuple(dict.fromkeys(repositories))
 
 
 def _unpinned_notes(where: str, stage: LockedStage) -> list[str]:

@@ -172,14 +172,8 @@ def test_a_package_of_no_locked_architecture_is_refused() -> None:
     )
 
 
-def test_a_second_lock_reuses_a_stage_with_an_unpinned_package() -> None:
-    packages = [
-        *(entry(n, "1.0-1", a) for n in ("gcc", "make") for a in ("amd64", "arm64")),
-        entry("binutils-gold", "2.40-2", "arm64"),
-    ]
-    first, _ = lock("golang-1.25-bookworm.Dockerfile", packages, ("linux/amd64", "linux/arm64"))
-    text = (CORPUS / "golang-1.25-bookworm.Dockerfile").read_text()
-    assert first.text != text  # the snapshot step and cleanup were added
+def relock(first: Outcome, packages: list[PackageEntry], platforms: tuple[str, ...]) -> None:
+    """Lock first's output again: no request to the mirror, no byte changed."""
     rendered = lockfile.render(first.lock, "Dockerfile")
     parsed = dockerfile.parse(first.text, "Dockerfile")
     session = Session(Settings(), lambda host: None, pinning.known_from([]))
@@ -188,8 +182,69 @@ def test_a_second_lock_reuses_a_stage_with_an_unpinned_package() -> None:
     manifest = Manifest(INDEX, OCI_INDEX, (("linux/amd64", AMD64), ("linux/arm64", ARM64)))
     resolved = resolved_for(parsed, manifest)
     target = Target("Dockerfile", "Dockerfile.lock", parsed, first.lock, rendered)
-    options = Options(snapshot=TS, platforms=("linux/amd64", "linux/arm64"))
+    options = Options(snapshot=TS, platforms=platforms)
     second = asyncio.run(lock_target(session, target, resolved, options))
     assert mirror.asked == []
     assert second.text == first.text
     assert lockfile.render(second.lock, "Dockerfile") == rendered
+
+
+def test_a_second_lock_reuses_a_stage_with_an_unpinned_package() -> None:
+    packages = [
+        *(entry(n, "1.0-1", a) for n in ("gcc", "make") for a in ("amd64", "arm64")),
+        entry("binutils-gold", "2.40-2", "arm64"),
+    ]
+    platforms = ("linux/amd64", "linux/arm64")
+    first, _ = lock("golang-1.25-bookworm.Dockerfile", packages, platforms)
+    relock(first, packages, platforms)
+
+
+PGDG = "not pinned: http://apt.postgresql.org/pub/repos/apt/"
+
+
+def test_packages_from_an_added_repository_are_not_pinned() -> None:
+    """docker-library/postgres 17/bookworm: the PGDG list, then postgresql-common.
+
+    Debian has postgresql-common too, but apt takes PGDG's higher version: no version recorded.
+    """
+    packages = [
+        entry("gnupg", "2.2.40-1.1"),
+        entry("less", "590-2.1~deb12u2"),
+        entry("postgresql-common", "248+deb12u1", "all"),
+    ]
+    outcome, _ = lock("postgres-17-bookworm.Dockerfile", packages)
+    (stage,) = outcome.lock.stages
+    assert sorted(p.name for p in stage.packages) == ["gnupg", "less"]
+    assert stage.unpinned == (UnpinnedPackage("postgresql-common", PGDG),)
+    said = [n for n in outcome.notes if "apt sources" in n]
+    assert said == [
+        "Dockerfile: stage 0: adds apt sources pinner cannot snapshot"
+        " (http://apt.postgresql.org/pub/repos/apt/); not pinned: postgresql-common"
+    ]
+    text = lockfile.render(outcome.lock, "Dockerfile")
+    assert f'[[stage.unpinned]]\nname = "postgresql-common"\nreason = "{PGDG}"\n' in text
+    assert "248+deb12u1" not in text
+    relock(outcome, packages, ())
+
+
+def test_added_repository_reaches_stages_built_on_the_stage() -> None:
+    text = (CORPUS / "postgres-17-bookworm.Dockerfile").read_text()
+    text += "FROM 0 AS tools\nRUN apt-get update && apt-get install -y gnupg\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    packages = [entry(n, "1.0-1") for n in ("gnupg", "less", "postgresql-common")]
+    session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
+    session._bases[AMD64] = base()
+    resolved = resolved_for(parsed, Manifest(AMD64, OCI_MANIFEST))
+    target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
+    outcome = asyncio.run(
+        lock_target(session, target, resolved, Options(snapshot=TS, pin_versions=True))
+    )
+    first, tools = outcome.lock.stages
+    assert [p.name for p in first.packages] == ["gnupg", "less"]  # installed before the list
+    assert tools.packages == ()
+    assert tools.unpinned == (UnpinnedPackage("gnupg", PGDG),)
+    # --pin-versions writes versions only where the lock pins them.
+    assert "gnupg=1.0-1 less=1.0-1;" in outcome.text
+    assert "postgresql-common=" not in outcome.text
+    assert "install -y gnupg\n" in outcome.text or "install -y gnupg \\" in outcome.text

@@ -59,9 +59,9 @@ _APT_VALUE_OPTIONS = words(
     "-o --option -t --target-release --default-release -c --config-file -a --host-architecture"
     " -P --build-profiles -F --display-format -w --width -S -O --sort"
 )
-_INSTALL_VERBS = frozenset(["install", "reinstall"])
+INSTALL_VERBS = frozenset(["install", "reinstall"])
 # Verbs whose package words name what apt fetches from the archive.
-_FETCH_VERBS = _INSTALL_VERBS | {"build-dep", "source", "download"}
+_FETCH_VERBS = INSTALL_VERBS | {"build-dep", "source", "download"}
 # Verbs that fetch packages the command line does not name.
 _UNNAMED_VERBS = words(
     "upgrade dist-upgrade full-upgrade safe-upgrade dselect-upgrade build-dep satisfy"
@@ -209,7 +209,7 @@ def install_packages(run_text: str, *, escape: str = "\\") -> tuple[PackageArg, 
     seen: set[str] = set()
     packages: list[PackageArg] = []
     for command in apt_commands(run_text, escape=escape):
-        if command.verb in _INSTALL_VERBS:
+        if command.verb in INSTALL_VERBS:
             for package in command.packages:
                 if package.name not in seen:
                     seen.add(package.name)
@@ -230,7 +230,7 @@ def pin_versions(run_text: str, versions: Mapping[str, str], *, escape: str = "\
     """
     edits: list[Edit] = []
     for found in _apt_found(run_text, escape):
-        if found.command.verb not in _INSTALL_VERBS:
+        if found.command.verb not in INSTALL_VERBS:
             continue
         for package, word in zip(found.command.packages, found.words, strict=True):
             version = versions.get(f"{package.name}:{package.arch}") if package.arch else None

@@ -1,0 +1,58 @@
+"""apt sources a Dockerfile adds itself (PGDG, Docker's repository, a PPA): pinner cannot date them.
+
+A stage that writes a `.list` or `.sources` file, runs add-apt-repository or COPYs a sources file
+lets apt take any package from that repository when its version is higher; a snapshot of Debian
+says nothing about it. Nothing is evaluated: the repository is named by the URL written next to
+`deb`, `URIs:` or an `[ option ]` block, else by the file written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from pinner.apt.shell import run_invocations
+
+# Where apt reads sources (sources.list(5)).
+_SOURCES_PATH = r"/etc/apt/sources\.list(?:\.d/[^\s\"'`;|&)<>]*)?"
+# A write to a sources file: a redirection, or tee/cp/mv/install/ln/curl -o/wget -O naming it.
+_WRITES = re.compile(
+    r"(?:>>?|\b(?:tee(?:\s+-a)?|cp|mv|install|ln(?:\s+-s)?|-o|-O|--output(?:-document)?=?))"
+    r"\s*[\"']?(" + _SOURCES_PATH + r")"
+)
+_URL = r"((?:https?|ftp|file|tor\+https?|mirror\+https?)://[^\s\"'`\\;|&)<>]+)"
+# The URL of a one-line entry (after `deb [opts]`), a deb822 `URIs:` field, or a variable holding
+# the part after `deb` (`aptRepo="[ signed-by=... ] http://apt.postgresql.org/..."`). No word
+# boundary before `deb` or `URIs`: printf's `\ndeb` and `\nURIs:` are written in the text.
+_REPOSITORY = re.compile(
+    r"(?:deb(?:-src)?\s+(?:\[[^\]]*\]\s*)?|URIs:\s*|\[[^\]]*\]\s*)" + _URL, re.IGNORECASE
+)
+_ADD_REPOSITORY = frozenset(["add-apt-repository", "apt-add-repository"])
+
+
+class AddedSource(NamedTuple):
+    """Where in a RUN's text apt sources are added, and the repository they name."""
+
+    offset: int
+    repository: str
+
+
+def added_sources(run_text: str, *, escape: str = "\\") -> list[AddedSource]:
+    """The apt sources a RUN adds, in order: writes to a sources file, add-apt-repository."""
+    found: list[AddedSource] = []
+    urls = [m.group(1) for m in _REPOSITORY.finditer(run_text)]
+    for write in _WRITES.finditer(run_text):
+        found.append(AddedSource(write.start(), ", ".join(dict.fromkeys(urls)) or write.group(1)))
+    if "-repository" in run_text:
+        for invocation in run_invocations(run_text, escape):
+            if invocation.program in _ADD_REPOSITORY:
+                words = [w.text for w in invocation.args if not w.text.startswith("-")]
+                named = next((m.group(1) for w in words for m in _REPOSITORY.finditer(w)), None)
+                repository = named or (words[0] if words else invocation.program)
+                found.append(AddedSource(invocation.start, repository))
+    return sorted(found)
+
+
+def copied_sources(destination: str) -> bool:
+    """Whether a COPY or ADD destination is an apt sources file or folder."""
+    return re.fullmatch(_SOURCES_PATH + "/?", destination) is not None

@@ -357,6 +357,7 @@ async def lock_target(
         pinned = pinning.pin(parsed, resolved, old)
         # Compose files and manifests hold images alone: only a Dockerfile's lock has a mode.
         lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
+        lock = lock._replace(build_args=recorded_args(target))
         return Outcome(target, pinned.text, lock, target.notes + pinned.notes(target.path))
     snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
     work = StageWork(session, target, resolved, options)
@@ -405,9 +406,20 @@ def compose(
             f" (the snapshot time would give {epoch_of(snapshot)})"
         )
     lock = pinned.lock._replace(
-        snapshot=snapshot, source_date_epoch=epoch, stages=tuple(stages), images_only=False
+        snapshot=snapshot,
+        source_date_epoch=epoch,
+        stages=tuple(stages),
+        images_only=False,
+        build_args=recorded_args(target),
     )
     return Outcome(target, pinned.text, lock, tuple(all_notes))
+
+
+def recorded_args(target: Target) -> tuple[tuple[str, str], ...]:
+    """The --build-arg values a lock records: those the Dockerfile was pinned with."""
+    if target.kind != DOCKERFILE:
+        return ()
+    return tuple(sorted(target.build_args.items()))
 
 
 def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | None:

@@ -67,6 +67,7 @@ class Lock(NamedTuple):
     source_date_epoch: int | None = None
     stages: tuple[LockedStage, ...] = ()
     images_only: bool = False
+    build_args: tuple[tuple[str, str], ...] = ()
 
     def canonical(self) -> Lock:
         """The same lock in the order render writes it, to compare locks without rendering."""
@@ -88,7 +89,9 @@ class Lock(NamedTuple):
             )
             for s in self.stages
         )
-        return self._replace(images=images, stages=stages)
+        return self._replace(
+            images=images, stages=stages, build_args=tuple(sorted(self.build_args))
+        )
 
     def by_digest(self) -> dict[str, LockedImage]:
         """Locked images keyed by digest."""
@@ -134,6 +137,10 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             out.append(f"time = {_quote(lock.snapshot)}")
         if lock.source_date_epoch is not None:
             out.append(f"source-date-epoch = {lock.source_date_epoch}")
+    if lock.build_args:
+        # The --build-arg values the lock was made with: check and build-args use them again.
+        out += ["", "[build-args]"]
+        out += [f"{_key(name)} = {_quote(value)}" for name, value in lock.build_args]
     for image in lock.images:
         out += ["", "[[image]]"]
         out += _pairs(
@@ -255,7 +262,17 @@ def parse(text: str, path: str) -> Lock:
     images_only = data.get("images-only", False)
     if not isinstance(images_only, bool):
         raise LockfileError(f"{path}: images-only must be true or false, got {images_only!r}")
-    return Lock(images, time, epoch, stages, images_only)
+    try:
+        build_args = _build_args(data.get("build-args", {}))
+    except TypeError as e:
+        raise LockfileError(f"{path}: malformed [build-args] table ({e})") from None
+    return Lock(images, time, epoch, stages, images_only, build_args)
+
+
+def _build_args(table: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise TypeError("not a table")
+    return tuple(sorted((str(name), _str(value)) for name, value in table.items()))
 
 
 def _stage(entry: Mapping[str, Any]) -> LockedStage:

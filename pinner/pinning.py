@@ -93,6 +93,29 @@ def changed_since_lock(parsed: Dockerfile, lock: Lock) -> dict[ImageUse, LockedI
     return changed
 
 
+def build_arg_pin(use: ImageUse, lock: Lock) -> LockedImage | None:
+    """The lock's pin for a use a --build-arg sets whole (the file cannot hold its digest)."""
+    if use.site is not None or use.ref.digest is not None:
+        return None
+    for image in lock.images:
+        if use.used_by in image.used_by and pinned_reference(use.expanded, image.digest) == (
+            image.reference
+        ):
+            return image
+    return None
+
+
+def build_arg_values(parsed: Dockerfile, lock: Lock) -> dict[str, str]:
+    """The lock's --build-arg values, each one that sets a whole reference pinned to its digest."""
+    values = dict(lock.build_args)
+    for use in parsed.uses:
+        name = use.written.strip("${}")
+        image = build_arg_pin(use, lock)
+        if image is not None and name in values:
+            values[name] = image.reference
+    return values
+
+
 def changed_note(image: LockedImage, lock_path: str, path: str) -> str:
     """What to tell the user about a use changed_since_lock found."""
     return f"changed since {lock_path} pinned it as {image.reference}; run pinner lock {path}"

@@ -14,6 +14,7 @@ from pinner.engine import (
     base_snapshot,
     compose,
     images_only,
+    recorded_args,
     timestamp_now,
 )
 from pinner.errors import RegistryError
@@ -123,5 +124,6 @@ async def update_target(
     if only_images or old.snapshot is None:
         pinned = pinning.pin(target.parsed, resolved, old)
         lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
+        lock = lock._replace(build_args=recorded_args(target))
         return Outcome(target, pinned.text, lock, tuple(notes)), report, errors
     return compose(target, resolved, options, snapshot, stages, notes), report, errors

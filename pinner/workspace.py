@@ -57,13 +57,14 @@ def load(
 
 
 def load_one(path: str, build_args: Mapping[str, str]) -> Target:
-    """Parse one Dockerfile and its lock."""
+    """Parse one Dockerfile and its lock; without --build-arg, with those the lock was made with."""
     text = dockerfile.decode(files.read_bytes(path), path)
-    parsed = dockerfile.parse(text, path, build_args)
     lock_path = lockfile.lock_path(path)
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
-    return Target(path, lock_path, parsed, lock, lock_text, build_args)
+    args = dict(build_args) if build_args else dict(lock.build_args)
+    parsed = dockerfile.parse(text, path, args)
+    return Target(path, lock_path, parsed, lock, lock_text, args)
 
 
 def load_refs(path: str, kind: str) -> Target | None:

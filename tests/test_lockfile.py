@@ -146,6 +146,12 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
         if lock.source_date_epoch is not None:
             snapshot.add("source-date-epoch", lock.source_date_epoch)
         doc.add("snapshot", snapshot)
+    if lock.build_args:
+        doc.add(tomlkit.nl())
+        build_args = tomlkit.table()
+        for name, value in lock.build_args:
+            build_args.add(name, value)
+        doc.add("build-args", build_args)
     images = AoT([])
     for image in lock.images:
         table = tomlkit.table()
@@ -256,6 +262,7 @@ LOCKS = st.builds(
     source_date_epoch=st.none() | st.integers(0, 2**40),
     stages=st.lists(STAGES, max_size=3).map(tuple),
     images_only=st.booleans(),
+    build_args=st.lists(st.tuples(TEXT, TEXT), max_size=3, unique_by=lambda a: a[0]).map(tuple),
 )
 
 

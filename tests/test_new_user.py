@@ -289,3 +289,68 @@ def test_item11_a_digest_changed_by_hand_is_kept(
 
     assert dockerfile.read_text() == f"FROM {h}/answers/hand:1@{older}\n"
     assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+# --------------------------------------------------------------------------- item 14
+
+
+def test_item14_the_lock_remembers_its_build_args(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = registry.host
+    push_image(registry, "answers/base", "old", seed="old")
+    bookworm = push_image(registry, "answers/base", "bookworm", seed="bookworm")
+    frontend = push_image(registry, "docker/dockerfile", "1.23")
+    text = f"ARG BASE={h}/answers/base:old\nFROM ${{BASE}}\nRUN true\n"
+    dockerfile = write(tmp_path, text)
+    given = f"BASE={h}/answers/base:bookworm"
+    mirror = f"docker.io=http://{h}"
+
+    code, _, err = run(
+        capsys,
+        "lock",
+        "--registry-mirror",
+        mirror,
+        "--snapshot",
+        TS,
+        "--build-arg",
+        given,
+        str(dockerfile),
+    )
+
+    assert code == 0, err
+    assert dockerfile.read_text() == (
+        f"# syntax=docker/dockerfile:1.23@{frontend}\n"
+        f"ARG BASE={h}/answers/base:old\n"
+        "ARG SOURCE_DATE_EPOCH=1733097600\n"
+        "FROM ${BASE}\n"
+        "ARG SOURCE_DATE_EPOCH\n"
+        "RUN true\n"
+    )
+    assert (f'[build-args]\nBASE = "{h}/answers/base:bookworm"\n') in (
+        tmp_path / "Dockerfile.lock"
+    ).read_text()
+    assert run(capsys, "build-args", str(dockerfile)) == (
+        0,
+        f"--build-arg BASE={h}/answers/base:bookworm@{bookworm}\n"
+        "--build-arg SOURCE_DATE_EPOCH=1733097600\n",
+        "",
+    )
+    assert run(capsys, "check", "--build-arg", given, str(dockerfile)) == (
+        0,
+        "",
+        "1 Dockerfile(s) pinned and in agreement with their locks\n",
+    )
+    # Without --build-arg, check uses the ones the lock records.
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+    other = f"BASE={h}/answers/base:old"
+    assert run(capsys, "check", "--build-arg", other, str(dockerfile))[:2] == (
+        1,
+        f"{dockerfile}.lock: locked with --build-arg {given}, checked with --build-arg {other}\n"
+        f"{dockerfile}:4: {h}/answers/base:old: not pinned to a digest\n"
+        f"{dockerfile}.lock: {h}/answers/base:bookworm@{bookworm}: not used by {dockerfile}\n",
+    )
+    # A later lock without --build-arg keeps them, and changes nothing.
+    before = (tmp_path / "Dockerfile.lock").read_text()
+    assert run(capsys, "lock", "--registry-mirror", mirror, str(dockerfile))[0] == 0
+    assert (tmp_path / "Dockerfile.lock").read_text() == before

@@ -6,8 +6,9 @@ import json
 import sys
 from collections.abc import Collection, Mapping, Sequence
 
+from pinner import pinning
 from pinner.errors import LockfileError
-from pinner.workspace import DOCKERFILE, load
+from pinner.workspace import DOCKERFILE, Target, load
 
 
 def build_args(
@@ -19,7 +20,7 @@ def build_args(
     exclude: Sequence[str] = (),
     kubernetes: Collection[str] = (),
 ) -> int:
-    """Print `--build-arg SOURCE_DATE_EPOCH=<epoch>` from the lock, one flag a line."""
+    """Print the lock's --build-arg flags (pinned) and SOURCE_DATE_EPOCH, one flag a line."""
     targets, errors = load(paths, build_args, exclude, kubernetes)
     if errors:
         raise LockfileError(errors[0])
@@ -29,21 +30,27 @@ def build_args(
         path = unlocked.path
         raise LockfileError(f"{path}: no lockfile {unlocked.lock_path}; run pinner lock {path}")
     # A lock made with --images-only asks for no SOURCE_DATE_EPOCH, so it needs no flag.
-    full = [t for t in targets if not t.lock.images_only]
-    epochs = {t.lock.source_date_epoch for t in full}
-    if None in epochs:
-        missing = next(t for t in full if t.lock.source_date_epoch is None)
+    missing = next(
+        (t for t in targets if not t.lock.images_only and t.lock.source_date_epoch is None), None
+    )
+    if missing is not None:
         raise LockfileError(f"{missing.lock_path}: records no SOURCE_DATE_EPOCH; run pinner lock")
-    if len(epochs) > 1:
-        raise LockfileError("the locks record different SOURCE_DATE_EPOCH values; name one file")
-    if not epochs:
-        if as_json:
-            sys.stdout.write("{}\n")
-        return 0
-    epoch = epochs.pop()
+    flags = {_flags(t) for t in targets}
+    if len(flags) > 1:
+        raise LockfileError("the locks record different build arguments; name one file")
+    values = dict(flags.pop()) if flags else {}
     if as_json:
-        json.dump({"SOURCE_DATE_EPOCH": str(epoch)}, sys.stdout)
+        json.dump(values, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"--build-arg SOURCE_DATE_EPOCH={epoch}")
+        for name, value in values.items():
+            print(f"--build-arg {name}={value}")
     return 0
+
+
+def _flags(target: Target) -> tuple[tuple[str, str], ...]:
+    """The lock's build arguments, pinned where they set a reference, then SOURCE_DATE_EPOCH."""
+    values = sorted(pinning.build_arg_values(target.parsed, target.lock).items())
+    if target.lock.source_date_epoch is not None:
+        values.append(("SOURCE_DATE_EPOCH", str(target.lock.source_date_epoch)))
+    return tuple(values)

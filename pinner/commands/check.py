@@ -75,6 +75,11 @@ def check_target(target: Target) -> list[Finding]:
     if target.lock_text is None:
         return [Finding(path, None, None, f"no lockfile {lock_path}; run pinner lock {path}")]
     findings = []
+    recorded = dict(target.lock.build_args)
+    if dict(target.build_args) != recorded:
+        given = _flags(target.build_args) or "no --build-arg"
+        message = f"locked with {_flags(recorded) or 'no --build-arg'}, checked with {given}"
+        findings.append(Finding(lock_path, None, None, message))
     locked = target.lock.by_reference()
     by_tag = {(i.name, i.tag): i for i in target.lock.images}
     used = set()
@@ -82,6 +87,10 @@ def check_target(target: Target) -> list[Finding]:
     for use in target.parsed.uses:
         ref = use.ref
         if ref.digest is None:
+            pin = pinning.build_arg_pin(use, target.lock)
+            if pin is not None:
+                used.add(pin.reference)  # set by --build-arg; `pinner build-args` gives the pin
+                continue
             findings.append(Finding(path, use.line, use.expanded, "not pinned to a digest"))
             continue
         entry = locked.get(use.expanded)
@@ -109,6 +118,10 @@ def check_target(target: Target) -> list[Finding]:
         if pinned.lock.canonical() != target.lock.canonical():
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))
     return findings
+
+
+def _flags(args: Mapping[str, str]) -> str:
+    return " ".join(f"--build-arg {name}={value}" for name, value in sorted(args.items()))
 
 
 def check_reproducible(target: Target) -> list[Finding]:

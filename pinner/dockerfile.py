@@ -315,20 +315,60 @@ def _raw(text: str, span: Span | None) -> str:
     return "" if span is None else text[span.start : span.end]
 
 
-def parse(text: str, path: str, build_args: Mapping[str, str] | None = None) -> Dockerfile:
-    """Parse a Dockerfile's text into stages and external image uses."""
-    return _Walker(text, path, build_args or {}).walk()
+DEFAULT_PLATFORM = "linux/amd64"
+
+
+def platform_args(platform: str) -> dict[str, str]:
+    """BuildKit's automatic platform ARGs for a build of platform on a machine of that platform.
+
+    BuildKit predefines them in the global scope (docs: "Automatic platform ARGs in the global
+    scope"); pinner takes the build machine to be of the platform it builds (BUILD* = TARGET*).
+    """
+    os_name, _, rest = platform.partition("/")
+    arch, _, variant = rest.partition("/")
+    values = {"PLATFORM": platform, "OS": os_name, "ARCH": arch, "VARIANT": variant}
+    return {f"{kind}{key}": value for kind in ("TARGET", "BUILD") for key, value in values.items()}
+
+
+def parse(
+    text: str,
+    path: str,
+    build_args: Mapping[str, str] | None = None,
+    platforms: Sequence[str] = (DEFAULT_PLATFORM,),
+) -> Dockerfile:
+    """Parse a Dockerfile's text into stages and external image uses, for the first platform.
+
+    A reference that names another image for another of the platforms (`FROM app-${TARGETARCH}`)
+    is refused: one reference in the file cannot hold a digest per platform.
+    """
+    first = _Walker(text, path, build_args or {}, platforms[0]).walk()
+    for platform in platforms[1:]:
+        other = _Walker(text, path, build_args or {}, platform).walk()
+        mine = {(u.line, u.used_by): u.expanded for u in first.uses}
+        theirs = {(u.line, u.used_by): u.expanded for u in other.uses}
+        for key in sorted(
+            mine.keys() ^ theirs.keys() | {k for k in mine if k in theirs and mine[k] != theirs[k]}
+        ):
+            a, b = mine.get(key, "a build stage"), theirs.get(key, "a build stage")
+            raise DockerfileError(
+                f"{path}:{key[0]}: names {a} on {platforms[0]} but {b} on {platform};"
+                " one reference cannot be pinned for both: lock the platforms one by one"
+            )
+    return first
 
 
 class _Walker:
     """One pass over the instructions, collecting stages and image uses."""
 
-    def __init__(self, text: str, path: str, build_args: Mapping[str, str]) -> None:
+    def __init__(self, text: str, path: str, build_args: Mapping[str, str], platform: str) -> None:
         self.text = text
         self.path = path
         self.build_args = build_args
         self.escape = escape_char(text)
         self.global_scope = _Scope(path, build_args, self.escape)
+        # A global `ARG TARGETARCH` without a default keeps the automatic value.
+        self.automatic = {k: ArgDefault(v, None) for k, v in platform_args(platform).items()}
+        self.global_scope.values.update(self.automatic)
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
@@ -349,7 +389,7 @@ class _Walker:
                 stages.append((self.start_stage(instruction, len(stages)), [instruction]))
             elif not stages:
                 if instruction.keyword == "ARG":
-                    self.global_scope.declare(instruction, {})
+                    self.global_scope.declare(instruction, self.automatic)
                     global_args.append(instruction)
             else:
                 stages[-1][1].append(instruction)

@@ -14,7 +14,7 @@ from pinner.apt import added, commands
 from pinner.apt.sources import TIMESTAMP_RE
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
-from pinner.errors import PinnerError, RegistryError, UsageError
+from pinner.errors import DockerfileError, PinnerError, RegistryError, UsageError
 from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
@@ -88,6 +88,30 @@ def platform_option(value: str) -> str:
 def platform_options(values: Sequence[str]) -> tuple[str, ...]:
     """Every --platform value normalised, each once, in the order given."""
     return tuple(dict.fromkeys(platform_option(v) for v in values))
+
+
+def parse_platforms(options: Options) -> tuple[str, ...]:
+    """The platforms a Dockerfile's automatic platform ARGs are read for: the locked ones."""
+    return options.platforms or (dockerfile.DEFAULT_PLATFORM,)
+
+
+def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:
+    """Targets parsed for every locked platform (the load parsed for the default one), errors."""
+    platforms = parse_platforms(options)
+    if platforms == (dockerfile.DEFAULT_PLATFORM,):
+        return list(targets), []
+    result, errors = [], []
+    for target in targets:
+        if target.kind != DOCKERFILE:
+            result.append(target)
+            continue
+        try:
+            parsed = dockerfile.parse(target.parsed.text, target.path, target.build_args, platforms)
+        except DockerfileError as e:
+            errors.append(str(e))
+            continue
+        result.append(target._replace(parsed=parsed))
+    return result, errors
 
 
 def without_changed_pins(target: Target) -> Target:
@@ -394,7 +418,7 @@ def compose(
     )
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
-    reparsed = dockerfile.parse(text, target.path, target.build_args)
+    reparsed = dockerfile.parse(text, target.path, target.build_args, parse_platforms(options))
     pinned = pinning.pin(reparsed, resolved, old)
     all_notes += pinned.notes(target.path)
     epoch = _users_epoch(parsed, previous_epoch)

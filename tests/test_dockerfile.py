@@ -304,3 +304,49 @@ def test_item9_a_100k_line_dockerfile_parses_whole() -> None:
         (1, "alpine:3"),
         (100_002, "busybox:1"),
     ]
+
+
+# BuildKit's automatic platform ARGs in the global scope (moby/buildkit's and docker/buildx's
+# release Dockerfiles choose stages with them: `FROM binaries-$TARGETOS AS binaries`).
+BINARIES = (
+    "FROM --platform=$BUILDPLATFORM golang:1.23 AS build\n"
+    "FROM scratch AS binaries-linux\n"
+    "FROM scratch AS binaries-windows\n"
+    "FROM binaries-$TARGETOS AS binaries\n"
+)
+
+
+def test_platform_args_choose_stages_on_every_platform() -> None:
+    platforms = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    parsed = dockerfile.parse(BINARIES, "Dockerfile", platforms=platforms)
+    assert [u.expanded for u in parsed.uses] == ["golang:1.23"]
+    assert [s.parent for s in parsed.stages] == [None, None, None, "binaries-linux"]
+
+
+@pytest.mark.parametrize(
+    ("text", "platform", "expanded"),
+    [
+        ("FROM app-${TARGETARCH}:1\n", "linux/arm64", "app-arm64:1"),
+        (
+            "FROM app:1-${TARGETOS}${TARGETVARIANT:+-$TARGETVARIANT}\n",
+            "linux/arm/v7",
+            "app:1-linux-v7",
+        ),
+        ("FROM app:1-${TARGETVARIANT:-none}\n", "linux/amd64", "app:1-none"),
+        ("ARG TARGETARCH\nFROM app:${TARGETARCH}\n", "linux/s390x", "app:s390x"),
+        ("FROM app:${BUILDOS}-${BUILDARCH}\n", "linux/arm64", "app:linux-arm64"),
+    ],
+)
+def test_platform_args_have_the_platforms_values(text: str, platform: str, expanded: str) -> None:
+    (use,) = dockerfile.parse(text, "Dockerfile", platforms=(platform,)).uses
+    assert use.expanded == expanded
+
+
+def test_an_image_named_per_platform_is_refused_for_several_platforms() -> None:
+    text = "FROM scratch AS app-arm64\nFROM app-${TARGETARCH}\n"
+    with pytest.raises(DockerfileError) as info:
+        dockerfile.parse(text, "Dockerfile", platforms=("linux/arm64", "linux/amd64"))
+    assert str(info.value) == (
+        "Dockerfile:2: names a build stage on linux/arm64 but app-amd64 on linux/amd64;"
+        " one reference cannot be pinned for both: lock the platforms one by one"
+    )

@@ -35,6 +35,8 @@ def lock(
     report = Reporter(quiet=quiet)
     options = options or Options()
     targets, errors = load(paths, build_args, exclude, kubernetes)
+    targets, platform_errors = engine.for_platforms(targets, options)
+    errors += platform_errors
     work = [engine.without_changed_pins(t) for t in targets]
     outcomes, session_requests = asyncio.run(
         _lock_all(work, settings, options, errors, cache_dir or default_cache_dir(), report)

@@ -42,6 +42,8 @@ def update(
     report = Reporter(quiet=quiet)
     options, scope = options or Options(), scope or Scope()
     targets, errors = load(paths, build_args, exclude, kubernetes)
+    targets, platform_errors = engine.for_platforms(targets, options)
+    errors += platform_errors
     unlocked = [t.path for t in targets if t.lock_text is None]
     errors += [f"{p}: no lockfile; run pinner lock {p} first" for p in unlocked]
     outcomes: list[Outcome] = []

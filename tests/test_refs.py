@@ -44,6 +44,15 @@ REPO = {
         "  app:\n"
         "    build: .\n"
     ),
+    "docker-bake.hcl": (
+        'variable "TAG" {\n  default = "dev"\n}\n'
+        'target "app" {\n'
+        "  contexts = {\n"
+        '    cache = "docker-image://redis:7"\n'
+        "  }\n"
+        '  tags = ["org/app:${TAG}"]\n'
+        "}\n"
+    ),
     ".github/workflows/ci.yml": (
         "on: push\n"
         "jobs:\n"
@@ -96,6 +105,7 @@ IMAGES = [
 WITH_REDIS = [
     "Dockerfile",
     "compose.yaml",
+    "docker-bake.hcl",
     ".github/workflows/ci.yml",
     "deploy/app/worker.yaml",
     "tests/conftest.py",
@@ -152,6 +162,7 @@ def test_lock_check_relock_update(
     assert not (root / "vendor" / "compose.yaml.lock").exists()
     assert not (root / "charts" / "values.yaml.lock").exists()
     assert not (root / "tools" / "helper.py.lock").exists()
+    assert f'cache = "docker-image://redis:7@{redis}"' in (root / "docker-bake.hcl").read_text()
     assert not (root / "tests" / "__init__.py.lock").exists()
     assert f'RedisContainer("redis:7@{redis}")' in (root / "tests/conftest.py").read_text()
     busybox = digests["library/busybox:latest"]

@@ -26,6 +26,7 @@ BAKE = "bake"
 _COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose*.yaml", "docker-compose*.yml")
 _COMPOSE_OVERRIDES = ("compose.*.yaml", "compose.*.yml")
 _WORKFLOW_SUFFIXES = (".yaml", ".yml")
+_BAKE_NAMES = ("docker-bake*.hcl", "docker-bake*.json")
 
 
 class Found(NamedTuple):
@@ -58,6 +59,8 @@ def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
         and parent.parent.name == ".github"
     ):
         return ACTIONS
+    if any(fnmatch.fnmatchcase(name, p) for p in _BAKE_NAMES):
+        return BAKE
     if name.endswith(".py"):
         return PYTHON
     return None
@@ -88,6 +91,10 @@ def _reader(kind: str) -> Callable[[str, str], Scan]:
         from pinner.refs.python import scan as python_scan
 
         return python_scan
+    if kind == BAKE:
+        from pinner.refs.bake import scan as bake_scan
+
+        return bake_scan
     raise AssertionError(f"unknown reference file kind {kind}")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -184,7 +183,7 @@ def test_dry_run_prints_the_exact_build_commands(
         str(dockerfile),
     )
     assert (code, err) == (0, "")
-    output = Path(tempfile.gettempdir()) / "pinner-verify-linux-amd64"
+    output = Path("pinner-verify/linux-amd64")
     values = {"e": epoch_of(dockerfile), "df": dockerfile, "ctx": dockerfile.parent, "out": output}
     assert out.splitlines() == [line.format(**values) for line in expected]
 

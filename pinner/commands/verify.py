@@ -174,7 +174,8 @@ def verify(
     wanted = sorted(platform_keys(platforms)) or _locked_platforms(target)
     if dry_run:
         for key in wanted or [_host_platform()]:
-            output = Path(tempfile.gettempdir()) / f"pinner-verify-{key.replace('/', '-')}"
+            # Run by hand, these commands leave the layouts in ./pinner-verify.
+            output = Path("pinner-verify") / key.replace("/", "-")
             for command in build_commands(
                 name, path, context_dir, key, epoch, build_args or {}, output
             ):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -98,15 +100,27 @@ async def _lock_all(
     return outcomes, session.requests
 
 
+def build_commands(path: str, epoch: int) -> tuple[str, str]:
+    """docker buildx and buildah commands that build one locked Dockerfile reproducibly.
+
+    The context is the Dockerfile's directory, the usual layout; -f names the file either way.
+    """
+    file, context = shlex.quote(path), shlex.quote(os.path.dirname(path) or ".")
+    return (
+        f"docker buildx build -f {file} --build-arg SOURCE_DATE_EPOCH={epoch}"
+        f" --output type=image,name=IMAGE,rewrite-timestamp=true {context}",
+        f"buildah build -f {file} --timestamp {epoch} {context}",
+    )
+
+
 def _build_hint(report: Reporter, outcomes: Sequence[Outcome]) -> None:
-    epochs = sorted({o.lock.source_date_epoch for o in outcomes if o.lock.source_date_epoch})
-    for epoch in epochs:
-        report.notice(
-            "Build reproducibly with:\n"
-            f"  docker buildx build --build-arg SOURCE_DATE_EPOCH={epoch}"
-            " --output type=image,name=IMAGE,rewrite-timestamp=true .\n"
-            f"  buildah build --timestamp {epoch} ."
-        )
+    for outcome in outcomes:
+        epoch = outcome.lock.source_date_epoch
+        if epoch:
+            docker, buildah = build_commands(outcome.target.path, epoch)
+            report.notice(
+                f"Build {outcome.target.path} reproducibly with:\n  {docker}\n  {buildah}"
+            )
 
 
 def _result(outcome: Outcome) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pinner import dockerfile, lockfile, pinning, reproducible
-from pinner.apt import added, commands
-from pinner.apt.sources import TIMESTAMP_RE
+from pinner.apt import added, commands, exactstep
+from pinner.apt.sources import TIMESTAMP_RE, Distro, mirror_base
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import DockerfileError, PinnerError, RegistryError, UsageError
@@ -167,6 +168,8 @@ class StageWork:
         self.resolved = resolved
         self.options = options
         self.bases: dict[str, dict[str, BaseImage]] = {}
+        # The snapshot step per stage derived in this run: exact lines, or None for the generic.
+        self.steps: dict[str, tuple[str, ...] | None] = {}
 
     async def stage_bases(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
         """The base image of a stage per dpkg architecture; a stage FROM a stage shares its."""
@@ -270,7 +273,13 @@ class StageWork:
                 )
             base = self.base_key(plan.stage)
             old_stage = previous.get(label)
-            if old_stage is not None and self._reusable(old_stage, base, snapshot, names, detached):
+            has_step = not plan.needs_step or reproducible.find_step(parsed, plan.stage) is not None
+            if (
+                old_stage is not None
+                and old_stage.step is not None
+                and has_step
+                and self._reusable(old_stage, base, snapshot, names, detached)
+            ):
                 stages.append(old_stage)
                 continue
             bases = await self.stage_bases(plan.stage)
@@ -283,12 +292,64 @@ class StageWork:
                 )
                 continue
             pinnable = [r for r in requests if r.name not in third_party]
+            step, record, fallback = self._snapshot_step(plan, bases, distro, snapshot)
+            if fallback is not None:
+                notes.append(f"{where}: {fallback}")
+                stage_notes.append(fallback)
+            if old_stage is not None and old_stage.sources and record != old_stage.sources:
+                notes.append(
+                    f"{where}: the base image's apt sources changed; the snapshot step follows them"
+                )
             stage = await resolve_stage(
                 self.session.mirror, label, snapshot, bases, pinnable, stage_notes
             )
             notes.extend(_unpinned_notes(where, stage))
-            stages.append(stage._replace(base=base, unpinned=(*stage.unpinned, *detached)))
+            stages.append(
+                stage._replace(
+                    base=base, unpinned=(*stage.unpinned, *detached), step=step, sources=record
+                )
+            )
         return stages, notes
+
+    def _snapshot_step(
+        self,
+        plan: reproducible.StagePlan,
+        bases: Mapping[str, BaseImage],
+        distro: str,
+        snapshot: str,
+    ) -> tuple[str, tuple[str, ...], str | None]:
+        """The kind of step a stage gets, the record of its base's sources, why not exact."""
+        record = tuple(
+            sorted(
+                {
+                    f"{f.path} sha256:{hashlib.sha256(f.text.encode()).hexdigest()}"
+                    for b in bases.values()
+                    for f in b.sources
+                }
+            )
+        )
+        if not plan.needs_step:
+            return "inherited", record, None
+        label = plan.stage.label
+        which: Distro = "ubuntu" if distro == "ubuntu" else "debian"
+        line = reproducible.writes_sources(self.target.parsed, plan)
+        if line is not None:
+            why = f"line {line} may write apt sources before the first apt RUN"
+        else:
+            found = exactstep.derive(
+                {a: [(f.path, f.text) for f in b.sources] for a, b in bases.items()},
+                which,
+                snapshot,
+                mirror_base(
+                    which, {k: v for k, v in self.options.snapshot_mirrors.items() if k == which}
+                ),
+            )
+            if isinstance(found, exactstep.ExactStep):
+                self.steps[label] = found.lines
+                return "exact", record, None
+            why = found
+        self.steps[label] = None
+        return "generic", record, f"generic snapshot step: {why}"
 
 
 def _packages(
@@ -388,7 +449,7 @@ async def lock_target(
     if snapshot == SNAPSHOT_BASE:
         snapshot = await base_snapshot(work)
     stages, notes = await work.run(snapshot)
-    return compose(target, resolved, options, snapshot, stages, notes)
+    return compose(target, resolved, options, snapshot, stages, notes, work.steps)
 
 
 def compose(
@@ -398,6 +459,7 @@ def compose(
     snapshot: str,
     stages: Sequence[LockedStage],
     notes: Sequence[str] = (),
+    steps: Mapping[str, tuple[str, ...] | None] | None = None,
 ) -> Outcome:
     """The rewritten, pinned text and its lock, from what the network answered."""
     parsed, old = target.parsed, target.lock
@@ -415,6 +477,7 @@ def compose(
         mirrors=options.snapshot_mirrors,
         versions=versions,
         previous_epoch=previous_epoch,
+        steps=steps or {},
     )
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]

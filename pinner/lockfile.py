@@ -57,6 +57,8 @@ class LockedStage(NamedTuple):
     packages: tuple[LockedPackage, ...] = ()
     notes: tuple[str, ...] = ()
     unpinned: tuple[UnpinnedPackage, ...] = ()
+    step: str | None = None
+    sources: tuple[str, ...] = ()
 
 
 class Lock(NamedTuple):
@@ -163,7 +165,10 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             ("package-manager", stage.package_manager),
             ("snapshot", stage.snapshot),
             ("signature", stage.signature),
+            ("step", stage.step),
         )
+        if stage.sources:
+            out += _array("sources", stage.sources)
         if stage.notes:
             out += _array("notes", stage.notes)
         for package in stage.packages:
@@ -302,6 +307,8 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         packages=packages,
         notes=tuple(_str(n) for n in entry.get("notes", [])),
         unpinned=unpinned,
+        step=_opt_str(entry.get("step")),
+        sources=tuple(_str(s) for s in entry.get("sources", [])),
     )
 
 

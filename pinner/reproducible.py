@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import reference
-from pinner.apt import commands, sources
+from pinner.apt import added, commands, sources
 from pinner.apt.shell import ending
 from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, Token, apply_edits
 
@@ -43,6 +43,9 @@ class Rewrite(NamedTuple):
     mirrors: Mapping[str, str]
     versions: Mapping[str, Mapping[str, str]]
     previous_epoch: int | None = None
+    # Per stage whose step was derived in this run: the exact step's shell lines, or None for the
+    # generic step. A stage not named keeps the step it has.
+    steps: Mapping[str, tuple[str, ...] | None] = {}
 
 
 def run_args(text: str, instruction: Instruction) -> tuple[int, int]:
@@ -112,6 +115,32 @@ def epoch_default(parsed: Dockerfile) -> tuple[int, str] | None:
         return None
     instruction, word = found
     return instruction.line, word.text.partition("=")[2].strip("\"'")
+
+
+def writes_sources(parsed: Dockerfile, plan: StagePlan) -> int | None:
+    """The line of an instruction before the stage's first apt RUN that may write apt sources."""
+    if not plan.apt_runs:
+        return None
+    for instruction in plan.stage.instructions[1:]:
+        if instruction.line >= plan.apt_runs[0].line:
+            return None
+        if instruction.keyword == "RUN" and not sources.MARKER_RE.match(
+            _previous_line(parsed.text, instruction)  # pinner's own step
+        ):
+            shell = shell_text(parsed.text, instruction)
+            if added.added_sources(shell, escape=parsed.escape):
+                return instruction.line
+        elif instruction.keyword in ("COPY", "ADD") and instruction.words:
+            destination = instruction.words[-1].text
+            if added.copied_sources(destination) or destination.rstrip("/") == "/etc/apt":
+                return instruction.line
+    return None
+
+
+def step_text(distro: sources.Distro, timestamp: str, lines: Sequence[str], escape: str) -> str:
+    """The exact step: marker comment and RUN, joined by "\n", with no final newline."""
+    body = f" {escape}\n    ".join(lines)
+    return f"{sources.MARKER_PREFIX} {distro} {timestamp}\nRUN {body}"
 
 
 def find_step(parsed: Dockerfile, stage: Stage) -> sources.SnapshotStep | None:
@@ -260,23 +289,38 @@ def _step_edits(
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
     edits = []
-    if step is not None and step.start < run.line - 1:
-        if step.timestamp == rewrite.snapshot:
-            return []
-        old = "\n".join(lines[step.start : step.end])
-        new = "\n".join(
-            sources.update_timestamp(lines, step, rewrite.snapshot)[step.start : step.end]
+    which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
+    derived = plan.stage.label in rewrite.steps
+    exact = rewrite.steps.get(plan.stage.label)
+    if exact is not None:
+        new_step = step_text(which, rewrite.snapshot, exact, escape)
+    else:
+        mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
+        new_step = sources.snapshot_run_line(
+            which, rewrite.snapshot, mirrors=mirrors, escape=escape
         )
+    if step is not None and step.start < run.line - 1:
+        old = "\n".join(lines[step.start : step.end])
+        if not derived:
+            # Not derived again in this run (the lock answered): keep the step, re-pointed.
+            if step.timestamp == rewrite.snapshot:
+                return []
+            new_lines = sources.update_timestamp(lines, step, rewrite.snapshot)
+            new = "\n".join(new_lines[step.start : step.end])
+        else:
+            first = lines[step.start]
+            indent = first[: len(first) - len(first.lstrip())]
+            new = indent + (nl + indent).join(new_step.split("\n"))
+            new += "\r" if old.endswith("\r") else ""
+            if new == old:
+                return []
         return [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
     if step is not None:
         # An apt RUN added above the step would run on the live archive: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
     at = _line_start(text, run.span.start)
     indent = text[at : run.span.start]
-    which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
-    mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
-    step_text = sources.snapshot_run_line(which, rewrite.snapshot, mirrors=mirrors, escape=escape)
-    body = (nl + indent).join(step_text.split("\n"))
+    body = (nl + indent).join(new_step.split("\n"))
     return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 
 

@@ -106,6 +106,7 @@ async def update_target(
     resolved = pinning.from_lock(target.lock, target.parsed.uses, moved)
     report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)
     stages, notes = list(old.stages), list[str]()
+    steps: dict[str, tuple[str, ...] | None] = {}
     snapshot = old.snapshot or timestamp_now(options.now)
     only_images = images_only(options, old)
     if scope.only != "images" and not only_images:
@@ -117,7 +118,7 @@ async def update_target(
         packages = compare_packages(old.stages, new_stages)
         if packages or any(scope.strict or not c.noise for c in changes):
             # Pins, snapshot time and SOURCE_DATE_EPOCH move together, or not at all.
-            stages, snapshot = new_stages, new_snapshot
+            stages, snapshot, steps = new_stages, new_snapshot, work.steps
             report = report._replace(packages=packages, snapshot_new=new_snapshot)
     if errors or not report.changed(scope.strict):
         return None, report, errors
@@ -126,4 +127,4 @@ async def update_target(
         lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
         lock = lock._replace(build_args=recorded_args(target))
         return Outcome(target, pinned.text, lock, tuple(notes)), report, errors
-    return compose(target, resolved, options, snapshot, stages, notes), report, errors
+    return compose(target, resolved, options, snapshot, stages, notes, steps), report, errors

@@ -177,7 +177,16 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
     for stage in lock.stages:
         table = tomlkit.table()
         for key, value in zip(
-            ("stage", "base", "distro", "release", "package-manager", "snapshot", "signature"),
+            (
+                "stage",
+                "base",
+                "distro",
+                "release",
+                "package-manager",
+                "snapshot",
+                "signature",
+                "step",
+            ),
             (
                 stage.stage,
                 stage.base,
@@ -186,11 +195,14 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
                 stage.package_manager,
                 stage.snapshot,
                 stage.signature,
+                stage.step,
             ),
             strict=True,
         ):
             if value is not None:
                 table.add(key, value)
+        if stage.sources:
+            table.add("sources", array(stage.sources))
         if stage.notes:
             table.add("notes", array(stage.notes))
         packages = AoT([])
@@ -254,6 +266,8 @@ STAGES = st.builds(
     packages=st.lists(PACKAGES, max_size=3).map(tuple),
     notes=st.lists(TEXT, max_size=3).map(tuple),
     unpinned=st.lists(UNPINNED, max_size=3).map(tuple),
+    step=st.none() | TEXT,
+    sources=st.lists(TEXT, max_size=3).map(tuple),
 )
 LOCKS = st.builds(
     Lock,

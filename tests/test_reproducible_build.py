@@ -3,6 +3,8 @@
 A real Debian bookworm base image (mmdebstrap from Debian's archive) in the test registry, a
 stand-in for snapshot.debian.org serving Debian's archive under /archive/<archive>/<ts>/, and
 buildah (vfs storage, chroot isolation) building with --timestamp = the locked SOURCE_DATE_EPOCH.
+Twice: with deb822 sources (debian.sources, as Debian 12 and later ship) and with a one-line
+sources.list (the layout of Debian 11 and older), each pinned by the exact snapshot step.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from buildah import Buildah
-from debian_image import DebianImageSpec, build_debian_image, default_cache_dir, push_oci_image
+from debian_image import (
+    DebianImageSpec,
+    Sources,
+    build_debian_image,
+    default_cache_dir,
+    push_oci_image,
+)
 from registryd import Registry, push_image
 from snapshot_mirror import SnapshotMirror
 
@@ -51,10 +60,16 @@ def mirror() -> Iterator[SnapshotMirror]:
         yield m
 
 
+@pytest.fixture(scope="module", params=["deb822", "one-line"])
+def layout(request: pytest.FixtureRequest) -> str:
+    """The base image's apt sources: deb822 debian.sources or a one-line sources.list."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def hub(registry: Registry) -> str:
+def hub(registry: Registry, layout: Sources) -> str:
     """The test registry as Docker Hub: the real Debian image and a Dockerfile frontend."""
-    image = build_debian_image(default_cache_dir() / "images", DebianImageSpec(sources="deb822"))
+    image = build_debian_image(default_cache_dir() / "images", DebianImageSpec(sources=layout))
     push_oci_image(image, registry.url, "library/debian", "bookworm", as_index=True)
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
@@ -69,7 +84,7 @@ def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFa
         "lock",
         "--quiet",
         "--snapshot",
-        "base",
+        BASE_SNAPSHOT,  # the one-line layout records no snapshot time to take as "base"
         "--registry-mirror",
         f"docker.io=http://{hub}",
         "--snapshot-mirror",
@@ -104,9 +119,10 @@ def test_lock_records_snapshot_epoch_and_packages(locked: Path) -> None:
         ("build", "debian", "bookworm", "verified"),
         ("1", "debian", "bookworm", "verified"),
     }
+    assert {s.step for s in lock.stages} == {"exact"}
     text = (locked / "Dockerfile").read_text()
     assert text.startswith("# syntax=docker/dockerfile:1.23@sha256:")
-    assert text.count("# pinner: apt snapshot debian 20241202T000000Z\nRUN ") == 2
+    assert text.count("# pinner: apt snapshot debian 20241202T000000Z\nRUN sed -Ei ") == 2
     assert text.count("ARG SOURCE_DATE_EPOCH\n") == 2
     assert f"ARG SOURCE_DATE_EPOCH={EPOCH}\n" in text
 
@@ -143,6 +159,36 @@ def test_two_builds_are_bit_identical_and_fetch_only_from_the_snapshot(
     assert all(re.match(rf"/archive/debian(-security)?/{BASE_SNAPSHOT}/", p) for p in fetched), (
         fetched
     )
+
+
+def test_the_printed_buildah_command_builds_the_same_image(
+    locked: Path, hub: str, builder: Buildah, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["lock", "--registry-mirror", f"docker.io=http://{hub}", str(locked / "Dockerfile")]
+    assert main(argv) == 0
+    (printed,) = [
+        line.strip()
+        for line in capsys.readouterr().err.splitlines()
+        if line.strip().startswith("buildah build ")
+    ]
+    assert printed == f"buildah build -f {locked / 'Dockerfile'} --timestamp {EPOCH} {locked}"
+    iidfile = tmp_path / "iid"
+    # As printed, with this test's isolation, policy and image-ID file after the subcommand
+    # (buildah takes no option after the context).
+    command, subcommand, *args = shlex.split(printed)
+    builder.run(
+        subcommand,
+        "--isolation",
+        "chroot",
+        "--signature-policy",
+        str(builder.policy),
+        "--iidfile",
+        str(iidfile),
+        *args,
+    )
+    assert command == "buildah"
+    built = builder.manifest_digest(iidfile.read_text().strip())
+    assert built == build_digest(builder, locked, "pinned-c")
 
 
 def test_negative_control_without_cleanup_the_digests_differ(

@@ -202,7 +202,7 @@ def _check_distro(distro: str) -> None:
         raise ValueError(f"{distro!r}: snapshots are for debian or ubuntu")
 
 
-def _base(distro: Distro, mirrors: Mapping[str, str] | None) -> str:
+def mirror_base(distro: Distro, mirrors: Mapping[str, str] | None) -> str:
     """The snapshot base URL for `distro`: the override in `mirrors`, else the public one."""
     mirrors = mirrors or {}
     unknown = sorted(set(mirrors) - set(DEFAULT_MIRRORS))
@@ -224,7 +224,7 @@ def _script_lines(
     """The step as lines that stay valid sh when joined by spaces or by line continuations."""
     _check_distro(distro)
     _check_timestamp(timestamp)
-    base = _base(distro, mirrors)
+    base = mirror_base(distro, mirrors)
     apt = (shlex.quote(root) if root else "") + "/etc/apt"
     lines = [
         "set -eu; t=$(mktemp); trap 'rm -f \"$t\"' EXIT; found=;",

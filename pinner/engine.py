@@ -59,6 +59,11 @@ def timestamp_now(now: float | None = None) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
 
 
+def one_time(options: Options) -> Options:
+    """The options with the run's time read once: every file gets one snapshot time and epoch."""
+    return options if options.now is not None else options._replace(now=time.time())
+
+
 def epoch_of(timestamp: str) -> int:
     """Seconds since 1970 of a YYYYMMDDTHHMMSSZ timestamp."""
     return calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))

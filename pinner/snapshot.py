@@ -66,6 +66,10 @@ class SnapshotMirror:
         self._serial = asyncio.Lock()
         self.requests: dict[str, int] = {}
         self.cache_hits = 0
+        # A run asks for the same indexes once per stage and architecture: keep what verified
+        # and parsed (decompressing and parsing bookworm's main index takes about a second).
+        self._releases: dict[tuple[str, tuple[bytes, ...]], tuple[Release, bool]] = {}
+        self._packages: dict[tuple[str, str], list[packages.PackageEntry]] = {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -125,6 +129,15 @@ class SnapshotMirror:
         base = archive_url(archive, timestamp, self.mirrors)
         subject = f"{archive} {suite} at {timestamp}"
         url = f"{base}/dists/{suite}/InRelease"
+        # The answer depends on the keyrings' contents, not on where they were written.
+        key = (url, tuple(sorted(hashlib.sha256(k.read_bytes()).digest() for k in keyrings)))
+        if key not in self._releases:
+            self._releases[key] = await self._release(url, subject, keyrings)
+        return self._releases[key]
+
+    async def _release(
+        self, url: str, subject: str, keyrings: Sequence[Path]
+    ) -> tuple[Release, bool]:
         data = await self.fetch(url, subject)
         try:
             checked = release.verify_signature(data, keyrings, source=f"{subject}: InRelease")
@@ -158,10 +171,17 @@ class SnapshotMirror:
             )
         base = archive_url(archive, timestamp, self.mirrors)
         url = f"{base}/dists/{suite}/{path}"
+        key = (url, signed.sha256[path].sha256)  # the same bytes, verified and parsed once
+        if key in self._packages:
+            return self._packages[key]
         data = await self.fetch(url, f"{subject}: {path}")
         release.verify_index(signed, path, data)
         self.keep(url, data)
-        return packages.parse_packages(packages.decompress(data, path), source=f"{subject}: {path}")
+        entries = packages.parse_packages(
+            packages.decompress(data, path), source=f"{subject}: {path}"
+        )
+        self._packages[key] = entries
+        return entries
 
 
 def _write_cache(path: Path, body: bytes) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from registryd import Registry, push_image, push_index
 
 from pinner import http
+from pinner.apt import packages, release
 from pinner.engine import platform_option
 from pinner.errors import MirrorError
 from pinner.main import main
@@ -354,3 +359,95 @@ def test_item14_the_lock_remembers_its_build_args(
     before = (tmp_path / "Dockerfile.lock").read_text()
     assert run(capsys, "lock", "--registry-mirror", mirror, str(dockerfile))[0] == 0
     assert (tmp_path / "Dockerfile.lock").read_text() == before
+
+
+# --------------------------------------------------------------------------- item 15
+
+
+def locked_times(folder: Path) -> tuple[set[str], set[str]]:
+    """The snapshot times and SOURCE_DATE_EPOCH values the locks in folder record."""
+    texts = [p.read_text() for p in folder.glob("*.lock")]
+    times = {m for t in texts for m in re.findall(r'^time = "(\w+)"$', t, re.M)}
+    epochs = {m for t in texts for m in re.findall(r"^source-date-epoch = (\d+)$", t, re.M)}
+    return times, epochs
+
+
+def test_item15_one_run_one_time(
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = registry.host
+    push_image(registry, "answers/clock", "1")
+    push_image(registry, "docker/dockerfile", "1.23")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for n in range(5):
+        write(tree, f"FROM {h}/answers/clock:1\nRUN true\n", f"{n}.Dockerfile")
+    # A clock that moves a second each time it is read: one reading per run gives one time.
+    ticks = iter(range(1764115200, 1764115200 + 10**6))
+    monkeypatch.setattr(time, "time", lambda: float(next(ticks)))
+    mirror = f"docker.io=http://{h}"
+
+    assert run(capsys, "lock", "--registry-mirror", mirror, str(tree))[0] == 0
+
+    times, epochs = locked_times(tree)
+    assert (len(list(tree.glob("*.lock"))), len(times), len(epochs)) == (5, 1, 1)
+
+    push_image(registry, "answers/clock", "1", seed="moved")
+    code, _, err = run(capsys, "update", "--registry-mirror", mirror, str(tree))
+
+    assert code == 0, err
+    new_times, new_epochs = locked_times(tree)
+    assert (len(new_times), len(new_epochs)) == (1, 1)
+    assert new_times != times
+
+
+def test_item15_a_run_fetches_verifies_and_parses_each_index_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apt = Path(__file__).parent.parent / "testdata" / "apt"
+    base = f"http://snapshot.test/archive/debian/{TS}/dists/bookworm-updates"
+    files = {
+        f"{base}/InRelease": (apt / "bookworm-updates_InRelease").read_bytes(),
+        f"{base}/main/binary-amd64/Packages.xz": (
+            apt / "bookworm-updates_main_binary-amd64_Packages.xz"
+        ).read_bytes(),
+    }
+    asked: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, content=files[str(request.url)])
+
+    calls: list[str] = []
+    for module, name in ((release, "verify_signature"), (packages, "parse_packages")):
+        real = getattr(module, name)
+
+        def counted(*args: object, _real: Any = real, _name: str = name, **kw: object) -> Any:
+            calls.append(_name)
+            return _real(*args, **kw)
+
+        monkeypatch.setattr(module, name, counted)
+    keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+    async def three_stages() -> list[int]:
+        mirror = SnapshotMirror(
+            {"debian": "http://snapshot.test/archive"}, None, transport=httpx.MockTransport(serve)
+        )
+        found = []
+        try:
+            for _ in range(3):  # three stages, or three files, on the same snapshot
+                signed, _ = await mirror.release("debian", TS, "bookworm-updates", [keyring])
+                entries = await mirror.packages(
+                    "debian", TS, "bookworm-updates", "main", "amd64", signed
+                )
+                found.append(len(entries))
+        finally:
+            await mirror.aclose()
+        return found
+
+    assert asyncio.run(three_stages()) == [38, 38, 38]
+    assert sorted(asked) == sorted(files)
+    assert sorted(calls) == ["parse_packages", "verify_signature"]

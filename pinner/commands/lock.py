@@ -35,7 +35,7 @@ def lock(
 ) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
-    options = options or Options()
+    options = engine.one_time(options or Options())
     targets, errors = load(paths, build_args, exclude, kubernetes)
     targets, platform_errors = engine.for_platforms(targets, options)
     errors += platform_errors

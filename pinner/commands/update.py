@@ -40,7 +40,7 @@ def update(
 ) -> int:
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
-    options, scope = options or Options(), scope or Scope()
+    options, scope = engine.one_time(options or Options()), scope or Scope()
     targets, errors = load(paths, build_args, exclude, kubernetes)
     targets, platform_errors = engine.for_platforms(targets, options)
     errors += platform_errors

@@ -16,6 +16,7 @@ import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from buildah import Buildah
@@ -54,6 +55,18 @@ RUN apt-get update \\
 """
 
 
+# docker-library style (buildpack-deps, python): `libz-dev` is virtual, zlib1g-dev provides it.
+VIRTUAL_DOCKERFILE = """\
+FROM debian:bookworm
+RUN set -eux; \\
+	apt-get update; \\
+	apt-get install -y --no-install-recommends \\
+		libz-dev \\
+	; \\
+	rm -rf /var/lib/apt/lists/*
+"""
+
+
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[SnapshotMirror]:
     with SnapshotMirror(default_cache_dir() / "snapshot") as m:
@@ -85,6 +98,30 @@ def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFa
         "--quiet",
         "--snapshot",
         BASE_SNAPSHOT,  # the one-line layout records no snapshot time to take as "base"
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"debian={mirror.url}/archive",
+        str(folder / "Dockerfile"),
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
+        assert main(argv) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def locked_virtual(
+    hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """VIRTUAL_DOCKERFILE, locked with --snapshot base."""
+    folder = tmp_path_factory.mktemp("virtual")
+    (folder / "Dockerfile").write_text(VIRTUAL_DOCKERFILE)
+    argv = [
+        "lock",
+        "--quiet",
+        "--snapshot",
+        "base",
         "--registry-mirror",
         f"docker.io=http://{hub}",
         "--snapshot-mirror",
@@ -206,3 +243,23 @@ def test_build_args_prints_the_epoch(locked: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == f"--build-arg SOURCE_DATE_EPOCH={EPOCH}\n"
     assert main(["build-args", "--json", str(locked / "Dockerfile")]) == 0
     assert json.loads(capsys.readouterr().out) == {"SOURCE_DATE_EPOCH": str(EPOCH)}
+
+
+def test_a_virtual_package_is_locked_as_its_provider_and_builds_identically(
+    locked_virtual: Path, builder: Buildah, mirror: SnapshotMirror
+) -> None:
+    lock = lockfile.parse((locked_virtual / "Dockerfile.lock").read_text(), "Dockerfile.lock")
+    ((package,),) = [s.packages for s in lock.stages]
+    assert (package.name, package.provider, package.architecture) == (
+        "libz-dev",
+        "zlib1g-dev",
+        "amd64",
+    )
+    mirror.clear_log()
+    first = build_digest(builder, locked_virtual, "virtual-a")
+    fetched = [e.path for e in mirror.log]
+    second = build_digest(builder, locked_virtual, "virtual-b")
+
+    assert first == second
+    # apt quotes `+` in pool paths (zlib1g-dev_1.2.13.dfsg-1%2bdeb12u1_amd64.deb).
+    assert any(unquote(p).endswith("/" + package.filename) for p in fetched), fetched

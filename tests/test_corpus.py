@@ -1,0 +1,143 @@
+"""Every Dockerfile of testdata/corpus/ locked offline: refusals, breakage, notes, idempotence.
+
+Each corpus file is a minimal Dockerfile written for the tests, reproducing one pattern of the
+real file it is named after (its first line names the repository and path). The lock runs the
+engine's pure steps (the reproducibility rewrite, then pinning) with a fake resolver: digests are
+hashes of the references, each stage's distribution is read from its base image's name and every
+package named gets a made-up version. The result must be a file `check` passes, whose rewritten
+RUNs dash and busybox sh both parse, and which a second lock leaves alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import shell_syntax
+
+from pinner import dockerfile, lockfile, pinning, reproducible
+from pinner.apt import commands
+from pinner.errors import DockerfileError
+from pinner.lockfile import Lock, LockedPackage, LockedStage
+from pinner.main import main
+from pinner.registry import OCI_MANIFEST, Manifest
+
+CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "corpus"
+FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.endswith("Dockerfile"))
+TS = "20241202T000000Z"
+EPOCH = 1733097600
+
+# The documented reasons a corpus file is refused (README, "What lock changes"), by file.
+REFUSED = {
+    "self-hosted-sentry-Dockerfile.Dockerfile": (
+        "Dockerfile:3: ${SENTRY_IMAGE}: ARG SENTRY_IMAGE has no default;"
+        " pass --build-arg SENTRY_IMAGE=..."
+    ),
+}
+
+
+class Locked(NamedTuple):
+    text: str
+    lock: Lock
+    notes: list[str]
+
+
+def _distro(name: str) -> str | None:
+    """The distribution a fake base image runs: from its name, as a registry would tell."""
+    if "ubuntu" in name:
+        return "ubuntu"
+    if "alpine" in name or name.endswith("/scratch") or "busybox" in name:
+        return None
+    return "debian"
+
+
+def _stages(parsed: dockerfile.Dockerfile) -> list[LockedStage]:
+    """Locked apt stages with a made-up version for every package their RUNs install."""
+    bases = {u.used_by.removeprefix("stage ").removesuffix(": FROM"): u for u in parsed.uses}
+    distros: dict[str, str | None] = {}
+    stages = []
+    for plan in reproducible.plans(parsed):
+        stage = plan.stage
+        use = bases.get(stage.label)
+        distro = distros.get(stage.parent or "") if use is None else _distro(use.ref.name)
+        distros[stage.label] = distro
+        if not plan.apt_runs or distro is None:
+            continue
+        names = dict.fromkeys(
+            p.name
+            for run in plan.apt_runs
+            for p in commands.install_packages(
+                reproducible.shell_text(parsed.text, run), escape=parsed.escape
+            )
+        )
+        packages = tuple(
+            LockedPackage(n, "amd64", "1.0-1", "ab" * 32, f"pool/main/{n[0]}/{n}/{n}_1.0-1.deb")
+            for n in names
+        )
+        stages.append(
+            LockedStage(stage.label, None, distro, "bookworm", "apt", TS, "verified", packages)
+        )
+    return stages
+
+
+def lock(text: str, old: Lock) -> Locked:
+    """What `pinner lock` writes for text, with the fake resolver."""
+    parsed = dockerfile.parse(text, "Dockerfile")
+    stages = _stages(parsed)
+    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, {})
+    new, notes = reproducible.rewrite_text(parsed, rewrite)
+    reparsed = dockerfile.parse(new, "Dockerfile")
+    resolved = {}
+    for use in reparsed.uses:
+        query = pinning.query(use)
+        digest = use.ref.digest or "sha256:" + hashlib.sha256(str(query).encode()).hexdigest()
+        resolved[query] = Manifest(digest, OCI_MANIFEST)
+    base = old._replace(snapshot=TS, source_date_epoch=EPOCH, stages=tuple(stages))
+    pinned = pinning.pin(reparsed, resolved, base)
+    for plan in reproducible.plans(parsed):
+        for run in plan.apt_runs:
+            shell = reproducible.shell_text(parsed.text, run)
+            for command in commands.apt_commands(shell, escape=parsed.escape):
+                notes += command.notes
+    return Locked(pinned.text, pinned.lock, notes)
+
+
+def rewritten_runs(before: str, after: str) -> str:
+    """A Dockerfile of after's RUNs that are not in before as they are (pinner wrote them)."""
+    old = {before[i.span.start : i.span.end] for i in dockerfile.instructions(before)}
+    runs = [
+        after[i.span.start : i.span.end].rstrip("\r\n") + "\n"
+        for i in dockerfile.instructions(after)
+        if i.keyword == "RUN" and after[i.span.start : i.span.end] not in old
+    ]
+    return "FROM scratch\n" + "".join(runs)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_corpus_file_locks_checks_and_relocks_unchanged(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (CORPUS / name).read_text()
+    assert text.startswith(("# provenance: ", "# Minimal from "))  # the real file it stands for
+    if name in REFUSED:
+        with pytest.raises(DockerfileError) as info:
+            lock(text, Lock())
+        assert str(info.value) == REFUSED[name]
+        return
+
+    first = lock(text, Lock())
+    second = lock(first.text, first.lock)
+
+    assert shell_syntax.run_errors(rewritten_runs(text, first.text)) == []
+    assert (second.text, second.lock) == (first.text, first.lock)
+    path = tmp_path / "Dockerfile"
+    path.write_text(first.text)
+    (tmp_path / "Dockerfile.lock").write_text(lockfile.render(first.lock, "Dockerfile"))
+    assert main(["check", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_the_corpus_covers_every_documented_refusal() -> None:
+    assert set(REFUSED) <= set(FILES)
+    assert len(FILES) >= 20

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from registryd import Registry, push_image
 
+from pinner import refs
 from pinner.files import is_dockerfile
 from pinner.refresh import short
 
@@ -252,12 +253,29 @@ def triggers(name: str) -> bool:
         ("Dockerfile/README.md", False),
         ("docs/Dockerfile.md.orig", False),
         ("README.md", False),
+        ("compose.yaml", True),
+        ("svc/compose.override.yml", True),
+        ("docker-compose.prod.yml.lock", True),
+        ("composer.json", False),
+        (".github/workflows/ci.yml", True),
+        ("sub/.github/workflows/ci.yaml.lock", True),
+        (".github/dependabot.yml", False),
+        ("workflows/ci.yml", False),
+        ("docker-bake.hcl", True),
+        ("docker-bake.override.json", True),
+        ("tests/conftest.py", True),
+        ("tests/conftest.py.lock", True),
+        ("setup.pyc", False),
+        ("deploy/app.yaml", False),
     ],
 )
 def test_hook_runs_for_dockerfiles_and_their_locks(name: str, expected: bool) -> None:
     assert triggers(name) is expected
-    base = name.rsplit("/", 1)[-1]
-    ours = is_dockerfile(base) or (base.endswith(".lock") and is_dockerfile(base[: -len(".lock")]))
+
+    def found(path: str) -> bool:
+        return is_dockerfile(path.rsplit("/", 1)[-1]) or refs.kind_of(path) is not None
+
+    ours = found(name) or (name.endswith(".lock") and found(name[: -len(".lock")]))
     assert ours is expected  # the hook fires exactly for what `pinner lock .` finds, and locks
 
 

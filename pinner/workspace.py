@@ -45,8 +45,15 @@ def load(
     targets: list[Target] = []
     errors: list[str] = []
     for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):
+        kind = refs.kind_of(path, kubernetes)
+        if kind is None and path.endswith((".yaml", ".yml")):
+            # Only a file named on the command line gets here: say why it is not read as YAML.
+            errors.append(
+                f"{path}: not a Compose file or workflow by its name; name Kubernetes manifests"
+                ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])'
+            )
+            continue
         try:
-            kind = refs.kind_of(path, kubernetes)
             target = load_one(path, build_args) if kind is None else load_refs(path, kind)
         except PinnerError as e:
             errors.append(str(e))

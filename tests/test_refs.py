@@ -219,6 +219,24 @@ def test_check_finds_an_unpinned_service(
     assert (code, out) == (1, "compose.yaml:9: rabbitmq:3: not pinned to a digest\n")
 
 
+def test_what_cannot_be_pinned_is_a_warning(
+    repo: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = repo
+    compose = root / "compose.yaml"
+    compose.write_text(compose.read_text() + "  web:\n    image: ${WEB_IMAGE}\n")
+    code, _, err = run(capsys, "lock", "--images-only", ".")
+    assert code == 0
+    assert "compose.yaml:9: ${WEB_IMAGE}: set by a variable; not pinned\n" in err
+
+    code, out, _ = run(capsys, "check", ".")
+
+    assert (code, out) == (
+        0,
+        "compose.yaml:9: warning: ${WEB_IMAGE}: set by a variable; not pinned\n",
+    )
+
+
 def test_bad_yaml_fails_the_run_and_writes_nothing(
     repo: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -234,3 +252,19 @@ def test_bad_yaml_fails_the_run_and_writes_nothing(
         " expected the node content, but found '<stream end>'"
     )
     assert tree(root) == before
+
+
+def test_a_manifest_not_configured_is_named_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "pod.yaml").write_text("kind: Pod\nspec:\n  containers:\n  - image: nginx:1\n")
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = run(capsys, "lock", "pod.yaml")
+
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "pod.yaml: not a Compose file or workflow by its name; name Kubernetes manifests"
+        ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])'
+    )

@@ -49,6 +49,7 @@ def check(
     findings = [Finding(e.split(":", 1)[0], None, None, e.split(":", 1)[1].strip()) for e in errors]
     for target in targets:
         findings.extend(check_target(target))
+        findings.extend(_unpinnable(target))
     failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
@@ -67,6 +68,16 @@ def check(
         return 1
     report.notice(f"{len(targets)} Dockerfile(s) pinned and in agreement with their locks")
     return 0
+
+
+def _unpinnable(target: Target) -> list[Finding]:
+    """Warnings for references a reference file computes (a variable, an f-string)."""
+    findings = []
+    for note in target.notes:
+        line, _, message = note.removeprefix(f"{target.path}:").partition(": ")
+        number = int(line) if line.isdigit() else None
+        findings.append(Finding(target.path, number, None, message, "warning"))
+    return findings
 
 
 def check_target(target: Target) -> list[Finding]:

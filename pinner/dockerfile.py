@@ -1,7 +1,7 @@
 """Find the image references in a Dockerfile, with the exact spans of text that pin them.
 
 dockerfile-parse locates instructions (its line numbers count `\\n` only); every span returned here
-is an offset into the original text, so edits touch nothing else (style.md rule 3).
+is an offset into the original text, so edits touch nothing else.
 """
 
 from __future__ import annotations

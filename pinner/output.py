@@ -1,4 +1,4 @@
-"""Where messages go: results on stdout, notices and errors on stderr (style.md rule 9)."""
+"""Where messages go: results on stdout, notices and errors on stderr."""
 
 from __future__ import annotations
 

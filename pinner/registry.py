@@ -1,7 +1,8 @@
 """The registry HTTP API client: tag -> digest, per-platform digests, auth, retries, mirrors.
 
 This is the one module that talks to registries. Facts from the OCI distribution spec, Docker's
-token auth spec and containerd's resolver (see docs in ../shared/docs/protocols.md sections 1-3).
+token auth spec (distribution's spec/auth/token.md) and containerd's resolver
+(remotes/docker/resolver.go).
 """
 
 from __future__ import annotations

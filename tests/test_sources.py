@@ -35,7 +35,7 @@ from pinner.apt.sources import (
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "testdata" / "sources"
 EXPECTED = DATA / "expected"
-OFFICIAL = REPO / ".." / "shared" / "testdata" / "debian-official-images"
+OFFICIAL = REPO / "testdata" / "debian-official-images"
 TS = "20250102T030405Z"
 TS2 = "20260304T050607Z"
 DEB = f"http://snapshot.debian.org/archive/debian/{TS}"
@@ -118,9 +118,7 @@ def pin(
 
 
 def official(*parts: str) -> Path:
-    """A file of the shared Debian official-image test data, or skip when it is absent."""
-    if not OFFICIAL.is_dir():
-        pytest.skip(f"{OFFICIAL} is absent: the Debian inputs are read from the shared testdata")
+    """A file of the official Debian image test data (testdata/debian-official-images)."""
     return OFFICIAL.joinpath(*parts)
 
 

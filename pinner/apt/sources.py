@@ -324,8 +324,9 @@ def update_timestamp(lines: Sequence[str], step: SnapshotStep, timestamp: str) -
 
 # --------------------------------------------------------------------------- cleanup
 
-# Files an apt install leaves that differ between otherwise identical builds (protocols.md §6),
-# each with one representative path for deciding whether a RUN already removes it.
+# Files an apt install leaves that differ between otherwise identical builds (seen with buildah
+# --timestamp on a bookworm base), each with one representative path for deciding whether a
+# RUN already removes it.
 _LISTS = "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease"
 _ARCHIVES = "/var/cache/apt/archives/hello_2.10-3_amd64.deb"
 _PKGCACHE = "/var/cache/apt/pkgcache.bin"

@@ -13,6 +13,7 @@ from pinner.config import Config
 from pinner.config import load as load_config
 from pinner.engine import Options, check_snapshot_option, platform_options
 from pinner.errors import PinnerError, UsageError
+from pinner.output import print_json_failure
 from pinner.registry import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -391,26 +392,35 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run pinner; return the exit code (0 ok, 1 failure, 2 usage, 3 bug, 130 interrupted)."""
     parser, command_parsers = _parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        # argparse reports a subcommand's unknown option with the top-level usage; show the
-        # command's own, which lists the options it does take.
-        command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
+    try:
+        args, unknown = parser.parse_known_args(words)
+        if unknown:
+            # argparse reports a subcommand's unknown option with the top-level usage; show the
+            # command's own, which lists the options it does take.
+            command_parsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as e:
+        if as_json and e.code not in (0, None):  # a usage error argparse printed on stderr
+            print_json_failure(["usage error; see the usage on stderr"], EXIT_USAGE)
+        raise
     try:
         return _dispatch(args)
     except UsageError as e:
-        print(f"pinner: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"pinner: {e}", EXIT_USAGE, as_json)
     except PinnerError as e:
-        print(e, file=sys.stderr)
-        return EXIT_FAIL
+        return _fail(str(e), EXIT_FAIL, as_json)
     except KeyboardInterrupt:
-        print("pinner: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPT
+        return _fail("pinner: interrupted", EXIT_INTERRUPT, as_json)
     except Exception:
         traceback.print_exc()
-        print(
-            f"pinner {__version__}: this is a bug; please report it with the traceback above",
-            file=sys.stderr,
-        )
-        return EXIT_BUG
+        message = f"pinner {__version__}: this is a bug; please report it with the traceback above"
+        return _fail(message, EXIT_BUG, as_json)
+
+
+def _fail(message: str, code: int, as_json: bool) -> int:
+    """Print a failure on stderr, and as the --json document on stdout when asked."""
+    print(message, file=sys.stderr)
+    if as_json:
+        print_json_failure([message], code)
+    return code

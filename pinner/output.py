@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 # A progress line appears only for runs that take longer than this.
@@ -74,3 +76,14 @@ class Reporter:
         """A progress line, hidden when stderr is not a terminal or --quiet is given."""
         enabled = not self.quiet and self.stream.isatty()
         return Progress(label, total, self.stream, enabled)
+
+
+def print_json(data: object) -> None:
+    """One JSON document on stdout, the result of a --json run."""
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def print_json_failure(errors: Sequence[str], exit_code: int) -> None:
+    """The --json document of a run that failed: README's "failure" schema."""
+    print_json({"ok": False, "exit_code": exit_code, "errors": list(errors)})

@@ -122,6 +122,7 @@ def markdown(reports: Sequence[FileReport], strict: bool = False) -> str:
 def as_json(reports: Sequence[FileReport], strict: bool = False) -> dict[str, object]:
     """The report's data for --json."""
     return {
+        "ok": True,
         "changed": any(r.changed(strict) for r in reports),
         "summary": summary(reports, strict),
         "files": [

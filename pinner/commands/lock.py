@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shlex
 import sys
@@ -14,7 +13,7 @@ from pinner import engine, files
 from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
-from pinner.output import Reporter
+from pinner.output import Reporter, print_json, print_json_failure
 from pinner.registry import Manifest, Settings
 from pinner.resolver import Session
 from pinner.workspace import Target, load
@@ -48,6 +47,8 @@ def lock(
     outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
     if errors:
         report.failures(errors)
+        if as_json:
+            print_json_failure(errors, 1)
         return 1
     writes = engine.pending_writes(outcomes)
     for outcome in outcomes:
@@ -59,9 +60,9 @@ def lock(
     else:
         files.write_all(writes)
     if as_json:
-        data = {"files": [_result(o) for o in outcomes], "requests": session_requests}
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(
+            {"ok": True, "files": [_result(o) for o in outcomes], "requests": session_requests}
+        )
     changed = sum(1 for o in outcomes if o.target.path in writes or o.target.lock_path in writes)
     verb = "would change" if dry_run else "changed"
     report.notice(f"{len(outcomes)} Dockerfile(s); {verb} {changed}")
@@ -149,9 +150,14 @@ def _result(outcome: Outcome) -> dict[str, object]:
                 "release": stage.release,
                 "package_manager": stage.package_manager,
                 "packages": [p._asdict() for p in stage.packages],
+                "step": stage.step,
+                "sources": list(stage.sources),
                 "notes": list(stage.notes),
             }
             for stage in lock.stages
         ],
+        "build": dict(zip(("docker", "buildah"), build_commands(target.path, epoch), strict=True))
+        if (epoch := lock.source_date_epoch)
+        else None,
         "notes": list(outcome.notes),
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from pinner import engine, files, refresh
 from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
-from pinner.output import Reporter
+from pinner.output import Reporter, print_json, print_json_failure
 from pinner.refresh import FileReport, ImageChange
 from pinner.registry import Settings
 from pinner.resolver import Session
@@ -56,6 +55,8 @@ def update(
         )
     if errors:
         report.failures(errors)
+        if as_json:
+            print_json_failure(errors, 1)
         return 1
     writes = engine.pending_writes(outcomes)
     if report_path is not None:
@@ -65,8 +66,7 @@ def update(
     else:
         files.write_all(writes)
     if as_json:
-        json.dump(refresh.as_json(reports, scope.strict), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(refresh.as_json(reports, scope.strict))
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
@@ -131,18 +131,15 @@ def check_remote(
         for t in targets
         if t.lock_text is None
     ]
+    moved = [] if errors else asyncio.run(_moved(targets, settings, scope, errors, report))
     if errors:
         for line in errors:
             report.error(line)
-        return 1
-    moved = asyncio.run(_moved(targets, settings, scope, errors, report))
-    if errors:
-        for line in errors:
-            report.error(line)
+        if as_json:
+            print_json_failure(errors, 1)
         return 1
     if as_json:
-        json.dump(refresh.as_json(moved, scope.strict), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(refresh.as_json(moved, scope.strict))
     else:
         for file_report in moved:
             for change in file_report.images:

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import tomlkit
 import tomlkit.exceptions
 
-from pinner.apt.sources import TIMESTAMP_RE
+from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
 from pinner.errors import ConfigError
 
 FILES = ("pinner.toml", "pyproject.toml")
@@ -97,10 +97,11 @@ def parse(table: Mapping[str, Any], path: str, prefix: str = "") -> Config:
                 key = f"{prefix}{table_key.replace('_', '-')}.{name}"
                 raise ConfigError(f"{path}: {key}: {url}: URL must start with http(s)://")
     snapshot = values.get("snapshot")
-    if snapshot is not None and snapshot != "base" and not TIMESTAMP_RE.match(snapshot):
-        raise ConfigError(
-            f"{path}: {prefix}snapshot: {snapshot}: expected YYYYMMDDTHHMMSSZ or base"
-        )
+    if snapshot is not None and snapshot != "base" and not is_timestamp(snapshot):
+        why = "expected YYYYMMDDTHHMMSSZ or base"
+        if TIMESTAMP_RE.match(snapshot):
+            why = "not a real UTC time from 1970 on"
+        raise ConfigError(f"{path}: {prefix}snapshot: {snapshot}: {why}")
     return Config(**values, path=path)
 
 

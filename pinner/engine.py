@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.apt import added, commands, exactstep
-from pinner.apt.sources import TIMESTAMP_RE, Distro, mirror_base
+from pinner.apt.sources import TIMESTAMP_RE, Distro, is_timestamp, mirror_base
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import DockerfileError, PinnerError, RegistryError, UsageError
@@ -70,9 +70,12 @@ def epoch_of(timestamp: str) -> int:
 
 
 def check_snapshot_option(value: str | None) -> None:
-    """Refuse a --snapshot that is neither a timestamp nor "base"."""
-    if value is not None and value != SNAPSHOT_BASE and not TIMESTAMP_RE.match(value):
-        raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
+    """Refuse a --snapshot that is neither a real UTC time nor "base"."""
+    if value is None or value == SNAPSHOT_BASE or is_timestamp(value):
+        return
+    if TIMESTAMP_RE.match(value):
+        raise UsageError(f"--snapshot {value}: not a real UTC time from 1970 on")
+    raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
 
 
 def platform_option(value: str) -> str:
@@ -532,6 +535,11 @@ async def base_snapshot(work: StageWork) -> str:
                     raise PinnerError(
                         f"{work.target.path}: stage {plan.stage.label}: the base image records"
                         " no snapshot time; pass --snapshot YYYYMMDDTHHMMSSZ"
+                    )
+                if not is_timestamp(base.snapshot):
+                    raise PinnerError(
+                        f"{work.target.path}: stage {plan.stage.label}: the base image records"
+                        f" an invalid snapshot time {base.snapshot}"
                     )
                 found.append(base.snapshot)
     if not found:

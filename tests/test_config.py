@@ -230,6 +230,12 @@ def test_no_configuration_is_the_defaults(tmp_path: Path) -> None:
         ),
         pytest.param(
             "pinner.toml",
+            'snapshot = "20250230T000000Z"\n',
+            "snapshot: 20250230T000000Z: not a real UTC time from 1970 on",
+            id="item13-snapshot-on-a-day-that-does-not-exist",
+        ),
+        pytest.param(
+            "pinner.toml",
             'registry-mirrors = ["docker.io=https://m"]\n',
             "registry-mirrors: expected a table of strings",
             id="a list for a table",

@@ -313,7 +313,8 @@ def test_hook_passes_locked_and_fails_unlocked_or_edited_locks(
     )
     proc = run_hook(repo, env)
     assert proc is not None and proc.returncode == 1
-    assert proc.stdout.startswith("Dockerfile:1: ")
+    assert proc.stdout.startswith("Dockerfile.lock: malformed [[image]] entry (")
+    assert proc.stdout.endswith(" disagrees with the reference)\n")
     lock.write_text(good)
 
     # A new, unlocked Dockerfile fails and is named.

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import io
+import tempfile
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+import tomlkit
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_check_stages import write_locked
 
 from pinner import lockfile
 from pinner.errors import LockfileError
 from pinner.lockfile import Lock, LockedImage, LockedPackage, LockedStage, UnpinnedPackage
+from pinner.main import main
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -243,16 +252,41 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 DIGESTS = st.sampled_from([A, B, C])
-IMAGES = st.builds(
-    LockedImage,
-    reference=TEXT,
-    name=TEXT,
-    tag=st.none() | TEXT,
-    digest=DIGESTS,
-    platforms=st.lists(st.tuples(TEXT, DIGESTS), max_size=3, unique_by=lambda p: p[0]).map(tuple),
-    used_by=st.lists(TEXT, min_size=1, max_size=3, unique=True).map(tuple),
+# Fields the parser checks (references, packages, times) come from valid values; the others
+# take any text, to prove the escaping.
+NAMES = st.sampled_from(
+    [
+        ("python:3.12", "docker.io/library/python", "3.12"),
+        ("alpine", "docker.io/library/alpine", None),
+        ("ghcr.io/o/app:v1_2", "ghcr.io/o/app", "v1_2"),
+        ("localhost:5000/x:latest", "localhost:5000/x", "latest"),
+    ]
 )
-PACKAGES = st.builds(LockedPackage, TEXT, TEXT, TEXT, TEXT, TEXT, st.none() | TEXT)
+IMAGES = st.builds(
+    lambda named, digest, platforms, used_by: LockedImage(
+        f"{named[0]}@{digest}", named[1], named[2], digest, platforms, used_by
+    ),
+    NAMES,
+    DIGESTS,
+    st.lists(st.tuples(TEXT, DIGESTS), max_size=3, unique_by=lambda p: p[0]).map(tuple),
+    st.lists(TEXT, min_size=1, max_size=3, unique=True).map(tuple),
+)
+TIMES = st.datetimes(
+    min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 31)
+).map(lambda t: t.strftime("%Y%m%dT%H%M%SZ"))
+PACKAGES = st.builds(
+    LockedPackage,
+    st.tuples(
+        st.sampled_from("abcz019"), st.text("abcdefghijklmnopqrstuvwxyz0123456789+.-", min_size=1)
+    ).map("".join),
+    st.sampled_from(["amd64", "arm64", "all", "armhf"]),
+    st.sampled_from(["2.10-3", "1:2.38.1-5+deb12u1", "6.4", "0.9~rc1-1", "3.0.11-1~deb12u2"]),
+    st.binary(min_size=32, max_size=32).map(bytes.hex),
+    st.sampled_from(
+        ["pool/main/h/hello/hello_2.10-3_amd64.deb", "pool/main/g/gcc-12/g++-12_1%3a2.deb"]
+    ),
+    st.none() | TEXT,
+)
 UNPINNED = st.builds(UnpinnedPackage, TEXT, TEXT, st.none() | TEXT)
 STAGES = st.builds(
     LockedStage,
@@ -261,7 +295,7 @@ STAGES = st.builds(
     distro=st.none() | TEXT,
     release=st.none() | TEXT,
     package_manager=st.none() | TEXT,
-    snapshot=st.none() | TEXT,
+    snapshot=st.none() | TIMES,
     signature=st.none() | TEXT,
     packages=st.lists(PACKAGES, max_size=3).map(tuple),
     notes=st.lists(TEXT, max_size=3).map(tuple),
@@ -272,7 +306,7 @@ STAGES = st.builds(
 LOCKS = st.builds(
     Lock,
     images=st.lists(IMAGES, max_size=3).map(tuple),
-    snapshot=st.none() | TEXT,
+    snapshot=st.none() | TIMES,
     source_date_epoch=st.none() | st.integers(0, 2**40),
     stages=st.lists(STAGES, max_size=3).map(tuple),
     images_only=st.booleans(),
@@ -286,3 +320,187 @@ def test_render_equals_tomlkit_and_round_trips(lock: Lock) -> None:
     text = lockfile.render(lock, "Dockerfile")
     assert text == render_with_tomlkit(lock, "Dockerfile")
     assert lockfile.parse(text, "Dockerfile.lock") == lock.canonical()
+
+
+# ------------------------------------------------------ hand-edited and hostile locks (item 10)
+
+PACKAGE = """
+[[stage]]
+stage = "build"
+snapshot = "20241202T000000Z"
+
+[[stage.package]]
+name = "hello"
+architecture = "amd64"
+version = "2.10-3"
+sha256 = "{sha}"
+filename = "pool/main/h/hello/hello_2.10-3_amd64.deb"
+""".replace("{sha}", "ab" * 32)
+HOSTILE = [
+    pytest.param(
+        EXPECTED.replace('tag = "3.12"', 'tag = "3.11"'),
+        f"malformed [[image]] entry ('python:3.12@{A}': tag '3.11' disagrees with the reference)",
+        id="tag-edited",
+    ),
+    pytest.param(
+        EXPECTED.replace(f'digest = "{A}"', f'digest = "{C}"'),
+        f"malformed [[image]] entry ('python:3.12@{A}': digest '{C}' disagrees with the reference)",
+        id="digest-edited",
+    ),
+    pytest.param(
+        EXPECTED.replace('"linux/arm64" = "', '"linux/arm64" = "../../'),
+        f"malformed [[image]] entry ('python:3.12@{A}': 'linux/arm64': '../../{C}' is not a digest)",
+        id="platform-digest-a-path",
+    ),
+    pytest.param(
+        'version = 1\n[[image]]\nreference = "py\\u001b[31m"\nname = "x"\ndigest = "d"\n',
+        "malformed [[image]] entry ('py\\x1b[31m': invalid reference format)",
+        id="control-characters-are-escaped",
+    ),
+    pytest.param(
+        'version = 1\nimage = "x"\n',
+        "malformed [[image]] entry (expected an array of tables)",
+        id="image-not-a-table",
+    ),
+    pytest.param(
+        'version = 1\n[snapshot]\ntime = "yesterday"\n',
+        "malformed [snapshot] table (time 'yesterday' is not a real UTC time YYYYMMDDTHHMMSSZ)",
+        id="time-yesterday",
+    ),
+    pytest.param(
+        "version = 1\n[snapshot]\nsource-date-epoch = -1\n",
+        "malformed [snapshot] table (source-date-epoch must be a non-negative integer, got -1)",
+        id="negative-epoch",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace("20241202T000000Z", "20250230T000000Z"),
+        "malformed [[stage]] entry (time '20250230T000000Z' is not a real UTC time YYYYMMDDTHHMMSSZ)",
+        id="stage-snapshot-on-no-day",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('"2.10-3"', '"1.0; rm -rf /"'),
+        "malformed [[stage]] entry (package 'hello': '1.0; rm -rf /': version string has embedded spaces)",
+        id="version-shell",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('"2.10-3"', '"latest"'),
+        "malformed [[stage]] entry (package 'hello': 'latest': version number does not start with digit)",
+        id="version-not-debian",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('"pool/main', '"../../pool/main'),
+        "malformed [[stage]] entry (package 'hello': filename '../../pool/main/h/hello/hello_2.10-3_amd64.deb' is not a path in the archive)",
+        id="filename-leaves-the-archive",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('"hello"', '"Hello World"'),
+        "malformed [[stage]] entry (package 'Hello World': not a Debian package name)",
+        id="package-name",
+    ),
+    pytest.param(
+        "version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+        "not valid TOML: nested too deeply",
+        id="array-5000-deep",
+    ),
+    pytest.param(
+        "version = 1\nx = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n",
+        "not valid TOML: nested too deeply",
+        id="inline-table-5000-deep",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), HOSTILE)
+def test_item10_a_hand_edited_or_hostile_lock_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(LockfileError) as info:
+        lockfile.parse(text, "Dockerfile.lock")
+    assert str(info.value) == f"Dockerfile.lock: {message}"
+
+
+# A lock as `pinner lock` writes it (images, snapshot, apt stages with packages), then mutated:
+# a value anywhere replaced by any TOML value, a key or item removed, or the text spliced.
+with tempfile.TemporaryDirectory() as folder:
+    LOCKED_DOCKERFILE = write_locked(Path(folder)).read_text()
+    LOCKED_TEXT = (Path(folder) / "Dockerfile.lock").read_text()
+SCALARS = st.one_of(
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.datetimes(),
+    TEXT,
+    st.sampled_from(
+        [A, "yesterday", "20250230T000000Z", "../../etc/passwd", "1.0; rm -rf /", f"alpine@{B}"]
+    ),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def key_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, inner in items:
+        found += key_paths(inner, (*prefix, key))
+    return found
+
+
+@st.composite
+def mutated_locks(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(LOCKED_TEXT)))
+        cut = draw(st.integers(0, 40))
+        return LOCKED_TEXT[:at] + draw(TEXT) + LOCKED_TEXT[at + cut :]
+    data = tomllib.loads(LOCKED_TEXT)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(key_paths(data)[1:]))
+        parent = data
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(VALUES)
+    try:
+        return tomlkit.dumps(data)
+    except Exception:  # tomlkit cannot write every value (a list holding tables and numbers)
+        assume(False)
+        raise
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_locks())
+def test_item10_a_mutated_lock_parses_or_fails_with_one_line(text: str) -> None:
+    try:
+        lockfile.parse(text, "Dockerfile.lock")
+    except LockfileError as e:
+        assert str(e).startswith("Dockerfile.lock: ")
+        assert "\n" not in str(e)
+
+
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("locked") / "Dockerfile"
+    path.write_text(LOCKED_DOCKERFILE)
+    return path
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=mutated_locks(), command=st.sampled_from(["check", "build-args"]))
+def test_item10_check_and_build_args_on_a_mutated_lock_exit_0_or_1(
+    locked: Path, text: str, command: str
+) -> None:
+    locked.with_name("Dockerfile.lock").write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([command, "-q", str(locked)])
+    assert code in (0, 1), err.getvalue()
+    assert "Traceback" not in err.getvalue()

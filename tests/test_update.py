@@ -255,3 +255,18 @@ def test_a_reference_without_a_tag_keeps_its_text_and_refreshes_from_latest(
     assert dockerfile.read_text() == f"FROM {h}/upd/notag@{new}\n"
     assert 'tag = "latest"\n' in (tmp_path / "Dockerfile.lock").read_text()
     assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+@pytest.mark.parametrize("command", ["lock", "update"])
+@pytest.mark.parametrize(
+    "value", ["20250230T000000Z", "20991301T000000Z", "20250228T246000Z", "19691231T235959Z"]
+)
+def test_item13_a_snapshot_time_that_does_not_exist_is_a_usage_error(
+    command: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The format check alone let these through, to a mirror 404 or a ValueError (exit 3) later.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/Dockerfile").write_text("FROM scratch\n")
+    code, _, err = run(capsys, command, "--snapshot", value, str(tmp_path / "app/Dockerfile"))
+    assert (code, err) == (2, f"pinner: --snapshot {value}: not a real UTC time from 1970 on\n")
+    assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["Dockerfile"]

@@ -52,6 +52,7 @@
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import re
 import shlex
@@ -67,6 +68,19 @@ DEFAULT_MIRRORS: Mapping[str, str] = {
 _NAMES: Mapping[str, str] = {"debian": "Debian", "ubuntu": "Ubuntu"}
 
 TIMESTAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
+
+
+def is_timestamp(value: str) -> bool:
+    """True for YYYYMMDDTHHMMSSZ naming a real UTC time from 1970 on (not 20250230T000000Z)."""
+    if not TIMESTAMP_RE.match(value):
+        return False
+    try:
+        moment = datetime.datetime.strptime(value, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return False
+    return moment.year >= 1970
+
+
 _MIRROR_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:/[A-Za-z0-9._~%+-]+)*$")
 
 MARKER_PREFIX = "# pinner: apt snapshot"
@@ -193,7 +207,7 @@ class SnapshotStep(NamedTuple):
 
 
 def _check_timestamp(timestamp: str) -> None:
-    if not TIMESTAMP_RE.match(timestamp):
+    if not is_timestamp(timestamp):
         raise ValueError(f"{timestamp!r}: a snapshot timestamp is YYYYMMDDTHHMMSSZ")
 
 

@@ -19,7 +19,7 @@ from pinner.apt.policy import (
 )
 from pinner.apt.release import Release
 from pinner.baseimage import BaseImage
-from pinner.errors import MirrorError
+from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
 from pinner.snapshot import SnapshotMirror
 
@@ -80,7 +80,10 @@ async def resolve_stage(
                 reason = f"not pinned: packages for {request.arch} are not locked"
                 unpinned.append(UnpinnedPackage(request.name, reason, arch))
                 continue
-            choice = policy.choose(request, request.target_release)
+            try:
+                choice = policy.choose(request, request.target_release)
+            except MirrorError as exc:
+                raise PackageError(request.name, str(exc)) from None
             if isinstance(choice, Missing):
                 missing.setdefault(request.name, []).append((arch, choice.reason))
                 continue
@@ -94,7 +97,7 @@ async def resolve_stage(
     for name, where in missing.items():
         if name not in found:
             _, reason = where[0]
-            raise MirrorError(f"{_word(requests, name)}: {reason} at {snapshot}")
+            raise PackageError(name, f"{_word(requests, name)}: {reason} at {snapshot}")
         unpinned.extend(
             UnpinnedPackage(name, f"not pinned: {reason} at {snapshot}", arch)
             for arch, reason in where

@@ -15,7 +15,7 @@ from pinner.apt import added, commands, exactstep
 from pinner.apt.sources import TIMESTAMP_RE, Distro, is_timestamp, mirror_base
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
 from pinner.baseimage import BaseImage
-from pinner.errors import DockerfileError, PinnerError, RegistryError, UsageError
+from pinner.errors import DockerfileError, PackageError, PinnerError, RegistryError, UsageError
 from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
@@ -267,7 +267,7 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            requests, line_notes = _packages(parsed.text, plan, parsed.escape)
+            requests, line_notes, lines = _packages(parsed.text, plan, parsed.escape)
             names = [r.name for r in requests]
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))
@@ -308,9 +308,15 @@ class StageWork:
                 notes.append(
                     f"{where}: the base image's apt sources changed; the snapshot step follows them"
                 )
-            stage = await resolve_stage(
-                self.session.mirror, label, snapshot, bases, pinnable, stage_notes
-            )
+            try:
+                stage = await resolve_stage(
+                    self.session.mirror, label, snapshot, bases, pinnable, stage_notes
+                )
+            except PackageError as exc:
+                # The line of the word, as every error about a Dockerfile names it.
+                line = lines.get(exc.package)
+                where_word = f"{self.target.path}:{line}" if line else self.target.path
+                raise PackageError(exc.package, f"{where_word}: {exc}") from None
             notes.extend(_unpinned_notes(where, stage))
             stages.append(
                 stage._replace(
@@ -362,17 +368,21 @@ class StageWork:
 
 def _packages(
     text: str, plan: reproducible.StagePlan, escape: str
-) -> tuple[list[commands.PackageArg], list[tuple[int, str]]]:
-    """The package words a stage installs (each name once), and notes by line."""
+) -> tuple[list[commands.PackageArg], list[tuple[int, str]], dict[str, int]]:
+    """The package words a stage installs (each name once), notes by line, and each word's line."""
     requests: dict[str, commands.PackageArg] = {}
     notes: list[tuple[int, str]] = []
+    lines: dict[str, int] = {}
     for run in plan.apt_runs:
         shell = reproducible.shell_text(text, run)
+        offset = text.find(shell, run.span.start)
         for package in commands.install_packages(shell, escape=escape):
             requests.setdefault(package.name, package)
+            line = run.line + text.count("\n", run.span.start, offset + package.start)
+            lines.setdefault(package.name, line)
         for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
-    return list(requests.values()), list(dict.fromkeys(notes))
+    return list(requests.values()), list(dict.fromkeys(notes)), lines
 
 
 def _third_party(

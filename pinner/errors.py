@@ -37,3 +37,11 @@ class MirrorError(PinnerError):
 
 class ReferenceFileError(PinnerError):
     """A compose file, manifest, workflow, bake file or Python module cannot be read."""
+
+
+class PackageError(MirrorError):
+    """A package word the snapshot cannot answer as apt would; package names it."""
+
+    def __init__(self, package: str, message: str) -> None:
+        super().__init__(message)
+        self.package = package

@@ -251,7 +251,7 @@ def test_unknown_package_is_one_error_and_nothing_is_written(lock: LockRun, tmp_
 
     assert (code, out) == (1, "")
     assert err == (
-        f"{dockerfile}: no-such-pkg-0: no amd64 package in {SUITES} at {TS}\n"
+        f"{dockerfile}:2: no-such-pkg-0: no amd64 package in {SUITES} at {TS}\n"
         "1 error(s); nothing written\n"
     )
     assert files(tmp_path) == before

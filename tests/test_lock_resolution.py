@@ -126,7 +126,7 @@ def test_several_providers_refuse_the_lock_as_apt_get_does() -> None:
     with pytest.raises(MirrorError) as info:
         lock("golang-1.25-bookworm.Dockerfile", packages)
     assert str(info.value) == (
-        "binutils-gold: a virtual package provided by: binutils 2.40-2, binutils-gold-ng 1.0-1;"
+        "Dockerfile:11: binutils-gold: a virtual package provided by: binutils 2.40-2, binutils-gold-ng 1.0-1;"
         " you should explicitly select one to install"
     )
 
@@ -168,7 +168,7 @@ def test_a_package_of_no_locked_architecture_is_refused() -> None:
     with pytest.raises(MirrorError) as info:
         lock("golang-1.25-bookworm.Dockerfile", packages, ("linux/amd64", "linux/arm64"))
     assert str(info.value) == (
-        f"binutils-gold: no amd64 package in bookworm, bookworm-backports at {TS}"
+        f"Dockerfile:11: binutils-gold: no amd64 package in bookworm, bookworm-backports at {TS}"
     )
 
 

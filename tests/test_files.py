@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -178,6 +179,32 @@ def test_item7_a_lock_another_user_owns_in_a_sticky_directory_changes_nothing() 
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+def test_item7_a_target_in_a_read_only_directory_changes_nothing() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="pinner-readonly-"))
+    try:
+        folder.chmod(0o755)
+        mine, theirs = folder / "mine", folder / "theirs"
+        mine.mkdir()
+        theirs.mkdir()
+        (mine / "Dockerfile").write_text("FROM old\n")
+        (theirs / "Dockerfile.lock").write_text("version = 1\n")
+        for path in (mine, mine / "Dockerfile"):
+            os.chown(path, 65534, 65534)
+        theirs.chmod(0o555)
+        before = contents(folder)
+        targets = {str(mine / "Dockerfile"): "FROM new\n", str(theirs / "Dockerfile.lock"): "x\n"}
+
+        message = as_nobody(lambda: files.write_all(targets))
+
+        lock = theirs / "Dockerfile.lock"
+        assert message == f"{lock}: cannot write: directory {theirs} is not writable"
+        assert contents(folder) == before
+        assert leftovers(folder) == []
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_item8_a_symlinked_dockerfile_is_written_through_the_link(tmp_path: Path) -> None:

@@ -67,6 +67,19 @@ RUN set -eux; \\
 """
 
 
+# rust-lang/docker-rust stable/bookworm/slim style: a `set -eux` script whose RUN ends in `;`.
+SEMICOLON_DOCKERFILE = """\
+FROM debian:bookworm
+RUN set -eux; \\
+    apt-get update; \\
+    apt-get install -y --no-install-recommends \\
+        hello \\
+        ; \\
+    hello --version; \\
+    rm -rf /var/lib/apt/lists/*;
+"""
+
+
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[SnapshotMirror]:
     with SnapshotMirror(default_cache_dir() / "snapshot") as m:
@@ -263,3 +276,36 @@ def test_a_virtual_package_is_locked_as_its_provider_and_builds_identically(
     assert first == second
     # apt quotes `+` in pool paths (zlib1g-dev_1.2.13.dfsg-1%2bdeb12u1_amd64.deb).
     assert any(unquote(p).endswith("/" + package.filename) for p in fetched), fetched
+
+
+def test_a_run_ending_in_a_semicolon_gets_its_cleanup_and_builds_identically(
+    hub: str,
+    mirror: SnapshotMirror,
+    builder: Buildah,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docker-rust's ending: `; \\` then `&& cleanup` was a syntax error in every build."""
+    folder = tmp_path_factory.mktemp("semicolon")
+    (folder / "Dockerfile").write_text(SEMICOLON_DOCKERFILE)
+    argv = [
+        "lock",
+        "--quiet",
+        "--snapshot",
+        BASE_SNAPSHOT,
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+    ]
+    argv += ["--snapshot-mirror", f"debian={mirror.url}/archive", str(folder / "Dockerfile")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
+        assert main(argv) == 0
+    text = (folder / "Dockerfile").read_text()
+    assert "    rm -rf /var/lib/apt/lists/* \\\n    && apt-get clean && rm -rf " in text
+    assert text.endswith(";\n")
+    assert main(["check", str(folder / "Dockerfile")]) == 0, capsys.readouterr().out
+
+    first = build_digest(builder, folder, "semicolon-a")
+    second = build_digest(builder, folder, "semicolon-b")
+
+    assert first == second

@@ -304,8 +304,9 @@ class RegistrySource:
             data += chunk
             if len(data) > MAX_CONFIG_BYTES:
                 raise SourceError(f"{self.name}: config {digest} is over the size limit")
-        if _sha(bytes(data)) != digest:
-            raise RegistryError(f"blob {digest}: registry served bytes whose digest is not that")
+        got = _sha(bytes(data))
+        if got != digest:
+            raise RegistryError(f"blob {digest}: registry served bytes whose digest is {got}")
         return bytes(data)
 
     def chunks(self, layer: Layer) -> Iterator[bytes]:

@@ -204,7 +204,8 @@ def _image_commands(
         action="append",
         default=[],
         metavar="OS/ARCH",
-        help="compare only this platform (repeatable; default every platform)",
+        help="only this platform (repeatable; diff: default every platform; verify: default"
+        " the lock's, else IMAGE's)",
     )
     images.add_argument(
         "--semantic",
@@ -231,8 +232,9 @@ def _image_commands(
         " files in them. Each image is a registry reference, oci:DIR[:TAG] or"
         " docker-archive:FILE. Exit 0 when identical, 1 when different.",
     )
-    diff.add_argument("image_a", metavar="IMAGE_A")
-    diff.add_argument("image_b", metavar="IMAGE_B")
+    where = "a registry reference, oci:DIR[:TAG] or docker-archive:FILE"
+    diff.add_argument("image_a", metavar="IMAGE_A", help=where)
+    diff.add_argument("image_b", metavar="IMAGE_B", help=where)
     verify = commands.add_parser(
         "verify",
         parents=[images, registry],
@@ -241,9 +243,17 @@ def _image_commands(
         " buildah, with the lock's SOURCE_DATE_EPOCH) and compare each platform manifest with"
         " IMAGE's; on a mismatch, show what differs. Exit 0 when every platform is reproduced.",
     )
-    verify.add_argument("image", metavar="IMAGE")
-    verify.add_argument("dockerfile", metavar="DOCKERFILE", nargs="?", default="Dockerfile")
-    verify.add_argument("--context", metavar="DIR", help="build context (default: its folder)")
+    verify.add_argument("image", metavar="IMAGE", help=f"the published image: {where}")
+    verify.add_argument(
+        "dockerfile",
+        metavar="DOCKERFILE",
+        nargs="?",
+        default="Dockerfile",
+        help="the locked Dockerfile it claims to come from (default: ./Dockerfile)",
+    )
+    verify.add_argument(
+        "--context", metavar="DIR", help="build context (default: the Dockerfile's folder)"
+    )
     verify.add_argument(
         "--builder", choices=["buildx", "buildctl", "buildah"], help="the builder to use"
     )

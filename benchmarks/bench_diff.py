@@ -69,15 +69,15 @@ def changed(layers: list[list[Entry]]) -> tuple[list[list[Entry]], list[str]]:
     return out, sorted(paths)
 
 
-def run_pinner(a: str, b: str, work: Path) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB (GNU time's %M: the child's own, not this big process's), stdout."""
+def run_pinner(a: str, b: str, work: Path) -> tuple[float, int, float, str]:
+    """Wall seconds, peak RSS in MB (GNU time's %M: the child's own), CPU seconds, stdout."""
     rss_file = work / "rss"
     start = time.perf_counter()
     done = subprocess.run(
         [
             "/usr/bin/time",
             "-f",
-            "%M",
+            "%M %U %S",
             "-o",
             str(rss_file),
             sys.executable,
@@ -95,7 +95,8 @@ def run_pinner(a: str, b: str, work: Path) -> tuple[float, int, str]:
     seconds = time.perf_counter() - start
     if done.returncode != 1:
         raise SystemExit(f"pinner diff exited {done.returncode}: {done.stderr}")
-    return seconds, int(rss_file.read_text().split()[-1]) // 1024, done.stdout
+    rss, user, system = rss_file.read_text().splitlines()[-1].split()
+    return seconds, int(rss) // 1024, float(user) + float(system), done.stdout
 
 
 def by_hand(a: str, b: str, work: Path) -> tuple[float, list[str]]:
@@ -156,10 +157,11 @@ def main() -> None:
                 f" ({sum(gz) / 1e6:.1f} MB gzip) in {LAYERS} layers each; {len(expected)} files differ"
             )
 
-            times, rss = [], 0
+            times, cpu, rss = [], [], 0
             for _ in range(args.repeat):
-                seconds, peak, out = run_pinner(a, b, work)
+                seconds, peak, used, out = run_pinner(a, b, work)
                 times.append(seconds)
+                cpu.append(used)
                 rss = max(rss, peak)
             found = sorted(
                 line.split(":")[0].strip()
@@ -171,7 +173,8 @@ def main() -> None:
             verdict = "meets" if best < TARGET_S else "MISSES"
             print(
                 f"pinner diff:            best {best:.2f} s, median {statistics.median(times):.2f} s"
-                f" of {args.repeat}; peak RSS {rss} MB ({verdict} the {TARGET_S:.0f} s target)"
+                f" of {args.repeat}; CPU (user+sys) best {min(cpu):.2f} s; peak RSS {rss} MB"
+                f" ({verdict} the {TARGET_S:.0f} s target)"
             )
 
             hand = []

@@ -77,7 +77,7 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
 def load_refs(path: str, kind: str) -> Target | None:
     """Parse one reference file and its lock; None when it names no image and has no lock."""
     data = files.read_bytes(path)
-    if not data.strip():
+    if not data.strip() or not refs.worth_reading(kind, data):
         return None  # an empty __init__.py or compose file names no image
     text = dockerfile.decode(data, path)
     lock_path = lockfile.lock_path(path)

@@ -120,6 +120,8 @@ def repo(
     for name, text in REPO.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(text.encode())
+    # A module in another encoding that imports none of the libraries read is not even decoded.
+    (root / "tools" / "latin1.py").write_bytes(b"# -*- coding: latin-1 -*-\nprint('\xe9')\n")
     (root / ".git").mkdir()
     (root / "pinner.toml").write_text(
         f'registry-mirrors = {{"docker.io" = "{registry.url}"}}\nexclude = ["vendor"]\n'

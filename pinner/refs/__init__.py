@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -27,6 +28,12 @@ _COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose*.yaml", "docker
 _COMPOSE_OVERRIDES = ("compose.*.yaml", "compose.*.yml")
 _WORKFLOW_SUFFIXES = (".yaml", ".yml")
 _BAKE_NAMES = ("docker-bake*.hcl", "docker-bake*.json")
+# A module can only call the APIs the Python reader knows after importing them; the bytes are
+# searched before decoding, so the walk neither parses nor decodes other modules (some are not
+# UTF-8).
+PYTHON_IMPORTS = re.compile(
+    rb"^[ \t]*(?:from|import)[ \t]+(testcontainers|dagger|airflow|docker)\b", re.M
+)
 
 
 class Found(NamedTuple):
@@ -64,6 +71,11 @@ def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
     if name.endswith(".py"):
         return PYTHON
     return None
+
+
+def worth_reading(kind: str, data: bytes) -> bool:
+    """False for a Python module that imports none of the libraries whose calls are read."""
+    return kind != PYTHON or PYTHON_IMPORTS.search(data) is not None
 
 
 def manifests(root: str, patterns: Iterable[str]) -> frozenset[str]:

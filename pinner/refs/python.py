@@ -20,10 +20,8 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from pinner.dockerfile import Span
 from pinner.errors import ReferenceFileError
-from pinner.refs import Found, Scan
+from pinner.refs import PYTHON_IMPORTS, Found, Scan
 
-# A module can only call these APIs after importing them; others are not parsed at all.
-_IMPORTS = re.compile(r"^[ \t]*(?:from|import)[ \t]+(testcontainers|dagger|airflow|docker)\b", re.M)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _AIRFLOW_OPERATORS = frozenset({"DockerOperator", "KubernetesPodOperator", "DockerSwarmOperator"})
 _AIRFLOW_TASKS = frozenset({"task.docker", "task.kubernetes"})
@@ -33,7 +31,7 @@ _DOCKER_SDK = {"containers.run": "image", "containers.create": "image", "images.
 
 def scan(text: str, path: str) -> Scan:
     """Every image literal a module hands to a known API."""
-    uses = {m.group(1) for m in _IMPORTS.finditer(text)}
+    uses = {m.group(1).decode() for m in PYTHON_IMPORTS.finditer(text.encode())}
     if not uses:
         return Scan(())
     module = _parse(text, path)

@@ -157,3 +157,34 @@ async def arch_policy(
             names = frozenset(n for n in (suite, signed.suite, signed.codename) if n)
             suites.append(Suite(suite, names, _priority(signed), index))
     return Policy(arch, suites), checked
+
+
+async def verify_stage(
+    mirror: SnapshotMirror, stage: LockedStage, bases: Mapping[str, BaseImage]
+) -> list[str]:
+    """What the snapshot's signed indexes contradict in a locked stage's package entries.
+
+    Each entry must be in the indexes for its architecture at the locked snapshot with the
+    version, .deb hash and file name the lock records: a version edited by hand is caught.
+    """
+    problems: list[str] = []
+    if stage.snapshot is None:
+        return problems
+    for arch, base in sorted(bases.items()):
+        policy, _ = await arch_policy(mirror, stage.snapshot, base, arch)
+        for package in sorted(p for p in stage.packages if p.architecture == arch):
+            name = package.provider or package.name
+            served = [
+                entry
+                for suite in policy.suites
+                for entry in suite.packages.entries(name)
+                if entry.architecture in (arch, "all") and entry.version == package.version
+            ]
+            what = f"stage {stage.stage}: {name} {package.version} ({arch})"
+            if not served:
+                problems.append(f"{what}: not in the snapshot's indexes at {stage.snapshot}")
+            elif not any(
+                (e.sha256, e.filename) == (package.sha256, package.filename) for e in served
+            ):
+                problems.append(f"{what}: sha256 or file name differs from the snapshot's index")
+    return problems

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.apt import added, commands, exactstep
 from pinner.apt.sources import TIMESTAMP_RE, Distro, is_timestamp, mirror_base
-from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage
+from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage, verify_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import DockerfileError, PackageError, PinnerError, RegistryError, UsageError
 from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
@@ -555,6 +555,30 @@ async def base_snapshot(work: StageWork) -> str:
     if not found:
         return timestamp_now(work.options.now)
     return max(found)
+
+
+async def verify_packages(session: Session, target: Target) -> list[str]:
+    """What the snapshot's signed indexes contradict in the lock's package entries."""
+    lock = target.lock
+    locked = {s.stage: s for s in lock.stages if s.packages and s.snapshot}
+    resolved = pinning.from_lock(lock, target.parsed.uses)
+    if not locked or any(pinning.query(u) not in resolved for u in target.parsed.uses):
+        return []  # nothing locked, or check already reports images the lock lacks
+    problems = []
+    for plan in reproducible.plans(target.parsed):
+        stage = locked.get(plan.stage.label)
+        if stage is None:
+            continue
+        # The platforms whose packages were locked, as the lock's architectures name them.
+        first: dict[str, str] = {}
+        for platform, arch in DPKG_ARCH.items():
+            first.setdefault(arch, platform)
+        arches = sorted({p.architecture for p in stage.packages})
+        platforms = tuple(first[a] for a in arches if a in first)
+        work = StageWork(session, target, resolved, Options(platforms=platforms))
+        bases = await work.stage_bases(plan.stage)
+        problems += await verify_stage(session.mirror, stage, bases)
+    return problems
 
 
 def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:

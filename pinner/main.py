@@ -180,7 +180,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         " With --remote: read-only, list pinned tags that have moved, exit 1 if any did.",
     )
     check.add_argument(
-        "--remote", action="store_true", help="ask the registries which pinned tags have moved"
+        "--remote",
+        action="store_true",
+        help="ask the registries which pinned tags have moved, and the snapshots whether the"
+        " locked packages are what they serve",
+    )
+    check.add_argument(
+        "--snapshot-mirror",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="DISTRO=URL",
+        help="where the packages were locked from, if not the public host (repeatable)",
     )
     build_args = commands.add_parser(
         "build-args",
@@ -295,12 +306,17 @@ def _settings(args: argparse.Namespace, config: Config) -> Settings:
     return Settings(mirrors=normal, insecure=frozenset(insecure))
 
 
-def _options(args: argparse.Namespace, config: Config) -> Options:
+def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str]:
     mirrors = dict(config.snapshot_mirrors)
     mirrors.update(args.snapshot_mirror)
     unknown = sorted(set(mirrors) - {"debian", "ubuntu"})
     if unknown:
         raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
+    return mirrors
+
+
+def _options(args: argparse.Namespace, config: Config) -> Options:
+    mirrors = _snapshot_mirrors(args, config)
     snapshot = args.snapshot or (config.snapshot if args.command == "lock" else None)
     check_snapshot_option(args.snapshot)
     return Options(
@@ -388,10 +404,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             from pinner.updater import Scope
 
             scope = Scope(tuple(args.image), "images", args.strict)
-            return check_remote(settings=_settings(args, config), scope=scope, **common)
+            return check_remote(
+                settings=_settings(args, config),
+                scope=scope,
+                snapshot_mirrors=_snapshot_mirrors(args, config),
+                **common,
+            )
         from pinner.commands.check import check
 
-        return check(**common)
+        return check(snapshot_mirrors=_snapshot_mirrors(args, config), **common)
     if args.command == "build-args":
         from pinner.commands.build_args import build_args as print_build_args
 

@@ -8,16 +8,29 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+import httpx
+
 from pinner import baseimage
 from pinner.baseimage import BaseImage
 from pinner.credentials import Credential, DockerConfig
-from pinner.errors import RegistryError
+from pinner.errors import PinnerError, RegistryError
 from pinner.output import Reporter
 from pinner.pinning import Known, known_from
 from pinner.reference import ImageRef
 from pinner.registry import Manifest, Registry, Settings, resolve_all
 from pinner.snapshot import SnapshotMirror
 from pinner.workspace import Target
+
+
+class NotCached(PinnerError):
+    """Offline, and the cache does not hold what was asked for."""
+
+
+class _Offline(httpx.AsyncBaseTransport):
+    """A transport for offline runs: anything not answered from the cache stops the work."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise NotCached(f"{request.url.host} is not asked offline, and the cache lacks an answer")
 
 
 class Session:
@@ -33,6 +46,7 @@ class Session:
         cache_dir: Path | None = None,
         refresh: bool = False,
         reporter: Reporter | None = None,
+        offline: bool = False,
     ) -> None:
         self.settings = settings
         self.reporter = reporter or Reporter(quiet=True)
@@ -41,6 +55,7 @@ class Session:
         self.snapshot_mirrors = dict(snapshot_mirrors or {})
         self.cache_dir = cache_dir
         self.refresh = refresh
+        self._transport = _Offline() if offline else None
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
         self._bases: dict[str, BaseImage] = {}
@@ -55,6 +70,7 @@ class Session:
         snapshot_mirrors: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         refresh: bool = False,
+        offline: bool = False,
     ) -> Session:
         """A session for these Dockerfiles: their locks answer first; Docker's credentials."""
         return cls(
@@ -65,6 +81,7 @@ class Session:
             cache_dir=cache_dir,
             refresh=refresh,
             reporter=reporter,
+            offline=offline,
         )
 
     async def __aenter__(self) -> Session:
@@ -84,13 +101,15 @@ class Session:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry(self.settings, self.credentials)
+            self._registry = Registry(self.settings, self.credentials, self._transport)
         return self._registry
 
     @property
     def mirror(self) -> SnapshotMirror:
         if self._mirror is None:
-            self._mirror = SnapshotMirror(self.snapshot_mirrors, self.cache_dir)
+            self._mirror = SnapshotMirror(
+                self.snapshot_mirrors, self.cache_dir, transport=self._transport
+            )
         return self._mirror
 
     @property

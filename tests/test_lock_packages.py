@@ -370,3 +370,65 @@ def test_users_own_epoch_is_kept_and_check_passes(
     assert lock(tmp_path, "--quiet", "--snapshot", TS)[0] == 0
     assert "\nARG SOURCE_DATE_EPOCH=0\n" in dockerfile.read_text()
     assert main(["check", str(dockerfile)]) == 0, capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- check verifies packages
+
+
+def check_packages(
+    folder: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    """Run `pinner check ARGS` with the stand-in as the snapshot host, as the lock had it."""
+    capsys.readouterr()
+    code = main(["check", *args, str(folder / "Dockerfile")])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_item17_check_verifies_package_entries_against_the_cached_indexes(
+    locked: Path,
+    tmp_path: Path,
+    hub: str,
+    standin: StandIn,
+    module_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in module_env.items():
+        monkeypatch.setenv(key, value)  # the cache the lock filled
+    folder = copy(locked, tmp_path)
+    mirror = ("--snapshot-mirror", f"debian={standin.url}/archive")
+    ok = "1 Dockerfile(s) pinned and in agreement with their locks\n"
+    standin.clear_log()
+    assert check_packages(folder, capsys, *mirror) == (0, "", ok)
+    assert standin.log == []  # offline: the cache answered
+    change_lock = (folder / "Dockerfile.lock").read_text()
+    (folder / "Dockerfile.lock").write_text(
+        change_lock.replace('version = "2.10-3"', 'version = "2.10-4"')
+    )
+
+    code, out, err = check_packages(folder, capsys, *mirror)
+
+    lock_path = folder / "Dockerfile.lock"
+    bad = f"{lock_path}: stage build: hello 2.10-4 (amd64): not in the snapshot's indexes at {TS}\n"
+    assert (code, out, err) == (1, bad, "1 finding(s) in 1 Dockerfile(s)\n")
+    assert standin.log == []
+
+    # Without the cache it says it could not, and passes on what it can check.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    assert check_packages(folder, capsys, *mirror) == (
+        0,
+        "",
+        f"{lock_path}: package entries not verified: the cache lacks the base image or the"
+        f" snapshot's indexes; pinner check --remote verifies them\n{ok}",
+    )
+
+    # --remote asks the snapshot's signed indexes.
+    code, out, err = check_packages(
+        folder, capsys, "--remote", "--registry-mirror", f"docker.io=http://{hub}", *mirror
+    )
+    assert (code, out, err) == (
+        1,
+        bad,
+        "0 pinned tag(s) moved\n1 locked package entr(ies) the snapshot does not serve\n",
+    )

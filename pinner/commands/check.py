@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from pinner import pinning, reproducible, syntax
@@ -12,6 +13,7 @@ from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
 from pinner.dockerfile import Instruction, Stage
 from pinner.output import Reporter
+from pinner.registry import Settings
 from pinner.workspace import Target, load
 
 
@@ -42,6 +44,8 @@ def check(
     quiet: bool = False,
     exclude: Sequence[str] = (),
     kubernetes: Collection[str] = (),
+    snapshot_mirrors: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
 ) -> int:
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
@@ -50,6 +54,9 @@ def check(
     for target in targets:
         findings.extend(check_target(target))
         findings.extend(_unpinnable(target))
+    verifiable = [t for t in targets if _has_packages(t) and not _failed(findings, t)]
+    if verifiable:
+        findings += _verify_offline(verifiable, snapshot_mirrors, cache_dir, report)
     failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
@@ -78,6 +85,54 @@ def _unpinnable(target: Target) -> list[Finding]:
         number = int(line) if line.isdigit() else None
         findings.append(Finding(target.path, number, None, message, "warning"))
     return findings
+
+
+def _has_packages(target: Target) -> bool:
+    return any(s.packages for s in target.lock.stages)
+
+
+def _failed(findings: Sequence[Finding], target: Target) -> bool:
+    mine = (target.path, target.lock_path)
+    return any(f.severity == "error" and f.path in mine for f in findings)
+
+
+def _verify_offline(
+    targets: Sequence[Target],
+    mirrors: Mapping[str, str] | None,
+    cache_dir: Path | None,
+    report: Reporter,
+) -> list[Finding]:
+    """Package entries against the snapshot indexes in the cache; say where it has too little."""
+    import asyncio
+
+    from pinner import engine
+    from pinner.baseimage import default_cache_dir
+    from pinner.resolver import NotCached, Session
+
+    async def verify() -> list[Finding]:
+        found = []
+        session = Session.for_run(
+            targets,
+            Settings(),
+            report,
+            snapshot_mirrors=mirrors,
+            cache_dir=cache_dir or default_cache_dir(),
+            offline=True,
+        )
+        async with session:
+            for target in targets:
+                try:
+                    problems = await engine.verify_packages(session, target)
+                except NotCached:
+                    report.notice(
+                        f"{target.lock_path}: package entries not verified: the cache lacks the"
+                        " base image or the snapshot's indexes; pinner check --remote verifies them"
+                    )
+                    continue
+                found += [Finding(target.lock_path, None, None, p) for p in problems]
+        return found
+
+    return asyncio.run(verify())
 
 
 def check_target(target: Target) -> list[Finding]:

@@ -121,8 +121,9 @@ def check_remote(
     quiet: bool = False,
     exclude: Sequence[str] = (),
     kubernetes: Collection[str] = (),
+    snapshot_mirrors: Mapping[str, str] | None = None,
 ) -> int:
-    """`check --remote`: read-only; list pins whose tags have moved; exit 1 if any did."""
+    """`check --remote`: read-only; list moved tags and package entries the snapshot contradicts."""
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
     targets, errors = load(paths, build_args, exclude, kubernetes)
@@ -131,7 +132,12 @@ def check_remote(
         for t in targets
         if t.lock_text is None
     ]
-    moved = [] if errors else asyncio.run(_moved(targets, settings, scope, errors, report))
+    moved: list[FileReport] = []
+    problems: list[str] = []
+    if not errors:
+        moved, problems = asyncio.run(
+            _moved(targets, settings, scope, errors, report, snapshot_mirrors)
+        )
     if errors:
         for line in errors:
             report.error(line)
@@ -139,8 +145,10 @@ def check_remote(
             print_json_failure(errors, 1)
         return 1
     if as_json:
-        print_json(refresh.as_json(moved, scope.strict))
+        print_json({**refresh.as_json(moved, scope.strict), "package_problems": problems})
     else:
+        for line in problems:
+            print(line)
         for file_report in moved:
             for change in file_report.images:
                 if scope.strict or not change.noise:
@@ -151,7 +159,9 @@ def check_remote(
                     )
     count = sum(1 for r in moved for c in r.images if scope.strict or not c.noise)
     report.notice(f"{count} pinned tag(s) moved")
-    return 1 if count else 0
+    if problems:
+        report.notice(f"{len(problems)} locked package entr(ies) the snapshot does not serve")
+    return 1 if count or problems else 0
 
 
 def _unlisted(change: ImageChange) -> str:
@@ -160,19 +170,36 @@ def _unlisted(change: ImageChange) -> str:
 
 
 async def _moved(
-    targets: list[Target], settings: Settings, scope: Scope, errors: list[str], report: Reporter
-) -> list[FileReport]:
+    targets: list[Target],
+    settings: Settings,
+    scope: Scope,
+    errors: list[str],
+    report: Reporter,
+    snapshot_mirrors: Mapping[str, str] | None = None,
+) -> tuple[list[FileReport], list[str]]:
+    """Pinned tags that moved, and what the snapshots contradict in locked package entries."""
     session = Session.for_run(
         targets,
         settings,
         report,
+        snapshot_mirrors=snapshot_mirrors,
+        cache_dir=default_cache_dir(),
         refresh=True,
     )
+    problems = []
     async with session:
         fresh = await session.resolve_images(refresh_queries(targets, scope))
+        if not scope.images:  # --image NAME asks about those images alone
+            for target in targets:
+                try:
+                    found = await engine.verify_packages(session, target)
+                except PinnerError as e:
+                    errors.append(f"{target.lock_path}: packages not verified: {e}")
+                    continue
+                problems += [f"{target.lock_path}: {problem}" for problem in found]
     reports = []
     for target in targets:
         _, changes, file_errors = image_changes(target, fresh, scope)
         errors.extend(file_errors)
         reports.append(FileReport(target.path, tuple(changes)))
-    return reports
+    return reports, problems

@@ -305,10 +305,7 @@ _POOL_FILE = re.compile(r"[A-Za-z0-9_.+~%:-]+(?:/[A-Za-z0-9_.+~%:-]+)*")
 
 def _stage(entry: Mapping[str, Any]) -> LockedStage:
     packages = tuple(_package(p) for p in _tables(entry.get("package", [])))
-    unpinned = tuple(
-        UnpinnedPackage(_str(u["name"]), _str(u["reason"]), _opt_str(u.get("architecture")))
-        for u in _tables(entry.get("unpinned", []))
-    )
+    unpinned = tuple(_unpinned(u) for u in _tables(entry.get("unpinned", [])))
     return LockedStage(
         stage=_str(entry["stage"]),
         base=_opt_str(entry.get("base")),
@@ -338,6 +335,8 @@ def _package(entry: Mapping[str, Any]) -> LockedPackage:
     where = f"package {_shown(package.name)}"
     if not _PACKAGE_NAME.fullmatch(package.name):
         raise ValueError(f"{where}: not a Debian package name")
+    if package.provider is not None and not _PACKAGE_NAME.fullmatch(package.provider):
+        raise ValueError(f"{where}: provided-by {_shown(package.provider)} is not a package name")
     if not _ARCHITECTURE.fullmatch(package.architecture):
         raise ValueError(f"{where}: architecture {_shown(package.architecture)} is not valid")
     try:
@@ -354,6 +353,23 @@ def _package(entry: Mapping[str, Any]) -> LockedPackage:
             f"{where}: filename {_shown(package.filename)} is not a path in the archive"
         )
     return package
+
+
+# A package word as apt-get reads it (pinner/apt/commands.py): what an unpinned entry names.
+_PACKAGE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
+
+
+def _unpinned(entry: Mapping[str, Any]) -> UnpinnedPackage:
+    """An unpinned entry: a package word, an optional architecture, the reason as text."""
+    item = UnpinnedPackage(
+        _str(entry["name"]), _str(entry["reason"]), _opt_str(entry.get("architecture"))
+    )
+    where = f"unpinned {_shown(item.name)}"
+    if not _PACKAGE_WORD.fullmatch(item.name):
+        raise ValueError(f"{where}: not a package name")
+    if item.architecture is not None and not _ARCHITECTURE.fullmatch(item.architecture):
+        raise ValueError(f"{where}: architecture {_shown(item.architecture)} is not valid")
+    return item
 
 
 def _opt_str(value: object) -> str | None:

@@ -274,20 +274,22 @@ IMAGES = st.builds(
 TIMES = st.datetimes(
     min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 31)
 ).map(lambda t: t.strftime("%Y%m%dT%H%M%SZ"))
+PACKAGE_NAMES = st.tuples(
+    st.sampled_from("abcz019"), st.text("abcdefghijklmnopqrstuvwxyz0123456789+.-", min_size=1)
+).map("".join)
+ARCHITECTURES = st.sampled_from(["amd64", "arm64", "all", "armhf"])
 PACKAGES = st.builds(
     LockedPackage,
-    st.tuples(
-        st.sampled_from("abcz019"), st.text("abcdefghijklmnopqrstuvwxyz0123456789+.-", min_size=1)
-    ).map("".join),
-    st.sampled_from(["amd64", "arm64", "all", "armhf"]),
+    PACKAGE_NAMES,
+    ARCHITECTURES,
     st.sampled_from(["2.10-3", "1:2.38.1-5+deb12u1", "6.4", "0.9~rc1-1", "3.0.11-1~deb12u2"]),
     st.binary(min_size=32, max_size=32).map(bytes.hex),
     st.sampled_from(
         ["pool/main/h/hello/hello_2.10-3_amd64.deb", "pool/main/g/gcc-12/g++-12_1%3a2.deb"]
     ),
-    st.none() | TEXT,
+    st.none() | PACKAGE_NAMES,
 )
-UNPINNED = st.builds(UnpinnedPackage, TEXT, TEXT, st.none() | TEXT)
+UNPINNED = st.builds(UnpinnedPackage, PACKAGE_NAMES, TEXT, st.none() | ARCHITECTURES)
 STAGES = st.builds(
     LockedStage,
     stage=TEXT,
@@ -391,6 +393,23 @@ HOSTILE = [
         "version = 1\n" + PACKAGE.replace('"pool/main', '"../../pool/main'),
         "malformed [[stage]] entry (package 'hello': filename '../../pool/main/h/hello/hello_2.10-3_amd64.deb' is not a path in the archive)",
         id="filename-leaves-the-archive",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE + 'provided-by = "x y"\n',
+        "malformed [[stage]] entry (package 'hello': provided-by 'x y' is not a package name)",
+        id="provided-by-not-a-name",
+    ),
+    pytest.param(
+        "version = 1\n"
+        + PACKAGE
+        + '\n[[stage.unpinned]]\nname = "gold"\narchitecture = "../x"\nreason = "r"\n',
+        "malformed [[stage]] entry (unpinned 'gold': architecture '../x' is not valid)",
+        id="unpinned-architecture",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE + '\n[[stage.unpinned]]\nname = "a;b"\nreason = "r"\n',
+        "malformed [[stage]] entry (unpinned 'a;b': not a package name)",
+        id="unpinned-name",
     ),
     pytest.param(
         "version = 1\n" + PACKAGE.replace('"hello"', '"Hello World"'),

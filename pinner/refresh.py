@@ -38,6 +38,8 @@ class FileReport(NamedTuple):
     packages: tuple[PackageChange, ...] = ()
     snapshot_old: str | None = None
     snapshot_new: str | None = None
+    # Stages whose snapshot step was derived again because their base image's apt sources changed.
+    sources_changed: tuple[str, ...] = ()
 
     def changed(self, strict: bool = False) -> bool:
         """True when a pull request is due for this file."""
@@ -110,6 +112,12 @@ def markdown(reports: Sequence[FileReport], strict: bool = False) -> str:
             out.append("")
         if report.snapshot_old != report.snapshot_new:
             out += [f"Snapshot: `{report.snapshot_old}` → `{report.snapshot_new}`", ""]
+        if report.sources_changed:
+            stages = ", ".join(f"`{s}`" for s in report.sources_changed)
+            out += [
+                f"The base image's apt sources changed; snapshot step regenerated in: {stages}",
+                "",
+            ]
         if report.packages:
             out += ["| stage | package | arch | old | new |", "|---|---|---|---|---|"]
             for p in report.packages:
@@ -132,6 +140,7 @@ def as_json(reports: Sequence[FileReport], strict: bool = False) -> dict[str, ob
                 "snapshot": {"old": r.snapshot_old, "new": r.snapshot_new},
                 "images": [i._asdict() for i in r.images],
                 "packages": [p._asdict() for p in r.packages],
+                "sources_changed": list(r.sources_changed),
             }
             for r in reports
         ],

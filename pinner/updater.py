@@ -119,7 +119,15 @@ async def update_target(
         if packages or any(scope.strict or not c.noise for c in changes):
             # Pins, snapshot time and SOURCE_DATE_EPOCH move together, or not at all.
             stages, snapshot, steps = new_stages, new_snapshot, work.steps
-            report = report._replace(packages=packages, snapshot_new=new_snapshot)
+            before = {s.stage: s.sources for s in old.stages}
+            regenerated = tuple(
+                s.stage
+                for s in new_stages
+                if s.sources and before.get(s.stage) and before[s.stage] != s.sources
+            )
+            report = report._replace(
+                packages=packages, snapshot_new=new_snapshot, sources_changed=regenerated
+            )
     if errors or not report.changed(scope.strict):
         return None, report, errors
     if only_images or old.snapshot is None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from test_aptlock import FakeMirror, base, entry
 
-from pinner import dockerfile, lockfile, pinning, reference
+from pinner import dockerfile, lockfile, pinning, reference, refresh
 from pinner.engine import Options, Outcome, epoch_of, lock_target
 from pinner.lockfile import Lock
 from pinner.refresh import FileReport, PackageChange
@@ -96,3 +96,27 @@ def test_only_packages_refreshes_packages(locked: Target) -> None:
     outcome, report = update(locked, "2.10-4", Scope(only="packages"))
     assert outcome is not None
     assert [p.new for p in report.packages] == ["2.10-4"]
+
+
+def test_other_base_sources_regenerate_the_step_and_the_report_says_so(locked: Target) -> None:
+    assert locked.lock.stages[0].step == "exact"
+    moved = session("2.10-4", refresh=True)
+    old_base = moved._bases[BASE]
+    (sources,) = old_base.sources
+    # The same base digest here stands for a new one whose sources moved to another mirror.
+    moved_text = sources.text.replace("http://deb.debian.org/", "http://ftp.debian.org/")
+    assert moved_text != sources.text
+    moved._bases[BASE] = old_base._replace(sources=(sources._replace(text=moved_text),))
+
+    outcome, report, errors = asyncio.run(
+        update_target(moved, locked, {}, Options(snapshot=T2), Scope())
+    )
+
+    assert (errors, report.sources_changed) == ([], ("0",))
+    assert outcome is not None
+    assert (
+        "s#^URIs: http://ftp.debian.org/debian$#URIs: http://snapshot.debian.org/" in outcome.text
+    )
+    assert "deb.debian.org" not in outcome.text
+    assert "the base image's apt sources changed" in " ".join(outcome.notes)
+    assert "regenerated in: `0`" in refresh.markdown([report])

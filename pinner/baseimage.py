@@ -131,6 +131,14 @@ _ANCESTORS = _ancestors([*_EXACT, *_GLOBS])
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 MAX_FILE = 4 * 1024 * 1024
+# All the files kept from a layer, or from the merged view of the layers read: Debian's and
+# Ubuntu's keyrings and sources come to well under 1 MiB.
+MAX_KEPT = 16 * 1024 * 1024
+# A dpkg status line (and the apt stanza) is a few KiB; a longer one is not a status file.
+MAX_STATUS_LINE = 1024 * 1024
+# A layer's uncompressed tar: base OS layers are a few hundred MiB at most. This bounds a
+# decompression bomb's cost in time; its memory is bounded by reading it as a stream.
+MAX_LAYER_BYTES = 1024 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -274,7 +282,13 @@ def _apt_stanza(handle: IO[bytes]) -> bytes:
     """The "Package: apt" stanza of a dpkg status file, read line by line; b"" if none."""
     stanza: list[bytes] = []
     found = False
-    for line in handle:
+    size = 0
+    while line := handle.readline(MAX_STATUS_LINE + 1):
+        if len(line) > MAX_STATUS_LINE:
+            raise BaseImageError(f"/{DPKG_STATUS} has a line over {MAX_STATUS_LINE} bytes")
+        size = size + len(line) if stanza else len(line)
+        if size > MAX_STATUS_LINE:
+            raise BaseImageError(f"/{DPKG_STATUS} has a stanza over {MAX_STATUS_LINE} bytes")
         if line.strip():
             stanza.append(line)
             found = found or line.rstrip() == b"Package: apt"
@@ -301,10 +315,18 @@ def scan_layer(chunks: Iterable[bytes]) -> Entries:
                 # Stream mode keeps every TarInfo in .members (not in typeshed); a big layer's
                 # headers would pile up for nothing: next() does not read them back.
                 tar.members.clear()  # type: ignore[attr-defined]
+                if member.offset_data + member.size > MAX_LAYER_BYTES:
+                    raise BaseImageError(f"layer is over {MAX_LAYER_BYTES >> 30} GiB uncompressed")
                 _take(tar, member, entries, extra)
     except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
         raise BaseImageError(f"layer is not a readable tar archive ({e})") from None
     return entries
+
+
+def _check_kept(entries: Mapping[str, FileEntry]) -> None:
+    """Refuse a layer or view that holds more than MAX_KEPT bytes of wanted files."""
+    if sum(len(e.data) for e in entries.values()) > MAX_KEPT:
+        raise BaseImageError(f"its apt files come to over {MAX_KEPT >> 20} MiB")
 
 
 def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, entries: Entries, extra: set[str]) -> None:
@@ -337,12 +359,14 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, entries: Entries, extra
         source = entries.get(_normalise(member.linkname))
         if wanted and source is not None and source.kind == "file":
             entries[path] = source
+            _check_kept(entries)
     elif member.isreg() and wanted:
         handle = tar.extractfile(member)
         assert handle is not None  # a regular file always has one
         with handle:
             data = _apt_stanza(handle) if path == DPKG_STATUS else _read_capped(path, handle)
         entries[path] = FileEntry("file", data)
+        _check_kept(entries)
 
 
 # --------------------------------------------------------------------------- the merged view
@@ -616,6 +640,10 @@ async def inspect(
                 f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
             )
         merged = merge(merged, await layer_entries(registry, ref, layer.digest, cache_dir))
+        try:
+            _check_kept(merged)
+        except BaseImageError as e:
+            raise BaseImageError(f"{ref.name}@{manifest_digest}: {e}") from None
         if os_release_text(merged) is not None:
             return describe(merged, layer.digest)
     read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"

@@ -2,19 +2,144 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import NamedTuple
 
 import httpx
 
 from pinner import __version__
 from pinner.errors import PinnerError
+from pinner.output import untrusted
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"pinner/{__version__}"
+# One request, from connecting to the last byte of its body, must finish within this (--timeout).
+DEFAULT_TIMEOUT = 300.0
+# What is kept of a body that is not a success (an error's text, a redirect's page): the rest is
+# dropped unread, so an endless error body costs nothing.
+MAX_OTHER_BODY = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """A body grew past the limit its reader set."""
+
+
+# Content-Encodings decoded here, as httpx would, but a piece at a time and counted.
+_DECODERS = {
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "x-gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "deflate": lambda: zlib.decompressobj(),
+}
+_PIECE = 1024 * 1024
+
+
+class Bounded(httpx.AsyncByteStream):
+    """A response body with a size limit and a deadline; a success past its limit raises."""
+
+    def __init__(
+        self,
+        stream: httpx.AsyncByteStream,
+        limit: int | None,
+        truncate: bool,
+        encoding: str = "",
+    ) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.truncate = truncate
+        self.encoding = encoding
+        self.deadline: float | None = None
+        self.on_timeout: Callable[[], PinnerError] | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for piece in self._decoded():
+            size += len(piece)
+            if self.limit is not None and size > self.limit:
+                if not self.truncate:
+                    raise BodyTooLarge(self.limit)
+                yield piece[: len(piece) - (size - self.limit)]
+                return
+            yield piece
+
+    async def _decoded(self) -> AsyncIterator[bytes]:
+        """The body's bytes, Content-Encoding undone a megabyte at a time (a bomb stays small)."""
+        make = _DECODERS.get(self.encoding)
+        if make is None:
+            async for chunk in self._raw():
+                yield chunk
+            return
+        decoder = make()
+        try:
+            async for chunk in self._raw():
+                while chunk:
+                    yield decoder.decompress(chunk, _PIECE)
+                    chunk = decoder.unconsumed_tail
+            yield decoder.flush()
+        except zlib.error as e:
+            raise httpx.DecodingError(f"{self.encoding} body does not decode: {e}") from None
+
+    async def _raw(self) -> AsyncIterator[bytes]:
+        chunks = aiter(self.stream)
+        while True:
+            try:
+                if self.deadline is None:
+                    chunk = await anext(chunks)
+                else:
+                    async with asyncio.timeout_at(self.deadline):
+                        chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if self.on_timeout is None:
+                    raise
+                raise self.on_timeout() from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+async def bound_response(response: httpx.Response) -> None:
+    """An httpx response hook: keep at most MAX_OTHER_BODY of a body that is not a success."""
+    # Requests ask for the identity encoding; a body encoded anyway is decoded by Bounded, so
+    # limits count decoded bytes and a gzip bomb is cut off at them.
+    encoding = response.headers.pop("Content-Encoding", "").strip().lower()
+    # httpx reads a redirect's or a 401's body whole before following it: this bounds that too.
+    other = not response.is_success
+    assert isinstance(response.stream, httpx.AsyncByteStream)
+    limit = MAX_OTHER_BODY if other else None
+    response.stream = Bounded(response.stream, limit, truncate=other, encoding=encoding)
+
+
+async def read(
+    response: httpx.Response, limit: int, error: Callable[[str], PinnerError], subject: str
+) -> bytes:
+    """A success's body, refused once it passes limit bytes (Content-Length checked first)."""
+    declared = response.headers.get("Content-Length", "")
+    try:
+        if declared.isdigit() and int(declared) > limit:
+            raise error(f"{subject} is {int(declared)} bytes, over the {_size(limit)} limit")
+        if isinstance(response.stream, Bounded):
+            response.stream.limit = limit
+        else:
+            assert isinstance(response.stream, httpx.AsyncByteStream)
+            response.stream = Bounded(response.stream, limit, truncate=False)
+        return await response.aread()
+    except BodyTooLarge:
+        raise error(f"{subject} is over the {_size(limit)} limit") from None
+    except httpx.HTTPError as e:
+        raise error(f"reading {subject}: {describe(e)}") from None
+    finally:
+        await response.aclose()
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
 class Retry(NamedTuple):
@@ -39,8 +164,11 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def describe(error: httpx.TransportError, mirror_option: str = "--registry-mirror") -> str:
+def describe(error: httpx.HTTPError, mirror_option: str = "--registry-mirror") -> str:
     """A short reason for a transport error, e.g. "connection refused"; hints at mirror_option."""
+    if isinstance(error, httpx.LocalProtocolError):
+        # Its text quotes the offending request header, which may hold a token.
+        return "the request could not be sent (a header value is not valid HTTP)"
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
@@ -48,7 +176,8 @@ def describe(error: httpx.TransportError, mirror_option: str = "--registry-mirro
         if isinstance(cause, socket.gaierror):
             return f"host name not found (no DNS answer; offline, or use {mirror_option})"
         cause = cause.__cause__ or cause.__context__
-    return str(error) or type(error).__name__
+    # Other texts may quote what the server sent.
+    return untrusted(str(error)) or type(error).__name__
 
 
 async def send(
@@ -62,27 +191,44 @@ async def send(
     headers: Mapping[str, str] | None = None,
     counts: dict[str, int] | None = None,
     mirror_option: str = "--registry-mirror",
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> httpx.Response:
-    """Send a streamed request; retry 408, 429, 5xx and connection errors, honouring Retry-After."""
+    """Send a streamed request; retry 408, 429, 5xx and connection errors, honouring Retry-After.
+
+    Each attempt, body included, must end within timeout seconds: a per-read timeout alone lets
+    a server that sends a byte now and then hold a run forever.
+    """
     host = httpx.URL(url).netloc.decode("ascii")
+
+    def too_slow() -> PinnerError:
+        return error(f"{host}: no complete answer within {timeout:g} s (see --timeout)")
+
     for attempt in range(1, retry.attempts + 1):
         last = attempt == retry.attempts
         backoff = retry.backoff * 2 ** (attempt - 1)
         if counts is not None:
             counts[method] = counts.get(method, 0) + 1
         request = client.build_request(method, url, headers=headers)
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            response = await client.send(request, stream=True)
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(request, stream=True)
+        except TimeoutError:
+            raise too_slow() from None
+        except httpx.TooManyRedirects:
+            raise error(f"{host}: too many redirects") from None
         except httpx.TransportError as e:
             if last:
                 raise error(f"cannot reach {host}: {describe(e, mirror_option)}") from None
             await sleep(backoff)
             continue
+        if isinstance(response.stream, Bounded):
+            response.stream.deadline, response.stream.on_timeout = deadline, too_slow
         if response.status_code not in RETRY_STATUSES:
             return response
         await response.aclose()
         wait = retry_after(response)
-        status = f"{response.status_code} {response.reason_phrase}"
+        status = untrusted(f"{response.status_code} {response.reason_phrase}", 60)
         if wait is not None and wait > retry.max_retry_after:
             raise error(f"{host}: {status}, retry after {wait:.0f} s is past the limit")
         if last:

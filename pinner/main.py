@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
+import urllib.parse
 from collections.abc import Sequence
 
 from pinner import __version__, refs
@@ -13,7 +15,8 @@ from pinner.config import Config
 from pinner.config import load as load_config
 from pinner.engine import Options, check_snapshot_option, platform_options
 from pinner.errors import PinnerError, UsageError
-from pinner.output import print_json_failure
+from pinner.http import DEFAULT_TIMEOUT
+from pinner.output import MAX_LINE, print_json_failure, untrusted
 from pinner.registry import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -75,7 +78,49 @@ def _registry() -> argparse.ArgumentParser:
         metavar="HOST",
         help="use plain HTTP for HOST (repeatable; loopback always is)",
     )
+    registry.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"give up on a request, body included, after SECONDS (default {DEFAULT_TIMEOUT:g})",
+    )
     return registry
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
+
+
+def _mirror_url(option: str, key: str, url: str) -> str:
+    """A mirror URL, checked: http(s), a host, no credentials (the URL is written into files)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        parts, host = None, None
+    shown = untrusted(_without_password(url))
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise UsageError(f"{option} {key}={shown}: expected an http(s)://HOST[:PORT]/... URL")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(f"{option} {key}={shown}: credentials in the URL are not supported")
+    return url
+
+
+def _without_password(url: str) -> str:
+    """url with anything between "://" and the "@" of its authority replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if sep and "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return scheme + sep + authority + slash + path
 
 
 def _packages() -> argparse.ArgumentParser:
@@ -299,11 +344,10 @@ def _settings(args: argparse.Namespace, config: Config) -> Settings:
     mirrors.update(args.registry_mirror)
     normal = {}
     for host, url in mirrors.items():
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--registry-mirror {host}={url}: URL must start with http(s)://")
+        url = _mirror_url("--registry-mirror", host, url)
         normal["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = url
     insecure = args.insecure_registry or config.insecure_registries
-    return Settings(mirrors=normal, insecure=frozenset(insecure))
+    return Settings(mirrors=normal, insecure=frozenset(insecure), timeout=args.timeout)
 
 
 def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str]:
@@ -312,7 +356,7 @@ def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str
     unknown = sorted(set(mirrors) - {"debian", "ubuntu"})
     if unknown:
         raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
-    return mirrors
+    return {key: _mirror_url("--snapshot-mirror", key, url) for key, url in mirrors.items()}
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
@@ -438,9 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as e:
-        return _fail(f"pinner: {e}", EXIT_USAGE, as_json)
+        return _fail(f"pinner: {untrusted(str(e), MAX_LINE)}", EXIT_USAGE, as_json)
     except PinnerError as e:
-        return _fail(str(e), EXIT_FAIL, as_json)
+        # Messages quote server text already made safe; this keeps any slip to one clean line.
+        return _fail(untrusted(str(e), MAX_LINE), EXIT_FAIL, as_json)
     except KeyboardInterrupt:
         return _fail("pinner: interrupted", EXIT_INTERRUPT, as_json)
     except Exception:

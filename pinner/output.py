@@ -11,16 +11,22 @@ from typing import TextIO
 
 # A progress line appears only for runs that take longer than this.
 PROGRESS_DELAY = 0.5
-# Longest piece of a server's text that a message quotes.
+# Longest piece of a server's text that a message quotes, and longest error line printed.
 MAX_QUOTED = 200
+MAX_LINE = 2000
 # C0 and C1 controls and DEL: ESC sequences move the cursor or retitle the terminal, CR and LF
 # forge lines; also the bidi overrides and isolates, which reorder what is shown (CVE-2021-42574).
 _UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
+# An Authorization value a server echoes back (RFC 9110 11.6.2: scheme, then credentials).
+_CREDENTIALS_RE = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]+")
+
+
 def untrusted(text: str, limit: int = MAX_QUOTED) -> str:
-    """Text from a server made safe to print: control characters as one space, length capped."""
+    """Text from a server made safe to print: controls as spaces, credentials hidden, capped."""
     text = _UNPRINTABLE_RE.sub(" ", text).strip()
+    text = _CREDENTIALS_RE.sub(r"\1 <hidden>", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -64,7 +70,7 @@ class Reporter:
             print(line, file=self.stream)
 
     def error(self, line: str) -> None:
-        print(line, file=self.stream)
+        print(untrusted(line, MAX_LINE), file=self.stream)
 
     def failures(self, errors: list[str]) -> None:
         """Print each failure, then that nothing was written."""

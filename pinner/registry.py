@@ -34,6 +34,10 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# A token reply is a few KiB of JSON; a megabyte is generous.
+MAX_TOKEN_BYTES = 1024 * 1024
+# What a token may hold: visible ASCII, no space, so it is one valid header value (RFC 9110 5.5).
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 DOCKER_HUB_API = "https://registry-1.docker.io"
 DEFAULT_RETRY = Retry()
 _REPOSITORY_PATH_RE = re.compile(
@@ -79,7 +83,7 @@ class Settings:
     attempts: int = 4
     backoff: float = 0.5
     max_retry_after: float = 60.0
-    timeout: float = 30.0
+    timeout: float = http.DEFAULT_TIMEOUT
     concurrency: int = 32
 
 
@@ -184,7 +188,12 @@ class RegistryAuth(httpx.Auth):
                             break
                         self.token_requests += 1
                         token_response = yield token_request
-                        await token_response.aread()
+                        token_body = await http.read(
+                            token_response,
+                            MAX_TOKEN_BYTES,
+                            lambda m: RegistryError(f"{host}: {m}"),
+                            "the token service's answer",
+                        )
                         if (
                             token_response.status_code in http.RETRY_STATUSES
                             and token_attempt < self.retry.attempts
@@ -197,7 +206,9 @@ class RegistryAuth(httpx.Auth):
                             token_request = self._authorize(request, host, scope)
                             continue
                         try:
-                            self._tokens[(host, scope)] = _parse_token(token_response, host)
+                            self._tokens[(host, scope)] = _parse_token(
+                                token_response.status_code, token_body, host
+                            )
                         except RegistryError as e:
                             # One token request per scope per run, even when it is refused.
                             self._refused[(host, scope)] = e
@@ -287,22 +298,25 @@ def _basic(credential: Credential) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def _parse_token(response: httpx.Response, host: str) -> tuple[str, float]:
+def _parse_token(status: int, body: bytes, host: str) -> tuple[str, float]:
     """The token and its expiry (monotonic) from a token endpoint's reply."""
-    if response.status_code in (401, 403):
-        raise RegistryError(
-            f"{host}: authentication failed: the token service answered {response.status_code}"
-        )
-    if response.status_code != 200:
-        raise RegistryError(f"{host}: token service answered {response.status_code}")
+    if status in (401, 403):
+        raise RegistryError(f"{host}: authentication failed: the token service answered {status}")
+    if status != 200:
+        raise RegistryError(f"{host}: token service answered {status}")
     try:
-        data = response.json()
+        data = json.loads(body)
         token = data.get("access_token") or data.get("token")
         expires_in = float(data.get("expires_in") or 60)
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, OverflowError, RecursionError):
         token, expires_in = None, 0.0
     if not isinstance(token, str) or not token:
         raise RegistryError(f"{host}: token service gave no token")
+    if not _TOKEN_RE.fullmatch(token):
+        # It would go into an Authorization header, and httpx would quote it in its error.
+        raise RegistryError(f"{host}: token service gave a token that is not a header value")
+    if expires_in != expires_in:  # NaN
+        expires_in = 60.0
     # Renew a little early so a token does not expire between check and use.
     return token, time.monotonic() + max(expires_in - 10, 1)
 
@@ -314,12 +328,14 @@ def _error_message(response: httpx.Response) -> str:
         return f"unauthorized: {host} refused the credentials (or has none for it)"
     try:
         errors = response.json().get("errors") or []
-        message = str(errors[0].get("message") or errors[0].get("code")).lower()
-        return message
-    except (ValueError, AttributeError, IndexError, TypeError):
-        if response.status_code == 404:
-            return "manifest unknown"
-        return f"{response.status_code} {response.reason_phrase}".strip()
+        message = untrusted(str(errors[0].get("message") or errors[0].get("code")).lower())
+        if message:
+            return message
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError):
+        pass
+    if response.status_code == 404:
+        return "manifest unknown"
+    return untrusted(f"{response.status_code} {response.reason_phrase}")
 
 
 def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
@@ -337,7 +353,7 @@ def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
                 continue
             key = normalize_platform(os_name, arch, platform.get("variant"))
             found.setdefault(key, checked_digest(entry["digest"], f"index entry for {key}"))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         shown = untrusted(str(e))
         raise RegistryError(f"index is not valid JSON of the expected shape ({shown})") from None
     return tuple(sorted(found.items()))
@@ -354,7 +370,7 @@ def layers_of(body: bytes, subject: str) -> tuple[Layer, ...]:
             Layer(checked_digest(d["digest"], f"{subject}: layer"), d.get("mediaType", ""))
             for d in doc["layers"]
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise RegistryError(f"{subject}: not an image manifest") from None
     if not all(isinstance(layer.media_type, str) for layer in layers):
         raise RegistryError(f"{subject}: a layer's mediaType is not a string")
@@ -378,9 +394,10 @@ class Registry:
         self._client = httpx.AsyncClient(
             auth=self.auth,
             transport=transport,
-            timeout=httpx.Timeout(settings.timeout, connect=10.0),
+            timeout=httpx.Timeout(min(settings.timeout, 30.0), connect=min(settings.timeout, 10.0)),
+            event_hooks={"response": [http.bound_response]},
             limits=httpx.Limits(max_connections=settings.concurrency),
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             follow_redirects=True,
         )
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
@@ -401,6 +418,7 @@ class Registry:
             error=RegistryError,
             headers={"Accept": ACCEPT},
             counts=self.requests,
+            timeout=self.settings.timeout,
         )
 
     def _url(self, ref: ImageRef, target: str) -> str:
@@ -425,41 +443,29 @@ class Registry:
     async def _raise_from_get(self, ref: ImageRef) -> Manifest:
         """A HEAD failed: GET for the registry's error text (a HEAD has no body)."""
         response = await self._send("GET", self._url(ref, ref.digest or ref.tag_or_latest))
-        await response.aread()
         if response.status_code == 200:
+            await response.aclose()
             raise RegistryError("HEAD failed where GET succeeds")
+        await response.aread()
         message = _error_message(response)
         if response.status_code == 404 and message == "manifest unknown":
             # distribution says "manifest unknown" for a missing repository too; tags/list tells.
             tags_url = f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/tags/list?n=1"
             tags = await self._send("GET", tags_url)
-            await tags.aread()
             if tags.status_code == 404:
+                await tags.aread()
                 message = _error_message(tags)
+            await tags.aclose()
         raise RegistryError(message)
 
     async def get(self, ref: ImageRef, target: str) -> tuple[Manifest, bytes]:
         """GET a manifest by tag or digest, verifying its digest against the bytes."""
         response = await self._send("GET", self._url(ref, target))
-        try:
-            if response.status_code != 200:
-                await response.aread()
-                raise RegistryError(_error_message(response))
-            length = int(response.headers.get("Content-Length") or 0)
-            if length > MAX_MANIFEST_BYTES:
-                raise RegistryError(f"manifest is {length} bytes, over the 4 MiB limit")
-            chunks = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_MANIFEST_BYTES:
-                    raise RegistryError("manifest is over the 4 MiB limit")
-                chunks.append(chunk)
-        except httpx.TransportError as e:
-            raise RegistryError(f"reading manifest: {http.describe(e)}") from None
-        finally:
+        if response.status_code != 200:
+            await response.aread()  # an error's text, cut short by http.bound_response
             await response.aclose()
-        body = b"".join(chunks)
+            raise RegistryError(_error_message(response))
+        body = await http.read(response, MAX_MANIFEST_BYTES, RegistryError, "manifest")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         header = response.headers.get("Docker-Content-Digest")
         if header and checked_digest(header, "Docker-Content-Digest") != digest:
@@ -471,7 +477,7 @@ class Registry:
         media_type: object = response.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             media_type = json.loads(body).get("mediaType") or media_type
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise RegistryError("manifest is not valid JSON") from None
         if not isinstance(media_type, str):
             raise RegistryError("manifest's mediaType is not a string")
@@ -488,7 +494,7 @@ class Registry:
                 raise RegistryError(f"blob {digest}: {_error_message(response)}")
             async for chunk in response.aiter_bytes():
                 yield chunk
-        except httpx.TransportError as e:
+        except httpx.HTTPError as e:
             raise RegistryError(f"reading blob {digest}: {http.describe(e)}") from None
         finally:
             await response.aclose()

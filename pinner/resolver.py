@@ -108,7 +108,10 @@ class Session:
     def mirror(self) -> SnapshotMirror:
         if self._mirror is None:
             self._mirror = SnapshotMirror(
-                self.snapshot_mirrors, self.cache_dir, transport=self._transport
+                self.snapshot_mirrors,
+                self.cache_dir,
+                transport=self._transport,
+                timeout=self.settings.timeout,
             )
         return self._mirror
 

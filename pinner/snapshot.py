@@ -24,6 +24,9 @@ from pinner.errors import MirrorError
 
 # The snapshot service is slow and rate limited: more patience than with registries.
 SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
+# An InRelease is a few hundred KiB; a compressed Packages index a few tens of MiB at most.
+MAX_RELEASE_BYTES = 16 * 1024 * 1024
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 # Archives as sourceslist.archive_of names them; debian-archive/<dir> is debian-archive/<ts>/<dir>
 # What a user who cannot reach the public host passes instead.
 MIRROR_OPTION = "--snapshot-mirror"
@@ -52,15 +55,18 @@ class SnapshotMirror:
         retry: http.Retry = SNAPSHOT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeout: float = http.DEFAULT_TIMEOUT,
     ) -> None:
         self.mirrors = mirrors
+        self.timeout = timeout
         self.cache_dir = cache_dir
         self.retry = retry
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             transport=transport,
-            timeout=httpx.Timeout(120.0, connect=15.0),
-            headers={"User-Agent": http.USER_AGENT},
+            timeout=httpx.Timeout(min(timeout, 120.0), connect=min(timeout, 15.0)),
+            headers={"User-Agent": http.USER_AGENT, "Accept-Encoding": "identity"},
+            event_hooks={"response": [http.bound_response]},
             follow_redirects=True,
         )
         self._serial = asyncio.Lock()
@@ -79,8 +85,8 @@ class SnapshotMirror:
             return None
         return self.cache_dir / "snapshot" / hashlib.sha256(url.encode()).hexdigest()
 
-    async def fetch(self, url: str, subject: str) -> bytes:
-        """GET url's bytes, from the cache when it has them; 404 names the subject.
+    async def fetch(self, url: str, subject: str, limit: int) -> bytes:
+        """GET url's bytes (at most limit), from the cache when it has them; 404 names the subject.
 
         The caller verifies the bytes, then keep()s them: only what verified is cached.
         """
@@ -99,16 +105,15 @@ class SnapshotMirror:
                     error=MirrorError,
                     counts=self.requests,
                     mirror_option=MIRROR_OPTION,
+                    timeout=self.timeout,
                 )
             except MirrorError as e:
                 raise MirrorError(f"{subject}: {e}") from None
-            try:
-                body = await response.aread()
-            except httpx.TransportError as e:
-                raise MirrorError(
-                    f"{subject}: reading {url}: {http.describe(e, MIRROR_OPTION)}"
-                ) from None
-            finally:
+            if response.status_code == 200:
+                body = await http.read(
+                    response, limit, lambda m: MirrorError(f"{subject}: {m}"), url
+                )
+            else:
                 await response.aclose()
         if response.status_code == 404:
             raise MirrorError(f"{subject}: not found on the snapshot mirror (404 for {url})")
@@ -138,7 +143,7 @@ class SnapshotMirror:
     async def _release(
         self, url: str, subject: str, keyrings: Sequence[Path]
     ) -> tuple[Release, bool]:
-        data = await self.fetch(url, subject)
+        data = await self.fetch(url, subject, MAX_RELEASE_BYTES)
         try:
             checked = release.verify_signature(data, keyrings, source=f"{subject}: InRelease")
         except release.GpgvMissing:
@@ -174,12 +179,16 @@ class SnapshotMirror:
         key = (url, signed.sha256[path].sha256)  # the same bytes, verified and parsed once
         if key in self._packages:
             return self._packages[key]
-        data = await self.fetch(url, f"{subject}: {path}")
+        limit = min(signed.sha256[path].size, MAX_INDEX_BYTES)
+        data = await self.fetch(url, f"{subject}: {path}", limit)
         release.verify_index(signed, path, data)
         self.keep(url, data)
-        entries = packages.parse_packages(
-            packages.decompress(data, path), source=f"{subject}: {path}"
-        )
+        # The Release lists the uncompressed index's size too when the archive has it (dak does):
+        # a bomb cannot inflate past what was signed.
+        plain = signed.sha256.get(stem)
+        unpacked = min(plain.size, packages.MAX_UNPACKED) if plain else packages.MAX_UNPACKED
+        text = packages.decompress(data, path, unpacked)
+        entries = packages.parse_packages(text, source=f"{subject}: {path}")
         self._packages[key] = entries
         return entries
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pinner import shellword
 from pinner.shellword import ExpansionError, expand
 
 ERROR = object()
@@ -131,3 +132,37 @@ def test_buildkit_process_with_matches_table(
 def test_the_escape_directive_escapes() -> None:
     assert expand("a`$B", {"B": "x"}.get, escape="`") == "a$B"
     assert expand("a\\b", {}.get, escape="`") == "a\\b"
+
+
+# TestConvertShellPatternToRegex and TestReversePattern (lex_test.go).
+@pytest.mark.parametrize(
+    ("pattern", "regex"),
+    [
+        ("*", "^.*"),
+        ("?", "^."),
+        ("\\*", "^\\*"),
+        ("(()[]{\\}^$.\\*\\?|\\\\", "^\\(\\(\\)\\[\\]\\{\\}\\^\\$\\.\\*\\?\\|\\\\"),
+    ],
+)
+def test_buildkit_pattern_to_regex(pattern: str, regex: str) -> None:
+    assert shellword._pattern_regex(pattern, greedy=True, anchored=True).pattern == regex
+
+
+@pytest.mark.parametrize("pattern", ["\\", "\\x", "\\\\\\"])
+def test_buildkit_invalid_patterns(pattern: str) -> None:
+    with pytest.raises(ExpansionError):
+        shellword._pattern_regex(pattern, greedy=True, anchored=True)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reversed_"),
+    [
+        ("a\\*c", "c\\*a"),
+        ("\\\\\\ab", "b\\a\\\\"),
+        ("ab\\", "\\ba"),
+        ("👽\\🚀🖖", "🖖\\🚀👽"),
+        ("\\\\b", "b\\\\"),
+    ],
+)
+def test_buildkit_reverse_pattern(pattern: str, reversed_: str) -> None:
+    assert shellword._reverse_pattern(pattern) == reversed_

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from dockerfile_parse import DockerfileParser
@@ -81,6 +81,7 @@ class ImageUse(NamedTuple):
     ref: reference.ImageRef
     site: Span | None
     used_by: str
+    platform: str | None = None  # set when the reference names another image on another platform
 
 
 class Stage(NamedTuple):
@@ -336,25 +337,39 @@ def parse(
     build_args: Mapping[str, str] | None = None,
     platforms: Sequence[str] = (DEFAULT_PLATFORM,),
 ) -> Dockerfile:
-    """Parse a Dockerfile's text into stages and external image uses, for the first platform.
+    """Parse a Dockerfile's text into stages and external image uses, for every platform.
 
-    A reference that names another image for another of the platforms (`FROM app-${TARGETARCH}`)
-    is refused: one reference in the file cannot hold a digest per platform.
+    Stages and most uses are the first platform's. A reference that names another image on
+    another platform (`FROM app-${TARGETARCH}`) is one use per platform, with no pin site: one
+    reference in the file cannot hold a digest per platform, the lock holds each.
     """
-    first = _Walker(text, path, build_args or {}, platforms[0]).walk()
-    for platform in platforms[1:]:
-        other = _Walker(text, path, build_args or {}, platform).walk()
-        mine = {(u.line, u.used_by): u.expanded for u in first.uses}
-        theirs = {(u.line, u.used_by): u.expanded for u in other.uses}
-        for key in sorted(
-            mine.keys() ^ theirs.keys() | {k for k in mine if k in theirs and mine[k] != theirs[k]}
-        ):
-            a, b = mine.get(key, "a build stage"), theirs.get(key, "a build stage")
-            raise DockerfileError(
-                f"{path}:{key[0]}: names {a} on {platforms[0]} but {b} on {platform};"
-                " one reference cannot be pinned for both: lock the platforms one by one"
-            )
-    return first
+    walks = [(p, _Walker(text, path, build_args or {}, p).walk()) for p in platforms]
+    first = walks[0][1]
+    if len(walks) == 1:
+        return first
+    seen: dict[tuple[int, str], set[str | None]] = {}
+    for _, walk in walks:
+        found = {(u.line, u.used_by): u.expanded for u in walk.uses}
+        for key in found.keys() | seen.keys():
+            seen.setdefault(key, set()).add(found.get(key))
+    differ = {key for key, values in seen.items() if len(values) > 1}
+    uses = [u for u in first.uses if (u.line, u.used_by) not in differ]
+    for platform, walk in walks:
+        uses.extend(
+            u._replace(site=None, used_by=f"{u.used_by} on {platform}", platform=platform)
+            for u in walk.uses
+            if (u.line, u.used_by) in differ
+        )
+    return first._replace(uses=tuple(uses))
+
+
+_PLATFORM_USE_RE = re.compile(r" on ([a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)$")
+
+
+def locked_platforms(used_by: Iterable[str]) -> tuple[str, ...]:
+    """The platforms a lock's per-platform uses name (`stage 1: FROM on linux/arm64`)."""
+    found = (_PLATFORM_USE_RE.search(u) for u in used_by)
+    return tuple(sorted({m.group(1) for m in found if m}))
 
 
 class _Walker:

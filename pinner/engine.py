@@ -99,16 +99,17 @@ def platform_options(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(platform_option(v) for v in values))
 
 
-def parse_platforms(options: Options) -> tuple[str, ...]:
+def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
     """The platforms a Dockerfile's automatic platform ARGs are read for: the locked ones."""
-    return options.platforms or (dockerfile.DEFAULT_PLATFORM,)
+    locked = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
+    return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
 
 
 def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:
-    """Targets parsed for every locked platform (the load parsed for the default one), errors."""
-    platforms = parse_platforms(options)
-    if platforms == (dockerfile.DEFAULT_PLATFORM,):
+    """Targets parsed for every platform to lock (the load parsed for the lock's), and errors."""
+    if not options.platforms:
         return list(targets), []
+    platforms = options.platforms
     result, errors = [], []
     for target in targets:
         if target.kind != DOCKERFILE:
@@ -123,14 +124,15 @@ def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Tar
     return result, errors
 
 
-def without_changed_pins(target: Target) -> Target:
+def without_changed_pins(target: Target, options: Options | None = None) -> Target:
     """The target as lock must work on it: references changed since the lock lose their digest."""
     if target.kind != DOCKERFILE:
         return target  # a reference file's text is no Dockerfile to parse again
     text = pinning.unpin_changed(target.parsed, target.lock)
     if text == target.parsed.text:
         return target
-    return target._replace(parsed=dockerfile.parse(text, target.path, target.build_args))
+    platforms = parse_platforms(options or Options(), target.lock)
+    return target._replace(parsed=dockerfile.parse(text, target.path, target.build_args, platforms))
 
 
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
@@ -499,7 +501,8 @@ def compose(
     )
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
-    reparsed = dockerfile.parse(text, target.path, target.build_args, parse_platforms(options))
+    platforms = parse_platforms(options, old)
+    reparsed = dockerfile.parse(text, target.path, target.build_args, platforms)
     pinned = pinning.pin(reparsed, resolved, old)
     all_notes += pinned.notes(target.path)
     epoch = _users_epoch(parsed, previous_epoch)

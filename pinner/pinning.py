@@ -142,7 +142,11 @@ class Pinned(NamedTuple):
         """What the user must do for references a --build-arg sets: the file cannot hold them."""
         pinned = {u: i.reference for i in self.lock.images for u in i.used_by}
         return tuple(
-            f"{path}:{use.line}: {use.written}: set by --build-arg;"
+            f"{path}:{use.line}: {use.written}: names {use.expanded} on {use.platform}, locked as"
+            f" {pinned[use.used_by]}; one reference cannot hold a digest per platform, so the"
+            " file keeps the tag"
+            if use.platform is not None
+            else f"{path}:{use.line}: {use.written}: set by --build-arg;"
             f" build with --build-arg {use.written.strip('${}')}={pinned[use.used_by]}"
             for use in self.unpinnable
         )

@@ -70,7 +70,9 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
     args = dict(build_args) if build_args else dict(lock.build_args)
-    parsed = dockerfile.parse(text, path, args)
+    # A reference locked per platform is parsed for those platforms again (`FROM app-$TARGETARCH`).
+    platforms = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
+    parsed = dockerfile.parse(text, path, args, platforms or (dockerfile.DEFAULT_PLATFORM,))
     return Target(path, lock_path, parsed, lock, lock_text, args)
 
 

@@ -608,3 +608,40 @@ def test_item10_a_bad_lock_is_one_line_and_exit_1(
     assert (out + err).splitlines()[0] == f"{dockerfile}.lock: " + message.format(A=digest)
     assert "Traceback" not in out + err
     assert snapshot(tmp_path) == before
+
+
+def test_an_image_named_per_platform_is_locked_for_each(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`FROM app-${TARGETARCH}`: the file keeps the tag, the lock holds each platform's digest."""
+    amd64 = push_image(registry, "cli/app-amd64", "1")
+    arm64 = push_image(registry, "cli/app-arm64", "1")
+    h = registry.host
+    dockerfile = tmp_path / "Dockerfile"
+    original = f"FROM {h}/cli/app-${{TARGETARCH}}:1\n"
+    dockerfile.write_text(original)
+    argv = ["lock", "--images-only", "--platform", "linux/amd64", "--platform", "linux/arm64"]
+    code, _, err = run(capsys, *argv, str(dockerfile))
+
+    assert code == 0, err
+    assert dockerfile.read_text() == original
+    assert (
+        f"{dockerfile}:1: {h}/cli/app-${{TARGETARCH}}:1: names {h}/cli/app-arm64:1 on linux/arm64,"
+        f" locked as {h}/cli/app-arm64:1@{arm64}; one reference cannot hold a digest per"
+        " platform, so the file keeps the tag"
+    ) in err
+    lock = (tmp_path / "Dockerfile.lock").read_text()
+    assert f'reference = "{h}/cli/app-amd64:1@{amd64}"\n' in lock
+    assert 'used-by = ["stage 0: FROM on linux/arm64"]\n' in lock
+    before = snapshot(tmp_path)
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    assert snapshot(tmp_path) == before
+
+    new = push_image(registry, "cli/app-arm64", "1", seed="v2")
+    code, _, err = run(capsys, "update", str(dockerfile))
+    assert code == 0, err
+    assert (
+        f'reference = "{h}/cli/app-arm64:1@{new}"\n' in (tmp_path / "Dockerfile.lock").read_text()
+    )
+    assert run(capsys, "check", str(dockerfile))[0] == 0

@@ -342,11 +342,17 @@ def test_platform_args_have_the_platforms_values(text: str, platform: str, expan
     assert use.expanded == expanded
 
 
-def test_an_image_named_per_platform_is_refused_for_several_platforms() -> None:
-    text = "FROM scratch AS app-arm64\nFROM app-${TARGETARCH}\n"
-    with pytest.raises(DockerfileError) as info:
-        dockerfile.parse(text, "Dockerfile", platforms=("linux/arm64", "linux/amd64"))
-    assert str(info.value) == (
-        "Dockerfile:2: names a build stage on linux/arm64 but app-amd64 on linux/amd64;"
-        " one reference cannot be pinned for both: lock the platforms one by one"
+def test_an_image_named_per_platform_is_one_use_per_platform() -> None:
+    text = "FROM scratch AS app-arm64\nFROM app-${TARGETARCH}\nFROM alpine:3\n"
+    platforms = ("linux/arm64", "linux/amd64", "linux/arm/v7")
+    parsed = dockerfile.parse(text, "Dockerfile", platforms=platforms)
+    assert [(u.expanded, u.used_by, u.platform, u.site) for u in parsed.uses] == [
+        ("alpine:3", "stage 2: FROM", None, parsed.uses[0].site),
+        ("app-amd64", "stage 1: FROM on linux/amd64", "linux/amd64", None),
+        ("app-arm", "stage 1: FROM on linux/arm/v7", "linux/arm/v7", None),
+    ]
+    assert parsed.uses[0].site is not None
+    assert dockerfile.locked_platforms(u.used_by for u in parsed.uses) == (
+        "linux/amd64",
+        "linux/arm/v7",
     )

@@ -38,7 +38,7 @@ def lock(
     targets, errors = load(paths, build_args, exclude, kubernetes)
     targets, platform_errors = engine.for_platforms(targets, options)
     errors += platform_errors
-    work = [engine.without_changed_pins(t) for t in targets]
+    work = [engine.without_changed_pins(t, options) for t in targets]
     outcomes, session_requests = asyncio.run(
         _lock_all(work, settings, options, errors, cache_dir or default_cache_dir(), report)
     )

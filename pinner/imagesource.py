@@ -378,6 +378,15 @@ class LayoutSource:
         if not isinstance(entries, list) or not entries:
             raise SourceError(f"{self.name}: index.json lists no manifests")
         if self.tag is None and len(entries) > 1:
+            names = {
+                e["annotations"].get(REF_NAME)
+                for e in entries
+                if isinstance(e, dict) and isinstance(e.get("annotations"), dict)
+            } - {None}
+            if len(names) > 1:
+                raise SourceError(
+                    f"{self.name}: holds {len(names)} tagged images; name one as oci:DIR:TAG"
+                )
             return None, index  # every entry is a platform (or an attestation) of one image
         for entry in entries:
             annotations = entry.get("annotations") if isinstance(entry, dict) else None

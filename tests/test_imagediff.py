@@ -327,3 +327,19 @@ def test_oversized_pax_header_is_refused_before_it_is_read(
     code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", f"oci:{tmp_path / 'b'}")
     assert (code, out) == (1, "")
     assert err.endswith(f": a tar header of {(2 << 20) + 17} bytes is over the limit\n")
+
+
+def test_layout_with_several_tags_needs_one_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_layout(image(BASE), tmp_path / "one", "v1")
+    index = json.loads((tmp_path / "one" / "index.json").read_text())
+    write_layout(image(BASE, APP), tmp_path / "one", "v2")
+    index["manifests"] += json.loads((tmp_path / "one" / "index.json").read_text())["manifests"]
+    (tmp_path / "one" / "index.json").write_text(json.dumps(index))
+    layout = f"oci:{tmp_path / 'one'}"
+    code, out, err = run(capsys, layout, f"{layout}:v1")
+    assert (code, out) == (1, "")
+    assert err == f"{layout}: holds 2 tagged images; name one as oci:DIR:TAG\n"
+    assert run(capsys, f"{layout}:v1", f"{layout}:v2")[0] == 1
+    assert run(capsys, f"{layout}:v2", f"{layout}:v2")[0] == 0

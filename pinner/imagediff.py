@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from pinner.imagefiles import FileInfo, LayerScan
-from pinner.imagesource import Attestation, Image, ImageConfig, PlatformImage
+from pinner.imagemodel import Attestation, Image, ImageConfig, PlatformImage
 
 IGNORES = ("timestamps", "history", "file-order", "tar-format")
 SEMANTIC = frozenset(IGNORES)

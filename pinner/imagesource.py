@@ -2,13 +2,12 @@
 
 # Every manifest and config is checked against its digest before it is parsed (a docker-archive
 # has no manifest digests: its config is named by its own hash), and every value taken from them is
-# type-checked here, so the rest of pinner sees only validated records. Layers are checked while
-# they stream (pinner.imagefiles).
+# type-checked (pinner.imagemodel), so the rest of pinner sees only validated records. Layers are
+# checked while they stream (pinner.imagefiles).
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import posixpath
@@ -16,11 +15,22 @@ import re
 import tarfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from pinner import reference
-from pinner.errors import PinnerError, RegistryError
+from pinner.errors import RegistryError
 from pinner.imagefiles import CHUNK, Layer
+from pinner.imagemodel import (
+    Attestation,
+    Image,
+    PlatformImage,
+    SourceError,
+    check_digest,
+    descriptor,
+    json_object,
+    parse_config,
+    sha,
+)
 from pinner.reference import ImageRef, normalize_platform
 from pinner.registry import INDEX_TYPES, MAX_MANIFEST_BYTES, Registry
 
@@ -28,67 +38,7 @@ MAX_CONFIG_BYTES = 8 * 1024 * 1024
 BATCH = 1024 * 1024
 ATTESTATION = "attestation-manifest"
 REF_NAME = "org.opencontainers.image.ref.name"
-_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
 _BLOB_NAME_RE = re.compile(r"(?:\./)?blobs/sha256/([0-9a-f]{64})")
-
-
-class SourceError(PinnerError):
-    """An image cannot be read, or its manifests and config are not what they should be."""
-
-
-class History(NamedTuple):
-    """One history entry of an image config."""
-
-    created: str
-    created_by: str
-    comment: str
-    empty_layer: bool
-
-
-class ImageConfig(NamedTuple):
-    """The fields of an image config that `diff` compares (OCI image-spec config.md)."""
-
-    architecture: str
-    os: str
-    variant: str
-    env: tuple[str, ...]
-    entrypoint: tuple[str, ...] | None
-    cmd: tuple[str, ...] | None
-    working_dir: str
-    user: str
-    labels: tuple[tuple[str, str], ...]
-    exposed_ports: tuple[str, ...]
-    volumes: tuple[str, ...]
-    stop_signal: str
-    created: str
-    history: tuple[History, ...]
-    diff_ids: tuple[str, ...]
-
-
-class PlatformImage(NamedTuple):
-    """One platform's image: manifest digest (None in a docker-archive), config and layers."""
-
-    platform: str
-    manifest: str | None
-    config_digest: str
-    config: ImageConfig
-    layers: tuple[Layer, ...]
-
-
-class Attestation(NamedTuple):
-    """An index entry that is not an image: BuildKit's attestation manifests."""
-
-    digest: str
-    subject: str
-
-
-class Image(NamedTuple):
-    """An image as given on the command line, with each platform it holds."""
-
-    name: str
-    digest: str | None
-    platforms: tuple[PlatformImage, ...]
-    attestations: tuple[Attestation, ...]
 
 
 class Source(Protocol):
@@ -110,112 +60,10 @@ class Source(Protocol):
         """A layer blob's bytes, in chunks (checked by whoever reads them); from a worker thread."""
 
 
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _digest(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _SHA256_RE.fullmatch(value):
-        raise SourceError(f"{what}: not a sha256 digest: {str(value)[:80]!r}")
-    return value
-
-
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        raise SourceError(f"{what}: not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise SourceError(f"{what}: not a JSON object")
-    return doc
-
-
-def _strings(value: object, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise SourceError(f"{what}: not a list of strings")
-    return tuple(value)
-
-
-def _string(value: object, what: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise SourceError(f"{what}: not a string")
-    return value
-
-
-def _keys(value: object, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, dict):
-        raise SourceError(f"{what}: not an object")
-    return tuple(sorted(str(k) for k in value))
-
-
-def parse_config(data: bytes, what: str) -> ImageConfig:
-    """The compared fields of a config blob, each type-checked."""
-    doc = _json_object(data, what)
-    inner = doc.get("config") or {}
-    if not isinstance(inner, dict):
-        raise SourceError(f"{what}: config is not an object")
-    labels = inner.get("Labels") or {}
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-        raise SourceError(f"{what}: Labels is not an object of strings")
-    history = doc.get("history") or []
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        raise SourceError(f"{what}: history is not a list of objects")
-    rootfs = doc.get("rootfs") or {}
-    if not isinstance(rootfs, dict):
-        raise SourceError(f"{what}: rootfs is not an object")
-    diff_ids = _strings(rootfs.get("diff_ids"), f"{what}: rootfs.diff_ids")
-    for diff_id in diff_ids:
-        _digest(diff_id, f"{what}: rootfs.diff_ids")
-    entrypoint, cmd = inner.get("Entrypoint"), inner.get("Cmd")
-    return ImageConfig(
-        architecture=_string(doc.get("architecture"), f"{what}: architecture"),
-        os=_string(doc.get("os"), f"{what}: os"),
-        variant=_string(doc.get("variant"), f"{what}: variant"),
-        env=_strings(inner.get("Env"), f"{what}: Env"),
-        entrypoint=None if entrypoint is None else _strings(entrypoint, f"{what}: Entrypoint"),
-        cmd=None if cmd is None else _strings(cmd, f"{what}: Cmd"),
-        working_dir=_string(inner.get("WorkingDir"), f"{what}: WorkingDir"),
-        user=_string(inner.get("User"), f"{what}: User"),
-        labels=tuple(sorted((str(k), v) for k, v in labels.items())),
-        exposed_ports=_keys(inner.get("ExposedPorts"), f"{what}: ExposedPorts"),
-        volumes=_keys(inner.get("Volumes"), f"{what}: Volumes"),
-        stop_signal=_string(inner.get("StopSignal"), f"{what}: StopSignal"),
-        created=_string(doc.get("created"), f"{what}: created"),
-        history=tuple(
-            History(
-                _string(h.get("created"), f"{what}: history created"),
-                _string(h.get("created_by"), f"{what}: history created_by"),
-                _string(h.get("comment"), f"{what}: history comment"),
-                h.get("empty_layer") is True,
-            )
-            for h in history
-        ),
-        diff_ids=diff_ids,
-    )
-
-
-def _descriptor(value: object, what: str, optional: bool = False) -> tuple[str, str, int]:
-    """(digest, media type, size) of a descriptor; optional allows no digest."""
-    if not isinstance(value, dict):
-        raise SourceError(f"{what}: not a descriptor")
-    size = value.get("size", -1)
-    if not isinstance(size, int) or isinstance(size, bool) or size < -1:
-        raise SourceError(f"{what}: size is not a non-negative integer")
-    digest = value.get("digest")
-    digest = "" if optional and digest == "" else _digest(digest, what)
-    return digest, _string(value.get("mediaType"), what), size
-
-
 async def load(source: Source, platforms: frozenset[str] = frozenset()) -> Image:
     """Read an image's index (if any), each platform's manifest and config; layers stay unread."""
     digest, body = await source.top()
-    doc = _json_object(body, source.name)
+    doc = json_object(body, source.name)
     found: list[PlatformImage] = []
     attestations: list[Attestation] = []
     await _walk(source, doc, digest, None, found, attestations, depth=0)
@@ -239,7 +87,7 @@ async def _walk(
         if not isinstance(entries, list) or depth > 2:
             raise SourceError(f"{what}: not an index of the expected shape")
         for i, entry in enumerate(entries):
-            child, _, _ = _descriptor(entry, f"{what}: manifests[{i}]")
+            child, _, _ = descriptor(entry, f"{what}: manifests[{i}]")
             annotations = entry.get("annotations") or {}
             raw = entry.get("platform") or {}
             if not isinstance(annotations, dict) or not isinstance(raw, dict):
@@ -253,11 +101,11 @@ async def _walk(
                 continue
             key = normalize_platform(os_name, arch, raw.get("variant")) if os_name else None
             body = await source.manifest(child)
-            sub = _json_object(body, f"{what}: {child}")
+            sub = json_object(body, f"{what}: {child}")
             await _walk(source, sub, child, key, found, attestations, depth + 1)
         return
     config_desc = doc.get("config")
-    config_digest, _, _ = _descriptor(config_desc, f"{what}: config")
+    config_digest, _, _ = descriptor(config_desc, f"{what}: config")
     config = parse_config(await source.config(config_digest), f"{what}: config")
     raw_layers = doc.get("layers")
     if not isinstance(raw_layers, list):
@@ -267,7 +115,7 @@ async def _walk(
             f"{what}: {len(raw_layers)} layers but {len(config.diff_ids)} diff_ids in the config"
         )
     layers = tuple(
-        Layer(*_descriptor(d, f"{what}: layers[{i}]", not source.layer_digests), diff_id)
+        Layer(*descriptor(d, f"{what}: layers[{i}]", not source.layer_digests), diff_id)
         for i, (d, diff_id) in enumerate(zip(raw_layers, config.diff_ids, strict=True))
     )
     key = platform or normalize_platform(config.os, config.architecture, config.variant or None)
@@ -304,7 +152,7 @@ class RegistrySource:
             data += chunk
             if len(data) > MAX_CONFIG_BYTES:
                 raise SourceError(f"{self.name}: config {digest} is over the size limit")
-        got = _sha(bytes(data))
+        got = sha(bytes(data))
         if got != digest:
             raise RegistryError(f"blob {digest}: registry served bytes whose digest is {got}")
         return bytes(data)
@@ -354,7 +202,9 @@ class LayoutSource:
             raise SourceError(f"{name}: no index.json: not an OCI image layout")
 
     def _path(self, digest: str) -> Path:
-        return self.directory / "blobs" / "sha256" / _digest(digest, self.name)[len("sha256:") :]
+        return (
+            self.directory / "blobs" / "sha256" / check_digest(digest, self.name)[len("sha256:") :]
+        )
 
     def _read(self, digest: str, limit: int) -> bytes:
         try:
@@ -364,7 +214,7 @@ class LayoutSource:
             raise SourceError(f"{self.name}: blob {digest}: {e.strerror}") from None
         if len(data) > limit:
             raise SourceError(f"{self.name}: blob {digest} is over the size limit")
-        if _sha(data) != digest:
+        if sha(data) != digest:
             raise SourceError(f"{self.name}: blob {digest} does not match its digest")
         return data
 
@@ -373,7 +223,7 @@ class LayoutSource:
             index = (self.directory / "index.json").read_bytes()[: MAX_MANIFEST_BYTES + 1]
         except OSError as e:
             raise SourceError(f"{self.name}: index.json: {e.strerror}") from None
-        doc = _json_object(index, f"{self.name}: index.json")
+        doc = json_object(index, f"{self.name}: index.json")
         entries = doc.get("manifests")
         if not isinstance(entries, list) or not entries:
             raise SourceError(f"{self.name}: index.json lists no manifests")
@@ -392,7 +242,7 @@ class LayoutSource:
             annotations = entry.get("annotations") if isinstance(entry, dict) else None
             tagged = isinstance(annotations, dict) and annotations.get(REF_NAME) == self.tag
             if self.tag is None or tagged:
-                digest, _, _ = _descriptor(entry, f"{self.name}: index.json")
+                digest, _, _ = descriptor(entry, f"{self.name}: index.json")
                 return digest, self._read(digest, MAX_MANIFEST_BYTES)
         raise SourceError(f"{self.name}: index.json has no image tagged {self.tag!r}")
 
@@ -459,7 +309,7 @@ class ArchiveSource:
             raise SourceError(f"{self.name}: manifest.json holds {count} images, not one")
         entry = doc[0]
         config = self._read(self._member(entry.get("Config")), MAX_CONFIG_BYTES)
-        config_digest = _sha(config)
+        config_digest = sha(config)
         named = _BLOB_NAME_RE.fullmatch(str(entry.get("Config")))
         if named and "sha256:" + named.group(1) != config_digest:
             raise SourceError(f"{self.name}: config does not match its name")

@@ -23,7 +23,8 @@ from pinner.imagediff import (
     to_json,
 )
 from pinner.imagefiles import FileInfo, LayerScan
-from pinner.imagesource import Image, PlatformImage, Source, load, open_source
+from pinner.imagemodel import Image, PlatformImage
+from pinner.imagesource import Source, load, open_source
 from pinner.reference import normalize_platform
 from pinner.registry import Registry, Settings
 

@@ -22,7 +22,8 @@ from pinner.commands.check import check_target
 from pinner.commands.diff import Opened, compare_platform, platform_keys
 from pinner.errors import PinnerError, UsageError
 from pinner.imagediff import ImageDiff, PlatformDiff, render_markdown, render_text, to_json
-from pinner.imagesource import Image, LayoutSource, load, open_source
+from pinner.imagemodel import Image
+from pinner.imagesource import LayoutSource, load, open_source
 from pinner.output import Reporter
 from pinner.reference import normalize_platform
 from pinner.registry import Settings

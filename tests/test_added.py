@@ -46,6 +46,16 @@ CASES = [
         f'add-apt-repository "deb {DOCKER} bookworm stable"', [DOCKER], id="add-apt-repository-line"
     ),
     pytest.param("echo 'deb http://x.example/ ./' > $LIST", [], id="target-not-a-sources-path"),
+    pytest.param(
+        "cp /tmp/docker.list /etc/apt/sources.list.d/", ["/etc/apt/sources.list.d/"], id="cp-into"
+    ),
+    pytest.param("cp /etc/apt/sources.list /tmp/sources.bak", [], id="cp-out-is-a-read"),
+    pytest.param("mv /etc/apt/sources.list.d/x.list /tmp/", [], id="mv-out-is-a-removal"),
+    pytest.param(
+        "curl -fsSLo /etc/apt/sources.list.d/x.list https://h/x.list",
+        ["/etc/apt/sources.list.d/x.list"],
+        id="curl-o-cluster",
+    ),
     pytest.param("rm -f /etc/apt/sources.list.d/temp.list", [], id="removal"),
     pytest.param("cat /etc/apt/sources.list", [], id="read"),
     pytest.param("apt-get update && apt-get install -y curl", [], id="no-sources"),

@@ -15,11 +15,12 @@ from pinner.apt.shell import run_invocations
 
 # Where apt reads sources (sources.list(5)).
 _SOURCES_PATH = r"/etc/apt/sources\.list(?:\.d/[^\s\"'`;|&)<>]*)?"
-# A write to a sources file: a redirection, or tee/cp/mv/install/ln/curl -o/wget -O naming it.
+# A write to a sources file by redirection or a download's output option (curl -o, wget -qO).
 _WRITES = re.compile(
-    r"(?:>>?|\b(?:tee(?:\s+-a)?|cp|mv|install|ln(?:\s+-s)?|-o|-O|--output(?:-document)?=?))"
-    r"\s*[\"']?(" + _SOURCES_PATH + r")"
+    r"(?:>>?|(?<!\S)(?:-[A-Za-z]*[oO]|--output(?:-document)?=?))\s*[\"']?(" + _SOURCES_PATH + r")"
 )
+# Programs that write their last argument (cp, mv, install, ln) or every argument (tee).
+_WRITE_LAST = frozenset(["cp", "mv", "install", "ln"])
 _URL = r"((?:https?|ftp|file|tor\+https?|mirror\+https?)://[^\s\"'`\\;|&)<>]+)"
 # The URL of a one-line entry (after `deb [opts]`), a deb822 `URIs:` field, or a variable holding
 # the part after `deb` (`aptRepo="[ signed-by=... ] http://apt.postgresql.org/..."`). No word
@@ -27,6 +28,8 @@ _URL = r"((?:https?|ftp|file|tor\+https?|mirror\+https?)://[^\s\"'`\\;|&)<>]+)"
 _REPOSITORY = re.compile(
     r"(?:deb(?:-src)?\s+(?:\[[^\]]*\]\s*)?|URIs:\s*|\[[^\]]*\]\s*)" + _URL, re.IGNORECASE
 )
+_SOURCES_IN_TEXT = re.compile(_SOURCES_PATH)
+_SOURCES_FILE = re.compile(_SOURCES_PATH + "/?")
 _ADD_REPOSITORY = frozenset(["add-apt-repository", "apt-add-repository"])
 
 
@@ -43,16 +46,20 @@ def added_sources(run_text: str, *, escape: str = "\\") -> list[AddedSource]:
     urls = [m.group(1) for m in _REPOSITORY.finditer(run_text)]
     for write in _WRITES.finditer(run_text):
         found.append(AddedSource(write.start(), ", ".join(dict.fromkeys(urls)) or write.group(1)))
-    if "-repository" in run_text:
+    if "-repository" in run_text or _SOURCES_IN_TEXT.search(run_text):
         for invocation in run_invocations(run_text, escape):
+            args = [w.text for w in invocation.args if not w.text.startswith("-")]
+            written = args[-1:] if invocation.program in _WRITE_LAST else args
+            path = next((a for a in written if _SOURCES_FILE.fullmatch(a)), None)
+            if invocation.program in _WRITE_LAST | {"tee"} and path is not None:
+                found.append(AddedSource(invocation.start, ", ".join(dict.fromkeys(urls)) or path))
             if invocation.program in _ADD_REPOSITORY:
-                words = [w.text for w in invocation.args if not w.text.startswith("-")]
-                named = next((m.group(1) for w in words for m in _REPOSITORY.finditer(w)), None)
-                repository = named or (words[0] if words else invocation.program)
+                named = next((m.group(1) for w in args for m in _REPOSITORY.finditer(w)), None)
+                repository = named or (args[0] if args else invocation.program)
                 found.append(AddedSource(invocation.start, repository))
     return sorted(found)
 
 
 def copied_sources(destination: str) -> bool:
     """Whether a COPY or ADD destination is an apt sources file or folder."""
-    return re.fullmatch(_SOURCES_PATH + "/?", destination) is not None
+    return _SOURCES_FILE.fullmatch(destination) is not None

@@ -402,3 +402,27 @@ def test_instructions_that_may_write_sources_before_apt(text: str, line: int | N
     parsed = dockerfile.parse(text, "Dockerfile", {})
     (plan,) = reproducible.plans(parsed)
     assert reproducible.writes_sources(parsed, plan) == line
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_base_built_with_the_step_is_re_pointed_with_an_exact_step(
+    tmp_path: Path, shell: Shell, case: str
+) -> None:
+    pinned = derive(case).files["amd64"]
+    root = tmp_path / "root"
+    for path, text in pinned:
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/")).write_text(text)
+    (root / "etc/apt/apt.conf.d").mkdir(parents=True, exist_ok=True)
+    distro = distro_of(case)
+    later = "20260304T050607Z"
+    found = exactstep.derive(
+        {"amd64": list(pinned)}, distro, later, DEFAULT_MIRRORS[distro], root=str(root)
+    )
+    assert isinstance(found, exactstep.ExactStep), found
+
+    assert run_step(shell, found).returncode == 0
+
+    for path, text in pinned:
+        after = (root / path.lstrip("/")).read_text()
+        assert after == text.replace(TS, later) == dict(found.files["amd64"])[path]

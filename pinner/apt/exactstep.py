@@ -128,11 +128,16 @@ def _deb822_changes(text: str, base: str, timestamp: str, distro: Distro) -> lis
                 return f"{line.strip()}: more than one URI on the line"
             if i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t"):
                 return f"{line.strip()}: URIs continue on the next line"
-            if "check-valid-until" in fields:
+            # A base built with pinner's step already has the field off: re-point the URI only.
+            if _CVU in lines:
+                new_tail = ""
+            elif "check-valid-until" in fields:
                 return f"{line.strip()}: its stanza sets Check-Valid-Until itself"
+            else:
+                new_tail = "\n" + _CVU
             new = _new_uri(uris[0], base, timestamp, distro) or ""
             tail = line[match.end("value") :]
-            found.append(_Change(match["head"], "URIs: ", uris[0], new, tail, "\n" + _CVU, True))
+            found.append(_Change(match["head"], "URIs: ", uris[0], new, tail, new_tail, True))
     return found
 
 

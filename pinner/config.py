@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
-
-import tomlkit
-import tomlkit.exceptions
 
 from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
 from pinner.errors import ConfigError
@@ -71,11 +69,13 @@ def load(start: str | None = None) -> Config:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from None
-    except tomlkit.exceptions.ParseError as e:
+    except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return data
 
 

@@ -12,14 +12,13 @@ from typing import NamedTuple
 
 import httpx
 
+from pinner import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from pinner import __version__
 from pinner.errors import PinnerError
 from pinner.output import untrusted
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"pinner/{__version__}"
-# One request, from connecting to the last byte of its body, must finish within this (--timeout).
-DEFAULT_TIMEOUT = 300.0
 # What is kept of a body that is not a success (an error's text, a redirect's page): the rest is
 # dropped unread, so an endless error body costs nothing.
 MAX_OTHER_BODY = 64 * 1024

@@ -9,15 +9,18 @@ import sys
 import traceback
 import urllib.parse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from pinner import __version__, refs
-from pinner.config import Config
-from pinner.config import load as load_config
-from pinner.engine import Options, check_snapshot_option, platform_options
+from pinner import DEFAULT_TIMEOUT, __version__
 from pinner.errors import PinnerError, UsageError
-from pinner.http import DEFAULT_TIMEOUT
 from pinner.output import MAX_LINE, print_json_failure, untrusted
-from pinner.registry import Settings
+
+# Each command imports what it needs when it runs: --version, --help and the offline commands
+# never import httpx or asyncio (half of a bare start's time).
+if TYPE_CHECKING:
+    from pinner.config import Config
+    from pinner.engine import Options
+    from pinner.registry import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 
@@ -340,6 +343,8 @@ def _ignored(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _settings(args: argparse.Namespace, config: Config) -> Settings:
+    from pinner.registry import Settings
+
     mirrors = dict(config.registry_mirrors)
     mirrors.update(args.registry_mirror)
     normal = {}
@@ -360,6 +365,8 @@ def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
+    from pinner.engine import Options, check_snapshot_option, platform_options
+
     mirrors = _snapshot_mirrors(args, config)
     snapshot = args.snapshot or (config.snapshot if args.command == "lock" else None)
     check_snapshot_option(args.snapshot)
@@ -376,11 +383,15 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
 
 def _kubernetes(config: Config) -> frozenset[str]:
     """The manifests the configuration names, its globs taken from the file's folder."""
+    from pinner import refs
+
     root = os.path.dirname(config.path) if config.path else os.getcwd()
     return refs.manifests(root, config.kubernetes)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from pinner.config import load as load_config
+
     config = load_config()
     if args.command == "diff":
         from pinner.commands.diff import diff

@@ -8,8 +8,8 @@ from typing import NamedTuple
 from pinner import dockerfile
 from pinner.dockerfile import Dockerfile, ImageUse
 from pinner.lockfile import Lock, LockedImage
+from pinner.manifest import OCI_INDEX, OCI_MANIFEST, Manifest
 from pinner.reference import ImageRef
-from pinner.registry import OCI_INDEX, OCI_MANIFEST, Manifest
 
 
 def query(use: ImageUse) -> ImageRef:

@@ -24,14 +24,15 @@ from pinner import http
 from pinner.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.errors import RegistryError
 from pinner.http import USER_AGENT, Retry
+from pinner.manifest import DOCKER_LIST as DOCKER_LIST
+from pinner.manifest import DOCKER_MANIFEST as DOCKER_MANIFEST
+from pinner.manifest import INDEX_TYPES as INDEX_TYPES
+from pinner.manifest import OCI_INDEX as OCI_INDEX
+from pinner.manifest import OCI_MANIFEST as OCI_MANIFEST
+from pinner.manifest import Manifest as Manifest
 from pinner.output import untrusted
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # A token reply is a few KiB of JSON; a megabyte is generous.
@@ -60,18 +61,6 @@ class Layer(NamedTuple):
 
     digest: str
     media_type: str
-
-
-class Manifest(NamedTuple):
-    """What a tag or digest points at: its digest, media type and, for an index, each platform's."""
-
-    digest: str
-    media_type: str
-    platforms: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from registryd import PASSWORD, USERNAME, Registry, push_image, push_index
 
+import pinner
 from pinner import __version__
 from pinner.main import main
 
@@ -373,6 +376,51 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out == f"pinner {__version__}\n"
+
+
+# What runs the command in a fresh interpreter, then names the heavy modules it imported.
+_IMPORTS_AFTER = """
+import sys
+from pinner.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print(code, *sorted({"httpx", "asyncio", "tomlkit", "httpcore", "anyio"} & set(sys.modules)))
+"""
+
+
+def imports_after(cwd: Path, *argv: str) -> str:
+    """Run pinner with argv in a new interpreter; its exit code and the heavy modules loaded."""
+    root = os.path.dirname(os.path.dirname(pinner.__file__))
+    env = {**os.environ, "PYTHONPATH": root}
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_AFTER, *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.splitlines()[-1]
+
+
+def test_offline_commands_import_no_network_or_toml_writer(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_index(registry, "cli/imports", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/imports:1\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.pinner]\nexclude = ["vendor/*"]\n')
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    assert imports_after(tmp_path, "--version") == "0"
+    assert imports_after(tmp_path, "--help") == "0"
+    assert imports_after(tmp_path, "lock", "--help") == "0"
+    assert imports_after(tmp_path, "check") == "0"
+    assert imports_after(tmp_path, "build-args") == "0"
+    # The same probe sees them when a command does need the network.
+    assert imports_after(tmp_path, "check", "--remote").split()[:3] == ["0", "anyio", "asyncio"]
 
 
 def test_check_findings(

@@ -13,7 +13,6 @@ from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
 from pinner.dockerfile import Instruction, Stage
 from pinner.output import Reporter
-from pinner.registry import Settings
 from pinner.workspace import Target, load
 
 
@@ -107,6 +106,7 @@ def _verify_offline(
 
     from pinner import engine
     from pinner.baseimage import default_cache_dir
+    from pinner.registry import Settings
     from pinner.resolver import NotCached, Session
 
     async def verify() -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from handmade import Entry, HandImage, layer_tar, push, sha, write_archive, write_layout
-from registryd import Registry
+from registryd import PASSWORD, USERNAME, Registry
 
 from pinner import imagefiles
 from pinner.main import main
@@ -343,3 +344,23 @@ def test_layout_with_several_tags_needs_one_named(
     assert err == f"{layout}: holds 2 tagged images; name one as oci:DIR:TAG\n"
     assert run(capsys, f"{layout}:v1", f"{layout}:v2")[0] == 1
     assert run(capsys, f"{layout}:v2", f"{layout}:v2")[0] == 0
+
+
+def test_registries_with_token_and_basic_auth_are_read_through_pinners_client(
+    token_registry: Registry,
+    basic_registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    made = image(BASE, APP)
+    push(made, token_registry, "diff/auth", "1")
+    push(made, basic_registry, "diff/auth", "1")
+    auth = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    config = {"auths": {basic_registry.host: {"auth": auth}}}
+    (tmp_path / "docker-config" / "config.json").write_text(json.dumps(config))
+    token_registry.clear_requests()
+    a, b = f"{token_registry.host}/diff/auth:1", f"{basic_registry.host}/diff/auth:1"
+    code, out, err = run(capsys, a, b)
+    assert (code, err) == (0, ""), out
+    assert out.startswith("identical\n")
+    assert [t.scopes for t in token_registry.token_requests] == [("repository:diff/auth:pull",)]

@@ -6,6 +6,7 @@ found here (dash and busybox sh, the /bin/sh of Debian and Alpine images) to par
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -30,12 +31,20 @@ def errors(script: str, checkers: Sequence[tuple[str, list[str]]]) -> list[str]:
     """What each shell says is wrong with script (`dash: Syntax error: ...`); empty when valid."""
     found = []
     for name, argv in checkers:
-        result = subprocess.run(
-            argv, input=script, capture_output=True, text=True, check=False, timeout=30
-        )
-        if result.returncode != 0:
-            lines = result.stderr.strip().splitlines() or [f"exit {result.returncode}"]
-            # Drop the shell's own name, which it prints first (`/usr/bin/dash: 1: ...`).
-            message = re.sub(r"^(\S*/)?(dash|sh): ", "", lines[-1])
+        message = _error(script, tuple(argv))
+        if message is not None:
             found.append(f"{name}: {message}")
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _error(script: str, argv: tuple[str, ...]) -> str | None:
+    """One shell's complaint about script, or None; the snapshot step repeats across a tree."""
+    result = subprocess.run(
+        argv, input=script, capture_output=True, text=True, check=False, timeout=30
+    )
+    if result.returncode == 0:
+        return None
+    lines = result.stderr.strip().splitlines() or [f"exit {result.returncode}"]
+    # Drop the shell's own name, which it prints first (`/usr/bin/dash: 1: ...`).
+    return re.sub(r"^(\S*/)?(dash|sh): ", "", lines[-1])

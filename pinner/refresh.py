@@ -31,7 +31,7 @@ class PackageChange(NamedTuple):
 
 
 class FileReport(NamedTuple):
-    """Everything that moved for one Dockerfile."""
+    """Everything that moved for one file (a Dockerfile or a reference file)."""
 
     path: str
     images: tuple[ImageChange, ...] = ()
@@ -88,12 +88,12 @@ def summary(reports: Sequence[FileReport], strict: bool = False) -> str:
         return "pinner update: nothing changed."
     return (
         f"pinner update: {images} image(s) and {packages} package version(s) changed"
-        f" in {len(changed)} Dockerfile(s)."
+        f" in {len(changed)} file(s)."
     )
 
 
 def markdown(reports: Sequence[FileReport], strict: bool = False) -> str:
-    """A pull-request body: a one-line summary, then per Dockerfile what moved; empty if nothing."""
+    """A pull-request body: a one-line summary, then per file what moved; empty if nothing."""
     changed = [r for r in reports if r.changed(strict)]
     if not changed:
         return ""

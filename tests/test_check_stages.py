@@ -38,7 +38,7 @@ FROM build
 {NETBASE_RUN}
 """
 CLEANUP = " \\\n    && " + sources.cleanup_for(HELLO_RUN)
-OK = "1 Dockerfile(s) pinned and in agreement with their locks\n"
+OK = "1 file(s) pinned and in agreement with their locks\n"
 
 
 def ok(path: Path) -> str:
@@ -126,7 +126,7 @@ def test_snapshot_step_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path = write_locked(tmp_path)
     _remove_step(path)
     code, out, err = check(capsys, path)
-    assert (code, err) == (1, "2 finding(s) in 1 Dockerfile(s)\n")
+    assert (code, err) == (1, "2 finding(s) in 1 file(s)\n")
     assert out == (
         f"{path}:{line_of(path, HELLO_RUN)}: stage build:"
         f" apt runs without pinner's snapshot step at {TS}\n"
@@ -215,7 +215,7 @@ def test_global_arg_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert (code, out, err) == (
         1,
         f"{path}: no global ARG SOURCE_DATE_EPOCH={EPOCH} before the first FROM\n",
-        "1 finding(s) in 1 Dockerfile(s)\n",
+        "1 finding(s) in 1 file(s)\n",
     )
 
 

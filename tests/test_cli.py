@@ -573,7 +573,7 @@ def test_an_images_only_lock_is_honoured_by_check_update_and_build_args(
     assert run(capsys, "check", str(dockerfile)) == (
         0,
         "",
-        "1 Dockerfile(s) pinned and in agreement with their locks\n",
+        "1 file(s) pinned and in agreement with their locks\n",
     )
     assert run(capsys, "build-args", str(dockerfile)) == (0, "", "")
     assert run(capsys, "build-args", "--json", str(dockerfile)) == (0, "{}\n", "")

@@ -265,7 +265,7 @@ def test_item2_credentials_reach_a_realm_on_another_loopback_host(
             path = tmp_path / "Dockerfile"
             path.write_text(f"FROM {registry.host}/app:1\n")
             code, _, err = run(capsys, "lock", "--images-only", str(path))
-    assert (code, err) == (0, "1 Dockerfile(s); changed 1\n")
+    assert (code, err) == (0, "1 file(s); changed 1\n")
     assert [carries_password(s) for s in tokens] == [True]
 
 

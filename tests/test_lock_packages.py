@@ -398,7 +398,7 @@ def test_item17_check_verifies_package_entries_against_the_cached_indexes(
         monkeypatch.setenv(key, value)  # the cache the lock filled
     folder = copy(locked, tmp_path)
     mirror = ("--snapshot-mirror", f"debian={standin.url}/archive")
-    ok = "1 Dockerfile(s) pinned and in agreement with their locks\n"
+    ok = "1 file(s) pinned and in agreement with their locks\n"
     standin.clear_log()
     assert check_packages(folder, capsys, *mirror) == (0, "", ok)
     assert standin.log == []  # offline: the cache answered
@@ -411,7 +411,7 @@ def test_item17_check_verifies_package_entries_against_the_cached_indexes(
 
     lock_path = folder / "Dockerfile.lock"
     bad = f"{lock_path}: stage build: hello 2.10-4 (amd64): not in the snapshot's indexes at {TS}\n"
-    assert (code, out, err) == (1, bad, "1 finding(s) in 1 Dockerfile(s)\n")
+    assert (code, out, err) == (1, bad, "1 finding(s) in 1 file(s)\n")
     assert standin.log == []
 
     # Without the cache it says it could not, and passes on what it can check.

@@ -125,7 +125,7 @@ def test_item16_a_broken_lock_counts_its_dockerfile(
     assert (code, out, err) == (
         1,
         f"{dockerfile}.lock: unknown lockfile version 99 (pinner reads 1)\n",
-        "1 finding(s) in 1 Dockerfile(s)\n",
+        "1 finding(s) in 1 file(s)\n",
     )
 
 
@@ -344,7 +344,7 @@ def test_item14_the_lock_remembers_its_build_args(
     assert run(capsys, "check", "--build-arg", given, str(dockerfile)) == (
         0,
         "",
-        "1 Dockerfile(s) pinned and in agreement with their locks\n",
+        "1 file(s) pinned and in agreement with their locks\n",
     )
     # Without --build-arg, check uses the ones the lock records.
     assert run(capsys, "check", str(dockerfile))[0] == 0

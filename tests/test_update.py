@@ -55,7 +55,7 @@ def test_moved_tag_is_rewritten_and_reported_then_a_quiet_run_touches_nothing(
         f"FROM {h}/upd/app:1@{new}\nFROM {h}/upd/other:1@{push_image(registry, 'upd/other', '1')}\n"
     )
     assert report.read_text() == (
-        "pinner update: 1 image(s) and 0 package version(s) changed in 1 Dockerfile(s).\n\n"
+        "pinner update: 1 image(s) and 0 package version(s) changed in 1 file(s).\n\n"
         f"### `{dockerfile}`\n\n"
         "| image | tag | old | new | platforms changed |\n|---|---|---|---|---|\n"
         f"| `{h}/upd/app` | `1` | `{short(old)}` | `{short(new)}` | - |\n"

@@ -70,9 +70,9 @@ def check(
             print(finding)
     if failed:
         # A Dockerfile or lock that could not be read is still one of the run's Dockerfiles.
-        report.notice(f"{len(failed)} finding(s) in {len(targets) + len(errors)} Dockerfile(s)")
+        report.notice(f"{len(failed)} finding(s) in {len(targets) + len(errors)} file(s)")
         return 1
-    report.notice(f"{len(targets)} Dockerfile(s) pinned and in agreement with their locks")
+    report.notice(f"{len(targets)} file(s) pinned and in agreement with their locks")
     return 0
 
 

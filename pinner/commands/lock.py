@@ -65,7 +65,7 @@ def lock(
         )
     changed = sum(1 for o in outcomes if o.target.path in writes or o.target.lock_path in writes)
     verb = "would change" if dry_run else "changed"
-    report.notice(f"{len(outcomes)} Dockerfile(s); {verb} {changed}")
+    report.notice(f"{len(outcomes)} file(s); {verb} {changed}")
     _build_hint(report, outcomes)
     return 0
 

@@ -72,6 +72,10 @@ NO_OP = [
     ),
     pytest.param("x-image: python:3.12\nservices: {}\n", id="extension-field-not-a-service"),
     pytest.param("", id="empty"),
+    pytest.param(
+        "services:\n  a:\n    image:\n    build: .\n  b:\n    image: ''\n",
+        id="null-and-empty-image",
+    ),
     pytest.param("# nothing yet\n", id="comment-only"),
     pytest.param(
         "services:\n  web:\n    image: >-\n      nginx:1\n", id="folded-scalar-not-editable"

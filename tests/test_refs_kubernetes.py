@@ -109,6 +109,7 @@ NO_OP = [
         id="variable",
     ),
     pytest.param("---\n---\n", id="empty-documents"),
+    pytest.param("kind: Pod\nspec:\n  containers:\n  - name: a\n    image:\n", id="null-image"),
 ]
 
 

@@ -13,7 +13,7 @@ def scan(text: str, path: str) -> Scan:
     for document in documents(text, path):
         for name, service in pairs(get(document, "services")):
             image = get(service, "image")
-            if scalar(image) is None or image is None:
+            if image is None or not scalar(image):  # absent, null or empty: no reference
                 continue
             site = located(text, image, f"service {name}", path, notes)
             if site is not None:

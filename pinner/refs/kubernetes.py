@@ -47,7 +47,7 @@ def _walk(
             continue
         for number, container in enumerate(items(value), start=1):
             image = get(container, "image")
-            if image is None or scalar(image) is None:
+            if image is None or not scalar(image):  # absent, null or empty: no reference
                 continue
             label = scalar(get(container, "name")) or str(number)
             used_by = f"{owner}: {role} {label}" if owner else f"{role} {label}"

@@ -344,6 +344,7 @@ def to_json(result: ImageDiff) -> dict[str, Any]:
         }
 
     return {
+        "ok": result.identical,
         "identical": result.identical,
         "ignored": sorted(result.ignored),
         "a": side(result.a),

@@ -6,9 +6,12 @@ import base64
 import gzip
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 from handmade import Entry, HandImage, layer_tar, push, sha, write_archive, write_layout
 from registryd import PASSWORD, USERNAME, Registry
@@ -364,3 +367,31 @@ def test_registries_with_token_and_basic_auth_are_read_through_pinners_client(
     assert (code, err) == (0, ""), out
     assert out.startswith("identical\n")
     assert [t.scopes for t in token_registry.token_requests] == [("repository:diff/auth:pull",)]
+
+
+def readme_schema() -> dict[str, Any]:
+    """The JSON Schema block of README's "JSON output" section."""
+    section = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"```json\n(.*?)\n```", section.split("## JSON output\n", 1)[1], re.DOTALL)
+    assert block is not None
+    schema: dict[str, Any] = json.loads(block[1])
+    return schema
+
+
+def test_json_documents_match_the_readme_schema(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = readme_schema()
+    push(image(BASE, env=["A=1"]), registry, "diff/schema", "a")
+    push(image(BASE, [Entry("x", b"x\n")], env=["A=2"]), registry, "diff/schema", "b")
+    a, b = f"{registry.host}/diff/schema:a", f"{registry.host}/diff/schema:b"
+    for argv, expected, name in (
+        ([a, a], 0, "diff"),
+        ([a, b], 1, "diff"),
+        ([a, f"oci:{tmp_path}"], 1, "failure"),
+    ):
+        code, out, _ = run(capsys, *argv, "--json")
+        assert code == expected
+        document = json.loads(out)
+        jsonschema.validate(document, {**schema, "$ref": f"#/$defs/{name}"})
+        assert document["ok"] is (code == 0)

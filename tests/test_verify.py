@@ -11,9 +11,11 @@ import os
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 from handmade import Entry, HandImage, layer_tar, push, write_layout
 from registryd import Registry, push_image
+from test_imagediff import readme_schema
 
 from pinner.main import main
 
@@ -264,6 +266,7 @@ def test_not_reproduced_names_the_differing_files(
     code, out, _ = run(capsys, "-q", "--json", image, str(dockerfile))
     data = json.loads(out)
     assert code == 1 and data["reproduced"] is False
+    jsonschema.validate(data, {**readme_schema(), "$ref": "#/$defs/verify"})
     [platform] = data["platforms"]
     assert (platform["published"], platform["rebuilt"]) == (digest, rebuilt.digest())
     assert ["files", "/built-at", "content differs"] in [

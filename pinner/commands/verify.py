@@ -336,6 +336,7 @@ def _json(
     ignored: frozenset[str],
 ) -> dict[str, Any]:
     return {
+        "ok": all(o.reproduced for o in outcomes),
         "reproduced": all(o.reproduced for o in outcomes),
         "image": image,
         "builder": builder,

@@ -162,11 +162,10 @@ async def arch_policy(
 async def verify_stage(
     mirror: SnapshotMirror, stage: LockedStage, bases: Mapping[str, BaseImage]
 ) -> list[str]:
-    """What the snapshot's signed indexes contradict in a locked stage's package entries.
-
-    Each entry must be in the indexes for its architecture at the locked snapshot with the
-    version, .deb hash and file name the lock records: a version edited by hand is caught.
-    """
+    """What the snapshot's signed indexes contradict in a locked stage's package entries."""
+    # Each entry must be in the indexes for its architecture at the locked snapshot with the
+    # version, .deb hash and file name the lock records: a version edited by hand is caught.
+    # Existence, not apt's choice, is checked, so a name=version pin stays valid.
     problems: list[str] = []
     if stage.snapshot is None:
         return problems

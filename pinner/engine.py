@@ -79,8 +79,8 @@ def check_snapshot_option(value: str | None) -> None:
 
 
 def platform_option(value: str) -> str:
-    """A --platform value normalised as containerd does ("arm64" and "linux/arm64/v8" are
-    linux/arm64); a value that names no architecture apt knows is a usage error."""
+    """A --platform value normalised as containerd does; a usage error where apt has no arch."""
+    # "arm64", "aarch64" and "linux/arm64/v8" are all linux/arm64 (containerd's platforms.Parse).
     parts = value.split("/")
     if len(parts) == 1:
         # containerd's platforms.Parse takes a lone architecture as one for the default OS.

@@ -72,11 +72,9 @@ def from_lock(
 
 
 def changed_since_lock(parsed: Dockerfile, lock: Lock) -> dict[ImageUse, LockedImage]:
-    """Uses whose written digest the lock pinned for another name or tag, by the lock's entry.
-
-    When PY changes in python:${PY}-slim@sha256:..., the digest is still the one pinned for the
-    old text: it names another image, and must be resolved again from the new tag.
-    """
+    """Uses whose written digest the lock pinned for another name or tag, by the lock's entry."""
+    # When PY changes in python:${PY}-slim@sha256:..., the digest is still the one pinned for the
+    # old text: it names another image, and must be resolved again from the new tag.
     locked = lock.by_reference()
     changed: dict[ImageUse, LockedImage] = {}
     for use in parsed.uses:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -343,12 +344,17 @@ def test_json_includes_stages(
     [result] = json.loads(out)["files"]
     assert (result["snapshot"], result["source_date_epoch"]) == (TS, EPOCH)
     hello = served(standin, "hello")
-    assert result["stages"][0] == {
+    build = result["stages"][0]
+    # The base's sources, each recorded by path and digest, so a new base can be told apart.
+    [source] = build.pop("sources")
+    assert re.fullmatch(r"/etc/apt/\S+ sha256:[0-9a-f]{64}", source), source
+    assert build == {
         "stage": "build",
         "distro": "debian",
         "release": "bookworm",
         "package_manager": "apt",
         "packages": [hello._asdict()],
+        "step": "exact",
         "notes": [],
     }
     assert [s["stage"] for s in result["stages"]] == ["build", "1"]

@@ -127,14 +127,14 @@ def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFa
 def locked_virtual(
     hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """VIRTUAL_DOCKERFILE, locked with --snapshot base."""
+    """VIRTUAL_DOCKERFILE, locked at the base image's snapshot time."""
     folder = tmp_path_factory.mktemp("virtual")
     (folder / "Dockerfile").write_text(VIRTUAL_DOCKERFILE)
     argv = [
         "lock",
         "--quiet",
         "--snapshot",
-        "base",
+        BASE_SNAPSHOT,  # the one-line layout records no snapshot time to take as "base"
         "--registry-mirror",
         f"docker.io=http://{hub}",
         "--snapshot-mirror",

@@ -28,27 +28,36 @@
 #   that the snapshot's InRelease lists the stage's architecture (apt itself only says "Unable to
 #   locate package").
 # * snapshot.ubuntu.com is https-only and Ubuntu images have no CA bundle. When
-#   /etc/ssl/certs/ca-certificates.crt is missing, the step writes an apt.conf file that turns off
-#   TLS peer verification for the snapshot host alone (Acquire::https::<host>::Verify-Peer; apt's
-#   https method reads per-host options, methods/aptmethod.h, and with no system certificates it
-#   only warns). Integrity still rests where it always does for apt: the archive key's signature
-#   on InRelease and the hashes it lists. What is lost is what the Debian step, over plain http,
-#   never had: an attacker on the path could serve another validly signed state of the archive
-#   instead of the pinned one (Check-Valid-Until is off); a lock that records package hashes
-#   catches that. With a CA bundle present the file is removed and TLS is verified. The
-#   alternative some scripts use, installing ca-certificates from the live archive first, would
-#   take an unpinned package into every build.
-# * Every stanza or line whose URI was rewritten gets Check-Valid-Until: no / check-valid-until=no,
-#   since a snapshot's Release files expire (Debian security: Date + 7 days).
+#   /etc/ssl/certs/ca-certificates.crt is missing, the step adds to its apt.conf file a line that
+#   turns off TLS peer verification for the snapshot host alone
+#   (Acquire::https::<host>::Verify-Peer; apt's https method reads per-host options,
+#   methods/aptmethod.h, and with no system certificates it only warns). Integrity still rests where
+#   it always does for apt: the archive key's signature on InRelease and the hashes it lists. What
+#   is lost is what the Debian step, over plain http, never had: an attacker on the path could serve
+#   another validly signed state of the archive instead of the pinned one (Check-Valid-Until is
+#   off); a lock that records package hashes catches that. With a CA bundle present the line is left
+#   out and TLS is verified. The alternative some scripts use, installing ca-certificates from the
+#   live archive first, would take an unpinned package into every build.
+# * A snapshot's Release files expire (Debian security: Date + 7 days), so the generic step turns
+#   the Valid-Until check off in its apt.conf file (Acquire::Check-Valid-Until), which keeps the
+#   sources edit to URIs: one sed, no stanza bookkeeping. It holds for every source, third-party
+#   ones too (whose Release files seldom carry a Valid-Until); a one-line entry of ours that says
+#   check-valid-until=yes itself is set to no, but a deb822 stanza's own `Check-Valid-Until: yes`
+#   still wins and apt then stops with "Release file ... is expired" (loudly, not unpinned). The
+#   exact step (exactstep.py) turns it off per source instead.
 # * Idempotent: URIs that already point at a snapshot are re-pointed to the step's timestamp, so a
 #   second run changes nothing and a stage built on a pinned image follows its own timestamp. A
 #   snapshot is recognised under the configured base, or by snapshot.debian.org's layout
 #   (/archive/<archive>/<ts>) or snapshot.ubuntu.com's (the whole path /ubuntu/<ts>) on any host,
 #   which keeps PPA snapshots (/<owner>/<ppa>/ubuntu/<ts>) out. A file is written only when its
-#   content changes.
+#   content changes (sed writes a copy, cmp compares).
 # * The step fails the build if no source of the distribution was found, rather than leaving a
 #   stage silently unpinned.
-# * POSIX sh and awk only (dash, mawk and busybox are tested), since that is all the images have.
+# * POSIX sh, sed -E and grep only (dash with GNU tools, and busybox alone, are tested), since that
+#   is all the images have. Known gaps of the sed rewrite: a deb822 URI must follow a blank
+#   (`URIs:http://...` is missed), and an Ubuntu line naming archive.canonical.com is skipped
+#   whole (one-line entries hold one URI, so only a deb822 line listing partner and archive
+#   together would leave the archive unpinned; the guard then still passes on other sources).
 
 from __future__ import annotations
 
@@ -90,111 +99,54 @@ MARKER_RE = re.compile(
 TLS_CONF = "/etc/apt/apt.conf.d/80pinner-snapshot"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
-# The awk program, one statement group a line, so the lines can be joined with spaces (one
-# logical line) or with Dockerfile line continuations: every line ends in ";", "{" or "}". No line
-# may start with "#" (BuildKit drops such lines inside a continuation) or hold a single quote.
-# rw() returns the new URI, or "" for a URI to leave alone; the lines standing for @SNAP@ and
-# @ARCHIVE@ are the distribution's rules. snap(r) sets S to the re-pointed URL when r, the path
-# after a snapshot base, is "/<archive>/<ts>[/...]" (Debian) or "/<ts>" (Ubuntu).
-_AWK = r"""
-function snap(r) {
-  @SNAP@
-}
-function rw(u,  h, p, t) {
-  t = (u ~ /\/$/) ? "/" : ""; sub(/\/+$/, "", u);
-  if (index(u, base "/") == 1 && snap(substr(u, length(base) + 1))) return S t;
-  if (!match(u, /^https?:\/\/[^\/]+/)) return "";
-  h = tolower(substr(u, 1, RLENGTH)); p = substr(u, RLENGTH + 1);
-  sub(/^https?:\/\/([^@\/]*@)?/, "", h); sub(/:[0-9]*$/, "", h);
-  @ARCHIVE@
-  return "";
-}
-function opt(o,  s, out, tok, done) {
-  s = substr(o, 2, length(o) - 2); out = "";
-  while (match(s, /[^ \t]+/)) {
-    tok = substr(s, RSTART, RLENGTH); out = out substr(s, 1, RSTART - 1);
-    s = substr(s, RSTART + RLENGTH);
-    if (tok ~ /^check-valid-until=/) { tok = "check-valid-until=no"; done = 1 } out = out tok;
-  }
-  if (!done) out = out (out == "" ? "" : " ") "check-valid-until=no";
-  return "[" out s "]";
-}
-function line1(l,  pre, o, rest, mid, u, nu) {
-  if (!match(l, /^[ \t]*deb(-src)?[ \t]+/)) return l;
-  pre = substr(l, 1, RLENGTH); rest = substr(l, RLENGTH + 1); o = "";
-  if (substr(rest, 1, 1) == "[" && index(rest, "]")) {
-    o = substr(rest, 1, index(rest, "]")); rest = substr(rest, length(o) + 1);
-  }
-  match(rest, /^[ \t]*/); mid = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1);
-  match(rest, /^[^ \t]*/); u = substr(rest, 1, RLENGTH); rest = substr(rest, RLENGTH + 1);
-  nu = rw(u); if (nu == "") return l;
-  n++; if (o == "") { o = "[check-valid-until=no]"; mid = " " } else o = opt(o);
-  return pre o mid nu rest;
-}
-function uris(l, off,  s, out, tok, nu) {
-  s = substr(l, off + 1); out = substr(l, 1, off);
-  while (match(s, /[^ \t]+/)) {
-    tok = substr(s, RSTART, RLENGTH); out = out substr(s, 1, RSTART - 1);
-    s = substr(s, RSTART + RLENGTH);
-    nu = rw(tok); if (nu != "") { tok = nu; k++ } out = out tok;
-  }
-  return out s;
-}
-function flush(  i, f, last, cvu) {
-  k = 0; f = ""; last = 0; cvu = 0;
-  for (i = 1; i <= np; i++) {
-    if (P[i] ~ /^#/) continue;
-    if (P[i] ~ /^[ \t]/) { if (f == "uris") P[i] = uris(P[i], 0) }
-    else if (match(P[i], /^[^: \t]+:/)) {
-      f = tolower(substr(P[i], 1, RLENGTH - 1));
-      if (f == "uris") P[i] = uris(P[i], RLENGTH); if (f == "check-valid-until") cvu = i;
-    }
-    last = i;
-  }
-  if (k && cvu) { match(P[cvu], /^[^:]*:[ \t]*/); P[cvu] = substr(P[cvu], 1, RLENGTH) "no" }
-  for (i = 1; i <= np; i++) {
-    print P[i]; if (k && !cvu && i == last) print "Check-Valid-Until: no";
-  }
-  n += k; np = 0;
-}
-FILENAME ~ /\.sources$/ { if ($0 ~ /^[ \t]*$/) { flush(); print } else P[++np] = $0; next }
-{ print line1($0) }
-END { flush(); exit (n ? 0 : 3) }
-"""
-_AWK_SNAP: Mapping[str, tuple[str, ...]] = {
-    "debian": (
-        r"if (!match(r, /^\/debian(-security|-archive|-ports|-debug)?\/[0-9]+T[0-9]+Z/)) return 0;",
-        r'if (RLENGTH < length(r) && substr(r, RLENGTH + 1, 1) != "/") return 0;',
-        r'S = base substr(r, 1, index(substr(r, 2), "/") + 1) ts substr(r, RLENGTH + 1); return 1;',
-    ),
-    "ubuntu": (r'if (r !~ /^\/[0-9]+T[0-9]+Z$/) return 0; S = base "/" ts; return 1;',),
-}
-# The snapshot layout on any host; then the archive paths (module comment).
-_AWK_ARCHIVE: Mapping[str, tuple[str, ...]] = {
-    "debian": (
-        r'if (index(p, "/archive/") == 1 && snap(substr(p, 9))) return S t;',
-        r'if (h == "archive.debian.org" && p ~ /^\/debian(-security|-backports)?$/)'
-        r' return base "/debian-archive/" ts p t;',
-        r'if (p ~ /^\/debian(-security|-ports|-debug)?$/) return base p "/" ts t;',
-        r"if (p ~ /^\/debian-archive\/debian(-security|-backports)?$/)"
-        r' return base "/debian-archive/" ts substr(p, 16) t;',
-    ),
-    "ubuntu": (
-        r'if (index(p, "/ubuntu/") == 1 && snap(substr(p, 8))) return S t;',
-        r'if (h != "archive.canonical.com" && p ~ /^\/ubuntu(-ports)?$/) return base "/" ts t;',
-    ),
-}
+# The sed expressions, one a line. A URI is a token after a blank on an entry line ($l: one-line
+# `deb` lines, deb822 `URIs:` fields and their continuation lines), so `tor+http://` and
+# prefixed paths such as /pub/debian stay untouched. An archive URI must end at a blank or the end
+# of the line, which the match consumes: the `:a`...`ta` loop picks up a neighbour that lost its
+# leading blank, and ends because no archive expression matches its own output. A snapshot URI
+# (already pinned: re-pointed to this timestamp) needs no end, so it keeps any tail such as the
+# /debian of debian-archive. No line may start with "#" or hold a single quote.
+_BLANK = "([[:blank:]])"
+_HOST = "https?://[^/[:blank:]]+"
+_END = "(/?)([[:blank:]]|$)"
+_SNAP_TS = "[0-9]+T[0-9]+Z"
 
 
-def _awk_lines(distro: Distro) -> list[str]:
-    """The awk program for `distro`, as lines."""
-    fill = {"@SNAP@": _AWK_SNAP[distro], "@ARCHIVE@": _AWK_ARCHIVE[distro]}
-    lines: list[str] = []
-    for line in _AWK.strip("\n").split("\n"):
-        rules = fill.get(line.strip())
-        indent = line[: len(line) - len(line.lstrip())]
-        lines += [indent + rule for rule in rules] if rules else [line]
-    return lines
+def _ere(text: str) -> str:
+    """`text` as a literal in an extended regular expression (mirror URLs: see _MIRROR_RE)."""
+    return re.sub(r"([.\[\]+])", r"\\\1", text)
+
+
+def _sed_lines(distro: Distro, base: str, ts: str) -> list[str]:
+    """The sed arguments rewriting archive and snapshot URIs of `distro` to `base` at `ts`."""
+    if distro == "debian":
+        archives = "(debian(-security|-archive|-ports|-debug)?)"
+        snap = [f"s#{_BLANK}{_HOST}/archive/{archives}/{_SNAP_TS}#\\1{base}/\\2/{ts}#g"]
+        if not base.endswith("/archive"):
+            snap.append(f"s#{_BLANK}{_ere(base)}/{archives}/{_SNAP_TS}#\\1{base}/\\2/{ts}#g")
+        rewrite = [
+            f"s#{_BLANK}https?://(archive\\.debian\\.org|[^/[:blank:]]+/debian-archive)"
+            f"/(debian(-security|-backports)?){_END}#\\1{base}/debian-archive/{ts}/\\3\\5\\6#g",
+            f"s#{_BLANK}{_HOST}/(debian(-security|-ports|-debug)?){_END}#\\1{base}/\\2/{ts}\\4\\5#g",
+        ]
+    else:
+        snap = [f"s#{_BLANK}{_HOST}/ubuntu/{_SNAP_TS}#\\1{base}/{ts}#g"]
+        if not base.endswith("/ubuntu"):
+            snap.append(f"s#{_BLANK}{_ere(base)}/{_SNAP_TS}#\\1{base}/{ts}#g")
+        # archive.canonical.com serves the partner archive, which no snapshot holds.
+        snap.append(r"/:\/\/archive\.canonical\.com\//b")
+        rewrite = [f"s#{_BLANK}{_HOST}/ubuntu(-ports)?{_END}#\\1{base}/{ts}\\3\\4#g"]
+    # An entry's own check-valid-until=yes would override the apt.conf.d setting.
+    valid = f"/\\/{ts}/s#check-valid-until=[a-z]+#check-valid-until=no#"
+    args = ["sed -E", '-e "/$l/!b"', *(f"-e '{e}'" for e in snap)]
+    lines = [args[0]]
+    for arg in args[1:]:  # short expressions share a line
+        lines[-1:] = [f"{lines[-1]} {arg}"] if len(lines[-1]) + len(arg) < 200 else [lines[-1], arg]
+    return [
+        *lines,
+        *(f"-e {':a -e ' if i == 0 else ''}'{e}'" for i, e in enumerate(rewrite)),
+        f'-e ta -e \'{valid}\' "$f" >"$t"; cmp -s "$t" "$f" || cat "$t" >"$f"; }}; done;',
+    ]
 
 
 class SnapshotStep(NamedTuple):
@@ -240,27 +192,25 @@ def _script_lines(
     _check_timestamp(timestamp)
     base = mirror_base(distro, mirrors)
     apt = (shlex.quote(root) if root else "") + "/etc/apt"
+    files = f"{apt}/sources.list {apt}/sources.list.d/*.list {apt}/sources.list.d/*.sources"
+    conf = (shlex.quote(root) if root else "") + TLS_CONF
     lines = [
-        "set -eu; t=$(mktemp); trap 'rm -f \"$t\"' EXIT; found=;",
-        f"for f in {apt}/sources.list {apt}/sources.list.d/*.list {apt}/sources.list.d/*.sources;"
-        " do",
-        '  [ -f "$f" ] || continue;',
-        f"  if awk -v ts={timestamp} -v {shlex.quote('base=' + base)} '",
-        *("    " + line for line in _awk_lines(distro)),
-        '  \' "$f" >"$t"; then found=1; cmp -s "$t" "$f" || cat "$t" >"$f";',
-        "  elif [ $? -ne 3 ]; then exit 1; fi;",
-        "done;",
-        f'[ -n "$found" ] || {{ echo "pinner: no {_NAMES[distro]} archive in the apt sources'
-        ' of this stage, so it cannot be pinned to a snapshot" >&2; exit 1; };',
+        "set -eu; t=$(mktemp); trap 'rm -f \"$t\"' EXIT;",
+        f'for f in {files}; do [ ! -f "$f" ] || {{ case $f in'
+        " *.sources) l='^([Uu][Rr][Ii][Ss]:|[[:blank:]])';;"
+        " *) l='^[[:blank:]]*deb(-src)?[[:blank:]]';; esac;",
+        *("  " + line for line in _sed_lines(distro, base, timestamp)),
+        f"grep -qs '^[^#]*/{timestamp}' {files} || {{ echo \"pinner: no {_NAMES[distro]} archive"
+        ' in the apt sources of this stage, so it cannot be pinned to a snapshot" >&2; exit 1; };',
+        # A snapshot's Release files expire (Debian security: Date + 7 days).
+        f"echo 'Acquire::Check-Valid-Until \"false\";' >{conf};",
     ]
     if base.startswith("https://"):
-        conf = (shlex.quote(root) if root else "") + TLS_CONF
         ca = (shlex.quote(root) if root else "") + CA_BUNDLE
         setting = f'Acquire::https::{_host(base)}::Verify-Peer "false";'
         lines += [
-            f"if [ -s {ca} ]; then rm -f {conf};",
-            f"else printf '%s\\n' '// pinner: no CA bundle; apt still verifies the InRelease"
-            f" signature' '{setting}' >{conf}; fi;",
+            f"[ -s {ca} ] || printf '%s\\n' '// pinner: no CA bundle; apt still verifies the"
+            f" InRelease signature' '{setting}' >>{conf};",
         ]
     lines[-1] = lines[-1].rstrip(";")
     return lines

@@ -106,6 +106,10 @@ class Dockerfile(NamedTuple):
     uses: tuple[ImageUse, ...]
     global_args: tuple[Instruction, ...]
     escape: str = "\\"
+    # The build platforms and --build-arg values it was parsed for: the same text parsed for the
+    # same ones is this Dockerfile again.
+    platforms: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
 
 
 def decode(data: bytes, path: str) -> str:
@@ -343,8 +347,9 @@ def parse(
     another platform (`FROM app-${TARGETARCH}`) is one use per platform, with no pin site: one
     reference in the file cannot hold a digest per platform, the lock holds each.
     """
-    walks = [(p, _Walker(text, path, build_args or {}, p).walk()) for p in platforms]
-    first = walks[0][1]
+    args = build_args or {}
+    walks = [(p, _Walker(text, path, args, p).walk()) for p in platforms]
+    first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
     if len(walks) == 1:
         return first
     seen: dict[tuple[int, str], set[str | None]] = {}

@@ -502,7 +502,12 @@ def compose(
     text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
     platforms = parse_platforms(options, old)
-    reparsed = dockerfile.parse(text, target.path, target.build_args, platforms)
+    args = tuple(sorted(target.build_args.items()))
+    if (parsed.text, parsed.platforms, parsed.build_args) == (text, platforms, args):
+        # Nothing to add (a re-lock, an update): the parse in hand is the parse of this text.
+        reparsed = parsed
+    else:
+        reparsed = dockerfile.parse(text, target.path, target.build_args, platforms)
     pinned = pinning.pin(reparsed, resolved, old)
     all_notes += pinned.notes(target.path)
     epoch = _users_epoch(parsed, previous_epoch)

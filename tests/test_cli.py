@@ -15,6 +15,7 @@ from registryd import PASSWORD, USERNAME, Registry, push_image, push_index
 
 import pinner
 from pinner import __version__
+from pinner import dockerfile as dockerfile_module
 from pinner.main import main
 
 
@@ -118,6 +119,33 @@ def test_relock_changes_no_byte_and_makes_no_request(
     assert registry.requests() == []
     assert snapshot(tmp_path) == before
     assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == mtimes
+
+
+def test_relock_parses_each_dockerfile_once(
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    push_image(registry, "cli/once", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    h = registry.host
+    dockerfile.write_text(f"# syntax={h}/cli/once:1\nFROM {h}/cli/once:1\nRUN true\n")
+    assert run(capsys, "lock", "-q", str(dockerfile))[0] == 0
+    before = snapshot(tmp_path)
+    parsed: list[str] = []
+    real_parse = dockerfile_module.parse
+
+    def counted(text: str, path: str, *args: object, **kwargs: object) -> object:
+        parsed.append(path)
+        return real_parse(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dockerfile_module, "parse", counted)
+
+    assert run(capsys, "lock", "-q", str(dockerfile))[0] == 0
+
+    assert snapshot(tmp_path) == before
+    assert parsed == [str(dockerfile)]
 
 
 def test_first_lock_costs_one_head_per_tag_and_one_get_per_index(

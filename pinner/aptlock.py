@@ -20,7 +20,7 @@ from pinner.apt.policy import (
 from pinner.apt.release import Release
 from pinner.baseimage import BaseImage
 from pinner.errors import MirrorError, PackageError
-from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
+from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage, checked_package
 from pinner.snapshot import SnapshotMirror
 
 # containerd platform -> dpkg architecture
@@ -88,11 +88,15 @@ async def resolve_stage(
                 missing.setdefault(request.name, []).append((arch, choice.reason))
                 continue
             entry = choice.entry
-            locked.append(
-                LockedPackage(
-                    request.name, arch, entry.version, entry.sha256, entry.filename, choice.provider
-                )
+            package = LockedPackage(
+                request.name, arch, entry.version, entry.sha256, entry.filename, choice.provider
             )
+            try:
+                # The index is signed, yet its fields become Dockerfile text (--pin-versions)
+                # and lock text: check them as the lock reader does.
+                locked.append(checked_package(package))
+            except ValueError as exc:
+                raise PackageError(request.name, f"snapshot index at {snapshot}: {exc}") from None
     found = {p.name for p in locked} | {u.name for u in unpinned}
     for name, where in missing.items():
         if name not in found:

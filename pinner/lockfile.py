@@ -324,14 +324,20 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
 
 def _package(entry: Mapping[str, Any]) -> LockedPackage:
     """A package entry whose every field is what a snapshot index could have said."""
-    package = LockedPackage(
-        _str(entry["name"]),
-        _str(entry["architecture"]),
-        _str(entry["version"]),
-        _str(entry["sha256"]),
-        _str(entry["filename"]),
-        _opt_str(entry.get("provided-by")),
+    return checked_package(
+        LockedPackage(
+            _str(entry["name"]),
+            _str(entry["architecture"]),
+            _str(entry["version"]),
+            _str(entry["sha256"]),
+            _str(entry["filename"]),
+            _opt_str(entry.get("provided-by")),
+        )
     )
+
+
+def checked_package(package: LockedPackage) -> LockedPackage:
+    """package, when every field is what a snapshot index could say; ValueError says why not."""
     where = f"package {_shown(package.name)}"
     if not _PACKAGE_NAME.fullmatch(package.name):
         raise ValueError(f"{where}: not a Debian package name")

@@ -115,3 +115,34 @@ def test_signature_status_is_recorded(verified: bool, expected: str) -> None:
         resolve_stage(mirror, "0", "20241202T000000Z", {"amd64": base()}, ["hello"])  # type: ignore[arg-type]
     )
     assert stage.signature == expected
+
+
+@pytest.mark.parametrize(
+    ("hostile", "message"),
+    [
+        (
+            PackageEntry("hello", "2.10-3;touch${IFS}x", "amd64", "pool/h.deb", 1, "0" * 64),
+            "pool/h.deb: '2.10-3;touch${IFS}x': invalid character in revision number",
+        ),
+        (
+            PackageEntry("hello", "2.10-3", "amd64", "pool/../../etc/passwd", 1, "0" * 64),
+            "snapshot index at 20241202T000000Z: package 'hello': filename"
+            " 'pool/../../etc/passwd' is not a path in the archive",
+        ),
+        (
+            PackageEntry("hello", "2.10-3", "amd64", "pool/h.deb", 1, "00"),
+            "snapshot index at 20241202T000000Z: package 'hello': sha256 '00' is not 64"
+            " lowercase hex",
+        ),
+    ],
+    ids=["version-with-shell", "filename-escapes", "short-sha256"],
+)
+def test_index_fields_are_checked_before_they_reach_the_lock(
+    hostile: PackageEntry, message: str
+) -> None:
+    # Versions go into RUN lines with --pin-versions and every field into the lock: a signed
+    # index is still checked field by field, as the lock reader checks a lock.
+    mirror = FakeMirror({"bookworm": [hostile], "bookworm-backports": []})
+    with pytest.raises(MirrorError) as info:
+        resolve(mirror, ["hello"])
+    assert str(info.value) == message

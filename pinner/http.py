@@ -163,6 +163,14 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _failed_host(error: httpx.TransportError, default: str) -> str:
+    """The host whose request failed: an auth flow's token request is not the one sent."""
+    try:
+        return error.request.url.netloc.decode("ascii")
+    except RuntimeError:  # httpx raises it when the error carries no request
+        return default
+
+
 def describe(error: httpx.HTTPError, mirror_option: str = "--registry-mirror") -> str:
     """A short reason for a transport error, e.g. "connection refused"; hints at mirror_option."""
     if isinstance(error, httpx.LocalProtocolError):
@@ -218,7 +226,8 @@ async def send(
             raise error(f"{host}: too many redirects") from None
         except httpx.TransportError as e:
             if last:
-                raise error(f"cannot reach {host}: {describe(e, mirror_option)}") from None
+                reason = describe(e, mirror_option)
+                raise error(f"cannot reach {_failed_host(e, host)}: {reason}") from None
             await sleep(backoff)
             continue
         if isinstance(response.stream, Bounded):

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import lzma
+import socket
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -668,3 +669,26 @@ def test_item10_wrong_json_types_from_a_registry_fail_in_one_line(
         code, path, err = lock_images(capsys, tmp_path, server.host)
     assert code == 1
     assert err.splitlines() == [f"{path}:1: {server.host}/app:1: {message}", NOTHING_WRITTEN]
+
+
+def test_item16_an_unreachable_token_realm_is_named_not_the_registry(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The registry answers; its token service does not. The error names the realm's host, the
+    # one to look at, not the registry's.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.2", 0))
+        realm_host = f"127.0.0.2:{closed.getsockname()[1]}"
+
+    def route(seen: Seen) -> Reply:
+        return Reply(401, headers={"WWW-Authenticate": f'Bearer realm="http://{realm_host}/t"'})
+
+    with serving(route) as registry:
+        path = tmp_path / "Dockerfile"
+        path.write_text(f"FROM {registry.host}/app:1\n")
+        code, _, err = run(capsys, "lock", "--images-only", str(path))
+    assert code == 1
+    assert err.splitlines() == [
+        f"{path}:1: {registry.host}/app:1: cannot reach {realm_host}: connection refused",
+        NOTHING_WRITTEN,
+    ]

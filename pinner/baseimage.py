@@ -84,6 +84,8 @@ class BaseImage(NamedTuple):
     apt_version: str | None
     snapshot: str | None
     layer: str
+    # dpkg's architecture of the installed apt package: the image's own, whatever a manifest says.
+    architecture: str | None = None
 
 
 Kind = Literal["file", "symlink", "dir", "whiteout", "opaque"]
@@ -205,18 +207,18 @@ def _codename(fields: Mapping[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
-def _apt_version(stanza: bytes) -> str | None:
-    """Version of an installed "Package: apt" dpkg status stanza."""
+def _apt_fields(stanza: bytes) -> dict[str, str]:
+    """Fields of an installed "Package: apt" dpkg status stanza (lower-case keys), else none."""
     fields: dict[str, str] = {}
     for line in stanza.decode("utf-8", "replace").splitlines():
         key, sep, value = line.partition(":")
         if sep and not key.startswith((" ", "\t")):  # not a continuation line
             fields[key.strip().lower()] = value.strip()
     if fields.get("package") != "apt":
-        return None
+        return {}
     if fields.get("status", "installed").split()[-1:] != ["installed"]:
-        return None
-    return fields.get("version") or None
+        return {}
+    return fields
 
 
 # --------------------------------------------------------------------------- scanning a layer
@@ -456,6 +458,7 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
         if (data := read_file(entries, p)) is not None
     ]
     status = read_file(entries, DPKG_STATUS)
+    apt = _apt_fields(status) if status else {}
     return BaseImage(
         distro=fields.get("ID") or "linux",
         id_like=tuple(fields.get("ID_LIKE", "").split()),
@@ -464,9 +467,10 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
         pretty_name=fields.get("PRETTY_NAME") or "Linux",
         sources=tuple(sources),
         keyrings=tuple(keyrings),
-        apt_version=_apt_version(status) if status else None,
+        apt_version=apt.get("version") or None,
         snapshot=snapshot_of(sources),
         layer=layer,
+        architecture=apt.get("architecture") or None,
     )
 
 

@@ -209,13 +209,20 @@ class StageWork:
                 )
             chosen = [(p, available[p]) for p in wanted]
         else:
-            chosen = [(wanted[0], manifest.digest)]
+            chosen = [(p, manifest.digest) for p in wanted]
         bases = {}
         for platform, digest in chosen:
             arch = DPKG_ARCH.get(platform)
             if arch is None:
                 raise PinnerError(f"{use.expanded}: no dpkg architecture for platform {platform}")
-            bases[arch] = await self.session.base_image(use.ref, digest)
+            base = await self.session.base_image(use.ref, digest)
+            if base.architecture not in (None, arch):
+                # A single manifest names no platform: its own dpkg says which it is.
+                raise PinnerError(
+                    f"{self.target.path}:{use.line}: {use.expanded}: a single {base.architecture}"
+                    f" image, not {platform}; choose with --platform"
+                )
+            bases[arch] = base
         return bases
 
     def base_key(self, stage: dockerfile.Stage) -> str:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import httpx
 import pytest
-from registryd import MEDIA_TYPES, Registry, push_blob, push_manifest
+from registryd import MEDIA_TYPES, Registry, push_blob, push_image, push_manifest
 
 from pinner.baseimage import (
     BaseImage,
@@ -34,6 +34,7 @@ from pinner.baseimage import (
     snapshot_of,
 )
 from pinner.errors import RegistryError
+from pinner.main import main
 from pinner.reference import parse
 from pinner.registry import Registry as Client
 from pinner.registry import Settings
@@ -268,7 +269,28 @@ def test_inspect_bookworm_layout(registry: Registry) -> None:
         apt_version="2.6.1",
         snapshot=SNAPSHOT,
         layer=layer,
+        architecture="amd64",
     )
+
+
+def test_a_single_manifest_of_another_architecture_is_refused(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A single manifest names no platform; its dpkg does. Locking it for arm64 would record
+    # arm64 packages for an amd64 base.
+    digest, _ = push_layers(registry, "baseimage/single", [tar_bytes(debian_rootfs())])
+    ref = f"{registry.host}/baseimage/single@{digest}"
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {ref}\nRUN apt-get update && apt-get install -y hello\n")
+    push_image(registry, "docker/dockerfile", "1.23")  # the frontend lock asks for
+    mirror = f"docker.io=http://{registry.host}"
+    argv = ["--platform", "linux/arm64", "--snapshot", SNAPSHOT, "--registry-mirror", mirror]
+    assert main(["lock", *argv, str(dockerfile)]) == 1
+    assert capsys.readouterr().err == (
+        f"{dockerfile}:1: {ref}: a single amd64 image, not linux/arm64; choose with --platform\n"
+        "1 error(s); nothing written\n"
+    )
+    assert not (tmp_path / "Dockerfile.lock").exists()
 
 
 def test_inspect_bullseye_one_line_sources(registry: Registry) -> None:
@@ -308,6 +330,7 @@ def test_inspect_ubuntu(registry: Registry) -> None:
         apt_version="2.6.1",
         snapshot=None,
         layer="",
+        architecture="amd64",
     )
     assert image.sources == (SourceFile("/etc/apt/sources.list.d/ubuntu.sources", UBUNTU_SOURCES),)
 

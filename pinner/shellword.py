@@ -21,6 +21,18 @@ class ExpansionError(ValueError):
     """A word BuildKit would refuse to expand, with BuildKit's reason."""
 
 
+_PLAIN_RUNS: dict[tuple[str, str], re.Pattern[str]] = {}
+
+
+def _plain_run(stop: str, escape: str) -> re.Pattern[str]:
+    """What stop_on copies unchanged: anything but stop, the escape, `$` and quotes."""
+    pattern = _PLAIN_RUNS.get((stop, escape))
+    if pattern is None:
+        pattern = re.compile(f"[^{re.escape(stop + escape)}$'\"]+")
+        _PLAIN_RUNS[(stop, escape)] = pattern
+    return pattern
+
+
 class _Word:
     """One word being expanded: the text, a cursor, and how variables are looked up."""
 
@@ -42,7 +54,14 @@ class _Word:
     def stop_on(self, stop: str, raw_escapes: bool) -> str:
         """Expand up to the unquoted, unescaped stop character (consumed), or to the end."""
         out: list[str] = []
+        plain = _plain_run(stop, self.escape)
         while self.peek():
+            # A run of characters that mean nothing here is copied as it is, in one slice.
+            run = plain.match(self.text, self.i)
+            if run:
+                out.append(run.group())
+                self.i = run.end()
+                continue
             ch = self.peek()
             if stop and ch == stop:
                 self.next()

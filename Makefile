@@ -15,7 +15,9 @@ demo:
 	demo/run
 
 # Time pinner lock, check and update (default and --images-only) over 1,000 Dockerfiles
-# behind a 50 ms registry, and parsing a 100,000-line Dockerfile; see benchmarks/README.md.
+# behind a 50 ms registry, parsing a 100,000-line Dockerfile, and the start of `pinner --version`
+# and `--help`; see benchmarks/README.md.
 bench:
 	python3 benchmarks/bench_lock.py --repeat 3
 	python3 benchmarks/bench_parse.py --repeat 3
+	python3 benchmarks/bench_startup.py --repeat 9

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from registryd import AuthKind, Registry, start_registry
+
+# Property tests assert behaviour, never time: on a shared, loaded machine hypothesis' per-example
+# deadline and its slow-generation health check fail tests that are right.
+settings.register_profile("pinner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pinner")
 
 # --------------------------------------------------------------------------- registries
 # Real docker-registry processes (see tests/registryd.py), one per kind and session, started

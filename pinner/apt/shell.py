@@ -8,6 +8,7 @@ evaluate variables, `$(...)`, functions, aliases or `eval`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -496,7 +497,15 @@ def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, Word]:
     return j + 1, builder.build()
 
 
-def run_invocations(run_text: str, escape: str = "\\") -> Iterator[Invocation]:
+# lock and check ask several questions of each RUN (package manager, apt commands, added sources,
+# cleanup), and a tree repeats the same RUNs across files: lex each distinct one once per run.
+@functools.lru_cache(maxsize=4096)
+def run_invocations(run_text: str, escape: str = "\\") -> tuple[Invocation, ...]:
+    """The programs a RUN's shell runs, in order, once wrappers and prefixes are peeled off."""
+    return tuple(_run_invocations(run_text, escape))
+
+
+def _run_invocations(run_text: str, escape: str) -> Iterator[Invocation]:
     chars = _skip_flags(_buildkit_chars(run_text, escape))
     words = _exec_form(chars)
     if words is None:
@@ -592,6 +601,7 @@ def ending(run_text: str, escape: str = "\\") -> Ending | None:
     return Ending(last, tuple(separators), after, line_end, heredoc, errexit, inline_heredoc)
 
 
+@functools.lru_cache(maxsize=4096)
 def scripts(run_text: str, escape: str = "\\") -> tuple[tuple[str, str], ...]:
     """The scripts a shell-form RUN has parsed, with the shell that parses each ("" for the RUN's).
 

@@ -101,11 +101,12 @@ def hub(registry: Registry, layout: Sources) -> str:
     return registry.host
 
 
-@pytest.fixture(scope="module")
-def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A legacy Dockerfile, locked with --snapshot base."""
-    folder = tmp_path_factory.mktemp("locked")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
+def lock_at_base_time(
+    text: str, name: str, hub: str, mirror: SnapshotMirror, factory: pytest.TempPathFactory
+) -> Path:
+    """A folder holding text as its Dockerfile, locked at the base image's snapshot time."""
+    folder = factory.mktemp(name)
+    (folder / "Dockerfile").write_text(text)
     argv = [
         "lock",
         "--quiet",
@@ -118,33 +119,23 @@ def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFa
         str(folder / "Dockerfile"),
     ]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
+        patch.setenv("DOCKER_CONFIG", str(factory.mktemp("docker-config")))
         assert main(argv) == 0
     return folder
+
+
+@pytest.fixture(scope="module")
+def locked(hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A legacy Dockerfile, locked."""
+    return lock_at_base_time(DOCKERFILE, "locked", hub, mirror, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def locked_virtual(
     hub: str, mirror: SnapshotMirror, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """VIRTUAL_DOCKERFILE, locked at the base image's snapshot time."""
-    folder = tmp_path_factory.mktemp("virtual")
-    (folder / "Dockerfile").write_text(VIRTUAL_DOCKERFILE)
-    argv = [
-        "lock",
-        "--quiet",
-        "--snapshot",
-        BASE_SNAPSHOT,  # the one-line layout records no snapshot time to take as "base"
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"debian={mirror.url}/archive",
-        str(folder / "Dockerfile"),
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
-        assert main(argv) == 0
-    return folder
+    """VIRTUAL_DOCKERFILE, locked."""
+    return lock_at_base_time(VIRTUAL_DOCKERFILE, "virtual", hub, mirror, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -286,20 +277,7 @@ def test_a_run_ending_in_a_semicolon_gets_its_cleanup_and_builds_identically(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """docker-rust's ending: `; \\` then `&& cleanup` was a syntax error in every build."""
-    folder = tmp_path_factory.mktemp("semicolon")
-    (folder / "Dockerfile").write_text(SEMICOLON_DOCKERFILE)
-    argv = [
-        "lock",
-        "--quiet",
-        "--snapshot",
-        BASE_SNAPSHOT,
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-    ]
-    argv += ["--snapshot-mirror", f"debian={mirror.url}/archive", str(folder / "Dockerfile")]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
-        assert main(argv) == 0
+    folder = lock_at_base_time(SEMICOLON_DOCKERFILE, "semicolon", hub, mirror, tmp_path_factory)
     text = (folder / "Dockerfile").read_text()
     assert "    rm -rf /var/lib/apt/lists/* \\\n    && apt-get clean && rm -rf " in text
     assert text.endswith(";\n")

@@ -19,5 +19,6 @@ demo:
 # and `--help`; see benchmarks/README.md.
 bench:
 	python3 benchmarks/bench_lock.py --repeat 3
+	python3 benchmarks/bench_peers.py --pairs 3
 	python3 benchmarks/bench_parse.py --repeat 3
 	python3 benchmarks/bench_startup.py --repeat 9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +13,18 @@ from registryd import AuthKind, Registry, start_registry
 # deadline and its slow-generation health check fail tests that are right.
 settings.register_profile("pinner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("pinner")
+
+# --------------------------------------------------------------------------- Docker config
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Docker config, so the machine's own credentials never leak into a test."""
+    folder = tmp_path / "docker-config"
+    folder.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+    return folder
+
 
 # --------------------------------------------------------------------------- registries
 # Real docker-registry processes (see tests/registryd.py), one per kind and session, started

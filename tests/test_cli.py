@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli import run
 from registryd import PASSWORD, USERNAME, Registry, push_image, push_index
 
 import pinner
@@ -18,25 +19,12 @@ from pinner import __version__
 from pinner import dockerfile as dockerfile_module
 from pinner.main import main
 
-
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty Docker config, so the machine's own credentials never leak into a test."""
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def login(config: Path, reg: Registry, password: str = PASSWORD) -> None:
     auth = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
     (config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

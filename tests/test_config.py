@@ -6,12 +6,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from cli import run
 from registryd import Registry, push_image
 
 from pinner import config
 from pinner.config import Config
 from pinner.errors import ConfigError
-from pinner.main import main
 
 KNOWN = (
     "exclude, images-only, insecure-registries, kubernetes, pin-versions, platforms,"
@@ -19,11 +19,7 @@ KNOWN = (
 )
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def make_tree(root: Path, layout: dict[str, str | None]) -> None:
@@ -35,12 +31,6 @@ def make_tree(root: Path, layout: dict[str, str | None]) -> None:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def closed_port() -> int:

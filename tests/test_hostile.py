@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli import run
 from hostile import Reply, Seen, drip, endless, serving
 
 from pinner import baseimage
@@ -57,12 +58,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv("DOCKER_CONFIG", raising=False)
     yield folder
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def dockerfile(tmp_path: Path, image: str, apt: bool = True) -> Path:

@@ -37,11 +37,7 @@ BASE = [
 APP = [Entry("app", kind="dir"), Entry("app/run.sh", b"#!/bin/sh\necho hi\n", mode=0o755)]
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty Docker config, so the machine's own credentials never leak into a test."""
-    (tmp_path / "docker-config").mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

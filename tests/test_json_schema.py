@@ -27,12 +27,7 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty Docker config, so the machine's own credentials never leak into a test."""
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:

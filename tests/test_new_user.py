@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli import run
 from registryd import Registry, push_image, push_index
 
 from pinner import http
@@ -23,18 +24,7 @@ from pinner.snapshot import SnapshotMirror
 TS = "20241202T000000Z"
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty Docker config, so the machine's own credentials never leak into a test."""
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def write(folder: Path, text: str, name: str = "Dockerfile") -> Path:

@@ -6,23 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from cli import run
 from registryd import Registry, push_image, push_index
 
-from pinner.main import main
 from pinner.refresh import short
 
-
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "docker-config"
-    folder.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 def files(folder: Path) -> dict[str, bytes]:

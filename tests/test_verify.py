@@ -29,11 +29,7 @@ esac
 BASE = [Entry("etc", kind="dir"), Entry("etc/os-release", b"ID=debian\n")]
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty Docker config, so the machine's own credentials never leak into a test."""
-    (tmp_path / "docker-config").mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+pytestmark = pytest.mark.usefixtures("docker_config")
 
 
 @pytest.fixture(scope="module")

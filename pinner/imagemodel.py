@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any, NamedTuple
 
 from pinner.errors import PinnerError
 from pinner.imagefiles import Layer
-
-_SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
+from pinner.reference import is_digest
 
 
 class SourceError(PinnerError):
@@ -80,7 +78,8 @@ def sha(data: bytes) -> str:
 
 
 def check_digest(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _SHA256_RE.fullmatch(value):
+    """value, when it is a sha256 digest (the one algorithm layers are hashed with here)."""
+    if not isinstance(value, str) or not value.startswith("sha256:") or not is_digest(value):
         raise SourceError(f"{what}: not a sha256 digest: {str(value)[:80]!r}")
     return value
 

@@ -391,3 +391,20 @@ def test_json_documents_match_the_readme_schema(
         document = json.loads(out)
         jsonschema.validate(document, {**schema, "$ref": f"#/$defs/{name}"})
         assert document["ok"] is (code == 0)
+
+
+@pytest.mark.parametrize(
+    "digest", ["sha256:../../../etc/passwd", "sha512:" + "0" * 128, "sha256:" + "A" * 64, 12345]
+)
+def test_a_layout_index_naming_no_sha256_digest_is_refused(
+    digest: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The digest becomes a path under blobs/sha256: anything but a sha256 digest is refused first.
+    write_layout(image(BASE), tmp_path / "a")
+    index = json.loads((tmp_path / "a" / "index.json").read_text())
+    index["manifests"][0]["digest"] = digest
+    (tmp_path / "a" / "index.json").write_text(json.dumps(index))
+    code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", f"oci:{tmp_path / 'a'}")
+    assert (code, out) == (1, "")
+    assert "not a sha256 digest" in err
+    assert len(err.splitlines()) == 1

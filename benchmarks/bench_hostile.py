@@ -82,7 +82,7 @@ def endless_manifest(seen: Seen) -> Reply:
 
 SNAPSHOT = """
 import asyncio, sys
-from pinner.snapshot import SnapshotMirror
+from pinner.remote.snapshot import SnapshotMirror
 from pinner.errors import MirrorError
 
 async def run():

@@ -45,10 +45,10 @@ from registryd import Registry as TestRegistry  # noqa: E402
 from registryd import parse_challenge, push_image, push_index, start_registry  # noqa: E402
 
 from pinner import pinning  # noqa: E402
-from pinner.credentials import DockerConfig  # noqa: E402
 from pinner.errors import RegistryError  # noqa: E402
 from pinner.reference import ImageRef  # noqa: E402
-from pinner.registry import Manifest, Registry, Settings, resolve_all  # noqa: E402
+from pinner.remote.credentials import DockerConfig  # noqa: E402
+from pinner.remote.registry import Manifest, Registry, Settings, resolve_all  # noqa: E402
 from pinner.workspace import load  # noqa: E402
 
 LOCK_TARGET_S = 3.0
@@ -524,7 +524,9 @@ def _bench(args: argparse.Namespace, reg: TestRegistry, tmp: Path) -> int:
         bench.measure("startup: `pinner --version`", lambda _: timed(pinner_cmd("--version")), None)
         if not args.no_baseline:
             for concurrency in (1, 32):
-                name = f"resolve only (pinner.registry.resolve_all), concurrency {concurrency}"
+                name = (
+                    f"resolve only (pinner.remote.registry.resolve_all), concurrency {concurrency}"
+                )
                 bench.measure(name, resolve_run(concurrency), bench.pristine)
 
         locked: dict[str, Path] = {}

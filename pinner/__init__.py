@@ -2,5 +2,5 @@
 
 __version__ = "0.2.0"
 # One request, from connecting to the last byte of its body, must finish within this (--timeout).
-# Here rather than in pinner.http so that the command line can show it without importing httpx.
+# Here rather than in pinner.remote.http: the command line shows it without importing httpx.
 DEFAULT_TIMEOUT = 300.0

@@ -21,7 +21,7 @@ from pinner.apt.release import Release
 from pinner.baseimage import BaseImage
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage, checked_package
-from pinner.snapshot import SnapshotMirror
+from pinner.remote.snapshot import SnapshotMirror
 
 # containerd platform -> dpkg architecture
 DPKG_ARCH = {

@@ -1,4 +1,4 @@
-"""What a base image says about itself: os-release, apt sources and keyrings, from its layers."""
+"""What a base image says about itself: os-release, apt sources and keyrings, from layer bytes."""
 
 # How, and what it does not see:
 #
@@ -26,28 +26,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import contextlib
-import hashlib
 import io
-import json
-import os
 import posixpath
 import re
 import tarfile
-import tempfile
-import threading
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
 
-from pinner.errors import PinnerError, RegistryError
-from pinner.output import untrusted
-from pinner.reference import ImageRef, is_digest, normalize_platform
-from pinner.registry import Layer, Registry, layers_of
+from pinner.errors import PinnerError
+from pinner.reference import normalize_platform
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -145,7 +133,6 @@ CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LAYER = "+zstd"
-CACHE_SCHEMA = 1
 _SNAPSHOT_RE = re.compile(r"snapshot\.debian\.org/archive/debian/(\d{8}T\d{6}Z)\b")
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -325,7 +312,7 @@ def scan_layer(chunks: Iterable[bytes]) -> Entries:
     return entries
 
 
-def _check_kept(entries: Mapping[str, FileEntry]) -> None:
+def check_kept(entries: Mapping[str, FileEntry]) -> None:
     """Refuse a layer or view that holds more than MAX_KEPT bytes of wanted files."""
     if sum(len(e.data) for e in entries.values()) > MAX_KEPT:
         raise BaseImageError(f"its apt files come to over {MAX_KEPT >> 20} MiB")
@@ -361,14 +348,14 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, entries: Entries, extra
         source = entries.get(_normalise(member.linkname))
         if wanted and source is not None and source.kind == "file":
             entries[path] = source
-            _check_kept(entries)
+            check_kept(entries)
     elif member.isreg() and wanted:
         handle = tar.extractfile(member)
         assert handle is not None  # a regular file always has one
         with handle:
             data = _apt_stanza(handle) if path == DPKG_STATUS else _read_capped(path, handle)
         entries[path] = FileEntry("file", data)
-        _check_kept(entries)
+        check_kept(entries)
 
 
 # --------------------------------------------------------------------------- the merged view
@@ -482,173 +469,3 @@ def platform_manifest(index_platforms: Sequence[tuple[str, str]], want: str) -> 
         raise BaseImageError(f"{want}: a platform is os/arch[/variant], e.g. linux/amd64")
     key = normalize_platform(os_name, arch, variant or None)
     return dict(index_platforms).get(key)
-
-
-# --------------------------------------------------------------------------- the cache
-
-
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/pinner, else ~/.cache/pinner (XDG Base Directory: relative is ignored)."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "pinner"
-
-
-def _cache_path(cache_dir: Path, kind: str, digest: str) -> Path:
-    """cache_dir/layers/sha256-<hex>.json (a scan) or cache_dir/manifests/... (raw bytes)."""
-    # Callers pass digests the registry module checked; this is the last line of defence.
-    path = cache_dir / kind / f"{digest.replace(':', '-')}.json"
-    inside = os.path.normpath(path).startswith(os.path.join(os.path.normpath(cache_dir), ""))
-    if not is_digest(digest) or not inside:
-        raise BaseImageError(f"refusing to cache {untrusted(digest)!r}: not a digest")
-    return path
-
-
-def _entries_to_json(digest: str, entries: Mapping[str, FileEntry]) -> bytes:
-    encoded = {
-        p: [e.kind, base64.b64encode(e.data).decode("ascii"), e.target]
-        for p, e in sorted(entries.items())
-    }
-    return json.dumps({"schema": CACHE_SCHEMA, "digest": digest, "entries": encoded}).encode()
-
-
-def _entries_from_json(digest: str, data: bytes) -> Entries | None:
-    try:
-        doc = json.loads(data)
-        if doc["schema"] != CACHE_SCHEMA or doc["digest"] != digest:
-            return None
-        entries: Entries = {}
-        for path, (kind, b64, target) in doc["entries"].items():
-            if kind not in KINDS or not isinstance(path, str) or not isinstance(target, str):
-                return None
-            entries[path] = FileEntry(kind, base64.b64decode(b64, validate=True), target)
-        return entries
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        return None  # a damaged cache entry is refetched
-
-
-def _cache_read(cache_dir: Path | None, kind: str, digest: str) -> bytes | None:
-    if cache_dir is None:
-        return None
-    try:
-        return _cache_path(cache_dir, kind, digest).read_bytes()
-    except OSError:
-        return None
-
-
-def _cache_write(cache_dir: Path | None, kind: str, digest: str, data: bytes) -> None:
-    """Store atomically; a cache that cannot be written only costs a download next time."""
-    if cache_dir is None:
-        return
-    path = _cache_path(cache_dir, kind, digest)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".pinner-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(temp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-
-
-# --------------------------------------------------------------------------- the network part
-
-
-async def _manifest_layers(
-    registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
-) -> tuple[Layer, ...]:
-    """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
-    body = _cache_read(cache_dir, "manifests", digest)
-    if body is None or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
-        _, body = await registry.get(ref, digest)  # verified against digest
-        _cache_write(cache_dir, "manifests", digest, body)
-    layers = layers_of(body, f"{ref.name}@{digest}")
-    for layer in layers:
-        # The blob is checked against its digest with sha256 only.
-        if not layer.digest.startswith("sha256:"):
-            raise BaseImageError(f"{ref.name}@{digest}: unsupported layer digest {layer.digest}")
-    return layers
-
-
-async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
-    return await anext(stream, None)
-
-
-async def _scan_blob(registry: Registry, ref: ImageRef, digest: str) -> Entries:
-    """Stream one layer through scan_layer in a worker thread; check the blob's digest."""
-    loop = asyncio.get_running_loop()
-    stream = registry.blob_chunks(ref, digest)
-    stop = threading.Event()
-    sha = hashlib.sha256()
-
-    def pull() -> Iterator[bytes]:
-        # One chunk at a time from the event loop: memory stays at a chunk plus tarfile's buffer.
-        while not stop.is_set():
-            chunk = asyncio.run_coroutine_threadsafe(_next_chunk(stream), loop).result()
-            if chunk is None:
-                return
-            sha.update(chunk)
-            yield chunk
-
-    def work() -> Entries | BaseImageError:
-        chunks = pull()
-        try:
-            return scan_layer(chunks)
-        except BaseImageError as e:
-            return e
-        finally:
-            for _ in chunks:  # read to the end: only the whole blob can be checked
-                pass
-
-    task = asyncio.ensure_future(asyncio.to_thread(work))
-    try:
-        result = await asyncio.shield(task)
-    except asyncio.CancelledError:
-        stop.set()
-        await asyncio.wait([task])
-        raise
-    finally:
-        if isinstance(stream, AsyncGenerator):
-            await stream.aclose()
-    got = "sha256:" + sha.hexdigest()
-    if got != digest:
-        raise RegistryError(f"blob {digest}: registry served bytes whose digest is {got}")
-    if isinstance(result, BaseImageError):
-        raise BaseImageError(f"layer {digest}: {result}")
-    return result
-
-
-async def layer_entries(
-    registry: Registry, ref: ImageRef, layer: str, cache_dir: Path | None
-) -> Entries:
-    """One layer's scan, from the cache or else downloaded once and cached."""
-    cached = _cache_read(cache_dir, "layers", layer)
-    entries = _entries_from_json(layer, cached) if cached is not None else None
-    if entries is None:
-        entries = await _scan_blob(registry, ref, layer)
-        _cache_write(cache_dir, "layers", layer, _entries_to_json(layer, entries))
-    return entries
-
-
-async def inspect(
-    registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
-) -> BaseImage:
-    """Read a platform manifest's layers bottom-up until os-release shows; describe the image."""
-    layers = await _manifest_layers(registry, ref, manifest_digest, cache_dir)
-    merged: Entries = {}
-    for layer in layers:
-        if ZSTD_LAYER in layer.media_type:
-            raise BaseImageError(
-                f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
-            )
-        merged = merge(merged, await layer_entries(registry, ref, layer.digest, cache_dir))
-        try:
-            _check_kept(merged)
-        except BaseImageError as e:
-            raise BaseImageError(f"{ref.name}@{manifest_digest}: {e}") from None
-        if os_release_text(merged) is not None:
-            return describe(merged, layer.digest)
-    read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"
-    raise BaseImageError(f"{ref.name}@{manifest_digest}: image has no /etc/os-release ({read})")

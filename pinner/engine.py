@@ -19,8 +19,8 @@ from pinner.errors import DockerfileError, PackageError, PinnerError, RegistryEr
 from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
-from pinner.registry import Manifest
-from pinner.resolver import Session
+from pinner.remote.registry import Manifest
+from pinner.remote.session import Session
 from pinner.workspace import DOCKERFILE, Target, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)

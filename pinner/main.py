@@ -20,7 +20,7 @@ from pinner.output import MAX_LINE, print_json_failure, untrusted
 if TYPE_CHECKING:
     from pinner.config import Config
     from pinner.engine import Options
-    from pinner.registry import Settings
+    from pinner.remote.registry import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 
@@ -343,7 +343,7 @@ def _ignored(args: argparse.Namespace) -> frozenset[str]:
 
 
 def _settings(args: argparse.Namespace, config: Config) -> Settings:
-    from pinner.registry import Settings
+    from pinner.remote.registry import Settings
 
     mirrors = dict(config.registry_mirrors)
     mirrors.update(args.registry_mirror)

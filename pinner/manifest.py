@@ -1,6 +1,6 @@
 """Manifest media types and what a tag or digest resolves to, without the registry client.
 
-Kept apart from pinner.registry so that offline commands (check, build-args) never import httpx.
+Kept apart from pinner.remote.registry: offline commands (check, build-args) never import httpx.
 """
 
 from __future__ import annotations

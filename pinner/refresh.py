@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from pinner.lockfile import LockedImage, LockedStage
-from pinner.registry import Manifest
+from pinner.manifest import Manifest
 
 
 class ImageChange(NamedTuple):

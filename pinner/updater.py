@@ -21,8 +21,8 @@ from pinner.errors import RegistryError
 from pinner.lockfile import LockedImage
 from pinner.reference import ImageRef
 from pinner.refresh import FileReport, ImageChange, compare_image, compare_packages
-from pinner.registry import Manifest
-from pinner.resolver import Session
+from pinner.remote.registry import Manifest
+from pinner.remote.session import Session
 from pinner.workspace import DOCKERFILE, Target
 
 ONLY = ("images", "packages")

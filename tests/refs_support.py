@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pinner import pinning, refs
 from pinner.lockfile import Lock
-from pinner.registry import OCI_MANIFEST, Manifest
+from pinner.manifest import OCI_MANIFEST, Manifest
 
 DIGEST = "sha256:" + "a" * 64
 OLD = "sha256:" + "b" * 64

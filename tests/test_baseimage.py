@@ -23,9 +23,7 @@ from pinner.baseimage import (
     FileEntry,
     KeyringFile,
     SourceFile,
-    default_cache_dir,
     describe,
-    inspect,
     merge,
     parse_os_release,
     platform_manifest,
@@ -36,8 +34,10 @@ from pinner.baseimage import (
 from pinner.errors import RegistryError
 from pinner.main import main
 from pinner.reference import parse
-from pinner.registry import Registry as Client
-from pinner.registry import Settings
+from pinner.remote.cache import default_cache_dir
+from pinner.remote.layers import inspect
+from pinner.remote.registry import Registry as Client
+from pinner.remote.registry import Settings
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata" / "debian-official-images"
 HOST_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")

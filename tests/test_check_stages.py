@@ -18,7 +18,7 @@ from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.apt import sources
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
-from pinner.registry import OCI_MANIFEST, Manifest
+from pinner.manifest import OCI_MANIFEST, Manifest
 
 TS = "20241202T000000Z"
 EPOCH = 1733097600

@@ -22,7 +22,7 @@ from pinner.apt import commands
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
-from pinner.registry import OCI_MANIFEST, Manifest
+from pinner.manifest import OCI_MANIFEST, Manifest
 
 CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.endswith("Dockerfile"))

@@ -1,4 +1,4 @@
-"""Tests of pinner.credentials: Docker's config.json and real credential-helper processes."""
+"""Tests of pinner.remote.credentials: Docker's config.json and real credential-helper processes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pinner.credentials import Credential, DockerConfig, run_helper
 from pinner.errors import ConfigError, RegistryError
+from pinner.remote.credentials import Credential, DockerConfig, run_helper
 
 SECRET = "hunter2-secret-value"
 

@@ -9,8 +9,8 @@ import pytest
 from pinner import dockerfile, pinning
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock
+from pinner.manifest import OCI_MANIFEST, Manifest
 from pinner.reference import ImageRef
-from pinner.registry import OCI_MANIFEST, Manifest
 
 
 def fake_digest(ref: ImageRef) -> str:

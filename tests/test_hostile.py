@@ -22,13 +22,14 @@ from hostile import Reply, Seen, drip, endless, serving
 
 from pinner import baseimage
 from pinner.apt.packages import decompress
-from pinner.baseimage import MAX_FILE, MAX_STATUS_LINE, BaseImageError, _cache_path, scan_layer
-from pinner.credentials import Credential
-from pinner.errors import MirrorError, RegistryError
+from pinner.baseimage import MAX_FILE, MAX_STATUS_LINE, BaseImageError, scan_layer
+from pinner.errors import MirrorError, PinnerError, RegistryError
 from pinner.main import main
 from pinner.reference import parse
-from pinner.registry import Registry, Settings
-from pinner.snapshot import SnapshotMirror
+from pinner.remote import cache
+from pinner.remote.credentials import Credential
+from pinner.remote.registry import Registry, Settings
+from pinner.remote.snapshot import SnapshotMirror
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -156,8 +157,8 @@ def test_item1_index_entry_digest_path_traversal(
     "digest", ["../manifests/x", "sha256:../../" + "a" * 58, "sha256:" + "A" * 64, ""]
 )
 def test_item1_cache_path_stays_inside_the_cache(tmp_path: Path, digest: str) -> None:
-    with pytest.raises(BaseImageError, match="refusing to cache"):
-        _cache_path(tmp_path / "cache", "manifests", digest)
+    with pytest.raises(PinnerError, match="refusing to cache"):
+        cache.digest_path(tmp_path / "cache", "manifests", digest)
 
 
 # --------------------------------------------------------------------------- item 3

@@ -18,8 +18,8 @@ from pinner.apt.packages import PackageEntry, parse_packages
 from pinner.engine import Options, Outcome, lock_target
 from pinner.errors import MirrorError
 from pinner.lockfile import Lock, LockedPackage, UnpinnedPackage
-from pinner.registry import OCI_INDEX, OCI_MANIFEST, Manifest, Settings
-from pinner.resolver import Session
+from pinner.remote.registry import OCI_INDEX, OCI_MANIFEST, Manifest, Settings
+from pinner.remote.session import Session
 from pinner.workspace import Target
 
 DATA = Path(__file__).resolve().parents[1] / "testdata"

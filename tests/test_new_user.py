@@ -13,13 +13,13 @@ import pytest
 from cli import run
 from registryd import Registry, push_image, push_index
 
-from pinner import http
 from pinner.apt import packages, release
 from pinner.engine import platform_option
 from pinner.errors import MirrorError
 from pinner.main import main
 from pinner.refresh import short
-from pinner.snapshot import SnapshotMirror
+from pinner.remote import http
+from pinner.remote.snapshot import SnapshotMirror
 
 TS = "20241202T000000Z"
 

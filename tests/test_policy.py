@@ -278,7 +278,7 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
     debian_image = pytest.importorskip("debian_image")
     from pinner.aptlock import arch_policy
     from pinner.baseimage import BaseImage, KeyringFile, SourceFile
-    from pinner.snapshot import SnapshotMirror
+    from pinner.remote.snapshot import SnapshotMirror
 
     ts = test_sources.TS
     keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"

@@ -16,9 +16,9 @@ from pinner import pinning, reference
 from pinner.dockerfile import Dockerfile, ImageUse
 from pinner.errors import ReferenceFileError
 from pinner.lockfile import Lock
+from pinner.manifest import OCI_MANIFEST, Manifest
 from pinner.refs import bake
 from pinner.refs import parse as refs_parse
-from pinner.registry import OCI_MANIFEST, Manifest
 
 D = DIGEST
 

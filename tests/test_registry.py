@@ -1,4 +1,4 @@
-"""Tests of pinner.registry: real docker-registry instances, and httpx.MockTransport for faults.
+"""Tests of pinner.remote.registry: real docker-registry instances, and httpx.MockTransport for faults.
 
 The real registries (tests/registryd.py) answer the protocol; skopeo is the independent oracle for
 digests. A MockTransport stands in only for faults a real registry will not produce on demand.
@@ -34,11 +34,11 @@ from registryd import (
     skopeo_digest,
 )
 
-import pinner.registry
-from pinner.credentials import Credential, DockerConfig
+import pinner.remote.registry
 from pinner.errors import RegistryError
 from pinner.reference import parse
-from pinner.registry import (
+from pinner.remote.credentials import Credential, DockerConfig
+from pinner.remote.registry import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -910,7 +910,7 @@ def test_token_service_503_is_retried() -> None:
 
 
 class Clock:
-    """Stands in for the time module inside pinner.registry: monotonic() is set by the test."""
+    """Stands in for the time module inside pinner.remote.registry: monotonic() is set by the test."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -943,7 +943,7 @@ def test_token_expiry(
     monkeypatch: pytest.MonkeyPatch, answer: dict[str, Any], later: float, renewed: bool
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr(pinner.registry, "time", clock)
+    monkeypatch.setattr(pinner.remote.registry, "time", clock)
     fake = TokenRegistry([answer, answer], valid={"T"})
 
     async def main() -> int:

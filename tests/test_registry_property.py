@@ -11,10 +11,10 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinner import baseimage
 from pinner.errors import PinnerError
 from pinner.reference import parse
-from pinner.registry import Registry, Settings
+from pinner.remote import layers
+from pinner.remote.registry import Registry, Settings
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -143,7 +143,7 @@ def test_item10_garbled_registry_answers_raise_only_pinner_errors(
             ref = parse("reg.example/app:1")
             manifest = await registry.resolve(ref, {})
             digest = dict(manifest.platforms).get("linux/amd64", manifest.digest)
-            await baseimage.inspect(registry, ref, digest, None)
+            await layers.inspect(registry, ref, digest, None)
         except PinnerError:
             pass
         finally:

@@ -1,4 +1,4 @@
-"""pinner.snapshot.SnapshotMirror against the snapshot.debian.org stand-in and real Debian indexes.
+"""pinner.remote.snapshot.SnapshotMirror against the snapshot.debian.org stand-in and real Debian indexes.
 
 The stand-in (tests/snapshot_mirror.py) serves Debian's archive under /archive/<archive>/<ts>/ and
 caches it under ~/.cache/pinner-tests, so after a first run these tests make no outside request.
@@ -23,7 +23,7 @@ from snapshot_mirror import SnapshotMirror as StandIn
 from pinner.apt import packages, release
 from pinner.apt.release import Release
 from pinner.errors import MirrorError
-from pinner.snapshot import SNAPSHOT_RETRY, SnapshotMirror, archive_url
+from pinner.remote.snapshot import SNAPSHOT_RETRY, SnapshotMirror, archive_url
 
 T = TypeVar("T")
 

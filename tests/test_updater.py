@@ -11,8 +11,8 @@ from pinner import dockerfile, lockfile, pinning, reference, refresh
 from pinner.engine import Options, Outcome, epoch_of, lock_target
 from pinner.lockfile import Lock
 from pinner.refresh import FileReport, PackageChange
-from pinner.registry import OCI_MANIFEST, Manifest, Settings
-from pinner.resolver import Session
+from pinner.remote.registry import OCI_MANIFEST, Manifest, Settings
+from pinner.remote.session import Session
 from pinner.updater import Scope, update_target
 from pinner.workspace import Target
 

@@ -2,7 +2,7 @@
 
 # Why this shape:
 #
-# * pinner reads the base image's sources from its layers (baseimage.py), so the step can name
+# * pinner reads the base image's sources from its layers (remote/layers.py), so the step can name
 #   the files and the URIs it changes instead of carrying a program that searches for them (the
 #   generic step in sources.py). The reviewer reads what changes; apt sees the same result.
 # * Each expression is anchored on text the file holds: a one-line entry's start up to and

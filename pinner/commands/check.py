@@ -105,9 +105,9 @@ def _verify_offline(
     import asyncio
 
     from pinner import engine
-    from pinner.baseimage import default_cache_dir
-    from pinner.registry import Settings
-    from pinner.resolver import NotCached, Session
+    from pinner.remote.cache import default_cache_dir
+    from pinner.remote.registry import Settings
+    from pinner.remote.session import NotCached, Session
 
     async def verify() -> list[Finding]:
         found = []

@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 from pinner import files, imagefiles
-from pinner.credentials import DockerConfig
 from pinner.errors import PinnerError
 from pinner.imagediff import (
     Difference,
@@ -24,9 +23,10 @@ from pinner.imagediff import (
 )
 from pinner.imagefiles import FileInfo, LayerScan
 from pinner.imagemodel import Image, PlatformImage
-from pinner.imagesource import Source, load, open_source
 from pinner.reference import normalize_platform
-from pinner.registry import Registry, Settings
+from pinner.remote.credentials import DockerConfig
+from pinner.remote.imagesource import Source, load, open_source
+from pinner.remote.registry import Registry, Settings
 
 
 class Opened:

@@ -10,12 +10,12 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files
-from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter, print_json, print_json_failure
-from pinner.registry import Manifest, Settings
-from pinner.resolver import Session
+from pinner.remote.cache import default_cache_dir
+from pinner.remote.registry import Manifest, Settings
+from pinner.remote.session import Session
 from pinner.workspace import Target, load
 
 

@@ -8,13 +8,13 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files, refresh
-from pinner.baseimage import default_cache_dir
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
 from pinner.output import Reporter, print_json, print_json_failure
 from pinner.refresh import FileReport, ImageChange
-from pinner.registry import Settings
-from pinner.resolver import Session
+from pinner.remote.cache import default_cache_dir
+from pinner.remote.registry import Settings
+from pinner.remote.session import Session
 from pinner.updater import Scope, image_changes, refresh_queries, update_target
 from pinner.workspace import Target, load
 

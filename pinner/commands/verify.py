@@ -23,10 +23,10 @@ from pinner.commands.diff import Opened, compare_platform, platform_keys
 from pinner.errors import PinnerError, UsageError
 from pinner.imagediff import ImageDiff, PlatformDiff, render_markdown, render_text, to_json
 from pinner.imagemodel import Image
-from pinner.imagesource import LayoutSource, load, open_source
 from pinner.output import Reporter
 from pinner.reference import normalize_platform
-from pinner.registry import Settings
+from pinner.remote.imagesource import LayoutSource, load, open_source
+from pinner.remote.registry import Settings
 from pinner.workspace import Target, load_one
 
 BUILDERS = ("buildx", "buildctl", "buildah")

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
 
-from pinner import http
 from pinner.apt import packages, release, sources
 from pinner.apt.release import Release
 from pinner.errors import MirrorError
+from pinner.remote import cache, http
 
 # The snapshot service is slow and rate limited: more patience than with registries.
 SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
@@ -81,9 +79,7 @@ class SnapshotMirror:
         await self._client.aclose()
 
     def _cached(self, url: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / "snapshot" / hashlib.sha256(url.encode()).hexdigest()
+        return None if self.cache_dir is None else cache.url_path(self.cache_dir, url)
 
     async def fetch(self, url: str, subject: str, limit: int) -> bytes:
         """GET url's bytes (at most limit), from the cache when it has them; 404 names the subject.
@@ -125,7 +121,7 @@ class SnapshotMirror:
         """Cache url's verified bytes, unless they came from the cache."""
         cached = self._cached(url)
         if cached is not None and not cached.is_file():
-            _write_cache(cached, body)
+            cache.write(cached, body)
 
     async def release(
         self, archive: str, timestamp: str, suite: str, keyrings: Sequence[Path]
@@ -191,15 +187,3 @@ class SnapshotMirror:
         entries = packages.parse_packages(text, source=f"{subject}: {path}")
         self._packages[key] = entries
         return entries
-
-
-def _write_cache(path: Path, body: bytes) -> None:
-    """Write a cache entry atomically; a failure to cache is not an error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-        os.replace(temp, path)
-    except OSError:
-        pass

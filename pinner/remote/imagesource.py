@@ -32,7 +32,7 @@ from pinner.imagemodel import (
     sha,
 )
 from pinner.reference import ImageRef, normalize_platform
-from pinner.registry import INDEX_TYPES, MAX_MANIFEST_BYTES, Registry
+from pinner.remote.registry import INDEX_TYPES, MAX_MANIFEST_BYTES, Registry
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 BATCH = 1024 * 1024

@@ -20,10 +20,7 @@ from typing import NamedTuple
 
 import httpx
 
-from pinner import http
-from pinner.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.errors import RegistryError
-from pinner.http import USER_AGENT, Retry
 from pinner.manifest import DOCKER_LIST as DOCKER_LIST
 from pinner.manifest import DOCKER_MANIFEST as DOCKER_MANIFEST
 from pinner.manifest import INDEX_TYPES as INDEX_TYPES
@@ -32,6 +29,9 @@ from pinner.manifest import OCI_MANIFEST as OCI_MANIFEST
 from pinner.manifest import Manifest as Manifest
 from pinner.output import untrusted
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
+from pinner.remote import http
+from pinner.remote.credentials import IDENTITY_TOKEN_USER, Credential
+from pinner.remote.http import USER_AGENT, Retry
 
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024

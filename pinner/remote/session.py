@@ -10,15 +10,15 @@ from types import TracebackType
 
 import httpx
 
-from pinner import baseimage
 from pinner.baseimage import BaseImage
-from pinner.credentials import Credential, DockerConfig
 from pinner.errors import PinnerError, RegistryError
 from pinner.output import Reporter
 from pinner.pinning import Known, known_from
 from pinner.reference import ImageRef
-from pinner.registry import Manifest, Registry, Settings, resolve_all
-from pinner.snapshot import SnapshotMirror
+from pinner.remote import layers
+from pinner.remote.credentials import Credential, DockerConfig
+from pinner.remote.registry import Manifest, Registry, Settings, resolve_all
+from pinner.remote.snapshot import SnapshotMirror
 from pinner.workspace import Target
 
 
@@ -152,7 +152,7 @@ class Session:
     async def base_image(self, ref: ImageRef, manifest_digest: str) -> BaseImage:
         """What a platform image says about itself (os-release, apt sources, keyrings)."""
         if manifest_digest not in self._bases:
-            self._bases[manifest_digest] = await baseimage.inspect(
+            self._bases[manifest_digest] = await layers.inspect(
                 self.registry, ref, manifest_digest, self.cache_dir
             )
         return self._bases[manifest_digest]

@@ -1,0 +1,168 @@
+"""A base image's layers fetched from its registry, scanned, and cached by digest.
+
+What the scan keeps and how layers merge is pinner.baseimage's business (pure, bytes in); this
+module only downloads: the platform manifest, then layer blobs bottom-up until os-release shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from pathlib import Path
+
+from pinner.baseimage import (
+    KINDS,
+    ZSTD_LAYER,
+    BaseImage,
+    BaseImageError,
+    Entries,
+    FileEntry,
+    check_kept,
+    describe,
+    merge,
+    os_release_text,
+    scan_layer,
+)
+from pinner.errors import RegistryError
+from pinner.reference import ImageRef
+from pinner.remote import cache
+from pinner.remote.registry import Layer, Registry, layers_of
+
+CACHE_SCHEMA = 1
+
+
+def _entries_to_json(digest: str, entries: Mapping[str, FileEntry]) -> bytes:
+    encoded = {
+        p: [e.kind, base64.b64encode(e.data).decode("ascii"), e.target]
+        for p, e in sorted(entries.items())
+    }
+    return json.dumps({"schema": CACHE_SCHEMA, "digest": digest, "entries": encoded}).encode()
+
+
+def _entries_from_json(digest: str, data: bytes) -> Entries | None:
+    try:
+        doc = json.loads(data)
+        if doc["schema"] != CACHE_SCHEMA or doc["digest"] != digest:
+            return None
+        entries: Entries = {}
+        for path, (kind, b64, target) in doc["entries"].items():
+            if kind not in KINDS or not isinstance(path, str) or not isinstance(target, str):
+                return None
+            entries[path] = FileEntry(kind, base64.b64decode(b64, validate=True), target)
+        return entries
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None  # a damaged cache entry is refetched
+
+
+def _cache_read(cache_dir: Path | None, kind: str, digest: str) -> bytes | None:
+    if cache_dir is None:
+        return None
+    return cache.read(cache.digest_path(cache_dir, kind, digest))
+
+
+def _cache_write(cache_dir: Path | None, kind: str, digest: str, data: bytes) -> None:
+    if cache_dir is not None:
+        cache.write(cache.digest_path(cache_dir, kind, digest), data)
+
+
+async def _manifest_layers(
+    registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
+) -> tuple[Layer, ...]:
+    """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
+    body = _cache_read(cache_dir, "manifests", digest)
+    if body is None or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+        _, body = await registry.get(ref, digest)  # verified against digest
+        _cache_write(cache_dir, "manifests", digest, body)
+    layers = layers_of(body, f"{ref.name}@{digest}")
+    for layer in layers:
+        # The blob is checked against its digest with sha256 only.
+        if not layer.digest.startswith("sha256:"):
+            raise BaseImageError(f"{ref.name}@{digest}: unsupported layer digest {layer.digest}")
+    return layers
+
+
+async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
+    return await anext(stream, None)
+
+
+async def _scan_blob(registry: Registry, ref: ImageRef, digest: str) -> Entries:
+    """Stream one layer through scan_layer in a worker thread; check the blob's digest."""
+    loop = asyncio.get_running_loop()
+    stream = registry.blob_chunks(ref, digest)
+    stop = threading.Event()
+    sha = hashlib.sha256()
+
+    def pull() -> Iterator[bytes]:
+        # One chunk at a time from the event loop: memory stays at a chunk plus tarfile's buffer.
+        while not stop.is_set():
+            chunk = asyncio.run_coroutine_threadsafe(_next_chunk(stream), loop).result()
+            if chunk is None:
+                return
+            sha.update(chunk)
+            yield chunk
+
+    def work() -> Entries | BaseImageError:
+        chunks = pull()
+        try:
+            return scan_layer(chunks)
+        except BaseImageError as e:
+            return e
+        finally:
+            for _ in chunks:  # read to the end: only the whole blob can be checked
+                pass
+
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        result = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait([task])
+        raise
+    finally:
+        if isinstance(stream, AsyncGenerator):
+            await stream.aclose()
+    got = "sha256:" + sha.hexdigest()
+    if got != digest:
+        raise RegistryError(f"blob {digest}: registry served bytes whose digest is {got}")
+    if isinstance(result, BaseImageError):
+        raise BaseImageError(f"layer {digest}: {result}")
+    return result
+
+
+async def layer_entries(
+    registry: Registry, ref: ImageRef, layer: str, cache_dir: Path | None
+) -> Entries:
+    """One layer's scan, from the cache or else downloaded once and cached."""
+    cached = _cache_read(cache_dir, "layers", layer)
+    entries = _entries_from_json(layer, cached) if cached is not None else None
+    if entries is None:
+        entries = await _scan_blob(registry, ref, layer)
+        _cache_write(cache_dir, "layers", layer, _entries_to_json(layer, entries))
+    return entries
+
+
+async def inspect(
+    registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
+) -> BaseImage:
+    """Read a platform manifest's layers bottom-up until os-release shows; describe the image."""
+    layers = await _manifest_layers(registry, ref, manifest_digest, cache_dir)
+    merged: Entries = {}
+    for layer in layers:
+        if ZSTD_LAYER in layer.media_type:
+            raise BaseImageError(
+                f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
+            )
+        merged = merge(merged, await layer_entries(registry, ref, layer.digest, cache_dir))
+        try:
+            check_kept(merged)
+        except BaseImageError as e:
+            raise BaseImageError(f"{ref.name}@{manifest_digest}: {e}") from None
+        if os_release_text(merged) is not None:
+            return describe(merged, layer.digest)
+    read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"
+    raise BaseImageError(f"{ref.name}@{manifest_digest}: image has no /etc/os-release ({read})")

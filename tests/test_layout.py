@@ -1,0 +1,79 @@
+"""The import boundary: only the modules that run a networked command may import pinner.remote."""
+
+from __future__ import annotations
+
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pinner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What drives a lock, an update or a diff: these import the network package at module level.
+NETWORKED = frozenset(
+    {
+        "pinner.aptlock",
+        "pinner.engine",
+        "pinner.updater",
+        "pinner.commands.diff",
+        "pinner.commands.lock",
+        "pinner.commands.update",
+        "pinner.commands.verify",
+    }
+)
+
+# Imports each module given on the command line with pinner.remote and httpx made unimportable,
+# and prints the ones that could not be imported.
+_PROBE = """
+import importlib, json, sys
+from importlib.abc import MetaPathFinder
+
+class Blocked(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        for banned in ("pinner.remote", "httpx"):
+            if name == banned or name.startswith(banned + "."):
+                raise ImportError(f"{name} is behind the network boundary")
+        return None
+
+sys.meta_path.insert(0, Blocked())
+failed = {}
+for module in sys.argv[1:]:
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        failed[module] = str(e)
+print(json.dumps(failed))
+"""
+
+
+def _modules() -> list[str]:
+    found = pkgutil.walk_packages(pinner.__path__, "pinner.")
+    # __main__ runs the command line on import; pinner.main is what it imports.
+    skip = ("pinner.remote", "pinner.__main__")
+    return sorted(m.name for m in found if not m.name.startswith(skip))
+
+
+def _unimportable(modules: list[str]) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-c", _PROBE, *modules], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    failed: dict[str, str] = json.loads(run.stdout)
+    return failed
+
+
+def test_pure_modules_import_nothing_from_the_network() -> None:
+    modules = _modules()
+    pure = [m for m in modules if m not in NETWORKED]
+    assert {"pinner.dockerfile", "pinner.lockfile", "pinner.apt.packages"} <= set(pure)
+    assert _unimportable(pure) == {}
+
+
+def test_the_networked_list_names_only_modules_that_need_the_network() -> None:
+    # A module that no longer imports pinner.remote leaves the list, so the boundary stays tight.
+    assert sorted(_unimportable(sorted(NETWORKED))) == sorted(NETWORKED)

@@ -99,10 +99,6 @@ class Lock(NamedTuple):
             images=images, stages=stages, build_args=tuple(sorted(self.build_args))
         )
 
-    def by_digest(self) -> dict[str, LockedImage]:
-        """Locked images keyed by digest."""
-        return {image.digest: image for image in self.images}
-
     def by_reference(self) -> dict[str, LockedImage]:
         """Locked images keyed by the pinned reference as the build sees it."""
         return {image.reference: image for image in self.images}

@@ -1,1 +1,1 @@
-"""apt: Debian versions and archive indexes, apt RUN steps read and rewritten; no network."""
+"""Debian archive indexes: version ordering, Packages and InRelease, as pure functions."""

@@ -1,1 +1,1 @@
-"""Everything in pinner that talks to the network or to the on-disk cache."""
+"""Everything that talks to the network or to the on-disk cache; the rest of pinner is pure."""

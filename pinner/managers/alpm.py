@@ -1,0 +1,399 @@
+"""Arch Linux package metadata: vercmp, desc files, repository databases, dependency closure.
+
+Pure: bytes in, values out. The formats are libalpm's (alpm-repo-db(7), alpm-repo-desc(5)); the
+version order is pacman's `vercmp` (lib/libalpm/version.c), which tests compare with the real
+`vercmp` program.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import re
+import tarfile
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+# --------------------------------------------------------------------------- vercmp
+
+
+def _isdigit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def _isalpha(ch: str) -> bool:
+    return "a" <= ch <= "z" or "A" <= ch <= "Z"
+
+
+def _isalnum(ch: str) -> bool:
+    return _isdigit(ch) or _isalpha(ch)
+
+
+def rpmvercmp(a: str, b: str) -> int:
+    """libalpm's rpmvercmp: -1, 0 or 1 as version a is older, equal or newer than b."""
+    if a == b:
+        return 0
+    one = ptr1 = two = ptr2 = 0
+    while one < len(a) and two < len(b):
+        while one < len(a) and not _isalnum(a[one]):
+            one += 1
+        while two < len(b) and not _isalnum(b[two]):
+            two += 1
+        if one >= len(a) or two >= len(b):
+            break
+        # Separator runs of different length decide (1.0 < 1..0), as in libalpm.
+        if one - ptr1 != two - ptr2:
+            return -1 if one - ptr1 < two - ptr2 else 1
+        ptr1, ptr2 = one, two
+        kind = _isdigit if _isdigit(a[ptr1]) else _isalpha
+        while ptr1 < len(a) and kind(a[ptr1]):
+            ptr1 += 1
+        while ptr2 < len(b) and kind(b[ptr2]):
+            ptr2 += 1
+        if ptr2 == two:
+            # Segments of different kinds: numeric is newer than alpha.
+            return 1 if kind is _isdigit else -1
+        seg1, seg2 = a[one:ptr1], b[two:ptr2]
+        if kind is _isdigit:
+            seg1, seg2 = seg1.lstrip("0"), seg2.lstrip("0")
+            if len(seg1) != len(seg2):
+                return 1 if len(seg1) > len(seg2) else -1
+        if seg1 != seg2:
+            return 1 if seg1 > seg2 else -1
+        one, two = ptr1, ptr2
+    rest1, rest2 = a[one:], b[two:]
+    if not rest1 and not rest2:
+        return 0
+    # A remaining alpha part never beats an empty string (1.0a < 1.0 < 1.0.1).
+    if (not rest1 and not _isalpha(rest2[:1] or " ")) or _isalpha(rest1[:1] or " "):
+        return -1
+    return 1
+
+
+def _evr(version: str) -> tuple[str, str, str | None]:
+    """Split [epoch:]version[-release] as libalpm's parseEVR does."""
+    digits = 0
+    while digits < len(version) and _isdigit(version[digits]):
+        digits += 1
+    epoch, rest = "0", version
+    if version[digits : digits + 1] == ":":
+        epoch, rest = version[:digits] or "0", version[digits + 1 :]
+    head, dash, release = rest.rpartition("-")
+    if not dash:
+        return epoch, rest, None
+    return epoch, head, release
+
+
+def vercmp(a: str, b: str) -> int:
+    """pacman's vercmp: -1, 0 or 1 as a is older, equal or newer than b."""
+    if a == b:
+        return 0
+    epoch1, version1, release1 = _evr(a)
+    epoch2, version2, release2 = _evr(b)
+    result = rpmvercmp(epoch1, epoch2)
+    if result == 0:
+        result = rpmvercmp(version1, version2)
+        if result == 0 and release1 is not None and release2 is not None:
+            result = rpmvercmp(release1, release2)
+    return result
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+class Depend(NamedTuple):
+    """A dependency or provision: name, comparison ("" for any version) and version."""
+
+    name: str
+    op: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.op}{self.version}"
+
+
+# Names may carry a prefix since pacman 7's soname provisions: `lib:libc.so.6`.
+_DEPEND = re.compile(r"(?P<name>[A-Za-z0-9@._+:-]+)(?:(?P<op><=|>=|<|>|=)(?P<version>[^\s<>=]+))?")
+
+
+def parse_depend(text: str) -> Depend | None:
+    """A depend or provide string (`glibc>=2.38`, `sh`, `libfoo.so=1-64`); None if malformed."""
+    match = _DEPEND.fullmatch(text.strip())
+    if match is None:
+        return None
+    return Depend(match["name"], match["op"] or "", match["version"] or "")
+
+
+def _version_matches(version: str, op: str, wanted: str) -> bool:
+    order = vercmp(version, wanted)
+    return {
+        "=": order == 0,
+        ">=": order >= 0,
+        "<=": order <= 0,
+        ">": order > 0,
+        "<": order < 0,
+    }[op]
+
+
+# --------------------------------------------------------------------------- desc files
+
+
+class Package(NamedTuple):
+    """One package of a repository database or of the image's local database."""
+
+    name: str
+    version: str
+    arch: str
+    filename: str = ""
+    sha256: str = ""
+    depends: tuple[Depend, ...] = ()
+    provides: tuple[Depend, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def satisfies(self, depend: Depend) -> bool:
+        """Whether this package meets depend, by its own name and version or by a provision."""
+        if self.name == depend.name:
+            return not depend.op or _version_matches(self.version, depend.op, depend.version)
+        for provide in self.provides:
+            if provide.name != depend.name:
+                continue
+            if not depend.op:
+                return True
+            # An unversioned provision meets only an unversioned dependency (libalpm).
+            if provide.op == "=" and _version_matches(provide.version, depend.op, depend.version):
+                return True
+        return False
+
+
+class DescError(ValueError):
+    """A desc file or database pinner will not read; the message says what is wrong."""
+
+
+_NAME = re.compile(r"[a-z0-9@_+][a-z0-9@._+-]*")
+_VERSION = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9._+~]+-[0-9]+(?:\.[0-9]+)?")
+_ARCH = re.compile(r"[A-Za-z0-9_]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FILENAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+:-]*\.pkg\.tar(?:\.[a-z0-9]+)?")
+_FIELD = re.compile(r"%[A-Z0-9]+%")
+
+
+def desc_fields(text: str) -> dict[str, tuple[str, ...]]:
+    """The fields of a desc file: `%NAME%` followed by value lines, blocks split by blank lines."""
+    fields: dict[str, tuple[str, ...]] = {}
+    key: str | None = None
+    values: list[str] = []
+    for line in [*text.split("\n"), ""]:
+        if key is None:
+            if _FIELD.fullmatch(line):
+                key, values = line, []
+            elif line.strip():
+                raise DescError(f"value outside a field: {line[:40]!r}")
+        elif line:
+            values.append(line)
+        else:
+            if key in fields:
+                raise DescError(f"{key} appears twice")
+            fields[key] = tuple(values)
+            key = None
+    return fields
+
+
+def _one(fields: Mapping[str, tuple[str, ...]], key: str, pattern: re.Pattern[str]) -> str:
+    values = fields.get(key, ())
+    if len(values) != 1 or not pattern.fullmatch(values[0]):
+        shown = values[0][:60] if values else "missing"
+        raise DescError(f"{key} {shown!r} is not valid")
+    return values[0]
+
+
+def _depends(fields: Mapping[str, tuple[str, ...]], key: str) -> tuple[Depend, ...]:
+    found = []
+    for text in fields.get(key, ()):
+        depend = parse_depend(text)
+        if depend is None:
+            raise DescError(f"{key} {text[:60]!r} is not valid")
+        found.append(depend)
+    return tuple(found)
+
+
+def parse_desc(text: str, *, sync: bool = True) -> Package:
+    """A package from a desc file; a sync database's must name its file and checksum."""
+    fields = desc_fields(text)
+    name = _one(fields, "%NAME%", _NAME)
+    version = _one(fields, "%VERSION%", _VERSION)
+    arch = _one(fields, "%ARCH%", _ARCH) if sync or "%ARCH%" in fields else ""
+    filename = _one(fields, "%FILENAME%", _FILENAME) if sync else ""
+    sha256 = _one(fields, "%SHA256SUM%", _SHA256) if sync else ""
+    groups = fields.get("%GROUPS%", ())
+    if not all(_NAME.fullmatch(group) for group in groups):
+        raise DescError("%GROUPS% is not valid")
+    return Package(
+        name,
+        version,
+        arch,
+        filename,
+        sha256,
+        _depends(fields, "%DEPENDS%"),
+        _depends(fields, "%PROVIDES%"),
+        groups,
+    )
+
+
+# --------------------------------------------------------------------------- databases
+
+# The caps on what one database may unpack to: core and extra hold about 15,000 packages with a
+# desc of 1-3 KiB each.
+MAX_DATABASE = 256 * 1024 * 1024
+MAX_DESC = 256 * 1024
+MAX_MEMBERS = 200_000
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _decompress(data: bytes, limit: int) -> bytes:
+    """The tar inside a database: gzip, xz, bzip2 or none; zstd is refused by name."""
+    if data.startswith(b"\x1f\x8b"):
+        decoder: zlib._Decompress | lzma.LZMADecompressor | bz2.BZ2Decompressor
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    elif data.startswith(b"\xfd7zXZ\x00"):
+        decoder = lzma.LZMADecompressor()
+    elif data.startswith(b"BZh"):
+        decoder = bz2.BZ2Decompressor()
+    elif data.startswith(ZSTD_MAGIC):
+        # Python reads zstd only from 3.14 on; repo-add writes gzip unless told otherwise.
+        raise DescError("zstd-compressed database; pinner reads gzip, xz, bzip2 or plain tar")
+    elif data[257:262] == b"ustar" or not data:
+        return data
+    else:
+        raise DescError("not a tar archive (gzip, xz, bzip2 or plain)")
+    try:
+        out = decoder.decompress(data, limit + 1)
+    except (zlib.error, lzma.LZMAError, OSError, EOFError) as error:
+        raise DescError(f"cannot decompress: {error}") from None
+    if len(out) > limit:
+        raise DescError(f"unpacks to more than {limit} bytes")
+    if not decoder.eof:
+        raise DescError("unpacks to a truncated stream")
+    return out
+
+
+def parse_database(data: bytes, *, limit: int = MAX_DATABASE) -> dict[str, Package]:
+    """The packages of a sync database (`core.db`), by name."""
+    raw = _decompress(data, limit)
+    packages: dict[str, Package] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:
+            for count, member in enumerate(archive, start=1):
+                if count > MAX_MEMBERS:
+                    raise DescError(f"more than {MAX_MEMBERS} entries")
+                entry, _, leaf = member.name.partition("/")
+                if leaf != "desc":
+                    continue
+                if not member.isfile() or member.size > MAX_DESC:
+                    raise DescError(f"{member.name[:80]!r}: not a desc file pinner reads")
+                stream = archive.extractfile(member)
+                body = stream.read() if stream is not None else b""
+                try:
+                    package = parse_desc(body.decode("utf-8"))
+                except (UnicodeDecodeError, DescError) as error:
+                    raise DescError(f"{entry[:80]!r}: {error}") from None
+                if entry != f"{package.name}-{package.version}":
+                    raise DescError(f"{entry[:80]!r}: names {package.name} {package.version}")
+                if package.name in packages:
+                    raise DescError(f"{package.name} appears twice")
+                packages[package.name] = package
+    except tarfile.TarError as error:
+        raise DescError(f"not a readable tar archive: {error}") from None
+    return packages
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+class Repository(NamedTuple):
+    """A sync database as pacman searches it: its name and packages."""
+
+    name: str
+    packages: Mapping[str, Package]
+
+
+class Resolution(NamedTuple):
+    """What `pacman -S` would fetch: packages in install order, each with its repository."""
+
+    packages: tuple[tuple[str, Package], ...]
+    missing: tuple[str, ...]  # "name: why", for targets and dependencies no repository serves
+
+
+def _find(repos: Sequence[Repository], depend: Depend) -> tuple[str, Package] | None:
+    """The package pacman picks for a dependency: by name in repository order, then provider."""
+    for repo in repos:
+        package = repo.packages.get(depend.name)
+        if package is not None and package.satisfies(depend):
+            return repo.name, package
+    # With --noconfirm pacman takes the first provider in repository order.
+    for repo in repos:
+        for package in repo.packages.values():
+            if package.name != depend.name and package.satisfies(depend):
+                return repo.name, package
+    return None
+
+
+def _group(repos: Sequence[Repository], name: str) -> list[tuple[str, Package]]:
+    """A group's members, from the first repository that has the group (pacman -S base-devel)."""
+    for repo in repos:
+        members = [p for p in repo.packages.values() if name in p.groups]
+        if members:
+            return [(repo.name, p) for p in sorted(members, key=lambda p: p.name)]
+    return []
+
+
+def resolve(
+    repos: Sequence[Repository],
+    targets: Iterable[str],
+    installed: Iterable[Package] = (),
+    *,
+    upgrade: bool = False,
+) -> Resolution:
+    """The packages `pacman -S targets` (`-Su` with upgrade) fetches, with dependencies.
+
+    Dependencies an installed package already meets are not fetched, as pacman does without -u.
+    """
+    local = {package.name: package for package in installed}
+    chosen: dict[str, tuple[str, Package]] = {}
+    missing: list[str] = []
+    queue: list[tuple[str, Package]] = []
+    for target in targets:
+        # `extra/bash` looks in that repository alone; its dependencies come from all of them.
+        repo_name, _, spec = target.rpartition("/")
+        among = [r for r in repos if r.name == repo_name] if repo_name else repos
+        depend = parse_depend(spec)
+        found = _find(among, depend) if depend is not None else None
+        members = [found] if found is not None else _group(among, spec)
+        if not members:
+            missing.append(f"{target}: no repository has it")
+        queue.extend(members)
+    if upgrade:
+        for name, package in sorted(local.items()):
+            for repo in repos:
+                newer = repo.packages.get(name)
+                if newer is not None:
+                    if vercmp(newer.version, package.version) > 0:
+                        queue.append((repo.name, newer))
+                    break
+    while queue:
+        repo_name, package = queue.pop(0)
+        if package.name in chosen:
+            continue
+        chosen[package.name] = (repo_name, package)
+        for depend in package.depends:
+            if any(p.satisfies(depend) for _, p in chosen.values()):
+                continue
+            if any(p.satisfies(depend) for p in local.values() if p.name not in chosen):
+                continue
+            found = _find(repos, depend)
+            if found is None:
+                missing.append(f"{depend}: required by {package.name}, no repository has it")
+            else:
+                queue.append(found)
+    return Resolution(tuple(chosen.values()), tuple(missing))

@@ -1,0 +1,410 @@
+"""Arch Linux's pacman: install commands, the image's configuration, the dated-archive step.
+
+Pure: it reads words from the RUN lexer and files from the base image, and returns values. The
+snapshot is archive.archlinux.org's daily copy of the repositories (`repos/YYYY/MM/DD/`), reached
+by pointing the image's mirrorlist at it; pacman then fetches those days' databases itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import posixpath
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+from pinner.apt.shell import Invocation, Word, run_invocations, words
+from pinner.managers.alpm import DescError, Package, parse_depend, parse_desc
+
+ARCHIVE = "https://archive.archlinux.org/repos"
+MIRRORLIST = "/etc/pacman.d/mirrorlist"
+PACMAN_CONF = "/etc/pacman.conf"
+LOCAL_DB = "/var/lib/pacman/local"
+CACHE = "/var/cache/pacman/pkg"
+LOG = "/var/log/pacman.log"
+# What the engine reads from the base image (globs as fnmatch reads them).
+IMAGE_PATHS = (PACMAN_CONF, "/etc/pacman.d/*", f"{LOCAL_DB}/*/desc", "/etc/os-release")
+# Repositories archive.archlinux.org keeps a daily copy of; any other is a third party's.
+OFFICIAL_REPOS = words(
+    "core extra multilib community core-testing extra-testing multilib-testing"
+    " community-testing testing core-staging extra-staging multilib-staging staging"
+    " gnome-unstable kde-unstable"
+)
+# Docker's architecture words and pacman's (uname -m); the archive serves x86_64 alone.
+ARCHITECTURES: Mapping[str, str] = {"amd64": "x86_64"}
+
+# --------------------------------------------------------------------------- install commands
+
+
+class Target(NamedTuple):
+    """A package word of `pacman -S`: name (or dependency string), its repository, its span."""
+
+    name: str
+    repo: str | None
+    start: int
+    end: int
+
+
+class PacmanCommand(NamedTuple):
+    """One pacman invocation: operation letter, short flags, targets, what cannot be pinned."""
+
+    operation: str  # "S", "U", "R", "Q", ... ("" when none is given)
+    flags: frozenset[str]
+    targets: tuple[Target, ...]
+    notes: tuple[str, ...]
+    start: int
+    end: int
+
+    @property
+    def installs(self) -> bool:
+        """Whether the command installs packages from the repositories (-S, -Su, -Syu)."""
+        queries = {"s", "i", "l", "g", "c", "p", "w"}
+        return self.operation == "S" and not (self.flags & queries)
+
+    @property
+    def refreshes(self) -> bool:
+        return self.operation == "S" and "y" in self.flags
+
+    @property
+    def upgrades(self) -> bool:
+        return self.installs and "u" in self.flags
+
+
+_OPERATIONS: Mapping[str, str] = {
+    "--sync": "S",
+    "--upgrade": "U",
+    "--remove": "R",
+    "--query": "Q",
+    "--database": "D",
+    "--files": "F",
+    "--deptest": "T",
+    "--version": "V",
+}
+_LONG_FLAGS: Mapping[str, str] = {
+    "--refresh": "y",
+    "--sysupgrade": "u",
+    "--search": "s",
+    "--info": "i",
+    "--list": "l",
+    "--groups": "g",
+    "--clean": "c",
+    "--print": "p",
+    "--downloadonly": "w",
+}
+# pacman(8) options that take the next word as their value (short: -r ROOT, -b DBPATH).
+_VALUE_OPTIONS = words(
+    "-r --root -b --dbpath --cachedir --config --arch --gpgdir --hookdir --logfile --ignore"
+    " --ignoregroup --assume-installed --print-format --overwrite --sysroot --color"
+)
+_TARGET = re.compile(r"(?:(?P<repo>[a-z0-9@._+-]+)/)?(?P<spec>[a-z0-9@._+-]+(?:[<>=]{1,2}\S+)?)")
+
+
+def _target(word: Word, operation: str) -> tuple[Target | None, str | None]:
+    """A package target, or a note on why pinner cannot record it."""
+    text = word.text
+    if word.expansions:
+        return None, f"package list uses a variable or command ({text}); it is not recorded"
+    if operation == "U":
+        return (
+            None,
+            f"pacman -U installs a file or URL ({text}); not pinned by the snapshot",
+        )
+    match = _TARGET.fullmatch(text)
+    if match is None or parse_depend(match["spec"]) is None:
+        return None, f"package word {text!r} is not a package name; it is not recorded"
+    return Target(match["spec"], match["repo"], word.start, word.end), None
+
+
+def parse_command(invocation: Invocation) -> PacmanCommand:
+    """Read a pacman invocation's operation, flags and targets."""
+    operation = ""
+    flags: set[str] = set()
+    operands: list[Word] = []
+    args = invocation.args
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if text.startswith("--"):
+            name = text.partition("=")[0]
+            operation = _OPERATIONS.get(name, operation)
+            if name in _LONG_FLAGS:
+                flags.add(_LONG_FLAGS[name])
+            i += 2 if name in _VALUE_OPTIONS and "=" not in text else 1
+        elif text.startswith("-") and len(text) > 1:
+            # A cluster of short options (-Syu, -Syyu): -r and -b take the rest or the next word.
+            width = 1
+            for k, letter in enumerate(text[1:], start=1):
+                if letter in "rb":
+                    width = 2 if k == len(text) - 1 else 1
+                    break
+                if letter.isupper():
+                    operation = letter
+                else:
+                    flags.add(letter)
+            i += width
+        else:
+            operands.append(args[i])
+            i += 1
+    targets: list[Target] = []
+    notes: list[str] = []
+    installing = operation in ("S", "U") and not (flags & set("silgcpw"))
+    for word in operands if installing else ():
+        target, note = _target(word, operation)
+        if target is not None:
+            targets.append(target)
+        if note is not None and note not in notes:
+            notes.append(note)
+    if installing and invocation.via_xargs:
+        notes.append("xargs supplies packages to pacman; they are not recorded")
+    return PacmanCommand(
+        operation, frozenset(flags), tuple(targets), tuple(notes), invocation.start, invocation.end
+    )
+
+
+def pacman_commands(run_text: str, *, escape: str = "\\") -> tuple[PacmanCommand, ...]:
+    """Every pacman command a RUN's text runs, in order."""
+    if "pacman" not in run_text:
+        return ()
+    return tuple(
+        parse_command(invocation)
+        for invocation in run_invocations(run_text, escape)
+        if invocation.program == "pacman"
+    )
+
+
+# --------------------------------------------------------------------------- the image's config
+
+
+class Repo(NamedTuple):
+    """A repository section of pacman.conf: its servers in order, each with the file naming it."""
+
+    name: str
+    servers: tuple[tuple[str, str], ...]  # (file, Server value)
+    includes: tuple[str, ...]  # the files its Include lines named, in order
+    siglevel: tuple[str, ...]
+
+
+class PacmanConfig(NamedTuple):
+    """What pinner needs of a base image's pacman: architecture, repositories, installed set."""
+
+    architecture: str
+    siglevel: tuple[str, ...]
+    repos: tuple[Repo, ...]
+    installed: tuple[Package, ...]
+    os_id: str
+
+
+def _conf_lines(files: Mapping[str, bytes], path: str) -> Iterator[tuple[str, int, str]]:
+    """The lines of a pacman config file, comments and blanks left out: (path, number, text)."""
+    data = files.get(path)
+    if data is None:
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.partition("#")[0].strip()
+        if line:
+            yield path, number, line
+
+
+def parse_conf(files: Mapping[str, bytes]) -> tuple[tuple[str, ...], tuple[str, ...], list[Repo]]:
+    """pacman.conf's Architecture and SigLevel words and its repositories, includes expanded."""
+    architecture: list[str] = []
+    siglevel: list[str] = []
+    repos: list[Repo] = []
+    section = "options"
+    stack = [_conf_lines(files, PACMAN_CONF)]
+    while stack:
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+            continue
+        path, number, line = found
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            if section != "options":
+                repos.append(Repo(section, (), (), ()))
+            continue
+        key, _, value = (part.strip() for part in line.partition("="))
+        repo = repos[-1] if section != "options" and repos else None
+        if key == "Include":
+            if len(stack) > 10:
+                raise ValueError(f"{path}:{number}: Include nests more than 10 deep")
+            # pacman expands Include with glob(3); a missing file is skipped with a warning.
+            matches = sorted(p for p in files if fnmatch.fnmatchcase(p, value)) or [value]
+            if repo is not None:
+                repos[-1] = repo._replace(includes=(*repo.includes, *matches))
+            stack.extend(_conf_lines(files, posixpath.normpath(m)) for m in reversed(matches))
+        elif key == "Server" and repo is not None:
+            repos[-1] = repo._replace(servers=(*repo.servers, (path, value)))
+        elif key == "SigLevel" and repo is not None:
+            repos[-1] = repo._replace(siglevel=(*repo.siglevel, *value.split()))
+        elif key == "SigLevel":
+            siglevel.extend(value.split())
+        elif key == "Architecture" and repo is None:
+            architecture.extend(value.split())
+    return tuple(architecture), tuple(siglevel), repos
+
+
+def _os_id(data: bytes | None) -> str:
+    for line in (data or b"").decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ID":
+            return value.strip().strip("\"'")
+    return ""
+
+
+def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
+    """The image's pacman configuration for one Docker architecture, or why it cannot be pinned."""
+    if PACMAN_CONF not in files:
+        return f"the base image has no {PACMAN_CONF}"
+    try:
+        architectures, siglevel, repos = parse_conf(files)
+    except ValueError as error:
+        return str(error)
+    words_ = [a for a in architectures if a != "auto"]
+    machine = ARCHITECTURES.get(arch)
+    if machine is None:
+        return f"archive.archlinux.org serves x86_64 alone, not {arch}"
+    if words_ and machine not in words_:
+        return f"{PACMAN_CONF} sets Architecture = {' '.join(words_)}, not {machine}"
+    installed = []
+    local = re.compile(re.escape(LOCAL_DB) + r"/[^/]+/desc")
+    for path in sorted(files):
+        if local.fullmatch(path):
+            try:
+                installed.append(parse_desc(files[path].decode("utf-8"), sync=False))
+            except (UnicodeDecodeError, DescError) as error:
+                return f"{path}: {error}"
+    return PacmanConfig(
+        machine, siglevel, tuple(repos), tuple(installed), _os_id(files.get("/etc/os-release"))
+    )
+
+
+def snapshot_repos(config: PacmanConfig) -> tuple[list[str], list[str]]:
+    """The repositories the step points at the archive, and notes on those it leaves alone."""
+    pinned: list[str] = []
+    notes: list[str] = []
+    for repo in config.repos:
+        others = sorted({origin for origin, _ in repo.servers if origin != MIRRORLIST})
+        if repo.name not in OFFICIAL_REPOS:
+            notes.append(f"[{repo.name}] is not an Arch Linux repository; not pinned")
+        elif MIRRORLIST not in repo.includes:
+            notes.append(f"[{repo.name}] does not include {MIRRORLIST}; it is not pinned")
+        elif others:
+            notes.append(f"[{repo.name}] has servers from {others[0]}; it is not pinned")
+        else:
+            pinned.append(repo.name)
+    return pinned, notes
+
+
+def signature_checks(config: PacmanConfig) -> str:
+    """What is verified, in one line: Arch does not sign its databases; pacman checks packages."""
+    off = [
+        f"[{repo.name}]"
+        for repo in config.repos
+        if {"Never", "PackageNever"} & set(repo.siglevel or config.siglevel)
+    ]
+    if off:
+        return f"pacman.conf turns package signature checks off for {', '.join(off)}"
+    return "databases are not signed by Arch Linux; pacman checks each package's signature"
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def archive_day(snapshot: str) -> str:
+    """The archive's day for a snapshot time: the day before, the newest copy complete by then.
+
+    archive.archlinux.org writes day D's copy during D, so at a time on D only D-1 is sure to
+    exist and to hold nothing newer than the snapshot time.
+    """
+    moment = datetime.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ")
+    return (moment.date() - datetime.timedelta(days=1)).strftime("%Y/%m/%d")
+
+
+_SAFE_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!&()*+,;=%-]+")
+
+
+def archive_base(mirrors: Mapping[str, str]) -> str:
+    """The archive's repos/ URL, or the mirror given for it (`--snapshot-mirror arch=URL`)."""
+    base = mirrors.get("arch", ARCHIVE).rstrip("/")
+    if not _SAFE_URL.fullmatch(base) or "'" in base:
+        raise ValueError(f"arch mirror {base[:80]!r} cannot be written into a shell line")
+    return base
+
+
+def server_line(snapshot: str, mirrors: Mapping[str, str]) -> str:
+    """The mirrorlist's one line: the archive's copy of the snapshot's day."""
+    return f"Server = {archive_base(mirrors)}/{archive_day(snapshot)}/$repo/os/$arch"
+
+
+def step(snapshot: str, mirrors: Mapping[str, str]) -> str:
+    """The shell line that points the image's mirrorlist at the snapshot's day."""
+    return f"echo '{server_line(snapshot, mirrors)}' > {MIRRORLIST}"
+
+
+def database_url(repo: str, architecture: str, snapshot: str, mirrors: Mapping[str, str]) -> str:
+    """Where pacman will fetch a repository's database once the step is in place."""
+    base = archive_base(mirrors)
+    return f"{base}/{archive_day(snapshot)}/{repo}/os/{architecture}/{repo}.db"
+
+
+# --------------------------------------------------------------------------- cleanup
+
+_CACHE_MOUNT = re.compile(r"--mount=\S*target=/var/cache/pacman")
+
+
+def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
+    """What to append to a RUN that installs with pacman and leaves its cache; None if nothing."""
+    found = pacman_commands(run_text, escape=escape)
+    if not any(command.installs or command.operation == "U" for command in found):
+        return None
+    if _CACHE_MOUNT.search(run_text):
+        return None
+    cleans = any(command.operation == "S" and "c" in command.flags for command in found)
+    removed = [
+        word.text
+        for invocation in run_invocations(run_text, escape)
+        if invocation.program == "rm"
+        for word in invocation.args
+    ]
+    if not cleans and not any(path.startswith(CACHE) for path in removed):
+        return f"rm -rf {CACHE}/*"
+    return None
+
+
+def installs(run_text: str, *, escape: str = "\\") -> tuple[Target, ...]:
+    """The packages a RUN's pacman commands install, in order, each once."""
+    seen: set[str] = set()
+    found: list[Target] = []
+    for command in pacman_commands(run_text, escape=escape):
+        for target in command.targets if command.installs else ():
+            if target.name not in seen:
+                seen.add(target.name)
+                found.append(target)
+    return tuple(found)
+
+
+def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:
+    """What a RUN's pacman commands do that the lock cannot record."""
+    found: list[str] = []
+    for command in pacman_commands(run_text, escape=escape):
+        for note in command.notes:
+            if note not in found:
+                found.append(note)
+    return tuple(found)
+
+
+def versions_note(names: Sequence[str]) -> str:
+    """Why --pin-versions writes nothing into pacman commands."""
+    return (
+        f"pacman cannot install a chosen version from a repository ({', '.join(names)});"
+        " the snapshot's day pins them and the lock records their versions"
+    )

@@ -1,0 +1,193 @@
+"""Arch Linux repositories made by the real tools: packages with a .PKGINFO, repo-add, pacman."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+needs_pacman = pytest.mark.skipif(
+    not (shutil.which("repo-add") and shutil.which("pacman")),
+    reason="needs repo-add and pacman (Debian: pacman-package-manager)",
+)
+
+
+class Pkg(NamedTuple):
+    """A package to build: what its .PKGINFO says."""
+
+    name: str
+    version: str
+    depends: Sequence[str] = ()
+    provides: Sequence[str] = ()
+    groups: Sequence[str] = ()
+    arch: str = "x86_64"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}-{self.version}-{self.arch}.pkg.tar.gz"
+
+
+def _tar_member(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), 1_700_000_000
+    archive.addfile(info, io.BytesIO(data))
+
+
+def build(directory: Path, pkg: Pkg) -> Path:
+    """A package file holding only its .PKGINFO (makepkg's metadata; repo-add reads nothing else)."""
+    lines = [
+        f"pkgname = {pkg.name}",
+        f"pkgbase = {pkg.name}",
+        f"pkgver = {pkg.version}",
+        "pkgdesc = a package built by the tests",
+        "builddate = 1700000000",
+        "packager = Tests <tests@example.org>",
+        "size = 4",
+        f"arch = {pkg.arch}",
+        "license = MIT",
+        *(f"group = {g}" for g in pkg.groups),
+        *(f"provides = {p}" for p in pkg.provides),
+        *(f"depend = {d}" for d in pkg.depends),
+    ]
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w") as archive:
+        _tar_member(archive, ".PKGINFO", ("\n".join(lines) + "\n").encode())
+        _tar_member(archive, "usr/share/doc/" + pkg.name, b"doc\n")
+    path = directory / pkg.filename
+    path.write_bytes(gzip.compress(stream.getvalue(), mtime=0))
+    return path
+
+
+def repo_add(directory: Path, repo: str, pkgs: Sequence[Pkg], suffix: str = ".tar.gz") -> bytes:
+    """Build pkgs into directory and index them with repo-add: the database's bytes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = [str(build(directory, pkg)) for pkg in pkgs]
+    database = directory / f"{repo}.db{suffix}"
+    subprocess.run(["repo-add", "-q", str(database), *files], check=True, capture_output=True)
+    return database.read_bytes()
+
+
+def pacman_print(
+    root: Path, repos: Sequence[tuple[str, Path]], targets: Sequence[str], *flags: str
+) -> list[tuple[str, str, str]]:
+    """What real pacman would install: `pacman -Sp` over the given databases, as (repo, name, version).
+
+    Each repository is (name, directory holding NAME.db); pacman reads them as its sync databases.
+    """
+    db = root / "db"
+    (db / "sync").mkdir(parents=True, exist_ok=True)
+    (db / "local").mkdir(exist_ok=True)
+    (db / "local" / "ALPM_DB_VERSION").write_text("9\n")
+    conf = ["[options]", "Architecture = x86_64", "SigLevel = Optional TrustAll"]
+    for name, directory in repos:
+        shutil.copyfile(directory / f"{name}.db.tar.gz", db / "sync" / f"{name}.db")
+        conf += [f"[{name}]", f"Server = file://{directory}"]
+    (root / "pacman.conf").write_text("\n".join(conf) + "\n")
+    out = subprocess.run(
+        [
+            "pacman",
+            "--root", str(root),
+            "--dbpath", str(db),
+            "--cachedir", str(root / "cache"),
+            "--gpgdir", str(root / "gnupg"),
+            "--config", str(root / "pacman.conf"),
+            "--noconfirm",
+            "-Sp",
+            "--print-format", "%r %n %v",
+            *flags,
+            *targets,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip
+    return sorted(tuple(line.split(" ")) for line in out.splitlines())  # type: ignore[misc]
+
+
+def install_local(root: Path, pkgs: Sequence[Pkg]) -> None:
+    """Record pkgs as installed in root's local database, as pacman writes it."""
+    for pkg in pkgs:
+        entry = root / "db" / "local" / f"{pkg.name}-{pkg.version}"
+        entry.mkdir(parents=True, exist_ok=True)
+        (entry / "desc").write_text(local_desc(pkg))
+        (entry / "files").write_text("%FILES%\n\n")
+
+
+def local_desc(pkg: Pkg) -> str:
+    """A local database desc as pacman writes it for an installed package."""
+    fields = [
+        ("%NAME%", [pkg.name]),
+        ("%VERSION%", [pkg.version]),
+        ("%BASE%", [pkg.name]),
+        ("%ARCH%", [pkg.arch]),
+        ("%INSTALLDATE%", ["1700000000"]),
+        ("%REASON%", ["1"]),
+        ("%PROVIDES%", list(pkg.provides)),
+        ("%DEPENDS%", list(pkg.depends)),
+    ]
+    return "".join(
+        f"{key}\n" + "".join(f"{v}\n" for v in values) + "\n" for key, values in fields if values
+    )
+
+
+class Archive:
+    """A local stand-in for archive.archlinux.org: static files under root, requests logged."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log: list[str] = []
+        log = self.log
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.append(self.path)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Archive:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def pacman_in(root: Path, conf: Path, *args: str) -> str:
+    """Run real pacman against root with conf (its own databases, cache and keyring dirs)."""
+    db = root / "db"
+    (db / "local").mkdir(parents=True, exist_ok=True)
+    (db / "local" / "ALPM_DB_VERSION").write_text("9\n")
+    return subprocess.run(
+        [
+            "pacman",
+            "--root", str(root),
+            "--dbpath", str(db),
+            "--cachedir", str(root / "cache"),
+            "--gpgdir", str(root / "gnupg"),
+            "--config", str(conf),
+            "--noconfirm",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout  # fmt: skip

@@ -1,0 +1,292 @@
+"""Arch Linux metadata: vercmp against pacman's own, databases made by repo-add, resolution."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pinner.managers import alpm
+from pinner.managers.alpm import Depend, DescError, Repository
+from tests.arch_repo import Pkg, install_local, needs_pacman, pacman_print, repo_add
+
+VERCMP = [
+    ("1.0", "1.0", 0),
+    ("1.0", "1.1", -1),
+    ("1.0a", "1.0", -1),
+    ("1.0", "1.0.1", -1),
+    ("1.0.a", "1.0", 1),
+    ("1.0alpha", "1.0beta", -1),
+    ("1.0-1", "1.0-2", -1),
+    ("1.0-1", "1.0", 0),
+    ("1:1.0", "2.0", 1),
+    ("0:1.0", "1.0", 0),
+    ("1.01", "1.1", 0),
+    ("1..0", "1.0", 1),
+    ("1.0", "1_0", 0),
+    ("2.10", "2.9", 1),
+    ("1.0-1.1", "1.0-1", 1),
+    ("20240101", "1:1", -1),
+    ("1.0+git", "1.0", 1),
+    ("1.0git", "1.0", -1),
+    ("a", "1", -1),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), VERCMP, ids=[f"{a} {b}" for a, b, _ in VERCMP])
+def test_vercmp(a: str, b: str, expected: int) -> None:
+    assert alpm.vercmp(a, b) == expected
+    assert alpm.vercmp(b, a) == -expected
+
+
+needs_vercmp = pytest.mark.skipif(
+    shutil.which("vercmp") is None, reason="needs vercmp (Debian: makepkg)"
+)
+_segment = st.text(alphabet="0123456789abzAZ._+~:-", min_size=0, max_size=10)
+
+
+@needs_vercmp
+@settings(max_examples=300, deadline=None)
+@given(_segment, _segment)
+def test_vercmp_agrees_with_pacman(a: str, b: str) -> None:
+    out = subprocess.run(["vercmp", a, b], capture_output=True, text=True, check=True).stdout
+    assert alpm.vercmp(a, b) == int(out)
+
+
+def test_vercmp_table_agrees_with_pacman() -> None:
+    if shutil.which("vercmp") is None:
+        pytest.skip("needs vercmp (Debian: makepkg)")
+    for a, b, expected in VERCMP:
+        out = subprocess.run(["vercmp", a, b], capture_output=True, text=True, check=True).stdout
+        assert int(out) == expected, (a, b)
+
+
+DESC = """%FILENAME%
+bash-5.2.026-2-x86_64.pkg.tar.zst
+
+%NAME%
+bash
+
+%BASE%
+bash
+
+%VERSION%
+5.2.026-2
+
+%DESC%
+The GNU Bourne Again shell
+
+%SHA256SUM%
+b5430cfb37427821e4b2ba8bacb7271c3af2fa57af51ef4eee2d419f1c07352a
+
+%ARCH%
+x86_64
+
+%PROVIDES%
+sh
+
+%DEPENDS%
+readline
+libreadline.so=8-64
+glibc
+ncurses
+
+%OPTDEPENDS%
+bash-completion: for tab completion
+
+"""
+
+
+def test_parse_desc() -> None:
+    package = alpm.parse_desc(DESC)
+    assert package == alpm.Package(
+        "bash",
+        "5.2.026-2",
+        "x86_64",
+        "bash-5.2.026-2-x86_64.pkg.tar.zst",
+        "b5430cfb37427821e4b2ba8bacb7271c3af2fa57af51ef4eee2d419f1c07352a",
+        (
+            Depend("readline", "", ""),
+            Depend("libreadline.so", "=", "8-64"),
+            Depend("glibc", "", ""),
+            Depend("ncurses", "", ""),
+        ),
+        (Depend("sh", "", ""),),
+    )
+
+
+BAD_DESC = [
+    ("%NAME%\n../x\n", "%NAME% '../x' is not valid"),
+    (DESC.replace("5.2.026-2\n", "5.2\n", 1), "%VERSION% '5.2' is not valid"),
+    (DESC.replace("b5430cfb", "B5430CFB"), "%SHA256SUM% 'B5430CFB37427821e4b2ba8bacb7271c3af2fa57af51ef4eee2d419f1c07' is not valid"),
+    (DESC.replace("bash-5.2.026-2-x86_64.pkg.tar.zst", "../../etc/passwd"), "%FILENAME% '../../etc/passwd' is not valid"),
+    (DESC.replace("%FILENAME%\nbash-5.2.026-2-x86_64.pkg.tar.zst\n\n", ""), "%FILENAME% 'missing' is not valid"),
+    (DESC + "%NAME%\nbash\n", "%NAME% appears twice"),
+    ("stray\n" + DESC, "value outside a field: 'stray'"),
+    (DESC.replace("glibc\n", "glibc>>2\n"), "%DEPENDS% 'glibc>>2' is not valid"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_DESC, ids=[m for _, m in BAD_DESC])
+def test_parse_desc_refuses(text: str, message: str) -> None:
+    with pytest.raises(DescError) as raised:
+        alpm.parse_desc(text)
+    assert str(raised.value) == message
+
+
+def test_satisfies() -> None:
+    bash = alpm.Package("bash", "5.2-1", "x86_64", provides=(Depend("sh", "=", "5.2"),))
+    dash = alpm.Package("dash", "0.5-1", "x86_64", provides=(Depend("sh", "", ""),))
+    assert bash.satisfies(Depend("bash", ">=", "5"))
+    assert not bash.satisfies(Depend("bash", "<", "5"))
+    assert bash.satisfies(Depend("sh", ">=", "5.1"))
+    assert dash.satisfies(Depend("sh", "", ""))
+    # An unversioned provision does not meet a versioned dependency.
+    assert not dash.satisfies(Depend("sh", ">=", "1"))
+
+
+CORE = [
+    Pkg("glibc", "2.40-1"),
+    Pkg("bash", "5.2.026-2", depends=["glibc", "readline>=8"], provides=["sh"]),
+    Pkg("readline", "8.2.013-1", depends=["glibc", "ncurses"]),
+    Pkg("ncurses", "6.5-3", depends=["glibc"]),
+    Pkg("curl", "8.10.1-1", depends=["glibc", "libcurl.so=4-64"], provides=["libcurl.so=4-64"]),
+    Pkg("gcc", "14.2.1-1", depends=["glibc>=2.27", "binutils"], groups=["base-devel"]),
+    Pkg("binutils", "2.43-1", depends=["glibc"], groups=["base-devel"]),
+    Pkg("make", "4.4.1-2", depends=["glibc", "sh"], groups=["base-devel"]),
+]
+EXTRA = [
+    Pkg("git", "2.47.0-1", depends=["curl", "perl-error", "sh"]),
+    Pkg("perl-error", "0.17029-7", depends=["perl"]),
+    Pkg("perl", "5.40.0-1", depends=["glibc"]),
+    Pkg("bash", "9.9-1"),  # core comes first: pacman takes core's bash
+]
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, bytes]]:
+    base = tmp_path_factory.mktemp("arch")
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add (Debian: pacman-package-manager)")
+    return [
+        (name, base / name, repo_add(base / name, name, pkgs))
+        for name, pkgs in (("core", CORE), ("extra", EXTRA))
+    ]
+
+
+@needs_pacman
+def test_parse_database_made_by_repo_add(repos: list[tuple[str, Path, bytes]]) -> None:
+    _, directory, data = repos[0]
+    packages = alpm.parse_database(data)
+    assert sorted(packages) == sorted(p.name for p in CORE)
+    bash = packages["bash"]
+    assert (bash.version, bash.filename) == ("5.2.026-2", "bash-5.2.026-2-x86_64.pkg.tar.gz")
+    assert bash.sha256 == hashlib.sha256((directory / bash.filename).read_bytes()).hexdigest()
+    assert bash.depends == (Depend("glibc", "", ""), Depend("readline", ">=", "8"))
+
+
+RESOLVE = [
+    (["git"], [], "--"),
+    (["bash"], [], "--"),
+    (["make"], [], "--"),
+    (["base-devel"], [], "--"),
+    (["git"], [Pkg("glibc", "2.40-1"), Pkg("curl", "8.10.1-1", provides=["libcurl.so=4-64"])], "--"),
+    (["gcc"], [Pkg("glibc", "2.20-1")], "--"),
+    (["extra/bash"], [], "--"),
+]  # fmt: skip
+
+
+@needs_pacman
+@pytest.mark.parametrize(
+    ("targets", "installed", "flag"),
+    RESOLVE,
+    ids=[" ".join(t) + f" ({len(i)} installed)" for t, i, _ in RESOLVE],
+)
+def test_resolution_matches_pacman(
+    repos: list[tuple[str, Path, bytes]],
+    tmp_path: Path,
+    targets: list[str],
+    installed: list[Pkg],
+    flag: str,
+) -> None:
+    install_local(tmp_path, installed)
+    expected = pacman_print(tmp_path, [(n, d) for n, d, _ in repos], targets)
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in repos]
+    local = [
+        alpm.Package(
+            p.name,
+            p.version,
+            p.arch,
+            provides=tuple(filter(None, map(alpm.parse_depend, p.provides))),
+        )
+        for p in installed
+    ]
+    found = alpm.resolve(dbs, targets, local)
+    assert found.missing == ()
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+
+
+def _tar(members: list[tuple[str, bytes]], *, kind: int = tarfile.REGTYPE) -> bytes:
+    stream = io.BytesIO()
+    with tarfile.open(fileobj=stream, mode="w") as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.type = len(data), kind
+            archive.addfile(info, io.BytesIO(data))
+    return stream.getvalue()
+
+
+ONE = _tar([("bash-5.2.026-2/desc", DESC.encode())])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [ONE, gzip.compress(ONE), lzma.compress(ONE), bz2.compress(ONE)],
+    ids=["tar", "gzip", "xz", "bzip2"],
+)
+def test_parse_database_formats(data: bytes) -> None:
+    assert list(alpm.parse_database(data)) == ["bash"]
+
+
+BAD_DATABASES = [
+    (b"\x28\xb5\x2f\xfd" + b"\0" * 16, "zstd-compressed database; pinner reads gzip, xz, bzip2 or plain tar"),
+    (b"<html>not found</html>", "not a tar archive (gzip, xz, bzip2 or plain)"),
+    (gzip.compress(ONE)[:40], "unpacks to a truncated stream"),
+    (_tar([("bash-1.0-1/desc", DESC.encode())]), "'bash-1.0-1': names bash 5.2.026-2"),
+    (_tar([("bash-5.2.026-2/desc", DESC.encode()), ("bash-5.2.026-2/desc", DESC.encode())]), "bash appears twice"),
+    (_tar([("bash-5.2.026-2/desc", b"")], kind=tarfile.SYMTYPE), "'bash-5.2.026-2/desc': not a desc file pinner reads"),
+    (_tar([("bash-5.2.026-2/desc", b"\xff")]), "'bash-5.2.026-2': 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_DATABASES, ids=[m for _, m in BAD_DATABASES])
+def test_parse_database_refuses(data: bytes, message: str) -> None:
+    with pytest.raises(DescError) as raised:
+        alpm.parse_database(data)
+    assert str(raised.value) == message
+
+
+def test_parse_database_cap() -> None:
+    with pytest.raises(DescError) as raised:
+        alpm.parse_database(gzip.compress(ONE), limit=1000)
+    assert str(raised.value) == "unpacks to more than 1000 bytes"
+
+
+@pytest.mark.skipif(shutil.which("zstd") is None, reason="needs zstd")
+def test_zstd_database_from_repo_add_is_refused_by_name(tmp_path: Path) -> None:
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add")
+    data = repo_add(tmp_path, "core", [Pkg("glibc", "2.40-1")], suffix=".tar.zst")
+    assert data.startswith(alpm.ZSTD_MAGIC)
+    with pytest.raises(DescError, match="zstd-compressed database"):
+        alpm.parse_database(data)

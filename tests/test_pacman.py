@@ -1,0 +1,327 @@
+"""pacman: install commands, the image's configuration (real files), the archive step, cleanup."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pinner import syntax
+from pinner.managers import alpm, pacman
+from pinner.managers.alpm import Depend
+from tests.arch_repo import Archive, Pkg, local_desc, needs_pacman, pacman_in, repo_add
+from tests.shell_syntax import checkers
+
+ARCH = Path(__file__).parent.parent / "testdata" / "arch"
+
+COMMANDS = [
+    ("pacman -S --noconfirm --needed curl git", [("S", "", ["curl", "git"], [])]),
+    ("pacman -Syu --noconfirm base-devel", [("S", "uy", ["base-devel"], [])]),
+    ("pacman -Syyu --noconfirm --overwrite '*' python", [("S", "uy", ["python"], [])]),
+    ("pacman --sync --refresh --noconfirm vim", [("S", "y", ["vim"], [])]),
+    ("pacman -S --overwrite=/usr/lib/* --noconfirm vim", [("S", "", ["vim"], [])]),
+    ("pacman -S -r /mnt --noconfirm vim", [("S", "", ["vim"], [])]),
+    ("pacman -S --noconfirm core/glibc 'bash>=5'", [("S", "", ["glibc", "bash>=5"], [])]),
+    ("pacman -Scc --noconfirm", [("S", "c", [], [])]),
+    ("pacman -Ss vim", [("S", "s", [], [])]),
+    ("pacman -Qi bash && pacman -Rns --noconfirm vim", [("Q", "i", [], []), ("R", "ns", [], [])]),
+    (
+        "pacman-key --init && pacman-key --populate archlinux"
+        " && pacman -Sy --noconfirm archlinux-keyring && pacman -Su --noconfirm",
+        [("S", "y", ["archlinux-keyring"], []), ("S", "u", [], [])],
+    ),
+    (
+        "pacman -U --noconfirm https://example.org/foo-1-1-any.pkg.tar.zst",
+        [
+            (
+                "U",
+                "",
+                [],
+                [
+                    "pacman -U installs a file or URL"
+                    " (https://example.org/foo-1-1-any.pkg.tar.zst); not pinned by the snapshot"
+                ],
+            )
+        ],
+    ),
+    (
+        "sudo pacman -S --noconfirm $PACKAGES",
+        [
+            (
+                "S",
+                "",
+                [],
+                ["package list uses a variable or command ($PACKAGES); it is not recorded"],
+            )
+        ],
+    ),
+    (
+        "pacman -S --noconfirm 'vim*'",
+        [("S", "", [], ["package word 'vim*' is not a package name; it is not recorded"])],
+    ),
+    ("echo pacman -S vim", []),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), COMMANDS, ids=[run for run, _ in COMMANDS])
+def test_commands(run: str, expected: list[tuple[str, str, list[str], list[str]]]) -> None:
+    found = pacman.pacman_commands(run)
+    assert [
+        (c.operation, "".join(sorted(c.flags)), [t.name for t in c.targets], list(c.notes))
+        for c in found
+    ] == expected
+
+
+def test_target_spans_and_repo() -> None:
+    run = "pacman -S --noconfirm core/glibc \\\n    curl"
+    targets = pacman.installs(run)
+    assert [(t.name, t.repo, run[t.start : t.end]) for t in targets] == [
+        ("glibc", "core", "core/glibc"),
+        ("curl", None, "curl"),
+    ]
+
+
+def test_installs_each_name_once_and_skips_queries() -> None:
+    run = "pacman -Sy --noconfirm git && pacman -Ss vim && pacman -S --noconfirm git curl"
+    assert [t.name for t in pacman.installs(run)] == ["git", "curl"]
+
+
+def _image(conf: str = "pacman.conf", installed: tuple[Pkg, ...] = ()) -> dict[str, bytes]:
+    files = {
+        "/etc/pacman.conf": (ARCH / conf).read_bytes(),
+        "/etc/pacman.d/mirrorlist": (ARCH / "mirrorlist").read_bytes(),
+        "/etc/os-release": (ARCH / "os-release").read_bytes(),
+    }
+    for pkg in installed:
+        files[f"/var/lib/pacman/local/{pkg.name}-{pkg.version}/desc"] = local_desc(pkg).encode()
+    return files
+
+
+@pytest.mark.parametrize("conf", ["pacman.conf", "pacman.conf-docker-rootfs"])
+def test_configure_real_files(conf: str) -> None:
+    installed = (Pkg("bash", "5.2.026-2", provides=["sh"]), Pkg("glibc", "2.40-1"))
+    config = pacman.configure(_image(conf, installed), "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    assert config.architecture == "x86_64"
+    assert config.os_id == "arch"
+    assert [r.name for r in config.repos] == ["core", "extra", "community"]
+    mirrors = [
+        "https://mirror.leaseweb.net/archlinux/$repo/os/$arch",
+        "https://mirror.rackspace.com/archlinux/$repo/os/$arch",
+    ]
+    assert [url for _, url in config.repos[0].servers] == mirrors
+    assert [(p.name, p.version, p.provides) for p in config.installed] == [
+        ("bash", "5.2.026-2", (Depend("sh", "", ""),)),
+        ("glibc", "2.40-1", ()),
+    ]
+    assert pacman.snapshot_repos(config) == (["core", "extra", "community"], [])
+    assert pacman.signature_checks(config) == (
+        "databases are not signed by Arch Linux; pacman checks each package's signature"
+    )
+
+
+@pytest.mark.skipif(shutil.which("pacman-conf") is None, reason="needs pacman-conf")
+def test_conf_agrees_with_pacman_conf(tmp_path: Path) -> None:
+    """pacman-conf reads the same repositories and servers, in the same order."""
+    mirrorlist = tmp_path / "mirrorlist"
+    mirrorlist.write_bytes((ARCH / "mirrorlist").read_bytes())
+    conf = tmp_path / "pacman.conf"
+    text = (ARCH / "pacman.conf").read_text().replace("/etc/pacman.d/mirrorlist", str(mirrorlist))
+    conf.write_text(text + "[custom]\nServer = file:///srv/repo\nSigLevel = Never\n")
+
+    def ask(*args: str) -> list[str]:
+        out = subprocess.run(
+            ["pacman-conf", "--config", str(conf), *args], capture_output=True, text=True
+        )
+        return out.stdout.splitlines()
+
+    files = {"/etc/pacman.conf": conf.read_bytes(), str(mirrorlist): mirrorlist.read_bytes()}
+    _, _, repos = pacman.parse_conf(files)
+    assert [r.name for r in repos] == ask("--repo-list")
+    for repo in repos:
+        servers = [
+            f"Server = {url.replace('$repo', repo.name).replace('$arch', 'x86_64')}"
+            for _, url in repo.servers
+        ]
+        assert servers == [line for line in ask("--repo", repo.name) if line.startswith("Server")]
+
+
+CONFIGS = [
+    ("[options]\nArchitecture = aarch64\n[core]\nInclude = /etc/pacman.d/mirrorlist\n", "amd64",
+     "/etc/pacman.conf sets Architecture = aarch64, not x86_64"),
+    ("[core]\nInclude = /etc/pacman.d/mirrorlist\n", "arm64",
+     "archive.archlinux.org serves x86_64 alone, not arm64"),
+    ("[core\xff]\n", "amd64", "/etc/pacman.conf: not UTF-8 text"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("conf", "arch", "why"), CONFIGS, ids=[w for _, _, w in CONFIGS])
+def test_configure_refuses(conf: str, arch: str, why: str) -> None:
+    files = {"/etc/pacman.conf": conf.encode("latin-1")}
+    assert pacman.configure(files, arch) == why
+
+
+def test_configure_without_pacman_conf() -> None:
+    assert pacman.configure({}, "amd64") == "the base image has no /etc/pacman.conf"
+
+
+def test_configure_bad_local_desc() -> None:
+    files = _image()
+    files["/var/lib/pacman/local/x-1-1/desc"] = b"%NAME%\n../x\n"
+    assert pacman.configure(files, "amd64") == (
+        "/var/lib/pacman/local/x-1-1/desc: %NAME% '../x' is not valid"
+    )
+
+
+REPOS = [
+    ("[core]\nServer = https://example.org/$repo\nInclude = /etc/pacman.d/mirrorlist\n",
+     [], ["[core] has servers from /etc/pacman.conf; it is not pinned"]),
+    ("[core]\nInclude = /etc/pacman.d/other\n",
+     [], ["[core] does not include /etc/pacman.d/mirrorlist; it is not pinned"]),
+    ("[core]\nInclude = /etc/pacman.d/mirrorlist\n[chaotic-aur]\nInclude = /etc/pacman.d/chaotic\n",
+     ["core"], ["[chaotic-aur] is not an Arch Linux repository; not pinned"]),
+    ("[options]\nInclude = /etc/pacman.d/*.conf\n",
+     ["extra"], []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("conf", "pinned", "notes"), REPOS, ids=[n[0] if n else p[0] for _, p, n in REPOS]
+)
+def test_snapshot_repos(conf: str, pinned: list[str], notes: list[str]) -> None:
+    files = {
+        "/etc/pacman.conf": conf.encode(),
+        "/etc/pacman.d/mirrorlist": b"Server = https://geo.mirror.pkgbuild.com/$repo/os/$arch\n",
+        "/etc/pacman.d/other": b"Server = https://example.org/$repo/os/$arch\n",
+        "/etc/pacman.d/extra.conf": b"[extra]\nInclude = /etc/pacman.d/mirrorlist\n",
+    }
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    assert pacman.snapshot_repos(config) == (pinned, notes)
+
+
+def test_signature_checks_off_is_reported() -> None:
+    files = _image()
+    files["/etc/pacman.conf"] += b"[custom]\nSigLevel = Optional TrustAll\nServer = file:///x\n"
+    files["/etc/pacman.conf"] += b"[own]\nSigLevel = Never\nServer = file:///y\n"
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    assert pacman.signature_checks(config) == (
+        "pacman.conf turns package signature checks off for [own]"
+    )
+
+
+def test_step() -> None:
+    assert pacman.step("20261201T101500Z", {}) == (
+        "echo 'Server = https://archive.archlinux.org/repos/2026/11/30/$repo/os/$arch'"
+        " > /etc/pacman.d/mirrorlist"
+    )
+    assert pacman.step("20260101T000000Z", {"arch": "http://127.0.0.1:8080/arch/repos/"}) == (
+        "echo 'Server = http://127.0.0.1:8080/arch/repos/2025/12/31/$repo/os/$arch'"
+        " > /etc/pacman.d/mirrorlist"
+    )
+    assert pacman.database_url("core", "x86_64", "20261201T101500Z", {}) == (
+        "https://archive.archlinux.org/repos/2026/11/30/core/os/x86_64/core.db"
+    )
+
+
+def test_step_parses_and_writes_one_line(tmp_path: Path) -> None:
+    line = pacman.step("20261201T101500Z", {})
+    for name, argv in checkers():
+        assert syntax.errors(line, [(name, argv)]) == []
+    target = tmp_path / "mirrorlist"
+    subprocess.run(["sh", "-c", line.replace("/etc/pacman.d/mirrorlist", str(target))], check=True)
+    assert target.read_text() == (
+        "Server = https://archive.archlinux.org/repos/2026/11/30/$repo/os/$arch\n"
+    )
+
+
+@pytest.mark.parametrize("url", ["http://x/it's", "file:///srv", "http://x/a b", "http://x/$(id)"])
+def test_step_refuses_mirror_it_cannot_quote(url: str) -> None:
+    with pytest.raises(ValueError, match="cannot be written into a shell line"):
+        pacman.step("20261201T101500Z", {"arch": url})
+
+
+CLEANUPS = [
+    ("pacman -Syu --noconfirm git", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && pacman -Scc --noconfirm", None),
+    ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", None),
+    ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", None),
+    ("pacman -Ss git", None),
+    ("apt-get install -y git", None),
+    ("pacman -U --noconfirm /tmp/foo-1-1-any.pkg.tar.zst", "rm -rf /var/cache/pacman/pkg/*"),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
+def test_cleanup(run: str, expected: str | None) -> None:
+    assert pacman.cleanup(run) == expected
+
+
+def test_versions_note() -> None:
+    assert pacman.versions_note(["git", "curl"]) == (
+        "pacman cannot install a chosen version from a repository (git, curl);"
+        " the snapshot's day pins them and the lock records their versions"
+    )
+
+
+def test_include_glob_reads_files_in_order() -> None:
+    files = {
+        "/etc/pacman.conf": b"[options]\nInclude = /etc/pacman.d/repos/*.conf\n",
+        "/etc/pacman.d/repos/b.conf": b"[extra]\nInclude = /etc/pacman.d/mirrorlist\n",
+        "/etc/pacman.d/repos/a.conf": b"[core]\nInclude = /etc/pacman.d/mirrorlist\n",
+        "/etc/pacman.d/mirrorlist": b"Server = https://geo.mirror.pkgbuild.com/$repo/os/$arch\n",
+    }
+    _, _, repos = pacman.parse_conf(files)
+    assert [(r.name, len(r.servers)) for r in repos] == [("core", 1), ("extra", 1)]
+
+
+CORE = [
+    Pkg("glibc", "2.40-1"),
+    Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
+    Pkg("curl", "8.10.1-1", depends=["glibc"]),
+]
+EXTRA = [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"]), Pkg("perl", "5.40.0-1")]
+
+
+@needs_pacman
+def test_real_pacman_follows_the_step_to_the_archive(tmp_path: Path) -> None:
+    """pacman, pointed by the step at a stand-in archive, fetches what pinner resolves."""
+    repos = tmp_path / "archive" / "repos"
+    for name, pkgs in (("core", CORE), ("extra", EXTRA)):
+        repo_add(repos / "2026" / "11" / "30" / name / "os" / "x86_64", name, pkgs)
+    # The snapshot's own day is not complete at the snapshot time: the step must not name it.
+    repo_add(repos / "2026" / "12" / "01" / "core" / "os" / "x86_64", "core", [Pkg("curl", "9-1")])
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    conf = etc / "pacman.conf"
+    real = (ARCH / "pacman.conf-docker-rootfs").read_text()
+    # The test's packages are unsigned: the oracle's pacman checks their checksums alone.
+    real = real.replace("SigLevel = Required DatabaseOptional", "SigLevel = Optional TrustAll")
+    conf.write_text(
+        real.replace("/etc/pacman.d/mirrorlist", str(etc / "mirrorlist")).split("[community]")[0]
+    )
+    snapshot = "20261201T101500Z"
+    with Archive(tmp_path / "archive") as archive:
+        mirrors = {"arch": f"{archive.url}/repos"}
+        line = pacman.step(snapshot, mirrors).replace(pacman.MIRRORLIST, str(etc / "mirrorlist"))
+        subprocess.run(["sh", "-c", line], check=True)
+        root = tmp_path / "root"
+        pacman_in(root, conf, "-Sy")
+        pacman_in(root, conf, "-Sw", "git")
+        fetched = {
+            name: alpm.parse_database(
+                httpx.get(pacman.database_url(name, "x86_64", snapshot, mirrors)).content
+            )
+            for name in ("core", "extra")
+        }
+    assert "/repos/2026/11/30/core/os/x86_64/core.db" in archive.log
+    assert not any("/2026/12/01/" in path for path in archive.log)
+    found = alpm.resolve([alpm.Repository(n, p) for n, p in fetched.items()], ["git"])
+    cache = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "cache").iterdir()}
+    assert {p.filename: p.sha256 for _, p in found.packages} == cache
+    assert sorted(p.name for _, p in found.packages) == ["bash", "curl", "git", "glibc", "perl"]

@@ -1,8 +1,12 @@
-.PHONY: test lint demo bench
+.PHONY: test test-fast lint demo bench
 
 # Install what a fresh Debian 12 machine lacks, lint, type-check, run the whole suite.
 test: lint
 	python3 -m pytest
+
+# Everything but the image builds and the chroot apt runs: the loop to run while editing.
+test-fast:
+	python3 -m pytest -q -m "not slow and not chroot"
 
 lint:
 	scripts/install-test-deps

@@ -35,7 +35,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from pinner.errors import PinnerError
-from pinner.reference import normalize_platform
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -459,13 +458,3 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
         layer=layer,
         architecture=apt.get("architecture") or None,
     )
-
-
-def platform_manifest(index_platforms: Sequence[tuple[str, str]], want: str) -> str | None:
-    """The manifest digest an index lists for a platform such as "linux/arm64/v8", or None."""
-    os_name, _, rest = want.partition("/")
-    arch, _, variant = rest.partition("/")
-    if not os_name or not arch:
-        raise BaseImageError(f"{want}: a platform is os/arch[/variant], e.g. linux/amd64")
-    key = normalize_platform(os_name, arch, variant or None)
-    return dict(index_platforms).get(key)

@@ -11,8 +11,6 @@ from typing import Any, NamedTuple
 from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
 from pinner.errors import ConfigError
 
-FILES = ("pinner.toml", "pyproject.toml")
-
 
 class Config(NamedTuple):
     """Settings a repository keeps in its configuration file; flags on the command line win."""

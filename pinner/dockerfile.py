@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from dockerfile_parse import DockerfileParser
@@ -125,12 +125,12 @@ def decode(data: bytes, path: str) -> str:
         raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
 
 
+_NEWLINE_RE = re.compile("\n")
+
+
 def _line_offsets(text: str) -> list[int]:
-    offsets = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            offsets.append(i + 1)
-    return offsets
+    """The offset where each line starts."""
+    return [0, *(m.end() for m in _NEWLINE_RE.finditer(text))]
 
 
 def _logical(text: str, starts: list[int], first: int, last: int, escape: str = "\\") -> Logical:
@@ -155,12 +155,22 @@ def _logical(text: str, starts: list[int], first: int, last: int, escape: str = 
     return Logical("".join(pieces), tuple(piece_starts), tuple(offsets))
 
 
+def _directives(text: str) -> Iterator[re.Match[str]]:
+    """The parser directives the file starts with, matched in place (offsets are the text's)."""
+    offset = 0
+    while text.startswith("#", offset):
+        end = text.find("\n", offset)
+        end = len(text) if end < 0 else end
+        match = _DIRECTIVE_RE.fullmatch(text, offset, end)
+        if not match:
+            return
+        yield match
+        offset = end + 1
+
+
 def escape_char(text: str) -> str:
     """The line-continuation character: a leading `# escape=` parser directive's, else "\\"."""
-    for line in text.split("\n"):
-        match = _DIRECTIVE_RE.fullmatch(line)
-        if not match:
-            break
+    for match in _directives(text):
         if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
             return match.group(2)
     return "\\"
@@ -241,14 +251,9 @@ def _flags(words: Sequence[Token]) -> tuple[list[tuple[str, Token]], list[Token]
 
 def _syntax_use(text: str) -> tuple[str, Span] | None:
     """The `# syntax=` parser directive, if the file starts with one."""
-    offset = 0
-    for line in text.split("\n"):
-        match = _DIRECTIVE_RE.fullmatch(line)
-        if not match:
-            return None
+    for match in _directives(text):
         if match.group(1).lower() == "syntax":
-            return match.group(2), Span(offset + match.start(2), offset + match.end(2))
-        offset += len(line) + 1
+            return match.group(2), Span(match.start(2), match.end(2))
     return None
 
 
@@ -348,7 +353,8 @@ def parse(
     reference in the file cannot hold a digest per platform, the lock holds each.
     """
     args = build_args or {}
-    walks = [(p, _Walker(text, path, args, p).walk()) for p in platforms]
+    located = instructions(text)  # the same for every platform: only expansions differ
+    walks = [(p, _Walker(text, path, args, p).walk(located)) for p in platforms]
     first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
     if len(walks) == 1:
         return first
@@ -393,8 +399,7 @@ class _Walker:
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
 
-    def walk(self) -> Dockerfile:
-        all_instructions = instructions(self.text)
+    def walk(self, all_instructions: Sequence[Instruction]) -> Dockerfile:
         if not any(i.keyword == "FROM" for i in all_instructions):
             raise DockerfileError(f"{self.path}: no FROM instruction")
         syntax = _syntax_use(self.text)
@@ -415,8 +420,7 @@ class _Walker:
                 stages[-1][1].append(instruction)
                 self.stage_instruction(stages[-1][0], instruction)
         frozen = tuple(stage._replace(instructions=tuple(body)) for stage, body in stages)
-        escape = escape_char(self.text)
-        return Dockerfile(self.text, frozen, tuple(self.uses), tuple(global_args), escape)
+        return Dockerfile(self.text, frozen, tuple(self.uses), tuple(global_args), self.escape)
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
         _, rest = _flags(instruction.words)

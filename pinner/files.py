@@ -1,4 +1,4 @@
-"""File discovery and atomic, all-or-nothing writes: the only module that writes files."""
+"""File discovery, and atomic all-or-nothing writes of the Dockerfiles and locks pinner edits."""
 
 from __future__ import annotations
 

@@ -58,10 +58,6 @@ class ImageRef(NamedTuple):
         """The tag, or "latest" when none is given and no digest decides."""
         return self.tag or "latest"
 
-    def with_digest(self, digest: str | None) -> ImageRef:
-        """This reference with another digest."""
-        return self._replace(digest=digest)
-
     def __str__(self) -> str:
         text = self.name
         if self.tag:

@@ -277,5 +277,7 @@ def expand_noting_unset(
     text: str, lookup: Lookup, escape: str = "\\"
 ) -> tuple[str, list[tuple[str, str]]]:
     """expand(), and each unset variable used with no default: its name and expansion text."""
+    if _plain_run("", escape).fullmatch(text):
+        return text, []  # no variable, quote or escape: most words are this
     word = _Word(text, lookup, escape)
     return word.stop_on("", raw_escapes=False), word.unset

@@ -25,8 +25,6 @@ from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
 from pinner.workspace import DOCKERFILE, Target
 
-ONLY = ("images", "packages")
-
 
 class Scope(NamedTuple):
     """What a refresh may move: which images (empty: all), which kinds, and noise handling."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import NamedTuple
 
@@ -104,9 +103,3 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
-
-
-def display(path: str) -> str:
-    """A path as messages show it: relative to the working directory when below it."""
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel

@@ -10,7 +10,6 @@ from pinner.apt.commands import (
     AptCommand,
     PackageArg,
     apt_commands,
-    has_apt_update,
     install_packages,
     package_manager,
     pin_versions,
@@ -893,8 +892,8 @@ HAS_UPDATE = [
 
 
 @pytest.mark.parametrize(("run_text", "expected"), HAS_UPDATE)
-def test_has_apt_update(run_text: str, expected: bool) -> None:
-    assert has_apt_update(run_text) is expected
+def test_apt_update_is_found(run_text: str, expected: bool) -> None:
+    assert any(command.verb == "update" for command in apt_commands(run_text)) is expected
 
 
 def test_install_packages_in_order_first_mention_wins() -> None:

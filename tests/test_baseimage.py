@@ -26,7 +26,6 @@ from pinner.baseimage import (
     describe,
     merge,
     parse_os_release,
-    platform_manifest,
     read_file,
     scan_layer,
     snapshot_of,
@@ -772,30 +771,3 @@ def test_official_sources_are_all_there() -> None:
 def test_snapshot_of(texts: list[str], expected: str | None) -> None:
     sources = [SourceFile(f"/etc/apt/sources.list.d/{i}.list", t) for i, t in enumerate(texts)]
     assert snapshot_of(sources) == expected
-
-
-@pytest.mark.parametrize(
-    ("want", "expected"),
-    [
-        ("linux/amd64", "sha256:a"),
-        ("linux/arm64/v8", "sha256:b"),
-        ("linux/arm64", "sha256:b"),
-        ("linux/arm", "sha256:c"),
-        ("linux/x86_64", "sha256:a"),
-        ("linux/s390x", None),
-        ("windows/amd64", None),
-    ],
-)
-def test_platform_manifest(want: str, expected: str | None) -> None:
-    platforms = [
-        ("linux/amd64", "sha256:a"),
-        ("linux/arm/v7", "sha256:c"),
-        ("linux/arm64", "sha256:b"),
-    ]
-    assert platform_manifest(platforms, want) == expected
-
-
-def test_platform_manifest_needs_os_and_arch() -> None:
-    with pytest.raises(BaseImageError) as e:
-        platform_manifest([], "amd64")
-    assert str(e.value) == "amd64: a platform is os/arch[/variant], e.g. linux/amd64"

@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from dpkg_version import compare_versions
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pinner.apt.debversion import Version, compare_versions, parse_version, version_key
+from pinner.apt.debversion import Version, parse_version, version_key
 from pinner.apt.packages import decompress, parse_packages
 
 APT_DATA = Path(__file__).parent.parent / "testdata" / "apt"

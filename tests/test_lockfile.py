@@ -523,3 +523,64 @@ def test_item10_check_and_build_args_on_a_mutated_lock_exit_0_or_1(
         code = main([command, "-q", str(locked)])
     assert code in (0, 1), err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+# ------------------------------------------------- the reader of locks as render writes them
+
+# Each is valid or invalid TOML that render never writes: the fast reader must hand it to tomllib.
+NOT_RENDERED = [
+    pytest.param("version = 1\nversion = 1\n", id="repeated-key"),
+    pytest.param('version = 1\n"version" = 1\n', id="repeated-key-quoted"),
+    pytest.param("version = 1\n[snapshot]\n[snapshot]\n", id="repeated-table"),
+    pytest.param('version = 1\nsnapshot = "x"\n[snapshot]\n', id="table-over-a-value"),
+    pytest.param("version = 1\nimage = []\n[[image]]\n", id="array-of-tables-over-a-value"),
+    pytest.param(
+        'version = 1\n[[image]]\nplatforms = "x"\n[image.platforms]\n', id="platforms-twice"
+    ),
+    pytest.param("version = 1\n[image.platforms]\n", id="platforms-without-an-image"),
+    pytest.param("version = 1\n[[stage.package]]\n", id="package-without-a-stage"),
+    pytest.param(
+        "version = 1\n[[stage]]\npackage = []\n[[stage.package]]\n", id="package-over-a-value"
+    ),
+    pytest.param("version = 1 \n", id="trailing-blank"),
+    pytest.param("version = 1 # one\n", id="comment-after-a-value"),
+    pytest.param("version = 1\r\n", id="crlf"),
+    pytest.param("version = 01\n", id="leading-zero"),
+    pytest.param("version = 1", id="no-final-newline"),
+    pytest.param('version = 1\nx = "a\\"b"\n', id="escape"),
+    pytest.param('version = 1\nx = "a\tb"\n', id="tab-in-a-string"),
+    pytest.param("version = 1\n# \x01\n", id="control-character-in-a-comment"),
+    pytest.param('version = 1\nx = [\n    "a",\n', id="unclosed-array"),
+    pytest.param('version = 1\nx = ["a", "b"]\n', id="inline-array-of-two"),
+    pytest.param("version = 1\n[other]\n", id="other-table"),
+    pytest.param("version = 1\nx = " + "9" * 19 + "\n", id="long-integer"),
+]
+
+
+@pytest.mark.parametrize("text", NOT_RENDERED)
+def test_text_render_does_not_write_goes_to_tomllib(text: str) -> None:
+    assert lockfile._read_rendered(text) is None
+
+
+def test_locks_as_render_writes_them_take_the_fast_reader() -> None:
+    for text in (EXPECTED, LOCKED_TEXT, lockfile.render(Lock(), "Dockerfile")):
+        assert lockfile._read_rendered(text) == tomllib.loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LOCKS)
+def test_the_fast_reader_reads_rendered_locks_as_tomllib_does(lock: Lock) -> None:
+    text = lockfile.render(lock, "Dockerfile")
+    data = lockfile._read_rendered(text)
+    if "\\" in text:  # an escaped character: tomllib's to read
+        assert data is None
+    else:
+        assert data == tomllib.loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mutated_locks())
+def test_the_fast_reader_agrees_with_tomllib_or_passes(text: str) -> None:
+    data = lockfile._read_rendered(text)
+    if data is not None:
+        assert data == tomllib.loads(text)

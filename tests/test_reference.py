@@ -128,12 +128,6 @@ def test_names(text: str, canonical: str, familiar: str, tag_or_latest: str) -> 
     assert parse(str(ref)) == ref  # the canonical form is a fixed point
 
 
-def test_with_digest() -> None:
-    ref = parse("python:3.12")
-    assert ref.with_digest(SHA) == ImageRef("docker.io", "library/python", "3.12", SHA)
-    assert ref.with_digest(SHA).with_digest(None) == ref
-
-
 INVALID = [
     ("", "invalid reference format: empty"),
     # Paths are lowercase (reference_test.go: "Uppercase:tag", "test:5000/Uppercase/lowercase:tag").

@@ -892,6 +892,7 @@ def debian_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path
     yield root
 
 
+@pytest.mark.chroot
 @pytest.mark.parametrize("debian_root", ["deb822", "one-line"], indirect=True)
 def test_real_apt_installs_from_the_snapshot_and_cleanup_leaves_nothing(
     debian_root: Path,
@@ -982,6 +983,7 @@ def https_front(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     client.close()
 
 
+@pytest.mark.chroot
 @pytest.mark.parametrize("debian_root", ["deb822"], indirect=True)
 def test_real_apt_over_https_without_a_ca_bundle(
     debian_root: Path, https_front: Callable[[str], str]

@@ -1,1 +1,1 @@
-"""Debian archive indexes: version ordering, Packages and InRelease, as pure functions."""
+"""apt: Debian versions and archive indexes, apt RUN steps read and rewritten; no network."""

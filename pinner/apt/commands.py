@@ -217,11 +217,6 @@ def install_packages(run_text: str, *, escape: str = "\\") -> tuple[PackageArg, 
     return tuple(packages)
 
 
-def has_apt_update(run_text: str, *, escape: str = "\\") -> bool:
-    """Whether a RUN runs apt-get update (or apt or aptitude update)."""
-    return any(command.verb == "update" for command in apt_commands(run_text, escape=escape))
-
-
 def pin_versions(run_text: str, versions: Mapping[str, str], *, escape: str = "\\") -> str:
     """run_text with each installed package in versions written `name[:arch]=version`.
 

@@ -242,12 +242,6 @@ class PackageIndex:
         self._by_name = by_name
         self._providers: dict[str, list[PackageEntry]] | None = None
 
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._by_name
-
     def entries(self, name: str) -> tuple[PackageEntry, ...]:
         """Every entry for a name, in the order the suites were given."""
         return tuple(self._by_name.get(name, ()))

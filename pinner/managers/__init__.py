@@ -1,0 +1,1 @@
+"""Package managers beyond apt, one module each."""

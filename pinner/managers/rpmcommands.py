@@ -1,0 +1,262 @@
+"""dnf, yum and microdnf commands in a Dockerfile RUN: verbs, options and package words.
+
+Words come from pinner's RUN lexer (`pinner.apt.shell`) with their offsets, so pins are written
+in place. Nothing is evaluated: a package list pinner cannot see becomes a note, not a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
+
+from pinner.apt.shell import Invocation, Word, is_option, option_width, run_invocations, words
+from pinner.dockerfile import Edit, apply_edits
+
+PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
+# dnf(8), yum(8) and microdnf --help options whose value may be the next word.
+_VALUE_OPTIONS = words(
+    "-c --config --installroot --releasever --setopt --enablerepo --disablerepo --repo --repoid"
+    " --repofrompath -x --exclude --excludepkgs --disableexcludes --disableexcludepkgs --color"
+    " --destdir --downloaddir --forcearch -d --debuglevel -e --errorlevel --rpmverbosity"
+    " -R --randomwait --advisory --advisories --bz --bzs --cve --cves --sec-severity"
+    " --secseverity --comment --enableplugin --disableplugin --set-enabled --set-disabled"
+    " --add-repo --from-repo"
+)
+_INSTALL_VERBS = frozenset(["install", "in", "reinstall", "localinstall"])
+_GROUP_VERBS = frozenset(["groupinstall", "groupupdate"])
+# Verbs that fetch packages the command line does not name, or newer builds of installed ones.
+_UNNAMED_VERBS = words("upgrade update up upgrade-minimal update-minimal distro-sync distrosync")
+_FALSE = frozenset(["0", "false", "no", "off"])
+_GLOB = re.compile(r"[*?\[]")
+_SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
+_PROVIDE = re.compile(r"[A-Za-z0-9_/+.-]+\([A-Za-z0-9_/+.:-]*\)(\([A-Za-z0-9_-]*\))?")
+_PIN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
+
+
+class RpmArg(NamedTuple):
+    """A package word as dnf reads it (a name, NEVRA form, provide or file path) and its span."""
+
+    spec: str
+    start: int
+    end: int
+
+
+class RpmOptions(NamedTuple):
+    """The options of one command that change what it installs from where."""
+
+    releasever: str | None = None
+    installroot: str | None = None
+    enable: tuple[str, ...] = ()  # --enablerepo, --repo (globs allowed)
+    disable: tuple[str, ...] = ()  # --disablerepo; --repo disables every other
+    weak_deps: bool | None = None  # --setopt=install_weak_deps=...; None when not set
+    nodocs: bool = False
+
+
+class RpmCommand(NamedTuple):
+    """A dnf, yum or microdnf command: program, verb, packages, options, notes and span."""
+
+    program: str
+    verb: str
+    packages: tuple[RpmArg, ...]
+    options: RpmOptions
+    notes: tuple[str, ...]
+    start: int
+    end: int
+
+
+class _Found(NamedTuple):
+    command: RpmCommand
+    words: tuple[Word, ...]
+
+
+def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
+    """The options that matter for resolution, from (option, value) pairs in order."""
+    found = RpmOptions()
+    for option, value in texts:
+        if value is None:
+            if option == "--nodocs":
+                found = found._replace(nodocs=True)
+            continue
+        if option == "--releasever":
+            found = found._replace(releasever=value)
+        elif option == "--installroot":
+            found = found._replace(installroot=value)
+        elif option in ("--enablerepo", "--repo", "--repoid"):
+            if option != "--enablerepo":
+                found = found._replace(disable=(*found.disable, "*"))
+            found = found._replace(enable=(*found.enable, *value.split(",")))
+        elif option == "--disablerepo":
+            found = found._replace(disable=(*found.disable, *value.split(",")))
+        elif option == "--setopt":
+            key, _, setting = value.partition("=")
+            if key.strip() == "install_weak_deps":
+                found = found._replace(weak_deps=setting.strip().lower() not in _FALSE)
+            elif key.strip() == "tsflags" and "nodocs" in setting:
+                found = found._replace(nodocs=True)
+    return found
+
+
+def _read(invocation: Invocation) -> _Found | None:
+    """One dnf, yum or microdnf invocation; None when it names no verb."""
+    args = invocation.args
+    operands: list[Word] = []
+    options: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if not is_option(text):
+            operands.append(args[i])
+            i += 1
+            continue
+        name, eq, inline = text.partition("=")
+        width = option_width(text, _VALUE_OPTIONS) if not eq else 1
+        if eq:
+            options.append((name, inline))
+        elif width == 2:
+            options.append((text, args[i + 1].text if i + 1 < len(args) else ""))
+        else:
+            options.append((text, None))
+        i += width
+    if not operands:
+        return None
+    verb = operands.pop(0).text
+    if verb in ("group", "groups", "module") and operands:
+        verb = f"{verb} {operands.pop(0).text}"
+    program = invocation.program
+    notes: list[str] = []
+    parsed = _options(options)
+    if verb in _UNNAMED_VERBS:
+        notes.append(f"{program} {verb} takes whatever the repositories serve; not recorded")
+    elif verb in _GROUP_VERBS or verb in ("group install", "groups install", "module install"):
+        notes.append(f"{program} {verb} installs what the group or module lists; not recorded")
+    elif verb in ("module enable", "module switch-to"):
+        notes.append(
+            f"{program} {verb} {' '.join(w.text for w in operands)} selects module streams;"
+            " pinner does not apply modular filtering"
+        )
+    elif verb == "config-manager":
+        added = [value for option, value in options if option == "--add-repo" and value]
+        notes += [
+            f"{program} config-manager adds a repository ({url}); not followed" for url in added
+        ]
+    if verb not in _INSTALL_VERBS:
+        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+    if invocation.via_xargs:
+        notes.append(f"xargs supplies packages to {program} {verb}; they are not recorded")
+        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+    if parsed.installroot is not None:
+        notes.append(
+            f"{program} --installroot={parsed.installroot} installs into another root;"
+            " its packages are not recorded"
+        )
+        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+    packages: list[RpmArg] = []
+    found_words: list[Word] = []
+    for word in operands:
+        note = _note(word)
+        if note is not None:
+            if note not in notes:
+                notes.append(note)
+            continue
+        packages.append(RpmArg(word.text, word.start, word.end))
+        found_words.append(word)
+    command = RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
+    return _Found(command, tuple(found_words))
+
+
+def _span(invocation: Invocation) -> tuple[int, int]:
+    return invocation.start, invocation.end
+
+
+def _note(word: Word) -> str | None:
+    """Why pinner cannot record what one package word installs, or None when it can."""
+    text = word.text
+    if word.expansions:
+        return f"package word uses a variable ({text}); it is not recorded"
+    if "://" in text:
+        return f"installs an RPM from a URL ({text}); not pinned by the repositories"
+    if text.endswith(".rpm"):
+        return f"installs a local RPM file ({text}); not pinned by the repositories"
+    if text.startswith("@"):
+        return f"installs a group or module ({text}); its packages are not recorded"
+    if text.startswith("/"):
+        return None if not _GLOB.search(text) else f"file pattern ({text}) is not recorded"
+    if _GLOB.search(text):
+        return f"package name is a pattern ({text}); what it matches is not recorded"
+    if _SPEC.fullmatch(text) or _PROVIDE.fullmatch(text):
+        return None
+    return f"package word {text!r} is not a package name; it is not recorded"
+
+
+def _found(run_text: str, escape: str) -> Iterator[_Found]:
+    for invocation in run_invocations(run_text, escape):
+        if invocation.program in PROGRAMS:
+            found = _read(invocation)
+            if found is not None:
+                yield found
+
+
+# --------------------------------------------------------------------------- API
+
+
+def rpm_commands(run_text: str, *, escape: str = "\\") -> tuple[RpmCommand, ...]:
+    """Every dnf, yum and microdnf command a RUN's text runs, in order."""
+    return tuple(found.command for found in _found(run_text, escape))
+
+
+def install_packages(run_text: str, *, escape: str = "\\") -> tuple[RpmArg, ...]:
+    """The package words a RUN installs, in order, each spec once (its first mention)."""
+    seen: set[str] = set()
+    found: list[RpmArg] = []
+    for command in rpm_commands(run_text, escape=escape):
+        for package in command.packages:
+            if package.spec not in seen:
+                seen.add(package.spec)
+                found.append(package)
+    return tuple(found)
+
+
+def pin_versions(run_text: str, pins: Mapping[str, str], *, escape: str = "\\") -> str:
+    """run_text with each package word in pins (by spec as written) replaced by its pin.
+
+    Only words written plainly are replaced: a quoted or escaped word is left as written.
+    """
+    edits: list[Edit] = []
+    for found in _found(run_text, escape):
+        for package, word in zip(found.command.packages, found.words, strict=True):
+            pin = pins.get(package.spec)
+            if pin is None or pin == package.spec or run_text[word.start : word.end] != word.text:
+                continue
+            if not _PIN.fullmatch(pin):
+                raise ValueError(f"{package.spec}: {pin!r} is not an RPM package word")
+            edits.append(Edit(word.start, word.end, pin))
+    return apply_edits(run_text, edits)
+
+
+_CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
+
+
+def cleanup_for(run_text: str, *, escape: str = "\\") -> str | None:
+    """`<program> clean all` for a RUN that installs packages and leaves the cache, else None."""
+    program = None
+    for invocation in run_invocations(run_text, escape):
+        texts = [word.text for word in invocation.args]
+        if invocation.program in PROGRAMS:
+            if "clean" in texts and "all" in texts[texts.index("clean") :]:
+                return None
+            found = _read(invocation)
+            if program is None and found is not None and found.command.packages:
+                program = invocation.program
+        elif invocation.program == "rm" and any(_removes_cache(text) for text in texts):
+            return None
+    return None if program is None else f"{program} clean all"
+
+
+def _removes_cache(path: str) -> bool:
+    """Whether `rm -rf path` removes a package cache: the cache, its contents or /var/cache."""
+    path = path.rstrip("/*")
+    return path.startswith(_CACHE_PATHS) or path == "/var/cache"

@@ -1,0 +1,267 @@
+"""Tests for pinner.managers.rpmcommands: dnf, yum and microdnf in RUN text."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinner import syntax
+from pinner.managers.rpmcommands import (
+    RpmOptions,
+    cleanup_for,
+    install_packages,
+    pin_versions,
+    rpm_commands,
+)
+from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
+from pinner.reproducible import join_cleanup
+from tests.shell_syntax import checkers
+
+INSTALLS = [
+    pytest.param("dnf install -y curl jq", ["curl", "jq"], id="dnf-install-y"),
+    pytest.param("dnf -y install curl", ["curl"], id="dnf-y-first"),
+    pytest.param("yum install -y curl && yum clean all", ["curl"], id="yum"),
+    pytest.param("microdnf install -y --nodocs curl", ["curl"], id="microdnf"),
+    pytest.param(
+        "dnf --setopt=install_weak_deps=False --setopt tsflags=nodocs install -y gcc",
+        ["gcc"],
+        id="setopt-both-forms",
+    ),
+    pytest.param(
+        "dnf install -y --enablerepo crb --disablerepo=epel* ninja-build",
+        ["ninja-build"],
+        id="repo-options-with-values",
+    ),
+    pytest.param(
+        "dnf install -y --releasever 40 -x kernel* vim-minimal",
+        ["vim-minimal"],
+        id="value-options-separate",
+    ),
+    pytest.param(
+        "dnf install -y python3-3.12.1 bash-5.2.26-3.fc40 openssl-1:3.2.1-2.fc40.x86_64",
+        ["python3-3.12.1", "bash-5.2.26-3.fc40", "openssl-1:3.2.1-2.fc40.x86_64"],
+        id="nevra-forms",
+    ),
+    pytest.param(
+        "dnf install -y 'pkgconfig(zlib)' /usr/bin/make",
+        ["pkgconfig(zlib)", "/usr/bin/make"],
+        id="provides-and-files",
+    ),
+    pytest.param("sudo -E dnf install -y curl", ["curl"], id="sudo"),
+    pytest.param("sh -c 'dnf install -y curl'", ["curl"], id="sh-c"),
+    pytest.param("dnf makecache && dnf upgrade -y", [], id="no-installs"),
+    pytest.param(
+        "dnf install -y @development-tools https://x.example/a.rpm ./b.rpm", [], id="unpinnable"
+    ),
+    pytest.param("dnf install -y $PKGS", [], id="variable"),
+    pytest.param("apt-get install -y curl", [], id="not-rpm"),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), INSTALLS)
+def test_install_packages(run: str, expected: list[str]) -> None:
+    assert [arg.spec for arg in install_packages(run)] == expected
+
+
+def test_spans_point_at_the_words() -> None:
+    run = "dnf -y install \\\n    curl \\\n    jq"
+    assert [run[arg.start : arg.end] for arg in install_packages(run)] == ["curl", "jq"]
+
+
+NOTES = [
+    pytest.param(
+        "dnf install -y @development-tools https://x.example/a.rpm ./b.rpm",
+        [
+            "installs a group or module (@development-tools); its packages are not recorded",
+            "installs an RPM from a URL (https://x.example/a.rpm); not pinned by the repositories",
+            "installs a local RPM file (./b.rpm); not pinned by the repositories",
+        ],
+        id="group-url-file",
+    ),
+    pytest.param(
+        "dnf install -y $PKGS 'lib*'",
+        [
+            "package word uses a variable ($PKGS); it is not recorded",
+            "package name is a pattern (lib*); what it matches is not recorded",
+        ],
+        id="variable-and-glob",
+    ),
+    pytest.param(
+        "dnf -y upgrade",
+        ["dnf upgrade takes whatever the repositories serve; not recorded"],
+        id="upgrade",
+    ),
+    pytest.param(
+        "dnf module enable -y nodejs:20",
+        [
+            "dnf module enable nodejs:20 selects module streams; pinner does not apply modular"
+            " filtering"
+        ],
+        id="module-enable",
+    ),
+    pytest.param(
+        "dnf group install -y 'Development Tools'",
+        ["dnf group install installs what the group or module lists; not recorded"],
+        id="group-install",
+    ),
+    pytest.param(
+        "dnf --installroot=/sysroot install -y bash",
+        ["dnf --installroot=/sysroot installs into another root; its packages are not recorded"],
+        id="installroot",
+    ),
+    pytest.param(
+        "dnf config-manager --add-repo https://x.example/r.repo",
+        ["dnf config-manager adds a repository (https://x.example/r.repo); not followed"],
+        id="add-repo",
+    ),
+    pytest.param("dnf clean all && rm -rf /var/cache/dnf", [], id="cleanup-no-notes"),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), NOTES)
+def test_notes(run: str, expected: list[str]) -> None:
+    assert [note for command in rpm_commands(run) for note in command.notes] == expected
+
+
+OPTIONS = [
+    pytest.param("dnf install -y a", RpmOptions(), id="none"),
+    pytest.param(
+        "dnf --setopt=install_weak_deps=False install -y --nodocs a",
+        RpmOptions(weak_deps=False, nodocs=True),
+        id="weak-deps-off-nodocs",
+    ),
+    pytest.param(
+        "microdnf --setopt=install_weak_deps=0 --setopt=tsflags=nodocs install a",
+        RpmOptions(weak_deps=False, nodocs=True),
+        id="microdnf-setopts",
+    ),
+    pytest.param(
+        "dnf --releasever=9 --enablerepo=crb,epel --disablerepo 'test*' install a",
+        RpmOptions(releasever="9", enable=("crb", "epel"), disable=("test*",)),
+        id="releasever-repos",
+    ),
+    pytest.param(
+        "dnf --repo=fedora install a", RpmOptions(enable=("fedora",), disable=("*",)), id="repo"
+    ),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), OPTIONS)
+def test_options(run: str, expected: RpmOptions) -> None:
+    (command,) = rpm_commands(run)
+    assert command.options == expected
+
+
+FORMS = [
+    pytest.param("curl", [Nevra("curl")], id="name"),
+    pytest.param("curl.x86_64", [Nevra("curl", arch="x86_64"), Nevra("curl.x86_64")], id="na"),
+    pytest.param(
+        "python3-devel",
+        [Nevra("python3-devel"), Nevra("python3", version="devel")],
+        id="name-with-dash",
+    ),
+    pytest.param(
+        "bash-5.2-3.fc40",
+        [
+            Nevra("bash-5.2-3.fc40"),
+            Nevra("bash", None, "5.2", "3.fc40"),
+            Nevra("bash-5.2", None, "3.fc40"),
+        ],
+        id="nevr",
+    ),
+    pytest.param(
+        "openssl-1:3.2.1-2.fc40.noarch",
+        [
+            Nevra("openssl", 1, "3.2.1", "2.fc40", "noarch"),
+            Nevra("openssl-1:3.2.1-2.fc40", arch="noarch"),
+            Nevra("openssl-1:3.2.1-2.fc40.noarch"),
+            Nevra("openssl", 1, "3.2.1", "2.fc40.noarch"),
+            Nevra("openssl-1:3.2.1", None, "2.fc40.noarch"),
+        ],
+        id="nevra-with-epoch",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), FORMS)
+def test_subject_forms(spec: str, expected: list[Nevra]) -> None:
+    assert subject_forms(spec) == expected
+
+
+def test_pin_word_keeps_arch_and_writes_epoch() -> None:
+    assert pin_word(Nevra("curl"), EVR(0, "8.6.0", "1.fc40")) == "curl-8.6.0-1.fc40"
+    assert pin_word(Nevra("ssl", arch="x86_64"), EVR(1, "3", "2")) == "ssl-1:3-2.x86_64"
+
+
+PINS = [
+    pytest.param(
+        "dnf install -y curl jq",
+        {"curl": "curl-8.6.0-1.fc40"},
+        "dnf install -y curl-8.6.0-1.fc40 jq",
+        id="one-of-two",
+    ),
+    pytest.param(
+        "dnf install -y \\\n  curl \\\n  jq && dnf clean all",
+        {"curl": "curl-8.6.0-1.fc40", "jq": "jq-1.7.1-4.fc40"},
+        "dnf install -y \\\n  curl-8.6.0-1.fc40 \\\n  jq-1.7.1-4.fc40 && dnf clean all",
+        id="continuations-kept",
+    ),
+    pytest.param(
+        "dnf install -y bash-5.2.26-1.fc40",
+        {"bash-5.2.26-1.fc40": "bash-5.2.26-3.fc40"},
+        "dnf install -y bash-5.2.26-3.fc40",
+        id="repin",
+    ),
+    pytest.param(
+        "dnf install -y 'curl'", {"curl": "curl-1-1"}, "dnf install -y 'curl'", id="quoted-left"
+    ),
+    pytest.param("dnf install -y curl", {}, "dnf install -y curl", id="no-op"),
+]
+
+
+@pytest.mark.parametrize(("run", "pins", "expected"), PINS)
+def test_pin_versions(run: str, pins: dict[str, str], expected: str) -> None:
+    new = pin_versions(run, pins)
+    assert new == expected
+    assert syntax.errors(new.replace("\\\n", ""), checkers()) == []
+
+
+def test_pin_versions_refuses_shell_text() -> None:
+    with pytest.raises(ValueError, match="is not an RPM package word"):
+        pin_versions("dnf install -y curl", {"curl": "curl;reboot"})
+
+
+CLEANUPS = [
+    pytest.param("dnf install -y curl", "dnf clean all", id="dnf"),
+    pytest.param("microdnf install -y curl", "microdnf clean all", id="microdnf"),
+    pytest.param("yum -y install curl", "yum clean all", id="yum"),
+    pytest.param("dnf install -y curl && dnf clean all", None, id="has-clean-all"),
+    pytest.param("dnf install -y curl && rm -rf /var/cache/dnf/*", None, id="has-rm"),
+    pytest.param("yum install -y c && rm -rf /var/cache/yum", None, id="has-rm-yum"),
+    pytest.param("dnf install -y curl && rm -rf /var/cache", None, id="has-rm-parent"),
+    pytest.param("dnf makecache", None, id="installs-nothing"),
+    pytest.param("dnf install -y ./local.rpm", None, id="installs-nothing-pinnable"),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), CLEANUPS)
+def test_cleanup_for(run: str, expected: str | None) -> None:
+    assert cleanup_for(run) == expected
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "dnf install -y curl",
+        "dnf install -y curl;",
+        "set -e; dnf install -y curl # comment",
+        "dnf install -y \\\n    curl \\\n    jq",
+        "dnf install -y curl & wait",
+    ],
+)
+def test_cleanup_joined_is_valid_shell(run: str) -> None:
+    cleanup = cleanup_for(run)
+    assert cleanup is not None
+    new, note = join_cleanup(run, cleanup, escape="\\", nl="\n")
+    assert note is None
+    assert cleanup in new
+    assert syntax.errors(new, checkers()) == []

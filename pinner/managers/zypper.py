@@ -1,0 +1,382 @@
+"""openSUSE's zypper: install commands, the image's repositories, Tumbleweed's dated history.
+
+Pure: words from the RUN lexer and files from the base image in, values out. Tumbleweed is
+pinned by pointing its repositories at download.opensuse.org's history of released snapshots
+(`history/<YYYYMMDD>/tumbleweed/repo/oss/`); Leap, which has no such history, by version pins.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pinner.apt.shell import Invocation, Word, run_invocations, words
+
+HISTORY = "https://download.opensuse.org/history"
+REPOS_DIR = "/etc/zypp/repos.d"
+IMAGE_PATHS = (f"{REPOS_DIR}/*.repo", "/etc/os-release")
+CACHE = "/var/cache/zypp"
+# Docker's architecture words and rpm's; the history keeps the x86_64 tree alone.
+ARCHITECTURES: Mapping[str, str] = {"amd64": "x86_64"}
+
+# --------------------------------------------------------------------------- install commands
+
+_VERBS: Mapping[str, str] = {
+    "install": "install",
+    "in": "install",
+    "remove": "remove",
+    "rm": "remove",
+    "update": "update",
+    "up": "update",
+    "dist-upgrade": "dist-upgrade",
+    "dup": "dist-upgrade",
+    "patch": "patch",
+    "refresh": "refresh",
+    "ref": "refresh",
+    "clean": "clean",
+    "cc": "clean",
+    "addrepo": "addrepo",
+    "ar": "addrepo",
+    "modifyrepo": "modifyrepo",
+    "mr": "modifyrepo",
+    "removerepo": "removerepo",
+    "rr": "removerepo",
+    "source-install": "source-install",
+    "si": "source-install",
+    "install-new-recommends": "install-new-recommends",
+    "inr": "install-new-recommends",
+}
+# zypper(8) global options that take the next word as their value.
+_GLOBAL_VALUES = words(
+    "-R --root --installroot -c --config -D --reposd-dir -C --cache-dir --raw-cache-dir"
+    " --solv-cache-dir --pkg-cache-dir -p --plus-repo --plus-content --releasever --userdata"
+    " -s --table-style"
+)
+# Options of install (and of the verbs that share its options) that take a value.
+_INSTALL_VALUES = words("-t --type -r --repo --from --download -n --name")
+_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
+_CAPABILITY = re.compile(
+    r"(?P<name>[A-Za-z0-9_+][A-Za-z0-9._+:()-]*?)(?P<op>[<>=]=?|==)(?P<version>\S+)"
+)
+
+
+class Target(NamedTuple):
+    """A package word of `zypper install`: its name, the version constraint written, its span."""
+
+    name: str
+    constraint: str | None  # ">=1.2", "=8.0.1-150400.5.41.1"; None for a bare name
+    start: int
+    end: int
+
+
+class ZypperCommand(NamedTuple):
+    """One zypper invocation: its verb, targets, options that matter, and notes."""
+
+    verb: str
+    targets: tuple[Target, ...]
+    options: frozenset[str]
+    notes: tuple[str, ...]
+    start: int
+    end: int
+
+    @property
+    def installs(self) -> bool:
+        return self.verb == "install" and "--dry-run" not in self.options
+
+
+def _width(text: str, values: frozenset[str]) -> int:
+    if text.startswith("--"):
+        return 2 if text in values else 1
+    return 2 if text in values else 1
+
+
+def _target(word: Word, options: frozenset[str]) -> tuple[Target | None, str | None]:
+    text = word.text
+    if word.expansions:
+        return None, f"package list uses a variable or command ({text}); it is not recorded"
+    if "://" in text or text.endswith(".rpm"):
+        return None, f"installs an rpm file or URL ({text}); not pinned by the snapshot"
+    if text.startswith(("pattern:", "product:", "patch:", "srcpackage:")) or (
+        {"-t", "--type"} & options
+    ):
+        return None, f"installs a pattern, product or patch ({text}); its packages are not recorded"
+    if text[:1] in "-!~+":
+        return None, None  # `-name` and `!name` remove; `~name` and `+name` are rare spellings
+    match = _CAPABILITY.fullmatch(text)
+    if match is not None:
+        op = "=" if match["op"] == "==" else match["op"]
+        return Target(match["name"], op + match["version"], word.start, word.end), None
+    if _NAME.fullmatch(text):
+        return Target(text, None, word.start, word.end), None
+    return None, f"package word {text!r} is a pattern or capability; it is not recorded"
+
+
+def parse_command(invocation: Invocation) -> ZypperCommand | None:
+    """Read a zypper invocation; None when it names no verb."""
+    args = invocation.args
+    i = 0
+    global_options: set[str] = set()
+    while i < len(args) and args[i].text.startswith("-"):
+        name = args[i].text.partition("=")[0]
+        global_options.add(name)
+        i += 1 if "=" in args[i].text else _width(name, _GLOBAL_VALUES)
+    if i >= len(args):
+        return None
+    verb = _VERBS.get(args[i].text, args[i].text)
+    options: set[str] = set(global_options)
+    operands: list[Word] = []
+    i += 1
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if text.startswith("-") and len(text) > 1:
+            name = text.partition("=")[0]
+            options.add(name)
+            i += 1 if "=" in text else _width(name, _INSTALL_VALUES)
+        else:
+            operands.append(args[i])
+            i += 1
+    frozen = frozenset(options)
+    notes: list[str] = []
+    if {"--no-gpg-checks", "--allow-unsigned-rpm"} & frozen:
+        notes.append("zypper runs with signature checks off (--no-gpg-checks)")
+    targets: list[Target] = []
+    for word in operands if verb == "install" else ():
+        target, note = _target(word, frozen)
+        if target is not None:
+            targets.append(target)
+        if note is not None and note not in notes:
+            notes.append(note)
+    if verb in ("update", "dist-upgrade", "patch"):
+        notes.append(f"zypper {verb} takes whatever the repositories serve; it is not recorded")
+    return ZypperCommand(
+        verb, tuple(targets), frozen, tuple(notes), invocation.start, invocation.end
+    )
+
+
+def zypper_commands(run_text: str, *, escape: str = "\\") -> tuple[ZypperCommand, ...]:
+    """Every zypper command a RUN's text runs, in order."""
+    if "zypper" not in run_text:
+        return ()
+    found = []
+    for invocation in run_invocations(run_text, escape):
+        if invocation.program == "zypper":
+            command = parse_command(invocation)
+            if command is not None:
+                found.append(command)
+    return tuple(found)
+
+
+def installs(run_text: str, *, escape: str = "\\") -> tuple[Target, ...]:
+    """The packages a RUN's zypper commands install, in order, each name once."""
+    seen: set[str] = set()
+    found: list[Target] = []
+    for command in zypper_commands(run_text, escape=escape):
+        for target in command.targets if command.installs else ():
+            if target.name not in seen:
+                seen.add(target.name)
+                found.append(target)
+    return tuple(found)
+
+
+def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
+    """`zypper clean -a` for a RUN that installs and leaves zypper's caches; None if nothing."""
+    found = zypper_commands(run_text, escape=escape)
+    if not any(command.installs for command in found):
+        return None
+    if re.search(r"--mount=\S*target=/var/cache/zypp", run_text):
+        return None
+    cleans = any(command.verb == "clean" for command in found)
+    removed = any(
+        word.text.startswith(CACHE)
+        for invocation in run_invocations(run_text, escape)
+        if invocation.program == "rm"
+        for word in invocation.args
+    )
+    return None if cleans or removed else "zypper clean -a"
+
+
+def pin_word(name: str, version: str) -> str:
+    """The word that makes zypper install exactly version-release: `curl=8.0.1-150400.5.41.1`."""
+    return f"{name}={version}"
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class RepoFile(NamedTuple):
+    """One repository of /etc/zypp/repos.d: alias, file, base URLs and the settings that matter."""
+
+    alias: str
+    path: str
+    baseurls: tuple[str, ...]
+    enabled: bool
+    gpgcheck: bool
+    priority: int
+
+
+def parse_repo_file(path: str, data: bytes) -> list[RepoFile]:
+    """The repositories one .repo file defines (INI; a key may repeat, as baseurl does)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    repos: list[RepoFile] = []
+    section: dict[str, list[str]] | None = None
+    alias = ""
+
+    def close() -> None:
+        if section is None:
+            return
+        enabled = section.get("enabled", ["1"])[-1].strip() not in ("0", "no", "false")
+        gpgcheck = section.get("gpgcheck", ["1"])[-1].strip() not in ("0", "no", "false")
+        try:
+            priority = int(section.get("priority", ["99"])[-1])
+        except ValueError:
+            raise ValueError(f"{path}: [{alias}] priority is not a number") from None
+        urls = tuple(url.strip() for url in section.get("baseurl", []) if url.strip())
+        repos.append(RepoFile(alias, path, urls, enabled, gpgcheck, priority))
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            close()
+            alias, section = line[1:-1].strip(), {}
+        elif "=" in line and section is not None:
+            key, _, value = line.partition("=")
+            section.setdefault(key.strip(), []).append(value.strip())
+        else:
+            raise ValueError(f"{path}:{number}: not a repository setting")
+    close()
+    return repos
+
+
+class ZypperConfig(NamedTuple):
+    """What pinner needs of a base image's zypper: flavour, release, architecture, repositories."""
+
+    distro: str  # "opensuse-tumbleweed", "opensuse-leap"
+    release: str | None  # Tumbleweed's snapshot date, Leap's version (15.6)
+    arch: str
+    repos: tuple[RepoFile, ...]
+
+
+def _os_release(data: bytes | None) -> dict[str, str]:
+    found = {}
+    for line in (data or b"").decode("utf-8", "replace").splitlines():
+        key, eq, value = line.partition("=")
+        if eq:
+            found[key.strip()] = value.strip().strip("\"'")
+    return found
+
+
+def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
+    """The image's zypper configuration for one Docker architecture, or why it cannot be pinned."""
+    release = _os_release(files.get("/etc/os-release"))
+    distro = release.get("ID", "")
+    if distro not in ("opensuse-tumbleweed", "opensuse-leap"):
+        return f"/etc/os-release names {distro or 'no ID'}, not openSUSE Tumbleweed or Leap"
+    machine = ARCHITECTURES.get(arch)
+    if machine is None:
+        return f"download.opensuse.org's history serves x86_64 alone, not {arch}"
+    repos: list[RepoFile] = []
+    for path in sorted(files):
+        if path.startswith(f"{REPOS_DIR}/") and path.endswith(".repo"):
+            try:
+                repos += parse_repo_file(path, files[path])
+            except ValueError as error:
+                return str(error)
+    if not any(repo.enabled for repo in repos):
+        return f"the base image enables no repository in {REPOS_DIR}"
+    return ZypperConfig(distro, release.get("VERSION_ID"), machine, tuple(repos))
+
+
+# --------------------------------------------------------------------------- Tumbleweed history
+
+_TUMBLEWEED = re.compile(
+    r"https?://(?:download|cdn)\.opensuse\.org/tumbleweed/repo/(oss|non-oss)/?"
+)
+_DATE = re.compile(r"[0-9]{8}")
+
+
+def history_dates(data: bytes) -> list[str]:
+    """The snapshot dates `history/list` names, one YYYYMMDD per line; others are refused."""
+    dates = []
+    for number, line in enumerate(data.decode("ascii", "replace").splitlines(), start=1):
+        text = line.strip()
+        if not text:
+            continue
+        if not _DATE.fullmatch(text):
+            raise ValueError(f"history/list:{number}: {text[:40]!r} is not a date")
+        dates.append(text)
+    return sorted(dates)
+
+
+def history_date(dates: Sequence[str], snapshot: str) -> str | None:
+    """The newest released snapshot from a day before the snapshot time's, None if none is kept.
+
+    A snapshot dated D is published during D or later, so only those dated before the snapshot
+    time's day are sure to have been released by then.
+    """
+    day = datetime.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ").strftime("%Y%m%d")
+    before = [date for date in dates if date < day]
+    return before[-1] if before else None
+
+
+def history_base(mirrors: Mapping[str, str]) -> str:
+    """The history's URL, or the mirror given for it (`--snapshot-mirror opensuse=URL`)."""
+    base = mirrors.get("opensuse", HISTORY).rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9._~:/@!&()*+,;=%-]+", base) or "#" in base:
+        raise ValueError(f"opensuse mirror {base[:80]!r} cannot be written into a sed expression")
+    return base
+
+
+class Step(NamedTuple):
+    """The Tumbleweed snapshot step: the shell line, and the repositories it pins."""
+
+    line: str
+    pinned: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def step(config: ZypperConfig, date: str, mirrors: Mapping[str, str]) -> Step | str:
+    """One `sed -i` pointing each Tumbleweed repository at the history's date, or why not."""
+    if config.distro != "opensuse-tumbleweed":
+        return f"{config.distro} has no dated history; its packages are pinned by version"
+    base = history_base(mirrors)
+    prefixes: dict[str, None] = {}
+    files: dict[str, None] = {}
+    pinned: list[str] = []
+    notes: list[str] = []
+    for repo in config.repos:
+        if not repo.enabled:
+            continue
+        matches = [_TUMBLEWEED.fullmatch(url) for url in repo.baseurls]
+        if len(repo.baseurls) == 1 and matches[0] is not None:
+            url = repo.baseurls[0]
+            prefixes[url[: url.index("/tumbleweed/") + len("/tumbleweed/")]] = None
+            files[repo.path] = None
+            pinned.append(repo.alias)
+        else:
+            notes.append(f"repository {repo.alias} is not in the history; it is not pinned")
+    if not pinned:
+        return "no enabled repository is Tumbleweed's own (download.opensuse.org/tumbleweed)"
+    # Dots left unescaped, as people write them: the prefix is anchored on `^baseurl=`.
+    expressions = [
+        f"'s#^baseurl={prefix}#baseurl={base}/{date}/tumbleweed/#'" for prefix in prefixes
+    ]
+    if len(expressions) > 1:
+        expressions = [f"-e {expression}" for expression in expressions]
+    line = f"sed -i {' '.join(expressions)} {' '.join(shlex.quote(f) for f in files)}"
+    return Step(line, tuple(pinned), tuple(notes))
+
+
+def repomd_url(date: str, repo: str, mirrors: Mapping[str, str]) -> str:
+    """Where a pinned repository's repomd.xml is, once the step is in place."""
+    return f"{history_base(mirrors)}/{date}/tumbleweed/repo/{repo}/repodata/repomd.xml"

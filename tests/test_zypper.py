@@ -1,0 +1,216 @@
+"""zypper: install commands, repository files (as zypper writes them), Tumbleweed's history step."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pinner import syntax
+from pinner.managers import zypper
+from tests.shell_syntax import checkers
+
+COMMANDS = [
+    ("zypper install -y curl git", [("install", [("curl", None), ("git", None)], [])]),
+    ("zypper --non-interactive in --no-recommends curl", [("install", [("curl", None)], [])]),
+    ("zypper -n in -y 'curl>=8' vim=9.1.0-1.1", [("install", [("curl", ">=8"), ("vim", "=9.1.0-1.1")], [])]),
+    ("zypper --root /mnt -n install -r repo-oss curl", [("install", [("curl", None)], [])]),
+    ("zypper -n in -t pattern devel_basis", [("install", [], ["installs a pattern, product or patch (devel_basis); its packages are not recorded"])]),
+    ("zypper -n in pattern:devel_basis", [("install", [], ["installs a pattern, product or patch (pattern:devel_basis); its packages are not recorded"])]),
+    ("zypper -n in https://example.org/x-1-1.noarch.rpm", [("install", [], ["installs an rpm file or URL (https://example.org/x-1-1.noarch.rpm); not pinned by the snapshot"])]),
+    ("zypper -n in $PKGS", [("install", [], ["package list uses a variable or command ($PKGS); it is not recorded"])]),
+    ("zypper --no-gpg-checks -n in curl", [("install", [("curl", None)], ["zypper runs with signature checks off (--no-gpg-checks)"])]),
+    ("zypper -n dup", [("dist-upgrade", [], ["zypper dist-upgrade takes whatever the repositories serve; it is not recorded"])]),
+    ("zypper ref && zypper clean -a", [("refresh", [], []), ("clean", [], [])]),
+    ("zypper -n rm vim", [("remove", [], [])]),
+    ("zypper --help", []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("run", "expected"), COMMANDS, ids=[run for run, _ in COMMANDS])
+def test_commands(
+    run: str, expected: list[tuple[str, list[tuple[str, str | None]], list[str]]]
+) -> None:
+    found = zypper.zypper_commands(run)
+    assert [
+        (c.verb, [(t.name, t.constraint) for t in c.targets], list(c.notes)) for c in found
+    ] == expected
+
+
+def test_installs_spans() -> None:
+    run = "zypper -n in -y curl \\\n    git && zypper -n in curl"
+    assert [(t.name, run[t.start : t.end]) for t in zypper.installs(run)] == [
+        ("curl", "curl"),
+        ("git", "git"),
+    ]
+
+
+CLEANUPS = [
+    ("zypper -n in -y curl", "zypper clean -a"),
+    ("zypper -n in -y curl && zypper clean -a", None),
+    ("zypper -n in -y curl && zypper cc -a", None),
+    ("zypper -n in -y curl && rm -rf /var/cache/zypp/*", None),
+    ("--mount=type=cache,target=/var/cache/zypp zypper -n in -y curl", None),
+    ("zypper -n in --dry-run curl", None),
+    ("zypper ref", None),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
+def test_cleanup(run: str, expected: str | None) -> None:
+    assert zypper.cleanup(run) == expected
+
+
+def test_pin_word() -> None:
+    assert zypper.pin_word("curl", "8.0.1-150400.5.41.1") == "curl=8.0.1-150400.5.41.1"
+
+
+TUMBLEWEED_RELEASE = (
+    b'NAME="openSUSE Tumbleweed"\nID="opensuse-tumbleweed"\nVERSION_ID="20261128"\n'
+)
+LEAP_RELEASE = b'NAME="openSUSE Leap"\nVERSION="15.6"\nID="opensuse-leap"\nVERSION_ID="15.6"\n'
+REPO_OSS = b"""[repo-oss]
+name=openSUSE-Tumbleweed-Oss
+enabled=1
+autorefresh=1
+baseurl=http://download.opensuse.org/tumbleweed/repo/oss/
+path=/
+type=rpm-md
+keeppackages=0
+"""
+REPO_NON_OSS = REPO_OSS.replace(b"oss", b"non-oss").replace(b"Oss", b"Non-Oss")
+REPO_UPDATE = b"""[repo-update]
+name=openSUSE-Tumbleweed-Update
+enabled=1
+autorefresh=1
+baseurl=http://download.opensuse.org/update/tumbleweed/
+path=/
+type=rpm-md
+keeppackages=0
+"""
+
+
+def _tumbleweed(**extra: bytes) -> dict[str, bytes]:
+    files = {
+        "/etc/os-release": TUMBLEWEED_RELEASE,
+        "/etc/zypp/repos.d/repo-oss.repo": REPO_OSS,
+        "/etc/zypp/repos.d/repo-non-oss.repo": REPO_NON_OSS,
+        "/etc/zypp/repos.d/repo-update.repo": REPO_UPDATE,
+    }
+    files.update(extra)
+    return files
+
+
+def test_configure_tumbleweed() -> None:
+    config = zypper.configure(_tumbleweed(), "amd64")
+    assert isinstance(config, zypper.ZypperConfig)
+    assert (config.distro, config.release, config.arch) == (
+        "opensuse-tumbleweed",
+        "20261128",
+        "x86_64",
+    )
+    assert [(r.alias, r.baseurls, r.enabled, r.gpgcheck) for r in config.repos] == [
+        ("repo-non-oss", ("http://download.opensuse.org/tumbleweed/repo/non-oss/",), True, True),
+        ("repo-oss", ("http://download.opensuse.org/tumbleweed/repo/oss/",), True, True),
+        ("repo-update", ("http://download.opensuse.org/update/tumbleweed/",), True, True),
+    ]
+
+
+CONFIGURE_REFUSALS = [
+    ({"/etc/os-release": b"ID=fedora\n"}, "amd64", "/etc/os-release names fedora, not openSUSE Tumbleweed or Leap"),
+    (_tumbleweed(), "arm64", "download.opensuse.org's history serves x86_64 alone, not arm64"),
+    ({"/etc/os-release": LEAP_RELEASE}, "amd64", "the base image enables no repository in /etc/zypp/repos.d"),
+    (_tumbleweed(**{"/etc/zypp/repos.d/x.repo": b"[x]\nnonsense\n"}), "amd64", "/etc/zypp/repos.d/x.repo:2: not a repository setting"),
+    (_tumbleweed(**{"/etc/zypp/repos.d/x.repo": b"[x]\npriority=high\n"}), "amd64", "/etc/zypp/repos.d/x.repo: [x] priority is not a number"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("files", "arch", "why"), CONFIGURE_REFUSALS, ids=[w for _, _, w in CONFIGURE_REFUSALS]
+)
+def test_configure_refuses(files: dict[str, bytes], arch: str, why: str) -> None:
+    assert zypper.configure(files, arch) == why
+
+
+def test_history_dates_and_choice() -> None:
+    dates = zypper.history_dates(b"20261125\n20261128\n20261130\n20261201\n")
+    assert zypper.history_date(dates, "20261201T101500Z") == "20261130"
+    assert zypper.history_date(dates, "20261129T000000Z") == "20261128"
+    assert zypper.history_date(dates, "20261125T235959Z") is None
+    with pytest.raises(ValueError, match=r"history/list:2: '<html>' is not a date"):
+        zypper.history_dates(b"20261125\n<html>\n")
+
+
+def test_step() -> None:
+    config = zypper.configure(_tumbleweed(), "amd64")
+    assert isinstance(config, zypper.ZypperConfig)
+    found = zypper.step(config, "20261130", {})
+    assert found == zypper.Step(
+        "sed -i 's#^baseurl=http://download.opensuse.org/tumbleweed/#"
+        "baseurl=https://download.opensuse.org/history/20261130/tumbleweed/#'"
+        " /etc/zypp/repos.d/repo-non-oss.repo /etc/zypp/repos.d/repo-oss.repo",
+        ("repo-non-oss", "repo-oss"),
+        ("repository repo-update is not in the history; it is not pinned",),
+    )
+    for name, argv in checkers():
+        assert syntax.errors(found.line, [(name, argv)]) == []
+
+
+def test_step_for_leap_and_without_tumbleweed_repos() -> None:
+    leap = zypper.configure(
+        {"/etc/os-release": LEAP_RELEASE, "/etc/zypp/repos.d/a.repo": REPO_UPDATE}, "amd64"
+    )
+    assert isinstance(leap, zypper.ZypperConfig)
+    assert zypper.step(leap, "20261130", {}) == (
+        "opensuse-leap has no dated history; its packages are pinned by version"
+    )
+    only_update = zypper.configure(
+        {"/etc/os-release": TUMBLEWEED_RELEASE, "/etc/zypp/repos.d/a.repo": REPO_UPDATE}, "amd64"
+    )
+    assert isinstance(only_update, zypper.ZypperConfig)
+    assert zypper.step(only_update, "20261130", {}) == (
+        "no enabled repository is Tumbleweed's own (download.opensuse.org/tumbleweed)"
+    )
+
+
+@pytest.mark.skipif(shutil.which("zypper") is None, reason="needs zypper (Debian: zypper)")
+def test_step_on_files_zypper_wrote(tmp_path: Path) -> None:
+    """zypper's own addrepo writes the files; after the step zypper reads the history's URLs."""
+    root = tmp_path / "root"
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["zypper", "--root", str(root), "--non-interactive", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    run("addrepo", "https://cdn.opensuse.org/tumbleweed/repo/oss/", "repo-oss")
+    run("addrepo", "http://download.opensuse.org/tumbleweed/repo/non-oss/", "repo-non-oss")
+    run("addrepo", "http://download.opensuse.org/update/tumbleweed/", "repo-update")
+    repos_d = root / "etc" / "zypp" / "repos.d"
+    files = {f"/etc/zypp/repos.d/{p.name}": p.read_bytes() for p in repos_d.iterdir()}
+    files["/etc/os-release"] = TUMBLEWEED_RELEASE
+    config = zypper.configure(files, "amd64")
+    assert isinstance(config, zypper.ZypperConfig)
+    found = zypper.step(config, "20261130", {"opensuse": "http://127.0.0.1:9/history"})
+    assert isinstance(found, zypper.Step)
+    line = found.line.replace("/etc/zypp/repos.d", str(repos_d))
+    subprocess.run(["sh", "-c", line], check=True)
+    listed = run("--no-refresh", "repos", "--uri")
+    assert "http://127.0.0.1:9/history/20261130/tumbleweed/repo/oss/" in listed
+    assert "http://127.0.0.1:9/history/20261130/tumbleweed/repo/non-oss/" in listed
+    assert "http://download.opensuse.org/update/tumbleweed/" in listed
+
+
+def test_step_leaves_a_repository_with_several_urls() -> None:
+    two = REPO_OSS.replace(b"path=/", b"baseurl=http://10.0.0.1:3128/tumbleweed/repo/oss/\npath=/")
+    config = zypper.configure(_tumbleweed(**{"/etc/zypp/repos.d/repo-oss.repo": two}), "amd64")
+    assert isinstance(config, zypper.ZypperConfig)
+    found = zypper.step(config, "20261130", {})
+    assert isinstance(found, zypper.Step)
+    assert found.pinned == ("repo-non-oss",)
+    assert "repository repo-oss is not in the history; it is not pinned" in found.notes

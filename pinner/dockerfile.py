@@ -511,10 +511,7 @@ def pin_edit(text: str, use: ImageUse, digest: str) -> Edit | None:
     if use.site is None:
         return None
     raw = _raw(text, use.site)
-    # No `:latest` is added to a reference without a tag: the user's text stays, the lock records
-    # the tag the digest came from.
-    base, _, _ = raw.partition("@")
-    new = f"{base}@{digest}"
+    new = reference.pinned(raw, digest)
     if new == raw:
         return None
     return Edit(use.site.start, use.site.end, new)

@@ -9,7 +9,7 @@ from pinner import dockerfile
 from pinner.dockerfile import Dockerfile, ImageUse
 from pinner.lockfile import Lock, LockedImage
 from pinner.manifest import OCI_INDEX, OCI_MANIFEST, Manifest
-from pinner.reference import ImageRef
+from pinner.reference import DEFAULT_TAG, ImageRef, pinned
 
 
 def query(use: ImageUse) -> ImageRef:
@@ -22,11 +22,6 @@ def query_ref(ref: ImageRef) -> ImageRef:
     if ref.digest:
         return ref
     return ref._replace(tag=ref.tag_or_latest)
-
-
-def pinned_reference(expanded: str, digest: str) -> str:
-    """The reference as the build sees it once pinned: written name and tag, then @digest."""
-    return f"{expanded.partition('@')[0]}@{digest}"
 
 
 def parse_locked(image: LockedImage) -> ImageRef:
@@ -51,7 +46,7 @@ def known_from(locks: Iterable[Lock]) -> Known:
             media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
             manifest = Manifest(image.digest, media_type, image.platforms)
             ref = parse_locked(image)
-            by_query.setdefault(ref._replace(tag=image.tag or "latest", digest=None), manifest)
+            by_query.setdefault(ref._replace(tag=image.tag or DEFAULT_TAG, digest=None), manifest)
             by_query.setdefault(ref, manifest)
             by_query.setdefault(ref._replace(tag=None), manifest)  # `FROM alpine@sha256:...`
             by_digest.setdefault(image.digest, manifest)
@@ -96,9 +91,7 @@ def build_arg_pin(use: ImageUse, lock: Lock) -> LockedImage | None:
     if use.site is not None or use.ref.digest is not None:
         return None
     for image in lock.images:
-        if use.used_by in image.used_by and pinned_reference(use.expanded, image.digest) == (
-            image.reference
-        ):
+        if use.used_by in image.used_by and pinned(use.expanded, image.digest) == image.reference:
             return image
     return None
 
@@ -159,7 +152,7 @@ def _locked_tag(use: ImageUse, old_tags: Mapping[str, str | None]) -> str | None
     if use.ref.tag is not None:
         return use.ref.tag
     if use.ref.digest is None:
-        return "latest"
+        return DEFAULT_TAG
     return old_tags.get(use.expanded)
 
 
@@ -176,11 +169,11 @@ def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) ->
             edits.append(edit)
         if use.site is None:
             unpinnable.append(use)
-        reference = pinned_reference(use.expanded, manifest.digest)
-        previous = entries.get(reference)
+        written = pinned(use.expanded, manifest.digest)
+        previous = entries.get(written)
         used_by = (*previous.used_by, use.used_by) if previous else (use.used_by,)
-        entries[reference] = LockedImage(
-            reference=reference,
+        entries[written] = LockedImage(
+            reference=written,
             name=use.ref.name,
             tag=_locked_tag(use, old_tags),
             digest=manifest.digest,

@@ -10,6 +10,8 @@ from pinner.errors import InvalidReference
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
 OFFICIAL_PREFIX = "library/"
+# What a reference names when it has neither tag nor digest (distribution/reference).
+DEFAULT_TAG = "latest"
 
 # distribution/reference regexp.go
 _ALNUM = r"[a-z0-9]+"
@@ -56,7 +58,12 @@ class ImageRef(NamedTuple):
     @property
     def tag_or_latest(self) -> str:
         """The tag, or "latest" when none is given and no digest decides."""
-        return self.tag or "latest"
+        return self.tag or DEFAULT_TAG
+
+    @property
+    def manifest_key(self) -> str:
+        """What the registry's manifest endpoint is asked for: the digest, else the tag."""
+        return self.digest or self.tag_or_latest
 
     def __str__(self) -> str:
         text = self.name
@@ -81,6 +88,13 @@ def split_domain(name: str) -> tuple[str, str]:
     if domain == DEFAULT_DOMAIN and "/" not in path:
         path = OFFICIAL_PREFIX + path
     return domain, path
+
+
+def pinned(text: str, digest: str) -> str:
+    """A reference as written, name and tag kept, pinned to digest: <name>[:<tag>]@<digest>."""
+    # No `:latest` is added to a reference without a tag: the user's text stays, the lock records
+    # the tag the digest came from.
+    return f"{text.partition('@')[0]}@{digest}"
 
 
 def parse(text: str) -> ImageRef:

@@ -137,9 +137,7 @@ class RegistrySource:
         self._loop = asyncio.get_running_loop()
 
     async def top(self) -> tuple[str | None, bytes]:
-        manifest, body = await self.registry.get(
-            self.ref, self.ref.digest or self.ref.tag_or_latest
-        )
+        manifest, body = await self.registry.get(self.ref, self.ref.manifest_key)
         return manifest.digest, body
 
     async def manifest(self, digest: str) -> bytes:

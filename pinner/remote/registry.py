@@ -415,7 +415,7 @@ class Registry:
 
     async def head(self, ref: ImageRef) -> Manifest | None:
         """HEAD the tag or digest; None when the registry needs a GET to tell the digest."""
-        response = await self._send("HEAD", self._url(ref, ref.digest or ref.tag_or_latest))
+        response = await self._send("HEAD", self._url(ref, ref.manifest_key))
         # Read to the end (nothing, for a HEAD) so the connection goes back to the pool.
         await response.aread()
         await response.aclose()
@@ -431,7 +431,7 @@ class Registry:
 
     async def _raise_from_get(self, ref: ImageRef) -> Manifest:
         """A HEAD failed: GET for the registry's error text (a HEAD has no body)."""
-        response = await self._send("GET", self._url(ref, ref.digest or ref.tag_or_latest))
+        response = await self._send("GET", self._url(ref, ref.manifest_key))
         if response.status_code == 200:
             await response.aclose()
             raise RegistryError("HEAD failed where GET succeeds")
@@ -492,7 +492,7 @@ class Registry:
         """Resolve ref: HEAD first; GET only when HEAD cannot tell or for an index not yet seen."""
         found = await self.head(ref)
         if found is None:
-            manifest, _ = await self.get(ref, ref.digest or ref.tag_or_latest)
+            manifest, _ = await self.get(ref, ref.manifest_key)
             found = manifest
         if ref.digest and found.digest != ref.digest:
             raise RegistryError(f"registry answered {found.digest} for {ref.digest}")

@@ -34,6 +34,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
 
+from pinner.apt import sourceslist
 from pinner.errors import PinnerError
 
 if TYPE_CHECKING:
@@ -132,7 +133,6 @@ CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_LAYER = "+zstd"
-_SNAPSHOT_RE = re.compile(r"snapshot\.debian\.org/archive/debian/(\d{8}T\d{6}Z)\b")
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -177,11 +177,8 @@ def _unquote(raw: str) -> str:
 
 def snapshot_of(sources: Sequence[SourceFile]) -> str | None:
     """The snapshot.debian.org timestamp of the `debian` archive named in sources, if any."""
-    for source in sources:
-        match = _SNAPSHOT_RE.search(source.text)
-        if match:
-            return match.group(1)
-    return None
+    found = (sourceslist.debian_snapshot(source.text) for source in sources)
+    return next((timestamp for timestamp in found if timestamp), None)
 
 
 def _codename(fields: Mapping[str, str]) -> str | None:

@@ -22,8 +22,9 @@ from snapshot_mirror import SnapshotMirror as StandIn
 
 from pinner.apt import packages, release
 from pinner.apt.release import Release
+from pinner.apt.sourceslist import archive_url
 from pinner.errors import MirrorError
-from pinner.remote.snapshot import SNAPSHOT_RETRY, SnapshotMirror, archive_url
+from pinner.remote.snapshot import SNAPSHOT_RETRY, SnapshotMirror
 
 T = TypeVar("T")
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-# The URIs the snapshot step re-points, by the same rules (sources.py, its module comment), each
-# named as snapshot.debian.org names the archive; debian-archive with its directory there
-# (/archive/debian-archive/<ts>/debian-security), which is part of the snapshot's URL.
+from pinner.apt.sources import DEFAULT_MIRRORS
+
+# snapshot.debian.org's layout, known here alone: <base>/<archive>/<ts> for each of these, and
+# <base>/debian-archive/<ts>/<dir> for archive.debian.org's; snapshot.ubuntu.com's <base>/<ts>.
+# The URIs the snapshot step re-points, by the same rules (sources.py, its module comment), are
+# each named as snapshot.debian.org names the archive; debian-archive with its directory there
+# (debian-archive/debian-security), which is part of the snapshot's URL.
+DEBIAN_ARCHIVES = frozenset(
+    {"debian", "debian-security", "debian-archive", "debian-ports", "debian-debug"}
+)
 _TS = r"\d{8}T\d{6}Z"
+# A base image's sources name the snapshot they were built from, often in a comment.
+_PUBLIC_DEBIAN_RE = re.compile(rf"snapshot\.debian\.org/archive/debian/({_TS})\b")
 _URI_RE = re.compile(
     r"^[a-z+]+://(?:[^@/]*@)?(?P<host>\[[^\]]*\]|[^/:]+)(?::\d*)?(?P<path>/[^?#]*?)/*$"
 )
@@ -52,6 +61,22 @@ def archive_of(uri: str) -> str | None:
     if host != "archive.canonical.com" and _UBUNTU_RE.fullmatch(path):
         return "ubuntu"
     return None
+
+
+def archive_url(archive: str, timestamp: str, mirrors: Mapping[str, str]) -> str:
+    """Where a snapshot of an archive lives: <debian base>/<archive>/<ts> or <ubuntu base>/<ts>."""
+    name, _, directory = archive.partition("/")
+    if name in DEBIAN_ARCHIVES:
+        base = mirrors.get("debian", DEFAULT_MIRRORS["debian"]).rstrip("/")
+        return f"{base}/{name}/{timestamp}" + (f"/{directory}" if directory else "")
+    base = mirrors.get("ubuntu", DEFAULT_MIRRORS["ubuntu"]).rstrip("/")
+    return f"{base}/{timestamp}"
+
+
+def debian_snapshot(text: str) -> str | None:
+    """The timestamp of the first snapshot.debian.org URL of the `debian` archive in text."""
+    match = _PUBLIC_DEBIAN_RE.search(text)
+    return match.group(1) if match else None
 
 
 def parse(text: str) -> list[Source]:

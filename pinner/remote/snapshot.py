@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from pinner.apt import packages, release, sources
+from pinner.apt import packages, release, sourceslist
 from pinner.apt.release import Release
 from pinner.errors import MirrorError
 from pinner.remote import cache, http
@@ -25,22 +25,8 @@ SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
 # An InRelease is a few hundred KiB; a compressed Packages index a few tens of MiB at most.
 MAX_RELEASE_BYTES = 16 * 1024 * 1024
 MAX_INDEX_BYTES = 64 * 1024 * 1024
-# Archives as sourceslist.archive_of names them; debian-archive/<dir> is debian-archive/<ts>/<dir>
 # What a user who cannot reach the public host passes instead.
 MIRROR_OPTION = "--snapshot-mirror"
-DEBIAN_ARCHIVES = frozenset(
-    {"debian", "debian-security", "debian-archive", "debian-ports", "debian-debug"}
-)
-
-
-def archive_url(archive: str, timestamp: str, mirrors: Mapping[str, str]) -> str:
-    """Where a snapshot of an archive lives: <debian base>/<archive>/<ts> or <ubuntu base>/<ts>."""
-    name, _, directory = archive.partition("/")
-    if name in DEBIAN_ARCHIVES:
-        base = mirrors.get("debian", sources.DEFAULT_MIRRORS["debian"]).rstrip("/")
-        return f"{base}/{name}/{timestamp}" + (f"/{directory}" if directory else "")
-    base = mirrors.get("ubuntu", sources.DEFAULT_MIRRORS["ubuntu"]).rstrip("/")
-    return f"{base}/{timestamp}"
 
 
 class SnapshotMirror:
@@ -127,7 +113,7 @@ class SnapshotMirror:
         self, archive: str, timestamp: str, suite: str, keyrings: Sequence[Path]
     ) -> tuple[Release, bool]:
         """The suite's InRelease, parsed, and whether its signature was checked (gpgv present)."""
-        base = archive_url(archive, timestamp, self.mirrors)
+        base = sourceslist.archive_url(archive, timestamp, self.mirrors)
         subject = f"{archive} {suite} at {timestamp}"
         url = f"{base}/dists/{suite}/InRelease"
         # The answer depends on the keyrings' contents, not on where they were written.
@@ -170,7 +156,7 @@ class SnapshotMirror:
             raise MirrorError(
                 f"{subject}: InRelease lists no {stem} (no {arch} packages in {component})"
             )
-        base = archive_url(archive, timestamp, self.mirrors)
+        base = sourceslist.archive_url(archive, timestamp, self.mirrors)
         url = f"{base}/dists/{suite}/{path}"
         key = (url, signed.sha256[path].sha256)  # the same bytes, verified and parsed once
         if key in self._packages:

@@ -231,7 +231,7 @@ def stage_edits(
         shell = text[shell_start:end]
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
         installs = commands.install_packages(shell, escape=parsed.escape)
-        cleanup = sources.cleanup_for(text[start:end]) if installs else None
+        cleanup = sources.cleanup_for(text[start:end], escape=parsed.escape) if installs else None
         if installs and shell.startswith("[") and ending(shell, parsed.escape) is None:
             # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
             notes.append(

@@ -443,14 +443,16 @@ def _buildkit_chars(run_text: str, escape: str = "\\") -> list[_Char]:
     return chars
 
 
-def _skip_flags(chars: Sequence[_Char]) -> Sequence[_Char]:
-    """Drop RUN's own flags (--mount=..., --network=...), which come before the command."""
+def _split_flags(chars: Sequence[_Char]) -> tuple[list[str], Sequence[_Char]]:
+    """RUN's own flags (--mount=..., --network=...) as written, and the command after them."""
+    flags: list[str] = []
     i = 0
     while True:
         while i < len(chars) and chars[i].ch in " \t\r\n":
             i += 1
         if "".join(char.ch for char in chars[i : i + 2]) != "--":
-            return chars[i:]
+            return flags, chars[i:]
+        start = i
         quote = ""
         while i < len(chars) and (quote or chars[i].ch not in " \t\r\n"):
             if quote:
@@ -458,6 +460,22 @@ def _skip_flags(chars: Sequence[_Char]) -> Sequence[_Char]:
             elif chars[i].ch in ("'", '"'):
                 quote = chars[i].ch
             i += 1
+        flags.append("".join(char.ch for char in chars[start:i]))
+
+
+def _skip_flags(chars: Sequence[_Char]) -> Sequence[_Char]:
+    """Drop RUN's own flags, which come before the command."""
+    return _split_flags(chars)[1]
+
+
+def run_flags(run_text: str, escape: str = "\\") -> tuple[str, ...]:
+    """A RUN's own flags as written, e.g. `--mount=type=cache,target=/var/cache/apt`."""
+    return tuple(_split_flags(_buildkit_chars(run_text, escape))[0])
+
+
+def is_exec_form(run_text: str, escape: str = "\\") -> bool:
+    """Whether a RUN is in exec form (a JSON array): it runs no shell."""
+    return _exec_form(_skip_flags(_buildkit_chars(run_text, escape))) is not None
 
 
 def _exec_form(chars: Sequence[_Char]) -> tuple[Word, ...] | None:

@@ -68,6 +68,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
+from pinner.apt.shell import Invocation, is_exec_form, run_flags, run_invocations, words
+
 Distro = Literal["debian", "ubuntu"]
 
 DEFAULT_MIRRORS: Mapping[str, str] = {
@@ -306,17 +308,14 @@ _LOG_GLOBS = (
     "/var/log/alternatives.log",
     "/var/cache/ldconfig/aux-cache",
 )
-_APT_VERBS = (
-    "update|install|upgrade|dist-upgrade|full-upgrade|build-dep|reinstall|remove|purge"
-    "|autoremove|satisfy"
+# What makes a RUN leave those files: apt changing packages or their lists, or dpkg doing so.
+_APT_PROGRAMS = words("apt-get apt aptitude")
+_APT_VERBS = words(
+    "update install upgrade dist-upgrade full-upgrade build-dep reinstall remove purge autoremove"
+    " satisfy"
 )
-_APT_RUN_RE = re.compile(
-    rf"(?:^|[\s;&|(`])(?:apt-get|apt|aptitude)\s+(?:[^;&|\n]*?\s)?(?:{_APT_VERBS})(?=$|[\s;&|)])"
-)
-_DPKG_RUN_RE = re.compile(
-    r"(?:^|[\s;&|(`])dpkg\s+(?:[^;&|\n]*?\s)?"
-    r"(?:-i|--install|-r|--remove|-P|--purge|--unpack|--configure)(?=$|[\s;&|)])"
-)
+_DPKG_ACTIONS = words("-i --install -r --remove -P --purge --unpack --configure")
+_RUN_KEYWORD = re.compile(r"(?i)\s*RUN\s+")
 
 
 def cleanup_script(*, apt_cache: bool = True, apt_lists: bool = True, root: str = "") -> str:
@@ -331,35 +330,25 @@ def cleanup_script(*, apt_cache: bool = True, apt_lists: bool = True, root: str 
     return f"apt-get clean && {rm}" if apt_cache else rm
 
 
-def _command_text(run_text: str) -> tuple[str, list[str]]:
-    """Split a RUN's text (with or without the RUN keyword) into shell text and --mount targets."""
-    text = re.sub(r"\\[ \t]*\r?\n", " ", run_text).strip()
-    text = re.sub(r"(?i)^RUN\s+", "", text)
+def _mount_targets(flags: Sequence[str]) -> list[str]:
+    """Where a RUN's --mount flags mount something, e.g. a cache at /var/cache/apt."""
     targets: list[str] = []
-    while match := re.match(r"--([a-z-]+)(?:=(\S*))?\s*", text):
-        if match[1] == "mount" and match[2]:
-            for item in match[2].split(","):
-                key, _, value = item.partition("=")
-                if key in ("target", "dst", "destination") and value:
-                    targets.append("/" + value.strip("/"))
-        text = text[match.end() :]
-    return text, targets
+    for flag in flags:
+        name, _, value = flag.partition("=")
+        if name == "--mount":
+            for item in value.split(","):
+                key, _, path = item.partition("=")
+                if key in ("target", "dst", "destination") and path:
+                    targets.append("/" + path.strip("/"))
+    return targets
 
 
-def _commands(text: str) -> list[list[str]]:
-    """Simple commands of a shell text, split on ; & | && || and newlines (best effort)."""
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
-    lexer.whitespace = " \t\r"
-    commands: list[list[str]] = [[]]
-    try:
-        for token in lexer:
-            if token and set(token) <= set(";&|()\n"):
-                commands.append([])
-            else:
-                commands[-1].append(token)
-    except ValueError:  # an unbalanced quote: no reliable commands
-        return []
-    return [c for c in commands if c]
+def _changes_packages(invocation: Invocation) -> bool:
+    """Whether a command runs apt or dpkg in a way that leaves lists, caches or logs."""
+    args = {word.text for word in invocation.args}
+    if invocation.program in _APT_PROGRAMS:
+        return not args.isdisjoint(_APT_VERBS)
+    return invocation.program == "dpkg" and not args.isdisjoint(_DPKG_ACTIONS)
 
 
 def _covers(pattern: str, path: str) -> bool:
@@ -371,29 +360,31 @@ def _covers(pattern: str, path: str) -> bool:
     )
 
 
-def _removed(text: str) -> tuple[set[str], bool]:
-    """Paths among the cleanup targets that `text` removes, and whether it runs apt-get clean."""
+def _removed(invocations: Sequence[Invocation]) -> tuple[set[str], bool]:
+    """Paths among the cleanup targets that the commands remove, and whether they run apt clean."""
     targets = (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS)
     removed: set[str] = set()
     cleans = False
-    for words in _commands(text):
-        while words and (re.match(r"[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] == "sudo"):
-            words = words[1:]
-        if words[:1] in (["apt-get"], ["apt"]) and ("clean" in words or "distclean" in words):
+    for invocation in invocations:
+        args = [word.text for word in invocation.args]
+        if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
             cleans = True
-        if words[:1] == ["rm"]:
-            for arg in (w for w in words[1:] if not w.startswith("-")):
+        if invocation.program == "rm":
+            for arg in (a for a in args if not a.startswith("-")):
                 removed |= {t for t in targets if _covers(arg, t)}
     return removed, cleans
 
 
-def _analyse(run_text: str) -> tuple[bool, set[str], list[str]]:
+def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
     """Whether the RUN uses apt, which targets it leaves behind, and its mount targets."""
-    if re.match(r"(?i)\s*(RUN\s+)?(--\S+\s+)*\[", run_text):  # exec form: no shell to append to
+    if keyword := _RUN_KEYWORD.match(run_text):
+        run_text = run_text[keyword.end() :]
+    if is_exec_form(run_text, escape):  # no shell to append to
         return False, set(), []
-    text, mounts = _command_text(run_text)
-    uses_apt = bool(_APT_RUN_RE.search(text) or _DPKG_RUN_RE.search(text))
-    removed, cleans = _removed(text)
+    mounts = _mount_targets(run_flags(run_text, escape))
+    invocations = run_invocations(run_text, escape)
+    uses_apt = any(_changes_packages(invocation) for invocation in invocations)
+    removed, cleans = _removed(invocations)
     if cleans:
         removed |= {_ARCHIVES, _PKGCACHE}
     removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if _covers(m, t)}
@@ -401,15 +392,15 @@ def _analyse(run_text: str) -> tuple[bool, set[str], list[str]]:
     return uses_apt, left, mounts
 
 
-def needs_cleanup(run_text: str) -> bool:
+def needs_cleanup(run_text: str, *, escape: str = "\\") -> bool:
     """True if a RUN runs apt or dpkg and leaves some build-varying file behind."""
-    uses_apt, left, _ = _analyse(run_text)
+    uses_apt, left, _ = _analyse(run_text, escape)
     return uses_apt and bool(left)
 
 
-def cleanup_for(run_text: str) -> str | None:
+def cleanup_for(run_text: str, *, escape: str = "\\") -> str | None:
     """The cleanup to append to a RUN with " && ": only what it does not already remove, or None."""
-    uses_apt, left, _ = _analyse(run_text)
+    uses_apt, left, _ = _analyse(run_text, escape)
     if not (uses_apt and left):
         return None
     # `apt-get clean` empties the archives and removes the *.bin caches (apt's RemoveCaches);

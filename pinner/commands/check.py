@@ -230,9 +230,8 @@ def check_reproducible(target: Target) -> list[Finding]:
             shell = reproducible.shell_text(parsed.text, run)
             installs = commands.install_packages(shell, escape=parsed.escape)
             names |= {p.name for p in installs}
-            if installs and sources.needs_cleanup(
-                parsed.text[slice(*reproducible.run_args(parsed.text, run))]
-            ):
+            args = parsed.text[slice(*reproducible.run_args(parsed.text, run))]
+            if installs and sources.needs_cleanup(args, escape=parsed.escape):
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))
         locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}

@@ -26,6 +26,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import posixpath
 import re
@@ -74,6 +76,8 @@ class BaseImage(NamedTuple):
     layer: str
     # dpkg's architecture of the installed apt package: the image's own, whatever a manifest says.
     architecture: str | None = None
+    # The files package-manager modules name (pinner.managers image_paths): absolute path, bytes.
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 Kind = Literal["file", "symlink", "dir", "whiteout", "opaque"]
@@ -118,6 +122,56 @@ def _ancestors(paths: Iterable[str]) -> frozenset[str]:
 
 
 _ANCESTORS = _ancestors([*_EXACT, *_GLOBS])
+
+
+class _Wanted(NamedTuple):
+    """The paths package-manager modules name, beside apt's: exact ones and glob patterns."""
+
+    exact: frozenset[str]
+    patterns: re.Pattern[str] | None  # fnmatch's globs, where `*` stays within one component
+    ancestors: re.Pattern[str] | None  # the directories on the way to a pattern's files
+    fingerprint: str
+
+
+def _glob_re(pattern: str) -> str:
+    """A glob (`*`, `?`, no brackets) as a regular expression whose wildcards stop at `/`."""
+    return "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pattern)
+
+
+@functools.cache
+def manager_paths() -> _Wanted:
+    """What the package-manager modules want from an image ("/a/b", "/a/*", "/a/*/desc")."""
+    from pinner import managers  # the modules load on the first scan, not at start-up
+
+    exact: set[str] = set()
+    globs: list[str] = []
+    for pattern in managers.image_paths():
+        path = _normalise(pattern)
+        if any(c in path for c in "*?"):
+            globs.append(path)
+        else:
+            exact.add(path)
+    ancestors = {a for g in globs for a in _ancestors([g])} | set(_ancestors(exact))
+    return _Wanted(
+        frozenset(exact),
+        re.compile("|".join(_glob_re(g) for g in globs)) if globs else None,
+        re.compile("|".join(_glob_re(a) for a in sorted(ancestors))) if ancestors else None,
+        repr((sorted(exact), sorted(globs))),
+    )
+
+
+def scan_fingerprint() -> str:
+    """What a layer scan keeps, as a cache can compare it: scans made for other paths differ."""
+    return hashlib.sha256(manager_paths().fingerprint.encode()).hexdigest()[:16]
+
+
+def _manager_wants(path: str) -> bool:
+    wanted = manager_paths()
+    return path in wanted.exact or (
+        wanted.patterns is not None and wanted.patterns.fullmatch(path) is not None
+    )
+
+
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 MAX_FILE = 4 * 1024 * 1024
@@ -225,12 +279,17 @@ def _wanted(path: str) -> bool:
         return True
     directory, _, name = path.rpartition("/")
     suffixes = _GLOBS.get(directory)
-    return suffixes is not None and not name.startswith(".") and name.endswith(suffixes)
+    if suffixes is not None and not name.startswith(".") and name.endswith(suffixes):
+        return True
+    return _manager_wants(path)
 
 
 def _on_the_way(path: str) -> bool:
     """A directory on the way to a wanted path, or a top-level one (bin -> usr/bin links)."""
-    return path in _ANCESTORS or path in _GLOBS or "/" not in path
+    if path in _ANCESTORS or path in _GLOBS or "/" not in path:
+        return True
+    ancestors = manager_paths().ancestors
+    return ancestors is not None and ancestors.fullmatch(path) is not None
 
 
 class _ChunkStream(io.RawIOBase):
@@ -442,6 +501,11 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
     ]
     status = read_file(entries, DPKG_STATUS)
     apt = _apt_fields(status) if status else {}
+    files = [
+        ("/" + p, data)
+        for p in sorted(p for p, e in entries.items() if e.kind in ("file", "symlink"))
+        if _manager_wants(p) and (data := read_file(entries, p)) is not None
+    ]
     return BaseImage(
         distro=fields.get("ID") or "linux",
         id_like=tuple(fields.get("ID_LIKE", "").split()),
@@ -454,4 +518,5 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
         snapshot=snapshot_of(sources),
         layer=layer,
         architecture=apt.get("architecture") or None,
+        files=tuple(files),
     )

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
 from pinner.errors import ConfigError
+from pinner.managers import MIRROR_NAMES
 
 
 class Config(NamedTuple):
@@ -86,9 +87,10 @@ def parse(table: Mapping[str, Any], path: str, prefix: str = "") -> Config:
             known = ", ".join(sorted(_KEYS))
             raise ConfigError(f"{path}: unknown key {prefix}{key} (known: {known})")
         values[key.replace("-", "_")] = _check(value, kind, f"{path}: {prefix}{key}")
-    unknown = sorted(set(values.get("snapshot_mirrors", {})) - {"debian", "ubuntu"})
+    unknown = sorted(set(values.get("snapshot_mirrors", {})) - MIRROR_NAMES)
     if unknown:
-        raise ConfigError(f"{path}: {prefix}snapshot-mirrors.{unknown[0]}: only debian and ubuntu")
+        names = ", ".join(sorted(MIRROR_NAMES))
+        raise ConfigError(f"{path}: {prefix}snapshot-mirrors.{unknown[0]}: not one of {names}")
     for table_key in ("registry_mirrors", "snapshot_mirrors"):
         for name, url in values.get(table_key, {}).items():
             if not url.startswith(("http://", "https://")):

@@ -10,13 +10,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner import dockerfile, lockfile, pinning, reproducible
+from pinner import dockerfile, lockfile, managers, pinning, reproducible
 from pinner.apt import added, commands, exactstep
+from pinner.apt.shell import run_invocations
 from pinner.apt.sources import TIMESTAMP_RE, Distro, is_timestamp, mirror_base
 from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage, verify_stage
 from pinner.baseimage import BaseImage
-from pinner.errors import DockerfileError, PackageError, PinnerError, RegistryError, UsageError
-from pinner.lockfile import Lock, LockedStage, UnpinnedPackage
+from pinner.errors import (
+    DockerfileError,
+    MirrorError,
+    PackageError,
+    PinnerError,
+    RegistryError,
+    UsageError,
+)
+from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.remote.registry import Manifest
@@ -177,15 +185,14 @@ class StageWork:
         self.target = target
         self.resolved = resolved
         self.options = options
-        self.bases: dict[str, dict[str, BaseImage]] = {}
+        self.images: dict[str, dict[str, BaseImage]] = {}
         # The snapshot step per stage derived in this run: exact lines, or None for the generic.
         self.steps: dict[str, tuple[str, ...] | None] = {}
 
     async def stage_bases(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
         """The base image of a stage per dpkg architecture; a stage FROM a stage shares its."""
-        if stage.label not in self.bases:
-            self.bases[stage.label] = await self._inspect(stage)
-        return self.bases[stage.label]
+        images = await self.stage_images(stage)
+        return {DPKG_ARCH[platform]: base for platform, base in images.items()}
 
     def _root_use(self, stage: dockerfile.Stage) -> dockerfile.ImageUse:
         """The external image a stage builds on, through any stages it is FROM."""
@@ -193,6 +200,12 @@ class StageWork:
         while stage.parent is not None:
             stage = stages[stage.parent]
         return next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+
+    async def stage_images(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
+        """The base image of a stage per platform (linux/amd64), as stage_bases reads them."""
+        if stage.label not in self.images:
+            self.images[stage.label] = await self._inspect(stage)
+        return self.images[stage.label]
 
     async def _inspect(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
         use = self._root_use(stage)
@@ -210,7 +223,7 @@ class StageWork:
             chosen = [(p, available[p]) for p in wanted]
         else:
             chosen = [(p, manifest.digest) for p in wanted]
-        bases = {}
+        images = {}
         for platform, digest in chosen:
             arch = DPKG_ARCH.get(platform)
             if arch is None:
@@ -222,8 +235,8 @@ class StageWork:
                     f"{self.target.path}:{use.line}: {use.expanded}: a single {base.architecture}"
                     f" image, not {platform}; choose with --platform"
                 )
-            bases[arch] = base
-        return bases
+            images[platform] = base
+        return images
 
     def base_key(self, stage: dockerfile.Stage) -> str:
         """The pinned image a stage builds on, through any stages it is FROM, as the lock says."""
@@ -269,6 +282,14 @@ class StageWork:
             where = f"{self.target.path}: stage {label}"
             inherited = added.get(plan.stage.parent or "", ())
             third_party, added[label] = _third_party(parsed, plan.stage, inherited)
+            manager = managers.get(plan.manager)
+            if manager is not None:
+                found = await self._manager_stage(plan, manager, previous.get(label))
+                if found is not None:
+                    stage, stage_notes = found
+                    stages.append(stage)
+                    notes.extend(stage_notes)
+                continue
             if plan.manager is not None and plan.manager != "apt":
                 note = f"{plan.manager} has no dated snapshot mirror; its packages are not pinned"
                 notes.append(f"{where}: {note}")
@@ -334,6 +355,98 @@ class StageWork:
             )
         return stages, notes
 
+    async def _manager_stage(
+        self, plan: reproducible.StagePlan, manager: managers.Manager, old: LockedStage | None
+    ) -> tuple[LockedStage, list[str]] | None:
+        """A stage whose package manager has a module: its packages resolved per platform."""
+        label = plan.stage.label
+        where = f"{self.target.path}: stage {label}"
+        requests, line_notes, lines = _manager_packages(self.target.parsed, plan, manager)
+        notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
+        stage_notes = list(dict.fromkeys(note for _, note in line_notes))
+        if not requests:
+            return (
+                LockedStage(label, package_manager=manager.name, notes=tuple(stage_notes)),
+                notes,
+            )
+        base = self.base_key(plan.stage)
+        if old is not None and self._manager_reusable(old, base, manager, requests):
+            return old, notes
+        images = await self.stage_images(plan.stage)
+        packages: list[LockedPackage] = []
+        unpinned: list[UnpinnedPackage] = []
+        signatures: set[str | None] = set()
+        rebuildable = True
+        distro = release = None
+        for platform, image in images.items():
+            config = manager.configure(dict(image.files), platform)
+            if isinstance(config, str):
+                note = f"{manager.name} on {image.pretty_name} ({platform}): {config}; not pinned"
+                notes.append(f"{where}: {note}")
+                stage_notes.append(note)
+                unpinned += [UnpinnedPackage(r.name, f"not pinned: {config}") for r in requests]
+                continue
+            distro, release = config.distro, config.release
+            try:
+                resolved = await manager.resolve(
+                    self.session.mirror.fetch,
+                    config,
+                    requests,
+                    self.options.snapshot_mirrors,
+                    refresh=self.session.refresh,
+                )
+            except PackageError as exc:
+                line = lines.get(exc.package)
+                where_word = f"{self.target.path}:{line}" if line else self.target.path
+                raise PackageError(exc.package, f"{where_word}: {exc}") from None
+            except MirrorError as exc:
+                raise MirrorError(f"{where}: {exc}") from None
+            packages += resolved.packages
+            unpinned += resolved.unpinned
+            stage_notes += resolved.notes
+            notes += [f"{where}: {note}" for note in resolved.notes]
+            signatures.add(resolved.signature)
+            rebuildable = rebuildable and resolved.rebuildable
+        if packages and not rebuildable:
+            stage_notes.append(managers.NOT_REBUILDABLE)
+            notes.append(f"{where}: {manager.name} versions {managers.NOT_REBUILDABLE}")
+        stage = LockedStage(
+            label,
+            base,
+            distro,
+            release,
+            package_manager=manager.name,
+            signature=signatures.pop() if len(signatures) == 1 else None,
+            packages=tuple(packages),
+            notes=tuple(dict.fromkeys(stage_notes)),
+            unpinned=tuple(dict.fromkeys(unpinned)),
+        )
+        return stage, list(dict.fromkeys(notes))
+
+    def _manager_reusable(
+        self,
+        old: LockedStage,
+        base: str,
+        manager: managers.Manager,
+        requests: Sequence[managers.PackageArg],
+    ) -> bool:
+        """A locked stage of a manager module answers again when its base and words are the same."""
+        named = {r.name for r in requests}
+        locked = {p.name for p in old.packages} | {u.name for u in old.unpinned}
+        return (
+            not self.session.refresh
+            and old.base == base
+            and old.package_manager == manager.name
+            and bool(old.packages)
+            and named <= locked
+            and self._wanted_arches(old)
+        )
+
+    def _wanted_arches(self, old: LockedStage) -> bool:
+        """Whether the old stage was locked for as many platforms as this run wants."""
+        arches = {p.architecture for p in old.packages}
+        return not self.options.platforms or len(arches) == len(self.options.platforms)
+
     def _snapshot_step(
         self,
         plan: reproducible.StagePlan,
@@ -391,6 +504,27 @@ def _packages(
             lines.setdefault(package.name, line)
         for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
+    return list(requests.values()), list(dict.fromkeys(notes)), lines
+
+
+def _manager_packages(
+    parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
+) -> tuple[list[managers.PackageArg], list[tuple[int, str]], dict[str, int]]:
+    """The package words a manager stage installs (each name once), notes by line, their lines."""
+    requests: dict[str, managers.PackageArg] = {}
+    notes: list[tuple[int, str]] = []
+    lines: dict[str, int] = {}
+    text = parsed.text
+    for run in plan.manager_runs:
+        shell = reproducible.shell_text(text, run)
+        offset = text.find(shell, run.span.start)
+        invocations = run_invocations(shell, parsed.escape)
+        for install in managers.invocations_installs(manager, invocations):
+            notes.extend((run.line, note) for note in install.notes)
+            for package in install.packages:
+                requests.setdefault(package.name, package)
+                line = run.line + text.count("\n", run.span.start, offset + package.start)
+                lines.setdefault(package.name, line)
     return list(requests.values()), list(dict.fromkeys(notes)), lines
 
 

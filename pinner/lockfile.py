@@ -39,6 +39,9 @@ class LockedPackage(NamedTuple):
     filename: str
     # The package apt installs when name is a virtual package (libxslt1-dev for libxslt-dev).
     provider: str | None = None
+    # The index's own checksum where it has no sha256 of the package (apk: Q1 + sha1 of control);
+    # sha256 is then "" and not written.
+    checksum: str | None = None
 
 
 class UnpinnedPackage(NamedTuple):
@@ -106,7 +109,7 @@ class Lock(NamedTuple):
 
 
 def _package_key(package: LockedPackage) -> tuple[str, ...]:
-    return (*package[:5], package.provider or "")
+    return (*package[:5], package.provider or "", package.checksum or "")
 
 
 def _unpinned_key(package: UnpinnedPackage) -> tuple[str, ...]:
@@ -179,7 +182,8 @@ def render(lock: Lock, dockerfile_name: str) -> str:
                 ("provided-by", package.provider),
                 ("architecture", package.architecture),
                 ("version", package.version),
-                ("sha256", package.sha256),
+                ("sha256", package.sha256 or None),
+                ("checksum", package.checksum),
                 ("filename", package.filename),
             )
         for unpinned in stage.unpinned:
@@ -397,14 +401,15 @@ _POOL_FILE = re.compile(r"[A-Za-z0-9_.+~%:-]+(?:/[A-Za-z0-9_.+~%:-]+)*")
 
 
 def _stage(entry: Mapping[str, Any]) -> LockedStage:
-    packages = tuple(_package(p) for p in _tables(entry.get("package", [])))
+    manager = _opt_str(entry.get("package-manager"))
+    packages = tuple(_package(p, manager) for p in _tables(entry.get("package", [])))
     unpinned = tuple(_unpinned(u) for u in _tables(entry.get("unpinned", [])))
     return LockedStage(
         stage=_str(entry["stage"]),
         base=_opt_str(entry.get("base")),
         distro=_opt_str(entry.get("distro")),
         release=_opt_str(entry.get("release")),
-        package_manager=_opt_str(entry.get("package-manager")),
+        package_manager=manager,
         snapshot=_opt_timestamp(entry.get("snapshot")),
         signature=_opt_str(entry.get("signature")),
         packages=packages,
@@ -415,18 +420,25 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
     )
 
 
-def _package(entry: Mapping[str, Any]) -> LockedPackage:
-    """A package entry whose every field is what a snapshot index could have said."""
-    return checked_package(
-        LockedPackage(
-            _str(entry["name"]),
-            _str(entry["architecture"]),
-            _str(entry["version"]),
-            _str(entry["sha256"]),
-            _str(entry["filename"]),
-            _opt_str(entry.get("provided-by")),
-        )
+def _package(entry: Mapping[str, Any], manager: str | None = None) -> LockedPackage:
+    """A package entry whose every field is what its manager's index could have said."""
+    package = LockedPackage(
+        _str(entry["name"]),
+        _str(entry["architecture"]),
+        _str(entry["version"]),
+        _str(entry["sha256"]) if "sha256" in entry or "checksum" not in entry else "",
+        _str(entry["filename"]),
+        _opt_str(entry.get("provided-by")),
+        _opt_str(entry.get("checksum")),
     )
+    from pinner import managers  # a manager module loads only for a lock that names it
+
+    module = managers.get(manager)
+    if module is not None:
+        return module.checked(package)
+    if package.checksum is not None:
+        raise ValueError(f"package {_shown(package.name)}: apt packages record a sha256")
+    return checked_package(package)
 
 
 def checked_package(package: LockedPackage) -> LockedPackage:

@@ -139,8 +139,9 @@ def _packages() -> argparse.ArgumentParser:
         action="append",
         type=_key_value,
         default=[],
-        metavar="DISTRO=URL",
-        help="serve debian or ubuntu snapshots from URL instead of the public host (repeatable)",
+        metavar="NAME=URL",
+        help="serve a distribution's snapshots or packages from URL instead of its public host"
+        " (debian, ubuntu, alpine, fedora, centos, rocky, alma, ubi, arch, opensuse; repeatable)",
     )
     packages.add_argument(
         "--platform",
@@ -238,7 +239,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         action="append",
         type=_key_value,
         default=[],
-        metavar="DISTRO=URL",
+        metavar="NAME=URL",
         help="where the packages were locked from, if not the public host (repeatable)",
     )
     build_args = commands.add_parser(
@@ -358,9 +359,12 @@ def _settings(args: argparse.Namespace, config: Config) -> Settings:
 def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str]:
     mirrors = dict(config.snapshot_mirrors)
     mirrors.update(args.snapshot_mirror)
-    unknown = sorted(set(mirrors) - {"debian", "ubuntu"})
+    from pinner.managers import MIRROR_NAMES
+
+    unknown = sorted(set(mirrors) - MIRROR_NAMES)
     if unknown:
-        raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are for debian or ubuntu")
+        names = ", ".join(sorted(MIRROR_NAMES))
+        raise UsageError(f"--snapshot-mirror {unknown[0]}=...: mirrors are named {names}")
     return {key: _mirror_url("--snapshot-mirror", key, url) for key, url in mirrors.items()}
 
 

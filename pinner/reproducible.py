@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import reference
+from pinner import managers, reference
 from pinner.apt import added, commands, sources
-from pinner.apt.shell import ending
+from pinner.apt.shell import ending, run_invocations
 from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, Token, apply_edits
 
 FRONTEND = "docker/dockerfile"
@@ -32,6 +32,8 @@ class StagePlan(NamedTuple):
     manager: str | None
     apt_runs: tuple[Instruction, ...]
     needs_step: bool
+    # The RUNs that use the stage's manager when it is not apt (apk, dnf, ...).
+    manager_runs: tuple[Instruction, ...] = ()
 
 
 class Rewrite(NamedTuple):
@@ -73,6 +75,7 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
     for stage in parsed.stages:
         manager = None
         apt_runs = []
+        others: list[tuple[str, Instruction]] = []
         for instruction in stage.instructions[1:]:
             if instruction.keyword != "RUN":
                 continue
@@ -82,10 +85,13 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
             manager = manager or used
             if used == "apt":
                 apt_runs.append(instruction)
+            elif used is not None:
+                others.append((used, instruction))
         inherited = stage.parent is not None and stepped.get(stage.parent, False)
         needs_step = bool(apt_runs) and not inherited
         stepped[stage.label] = inherited or bool(apt_runs)
-        result.append(StagePlan(stage, manager, tuple(apt_runs), needs_step))
+        manager_runs = tuple(run for used, run in others if used == manager)
+        result.append(StagePlan(stage, manager, tuple(apt_runs), needs_step, manager_runs))
     return result
 
 
@@ -216,6 +222,8 @@ def stage_edits(
     """The snapshot step before the first apt RUN, cleanup and versions in each apt RUN; notes."""
     text, nl = parsed.text, _newline(parsed.text)
     distro = rewrite.distros.get(plan.stage.label)
+    if plan.manager_runs and plan.stage.label in rewrite.distros:
+        return manager_edits(parsed, plan, rewrite)
     if not plan.apt_runs or distro not in SNAPSHOT_DISTROS:
         return [], []
     edits = []
@@ -238,6 +246,46 @@ def stage_edits(
                 f"RUN at line {run.line} is in exec form: apt's lists, caches and logs stay in"
                 " the image and differ between builds; write it in shell form to have them removed"
             )
+        if cleanup is not None:
+            new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
+            if note is not None:
+                notes.append(f"RUN at line {run.line} {note}")
+        if new != shell:
+            edits.append(Edit(shell_start, end, new))
+    return edits, notes
+
+
+def manager_edits(
+    parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite
+) -> tuple[list[Edit], list[str]]:
+    """Pins (with --pin-versions) and cache cleanup in the RUNs of a stage's manager module."""
+    manager = managers.get(plan.manager)
+    if manager is None:
+        return [], []
+    text, nl = parsed.text, _newline(parsed.text)
+    versions = rewrite.versions.get(plan.stage.label, {})
+    edits: list[Edit] = []
+    notes: list[str] = []
+    for run in plan.manager_runs:
+        _, end = run_args(text, run)
+        shell = shell_text(text, run)
+        shell_start = end - len(shell)
+        invocations = run_invocations(shell, parsed.escape)
+        installs = managers.invocations_installs(manager, invocations)
+        pins = []
+        for install in installs:
+            for package in install.packages:
+                version = versions.get(package.name)
+                if version is None or not package.plain:
+                    continue
+                # An exact pin is refreshed; a user's range (~1.2, >1.0) is theirs to keep.
+                if package.constraint is not None and not package.constraint.startswith("="):
+                    continue
+                word = manager.pin_word(package.name, version)
+                if shell[package.start : package.end] != word:
+                    pins.append(Edit(package.start, package.end, word))
+        new = apply_edits(shell, pins)
+        cleanup = manager.cleanup(shell, invocations) if installs else None
         if cleanup is not None:
             new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
             if note is not None:

@@ -266,9 +266,9 @@ APK_DOCKERFILE = f"{DOCKERFILE}\nFROM alpine:3.20\nRUN apk add --no-cache curl\n
 APK_STAGE = LockedStage(
     stage="2",
     package_manager="apk",
-    notes=("apk has no dated snapshot mirror; its packages are not pinned",),
+    notes=("pinned, not rebuildable once the branch moves on",),
 )
-APK_WARNING = "stage 2: apk has no dated snapshot mirror; packages not pinned"
+APK_WARNING = "stage 2: apk packages pinned, not rebuildable once the branch moves on"
 
 
 def test_apk_stage_is_a_warning_that_does_not_fail(
@@ -280,6 +280,18 @@ def test_apk_stage_is_a_warning_that_does_not_fail(
         0,
         f"{path}:{line_of(path, 'FROM alpine')}: warning: {APK_WARNING}\n",
         ok(path),
+    )
+
+
+def test_an_apk_stage_missing_from_the_lock_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_locked(tmp_path, APK_DOCKERFILE, STAGES)
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, 'RUN apk')}: stage 2: apk packages are not locked;"
+        f" run pinner lock {path}\n",
     )
 
 

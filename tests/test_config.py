@@ -238,15 +238,17 @@ def test_no_configuration_is_the_defaults(tmp_path: Path) -> None:
         ),
         pytest.param(
             "pinner.toml",
-            'snapshot-mirrors = {fedora = "https://m"}\n',
-            "snapshot-mirrors.fedora: only debian and ubuntu",
+            'snapshot-mirrors = {gentoo = "https://m"}\n',
+            "snapshot-mirrors.gentoo: not one of alma, alpine, arch, centos, debian, fedora,"
+            " opensuse, rocky, ubi, ubuntu",
             id="snapshot mirror for another distro",
         ),
         pytest.param(
             "pyproject.toml",
-            '[tool.pinner.snapshot-mirrors]\ndebian = "https://d"\nalpine = "https://a"\n'
+            '[tool.pinner.snapshot-mirrors]\ndebian = "https://d"\nnixos = "https://a"\n'
             "[tool.pinner]\n",
-            "tool.pinner.snapshot-mirrors.alpine: only debian and ubuntu",
+            "tool.pinner.snapshot-mirrors.nixos: not one of alma, alpine, arch, centos, debian,"
+            " fedora, opensuse, rocky, ubi, ubuntu",
             id="snapshot mirror for another distro in [tool.pinner]",
         ),
     ],

@@ -17,8 +17,9 @@ from typing import NamedTuple
 import pytest
 import shell_syntax
 
-from pinner import dockerfile, lockfile, pinning, reproducible
+from pinner import dockerfile, lockfile, managers, pinning, reproducible
 from pinner.apt import commands
+from pinner.apt.shell import run_invocations
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
@@ -63,6 +64,10 @@ def _stages(parsed: dockerfile.Dockerfile) -> list[LockedStage]:
         use = bases.get(stage.label)
         distro = distros.get(stage.parent or "") if use is None else _distro(use.ref.name)
         distros[stage.label] = distro
+        manager = managers.get(plan.manager)
+        if manager is not None and plan.manager_runs:
+            stages.append(_manager_stage(parsed, plan, manager))
+            continue
         if not plan.apt_runs or distro is None:
             continue
         names = dict.fromkeys(
@@ -80,6 +85,35 @@ def _stages(parsed: dockerfile.Dockerfile) -> list[LockedStage]:
             LockedStage(stage.label, None, distro, "bookworm", "apt", TS, "verified", packages)
         )
     return stages
+
+
+def _manager_stage(
+    parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
+) -> LockedStage:
+    """A locked stage of a manager module (apk) with a made-up version for every word."""
+    names = dict.fromkeys(
+        p.name
+        for run in plan.manager_runs
+        for install in managers.invocations_installs(
+            manager, run_invocations(reproducible.shell_text(parsed.text, run), parsed.escape)
+        )
+        for p in install.packages
+    )
+    packages = tuple(
+        LockedPackage(n, "x86_64", "1.0-r0", "", f"{n}-1.0-r0.apk", checksum=f"Q1{'A' * 27}=")
+        for n in names
+        if ":" not in n
+    )
+    return LockedStage(
+        plan.stage.label,
+        None,
+        "alpine",
+        "3.22.0",
+        manager.name,
+        signature="verified",
+        packages=packages,
+        notes=(managers.NOT_REBUILDABLE,),
+    )
 
 
 def lock(text: str, old: Lock) -> Locked:

@@ -222,7 +222,8 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
                 ("provided-by", package.provider),
                 ("architecture", package.architecture),
                 ("version", package.version),
-                ("sha256", package.sha256),
+                ("sha256", package.sha256 or None),
+                ("checksum", package.checksum),
                 ("filename", package.filename),
             ):
                 if value is not None:
@@ -288,6 +289,7 @@ PACKAGES = st.builds(
         ["pool/main/h/hello/hello_2.10-3_amd64.deb", "pool/main/g/gcc-12/g++-12_1%3a2.deb"]
     ),
     st.none() | PACKAGE_NAMES,
+    st.none(),  # apt records sha256; checksum is for indexes without one (apk)
 )
 UNPINNED = st.builds(UnpinnedPackage, PACKAGE_NAMES, TEXT, st.none() | ARCHITECTURES)
 STAGES = st.builds(

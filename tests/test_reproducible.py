@@ -391,7 +391,8 @@ NOOP_CASES = [
         id="locked-debian",
     ),
     pytest.param(
-        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM alpine:3.20\n{ARG}RUN apk add curl\n",
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={EPOCH}\nFROM alpine:3.20\n{ARG}"
+        "RUN apk add --no-cache curl\n",
         rw({"0": None}),
         id="locked-apk",
     ),

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner import pinning, reproducible, syntax
+from pinner import managers, pinning, reproducible, syntax
 from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
 from pinner.dockerfile import Instruction, Stage
@@ -201,6 +201,15 @@ def check_reproducible(target: Target) -> list[Finding]:
     for plan in reproducible.plans(parsed):
         stage = plan.stage
         where = f"stage {stage.label}"
+        if managers.get(plan.manager) is not None and plan.manager_runs:
+            entry = locked.get(stage.label)
+            if entry is None:
+                message = f"{where}: {plan.manager} packages are not locked; run pinner lock {path}"
+                findings.append(Finding(path, plan.manager_runs[0].line, None, message))
+            elif managers.NOT_REBUILDABLE in entry.notes:
+                message = f"{where}: {plan.manager} packages {managers.NOT_REBUILDABLE}"
+                findings.append(Finding(path, stage.instructions[0].line, None, message, "warning"))
+            continue
         if plan.manager is not None and plan.manager != "apt":
             message = f"{where}: {plan.manager} has no dated snapshot mirror; packages not pinned"
             findings.append(Finding(path, stage.instructions[0].line, None, message, "warning"))

@@ -1,1 +1,163 @@
-"""Package managers beyond apt, one module each."""
+"""Package managers beyond apt: the interface each module implements, and the table of modules.
+
+A manager module reads the install commands of a RUN (words from pinner.apt.shell's lexer, with
+offsets so pins are written in place), reads the base image's own configuration from files its
+layers hold, resolves the named packages from the indexes that configuration names, and says how
+a package word is pinned. The parts that read bytes are pure; the network is one `Fetch` handed in.
+Adding a manager is adding a module and a line to MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import NamedTuple, Protocol
+
+from pinner.apt.shell import Invocation
+from pinner.lockfile import LockedPackage, UnpinnedPackage
+
+# The lock's package-manager (as pinner.apt.commands names a RUN's manager) -> its module.
+MODULES: Mapping[str, str] = {
+    "apk": "pinner.managers.apk",
+}
+# Every name --snapshot-mirror NAME=URL and the config's snapshot-mirrors table accept: apt's
+# snapshot services and each distribution's mirror, whether or not its manager is pinned yet.
+MIRROR_NAMES = frozenset(
+    {"debian", "ubuntu", "alpine", "fedora", "centos", "rocky", "alma", "ubi", "arch", "opensuse"}
+)
+# What a stage's lock says when its versions can be installed only while the mirror serves them.
+NOT_REBUILDABLE = "pinned, not rebuildable once the branch moves on"
+
+# fetch(url, subject, limit) -> the body, at most limit bytes; raises MirrorError naming subject.
+Fetch = Callable[[str, str, int], Awaitable[bytes]]
+
+
+class PackageArg(NamedTuple):
+    """A package word of an install command; start/end span the word in the RUN's shell text."""
+
+    name: str
+    # What follows the name as written ("=1.2-r0", "~1.2", ">1.0"), None for a bare name.
+    constraint: str | None
+    start: int
+    end: int
+    # Written without quotes, escapes or expansions: a pin can replace the word as it stands.
+    plain: bool = True
+
+
+class Install(NamedTuple):
+    """One install command: its package words and what pinner cannot pin in it."""
+
+    program: str
+    packages: tuple[PackageArg, ...]
+    notes: tuple[str, ...]
+    start: int
+    end: int
+
+
+class ImageConfig(Protocol):
+    """What configure() read from a base image; each manager keeps its own fields beside these."""
+
+    @property
+    def distro(self) -> str: ...
+
+    @property
+    def release(self) -> str | None: ...
+
+    @property
+    def arch(self) -> str: ...
+
+
+class Resolved(NamedTuple):
+    """What a manager resolved for one architecture."""
+
+    packages: tuple[LockedPackage, ...]
+    unpinned: tuple[UnpinnedPackage, ...] = ()
+    notes: tuple[str, ...] = ()
+    signature: str | None = None
+    # False where the mirror keeps only the newest build (apk branches, dnf without composes).
+    rebuildable: bool = False
+
+
+class Manager(Protocol):
+    """One package manager, as the engine, the rewrite, the lock reader and check use it."""
+
+    @property
+    def name(self) -> str:
+        """The lock's package-manager value, e.g. "apk"."""
+
+    @property
+    def programs(self) -> frozenset[str]:
+        """The programs whose invocations this module reads, e.g. {"apk"}."""
+
+    @property
+    def image_paths(self) -> tuple[str, ...]:
+        """Absolute paths the base image must yield: files, or "dir/*" and "dir/*.suffix"."""
+
+    def installs(self, invocation: Invocation) -> Install | None:
+        """The package words one invocation installs, or None if it installs nothing."""
+
+    def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
+        """The image's own configuration from its files (absolute path -> bytes), or why not."""
+
+    async def resolve(
+        self,
+        fetch: Fetch,
+        config: ImageConfig,
+        requests: Sequence[PackageArg],
+        mirrors: Mapping[str, str],
+        *,
+        refresh: bool,
+    ) -> Resolved:
+        """Resolve the requested words for config's architecture; refresh: ignore exact pins."""
+
+    def pin_word(self, name: str, version: str) -> str:
+        """The word that installs exactly version: "curl=8.5.0-r0"."""
+
+    def cleanup(self, run_text: str, invocations: Sequence[Invocation]) -> str | None:
+        """The cache cleanup to append to a RUN (its shell and invocations), None if not needed."""
+
+    def checked(self, package: LockedPackage) -> LockedPackage:
+        """package, when every field is what an index could say; ValueError says why not."""
+
+    async def unserved(
+        self,
+        fetch: Fetch,
+        config: ImageConfig,
+        packages: Sequence[LockedPackage],
+        mirrors: Mapping[str, str],
+    ) -> list[str]:
+        """One line per locked package the configured repositories no longer serve."""
+
+
+_loaded: dict[str, Manager] = {}
+
+
+def get(name: str | None) -> Manager | None:
+    """The manager module for a lock's package-manager name, or None where none is written."""
+    if name is None or name not in MODULES:
+        return None
+    if name not in _loaded:
+        module = importlib.import_module(MODULES[name])
+        _loaded[name] = module.MANAGER
+    return _loaded[name]
+
+
+def image_paths() -> tuple[str, ...]:
+    """Every path any manager module wants from a base image."""
+    found: dict[str, None] = {}
+    for name in MODULES:
+        manager = get(name)
+        assert manager is not None
+        found.update(dict.fromkeys(manager.image_paths))
+    return tuple(found)
+
+
+def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:
+    """The install commands among a RUN's invocations that this manager reads."""
+    found = []
+    for invocation in invocations:
+        if invocation.program in manager.programs:
+            install = manager.installs(invocation)
+            if install is not None:
+                found.append(install)
+    return found

@@ -26,6 +26,7 @@ from pinner.baseimage import (
     describe,
     merge,
     os_release_text,
+    scan_fingerprint,
     scan_layer,
 )
 from pinner.errors import RegistryError
@@ -36,18 +37,23 @@ from pinner.remote.registry import Layer, Registry, layers_of
 CACHE_SCHEMA = 1
 
 
+def _schema() -> str:
+    """The scan cache's schema: a scan made when the managers wanted other paths is stale."""
+    return f"{CACHE_SCHEMA}-{scan_fingerprint()}"
+
+
 def _entries_to_json(digest: str, entries: Mapping[str, FileEntry]) -> bytes:
     encoded = {
         p: [e.kind, base64.b64encode(e.data).decode("ascii"), e.target]
         for p, e in sorted(entries.items())
     }
-    return json.dumps({"schema": CACHE_SCHEMA, "digest": digest, "entries": encoded}).encode()
+    return json.dumps({"schema": _schema(), "digest": digest, "entries": encoded}).encode()
 
 
 def _entries_from_json(digest: str, data: bytes) -> Entries | None:
     try:
         doc = json.loads(data)
-        if doc["schema"] != CACHE_SCHEMA or doc["digest"] != digest:
+        if doc["schema"] != _schema() or doc["digest"] != digest:
             return None
         entries: Entries = {}
         for path, (kind, b64, target) in doc["entries"].items():

@@ -1,0 +1,764 @@
+"""Alpine's apk: `apk add` words, the image's repositories and keys, signed APKINDEX resolution.
+
+Alpine keeps no dated snapshot: a branch (v3.19, edge) serves only the newest build of each
+package. A lock records what the branch serves today, so its pins hold only until the branch
+moves on; `update` moves them and `check --remote` reports the ones no longer served.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import tarfile
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from pinner.apt.shell import Invocation, Word, is_option, option_width, words
+from pinner.errors import MirrorError, PackageError
+from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.output import untrusted
+
+NAME = "apk"
+MIRROR = "alpine"
+DEFAULT_MIRROR = "https://dl-cdn.alpinelinux.org/alpine"
+SIGNATURE_VERIFIED = "verified"
+ALPINE_RELEASE = "/etc/alpine-release"
+REPOSITORIES = "/etc/apk/repositories"
+KEYS_DIR = "/etc/apk/keys"
+ARCH_FILE = "/etc/apk/arch"
+INSTALLED = "/lib/apk/db/installed"
+IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALLED)
+CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
+# The start of the reason closure() gives for a word the base image already satisfies.
+KEPT = "already in the base image: "
+# A branch's APKINDEX.tar.gz: main is about 1 MiB, community about 2 MiB, unpacked 5-10 times that.
+MAX_INDEX_BYTES = 32 * 1024 * 1024
+MAX_UNPACKED = 256 * 1024 * 1024
+MAX_SIGNATURE_TAR = 64 * 1024
+# containerd platform -> Alpine's architecture (apk-tools' APK_DEFAULT_ARCH per build target).
+APK_ARCH: Mapping[str, str] = {
+    "linux/amd64": "x86_64",
+    "linux/arm64": "aarch64",
+    "linux/arm/v7": "armv7",
+    "linux/arm/v6": "armhf",
+    "linux/386": "x86",
+    "linux/ppc64le": "ppc64le",
+    "linux/s390x": "s390x",
+    "linux/riscv64": "riscv64",
+    "linux/loong64": "loongarch64",
+}
+
+# apk(8) options that take the next word as their value (apk-tools 2.14 and 3).
+_VALUE_OPTIONS = words(
+    "-X --repository -t --virtual -p --root --arch --cache-dir --keys-dir --repositories-file"
+    " --wait --progress-fd --cache-max-age --timeout -I --interactive-fd"
+)
+_INSTALL_VERBS = frozenset({"add"})
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9+._-]*"
+_NAME_RE = re.compile(_NAME)
+# Provided names apk resolves: so:libz.so.1, cmd:bash, pc:zlib, py3.11:foo.
+_PROVIDED_RE = re.compile(r"[a-z0-9.]+:[A-Za-z0-9+._-]+")
+# apk's version grammar (apk_version.c): digits, letter, suffixes, -rN.
+_SUFFIXES = {
+    "alpha": -4,
+    "beta": -3,
+    "pre": -2,
+    "rc": -1,
+    "cvs": 1,
+    "svn": 2,
+    "git": 3,
+    "hg": 4,
+    "p": 5,
+}
+_VERSION_RE = re.compile(
+    r"(?P<nums>[0-9]+(?:\.[0-9]+)*)(?P<letter>[a-z]?)(?P<lettered>(?<=[a-z])[0-9]+)?"
+    r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*)"
+    r"(?:-r(?P<rev>[0-9]+))?"
+)
+_SUFFIX_RE = re.compile(r"_([a-z]+)([0-9]*)")
+_OPS = ("<=", ">=", "><", "=", "~", "<", ">")
+_WORD_RE = re.compile(
+    r"(?P<name>" + _NAME + r"|[a-z0-9.]+:[A-Za-z0-9+._-]+)"
+    r"(?:@(?P<tag>[A-Za-z0-9_.-]+))?"
+    r"(?:(?P<op><=|>=|><|=|~|<|>)(?P<version>[A-Za-z0-9._+~-]*))?"
+)
+_CHECKSUM_RE = re.compile(r"Q1[A-Za-z0-9+/]{27}=")
+_ARCH_RE = re.compile(r"[a-z0-9_]+")
+_FILENAME_RE = re.compile(r"(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]+\.apk")
+_REPOSITORY_RE = re.compile(
+    r"https?://[A-Za-z0-9.:\[\]-]+(?P<path>(?:/[A-Za-z0-9._~%+-]+)*?)"
+    r"(?P<tail>/(?:v[0-9]+\.[0-9]+|edge|latest-stable)/[A-Za-z0-9._-]+)/?"
+)
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def parse_version(
+    text: str,
+) -> tuple[tuple[int, ...], str, int, tuple[tuple[int, int], ...], int]:
+    """An apk version as a key that sorts as apk's comparison does; ValueError if invalid."""
+    match = _VERSION_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{untrusted(text)!r} is not an apk version")
+    nums = tuple(int(n) for n in match.group("nums").split("."))
+    suffixes = tuple(
+        (_SUFFIXES[s.group(1)], int(s.group(2) or 0))
+        for s in _SUFFIX_RE.finditer(match.group("suffixes"))
+    )
+    # No suffix sits between the pre-release ones (_rc) and the post-release ones (_p).
+    # A letter may carry a number in Alpine's own indexes (aspell-ru 0.99f7, 6.8.0p2).
+    lettered = int(match.group("lettered") or 0)
+    return nums, match.group("letter"), lettered, (*suffixes, (0, 0)), int(match.group("rev") or 0)
+
+
+def is_version(text: str) -> bool:
+    """Whether text is a valid apk version."""
+    return _VERSION_RE.fullmatch(text) is not None
+
+
+def satisfies(version: str, op: str | None, wanted: str | None) -> bool:
+    """Whether version meets a constraint (`=1.2-r0`, `~1.2`, `>=1.0`); None: any."""
+    if op is None or wanted is None:
+        return True
+    if op == "~":
+        # apk's fuzzy match: the version starts with the given one at a token boundary.
+        rest = version[len(wanted) :]
+        return version.startswith(wanted) and (not rest or rest[0] in ".-_" or rest[0].isalpha())
+    try:
+        mine, theirs = parse_version(version), parse_version(wanted)
+    except ValueError:
+        return False
+    return {
+        "=": mine == theirs,
+        "<": mine < theirs,
+        ">": mine > theirs,
+        "<=": mine <= theirs,
+        ">=": mine >= theirs,
+        "><": True,
+    }[op]
+
+
+# --------------------------------------------------------------------------- apk add
+
+
+def _package(word: Word) -> tuple[PackageArg | None, str | None]:
+    """What apk makes of one `apk add` operand: a package word, and a note if it is not pinned."""
+    text = word.text
+    if word.expansions:
+        return None, f"package word uses a variable ({text}); it is not recorded"
+    if "://" in text or text.endswith(".apk") or text.startswith(("/", "./", "../")):
+        return None, f"installs a file or URL ({text}); not pinned"
+    match = _WORD_RE.fullmatch(text)
+    if match is None:
+        return None, f"package word {text} is not a package name; not recorded"
+    if match.group("tag"):
+        return None, f"{text} asks for a tagged repository; not pinned"
+    op = match.group("op")
+    constraint = f"{op}{match.group('version')}" if op else None
+    plain = word.end - word.start == len(text)
+    return PackageArg(match.group("name"), constraint, word.start, word.end, plain), None
+
+
+def read_install(invocation: Invocation) -> Install | None:
+    """The package words of an `apk add` invocation; None for other verbs."""
+    args = invocation.args
+    operands: list[Word] = []
+    repositories: list[str] = []
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if is_option(text):
+            width = option_width(text, _VALUE_OPTIONS)
+            value = args[i + 1].text if width == 2 and i + 1 < len(args) else None
+            name, eq, inline = text.partition("=")
+            if name in ("-X", "--repository"):
+                repositories.append(inline if eq else value or "")
+            elif text.startswith("-X") and len(text) > 2:
+                repositories.append(text[2:])
+            i += width
+            continue
+        operands.append(args[i])
+        i += 1
+    if not operands or operands[0].text not in _INSTALL_VERBS:
+        return None
+    notes: list[str] = []
+    packages: list[PackageArg] = []
+    for word in operands[1:]:
+        package, note = _package(word)
+        if note is not None:
+            notes.append(note)
+        if package is not None:
+            packages.append(package)
+    if repositories and packages:
+        # The named packages may come from a repository the image does not configure.
+        notes.append(
+            f"apk add --repository {', '.join(repositories)}: a repository the image does not"
+            f" configure; not pinned: {', '.join(p.name for p in packages)}"
+        )
+        packages = []
+    return Install(
+        invocation.program, tuple(packages), tuple(notes), invocation.start, invocation.end
+    )
+
+
+def needs_cleanup(invocations: Iterable[Invocation], run_text: str) -> bool:
+    """Whether a RUN runs apk with its cache on and does not empty /var/cache/apk itself."""
+    if "/var/cache/apk" in run_text:
+        return False
+    for invocation in invocations:
+        if invocation.program != "apk":
+            continue
+        texts = [a.text for a in invocation.args]
+        verb = next((t for t in texts if not is_option(t)), None)
+        if verb in ("add", "upgrade", "update") and "--no-cache" not in texts:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- the image
+
+
+class Repository(NamedTuple):
+    """One line of /etc/apk/repositories: the URL apk uses, and where pinner fetches from."""
+
+    url: str
+    fetch_url: str
+    tail: str  # "v3.19/main": where the repository sits under an Alpine mirror, "" if unknown
+
+
+class ApkConfig(NamedTuple):
+    """What an Alpine image says about its package manager."""
+
+    distro: str
+    release: str | None
+    arch: str
+    branch: str | None
+    repositories: tuple[Repository, ...]
+    keys: Mapping[str, bytes]
+    installed: Mapping[str, str]  # name and every name it provides -> version ("" if none)
+    notes: tuple[str, ...] = ()
+
+
+class Entry(NamedTuple):
+    """One package of an APKINDEX (or of the installed database)."""
+
+    name: str
+    version: str
+    arch: str
+    checksum: str
+    depends: tuple[str, ...]
+    provides: tuple[str, ...]
+    install_if: tuple[str, ...]
+    priority: int
+    repository: str = ""
+
+
+def parse_records(text: str, source: str) -> list[dict[str, str]]:
+    """The `X:value` records of an APKINDEX or installed database (blank-line separated)."""
+    records: list[dict[str, str]] = []
+    record: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            if record:
+                records.append(record)
+                record = {}
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or len(key) != 1:
+            raise MirrorError(f"{source}: line {number} is not a field (X:value)")
+        if key in "FRMaZ":  # files of the installed database: not needed
+            continue
+        record.setdefault(key, value)
+    if record:
+        records.append(record)
+    return records
+
+
+def _entry(record: Mapping[str, str], source: str, repository: str = "") -> Entry:
+    name, version = record.get("P", ""), record.get("V", "")
+    if not _NAME_RE.fullmatch(name):
+        raise MirrorError(f"{source}: package name {untrusted(name)!r} is not valid")
+    if not is_version(version):
+        raise MirrorError(f"{source}: {name}: version {untrusted(version)!r} is not valid")
+    arch = record.get("A", "noarch")
+    if not _ARCH_RE.fullmatch(arch):
+        raise MirrorError(f"{source}: {name}: architecture {untrusted(arch)!r} is not valid")
+    priority = record.get("k", "0")
+    return Entry(
+        name,
+        version,
+        arch,
+        record.get("C", ""),
+        tuple(record.get("D", "").split()),
+        tuple(record.get("p", "").split()),
+        tuple(record.get("i", "").split()),
+        int(priority) if priority.isdigit() else 0,
+        repository,
+    )
+
+
+def parse_index(text: str, source: str, repository: str = "") -> list[Entry]:
+    """The packages an APKINDEX lists."""
+    return [_entry(r, source, repository) for r in parse_records(text, source) if "P" in r]
+
+
+def _installed(data: bytes) -> dict[str, str]:
+    """Names the installed database holds, and every name they provide, with their versions."""
+    found: dict[str, str] = {}
+    for entry in parse_index(data.decode("utf-8", "replace"), INSTALLED):
+        found[entry.name] = entry.version
+        for provided in entry.provides:
+            name, _, version = provided.partition("=")
+            found.setdefault(name, version)
+    return found
+
+
+def repository_line(line: str) -> Repository | str | None:
+    """One repositories line as a Repository, a note why it is not used, or None (blank)."""
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        return None
+    if line.startswith("@"):
+        return f"tagged repository {line.split()[0]} is used only by name@tag words; not read"
+    match = _REPOSITORY_RE.fullmatch(line)
+    if match is None:
+        if line.startswith(("http://", "https://")):
+            return Repository(line.rstrip("/"), line.rstrip("/"), "")
+        return f"repository {untrusted(line)!r} is not an http(s) URL; not read"
+    return Repository(line.rstrip("/"), line.rstrip("/"), match.group("tail").lstrip("/"))
+
+
+def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
+    """An Alpine image's release, repositories, keys and installed packages, or why not."""
+    arch = APK_ARCH.get(platform)
+    if arch is None:
+        return f"apk has no architecture for {platform}"
+    if REPOSITORIES not in files:
+        return f"the image has no {REPOSITORIES}"
+    own_arch = files.get(ARCH_FILE, b"").decode("utf-8", "replace").strip()
+    if own_arch and own_arch != arch:
+        return f"the image is {untrusted(own_arch)}, not {arch} ({platform})"
+    release = files.get(ALPINE_RELEASE, b"").decode("utf-8", "replace").strip() or None
+    if release is not None and not re.fullmatch(r"[0-9A-Za-z._-]+", release):
+        return f"{ALPINE_RELEASE} holds {untrusted(release)!r}, not a release"
+    repositories: list[Repository] = []
+    notes: list[str] = []
+    for line in files[REPOSITORIES].decode("utf-8", "replace").splitlines():
+        found = repository_line(line)
+        if isinstance(found, Repository):
+            repositories.append(found)
+        elif found is not None:
+            notes.append(found)
+    if not repositories:
+        return f"{REPOSITORIES} names no http(s) repository"
+    keys = {
+        path.rpartition("/")[2]: data
+        for path, data in files.items()
+        if path.startswith(KEYS_DIR + "/")
+    }
+    branch = next((r.tail.split("/")[0] for r in repositories if r.tail), None)
+    installed = _installed(files[INSTALLED]) if INSTALLED in files else {}
+    return ApkConfig(
+        "alpine", release, arch, branch, tuple(repositories), keys, installed, tuple(notes)
+    )
+
+
+# --------------------------------------------------------------------------- signed indexes
+
+
+def _gzip_members(data: bytes) -> tuple[bytes, bytes]:
+    """The first gzip stream of data (decompressed, capped) and the raw bytes that follow it."""
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        first = decoder.decompress(data, MAX_SIGNATURE_TAR + 1)
+    except zlib.error as e:
+        raise MirrorError(f"not a gzip stream ({e})") from None
+    if len(first) > MAX_SIGNATURE_TAR or not decoder.eof:
+        raise MirrorError("no signature: the first gzip stream is not a small signature tar")
+    return first, decoder.unused_data
+
+
+def _signature_entry(tar: bytes) -> tuple[str, bytes] | None:
+    """The first member of the signature tar: name and bytes (apk writes it without end blocks)."""
+    if len(tar) < 512:
+        return None
+    header = tar[:512]
+    name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+    try:
+        size = int(header[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+    except ValueError:
+        return None
+    if 512 + size > len(tar):
+        return None
+    return name, tar[512 : 512 + size]
+
+
+def verify_index(data: bytes, keys: Mapping[str, bytes], source: str) -> bytes:
+    """The signed index part of an APKINDEX.tar.gz, once its signature verifies with keys."""
+    try:
+        first, signed = _gzip_members(data)
+    except MirrorError as e:
+        raise MirrorError(f"{source}: {e}") from None
+    entry = _signature_entry(first)
+    if entry is None or not entry[0].startswith(".SIGN."):
+        raise MirrorError(f"{source}: not signed (no .SIGN.RSA entry before the index)")
+    name, signature = entry
+    digest: hashes.HashAlgorithm
+    if name.startswith(".SIGN.RSA256."):
+        key_name, digest = name.removeprefix(".SIGN.RSA256."), hashes.SHA256()
+    elif name.startswith(".SIGN.RSA."):
+        # abuild-sign's signature: SHA-1, as every Alpine index has been signed since 2010.
+        key_name, digest = name.removeprefix(".SIGN.RSA."), hashes.SHA1()
+    else:
+        raise MirrorError(f"{source}: signature {untrusted(name)!r} is of an unknown kind")
+    key_data = keys.get(key_name)
+    if key_data is None:
+        raise MirrorError(
+            f"{source}: signed with {untrusted(key_name)}, not a key in the image's /etc/apk/keys"
+        )
+    try:
+        key = serialization.load_pem_public_key(key_data)
+    except (ValueError, UnsupportedAlgorithm):
+        raise MirrorError(f"{source}: /etc/apk/keys/{key_name} is not a PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise MirrorError(f"{source}: /etc/apk/keys/{key_name} is not an RSA key")
+    try:
+        key.verify(signature, signed, padding.PKCS1v15(), digest)
+    except InvalidSignature:
+        raise MirrorError(f"{source}: the signature by {key_name} does not verify") from None
+    return signed
+
+
+def index_text(signed: bytes, source: str) -> str:
+    """The APKINDEX file of the signed part (a gzip tar of DESCRIPTION and APKINDEX)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(signed)) as stream:
+            plain = stream.read(MAX_UNPACKED + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise MirrorError(f"{source}: the index is not a gzip stream ({e})") from None
+    if len(plain) > MAX_UNPACKED:
+        raise MirrorError(f"{source}: the index is over {MAX_UNPACKED >> 20} MiB unpacked")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as tar:
+            member = tar.getmember("APKINDEX")
+            handle = tar.extractfile(member) if member.isreg() else None
+            if handle is None:
+                raise KeyError("APKINDEX")
+            return handle.read().decode("utf-8", "replace")
+    except KeyError:
+        raise MirrorError(f"{source}: the archive holds no APKINDEX") from None
+    except tarfile.TarError as e:
+        raise MirrorError(f"{source}: the index is not a tar archive ({e})") from None
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _dependency(text: str) -> tuple[str, str | None, str | None, bool]:
+    """A depends word: name, operator, version, and whether it is a conflict (`!name`)."""
+    conflict = text.startswith("!")
+    text = text.removeprefix("!")
+    for op in _OPS:
+        name, sep, version = text.partition(op)
+        if sep and name:
+            return name, op, version, conflict
+    return text, None, None, conflict
+
+
+class Universe:
+    """Every package the repositories serve for one architecture, by name and by provided name."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.by_name: dict[str, list[Entry]] = {}
+        self.providers: dict[str, list[tuple[Entry, str | None]]] = {}
+        self.install_if: list[Entry] = []
+        for entry in entries:
+            self.by_name.setdefault(entry.name, []).append(entry)
+            for provided in entry.provides:
+                name, eq, version = provided.partition("=")
+                self.providers.setdefault(name, []).append((entry, version if eq else None))
+            if entry.install_if:
+                self.install_if.append(entry)
+
+    def best(self, name: str, op: str | None, version: str | None) -> Entry | str:
+        """The package apk picks for a name and constraint, or why there is none."""
+        own = [e for e in self.by_name.get(name, []) if satisfies(e.version, op, version)]
+        if own:
+            return max(own, key=lambda e: parse_version(e.version))
+        if name in self.by_name:
+            served = ", ".join(sorted({e.version for e in self.by_name[name]}))
+            return f"the repositories serve {served}, not {op}{version}"
+        providers = [
+            (e, v)
+            for e, v in self.providers.get(name, [])
+            if op is None or (v is not None and satisfies(v, op, version))
+        ]
+        if not providers:
+            return "no such package in the repositories"
+        # apk's choice among providers: the highest provider_priority (k:), then the highest
+        # provided version (so:libisl.so.23=0.25 over =0.24); unversioned ties are ambiguous.
+        top = max(e.priority for e, _ in providers)
+        providers = [(e, v) for e, v in providers if e.priority == top]
+        versioned = [(e, v) for e, v in providers if v is not None and is_version(v)]
+        if versioned:
+            entry, _ = max(
+                versioned, key=lambda p: (parse_version(p[1]), parse_version(p[0].version))
+            )
+            return entry
+        names = {e.name for e, _ in providers}
+        if len(names) > 1:
+            return f"provided by several packages ({', '.join(sorted(names))}); none chosen"
+        return max((e for e, _ in providers), key=lambda e: parse_version(e.version))
+
+
+def _installed_satisfies(
+    installed: Mapping[str, str], name: str, op: str | None, v: str | None
+) -> bool:
+    if name not in installed:
+        return False
+    have = installed[name]
+    return op is None or (bool(have) and satisfies(have, op, v))
+
+
+def closure(
+    universe: Universe, installed: Mapping[str, str], requests: Sequence[PackageArg]
+) -> tuple[list[Entry], list[tuple[str, str]], list[str]]:
+    """The packages apk installs for the requests, minus what is installed; misses; notes."""
+    chosen: dict[str, Entry] = {}
+    provided: dict[str, str] = {}
+    missing: list[tuple[str, str]] = []
+    notes: list[str] = []
+    queue: list[tuple[str, str | None, str | None, str | None]] = []
+    for request in requests:
+        op = version = None
+        if request.constraint:
+            name, op, version, _ = _dependency(request.name + request.constraint)
+        queue.append((request.name, op, version, None))
+
+    def have(name: str, op: str | None, version: str | None) -> bool:
+        if name in chosen:
+            return satisfies(chosen[name].version, op, version)
+        if name in provided and op is None:
+            return True
+        return _installed_satisfies(installed, name, op, version)
+
+    def take(entry: Entry) -> None:
+        chosen[entry.name] = entry
+        for word in entry.provides:
+            provided.setdefault(word.partition("=")[0], entry.name)
+        for dependency in entry.depends:
+            name, op, version, conflict = _dependency(dependency)
+            if not conflict and not name.startswith("/"):
+                queue.append((name, op, version, entry.name))
+
+    while True:
+        while queue:
+            name, op, version, wanted_by = queue.pop(0)
+            if wanted_by is not None and have(name, op, version):
+                continue
+            if wanted_by is None and name in chosen:
+                continue
+            if wanted_by is None and name in installed and have(name, op, version):
+                # apk keeps an installed package that meets the word: nothing new to record.
+                kept = installed[name] or "installed"
+                missing.append((name, f"{KEPT}{kept}"))
+                continue
+            found = universe.best(name, op, version)
+            if isinstance(found, str):
+                if wanted_by is None:
+                    missing.append((name, found))
+                else:
+                    notes.append(f"{name} (needed by {wanted_by}): {found}")
+                continue
+            if wanted_by is None and found.name != name:
+                notes.append(f"{name}: provided by {found.name}; no version written for {name}")
+            if found.name not in chosen:
+                take(found)
+        # install_if: a package whose every condition the result meets comes along (apk(8)).
+        extra = [
+            e
+            for e in universe.install_if
+            if e.name not in chosen
+            and e.name not in installed
+            and all(have(*_dependency(c)[:3]) for c in e.install_if)
+            and any(_dependency(c)[0] in chosen for c in e.install_if)
+        ]
+        if not extra:
+            break
+        for entry in extra:
+            if entry.name not in chosen:
+                best = universe.best(entry.name, None, None)
+                take(best if isinstance(best, Entry) else entry)
+    return list(chosen.values()), missing, notes
+
+
+def _filename(entry: Entry, arch: str, tail: str) -> str:
+    apk = f"{entry.name}-{entry.version}.apk"
+    return f"{tail}/{arch}/{apk}" if tail else apk
+
+
+def locked(entry: Entry, arch: str, tail: str) -> LockedPackage:
+    """The lock's record of an index entry."""
+    if not _CHECKSUM_RE.fullmatch(entry.checksum):
+        raise ValueError(f"{entry.name}: checksum {untrusted(entry.checksum)!r} is not Q1 sha1")
+    return LockedPackage(
+        entry.name, arch, entry.version, "", _filename(entry, arch, tail), checksum=entry.checksum
+    )
+
+
+def checked(package: LockedPackage) -> LockedPackage:
+    """A locked apk package whose every field is what an APKINDEX could say."""
+    where = f"package {untrusted(package.name)!r}"
+    if not _NAME_RE.fullmatch(package.name):
+        raise ValueError(f"{where}: not an apk package name")
+    if not _ARCH_RE.fullmatch(package.architecture):
+        raise ValueError(f"{where}: architecture {untrusted(package.architecture)!r} is not valid")
+    if not is_version(package.version):
+        raise ValueError(f"{where}: version {untrusted(package.version)!r} is not an apk version")
+    if package.checksum is None or not _CHECKSUM_RE.fullmatch(package.checksum):
+        raise ValueError(f"{where}: checksum is not an APKINDEX Q1 checksum")
+    if package.sha256:
+        raise ValueError(f"{where}: an APKINDEX records no sha256")
+    parts = package.filename.split("/")
+    if not _FILENAME_RE.fullmatch(package.filename) or ".." in parts or "." in parts:
+        raise ValueError(f"{where}: filename {untrusted(package.filename)!r} is not an apk path")
+    return package
+
+
+def _own(config: ImageConfig) -> ApkConfig:
+    """The ApkConfig configure() made; the engine hands each manager back its own."""
+    if not isinstance(config, ApkConfig):
+        raise TypeError(f"apk was handed {type(config).__name__}, not its own configuration")
+    return config
+
+
+class Apk:
+    """apk, as pinner.managers.Manager."""
+
+    name = NAME
+    programs = frozenset({"apk"})
+    image_paths = IMAGE_PATHS
+
+    def __init__(self) -> None:
+        # One run asks for a repository's index once per architecture, whatever the stages.
+        self._indexes: dict[tuple[str, tuple[tuple[str, bytes], ...]], list[Entry]] = {}
+
+    def installs(self, invocation: Invocation) -> Install | None:
+        return read_install(invocation)
+
+    def configure(self, files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
+        return configure(files, platform)
+
+    async def _universe(
+        self, fetch: Fetch, config: ApkConfig, mirrors: Mapping[str, str]
+    ) -> tuple[Universe, dict[str, str]]:
+        """Every repository's verified index for config's arch, and each package's repository."""
+        mirror = mirrors.get(MIRROR)
+        entries: list[Entry] = []
+        tails: dict[str, str] = {}
+        for repository in config.repositories:
+            if mirror and repository.tail:
+                repository = repository._replace(
+                    fetch_url=f"{mirror.rstrip('/')}/{repository.tail}"
+                )
+            url = f"{repository.fetch_url}/{config.arch}/APKINDEX.tar.gz"
+            key = (url, tuple(sorted(config.keys.items())))
+            if key not in self._indexes:
+                source = f"{repository.url} ({config.arch}) APKINDEX"
+                data = await fetch(url, source, MAX_INDEX_BYTES)
+                signed = verify_index(data, config.keys, source)
+                self._indexes[key] = parse_index(
+                    index_text(signed, source), source, repository.tail
+                )
+            for entry in self._indexes[key]:
+                entries.append(entry)
+                tails.setdefault(f"{entry.name}={entry.version}", entry.repository)
+        return Universe(entries), tails
+
+    async def resolve(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        requests: Sequence[PackageArg],
+        mirrors: Mapping[str, str],
+        *,
+        refresh: bool,
+    ) -> Resolved:
+        config = _own(image)
+        universe, _ = await self._universe(fetch, config, mirrors)
+        wanted = [
+            r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
+            for r in requests
+        ]
+        entries, missing, notes = closure(universe, config.installed, wanted)
+        kept = [(n, why) for n, why in missing if why.startswith(KEPT)]
+        missing = [(n, why) for n, why in missing if not why.startswith(KEPT)]
+        if missing:
+            name, why = missing[0]
+            word = next((r for r in requests if r.name == name), None)
+            shown = name + (word.constraint or "") if word else name
+            raise PackageError(name, f"{shown}: {why} ({config.branch or 'alpine'} {config.arch})")
+        unpinned = tuple(
+            UnpinnedPackage(n, f"not pinned: {why}; apk keeps it", config.arch) for n, why in kept
+        )
+        packages = []
+        for entry in sorted(entries, key=lambda e: e.name):
+            try:
+                packages.append(locked(entry, config.arch, entry.repository))
+            except ValueError as e:
+                raise PackageError(entry.name, f"APKINDEX: {e}") from None
+        return Resolved(
+            tuple(packages),
+            unpinned=unpinned,
+            notes=(*config.notes, *notes),
+            signature=SIGNATURE_VERIFIED,
+            rebuildable=False,
+        )
+
+    async def unserved(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        packages: Sequence[LockedPackage],
+        mirrors: Mapping[str, str],
+    ) -> list[str]:
+        config = _own(image)
+        universe, _ = await self._universe(fetch, config, mirrors)
+        lines = []
+        for package in packages:
+            if package.architecture != config.arch:
+                continue
+            served = [e for e in universe.by_name.get(package.name, [])]
+            if any(e.version == package.version and e.checksum == package.checksum for e in served):
+                continue
+            now = ", ".join(sorted({e.version for e in served})) or "nothing"
+            lines.append(
+                f"{package.name}={package.version} ({package.architecture}): no longer served"
+                f" by {config.branch or 'the repositories'} (it serves {now}); run pinner update"
+            )
+        return lines
+
+    def pin_word(self, name: str, version: str) -> str:
+        if not _NAME_RE.fullmatch(name) or not is_version(version):
+            raise ValueError(f"{name}={version} is not an apk package word")
+        return f"{name}={version}"
+
+    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+        return CACHE_CLEANUP if needs_cleanup(invocations, run_text) else None
+
+    def checked(self, package: LockedPackage) -> LockedPackage:
+        return checked(package)
+
+
+MANAGER: Manager = Apk()

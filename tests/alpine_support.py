@@ -1,0 +1,163 @@
+"""Alpine for the tests: an HTTP stand-in for an Alpine mirror, Alpine-like base images and
+APKINDEX files signed here with openssl, as abuild-sign signs them.
+
+The recorded real files live in testdata/alpine (see its README).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import tarfile
+import threading
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from handmade import Entry, HandImage, layer_tar
+
+TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "alpine"
+ROOTFS = TESTDATA / "rootfs"
+REAL_KEY = "alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub"
+REAL_INDEX = TESTDATA / "v3.17" / "main" / "aarch64" / "APKINDEX.tar.gz"
+OS_RELEASE = (
+    'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.16.2\nPRETTY_NAME="Alpine Linux v3.16"\n'
+    'HOME_URL="https://alpinelinux.org/"\n'
+    'BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"\n'
+)
+
+
+class AlpineMirror:
+    """Serves path -> bytes over HTTP (GET only) and logs the paths asked for."""
+
+    def __init__(self, files: Mapping[str, bytes] | None = None) -> None:
+        self.files: dict[str, bytes] = dict(files or {})
+        self.log: list[str] = []
+        mirror = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                mirror.log.append(self.path)
+                body = mirror.files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> AlpineMirror:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def rootfs_files(
+    repositories: str = "https://dl-cdn.alpinelinux.org/alpine/v3.17/main\n",
+    keys: Mapping[str, bytes] | None = None,
+    arch: str = "aarch64",
+    installed: bool = True,
+) -> dict[str, bytes]:
+    """An Alpine root's package-manager files: the recorded ones, with repositories as given."""
+    files = {
+        "etc/os-release": OS_RELEASE.encode(),
+        "etc/alpine-release": b"3.16.2\n",
+        "etc/apk/arch": f"{arch}\n".encode(),
+        "etc/apk/repositories": repositories.encode(),
+    }
+    if keys is None:
+        keys = {REAL_KEY: (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes()}
+    files.update({f"etc/apk/keys/{name}": data for name, data in keys.items()})
+    if installed:
+        files["lib/apk/db/installed"] = (ROOTFS / "lib/apk/db/installed").read_bytes()
+    return files
+
+
+def alpine_image(files: Mapping[str, bytes], architecture: str = "arm64") -> HandImage:
+    """A one-layer image holding files (relative paths) and the directories above them."""
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
+    entries = [Entry(d, kind="dir") for d in dirs]
+    entries += [Entry(path, data) for path, data in sorted(files.items())]
+    return HandImage([layer_tar(entries)], architecture=architecture)
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def make_key(folder: Path, name: str = "pinner-test@example.org-00000001") -> tuple[Path, str]:
+    """An RSA key made with openssl: the private key's path and its public key file's name."""
+    private = folder / f"{name}.rsa"
+    subprocess.run(
+        ["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True
+    )
+    public = folder / f"{name}.rsa.pub"
+    subprocess.run(
+        ["openssl", "rsa", "-in", str(private), "-pubout", "-out", str(public)],
+        check=True,
+        capture_output=True,
+    )
+    return private, public.name
+
+
+def _tar(members: Mapping[str, bytes], end: bool = True) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    data = raw.getvalue()
+    # abuild-sign cuts the end-of-archive blocks so the two gzip streams read as one tar.
+    return data if end else data[: 512 + ((len(next(iter(members.values()))) + 511) // 512) * 512]
+
+
+def index_archive(apkindex: str, description: str = "v3.17-test") -> bytes:
+    """The unsigned index part: a gzip tar of DESCRIPTION and APKINDEX."""
+    tar = _tar({"DESCRIPTION": description.encode(), "APKINDEX": apkindex.encode()})
+    return gzip.compress(tar, mtime=0)
+
+
+def sign(index: bytes, private: Path, key_name: str, folder: Path, digest: str = "sha1") -> bytes:
+    """index with abuild-sign's signature stream before it, made with `openssl dgst -sign`."""
+    unsigned = folder / "index.unsigned"
+    unsigned.write_bytes(index)
+    signature = subprocess.run(
+        ["openssl", "dgst", f"-{digest}", "-sign", str(private), str(unsigned)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    kind = "RSA" if digest == "sha1" else "RSA256"
+    head = _tar({f".SIGN.{kind}.{key_name}": signature}, end=False)
+    return gzip.compress(head, mtime=0) + index
+
+
+def record(
+    name: str, version: str, depends: str = "", provides: str = "", arch: str = "aarch64"
+) -> str:
+    """One APKINDEX record with a checksum made from name and version."""
+    import base64
+    import hashlib
+
+    checksum = "Q1" + base64.b64encode(hashlib.sha1(f"{name}-{version}".encode()).digest()).decode()
+    lines = [f"C:{checksum}", f"P:{name}", f"V:{version}", f"A:{arch}", "S:1000", "I:4096"]
+    lines += [f"D:{depends}"] if depends else []
+    lines += [f"p:{provides}"] if provides else []
+    return "\n".join(lines) + "\n"

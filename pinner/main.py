@@ -459,7 +459,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "check":
         if args.remote:
-            from pinner.commands.update import check_remote
+            from pinner.commands.check_remote import check_remote
             from pinner.updater import Scope
 
             scope = Scope(tuple(args.image), "images", args.strict)

@@ -62,6 +62,21 @@ def load(
     return targets, errors
 
 
+def unlocked(targets: Sequence[Target]) -> list[str]:
+    """An error for each target that has no lock yet."""
+    return [
+        f"{t.path}: no lockfile; run pinner lock {t.path} first"
+        for t in targets
+        if t.lock_text is None
+    ]
+
+
+def in_file(target: Target, error: Exception) -> str:
+    """An error as one line that names the target's file first."""
+    text = str(error)
+    return text if text.startswith(target.path) else f"{target.path}: {text}"
+
+
 def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     """Parse one Dockerfile and its lock; without --build-arg, with those the lock was made with."""
     text = dockerfile.decode(files.read_bytes(path), path)

@@ -19,6 +19,7 @@ NETWORKED = frozenset(
         "pinner.aptlock",
         "pinner.engine",
         "pinner.updater",
+        "pinner.commands.check_remote",
         "pinner.commands.diff",
         "pinner.commands.lock",
         "pinner.commands.update",

@@ -16,7 +16,7 @@ from pinner.output import Reporter, print_json, print_json_failure
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Manifest, Settings
 from pinner.remote.session import Session
-from pinner.workspace import Target, load
+from pinner.workspace import Target, in_file, load
 
 
 def lock(
@@ -39,9 +39,11 @@ def lock(
     targets, platform_errors = engine.for_platforms(targets, options)
     errors += platform_errors
     work = [engine.without_changed_pins(t, options) for t in targets]
-    outcomes, session_requests = asyncio.run(
-        _lock_all(work, settings, options, errors, cache_dir or default_cache_dir(), report)
+    cache = cache_dir or default_cache_dir()
+    outcomes, lock_errors, session_requests = asyncio.run(
+        _lock_all(work, settings, options, cache, report, resolve_only=bool(errors))
     )
+    errors += lock_errors
     # Writes and diffs compare with the files as they are, not as the lock worked on them.
     originals = {t.path: t for t in targets}
     outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
@@ -74,11 +76,15 @@ async def _lock_all(
     targets: list[Target],
     settings: Settings,
     options: Options,
-    errors: list[str],
     cache_dir: Path,
     report: Reporter,
-) -> tuple[list[Outcome], dict[str, int]]:
-    """Resolve every image once for the run, then lock each Dockerfile; errors are collected."""
+    *,
+    resolve_only: bool,
+) -> tuple[list[Outcome], list[str], dict[str, int]]:
+    """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
+
+    resolve_only: other files already failed, so only resolution failures are still worth telling.
+    """
     session = Session.for_run(
         targets,
         settings,
@@ -89,16 +95,16 @@ async def _lock_all(
     outcomes = []
     async with session:
         answers = await session.resolve_images(engine.image_queries(targets, options))
-        errors.extend(engine.failures(targets, answers))
-        if errors:
-            return [], session.requests
+        errors = engine.failures(targets, answers)
+        if errors or resolve_only:
+            return [], errors, session.requests
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
         for target in targets:
             try:
                 outcomes.append(await engine.lock_target(session, target, resolved, options))
             except PinnerError as e:
-                errors.append(str(e) if str(e).startswith(target.path) else f"{target.path}: {e}")
-    return outcomes, session.requests
+                errors.append(in_file(target, e))
+    return outcomes, errors, session.requests
 
 
 def build_commands(path: str, epoch: int) -> tuple[str, str]:

@@ -1,0 +1,106 @@
+"""`pinner check --remote`: read-only; which pinned tags moved, which locked packages are gone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping, Sequence
+
+from pinner import engine, refresh
+from pinner.errors import PinnerError
+from pinner.output import Reporter, print_json, print_json_failure
+from pinner.refresh import FileReport, ImageChange
+from pinner.remote.cache import default_cache_dir
+from pinner.remote.registry import Settings
+from pinner.remote.session import Session
+from pinner.updater import Scope, image_changes, refresh_queries
+from pinner.workspace import Target, load, unlocked
+
+
+def check_remote(
+    *,
+    paths: Sequence[str],
+    build_args: Mapping[str, str],
+    settings: Settings,
+    scope: Scope | None = None,
+    as_json: bool = False,
+    quiet: bool = False,
+    exclude: Sequence[str] = (),
+    kubernetes: Collection[str] = (),
+    snapshot_mirrors: Mapping[str, str] | None = None,
+) -> int:
+    """`check --remote`: read-only; list moved tags and package entries the snapshot contradicts."""
+    report = Reporter(quiet=quiet)
+    scope = (scope or Scope())._replace(only="images")
+    targets, errors = load(paths, build_args, exclude, kubernetes)
+    errors += unlocked(targets)
+    moved: list[FileReport] = []
+    problems: list[str] = []
+    if not errors:
+        moved, problems, errors = asyncio.run(
+            _moved(targets, settings, scope, report, snapshot_mirrors)
+        )
+    if errors:
+        for line in errors:
+            report.error(line)
+        if as_json:
+            print_json_failure(errors, 1)
+        return 1
+    if as_json:
+        print_json({**refresh.as_json(moved, scope.strict), "package_problems": problems})
+    else:
+        for line in problems:
+            print(line)
+        for file_report in moved:
+            for change in file_report.images:
+                if scope.strict or not change.noise:
+                    platforms = ", ".join(change.platforms) or _unlisted(change)
+                    print(
+                        f"{file_report.path}: {change.name}:{change.tag}: moved from"
+                        f" {refresh.short(change.old)} to {refresh.short(change.new)} ({platforms})"
+                    )
+    count = sum(1 for r in moved for c in r.images if scope.strict or not c.noise)
+    report.notice(f"{count} pinned tag(s) moved")
+    if problems:
+        report.notice(f"{len(problems)} locked package entr(ies) the snapshot does not serve")
+    return 1 if count or problems else 0
+
+
+def _unlisted(change: ImageChange) -> str:
+    """What moved when no platform is listed: an index alone, or a single-platform manifest."""
+    return "index only" if change.noise else "single manifest"
+
+
+async def _moved(
+    targets: list[Target],
+    settings: Settings,
+    scope: Scope,
+    report: Reporter,
+    snapshot_mirrors: Mapping[str, str] | None = None,
+) -> tuple[list[FileReport], list[str], list[str]]:
+    """Pinned tags that moved, what the snapshots contradict in locked packages, and errors."""
+    session = Session.for_run(
+        targets,
+        settings,
+        report,
+        snapshot_mirrors=snapshot_mirrors,
+        cache_dir=default_cache_dir(),
+        refresh=True,
+    )
+    problems: list[str] = []
+    errors: list[str] = []
+    async with session:
+        fresh = await session.resolve_images(refresh_queries(targets, scope))
+        if not scope.images:  # --image NAME asks about those images alone
+            for target in targets:
+                try:
+                    found = await engine.verify_packages(session, target)
+                except PinnerError as e:
+                    errors.append(f"{target.lock_path}: packages not verified: {e}")
+                    continue
+                problems += [f"{target.lock_path}: {problem}" for problem in found]
+    reports = []
+    for target in targets:
+        _, changes, file_errors = image_changes(target, fresh, scope)
+        errors.extend(file_errors)
+        reports.append(FileReport(target.path, tuple(changes)))
+    return reports, problems, errors

@@ -597,20 +597,32 @@ async def lock_target(
     session: Session, target: Target, resolved: Mapping[ImageRef, Manifest], options: Options
 ) -> Outcome:
     """New text and lock for one Dockerfile."""
-    parsed, old = target.parsed, target.lock
-    only_images = images_only(options, old)
+    only_images = images_only(options, target.lock)
     if only_images or target.kind != DOCKERFILE:
-        pinned = pinning.pin(parsed, resolved, old)
-        # Compose files and manifests hold images alone: only a Dockerfile's lock has a mode.
-        lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
-        lock = lock._replace(build_args=recorded_args(target))
+        pinned, lock = pin_images(target, resolved, only_images)
         return Outcome(target, pinned.text, lock, target.notes + pinned.notes(target.path))
-    snapshot = options.snapshot or old.snapshot or timestamp_now(options.now)
     work = StageWork(session, target, resolved, options)
-    if snapshot == SNAPSHOT_BASE:
-        snapshot = await base_snapshot(work)
+    snapshot = await choose_snapshot(work, options.snapshot or target.lock.snapshot)
     stages, notes = await work.run(snapshot)
     return compose(target, resolved, options, snapshot, stages, notes, work.steps)
+
+
+def pin_images(
+    target: Target, resolved: Mapping[ImageRef, Manifest], only_images: bool
+) -> tuple[pinning.Pinned, Lock]:
+    """Pin the images alone: the new text, and the lock with the run's mode and build args."""
+    pinned = pinning.pin(target.parsed, resolved, target.lock)
+    # Compose files and manifests hold images alone: only a Dockerfile's lock has a mode.
+    lock = pinned.lock._replace(
+        images_only=only_images and target.kind == DOCKERFILE, build_args=recorded_args(target)
+    )
+    return pinned, lock
+
+
+async def choose_snapshot(work: StageWork, chosen: str | None) -> str:
+    """The snapshot time to lock to: chosen, the base images' for "base", else now."""
+    snapshot = chosen or timestamp_now(work.options.now)
+    return await base_snapshot(work) if snapshot == SNAPSHOT_BASE else snapshot
 
 
 def compose(

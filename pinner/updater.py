@@ -7,14 +7,13 @@ from typing import NamedTuple
 
 from pinner import pinning
 from pinner.engine import (
-    SNAPSHOT_BASE,
     Options,
     Outcome,
     StageWork,
-    base_snapshot,
+    choose_snapshot,
     compose,
     images_only,
-    recorded_args,
+    pin_images,
     timestamp_now,
 )
 from pinner.errors import RegistryError
@@ -23,7 +22,7 @@ from pinner.reference import ImageRef
 from pinner.refresh import FileReport, ImageChange, compare_image, compare_packages
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import DOCKERFILE, Target
+from pinner.workspace import Target
 
 
 class Scope(NamedTuple):
@@ -108,10 +107,8 @@ async def update_target(
     snapshot = old.snapshot or timestamp_now(options.now)
     only_images = images_only(options, old)
     if scope.only != "images" and not only_images:
-        new_snapshot = options.snapshot or timestamp_now(options.now)
         work = StageWork(session, target, resolved, options)
-        if new_snapshot == SNAPSHOT_BASE:
-            new_snapshot = await base_snapshot(work)
+        new_snapshot = await choose_snapshot(work, options.snapshot)
         new_stages, notes = await work.run(new_snapshot)
         packages = compare_packages(old.stages, new_stages)
         if packages or any(scope.strict or not c.noise for c in changes):
@@ -129,8 +126,6 @@ async def update_target(
     if errors or not report.changed(scope.strict):
         return None, report, errors
     if only_images or old.snapshot is None:
-        pinned = pinning.pin(target.parsed, resolved, old)
-        lock = pinned.lock._replace(images_only=only_images and target.kind == DOCKERFILE)
-        lock = lock._replace(build_args=recorded_args(target))
+        pinned, lock = pin_images(target, resolved, only_images)
         return Outcome(target, pinned.text, lock, tuple(notes)), report, errors
     return compose(target, resolved, options, snapshot, stages, notes, steps), report, errors

@@ -264,7 +264,7 @@ def resolve_in_process(tree: Path, concurrency: int, hub: str) -> float:
     targets, errors = load([str(tree)], {})
     if errors:
         sys.exit("\n".join(errors))
-    known = pinning.known_from(t.lock for t in targets)
+    known = pinning.LockAnswers.of(t.lock for t in targets)
     queries = [pinning.query(u) for t in targets for u in t.parsed.uses]
 
     async def resolve() -> dict[ImageRef, Manifest | RegistryError]:

@@ -722,7 +722,7 @@ async def verify_packages(session: Session, target: Target) -> list[str]:
     """What the snapshot's signed indexes contradict in the lock's package entries."""
     lock = target.lock
     locked = {s.stage: s for s in lock.stages if s.packages and s.snapshot}
-    resolved = pinning.from_lock(lock, target.parsed.uses)
+    resolved = pinning.LockAnswers.of([lock]).for_uses(target.parsed.uses)
     if not locked or any(pinning.query(u) not in resolved for u in target.parsed.uses):
         return []  # nothing locked, or check already reports images the lock lacks
     problems = []

@@ -30,40 +30,43 @@ def parse_locked(image: LockedImage) -> ImageRef:
     return ImageRef(domain, path, image.tag, image.digest)
 
 
-class Known(NamedTuple):
-    """What earlier locks already answer, so a re-lock makes no request."""
+class LockAnswers(NamedTuple):
+    """What locks already answer about images: asked before the registry, so a re-lock is free.
+
+    by_query answers a tag or digest query; by_digest an index's digest (its platforms).
+    """
 
     by_query: dict[ImageRef, Manifest]
     by_digest: dict[str, Manifest]
 
+    @classmethod
+    def of(cls, locks: Iterable[Lock]) -> LockAnswers:
+        """Index every locked image by its tag query and by digest."""
+        by_query: dict[ImageRef, Manifest] = {}
+        by_digest: dict[str, Manifest] = {}
+        for lock in locks:
+            for image in lock.images:
+                media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
+                manifest = Manifest(image.digest, media_type, image.platforms)
+                ref = parse_locked(image)
+                by_query.setdefault(
+                    ref._replace(tag=image.tag or DEFAULT_TAG, digest=None), manifest
+                )
+                by_query.setdefault(ref, manifest)
+                by_query.setdefault(ref._replace(tag=None), manifest)  # `FROM alpine@sha256:...`
+                by_digest.setdefault(image.digest, manifest)
+        return cls(by_query, by_digest)
 
-def known_from(locks: Iterable[Lock]) -> Known:
-    """Index every locked image by its tag query and by digest."""
-    by_query: dict[ImageRef, Manifest] = {}
-    by_digest: dict[str, Manifest] = {}
-    for lock in locks:
-        for image in lock.images:
-            media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
-            manifest = Manifest(image.digest, media_type, image.platforms)
-            ref = parse_locked(image)
-            by_query.setdefault(ref._replace(tag=image.tag or DEFAULT_TAG, digest=None), manifest)
-            by_query.setdefault(ref, manifest)
-            by_query.setdefault(ref._replace(tag=None), manifest)  # `FROM alpine@sha256:...`
-            by_digest.setdefault(image.digest, manifest)
-    return Known(by_query, by_digest)
-
-
-def from_lock(
-    lock: Lock, uses: Iterable[ImageUse], moved: Mapping[str, Manifest] | None = None
-) -> dict[ImageRef, Manifest]:
-    """Each use's manifest as the lock has it, or the fresh one where moved names its digest."""
-    known = known_from([lock])
-    resolved: dict[ImageRef, Manifest] = {}
-    for use in uses:
-        locked = known.by_query.get(query(use))
-        if locked is not None:
-            resolved[query(use)] = (moved or {}).get(locked.digest, locked)
-    return resolved
+    def for_uses(
+        self, uses: Iterable[ImageUse], moved: Mapping[str, Manifest] | None = None
+    ) -> dict[ImageRef, Manifest]:
+        """Each use's manifest as locked, or the fresh one where moved names the locked digest."""
+        resolved: dict[ImageRef, Manifest] = {}
+        for use in uses:
+            locked = self.by_query.get(query(use))
+            if locked is not None:
+                resolved[query(use)] = (moved or {}).get(locked.digest, locked)
+        return resolved
 
 
 def changed_since_lock(parsed: Dockerfile, lock: Lock) -> dict[ImageUse, LockedImage]:

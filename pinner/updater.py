@@ -100,7 +100,7 @@ async def update_target(
         ]
         return None, FileReport(target.path), errors
     moved, changes, errors = image_changes(target, fresh, scope)
-    resolved = pinning.from_lock(target.lock, target.parsed.uses, moved)
+    resolved = pinning.LockAnswers.of([target.lock]).for_uses(target.parsed.uses, moved)
     report = FileReport(target.path, tuple(changes), (), old.snapshot, old.snapshot)
     stages, notes = list(old.stages), list[str]()
     steps: dict[str, tuple[str, ...] | None] = {}

@@ -63,7 +63,7 @@ def lock(
     """Lock testdata/corpus/NAME with a mirror serving packages in bookworm."""
     text = (CORPUS / name).read_text()
     parsed = dockerfile.parse(text, "Dockerfile")
-    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})
     session._mirror = mirror  # type: ignore[assignment]
     session._bases[AMD64] = base()
@@ -100,7 +100,7 @@ def test_virtual_package_gets_no_version_in_the_dockerfile() -> None:
     packages = [*real("libxslt1-dev"), entry("libxml2-dev", "2.9.14"), entry("zlib1g-dev", "1:1")]
     text = (CORPUS / "buildpack-deps-bookworm.Dockerfile").read_text()
     parsed = dockerfile.parse(text, "Dockerfile")
-    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
     session._bases[AMD64] = base()
     resolved = resolved_for(parsed, Manifest(AMD64, OCI_MANIFEST))
@@ -176,7 +176,7 @@ def relock(first: Outcome, packages: list[PackageEntry], platforms: tuple[str, .
     """Lock first's output again: no request to the mirror, no byte changed."""
     rendered = lockfile.render(first.lock, "Dockerfile")
     parsed = dockerfile.parse(first.text, "Dockerfile")
-    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})
     session._mirror = mirror  # type: ignore[assignment]
     manifest = Manifest(INDEX, OCI_INDEX, (("linux/amd64", AMD64), ("linux/arm64", ARM64)))
@@ -231,7 +231,7 @@ def test_added_repository_reaches_stages_built_on_the_stage() -> None:
     text = (CORPUS / "postgres-17-bookworm.Dockerfile").read_text()
     text += "FROM 0 AS tools\nRUN apt-get update && apt-get install -y gnupg\n"
     parsed = dockerfile.parse(text, "Dockerfile")
-    session = Session(Settings(), lambda host: None, pinning.known_from([]))
+    session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     packages = [entry(n, "1.0-1") for n in ("gnupg", "less", "postgresql-common")]
     session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
     session._bases[AMD64] = base()

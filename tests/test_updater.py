@@ -24,7 +24,7 @@ TEXT = f"FROM debian:bookworm@{BASE}\nRUN apt-get update && apt-get install -y h
 
 def session(version: str, refresh: bool = False) -> Session:
     """A session whose snapshot mirror serves hello at version and whose base image is known."""
-    known = pinning.known_from([])
+    known = pinning.LockAnswers.of([])
     s = Session(Settings(), lambda host: None, known, refresh=refresh)
     s._mirror = FakeMirror(  # type: ignore[assignment]
         {"bookworm": [entry("hello", version)], "bookworm-backports": []}

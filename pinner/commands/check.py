@@ -179,7 +179,7 @@ def check_target(target: Target) -> list[Finding]:
     if not target.lock.images_only:  # made with --images-only: packages are not its business
         findings.extend(check_reproducible(target))
     if not any(f.severity == "error" for f in findings):
-        resolved = pinning.from_lock(target.lock, target.parsed.uses)
+        resolved = pinning.LockAnswers.of([target.lock]).for_uses(target.parsed.uses)
         pinned = pinning.pin(target.parsed, resolved, target.lock)
         if pinned.lock.canonical() != target.lock.canonical():
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))

@@ -13,7 +13,7 @@ import httpx
 from pinner.baseimage import BaseImage
 from pinner.errors import PinnerError, RegistryError
 from pinner.output import Reporter
-from pinner.pinning import Known, known_from
+from pinner.pinning import LockAnswers
 from pinner.reference import ImageRef
 from pinner.remote import layers
 from pinner.remote.credentials import Credential, DockerConfig
@@ -40,7 +40,7 @@ class Session:
         self,
         settings: Settings,
         credentials: Callable[[str], Credential | None],
-        known: Known,
+        locked: LockAnswers,
         *,
         snapshot_mirrors: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
@@ -51,7 +51,7 @@ class Session:
         self.settings = settings
         self.reporter = reporter or Reporter(quiet=True)
         self.credentials = credentials
-        self.known = known
+        self.locked = locked
         self.snapshot_mirrors = dict(snapshot_mirrors or {})
         self.cache_dir = cache_dir
         self.refresh = refresh
@@ -76,7 +76,7 @@ class Session:
         return cls(
             settings,
             DockerConfig.load().lookup,
-            known_from(t.lock for t in targets),
+            LockAnswers.of(t.lock for t in targets),
             snapshot_mirrors=snapshot_mirrors,
             cache_dir=cache_dir,
             refresh=refresh,
@@ -133,8 +133,8 @@ class Session:
         answers: dict[ImageRef, Manifest | RegistryError] = {}
         missing = []
         for query in unique:
-            if not self.refresh and query in self.known.by_query:
-                answers[query] = self.known.by_query[query]
+            if not self.refresh and query in self.locked.by_query:
+                answers[query] = self.locked.by_query[query]
             else:
                 missing.append(query)
         if missing:
@@ -142,7 +142,7 @@ class Session:
             try:
                 answers.update(
                     await resolve_all(
-                        self.registry, missing, self.known.by_digest, progress.advance
+                        self.registry, missing, self.locked.by_digest, progress.advance
                     )
                 )
             finally:

@@ -718,10 +718,18 @@ async def base_snapshot(work: StageWork) -> str:
     return max(found)
 
 
-async def verify_packages(session: Session, target: Target) -> list[str]:
-    """What the snapshot's signed indexes contradict in the lock's package entries."""
+async def verify_packages(session: Session, target: Target, *, remote: bool = False) -> list[str]:
+    """What the snapshot's signed indexes contradict in the lock's package entries.
+
+    remote: also ask the live repositories of manager modules (apk) which locked versions they
+    no longer serve; their indexes change, so an offline check cannot answer from a cache.
+    """
     lock = target.lock
-    locked = {s.stage: s for s in lock.stages if s.packages and s.snapshot}
+    locked = {
+        s.stage: s
+        for s in lock.stages
+        if s.packages and (s.snapshot or (remote and managers.get(s.package_manager)))
+    }
     resolved = pinning.LockAnswers.of([lock]).for_uses(target.parsed.uses)
     if not locked or any(pinning.query(u) not in resolved for u in target.parsed.uses):
         return []  # nothing locked, or check already reports images the lock lacks
@@ -729,6 +737,10 @@ async def verify_packages(session: Session, target: Target) -> list[str]:
     for plan in reproducible.plans(target.parsed):
         stage = locked.get(plan.stage.label)
         if stage is None:
+            continue
+        manager = managers.get(stage.package_manager)
+        if manager is not None:
+            problems += await _unserved(session, target, resolved, plan, stage, manager)
             continue
         # The platforms whose packages were locked, as the lock's architectures name them.
         first: dict[str, str] = {}
@@ -739,6 +751,30 @@ async def verify_packages(session: Session, target: Target) -> list[str]:
         work = StageWork(session, target, resolved, Options(platforms=platforms))
         bases = await work.stage_bases(plan.stage)
         problems += await verify_stage(session.mirror, stage, bases)
+    return problems
+
+
+async def _unserved(
+    session: Session,
+    target: Target,
+    resolved: Mapping[ImageRef, Manifest],
+    plan: reproducible.StagePlan,
+    stage: LockedStage,
+    manager: managers.Manager,
+) -> list[str]:
+    """The locked packages of a manager stage its repositories no longer serve."""
+    arches = sorted({p.architecture for p in stage.packages})
+    platforms = tuple(p for a in arches if (p := manager.platform(a)) is not None)
+    work = StageWork(session, target, resolved, Options(platforms=platforms))
+    problems = []
+    for platform, image in (await work.stage_images(plan.stage)).items():
+        config = manager.configure(dict(image.files), platform)
+        if isinstance(config, str):
+            problems.append(f"stage {stage.stage}: {platform}: {config}")
+            continue
+        mine = [p for p in stage.packages if p.architecture == config.arch]
+        lines = await manager.unserved(session.mirror.fetch, config, mine, session.snapshot_mirrors)
+        problems += [f"stage {stage.stage}: {line}" for line in lines]
     return problems
 
 

@@ -4,7 +4,7 @@ Alpine-like image with Alpine's own files, and a local mirror serving recorded a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,11 @@ from alpine_support import (
     REAL_INDEX,
     AlpineMirror,
     alpine_image,
+    index_archive,
+    make_key,
+    record,
     rootfs_files,
+    sign,
 )
 from cli import run
 from handmade import push
@@ -122,3 +126,169 @@ def test_pin_versions_writes_pins_into_package_words_only(
     assert code == 0, err
     assert (env / "Dockerfile").read_text() == text
     assert (env / "Dockerfile.lock").read_text() == before
+
+
+# --------------------------------------------------------------------------- a branch that moves
+# Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
+# closure, then the same branch a release later.
+
+MUSL = "so:libc.musl-aarch64.so.1"
+
+
+def _apkindex(curl: str) -> str:
+    return "\n".join(
+        [
+            record("curl", curl, f"ca-certificates {MUSL} so:libcurl.so.4 so:libz.so.1"),
+            record(
+                "libcurl", curl, f"ca-certificates {MUSL} so:libz.so.1", "so:libcurl.so.4=4.8.0"
+            ),
+            record("ca-certificates", "20230506-r0", MUSL),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def test_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return make_key(tmp_path_factory.mktemp("key"))
+
+
+@pytest.fixture(scope="module")
+def signed_hub(registry: Registry, test_key: tuple[Path, str]) -> str:
+    private, name = test_key
+    keys = {name: private.with_name(name).read_bytes()}
+    push(alpine_image(rootfs_files(REAL, keys=keys)), registry, "library/alpine", "3.16-signed")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+def _signed(test_key: tuple[Path, str], folder: Path, curl: str) -> bytes:
+    private, name = test_key
+    return sign(index_archive(_apkindex(curl)), private, name, folder)
+
+
+INDEX_PATH = "/v3.17/main/aarch64/APKINDEX.tar.gz"
+SIGNED_DOCKERFILE = "FROM alpine:3.16-signed\nRUN apk add --no-cache curl\n"
+
+
+def test_update_moves_pins_the_branch_stopped_serving_and_check_remote_reports_them(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(SIGNED_DOCKERFILE)
+    registry = ("--registry-mirror", f"docker.io=http://{signed_hub}")
+    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+        mirrors = ("--snapshot-mirror", f"alpine={mirror.url}", "--platform", "linux/arm64")
+        code, _, err = run(capsys, "lock", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        assert "RUN apk add --no-cache curl=8.1.1-r1\n" in dockerfile.read_text()
+        remote = ("check", "--remote", *registry, "--snapshot-mirror", f"alpine={mirror.url}")
+        assert run(capsys, *remote, str(dockerfile))[0] == 0
+
+        # The branch moves on: the pinned build is gone from it.
+        mirror.files[INDEX_PATH] = _signed(test_key, tmp_path, "8.1.2-r0")
+        code, out, _ = run(
+            capsys,
+            "check",
+            "--remote",
+            *registry,
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            str(dockerfile),
+        )
+        assert code == 1
+        assert out.splitlines() == [
+            f"{env / 'Dockerfile.lock'}: stage 0: curl=8.1.1-r1 (aarch64): no longer served by"
+            " v3.17 (it serves 8.1.2-r0); run pinner update",
+            f"{env / 'Dockerfile.lock'}: stage 0: libcurl=8.1.1-r1 (aarch64): no longer served by"
+            " v3.17 (it serves 8.1.2-r0); run pinner update",
+        ]
+
+        # A lock without update keeps what the lock says; update moves the pins.
+        code, _, err = run(capsys, "lock", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        assert "curl=8.1.1-r1" in dockerfile.read_text()
+        code, _, err = run(capsys, "update", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        text = dockerfile.read_text()
+        assert "RUN apk add --no-cache curl=8.1.2-r0\n" in text
+        assert run_errors(text) == []
+        lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+        assert {p.name: p.version for p in lock.stages[0].packages} == {
+            "curl": "8.1.2-r0",
+            "libcurl": "8.1.2-r0",
+            "ca-certificates": "20230506-r0",
+        }
+        code, _, err = run(
+            capsys,
+            "check",
+            "--remote",
+            *registry,
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            str(dockerfile),
+        )
+        assert code == 0, err
+
+
+def _tampered(data: bytes) -> bytes:
+    # The last byte of the gzip trailer (ISIZE): the stream still inflates, the signature fails.
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
+@pytest.mark.parametrize(
+    ("serve", "message"),
+    [
+        pytest.param(
+            lambda key, other, folder: _tampered(_signed(key, folder, "8.1.1-r1")),
+            "the signature by pinner-test@example.org-00000001.rsa.pub does not verify",
+            id="tampered",
+        ),
+        pytest.param(
+            lambda key, other, folder: _signed(other, folder, "8.1.1-r1"),
+            "signed with someone-else@example.org-00000002.rsa.pub, not a key in the image's"
+            " /etc/apk/keys",
+            id="unknown-key",
+        ),
+        pytest.param(
+            lambda key, other, folder: index_archive(_apkindex("8.1.1-r1")),
+            "not signed (no .SIGN.RSA entry before the index)",
+            id="no-signature",
+        ),
+    ],
+)
+def test_an_index_that_does_not_verify_is_one_line_and_nothing_is_written(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+    serve: Callable[[tuple[Path, str], tuple[Path, str], Path], bytes],
+    message: str,
+) -> None:
+    other = make_key(tmp_path, "someone-else@example.org-00000002")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(SIGNED_DOCKERFILE)
+    with AlpineMirror({INDEX_PATH: serve(test_key, other, tmp_path)}) as mirror:
+        code, _, err = run(
+            capsys,
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{signed_hub}",
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            "--platform",
+            "linux/arm64",
+            str(dockerfile),
+        )
+    assert code == 1
+    assert err.splitlines() == [
+        f"{dockerfile}: stage 0: https://dl-cdn.alpinelinux.org/alpine/v3.17/main (aarch64)"
+        f" APKINDEX: {message}",
+        "1 error(s); nothing written",
+    ]
+    assert dockerfile.read_text() == SIGNED_DOCKERFILE
+    assert not (env / "Dockerfile.lock").exists()

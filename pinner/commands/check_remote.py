@@ -93,7 +93,7 @@ async def _moved(
         if not scope.images:  # --image NAME asks about those images alone
             for target in targets:
                 try:
-                    found = await engine.verify_packages(session, target)
+                    found = await engine.verify_packages(session, target, remote=True)
                 except PinnerError as e:
                     errors.append(f"{target.lock_path}: packages not verified: {e}")
                     continue

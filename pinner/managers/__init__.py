@@ -93,6 +93,9 @@ class Manager(Protocol):
     def image_paths(self) -> tuple[str, ...]:
         """Absolute paths the base image must yield: files, or "dir/*" and "dir/*.suffix"."""
 
+    def platform(self, arch: str) -> str | None:
+        """The platform ("linux/arm64") whose packages carry this lock architecture ("aarch64")."""
+
     def installs(self, invocation: Invocation) -> Install | None:
         """The package words one invocation installs, or None if it installs nothing."""
 

@@ -8,9 +8,11 @@ moves on; `update` moves them and `check --remote` reports the ones no longer se
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import re
 import tarfile
+import weakref
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -651,8 +653,14 @@ class Apk:
     image_paths = IMAGE_PATHS
 
     def __init__(self) -> None:
-        # One run asks for a repository's index once per architecture, whatever the stages.
-        self._indexes: dict[tuple[str, tuple[tuple[str, bytes], ...]], list[Entry]] = {}
+        # One run (one fetch's client) reads a repository's index once per architecture, whatever
+        # the stages; the next run reads it again, since a branch's index changes.
+        self._indexes: weakref.WeakKeyDictionary[object, dict[tuple[str, str], list[Entry]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def platform(self, arch: str) -> str | None:
+        return next((p for p, a in APK_ARCH.items() if a == arch), None)
 
     def installs(self, invocation: Invocation) -> Install | None:
         return read_install(invocation)
@@ -662,29 +670,25 @@ class Apk:
 
     async def _universe(
         self, fetch: Fetch, config: ApkConfig, mirrors: Mapping[str, str]
-    ) -> tuple[Universe, dict[str, str]]:
-        """Every repository's verified index for config's arch, and each package's repository."""
+    ) -> Universe:
+        """Every repository's verified index for config's arch."""
         mirror = mirrors.get(MIRROR)
         entries: list[Entry] = []
-        tails: dict[str, str] = {}
+        keys = hashlib.sha256(repr(sorted(config.keys.items())).encode()).hexdigest()
+        indexes = self._indexes.setdefault(getattr(fetch, "__self__", fetch), {})
         for repository in config.repositories:
+            fetch_url = repository.fetch_url
             if mirror and repository.tail:
-                repository = repository._replace(
-                    fetch_url=f"{mirror.rstrip('/')}/{repository.tail}"
-                )
-            url = f"{repository.fetch_url}/{config.arch}/APKINDEX.tar.gz"
-            key = (url, tuple(sorted(config.keys.items())))
-            if key not in self._indexes:
+                fetch_url = f"{mirror.rstrip('/')}/{repository.tail}"
+            url = f"{fetch_url}/{config.arch}/APKINDEX.tar.gz"
+            if (url, keys) not in indexes:
                 source = f"{repository.url} ({config.arch}) APKINDEX"
                 data = await fetch(url, source, MAX_INDEX_BYTES)
                 signed = verify_index(data, config.keys, source)
-                self._indexes[key] = parse_index(
-                    index_text(signed, source), source, repository.tail
-                )
-            for entry in self._indexes[key]:
-                entries.append(entry)
-                tails.setdefault(f"{entry.name}={entry.version}", entry.repository)
-        return Universe(entries), tails
+                text = index_text(signed, source)
+                indexes[url, keys] = parse_index(text, source, repository.tail)
+            entries += indexes[url, keys]
+        return Universe(entries)
 
     async def resolve(
         self,
@@ -696,7 +700,7 @@ class Apk:
         refresh: bool,
     ) -> Resolved:
         config = _own(image)
-        universe, _ = await self._universe(fetch, config, mirrors)
+        universe = await self._universe(fetch, config, mirrors)
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
@@ -734,7 +738,7 @@ class Apk:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         config = _own(image)
-        universe, _ = await self._universe(fetch, config, mirrors)
+        universe = await self._universe(fetch, config, mirrors)
         lines = []
         for package in packages:
             if package.architecture != config.arch:

@@ -1,0 +1,257 @@
+"""What an RPM-based image configures for dnf: release, variables, repositories, keys, rpmdb.
+
+Read from the image's own files (dnf.conf(5), yum.repos.d INI files, /etc/dnf/vars), so pinner
+resolves from the repositories the build would use. Every file is the image's: malformed ones
+become one line naming the file.
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pinner.baseimage import parse_os_release
+from pinner.managers.rpmcommands import RpmOptions
+from pinner.managers.rpmdb import Installed, RpmdbError, read_rpmdb
+
+REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
+VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
+RPMDBS = ("/usr/lib/sysimage/rpm/rpmdb.sqlite", "/var/lib/rpm/rpmdb.sqlite")
+# What the image must yield for configure(): globs in the shape MANAGERS.md asks for.
+IMAGE_PATHS = (
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/dnf/dnf.conf",
+    "/etc/yum.conf",
+    *(f"{d}*.repo" for d in REPO_DIRS),
+    *(f"{d}*" for d in VAR_DIRS),
+    "/etc/pki/rpm-gpg/*",
+    *RPMDBS,
+    *(f"{path}-wal" for path in RPMDBS),
+    "/var/lib/rpm/Packages",
+)
+# Docker's architecture names -> dnf's basearch.
+BASEARCH = {
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "arm64/v8": "aarch64",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "386": "i386",
+    "arm/v7": "armhfp",
+    "riscv64": "riscv64",
+}
+# os-release IDs whose dnf releasever is the major version (system-release(releasever) of
+# redhat-release, centos-stream-release, rocky-release, almalinux-release).
+_MAJOR_RELEASEVER = frozenset(["rhel", "centos", "rocky", "almalinux", "ol", "circle"])
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_TRUE = frozenset(["1", "yes", "true", "on"])
+_MAX_FILE = 1 << 20
+
+
+class Repo(NamedTuple):
+    """One repository section, its variables substituted."""
+
+    id: str
+    baseurls: tuple[str, ...]
+    metalink: str | None
+    mirrorlist: str | None
+    enabled: bool
+    gpgcheck: bool
+    repo_gpgcheck: bool
+    gpgkeys: tuple[str, ...]
+    source: str
+
+
+class RpmConfig(NamedTuple):
+    """An image's dnf configuration."""
+
+    distro: str  # os-release ID: fedora, centos, rhel, rocky, almalinux
+    version_id: str
+    releasever: str
+    basearch: str
+    repos: tuple[Repo, ...]
+    weak_deps: bool
+    keys: tuple[str, ...]  # /etc/pki/rpm-gpg files the image holds
+    installed: tuple[Installed, ...] | None  # None when the rpmdb could not be read
+    notes: tuple[str, ...]
+
+
+def substitute(text: str, variables: Mapping[str, str]) -> str:
+    """text with dnf's $name and ${name} replaced where name is known; others left as written."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return variables.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
+def _ini(text: str, path: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(
+        interpolation=None, strict=False, default_section="\0", comment_prefixes=("#", ";")
+    )
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as error:
+        first = str(error).splitlines()[0][:200]
+        raise RpmConfigError(f"{path}: not a valid dnf configuration file ({first})") from None
+    return parser
+
+
+class RpmConfigError(ValueError):
+    """An image file dnf reads that pinner cannot read either."""
+
+
+def _text(files: Mapping[str, bytes], path: str) -> str:
+    data = files[path]
+    if len(data) > _MAX_FILE:
+        raise RpmConfigError(f"{path}: larger than {_MAX_FILE} bytes")
+    return data.decode("utf-8", "replace")
+
+
+def _flag(section: Mapping[str, str], key: str, default: bool) -> bool:
+    value = section.get(key)
+    return default if value is None else value.strip().lower() in _TRUE
+
+
+def _urls(value: str | None, variables: Mapping[str, str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(substitute(url, variables) for url in re.split(r"[\s,]+", value) if url)
+
+
+def _url(value: str | None, variables: Mapping[str, str]) -> str | None:
+    """A metalink or mirrorlist: one URL, whose query may hold commas."""
+    return substitute(value.strip(), variables) if value and value.strip() else None
+
+
+def _releasever(
+    files: Mapping[str, bytes],
+    fields: Mapping[str, str],
+    installed: Sequence[Installed] | None,
+    main: Mapping[str, str],
+) -> str:
+    """dnf's $releasever: dnf.conf, /etc/dnf/vars, system-release(releasever), os-release."""
+    for path in ("/etc/dnf/vars/releasever", "/etc/yum/vars/releasever"):
+        if path in files:
+            return _text(files, path).strip()
+    if main.get("releasever"):
+        return main["releasever"].strip()
+    for package in installed or ():
+        for provide in package.provides:
+            if provide.name == "system-release(releasever)" and provide.evr is not None:
+                return provide.evr.version
+    version = fields.get("VERSION_ID", "")
+    if fields.get("ID") in _MAJOR_RELEASEVER or "rhel" in fields.get("ID_LIKE", "").split():
+        return version.partition(".")[0]
+    return version
+
+
+def configure(files: Mapping[str, bytes], arch: str) -> RpmConfig | str:
+    """The image's dnf configuration, or one line saying why it cannot be pinned."""
+    try:
+        return _configure(files, arch)
+    except (RpmConfigError, RpmdbError) as error:
+        return str(error)
+
+
+def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
+    release_path = next((p for p in ("/etc/os-release", "/usr/lib/os-release") if p in files), "")
+    if not release_path:
+        raise RpmConfigError("the image has no /etc/os-release")
+    fields = parse_os_release(_text(files, release_path))
+    basearch = BASEARCH.get(arch)
+    if basearch is None:
+        raise RpmConfigError(f"architecture {arch!r} has no dnf basearch")
+    notes: list[str] = []
+    installed = _installed(files, notes)
+    conf_path = next((p for p in ("/etc/dnf/dnf.conf", "/etc/yum.conf") if p in files), "")
+    conf = _ini(_text(files, conf_path), conf_path) if conf_path else None
+    main = dict(conf["main"]) if conf is not None and conf.has_section("main") else {}
+    variables = {
+        path.rpartition("/")[2]: _text(files, path).strip()
+        for path in sorted(files)
+        if path.startswith(VAR_DIRS) and re.fullmatch(r"[A-Za-z0-9_]+", path.rpartition("/")[2])
+    }
+    releasever = _releasever(files, fields, installed, main)
+    variables |= {"releasever": releasever, "basearch": basearch, "arch": basearch}
+    sections: list[tuple[str, configparser.SectionProxy]] = []
+    if conf is not None:
+        sections += [(conf_path, conf[s]) for s in conf.sections() if s != "main"]
+    for path in sorted(files):
+        if path.startswith(REPO_DIRS) and path.endswith(".repo"):
+            parser = _ini(_text(files, path), path)
+            sections += [(path, parser[s]) for s in parser.sections()]
+    repos = []
+    seen: set[str] = set()
+    for path, section in sections:
+        repo_id = substitute(section.name, variables)
+        if repo_id in seen:
+            notes.append(f"{path}: repository {repo_id} is defined twice; the first is used")
+            continue
+        seen.add(repo_id)
+        metalink, mirrorlist = (
+            _url(section.get("metalink"), variables),
+            _url(section.get("mirrorlist"), variables),
+        )
+        repos.append(
+            Repo(
+                repo_id,
+                _urls(section.get("baseurl"), variables),
+                metalink,
+                mirrorlist,
+                _flag(section, "enabled", True),
+                _flag(section, "gpgcheck", _flag(main, "gpgcheck", False)),
+                _flag(section, "repo_gpgcheck", _flag(main, "repo_gpgcheck", False)),
+                _urls(section.get("gpgkey"), variables),
+                path,
+            )
+        )
+    keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
+    return RpmConfig(
+        fields.get("ID", ""),
+        fields.get("VERSION_ID", ""),
+        releasever,
+        basearch,
+        tuple(repos),
+        _flag(main, "install_weak_deps", True),
+        keys,
+        installed,
+        tuple(notes),
+    )
+
+
+def _installed(files: Mapping[str, bytes], notes: list[str]) -> tuple[Installed, ...] | None:
+    for path in RPMDBS:
+        if path in files:
+            return read_rpmdb(files[path], files.get(f"{path}-wal", b""))
+    if "/var/lib/rpm/Packages" in files:
+        notes.append(
+            "the image keeps its rpmdb in Berkeley DB (/var/lib/rpm/Packages), which pinner does"
+            " not read: packages it already has may be recorded as installed by this step"
+        )
+    else:
+        notes.append("the image has no rpmdb; every dependency is recorded")
+    return None
+
+
+def enabled_repos(config: RpmConfig, options: RpmOptions) -> tuple[Repo, ...]:
+    """The repositories one command uses: the enabled ones, then its --disablerepo/--enablerepo.
+
+    dnf applies the options in the order given; pinner applies every disable before every enable,
+    which is the same for the usual `--disablerepo='*' --enablerepo=x`.
+    """
+    found = []
+    for repo in config.repos:
+        enabled = repo.enabled
+        if any(fnmatch.fnmatchcase(repo.id, glob) for glob in options.disable):
+            enabled = False
+        if any(fnmatch.fnmatchcase(repo.id, glob) for glob in options.enable):
+            enabled = True
+        if enabled:
+            found.append(repo)
+    return tuple(found)

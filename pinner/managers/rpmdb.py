@@ -1,0 +1,179 @@
+"""The installed set of an image from its rpmdb.sqlite (rpm >= 4.16: Fedora >= 33, EL >= 9).
+
+Each row of the Packages table is an rpm header blob (lib/header.c headerImport): two big-endian
+counts (index entries, data bytes), the index entries (tag, type, offset, count), then the data.
+Older images keep a Berkeley DB (`/var/lib/rpm/Packages`), which is not read here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+from pinner.managers.rpmversion import EVR, parse_evr
+
+# rpmtag.h
+_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH = 1000, 1001, 1002, 1003, 1022
+_PROVIDENAME, _PROVIDEFLAGS, _PROVIDEVERSION = 1047, 1112, 1113
+_DIRINDEXES, _BASENAMES, _DIRNAMES = 1116, 1117, 1118
+_WANTED = frozenset([_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _PROVIDENAME, _PROVIDEFLAGS])
+_WANTED |= {_PROVIDEVERSION, _DIRINDEXES, _BASENAMES, _DIRNAMES}
+_INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
+# rpm's own limits on a header (lib/header_internal.h hdrchkTags, hdrchkData).
+_MAX_TAGS = 0xFFFF
+_MAX_DATA = 256 * 1024 * 1024
+# rpmds.h: the comparison bits of a dependency's flags.
+_LESS, _GREATER, _EQUAL = 0x02, 0x04, 0x08
+_FLAGS = {_LESS: "LT", _GREATER: "GT", _EQUAL: "EQ", _LESS | _EQUAL: "LE", _GREATER | _EQUAL: "GE"}
+
+
+class RpmdbError(ValueError):
+    """An rpmdb that cannot be read: not SQLite, no Packages table, or a malformed header."""
+
+
+class Provide(NamedTuple):
+    """A capability a package provides: name, and (flags, EVR) when it states a version."""
+
+    name: str
+    flags: str | None = None  # EQ, LT, LE, GT, GE
+    evr: EVR | None = None
+
+
+class Installed(NamedTuple):
+    """One installed package: name, EVR, architecture, what it provides and the files it owns."""
+
+    name: str
+    evr: EVR
+    arch: str
+    provides: tuple[Provide, ...]
+    files: tuple[str, ...]
+
+
+Value = str | tuple[str, ...] | tuple[int, ...]
+
+
+def parse_header(blob: bytes) -> dict[int, Value]:
+    """The tags pinner reads from one header blob; RpmdbError when its layout is malformed."""
+    if len(blob) < 8:
+        raise RpmdbError("header is shorter than its counts")
+    il, dl = struct.unpack_from(">II", blob)
+    if il > _MAX_TAGS or dl > _MAX_DATA or 8 + 16 * il + dl != len(blob):
+        raise RpmdbError(f"header counts ({il} tags, {dl} bytes) do not match its size")
+    data = memoryview(blob)[8 + 16 * il :]
+    found: dict[int, Value] = {}
+    for k in range(il):
+        tag, kind, offset, count = struct.unpack_from(">IIII", blob, 8 + 16 * k)
+        if tag not in _WANTED:
+            continue
+        if offset >= dl or count > dl:
+            raise RpmdbError(f"tag {tag} points outside the header")
+        if kind == _INT32:
+            if offset % 4 or offset + 4 * count > dl:
+                raise RpmdbError(f"tag {tag} points outside the header")
+            found[tag] = struct.unpack_from(f">{count}i", data, offset)
+        elif kind in (_STRING, _STRING_ARRAY, _I18NSTRING):
+            strings = _strings(data, offset, 1 if kind == _STRING else count, tag)
+            found[tag] = strings[0] if kind == _STRING else strings
+    return found
+
+
+def _strings(data: memoryview, offset: int, count: int, tag: int) -> tuple[str, ...]:
+    found = []
+    for _ in range(count):
+        end = bytes(data[offset:]).find(b"\0") if offset < len(data) else -1
+        if end < 0:
+            raise RpmdbError(f"tag {tag} holds an unterminated string")
+        found.append(bytes(data[offset : offset + end]).decode("utf-8", "replace"))
+        offset += end + 1
+    return tuple(found)
+
+
+def installed(header: dict[int, Value]) -> Installed | None:
+    """The package a parsed header describes; None for rpm's gpg-pubkey pseudo-packages."""
+    name, arch = header.get(_NAME), header.get(_ARCH)
+    version, release = header.get(_VERSION), header.get(_RELEASE)
+    if not (isinstance(name, str) and isinstance(version, str) and isinstance(release, str)):
+        raise RpmdbError("header lacks a name, version or release")
+    if name == "gpg-pubkey" or not isinstance(arch, str):
+        return None
+    epoch = header.get(_EPOCH, ())
+    evr = EVR(epoch[0] if epoch and isinstance(epoch[0], int) else 0, version, release)
+    names = _array(header, _PROVIDENAME, str)
+    flags = _array(header, _PROVIDEFLAGS, int)
+    versions = _array(header, _PROVIDEVERSION, str)
+    provides = []
+    for i, provided in enumerate(names):
+        bits = flags[i] & (_LESS | _GREATER | _EQUAL) if i < len(flags) else 0
+        text = versions[i] if i < len(versions) else ""
+        if bits and text:
+            try:
+                provides.append(Provide(provided, _FLAGS[bits], parse_evr(text)))
+                continue
+            except (ValueError, KeyError):
+                pass
+        provides.append(Provide(provided))
+    basenames = _array(header, _BASENAMES, str)
+    dirnames = _array(header, _DIRNAMES, str)
+    indexes = _array(header, _DIRINDEXES, int)
+    files = tuple(
+        dirnames[d] + base
+        for base, d in zip(basenames, indexes, strict=False)
+        if 0 <= d < len(dirnames)
+    )
+    return Installed(name, evr, arch, tuple(provides), files)
+
+
+T = TypeVar("T")
+
+
+def _array(header: dict[int, Value], tag: int, kind: type[T]) -> tuple[T, ...]:
+    value = header.get(tag, ())
+    if isinstance(value, str) or not all(isinstance(item, kind) for item in value):
+        raise RpmdbError(f"tag {tag} has the wrong type")
+    return value  # type: ignore[return-value]
+
+
+def read_rpmdb(data: bytes, wal: bytes = b"") -> tuple[Installed, ...]:
+    """Every package of an rpmdb.sqlite (and its write-ahead log), sorted; RpmdbError if unreadable.
+
+    rpm keeps the database in WAL mode, and images often ship the -wal file beside it: SQLite
+    replays it only from files, so both are copied into a private directory first.
+    """
+    with tempfile.TemporaryDirectory(prefix="pinner-rpmdb-") as directory:
+        path = Path(directory) / "rpmdb.sqlite"
+        path.write_bytes(data)
+        if wal:
+            path.with_name("rpmdb.sqlite-wal").write_bytes(wal)
+        return tuple(sorted(_packages(path), key=lambda p: (p.name, p.arch)))
+
+
+def _packages(path: Path) -> Iterator[Installed]:
+    try:
+        connection = sqlite3.connect(path)
+    except sqlite3.DatabaseError as error:
+        raise RpmdbError(f"rpmdb is not a readable SQLite database ({error})") from None
+    try:
+        # The file is the image's: SQLite reads a hostile one safely when it runs none of its
+        # schema's code (trusted_schema) and checks cell sizes; pinner only reads one table.
+        connection.execute("PRAGMA trusted_schema = OFF")
+        connection.execute("PRAGMA cell_size_check = ON")
+        kind = connection.execute(
+            "SELECT type FROM sqlite_master WHERE name = 'Packages'"
+        ).fetchone()
+        if kind != ("table",):
+            raise RpmdbError("rpmdb has no Packages table")
+        connection.execute("PRAGMA query_only = ON")
+        for (blob,) in connection.execute("SELECT blob FROM Packages"):
+            if not isinstance(blob, bytes):
+                raise RpmdbError("rpmdb Packages row is not a header blob")
+            package = installed(parse_header(blob))
+            if package is not None:
+                yield package
+    except sqlite3.DatabaseError as error:
+        raise RpmdbError(f"rpmdb is not a readable SQLite database ({error})") from None
+    finally:
+        connection.close()

@@ -1,0 +1,224 @@
+"""Which packages `dnf install` adds to an image: the named ones and their dependency closure.
+
+A small, deterministic reading of what libsolv decides for an install into a known system: each
+package word is matched as dnf matches it (NEVRA forms, then provides, then files), the newest
+build wins, and every requirement the installed set and the chosen packages leave open is filled
+from the repositories. Where libsolv weighs more (conflicts, obsoletes, rich dependencies,
+supplements) the result says so in a note rather than guessing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from pinner.managers.repodata import Dep, RpmPackage
+from pinner.managers.rpmdb import Installed, Provide
+from pinner.managers.rpmversion import EVR, Nevra, evr_key, pin_word, rpmvercmp, subject_forms
+
+_LESS, _GREATER, _EQUAL = 1, 2, 4
+_BITS = {"LT": _LESS, "GT": _GREATER, "EQ": _EQUAL, "LE": _LESS | _EQUAL, "GE": _GREATER | _EQUAL}
+
+
+def overlaps(provide: Provide, dep: Dep) -> bool:
+    """Whether a provide satisfies a requirement's range (rpmio/rpmver.c rpmverOverlap)."""
+    if provide.name != dep.name:
+        return False
+    if provide.flags is None or dep.flags is None or provide.evr is None or dep.evr is None:
+        return True  # an unversioned side matches any version
+    a, b = provide.evr, dep.evr
+    fa, fb = _BITS[provide.flags], _BITS[dep.flags]
+    sense = (a.epoch > b.epoch) - (a.epoch < b.epoch)
+    if sense == 0:
+        sense = rpmvercmp(a.version, b.version)
+        if sense == 0:
+            if a.release and b.release:
+                sense = rpmvercmp(a.release, b.release)
+            elif (a.release and fb & _EQUAL) or (b.release and fa & _EQUAL):
+                return True  # the side without a release matches any release
+    if sense < 0:
+        return bool(fa & _GREATER or fb & _LESS)
+    if sense > 0:
+        return bool(fa & _LESS or fb & _GREATER)
+    return bool(fa & fb & (_EQUAL | _LESS | _GREATER))
+
+
+class Choice(NamedTuple):
+    """A package the install adds, and the package word (or requirement) that brought it in."""
+
+    package: RpmPackage
+    wanted_by: str
+
+
+class Resolution(NamedTuple):
+    """What an install adds, the pin of each package word, and what pinner could not follow."""
+
+    chosen: tuple[Choice, ...]
+    pins: dict[str, str]  # package word as written -> the word that asks for the chosen build
+    notes: tuple[str, ...]
+    missing: tuple[str, ...]  # words or requirements nothing in the repositories provides
+
+
+class Pool:
+    """The repositories' packages for one architecture, and the image's installed set."""
+
+    def __init__(
+        self, packages: Iterable[RpmPackage], installed: Sequence[Installed], basearch: str
+    ) -> None:
+        self.basearch = basearch
+        self.by_name: dict[str, list[RpmPackage]] = defaultdict(list)
+        self.by_provide: dict[str, list[tuple[RpmPackage, Provide]]] = defaultdict(list)
+        self.by_file: dict[str, list[RpmPackage]] = defaultdict(list)
+        for package in packages:
+            if package.arch not in (basearch, "noarch"):
+                continue
+            self.by_name[package.name].append(package)
+            for provide in package.provides:
+                self.by_provide[provide.name].append((package, provide))
+            for path in package.files:
+                self.by_file[path].append(package)
+        self.installed = {present.name: present for present in installed}
+        self.installed_provides: dict[str, list[Provide]] = defaultdict(list)
+        self.installed_files: set[str] = set()
+        for present in installed:
+            for provide in present.provides:
+                self.installed_provides[provide.name].append(provide)
+            self.installed_files.update(present.files)
+
+    def providers(self, dep: Dep) -> list[RpmPackage]:
+        """The repository packages that satisfy dep, by provide or by file."""
+        found = [
+            package for package, provide in self.by_provide[dep.name] if overlaps(provide, dep)
+        ]
+        if dep.name.startswith("/"):
+            found += self.by_file[dep.name]
+        return found
+
+    def installed_satisfies(self, dep: Dep) -> bool:
+        if dep.name.startswith("/") and dep.name in self.installed_files:
+            return True
+        return any(overlaps(provide, dep) for provide in self.installed_provides[dep.name])
+
+
+def _matches(form: Nevra, evr: EVR, arch: str) -> bool:
+    return (
+        (form.epoch is None or form.epoch == evr.epoch)
+        and (form.version is None or form.version == evr.version)
+        and (form.release is None or form.release == evr.release)
+        and (form.arch is None or form.arch == arch)
+    )
+
+
+def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
+    """The newest build; at one EVR the native architecture before noarch."""
+    return max(packages, key=lambda p: (evr_key(p.evr), p.arch == basearch, p.name))
+
+
+class _Resolver:
+    def __init__(self, pool: Pool, weak_deps: bool) -> None:
+        self.pool = pool
+        self.weak_deps = weak_deps
+        self.chosen: dict[str, Choice] = {}
+        self.provided: dict[str, list[Provide]] = defaultdict(list)
+        self.files: set[str] = set()
+        self.notes: list[str] = []
+        self.missing: list[str] = []
+        self.pins: dict[str, str] = {}
+
+    def request(self, spec: str) -> None:
+        """One package word of `dnf install`."""
+        pool = self.pool
+        for form in subject_forms(spec):
+            present = pool.installed.get(form.name)
+            if present is not None and _matches(form, present.evr, present.arch):
+                return  # dnf: "Package ... is already installed."
+            matching = [p for p in pool.by_name.get(form.name, ()) if _matches(form, p.evr, p.arch)]
+            if matching:
+                package = _newest(matching, pool.basearch)
+                self.pins[spec] = pin_word(form, package.evr)
+                self.add(package, spec)
+                return
+        dep = Dep(spec)
+        if self.satisfied(dep):
+            return
+        providers = pool.providers(dep)
+        if not providers:
+            self.missing.append(spec)
+            return
+        self.add(self.pick(dep, providers), spec)
+
+    def satisfied(self, dep: Dep) -> bool:
+        if self.pool.installed_satisfies(dep):
+            return True
+        if dep.name.startswith("/") and dep.name in self.files:
+            return True
+        return any(overlaps(provide, dep) for provide in self.provided[dep.name])
+
+    def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage:
+        """The provider of dep: one named as the capability, else the first name in order."""
+        named = [p for p in providers if p.name == dep.name]
+        if named:
+            return _newest(named, self.pool.basearch)
+        names = sorted({p.name for p in providers})
+        if len(names) > 1:
+            self.notes.append(
+                f"{dep.name} is provided by {', '.join(names)}; pinner chose {names[0]}"
+            )
+        return _newest([p for p in providers if p.name == names[0]], self.pool.basearch)
+
+    def add(self, package: RpmPackage, wanted_by: str) -> None:
+        if package.name in self.chosen:
+            return
+        self.chosen[package.name] = Choice(package, wanted_by)
+        for provide in package.provides:
+            self.provided[provide.name].append(provide)
+        self.files.update(package.files)
+
+    def close(self) -> None:
+        """Add providers until every requirement of the chosen packages is met."""
+        done: set[str] = set()
+        while True:
+            pending = [name for name in self.chosen if name not in done]
+            if not pending:
+                return
+            for name in pending:
+                done.add(name)
+                package = self.chosen[name].package
+                for dep in package.requires:
+                    self.require(dep, package, weak=False)
+                if self.weak_deps:
+                    for dep in package.recommends:
+                        self.require(dep, package, weak=True)
+
+    def require(self, dep: Dep, package: RpmPackage, *, weak: bool) -> None:
+        if dep.name.startswith("rpmlib(") or self.satisfied(dep):
+            return
+        if dep.name.startswith("("):
+            note = f"{package.name} needs {dep.name}: rich dependencies are not followed"
+            if not weak and note not in self.notes:
+                self.notes.append(note)
+            return
+        providers = self.pool.providers(dep)
+        if not providers:
+            if not weak:
+                self.missing.append(f"{_dep_text(dep)} (needed by {package.name})")
+            return
+        self.add(self.pick(dep, providers), package.name)
+
+
+def _dep_text(dep: Dep) -> str:
+    if dep.flags is None or dep.evr is None:
+        return dep.name
+    symbol = {"EQ": "=", "LT": "<", "GT": ">", "LE": "<=", "GE": ">="}[dep.flags]
+    return f"{dep.name} {symbol} {dep.evr}"
+
+
+def resolve(pool: Pool, specs: Sequence[str], *, weak_deps: bool = True) -> Resolution:
+    """What `dnf install specs` adds to the image the pool describes."""
+    resolver = _Resolver(pool, weak_deps)
+    for spec in specs:
+        resolver.request(spec)
+    resolver.close()
+    chosen = tuple(sorted(resolver.chosen.values(), key=lambda c: c.package.name))
+    return Resolution(chosen, resolver.pins, tuple(resolver.notes), tuple(resolver.missing))

@@ -1,0 +1,203 @@
+"""Tests for pinner.managers.rpmconfig on the .repo files of real base images (testdata/rpm/repos)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinner.managers.rpmcommands import RpmOptions
+from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos, substitute
+from tests.rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
+
+REPOS = Path(__file__).parent.parent / "testdata" / "rpm" / "repos"
+
+OS_RELEASE = {
+    "fedora": b'NAME="Fedora Linux"\nVERSION="40 (Container Image)"\nID=fedora\nVERSION_ID=40\n',
+    "rocky": b'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos'
+    b' fedora"\nVERSION_ID="9.3"\n',
+    "ubi9": b'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n',
+    "centos-stream9": b'NAME="CentOS Stream"\nVERSION="9"\nID="centos"\nID_LIKE="rhel fedora"\n'
+    b'VERSION_ID="9"\n',
+}
+
+
+def _image(distro: str, **extra: bytes) -> dict[str, bytes]:
+    files = {"/etc/os-release": OS_RELEASE[distro]}
+    for path in sorted((REPOS / distro).iterdir()):
+        files[f"/etc/yum.repos.d/{path.name}"] = path.read_bytes()
+    return files | extra
+
+
+def _config(files: dict[str, bytes], arch: str = "amd64") -> RpmConfig:
+    config = configure(files, arch)
+    assert isinstance(config, RpmConfig), config
+    return config
+
+
+@pytest.mark.parametrize(
+    ("distro", "arch", "releasever", "enabled"),
+    [
+        pytest.param("fedora", "amd64", "40", [], id="fedora-dist-git-disabled"),
+        pytest.param(
+            "rocky",
+            "arm64",
+            "9",
+            [
+                ("baseos", "https://dl.rockylinux.org/pub/rocky/9/BaseOS/aarch64/os/"),
+                ("appstream", "https://dl.rockylinux.org/pub/rocky/9/AppStream/aarch64/os/"),
+                (
+                    "altarch-common",
+                    "https://dl.rockylinux.org/pub/sig/9/altarch/aarch64/altarch-common/",
+                ),
+                (
+                    "altarch-rockyrpi",
+                    "https://dl.rockylinux.org/pub/sig/9/altarch/aarch64/altarch-rockyrpi/",
+                ),
+            ],
+            id="rocky-major-releasever",
+        ),
+        pytest.param(
+            "ubi9",
+            "amd64",
+            "9",
+            [
+                (
+                    "ubi-9-for-x86_64-for-x86_64-for-x86_64-for-x86_64-baseos-rpms",
+                    "https://cdn-ubi.redhat.com/content/public/ubi/dist/ubi9/9/x86_64/baseos/os",
+                ),
+                (
+                    "ubi-9-for-x86_64-for-x86_64-for-x86_64-for-x86_64-appstream-rpms",
+                    "https://cdn-ubi.redhat.com/content/public/ubi/dist/ubi9/9/x86_64/appstream/os",
+                ),
+                (
+                    "codeready-builder-for-ubi-9-x86_64-rpms",
+                    "https://cdn-ubi.redhat.com/content/public/ubi/dist/ubi9/9/x86_64/codeready-builder/os",
+                ),
+            ],
+            id="ubi-spaces-around-equals",
+        ),
+        pytest.param(
+            "centos-stream9",
+            "amd64",
+            "9",
+            [
+                (
+                    "baseos",
+                    "https://composes.stream.centos.org/production/CentOS-Stream-9-20240520.0"
+                    "/compose/BaseOS/x86_64/os",
+                ),
+                (
+                    "appstream",
+                    "https://composes.stream.centos.org/production/CentOS-Stream-9-20240520.0"
+                    "/compose/AppStream/x86_64/os",
+                ),
+            ],
+            id="centos-stream-compose",
+        ),
+    ],
+)
+def test_real_repo_files(
+    distro: str, arch: str, releasever: str, enabled: list[tuple[str, str]]
+) -> None:
+    config = _config(_image(distro), arch)
+    assert config.releasever == releasever
+    assert [(r.id, r.baseurls[0]) for r in enabled_repos(config, RpmOptions())] == enabled
+
+
+def test_fedora_metalink_and_keys_substituted() -> None:
+    config = _config(_image("fedora"))
+    # Files are read in name order, as dnf reads them: fedora-updates.repo first.
+    fedora = next(r for r in config.repos if r.id == "fedora")
+    assert (
+        fedora.metalink == "https://mirrors.fedoraproject.org/metalink?repo=fedora-40&arch=x86_64"
+    )
+    assert fedora.gpgkeys == ("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-40-x86_64",)
+    assert (fedora.enabled, fedora.gpgcheck, fedora.repo_gpgcheck) == (False, True, False)
+    options = RpmOptions(enable=("fedora", "updates"))
+    assert [r.id for r in enabled_repos(config, options)] == ["updates", "fedora"]
+
+
+def test_options_disable_then_enable() -> None:
+    config = _config(_image("rocky"))
+    options = RpmOptions(enable=("appstream",), disable=("*",))
+    assert [r.id for r in enabled_repos(config, options)] == ["appstream"]
+    assert [r.id for r in enabled_repos(config, RpmOptions(disable=("altarch-*",)))] == [
+        "baseos",
+        "appstream",
+    ]
+
+
+def test_vars_files_and_dnf_conf() -> None:
+    files = _image(
+        "centos-stream9",
+        **{
+            "/etc/dnf/vars/stream": b"9-stream\n",
+            "/etc/dnf/dnf.conf": b"[main]\ngpgcheck=1\ninstall_weak_deps=False\ntsflags=nodocs\n",
+            "/etc/yum.repos.d/extra.repo": b"[extra]\nmetalink=https://mirrors.centos.org/metalink"
+            b"?repo=centos-baseos-$stream&arch=$basearch&protocol=https,http\n${unknown}=1\n",
+        },
+    )
+    config = _config(files)
+    extra = next(r for r in config.repos if r.id == "extra")
+    assert extra.metalink == (
+        "https://mirrors.centos.org/metalink?repo=centos-baseos-9-stream&arch=x86_64"
+        "&protocol=https,http"
+    )
+    assert extra.gpgcheck  # from [main]
+    assert not config.weak_deps
+
+
+def test_substitute_leaves_unknown() -> None:
+    assert substitute("a/$basearch/${x}/$y", {"basearch": "x86_64", "x": "1"}) == "a/x86_64/1/$y"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        pytest.param({}, "the image has no /etc/os-release", id="no-os-release"),
+        pytest.param(
+            {"/etc/os-release": b"ID=fedora\n", "/etc/yum.repos.d/x.repo": b"baseurl=x\n"},
+            "/etc/yum.repos.d/x.repo: not a valid dnf configuration file (File contains no"
+            " section headers.)",
+            id="no-section",
+        ),
+        pytest.param(
+            {"/etc/os-release": b"ID=fedora\n", "/var/lib/rpm/rpmdb.sqlite": b"not sqlite"},
+            "rpmdb is not a readable SQLite database (file is not a database)",
+            id="bad-rpmdb",
+        ),
+    ],
+)
+def test_unreadable_configuration_is_one_line(files: dict[str, bytes], message: str) -> None:
+    assert configure(files, "amd64") == message
+
+
+def test_unknown_architecture() -> None:
+    assert configure(_image("rocky"), "mips") == "architecture 'mips' has no dnf basearch"
+
+
+def test_berkeley_db_is_noted() -> None:
+    config = _config(_image("rocky", **{"/var/lib/rpm/Packages": b"\0" * 16}))
+    assert config.installed is None
+    assert config.notes == (
+        "the image keeps its rpmdb in Berkeley DB (/var/lib/rpm/Packages), which pinner does not"
+        " read: packages it already has may be recorded as installed by this step",
+    )
+
+
+@needs_rpm_tools
+def test_releasever_from_installed_system_release(tmp_path: Path) -> None:
+    repo = build_repo(
+        [Spec("fake-release", "9.9", provides=("system-release(releasever) = 9",))],
+        tmp_path / "repo",
+    )
+    root = tmp_path / "root"
+    dnf_install(root, repo, ["fake-release"])
+    files = {
+        "/etc/os-release": b"ID=fedora\nVERSION_ID=40\n",
+        "/var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    config = _config(files)
+    assert config.releasever == "9"
+    assert [p.name for p in config.installed or ()] == ["fake-release"]

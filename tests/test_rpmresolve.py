@@ -1,0 +1,223 @@
+"""pinner's dnf resolution against dnf itself, on RPMs built here and repodata from createrepo_c."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from pinner.managers.repodata import (
+    Dep,
+    RepodataError,
+    RpmPackage,
+    parse_repomd,
+    primary_packages,
+)
+from pinner.managers.rpmdb import Installed, Provide, RpmdbError, parse_header, read_rpmdb
+from pinner.managers.rpmresolve import Pool, overlaps, resolve
+from pinner.managers.rpmversion import EVR, parse_evr
+from tests.rpmrepo import (
+    Spec,
+    build_repo,
+    dnf_install,
+    dnf_would_install,
+    needs_rpm_tools,
+    rpmdb_path,
+)
+
+SPECS = [
+    Spec("base", "1.0"),
+    Spec("lib", "1.5"),
+    Spec("lib", "2.1", provides=("libfoo(x) = 2.1",)),
+    Spec("app", "1.0", requires=("lib >= 2.0", "/usr/bin/tool"), recommends=("extra",)),
+    Spec("toolpkg", "1.0", files=("/usr/bin/tool",)),
+    Spec("extra", "1.0", requires=("base",)),
+    Spec("libe", "3.0"),
+    Spec("libe", "0.5", epoch=1),
+    Spec("tv", "1.9"),
+    Spec("tv", "2.0~rc1"),
+    Spec("uses-foo", "1.0", requires=("libfoo(x) >= 2",)),
+    Spec("pinned-dep", "1.0", requires=("lib = 1.5-1",)),
+    Spec("mta-user", "1.0", requires=("mta",)),
+    Spec("postfixish", "3.0", provides=("mta",)),
+]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repo(SPECS, tmp_path_factory.mktemp("rpm") / "repo")
+
+
+def _packages(repo: Path) -> list[RpmPackage]:
+    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
+    primary = entries["primary"]
+    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
+
+
+def _nevras(packages: list[RpmPackage]) -> list[str]:
+    return sorted(f"{p.name}-{p.evr}.{p.arch}" for p in packages)
+
+
+@needs_rpm_tools
+def test_primary_from_createrepo(repo: Path) -> None:
+    packages = {(p.name, str(p.evr)): p for p in _packages(repo)}
+    assert len(packages) == len(SPECS)
+    app = packages["app", "1.0-1"]
+    assert app.arch == "noarch"
+    assert app.checksum.kind == "sha256"
+    assert app.href == "Packages/app-1.0-1.noarch.rpm"
+    assert Dep("lib", "GE", EVR(0, "2.0", "")) in app.requires
+    assert Dep("/usr/bin/tool") in app.requires
+    assert app.recommends == (Dep("extra"),)
+    assert packages["libe", "1:0.5-1"].evr == EVR(1, "0.5", "1")
+    assert "/usr/bin/tool" in packages["toolpkg", "1.0-1"].files
+    assert Provide("libfoo(x)", "EQ", EVR(0, "2.1", "")) in packages["lib", "2.1-1"].provides
+
+
+@needs_rpm_tools
+def test_primary_checksum_is_chained(repo: Path) -> None:
+    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
+    primary = entries["primary"]
+    data = bytearray((repo / primary.href).read_bytes())
+    data[-1] ^= 1
+    with pytest.raises(RepodataError) as raised:
+        primary_packages(primary, bytes(data), "primary.xml.gz")
+    assert str(raised.value) == "primary.xml.gz: sha256 checksum does not match"
+
+
+ORACLE = [
+    pytest.param(["app"], True, id="closure-newest-file-weak"),
+    pytest.param(["app"], False, id="closure-without-weak-deps"),
+    pytest.param(["libe", "tv"], True, id="epoch-and-tilde"),
+    pytest.param(["uses-foo"], True, id="versioned-provide"),
+    pytest.param(["pinned-dep"], True, id="exact-version-requirement"),
+    pytest.param(["lib-1.5", "toolpkg-1.0-1"], True, id="nev-and-nevr-words"),
+    pytest.param(["libfoo(x)", "/usr/bin/tool"], True, id="provide-and-file-words"),
+    pytest.param(["mta-user"], True, id="virtual-provide"),
+]
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(("names", "weak_deps"), ORACLE)
+def test_resolution_matches_dnf(
+    repo: Path, tmp_path: Path, names: list[str], weak_deps: bool
+) -> None:
+    expected = dnf_would_install(tmp_path, repo, names, weak_deps=weak_deps)
+    found = resolve(Pool(_packages(repo), (), "x86_64"), names, weak_deps=weak_deps)
+    assert _nevras([choice.package for choice in found.chosen]) == expected
+    assert found.missing == ()
+
+
+@pytest.fixture(scope="module")
+def system(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An installroot holding base and the old lib, installed by dnf."""
+    root = tmp_path_factory.mktemp("root")
+    dnf_install(root, repo, ["base", "lib-1.5"])
+    return root
+
+
+@needs_rpm_tools
+def test_rpmdb_from_dnf(system: Path) -> None:
+    installed = read_rpmdb(rpmdb_path(system).read_bytes())
+    assert [(p.name, str(p.evr), p.arch) for p in installed] == [
+        ("base", "1.0-1", "noarch"),
+        ("lib", "1.5-1", "noarch"),
+    ]
+    assert Provide("lib", "EQ", EVR(0, "1.5", "1")) in installed[1].provides
+    assert installed[0].files == ("/usr/share/base/1.0",)
+
+
+INSTALLED_ORACLE = [
+    pytest.param(["app"], id="upgrade-installed-dependency-skip-installed-weak-dep-requirement"),
+    pytest.param(["pinned-dep", "base"], id="installed-satisfies"),
+    pytest.param(["extra"], id="installed-requirement"),
+]
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize("names", INSTALLED_ORACLE)
+def test_resolution_on_installed_set_matches_dnf(
+    repo: Path, system: Path, names: list[str]
+) -> None:
+    root = system.parent / f"{system.name}-copy"
+    shutil.copytree(system, root, symlinks=True, dirs_exist_ok=True)
+    expected = dnf_would_install(root, repo, names)
+    installed = read_rpmdb(rpmdb_path(system).read_bytes())
+    found = resolve(Pool(_packages(repo), installed, "x86_64"), names)
+    assert _nevras([choice.package for choice in found.chosen]) == expected
+
+
+@needs_rpm_tools
+def test_pins_follow_the_words(repo: Path) -> None:
+    found = resolve(Pool(_packages(repo), (), "x86_64"), ["app", "libe", "toolpkg.noarch"])
+    assert found.pins == {
+        "app": "app-1.0-1",
+        "libe": "libe-1:0.5-1",
+        "toolpkg.noarch": "toolpkg-1.0-1.noarch",
+    }
+
+
+@needs_rpm_tools
+def test_missing_is_reported(repo: Path) -> None:
+    found = resolve(Pool(_packages(repo), (), "x86_64"), ["nosuch", "app"])
+    assert found.missing == ("nosuch",)
+
+
+def _provide(flags: str | None, evr: str | None) -> Provide:
+    return Provide("x", flags, parse_evr(evr) if evr else None)
+
+
+@pytest.mark.parametrize(
+    ("provide", "dep", "expected"),
+    [
+        pytest.param(("EQ", "2.1-1"), ("GE", "2.0"), True, id="ge"),
+        pytest.param(("EQ", "1.5-1"), ("GE", "2.0"), False, id="ge-too-old"),
+        pytest.param(("EQ", "1.5-1"), ("EQ", "1.5"), True, id="no-release-matches-any"),
+        pytest.param(("EQ", "1.5-1"), ("EQ", "1.5-2"), False, id="release-differs"),
+        pytest.param((None, None), ("GE", "9"), True, id="unversioned-provide"),
+        pytest.param(("EQ", "1:0.5-1"), ("GT", "3.0"), True, id="epoch"),
+        pytest.param(("EQ", "2.0~rc1-1"), ("LT", "2.0"), True, id="tilde"),
+        pytest.param(("LT", "3"), ("GT", "2"), True, id="ranges-overlap"),
+        pytest.param(("LT", "2"), ("GT", "3"), False, id="ranges-apart"),
+    ],
+)
+def test_overlaps(
+    provide: tuple[str | None, str | None], dep: tuple[str, str], expected: bool
+) -> None:
+    assert overlaps(_provide(*provide), Dep("x", dep[0], parse_evr(dep[1]))) == expected
+
+
+def test_installed_name_is_not_installed_again() -> None:
+    evr = EVR(0, "2.1", "1")
+    present = Installed("lib", evr, "noarch", (Provide("lib", "EQ", evr),), ())
+    found = resolve(Pool((), [present], "x86_64"), ["lib"])
+    assert (found.chosen, found.missing) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        pytest.param(b"\0\0", "header is shorter than its counts", id="short"),
+        pytest.param(
+            struct.pack(">II", 1, 4) + b"\0" * 8,
+            "header counts (1 tags, 4 bytes) do not match its size",
+            id="counts-lie",
+        ),
+        pytest.param(
+            struct.pack(">IIIIII", 1, 4, 1000, 6, 99, 1) + b"abc\0",
+            "tag 1000 points outside the header",
+            id="offset-outside",
+        ),
+        pytest.param(
+            struct.pack(">IIIIII", 1, 4, 1000, 6, 0, 1) + b"abcd",
+            "tag 1000 holds an unterminated string",
+            id="unterminated",
+        ),
+    ],
+)
+def test_hostile_header(blob: bytes, message: str) -> None:
+    with pytest.raises(RpmdbError) as raised:
+        parse_header(blob)
+    assert str(raised.value) == message

@@ -175,8 +175,12 @@ def _manager_wants(path: str) -> bool:
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 MAX_FILE = 4 * 1024 * 1024
+# rpm's package database (rpmdb.sqlite and its write-ahead log) holds every installed package's
+# header: a few MiB for a container base, tens of MiB for a full system.
+MAX_DATABASE = 64 * 1024 * 1024
+_DATABASES = ("rpmdb.sqlite", "rpmdb.sqlite-wal")
 # All the files kept from a layer, or from the merged view of the layers read: Debian's and
-# Ubuntu's keyrings and sources come to well under 1 MiB.
+# Ubuntu's keyrings and sources come to well under 1 MiB; rpm's database is counted apart.
 MAX_KEPT = 16 * 1024 * 1024
 # A dpkg status line (and the apt stanza) is a few KiB; a longer one is not a status file.
 MAX_STATUS_LINE = 1024 * 1024
@@ -316,9 +320,10 @@ class _ChunkStream(io.RawIOBase):
 
 
 def _read_capped(path: str, handle: IO[bytes]) -> bytes:
-    data = handle.read(MAX_FILE + 1)
-    if len(data) > MAX_FILE:
-        raise BaseImageError(f"/{path} is over the {MAX_FILE // (1024 * 1024)} MiB limit")
+    limit = MAX_DATABASE if path.endswith(_DATABASES) else MAX_FILE
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise BaseImageError(f"/{path} is over the {limit // (1024 * 1024)} MiB limit")
     return data
 
 
@@ -369,7 +374,8 @@ def scan_layer(chunks: Iterable[bytes]) -> Entries:
 
 def check_kept(entries: Mapping[str, FileEntry]) -> None:
     """Refuse a layer or view that holds more than MAX_KEPT bytes of wanted files."""
-    if sum(len(e.data) for e in entries.values()) > MAX_KEPT:
+    kept = (e for path, e in entries.items() if not path.endswith(_DATABASES))
+    if sum(len(e.data) for e in kept) > MAX_KEPT:
         raise BaseImageError(f"its apt files come to over {MAX_KEPT >> 20} MiB")
 
 

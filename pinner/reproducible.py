@@ -90,7 +90,13 @@ def plans(parsed: Dockerfile) -> list[StagePlan]:
         inherited = stage.parent is not None and stepped.get(stage.parent, False)
         needs_step = bool(apt_runs) and not inherited
         stepped[stage.label] = inherited or bool(apt_runs)
-        manager_runs = tuple(run for used, run in others if used == manager)
+        # dnf, yum and microdnf RUNs of one stage share a module, and so a resolution.
+        module = managers.MODULES.get(manager or "")
+        manager_runs = tuple(
+            run
+            for used, run in others
+            if used == manager or (module is not None and managers.MODULES.get(used) == module)
+        )
         result.append(StagePlan(stage, manager, tuple(apt_runs), needs_step, manager_runs))
     return result
 

@@ -252,7 +252,9 @@ def test_inspect_bookworm_layout(registry: Registry) -> None:
 
     image = run_inspect(registry.host, "baseimage/bookworm", digest)
 
-    assert image == BaseImage(
+    # os-release is among the files the package-manager modules ask for (dnf reads it).
+    assert [path for path, _ in image.files] == ["/etc/os-release", "/usr/lib/os-release"]
+    assert image._replace(files=()) == BaseImage(
         distro="debian",
         id_like=(),
         version_id="12",
@@ -318,7 +320,7 @@ def test_inspect_ubuntu(registry: Registry) -> None:
 
     image = run_inspect(registry.host, "baseimage/ubuntu", digest)
 
-    assert image._replace(keyrings=(), sources=(), layer="") == BaseImage(
+    assert image._replace(keyrings=(), sources=(), layer="", files=()) == BaseImage(
         distro="ubuntu",
         id_like=("debian",),
         version_id="24.04",

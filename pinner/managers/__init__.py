@@ -19,6 +19,9 @@ from pinner.lockfile import LockedPackage, UnpinnedPackage
 # The lock's package-manager (as pinner.apt.commands names a RUN's manager) -> its module.
 MODULES: Mapping[str, str] = {
     "apk": "pinner.managers.apk",
+    "dnf": "pinner.managers.rpm",
+    "yum": "pinner.managers.rpm",
+    "microdnf": "pinner.managers.rpm",
 }
 # Every name --snapshot-mirror NAME=URL and the config's snapshot-mirrors table accept: apt's
 # snapshot services and each distribution's mirror, whether or not its manager is pinned yet.

@@ -40,6 +40,7 @@ class RpmArg(NamedTuple):
     spec: str
     start: int
     end: int
+    plain: bool = True  # written without quotes or escapes: a pin can replace it as it stands
 
 
 class RpmOptions(NamedTuple):
@@ -162,7 +163,8 @@ def _read(invocation: Invocation) -> _Found | None:
             if note not in notes:
                 notes.append(note)
             continue
-        packages.append(RpmArg(word.text, word.start, word.end))
+        plain = word.end - word.start == len(word.text)
+        packages.append(RpmArg(word.text, word.start, word.end, plain))
         found_words.append(word)
     command = RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
     return _Found(command, tuple(found_words))
@@ -190,6 +192,12 @@ def _note(word: Word) -> str | None:
     if _SPEC.fullmatch(text) or _PROVIDE.fullmatch(text):
         return None
     return f"package word {text!r} is not a package name; it is not recorded"
+
+
+def read_command(invocation: Invocation) -> RpmCommand | None:
+    """One dnf, yum or microdnf invocation as pinner reads it; None when it names no verb."""
+    found = _read(invocation)
+    return None if found is None else found.command
 
 
 def _found(run_text: str, escape: str) -> Iterator[_Found]:

@@ -70,9 +70,9 @@ class RpmConfig(NamedTuple):
     """An image's dnf configuration."""
 
     distro: str  # os-release ID: fedora, centos, rhel, rocky, almalinux
-    version_id: str
+    release: str  # os-release VERSION_ID
     releasever: str
-    basearch: str
+    arch: str  # dnf's basearch
     repos: tuple[Repo, ...]
     weak_deps: bool
     keys: tuple[str, ...]  # /etc/pki/rpm-gpg files the image holds

@@ -1,0 +1,252 @@
+"""dnf, yum and microdnf (Fedora, CentOS Stream, RHEL/UBI, Rocky, AlmaLinux) as a pinner manager.
+
+The repositories these images configure keep only their current builds (Fedora's and EL's
+`updates`), so a lock records what they serve today: NEVRA and checksum per architecture, pins
+`name-[epoch:]version-release` with --pin-versions, and `update` moves them on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from pinner.apt.shell import Invocation
+from pinner.errors import MirrorError, PackageError
+from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import repodata as rd
+from pinner.managers.rpmcommands import PROGRAMS, RpmOptions, cleanup_for, read_command
+from pinner.managers.rpmconfig import IMAGE_PATHS, Repo, RpmConfig, configure, enabled_repos
+from pinner.managers.rpmresolve import Pool, resolve
+from pinner.managers.rpmversion import ARCHES, EVR, parse_evr
+from pinner.output import untrusted
+
+NAME = "dnf"
+# The distribution's os-release ID -> the --snapshot-mirror name that replaces its repositories.
+MIRROR_NAMES: Mapping[str, str] = {
+    "fedora": "fedora",
+    "centos": "centos",
+    "rocky": "rocky",
+    "almalinux": "alma",
+    "rhel": "ubi",
+}
+MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Fedora's largest is about 40 MiB
+_NAME_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
+_VERSION_RE = re.compile(r"([0-9]+:)?[A-Za-z0-9_+.~^]+-[A-Za-z0-9_+.~^]+")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_CHECKSUM_RE = re.compile(r"(sha1|sha384|sha512):[0-9a-f]{40,128}")
+_FILENAME_RE = re.compile(r"[A-Za-z0-9_+.~^/%@=-]+\.rpm")
+
+
+class _Repodata(NamedTuple):
+    packages: tuple[rd.RpmPackage, ...]
+    base: str
+
+
+def _own(config: ImageConfig) -> RpmConfig:
+    if not isinstance(config, RpmConfig):
+        raise TypeError(f"dnf was handed {type(config).__name__}, not its own configuration")
+    return config
+
+
+def _version(evr: EVR) -> str:
+    """The lock's version: `[epoch:]version-release`, as dnf reads it after `name-`."""
+    return str(evr)
+
+
+def _http(url: str) -> bool:
+    return url.startswith(("https://", "http://")) and not any(c.isspace() for c in url)
+
+
+def locked(package: rd.RpmPackage, arch: str) -> LockedPackage:
+    """The lock's record of a primary.xml package installed on basearch arch."""
+    sha256 = package.checksum.hexdigest if package.checksum.kind == "sha256" else ""
+    checksum = None if sha256 else f"{package.checksum.kind}:{package.checksum.hexdigest}"
+    return LockedPackage(
+        package.name, arch, _version(package.evr), sha256, package.href, checksum=checksum
+    )
+
+
+def checked(package: LockedPackage) -> LockedPackage:
+    """A locked dnf package whose every field is what primary.xml could say."""
+    where = f"package {untrusted(package.name)!r}"
+    if not _NAME_RE.fullmatch(package.name):
+        raise ValueError(f"{where}: not an RPM package name")
+    if package.architecture not in ARCHES:
+        raise ValueError(f"{where}: architecture {untrusted(package.architecture)!r} is not valid")
+    if not _VERSION_RE.fullmatch(package.version):
+        raise ValueError(f"{where}: version {untrusted(package.version)!r} is not an RPM EVR")
+    if package.sha256:
+        if not _SHA256_RE.fullmatch(package.sha256) or package.checksum is not None:
+            raise ValueError(f"{where}: sha256 {untrusted(package.sha256)!r} is malformed")
+    elif package.checksum is None or not _CHECKSUM_RE.fullmatch(package.checksum):
+        raise ValueError(f"{where}: neither a sha256 nor a checksum primary.xml could give")
+    parts = package.filename.split("/")
+    if not _FILENAME_RE.fullmatch(package.filename) or ".." in parts or "." in parts:
+        raise ValueError(f"{where}: filename {untrusted(package.filename)!r} is not an RPM path")
+    return package
+
+
+class Rpm:
+    """dnf, yum and microdnf, as pinner.managers.Manager."""
+
+    name = NAME
+    programs = PROGRAMS
+    image_paths = IMAGE_PATHS
+
+    def __init__(self) -> None:
+        # One run reads a repository's metadata once, whatever the stages and words.
+        self._repodata: dict[str, _Repodata] = {}
+        # The options of the command that first named each word (--enablerepo, weak deps):
+        # installs() sees the command, resolve() only its words.
+        self._options: dict[str, RpmOptions] = {}
+
+    def installs(self, invocation: Invocation) -> Install | None:
+        command = read_command(invocation)
+        if command is None:
+            return None
+        packages = []
+        for arg in command.packages:
+            self._options.setdefault(arg.spec, command.options)
+            plain = arg.plain and _NAME_RE.fullmatch(arg.spec) is not None
+            packages.append(PackageArg(arg.spec, None, arg.start, arg.end, plain))
+        return Install(command.program, tuple(packages), command.notes, command.start, command.end)
+
+    def configure(self, files: Mapping[str, bytes], platform: str) -> RpmConfig | str:
+        return configure(files, platform.removeprefix("linux/"))
+
+    async def _fetch_repo(
+        self, fetch: Fetch, config: RpmConfig, repo: Repo, mirrors: Mapping[str, str]
+    ) -> _Repodata:
+        """A repository's primary packages, read down its checksum chain."""
+        mirror = mirrors.get(MIRROR_NAMES.get(config.distro, ""))
+        metalink = None
+        bases: tuple[str, ...]
+        if mirror:
+            # A company mirror or a test stand-in lays each repository out under its id.
+            bases = (f"{mirror.rstrip('/')}/{repo.id}/",)
+        elif repo.baseurls:
+            bases = repo.baseurls
+        elif repo.metalink:
+            if not _http(repo.metalink):
+                raise MirrorError(f"{repo.source}: [{repo.id}] metalink is not an http(s) URL")
+            data = await fetch(repo.metalink, f"[{repo.id}] metalink", rd.MAX_DOCUMENT)
+            metalink = rd.parse_metalink(data, f"[{repo.id}] metalink")
+            bases = metalink.urls
+        elif repo.mirrorlist:
+            if not _http(repo.mirrorlist):
+                raise MirrorError(f"{repo.source}: [{repo.id}] mirrorlist is not an http(s) URL")
+            data = await fetch(repo.mirrorlist, f"[{repo.id}] mirrorlist", rd.MAX_DOCUMENT)
+            bases = rd.parse_mirrorlist(data, f"[{repo.id}] mirrorlist")
+        else:
+            raise MirrorError(f"{repo.source}: [{repo.id}] has no baseurl, metalink or mirrorlist")
+        base = next((b for b in bases if _http(b)), None)
+        if base is None:
+            raise MirrorError(f"{repo.source}: [{repo.id}] names no http(s) URL")
+        base = base if base.endswith("/") else f"{base}/"
+        if base in self._repodata:
+            return self._repodata[base]
+        subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml"
+        repomd = await fetch(f"{base}repodata/repomd.xml", subject, rd.MAX_DOCUMENT)
+        try:
+            if metalink is not None:
+                rd.check_repomd(metalink, repomd, subject)
+            entry = rd.parse_repomd(repomd, subject)["primary"]
+            limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
+            primary_subject = f"[{repo.id}] {entry.href}"
+            data = await fetch(f"{base}{entry.href}", primary_subject, limit)
+            packages = rd.primary_packages(entry, data, primary_subject)
+        except rd.RepodataError as error:
+            raise MirrorError(str(error)) from None
+        found = _Repodata(tuple(packages), base)
+        self._repodata[base] = found
+        return found
+
+    async def _pool(
+        self,
+        fetch: Fetch,
+        config: RpmConfig,
+        options: RpmOptions,
+        mirrors: Mapping[str, str],
+    ) -> tuple[Pool, tuple[str, ...]]:
+        repos = enabled_repos(config, options)
+        packages: list[rd.RpmPackage] = []
+        for repo in repos:
+            packages += (await self._fetch_repo(fetch, config, repo, mirrors)).packages
+        return Pool(packages, config.installed or (), config.arch), tuple(r.id for r in repos)
+
+    async def resolve(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        requests: Sequence[PackageArg],
+        mirrors: Mapping[str, str],
+        *,
+        refresh: bool,
+    ) -> Resolved:
+        config = _own(image)
+        groups: dict[RpmOptions, list[str]] = {}
+        for request in requests:
+            options = self._options.get(request.name, RpmOptions())
+            groups.setdefault(options, []).append(request.name)
+        chosen: dict[str, rd.RpmPackage] = {}
+        notes = list(config.notes)
+        for options, specs in groups.items():
+            pool, repo_ids = await self._pool(fetch, config, options, mirrors)
+            weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
+            found = resolve(pool, specs, weak_deps=weak)
+            if found.missing:
+                where = f"{config.distro} {config.release} {config.arch}"
+                missing = found.missing[0]
+                name = missing.split(" ", 1)[0]
+                raise PackageError(
+                    name,
+                    f"{missing}: nothing in the enabled repositories provides it"
+                    f" ({', '.join(repo_ids) or 'none enabled'}; {where})",
+                )
+            notes += found.notes
+            for choice in found.chosen:
+                chosen.setdefault(choice.package.name, choice.package)
+        packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))
+        unpinned: tuple[UnpinnedPackage, ...] = ()
+        return Resolved(packages, unpinned, tuple(dict.fromkeys(notes)), None, rebuildable=False)
+
+    async def unserved(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        packages: Sequence[LockedPackage],
+        mirrors: Mapping[str, str],
+    ) -> list[str]:
+        config = _own(image)
+        pool, repo_ids = await self._pool(fetch, config, RpmOptions(), mirrors)
+        lines = []
+        for package in packages:
+            if package.architecture != config.arch:
+                continue
+            served = pool.by_name.get(package.name, [])
+            if any(locked(p, config.arch) == package for p in served):
+                continue
+            now = ", ".join(sorted({_version(p.evr) for p in served})) or "nothing"
+            lines.append(
+                f"{package.name}-{package.version} ({package.architecture}): no longer served"
+                f" by {', '.join(repo_ids) or 'the repositories'} (they serve {now});"
+                " run pinner update"
+            )
+        return lines
+
+    def pin_word(self, name: str, version: str) -> str:
+        if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):
+            raise ValueError(f"{name}-{version} is not an RPM package word")
+        parse_evr(version)
+        return f"{name}-{version}"
+
+    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+        return cleanup_for(run_text)
+
+    def checked(self, package: LockedPackage) -> LockedPackage:
+        return checked(package)
+
+
+MANAGER: Manager = Rpm()

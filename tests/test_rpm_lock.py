@@ -1,0 +1,173 @@
+"""`pinner lock` on dnf and microdnf stages: a real registry holding a CentOS Stream 9-like image
+(its real c9s.repo, an rpmdb written by dnf), and a local mirror serving repodata made by
+createrepo_c (baseos) and recorded from CentOS Stream 9 (appstream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alpine_support import AlpineMirror, alpine_image
+from cli import run
+from handmade import push
+from registryd import Registry, push_image
+from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
+from shell_syntax import run_errors
+
+from pinner import lockfile
+
+TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "rpm"
+OS_RELEASE = (
+    b'NAME="CentOS Stream"\nVERSION="9"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\n'
+    b'PRETTY_NAME="CentOS Stream 9"\n'
+)
+# What the real AppStream packages need from glibc, which the trimmed data does not hold.
+GLIBC_PROVIDES = (
+    "libm.so.6()(64bit)",
+    "libm.so.6(GLIBC_2.2.5)(64bit)",
+    "libm.so.6(GLIBC_2.23)(64bit)",
+    "libm.so.6(GLIBC_2.29)(64bit)",
+    "rtld(GNU_HASH)",
+    "libc.so.6(GLIBC_2.34)(64bit)",
+    "libc.so.6(GLIBC_2.14)(64bit)",
+)
+BASEOS = [
+    Spec("glibc", "2.34", "100.el9", provides=GLIBC_PROVIDES),
+    Spec("base", "1.0"),
+    Spec("lib", "1.5"),
+    Spec("lib", "2.1"),
+    Spec("app", "1.0", requires=("lib >= 2.0", "/usr/bin/tool"), recommends=("weak",)),
+    Spec("toolpkg", "1.0", files=("/usr/bin/tool",)),
+    Spec("weak", "1.0"),
+    Spec("extra", "1.0", epoch=2, requires=("base",)),
+]
+DOCKERFILE = """\
+FROM centos:stream9
+RUN dnf install -y --setopt=install_weak_deps=False app jq \\
+    && dnf clean all
+RUN microdnf install -y extra
+"""
+PINNED_RUNS = """\
+ARG SOURCE_DATE_EPOCH
+RUN dnf install -y --setopt=install_weak_deps=False app-1.0-1 jq-1.6-15.el9 \\
+    && dnf clean all
+RUN microdnf install -y extra-2:1.0-1 \\
+    && microdnf clean all
+"""
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repo(BASEOS, tmp_path_factory.mktemp("rpm") / "baseos")
+
+
+@pytest.fixture(scope="module")
+def mirror(repos: Path) -> Iterator[AlpineMirror]:
+    files = {}
+    for name, root in (("baseos", repos), ("appstream", TESTDATA / "cs9-appstream")):
+        for path in (root / "repodata").iterdir():
+            files[f"/{name}/repodata/{path.name}"] = path.read_bytes()
+    with AlpineMirror(files) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry, repos: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("root")
+    dnf_install(root, repos, ["glibc", "base", "lib-1.5"])
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    push(alpine_image(files, architecture="amd64"), registry, "library/centos", "stream9")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+def _lock(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, *args: str
+) -> tuple[int, str, str]:
+    return run(
+        capsys,
+        "lock",
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"centos={mirror.url}",
+        "--platform",
+        "linux/amd64",
+        *args,
+    )
+
+
+@needs_rpm_tools
+def test_lock_records_the_closure_minus_the_rpmdb(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE)
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.package_manager, stage.distro, stage.release) == ("dnf", "centos", "9")
+    assert "pinned, not rebuildable once the branch moves on" in stage.notes
+    found = {(p.name, p.version, p.architecture) for p in stage.packages}
+    # lib is upgraded (app needs >= 2.0, the image has 1.5); glibc and base are in the rpmdb;
+    # weak deps are off for app's command; jq and oniguruma come from the real AppStream data.
+    assert found == {
+        ("app", "1.0-1", "x86_64"),
+        ("lib", "2.1-1", "x86_64"),
+        ("toolpkg", "1.0-1", "x86_64"),
+        ("jq", "1.6-15.el9", "x86_64"),
+        ("oniguruma", "6.9.6-1.el9.4", "x86_64"),
+        ("extra", "2:1.0-1", "x86_64"),
+    }
+    jq = next(p for p in stage.packages if p.name == "jq")
+    assert jq.filename == "Packages/jq-1.6-15.el9.x86_64.rpm"
+    assert len(jq.sha256) == 64
+    text = (env / "Dockerfile").read_text()
+    # After the pinned FROM, only the missing cache cleanup is added.
+    unpinned = PINNED_RUNS.replace("app-1.0-1 jq-1.6-15.el9", "app jq").replace("-2:1.0-1", "")
+    assert text.endswith(unpinned)
+    assert run_errors(text) == []
+    assert mirror.log.count("/appstream/repodata/repomd.xml") == 1
+
+
+@needs_rpm_tools
+def test_pin_versions_writes_nevr_words(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    text = (env / "Dockerfile").read_text()
+    assert text.endswith(PINNED_RUNS)
+    assert run_errors(text) == []
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile").read_text() == text
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
+@needs_rpm_tools
+def test_a_word_no_repository_serves_is_one_line(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text("FROM centos:stream9\nRUN dnf install -y nosuch\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 1
+    assert (
+        "Dockerfile:2: nosuch: nothing in the enabled repositories provides it"
+        " (baseos, appstream; centos 9 x86_64)"
+    ) in err

@@ -181,7 +181,7 @@ def _stage(real: str, shown: str, text: str) -> _Staged:
                         os.fchown(f.fileno(), old.st_uid, old.st_gid)
                 os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode))  # after chown, which clears setuid
         if old is not None:
-            backup = _backup(real, folder)
+            backup = _backup(real, folder, temp)
     except OSError as e:
         if temp is not None:
             _remove(temp)
@@ -189,8 +189,14 @@ def _stage(real: str, shown: str, text: str) -> _Staged:
     return _Staged(shown, real, temp, backup)
 
 
-def _backup(real: str, folder: str) -> str:
+def _backup(real: str, folder: str, temp: str) -> str:
     """A second name for the file as it is now (a hard link, else a copy), to roll back to."""
+    # Named after our temp file, so no other process should hold the name (link() would refuse
+    # to replace one): creating a file only to reserve a name cost a third of a 1,000-file write.
+    backup = temp + ".old"
+    with contextlib.suppress(OSError):
+        os.link(real, backup)
+        return backup
     fd, backup = tempfile.mkstemp(prefix=".pinner-", dir=folder)
     os.close(fd)
     try:

@@ -88,6 +88,51 @@ def test_item7_a_failed_rename_puts_back_the_files_already_replaced(
     assert leftovers(tmp_path) == []
 
 
+def test_a_write_creates_one_temp_file_per_target(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Creating files is most of a write's cost: the backup of a replaced file is a link named
+    # after its temp file, not a second temp file.
+    a, b = two
+    made: list[str] = []
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    files.write_all({str(a): "FROM a\n", str(b): "FROM b\n", f"{b}.lock": "version = 1\n"})
+    assert len(made) == 3
+    assert leftovers(tmp_path) == []
+
+
+def test_a_backup_name_taken_falls_back_to_a_fresh_name(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    before = contents(tmp_path)
+    real_link, real_replace = os.link, os.replace
+
+    def link(src: str, dst: str) -> None:
+        if dst.endswith(".old"):
+            raise FileExistsError(errno.EEXIST, "File exists", dst)
+        real_link(src, dst)
+
+    def replace(src: str, dst: str) -> None:
+        if dst == str(b):
+            raise OSError(errno.ENOSPC, "No space left on device", src)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(DockerfileError):
+        files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
 def test_item7_ctrl_c_during_the_renames_finishes_them_then_interrupts(
     tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,6 +135,9 @@ def _line_offsets(text: str) -> list[int]:
 
 def _logical(text: str, starts: list[int], first: int, last: int, escape: str = "\\") -> Logical:
     """The instruction's text with continuations and interleaved comment lines removed."""
+    if first == last:  # most instructions: one line, one piece
+        stop = starts[first + 1] if first + 1 < len(starts) else len(text)
+        return Logical(text[starts[first] : stop].rstrip("\r\n"), (0,), (starts[first],))
     pieces: list[str] = []
     piece_starts: list[int] = []
     offsets: list[int] = []
@@ -231,8 +234,9 @@ def instructions(text: str) -> list[Instruction]:
         first, last = item["startline"], item["endline"]
         if keyword == "COMMENT" or first <= covered:
             continue  # dockerfile-parse reads heredoc bodies as instructions; they are not
-        words = _split_words(_logical(text, starts, first, last, escape))
-        if keyword in ("RUN", "COPY", "ADD"):
+        logical = _logical(text, starts, first, last, escape)
+        words = _split_words(logical)
+        if keyword in ("RUN", "COPY", "ADD") and "<<" in logical.text:
             last = covered = _heredoc_end(text, starts, words[1:], last)
         end = starts[last + 1] if last + 1 < len(starts) else len(text)
         result.append(Instruction(keyword, first + 1, Span(starts[first], end), tuple(words[1:])))

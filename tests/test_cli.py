@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import socket
@@ -134,6 +135,21 @@ def test_relock_parses_each_dockerfile_once(
 
     assert snapshot(tmp_path) == before
     assert parsed == [str(dockerfile)]
+
+
+def test_a_run_collects_garbage_less_often(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # At the default threshold (700) the collector took a third of parsing a long Dockerfile.
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    previous = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        run(capsys, "check", "-q", str(dockerfile))
+        assert gc.get_threshold()[0] >= 50_000
+    finally:
+        gc.set_threshold(*previous)
 
 
 def test_first_lock_costs_one_head_per_tag_and_one_get_per_index(

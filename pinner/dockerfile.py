@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import io
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -230,7 +231,7 @@ def instructions(text: str) -> list[Instruction]:
     result = []
     covered = -1
     for item in parser.structure:
-        keyword = item["instruction"].upper()
+        keyword = sys.intern(item["instruction"].upper())  # one string per keyword, not per line
         first, last = item["startline"], item["endline"]
         if keyword == "COMMENT" or first <= covered:
             continue  # dockerfile-parse reads heredoc bodies as instructions; they are not

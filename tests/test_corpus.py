@@ -120,7 +120,13 @@ def lock(text: str, old: Lock) -> Locked:
     """What `pinner lock` writes for text, with the fake resolver."""
     parsed = dockerfile.parse(text, "Dockerfile")
     stages = _stages(parsed)
-    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, {})
+    # Manager stages (apk) get their made-up versions written, as --pin-versions does.
+    versions = {
+        s.stage: {p.name: p.version for p in s.packages}
+        for s in stages
+        if managers.get(s.package_manager) is not None
+    }
+    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, versions)
     new, notes = reproducible.rewrite_text(parsed, rewrite)
     reparsed = dockerfile.parse(new, "Dockerfile")
     resolved = {}

@@ -223,7 +223,8 @@ def needs_cleanup(invocations: Iterable[Invocation], run_text: str) -> bool:
             continue
         texts = [a.text for a in invocation.args]
         verb = next((t for t in texts if not is_option(t)), None)
-        if verb in ("add", "upgrade", "update") and "--no-cache" not in texts:
+        # --no-network reads no index: nothing is written to the cache.
+        if verb in ("add", "upgrade", "update") and not {"--no-cache", "--no-network"} & set(texts):
             return True
     return False
 

@@ -1,0 +1,404 @@
+"""apk's pure parts: `apk add` words, versions, the image's files, signed indexes, resolution,
+and the pins and cleanup the rewrite writes into apk RUNs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alpine_support import REAL_INDEX, REAL_KEY, ROOTFS, index_archive, make_key, record, sign
+from shell_syntax import run_errors
+
+from pinner import dockerfile, reproducible
+from pinner.apt.shell import run_invocations
+from pinner.errors import MirrorError
+from pinner.lockfile import LockedPackage
+from pinner.managers import PackageArg, apk
+
+KEYS = {REAL_KEY: (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes()}
+
+
+def words(run: str) -> list[tuple[str, str | None]]:
+    """(name, constraint) of every package word the RUN's apk add commands install."""
+    found = []
+    for invocation in run_invocations(run):
+        install = apk.MANAGER.installs(invocation) if invocation.program == "apk" else None
+        if install is not None:
+            found += [(p.name, p.constraint) for p in install.packages]
+            # The offsets span the word as written.
+            assert all(
+                run[p.start : p.end].startswith(p.name) or not p.plain for p in install.packages
+            )
+    return found
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("apk add curl", [("curl", None)]),
+        ("apk add --no-cache curl git", [("curl", None), ("git", None)]),
+        ("apk --no-cache add -U curl", [("curl", None)]),
+        ("apk add --virtual .build-deps gcc make", [("gcc", None), ("make", None)]),
+        ("apk add -t .build-deps gcc", [("gcc", None)]),
+        ("apk add --virtual=.build-deps gcc", [("gcc", None)]),
+        (
+            "apk add curl=8.1.1-r1 bash~5.2 tzdata>2023",
+            # Unquoted, `>2023` is the shell's redirection, not apk's constraint.
+            [("curl", "=8.1.1-r1"), ("bash", "~5.2"), ("tzdata", None)],
+        ),
+        ("apk add 'openssl>=3.0'", [("openssl", ">=3.0")]),
+        ("apk add so:libz.so.1 cmd:bash", [("so:libz.so.1", None), ("cmd:bash", None)]),
+        ("apk add --allow-untrusted ./local.apk curl", [("curl", None)]),
+        ("apk del .build-deps", []),
+        ("apk del --no-network curl", []),
+        ("apk update && apk upgrade", []),
+        ("apk add --repository https://dl-cdn.alpinelinux.org/alpine/edge/testing foo", []),
+        ("apk add -X https://example.org/alpine/edge/testing foo", []),
+        ("apk add $PKGS", []),
+        ("apk add foo@testing", []),
+        ("apk info -e curl || apk add curl", [("curl", None)]),
+    ],
+)
+def test_apk_add_words(run: str, expected: list[tuple[str, str | None]]) -> None:
+    assert words(run) == expected
+
+
+def test_what_is_not_pinned_is_said() -> None:
+    (invocation,) = run_invocations("apk add -X https://x.example/alpine/edge/testing foo $EXTRA")
+    install = apk.MANAGER.installs(invocation)
+    assert install is not None
+    assert install.notes == (
+        "package word uses a variable ($EXTRA); it is not recorded",
+        "apk add --repository https://x.example/alpine/edge/testing: a repository the image does"
+        " not configure; not pinned: foo",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lower", "higher"),
+    [
+        ("1.2.3-r0", "1.2.3-r1"),
+        ("1.2.3", "1.2.4"),
+        ("1.2", "1.2.1"),
+        ("1.2.3_rc1", "1.2.3"),
+        ("1.2.3_alpha", "1.2.3_beta"),
+        ("1.2.3", "1.2.3_p1"),
+        ("1.2.3_git20220101", "1.2.3_p1"),
+        ("6.3_p20221119-r1", "6.4-r0"),
+        ("1.0a", "1.0b"),
+        ("0.99f7-r0", "0.99f8-r0"),
+        ("9.9", "10.0"),
+    ],
+)
+def test_version_order(lower: str, higher: str) -> None:
+    assert apk.parse_version(lower) < apk.parse_version(higher)
+
+
+@pytest.mark.parametrize(
+    ("version", "op", "wanted", "ok"),
+    [
+        ("1.2.3-r0", "=", "1.2.3-r0", True),
+        ("1.2.3-r1", "=", "1.2.3-r0", False),
+        ("1.2.3-r1", "~", "1.2", True),
+        ("1.20.3-r1", "~", "1.2", False),
+        ("1.2.3-r1", ">", "1.2.3", True),
+        ("1.2.3-r1", "<", "1.2.3", False),
+        ("1.2.3", ">=", "1.2.3", True),
+    ],
+)
+def test_satisfies(version: str, op: str, wanted: str, ok: bool) -> None:
+    assert apk.satisfies(version, op, wanted) is ok
+
+
+def test_invalid_versions_are_refused() -> None:
+    for text in ("", "abc", "1.2-rX", "1.2; rm -rf /", "1.2 3"):
+        assert not apk.is_version(text)
+
+
+# --------------------------------------------------------------------------- the image
+
+
+def test_configure_reads_the_recorded_image_files() -> None:
+    files = {
+        "/etc/apk/repositories": b"https://dl-cdn.alpinelinux.org/alpine/v3.17/main\n"
+        b"# a comment\n@testing https://dl-cdn.alpinelinux.org/alpine/edge/testing\n\n"
+        b"/media/cdrom/apks\n",
+        "/etc/apk/arch": b"aarch64\n",
+        "/etc/alpine-release": b"3.16.2\n",
+        f"/etc/apk/keys/{REAL_KEY}": KEYS[REAL_KEY],
+        "/lib/apk/db/installed": (ROOTFS / "lib/apk/db/installed").read_bytes(),
+    }
+    config = apk.configure(files, "linux/arm64")
+    assert isinstance(config, apk.ApkConfig)
+    assert (config.distro, config.release, config.arch, config.branch) == (
+        "alpine",
+        "3.16.2",
+        "aarch64",
+        "v3.17",
+    )
+    assert [r.tail for r in config.repositories] == ["v3.17/main"]
+    assert list(config.keys) == [REAL_KEY]
+    # 14 packages and the names they provide.
+    assert config.installed["musl"] == "1.2.3-r0"
+    assert config.installed["so:libc.musl-aarch64.so.1"] == "1"
+    assert config.installed["/bin/sh"] == ""
+    assert config.installed["ca-certificates-cacert"] == "20220614-r0"
+    assert config.notes == (
+        "tagged repository @testing is used only by name@tag words; not read",
+        "repository '/media/cdrom/apks' is not an http(s) URL; not read",
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "platform", "why"),
+    [
+        ({}, "linux/arm64", "the image has no /etc/apk/repositories"),
+        (
+            {"/etc/apk/repositories": b"# none\n"},
+            "linux/arm64",
+            "/etc/apk/repositories names no http(s) repository",
+        ),
+        (
+            {"/etc/apk/repositories": b"https://a/alpine/v3.17/main\n", "/etc/apk/arch": b"x86_64"},
+            "linux/arm64",
+            "the image is x86_64, not aarch64 (linux/arm64)",
+        ),
+        (
+            {"/etc/apk/repositories": b"https://a/alpine/v3.17/main\n"},
+            "linux/mips64le",
+            "apk has no architecture for linux/mips64le",
+        ),
+    ],
+)
+def test_configure_says_why_not(files: dict[str, bytes], platform: str, why: str) -> None:
+    assert apk.configure(files, platform) == why
+
+
+# --------------------------------------------------------------------------- signed indexes
+
+
+def test_the_recorded_index_verifies_with_the_recorded_key_and_parses() -> None:
+    source = "v3.17/main aarch64"
+    entries = apk.parse_index(
+        apk.index_text(apk.verify_index(REAL_INDEX.read_bytes(), KEYS, source), source), source
+    )
+    assert len(entries) == 5004
+    assert {e.arch for e in entries} == {"aarch64"}
+    curl = next(e for e in entries if e.name == "curl")
+    assert curl == apk.Entry(
+        "curl",
+        "8.1.1-r1",
+        "aarch64",
+        "Q15PbnQa1gDcsHbkMOWDlD8LEJ5ys=",
+        ("ca-certificates", "so:libc.musl-aarch64.so.1", "so:libcurl.so.4", "so:libz.so.1"),
+        ("cmd:curl=8.1.1-r1",),
+        (),
+        0,
+    )
+
+
+def test_sha256_signatures_verify_and_a_byte_changed_does_not(tmp_path: Path) -> None:
+    private, name = make_key(tmp_path)
+    keys = {name: private.with_name(name).read_bytes()}
+    data = sign(index_archive(record("a", "1.0-r0")), private, name, tmp_path, "sha256")
+    assert (
+        apk.parse_index(apk.index_text(apk.verify_index(data, keys, "x"), "x"), "x")[0].name == "a"
+    )
+    with pytest.raises(MirrorError, match="does not verify"):
+        apk.verify_index(data[:-8] + bytes(8), keys, "x")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "x: no signature"),
+        (b"not gzip at all", "x: not a gzip stream"),
+        (REAL_INDEX.read_bytes()[:200], "x: no signature: the first gzip stream"),
+    ],
+)
+def test_broken_index_files(data: bytes, message: str) -> None:
+    with pytest.raises(MirrorError) as info:
+        apk.verify_index(data, KEYS, "x")
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("P:curl\nV:8.1.1-r1; touch /x\n", "x: curl: version '8.1.1-r1; touch /x' is not valid"),
+        ("P:cu rl\nV:1.0\n", "x: package name 'cu rl' is not valid"),
+        ("P:curl\nnot a field\n", "x: line 2 is not a field (X:value)"),
+        ("P:curl\nV:1.0\nA:x86 64\n", "x: curl: architecture 'x86 64' is not valid"),
+    ],
+)
+def test_index_fields_are_checked_before_use(text: str, message: str) -> None:
+    with pytest.raises(MirrorError) as info:
+        apk.parse_index(text, "x")
+    assert str(info.value) == message
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@pytest.fixture(scope="module")
+def universe() -> apk.Universe:
+    data = apk.verify_index(REAL_INDEX.read_bytes(), KEYS, "x")
+    return apk.Universe(apk.parse_index(apk.index_text(data, "x"), "x"))
+
+
+@pytest.fixture(scope="module")
+def installed() -> dict[str, str]:
+    files = {"/etc/apk/repositories": b"https://a/alpine/v3.17/main\n"}
+    files["/lib/apk/db/installed"] = (ROOTFS / "lib/apk/db/installed").read_bytes()
+    config = apk.configure(files, "linux/arm64")
+    assert isinstance(config, apk.ApkConfig)
+    return dict(config.installed)
+
+
+def _names(universe: apk.Universe, installed: dict[str, str], *words: str) -> list[str]:
+    requests = []
+    for word in words:
+        name, op, version, _ = apk._dependency(word)
+        requests.append(PackageArg(name, f"{op}{version}" if op else None, 0, 0))
+    entries, missing, _ = apk.closure(universe, installed, requests)
+    assert not [m for m in missing if not m[1].startswith(apk.KEPT)]
+    return sorted(e.name for e in entries)
+
+
+def test_closure_minus_what_the_image_has(
+    universe: apk.Universe, installed: dict[str, str]
+) -> None:
+    assert _names(universe, installed, "curl") == [
+        "brotli-libs",
+        "ca-certificates",
+        "curl",
+        "libcrypto3",
+        "libcurl",
+        "libssl3",
+        "nghttp2-libs",
+    ]
+    # Without the installed database, musl and zlib come along.
+    assert {"musl", "zlib"} <= set(_names(universe, {}, "curl"))
+
+
+def test_installed_packages_named_are_kept(
+    universe: apk.Universe, installed: dict[str, str]
+) -> None:
+    entries, missing, _ = apk.closure(universe, installed, [PackageArg("zlib", None, 0, 0)])
+    assert entries == []
+    assert missing == [("zlib", f"{apk.KEPT}1.2.12-r3")]
+
+
+def test_provider_choice(universe: apk.Universe) -> None:
+    # gcc needs so:libisl.so.23, which isl24 (=23.1.0) and isl25 (=23.2.0) provide: apk takes 25.
+    assert "isl25" in _names(universe, {}, "gcc") and "isl24" not in _names(universe, {}, "gcc")
+    best = universe.best("cmd:bash", None, None)
+    assert isinstance(best, apk.Entry) and best.name == "bash"
+
+
+def test_a_word_the_branch_does_not_serve(universe: apk.Universe) -> None:
+    assert (
+        universe.best("curl", "=", "7.0.0-r0") == "the repositories serve 8.1.1-r1, not =7.0.0-r0"
+    )
+    assert universe.best("no-such-package", None, None) == "no such package in the repositories"
+
+
+def test_locked_packages_are_checked_as_the_lock_reader_checks_them() -> None:
+    good = LockedPackage(
+        "curl",
+        "aarch64",
+        "8.1.1-r1",
+        "",
+        "v3.17/main/aarch64/curl-8.1.1-r1.apk",
+        checksum="Q15PbnQa1gDcsHbkMOWDlD8LEJ5ys=",
+    )
+    assert apk.checked(good) == good
+    for bad, why in [
+        (good._replace(version="1;x"), "not an apk version"),
+        (good._replace(checksum="sha256:00"), "checksum is not an APKINDEX Q1 checksum"),
+        (good._replace(filename="../curl.apk"), "is not an apk path"),
+        (good._replace(name="-curl"), "not an apk package name"),
+        (good._replace(sha256="ab" * 32), "an APKINDEX records no sha256"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            apk.checked(bad)
+
+
+# --------------------------------------------------------------------------- the rewrite
+
+
+def _rewrite(text: str, versions: dict[str, str]) -> str:
+    parsed = dockerfile.parse(text, "Dockerfile")
+    (plan,) = reproducible.plans(parsed)
+    edits, _ = reproducible.manager_edits(
+        parsed,
+        plan,
+        reproducible.Rewrite("20240101T000000Z", 0, {"0": "alpine"}, {}, {"0": versions}),
+    )
+    return dockerfile.apply_edits(text, edits)
+
+
+VERSIONS = {
+    "curl": "8.1.1-r1",
+    "gcc": "12.2.1_git20220924-r4",
+    "bash": "5.2.15-r0",
+    "git": "2.38.5-r0",
+}
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        (
+            "RUN apk add --no-cache --virtual .build-deps gcc bash && apk del .build-deps\n",
+            "RUN apk add --no-cache --virtual .build-deps gcc=12.2.1_git20220924-r4"
+            " bash=5.2.15-r0 && apk del .build-deps\n",
+        ),
+        # The group's name is no package even when a package has that name.
+        (
+            "RUN apk add --no-cache -t curl git\n",
+            "RUN apk add --no-cache -t curl git=2.38.5-r0\n",
+        ),
+        # apk del and apk info words are never pinned.
+        (
+            "RUN apk add --no-cache git && apk del curl\n",
+            "RUN apk add --no-cache git=2.38.5-r0 && apk del curl\n",
+        ),
+        # A user's range stays; an old exact pin moves; a quoted word is left as written.
+        (
+            "RUN apk add --no-cache curl~8.1 'git' bash=5.1.0-r0\n",
+            "RUN apk add --no-cache curl~8.1 'git' bash=5.2.15-r0\n",
+        ),
+        (
+            "RUN apk add git\n",
+            "RUN apk add git=2.38.5-r0 \\\n    && rm -rf /var/cache/apk/*\n",
+        ),
+        (
+            "RUN apk add git; rm -rf /var/cache/apk/*\n",
+            "RUN apk add git=2.38.5-r0; rm -rf /var/cache/apk/*\n",
+        ),
+        (
+            "RUN <<EOF\nset -e\napk add git\nEOF\n",
+            "RUN <<EOF\nset -e\napk add git=2.38.5-r0\nrm -rf /var/cache/apk/*\nEOF\n",
+        ),
+        # --no-network reads no index, so leaves no cache to remove.
+        (
+            "RUN apk add --no-network --virtual .rundeps $runDeps\n",
+            "RUN apk add --no-network --virtual .rundeps $runDeps\n",
+        ),
+        (
+            "RUN apk add --no-cache git &\n",
+            "RUN apk add --no-cache git=2.38.5-r0 &\n",
+        ),
+    ],
+)
+def test_pins_go_into_package_words_and_every_run_stays_valid_shell(
+    run: str, expected: str
+) -> None:
+    text = f"FROM alpine:3.17\n{run}"
+    new = _rewrite(text, VERSIONS)
+    assert new == f"FROM alpine:3.17\n{expected}"
+    assert run_errors(new) == []
+    # Twice is once.
+    assert _rewrite(new, VERSIONS) == new

@@ -17,7 +17,14 @@ from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
 from pinner.managers import repodata as rd
 from pinner.managers.rpmcommands import PROGRAMS, RpmOptions, cleanup_for, read_command
-from pinner.managers.rpmconfig import IMAGE_PATHS, Repo, RpmConfig, configure, enabled_repos
+from pinner.managers.rpmconfig import (
+    BASEARCH,
+    IMAGE_PATHS,
+    Repo,
+    RpmConfig,
+    configure,
+    enabled_repos,
+)
 from pinner.managers.rpmresolve import Pool, resolve
 from pinner.managers.rpmversion import ARCHES, EVR, parse_evr
 from pinner.output import untrusted
@@ -37,6 +44,13 @@ _VERSION_RE = re.compile(r"([0-9]+:)?[A-Za-z0-9_+.~^]+-[A-Za-z0-9_+.~^]+")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _CHECKSUM_RE = re.compile(r"(sha1|sha384|sha512):[0-9a-f]{40,128}")
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_+.~^/%@=-]+\.rpm")
+# A word as --pin-versions writes it: name-[epoch:]version-release, the version starting with a
+# digit and the release holding one. Names such as java-17-openjdk or gcc-toolset-13 do not
+# match (their last part has no digit, or there is no second dash after the name).
+_PINNED_RE = re.compile(
+    r"(?P<name>[A-Za-z0-9_+][A-Za-z0-9_+.-]*)"
+    r"-(?P<evr>(?:[0-9]+:)?[0-9][A-Za-z0-9_+.~^]*-[A-Za-z0-9_+.~^]*[0-9][A-Za-z0-9_+.~^]*)"
+)
 
 
 class _Repodata(NamedTuple):
@@ -96,11 +110,14 @@ class Rpm:
     image_paths = IMAGE_PATHS
 
     def __init__(self) -> None:
-        # One run reads a repository's metadata once, whatever the stages and words.
+        # A repository's primary is read once per content (repomd.xml names it by checksum).
         self._repodata: dict[str, _Repodata] = {}
-        # The options of the command that first named each word (--enablerepo, weak deps):
-        # installs() sees the command, resolve() only its words.
-        self._options: dict[str, RpmOptions] = {}
+        # The options of the command of each word (--enablerepo, weak deps): installs() sees the
+        # command, resolve() only its words.
+        self._options: dict[PackageArg, RpmOptions] = {}
+
+    def platform(self, arch: str) -> str | None:
+        return next((f"linux/{p}" for p, a in BASEARCH.items() if a == arch), None)
 
     def installs(self, invocation: Invocation) -> Install | None:
         command = read_command(invocation)
@@ -108,9 +125,14 @@ class Rpm:
             return None
         packages = []
         for arg in command.packages:
-            self._options.setdefault(arg.spec, command.options)
             plain = arg.plain and _NAME_RE.fullmatch(arg.spec) is not None
-            packages.append(PackageArg(arg.spec, None, arg.start, arg.end, plain))
+            pinned = _PINNED_RE.fullmatch(arg.spec)
+            if pinned is not None and arg.spec.rpartition(".")[2] not in ARCHES:
+                word = PackageArg(pinned["name"], f"={pinned['evr']}", arg.start, arg.end, plain)
+            else:
+                word = PackageArg(arg.spec, None, arg.start, arg.end, plain)
+            self._options.setdefault(word, command.options)
+            packages.append(word)
         return Install(command.program, tuple(packages), command.notes, command.start, command.end)
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> RpmConfig | str:
@@ -145,14 +167,15 @@ class Rpm:
         if base is None:
             raise MirrorError(f"{repo.source}: [{repo.id}] names no http(s) URL")
         base = base if base.endswith("/") else f"{base}/"
-        if base in self._repodata:
-            return self._repodata[base]
         subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml"
         repomd = await fetch(f"{base}repodata/repomd.xml", subject, rd.MAX_DOCUMENT)
         try:
             if metalink is not None:
                 rd.check_repomd(metalink, repomd, subject)
             entry = rd.parse_repomd(repomd, subject)["primary"]
+            key = f"{base}{entry.href} {entry.checksum.hexdigest}"
+            if key in self._repodata:
+                return self._repodata[key]
             limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
             primary_subject = f"[{repo.id}] {entry.href}"
             data = await fetch(f"{base}{entry.href}", primary_subject, limit)
@@ -160,7 +183,7 @@ class Rpm:
         except rd.RepodataError as error:
             raise MirrorError(str(error)) from None
         found = _Repodata(tuple(packages), base)
-        self._repodata[base] = found
+        self._repodata[key] = found
         return found
 
     async def _pool(
@@ -188,8 +211,11 @@ class Rpm:
         config = _own(image)
         groups: dict[RpmOptions, list[str]] = {}
         for request in requests:
-            options = self._options.get(request.name, RpmOptions())
-            groups.setdefault(options, []).append(request.name)
+            options = self._options.get(request, RpmOptions())
+            # An exact pin asks for that build; update (refresh) asks for the newest again.
+            exact = request.constraint is not None and not refresh
+            spec = f"{request.name}-{(request.constraint or '=')[1:]}" if exact else request.name
+            groups.setdefault(options, []).append(spec)
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
         for options, specs in groups.items():

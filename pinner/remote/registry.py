@@ -377,8 +377,8 @@ class Registry:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
-        self.auth = RegistryAuth(credentials, retry, sleep, settings.insecure)
+        self.retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
+        self.auth = RegistryAuth(credentials, self.retry, sleep, settings.insecure)
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             auth=self.auth,
@@ -397,12 +397,11 @@ class Registry:
 
     async def _send(self, method: str, url: str) -> httpx.Response:
         """Send with the run's retry policy; connection failures become RegistryError."""
-        retry = Retry(self.settings.attempts, self.settings.backoff, self.settings.max_retry_after)
         return await http.send(
             self._client,
             method,
             url,
-            retry=retry,
+            retry=self.retry,
             sleep=self._sleep,
             error=RegistryError,
             headers={"Accept": ACCEPT},

@@ -55,7 +55,6 @@ class SnapshotMirror:
         )
         self._serial = asyncio.Lock()
         self.requests: dict[str, int] = {}
-        self.cache_hits = 0
         # A run asks for the same indexes once per stage and architecture: keep what verified
         # and parsed (decompressing and parsing bookworm's main index takes about a second).
         self._releases: dict[tuple[str, tuple[bytes, ...]], tuple[Release, bool]] = {}
@@ -74,7 +73,6 @@ class SnapshotMirror:
         """
         cached = self._cached(url)
         if cached is not None and cached.is_file():
-            self.cache_hits += 1
             return cached.read_bytes()
         async with self._serial:
             try:

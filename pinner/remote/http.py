@@ -148,6 +148,13 @@ class Retry(NamedTuple):
     backoff: float = 0.5
     max_retry_after: float = 60.0
 
+    def wait(self, attempt: int, response: httpx.Response | None = None) -> float:
+        """Seconds before the attempt after `attempt` (from 1): Retry-After if within the limit."""
+        asked = retry_after(response) if response is not None else None
+        if asked is None or asked > self.max_retry_after:
+            return self.backoff * 2.0 ** (attempt - 1)
+        return asked
+
 
 def retry_after(response: httpx.Response) -> float | None:
     """Retry-After in seconds (delta-seconds or HTTP-date), or None."""
@@ -212,7 +219,6 @@ async def send(
 
     for attempt in range(1, retry.attempts + 1):
         last = attempt == retry.attempts
-        backoff = retry.backoff * 2 ** (attempt - 1)
         if counts is not None:
             counts[method] = counts.get(method, 0) + 1
         request = client.build_request(method, url, headers=headers)
@@ -228,7 +234,7 @@ async def send(
             if last:
                 reason = describe(e, mirror_option)
                 raise error(f"cannot reach {_failed_host(e, host)}: {reason}") from None
-            await sleep(backoff)
+            await sleep(retry.wait(attempt))
             continue
         if isinstance(response.stream, Bounded):
             response.stream.deadline, response.stream.on_timeout = deadline, too_slow
@@ -241,5 +247,5 @@ async def send(
             raise error(f"{host}: {status}, retry after {wait:.0f} s is past the limit")
         if last:
             raise error(f"{host}: {status} after {retry.attempts} attempts")
-        await sleep(wait if wait is not None else backoff)
+        await sleep(retry.wait(attempt, response))
     raise AssertionError("unreachable")

@@ -188,10 +188,7 @@ class RegistryAuth(httpx.Auth):
                             and token_attempt < self.retry.attempts
                         ):
                             # The token service is a server too: back off as for the registry.
-                            wait = http.retry_after(token_response)
-                            if wait is None or wait > self.retry.max_retry_after:
-                                wait = self.retry.backoff * 2 ** (token_attempt - 1)
-                            await self._sleep(wait)
+                            await self._sleep(self.retry.wait(token_attempt, token_response))
                             token_request = self._authorize(request, host, scope)
                             continue
                         try:

@@ -72,11 +72,14 @@ class Reporter:
     def error(self, line: str) -> None:
         print(untrusted(line, MAX_LINE), file=self.stream)
 
-    def failures(self, errors: list[str]) -> None:
-        """Print each failure, then that nothing was written."""
+    def failures(self, errors: list[str], *, as_json: bool) -> int:
+        """Print each failure, then that nothing was written (and the --json document); exit 1."""
         for line in errors:
             self.error(line)
         self.error(f"{len(errors)} error(s); nothing written")
+        if as_json:
+            print_json_failure(errors, 1)
+        return 1
 
     def progress(self, label: str, total: int) -> Progress:
         """A progress line, hidden when stderr is not a terminal or --quiet is given."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from pinner import engine, files
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
-from pinner.output import Reporter, print_json, print_json_failure
+from pinner.output import Reporter, print_json
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Manifest, Settings
 from pinner.remote.session import Session
@@ -48,10 +48,7 @@ def lock(
     originals = {t.path: t for t in targets}
     outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
     if errors:
-        report.failures(errors)
-        if as_json:
-            print_json_failure(errors, 1)
-        return 1
+        return report.failures(errors, as_json=as_json)
     writes = engine.pending_writes(outcomes)
     for outcome in outcomes:
         for note in outcome.notes:

@@ -10,7 +10,7 @@ from pathlib import Path
 from pinner import engine, files, refresh
 from pinner.engine import Options, Outcome
 from pinner.errors import PinnerError
-from pinner.output import Reporter, print_json, print_json_failure
+from pinner.output import Reporter, print_json
 from pinner.refresh import FileReport
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Settings
@@ -51,10 +51,7 @@ def update(
             _update_all(targets, settings, options, scope, cache_dir or default_cache_dir(), report)
         )
     if errors:
-        report.failures(errors)
-        if as_json:
-            print_json_failure(errors, 1)
-        return 1
+        return report.failures(errors, as_json=as_json)
     writes = engine.pending_writes(outcomes)
     if report_path is not None:
         writes[report_path] = refresh.markdown(reports, scope.strict)

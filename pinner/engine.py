@@ -284,7 +284,7 @@ class StageWork:
             third_party, added[label] = _third_party(parsed, plan.stage, inherited)
             manager = managers.get(plan.manager)
             if manager is not None:
-                found = await self._manager_stage(plan, manager, previous.get(label))
+                found = await self._manager_stage(plan, manager, previous.get(label), snapshot)
                 if found is not None:
                     stage, stage_notes = found
                     stages.append(stage)
@@ -356,7 +356,11 @@ class StageWork:
         return stages, notes
 
     async def _manager_stage(
-        self, plan: reproducible.StagePlan, manager: managers.Manager, old: LockedStage | None
+        self,
+        plan: reproducible.StagePlan,
+        manager: managers.Manager,
+        old: LockedStage | None,
+        snapshot: str,
     ) -> tuple[LockedStage, list[str]] | None:
         """A stage whose package manager has a module: its packages resolved per platform."""
         label = plan.stage.label
@@ -370,30 +374,38 @@ class StageWork:
                 notes,
             )
         base = self.base_key(plan.stage)
-        if old is not None and self._manager_reusable(old, base, manager, requests):
+        if old is not None and self._manager_reusable(old, base, manager, requests, snapshot):
             return old, notes
         images = await self.stage_images(plan.stage)
+        mirrors = self.options.snapshot_mirrors
         packages: list[LockedPackage] = []
         unpinned: list[UnpinnedPackage] = []
         signatures: set[str | None] = set()
         rebuildable = True
         distro = release = None
+        steps: set[tuple[str, ...]] = set()
         for platform, image in images.items():
             config = manager.configure(dict(image.files), platform)
+            step = None if isinstance(config, str) else manager.step(config, snapshot, mirrors)
+            if isinstance(step, str):
+                config = step
             if isinstance(config, str):
                 note = f"{manager.name} on {image.pretty_name} ({platform}): {config}; not pinned"
                 notes.append(f"{where}: {note}")
                 stage_notes.append(note)
                 unpinned += [UnpinnedPackage(r.name, f"not pinned: {config}") for r in requests]
                 continue
+            if isinstance(step, tuple):
+                steps.add(step)
             distro, release = config.distro, config.release
             try:
                 resolved = await manager.resolve(
                     self.session.mirror.fetch,
                     config,
                     requests,
-                    self.options.snapshot_mirrors,
+                    mirrors,
                     refresh=self.session.refresh,
+                    snapshot=snapshot,
                 )
             except PackageError as exc:
                 line = lines.get(exc.package)
@@ -407,6 +419,13 @@ class StageWork:
             notes += [f"{where}: {note}" for note in resolved.notes]
             signatures.add(resolved.signature)
             rebuildable = rebuildable and resolved.rebuildable
+        if len(steps) > 1:
+            raise PackageError(
+                plan.manager or "", f"{where}: the snapshot step differs by platform; not pinned"
+            )
+        if steps:
+            # The rewrite places these lines before the stage's first RUN of the manager.
+            self.steps[label] = steps.pop()
         if packages and not rebuildable:
             stage_notes.append(managers.NOT_REBUILDABLE)
             notes.append(f"{where}: {manager.name} versions {managers.NOT_REBUILDABLE}")
@@ -416,10 +435,12 @@ class StageWork:
             distro,
             release,
             package_manager=manager.name,
+            snapshot=snapshot if label in self.steps else None,
             signature=signatures.pop() if len(signatures) == 1 else None,
             packages=tuple(packages),
             notes=tuple(dict.fromkeys(stage_notes)),
             unpinned=tuple(dict.fromkeys(unpinned)),
+            step="exact" if label in self.steps else None,
         )
         return stage, list(dict.fromkeys(notes))
 
@@ -429,14 +450,17 @@ class StageWork:
         base: str,
         manager: managers.Manager,
         requests: Sequence[managers.PackageArg],
+        snapshot: str,
     ) -> bool:
-        """A locked stage of a manager module answers again when its base and words are the same."""
+        """A locked stage of a manager module answers again when its base and words are the same
+        (and its snapshot, for a manager that pins by one)."""
         named = {r.name for r in requests}
         locked = {p.name for p in old.packages} | {u.name for u in old.unpinned}
         return (
             not self.session.refresh
             and old.base == base
             and old.package_manager == manager.name
+            and old.snapshot in (None, snapshot)
             and bool(old.packages)
             and named <= locked
             and self._wanted_arches(old)
@@ -566,11 +590,24 @@ def _unpinned_notes(where: str, stage: LockedStage) -> list[str]:
     return list(lines)
 
 
+_NO_VERSION_PINS = (
+    "no versions written: it cannot install a chosen version from a repository;"
+    " the snapshot step pins them and the lock records them"
+)
+
+
 def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]], list[str]]:
     """name -> version per stage where every architecture agrees; notes where they do not."""
     result: dict[str, dict[str, str]] = {}
     notes: list[str] = []
     for stage in stages:
+        manager = managers.get(stage.package_manager)
+        if manager is not None and not manager.version_pins and stage.packages:
+            names = sorted({p.name for p in stage.packages})
+            notes.append(
+                f"stage {stage.stage}: {manager.name}: {_NO_VERSION_PINS} ({', '.join(names)})"
+            )
+            continue
         by_name: dict[str, set[str]] = {}
         virtual: dict[str, str] = {}
         for package in stage.packages:
@@ -725,10 +762,15 @@ async def verify_packages(session: Session, target: Target, *, remote: bool = Fa
     no longer serve; their indexes change, so an offline check cannot answer from a cache.
     """
     lock = target.lock
+    # apt's stages offline; a manager module's stages only with --remote (its unserved()).
     locked = {
         s.stage: s
         for s in lock.stages
-        if s.packages and (s.snapshot or (remote and managers.get(s.package_manager)))
+        if s.packages
+        and (
+            (s.snapshot and managers.get(s.package_manager) is None)
+            or (remote and managers.get(s.package_manager) is not None)
+        )
     }
     resolved = pinning.LockAnswers.of([lock]).for_uses(target.parsed.uses)
     if not locked or any(pinning.query(u) not in resolved for u in target.parsed.uses):

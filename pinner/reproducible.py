@@ -261,16 +261,95 @@ def stage_edits(
     return edits, notes
 
 
+# A manager's snapshot step (pacman's mirrorlist line): the marker line, then a one-line RUN.
+MANAGER_MARKER_RE = re.compile(
+    r"^[ \t]*# pinner: (?P<manager>[a-z]+) snapshot (?P<timestamp>\d{8}T\d{6}Z)[ \t]*\r?$"
+)
+
+
+class ManagerStep(NamedTuple):
+    """An inserted manager step: lines[start] is the marker, lines[start + 1] its RUN."""
+
+    start: int
+    end: int
+    manager: str
+    timestamp: str
+
+
+def find_manager_step(parsed: Dockerfile, stage: Stage) -> ManagerStep | None:
+    """pinner's snapshot step of a package manager module within a stage's lines, if any."""
+    lines = parsed.text.split("\n")
+    first = stage.instructions[0].line - 1
+    last = min(parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1, len(lines) - 1)
+    for i in range(first, last):
+        match = MANAGER_MARKER_RE.match(lines[i])
+        if match and re.match(r"(?i)[ \t]*RUN\b", lines[i + 1]):
+            return ManagerStep(i, i + 2, match["manager"], match["timestamp"])
+    return None
+
+
+def manager_step_text(manager: str, snapshot: str, lines: Sequence[str], escape: str) -> str:
+    """A manager's step: marker comment and RUN, joined by "\n", with no final newline."""
+    body = f" {escape}\n    ".join(lines)
+    return f"# pinner: {manager} snapshot {snapshot}\nRUN {body}"
+
+
+def _inherits_manager(parsed: Dockerfile, plan: StagePlan) -> bool:
+    """Whether a parent stage runs the same manager, so it holds the step this stage builds on."""
+    by_label = {p.stage.label: p for p in plans(parsed)}
+    parent = by_label.get(plan.stage.parent or "")
+    while parent is not None:
+        if parent.manager == plan.manager and parent.manager_runs:
+            return True
+        parent = by_label.get(parent.stage.parent or "")
+    return False
+
+
+def _manager_step_edits(
+    parsed: Dockerfile, plan: StagePlan, manager: str, rewrite: Rewrite, nl: str
+) -> list[Edit]:
+    """Insert the manager's step before its first RUN in the stage, or update it in place."""
+    label = plan.stage.label
+    lines_ = rewrite.steps.get(label)
+    if lines_ is None or _inherits_manager(parsed, plan):
+        return []  # no step derived in this run (the lock answered) or the parent's holds
+    text = parsed.text
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    new_step = manager_step_text(manager, rewrite.snapshot, lines_, parsed.escape)
+    run = plan.manager_runs[0]
+    step = find_manager_step(parsed, plan.stage)
+    edits = []
+    if step is not None and step.manager == manager and step.start < run.line - 1:
+        old = "\n".join(lines[step.start : step.end])
+        first = lines[step.start]
+        indent = first[: len(first) - len(first.lstrip())]
+        new = indent + (nl + indent).join(new_step.split("\n"))
+        new += "\r" if old.endswith("\r") else ""
+        return (
+            [] if new == old else [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
+        )
+    if step is not None and step.manager == manager:
+        # A RUN of the manager added above the step would use the live mirrors: move the step up.
+        edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
+    at = _line_start(text, run.span.start)
+    indent = text[at : run.span.start]
+    body = (nl + indent).join(new_step.split("\n"))
+    return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
+
+
 def manager_edits(
     parsed: Dockerfile, plan: StagePlan, rewrite: Rewrite
 ) -> tuple[list[Edit], list[str]]:
-    """Pins (with --pin-versions) and cache cleanup in the RUNs of a stage's manager module."""
+    """The snapshot step, pins (with --pin-versions) and cache cleanup of a manager's stage."""
     manager = managers.get(plan.manager)
     if manager is None:
         return [], []
     text, nl = parsed.text, _newline(parsed.text)
-    versions = rewrite.versions.get(plan.stage.label, {})
-    edits: list[Edit] = []
+    versions = rewrite.versions.get(plan.stage.label, {}) if manager.version_pins else {}
+    edits: list[Edit] = _manager_step_edits(parsed, plan, manager.name, rewrite, nl)
     notes: list[str] = []
     for run in plan.manager_runs:
         _, end = run_args(text, run)

@@ -23,11 +23,13 @@ from pinner.apt.shell import run_invocations
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
+from pinner.managers import pacman
 from pinner.manifest import OCI_MANIFEST, Manifest
 
 CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.endswith("Dockerfile"))
 TS = "20241202T000000Z"
+SIGNATURE = "not checked: Arch Linux does not sign its databases; pacman checks each package"
 EPOCH = 1733097600
 
 # The documented reasons a corpus file is refused (README, "What lock changes"), by file.
@@ -99,6 +101,14 @@ def _manager_stage(
         )
         for p in install.packages
     )
+    if manager.name == "pacman":
+        packages = tuple(
+            LockedPackage(n, "x86_64", "1.0-1", "ab" * 32, f"{n}-1.0-1-x86_64.pkg.tar.zst")
+            for n in names
+        )
+        return LockedStage(
+            plan.stage.label, None, "arch", None, "pacman", TS, SIGNATURE, packages, step="exact"
+        )
     packages = tuple(
         LockedPackage(n, "x86_64", "1.0-r0", "", f"{n}-1.0-r0.apk", checksum=f"Q1{'A' * 27}=")
         for n in names
@@ -120,13 +130,17 @@ def lock(text: str, old: Lock) -> Locked:
     """What `pinner lock` writes for text, with the fake resolver."""
     parsed = dockerfile.parse(text, "Dockerfile")
     stages = _stages(parsed)
-    # Manager stages (apk) get their made-up versions written, as --pin-versions does.
+    # Manager stages that take pins (apk, dnf) get their made-up versions written, as
+    # --pin-versions does; stages pinned by a dated snapshot (pacman) get their step.
     versions = {
         s.stage: {p.name: p.version for p in s.packages}
         for s in stages
-        if managers.get(s.package_manager) is not None
+        if (m := managers.get(s.package_manager)) is not None and m.version_pins
     }
-    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, versions)
+    steps = {s.stage: (pacman.step(TS, {}),) for s in stages if s.package_manager == "pacman"}
+    rewrite = reproducible.Rewrite(
+        TS, EPOCH, {s.stage: s.distro for s in stages}, {}, versions, steps=steps
+    )
     new, notes = reproducible.rewrite_text(parsed, rewrite)
     reparsed = dockerfile.parse(new, "Dockerfile")
     resolved = {}

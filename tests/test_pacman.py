@@ -120,7 +120,7 @@ def test_configure_real_files(conf: str) -> None:
     ]
     assert pacman.snapshot_repos(config) == (["core", "extra", "community"], [])
     assert pacman.signature_checks(config) == (
-        "databases are not signed by Arch Linux; pacman checks each package's signature"
+        "not checked: Arch Linux does not sign its databases; pacman checks each package"
     )
 
 
@@ -252,6 +252,9 @@ CLEANUPS = [
     ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", None),
     ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", None),
     ("pacman -Ss git", None),
+    ("pacman -S --noconfirm git && paccache -rk0", None),
+    ("pacman -S --noconfirm git && paccache -r -k 0", None),
+    ("pacman -S --noconfirm git && paccache -rk1", "rm -rf /var/cache/pacman/pkg/*"),
     ("apt-get install -y git", None),
     ("pacman -U --noconfirm /tmp/foo-1-1-any.pkg.tar.zst", "rm -rf /var/cache/pacman/pkg/*"),
 ]

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from pinner import managers, pinning, reproducible, syntax
 from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
-from pinner.dockerfile import Instruction, Stage
+from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.output import Reporter
 from pinner.workspace import Target, load
 
@@ -190,6 +190,24 @@ def _flags(args: Mapping[str, str]) -> str:
     return " ".join(f"--build-arg {name}={value}" for name, value in sorted(args.items()))
 
 
+def _manager_stepped(parsed: Dockerfile, plan: reproducible.StagePlan, snapshot: str) -> bool:
+    """Whether a manager stage (or a parent running the same manager) has its step at snapshot,
+    above the stage's first RUN of the manager."""
+    by_label = {p.stage.label: p for p in reproducible.plans(parsed)}
+    current: reproducible.StagePlan | None = plan
+    while current is not None:
+        if current.manager == plan.manager and current.manager_runs:
+            step = reproducible.find_manager_step(parsed, current.stage)
+            if (
+                step is not None
+                and (step.manager, step.timestamp) == (plan.manager, snapshot)
+                and step.start < current.manager_runs[0].line - 1
+            ):
+                return True
+        current = by_label.get(current.stage.parent or "")
+    return False
+
+
 def check_reproducible(target: Target) -> list[Finding]:
     """SOURCE_DATE_EPOCH in place, and every apt stage on the locked snapshot with its packages."""
     lock, parsed, path = target.lock, target.parsed, target.path
@@ -205,6 +223,12 @@ def check_reproducible(target: Target) -> list[Finding]:
             entry = locked.get(stage.label)
             if entry is None:
                 message = f"{where}: {plan.manager} packages are not locked; run pinner lock {path}"
+                findings.append(Finding(path, plan.manager_runs[0].line, None, message))
+            elif entry.snapshot is not None and not _manager_stepped(parsed, plan, entry.snapshot):
+                message = (
+                    f"{where}: {plan.manager} runs without pinner's snapshot step"
+                    f" at {entry.snapshot}"
+                )
                 findings.append(Finding(path, plan.manager_runs[0].line, None, message))
             elif managers.NOT_REBUILDABLE in entry.notes:
                 message = f"{where}: {plan.manager} packages {managers.NOT_REBUILDABLE}"

@@ -22,6 +22,7 @@ MODULES: Mapping[str, str] = {
     "dnf": "pinner.managers.rpm",
     "yum": "pinner.managers.rpm",
     "microdnf": "pinner.managers.rpm",
+    "pacman": "pinner.managers.pacman",
 }
 # Every name --snapshot-mirror NAME=URL and the config's snapshot-mirrors table accept: apt's
 # snapshot services and each distribution's mirror, whether or not its manager is pinned yet.
@@ -99,6 +100,10 @@ class Manager(Protocol):
     def platform(self, arch: str) -> str | None:
         """The platform ("linux/arm64") whose packages carry this lock architecture ("aarch64")."""
 
+    @property
+    def version_pins(self) -> bool:
+        """Whether --pin-versions writes versions into install words (pacman cannot take them)."""
+
     def installs(self, invocation: Invocation) -> Install | None:
         """The package words one invocation installs, or None if it installs nothing."""
 
@@ -113,8 +118,19 @@ class Manager(Protocol):
         mirrors: Mapping[str, str],
         *,
         refresh: bool,
+        snapshot: str,
     ) -> Resolved:
-        """Resolve the requested words for config's architecture; refresh: ignore exact pins."""
+        """Resolve the requested words for config's architecture; refresh: ignore exact pins.
+
+        snapshot is the lock's time: managers with dated snapshots resolve from that date's
+        indexes, the others from what their mirrors serve now.
+        """
+
+    def step(
+        self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[str, ...] | str | None:
+        """The shell lines pointing the image at the snapshot, why they cannot, or None (no
+        dated snapshots: apk)."""
 
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""

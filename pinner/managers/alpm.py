@@ -179,6 +179,16 @@ _FILENAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+:-]*\.pkg\.tar(?:\.[a-z0-9]
 _FIELD = re.compile(r"%[A-Z0-9]+%")
 
 
+def valid_fields(name: str, version: str, sha256: str, filename: str) -> bool:
+    """Whether a lock's package fields are what a sync database could say (a lock is input too)."""
+    return bool(
+        _NAME.fullmatch(name)
+        and _VERSION.fullmatch(version)
+        and _SHA256.fullmatch(sha256)
+        and _FILENAME.fullmatch(filename)
+    )
+
+
 def desc_fields(text: str) -> dict[str, tuple[str, ...]]:
     """The fields of a desc file: `%NAME%` followed by value lines, blocks split by blank lines."""
     fields: dict[str, tuple[str, ...]] = {}

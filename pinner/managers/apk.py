@@ -652,6 +652,7 @@ class Apk:
     name = NAME
     programs = frozenset({"apk"})
     image_paths = IMAGE_PATHS
+    version_pins = True
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever
@@ -699,6 +700,7 @@ class Apk:
         mirrors: Mapping[str, str],
         *,
         refresh: bool,
+        snapshot: str,
     ) -> Resolved:
         config = _own(image)
         universe = await self._universe(fetch, config, mirrors)
@@ -753,6 +755,11 @@ class Apk:
                 f" by {config.branch or 'the repositories'} (it serves {now}); run pinner update"
             )
         return lines
+
+    def step(
+        self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[str, ...] | str | None:
+        return None  # Alpine keeps no dated snapshots
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):

@@ -15,7 +15,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner.apt.shell import Invocation, Word, run_invocations, words
-from pinner.managers.alpm import DescError, Package, parse_depend, parse_desc
+from pinner.errors import MirrorError, PackageError
+from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers.alpm import (
+    DescError,
+    Package,
+    Repository,
+    parse_database,
+    parse_depend,
+    parse_desc,
+    resolve,
+    valid_fields,
+)
 
 ARCHIVE = "https://archive.archlinux.org/repos"
 MIRRORLIST = "/etc/pacman.d/mirrorlist"
@@ -23,8 +35,8 @@ PACMAN_CONF = "/etc/pacman.conf"
 LOCAL_DB = "/var/lib/pacman/local"
 CACHE = "/var/cache/pacman/pkg"
 LOG = "/var/log/pacman.log"
-# What the engine reads from the base image (globs as fnmatch reads them).
-IMAGE_PATHS = (PACMAN_CONF, "/etc/pacman.d/*", f"{LOCAL_DB}/*/desc", "/etc/os-release")
+# What the engine reads from the base image (a `*` stays within one path component).
+IMAGE_PATHS = (PACMAN_CONF, "/etc/pacman.d/*", f"{LOCAL_DB}/*/desc")
 # Repositories archive.archlinux.org keeps a daily copy of; any other is a third party's.
 OFFICIAL_REPOS = words(
     "core extra multilib community core-testing extra-testing multilib-testing"
@@ -197,6 +209,18 @@ class PacmanConfig(NamedTuple):
     installed: tuple[Package, ...]
     os_id: str
 
+    @property
+    def distro(self) -> str:
+        return self.os_id or "arch"
+
+    @property
+    def release(self) -> str | None:
+        return None  # a rolling release: the snapshot is the release
+
+    @property
+    def arch(self) -> str:
+        return self.architecture
+
 
 def _conf_lines(files: Mapping[str, bytes], path: str) -> Iterator[tuple[str, int, str]]:
     """The lines of a pacman config file, comments and blanks left out: (path, number, text)."""
@@ -313,7 +337,7 @@ def signature_checks(config: PacmanConfig) -> str:
     ]
     if off:
         return f"pacman.conf turns package signature checks off for {', '.join(off)}"
-    return "databases are not signed by Arch Linux; pacman checks each package's signature"
+    return "not checked: Arch Linux does not sign its databases; pacman checks each package"
 
 
 # --------------------------------------------------------------------------- the step
@@ -359,6 +383,7 @@ def database_url(repo: str, architecture: str, snapshot: str, mirrors: Mapping[s
 # --------------------------------------------------------------------------- cleanup
 
 _CACHE_MOUNT = re.compile(r"--mount=\S*target=/var/cache/pacman")
+_PACCACHE_ALL = re.compile(r"\s-[a-z]*r[a-z]*k ?0\s|\s-[a-z]*r[a-z]*\s.*(-k ?0|--keep[= ]0)\s")
 
 
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
@@ -369,12 +394,13 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     if _CACHE_MOUNT.search(run_text):
         return None
     cleans = any(command.operation == "S" and "c" in command.flags for command in found)
-    removed = [
-        word.text
-        for invocation in run_invocations(run_text, escape)
-        if invocation.program == "rm"
-        for word in invocation.args
-    ]
+    removed: list[str] = []
+    for invocation in run_invocations(run_text, escape):
+        args = " ".join(word.text for word in invocation.args)
+        if invocation.program == "rm":
+            removed += [word.text for word in invocation.args]
+        elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
+            cleans = True  # paccache -rk0: remove every cached package
     if not cleans and not any(path.startswith(CACHE) for path in removed):
         return f"rm -rf {CACHE}/*"
     return None
@@ -408,3 +434,144 @@ def versions_note(names: Sequence[str]) -> str:
         f"pacman cannot install a chosen version from a repository ({', '.join(names)});"
         " the snapshot's day pins them and the lock records their versions"
     )
+
+
+# --------------------------------------------------------------------------- the Manager
+
+# core.db and extra.db are 0.2 and 8 MiB (gzip) in 2026; the cap leaves room for growth.
+MAX_DATABASE_BYTES = 64 * 1024 * 1024
+_UPGRADE_NOTE = (
+    "pacman -Su upgrades installed packages to the snapshot's versions; only the packages"
+    " named and their dependencies are recorded"
+)
+
+
+def read_install(invocation: Invocation) -> Install | None:
+    """One pacman invocation as the manager interface reads it; None if it installs nothing."""
+    command = parse_command(invocation)
+    if not command.installs and command.operation != "U":
+        return None
+    packages = []
+    for target in command.targets:
+        depend = parse_depend(target.name)
+        if depend is None:
+            continue
+        constraint = f"{depend.op}{depend.version}" if depend.op else None
+        packages.append(PackageArg(depend.name, constraint, target.start, target.end))
+    notes = list(command.notes)
+    if command.upgrades:
+        notes.append(_UPGRADE_NOTE)
+    return Install("pacman", tuple(packages), tuple(notes), command.start, command.end)
+
+
+def _own(config: ImageConfig) -> PacmanConfig:
+    if not isinstance(config, PacmanConfig):
+        raise TypeError(f"pacman was handed {type(config).__name__}, not its own configuration")
+    return config
+
+
+class Pacman:
+    """pacman, as pinner.managers.Manager."""
+
+    name = "pacman"
+    programs = frozenset({"pacman"})
+    image_paths = IMAGE_PATHS
+    version_pins = False
+
+    def __init__(self) -> None:
+        # One run reads each day's database once, whatever the stages.
+        self._databases: dict[str, Repository] = {}
+
+    def platform(self, arch: str) -> str | None:
+        return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
+
+    def installs(self, invocation: Invocation) -> Install | None:
+        return read_install(invocation)
+
+    def configure(self, files: Mapping[str, bytes], platform: str) -> PacmanConfig | str:
+        return configure(files, platform.rpartition("/")[2])
+
+    def step(
+        self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[str, ...] | str:
+        pinned, _ = snapshot_repos(_own(config))
+        if not pinned:
+            return f"no official repository includes {MIRRORLIST}"
+        return (step(snapshot, mirrors),)
+
+    async def _repository(
+        self, fetch: Fetch, name: str, arch: str, snapshot: str, mirrors: Mapping[str, str]
+    ) -> Repository:
+        url = database_url(name, arch, snapshot, mirrors)
+        if url not in self._databases:
+            data = await fetch(url, f"{name}.db ({archive_day(snapshot)})", MAX_DATABASE_BYTES)
+            try:
+                packages = parse_database(data)
+            except DescError as error:
+                raise MirrorError(f"{url}: {error}") from None
+            self._databases[url] = Repository(name, packages)
+        return self._databases[url]
+
+    async def resolve(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        requests: Sequence[PackageArg],
+        mirrors: Mapping[str, str],
+        *,
+        refresh: bool,
+        snapshot: str,
+    ) -> Resolved:
+        config = _own(image)
+        pinned, notes = snapshot_repos(config)
+        repos = [
+            await self._repository(fetch, name, config.architecture, snapshot, mirrors)
+            for name in pinned
+        ]
+        targets = [r.name + (r.constraint or "") for r in requests]
+        found = resolve(repos, targets, config.installed)
+        day = archive_day(snapshot)
+        for missing in found.missing:
+            name = missing.partition(":")[0]
+            if not missing.endswith("no repository has it") or "required by" in missing:
+                continue
+            raise PackageError(name, f"{name}: not in {', '.join(pinned)} of {day}")
+        unpinned = tuple(
+            UnpinnedPackage(m.partition(":")[0], f"not pinned: {m.partition(': ')[2]}")
+            for m in found.missing
+        )
+        packages = tuple(
+            LockedPackage(p.name, config.architecture, p.version, p.sha256, p.filename)
+            for _, p in sorted(found.packages, key=lambda rp: rp[1].name)
+        )
+        return Resolved(
+            packages,
+            unpinned=unpinned,
+            notes=tuple(notes),
+            signature=signature_checks(config),
+            rebuildable=True,
+        )
+
+    async def unserved(
+        self,
+        fetch: Fetch,
+        config: ImageConfig,
+        packages: Sequence[LockedPackage],
+        mirrors: Mapping[str, str],
+    ) -> list[str]:
+        return []  # the archive keeps every day: a locked day's packages stay served
+
+    def pin_word(self, name: str, version: str) -> str:
+        raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")
+
+    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+        return cleanup(run_text)
+
+    def checked(self, package: LockedPackage) -> LockedPackage:
+        fields = (package.name, package.version, package.sha256, package.filename)
+        if not valid_fields(*fields) or package.architecture not in ARCHITECTURES.values():
+            raise ValueError(f"{package.name}: not a package an Arch database could name")
+        return package
+
+
+MANAGER: Manager = Pacman()

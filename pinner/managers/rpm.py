@@ -108,6 +108,7 @@ class Rpm:
     name = NAME
     programs = PROGRAMS
     image_paths = IMAGE_PATHS
+    version_pins = True
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).
@@ -207,6 +208,7 @@ class Rpm:
         mirrors: Mapping[str, str],
         *,
         refresh: bool,
+        snapshot: str,
     ) -> Resolved:
         config = _own(image)
         groups: dict[RpmOptions, list[str]] = {}
@@ -261,6 +263,11 @@ class Rpm:
                 " run pinner update"
             )
         return lines
+
+    def step(
+        self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[str, ...] | str | None:
+        return None  # resolved from the live repositories; composes are not offered yet
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):

@@ -1,0 +1,196 @@
+"""`pinner lock`, `check` and `update` on pacman stages: a real registry holding an Arch-like
+image with Arch's own configuration files, and a stand-in archive.archlinux.org whose databases
+the real repo-add made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from arch_repo import Archive, Pkg, local_desc, repo_add
+from cli import run
+from handmade import Entry, HandImage, layer_tar, push
+from registryd import Registry, push_image
+from shell_syntax import run_errors
+
+from pinner import lockfile
+
+ARCH = Path(__file__).resolve().parent.parent / "testdata" / "arch"
+INSTALLED = [Pkg("glibc", "2.40-1"), Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"])]
+DAYS = {
+    "2026/11/30": {
+        "core": [
+            Pkg("glibc", "2.40-1"),
+            Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
+            Pkg("curl", "8.10.1-1", depends=["glibc", "openssl"]),
+            Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+        ],
+        "extra": [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"])],
+        "community": [Pkg("perl", "5.40.0-1", depends=["glibc"])],
+    },
+    "2026/12/09": {
+        "core": [
+            Pkg("glibc", "2.40-1"),
+            Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
+            Pkg("curl", "8.11.0-1", depends=["glibc", "openssl"]),
+            Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+        ],
+        "extra": [Pkg("git", "2.47.1-1", depends=["curl", "perl", "sh"])],
+        "community": [Pkg("perl", "5.40.0-1", depends=["glibc"])],
+    },
+}
+DOCKERFILE = """\
+FROM archlinux:base
+RUN pacman -Syu --noconfirm --needed git \\
+    && pacman -Scc --noconfirm
+RUN pacman -S --noconfirm curl
+"""
+
+
+def arch_image() -> HandImage:
+    """A one-layer image with Arch's real pacman.conf, mirrorlist and os-release, and a local db."""
+    files = {
+        "etc/os-release": (ARCH / "os-release").read_bytes(),
+        "etc/pacman.conf": (ARCH / "pacman.conf-docker-rootfs").read_bytes(),
+        "etc/pacman.d/mirrorlist": (ARCH / "mirrorlist").read_bytes(),
+    }
+    for pkg in INSTALLED:
+        files[f"var/lib/pacman/local/{pkg.name}-{pkg.version}/desc"] = local_desc(pkg).encode()
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
+    entries = [Entry(d, kind="dir") for d in dirs]
+    entries += [Entry(path, data) for path, data in sorted(files.items())]
+    return HandImage([layer_tar(entries)], architecture="amd64")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Archive, Path]]:
+    root = tmp_path_factory.mktemp("archive")
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add (Debian: pacman-package-manager)")
+    for day, repos in DAYS.items():
+        for name, pkgs in repos.items():
+            repo_add(root / "repos" / day / name / "os" / "x86_64", name, pkgs)
+    with Archive(root) as served:
+        yield served, root
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    push(arch_image(), registry, "library/archlinux", "base")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+def _pinner(
+    capsys: pytest.CaptureFixture[str], hub: str, archive: Archive, *args: str
+) -> tuple[int, str, str]:
+    command, *rest = args
+    return run(
+        capsys,
+        command,
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"arch={archive.url}/repos",
+        "--platform",
+        "linux/amd64",
+        *rest,
+    )
+
+
+def test_lock_check_update(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Archive, Path],
+    env: Path,
+) -> None:
+    served, root = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    step = (
+        "# pinner: pacman snapshot 20261201T101500Z\n"
+        f"RUN echo 'Server = {served.url}/repos/2026/11/30/$repo/os/$arch'"
+        " > /etc/pacman.d/mirrorlist\n"
+        "RUN pacman -Syu --noconfirm --needed git \\\n"
+    )
+    assert step in text
+    # The cache cleanup only where the RUN leaves the cache; nothing else in the RUNs changes.
+    assert "RUN pacman -S --noconfirm curl \\\n    && rm -rf /var/cache/pacman/pkg/*\n" in text
+    assert text.count("rm -rf /var/cache/pacman/pkg/*") == 1
+    assert run_errors(text) == []
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    (stage,) = lock.stages
+    assert (stage.package_manager, stage.distro, stage.snapshot, stage.step) == (
+        "pacman",
+        "arch",
+        "20261201T101500Z",
+        "exact",
+    )
+    assert stage.signature == (
+        "not checked: Arch Linux does not sign its databases; pacman checks each package"
+    )
+    day = root / "repos" / "2026" / "11" / "30"
+    recorded = {p.name: (p.version, p.sha256, p.architecture) for p in stage.packages}
+    files = {p.name: p for p in day.glob("*/os/x86_64/*.pkg.tar.gz")}
+    # git's and curl's closure minus what the image has (glibc, bash for sh).
+    assert sorted(recorded) == ["curl", "git", "openssl", "perl"]
+    for package in stage.packages:
+        data = files[package.filename].read_bytes()
+        assert recorded[package.name][1] == hashlib.sha256(data).hexdigest()
+    assert recorded["git"][0] == "2.47.0-1" and recorded["git"][2] == "x86_64"
+    assert any("pacman -Su upgrades installed packages" in note for note in stage.notes)
+
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+
+    # A second lock changes nothing.
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _pinner(capsys, hub, served, "lock", str(dockerfile))
+    assert code == 0, err
+    assert dockerfile.read_text() == text
+    assert (env / "Dockerfile.lock").read_text() == before
+
+    # --pin-versions writes no version: pacman cannot install one from a repository.
+    code, _, err = _pinner(capsys, hub, served, "lock", "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    assert dockerfile.read_text() == text
+    assert "no versions written" in err
+
+    # update moves the step and the records to the new day's archive.
+    code, _, err = _pinner(
+        capsys, hub, served, "update", "--snapshot", "20261210T000000Z", str(dockerfile)
+    )
+    assert code == 0, err
+    updated = dockerfile.read_text()
+    assert f"RUN echo 'Server = {served.url}/repos/2026/12/09/$repo/os/$arch'" in updated
+    assert updated.count("# pinner: pacman snapshot") == 1
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    assert {p.name: p.version for p in lock.stages[0].packages}["git"] == "2.47.1-1"
+    assert run_errors(updated) == []
+
+    # check fails once the step is gone.
+    dockerfile.write_text(
+        updated.replace(
+            updated[updated.index("# pinner: pacman") : updated.index("RUN pacman -Syu")], ""
+        )
+    )
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 1
+    assert "pacman runs without pinner's snapshot step at 20261210T000000Z" in out + err

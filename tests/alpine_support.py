@@ -161,3 +161,30 @@ def record(
     lines += [f"D:{depends}"] if depends else []
     lines += [f"p:{provides}"] if provides else []
     return "\n".join(lines) + "\n"
+
+
+def push_alpine_index(reg: Any, repo: str, tag: str, images: Mapping[str, HandImage]) -> str:
+    """Push one image per platform ("linux/arm64") and an OCI index over them; its digest."""
+    import json
+
+    from handmade import push, sha
+    from registryd import MEDIA_TYPES, push_manifest
+
+    entries = []
+    for platform, image in images.items():
+        _, arch = platform.split("/", 1)
+        digest = push(image, reg, repo, sha(image.manifest_bytes()))
+        size = len(image.manifest_bytes())
+        entries.append(
+            {
+                "mediaType": MEDIA_TYPES["oci_manifest"],
+                "digest": digest,
+                "size": size,
+                "platform": {"os": "linux", "architecture": arch},
+            }
+        )
+    body = json.dumps(
+        {"schemaVersion": 2, "mediaType": MEDIA_TYPES["oci_index"], "manifests": entries}
+    ).encode()
+    with reg.client() as client:
+        return push_manifest(client, reg.url, repo, tag, body, MEDIA_TYPES["oci_index"])

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from alpine_support import (
     REAL_INDEX,
+    REAL_KEY,
+    ROOTFS,
     AlpineMirror,
     alpine_image,
     index_archive,
     make_key,
+    push_alpine_index,
     record,
     rootfs_files,
     sign,
@@ -292,3 +295,58 @@ def test_an_index_that_does_not_verify_is_one_line_and_nothing_is_written(
     ]
     assert dockerfile.read_text() == SIGNED_DOCKERFILE
     assert not (env / "Dockerfile.lock").exists()
+
+
+def test_each_platform_reads_its_own_index_and_pins_only_what_all_agree_on(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    private, name = test_key
+    keys = {name: private.with_name(name).read_bytes()}
+    real = (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes()
+    arm = alpine_image(rootfs_files(REAL, keys={REAL_KEY: real}), "arm64")
+    # The amd64 image trusts the test key; its x86_64 index is signed with it.
+    amd = alpine_image(rootfs_files(REAL, keys=keys, arch="x86_64", installed=False), "amd64")
+    push_alpine_index(
+        registry, "library/alpine", "3.16-multi", {"linux/arm64": arm, "linux/amd64": amd}
+    )
+    push_image(registry, "docker/dockerfile", "1.23")
+    x86 = "\n".join(
+        [
+            record("curl", "8.1.1-r1", "so:libcurl.so.4", arch="x86_64"),
+            record("libcurl", "8.1.1-r2", "", "so:libcurl.so.4=4.8.0", arch="x86_64"),
+            record("tzdata", "2023c-r1", arch="x86_64"),
+        ]
+    )
+    files = {
+        INDEX_PATH: REAL_INDEX.read_bytes(),
+        "/v3.17/main/x86_64/APKINDEX.tar.gz": sign(index_archive(x86), private, name, tmp_path),
+    }
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.16-multi\nRUN apk add --no-cache curl libcurl\n")
+    with AlpineMirror(files) as mirror:
+        code, _, err = run(
+            capsys,
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{registry.host}",
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+            "--pin-versions",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    got = {(p.name, p.architecture): p.version for p in lock.stages[0].packages}
+    assert got[("curl", "x86_64")] == got[("curl", "aarch64")] == "8.1.1-r1"
+    assert (got[("libcurl", "x86_64")], got[("libcurl", "aarch64")]) == ("8.1.1-r2", "8.1.1-r1")
+    # curl agrees on both architectures and is pinned; libcurl does not and is left alone.
+    assert "RUN apk add --no-cache curl=8.1.1-r1 libcurl\n" in dockerfile.read_text()
+    assert "libcurl: versions differ by architecture (8.1.1-r1, 8.1.1-r2); not written" in err

@@ -820,6 +820,11 @@ async def _unserved(
     return problems
 
 
+def text_only(target: Target) -> Target:
+    """The target with its text and lock but none of its parse: what writes and diffs read."""
+    return target._replace(parsed=target.parsed._replace(stages=(), uses=(), global_args=()))
+
+
 def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
     """The files whose bytes would change, with their new text."""
     writes: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -175,9 +176,10 @@ def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) ->
         written = pinned(use.expanded, manifest.digest)
         previous = entries.get(written)
         used_by = (*previous.used_by, use.used_by) if previous else (use.used_by,)
+        # Interned: 10,000 locks name the same few images (their lock entries outlive the parse).
         entries[written] = LockedImage(
-            reference=written,
-            name=use.ref.name,
+            reference=sys.intern(written),
+            name=sys.intern(use.ref.name),
             tag=_locked_tag(use, old_tags),
             digest=manifest.digest,
             platforms=manifest.platforms,

@@ -5,6 +5,8 @@ createrepo_c (baseos) and recorded from CentOS Stream 9 (appstream).
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,65 @@ def test_a_word_no_repository_serves_is_one_line(
         "Dockerfile:2: nosuch: nothing in the enabled repositories provides it"
         " (baseos, appstream; centos 9 x86_64)"
     ) in err
+
+
+def _served(repo: Path) -> dict[str, bytes]:
+    files = {}
+    for name, root in (("baseos", repo), ("appstream", TESTDATA / "cs9-appstream")):
+        for path in (root / "repodata").iterdir():
+            files[f"/{name}/repodata/{path.name}"] = path.read_bytes()
+    return files
+
+
+@needs_rpm_tools
+def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_reports_them(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    first = build_repo(BASEOS, tmp_path / "baseos")
+    # The same builds, but app 1.0 replaced by 1.1, as a repository that moved on.
+    app = next(s for s in BASEOS if s.name == "app")._replace(version="1.1")
+    moved = build_repo([app], tmp_path / "baseos-moved")
+    for rpm in (first / "Packages").iterdir():
+        if not rpm.name.startswith("app-"):
+            shutil.copy(rpm, moved / "Packages" / rpm.name)
+    subprocess.run(["createrepo_c", "--quiet", "--no-database", str(moved)], check=True)
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM centos:stream9\nRUN dnf install -y app\n")
+    registry = ("--registry-mirror", f"docker.io=http://{hub}")
+    with AlpineMirror(_served(first)) as mirror:
+        mirrors = ("--snapshot-mirror", f"centos={mirror.url}")
+        platform = ("--platform", "linux/amd64")
+        code, _, err = run(
+            capsys, "lock", *registry, *mirrors, *platform, "--pin-versions", str(dockerfile)
+        )
+        assert code == 0, err
+        assert "RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n" in dockerfile.read_text()
+        remote = ("check", "--remote", *registry, *mirrors, str(dockerfile))
+        assert run(capsys, *remote)[0] == 0
+
+        # The repository moves on: app 1.0 is gone, 1.1 is served.
+        mirror.files = _served(moved)
+        code, out, _ = run(capsys, *remote)
+        assert code == 1
+        assert out.splitlines() == [
+            f"{env / 'Dockerfile.lock'}: stage 0: app-1.0-1 (x86_64): no longer served by"
+            " baseos, appstream (they serve 1.1-1); run pinner update",
+        ]
+        code, _, err = run(
+            capsys, "update", *registry, *mirrors, *platform, "--pin-versions", str(dockerfile)
+        )
+        assert code == 0, err
+        text = dockerfile.read_text()
+        assert "RUN dnf install -y app-1.1-1 \\\n    && dnf clean all\n" in text
+        assert run_errors(text) == []
+        lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+        assert {p.name: p.version for p in lock.stages[0].packages} == {
+            "app": "1.1-1",
+            "lib": "2.1-1",
+            "toolpkg": "1.0-1",
+            "weak": "1.0-1",
+        }
+        assert run(capsys, *remote)[0] == 0

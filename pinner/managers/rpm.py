@@ -126,9 +126,12 @@ class Rpm:
             return None
         packages = []
         for arg in command.packages:
-            plain = arg.plain and _NAME_RE.fullmatch(arg.spec) is not None
             pinned = _PINNED_RE.fullmatch(arg.spec)
-            if pinned is not None and arg.spec.rpartition(".")[2] not in ARCHES:
+            if arg.spec.rpartition(".")[2] in ARCHES:
+                pinned = None  # name-version-release.arch: a pin would drop the arch
+            named = pinned is not None or _NAME_RE.fullmatch(arg.spec) is not None
+            plain = arg.plain and named
+            if pinned is not None:
                 word = PackageArg(pinned["name"], f"={pinned['evr']}", arg.start, arg.end, plain)
             else:
                 word = PackageArg(arg.spec, None, arg.start, arg.end, plain)

@@ -1,0 +1,129 @@
+"""Tests for pinner.managers.rpm: words handed to the engine, pins, and locked-package checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinner.apt.shell import run_invocations
+from pinner.lockfile import LockedPackage
+from pinner.managers import PackageArg, get
+from pinner.managers.rpm import MANAGER, checked
+
+SHA = "a" * 64
+
+
+def _words(run: str) -> list[PackageArg]:
+    found = []
+    for invocation in run_invocations(run):
+        install = MANAGER.installs(invocation)
+        if install is not None:
+            found += install.packages
+    return found
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        pytest.param("dnf install -y curl", [("curl", None, True)], id="name"),
+        pytest.param(
+            "dnf install -y curl-8.6.0-1.fc40 bash-2:5.2-3",
+            [("curl", "=8.6.0-1.fc40", True), ("bash", "=2:5.2-3", True)],
+            id="pins-as-written",
+        ),
+        pytest.param(
+            "dnf install -y java-17-openjdk gcc-toolset-13 python3-3.12.1",
+            [
+                ("java-17-openjdk", None, True),
+                ("gcc-toolset-13", None, True),
+                ("python3-3.12.1", None, True),
+            ],
+            id="names-with-digits-are-names",
+        ),
+        pytest.param(
+            "dnf install -y curl-8.6.0-1.fc40.x86_64",
+            [("curl-8.6.0-1.fc40.x86_64", None, True)],
+            id="nevra-kept-whole",
+        ),
+        pytest.param(
+            "dnf install -y 'pkgconfig(zlib)' \"jq\" /usr/bin/make",
+            [("pkgconfig(zlib)", None, False), ("jq", None, False), ("/usr/bin/make", None, False)],
+            id="quoted-provides-and-files-not-plain",
+        ),
+    ],
+)
+def test_installs(run: str, expected: list[tuple[str, str | None, bool]]) -> None:
+    assert [(w.name, w.constraint, w.plain) for w in _words(run)] == expected
+
+
+def test_modules_table_and_platforms() -> None:
+    assert get("dnf") is get("yum") is get("microdnf") is MANAGER
+    assert MANAGER.platform("x86_64") == "linux/amd64"
+    assert MANAGER.platform("aarch64") == "linux/arm64"
+    assert MANAGER.platform("noarch") is None
+
+
+def test_pin_word() -> None:
+    assert MANAGER.pin_word("curl", "8.6.0-1.fc40") == "curl-8.6.0-1.fc40"
+    assert MANAGER.pin_word("openssl", "1:3.2.1-2.fc40") == "openssl-1:3.2.1-2.fc40"
+    with pytest.raises(ValueError):
+        MANAGER.pin_word("curl", "8.6.0;reboot-1")
+
+
+GOOD = LockedPackage(
+    "curl", "x86_64", "8.6.0-1.fc40", SHA, "Packages/c/curl-8.6.0-1.fc40.x86_64.rpm"
+)
+
+
+@pytest.mark.parametrize(
+    ("package", "message"),
+    [
+        pytest.param(
+            GOOD._replace(name="curl;x"), "package 'curl;x': not an RPM package name", id="name"
+        ),
+        pytest.param(
+            GOOD._replace(architecture="x86-64"),
+            "package 'curl': architecture 'x86-64' is not valid",
+            id="arch",
+        ),
+        pytest.param(
+            GOOD._replace(version="8.6.0"),
+            "package 'curl': version '8.6.0' is not an RPM EVR",
+            id="no-release",
+        ),
+        pytest.param(
+            GOOD._replace(sha256="ab"), "package 'curl': sha256 'ab' is malformed", id="sha256"
+        ),
+        pytest.param(
+            GOOD._replace(sha256=""),
+            "package 'curl': neither a sha256 nor a checksum primary.xml could give",
+            id="no-checksum",
+        ),
+        pytest.param(
+            GOOD._replace(filename="../../x.rpm"),
+            "package 'curl': filename '../../x.rpm' is not an RPM path",
+            id="escape",
+        ),
+    ],
+)
+def test_checked_refuses(package: LockedPackage, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        checked(package)
+    assert str(raised.value) == message
+
+
+def test_checked_accepts() -> None:
+    assert checked(GOOD) == GOOD
+    sha512 = GOOD._replace(sha256="", checksum="sha512:" + "b" * 128)
+    assert checked(sha512) == sha512
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("dnf install -y curl", "dnf clean all"),
+        ("dnf install -y curl && dnf clean all", None),
+        ("microdnf install curl", "microdnf clean all"),
+    ],
+)
+def test_cleanup(run: str, expected: str | None) -> None:
+    assert MANAGER.cleanup(run, run_invocations(run)) == expected

@@ -42,6 +42,15 @@ SPECS = [
     Spec("pinned-dep", "1.0", requires=("lib = 1.5-1",)),
     Spec("mta-user", "1.0", requires=("mta",)),
     Spec("postfixish", "3.0", provides=("mta",)),
+    Spec("alt-a", "1.0"),
+    Spec("rich-or", "1.0", requires=("(missing-x or alt-a)",)),
+    Spec("plugin", "1.0"),
+    Spec("rich-if", "1.0", requires=("(plugin if app)",)),
+    Spec(
+        "rich-and",
+        "1.0",
+        requires=("((lib >= 2.0 with lib < 3) and (toolpkg if base else alt-a))",),
+    ),
 ]
 
 
@@ -96,6 +105,10 @@ ORACLE = [
     pytest.param(["lib-1.5", "toolpkg-1.0-1"], True, id="nev-and-nevr-words"),
     pytest.param(["libfoo(x)", "/usr/bin/tool"], True, id="provide-and-file-words"),
     pytest.param(["mta-user"], True, id="virtual-provide"),
+    pytest.param(["rich-or"], True, id="rich-or"),
+    pytest.param(["rich-if"], True, id="rich-if-condition-absent"),
+    pytest.param(["rich-if", "app"], True, id="rich-if-condition-chosen"),
+    pytest.param(["rich-and"], True, id="rich-with-and-if-else"),
 ]
 
 
@@ -132,6 +145,7 @@ def test_rpmdb_from_dnf(system: Path) -> None:
 INSTALLED_ORACLE = [
     pytest.param(["app"], id="upgrade-installed-dependency-skip-installed-weak-dep-requirement"),
     pytest.param(["pinned-dep", "base"], id="installed-satisfies"),
+    pytest.param(["rich-and"], id="rich-if-else-installed"),
     pytest.param(["extra"], id="installed-requirement"),
 ]
 

@@ -15,7 +15,15 @@ from typing import NamedTuple
 
 from pinner.managers.repodata import Dep, RpmPackage
 from pinner.managers.rpmdb import Installed, Provide
-from pinner.managers.rpmversion import EVR, Nevra, evr_key, pin_word, rpmvercmp, subject_forms
+from pinner.managers.rpmversion import (
+    EVR,
+    Nevra,
+    evr_key,
+    parse_evr,
+    pin_word,
+    rpmvercmp,
+    subject_forms,
+)
 
 _LESS, _GREATER, _EQUAL = 1, 2, 4
 _BITS = {"LT": _LESS, "GT": _GREATER, "EQ": _EQUAL, "LE": _LESS | _EQUAL, "GE": _GREATER | _EQUAL}
@@ -125,6 +133,7 @@ class _Resolver:
         self.notes: list[str] = []
         self.missing: list[str] = []
         self.pins: dict[str, str] = {}
+        self.conditions: list[tuple[Rich, RpmPackage, bool]] = []
 
     def request(self, spec: str) -> None:
         """One package word of `dnf install`."""
@@ -181,7 +190,13 @@ class _Resolver:
         while True:
             pending = [name for name in self.chosen if name not in done]
             if not pending:
-                return
+                # Conditions (`a if b`, `a unless b`) are decided once nothing else is added.
+                before = len(self.chosen)
+                for rich, package, weak in self.conditions:
+                    self.need(rich, package, weak=weak, final=True)
+                if len(self.chosen) == before:
+                    return
+                continue
             for name in pending:
                 done.add(name)
                 package = self.chosen[name].package
@@ -195,9 +210,13 @@ class _Resolver:
         if dep.name.startswith("rpmlib(") or self.satisfied(dep):
             return
         if dep.name.startswith("("):
-            note = f"{package.name} needs {dep.name}: rich dependencies are not followed"
-            if not weak and note not in self.notes:
-                self.notes.append(note)
+            rich = parse_rich(dep.name)
+            if rich is None:
+                note = f"{package.name} needs {dep.name}, which pinner cannot read"
+                if not weak and note not in self.notes:
+                    self.notes.append(note)
+                return
+            self.need(rich, package, weak=weak, final=False)
             return
         providers = self.pool.providers(dep)
         if not providers:
@@ -205,6 +224,136 @@ class _Resolver:
                 self.missing.append(f"{_dep_text(dep)} (needed by {package.name})")
             return
         self.add(self.pick(dep, providers), package.name)
+
+    def holds(self, rich: Rich) -> bool:
+        """Whether what is installed and chosen so far satisfies a boolean dependency."""
+        if isinstance(rich, Dep):
+            return self.satisfied(rich)
+        op, items = rich
+        if op in ("and", "with"):
+            return all(self.holds(item) for item in items)
+        if op == "or":
+            return any(self.holds(item) for item in items)
+        if op == "without":
+            return self.holds(items[0])
+        if op in ("if", "unless"):
+            condition = self.holds(items[1]) == (op == "if")
+            if condition:
+                return self.holds(items[0])
+            return self.holds(items[2]) if len(items) > 2 else True
+        return False
+
+    def installable(self, rich: Rich) -> bool:
+        """Whether the repositories (or what is there) can satisfy a boolean dependency."""
+        if isinstance(rich, Dep):
+            return self.satisfied(rich) or bool(self.pool.providers(rich))
+        op, items = rich
+        if op == "or":
+            return any(self.installable(item) for item in items)
+        if op in ("and", "with"):
+            return all(self.installable(item) for item in items)
+        return self.installable(items[0])
+
+    def need(self, rich: Rich, package: RpmPackage, *, weak: bool, final: bool) -> None:
+        """Install what a boolean dependency (rpm 4.13+: and, or, if, unless, with) asks for."""
+        if isinstance(rich, Dep):
+            self.require(rich, package, weak=weak)
+            return
+        op, items = rich
+        if op in ("and", "with"):
+            for item in items:
+                self.need(item, package, weak=weak, final=final)
+        elif op == "without":
+            self.need(items[0], package, weak=weak, final=final)
+        elif op == "or":
+            if any(self.holds(item) for item in items):
+                return
+            first = next((item for item in items if self.installable(item)), items[0])
+            self.need(first, package, weak=weak, final=final)
+        elif not final:
+            if (rich, package, weak) not in self.conditions:
+                self.conditions.append((rich, package, weak))
+        elif self.holds(items[1]) == (op == "if"):
+            self.need(items[0], package, weak=weak, final=final)
+        elif len(items) > 2:
+            self.need(items[2], package, weak=weak, final=final)
+
+
+Rich = Dep | tuple[str, tuple["Rich", ...]]
+_OPERATORS = frozenset(["and", "or", "if", "else", "unless", "with", "without"])
+_COMPARISONS = {"=": "EQ", "<": "LT", ">": "GT", "<=": "LE", ">=": "GE"}
+
+
+def _rich_tokens(text: str) -> list[str] | None:
+    """Words and parentheses of a boolean dependency; a name keeps its own (pkgconfig(x))."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(ch)
+            i += 1
+        else:
+            start, depth = i, 0
+            while i < len(text) and not text[i].isspace():
+                if text[i] == "(":
+                    depth += 1
+                elif text[i] == ")":
+                    if depth == 0:
+                        break
+                    depth -= 1
+                i += 1
+            tokens.append(text[start:i])
+    return tokens
+
+
+def parse_rich(text: str) -> Rich | None:
+    """A boolean dependency `(a or (b >= 1 if c))` as a tree; None if it is not well formed."""
+    tokens = _rich_tokens(text)
+    if not tokens:
+        return None
+    try:
+        found, end = _rich(tokens, 0)
+    except (IndexError, ValueError):
+        return None
+    return found if end == len(tokens) else None
+
+
+def _rich(tokens: list[str], i: int) -> tuple[Rich, int]:
+    if tokens[i] != "(":
+        raise ValueError("a boolean dependency starts with (")
+    items: list[Rich] = []
+    ops: list[str] = []
+    i += 1
+    while True:
+        item, i = _operand(tokens, i)
+        items.append(item)
+        if tokens[i] == ")":
+            break
+        if tokens[i] not in _OPERATORS:
+            raise ValueError(f"unknown operator {tokens[i]}")
+        ops.append(tokens[i])
+        i += 1
+    if not ops:
+        return items[0], i + 1
+    op = ops[0]
+    if ops[1:] == ["else"] and op in ("if", "unless"):
+        return (op, tuple(items)), i + 1
+    if any(o != op for o in ops) or (op in ("if", "unless", "without") and len(items) != 2):
+        raise ValueError("mixed operators")
+    return (op, tuple(items)), i + 1
+
+
+def _operand(tokens: list[str], i: int) -> tuple[Rich, int]:
+    if tokens[i] == "(":
+        return _rich(tokens, i)
+    name = tokens[i]
+    if tokens[i + 1] in _COMPARISONS:
+        evr = tokens[i + 2]
+        return Dep(name, _COMPARISONS[tokens[i + 1]], parse_evr(evr)), i + 3
+    return Dep(name), i + 1
 
 
 def _dep_text(dep: Dep) -> str:

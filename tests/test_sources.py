@@ -808,6 +808,13 @@ CLEANUP_CASES = [
     pytest.param(
         f"RUN {CACHE_MOUNTS} apt-get install -y curl && {LOGS_ONLY}", None, id="mounts-done"
     ),
+    pytest.param(
+        "RUN env DEBIAN_FRONTEND=noninteractive apt-get install -y x"
+        " && env X=1 rm -rf /var/lib/apt/lists/*",
+        "apt-get clean && rm -rf /var/cache/apt/*.bin " + LOGS_ONLY.removeprefix("rm -rf "),
+        id="rm-behind-env",
+    ),
+    pytest.param("RUN [ -d /opt ] && apt-get install -y curl", CLEANUP, id="test-command"),
     pytest.param("RUN make install", None, id="no-apt"),
     pytest.param("RUN cp /etc/apt/sources.list /tmp/install", None, id="apt-in-a-path"),
     pytest.param('RUN ["apt-get", "install", "-y", "curl"]', None, id="exec-form"),

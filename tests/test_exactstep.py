@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from image_root import under_root
 
 from pinner import dockerfile, reproducible
 from pinner.apt import exactstep
@@ -80,14 +81,17 @@ def derive(
 ) -> exactstep.ExactStep:
     distro = distro_of(case)
     found = exactstep.derive(
-        sources or {"amd64": sources_of(DATA / case)},
-        distro,
-        TS,
-        DEFAULT_MIRRORS[distro],
-        root=str(root),
+        sources or {"amd64": sources_of(DATA / case)}, distro, TS, DEFAULT_MIRRORS[distro]
     )
     assert isinstance(found, exactstep.ExactStep), found
-    return found
+    return in_root(found, root)
+
+
+def in_root(step: exactstep.ExactStep, root: Path | str) -> exactstep.ExactStep:
+    """The step with the paths it names moved below root, where a test built the image's files."""
+    if not root:
+        return step
+    return step._replace(lines=tuple(under_root(line, root) for line in step.lines))
 
 
 def run_step(shell: Shell, step: exactstep.ExactStep) -> subprocess.CompletedProcess[str]:
@@ -222,14 +226,10 @@ def test_third_party_entries_in_the_same_file_are_untouched(tmp_path: Path, shel
     (root / "etc/apt").mkdir(parents=True)
     (root / "etc/apt/sources.list").write_text(text)
     found = exactstep.derive(
-        {"amd64": [("/etc/apt/sources.list", text)]},
-        "debian",
-        TS,
-        DEFAULT_MIRRORS["debian"],
-        root=str(root),
+        {"amd64": [("/etc/apt/sources.list", text)]}, "debian", TS, DEFAULT_MIRRORS["debian"]
     )
     assert isinstance(found, exactstep.ExactStep), found
-    assert run_step(shell, found).returncode == 0
+    assert run_step(shell, in_root(found, root)).returncode == 0
     assert (root / "etc/apt/sources.list").read_text() == text.replace(
         "deb [arch=amd64] http://deb.debian.org/debian ",
         f"deb [arch=amd64 check-valid-until=no] http://snapshot.debian.org/archive/debian/{TS} ",
@@ -416,12 +416,10 @@ def test_a_base_built_with_the_step_is_re_pointed_with_an_exact_step(
     (root / "etc/apt/apt.conf.d").mkdir(parents=True, exist_ok=True)
     distro = distro_of(case)
     later = "20260304T050607Z"
-    found = exactstep.derive(
-        {"amd64": list(pinned)}, distro, later, DEFAULT_MIRRORS[distro], root=str(root)
-    )
+    found = exactstep.derive({"amd64": list(pinned)}, distro, later, DEFAULT_MIRRORS[distro])
     assert isinstance(found, exactstep.ExactStep), found
 
-    assert run_step(shell, found).returncode == 0
+    assert run_step(shell, in_root(found, root)).returncode == 0
 
     for path, text in pinned:
         after = (root / path.lstrip("/")).read_text()

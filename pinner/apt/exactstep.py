@@ -296,13 +296,8 @@ def derive(
     distro: Distro,
     timestamp: str,
     base: str,
-    *,
-    root: str = "",
 ) -> ExactStep | str:
-    """The exact step for a base that ships `sources` (files by architecture), or why there is none.
-
-    `root` prefixes the paths the step names (for tests only).
-    """
+    """The exact step for a base shipping `sources` (files by architecture), or why not."""
     per_arch = {arch: dict(files) for arch, files in sources.items()}
     if not per_arch:
         return "the base image's sources were not read"
@@ -342,13 +337,12 @@ def derive(
     counts = {guard_count([t for _, t in r], timestamp) for r in results.values()}
     if len(counts) > 1:
         return "the base image's sources name the archives on different lines by architecture"
-    paths = [root + p for p in edited]
-    lines = _shell([e.sed for e in expressions], paths, timestamp, counts.pop(), base, root)
+    lines = _shell([e.sed for e in expressions], edited, timestamp, counts.pop(), base)
     return ExactStep(tuple(lines), results)
 
 
 def _shell(
-    seds: Sequence[str], paths: Sequence[str], timestamp: str, count: int, base: str, root: str
+    seds: Sequence[str], paths: Sequence[str], timestamp: str, count: int, base: str
 ) -> list[str]:
     """The step's lines, joined in the Dockerfile by line continuations."""
     files = " ".join(shlex.quote(p) for p in paths)
@@ -358,7 +352,7 @@ def _shell(
     if base.startswith("https://"):
         host = base.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
         setting = f'Acquire::https::{host}::Verify-Peer "false";'
-        tail.append(f"&& echo '{setting}' >{shlex.quote(root + TLS_CONF)}")
+        tail.append(f"&& echo '{setting}' >{shlex.quote(TLS_CONF)}")
     if len(seds) == 1:
         return [f"sed -Ei {shlex.quote(seds[0])} {files}", *tail]
     expressions = [f"-e {shlex.quote(s)}" for s in seds]

@@ -64,7 +64,6 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
@@ -186,16 +185,13 @@ def _host(url: str) -> str:
     return url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
 
 
-def _script_lines(
-    distro: Distro, timestamp: str, mirrors: Mapping[str, str] | None, root: str
-) -> list[str]:
+def _script_lines(distro: Distro, timestamp: str, mirrors: Mapping[str, str] | None) -> list[str]:
     """The step as lines that stay valid sh when joined by spaces or by line continuations."""
     _check_distro(distro)
     _check_timestamp(timestamp)
     base = mirror_base(distro, mirrors)
-    apt = (shlex.quote(root) if root else "") + "/etc/apt"
+    apt = "/etc/apt"
     files = f"{apt}/sources.list {apt}/sources.list.d/*.list {apt}/sources.list.d/*.sources"
-    conf = (shlex.quote(root) if root else "") + TLS_CONF
     lines = [
         "set -eu; t=$(mktemp); trap 'rm -f \"$t\"' EXIT;",
         f'for f in {files}; do [ ! -f "$f" ] || {{ case $f in'
@@ -205,28 +201,16 @@ def _script_lines(
         f"grep -qs '^[^#]*/{timestamp}' {files} || {{ echo \"pinner: no {_NAMES[distro]} archive"
         ' in the apt sources of this stage, so it cannot be pinned to a snapshot" >&2; exit 1; };',
         # A snapshot's Release files expire (Debian security: Date + 7 days).
-        f"echo 'Acquire::Check-Valid-Until \"false\";' >{conf};",
+        f"echo 'Acquire::Check-Valid-Until \"false\";' >{TLS_CONF};",
     ]
     if base.startswith("https://"):
-        ca = (shlex.quote(root) if root else "") + CA_BUNDLE
         setting = f'Acquire::https::{_host(base)}::Verify-Peer "false";'
         lines += [
-            f"[ -s {ca} ] || printf '%s\\n' '// pinner: no CA bundle; apt still verifies the"
-            f" InRelease signature' '{setting}' >>{conf};",
+            f"[ -s {CA_BUNDLE} ] || printf '%s\\n' '// pinner: no CA bundle; apt still verifies the"
+            f" InRelease signature' '{setting}' >>{TLS_CONF};",
         ]
     lines[-1] = lines[-1].rstrip(";")
     return lines
-
-
-def snapshot_script(
-    distro: Distro,
-    timestamp: str,
-    *,
-    mirrors: Mapping[str, str] | None = None,
-    root: str = "",
-) -> str:
-    """The step as one line of POSIX sh; `root` prefixes every path (for tests only)."""
-    return " ".join(_script_lines(distro, timestamp, mirrors, root))
 
 
 def snapshot_run_line(
@@ -237,7 +221,7 @@ def snapshot_run_line(
     escape: str = "\\",
 ) -> str:
     """The marker comment and RUN instruction, joined by "\\n", with no final newline."""
-    body = f" {escape}\n    ".join(_script_lines(distro, timestamp, mirrors, ""))
+    body = f" {escape}\n    ".join(_script_lines(distro, timestamp, mirrors))
     return f"{MARKER_PREFIX} {distro} {timestamp}\nRUN {body}"
 
 
@@ -316,18 +300,6 @@ _APT_VERBS = words(
 )
 _DPKG_ACTIONS = words("-i --install -r --remove -P --purge --unpack --configure")
 _RUN_KEYWORD = re.compile(r"(?i)\s*RUN\s+")
-
-
-def cleanup_script(*, apt_cache: bool = True, apt_lists: bool = True, root: str = "") -> str:
-    """Shell removing apt's leftovers; False for cache-mounted dirs; `root` is for tests only."""
-    prefix = shlex.quote(root) if root else ""
-    paths = (
-        (["/var/lib/apt/lists/*"] if apt_lists else [])
-        + (["/var/cache/apt/*.bin"] if apt_cache else [])
-        + list(_LOG_GLOBS)
-    )
-    rm = "rm -rf " + " ".join(prefix + p for p in paths)
-    return f"apt-get clean && {rm}" if apt_cache else rm
 
 
 def _mount_targets(flags: Sequence[str]) -> list[str]:

@@ -1,0 +1,27 @@
+"""Steps pinner writes for an image's root, run against a temporary root instead of /."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+from pinner.apt.sources import Distro, snapshot_run_line
+
+# An absolute path a step names under /etc or /var: it starts a word, or follows a redirection.
+_IMAGE_PATH = re.compile(r"(?<=[\s>])/(?=(?:etc|var)/)")
+
+
+def under_root(script: str, root: Path | str) -> str:
+    """script with every /etc/... and /var/... path it names moved below root."""
+    prefix = shlex.quote(str(root))
+    return _IMAGE_PATH.sub(lambda _: prefix + "/", script)
+
+
+def snapshot_script(
+    distro: Distro, timestamp: str, *, mirrors: Mapping[str, str] | None = None
+) -> str:
+    """The generic snapshot step as BuildKit hands it to sh: its continuations joined."""
+    run = snapshot_run_line(distro, timestamp, mirrors=mirrors).split("\n", 1)[1]
+    return run.removeprefix("RUN ").replace(" \\\n    ", " ")

@@ -404,7 +404,9 @@ class StageWork:
                     config,
                     requests,
                     mirrors,
-                    refresh=self.session.refresh,
+                    # Exact pins in the words are set aside only when this run rewrites them: a
+                    # pin left in the file must be what the lock records.
+                    refresh=self.session.refresh and self.options.pin_versions,
                     snapshot=snapshot,
                 )
             except PackageError as exc:

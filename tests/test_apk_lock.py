@@ -350,3 +350,71 @@ def test_each_platform_reads_its_own_index_and_pins_only_what_all_agree_on(
     # curl agrees on both architectures and is pinned; libcurl does not and is left alone.
     assert "RUN apk add --no-cache curl=8.1.1-r1 libcurl\n" in dockerfile.read_text()
     assert "libcurl: versions differ by architecture (8.1.1-r1, 8.1.1-r2); not written" in err
+
+
+def test_a_pin_the_branch_no_longer_serves_stops_lock_and_update_without_pin_versions(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    text = "FROM alpine:3.16-signed\nRUN apk add --no-cache \\\n    curl=8.1.1-r1\n"
+    dockerfile.write_text(text.replace("8.1.1-r1", "8.1.0-r0"))
+    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
+    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+        args += ("--snapshot-mirror", f"alpine={mirror.url}")
+        # A word pinned to a version the branch does not serve is refused: apk would fail.
+        code, _, err = run(capsys, "lock", *args, str(dockerfile))
+        assert code == 1
+        assert err.splitlines()[0] == (
+            f"{dockerfile}:3: curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0"
+            " (v3.17 aarch64)"
+        )
+        dockerfile.write_text(text)
+        assert run(capsys, "lock", *args, str(dockerfile))[0] == 0
+
+        # The branch moves on. update without --pin-versions leaves the words alone, so it must
+        # not record a version other than the pin: it refuses, naming the word.
+        mirror.files[INDEX_PATH] = _signed(test_key, tmp_path, "8.1.2-r0")
+        lock_text = (env / "Dockerfile.lock").read_text()
+        code, _, err = run(capsys, "update", *args, str(dockerfile))
+        assert code == 1
+        locked = dockerfile.read_text()
+        line = locked.split("\n").index("    curl=8.1.1-r1") + 1
+        assert err.splitlines()[0] == (
+            f"{dockerfile}:{line}: curl=8.1.1-r1: the repositories serve 8.1.2-r0,"
+            " not =8.1.1-r1 (v3.17 aarch64)"
+        )
+        assert (env / "Dockerfile.lock").read_text() == lock_text
+        code, _, err = run(capsys, "update", *args, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    assert "RUN apk add --no-cache \\\n    curl=8.1.2-r0\n" in dockerfile.read_text()
+    assert "8.1.1-r1" not in dockerfile.read_text()
+
+
+def test_an_unreachable_index_is_one_line(
+    capsys: pytest.CaptureFixture[str], signed_hub: str, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(SIGNED_DOCKERFILE)
+    with AlpineMirror({}) as mirror:
+        code, _, err = run(
+            capsys,
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{signed_hub}",
+            "--platform",
+            "linux/arm64",
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            str(dockerfile),
+        )
+    assert code == 1
+    assert err.splitlines() == [
+        f"{dockerfile}: stage 0: https://dl-cdn.alpinelinux.org/alpine/v3.17/main (aarch64)"
+        f" APKINDEX: not found on the snapshot mirror (404 for {mirror.url}{INDEX_PATH})",
+        "1 error(s); nothing written",
+    ]
+    assert not (env / "Dockerfile.lock").exists()

@@ -120,7 +120,9 @@ class Manager(Protocol):
         refresh: bool,
         snapshot: str,
     ) -> Resolved:
-        """Resolve the requested words for config's architecture; refresh: ignore exact pins.
+        """Resolve the requested words for config's architecture.
+
+        refresh: `update --pin-versions`, which rewrites the words: ignore their exact pins.
 
         snapshot is the lock's time: managers with dated snapshots resolve from that date's
         indexes, the others from what their mirrors serve now.

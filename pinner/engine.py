@@ -395,8 +395,6 @@ class StageWork:
                 stage_notes.append(note)
                 unpinned += [UnpinnedPackage(r.name, f"not pinned: {config}") for r in requests]
                 continue
-            if isinstance(step, tuple):
-                steps.add(step)
             distro, release = config.distro, config.release
             try:
                 resolved = await manager.resolve(
@@ -415,6 +413,12 @@ class StageWork:
                 raise PackageError(exc.package, f"{where_word}: {exc}") from None
             except MirrorError as exc:
                 raise MirrorError(f"{where}: {exc}") from None
+            # Asked again: a step can depend on what resolve read (Tumbleweed's history date).
+            step = manager.step(config, snapshot, mirrors)
+            if isinstance(step, str):
+                raise MirrorError(f"{where}: {step}")
+            if step is not None:
+                steps.add(step)
             packages += resolved.packages
             unpinned += resolved.unpinned
             stage_notes += resolved.notes

@@ -23,6 +23,7 @@ MODULES: Mapping[str, str] = {
     "yum": "pinner.managers.rpm",
     "microdnf": "pinner.managers.rpm",
     "pacman": "pinner.managers.pacman",
+    "zypper": "pinner.managers.zypper",
 }
 # Every name --snapshot-mirror NAME=URL and the config's snapshot-mirrors table accept: apt's
 # snapshot services and each distribution's mirror, whether or not its manager is pinned yet.
@@ -132,7 +133,8 @@ class Manager(Protocol):
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
     ) -> tuple[str, ...] | str | None:
         """The shell lines pointing the image at the snapshot, why they cannot, or None (no
-        dated snapshots: apk)."""
+        dated snapshots: apk). Asked before resolve() and again after it, for a step that
+        depends on what resolve read (Tumbleweed's history date)."""
 
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""

@@ -14,6 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner.apt.shell import Invocation, Word, run_invocations, words
+from pinner.errors import MirrorError, PackageError
+from pinner.lockfile import LockedPackage
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import repodata as rd
+from pinner.managers.rpm import checked, locked
+from pinner.managers.rpmresolve import Pool
+from pinner.managers.rpmresolve import resolve as rpm_resolve
 
 HISTORY = "https://download.opensuse.org/history"
 REPOS_DIR = "/etc/zypp/repos.d"
@@ -380,3 +387,181 @@ def step(config: ZypperConfig, date: str, mirrors: Mapping[str, str]) -> Step | 
 def repomd_url(date: str, repo: str, mirrors: Mapping[str, str]) -> str:
     """Where a pinned repository's repomd.xml is, once the step is in place."""
     return f"{history_base(mirrors)}/{date}/tumbleweed/repo/{repo}/repodata/repomd.xml"
+
+
+# --------------------------------------------------------------------------- the Manager
+
+SIGNATURE = "not checked by pinner: zypper checks repomd.xml's and each package's signature"
+_RPMDB_NOTE = "the image's rpm database is not read: dependencies it already has may be listed too"
+MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Tumbleweed's oss primary is about 40 MiB
+
+
+def read_install(invocation: Invocation) -> Install | None:
+    """One zypper invocation as the manager interface reads it; None if it installs nothing."""
+    command = parse_command(invocation)
+    if command is None or not command.installs:
+        return None
+    packages = tuple(
+        PackageArg(t.name, t.constraint, t.start, t.end, not t.constraint or "=" in t.constraint)
+        for t in command.targets
+    )
+    return Install("zypper", packages, command.notes, command.start, command.end)
+
+
+def _own(config: ImageConfig) -> ZypperConfig:
+    if not isinstance(config, ZypperConfig):
+        raise TypeError(f"zypper was handed {type(config).__name__}, not its own configuration")
+    return config
+
+
+class Zypper:
+    """zypper, as pinner.managers.Manager."""
+
+    name = "zypper"
+    programs = frozenset({"zypper"})
+    image_paths = IMAGE_PATHS
+    version_pins = True
+
+    def __init__(self) -> None:
+        # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.
+        self._dates: dict[tuple[str, str], str] = {}
+        self._primaries: dict[str, tuple[rd.RpmPackage, ...]] = {}
+
+    def platform(self, arch: str) -> str | None:
+        return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
+
+    def installs(self, invocation: Invocation) -> Install | None:
+        return read_install(invocation)
+
+    def configure(self, files: Mapping[str, bytes], platform: str) -> ZypperConfig | str:
+        return configure(files, platform.removeprefix("linux/"))
+
+    async def _date(self, fetch: Fetch, snapshot: str, mirrors: Mapping[str, str]) -> str:
+        base = history_base(mirrors)
+        key = (base, snapshot)
+        if key not in self._dates:
+            data = await fetch(f"{base}/list", "openSUSE history/list", 1024 * 1024)
+            try:
+                date = history_date(history_dates(data), snapshot)
+            except ValueError as error:
+                raise MirrorError(str(error)) from None
+            if date is None:
+                raise MirrorError(f"{base}/list: no Tumbleweed snapshot before {snapshot[:8]}")
+            self._dates[key] = date
+        return self._dates[key]
+
+    async def _primary(self, fetch: Fetch, base: str, alias: str) -> tuple[rd.RpmPackage, ...]:
+        if base not in self._primaries:
+            subject = f"[{alias}] {base}repodata/repomd.xml"
+            repomd = await fetch(f"{base}repodata/repomd.xml", subject, rd.MAX_DOCUMENT)
+            try:
+                entry = rd.parse_repomd(repomd, subject)["primary"]
+                limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
+                data = await fetch(f"{base}{entry.href}", f"[{alias}] {entry.href}", limit)
+                packages = rd.primary_packages(entry, data, f"[{alias}] {entry.href}")
+            except (rd.RepodataError, KeyError) as error:
+                raise MirrorError(f"{subject}: {error}") from None
+            self._primaries[base] = tuple(packages)
+        return self._primaries[base]
+
+    async def _bases(
+        self, fetch: Fetch, config: ZypperConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        """(alias, base URL) of each repository resolution reads, and notes on those it skips."""
+        if config.distro == "opensuse-tumbleweed":
+            date = await self._date(fetch, snapshot, mirrors)
+            found = step(config, date, mirrors)
+            if isinstance(found, str):
+                raise MirrorError(found)
+            base = history_base(mirrors)
+            bases = []
+            for repo in config.repos:
+                if repo.alias in found.pinned:
+                    match = _TUMBLEWEED.fullmatch(repo.baseurls[0])
+                    assert match is not None
+                    bases.append((repo.alias, f"{base}/{date}/tumbleweed/repo/{match[1]}/"))
+            return bases, found.notes
+        mirror = mirrors.get("opensuse")
+        bases = []
+        for repo in config.repos:
+            url = next((u for u in repo.baseurls if u.startswith(("https://", "http://"))), None)
+            if not repo.enabled or url is None:
+                continue
+            if mirror:
+                url = mirror.rstrip("/") + "/" + url.split("/", 3)[3]
+            bases.append((repo.alias, url if url.endswith("/") else f"{url}/"))
+        return bases, ()
+
+    async def resolve(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        requests: Sequence[PackageArg],
+        mirrors: Mapping[str, str],
+        *,
+        refresh: bool,
+        snapshot: str,
+    ) -> Resolved:
+        config = _own(image)
+        packages: list[rd.RpmPackage] = []
+        bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
+        for alias, base in bases:
+            packages += await self._primary(fetch, base, alias)
+        pool = Pool(packages, (), config.arch)
+        specs = []
+        for request in requests:
+            exact = request.constraint is not None and request.constraint.startswith("=")
+            version = (request.constraint or "=")[1:]
+            specs.append(f"{request.name}-{version}" if exact and not refresh else request.name)
+        found = rpm_resolve(pool, specs)
+        if found.missing:
+            missing = found.missing[0]
+            raise PackageError(
+                missing.split(" ", 1)[0],
+                f"{missing}: nothing in the repositories provides it"
+                f" ({config.distro} {config.arch})",
+            )
+        locked_packages = tuple(
+            locked(choice.package, config.arch)
+            for choice in sorted(found.chosen, key=lambda c: c.package.name)
+        )
+        tumbleweed = config.distro == "opensuse-tumbleweed"
+        return Resolved(
+            locked_packages,
+            notes=(*skipped, *found.notes, _RPMDB_NOTE),
+            signature=SIGNATURE,
+            rebuildable=tumbleweed,
+        )
+
+    async def unserved(
+        self,
+        fetch: Fetch,
+        image: ImageConfig,
+        packages: Sequence[LockedPackage],
+        mirrors: Mapping[str, str],
+    ) -> list[str]:
+        return []  # a history snapshot does not change; Leap's moves are found by update
+
+    def step(
+        self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
+    ) -> tuple[str, ...] | str | None:
+        own = _own(config)
+        if own.distro != "opensuse-tumbleweed":
+            return None  # Leap: pinned by versions
+        date = self._dates.get((history_base(mirrors), snapshot))
+        if date is None:
+            return None  # asked before resolve() read history/list; asked again after it
+        found = step(own, date, mirrors)
+        return found if isinstance(found, str) else (found.line,)
+
+    def pin_word(self, name: str, version: str) -> str:
+        return pin_word(name, version)
+
+    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+        return cleanup(run_text)
+
+    def checked(self, package: LockedPackage) -> LockedPackage:
+        return checked(package)
+
+
+MANAGER: Manager = Zypper()

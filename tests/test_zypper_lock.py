@@ -1,0 +1,196 @@
+"""`pinner lock`, `check` and `update` on zypper stages: an openSUSE Tumbleweed-like image in the
+test registry and a stand-in download.opensuse.org/history whose repodata createrepo_c made from
+RPMs rpmbuild built.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from arch_repo import Archive
+from cli import run
+from handmade import Entry, HandImage, layer_tar, push
+from registryd import Registry, push_image
+from rpmrepo import Spec, build_repo
+from shell_syntax import run_errors
+
+from pinner import lockfile
+
+OS_RELEASE = b'NAME="openSUSE Tumbleweed"\nID="opensuse-tumbleweed"\nVERSION_ID="20261125"\n'
+REPO_OSS = b"""[repo-oss]
+name=openSUSE-Tumbleweed-Oss
+enabled=1
+autorefresh=1
+baseurl=http://download.opensuse.org/tumbleweed/repo/oss/
+path=/
+type=rpm-md
+keeppackages=0
+"""
+REPO_UPDATE = b"""[repo-update]
+name=openSUSE-Tumbleweed-Update
+enabled=1
+autorefresh=1
+baseurl=http://download.opensuse.org/update/tumbleweed/
+path=/
+type=rpm-md
+keeppackages=0
+"""
+SNAPSHOTS = {
+    "20261128": [Spec("curl", "8.10.1", requires=("libcurl4",)), Spec("libcurl4", "8.10.1")],
+    "20261208": [Spec("curl", "8.11.0", requires=("libcurl4",)), Spec("libcurl4", "8.11.0")],
+}
+DOCKERFILE = """\
+FROM opensuse/tumbleweed
+RUN zypper --non-interactive install --no-recommends curl
+"""
+
+
+def tumbleweed_image() -> HandImage:
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/zypp/repos.d/repo-oss.repo": REPO_OSS,
+        "etc/zypp/repos.d/repo-update.repo": REPO_UPDATE,
+    }
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
+    entries = [Entry(d, kind="dir") for d in dirs]
+    entries += [Entry(path, data) for path, data in sorted(files.items())]
+    return HandImage([layer_tar(entries)], architecture="amd64")
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    if shutil.which("rpmbuild") is None or shutil.which("createrepo_c") is None:
+        pytest.skip("needs rpmbuild and createrepo_c")
+    root = tmp_path_factory.mktemp("opensuse")
+    for date, specs in SNAPSHOTS.items():
+        build_repo(specs, root / "history" / date / "tumbleweed" / "repo" / "oss")
+    (root / "history" / "list").write_text("20261120\n" + "\n".join(SNAPSHOTS) + "\n")
+    with Archive(root) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    push(tumbleweed_image(), registry, "opensuse/tumbleweed", "latest")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+def _pinner(
+    capsys: pytest.CaptureFixture[str], hub: str, history: Archive, *args: str
+) -> tuple[int, str, str]:
+    command, *rest = args
+    return run(
+        capsys,
+        command,
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"opensuse={history.url}/history",
+        "--platform",
+        "linux/amd64",
+        *rest,
+    )
+
+
+def test_tumbleweed_lock_check_update(
+    capsys: pytest.CaptureFixture[str], hub: str, history: Archive, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    step = (
+        "# pinner: zypper snapshot 20261201T101500Z\n"
+        "RUN sed -i 's#^baseurl=http://download.opensuse.org/tumbleweed/#"
+        f"baseurl={history.url}/history/20261128/tumbleweed/#'"
+        " /etc/zypp/repos.d/repo-oss.repo\n"
+        "RUN zypper --non-interactive install --no-recommends curl \\\n"
+        "    && zypper clean -a\n"
+    )
+    assert step in text
+    assert run_errors(text) == []
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    (stage,) = lock.stages
+    assert (stage.package_manager, stage.distro, stage.snapshot) == (
+        "zypper",
+        "opensuse-tumbleweed",
+        "20261201T101500Z",
+    )
+    assert {p.name: p.version for p in stage.packages} == {
+        "curl": "8.10.1-1",
+        "libcurl4": "8.10.1-1",
+    }
+    assert "repository repo-update is not in the history; it is not pinned" in stage.notes
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+
+    code, _, err = _pinner(
+        capsys, hub, history, "update", "--snapshot", "20261210T000000Z", str(dockerfile)
+    )
+    assert code == 0, err
+    updated = dockerfile.read_text()
+    assert f"baseurl={history.url}/history/20261208/tumbleweed/#'" in updated
+    assert updated.count("# pinner: zypper snapshot") == 1
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    assert {p.name: p.version for p in lock.stages[0].packages}["curl"] == "8.11.0-1"
+
+
+LEAP_RELEASE = b'NAME="openSUSE Leap"\nID="opensuse-leap"\nVERSION_ID="15.6"\n'
+LEAP_OSS = REPO_OSS.replace(b"tumbleweed/repo/oss/", b"distribution/leap/$releasever/repo/oss/")
+
+
+def test_leap_is_pinned_by_versions(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    history: Archive,
+    env: Path,
+) -> None:
+    files = {
+        "etc/os-release": LEAP_RELEASE,
+        "etc/zypp/repos.d/repo-oss.repo": LEAP_OSS.replace(b"$releasever", b"15.6"),
+    }
+    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
+    entries = [Entry(d, kind="dir") for d in dirs] + [Entry(p, d) for p, d in sorted(files.items())]
+    image = HandImage([layer_tar(entries)], architecture="amd64")
+    push(image, registry, "opensuse/leap", "15.6")
+    push_image(registry, "docker/dockerfile", "1.23")
+    leap = history.root / "distribution" / "leap" / "15.6" / "repo" / "oss"
+    if not leap.exists():
+        build_repo(SNAPSHOTS["20261208"], leap)
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM opensuse/leap:15.6\nRUN zypper -n in -y curl && zypper clean -a\n")
+    code, _, err = run(
+        capsys,
+        "lock",
+        "--registry-mirror",
+        f"docker.io=http://{registry.host}",
+        "--snapshot-mirror",
+        f"opensuse={history.url}",
+        "--platform",
+        "linux/amd64",
+        "--pin-versions",
+        str(dockerfile),
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert "RUN zypper -n in -y curl=8.11.0-1 && zypper clean -a\n" in text
+    assert "# pinner: zypper snapshot" not in text
+    assert run_errors(text) == []
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    assert lock.stages[0].snapshot is None
+    assert "pinned, not rebuildable once the branch moves on" in lock.stages[0].notes

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from pathlib import Path
+
 import pytest
 
 from pinner.apt.shell import run_invocations
+from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import PackageArg, get
+from pinner.managers import Fetch, PackageArg, Resolved, get
 from pinner.managers.rpm import MANAGER, checked
+from pinner.managers.rpmconfig import RpmConfig
 
 SHA = "a" * 64
 
@@ -127,3 +133,98 @@ def test_checked_accepts() -> None:
 )
 def test_cleanup(run: str, expected: str | None) -> None:
     assert MANAGER.cleanup(run, run_invocations(run)) == expected
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+CUSTOM = Path(__file__).resolve().parent.parent / "testdata" / "rpm" / "custom-zst"
+
+
+def _served(metalink_sha256: str | None = None) -> dict[str, bytes]:
+    files = {
+        f"https://m.example/custom/repodata/{p.name}": p.read_bytes()
+        for p in (CUSTOM / "repodata").iterdir()
+    }
+    repomd = files["https://m.example/custom/repodata/repomd.xml"]
+    digest = metalink_sha256 or hashlib.sha256(repomd).hexdigest()
+    files["https://mirrors.example/metalink?repo=custom-9"] = (
+        '<metalink version="3.0" xmlns="http://www.metalinker.org/"><files>'
+        '<file name="repomd.xml"><verification><hash type="sha256">'
+        f"{digest}</hash></verification><resources>"
+        '<url protocol="https">https://m.example/custom/repodata/repomd.xml</url>'
+        "</resources></file></files></metalink>"
+    ).encode()
+    return files
+
+
+def _fetcher(files: dict[str, bytes]) -> Fetch:
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        if url not in files:
+            raise MirrorError(f"{subject}: 404")
+        return files[url][: limit + 1]
+
+    return fetch
+
+
+REPOS = b"""[local]
+baseurl=file:///srv/repo
+[custom]
+metalink=https://mirrors.example/metalink?repo=custom-$releasever
+"""
+
+
+def _config() -> RpmConfig:
+    config = MANAGER.configure(
+        {
+            "/etc/os-release": b'ID="rocky"\nVERSION_ID="9.3"\n',
+            "/etc/yum.repos.d/x.repo": REPOS,
+        },
+        "linux/amd64",
+    )
+    assert isinstance(config, RpmConfig), config
+    return config
+
+
+def _resolve(files: dict[str, bytes], *words: str) -> Resolved:
+    requests = [PackageArg(word, None, 0, len(word)) for word in words]
+    return asyncio.run(
+        MANAGER.resolve(_fetcher(files), _config(), requests, {}, refresh=False, snapshot="")
+    )
+
+
+def test_resolve_through_a_metalink_skipping_a_local_repository() -> None:
+    found = _resolve(_served(), "pkg-with-no-deps")
+    (package,) = found.packages
+    assert package == LockedPackage(
+        "pkg-with-no-deps",
+        "x86_64",
+        "1.0.0-0",
+        package.sha256,
+        "pkg-with-no-deps-1.0.0-0.noarch.rpm",
+    )
+    assert len(package.sha256) == 64
+    assert found.notes == (
+        "the image has no rpmdb; every dependency is recorded",
+        "[local] (/etc/yum.repos.d/x.repo) is not an http(s) repository; its packages are not"
+        " considered",
+    )
+    assert not found.rebuildable
+
+
+def test_repomd_not_matching_the_metalink_is_one_line() -> None:
+    with pytest.raises(MirrorError) as raised:
+        _resolve(_served("0" * 64), "pkg-with-no-deps")
+    assert str(raised.value) == (
+        "[custom] https://m.example/custom/repodata/repomd.xml: repomd.xml matches no checksum"
+        " its metalink gives"
+    )
+
+
+def test_a_word_nothing_provides_is_one_line() -> None:
+    with pytest.raises(PackageError) as raised:
+        _resolve(_served(), "nosuch")
+    assert raised.value.package == "nosuch"
+    assert str(raised.value) == (
+        "nosuch: nothing in the enabled repositories provides it (custom; rocky 9.3 x86_64)"
+    )

@@ -196,12 +196,25 @@ class Rpm:
         config: RpmConfig,
         options: RpmOptions,
         mirrors: Mapping[str, str],
-    ) -> tuple[Pool, tuple[str, ...]]:
-        repos = enabled_repos(config, options)
+    ) -> tuple[Pool, tuple[str, ...], tuple[str, ...]]:
+        """The packages of the repositories a command uses, their ids, and notes on the rest."""
+        mirrored = bool(mirrors.get(MIRROR_NAMES.get(config.distro, "")))
+        repos, notes = [], []
+        for repo in enabled_repos(config, options):
+            urls = (*repo.baseurls, repo.metalink or "", repo.mirrorlist or "")
+            if mirrored or any(_http(url) for url in urls):
+                repos.append(repo)
+            else:
+                # A file:// or media repository the build brings along: nothing to fetch here.
+                notes.append(
+                    f"[{repo.id}] ({repo.source}) is not an http(s) repository; its packages"
+                    " are not considered"
+                )
         packages: list[rd.RpmPackage] = []
         for repo in repos:
             packages += (await self._fetch_repo(fetch, config, repo, mirrors)).packages
-        return Pool(packages, config.installed or (), config.arch), tuple(r.id for r in repos)
+        pool = Pool(packages, config.installed or (), config.arch)
+        return pool, tuple(r.id for r in repos), tuple(notes)
 
     async def resolve(
         self,
@@ -224,7 +237,8 @@ class Rpm:
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
         for options, specs in groups.items():
-            pool, repo_ids = await self._pool(fetch, config, options, mirrors)
+            pool, repo_ids, repo_notes = await self._pool(fetch, config, options, mirrors)
+            notes += repo_notes
             weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
             found = resolve(pool, specs, weak_deps=weak)
             if found.missing:
@@ -251,7 +265,7 @@ class Rpm:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         config = _own(image)
-        pool, repo_ids = await self._pool(fetch, config, RpmOptions(), mirrors)
+        pool, repo_ids, _ = await self._pool(fetch, config, RpmOptions(), mirrors)
         lines = []
         for package in packages:
             if package.architecture != config.arch:

@@ -56,12 +56,24 @@ def words(run: str) -> list[tuple[str, str | None]]:
         ("apk add --repository https://dl-cdn.alpinelinux.org/alpine/edge/testing foo", []),
         ("apk add -X https://example.org/alpine/edge/testing foo", []),
         ("apk add $PKGS", []),
+        ("apk add --root /sysroot --initdb musl", []),
+        ("apk add -p/sysroot musl", []),
+        ("apk add --arch armv7 musl", []),
         ("apk add foo@testing", []),
         ("apk info -e curl || apk add curl", [("curl", None)]),
     ],
 )
 def test_apk_add_words(run: str, expected: list[tuple[str, str | None]]) -> None:
     assert words(run) == expected
+
+
+def test_another_root_is_said() -> None:
+    (invocation,) = run_invocations("apk add --root /sysroot --initdb musl busybox")
+    install = apk.MANAGER.installs(invocation)
+    assert install is not None
+    assert install.notes == (
+        "apk add --root /sysroot: not the image's own packages; not pinned: musl, busybox",
+    )
 
 
 def test_what_is_not_pinned_is_said() -> None:

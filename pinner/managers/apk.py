@@ -63,6 +63,8 @@ _VALUE_OPTIONS = words(
     " --wait --progress-fd --cache-max-age --timeout -I --interactive-fd"
 )
 _INSTALL_VERBS = frozenset({"add"})
+# Options that make apk install for something other than the image it runs in.
+_ELSEWHERE = frozenset({"-p", "--root", "--arch", "--repositories-file", "--keys-dir"})
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9+._-]*"
 _NAME_RE = re.compile(_NAME)
 # Provided names apk resolves: so:libz.so.1, cmd:bash, pc:zlib, py3.11:foo.
@@ -174,6 +176,7 @@ def read_install(invocation: Invocation) -> Install | None:
     args = invocation.args
     operands: list[Word] = []
     repositories: list[str] = []
+    elsewhere: list[str] = []
     i = 0
     while i < len(args):
         text = args[i].text
@@ -188,6 +191,8 @@ def read_install(invocation: Invocation) -> Install | None:
                 repositories.append(inline if eq else value or "")
             elif text.startswith("-X") and len(text) > 2:
                 repositories.append(text[2:])
+            elif name in _ELSEWHERE or (text[:2] in _ELSEWHERE and len(text) > 2):
+                elsewhere.append(text if eq or width == 1 else f"{text} {value or ''}".strip())
             i += width
             continue
         operands.append(args[i])
@@ -202,6 +207,13 @@ def read_install(invocation: Invocation) -> Install | None:
             notes.append(note)
         if package is not None:
             packages.append(package)
+    if elsewhere and packages:
+        # Another root, architecture or repositories file: not what the image's files describe.
+        notes.append(
+            f"apk add {' '.join(elsewhere)}: not the image's own packages; not pinned:"
+            f" {', '.join(p.name for p in packages)}"
+        )
+        packages = []
     if repositories and packages:
         # The named packages may come from a repository the image does not configure.
         notes.append(

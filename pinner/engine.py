@@ -643,7 +643,9 @@ async def lock_target(
     only_images = images_only(options, target.lock)
     if only_images or target.kind != DOCKERFILE:
         pinned, lock = pin_images(target, resolved, only_images)
-        return Outcome(target, pinned.text, lock, target.notes + pinned.notes(target.path))
+        return Outcome(
+            target, pinned.text, lock, (*map(str, target.notes), *pinned.notes(target.path))
+        )
     work = StageWork(session, target, resolved, options)
     snapshot = await choose_snapshot(work, options.snapshot or target.lock.snapshot)
     stages, notes = await work.run(snapshot)

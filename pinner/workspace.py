@@ -28,7 +28,7 @@ class Target(NamedTuple):
     lock_text: str | None
     build_args: Mapping[str, str] = {}
     kind: str = DOCKERFILE
-    notes: tuple[str, ...] = ()
+    notes: tuple[refs.Note, ...] = ()
 
 
 def load(

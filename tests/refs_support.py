@@ -21,7 +21,7 @@ def pin_text(kind: str, text: str, path: str = "file") -> str:
 
 def notes(kind: str, text: str, path: str = "file") -> tuple[str, ...]:
     """What the reader says it could not pin."""
-    return refs.parse(kind, text, path)[1]
+    return tuple(map(str, refs.parse(kind, text, path)[1]))
 
 
 def used_by(kind: str, text: str) -> list[tuple[int, str, str]]:

@@ -45,7 +45,7 @@ def pin(
     )
     parsed = Dockerfile(text, (), uses, ())
     resolved = {pinning.query(u): Manifest(u.ref.digest or D, OCI_MANIFEST) for u in uses}
-    return pinning.pin(parsed, resolved, Lock()).text, found, scan.notes
+    return pinning.pin(parsed, resolved, Lock()).text, found, tuple(map(str, scan.notes))
 
 
 HCL = """\

@@ -78,12 +78,7 @@ def check(
 
 def _unpinnable(target: Target) -> list[Finding]:
     """Warnings for references a reference file computes (a variable, an f-string)."""
-    findings = []
-    for note in target.notes:
-        line, _, message = note.removeprefix(f"{target.path}:").partition(": ")
-        number = int(line) if line.isdigit() else None
-        findings.append(Finding(target.path, number, None, message, "warning"))
-    return findings
+    return [Finding(n.path, n.line, None, n.message, "warning") for n in target.notes]
 
 
 def _has_packages(target: Target) -> bool:

@@ -45,11 +45,22 @@ class Found(NamedTuple):
     used_by: str
 
 
+class Note(NamedTuple):
+    """Why a reference on one line of a file is not pinned; printed as path:line: message."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
 class Scan(NamedTuple):
     """What a kind's reader found: references to pin, and notes on those it cannot pin."""
 
     found: tuple[Found, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
 
 def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
@@ -110,7 +121,7 @@ def _reader(kind: str) -> Callable[[str, str], Scan]:
     raise AssertionError(f"unknown reference file kind {kind}")
 
 
-def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[str, ...]]:
+def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[Note, ...]]:
     """A reference file as a Dockerfile record without stages, and notes for the user."""
     scan = _reader(kind)(text, path)
     uses = []

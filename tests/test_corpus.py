@@ -109,6 +109,21 @@ def _manager_stage(
         return LockedStage(
             plan.stage.label, None, "arch", None, "pacman", TS, SIGNATURE, packages, step="exact"
         )
+    if manager.name == "dnf":
+        rpms = tuple(
+            LockedPackage(n, "x86_64", "1.0-1", "cd" * 32, f"Packages/{n}-1.0-1.x86_64.rpm")
+            for n in names
+            if "(" not in n
+        )
+        return LockedStage(
+            plan.stage.label,
+            None,
+            "fedora",
+            "43",
+            manager.name,
+            packages=rpms,
+            notes=(managers.NOT_REBUILDABLE,),
+        )
     packages = tuple(
         LockedPackage(n, "x86_64", "1.0-r0", "", f"{n}-1.0-r0.apk", checksum=f"Q1{'A' * 27}=")
         for n in names

@@ -51,7 +51,7 @@ from pinner.errors import RegistryError  # noqa: E402
 from pinner.reference import ImageRef  # noqa: E402
 from pinner.remote.credentials import DockerConfig  # noqa: E402
 from pinner.remote.registry import Manifest, Registry, Settings, resolve_all  # noqa: E402
-from pinner.workspace import load  # noqa: E402
+from pinner.workspace import Selection, load  # noqa: E402
 
 # Per 1,000 Dockerfiles (issue 11); a larger tree's targets grow in proportion: lock time at
 # 10,000 files / 2,000 tags at most 10 times the 1,000-file time. Peak RSS is absolute.
@@ -281,7 +281,7 @@ def listen_overflows() -> int | None:
 
 def resolve_in_process(tree: Path, concurrency: int, hub: str) -> float:
     """Resolve every reference of the tree as `pinner lock` does; return the resolve's time."""
-    targets, errors = load([str(tree)], {})
+    targets, errors = load(Selection([str(tree)], {}))
     if errors:
         sys.exit("\n".join(errors))
     known = pinning.LockAnswers.of(t.lock for t in targets)

@@ -29,7 +29,7 @@ from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import DOCKERFILE, Target, unified_diff
+from pinner.workspace import DOCKERFILE, Selection, Target, load, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 # containerd's platforms package: each part of os/arch/variant is one such word.
@@ -111,6 +111,13 @@ def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
     """The platforms a Dockerfile's automatic platform ARGs are read for: the locked ones."""
     locked = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
     return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
+
+
+def load_targets(selection: Selection, options: Options) -> tuple[list[Target], list[str]]:
+    """The run's files and their locks, parsed for every platform to lock; one error per failure."""
+    targets, errors = load(selection)
+    targets, platform_errors = for_platforms(targets, options)
+    return targets, errors + platform_errors
 
 
 def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:

@@ -427,14 +427,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             report_path=args.report,
             quiet=args.quiet,
         )
-    common = {
-        "paths": args.paths,
-        "build_args": dict(args.build_arg),
-        "as_json": args.as_json,
-        "quiet": args.quiet,
-        "exclude": args.exclude or list(config.exclude),
-        "kubernetes": _kubernetes(config),
-    }
+    from pinner.workspace import Selection
+
+    files = Selection(
+        args.paths, dict(args.build_arg), args.exclude or list(config.exclude), _kubernetes(config)
+    )
+    common = {"selection": files, "as_json": args.as_json, "quiet": args.quiet}
     if args.command == "lock":
         from pinner.commands.lock import lock
 

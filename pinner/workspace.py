@@ -31,16 +31,21 @@ class Target(NamedTuple):
     notes: tuple[refs.Note, ...] = ()
 
 
-def load(
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
-) -> tuple[list[Target], list[str]]:
-    """Parse every file and its lock; return the targets and one error line per failure.
+class Selection(NamedTuple):
+    """The files a run reads: paths, --build-arg values, --exclude globs, Kubernetes manifests.
 
     kubernetes holds the absolute paths the configuration names as manifests.
     """
+
+    paths: Sequence[str]
+    build_args: Mapping[str, str]
+    exclude: Sequence[str] = ()
+    kubernetes: Collection[str] = ()
+
+
+def load(selection: Selection) -> tuple[list[Target], list[str]]:
+    """Parse every file and its lock; return the targets and one error line per failure."""
+    paths, build_args, exclude, kubernetes = selection
     targets: list[Target] = []
     errors: list[str] = []
     for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):

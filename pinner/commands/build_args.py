@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection, Mapping, Sequence
 
 from pinner import pinning
 from pinner.errors import LockfileError
-from pinner.workspace import DOCKERFILE, Target, load
+from pinner.workspace import DOCKERFILE, Selection, Target, load
 
 
 def build_args(
     *,
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
+    selection: Selection,
     as_json: bool = False,
     quiet: bool = False,
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
 ) -> int:
     """Print the lock's --build-arg flags (pinned) and SOURCE_DATE_EPOCH, one flag a line."""
-    targets, errors = load(paths, build_args, exclude, kubernetes)
+    targets, errors = load(selection)
     if errors:
         raise LockfileError(errors[0])
     targets = [t for t in targets if t.kind == DOCKERFILE]  # only builds take build args

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +13,7 @@ from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
 from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.output import Reporter
-from pinner.workspace import Target, load
+from pinner.workspace import Selection, Target, load
 
 
 class Finding(NamedTuple):
@@ -37,18 +37,15 @@ class Finding(NamedTuple):
 
 def check(
     *,
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
+    selection: Selection,
     as_json: bool = False,
     quiet: bool = False,
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
     snapshot_mirrors: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
 ) -> int:
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
-    targets, errors = load(paths, build_args, exclude, kubernetes)
+    targets, errors = load(selection)
     findings = [Finding(e.split(":", 1)[0], None, None, e.split(":", 1)[1].strip()) for e in errors]
     for target in targets:
         findings.extend(check_target(target))

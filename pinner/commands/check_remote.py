@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 
 from pinner import engine, refresh
 from pinner.errors import PinnerError
@@ -13,25 +13,22 @@ from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Settings
 from pinner.remote.session import Session
 from pinner.updater import Scope, image_changes, refresh_queries
-from pinner.workspace import Target, load, unlocked
+from pinner.workspace import Selection, Target, load, unlocked
 
 
 def check_remote(
     *,
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
+    selection: Selection,
     settings: Settings,
     scope: Scope | None = None,
     as_json: bool = False,
     quiet: bool = False,
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
     snapshot_mirrors: Mapping[str, str] | None = None,
 ) -> int:
     """`check --remote`: read-only; list moved tags and package entries the snapshot contradicts."""
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
-    targets, errors = load(paths, build_args, exclude, kubernetes)
+    targets, errors = load(selection)
     errors += unlocked(targets)
     moved: list[FileReport] = []
     problems: list[str] = []

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shlex
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pinner import engine, files
@@ -16,28 +16,23 @@ from pinner.output import Reporter, print_json
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Manifest, Settings
 from pinner.remote.session import Session
-from pinner.workspace import Target, in_file, load
+from pinner.workspace import Selection, Target, in_file
 
 
 def lock(
     *,
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
+    selection: Selection,
     settings: Settings,
     options: Options | None = None,
     dry_run: bool = False,
     as_json: bool = False,
     quiet: bool = False,
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
     cache_dir: Path | None = None,
 ) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
     options = engine.one_time(options or Options())
-    targets, errors = load(paths, build_args, exclude, kubernetes)
-    targets, platform_errors = engine.for_platforms(targets, options)
-    errors += platform_errors
+    targets, errors = engine.load_targets(selection, options)
     work = [engine.without_changed_pins(t, options) for t in targets]
     cache = cache_dir or default_cache_dir()
     outcomes, lock_errors, session_requests = asyncio.run(

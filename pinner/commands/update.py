@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from pinner import engine, files, refresh
@@ -16,15 +15,14 @@ from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Settings
 from pinner.remote.session import Session
 from pinner.updater import Scope, refresh_queries, update_target
-from pinner.workspace import Target, in_file, load, unlocked
+from pinner.workspace import Selection, Target, in_file, unlocked
 
 EXIT_CHANGED = 5
 
 
 def update(
     *,
-    paths: Sequence[str],
-    build_args: Mapping[str, str],
+    selection: Selection,
     settings: Settings,
     options: Options | None = None,
     scope: Scope | None = None,
@@ -33,16 +31,12 @@ def update(
     dry_run: bool = False,
     as_json: bool = False,
     quiet: bool = False,
-    exclude: Sequence[str] = (),
-    kubernetes: Collection[str] = (),
     cache_dir: Path | None = None,
 ) -> int:
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
     options, scope = engine.one_time(options or Options()), scope or Scope()
-    targets, errors = load(paths, build_args, exclude, kubernetes)
-    targets, platform_errors = engine.for_platforms(targets, options)
-    errors += platform_errors
+    targets, errors = engine.load_targets(selection, options)
     errors += unlocked(targets)
     outcomes: list[Outcome] = []
     reports: list[FileReport] = []

@@ -375,7 +375,7 @@ class StageWork:
         requests, line_notes, lines = _manager_packages(self.target.parsed, plan, manager)
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
-        if not requests:
+        if not requests and not manager.snapshots:
             return (
                 LockedStage(label, package_manager=manager.name, notes=tuple(stage_notes)),
                 notes,

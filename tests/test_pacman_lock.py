@@ -194,3 +194,32 @@ def test_lock_check_update(
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 1
     assert "pacman runs without pinner's snapshot step at 20261210T000000Z" in out + err
+
+
+def test_a_stage_naming_no_package_still_gets_the_step(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Archive, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM archlinux:base\nRUN pacman -Syu --noconfirm\n")
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert (
+        "# pinner: pacman snapshot 20261201T101500Z\n"
+        f"RUN echo 'Server = {served.url}/repos/2026/11/30/$repo/os/$arch'"
+        " > /etc/pacman.d/mirrorlist\n"
+        "RUN pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n"
+    ) in text
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    assert (lock.stages[0].snapshot, lock.stages[0].packages) == ("20261201T101500Z", ())
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    code, _, err = _pinner(capsys, hub, served, "lock", str(dockerfile))
+    assert code == 0, err
+    assert dockerfile.read_text() == text

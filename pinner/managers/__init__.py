@@ -102,6 +102,11 @@ class Manager(Protocol):
         """The platform ("linux/arm64") whose packages carry this lock architecture ("aarch64")."""
 
     @property
+    def snapshots(self) -> bool:
+        """Whether the distribution keeps dated snapshots: a stage gets the step even when its
+        RUNs name no package (`pacman -Syu`)."""
+
+    @property
     def version_pins(self) -> bool:
         """Whether --pin-versions writes versions into install words (pacman cannot take them)."""
 

@@ -664,6 +664,7 @@ class Apk:
     name = NAME
     programs = frozenset({"apk"})
     image_paths = IMAGE_PATHS
+    snapshots = False
     version_pins = True
 
     def __init__(self) -> None:

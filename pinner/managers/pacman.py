@@ -476,6 +476,7 @@ class Pacman:
     name = "pacman"
     programs = frozenset({"pacman"})
     image_paths = IMAGE_PATHS
+    snapshots = True
     version_pins = False
 
     def __init__(self) -> None:

@@ -108,6 +108,7 @@ class Rpm:
     name = NAME
     programs = PROGRAMS
     image_paths = IMAGE_PATHS
+    snapshots = False
     version_pins = True
 
     def __init__(self) -> None:

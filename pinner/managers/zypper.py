@@ -420,6 +420,7 @@ class Zypper:
     name = "zypper"
     programs = frozenset({"zypper"})
     image_paths = IMAGE_PATHS
+    snapshots = True
     version_pins = True
 
     def __init__(self) -> None:

@@ -208,13 +208,21 @@ class StageWork:
             stage = stages[stage.parent]
         return next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
 
-    async def stage_images(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
-        """The base image of a stage per platform (linux/amd64), as stage_bases reads them."""
-        if stage.label not in self.images:
-            self.images[stage.label] = await self._inspect(stage)
-        return self.images[stage.label]
+    async def stage_images(
+        self, stage: dockerfile.Stage, every_layer: bool = False
+    ) -> dict[str, BaseImage]:
+        """The base image of a stage per platform (linux/amd64), as stage_bases reads them.
 
-    async def _inspect(self, stage: dockerfile.Stage) -> dict[str, BaseImage]:
+        every_layer: read the image's files from all its layers, not only up to its OS layer.
+        """
+        key = f"{stage.label}\0{every_layer}"
+        if key not in self.images:
+            self.images[key] = await self._inspect(stage, every_layer)
+        return self.images[key]
+
+    async def _inspect(
+        self, stage: dockerfile.Stage, every_layer: bool = False
+    ) -> dict[str, BaseImage]:
         use = self._root_use(stage)
         manifest = self.resolved[pinning.query(use)]
         wanted = self.options.platforms or DEFAULT_PLATFORMS
@@ -235,7 +243,7 @@ class StageWork:
             arch = DPKG_ARCH.get(platform)
             if arch is None:
                 raise PinnerError(f"{use.expanded}: no dpkg architecture for platform {platform}")
-            base = await self.session.base_image(use.ref, digest)
+            base = await self.session.base_image(use.ref, digest, every_layer)
             if base.architecture not in (None, arch):
                 # A single manifest names no platform: its own dpkg says which it is.
                 raise PinnerError(
@@ -383,7 +391,9 @@ class StageWork:
         base = self.base_key(plan.stage)
         if old is not None and self._manager_reusable(old, base, manager, requests, snapshot):
             return old, notes
-        images = await self.stage_images(plan.stage)
+        # apk's installed database: what the base image's upper layers added (python:alpine's
+        # own packages) is installed too, so those layers are read as well.
+        images = await self.stage_images(plan.stage, getattr(manager, "reads_every_layer", False))
         mirrors = self.options.snapshot_mirrors
         packages: list[LockedPackage] = []
         unpinned: list[UnpinnedPackage] = []
@@ -824,7 +834,8 @@ async def _unserved(
     platforms = tuple(p for a in arches if (p := manager.platform(a)) is not None)
     work = StageWork(session, target, resolved, Options(platforms=platforms))
     problems = []
-    for platform, image in (await work.stage_images(plan.stage)).items():
+    every_layer = getattr(manager, "reads_every_layer", False)
+    for platform, image in (await work.stage_images(plan.stage, every_layer)).items():
         config = manager.configure(dict(image.files), platform)
         if isinstance(config, str):
             problems.append(f"stage {stage.stage}: {platform}: {config}")

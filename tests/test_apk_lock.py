@@ -22,7 +22,7 @@ from alpine_support import (
     sign,
 )
 from cli import run
-from handmade import push
+from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
 from shell_syntax import run_errors
 
@@ -418,3 +418,42 @@ def test_an_unreachable_index_is_one_line(
         "1 error(s); nothing written",
     ]
     assert not (env / "Dockerfile.lock").exists()
+
+
+def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # As python:alpine: the OS layer, then a layer whose `apk add` grew the installed database.
+    private, name = test_key
+    keys = {name: private.with_name(name).read_bytes()}
+    base = alpine_image(rootfs_files(REAL, keys=keys))
+    installed = (ROOTFS / "lib/apk/db/installed").read_text() + "\n" + _apkindex("8.1.1-r1")
+    upper = layer_tar([Entry("lib/apk/db/installed", installed.encode())])
+    image = HandImage([*base.layers, upper], architecture="arm64")
+    push(image, registry, "library/alpine", "3.16-layered")
+    push_image(registry, "docker/dockerfile", "1.23")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.16-layered\nRUN apk add --no-cache curl tzdata\n")
+    index = _apkindex("8.1.1-r1") + "\n" + record("tzdata", "2023c-r0")
+    with AlpineMirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
+        code, _, err = run(
+            capsys,
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{registry.host}",
+            "--snapshot-mirror",
+            f"alpine={mirror.url}",
+            "--platform",
+            "linux/arm64",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [p.name for p in stage.packages] == ["tzdata"]
+    assert [(u.name, u.reason) for u in stage.unpinned] == [
+        ("curl", "not pinned: already in the base image: 8.1.1-r1; apk keeps it")
+    ]

@@ -66,8 +66,8 @@ def lock(
     session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})
     session._mirror = mirror  # type: ignore[assignment]
-    session._bases[AMD64] = base()
-    session._bases[ARM64] = base()
+    session._bases[AMD64, False] = base()
+    session._bases[ARM64, False] = base()
     manifest = Manifest(INDEX, OCI_INDEX, (("linux/amd64", AMD64), ("linux/arm64", ARM64)))
     resolved = resolved_for(parsed, manifest)
     target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
@@ -102,7 +102,7 @@ def test_virtual_package_gets_no_version_in_the_dockerfile() -> None:
     parsed = dockerfile.parse(text, "Dockerfile")
     session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
-    session._bases[AMD64] = base()
+    session._bases[AMD64, False] = base()
     resolved = resolved_for(parsed, Manifest(AMD64, OCI_MANIFEST))
     target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
     outcome = asyncio.run(
@@ -234,7 +234,7 @@ def test_added_repository_reaches_stages_built_on_the_stage() -> None:
     session = Session(Settings(), lambda host: None, pinning.LockAnswers.of([]))
     packages = [entry(n, "1.0-1") for n in ("gnupg", "less", "postgresql-common")]
     session._mirror = FakeMirror({"bookworm": packages, "bookworm-backports": []})  # type: ignore[assignment]
-    session._bases[AMD64] = base()
+    session._bases[AMD64, False] = base()
     resolved = resolved_for(parsed, Manifest(AMD64, OCI_MANIFEST))
     target = Target("Dockerfile", "Dockerfile.lock", parsed, Lock(), None)
     outcome = asyncio.run(

@@ -29,7 +29,7 @@ def session(version: str, refresh: bool = False) -> Session:
     s._mirror = FakeMirror(  # type: ignore[assignment]
         {"bookworm": [entry("hello", version)], "bookworm-backports": []}
     )
-    s._bases[BASE] = base()
+    s._bases[BASE, False] = base()
     return s
 
 
@@ -101,12 +101,12 @@ def test_only_packages_refreshes_packages(locked: Target) -> None:
 def test_other_base_sources_regenerate_the_step_and_the_report_says_so(locked: Target) -> None:
     assert locked.lock.stages[0].step == "exact"
     moved = session("2.10-4", refresh=True)
-    old_base = moved._bases[BASE]
+    old_base = moved._bases[BASE, False]
     (sources,) = old_base.sources
     # The same base digest here stands for a new one whose sources moved to another mirror.
     moved_text = sources.text.replace("http://deb.debian.org/", "http://ftp.debian.org/")
     assert moved_text != sources.text
-    moved._bases[BASE] = old_base._replace(sources=(sources._replace(text=moved_text),))
+    moved._bases[BASE, False] = old_base._replace(sources=(sources._replace(text=moved_text),))
 
     outcome, report, errors = asyncio.run(
         update_target(moved, locked, {}, Options(snapshot=T2), Scope())

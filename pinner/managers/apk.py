@@ -666,6 +666,9 @@ class Apk:
     image_paths = IMAGE_PATHS
     snapshots = False
     version_pins = True
+    # The engine reads every layer of the base image for this manager (see pinner.engine), so
+    # packages its upper layers installed count as installed.
+    reads_every_layer = True
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever

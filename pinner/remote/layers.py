@@ -153,12 +153,20 @@ async def layer_entries(
 
 
 async def inspect(
-    registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
+    registry: Registry,
+    ref: ImageRef,
+    manifest_digest: str,
+    cache_dir: Path | None,
+    *,
+    every_layer: bool = False,
 ) -> BaseImage:
-    """Read a platform manifest's layers bottom-up until os-release shows; describe the image."""
+    """Read a platform manifest's layers bottom-up until os-release shows; describe the image.
+
+    every_layer: read them all, for what upper layers add (apk's installed database).
+    """
     layers = await _manifest_layers(registry, ref, manifest_digest, cache_dir)
     merged: Entries = {}
-    for layer in layers:
+    for n, layer in enumerate(layers, start=1):
         if ZSTD_LAYER in layer.media_type:
             raise BaseImageError(
                 f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
@@ -168,7 +176,7 @@ async def inspect(
             check_kept(merged)
         except BaseImageError as e:
             raise BaseImageError(f"{ref.name}@{manifest_digest}: {e}") from None
-        if os_release_text(merged) is not None:
+        if os_release_text(merged) is not None and (not every_layer or n == len(layers)):
             return describe(merged, layer.digest)
     read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"
     raise BaseImageError(f"{ref.name}@{manifest_digest}: image has no /etc/os-release ({read})")

@@ -58,7 +58,7 @@ class Session:
         self._transport = _Offline() if offline else None
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
-        self._bases: dict[str, BaseImage] = {}
+        self._bases: dict[tuple[str, bool], BaseImage] = {}
 
     @classmethod
     def for_run(
@@ -149,10 +149,13 @@ class Session:
                 progress.close()
         return answers
 
-    async def base_image(self, ref: ImageRef, manifest_digest: str) -> BaseImage:
+    async def base_image(
+        self, ref: ImageRef, manifest_digest: str, every_layer: bool = False
+    ) -> BaseImage:
         """What a platform image says about itself (os-release, apt sources, keyrings)."""
-        if manifest_digest not in self._bases:
-            self._bases[manifest_digest] = await layers.inspect(
-                self.registry, ref, manifest_digest, self.cache_dir
+        key = (manifest_digest, every_layer)
+        if key not in self._bases:
+            self._bases[key] = await layers.inspect(
+                self.registry, ref, manifest_digest, self.cache_dir, every_layer=every_layer
             )
-        return self._bases[manifest_digest]
+        return self._bases[key]

@@ -61,11 +61,6 @@ def _checksum(kind: str, value: str, subject: str) -> Checksum:
 # --------------------------------------------------------------------------- XML
 
 
-def _local(tag: str) -> str:
-    """An element's name without its namespace (expat reports `uri name` with namespaces on)."""
-    return tag.rpartition(" ")[2]
-
-
 def _parser() -> expat.XMLParserType:
     """An expat parser that refuses any DTD: no entity can be declared, so none expands."""
     parser = expat.ParserCreate(namespace_separator=" ")
@@ -87,25 +82,38 @@ class _Element(NamedTuple):
     path: tuple[str, ...]
 
 
-def _elements(chunks: Iterator[bytes], subject: str) -> Iterator[_Element]:
-    """Each element once it closes, with its attributes, text and ancestors' names."""
+def _elements(
+    chunks: Iterator[bytes], subject: str, texts: frozenset[str] | None = None
+) -> Iterator[_Element]:
+    """Each element once it closes, with its attributes, text and ancestors' names.
+
+    texts names the elements whose text is kept (None: all); primary.xml's descriptions and
+    summaries are most of its bytes and are never read.
+    """
     parser = _parser()
-    # name, attributes, text pieces, text length: text past _MAX_TEXT is dropped (descriptions).
-    stack: list[tuple[str, dict[str, str], list[str], list[int]]] = []
+    # name, attributes, ancestors, text pieces (None: not kept), text length so far: text past
+    # _MAX_TEXT is dropped.
+    stack: list[tuple[str, dict[str, str], tuple[str, ...], list[str] | None, list[int]]] = []
     done: list[_Element] = []
+    ancestors: list[tuple[str, ...]] = [()]
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        stack.append((_local(name), attrs, [], [0]))
+        local = name.rpartition(" ")[2]  # expat reports `namespace-uri name`
+        path = ancestors[-1]
+        kept: list[str] | None = [] if texts is None or local in texts else None
+        stack.append((local, attrs, path, kept, [0]))
+        ancestors.append((*path, local))
 
     def end(_: str) -> None:
-        name, attrs, text, _length = stack.pop()
-        path = tuple(entry[0] for entry in stack)
-        done.append(_Element(name, attrs, "".join(text), path))
+        name, attrs, path, text, _length = stack.pop()
+        ancestors.pop()
+        done.append(_Element(name, attrs, "".join(text) if text else "", path))
 
     def data(text: str) -> None:
-        if stack and stack[-1][3][0] < _MAX_TEXT:
-            stack[-1][2].append(text)
-            stack[-1][3][0] += len(text)
+        top = stack[-1] if stack else None
+        if top is not None and top[3] is not None and top[4][0] < _MAX_TEXT:
+            top[3].append(text)
+            top[4][0] += len(text)
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -285,6 +293,9 @@ def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[byt
         stream.close()
 
 
+_PRIMARY_TEXTS = frozenset(["name", "arch", "checksum", "file"])
+
+
 def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]:
     """The packages of primary.xml (rpm-metadata's common and rpm namespaces), streamed."""
     fields: dict[str, _Element] = {}
@@ -292,7 +303,7 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
     requires: list[Dep] = []
     recommends: list[Dep] = []
     files: list[str] = []
-    for element in _elements(chunks, subject):
+    for element in _elements(chunks, subject, _PRIMARY_TEXTS):
         name = element.name
         if name == "entry" and element.path[-1:] in (("provides",), ("requires",), ("recommends",)):
             dep = _dep(element.attrs, subject)

@@ -479,8 +479,19 @@ class StageWork:
         (and its snapshot, for a manager that pins by one)."""
         named = {r.name for r in requests}
         locked = {p.name for p in old.packages} | {u.name for u in old.unpinned}
+        versions: dict[str, set[str]] = {}
+        for package in old.packages:
+            versions.setdefault(package.name, set()).add(package.version)
+        # A word pinned by hand to another version than the lock's: resolve it again.
+        moved = any(
+            r.constraint.startswith("=")
+            and versions.get(r.name, {r.constraint[1:]}) != {r.constraint[1:]}
+            for r in requests
+            if r.constraint
+        )
         return (
-            not self.session.refresh
+            not moved
+            and not self.session.refresh
             and old.base == base
             and old.package_manager == manager.name
             and old.snapshot in (None, snapshot)

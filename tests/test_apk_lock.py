@@ -457,3 +457,34 @@ def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
     assert [(u.name, u.reason) for u in stage.unpinned] == [
         ("curl", "not pinned: already in the base image: 8.1.1-r1; apk keeps it")
     ]
+
+
+def test_a_pin_edited_by_hand_is_reported_by_check_and_resolved_again_by_lock(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(SIGNED_DOCKERFILE)
+    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
+    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+        args += ("--snapshot-mirror", f"alpine={mirror.url}")
+        assert run(capsys, "lock", *args, "--pin-versions", str(dockerfile))[0] == 0
+        assert run(capsys, "check", str(dockerfile))[0] == 0
+        text = dockerfile.read_text()
+        dockerfile.write_text(text.replace("curl=8.1.1-r1", "curl=8.1.0-r0"))
+        code, out, _ = run(capsys, "check", str(dockerfile))
+        assert code == 1
+        line = text.split("\n").index("RUN apk add --no-cache curl=8.1.1-r1") + 1
+        assert out.splitlines() == [
+            f"{dockerfile}:{line - 2}: warning: stage 0: apk packages pinned, not rebuildable"
+            " once the branch moves on",
+            f"{dockerfile}:{line}: stage 0: curl=8.1.0-r0: the lock records 8.1.1-r1;"
+            f" run pinner lock {dockerfile}",
+        ]
+        # lock does not take the old entry for the edited word: the branch lacks 8.1.0-r0.
+        code, _, err = run(capsys, "lock", *args, str(dockerfile))
+        assert code == 1
+        assert "curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0" in err

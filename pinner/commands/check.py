@@ -12,6 +12,7 @@ from pinner import managers, pinning, reproducible, syntax
 from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
 from pinner.dockerfile import Dockerfile, Instruction, Stage
+from pinner.lockfile import LockedStage
 from pinner.output import Reporter
 from pinner.workspace import Selection, Target, load
 
@@ -178,6 +179,37 @@ def check_target(target: Target) -> list[Finding]:
     return findings
 
 
+def _manager_pins(
+    target: Target, plan: reproducible.StagePlan, entry: LockedStage
+) -> list[Finding]:
+    """Exact pins in a manager stage's words (`curl=8.1.1-r1`) that the lock does not record."""
+    manager = managers.get(plan.manager)
+    if manager is None:
+        return []
+    parsed = target.parsed
+    versions: dict[str, set[str]] = {}
+    for package in entry.packages:
+        versions.setdefault(package.name, set()).add(package.version)
+    findings = []
+    for run in plan.manager_runs:
+        shell = reproducible.shell_text(parsed.text, run)
+        invocations = shell_lexer.run_invocations(shell, parsed.escape)
+        for install in managers.invocations_installs(manager, invocations):
+            for word in install.packages:
+                pinned = (word.constraint or "").removeprefix("=")
+                locked = versions.get(word.name)
+                if not word.constraint or word.constraint[:1] != "=" or not locked:
+                    continue
+                if locked != {pinned}:
+                    message = (
+                        f"stage {plan.stage.label}: {word.name}={pinned}: the lock records"
+                        f" {', '.join(sorted(locked))}; run pinner lock {target.path}"
+                    )
+                    line = run.line + shell.count("\n", 0, word.start)
+                    findings.append(Finding(target.path, line, None, message))
+    return findings
+
+
 def _flags(args: Mapping[str, str]) -> str:
     return " ".join(f"--build-arg {name}={value}" for name, value in sorted(args.items()))
 
@@ -225,6 +257,8 @@ def check_reproducible(target: Target) -> list[Finding]:
             elif managers.NOT_REBUILDABLE in entry.notes:
                 message = f"{where}: {plan.manager} packages {managers.NOT_REBUILDABLE}"
                 findings.append(Finding(path, stage.instructions[0].line, None, message, "warning"))
+            if entry is not None:
+                findings.extend(_manager_pins(target, plan, entry))
             continue
         if plan.manager is not None and plan.manager != "apt":
             message = f"{where}: {plan.manager} has no dated snapshot mirror; packages not pinned"

@@ -23,13 +23,26 @@ from pinner.apt.shell import run_invocations
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
-from pinner.managers import pacman
+from pinner.managers import pacman, zypper
 from pinner.manifest import OCI_MANIFEST, Manifest
 
 CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.endswith("Dockerfile"))
 TS = "20241202T000000Z"
 SIGNATURE = "not checked: Arch Linux does not sign its databases; pacman checks each package"
+# The step of a Tumbleweed image with the standard repo-oss (history date before TS's day).
+_TUMBLEWEED = zypper.configure(
+    {
+        "/etc/os-release": b'ID="opensuse-tumbleweed"\n',
+        "/etc/zypp/repos.d/repo-oss.repo": b"[repo-oss]\nenabled=1\n"
+        b"baseurl=http://download.opensuse.org/tumbleweed/repo/oss/\n",
+    },
+    "amd64",
+)
+assert isinstance(_TUMBLEWEED, zypper.ZypperConfig)
+_STEP = zypper.step(_TUMBLEWEED, "20241201", {})
+assert isinstance(_STEP, zypper.Step)
+TUMBLEWEED_STEP = _STEP.line
 EPOCH = 1733097600
 
 # The documented reasons a corpus file is refused (README, "What lock changes"), by file.
@@ -109,6 +122,22 @@ def _manager_stage(
         return LockedStage(
             plan.stage.label, None, "arch", None, "pacman", TS, SIGNATURE, packages, step="exact"
         )
+    if manager.name == "zypper":
+        rpms = tuple(
+            LockedPackage(n, "x86_64", "1.0-1", "ef" * 32, f"x86_64/{n}-1.0-1.x86_64.rpm")
+            for n in names
+        )
+        return LockedStage(
+            plan.stage.label,
+            None,
+            "opensuse-tumbleweed",
+            "20241125",
+            "zypper",
+            TS,
+            zypper.SIGNATURE,
+            rpms,
+            step="exact",
+        )
     if manager.name == "dnf":
         rpms = tuple(
             LockedPackage(n, "x86_64", "1.0-1", "cd" * 32, f"Packages/{n}-1.0-1.x86_64.rpm")
@@ -153,6 +182,7 @@ def lock(text: str, old: Lock) -> Locked:
         if (m := managers.get(s.package_manager)) is not None and m.version_pins
     }
     steps = {s.stage: (pacman.step(TS, {}),) for s in stages if s.package_manager == "pacman"}
+    steps.update({s.stage: (TUMBLEWEED_STEP,) for s in stages if s.package_manager == "zypper"})
     rewrite = reproducible.Rewrite(
         TS, EPOCH, {s.stage: s.distro for s in stages}, {}, versions, steps=steps
     )

@@ -414,3 +414,16 @@ def test_pins_go_into_package_words_and_every_run_stays_valid_shell(
     assert run_errors(new) == []
     # Twice is once.
     assert _rewrite(new, VERSIONS) == new
+
+
+def test_an_index_that_inflates_past_the_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private, name = make_key(tmp_path)
+    keys = {name: private.with_name(name).read_bytes()}
+    data = sign(index_archive(record("a", "1.0-r0") + "#" * 20000), private, name, tmp_path)
+    signed = apk.verify_index(data, keys, "x")
+    monkeypatch.setattr(apk, "MAX_UNPACKED", 16 * 1024)
+    with pytest.raises(MirrorError) as info:
+        apk.index_text(signed, "x")
+    assert str(info.value) == "x: the index is over 0 MiB unpacked"

@@ -29,7 +29,6 @@ from pinner.output import untrusted
 
 NAME = "apk"
 MIRROR = "alpine"
-DEFAULT_MIRROR = "https://dl-cdn.alpinelinux.org/alpine"
 SIGNATURE_VERIFIED = "verified"
 ALPINE_RELEASE = "/etc/alpine-release"
 REPOSITORIES = "/etc/apk/repositories"
@@ -42,7 +41,7 @@ CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 KEPT = "already in the base image: "
 # A branch's APKINDEX.tar.gz: main is about 1 MiB, community about 2 MiB, unpacked 5-10 times that.
 MAX_INDEX_BYTES = 32 * 1024 * 1024
-MAX_UNPACKED = 256 * 1024 * 1024
+MAX_UNPACKED = 64 * 1024 * 1024
 MAX_SIGNATURE_TAR = 64 * 1024
 # containerd platform -> Alpine's architecture (apk-tools' APK_DEFAULT_ARCH per build target).
 APK_ARCH: Mapping[str, str] = {
@@ -67,8 +66,6 @@ _INSTALL_VERBS = frozenset({"add"})
 _ELSEWHERE = frozenset({"-p", "--root", "--arch", "--repositories-file", "--keys-dir"})
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9+._-]*"
 _NAME_RE = re.compile(_NAME)
-# Provided names apk resolves: so:libz.so.1, cmd:bash, pc:zlib, py3.11:foo.
-_PROVIDED_RE = re.compile(r"[a-z0-9.]+:[A-Za-z0-9+._-]+")
 # apk's version grammar (apk_version.c): digits, letter, suffixes, -rN.
 _SUFFIXES = {
     "alpha": -4,

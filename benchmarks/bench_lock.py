@@ -201,9 +201,26 @@ def expected(used: Mapping[Tag, set[str]], tags: Sequence[Tag], mode: str) -> Ex
     )
 
 
+# `python -m pinner`, which at exit writes its peak RSS in kB to the file BENCH_PEAK_FILE names.
+# VmHWM starts afresh at exec; wait4's ru_maxrss also counts the benchmark's own memory, which
+# the forked child holds until it execs (138 MB for `pinner --version` in a 10,000-file run).
+_PINNER = """\
+import atexit, os, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(kb)
+if os.environ.get("BENCH_PEAK_FILE") and os.path.exists("/proc/self/status"):
+    atexit.register(peak)
+sys.argv[0] = "pinner"
+runpy.run_module("pinner", run_name="__main__", alter_sys=True)
+"""
+
+
 def pinner_cmd(*args: str) -> list[str]:
     """The pinner command line, run with this interpreter."""
-    return [sys.executable, "-m", "pinner", *args]
+    return [sys.executable, "-c", _PINNER, *args]
 
 
 def mode_options(mode: str, proxy_url: str) -> list[str]:
@@ -224,19 +241,24 @@ def mode_options(mode: str, proxy_url: str) -> list[str]:
 def timed(cmd: Sequence[str], env: Mapping[str, str] | None = None, expect: int = 0) -> float:
     """Run cmd; return its wall time; fail loudly on an unexpected exit code.
 
-    Its CPU time and peak RSS go to USAGE (os.wait4: the child's own, not this process's).
+    Its CPU time (os.wait4) and peak RSS (what pinner_cmd writes) go to USAGE.
     """
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file = os.path.join(folder, "peak")
+        child_env = {**(env if env is not None else os.environ), "BENCH_PEAK_FILE": peak_file}
+        with open(os.path.join(folder, "stderr"), "w+b") as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=child_env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+        peak_kb = Path(peak_file).read_text() if os.path.exists(peak_file) else ""
     if proc.returncode != expect:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-4000:]}")
-    USAGE.append((usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024))
+    if peak_kb:
+        USAGE.append((usage.ru_utime + usage.ru_stime, int(peak_kb) / 1024))
     return elapsed
 
 

@@ -19,10 +19,12 @@ demo:
 	demo/run
 
 # Time pinner lock, check and update (default and --images-only) over 1,000 Dockerfiles
-# behind a 50 ms registry, parsing a 100,000-line Dockerfile, and the start of `pinner --version`
-# and `--help`; see benchmarks/README.md.
+# behind a 50 ms registry, lock/check/update over 10,000 Dockerfiles and 2,000 tags (time and
+# peak RSS), pinner against Renovate, parsing a 100,000-line Dockerfile, and the start of
+# `pinner --version` and `--help`; see benchmarks/README.md.
 bench:
 	python3 benchmarks/bench_lock.py --repeat 3
+	python3 benchmarks/bench_lock.py --files 10000 --tags 2000 --repeat 1 --mode default --no-baseline
 	python3 benchmarks/bench_peers.py --pairs 3
 	python3 benchmarks/bench_parse.py --repeat 3
 	python3 benchmarks/bench_startup.py --repeat 9

@@ -328,3 +328,12 @@ def test_real_pacman_follows_the_step_to_the_archive(tmp_path: Path) -> None:
     cache = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "cache").iterdir()}
     assert {p.filename: p.sha256 for _, p in found.packages} == cache
     assert sorted(p.name for _, p in found.packages) == ["bash", "curl", "git", "glibc", "perl"]
+
+
+def test_names_from_the_image_are_printed_without_control_characters() -> None:
+    files = _image()
+    files["/etc/pacman.conf"] += b"[evil\x1b[2Jrepo]\nServer = file:///x\n"
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    _, notes = pacman.snapshot_repos(config)
+    assert notes == ["[evil [2Jrepo] is not an Arch Linux repository; not pinned"]

@@ -214,3 +214,15 @@ def test_step_leaves_a_repository_with_several_urls() -> None:
     assert isinstance(found, zypper.Step)
     assert found.pinned == ("repo-non-oss",)
     assert "repository repo-oss is not in the history; it is not pinned" in found.notes
+
+
+def test_aliases_from_the_image_are_printed_without_control_characters() -> None:
+    evil = REPO_UPDATE.replace(b"[repo-update]", b"[up\x1b[2Jdate]")
+    config = zypper.configure(_tumbleweed(**{"/etc/zypp/repos.d/repo-update.repo": evil}), "amd64")
+    assert isinstance(config, zypper.ZypperConfig)
+    found = zypper.step(config, "20261130", {})
+    assert isinstance(found, zypper.Step)
+    assert "repository up [2Jdate is not in the history; it is not pinned" in found.notes
+    assert zypper.configure({"/etc/os-release": b"ID=\x1b[31mx\n"}, "amd64") == (
+        "/etc/os-release names [31mx, not openSUSE Tumbleweed or Leap"
+    )

@@ -28,6 +28,7 @@ from pinner.managers.alpm import (
     resolve,
     valid_fields,
 )
+from pinner.output import untrusted
 
 ARCHIVE = "https://archive.archlinux.org/repos"
 MIRRORLIST = "/etc/pacman.d/mirrorlist"
@@ -259,7 +260,7 @@ def parse_conf(files: Mapping[str, bytes]) -> tuple[tuple[str, ...], tuple[str, 
         repo = repos[-1] if section != "options" and repos else None
         if key == "Include":
             if len(stack) > 10:
-                raise ValueError(f"{path}:{number}: Include nests more than 10 deep")
+                raise ValueError(f"{untrusted(path)}:{number}: Include nests more than 10 deep")
             # pacman expands Include with glob(3); a missing file is skipped with a warning.
             matches = sorted(p for p in files if fnmatch.fnmatchcase(p, value)) or [value]
             if repo is not None:
@@ -297,7 +298,7 @@ def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
     if machine is None:
         return f"archive.archlinux.org serves x86_64 alone, not {arch}"
     if words_ and machine not in words_:
-        return f"{PACMAN_CONF} sets Architecture = {' '.join(words_)}, not {machine}"
+        return f"{PACMAN_CONF} sets Architecture = {untrusted(' '.join(words_))}, not {machine}"
     installed = []
     local = re.compile(re.escape(LOCAL_DB) + r"/[^/]+/desc")
     for path in sorted(files):
@@ -305,7 +306,7 @@ def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
             try:
                 installed.append(parse_desc(files[path].decode("utf-8"), sync=False))
             except (UnicodeDecodeError, DescError) as error:
-                return f"{path}: {error}"
+                return f"{untrusted(path)}: {error}"
     return PacmanConfig(
         machine, siglevel, tuple(repos), tuple(installed), _os_id(files.get("/etc/os-release"))
     )
@@ -318,11 +319,11 @@ def snapshot_repos(config: PacmanConfig) -> tuple[list[str], list[str]]:
     for repo in config.repos:
         others = sorted({origin for origin, _ in repo.servers if origin != MIRRORLIST})
         if repo.name not in OFFICIAL_REPOS:
-            notes.append(f"[{repo.name}] is not an Arch Linux repository; not pinned")
+            notes.append(f"[{untrusted(repo.name)}] is not an Arch Linux repository; not pinned")
         elif MIRRORLIST not in repo.includes:
             notes.append(f"[{repo.name}] does not include {MIRRORLIST}; it is not pinned")
         elif others:
-            notes.append(f"[{repo.name}] has servers from {others[0]}; it is not pinned")
+            notes.append(f"[{repo.name}] has servers from {untrusted(others[0])}; it is not pinned")
         else:
             pinned.append(repo.name)
     return pinned, notes

@@ -21,6 +21,7 @@ from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool
 from pinner.managers.rpmresolve import resolve as rpm_resolve
+from pinner.output import untrusted
 
 HISTORY = "https://download.opensuse.org/history"
 REPOS_DIR = "/etc/zypp/repos.d"
@@ -245,7 +246,7 @@ def parse_repo_file(path: str, data: bytes) -> list[RepoFile]:
         try:
             priority = int(section.get("priority", ["99"])[-1])
         except ValueError:
-            raise ValueError(f"{path}: [{alias}] priority is not a number") from None
+            raise ValueError(f"{path}: [{untrusted(alias)}] priority is not a number") from None
         urls = tuple(url.strip() for url in section.get("baseurl", []) if url.strip())
         repos.append(RepoFile(alias, path, urls, enabled, gpgcheck, priority))
 
@@ -288,7 +289,8 @@ def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
     release = _os_release(files.get("/etc/os-release"))
     distro = release.get("ID", "")
     if distro not in ("opensuse-tumbleweed", "opensuse-leap"):
-        return f"/etc/os-release names {distro or 'no ID'}, not openSUSE Tumbleweed or Leap"
+        shown = untrusted(distro) or "no ID"
+        return f"/etc/os-release names {shown}, not openSUSE Tumbleweed or Leap"
     machine = ARCHITECTURES.get(arch)
     if machine is None:
         return f"download.opensuse.org's history serves x86_64 alone, not {arch}"
@@ -371,7 +373,9 @@ def step(config: ZypperConfig, date: str, mirrors: Mapping[str, str]) -> Step | 
             files[repo.path] = None
             pinned.append(repo.alias)
         else:
-            notes.append(f"repository {repo.alias} is not in the history; it is not pinned")
+            notes.append(
+                f"repository {untrusted(repo.alias)} is not in the history; it is not pinned"
+            )
     if not pinned:
         return "no enabled repository is Tumbleweed's own (download.opensuse.org/tumbleweed)"
     # Dots left unescaped, as people write them: the prefix is anchored on `^baseurl=`.

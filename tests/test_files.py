@@ -133,6 +133,20 @@ def test_a_backup_name_taken_falls_back_to_a_fresh_name(
     assert leftovers(tmp_path) == []
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as at a terminal, even where the runner ignores SIGINT.
+
+    A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_item7_ctrl_c_during_the_renames_finishes_them_then_interrupts(
     tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,6 +168,7 @@ def test_item7_ctrl_c_during_the_renames_finishes_them_then_interrupts(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_item7_ctrl_c_while_staging_changes_nothing(
     tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

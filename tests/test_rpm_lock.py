@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alpine_support import AlpineMirror, alpine_image
 from cli import run
-from handmade import push
+from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 from shell_syntax import run_errors
@@ -236,3 +236,38 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
             "weak": "1.0-1",
         }
         assert run(capsys, *remote)[0] == 0
+
+
+@needs_rpm_tools
+def test_an_upper_layer_rpmdb_counts_as_installed(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    repos: Path,
+    mirror: AlpineMirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # As a language image: the OS layer, then a layer whose dnf install grew the rpmdb.
+    root = tmp_path / "root"
+    dnf_install(root, repos, ["glibc", "base", "lib-1.5"])
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    base = alpine_image(files, architecture="amd64")
+    dnf_install(root, repos, ["app"])
+    upper = layer_tar([Entry("var/lib/rpm/rpmdb.sqlite", rpmdb_path(root).read_bytes())])
+    push(
+        HandImage([*base.layers, upper], architecture="amd64"),
+        registry,
+        "library/centos",
+        "layered",
+    )
+    (env / "Dockerfile").write_text("FROM centos:layered\nRUN dnf install -y app extra\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # app, lib 2.1, toolpkg and weak came with the upper layer: only extra is installed here.
+    assert [(p.name, p.version) for p in stage.packages] == [("extra", "2:1.0-1")]

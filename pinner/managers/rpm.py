@@ -110,6 +110,9 @@ class Rpm:
     image_paths = IMAGE_PATHS
     snapshots = False
     version_pins = True
+    # The engine reads every layer of the base image: language images (ubi9/python-312 and the
+    # like) install packages in upper layers, and the rpmdb there is the one dnf will see.
+    reads_every_layer = True
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).

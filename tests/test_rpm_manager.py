@@ -228,3 +228,24 @@ def test_a_word_nothing_provides_is_one_line() -> None:
     assert str(raised.value) == (
         "nosuch: nothing in the enabled repositories provides it (custom; rocky 9.3 x86_64)"
     )
+
+
+def test_a_failing_mirror_gives_way_to_the_next() -> None:
+    files = _served()
+    metalink = files["https://mirrors.example/metalink?repo=custom-9"].decode()
+    dead = '<url protocol="https">https://dead.example/custom/repodata/repomd.xml</url>'
+    files["https://mirrors.example/metalink?repo=custom-9"] = metalink.replace(
+        "<resources>", f"<resources>{dead}"
+    ).encode()
+    (package,) = _resolve(files, "pkg-with-no-deps").packages
+    assert package.name == "pkg-with-no-deps"
+
+
+def test_a_malformed_metalink_is_one_line() -> None:
+    files = _served()
+    files["https://mirrors.example/metalink?repo=custom-9"] = b"<metalink><files>"
+    with pytest.raises(MirrorError) as raised:
+        _resolve(files, "pkg-with-no-deps")
+    assert str(raised.value) == (
+        "[custom] metalink: not well-formed XML (no element found: line 1, column 17)"
+    )

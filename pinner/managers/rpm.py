@@ -38,7 +38,8 @@ MIRROR_NAMES: Mapping[str, str] = {
     "almalinux": "alma",
     "rhel": "ubi",
 }
-MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Fedora's largest is about 40 MiB
+MAX_PRIMARY_BYTES = 128 * 1024 * 1024
+_MIRRORS_TRIED = 3  # compressed; Fedora's largest is about 40 MiB
 _NAME_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
 _VERSION_RE = re.compile(r"([0-9]+:)?[A-Za-z0-9_+.~^]+-[A-Za-z0-9_+.~^]+")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -153,28 +154,47 @@ class Rpm:
         mirror = mirrors.get(MIRROR_NAMES.get(config.distro, ""))
         metalink = None
         bases: tuple[str, ...]
-        if mirror:
-            # A company mirror or a test stand-in lays each repository out under its id.
-            bases = (f"{mirror.rstrip('/')}/{repo.id}/",)
-        elif repo.baseurls:
-            bases = repo.baseurls
-        elif repo.metalink:
-            if not _http(repo.metalink):
-                raise MirrorError(f"{repo.source}: [{repo.id}] metalink is not an http(s) URL")
-            data = await fetch(repo.metalink, f"[{repo.id}] metalink", rd.MAX_DOCUMENT)
-            metalink = rd.parse_metalink(data, f"[{repo.id}] metalink")
-            bases = metalink.urls
-        elif repo.mirrorlist:
-            if not _http(repo.mirrorlist):
-                raise MirrorError(f"{repo.source}: [{repo.id}] mirrorlist is not an http(s) URL")
-            data = await fetch(repo.mirrorlist, f"[{repo.id}] mirrorlist", rd.MAX_DOCUMENT)
-            bases = rd.parse_mirrorlist(data, f"[{repo.id}] mirrorlist")
-        else:
-            raise MirrorError(f"{repo.source}: [{repo.id}] has no baseurl, metalink or mirrorlist")
-        base = next((b for b in bases if _http(b)), None)
-        if base is None:
+        try:
+            if mirror:
+                # A company mirror or a test stand-in lays each repository out under its id.
+                bases = (f"{mirror.rstrip('/')}/{repo.id}/",)
+            elif repo.baseurls:
+                bases = repo.baseurls
+            elif repo.metalink:
+                if not _http(repo.metalink):
+                    raise MirrorError(f"{repo.source}: [{repo.id}] metalink is not an http(s) URL")
+                data = await fetch(repo.metalink, f"[{repo.id}] metalink", rd.MAX_DOCUMENT)
+                metalink = rd.parse_metalink(data, f"[{repo.id}] metalink")
+                bases = metalink.urls
+            elif repo.mirrorlist:
+                if not _http(repo.mirrorlist):
+                    raise MirrorError(
+                        f"{repo.source}: [{repo.id}] mirrorlist is not an http(s) URL"
+                    )
+                data = await fetch(repo.mirrorlist, f"[{repo.id}] mirrorlist", rd.MAX_DOCUMENT)
+                bases = rd.parse_mirrorlist(data, f"[{repo.id}] mirrorlist")
+            else:
+                raise MirrorError(
+                    f"{repo.source}: [{repo.id}] has no baseurl, metalink or mirrorlist"
+                )
+        except rd.RepodataError as error:
+            raise MirrorError(str(error)) from None
+        candidates = [b if b.endswith("/") else f"{b}/" for b in bases if _http(b)]
+        if not candidates:
             raise MirrorError(f"{repo.source}: [{repo.id}] names no http(s) URL")
-        base = base if base.endswith("/") else f"{base}/"
+        # As dnf does, a mirror that fails or serves metadata that does not verify gives way to
+        # the next one the metalink or mirrorlist names (at most three are tried).
+        failure = MirrorError(f"[{repo.id}]: no mirror answered")
+        for base in candidates[:_MIRRORS_TRIED]:
+            try:
+                return await self._read_base(fetch, repo, base, metalink)
+            except MirrorError as error:
+                failure = error
+        raise failure
+
+    async def _read_base(
+        self, fetch: Fetch, repo: Repo, base: str, metalink: rd.Metalink | None
+    ) -> _Repodata:
         subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml"
         repomd = await fetch(f"{base}repodata/repomd.xml", subject, rd.MAX_DOCUMENT)
         try:

@@ -53,8 +53,12 @@ def words(run: str) -> list[tuple[str, str | None]]:
         ("apk del .build-deps", []),
         ("apk del --no-network curl", []),
         ("apk update && apk upgrade", []),
-        ("apk add --repository https://dl-cdn.alpinelinux.org/alpine/edge/testing foo", []),
-        ("apk add -X https://example.org/alpine/edge/testing foo", []),
+        (
+            "apk add --repository https://dl-cdn.alpinelinux.org/alpine/edge/testing foo",
+            [("foo", None)],
+        ),
+        ("apk add -X https://example.org/alpine/edge/testing foo", [("foo", None)]),
+        ("apk add -X /media/cdrom/apks foo", []),
         ("apk add $PKGS", []),
         ("apk add --root /sysroot --initdb musl", []),
         ("apk add -p/sysroot musl", []),
@@ -77,14 +81,24 @@ def test_another_root_is_said() -> None:
 
 
 def test_what_is_not_pinned_is_said() -> None:
-    (invocation,) = run_invocations("apk add -X https://x.example/alpine/edge/testing foo $EXTRA")
+    (invocation,) = run_invocations("apk add -X /media/cdrom/apks foo $EXTRA")
     install = apk.MANAGER.installs(invocation)
     assert install is not None
     assert install.notes == (
         "package word uses a variable ($EXTRA); it is not recorded",
-        "apk add --repository https://x.example/alpine/edge/testing: a repository the image does"
-        " not configure; not pinned: foo",
+        "apk add --repository /media/cdrom/apks: not an http(s) repository; not pinned: foo",
     )
+
+
+def test_repository_words_carry_the_commands_repositories() -> None:
+    (invocation,) = run_invocations(
+        "apk add -X https://x.example/alpine/edge/testing --repository=https://y.example/r/ foo"
+    )
+    install = apk.MANAGER.installs(invocation)
+    assert install is not None
+    assert [(p.name, p.repositories) for p in install.packages] == [
+        ("foo", ("https://x.example/alpine/edge/testing", "https://y.example/r"))
+    ]
 
 
 @pytest.mark.parametrize(

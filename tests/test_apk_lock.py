@@ -488,3 +488,47 @@ def test_a_pin_edited_by_hand_is_reported_by_check_and_resolved_again_by_lock(
         code, _, err = run(capsys, "lock", *args, str(dockerfile))
         assert code == 1
         assert "curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0" in err
+
+
+def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    private, name = test_key
+    testing = record("hello-edge", "2.12-r0", "so:libcurl.so.4")
+    files = {
+        INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1"),
+        "/edge/testing/aarch64/APKINDEX.tar.gz": sign(
+            index_archive(testing), private, name, tmp_path
+        ),
+    }
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM alpine:3.16-signed\n"
+        "RUN apk add --no-cache curl \\\n"
+        "    && apk add --no-cache -X https://dl-cdn.alpinelinux.org/alpine/edge/testing"
+        " hello-edge\n"
+    )
+    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
+    with AlpineMirror(files) as mirror:
+        args += ("--snapshot-mirror", f"alpine={mirror.url}")
+        code, _, err = run(capsys, "lock", *args, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+        assert {p.name: p.filename for p in stage.packages} == {
+            "curl": "v3.17/main/aarch64/curl-8.1.1-r1.apk",
+            "libcurl": "v3.17/main/aarch64/libcurl-8.1.1-r1.apk",
+            "ca-certificates": "v3.17/main/aarch64/ca-certificates-20230506-r0.apk",
+            "hello-edge": "edge/testing/aarch64/hello-edge-2.12-r0.apk",
+        }
+        text = dockerfile.read_text()
+        assert "edge/testing hello-edge=2.12-r0\n" in text
+        assert run_errors(text) == []
+        # check --remote asks the same repository for it.
+        mirror.log.clear()
+        code, out, err = run(capsys, "check", "--remote", *args[:2], *args[4:], str(dockerfile))
+        assert (code, out) == (0, ""), err
+        assert "/edge/testing/aarch64/APKINDEX.tar.gz" in mirror.log

@@ -47,6 +47,8 @@ class PackageArg(NamedTuple):
     end: int
     # Written without quotes, escapes or expansions: a pin can replace the word as it stands.
     plain: bool = True
+    # Repositories the command adds for this word alone (apk add --repository URL).
+    repositories: tuple[str, ...] = ()
 
 
 class Install(NamedTuple):

@@ -212,12 +212,17 @@ def read_install(invocation: Invocation) -> Install | None:
         )
         packages = []
     if repositories and packages:
-        # The named packages may come from a repository the image does not configure.
-        notes.append(
-            f"apk add --repository {', '.join(repositories)}: a repository the image does not"
-            f" configure; not pinned: {', '.join(p.name for p in packages)}"
-        )
-        packages = []
+        # apk reads these repositories besides the image's for this command's words alone.
+        refused = [r for r in repositories if not isinstance(repository_line(r), Repository)]
+        if refused:
+            notes.append(
+                f"apk add --repository {untrusted(refused[0])}: not an http(s) repository;"
+                f" not pinned: {', '.join(p.name for p in packages)}"
+            )
+            packages = []
+        else:
+            extra = tuple(dict.fromkeys(r.rstrip("/") for r in repositories))
+            packages = [p._replace(repositories=extra) for p in packages]
     return Install(
         invocation.program, tuple(packages), tuple(notes), invocation.start, invocation.end
     )
@@ -684,14 +689,19 @@ class Apk:
         return configure(files, platform)
 
     async def _universe(
-        self, fetch: Fetch, config: ApkConfig, mirrors: Mapping[str, str]
+        self,
+        fetch: Fetch,
+        config: ApkConfig,
+        mirrors: Mapping[str, str],
+        extra: Sequence[str] = (),
     ) -> Universe:
-        """Every repository's verified index for config's arch."""
+        """Every repository's verified index for config's arch, and those of extra URLs."""
         mirror = mirrors.get(MIRROR)
         entries: list[Entry] = []
         keys = hashlib.sha256(repr(sorted(config.keys.items())).encode()).hexdigest()
         indexes = self._indexes.setdefault(getattr(fetch, "__self__", fetch), {})
-        for repository in config.repositories:
+        added = [r for u in extra if isinstance(r := repository_line(u), Repository)]
+        for repository in [*config.repositories, *added]:
             fetch_url = repository.fetch_url
             if mirror and repository.tail:
                 fetch_url = f"{mirror.rstrip('/')}/{repository.tail}"
@@ -716,12 +726,23 @@ class Apk:
         snapshot: str,
     ) -> Resolved:
         config = _own(image)
-        universe = await self._universe(fetch, config, mirrors)
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
         ]
-        entries, missing, notes = closure(universe, config.installed, wanted)
+        # Words an `apk add --repository` names resolve with that command's repositories too.
+        groups: dict[tuple[str, ...], list[PackageArg]] = {}
+        for request in wanted:
+            groups.setdefault(request.repositories, []).append(request)
+        entries: list[Entry] = []
+        missing: list[tuple[str, str]] = []
+        notes: list[str] = []
+        for extra, group in groups.items():
+            universe = await self._universe(fetch, config, mirrors, extra)
+            found, lacking, said = closure(universe, config.installed, group)
+            entries += [e for e in found if e.name not in {x.name for x in entries}]
+            missing += lacking
+            notes += said
         kept = [(n, why) for n, why in missing if why.startswith(KEPT)]
         missing = [(n, why) for n, why in missing if not why.startswith(KEPT)]
         if missing:
@@ -754,7 +775,12 @@ class Apk:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         config = _own(image)
-        universe = await self._universe(fetch, config, mirrors)
+        # Packages locked from a repository an `apk add --repository` named: the same mirror.
+        known = {r.tail for r in config.repositories}
+        base = next((r.url[: -len(r.tail)] for r in config.repositories if r.tail), "")
+        tails = {p.filename.rsplit("/", 2)[0] for p in packages if p.filename.count("/") >= 2}
+        extra = [f"{base}{t}" for t in sorted(tails - known) if base]
+        universe = await self._universe(fetch, config, mirrors, extra)
         lines = []
         for package in packages:
             if package.architecture != config.arch:

@@ -12,6 +12,8 @@ from registryd import AuthKind, Registry, start_registry
 # Property tests assert behaviour, never time: on a shared, loaded machine hypothesis' per-example
 # deadline and its slow-generation health check fail tests that are right.
 settings.register_profile("pinner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `make test-fast` (--hypothesis-profile=fast): a tenth of the examples, see tests/examples.py.
+settings.register_profile("fast", settings.get_profile("pinner"), max_examples=10)
 settings.load_profile("pinner")
 
 # --------------------------------------------------------------------------- Docker config

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from examples import examples
 from pinner.managers import alpm
 from pinner.managers.alpm import Depend, DescError, Repository
 from tests.arch_repo import Pkg, install_local, needs_pacman, pacman_print, repo_add
@@ -56,7 +57,7 @@ _segment = st.text(alphabet="0123456789abzAZ._+~:-", min_size=0, max_size=10)
 
 
 @needs_vercmp
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_segment, _segment)
 def test_vercmp_agrees_with_pacman(a: str, b: str) -> None:
     out = subprocess.run(["vercmp", a, b], capture_output=True, text=True, check=True).stdout

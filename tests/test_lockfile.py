@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_check_stages import write_locked
 
+from examples import examples
 from pinner import lockfile
 from pinner.errors import LockfileError
 from pinner.lockfile import Lock, LockedImage, LockedPackage, LockedStage, UnpinnedPackage
@@ -318,7 +319,7 @@ LOCKS = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(LOCKS)
 def test_render_equals_tomlkit_and_round_trips(lock: Lock) -> None:
     text = lockfile.render(lock, "Dockerfile")
@@ -497,7 +498,7 @@ def mutated_locks(draw: st.DrawFn) -> str:
         raise
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(mutated_locks())
 def test_item10_a_mutated_lock_parses_or_fails_with_one_line(text: str) -> None:
     try:
@@ -514,7 +515,7 @@ def locked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(text=mutated_locks(), command=st.sampled_from(["check", "build-args"]))
 def test_item10_check_and_build_args_on_a_mutated_lock_exit_0_or_1(
     locked: Path, text: str, command: str
@@ -569,7 +570,7 @@ def test_locks_as_render_writes_them_take_the_fast_reader() -> None:
         assert lockfile._read_rendered(text) == tomllib.loads(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(LOCKS)
 def test_the_fast_reader_reads_rendered_locks_as_tomllib_does(lock: Lock) -> None:
     text = lockfile.render(lock, "Dockerfile")
@@ -580,7 +581,7 @@ def test_the_fast_reader_reads_rendered_locks_as_tomllib_does(lock: Lock) -> Non
         assert data == tomllib.loads(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(mutated_locks())
 def test_the_fast_reader_agrees_with_tomllib_or_passes(text: str) -> None:
     data = lockfile._read_rendered(text)

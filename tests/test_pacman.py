@@ -291,6 +291,7 @@ CORE = [
 EXTRA = [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"]), Pkg("perl", "5.40.0-1")]
 
 
+@pytest.mark.oracle
 @needs_pacman
 def test_real_pacman_follows_the_step_to_the_archive(tmp_path: Path) -> None:
     """pacman, pointed by the step at a stand-in archive, fetches what pinner resolves."""

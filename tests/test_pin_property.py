@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from registryd import Registry, push_image
 from test_dockerfile import pin_text
 
+from examples import examples
 from pinner import dockerfile, reference
 from pinner.main import main
 
@@ -77,7 +78,7 @@ def dockerfiles(draw: st.DrawFn) -> str:
 PIN = re.compile(r"@sha256:[0-9a-f]{64}")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(dockerfiles())
 def test_only_references_change(text: str) -> None:
     pinned = pin_text(text)
@@ -103,7 +104,7 @@ def pushed(registry: Registry) -> str:
     return registry.host
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=dockerfiles())
 def test_lock_command_changes_only_references(pushed: str, text: str) -> None:
     names = "|".join(re.escape(n) for n in sorted(IMAGE_NAMES, key=len, reverse=True))

@@ -11,6 +11,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from examples import examples
 from pinner.errors import PinnerError
 from pinner.reference import parse
 from pinner.remote import layers
@@ -116,7 +117,7 @@ def answer(reply: dict[str, Any], request: httpx.Request) -> httpx.Response:
     return httpx.Response(reply["status"], headers=headers, content=body)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(replies, min_size=1, max_size=8))
 def test_item10_garbled_registry_answers_raise_only_pinner_errors(
     script: list[dict[str, Any]],

@@ -112,6 +112,7 @@ ORACLE = [
 ]
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 @pytest.mark.parametrize(("names", "weak_deps"), ORACLE)
 def test_resolution_matches_dnf(
@@ -131,6 +132,7 @@ def system(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 def test_rpmdb_from_dnf(system: Path) -> None:
     installed = read_rpmdb(rpmdb_path(system).read_bytes())
@@ -150,6 +152,7 @@ INSTALLED_ORACLE = [
 ]
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 @pytest.mark.parametrize("names", INSTALLED_ORACLE)
 def test_resolution_on_installed_set_matches_dnf(

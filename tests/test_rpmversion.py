@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from examples import examples
 from pinner.managers.rpmversion import EVR, compare_evr, evr_key, parse_evr, rpmvercmp
 
 needs_rpm = pytest.mark.skipif(shutil.which("rpm") is None, reason="rpm is not installed")
@@ -91,7 +92,7 @@ _VERSION = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6).map("".joi
 
 
 @needs_rpm
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(_VERSION, _VERSION), min_size=1, max_size=40))
 def test_rpmvercmp_matches_rpm(pairs: list[tuple[str, str]]) -> None:
     assert [rpmvercmp(a, b) for a, b in pairs] == _rpm_vercmp(pairs)
@@ -101,7 +102,7 @@ _EVR = st.builds(EVR, st.integers(0, 3), _VERSION, _VERSION)
 
 
 @needs_rpm
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(st.tuples(_EVR, _EVR), min_size=1, max_size=40))
 def test_compare_evr_matches_rpm(pairs: list[tuple[EVR, EVR]]) -> None:
     # Written with an explicit epoch, as rpm reads `E:V-R`.

@@ -201,3 +201,17 @@ def test_releasever_from_installed_system_release(tmp_path: Path) -> None:
     config = _config(files)
     assert config.releasever == "9"
     assert [p.name for p in config.installed or ()] == ["fake-release"]
+
+
+def test_a_repository_id_dnf_refuses_is_skipped_with_a_printable_note() -> None:
+    files = _image("rocky", **{"/etc/yum.repos.d/z.repo": b"[bad\x1b[31mid]\nbaseurl=http://x/\n"})
+    config = _config(files)
+    assert [r.id for r in config.repos] == [
+        "baseos",
+        "appstream",
+        "altarch-common",
+        "altarch-rockyrpi",
+    ]
+    assert config.notes[-1] == (
+        "/etc/yum.repos.d/z.repo: repository id 'bad [31mid' is not valid; skipped"
+    )

@@ -266,7 +266,7 @@ class Rpm:
             weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
             found = resolve(pool, specs, weak_deps=weak)
             if found.missing:
-                where = f"{config.distro} {config.release} {config.arch}"
+                where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
                 name = missing.split(" ", 1)[0]
                 raise PackageError(

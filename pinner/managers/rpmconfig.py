@@ -16,6 +16,7 @@ from typing import NamedTuple
 from pinner.baseimage import parse_os_release
 from pinner.managers.rpmcommands import RpmOptions
 from pinner.managers.rpmdb import Installed, RpmdbError, read_rpmdb
+from pinner.output import untrusted
 
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
@@ -49,6 +50,8 @@ BASEARCH = {
 _MAJOR_RELEASEVER = frozenset(["rhel", "centos", "rocky", "almalinux", "ol", "circle"])
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _TRUE = frozenset(["1", "yes", "true", "on"])
+# libdnf's repo id characters (ConfigParser: "Bad id for repo").
+_REPO_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 _MAX_FILE = 1 << 20
 
 
@@ -190,6 +193,10 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     seen: set[str] = set()
     for path, section in sections:
         repo_id = substitute(section.name, variables)
+        if not _REPO_ID.fullmatch(repo_id):
+            # dnf refuses such a section too ("Bad id for repo"); its name is the image's text.
+            notes.append(f"{path}: repository id {untrusted(repo_id)!r} is not valid; skipped")
+            continue
         if repo_id in seen:
             notes.append(f"{path}: repository {repo_id} is defined twice; the first is used")
             continue

@@ -583,6 +583,14 @@ def _manager_packages(
                 requests.setdefault(package.name, package)
                 line = run.line + text.count("\n", run.span.start, offset + package.start)
                 lines.setdefault(package.name, line)
+    # A RUN from the stage's first one of the manager on that re-points its mirrors or
+    # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.
+    first = plan.manager_runs[0].line if plan.manager_runs else None
+    for run in plan.stage.instructions[1:]:
+        if run.keyword == "RUN" and first is not None and run.line >= first:
+            why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
+            if why is not None:
+                notes.append((run.line, why))
     return list(requests.values()), list(dict.fromkeys(notes)), lines
 
 

@@ -338,3 +338,17 @@ def test_names_from_the_image_are_printed_without_control_characters() -> None:
     assert isinstance(config, pacman.PacmanConfig)
     _, notes = pacman.snapshot_repos(config)
     assert notes == ["[evil [2Jrepo] is not an Arch Linux repository; not pinned"]
+
+
+CHANGES = [
+    ("reflector --country DE --save /etc/pacman.d/mirrorlist", "runs reflector, which rewrites /etc/pacman.d/mirrorlist; later pacman RUNs may not use the snapshot"),
+    ("printf '[multilib]\\nInclude = /etc/pacman.d/mirrorlist\\n' >> /etc/pacman.conf", "changes /etc/pacman.conf or /etc/pacman.d/mirrorlist; later pacman RUNs may not use the snapshot"),
+    ("sed -i 's/^#Color/Color/' /etc/pacman.conf", "changes /etc/pacman.conf or /etc/pacman.d/mirrorlist; later pacman RUNs may not use the snapshot"),
+    ("pacman -S --noconfirm git", None),
+    ("cat /etc/pacman.d/mirrorlist", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("run", "expected"), CHANGES, ids=[run for run, _ in CHANGES])
+def test_config_changes(run: str, expected: str | None) -> None:
+    assert pacman.config_changes(run) == expected

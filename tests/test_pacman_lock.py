@@ -204,7 +204,9 @@ def test_a_stage_naming_no_package_still_gets_the_step(
 ) -> None:
     served, _ = archive
     dockerfile = env / "Dockerfile"
-    dockerfile.write_text("FROM archlinux:base\nRUN pacman -Syu --noconfirm\n")
+    dockerfile.write_text(
+        "FROM archlinux:base\nRUN pacman -Syu --noconfirm\nRUN reflector --save /etc/pacman.d/mirrorlist\n"
+    )
     code, _, err = _pinner(
         capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
     )
@@ -218,6 +220,10 @@ def test_a_stage_naming_no_package_still_gets_the_step(
     ) in text
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
     assert (lock.stages[0].snapshot, lock.stages[0].packages) == ("20261201T101500Z", ())
+    assert (
+        "runs reflector, which rewrites /etc/pacman.d/mirrorlist; later pacman RUNs may not use"
+        " the snapshot"
+    ) in lock.stages[0].notes
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
     code, _, err = _pinner(capsys, hub, served, "lock", str(dockerfile))

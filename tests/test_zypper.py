@@ -226,3 +226,16 @@ def test_aliases_from_the_image_are_printed_without_control_characters() -> None
     assert zypper.configure({"/etc/os-release": b"ID=\x1b[31mx\n"}, "amd64") == (
         "/etc/os-release names [31mx, not openSUSE Tumbleweed or Leap"
     )
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("zypper ar -f https://example.org/repo extra", "runs zypper addrepo; later zypper RUNs may not use the snapshot"),
+        ("zypper -n mr -e repo-debug", "runs zypper modifyrepo; later zypper RUNs may not use the snapshot"),
+        ("cp my.repo /etc/zypp/repos.d/", "changes /etc/zypp/repos.d; later zypper RUNs may not use the snapshot"),
+        ("zypper -n in -y curl", None),
+    ],
+)  # fmt: skip
+def test_config_changes(run: str, expected: str | None) -> None:
+    assert zypper.MANAGER.config_changes(run, "\\") == expected

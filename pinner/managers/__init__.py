@@ -143,6 +143,10 @@ class Manager(Protocol):
         dated snapshots: apk). Asked before resolve() and again after it, for a step that
         depends on what resolve read (Tumbleweed's history date)."""
 
+    def config_changes(self, run_text: str, escape: str) -> str | None:
+        """Why a RUN may point the manager past pinner's step (its own mirrors or repositories),
+        or None."""
+
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""
 

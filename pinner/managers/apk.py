@@ -800,6 +800,9 @@ class Apk:
     ) -> tuple[str, ...] | str | None:
         return None  # Alpine keeps no dated snapshots
 
+    def config_changes(self, run_text: str, escape: str) -> str | None:
+        return None  # no snapshot step to go past
+
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):
             raise ValueError(f"{name}={version} is not an apk package word")

@@ -381,6 +381,28 @@ def database_url(repo: str, architecture: str, snapshot: str, mirrors: Mapping[s
     return f"{base}/{archive_day(snapshot)}/{repo}/os/{architecture}/{repo}.db"
 
 
+# --------------------------------------------------------------------------- later changes
+
+_CONFIG_WRITE = re.compile(r">>?[ \t]*/etc/pacman(?:\.conf|\.d/mirrorlist)\b")
+_WRITERS = words("tee sed cp mv install ln")
+_CHANGES = f"changes {PACMAN_CONF} or {MIRRORLIST}; later pacman RUNs may not use the snapshot"
+
+
+def config_changes(run_text: str, *, escape: str = "\\") -> str | None:
+    """Why a RUN may point pacman away from the step's mirrorlist, or None."""
+    for invocation in run_invocations(run_text, escape):
+        if invocation.program == "reflector":
+            return (
+                f"runs reflector, which rewrites {MIRRORLIST}; later pacman RUNs may not use"
+                " the snapshot"
+            )
+        if invocation.program in _WRITERS and any(
+            word.text in (PACMAN_CONF, MIRRORLIST) for word in invocation.args
+        ):
+            return _CHANGES
+    return _CHANGES if _CONFIG_WRITE.search(run_text) else None
+
+
 # --------------------------------------------------------------------------- cleanup
 
 _CACHE_MOUNT = re.compile(r"--mount=\S*target=/var/cache/pacman")
@@ -562,6 +584,9 @@ class Pacman:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         return []  # the archive keeps every day: a locked day's packages stay served
+
+    def config_changes(self, run_text: str, escape: str) -> str | None:
+        return config_changes(run_text, escape=escape)
 
     def pin_word(self, name: str, version: str) -> str:
         raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")

@@ -310,6 +310,9 @@ class Rpm:
     ) -> tuple[str, ...] | str | None:
         return None  # resolved from the live repositories; composes are not offered yet
 
+    def config_changes(self, run_text: str, escape: str) -> str | None:
+        return None  # no snapshot step to go past
+
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):
             raise ValueError(f"{name}-{version} is not an RPM package word")

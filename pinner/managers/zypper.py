@@ -559,6 +559,14 @@ class Zypper:
         found = step(own, date, mirrors)
         return found if isinstance(found, str) else (found.line,)
 
+    def config_changes(self, run_text: str, escape: str) -> str | None:
+        for command in zypper_commands(run_text, escape=escape):
+            if command.verb in ("addrepo", "modifyrepo", "removerepo"):
+                return f"runs zypper {command.verb}; later zypper RUNs may not use the snapshot"
+        if re.search(rf"(>|\b(tee|cp|mv|sed)\b.*){re.escape(REPOS_DIR)}", run_text):
+            return f"changes {REPOS_DIR}; later zypper RUNs may not use the snapshot"
+        return None
+
     def pin_word(self, name: str, version: str) -> str:
         return pin_word(name, version)
 

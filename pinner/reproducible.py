@@ -252,10 +252,8 @@ def stage_edits(
                 f"RUN at line {run.line} is in exec form: apt's lists, caches and logs stay in"
                 " the image and differ between builds; write it in shell form to have them removed"
             )
-        if cleanup is not None:
-            new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
-            if note is not None:
-                notes.append(f"RUN at line {run.line} {note}")
+        new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
+        notes += cleanup_notes
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
@@ -371,13 +369,21 @@ def manager_edits(
                     pins.append(Edit(package.start, package.end, word))
         new = apply_edits(shell, pins)
         cleanup = manager.cleanup(shell, invocations) if installs else None
-        if cleanup is not None:
-            new, note = join_cleanup(new, cleanup, escape=parsed.escape, nl=nl)
-            if note is not None:
-                notes.append(f"RUN at line {run.line} {note}")
+        new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
+        notes += cleanup_notes
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+def _with_cleanup(
+    shell: str, cleanup: str | None, run: Instruction, *, escape: str, nl: str
+) -> tuple[str, list[str]]:
+    """shell with cleanup (if any) joined on, and a note naming the RUN where it cannot be."""
+    if cleanup is None:
+        return shell, []
+    new, note = join_cleanup(shell, cleanup, escape=escape, nl=nl)
+    return new, [] if note is None else [f"RUN at line {run.line} {note}"]
 
 
 def join_cleanup(shell: str, cleanup: str, *, escape: str, nl: str) -> tuple[str, str | None]:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from dockerfile_parse import DockerfileParser
 
 from pinner import reference, shellword
-from pinner.errors import DockerfileError, InvalidReference
+from pinner.errors import DockerfileError, InvalidReference, Problem
 
 _DIRECTIVE_RE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S.*?)[ \t]*\r?$")
 _WHOLE_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -118,14 +118,14 @@ class Dockerfile(NamedTuple):
 def decode(data: bytes, path: str) -> str:
     """Decode a Dockerfile's bytes, refusing empty, binary and non-UTF-8 files."""
     if not data.strip():
-        raise DockerfileError(f"{path}: file is empty")
+        raise DockerfileError(Problem(path, None, "file is empty"))
     if b"\0" in data:
-        raise DockerfileError(f"{path}: binary file (contains NUL bytes)")
+        raise DockerfileError(Problem(path, None, "binary file (contains NUL bytes)"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise DockerfileError(f"{path}:{line}: not valid UTF-8") from None
+        raise DockerfileError(Problem(path, line, "not valid UTF-8")) from None
 
 
 _NEWLINE_RE = re.compile("\n")
@@ -296,10 +296,15 @@ class _Scope:
         if unset:
             name, written = unset[0]
             if name not in self.values:
-                raise DockerfileError(f"{self.path}:{line}: {written}: ARG {name} is not declared")
+                raise DockerfileError(
+                    Problem(self.path, line, f"{written}: ARG {name} is not declared")
+                )
             raise DockerfileError(
-                f"{self.path}:{line}: {written}: ARG {name} has no default;"
-                f" pass --build-arg {name}=..."
+                Problem(
+                    self.path,
+                    line,
+                    f"{written}: ARG {name} has no default; pass --build-arg {name}=...",
+                )
             )
         return value
 
@@ -316,7 +321,7 @@ class _Scope:
         try:
             value, missing = shellword.expand_noting_unset(text, lookup, self.escape)
         except shellword.ExpansionError as e:
-            raise DockerfileError(f"{self.path}:{line}: {text}: {e}") from None
+            raise DockerfileError(Problem(self.path, line, f"{text}: {e}")) from None
         return value, (*missing, *unset)
 
     def pin_site(self, text: str, span: Span | None) -> Span | None:
@@ -410,7 +415,7 @@ class _Walker:
 
     def walk(self, all_instructions: Sequence[Instruction]) -> Dockerfile:
         if not any(i.keyword == "FROM" for i in all_instructions):
-            raise DockerfileError(f"{self.path}: no FROM instruction")
+            raise DockerfileError(Problem(self.path, None, "no FROM instruction"))
         syntax = _syntax_use(self.text)
         if syntax is not None:
             self.add_use(1, syntax[0], syntax[1], self.global_scope, "syntax")
@@ -434,7 +439,7 @@ class _Walker:
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
         _, rest = _flags(instruction.words)
         if not rest:
-            raise DockerfileError(f"{self.path}:{instruction.line}: FROM without an image")
+            raise DockerfileError(Problem(self.path, instruction.line, "FROM without an image"))
         name = rest[2].text.lower() if len(rest) >= 3 and rest[1].text.lower() == "as" else None
         label = name if name is not None else str(index)
         used_by = f"stage {label}: FROM"
@@ -487,7 +492,7 @@ class _Walker:
         try:
             ref = reference.parse(expanded)
         except InvalidReference as e:
-            raise DockerfileError(f"{self.path}:{line}: {expanded or written}: {e}") from None
+            raise DockerfileError(Problem(self.path, line, f"{expanded or written}: {e}")) from None
         self.uses.append(
             ImageUse(line, written, expanded, ref, scope.pin_site(written, span), used_by)
         )

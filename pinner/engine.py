@@ -117,7 +117,7 @@ def load_targets(selection: Selection, options: Options) -> tuple[list[Target], 
     """The run's files and their locks, parsed for every platform to lock; one error per failure."""
     targets, errors = load(selection)
     targets, platform_errors = for_platforms(targets, options)
-    return targets, errors + platform_errors
+    return targets, [str(e) for e in errors] + platform_errors
 
 
 def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+
+class Problem(NamedTuple):
+    """Where a file fails and why; printed as path:line: message (path: message for no line)."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
 
 class PinnerError(Exception):
     """A failure the user can act on; its message is printed as one line, exit 1."""
+
+    def __init__(self, message: str | Problem) -> None:
+        super().__init__(str(message))
+        # Kept apart for reports that show path and line as fields (check --json).
+        self.problem = message if isinstance(message, Problem) else None
 
 
 class UsageError(PinnerError):

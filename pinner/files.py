@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner.errors import DockerfileError, UsageError
+from pinner.errors import DockerfileError, Problem, UsageError
 
 _PATTERNS = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*")
 _SKIP_SUFFIXES = (".lock", ".dockerignore", ".swp", "~", ".orig", ".rej", ".bak")
@@ -79,9 +79,9 @@ def read_bytes(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except IsADirectoryError:
-        raise DockerfileError(f"{path}: is a directory") from None
+        raise DockerfileError(Problem(path, None, "is a directory")) from None
     except OSError as e:
-        raise DockerfileError(f"{path}: cannot read: {e.strerror}") from None
+        raise DockerfileError(Problem(path, None, f"cannot read: {e.strerror}")) from None
 
 
 def read_optional(path: str) -> str | None:
@@ -91,9 +91,9 @@ def read_optional(path: str) -> str | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
-        raise DockerfileError(f"{path}: not valid UTF-8") from None
+        raise DockerfileError(Problem(path, None, "not valid UTF-8")) from None
     except OSError as e:
-        raise DockerfileError(f"{path}: cannot read: {e.strerror}") from None
+        raise DockerfileError(Problem(path, None, f"cannot read: {e.strerror}")) from None
 
 
 class _Staged(NamedTuple):

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from pinner import reference
 from pinner.apt.debversion import parse_version
 from pinner.apt.sources import is_timestamp
-from pinner.errors import InvalidReference, LockfileError
+from pinner.errors import InvalidReference, LockfileError, Problem
 
 VERSION = 1
 SUFFIX = ".lock"
@@ -344,18 +344,20 @@ def parse(text: str, path: str) -> Lock:
         if data is None:
             data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise LockfileError(f"{path}: not valid TOML: {e}") from None
+        raise LockfileError(Problem(path, None, f"not valid TOML: {e}")) from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and tables
-        raise LockfileError(f"{path}: not valid TOML: nested too deeply") from None
+        raise LockfileError(Problem(path, None, "not valid TOML: nested too deeply")) from None
     version = data.get("version")
     if version != VERSION:
         raise LockfileError(
-            f"{path}: unknown lockfile version {_shown(version)} (pinner reads {VERSION})"
+            Problem(
+                path, None, f"unknown lockfile version {_shown(version)} (pinner reads {VERSION})"
+            )
         )
     try:
         images = tuple(_image(entry) for entry in _tables(data.get("image", [])))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise LockfileError(f"{path}: malformed [[image]] entry ({e})") from None
+        raise LockfileError(Problem(path, None, f"malformed [[image]] entry ({e})")) from None
     try:
         snapshot = data.get("snapshot", {})
         time = _opt_timestamp(snapshot.get("time"))
@@ -367,18 +369,20 @@ def parse(text: str, path: str) -> Lock:
                 f"source-date-epoch must be a non-negative integer, got {_shown(epoch)}"
             )
     except (TypeError, AttributeError, ValueError) as e:
-        raise LockfileError(f"{path}: malformed [snapshot] table ({e})") from None
+        raise LockfileError(Problem(path, None, f"malformed [snapshot] table ({e})")) from None
     try:
         stages = tuple(_stage(entry) for entry in _tables(data.get("stage", [])))
     except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise LockfileError(f"{path}: malformed [[stage]] entry ({e})") from None
+        raise LockfileError(Problem(path, None, f"malformed [[stage]] entry ({e})")) from None
     images_only = data.get("images-only", False)
     if not isinstance(images_only, bool):
-        raise LockfileError(f"{path}: images-only must be true or false, got {_shown(images_only)}")
+        raise LockfileError(
+            Problem(path, None, f"images-only must be true or false, got {_shown(images_only)}")
+        )
     try:
         build_args = _build_args(data.get("build-args", {}))
     except TypeError as e:
-        raise LockfileError(f"{path}: malformed [build-args] table ({e})") from None
+        raise LockfileError(Problem(path, None, f"malformed [build-args] table ({e})")) from None
     return Lock(images, time, epoch, stages, images_only, build_args)
 
 

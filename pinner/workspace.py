@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from pinner import dockerfile, files, lockfile, refs
 from pinner.dockerfile import Dockerfile
-from pinner.errors import PinnerError
+from pinner.errors import PinnerError, Problem
 from pinner.lockfile import Lock
 
 DOCKERFILE = "dockerfile"
@@ -43,24 +43,28 @@ class Selection(NamedTuple):
     kubernetes: Collection[str] = ()
 
 
-def load(selection: Selection) -> tuple[list[Target], list[str]]:
-    """Parse every file and its lock; return the targets and one error line per failure."""
+def load(selection: Selection) -> tuple[list[Target], list[Problem]]:
+    """Parse every file and its lock; return the targets and one problem per failure."""
     paths, build_args, exclude, kubernetes = selection
     targets: list[Target] = []
-    errors: list[str] = []
+    errors: list[Problem] = []
     for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):
         kind = refs.kind_of(path, kubernetes)
         if kind is None and path.endswith((".yaml", ".yml")):
             # Only a file named on the command line gets here: say why it is not read as YAML.
             errors.append(
-                f"{path}: not a Compose file or workflow by its name; name Kubernetes manifests"
-                ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])'
+                Problem(
+                    path,
+                    None,
+                    "not a Compose file or workflow by its name; name Kubernetes manifests"
+                    ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])',
+                )
             )
             continue
         try:
             target = load_one(path, build_args) if kind is None else load_refs(path, kind)
         except PinnerError as e:
-            errors.append(str(e))
+            errors.append(e.problem or Problem(path, None, str(e).removeprefix(f"{path}: ")))
             continue
         if target is not None:
             targets.append(target)

@@ -393,3 +393,45 @@ def test_a_bash_stage_is_parsed_by_bash(tmp_path: Path, capsys: pytest.CaptureFi
     code, out, _ = check(capsys, path)
     assert code == 1
     assert 'RUN is not valid shell (dash: 1: Syntax error: "(" unexpected)' in out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "message"),
+    [
+        pytest.param(
+            "Dockerfile", b"FROM debian\nRUN true\n\xff\n", 3, "not valid UTF-8", id="utf8"
+        ),
+        pytest.param("Dockerfile", b"RUN true\n", None, "no FROM instruction", id="no-from"),
+        pytest.param(
+            "Dockerfile",
+            b"ARG X\nFROM debian:$X\n",
+            2,
+            "$X: ARG X has no default; pass --build-arg X=...",
+            id="arg",
+        ),
+        pytest.param(
+            "docker-compose.yml",
+            b"services: [\n",
+            2,
+            "not valid YAML: expected the node content, but found '<stream end>'",
+            id="yaml",
+        ),
+    ],
+)
+def test_a_file_that_does_not_load_is_a_finding_with_its_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes,
+    line: int | None,
+    message: str,
+) -> None:
+    # A folder name with a colon: the path must not be cut at it.
+    path = tmp_path / "a:b" / name
+    path.parent.mkdir()
+    path.write_bytes(content)
+    code, out, _ = check(capsys, path, "--json")
+    assert code == 1
+    finding = {"path": str(path), "line": line, "reference": None, "message": message}
+    assert json.loads(out)["findings"] == [{**finding, "severity": "error"}]
+    assert check(capsys, path)[1] == f"{path}{'' if line is None else f':{line}'}: {message}\n"

@@ -47,7 +47,7 @@ def check(
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
     targets, errors = load(selection)
-    findings = [Finding(e.split(":", 1)[0], None, None, e.split(":", 1)[1].strip()) for e in errors]
+    findings = [Finding(e.path, e.line, None, e.message) for e in errors]
     for target in targets:
         findings.extend(check_target(target))
         findings.extend(_unpinnable(target))

@@ -28,8 +28,8 @@ def check_remote(
     """`check --remote`: read-only; list moved tags and package entries the snapshot contradicts."""
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
-    targets, errors = load(selection)
-    errors += unlocked(targets)
+    targets, failures = load(selection)
+    errors = [str(f) for f in failures] + unlocked(targets)
     moved: list[FileReport] = []
     problems: list[str] = []
     if not errors:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from pinner import reference
 from pinner.dockerfile import Dockerfile, ImageUse, Span
-from pinner.errors import InvalidReference, ReferenceFileError
+from pinner.errors import InvalidReference, Problem, ReferenceFileError
 
 COMPOSE = "compose"
 ACTIONS = "actions"
@@ -129,6 +129,6 @@ def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[Note, ...]
         try:
             ref = reference.parse(found.value)
         except InvalidReference as e:
-            raise ReferenceFileError(f"{path}:{found.line}: {found.value}: {e}") from None
+            raise ReferenceFileError(Problem(path, found.line, f"{found.value}: {e}")) from None
         uses.append(ImageUse(found.line, found.value, found.value, ref, found.span, found.used_by))
     return Dockerfile(text, (), tuple(uses), ()), scan.notes

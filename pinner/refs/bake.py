@@ -23,7 +23,7 @@ from yaml.nodes import Node
 
 from pinner import dockerfile
 from pinner.dockerfile import Span
-from pinner.errors import PinnerError, ReferenceFileError
+from pinner.errors import PinnerError, Problem, ReferenceFileError
 from pinner.refs import Found, Note, Scan, yamltext
 
 SCHEME = "docker-image://"
@@ -171,9 +171,11 @@ def _hcl(text: str, path: str) -> Bake:
     except lark.exceptions.UnexpectedInput as e:
         token = getattr(e, "token", None) or getattr(e, "char", None) or ""
         shown = str(token).strip().splitlines()[0][:40] if str(token).strip() else "end of file"
-        raise ReferenceFileError(f"{path}:{e.line}: not valid HCL: unexpected {shown!r}") from None
+        raise ReferenceFileError(
+            Problem(path, e.line, f"not valid HCL: unexpected {shown!r}")
+        ) from None
     except lark.exceptions.LarkError as e:
-        raise ReferenceFileError(f"{path}: not valid HCL: {e}") from None
+        raise ReferenceFileError(Problem(path, None, f"not valid HCL: {e}")) from None
     variables: dict[str, Literal] = {}
     targets: dict[str, Target] = {}
     for block in _children(_body(tree), "block"):
@@ -301,7 +303,7 @@ def _json(text: str, path: str) -> Bake:
     try:
         json.loads(text)
     except json.JSONDecodeError as e:
-        raise ReferenceFileError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+        raise ReferenceFileError(Problem(path, e.lineno, f"not valid JSON: {e.msg}")) from None
     documents = yamltext.documents(text, path)
     document = documents[0] if documents else None
     variables: dict[str, Literal] = {}

@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from pinner.dockerfile import Span
-from pinner.errors import ReferenceFileError
+from pinner.errors import Problem, ReferenceFileError
 from pinner.refs import PYTHON_IMPORTS, Found, Note, Scan
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -50,7 +50,7 @@ def _parse(text: str, path: str) -> cst.Module:
         ast.parse(text, path)
     except SyntaxError as e:
         line, message = e.lineno or line, e.msg
-    raise ReferenceFileError(f"{path}:{line}: not valid Python: {message}")
+    raise ReferenceFileError(Problem(path, line, f"not valid Python: {message}"))
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:

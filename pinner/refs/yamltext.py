@@ -12,7 +12,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pinner.dockerfile import Span
-from pinner.errors import ReferenceFileError
+from pinner.errors import Problem, ReferenceFileError
 from pinner.refs import Found, Note
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -24,11 +24,11 @@ def documents(text: str, path: str) -> list[Node]:
         return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
+        line = mark.line + 1 if mark is not None else None
         problem = e.problem or e.context
-        raise ReferenceFileError(f"{path}{line}: not valid YAML: {problem}") from None
+        raise ReferenceFileError(Problem(path, line, f"not valid YAML: {problem}")) from None
     except yaml.YAMLError as e:
-        raise ReferenceFileError(f"{path}: not valid YAML: {e}") from None
+        raise ReferenceFileError(Problem(path, None, f"not valid YAML: {e}")) from None
 
 
 def pairs(node: Node | None) -> Iterator[tuple[str, Node]]:

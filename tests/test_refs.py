@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from cli import run
 from registryd import Registry, push_image
 
+from pinner import refs
 from pinner.refresh import short
 
 pytestmark = pytest.mark.usefixtures("docker_config")
@@ -259,3 +261,29 @@ def test_a_manifest_not_configured_is_named_with_what_to_do(
         "pod.yaml: not a Compose file or workflow by its name; name Kubernetes manifests"
         ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])'
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("compose.yaml", refs.COMPOSE),
+        ("a/docker-compose.prod.yml", refs.COMPOSE),
+        ("compose.dev.yaml", refs.COMPOSE),
+        ("Compose.yaml", None),
+        ("compose.yaml.bak", None),
+        ("docker-compose.yaml\n", None),
+        (".github/workflows/ci.yml", refs.ACTIONS),
+        ("/src/.github/workflows/ci.yaml", refs.ACTIONS),
+        ("github/workflows/ci.yml", None),
+        (".github/ci.yml", None),
+        ("ci.yml", None),
+        ("docker-bake.hcl", refs.BAKE),
+        ("x/docker-bake.override.json", refs.BAKE),
+        ("docker-bake.toml", None),
+        ("tests/conftest.py", refs.PYTHON),
+        ("Dockerfile", None),
+    ],
+)
+def test_a_path_s_kind_comes_from_its_name_and_folders(path: str, kind: str | None) -> None:
+    assert refs.kind_of(path) == kind
+    assert refs.kind_of(path, frozenset({os.path.abspath(path)})) == refs.KUBERNETES

@@ -28,6 +28,9 @@ _COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose*.yaml", "docker
 _COMPOSE_OVERRIDES = ("compose.*.yaml", "compose.*.yml")
 _WORKFLOW_SUFFIXES = (".yaml", ".yml")
 _BAKE_NAMES = ("docker-bake*.hcl", "docker-bake*.json")
+# Every file a walk meets is classified: one compiled pattern per kind, not fnmatch per name.
+_COMPOSE_RE = re.compile("|".join(map(fnmatch.translate, _COMPOSE_NAMES + _COMPOSE_OVERRIDES)))
+_BAKE_RE = re.compile("|".join(map(fnmatch.translate, _BAKE_NAMES)))
 # A module can only call the APIs the Python reader knows after importing them; the bytes are
 # searched before decoding, so the walk neither parses nor decodes other modules (some are not
 # UTF-8).
@@ -66,18 +69,18 @@ class Scan(NamedTuple):
 def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
     """The kind of reference file a path is, or None; manifests only as configured."""
     name = os.path.basename(path)
-    if os.path.abspath(path) in kubernetes:
+    if kubernetes and os.path.abspath(path) in kubernetes:
         return KUBERNETES
-    if any(fnmatch.fnmatchcase(name, p) for p in _COMPOSE_NAMES + _COMPOSE_OVERRIDES):
+    if _COMPOSE_RE.match(name):
         return COMPOSE
-    parent = Path(os.path.abspath(path)).parent
-    if (
-        name.endswith(_WORKFLOW_SUFFIXES)
-        and parent.name == "workflows"
-        and parent.parent.name == ".github"
-    ):
-        return ACTIONS
-    if any(fnmatch.fnmatchcase(name, p) for p in _BAKE_NAMES):
+    if name.endswith(_WORKFLOW_SUFFIXES):
+        parent = os.path.dirname(os.path.abspath(path))
+        if (
+            os.path.basename(parent) == "workflows"
+            and os.path.basename(os.path.dirname(parent)) == ".github"
+        ):
+            return ACTIONS
+    if _BAKE_RE.match(name):
         return BAKE
     if name.endswith(".py"):
         return PYTHON

@@ -1,19 +1,16 @@
 """Find the image references in a Dockerfile, with the exact spans of text that pin them.
 
-dockerfile-parse locates instructions (its line numbers count `\\n` only); every span returned here
-is an offset into the original text, so edits touch nothing else.
+Instructions are located as dockerfile-parse does (line numbers count `\\n` only); every span
+returned here is an offset into the original text, so edits touch nothing else.
 """
 
 from __future__ import annotations
 
 import bisect
-import io
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
-
-from dockerfile_parse import DockerfileParser
 
 from pinner import reference, shellword
 from pinner.errors import DockerfileError, InvalidReference, Problem
@@ -227,16 +224,55 @@ def _unquote(token: Token, start: int) -> tuple[str, Span | None]:
     return value, token.span(start)
 
 
+# dockerfile-parse 2.0.1's `structure` rules, compiled once: tests hold the two to the same
+# answers. Its own parser encoded the text, decoded it again line by line and compiled these
+# patterns for every file (a fifth of parsing the whole file).
+_INSTRUCTION_RE = re.compile(r"^\s*(\S+)\s+(.*)$")
+_COMMENT_RE = re.compile(r"^\s*#")
+_ESCAPE_DIRECTIVE_RE = re.compile(r"^\s*#\s*escape\s*=\s*(\\|`)\s*$", re.I)
+_SYNTAX_DIRECTIVE_RE = re.compile(r"^\s*#\s*syntax\s*=\s*(.*)\s*$", re.I)
+_CONTINUES_RE = {"\\": re.compile(r"^.*\\\s*$"), "`": re.compile(r"^.*`\s*$")}
+
+
+def located(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each instruction's upper-cased keyword and its first and last 0-based lines, in order."""
+    # As dockerfile-parse finds them: a line that does not start with a word and a blank is no
+    # instruction, and an instruction still continued at the end of the file is dropped.
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    continues = _CONTINUES_RE["\\"]
+    directive_possible = True
+    in_continuation = False
+    keyword, first = "", 0
+    for number, line in enumerate(lines):
+        if directive_possible:
+            match = _ESCAPE_DIRECTIVE_RE.match(line)
+            if match:
+                continues = _CONTINUES_RE[match.group(1)]
+            elif not _SYNTAX_DIRECTIVE_RE.match(line):
+                directive_possible = False
+        if _COMMENT_RE.match(line):
+            continue  # also between an instruction's continued lines
+        if not in_continuation:
+            match = _INSTRUCTION_RE.match(line)
+            if not match:
+                continue
+            keyword, first = match.group(1).upper(), number
+        in_continuation = continues.match(line) is not None
+        if not in_continuation:
+            yield keyword, first, number
+
+
 def instructions(text: str) -> list[Instruction]:
     """Every instruction of the Dockerfile, in order."""
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
     starts = _line_offsets(text)
     escape = escape_char(text)
     result = []
     covered = -1
-    for item in parser.structure:
-        keyword = sys.intern(item["instruction"].upper())  # one string per keyword, not per line
-        first, last = item["startline"], item["endline"]
+    for name, first, last in located(text):
+        keyword = sys.intern(name)  # one string per keyword, not per line
         if keyword == "COMMENT" or first <= covered:
             continue  # dockerfile-parse reads heredoc bodies as instructions; they are not
         line, logical = _logical(text, starts, first, last, escape)

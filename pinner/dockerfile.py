@@ -7,8 +7,10 @@ returned here is an offset into the original text, so edits touch nothing else.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import sys
+import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -265,10 +267,10 @@ def located(text: str) -> Iterator[tuple[str, int, int]]:
             yield keyword, first, number
 
 
-def instructions(text: str) -> list[Instruction]:
-    """Every instruction of the Dockerfile, in order."""
+def instructions(text: str, escape: str | None = None) -> list[Instruction]:
+    """Every instruction of the Dockerfile, in order; escape is escape_char(text) if known."""
     starts = _line_offsets(text)
-    escape = escape_char(text)
+    escape = escape_char(text) if escape is None else escape
     result = []
     covered = -1
     for name, first, last in located(text):
@@ -403,8 +405,9 @@ def parse(
     reference in the file cannot hold a digest per platform, the lock holds each.
     """
     args = build_args or {}
-    located = instructions(text)  # the same for every platform: only expansions differ
-    walks = [(p, _Walker(text, path, args, p).walk(located)) for p in platforms]
+    escape = escape_char(text)
+    located = instructions(text, escape)  # the same for every platform: only expansions differ
+    walks = [(p, _Walker(text, path, args, p, escape).walk(located)) for p in platforms]
     first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
     if len(walks) == 1:
         return first
@@ -424,6 +427,14 @@ def parse(
     return first._replace(uses=tuple(uses))
 
 
+@functools.lru_cache(maxsize=64)
+def _automatic_args(platform: str) -> Mapping[str, ArgDefault]:
+    """platform_args as ARG values, built once per platform (read-only: scopes copy them)."""
+    return types.MappingProxyType(
+        {k: ArgDefault(v, None) for k, v in platform_args(platform).items()}
+    )
+
+
 _PLATFORM_USE_RE = re.compile(r" on ([a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?)$")
 
 
@@ -436,14 +447,16 @@ def locked_platforms(used_by: Iterable[str]) -> tuple[str, ...]:
 class _Walker:
     """One pass over the instructions, collecting stages and image uses."""
 
-    def __init__(self, text: str, path: str, build_args: Mapping[str, str], platform: str) -> None:
+    def __init__(
+        self, text: str, path: str, build_args: Mapping[str, str], platform: str, escape: str
+    ) -> None:
         self.text = text
         self.path = path
         self.build_args = build_args
-        self.escape = escape_char(text)
+        self.escape = escape
         self.global_scope = _Scope(path, build_args, self.escape)
         # A global `ARG TARGETARCH` without a default keeps the automatic value.
-        self.automatic = {k: ArgDefault(v, None) for k, v in platform_args(platform).items()}
+        self.automatic = _automatic_args(platform)
         self.global_scope.values.update(self.automatic)
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import re
 import shutil
 import signal
 import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 from pinner.errors import DockerfileError, Problem, UsageError
@@ -19,13 +19,15 @@ from pinner.errors import DockerfileError, Problem, UsageError
 _PATTERNS = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*")
 _SKIP_SUFFIXES = (".lock", ".dockerignore", ".swp", "~", ".orig", ".rej", ".bak")
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "__pycache__", ".tox"})
+# Every name a walk meets is tested: the patterns as one compiled regex (fnmatch's translation).
+_PATTERNS_RE = re.compile("|".join(map(fnmatch.translate, _PATTERNS)))
 
 
 def is_dockerfile(name: str) -> bool:
     """Dockerfile, Containerfile, *.Dockerfile and Dockerfile.*, not their locks."""
     if name.endswith(_SKIP_SUFFIXES):
         return False
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _PATTERNS)
+    return _PATTERNS_RE.match(name) is not None
 
 
 def discover(
@@ -77,7 +79,8 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
 def read_bytes(path: str) -> bytes:
     """A file's bytes, with OS errors turned into one line naming the file."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except IsADirectoryError:
         raise DockerfileError(Problem(path, None, "is a directory")) from None
     except OSError as e:
@@ -87,7 +90,8 @@ def read_bytes(path: str) -> bytes:
 def read_optional(path: str) -> str | None:
     """A UTF-8 file's text, or None when it does not exist."""
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:

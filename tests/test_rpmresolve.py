@@ -69,6 +69,7 @@ def _nevras(packages: list[RpmPackage]) -> list[str]:
     return sorted(f"{p.name}-{p.evr}.{p.arch}" for p in packages)
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 def test_primary_from_createrepo(repo: Path) -> None:
     packages = {(p.name, str(p.evr)): p for p in _packages(repo)}
@@ -85,6 +86,7 @@ def test_primary_from_createrepo(repo: Path) -> None:
     assert Provide("libfoo(x)", "EQ", EVR(0, "2.1", "")) in packages["lib", "2.1-1"].provides
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 def test_primary_checksum_is_chained(repo: Path) -> None:
     entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
@@ -166,6 +168,7 @@ def test_resolution_on_installed_set_matches_dnf(
     assert _nevras([choice.package for choice in found.chosen]) == expected
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 def test_pins_follow_the_words(repo: Path) -> None:
     found = resolve(Pool(_packages(repo), (), "x86_64"), ["app", "libe", "toolpkg.noarch"])
@@ -176,6 +179,7 @@ def test_pins_follow_the_words(repo: Path) -> None:
     }
 
 
+@pytest.mark.oracle
 @needs_rpm_tools
 def test_missing_is_reported(repo: Path) -> None:
     found = resolve(Pool(_packages(repo), (), "x86_64"), ["nosuch", "app"])

@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 TS = "20241202T000000Z"  # what the Debian base image of the e2e tests records, already cached
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-APT_DATA = Path(__file__).parent.parent / "testdata" / "apt"
+APT_DATA = Path(__file__).parents[2] / "testdata" / "apt"
 UPDATES = (APT_DATA / "bookworm-updates_InRelease").read_bytes()
 UPDATES_XZ = (APT_DATA / "bookworm-updates_main_binary-amd64_Packages.xz").read_bytes()
 XZ_PATH = "main/binary-amd64/Packages.xz"

@@ -72,7 +72,7 @@ class Policy:
             entry = _highest(self._entries(name, suites))
             if entry is not None:
                 return Choice(entry)
-            # apt-get (2.6, checked in tests/test_policy.py) installs a pure virtual name's
+            # apt-get (2.6, checked in tests/apt/test_policy.py) installs a pure virtual name's
             # one provider from that release.
             offers = {e.name: e for s in suites for e in s.packages.providers(name)}
             if len(offers) == 1 and not self._entries(name, self.suites):

@@ -20,7 +20,7 @@ from shell_syntax import run_errors
 
 from pinner import lockfile
 
-TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "rpm"
+TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
 OS_RELEASE = (
     b'NAME="CentOS Stream"\nVERSION="9"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\n'
     b'PRETTY_NAME="CentOS Stream 9"\n'

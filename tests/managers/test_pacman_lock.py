@@ -19,7 +19,7 @@ from shell_syntax import run_errors
 
 from pinner import lockfile
 
-ARCH = Path(__file__).resolve().parent.parent / "testdata" / "arch"
+ARCH = Path(__file__).resolve().parents[2] / "testdata" / "arch"
 INSTALLED = [Pkg("glibc", "2.40-1"), Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"])]
 DAYS = {
     "2026/11/30": {

@@ -15,7 +15,7 @@ from pinner import dockerfile, reproducible
 from pinner.apt import exactstep
 from pinner.apt.sources import DEFAULT_MIRRORS, TLS_CONF, find_markers
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "testdata" / "sources"
 TS = "20250102T030405Z"
 BUSYBOX_APPLETS = ("sed", "grep", "cat")

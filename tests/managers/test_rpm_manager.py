@@ -138,7 +138,7 @@ def test_cleanup(run: str, expected: str | None) -> None:
 # --------------------------------------------------------------------------- resolve
 
 
-CUSTOM = Path(__file__).resolve().parent.parent / "testdata" / "rpm" / "custom-zst"
+CUSTOM = Path(__file__).resolve().parents[2] / "testdata" / "rpm" / "custom-zst"
 
 
 def _served(metalink_sha256: str | None = None) -> dict[str, bytes]:

@@ -19,7 +19,7 @@ from pinner.apt.packages import PackageIndex, parse_packages
 from pinner.apt.policy import PRIORITY_DEFAULT, Choice, Policy, Suite
 from pinner.errors import MirrorError
 
-APT = Path(__file__).resolve().parents[1] / "testdata" / "apt"
+APT = Path(__file__).resolve().parents[2] / "testdata" / "apt"
 
 
 def _read(name: str) -> list:  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ from pinner.managers.rpmcommands import RpmOptions
 from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos, substitute
 from tests.rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 
-REPOS = Path(__file__).parent.parent / "testdata" / "rpm" / "repos"
+REPOS = Path(__file__).parents[2] / "testdata" / "rpm" / "repos"
 
 OS_RELEASE = {
     "fedora": b'NAME="Fedora Linux"\nVERSION="40 (Container Image)"\nID=fedora\nVERSION_ID=40\n',

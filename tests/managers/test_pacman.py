@@ -16,7 +16,7 @@ from pinner.managers.alpm import Depend
 from tests.arch_repo import Archive, Pkg, local_desc, needs_pacman, pacman_in, repo_add
 from tests.shell_syntax import checkers
 
-ARCH = Path(__file__).parent.parent / "testdata" / "arch"
+ARCH = Path(__file__).parents[2] / "testdata" / "arch"
 
 COMMANDS = [
     ("pacman -S --noconfirm --needed curl git", [("S", "", ["curl", "git"], [])]),

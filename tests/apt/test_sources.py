@@ -31,7 +31,7 @@ from pinner.apt.sources import (
     update_timestamp,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "testdata" / "sources"
 EXPECTED = DATA / "expected"
 OFFICIAL = REPO / "testdata" / "debian-official-images"

@@ -15,7 +15,7 @@ from refs_support import DIGEST, notes, pin_text, used_by
 from pinner.errors import ReferenceFileError
 
 D = DIGEST
-MODULES = Path(__file__).parent.parent / "testdata" / "refs" / "python"
+MODULES = Path(__file__).parents[2] / "testdata" / "refs" / "python"
 
 
 def module(name: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from pinner.apt.sourceslist import Source, archive_of, parse
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UBUNTU_DATA = REPO / "testdata" / "sources"
 OFFICIAL = REPO / "testdata" / "debian-official-images"
 TS = "20241202T000000Z"

@@ -20,7 +20,7 @@ from pinner.apt.release import (
 )
 from pinner.errors import ConfigError, MirrorError
 
-APT_DATA = Path(__file__).parent.parent / "testdata" / "apt"
+APT_DATA = Path(__file__).parents[2] / "testdata" / "apt"
 BOOKWORM = (APT_DATA / "bookworm_InRelease").read_bytes()
 UPDATES = (APT_DATA / "bookworm-updates_InRelease").read_bytes()
 SECURITY = (APT_DATA / "bookworm-security_InRelease").read_bytes()

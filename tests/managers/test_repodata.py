@@ -25,7 +25,7 @@ from pinner.managers.repodata import (
 from pinner.managers.rpmresolve import Pool, resolve
 from tests.rpmrepo import Spec, build_repo, needs_rpm_tools
 
-RPM_DATA = Path(__file__).parent.parent / "testdata" / "rpm"
+RPM_DATA = Path(__file__).parents[2] / "testdata" / "rpm"
 CS9 = RPM_DATA / "cs9-appstream"
 
 

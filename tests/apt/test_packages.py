@@ -14,7 +14,7 @@ from pinner.apt import packages
 from pinner.apt.packages import PackageEntry, PackageIndex, decompress, parse_packages
 from pinner.errors import MirrorError
 
-APT_DATA = Path(__file__).parent.parent / "testdata" / "apt"
+APT_DATA = Path(__file__).parents[2] / "testdata" / "apt"
 BOOKWORM = APT_DATA / "bookworm_main_binary-amd64_Packages"
 SECURITY = APT_DATA / "bookworm-security_main_binary-amd64_Packages"
 UPDATES_XZ = APT_DATA / "bookworm-updates_main_binary-amd64_Packages.xz"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pinner.apt.debversion import Version, parse_version, version_key
 from pinner.apt.packages import decompress, parse_packages
 
-APT_DATA = Path(__file__).parent.parent / "testdata" / "apt"
+APT_DATA = Path(__file__).parents[2] / "testdata" / "apt"
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg is not installed")
 

@@ -21,23 +21,8 @@ from pinner.apt.release import Release
 from pinner.baseimage import BaseImage
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage, checked_package
+from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.remote.snapshot import SnapshotMirror
-
-# containerd platform -> dpkg architecture
-DPKG_ARCH = {
-    "linux/amd64": "amd64",
-    "linux/arm64": "arm64",
-    "linux/arm/v7": "armhf",
-    "linux/arm/v6": "armel",
-    "linux/arm/v5": "armel",
-    "linux/386": "i386",
-    "linux/ppc64le": "ppc64el",
-    "linux/s390x": "s390x",
-    "linux/mips64le": "mips64el",
-    "linux/riscv64": "riscv64",
-}
-SIGNATURE_VERIFIED = "verified"
-SIGNATURE_UNCHECKED = "not checked: gpgv is not installed"
 
 
 def _keyring_files(base: BaseImage, folder: Path) -> list[Path]:

@@ -20,7 +20,7 @@ from pinner.output import MAX_LINE, print_json_failure, untrusted
 # never import httpx or asyncio (half of a bare start's time).
 if TYPE_CHECKING:
     from pinner.config import Config
-    from pinner.engine import Options
+    from pinner.outcome import Options
     from pinner.remote.registry import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -370,7 +370,7 @@ def _snapshot_mirrors(args: argparse.Namespace, config: Config) -> dict[str, str
 
 
 def _options(args: argparse.Namespace, config: Config) -> Options:
-    from pinner.engine import Options, check_snapshot_option, platform_options
+    from pinner.outcome import Options, check_snapshot_option, platform_options
 
     mirrors = _snapshot_mirrors(args, config)
     snapshot = args.snapshot or (config.snapshot if args.command == "lock" else None)

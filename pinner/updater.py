@@ -6,22 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import pinning
-from pinner.engine import (
-    Options,
-    Outcome,
-    StageWork,
-    choose_snapshot,
-    compose,
-    images_only,
-    pin_images,
-    timestamp_now,
-)
 from pinner.errors import RegistryError
 from pinner.lockfile import LockedImage
+from pinner.outcome import Options, Outcome, compose, images_only, pin_images, timestamp_now
 from pinner.reference import ImageRef
 from pinner.refresh import FileReport, ImageChange, compare_image, compare_packages
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
+from pinner.stagework import StageWork, choose_snapshot
 from pinner.workspace import Target
 
 

@@ -15,11 +15,12 @@ from test_aptlock import FakeMirror, base, entry
 
 from pinner import dockerfile, lockfile, pinning, reference
 from pinner.apt.packages import PackageEntry, parse_packages
-from pinner.engine import Options, Outcome, lock_target
 from pinner.errors import MirrorError
 from pinner.lockfile import Lock, LockedPackage, UnpinnedPackage
+from pinner.outcome import Options, Outcome
 from pinner.remote.registry import OCI_INDEX, OCI_MANIFEST, Manifest, Settings
 from pinner.remote.session import Session
+from pinner.stagework import lock_target
 from pinner.workspace import Target
 
 DATA = Path(__file__).resolve().parents[1] / "testdata"

@@ -14,9 +14,9 @@ from cli import run
 from registryd import Registry, push_image, push_index
 
 from pinner.apt import packages, release
-from pinner.engine import platform_option
 from pinner.errors import MirrorError
 from pinner.main import main
+from pinner.outcome import platform_option
 from pinner.refresh import short
 from pinner.remote import http
 from pinner.remote.snapshot import SnapshotMirror

@@ -8,11 +8,12 @@ import pytest
 from test_aptlock import FakeMirror, base, entry
 
 from pinner import dockerfile, lockfile, pinning, reference, refresh
-from pinner.engine import Options, Outcome, epoch_of, lock_target
 from pinner.lockfile import Lock
+from pinner.outcome import Options, Outcome, epoch_of
 from pinner.refresh import FileReport, PackageChange
 from pinner.remote.registry import OCI_MANIFEST, Manifest, Settings
 from pinner.remote.session import Session
+from pinner.stagework import lock_target
 from pinner.updater import Scope, update_target
 from pinner.workspace import Target
 

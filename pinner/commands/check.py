@@ -97,7 +97,7 @@ def _verify_offline(
     """Package entries against the snapshot indexes in the cache; say where it has too little."""
     import asyncio
 
-    from pinner import engine
+    from pinner import stagework
     from pinner.remote.cache import default_cache_dir
     from pinner.remote.registry import Settings
     from pinner.remote.session import NotCached, Session
@@ -115,7 +115,7 @@ def _verify_offline(
         async with session:
             for target in targets:
                 try:
-                    problems = await engine.verify_packages(session, target)
+                    problems = await stagework.verify_packages(session, target)
                 except NotCached:
                     report.notice(
                         f"{target.lock_path}: package entries not verified: the cache lacks the"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from pinner import engine, refresh
+from pinner import refresh, stagework
 from pinner.errors import PinnerError
 from pinner.output import Reporter, print_json, print_json_failure
 from pinner.refresh import FileReport, ImageChange
@@ -90,7 +90,7 @@ async def _moved(
         if not scope.images:  # --image NAME asks about those images alone
             for target in targets:
                 try:
-                    found = await engine.verify_packages(session, target, remote=True)
+                    found = await stagework.verify_packages(session, target, remote=True)
                 except PinnerError as e:
                     errors.append(f"{target.lock_path}: packages not verified: {e}")
                     continue

@@ -9,9 +9,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinner import engine, files
-from pinner.engine import Options, Outcome
+from pinner import files, stagework
 from pinner.errors import PinnerError
+from pinner.outcome import (
+    Options,
+    Outcome,
+    diffs,
+    failures,
+    image_queries,
+    load_targets,
+    one_time,
+    pending_writes,
+    signature_notice,
+    text_only,
+    without_changed_pins,
+)
 from pinner.output import Reporter, print_json
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Manifest, Settings
@@ -31,9 +43,9 @@ def lock(
 ) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
-    options = engine.one_time(options or Options())
-    targets, errors = engine.load_targets(selection, options)
-    work = [engine.without_changed_pins(t, options) for t in targets]
+    options = one_time(options or Options())
+    targets, errors = load_targets(selection, options)
+    work = [without_changed_pins(t, options) for t in targets]
     cache = cache_dir or default_cache_dir()
     outcomes, lock_errors, session_requests = asyncio.run(
         _lock_all(work, settings, options, cache, report, resolve_only=bool(errors))
@@ -42,18 +54,18 @@ def lock(
     # Writes and diffs compare with the files as they are, not as the lock worked on them. They
     # need each file's text, not its parse: dropping the parses before the locks are rendered
     # keeps 10,000 files under 150 MB.
-    originals = {t.path: engine.text_only(t) for t in targets}
+    originals = {t.path: text_only(t) for t in targets}
     del targets, work
     outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
     if errors:
         return report.failures(errors, as_json=as_json)
-    writes = engine.pending_writes(outcomes)
+    writes = pending_writes(outcomes)
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
-    engine.signature_notice(report, outcomes)
+    signature_notice(report, outcomes)
     if dry_run:
-        sys.stdout.write(engine.diffs(outcomes, writes))
+        sys.stdout.write(diffs(outcomes, writes))
     else:
         files.write_all(writes)
     if as_json:
@@ -89,14 +101,14 @@ async def _lock_all(
     )
     outcomes = []
     async with session:
-        answers = await session.resolve_images(engine.image_queries(targets, options))
-        errors = engine.failures(targets, answers)
+        answers = await session.resolve_images(image_queries(targets, options))
+        errors = failures(targets, answers)
         if errors or resolve_only:
             return [], errors, session.requests
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
         for target in targets:
             try:
-                outcomes.append(await engine.lock_target(session, target, resolved, options))
+                outcomes.append(await stagework.lock_target(session, target, resolved, options))
             except PinnerError as e:
                 errors.append(in_file(target, e))
     return outcomes, errors, session.requests

@@ -6,9 +6,17 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pinner import engine, files, refresh
-from pinner.engine import Options, Outcome
+from pinner import files, refresh
 from pinner.errors import PinnerError
+from pinner.outcome import (
+    Options,
+    Outcome,
+    diffs,
+    load_targets,
+    one_time,
+    pending_writes,
+    signature_notice,
+)
 from pinner.output import Reporter, print_json
 from pinner.refresh import FileReport
 from pinner.remote.cache import default_cache_dir
@@ -35,8 +43,8 @@ def update(
 ) -> int:
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
-    options, scope = engine.one_time(options or Options()), scope or Scope()
-    targets, errors = engine.load_targets(selection, options)
+    options, scope = one_time(options or Options()), scope or Scope()
+    targets, errors = load_targets(selection, options)
     errors += unlocked(targets)
     outcomes: list[Outcome] = []
     reports: list[FileReport] = []
@@ -46,11 +54,11 @@ def update(
         )
     if errors:
         return report.failures(errors, as_json=as_json)
-    writes = engine.pending_writes(outcomes)
+    writes = pending_writes(outcomes)
     if report_path is not None:
         writes[report_path] = refresh.markdown(reports, scope.strict)
     if dry_run:
-        sys.stdout.write(engine.diffs(outcomes, writes))
+        sys.stdout.write(diffs(outcomes, writes))
     else:
         files.write_all(writes)
     if as_json:
@@ -58,7 +66,7 @@ def update(
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
-    engine.signature_notice(report, outcomes)
+    signature_notice(report, outcomes)
     report.notice(refresh.summary(reports, scope.strict))
     changed = any(r.changed(scope.strict) for r in reports)
     return EXIT_CHANGED if exit_code and changed else 0

@@ -668,7 +668,7 @@ class Apk:
     image_paths = IMAGE_PATHS
     snapshots = False
     version_pins = True
-    # The engine reads every layer of the base image for this manager (see pinner.engine), so
+    # The engine reads every layer of the base image for this manager (see pinner.stagework), so
     # packages its upper layers installed count as installed.
     reads_every_layer = True
 

@@ -1,181 +1,40 @@
-"""What `lock` and `update` share: from loaded Dockerfiles to new texts and locks, via a Session."""
+"""Locks and verifies a Dockerfile's package stages through a Session: the networked half."""
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import re
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import NamedTuple
 
-from pinner import dockerfile, lockfile, managers, pinning, reproducible
-from pinner.apt import added, commands, exactstep
-from pinner.apt.shell import run_invocations
-from pinner.apt.sources import TIMESTAMP_RE, Distro, is_timestamp, mirror_base
-from pinner.aptlock import DPKG_ARCH, SIGNATURE_UNCHECKED, resolve_stage, verify_stage
+from pinner import dockerfile, managers, pinning, reproducible
+from pinner.apt import exactstep
+from pinner.apt.sources import Distro, is_timestamp, mirror_base
+from pinner.aptlock import resolve_stage, verify_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import (
-    DockerfileError,
     MirrorError,
     PackageError,
     PinnerError,
-    RegistryError,
-    UsageError,
 )
-from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
-from pinner.output import Reporter
-from pinner.reference import ImageRef, normalize_platform, parse
-from pinner.remote.registry import Manifest
+from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
+from pinner.manifest import Manifest
+from pinner.outcome import (
+    DEFAULT_PLATFORMS,
+    DPKG_ARCH,
+    SNAPSHOT_BASE,
+    Options,
+    Outcome,
+    apt_packages,
+    compose,
+    images_only,
+    manager_packages,
+    pin_images,
+    third_party_packages,
+    timestamp_now,
+    unpinned_notes,
+)
+from pinner.reference import ImageRef
 from pinner.remote.session import Session
-from pinner.workspace import DOCKERFILE, Selection, Target, load, unified_diff
-
-DEFAULT_PLATFORMS = ("linux/amd64",)
-# containerd's platforms package: each part of os/arch/variant is one such word.
-_PLATFORM_PART = re.compile(r"[A-Za-z0-9_-]+")
-SNAPSHOT_BASE = "base"
-
-
-class Options(NamedTuple):
-    """How to lock: snapshot choice, mirrors, whether to write versions, platforms, scope."""
-
-    snapshot: str | None = None
-    snapshot_mirrors: Mapping[str, str] = {}
-    pin_versions: bool = False
-    platforms: tuple[str, ...] = ()
-    images_only: bool | None = None  # None: as the lock was made (default: not images only)
-    now: float | None = None
-
-
-def images_only(options: Options, lock: Lock) -> bool:
-    """Whether to pin images only: as asked, else as the lock records it was made."""
-    return lock.images_only if options.images_only is None else options.images_only
-
-
-class Outcome(NamedTuple):
-    """One Dockerfile's new text and lock, and what the user should be told."""
-
-    target: Target
-    text: str
-    lock: Lock
-    notes: tuple[str, ...]
-
-
-def timestamp_now(now: float | None = None) -> str:
-    """The current UTC time as a snapshot timestamp, to the second."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-
-
-def one_time(options: Options) -> Options:
-    """The options with the run's time read once: every file gets one snapshot time and epoch."""
-    return options if options.now is not None else options._replace(now=time.time())
-
-
-def epoch_of(timestamp: str) -> int:
-    """Seconds since 1970 of a YYYYMMDDTHHMMSSZ timestamp."""
-    return calendar.timegm(time.strptime(timestamp, "%Y%m%dT%H%M%SZ"))
-
-
-def check_snapshot_option(value: str | None) -> None:
-    """Refuse a --snapshot that is neither a real UTC time nor "base"."""
-    if value is None or value == SNAPSHOT_BASE or is_timestamp(value):
-        return
-    if TIMESTAMP_RE.match(value):
-        raise UsageError(f"--snapshot {value}: not a real UTC time from 1970 on")
-    raise UsageError(f"--snapshot {value}: expected YYYYMMDDTHHMMSSZ or 'base'")
-
-
-def platform_option(value: str) -> str:
-    """A --platform value normalised as containerd does; a usage error where apt has no arch."""
-    # "arm64", "aarch64" and "linux/arm64/v8" are all linux/arm64 (containerd's platforms.Parse).
-    parts = value.split("/")
-    if len(parts) == 1:
-        # containerd's platforms.Parse takes a lone architecture as one for the default OS.
-        parts = ["linux", *parts]
-    platform = None
-    if len(parts) <= 3 and all(_PLATFORM_PART.fullmatch(p) for p in parts):
-        platform = normalize_platform(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
-    if platform not in DPKG_ARCH:
-        known = ", ".join(sorted(DPKG_ARCH))
-        raise UsageError(f"--platform {value}: expected OS/ARCH[/VARIANT], one of {known}")
-    return platform
-
-
-def platform_options(values: Sequence[str]) -> tuple[str, ...]:
-    """Every --platform value normalised, each once, in the order given."""
-    return tuple(dict.fromkeys(platform_option(v) for v in values))
-
-
-def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
-    """The platforms a Dockerfile's automatic platform ARGs are read for: the locked ones."""
-    locked = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
-    return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
-
-
-def load_targets(selection: Selection, options: Options) -> tuple[list[Target], list[str]]:
-    """The run's files and their locks, parsed for every platform to lock; one error per failure."""
-    targets, errors = load(selection)
-    targets, platform_errors = for_platforms(targets, options)
-    return targets, [str(e) for e in errors] + platform_errors
-
-
-def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:
-    """Targets parsed for every platform to lock (the load parsed for the lock's), and errors."""
-    if not options.platforms:
-        return list(targets), []
-    platforms = options.platforms
-    result, errors = [], []
-    for target in targets:
-        if target.kind != DOCKERFILE:
-            result.append(target)
-            continue
-        try:
-            parsed = dockerfile.parse(target.parsed.text, target.path, target.build_args, platforms)
-        except DockerfileError as e:
-            errors.append(str(e))
-            continue
-        result.append(target._replace(parsed=parsed))
-    return result, errors
-
-
-def without_changed_pins(target: Target, options: Options | None = None) -> Target:
-    """The target as lock must work on it: references changed since the lock lose their digest."""
-    if target.kind != DOCKERFILE:
-        return target  # a reference file's text is no Dockerfile to parse again
-    text = pinning.unpin_changed(target.parsed, target.lock)
-    if text == target.parsed.text:
-        return target
-    platforms = parse_platforms(options or Options(), target.lock)
-    return target._replace(parsed=dockerfile.parse(text, target.path, target.build_args, platforms))
-
-
-def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
-    """The Dockerfile frontends the rewrite writes into syntax lines, by query."""
-    needed = (reproducible.frontend_needed(t.parsed) for t in targets if t.kind == DOCKERFILE)
-    return {pinning.query_ref(parse(text)): text for text in needed if text is not None}
-
-
-def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
-    """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
-    queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    queries.extend(frontend_queries([t for t in targets if not images_only(options, t.lock)]))
-    return queries
-
-
-def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> list[str]:
-    """One line per failing use: file:line: reference: what the registry said."""
-    lines = []
-    for target in targets:
-        for use in target.parsed.uses:
-            answer = answers.get(pinning.query(use))
-            if isinstance(answer, RegistryError):
-                lines.append(f"{target.path}:{use.line}: {use.expanded}: {answer}")
-    for query, text in frontend_queries(targets).items():
-        answer = answers.get(query)
-        if isinstance(answer, RegistryError):
-            lines.append(f"{text}: {answer}")
-    return lines
+from pinner.workspace import DOCKERFILE, Target
 
 
 class StageWork:
@@ -296,7 +155,7 @@ class StageWork:
             label = plan.stage.label
             where = f"{self.target.path}: stage {label}"
             inherited = added.get(plan.stage.parent or "", ())
-            third_party, added[label] = _third_party(parsed, plan.stage, inherited)
+            third_party, added[label] = third_party_packages(parsed, plan.stage, inherited)
             manager = managers.get(plan.manager)
             if manager is not None:
                 found = await self._manager_stage(plan, manager, previous.get(label), snapshot)
@@ -312,7 +171,7 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            requests, line_notes, lines = _packages(parsed.text, plan, parsed.escape)
+            requests, line_notes, lines = apt_packages(parsed.text, plan, parsed.escape)
             names = [r.name for r in requests]
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))
@@ -362,7 +221,7 @@ class StageWork:
                 line = lines.get(exc.package)
                 where_word = f"{self.target.path}:{line}" if line else self.target.path
                 raise PackageError(exc.package, f"{where_word}: {exc}") from None
-            notes.extend(_unpinned_notes(where, stage))
+            notes.extend(unpinned_notes(where, stage))
             stages.append(
                 stage._replace(
                     base=base, unpinned=(*stage.unpinned, *detached), step=step, sources=record
@@ -380,7 +239,7 @@ class StageWork:
         """A stage whose package manager has a module: its packages resolved per platform."""
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
-        requests, line_notes, lines = _manager_packages(self.target.parsed, plan, manager)
+        requests, line_notes, lines = manager_packages(self.target.parsed, plan, manager)
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
         if not requests and not manager.snapshots:
@@ -546,132 +405,6 @@ class StageWork:
         return "generic", record, f"generic snapshot step: {why}"
 
 
-def _packages(
-    text: str, plan: reproducible.StagePlan, escape: str
-) -> tuple[list[commands.PackageArg], list[tuple[int, str]], dict[str, int]]:
-    """The package words a stage installs (each name once), notes by line, and each word's line."""
-    requests: dict[str, commands.PackageArg] = {}
-    notes: list[tuple[int, str]] = []
-    lines: dict[str, int] = {}
-    for run in plan.apt_runs:
-        shell = reproducible.shell_text(text, run)
-        offset = text.find(shell, run.span.start)
-        for package in commands.install_packages(shell, escape=escape):
-            requests.setdefault(package.name, package)
-            line = run.line + text.count("\n", run.span.start, offset + package.start)
-            lines.setdefault(package.name, line)
-        for command in commands.apt_commands(shell, escape=escape):
-            notes.extend((run.line, note) for note in command.notes)
-    return list(requests.values()), list(dict.fromkeys(notes)), lines
-
-
-def _manager_packages(
-    parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
-) -> tuple[list[managers.PackageArg], list[tuple[int, str]], dict[str, int]]:
-    """The package words a manager stage installs (each name once), notes by line, their lines."""
-    requests: dict[str, managers.PackageArg] = {}
-    notes: list[tuple[int, str]] = []
-    lines: dict[str, int] = {}
-    text = parsed.text
-    for run in plan.manager_runs:
-        shell = reproducible.shell_text(text, run)
-        offset = text.find(shell, run.span.start)
-        invocations = run_invocations(shell, parsed.escape)
-        for install in managers.invocations_installs(manager, invocations):
-            notes.extend((run.line, note) for note in install.notes)
-            for package in install.packages:
-                requests.setdefault(package.name, package)
-                line = run.line + text.count("\n", run.span.start, offset + package.start)
-                lines.setdefault(package.name, line)
-    # A RUN from the stage's first one of the manager on that re-points its mirrors or
-    # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.
-    first = plan.manager_runs[0].line if plan.manager_runs else None
-    for run in plan.stage.instructions[1:]:
-        if run.keyword == "RUN" and first is not None and run.line >= first:
-            why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
-            if why is not None:
-                notes.append((run.line, why))
-    return list(requests.values()), list(dict.fromkeys(notes)), lines
-
-
-def _third_party(
-    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, inherited: tuple[str, ...]
-) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Packages installed once the stage has apt sources pinner cannot snapshot, by repository.
-
-    Also every repository the stage ends with (its parent's and its own), for stages FROM it.
-    """
-    repositories = list(inherited)
-    exposed: dict[str, str] = {}
-    for instruction in stage.instructions[1:]:
-        if instruction.keyword in ("COPY", "ADD"):
-            destination = instruction.words[-1].text if instruction.words else ""
-            if added.copied_sources(destination):
-                repositories.append(f"{instruction.keyword} to {destination}")
-            continue
-        if instruction.keyword != "RUN":
-            continue
-        shell = reproducible.shell_text(parsed.text, instruction)
-        sources = added.added_sources(shell, escape=parsed.escape)
-        for command in commands.apt_commands(shell, escape=parsed.escape):
-            known = repositories + [a.repository for a in sources if a.offset < command.start]
-            if command.verb in commands.INSTALL_VERBS and known:
-                for package in command.packages:
-                    exposed.setdefault(package.name, ", ".join(dict.fromkeys(known)))
-        repositories += [a.repository for a in sources]
-    return exposed, tuple(dict.fromkeys(repositories))
-
-
-def _unpinned_notes(where: str, stage: LockedStage) -> list[str]:
-    """One line per package and reason the lock leaves unpinned, naming where it is locked."""
-    lines: dict[str, None] = {}
-    for item in stage.unpinned:
-        locked = sorted({p.architecture for p in stage.packages if p.name == item.name})
-        also = f" (locked for {', '.join(locked)})" if locked else ""
-        lines[f"{where}: {item.name}: {item.reason}{also}"] = None
-    return list(lines)
-
-
-_NO_VERSION_PINS = (
-    "no versions written: it cannot install a chosen version from a repository;"
-    " the snapshot step pins them and the lock records them"
-)
-
-
-def _versions(stages: Sequence[LockedStage]) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """name -> version per stage where every architecture agrees; notes where they do not."""
-    result: dict[str, dict[str, str]] = {}
-    notes: list[str] = []
-    for stage in stages:
-        manager = managers.get(stage.package_manager)
-        if manager is not None and not manager.version_pins and stage.packages:
-            names = sorted({p.name for p in stage.packages})
-            notes.append(
-                f"stage {stage.stage}: {manager.name}: {_NO_VERSION_PINS} ({', '.join(names)})"
-            )
-            continue
-        by_name: dict[str, set[str]] = {}
-        virtual: dict[str, str] = {}
-        for package in stage.packages:
-            # A virtual name takes no version: `libxslt-dev=1.1.35-1` is an error in apt-get.
-            if package.provider is None:
-                by_name.setdefault(package.name, set()).add(package.version)
-            else:
-                virtual[package.name] = package.provider
-        notes.extend(
-            f"stage {stage.stage}: {n}: a virtual package (apt installs {p}); no version written"
-            for n, p in sorted(virtual.items())
-        )
-        result[stage.stage] = {n: min(v) for n, v in by_name.items() if len(v) == 1}
-        notes.extend(
-            f"stage {stage.stage}: {n}: versions differ by architecture ({', '.join(sorted(v))});"
-            " not written"
-            for n, v in by_name.items()
-            if len(v) > 1
-        )
-    return result, notes
-
-
 async def lock_target(
     session: Session, target: Target, resolved: Mapping[ImageRef, Manifest], options: Options
 ) -> Outcome:
@@ -688,93 +421,10 @@ async def lock_target(
     return compose(target, resolved, options, snapshot, stages, notes, work.steps)
 
 
-def pin_images(
-    target: Target, resolved: Mapping[ImageRef, Manifest], only_images: bool
-) -> tuple[pinning.Pinned, Lock]:
-    """Pin the images alone: the new text, and the lock with the run's mode and build args."""
-    pinned = pinning.pin(target.parsed, resolved, target.lock)
-    # Compose files and manifests hold images alone: only a Dockerfile's lock has a mode.
-    lock = pinned.lock._replace(
-        images_only=only_images and target.kind == DOCKERFILE, build_args=recorded_args(target)
-    )
-    return pinned, lock
-
-
 async def choose_snapshot(work: StageWork, chosen: str | None) -> str:
     """The snapshot time to lock to: chosen, the base images' for "base", else now."""
     snapshot = chosen or timestamp_now(work.options.now)
     return await base_snapshot(work) if snapshot == SNAPSHOT_BASE else snapshot
-
-
-def compose(
-    target: Target,
-    resolved: Mapping[ImageRef, Manifest],
-    options: Options,
-    snapshot: str,
-    stages: Sequence[LockedStage],
-    notes: Sequence[str] = (),
-    steps: Mapping[str, tuple[str, ...] | None] | None = None,
-) -> Outcome:
-    """The rewritten, pinned text and its lock, from what the network answered."""
-    parsed, old = target.parsed, target.lock
-    all_notes = list(notes)
-    versions: dict[str, dict[str, str]] = {}
-    if options.pin_versions:
-        versions, version_notes = _versions(stages)
-        all_notes += [f"{target.path}: {n}" for n in version_notes]
-    # The epoch pinner wrote last time is the old snapshot's; any other default is the user's.
-    previous_epoch = epoch_of(old.snapshot) if old.snapshot else None
-    rewrite = reproducible.Rewrite(
-        snapshot=snapshot,
-        epoch=epoch_of(snapshot),
-        distros={s.stage: s.distro for s in stages},
-        mirrors=options.snapshot_mirrors,
-        versions=versions,
-        previous_epoch=previous_epoch,
-        steps=steps or {},
-    )
-    text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
-    all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
-    platforms = parse_platforms(options, old)
-    args = tuple(sorted(target.build_args.items()))
-    if (parsed.text, parsed.platforms, parsed.build_args) == (text, platforms, args):
-        # Nothing to add (a re-lock, an update): the parse in hand is the parse of this text.
-        reparsed = parsed
-    else:
-        reparsed = dockerfile.parse(text, target.path, target.build_args, platforms)
-    pinned = pinning.pin(reparsed, resolved, old)
-    all_notes += pinned.notes(target.path)
-    epoch = _users_epoch(parsed, previous_epoch)
-    if epoch is None:
-        epoch = epoch_of(snapshot)
-    else:
-        all_notes.append(
-            f"{target.path}: keeps its own ARG SOURCE_DATE_EPOCH={epoch}"
-            f" (the snapshot time would give {epoch_of(snapshot)})"
-        )
-    lock = pinned.lock._replace(
-        snapshot=snapshot,
-        source_date_epoch=epoch,
-        stages=tuple(stages),
-        images_only=False,
-        build_args=recorded_args(target),
-    )
-    return Outcome(target, pinned.text, lock, tuple(all_notes))
-
-
-def recorded_args(target: Target) -> tuple[tuple[str, str], ...]:
-    """The --build-arg values a lock records: those the Dockerfile was pinned with."""
-    if target.kind != DOCKERFILE:
-        return ()
-    return tuple(sorted(target.build_args.items()))
-
-
-def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | None:
-    """A global ARG SOURCE_DATE_EPOCH default the user wrote (not one pinner wrote before)."""
-    declared = reproducible.epoch_default(parsed)
-    if declared is not None and declared[1].isdigit() and int(declared[1]) != previous:
-        return int(declared[1])
-    return None
 
 
 async def base_snapshot(work: StageWork) -> str:
@@ -863,43 +513,3 @@ async def _unserved(
         lines = await manager.unserved(session.mirror.fetch, config, mine, session.snapshot_mirrors)
         problems += [f"stage {stage.stage}: {line}" for line in lines]
     return problems
-
-
-def text_only(target: Target) -> Target:
-    """The target with its text and lock but none of its parse: what writes and diffs read."""
-    return target._replace(parsed=target.parsed._replace(stages=(), uses=(), global_args=()))
-
-
-def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The files whose bytes would change, with their new text."""
-    writes: dict[str, str] = {}
-    for outcome in outcomes:
-        target = outcome.target
-        if outcome.text != target.parsed.text:
-            writes[target.path] = outcome.text
-        # Rendering is the slow part of a re-lock: compare the records first.
-        if target.lock_text is None or outcome.lock.canonical() != target.lock.canonical():
-            lock_text = lockfile.render(outcome.lock, Path(target.path).name)
-            if lock_text != target.lock_text:
-                writes[target.lock_path] = lock_text
-    return writes
-
-
-def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
-    """Unified diffs of every file that would change, Dockerfile first, then its lock."""
-    out = []
-    for outcome in outcomes:
-        target = outcome.target
-        for path, old in ((target.path, target.parsed.text), (target.lock_path, target.lock_text)):
-            if path in writes:
-                out.append(unified_diff(path, old, writes[path]))
-    return "".join(out)
-
-
-def signature_notice(report: Reporter, outcomes: Sequence[Outcome]) -> None:
-    """Say once per run when snapshot signatures could not be checked."""
-    if any(s.signature == SIGNATURE_UNCHECKED for o in outcomes for s in o.lock.stages):
-        report.notice(
-            "gpgv is not installed: the snapshot indexes' signatures were not checked"
-            " (the lock says so); install gpgv to check them"
-        )

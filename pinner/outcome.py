@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -193,16 +193,25 @@ def apt_packages(
     requests: dict[str, commands.PackageArg] = {}
     notes: list[tuple[int, str]] = []
     lines: dict[str, int] = {}
+    for _, package, line in apt_installs(text, plan.apt_runs, escape):
+        requests.setdefault(package.name, package)
+        lines.setdefault(package.name, line)
     for run in plan.apt_runs:
         shell = reproducible.shell_text(text, run)
-        offset = text.find(shell, run.span.start)
-        for package in commands.install_packages(shell, escape=escape):
-            requests.setdefault(package.name, package)
-            line = run.line + text.count("\n", run.span.start, offset + package.start)
-            lines.setdefault(package.name, line)
         for command in commands.apt_commands(shell, escape=escape):
             notes.extend((run.line, note) for note in command.notes)
     return list(requests.values()), list(dict.fromkeys(notes)), lines
+
+
+def apt_installs(
+    text: str, runs: Sequence[dockerfile.Instruction], escape: str
+) -> Iterator[tuple[dockerfile.Instruction, commands.PackageArg, int]]:
+    """Every package word the apt RUNs install, with its RUN and its line (for lock and check)."""
+    for run in runs:
+        shell = reproducible.shell_text(text, run)
+        offset = text.find(shell, run.span.start)
+        for package in commands.install_packages(shell, escape=escape):
+            yield run, package, run.line + text.count("\n", run.span.start, offset + package.start)
 
 
 def manager_packages(

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pinner import managers, pinning, reproducible, syntax
-from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
+from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.lockfile import LockedStage
+from pinner.outcome import apt_installs
 from pinner.output import Reporter
 from pinner.workspace import Selection, Target, load
 
@@ -284,13 +285,14 @@ def check_reproducible(target: Target) -> list[Finding]:
             message = f"{where}: apt runs without pinner's snapshot step at {lock.snapshot}"
             findings.append(Finding(path, plan.apt_runs[0].line, None, message))
         findings.extend(_syntax_findings(target, stage, step, plan.apt_runs))
-        names = set()
+        names: set[str] = set()
+        installing: set[int] = set()  # the lines of the RUNs that install
+        for run, package, _ in apt_installs(parsed.text, plan.apt_runs, parsed.escape):
+            names.add(package.name)
+            installing.add(run.line)
         for run in plan.apt_runs:
-            shell = reproducible.shell_text(parsed.text, run)
-            installs = commands.install_packages(shell, escape=parsed.escape)
-            names |= {p.name for p in installs}
             args = parsed.text[slice(*reproducible.run_args(parsed.text, run))]
-            if installs and sources.needs_cleanup(args, escape=parsed.escape):
+            if run.line in installing and sources.needs_cleanup(args, escape=parsed.escape):
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))
         locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}

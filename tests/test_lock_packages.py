@@ -303,21 +303,22 @@ def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     assert len(stage.notes) == 2
 
 
-def test_alpine_stage_is_noted_and_left_alone(lock: LockRun, tmp_path: Path) -> None:
+def test_apk_stage_on_an_image_pinner_cannot_read_is_one_line_and_writes_nothing(
+    lock: LockRun, tmp_path: Path
+) -> None:
+    # The Alpine stand-in is one layer without /etc/os-release: apk stages now read their base
+    # image (tests/managers/test_apk_lock.py locks a real Alpine root), so this one is refused.
     dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM alpine:3.20\nRUN apk add --no-cache curl\n")
+    text = "FROM alpine:3.20\nRUN apk add --no-cache curl\n"
+    dockerfile.write_text(text)
     code, _, err = lock(tmp_path, "--snapshot", TS)
-    assert code == 0
-    note = "apk has no dated snapshot mirror; its packages are not pinned"
-    assert f"{dockerfile}: stage 0: {note}\n" in err
-    text = dockerfile.read_text()
-    assert MARKER_PREFIX not in text
-    assert text.endswith("FROM alpine:3.20@sha256:" + text.split("@sha256:")[-1])
-    assert [
-        (s.stage, s.distro, s.package_manager, s.snapshot, s.packages, s.notes)
-        for s in read_lock(tmp_path).stages
-    ] == [("0", None, "apk", None, (), (note,))]
-    assert main(["check", str(dockerfile)]) == 0
+    assert code == 1
+    assert re.fullmatch(
+        rf"{re.escape(str(dockerfile))}: docker\.io/library/alpine@sha256:[0-9a-f]{{64}}:"
+        r" image has no /etc/os-release \(1 layer read\)",
+        err.splitlines()[0],
+    )
+    assert files(tmp_path) == {"Dockerfile": text.encode()}
 
 
 # --------------------------------------------------------------------------- output modes

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -154,9 +155,13 @@ def verify_index(release: Release, path: str, data: bytes) -> None:
 
 
 def verify_signature(
-    inrelease: bytes, keyrings: Sequence[Path], *, source: str = "InRelease"
+    inrelease: bytes,
+    keyrings: Sequence[Path],
+    *,
+    source: str = "InRelease",
+    detached: bytes | None = None,
 ) -> bool:
-    """Check an InRelease's signatures with gpgv: True, or MirrorError when none is good."""
+    """Check signatures with gpgv (clearsigned, or detached over data): True, or MirrorError."""
     gpgv = shutil.which("gpgv")
     if gpgv is None:
         raise GpgvMissing(f"{source}: gpgv is not installed; signature not checked")
@@ -170,11 +175,22 @@ def verify_signature(
             raise ConfigError(f"{keyring}: gpgv needs a binary keyring (gpg --dearmor)")
         # gpgv looks for a keyring name without a slash in its home directory.
         command += ["--keyring", str(keyring.absolute())]
-    # With no file argument gpgv reads the clearsigned message from stdin.
+    with tempfile.TemporaryDirectory(prefix="pinner-gpgv-") as folder:
+        if detached is not None:
+            # A detached signature (repomd.xml.asc) is a file; the signed data comes on stdin.
+            signature = Path(folder) / "signature"
+            signature.write_bytes(detached)
+            command += [str(signature), "-"]
+        # With no file argument gpgv reads the clearsigned message from stdin.
+        return _gpgv(command, inrelease, source)
+
+
+def _gpgv(command: list[str], data: bytes, source: str) -> bool:
+    """Run gpgv and read its status lines: True, or MirrorError when no signature is good."""
     try:
         result = subprocess.run(
             command,
-            input=inrelease,
+            input=data,
             capture_output=True,
             timeout=60,
             env={**os.environ, "LC_ALL": "C"},  # stderr is quoted when no status line explains

@@ -7,10 +7,15 @@ The repositories these images configure keep only their current builds (Fedora's
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
+from pinner.apt.release import GpgvMissing, verify_signature
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
@@ -27,6 +32,7 @@ from pinner.managers.rpmconfig import (
 )
 from pinner.managers.rpmresolve import Pool, resolve
 from pinner.managers.rpmversion import ARCHES, EVR, parse_evr
+from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.output import untrusted
 
 NAME = "dnf"
@@ -39,6 +45,9 @@ MIRROR_NAMES: Mapping[str, str] = {
     "rhel": "ubi",
 }
 MAX_PRIMARY_BYTES = 128 * 1024 * 1024
+MAX_SIGNATURE_BYTES = 64 * 1024  # repomd.xml.asc: one armored signature is under 1 KiB
+SIGNATURE_OFF = "not checked: repo_gpgcheck is off"
+_KEY_DIR = "/etc/pki/rpm-gpg/"
 _MIRRORS_TRIED = 3  # compressed; Fedora's largest is about 40 MiB
 _NAME_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
 _VERSION_RE = re.compile(r"([0-9]+:)?[A-Za-z0-9_+.~^]+-[A-Za-z0-9_+.~^]+")
@@ -57,6 +66,38 @@ _PINNED_RE = re.compile(
 class _Repodata(NamedTuple):
     packages: tuple[rd.RpmPackage, ...]
     base: str
+    signature: str = SIGNATURE_OFF  # what came of repomd.xml's signature
+
+
+def _dearmor(data: bytes) -> bytes:
+    """A key file's binary OpenPGP packets (gpgv reads no armor); armored blocks are decoded."""
+    if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in data:
+        return data
+    packets = b""
+    for block in data.split(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")[1:]:
+        body = block.split(b"-----END PGP PUBLIC KEY BLOCK-----", 1)[0]
+        lines = [line.strip() for line in body.splitlines()]
+        # Armor headers (Version: ...) end at the first empty line; "=" starts the checksum.
+        start = lines.index(b"") + 1 if b"" in lines[1:] else 1
+        text = b"".join(line for line in lines[start:] if not line.startswith(b"="))
+        try:
+            packets += base64.b64decode(text, validate=True)
+        except binascii.Error:
+            continue  # not a key gpgv could use; the signature check then names no good key
+    return packets
+
+
+def _keyrings(config: RpmConfig, repo: Repo, folder: Path) -> list[Path]:
+    """The repository's gpgkey= files the image holds, written to folder for gpgv."""
+    held = dict(config.key_files)
+    paths = []
+    for n, url in enumerate(repo.gpgkeys):
+        path = url.removeprefix("file://")
+        if url.startswith("file://") and path.startswith(_KEY_DIR) and path in held:
+            keyring = folder / f"{n}.gpg"
+            keyring.write_bytes(_dearmor(held[path]))
+            paths.append(keyring)
+    return paths
 
 
 def _own(config: ImageConfig) -> RpmConfig:
@@ -187,30 +228,61 @@ class Rpm:
         failure = MirrorError(f"[{repo.id}]: no mirror answered")
         for base in candidates[:_MIRRORS_TRIED]:
             try:
-                return await self._read_base(fetch, repo, base, metalink)
+                return await self._read_base(fetch, config, repo, base, metalink)
             except MirrorError as error:
                 failure = error
         raise failure
 
+    async def _check_signature(
+        self, fetch: Fetch, config: RpmConfig, repo: Repo, base: str, repomd: bytes
+    ) -> str:
+        """Verify repomd.xml.asc with the repository's keys in the image (repo_gpgcheck=1)."""
+        subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml.asc"
+        try:
+            signature = await fetch(f"{base}repodata/repomd.xml.asc", subject, MAX_SIGNATURE_BYTES)
+        except MirrorError as error:
+            raise MirrorError(f"{error} (repo_gpgcheck=1 asks for it)") from None
+        with tempfile.TemporaryDirectory(prefix="pinner-rpm-keys-") as folder:
+            keyrings = _keyrings(config, repo, Path(folder))
+            if not keyrings:
+                raise MirrorError(
+                    f"{repo.source}: [{repo.id}] has repo_gpgcheck=1 but none of its gpgkey="
+                    f" files is in the image's {_KEY_DIR}"
+                )
+            try:
+                verify_signature(repomd, keyrings, source=subject, detached=signature)
+            except GpgvMissing:
+                return SIGNATURE_UNCHECKED
+        return SIGNATURE_VERIFIED
+
     async def _read_base(
-        self, fetch: Fetch, repo: Repo, base: str, metalink: rd.Metalink | None
+        self,
+        fetch: Fetch,
+        config: RpmConfig,
+        repo: Repo,
+        base: str,
+        metalink: rd.Metalink | None,
     ) -> _Repodata:
         subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml"
         repomd = await fetch(f"{base}repodata/repomd.xml", subject, rd.MAX_DOCUMENT)
+        signature = SIGNATURE_OFF
+        if repo.repo_gpgcheck:
+            # Before anything in repomd.xml is read: dnf refuses metadata that does not verify.
+            signature = await self._check_signature(fetch, config, repo, base, repomd)
         try:
             if metalink is not None:
                 rd.check_repomd(metalink, repomd, subject)
             entry = rd.parse_repomd(repomd, subject)["primary"]
             key = f"{base}{entry.href} {entry.checksum.hexdigest}"
             if key in self._repodata:
-                return self._repodata[key]
+                return self._repodata[key]._replace(signature=signature)
             limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
             primary_subject = f"[{repo.id}] {entry.href}"
             data = await fetch(f"{base}{entry.href}", primary_subject, limit)
             packages = rd.primary_packages(entry, data, primary_subject)
         except rd.RepodataError as error:
             raise MirrorError(str(error)) from None
-        found = _Repodata(tuple(packages), base)
+        found = _Repodata(tuple(packages), base, signature)
         self._repodata[key] = found
         return found
 
@@ -220,8 +292,8 @@ class Rpm:
         config: RpmConfig,
         options: RpmOptions,
         mirrors: Mapping[str, str],
-    ) -> tuple[Pool, tuple[str, ...], tuple[str, ...]]:
-        """The packages of the repositories a command uses, their ids, and notes on the rest."""
+    ) -> tuple[Pool, tuple[str, ...], tuple[str, ...], set[str]]:
+        """The packages of the repositories a command uses, their ids, notes, and signatures."""
         mirrored = bool(mirrors.get(MIRROR_NAMES.get(config.distro, "")))
         repos, notes = [], []
         for repo in enabled_repos(config, options):
@@ -235,10 +307,13 @@ class Rpm:
                     " are not considered"
                 )
         packages: list[rd.RpmPackage] = []
+        signatures = set()
         for repo in repos:
-            packages += (await self._fetch_repo(fetch, config, repo, mirrors)).packages
+            found = await self._fetch_repo(fetch, config, repo, mirrors)
+            packages += found.packages
+            signatures.add(found.signature)
         pool = Pool(packages, config.installed or (), config.arch)
-        return pool, tuple(r.id for r in repos), tuple(notes)
+        return pool, tuple(r.id for r in repos), tuple(notes), signatures
 
     async def resolve(
         self,
@@ -260,8 +335,12 @@ class Rpm:
             groups.setdefault(options, []).append(spec)
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
+        signatures: set[str] = set()
         for options, specs in groups.items():
-            pool, repo_ids, repo_notes = await self._pool(fetch, config, options, mirrors)
+            pool, repo_ids, repo_notes, found_signatures = await self._pool(
+                fetch, config, options, mirrors
+            )
+            signatures |= found_signatures
             notes += repo_notes
             weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
             found = resolve(pool, specs, weak_deps=weak)
@@ -279,7 +358,12 @@ class Rpm:
                 chosen.setdefault(choice.package.name, choice.package)
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))
         unpinned: tuple[UnpinnedPackage, ...] = ()
-        return Resolved(packages, unpinned, tuple(dict.fromkeys(notes)), None, rebuildable=False)
+        # "verified" only when every repository's repomd.xml was; otherwise what was not checked.
+        unchecked = sorted(signatures - {SIGNATURE_VERIFIED})
+        signature = unchecked[0] if unchecked else (SIGNATURE_VERIFIED if signatures else None)
+        return Resolved(
+            packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=False
+        )
 
     async def unserved(
         self,
@@ -289,7 +373,7 @@ class Rpm:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         config = _own(image)
-        pool, repo_ids, _ = await self._pool(fetch, config, RpmOptions(), mirrors)
+        pool, repo_ids, _, _ = await self._pool(fetch, config, RpmOptions(), mirrors)
         lines = []
         for package in packages:
             if package.architecture != config.arch:

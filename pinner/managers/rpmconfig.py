@@ -81,6 +81,7 @@ class RpmConfig(NamedTuple):
     keys: tuple[str, ...]  # /etc/pki/rpm-gpg files the image holds
     installed: tuple[Installed, ...] | None  # None when the rpmdb could not be read
     notes: tuple[str, ...]
+    key_files: tuple[tuple[str, bytes], ...] = ()  # the keys' paths and bytes, for repo_gpgcheck
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -229,6 +230,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         keys,
         installed,
         tuple(notes),
+        tuple((path, files[path]) for path in keys),
     )
 
 

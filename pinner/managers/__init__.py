@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from pinner.apt.shell import Invocation
 from pinner.lockfile import LockedPackage, UnpinnedPackage
@@ -164,6 +164,16 @@ class Manager(Protocol):
         mirrors: Mapping[str, str],
     ) -> list[str]:
         """One line per locked package the configured repositories no longer serve."""
+
+
+_Config = TypeVar("_Config")
+
+
+def own(config: ImageConfig, kind: type[_Config]) -> _Config:
+    """The configuration a manager's configure() made: the engine hands each manager its own."""
+    if not isinstance(config, kind):
+        raise TypeError(f"a manager was handed {type(config).__name__}, not its {kind.__name__}")
+    return config
 
 
 _loaded: dict[str, Manager] = {}

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pinner.apt.shell import Invocation, Word, is_option, option_width, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.output import untrusted
 
 NAME = "apk"
@@ -653,13 +653,6 @@ def checked(package: LockedPackage) -> LockedPackage:
     return package
 
 
-def _own(config: ImageConfig) -> ApkConfig:
-    """The ApkConfig configure() made; the engine hands each manager back its own."""
-    if not isinstance(config, ApkConfig):
-        raise TypeError(f"apk was handed {type(config).__name__}, not its own configuration")
-    return config
-
-
 class Apk:
     """apk, as pinner.managers.Manager."""
 
@@ -725,7 +718,7 @@ class Apk:
         refresh: bool,
         snapshot: str,
     ) -> Resolved:
-        config = _own(image)
+        config = own(image, ApkConfig)
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
@@ -774,7 +767,7 @@ class Apk:
         packages: Sequence[LockedPackage],
         mirrors: Mapping[str, str],
     ) -> list[str]:
-        config = _own(image)
+        config = own(image, ApkConfig)
         # Packages locked from a repository an `apk add --repository` named: the same mirror.
         known = {r.tail for r in config.repositories}
         base = next((r.url[: -len(r.tail)] for r in config.repositories if r.tail), "")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers.alpm import (
     DescError,
     Package,
@@ -487,12 +487,6 @@ def read_install(invocation: Invocation) -> Install | None:
     return Install("pacman", tuple(packages), tuple(notes), command.start, command.end)
 
 
-def _own(config: ImageConfig) -> PacmanConfig:
-    if not isinstance(config, PacmanConfig):
-        raise TypeError(f"pacman was handed {type(config).__name__}, not its own configuration")
-    return config
-
-
 class Pacman:
     """pacman, as pinner.managers.Manager."""
 
@@ -518,7 +512,7 @@ class Pacman:
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
     ) -> tuple[str, ...] | str:
-        pinned, _ = snapshot_repos(_own(config))
+        pinned, _ = snapshot_repos(own(config, PacmanConfig))
         if not pinned:
             return f"no official repository includes {MIRRORLIST}"
         return (step(snapshot, mirrors),)
@@ -546,7 +540,7 @@ class Pacman:
         refresh: bool,
         snapshot: str,
     ) -> Resolved:
-        config = _own(image)
+        config = own(image, PacmanConfig)
         pinned, notes = snapshot_repos(config)
         repos = [
             await self._repository(fetch, name, config.architecture, snapshot, mirrors)

@@ -19,7 +19,7 @@ from pinner.apt.release import GpgvMissing, verify_signature
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers import repodata as rd
 from pinner.managers.rpmcommands import PROGRAMS, RpmOptions, cleanup_for, read_command
 from pinner.managers.rpmconfig import (
@@ -98,12 +98,6 @@ def _keyrings(config: RpmConfig, repo: Repo, folder: Path) -> list[Path]:
             keyring.write_bytes(_dearmor(held[path]))
             paths.append(keyring)
     return paths
-
-
-def _own(config: ImageConfig) -> RpmConfig:
-    if not isinstance(config, RpmConfig):
-        raise TypeError(f"dnf was handed {type(config).__name__}, not its own configuration")
-    return config
 
 
 def _version(evr: EVR) -> str:
@@ -325,7 +319,7 @@ class Rpm:
         refresh: bool,
         snapshot: str,
     ) -> Resolved:
-        config = _own(image)
+        config = own(image, RpmConfig)
         groups: dict[RpmOptions, list[str]] = {}
         for request in requests:
             options = self._options.get(request, RpmOptions())
@@ -372,7 +366,7 @@ class Rpm:
         packages: Sequence[LockedPackage],
         mirrors: Mapping[str, str],
     ) -> list[str]:
-        config = _own(image)
+        config = own(image, RpmConfig)
         pool, repo_ids, _, _ = await self._pool(fetch, config, RpmOptions(), mirrors)
         lines = []
         for package in packages:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool
@@ -412,12 +412,6 @@ def read_install(invocation: Invocation) -> Install | None:
     return Install("zypper", packages, command.notes, command.start, command.end)
 
 
-def _own(config: ImageConfig) -> ZypperConfig:
-    if not isinstance(config, ZypperConfig):
-        raise TypeError(f"zypper was handed {type(config).__name__}, not its own configuration")
-    return config
-
-
 class Zypper:
     """zypper, as pinner.managers.Manager."""
 
@@ -507,7 +501,7 @@ class Zypper:
         refresh: bool,
         snapshot: str,
     ) -> Resolved:
-        config = _own(image)
+        config = own(image, ZypperConfig)
         packages: list[rd.RpmPackage] = []
         bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
         for alias, base in bases:
@@ -550,13 +544,13 @@ class Zypper:
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
     ) -> tuple[str, ...] | str | None:
-        own = _own(config)
-        if own.distro != "opensuse-tumbleweed":
+        zypper = own(config, ZypperConfig)
+        if zypper.distro != "opensuse-tumbleweed":
             return None  # Leap: pinned by versions
         date = self._dates.get((history_base(mirrors), snapshot))
         if date is None:
             return None  # asked before resolve() read history/list; asked again after it
-        found = step(own, date, mirrors)
+        found = step(zypper, date, mirrors)
         return found if isinstance(found, str) else (found.line,)
 
     def config_changes(self, run_text: str, escape: str) -> str | None:

@@ -1,5 +1,5 @@
-"""Alpine for the tests: an HTTP stand-in for an Alpine mirror, Alpine-like base images and
-APKINDEX files signed here with openssl, as abuild-sign signs them.
+"""Alpine for the tests: the files of Alpine-like base images and APKINDEX files signed here with
+openssl, as abuild-sign signs them.
 
 The recorded real files live in testdata/alpine (see its README).
 """
@@ -10,14 +10,11 @@ import gzip
 import io
 import subprocess
 import tarfile
-import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from handmade import Entry, HandImage, layer_tar
+from handmade import HandImage
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "alpine"
 ROOTFS = TESTDATA / "rootfs"
@@ -28,45 +25,6 @@ OS_RELEASE = (
     'HOME_URL="https://alpinelinux.org/"\n'
     'BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"\n'
 )
-
-
-class AlpineMirror:
-    """Serves path -> bytes over HTTP (GET only) and logs the paths asked for."""
-
-    def __init__(self, files: Mapping[str, bytes] | None = None) -> None:
-        self.files: dict[str, bytes] = dict(files or {})
-        self.log: list[str] = []
-        mirror = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                mirror.log.append(self.path)
-                body = mirror.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> AlpineMirror:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def rootfs_files(
@@ -88,14 +46,6 @@ def rootfs_files(
     if installed:
         files["lib/apk/db/installed"] = (ROOTFS / "lib/apk/db/installed").read_bytes()
     return files
-
-
-def alpine_image(files: Mapping[str, bytes], architecture: str = "arm64") -> HandImage:
-    """A one-layer image holding files (relative paths) and the directories above them."""
-    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
-    entries = [Entry(d, kind="dir") for d in dirs]
-    entries += [Entry(path, data) for path, data in sorted(files.items())]
-    return HandImage([layer_tar(entries)], architecture=architecture)
 
 
 # --------------------------------------------------------------------------- signing

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import http.server
 import io
 import shutil
 import subprocess
 import tarfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 
@@ -137,38 +135,6 @@ def local_desc(pkg: Pkg) -> str:
     return "".join(
         f"{key}\n" + "".join(f"{v}\n" for v in values) + "\n" for key, values in fields if values
     )
-
-
-class Archive:
-    """A local stand-in for archive.archlinux.org: static files under root, requests logged."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.log: list[str] = []
-        log = self.log
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.append(self.path)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Archive:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 def pacman_in(root: Path, conf: Path, *args: str) -> str:

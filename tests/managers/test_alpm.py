@@ -13,13 +13,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from arch_repo import Pkg, install_local, needs_pacman, pacman_print, repo_add
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from examples import examples
 from pinner.managers import alpm
 from pinner.managers.alpm import Depend, DescError, Repository
-from tests.arch_repo import Pkg, install_local, needs_pacman, pacman_print, repo_add
 
 VERCMP = [
     ("1.0", "1.0", 0),

@@ -12,8 +12,6 @@ from alpine_support import (
     REAL_INDEX,
     REAL_KEY,
     ROOTFS,
-    AlpineMirror,
-    alpine_image,
     index_archive,
     make_key,
     push_alpine_index,
@@ -25,6 +23,7 @@ from cli import run
 from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
 from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
 
@@ -40,44 +39,26 @@ RUN apk add git
 
 
 @pytest.fixture(scope="module")
-def mirror() -> Iterator[AlpineMirror]:
-    with AlpineMirror({"/v3.17/main/aarch64/APKINDEX.tar.gz": REAL_INDEX.read_bytes()}) as m:
+def mirror() -> Iterator[Mirror]:
+    with Mirror({"/v3.17/main/aarch64/APKINDEX.tar.gz": REAL_INDEX.read_bytes()}) as m:
         yield m
 
 
 @pytest.fixture(scope="module")
 def hub(registry: Registry) -> str:
-    push(alpine_image(rootfs_files(REAL)), registry, "library/alpine", "3.16")
+    push(files_image(rootfs_files(REAL), "arm64"), registry, "library/alpine", "3.16")
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
 def _lock(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, *args: str
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
 ) -> tuple[int, str, str]:
-    return run(
-        capsys,
-        "lock",
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"alpine={mirror.url}",
-        "--platform",
-        "linux/arm64",
-        *args,
-    )
+    return pinner_at(capsys, hub, f"alpine={mirror.url}", "linux/arm64", "lock", *args)
 
 
 def test_lock_records_the_closure_from_the_real_signed_index(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(DOCKERFILE)
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
@@ -110,7 +91,7 @@ def test_lock_records_the_closure_from_the_real_signed_index(
 
 
 def test_pin_versions_writes_pins_into_package_words_only(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(DOCKERFILE)
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
@@ -159,7 +140,7 @@ def test_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def signed_hub(registry: Registry, test_key: tuple[Path, str]) -> str:
     private, name = test_key
     keys = {name: private.with_name(name).read_bytes()}
-    push(alpine_image(rootfs_files(REAL, keys=keys)), registry, "library/alpine", "3.16-signed")
+    push(files_image(rootfs_files(REAL, keys=keys)), registry, "library/alpine", "3.16-signed")
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
@@ -183,7 +164,7 @@ def test_update_moves_pins_the_branch_stopped_serving_and_check_remote_reports_t
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
     registry = ("--registry-mirror", f"docker.io=http://{signed_hub}")
-    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+    with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
         mirrors = ("--snapshot-mirror", f"alpine={mirror.url}", "--platform", "linux/arm64")
         code, _, err = run(capsys, "lock", *registry, *mirrors, "--pin-versions", str(dockerfile))
         assert code == 0, err
@@ -275,7 +256,7 @@ def test_an_index_that_does_not_verify_is_one_line_and_nothing_is_written(
     other = make_key(tmp_path, "someone-else@example.org-00000002")
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
-    with AlpineMirror({INDEX_PATH: serve(test_key, other, tmp_path)}) as mirror:
+    with Mirror({INDEX_PATH: serve(test_key, other, tmp_path)}) as mirror:
         code, _, err = run(
             capsys,
             "lock",
@@ -307,9 +288,9 @@ def test_each_platform_reads_its_own_index_and_pins_only_what_all_agree_on(
     private, name = test_key
     keys = {name: private.with_name(name).read_bytes()}
     real = (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes()
-    arm = alpine_image(rootfs_files(REAL, keys={REAL_KEY: real}), "arm64")
+    arm = files_image(rootfs_files(REAL, keys={REAL_KEY: real}), "arm64")
     # The amd64 image trusts the test key; its x86_64 index is signed with it.
-    amd = alpine_image(rootfs_files(REAL, keys=keys, arch="x86_64", installed=False), "amd64")
+    amd = files_image(rootfs_files(REAL, keys=keys, arch="x86_64", installed=False), "amd64")
     push_alpine_index(
         registry, "library/alpine", "3.16-multi", {"linux/arm64": arm, "linux/amd64": amd}
     )
@@ -327,7 +308,7 @@ def test_each_platform_reads_its_own_index_and_pins_only_what_all_agree_on(
     }
     dockerfile = env / "Dockerfile"
     dockerfile.write_text("FROM alpine:3.16-multi\nRUN apk add --no-cache curl libcurl\n")
-    with AlpineMirror(files) as mirror:
+    with Mirror(files) as mirror:
         code, _, err = run(
             capsys,
             "lock",
@@ -363,7 +344,7 @@ def test_a_pin_the_branch_no_longer_serves_stops_lock_and_update_without_pin_ver
     text = "FROM alpine:3.16-signed\nRUN apk add --no-cache \\\n    curl=8.1.1-r1\n"
     dockerfile.write_text(text.replace("8.1.1-r1", "8.1.0-r0"))
     args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
-    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+    with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
         args += ("--snapshot-mirror", f"alpine={mirror.url}")
         # A word pinned to a version the branch does not serve is refused: apk would fail.
         code, _, err = run(capsys, "lock", *args, str(dockerfile))
@@ -399,7 +380,7 @@ def test_an_unreachable_index_is_one_line(
 ) -> None:
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
-    with AlpineMirror({}) as mirror:
+    with Mirror({}) as mirror:
         code, _, err = run(
             capsys,
             "lock",
@@ -430,7 +411,7 @@ def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
     # As python:alpine: the OS layer, then a layer whose `apk add` grew the installed database.
     private, name = test_key
     keys = {name: private.with_name(name).read_bytes()}
-    base = alpine_image(rootfs_files(REAL, keys=keys))
+    base = files_image(rootfs_files(REAL, keys=keys))
     installed = (ROOTFS / "lib/apk/db/installed").read_text() + "\n" + _apkindex("8.1.1-r1")
     upper = layer_tar([Entry("lib/apk/db/installed", installed.encode())])
     image = HandImage([*base.layers, upper], architecture="arm64")
@@ -439,7 +420,7 @@ def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
     dockerfile = env / "Dockerfile"
     dockerfile.write_text("FROM alpine:3.16-layered\nRUN apk add --no-cache curl tzdata\n")
     index = _apkindex("8.1.1-r1") + "\n" + record("tzdata", "2023c-r0")
-    with AlpineMirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
+    with Mirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
         code, _, err = run(
             capsys,
             "lock",
@@ -469,7 +450,7 @@ def test_a_pin_edited_by_hand_is_reported_by_check_and_resolved_again_by_lock(
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
     args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
-    with AlpineMirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+    with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
         args += ("--snapshot-mirror", f"alpine={mirror.url}")
         assert run(capsys, "lock", *args, "--pin-versions", str(dockerfile))[0] == 0
         assert run(capsys, "check", str(dockerfile))[0] == 0
@@ -513,7 +494,7 @@ def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
         " hello-edge\n"
     )
     args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
-    with AlpineMirror(files) as mirror:
+    with Mirror(files) as mirror:
         args += ("--snapshot-mirror", f"alpine={mirror.url}")
         code, _, err = run(capsys, "lock", *args, "--pin-versions", str(dockerfile))
         assert code == 0, err

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from arch_repo import Pkg, local_desc, needs_pacman, pacman_in, repo_add
+from shell_syntax import checkers
+from stand_in import Mirror
 
 from pinner import syntax
 from pinner.managers import alpm, pacman
 from pinner.managers.alpm import Depend
-from tests.arch_repo import Archive, Pkg, local_desc, needs_pacman, pacman_in, repo_add
-from tests.shell_syntax import checkers
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
 
@@ -310,7 +311,7 @@ def test_real_pacman_follows_the_step_to_the_archive(tmp_path: Path) -> None:
         real.replace("/etc/pacman.d/mirrorlist", str(etc / "mirrorlist")).split("[community]")[0]
     )
     snapshot = "20261201T101500Z"
-    with Archive(tmp_path / "archive") as archive:
+    with Mirror(root=tmp_path / "archive") as archive:
         mirrors = {"arch": f"{archive.url}/repos"}
         line = pacman.step(snapshot, mirrors).replace(pacman.MIRRORLIST, str(etc / "mirrorlist"))
         subprocess.run(["sh", "-c", line], check=True)

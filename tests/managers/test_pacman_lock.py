@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from arch_repo import Archive, Pkg, local_desc, repo_add
+from arch_repo import Pkg, local_desc, repo_add
 from cli import run
-from handmade import Entry, HandImage, layer_tar, push
+from handmade import HandImage, push
 from registryd import Registry, push_image
 from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
 
@@ -60,21 +61,18 @@ def arch_image() -> HandImage:
     }
     for pkg in INSTALLED:
         files[f"var/lib/pacman/local/{pkg.name}-{pkg.version}/desc"] = local_desc(pkg).encode()
-    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
-    entries = [Entry(d, kind="dir") for d in dirs]
-    entries += [Entry(path, data) for path, data in sorted(files.items())]
-    return HandImage([layer_tar(entries)], architecture="amd64")
+    return files_image(files)
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Archive, Path]]:
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, Path]]:
     root = tmp_path_factory.mktemp("archive")
     if shutil.which("repo-add") is None:
         pytest.skip("needs repo-add (Debian: pacman-package-manager)")
     for day, repos in DAYS.items():
         for name, pkgs in repos.items():
             repo_add(root / "repos" / day / name / "os" / "x86_64", name, pkgs)
-    with Archive(root) as served:
+    with Mirror(root=root) as served:
         yield served, root
 
 
@@ -85,35 +83,16 @@ def hub(registry: Registry) -> str:
     return registry.host
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
 def _pinner(
-    capsys: pytest.CaptureFixture[str], hub: str, archive: Archive, *args: str
+    capsys: pytest.CaptureFixture[str], hub: str, archive: Mirror, *args: str
 ) -> tuple[int, str, str]:
-    command, *rest = args
-    return run(
-        capsys,
-        command,
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"arch={archive.url}/repos",
-        "--platform",
-        "linux/amd64",
-        *rest,
-    )
+    return pinner_at(capsys, hub, f"arch={archive.url}/repos", "linux/amd64", *args)
 
 
 def test_lock_check_update(
     capsys: pytest.CaptureFixture[str],
     hub: str,
-    archive: tuple[Archive, Path],
+    archive: tuple[Mirror, Path],
     env: Path,
 ) -> None:
     served, root = archive
@@ -199,7 +178,7 @@ def test_lock_check_update(
 def test_a_stage_naming_no_package_still_gets_the_step(
     capsys: pytest.CaptureFixture[str],
     hub: str,
-    archive: tuple[Archive, Path],
+    archive: tuple[Mirror, Path],
     env: Path,
 ) -> None:
     served, _ = archive

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from rpmrepo import Spec, build_repo, needs_rpm_tools
 
 from pinner.managers.repodata import (
     Checksum,
@@ -23,7 +24,6 @@ from pinner.managers.repodata import (
     primary_packages,
 )
 from pinner.managers.rpmresolve import Pool, resolve
-from tests.rpmrepo import Spec, build_repo, needs_rpm_tools
 
 RPM_DATA = Path(__file__).parents[2] / "testdata" / "rpm"
 CS9 = RPM_DATA / "cs9-appstream"

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alpine_support import AlpineMirror, alpine_image
 from cli import run
 from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
 
@@ -66,12 +66,12 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mirror(repos: Path) -> Iterator[AlpineMirror]:
+def mirror(repos: Path) -> Iterator[Mirror]:
     files = {}
     for name, root in (("baseos", repos), ("appstream", TESTDATA / "cs9-appstream")):
         for path in (root / "repodata").iterdir():
             files[f"/{name}/repodata/{path.name}"] = path.read_bytes()
-    with AlpineMirror(files) as served:
+    with Mirror(files) as served:
         yield served
 
 
@@ -84,38 +84,20 @@ def hub(registry: Registry, repos: Path, tmp_path_factory: pytest.TempPathFactor
         "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
         "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
     }
-    push(alpine_image(files, architecture="amd64"), registry, "library/centos", "stream9")
+    push(files_image(files), registry, "library/centos", "stream9")
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
 def _lock(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, *args: str
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
 ) -> tuple[int, str, str]:
-    return run(
-        capsys,
-        "lock",
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"centos={mirror.url}",
-        "--platform",
-        "linux/amd64",
-        *args,
-    )
+    return pinner_at(capsys, hub, f"centos={mirror.url}", "linux/amd64", "lock", *args)
 
 
 @needs_rpm_tools
 def test_lock_records_the_closure_minus_the_rpmdb(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(DOCKERFILE)
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
@@ -148,7 +130,7 @@ def test_lock_records_the_closure_minus_the_rpmdb(
 
 @needs_rpm_tools
 def test_pin_versions_writes_nevr_words(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(DOCKERFILE)
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
@@ -165,7 +147,7 @@ def test_pin_versions_writes_nevr_words(
 
 @needs_rpm_tools
 def test_a_word_no_repository_serves_is_one_line(
-    capsys: pytest.CaptureFixture[str], hub: str, mirror: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text("FROM centos:stream9\nRUN dnf install -y nosuch\n")
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
@@ -202,7 +184,7 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
     dockerfile = env / "Dockerfile"
     dockerfile.write_text("FROM centos:stream9\nRUN dnf install -y app\n")
     registry = ("--registry-mirror", f"docker.io=http://{hub}")
-    with AlpineMirror(_served(first)) as mirror:
+    with Mirror(_served(first)) as mirror:
         mirrors = ("--snapshot-mirror", f"centos={mirror.url}")
         platform = ("--platform", "linux/amd64")
         code, _, err = run(
@@ -244,7 +226,7 @@ def test_an_upper_layer_rpmdb_counts_as_installed(
     registry: Registry,
     hub: str,
     repos: Path,
-    mirror: AlpineMirror,
+    mirror: Mirror,
     env: Path,
     tmp_path: Path,
 ) -> None:
@@ -256,7 +238,7 @@ def test_an_upper_layer_rpmdb_counts_as_installed(
         "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
         "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
     }
-    base = alpine_image(files, architecture="amd64")
+    base = files_image(files)
     dnf_install(root, repos, ["app"])
     upper = layer_tar([Entry("var/lib/rpm/rpmdb.sqlite", rpmdb_path(root).read_bytes())])
     push(

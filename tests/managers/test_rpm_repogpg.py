@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alpine_support import AlpineMirror, alpine_image
-from cli import run
 from handmade import push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, needs_rpm_tools
+from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
 
@@ -86,7 +85,7 @@ def hub(registry: Registry, keys: tuple[Path, Path]) -> str:
             "etc/yum.repos.d/test.repo": REPO_FILE.format(check=check, key=KEY_PATH).encode(),
             KEY_PATH: public,
         }
-        push(alpine_image(files, architecture="amd64"), registry, "library/centos", tag)
+        push(files_image(files), registry, "library/centos", tag)
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
@@ -101,22 +100,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) ->
 
 
 @pytest.fixture
-def served(repo: Path) -> Iterator[AlpineMirror]:
-    with AlpineMirror(_served(repo)) as mirror:
+def served(repo: Path) -> Iterator[Mirror]:
+    with Mirror(_served(repo)) as mirror:
         yield mirror
 
 
 def _lock(capsys: pytest.CaptureFixture[str], hub: str, url: str, env: Path) -> tuple[int, str]:
-    code, _, err = run(
-        capsys,
-        "lock",
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"centos={url}",
-        "--platform",
-        "linux/amd64",
-        str(env / "Dockerfile"),
+    code, _, err = pinner_at(
+        capsys, hub, f"centos={url}", "linux/amd64", "lock", str(env / "Dockerfile")
     )
     return code, err
 
@@ -133,7 +124,7 @@ def _refused(env: Path, err: str, *words: str) -> None:
 def test_a_good_signature_is_verified(
     capsys: pytest.CaptureFixture[str],
     hub: str,
-    served: AlpineMirror,
+    served: Mirror,
     keys: tuple[Path, Path],
     env: Path,
 ) -> None:
@@ -150,7 +141,7 @@ def test_a_good_signature_is_verified(
 def test_a_tampered_repomd_is_refused(
     capsys: pytest.CaptureFixture[str],
     hub: str,
-    served: AlpineMirror,
+    served: Mirror,
     keys: tuple[Path, Path],
     env: Path,
 ) -> None:
@@ -163,7 +154,7 @@ def test_a_tampered_repomd_is_refused(
 
 
 def test_a_missing_signature_is_refused(
-    capsys: pytest.CaptureFixture[str], hub: str, served: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, served: Mirror, env: Path
 ) -> None:
     code, err = _lock(capsys, hub, served.url, env)
     assert code == 1
@@ -173,7 +164,7 @@ def test_a_missing_signature_is_refused(
 def test_a_signature_by_a_key_the_image_lacks_is_refused(
     capsys: pytest.CaptureFixture[str],
     hub: str,
-    served: AlpineMirror,
+    served: Mirror,
     keys: tuple[Path, Path],
     env: Path,
 ) -> None:
@@ -185,7 +176,7 @@ def test_a_signature_by_a_key_the_image_lacks_is_refused(
 
 
 def test_repo_gpgcheck_off_records_the_signature_as_not_checked(
-    capsys: pytest.CaptureFixture[str], hub: str, served: AlpineMirror, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, served: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "unsigned"))
     code, err = _lock(capsys, hub, served.url, env)

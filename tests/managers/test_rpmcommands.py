@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from shell_syntax import checkers
 
 from pinner import syntax
 from pinner.managers.rpmcommands import (
@@ -14,7 +15,6 @@ from pinner.managers.rpmcommands import (
 )
 from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
 from pinner.reproducible import join_cleanup
-from tests.shell_syntax import checkers
 
 INSTALLS = [
     pytest.param("dnf install -y curl jq", ["curl", "jq"], id="dnf-install-y"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 
 from pinner.managers.rpmcommands import RpmOptions
 from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos, substitute
-from tests.rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 
 REPOS = Path(__file__).parents[2] / "testdata" / "rpm" / "repos"
 

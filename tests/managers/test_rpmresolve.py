@@ -7,6 +7,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from rpmrepo import (
+    Spec,
+    build_repo,
+    dnf_install,
+    dnf_would_install,
+    needs_rpm_tools,
+    rpmdb_path,
+)
 
 from pinner.managers.repodata import (
     Dep,
@@ -18,14 +26,6 @@ from pinner.managers.repodata import (
 from pinner.managers.rpmdb import Installed, Provide, RpmdbError, parse_header, read_rpmdb
 from pinner.managers.rpmresolve import Pool, overlaps, resolve
 from pinner.managers.rpmversion import EVR, parse_evr
-from tests.rpmrepo import (
-    Spec,
-    build_repo,
-    dnf_install,
-    dnf_would_install,
-    needs_rpm_tools,
-    rpmdb_path,
-)
 
 SPECS = [
     Spec("base", "1.0"),

@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shell_syntax import checkers
 
 from pinner import syntax
 from pinner.managers import zypper
-from tests.shell_syntax import checkers
 
 COMMANDS = [
     ("zypper install -y curl git", [("install", [("curl", None), ("git", None)], [])]),

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from arch_repo import Archive
 from cli import run
-from handmade import Entry, HandImage, layer_tar, push
+from handmade import HandImage, push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo
 from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
 
@@ -54,21 +54,18 @@ def tumbleweed_image() -> HandImage:
         "etc/zypp/repos.d/repo-oss.repo": REPO_OSS,
         "etc/zypp/repos.d/repo-update.repo": REPO_UPDATE,
     }
-    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
-    entries = [Entry(d, kind="dir") for d in dirs]
-    entries += [Entry(path, data) for path, data in sorted(files.items())]
-    return HandImage([layer_tar(entries)], architecture="amd64")
+    return files_image(files)
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
     if shutil.which("rpmbuild") is None or shutil.which("createrepo_c") is None:
         pytest.skip("needs rpmbuild and createrepo_c")
     root = tmp_path_factory.mktemp("opensuse")
     for date, specs in SNAPSHOTS.items():
         build_repo(specs, root / "history" / date / "tumbleweed" / "repo" / "oss")
     (root / "history" / "list").write_text("20261120\n" + "\n".join(SNAPSHOTS) + "\n")
-    with Archive(root) as served:
+    with Mirror(root=root) as served:
         yield served
 
 
@@ -79,33 +76,14 @@ def hub(registry: Registry) -> str:
     return registry.host
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
-
-
 def _pinner(
-    capsys: pytest.CaptureFixture[str], hub: str, history: Archive, *args: str
+    capsys: pytest.CaptureFixture[str], hub: str, history: Mirror, *args: str
 ) -> tuple[int, str, str]:
-    command, *rest = args
-    return run(
-        capsys,
-        command,
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"opensuse={history.url}/history",
-        "--platform",
-        "linux/amd64",
-        *rest,
-    )
+    return pinner_at(capsys, hub, f"opensuse={history.url}/history", "linux/amd64", *args)
 
 
 def test_tumbleweed_lock_check_update(
-    capsys: pytest.CaptureFixture[str], hub: str, history: Archive, env: Path
+    capsys: pytest.CaptureFixture[str], hub: str, history: Mirror, env: Path
 ) -> None:
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(DOCKERFILE)
@@ -157,32 +135,26 @@ LEAP_OSS = REPO_OSS.replace(b"tumbleweed/repo/oss/", b"distribution/leap/$releas
 def test_leap_is_pinned_by_versions(
     capsys: pytest.CaptureFixture[str],
     registry: Registry,
-    history: Archive,
+    history: Mirror,
     env: Path,
 ) -> None:
     files = {
         "etc/os-release": LEAP_RELEASE,
         "etc/zypp/repos.d/repo-oss.repo": LEAP_OSS.replace(b"$releasever", b"15.6"),
     }
-    dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
-    entries = [Entry(d, kind="dir") for d in dirs] + [Entry(p, d) for p, d in sorted(files.items())]
-    image = HandImage([layer_tar(entries)], architecture="amd64")
-    push(image, registry, "opensuse/leap", "15.6")
+    push(files_image(files), registry, "opensuse/leap", "15.6")
     push_image(registry, "docker/dockerfile", "1.23")
     leap = history.root / "distribution" / "leap" / "15.6" / "repo" / "oss"
     if not leap.exists():
         build_repo(SNAPSHOTS["20261208"], leap)
     dockerfile = env / "Dockerfile"
     dockerfile.write_text("FROM opensuse/leap:15.6\nRUN zypper -n in -y curl && zypper clean -a\n")
-    code, _, err = run(
+    code, _, err = pinner_at(
         capsys,
-        "lock",
-        "--registry-mirror",
-        f"docker.io=http://{registry.host}",
-        "--snapshot-mirror",
+        registry.host,
         f"opensuse={history.url}",
-        "--platform",
         "linux/amd64",
+        "lock",
         "--pin-versions",
         str(dockerfile),
     )

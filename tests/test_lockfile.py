@@ -15,7 +15,7 @@ import pytest
 import tomlkit
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_check_stages import write_locked
+from offline_lock import write_locked
 
 from examples import examples
 from pinner import lockfile

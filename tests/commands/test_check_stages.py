@@ -6,37 +6,26 @@ same pure functions the engine runs (rewrite_text, pin, render), then changes on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from offline_lock import (
+    DOCKERFILE,
+    EPOCH,
+    HELLO_RUN,
+    NETBASE_RUN,
+    STAGES,
+    TS,
+    write_locked,
+)
 
-from pinner import dockerfile, lockfile, pinning, reproducible
+from pinner import lockfile
 from pinner.apt import sources
-from pinner.lockfile import Lock, LockedPackage, LockedStage
+from pinner.lockfile import LockedStage
 from pinner.main import main
-from pinner.manifest import OCI_MANIFEST, Manifest
 
-TS = "20241202T000000Z"
-EPOCH = 1733097600
-HELLO = LockedPackage(
-    "hello", "amd64", "2.10-3", "ab" * 32, "pool/main/h/hello/hello_2.10-3_amd64.deb"
-)
-NETBASE = LockedPackage(
-    "netbase", "amd64", "6.4", "cd" * 32, "pool/main/n/netbase/netbase_6.4_all.deb"
-)
-HELLO_RUN = "RUN apt-get update && apt-get install -y --no-install-recommends hello"
-NETBASE_RUN = "RUN apt-get install -y netbase"
-DOCKERFILE = f"""\
-FROM debian:bookworm AS build
-{HELLO_RUN}
-
-FROM build
-{NETBASE_RUN}
-"""
 CLEANUP = " \\\n    && " + sources.cleanup_for(HELLO_RUN)
 OK = "1 file(s) pinned and in agreement with their locks\n"
 
@@ -47,42 +36,6 @@ def ok(path: Path) -> str:
         f"{path}.lock: package entries not verified: the cache lacks the base image or the"
         " snapshot's indexes; pinner check --remote verifies them\n" + OK
     )
-
-
-def apt_stage(label: str, *packages: LockedPackage) -> LockedStage:
-    return LockedStage(
-        stage=label,
-        distro="debian",
-        release="bookworm",
-        package_manager="apt",
-        snapshot=TS,
-        signature="verified",
-        packages=packages,
-    )
-
-
-STAGES = (apt_stage("build", HELLO), apt_stage("1", NETBASE))
-
-
-def write_locked(
-    folder: Path, text: str = DOCKERFILE, stages: Sequence[LockedStage] = STAGES
-) -> Path:
-    """Write text and its lock as `pinner lock --snapshot TS` would, digests made up."""
-    path = folder / "Dockerfile"
-    rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, {})
-    new, _ = reproducible.rewrite_text(dockerfile.parse(text, str(path)), rewrite)
-    parsed = dockerfile.parse(new, str(path))
-    resolved = {}
-    for use in parsed.uses:
-        query = pinning.query(use)
-        digest = "sha256:" + hashlib.sha256(str(query).encode()).hexdigest()
-        resolved[query] = Manifest(digest, OCI_MANIFEST)
-    pinned = pinning.pin(
-        parsed, resolved, Lock(snapshot=TS, source_date_epoch=EPOCH, stages=tuple(stages))
-    )
-    path.write_text(pinned.text)
-    (folder / "Dockerfile.lock").write_text(lockfile.render(pinned.lock, "Dockerfile"))
-    return path
 
 
 def change(path: Path, old: str, new: str, count: int = 1) -> None:

@@ -23,7 +23,7 @@ from pinner.remote.session import Session
 from pinner.stagework import lock_target
 from pinner.workspace import Target
 
-DATA = Path(__file__).resolve().parents[1] / "testdata"
+DATA = Path(__file__).resolve().parents[2] / "testdata"
 CORPUS = DATA / "corpus"
 AMD64 = "sha256:" + "a" * 64
 ARM64 = "sha256:" + "c" * 64

@@ -74,6 +74,13 @@ def repo_add(directory: Path, repo: str, pkgs: Sequence[Pkg], suffix: str = ".ta
     return database.read_bytes()
 
 
+def recompress_zstd(data: bytes) -> bytes:
+    """A gzip database as zstd(1) writes it (Arch's own core.db and extra.db may be zstd)."""
+    return subprocess.run(
+        ["zstd", "-q", "-c", "-19"], input=gzip.decompress(data), check=True, capture_output=True
+    ).stdout
+
+
 def pacman_print(
     root: Path, repos: Sequence[tuple[str, Path]], targets: Sequence[str], *flags: str
 ) -> list[tuple[str, str, str]]:

@@ -1,9 +1,11 @@
-"""Steps pinner writes for an image's root, run against a temporary root instead of /."""
+"""Steps pinner writes for an image's root, run against a temporary root instead of /, or inside a
+real root with chroot."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,3 +27,15 @@ def snapshot_script(
     """The generic snapshot step as BuildKit hands it to sh: its continuations joined."""
     run = snapshot_run_line(distro, timestamp, mirrors=mirrors).split("\n", 1)[1]
     return run.removeprefix("RUN ").replace(" \\\n    ", " ")
+
+
+def chroot(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """argv run inside root with chroot, output captured, a clean environment."""
+    return subprocess.run(
+        ["chroot", str(root), *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"},
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from pinner import dockerfile, lockfile, pinning, reproducible
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.manifest import OCI_MANIFEST, Manifest
+from pinner.reference import ImageRef
 
 TS = "20241202T000000Z"
 EPOCH = 1733097600
@@ -57,11 +58,26 @@ def write_locked(
     resolved = {}
     for use in parsed.uses:
         query = pinning.query(use)
-        digest = "sha256:" + hashlib.sha256(str(query).encode()).hexdigest()
-        resolved[query] = Manifest(digest, OCI_MANIFEST)
+        resolved[query] = Manifest(fake_digest(query), OCI_MANIFEST)
     pinned = pinning.pin(
         parsed, resolved, Lock(snapshot=TS, source_date_epoch=EPOCH, stages=tuple(stages))
     )
     path.write_text(pinned.text)
     (folder / "Dockerfile.lock").write_text(lockfile.render(pinned.lock, "Dockerfile"))
     return path
+
+
+def fake_digest(ref: ImageRef) -> str:
+    """A stable stand-in digest per query, so tables can name it."""
+    return "sha256:" + hashlib.sha256(str(ref).encode()).hexdigest()
+
+
+def pin_text(text: str, build_args: dict[str, str] | None = None) -> str:
+    """text pinned as `pinner lock` pins it, with made-up digests."""
+    parsed = dockerfile.parse(text, "Dockerfile", build_args)
+    resolved = {}
+    for use in parsed.uses:
+        query = pinning.query(use)
+        digest = query.digest or fake_digest(query)
+        resolved[query] = Manifest(digest, OCI_MANIFEST)
+    return pinning.pin(parsed, resolved, Lock()).text

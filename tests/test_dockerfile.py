@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+from offline_lock import fake_digest, pin_text
 
-from pinner import dockerfile, pinning
+from pinner import dockerfile
 from pinner.errors import DockerfileError
-from pinner.lockfile import Lock
-from pinner.manifest import OCI_MANIFEST, Manifest
-from pinner.reference import ImageRef
-
-
-def fake_digest(ref: ImageRef) -> str:
-    """A stable stand-in digest per query, so tables can name it."""
-    return "sha256:" + hashlib.sha256(str(ref).encode()).hexdigest()
 
 
 def D(name: str) -> str:
@@ -25,16 +16,6 @@ def D(name: str) -> str:
     ref = parse(name)
     ref = ref if ref.digest else ref._replace(tag=ref.tag_or_latest)
     return fake_digest(ref)
-
-
-def pin_text(text: str, build_args: dict[str, str] | None = None) -> str:
-    parsed = dockerfile.parse(text, "Dockerfile", build_args)
-    resolved = {}
-    for use in parsed.uses:
-        query = pinning.query(use)
-        digest = query.digest or fake_digest(query)
-        resolved[query] = Manifest(digest, OCI_MANIFEST)
-    return pinning.pin(parsed, resolved, Lock()).text
 
 
 PY = D("python:3.12")

@@ -6,13 +6,12 @@ import base64
 import gzip
 import io
 import json
-import re
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
+from cli import readme_schema
 from handmade import Entry, HandImage, layer_tar, push, sha, write_archive, write_layout
 from registryd import PASSWORD, USERNAME, Registry
 
@@ -363,15 +362,6 @@ def test_registries_with_token_and_basic_auth_are_read_through_pinners_client(
     assert (code, err) == (0, ""), out
     assert out.startswith("identical\n")
     assert [t.scopes for t in token_registry.token_requests] == [("repository:diff/auth:pull",)]
-
-
-def readme_schema() -> dict[str, Any]:
-    """The JSON Schema block of README's "JSON output" section."""
-    section = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = re.search(r"```json\n(.*?)\n```", section.split("## JSON output\n", 1)[1], re.DOTALL)
-    assert block is not None
-    schema: dict[str, Any] = json.loads(block[1])
-    return schema
 
 
 def test_json_documents_match_the_readme_schema(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from offline_lock import pin_text
 from registryd import Registry, push_image
-from test_dockerfile import pin_text
 
 from examples import examples
 from pinner import dockerfile, reference

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_aptlock import FakeMirror, base, entry
+from apt_fakes import FakeMirror, base, entry
 
 from pinner import dockerfile, lockfile, pinning, reference, refresh
 from pinner.lockfile import Lock

@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-import test_sources
-from test_sources import debian_root  # noqa: F401  (the real bookworm root, a fixture)
+from image_root import chroot
 
 from pinner.apt.commands import install_packages
 from pinner.apt.packages import PackageIndex, parse_packages
@@ -242,9 +241,7 @@ _PROVIDED = re.compile(r"^  (\S+) (\S+)$", re.MULTILINE)
 
 def _agree(root: Path, policy: Policy, word: str) -> str:
     """Whether `apt-get install -s WORD` in root does what pinner says; pinner's answer."""
-    result = test_sources._chroot(
-        root, "/bin/sh", "-c", f"apt-get install -s -y --no-install-recommends {word}"
-    )
+    result = chroot(root, "/bin/sh", "-c", f"apt-get install -s -y --no-install-recommends {word}")
     output = result.stdout + result.stderr
     try:
         said = choose(policy, f"apt-get install -y {word}")
@@ -272,7 +269,7 @@ def _agree(root: Path, policy: Policy, word: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("debian_root", ["deb822"], indirect=True)
-def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> None:
     """The same snapshot for apt in a real bookworm root and for pinner: the same choices."""
     snapshot_mirror = pytest.importorskip("snapshot_mirror")
     debian_image = pytest.importorskip("debian_image")
@@ -280,7 +277,7 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
     from pinner.baseimage import BaseImage, KeyringFile, SourceFile
     from pinner.remote.snapshot import SnapshotMirror
 
-    ts = test_sources.TS
+    ts = "20250102T030405Z"
     keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
     sources = debian_root / "etc/apt/sources.list.d/debian.sources"
     image_sources = sources.read_text()
@@ -293,7 +290,7 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
             f"Types: deb\nURIs: {archive}/debian-security/{ts}\nSuites: bookworm-security\n"
             f"Components: main\nSigned-By: {keyring}\n"
         )
-        result = test_sources._chroot(debian_root, "apt-get", "update")
+        result = chroot(debian_root, "apt-get", "update")
         assert result.returncode == 0, result.stdout + result.stderr
 
         base = BaseImage(

@@ -8,7 +8,6 @@ import shutil
 import ssl
 import stat
 import subprocess
-import tarfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from image_root import snapshot_script, under_root
+from image_root import chroot, snapshot_script, under_root
 
 from pinner.apt.sources import (
     CA_BUNDLE,
@@ -860,40 +859,6 @@ def test_cleanup_script_removes_exactly_the_varying_files(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- real apt
 
 
-def _chroot(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["chroot", str(root), *argv],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"},
-    )
-
-
-@pytest.fixture
-def debian_root(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A real bookworm minbase root filesystem (tests/debian_image.py), extracted for chroot."""
-    if os.geteuid() != 0 or not shutil.which("mmdebstrap") or not shutil.which("chroot"):
-        pytest.skip("needs root, mmdebstrap and chroot")
-    debian_image = pytest.importorskip("debian_image")
-    spec = debian_image.DebianImageSpec(sources=request.param)
-    image = debian_image.build_debian_image(debian_image.default_cache_dir(), spec)
-    root = tmp_path / "rootfs"
-    with tarfile.open(image.blob_path(image.manifest()["layers"][0]["digest"])) as layer:
-        layer.extractall(root, filter="fully_trusted")
-    os.mknod(root / "dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    (root / "dev/null").chmod(0o666)  # mknod applies the umask
-    if request.param == "one-line":  # mmdebstrap writes only the release line: add the others
-        with (root / "etc/apt/sources.list").open("a") as listing:
-            listing.write(
-                "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
-                " http://deb.debian.org/debian-security bookworm-security main\n"
-                "deb http://deb.debian.org/debian/ bookworm-updates main\n"
-            )
-    yield root
-
-
 @pytest.mark.chroot
 @pytest.mark.parametrize("debian_root", ["deb822", "one-line"], indirect=True)
 def test_real_apt_installs_from_the_snapshot_and_cleanup_leaves_nothing(
@@ -906,10 +871,10 @@ def test_real_apt_installs_from_the_snapshot_and_cleanup_leaves_nothing(
     with snapshot_mirror.SnapshotMirror(cache) as mirror:
         step = snapshot_run_line("debian", TS, mirrors={"debian": mirror.url + "/archive"})
         run = buildkit_join(step.split("\n", 1)[1]).removeprefix("RUN ")
-        result = _chroot(debian_root, "/bin/sh", "-c", run)
+        result = chroot(debian_root, "/bin/sh", "-c", run)
         assert (result.returncode, result.stderr) == (0, "")
         install = "apt-get update && apt-get install -y --no-install-recommends hello"
-        result = _chroot(debian_root, "/bin/sh", "-c", install)
+        result = chroot(debian_root, "/bin/sh", "-c", install)
         assert result.returncode == 0, result.stdout + result.stderr
         paths = [entry.path for entry in mirror.log]
         assert all(entry.status == 200 for entry in mirror.log), mirror.log
@@ -921,7 +886,7 @@ def test_real_apt_installs_from_the_snapshot_and_cleanup_leaves_nothing(
 
     cleanup = cleanup_for(f"RUN {install}")
     assert cleanup == CLEANUP
-    result = _chroot(debian_root, "/bin/sh", "-c", cleanup)
+    result = chroot(debian_root, "/bin/sh", "-c", cleanup)
     assert result.returncode == 0, result.stderr
     leftovers = [
         *(debian_root / "var/lib/apt/lists").iterdir(),
@@ -997,18 +962,18 @@ def test_real_apt_over_https_without_a_ca_bundle(
     cache = debian_image.default_cache_dir() / "snapshot-mirror"
     with snapshot_mirror.SnapshotMirror(cache) as mirror:
         base = https_front(mirror.url) + "/archive"
-        result = _chroot(
+        result = chroot(
             debian_root, "/bin/sh", "-c", snapshot_script("debian", TS, mirrors={"debian": base})
         )
         assert (result.returncode, result.stderr) == (0, "")
         conf = debian_root / TLS_CONF.lstrip("/")
         assert conf.read_text().splitlines()[2] == 'Acquire::https::127.0.0.1::Verify-Peer "false";'
         update = ["apt-get", "update"]
-        result = _chroot(debian_root, *update)
+        result = chroot(debian_root, *update)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"Get:1 {base}/debian/{TS} bookworm InRelease" in result.stdout
         conf.unlink()  # the control: without it, the same apt refuses the snapshot
         shutil.rmtree(debian_root / "var/lib/apt/lists")
-        result = _chroot(debian_root, *update)
+        result = chroot(debian_root, *update)
         assert "Certificate verification failed" in result.stdout + result.stderr
         assert not list((debian_root / "var/lib/apt/lists").glob("*InRelease"))

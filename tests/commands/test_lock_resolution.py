@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_aptlock import FakeMirror, base, entry
+from apt_fakes import FakeMirror, base, entry
 
 from pinner import dockerfile, lockfile, pinning, reference
 from pinner.apt.packages import PackageEntry, parse_packages

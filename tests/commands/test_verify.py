@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli import readme_schema
 from handmade import Entry, HandImage, layer_tar, push, write_layout
 from registryd import Registry, push_image
-from test_imagediff import readme_schema
 
 from pinner.main import main
 

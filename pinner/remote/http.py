@@ -171,7 +171,7 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def _failed_host(error: httpx.TransportError, default: str) -> str:
-    """The host whose request failed: an auth flow's token request is not the one sent."""
+    """The host whose request failed: after a redirect it is not the one asked."""
     try:
         return error.request.url.netloc.decode("ascii")
     except RuntimeError:  # httpx raises it when the error carries no request
@@ -203,9 +203,11 @@ async def send(
     sleep: Callable[[float], Awaitable[None]],
     error: type[PinnerError],
     headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
     counts: dict[str, int] | None = None,
     mirror_option: str = "--registry-mirror",
     timeout: float = DEFAULT_TIMEOUT,
+    auth: httpx.Auth | None = None,
 ) -> httpx.Response:
     """Send a streamed request; retry 408, 429, 5xx and connection errors, honouring Retry-After.
 
@@ -221,11 +223,14 @@ async def send(
         last = attempt == retry.attempts
         if counts is not None:
             counts[method] = counts.get(method, 0) + 1
-        request = client.build_request(method, url, headers=headers)
+        request = client.build_request(method, url, headers=headers, content=content)
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             async with asyncio.timeout_at(deadline):
-                response = await client.send(request, stream=True)
+                if auth is None:
+                    response = await client.send(request, stream=True)
+                else:
+                    response = await client.send(request, stream=True, auth=auth)
         except TimeoutError:
             raise too_slow() from None
         except httpx.TooManyRedirects:

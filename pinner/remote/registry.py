@@ -40,7 +40,8 @@ MAX_TOKEN_BYTES = 1024 * 1024
 # What a token may hold: visible ASCII, no space, so it is one valid header value (RFC 9110 5.5).
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 DOCKER_HUB_API = "https://registry-1.docker.io"
-DEFAULT_RETRY = Retry()
+# The token service's own requests: the registry's auth flow must not run for them.
+_NO_AUTH = httpx.Auth()
 _REPOSITORY_PATH_RE = re.compile(
     r"/v2/(.+)/(?:manifests/[^/]+|blobs/[^/]+|blobs/uploads/.*|tags/list)$"
 )
@@ -141,20 +142,19 @@ class RegistryAuth(httpx.Auth):
     def __init__(
         self,
         credentials: Callable[[str], Credential | None],
-        retry: Retry = DEFAULT_RETRY,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        send: Callable[[httpx.Request], Awaitable[httpx.Response]],
         insecure: frozenset[str] = frozenset(),
     ) -> None:
         self._lookup = credentials
-        self.retry = retry
+        # The token service is a server too: its requests go out through the run's one retry
+        # policy (http.send), so the flow itself only answers a challenge with a token.
+        self._send = send
         self.insecure = insecure
-        self._sleep = sleep
         self._credentials: dict[str, Credential | None] = {}
         self._challenges: dict[str, _Challenge] = {}
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._refused: dict[tuple[str, str], RegistryError] = {}
-        self.token_requests = 0
 
     def _credential(self, host: str) -> Credential | None:
         if host not in self._credentials:
@@ -169,38 +169,17 @@ class RegistryAuth(httpx.Auth):
         for attempt in range(2):
             if host in self._challenges:
                 async with self._locks.setdefault((host, scope), asyncio.Lock()):
-                    token_request = self._authorize(request, host, scope)
                     if (host, scope) in self._refused:
                         raise self._refused[(host, scope)]
-                    for token_attempt in range(1, self.retry.attempts + 1):
-                        if token_request is None:
-                            break
-                        self.token_requests += 1
-                        token_response = yield token_request
-                        token_body = await http.read(
-                            token_response,
-                            MAX_TOKEN_BYTES,
-                            lambda m: RegistryError(f"{host}: {m}"),
-                            "the token service's answer",
-                        )
-                        if (
-                            token_response.status_code in http.RETRY_STATUSES
-                            and token_attempt < self.retry.attempts
-                        ):
-                            # The token service is a server too: back off as for the registry.
-                            await self._sleep(self.retry.wait(token_attempt, token_response))
-                            token_request = self._authorize(request, host, scope)
-                            continue
+                    token_request = self._authorize(request, host, scope)
+                    if token_request is not None:
                         try:
-                            self._tokens[(host, scope)] = _parse_token(
-                                token_response.status_code, token_body, host
-                            )
+                            self._tokens[(host, scope)] = await self._token(token_request, host)
                         except RegistryError as e:
                             # One token request per scope per run, even when it is refused.
                             self._refused[(host, scope)] = e
                             raise
                         self._authorize(request, host, scope)
-                        break
                 if attempt and "authorization" not in request.headers:
                     return
             response = yield request
@@ -218,6 +197,17 @@ class RegistryAuth(httpx.Auth):
                 return
             self._challenges[host] = challenge
             await response.aread()
+
+    async def _token(self, token_request: httpx.Request, host: str) -> tuple[str, float]:
+        """Ask the token service (retried as any request is) and read its token."""
+        response = await self._send(token_request)
+        body = await http.read(
+            response,
+            MAX_TOKEN_BYTES,
+            lambda m: RegistryError(f"{host}: {m}"),
+            "the token service's answer",
+        )
+        return _parse_token(response.status_code, body, host)
 
     def _authorize(self, request: httpx.Request, host: str, scope: str) -> httpx.Request | None:
         """Set the Authorization header for host's challenge; return a token request when due."""
@@ -375,7 +365,7 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
-        self.auth = RegistryAuth(credentials, self.retry, sleep, settings.insecure)
+        self.auth = RegistryAuth(credentials, self._send_token, settings.insecure)
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             auth=self.auth,
@@ -387,6 +377,7 @@ class Registry:
             follow_redirects=True,
         )
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
+        self._token_counts: dict[str, int] = {}
         self._index_gets: dict[str, asyncio.Future[tuple[Manifest, bytes]]] = {}
 
     async def aclose(self) -> None:
@@ -405,6 +396,27 @@ class Registry:
             counts=self.requests,
             timeout=self.settings.timeout,
         )
+
+    async def _send_token(self, request: httpx.Request) -> httpx.Response:
+        """Send a token request with the same retry policy, and with no registry auth of its own."""
+        return await http.send(
+            self._client,
+            request.method,
+            str(request.url),
+            retry=self.retry,
+            sleep=self._sleep,
+            error=RegistryError,
+            headers=request.headers,
+            content=request.content,
+            counts=self._token_counts,
+            timeout=self.settings.timeout,
+            auth=_NO_AUTH,
+        )
+
+    @property
+    def token_requests(self) -> int:
+        """Requests sent to token services so far, retries included."""
+        return sum(self._token_counts.values())
 
     def _url(self, ref: ImageRef, target: str) -> str:
         return f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/manifests/{target}"

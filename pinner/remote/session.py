@@ -120,7 +120,7 @@ class Session:
         """Requests made so far, by kind."""
         counts: dict[str, int] = {}
         if self._registry is not None:
-            counts.update(self._registry.requests, token=self._registry.auth.token_requests)
+            counts.update(self._registry.requests, token=self._registry.token_requests)
         if self._mirror is not None:
             counts["snapshot"] = sum(self._mirror.requests.values())
         return counts

@@ -358,7 +358,7 @@ def test_token_one_request_per_repository(
     )
     scopes = Counter(scope for t in token_registry.token_requests for scope in t.scopes)
     assert scopes == {"repository:tok/many:pull": 1, "repository:tok/other:pull": 1}
-    assert client.auth.token_requests == 2
+    assert client.token_requests == 2
 
 
 def test_token_wrong_credentials(
@@ -373,7 +373,7 @@ def test_token_wrong_credentials(
     assert token_registry.token_requests == [
         TokenRequest(("repository:tok/many:pull",), True, TOKEN_SERVICE, 401)
     ]
-    assert client.auth.token_requests == 1
+    assert client.token_requests == 1
 
 
 def test_token_scope_of_a_repository_with_a_tags_component(
@@ -909,6 +909,62 @@ def test_token_service_503_is_retried() -> None:
     assert resolve(REF, **mock(fake)) == Manifest(MANIFEST_DIGEST, OCI_MANIFEST)
 
 
+BACKOFF = [0.5, 1.0, 2.0]
+FAULTS = {
+    "retry-after": ([status(429, {"Retry-After": "2"})], ([2.0], 2, "")),
+    "backoff": ([status(502), status(500), status(504)], (BACKOFF, 4, "")),
+    "past-the-retries": (
+        [status(503)] * 4,
+        (BACKOFF, 4, "HOST: 503 Service Unavailable after 4 attempts"),
+    ),
+    "retry-after-past-the-limit": (
+        [status(429, {"Retry-After": "61"})],
+        ([], 1, "HOST: 429 Too Many Requests, retry after 61 s is past the limit"),
+    ),
+    "resets": ([reset, reset], (BACKOFF[:2], 3, "")),
+    "resets-past-the-retries": (
+        [reset] * 4,
+        (BACKOFF, 4, "cannot reach HOST: connection reset by peer"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("faults", "expected"), FAULTS.values(), ids=FAULTS.keys())
+def test_the_token_service_is_retried_as_the_registry_is(
+    faults: list[Callable[[httpx.Request], httpx.Response]],
+    expected: tuple[list[float], int, str],
+) -> None:
+    # One retry policy for every request: the same faults from the token service or from the
+    # registry itself give the same waits, the same number of attempts and the same error.
+    def run(where: str) -> tuple[list[float], int, str]:
+        script = list(faults)
+        attempts = 0
+
+        def serve(request: httpx.Request) -> httpx.Response:
+            nonlocal attempts
+            token_service = request.url.host == "auth.example"
+            if request.headers.get("Authorization") == "Bearer T" or token_service:
+                faulty = token_service == (where == "token service")
+                attempts += faulty
+                if faulty and script:
+                    return script.pop(0)(request)
+            if token_service:
+                return reply(200, b'{"token": "T"}')
+            if request.headers.get("Authorization") != "Bearer T":
+                challenge = f'Bearer realm="{REALM}",service="{REG}"'
+                return reply(401, b"", {"WWW-Authenticate": challenge})
+            return FakeRegistry().serve(request)
+
+        sleeps = Sleeps()
+        [result], _ = run_resolve([REF], sleep=sleeps, transport=httpx.MockTransport(serve))
+        host = "auth.example" if where == "token service" else REG
+        outcome = str(result).replace(host, "HOST") if isinstance(result, RegistryError) else ""
+        return sleeps, attempts, outcome
+
+    assert run("registry") == expected
+    assert run("token service") == expected
+
+
 class Clock:
     """Stands in for the time module inside pinner.remote.registry: monotonic() is set by the test."""
 
@@ -954,7 +1010,7 @@ def test_token_expiry(
             await registry.resolve(parse(REF), {})
         finally:
             await registry.aclose()
-        return registry.auth.token_requests
+        return registry.token_requests
 
     assert asyncio.run(main()) == (2 if renewed else 1)
     assert len(fake.token_requests) == (2 if renewed else 1)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import bisect
-import bz2
-import lzma
 import re
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
+from pinner import unpack
 from pinner.apt.debversion import version_key
 from pinner.errors import MirrorError
 
@@ -27,24 +25,10 @@ class PackageEntry(NamedTuple):
     provides: tuple[str, ...] = ()
 
 
-class _Decompressor(Protocol):
-    @property
-    def eof(self) -> bool: ...
-    @property
-    def unused_data(self) -> bytes: ...
-    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
-
-
-_DECOMPRESSORS: dict[str, Callable[[], _Decompressor]] = {
-    ".xz": lzma.LZMADecompressor,
-    ".gz": lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS),
-    ".bz2": bz2.BZ2Decompressor,
-}
 # apt also knows these; Debian's archive does not serve them for Packages.
 _UNSUPPORTED = {".lzma", ".lz4", ".zst"}
 # The largest index pinner unpacks: Debian's and Ubuntu's biggest Packages are well under it.
 MAX_UNPACKED = 128 * 1024 * 1024
-_PIECE = 1024 * 1024
 
 
 def decompress(data: bytes, path: str, limit: int = MAX_UNPACKED) -> bytes:
@@ -52,33 +36,13 @@ def decompress(data: bytes, path: str, limit: int = MAX_UNPACKED) -> bytes:
     suffix = PurePosixPath(path).suffix
     if suffix in _UNSUPPORTED:
         raise MirrorError(f"{path}: {suffix} compression is not supported")
-    make = _DECOMPRESSORS.get(suffix)
-    if make is None:
+    kind = suffix[1:] if suffix[1:] in unpack.KINDS else ""
+    if not kind:
         return data
-    parts: list[bytes] = []
-    size = 0
     try:
-        # Stream by stream (gzip and xz allow several in one file), a megabyte at a time: a bomb
-        # is refused once past limit, holding no more than limit bytes (one big call would
-        # briefly hold two copies while its output buffer is finished).
-        while data:
-            decompressor = make()
-            while True:
-                part = decompressor.decompress(data, _PIECE)
-                # zlib hands back the input it did not reach; lzma and bz2 keep it themselves.
-                data = getattr(decompressor, "unconsumed_tail", b"")
-                size += len(part)
-                if size > limit:
-                    raise MirrorError(f"{path}: decompresses to over {limit} bytes")
-                parts.append(part)
-                if decompressor.eof or not (part or data):
-                    break
-            if not decompressor.eof:
-                raise EOFError("Compressed data ended before the end-of-stream marker was reached")
-            data = decompressor.unused_data
-    except (lzma.LZMAError, OSError, EOFError, ValueError, zlib.error) as exc:
-        raise MirrorError(f"{path}: cannot decompress: {exc}") from None
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+        return unpack.unpack(data, kind, limit)
+    except unpack.UnpackError as error:
+        raise MirrorError(f"{path}: {error}") from None
 
 
 # The fast path: one regex over the whole index, for stanzas laid out the way Debian's

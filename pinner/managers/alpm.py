@@ -7,16 +7,13 @@ version order is pacman's `vercmp` (lib/libalpm/version.c), which tests compare 
 
 from __future__ import annotations
 
-import bz2
 import io
-import lzma
 import re
 import tarfile
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-import zstandard
+from pinner import unpack
 
 # --------------------------------------------------------------------------- vercmp
 
@@ -260,58 +257,17 @@ def parse_desc(text: str, *, sync: bool = True) -> Package:
 MAX_DATABASE = 256 * 1024 * 1024
 MAX_DESC = 256 * 1024
 MAX_MEMBERS = 200_000
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-# zstd bounds no call's output: input is fed in pieces this size, one piece unpacking to at most
-# 32 blocks of 128 KiB, so the output is checked against the cap at least every 4 MiB.
-_ZSTD_PIECE = 128
-
-
-def _unzstd(data: bytes, limit: int) -> bytes:
-    """A zstd stream's content (frames one after another, as zstd(1) writes them), capped."""
-    out = bytearray()
-    rest = data
-    while rest:
-        decoder = zstandard.ZstdDecompressor().decompressobj()
-        offset = 0
-        try:
-            while offset < len(rest) and not decoder.eof:
-                out += decoder.decompress(rest[offset : offset + _ZSTD_PIECE])
-                offset += _ZSTD_PIECE
-                if len(out) > limit:
-                    raise DescError(f"unpacks to more than {limit} bytes")
-        except zstandard.ZstdError:
-            # The library's wording changes between releases; the line says what matters.
-            raise DescError("cannot decompress: not a valid zstd stream") from None
-        if not decoder.eof:
-            raise DescError("unpacks to a truncated stream")
-        rest = decoder.unused_data + rest[offset:]
-    return bytes(out)
 
 
 def _decompress(data: bytes, limit: int) -> bytes:
     """The tar inside a database: gzip, xz, bzip2, zstd or none (repo-add writes any of them)."""
-    if data.startswith(b"\x1f\x8b"):
-        decoder: zlib._Decompress | lzma.LZMADecompressor | bz2.BZ2Decompressor
-        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    elif data.startswith(b"\xfd7zXZ\x00"):
-        decoder = lzma.LZMADecompressor()
-    elif data.startswith(b"BZh"):
-        decoder = bz2.BZ2Decompressor()
-    elif data.startswith(ZSTD_MAGIC):
-        return _unzstd(data, limit)
-    elif data[257:262] == b"ustar" or not data:
-        return data
-    else:
+    kind = unpack.kind_of(data)
+    if not kind and not (data[257:262] == b"ustar" or not data):
         raise DescError("not a tar archive (gzip, xz, bzip2, zstd or plain)")
     try:
-        out = decoder.decompress(data, limit + 1)
-    except (zlib.error, lzma.LZMAError, OSError, EOFError) as error:
-        raise DescError(f"cannot decompress: {error}") from None
-    if len(out) > limit:
-        raise DescError(f"unpacks to more than {limit} bytes")
-    if not decoder.eof:
-        raise DescError("unpacks to a truncated stream")
-    return out
+        return unpack.unpack(data, kind, limit)
+    except unpack.UnpackError as error:
+        raise DescError(str(error)) from None
 
 
 def parse_database(data: bytes, *, limit: int = MAX_DATABASE) -> dict[str, Package]:

@@ -8,25 +8,19 @@ document above it names (metalink -> repomd.xml -> primary.xml).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
-import io
-import lzma
 import re
 from collections.abc import Iterator
-from typing import NamedTuple, NoReturn, Protocol
+from typing import NamedTuple, NoReturn
 from xml.parsers import expat
 
-import zstandard
-
+from pinner import unpack
 from pinner.managers.rpmdb import Provide
 from pinner.managers.rpmversion import EVR
 
 # Decompressed primary.xml of Fedora's largest repository is a few hundred MiB.
 MAX_PRIMARY = 1 << 30
 MAX_DOCUMENT = 4 << 20  # repomd.xml, metalink, mirrorlist
-_CHUNK = 1 << 16
 _MAX_TEXT = 1 << 16  # characters kept of one element's text
 _HEX = {"sha256": 64, "sha512": 128, "sha1": 40, "sha": 40, "md5": 32, "sha384": 96, "sha224": 56}
 _FLAGS = frozenset(["EQ", "LT", "LE", "GT", "GE"])
@@ -257,40 +251,15 @@ class RpmPackage(NamedTuple):
     files: tuple[str, ...]
 
 
-class _Reader(Protocol):
-    def read(self, size: int, /) -> bytes: ...
-    def close(self) -> None: ...
-
-
-def _open(data: bytes, href: str) -> _Reader:
-    raw = io.BytesIO(data)
-    if href.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)
-    if href.endswith(".xz"):
-        return lzma.LZMAFile(raw)
-    if href.endswith(".bz2"):
-        return bz2.BZ2File(raw)
-    if href.endswith(".zst"):
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    if href.endswith(".xml"):
-        return raw
-    raise RepodataError(f"{href}: compression is not gz, xz, bz2 or zst")
-
-
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:
     """Chunks of a metadata file, decompressed by its suffix; RepodataError past limit bytes."""
-    stream = _open(data, href)
-    total = 0
+    kind = href.rsplit(".", 1)[-1]
+    if kind not in unpack.KINDS and kind != "xml":
+        raise RepodataError(f"{href}: compression is not gz, xz, bz2 or zst")
     try:
-        while chunk := stream.read(_CHUNK):
-            total += len(chunk)
-            if total > limit:
-                raise RepodataError(f"{href}: decompresses to more than {limit} bytes")
-            yield chunk
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as error:
-        raise RepodataError(f"{href}: cannot be decompressed ({error})") from None
-    finally:
-        stream.close()
+        yield from unpack.chunks(data, "" if kind == "xml" else kind, limit)
+    except unpack.UnpackError as error:
+        raise RepodataError(f"{href}: {error}") from None
 
 
 _PRIMARY_TEXTS = frozenset(["name", "arch", "checksum", "file"])

@@ -275,9 +275,9 @@ def test_parse_database_formats(data: bytes) -> None:
 
 BAD_DATABASES = [
     (b"<html>not found</html>", "not a tar archive (gzip, xz, bzip2, zstd or plain)"),
-    (gzip.compress(ONE)[:40], "unpacks to a truncated stream"),
-    (ZSTD_ONE[:-4], "unpacks to a truncated stream"),
-    (ZSTD_SPLIT[: len(ZSTD_SPLIT) - 4], "unpacks to a truncated stream"),
+    (gzip.compress(ONE)[:40], "truncated: the compressed stream ends early"),
+    (ZSTD_ONE[:-4], "truncated: the compressed stream ends early"),
+    (ZSTD_SPLIT[: len(ZSTD_SPLIT) - 4], "truncated: the compressed stream ends early"),
     (ZSTD_ONE[:4] + b"\xff" * 16, "cannot decompress: not a valid zstd stream"),
     (ZSTD_ONE + b"trailing", "cannot decompress: not a valid zstd stream"),
     (_tar([("bash-1.0-1/desc", DESC.encode())]), "'bash-1.0-1': names bash 5.2.026-2"),
@@ -300,7 +300,7 @@ def test_parse_database_refuses(data: bytes, message: str) -> None:
 def test_parse_database_cap(data: bytes) -> None:
     with pytest.raises(DescError) as raised:
         alpm.parse_database(data, limit=1000)
-    assert str(raised.value) == "unpacks to more than 1000 bytes"
+    assert str(raised.value) == "decompresses to more than 1000 bytes"
 
 
 def test_zstd_bomb_stops_at_the_cap() -> None:
@@ -315,7 +315,7 @@ def test_zstd_bomb_stops_at_the_cap() -> None:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert str(raised.value) == f"unpacks to more than {1 << 20} bytes"
+    assert str(raised.value) == f"decompresses to more than {1 << 20} bytes"
     assert peak < 16 << 20
 
 
@@ -326,9 +326,9 @@ def test_zstd_database_reads_as_its_gzip_twin(
 ) -> None:
     for _, _, data in repos:
         recompressed = recompress_zstd(data)
-        assert recompressed.startswith(alpm.ZSTD_MAGIC)
+        assert recompressed.startswith(b"\x28\xb5\x2f\xfd")
         assert alpm.parse_database(recompressed) == alpm.parse_database(data)
     # repo-add writes zstd itself when the database is named .tar.zst.
     made = repo_add(tmp_path, "core", CORE, suffix=".tar.zst")
-    assert made.startswith(alpm.ZSTD_MAGIC)
+    assert made.startswith(b"\x28\xb5\x2f\xfd")
     assert sorted(alpm.parse_database(made)) == sorted(p.name for p in CORE)

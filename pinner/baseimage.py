@@ -175,10 +175,11 @@ def _manager_wants(path: str) -> bool:
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 MAX_FILE = 4 * 1024 * 1024
-# rpm's package database (rpmdb.sqlite and its write-ahead log) holds every installed package's
-# header: a few MiB for a container base, tens of MiB for a full system.
+# rpm's package database (rpmdb.sqlite and its write-ahead log, ndb's Packages.db, Berkeley DB's
+# Packages) holds every installed package's header: a few MiB for a container base, tens of MiB
+# for a full system.
 MAX_DATABASE = 64 * 1024 * 1024
-_DATABASES = ("rpmdb.sqlite", "rpmdb.sqlite-wal")
+_DATABASES = ("rpmdb.sqlite", "rpmdb.sqlite-wal", "rpm/Packages", "rpm/Packages.db")
 # All the files kept from a layer, or from the merged view of the layers read: Debian's and
 # Ubuntu's keyrings and sources come to well under 1 MiB; rpm's database is counted apart.
 MAX_KEPT = 16 * 1024 * 1024

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
+import struct
 import subprocess
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import NamedTuple
 
@@ -122,3 +126,89 @@ def rpmdb_path(root: Path) -> Path:
     """The rpmdb.sqlite dnf wrote under root (rpm's dbpath differs between builds of rpm)."""
     (found,) = [p for p in root.rglob("rpmdb.sqlite") if "cache" not in p.parts]
     return found
+
+
+needs_db_load = pytest.mark.skipif(
+    shutil.which("db5.3_load") is None,
+    reason="db5.3_load is not installed (db5.3-util, scripts/install-test-deps)",
+)
+
+
+def header_blobs(root: Path) -> dict[int, bytes]:
+    """The header blob of each package installed under root, by rpm's header number."""
+    with closing(sqlite3.connect(rpmdb_path(root))) as db:
+        return {
+            number: bytes(blob) for number, blob in db.execute("SELECT hnum, blob FROM Packages")
+        }
+
+
+def berkeley_packages(
+    blobs: Mapping[int, bytes], directory: Path, *, order: str = "1234", pagesize: int = 4096
+) -> Path:
+    """A Berkeley DB hash Packages file as rpm's bdb backend keeps it, written by db5.3_load.
+
+    Keys are header numbers in the file's byte order; key 0 holds the next number to hand out.
+    """
+    pack = "<I" if order == "1234" else ">I"
+    lines = ["VERSION=3", "format=bytevalue", "type=hash", "HEADER=END"]
+    records = {0: struct.pack(pack, max(blobs, default=0) + 1), **blobs}
+    for number, blob in records.items():
+        lines += [f" {struct.pack(pack, number).hex()}", f" {blob.hex()}"]
+    lines.append("DATA=END")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "Packages"
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        ["db5.3_load", "-c", f"db_lorder={order}", "-c", f"db_pagesize={pagesize}", str(path)],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+    )
+    return path
+
+
+def rpm_query_all(dbpath: Path, backend: str) -> list[str]:
+    """`name-[epoch:]version-release.arch` of every package rpm itself reads from dbpath, sorted."""
+    result = subprocess.run(
+        [
+            "rpm",
+            "--dbpath",
+            str(dbpath),
+            "--define",
+            f"_db_backend {backend}",
+            "-qa",
+            "--qf",
+            "%{name}-%|epoch?{%{epoch}:}:{}|%{version}-%{release}.%{arch}\\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sorted(result.stdout.split())
+
+
+def ndb_packages(blobs: Sequence[bytes]) -> bytes:
+    """An ndb Packages.db holding blobs, as rpm's rpmpkgPut writes them into a new database.
+
+    lib/backend/ndb/rpmpkg.c: a header (magic, version, generation, slot pages, next index),
+    one page of 16-byte slots, then each blob in 16-byte blocks after a head and before a tail
+    holding the adler32 of all before it. Each put writes the blob with the current generation
+    and then its slot, which counts the generation up.
+    """
+    assert len(blobs) < 4096 // 16 - 2
+    generation = 1
+    slots = bytearray()
+    data = bytearray()
+    block = 4096 // 16
+    for index, blob in enumerate(blobs, start=1):
+        count = -(-(16 + len(blob) + 12) // 16)
+        head = struct.pack("<4sIII", b"BlbS", index, generation, len(blob))
+        body = head + blob + bytes(count * 16 - 16 - len(blob) - 12)
+        data += body + struct.pack("<II4s", zlib.adler32(body), len(blob), b"BlbE")
+        slots += struct.pack("<4sIII", b"Slot", index, block, count)
+        block += count
+        generation += 1
+    header = struct.pack("<4sIIII", b"RpmP", 0, generation, 1, len(blobs) + 1).ljust(32, b"\0")
+    page = header + slots + b"Slot" + bytes(12)
+    page += (b"Slot" + bytes(12)) * ((4096 - len(page)) // 16)
+    return bytes(page + data)

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner.baseimage import parse_os_release
+from pinner.managers import rpmdb
 from pinner.managers.rpmcommands import RpmOptions
-from pinner.managers.rpmdb import Installed, RpmdbError, read_rpmdb
+from pinner.managers.rpmdb import Installed, RpmdbError
 from pinner.output import untrusted
 
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
-RPMDBS = ("/usr/lib/sysimage/rpm/rpmdb.sqlite", "/var/lib/rpm/rpmdb.sqlite")
 # What the image must yield for configure(): globs in the shape MANAGERS.md asks for.
 IMAGE_PATHS = (
     "/etc/os-release",
@@ -30,9 +30,7 @@ IMAGE_PATHS = (
     *(f"{d}*.repo" for d in REPO_DIRS),
     *(f"{d}*" for d in VAR_DIRS),
     "/etc/pki/rpm-gpg/*",
-    *RPMDBS,
-    *(f"{path}-wal" for path in RPMDBS),
-    "/var/lib/rpm/Packages",
+    *rpmdb.PATHS,
 )
 # Docker's architecture names -> dnf's basearch.
 BASEARCH = {
@@ -79,7 +77,7 @@ class RpmConfig(NamedTuple):
     repos: tuple[Repo, ...]
     weak_deps: bool
     keys: tuple[str, ...]  # /etc/pki/rpm-gpg files the image holds
-    installed: tuple[Installed, ...] | None  # None when the rpmdb could not be read
+    installed: tuple[Installed, ...] | None  # None when the image holds no rpmdb
     notes: tuple[str, ...]
     key_files: tuple[tuple[str, bytes], ...] = ()  # the keys' paths and bytes, for repo_gpgcheck
 
@@ -235,17 +233,11 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
 
 
 def _installed(files: Mapping[str, bytes], notes: list[str]) -> tuple[Installed, ...] | None:
-    for path in RPMDBS:
-        if path in files:
-            return read_rpmdb(files[path], files.get(f"{path}-wal", b""))
-    if "/var/lib/rpm/Packages" in files:
-        notes.append(
-            "the image keeps its rpmdb in Berkeley DB (/var/lib/rpm/Packages), which pinner does"
-            " not read: packages it already has may be recorded as installed by this step"
-        )
-    else:
+    found = rpmdb.read_image(files)
+    if found is None:
         notes.append("the image has no rpmdb; every dependency is recorded")
-    return None
+        return None
+    return found[1]
 
 
 def enabled_repos(config: RpmConfig, options: RpmOptions) -> tuple[Repo, ...]:

@@ -1,8 +1,9 @@
-"""The installed set of an image from its rpmdb.sqlite (rpm >= 4.16: Fedora >= 33, EL >= 9).
+"""The installed set of an image from its rpm database, in any of the three formats rpm writes.
 
-Each row of the Packages table is an rpm header blob (lib/header.c headerImport): two big-endian
-counts (index entries, data bytes), the index entries (tag, type, offset, count), then the data.
-Older images keep a Berkeley DB (`/var/lib/rpm/Packages`), which is not read here.
+rpmdb.sqlite (rpm >= 4.16: Fedora >= 33, EL >= 9), ndb's Packages.db (openSUSE) and Berkeley DB's
+Packages (EL 8 and older) all keep one rpm header blob per package (lib/header.c headerImport):
+two big-endian counts (index entries, data bytes), the index entries (tag, type, offset, count),
+then the data. pinner.managers.rpmblobs finds the blobs in the two older formats.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ from __future__ import annotations
 import sqlite3
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from pinner.managers.rpmblobs import BlobError, bdb_blobs, ndb_blobs
 from pinner.managers.rpmversion import EVR, parse_evr
+
+# Where each format lives; /var/lib/rpm is a link to /usr/lib/sysimage/rpm on Fedora and openSUSE.
+# rpm reads one database: where an image holds several (left over from a conversion), the newest
+# format is the one its rpm was built for.
+SQLITE_PATHS = ("/usr/lib/sysimage/rpm/rpmdb.sqlite", "/var/lib/rpm/rpmdb.sqlite")
+NDB_PATHS = ("/usr/lib/sysimage/rpm/Packages.db", "/var/lib/rpm/Packages.db")
+BDB_PATHS = ("/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages")
+PATHS = (*SQLITE_PATHS, *(f"{path}-wal" for path in SQLITE_PATHS), *NDB_PATHS, *BDB_PATHS)
 
 # rpmtag.h
 _NAME, _VERSION, _RELEASE, _EPOCH, _ARCH = 1000, 1001, 1002, 1003, 1022
@@ -177,3 +187,48 @@ def _packages(path: Path) -> Iterator[Installed]:
         raise RpmdbError(f"rpmdb is not a readable SQLite database ({error})") from None
     finally:
         connection.close()
+
+
+def read_ndb(data: bytes, path: str = "Packages.db") -> tuple[Installed, ...]:
+    """Every package of an ndb Packages.db, sorted; RpmdbError (naming path) if unreadable."""
+    return _from_blobs(ndb_blobs(data), path)
+
+
+def read_bdb(data: bytes, path: str = "Packages") -> tuple[Installed, ...]:
+    """Every package of a Berkeley DB hash Packages file, sorted; RpmdbError if unreadable."""
+    return _from_blobs(bdb_blobs(data), path)
+
+
+def _from_blobs(blobs: Iterable[tuple[int, bytes]], path: str) -> tuple[Installed, ...]:
+    found = []
+    try:
+        for number, blob in blobs:
+            try:
+                package = installed(parse_header(blob))
+            except RpmdbError as error:
+                raise RpmdbError(f"{path}: package {number}: {error}") from None
+            if package is not None:
+                found.append(package)
+    except BlobError as error:
+        raise RpmdbError(f"{path} {error}") from None
+    return tuple(sorted(found, key=lambda p: (p.name, p.arch)))
+
+
+def read_image(files: Mapping[str, bytes]) -> tuple[str, tuple[Installed, ...]] | None:
+    """(path, packages) of the rpm database an image holds; None if it holds none.
+
+    RpmdbError names the file when the database cannot be read.
+    """
+    for path in SQLITE_PATHS:
+        if path in files:
+            try:
+                return path, read_rpmdb(files[path], files.get(f"{path}-wal", b""))
+            except RpmdbError as error:
+                raise RpmdbError(f"{path}: {error}") from None
+    for path in NDB_PATHS:
+        if path in files:
+            return path, read_ndb(files[path], path)
+    for path in BDB_PATHS:
+        if path in files:
+            return path, read_bdb(files[path], path)
+    return None

@@ -16,16 +16,17 @@ from typing import NamedTuple
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool
 from pinner.managers.rpmresolve import resolve as rpm_resolve
+from pinner.managers.rpmversion import compare_evr, evr_key
 from pinner.output import untrusted
 
 HISTORY = "https://download.opensuse.org/history"
 REPOS_DIR = "/etc/zypp/repos.d"
-IMAGE_PATHS = (f"{REPOS_DIR}/*.repo", "/etc/os-release")
+IMAGE_PATHS = (f"{REPOS_DIR}/*.repo", "/etc/os-release", *rpmdb.PATHS)
 CACHE = "/var/cache/zypp"
 # Docker's architecture words and rpm's; the history keeps the x86_64 tree alone.
 ARCHITECTURES: Mapping[str, str] = {"amd64": "x86_64"}
@@ -273,6 +274,7 @@ class ZypperConfig(NamedTuple):
     release: str | None  # Tumbleweed's snapshot date, Leap's version (15.6)
     arch: str
     repos: tuple[RepoFile, ...]
+    installed: tuple[rpmdb.Installed, ...] | None = None  # None when the image holds no rpmdb
 
 
 def _os_release(data: bytes | None) -> dict[str, str]:
@@ -303,7 +305,12 @@ def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
                 return str(error)
     if not any(repo.enabled for repo in repos):
         return f"the base image enables no repository in {REPOS_DIR}"
-    return ZypperConfig(distro, release.get("VERSION_ID"), machine, tuple(repos))
+    try:
+        found = rpmdb.read_image(files)
+    except rpmdb.RpmdbError as error:
+        return str(error)
+    installed = found[1] if found is not None else None
+    return ZypperConfig(distro, release.get("VERSION_ID"), machine, tuple(repos), installed)
 
 
 # --------------------------------------------------------------------------- Tumbleweed history
@@ -396,8 +403,22 @@ def repomd_url(date: str, repo: str, mirrors: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- the Manager
 
 SIGNATURE = "not checked by pinner: zypper checks repomd.xml's and each package's signature"
-_RPMDB_NOTE = "the image's rpm database is not read: dependencies it already has may be listed too"
+_NO_RPMDB = "the image has no rpm database; every dependency is recorded"
 MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Tumbleweed's oss primary is about 40 MiB
+
+
+def _upgrade(pool: Pool, name: str) -> str | None:
+    """The exact word for an installed package the repositories hold a newer build of, else None.
+
+    zypper(8): install "installs or updates packages": a name already installed is updated to the
+    best candidate, where dnf would leave it. Dependencies already satisfied stay as they are.
+    """
+    present = pool.installed.get(name)
+    candidates = pool.by_name.get(name, [])
+    if present is None or not candidates:
+        return None
+    best = max(candidates, key=lambda p: evr_key(p.evr))
+    return f"{name}-{best.evr}" if compare_evr(best.evr, present.evr) > 0 else None
 
 
 def read_install(invocation: Invocation) -> Install | None:
@@ -506,12 +527,15 @@ class Zypper:
         bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
         for alias, base in bases:
             packages += await self._primary(fetch, base, alias)
-        pool = Pool(packages, (), config.arch)
+        pool = Pool(packages, config.installed or (), config.arch)
         specs = []
         for request in requests:
             exact = request.constraint is not None and request.constraint.startswith("=")
             version = (request.constraint or "=")[1:]
-            specs.append(f"{request.name}-{version}" if exact and not refresh else request.name)
+            if exact and not refresh:
+                specs.append(f"{request.name}-{version}")
+            else:
+                specs.append(_upgrade(pool, request.name) or request.name)
         found = rpm_resolve(pool, specs)
         if found.missing:
             missing = found.missing[0]
@@ -527,7 +551,7 @@ class Zypper:
         tumbleweed = config.distro == "opensuse-tumbleweed"
         return Resolved(
             locked_packages,
-            notes=(*skipped, *found.notes, _RPMDB_NOTE),
+            notes=(*skipped, *found.notes, *([_NO_RPMDB] if config.installed is None else [])),
             signature=SIGNATURE,
             rebuildable=tumbleweed,
         )

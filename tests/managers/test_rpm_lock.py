@@ -14,7 +14,16 @@ import pytest
 from cli import run
 from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
+from rpmrepo import (
+    Spec,
+    berkeley_packages,
+    build_repo,
+    dnf_install,
+    header_blobs,
+    needs_db_load,
+    needs_rpm_tools,
+    rpmdb_path,
+)
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
@@ -253,3 +262,39 @@ def test_an_upper_layer_rpmdb_counts_as_installed(
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     # app, lib 2.1, toolpkg and weak came with the upper layer: only extra is installed here.
     assert [(p.name, p.version) for p in stage.packages] == [("extra", "2:1.0-1")]
+
+
+@needs_rpm_tools
+@needs_db_load
+def test_an_el8_berkeley_db_counts_as_installed(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    repos: Path,
+    mirror: Mirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # EL 8 keeps its rpmdb in Berkeley DB: the same installed set, as rpm's bdb backend keeps it.
+    root = tmp_path / "root"
+    dnf_install(root, repos, ["glibc", "base", "lib-1.5"])
+    packages = berkeley_packages(header_blobs(root), tmp_path / "bdb")
+    files = {
+        "etc/os-release": OS_RELEASE.replace(b'VERSION_ID="9"', b'VERSION_ID="8"'),
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "var/lib/rpm/Packages": packages.read_bytes(),
+    }
+    push(files_image(files), registry, "library/centos", "stream8")
+    (env / "Dockerfile").write_text("FROM centos:stream8\nRUN dnf install -y app extra base\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # base is installed (nothing to add for it, nor for extra's need of it); lib 1.5 is too old.
+    assert [(p.name, p.version) for p in stage.packages] == [
+        ("app", "1.0-1"),
+        ("extra", "2:1.0-1"),
+        ("lib", "2.1-1"),
+        ("toolpkg", "1.0-1"),
+        ("weak", "1.0-1"),
+    ]
+    assert not any("rpmdb" in note for note in stage.notes)

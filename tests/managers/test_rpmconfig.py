@@ -164,7 +164,8 @@ def test_substitute_leaves_unknown() -> None:
         ),
         pytest.param(
             {"/etc/os-release": b"ID=fedora\n", "/var/lib/rpm/rpmdb.sqlite": b"not sqlite"},
-            "rpmdb is not a readable SQLite database (file is not a database)",
+            "/var/lib/rpm/rpmdb.sqlite: rpmdb is not a readable SQLite database (file is not a"
+            " database)",
             id="bad-rpmdb",
         ),
     ],
@@ -177,12 +178,20 @@ def test_unknown_architecture() -> None:
     assert configure(_image("rocky"), "mips") == "architecture 'mips' has no dnf basearch"
 
 
-def test_berkeley_db_is_noted() -> None:
-    config = _config(_image("rocky", **{"/var/lib/rpm/Packages": b"\0" * 16}))
-    assert config.installed is None
-    assert config.notes == (
-        "the image keeps its rpmdb in Berkeley DB (/var/lib/rpm/Packages), which pinner does not"
-        " read: packages it already has may be recorded as installed by this step",
+@pytest.mark.parametrize(
+    "path", ["/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages.db"], ids=["bdb", "ndb"]
+)
+def test_older_rpm_databases_are_read(path: str) -> None:
+    data = (REPOS.parent / "rpmdb" / path.rpartition("/")[2]).read_bytes()
+    config = _config(_image("rocky", **{path: data}))
+    assert [p.name for p in config.installed or ()] == ["base", "bigfiles", "lib"]
+    assert config.notes == ()
+
+
+def test_a_malformed_berkeley_db_is_one_line() -> None:
+    files = _image("rocky", **{"/var/lib/rpm/Packages": b"\0" * 16})
+    assert configure(files, "amd64") == (
+        "/var/lib/rpm/Packages is shorter than a Berkeley DB meta page"
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from cli import run
 from handmade import HandImage, push
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo
+from rpmrepo import Spec, build_repo, dnf_install, header_blobs, ndb_packages, needs_rpm_tools
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
@@ -48,11 +48,12 @@ RUN zypper --non-interactive install --no-recommends curl
 """
 
 
-def tumbleweed_image() -> HandImage:
+def tumbleweed_image(extra: dict[str, bytes] | None = None) -> HandImage:
     files = {
         "etc/os-release": OS_RELEASE,
         "etc/zypp/repos.d/repo-oss.repo": REPO_OSS,
         "etc/zypp/repos.d/repo-update.repo": REPO_UPDATE,
+        **(extra or {}),
     }
     return files_image(files)
 
@@ -166,3 +167,45 @@ def test_leap_is_pinned_by_versions(
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
     assert lock.stages[0].snapshot is None
     assert "pinned, not rebuildable once the branch moves on" in lock.stages[0].notes
+
+
+@needs_rpm_tools
+def test_tumbleweed_ndb_rpmdb_counts_as_installed(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    history: Mirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # The image already has libcurl4 8.10.1, in rpm's ndb database as openSUSE keeps it.
+    root = tmp_path / "root"
+    oss = history.root / "history" / "20261128" / "tumbleweed" / "repo" / "oss"
+    dnf_install(root, oss, ["libcurl4"])
+    rpmdb = ndb_packages(list(header_blobs(root).values()))
+    image = tumbleweed_image({"usr/lib/sysimage/rpm/Packages.db": rpmdb})
+    push(image, registry, "opensuse/tumbleweed", "ndb")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM opensuse/tumbleweed:ndb\nRUN zypper --non-interactive install curl libcurl4\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # libcurl4 is installed at the snapshot's version: nothing to add for the word or for curl.
+    assert {p.name: p.version for p in stage.packages} == {"curl": "8.10.1-1"}
+    assert not any("rpm database" in note for note in stage.notes)
+
+    code, _, err = _pinner(
+        capsys, hub, history, "update", "--snapshot", "20261210T000000Z", str(dockerfile)
+    )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # zypper install updates a named package that is installed older; curl's need of libcurl4
+    # alone would not have.
+    assert {p.name: p.version for p in stage.packages} == {
+        "curl": "8.11.0-1",
+        "libcurl4": "8.11.0-1",
+    }

@@ -47,7 +47,8 @@ class PackageArg(NamedTuple):
     end: int
     # Written without quotes, escapes or expansions: a pin can replace the word as it stands.
     plain: bool = True
-    # Repositories the command adds for this word alone (apk add --repository URL).
+    # Repositories named for this word alone: apk add --repository URL adds them; pacman's
+    # `core/glibc` takes the word from that repository only.
     repositories: tuple[str, ...] = ()
 
 

@@ -175,6 +175,9 @@ _VERSION = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9._+~]+-[0-9]+(?:\.[0-9]+)?")
 _ARCH = re.compile(r"[A-Za-z0-9_]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FILENAME = re.compile(r"[A-Za-z0-9@_+][A-Za-z0-9@._+:-]*\.pkg\.tar(?:\.[a-z0-9]+)?")
+# A lock's filename: the path under the archive's day (`core/os/x86_64/<file>`); locks written
+# before the repository was recorded hold the file alone.
+_LOCKED_FILENAME = re.compile(r"(?:[a-z0-9][a-z0-9@._+-]*/os/[A-Za-z0-9_]+/)?" + _FILENAME.pattern)
 _FIELD = re.compile(r"%[A-Z0-9]+%")
 
 
@@ -184,7 +187,7 @@ def valid_fields(name: str, version: str, sha256: str, filename: str) -> bool:
         _NAME.fullmatch(name)
         and _VERSION.fullmatch(version)
         and _SHA256.fullmatch(sha256)
-        and _FILENAME.fullmatch(filename)
+        and _LOCKED_FILENAME.fullmatch(filename)
     )
 
 

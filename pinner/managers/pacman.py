@@ -480,7 +480,10 @@ def read_install(invocation: Invocation) -> Install | None:
         if depend is None:
             continue
         constraint = f"{depend.op}{depend.version}" if depend.op else None
-        packages.append(PackageArg(depend.name, constraint, target.start, target.end))
+        repositories = (target.repo,) if target.repo else ()
+        packages.append(
+            PackageArg(depend.name, constraint, target.start, target.end, repositories=repositories)
+        )
     notes = list(command.notes)
     if command.upgrades:
         notes.append(_UPGRADE_NOTE)
@@ -546,25 +549,50 @@ class Pacman:
             await self._repository(fetch, name, config.architecture, snapshot, mirrors)
             for name in pinned
         ]
-        targets = [r.name + (r.constraint or "") for r in requests]
-        found = resolve(repos, targets, config.installed)
         day = archive_day(snapshot)
+        targets: dict[str, PackageArg] = {}
+        elsewhere: list[UnpinnedPackage] = []
+        for request in requests:
+            target = request.name + (request.constraint or "")
+            if request.repositories:
+                # `core/glibc`: pacman takes the word from that repository alone.
+                repo = request.repositories[0]
+                if repo not in {r.name for r in config.repos}:
+                    raise PackageError(
+                        request.name, f"{repo}/{target}: {PACMAN_CONF} has no [{repo}]"
+                    )
+                if repo not in pinned:
+                    why = f"not pinned: [{repo}] is not on the snapshot's mirrorlist"
+                    elsewhere.append(UnpinnedPackage(request.name, why))
+                    continue
+                target = f"{repo}/{target}"
+            targets[target] = request
+        found = resolve(repos, targets, config.installed)
         for missing in found.missing:
-            name = missing.partition(":")[0]
-            if not missing.endswith("no repository has it") or "required by" in missing:
-                continue
-            raise PackageError(name, f"{name}: not in {', '.join(pinned)} of {day}")
-        unpinned = tuple(
+            target = missing.partition(":")[0]
+            if target not in targets:
+                continue  # a dependency: recorded unpinned below
+            repo = target.partition("/")[0] if "/" in target else ", ".join(pinned)
+            raise PackageError(targets[target].name, f"{target}: not in {repo} of {day}")
+        unpinned = elsewhere + [
             UnpinnedPackage(m.partition(":")[0], f"not pinned: {m.partition(': ')[2]}")
             for m in found.missing
-        )
+        ]
+        # The filename is the path under the day's archive, so the lock says which repository
+        # each package comes from (`extra/bash` takes extra's even where core has one).
         packages = tuple(
-            LockedPackage(p.name, config.architecture, p.version, p.sha256, p.filename)
-            for _, p in sorted(found.packages, key=lambda rp: rp[1].name)
+            LockedPackage(
+                p.name,
+                config.architecture,
+                p.version,
+                p.sha256,
+                f"{repo}/os/{config.architecture}/{p.filename}",
+            )
+            for repo, p in sorted(found.packages, key=lambda rp: rp[1].name)
         )
         return Resolved(
             packages,
-            unpinned=unpinned,
+            unpinned=tuple(unpinned),
             notes=tuple(notes),
             signature=signature_checks(config),
             rebuildable=True,
@@ -590,7 +618,12 @@ class Pacman:
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         fields = (package.name, package.version, package.sha256, package.filename)
-        if not valid_fields(*fields) or package.architecture not in ARCHITECTURES.values():
+        repo, _, rest = package.filename.partition("/")
+        if (
+            not valid_fields(*fields)
+            or package.architecture not in ARCHITECTURES.values()
+            or (rest and (repo not in OFFICIAL_REPOS or rest.split("/")[1] != package.architecture))
+        ):
             raise ValueError(f"{package.name}: not a package an Arch database could name")
         return package
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 import subprocess
@@ -9,12 +10,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from arch_repo import Pkg, local_desc, needs_pacman, pacman_in, repo_add
+from arch_repo import (
+    Pkg,
+    install_local,
+    local_desc,
+    needs_pacman,
+    pacman_in,
+    pacman_print,
+    repo_add,
+)
 from shell_syntax import checkers
 from stand_in import Mirror
 
 from pinner import syntax
-from pinner.managers import alpm, pacman
+from pinner.apt.shell import run_invocations
+from pinner.errors import PackageError
+from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.managers import Resolved, alpm, pacman
 from pinner.managers.alpm import Depend
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
@@ -353,3 +365,123 @@ CHANGES = [
 @pytest.mark.parametrize(("run", "expected"), CHANGES, ids=[run for run, _ in CHANGES])
 def test_config_changes(run: str, expected: str | None) -> None:
     assert pacman.config_changes(run) == expected
+
+
+def test_read_install_keeps_the_named_repository() -> None:
+    (invocation,) = run_invocations("pacman -S --noconfirm extra/zsh 'bash>=5'", "\\")
+    install = pacman.read_install(invocation)
+    assert install is not None
+    assert [(p.name, p.constraint, p.repositories) for p in install.packages] == [
+        ("zsh", None, ("extra",)),
+        ("bash", ">=5", ()),
+    ]
+
+
+# zsh in both: a bare `zsh` is core's (repository order), `extra/zsh` is extra's.
+NAMED_CORE = [*CORE, Pkg("zsh", "5.9-1", depends=["glibc"])]
+NAMED_EXTRA = [*EXTRA, Pkg("zsh", "5.9.1-1", depends=["glibc", "pcre2"]), Pkg("pcre2", "10.44-1")]
+SNAPSHOT = "20261201T101500Z"
+# The image's real pacman.conf without [community] (gone from the archive since 2024), plus a
+# third party's repository the step leaves alone.
+NAMED_CONF = (ARCH / "pacman.conf").read_text().split("[community]")[0] + (
+    "[custom]\nServer = https://example.org/$repo\n"
+)
+
+
+@pytest.fixture(scope="module")
+def named_repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add (Debian: pacman-package-manager)")
+    root = tmp_path_factory.mktemp("named")
+    for name, pkgs in (("core", NAMED_CORE), ("extra", NAMED_EXTRA)):
+        repo_add(root / name, name, pkgs)
+    return {"core": root / "core", "extra": root / "extra"}
+
+
+def _resolve(repos: dict[str, Path], words: str) -> Resolved:
+    """Pacman.resolve over the repo-add made databases, for the words of one pacman -S."""
+    mirrors = {"arch": "https://archive.example/repos"}
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        for name, directory in repos.items():
+            if url == pacman.database_url(name, "x86_64", SNAPSHOT, mirrors):
+                return (directory / f"{name}.db.tar.gz").read_bytes()
+        raise AssertionError(url)
+
+    files = _image(installed=(Pkg("glibc", "2.40-1"),))
+    files["/etc/pacman.conf"] = NAMED_CONF.encode()
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    (invocation,) = run_invocations(f"pacman -S --noconfirm {words}", "\\")
+    install = pacman.read_install(invocation)
+    assert install is not None
+    return asyncio.run(
+        pacman.Pacman().resolve(
+            fetch, config, install.packages, mirrors, refresh=False, snapshot=SNAPSHOT
+        )
+    )
+
+
+NAMED = ["extra/zsh", "zsh", "core/curl extra/git", "extra/zsh git"]
+
+
+@needs_pacman
+@pytest.mark.parametrize("words", NAMED, ids=NAMED)
+def test_named_repository_is_honoured_and_recorded(
+    named_repos: dict[str, Path], tmp_path: Path, words: str
+) -> None:
+    """The lock's files come from the repositories real pacman takes them from (`pacman -Sp`)."""
+    resolved = _resolve(named_repos, words)
+    install_local(tmp_path, [Pkg("glibc", "2.40-1")])
+    expected = pacman_print(tmp_path, list(named_repos.items()), words.split())
+    assert resolved.unpinned == ()
+    found = [(p.filename.split("/")[0], p.name, p.version) for p in resolved.packages]
+    assert sorted(found) == expected
+    for package in resolved.packages:
+        file = f"{package.name}-{package.version}-x86_64.pkg.tar.gz"
+        assert package.filename.endswith(f"/os/x86_64/{file}")
+        assert pacman.MANAGER.checked(package) == package
+
+
+def test_named_repository_the_image_lacks_or_the_step_leaves_alone(
+    named_repos: dict[str, Path],
+) -> None:
+    with pytest.raises(PackageError) as raised:
+        _resolve(named_repos, "core-testing/glibc")
+    assert (raised.value.package, str(raised.value)) == (
+        "glibc",
+        "core-testing/glibc: /etc/pacman.conf has no [core-testing]",
+    )
+    with pytest.raises(PackageError) as raised:
+        _resolve(named_repos, "core/git")
+    assert (raised.value.package, str(raised.value)) == (
+        "git",
+        "core/git: not in core of 2026/11/30",
+    )
+    resolved = _resolve(named_repos, "custom/tool curl")
+    assert resolved.unpinned == (
+        UnpinnedPackage("tool", "not pinned: [custom] is not on the snapshot's mirrorlist"),
+    )
+    assert [p.filename for p in resolved.packages] == [
+        "core/os/x86_64/curl-8.10.1-1-x86_64.pkg.tar.gz"
+    ]
+
+
+LOCKED = [
+    ("core/os/x86_64/curl-8.10.1-1-x86_64.pkg.tar.zst", True),
+    ("curl-8.10.1-1-x86_64.pkg.tar.zst", True),  # written before the repository was recorded
+    ("custom/os/x86_64/curl-8.10.1-1-x86_64.pkg.tar.zst", False),
+    ("core/os/aarch64/curl-8.10.1-1-x86_64.pkg.tar.zst", False),
+    ("../os/x86_64/curl-8.10.1-1-x86_64.pkg.tar.zst", False),
+    ("core/x86_64/curl-8.10.1-1-x86_64.pkg.tar.zst", False),
+]
+
+
+@pytest.mark.parametrize(("filename", "valid"), LOCKED, ids=[f for f, _ in LOCKED])
+def test_checked_filenames(filename: str, valid: bool) -> None:
+    package = LockedPackage("curl", "x86_64", "8.10.1-1", "a" * 64, filename)
+    if valid:
+        assert pacman.MANAGER.checked(package) == package
+    else:
+        with pytest.raises(ValueError):
+            pacman.MANAGER.checked(package)

@@ -29,8 +29,10 @@ DAYS = {
             Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
             Pkg("curl", "8.10.1-1", depends=["glibc", "openssl"]),
             Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+            Pkg("zsh", "5.9-1", depends=["glibc"]),
         ],
-        "extra": [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"])],
+        # zsh in both: `extra/zsh` is extra's, a bare `zsh` would be core's.
+        "extra": [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"]), Pkg("zsh", "5.9.1-1")],
         "community": [Pkg("perl", "5.40.0-1", depends=["glibc"])],
     },
     "2026/12/09": {
@@ -39,8 +41,9 @@ DAYS = {
             Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
             Pkg("curl", "8.11.0-1", depends=["glibc", "openssl"]),
             Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+            Pkg("zsh", "5.9-1", depends=["glibc"]),
         ],
-        "extra": [Pkg("git", "2.47.1-1", depends=["curl", "perl", "sh"])],
+        "extra": [Pkg("git", "2.47.1-1", depends=["curl", "perl", "sh"]), Pkg("zsh", "5.9.1-1")],
         "community": [Pkg("perl", "5.40.0-1", depends=["glibc"])],
     },
 }
@@ -48,7 +51,7 @@ DOCKERFILE = """\
 FROM archlinux:base
 RUN pacman -Syu --noconfirm --needed git \\
     && pacman -Scc --noconfirm
-RUN pacman -S --noconfirm curl
+RUN pacman -S --noconfirm curl extra/zsh
 """
 
 
@@ -111,7 +114,9 @@ def test_lock_check_update(
     )
     assert step in text
     # The cache cleanup only where the RUN leaves the cache; nothing else in the RUNs changes.
-    assert "RUN pacman -S --noconfirm curl \\\n    && rm -rf /var/cache/pacman/pkg/*\n" in text
+    assert (
+        "RUN pacman -S --noconfirm curl extra/zsh \\\n    && rm -rf /var/cache/pacman/pkg/*\n"
+    ) in text
     assert text.count("rm -rf /var/cache/pacman/pkg/*") == 1
     assert run_errors(text) == []
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
@@ -127,9 +132,17 @@ def test_lock_check_update(
     )
     day = root / "repos" / "2026" / "11" / "30"
     recorded = {p.name: (p.version, p.sha256, p.architecture) for p in stage.packages}
-    files = {p.name: p for p in day.glob("*/os/x86_64/*.pkg.tar.gz")}
-    # git's and curl's closure minus what the image has (glibc, bash for sh).
-    assert sorted(recorded) == ["curl", "git", "openssl", "perl"]
+    files = {str(p.relative_to(day)): p for p in day.glob("*/os/x86_64/*.pkg.tar.gz")}
+    # git's and curl's closure minus what the image has (glibc, bash for sh), and extra's zsh.
+    assert sorted(recorded) == ["curl", "git", "openssl", "perl", "zsh"]
+    assert recorded["zsh"][0] == "5.9.1-1"
+    assert {p.name: p.filename.split("/")[0] for p in stage.packages} == {
+        "curl": "core",
+        "git": "extra",
+        "openssl": "core",
+        "perl": "community",
+        "zsh": "extra",
+    }
     for package in stage.packages:
         data = files[package.filename].read_bytes()
         assert recorded[package.name][1] == hashlib.sha256(data).hexdigest()

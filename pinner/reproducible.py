@@ -266,7 +266,7 @@ MANAGER_MARKER_RE = re.compile(
 
 
 class ManagerStep(NamedTuple):
-    """An inserted manager step: lines[start] is the marker, lines[start + 1] its RUN."""
+    """An inserted manager step: lines[start] is the marker, lines[start + 1:end] its RUN."""
 
     start: int
     end: int
@@ -282,7 +282,12 @@ def find_manager_step(parsed: Dockerfile, stage: Stage) -> ManagerStep | None:
     for i in range(first, last):
         match = MANAGER_MARKER_RE.match(lines[i])
         if match and re.match(r"(?i)[ \t]*RUN\b", lines[i + 1]):
-            return ManagerStep(i, i + 2, match["manager"], match["timestamp"])
+            # The RUN goes on while its lines end in the escape character (a dnf compose step
+            # re-pointing several repositories is one sed over several lines).
+            end = i + 2
+            while end < len(lines) and lines[end - 1].rstrip("\r").endswith(parsed.escape):
+                end += 1
+            return ManagerStep(i, end, match["manager"], match["timestamp"])
     return None
 
 

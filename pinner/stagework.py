@@ -248,6 +248,11 @@ class StageWork:
                 notes,
             )
         base = self.base_key(plan.stage)
+        if getattr(manager, "snapshot_on_request", False):
+            # Snapshots that expire (dnf's composes) only when --snapshot asks for them, or the
+            # stage already has one: otherwise the manager resolves from what is served now.
+            asked = self.options.snapshot is not None or (old is not None and old.step == "exact")
+            snapshot = snapshot if asked else ""
         if old is not None and self._manager_reusable(old, base, manager, requests, snapshot):
             return old, notes
         # apk's installed database: what the base image's upper layers added (python:alpine's
@@ -354,6 +359,8 @@ class StageWork:
             and old.base == base
             and old.package_manager == manager.name
             and old.snapshot in (None, snapshot)
+            # A stage that is to get its step now (--snapshot on dnf) is resolved again.
+            and not (getattr(manager, "snapshot_on_request", False) and snapshot and not old.step)
             and bool(old.packages)
             and named <= locked
             and self._wanted_arches(old)
@@ -499,6 +506,8 @@ async def _unserved(
     manager: managers.Manager,
 ) -> list[str]:
     """The locked packages of a manager stage its repositories no longer serve."""
+    if stage.step == "exact" and getattr(manager, "snapshot_on_request", False):
+        return []  # pinned to a dated compose, which does not change while it is kept
     arches = sorted({p.architecture for p in stage.packages})
     platforms = tuple(p for a in arches if (p := manager.platform(a)) is not None)
     work = StageWork(session, target, resolved, Options(platforms=platforms))

@@ -134,7 +134,9 @@ class Manager(Protocol):
         refresh: `update --pin-versions`, which rewrites the words: ignore their exact pins.
 
         snapshot is the lock's time: managers with dated snapshots resolve from that date's
-        indexes, the others from what their mirrors serve now.
+        indexes, the others from what their mirrors serve now. A manager whose snapshots expire
+        sets `snapshot_on_request = True` (read with getattr) and gets "" unless --snapshot
+        asked for one or the stage already has its step.
         """
 
     def step(

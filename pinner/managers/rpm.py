@@ -2,7 +2,9 @@
 
 The repositories these images configure keep only their current builds (Fedora's and EL's
 `updates`), so a lock records what they serve today: NEVRA and checksum per architecture, pins
-`name-[epoch:]version-release` with --pin-versions, and `update` moves them on.
+`name-[epoch:]version-release` with --pin-versions, and `update` moves them on. Asked with
+--snapshot, Fedora's and CentOS Stream's stages are pointed at the dated compose of the lock's
+time instead (pinner.managers.rpmcompose), which their hosts keep for some weeks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from pinner.apt.release import GpgvMissing, verify_signature
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers import (
+    Fetch,
+    ImageConfig,
+    Install,
+    Manager,
+    PackageArg,
+    Resolved,
+    own,
+    rpmcompose,
+)
 from pinner.managers import repodata as rd
 from pinner.managers.rpmcommands import PROGRAMS, RpmOptions, cleanup_for, read_command
 from pinner.managers.rpmconfig import (
@@ -44,11 +55,12 @@ MIRROR_NAMES: Mapping[str, str] = {
     "almalinux": "alma",
     "rhel": "ubi",
 }
-MAX_PRIMARY_BYTES = 128 * 1024 * 1024
+MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Fedora's largest is about 40 MiB
 MAX_SIGNATURE_BYTES = 64 * 1024  # repomd.xml.asc: one armored signature is under 1 KiB
 SIGNATURE_OFF = "not checked: repo_gpgcheck is off"
 _KEY_DIR = "/etc/pki/rpm-gpg/"
-_MIRRORS_TRIED = 3  # compressed; Fedora's largest is about 40 MiB
+_MIRRORS_TRIED = 3
+_COMPOSES_TRIED = 5  # the newest composes before the day whose STATUS is read
 _NAME_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
 _VERSION_RE = re.compile(r"([0-9]+:)?[A-Za-z0-9_+.~^]+-[A-Za-z0-9_+.~^]+")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
@@ -67,6 +79,17 @@ class _Repodata(NamedTuple):
     packages: tuple[rd.RpmPackage, ...]
     base: str
     signature: str = SIGNATURE_OFF  # what came of repomd.xml's signature
+
+
+class _Pool(NamedTuple):
+    """The packages of the repositories one command uses, and what reading them found."""
+
+    pool: Pool
+    repo_ids: tuple[str, ...]
+    notes: tuple[str, ...]
+    signatures: frozenset[str]
+    targets: tuple[rpmcompose.Target, ...] = ()  # repositories the compose step re-points
+    live: bool = True  # some repository was read as served now, not from a compose
 
 
 def _dearmor(data: bytes) -> bytes:
@@ -146,6 +169,9 @@ class Rpm:
     image_paths = IMAGE_PATHS
     snapshots = False
     version_pins = True
+    # Composes are kept for weeks only, so the engine hands resolve() and step() the lock's time
+    # only when --snapshot asks for it (or the stage already has a compose step); else "".
+    snapshot_on_request = True
     # The engine reads every layer of the base image: language images (ubi9/python-312 and the
     # like) install packages in upper layers, and the rpmdb there is the one dnf will see.
     reads_every_layer = True
@@ -156,6 +182,9 @@ class Rpm:
         # The options of the command of each word (--enablerepo, weak deps): installs() sees the
         # command, resolve() only its words.
         self._options: dict[PackageArg, RpmOptions] = {}
+        # The compose chosen per (series, snapshot), and the step each resolved stage needs.
+        self._composes: dict[tuple[str, str, str], str] = {}
+        self._steps: dict[tuple[str, RpmConfig], tuple[rpmcompose.Target, ...]] = {}
 
     def platform(self, arch: str) -> str | None:
         return next((f"linux/{p}" for p, a in BASEARCH.items() if a == arch), None)
@@ -280,15 +309,38 @@ class Rpm:
         self._repodata[key] = found
         return found
 
+    async def _compose(self, fetch: Fetch, line: rpmcompose.Series, snapshot: str) -> str:
+        """The newest finished compose of a series dated before the snapshot's day."""
+        key = (line.listing, line.prefix, snapshot)  # one choice for every variant
+        if key not in self._composes:
+            subject = f"{untrusted(line.listing)} ({line.prefix} composes)"
+            listing = await fetch(line.listing, subject, rpmcompose.MAX_LISTING)
+            ids = rpmcompose.candidates(listing, line, snapshot)
+            for compose in ids[:_COMPOSES_TRIED]:
+                status_url = f"{line.listing}{compose}/STATUS"
+                status = await fetch(status_url, status_url, rpmcompose.MAX_STATUS)
+                if rpmcompose.finished(status):
+                    self._composes[key] = compose
+                    break
+            else:
+                raise MirrorError(
+                    f"{subject}: no finished compose dated before {snapshot[:8]}"
+                    f" (newest {_COMPOSES_TRIED} tried)"
+                )
+        return self._composes[key]
+
     async def _pool(
         self,
         fetch: Fetch,
         config: RpmConfig,
         options: RpmOptions,
         mirrors: Mapping[str, str],
-    ) -> tuple[Pool, tuple[str, ...], tuple[str, ...], set[str]]:
-        """The packages of the repositories a command uses, their ids, notes, and signatures."""
-        mirrored = bool(mirrors.get(MIRROR_NAMES.get(config.distro, "")))
+        snapshot: str = "",
+    ) -> _Pool:
+        """The packages of the repositories a command uses: from the compose of snapshot's time
+        where one is asked for and kept, else as served now."""
+        composes = bool(snapshot) and rpmcompose.family(config) is not None
+        mirrored = not composes and bool(mirrors.get(MIRROR_NAMES.get(config.distro, "")))
         repos, notes = [], []
         for repo in enabled_repos(config, options):
             urls = (*repo.baseurls, repo.metalink or "", repo.mirrorlist or "")
@@ -302,12 +354,52 @@ class Rpm:
                 )
         packages: list[rd.RpmPackage] = []
         signatures = set()
+        targets: list[rpmcompose.Target] = []
+        pinned: dict[tuple[str, str], list[str]] = {}
+        live = False
+        files = dict(config.repo_files)
+        # In compose mode the family's --snapshot-mirror names the compose host, not a mirror
+        # of the repositories that have no compose (extras-common, a third party's).
+        own_host = rpmcompose.family(config) if composes else None
+        served = {k: v for k, v in mirrors.items() if k != own_host}
         for repo in repos:
-            found = await self._fetch_repo(fetch, config, repo, mirrors)
+            try:
+                line = rpmcompose.series(config, repo, mirrors) if composes else None
+            except ValueError as error:
+                raise MirrorError(str(error)) from None
+            found: _Repodata | None = None
+            if line is not None:
+                compose = await self._compose(fetch, line, snapshot)
+                pointed = rpmcompose.target(repo, files, line.tree(compose))
+                if isinstance(pointed, str):
+                    notes.append(pointed)
+                else:
+                    targets.append(pointed)
+                    pinned.setdefault((compose, line.listing.split("/")[2]), []).append(repo.id)
+                    base = line.tree(compose, config.arch)
+                    found = await self._read_base(fetch, config, repo, base, None)
+            elif composes and not rpmcompose.frozen(config, repo):
+                notes.append(
+                    f"[{repo.id}] ({repo.source}) has no dated compose;"
+                    " its packages are what it serves now"
+                )
+            if found is None:
+                live = live or not rpmcompose.frozen(config, repo)
+                found = await self._fetch_repo(fetch, config, repo, served)
             packages += found.packages
             signatures.add(found.signature)
+        for (compose, host), ids in pinned.items():
+            listed = ", ".join(f"[{i}]" for i in ids)
+            notes.append(f"{listed} pinned to the compose {compose}; {host} {rpmcompose.EXPIRY}")
         pool = Pool(packages, config.installed or (), config.arch)
-        return pool, tuple(r.id for r in repos), tuple(notes), signatures
+        return _Pool(
+            pool,
+            tuple(r.id for r in repos),
+            tuple(notes),
+            frozenset(signatures),
+            tuple(targets),
+            live or not composes,
+        )
 
     async def resolve(
         self,
@@ -329,15 +421,22 @@ class Rpm:
             groups.setdefault(options, []).append(spec)
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
-        signatures: set[str] = set()
-        for options, specs in groups.items():
-            pool, repo_ids, repo_notes, found_signatures = await self._pool(
-                fetch, config, options, mirrors
+        if snapshot and rpmcompose.family(config) is None:
+            notes.append(
+                f"{untrusted(config.distro)} {untrusted(config.releasever)} publishes no dated"
+                " composes: --snapshot pins versions only"
             )
-            signatures |= found_signatures
-            notes += repo_notes
+        signatures: set[str] = set()
+        targets: dict[str, rpmcompose.Target] = {}
+        live = False
+        for options, specs in groups.items():
+            found_pool = await self._pool(fetch, config, options, mirrors, snapshot)
+            signatures |= found_pool.signatures
+            notes += found_pool.notes
+            targets |= {t.repo: t for t in found_pool.targets}
+            live = live or found_pool.live
             weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
-            found = resolve(pool, specs, weak_deps=weak)
+            found = resolve(found_pool.pool, specs, weak_deps=weak)
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
@@ -345,18 +444,20 @@ class Rpm:
                 raise PackageError(
                     name,
                     f"{missing}: nothing in the enabled repositories provides it"
-                    f" ({', '.join(repo_ids) or 'none enabled'}; {where})",
+                    f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )
             notes += found.notes
             for choice in found.chosen:
                 chosen.setdefault(choice.package.name, choice.package)
+        if snapshot:
+            self._steps[(snapshot, config)] = tuple(targets.values())
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))
         unpinned: tuple[UnpinnedPackage, ...] = ()
         # "verified" only when every repository's repomd.xml was; otherwise what was not checked.
         unchecked = sorted(signatures - {SIGNATURE_VERIFIED})
         signature = unchecked[0] if unchecked else (SIGNATURE_VERIFIED if signatures else None)
         return Resolved(
-            packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=False
+            packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=not live
         )
 
     async def unserved(
@@ -367,7 +468,7 @@ class Rpm:
         mirrors: Mapping[str, str],
     ) -> list[str]:
         config = own(image, RpmConfig)
-        pool, repo_ids, _, _ = await self._pool(fetch, config, RpmOptions(), mirrors)
+        pool, repo_ids, *_ = await self._pool(fetch, config, RpmOptions(), mirrors)
         lines = []
         for package in packages:
             if package.architecture != config.arch:
@@ -386,7 +487,10 @@ class Rpm:
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
     ) -> tuple[str, ...] | str | None:
-        return None  # resolved from the live repositories; composes are not offered yet
+        rpm = own(config, RpmConfig)
+        # Known once resolve() chose the composes; None before it and where none is used.
+        targets = self._steps.get((snapshot, rpm)) if snapshot else None
+        return rpmcompose.step(targets) if targets else None
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return None  # no snapshot step to go past

@@ -80,6 +80,8 @@ class RpmConfig(NamedTuple):
     installed: tuple[Installed, ...] | None  # None when the image holds no rpmdb
     notes: tuple[str, ...]
     key_files: tuple[tuple[str, bytes], ...] = ()  # the keys' paths and bytes, for repo_gpgcheck
+    # The files the repositories are defined in, as written: a compose step edits them.
+    repo_files: tuple[tuple[str, bytes], ...] = ()
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -229,6 +231,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         installed,
         tuple(notes),
         tuple((path, files[path]) for path in keys),
+        tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
     )
 
 

@@ -1,0 +1,221 @@
+"""`pinner lock --snapshot`, `lock`, `check` and `update` on a CentOS Stream 9 dnf stage: a real
+registry holding an image with the real c9s.repo, and a stand-in composes.stream.centos.org whose
+compose trees createrepo_c made from RPMs rpmbuild built (listed by http.server's directory index,
+each with its pungi STATUS file). Real dnf then follows the step pinner wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli import run
+from handmade import push
+from registryd import Registry, push_image
+from rpmrepo import Spec, build_repo, needs_rpm_tools
+from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
+
+from pinner import lockfile
+
+TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
+C9S = (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes()
+OS_RELEASE = b'NAME="CentOS Stream"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\n'
+LIB = Spec("lib", "1.0")
+TOOL = Spec("tool", "3.0")
+# Compose id -> (STATUS, app's version in its BaseOS); None: no tree (the compose failed).
+COMPOSES = {
+    "CentOS-Stream-9-20261127.0": ("FINISHED", "1.0"),
+    "CentOS-Stream-9-20261130.0": ("FINISHED_INCOMPLETE", "1.1"),
+    "CentOS-Stream-9-20261130.1": ("DOOMED", None),
+    "CentOS-Stream-9-20261201.0": ("FINISHED", "1.2"),  # the lock's own day: not yet sure
+}
+DOCKERFILE = "FROM centos:stream9\nRUN dnf install -y app tool \\\n    && dnf clean all\n"
+
+
+def _step(mirror: str, compose: str) -> str:
+    tree = f"{mirror}/production/{compose}/compose"
+    return (
+        f"RUN sed -i \\\n"
+        f"    -e '/^\\[baseos\\]/,/^\\[/s|^baseurl=.*|baseurl={tree}/BaseOS/$basearch/os/|' \\\n"
+        f"    -e '/^\\[appstream\\]/,/^\\[/s|^baseurl=.*|baseurl={tree}/AppStream/$basearch/os/|'"
+        " \\\n    /etc/yum.repos.d/c9s.repo\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def composes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
+    root = tmp_path_factory.mktemp("composes")
+    for compose, (status, app) in COMPOSES.items():
+        folder = root / "production" / compose
+        folder.mkdir(parents=True)
+        (folder / "STATUS").write_text(f"{status}\n")
+        (folder / "COMPOSE_ID").write_text(f"{compose}\n")
+        if app is None:
+            continue
+        tree = folder / "compose"
+        specs = [Spec("app", app, requires=("lib",)), LIB]
+        build_repo(specs, tree / "BaseOS" / "x86_64" / "os")
+        build_repo([TOOL], tree / "AppStream" / "x86_64" / "os")
+    with Mirror(root=root) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    files = {"etc/os-release": OS_RELEASE, "etc/yum.repos.d/c9s.repo": C9S}
+    push(files_image(files), registry, "library/centos", "stream9")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+def _pinner(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
+) -> tuple[int, str, str]:
+    return pinner_at(capsys, hub, f"centos={mirror.url}", "linux/amd64", *args)
+
+
+def _pinner_remote(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
+) -> tuple[int, str, str]:
+    registry = ("--registry-mirror", f"docker.io=http://{hub}")
+    return run(
+        capsys, "check", "--remote", *registry, "--snapshot-mirror", f"centos={mirror.url}", *args
+    )
+
+
+def _dnf_follows(step_run: str, tmp_path: Path) -> list[str]:
+    """What real dnf would install with the image's c9s.repo after the step's sed ran."""
+    reposdir = tmp_path / "yum.repos.d"
+    reposdir.mkdir()
+    (reposdir / "c9s.repo").write_bytes(C9S)
+    script = step_run.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
+    subprocess.run(["sh", "-c", script], check=True)
+    result = subprocess.run(
+        [
+            "dnf",
+            f"--installroot={tmp_path / 'root'}",
+            "--releasever=9",
+            "--forcearch=x86_64",
+            f"--setopt=reposdir={reposdir}",
+            f"--setopt=cachedir={tmp_path / 'cache'}",
+            "--nogpgcheck",
+            "install",
+            "--assumeno",
+            "app",
+            "tool",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
+    assert rows, result.stdout + result.stderr
+    return sorted(f"{name}-{evr} {repo}" for name, evr, repo in rows)
+
+
+@needs_rpm_tools
+def test_snapshot_points_the_stage_at_the_compose_of_its_time(
+    capsys: pytest.CaptureFixture[str], hub: str, composes: Mirror, env: Path, tmp_path: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    code, _, err = _pinner(
+        capsys,
+        hub,
+        composes,
+        "lock",
+        "--snapshot",
+        "20261201T101500Z",
+        "--pin-versions",
+        str(dockerfile),
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    # The newest compose dated before the lock's day that finished (the .1 respin was DOOMED).
+    step = _step(composes.url, "CentOS-Stream-9-20261130.0")
+    assert text.endswith(
+        "# pinner: dnf snapshot 20261201T101500Z\n"
+        + step
+        + "RUN dnf install -y app-1.1-1 tool-3.0-1 \\\n    && dnf clean all\n"
+    )
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.snapshot, stage.step) == ("20261201T101500Z", "exact")
+    assert {(p.name, p.version) for p in stage.packages} == {
+        ("app", "1.1-1"),
+        ("lib", "1.0-1"),
+        ("tool", "3.0-1"),
+    }
+    assert "pinned, not rebuildable once the branch moves on" not in stage.notes
+    assert (
+        "[baseos], [appstream] pinned to the compose CentOS-Stream-9-20261130.0; 127.0.0.1:"
+        f"{composes.url.rsplit(':', 1)[1]} keeps composes for some weeks only: run pinner update"
+        " before this one is removed"
+    ) in stage.notes
+    # Real dnf, given the image's repo file after the step, reads that compose too.
+    assert _dnf_follows(step.rstrip("\n"), tmp_path) == [
+        "app-1.1-1 baseos",
+        "lib-1.0-1 baseos",
+        "tool-3.0-1 appstream",
+    ]
+    code, _, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, err
+    # check --remote does not ask the live repositories about a stage pinned to a compose.
+    asked = len(composes.log)
+    code, _, err = _pinner_remote(capsys, hub, composes, str(dockerfile))
+    assert code == 0, err
+    assert len(composes.log) == asked
+
+    # A plain lock keeps the compose (nothing asked again); the step's RUN is still checked.
+    lock_text = (env / "Dockerfile.lock").read_text()
+    asked = len(composes.log)
+    code, _, err = _pinner(capsys, hub, composes, "lock", "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    assert dockerfile.read_text() == text
+    assert (env / "Dockerfile.lock").read_text() == lock_text
+    assert len(composes.log) == asked
+
+    # update to an earlier time moves the step in place to that day's compose.
+    code, _, err = _pinner(
+        capsys,
+        hub,
+        composes,
+        "update",
+        "--snapshot",
+        "20261129T000000Z",
+        "--pin-versions",
+        str(dockerfile),
+    )
+    assert code == 0, err
+    moved = dockerfile.read_text()
+    # SOURCE_DATE_EPOCH moves with the snapshot; from FROM on, only the compose and app's pin.
+    expected = (
+        text.replace("20261201T101500Z", "20261129T000000Z")
+        .replace("20261130.0", "20261127.0")
+        .replace("app-1.1-1", "app-1.0-1")
+    )
+    assert moved[moved.index("FROM") :] == expected[expected.index("FROM") :]
+    assert moved.count("# pinner: dnf snapshot") == 1
+    assert run_errors(moved) == []
+
+
+@needs_rpm_tools
+def test_a_stage_without_its_compose_step_fails_check(
+    capsys: pytest.CaptureFixture[str], hub: str, composes: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    assert _pinner(capsys, hub, composes, *args)[0] == 0
+    text = dockerfile.read_text()
+    start = text.index("# pinner: dnf snapshot")
+    dockerfile.write_text(text[:start] + text[text.index("RUN dnf install") :])
+    code, out, _ = run(capsys, "check", str(dockerfile))
+    assert code == 1
+    assert out == (
+        f"{dockerfile}:5: stage 0: dnf runs without pinner's snapshot step at 20261201T101500Z\n"
+    )

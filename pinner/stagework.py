@@ -279,10 +279,8 @@ class StageWork:
             distro, release = config.distro, config.release
             try:
                 resolved = await manager.resolve(
-                    self.session.mirror.fetch,
-                    config,
+                    managers.Source(self.session.mirror.fetch, config, mirrors),
                     requests,
-                    mirrors,
                     # Exact pins in the words are set aside only when this run rewrites them: a
                     # pin left in the file must be what the lock records.
                     refresh=self.session.refresh and self.options.pin_versions,
@@ -519,6 +517,7 @@ async def _unserved(
             problems.append(f"stage {stage.stage}: {platform}: {config}")
             continue
         mine = [p for p in stage.packages if p.architecture == config.arch]
-        lines = await manager.unserved(session.mirror.fetch, config, mine, session.snapshot_mirrors)
+        source = managers.Source(session.mirror.fetch, config, session.snapshot_mirrors)
+        lines = await manager.unserved(source, mine)
         problems += [f"stage {stage.stage}: {line}" for line in lines]
     return problems

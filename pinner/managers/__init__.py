@@ -37,6 +37,15 @@ NOT_REBUILDABLE = "pinned, not rebuildable once the branch moves on"
 Fetch = Callable[[str, str, int], Awaitable[bytes]]
 
 
+class Source(NamedTuple):
+    """Where a stage's packages come from: the image's configuration, fetched through fetch."""
+
+    fetch: Fetch
+    config: ImageConfig
+    # The run's snapshot mirrors (--snapshot-mirror NAME=URL): distribution name -> base URL.
+    mirrors: Mapping[str, str]
+
+
 class PackageArg(NamedTuple):
     """A package word of an install command; start/end span the word in the RUN's shell text."""
 
@@ -120,16 +129,9 @@ class Manager(Protocol):
         """The image's own configuration from its files (absolute path -> bytes), or why not."""
 
     async def resolve(
-        self,
-        fetch: Fetch,
-        config: ImageConfig,
-        requests: Sequence[PackageArg],
-        mirrors: Mapping[str, str],
-        *,
-        refresh: bool,
-        snapshot: str,
+        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
     ) -> Resolved:
-        """Resolve the requested words for config's architecture.
+        """Resolve the requested words for the source configuration's architecture.
 
         refresh: `update --pin-versions`, which rewrites the words: ignore their exact pins.
 
@@ -159,13 +161,7 @@ class Manager(Protocol):
     def checked(self, package: LockedPackage) -> LockedPackage:
         """package, when every field is what an index could say; ValueError says why not."""
 
-    async def unserved(
-        self,
-        fetch: Fetch,
-        config: ImageConfig,
-        packages: Sequence[LockedPackage],
-        mirrors: Mapping[str, str],
-    ) -> list[str]:
+    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
         """One line per locked package the configured repositories no longer serve."""
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pinner.apt.shell import Invocation, Word, is_option, option_width, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, Source, own
 from pinner.output import untrusted
 
 NAME = "apk"
@@ -709,15 +709,9 @@ class Apk:
         return Universe(entries)
 
     async def resolve(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        requests: Sequence[PackageArg],
-        mirrors: Mapping[str, str],
-        *,
-        refresh: bool,
-        snapshot: str,
+        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
     ) -> Resolved:
+        fetch, image, mirrors = source
         config = own(image, ApkConfig)
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
@@ -760,13 +754,8 @@ class Apk:
             rebuildable=False,
         )
 
-    async def unserved(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        packages: Sequence[LockedPackage],
-        mirrors: Mapping[str, str],
-    ) -> list[str]:
+    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+        fetch, image, mirrors = source
         config = own(image, ApkConfig)
         # Packages locked from a repository an `apk add --repository` named: the same mirror.
         known = {r.tail for r in config.repositories}

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, Source, own
 from pinner.managers.alpm import (
     DescError,
     Package,
@@ -534,15 +534,9 @@ class Pacman:
         return self._databases[url]
 
     async def resolve(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        requests: Sequence[PackageArg],
-        mirrors: Mapping[str, str],
-        *,
-        refresh: bool,
-        snapshot: str,
+        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
     ) -> Resolved:
+        fetch, image, mirrors = source
         config = own(image, PacmanConfig)
         pinned, notes = snapshot_repos(config)
         repos = [
@@ -598,13 +592,7 @@ class Pacman:
             rebuildable=True,
         )
 
-    async def unserved(
-        self,
-        fetch: Fetch,
-        config: ImageConfig,
-        packages: Sequence[LockedPackage],
-        mirrors: Mapping[str, str],
-    ) -> list[str]:
+    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
         return []  # the archive keeps every day: a locked day's packages stay served
 
     def config_changes(self, run_text: str, escape: str) -> str | None:

@@ -28,6 +28,7 @@ from pinner.managers import (
     Manager,
     PackageArg,
     Resolved,
+    Source,
     own,
     rpmcompose,
 )
@@ -402,15 +403,9 @@ class Rpm:
         )
 
     async def resolve(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        requests: Sequence[PackageArg],
-        mirrors: Mapping[str, str],
-        *,
-        refresh: bool,
-        snapshot: str,
+        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
     ) -> Resolved:
+        fetch, image, mirrors = source
         config = own(image, RpmConfig)
         groups: dict[RpmOptions, list[str]] = {}
         for request in requests:
@@ -460,13 +455,8 @@ class Rpm:
             packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=not live
         )
 
-    async def unserved(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        packages: Sequence[LockedPackage],
-        mirrors: Mapping[str, str],
-    ) -> list[str]:
+    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+        fetch, image, mirrors = source
         config = own(image, RpmConfig)
         pool, repo_ids, *_ = await self._pool(fetch, config, RpmOptions(), mirrors)
         lines = []

@@ -16,7 +16,17 @@ from typing import NamedTuple
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
+from pinner.managers import (
+    Fetch,
+    ImageConfig,
+    Install,
+    Manager,
+    PackageArg,
+    Resolved,
+    Source,
+    own,
+    rpmdb,
+)
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool
@@ -513,15 +523,9 @@ class Zypper:
         return bases, ()
 
     async def resolve(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        requests: Sequence[PackageArg],
-        mirrors: Mapping[str, str],
-        *,
-        refresh: bool,
-        snapshot: str,
+        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
     ) -> Resolved:
+        fetch, image, mirrors = source
         config = own(image, ZypperConfig)
         packages: list[rd.RpmPackage] = []
         bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
@@ -556,13 +560,7 @@ class Zypper:
             rebuildable=tumbleweed,
         )
 
-    async def unserved(
-        self,
-        fetch: Fetch,
-        image: ImageConfig,
-        packages: Sequence[LockedPackage],
-        mirrors: Mapping[str, str],
-    ) -> list[str]:
+    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
         return []  # a history snapshot does not change; Leap's moves are found by update
 
     def step(

@@ -26,7 +26,7 @@ from pinner import syntax
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Resolved, alpm, pacman
+from pinner.managers import Resolved, Source, alpm, pacman
 from pinner.managers.alpm import Depend
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
@@ -417,7 +417,7 @@ def _resolve(repos: dict[str, Path], words: str) -> Resolved:
     assert install is not None
     return asyncio.run(
         pacman.Pacman().resolve(
-            fetch, config, install.packages, mirrors, refresh=False, snapshot=SNAPSHOT
+            Source(fetch, config, mirrors), install.packages, refresh=False, snapshot=SNAPSHOT
         )
     )
 

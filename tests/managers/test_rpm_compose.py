@@ -14,7 +14,7 @@ import pytest
 from shell_syntax import run_errors
 
 from pinner.errors import MirrorError
-from pinner.managers import Fetch, PackageArg, Resolved
+from pinner.managers import Fetch, PackageArg, Resolved, Source
 from pinner.managers import rpmcompose as rc
 from pinner.managers.rpm import Rpm
 from pinner.managers.rpmconfig import RpmConfig, configure
@@ -224,7 +224,7 @@ def _resolve(manager: Rpm, config: RpmConfig, files: dict[str, bytes], log: list
     requests = [PackageArg("pkg-with-no-deps", None, 0, 16)]
     fetch = _fetcher(files, log)
     return asyncio.run(
-        manager.resolve(fetch, config, requests, {}, refresh=False, snapshot=SNAPSHOT)
+        manager.resolve(Source(fetch, config, {}), requests, refresh=False, snapshot=SNAPSHOT)
     )
 
 

@@ -21,7 +21,8 @@
 #   when it comes later in the same tar; a target that came earlier, or sits in a lower layer, and
 #   is not itself wanted is lost (a stream cannot go back), and so is a wanted hard link to an
 #   unwanted file. Real images link only within the wanted set.
-# * zstd layers are refused with a clear error: Python < 3.14 has no zstd decoder in the stdlib.
+# * gzip, bzip2, xz and zstd layers are read (zstd with the zstandard package: Python < 3.14 has
+#   no zstd decoder of its own).
 # * Of /var/lib/dpkg/status only the "Package: apt" stanza is kept, read line by line.
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import tarfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
+
+import zstandard
 
 from pinner.apt import sourceslist
 from pinner.errors import PinnerError
@@ -191,7 +194,6 @@ MAX_LAYER_BYTES = 1024 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-ZSTD_LAYER = "+zstd"
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -350,13 +352,16 @@ def _apt_stanza(handle: IO[bytes]) -> bytes:
 
 
 def scan_layer(chunks: Iterable[bytes]) -> Entries:
-    """The wanted files, their symlinks and the whiteouts of a layer tar (plain, gzip, bz2, xz)."""
-    reader = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
-    head = reader.peek(4)[:4]
+    """The wanted files, their symlinks and the whiteouts of a layer tar (plain, gzip, bzip2, xz,
+    zstd)."""
+    buffered = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
+    head = buffered.peek(4)[:4]
     if not head:
         return {}
+    reader: IO[bytes] = buffered
     if head == ZSTD_MAGIC:
-        raise BaseImageError("layer is zstd-compressed; pinner reads gzip and plain tar layers")
+        # Frame after frame, as zstd(1) and zstd:chunked write them; tarfile reads it bounded.
+        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
     entries: Entries = {}
     extra: set[str] = set()  # targets of wanted symlinks
     try:
@@ -368,7 +373,7 @@ def scan_layer(chunks: Iterable[bytes]) -> Entries:
                 if member.offset_data + member.size > MAX_LAYER_BYTES:
                     raise BaseImageError(f"layer is over {MAX_LAYER_BYTES >> 30} GiB uncompressed")
                 _take(tar, member, entries, extra)
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
+    except (tarfile.TarError, zlib.error, EOFError, OSError, zstandard.ZstdError) as e:
         raise BaseImageError(f"layer is not a readable tar archive ({e})") from None
     return entries
 

@@ -5,7 +5,8 @@
 # * A layer blob is read once, as a stream of chunks, and never written to disk. Its compressed
 #   bytes are hashed against the manifest's digest and counted against the manifest's size; its
 #   uncompressed bytes are hashed against the config's diff_id (so a layer that lies about either
-#   is refused) and counted against a bound, so a gzip bomb stops early instead of running on.
+#   is refused) and counted against a bound, so a decompression bomb stops early instead of running
+#   on. Layers are plain, gzip or zstd tars.
 # * A file's bytes are hashed as they pass; only small text files are kept (for a short diff).
 # * Entry names are normalised ("./a", "/a" and "a" are one path); a name with a ".." component
 #   is refused, since no unpacker would put it where its name says.
@@ -25,6 +26,8 @@ import tarfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, NamedTuple
+
+import zstandard
 
 from pinner.errors import PinnerError
 
@@ -213,7 +216,7 @@ def scan(layer: Layer, chunks: Iterable[bytes], keep_text: bool = True) -> Layer
     )
     try:
         result, plain = _read(compressed, keep_text)
-    except (tarfile.TarError, zlib.error, EOFError, OSError, LayerError) as e:
+    except (tarfile.TarError, zlib.error, EOFError, OSError, zstandard.ZstdError, LayerError) as e:
         # A blob that is not what its digest says explains any other failure: say that first.
         try:
             compressed.drain()
@@ -238,16 +241,17 @@ def _read(compressed: _Counted, keep_text: bool) -> tuple[LayerScan, _Counted]:
     """The entries of a plain or gzip tar; both streams read to their end."""
     reader = io.BufferedReader(compressed, buffer_size=CHUNK)
     head = reader.peek(4)[:4]
-    if head.startswith(ZSTD_MAGIC):
-        raise LayerError("zstd-compressed; pinner reads gzip and plain tar layers")
     known = compressed.limit < UNKNOWN_SIZE
     bound = max(MIN_EXPANSION, RATIO * compressed.limit) if known else MIN_EXPANSION
-    chunks = _reader_chunks(reader)
-    plain = _Counted(
-        _gunzip(chunks) if head.startswith(GZIP_MAGIC) else chunks,
-        bound,
-        "it expands to more than {limit} bytes (a gzip bomb?)",
-    )
+    if head.startswith(GZIP_MAGIC):
+        chunks = _gunzip(_reader_chunks(reader))
+    elif head.startswith(ZSTD_MAGIC):
+        # Frame after frame (zstd:chunked writes many); each read is bounded by CHUNK.
+        unzstd = zstandard.ZstdDecompressor().stream_reader(reader, read_across_frames=True)
+        chunks = _reader_chunks(unzstd)
+    else:
+        chunks = _reader_chunks(reader)
+    plain = _Counted(chunks, bound, "it expands to more than {limit} bytes (a decompression bomb?)")
     result = _entries(io.BufferedReader(plain, buffer_size=CHUNK), keep_text)
     plain.drain()
     compressed.drain()

@@ -296,7 +296,7 @@ def test_gzip_bomb_is_stopped_at_the_bound(
     assert len(bomb.gzipped()[1]) < 100_000  # 32 MiB of zeros: a ratio of over 300
     code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", f"oci:{tmp_path / 'b'}")
     assert (code, out) == (1, "")
-    assert "it expands to more than " in err and "(a gzip bomb?)" in err
+    assert "it expands to more than " in err and "(a decompression bomb?)" in err
 
 
 def test_unknown_ignore_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

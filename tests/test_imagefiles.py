@@ -9,6 +9,7 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
+import zstandard
 from handmade import Entry, layer_tar, sha
 
 from pinner import imagefiles
@@ -115,11 +116,39 @@ def test_hard_link_to_a_lower_layer_takes_its_content() -> None:
     assert (view["/bin/dash"].sha256, view["/bin/dash"].target) == (sha(b"shell"), "/bin/sh")
 
 
-def test_zstd_layers_are_refused_with_a_reason() -> None:
-    blob = b"\x28\xb5\x2f\xfd" + bytes(100)
-    layer = Layer(sha(blob), "", len(blob), "")
-    with pytest.raises(LayerError, match="zstd-compressed; pinner reads gzip and plain tar"):
-        scan(layer, chunks(blob))
+def test_zstd_layers_read_as_gzip_layers_do() -> None:
+    tar = layer_tar([Entry("etc", kind="dir"), Entry("etc/hostname", b"box\n")])
+    zstd = zstandard.ZstdCompressor()
+    frames = zstd.compress(tar[:1000]) + zstd.compress(tar[1000:])
+    assert scan(*_with_chunks(layer_of(tar, frames))) == scan(*_with_chunks(layer_of(tar)))
+    truncated = frames[:-20]
+    with pytest.raises(
+        LayerError, match=r": uncompressed digest sha256:[0-9a-f]{64}, the config says "
+    ):
+        scan(*_with_chunks(layer_of(tar, truncated)))
+
+
+def test_a_zstd_bomb_stops_at_the_bound_in_little_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imagefiles, "MIN_EXPANSION", 1 << 20)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo("zeros")
+        info.size = 256 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    layer, blob = layer_of(raw.getvalue(), zstandard.ZstdCompressor().compress(raw.getvalue()))
+    del raw
+    tracemalloc.start()
+    try:
+        with pytest.raises(LayerError, match=r"expands to more than \d+ bytes"):
+            scan(layer, chunks(blob))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def _with_chunks(pair: tuple[Layer, bytes]) -> tuple[Layer, Iterator[bytes]]:
+    return pair[0], chunks(pair[1], 7)
 
 
 def test_scan_is_a_layer_scan() -> None:

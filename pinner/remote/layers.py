@@ -17,7 +17,6 @@ from pathlib import Path
 
 from pinner.baseimage import (
     KINDS,
-    ZSTD_LAYER,
     BaseImage,
     BaseImageError,
     Entries,
@@ -167,10 +166,6 @@ async def inspect(
     layers = await _manifest_layers(registry, ref, manifest_digest, cache_dir)
     merged: Entries = {}
     for n, layer in enumerate(layers, start=1):
-        if ZSTD_LAYER in layer.media_type:
-            raise BaseImageError(
-                f"layer {layer.digest}: zstd-compressed; pinner reads gzip and plain tar layers"
-            )
         merged = merge(merged, await layer_entries(registry, ref, layer.digest, cache_dir))
         try:
             check_kept(merged)

@@ -214,6 +214,26 @@ def apt_installs(
             yield run, package, run.line + text.count("\n", run.span.start, offset + package.start)
 
 
+def manager_installs(
+    parsed: dockerfile.Dockerfile,
+    runs: Sequence[dockerfile.Instruction],
+    manager: managers.Manager,
+) -> Iterator[tuple[dockerfile.Instruction, managers.Install, tuple[int, ...]]]:
+    """Every install command the manager's RUNs hold, with its RUN and each word's line (for lock
+    and check)."""
+    text = parsed.text
+    for run in runs:
+        shell = reproducible.shell_text(text, run)
+        offset = text.find(shell, run.span.start)
+        invocations = run_invocations(shell, parsed.escape)
+        for install in managers.invocations_installs(manager, invocations):
+            lines = tuple(
+                run.line + text.count("\n", run.span.start, offset + package.start)
+                for package in install.packages
+            )
+            yield run, install, lines
+
+
 def manager_packages(
     parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
 ) -> tuple[list[managers.PackageArg], list[tuple[int, str]], dict[str, int]]:
@@ -222,16 +242,11 @@ def manager_packages(
     notes: list[tuple[int, str]] = []
     lines: dict[str, int] = {}
     text = parsed.text
-    for run in plan.manager_runs:
-        shell = reproducible.shell_text(text, run)
-        offset = text.find(shell, run.span.start)
-        invocations = run_invocations(shell, parsed.escape)
-        for install in managers.invocations_installs(manager, invocations):
-            notes.extend((run.line, note) for note in install.notes)
-            for package in install.packages:
-                requests.setdefault(package.name, package)
-                line = run.line + text.count("\n", run.span.start, offset + package.start)
-                lines.setdefault(package.name, line)
+    for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
+        notes.extend((run.line, note) for note in install.notes)
+        for package, line in zip(install.packages, word_lines, strict=True):
+            requests.setdefault(package.name, package)
+            lines.setdefault(package.name, line)
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
     # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.
     first = plan.manager_runs[0].line if plan.manager_runs else None

@@ -13,7 +13,7 @@ from pinner.apt import shell as shell_lexer
 from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.lockfile import LockedStage
-from pinner.outcome import apt_installs
+from pinner.outcome import apt_installs, manager_installs
 from pinner.output import Reporter
 from pinner.workspace import Selection, Target, load
 
@@ -187,27 +187,22 @@ def _manager_pins(
     manager = managers.get(plan.manager)
     if manager is None:
         return []
-    parsed = target.parsed
     versions: dict[str, set[str]] = {}
     for package in entry.packages:
         versions.setdefault(package.name, set()).add(package.version)
     findings = []
-    for run in plan.manager_runs:
-        shell = reproducible.shell_text(parsed.text, run)
-        invocations = shell_lexer.run_invocations(shell, parsed.escape)
-        for install in managers.invocations_installs(manager, invocations):
-            for word in install.packages:
-                pinned = (word.constraint or "").removeprefix("=")
-                locked = versions.get(word.name)
-                if not word.constraint or word.constraint[:1] != "=" or not locked:
-                    continue
-                if locked != {pinned}:
-                    message = (
-                        f"stage {plan.stage.label}: {word.name}={pinned}: the lock records"
-                        f" {', '.join(sorted(locked))}; run pinner lock {target.path}"
-                    )
-                    line = run.line + shell.count("\n", 0, word.start)
-                    findings.append(Finding(target.path, line, None, message))
+    for _, install, lines in manager_installs(target.parsed, plan.manager_runs, manager):
+        for word, line in zip(install.packages, lines, strict=True):
+            pinned = (word.constraint or "").removeprefix("=")
+            locked = versions.get(word.name)
+            if not word.constraint or word.constraint[:1] != "=" or not locked:
+                continue
+            if locked != {pinned}:
+                message = (
+                    f"stage {plan.stage.label}: {word.name}={pinned}: the lock records"
+                    f" {', '.join(sorted(locked))}; run pinner lock {target.path}"
+                )
+                findings.append(Finding(target.path, line, None, message))
     return findings
 
 

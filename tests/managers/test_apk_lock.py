@@ -471,6 +471,41 @@ def test_a_pin_edited_by_hand_is_reported_by_check_and_resolved_again_by_lock(
         assert "curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0" in err
 
 
+def test_check_names_the_line_of_a_hand_edited_pin_below_the_run_flags(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # check reads a stage's install words as lock does: the line is the word's own, not the
+    # line its RUN's flags stand on.
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM alpine:3.16-signed\n"
+        "RUN --mount=type=cache,target=/var/cache/apk \\\n"
+        "    apk add --no-cache tzdata \\\n"
+        "    && apk add --no-cache curl\n"
+    )
+    index = _apkindex("8.1.1-r1") + "\n" + record("tzdata", "2023c-r0")
+    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
+    private, name = test_key
+    with Mirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
+        args += ("--snapshot-mirror", f"alpine={mirror.url}")
+        code, _, err = run(capsys, "lock", *args, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+    text = dockerfile.read_text()
+    assert "    && apk add --no-cache curl=8.1.1-r1\n" in text
+    dockerfile.write_text(text.replace("curl=8.1.1-r1", "curl=8.1.0-r0"))
+    code, out, _ = run(capsys, "check", str(dockerfile))
+    assert code == 1
+    line = text.split("\n").index("    && apk add --no-cache curl=8.1.1-r1") + 1
+    assert out.splitlines()[1:] == [
+        f"{dockerfile}:{line}: stage 0: curl=8.1.0-r0: the lock records 8.1.1-r1;"
+        f" run pinner lock {dockerfile}",
+    ]
+
+
 def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
     capsys: pytest.CaptureFixture[str],
     signed_hub: str,

@@ -272,13 +272,14 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
     requires: list[Dep] = []
     recommends: list[Dep] = []
     files: list[str] = []
+    shared = _Shared()
     for element in _elements(chunks, subject, _PRIMARY_TEXTS):
         name = element.name
         if name == "entry" and element.path[-1:] in (("provides",), ("requires",), ("recommends",)):
-            dep = _dep(element.attrs, subject)
+            dep = shared.dep(element.attrs, subject)
             kind = element.path[-1]
             if kind == "provides":
-                provides.append(Provide(*dep))
+                provides.append(shared.provide(dep))
             elif kind == "requires":
                 requires.append(dep)
             else:
@@ -288,23 +289,57 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
         elif element.path[-1:] == ("package",) or element.path[-1:] == ("format",):
             fields[name] = element
         elif name == "package":
-            yield _package(fields, provides, requires, recommends, files, subject)
+            yield _package(fields, provides, requires, recommends, files, subject, shared)
             fields, provides, requires, recommends, files = {}, [], [], [], []
 
 
-def _dep(attrs: dict[str, str], subject: str) -> Dep:
+class _Shared:
+    """One object per distinct dependency, provide, EVR and name of one primary.xml.
+
+    A repository repeats them: CentOS Stream 9 AppStream's 406,000 dependencies and provides are
+    138,000 distinct ones over 7,600 distinct EVRs. Keeping each once is most of the memory its
+    parsed packages hold.
+    """
+
+    def __init__(self) -> None:
+        # Each keyed by the value itself, so a key holds no second copy of its strings.
+        self.deps: dict[Dep, Dep] = {}
+        self.provides: dict[Dep, Provide] = {}
+        self.evrs: dict[EVR, EVR] = {}
+        self.names: dict[str, str] = {}
+
+    def dep(self, attrs: dict[str, str], subject: str) -> Dep:
+        dep = _dep(attrs, subject, self)
+        return self.deps.setdefault(dep, dep)
+
+    def provide(self, dep: Dep) -> Provide:
+        found = self.provides.get(dep)
+        if found is None:
+            found = self.provides[dep] = Provide(*dep)
+        return found
+
+    def evr(self, epoch: str, ver: str, rel: str) -> EVR:
+        evr = EVR(int(epoch), ver, rel)
+        return self.evrs.setdefault(evr, evr)
+
+    def name(self, text: str) -> str:
+        return self.names.setdefault(text, text)
+
+
+def _dep(attrs: dict[str, str], subject: str, shared: _Shared) -> Dep:
     name = attrs.get("name", "")
     flags = attrs.get("flags")
     if not name:
         raise RepodataError(f"{subject}: dependency without a name")
     if flags is None:
-        return Dep(name)
+        return Dep(shared.name(name))
     if flags not in _FLAGS:
         raise RepodataError(f"{subject}: dependency {name[:80]!r} has flags {flags[:20]!r}")
     epoch = attrs.get("epoch", "0") or "0"
     if not epoch.isdigit():
         raise RepodataError(f"{subject}: dependency {name[:80]!r} has epoch {epoch[:20]!r}")
-    return Dep(name, flags, EVR(int(epoch), attrs.get("ver", ""), attrs.get("rel", "")))
+    evr = shared.evr(epoch, attrs.get("ver", ""), attrs.get("rel", ""))
+    return Dep(shared.name(name), flags, evr)
 
 
 def _package(
@@ -314,6 +349,7 @@ def _package(
     recommends: list[Dep],
     files: list[str],
     subject: str,
+    shared: _Shared,
 ) -> RpmPackage:
     name = fields.get("name")
     arch = fields.get("arch")
@@ -335,9 +371,9 @@ def _package(
     if not _HREF.fullmatch(href) or ".." in href.split("/") or "://" in href:
         raise RepodataError(f"{subject}: {name.text}: location {href[:80]!r} is not a path")
     return RpmPackage(
-        name.text,
-        arch.text,
-        EVR(int(epoch), ver, rel),
+        shared.name(name.text),
+        shared.name(arch.text),
+        shared.evr(epoch, ver, rel),
         _checksum(checksum.attrs.get("type", ""), checksum.text, subject),
         href,
         tuple(provides),

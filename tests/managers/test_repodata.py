@@ -109,6 +109,17 @@ def test_real_trimmed_primary() -> None:
 
 
 @needs_rpm_tools
+def test_repeated_dependencies_and_versions_are_kept_once() -> None:
+    packages = _cs9()
+    deps = [d for p in packages for d in (*p.requires, *p.recommends)]
+    provides = [d for p in packages for d in p.provides]
+    evrs = [d.evr for d in (*deps, *provides) if d.evr] + [p.evr for p in packages]
+    names = [d.name for d in (*deps, *provides)]
+    # Equal values are one object: a parsed repository holds each distinct one once.
+    for values in (deps, provides, evrs, names):
+        assert len({id(v) for v in values}) == len(set(values)) < len(values)
+
+
 def test_real_newest_builds_match_dnf(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -409,6 +409,26 @@ _CACHE_MOUNT = re.compile(r"--mount=\S*target=/var/cache/pacman")
 _PACCACHE_ALL = re.compile(r"\s-[a-z]*r[a-z]*k ?0\s|\s-[a-z]*r[a-z]*\s.*(-k ?0|--keep[= ]0)\s")
 
 
+_SHORT_OPTIONS = re.compile(r"-[A-Za-z]+")
+_YES_PIPE = re.compile(r"\byes\b[^|;&\n]*\|\s*$")
+
+
+def _empties_cache(invocation: Invocation, run_text: str) -> bool:
+    """Whether a pacman command leaves its package cache empty.
+
+    `pacman -Sc` keeps the files of installed packages. `pacman -Scc` asks "remove ALL files from
+    cache? [y/N]": --noconfirm and a build's empty stdin both answer no; `yes | pacman -Scc` says
+    yes.
+    """
+    texts = [word.text for word in invocation.args]
+    if parse_command(invocation).operation != "S" or "--noconfirm" in texts:
+        return False
+    shorts = sum(text.count("c") for text in texts if _SHORT_OPTIONS.fullmatch(text))
+    if shorts + texts.count("--clean") < 2:
+        return False
+    return _YES_PIPE.search(run_text[: invocation.start]) is not None
+
+
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     """What to append to a RUN that installs with pacman and leaves its cache; None if nothing."""
     found = pacman_commands(run_text, escape=escape)
@@ -416,11 +436,13 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
         return None
     if _CACHE_MOUNT.search(run_text):
         return None
-    cleans = any(command.operation == "S" and "c" in command.flags for command in found)
+    cleans = False
     removed: list[str] = []
     for invocation in run_invocations(run_text, escape):
         args = " ".join(word.text for word in invocation.args)
-        if invocation.program == "rm":
+        if invocation.program == "pacman":
+            cleans = cleans or _empties_cache(invocation, run_text)
+        elif invocation.program == "rm":
             removed += [word.text for word in invocation.args]
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package

@@ -261,7 +261,15 @@ def test_step_refuses_mirror_it_cannot_quote(url: str) -> None:
 
 CLEANUPS = [
     ("pacman -Syu --noconfirm git", "rm -rf /var/cache/pacman/pkg/*"),
-    ("pacman -S --noconfirm git && pacman -Scc --noconfirm", None),
+    # Real pacman keeps every cached file for -Scc --noconfirm (its [y/N] default) and on an empty
+    # stdin, and the installed packages' files for -Sc; only `yes | pacman -Scc` empties it.
+    ("pacman -S --noconfirm git && pacman -Scc --noconfirm", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && pacman -Sc --noconfirm", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && pacman -Scc", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && yes | pacman -Sc", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && yes | pacman -Scc", None),
+    ("pacman -S --noconfirm git && yes | sudo pacman -S -c --clean", None),
+    ("pacman -S --noconfirm git && yes y | pacman --sync -cc", None),
     ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", None),
     ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", None),
     ("pacman -Ss git", None),

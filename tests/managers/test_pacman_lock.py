@@ -113,11 +113,13 @@ def test_lock_check_update(
         "RUN pacman -Syu --noconfirm --needed git \\\n"
     )
     assert step in text
-    # The cache cleanup only where the RUN leaves the cache; nothing else in the RUNs changes.
+    # The cache cleanup where the RUN leaves the cache (`pacman -Scc --noconfirm` answers its
+    # question "no"); nothing else in the RUNs changes.
+    assert "    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n" in text
     assert (
         "RUN pacman -S --noconfirm curl extra/zsh \\\n    && rm -rf /var/cache/pacman/pkg/*\n"
     ) in text
-    assert text.count("rm -rf /var/cache/pacman/pkg/*") == 1
+    assert text.count("rm -rf /var/cache/pacman/pkg/*") == 2
     assert run_errors(text) == []
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
     (stage,) = lock.stages

@@ -65,10 +65,22 @@ def build(directory: Path, pkg: Pkg) -> Path:
     return path
 
 
-def repo_add(directory: Path, repo: str, pkgs: Sequence[Pkg], suffix: str = ".tar.gz") -> bytes:
-    """Build pkgs into directory and index them with repo-add: the database's bytes."""
+def repo_add(
+    directory: Path,
+    repo: str,
+    pkgs: Sequence[Pkg],
+    suffix: str = ".tar.gz",
+    gnupghome: Path | None = None,
+) -> bytes:
+    """Build pkgs into directory and index them with repo-add: the database's bytes.
+
+    With gnupghome, each package is signed with that keyring's key first (PKG.sig beside it), so
+    repo-add records the signature in the database as Arch's databases do (%PGPSIG%).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     files = [str(build(directory, pkg)) for pkg in pkgs]
+    for path in files if gnupghome else ():
+        _gpg(gnupghome, "--detach-sign", "--no-armor", "--output", f"{path}.sig", path)
     database = directory / f"{repo}.db{suffix}"
     subprocess.run(["repo-add", "-q", str(database), *files], check=True, capture_output=True)
     return database.read_bytes()
@@ -164,3 +176,37 @@ def pacman_in(root: Path, conf: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout  # fmt: skip
+
+
+def _gpg(home: Path | None, *args: str, stdin: bytes = b"") -> bytes:
+    """gpg in its own home directory, with no tty and no passphrase."""
+    command = ["gpg", "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback"]
+    return subprocess.run(
+        [*command, "--passphrase", "", *args], input=stdin, check=True, capture_output=True
+    ).stdout
+
+
+def packager_key(home: Path) -> str:
+    """Make a signing key in a new gpg home (a packager's); return its fingerprint."""
+    home.mkdir(mode=0o700, parents=True)
+    _gpg(home, "--quick-gen-key", "Tests <tests@example.org>", "ed25519", "sign", "never")
+    listing = _gpg(home, "--with-colons", "--list-secret-keys").decode()
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+
+
+def pacman_keyring(packager: Path, fingerprint: str, home: Path) -> dict[str, bytes]:
+    """The files of a pacman keyring (/etc/pacman.d/gnupg) trusting the packager's key.
+
+    pacman-key --populate would have the keyring's master key sign the packager's key; marking
+    the key itself ultimately trusted gives its signatures the same full validity pacman needs.
+    """
+    home.mkdir(mode=0o700, parents=True)
+    _gpg(home, "--import", stdin=_gpg(packager, "--export", fingerprint))
+    _gpg(home, "--import-ownertrust", stdin=f"{fingerprint}:6:\n".encode())
+    _gpg(home, "--check-trustdb")
+    return {name: (home / name).read_bytes() for name in ("pubring.kbx", "trustdb.gpg")}
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent a key generation started in home."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)

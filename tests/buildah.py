@@ -20,15 +20,20 @@ from types import TracebackType
 POLICY = '{"default": [{"type": "insecureAcceptAnything"}]}\n'
 
 
-def registries_conf(docker_io_mirror: str | None = None, insecure: Sequence[str] = ()) -> str:
-    """A registries.conf (v2) mirroring docker.io and allowing plain HTTP to `insecure` hosts."""
+def registries_conf(
+    docker_io_mirror: str | None = None,
+    insecure: Sequence[str] = (),
+    mirrored: Sequence[str] = ("docker.io",),
+) -> str:
+    """A registries.conf (v2) mirroring docker.io (and the other `mirrored` registries) to one
+    local registry and allowing plain HTTP to `insecure` hosts."""
     lines = ['unqualified-search-registries = ["docker.io"]', 'short-name-mode = "permissive"']
-    if docker_io_mirror:
+    for registry in mirrored if docker_io_mirror else ():
         lines += [
             "",
             "[[registry]]",
-            'prefix = "docker.io"',
-            'location = "docker.io"',
+            f'prefix = "{registry}"',
+            f'location = "{registry}"',
             "[[registry.mirror]]",
             f'location = "{docker_io_mirror}"',
             "insecure = true",
@@ -60,6 +65,7 @@ class Buildah:
         workdir: Path,
         docker_io_mirror: str | None = None,
         insecure: Sequence[str] = (),
+        mirrored: Sequence[str] = ("docker.io",),
     ) -> None:
         """Lay out private dirs and configs; hosts look like 127.0.0.1:5000."""
         self.workdir = Path(workdir)
@@ -69,7 +75,7 @@ class Buildah:
         for d in (self.root, self.runroot, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
         self.registries = self.workdir / "registries.conf"
-        self.registries.write_text(registries_conf(docker_io_mirror, insecure))
+        self.registries.write_text(registries_conf(docker_io_mirror, insecure, mirrored))
         self.policy = self.workdir / "policy.json"
         self.policy.write_text(POLICY)
         self.storage_conf = self.workdir / "storage.conf"
@@ -165,6 +171,14 @@ class Buildah:
     def inspect(self, image: str, template: str) -> str:
         """`buildah inspect --type image --format template image`."""
         return self.run("inspect", "--type", "image", "--format", template, image).strip()
+
+    def run_in(self, image: str, *command: str) -> str:
+        """Run a command in a throwaway container of image (chroot isolation); its stdout."""
+        container = self.run("from", "--signature-policy", str(self.policy), image).strip()
+        try:
+            return self.run("run", "--isolation", "chroot", container, "--", *command)
+        finally:
+            self.run("rm", container)
 
     def cleanup(self) -> None:
         """Remove containers, images and the whole work directory (vfs layers are big)."""

@@ -77,7 +77,8 @@ def _security_mirror() -> str:
 
 @dataclass(frozen=True)
 class DebianImageSpec:
-    """What to build: suite, mirror, SOURCE_DATE_EPOCH and the style of apt sources."""
+    """What to build: suite, mirror, SOURCE_DATE_EPOCH, the style of apt sources and packages
+    installed beyond minbase (e.g. other distributions' package managers, as Debian ships them)."""
 
     suite: str = "bookworm"
     epoch: int = DEFAULT_EPOCH
@@ -85,6 +86,7 @@ class DebianImageSpec:
     slim: bool = True
     mirror: str = field(default_factory=_mirror)
     security_mirror: str = field(default_factory=_security_mirror)
+    include: tuple[str, ...] = ()
 
     @property
     def snapshot(self) -> str:
@@ -94,8 +96,11 @@ class DebianImageSpec:
     def cache_key(self) -> str:
         """A directory name unique to this spec."""
         fields = {**asdict(self), "recipe": RECIPE}
+        if not self.include:
+            del fields["include"]  # the keys of images cached before `include` existed
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-        return f"debian-{self.suite}-{self.sources}-{self.epoch}-{digest[:12]}"
+        extra = "-plus" if self.include else ""
+        return f"debian-{self.suite}-{self.sources}{extra}-{self.epoch}-{digest[:12]}"
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def mmdebstrap_command(spec: DebianImageSpec, workdir: Path) -> list[str]:
             f'install -m 0644 {shlex.quote(str(sources))} "$1/etc/apt/sources.list.d/"',
         ]
     dpkg = [f"--dpkgopt={opt}" for opt in SLIM_DPKG_OPTS] if spec.slim else []
+    include = [f"--include={','.join(spec.include)}"] if spec.include else []
     return [
         "mmdebstrap",
         "--quiet",
@@ -178,6 +184,7 @@ def mmdebstrap_command(spec: DebianImageSpec, workdir: Path) -> list[str]:
         "--format=tar",
         f"--hook-dir={MERGED_USR_HOOKS}",  # usr-is-merged, not usrmerge and its perl
         *dpkg,
+        *include,
         *(f"--customize-hook={hook}" for hook in hooks),
         spec.suite,
         "-",

@@ -234,16 +234,28 @@ def manager_installs(
             yield run, install, lines
 
 
+class StageWords(NamedTuple):
+    """What a manager stage's RUNs install: words (each name once), notes by line, word lines."""
+
+    requests: list[managers.PackageArg]
+    notes: list[tuple[int, str]]
+    lines: dict[str, int]
+    # A command of the stage upgrades the installed packages (pacman -Su).
+    upgrade: bool
+
+
 def manager_packages(
     parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
-) -> tuple[list[managers.PackageArg], list[tuple[int, str]], dict[str, int]]:
+) -> StageWords:
     """The package words a manager stage installs (each name once), notes by line, their lines."""
     requests: dict[str, managers.PackageArg] = {}
     notes: list[tuple[int, str]] = []
     lines: dict[str, int] = {}
+    upgrade = False
     text = parsed.text
     for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
         notes.extend((run.line, note) for note in install.notes)
+        upgrade = upgrade or install.upgrades
         for package, line in zip(install.packages, word_lines, strict=True):
             requests.setdefault(package.name, package)
             lines.setdefault(package.name, line)
@@ -255,7 +267,7 @@ def manager_packages(
             why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
             if why is not None:
                 notes.append((run.line, why))
-    return list(requests.values()), list(dict.fromkeys(notes)), lines
+    return StageWords(list(requests.values()), list(dict.fromkeys(notes)), lines, upgrade)
 
 
 def third_party_packages(

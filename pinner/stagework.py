@@ -239,7 +239,7 @@ class StageWork:
         """A stage whose package manager has a module: its packages resolved per platform."""
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
-        requests, line_notes, lines = manager_packages(self.target.parsed, plan, manager)
+        requests, line_notes, lines, upgrade = manager_packages(self.target.parsed, plan, manager)
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
         if not requests and not manager.snapshots:
@@ -285,6 +285,7 @@ class StageWork:
                     # pin left in the file must be what the lock records.
                     refresh=self.session.refresh and self.options.pin_versions,
                     snapshot=snapshot,
+                    upgrade=upgrade,
                 )
             except PackageError as exc:
                 line = lines.get(exc.package)

@@ -28,6 +28,7 @@ class Pkg(NamedTuple):
     provides: Sequence[str] = ()
     groups: Sequence[str] = ()
     arch: str = "x86_64"
+    replaces: Sequence[str] = ()
 
     @property
     def filename(self) -> str:
@@ -54,6 +55,7 @@ def build(directory: Path, pkg: Pkg) -> Path:
         "license = MIT",
         *(f"group = {g}" for g in pkg.groups),
         *(f"provides = {p}" for p in pkg.provides),
+        *(f"replaces = {r}" for r in pkg.replaces),
         *(f"depend = {d}" for d in pkg.depends),
     ]
     stream = io.BytesIO()

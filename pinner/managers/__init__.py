@@ -69,6 +69,8 @@ class Install(NamedTuple):
     notes: tuple[str, ...]
     start: int
     end: int
+    # The command also upgrades what is installed (pacman -Su).
+    upgrades: bool = False
 
 
 class ImageConfig(Protocol):
@@ -129,11 +131,20 @@ class Manager(Protocol):
         """The image's own configuration from its files (absolute path -> bytes), or why not."""
 
     async def resolve(
-        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
+        self,
+        source: Source,
+        requests: Sequence[PackageArg],
+        *,
+        refresh: bool,
+        snapshot: str,
+        upgrade: bool = False,
     ) -> Resolved:
         """Resolve the requested words for the source configuration's architecture.
 
         refresh: `update --pin-versions`, which rewrites the words: ignore their exact pins.
+
+        upgrade: a command of the stage upgrades the installed packages (Install.upgrades); the
+        packages it would fetch are resolved and recorded too.
 
         snapshot is the lock's time: managers with dated snapshots resolve from that date's
         indexes, the others from what their mirrors serve now. A manager whose snapshots expire

@@ -150,6 +150,8 @@ class Package(NamedTuple):
     depends: tuple[Depend, ...] = ()
     provides: tuple[Depend, ...] = ()
     groups: tuple[str, ...] = ()
+    # Installed packages this one takes the place of on `pacman -Su` (%REPLACES%).
+    replaces: tuple[Depend, ...] = ()
 
     def satisfies(self, depend: Depend) -> bool:
         """Whether this package meets depend, by its own name and version or by a provision."""
@@ -250,6 +252,7 @@ def parse_desc(text: str, *, sync: bool = True) -> Package:
         _depends(fields, "%DEPENDS%"),
         _depends(fields, "%PROVIDES%"),
         groups,
+        _depends(fields, "%REPLACES%"),
     )
 
 
@@ -343,6 +346,38 @@ def _group(repos: Sequence[Repository], name: str) -> list[tuple[str, Package]]:
     return []
 
 
+def _sysupgrade(
+    repos: Sequence[Repository], local: Mapping[str, Package], targets: set[str]
+) -> tuple[list[tuple[str, Package]], set[str]]:
+    """What `pacman -Su` adds for the installed packages, and the installed names it replaces.
+
+    As libalpm's alpm_sync_sysupgrade: for each installed package, the first repository that has
+    a replacement (%REPLACES%) or a package of that name decides; a name is upgraded only to a
+    newer version (a newer installed one stays, pacman warns).
+    """
+    upgrades: list[tuple[str, Package]] = []
+    replaced: set[str] = set()
+    for name, installed in sorted(local.items()):
+        if name in targets:
+            continue
+        for repo in repos:
+            replacers = [
+                p
+                for p in sorted(repo.packages.values(), key=lambda p: p.name)
+                if p.name != name and any(installed.satisfies(r) for r in p.replaces)
+            ]
+            if replacers:
+                upgrades += [(repo.name, p) for p in replacers]
+                replaced.add(name)
+                break
+            newer = repo.packages.get(name)
+            if newer is not None:
+                if vercmp(newer.version, installed.version) > 0:
+                    upgrades.append((repo.name, newer))
+                break
+    return upgrades, replaced
+
+
 def resolve(
     repos: Sequence[Repository],
     targets: Iterable[str],
@@ -368,14 +403,10 @@ def resolve(
         if not members:
             missing.append(f"{target}: no repository has it")
         queue.extend(members)
+    replaced: set[str] = set()
     if upgrade:
-        for name, package in sorted(local.items()):
-            for repo in repos:
-                newer = repo.packages.get(name)
-                if newer is not None:
-                    if vercmp(newer.version, package.version) > 0:
-                        queue.append((repo.name, newer))
-                    break
+        upgrades, replaced = _sysupgrade(repos, local, {p.name for _, p in queue})
+        queue.extend(upgrades)
     while queue:
         repo_name, package = queue.pop(0)
         if package.name in chosen:
@@ -384,7 +415,11 @@ def resolve(
         for depend in package.depends:
             if any(p.satisfies(depend) for _, p in chosen.values()):
                 continue
-            if any(p.satisfies(depend) for p in local.values() if p.name not in chosen):
+            if any(
+                p.satisfies(depend)
+                for p in local.values()
+                if p.name not in chosen and p.name not in replaced
+            ):
                 continue
             found = _find(repos, depend)
             if found is None:

@@ -709,7 +709,13 @@ class Apk:
         return Universe(entries)
 
     async def resolve(
-        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
+        self,
+        source: Source,
+        requests: Sequence[PackageArg],
+        *,
+        refresh: bool,
+        snapshot: str,
+        upgrade: bool = False,
     ) -> Resolved:
         fetch, image, mirrors = source
         config = own(image, ApkConfig)

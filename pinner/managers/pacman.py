@@ -485,10 +485,6 @@ def versions_note(names: Sequence[str]) -> str:
 
 # core.db and extra.db are 0.2 and 8 MiB (gzip) in 2026; the cap leaves room for growth.
 MAX_DATABASE_BYTES = 64 * 1024 * 1024
-_UPGRADE_NOTE = (
-    "pacman -Su upgrades installed packages to the snapshot's versions; only the packages"
-    " named and their dependencies are recorded"
-)
 
 
 def read_install(invocation: Invocation) -> Install | None:
@@ -506,10 +502,9 @@ def read_install(invocation: Invocation) -> Install | None:
         packages.append(
             PackageArg(depend.name, constraint, target.start, target.end, repositories=repositories)
         )
-    notes = list(command.notes)
-    if command.upgrades:
-        notes.append(_UPGRADE_NOTE)
-    return Install("pacman", tuple(packages), tuple(notes), command.start, command.end)
+    return Install(
+        "pacman", tuple(packages), command.notes, command.start, command.end, command.upgrades
+    )
 
 
 class Pacman:
@@ -556,7 +551,13 @@ class Pacman:
         return self._databases[url]
 
     async def resolve(
-        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
+        self,
+        source: Source,
+        requests: Sequence[PackageArg],
+        *,
+        refresh: bool,
+        snapshot: str,
+        upgrade: bool = False,
     ) -> Resolved:
         fetch, image, mirrors = source
         config = own(image, PacmanConfig)
@@ -583,7 +584,8 @@ class Pacman:
                     continue
                 target = f"{repo}/{target}"
             targets[target] = request
-        found = resolve(repos, targets, config.installed)
+        # pacman -Su: the installed packages the day's databases hold newer builds of, too.
+        found = resolve(repos, targets, config.installed, upgrade=upgrade)
         for missing in found.missing:
             target = missing.partition(":")[0]
             if target not in targets:

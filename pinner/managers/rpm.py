@@ -403,7 +403,13 @@ class Rpm:
         )
 
     async def resolve(
-        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
+        self,
+        source: Source,
+        requests: Sequence[PackageArg],
+        *,
+        refresh: bool,
+        snapshot: str,
+        upgrade: bool = False,
     ) -> Resolved:
         fetch, image, mirrors = source
         config = own(image, RpmConfig)

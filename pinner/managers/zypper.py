@@ -523,7 +523,13 @@ class Zypper:
         return bases, ()
 
     async def resolve(
-        self, source: Source, requests: Sequence[PackageArg], *, refresh: bool, snapshot: str
+        self,
+        source: Source,
+        requests: Sequence[PackageArg],
+        *,
+        refresh: bool,
+        snapshot: str,
+        upgrade: bool = False,
     ) -> Resolved:
         fetch, image, mirrors = source
         config = own(image, ZypperConfig)

@@ -18,6 +18,7 @@ import zstandard
 from arch_repo import (
     Pkg,
     install_local,
+    local_desc,
     needs_pacman,
     pacman_print,
     recompress_zstd,
@@ -242,6 +243,67 @@ def test_resolution_matches_pacman(
         for p in installed
     ]
     found = alpm.resolve(dbs, targets, local)
+    assert found.missing == ()
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+
+
+UPGRADE_CORE = [
+    Pkg("glibc", "2.40-1"),
+    Pkg("bash", "5.2.026-2", depends=["glibc", "readline>=8"], provides=["sh"]),
+    Pkg("readline", "8.2.013-1", depends=["glibc", "ncurses"]),
+    Pkg("ncurses", "6.5-3", depends=["glibc"]),
+    Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+    Pkg("curl", "8.10.1-1", depends=["glibc", "openssl"]),
+    Pkg("inetutils", "2.5-1", depends=["glibc"], replaces=["netkit-base"]),
+]
+UPGRADE_EXTRA = [
+    Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"]),
+    Pkg("perl", "5.40.0-1", depends=["glibc"]),
+    Pkg("glibc", "9.9-1"),  # core comes first: -Su takes core's glibc
+]
+# (installed, targets): what `pacman -Su [targets]` fetches for that installed set.
+UPGRADES = [
+    ([Pkg("glibc", "2.39-1"), Pkg("ncurses", "6.5-3")], []),
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "5.1.016-1", depends=["glibc"])], []),
+    ([Pkg("glibc", "2.40-1"), Pkg("curl", "8.99-1")], []),
+    ([Pkg("glibc", "2.40-1"), Pkg("mytool", "1.0-1")], []),
+    ([Pkg("glibc", "2.40-1"), Pkg("netkit-base", "0.17-1")], []),
+    ([Pkg("glibc", "2.40-1"), Pkg("perl", "1:5.0-1")], []),
+    ([Pkg("glibc", "2.39-1")], ["git"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("curl", "8.9.0-1", depends=["glibc"])], []),
+    ([Pkg("glibc", "2.39-1"), Pkg("bash", "5.2.026-2", depends=["glibc"])], ["bash"]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def upgrade_repos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, bytes]]:
+    base = tmp_path_factory.mktemp("upgrade")
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add (Debian: pacman-package-manager)")
+    return [
+        (name, base / name, repo_add(base / name, name, pkgs))
+        for name, pkgs in (("core", UPGRADE_CORE), ("extra", UPGRADE_EXTRA))
+    ]
+
+
+@needs_pacman
+@pytest.mark.parametrize(
+    ("installed", "targets"),
+    UPGRADES,
+    ids=[" ".join(f"{p.name}-{p.version}" for p in i) + " " + " ".join(t) for i, t in UPGRADES],
+)
+def test_sysupgrade_matches_pacman(
+    upgrade_repos: list[tuple[str, Path, bytes]],
+    tmp_path: Path,
+    installed: list[Pkg],
+    targets: list[str],
+) -> None:
+    """`pacman -Sup` over the same databases and local database is the oracle."""
+    install_local(tmp_path, installed)
+    expected = pacman_print(tmp_path, [(n, d) for n, d, _ in upgrade_repos], targets, "-u")
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in upgrade_repos]
+    local = [alpm.parse_desc(local_desc(p), sync=False) for p in installed]
+    found = alpm.resolve(dbs, targets, local, upgrade=True)
     assert found.missing == ()
     assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
 

@@ -493,3 +493,101 @@ def test_checked_filenames(filename: str, valid: bool) -> None:
     else:
         with pytest.raises(ValueError):
             pacman.MANAGER.checked(package)
+
+
+def test_read_install_says_when_the_command_upgrades() -> None:
+    found = [
+        pacman.read_install(invocation)
+        for invocation in run_invocations(
+            "pacman -Sy --noconfirm archlinux-keyring && pacman -Su --noconfirm"
+            " && pacman -S --noconfirm git",
+            "\\",
+        )
+    ]
+    assert [(i.upgrades, [p.name for p in i.packages]) for i in found if i is not None] == [
+        (False, ["archlinux-keyring"]),
+        (True, []),
+        (False, ["git"]),
+    ]
+
+
+# The image's installed set: glibc and curl older than the day's, bash as the day's, a local
+# build no repository has, and netkit-base, which core's inetutils replaces.
+UPGRADE_INSTALLED = [
+    Pkg("glibc", "2.39-1"),
+    Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),
+    Pkg("curl", "8.9.0-1", depends=["glibc"]),
+    Pkg("mytool", "1.0-1"),
+    Pkg("netkit-base", "0.17-1"),
+]
+UPGRADE_CORE = [
+    *CORE[:2],
+    Pkg("curl", "8.10.1-1", depends=["glibc", "openssl"]),
+    Pkg("openssl", "3.4.0-1", depends=["glibc"]),
+    Pkg("inetutils", "2.5-1", depends=["glibc"], replaces=["netkit-base"]),
+]
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize("words", ["", "git"])
+def test_upgrade_matches_real_pacman_at_the_archive(tmp_path: Path, words: str) -> None:
+    """What `pacman -Syu [git]` fetches, per real `pacman -Sup` following the step to a stand-in
+    archive from the same installed set, is what Pacman.resolve records."""
+    repos = tmp_path / "archive" / "repos"
+    for name, pkgs in (("core", UPGRADE_CORE), ("extra", EXTRA)):
+        repo_add(repos / "2026" / "11" / "30" / name / "os" / "x86_64", name, pkgs)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    real = (ARCH / "pacman.conf-docker-rootfs").read_text().split("[community]")[0]
+    conf = etc / "pacman.conf"
+    conf.write_text(
+        real.replace(
+            "SigLevel = Required DatabaseOptional", "SigLevel = Optional TrustAll"
+        ).replace(pacman.MIRRORLIST, str(etc / "mirrorlist"))
+    )
+    root = tmp_path / "root"
+    install_local(root, UPGRADE_INSTALLED)
+    with Mirror(root=tmp_path / "archive") as archive:
+        mirrors = {"arch": f"{archive.url}/repos"}
+        line = pacman.step(SNAPSHOT, mirrors).replace(pacman.MIRRORLIST, str(etc / "mirrorlist"))
+        subprocess.run(["sh", "-c", line], check=True)
+        pacman_in(root, conf, "-Sy")
+        printed = pacman_in(root, conf, "-Sup", "--print-format", "%r %n %v %l", *words.split())
+
+        async def fetch(url: str, subject: str, limit: int) -> bytes:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url)).raise_for_status().content
+
+        files = _image("pacman.conf-docker-rootfs", tuple(UPGRADE_INSTALLED))
+        files["/etc/pacman.conf"] = real.encode()
+        config = pacman.configure(files, "amd64")
+        assert isinstance(config, pacman.PacmanConfig)
+        (invocation,) = run_invocations(f"pacman -Syu --noconfirm {words}", "\\")
+        install = pacman.read_install(invocation)
+        assert install is not None and install.upgrades
+        plain = asyncio.run(
+            pacman.Pacman().resolve(
+                Source(fetch, config, mirrors), install.packages, refresh=False, snapshot=SNAPSHOT
+            )
+        )
+        upgraded = asyncio.run(
+            pacman.Pacman().resolve(
+                Source(fetch, config, mirrors),
+                install.packages,
+                refresh=False,
+                snapshot=SNAPSHOT,
+                upgrade=install.upgrades,
+            )
+        )
+    expected = sorted(tuple(line.split(" ")) for line in printed.splitlines())
+    assert expected  # curl, glibc and inetutils at least
+    # %l is the URL pacman downloads: the lock's filename is its path under the day's archive.
+    day = f"{mirrors['arch']}/2026/11/30"
+    found = sorted(
+        (p.filename.split("/")[0], p.name, p.version, f"{day}/{p.filename}")
+        for p in upgraded.packages
+    )
+    assert found == expected
+    # Without the upgrade only the named words and what the installed set lacks are fetched.
+    assert {p.name for p in plain.packages} == ({"git", "perl"} if words else set())

@@ -6,7 +6,8 @@ from typing import NamedTuple
 
 
 class Problem(NamedTuple):
-    """Where a file fails and why; printed as path:line: message (path: message for no line)."""
+    """What fails where (a file, its line if known) and why; printed once, at the output edge,
+    as path:line: message (path: message for no line)."""
 
     path: str
     line: int | None
@@ -61,6 +62,6 @@ class ReferenceFileError(PinnerError):
 class PackageError(MirrorError):
     """A package word the snapshot cannot answer as apt would; package names it."""
 
-    def __init__(self, package: str, message: str) -> None:
+    def __init__(self, package: str, message: str | Problem) -> None:
         super().__init__(message)
         self.package = package

@@ -15,6 +15,7 @@ from pinner.apt.shell import run_invocations
 from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
 from pinner.errors import (
     DockerfileError,
+    Problem,
     RegistryError,
     UsageError,
 )
@@ -22,7 +23,7 @@ from pinner.lockfile import Lock, LockedStage
 from pinner.manifest import Manifest
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
-from pinner.workspace import DOCKERFILE, Selection, Target, load, unified_diff
+from pinner.workspace import DOCKERFILE, Selection, Target, in_file, load, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 # containerd platform -> dpkg architecture
@@ -121,19 +122,22 @@ def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
     return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
 
 
-def load_targets(selection: Selection, options: Options) -> tuple[list[Target], list[str]]:
+def load_targets(selection: Selection, options: Options) -> tuple[list[Target], list[Problem]]:
     """The run's files and their locks, parsed for every platform to lock; one error per failure."""
     targets, errors = load(selection)
     targets, platform_errors = for_platforms(targets, options)
-    return targets, [str(e) for e in errors] + platform_errors
+    return targets, errors + platform_errors
 
 
-def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Target], list[str]]:
+def for_platforms(
+    targets: Sequence[Target], options: Options
+) -> tuple[list[Target], list[Problem]]:
     """Targets parsed for every platform to lock (the load parsed for the lock's), and errors."""
     if not options.platforms:
         return list(targets), []
     platforms = options.platforms
-    result, errors = [], []
+    result: list[Target] = []
+    errors: list[Problem] = []
     for target in targets:
         if target.kind != DOCKERFILE:
             result.append(target)
@@ -141,7 +145,7 @@ def for_platforms(targets: Sequence[Target], options: Options) -> tuple[list[Tar
         try:
             parsed = dockerfile.parse(target.parsed.text, target.path, target.build_args, platforms)
         except DockerfileError as e:
-            errors.append(str(e))
+            errors.append(in_file(target, e))
             continue
         result.append(target._replace(parsed=parsed))
     return result, errors
@@ -171,18 +175,19 @@ def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]
     return queries
 
 
-def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> list[str]:
-    """One line per failing use: file:line: reference: what the registry said."""
+def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> list[Problem]:
+    """One per failing use: file, line, reference: what the registry said."""
     lines = []
     for target in targets:
         for use in target.parsed.uses:
             answer = answers.get(pinning.query(use))
             if isinstance(answer, RegistryError):
-                lines.append(f"{target.path}:{use.line}: {use.expanded}: {answer}")
+                lines.append(Problem(target.path, use.line, f"{use.expanded}: {answer}"))
     for query, text in frontend_queries(targets).items():
         answer = answers.get(query)
         if isinstance(answer, RegistryError):
-            lines.append(f"{text}: {answer}")
+            # The frontend is no file's: the reference it is written as names it.
+            lines.append(Problem(text, None, str(answer)))
     return lines
 
 

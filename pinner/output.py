@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from pinner.errors import Problem
+
 # A progress line appears only for runs that take longer than this.
 PROGRESS_DELAY = 0.5
 # Longest piece of a server's text that a message quotes, and longest error line printed.
@@ -72,10 +74,10 @@ class Reporter:
     def error(self, line: str) -> None:
         print(untrusted(line, MAX_LINE), file=self.stream)
 
-    def failures(self, errors: list[str], *, as_json: bool) -> int:
+    def failures(self, errors: Sequence[Problem], *, as_json: bool) -> int:
         """Print each failure, then that nothing was written (and the --json document); exit 1."""
-        for line in errors:
-            self.error(line)
+        for error in errors:
+            self.error(str(error))
         self.error(f"{len(errors)} error(s); nothing written")
         if as_json:
             print_json_failure(errors, 1)
@@ -93,6 +95,6 @@ def print_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
-def print_json_failure(errors: Sequence[str], exit_code: int) -> None:
+def print_json_failure(errors: Sequence[Problem | str], exit_code: int) -> None:
     """The --json document of a run that failed: README's "failure" schema."""
-    print_json({"ok": False, "exit_code": exit_code, "errors": list(errors)})
+    print_json({"ok": False, "exit_code": exit_code, "errors": [str(e) for e in errors]})

@@ -14,6 +14,7 @@ from pinner.errors import (
     MirrorError,
     PackageError,
     PinnerError,
+    Problem,
 )
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
 from pinner.manifest import Manifest
@@ -91,8 +92,12 @@ class StageWork:
             if missing:
                 # Another platform's packages would be locked for an image the build cannot use.
                 raise PinnerError(
-                    f"{self.target.path}:{use.line}: {use.expanded}: no {missing[0]} image in"
-                    f" its index (it has {', '.join(available)}); choose with --platform"
+                    Problem(
+                        self.target.path,
+                        use.line,
+                        f"{use.expanded}: no {missing[0]} image in its index"
+                        f" (it has {', '.join(available)}); choose with --platform",
+                    )
                 )
             chosen = [(p, available[p]) for p in wanted]
         else:
@@ -106,8 +111,12 @@ class StageWork:
             if base.architecture not in (None, arch):
                 # A single manifest names no platform: its own dpkg says which it is.
                 raise PinnerError(
-                    f"{self.target.path}:{use.line}: {use.expanded}: a single {base.architecture}"
-                    f" image, not {platform}; choose with --platform"
+                    Problem(
+                        self.target.path,
+                        use.line,
+                        f"{use.expanded}: a single {base.architecture} image, not {platform};"
+                        " choose with --platform",
+                    )
                 )
             images[platform] = base
         return images
@@ -218,9 +227,8 @@ class StageWork:
                 )
             except PackageError as exc:
                 # The line of the word, as every error about a Dockerfile names it.
-                line = lines.get(exc.package)
-                where_word = f"{self.target.path}:{line}" if line else self.target.path
-                raise PackageError(exc.package, f"{where_word}: {exc}") from None
+                line = lines.get(exc.package) or None
+                raise PackageError(exc.package, Problem(self.target.path, line, str(exc))) from None
             notes.extend(unpinned_notes(where, stage))
             stages.append(
                 stage._replace(
@@ -288,15 +296,16 @@ class StageWork:
                     upgrade=upgrade,
                 )
             except PackageError as exc:
-                line = lines.get(exc.package)
-                where_word = f"{self.target.path}:{line}" if line else self.target.path
-                raise PackageError(exc.package, f"{where_word}: {exc}") from None
+                line = lines.get(exc.package) or None
+                raise PackageError(exc.package, Problem(self.target.path, line, str(exc))) from None
             except MirrorError as exc:
-                raise MirrorError(f"{where}: {exc}") from None
+                raise MirrorError(
+                    Problem(self.target.path, None, f"stage {label}: {exc}")
+                ) from None
             # Asked again: a step can depend on what resolve read (Tumbleweed's history date).
             step = manager.step(config, snapshot, mirrors)
             if isinstance(step, str):
-                raise MirrorError(f"{where}: {step}")
+                raise MirrorError(Problem(self.target.path, None, f"stage {label}: {step}"))
             if step is not None:
                 steps.add(step)
             packages += resolved.packages
@@ -306,9 +315,8 @@ class StageWork:
             signatures.add(resolved.signature)
             rebuildable = rebuildable and resolved.rebuildable
         if len(steps) > 1:
-            raise PackageError(
-                plan.manager or "", f"{where}: the snapshot step differs by platform; not pinned"
-            )
+            message = f"stage {label}: the snapshot step differs by platform; not pinned"
+            raise PackageError(plan.manager or "", Problem(self.target.path, None, message))
         if steps:
             # The rewrite places these lines before the stage's first RUN of the manager.
             self.steps[label] = steps.pop()
@@ -440,15 +448,17 @@ async def base_snapshot(work: StageWork) -> str:
         if plan.apt_runs and plan.stage.parent is None:
             for base in (await work.stage_bases(plan.stage)).values():
                 if base.snapshot is None:
-                    raise PinnerError(
-                        f"{work.target.path}: stage {plan.stage.label}: the base image records"
-                        " no snapshot time; pass --snapshot YYYYMMDDTHHMMSSZ"
+                    message = (
+                        f"stage {plan.stage.label}: the base image records no snapshot time;"
+                        " pass --snapshot YYYYMMDDTHHMMSSZ"
                     )
+                    raise PinnerError(Problem(work.target.path, None, message))
                 if not is_timestamp(base.snapshot):
-                    raise PinnerError(
-                        f"{work.target.path}: stage {plan.stage.label}: the base image records"
-                        f" an invalid snapshot time {base.snapshot}"
+                    message = (
+                        f"stage {plan.stage.label}: the base image records an invalid snapshot"
+                        f" time {base.snapshot}"
                     )
+                    raise PinnerError(Problem(work.target.path, None, message))
                 found.append(base.snapshot)
     if not found:
         return timestamp_now(work.options.now)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import pinning
-from pinner.errors import RegistryError
+from pinner.errors import Problem, RegistryError
 from pinner.lockfile import LockedImage
 from pinner.outcome import Options, Outcome, compose, images_only, pin_images, timestamp_now
 from pinner.reference import ImageRef
@@ -48,17 +48,17 @@ def refresh_queries(targets: Sequence[Target], scope: Scope) -> list[ImageRef]:
 
 def image_changes(
     target: Target, fresh: Mapping[ImageRef, Manifest | RegistryError], scope: Scope
-) -> tuple[dict[str, Manifest], list[ImageChange], list[str]]:
+) -> tuple[dict[str, Manifest], list[ImageChange], list[Problem]]:
     """New manifests by old digest for the images that moved, the changes, and errors."""
     moved: dict[str, Manifest] = {}
     changes: list[ImageChange] = []
-    errors: list[str] = []
+    errors: list[Problem] = []
     for image in target.lock.images:
         if image.tag is None or not scope.wants(image) or scope.only == "packages":
             continue
         answer = fresh.get(pinning.parse_locked(image)._replace(digest=None))
         if isinstance(answer, RegistryError):
-            errors.append(f"{target.lock_path}: {image.reference}: {answer}")
+            errors.append(Problem(target.lock_path, None, f"{image.reference}: {answer}"))
             continue
         if answer is None:
             continue
@@ -77,7 +77,7 @@ async def update_target(
     fresh: Mapping[ImageRef, Manifest | RegistryError],
     options: Options,
     scope: Scope,
-) -> tuple[Outcome | None, FileReport, list[str]]:
+) -> tuple[Outcome | None, FileReport, list[Problem]]:
     """The new files for one Dockerfile if anything moved, the report, and errors."""
     old = target.lock
     if scope.images and scope.only is None:
@@ -86,8 +86,11 @@ async def update_target(
     if changed:
         # The digest written there is another image's: only lock may choose the new one.
         errors = [
-            f"{target.path}:{use.line}: {use.expanded}: "
-            + pinning.changed_note(image, target.lock_path, target.path)
+            Problem(
+                target.path,
+                use.line,
+                f"{use.expanded}: {pinning.changed_note(image, target.lock_path, target.path)}",
+            )
             for use, image in changed.items()
         ]
         return None, FileReport(target.path), errors

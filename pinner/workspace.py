@@ -28,7 +28,7 @@ class Target(NamedTuple):
     lock_text: str | None
     build_args: Mapping[str, str] = {}
     kind: str = DOCKERFILE
-    notes: tuple[refs.Note, ...] = ()
+    notes: tuple[Problem, ...] = ()
 
 
 class Selection(NamedTuple):
@@ -64,26 +64,25 @@ def load(selection: Selection) -> tuple[list[Target], list[Problem]]:
         try:
             target = load_one(path, build_args) if kind is None else load_refs(path, kind)
         except PinnerError as e:
-            errors.append(e.problem or Problem(path, None, str(e).removeprefix(f"{path}: ")))
+            errors.append(e.problem or Problem(path, None, str(e)))
             continue
         if target is not None:
             targets.append(target)
     return targets, errors
 
 
-def unlocked(targets: Sequence[Target]) -> list[str]:
+def unlocked(targets: Sequence[Target]) -> list[Problem]:
     """An error for each target that has no lock yet."""
     return [
-        f"{t.path}: no lockfile; run pinner lock {t.path} first"
+        Problem(t.path, None, f"no lockfile; run pinner lock {t.path} first")
         for t in targets
         if t.lock_text is None
     ]
 
 
-def in_file(target: Target, error: Exception) -> str:
-    """An error as one line that names the target's file first."""
-    text = str(error)
-    return text if text.startswith(target.path) else f"{target.path}: {text}"
+def in_file(target: Target, error: PinnerError) -> Problem:
+    """An error where it says it is, else in the target's file."""
+    return error.problem or Problem(target.path, None, str(error))
 
 
 def load_one(path: str, build_args: Mapping[str, str]) -> Target:

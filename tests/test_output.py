@@ -1,13 +1,17 @@
-"""The progress line: only on a terminal, only after a moment, erased at the end."""
+"""The progress line (only on a terminal, only after a moment, erased at the end) and failures."""
 
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
-from pinner import output
+from pinner import dockerfile, output
+from pinner.errors import LockfileError, PinnerError, Problem
+from pinner.lockfile import Lock
 from pinner.output import Reporter
+from pinner.workspace import Target, in_file
 
 
 class Terminal(io.StringIO):
@@ -42,3 +46,24 @@ def test_a_quick_run_shows_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
         progress.advance()
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_failures_are_located_values_printed_once_at_the_edge(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = "a:b/Dockerfile"
+    target = Target(
+        path, f"{path}.lock", dockerfile.parse("FROM scratch\n", path, {}), Lock(), None
+    )
+    own = in_file(target, LockfileError(Problem("a:b/Dockerfile.lock", 3, "bad entry")))
+    plain = in_file(target, PinnerError("a:b/Dockerfile.lock is what it names"))
+    assert own == Problem("a:b/Dockerfile.lock", 3, "bad entry")
+    assert plain == Problem("a:b/Dockerfile", None, "a:b/Dockerfile.lock is what it names")
+    stream = io.StringIO()
+    assert Reporter(stream=stream).failures([own, plain], as_json=True) == 1
+    assert stream.getvalue().splitlines() == [
+        "a:b/Dockerfile.lock:3: bad entry",
+        "a:b/Dockerfile: a:b/Dockerfile.lock is what it names",
+        "2 error(s); nothing written",
+    ]
+    assert json.loads(capsys.readouterr().out)["errors"] == stream.getvalue().splitlines()[:2]

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 
 from pinner import refresh, stagework
-from pinner.errors import PinnerError
+from pinner.errors import PinnerError, Problem
 from pinner.output import Reporter, print_json, print_json_failure
 from pinner.refresh import FileReport, ImageChange
 from pinner.remote.cache import default_cache_dir
@@ -29,7 +29,7 @@ def check_remote(
     report = Reporter(quiet=quiet)
     scope = (scope or Scope())._replace(only="images")
     targets, failures = load(selection)
-    errors = [str(f) for f in failures] + unlocked(targets)
+    errors = failures + unlocked(targets)
     moved: list[FileReport] = []
     problems: list[str] = []
     if not errors:
@@ -37,8 +37,8 @@ def check_remote(
             _moved(targets, settings, scope, report, snapshot_mirrors)
         )
     if errors:
-        for line in errors:
-            report.error(line)
+        for error in errors:
+            report.error(str(error))
         if as_json:
             print_json_failure(errors, 1)
         return 1
@@ -73,7 +73,7 @@ async def _moved(
     scope: Scope,
     report: Reporter,
     snapshot_mirrors: Mapping[str, str] | None = None,
-) -> tuple[list[FileReport], list[str], list[str]]:
+) -> tuple[list[FileReport], list[str], list[Problem]]:
     """Pinned tags that moved, what the snapshots contradict in locked packages, and errors."""
     session = Session.for_run(
         targets,
@@ -84,7 +84,7 @@ async def _moved(
         refresh=True,
     )
     problems: list[str] = []
-    errors: list[str] = []
+    errors: list[Problem] = []
     async with session:
         fresh = await session.resolve_images(refresh_queries(targets, scope))
         if not scope.images:  # --image NAME asks about those images alone
@@ -92,7 +92,7 @@ async def _moved(
                 try:
                     found = await stagework.verify_packages(session, target, remote=True)
                 except PinnerError as e:
-                    errors.append(f"{target.lock_path}: packages not verified: {e}")
+                    errors.append(Problem(target.lock_path, None, f"packages not verified: {e}"))
                     continue
                 problems += [f"{target.lock_path}: {problem}" for problem in found]
     reports = []

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pinner import files, stagework
-from pinner.errors import PinnerError
+from pinner.errors import PinnerError, Problem
 from pinner.outcome import (
     Options,
     Outcome,
@@ -87,7 +87,7 @@ async def _lock_all(
     report: Reporter,
     *,
     resolve_only: bool,
-) -> tuple[list[Outcome], list[str], dict[str, int]]:
+) -> tuple[list[Outcome], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
     resolve_only: other files already failed, so only resolution failures are still worth telling.

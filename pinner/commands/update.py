@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pinner import files, refresh
-from pinner.errors import PinnerError
+from pinner.errors import PinnerError, Problem
 from pinner.outcome import (
     Options,
     Outcome,
@@ -79,7 +79,7 @@ async def _update_all(
     scope: Scope,
     cache_dir: Path,
     report: Reporter,
-) -> tuple[list[Outcome], list[FileReport], list[str]]:
+) -> tuple[list[Outcome], list[FileReport], list[Problem]]:
     """Refresh every file against one run's answers; its outcomes, reports and errors."""
     session = Session.for_run(
         targets,

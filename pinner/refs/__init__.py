@@ -48,22 +48,11 @@ class Found(NamedTuple):
     used_by: str
 
 
-class Note(NamedTuple):
-    """Why a reference on one line of a file is not pinned; printed as path:line: message."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
 class Scan(NamedTuple):
     """What a kind's reader found: references to pin, and notes on those it cannot pin."""
 
     found: tuple[Found, ...]
-    notes: tuple[Note, ...] = ()
+    notes: tuple[Problem, ...] = ()
 
 
 def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
@@ -124,7 +113,7 @@ def _reader(kind: str) -> Callable[[str, str], Scan]:
     raise AssertionError(f"unknown reference file kind {kind}")
 
 
-def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[Note, ...]]:
+def parse(kind: str, text: str, path: str) -> tuple[Dockerfile, tuple[Problem, ...]]:
     """A reference file as a Dockerfile record without stages, and notes for the user."""
     scan = _reader(kind)(text, path)
     uses = []

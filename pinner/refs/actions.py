@@ -6,7 +6,8 @@ and `jobs.<id>.steps[*].uses: docker://<image>`.
 
 from __future__ import annotations
 
-from pinner.refs import Found, Note, Scan
+from pinner.errors import Problem
+from pinner.refs import Found, Scan
 from pinner.refs.yamltext import documents, get, items, located, pairs, scalar
 
 DOCKER_SCHEME = "docker://"
@@ -15,7 +16,7 @@ DOCKER_SCHEME = "docker://"
 def scan(text: str, path: str) -> Scan:
     """Every image a workflow's jobs run in, beside, or as a step."""
     found: list[Found | None] = []
-    notes: list[Note] = []
+    notes: list[Problem] = []
     for document in documents(text, path):
         for job, body in pairs(get(document, "jobs")):
             container = get(body, "container")

@@ -24,7 +24,7 @@ from yaml.nodes import Node
 from pinner import dockerfile
 from pinner.dockerfile import Span
 from pinner.errors import PinnerError, Problem, ReferenceFileError
-from pinner.refs import Found, Note, Scan, yamltext
+from pinner.refs import Found, Scan, yamltext
 
 SCHEME = "docker-image://"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -61,7 +61,7 @@ def scan(text: str, path: str, read: Callable[[str], str | None] | None = None) 
     """Contexts and FROM-feeding variable defaults; read gives a Dockerfile's text, or None."""
     bake = _json(text, path) if path.endswith(".json") else _hcl(text, path)
     found: list[Found] = []
-    notes: list[Note] = []
+    notes: list[Problem] = []
     feeding = _from_args(bake, path, read or _read)
     for target in bake.targets.values():
         for key, literal in target.contexts:
@@ -81,16 +81,16 @@ def scan(text: str, path: str, read: Callable[[str], str | None] | None = None) 
 
 
 def _site(
-    literal: Literal, used_by: str, path: str, notes: list[Note], prefix: str = ""
+    literal: Literal, used_by: str, path: str, notes: list[Problem], prefix: str = ""
 ) -> list[Found]:
     """The reference a literal holds (after prefix), or nothing and a note why not."""
     value = literal.value.removeprefix(prefix)
     if "$" in value or "{" in value:
-        notes.append(Note(path, literal.line, f"{value}: set by a variable; not pinned"))
+        notes.append(Problem(path, literal.line, f"{value}: set by a variable; not pinned"))
         return []
     if literal.span is None or "\\" in value:
         notes.append(
-            Note(path, literal.line, f"{value}: not written as one plain string; not pinned")
+            Problem(path, literal.line, f"{value}: not written as one plain string; not pinned")
         )
         return []
     span = Span(literal.span.start + len(prefix), literal.span.end)

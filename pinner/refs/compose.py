@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pinner.refs import Found, Note, Scan
+from pinner.errors import Problem
+from pinner.refs import Found, Scan
 from pinner.refs.yamltext import documents, get, located, pairs, scalar
 
 
 def scan(text: str, path: str) -> Scan:
     """Every service image in a compose file."""
     found: list[Found] = []
-    notes: list[Note] = []
+    notes: list[Problem] = []
     for document in documents(text, path):
         for name, service in pairs(get(document, "services")):
             image = get(service, "image")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from pinner.refs import Found, Note, Scan
+from pinner.errors import Problem
+from pinner.refs import Found, Scan
 from pinner.refs.yamltext import documents, get, items, located, pairs, scalar
 
 CONTAINER_LISTS = {
@@ -22,14 +23,14 @@ CONTAINER_LISTS = {
 def scan(text: str, path: str) -> Scan:
     """Every container image in a (multi-document) manifest file."""
     found: list[Found] = []
-    notes: list[Note] = []
+    notes: list[Problem] = []
     for document in documents(text, path):
         _walk(text, path, document, "", found, notes)
     return Scan(tuple(found), tuple(notes))
 
 
 def _walk(
-    text: str, path: str, node: Node, owner: str, found: list[Found], notes: list[Note]
+    text: str, path: str, node: Node, owner: str, found: list[Found], notes: list[Problem]
 ) -> None:
     if isinstance(node, SequenceNode):
         for item in node.value:

@@ -20,7 +20,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from pinner.dockerfile import Span
 from pinner.errors import Problem, ReferenceFileError
-from pinner.refs import PYTHON_IMPORTS, Found, Note, Scan
+from pinner.refs import PYTHON_IMPORTS, Found, Scan
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _AIRFLOW_OPERATORS = frozenset({"DockerOperator", "KubernetesPodOperator", "DockerSwarmOperator"})
@@ -78,7 +78,7 @@ class _Finder(cst.CSTVisitor):
         self.containers: set[str] = set()  # names imported from testcontainers
         self.constants: dict[str, cst.SimpleString] = {}
         self.found: list[Found] = []
-        self.notes: list[Note] = []
+        self.notes: list[Problem] = []
         self.depth = 0
 
     # Module-level names only: a constant inside a function or class is another scope.
@@ -171,7 +171,7 @@ class _Finder(cst.CSTVisitor):
         return self.starts[line - 1] + column
 
     def _note(self, node: cst.CSTNode, message: str) -> None:
-        self.notes.append(Note(self.path, self._range(node).start.line, message))
+        self.notes.append(Problem(self.path, self._range(node).start.line, message))
 
 
 def _argument(

@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pinner.dockerfile import Span
 from pinner.errors import Problem, ReferenceFileError
-from pinner.refs import Found, Note
+from pinner.refs import Found
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -65,7 +65,7 @@ def scalar(node: Node | None) -> str | None:
 
 
 def located(
-    text: str, node: Node, used_by: str, path: str, notes: list[Note], prefix: str = ""
+    text: str, node: Node, used_by: str, path: str, notes: list[Problem], prefix: str = ""
 ) -> Found | None:
     """A scalar reference with its span in text (after prefix), or None with a note why not."""
     assert isinstance(node, ScalarNode)
@@ -76,10 +76,10 @@ def located(
     value = node.value.removeprefix(prefix)
     start += len(prefix)
     if "$" in value or "{{" in value:
-        notes.append(Note(path, line, f"{value}: set by a variable; not pinned"))
+        notes.append(Problem(path, line, f"{value}: set by a variable; not pinned"))
         return None
     if text[start:end] != value:
         # Escapes, folded or block scalars: the text is not the value, so no exact edit exists.
-        notes.append(Note(path, line, f"{value}: not written as one plain string; not pinned"))
+        notes.append(Problem(path, line, f"{value}: not written as one plain string; not pinned"))
         return None
     return Found(line, value, Span(start, end), used_by)

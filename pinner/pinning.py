@@ -49,13 +49,13 @@ class LockAnswers(NamedTuple):
             for image in lock.images:
                 media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
                 manifest = Manifest(image.digest, media_type, image.platforms)
-                ref = parse_locked(image)
-                by_query.setdefault(
-                    ref._replace(tag=image.tag or DEFAULT_TAG, digest=None), manifest
-                )
-                by_query.setdefault(ref, manifest)
-                by_query.setdefault(ref._replace(tag=None), manifest)  # `FROM alpine@sha256:...`
-                by_digest.setdefault(image.digest, manifest)
+                # parse_locked's reference, and it with the tag query's and without a tag.
+                domain, _, path = image.name.partition("/")
+                tag, digest = image.tag, image.digest
+                by_query.setdefault(ImageRef(domain, path, tag or DEFAULT_TAG, None), manifest)
+                by_query.setdefault(ImageRef(domain, path, tag, digest), manifest)
+                by_query.setdefault(ImageRef(domain, path, None, digest), manifest)  # `x@sha256:`
+                by_digest.setdefault(digest, manifest)
         return cls(by_query, by_digest)
 
     def for_uses(
@@ -163,16 +163,26 @@ def _locked_tag(use: ImageUse, old_tags: Mapping[str, str | None]) -> str | None
 def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) -> Pinned:
     """Pin every use to its resolved digest; the lock keeps any tables it does not own."""
     edits = []
-    entries: dict[str, LockedImage] = {}
-    old_tags = {image.reference: image.tag for image in old.images}
     unpinnable = []
     for use in parsed.uses:
-        manifest = resolved[query(use)]
-        edit = dockerfile.pin_edit(parsed.text, use, manifest.digest)
+        edit = dockerfile.pin_edit(parsed.text, use, resolved[query(use)].digest)
         if edit is not None:
             edits.append(edit)
         if use.site is None:
             unpinnable.append(use)
+    text = dockerfile.apply_edits(parsed.text, edits)
+    lock = old._replace(images=lock_images(parsed, resolved, old))
+    return Pinned(text, lock, tuple(unpinnable))
+
+
+def lock_images(
+    parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock
+) -> tuple[LockedImage, ...]:
+    """The image entries of pin's lock, sorted: each use at its resolved digest."""
+    entries: dict[str, LockedImage] = {}
+    old_tags = {image.reference: image.tag for image in old.images}
+    for use in parsed.uses:
+        manifest = resolved[query(use)]
         written = pinned(use.expanded, manifest.digest)
         previous = entries.get(written)
         used_by = (*previous.used_by, use.used_by) if previous else (use.used_by,)
@@ -185,6 +195,4 @@ def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) ->
             platforms=manifest.platforms,
             used_by=tuple(sorted(set(used_by))),
         )
-    text = dockerfile.apply_edits(parsed.text, edits)
-    lock = old._replace(images=tuple(sorted(entries.values())))
-    return Pinned(text, lock, tuple(unpinnable))
+    return tuple(sorted(entries.values()))

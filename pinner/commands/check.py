@@ -12,7 +12,7 @@ from pinner import managers, pinning, reproducible, syntax
 from pinner.apt import shell as shell_lexer
 from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
-from pinner.lockfile import LockedStage
+from pinner.lockfile import Lock, LockedStage
 from pinner.outcome import apt_installs, manager_installs
 from pinner.output import Reporter
 from pinner.workspace import Selection, Target, load
@@ -173,9 +173,11 @@ def check_target(target: Target) -> list[Finding]:
     if not target.lock.images_only:  # made with --images-only: packages are not its business
         findings.extend(check_reproducible(target))
     if not any(f.severity == "error" for f in findings):
+        # Only the image entries of a re-pin can differ from the lock: compare those, without
+        # editing the text or ordering the lock's stages.
         resolved = pinning.LockAnswers.of([target.lock]).for_uses(target.parsed.uses)
-        pinned = pinning.pin(target.parsed, resolved, target.lock)
-        if pinned.lock.canonical() != target.lock.canonical():
+        images = pinning.lock_images(target.parsed, resolved, target.lock)
+        if Lock(images=images).canonical() != Lock(images=target.lock.images).canonical():
             findings.append(Finding(lock_path, None, None, f"out of date; run pinner lock {path}"))
     return findings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from typing import NamedTuple
 
@@ -174,3 +175,15 @@ def is_digest(value: object) -> bool:
     algorithm, sep, hex_part = value.partition(":")
     length = _DIGEST_LENGTHS.get(algorithm)
     return bool(sep) and length == len(hex_part) and _LOWER_HEX_RE.fullmatch(hex_part) is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1, with or without a port."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    name = name.split("]")[0].lstrip("[") if name.startswith("[") else name
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

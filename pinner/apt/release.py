@@ -162,6 +162,18 @@ def verify_signature(
     detached: bytes | None = None,
 ) -> bool:
     """Check signatures with gpgv (clearsigned, or detached over data): True, or MirrorError."""
+    signing_key(inrelease, keyrings, source=source, detached=detached)
+    return True
+
+
+def signing_key(
+    inrelease: bytes,
+    keyrings: Sequence[Path],
+    *,
+    source: str = "InRelease",
+    detached: bytes | None = None,
+) -> str:
+    """verify_signature, answering the primary key fingerprint of the good signature."""
     gpgv = shutil.which("gpgv")
     if gpgv is None:
         raise GpgvMissing(f"{source}: gpgv is not installed; signature not checked")
@@ -185,8 +197,9 @@ def verify_signature(
         return _gpgv(command, inrelease, source)
 
 
-def _gpgv(command: list[str], data: bytes, source: str) -> bool:
-    """Run gpgv and read its status lines: True, or MirrorError when no signature is good."""
+def _gpgv(command: list[str], data: bytes, source: str) -> str:
+    """Run gpgv and read its status lines: the fingerprint of the key whose signature is good
+    (its primary key's), or MirrorError when no signature is good."""
     try:
         result = subprocess.run(
             command,
@@ -198,10 +211,14 @@ def _gpgv(command: list[str], data: bytes, source: str) -> bool:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise MirrorError(f"{source}: cannot run gpgv: {exc}") from None
     status: list[tuple[str, str]] = []
+    fingerprint = ""
     for line in result.stdout.decode(errors="replace").splitlines():
         words = line.split()
         if len(words) >= 2 and words[0] == "[GNUPG:]":
             status.append((words[1], " ".join(words[1:3])))
+        if len(words) >= 3 and words[1] == "VALIDSIG" and not fingerprint:
+            # VALIDSIG <signing key fpr> ... <primary key fpr> (gnupg doc/DETAILS)
+            fingerprint = words[11] if len(words) >= 12 else words[2]
     # As apt's gpgv method: a BADSIG fails it all; otherwise one GOODSIG with its VALIDSIG
     # is enough, since the archive signs with several keys and a keyring may hold only
     # some of them (NO_PUBKEY). EXPKEYSIG and REVKEYSIG count for nothing.
@@ -210,7 +227,7 @@ def _gpgv(command: list[str], data: bytes, source: str) -> bool:
         raise MirrorError(f"{source}: invalid signature: {', '.join(bad)}")
     keywords = {keyword for keyword, _ in status}
     if {"GOODSIG", "VALIDSIG"} <= keywords:
-        return True
+        return fingerprint
     unusable = [
         short for keyword, short in status if keyword in ("NO_PUBKEY", "EXPKEYSIG", "REVKEYSIG")
     ]

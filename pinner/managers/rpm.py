@@ -9,15 +9,13 @@ time instead (pinner.managers.rpmcompose), which their hosts keep for some weeks
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner.apt.release import GpgvMissing, verify_signature
+from pinner.apt.release import GpgvMissing, signing_key
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
@@ -30,6 +28,7 @@ from pinner.managers import (
     Resolved,
     Source,
     own,
+    pgpkey,
     rpmcompose,
 )
 from pinner.managers import repodata as rd
@@ -46,6 +45,7 @@ from pinner.managers.rpmresolve import Pool, resolve
 from pinner.managers.rpmversion import ARCHES, EVR, parse_evr
 from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.output import untrusted
+from pinner.reference import is_loopback
 
 NAME = "dnf"
 # The distribution's os-release ID -> the --snapshot-mirror name that replaces its repositories.
@@ -58,6 +58,7 @@ MIRROR_NAMES: Mapping[str, str] = {
 }
 MAX_PRIMARY_BYTES = 128 * 1024 * 1024  # compressed; Fedora's largest is about 40 MiB
 MAX_SIGNATURE_BYTES = 64 * 1024  # repomd.xml.asc: one armored signature is under 1 KiB
+MAX_KEY_BYTES = 1024 * 1024  # a gpgkey= URL's keys: a few KiB, more with many signatures
 SIGNATURE_OFF = "not checked: repo_gpgcheck is off"
 _KEY_DIR = "/etc/pki/rpm-gpg/"
 _MIRRORS_TRIED = 3
@@ -93,35 +94,45 @@ class _Pool(NamedTuple):
     live: bool = True  # some repository was read as served now, not from a compose
 
 
-def _dearmor(data: bytes) -> bytes:
-    """A key file's binary OpenPGP packets (gpgv reads no armor); armored blocks are decoded."""
-    if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" not in data:
-        return data
-    packets = b""
-    for block in data.split(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")[1:]:
-        body = block.split(b"-----END PGP PUBLIC KEY BLOCK-----", 1)[0]
-        lines = [line.strip() for line in body.splitlines()]
-        # Armor headers (Version: ...) end at the first empty line; "=" starts the checksum.
-        start = lines.index(b"") + 1 if b"" in lines[1:] else 1
-        text = b"".join(line for line in lines[start:] if not line.startswith(b"="))
-        try:
-            packets += base64.b64decode(text, validate=True)
-        except binascii.Error:
-            continue  # not a key gpgv could use; the signature check then names no good key
-    return packets
-
-
-def _keyrings(config: RpmConfig, repo: Repo, folder: Path) -> list[Path]:
-    """The repository's gpgkey= files the image holds, written to folder for gpgv."""
+def _keyrings(
+    config: RpmConfig, repo: Repo, remote: Mapping[str, bytes], folder: Path
+) -> list[Path]:
+    """The repository's gpgkey= files the image holds and the keys fetched from its gpgkey=
+    URLs (remote: URL -> binary packets), written to folder for gpgv."""
     held = dict(config.key_files)
     paths = []
     for n, url in enumerate(repo.gpgkeys):
         path = url.removeprefix("file://")
         if url.startswith("file://") and path.startswith(_KEY_DIR) and path in held:
-            keyring = folder / f"{n}.gpg"
-            keyring.write_bytes(_dearmor(held[path]))
-            paths.append(keyring)
+            data = pgpkey.dearmor(held[path])
+        elif url in remote:
+            data = remote[url]
+        else:
+            continue
+        keyring = folder / f"{n}.gpg"
+        keyring.write_bytes(data)
+        paths.append(keyring)
     return paths
+
+
+def _key_url(url: str) -> bool:
+    """Whether a gpgkey= URL may be fetched: https, or plain http to this machine (a stand-in)."""
+    if url.startswith("https://"):
+        return _http(url)
+    host = url.removeprefix("http://").split("/", 1)[0].rpartition("@")[2]
+    return url.startswith("http://") and _http(url) and is_loopback(host)
+
+
+def _stage_signature(signatures: set[str]) -> str | None:
+    """ "verified" when every repository's repomd.xml was (naming the keys fetched to do so);
+    otherwise what was not checked."""
+    unchecked = sorted(s for s in signatures if not s.startswith(SIGNATURE_VERIFIED))
+    if unchecked or not signatures:
+        return unchecked[0] if unchecked else None
+    keys = sorted(
+        s.removeprefix(f"{SIGNATURE_VERIFIED} (")[:-1] for s in signatures - {SIGNATURE_VERIFIED}
+    )
+    return f"{SIGNATURE_VERIFIED} ({'; '.join(keys)})" if keys else SIGNATURE_VERIFIED
 
 
 def _version(evr: EVR) -> str:
@@ -257,26 +268,50 @@ class Rpm:
                 failure = error
         raise failure
 
+    async def _remote_keys(
+        self, fetch: Fetch, repo: Repo
+    ) -> dict[str, tuple[bytes, tuple[str, ...]]]:
+        """The keys of the repository's https gpgkey= URLs: URL -> (binary packets, primary
+        fingerprints), each checked to be OpenPGP public keys alone."""
+        found = {}
+        for url in repo.gpgkeys:
+            if not _key_url(url):
+                continue
+            subject = f"[{repo.id}] gpgkey {untrusted(url)}"
+            data = await fetch(url, subject, MAX_KEY_BYTES)
+            try:
+                found[url] = pgpkey.public_keys(data)
+            except ValueError as error:
+                raise MirrorError(f"{subject}: not an OpenPGP public key: {error}") from None
+        return found
+
     async def _check_signature(
         self, fetch: Fetch, config: RpmConfig, repo: Repo, base: str, repomd: bytes
     ) -> str:
-        """Verify repomd.xml.asc with the repository's keys in the image (repo_gpgcheck=1)."""
+        """Verify repomd.xml.asc with the repository's keys (repo_gpgcheck=1): those the image
+        holds, and those its https gpgkey= URLs serve, which the answer then names."""
         subject = f"[{repo.id}] {untrusted(base)}repodata/repomd.xml.asc"
         try:
             signature = await fetch(f"{base}repodata/repomd.xml.asc", subject, MAX_SIGNATURE_BYTES)
         except MirrorError as error:
             raise MirrorError(f"{error} (repo_gpgcheck=1 asks for it)") from None
+        remote = await self._remote_keys(fetch, repo)
         with tempfile.TemporaryDirectory(prefix="pinner-rpm-keys-") as folder:
-            keyrings = _keyrings(config, repo, Path(folder))
+            packets = {url: key[0] for url, key in remote.items()}
+            keyrings = _keyrings(config, repo, packets, Path(folder))
             if not keyrings:
                 raise MirrorError(
                     f"{repo.source}: [{repo.id}] has repo_gpgcheck=1 but none of its gpgkey="
-                    f" files is in the image's {_KEY_DIR}"
+                    f" is a file in the image's {_KEY_DIR} or an https URL"
                 )
             try:
-                verify_signature(repomd, keyrings, source=subject, detached=signature)
+                key = signing_key(repomd, keyrings, source=subject, detached=signature)
             except GpgvMissing:
                 return SIGNATURE_UNCHECKED
+        # A key from the network is named in the lock: the image's digest does not pin it.
+        url = next((u for u, (_, fprs) in remote.items() if key in fprs), None)
+        if url is not None:
+            return f"{SIGNATURE_VERIFIED} ([{repo.id}] with key {key} from {untrusted(url)})"
         return SIGNATURE_VERIFIED
 
     async def _read_base(
@@ -454,9 +489,7 @@ class Rpm:
             self._steps[(snapshot, config)] = tuple(targets.values())
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))
         unpinned: tuple[UnpinnedPackage, ...] = ()
-        # "verified" only when every repository's repomd.xml was; otherwise what was not checked.
-        unchecked = sorted(signatures - {SIGNATURE_VERIFIED})
-        signature = unchecked[0] if unchecked else (SIGNATURE_VERIFIED if signatures else None)
+        signature = _stage_signature(signatures)
         return Resolved(
             packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=not live
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import ipaddress
 import json
 import re
 import time
@@ -29,6 +28,7 @@ from pinner.manifest import OCI_MANIFEST as OCI_MANIFEST
 from pinner.manifest import Manifest as Manifest
 from pinner.output import untrusted
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
+from pinner.reference import is_loopback as is_loopback
 from pinner.remote import http
 from pinner.remote.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.remote.http import USER_AGENT, Retry
@@ -75,18 +75,6 @@ class Settings:
     max_retry_after: float = 60.0
     timeout: float = http.DEFAULT_TIMEOUT
     concurrency: int = 32
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1, with or without a port."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
-    name = name.split("]")[0].lstrip("[") if name.startswith("[") else name
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def base_url(domain: str, settings: Settings) -> str:

@@ -112,12 +112,12 @@ def _lock(capsys: pytest.CaptureFixture[str], hub: str, url: str, env: Path) -> 
     return code, err
 
 
-def _refused(env: Path, err: str, *words: str) -> None:
+def _refused(env: Path, err: str, *words: str, dockerfile: str = DOCKERFILE) -> None:
     """One line naming the repository and the reason; nothing written."""
     lines = [line for line in err.splitlines() if "[baseos]" in line]
     assert len(lines) == 1, err
     assert all(word in lines[0] for word in words), err
-    assert (env / "Dockerfile").read_text() == DOCKERFILE
+    assert (env / "Dockerfile").read_text() == dockerfile
     assert not (env / "Dockerfile.lock").exists()
 
 
@@ -184,3 +184,134 @@ def test_repo_gpgcheck_off_records_the_signature_as_not_checked(
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert stage.signature == "not checked: repo_gpgcheck is off"
     assert "/baseos/repodata/repomd.xml.asc" not in served.log
+
+
+# gpgkey= URLs: the key is fetched (https, or plain http to loopback as this stand-in is).
+REMOTE_REPO_FILE = """\
+[baseos]
+name=Test BaseOS
+baseurl=https://mirror.example/baseos/$basearch/os/
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey={url}
+"""
+
+
+@pytest.fixture(scope="module")
+def keyserver(keys: tuple[Path, Path]) -> Iterator[Mirror]:
+    with Mirror({"/keys/RPM-GPG-KEY-test": _gpg(keys[0], "--armor", "--export")}) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def remote_hub(registry: Registry, keyserver: Mirror) -> str:
+    for tag, url in (
+        ("remotekey", f"{keyserver.url}/keys/RPM-GPG-KEY-test"),
+        ("httpkey", "http://keys.example/RPM-GPG-KEY-test"),
+    ):
+        files = {
+            "etc/os-release": OS_RELEASE,
+            "etc/yum.repos.d/test.repo": REMOTE_REPO_FILE.format(url=url).encode(),
+        }
+        push(files_image(files), registry, "library/centos", tag)
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+def _fingerprint(home: Path) -> str:
+    colons = _gpg(home, "--with-colons", "--list-keys").decode()
+    return next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+
+
+def test_a_key_from_a_gpgkey_url_verifies_and_the_lock_names_it(
+    capsys: pytest.CaptureFixture[str],
+    remote_hub: str,
+    served: Mirror,
+    keyserver: Mirror,
+    keys: tuple[Path, Path],
+    env: Path,
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
+    repomd = served.files["/baseos/repodata/repomd.xml"]
+    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
+    code, err = _lock(capsys, remote_hub, served.url, env)
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert stage.signature == (
+        f"verified ([baseos] with key {_fingerprint(keys[0])}"
+        f" from {keyserver.url}/keys/RPM-GPG-KEY-test)"
+    )
+    assert "/keys/RPM-GPG-KEY-test" in keyserver.log
+
+
+def test_a_gpgkey_url_key_that_did_not_sign_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    remote_hub: str,
+    served: Mirror,
+    keys: tuple[Path, Path],
+    env: Path,
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
+    repomd = served.files["/baseos/repodata/repomd.xml"]
+    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[1], repomd)
+    code, err = _lock(capsys, remote_hub, served.url, env)
+    assert code == 1
+    remote = DOCKERFILE.replace("signed", "remotekey")
+    _refused(env, err, "no good signature", "NO_PUBKEY", dockerfile=remote)
+
+
+@pytest.mark.parametrize(
+    ("served_key", "why"),
+    [
+        (b"<html><body>Not Found</body></html>", "byte 0 does not start a packet"),
+        (b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n", "byte 0 does not start a packet"),
+    ],
+    ids=["html-page", "not-armored-public-key"],
+)
+def test_a_gpgkey_url_serving_no_public_key_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    remote_hub: str,
+    served: Mirror,
+    keyserver: Mirror,
+    keys: tuple[Path, Path],
+    env: Path,
+    served_key: bytes,
+    why: str,
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
+    repomd = served.files["/baseos/repodata/repomd.xml"]
+    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
+    good = keyserver.files["/keys/RPM-GPG-KEY-test"]
+    keyserver.files["/keys/RPM-GPG-KEY-test"] = served_key
+    try:
+        code, err = _lock(capsys, remote_hub, served.url, env)
+    finally:
+        keyserver.files["/keys/RPM-GPG-KEY-test"] = good
+    assert code == 1
+    _refused(
+        env,
+        err,
+        f"[baseos] gpgkey {keyserver.url}/keys/RPM-GPG-KEY-test: not an OpenPGP public key: {why}",
+        dockerfile=DOCKERFILE.replace("signed", "remotekey"),
+    )
+
+
+def test_a_plain_http_gpgkey_url_is_not_fetched(
+    capsys: pytest.CaptureFixture[str],
+    remote_hub: str,
+    served: Mirror,
+    keys: tuple[Path, Path],
+    env: Path,
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "httpkey"))
+    repomd = served.files["/baseos/repodata/repomd.xml"]
+    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
+    code, err = _lock(capsys, remote_hub, served.url, env)
+    assert code == 1
+    _refused(
+        env,
+        err,
+        "[baseos] has repo_gpgcheck=1 but none of its gpgkey= is a file in the image's"
+        " /etc/pki/rpm-gpg/ or an https URL",
+        dockerfile=DOCKERFILE.replace("signed", "httpkey"),
+    )

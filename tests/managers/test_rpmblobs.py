@@ -7,6 +7,7 @@ here from RPMs rpmbuild built, and `rpm --define '_db_backend bdb_ro' -qa` is th
 
 from __future__ import annotations
 
+import lzma
 import random
 import shutil
 import struct
@@ -74,6 +75,24 @@ def test_a_free_ndb_slot_is_skipped() -> None:
     data = bytearray(NDB)
     struct.pack_into("<II", data, 32 + 4, 0, 0)  # package 1's slot (lib), as rpmpkgDel leaves it
     assert _names(read_ndb(bytes(data))) == ["base-1.0-1.noarch", "bigfiles-1.0-1.noarch"]
+
+
+def test_a_real_el8_berkeley_db_is_read(tmp_path: Path) -> None:
+    data = (TESTDATA / "el8-libuuid" / "Packages").read_bytes()
+    (libuuid,) = read_bdb(data)
+    assert f"{libuuid.name}-{libuuid.evr}.{libuuid.arch}" == "libuuid-2.32.1-42.el8_8.x86_64"
+    assert ("libuuid.so.1()(64bit)", None, None) in libuuid.provides
+    assert "/usr/lib64/libuuid.so.1" in libuuid.files
+    if shutil.which("rpm") is not None:
+        (tmp_path / "Packages").write_bytes(data)
+        assert rpm_query_all(tmp_path, "bdb_ro") == ["libuuid-2.32.1-42.el8_8.x86_64"]
+
+
+def test_a_real_sle15_ndb_is_read() -> None:
+    data = lzma.decompress((TESTDATA / "sle15-bci" / "Packages.db.xz").read_bytes())
+    expected = (TESTDATA / "sle15-bci" / "packages.txt").read_text().split()
+    assert len(expected) == 35
+    assert _names(read_ndb(data)) == expected
 
 
 @pytest.fixture(scope="module")

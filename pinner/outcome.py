@@ -19,7 +19,7 @@ from pinner.errors import (
     RegistryError,
     UsageError,
 )
-from pinner.lockfile import Lock, LockedStage
+from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
 from pinner.manifest import Manifest
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
@@ -273,6 +273,51 @@ def manager_packages(
             if why is not None:
                 notes.append((run.line, why))
     return StageWords(list(requests.values()), list(dict.fromkeys(notes)), lines, upgrade)
+
+
+class Installed(NamedTuple):
+    """What a stage's package-manager RUNs leave installed, for the stages FROM it."""
+
+    manager: str
+    requests: tuple[managers.PackageArg, ...]  # its words and those of the stages it is FROM
+    packages: tuple[LockedPackage, ...]  # what their locks record
+    upgrade: bool
+    # Resolved in this run: a stage FROM it is resolved again too, not answered by its old lock.
+    fresh: bool
+
+
+def joint_requests(
+    parent: Installed | None, requests: Sequence[managers.PackageArg]
+) -> list[managers.PackageArg]:
+    """The words a stage is resolved with: its parent stages' words first, then its own."""
+    if parent is None:
+        return list(requests)
+    named = {r.name for r in parent.requests}
+    return [*parent.requests, *(r for r in requests if r.name not in named)]
+
+
+def after_parent(
+    parent: Installed,
+    requests: Sequence[managers.PackageArg],
+    arch: str,
+    packages: Sequence[LockedPackage],
+    unpinned: Sequence[UnpinnedPackage],
+) -> tuple[list[LockedPackage], list[UnpinnedPackage]]:
+    """One architecture's records of a stage resolved with its parents' words, less what they
+    installed.
+
+    A word of the stage that a parent stage already installed keeps the parent's record: the
+    version the stage builds on.
+    """
+    own = {r.name for r in requests}
+    theirs = {(p.name, p.architecture): p for p in parent.packages}
+    kept = [p for p in packages if (p.name, p.architecture) not in theirs]
+    kept += [p for (name, at), p in theirs.items() if name in own and at == arch]
+    parent_words = {r.name for r in parent.requests} - own
+    return (
+        sorted(kept, key=lambda p: p.name),
+        [u for u in unpinned if u.name not in parent_words],
+    )
 
 
 def third_party_packages(

@@ -22,11 +22,14 @@ from pinner.outcome import (
     DEFAULT_PLATFORMS,
     DPKG_ARCH,
     SNAPSHOT_BASE,
+    Installed,
     Options,
     Outcome,
+    after_parent,
     apt_packages,
     compose,
     images_only,
+    joint_requests,
     manager_packages,
     pin_images,
     third_party_packages,
@@ -160,18 +163,25 @@ class StageWork:
         stages: list[LockedStage] = []
         notes: list[str] = []
         added: dict[str, tuple[str, ...]] = {}  # stage -> repositories it adds or inherits
+        # stage -> what its manager RUNs and those of the stages it is FROM installed
+        installed: dict[str, Installed | None] = {}
         for plan in reproducible.plans(parsed):
             label = plan.stage.label
             where = f"{self.target.path}: stage {label}"
             inherited = added.get(plan.stage.parent or "", ())
             third_party, added[label] = third_party_packages(parsed, plan.stage, inherited)
+            parent = installed.get(plan.stage.parent or "")
+            # A stage that runs no package manager passes its parent's installs on.
+            installed[label] = parent if plan.manager is None else None
             manager = managers.get(plan.manager)
             if manager is not None:
-                found = await self._manager_stage(plan, manager, previous.get(label), snapshot)
-                if found is not None:
-                    stage, stage_notes = found
-                    stages.append(stage)
-                    notes.extend(stage_notes)
+                if parent is not None and parent.manager != manager.name:
+                    parent = None
+                stage, stage_notes, installed[label] = await self._manager_stage(
+                    plan, manager, previous.get(label), snapshot, parent
+                )
+                stages.append(stage)
+                notes.extend(stage_notes)
                 continue
             if plan.manager is not None and plan.manager != "apt":
                 note = f"{plan.manager} has no dated snapshot mirror; its packages are not pinned"
@@ -243,8 +253,15 @@ class StageWork:
         manager: managers.Manager,
         old: LockedStage | None,
         snapshot: str,
-    ) -> tuple[LockedStage, list[str]] | None:
-        """A stage whose package manager has a module: its packages resolved per platform."""
+        parent: Installed | None = None,
+    ) -> tuple[LockedStage, list[str], Installed | None]:
+        """A stage whose package manager has a module: its packages resolved per platform, and
+        what it leaves installed for the stages FROM it.
+
+        parent: what the stages this one is FROM installed with the same manager. Their words
+        are resolved with this stage's, and what their locks record is set aside, as the
+        installed database of the image this stage builds on holds it.
+        """
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
         requests, line_notes, lines, upgrade = manager_packages(self.target.parsed, plan, manager)
@@ -254,15 +271,22 @@ class StageWork:
             return (
                 LockedStage(label, package_manager=manager.name, notes=tuple(stage_notes)),
                 notes,
+                parent,
             )
+        words = joint_requests(parent, requests)
+        upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
         if getattr(manager, "snapshot_on_request", False):
             # Snapshots that expire (dnf's composes) only when --snapshot asks for them, or the
             # stage already has one: otherwise the manager resolves from what is served now.
             asked = self.options.snapshot is not None or (old is not None and old.step == "exact")
             snapshot = snapshot if asked else ""
-        if old is not None and self._manager_reusable(old, base, manager, requests, snapshot):
-            return old, notes
+        if (
+            old is not None
+            and not (parent is not None and parent.fresh)
+            and self._manager_reusable(old, base, manager, requests, snapshot)
+        ):
+            return old, notes, self._installed(manager, words, parent, old, upgrade, False)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
         images = await self.stage_images(plan.stage, getattr(manager, "reads_every_layer", False))
@@ -288,7 +312,7 @@ class StageWork:
             try:
                 resolved = await manager.resolve(
                     managers.Source(self.session.mirror.fetch, config, mirrors),
-                    requests,
+                    words,
                     # Exact pins in the words are set aside only when this run rewrites them: a
                     # pin left in the file must be what the lock records.
                     refresh=self.session.refresh and self.options.pin_versions,
@@ -308,8 +332,11 @@ class StageWork:
                 raise MirrorError(Problem(self.target.path, None, f"stage {label}: {step}"))
             if step is not None:
                 steps.add(step)
-            packages += resolved.packages
-            unpinned += resolved.unpinned
+            found, lacking = list(resolved.packages), list(resolved.unpinned)
+            if parent is not None:
+                found, lacking = after_parent(parent, requests, config.arch, found, lacking)
+            packages += found
+            unpinned += lacking
             stage_notes += resolved.notes
             notes += [f"{where}: {note}" for note in resolved.notes]
             signatures.add(resolved.signature)
@@ -336,7 +363,29 @@ class StageWork:
             unpinned=tuple(dict.fromkeys(unpinned)),
             step="exact" if label in self.steps else None,
         )
-        return stage, list(dict.fromkeys(notes))
+        installed = self._installed(manager, words, parent, stage, upgrade, True)
+        return stage, list(dict.fromkeys(notes)), installed
+
+    @staticmethod
+    def _installed(
+        manager: managers.Manager,
+        words: Sequence[managers.PackageArg],
+        parent: Installed | None,
+        stage: LockedStage,
+        upgrade: bool,
+        fresh: bool,
+    ) -> Installed:
+        """What a manager stage leaves installed: its parents' records, then its own."""
+        records = {(p.name, p.architecture): p for p in (parent.packages if parent else ())}
+        for package in stage.packages:
+            records.setdefault((package.name, package.architecture), package)
+        return Installed(
+            manager.name,
+            tuple(words),
+            tuple(records.values()),
+            upgrade,
+            fresh or (parent is not None and parent.fresh),
+        )
 
     def _manager_reusable(
         self,

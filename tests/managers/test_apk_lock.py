@@ -112,6 +112,49 @@ def test_pin_versions_writes_pins_into_package_words_only(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+MULTISTAGE = """\
+FROM alpine:3.16 AS base
+RUN apk add --no-cache curl
+
+FROM base AS tools
+COPY . /src
+
+FROM tools AS build
+RUN apk add --no-cache git curl
+"""
+
+
+def test_a_stage_from_a_stage_sets_aside_what_the_parent_installed(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.split("\n")[0] + "\nRUN apk add curl git\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (one,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    (env / "Dockerfile").write_text(MULTISTAGE)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    before = (env / "Dockerfile.lock").read_text()
+    base, build = lockfile.parse(before, "lock").stages
+    assert (base.stage, build.stage) == ("base", "build")
+    # build is FROM tools FROM base: curl's closure is installed already; git's own part and
+    # the curl word (with base's record, the version it builds on) are build's.
+    assert {p.name for p in base.packages} & {p.name for p in build.packages} == {"curl"}
+    assert {p.name for p in build.packages} - {"curl"} == {p.name for p in one.packages} - {
+        p.name for p in base.packages
+    }
+    assert set(base.packages) | set(build.packages) == set(one.packages)
+    assert "libcurl" not in {p.name for p in build.packages}
+    text = (env / "Dockerfile").read_text()
+    assert "RUN apk add --no-cache git=2.38.5-r0 curl=8.1.1-r1\n" in text
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, out + err
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
 # --------------------------------------------------------------------------- a branch that moves
 # Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
 # closure, then the same branch a release later.

@@ -233,3 +233,38 @@ def test_a_stage_naming_no_package_still_gets_the_step(
     code, _, err = _pinner(capsys, hub, served, "lock", str(dockerfile))
     assert code == 0, err
     assert dockerfile.read_text() == text
+
+
+def test_a_stage_from_a_stage_records_only_what_it_adds(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM archlinux:base AS base\nRUN pacman -Syu --noconfirm curl\n\n"
+        "FROM base\nRUN pacman -S --noconfirm git\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    # One step, in the first stage: the second builds on it.
+    assert text.count("# pinner: pacman snapshot 20261201T101500Z") == 1
+    assert run_errors(text) == []
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # base: curl, and openssl (3.3.0-1 in the image) from the upgrade; the child adds git and
+    # perl only: curl and openssl are in the image it builds on.
+    assert [(p.name, p.version) for p in base.packages] == [
+        ("curl", "8.10.1-1"),
+        ("openssl", "3.4.0-1"),
+    ]
+    assert [(p.name, p.version) for p in child.packages] == [
+        ("git", "2.47.0-1"),
+        ("perl", "5.40.0-1"),
+    ]
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err

@@ -313,11 +313,13 @@ class StageWork:
                 resolved = await manager.resolve(
                     managers.Source(self.session.mirror.fetch, config, mirrors),
                     words,
-                    # Exact pins in the words are set aside only when this run rewrites them: a
-                    # pin left in the file must be what the lock records.
-                    refresh=self.session.refresh and self.options.pin_versions,
-                    snapshot=snapshot,
-                    upgrade=upgrade,
+                    managers.Mode(
+                        snapshot,
+                        # Exact pins in the words are set aside only when this run rewrites them:
+                        # a pin left in the file must be what the lock records.
+                        refresh=self.session.refresh and self.options.pin_versions,
+                        upgrade=upgrade,
+                    ),
                 )
             except PackageError as exc:
                 line = lines.get(exc.package) or None

@@ -46,6 +46,21 @@ class Source(NamedTuple):
     mirrors: Mapping[str, str]
 
 
+class Mode(NamedTuple):
+    """How a stage's words are resolved; fields a manager has no use for it leaves alone."""
+
+    # The lock's time: managers with dated snapshots resolve from that date's indexes, the others
+    # from what their mirrors serve now. A manager whose snapshots expire sets
+    # `snapshot_on_request = True` (read with getattr) and gets "" unless --snapshot asked for one
+    # or the stage already has its step.
+    snapshot: str
+    # `update --pin-versions`, which rewrites the words: ignore their exact pins.
+    refresh: bool = False
+    # A command of the stage upgrades the installed packages (Install.upgrades): the packages it
+    # would fetch are resolved and recorded too.
+    upgrade: bool = False
+
+
 class PackageArg(NamedTuple):
     """A package word of an install command; start/end span the word in the RUN's shell text."""
 
@@ -130,27 +145,8 @@ class Manager(Protocol):
     def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
         """The image's own configuration from its files (absolute path -> bytes), or why not."""
 
-    async def resolve(
-        self,
-        source: Source,
-        requests: Sequence[PackageArg],
-        *,
-        refresh: bool,
-        snapshot: str,
-        upgrade: bool = False,
-    ) -> Resolved:
-        """Resolve the requested words for the source configuration's architecture.
-
-        refresh: `update --pin-versions`, which rewrites the words: ignore their exact pins.
-
-        upgrade: a command of the stage upgrades the installed packages (Install.upgrades); the
-        packages it would fetch are resolved and recorded too.
-
-        snapshot is the lock's time: managers with dated snapshots resolve from that date's
-        indexes, the others from what their mirrors serve now. A manager whose snapshots expire
-        sets `snapshot_on_request = True` (read with getattr) and gets "" unless --snapshot
-        asked for one or the stage already has its step.
-        """
+    async def resolve(self, source: Source, requests: Sequence[PackageArg], mode: Mode) -> Resolved:
+        """Resolve the requested words for the source configuration's architecture, as mode says."""
 
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]

@@ -21,10 +21,11 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from pinner import managers
 from pinner.apt.shell import Invocation, Word, is_option, option_width, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, Source, own
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.output import untrusted
 
 NAME = "apk"
@@ -709,15 +710,10 @@ class Apk:
         return Universe(entries)
 
     async def resolve(
-        self,
-        source: Source,
-        requests: Sequence[PackageArg],
-        *,
-        refresh: bool,
-        snapshot: str,
-        upgrade: bool = False,
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
     ) -> Resolved:
         fetch, image, mirrors = source
+        refresh = mode.refresh
         config = own(image, ApkConfig)
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
@@ -760,7 +756,9 @@ class Apk:
             rebuildable=False,
         )
 
-    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+    async def unserved(
+        self, source: managers.Source, packages: Sequence[LockedPackage]
+    ) -> list[str]:
         fetch, image, mirrors = source
         config = own(image, ApkConfig)
         # Packages locked from a repository an `apk add --repository` named: the same mirror.

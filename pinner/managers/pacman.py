@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
+from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, Source, own
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers.alpm import (
     DescError,
     Package,
@@ -551,15 +552,10 @@ class Pacman:
         return self._databases[url]
 
     async def resolve(
-        self,
-        source: Source,
-        requests: Sequence[PackageArg],
-        *,
-        refresh: bool,
-        snapshot: str,
-        upgrade: bool = False,
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
     ) -> Resolved:
         fetch, image, mirrors = source
+        snapshot, upgrade = mode.snapshot, mode.upgrade
         config = own(image, PacmanConfig)
         pinned, notes = snapshot_repos(config)
         repos = [
@@ -616,7 +612,9 @@ class Pacman:
             rebuildable=True,
         )
 
-    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+    async def unserved(
+        self, source: managers.Source, packages: Sequence[LockedPackage]
+    ) -> list[str]:
         return []  # the archive keeps every day: a locked day's packages stay served
 
     def config_changes(self, run_text: str, escape: str) -> str | None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from pinner import managers
 from pinner.apt.release import GpgvMissing, signing_key
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
@@ -26,7 +27,6 @@ from pinner.managers import (
     Manager,
     PackageArg,
     Resolved,
-    Source,
     own,
     pgpkey,
     rpmcompose,
@@ -438,15 +438,10 @@ class Rpm:
         )
 
     async def resolve(
-        self,
-        source: Source,
-        requests: Sequence[PackageArg],
-        *,
-        refresh: bool,
-        snapshot: str,
-        upgrade: bool = False,
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
     ) -> Resolved:
         fetch, image, mirrors = source
+        snapshot, refresh = mode.snapshot, mode.refresh
         config = own(image, RpmConfig)
         groups: dict[RpmOptions, list[str]] = {}
         for request in requests:
@@ -494,7 +489,9 @@ class Rpm:
             packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=not live
         )
 
-    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+    async def unserved(
+        self, source: managers.Source, packages: Sequence[LockedPackage]
+    ) -> list[str]:
         fetch, image, mirrors = source
         config = own(image, RpmConfig)
         pool, repo_ids, *_ = await self._pool(fetch, config, RpmOptions(), mirrors)

@@ -13,20 +13,11 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import (
-    Fetch,
-    ImageConfig,
-    Install,
-    Manager,
-    PackageArg,
-    Resolved,
-    Source,
-    own,
-    rpmdb,
-)
+from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool
@@ -523,15 +514,10 @@ class Zypper:
         return bases, ()
 
     async def resolve(
-        self,
-        source: Source,
-        requests: Sequence[PackageArg],
-        *,
-        refresh: bool,
-        snapshot: str,
-        upgrade: bool = False,
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
     ) -> Resolved:
         fetch, image, mirrors = source
+        snapshot, refresh = mode.snapshot, mode.refresh
         config = own(image, ZypperConfig)
         packages: list[rd.RpmPackage] = []
         bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
@@ -566,7 +552,9 @@ class Zypper:
             rebuildable=tumbleweed,
         )
 
-    async def unserved(self, source: Source, packages: Sequence[LockedPackage]) -> list[str]:
+    async def unserved(
+        self, source: managers.Source, packages: Sequence[LockedPackage]
+    ) -> list[str]:
         return []  # a history snapshot does not change; Leap's moves are found by update
 
     def step(

@@ -26,7 +26,7 @@ from pinner import syntax
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Resolved, Source, alpm, pacman
+from pinner.managers import Mode, Resolved, Source, alpm, pacman
 from pinner.managers.alpm import Depend
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
@@ -424,9 +424,7 @@ def _resolve(repos: dict[str, Path], words: str) -> Resolved:
     install = pacman.read_install(invocation)
     assert install is not None
     return asyncio.run(
-        pacman.Pacman().resolve(
-            Source(fetch, config, mirrors), install.packages, refresh=False, snapshot=SNAPSHOT
-        )
+        pacman.Pacman().resolve(Source(fetch, config, mirrors), install.packages, Mode(SNAPSHOT))
     )
 
 
@@ -568,16 +566,14 @@ def test_upgrade_matches_real_pacman_at_the_archive(tmp_path: Path, words: str) 
         assert install is not None and install.upgrades
         plain = asyncio.run(
             pacman.Pacman().resolve(
-                Source(fetch, config, mirrors), install.packages, refresh=False, snapshot=SNAPSHOT
+                Source(fetch, config, mirrors), install.packages, Mode(SNAPSHOT)
             )
         )
         upgraded = asyncio.run(
             pacman.Pacman().resolve(
                 Source(fetch, config, mirrors),
                 install.packages,
-                refresh=False,
-                snapshot=SNAPSHOT,
-                upgrade=install.upgrades,
+                Mode(SNAPSHOT, upgrade=install.upgrades),
             )
         )
     expected = sorted(tuple(line.split(" ")) for line in printed.splitlines())

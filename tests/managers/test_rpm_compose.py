@@ -14,7 +14,7 @@ import pytest
 from shell_syntax import run_errors
 
 from pinner.errors import MirrorError
-from pinner.managers import Fetch, PackageArg, Resolved, Source
+from pinner.managers import Fetch, Mode, PackageArg, Resolved, Source
 from pinner.managers import rpmcompose as rc
 from pinner.managers.rpm import Rpm
 from pinner.managers.rpmconfig import RpmConfig, configure
@@ -223,9 +223,7 @@ def _fetcher(files: dict[str, bytes], log: list[str]) -> Fetch:
 def _resolve(manager: Rpm, config: RpmConfig, files: dict[str, bytes], log: list[str]) -> Resolved:
     requests = [PackageArg("pkg-with-no-deps", None, 0, 16)]
     fetch = _fetcher(files, log)
-    return asyncio.run(
-        manager.resolve(Source(fetch, config, {}), requests, refresh=False, snapshot=SNAPSHOT)
-    )
+    return asyncio.run(manager.resolve(Source(fetch, config, {}), requests, Mode(SNAPSHOT)))
 
 
 def test_resolve_reads_the_newest_finished_compose_and_the_step_points_there() -> None:

@@ -11,7 +11,7 @@ import pytest
 from pinner.apt.shell import run_invocations
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, PackageArg, Resolved, Source, get
+from pinner.managers import Fetch, Mode, PackageArg, Resolved, Source, get
 from pinner.managers.rpm import MANAGER, checked
 from pinner.managers.rpmconfig import RpmConfig
 
@@ -188,11 +188,7 @@ def _config() -> RpmConfig:
 
 def _resolve(files: dict[str, bytes], *words: str) -> Resolved:
     requests = [PackageArg(word, None, 0, len(word)) for word in words]
-    return asyncio.run(
-        MANAGER.resolve(
-            Source(_fetcher(files), _config(), {}), requests, refresh=False, snapshot=""
-        )
-    )
+    return asyncio.run(MANAGER.resolve(Source(_fetcher(files), _config(), {}), requests, Mode("")))
 
 
 def test_resolve_through_a_metalink_skipping_a_local_repository() -> None:

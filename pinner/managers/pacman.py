@@ -452,18 +452,6 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     return None
 
 
-def installs(run_text: str, *, escape: str = "\\") -> tuple[Target, ...]:
-    """The packages a RUN's pacman commands install, in order, each once."""
-    seen: set[str] = set()
-    found: list[Target] = []
-    for command in pacman_commands(run_text, escape=escape):
-        for target in command.targets if command.installs else ():
-            if target.name not in seen:
-                seen.add(target.name)
-                found.append(target)
-    return tuple(found)
-
-
 def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:
     """What a RUN's pacman commands do that the lock cannot record."""
     found: list[str] = []

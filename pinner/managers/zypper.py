@@ -182,18 +182,6 @@ def zypper_commands(run_text: str, *, escape: str = "\\") -> tuple[ZypperCommand
     return tuple(found)
 
 
-def installs(run_text: str, *, escape: str = "\\") -> tuple[Target, ...]:
-    """The packages a RUN's zypper commands install, in order, each name once."""
-    seen: set[str] = set()
-    found: list[Target] = []
-    for command in zypper_commands(run_text, escape=escape):
-        for target in command.targets if command.installs else ():
-            if target.name not in seen:
-                seen.add(target.name)
-                found.append(target)
-    return tuple(found)
-
-
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     """`zypper clean -a` for a RUN that installs and leaves zypper's caches; None if nothing."""
     found = zypper_commands(run_text, escape=escape)

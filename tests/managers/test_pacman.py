@@ -80,6 +80,15 @@ COMMANDS = [
 ]
 
 
+def _installs(run: str) -> list[pacman.Target]:
+    """The targets of the RUN's installing pacman commands, in order, each name once."""
+    found: dict[str, pacman.Target] = {}
+    for command in pacman.pacman_commands(run):
+        for target in command.targets if command.installs else ():
+            found.setdefault(target.name, target)
+    return list(found.values())
+
+
 @pytest.mark.parametrize(("run", "expected"), COMMANDS, ids=[run for run, _ in COMMANDS])
 def test_commands(run: str, expected: list[tuple[str, str, list[str], list[str]]]) -> None:
     found = pacman.pacman_commands(run)
@@ -91,7 +100,7 @@ def test_commands(run: str, expected: list[tuple[str, str, list[str], list[str]]
 
 def test_target_spans_and_repo() -> None:
     run = "pacman -S --noconfirm core/glibc \\\n    curl"
-    targets = pacman.installs(run)
+    targets = _installs(run)
     assert [(t.name, t.repo, run[t.start : t.end]) for t in targets] == [
         ("glibc", "core", "core/glibc"),
         ("curl", None, "curl"),
@@ -100,7 +109,7 @@ def test_target_spans_and_repo() -> None:
 
 def test_installs_each_name_once_and_skips_queries() -> None:
     run = "pacman -Sy --noconfirm git && pacman -Ss vim && pacman -S --noconfirm git curl"
-    assert [t.name for t in pacman.installs(run)] == ["git", "curl"]
+    assert [t.name for t in _installs(run)] == ["git", "curl"]
 
 
 def _image(conf: str = "pacman.conf", installed: tuple[Pkg, ...] = ()) -> dict[str, bytes]:

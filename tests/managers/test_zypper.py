@@ -29,6 +29,15 @@ COMMANDS = [
 ]  # fmt: skip
 
 
+def _installs(run: str) -> list[zypper.Target]:
+    """The targets of the RUN's installing zypper commands, in order, each name once."""
+    found: dict[str, zypper.Target] = {}
+    for command in zypper.zypper_commands(run):
+        for target in command.targets if command.installs else ():
+            found.setdefault(target.name, target)
+    return list(found.values())
+
+
 @pytest.mark.parametrize(("run", "expected"), COMMANDS, ids=[run for run, _ in COMMANDS])
 def test_commands(
     run: str, expected: list[tuple[str, list[tuple[str, str | None]], list[str]]]
@@ -41,7 +50,7 @@ def test_commands(
 
 def test_installs_spans() -> None:
     run = "zypper -n in -y curl \\\n    git && zypper -n in curl"
-    assert [(t.name, run[t.start : t.end]) for t in zypper.installs(run)] == [
+    assert [(t.name, run[t.start : t.end]) for t in _installs(run)] == [
         ("curl", "curl"),
         ("git", "git"),
     ]

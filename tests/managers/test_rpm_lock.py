@@ -298,3 +298,28 @@ def test_an_el8_berkeley_db_counts_as_installed(
         ("weak", "1.0-1"),
     ]
     assert not any("rpmdb" in note for note in stage.notes)
+
+
+def test_a_malformed_berkeley_db_is_one_line_naming_image_and_file(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+) -> None:
+    cut = (TESTDATA / "rpmdb" / "Packages").read_bytes()[: 5 * 4096]
+    files = {
+        "etc/os-release": OS_RELEASE.replace(b'VERSION_ID="9"', b'VERSION_ID="8"'),
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "var/lib/rpm/Packages": cut,
+    }
+    push(files_image(files), registry, "library/centos", "cut")
+    (env / "Dockerfile").write_text("FROM centos:cut\nRUN dnf install -y app\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    # As for any image configuration pinner cannot read: the stage is left unpinned, and said so.
+    assert code == 0, err
+    why = "/var/lib/rpm/Packages names 11 pages of 4096 bytes in 20480 bytes"
+    assert f"Dockerfile: stage 0: dnf on CentOS Stream 9 (linux/amd64): {why}; not pinned\n" in err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert stage.packages == ()
+    assert [(u.name, u.reason) for u in stage.unpinned] == [("app", f"not pinned: {why}")]

@@ -148,6 +148,7 @@ def local_desc(pkg: Pkg) -> str:
         ("%VERSION%", [pkg.version]),
         ("%BASE%", [pkg.name]),
         ("%ARCH%", [pkg.arch]),
+        ("%GROUPS%", list(pkg.groups)),
         ("%INSTALLDATE%", ["1700000000"]),
         ("%REASON%", ["1"]),
         ("%PROVIDES%", list(pkg.provides)),

@@ -7,6 +7,7 @@ version order is pacman's `vercmp` (lib/libalpm/version.c), which tests compare 
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import re
 import tarfile
@@ -346,14 +347,34 @@ def _group(repos: Sequence[Repository], name: str) -> list[tuple[str, Package]]:
     return []
 
 
+class Ignore(NamedTuple):
+    """pacman.conf's IgnorePkg and IgnoreGroup: glob patterns of names and group names."""
+
+    packages: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def __call__(self, package: Package) -> bool:
+        """Whether pacman -Su leaves package alone (alpm_pkg_should_ignore)."""
+        return any(fnmatch.fnmatchcase(package.name, p) for p in self.packages) or any(
+            fnmatch.fnmatchcase(group, p) for group in package.groups for p in self.groups
+        )
+
+
+IGNORE_NONE = Ignore()
+
+
 def _sysupgrade(
-    repos: Sequence[Repository], local: Mapping[str, Package], targets: set[str]
+    repos: Sequence[Repository],
+    local: Mapping[str, Package],
+    targets: set[str],
+    ignore: Ignore,
 ) -> tuple[list[tuple[str, Package]], set[str]]:
     """What `pacman -Su` adds for the installed packages, and the installed names it replaces.
 
     As libalpm's alpm_sync_sysupgrade: for each installed package, the first repository that has
     a replacement (%REPLACES%) or a package of that name decides; a name is upgraded only to a
-    newer version (a newer installed one stays, pacman warns).
+    newer version (a newer installed one stays, pacman warns). IgnorePkg and IgnoreGroup hold
+    back an upgrade or replacement when they name either side.
     """
     upgrades: list[tuple[str, Package]] = []
     replaced: set[str] = set()
@@ -364,7 +385,10 @@ def _sysupgrade(
             replacers = [
                 p
                 for p in sorted(repo.packages.values(), key=lambda p: p.name)
-                if p.name != name and any(installed.satisfies(r) for r in p.replaces)
+                if p.name != name
+                and any(installed.satisfies(r) for r in p.replaces)
+                and not ignore(p)
+                and not ignore(installed)
             ]
             if replacers:
                 upgrades += [(repo.name, p) for p in replacers]
@@ -372,7 +396,9 @@ def _sysupgrade(
                 break
             newer = repo.packages.get(name)
             if newer is not None:
-                if vercmp(newer.version, installed.version) > 0:
+                if vercmp(newer.version, installed.version) > 0 and not (
+                    ignore(newer) or ignore(installed)
+                ):
                     upgrades.append((repo.name, newer))
                 break
     return upgrades, replaced
@@ -384,6 +410,7 @@ def resolve(
     installed: Iterable[Package] = (),
     *,
     upgrade: bool = False,
+    ignore: Ignore = IGNORE_NONE,
 ) -> Resolution:
     """The packages `pacman -S targets` (`-Su` with upgrade) fetches, with dependencies.
 
@@ -405,7 +432,7 @@ def resolve(
         queue.extend(members)
     replaced: set[str] = set()
     if upgrade:
-        upgrades, replaced = _sysupgrade(repos, local, {p.name for _, p in queue})
+        upgrades, replaced = _sysupgrade(repos, local, {p.name for _, p in queue}, ignore)
         queue.extend(upgrades)
     while queue:
         repo_name, package = queue.pop(0)

@@ -20,7 +20,9 @@ from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers.alpm import (
+    IGNORE_NONE,
     DescError,
+    Ignore,
     Package,
     Repository,
     parse_database,
@@ -210,6 +212,7 @@ class PacmanConfig(NamedTuple):
     repos: tuple[Repo, ...]
     installed: tuple[Package, ...]
     os_id: str
+    ignore: Ignore = IGNORE_NONE
 
     @property
     def distro(self) -> str:
@@ -239,11 +242,22 @@ def _conf_lines(files: Mapping[str, bytes], path: str) -> Iterator[tuple[str, in
             yield path, number, line
 
 
-def parse_conf(files: Mapping[str, bytes]) -> tuple[tuple[str, ...], tuple[str, ...], list[Repo]]:
-    """pacman.conf's Architecture and SigLevel words and its repositories, includes expanded."""
+class Conf(NamedTuple):
+    """pacman.conf with its includes: [options] words pinner reads, and the repositories."""
+
+    architecture: tuple[str, ...]
+    siglevel: tuple[str, ...]
+    repos: list[Repo]
+    ignore: Ignore
+
+
+def parse_conf(files: Mapping[str, bytes]) -> Conf:
+    """pacman.conf's Architecture, SigLevel, IgnorePkg and IgnoreGroup words and its
+    repositories, includes expanded."""
     architecture: list[str] = []
     siglevel: list[str] = []
     repos: list[Repo] = []
+    ignore: dict[str, list[str]] = {"IgnorePkg": [], "IgnoreGroup": []}
     section = "options"
     stack = [_conf_lines(files, PACMAN_CONF)]
     while stack:
@@ -273,9 +287,16 @@ def parse_conf(files: Mapping[str, bytes]) -> tuple[tuple[str, ...], tuple[str, 
             repos[-1] = repo._replace(siglevel=(*repo.siglevel, *value.split()))
         elif key == "SigLevel":
             siglevel.extend(value.split())
+        elif key in ignore and repo is None:
+            ignore[key].extend(value.split())
         elif key == "Architecture" and repo is None:
             architecture.extend(value.split())
-    return tuple(architecture), tuple(siglevel), repos
+    return Conf(
+        tuple(architecture),
+        tuple(siglevel),
+        repos,
+        Ignore(tuple(ignore["IgnorePkg"]), tuple(ignore["IgnoreGroup"])),
+    )
 
 
 def _os_id(data: bytes | None) -> str:
@@ -291,7 +312,7 @@ def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
     if PACMAN_CONF not in files:
         return f"the base image has no {PACMAN_CONF}"
     try:
-        architectures, siglevel, repos = parse_conf(files)
+        architectures, siglevel, repos, ignore = parse_conf(files)
     except ValueError as error:
         return str(error)
     words_ = [a for a in architectures if a != "auto"]
@@ -309,7 +330,12 @@ def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
             except (UnicodeDecodeError, DescError) as error:
                 return f"{untrusted(path)}: {error}"
     return PacmanConfig(
-        machine, siglevel, tuple(repos), tuple(installed), _os_id(files.get("/etc/os-release"))
+        machine,
+        siglevel,
+        tuple(repos),
+        tuple(installed),
+        _os_id(files.get("/etc/os-release")),
+        ignore,
     )
 
 
@@ -569,7 +595,7 @@ class Pacman:
                 target = f"{repo}/{target}"
             targets[target] = request
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
-        found = resolve(repos, targets, config.installed, upgrade=upgrade)
+        found = resolve(repos, targets, config.installed, upgrade=upgrade, ignore=config.ignore)
         for missing in found.missing:
             target = missing.partition(":")[0]
             if target not in targets:

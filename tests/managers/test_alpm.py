@@ -308,6 +308,37 @@ def test_sysupgrade_matches_pacman(
     assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
 
 
+# (installed, ignore): IgnorePkg/IgnoreGroup, given to pacman as --ignore/--ignoregroup.
+IGNORED = [
+    ([Pkg("glibc", "2.39-1"), Pkg("curl", "8.9.0-1", depends=["glibc"])], alpm.Ignore(("glibc",))),
+    ([Pkg("glibc", "2.39-1"), Pkg("curl", "8.9.0-1", depends=["glibc"])], alpm.Ignore(("c*",))),
+    ([Pkg("glibc", "2.40-1"), Pkg("netkit-base", "0.17-1")], alpm.Ignore(("inetutils",))),
+    ([Pkg("glibc", "2.39-1", groups=["base"]), Pkg("ncurses", "6.4-1")], alpm.Ignore((), ("base",))),
+]  # fmt: skip
+
+
+@needs_pacman
+@pytest.mark.parametrize(
+    ("installed", "ignore"), IGNORED, ids=[" ".join(i.packages + i.groups) for _, i in IGNORED]
+)
+def test_sysupgrade_leaves_ignored_packages_as_pacman_does(
+    upgrade_repos: list[tuple[str, Path, bytes]],
+    tmp_path: Path,
+    installed: list[Pkg],
+    ignore: alpm.Ignore,
+) -> None:
+    install_local(tmp_path, installed)
+    flags = [f"--ignore={p}" for p in ignore.packages]
+    flags += [f"--ignoregroup={g}" for g in ignore.groups]
+    expected = pacman_print(tmp_path, [(n, d) for n, d, _ in upgrade_repos], [], "-u", *flags)
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in upgrade_repos]
+    local = [alpm.parse_desc(local_desc(p), sync=False) for p in installed]
+    found = alpm.resolve(dbs, [], local, upgrade=True, ignore=ignore)
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+    # Without the ignore list something more is upgraded: the cases are not empty.
+    assert len(alpm.resolve(dbs, [], local, upgrade=True).packages) > len(found.packages)
+
+
 def _tar(members: list[tuple[str, bytes]], *, kind: int = tarfile.REGTYPE) -> bytes:
     stream = io.BytesIO()
     with tarfile.open(fileobj=stream, mode="w") as archive:

@@ -147,6 +147,32 @@ def test_configure_real_files(conf: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("pacman-conf") is None, reason="needs pacman-conf")
+def test_ignores_agree_with_pacman_conf(tmp_path: Path) -> None:
+    """IgnorePkg and IgnoreGroup as pacman-conf reads them: [options] only, lines added up."""
+    text = (
+        (ARCH / "pacman.conf")
+        .read_text()
+        .replace("#IgnorePkg   =", "IgnorePkg = glibc linux*\nIgnorePkg = bash\n#")
+        .replace("#IgnoreGroup =", "IgnoreGroup = base-devel\n#")
+    )
+    mirrorlist = tmp_path / "mirrorlist"
+    mirrorlist.write_bytes((ARCH / "mirrorlist").read_bytes())
+    conf = tmp_path / "pacman.conf"
+    text = text.replace("/etc/pacman.d/mirrorlist", str(mirrorlist))
+    conf.write_text(text + "[custom]\nServer = file:///srv/repo\nIgnorePkg = notread\n")
+    found = pacman.parse_conf({"/etc/pacman.conf": conf.read_bytes()}).ignore
+
+    def ask(key: str) -> list[str]:
+        out = subprocess.run(
+            ["pacman-conf", "--config", str(conf), key], capture_output=True, text=True
+        )
+        return out.stdout.splitlines()
+
+    assert list(found.packages) == ask("IgnorePkg") == ["glibc", "linux*", "bash"]
+    assert list(found.groups) == ask("IgnoreGroup") == ["base-devel"]
+
+
+@pytest.mark.skipif(shutil.which("pacman-conf") is None, reason="needs pacman-conf")
 def test_conf_agrees_with_pacman_conf(tmp_path: Path) -> None:
     """pacman-conf reads the same repositories and servers, in the same order."""
     mirrorlist = tmp_path / "mirrorlist"
@@ -162,7 +188,7 @@ def test_conf_agrees_with_pacman_conf(tmp_path: Path) -> None:
         return out.stdout.splitlines()
 
     files = {"/etc/pacman.conf": conf.read_bytes(), str(mirrorlist): mirrorlist.read_bytes()}
-    _, _, repos = pacman.parse_conf(files)
+    repos = pacman.parse_conf(files).repos
     assert [r.name for r in repos] == ask("--repo-list")
     for repo in repos:
         servers = [
@@ -309,7 +335,7 @@ def test_include_glob_reads_files_in_order() -> None:
         "/etc/pacman.d/repos/a.conf": b"[core]\nInclude = /etc/pacman.d/mirrorlist\n",
         "/etc/pacman.d/mirrorlist": b"Server = https://geo.mirror.pkgbuild.com/$repo/os/$arch\n",
     }
-    _, _, repos = pacman.parse_conf(files)
+    repos = pacman.parse_conf(files).repos
     assert [(r.name, len(r.servers)) for r in repos] == [("core", 1), ("extra", 1)]
 
 

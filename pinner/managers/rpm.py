@@ -194,6 +194,8 @@ class Rpm:
         # The options of the command of each word (--enablerepo, weak deps): installs() sees the
         # command, resolve() only its words.
         self._options: dict[PackageArg, RpmOptions] = {}
+        # The arch a word names after its package (curl.x86_64), which the PackageArg leaves out.
+        self._arches: dict[PackageArg, str] = {}
         # The compose chosen per (series, snapshot), and the step each resolved stage needs.
         self._composes: dict[tuple[str, str, str], str] = {}
         self._steps: dict[tuple[str, RpmConfig], tuple[rpmcompose.Target, ...]] = {}
@@ -207,16 +209,23 @@ class Rpm:
             return None
         packages = []
         for arg in command.packages:
-            pinned = _PINNED_RE.fullmatch(arg.spec)
-            if arg.spec.rpartition(".")[2] in ARCHES:
-                pinned = None  # name-version-release.arch: a pin would drop the arch
-            named = pinned is not None or _NAME_RE.fullmatch(arg.spec) is not None
+            # name.arch and name-[E:]V-R.arch: the word's span stops before ".arch", so a pin
+            # written there keeps the arch, and resolve() asks for that arch again.
+            spec, arch = arg.spec, None
+            stem, dot, tail = spec.rpartition(".")
+            if dot and stem and tail in ARCHES and arg.plain:
+                spec, arch = stem, tail
+            end = arg.end - (len(arch) + 1 if arch else 0)
+            pinned = _PINNED_RE.fullmatch(spec)
+            named = pinned is not None or _NAME_RE.fullmatch(spec) is not None
             plain = arg.plain and named
             if pinned is not None:
-                word = PackageArg(pinned["name"], f"={pinned['evr']}", arg.start, arg.end, plain)
+                word = PackageArg(pinned["name"], f"={pinned['evr']}", arg.start, end, plain)
             else:
-                word = PackageArg(arg.spec, None, arg.start, arg.end, plain)
+                word = PackageArg(spec, None, arg.start, end, plain)
             self._options.setdefault(word, command.options)
+            if arch is not None:
+                self._arches[word] = arch
             packages.append(word)
         return Install(command.program, tuple(packages), command.notes, command.start, command.end)
 
@@ -449,7 +458,8 @@ class Rpm:
             # An exact pin asks for that build; update (refresh) asks for the newest again.
             exact = request.constraint is not None and not refresh
             spec = f"{request.name}-{(request.constraint or '=')[1:]}" if exact else request.name
-            groups.setdefault(options, []).append(spec)
+            arch = self._arches.get(request)
+            groups.setdefault(options, []).append(f"{spec}.{arch}" if arch else spec)
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
         if snapshot and rpmcompose.family(config) is None:

@@ -46,9 +46,9 @@ def _words(run: str) -> list[PackageArg]:
             id="names-with-digits-are-names",
         ),
         pytest.param(
-            "dnf install -y curl-8.6.0-1.fc40.x86_64",
-            [("curl-8.6.0-1.fc40.x86_64", None, True)],
-            id="nevra-kept-whole",
+            "dnf install -y curl-8.6.0-1.fc40.x86_64 jq.noarch 'make.x86_64'",
+            [("curl", "=8.6.0-1.fc40", True), ("jq", None, True), ("make.x86_64", None, False)],
+            id="arch-words-read-before-their-arch",
         ),
         pytest.param(
             "dnf install -y 'pkgconfig(zlib)' \"jq\" /usr/bin/make",
@@ -59,6 +59,11 @@ def _words(run: str) -> list[PackageArg]:
 )
 def test_installs(run: str, expected: list[tuple[str, str | None, bool]]) -> None:
     assert [(w.name, w.constraint, w.plain) for w in _words(run)] == expected
+
+
+def test_an_arch_word_spans_the_part_a_pin_replaces() -> None:
+    run = "dnf install -y curl-8.6.0-1.fc40.x86_64 jq.noarch"
+    assert [run[w.start : w.end] for w in _words(run)] == ["curl-8.6.0-1.fc40", "jq"]
 
 
 def test_modules_table_and_platforms() -> None:

@@ -11,7 +11,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, Word, is_option, option_width, run_invocations, words
+from pinner.apt.shell import (
+    Invocation,
+    Word,
+    option_width,
+    run_invocations,
+    split_options,
+    words,
+)
 from pinner.dockerfile import Edit, apply_edits
 
 
@@ -79,22 +86,12 @@ class _Found(NamedTuple):
 
 def _apt(invocation: Invocation) -> _Found | None:
     """Read an apt-get, apt or aptitude invocation; None when it names no verb."""
-    operands: list[Word] = []
-    args = invocation.args
+    options, operands = split_options(
+        invocation.args, lambda text: option_width(text, _APT_VALUE_OPTIONS)
+    )
     target_release = None
-    i = 0
-    while i < len(args):
-        if args[i].text == "--":
-            operands.extend(args[i + 1 :])
-            break
-        if is_option(args[i].text):
-            width = option_width(args[i].text, _APT_VALUE_OPTIONS)
-            value = args[i + 1].text if width == 2 and i + 1 < len(args) else None
-            target_release = _target_release(args[i].text, value) or target_release
-            i += width
-        else:
-            operands.append(args[i])
-            i += 1
+    for text, value in options:
+        target_release = _target_release(text, value) or target_release
     if not operands:
         return None
     verb = operands.pop(0).text

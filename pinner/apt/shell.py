@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 # --------------------------------------------------------------------------- shell words
@@ -326,6 +326,29 @@ def option_width(text: str, takes_value: frozenset[str]) -> int:
         if f"-{letter}" in takes_value:
             return 2 if k == len(text) - 1 else 1
     return 1
+
+
+def split_options(
+    args: Sequence[Word], width: Callable[[str], int]
+) -> tuple[list[tuple[str, str | None]], list[Word]]:
+    """A command's options in order, each with the next word as its value when width(option) is
+    2, and its operands (every word after `--` among them)."""
+    options: list[tuple[str, str | None]] = []
+    operands: list[Word] = []
+    i = 0
+    while i < len(args):
+        text = args[i].text
+        if text == "--":
+            operands.extend(args[i + 1 :])
+            break
+        if not is_option(text):
+            operands.append(args[i])
+            i += 1
+            continue
+        step = width(text)
+        options.append((text, args[i + 1].text if step == 2 and i + 1 < len(args) else None))
+        i += step
+    return options, operands
 
 
 def _skip_options(words: Sequence[Word], i: int, takes_value: frozenset[str]) -> int:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pinner import managers
-from pinner.apt.shell import Invocation, Word, is_option, option_width, words
+from pinner.apt.shell import Invocation, Word, is_option, option_width, split_options, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
@@ -171,30 +171,19 @@ def _package(word: Word) -> tuple[PackageArg | None, str | None]:
 
 def read_install(invocation: Invocation) -> Install | None:
     """The package words of an `apk add` invocation; None for other verbs."""
-    args = invocation.args
-    operands: list[Word] = []
+    options, operands = split_options(
+        invocation.args, lambda text: option_width(text, _VALUE_OPTIONS)
+    )
     repositories: list[str] = []
     elsewhere: list[str] = []
-    i = 0
-    while i < len(args):
-        text = args[i].text
-        if text == "--":
-            operands.extend(args[i + 1 :])
-            break
-        if is_option(text):
-            width = option_width(text, _VALUE_OPTIONS)
-            value = args[i + 1].text if width == 2 and i + 1 < len(args) else None
-            name, eq, inline = text.partition("=")
-            if name in ("-X", "--repository"):
-                repositories.append(inline if eq else value or "")
-            elif text.startswith("-X") and len(text) > 2:
-                repositories.append(text[2:])
-            elif name in _ELSEWHERE or (text[:2] in _ELSEWHERE and len(text) > 2):
-                elsewhere.append(text if eq or width == 1 else f"{text} {value or ''}".strip())
-            i += width
-            continue
-        operands.append(args[i])
-        i += 1
+    for text, value in options:
+        name, eq, inline = text.partition("=")
+        if name in ("-X", "--repository"):
+            repositories.append(inline if eq else value or "")
+        elif text.startswith("-X") and len(text) > 2:
+            repositories.append(text[2:])
+        elif name in _ELSEWHERE or (text[:2] in _ELSEWHERE and len(text) > 2):
+            elsewhere.append(text if eq or value is None else f"{text} {value}")
     if not operands or operands[0].text not in _INSTALL_VERBS:
         return None
     notes: list[str] = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import managers
-from pinner.apt.shell import Invocation, Word, run_invocations, words
+from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
@@ -132,39 +132,36 @@ def _target(word: Word, operation: str) -> tuple[Target | None, str | None]:
     return Target(match["spec"], match["repo"], word.start, word.end), None
 
 
+def _option_width(text: str) -> int:
+    """2 when the option's value is the next word, as for -r DIR and --root DIR."""
+    if text.startswith("--"):
+        return 2 if text in _VALUE_OPTIONS else 1
+    # A cluster of short options (-Syu, -Syyu): -r and -b take the rest or the next word.
+    for k, letter in enumerate(text[1:], start=1):
+        if letter in "rb":
+            return 2 if k == len(text) - 1 else 1
+    return 1
+
+
 def parse_command(invocation: Invocation) -> PacmanCommand:
     """Read a pacman invocation's operation, flags and targets."""
     operation = ""
     flags: set[str] = set()
-    operands: list[Word] = []
-    args = invocation.args
-    i = 0
-    while i < len(args):
-        text = args[i].text
-        if text == "--":
-            operands.extend(args[i + 1 :])
-            break
+    options, operands = split_options(invocation.args, _option_width)
+    for text, _ in options:
         if text.startswith("--"):
             name = text.partition("=")[0]
             operation = _OPERATIONS.get(name, operation)
             if name in _LONG_FLAGS:
                 flags.add(_LONG_FLAGS[name])
-            i += 2 if name in _VALUE_OPTIONS and "=" not in text else 1
-        elif text.startswith("-") and len(text) > 1:
-            # A cluster of short options (-Syu, -Syyu): -r and -b take the rest or the next word.
-            width = 1
-            for k, letter in enumerate(text[1:], start=1):
-                if letter in "rb":
-                    width = 2 if k == len(text) - 1 else 1
-                    break
-                if letter.isupper():
-                    operation = letter
-                else:
-                    flags.add(letter)
-            i += width
-        else:
-            operands.append(args[i])
-            i += 1
+            continue
+        for letter in text[1:]:
+            if letter in "rb":
+                break
+            if letter.isupper():
+                operation = letter
+            else:
+                flags.add(letter)
     targets: list[Target] = []
     notes: list[str] = []
     installing = operation in ("S", "U") and not (flags & set("silgcpw"))

@@ -10,7 +10,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, Word, is_option, option_width, run_invocations, words
+from pinner.apt.shell import (
+    Invocation,
+    Word,
+    option_width,
+    run_invocations,
+    split_options,
+    words,
+)
 from pinner.dockerfile import Edit, apply_edits
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
@@ -100,28 +107,13 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
 
 def _read(invocation: Invocation) -> _Found | None:
     """One dnf, yum or microdnf invocation; None when it names no verb."""
-    args = invocation.args
-    operands: list[Word] = []
-    options: list[tuple[str, str | None]] = []
-    i = 0
-    while i < len(args):
-        text = args[i].text
-        if text == "--":
-            operands.extend(args[i + 1 :])
-            break
-        if not is_option(text):
-            operands.append(args[i])
-            i += 1
-            continue
-        name, eq, inline = text.partition("=")
-        width = option_width(text, _VALUE_OPTIONS) if not eq else 1
-        if eq:
-            options.append((name, inline))
-        elif width == 2:
-            options.append((text, args[i + 1].text if i + 1 < len(args) else ""))
-        else:
-            options.append((text, None))
-        i += width
+    written, operands = split_options(
+        invocation.args, lambda text: 1 if "=" in text else option_width(text, _VALUE_OPTIONS)
+    )
+    # --opt=value and --opt value read alike.
+    options = [
+        (t.partition("=")[0], t.partition("=")[2]) if "=" in t else (t, v) for t, v in written
+    ]
     if not operands:
         return None
     verb = operands.pop(0).text

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import managers
-from pinner.apt.shell import Invocation, Word, run_invocations, words
+from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
@@ -98,8 +98,6 @@ class ZypperCommand(NamedTuple):
 
 
 def _width(text: str, values: frozenset[str]) -> int:
-    if text.startswith("--"):
-        return 2 if text in values else 1
     return 2 if text in values else 1
 
 
@@ -136,22 +134,10 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
     if i >= len(args):
         return None
     verb = _VERBS.get(args[i].text, args[i].text)
-    options: set[str] = set(global_options)
-    operands: list[Word] = []
-    i += 1
-    while i < len(args):
-        text = args[i].text
-        if text == "--":
-            operands.extend(args[i + 1 :])
-            break
-        if text.startswith("-") and len(text) > 1:
-            name = text.partition("=")[0]
-            options.add(name)
-            i += 1 if "=" in text else _width(name, _INSTALL_VALUES)
-        else:
-            operands.append(args[i])
-            i += 1
-    frozen = frozenset(options)
+    written, operands = split_options(
+        args[i + 1 :], lambda text: 1 if "=" in text else _width(text, _INSTALL_VALUES)
+    )
+    frozen = frozenset(global_options | {text.partition("=")[0] for text, _ in written})
     notes: list[str] = []
     if {"--no-gpg-checks", "--allow-unsigned-rpm"} & frozen:
         notes.append("zypper runs with signature checks off (--no-gpg-checks)")

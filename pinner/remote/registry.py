@@ -29,7 +29,7 @@ from pinner.manifest import Manifest as Manifest
 from pinner.output import untrusted
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
 from pinner.reference import is_loopback as is_loopback
-from pinner.remote import http
+from pinner.remote import http, pool
 from pinner.remote.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.remote.http import USER_AGENT, Retry
 
@@ -360,10 +360,16 @@ class Registry:
             transport=transport,
             timeout=httpx.Timeout(min(settings.timeout, 30.0), connect=min(settings.timeout, 10.0)),
             event_hooks={"response": [http.bound_response]},
-            limits=httpx.Limits(max_connections=settings.concurrency),
+            # Keep every connection the pool may open: httpcore 1.0.9 closes an idle one whenever
+            # the pool holds more than the keep-alive limit (20 by default), to open another soon.
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             follow_redirects=True,
         )
+        pool.tune(self._client)
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
         self._token_counts: dict[str, int] = {}
         self._index_gets: dict[str, asyncio.Future[tuple[Manifest, bytes]]] = {}

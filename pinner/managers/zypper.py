@@ -20,7 +20,7 @@ from pinner.lockfile import LockedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
-from pinner.managers.rpmresolve import Pool
+from pinner.managers.rpmresolve import Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
 from pinner.managers.rpmversion import compare_evr, evr_key
 from pinner.output import untrusted
@@ -396,6 +396,29 @@ def _upgrade(pool: Pool, name: str) -> str | None:
     return f"{name}-{best.evr}" if compare_evr(best.evr, present.evr) > 0 else None
 
 
+def _only_requires(options: frozenset[str]) -> bool:
+    """Whether a zypper command leaves recommended packages out (its last word on them wins)."""
+    return "--no-recommends" in options and "--recommends" not in options
+
+
+def _resolve_groups(pool: Pool, specs: Sequence[str], no_recommends: Sequence[bool]) -> Resolution:
+    """rpm_resolve over the words with recommends and those without, merged (first choice wins)."""
+    groups = {
+        weak: [spec for spec, off in zip(specs, no_recommends, strict=True) if off != weak]
+        for weak in (True, False)
+    }
+    found = [rpm_resolve(pool, group, weak_deps=weak) for weak, group in groups.items() if group]
+    if len(found) == 1:
+        return found[0]
+    chosen = {c.package.name: c for part in reversed(found) for c in part.chosen}
+    return Resolution(
+        tuple(chosen[name] for name in sorted(chosen)),
+        {k: v for part in found for k, v in part.pins.items()},
+        tuple(dict.fromkeys(note for part in found for note in part.notes)),
+        tuple(dict.fromkeys(missing for part in found for missing in part.missing)),
+    )
+
+
 def read_install(invocation: Invocation) -> Install | None:
     """One zypper invocation as the manager interface reads it; None if it installs nothing."""
     command = parse_command(invocation)
@@ -421,12 +444,19 @@ class Zypper:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.
         self._dates: dict[tuple[str, str], str] = {}
         self._primaries: dict[str, tuple[rd.RpmPackage, ...]] = {}
+        # The words of commands written with --no-recommends: resolve() leaves their
+        # recommended packages out, as zypper does.
+        self._no_recommends: set[PackageArg] = set()
 
     def platform(self, arch: str) -> str | None:
         return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
 
     def installs(self, invocation: Invocation) -> Install | None:
-        return read_install(invocation)
+        found = read_install(invocation)
+        command = parse_command(invocation)
+        if found is not None and command is not None and _only_requires(command.options):
+            self._no_recommends.update(found.packages)
+        return found
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ZypperConfig | str:
         return configure(files, platform.removeprefix("linux/"))
@@ -506,7 +536,9 @@ class Zypper:
                 specs.append(f"{request.name}-{version}")
             else:
                 specs.append(_upgrade(pool, request.name) or request.name)
-        found = rpm_resolve(pool, specs)
+        found = _resolve_groups(
+            pool, specs, [request in self._no_recommends for request in requests]
+        )
         if found.missing:
             missing = found.missing[0]
             raise PackageError(

@@ -38,9 +38,18 @@ path=/
 type=rpm-md
 keeppackages=0
 """
+# libcurl4 recommends ca-certificates: `--no-recommends` leaves it out, as zypper does.
 SNAPSHOTS = {
-    "20261128": [Spec("curl", "8.10.1", requires=("libcurl4",)), Spec("libcurl4", "8.10.1")],
-    "20261208": [Spec("curl", "8.11.0", requires=("libcurl4",)), Spec("libcurl4", "8.11.0")],
+    "20261128": [
+        Spec("curl", "8.10.1", requires=("libcurl4",)),
+        Spec("libcurl4", "8.10.1", recommends=("ca-certificates",)),
+        Spec("ca-certificates", "2024.1"),
+    ],
+    "20261208": [
+        Spec("curl", "8.11.0", requires=("libcurl4",)),
+        Spec("libcurl4", "8.11.0", recommends=("ca-certificates",)),
+        Spec("ca-certificates", "2024.2"),
+    ],
 }
 DOCKERFILE = """\
 FROM opensuse/tumbleweed
@@ -167,6 +176,8 @@ def test_leap_is_pinned_by_versions(
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
     assert lock.stages[0].snapshot is None
     assert "pinned, not rebuildable once the branch moves on" in lock.stages[0].notes
+    # Without --no-recommends zypper installs what libcurl4 recommends.
+    assert {p.name for p in lock.stages[0].packages} == {"curl", "libcurl4", "ca-certificates"}
 
 
 @needs_rpm_tools

@@ -566,8 +566,12 @@ async def _unserved(
     manager: managers.Manager,
 ) -> list[str]:
     """The locked packages of a manager stage its repositories no longer serve."""
-    if stage.step == "exact" and getattr(manager, "snapshot_on_request", False):
-        return []  # pinned to a dated compose, which does not change while it is kept
+    # A stage pinned to a dated compose does not change while the compose is kept: the question
+    # is whether its step's compose still is.
+    expiring = getattr(manager, "step_unserved", None) if stage.step == "exact" else None
+    step = reproducible.find_manager_step(target.parsed, plan.stage) if expiring else None
+    if expiring and step is None:
+        return []  # the offline check already fails a stage without its step
     arches = sorted({p.architecture for p in stage.packages})
     platforms = tuple(p for a in arches if (p := manager.platform(a)) is not None)
     work = StageWork(session, target, resolved, Options(platforms=platforms))
@@ -580,6 +584,10 @@ async def _unserved(
             continue
         mine = [p for p in stage.packages if p.architecture == config.arch]
         source = managers.Source(session.mirror.fetch, config, session.snapshot_mirrors)
-        lines = await manager.unserved(source, mine)
+        if expiring and step is not None:
+            text = "\n".join(target.parsed.text.split("\n")[step.start + 1 : step.end])
+            lines = await expiring(source, text)
+        else:
+            lines = await manager.unserved(source, mine)
         problems += [f"stage {stage.stage}: {line}" for line in lines]
     return problems

@@ -520,6 +520,22 @@ class Rpm:
             )
         return lines
 
+    async def step_unserved(self, source: managers.Source, step: str) -> list[str]:
+        """For a stage pinned to composes: the compose trees its step names that are gone."""
+        fetch, image, _ = source
+        config = own(image, RpmConfig)
+        lines = []
+        for tree in dict.fromkeys(re.findall(r"\|baseurl=(https?://[^|'\s]+/)\|", step)):
+            url = f"{tree.replace('$basearch', config.arch)}repodata/repomd.xml"
+            try:
+                await fetch(url, untrusted(url), rd.MAX_DOCUMENT)
+            except MirrorError:
+                lines.append(
+                    f"{untrusted(tree)} is no longer served (compose hosts keep composes for some"
+                    " weeks only); run pinner update"
+                )
+        return lines
+
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]
     ) -> tuple[str, ...] | str | None:

@@ -164,11 +164,28 @@ def test_snapshot_points_the_stage_at_the_compose_of_its_time(
     ]
     code, _, err = run(capsys, "check", str(dockerfile))
     assert code == 0, err
-    # check --remote does not ask the live repositories about a stage pinned to a compose.
+    # check --remote asks whether the step's compose trees are still served, nothing else.
     asked = len(composes.log)
     code, _, err = _pinner_remote(capsys, hub, composes, str(dockerfile))
     assert code == 0, err
-    assert len(composes.log) == asked
+    tree = "/production/CentOS-Stream-9-20261130.0/compose"
+    assert composes.log[asked:] == [
+        f"{tree}/BaseOS/x86_64/os/repodata/repomd.xml",
+        f"{tree}/AppStream/x86_64/os/repodata/repomd.xml",
+    ]
+    assert composes.root is not None
+    kept = composes.root / "production" / "CentOS-Stream-9-20261130.0"
+    kept.rename(kept.with_name("removed"))
+    try:
+        code, out, _ = _pinner_remote(capsys, hub, composes, str(dockerfile))
+    finally:
+        kept.with_name("removed").rename(kept)
+    assert code == 1
+    assert out.splitlines() == [
+        f"{env / 'Dockerfile.lock'}: stage 0: {composes.url}{tree}/{variant}/$basearch/os/ is no"
+        " longer served (compose hosts keep composes for some weeks only); run pinner update"
+        for variant in ("BaseOS", "AppStream")
+    ]
 
     # A plain lock keeps the compose (nothing asked again); the step's RUN is still checked.
     lock_text = (env / "Dockerfile.lock").read_text()

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from pinner import dockerfile
+from pinner import dockerfile, shortnames
 from pinner.dockerfile import Dockerfile, ImageUse
 from pinner.lockfile import Lock, LockedImage
 from pinner.manifest import OCI_INDEX, OCI_MANIFEST, Manifest
@@ -132,11 +132,12 @@ class Pinned(NamedTuple):
     text: str
     lock: Lock
     unpinnable: tuple[ImageUse, ...]
+    aliased: tuple[ImageUse, ...] = ()
 
     def notes(self, path: str) -> tuple[str, ...]:
-        """What the user must do for references a --build-arg sets: the file cannot hold them."""
+        """What the user must do for references the file cannot hold, or other builders resolve."""
         pinned = {u: i.reference for i in self.lock.images for u in i.used_by}
-        return tuple(
+        unpinnable = tuple(
             f"{path}:{use.line}: {use.written}: names {use.expanded} on {use.platform}, locked as"
             f" {pinned[use.used_by]}; one reference cannot hold a digest per platform, so the"
             " file keeps the tag"
@@ -145,6 +146,7 @@ class Pinned(NamedTuple):
             f" build with --build-arg {use.written.strip('${}')}={pinned[use.used_by]}"
             for use in self.unpinnable
         )
+        return unpinnable + tuple(dict.fromkeys(shortnames.note(path, u) for u in self.aliased))
 
 
 def _locked_tag(use: ImageUse, old_tags: Mapping[str, str | None]) -> str | None:
@@ -172,7 +174,8 @@ def pin(parsed: Dockerfile, resolved: Mapping[ImageRef, Manifest], old: Lock) ->
             unpinnable.append(use)
     text = dockerfile.apply_edits(parsed.text, edits)
     lock = old._replace(images=lock_images(parsed, resolved, old))
-    return Pinned(text, lock, tuple(unpinnable))
+    aliased = tuple(use for use in parsed.uses if shortnames.alias(use.expanded) is not None)
+    return Pinned(text, lock, tuple(unpinnable), aliased)
 
 
 def lock_images(

@@ -103,9 +103,9 @@ def _dnf(root: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def dnf_install(root: Path, repo: Path, names: Sequence[str]) -> None:
+def dnf_install(root: Path, repo: Path, names: Sequence[str], *options: str) -> None:
     """Really install names into root (its rpmdb is then the image's installed set)."""
-    result = _dnf(root, repo, "install", "-y", *names)
+    result = _dnf(root, repo, *options, "install", "-y", *names)
     assert result.returncode == 0, result.stderr
 
 
@@ -113,11 +113,11 @@ _ROW = re.compile(r"^ (\S+)\s+(\S+)\s+(\S+)\s+local\s", re.MULTILINE)
 
 
 def dnf_would_install(
-    root: Path, repo: Path, names: Sequence[str], *, weak_deps: bool = True
+    root: Path, repo: Path, names: Sequence[str], *options: str, weak_deps: bool = True
 ) -> list[str]:
     """`name-evr.arch` of each package `dnf install --assumeno names` would install, sorted."""
     setopt = f"--setopt=install_weak_deps={weak_deps}"
-    result = _dnf(root, repo, setopt, "install", "--assumeno", *names)
+    result = _dnf(root, repo, setopt, *options, "install", "--assumeno", *names)
     assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
     return sorted(f"{n}-{evr}.{arch}" for n, arch, evr in _ROW.findall(result.stdout))
 

@@ -196,6 +196,10 @@ class Rpm:
         self._options: dict[PackageArg, RpmOptions] = {}
         # The arch a word names after its package (curl.x86_64), which the PackageArg leaves out.
         self._arches: dict[PackageArg, str] = {}
+        # The command each word came from, numbered as installs() reads them: a stage's commands
+        # are resolved one after the other, each on what the ones before it installed.
+        self._commands: dict[PackageArg, int] = {}
+        self._read = 0
         # The compose chosen per (series, snapshot), and the step each resolved stage needs.
         self._composes: dict[tuple[str, str, str], str] = {}
         self._steps: dict[tuple[str, RpmConfig], tuple[rpmcompose.Target, ...]] = {}
@@ -208,6 +212,8 @@ class Rpm:
         if command is None:
             return None
         packages = []
+        number = self._read
+        self._read += 1
         for arg in command.packages:
             # name.arch and name-[E:]V-R.arch: the word's span stops before ".arch", so a pin
             # written there keeps the arch, and resolve() asks for that arch again.
@@ -226,6 +232,7 @@ class Rpm:
             self._options.setdefault(word, command.options)
             if arch is not None:
                 self._arches[word] = arch
+            self._commands.setdefault(word, number)
             packages.append(word)
         return Install(command.program, tuple(packages), command.notes, command.start, command.end)
 
@@ -452,14 +459,19 @@ class Rpm:
         fetch, image, mirrors = source
         snapshot, refresh = mode.snapshot, mode.refresh
         config = own(image, RpmConfig)
-        groups: dict[RpmOptions, list[str]] = {}
+        commands: list[tuple[RpmOptions, list[str]]] = []
+        last: int | None = None
         for request in requests:
             options = self._options.get(request, RpmOptions())
             # An exact pin asks for that build; update (refresh) asks for the newest again.
             exact = request.constraint is not None and not refresh
             spec = f"{request.name}-{(request.constraint or '=')[1:]}" if exact else request.name
             arch = self._arches.get(request)
-            groups.setdefault(options, []).append(f"{spec}.{arch}" if arch else spec)
+            number = self._commands.get(request)
+            if not commands or number is None or number != last:
+                commands.append((options, []))
+            commands[-1][1].append(f"{spec}.{arch}" if arch else spec)
+            last = number
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
         if snapshot and rpmcompose.family(config) is None:
@@ -470,14 +482,25 @@ class Rpm:
         signatures: set[str] = set()
         targets: dict[str, rpmcompose.Target] = {}
         live = False
-        for options, specs in groups.items():
-            found_pool = await self._pool(fetch, config, options, mirrors, snapshot)
-            signatures |= found_pool.signatures
-            notes += found_pool.notes
-            targets |= {t.repo: t for t in found_pool.targets}
-            live = live or found_pool.live
+        pools: dict[RpmOptions, _Pool] = {}
+        # What the stage's earlier commands installed: dnf resolves each RUN on the system the
+        # ones before it left (what they recommended and went without is not added as weak).
+        added: dict[str, rd.RpmPackage] = {}
+        for options, specs in commands:
+            found_pool = pools.get(options)
+            if found_pool is None:
+                found_pool = await self._pool(fetch, config, options, mirrors, snapshot)
+                pools[options] = found_pool
+                signatures |= found_pool.signatures
+                notes += found_pool.notes
+                targets |= {t.repo: t for t in found_pool.targets}
+                live = live or found_pool.live
             weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
-            found = resolve(found_pool.pool, specs, weak_deps=weak)
+            exclude = options.exclude_weak
+            if exclude is None:
+                exclude = config.exclude_weak_autodetect
+            pool = found_pool.pool.installing(added.values()) if added else found_pool.pool
+            found = resolve(pool, specs, weak_deps=weak, exclude_weak_autodetect=exclude)
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
@@ -490,6 +513,7 @@ class Rpm:
             notes += found.notes
             for choice in found.chosen:
                 chosen.setdefault(choice.package.name, choice.package)
+                added[choice.package.name] = choice.package
         if snapshot:
             self._steps[(snapshot, config)] = tuple(targets.values())
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))

@@ -58,6 +58,7 @@ class RpmOptions(NamedTuple):
     enable: tuple[str, ...] = ()  # --enablerepo, --repo (globs allowed)
     disable: tuple[str, ...] = ()  # --disablerepo; --repo disables every other
     weak_deps: bool | None = None  # --setopt=install_weak_deps=...; None when not set
+    exclude_weak: bool | None = None  # --setopt=exclude_from_weak_autodetect=...
     nodocs: bool = False
 
 
@@ -100,6 +101,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
             key, _, setting = value.partition("=")
             if key.strip() == "install_weak_deps":
                 found = found._replace(weak_deps=setting.strip().lower() not in _FALSE)
+            elif key.strip() == "exclude_from_weak_autodetect":
+                found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
             elif key.strip() == "tsflags" and "nodocs" in setting:
                 found = found._replace(nodocs=True)
     return found

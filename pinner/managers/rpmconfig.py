@@ -82,6 +82,9 @@ class RpmConfig(NamedTuple):
     key_files: tuple[tuple[str, bytes], ...] = ()  # the keys' paths and bytes, for repo_gpgcheck
     # The files the repositories are defined in, as written: a compose step edits them.
     repo_files: tuple[tuple[str, bytes], ...] = ()
+    # dnf.conf's exclude_from_weak_autodetect: providers of what installed packages recommend
+    # and lack are not added as weak dependencies.
+    exclude_weak_autodetect: bool = True
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -232,7 +235,19 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         tuple(notes),
         tuple((path, files[path]) for path in keys),
         tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
+        _flag(main, "exclude_from_weak_autodetect", _autodetects(fields)),
     )
+
+
+def _autodetects(fields: Mapping[str, str]) -> bool:
+    """Whether the image's dnf has exclude_from_weak_autodetect on by default: dnf 4.14 and
+    later (Fedora 36 and later, EL 9); EL 8's dnf 4.7 has no such option."""
+    major = fields.get("VERSION_ID", "").split(".")[0]
+    if not major.isdigit():
+        return True
+    if fields.get("ID") == "fedora":
+        return int(major) >= 36
+    return int(major) >= 9
 
 
 def _installed(files: Mapping[str, bytes], notes: list[str]) -> tuple[Installed, ...] | None:

@@ -30,8 +30,10 @@ PATHS = (*SQLITE_PATHS, *(f"{path}-wal" for path in SQLITE_PATHS), *NDB_PATHS, *
 _NAME, _VERSION, _RELEASE, _EPOCH, _ARCH = 1000, 1001, 1002, 1003, 1022
 _PROVIDENAME, _PROVIDEFLAGS, _PROVIDEVERSION = 1047, 1112, 1113
 _DIRINDEXES, _BASENAMES, _DIRNAMES = 1116, 1117, 1118
+_RECOMMENDNAME, _RECOMMENDVERSION, _RECOMMENDFLAGS = 5046, 5047, 5048
 _WANTED = frozenset([_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _PROVIDENAME, _PROVIDEFLAGS])
 _WANTED |= {_PROVIDEVERSION, _DIRINDEXES, _BASENAMES, _DIRNAMES}
+_WANTED |= {_RECOMMENDNAME, _RECOMMENDVERSION, _RECOMMENDFLAGS}
 _INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
 # rpm's own limits on a header (lib/header_internal.h hdrchkTags, hdrchkData).
 _MAX_TAGS = 0xFFFF
@@ -54,13 +56,15 @@ class Provide(NamedTuple):
 
 
 class Installed(NamedTuple):
-    """One installed package: name, EVR, architecture, what it provides and the files it owns."""
+    """One installed package: name, EVR, architecture, what it provides, the files it owns and
+    what it recommends (each a capability with an optional range, read as a Provide)."""
 
     name: str
     evr: EVR
     arch: str
     provides: tuple[Provide, ...]
     files: tuple[str, ...]
+    recommends: tuple[Provide, ...] = ()
 
 
 Value = str | tuple[str, ...] | tuple[int, ...]
@@ -112,20 +116,8 @@ def installed(header: dict[int, Value]) -> Installed | None:
         return None
     epoch = header.get(_EPOCH, ())
     evr = EVR(epoch[0] if epoch and isinstance(epoch[0], int) else 0, version, release)
-    names = _array(header, _PROVIDENAME, str)
-    flags = _array(header, _PROVIDEFLAGS, int)
-    versions = _array(header, _PROVIDEVERSION, str)
-    provides = []
-    for i, provided in enumerate(names):
-        bits = flags[i] & (_LESS | _GREATER | _EQUAL) if i < len(flags) else 0
-        text = versions[i] if i < len(versions) else ""
-        if bits and text:
-            try:
-                provides.append(Provide(provided, _FLAGS[bits], parse_evr(text)))
-                continue
-            except (ValueError, KeyError):
-                pass
-        provides.append(Provide(provided))
+    provides = _capabilities(header, _PROVIDENAME, _PROVIDEFLAGS, _PROVIDEVERSION)
+    recommends = _capabilities(header, _RECOMMENDNAME, _RECOMMENDFLAGS, _RECOMMENDVERSION)
     basenames = _array(header, _BASENAMES, str)
     dirnames = _array(header, _DIRNAMES, str)
     indexes = _array(header, _DIRINDEXES, int)
@@ -134,7 +126,28 @@ def installed(header: dict[int, Value]) -> Installed | None:
         for base, d in zip(basenames, indexes, strict=False)
         if 0 <= d < len(dirnames)
     )
-    return Installed(name, evr, arch, tuple(provides), files)
+    return Installed(name, evr, arch, provides, files, recommends)
+
+
+def _capabilities(
+    header: dict[int, Value], names_tag: int, flags_tag: int, versions_tag: int
+) -> tuple[Provide, ...]:
+    """The capabilities of one dependency kind (provides, recommends), each with its range."""
+    names = _array(header, names_tag, str)
+    flags = _array(header, flags_tag, int)
+    versions = _array(header, versions_tag, str)
+    found = []
+    for i, provided in enumerate(names):
+        bits = flags[i] & (_LESS | _GREATER | _EQUAL) if i < len(flags) else 0
+        text = versions[i] if i < len(versions) else ""
+        if bits and text:
+            try:
+                found.append(Provide(provided, _FLAGS[bits], parse_evr(text)))
+                continue
+            except (ValueError, KeyError):
+                pass
+        found.append(Provide(provided))
+    return tuple(found)
 
 
 T = TypeVar("T")

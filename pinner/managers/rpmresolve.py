@@ -9,6 +9,7 @@ supplements) the result says so in a note rather than guessing.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -86,13 +87,40 @@ class Pool:
                 self.by_provide[provide.name].append((package, provide))
             for path in package.files:
                 self.by_file[path].append(package)
+        self._set_installed(installed)
+
+    def _set_installed(self, installed: Iterable[Installed]) -> None:
         self.installed = {present.name: present for present in installed}
         self.installed_provides: dict[str, list[Provide]] = defaultdict(list)
         self.installed_files: set[str] = set()
-        for present in installed:
+        for present in self.installed.values():
             for provide in present.provides:
                 self.installed_provides[provide.name].append(provide)
             self.installed_files.update(present.files)
+
+    def installing(self, packages: Iterable[RpmPackage]) -> Pool:
+        """The same repositories on the system left once packages are installed (an earlier
+        RUN's transaction): each replaces the installed package of its name."""
+        after = copy.copy(self)
+        added = {p.name: as_installed(p) for p in packages}
+        after._set_installed(
+            [*(i for i in self.installed.values() if i.name not in added), *added.values()]
+        )
+        return after
+
+    def weak_excluded(self) -> set[tuple[str, EVR, str]]:
+        """Packages dnf's exclude_from_weak_autodetect keeps from being added as weak
+        dependencies: every provider of a Recommends of an installed package that nothing
+        installed meets (dnf.conf(5); libdnf Goal::exclude_from_weak_autodetect). Whoever
+        installed that package chose to go without it."""
+        excluded: set[tuple[str, EVR, str]] = set()
+        for present in self.installed.values():
+            for recommend in present.recommends:
+                dep = Dep(*recommend)
+                if dep.name.startswith("(") or self.installed_satisfies(dep):
+                    continue
+                excluded.update(_key(p) for p in self.providers(dep))
+        return excluded
 
     def providers(self, dep: Dep) -> list[RpmPackage]:
         """The repository packages that satisfy dep, by provide or by file."""
@@ -107,6 +135,18 @@ class Pool:
         if dep.name.startswith("/") and dep.name in self.installed_files:
             return True
         return any(overlaps(provide, dep) for provide in self.installed_provides[dep.name])
+
+
+def as_installed(package: RpmPackage) -> Installed:
+    """A repository package as the rpmdb will hold it once installed."""
+    recommends = tuple(Provide(*dep) for dep in package.recommends)
+    return Installed(
+        package.name, package.evr, package.arch, package.provides, package.files, recommends
+    )
+
+
+def _key(package: RpmPackage) -> tuple[str, EVR, str]:
+    return package.name, package.evr, package.arch
 
 
 def _matches(form: Nevra, evr: EVR, arch: str) -> bool:
@@ -124,9 +164,12 @@ def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
 
 
 class _Resolver:
-    def __init__(self, pool: Pool, weak_deps: bool) -> None:
+    def __init__(self, pool: Pool, weak_deps: bool, exclude_weak_autodetect: bool) -> None:
         self.pool = pool
         self.weak_deps = weak_deps
+        self.weak_excluded = (
+            pool.weak_excluded() if weak_deps and exclude_weak_autodetect else set()
+        )
         self.chosen: dict[str, Choice] = {}
         self.provided: dict[str, list[Provide]] = defaultdict(list)
         self.files: set[str] = set()
@@ -219,6 +262,8 @@ class _Resolver:
             self.need(rich, package, weak=weak, final=False)
             return
         providers = self.pool.providers(dep)
+        if weak:
+            providers = [p for p in providers if _key(p) not in self.weak_excluded]
         if not providers:
             if not weak:
                 self.missing.append(f"{_dep_text(dep)} (needed by {package.name})")
@@ -363,9 +408,19 @@ def _dep_text(dep: Dep) -> str:
     return f"{dep.name} {symbol} {dep.evr}"
 
 
-def resolve(pool: Pool, specs: Sequence[str], *, weak_deps: bool = True) -> Resolution:
-    """What `dnf install specs` adds to the image the pool describes."""
-    resolver = _Resolver(pool, weak_deps)
+def resolve(
+    pool: Pool,
+    specs: Sequence[str],
+    *,
+    weak_deps: bool = True,
+    exclude_weak_autodetect: bool = False,
+) -> Resolution:
+    """What `dnf install specs` adds to the image the pool describes.
+
+    exclude_weak_autodetect: dnf's option of that name (dnf >= 4.14); libsolv alone, as zypper
+    uses it, has no such rule.
+    """
+    resolver = _Resolver(pool, weak_deps, exclude_weak_autodetect)
     for spec in specs:
         resolver.request(spec)
     resolver.close()

@@ -189,12 +189,7 @@ def test_the_pinned_dockerfile_builds_with_the_lock_s_versions(
         assert hashlib.sha256(data).hexdigest() == package.sha256
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dnf's exclude_from_weak_autodetect (on by default) does not install, as a weak"
-    " dependency, a provider of an unmet Recommends of an installed package: app (RUN 1, weak"
-    " deps off) recommends weak, so RUN 2's extra does not pull weak in; pinner resolves each"
-    " option group against the base image alone and records weak",
-)
 def test_the_lock_records_nothing_dnf_did_not_install(built: Built) -> None:
+    # app (RUN 1, weak deps off) recommends weak, so RUN 2's extra does not pull weak in:
+    # dnf's exclude_from_weak_autodetect.
     assert {nevra(p) for p in built.stage.packages} == built.installed - {"base 1.0-1.noarch"}

@@ -148,6 +148,26 @@ def test_vars_files_and_dnf_conf() -> None:
     assert not config.weak_deps
 
 
+@pytest.mark.parametrize(
+    ("os_release", "dnf_conf", "expected"),
+    [
+        pytest.param(OS_RELEASE["centos-stream9"], b"", True, id="el9-dnf-4.14-default-on"),
+        pytest.param(OS_RELEASE["fedora"], b"", True, id="fedora-40-default-on"),
+        pytest.param(b'ID="rocky"\nVERSION_ID="8.9"\n', b"", False, id="el8-dnf-4.7-has-none"),
+        pytest.param(b"ID=fedora\nVERSION_ID=35\n", b"", False, id="fedora-35-has-none"),
+        pytest.param(
+            OS_RELEASE["rocky"],
+            b"[main]\nexclude_from_weak_autodetect=False\n",
+            False,
+            id="dnf-conf-turns-it-off",
+        ),
+    ],
+)
+def test_exclude_from_weak_autodetect(os_release: bytes, dnf_conf: bytes, expected: bool) -> None:
+    files = {"/etc/os-release": os_release, "/etc/dnf/dnf.conf": dnf_conf}
+    assert _config(files).exclude_weak_autodetect == expected
+
+
 def test_substitute_leaves_unknown() -> None:
     assert substitute("a/$basearch/${x}/$y", {"basearch": "x86_64", "x": "1"}) == "a/x86_64/1/$y"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import struct
 from pathlib import Path
@@ -16,6 +17,8 @@ from rpmrepo import (
     rpmdb_path,
 )
 
+from pinner.apt.shell import run_invocations
+from pinner.managers import Mode, Source
 from pinner.managers.repodata import (
     Dep,
     RepodataError,
@@ -23,6 +26,8 @@ from pinner.managers.repodata import (
     parse_repomd,
     primary_packages,
 )
+from pinner.managers.rpm import MANAGER
+from pinner.managers.rpmconfig import RpmConfig
 from pinner.managers.rpmdb import Installed, Provide, RpmdbError, parse_header, read_rpmdb
 from pinner.managers.rpmresolve import Pool, overlaps, resolve
 from pinner.managers.rpmversion import EVR, parse_evr
@@ -51,6 +56,7 @@ SPECS = [
         "1.0",
         requires=("((lib >= 2.0 with lib < 3) and (toolpkg if base else alt-a))",),
     ),
+    Spec("wants-extra", "1.0", recommends=("extra",)),
 ]
 
 
@@ -242,3 +248,101 @@ def test_hostile_header(blob: bytes, message: str) -> None:
     with pytest.raises(RpmdbError) as raised:
         parse_header(blob)
     assert str(raised.value) == message
+
+
+@pytest.fixture(scope="module")
+def went_without(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An installroot where dnf installed app without weak deps: its Recommends extra is unmet."""
+    root = tmp_path_factory.mktemp("without")
+    dnf_install(root, repo, ["app"], "--setopt=install_weak_deps=False")
+    return root
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+def test_rpmdb_keeps_recommends(went_without: Path) -> None:
+    installed = {p.name: p for p in read_rpmdb(rpmdb_path(went_without).read_bytes())}
+    assert installed["app"].recommends == (Provide("extra"),)
+    assert installed["lib"].recommends == ()
+
+
+WEAK_AUTODETECT = [
+    pytest.param(["wants-extra"], True, id="unmet-recommends-not-added-as-weak"),
+    pytest.param(["wants-extra"], False, id="exclude-from-weak-autodetect-off"),
+    pytest.param(["wants-extra", "extra"], True, id="named-word-still-installed"),
+]
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(("names", "autodetect"), WEAK_AUTODETECT)
+def test_unmet_recommends_of_installed_packages_as_dnf(
+    repo: Path, went_without: Path, tmp_path: Path, names: list[str], autodetect: bool
+) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(went_without, root, symlinks=True)
+    option = f"--setopt=exclude_from_weak_autodetect={autodetect}"
+    expected = dnf_would_install(root, repo, names, option)
+    assert ("extra-1.0-1.noarch" in expected) == (not autodetect or "extra" in names)
+    installed = read_rpmdb(rpmdb_path(went_without).read_bytes())
+    pool = Pool(_packages(repo), installed, "x86_64")
+    found = resolve(pool, names, exclude_weak_autodetect=autodetect)
+    assert _nevras([choice.package for choice in found.chosen]) == expected
+
+
+def _stage(repo: Path, runs: list[str]) -> list[str]:
+    """`name-evr.noarch` of what pinner's dnf manager locks for a stage of runs on an image
+    whose one repository serves repo and whose rpmdb is empty."""
+    served = {
+        f"https://m.example/local/{path.relative_to(repo)}": path.read_bytes()
+        for path in repo.rglob("*")
+        if path.is_file()
+    }
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        return served[url][: limit + 1]
+
+    files = {
+        "/etc/os-release": b'ID="centos"\nVERSION_ID="9"\n',
+        "/etc/yum.repos.d/local.repo": b"[local]\nbaseurl=https://m.example/local/\n",
+    }
+    config = MANAGER.configure(files, "linux/amd64")
+    assert isinstance(config, RpmConfig), config
+    installs = [MANAGER.installs(i) for run in runs for i in run_invocations(run)]
+    requests = [word for install in installs if install is not None for word in install.packages]
+    found = asyncio.run(MANAGER.resolve(Source(fetch, config, {}), requests, Mode("")))
+    return sorted(f"{p.name}-{p.version}.noarch" for p in found.packages)
+
+
+RUNS = [
+    pytest.param(
+        ["dnf install -y --setopt=install_weak_deps=False app", "dnf install -y wants-extra"],
+        id="an-earlier-run-went-without-a-recommends",
+    ),
+    pytest.param(
+        [
+            "dnf install -y --setopt=install_weak_deps=False app",
+            "dnf install -y --setopt=exclude_from_weak_autodetect=False wants-extra",
+        ],
+        id="setopt-turns-autodetect-off",
+    ),
+    pytest.param(
+        ["dnf install -y wants-extra", "dnf install -y app"],
+        id="an-earlier-run-installed-the-dependency",
+    ),
+]
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("runs", RUNS)
+def test_runs_resolve_one_after_the_other_as_dnf(
+    repo: Path, tmp_path: Path, runs: list[str]
+) -> None:
+    expected: set[str] = set()
+    for run in runs:
+        words = run.split()[3:]
+        options, names = [w for w in words if w.startswith("--")], [w for w in words if w[0] != "-"]
+        expected.update(dnf_would_install(tmp_path, repo, names, *options))
+        dnf_install(tmp_path, repo, names, *options)
+    assert _stage(repo, runs) == sorted(expected)

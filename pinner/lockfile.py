@@ -254,6 +254,12 @@ _ARRAYS = ("[[image]]", "[[stage]]")
 _NESTED = ("[[stage.package]]", "[[stage.unpinned]]")
 
 
+# `key = "string"` lines already read, by their text: a tree's locks repeat the same references,
+# digests and times (immutable values only, so sharing them is safe).
+_SCALARS: dict[str, tuple[str, str]] = {}
+_MAX_SCALARS = 1 << 14
+
+
 def _read_rendered(text: str) -> dict[str, Any] | None:
     """What tomllib reads from text laid out as render writes it; None for any other layout.
 
@@ -303,6 +309,12 @@ def _read_rendered(text: str) -> dict[str, Any] | None:
             table = {}
             items.append(table)
             continue
+        known = _SCALARS.get(line)
+        if known is not None:
+            if known[0] in table:
+                return None
+            table[known[0]] = known[1]
+            continue
         match = _KEY_VALUE.fullmatch(line)
         if match is None:
             return None
@@ -313,6 +325,8 @@ def _read_rendered(text: str) -> dict[str, Any] | None:
         value: object
         if raw[0] == '"':
             value = sys.intern(raw[1:-1])
+            if len(_SCALARS) < _MAX_SCALARS:
+                _SCALARS[line] = (key, value)
         elif raw[0] == "[":
             value = [raw[2:-2]] if len(raw) > 2 else [] if raw == "[]" else _read_items(rows)
             if value is None:

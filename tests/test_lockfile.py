@@ -534,6 +534,8 @@ def test_item10_check_and_build_args_on_a_mutated_lock_exit_0_or_1(
 NOT_RENDERED = [
     pytest.param("version = 1\nversion = 1\n", id="repeated-key"),
     pytest.param('version = 1\n"version" = 1\n', id="repeated-key-quoted"),
+    # A line the reader has seen before (in another lock, or above) is still a repeated key.
+    pytest.param('version = 1\n[snapshot]\ntime = "x"\ntime = "x"\n', id="repeated-string-line"),
     pytest.param("version = 1\n[snapshot]\n[snapshot]\n", id="repeated-table"),
     pytest.param('version = 1\nsnapshot = "x"\n[snapshot]\n', id="table-over-a-value"),
     pytest.param("version = 1\nimage = []\n[[image]]\n", id="array-of-tables-over-a-value"),
@@ -563,6 +565,7 @@ NOT_RENDERED = [
 @pytest.mark.parametrize("text", NOT_RENDERED)
 def test_text_render_does_not_write_goes_to_tomllib(text: str) -> None:
     assert lockfile._read_rendered(text) is None
+    assert lockfile._read_rendered(text) is None  # again, its lines now known to the reader
 
 
 def test_locks_as_render_writes_them_take_the_fast_reader() -> None:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -173,12 +174,32 @@ class Buildah:
         return self.run("inspect", "--type", "image", "--format", template, image).strip()
 
     def run_in(self, image: str, *command: str) -> str:
-        """Run a command in a throwaway container of image (chroot isolation); its stdout."""
+        """Run a command in a throwaway container of image (chroot isolation); its stdout.
+
+        The command writes its stdout to a file in a folder bound from the host, which is read
+        after it exits: buildah's own copy of a container's stdout once came back empty.
+        """
         container = self.run("from", "--signature-policy", str(self.policy), image).strip()
+        out = Path(tempfile.mkdtemp(prefix="run-in-", dir=self.workdir))
         try:
-            return self.run("run", "--isolation", "chroot", container, "--", *command)
+            self.run(
+                "run",
+                "--isolation",
+                "chroot",
+                "--volume",
+                f"{out}:/pinner-run-in",
+                container,
+                "--",
+                "/bin/sh",
+                "-c",
+                'exec "$@" > /pinner-run-in/stdout',
+                "sh",
+                *command,
+            )
+            return (out / "stdout").read_text()
         finally:
             self.run("rm", container)
+            shutil.rmtree(out, ignore_errors=True)
 
     def cleanup(self) -> None:
         """Remove containers, images and the whole work directory (vfs layers are big)."""

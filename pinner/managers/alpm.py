@@ -11,7 +11,7 @@ import fnmatch
 import io
 import re
 import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import unpack
@@ -404,6 +404,12 @@ def _sysupgrade(
     return upgrades, replaced
 
 
+def _up_to_date(package: Package, local: Mapping[str, Package]) -> bool:
+    """Whether the installed package of that name has the same version."""
+    installed = local.get(package.name)
+    return installed is not None and vercmp(installed.version, package.version) == 0
+
+
 def resolve(
     repos: Sequence[Repository],
     targets: Iterable[str],
@@ -411,10 +417,12 @@ def resolve(
     *,
     upgrade: bool = False,
     ignore: Ignore = IGNORE_NONE,
+    needed: Container[str] = (),
 ) -> Resolution:
     """The packages `pacman -S targets` (`-Su` with upgrade) fetches, with dependencies.
 
-    Dependencies an installed package already meets are not fetched, as pacman does without -u.
+    Dependencies an installed package already meets are not fetched, as pacman does without -u;
+    targets in needed (`pacman -S --needed`) are not fetched where installed at the same version.
     """
     local = {package.name: package for package in installed}
     chosen: dict[str, tuple[str, Package]] = {}
@@ -429,6 +437,9 @@ def resolve(
         members = [found] if found is not None else _group(among, spec)
         if not members:
             missing.append(f"{target}: no repository has it")
+        if target in needed:
+            # libalpm's alpm_add_pkg: "is up to date -- skipping" when the versions compare equal.
+            members = [m for m in members if not _up_to_date(m[1], local)]
         queue.extend(members)
     replaced: set[str] = set()
     if upgrade:

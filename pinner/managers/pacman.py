@@ -71,6 +71,7 @@ class PacmanCommand(NamedTuple):
     notes: tuple[str, ...]
     start: int
     end: int
+    needed: bool = False  # --needed: targets installed at the repository's version are skipped
 
     @property
     def installs(self) -> bool:
@@ -147,10 +148,12 @@ def parse_command(invocation: Invocation) -> PacmanCommand:
     """Read a pacman invocation's operation, flags and targets."""
     operation = ""
     flags: set[str] = set()
+    needed = False
     options, operands = split_options(invocation.args, _option_width)
     for text, _ in options:
         if text.startswith("--"):
             name = text.partition("=")[0]
+            needed = needed or name == "--needed"
             operation = _OPERATIONS.get(name, operation)
             if name in _LONG_FLAGS:
                 flags.add(_LONG_FLAGS[name])
@@ -174,7 +177,13 @@ def parse_command(invocation: Invocation) -> PacmanCommand:
     if installing and invocation.via_xargs:
         notes.append("xargs supplies packages to pacman; they are not recorded")
     return PacmanCommand(
-        operation, frozenset(flags), tuple(targets), tuple(notes), invocation.start, invocation.end
+        operation,
+        frozenset(flags),
+        tuple(targets),
+        tuple(notes),
+        invocation.start,
+        invocation.end,
+        needed,
     )
 
 
@@ -531,12 +540,18 @@ class Pacman:
     def __init__(self) -> None:
         # One run reads each day's database once, whatever the stages.
         self._databases: dict[str, Repository] = {}
+        # The words of commands written with --needed: resolve() skips those installed at the
+        # day's version, as pacman does.
+        self._needed: set[PackageArg] = set()
 
     def platform(self, arch: str) -> str | None:
         return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
 
     def installs(self, invocation: Invocation) -> Install | None:
-        return read_install(invocation)
+        found = read_install(invocation)
+        if found is not None and parse_command(invocation).needed:
+            self._needed.update(found.packages)
+        return found
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> PacmanConfig | str:
         return configure(files, platform.rpartition("/")[2])
@@ -575,6 +590,7 @@ class Pacman:
         ]
         day = archive_day(snapshot)
         targets: dict[str, PackageArg] = {}
+        needed: set[str] = set()
         elsewhere: list[UnpinnedPackage] = []
         for request in requests:
             target = request.name + (request.constraint or "")
@@ -591,8 +607,12 @@ class Pacman:
                     continue
                 target = f"{repo}/{target}"
             targets[target] = request
+            if request in self._needed:
+                needed.add(target)
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
-        found = resolve(repos, targets, config.installed, upgrade=upgrade, ignore=config.ignore)
+        found = resolve(
+            repos, targets, config.installed, upgrade=upgrade, ignore=config.ignore, needed=needed
+        )
         for missing in found.missing:
             target = missing.partition(":")[0]
             if target not in targets:

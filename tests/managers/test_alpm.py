@@ -425,3 +425,35 @@ def test_zstd_database_reads_as_its_gzip_twin(
     made = repo_add(tmp_path, "core", CORE, suffix=".tar.zst")
     assert made.startswith(b"\x28\xb5\x2f\xfd")
     assert sorted(alpm.parse_database(made)) == sorted(p.name for p in CORE)
+
+
+# (installed, targets): what `pacman -S --needed targets` fetches; CORE serves bash 5.2.026-2.
+NEEDED = [
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "5.2.026-2")], ["bash"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "5.1.016-1")], ["bash"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "9.0-1")], ["bash"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "1:5.2.026-2")], ["bash"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("make", "4.4.1-2")], ["base-devel"]),
+    ([Pkg("glibc", "2.40-1"), Pkg("bash", "5.2.026-2")], ["bash", "glibc", "ncurses"]),
+]  # fmt: skip
+
+
+@needs_pacman
+@pytest.mark.parametrize(
+    ("installed", "targets"),
+    NEEDED,
+    ids=[" ".join(f"{p.name}-{p.version}" for p in i) + " " + " ".join(t) for i, t in NEEDED],
+)
+def test_needed_matches_pacman(
+    repos: list[tuple[str, Path, bytes]],
+    tmp_path: Path,
+    installed: list[Pkg],
+    targets: list[str],
+) -> None:
+    install_local(tmp_path, installed)
+    expected = pacman_print(tmp_path, [(n, d) for n, d, _ in repos], targets, "--needed")
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in repos]
+    local = [alpm.Package(p.name, p.version, p.arch) for p in installed]
+    found = alpm.resolve(dbs, targets, local, needed=set(targets))
+    assert found.missing == ()
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected

@@ -622,3 +622,33 @@ def test_upgrade_matches_real_pacman_at_the_archive(tmp_path: Path, words: str) 
     assert found == expected
     # Without the upgrade only the named words and what the installed set lacks are fetched.
     assert {p.name for p in plain.packages} == ({"git", "perl"} if words else set())
+
+
+@needs_pacman
+def test_needed_skips_what_the_image_has_at_the_days_version(
+    named_repos: dict[str, Path],
+) -> None:
+    # The image has glibc 2.40-1, the version core serves: --needed fetches zsh alone.
+    mirrors = {"arch": "https://archive.example/repos"}
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        for name, directory in named_repos.items():
+            if url == pacman.database_url(name, "x86_64", SNAPSHOT, mirrors):
+                return (directory / f"{name}.db.tar.gz").read_bytes()
+        raise AssertionError(url)
+
+    files = _image(installed=(Pkg("glibc", "2.40-1"),))
+    files["/etc/pacman.conf"] = NAMED_CONF.encode()
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    found = {}
+    for flag in ("--needed", ""):
+        manager = pacman.Pacman()
+        (invocation,) = run_invocations(f"pacman -S {flag} --noconfirm glibc core/zsh", "\\")
+        install = manager.installs(invocation)
+        assert install is not None
+        resolved = asyncio.run(
+            manager.resolve(Source(fetch, config, mirrors), install.packages, Mode(SNAPSHOT))
+        )
+        found[flag] = [(p.name, p.version) for p in resolved.packages]
+    assert found == {"--needed": [("zsh", "5.9-1")], "": [("glibc", "2.40-1"), ("zsh", "5.9-1")]}

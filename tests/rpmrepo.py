@@ -32,6 +32,7 @@ class Spec(NamedTuple):
     provides: tuple[str, ...] = ()
     recommends: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    obsoletes: tuple[str, ...] = ()
 
 
 def _spec_text(spec: Spec) -> str:
@@ -47,6 +48,7 @@ def _spec_text(spec: Spec) -> str:
         *[f"Requires: {r}" for r in spec.requires],
         *[f"Provides: {p}" for p in spec.provides],
         *[f"Recommends: {r}" for r in spec.recommends],
+        *[f"Obsoletes: {o}" for o in spec.obsoletes],
         "%description",
         "A package for pinner's tests.",
         "%install",

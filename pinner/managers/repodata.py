@@ -249,6 +249,7 @@ class RpmPackage(NamedTuple):
     requires: tuple[Dep, ...]
     recommends: tuple[Dep, ...]
     files: tuple[str, ...]
+    obsoletes: tuple[Dep, ...] = ()
 
 
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:
@@ -265,32 +266,40 @@ def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[byt
 _PRIMARY_TEXTS = frozenset(["name", "arch", "checksum", "file"])
 
 
+_DEP_KINDS = (("provides",), ("requires",), ("recommends",), ("obsoletes",))
+
+
 def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]:
     """The packages of primary.xml (rpm-metadata's common and rpm namespaces), streamed."""
     fields: dict[str, _Element] = {}
     provides: list[Provide] = []
     requires: list[Dep] = []
     recommends: list[Dep] = []
+    obsoletes: list[Dep] = []
     files: list[str] = []
     shared = _Shared()
     for element in _elements(chunks, subject, _PRIMARY_TEXTS):
         name = element.name
-        if name == "entry" and element.path[-1:] in (("provides",), ("requires",), ("recommends",)):
+        if name == "entry" and element.path[-1:] in _DEP_KINDS:
             dep = shared.dep(element.attrs, subject)
             kind = element.path[-1]
             if kind == "provides":
                 provides.append(shared.provide(dep))
             elif kind == "requires":
                 requires.append(dep)
-            else:
+            elif kind == "recommends":
                 recommends.append(dep)
+            else:
+                obsoletes.append(dep)
         elif name == "file" and element.path[-1:] == ("format",):
             files.append(element.text)
         elif element.path[-1:] == ("package",) or element.path[-1:] == ("format",):
             fields[name] = element
         elif name == "package":
-            yield _package(fields, provides, requires, recommends, files, subject, shared)
+            package = _package(fields, provides, requires, recommends, files, subject, shared)
+            yield package._replace(obsoletes=tuple(obsoletes)) if obsoletes else package
             fields, provides, requires, recommends, files = {}, [], [], [], []
+            obsoletes = []
 
 
 class _Shared:

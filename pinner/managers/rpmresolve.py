@@ -3,8 +3,10 @@
 A small, deterministic reading of what libsolv decides for an install into a known system: each
 package word is matched as dnf matches it (NEVRA forms, then provides, then files), the newest
 build wins, and every requirement the installed set and the chosen packages leave open is filled
-from the repositories. Where libsolv weighs more (conflicts, obsoletes, rich dependencies,
-supplements) the result says so in a note rather than guessing.
+from the repositories. Where libsolv weighs more (conflicts, supplements) the result does not
+follow it. Obsoletes are followed as
+dnf's install follows them: a bare package name an available package obsoletes installs that
+package, and a provider another provider obsoletes is not chosen.
 """
 
 from __future__ import annotations
@@ -79,10 +81,13 @@ class Pool:
         self.by_name: dict[str, list[RpmPackage]] = defaultdict(list)
         self.by_provide: dict[str, list[tuple[RpmPackage, Provide]]] = defaultdict(list)
         self.by_file: dict[str, list[RpmPackage]] = defaultdict(list)
+        self.by_obsoleted: dict[str, list[tuple[RpmPackage, Dep]]] = defaultdict(list)
         for package in packages:
             if package.arch not in (basearch, "noarch"):
                 continue
             self.by_name[package.name].append(package)
+            for obsoleted in package.obsoletes:
+                self.by_obsoleted[obsoleted.name].append((package, obsoleted))
             for provide in package.provides:
                 self.by_provide[provide.name].append((package, provide))
             for path in package.files:
@@ -130,6 +135,16 @@ class Pool:
         if dep.name.startswith("/"):
             found += self.by_file[dep.name]
         return found
+
+    def obsoleters(self, package: RpmPackage) -> list[RpmPackage]:
+        """The repository packages of another name whose Obsoletes match package's name and EVR
+        (rpm matches obsoletes against package names, not provides)."""
+        own = Provide(package.name, "EQ", package.evr)
+        return [
+            other
+            for other, dep in self.by_obsoleted[package.name]
+            if other.name != package.name and overlaps(own, dep)
+        ]
 
     def installed_satisfies(self, dep: Dep) -> bool:
         if dep.name.startswith("/") and dep.name in self.installed_files:
@@ -188,6 +203,13 @@ class _Resolver:
             matching = [p for p in pool.by_name.get(form.name, ()) if _matches(form, p.evr, p.arch)]
             if matching:
                 package = _newest(matching, pool.basearch)
+                bare = (form.epoch, form.version, form.release, form.arch) == (None,) * 4
+                # dnf (obsoletes=True, its default) installs what obsoletes a package named by
+                # its bare name instead of it (hawkey's best selectors add the obsoleters).
+                replacing = pool.obsoleters(package) if bare else []
+                if replacing:
+                    self.add(self.pick(Dep(form.name), replacing), spec)
+                    return
                 self.pins[spec] = pin_word(form, package.evr)
                 self.add(package, spec)
                 return
@@ -208,7 +230,11 @@ class _Resolver:
         return any(overlaps(provide, dep) for provide in self.provided[dep.name])
 
     def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage:
-        """The provider of dep: one named as the capability, else the first name in order."""
+        """The provider of dep: one named as the capability, else the first name in order;
+        never one another provider obsoletes (libsolv's policy prunes those)."""
+        offered = {p.name for p in providers}
+        kept = [p for p in providers if not any(o.name in offered for o in self.pool.obsoleters(p))]
+        providers = kept or providers
         named = [p for p in providers if p.name == dep.name]
         if named:
             return _newest(named, self.pool.basearch)

@@ -57,6 +57,11 @@ SPECS = [
         requires=("((lib >= 2.0 with lib < 3) and (toolpkg if base else alt-a))",),
     ),
     Spec("wants-extra", "1.0", recommends=("extra",)),
+    Spec("foo-old", "1"),
+    Spec("foo-new", "2", obsoletes=("foo-old < 2",)),
+    Spec("cap-old", "1"),
+    Spec("cap-new", "2", provides=("cap-old = 2",), obsoletes=("cap-old < 2",)),
+    Spec("needs-cap", "1", requires=("cap-old",)),
 ]
 
 
@@ -87,6 +92,7 @@ def test_primary_from_createrepo(repo: Path) -> None:
     assert Dep("lib", "GE", EVR(0, "2.0", "")) in app.requires
     assert Dep("/usr/bin/tool") in app.requires
     assert app.recommends == (Dep("extra"),)
+    assert packages["foo-new", "2-1"].obsoletes == (Dep("foo-old", "LT", EVR(0, "2", "")),)
     assert packages["libe", "1:0.5-1"].evr == EVR(1, "0.5", "1")
     assert "/usr/bin/tool" in packages["toolpkg", "1.0-1"].files
     assert Provide("libfoo(x)", "EQ", EVR(0, "2.1", "")) in packages["lib", "2.1-1"].provides
@@ -117,6 +123,9 @@ ORACLE = [
     pytest.param(["rich-if"], True, id="rich-if-condition-absent"),
     pytest.param(["rich-if", "app"], True, id="rich-if-condition-chosen"),
     pytest.param(["rich-and"], True, id="rich-with-and-if-else"),
+    pytest.param(["foo-old"], True, id="a-bare-name-obsoleted-installs-the-obsoleter"),
+    pytest.param(["foo-old-1"], True, id="a-versioned-word-obsoleted-installs-itself"),
+    pytest.param(["needs-cap"], True, id="a-provider-obsoleted-by-another-is-not-chosen"),
 ]
 
 

@@ -1,8 +1,9 @@
 .PHONY: test test-fast lint demo bench
 
-# Install what a fresh Debian 12 machine lacks, lint, type-check, run the whole suite.
+# Install what a fresh Debian 12 machine lacks, lint, type-check, run the whole suite on every CPU
+# (a test file's tests stay on one worker, so its registry and images are made once).
 test: lint
-	python3 -m pytest
+	python3 -m pytest -n auto --dist loadfile
 
 # The loop to run while editing: everything but the image builds, the chroot apt runs and the
 # package-manager oracles, a tenth of the property examples, on every CPU.

@@ -7,7 +7,6 @@ in place. Nothing is evaluated: a package list pinner cannot see becomes a note,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from pinner.apt.shell import (
@@ -18,7 +17,6 @@ from pinner.apt.shell import (
     split_options,
     words,
 )
-from pinner.dockerfile import Edit, apply_edits
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.
@@ -38,7 +36,6 @@ _FALSE = frozenset(["0", "false", "no", "off"])
 _GLOB = re.compile(r"[*?\[]")
 _SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
 _PROVIDE = re.compile(r"[A-Za-z0-9_/+.-]+\([A-Za-z0-9_/+.:-]*\)(\([A-Za-z0-9_-]*\))?")
-_PIN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
 
 
 class RpmArg(NamedTuple):
@@ -74,11 +71,6 @@ class RpmCommand(NamedTuple):
     end: int
 
 
-class _Found(NamedTuple):
-    command: RpmCommand
-    words: tuple[Word, ...]
-
-
 def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     """The options that matter for resolution, from (option, value) pairs in order."""
     found = RpmOptions()
@@ -108,8 +100,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     return found
 
 
-def _read(invocation: Invocation) -> _Found | None:
-    """One dnf, yum or microdnf invocation; None when it names no verb."""
+def read_command(invocation: Invocation) -> RpmCommand | None:
+    """One dnf, yum or microdnf invocation as pinner reads it; None when it names no verb."""
     written, operands = split_options(
         invocation.args, lambda text: 1 if "=" in text else option_width(text, _VALUE_OPTIONS)
     )
@@ -140,18 +132,17 @@ def _read(invocation: Invocation) -> _Found | None:
             f"{program} config-manager adds a repository ({url}); not followed" for url in added
         ]
     if verb not in _INSTALL_VERBS:
-        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+        return RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation))
     if invocation.via_xargs:
         notes.append(f"xargs supplies packages to {program} {verb}; they are not recorded")
-        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+        return RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation))
     if parsed.installroot is not None:
         notes.append(
             f"{program} --installroot={parsed.installroot} installs into another root;"
             " its packages are not recorded"
         )
-        return _Found(RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation)), ())
+        return RpmCommand(program, verb, (), parsed, tuple(notes), *_span(invocation))
     packages: list[RpmArg] = []
-    found_words: list[Word] = []
     for word in operands:
         note = _note(word)
         if note is not None:
@@ -160,9 +151,7 @@ def _read(invocation: Invocation) -> _Found | None:
             continue
         plain = word.end - word.start == len(word.text)
         packages.append(RpmArg(word.text, word.start, word.end, plain))
-        found_words.append(word)
-    command = RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
-    return _Found(command, tuple(found_words))
+    return RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
 
 
 def _span(invocation: Invocation) -> tuple[int, int]:
@@ -189,57 +178,6 @@ def _note(word: Word) -> str | None:
     return f"package word {text!r} is not a package name; it is not recorded"
 
 
-def read_command(invocation: Invocation) -> RpmCommand | None:
-    """One dnf, yum or microdnf invocation as pinner reads it; None when it names no verb."""
-    found = _read(invocation)
-    return None if found is None else found.command
-
-
-def _found(run_text: str, escape: str) -> Iterator[_Found]:
-    for invocation in run_invocations(run_text, escape):
-        if invocation.program in PROGRAMS:
-            found = _read(invocation)
-            if found is not None:
-                yield found
-
-
-# --------------------------------------------------------------------------- API
-
-
-def rpm_commands(run_text: str, *, escape: str = "\\") -> tuple[RpmCommand, ...]:
-    """Every dnf, yum and microdnf command a RUN's text runs, in order."""
-    return tuple(found.command for found in _found(run_text, escape))
-
-
-def install_packages(run_text: str, *, escape: str = "\\") -> tuple[RpmArg, ...]:
-    """The package words a RUN installs, in order, each spec once (its first mention)."""
-    seen: set[str] = set()
-    found: list[RpmArg] = []
-    for command in rpm_commands(run_text, escape=escape):
-        for package in command.packages:
-            if package.spec not in seen:
-                seen.add(package.spec)
-                found.append(package)
-    return tuple(found)
-
-
-def pin_versions(run_text: str, pins: Mapping[str, str], *, escape: str = "\\") -> str:
-    """run_text with each package word in pins (by spec as written) replaced by its pin.
-
-    Only words written plainly are replaced: a quoted or escaped word is left as written.
-    """
-    edits: list[Edit] = []
-    for found in _found(run_text, escape):
-        for package, word in zip(found.command.packages, found.words, strict=True):
-            pin = pins.get(package.spec)
-            if pin is None or pin == package.spec or run_text[word.start : word.end] != word.text:
-                continue
-            if not _PIN.fullmatch(pin):
-                raise ValueError(f"{package.spec}: {pin!r} is not an RPM package word")
-            edits.append(Edit(word.start, word.end, pin))
-    return apply_edits(run_text, edits)
-
-
 _CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
 
 
@@ -251,8 +189,8 @@ def cleanup_for(run_text: str, *, escape: str = "\\") -> str | None:
         if invocation.program in PROGRAMS:
             if "clean" in texts and "all" in texts[texts.index("clean") :]:
                 return None
-            found = _read(invocation)
-            if program is None and found is not None and found.command.packages:
+            command = read_command(invocation)
+            if program is None and command is not None and command.packages:
                 program = invocation.program
         elif invocation.program == "rm" and any(_removes_cache(text) for text in texts):
             return None

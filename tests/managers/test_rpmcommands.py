@@ -6,15 +6,22 @@ import pytest
 from shell_syntax import checkers
 
 from pinner import syntax
-from pinner.managers.rpmcommands import (
-    RpmOptions,
-    cleanup_for,
-    install_packages,
-    pin_versions,
-    rpm_commands,
-)
+from pinner.apt.shell import run_invocations
+from pinner.managers.rpm import MANAGER
+from pinner.managers.rpmcommands import PROGRAMS, RpmCommand, RpmOptions, cleanup_for, read_command
 from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
 from pinner.reproducible import join_cleanup
+
+
+def rpm_commands(run: str) -> list[RpmCommand]:
+    """Every dnf, yum and microdnf command a RUN runs, as the rpm manager reads each."""
+    found = (read_command(i) for i in run_invocations(run) if i.program in PROGRAMS)
+    return [command for command in found if command is not None]
+
+
+def install_packages(run: str) -> list[str]:
+    return [arg.spec for command in rpm_commands(run) for arg in command.packages]
+
 
 INSTALLS = [
     pytest.param("dnf install -y curl jq", ["curl", "jq"], id="dnf-install-y"),
@@ -59,12 +66,13 @@ INSTALLS = [
 
 @pytest.mark.parametrize(("run", "expected"), INSTALLS)
 def test_install_packages(run: str, expected: list[str]) -> None:
-    assert [arg.spec for arg in install_packages(run)] == expected
+    assert install_packages(run) == expected
 
 
 def test_spans_point_at_the_words() -> None:
     run = "dnf -y install \\\n    curl \\\n    jq"
-    assert [run[arg.start : arg.end] for arg in install_packages(run)] == ["curl", "jq"]
+    (command,) = rpm_commands(run)
+    assert [run[arg.start : arg.end] for arg in command.packages] == ["curl", "jq"]
 
 
 NOTES = [
@@ -192,42 +200,9 @@ def test_pin_word_keeps_arch_and_writes_epoch() -> None:
     assert pin_word(Nevra("ssl", arch="x86_64"), EVR(1, "3", "2")) == "ssl-1:3-2.x86_64"
 
 
-PINS = [
-    pytest.param(
-        "dnf install -y curl jq",
-        {"curl": "curl-8.6.0-1.fc40"},
-        "dnf install -y curl-8.6.0-1.fc40 jq",
-        id="one-of-two",
-    ),
-    pytest.param(
-        "dnf install -y \\\n  curl \\\n  jq && dnf clean all",
-        {"curl": "curl-8.6.0-1.fc40", "jq": "jq-1.7.1-4.fc40"},
-        "dnf install -y \\\n  curl-8.6.0-1.fc40 \\\n  jq-1.7.1-4.fc40 && dnf clean all",
-        id="continuations-kept",
-    ),
-    pytest.param(
-        "dnf install -y bash-5.2.26-1.fc40",
-        {"bash-5.2.26-1.fc40": "bash-5.2.26-3.fc40"},
-        "dnf install -y bash-5.2.26-3.fc40",
-        id="repin",
-    ),
-    pytest.param(
-        "dnf install -y 'curl'", {"curl": "curl-1-1"}, "dnf install -y 'curl'", id="quoted-left"
-    ),
-    pytest.param("dnf install -y curl", {}, "dnf install -y curl", id="no-op"),
-]
-
-
-@pytest.mark.parametrize(("run", "pins", "expected"), PINS)
-def test_pin_versions(run: str, pins: dict[str, str], expected: str) -> None:
-    new = pin_versions(run, pins)
-    assert new == expected
-    assert syntax.errors(new.replace("\\\n", ""), checkers()) == []
-
-
-def test_pin_versions_refuses_shell_text() -> None:
+def test_pin_word_refuses_shell_text() -> None:
     with pytest.raises(ValueError, match="is not an RPM package word"):
-        pin_versions("dnf install -y curl", {"curl": "curl;reboot"})
+        MANAGER.pin_word("curl", "8.6.0-1;reboot")
 
 
 CLEANUPS = [

@@ -5,9 +5,11 @@ wire: `_assign_requests_to_connections` runs on every request and every response
 for each idle connection counted every connection again (a list built only for its length,
 O(n^2) per call: 470,000 `is_idle` calls for 1,000 Dockerfiles), then asked each idle connection
 whether its socket is readable through anyio's `extra()`, which builds a dict of six callables
-per question. `tune` swaps in the same rules done once per connection, and streams that keep
-their socket. It only touches a pool it knows (httpcore 1.0, a plain AsyncConnectionPool):
-anything else is left as httpx made it.
+per question; and it gave every queued request the same idle HTTP/1.1 connection, so all but one
+failed and ran the pass again. `tune` swaps in the same rules done once per connection, each
+HTTP/1.1 connection given one request at a time, and streams that keep their socket. It only
+touches a pool it knows (httpcore 1.0, a plain AsyncConnectionPool): anything else is left as
+httpx made it.
 """
 
 from __future__ import annotations
@@ -26,18 +28,25 @@ _KNOWN = ("1.0.9",)
 
 
 class _Pool(httpcore.AsyncConnectionPool):
-    """httpcore 1.0.9's pool, its assignment pass linear in the connections."""
+    """httpcore 1.0.9's pool: a linear assignment pass, one request per HTTP/1.1 connection."""
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         # The same rules in the same order as httpcore 1.0.9's, which compares a list of every
         # connection's is_idle() (its length: the number of connections) with the keep-alive
         # limit, once for each idle connection.
         closing: list[httpcore.AsyncConnectionInterface] = []
+        # An HTTP/1.1 connection serves one request at a time, yet it stays idle until the request
+        # it was given starts; httpcore would give it every queued request, and all but one then
+        # fail with ConnectionNotAvailable and run the pass again (1,800 passes for 290 requests).
+        # So a connection already given to a request counts as taken.
+        taken = set() if self._http2 else {id(r.connection) for r in self._requests if r.connection}
         for connection in list(self._connections):
             if connection.is_closed():
                 self._connections.remove(connection)
             elif connection.has_expired() or (
-                connection.is_idle() and len(self._connections) > self._max_keepalive_connections
+                id(connection) not in taken
+                and connection.is_idle()
+                and len(self._connections) > self._max_keepalive_connections
             ):
                 self._connections.remove(connection)
                 closing.append(connection)
@@ -47,22 +56,26 @@ class _Pool(httpcore.AsyncConnectionPool):
                 (
                     connection
                     for connection in self._connections
-                    if connection.can_handle_request(origin) and connection.is_available()
+                    if id(connection) not in taken
+                    and connection.can_handle_request(origin)
+                    and connection.is_available()
                 ),
                 None,
             )
-            if available is not None:
-                pool_request.assign_to_connection(available)
-                continue
-            if len(self._connections) >= self._max_connections:
-                idle = next((c for c in self._connections if c.is_idle()), None)
-                if idle is None:
-                    continue  # stays queued until a connection frees up
-                self._connections.remove(idle)
-                closing.append(idle)
-            connection = self.create_connection(origin)
-            self._connections.append(connection)
-            pool_request.assign_to_connection(connection)
+            if available is None:
+                if len(self._connections) >= self._max_connections:
+                    idle = next(
+                        (c for c in self._connections if id(c) not in taken and c.is_idle()), None
+                    )
+                    if idle is None:
+                        continue  # stays queued until a connection frees up
+                    self._connections.remove(idle)
+                    closing.append(idle)
+                available = self.create_connection(origin)
+                self._connections.append(available)
+            if not self._http2:
+                taken.add(id(available))
+            pool_request.assign_to_connection(available)
         return closing
 
 

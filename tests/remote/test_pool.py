@@ -55,8 +55,8 @@ class FakeConnection:
 
 
 class FakeRequest:
-    def __init__(self, name: str, origin: str) -> None:
-        self.name = name
+    def __init__(self, name: str, origin: str, starts: bool) -> None:
+        self.name, self.starts = name, starts
         self.request = type("R", (), {"url": type("U", (), {"origin": origin})()})()
         self.connection: FakeConnection | None = None
 
@@ -65,6 +65,8 @@ class FakeRequest:
 
     def assign_to_connection(self, connection: FakeConnection) -> None:
         self.connection = connection
+        if self.starts:  # as if the request began at once, its HTTP/1.1 connection now busy
+            connection.state = "busy"
 
 
 def _scenario(seed: int) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], int, int]:
@@ -79,15 +81,17 @@ def _scenario(seed: int) -> tuple[list[tuple[str, str, str]], list[tuple[str, st
 
 
 def _run(
-    cls: type[httpcore.AsyncConnectionPool], seed: int
+    cls: type[httpcore.AsyncConnectionPool], seed: int, http2: bool = False, starts: bool = False
 ) -> tuple[list[str], list[str], list[tuple[str, str]], dict[str, int]]:
     """Assign a scenario's queued requests; what the pool kept, closed and assigned."""
     connections, requests, max_connections, keepalive = _scenario(seed)
     calls: dict[str, int] = {}
     made = iter(range(1000))
-    the_pool: Any = cls(max_connections=max_connections, max_keepalive_connections=keepalive)
+    the_pool: Any = cls(
+        max_connections=max_connections, max_keepalive_connections=keepalive, http2=http2
+    )
     the_pool._connections = [FakeConnection(n, s, o, calls) for n, s, o in connections]
-    the_pool._requests = [FakeRequest(n, o) for n, o in requests]
+    the_pool._requests = [FakeRequest(n, o, starts) for n, o in requests]
     the_pool.create_connection = lambda origin: FakeConnection(
         f"new{next(made)}", "busy", origin, calls
     )
@@ -98,7 +102,24 @@ def _run(
 
 @pytest.mark.parametrize("seed", range(300))
 def test_the_pool_keeps_closes_and_assigns_as_httpcore_does(seed: int) -> None:
-    assert _run(pool._Pool, seed)[:3] == _run(httpcore.AsyncConnectionPool, seed)[:3]
+    # Over HTTP/1.1, the same as httpcore would if each request took its connection at once.
+    theirs = _run(httpcore.AsyncConnectionPool, seed, starts=True)[:3]
+    assert _run(pool._Pool, seed)[:3] == theirs
+    # Over HTTP/2, a connection takes as many requests as it says it can: as httpcore.
+    theirs = _run(httpcore.AsyncConnectionPool, seed, http2=True)[:3]
+    assert _run(pool._Pool, seed, http2=True)[:3] == theirs
+
+
+def test_an_idle_connection_given_to_a_request_is_not_given_to_the_next() -> None:
+    calls: dict[str, int] = {}
+    the_pool: Any = pool._Pool(max_connections=1)
+    idle = FakeConnection("c0", "idle", "a", calls)
+    waiting, queued = FakeRequest("r0", "a", False), FakeRequest("r1", "a", False)
+    waiting.connection = idle  # given c0 by an earlier pass, not yet started on it
+    the_pool._connections, the_pool._requests = [idle], [waiting, queued]
+    assert the_pool._assign_requests_to_connections() == []
+    assert queued.connection is None  # stays queued: httpcore would give it c0 too
+    assert the_pool._connections == [idle]
 
 
 def test_an_idle_pool_is_scanned_once_not_once_per_idle_connection() -> None:
@@ -107,7 +128,7 @@ def test_an_idle_pool_is_scanned_once_not_once_per_idle_connection() -> None:
         counts: dict[str, int] = {}
         the_pool: Any = cls(max_connections=32, max_keepalive_connections=32)
         the_pool._connections = [FakeConnection(f"c{i}", "idle", "a", counts) for i in range(32)]
-        the_pool._requests = [FakeRequest("r", "a")]
+        the_pool._requests = [FakeRequest("r", "a", False)]
         the_pool._assign_requests_to_connections()
         return counts["is_idle"]
 
@@ -173,16 +194,30 @@ def server() -> Iterator[str]:
 def test_a_tuned_client_answers_every_request_on_at_most_its_connections(server: str) -> None:
     _Handler.peers = set()
 
+    passes = 0
+
     async def run() -> list[str]:
         limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
         async with httpx.AsyncClient(limits=limits) as client:
             assert pool.tune(client)
-            assert type(client._transport._pool) is pool._Pool  # type: ignore[attr-defined]
+            the_pool = client._transport._pool  # type: ignore[attr-defined]
+            assert type(the_pool) is pool._Pool
+            assign = the_pool._assign_requests_to_connections
+
+            def counted() -> Any:
+                nonlocal passes
+                passes += 1
+                return assign()
+
+            the_pool._assign_requests_to_connections = counted
             answers = await asyncio.gather(*(client.get(f"{server}/{i}") for i in range(60)))
             return [a.text for a in answers]
 
     assert asyncio.run(run()) == [f"/{i}" for i in range(60)]
     assert 1 <= len(_Handler.peers) <= 4
+    # One pass as each request comes in and one as its response closes: none run again because
+    # a connection refused a request it had been given.
+    assert passes == 2 * 60
 
 
 def test_a_client_with_its_own_transport_is_left_alone() -> None:

@@ -11,14 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
-from pinner.apt.shell import (
-    Invocation,
-    Word,
-    option_width,
-    run_invocations,
-    split_options,
-    words,
-)
+from pinner.apt.shell import Invocation, Word, option_width, run_invocations, split_options, words
 from pinner.dockerfile import Edit, apply_edits
 
 

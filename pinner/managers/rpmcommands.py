@@ -9,14 +9,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from pinner.apt.shell import (
-    Invocation,
-    Word,
-    option_width,
-    run_invocations,
-    split_options,
-    words,
-)
+from pinner.apt.shell import Invocation, Word, option_width, run_invocations, split_options, words
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.

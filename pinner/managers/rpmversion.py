@@ -26,24 +26,14 @@ def rpmvercmp(a: str, b: str) -> int:
     while i < len(a) or j < len(b):
         i, j = _skip_separators(a, i), _skip_separators(b, j)
         one, two = a[i : i + 1], b[j : j + 1]
-        # ~ sorts before everything, even the end of the string: 1.0~rc1 < 1.0.
-        if one == "~" or two == "~":
-            if one != "~":
-                return 1
-            if two != "~":
-                return -1
-            i, j = i + 1, j + 1
-            continue
-        # ^ sorts after the end of the string but before anything else: 1.0 < 1.0^git1 < 1.0.1.
-        if one == "^" or two == "^":
-            if not one:
-                return -1
-            if not two:
-                return 1
-            if one != "^":
-                return 1
-            if two != "^":
-                return -1
+        # ~ sorts before everything, even the end of the string: 1.0~rc1 < 1.0. ^ sorts after
+        # the end of the string but before anything else: 1.0 < 1.0^git1 < 1.0.1.
+        mark = next((m for m in "~^" if m in (one, two)), None)
+        if mark is not None:
+            if mark == "^" and not (one and two):
+                return 1 if one else -1
+            if one != two:
+                return -1 if one == mark else 1
             i, j = i + 1, j + 1
             continue
         if not (one and two):

@@ -279,11 +279,104 @@ class Installed(NamedTuple):
     """What a stage's package-manager RUNs leave installed, for the stages FROM it."""
 
     manager: str
-    requests: tuple[managers.PackageArg, ...]  # its words and those of the stages it is FROM
-    packages: tuple[LockedPackage, ...]  # what their locks record
+    # Its words and those of the stages it is FROM, less those a removal took away.
+    requests: tuple[managers.PackageArg, ...]
+    # What their locks record; None once a removal took words away (resolved again from them).
+    packages: tuple[LockedPackage, ...] | None
     upgrade: bool
     # Resolved in this run: a stage FROM it is resolved again too, not answered by its old lock.
     fresh: bool
+    # Names `apk del` or `pacman -R` took out of the base image's installed packages.
+    removed: frozenset[str] = frozenset()
+    # Words `pacman -R` removed without -s: their dependencies stay installed.
+    left: tuple[managers.PackageArg, ...] = ()
+
+
+class Removals(NamedTuple):
+    """What a stage's removals (`apk del`, `pacman -R`) and those of its parent stages change."""
+
+    # Names gone from the base image when the stage's last install runs: its resolve's Mode.
+    before: frozenset[str]
+    # The parent stages' words still installed then, and the words removed by then without
+    # their dependencies (`pacman -R`).
+    inherited: tuple[managers.PackageArg, ...]
+    left_before: tuple[managers.PackageArg, ...]
+    # The words installed at the stage's end (its parents' and its own), the names gone, and
+    # the words removed without their dependencies.
+    words: tuple[managers.PackageArg, ...]
+    gone: frozenset[str]
+    left: tuple[managers.PackageArg, ...]
+    # A removal took words away with their dependencies: the locks' records are no longer what
+    # the image holds, and are resolved again from the words left.
+    stale: bool
+
+    @property
+    def any(self) -> bool:
+        """Whether a removal in the stage or its parents changes what is installed."""
+        return bool(self.gone) or self.stale
+
+
+def stage_removals(
+    parsed: dockerfile.Dockerfile,
+    plan: reproducible.StagePlan,
+    manager: managers.Manager,
+    parent: Installed | None,
+) -> Removals:
+    """Follow a stage's installs and removals in order, from what its parent stages left.
+
+    A removal after the stage's last install counts for the stages FROM it alone: the stage's
+    own words were installed before it. `apk del NAME` of an `apk add --virtual NAME` removes
+    that command's words; a word also installed by name stays, as apk keeps it in its world.
+    """
+    inherited = parent.requests if parent is not None else ()
+    live = {r.name: r for r in inherited}
+    gone = set(parent.removed) if parent is not None else set()
+    left = {r.name: r for r in parent.left} if parent is not None else {}
+    events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
+    for run in plan.manager_runs:
+        shell = reproducible.shell_text(parsed.text, run)
+        for invocation in run_invocations(shell, parsed.escape):
+            if invocation.program not in manager.programs:
+                continue
+            install = manager.installs(invocation)
+            words = install.packages if install is not None else ()
+            removal = managers.removals(manager, invocation)
+            if words or removal is not None:
+                events.append((words, removal))
+    last = max((i for i, (words, _) in enumerate(events) if words), default=-1)
+    before, kept, left_before = frozenset(gone), inherited, tuple(left.values())
+    stale = parent is not None and parent.packages is None
+    for i, (words, removal) in enumerate(events):
+        if i == last:
+            kept = tuple(r for r in inherited if live.get(r.name) == r)
+            before, left_before = frozenset(gone), tuple(left.values())
+        for word in words:
+            left.pop(word.name, None)
+            held = live.get(word.name)
+            if held is None or (held.group is not None and word.group is None):
+                live[word.name] = word
+        for name in removal.names if removal is not None else ():
+            by_name = [w for w in live.values() if w.name == name and w.group is None]
+            by_group = [w for w in live.values() if w.group == name]
+            for word in by_name + by_group:
+                del live[word.name]
+            if by_name or not by_group:
+                gone.add(name)
+            if not (by_name or by_group):
+                continue
+            if removal is not None and removal.recursive:
+                stale = True
+            else:
+                left.update((w.name, w) for w in by_name + by_group)
+    return Removals(
+        before,
+        kept,
+        left_before,
+        tuple(live.values()),
+        frozenset(gone),
+        tuple(left.values()),
+        stale,
+    )
 
 
 def joint_requests(
@@ -310,7 +403,7 @@ def after_parent(
     version the stage builds on.
     """
     own = {r.name for r in requests}
-    theirs = {(p.name, p.architecture): p for p in parent.packages}
+    theirs = {(p.name, p.architecture): p for p in parent.packages or ()}
     kept = [p for p in packages if (p.name, p.architecture) not in theirs]
     kept += [p for (name, at), p in theirs.items() if name in own and at == arch]
     parent_words = {r.name for r in parent.requests} - own

@@ -25,6 +25,7 @@ from pinner.outcome import (
     Installed,
     Options,
     Outcome,
+    Removals,
     after_parent,
     apt_packages,
     compose,
@@ -32,6 +33,7 @@ from pinner.outcome import (
     joint_requests,
     manager_packages,
     pin_images,
+    stage_removals,
     third_party_packages,
     timestamp_now,
     unpinned_notes,
@@ -267,12 +269,16 @@ class StageWork:
         requests, line_notes, lines, upgrade = manager_packages(self.target.parsed, plan, manager)
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
+        removals = stage_removals(self.target.parsed, plan, manager, parent)
         if not requests and not manager.snapshots:
             return (
                 LockedStage(label, package_manager=manager.name, notes=tuple(stage_notes)),
                 notes,
-                parent,
+                self._passed_on(manager, parent, removals),
             )
+        # The parent stages' words still installed when this stage's installs run.
+        if parent is not None:
+            parent = parent._replace(requests=removals.inherited)
         words = joint_requests(parent, requests)
         upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
@@ -284,9 +290,12 @@ class StageWork:
         if (
             old is not None
             and not (parent is not None and parent.fresh)
+            # What a removal leaves depends on the image: resolved again each time.
+            and not removals.any
             and self._manager_reusable(old, base, manager, requests, snapshot)
         ):
-            return old, notes, self._installed(manager, words, parent, old, upgrade, False)
+            installed = self._installed(manager, words, parent, old, upgrade, False)
+            return old, notes, self._passed_on(manager, installed, removals)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
         images = await self.stage_images(plan.stage, getattr(manager, "reads_every_layer", False))
@@ -309,18 +318,18 @@ class StageWork:
                 unpinned += [UnpinnedPackage(r.name, f"not pinned: {config}") for r in requests]
                 continue
             distro, release = config.distro, config.release
+            source = managers.Source(self.session.mirror.fetch, config, mirrors)
+            mode = managers.Mode(
+                snapshot,
+                # Exact pins in the words are set aside only when this run rewrites them: a pin
+                # left in the file must be what the lock records.
+                refresh=self.session.refresh and self.options.pin_versions,
+                upgrade=upgrade,
+                removed=removals.before,
+            )
             try:
-                resolved = await manager.resolve(
-                    managers.Source(self.session.mirror.fetch, config, mirrors),
-                    words,
-                    managers.Mode(
-                        snapshot,
-                        # Exact pins in the words are set aside only when this run rewrites them:
-                        # a pin left in the file must be what the lock records.
-                        refresh=self.session.refresh and self.options.pin_versions,
-                        upgrade=upgrade,
-                    ),
-                )
+                theirs = await self._parents_records(manager, source, mode, parent, removals)
+                resolved = await manager.resolve(source, words, mode)
             except PackageError as exc:
                 line = lines.get(exc.package) or None
                 raise PackageError(exc.package, Problem(self.target.path, line, str(exc))) from None
@@ -336,6 +345,7 @@ class StageWork:
                 steps.add(step)
             found, lacking = list(resolved.packages), list(resolved.unpinned)
             if parent is not None:
+                parent = parent._replace(packages=theirs)
                 found, lacking = after_parent(parent, requests, config.arch, found, lacking)
             packages += found
             unpinned += lacking
@@ -366,7 +376,49 @@ class StageWork:
             step="exact" if label in self.steps else None,
         )
         installed = self._installed(manager, words, parent, stage, upgrade, True)
-        return stage, list(dict.fromkeys(notes)), installed
+        return stage, list(dict.fromkeys(notes)), self._passed_on(manager, installed, removals)
+
+    @staticmethod
+    async def _parents_records(
+        manager: managers.Manager,
+        source: managers.Source,
+        mode: managers.Mode,
+        parent: Installed | None,
+        removals: Removals,
+    ) -> tuple[LockedPackage, ...]:
+        """What the parent stages' words still installed hold, for one architecture: their
+        locks' records, or resolved again once a removal took some of their words away."""
+        if parent is None:
+            return ()
+        # `pacman -R` of a word: its dependencies stay installed.
+        left = {r.name for r in removals.left_before}
+        if parent.packages is not None and not removals.stale:
+            return tuple(p for p in parent.packages if p.name not in left)
+        # As the parents left the image: their removals, not this stage's.
+        again = mode._replace(upgrade=parent.upgrade, removed=parent.removed)
+        words = [*parent.requests, *(r for r in removals.left_before if r not in parent.requests)]
+        resolved = await manager.resolve(source, words, again)
+        return tuple(p for p in resolved.packages if p.name not in left)
+
+    @staticmethod
+    def _passed_on(
+        manager: managers.Manager, installed: Installed | None, removals: Removals
+    ) -> Installed | None:
+        """installed, as the stage's removals leave it for the stages FROM it."""
+        if not removals.any:
+            return installed
+        if installed is None:
+            installed = Installed(manager.name, (), (), False, False)
+        left = {r.name for r in removals.left}
+        packages = installed.packages
+        if packages is not None and not removals.stale:
+            packages = tuple(p for p in packages if p.name not in left)
+        return installed._replace(
+            requests=removals.words,
+            packages=None if removals.stale else packages,
+            removed=removals.gone,
+            left=removals.left,
+        )
 
     @staticmethod
     def _installed(
@@ -378,7 +430,7 @@ class StageWork:
         fresh: bool,
     ) -> Installed:
         """What a manager stage leaves installed: its parents' records, then its own."""
-        records = {(p.name, p.architecture): p for p in (parent.packages if parent else ())}
+        records = {(p.name, p.architecture): p for p in (parent.packages or () if parent else ())}
         for package in stage.packages:
             records.setdefault((package.name, package.architecture), package)
         return Installed(

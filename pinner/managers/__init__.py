@@ -59,6 +59,9 @@ class Mode(NamedTuple):
     # A command of the stage upgrades the installed packages (Install.upgrades): the packages it
     # would fetch are resolved and recorded too.
     upgrade: bool = False
+    # Names removed from the image's installed packages before these words are installed (`apk
+    # del`, `pacman -R` in the stage or the stages it is FROM): what they satisfied is resolved.
+    removed: frozenset[str] = frozenset()
 
 
 class PackageArg(NamedTuple):
@@ -74,6 +77,9 @@ class PackageArg(NamedTuple):
     # Repositories named for this word alone: apk add --repository URL adds them; pacman's
     # `core/glibc` takes the word from that repository only.
     repositories: tuple[str, ...] = ()
+    # `apk add --virtual NAME`: the word is installed as a dependency of NAME, and `apk del NAME`
+    # removes it.
+    group: str | None = None
 
 
 class Install(NamedTuple):
@@ -142,6 +148,9 @@ class Manager(Protocol):
     def installs(self, invocation: Invocation) -> Install | None:
         """The package words one invocation installs, or None if it installs nothing."""
 
+    # A manager may also read removals, as `removes(invocation) -> Removal | None` (read with
+    # getattr, see removals()): what `apk del` or `pacman -R` removes, None for other commands.
+
     def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
         """The image's own configuration from its files (absolute path -> bytes), or why not."""
 
@@ -203,6 +212,22 @@ def image_paths() -> tuple[str, ...]:
         assert manager is not None
         found.update(dict.fromkeys(manager.image_paths))
     return tuple(found)
+
+
+class Removal(NamedTuple):
+    """One remove command: the names it removes, and whether their dependencies go too."""
+
+    names: tuple[str, ...]
+    # apk del and pacman -Rs remove the dependencies nothing else needs; pacman -R leaves them.
+    recursive: bool = True
+
+
+def removals(manager: Manager, invocation: Invocation) -> Removal | None:
+    """What one invocation removes, for a manager that reads removals."""
+    removes: Callable[[Invocation], Removal | None] | None = getattr(manager, "removes", None)
+    if removes is None or invocation.program not in manager.programs:
+        return None
+    return removes(invocation)
 
 
 def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:

@@ -176,12 +176,17 @@ def read_install(invocation: Invocation) -> Install | None:
     )
     repositories: list[str] = []
     elsewhere: list[str] = []
+    group = None
     for text, value in options:
         name, eq, inline = text.partition("=")
         if name in ("-X", "--repository"):
             repositories.append(inline if eq else value or "")
         elif text.startswith("-X") and len(text) > 2:
             repositories.append(text[2:])
+        elif name in ("-t", "--virtual"):
+            group = inline if eq else value
+        elif text.startswith("-t") and len(text) > 2:
+            group = text[2:]
         elif name in _ELSEWHERE or (text[:2] in _ELSEWHERE and len(text) > 2):
             elsewhere.append(text if eq or value is None else f"{text} {value}")
     if not operands or operands[0].text not in _INSTALL_VERBS:
@@ -213,9 +218,31 @@ def read_install(invocation: Invocation) -> Install | None:
         else:
             extra = tuple(dict.fromkeys(r.rstrip("/") for r in repositories))
             packages = [p._replace(repositories=extra) for p in packages]
+    if group is not None:
+        packages = [p._replace(group=group) for p in packages]
     return Install(
         invocation.program, tuple(packages), tuple(notes), invocation.start, invocation.end
     )
+
+
+def read_removal(invocation: Invocation) -> managers.Removal | None:
+    """What an `apk del` invocation removes from the image; None for other verbs."""
+    options, operands = split_options(
+        invocation.args, lambda text: option_width(text, _VALUE_OPTIONS)
+    )
+    if not operands or operands[0].text != "del":
+        return None
+    if any(o.partition("=")[0] in _ELSEWHERE or o[:2] in _ELSEWHERE for o, _ in options):
+        return None  # another root: the image's own packages stay
+    names = []
+    for word in operands[1:]:
+        # A virtual package's name may start with a dot (.build-deps), as apk allows.
+        dot = "." if word.text.startswith(".") else ""
+        match = None if word.expansions else _WORD_RE.fullmatch(word.text.removeprefix(dot))
+        if match is not None:
+            names.append(dot + match.group("name"))
+    # apk takes out what no package left in its world needs.
+    return managers.Removal(tuple(names))
 
 
 def needs_cleanup(invocations: Iterable[Invocation], run_text: str) -> bool:
@@ -255,6 +282,8 @@ class ApkConfig(NamedTuple):
     keys: Mapping[str, bytes]
     installed: Mapping[str, str]  # name and every name it provides -> version ("" if none)
     notes: tuple[str, ...] = ()
+    # The installed database's packages, for what `apk del` leaves of them.
+    entries: tuple[Entry, ...] = ()
 
 
 class Entry(NamedTuple):
@@ -320,10 +349,10 @@ def parse_index(text: str, source: str, repository: str = "") -> list[Entry]:
     return [_entry(r, source, repository) for r in parse_records(text, source) if "P" in r]
 
 
-def _installed(data: bytes) -> dict[str, str]:
+def _installed(entries: Iterable[Entry]) -> dict[str, str]:
     """Names the installed database holds, and every name they provide, with their versions."""
     found: dict[str, str] = {}
-    for entry in parse_index(data.decode("utf-8", "replace"), INSTALLED):
+    for entry in entries:
         found[entry.name] = entry.version
         for provided in entry.provides:
             name, _, version = provided.partition("=")
@@ -375,10 +404,43 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         if path.startswith(KEYS_DIR + "/")
     }
     branch = next((r.tail.split("/")[0] for r in repositories if r.tail), None)
-    installed = _installed(files[INSTALLED]) if INSTALLED in files else {}
+    text = files.get(INSTALLED, b"").decode("utf-8", "replace")
+    entries = tuple(parse_index(text, INSTALLED))
     return ApkConfig(
-        "alpine", release, arch, branch, tuple(repositories), keys, installed, tuple(notes)
+        "alpine",
+        release,
+        arch,
+        branch,
+        tuple(repositories),
+        keys,
+        _installed(entries),
+        tuple(notes),
+        entries,
     )
+
+
+def after_removal(entries: Sequence[Entry], removed: Iterable[str]) -> dict[str, str]:
+    """What the installed database holds once `apk del` removed the names in removed.
+
+    apk keeps a package that another package still installed depends on ("not removed due to").
+    """
+    names = set(removed)
+    gone = {e.name: e for e in entries if e.name in names}
+    while True:
+        needed = {
+            name
+            for e in entries
+            if e.name not in gone
+            for name, _, _, conflict in map(_dependency, e.depends)
+            if not conflict
+        }
+        kept = [
+            n for n, e in gone.items() if {n, *(p.partition("=")[0] for p in e.provides)} & needed
+        ]
+        if not kept:
+            return _installed(e for e in entries if e.name not in gone)
+        for name in kept:
+            del gone[name]
 
 
 # --------------------------------------------------------------------------- signed indexes
@@ -668,6 +730,9 @@ class Apk:
     def installs(self, invocation: Invocation) -> Install | None:
         return read_install(invocation)
 
+    def removes(self, invocation: Invocation) -> managers.Removal | None:
+        return read_removal(invocation)
+
     def configure(self, files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         return configure(files, platform)
 
@@ -715,9 +780,12 @@ class Apk:
         entries: list[Entry] = []
         missing: list[tuple[str, str]] = []
         notes: list[str] = []
+        installed = config.installed
+        if mode.removed:
+            installed = after_removal(config.entries, mode.removed)
         for extra, group in groups.items():
             universe = await self._universe(fetch, config, mirrors, extra)
-            found, lacking, said = closure(universe, config.installed, group)
+            found, lacking, said = closure(universe, installed, group)
             entries += [e for e in found if e.name not in {x.name for x in entries}]
             missing += lacking
             notes += said

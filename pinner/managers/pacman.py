@@ -528,6 +528,23 @@ def read_install(invocation: Invocation) -> Install | None:
     )
 
 
+def read_removal(invocation: Invocation) -> managers.Removal | None:
+    """What a `pacman -R` invocation removes (-Rs, -Rns too); None for other operations."""
+    command = parse_command(invocation)
+    if command.operation != "R" or "p" in command.flags:
+        return None  # -Rp prints what it would remove
+    _, operands = split_options(invocation.args, _option_width)
+    names = []
+    for word in operands:
+        match = None if word.expansions else _TARGET.fullmatch(word.text)
+        depend = parse_depend(match["spec"]) if match is not None else None
+        if depend is not None:
+            names.append(depend.name)
+    # -s (--recursive) takes the dependencies no other package needs too.
+    recursive = "s" in command.flags or any(w.text == "--recursive" for w in invocation.args)
+    return managers.Removal(tuple(names), recursive)
+
+
 class Pacman:
     """pacman, as pinner.managers.Manager."""
 
@@ -552,6 +569,9 @@ class Pacman:
         if found is not None and parse_command(invocation).needed:
             self._needed.update(found.packages)
         return found
+
+    def removes(self, invocation: Invocation) -> managers.Removal | None:
+        return read_removal(invocation)
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> PacmanConfig | str:
         return configure(files, platform.rpartition("/")[2])
@@ -610,8 +630,10 @@ class Pacman:
             if request in self._needed:
                 needed.add(target)
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
+        # What `pacman -R` took out of the image is fetched again where a word needs it.
+        installed = [p for p in config.installed if p.name not in mode.removed]
         found = resolve(
-            repos, targets, config.installed, upgrade=upgrade, ignore=config.ignore, needed=needed
+            repos, targets, installed, upgrade=upgrade, ignore=config.ignore, needed=needed
         )
         for missing in found.missing:
             target = missing.partition(":")[0]

@@ -441,3 +441,34 @@ def test_an_index_that_inflates_past_the_cap_is_refused(
     with pytest.raises(MirrorError) as info:
         apk.index_text(signed, "x")
     assert str(info.value) == "x: the index is over 0 MiB unpacked"
+
+
+REMOVALS = [
+    ("apk del --no-network .build-deps", (".build-deps",)),
+    ("apk del -r --purge ssl_client zlib=1.2.12-r3", ("ssl_client", "zlib")),
+    ("apk --no-cache del $DEPS curl", ("curl",)),
+    ("apk del --root /sysroot curl", None),
+    ("apk add curl", None),
+]
+
+
+@pytest.mark.parametrize(("run", "names"), REMOVALS, ids=[r for r, _ in REMOVALS])
+def test_read_removal(run: str, names: tuple[str, ...] | None) -> None:
+    (invocation,) = run_invocations(run)
+    found = apk.read_removal(invocation)
+    assert (found.names if found is not None else None) == names
+
+
+def test_add_virtual_marks_the_words_of_its_group() -> None:
+    (invocation,) = run_invocations("apk add --no-cache -t .deps gcc musl-dev")
+    found = apk.read_install(invocation)
+    assert found is not None
+    assert [(p.name, p.group) for p in found.packages] == [("gcc", ".deps"), ("musl-dev", ".deps")]
+
+
+def test_after_removal_keeps_what_an_installed_package_still_needs() -> None:
+    entries = apk.parse_index((ROOTFS / "lib/apk/db/installed").read_text(), "installed")
+    left = apk.after_removal(entries, ["ssl_client", "zlib", "libssl1.1"])
+    # zlib and libssl1.1 are apk-tools' (by so: names); ssl_client, and its cmd:, go.
+    assert "ssl_client" not in left and "cmd:ssl_client" not in left
+    assert {"zlib", "so:libz.so.1", "libssl1.1"} <= set(left)

@@ -155,6 +155,69 @@ def test_a_stage_from_a_stage_sets_aside_what_the_parent_installed(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+# The 3.16 base holds ssl_client 1.35.0-r17 (for libssl1.1), which nothing else needs, and zlib,
+# which apk-tools needs: `apk del zlib` leaves it ("not removed due to: apk-tools").
+REMOVED_UPSTREAM = """\
+FROM alpine:3.16 AS base
+RUN apk del ssl_client zlib
+
+FROM base AS build
+RUN apk add --no-cache --virtual .build-deps gcc bash \\
+    && apk del .build-deps
+
+FROM build
+RUN apk add --no-cache ssl_client zlib gcc
+"""
+
+
+def test_what_a_parent_stage_removed_is_resolved_again(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(DOCKERFILE.split("\n")[0] + "\nRUN apk add gcc ssl_client\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (alone,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # In one stage, ssl_client is the base image's: apk keeps it.
+    assert "ssl_client" not in {p.name for p in alone.packages}
+    (env / "Dockerfile").write_text(REMOVED_UPSTREAM)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    before = (env / "Dockerfile.lock").read_text()
+    build, last = lockfile.parse(before, "lock").stages[1:]
+    assert {p.name for p in build.packages} >= {"gcc", "bash", "binutils"}
+    # ssl_client is gone from the image: the branch's, with the libssl3 it needs; gcc went
+    # with .build-deps, so its whole closure is installed again, as when installed alone.
+    versions = {p.name: p.version for p in last.packages}
+    assert versions["ssl_client"] == "1.35.0-r29"
+    assert {"libssl3", "libcrypto3"} <= set(versions)
+    assert set(versions) - {"ssl_client", "libssl3", "libcrypto3"} == {
+        p.name for p in alone.packages
+    }
+    assert [u.name for u in last.unpinned] == ["zlib"]
+    text = (env / "Dockerfile").read_text()
+    assert "RUN apk add --no-cache ssl_client=1.35.0-r29 zlib gcc=12.2.1_git20220924-r4\n" in text
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, out + err
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
+def test_a_removal_in_the_same_stage_counts_for_the_installs_after_it(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16\nRUN apk add --no-cache curl\nRUN apk del ssl_client\n"
+        "RUN apk add --no-cache ssl_client\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {"curl", "ssl_client", "libssl3"} <= {p.name for p in stage.packages}
+    assert stage.unpinned == ()
+
+
 # --------------------------------------------------------------------------- a branch that moves
 # Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
 # closure, then the same branch a release later.

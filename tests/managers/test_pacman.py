@@ -652,3 +652,20 @@ def test_needed_skips_what_the_image_has_at_the_days_version(
         )
         found[flag] = [(p.name, p.version) for p in resolved.packages]
     assert found == {"--needed": [("zsh", "5.9-1")], "": [("glibc", "2.40-1"), ("zsh", "5.9-1")]}
+
+
+REMOVALS = [
+    ("pacman -R --noconfirm git", (("git",), False)),
+    ("pacman -Rns --noconfirm git perl", (("git", "perl"), True)),
+    ("pacman --remove --recursive --noconfirm core/zsh", (("zsh",), True)),
+    ("pacman -Rns --noconfirm $(pacman -Qtdq)", ((), True)),
+    ("pacman -Rp git", None),
+    ("pacman -S --noconfirm git", None),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), REMOVALS, ids=[r for r, _ in REMOVALS])
+def test_read_removal(run: str, expected: tuple[tuple[str, ...], bool] | None) -> None:
+    (invocation,) = run_invocations(run, "\\")
+    found = pacman.read_removal(invocation)
+    assert (tuple(found) if found is not None else None) == expected

@@ -268,3 +268,75 @@ def test_a_stage_from_a_stage_records_only_what_it_adds(
     ]
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
+
+
+# The image's openssl (3.3.0-1) satisfies curl's dependency until `pacman -Rns` removes it. git,
+# installed and removed in the parent without -s, leaves curl and perl behind; zsh removed with
+# -s takes nothing else (glibc is needed).
+REMOVED_UPSTREAM = """\
+FROM archlinux:base AS base
+RUN pacman -Rns --noconfirm openssl \\
+    && pacman -S --noconfirm git zsh \\
+    && pacman -R --noconfirm git \\
+    && pacman -Rs --noconfirm zsh
+
+FROM base
+RUN pacman -S --noconfirm --needed git zsh
+"""
+
+
+def test_what_a_parent_stage_removed_is_resolved_again(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(REMOVED_UPSTREAM)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert run_errors(text) == []
+    before = (env / "Dockerfile.lock").read_text()
+    base, child = lockfile.parse(before, "lock").stages
+    # openssl went before git came: the day's, fetched for curl.
+    assert [(p.name, p.version) for p in base.packages] == [
+        ("curl", "8.10.1-1"),
+        ("git", "2.47.0-1"),
+        ("openssl", "3.4.0-1"),
+        ("perl", "5.40.0-1"),
+        ("zsh", "5.9-1"),
+    ]
+    # git and zsh come again; curl, openssl and perl stayed (--needed would skip them anyway).
+    assert [(p.name, p.version) for p in child.packages] == [("git", "2.47.0-1"), ("zsh", "5.9-1")]
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
+def test_a_dependency_removed_upstream_is_fetched_again(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM archlinux:base AS base\nRUN pacman -Rns --noconfirm openssl\n\n"
+        "FROM base\nRUN pacman -S --noconfirm curl\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    _, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # Without the removal the image's openssl 3.3.0-1 would do; pacman fetches the day's.
+    assert [(p.name, p.version) for p in child.packages] == [
+        ("curl", "8.10.1-1"),
+        ("openssl", "3.4.0-1"),
+    ]

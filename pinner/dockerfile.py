@@ -584,6 +584,60 @@ def apply_edits(text: str, edits: Sequence[Edit]) -> str:
     return text
 
 
+def moved_uses(parsed: Dockerfile, edits: Sequence[Edit]) -> tuple[ImageUse, ...] | None:
+    """parsed's uses with the lines and pin sites they have once edits are applied.
+
+    None when an edit overlaps a pin site or spans the start of a use's instruction. The caller
+    vouches that the edits add no image use and change no value a use expands.
+    """
+    unique = list(dict.fromkeys(edits))  # as apply_edits takes them
+    if not unique:
+        return parsed.uses
+    text = parsed.text
+    starts = {1: 0}  # a `# syntax=` directive's use is on line 1
+    starts.update((i.line, i.span.start) for s in parsed.stages for i in s.instructions)
+    moved = []
+    for use in parsed.uses:
+        anchor = starts.get(use.line)
+        if anchor is None:
+            return None
+        lines = 0
+        for edit in unique:
+            if edit.start < anchor < edit.end:
+                return None
+            if edit.end <= anchor:
+                lines += edit.new.count("\n") - text.count("\n", edit.start, edit.end)
+        site = use.site
+        if site is not None:
+            shift = 0
+            for edit in unique:
+                if (edit.start < site.end and edit.end > site.start) or (
+                    site.start < edit.start < site.end
+                ):
+                    return None
+                if edit.end <= site.start:
+                    shift += len(edit.new) - (edit.end - edit.start)
+            site = _new(Span, (site.start + shift, site.end + shift))
+        moved.append(use._replace(line=use.line + lines, site=site))
+    return tuple(moved)
+
+
+def syntax_directive_use(text: str) -> ImageUse | None:
+    """The use parse records for a leading `# syntax=` directive written without variables."""
+    found = _syntax_use(text)
+    if found is None or not _PLAIN_REFERENCE_RE.fullmatch(found[0]):
+        return None  # quotes, escapes and variables are the walk's to expand
+    written, span = found
+    try:
+        ref = reference.parse(written)
+    except InvalidReference:
+        return None
+    return ImageUse(1, written, written, ref, span, "syntax")
+
+
+_PLAIN_REFERENCE_RE = re.compile(r"[A-Za-z0-9._:/@+-]+")
+
+
 def pin_edit(text: str, use: ImageUse, digest: str) -> Edit | None:
     """The edit that makes use's pin site read <name>:<tag>@<digest>; None when it already does."""
     if use.site is None:

@@ -530,15 +530,15 @@ def compose(
         previous_epoch=previous_epoch,
         steps=steps or {},
     )
-    text, rewrite_notes = reproducible.rewrite_text(parsed, rewrite)
+    text, rewrite_notes, uses = reproducible.rewritten(parsed, rewrite)
     all_notes += [f"{target.path}: {n}" for n in rewrite_notes]
     platforms = parse_platforms(options, old)
     args = tuple(sorted(target.build_args.items()))
-    if (parsed.text, parsed.platforms, parsed.build_args) == (text, platforms, args):
-        # Nothing to add (a re-lock, an update): the parse in hand is the parse of this text.
-        reparsed = parsed
-    else:
+    if (parsed.platforms, parsed.build_args) != (platforms, args) or uses is None:
         reparsed = dockerfile.parse(text, target.path, target.build_args, platforms)
+    else:
+        # The parse in hand, moved past the rewrite's edits: pinning reads only text and uses.
+        reparsed = parsed._replace(text=text, uses=uses, stages=(), global_args=())
     pinned = pinning.pin(reparsed, resolved, old)
     all_notes += pinned.notes(target.path)
     epoch = _users_epoch(parsed, previous_epoch)

@@ -13,7 +13,18 @@ from typing import NamedTuple
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
 from pinner.apt.shell import ending, run_invocations
-from pinner.dockerfile import Dockerfile, Edit, Instruction, Stage, Token, apply_edits
+from pinner.dockerfile import (
+    Dockerfile,
+    Edit,
+    ImageUse,
+    Instruction,
+    Stage,
+    Token,
+    apply_edits,
+    escape_char,
+    moved_uses,
+    syntax_directive_use,
+)
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -23,6 +34,8 @@ FRONTEND_DEFAULT = f"{FRONTEND}:1.23"
 EPOCH_ARG = "SOURCE_DATE_EPOCH"
 SNAPSHOT_DISTROS = ("debian", "ubuntu")
 _VERSION_TAG_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.\d+)?(-.*)?")
+# $SOURCE_DATE_EPOCH or ${SOURCE_DATE_EPOCH...}: a word whose expansion the epoch ARGs change.
+_EPOCH_EXPANDED_RE = re.compile(r"\$\{?" + EPOCH_ARG + r"\b")
 
 
 class StagePlan(NamedTuple):
@@ -468,8 +481,44 @@ def _step_edits(
     return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 
 
+class Rewritten(NamedTuple):
+    """One Dockerfile's rewrite: the new text, notes for the user, and the new text's uses.
+
+    uses are the image uses parsing text would find, known without parsing it; None when only a
+    parse can tell (the rewrite raised the frontend's version, or the file expands the epoch).
+    """
+
+    text: str
+    notes: list[str]
+    uses: tuple[ImageUse, ...] | None
+
+
 def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:
     """The whole reproducibility rewrite of one Dockerfile, and notes for the user."""
+    edits, _, notes = _rewrite_edits(parsed, rewrite)
+    return apply_edits(parsed.text, edits), notes
+
+
+def rewritten(parsed: Dockerfile, rewrite: Rewrite) -> Rewritten:
+    """rewrite_text, with the image uses of the new text taken from parsed where they can be."""
+    edits, syntax, notes = _rewrite_edits(parsed, rewrite)
+    text = apply_edits(parsed.text, edits)
+    if text == parsed.text:
+        return Rewritten(text, notes, parsed.uses)
+    # The edits add ARGs of the epoch alone: a file that expands it may name other images.
+    if _EPOCH_EXPANDED_RE.search(parsed.text) or escape_char(text) != parsed.escape:
+        return Rewritten(text, notes, None)
+    uses = moved_uses(parsed, edits)
+    if uses is not None and syntax is not None and syntax.start == syntax.end:
+        directive = syntax_directive_use(text)
+        uses = None if directive is None else (directive, *uses)
+    return Rewritten(text, notes, uses)
+
+
+def _rewrite_edits(
+    parsed: Dockerfile, rewrite: Rewrite
+) -> tuple[list[Edit], Edit | None, list[str]]:
+    """The rewrite's edits of parsed's text, the syntax directive's among them, and notes."""
     notes = []
     edits = []
     # The syntax directive first: at offset 0 it must precede the epoch ARG inserted there too.
@@ -483,4 +532,4 @@ def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:
         stage_edit, stage_notes = stage_edits(parsed, plan, rewrite)
         edits.extend(stage_edit)
         notes.extend(stage_notes)
-    return apply_edits(parsed.text, edits), notes
+    return edits, syntax, notes

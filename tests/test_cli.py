@@ -137,6 +137,48 @@ def test_relock_parses_each_dockerfile_once(
     assert parsed == [str(dockerfile)]
 
 
+def test_first_lock_parses_each_dockerfile_once(
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The rewrite adds a syntax line and ARG SOURCE_DATE_EPOCH lines; the pins go on the text
+    # with the first parse's uses moved past them, not on a second parse of it.
+    push_image(registry, "docker/dockerfile", "1.23")
+    push_image(registry, "cli/first", "1")
+    h = registry.host
+    inserted = tmp_path / "Dockerfile"
+    inserted.write_text(
+        f"FROM {h}/cli/first:1 AS build\nFROM {h}/cli/first:1\nCOPY --from=build / /\n"
+    )
+    kept = tmp_path / "own" / "Dockerfile"
+    kept.parent.mkdir()
+    kept.write_text(f"# syntax={h}/cli/first:1\n  FROM {h}/cli/first:1\nRUN true\n")
+    parsed: list[str] = []
+    real_parse = dockerfile_module.parse
+
+    def counted(text: str, path: str, *args: object, **kwargs: object) -> object:
+        parsed.append(path)
+        return real_parse(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dockerfile_module, "parse", counted)
+    mirror = f"docker.io=http://{h}"
+
+    code, _, err = run(capsys, "lock", "-q", "--registry-mirror", mirror, str(tmp_path))
+
+    assert code == 0, err
+    assert sorted(parsed) == sorted([str(inserted), str(kept)])
+    text = inserted.read_text()
+    assert text.startswith("# syntax=docker/dockerfile:1.23@sha256:")
+    assert text.count("@sha256:") == 3
+    lock = (tmp_path / "Dockerfile.lock").read_text()
+    assert '"syntax"' in lock and '"stage build: FROM"' in lock
+    assert kept.read_text().count("@sha256:") == 2
+    parsed.clear()
+    assert run(capsys, "check", str(inserted), str(kept))[0] == 0
+
+
 def test_a_run_collects_garbage_less_often(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,7 @@ from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
 from pinner.managers import pacman, zypper
 from pinner.manifest import OCI_MANIFEST, Manifest
+from pinner.outcome import epoch_of
 
 CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.name.endswith("Dockerfile"))
@@ -174,19 +175,7 @@ def lock(text: str, old: Lock) -> Locked:
     """What `pinner lock` writes for text, with the fake resolver."""
     parsed = dockerfile.parse(text, "Dockerfile")
     stages = _stages(parsed)
-    # Manager stages that take pins (apk, dnf) get their made-up versions written, as
-    # --pin-versions does; stages pinned by a dated snapshot (pacman) get their step.
-    versions = {
-        s.stage: {p.name: p.version for p in s.packages}
-        for s in stages
-        if (m := managers.get(s.package_manager)) is not None and m.version_pins
-    }
-    steps = {s.stage: (pacman.step(TS, {}),) for s in stages if s.package_manager == "pacman"}
-    steps.update({s.stage: (TUMBLEWEED_STEP,) for s in stages if s.package_manager == "zypper"})
-    rewrite = reproducible.Rewrite(
-        TS, EPOCH, {s.stage: s.distro for s in stages}, {}, versions, steps=steps
-    )
-    new, notes = reproducible.rewrite_text(parsed, rewrite)
+    new, notes = reproducible.rewrite_text(parsed, _rewrite(stages))
     reparsed = dockerfile.parse(new, "Dockerfile")
     resolved = {}
     for use in reparsed.uses:
@@ -201,6 +190,26 @@ def lock(text: str, old: Lock) -> Locked:
             for command in commands.apt_commands(shell, escape=parsed.escape):
                 notes += command.notes
     return Locked(pinned.text, pinned.lock, notes)
+
+
+def _rewrite(
+    stages: list[LockedStage], ts: str = TS, previous: str | None = None
+) -> reproducible.Rewrite:
+    """The rewrite's inputs for the fake resolver's stages."""
+    # Manager stages that take pins (apk, dnf) get their made-up versions written, as
+    # --pin-versions does; stages pinned by a dated snapshot (pacman) get their step.
+    versions = {
+        s.stage: {p.name: p.version for p in s.packages}
+        for s in stages
+        if (m := managers.get(s.package_manager)) is not None and m.version_pins
+    }
+    steps = {s.stage: (pacman.step(ts, {}),) for s in stages if s.package_manager == "pacman"}
+    steps.update({s.stage: (TUMBLEWEED_STEP,) for s in stages if s.package_manager == "zypper"})
+    distros = {s.stage: s.distro for s in stages}
+    previous_epoch = None if previous is None else epoch_of(previous)
+    return reproducible.Rewrite(
+        ts, epoch_of(ts), distros, {}, versions, previous_epoch=previous_epoch, steps=steps
+    )
 
 
 def rewritten_runs(before: str, after: str) -> str:
@@ -240,3 +249,18 @@ def test_corpus_file_locks_checks_and_relocks_unchanged(
 def test_the_corpus_covers_every_documented_refusal() -> None:
     assert set(REFUSED) <= set(FILES)
     assert len(FILES) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(set(FILES) - set(REFUSED)))
+def test_corpus_rewrites_move_the_uses_as_a_new_parse_finds_them(name: str) -> None:
+    # lock pins the rewritten text with the first parse's uses moved past the rewrite's edits.
+    text = (CORPUS / name).read_text()
+    first = lock(text, Lock())
+    for before, ts, previous in (
+        (text, TS, None),
+        (first.text, TS, TS),
+        (first.text, "20250101T000000Z", TS),
+    ):
+        parsed = dockerfile.parse(before, "Dockerfile")
+        result = reproducible.rewritten(parsed, _rewrite(_stages(parsed), ts, previous))
+        assert result.uses == dockerfile.parse(result.text, "Dockerfile").uses

@@ -593,3 +593,86 @@ def test_the_docker_rust_ending_was_a_syntax_error_to_append_to() -> None:
         "dash",
         "busybox sh",
     ]
+
+
+def rewritten_as_parsed(
+    text: str, inputs: Rewrite, platforms: tuple[str, ...] = (dockerfile.DEFAULT_PLATFORM,)
+) -> reproducible.Rewritten:
+    """The rewrite of text; its uses, when it gives them, are those a parse of its text finds."""
+    parsed = dockerfile.parse(text, "Dockerfile", {}, platforms)
+    result = reproducible.rewritten(parsed, inputs)
+    assert (result.text, result.notes) == reproducible.rewrite_text(parsed, inputs)
+    if result.uses is not None:
+        assert result.uses == dockerfile.parse(result.text, "Dockerfile", {}, platforms).uses
+    return result
+
+
+@pytest.mark.parametrize(("text", "inputs", "expected", "notes"), CASES)
+def test_the_rewrite_moves_the_uses_as_a_new_parse_finds_them(
+    text: str, inputs: Rewrite, expected: str, notes: list[str]
+) -> None:
+    result = rewritten_as_parsed(text, inputs)
+    # Only a raised frontend version changes a use: then lock parses the new text.
+    assert (result.uses is None) == any("raised to" in note for note in notes)
+
+
+FROM_APP = "FROM registry.example/app:1 AS app\n"
+USES_CASES = [
+    pytest.param(f"  FROM debian:bookworm\n  RUN {INSTALL}\n", DEBIAN, id="indented"),
+    pytest.param(
+        "# escape=`\r\nFROM debian:bookworm\r\nRUN apt-get update && `\r\n  apt-get install -y"
+        " hello\r\nCOPY --from=registry.example/tools:2 /bin/t /bin/t\r\n",
+        DEBIAN,
+        id="escape-directive-crlf-copy-from",
+    ),
+    pytest.param(
+        f"ARG BASE=debian:bookworm\nFROM ${{BASE}}\nRUN --mount=from=registry.example/cache:1"
+        f",target=/c {INSTALL}\nFROM \\\n  registry.example/app:1\n",
+        DEBIAN,
+        id="arg-default-site-mount-from-continued-from",
+    ),
+    pytest.param(
+        f"FROM debian:bookworm\nRUN <<EOF\n{INSTALL}\nEOF\n{FROM_APP}COPY --from=app / /\n",
+        DEBIAN,
+        id="heredoc-and-a-named-stage",
+    ),
+    pytest.param(
+        f"{PINNED_SYNTAX}ARG SOURCE_DATE_EPOCH={OLD_EPOCH}\nFROM debian:bookworm\n{ARG}"
+        f"{step(ts=OLD_TS)}{cleaned(f'RUN {INSTALL}')}{FROM_APP}",
+        rw({"0": "debian"}, previous_epoch=OLD_EPOCH),
+        id="relocked-at-a-new-time",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "inputs"), USES_CASES)
+def test_uses_after_the_rewrite_are_those_of_a_new_parse(text: str, inputs: Rewrite) -> None:
+    result = rewritten_as_parsed(text, inputs)
+    assert result.uses is not None
+    assert result.text != text
+
+
+def test_uses_named_per_platform_move_with_the_rewrite() -> None:
+    text = "FROM registry.example/app-${TARGETARCH}:1\nFROM debian:bookworm\n"
+    result = rewritten_as_parsed(text, rw(), ("linux/amd64", "linux/arm64"))
+    assert result.uses is not None
+    assert [(u.line, u.used_by) for u in result.uses] == [
+        (1, "syntax"),
+        (5, "stage 1: FROM"),
+        (3, "stage 0: FROM on linux/amd64"),
+        (3, "stage 0: FROM on linux/arm64"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "ARG T=${SOURCE_DATE_EPOCH:-0}\nFROM registry.example/app:${T}\n", id="global"
+        ),
+        pytest.param("FROM registry.example/app:1\nARG V=${SOURCE_DATE_EPOCH:-1}\n", id="stage"),
+        pytest.param("# syntax=docker/dockerfile:1.4\nFROM registry.example/app:1\n", id="raised"),
+    ],
+)
+def test_a_new_parse_is_asked_for_where_the_rewrite_may_change_a_use(text: str) -> None:
+    assert rewritten_as_parsed(text, rw()).uses is None

@@ -126,6 +126,26 @@ class StageWork:
             images[platform] = base
         return images
 
+    def _configure(
+        self,
+        plan: reproducible.StagePlan,
+        manager: managers.Manager,
+        platform: str,
+        image: BaseImage,
+        lines: Mapping[str, int],
+    ) -> managers.ImageConfig | str:
+        """The manager's reading of a stage's base image; a malformed file it must read (an
+        rpmdb) is one line naming the stage's first install, the image and the file."""
+        try:
+            return manager.configure(dict(image.files), platform)
+        except managers.ImageFileError as exc:
+            use = self._root_use(plan.stage)
+            message = (
+                f"stage {plan.stage.label}: {manager.name} on {use.expanded} ({platform}): {exc}"
+            )
+            line = min(lines.values(), default=use.line)
+            raise PinnerError(Problem(self.target.path, line, message)) from None
+
     def base_key(self, stage: dockerfile.Stage) -> str:
         """The pinned image a stage builds on, through any stages it is FROM, as the lock says."""
         use = self._root_use(stage)
@@ -307,7 +327,7 @@ class StageWork:
         distro = release = None
         steps: set[tuple[str, ...]] = set()
         for platform, image in images.items():
-            config = manager.configure(dict(image.files), platform)
+            config = self._configure(plan, manager, platform, image, lines)
             step = None if isinstance(config, str) else manager.step(config, snapshot, mirrors)
             if isinstance(step, str):
                 config = step
@@ -630,7 +650,10 @@ async def _unserved(
     problems = []
     every_layer = getattr(manager, "reads_every_layer", False)
     for platform, image in (await work.stage_images(plan.stage, every_layer)).items():
-        config = manager.configure(dict(image.files), platform)
+        try:
+            config = manager.configure(dict(image.files), platform)
+        except managers.ImageFileError as exc:
+            config = str(exc)
         if isinstance(config, str):
             problems.append(f"stage {stage.stage}: {platform}: {config}")
             continue

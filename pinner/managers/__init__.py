@@ -37,6 +37,11 @@ NOT_REBUILDABLE = "pinned, not rebuildable once the branch moves on"
 Fetch = Callable[[str, str, int], Awaitable[bytes]]
 
 
+class ImageFileError(ValueError):
+    """A file of the base image the manager must read is malformed (the message names it): the
+    stage cannot be resolved as the build's package manager would, so the run fails."""
+
+
 class Source(NamedTuple):
     """Where a stage's packages come from: the image's configuration, fetched through fetch."""
 
@@ -152,7 +157,8 @@ class Manager(Protocol):
     # getattr, see removals()): what `apk del` or `pacman -R` removes, None for other commands.
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
-        """The image's own configuration from its files (absolute path -> bytes), or why not."""
+        """The image's own configuration from its files (absolute path -> bytes), or why not;
+        ImageFileError when a file it must read is malformed."""
 
     async def resolve(self, source: Source, requests: Sequence[PackageArg], mode: Mode) -> Resolved:
         """Resolve the requested words for the source configuration's architecture, as mode says."""

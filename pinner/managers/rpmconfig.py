@@ -16,7 +16,7 @@ from typing import NamedTuple
 from pinner.baseimage import parse_os_release
 from pinner.managers import rpmdb
 from pinner.managers.rpmcommands import RpmOptions
-from pinner.managers.rpmdb import Installed, RpmdbError
+from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
@@ -159,10 +159,14 @@ def _releasever(
 
 
 def configure(files: Mapping[str, bytes], arch: str) -> RpmConfig | str:
-    """The image's dnf configuration, or one line saying why it cannot be pinned."""
+    """The image's dnf configuration, or one line saying why it cannot be pinned.
+
+    An rpmdb that cannot be read raises RpmdbError: dnf in the build reads the same file, so the
+    stage would be resolved against a guess of what is installed.
+    """
     try:
         return _configure(files, arch)
-    except (RpmConfigError, RpmdbError) as error:
+    except RpmConfigError as error:
         return str(error)
 
 

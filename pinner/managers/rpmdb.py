@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from pinner.managers import ImageFileError
 from pinner.managers.rpmblobs import BlobError, bdb_blobs, ndb_blobs
 from pinner.managers.rpmversion import EVR, parse_evr
 
@@ -43,7 +44,7 @@ _LESS, _GREATER, _EQUAL = 0x02, 0x04, 0x08
 _FLAGS = {_LESS: "LT", _GREATER: "GT", _EQUAL: "EQ", _LESS | _EQUAL: "LE", _GREATER | _EQUAL: "GE"}
 
 
-class RpmdbError(ValueError):
+class RpmdbError(ImageFileError):
     """An rpmdb that cannot be read: not SQLite, no Packages table, or a malformed header."""
 
 
@@ -230,18 +231,21 @@ def _from_blobs(blobs: Iterable[tuple[int, bytes]], path: str) -> tuple[Installe
 def read_image(files: Mapping[str, bytes]) -> tuple[str, tuple[Installed, ...]] | None:
     """(path, packages) of the rpm database an image holds; None if it holds none.
 
-    RpmdbError names the file when the database cannot be read.
+    RpmdbError ("the rpm database PATH ...") names the file when it cannot be read.
     """
-    for path in SQLITE_PATHS:
-        if path in files:
-            try:
-                return path, read_rpmdb(files[path], files.get(f"{path}-wal", b""))
-            except RpmdbError as error:
-                raise RpmdbError(f"{path}: {error}") from None
-    for path in NDB_PATHS:
-        if path in files:
-            return path, read_ndb(files[path], path)
-    for path in BDB_PATHS:
-        if path in files:
-            return path, read_bdb(files[path], path)
+    try:
+        for path in SQLITE_PATHS:
+            if path in files:
+                try:
+                    return path, read_rpmdb(files[path], files.get(f"{path}-wal", b""))
+                except RpmdbError as error:
+                    raise RpmdbError(f"{path}: {error}") from None
+        for path in NDB_PATHS:
+            if path in files:
+                return path, read_ndb(files[path], path)
+        for path in BDB_PATHS:
+            if path in files:
+                return path, read_bdb(files[path], path)
+    except RpmdbError as error:
+        raise RpmdbError(f"the rpm database {error}") from None
     return None

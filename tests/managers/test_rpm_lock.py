@@ -6,6 +6,7 @@ createrepo_c (baseos) and recorded from CentOS Stream 9 (appstream).
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -300,26 +301,64 @@ def test_an_el8_berkeley_db_counts_as_installed(
     assert not any("rpmdb" in note for note in stage.notes)
 
 
-def test_a_malformed_berkeley_db_is_one_line_naming_image_and_file(
+BDB_CUT = "/var/lib/rpm/Packages names 11 pages of 4096 bytes in 20480 bytes"
+SQLITE_BAD = "/var/lib/rpm/rpmdb.sqlite: rpmdb is not a readable SQLite database"
+
+
+@pytest.mark.parametrize(
+    ("path", "damage", "why"),
+    [
+        pytest.param("var/lib/rpm/Packages", "cut", BDB_CUT, id="bdb-cut"),
+        pytest.param(
+            "var/lib/rpm/rpmdb.sqlite",
+            "zeroed",
+            f"{SQLITE_BAD} (file is not a database)",
+            id="sqlite-header-zeroed",
+        ),
+        pytest.param(
+            "var/lib/rpm/rpmdb.sqlite",
+            "no-table",
+            "/var/lib/rpm/rpmdb.sqlite: rpmdb has no Packages table",
+            id="sqlite-without-packages",
+        ),
+    ],
+)
+def test_a_malformed_rpmdb_fails_the_file_naming_line_image_and_database(
     capsys: pytest.CaptureFixture[str],
     registry: Registry,
     hub: str,
+    repos: Path,
     mirror: Mirror,
     env: Path,
+    tmp_path: Path,
+    path: str,
+    damage: str,
+    why: str,
 ) -> None:
-    cut = (TESTDATA / "rpmdb" / "Packages").read_bytes()[: 5 * 4096]
+    # dnf in the build reads this database: pinner cannot say what it would install, so the
+    # file fails (exit 1) and neither the Dockerfile nor its lock is written.
+    if damage == "cut":
+        data = (TESTDATA / "rpmdb" / "Packages").read_bytes()[: 5 * 4096]
+    else:
+        table = "Packages" if damage == "zeroed" else "Other"
+        with sqlite3.connect(tmp_path / "rpmdb.sqlite") as db:
+            db.execute(f"CREATE TABLE {table} (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
+        data = (tmp_path / "rpmdb.sqlite").read_bytes()
+        if damage == "zeroed":
+            data = bytes(100) + data[100:]
     files = {
-        "etc/os-release": OS_RELEASE.replace(b'VERSION_ID="9"', b'VERSION_ID="8"'),
+        "etc/os-release": OS_RELEASE,
         "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
-        "var/lib/rpm/Packages": cut,
+        path: data,
     }
-    push(files_image(files), registry, "library/centos", "cut")
-    (env / "Dockerfile").write_text("FROM centos:cut\nRUN dnf install -y app\n")
+    push(files_image(files), registry, "library/centos", damage)
+    dockerfile = f"FROM centos:{damage}\nRUN true\nRUN dnf install -y app\n"
+    (env / "Dockerfile").write_text(dockerfile)
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
-    # As for any image configuration pinner cannot read: the stage is left unpinned, and said so.
-    assert code == 0, err
-    why = "/var/lib/rpm/Packages names 11 pages of 4096 bytes in 20480 bytes"
-    assert f"Dockerfile: stage 0: dnf on CentOS Stream 9 (linux/amd64): {why}; not pinned\n" in err
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    assert stage.packages == ()
-    assert [(u.name, u.reason) for u in stage.unpinned] == [("app", f"not pinned: {why}")]
+    assert code == 1, err
+    where = f"{env / 'Dockerfile'}:3: stage 0: dnf on centos:{damage} (linux/amd64)"
+    assert [x for x in err.splitlines() if "rpm database" in x] == [
+        f"{where}: the rpm database {why}"
+    ]
+    assert (env / "Dockerfile").read_text() == dockerfile
+    assert not (env / "Dockerfile.lock").exists()

@@ -251,13 +251,13 @@ def test_malformed_ndb_is_one_line(data: bytes, message: str) -> None:
         pytest.param(
             "/var/lib/rpm/Packages",
             MALFORMED_BDB[8].values[0],
-            f"/var/lib/rpm/Packages reaches page {_OVERFLOW[1]} twice (a cyclic page chain)",
+            f"the rpm database /var/lib/rpm/Packages reaches page {_OVERFLOW[1]} twice (a cyclic page chain)",
             id="bdb",
         ),
         pytest.param(
             "/usr/lib/sysimage/rpm/Packages.db",
             MALFORMED_NDB[-1].values[0],
-            "/usr/lib/sysimage/rpm/Packages.db has package 1 failing its blob's checksum",
+            "the rpm database /usr/lib/sysimage/rpm/Packages.db has package 1 failing its blob's checksum",
             id="ndb",
         ),
     ],
@@ -274,7 +274,8 @@ def test_a_malformed_header_names_its_package() -> None:
     with pytest.raises(RpmdbError) as caught:
         read_image({"/var/lib/rpm/Packages.db": data})
     assert str(caught.value) == (
-        "/var/lib/rpm/Packages.db: package 1: header counts (1 tags, 0 bytes) do not match its size"
+        "the rpm database /var/lib/rpm/Packages.db: package 1:"
+        " header counts (1 tags, 0 bytes) do not match its size"
     )
 
 

@@ -220,3 +220,28 @@ def test_tumbleweed_ndb_rpmdb_counts_as_installed(
         "curl": "8.11.0-1",
         "libcurl4": "8.11.0-1",
     }
+
+
+def test_a_malformed_ndb_rpmdb_fails_the_file(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    history: Mirror,
+    env: Path,
+) -> None:
+    # zypper in the build reads this database: one line, exit 1, nothing written.
+    image = tumbleweed_image({"usr/lib/sysimage/rpm/Packages.db": b"\0" * 64})
+    push(image, registry, "opensuse/tumbleweed", "badndb")
+    dockerfile = env / "Dockerfile"
+    text = "FROM opensuse/tumbleweed:badndb\nRUN zypper --non-interactive install curl\n"
+    dockerfile.write_text(text)
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 1, err
+    assert [x for x in err.splitlines() if "rpm database" in x] == [
+        f"{dockerfile}:2: stage 0: zypper on opensuse/tumbleweed:badndb (linux/amd64):"
+        " the rpm database /usr/lib/sysimage/rpm/Packages.db is not an rpm ndb database"
+    ]
+    assert dockerfile.read_text() == text
+    assert not (env / "Dockerfile.lock").exists()

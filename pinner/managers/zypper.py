@@ -17,7 +17,17 @@ from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own, rpmdb
+from pinner.managers import (
+    Fetch,
+    ImageConfig,
+    Install,
+    Manager,
+    PackageArg,
+    Resolved,
+    own,
+    rpmdb,
+    zyppconf,
+)
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Pool, Resolution
@@ -27,7 +37,7 @@ from pinner.output import untrusted
 
 HISTORY = "https://download.opensuse.org/history"
 REPOS_DIR = "/etc/zypp/repos.d"
-IMAGE_PATHS = (f"{REPOS_DIR}/*.repo", "/etc/os-release", *rpmdb.PATHS)
+IMAGE_PATHS = (f"{REPOS_DIR}/*.repo", "/etc/os-release", *rpmdb.PATHS, *zyppconf.IMAGE_PATHS)
 CACHE = "/var/cache/zypp"
 # Docker's architecture words and rpm's; the history keeps the x86_64 tree alone.
 ARCHITECTURES: Mapping[str, str] = {"amd64": "x86_64"}
@@ -250,6 +260,10 @@ class ZypperConfig(NamedTuple):
     arch: str
     repos: tuple[RepoFile, ...]
     installed: tuple[rpmdb.Installed, ...] | None = None  # None when the image holds no rpmdb
+    # Whether `zypper install` weighs Recommends when the command does not say (zypp.conf's
+    # solver.onlyRequires, zypper.conf's installRecommends), and the file that decided it.
+    recommends: bool = True
+    recommends_source: str | None = None
 
 
 def _os_release(data: bytes | None) -> dict[str, str]:
@@ -283,7 +297,10 @@ def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
     # An unreadable rpmdb raises RpmdbError: zypper reads the same file in the build.
     found = rpmdb.read_image(files)
     installed = found[1] if found is not None else None
-    return ZypperConfig(distro, release.get("VERSION_ID"), machine, tuple(repos), installed)
+    weighed, source = zyppconf.recommends(files)
+    return ZypperConfig(
+        distro, release.get("VERSION_ID"), machine, tuple(repos), installed, weighed, source
+    )
 
 
 # --------------------------------------------------------------------------- Tumbleweed history
@@ -394,15 +411,18 @@ def _upgrade(pool: Pool, name: str) -> str | None:
     return f"{name}-{best.evr}" if compare_evr(best.evr, present.evr) > 0 else None
 
 
-def _only_requires(options: frozenset[str]) -> bool:
-    """Whether a zypper command leaves recommended packages out (its last word on them wins)."""
-    return "--no-recommends" in options and "--recommends" not in options
+def _asks_recommends(options: frozenset[str]) -> bool | None:
+    """Whether a zypper command says to weigh recommended packages; None when it does not say
+    (the image's configuration decides). --recommends wins when both are written."""
+    if "--recommends" in options:
+        return True
+    return False if "--no-recommends" in options else None
 
 
-def _resolve_groups(pool: Pool, specs: Sequence[str], no_recommends: Sequence[bool]) -> Resolution:
+def _resolve_groups(pool: Pool, specs: Sequence[str], weighed: Sequence[bool]) -> Resolution:
     """rpm_resolve over the words with recommends and those without, merged (first choice wins)."""
     groups = {
-        weak: [spec for spec, off in zip(specs, no_recommends, strict=True) if off != weak]
+        weak: [spec for spec, on in zip(specs, weighed, strict=True) if on == weak]
         for weak in (True, False)
     }
     found = [rpm_resolve(pool, group, weak_deps=weak) for weak, group in groups.items() if group]
@@ -437,14 +457,17 @@ class Zypper:
     image_paths = IMAGE_PATHS
     snapshots = True
     version_pins = True
+    # zypper in the build reads the whole image: an upper layer's zypp.conf, repositories or
+    # rpm database count as the OS layer's do.
+    reads_every_layer = True
 
     def __init__(self) -> None:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.
         self._dates: dict[tuple[str, str], str] = {}
         self._primaries: dict[str, tuple[rd.RpmPackage, ...]] = {}
-        # The words of commands written with --no-recommends: resolve() leaves their
-        # recommended packages out, as zypper does.
-        self._no_recommends: set[PackageArg] = set()
+        # The words of commands written with --recommends (True) or --no-recommends (False);
+        # resolve() weighs the others' recommends as the image's configuration says.
+        self._recommends: dict[PackageArg, bool] = {}
 
     def platform(self, arch: str) -> str | None:
         return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
@@ -452,8 +475,9 @@ class Zypper:
     def installs(self, invocation: Invocation) -> Install | None:
         found = read_install(invocation)
         command = parse_command(invocation)
-        if found is not None and command is not None and _only_requires(command.options):
-            self._no_recommends.update(found.packages)
+        asked = _asks_recommends(command.options) if command is not None else None
+        if found is not None and asked is not None:
+            self._recommends.update(dict.fromkeys(found.packages, asked))
         return found
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ZypperConfig | str:
@@ -535,7 +559,7 @@ class Zypper:
             else:
                 specs.append(_upgrade(pool, request.name) or request.name)
         found = _resolve_groups(
-            pool, specs, [request in self._no_recommends for request in requests]
+            pool, specs, [self._recommends.get(r, config.recommends) for r in requests]
         )
         if found.missing:
             missing = found.missing[0]
@@ -549,9 +573,17 @@ class Zypper:
             for choice in sorted(found.chosen, key=lambda c: c.package.name)
         )
         tumbleweed = config.distro == "opensuse-tumbleweed"
+        weak = []
+        if not config.recommends and any(r not in self._recommends for r in requests):
+            weak.append(f"recommended packages left out, as {config.recommends_source} says")
         return Resolved(
             locked_packages,
-            notes=(*skipped, *found.notes, *([_NO_RPMDB] if config.installed is None else [])),
+            notes=(
+                *skipped,
+                *found.notes,
+                *weak,
+                *([_NO_RPMDB] if config.installed is None else []),
+            ),
             signature=SIGNATURE,
             rebuildable=tumbleweed,
         )

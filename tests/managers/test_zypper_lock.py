@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli import run
-from handmade import HandImage, push
+from handmade import Entry, HandImage, layer_tar, push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, header_blobs, ndb_packages, needs_rpm_tools
 from shell_syntax import run_errors
@@ -245,3 +245,46 @@ def test_a_malformed_ndb_rpmdb_fails_the_file(
     ]
     assert dockerfile.read_text() == text
     assert not (env / "Dockerfile.lock").exists()
+
+
+ONLY_REQUIRES = b"[main]\nsolver.onlyRequires = true\n"
+
+
+@pytest.mark.parametrize(
+    ("conf", "flag", "weighed"),
+    [
+        pytest.param(ONLY_REQUIRES, "", False, id="only-requires"),
+        pytest.param(b"[main]\nsolver.onlyRequires = false\n", "", True, id="recommends"),
+        pytest.param(ONLY_REQUIRES, " --recommends", True, id="command-wins"),
+    ],
+)
+def test_an_upper_layer_zypp_conf_decides_recommends(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    history: Mirror,
+    env: Path,
+    conf: bytes,
+    flag: str,
+    weighed: bool,
+) -> None:
+    # As Tumbleweed's image ships it, a zypp.conf.d drop-in, here in a layer above the OS one.
+    path = "usr/etc/zypp/zypp.conf.d/no-recommends.conf"
+    base = tumbleweed_image()
+    upper = layer_tar([Entry("usr/etc/zypp/zypp.conf.d", kind="dir"), Entry(path, conf)])
+    tag = "only" if conf == ONLY_REQUIRES else "weak"
+    push(HandImage([*base.layers, upper], architecture="amd64"), registry, "opensuse/tw", tag)
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM opensuse/tw:{tag}\nRUN zypper --non-interactive install{flag} curl\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # libcurl4 recommends ca-certificates.
+    names = {p.name for p in stage.packages}
+    assert names == {"curl", "libcurl4"} | ({"ca-certificates"} if weighed else set())
+    left_out = f"recommended packages left out, as /{path} says"
+    assert (left_out in stage.notes) == (not weighed)

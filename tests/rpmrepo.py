@@ -33,6 +33,7 @@ class Spec(NamedTuple):
     recommends: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     obsoletes: tuple[str, ...] = ()
+    supplements: tuple[str, ...] = ()
 
 
 def _spec_text(spec: Spec) -> str:
@@ -49,6 +50,7 @@ def _spec_text(spec: Spec) -> str:
         *[f"Provides: {p}" for p in spec.provides],
         *[f"Recommends: {r}" for r in spec.recommends],
         *[f"Obsoletes: {o}" for o in spec.obsoletes],
+        *[f"Supplements: {s}" for s in spec.supplements],
         "%description",
         "A package for pinner's tests.",
         "%install",

@@ -500,7 +500,10 @@ class Rpm:
             if exclude is None:
                 exclude = config.exclude_weak_autodetect
             pool = found_pool.pool.installing(added.values()) if added else found_pool.pool
-            found = resolve(pool, specs, weak_deps=weak, exclude_weak_autodetect=exclude)
+            obsoletes = options.obsoletes if options.obsoletes is not None else config.obsoletes
+            found = resolve(
+                pool, specs, weak_deps=weak, exclude_weak_autodetect=exclude, obsoletes=obsoletes
+            )
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]

@@ -49,6 +49,7 @@ class RpmOptions(NamedTuple):
     disable: tuple[str, ...] = ()  # --disablerepo; --repo disables every other
     weak_deps: bool | None = None  # --setopt=install_weak_deps=...; None when not set
     exclude_weak: bool | None = None  # --setopt=exclude_from_weak_autodetect=...
+    obsoletes: bool | None = None  # --obsoletes, --setopt=obsoletes=...
     nodocs: bool = False
 
 
@@ -71,6 +72,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
         if value is None:
             if option == "--nodocs":
                 found = found._replace(nodocs=True)
+            elif option == "--obsoletes":
+                found = found._replace(obsoletes=True)
             continue
         if option == "--releasever":
             found = found._replace(releasever=value)
@@ -88,6 +91,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 found = found._replace(weak_deps=setting.strip().lower() not in _FALSE)
             elif key.strip() == "exclude_from_weak_autodetect":
                 found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
+            elif key.strip() == "obsoletes":
+                found = found._replace(obsoletes=setting.strip().lower() not in _FALSE)
             elif key.strip() == "tsflags" and "nodocs" in setting:
                 found = found._replace(nodocs=True)
     return found

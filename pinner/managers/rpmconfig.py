@@ -85,6 +85,8 @@ class RpmConfig(NamedTuple):
     # dnf.conf's exclude_from_weak_autodetect: providers of what installed packages recommend
     # and lack are not added as weak dependencies.
     exclude_weak_autodetect: bool = True
+    # dnf.conf's obsoletes (a [main] option alone: dnf ignores it in a repository section).
+    obsoletes: bool = True
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -240,6 +242,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         tuple((path, files[path]) for path in keys),
         tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
         _flag(main, "exclude_from_weak_autodetect", _autodetects(fields)),
+        _flag(main, "obsoletes", True),
     )
 
 

@@ -6,7 +6,8 @@ build wins, and every requirement the installed set and the chosen packages leav
 from the repositories. Where libsolv weighs more (conflicts, supplements) the result does not
 follow it. Obsoletes are followed as
 dnf's install follows them: a bare package name an available package obsoletes installs that
-package, and a provider another provider obsoletes is not chosen.
+package (unless dnf's obsoletes option is off), and a provider another provider obsoletes is not
+chosen. Boolean Recommends are weighed as boolean Requires; Supplements are not.
 """
 
 from __future__ import annotations
@@ -179,7 +180,10 @@ def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
 
 
 class _Resolver:
-    def __init__(self, pool: Pool, weak_deps: bool, exclude_weak_autodetect: bool) -> None:
+    def __init__(
+        self, pool: Pool, weak_deps: bool, exclude_weak_autodetect: bool, obsoletes: bool = True
+    ) -> None:
+        self.obsoletes = obsoletes
         self.pool = pool
         self.weak_deps = weak_deps
         self.weak_excluded = (
@@ -205,8 +209,9 @@ class _Resolver:
                 package = _newest(matching, pool.basearch)
                 bare = (form.epoch, form.version, form.release, form.arch) == (None,) * 4
                 # dnf (obsoletes=True, its default) installs what obsoletes a package named by
-                # its bare name instead of it (hawkey's best selectors add the obsoleters).
-                replacing = pool.obsoleters(package) if bare else []
+                # its bare name instead of it (hawkey's best selectors add the obsoleters);
+                # obsoletes=False leaves that out, not libsolv's pruning of providers.
+                replacing = pool.obsoleters(package) if bare and self.obsoletes else []
                 if replacing:
                     self.add(self.pick(Dep(form.name), replacing), spec)
                     return
@@ -440,13 +445,14 @@ def resolve(
     *,
     weak_deps: bool = True,
     exclude_weak_autodetect: bool = False,
+    obsoletes: bool = True,
 ) -> Resolution:
     """What `dnf install specs` adds to the image the pool describes.
 
     exclude_weak_autodetect: dnf's option of that name (dnf >= 4.14); libsolv alone, as zypper
     uses it, has no such rule.
     """
-    resolver = _Resolver(pool, weak_deps, exclude_weak_autodetect)
+    resolver = _Resolver(pool, weak_deps, exclude_weak_autodetect, obsoletes)
     for spec in specs:
         resolver.request(spec)
     resolver.close()

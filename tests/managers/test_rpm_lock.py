@@ -54,6 +54,8 @@ BASEOS = [
     Spec("toolpkg", "1.0", files=("/usr/bin/tool",)),
     Spec("weak", "1.0"),
     Spec("extra", "1.0", epoch=2, requires=("base",)),
+    Spec("foo-old", "1.0"),
+    Spec("foo-new", "2.0", obsoletes=("foo-old < 2",)),
 ]
 DOCKERFILE = """\
 FROM centos:stream9
@@ -362,3 +364,40 @@ def test_a_malformed_rpmdb_fails_the_file_naming_line_image_and_database(
     ]
     assert (env / "Dockerfile").read_text() == dockerfile
     assert not (env / "Dockerfile.lock").exists()
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("dnf_conf", "options", "expected"),
+    [
+        pytest.param(b"[main]\ngpgcheck=1\n", "", "foo-new", id="default-follows-obsoletes"),
+        pytest.param(b"[main]\nobsoletes=False\n", "", "foo-old", id="dnf-conf-off"),
+        pytest.param(
+            b"[main]\nobsoletes=0\n", " --setopt=obsoletes=1", "foo-new", id="command-wins"
+        ),
+        # dnf reads obsoletes in [main] alone; a repository's own line is ignored.
+        pytest.param(b"[main]\n[baseos]\nobsoletes=0\n", "", "foo-new", id="not-a-repo-option"),
+    ],
+)
+def test_dnf_conf_obsoletes(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    dnf_conf: bytes,
+    options: str,
+    expected: str,
+) -> None:
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/dnf/dnf.conf": dnf_conf,
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+    }
+    tag = f"obsoletes-{len(dnf_conf)}"
+    push(files_image(files), registry, "library/centos", tag)
+    (env / "Dockerfile").write_text(f"FROM centos:{tag}\nRUN dnf{options} install -y foo-old\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [p.name for p in stage.packages] == [expected]

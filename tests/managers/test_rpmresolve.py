@@ -62,6 +62,9 @@ SPECS = [
     Spec("cap-old", "1"),
     Spec("cap-new", "2", provides=("cap-old = 2",), obsoletes=("cap-old < 2",)),
     Spec("needs-cap", "1", requires=("cap-old",)),
+    Spec("rich-rec", "1.0", recommends=("(plugin if app)", "(missing-x or alt-a)")),
+    Spec("wants-supp", "1.0"),
+    Spec("supplier", "1.0", supplements=("wants-supp",)),
 ]
 
 
@@ -126,6 +129,10 @@ ORACLE = [
     pytest.param(["foo-old"], True, id="a-bare-name-obsoleted-installs-the-obsoleter"),
     pytest.param(["foo-old-1"], True, id="a-versioned-word-obsoleted-installs-itself"),
     pytest.param(["needs-cap"], True, id="a-provider-obsoleted-by-another-is-not-chosen"),
+    pytest.param(["rich-rec"], True, id="boolean-recommends-condition-absent"),
+    pytest.param(["rich-rec", "app"], True, id="boolean-recommends-condition-chosen"),
+    pytest.param(["rich-rec", "app"], False, id="boolean-recommends-without-weak-deps"),
+    pytest.param(["wants-supp"], False, id="supplements-without-weak-deps"),
 ]
 
 
@@ -139,6 +146,35 @@ def test_resolution_matches_dnf(
     found = resolve(Pool(_packages(repo), (), "x86_64"), names, weak_deps=weak_deps)
     assert _nevras([choice.package for choice in found.chosen]) == expected
     assert found.missing == ()
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+def test_supplements_are_not_weighed_where_dnf_weighs_them(repo: Path, tmp_path: Path) -> None:
+    # libsolv adds a package whose Supplements the transaction meets (langpacks are installed
+    # so); pinner does not, and the README says so. This test fails once it does.
+    expected = dnf_would_install(tmp_path, repo, ["wants-supp"])
+    assert expected == ["supplier-1.0-1.noarch", "wants-supp-1.0-1.noarch"]
+    found = resolve(Pool(_packages(repo), (), "x86_64"), ["wants-supp"])
+    assert _nevras([choice.package for choice in found.chosen]) == ["wants-supp-1.0-1.noarch"]
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(["foo-old"], id="a-bare-name-obsoleted-installs-itself"),
+        pytest.param(["needs-cap"], id="a-provider-obsoleted-by-another-is-still-not-chosen"),
+    ],
+)
+def test_obsoletes_off_matches_dnf(repo: Path, tmp_path: Path, names: list[str]) -> None:
+    # dnf.conf's obsoletes=False: hawkey's selectors add no obsoleters, libsolv still prunes.
+    expected = dnf_would_install(tmp_path, repo, names, "--setopt=obsoletes=False")
+    found = resolve(Pool(_packages(repo), (), "x86_64"), names, obsoletes=False)
+    assert _nevras([choice.package for choice in found.chosen]) == expected
+    with_obsoletes = resolve(Pool(_packages(repo), (), "x86_64"), names)
+    assert (found.chosen == with_obsoletes.chosen) == (names == ["needs-cap"])
 
 
 @pytest.fixture(scope="module")

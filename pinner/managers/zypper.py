@@ -30,7 +30,7 @@ from pinner.managers import (
 )
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
-from pinner.managers.rpmresolve import Pool, Resolution
+from pinner.managers.rpmresolve import Choice, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
 from pinner.managers.rpmversion import compare_evr, evr_key
 from pinner.output import untrusted
@@ -419,21 +419,34 @@ def _asks_recommends(options: frozenset[str]) -> bool | None:
     return False if "--no-recommends" in options else None
 
 
-def _resolve_groups(pool: Pool, specs: Sequence[str], weighed: Sequence[bool]) -> Resolution:
-    """rpm_resolve over the words with recommends and those without, merged (first choice wins)."""
-    groups = {
-        weak: [spec for spec, on in zip(specs, weighed, strict=True) if on == weak]
-        for weak in (True, False)
-    }
-    found = [rpm_resolve(pool, group, weak_deps=weak) for weak, group in groups.items() if group]
-    if len(found) == 1:
-        return found[0]
-    chosen = {c.package.name: c for part in reversed(found) for c in part.chosen}
+# One zypper command: whether it weighs recommends, and its words as (name, exact spec or None).
+_Command = tuple[bool, list[tuple[str, str | None]]]
+
+
+def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
+    """rpm_resolve over each command's words in order, each on what the ones before installed
+    (libsolv does not weigh an installed package's recommends again); first choice per name
+    wins."""
+    chosen: dict[str, Choice] = {}
+    pins: dict[str, str] = {}
+    notes: list[str] = []
+    missing: list[str] = []
+    added: dict[str, rd.RpmPackage] = {}
+    for weighed, targets in commands:
+        now = pool.installing(added.values()) if added else pool
+        specs = [exact or _upgrade(now, name) or name for name, exact in targets]
+        found = rpm_resolve(now, specs, weak_deps=weighed)
+        for choice in found.chosen:
+            chosen.setdefault(choice.package.name, choice)
+            added[choice.package.name] = choice.package
+        pins |= found.pins
+        notes += found.notes
+        missing += found.missing
     return Resolution(
         tuple(chosen[name] for name in sorted(chosen)),
-        {k: v for part in found for k, v in part.pins.items()},
-        tuple(dict.fromkeys(note for part in found for note in part.notes)),
-        tuple(dict.fromkeys(missing for part in found for missing in part.missing)),
+        pins,
+        tuple(dict.fromkeys(notes)),
+        tuple(dict.fromkeys(missing)),
     )
 
 
@@ -468,6 +481,10 @@ class Zypper:
         # The words of commands written with --recommends (True) or --no-recommends (False);
         # resolve() weighs the others' recommends as the image's configuration says.
         self._recommends: dict[PackageArg, bool] = {}
+        # The command each word came from, numbered as installs() reads them: a stage's commands
+        # are resolved one after the other, each on what the ones before it installed.
+        self._commands: dict[PackageArg, int] = {}
+        self._read = 0
 
     def platform(self, arch: str) -> str | None:
         return next((f"linux/{p}" for p, a in ARCHITECTURES.items() if a == arch), None)
@@ -476,8 +493,12 @@ class Zypper:
         found = read_install(invocation)
         command = parse_command(invocation)
         asked = _asks_recommends(command.options) if command is not None else None
-        if found is not None and asked is not None:
-            self._recommends.update(dict.fromkeys(found.packages, asked))
+        if found is not None:
+            if asked is not None:
+                self._recommends.update(dict.fromkeys(found.packages, asked))
+            for word in found.packages:
+                self._commands.setdefault(word, self._read)
+            self._read += 1
         return found
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ZypperConfig | str:
@@ -550,17 +571,18 @@ class Zypper:
         for alias, base in bases:
             packages += await self._primary(fetch, base, alias)
         pool = Pool(packages, config.installed or (), config.arch)
-        specs = []
+        commands: list[_Command] = []
+        last: int | None = None
         for request in requests:
             exact = request.constraint is not None and request.constraint.startswith("=")
             version = (request.constraint or "=")[1:]
-            if exact and not refresh:
-                specs.append(f"{request.name}-{version}")
-            else:
-                specs.append(_upgrade(pool, request.name) or request.name)
-        found = _resolve_groups(
-            pool, specs, [self._recommends.get(r, config.recommends) for r in requests]
-        )
+            number = self._commands.get(request)
+            if not commands or number is None or number != last:
+                commands.append((self._recommends.get(request, config.recommends), []))
+            last = number
+            spec = f"{request.name}-{version}" if exact and not refresh else None
+            commands[-1][1].append((request.name, spec))
+        found = _resolve_commands(pool, commands)
         if found.missing:
             missing = found.missing[0]
             raise PackageError(

@@ -20,6 +20,7 @@ from rpmrepo import (
     berkeley_packages,
     build_repo,
     dnf_install,
+    dnf_would_install,
     header_blobs,
     needs_db_load,
     needs_rpm_tools,
@@ -401,3 +402,42 @@ def test_dnf_conf_obsoletes(
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert [p.name for p in stage.packages] == [expected]
+
+
+@needs_rpm_tools
+def test_a_stage_from_a_stage_records_what_each_adds_as_dnf_installs_it(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    repos: Path,
+    mirror: Mirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM centos:stream9 AS base\n"
+        "RUN dnf install -y --setopt=install_weak_deps=False app\n\n"
+        "FROM base\nRUN dnf install -y extra app\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # dnf itself, on the image's installed set: the first stage's RUN installed for real, the
+    # second's asked with --assumeno on what it left.
+    root = tmp_path / "root"
+    dnf_install(root, repos, ["glibc", "base", "lib-1.5"])
+    first = dnf_would_install(root, repos, ["app"], weak_deps=False)
+    dnf_install(root, repos, ["app"], "--setopt=install_weak_deps=False")
+    second = dnf_would_install(root, repos, ["extra", "app"])
+    assert [f"{p.name}-{p.version}.noarch" for p in base.packages] == first
+    # The second stage records what dnf adds there, and its word app keeps the first stage's
+    # record (the build it builds on; dnf leaves the installed app alone).
+    adds = [f"{p.name}-{p.version}.noarch" for p in child.packages if p.name != "app"]
+    assert adds == second == ["extra-2:1.0-1.noarch"]
+    assert [p for p in child.packages if p.name == "app"] == [base.packages[0]]
+    assert [p.name for p in base.packages] == ["app", "lib", "toolpkg"]
+    text = dockerfile.read_text()
+    assert "RUN dnf install -y extra-2:1.0-1 app-1.0-1" in text
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err

@@ -288,3 +288,32 @@ def test_an_upper_layer_zypp_conf_decides_recommends(
     assert names == {"curl", "libcurl4"} | ({"ca-certificates"} if weighed else set())
     left_out = f"recommended packages left out, as /{path} says"
     assert (left_out in stage.notes) == (not weighed)
+
+
+def test_a_stage_from_a_stage_records_only_what_it_adds(
+    capsys: pytest.CaptureFixture[str], hub: str, history: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM opensuse/tumbleweed AS base\n"
+        "RUN zypper --non-interactive install --no-recommends libcurl4\n\n"
+        "FROM base\nRUN zypper --non-interactive install curl libcurl4\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    # One step, in the first stage: the second builds on it.
+    assert text.count("sed -i") == 1
+    assert run_errors(text) == []
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in base.packages] == [("libcurl4", "8.10.1-1")]
+    # The second adds curl; its word libcurl4 keeps the first stage's record, and libcurl4's
+    # Recommends (ca-certificates) are not weighed again: the first stage installed it without.
+    assert [(p.name, p.version) for p in child.packages] == [
+        ("curl", "8.10.1-1"),
+        ("libcurl4", "8.10.1-1"),
+    ]
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err

@@ -2,7 +2,8 @@
 
 `Mirror` serves recorded or generated index files over plain HTTP on loopback, from a mapping of
 path -> bytes, a directory, or both, and logs every path asked for. `files_image` makes a one-layer
-image holding a distribution's own configuration files. `pinner_at` runs pinner against both.
+image holding a distribution's own configuration files. `pinner_at` runs pinner against both;
+`locked_folder` locks a Dockerfile once for a module of build tests.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 from cli import run
 from handmade import Entry, HandImage, layer_tar
+
+from pinner.main import main
 
 
 class Mirror:
@@ -92,3 +95,16 @@ def pinner_at(
         platform,
         *rest,
     )
+
+
+def locked_folder(factory: pytest.TempPathFactory, dockerfile: str, hub: str, *args: str) -> Path:
+    """A folder holding dockerfile, locked by `pinner lock ARGS` for linux/amd64 with the test
+    registry as docker.io, its own Docker config and cache (for a module-scoped fixture)."""
+    folder = factory.mktemp("locked")
+    (folder / "Dockerfile").write_text(dockerfile)
+    argv = ["lock", "--quiet", "--registry-mirror", f"docker.io=http://{hub}", *args]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_CONFIG", str(factory.mktemp("docker-config")))
+        patch.setenv("XDG_CACHE_HOME", str(factory.mktemp("cache")))
+        assert main([*argv, "--platform", "linux/amd64", str(folder / "Dockerfile")]) == 0
+    return folder

@@ -25,10 +25,9 @@ from debian_image import push_oci_image
 from manager_image import overlaid
 from registryd import Registry, push_image
 from shell_syntax import run_errors
-from stand_in import Mirror
+from stand_in import Mirror, locked_folder
 
 from pinner import lockfile
-from pinner.main import main
 
 pytestmark = [
     pytest.mark.slow,
@@ -139,26 +138,10 @@ def hub(
 @pytest.fixture(scope="module")
 def locked(hub: str, archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding DOCKERFILE, locked at SNAPSHOT against the stand-in archive."""
-    folder = tmp_path_factory.mktemp("locked")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    argv = [
-        "lock",
-        "--quiet",
-        "--snapshot",
-        SNAPSHOT,
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--snapshot-mirror",
-        f"arch={archive.mirror.url}/repos",
-        "--platform",
-        "linux/amd64",
-        str(folder / "Dockerfile"),
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        assert main(argv) == 0
-    return folder
+    mirror = f"arch={archive.mirror.url}/repos"
+    return locked_folder(
+        tmp_path_factory, DOCKERFILE, hub, "--snapshot", SNAPSHOT, "--snapshot-mirror", mirror
+    )
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,9 @@ from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, rpmdb_path
 from shell_syntax import run_errors
-from stand_in import Mirror
+from stand_in import Mirror, locked_folder
 
 from pinner import lockfile
-from pinner.main import main
 
 pytestmark = [
     pytest.mark.slow,
@@ -109,25 +108,10 @@ def hub(
 @pytest.fixture(scope="module")
 def locked(hub: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding DOCKERFILE, locked with --pin-versions."""
-    folder = tmp_path_factory.mktemp("locked")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    argv = [
-        "lock",
-        "--quiet",
-        "--pin-versions",
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--registry-mirror",
-        f"quay.io=http://{hub}",
-        "--platform",
-        "linux/amd64",
-        str(folder / "Dockerfile"),
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        assert main(argv) == 0
-    return folder
+    quay = f"quay.io=http://{hub}"
+    return locked_folder(
+        tmp_path_factory, DOCKERFILE, hub, "--pin-versions", "--registry-mirror", quay
+    )
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,9 @@ from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo
 from shell_syntax import run_errors
-from stand_in import Mirror
+from stand_in import Mirror, locked_folder
 
 from pinner import lockfile
-from pinner.main import main
 
 pytestmark = [
     pytest.mark.slow,
@@ -105,28 +104,10 @@ def hub(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> str:
 def locked(
     hub: str, history: tuple[Mirror, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    folder = tmp_path_factory.mktemp("locked")
-    (folder / "Dockerfile").write_text(DOCKERFILE)
-    argv = [
-        "lock",
-        "--quiet",
-        "--snapshot",
-        SNAPSHOT,
-        "--registry-mirror",
-        f"docker.io=http://{hub}",
-        "--registry-mirror",
-        f"{REGISTRY}=http://{hub}",
-        "--snapshot-mirror",
-        f"opensuse={history[0].url}/history",
-        "--platform",
-        "linux/amd64",
-        str(folder / "Dockerfile"),
-    ]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        assert main(argv) == 0
-    return folder
+    """A folder holding DOCKERFILE, locked at SNAPSHOT against the stand-in history."""
+    mirrors = [f"--snapshot-mirror=opensuse={history[0].url}/history"]
+    mirrors.append(f"--registry-mirror={REGISTRY}=http://{hub}")
+    return locked_folder(tmp_path_factory, DOCKERFILE, hub, "--snapshot", SNAPSHOT, *mirrors)
 
 
 @pytest.fixture(scope="module")

@@ -76,16 +76,38 @@ def _served(repo: Path) -> dict[str, bytes]:
     }
 
 
+# gpgkey= URLs: the key is fetched (https, or plain http to loopback as this stand-in is).
+REMOTE_REPO_FILE = """\
+[baseos]
+name=Test BaseOS
+baseurl=https://mirror.example/baseos/$basearch/os/
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey={url}
+"""
+KEY_URL_PATH = "/keys/RPM-GPG-KEY-test"
+REPOMD = "/baseos/repodata/repomd.xml"
+
+
 @pytest.fixture(scope="module")
-def hub(registry: Registry, keys: tuple[Path, Path]) -> str:
-    public = _gpg(keys[0], "--armor", "--export")
-    for tag, check in (("signed", 1), ("unsigned", 0)):
-        files = {
-            "etc/os-release": OS_RELEASE,
-            "etc/yum.repos.d/test.repo": REPO_FILE.format(check=check, key=KEY_PATH).encode(),
-            KEY_PATH: public,
-        }
-        push(files_image(files), registry, "library/centos", tag)
+def keyserver(keys: tuple[Path, Path]) -> Iterator[Mirror]:
+    with Mirror({KEY_URL_PATH: _gpg(keys[0], "--armor", "--export")}) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry, keys: tuple[Path, Path], keyserver: Mirror) -> str:
+    """centos:signed and :unsigned hold the key; :remotekey and :httpkey name it by URL only."""
+    held = {KEY_PATH: _gpg(keys[0], "--armor", "--export")}
+    images = {
+        "signed": (REPO_FILE.format(check=1, key=KEY_PATH), held),
+        "unsigned": (REPO_FILE.format(check=0, key=KEY_PATH), held),
+        "remotekey": (REMOTE_REPO_FILE.format(url=keyserver.url + KEY_URL_PATH), {}),
+        "httpkey": (REMOTE_REPO_FILE.format(url="http://keys.example/RPM-GPG-KEY-test"), {}),
+    }
+    for tag, (repo_file, key) in images.items():
+        files = {"etc/os-release": OS_RELEASE, "etc/yum.repos.d/test.repo": repo_file.encode()}
+        push(files_image({**files, **key}), registry, "library/centos", tag)
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
@@ -95,7 +117,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config: Path) ->
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = tmp_path / "work"
     folder.mkdir()
-    (folder / "Dockerfile").write_text(DOCKERFILE)
     return folder
 
 
@@ -105,19 +126,38 @@ def served(repo: Path) -> Iterator[Mirror]:
         yield mirror
 
 
-def _lock(capsys: pytest.CaptureFixture[str], hub: str, url: str, env: Path) -> tuple[int, str]:
+def _lock(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    served: Mirror,
+    env: Path,
+    tag: str = "signed",
+    signer: Path | None = None,
+    tamper: bool = False,
+) -> tuple[int, str]:
+    """`pinner lock` of DOCKERFILE on centos:TAG; repomd.xml.asc served when signer is given."""
+    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", tag))
+    if signer is not None:
+        served.files[f"{REPOMD}.asc"] = _sign(signer, served.files[REPOMD])
+    if tamper:
+        served.files[REPOMD] = served.files[REPOMD].replace(b"<revision>", b"<revision>1")
     code, _, err = pinner_at(
-        capsys, hub, f"centos={url}", "linux/amd64", "lock", str(env / "Dockerfile")
+        capsys, hub, f"centos={served.url}", "linux/amd64", "lock", str(env / "Dockerfile")
     )
     return code, err
 
 
-def _refused(env: Path, err: str, *words: str, dockerfile: str = DOCKERFILE) -> None:
+def _stage(env: Path) -> lockfile.LockedStage:
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    return stage
+
+
+def _refused(env: Path, err: str, *words: str, tag: str = "signed") -> None:
     """One line naming the repository and the reason; nothing written."""
     lines = [line for line in err.splitlines() if "[baseos]" in line]
     assert len(lines) == 1, err
     assert all(word in lines[0] for word in words), err
-    assert (env / "Dockerfile").read_text() == dockerfile
+    assert (env / "Dockerfile").read_text() == DOCKERFILE.replace("signed", tag)
     assert not (env / "Dockerfile.lock").exists()
 
 
@@ -128,94 +168,21 @@ def test_a_good_signature_is_verified(
     keys: tuple[Path, Path],
     env: Path,
 ) -> None:
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
-    code, err = _lock(capsys, hub, served.url, env)
+    code, err = _lock(capsys, hub, served, env, signer=keys[0])
     assert code == 0, err
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    stage = _stage(env)
     assert stage.signature == "verified"
     assert {p.name for p in stage.packages} == {"app", "base"}
-    assert "/baseos/repodata/repomd.xml.asc" in served.log
-
-
-def test_a_tampered_repomd_is_refused(
-    capsys: pytest.CaptureFixture[str],
-    hub: str,
-    served: Mirror,
-    keys: tuple[Path, Path],
-    env: Path,
-) -> None:
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
-    served.files["/baseos/repodata/repomd.xml"] = repomd.replace(b"<revision>", b"<revision>1")
-    code, err = _lock(capsys, hub, served.url, env)
-    assert code == 1
-    _refused(env, err, "repomd.xml.asc", "invalid signature")
-
-
-def test_a_missing_signature_is_refused(
-    capsys: pytest.CaptureFixture[str], hub: str, served: Mirror, env: Path
-) -> None:
-    code, err = _lock(capsys, hub, served.url, env)
-    assert code == 1
-    _refused(env, err, "repomd.xml.asc", "404", "repo_gpgcheck=1")
-
-
-def test_a_signature_by_a_key_the_image_lacks_is_refused(
-    capsys: pytest.CaptureFixture[str],
-    hub: str,
-    served: Mirror,
-    keys: tuple[Path, Path],
-    env: Path,
-) -> None:
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[1], repomd)
-    code, err = _lock(capsys, hub, served.url, env)
-    assert code == 1
-    _refused(env, err, "repomd.xml.asc", "no good signature", "NO_PUBKEY")
+    assert f"{REPOMD}.asc" in served.log
 
 
 def test_repo_gpgcheck_off_records_the_signature_as_not_checked(
     capsys: pytest.CaptureFixture[str], hub: str, served: Mirror, env: Path
 ) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "unsigned"))
-    code, err = _lock(capsys, hub, served.url, env)
+    code, err = _lock(capsys, hub, served, env, "unsigned")
     assert code == 0, err
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    assert stage.signature == "not checked: repo_gpgcheck is off"
-    assert "/baseos/repodata/repomd.xml.asc" not in served.log
-
-
-# gpgkey= URLs: the key is fetched (https, or plain http to loopback as this stand-in is).
-REMOTE_REPO_FILE = """\
-[baseos]
-name=Test BaseOS
-baseurl=https://mirror.example/baseos/$basearch/os/
-gpgcheck=1
-repo_gpgcheck=1
-gpgkey={url}
-"""
-
-
-@pytest.fixture(scope="module")
-def keyserver(keys: tuple[Path, Path]) -> Iterator[Mirror]:
-    with Mirror({"/keys/RPM-GPG-KEY-test": _gpg(keys[0], "--armor", "--export")}) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def remote_hub(registry: Registry, keyserver: Mirror) -> str:
-    for tag, url in (
-        ("remotekey", f"{keyserver.url}/keys/RPM-GPG-KEY-test"),
-        ("httpkey", "http://keys.example/RPM-GPG-KEY-test"),
-    ):
-        files = {
-            "etc/os-release": OS_RELEASE,
-            "etc/yum.repos.d/test.repo": REMOTE_REPO_FILE.format(url=url).encode(),
-        }
-        push(files_image(files), registry, "library/centos", tag)
-    push_image(registry, "docker/dockerfile", "1.23")
-    return registry.host
+    assert _stage(env).signature == "not checked: repo_gpgcheck is off"
+    assert f"{REPOMD}.asc" not in served.log
 
 
 def _fingerprint(home: Path) -> str:
@@ -225,39 +192,69 @@ def _fingerprint(home: Path) -> str:
 
 def test_a_key_from_a_gpgkey_url_verifies_and_the_lock_names_it(
     capsys: pytest.CaptureFixture[str],
-    remote_hub: str,
+    hub: str,
     served: Mirror,
     keyserver: Mirror,
     keys: tuple[Path, Path],
     env: Path,
 ) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
-    code, err = _lock(capsys, remote_hub, served.url, env)
+    code, err = _lock(capsys, hub, served, env, "remotekey", keys[0])
     assert code == 0, err
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    assert stage.signature == (
-        f"verified ([baseos] with key {_fingerprint(keys[0])}"
-        f" from {keyserver.url}/keys/RPM-GPG-KEY-test)"
+    assert _stage(env).signature == (
+        f"verified ([baseos] with key {_fingerprint(keys[0])} from {keyserver.url}{KEY_URL_PATH})"
     )
-    assert "/keys/RPM-GPG-KEY-test" in keyserver.log
+    assert KEY_URL_PATH in keyserver.log
 
 
-def test_a_gpgkey_url_key_that_did_not_sign_is_refused(
+# (image tag, which of keys signs repomd.xml or None, repomd.xml changed after, words of the line)
+REFUSALS = [
+    pytest.param("signed", 0, True, ["repomd.xml.asc", "invalid signature"], id="tampered"),
+    pytest.param(
+        "signed", None, False, ["repomd.xml.asc", "404", "repo_gpgcheck=1"], id="no-signature"
+    ),
+    pytest.param(
+        "signed",
+        1,
+        False,
+        ["repomd.xml.asc", "no good signature", "NO_PUBKEY"],
+        id="signed-by-a-key-the-image-lacks",
+    ),
+    pytest.param(
+        "remotekey",
+        1,
+        False,
+        ["no good signature", "NO_PUBKEY"],
+        id="gpgkey-url-key-did-not-sign",
+    ),
+    pytest.param(
+        "httpkey",
+        0,
+        False,
+        [
+            "[baseos] has repo_gpgcheck=1 but none of its gpgkey= is a file in the image's"
+            " /etc/pki/rpm-gpg/ or an https URL"
+        ],
+        id="plain-http-gpgkey-url-not-fetched",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tag", "signer", "tamper", "words"), REFUSALS)
+def test_a_repository_that_fails_its_check_is_refused(
     capsys: pytest.CaptureFixture[str],
-    remote_hub: str,
+    hub: str,
     served: Mirror,
     keys: tuple[Path, Path],
     env: Path,
+    tag: str,
+    signer: int | None,
+    tamper: bool,
+    words: list[str],
 ) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[1], repomd)
-    code, err = _lock(capsys, remote_hub, served.url, env)
+    home = None if signer is None else keys[signer]
+    code, err = _lock(capsys, hub, served, env, tag, home, tamper)
     assert code == 1
-    remote = DOCKERFILE.replace("signed", "remotekey")
-    _refused(env, err, "no good signature", "NO_PUBKEY", dockerfile=remote)
+    _refused(env, err, *words, tag=tag)
 
 
 @pytest.mark.parametrize(
@@ -270,7 +267,7 @@ def test_a_gpgkey_url_key_that_did_not_sign_is_refused(
 )
 def test_a_gpgkey_url_serving_no_public_key_is_one_line(
     capsys: pytest.CaptureFixture[str],
-    remote_hub: str,
+    hub: str,
     served: Mirror,
     keyserver: Mirror,
     keys: tuple[Path, Path],
@@ -278,40 +275,12 @@ def test_a_gpgkey_url_serving_no_public_key_is_one_line(
     served_key: bytes,
     why: str,
 ) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "remotekey"))
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
-    good = keyserver.files["/keys/RPM-GPG-KEY-test"]
-    keyserver.files["/keys/RPM-GPG-KEY-test"] = served_key
+    good = keyserver.files[KEY_URL_PATH]
+    keyserver.files[KEY_URL_PATH] = served_key
     try:
-        code, err = _lock(capsys, remote_hub, served.url, env)
+        code, err = _lock(capsys, hub, served, env, "remotekey", keys[0])
     finally:
-        keyserver.files["/keys/RPM-GPG-KEY-test"] = good
+        keyserver.files[KEY_URL_PATH] = good
     assert code == 1
-    _refused(
-        env,
-        err,
-        f"[baseos] gpgkey {keyserver.url}/keys/RPM-GPG-KEY-test: not an OpenPGP public key: {why}",
-        dockerfile=DOCKERFILE.replace("signed", "remotekey"),
-    )
-
-
-def test_a_plain_http_gpgkey_url_is_not_fetched(
-    capsys: pytest.CaptureFixture[str],
-    remote_hub: str,
-    served: Mirror,
-    keys: tuple[Path, Path],
-    env: Path,
-) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.replace("signed", "httpkey"))
-    repomd = served.files["/baseos/repodata/repomd.xml"]
-    served.files["/baseos/repodata/repomd.xml.asc"] = _sign(keys[0], repomd)
-    code, err = _lock(capsys, remote_hub, served.url, env)
-    assert code == 1
-    _refused(
-        env,
-        err,
-        "[baseos] has repo_gpgcheck=1 but none of its gpgkey= is a file in the image's"
-        " /etc/pki/rpm-gpg/ or an https URL",
-        dockerfile=DOCKERFILE.replace("signed", "httpkey"),
-    )
+    line = f"[baseos] gpgkey {keyserver.url}{KEY_URL_PATH}: not an OpenPGP public key: {why}"
+    _refused(env, err, line, tag="remotekey")

@@ -51,10 +51,17 @@ def hub(registry: Registry) -> str:
     return registry.host
 
 
+def _pinner(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
+) -> tuple[int, str, str]:
+    """`pinner COMMAND ...` with hub as docker.io and mirror as Alpine's, for linux/arm64."""
+    return pinner_at(capsys, hub, f"alpine={mirror.url}", "linux/arm64", *args)
+
+
 def _lock(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, *args: str
 ) -> tuple[int, str, str]:
-    return pinner_at(capsys, hub, f"alpine={mirror.url}", "linux/arm64", "lock", *args)
+    return _pinner(capsys, hub, mirror, "lock", *args)
 
 
 def test_lock_records_the_closure_from_the_real_signed_index(
@@ -271,24 +278,16 @@ def test_update_moves_pins_the_branch_stopped_serving_and_check_remote_reports_t
     dockerfile.write_text(SIGNED_DOCKERFILE)
     registry = ("--registry-mirror", f"docker.io=http://{signed_hub}")
     with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
-        mirrors = ("--snapshot-mirror", f"alpine={mirror.url}", "--platform", "linux/arm64")
-        code, _, err = run(capsys, "lock", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        pin = ("--pin-versions", str(dockerfile))
+        code, _, err = _lock(capsys, signed_hub, mirror, *pin)
         assert code == 0, err
         assert "RUN apk add --no-cache curl=8.1.1-r1\n" in dockerfile.read_text()
-        remote = ("check", "--remote", *registry, "--snapshot-mirror", f"alpine={mirror.url}")
+        remote = ("check", "--remote", *registry, f"--snapshot-mirror=alpine={mirror.url}")
         assert run(capsys, *remote, str(dockerfile))[0] == 0
 
         # The branch moves on: the pinned build is gone from it.
         mirror.files[INDEX_PATH] = _signed(test_key, tmp_path, "8.1.2-r0")
-        code, out, _ = run(
-            capsys,
-            "check",
-            "--remote",
-            *registry,
-            "--snapshot-mirror",
-            f"alpine={mirror.url}",
-            str(dockerfile),
-        )
+        code, out, _ = run(capsys, *remote, str(dockerfile))
         assert code == 1
         assert out.splitlines() == [
             f"{env / 'Dockerfile.lock'}: stage 0: curl=8.1.1-r1 (aarch64): no longer served by"
@@ -298,10 +297,10 @@ def test_update_moves_pins_the_branch_stopped_serving_and_check_remote_reports_t
         ]
 
         # A lock without update keeps what the lock says; update moves the pins.
-        code, _, err = run(capsys, "lock", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        code, _, err = _lock(capsys, signed_hub, mirror, *pin)
         assert code == 0, err
         assert "curl=8.1.1-r1" in dockerfile.read_text()
-        code, _, err = run(capsys, "update", *registry, *mirrors, "--pin-versions", str(dockerfile))
+        code, _, err = _pinner(capsys, signed_hub, mirror, "update", *pin)
         assert code == 0, err
         text = dockerfile.read_text()
         assert "RUN apk add --no-cache curl=8.1.2-r0\n" in text
@@ -312,15 +311,7 @@ def test_update_moves_pins_the_branch_stopped_serving_and_check_remote_reports_t
             "libcurl": "8.1.2-r0",
             "ca-certificates": "20230506-r0",
         }
-        code, _, err = run(
-            capsys,
-            "check",
-            "--remote",
-            *registry,
-            "--snapshot-mirror",
-            f"alpine={mirror.url}",
-            str(dockerfile),
-        )
+        code, _, err = run(capsys, *remote, str(dockerfile))
         assert code == 0, err
 
 
@@ -363,17 +354,7 @@ def test_an_index_that_does_not_verify_is_one_line_and_nothing_is_written(
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
     with Mirror({INDEX_PATH: serve(test_key, other, tmp_path)}) as mirror:
-        code, _, err = run(
-            capsys,
-            "lock",
-            "--registry-mirror",
-            f"docker.io=http://{signed_hub}",
-            "--snapshot-mirror",
-            f"alpine={mirror.url}",
-            "--platform",
-            "linux/arm64",
-            str(dockerfile),
-        )
+        code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
     assert code == 1
     assert err.splitlines() == [
         f"{dockerfile}: stage 0: https://dl-cdn.alpinelinux.org/alpine/v3.17/main (aarch64)"
@@ -449,24 +430,22 @@ def test_a_pin_the_branch_no_longer_serves_stops_lock_and_update_without_pin_ver
     dockerfile = env / "Dockerfile"
     text = "FROM alpine:3.16-signed\nRUN apk add --no-cache \\\n    curl=8.1.1-r1\n"
     dockerfile.write_text(text.replace("8.1.1-r1", "8.1.0-r0"))
-    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
     with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
-        args += ("--snapshot-mirror", f"alpine={mirror.url}")
         # A word pinned to a version the branch does not serve is refused: apk would fail.
-        code, _, err = run(capsys, "lock", *args, str(dockerfile))
+        code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
         assert code == 1
         assert err.splitlines()[0] == (
             f"{dockerfile}:3: curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0"
             " (v3.17 aarch64)"
         )
         dockerfile.write_text(text)
-        assert run(capsys, "lock", *args, str(dockerfile))[0] == 0
+        assert _lock(capsys, signed_hub, mirror, str(dockerfile))[0] == 0
 
         # The branch moves on. update without --pin-versions leaves the words alone, so it must
         # not record a version other than the pin: it refuses, naming the word.
         mirror.files[INDEX_PATH] = _signed(test_key, tmp_path, "8.1.2-r0")
         lock_text = (env / "Dockerfile.lock").read_text()
-        code, _, err = run(capsys, "update", *args, str(dockerfile))
+        code, _, err = _pinner(capsys, signed_hub, mirror, "update", str(dockerfile))
         assert code == 1
         locked = dockerfile.read_text()
         line = locked.split("\n").index("    curl=8.1.1-r1") + 1
@@ -475,7 +454,9 @@ def test_a_pin_the_branch_no_longer_serves_stops_lock_and_update_without_pin_ver
             " not =8.1.1-r1 (v3.17 aarch64)"
         )
         assert (env / "Dockerfile.lock").read_text() == lock_text
-        code, _, err = run(capsys, "update", *args, "--pin-versions", str(dockerfile))
+        code, _, err = _pinner(
+            capsys, signed_hub, mirror, "update", "--pin-versions", str(dockerfile)
+        )
     assert code == 0, err
     assert "RUN apk add --no-cache \\\n    curl=8.1.2-r0\n" in dockerfile.read_text()
     assert "8.1.1-r1" not in dockerfile.read_text()
@@ -487,17 +468,7 @@ def test_an_unreachable_index_is_one_line(
     dockerfile = env / "Dockerfile"
     dockerfile.write_text(SIGNED_DOCKERFILE)
     with Mirror({}) as mirror:
-        code, _, err = run(
-            capsys,
-            "lock",
-            "--registry-mirror",
-            f"docker.io=http://{signed_hub}",
-            "--platform",
-            "linux/arm64",
-            "--snapshot-mirror",
-            f"alpine={mirror.url}",
-            str(dockerfile),
-        )
+        code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
     assert code == 1
     assert err.splitlines() == [
         f"{dockerfile}: stage 0: https://dl-cdn.alpinelinux.org/alpine/v3.17/main (aarch64)"
@@ -527,17 +498,7 @@ def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
     dockerfile.write_text("FROM alpine:3.16-layered\nRUN apk add --no-cache curl tzdata\n")
     index = _apkindex("8.1.1-r1") + "\n" + record("tzdata", "2023c-r0")
     with Mirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
-        code, _, err = run(
-            capsys,
-            "lock",
-            "--registry-mirror",
-            f"docker.io=http://{registry.host}",
-            "--snapshot-mirror",
-            f"alpine={mirror.url}",
-            "--platform",
-            "linux/arm64",
-            str(dockerfile),
-        )
+        code, _, err = _lock(capsys, registry.host, mirror, str(dockerfile))
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert [p.name for p in stage.packages] == ["tzdata"]
@@ -546,70 +507,57 @@ def test_packages_an_upper_layer_of_the_base_image_installed_count_as_installed(
     ]
 
 
-def test_a_pin_edited_by_hand_is_reported_by_check_and_resolved_again_by_lock(
+# (Dockerfile, records the index holds beside curl's closure, the line curl's pin stands on)
+HAND_EDITS = [
+    pytest.param(SIGNED_DOCKERFILE, [], "RUN apk add --no-cache curl=8.1.1-r1", id="one-line"),
+    pytest.param(
+        "FROM alpine:3.16-signed\n"
+        "RUN --mount=type=cache,target=/var/cache/apk \\\n"
+        "    apk add --no-cache tzdata \\\n"
+        "    && apk add --no-cache curl\n",
+        [record("tzdata", "2023c-r0")],
+        "    && apk add --no-cache curl=8.1.1-r1",
+        # check reads a stage's install words as lock does: the line is the word's own, not the
+        # line its RUN's flags stand on.
+        id="below-the-run-flags",
+    ),
+]
+
+
+@pytest.mark.parametrize(("written", "records", "pinned"), HAND_EDITS)
+def test_a_pin_edited_by_hand_is_reported_by_check_on_its_line_and_resolved_again_by_lock(
     capsys: pytest.CaptureFixture[str],
     signed_hub: str,
     test_key: tuple[Path, str],
     env: Path,
     tmp_path: Path,
+    written: str,
+    records: list[str],
+    pinned: str,
 ) -> None:
     dockerfile = env / "Dockerfile"
-    dockerfile.write_text(SIGNED_DOCKERFILE)
-    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
-    with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
-        args += ("--snapshot-mirror", f"alpine={mirror.url}")
-        assert run(capsys, "lock", *args, "--pin-versions", str(dockerfile))[0] == 0
+    dockerfile.write_text(written)
+    index = index_archive("\n".join([_apkindex("8.1.1-r1"), *records]))
+    with Mirror({INDEX_PATH: sign(index, *test_key, tmp_path)}) as mirror:
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
         assert run(capsys, "check", str(dockerfile))[0] == 0
         text = dockerfile.read_text()
         dockerfile.write_text(text.replace("curl=8.1.1-r1", "curl=8.1.0-r0"))
         code, out, _ = run(capsys, "check", str(dockerfile))
         assert code == 1
-        line = text.split("\n").index("RUN apk add --no-cache curl=8.1.1-r1") + 1
+        lines = text.split("\n")
+        stage = next(i for i, line in enumerate(lines, 1) if line.startswith("FROM "))
         assert out.splitlines() == [
-            f"{dockerfile}:{line - 2}: warning: stage 0: apk packages pinned, not rebuildable"
+            f"{dockerfile}:{stage}: warning: stage 0: apk packages pinned, not rebuildable"
             " once the branch moves on",
-            f"{dockerfile}:{line}: stage 0: curl=8.1.0-r0: the lock records 8.1.1-r1;"
-            f" run pinner lock {dockerfile}",
+            f"{dockerfile}:{lines.index(pinned) + 1}: stage 0: curl=8.1.0-r0: the lock records"
+            f" 8.1.1-r1; run pinner lock {dockerfile}",
         ]
         # lock does not take the old entry for the edited word: the branch lacks 8.1.0-r0.
-        code, _, err = run(capsys, "lock", *args, str(dockerfile))
+        code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
         assert code == 1
         assert "curl=8.1.0-r0: the repositories serve 8.1.1-r1, not =8.1.0-r0" in err
-
-
-def test_check_names_the_line_of_a_hand_edited_pin_below_the_run_flags(
-    capsys: pytest.CaptureFixture[str],
-    signed_hub: str,
-    test_key: tuple[Path, str],
-    env: Path,
-    tmp_path: Path,
-) -> None:
-    # check reads a stage's install words as lock does: the line is the word's own, not the
-    # line its RUN's flags stand on.
-    dockerfile = env / "Dockerfile"
-    dockerfile.write_text(
-        "FROM alpine:3.16-signed\n"
-        "RUN --mount=type=cache,target=/var/cache/apk \\\n"
-        "    apk add --no-cache tzdata \\\n"
-        "    && apk add --no-cache curl\n"
-    )
-    index = _apkindex("8.1.1-r1") + "\n" + record("tzdata", "2023c-r0")
-    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
-    private, name = test_key
-    with Mirror({INDEX_PATH: sign(index_archive(index), private, name, tmp_path)}) as mirror:
-        args += ("--snapshot-mirror", f"alpine={mirror.url}")
-        code, _, err = run(capsys, "lock", *args, "--pin-versions", str(dockerfile))
-        assert code == 0, err
-    text = dockerfile.read_text()
-    assert "    && apk add --no-cache curl=8.1.1-r1\n" in text
-    dockerfile.write_text(text.replace("curl=8.1.1-r1", "curl=8.1.0-r0"))
-    code, out, _ = run(capsys, "check", str(dockerfile))
-    assert code == 1
-    line = text.split("\n").index("    && apk add --no-cache curl=8.1.1-r1") + 1
-    assert out.splitlines()[1:] == [
-        f"{dockerfile}:{line}: stage 0: curl=8.1.0-r0: the lock records 8.1.1-r1;"
-        f" run pinner lock {dockerfile}",
-    ]
 
 
 def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
@@ -634,10 +582,8 @@ def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
         "    && apk add --no-cache -X https://dl-cdn.alpinelinux.org/alpine/edge/testing"
         " hello-edge\n"
     )
-    args = ("--registry-mirror", f"docker.io=http://{signed_hub}", "--platform", "linux/arm64")
     with Mirror(files) as mirror:
-        args += ("--snapshot-mirror", f"alpine={mirror.url}")
-        code, _, err = run(capsys, "lock", *args, "--pin-versions", str(dockerfile))
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
         assert code == 0, err
         (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
         assert {p.name: p.filename for p in stage.packages} == {
@@ -651,6 +597,10 @@ def test_a_word_from_apk_add_repository_is_locked_from_that_repository_too(
         assert run_errors(text) == []
         # check --remote asks the same repository for it.
         mirror.log.clear()
-        code, out, err = run(capsys, "check", "--remote", *args[:2], *args[4:], str(dockerfile))
+        remote = [
+            f"--registry-mirror=docker.io=http://{signed_hub}",
+            f"--snapshot-mirror=alpine={mirror.url}",
+        ]
+        code, out, err = run(capsys, "check", "--remote", *remote, str(dockerfile))
         assert (code, out) == (0, ""), err
         assert "/edge/testing/aarch64/APKINDEX.tar.gz" in mirror.log

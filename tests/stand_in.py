@@ -3,12 +3,14 @@
 `Mirror` serves recorded or generated index files over plain HTTP on loopback, from a mapping of
 path -> bytes, a directory, or both, and logs every path asked for. `files_image` makes a one-layer
 image holding a distribution's own configuration files. `pinner_at` runs pinner against both;
-`locked_folder` locks a Dockerfile once for a module of build tests.
+`build_marks` and `locked_folder` serve the modules of build tests.
 """
 
 from __future__ import annotations
 
 import http.server
+import os
+import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -108,3 +110,13 @@ def locked_folder(factory: pytest.TempPathFactory, dockerfile: str, hub: str, *a
         patch.setenv("XDG_CACHE_HOME", str(factory.mktemp("cache")))
         assert main([*argv, "--platform", "linux/amd64", str(folder / "Dockerfile")]) == 0
     return folder
+
+
+def build_marks(*tools: str) -> list[pytest.MarkDecorator]:
+    """A build test module's marks: slow, skipped unless root with mmdebstrap, buildah and tools."""
+    needed = ("mmdebstrap", "buildah", *tools)
+    missing = os.geteuid() != 0 or not all(shutil.which(tool) for tool in needed)
+    return [
+        pytest.mark.slow,
+        pytest.mark.skipif(missing, reason="needs root with " + ", ".join(needed)),
+    ]

@@ -11,7 +11,6 @@ packages without signatures make the build fail.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,18 +24,11 @@ from debian_image import push_oci_image
 from manager_image import overlaid
 from registryd import Registry, push_image
 from shell_syntax import run_errors
-from stand_in import Mirror, locked_folder
+from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0
-        or not all(shutil.which(t) for t in ("mmdebstrap", "buildah", "repo-add", "gpg")),
-        reason="needs root with mmdebstrap, buildah, repo-add (pacman-package-manager) and gpg",
-    ),
-]
+pytestmark = build_marks("repo-add", "gpg")
 
 ARCH = Path(__file__).resolve().parents[2] / "testdata" / "arch"
 SNAPSHOT = "20261201T101500Z"  # archive day 2026/11/30

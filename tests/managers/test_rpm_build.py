@@ -14,8 +14,6 @@ through containers-common's aliases to quay.io, not to docker.io where pinner (a
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -28,18 +26,11 @@ from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, rpmdb_path
 from shell_syntax import run_errors
-from stand_in import Mirror, locked_folder
+from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0
-        or not all(shutil.which(t) for t in ("mmdebstrap", "buildah", "rpmbuild", "createrepo_c")),
-        reason="needs root with mmdebstrap, buildah, rpmbuild and createrepo_c",
-    ),
-]
+pytestmark = build_marks("rpmbuild", "createrepo_c")
 
 OS_RELEASE = (
     b'NAME="CentOS Stream"\nVERSION="9"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="9"\n'

@@ -14,8 +14,6 @@ containers-common's aliases to registry.opensuse.org, not to docker.io where pin
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -27,18 +25,11 @@ from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo
 from shell_syntax import run_errors
-from stand_in import Mirror, locked_folder
+from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0
-        or not all(shutil.which(t) for t in ("mmdebstrap", "buildah", "rpmbuild", "createrepo_c")),
-        reason="needs root with mmdebstrap, buildah, rpmbuild and createrepo_c",
-    ),
-]
+pytestmark = build_marks("rpmbuild", "createrepo_c")
 
 REGISTRY = "registry.opensuse.org"
 OS_RELEASE = (

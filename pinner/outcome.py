@@ -247,6 +247,29 @@ class StageWords(NamedTuple):
     lines: dict[str, int]
     # A command of the stage upgrades the installed packages (pacman -Su).
     upgrade: bool
+    # Words not resolved, and why: they come after a RUN that changed the repositories.
+    detached: tuple[UnpinnedPackage, ...] = ()
+
+
+def repositories_changed(
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
+) -> tuple[int, str] | None:
+    """The first RUN of a stage, or of the stages it is FROM (line 0), that changes the
+    repositories the manager reads, and how."""
+    by_label = {s.label: s for s in parsed.stages}
+    parents = []
+    parent = by_label.get(stage.parent or "")
+    while parent is not None and parent not in parents:
+        parents.append(parent)
+        parent = by_label.get(parent.parent or "")
+    for line, each in [*((0, p) for p in parents), (None, stage)]:
+        for run in each.instructions[1:]:
+            if run.keyword != "RUN":
+                continue
+            why = manager.config_changes(reproducible.shell_text(parsed.text, run), parsed.escape)
+            if why is not None:
+                return (run.line if line is None else line), why
+    return None
 
 
 def manager_packages(
@@ -258,10 +281,27 @@ def manager_packages(
     lines: dict[str, int] = {}
     upgrade = False
     text = parsed.text
+    # A manager without a snapshot step (apk) resolves from the repositories the image has: the
+    # words after a RUN that changes them may come from others, so they are not resolved.
+    changed = None
+    if getattr(manager, "unpins_after_changes", False):
+        changed = repositories_changed(parsed, plan.stage, manager)
+    since, how = changed if changed is not None else (None, "")
+    # No line number: the lock keeps the reason, and a lock adds lines above the RUNs.
+    where = "this RUN or an earlier one" if since else "an earlier stage"
+    detached: dict[str, UnpinnedPackage] = {}
     for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
         notes.extend((run.line, note) for note in install.notes)
-        upgrade = upgrade or install.upgrades
+        after = since is not None and run.line >= since
+        if install.upgrades and after:
+            note = f"{manager.name} upgrade: {where} {how}; the upgraded versions are not recorded"
+            notes.append((run.line, note))
+        upgrade = upgrade or (install.upgrades and not after)
         for package, line in zip(install.packages, word_lines, strict=True):
+            if after:
+                reason = f"not pinned: {where} {how}"
+                detached.setdefault(package.name, UnpinnedPackage(package.name, reason))
+                continue
             requests.setdefault(package.name, package)
             lines.setdefault(package.name, line)
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
@@ -272,7 +312,14 @@ def manager_packages(
             why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
             if why is not None:
                 notes.append((run.line, why))
-    return StageWords(list(requests.values()), list(dict.fromkeys(notes)), lines, upgrade)
+    detached = {n: u for n, u in detached.items() if n not in requests}
+    return StageWords(
+        list(requests.values()),
+        list(dict.fromkeys(notes)),
+        lines,
+        upgrade,
+        tuple(detached.values()),
+    )
 
 
 class Installed(NamedTuple):

@@ -286,16 +286,17 @@ class StageWork:
         """
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
-        requests, line_notes, lines, upgrade = manager_packages(self.target.parsed, plan, manager)
+        requests, line_notes, lines, upgrade, detached = manager_packages(
+            self.target.parsed, plan, manager
+        )
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
         removals = stage_removals(self.target.parsed, plan, manager, parent)
-        if not requests and not manager.snapshots:
-            return (
-                LockedStage(label, package_manager=manager.name, notes=tuple(stage_notes)),
-                notes,
-                self._passed_on(manager, parent, removals),
+        if not requests and not upgrade and not manager.snapshots:
+            stage = LockedStage(
+                label, package_manager=manager.name, notes=tuple(stage_notes), unpinned=detached
             )
+            return stage, notes, self._passed_on(manager, parent, removals)
         # The parent stages' words still installed when this stage's installs run.
         if parent is not None:
             parent = parent._replace(requests=removals.inherited)
@@ -321,7 +322,7 @@ class StageWork:
         images = await self.stage_images(plan.stage, getattr(manager, "reads_every_layer", False))
         mirrors = self.options.snapshot_mirrors
         packages: list[LockedPackage] = []
-        unpinned: list[UnpinnedPackage] = []
+        unpinned: list[UnpinnedPackage] = list(detached)
         signatures: set[str | None] = set()
         rebuildable = True
         distro = release = None

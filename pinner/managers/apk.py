@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pinner import managers
-from pinner.apt.shell import Invocation, Word, is_option, option_width, split_options, words
+from pinner.apt.shell import (
+    Invocation,
+    Word,
+    is_option,
+    option_width,
+    run_invocations,
+    split_options,
+    words,
+)
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
@@ -189,6 +197,8 @@ def read_install(invocation: Invocation) -> Install | None:
             group = text[2:]
         elif name in _ELSEWHERE or (text[:2] in _ELSEWHERE and len(text) > 2):
             elsewhere.append(text if eq or value is None else f"{text} {value}")
+    if operands and operands[0].text == "upgrade":
+        return _upgrade(invocation, operands[1:])
     if not operands or operands[0].text not in _INSTALL_VERBS:
         return None
     notes: list[str] = []
@@ -225,6 +235,16 @@ def read_install(invocation: Invocation) -> Install | None:
     )
 
 
+def _upgrade(invocation: Invocation, operands: Sequence[Word]) -> Install:
+    """`apk upgrade`: every installed package the repositories serve a newer build of."""
+    if operands:
+        # Upgrading only the named packages: recording every newer build would be too much.
+        named = " ".join(word.text for word in operands)
+        note = f"apk upgrade {named}: the upgraded versions are not recorded"
+        return Install(invocation.program, (), (note,), invocation.start, invocation.end)
+    return Install(invocation.program, (), (), invocation.start, invocation.end, upgrades=True)
+
+
 def read_removal(invocation: Invocation) -> managers.Removal | None:
     """What an `apk del` invocation removes from the image; None for other verbs."""
     options, operands = split_options(
@@ -243,6 +263,23 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
             names.append(dot + match.group("name"))
     # apk takes out what no package left in its world needs.
     return managers.Removal(tuple(names))
+
+
+_REPOSITORIES_WRITE = re.compile(r">>?[ \t]*['\"]?/etc/apk/repositories\b")
+_WRITERS = frozenset({"tee", "sed", "cp", "mv", "install", "ln", "rm"})
+
+
+def config_changes(run_text: str, escape: str = "\\") -> str | None:
+    """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not."""
+    if REPOSITORIES not in run_text and "setup-apkrepos" not in run_text:
+        return None
+    for invocation in run_invocations(run_text, escape):
+        if invocation.program == "setup-apkrepos" or (
+            invocation.program in _WRITERS
+            and any(word.text == REPOSITORIES for word in invocation.args)
+        ):
+            return f"changes {REPOSITORIES}"
+    return f"changes {REPOSITORIES}" if _REPOSITORIES_WRITE.search(run_text) else None
 
 
 def needs_cleanup(invocations: Iterable[Invocation], run_text: str) -> bool:
@@ -591,6 +628,18 @@ class Universe:
         return max((e for e, _ in providers), key=lambda e: parse_version(e.version))
 
 
+def _newer(universe: Universe, installed: Entry) -> bool:
+    """Whether the repositories serve a newer build of an installed package."""
+    best = universe.best(installed.name, None, None)
+    if not isinstance(best, Entry) or best.name != installed.name:
+        return False
+    return parse_version(best.version) > parse_version(installed.version)
+
+
+def _provided(entry: Entry) -> list[str]:
+    return [p.partition("=")[0] for p in entry.provides]
+
+
 def _installed_satisfies(
     installed: Mapping[str, str], name: str, op: str | None, v: str | None
 ) -> bool:
@@ -716,6 +765,8 @@ class Apk:
     # The engine reads every layer of the base image for this manager (see pinner.stagework), so
     # packages its upper layers installed count as installed.
     reads_every_layer = True
+    # Words after a RUN that changes /etc/apk/repositories are not resolved (pinner.outcome).
+    unpins_after_changes = True
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever
@@ -773,16 +824,25 @@ class Apk:
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
         ]
-        # Words an `apk add --repository` names resolve with that command's repositories too.
-        groups: dict[tuple[str, ...], list[PackageArg]] = {}
-        for request in wanted:
-            groups.setdefault(request.repositories, []).append(request)
         entries: list[Entry] = []
         missing: list[tuple[str, str]] = []
         notes: list[str] = []
         installed = config.installed
         if mode.removed:
             installed = after_removal(config.entries, mode.removed)
+        if mode.upgrade:
+            # apk upgrade replaces each installed package the repositories serve newer: those
+            # are resolved as words, with what their new builds depend on.
+            universe = await self._universe(fetch, config, mirrors)
+            newer = [e for e in config.entries if e.name in installed and _newer(universe, e)]
+            stale = {name for e in newer for name in (e.name, *_provided(e))}
+            installed = {k: v for k, v in installed.items() if k not in stale}
+            named = {w.name for w in wanted}
+            wanted += [PackageArg(e.name, None, 0, 0) for e in newer if e.name not in named]
+        # Words an `apk add --repository` names resolve with that command's repositories too.
+        groups: dict[tuple[str, ...], list[PackageArg]] = {}
+        for request in wanted:
+            groups.setdefault(request.repositories, []).append(request)
         for extra, group in groups.items():
             universe = await self._universe(fetch, config, mirrors, extra)
             found, lacking, said = closure(universe, installed, group)
@@ -844,7 +904,7 @@ class Apk:
         return None  # Alpine keeps no dated snapshots
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
-        return None  # no snapshot step to go past
+        return config_changes(run_text, escape)
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):

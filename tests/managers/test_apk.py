@@ -472,3 +472,32 @@ def test_after_removal_keeps_what_an_installed_package_still_needs() -> None:
     # zlib and libssl1.1 are apk-tools' (by so: names); ssl_client, and its cmd:, go.
     assert "ssl_client" not in left and "cmd:ssl_client" not in left
     assert {"zlib", "so:libz.so.1", "libssl1.1"} <= set(left)
+
+
+REPOSITORIES_CHANGES = [
+    ("echo http://dl-cdn.alpinelinux.org/alpine/edge/community >> /etc/apk/repositories", True),
+    ("printf '%s\\n' \"$url\" | tee -a /etc/apk/repositories", True),
+    ("sed -i -e 's/v3.16/edge/g' /etc/apk/repositories && apk upgrade", True),
+    ("cat > /etc/apk/repositories <<EOF\nhttps://example.org/alpine/v3.20/main\nEOF", True),
+    ("setup-apkrepos -1", True),
+    ("cat /etc/apk/repositories && apk add curl", False),
+    ("apk add --repositories-file /tmp/repos curl", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("run", "changes"), REPOSITORIES_CHANGES, ids=[r[:40] for r, _ in REPOSITORIES_CHANGES]
+)
+def test_config_changes(run: str, changes: bool) -> None:
+    found = apk.config_changes(run)
+    assert found == ("changes /etc/apk/repositories" if changes else None)
+
+
+def test_apk_upgrade_upgrades_only_when_it_names_no_package() -> None:
+    (bare,) = run_invocations("apk upgrade --no-cache --available")
+    (named,) = run_invocations("apk upgrade musl")
+    every = apk.read_install(bare)
+    some = apk.read_install(named)
+    assert every is not None and every.upgrades and every.packages == ()
+    assert some is not None and not some.upgrades
+    assert some.notes == ("apk upgrade musl: the upgraded versions are not recorded",)

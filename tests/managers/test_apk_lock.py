@@ -4,6 +4,7 @@ Alpine-like image with Alpine's own files, and a local mirror serving recorded a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -223,6 +224,211 @@ def test_a_removal_in_the_same_stage_counts_for_the_installs_after_it(
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert {"curl", "ssl_client", "libssl3"} <= {p.name for p in stage.packages}
     assert stage.unpinned == ()
+
+
+# --------------------------------------------------------------------------- real RUN patterns
+# Each case reproduces the apk RUNs of a real Dockerfile (named above it) with packages the
+# recorded v3.17 index serves: (Dockerfile, lines the locked file must hold, unpinned words).
+REAL_PATTERNS = {
+    # docker-library/postgres 15/alpine3.21/Dockerfile: tab-indented `set -eux;` script, a
+    # --virtual group removed with --no-network, words from a variable and a command substitution.
+    "postgres-alpine": (
+        "FROM alpine:3.16\n"
+        "RUN set -eux; \\\n"
+        "\t\\\n"
+        "\tapk add --no-cache --virtual .gosu-deps \\\n"
+        "\t\tca-certificates \\\n"
+        "\t\tdpkg \\\n"
+        "\t\tgnupg \\\n"
+        "\t; \\\n"
+        "\tapk del --no-network .gosu-deps; \\\n"
+        "\trunDeps=\"$(echo so:libz.so.1)\"; \\\n"
+        "\tapk add --no-cache --virtual .postgresql-rundeps \\\n"
+        "\t\t$runDeps \\\n"
+        "\t\tbash \\\n"
+        "\t\t$([ \"$(apk --print-arch)\" != 'ppc64le' ] && echo 'tzdata') \\\n"
+        "\t;\n",
+        [
+            "\t\tca-certificates=20230506-r0 \\\n\t\tdpkg=1.21.9-r0 \\\n\t\tgnupg=2.2.40-r0 \\\n",
+            "\t\t$runDeps \\\n\t\tbash=5.2.15-r0 \\\n"
+            "\t\t$([ \"$(apk --print-arch)\" != 'ppc64le' ] && echo 'tzdata') \\\n\t;\n",
+        ],
+        [],
+    ),
+    # nginxinc/docker-nginx mainline/alpine/Dockerfile: apk add inside `case`, a comment inside
+    # the continued RUN, and nginx.org's repository appended to /etc/apk/repositories
+    # (`| tee -a`) before `apk add`: what follows may come from it, so nothing is resolved.
+    "nginx-alpine": (
+        "FROM alpine:3.16\n"
+        "RUN set -x \\\n"
+        "    && apkArch=\"$(cat /etc/apk/arch)\" \\\n"
+        "    && case \"$apkArch\" in \\\n"
+        "        x86_64) \\\n"
+        "            apk add --no-cache --virtual .cert-deps openssl curl \\\n"
+        "            && printf \"%s\\n\" \"https://nginx.org/packages/mainline/alpine/v3.16/main\" \\\n"
+        "            | tee -a /etc/apk/repositories \\\n"
+        "            && apk del .cert-deps \\\n"
+        "            ;; \\\n"
+        "        *) \\\n"
+        "            apk add --no-cache --virtual .build-deps gcc make \\\n"
+        "            && apk del .build-deps \\\n"
+        "            ;; \\\n"
+        "    esac \\\n"
+        "    && apk add --no-cache $nginxPackages \\\n"
+        "# remove the last line with the packages repos in the repositories file\n"
+        "    && sed -i '$ d' /etc/apk/repositories \\\n"
+        "    && apk add --no-cache tzdata\n",
+        [],
+        ["curl", "gcc", "make", "openssl", "tzdata"],
+    ),
+    # barbietunnie/docker-tiny-nginx Dockerfile: a tagged repository appended in an earlier RUN,
+    # then `apk update && apk upgrade` and a tagged word: the upgrade is not recorded either.
+    "tagged-edge": (
+        "FROM alpine:3.16\n"
+        "RUN echo '@testing http://nl.alpinelinux.org/alpine/edge/testing' >> /etc/apk/repositories\n"
+        "RUN apk update && apk upgrade \\\n"
+        "  && apk add nginx@testing bash \\\n"
+        "  && rm -rf /var/cache/apk/*\n",
+        ["  && apk add nginx@testing bash \\\n"],
+        ["bash"],
+    ),
+    # huggla/alpine-official Dockerfile: `apk update && apk upgrade && apk add` with the cache
+    # kept, and apk reading another repositories file for one command.
+    "update-upgrade": (
+        "FROM alpine:3.16\n"
+        "RUN apk update \\\n"
+        " && apk upgrade \\\n"
+        " && apk add ca-certificates \\\n"
+        " && echo \"http://dl-cdn.alpinelinux.org/alpine/edge/testing\" > /tmp/testing \\\n"
+        " && apk --repositories-file /tmp/testing update \\\n"
+        " && rm /tmp/testing\n",
+        [" && apk add ca-certificates=20230506-r0 \\\n", " && rm /tmp/testing \\\n"
+         "    && rm -rf /var/cache/apk/*\n"],
+        [],
+    ),
+    # orangootan/git-docker-image Dockerfile: an exact pin, then --repository and --no-cache
+    # after the word.
+    "options-after-words": (
+        "FROM alpine:3.16\n"
+        "RUN apk add git=2.38.5-r0 \\\n"
+        "    --repository https://dl-cdn.alpinelinux.org/alpine/v3.17/main \\\n"
+        "    --no-cache\n",
+        ["RUN apk add git=2.38.5-r0 \\\n    --repository"],
+        [],
+    ),
+    # docker-library/docker 27/dind/Dockerfile: a `set -eux;` list ended by a lone `;`, and a
+    # RUN going on after apk add with a `for` loop.
+    "dind": (
+        "FROM alpine:3.16\n"
+        "RUN set -eux; \\\n"
+        "\tapk add --no-cache \\\n"
+        "\t\te2fsprogs \\\n"
+        "\t\tgit \\\n"
+        "\t\tpigz \\\n"
+        "\t\txz \\\n"
+        "\t;\n"
+        "RUN set -eux; \\\n"
+        "\tapk add --no-cache iptables; \\\n"
+        "\tfor f in iptables iptables-save; do \\\n"
+        "\t\tb=\"$(command -v \"$f\")\"; \\\n"
+        "\t\t\"$b\" --version; \\\n"
+        "\tdone\n",
+        ["\t\tgit=2.38.5-r0 \\\n\t\tpigz=", "\tapk add --no-cache iptables="],
+        [],
+    ),
+    # nodejs/docker-node 22/alpine3.21/Dockerfile: `apk add` in both branches of an `if`, two
+    # --virtual groups, `apk --print-arch` in a substitution.
+    "node-alpine": (
+        "FROM alpine:3.16\n"
+        "RUN apk add --no-cache \\\n"
+        "        libstdc++ \\\n"
+        "    && apk add --no-cache --virtual .build-deps \\\n"
+        "        curl \\\n"
+        "    && alpineArch=\"$(apk --print-arch)\" \\\n"
+        "    && if [ -n \"${CHECKSUM}\" ]; then \\\n"
+        "      echo \"$CHECKSUM  node.tar.xz\" | sha256sum -c; \\\n"
+        "    else \\\n"
+        "      echo \"Building from source\" \\\n"
+        "      && apk add --no-cache --virtual .build-deps-full \\\n"
+        "          binutils-gold \\\n"
+        "          g++ \\\n"
+        "          make \\\n"
+        "      && apk del .build-deps-full; \\\n"
+        "    fi \\\n"
+        "    && apk del .build-deps\n",
+        ["        curl=8.1.1-r1 \\\n", "          make=", "    && apk del .build-deps\n"],
+        [],
+    ),
+    # goreleaser/goreleaser Dockerfile and others: local .apk files with --allow-untrusted, and
+    # `apk --no-cache add` with the option before the verb.
+    "untrusted-files": (
+        "FROM alpine:3.16\n"
+        "COPY goreleaser_*.apk /tmp/\n"
+        "RUN apk add --no-cache --allow-untrusted /tmp/goreleaser_*.apk\n"
+        "RUN apk --no-cache add ca-certificates\n",
+        ["RUN apk add --no-cache --allow-untrusted /tmp/goreleaser_*.apk\n",
+         "RUN apk --no-cache add ca-certificates=20230506-r0\n"],
+        [],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(REAL_PATTERNS))
+def test_real_run_patterns_lock_into_valid_shell(
+    case: str, capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    text, expected, unpinned = REAL_PATTERNS[case]
+    (env / "Dockerfile").write_text(text)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    new = (env / "Dockerfile").read_text()
+    assert run_errors(new) == []
+    for line in expected:
+        assert line in new
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    (stage,) = lock.stages
+    versions = {p.name: p.version for p in stage.packages}
+    # A pin written is the version the lock records, which the index serves.
+    for word in re.findall(r"\b([a-z0-9+_.-]+)=([0-9][^ \t\\\n;]*)", new):
+        assert versions.get(word[0]) == word[1], word
+    assert sorted(u.name for u in stage.unpinned if u.architecture is None) == unpinned
+    code, out, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, out + err
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile").read_text() == new
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
+def test_apk_upgrade_records_the_newer_builds_and_a_repositories_change_unpins(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(REAL_PATTERNS["update-upgrade"][0])
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    versions = {p.name: p.version for p in stage.packages}
+    # The 3.16 base's musl 1.2.3-r0 and busybox 1.35.0-r17 are upgraded to v3.17's builds;
+    # libcrypto1.1, which v3.17 no longer serves, stays as it is.
+    assert versions["musl"] == "1.2.3-r5"
+    assert versions["busybox"] == "1.35.0-r29"
+    assert versions["ca-certificates"] == "20230506-r0"
+    assert "libcrypto1.1" not in versions
+    (env / "Dockerfile").write_text(REAL_PATTERNS["tagged-edge"][0])
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (
+        "Dockerfile:3: apk upgrade: this RUN or an earlier one changes /etc/apk/repositories;"
+        " the upgraded versions are not recorded" in err
+    )
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert stage.packages == ()
+    assert stage.unpinned == (
+        lockfile.UnpinnedPackage(
+            "bash", "not pinned: this RUN or an earlier one changes /etc/apk/repositories"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- a branch that moves

@@ -441,3 +441,38 @@ def test_a_stage_from_a_stage_records_what_each_adds_as_dnf_installs_it(
     assert run_errors(text) == []
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
+
+
+def test_check_remote_names_a_malformed_rpmdb_of_the_pinned_image(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM centos:stream9\nRUN dnf install -y app\n")
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert code == 0, err
+    # The same Dockerfile and lock, pinned to an image whose rpmdb is not SQLite.
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "var/lib/rpm/rpmdb.sqlite": b"not sqlite",
+    }
+    bad = push(files_image(files), registry, "library/centos", "notsqlite")
+    good = dockerfile.read_text().split("centos:stream9@", 1)[1].split()[0]
+    for path in (dockerfile, env / "Dockerfile.lock"):
+        path.write_text(path.read_text().replace(good, bad))
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+    remote = ("--registry-mirror", f"docker.io=http://{hub}", "--snapshot-mirror")
+    code, out, _ = run(
+        capsys, "check", "--remote", *remote, f"centos={mirror.url}", str(dockerfile)
+    )
+    assert code == 1
+    # (The registry fixture's docker/dockerfile tag may have moved too: other tests push it.)
+    assert [line for line in out.splitlines() if "rpm" in line] == [
+        f"{env / 'Dockerfile.lock'}: stage 0: linux/amd64: the rpm database"
+        " /var/lib/rpm/rpmdb.sqlite: rpmdb is not a readable SQLite database"
+        " (file is not a database)"
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import dockerfile, files, lockfile, refs
@@ -12,6 +12,7 @@ from pinner.errors import PinnerError, Problem
 from pinner.lockfile import Lock
 
 DOCKERFILE = "dockerfile"
+_DEFAULT_PLATFORMS = (dockerfile.DEFAULT_PLATFORM,)
 
 
 class Target(NamedTuple):
@@ -45,14 +46,22 @@ class Selection(NamedTuple):
 
 def load(selection: Selection) -> tuple[list[Target], list[Problem]]:
     """Parse every file and its lock; return the targets and one problem per failure."""
+    return split(parse_read(entry) for entry in read(selection))
+
+
+def read(selection: Selection) -> list[Target | Problem]:
+    """Every file of the run with its lock, in order, or its problem; Dockerfiles not parsed yet.
+
+    A Dockerfile's target holds its text alone (no stages, no uses) until parse_read parses it:
+    its lock is enough to ask the registry about what it pinned.
+    """
     paths, build_args, exclude, kubernetes = selection
-    targets: list[Target] = []
-    errors: list[Problem] = []
+    entries: list[Target | Problem] = []
     for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):
         kind = refs.kind_of(path, kubernetes)
         if kind is None and path.endswith((".yaml", ".yml")):
             # Only a file named on the command line gets here: say why it is not read as YAML.
-            errors.append(
+            entries.append(
                 Problem(
                     path,
                     None,
@@ -62,12 +71,43 @@ def load(selection: Selection) -> tuple[list[Target], list[Problem]]:
             )
             continue
         try:
-            target = load_one(path, build_args) if kind is None else load_refs(path, kind)
+            target = read_one(path, build_args) if kind is None else load_refs(path, kind)
         except PinnerError as e:
-            errors.append(e.problem or Problem(path, None, str(e)))
+            entries.append(e.problem or Problem(path, None, str(e)))
             continue
         if target is not None:
-            targets.append(target)
+            entries.append(target)
+    return entries
+
+
+def parse_read(entry: Target | Problem) -> Target | Problem:
+    """A Dockerfile's target as read, parsed; a reference file's target or a problem as it is."""
+    if isinstance(entry, Problem) or entry.kind != DOCKERFILE:
+        return entry
+    try:
+        return _parsed(entry)
+    except PinnerError as e:
+        return e.problem or Problem(entry.path, None, str(e))
+
+
+def _parsed(target: Target) -> Target:
+    """A Dockerfile's target as read, parsed for the platforms its lock names."""
+    lock, text, path = target.lock, target.parsed.text, target.path
+    # A reference locked per platform is parsed for those platforms again (`FROM app-$TARGETARCH`).
+    platforms = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
+    parsed = dockerfile.parse(text, path, target.build_args, platforms or _DEFAULT_PLATFORMS)
+    return target._replace(parsed=parsed)
+
+
+def split(entries: Iterable[Target | Problem]) -> tuple[list[Target], list[Problem]]:
+    """Targets and problems, each in the order given."""
+    targets: list[Target] = []
+    errors: list[Problem] = []
+    for entry in entries:
+        if isinstance(entry, Problem):
+            errors.append(entry)
+        else:
+            targets.append(entry)
     return targets, errors
 
 
@@ -87,15 +127,17 @@ def in_file(target: Target, error: PinnerError) -> Problem:
 
 def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     """Parse one Dockerfile and its lock; without --build-arg, with those the lock was made with."""
+    return _parsed(read_one(path, build_args))
+
+
+def read_one(path: str, build_args: Mapping[str, str]) -> Target:
+    """One Dockerfile's text and its lock, not parsed yet (parse_read parses it)."""
     text = dockerfile.decode(files.read_bytes(path), path)
     lock_path = lockfile.lock_path(path)
     lock_text = files.read_optional(lock_path)
     lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
     args = dict(build_args) if build_args else dict(lock.build_args)
-    # A reference locked per platform is parsed for those platforms again (`FROM app-$TARGETARCH`).
-    platforms = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
-    parsed = dockerfile.parse(text, path, args, platforms or (dockerfile.DEFAULT_PLATFORM,))
-    return Target(path, lock_path, parsed, lock, lock_text, args)
+    return Target(path, lock_path, Dockerfile(text, (), (), ()), lock, lock_text, args)
 
 
 def load_refs(path: str, kind: str) -> Target | None:

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pinner import files, refresh
-from pinner.errors import PinnerError, Problem
+from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
     Options,
     Outcome,
     diffs,
-    load_targets,
+    for_platforms,
     one_time,
     pending_writes,
     signature_notice,
 )
 from pinner.output import Reporter, print_json
+from pinner.reference import ImageRef
 from pinner.refresh import FileReport
 from pinner.remote.cache import default_cache_dir
-from pinner.remote.registry import Settings
+from pinner.remote.registry import Manifest, Settings
 from pinner.remote.session import Session
 from pinner.updater import Scope, refresh_queries, update_target
-from pinner.workspace import Selection, Target, in_file, unlocked
+from pinner.workspace import Selection, Target, in_file, parse_read, read, split, unlocked
 
 EXIT_CHANGED = 5
 
@@ -44,14 +47,9 @@ def update(
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
     options, scope = one_time(options or Options()), scope or Scope()
-    targets, errors = load_targets(selection, options)
-    errors += unlocked(targets)
-    outcomes: list[Outcome] = []
-    reports: list[FileReport] = []
-    if not errors:
-        outcomes, reports, errors = asyncio.run(
-            _update_all(targets, settings, options, scope, cache_dir or default_cache_dir(), report)
-        )
+    outcomes, reports, errors = asyncio.run(
+        _update_all(selection, settings, options, scope, cache_dir or default_cache_dir(), report)
+    )
     if errors:
         return report.failures(errors, as_json=as_json)
     writes = pending_writes(outcomes)
@@ -73,25 +71,34 @@ def update(
 
 
 async def _update_all(
-    targets: list[Target],
+    selection: Selection,
     settings: Settings,
     options: Options,
     scope: Scope,
     cache_dir: Path,
     report: Reporter,
 ) -> tuple[list[Outcome], list[FileReport], list[Problem]]:
-    """Refresh every file against one run's answers; its outcomes, reports and errors."""
-    session = Session.for_run(
-        targets,
-        settings,
-        report,
-        snapshot_mirrors=options.snapshot_mirrors,
-        cache_dir=cache_dir,
-        refresh=True,
-    )
-    outcomes, reports, errors = [], [], []
+    """Refresh every file against one run's answers; its outcomes, reports and errors.
+
+    The registry is asked as soon as the locks are read, and the Dockerfiles parse meanwhile.
+    """
+    entries = read(selection)
+    session, asked = _ask_early(entries, settings, options, scope, cache_dir, report)
+    try:
+        targets, errors = await _parse_all(entries, options)
+        errors += unlocked(targets)
+    except BaseException:
+        await _abandon(session, asked)
+        raise
+    if errors:
+        await _abandon(session, asked)
+        return [], [], errors
+    if session is None or asked is None:
+        session = _session(targets, settings, options, cache_dir, report)
+        asked = asyncio.ensure_future(session.resolve_images(refresh_queries(targets, scope)))
+    outcomes, reports = [], []
     async with session:
-        fresh = await session.resolve_images(refresh_queries(targets, scope))
+        fresh = await asked
         for target in targets:
             try:
                 outcome, file_report, file_errors = await update_target(
@@ -105,3 +112,69 @@ async def _update_all(
             if outcome is not None:
                 outcomes.append(outcome)
     return outcomes, reports, errors
+
+
+def _ask_early(
+    entries: Sequence[Target | Problem],
+    settings: Settings,
+    options: Options,
+    scope: Scope,
+    cache_dir: Path,
+    report: Reporter,
+) -> tuple[Session | None, asyncio.Future[dict[ImageRef, Manifest | RegistryError]] | None]:
+    """The session and its requests for what the locks pinned, sent before any file is parsed.
+
+    None while a file already failed to read or has no lock: that run fails, and asks nothing.
+    """
+    targets = [e for e in entries if isinstance(e, Target)]
+    if len(targets) < len(entries) or unlocked(targets):
+        return None, None
+    try:
+        session = _session(targets, settings, options, cache_dir, report)
+    except PinnerError:
+        return None, None  # an unreadable Docker config is told once the files are known good
+    queries = refresh_queries(targets, scope)  # read from the locks alone
+    return session, asyncio.ensure_future(session.resolve_images(queries))
+
+
+def _session(
+    targets: Sequence[Target],
+    settings: Settings,
+    options: Options,
+    cache_dir: Path,
+    report: Reporter,
+) -> Session:
+    return Session.for_run(
+        targets,
+        settings,
+        report,
+        snapshot_mirrors=options.snapshot_mirrors,
+        cache_dir=cache_dir,
+        refresh=True,
+    )
+
+
+async def _parse_all(
+    entries: Sequence[Target | Problem], options: Options
+) -> tuple[list[Target], list[Problem]]:
+    """The files read, parsed as load_targets parses them; the loop answers requests meanwhile."""
+    parsed = []
+    for entry in entries:
+        await asyncio.sleep(0)  # the requests go out before the first parse, answers between
+        parsed.append(parse_read(entry))
+    targets, errors = split(parsed)
+    targets, platform_errors = for_platforms(targets, options)
+    return targets, errors + platform_errors
+
+
+async def _abandon(
+    session: Session | None, asked: asyncio.Future[dict[ImageRef, Manifest | RegistryError]] | None
+) -> None:
+    """Stop the requests of a run that fails before it needs their answers, and close them."""
+    if asked is not None:
+        asked.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asked
+    if session is not None:
+        async with session:
+            pass

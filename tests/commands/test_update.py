@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from cli import run
 from registryd import Registry, push_image, push_index
 
+from pinner import dockerfile as dockerfile_module
+from pinner.reference import ImageRef
 from pinner.refresh import short
+from pinner.remote.session import Session
 
 pytestmark = pytest.mark.usefixtures("docker_config")
 
@@ -79,6 +83,80 @@ def test_quiet_update_makes_only_head_requests(
         ("HEAD", "/v2/upd/head/manifests/1"),
         ("HEAD", "/v2/upd/head/manifests/2"),
     ]
+
+
+def test_update_asks_the_registry_before_it_parses_a_dockerfile(
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The HEADs need only the locks: they are out while the Dockerfiles parse.
+    push_image(registry, "upd/early", "1")
+    dockerfile = locked(registry, tmp_path, capsys, "FROM {h}/upd/early:1\n")
+    second = tmp_path / "two" / "Dockerfile"
+    second.parent.mkdir()
+    second.write_text(f"FROM {registry.host}/upd/early:1\n")
+    assert run(capsys, "lock", "--images-only", str(second))[0] == 0
+    events = record_asks_and_parses(monkeypatch)
+    registry.clear_requests()
+
+    assert run(capsys, "update", "--images-only", str(tmp_path))[0] == 0
+
+    assert events == ["ask", f"parse {dockerfile}", f"parse {second}"]
+    assert registry.requests() == [("HEAD", "/v2/upd/early/manifests/1")]
+
+
+@pytest.mark.parametrize("broken", ["unlocked", "unparsable"])
+def test_update_of_a_tree_with_a_failing_file_fails_as_before(
+    broken: str,
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    push_image(registry, "upd/fail", "1")
+    locked(registry, tmp_path, capsys, "FROM {h}/upd/fail:1\n")
+    bad = tmp_path / "bad" / "Dockerfile"
+    bad.parent.mkdir()
+    bad.write_text(f"FROM {registry.host}/upd/fail:1\n")
+    if broken == "unparsable":
+        assert run(capsys, "lock", "--images-only", str(bad))[0] == 0
+        bad.write_text("FROM ${NOT_DECLARED}\n")
+    before = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+    events = record_asks_and_parses(monkeypatch)
+    push_image(registry, "upd/fail", "1", seed="moved")
+
+    code, _, err = run(capsys, "update", "--images-only", str(tmp_path))
+
+    message = {
+        "unlocked": f"{bad}: no lockfile; run pinner lock {bad} first",
+        "unparsable": f"{bad}:1: ${{NOT_DECLARED}}: ARG NOT_DECLARED is not declared",
+    }[broken]
+    assert code == 1
+    assert message in err
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == before
+    # A file without a lock is known before any parse: nothing is asked. A parse failure is
+    # known only once the requests are out: their answers are dropped.
+    assert ("ask" in events) == (broken == "unparsable")
+
+
+def record_asks_and_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets "ask" when a run asks the registry, "parse PATH" per Dockerfile parse."""
+    events: list[str] = []
+    real_resolve, real_parse = Session.resolve_images, dockerfile_module.parse
+
+    async def resolve(self: Session, queries: Iterable[ImageRef]) -> object:
+        events.append("ask")
+        return await real_resolve(self, queries)
+
+    def parse(text: str, path: str, *args: object, **kwargs: object) -> object:
+        events.append(f"parse {path}")
+        return real_parse(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Session, "resolve_images", resolve)
+    monkeypatch.setattr(dockerfile_module, "parse", parse)
+    return events
 
 
 def test_platform_only_change_is_not_a_change_unless_strict(

@@ -350,8 +350,12 @@ def _manager_step_edits(
     if step is not None and step.manager == manager:
         # A RUN of the manager added above the step would use the live mirrors: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    at = _line_start(text, run.span.start)
-    indent = text[at : run.span.start]
+    # Above a USER the stage switches to before that RUN (`USER builder` for makepkg, then
+    # `sudo pacman`): the step writes the manager's configuration as root.
+    users = [i for i in plan.stage.instructions[1:] if i.keyword == "USER" and i.line < run.line]
+    anchor = users[0] if users else run
+    at = _line_start(text, anchor.span.start)
+    indent = text[at : anchor.span.start]
     body = (nl + indent).join(new_step.split("\n"))
     return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 
@@ -387,11 +391,22 @@ def manager_edits(
                     pins.append(Edit(package.start, package.end, word))
         new = apply_edits(shell, pins)
         cleanup = manager.cleanup(shell, invocations) if installs else None
+        if cleanup is not None:
+            cleanup = _as_installed(cleanup, shell, installs)
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
         notes += cleanup_notes
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+def _as_installed(cleanup: str, shell: str, installs: Sequence[managers.Install]) -> str:
+    """cleanup run through sudo or doas where the RUN's installs are (a non-root USER's RUN):
+    the cache is root's to empty."""
+    wrappers = {shell[i.start :].split(None, 1)[0] for i in installs}
+    if len(wrappers) == 1 and (wrapper := wrappers.pop()) in ("sudo", "doas"):
+        return f"{wrapper} {cleanup}"
+    return cleanup
 
 
 def _with_cleanup(
@@ -475,8 +490,12 @@ def _step_edits(
     if step is not None:
         # An apt RUN added above the step would run on the live archive: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    at = _line_start(text, run.span.start)
-    indent = text[at : run.span.start]
+    # Above a USER the stage switches to before that RUN (`USER builder` for makepkg, then
+    # `sudo pacman`): the step writes the manager's configuration as root.
+    users = [i for i in plan.stage.instructions[1:] if i.keyword == "USER" and i.line < run.line]
+    anchor = users[0] if users else run
+    at = _line_start(text, anchor.span.start)
+    indent = text[at : anchor.span.start]
     body = (nl + indent).join(new_step.split("\n"))
     return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
 

@@ -340,3 +340,92 @@ def test_a_dependency_removed_upstream_is_fetched_again(
         ("curl", "8.10.1-1"),
         ("openssl", "3.4.0-1"),
     ]
+
+
+# --------------------------------------------------------------------------- real RUN patterns
+# Each case reproduces the pacman RUNs of a real Dockerfile (named above it) with the stand-in
+# archive's packages: (Dockerfile, lines the locked file must hold, the lock's package names).
+REAL_PATTERNS = {
+    # luzifer-docker/aur-update Dockerfile: `pacman -Sy` alone, then `-S --needed` in the same
+    # RUN, under `set -ex`.
+    "aur-update": (
+        "FROM archlinux:base\n"
+        "RUN set -ex \\\n"
+        " && pacman -Sy \\\n"
+        " && pacman -S --noconfirm --needed \\\n"
+        "      curl \\\n"
+        "      git\n",
+        [" && pacman -S --noconfirm --needed \\\n      curl \\\n      git \\\n"
+         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["curl", "git", "perl"],
+    ),
+    # Jeremy-Gstein/arch-dev Dockerfile: `pacman -Syyu`, then a list whose last continuation
+    # has a space after the backslash, which Docker still reads as one.
+    "arch-dev": (
+        "FROM archlinux:base\n"
+        "RUN pacman -Syyu --noconfirm \\\n"
+        "    && pacman -S --noconfirm \\\n"
+        "    zsh \\\n"
+        "    curl \\ \n"
+        "    && pacman -Scc --noconfirm\n",
+        ["    curl \\ \n    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["curl", "openssl", "zsh"],
+    ),
+    # QubesOS's Arch example: the keyring initialised before the upgrade, in one RUN.
+    "pacman-key": (
+        "FROM archlinux:base\n"
+        "RUN pacman-key --init && pacman-key --populate && pacman -Syu --noconfirm curl\n",
+        ["RUN pacman-key --init && pacman-key --populate && pacman -Syu --noconfirm curl \\\n"
+         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["curl", "openssl"],
+    ),
+    # A base-devel image's Dockerfile (makepkg refuses root): pacman run through sudo as the
+    # build USER, with words a command substitution supplies, and orphans removed with
+    # `-Rns $(pacman -Qtdq)`. The step goes above USER, the cleanup through sudo.
+    "sudo-as-user": (
+        "FROM archlinux:base\n"
+        "RUN useradd -m build \\\n"
+        "    && echo 'build ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/10-build\n"
+        "USER build\n"
+        "RUN sudo pacman --noconfirm -Syu \\\n"
+        "    && sudo pacman --noconfirm -S --needed --overwrite \"*\" $(deps/get.sh run) git\n"
+        "RUN sudo pacman -Rns --noconfirm $(pacman -Qtdq) || true\n",
+        [
+            " > /etc/pacman.d/mirrorlist\nUSER build\n",
+            "$(deps/get.sh run) git \\\n    && sudo rm -rf /var/cache/pacman/pkg/*\n",
+            "RUN sudo pacman -Rns --noconfirm $(pacman -Qtdq) || true\n",
+        ],
+        ["curl", "git", "openssl", "perl"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(REAL_PATTERNS))
+def test_real_run_patterns_lock_into_valid_shell(
+    case: str,
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    text, expected, names = REAL_PATTERNS[case]
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(text)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    new = dockerfile.read_text()
+    assert run_errors(new) == []
+    assert new.count("# pinner: pacman snapshot 20261201T101500Z") == 1
+    for line in expected:
+        assert line in new
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert sorted(p.name for p in stage.packages) == names
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    assert dockerfile.read_text() == new
+    assert (env / "Dockerfile.lock").read_text() == before

@@ -523,9 +523,15 @@ def read_install(invocation: Invocation) -> Install | None:
         packages.append(
             PackageArg(depend.name, constraint, target.start, target.end, repositories=repositories)
         )
-    return Install(
-        "pacman", tuple(packages), command.notes, command.start, command.end, command.upgrades
-    )
+    notes, upgrades = command.notes, command.upgrades
+    options, _ = split_options(invocation.args, _option_width)
+    ignored = [text.partition("=")[0] for text, _ in options]
+    ignored = [o for o in ignored if o in ("--ignore", "--ignoregroup")]
+    if upgrades and ignored:
+        # pacman.conf's IgnorePkg is read; these hold back packages for this command alone.
+        notes = (*notes, f"pacman -Su {ignored[0]}: the upgraded versions are not recorded")
+        upgrades = False
+    return Install("pacman", tuple(packages), notes, command.start, command.end, upgrades)
 
 
 def read_removal(invocation: Invocation) -> managers.Removal | None:

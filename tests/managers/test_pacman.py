@@ -669,3 +669,14 @@ def test_read_removal(run: str, expected: tuple[tuple[str, ...], bool] | None) -
     (invocation,) = run_invocations(run, "\\")
     found = pacman.read_removal(invocation)
     assert (tuple(found) if found is not None else None) == expected
+
+
+def test_an_upgrade_holding_packages_back_on_the_command_line_is_not_recorded() -> None:
+    (held,) = run_invocations("pacman -Syu --noconfirm --ignore=linux git", "\\")
+    (plain,) = run_invocations("pacman -Syu --noconfirm git", "\\")
+    found = pacman.read_install(held)
+    assert found is not None and not found.upgrades
+    assert [p.name for p in found.packages] == ["git"]
+    assert found.notes == ("pacman -Su --ignore: the upgraded versions are not recorded",)
+    every = pacman.read_install(plain)
+    assert every is not None and every.upgrades

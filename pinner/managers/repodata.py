@@ -250,6 +250,7 @@ class RpmPackage(NamedTuple):
     recommends: tuple[Dep, ...]
     files: tuple[str, ...]
     obsoletes: tuple[Dep, ...] = ()
+    supplements: tuple[Dep, ...] = ()
 
 
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:
@@ -266,7 +267,7 @@ def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[byt
 _PRIMARY_TEXTS = frozenset(["name", "arch", "checksum", "file"])
 
 
-_DEP_KINDS = (("provides",), ("requires",), ("recommends",), ("obsoletes",))
+_DEP_KINDS = (("provides",), ("requires",), ("recommends",), ("obsoletes",), ("supplements",))
 
 
 def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]:
@@ -276,6 +277,7 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
     requires: list[Dep] = []
     recommends: list[Dep] = []
     obsoletes: list[Dep] = []
+    supplements: list[Dep] = []
     files: list[str] = []
     shared = _Shared()
     for element in _elements(chunks, subject, _PRIMARY_TEXTS):
@@ -289,6 +291,8 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
                 requires.append(dep)
             elif kind == "recommends":
                 recommends.append(dep)
+            elif kind == "supplements":
+                supplements.append(dep)
             else:
                 obsoletes.append(dep)
         elif name == "file" and element.path[-1:] == ("format",):
@@ -297,9 +301,13 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
             fields[name] = element
         elif name == "package":
             package = _package(fields, provides, requires, recommends, files, subject, shared)
-            yield package._replace(obsoletes=tuple(obsoletes)) if obsoletes else package
+            if obsoletes or supplements:
+                package = package._replace(
+                    obsoletes=tuple(obsoletes), supplements=tuple(supplements)
+                )
+            yield package
             fields, provides, requires, recommends, files = {}, [], [], [], []
-            obsoletes = []
+            obsoletes, supplements = [], []
 
 
 class _Shared:

@@ -3,11 +3,14 @@
 A small, deterministic reading of what libsolv decides for an install into a known system: each
 package word is matched as dnf matches it (NEVRA forms, then provides, then files), the newest
 build wins, and every requirement the installed set and the chosen packages leave open is filled
-from the repositories. Where libsolv weighs more (conflicts, supplements) the result does not
-follow it. Obsoletes are followed as
-dnf's install follows them: a bare package name an available package obsoletes installs that
-package (unless dnf's obsoletes option is off), and a provider another provider obsoletes is not
-chosen. Boolean Recommends are weighed as boolean Requires; Supplements are not.
+from the repositories. Where libsolv weighs more (conflicts) the result does not follow it.
+Obsoletes are followed as dnf's install follows them: a bare package name an available package
+obsoletes installs that package (unless dnf's obsoletes option is off), and a provider another
+provider obsoletes is not chosen. Boolean Recommends are weighed as boolean Requires.
+Supplements are weighed as libsolv weighs them for dnf (weak dependencies on): a package whose
+Supplements the transaction meets, with at least one package the transaction adds, is added
+(one supplement met by the installed set alone adds nothing); `and` / `or` forms are read, a
+Supplements written with if, unless, with or without is not weighed.
 """
 
 from __future__ import annotations
@@ -83,10 +86,13 @@ class Pool:
         self.by_provide: dict[str, list[tuple[RpmPackage, Provide]]] = defaultdict(list)
         self.by_file: dict[str, list[RpmPackage]] = defaultdict(list)
         self.by_obsoleted: dict[str, list[tuple[RpmPackage, Dep]]] = defaultdict(list)
+        self.supplementing: list[RpmPackage] = []
         for package in packages:
             if package.arch not in (basearch, "noarch"):
                 continue
             self.by_name[package.name].append(package)
+            if package.supplements:
+                self.supplementing.append(package)
             for obsoleted in package.obsoletes:
                 self.by_obsoleted[obsoleted.name].append((package, obsoleted))
             for provide in package.provides:
@@ -268,7 +274,7 @@ class _Resolver:
                 before = len(self.chosen)
                 for rich, package, weak in self.conditions:
                     self.need(rich, package, weak=weak, final=True)
-                if len(self.chosen) == before:
+                if len(self.chosen) == before and not self.supplemented():
                     return
                 continue
             for name in pending:
@@ -279,6 +285,53 @@ class _Resolver:
                 if self.weak_deps:
                     for dep in package.recommends:
                         self.require(dep, package, weak=True)
+
+    def supplemented(self) -> bool:
+        """Add the packages whose Supplements the transaction now meets; whether any was added.
+
+        libsolv's weak step (solver.c): an uninstalled package supplementing what is decided is
+        added, the newest of each name, unless the supplement is met by installed packages
+        alone (its addalreadyrecommended flag, which dnf leaves off).
+        """
+        if not self.weak_deps:
+            return False
+        found: dict[str, list[tuple[RpmPackage, Dep]]] = defaultdict(list)
+        for package in self.pool.supplementing:
+            name = package.name
+            if name in self.chosen or name in self.pool.installed:
+                continue
+            if _key(package) in self.weak_excluded:
+                continue
+            met = next((d for d in package.supplements if self.met_by_new(d) == 2), None)
+            if met is not None:
+                found[name].append((package, met))
+        for name in sorted(found):
+            package = _newest((p for p, _ in found[name]), self.pool.basearch)
+            met = next(d for p, d in found[name] if p is package)
+            self.add(package, f"supplements {_dep_text(met)}")
+        return bool(found)
+
+    def met_by_new(self, dep: Dep) -> int:
+        """libsolv's solver_dep_fulfilled_alreadyinstalled: 0 unmet, 1 met by installed
+        packages alone, 2 met with a package this transaction adds."""
+        if not dep.name.startswith("("):
+            new = any(overlaps(provide, dep) for provide in self.provided[dep.name]) or (
+                dep.name.startswith("/") and dep.name in self.files
+            )
+            return 2 if new else int(self.pool.installed_satisfies(dep))
+        rich = parse_rich(dep.name)
+        return 0 if rich is None else self._met_rich(rich)
+
+    def _met_rich(self, rich: Rich) -> int:
+        if isinstance(rich, Dep):
+            return self.met_by_new(rich)
+        op, items = rich
+        if op not in ("and", "or"):
+            return 0  # libsolv's conditional forms are not followed here
+        found = [self._met_rich(item) for item in items]
+        if op == "and" and 0 in found:
+            return 0
+        return max(found)
 
     def require(self, dep: Dep, package: RpmPackage, *, weak: bool) -> None:
         if dep.name.startswith("rpmlib(") or self.satisfied(dep):

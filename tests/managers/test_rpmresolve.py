@@ -65,6 +65,21 @@ SPECS = [
     Spec("rich-rec", "1.0", recommends=("(plugin if app)", "(missing-x or alt-a)")),
     Spec("wants-supp", "1.0"),
     Spec("supplier", "1.0", supplements=("wants-supp",)),
+    Spec("supplier", "2.0", supplements=("wants-supp",)),
+    Spec("sup-base", "1.0", supplements=("base",)),
+    Spec("sup-base-and", "1.0", supplements=("(base and alt-a)",)),
+    Spec("sv-base", "1.0"),
+    Spec("sv-base", "2.0"),
+    Spec("sup-ver", "1.0", supplements=("sv-base >= 2.0",)),
+    Spec("sa-x", "1.0"),
+    Spec("sa-y", "1.0"),
+    Spec("sup-and", "1.0", supplements=("(sa-x and sa-y)",)),
+    Spec("sup-or", "1.0", supplements=("(sa-y or missing-x)",)),
+    Spec("sr-trigger", "1.0"),
+    Spec("sr-dep", "1.0"),
+    Spec("sup-req", "1.0", requires=("sr-dep",), supplements=("sr-trigger",)),
+    Spec("sup-chain", "1.0", supplements=("sup-req",)),
+    Spec("sup-unless", "1.0", supplements=("(sa-x unless sa-y)",)),
 ]
 
 
@@ -133,6 +148,12 @@ ORACLE = [
     pytest.param(["rich-rec", "app"], True, id="boolean-recommends-condition-chosen"),
     pytest.param(["rich-rec", "app"], False, id="boolean-recommends-without-weak-deps"),
     pytest.param(["wants-supp"], False, id="supplements-without-weak-deps"),
+    pytest.param(["wants-supp"], True, id="supplements-newest-supplier"),
+    pytest.param(["sv-base-1.0"], True, id="versioned-supplements-unmet"),
+    pytest.param(["sv-base"], True, id="versioned-supplements-met"),
+    pytest.param(["sa-x", "sa-y"], True, id="supplements-and-or-met"),
+    pytest.param(["sr-trigger"], True, id="supplier-requires-and-chains"),
+    pytest.param(["base", "alt-a"], True, id="supplements-of-a-base-word"),
 ]
 
 
@@ -150,13 +171,15 @@ def test_resolution_matches_dnf(
 
 @pytest.mark.oracle
 @needs_rpm_tools
-def test_supplements_are_not_weighed_where_dnf_weighs_them(repo: Path, tmp_path: Path) -> None:
-    # libsolv adds a package whose Supplements the transaction meets (langpacks are installed
-    # so); pinner does not, and the README says so. This test fails once it does.
-    expected = dnf_would_install(tmp_path, repo, ["wants-supp"])
-    assert expected == ["supplier-1.0-1.noarch", "wants-supp-1.0-1.noarch"]
-    found = resolve(Pool(_packages(repo), (), "x86_64"), ["wants-supp"])
-    assert _nevras([choice.package for choice in found.chosen]) == ["wants-supp-1.0-1.noarch"]
+def test_supplements_with_unless_are_not_weighed_where_dnf_weighs_them(
+    repo: Path, tmp_path: Path
+) -> None:
+    # `(sa-x unless sa-y)`: libsolv adds sup-unless; pinner reads only and / or Supplements (the
+    # README says so). sup-and, `(sa-x and sa-y)`, is half met and added by neither.
+    expected = dnf_would_install(tmp_path, repo, ["sa-x"])
+    assert expected == ["sa-x-1.0-1.noarch", "sup-unless-1.0-1.noarch"]
+    found = resolve(Pool(_packages(repo), (), "x86_64"), ["sa-x"])
+    assert _nevras([choice.package for choice in found.chosen]) == ["sa-x-1.0-1.noarch"]
 
 
 @pytest.mark.oracle
@@ -179,9 +202,10 @@ def test_obsoletes_off_matches_dnf(repo: Path, tmp_path: Path, names: list[str])
 
 @pytest.fixture(scope="module")
 def system(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An installroot holding base and the old lib, installed by dnf."""
+    """An installroot holding base and the old lib, installed by dnf (without sup-base, which
+    supplements base)."""
     root = tmp_path_factory.mktemp("root")
-    dnf_install(root, repo, ["base", "lib-1.5"])
+    dnf_install(root, repo, ["base", "lib-1.5"], "--setopt=install_weak_deps=False")
     return root
 
 
@@ -202,6 +226,10 @@ INSTALLED_ORACLE = [
     pytest.param(["pinned-dep", "base"], id="installed-satisfies"),
     pytest.param(["rich-and"], id="rich-if-else-installed"),
     pytest.param(["extra"], id="installed-requirement"),
+    # sup-base supplements the installed base alone: not added; sup-base-and's `(base and
+    # alt-a)` is met with the new alt-a: added.
+    pytest.param(["alt-a"], id="supplements-met-by-installed-packages-alone-add-nothing"),
+    pytest.param(["sv-base"], id="supplements-met-by-a-new-package"),
 ]
 
 

@@ -680,3 +680,38 @@ def test_an_upgrade_holding_packages_back_on_the_command_line_is_not_recorded() 
     assert found.notes == ("pacman -Su --ignore: the upgraded versions are not recorded",)
     every = pacman.read_install(plain)
     assert every is not None and every.upgrades
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize("flags", ["-R", "-Rs", "-Rns"])
+def test_removal_leaves_what_real_pacman_leaves(
+    named_repos: dict[str, Path], tmp_path: Path, flags: str
+) -> None:
+    """After `pacman -S git zsh`, `pacman -R git` takes git alone and `-Rs git` also the
+    dependencies zsh does not need (real `pacman -Rp`), as pinner.outcome's removals assume:
+    -R keeps the records of git's dependencies, -Rs keeps only the closure of the words left."""
+    both = _resolve(named_repos, "git zsh")
+    left = _resolve(named_repos, "zsh")
+    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
+    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
+    install_local(tmp_path, installed)
+    for pkg in installed:
+        # The words and the base are installed explicitly, the dependencies as dependencies.
+        reason = "1" if pkg.name in {p.name for p in both.packages} - {"git", "zsh"} else "0"
+        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
+        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    # -n keeps no .pacsave files, which pacman will not combine with --print.
+    printing = flags.replace("n", "") + "p"
+    printed = pacman_in(tmp_path, conf, printing, "--print-format", "%n", "git").split()
+    (invocation,) = run_invocations(f"pacman {flags} --noconfirm git", "\\")
+    removal = pacman.read_removal(invocation)
+    assert removal is not None and removal.names == ("git",)
+    if removal.recursive:
+        kept = {p.name for p in left.packages}
+    else:
+        kept = {p.name for p in both.packages} - {"git"}
+    assert sorted(printed) == sorted({p.name for p in both.packages} - kept)
+    assert ("perl" in printed) == (flags != "-R")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,6 +66,8 @@ def load(start: str | None = None) -> Config:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # only where a configuration file exists
+
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:

@@ -6,7 +6,6 @@ import functools
 import re
 import reprlib
 import sys
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -350,17 +349,24 @@ def _read_items(rows: Iterator[str]) -> list[str] | None:
     return None
 
 
-def parse(text: str, path: str) -> Lock:
-    """Parse lockfile text, refusing invalid TOML, an unknown version or a malformed entry."""
-    # A lock as render writes it takes the fast reader; anything else, tomllib.
+def _read_toml(text: str, path: str) -> dict[str, Any]:
+    """Any other lock, read by tomllib (imported here: a tree of rendered locks never needs it)."""
+    import tomllib
+
     try:
-        data = _read_rendered(text)
-        if data is None:
-            data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LockfileError(Problem(path, None, f"not valid TOML: {e}")) from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and tables
         raise LockfileError(Problem(path, None, "not valid TOML: nested too deeply")) from None
+
+
+def parse(text: str, path: str) -> Lock:
+    """Parse lockfile text, refusing invalid TOML, an unknown version or a malformed entry."""
+    # A lock as render writes it takes the fast reader; anything else, tomllib.
+    data = _read_rendered(text)
+    if data is None:
+        data = _read_toml(text, path)
     version = data.get("version")
     if version != VERSION:
         raise LockfileError(

@@ -7,7 +7,6 @@ import gc
 import math
 import os
 import sys
-import traceback
 import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -507,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("pinner: interrupted", EXIT_INTERRUPT, as_json)
     except Exception:
+        import traceback  # only a bug needs it
+
         traceback.print_exc()
         message = f"pinner {__version__}: this is a bug; please report it with the traceback above"
         return _fail(message, EXIT_BUG, as_json)

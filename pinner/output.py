@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -91,6 +90,8 @@ class Reporter:
 
 def print_json(data: object) -> None:
     """One JSON document on stdout, the result of a --json run."""
+    import json  # only --json runs need it
+
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-import subprocess
 from collections.abc import Sequence
 
 _POSIX = (("dash", ("dash", "-n")), ("busybox sh", ("busybox", "sh", "-n")))
@@ -40,6 +39,8 @@ def errors(script: str, checkers: Sequence[tuple[str, list[str]]]) -> list[str]:
 @functools.lru_cache(maxsize=4096)
 def _error(script: str, argv: tuple[str, ...]) -> str | None:
     """One shell's complaint about script, or None; the snapshot step repeats across a tree."""
+    import subprocess  # only a tree with apt RUNs runs a shell
+
     result = subprocess.run(
         argv, input=script, capture_output=True, text=True, check=False, timeout=30
     )

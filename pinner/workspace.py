@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -159,6 +158,8 @@ def unified_diff(path: str, old: str | None, new: str) -> str:
     """A unified diff of one file, as `git diff` would show it; empty when nothing changed."""
     if old == new:
         return ""
+    import difflib  # check and a quiet lock show no diff
+
     lines = difflib.unified_diff(
         (old or "").splitlines(keepends=True),
         new.splitlines(keepends=True),

@@ -497,6 +497,47 @@ def test_offline_commands_import_no_network_or_toml_writer(
     assert imports_after(tmp_path, "check", "--remote").split()[:3] == ["0", "anyio", "asyncio"]
 
 
+# The modules an offline check of rendered locks has no use for: each is imported where it is
+# needed (a bug's traceback, --json, a diff, a shell's `sh -n`, a hand-written lock or config).
+_LAZY = {"traceback", "json", "difflib", "subprocess", "calendar", "tomllib"}
+_LAZY_AFTER = f"""
+import sys
+before = set(sys.modules)
+from pinner.main import main
+code = main(sys.argv[1:])
+print(code, *sorted({_LAZY!r} & (set(sys.modules) - before)))
+"""
+
+
+def lazy_after(cwd: Path, *argv: str) -> str:
+    """Run pinner with argv in a new interpreter; its exit code and the lazy modules it loaded."""
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAZY_AFTER, *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.splitlines()[-1]
+
+
+def test_check_imports_only_what_it_uses(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_index(registry, "cli/lean", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/lean:1\nRUN echo built\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    assert lazy_after(tmp_path, "check", "-q") == "0"
+    # The same probe sees each one where a run does need it.
+    assert lazy_after(tmp_path, "check", "-q", "--json") == "0 json"
+    (tmp_path / "pinner.toml").write_text('exclude = ["vendor/*"]\n')
+    assert lazy_after(tmp_path, "check", "-q") == "0 tomllib"
+
+
 def test_check_findings(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

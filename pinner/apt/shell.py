@@ -9,7 +9,6 @@ evaluate variables, `$(...)`, functions, aliases or `eval`.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -506,6 +505,8 @@ def _exec_form(chars: Sequence[_Char]) -> tuple[Word, ...] | None:
     text = "".join(char.ch for char in chars)
     if not text.startswith("["):
         return None
+    import json  # exec form is rare: a tree of shell-form RUNs does without the import
+
     try:
         value = json.loads(text)
     except ValueError:
@@ -524,6 +525,8 @@ def _exec_form(chars: Sequence[_Char]) -> tuple[Word, ...] | None:
 
 def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, Word]:
     """The JSON string whose opening quote is chars[i], each character at its offset."""
+    import json
+
     j = i + 1
     builder = _WordBuilder(chars[i])
     while chars[j].ch != '"':

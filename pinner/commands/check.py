@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -14,7 +12,7 @@ from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.lockfile import Lock, LockedStage
 from pinner.outcome import apt_installs, manager_installs
-from pinner.output import Reporter
+from pinner.output import Reporter, print_json
 from pinner.workspace import Selection, Target, load
 
 
@@ -62,8 +60,7 @@ def check(
             "files": len(targets) + len(errors),
             "findings": [f._asdict() for f in findings],
         }
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(data)
     else:
         for finding in findings:
             print(finding)
@@ -329,6 +326,8 @@ def _syntax_findings(
 
 def _shell_program(text: str) -> str:
     """The program a SHELL instruction names (`SHELL ["/bin/bash", "-c"]` is bash)."""
+    import json  # a SHELL instruction is rare: a check without one does without the import
+
     try:
         argv = json.loads(text.split(None, 1)[1])
     except (IndexError, ValueError):

@@ -123,9 +123,14 @@ def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
     return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
 
 
-def load_targets(selection: Selection, options: Options) -> tuple[list[Target], list[Problem]]:
-    """The run's files and their locks, parsed for every platform to lock; one error per failure."""
-    targets, errors = load(selection)
+def load_targets(
+    selection: Selection, options: Options, *, lock_texts: bool = True
+) -> tuple[list[Target], list[Problem]]:
+    """The run's files and their locks, parsed for every platform to lock; one error per failure.
+
+    lock_texts=False: without the locks' texts, which only diffs read (workspace.LOCK_NOT_KEPT).
+    """
+    targets, errors = load(selection, lock_texts=lock_texts)
     targets, platform_errors = for_platforms(targets, options)
     return targets, errors + platform_errors
 
@@ -625,6 +630,22 @@ def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | N
 def text_only(target: Target) -> Target:
     """The target with its text and lock but none of its parse: what writes and diffs read."""
     return target._replace(parsed=target.parsed._replace(stages=(), uses=(), global_args=()))
+
+
+_NO_LOCK = Lock()
+
+
+def settle(outcome: Outcome, original: Target) -> tuple[Outcome, dict[str, str]]:
+    """One file's writes, and its outcome holding only what reports and diffs still read.
+
+    original is the file as it was read (text_only). A run settles each file as soon as it is
+    done, so that 10,000 files' parses, old lock records and unchanged lock texts are not all
+    held to the end: the settled target keeps the old lock's text only when the lock changes.
+    """
+    writes = pending_writes([outcome._replace(target=original)])
+    lock_text = original.lock_text if original.lock_path in writes else None
+    settled = text_only(original)._replace(lock=_NO_LOCK, lock_text=lock_text)
+    return outcome._replace(target=settled), writes
 
 
 def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:

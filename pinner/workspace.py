@@ -12,13 +12,19 @@ from pinner.lockfile import Lock
 
 DOCKERFILE = "dockerfile"
 _DEFAULT_PLATFORMS = (dockerfile.DEFAULT_PLATFORM,)
+# What a run that writes keeps of a lock's text once the lock is parsed: that there is one. It
+# renders a lock only when its records changed, and the render of changed records never equals
+# the old text (parse(render(lock)) == lock.canonical(): tests/test_lockfile.py), so only the
+# diffs of --dry-run read the text; 10,000 locks' texts are 16 MB.
+LOCK_NOT_KEPT = ""
 
 
 class Target(NamedTuple):
     """One file of the run, parsed, with its lock as it stands (empty when there is none).
 
     kind is DOCKERFILE or a reference file kind (refs.COMPOSE ...): those have no stages, are
-    pinned images-only, and carry notes on references that cannot be pinned.
+    pinned images-only, and carry notes on references that cannot be pinned. lock_text is None
+    when there is no lock, LOCK_NOT_KEPT when it was read without its text.
     """
 
     path: str
@@ -43,16 +49,17 @@ class Selection(NamedTuple):
     kubernetes: Collection[str] = ()
 
 
-def load(selection: Selection) -> tuple[list[Target], list[Problem]]:
+def load(selection: Selection, *, lock_texts: bool = True) -> tuple[list[Target], list[Problem]]:
     """Parse every file and its lock; return the targets and one problem per failure."""
-    return split(parse_read(entry) for entry in read(selection))
+    return split(parse_read(entry) for entry in read(selection, lock_texts=lock_texts))
 
 
-def read(selection: Selection) -> list[Target | Problem]:
+def read(selection: Selection, *, lock_texts: bool = True) -> list[Target | Problem]:
     """Every file of the run with its lock, in order, or its problem; Dockerfiles not parsed yet.
 
     A Dockerfile's target holds its text alone (no stages, no uses) until parse_read parses it:
-    its lock is enough to ask the registry about what it pinned.
+    its lock is enough to ask the registry about what it pinned. lock_texts=False: each lock's
+    text is LOCK_NOT_KEPT once parsed (None still when there is no lock).
     """
     paths, build_args, exclude, kubernetes = selection
     entries: list[Target | Problem] = []
@@ -70,7 +77,10 @@ def read(selection: Selection) -> list[Target | Problem]:
             )
             continue
         try:
-            target = read_one(path, build_args) if kind is None else load_refs(path, kind)
+            if kind is None:
+                target: Target | None = read_one(path, build_args, lock_texts=lock_texts)
+            else:
+                target = load_refs(path, kind, lock_texts=lock_texts)
         except PinnerError as e:
             entries.append(e.problem or Problem(path, None, str(e)))
             continue
@@ -129,25 +139,32 @@ def load_one(path: str, build_args: Mapping[str, str]) -> Target:
     return _parsed(read_one(path, build_args))
 
 
-def read_one(path: str, build_args: Mapping[str, str]) -> Target:
+def read_one(path: str, build_args: Mapping[str, str], *, lock_texts: bool = True) -> Target:
     """One Dockerfile's text and its lock, not parsed yet (parse_read parses it)."""
     text = dockerfile.decode(files.read_bytes(path), path)
     lock_path = lockfile.lock_path(path)
-    lock_text = files.read_optional(lock_path)
-    lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
+    lock, lock_text = _read_lock(lock_path, lock_texts)
     args = dict(build_args) if build_args else dict(lock.build_args)
     return Target(path, lock_path, Dockerfile(text, (), (), ()), lock, lock_text, args)
 
 
-def load_refs(path: str, kind: str) -> Target | None:
+def _read_lock(lock_path: str, keep_text: bool) -> tuple[Lock, str | None]:
+    """A lock's records (empty when there is none) and its text, or LOCK_NOT_KEPT."""
+    lock_text = files.read_optional(lock_path)
+    if lock_text is None:
+        return Lock(), None
+    lock = lockfile.parse(lock_text, lock_path)
+    return lock, lock_text if keep_text else LOCK_NOT_KEPT
+
+
+def load_refs(path: str, kind: str, *, lock_texts: bool = True) -> Target | None:
     """Parse one reference file and its lock; None when it names no image and has no lock."""
     data = files.read_bytes(path)
     if not data.strip() or not refs.worth_reading(kind, data):
         return None  # an empty __init__.py or compose file names no image
     text = dockerfile.decode(data, path)
     lock_path = lockfile.lock_path(path)
-    lock_text = files.read_optional(lock_path)
-    lock = lockfile.parse(lock_text, lock_path) if lock_text is not None else Lock()
+    lock, lock_text = _read_lock(lock_path, lock_texts)
     parsed, notes = refs.parse(kind, text, path)
     if not parsed.uses and lock_text is None:
         return None

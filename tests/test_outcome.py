@@ -1,12 +1,22 @@
-"""pinner.outcome: what a stage FROM an earlier stage resolves and records."""
+"""pinner.outcome: what a stage FROM an earlier stage resolves and records; settling a file."""
 
 from __future__ import annotations
 
 import pytest
 
-from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner import dockerfile, lockfile
+from pinner.lockfile import Lock, LockedImage, LockedPackage, UnpinnedPackage
 from pinner.managers import PackageArg
-from pinner.outcome import Installed, after_parent, joint_requests
+from pinner.outcome import (
+    Installed,
+    Outcome,
+    after_parent,
+    joint_requests,
+    pending_writes,
+    settle,
+    text_only,
+)
+from pinner.workspace import Target
 
 
 def _word(name: str) -> PackageArg:
@@ -65,3 +75,49 @@ def test_after_parent_drops_only_the_parents_own_unpinned_words() -> None:
     ]
     _, kept = after_parent(PARENT, [_word("git"), _word("musl")], "aarch64", [], unpinned)
     assert [u.name for u in kept] == ["musl", "libfoo"]
+
+
+_DIGEST = "sha256:" + "a" * 64
+_IMAGE = LockedImage(
+    f"alpine:3@{_DIGEST}", "docker.io/library/alpine", "3", _DIGEST, (), ("stage 0: FROM",)
+)
+
+
+def _settling(new_lock: Lock, new_text: str | None = None) -> tuple[Target, Outcome]:
+    text = f"FROM alpine:3@{_DIGEST}\n"
+    lock = Lock(images=(_IMAGE,), images_only=True)
+    lock_text = lockfile.render(lock, "Dockerfile")
+    parsed = dockerfile.parse(text, "d/Dockerfile")
+    target = Target(
+        "d/Dockerfile", "d/Dockerfile.lock", parsed, lockfile.parse(lock_text, "l"), lock_text
+    )
+    return target, Outcome(target, new_text or text, new_lock, ("a note",))
+
+
+@pytest.mark.parametrize(
+    ("new_lock", "new_text", "written"),
+    [
+        (Lock(images=(_IMAGE,), images_only=True), None, []),
+        (Lock(images=(_IMAGE,)), None, ["d/Dockerfile.lock"]),
+        (Lock(images=(_IMAGE,), images_only=True), "FROM alpine:3\n", ["d/Dockerfile"]),
+    ],
+    ids=["unchanged", "lock-changed", "text-changed"],
+)
+def test_settle_gives_the_writes_and_keeps_only_what_diffs_read(
+    new_lock: Lock, new_text: str | None, written: list[str]
+) -> None:
+    target, outcome = _settling(new_lock, new_text)
+    settled, writes = settle(outcome, text_only(target))
+
+    assert writes == pending_writes([outcome])
+    assert list(writes) == written
+    assert (settled.text, settled.lock, settled.notes) == (outcome.text, new_lock, ("a note",))
+    kept = settled.target
+    assert (kept.path, kept.lock_path, kept.parsed.text) == (
+        target.path,
+        target.lock_path,
+        target.parsed.text,
+    )
+    assert (kept.parsed.stages, kept.parsed.uses, kept.lock) == ((), (), Lock())
+    # The old lock's text only where a diff of the lock may be shown.
+    assert kept.lock_text == (target.lock_text if "d/Dockerfile.lock" in written else None)

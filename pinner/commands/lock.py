@@ -6,6 +6,7 @@ import asyncio
 import os
 import shlex
 import sys
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from pinner.outcome import (
     image_queries,
     load_targets,
     one_time,
-    pending_writes,
+    settle,
     signature_notice,
     text_only,
     without_changed_pins,
@@ -44,22 +45,19 @@ def lock(
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=quiet)
     options = one_time(options or Options())
-    targets, errors = load_targets(selection, options)
-    work = [without_changed_pins(t, options) for t in targets]
+    targets, errors = load_targets(selection, options, lock_texts=dry_run)
+    # Writes and diffs compare with the files as they are, not as the lock worked on them. They
+    # need each file's text, not its parse: _lock_all drops each parse once its file is locked.
+    originals = {t.path: text_only(t) for t in targets}
+    work = deque(without_changed_pins(t, options) for t in targets)
+    del targets
     cache = cache_dir or default_cache_dir()
-    outcomes, lock_errors, session_requests = asyncio.run(
-        _lock_all(work, settings, options, cache, report, resolve_only=bool(errors))
+    outcomes, writes, lock_errors, session_requests = asyncio.run(
+        _lock_all(work, originals, settings, options, cache, report, resolve_only=bool(errors))
     )
     errors += lock_errors
-    # Writes and diffs compare with the files as they are, not as the lock worked on them. They
-    # need each file's text, not its parse: dropping the parses before the locks are rendered
-    # keeps 10,000 files under 150 MB.
-    originals = {t.path: text_only(t) for t in targets}
-    del targets, work
-    outcomes = [o._replace(target=originals[o.target.path]) for o in outcomes]
     if errors:
         return report.failures(errors, as_json=as_json)
-    writes = pending_writes(outcomes)
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
@@ -80,16 +78,19 @@ def lock(
 
 
 async def _lock_all(
-    targets: list[Target],
+    targets: deque[Target],
+    originals: dict[str, Target],
     settings: Settings,
     options: Options,
     cache_dir: Path,
     report: Reporter,
     *,
     resolve_only: bool,
-) -> tuple[list[Outcome], list[Problem], dict[str, int]]:
+) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
+    Returns the settled outcomes and the writes. targets is consumed: each file's parse is
+    dropped once it is locked, and its original (the file as read, by path) once settled.
     resolve_only: other files already failed, so only resolution failures are still worth telling.
     """
     session = Session.for_run(
@@ -100,18 +101,25 @@ async def _lock_all(
         cache_dir=cache_dir,
     )
     outcomes = []
+    writes: dict[str, str] = {}
     async with session:
         answers = await session.resolve_images(image_queries(targets, options))
         errors = failures(targets, answers)
         if errors or resolve_only:
-            return [], errors, session.requests
+            return [], {}, errors, session.requests
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
-        for target in targets:
+        del answers
+        while targets:
+            target = targets.popleft()
             try:
-                outcomes.append(await stagework.lock_target(session, target, resolved, options))
+                outcome = await stagework.lock_target(session, target, resolved, options)
             except PinnerError as e:
                 errors.append(in_file(target, e))
-    return outcomes, errors, session.requests
+                continue
+            settled, file_writes = settle(outcome, originals.pop(target.path))
+            outcomes.append(settled)
+            writes.update(file_writes)
+    return outcomes, writes, errors, session.requests
 
 
 def build_commands(path: str, epoch: int) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pinner.outcome import (
     diffs,
     for_platforms,
     one_time,
-    pending_writes,
+    settle,
     signature_notice,
 )
 from pinner.output import Reporter, print_json
@@ -47,12 +48,12 @@ def update(
     """Re-resolve, write what moved (all of it or nothing), report it."""
     report = Reporter(quiet=quiet)
     options, scope = one_time(options or Options()), scope or Scope()
-    outcomes, reports, errors = asyncio.run(
-        _update_all(selection, settings, options, scope, cache_dir or default_cache_dir(), report)
+    cache = cache_dir or default_cache_dir()
+    outcomes, writes, reports, errors = asyncio.run(
+        _update_all(selection, settings, options, scope, cache, report, lock_texts=dry_run)
     )
     if errors:
         return report.failures(errors, as_json=as_json)
-    writes = pending_writes(outcomes)
     if report_path is not None:
         writes[report_path] = refresh.markdown(reports, scope.strict)
     if dry_run:
@@ -77,12 +78,16 @@ async def _update_all(
     scope: Scope,
     cache_dir: Path,
     report: Reporter,
-) -> tuple[list[Outcome], list[FileReport], list[Problem]]:
-    """Refresh every file against one run's answers; its outcomes, reports and errors.
+    *,
+    lock_texts: bool,
+) -> tuple[list[Outcome], dict[str, str], list[FileReport], list[Problem]]:
+    """Refresh every file against one run's answers; its settled outcomes, writes, reports, errors.
 
     The registry is asked as soon as the locks are read, and the Dockerfiles parse meanwhile.
+    Each file is settled once refreshed, its parse and lock records let go (outcome.settle).
+    lock_texts: keep the locks' texts (--dry-run shows diffs of them).
     """
-    entries = read(selection)
+    entries = read(selection, lock_texts=lock_texts)
     session, asked = _ask_early(entries, settings, options, scope, cache_dir, report)
     try:
         targets, errors = await _parse_all(entries, options)
@@ -92,14 +97,19 @@ async def _update_all(
         raise
     if errors:
         await _abandon(session, asked)
-        return [], [], errors
+        return [], {}, [], errors
     if session is None or asked is None:
         session = _session(targets, settings, options, cache_dir, report)
         asked = asyncio.ensure_future(session.resolve_images(refresh_queries(targets, scope)))
+    del entries
+    work = deque(targets)
+    del targets
     outcomes, reports = [], []
+    writes: dict[str, str] = {}
     async with session:
         fresh = await asked
-        for target in targets:
+        while work:
+            target = work.popleft()
             try:
                 outcome, file_report, file_errors = await update_target(
                     session, target, fresh, options, scope
@@ -110,8 +120,10 @@ async def _update_all(
             errors.extend(file_errors)
             reports.append(file_report)
             if outcome is not None:
-                outcomes.append(outcome)
-    return outcomes, reports, errors
+                settled, file_writes = settle(outcome, target)
+                outcomes.append(settled)
+                writes.update(file_writes)
+    return outcomes, writes, reports, errors
 
 
 def _ask_early(

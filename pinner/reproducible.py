@@ -350,10 +350,7 @@ def _manager_step_edits(
     if step is not None and step.manager == manager:
         # A RUN of the manager added above the step would use the live mirrors: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    # Above a USER the stage switches to before that RUN (`USER builder` for makepkg, then
-    # `sudo pacman`): the step writes the manager's configuration as root.
-    users = [i for i in plan.stage.instructions[1:] if i.keyword == "USER" and i.line < run.line]
-    anchor = users[0] if users else run
+    anchor = _as_root(plan.stage, run)
     at = _line_start(text, anchor.span.start)
     indent = text[at : anchor.span.start]
     body = (nl + indent).join(new_step.split("\n"))
@@ -398,6 +395,22 @@ def manager_edits(
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+def _as_root(stage: Stage, run: Instruction) -> Instruction:
+    """Where a step above run writes the manager's configuration as root: above the USER that
+    switched away from root before run (`USER builder` for makepkg, then `sudo pacman`), or
+    right above run when it runs as root (the base image's user is taken to be root)."""
+    anchor = run
+    for instruction in stage.instructions[1:]:
+        if instruction.keyword != "USER" or instruction.line > run.line:
+            continue
+        user = instruction.words[0].text if instruction.words else ""
+        if user.partition(":")[0] in ("root", "0"):
+            anchor = run
+        elif anchor is run:
+            anchor = instruction
+    return anchor
 
 
 def _as_installed(cleanup: str, shell: str, installs: Sequence[managers.Install]) -> str:
@@ -490,10 +503,7 @@ def _step_edits(
     if step is not None:
         # An apt RUN added above the step would run on the live archive: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    # Above a USER the stage switches to before that RUN (`USER builder` for makepkg, then
-    # `sudo pacman`): the step writes the manager's configuration as root.
-    users = [i for i in plan.stage.instructions[1:] if i.keyword == "USER" and i.line < run.line]
-    anchor = users[0] if users else run
+    anchor = _as_root(plan.stage, run)
     at = _line_start(text, anchor.span.start)
     indent = text[at : anchor.span.start]
     body = (nl + indent).join(new_step.split("\n"))

@@ -397,6 +397,16 @@ REAL_PATTERNS = {
         ],
         ["curl", "git", "openssl", "perl"],
     ),
+    # The same image switching back to root for pacman: the step stays right above the RUN.
+    "back-to-root": (
+        "FROM archlinux:base\n"
+        "USER build\n"
+        "RUN makepkg --version\n"
+        "USER root\n"
+        "RUN pacman -Syu --noconfirm curl\n",
+        ["USER root\n# pinner: pacman snapshot 20261201T101500Z\n"],
+        ["curl", "openssl"],
+    ),
 }  # fmt: skip
 
 

@@ -268,10 +268,18 @@ def repositories_changed(
     while parent is not None and parent not in parents:
         parents.append(parent)
         parent = by_label.get(parent.parent or "")
+    # A manager may also name the COPY/ADD destinations it reads repositories from (dnf's).
+    copied = getattr(manager, "copied_config", None)
     for line, each in [*((0, p) for p in parents), (None, stage)]:
         for run in each.instructions[1:]:
-            if run.keyword != "RUN":
-                continue
+            if run.keyword in ("COPY", "ADD") and copied is not None and run.words:
+                why = copied(run.keyword, run.words[-1].text)
+                if why is not None:
+                    return (run.line if line is None else line), why
+            if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
+                reproducible.previous_line(parsed.text, run)
+            ):
+                continue  # pinner's own snapshot step (dnf's compose sed) is not a change
             why = manager.config_changes(reproducible.shell_text(parsed.text, run), parsed.escape)
             if why is not None:
                 return (run.line if line is None else line), why

@@ -462,6 +462,10 @@ def _previous_line(text: str, instruction: Instruction) -> str:
     return text[before : max(start - 1, before)].rstrip("\r")
 
 
+# The line above an instruction's first line (the marker comment above a step pinner wrote).
+previous_line = _previous_line
+
+
 def _step_edits(
     parsed: Dockerfile, plan: StagePlan, distro: str, rewrite: Rewrite, nl: str
 ) -> list[Edit]:

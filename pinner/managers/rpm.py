@@ -32,7 +32,14 @@ from pinner.managers import (
     rpmcompose,
 )
 from pinner.managers import repodata as rd
-from pinner.managers.rpmcommands import PROGRAMS, RpmOptions, cleanup_for, read_command
+from pinner.managers.rpmcommands import (
+    PROGRAMS,
+    RpmOptions,
+    cleanup_for,
+    config_path,
+    read_command,
+    repositories_change,
+)
 from pinner.managers.rpmconfig import (
     BASEARCH,
     IMAGE_PATHS,
@@ -187,6 +194,9 @@ class Rpm:
     # The engine reads every layer of the base image: language images (ubi9/python-312 and the
     # like) install packages in upper layers, and the rpmdb there is the one dnf will see.
     reads_every_layer = True
+    # Words after a RUN (or COPY) that changes the repositories dnf reads are not resolved: they
+    # may come from repositories pinner did not read (pinner.outcome).
+    unpins_after_changes = True
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).
@@ -572,7 +582,14 @@ class Rpm:
         return rpmcompose.step(targets) if targets else None
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
-        return None  # no snapshot step to go past
+        return repositories_change(run_text, escape)
+
+    def copied_config(self, keyword: str, destination: str) -> str | None:
+        """Why a COPY or ADD to destination changes the repositories dnf reads, or None."""
+        if not config_path(destination):
+            return None
+        verb = "copies" if keyword == "COPY" else "adds"
+        return f"{verb} a file to {destination}"
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):

@@ -199,3 +199,79 @@ def _removes_cache(path: str) -> bool:
     """Whether `rm -rf path` removes a package cache: the cache, its contents or /var/cache."""
     path = path.rstrip("/*")
     return path.startswith(_CACHE_PATHS) or path == "/var/cache"
+
+
+# Where dnf, yum and microdnf read repositories and their own configuration from.
+CONFIG_PATHS = (
+    "/etc/yum.repos.d",
+    "/etc/distro.repos.d",
+    "/etc/dnf/dnf.conf",
+    "/etc/dnf/vars",
+    "/etc/yum.conf",
+    "/etc/yum/vars",
+)
+_CONFIG_WRITE = re.compile(
+    r">>?[ \t]*['\"]?(?:" + "|".join(re.escape(path) for path in CONFIG_PATHS) + r")\b"
+)
+# Programs that may write a file named on their command line (or, cd, make the next ones do).
+_WRITERS = frozenset(
+    ["tee", "sed", "cp", "mv", "install", "ln", "rm", "curl", "wget", "cd", "echo", "printf"]
+)
+# Packages that bring repositories: epel-release, epel-next-release, centos-release-scl,
+# rpmfusion-free-release, remi-release, centos-stream-repos, fedora-repos-rawhide.
+_REPO_PACKAGE = re.compile(r"(?:[A-Za-z0-9_+.-]*[-_])?(?:release|repos)(?:[-_.][A-Za-z0-9_+.-]*)?")
+# config-manager forms that add, enable or set repositories or options (dnf 4 and dnf5).
+_CONFIG_MANAGER = frozenset(
+    ["--add-repo", "--set-enabled", "--enable", "--setopt", "--save", "addrepo", "setopt"]
+)
+
+
+_QUOTES = " \t'\""
+
+
+def config_path(path: str) -> bool:
+    """Whether path is (or holds) a file dnf reads its repositories or configuration from."""
+    path = path.strip("'\"").rstrip("/")
+    return any(path == p or path.startswith(f"{p}/") for p in CONFIG_PATHS)
+
+
+def repositories_change(run_text: str, escape: str = "\\") -> str | None:
+    """How a RUN changes the repositories later dnf, yum and microdnf commands read (adds or
+    enables one, installs a package that ships one, writes their configuration); None if not."""
+    for invocation in run_invocations(run_text, escape):
+        program, texts = invocation.program, [word.text for word in invocation.args]
+        if program in ("yum-config-manager", "crb", "subscription-manager"):
+            return f"runs {program} {' '.join(texts[:1])}".rstrip()
+        if program in PROGRAMS:
+            command = read_command(invocation)
+            if command is None:
+                continue
+            if command.verb == "config-manager" and any(
+                text.partition("=")[0] in _CONFIG_MANAGER for text in texts
+            ):
+                return f"runs {program} config-manager"
+            if command.verb == "copr" or command.verb.startswith("copr "):
+                return f"runs {program} copr"
+            if command.verb in _INSTALL_VERBS:
+                brought = _repository_package(texts)
+                if brought is not None:
+                    return f"installs {brought}, which adds repositories"
+        elif program == "rpm" and any(t.startswith(("-i", "-U", "-F", "--install")) for t in texts):
+            brought = _repository_package(texts)
+            if brought is not None:
+                return f"installs {brought}, which adds repositories"
+        elif program in _WRITERS and any(config_path(text) for text in texts):
+            return f"changes {next(t for t in texts if config_path(t))}"
+    found = _CONFIG_WRITE.search(run_text)
+    return f"changes {found.group(0).lstrip('>').strip(_QUOTES)}" if found else None
+
+
+def _repository_package(texts: list[str]) -> str | None:
+    """The first word naming a package (or .rpm file, or URL) that ships repositories."""
+    for text in texts:
+        if text.startswith("-"):
+            continue
+        name = text.rsplit("/", 1)[-1]
+        if _REPO_PACKAGE.fullmatch(name) and ("release" in name or "repos" in name):
+            return name
+    return None

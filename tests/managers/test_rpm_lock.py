@@ -476,3 +476,139 @@ def test_check_remote_names_a_malformed_rpmdb_of_the_pinned_image(
         " /var/lib/rpm/rpmdb.sqlite: rpmdb is not a readable SQLite database"
         " (file is not a database)"
     ]
+
+
+# RUN patterns that add or enable repositories before later installs, each reduced from a real
+# Dockerfile (the source named per case): the words after the change are recorded as not pinned
+# with the reason, never resolved from the image's repositories alone; the words before it are.
+# Values: Dockerfile after FROM, {pinned word: version} written by --pin-versions, the words left
+# unpinned, the reason's end.
+ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
+    # carlospeon/buildrpm Dockerfile (rockylinux:9): crb, devel and EPEL in the installing RUN.
+    "set-enabled-and-epel-in-one-run": (
+        "RUN dnf install -y dnf-plugins-core && \\\n"
+        "    dnf config-manager --set-enabled crb && \\\n"
+        "    dnf install -y app epel-release\n",
+        {},
+        ["app", "dnf-plugins-core", "epel-release"],
+        "this RUN or an earlier one runs dnf config-manager",
+    ),
+    # jiangti/fedora-go-docker Dockerfile and monofuel/nim-docker Dockerfile.builder: add-repo
+    # in its own RUN, then (sudo) dnf/yum install from it.
+    "add-repo-then-install": (
+        "RUN dnf install -y app\n"
+        "RUN dnf config-manager --add-repo https://download.docker.com/linux/centos/docker-ce.repo\n"
+        "RUN sudo dnf install -y docker-ce extra\n",
+        {"app": "1.0-1"},
+        ["docker-ce", "extra"],
+        "this RUN or an earlier one runs dnf config-manager",
+    ),
+    # A rockylinux:8 Dockerfile of the code corpus: EPEL's release RPM by URL, then installs.
+    "epel-release-rpm-url": (
+        'RUN dnf -y install "https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm"\n'
+        "RUN dnf --setopt=install_weak_deps=False -y install extra\n",
+        {},
+        ["extra"],
+        "this RUN or an earlier one installs epel-release-latest-9.noarch.rpm, which adds"
+        " repositories",
+    ),
+    # An Oracle Linux 9 install script: curl -o into /etc/yum.repos.d, then dnf install.
+    "curl-repo-file": (
+        "RUN dnf install -y app\n"
+        "RUN curl -fsSLo /etc/yum.repos.d/docker-ce.repo \\\n"
+        "        https://download.docker.com/linux/centos/docker-ce.repo && \\\n"
+        "    dnf install -y docker-ce extra\n",
+        {"app": "1.0-1"},
+        ["docker-ce", "extra"],
+        "this RUN or an earlier one changes /etc/yum.repos.d/docker-ce.repo",
+    ),
+    # A rocky-bootc Containerfile and a mongo.repo setup script: the .repo file is copied in.
+    "copy-repo-file": (
+        "COPY mongo.repo /etc/yum.repos.d/\nRUN dnf install -y extra mongodb-mongosh\n",
+        {},
+        ["extra", "mongodb-mongosh"],
+        "this RUN or an earlier one copies a file to /etc/yum.repos.d/",
+    ),
+    # A rockylinux:10 Dockerfile: epel-release and EPEL's crb script, then a later install.
+    "epel-release-then-crb": (
+        "RUN dnf install -y epel-release && crb enable\nRUN dnf install -y app\n",
+        {},
+        ["app", "epel-release"],
+        "this RUN or an earlier one installs epel-release, which adds repositories",
+    ),
+    # Sensu's documentation and a Grafana setup script: a repo file written through tee.
+    "tee-repo-file-microdnf": (
+        "RUN printf '[sensu]\\nbaseurl=https://example.invalid/yum/\\n' \\\n"
+        "    | tee /etc/yum.repos.d/sensu.repo >/dev/null\n"
+        "RUN microdnf install -y extra\n",
+        {},
+        ["extra"],
+        "this RUN or an earlier one changes /etc/yum.repos.d/sensu.repo",
+    ),
+    # A Centreon build script and Remi's instructions: a release RPM through rpm -Uvh.
+    "rpm-uvh-release": (
+        "RUN dnf install -y app && \\\n"
+        "    rpm -Uvh https://rpms.remirepo.net/enterprise/remi-release-9.rpm\n"
+        "RUN yum install -y extra\n",
+        {},
+        ["app", "extra"],
+        "this RUN or an earlier one installs remi-release-9.rpm, which adds repositories",
+    ),
+    # A reading of the repositories changes nothing (a script that lists their priorities).
+    "reading-repo-files-changes-nothing": (
+        "RUN cat /etc/yum.repos.d/*.repo && dnf install -y app\n",
+        {"app": "1.0-1"},
+        [],
+        "",
+    ),
+}  # fmt: skip
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize("case", sorted(ADDED_REPOS))
+def test_words_after_a_repository_change_are_not_pinned(
+    case: str, capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    body, pins, unpinned, reason = ADDED_REPOS[case]
+    dockerfile = env / "Dockerfile"
+    (env / "mongo.repo").write_text("[mongo]\nbaseurl=https://example.invalid/\n")
+    dockerfile.write_text(f"FROM centos:stream9\n{body}")
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    versions = {p.name: p.version for p in stage.packages}
+    for name, version in pins.items():
+        assert versions[name] == version
+        assert f"{name}-{version}" in text
+    assert sorted(u.name for u in stage.unpinned) == unpinned
+    assert {u.reason for u in stage.unpinned} == ({f"not pinned: {reason}"} if reason else set())
+    # No word after the change is pinned in the text, and nothing it may need is recorded.
+    assert not set(unpinned) & set(versions)
+    assert "extra-2:" not in text
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    before = dockerfile.read_text(), (env / "Dockerfile.lock").read_text()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == before
+
+
+@needs_rpm_tools
+def test_a_repository_change_in_the_parent_stage_unpins_the_child_words(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM centos:stream9 AS base\nRUN dnf install -y epel-release\n\n"
+        "FROM base\nRUN dnf install -y extra\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    _, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(u.name, u.reason) for u in child.unpinned] == [
+        ("extra", "not pinned: an earlier stage installs epel-release, which adds repositories")
+    ]
+    assert child.packages == ()
+    assert run_errors(dockerfile.read_text()) == []

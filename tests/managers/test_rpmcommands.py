@@ -8,7 +8,14 @@ from shell_syntax import checkers
 from pinner import syntax
 from pinner.apt.shell import run_invocations
 from pinner.managers.rpm import MANAGER
-from pinner.managers.rpmcommands import PROGRAMS, RpmCommand, RpmOptions, cleanup_for, read_command
+from pinner.managers.rpmcommands import (
+    PROGRAMS,
+    RpmCommand,
+    RpmOptions,
+    cleanup_for,
+    read_command,
+    repositories_change,
+)
 from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
 from pinner.reproducible import join_cleanup
 
@@ -240,3 +247,39 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
     assert note is None
     assert cleanup in new
     assert syntax.errors(new, checkers()) == []
+
+
+@pytest.mark.parametrize(
+    ("run_text", "expected"),
+    [
+        ("dnf install -y epel-release", "installs epel-release, which adds repositories"),
+        ("dnf install -y epel-next-release", "installs epel-next-release, which adds repositories"),
+        ("yum install -y centos-release-scl", "installs centos-release-scl, which adds repositories"),
+        (
+            'dnf -y install "https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm"',
+            "installs epel-release-latest-9.noarch.rpm, which adds repositories",
+        ),
+        ("rpm -Uvh https://x.invalid/remi-release-9.rpm", "installs remi-release-9.rpm, which adds repositories"),
+        ("dnf config-manager --add-repo https://x.invalid/d.repo", "runs dnf config-manager"),
+        ("dnf config-manager --set-enabled crb", "runs dnf config-manager"),
+        ("dnf5 config-manager addrepo --from-repofile=https://x.invalid/d.repo", "runs dnf5 config-manager"),
+        ("dnf config-manager --setopt=install_weak_deps=False --save", "runs dnf config-manager"),
+        ("sudo yum-config-manager --add-repo https://x.invalid/h.repo", "runs yum-config-manager --add-repo"),
+        ("crb enable", "runs crb enable"),
+        ("dnf -y copr enable sentry/kernel-fsync", "runs dnf copr"),
+        ("curl -fsSLo /etc/yum.repos.d/d.repo https://x.invalid/d.repo", "changes /etc/yum.repos.d/d.repo"),
+        ("wget -O /etc/yum.repos.d/epel.repo https://x.invalid/e.repo", "changes /etc/yum.repos.d/epel.repo"),
+        ("echo '[x]' > /etc/yum.repos.d/x.repo", "changes /etc/yum.repos.d"),
+        ("printf '[x]\\n' | tee -a /etc/yum.repos.d/x.repo", "changes /etc/yum.repos.d/x.repo"),
+        ("sed -i s/enabled=0/enabled=1/ /etc/yum.repos.d/x.repo", "changes /etc/yum.repos.d/x.repo"),
+        ("echo install_weak_deps=False >> /etc/dnf/dnf.conf", "changes /etc/dnf/dnf.conf"),
+        # Nothing the later commands read changes:
+        ("dnf install -y git rpm-build redhat-rpm-config releasetools", None),
+        ("cat /etc/yum.repos.d/*.repo", None),
+        ("dnf install -y 'dnf-command(config-manager)' && dnf clean all", None),
+        ("microdnf install -y tar", None),
+        ("dnf -y --setopt=reposdir=/tmp/build-repos install vim", None),
+    ],
+)  # fmt: skip
+def test_repositories_change(run_text: str, expected: str | None) -> None:
+    assert repositories_change(run_text) == expected

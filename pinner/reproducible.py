@@ -259,6 +259,9 @@ def stage_edits(
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
         installs = commands.install_packages(shell, escape=parsed.escape)
         cleanup = sources.cleanup_for(text[start:end], escape=parsed.escape) if installs else None
+        if cleanup is not None:
+            apt_runs = commands.apt_commands(shell, escape=parsed.escape)
+            cleanup = _as_installed(cleanup, shell, [c.start for c in apt_runs])
         if installs and shell.startswith("[") and ending(shell, parsed.escape) is None:
             # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
             notes.append(
@@ -389,7 +392,7 @@ def manager_edits(
         new = apply_edits(shell, pins)
         cleanup = manager.cleanup(shell, invocations) if installs else None
         if cleanup is not None:
-            cleanup = _as_installed(cleanup, shell, installs)
+            cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
         notes += cleanup_notes
         if new != shell:
@@ -413,12 +416,12 @@ def _as_root(stage: Stage, run: Instruction) -> Instruction:
     return anchor
 
 
-def _as_installed(cleanup: str, shell: str, installs: Sequence[managers.Install]) -> str:
-    """cleanup run through sudo or doas where the RUN's installs are (a non-root USER's RUN):
-    the cache is root's to empty."""
-    wrappers = {shell[i.start :].split(None, 1)[0] for i in installs}
+def _as_installed(cleanup: str, shell: str, starts: Sequence[int]) -> str:
+    """cleanup run through sudo or doas where the RUN's manager commands (starting at starts)
+    are (a non-root USER's RUN): the caches are root's to empty, each command of it as root."""
+    wrappers = {shell[start:].split(None, 1)[0] for start in starts}
     if len(wrappers) == 1 and (wrapper := wrappers.pop()) in ("sudo", "doas"):
-        return f"{wrapper} {cleanup}"
+        return " && ".join(f"{wrapper} {command}" for command in cleanup.split(" && "))
     return cleanup
 
 

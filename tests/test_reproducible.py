@@ -676,3 +676,29 @@ def test_uses_named_per_platform_move_with_the_rewrite() -> None:
 )
 def test_a_new_parse_is_asked_for_where_the_rewrite_may_change_a_use(text: str) -> None:
     assert rewritten_as_parsed(text, rw()).uses is None
+
+
+def test_an_apt_run_through_sudo_under_a_user_gets_its_cleanup_through_sudo() -> None:
+    # A non-root USER cannot empty apt's caches: `apt-get clean` fails on its lock file and the
+    # build with it. Each cleanup command goes through the sudo the RUN's apt commands use, and
+    # the step goes above the USER, where it still writes the sources as root.
+    text = (
+        "FROM example/with-sudo:1\nUSER app\n"
+        "RUN sudo apt-get update && sudo apt-get install -y --no-install-recommends hello\n"
+    )
+    new, notes = rewrite(text, rw({"0": "debian"}))
+    as_root = " && ".join(f"sudo {command}" for command in CLEANUP.split(" && "))
+    assert new == (
+        f"{HEAD}FROM example/with-sudo:1\n{ARG}{step()}USER app\n"
+        "RUN sudo apt-get update && sudo apt-get install -y --no-install-recommends hello \\\n"
+        f"    && {as_root}\n"
+    )
+    assert notes == []
+    assert shell_syntax.run_errors(new) == []
+    assert rewrite(new, rw({"0": "debian"}))[0] == new
+
+
+def test_an_apt_run_as_root_and_through_sudo_at_once_keeps_a_plain_cleanup() -> None:
+    text = "FROM debian:bookworm\nRUN apt-get update && sudo apt-get install -y hello\n"
+    new, _ = rewrite(text, rw({"0": "debian"}))
+    assert new.endswith(f"sudo apt-get install -y hello \\\n    && {CLEANUP}\n")

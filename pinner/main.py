@@ -8,7 +8,7 @@ import math
 import os
 import sys
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pinner import DEFAULT_TIMEOUT, __version__
@@ -18,9 +18,11 @@ from pinner.output import MAX_LINE, print_json_failure, untrusted
 # Each command imports what it needs when it runs: --version, --help and the offline commands
 # never import httpx or asyncio (half of a bare start's time).
 if TYPE_CHECKING:
+    from pinner.commands.run import Run
     from pinner.config import Config
     from pinner.outcome import Options
     from pinner.remote.registry import Settings
+    from pinner.workspace import Selection
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 
@@ -385,6 +387,32 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
     )
 
 
+def _mirrors_only(args: argparse.Namespace, config: Config) -> Options:
+    from pinner.outcome import Options
+
+    return Options(snapshot_mirrors=_snapshot_mirrors(args, config))
+
+
+def _run(
+    args: argparse.Namespace,
+    config: Config,
+    files: Selection,
+    options: Callable[[argparse.Namespace, Config], Options],
+) -> Run:
+    """What a command that asks registries is asked: its files, settings, options and output."""
+    from pinner.commands.run import Run
+
+    settings = _settings(args, config)  # its usage errors come before the options'
+    return Run(
+        files,
+        settings,
+        options(args, config),
+        dry_run=getattr(args, "dry_run", False),  # check --remote has no --dry-run
+        as_json=args.as_json,
+        quiet=args.quiet,
+    )
+
+
 def _kubernetes(config: Config) -> frozenset[str]:
     """The manifests the configuration names, its globs taken from the file's folder."""
     from pinner import refs
@@ -435,37 +463,25 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "lock":
         from pinner.commands.lock import lock
 
-        return lock(
-            settings=_settings(args, config),
-            options=_options(args, config),
-            dry_run=args.dry_run,
-            **common,
-        )
+        return lock(run=_run(args, config, files, _options))
     if args.command == "update":
         from pinner.commands.update import update
         from pinner.updater import Scope
 
-        scope = Scope(tuple(args.image), args.only, args.strict)
         return update(
-            settings=_settings(args, config),
-            options=_options(args, config),
-            scope=scope,
+            run=_run(args, config, files, _options),
+            scope=Scope(tuple(args.image), args.only, args.strict),
             report_path=args.report,
             exit_code=args.exit_code,
-            dry_run=args.dry_run,
-            **common,
         )
     if args.command == "check":
         if args.remote:
             from pinner.commands.check_remote import check_remote
             from pinner.updater import Scope
 
-            scope = Scope(tuple(args.image), "images", args.strict)
             return check_remote(
-                settings=_settings(args, config),
-                scope=scope,
-                snapshot_mirrors=_snapshot_mirrors(args, config),
-                **common,
+                run=_run(args, config, files, _mirrors_only),
+                scope=Scope(tuple(args.image), "images", args.strict),
             )
         from pinner.commands.check import check
 

@@ -21,6 +21,7 @@ NETWORKED = frozenset(
         "pinner.commands.check_remote",
         "pinner.commands.diff",
         "pinner.commands.lock",
+        "pinner.commands.run",
         "pinner.commands.update",
         "pinner.commands.verify",
         "pinner.stagework",

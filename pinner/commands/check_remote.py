@@ -3,46 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 from pinner import refresh, stagework
+from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem
 from pinner.output import Reporter, print_json, print_json_failure
 from pinner.refresh import FileReport, ImageChange
-from pinner.remote.cache import default_cache_dir
-from pinner.remote.registry import Settings
-from pinner.remote.session import Session
 from pinner.updater import Scope, image_changes, refresh_queries
-from pinner.workspace import Selection, Target, load, unlocked
+from pinner.workspace import Target, load, unlocked
 
 
-def check_remote(
-    *,
-    selection: Selection,
-    settings: Settings,
-    scope: Scope | None = None,
-    as_json: bool = False,
-    quiet: bool = False,
-    snapshot_mirrors: Mapping[str, str] | None = None,
-) -> int:
+def check_remote(*, run: Run, scope: Scope | None = None) -> int:
     """`check --remote`: read-only; list moved tags and package entries the snapshot contradicts."""
-    report = Reporter(quiet=quiet)
+    report = Reporter(quiet=run.quiet)
     scope = (scope or Scope())._replace(only="images")
-    targets, failures = load(selection)
+    targets, failures = load(run.selection)
     errors = failures + unlocked(targets)
     moved: list[FileReport] = []
     problems: list[str] = []
     if not errors:
-        moved, problems, errors = asyncio.run(
-            _moved(targets, settings, scope, report, snapshot_mirrors)
-        )
+        moved, problems, errors = asyncio.run(_moved(targets, run, scope, report))
     if errors:
         for error in errors:
             report.error(str(error))
-        if as_json:
+        if run.as_json:
             print_json_failure(errors, 1)
         return 1
-    if as_json:
+    if run.as_json:
         print_json({**refresh.as_json(moved, scope.strict), "package_problems": problems})
     else:
         for line in problems:
@@ -68,21 +55,10 @@ def _unlisted(change: ImageChange) -> str:
 
 
 async def _moved(
-    targets: list[Target],
-    settings: Settings,
-    scope: Scope,
-    report: Reporter,
-    snapshot_mirrors: Mapping[str, str] | None = None,
+    targets: list[Target], run: Run, scope: Scope, report: Reporter
 ) -> tuple[list[FileReport], list[str], list[Problem]]:
     """Pinned tags that moved, what the snapshots contradict in locked packages, and errors."""
-    session = Session.for_run(
-        targets,
-        settings,
-        report,
-        snapshot_mirrors=snapshot_mirrors,
-        cache_dir=default_cache_dir(),
-        refresh=True,
-    )
+    session = run.session(targets, report, refresh=True)
     problems: list[str] = []
     errors: list[Problem] = []
     async with session:

@@ -8,9 +8,9 @@ import shlex
 import sys
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 
 from pinner import files, stagework
+from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem
 from pinner.outcome import (
     Options,
@@ -26,52 +26,42 @@ from pinner.outcome import (
     without_changed_pins,
 )
 from pinner.output import Reporter, print_json
-from pinner.remote.cache import default_cache_dir
-from pinner.remote.registry import Manifest, Settings
+from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import Selection, Target, in_file
+from pinner.workspace import Target, in_file
 
 
-def lock(
-    *,
-    selection: Selection,
-    settings: Settings,
-    options: Options | None = None,
-    dry_run: bool = False,
-    as_json: bool = False,
-    quiet: bool = False,
-    cache_dir: Path | None = None,
-) -> int:
+def lock(*, run: Run) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
-    report = Reporter(quiet=quiet)
-    options = one_time(options or Options())
-    targets, errors = load_targets(selection, options, lock_texts=dry_run)
+    report = Reporter(quiet=run.quiet)
+    options = one_time(run.options)
+    targets, errors = load_targets(run.selection, options, lock_texts=run.dry_run)
     # Writes and diffs compare with the files as they are, not as the lock worked on them. They
     # need each file's text, not its parse: _lock_all drops each parse once its file is locked.
     originals = {t.path: text_only(t) for t in targets}
     work = deque(without_changed_pins(t, options) for t in targets)
     del targets
-    cache = cache_dir or default_cache_dir()
+    session = run.session(work, report)
     outcomes, writes, lock_errors, session_requests = asyncio.run(
-        _lock_all(work, originals, settings, options, cache, report, resolve_only=bool(errors))
+        _lock_all(work, originals, session, options, resolve_only=bool(errors))
     )
     errors += lock_errors
     if errors:
-        return report.failures(errors, as_json=as_json)
+        return report.failures(errors, as_json=run.as_json)
     for outcome in outcomes:
         for note in outcome.notes:
             report.notice(note)
     signature_notice(report, outcomes)
-    if dry_run:
+    if run.dry_run:
         sys.stdout.write(diffs(outcomes, writes))
     else:
         files.write_all(writes)
-    if as_json:
+    if run.as_json:
         print_json(
             {"ok": True, "files": [_result(o) for o in outcomes], "requests": session_requests}
         )
     changed = sum(1 for o in outcomes if o.target.path in writes or o.target.lock_path in writes)
-    verb = "would change" if dry_run else "changed"
+    verb = "would change" if run.dry_run else "changed"
     report.notice(f"{len(outcomes)} file(s); {verb} {changed}")
     _build_hint(report, outcomes)
     return 0
@@ -80,10 +70,8 @@ def lock(
 async def _lock_all(
     targets: deque[Target],
     originals: dict[str, Target],
-    settings: Settings,
+    session: Session,
     options: Options,
-    cache_dir: Path,
-    report: Reporter,
     *,
     resolve_only: bool,
 ) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
@@ -93,13 +81,6 @@ async def _lock_all(
     dropped once it is locked, and its original (the file as read, by path) once settled.
     resolve_only: other files already failed, so only resolution failures are still worth telling.
     """
-    session = Session.for_run(
-        targets,
-        settings,
-        report,
-        snapshot_mirrors=options.snapshot_mirrors,
-        cache_dir=cache_dir,
-    )
     outcomes = []
     writes: dict[str, str] = {}
     async with session:

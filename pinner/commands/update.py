@@ -7,9 +7,9 @@ import contextlib
 import sys
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 
 from pinner import files, refresh
+from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
     Options,
@@ -23,44 +23,34 @@ from pinner.outcome import (
 from pinner.output import Reporter, print_json
 from pinner.reference import ImageRef
 from pinner.refresh import FileReport
-from pinner.remote.cache import default_cache_dir
-from pinner.remote.registry import Manifest, Settings
+from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
 from pinner.updater import Scope, refresh_queries, update_target
-from pinner.workspace import Selection, Target, in_file, parse_read, read, split, unlocked
+from pinner.workspace import Target, in_file, parse_read, read, split, unlocked
 
 EXIT_CHANGED = 5
 
 
 def update(
     *,
-    selection: Selection,
-    settings: Settings,
-    options: Options | None = None,
+    run: Run,
     scope: Scope | None = None,
     report_path: str | None = None,
     exit_code: bool = False,
-    dry_run: bool = False,
-    as_json: bool = False,
-    quiet: bool = False,
-    cache_dir: Path | None = None,
 ) -> int:
     """Re-resolve, write what moved (all of it or nothing), report it."""
-    report = Reporter(quiet=quiet)
-    options, scope = one_time(options or Options()), scope or Scope()
-    cache = cache_dir or default_cache_dir()
-    outcomes, writes, reports, errors = asyncio.run(
-        _update_all(selection, settings, options, scope, cache, report, lock_texts=dry_run)
-    )
+    report = Reporter(quiet=run.quiet)
+    run, scope = run._replace(options=one_time(run.options)), scope or Scope()
+    outcomes, writes, reports, errors = asyncio.run(_update_all(run, scope, report))
     if errors:
-        return report.failures(errors, as_json=as_json)
+        return report.failures(errors, as_json=run.as_json)
     if report_path is not None:
         writes[report_path] = refresh.markdown(reports, scope.strict)
-    if dry_run:
+    if run.dry_run:
         sys.stdout.write(diffs(outcomes, writes))
     else:
         files.write_all(writes)
-    if as_json:
+    if run.as_json:
         print_json(refresh.as_json(reports, scope.strict))
     for outcome in outcomes:
         for note in outcome.notes:
@@ -72,25 +62,18 @@ def update(
 
 
 async def _update_all(
-    selection: Selection,
-    settings: Settings,
-    options: Options,
-    scope: Scope,
-    cache_dir: Path,
-    report: Reporter,
-    *,
-    lock_texts: bool,
+    run: Run, scope: Scope, report: Reporter
 ) -> tuple[list[Outcome], dict[str, str], list[FileReport], list[Problem]]:
     """Refresh every file against one run's answers; its settled outcomes, writes, reports, errors.
 
     The registry is asked as soon as the locks are read, and the Dockerfiles parse meanwhile.
     Each file is settled once refreshed, its parse and lock records let go (outcome.settle).
-    lock_texts: keep the locks' texts (--dry-run shows diffs of them).
+    The locks' texts are kept for --dry-run alone, which shows diffs of them.
     """
-    entries = read(selection, lock_texts=lock_texts)
-    session, asked = _ask_early(entries, settings, options, scope, cache_dir, report)
+    entries = read(run.selection, lock_texts=run.dry_run)
+    session, asked = _ask_early(entries, run, scope, report)
     try:
-        targets, errors = await _parse_all(entries, options)
+        targets, errors = await _parse_all(entries, run.options)
         errors += unlocked(targets)
     except BaseException:
         await _abandon(session, asked)
@@ -99,7 +82,7 @@ async def _update_all(
         await _abandon(session, asked)
         return [], {}, [], errors
     if session is None or asked is None:
-        session = _session(targets, settings, options, cache_dir, report)
+        session = run.session(targets, report, refresh=True)
         asked = asyncio.ensure_future(session.resolve_images(refresh_queries(targets, scope)))
     del entries
     work = deque(targets)
@@ -112,7 +95,7 @@ async def _update_all(
             target = work.popleft()
             try:
                 outcome, file_report, file_errors = await update_target(
-                    session, target, fresh, options, scope
+                    session, target, fresh, run.options, scope
                 )
             except PinnerError as e:
                 errors.append(in_file(target, e))
@@ -126,14 +109,12 @@ async def _update_all(
     return outcomes, writes, reports, errors
 
 
+Answers = asyncio.Future[dict[ImageRef, Manifest | RegistryError]]
+
+
 def _ask_early(
-    entries: Sequence[Target | Problem],
-    settings: Settings,
-    options: Options,
-    scope: Scope,
-    cache_dir: Path,
-    report: Reporter,
-) -> tuple[Session | None, asyncio.Future[dict[ImageRef, Manifest | RegistryError]] | None]:
+    entries: Sequence[Target | Problem], run: Run, scope: Scope, report: Reporter
+) -> tuple[Session | None, Answers | None]:
     """The session and its requests for what the locks pinned, sent before any file is parsed.
 
     None while a file already failed to read or has no lock: that run fails, and asks nothing.
@@ -142,28 +123,11 @@ def _ask_early(
     if len(targets) < len(entries) or unlocked(targets):
         return None, None
     try:
-        session = _session(targets, settings, options, cache_dir, report)
+        session = run.session(targets, report, refresh=True)
     except PinnerError:
         return None, None  # an unreadable Docker config is told once the files are known good
     queries = refresh_queries(targets, scope)  # read from the locks alone
     return session, asyncio.ensure_future(session.resolve_images(queries))
-
-
-def _session(
-    targets: Sequence[Target],
-    settings: Settings,
-    options: Options,
-    cache_dir: Path,
-    report: Reporter,
-) -> Session:
-    return Session.for_run(
-        targets,
-        settings,
-        report,
-        snapshot_mirrors=options.snapshot_mirrors,
-        cache_dir=cache_dir,
-        refresh=True,
-    )
 
 
 async def _parse_all(
@@ -179,9 +143,7 @@ async def _parse_all(
     return targets, errors + platform_errors
 
 
-async def _abandon(
-    session: Session | None, asked: asyncio.Future[dict[ImageRef, Manifest | RegistryError]] | None
-) -> None:
+async def _abandon(session: Session | None, asked: Answers | None) -> None:
     """Stop the requests of a run that fails before it needs their answers, and close them."""
     if asked is not None:
         asked.cancel()

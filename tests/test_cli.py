@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import importlib.util
 import json
 import os
 import socket
@@ -460,7 +461,8 @@ try:
     code = main(sys.argv[1:])
 except SystemExit as e:
     code = e.code
-print(code, *sorted({"httpx", "asyncio", "tomlkit", "httpcore", "anyio"} & set(sys.modules)))
+heavy = {"httpx", "asyncio", "tomlkit", "httpcore", "anyio", "trio", "attr"}
+print(code, *sorted(name for name in heavy if sys.modules.get(name) is not None))
 """
 
 
@@ -536,6 +538,22 @@ def test_check_imports_only_what_it_uses(
     assert lazy_after(tmp_path, "check", "-q", "--json") == "0 json"
     (tmp_path / "pinner.toml").write_text('exclude = ["vendor/*"]\n')
     assert lazy_after(tmp_path, "check", "-q") == "0 tomllib"
+
+
+def test_a_network_command_leaves_an_installed_trio_unimported(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # httpcore imports trio (and attrs) whenever it is installed; pinner runs on asyncio alone.
+    if importlib.util.find_spec("trio") is None:
+        pytest.skip("trio is not installed, so httpcore cannot import it")
+    push_index(registry, "cli/trio", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/trio:1\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    loaded = imports_after(tmp_path, "update", "--images-only", str(dockerfile)).split()
+
+    assert loaded == ["0", "anyio", "asyncio", "httpcore", "httpx"]
 
 
 def test_check_findings(

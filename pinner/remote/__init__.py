@@ -1,1 +1,8 @@
 """Everything in pinner that talks to the network or to the on-disk cache."""
+
+import sys
+
+# httpcore imports trio whenever it is installed, to serve trio event loops as well; pinner runs
+# on asyncio alone, and trio's import (attrs with it) was most of httpx's: about 0.1 s of CPU in
+# every run that asks a registry. A trio imported before pinner is left as it is.
+sys.modules.setdefault("trio", None)  # type: ignore[arg-type]

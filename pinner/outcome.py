@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,6 +81,7 @@ def one_time(options: Options) -> Options:
     return options if options.now is not None else options._replace(now=time.time())
 
 
+@functools.lru_cache(maxsize=64)  # a run has one snapshot time, asked three times per file
 def epoch_of(timestamp: str) -> int:
     """Seconds since 1970 of a YYYYMMDDTHHMMSSZ timestamp."""
     import calendar  # lock and update only; check reads no time this way

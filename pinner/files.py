@@ -118,6 +118,7 @@ def write_all(texts: Mapping[str, str]) -> None:
     for real, shown, _ in targets:
         _check_writable(real, shown)
     staged: list[_Staged] = []
+    committed = False
     with _sigint_deferred() as interrupted:
         try:
             for real, shown, text in targets:
@@ -125,9 +126,11 @@ def write_all(texts: Mapping[str, str]) -> None:
                 if interrupted:
                     raise KeyboardInterrupt
             _commit(staged)
+            committed = True  # every temp file is renamed: none is left to remove
         finally:
             for item in staged:
-                _remove(item.temp)
+                if not committed:
+                    _remove(item.temp)
                 if item.backup is not None:
                     _remove(item.backup)
 

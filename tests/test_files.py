@@ -108,6 +108,27 @@ def test_a_write_creates_one_temp_file_per_target(
     assert leftovers(tmp_path) == []
 
 
+def test_a_write_removes_only_the_backups_once_every_file_is_renamed(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The temp files are renamed over their targets: asking to remove them again was a failing
+    # system call per file.
+    a, b = two
+    removed: list[str] = []
+    real_unlink = os.unlink
+
+    def unlink(path: str, *args: object, **kwargs: object) -> None:
+        removed.append(os.path.basename(path))
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    files.write_all({str(a): "FROM a\n", str(b): "FROM b\n", f"{b}.lock": "version = 1\n"})
+    assert len(removed) == 2  # the backups of a and b; the new lock had none
+    assert all(name.endswith(".old") for name in removed)
+    assert leftovers(tmp_path) == []
+    assert (a.read_text(), b.read_text()) == ("FROM a\n", "FROM b\n")
+
+
 def test_a_backup_name_taken_falls_back_to_a_fresh_name(
     tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

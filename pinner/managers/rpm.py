@@ -485,10 +485,7 @@ class Rpm:
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
         if snapshot and rpmcompose.family(config) is None:
-            notes.append(
-                f"{untrusted(config.distro)} {untrusted(config.releasever)} publishes no dated"
-                " composes: --snapshot pins versions only"
-            )
+            notes.append(rpmcompose.no_composes(config))
         signatures: set[str] = set()
         targets: dict[str, rpmcompose.Target] = {}
         live = False

@@ -78,6 +78,25 @@ def family(config: RpmConfig) -> str | None:
     return None
 
 
+# Fedora's development lines, whose $releasever is a word (fedora-release-common provides
+# system-release(releasever) = rawhide or eln there): pungi composes them nightly, with ids
+# such as Fedora-Rawhide-20241125.n.0, which pinner does not follow.
+_NIGHTLY = {"rawhide": ("Rawhide", "Fedora-Rawhide"), "eln": ("ELN", "Fedora-ELN")}
+
+
+def no_composes(config: RpmConfig) -> str:
+    """What --snapshot does for a stage whose distribution has no composes pinner follows."""
+    distro, version = untrusted(config.distro), untrusted(config.releasever)
+    nightly = _NIGHTLY.get(config.releasever) if config.distro == "fedora" else None
+    if nightly is not None:
+        line, prefix = nightly
+        return (
+            f"{distro} {version}: pinner does not follow {line}'s nightly composes"
+            f" ({prefix}-YYYYMMDD.n.N); --snapshot pins versions only"
+        )
+    return f"{distro} {version} publishes no dated composes: --snapshot pins versions only"
+
+
 def series(config: RpmConfig, repo: Repo, mirrors: Mapping[str, str]) -> Series | None:
     """The composes a repository of the image can be pointed at, None if it has none."""
     version = config.releasever

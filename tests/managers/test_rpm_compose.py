@@ -275,3 +275,27 @@ def test_a_distribution_without_composes_says_so_in_one_line() -> None:
     assert "rocky 9 publishes no dated composes: --snapshot pins versions only" in found.notes
     assert found.rebuildable is False
     assert manager.step(rocky, SNAPSHOT, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("distro", "releasever", "expected"),
+    [
+        (
+            "fedora",
+            "rawhide",
+            "fedora rawhide: pinner does not follow Rawhide's nightly composes"
+            " (Fedora-Rawhide-YYYYMMDD.n.N); --snapshot pins versions only",
+        ),
+        (
+            "fedora",
+            "eln",
+            "fedora eln: pinner does not follow ELN's nightly composes"
+            " (Fedora-ELN-YYYYMMDD.n.N); --snapshot pins versions only",
+        ),
+        ("rocky", "9", "rocky 9 publishes no dated composes: --snapshot pins versions only"),
+    ],
+)
+def test_no_composes_says_what_snapshot_does(distro: str, releasever: str, expected: str) -> None:
+    config = RpmConfig(distro, "43", releasever, "x86_64", (), True, (), None, ())
+    assert rc.family(config) is None
+    assert rc.no_composes(config) == expected

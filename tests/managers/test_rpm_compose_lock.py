@@ -15,7 +15,7 @@ import pytest
 from cli import run
 from handmade import push
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo, needs_rpm_tools
+from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
@@ -236,3 +236,61 @@ def test_a_stage_without_its_compose_step_fails_check(
     assert out == (
         f"{dockerfile}:5: stage 0: dnf runs without pinner's snapshot step at 20261201T101500Z\n"
     )
+
+
+RAWHIDE_RELEASE = (
+    b'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=43\nREDHAT_SUPPORT_PRODUCT_VERSION=rawhide\n'
+)
+
+
+@needs_rpm_tools
+def test_snapshot_on_rawhide_pins_versions_and_says_its_composes_are_not_followed(
+    capsys: pytest.CaptureFixture[str], registry: Registry, env: Path, tmp_path: Path
+) -> None:
+    # A Rawhide image: fedora-release-common provides system-release(releasever) = rawhide
+    # (fedora-release.spec: "Make $releasever return rawhide on Rawhide"), so dnf reads
+    # $releasever as "rawhide"; its one enabled repository is [rawhide].
+    release = Spec(
+        "fedora-release-common", "43", provides=("system-release(releasever) = rawhide",)
+    )
+    repo = build_repo([release, Spec("app", "1.0", requires=("lib",)), LIB], tmp_path / "rawhide")
+    root = tmp_path / "root"
+    dnf_install(root, repo, ["fedora-release-common"])
+    files = {
+        "etc/os-release": RAWHIDE_RELEASE,
+        "etc/yum.repos.d/fedora-rawhide.repo": (
+            TESTDATA / "repos/fedora-rawhide/fedora-rawhide.repo"
+        ).read_bytes(),
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    push(files_image(files), registry, "library/fedora", "rawhide")
+    push_image(registry, "docker/dockerfile", "1.23")
+    served = {f"/rawhide/repodata/{p.name}": p.read_bytes() for p in (repo / "repodata").iterdir()}
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM fedora:rawhide\nRUN dnf install -y app\n")
+    with Mirror(served) as mirror:
+        code, _, err = pinner_at(
+            capsys,
+            registry.host,
+            f"fedora={mirror.url}",
+            "linux/amd64",
+            "lock",
+            "--snapshot",
+            "20261201T101500Z",
+            "--pin-versions",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    # No compose step: the words carry the versions, which the lock records.
+    assert "# pinner: dnf snapshot" not in text
+    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # The lock's release is os-release's VERSION_ID; dnf's $releasever is "rawhide".
+    assert (stage.distro, stage.release, stage.step) == ("fedora", "43", None)
+    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.0-1")}
+    assert (
+        "fedora rawhide: pinner does not follow Rawhide's nightly composes"
+        " (Fedora-Rawhide-YYYYMMDD.n.N); --snapshot pins versions only"
+    ) in stage.notes

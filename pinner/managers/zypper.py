@@ -473,6 +473,9 @@ class Zypper:
     # zypper in the build reads the whole image: an upper layer's zypp.conf, repositories or
     # rpm database count as the OS layer's do.
     reads_every_layer = True
+    # Words after a RUN (or COPY) that adds or changes repositories are not resolved: they may
+    # come from repositories pinner did not read, past the snapshot step (pinner.outcome).
+    unpins_after_changes = True
 
     def __init__(self) -> None:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.
@@ -630,10 +633,17 @@ class Zypper:
     def config_changes(self, run_text: str, escape: str) -> str | None:
         for command in zypper_commands(run_text, escape=escape):
             if command.verb in ("addrepo", "modifyrepo", "removerepo"):
-                return f"runs zypper {command.verb}; later zypper RUNs may not use the snapshot"
+                return f"runs zypper {command.verb}"
         if re.search(rf"(>|\b(tee|cp|mv|sed)\b.*){re.escape(REPOS_DIR)}", run_text):
-            return f"changes {REPOS_DIR}; later zypper RUNs may not use the snapshot"
+            return f"changes {REPOS_DIR}"
         return None
+
+    def copied_config(self, keyword: str, destination: str) -> str | None:
+        """Why a COPY or ADD to destination changes the repositories zypper reads, or None."""
+        path = destination.rstrip("/")
+        if path != REPOS_DIR and not path.startswith(f"{REPOS_DIR}/"):
+            return None
+        return f"{'copies' if keyword == 'COPY' else 'adds'} a file to {destination}"
 
     def pin_word(self, name: str, version: str) -> str:
         return pin_word(name, version)

@@ -317,3 +317,52 @@ def test_a_stage_from_a_stage_records_only_what_it_adds(
     ]
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(
+            "RUN zypper -n ar -f https://download.opensuse.org/repositories/devel:/tools/"
+            "openSUSE_Tumbleweed/ devel-tools \\\n    && zypper -n in ca-certificates\n",
+            "this RUN or an earlier one runs zypper addrepo",
+            id="addrepo",
+        ),
+        pytest.param(
+            "COPY devel-tools.repo /etc/zypp/repos.d/\nRUN zypper -n in ca-certificates\n",
+            "this RUN or an earlier one copies a file to /etc/zypp/repos.d/",
+            id="copy-repo-file",
+        ),
+    ],
+)
+def test_words_after_a_repository_change_are_not_pinned(
+    change: str,
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    history: Mirror,
+    env: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    (env / "devel-tools.repo").write_text("[devel-tools]\nbaseurl=https://example.invalid/\n")
+    dockerfile.write_text(f"{DOCKERFILE}{change}")
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, history, *args)
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # curl, before the change, from the snapshot; ca-certificates after it, not resolved.
+    assert {p.name: p.version for p in stage.packages} == {
+        "curl": "8.10.1-1",
+        "libcurl4": "8.10.1-1",
+    }
+    assert [(u.name, u.reason) for u in stage.unpinned] == [
+        ("ca-certificates", f"not pinned: {reason}")
+    ]
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    before = text, (env / "Dockerfile.lock").read_text()
+    code, _, err = _pinner(capsys, hub, history, *args)
+    assert code == 0, err
+    assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == before

@@ -39,9 +39,15 @@ class Progress:
         self.total = total
         self.done = 0
         self.stream = stream
+        self.wanted = enabled
         self.enabled = enabled and total > 0
         self.started = time.monotonic()
         self.shown = False
+
+    def grow(self, count: int) -> None:
+        """Count more items to do: work found while the first items are under way."""
+        self.total += count
+        self.enabled = self.wanted and self.total > 0
 
     def advance(self, count: int = 1) -> None:
         """Count finished items; redraw if the run has taken more than a moment."""

@@ -20,6 +20,8 @@ import pinner
 from pinner import __version__
 from pinner import dockerfile as dockerfile_module
 from pinner.main import main
+from pinner.reference import ImageRef
+from pinner.remote.session import Session
 
 pytestmark = pytest.mark.usefixtures("docker_config")
 
@@ -826,3 +828,42 @@ def test_an_image_named_per_platform_is_locked_for_each(
         f'reference = "{h}/cli/app-arm64:1@{new}"\n' in (tmp_path / "Dockerfile.lock").read_text()
     )
     assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
+def test_first_lock_asks_for_each_files_images_while_the_next_one_parses(
+    token_registry: Registry,
+    tmp_path: Path,
+    docker_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The registry answers while the Dockerfiles after the first parse; its auth challenge is
+    # still learned once in the run, by the first request, whichever file the others come from.
+    h = token_registry.host
+    for tag in "123":
+        push_image(token_registry, "cli/early", tag, seed=tag)
+        (tmp_path / tag).mkdir()
+        (tmp_path / tag / "Dockerfile").write_text(f"FROM {h}/cli/early:{tag}\n")
+    login(docker_config, token_registry)
+    token_registry.clear_requests()
+    events: list[str] = []
+    real_resolve, real_parse = Session.resolve_images, dockerfile_module.parse
+
+    async def resolve(self: Session, queries: list[ImageRef], progress: object = None) -> object:
+        events.append("ask " + " ".join(q.tag or "" for q in queries))
+        return await real_resolve(self, queries, progress)  # type: ignore[arg-type]
+
+    def parse(text: str, path: str, *args: object, **kwargs: object) -> object:
+        events.append(f"parse {Path(path).parent.name}")
+        return real_parse(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Session, "resolve_images", resolve)
+    monkeypatch.setattr(dockerfile_module, "parse", parse)
+
+    assert run(capsys, "lock", "-q", "--images-only", str(tmp_path))[0] == 0
+
+    assert events == ["parse 1", "ask 1", "parse 2", "ask 2", "parse 3", "ask 3"]
+    heads = [path for method, path in token_registry.requests() if method == "HEAD"]
+    # One HEAD drew the 401 that named the token service; one per tag went with the token.
+    assert sorted(heads) == sorted([f"/v2/cli/early/manifests/{tag}" for tag in "1123"]), heads
+    assert [r.scopes for r in token_registry.token_requests] == [("repository:cli/early:pull",)]

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 from pinner import files, stagework
 from pinner.commands.run import Run
-from pinner.errors import PinnerError, Problem
+from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
     Options,
     Outcome,
     diffs,
     failures,
+    for_platforms,
     image_queries,
-    load_targets,
     one_time,
     settle,
     signature_notice,
@@ -26,26 +26,23 @@ from pinner.outcome import (
     without_changed_pins,
 )
 from pinner.output import Reporter, print_json
+from pinner.reference import ImageRef
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import Target, in_file
+from pinner.workspace import Target, in_file, parse_read, read
+
+Answers = dict[ImageRef, Manifest | RegistryError]
 
 
 def lock(*, run: Run) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=run.quiet)
     options = one_time(run.options)
-    targets, errors = load_targets(run.selection, options, lock_texts=run.dry_run)
-    # Writes and diffs compare with the files as they are, not as the lock worked on them. They
-    # need each file's text, not its parse: _lock_all drops each parse once its file is locked.
-    originals = {t.path: text_only(t) for t in targets}
-    work = deque(without_changed_pins(t, options) for t in targets)
-    del targets
-    session = run.session(work, report)
-    outcomes, writes, lock_errors, session_requests = asyncio.run(
-        _lock_all(work, originals, session, options, resolve_only=bool(errors))
+    entries = read(run.selection, lock_texts=run.dry_run)
+    session = run.session([e for e in entries if isinstance(e, Target)], report)
+    outcomes, writes, errors, session_requests = asyncio.run(
+        _lock_all(entries, session, options, report)
     )
-    errors += lock_errors
     if errors:
         return report.failures(errors, as_json=run.as_json)
     for outcome in outcomes:
@@ -68,30 +65,26 @@ def lock(*, run: Run) -> int:
 
 
 async def _lock_all(
-    targets: deque[Target],
-    originals: dict[str, Target],
-    session: Session,
-    options: Options,
-    *,
-    resolve_only: bool,
+    entries: list[Target | Problem], session: Session, options: Options, report: Reporter
 ) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
-    Returns the settled outcomes and the writes. targets is consumed: each file's parse is
-    dropped once it is locked, and its original (the file as read, by path) once settled.
-    resolve_only: other files already failed, so only resolution failures are still worth telling.
+    Returns the settled outcomes and the writes. Each file's parse is dropped once it is
+    locked, and its original (the file as read) once settled. When a file already failed,
+    only resolution failures are still worth telling.
     """
     outcomes = []
     writes: dict[str, str] = {}
     async with session:
-        answers = await session.resolve_images(image_queries(targets, options))
-        errors = failures(targets, answers)
+        work, originals, errors, answers = await _parse_asking(entries, session, options, report)
+        resolve_only = bool(errors)
+        errors += failures(work, answers)
         if errors or resolve_only:
             return [], {}, errors, session.requests
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
         del answers
-        while targets:
-            target = targets.popleft()
+        while work:
+            target = work.popleft()
             try:
                 outcome = await stagework.lock_target(session, target, resolved, options)
             except PinnerError as e:
@@ -101,6 +94,52 @@ async def _lock_all(
             outcomes.append(settled)
             writes.update(file_writes)
     return outcomes, writes, errors, session.requests
+
+
+async def _parse_asking(
+    entries: Sequence[Target | Problem], session: Session, options: Options, report: Reporter
+) -> tuple[deque[Target], dict[str, Target], list[Problem], Answers]:
+    """Parse the files as load_targets would, asking the registry about each file's images as
+    soon as it is parsed: the requests are out while the next files parse.
+
+    Returns the targets to lock, the files as read (their text only: writes and diffs compare
+    with them, not with what the lock works on), the parse errors and every image's answer.
+    """
+    progress = report.progress("resolving images", 0)
+    asked: set[ImageRef] = set()
+    pending: list[asyncio.Future[Answers]] = []
+    work: deque[Target] = deque()
+    originals: dict[str, Target] = {}
+    errors: list[Problem] = []
+    platform_errors: list[Problem] = []
+    try:
+        for entry in entries:
+            await asyncio.sleep(0)  # answers are read between parses
+            parsed = parse_read(entry)
+            if isinstance(parsed, Problem):
+                errors.append(parsed)
+                continue
+            targets, problems = for_platforms([parsed], options)
+            platform_errors += problems
+            for target in targets:
+                originals[target.path] = text_only(target)
+                target = without_changed_pins(target, options)
+                work.append(target)
+                new = [q for q in image_queries([target], options) if q not in asked]
+                if new:
+                    asked.update(new)
+                    pending.append(asyncio.ensure_future(session.resolve_images(new, progress)))
+        answers: Answers = {}
+        for found in await asyncio.gather(*pending):
+            answers.update(found)
+    except BaseException:
+        for request in pending:
+            request.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        raise
+    finally:
+        progress.close()
+    return work, originals, errors + platform_errors, answers
 
 
 def build_commands(path: str, epoch: int) -> tuple[str, str]:

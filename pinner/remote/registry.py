@@ -373,6 +373,11 @@ class Registry:
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
         self._token_counts: dict[str, int] = {}
         self._index_gets: dict[str, asyncio.Future[tuple[Manifest, bytes]]] = {}
+        # Per registry origin: set once its first request has learned the auth challenge.
+        self.challenged: dict[str, asyncio.Event] = {}
+        # The references being resolved at once, over every resolve_all call of the run: no more
+        # than the pool has connections, so requests wait here rather than in httpcore's queue.
+        self.slots = asyncio.Semaphore(settings.concurrency)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -518,10 +523,9 @@ async def resolve_all(
     on_done: Callable[[], None] | None = None,
 ) -> dict[ImageRef, Manifest | RegistryError]:
     """Resolve distinct references concurrently; each gets its manifest or its error."""
-    semaphore = asyncio.Semaphore(registry.settings.concurrency)
 
     async def one(ref: ImageRef) -> Manifest | RegistryError:
-        async with semaphore:
+        async with registry.slots:
             try:
                 return await registry.resolve(ref, known)
             except RegistryError as e:
@@ -530,16 +534,24 @@ async def resolve_all(
                 if on_done is not None:
                     on_done()
 
-    async def host(batch: list[ImageRef]) -> list[Manifest | RegistryError]:
-        # The first request to a host learns its auth challenge; the rest then go out with
-        # their token instead of each drawing a 401 of its own.
-        first = await one(batch[0])
+    async def host(origin: str, batch: list[ImageRef]) -> list[Manifest | RegistryError]:
+        # The first request to a host in the run learns its auth challenge; the rest, in this
+        # call or a later one, then go out with their token instead of each drawing a 401.
+        challenged = registry.challenged.get(origin)
+        if challenged is not None:
+            await challenged.wait()
+            return list(await asyncio.gather(*(one(ref) for ref in batch)))
+        challenged = registry.challenged[origin] = asyncio.Event()
+        try:
+            first = await one(batch[0])
+        finally:
+            challenged.set()
         return [first, *await asyncio.gather(*(one(ref) for ref in batch[1:]))]
 
     by_host: dict[str, list[ImageRef]] = {}
     for ref in dict.fromkeys(refs):
         by_host.setdefault(base_url(ref.domain, registry.settings), []).append(ref)
-    batches = await asyncio.gather(*(host(batch) for batch in by_host.values()))
+    batches = await asyncio.gather(*(host(origin, batch) for origin, batch in by_host.items()))
     return {
         ref: result
         for batch, results in zip(by_host.values(), batches, strict=True)

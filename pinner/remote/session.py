@@ -12,7 +12,7 @@ import httpx
 
 from pinner.baseimage import BaseImage
 from pinner.errors import PinnerError, RegistryError
-from pinner.output import Reporter
+from pinner.output import Progress, Reporter
 from pinner.pinning import LockAnswers
 from pinner.reference import ImageRef
 from pinner.remote import layers
@@ -126,9 +126,12 @@ class Session:
         return counts
 
     async def resolve_images(
-        self, queries: Iterable[ImageRef]
+        self, queries: Iterable[ImageRef], progress: Progress | None = None
     ) -> dict[ImageRef, Manifest | RegistryError]:
-        """Each query's manifest or error; locked answers first, no request when they suffice."""
+        """Each query's manifest or error; locked answers first, no request when they suffice.
+
+        progress: the run's own counter, grown by what this call asks (it closes it itself).
+        """
         unique = list(dict.fromkeys(queries))
         answers: dict[ImageRef, Manifest | RegistryError] = {}
         missing = []
@@ -137,7 +140,12 @@ class Session:
                 answers[query] = self.locked.by_query[query]
             else:
                 missing.append(query)
-        if missing:
+        if missing and progress is not None:
+            progress.grow(len(missing))
+            answers.update(
+                await resolve_all(self.registry, missing, self.locked.by_digest, progress.advance)
+            )
+        elif missing:
             progress = self.reporter.progress("resolving images", len(missing))
             try:
                 answers.update(

@@ -343,21 +343,14 @@ def _manager_step_edits(
     edits = []
     if step is not None and step.manager == manager and step.start < run.line - 1:
         old = "\n".join(lines[step.start : step.end])
-        first = lines[step.start]
-        indent = first[: len(first) - len(first.lstrip())]
-        new = indent + (nl + indent).join(new_step.split("\n"))
-        new += "\r" if old.endswith("\r") else ""
+        new = _step_in_place(lines[step.start], old, new_step, nl)
         return (
             [] if new == old else [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
         )
     if step is not None and step.manager == manager:
         # A RUN of the manager added above the step would use the live mirrors: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    anchor = _as_root(plan.stage, run)
-    at = _line_start(text, anchor.span.start)
-    indent = text[at : anchor.span.start]
-    body = (nl + indent).join(new_step.split("\n"))
-    return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
+    return [*edits, _step_above(text, plan.stage, run, new_step, nl)]
 
 
 def manager_edits(
@@ -398,6 +391,22 @@ def manager_edits(
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+def _step_in_place(first: str, old: str, new_step: str, nl: str) -> str:
+    """new_step in the place of an old one (old, its first line first), at its indent."""
+    indent = first[: len(first) - len(first.lstrip())]
+    new = indent + (nl + indent).join(new_step.split("\n"))
+    return new + ("\r" if old.endswith("\r") else "")
+
+
+def _step_above(text: str, stage: Stage, run: Instruction, new_step: str, nl: str) -> Edit:
+    """new_step inserted above run, or above the USER that took the stage off root before it."""
+    anchor = _as_root(stage, run)
+    at = _line_start(text, anchor.span.start)
+    indent = text[at : anchor.span.start]
+    body = (nl + indent).join(new_step.split("\n"))
+    return Edit(at, at, f"{indent}{body}{nl}")
 
 
 def _as_root(stage: Stage, run: Instruction) -> Instruction:
@@ -500,21 +509,14 @@ def _step_edits(
             new_lines = sources.update_timestamp(lines, step, rewrite.snapshot)
             new = "\n".join(new_lines[step.start : step.end])
         else:
-            first = lines[step.start]
-            indent = first[: len(first) - len(first.lstrip())]
-            new = indent + (nl + indent).join(new_step.split("\n"))
-            new += "\r" if old.endswith("\r") else ""
+            new = _step_in_place(lines[step.start], old, new_step, nl)
             if new == old:
                 return []
         return [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
     if step is not None:
         # An apt RUN added above the step would run on the live archive: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    anchor = _as_root(plan.stage, run)
-    at = _line_start(text, anchor.span.start)
-    indent = text[at : anchor.span.start]
-    body = (nl + indent).join(new_step.split("\n"))
-    return [*edits, Edit(at, at, f"{indent}{body}{nl}")]
+    return [*edits, _step_above(text, plan.stage, run, new_step, nl)]
 
 
 class Rewritten(NamedTuple):

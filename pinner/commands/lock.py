@@ -38,7 +38,7 @@ def lock(*, run: Run) -> int:
     """Resolve, rewrite and write; on any failure print each and write nothing."""
     report = Reporter(quiet=run.quiet)
     options = one_time(run.options)
-    entries = read(run.selection, lock_texts=run.dry_run)
+    entries = deque(read(run.selection, lock_texts=run.dry_run))
     session = run.session([e for e in entries if isinstance(e, Target)], report)
     outcomes, writes, errors, session_requests = asyncio.run(
         _lock_all(entries, session, options, report)
@@ -65,7 +65,7 @@ def lock(*, run: Run) -> int:
 
 
 async def _lock_all(
-    entries: list[Target | Problem], session: Session, options: Options, report: Reporter
+    entries: deque[Target | Problem], session: Session, options: Options, report: Reporter
 ) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
@@ -97,10 +97,11 @@ async def _lock_all(
 
 
 async def _parse_asking(
-    entries: Sequence[Target | Problem], session: Session, options: Options, report: Reporter
+    entries: deque[Target | Problem], session: Session, options: Options, report: Reporter
 ) -> tuple[deque[Target], dict[str, Target], list[Problem], Answers]:
     """Parse the files as load_targets would, asking the registry about each file's images as
-    soon as it is parsed: the requests are out while the next files parse.
+    soon as it is parsed: the requests are out while the next files parse. entries is consumed,
+    so that each file as read (its lock records too) goes once its parse holds what it needs.
 
     Returns the targets to lock, the files as read (their text only: writes and diffs compare
     with them, not with what the lock works on), the parse errors and every image's answer.
@@ -113,9 +114,9 @@ async def _parse_asking(
     errors: list[Problem] = []
     platform_errors: list[Problem] = []
     try:
-        for entry in entries:
+        while entries:
             await asyncio.sleep(0)  # answers are read between parses
-            parsed = parse_read(entry)
+            parsed = parse_read(entries.popleft())
             if isinstance(parsed, Problem):
                 errors.append(parsed)
                 continue

@@ -468,12 +468,11 @@ print(code, *sorted(name for name in heavy if sys.modules.get(name) is not None)
 """
 
 
-def imports_after(cwd: Path, *argv: str) -> str:
-    """Run pinner with argv in a new interpreter; its exit code and the heavy modules loaded."""
-    root = os.path.dirname(os.path.dirname(pinner.__file__))
-    env = {**os.environ, "PYTHONPATH": root}
+def probe(script: str, cwd: Path, *argv: str) -> str:
+    """Run script (pinner's main on argv) in a new interpreter; the last line it prints."""
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
     proc = subprocess.run(
-        [sys.executable, "-c", _IMPORTS_AFTER, *argv],
+        [sys.executable, "-c", script, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -481,6 +480,11 @@ def imports_after(cwd: Path, *argv: str) -> str:
         check=True,
     )
     return proc.stdout.splitlines()[-1]
+
+
+def imports_after(cwd: Path, *argv: str) -> str:
+    """Run pinner with argv in a new interpreter; its exit code and the heavy modules loaded."""
+    return probe(_IMPORTS_AFTER, cwd, *argv)
 
 
 def test_offline_commands_import_no_network_or_toml_writer(
@@ -515,16 +519,7 @@ print(code, *sorted({_LAZY!r} & (set(sys.modules) - before)))
 
 def lazy_after(cwd: Path, *argv: str) -> str:
     """Run pinner with argv in a new interpreter; its exit code and the lazy modules it loaded."""
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
-    proc = subprocess.run(
-        [sys.executable, "-c", _LAZY_AFTER, *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return proc.stdout.splitlines()[-1]
+    return probe(_LAZY_AFTER, cwd, *argv)
 
 
 def test_check_imports_only_what_it_uses(

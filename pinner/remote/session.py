@@ -140,21 +140,18 @@ class Session:
                 answers[query] = self.locked.by_query[query]
             else:
                 missing.append(query)
-        if missing and progress is not None:
-            progress.grow(len(missing))
+        if not missing:
+            return answers
+        own = progress is None
+        counter = self.reporter.progress("resolving images", 0) if progress is None else progress
+        counter.grow(len(missing))
+        try:
             answers.update(
-                await resolve_all(self.registry, missing, self.locked.by_digest, progress.advance)
+                await resolve_all(self.registry, missing, self.locked.by_digest, counter.advance)
             )
-        elif missing:
-            progress = self.reporter.progress("resolving images", len(missing))
-            try:
-                answers.update(
-                    await resolve_all(
-                        self.registry, missing, self.locked.by_digest, progress.advance
-                    )
-                )
-            finally:
-                progress.close()
+        finally:
+            if own:
+                counter.close()
         return answers
 
     async def base_image(

@@ -23,8 +23,8 @@ from bench_lock import plan_tags, write_tree
 
 from pinner import dockerfile
 from pinner.manifest import OCI_MANIFEST, Manifest
-from pinner.outcome import Options, compose, image_queries, load_targets
-from pinner.workspace import Selection
+from pinner.outcome import Options, compose, image_queries
+from pinner.workspace import Selection, load
 
 SNAPSHOT = "20261201T000000Z"
 
@@ -40,7 +40,7 @@ def main() -> None:
         write_tree(root, "registry.bench", tags, args.files, seed=11)
         options = Options(snapshot=SNAPSHOT, now=0.0)
         start = time.process_time()
-        targets, errors = load_targets(Selection([str(root)], {}), options)
+        targets, errors = load(Selection([str(root)], {}))
         loading = time.process_time() - start
         assert not errors, errors
         resolved = {

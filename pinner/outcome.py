@@ -23,7 +23,7 @@ from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
 from pinner.manifest import Manifest
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
-from pinner.workspace import DOCKERFILE, Selection, Target, in_file, load, unified_diff
+from pinner.workspace import DOCKERFILE, Target, in_file, unified_diff
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 # containerd platform -> dpkg architecture
@@ -123,18 +123,6 @@ def parse_platforms(options: Options, lock: Lock) -> tuple[str, ...]:
     """The platforms a Dockerfile's automatic platform ARGs are read for: the locked ones."""
     locked = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
     return options.platforms or locked or (dockerfile.DEFAULT_PLATFORM,)
-
-
-def load_targets(
-    selection: Selection, options: Options, *, lock_texts: bool = True
-) -> tuple[list[Target], list[Problem]]:
-    """The run's files and their locks, parsed for every platform to lock; one error per failure.
-
-    lock_texts=False: without the locks' texts, which only diffs read (workspace.LOCK_NOT_KEPT).
-    """
-    targets, errors = load(selection, lock_texts=lock_texts)
-    targets, platform_errors = for_platforms(targets, options)
-    return targets, errors + platform_errors
 
 
 def for_platforms(

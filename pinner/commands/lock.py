@@ -99,7 +99,7 @@ async def _lock_all(
 async def _parse_asking(
     entries: deque[Target | Problem], session: Session, options: Options, report: Reporter
 ) -> tuple[deque[Target], dict[str, Target], list[Problem], Answers]:
-    """Parse the files as load_targets would, asking the registry about each file's images as
+    """Parse the files as workspace.load would, asking the registry about each file's images as
     soon as it is parsed: the requests are out while the next files parse. entries is consumed,
     so that each file as read (its lock records too) goes once its parse holds what it needs.
 

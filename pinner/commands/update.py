@@ -133,7 +133,7 @@ def _ask_early(
 async def _parse_all(
     entries: Sequence[Target | Problem], options: Options
 ) -> tuple[list[Target], list[Problem]]:
-    """The files read, parsed as load_targets parses them; the loop answers requests meanwhile."""
+    """The files read, parsed as workspace.load parses them; the loop answers requests meanwhile."""
     parsed = []
     for entry in entries:
         await asyncio.sleep(0)  # the requests go out before the first parse, answers between

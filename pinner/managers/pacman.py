@@ -38,7 +38,6 @@ MIRRORLIST = "/etc/pacman.d/mirrorlist"
 PACMAN_CONF = "/etc/pacman.conf"
 LOCAL_DB = "/var/lib/pacman/local"
 CACHE = "/var/cache/pacman/pkg"
-LOG = "/var/log/pacman.log"
 # What the engine reads from the base image (a `*` stays within one path component).
 IMAGE_PATHS = (PACMAN_CONF, "/etc/pacman.d/*", f"{LOCAL_DB}/*/desc")
 # Repositories archive.archlinux.org keeps a daily copy of; any other is a third party's.
@@ -78,10 +77,6 @@ class PacmanCommand(NamedTuple):
         """Whether the command installs packages from the repositories (-S, -Su, -Syu)."""
         queries = {"s", "i", "l", "g", "c", "p", "w"}
         return self.operation == "S" and not (self.flags & queries)
-
-    @property
-    def refreshes(self) -> bool:
-        return self.operation == "S" and "y" in self.flags
 
     @property
     def upgrades(self) -> bool:
@@ -492,14 +487,6 @@ def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:
             if note not in found:
                 found.append(note)
     return tuple(found)
-
-
-def versions_note(names: Sequence[str]) -> str:
-    """Why --pin-versions writes nothing into pacman commands."""
-    return (
-        f"pacman cannot install a chosen version from a repository ({', '.join(names)});"
-        " the snapshot's day pins them and the lock records their versions"
-    )
 
 
 # --------------------------------------------------------------------------- the Manager

@@ -385,11 +385,6 @@ def step(config: ZypperConfig, date: str, mirrors: Mapping[str, str]) -> Step | 
     return Step(line, tuple(pinned), tuple(notes))
 
 
-def repomd_url(date: str, repo: str, mirrors: Mapping[str, str]) -> str:
-    """Where a pinned repository's repomd.xml is, once the step is in place."""
-    return f"{history_base(mirrors)}/{date}/tumbleweed/repo/{repo}/repodata/repomd.xml"
-
-
 # --------------------------------------------------------------------------- the Manager
 
 SIGNATURE = "not checked by pinner: zypper checks repomd.xml's and each package's signature"

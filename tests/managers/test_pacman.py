@@ -321,13 +321,6 @@ def test_cleanup(run: str, expected: str | None) -> None:
     assert pacman.cleanup(run) == expected
 
 
-def test_versions_note() -> None:
-    assert pacman.versions_note(["git", "curl"]) == (
-        "pacman cannot install a chosen version from a repository (git, curl);"
-        " the snapshot's day pins them and the lock records their versions"
-    )
-
-
 def test_include_glob_reads_files_in_order() -> None:
     files = {
         "/etc/pacman.conf": b"[options]\nInclude = /etc/pacman.d/repos/*.conf\n",

@@ -317,11 +317,18 @@ class Repository(NamedTuple):
     packages: Mapping[str, Package]
 
 
+class Missing(NamedTuple):
+    """A target or dependency no repository serves: as written (`core/glibc`, `so>=1:2`), why."""
+
+    name: str
+    why: str
+
+
 class Resolution(NamedTuple):
     """What `pacman -S` would fetch: packages in install order, each with its repository."""
 
     packages: tuple[tuple[str, Package], ...]
-    missing: tuple[str, ...]  # "name: why", for targets and dependencies no repository serves
+    missing: tuple[Missing, ...]
 
 
 def _find(repos: Sequence[Repository], depend: Depend) -> tuple[str, Package] | None:
@@ -426,7 +433,7 @@ def resolve(
     """
     local = {package.name: package for package in installed}
     chosen: dict[str, tuple[str, Package]] = {}
-    missing: list[str] = []
+    missing: list[Missing] = []
     queue: list[tuple[str, Package]] = []
     for target in targets:
         # `extra/bash` looks in that repository alone; its dependencies come from all of them.
@@ -436,7 +443,7 @@ def resolve(
         found = _find(among, depend) if depend is not None else None
         members = [found] if found is not None else _group(among, spec)
         if not members:
-            missing.append(f"{target}: no repository has it")
+            missing.append(Missing(target, "no repository has it"))
         if target in needed:
             # libalpm's alpm_add_pkg: "is up to date -- skipping" when the versions compare equal.
             members = [m for m in members if not _up_to_date(m[1], local)]
@@ -461,7 +468,9 @@ def resolve(
                 continue
             found = _find(repos, depend)
             if found is None:
-                missing.append(f"{depend}: required by {package.name}, no repository has it")
+                missing.append(
+                    Missing(str(depend), f"required by {package.name}, no repository has it")
+                )
             else:
                 queue.append(found)
     return Resolution(tuple(chosen.values()), tuple(missing))

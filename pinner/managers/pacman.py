@@ -629,14 +629,13 @@ class Pacman:
             repos, targets, installed, upgrade=upgrade, ignore=config.ignore, needed=needed
         )
         for missing in found.missing:
-            target = missing.partition(":")[0]
+            target = missing.name
             if target not in targets:
                 continue  # a dependency: recorded unpinned below
             repo = target.partition("/")[0] if "/" in target else ", ".join(pinned)
             raise PackageError(targets[target].name, f"{target}: not in {repo} of {day}")
         unpinned = elsewhere + [
-            UnpinnedPackage(m.partition(":")[0], f"not pinned: {m.partition(': ')[2]}")
-            for m in found.missing
+            UnpinnedPackage(m.name, f"not pinned: {m.why}") for m in found.missing
         ]
         # The filename is the path under the day's archive, so the lock says which repository
         # each package comes from (`extra/bash` takes extra's even where core has one).

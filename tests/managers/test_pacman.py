@@ -415,7 +415,13 @@ def test_read_install_keeps_the_named_repository() -> None:
 
 # zsh in both: a bare `zsh` is core's (repository order), `extra/zsh` is extra's.
 NAMED_CORE = [*CORE, Pkg("zsh", "5.9-1", depends=["glibc"])]
-NAMED_EXTRA = [*EXTRA, Pkg("zsh", "5.9.1-1", depends=["glibc", "pcre2"]), Pkg("pcre2", "10.44-1")]
+NAMED_EXTRA = [
+    *EXTRA,
+    Pkg("zsh", "5.9.1-1", depends=["glibc", "pcre2"]),
+    Pkg("pcre2", "10.44-1"),
+    # A dependency with an epoch that no repository serves.
+    Pkg("orphaned", "1.0-1", depends=["glibc", "libgone>=1:2.0"]),
+]
 SNAPSHOT = "20261201T101500Z"
 # The image's real pacman.conf without [community] (gone from the archive since 2024), plus a
 # third party's repository the step leaves alone.
@@ -499,6 +505,10 @@ def test_named_repository_the_image_lacks_or_the_step_leaves_alone(
     assert [p.filename for p in resolved.packages] == [
         "core/os/x86_64/curl-8.10.1-1-x86_64.pkg.tar.gz"
     ]
+    resolved = _resolve(named_repos, "orphaned")
+    assert resolved.unpinned == (
+        UnpinnedPackage("libgone>=1:2.0", "not pinned: required by orphaned, no repository has it"),
+    )
 
 
 LOCKED = [

@@ -288,7 +288,7 @@ def manager_packages(
     # A manager without a snapshot step (apk) resolves from the repositories the image has: the
     # words after a RUN that changes them may come from others, so they are not resolved.
     changed = None
-    if getattr(manager, "unpins_after_changes", False):
+    if manager.unpins_after_changes:
         changed = repositories_changed(parsed, plan.stage, manager)
     since, how = changed if changed is not None else (None, "")
     # No line number: the lock keeps the reason, and a lock adds lines above the RUNs.

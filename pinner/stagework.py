@@ -303,7 +303,7 @@ class StageWork:
         words = joint_requests(parent, requests)
         upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
-        if getattr(manager, "snapshot_on_request", False):
+        if manager.snapshot_on_request:
             # Snapshots that expire (dnf's composes) only when --snapshot asks for them, or the
             # stage already has one: otherwise the manager resolves from what is served now.
             asked = self.options.snapshot is not None or (old is not None and old.step == "exact")
@@ -319,7 +319,7 @@ class StageWork:
             return old, notes, self._passed_on(manager, installed, removals)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
-        images = await self.stage_images(plan.stage, getattr(manager, "reads_every_layer", False))
+        images = await self.stage_images(plan.stage, manager.reads_every_layer)
         mirrors = self.options.snapshot_mirrors
         packages: list[LockedPackage] = []
         unpinned: list[UnpinnedPackage] = list(detached)
@@ -491,7 +491,7 @@ class StageWork:
             and old.package_manager == manager.name
             and old.snapshot in (None, snapshot)
             # A stage that is to get its step now (--snapshot on dnf) is resolved again.
-            and not (getattr(manager, "snapshot_on_request", False) and snapshot and not old.step)
+            and not (manager.snapshot_on_request and snapshot and not old.step)
             and bool(old.packages)
             and named <= locked
             and self._wanted_arches(old)
@@ -649,7 +649,7 @@ async def _unserved(
     platforms = tuple(p for a in arches if (p := manager.platform(a)) is not None)
     work = StageWork(session, target, resolved, Options(platforms=platforms))
     problems = []
-    every_layer = getattr(manager, "reads_every_layer", False)
+    every_layer = manager.reads_every_layer
     for platform, image in (await work.stage_images(plan.stage, every_layer)).items():
         try:
             config = manager.configure(dict(image.files), platform)

@@ -55,9 +55,8 @@ class Mode(NamedTuple):
     """How a stage's words are resolved; fields a manager has no use for it leaves alone."""
 
     # The lock's time: managers with dated snapshots resolve from that date's indexes, the others
-    # from what their mirrors serve now. A manager whose snapshots expire sets
-    # `snapshot_on_request = True` (read with getattr) and gets "" unless --snapshot asked for one
-    # or the stage already has its step.
+    # from what their mirrors serve now. A manager whose snapshots expire (snapshot_on_request)
+    # gets "" unless --snapshot asked for one or the stage already has its step.
     snapshot: str
     # `update --pin-versions`, which rewrites the words: ignore their exact pins.
     refresh: bool = False
@@ -149,6 +148,21 @@ class Manager(Protocol):
     @property
     def version_pins(self) -> bool:
         """Whether --pin-versions writes versions into install words (pacman cannot take them)."""
+
+    @property
+    def snapshot_on_request(self) -> bool:
+        """Whether the snapshots expire (composes kept for weeks): resolve() and step() get the
+        lock's time only when --snapshot asks for it or the stage already has the step."""
+
+    @property
+    def reads_every_layer(self) -> bool:
+        """Whether the engine reads image_paths from every layer of the base image, so what its
+        upper layers installed or configured counts, not from the OS layer alone."""
+
+    @property
+    def unpins_after_changes(self) -> bool:
+        """Whether words after a RUN or COPY that changes the repositories are recorded as not
+        pinned: they may come from repositories pinner did not read."""
 
     def installs(self, invocation: Invocation) -> Install | None:
         """The package words one invocation installs, or None if it installs nothing."""

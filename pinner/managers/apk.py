@@ -761,11 +761,10 @@ class Apk:
     programs = frozenset({"apk"})
     image_paths = IMAGE_PATHS
     snapshots = False
+    snapshot_on_request = False
     version_pins = True
-    # The engine reads every layer of the base image for this manager (see pinner.stagework), so
-    # packages its upper layers installed count as installed.
+    # Language images (python:alpine) install their own packages in upper layers.
     reads_every_layer = True
-    # Words after a RUN that changes /etc/apk/repositories are not resolved (pinner.outcome).
     unpins_after_changes = True
 
     def __init__(self) -> None:

@@ -545,7 +545,10 @@ class Pacman:
     programs = frozenset({"pacman"})
     image_paths = IMAGE_PATHS
     snapshots = True
+    snapshot_on_request = False
     version_pins = False
+    reads_every_layer = False
+    unpins_after_changes = False
 
     def __init__(self) -> None:
         # One run reads each day's database once, whatever the stages.

@@ -187,15 +187,12 @@ class Rpm:
     programs = PROGRAMS
     image_paths = IMAGE_PATHS
     snapshots = False
-    version_pins = True
-    # Composes are kept for weeks only, so the engine hands resolve() and step() the lock's time
-    # only when --snapshot asks for it (or the stage already has a compose step); else "".
+    # Fedora's and CentOS Stream's composes are kept for some weeks only.
     snapshot_on_request = True
-    # The engine reads every layer of the base image: language images (ubi9/python-312 and the
-    # like) install packages in upper layers, and the rpmdb there is the one dnf will see.
+    version_pins = True
+    # Language images (ubi9/python-312 and the like) install packages in upper layers, and the
+    # rpmdb there is the one dnf will see.
     reads_every_layer = True
-    # Words after a RUN (or COPY) that changes the repositories dnf reads are not resolved: they
-    # may come from repositories pinner did not read (pinner.outcome).
     unpins_after_changes = True
 
     def __init__(self) -> None:

@@ -464,12 +464,10 @@ class Zypper:
     programs = frozenset({"zypper"})
     image_paths = IMAGE_PATHS
     snapshots = True
+    snapshot_on_request = False
     version_pins = True
-    # zypper in the build reads the whole image: an upper layer's zypp.conf, repositories or
-    # rpm database count as the OS layer's do.
+    # An upper layer's zypp.conf, repositories or rpm database count as the OS layer's do.
     reads_every_layer = True
-    # Words after a RUN (or COPY) that adds or changes repositories are not resolved: they may
-    # come from repositories pinner did not read, past the snapshot step (pinner.outcome).
     unpins_after_changes = True
 
     def __init__(self) -> None:

@@ -483,8 +483,7 @@ def checked_package(package: LockedPackage) -> LockedPackage:
         raise ValueError(f"{where}: version {_shown(package.version)} has blanks")
     if not _SHA256.fullmatch(package.sha256):
         raise ValueError(f"{where}: sha256 {_shown(package.sha256)} is not 64 lowercase hex")
-    parts = package.filename.split("/")
-    if not _POOL_FILE.fullmatch(package.filename) or ".." in parts or "." in parts:
+    if not is_relative_file(package.filename, _POOL_FILE):
         raise ValueError(
             f"{where}: filename {_shown(package.filename)} is not a path in the archive"
         )
@@ -493,6 +492,12 @@ def checked_package(package: LockedPackage) -> LockedPackage:
 
 # A package word as apt-get reads it (pinner/apt/commands.py): what an unpinned entry names.
 _PACKAGE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
+
+
+def is_relative_file(filename: str, pattern: re.Pattern[str]) -> bool:
+    """Whether a package's filename matches pattern and stays below the mirror's root."""
+    parts = filename.split("/")
+    return bool(pattern.fullmatch(filename)) and ".." not in parts and "." not in parts
 
 
 def _unpinned(entry: Mapping[str, Any]) -> UnpinnedPackage:

@@ -32,7 +32,7 @@ from pinner.apt.shell import (
     words,
 )
 from pinner.errors import MirrorError, PackageError
-from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.output import untrusted
 
@@ -748,8 +748,7 @@ def checked(package: LockedPackage) -> LockedPackage:
         raise ValueError(f"{where}: checksum is not an APKINDEX Q1 checksum")
     if package.sha256:
         raise ValueError(f"{where}: an APKINDEX records no sha256")
-    parts = package.filename.split("/")
-    if not _FILENAME_RE.fullmatch(package.filename) or ".." in parts or "." in parts:
+    if not is_relative_file(package.filename, _FILENAME_RE):
         raise ValueError(f"{where}: filename {untrusted(package.filename)!r} is not an apk path")
     return package
 

@@ -19,7 +19,7 @@ from pinner import managers
 from pinner.apt.release import GpgvMissing, signing_key
 from pinner.apt.shell import Invocation
 from pinner.errors import MirrorError, PackageError
-from pinner.lockfile import LockedPackage, UnpinnedPackage
+from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import (
     Fetch,
     ImageConfig,
@@ -174,8 +174,7 @@ def checked(package: LockedPackage) -> LockedPackage:
             raise ValueError(f"{where}: sha256 {untrusted(package.sha256)!r} is malformed")
     elif package.checksum is None or not _CHECKSUM_RE.fullmatch(package.checksum):
         raise ValueError(f"{where}: neither a sha256 nor a checksum primary.xml could give")
-    parts = package.filename.split("/")
-    if not _FILENAME_RE.fullmatch(package.filename) or ".." in parts or "." in parts:
+    if not is_relative_file(package.filename, _FILENAME_RE):
         raise ValueError(f"{where}: filename {untrusted(package.filename)!r} is not an RPM path")
     return package
 

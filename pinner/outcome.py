@@ -247,10 +247,28 @@ class StageWords(NamedTuple):
     detached: tuple[UnpinnedPackage, ...] = ()
 
 
+class Change(NamedTuple):
+    """Where a stage's repositories change: the RUN or COPY line (0: a stage it is FROM), the
+    offset in that RUN's shell after the command that changes them (0: the whole RUN), and how."""
+
+    line: int
+    offset: int
+    how: str
+
+
+def _changing_command(shell: str, escape: str, manager: managers.Manager) -> int:
+    """The offset after the first command of a changing RUN that changes the repositories by
+    itself, so that the words of the commands before it keep their pins; 0 if none alone does."""
+    for invocation in run_invocations(shell, escape):
+        if manager.config_changes(shell[invocation.start : invocation.end], escape) is not None:
+            return invocation.end
+    return 0
+
+
 def repositories_changed(
     parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
-) -> tuple[int, str] | None:
-    """The first RUN of a stage, or of the stages it is FROM (line 0), that changes the
+) -> Change | None:
+    """The first command of a stage, or of the stages it is FROM, that changes the
     repositories the manager reads, and how."""
     by_label = {s.label: s for s in parsed.stages}
     parents = []
@@ -265,14 +283,18 @@ def repositories_changed(
             if run.keyword in ("COPY", "ADD") and copied is not None and run.words:
                 why = copied(run.keyword, run.words[-1].text)
                 if why is not None:
-                    return (run.line if line is None else line), why
+                    return Change(run.line if line is None else line, 0, why)
             if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
                 reproducible.previous_line(parsed.text, run)
             ):
                 continue  # pinner's own snapshot step (dnf's compose sed) is not a change
-            why = manager.config_changes(reproducible.shell_text(parsed.text, run), parsed.escape)
-            if why is not None:
-                return (run.line if line is None else line), why
+            shell = reproducible.shell_text(parsed.text, run)
+            why = manager.config_changes(shell, parsed.escape)
+            if why is None:
+                continue
+            if line is None:
+                return Change(run.line, _changing_command(shell, parsed.escape, manager), why)
+            return Change(line, 0, why)
     return None
 
 
@@ -290,13 +312,15 @@ def manager_packages(
     changed = None
     if manager.unpins_after_changes:
         changed = repositories_changed(parsed, plan.stage, manager)
-    since, how = changed if changed is not None else (None, "")
     # No line number: the lock keeps the reason, and a lock adds lines above the RUNs.
-    where = "this RUN or an earlier one" if since else "an earlier stage"
+    where = "this RUN or an earlier one" if changed and changed.line else "an earlier stage"
+    how = changed.how if changed else ""
     detached: dict[str, UnpinnedPackage] = {}
     for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
         notes.extend((run.line, note) for note in install.notes)
-        after = since is not None and run.line >= since
+        # The commands of the changing RUN before the one that changes the repositories read
+        # the old ones (`dnf install epel-release && dnf install foo`: epel-release keeps its pin).
+        after = changed is not None and (run.line, install.start) >= (changed.line, changed.offset)
         if install.upgrades and after:
             note = f"{manager.name} upgrade: {where} {how}; the upgraded versions are not recorded"
             notes.append((run.line, note))

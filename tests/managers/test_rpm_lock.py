@@ -57,6 +57,9 @@ BASEOS = [
     Spec("extra", "1.0", epoch=2, requires=("base",)),
     Spec("foo-old", "1.0"),
     Spec("foo-new", "2.0", obsoletes=("foo-old < 2",)),
+    # Served so that the commands installing them before a repository change keep their pins.
+    Spec("epel-release", "9", "7.el9"),
+    Spec("dnf-plugins-core", "4.3.0"),
 ]
 DOCKERFILE = """\
 FROM centos:stream9
@@ -489,8 +492,8 @@ ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
         "RUN dnf install -y dnf-plugins-core && \\\n"
         "    dnf config-manager --set-enabled crb && \\\n"
         "    dnf install -y app epel-release\n",
-        {},
-        ["app", "dnf-plugins-core", "epel-release"],
+        {"dnf-plugins-core": "4.3.0-1"},
+        ["app", "epel-release"],
         "this RUN or an earlier one runs dnf config-manager",
     ),
     # jiangti/fedora-go-docker Dockerfile and monofuel/nim-docker Dockerfile.builder: add-repo
@@ -532,8 +535,8 @@ ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
     # A rockylinux:10 Dockerfile: epel-release and EPEL's crb script, then a later install.
     "epel-release-then-crb": (
         "RUN dnf install -y epel-release && crb enable\nRUN dnf install -y app\n",
-        {},
-        ["app", "epel-release"],
+        {"epel-release": "9-7.el9"},
+        ["app"],
         "this RUN or an earlier one installs epel-release, which adds repositories",
     ),
     # Sensu's documentation and a Grafana setup script: a repo file written through tee.
@@ -550,9 +553,25 @@ ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
         "RUN dnf install -y app && \\\n"
         "    rpm -Uvh https://rpms.remirepo.net/enterprise/remi-release-9.rpm\n"
         "RUN yum install -y extra\n",
-        {},
-        ["app", "extra"],
+        {"app": "1.0-1"},
+        ["extra"],
         "this RUN or an earlier one installs remi-release-9.rpm, which adds repositories",
+    ),
+    # The commands before the one that changes the repositories read the image's own: in one
+    # transaction (the first command) dnf reads the repositories before epel-release lands.
+    "epel-release-then-install-in-one-run": (
+        "RUN dnf install -y epel-release app && dnf install -y extra\n",
+        {"epel-release": "9-7.el9", "app": "1.0-1"},
+        ["extra"],
+        "this RUN or an earlier one installs epel-release, which adds repositories",
+    ),
+    "sudo-add-repo-between-installs": (
+        "RUN sudo dnf install -y app && \\\n"
+        "    sudo dnf config-manager --add-repo https://example.invalid/x.repo; \\\n"
+        "    sudo dnf install -y extra\n",
+        {"app": "1.0-1"},
+        ["extra"],
+        "this RUN or an earlier one runs dnf config-manager",
     ),
     # A reading of the repositories changes nothing (a script that lists their priorities).
     "reading-repo-files-changes-nothing": (

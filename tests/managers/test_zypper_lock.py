@@ -328,6 +328,14 @@ def test_a_stage_from_a_stage_records_only_what_it_adds(
             "this RUN or an earlier one runs zypper addrepo",
             id="addrepo",
         ),
+        # The command before addrepo in its RUN reads the snapshot still: libcurl4 is pinned.
+        pytest.param(
+            "RUN zypper -n in --no-recommends libcurl4 \\\n"
+            "    && zypper -n ar -f https://download.opensuse.org/repositories/devel:/tools/"
+            "openSUSE_Tumbleweed/ devel-tools \\\n    && zypper -n in ca-certificates\n",
+            "this RUN or an earlier one runs zypper addrepo",
+            id="install-addrepo-install",
+        ),
         pytest.param(
             "COPY devel-tools.repo /etc/zypp/repos.d/\nRUN zypper -n in ca-certificates\n",
             "this RUN or an earlier one copies a file to /etc/zypp/repos.d/",

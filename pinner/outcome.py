@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from pinner.errors import (
     UsageError,
 )
 from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
+from pinner.managers import copied as copied_tree
 from pinner.manifest import Manifest
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
@@ -265,23 +267,49 @@ def _changing_command(shell: str, escape: str, manager: managers.Manager) -> int
     return 0
 
 
+def _copy_changes(
+    run: dockerfile.Instruction, workdir: str, context: str | None, manager: managers.Manager
+) -> str | None:
+    """How a COPY or ADD may change the repositories the manager reads, or None."""
+    copied = getattr(manager, "copied_config", None)
+    if copied is None or not run.words:
+        return None
+    why: str | None = copied(run.keyword, run.words[-1].text)
+    if why is not None:
+        return why
+    # A tree copied to / or /etc (`COPY rootfs/ /`) may hold repository files.
+    words = [word.text for word in run.words]
+    paths = getattr(manager, "copied_paths", ())
+    target = copied_tree.may_write(run.keyword, words, workdir, context, paths)
+    if target is None:
+        return None
+    written = " ".join([run.keyword, *words])
+    written = written if len(written) <= 60 else f"{written[:57]}..."
+    return f"copies a tree to {target} that may hold repository files (`{written}`)"
+
+
 def repositories_changed(
-    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
+    parsed: dockerfile.Dockerfile,
+    stage: dockerfile.Stage,
+    manager: managers.Manager,
+    context: str | None = None,
 ) -> Change | None:
     """The first command of a stage, or of the stages it is FROM, that changes the
-    repositories the manager reads, and how."""
+    repositories the manager reads, and how; context is the build context's folder, if known."""
     by_label = {s.label: s for s in parsed.stages}
-    parents = []
+    parents: list[dockerfile.Stage] = []
     parent = by_label.get(stage.parent or "")
     while parent is not None and parent not in parents:
         parents.append(parent)
         parent = by_label.get(parent.parent or "")
-    # A manager may also name the COPY/ADD destinations it reads repositories from (dnf's).
-    copied = getattr(manager, "copied_config", None)
-    for line, each in [*((0, p) for p in parents), (None, stage)]:
+    # WORKDIR carries into the stages FROM a stage; the base image's own is taken to be /.
+    workdir = "/"
+    for line, each in [*((0, p) for p in reversed(parents)), (None, stage)]:
         for run in each.instructions[1:]:
-            if run.keyword in ("COPY", "ADD") and copied is not None and run.words:
-                why = copied(run.keyword, run.words[-1].text)
+            if run.keyword == "WORKDIR" and run.words:
+                workdir = posixpath.normpath(posixpath.join(workdir, run.words[0].text))
+            if run.keyword in ("COPY", "ADD"):
+                why = _copy_changes(run, workdir, context, manager)
                 if why is not None:
                     return Change(run.line if line is None else line, 0, why)
             if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
@@ -299,7 +327,10 @@ def repositories_changed(
 
 
 def manager_packages(
-    parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
+    parsed: dockerfile.Dockerfile,
+    plan: reproducible.StagePlan,
+    manager: managers.Manager,
+    context: str | None = None,
 ) -> StageWords:
     """The package words a manager stage installs (each name once), notes by line, their lines."""
     requests: dict[str, managers.PackageArg] = {}
@@ -311,7 +342,7 @@ def manager_packages(
     # words after a RUN that changes them may come from others, so they are not resolved.
     changed = None
     if manager.unpins_after_changes:
-        changed = repositories_changed(parsed, plan.stage, manager)
+        changed = repositories_changed(parsed, plan.stage, manager, context)
     # No line number: the lock keeps the reason, and a lock adds lines above the RUNs.
     where = "this RUN or an earlier one" if changed and changed.line else "an earlier stage"
     how = changed.how if changed else ""

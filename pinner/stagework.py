@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 
 from pinner import dockerfile, managers, pinning, reproducible
@@ -286,8 +287,11 @@ class StageWork:
         """
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
+        # The build context is taken to be the Dockerfile's folder, as `docker build .` has it.
+        path = self.target.path
+        context = (os.path.dirname(path) or ".") if os.path.isfile(path) else None
         requests, line_notes, lines, upgrade, detached = manager_packages(
-            self.target.parsed, plan, manager
+            self.target.parsed, plan, manager, context
         )
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))

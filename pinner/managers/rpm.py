@@ -33,6 +33,7 @@ from pinner.managers import (
 )
 from pinner.managers import repodata as rd
 from pinner.managers.rpmcommands import (
+    CONFIG_PATHS,
     PROGRAMS,
     RpmOptions,
     cleanup_for,
@@ -193,6 +194,8 @@ class Rpm:
     # rpmdb there is the one dnf will see.
     reads_every_layer = True
     unpins_after_changes = True
+    # What a tree copied to / or /etc may hold (COPY rootfs/ /).
+    copied_paths = CONFIG_PATHS
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).

@@ -469,6 +469,8 @@ class Zypper:
     # An upper layer's zypp.conf, repositories or rpm database count as the OS layer's do.
     reads_every_layer = True
     unpins_after_changes = True
+    # What a tree copied to / or /etc may hold (COPY rootfs/ /).
+    copied_paths = (REPOS_DIR,)
 
     def __init__(self) -> None:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.

@@ -573,6 +573,30 @@ ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
         ["extra"],
         "this RUN or an earlier one runs dnf config-manager",
     ),
+    # Sushrut1101/Docker Dockerfile (FROM fedora): `COPY ./rootfs /`; here the tree holds a
+    # .repo file under etc/yum.repos.d, so the words after it are not pinned.
+    "copy-rootfs-tree": (
+        "RUN dnf install -y app\nCOPY ./rootfs /\nRUN dnf install -y extra\n",
+        {"app": "1.0-1"},
+        ["extra"],
+        "this RUN or an earlier one copies a tree to / that may hold repository files"
+        " (`COPY ./rootfs /`)",
+    ),
+    # Dirk1980ac/nas4ipa Containerfile (fedora-bootc): `COPY etc /etc`.
+    "copy-etc-tree": (
+        "COPY rootfs/etc /etc\nRUN dnf install -y extra\n",
+        {},
+        ["extra"],
+        "this RUN or an earlier one copies a tree to /etc that may hold repository files"
+        " (`COPY rootfs/etc /etc`)",
+    ),
+    # A tree the build context shows without repository files changes nothing.
+    "copy-tree-without-repository-files": (
+        "COPY overlay/ /\nWORKDIR /\nCOPY . .\nRUN dnf install -y app\n",
+        {"app": "1.0-1"},
+        [],
+        "",
+    ),
     # A reading of the repositories changes nothing (a script that lists their priorities).
     "reading-repo-files-changes-nothing": (
         "RUN cat /etc/yum.repos.d/*.repo && dnf install -y app\n",
@@ -591,6 +615,10 @@ def test_words_after_a_repository_change_are_not_pinned(
     body, pins, unpinned, reason = ADDED_REPOS[case]
     dockerfile = env / "Dockerfile"
     (env / "mongo.repo").write_text("[mongo]\nbaseurl=https://example.invalid/\n")
+    (env / "rootfs/etc/yum.repos.d").mkdir(parents=True)
+    (env / "rootfs/etc/yum.repos.d/extra.repo").write_text("[extra]\nbaseurl=https://x.invalid/\n")
+    (env / "overlay/etc").mkdir(parents=True)
+    (env / "overlay/etc/motd").write_text("hello\n")
     dockerfile.write_text(f"FROM centos:stream9\n{body}")
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
     assert code == 0, err

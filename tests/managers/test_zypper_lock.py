@@ -341,6 +341,13 @@ def test_a_stage_from_a_stage_records_only_what_it_adds(
             "this RUN or an earlier one copies a file to /etc/zypp/repos.d/",
             id="copy-repo-file",
         ),
+        # A tree whose etc/zypp/repos.d holds a .repo file, copied to / (`COPY rootfs/ /`).
+        pytest.param(
+            "COPY rootfs/ /\nRUN zypper -n in ca-certificates\n",
+            "this RUN or an earlier one copies a tree to / that may hold repository files"
+            " (`COPY rootfs/ /`)",
+            id="copy-rootfs-tree",
+        ),
     ],
 )
 def test_words_after_a_repository_change_are_not_pinned(
@@ -353,6 +360,8 @@ def test_words_after_a_repository_change_are_not_pinned(
 ) -> None:
     dockerfile = env / "Dockerfile"
     (env / "devel-tools.repo").write_text("[devel-tools]\nbaseurl=https://example.invalid/\n")
+    (env / "rootfs/etc/zypp/repos.d").mkdir(parents=True)
+    (env / "rootfs/etc/zypp/repos.d/devel-tools.repo").write_text("[devel-tools]\n")
     dockerfile.write_text(f"{DOCKERFILE}{change}")
     args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
     code, _, err = _pinner(capsys, hub, history, *args)

@@ -361,7 +361,10 @@ def manager_packages(
                 reason = f"not pinned: {where} {how}"
                 detached.setdefault(package.name, UnpinnedPackage(package.name, reason))
                 continue
-            requests.setdefault(package.name, package)
+            held = requests.setdefault(package.name, package)
+            if package.upgrade and not held.upgrade:
+                # `apk add -u NAME` after `apk add NAME` upgrades what the first one installed.
+                requests[package.name] = held._replace(upgrade=True)
             lines.setdefault(package.name, line)
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
     # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.

@@ -84,6 +84,9 @@ class PackageArg(NamedTuple):
     # `apk add --virtual NAME`: the word is installed as a dependency of NAME, and `apk del NAME`
     # removes it.
     group: str | None = None
+    # `apk add --upgrade`: the newest build of the word and of everything it depends on is
+    # installed, also where the image has an older one.
+    upgrade: bool = False
 
 
 class Install(NamedTuple):

@@ -185,8 +185,14 @@ def read_install(invocation: Invocation) -> Install | None:
     repositories: list[str] = []
     elsewhere: list[str] = []
     group = None
+    upgrade = False
     for text, value in options:
         name, eq, inline = text.partition("=")
+        # --upgrade (and --latest, whose solver flag works alike) makes apk prefer the newest
+        # build over the installed one, for the words and all they depend on (apk-tools'
+        # solver: the flag is set on each word's name and inherited down its dependencies).
+        if name in ("--upgrade", "--latest") or _short_flags(text) & {"u", "l"}:
+            upgrade = True
         if name in ("-X", "--repository"):
             repositories.append(inline if eq else value or "")
         elif text.startswith("-X") and len(text) > 2:
@@ -230,9 +236,22 @@ def read_install(invocation: Invocation) -> Install | None:
             packages = [p._replace(repositories=extra) for p in packages]
     if group is not None:
         packages = [p._replace(group=group) for p in packages]
+    if upgrade:
+        packages = [p._replace(upgrade=True) for p in packages]
     return Install(
         invocation.program, tuple(packages), tuple(notes), invocation.start, invocation.end
     )
+
+
+def _short_flags(text: str) -> set[str]:
+    """The letters of a cluster of short options (`-Uu`) before any that takes a value."""
+    if not re.fullmatch(r"-[A-Za-z]+", text):
+        return set()
+    letters = text[1:]
+    for at, letter in enumerate(letters):
+        if f"-{letter}" in _VALUE_OPTIONS:
+            return set(letters[:at])
+    return set(letters)
 
 
 def _upgrade(invocation: Invocation, operands: Sequence[Word]) -> Install:
@@ -657,12 +676,15 @@ def closure(
     provided: dict[str, str] = {}
     missing: list[tuple[str, str]] = []
     notes: list[str] = []
-    queue: list[tuple[str, str | None, str | None, str | None]] = []
+    # (name, operator, version, the package that needs it or None for a word, --upgrade)
+    queue: list[tuple[str, str | None, str | None, str | None, bool]] = []
+    # Packages whose dependencies were walked with --upgrade's preference for the newest.
+    upgraded: set[str] = set()
     for request in requests:
         op = version = None
         if request.constraint:
             name, op, version, _ = _dependency(request.name + request.constraint)
-        queue.append((request.name, op, version, None))
+        queue.append((request.name, op, version, None, request.upgrade))
 
     def have(name: str, op: str | None, version: str | None) -> bool:
         if name in chosen:
@@ -671,18 +693,42 @@ def closure(
             return True
         return _installed_satisfies(installed, name, op, version)
 
-    def take(entry: Entry) -> None:
-        chosen[entry.name] = entry
-        for word in entry.provides:
-            provided.setdefault(word.partition("=")[0], entry.name)
+    def walk(entry: Entry, upgrade: bool) -> None:
+        if upgrade:
+            upgraded.add(entry.name)
         for dependency in entry.depends:
             name, op, version, conflict = _dependency(dependency)
             if not conflict and not name.startswith("/"):
-                queue.append((name, op, version, entry.name))
+                queue.append((name, op, version, entry.name, upgrade))
+
+    def take(entry: Entry, upgrade: bool = False) -> None:
+        chosen[entry.name] = entry
+        for word in entry.provides:
+            provided.setdefault(word.partition("=")[0], entry.name)
+        walk(entry, upgrade)
 
     while True:
         while queue:
-            name, op, version, wanted_by = queue.pop(0)
+            name, op, version, wanted_by, upgrade = queue.pop(0)
+            if upgrade:
+                # apk add --upgrade: the newest build wins over an installed older one, for the
+                # word and down its dependencies, installed or not.
+                found = universe.best(name, op, version)
+                if isinstance(found, Entry) and found.name in chosen:
+                    if found.name not in upgraded:
+                        walk(chosen[found.name], True)
+                    continue
+                have_version = installed.get(found.name) if isinstance(found, Entry) else None
+                if isinstance(found, Entry) and have_version:
+                    if found.name in upgraded:
+                        continue
+                    if parse_version(found.version) > parse_version(have_version):
+                        take(found, True)
+                    else:
+                        walk(found, True)
+                        if wanted_by is None:
+                            missing.append((name, f"{KEPT}{have_version}"))
+                    continue
             if wanted_by is not None and have(name, op, version):
                 continue
             if wanted_by is None and name in chosen:
@@ -702,7 +748,7 @@ def closure(
             if wanted_by is None and found.name != name:
                 notes.append(f"{name}: provided by {found.name}; no version written for {name}")
             if found.name not in chosen:
-                take(found)
+                take(found, upgrade)
         # install_if: a package whose every condition the result meets comes along (apk(8)).
         extra = [
             e

@@ -501,3 +501,51 @@ def test_apk_upgrade_upgrades_only_when_it_names_no_package() -> None:
     assert every is not None and every.upgrades and every.packages == ()
     assert some is not None and not some.upgrades
     assert some.notes == ("apk upgrade musl: the upgraded versions are not recorded",)
+
+
+def test_add_upgrade_takes_the_newest_build_of_the_word_and_what_it_depends_on(
+    universe: apk.Universe, installed: dict[str, str]
+) -> None:
+    def closure(*requests: PackageArg) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        entries, missing, _ = apk.closure(universe, installed, list(requests))
+        return {e.name: e.version for e in entries}, missing
+
+    # The 3.16 base has zlib 1.2.12-r3 and musl 1.2.3-r0; v3.17 serves 1.2.13-r0 and 1.2.3-r5.
+    assert closure(PackageArg("zlib", None, 0, 0)) == ({}, [("zlib", f"{apk.KEPT}1.2.12-r3")])
+    assert closure(PackageArg("zlib", None, 0, 0, upgrade=True)) == (
+        {"zlib": "1.2.13-r0", "musl": "1.2.3-r5"},
+        [],
+    )
+    plain, _ = closure(PackageArg("curl", None, 0, 0))
+    upgraded, _ = closure(PackageArg("curl", None, 0, 0, upgrade=True))
+    # curl's closure, and the installed packages down its dependencies, at v3.17's builds.
+    assert set(upgraded) - set(plain) == {"musl", "zlib"}
+    assert upgraded["musl"] == "1.2.3-r5" and upgraded["zlib"] == "1.2.13-r0"
+    # busybox is not among curl's dependencies: apk leaves it as installed.
+    assert "busybox" not in upgraded
+    # A word whose installed build is the newest (libc-utils 0.7.2-r3) is kept, and the older
+    # builds down its dependencies are still upgraded.
+    assert closure(PackageArg("libc-utils", None, 0, 0, upgrade=True)) == (
+        {"musl-utils": "1.2.3-r5", "scanelf": "1.3.5-r1", "musl": "1.2.3-r5"},
+        [("libc-utils", f"{apk.KEPT}0.7.2-r3")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("run", "upgrade"),
+    [
+        ("apk add --upgrade curl", True),
+        ("apk add -u curl", True),
+        ("apk add -Uu curl", True),
+        ("apk -u add curl", True),
+        ("apk add --no-cache --latest curl", True),
+        ("apk add -U curl", False),
+        ("apk add -ut .deps curl", True),
+        ("apk add -tu curl", False),
+    ],
+)
+def test_add_upgrade_marks_the_words(run: str, upgrade: bool) -> None:
+    (invocation,) = run_invocations(run)
+    install = apk.read_install(invocation)
+    assert install is not None
+    assert [p.upgrade for p in install.packages] == [upgrade]

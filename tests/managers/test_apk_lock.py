@@ -433,6 +433,25 @@ def test_apk_upgrade_records_the_newer_builds_and_a_repositories_change_unpins(
     )
 
 
+def test_add_upgrade_records_the_newer_builds_down_the_words_dependencies(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16\nRUN apk add --no-cache zlib\nRUN apk add --no-cache -u zlib\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # The base's zlib 1.2.12-r3 and the musl it needs, at v3.17's builds; busybox as it is.
+    assert {p.name: p.version for p in stage.packages} == {
+        "musl": "1.2.3-r5",
+        "zlib": "1.2.13-r0",
+    }
+    text = (env / "Dockerfile").read_text()
+    assert "RUN apk add --no-cache -u zlib=1.2.13-r0\n" in text
+    assert run_errors(text) == []
+
+
 # --------------------------------------------------------------------------- a branch that moves
 # Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
 # closure, then the same branch a release later.

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from registryd import AuthKind, Registry, start_registry
 
+from pinner.remote import http
+
 # Property tests assert behaviour, never time: on a shared, loaded machine hypothesis' per-example
 # deadline and its slow-generation health check fail tests that are right.
 settings.register_profile("pinner", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,3 +61,12 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
 def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A registry with Bearer token auth: anonymous pulls, reg.username / reg.password push."""
     yield from _session_registry(tmp_path_factory, "token")
+
+
+# --------------------------------------------------------------------------- retries
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries follow one another at once, for tests that assert what the last attempt reports."""
+    monkeypatch.setattr(http.Retry, "wait", lambda *_: 0.0)

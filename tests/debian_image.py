@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 
 import httpx
 from snapshot_mirror import system_archives
+from testcache import default_cache_dir as default_cache_dir  # where the tests look for it
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -47,12 +48,6 @@ SLIM_DPKG_OPTS = (
 )
 
 Sources = Literal["one-line", "deb822"]
-
-
-def default_cache_dir() -> Path:
-    """$PINNER_TEST_CACHE, else ~/.cache/pinner-tests."""
-    env = os.environ.get("PINNER_TEST_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "pinner-tests"
 
 
 def snapshot_timestamp(epoch: int) -> str:

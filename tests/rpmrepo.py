@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import sqlite3
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from testcache import copy_tree, stored_tree, tools_stamp, tree_stamp
 
 needs_rpm_tools = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("rpmbuild", "createrepo_c", "dnf")),
@@ -63,7 +66,16 @@ def _spec_text(spec: Spec) -> str:
 
 
 def build_repo(specs: Sequence[Spec], directory: Path, *, compress: str = "gz") -> Path:
-    """Build each spec with rpmbuild into directory/Packages and run createrepo_c on directory."""
+    """Build each spec with rpmbuild into directory/Packages and run createrepo_c on directory.
+
+    The result is kept in the test cache (tests/testcache.py), so the same specs are built once.
+    """
+    key = repr((list(specs), compress, tools_stamp("rpmbuild", "createrepo_c")))
+    stored = stored_tree("rpm-repos", key, lambda into: _build_repo(specs, into, compress))
+    return copy_tree(stored, directory)
+
+
+def _build_repo(specs: Sequence[Spec], directory: Path, compress: str) -> None:
     top = directory.parent / f"{directory.name}-build"
     for spec in specs:
         path = top / "SPECS" / f"{spec.name}-{spec.version}.spec"
@@ -84,7 +96,6 @@ def build_repo(specs: Sequence[Spec], directory: Path, *, compress: str = "gz") 
         check=True,
         capture_output=True,
     )
-    return directory
 
 
 def _dnf(root: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -107,10 +118,45 @@ def _dnf(root: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def _dnf_key(root: Path, repo: Path, *args: object) -> str:
+    """What a dnf run's outcome depends on: root and repository before it, its words, dnf's build."""
+    return repr((tree_stamp(root, skip={"cache"}), tree_stamp(repo), args, tools_stamp("dnf")))
+
+
+def _copy_root(root: Path, into: Path) -> None:
+    """Copy root but dnf's cache into `into` (made empty when root is missing)."""
+    if root.is_dir():
+        shutil.copytree(
+            root, into, symlinks=True, ignore=lambda d, _: ["cache"] if d == str(root) else []
+        )
+    else:
+        into.mkdir(parents=True)
+
+
 def dnf_install(root: Path, repo: Path, names: Sequence[str], *options: str) -> None:
-    """Really install names into root (its rpmdb is then the image's installed set)."""
-    result = _dnf(root, repo, *options, "install", "-y", *names)
-    assert result.returncode == 0, result.stderr
+    """Really install names into root (its rpmdb is then the image's installed set).
+
+    dnf runs on a copy of root kept in the test cache (tests/testcache.py): the same install on
+    the same root runs dnf once.
+    """
+
+    def install(into: Path) -> None:
+        _copy_root(root, into)
+        result = _dnf(into, repo, *options, "install", "-y", *names)
+        assert result.returncode == 0, result.stderr
+        shutil.rmtree(into / "cache")
+
+    stored = stored_tree("dnf-roots", _dnf_key(root, repo, names, options), install)
+    # What dnf removed (an upgraded package's files) goes from root as well.
+    for path in sorted(root.rglob("*"), reverse=True) if root.is_dir() else ():
+        relative = path.relative_to(root)
+        if relative.parts[0] == "cache" or os.path.lexists(stored / relative):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+    copy_tree(stored, root)
 
 
 _ROW = re.compile(r"^ (\S+)\s+(\S+)\s+(\S+)\s+local\s", re.MULTILINE)
@@ -119,11 +165,24 @@ _ROW = re.compile(r"^ (\S+)\s+(\S+)\s+(\S+)\s+local\s", re.MULTILINE)
 def dnf_would_install(
     root: Path, repo: Path, names: Sequence[str], *options: str, weak_deps: bool = True
 ) -> list[str]:
-    """`name-evr.arch` of each package `dnf install --assumeno names` would install, sorted."""
+    """`name-evr.arch` of each package `dnf install --assumeno names` would install, sorted.
+
+    dnf runs on a copy of root, so its logs leave root as it was; its answer is kept in the test
+    cache for the same root, repository and words.
+    """
     setopt = f"--setopt=install_weak_deps={weak_deps}"
-    result = _dnf(root, repo, setopt, *options, "install", "--assumeno", *names)
-    assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
-    return sorted(f"{n}-{evr}.{arch}" for n, arch, evr in _ROW.findall(result.stdout))
+
+    def answer(into: Path) -> None:
+        _copy_root(root, into / "root")
+        result = _dnf(into / "root", repo, setopt, *options, "install", "--assumeno", *names)
+        assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
+        found = sorted(f"{n}-{evr}.{arch}" for n, arch, evr in _ROW.findall(result.stdout))
+        shutil.rmtree(into / "root")
+        (into / "answer.json").write_text(json.dumps(found))
+
+    stored = stored_tree("dnf-answers", _dnf_key(root, repo, setopt, names, options), answer)
+    found: list[str] = json.loads((stored / "answer.json").read_text())
+    return found
 
 
 def rpmdb_path(root: Path) -> Path:

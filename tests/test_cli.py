@@ -412,6 +412,7 @@ FAILURES = [
 
 
 @pytest.mark.parametrize(("content", "lock", "message"), FAILURES)
+@pytest.mark.usefixtures("no_backoff")  # registry-down: its message follows every attempt
 def test_bad_input_one_line_exit_1_nothing_written(
     registry: Registry,
     tmp_path: Path,

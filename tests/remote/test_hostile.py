@@ -670,6 +670,7 @@ def test_item10_wrong_json_types_from_a_registry_fail_in_one_line(
     assert err.splitlines() == [f"{path}:1: {server.host}/app:1: {message}", NOTHING_WRITTEN]
 
 
+@pytest.mark.usefixtures("no_backoff")  # the message follows every attempt at the realm
 def test_item16_an_unreachable_token_realm_is_named_not_the_registry(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -103,6 +103,24 @@ class Bounded(httpx.AsyncByteStream):
         await self.stream.aclose()
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: Set-Cookie is ignored, no Cookie header is ever sent."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+def keep_no_cookies(client: httpx.AsyncClient) -> None:
+    """Make client ignore cookies, as docker, containerd and skopeo do with registries.
+
+    httpx otherwise runs every response through a standard-library cookie jar (a urllib Request
+    built per response): about a tenth of the CPU of a registry request, for state no registry
+    protocol uses, and that a hostile server could set.
+    """
+    if isinstance(getattr(client, "_cookies", None), httpx.Cookies):
+        client._cookies = _NoCookies()
+
+
 async def bound_response(response: httpx.Response) -> None:
     """An httpx response hook: keep at most MAX_OTHER_BODY of a body that is not a success."""
     # Requests ask for the identity encoding; a body encoded anyway is decoded by Bounded, so
@@ -214,7 +232,9 @@ async def send(
     Each attempt, body included, must end within timeout seconds: a per-read timeout alone lets
     a server that sends a byte now and then hold a run forever.
     """
-    host = httpx.URL(url).netloc.decode("ascii")
+    # Parsed once: build_request takes the URL as it is, for every attempt.
+    target = httpx.URL(url)
+    host = target.netloc.decode("ascii")
 
     def too_slow() -> PinnerError:
         return error(f"{host}: no complete answer within {timeout:g} s (see --timeout)")
@@ -223,7 +243,7 @@ async def send(
         last = attempt == retry.attempts
         if counts is not None:
             counts[method] = counts.get(method, 0) + 1
-        request = client.build_request(method, url, headers=headers, content=content)
+        request = client.build_request(method, target, headers=headers, content=content)
         deadline = asyncio.get_running_loop().time() + timeout
         try:
             async with asyncio.timeout_at(deadline):

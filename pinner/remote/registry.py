@@ -369,6 +369,7 @@ class Registry:
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             follow_redirects=True,
         )
+        http.keep_no_cookies(self._client)
         pool.tune(self._client)
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
         self._token_counts: dict[str, int] = {}

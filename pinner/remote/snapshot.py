@@ -53,6 +53,7 @@ class SnapshotMirror:
             event_hooks={"response": [http.bound_response]},
             follow_redirects=True,
         )
+        http.keep_no_cookies(self._client)
         self._serial = asyncio.Lock()
         self.requests: dict[str, int] = {}
         # A run asks for the same indexes once per stage and architecture: keep what verified

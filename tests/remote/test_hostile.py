@@ -692,3 +692,22 @@ def test_item16_an_unreachable_token_realm_is_named_not_the_registry(
         f"{path}:1: {registry.host}/app:1: cannot reach {realm_host}: connection refused",
         NOTHING_WRITTEN,
     ]
+
+
+def test_a_cookie_the_registry_sets_is_never_sent_back(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def route(seen: Seen) -> Reply:
+        headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST}
+        return Reply(headers={**headers, "Set-Cookie": "session=s3cr3t; Path=/"}, body=MANIFEST)
+
+    with serving(route) as server:
+        path = tmp_path / "Dockerfile"
+        path.write_text(f"FROM {server.host}/app:1 AS a\nFROM {server.host}/app:2\nRUN true\n")
+        code, _, err = run(capsys, "lock", "--images-only", str(path))
+    assert code == 0, err
+    assert sorted(server.paths()) == [
+        ("HEAD", "/v2/app/manifests/1"),
+        ("HEAD", "/v2/app/manifests/2"),
+    ]
+    assert [s.headers.get("Cookie") for s in server.seen] == [None, None]

@@ -9,8 +9,8 @@ obsoletes installs that package (unless dnf's obsoletes option is off), and a pr
 provider obsoletes is not chosen. Boolean Recommends are weighed as boolean Requires.
 Supplements are weighed as libsolv weighs them for dnf (weak dependencies on): a package whose
 Supplements the transaction meets, with at least one package the transaction adds, is added
-(one supplement met by the installed set alone adds nothing); `and` / `or` forms are read, a
-Supplements written with if, unless, with or without is not weighed.
+(one supplement met by the installed set alone adds nothing); every boolean form is weighed as
+libsolv's solver_dep_fulfilled_alreadyinstalled weighs it.
 """
 
 from __future__ import annotations
@@ -323,15 +323,55 @@ class _Resolver:
         return 0 if rich is None else self._met_rich(rich)
 
     def _met_rich(self, rich: Rich) -> int:
+        """met_by_new for a boolean dependency, as libsolv weighs each operator."""
         if isinstance(rich, Dep):
             return self.met_by_new(rich)
         op, items = rich
-        if op not in ("and", "or"):
-            return 0  # libsolv's conditional forms are not followed here
+        if op in ("with", "without"):
+            return self._met_by_one(op, items)
+        if op in ("if", "unless"):
+            if len(items) > 2:
+                # `A if B else C` is A when B holds, C if not; `A unless B else C` the reverse.
+                when = self._met_rich(items[1])
+                if not when:
+                    return self._met_rich(items[2] if op == "if" else items[0])
+                then = self._met_rich(items[0] if op == "if" else items[2])
+                return 2 if then and when == 2 else then
+            first, unmet = self._met_rich(items[0]), not self._met_rich(items[1])
+            # `A if B` holds unless B holds without A; `A unless B` is A and not B.
+            holds = (first or unmet) if op == "if" else (first and unmet)
+            if not holds:
+                return 0
+            return 2 if first == 2 else 1
         found = [self._met_rich(item) for item in items]
         if op == "and" and 0 in found:
             return 0
         return max(found)
+
+    def _met_by_one(self, op: str, items: tuple[Rich, ...]) -> int:
+        """`A with B` (one package provides both) or `A without B` (one provides A, not B): 2
+        when a package this transaction adds does, 1 when an installed one alone does."""
+        if not all(isinstance(item, Dep) for item in items):
+            return 0
+        first, second = (item for item in items if isinstance(item, Dep))
+        found = 0
+        candidates: list[tuple[int, tuple[Provide, ...], Iterable[str]]] = [
+            (2, c.package.provides, c.package.files) for c in self.chosen.values()
+        ]
+        candidates += [
+            (1, present.provides, present.files)
+            for name, present in self.pool.installed.items()
+            if name not in self.chosen
+        ]
+        for level, provides, files in candidates:
+            has = [
+                any(overlaps(p, dep) for p in provides if p.name == dep.name)
+                or (dep.name.startswith("/") and dep.name in files)
+                for dep in (first, second)
+            ]
+            if has[0] and has[1] == (op == "with"):
+                found = max(found, level)
+        return found
 
     def require(self, dep: Dep, package: RpmPackage, *, weak: bool) -> None:
         if dep.name.startswith("rpmlib(") or self.satisfied(dep):

@@ -811,6 +811,8 @@ class Apk:
     # Language images (python:alpine) install their own packages in upper layers.
     reads_every_layer = True
     unpins_after_changes = True
+    # What a tree copied to / or /etc may hold (COPY rootfs/ /).
+    copied_paths = (REPOSITORIES,)
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever
@@ -949,6 +951,12 @@ class Apk:
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return config_changes(run_text, escape)
+
+    def copied_config(self, keyword: str, destination: str) -> str | None:
+        """Why a COPY or ADD to destination changes the repositories apk reads, or None."""
+        if destination.strip("'\"").rstrip("/") != REPOSITORIES:
+            return None
+        return f"{'copies' if keyword == 'COPY' else 'adds'} a file to {destination}"
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):

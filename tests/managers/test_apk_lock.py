@@ -452,6 +452,62 @@ def test_add_upgrade_records_the_newer_builds_down_the_words_dependencies(
     assert run_errors(text) == []
 
 
+@pytest.mark.parametrize(
+    ("copy", "context", "why"),
+    [
+        ("COPY repositories /etc/apk/repositories", {}, "copies a file to /etc/apk/repositories"),
+        (
+            "COPY rootfs/ /",
+            {"rootfs/etc/apk/repositories": "https://example.org/alpine/v3.17/main\n"},
+            "copies a tree to / that may hold repository files (`COPY rootfs/ /`)",
+        ),
+        (
+            "COPY repositories /etc/apk/",
+            {"repositories": "https://example.org/alpine/v3.17/main\n"},
+            "copies a tree to /etc/apk that may hold repository files"
+            " (`COPY repositories /etc/apk/`)",
+        ),
+        # The build context shows the tree holds no repositories file: words stay pinned.
+        ("COPY rootfs/ /", {"rootfs/etc/motd": "hello\n"}, None),
+        ("COPY docker-entrypoint.sh /", {"docker-entrypoint.sh": "#!/bin/sh\n"}, None),
+    ],
+    ids=["file", "tree", "into-dir", "tree-without", "entrypoint"],
+)
+def test_words_after_a_copy_that_may_put_the_repositories_in_place_are_not_pinned(
+    copy: str,
+    context: dict[str, str],
+    why: str | None,
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+) -> None:
+    for name, text in context.items():
+        (env / name).parent.mkdir(parents=True, exist_ok=True)
+        (env / name).write_text(text)
+    (env / "Dockerfile").write_text(
+        f"FROM alpine:3.16\nRUN apk add --no-cache curl\n{copy}\nRUN apk add --no-cache bash\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    text = (env / "Dockerfile").read_text()
+    # curl, before the COPY, is pinned; bash, after it, only where the COPY cannot change
+    # the repositories.
+    assert "RUN apk add --no-cache curl=8.1.1-r1\n" in text
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert "curl" in {p.name for p in stage.packages}
+    if why is None:
+        assert "RUN apk add --no-cache bash=5.2.15-r0\n" in text
+        assert stage.unpinned == ()
+    else:
+        assert "RUN apk add --no-cache bash\n" in text
+        assert "bash" not in {p.name for p in stage.packages}
+        assert stage.unpinned == (
+            lockfile.UnpinnedPackage("bash", f"not pinned: this RUN or an earlier one {why}"),
+        )
+
+
 # --------------------------------------------------------------------------- a branch that moves
 # Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
 # closure, then the same branch a release later.

@@ -32,6 +32,7 @@ def rootfs_files(
     keys: Mapping[str, bytes] | None = None,
     arch: str = "aarch64",
     installed: bool = True,
+    world: str | None = None,
 ) -> dict[str, bytes]:
     """An Alpine root's package-manager files: the recorded ones, with repositories as given."""
     files = {
@@ -45,6 +46,8 @@ def rootfs_files(
     files.update({f"etc/apk/keys/{name}": data for name, data in keys.items()})
     if installed:
         files["lib/apk/db/installed"] = (ROOTFS / "lib/apk/db/installed").read_bytes()
+    if world is not None:
+        files["etc/apk/world"] = world.encode()
     return files
 
 

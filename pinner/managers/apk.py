@@ -44,7 +44,8 @@ REPOSITORIES = "/etc/apk/repositories"
 KEYS_DIR = "/etc/apk/keys"
 ARCH_FILE = "/etc/apk/arch"
 INSTALLED = "/lib/apk/db/installed"
-IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALLED)
+WORLD = "/etc/apk/world"
+IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALLED, WORLD)
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
 KEPT = "already in the base image: "
@@ -340,6 +341,9 @@ class ApkConfig(NamedTuple):
     notes: tuple[str, ...] = ()
     # The installed database's packages, for what `apk del` leaves of them.
     entries: tuple[Entry, ...] = ()
+    # The names /etc/apk/world asks for (None where the image has no world file): what apk
+    # keeps installed, with what they depend on, once `apk del` took names out of it.
+    world: tuple[str, ...] | None = None
 
 
 class Entry(NamedTuple):
@@ -462,6 +466,14 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     branch = next((r.tail.split("/")[0] for r in repositories if r.tail), None)
     text = files.get(INSTALLED, b"").decode("utf-8", "replace")
     entries = tuple(parse_index(text, INSTALLED))
+    world = None
+    if WORLD in files:
+        # One dependency a word (name, name@tag, name=version); conflicts (!name) keep nothing.
+        world = tuple(
+            _dependency(word)[0].partition("@")[0]
+            for word in files[WORLD].decode("utf-8", "replace").split()
+            if not word.startswith("!")
+        )
     return ApkConfig(
         "alpine",
         release,
@@ -472,17 +484,28 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         _installed(entries),
         tuple(notes),
         entries,
+        world,
     )
 
 
-def after_removal(entries: Sequence[Entry], removed: Iterable[str]) -> dict[str, str]:
+def after_removal(
+    entries: Sequence[Entry], removed: Iterable[str], world: Sequence[str] | None = None
+) -> dict[str, str]:
     """What the installed database holds once `apk del` removed the names in removed.
 
-    apk keeps a package that another package still installed depends on ("not removed due to").
+    apk takes the names out of its world and keeps what the world left still needs: a removed
+    package another one needs stays ("not removed due to"), an install_if package stays while
+    what it is installed for is there, and what only the removed packages needed goes with them
+    (apk-tools' del: the solver removes what no world dependency reaches). Without a world
+    file, only the removed names go, unless needed.
     """
     names = set(removed)
+    if world is not None:
+        reached = _reached(entries, [n for n in world if n not in names])
+        return _installed(e for e in entries if e.name in reached)
     gone = {e.name: e for e in entries if e.name in names}
     while True:
+        left = {n for e in entries if e.name not in gone for n in (e.name, *_provided(e))}
         needed = {
             name
             for e in entries
@@ -491,12 +514,47 @@ def after_removal(entries: Sequence[Entry], removed: Iterable[str]) -> dict[str,
             if not conflict
         }
         kept = [
-            n for n, e in gone.items() if {n, *(p.partition("=")[0] for p in e.provides)} & needed
+            n
+            for n, e in gone.items()
+            if {n, *_provided(e)} & needed
+            or (e.install_if and all(_dependency(c)[0] in left for c in e.install_if))
         ]
         if not kept:
             return _installed(e for e in entries if e.name not in gone)
         for name in kept:
             del gone[name]
+
+
+def _reached(entries: Sequence[Entry], roots: Iterable[str]) -> set[str]:
+    """The installed packages the names in roots need, down their dependencies, with the
+    install_if packages whose conditions those meet (as ssl_client comes with busybox)."""
+    providers: dict[str, list[Entry]] = {}
+    for entry in entries:
+        for name in (entry.name, *_provided(entry)):
+            providers.setdefault(name, []).append(entry)
+    kept: set[str] = set()
+    names: set[str] = set()
+    queue = list(roots)
+    while True:
+        while queue:
+            for entry in providers.get(queue.pop(), []):
+                if entry.name in kept:
+                    continue
+                kept.add(entry.name)
+                names.update((entry.name, *_provided(entry)))
+                for name, _, _, conflict in map(_dependency, entry.depends):
+                    if not conflict:
+                        queue.append(name)
+        extra = [
+            e
+            for e in entries
+            if e.install_if
+            and e.name not in kept
+            and all(_dependency(c)[0] in names for c in e.install_if)
+        ]
+        if not extra:
+            return kept
+        queue += [e.name for e in extra]
 
 
 # --------------------------------------------------------------------------- signed indexes
@@ -874,8 +932,14 @@ class Apk:
         missing: list[tuple[str, str]] = []
         notes: list[str] = []
         installed = config.installed
+        orphaned: list[PackageArg] = []
         if mode.removed:
-            installed = after_removal(config.entries, mode.removed)
+            installed = after_removal(config.entries, mode.removed, config.world)
+            # A word naming a base package the removal left without a reason to stay: apk
+            # keeps the base image's build if the word came first, else installs the branch's.
+            gone = {e.name for e in config.entries if e.name not in installed} - mode.removed
+            orphaned = [r for r in wanted if r.name in gone]
+            wanted = [r for r in wanted if r.name not in gone]
         if mode.upgrade:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.
@@ -904,6 +968,14 @@ class Apk:
             raise PackageError(name, f"{shown}: {why} ({config.branch or 'alpine'} {config.arch})")
         unpinned = tuple(
             UnpinnedPackage(n, f"not pinned: {why}; apk keeps it", config.arch) for n, why in kept
+        ) + tuple(
+            UnpinnedPackage(
+                r.name,
+                "not pinned: a removal leaves this base image package unneeded; apk keeps its"
+                " build only if this word came before the removal",
+                config.arch,
+            )
+            for r in orphaned
         )
         packages = []
         for entry in sorted(entries, key=lambda e: e.name):

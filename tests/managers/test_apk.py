@@ -466,12 +466,62 @@ def test_add_virtual_marks_the_words_of_its_group() -> None:
     assert [(p.name, p.group) for p in found.packages] == [("gcc", ".deps"), ("musl-dev", ".deps")]
 
 
+INSTALLED_316 = apk.parse_index((ROOTFS / "lib/apk/db/installed").read_text(), "installed")
+# Alpine's minirootfs world: aports scripts/mkimg.minirootfs.sh installs these five.
+WORLD_316 = ("alpine-baselayout", "alpine-keys", "apk-tools", "busybox", "libc-utils")
+
+
 def test_after_removal_keeps_what_an_installed_package_still_needs() -> None:
-    entries = apk.parse_index((ROOTFS / "lib/apk/db/installed").read_text(), "installed")
-    left = apk.after_removal(entries, ["ssl_client", "zlib", "libssl1.1"])
-    # zlib and libssl1.1 are apk-tools' (by so: names); ssl_client, and its cmd:, go.
-    assert "ssl_client" not in left and "cmd:ssl_client" not in left
-    assert {"zlib", "so:libz.so.1", "libssl1.1"} <= set(left)
+    left = apk.after_removal(INSTALLED_316, ["ssl_client", "zlib", "libssl1.1", "alpine-keys"])
+    # zlib and libssl1.1 are apk-tools' (by so: names); ssl_client stays as long as busybox
+    # and libssl1.1 are there (its install_if); alpine-keys, which nothing needs, goes.
+    assert {"zlib", "so:libz.so.1", "libssl1.1", "ssl_client", "cmd:ssl_client"} <= set(left)
+    assert "alpine-keys" not in left
+
+
+def test_after_removal_takes_the_orphans_of_a_world_package_too() -> None:
+    def left(*removed: str, world: tuple[str, ...] = WORLD_316) -> set[str]:
+        return {e.name for e in INSTALLED_316} & set(
+            apk.after_removal(INSTALLED_316, removed, world)
+        )
+
+    every = {e.name for e in INSTALLED_316}
+    assert left() == every
+    # libc-utils pulled musl-utils and scanelf in; nothing else needs them: all three go.
+    assert every - left("libc-utils") == {"libc-utils", "musl-utils", "scanelf"}
+    # Without a world file, only the named package goes.
+    assert every - set(apk.after_removal(INSTALLED_316, ["libc-utils"])) == {"libc-utils"}
+    # busybox is needed by alpine-baselayout (/bin/sh): it stays, so does all it needs.
+    assert left("busybox") == every
+    # An install_if package stays while what it came for is there (apk-tools' installif13).
+    assert left("ssl_client") == every
+    # apk-tools out of the world: libssl1.1 and libcrypto1.1 go, and with them ssl_client,
+    # whose install_if no longer holds; zlib and ca-certificates-bundle (apk-tools' alone) too.
+    assert every - left("apk-tools") == {
+        "apk-tools",
+        "ca-certificates-bundle",
+        "libcrypto1.1",
+        "libssl1.1",
+        "ssl_client",
+        "zlib",
+    }
+
+
+def test_after_removal_as_apk_tools_solver_tests_have_it() -> None:
+    # apk-tools test/solver basic14 (world a, a needs b: del a purges both) and installif4
+    # (world app; app needs lib, lib needs foo, appiif1 install_if app: del app purges all).
+    def entries(*records: tuple[str, str, str]) -> list[apk.Entry]:
+        text = "\n".join(
+            record(name, "1", depends) + (f"i:{iif}\n" if iif else "")
+            for name, depends, iif in records
+        )
+        return apk.parse_index(text, "test")
+
+    basic = entries(("a", "b", ""), ("b", "", ""))
+    assert apk.after_removal(basic, ["a"], ("a",)) == {}
+    app = entries(("app", "lib", ""), ("lib", "foo", ""), ("foo", "", ""), ("appiif1", "", "app"))
+    assert apk.after_removal(app, ["app"], ("app",)) == {}
+    assert set(apk.after_removal(app, ["appiif1"], ("app",))) == {"app", "lib", "foo", "appiif1"}
 
 
 REPOSITORIES_CHANGES = [

@@ -167,43 +167,41 @@ def test_a_stage_from_a_stage_sets_aside_what_the_parent_installed(
 # which apk-tools needs: `apk del zlib` leaves it ("not removed due to: apk-tools").
 REMOVED_UPSTREAM = """\
 FROM alpine:3.16 AS base
-RUN apk del ssl_client zlib
+RUN apk del alpine-keys zlib
 
 FROM base AS build
 RUN apk add --no-cache --virtual .build-deps gcc bash \\
     && apk del .build-deps
 
 FROM build
-RUN apk add --no-cache ssl_client zlib gcc
+RUN apk add --no-cache alpine-keys zlib gcc
 """
 
 
 def test_what_a_parent_stage_removed_is_resolved_again(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
-    (env / "Dockerfile").write_text(DOCKERFILE.split("\n")[0] + "\nRUN apk add gcc ssl_client\n")
+    (env / "Dockerfile").write_text(DOCKERFILE.split("\n")[0] + "\nRUN apk add gcc alpine-keys\n")
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
     assert code == 0, err
     (alone,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    # In one stage, ssl_client is the base image's: apk keeps it.
-    assert "ssl_client" not in {p.name for p in alone.packages}
+    # In one stage, alpine-keys is the base image's: apk keeps it.
+    assert "alpine-keys" not in {p.name for p in alone.packages}
     (env / "Dockerfile").write_text(REMOVED_UPSTREAM)
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
     assert code == 0, err
     before = (env / "Dockerfile.lock").read_text()
     build, last = lockfile.parse(before, "lock").stages[1:]
     assert {p.name for p in build.packages} >= {"gcc", "bash", "binutils"}
-    # ssl_client is gone from the image: the branch's, with the libssl3 it needs; gcc went
-    # with .build-deps, so its whole closure is installed again, as when installed alone.
+    # alpine-keys is gone from the image (nothing needs it): the branch's; gcc went with
+    # .build-deps, so its whole closure is installed again, as when installed alone. zlib,
+    # which apk-tools needs, stayed.
     versions = {p.name: p.version for p in last.packages}
-    assert versions["ssl_client"] == "1.35.0-r29"
-    assert {"libssl3", "libcrypto3"} <= set(versions)
-    assert set(versions) - {"ssl_client", "libssl3", "libcrypto3"} == {
-        p.name for p in alone.packages
-    }
+    assert versions["alpine-keys"] == "2.4-r1"
+    assert set(versions) - {"alpine-keys"} == {p.name for p in alone.packages}
     assert [u.name for u in last.unpinned] == ["zlib"]
     text = (env / "Dockerfile").read_text()
-    assert "RUN apk add --no-cache ssl_client=1.35.0-r29 zlib gcc=12.2.1_git20220924-r4\n" in text
+    assert "RUN apk add --no-cache alpine-keys=2.4-r1 zlib gcc=12.2.1_git20220924-r4\n" in text
     assert run_errors(text) == []
     code, out, err = run(capsys, "check", str(env / "Dockerfile"))
     assert code == 0, out + err
@@ -216,14 +214,43 @@ def test_a_removal_in_the_same_stage_counts_for_the_installs_after_it(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     (env / "Dockerfile").write_text(
-        "FROM alpine:3.16\nRUN apk add --no-cache curl\nRUN apk del ssl_client\n"
-        "RUN apk add --no-cache ssl_client\n"
+        "FROM alpine:3.16\nRUN apk add --no-cache curl\nRUN apk del alpine-keys\n"
+        "RUN apk add --no-cache alpine-keys\n"
     )
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    assert {"curl", "ssl_client", "libssl3"} <= {p.name for p in stage.packages}
+    assert {"curl", "alpine-keys"} <= {p.name for p in stage.packages}
     assert stage.unpinned == ()
+
+
+def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path, registry: Registry
+) -> None:
+    # The minirootfs' world (aports scripts/mkimg.minirootfs.sh), as apk writes it: sorted.
+    world = "alpine-baselayout\nalpine-keys\napk-tools\nbusybox\nlibc-utils\n"
+    push(files_image(rootfs_files(REAL, world=world), "arm64"), registry, "library/alpine", "3.16w")
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk del libc-utils && apk add --no-cache lddtree musl-utils\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # libc-utils took musl-utils and scanelf with it: lddtree needs scanelf, fetched again.
+    assert {p.name: p.version for p in stage.packages} == {
+        "lddtree": "1.26-r3",
+        "scanelf": "1.3.5-r1",
+    }
+    assert [(u.name, u.reason) for u in stage.unpinned] == [
+        (
+            "musl-utils",
+            "not pinned: a removal leaves this base image package unneeded; apk keeps its"
+            " build only if this word came before the removal",
+        )
+    ]
+    text = (env / "Dockerfile").read_text()
+    assert "apk add --no-cache lddtree=1.26-r3 musl-utils\n" in text
+    assert run_errors(text) == []
 
 
 # --------------------------------------------------------------------------- real RUN patterns

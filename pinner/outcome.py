@@ -399,6 +399,8 @@ class Installed(NamedTuple):
     removed: frozenset[str] = frozenset()
     # Words `pacman -R` removed without -s: their dependencies stay installed.
     left: tuple[managers.PackageArg, ...] = ()
+    # Names among removed that `pacman -Rc` took with the installed packages that need them.
+    cascaded: frozenset[str] = frozenset()
 
 
 class Removals(NamedTuple):
@@ -418,6 +420,9 @@ class Removals(NamedTuple):
     # A removal took words away with their dependencies: the locks' records are no longer what
     # the image holds, and are resolved again from the words left.
     stale: bool
+    # The names `pacman -Rc` removed by the stage's last install, and by the stage's end.
+    cascaded_before: frozenset[str] = frozenset()
+    cascaded: frozenset[str] = frozenset()
 
     @property
     def any(self) -> bool:
@@ -440,6 +445,7 @@ def stage_removals(
     inherited = parent.requests if parent is not None else ()
     live = {r.name: r for r in inherited}
     gone = set(parent.removed) if parent is not None else set()
+    cascaded = set(parent.cascaded) if parent is not None else set()
     left = {r.name: r for r in parent.left} if parent is not None else {}
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
@@ -454,16 +460,25 @@ def stage_removals(
                 events.append((words, removal))
     last = max((i for i, (words, _) in enumerate(events) if words), default=-1)
     before, kept, left_before = frozenset(gone), inherited, tuple(left.values())
+    cascaded_before = frozenset(cascaded)
     stale = parent is not None and parent.packages is None
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
             before, left_before = frozenset(gone), tuple(left.values())
+            cascaded_before = frozenset(cascaded)
         for word in words:
             left.pop(word.name, None)
             held = live.get(word.name)
             if held is None or (held.group is not None and word.group is None):
                 live[word.name] = word
+        if removal is not None and removal.orphans and removal.recursive and left:
+            # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now
+            # (the base image's own orphans are not known: its install reasons are not read).
+            left.clear()
+            stale = True
+        if removal is not None and removal.cascade:
+            cascaded.update(removal.names)
         for name in removal.names if removal is not None else ():
             by_name = [w for w in live.values() if w.name == name and w.group is None]
             by_group = [w for w in live.values() if w.group == name]
@@ -485,6 +500,8 @@ def stage_removals(
         frozenset(gone),
         tuple(left.values()),
         stale,
+        cascaded_before,
+        frozenset(cascaded),
     )
 
 

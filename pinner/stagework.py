@@ -351,6 +351,7 @@ class StageWork:
                 refresh=self.session.refresh and self.options.pin_versions,
                 upgrade=upgrade,
                 removed=removals.before,
+                cascaded=removals.cascaded_before,
             )
             try:
                 theirs = await self._parents_records(manager, source, mode, parent, removals)
@@ -420,7 +421,9 @@ class StageWork:
         if parent.packages is not None and not removals.stale:
             return tuple(p for p in parent.packages if p.name not in left)
         # As the parents left the image: their removals, not this stage's.
-        again = mode._replace(upgrade=parent.upgrade, removed=parent.removed)
+        again = mode._replace(
+            upgrade=parent.upgrade, removed=parent.removed, cascaded=parent.cascaded
+        )
         words = [*parent.requests, *(r for r in removals.left_before if r not in parent.requests)]
         resolved = await manager.resolve(source, words, again)
         return tuple(p for p in resolved.packages if p.name not in left)
@@ -443,6 +446,7 @@ class StageWork:
             packages=None if removals.stale else packages,
             removed=removals.gone,
             left=removals.left,
+            cascaded=removals.cascaded,
         )
 
     @staticmethod

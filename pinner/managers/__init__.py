@@ -66,6 +66,9 @@ class Mode(NamedTuple):
     # Names removed from the image's installed packages before these words are installed (`apk
     # del`, `pacman -R` in the stage or the stages it is FROM): what they satisfied is resolved.
     removed: frozenset[str] = frozenset()
+    # Names among removed that `pacman -Rc` removed: the installed packages that need them went
+    # with them.
+    cascaded: frozenset[str] = frozenset()
 
 
 class PackageArg(NamedTuple):
@@ -243,6 +246,11 @@ class Removal(NamedTuple):
     names: tuple[str, ...]
     # apk del and pacman -Rs remove the dependencies nothing else needs; pacman -R leaves them.
     recursive: bool = True
+    # pacman -Rc: the installed packages that need the names go too.
+    cascade: bool = False
+    # `pacman -Rns $(pacman -Qtdq)`: the packages installed as dependencies that nothing needs
+    # any more (those of words removed without their dependencies).
+    orphans: bool = False
 
 
 def removals(manager: Manager, invocation: Invocation) -> Removal | None:

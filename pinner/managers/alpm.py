@@ -417,6 +417,30 @@ def _up_to_date(package: Package, local: Mapping[str, Package]) -> bool:
     return installed is not None and vercmp(installed.version, package.version) == 0
 
 
+def after_removal(
+    installed: Sequence[Package], removed: Container[str], cascaded: Container[str] = ()
+) -> list[Package]:
+    """The installed packages `pacman -R` leaves: all but the removed names, and with -c
+    (cascaded names) every package that needs one of them and that nothing left satisfies,
+    and those that need these in turn, as libalpm's cascade takes them."""
+    left = [p for p in installed if p.name not in removed]
+    gone = [p for p in installed if p.name in removed and p.name in cascaded]
+    while gone:
+        broken = [
+            p
+            for p in left
+            if any(
+                any(g.satisfies(d) for g in gone) and not any(q.satisfies(d) for q in left)
+                for d in p.depends
+            )
+        ]
+        left = [p for p in left if p not in broken]
+        gone += broken
+        if not broken:
+            break
+    return left
+
+
 def resolve(
     repos: Sequence[Repository],
     targets: Iterable[str],

@@ -25,6 +25,7 @@ from pinner.managers.alpm import (
     Ignore,
     Package,
     Repository,
+    after_removal,
     parse_database,
     parse_depend,
     parse_desc,
@@ -521,6 +522,11 @@ def read_install(invocation: Invocation) -> Install | None:
     return Install("pacman", tuple(packages), notes, command.start, command.end, upgrades)
 
 
+_ORPHANS = re.compile(
+    r"(?:\$\(|`)\s*pacman\s+-(?=[a-zA-Z]*Q)(?=[a-zA-Z]*t)(?=[a-zA-Z]*d)[Qtdq]+\s*(?:\)|`)"
+)
+
+
 def read_removal(invocation: Invocation) -> managers.Removal | None:
     """What a `pacman -R` invocation removes (-Rs, -Rns too); None for other operations."""
     command = parse_command(invocation)
@@ -533,9 +539,14 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
         depend = parse_depend(match["spec"]) if match is not None else None
         if depend is not None:
             names.append(depend.name)
-    # -s (--recursive) takes the dependencies no other package needs too.
-    recursive = "s" in command.flags or any(w.text == "--recursive" for w in invocation.args)
-    return managers.Removal(tuple(names), recursive)
+    texts = [w.text for w in invocation.args]
+    # -s (--recursive) takes the dependencies no other package needs too; -c (--cascade) the
+    # packages that need the targets.
+    recursive = "s" in command.flags or "--recursive" in texts
+    cascade = "c" in command.flags or "--cascade" in texts
+    # `$(pacman -Qtdq)`: the packages installed as dependencies that nothing requires.
+    orphans = any(_ORPHANS.fullmatch(w.text) for w in operands if w.expansions)
+    return managers.Removal(tuple(names), recursive, cascade, orphans)
 
 
 class Pacman:
@@ -627,7 +638,12 @@ class Pacman:
                 needed.add(target)
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
         # What `pacman -R` took out of the image is fetched again where a word needs it.
-        installed = [p for p in config.installed if p.name not in mode.removed]
+        installed = after_removal(config.installed, mode.removed, mode.cascaded)
+        if mode.cascaded:
+            notes.append(
+                f"pacman -Rc {' '.join(sorted(mode.cascaded))}: the base image's packages that"
+                " need it are followed; words installed before it that need it are not"
+            )
         found = resolve(
             repos, targets, installed, upgrade=upgrade, ignore=config.ignore, needed=needed
         )

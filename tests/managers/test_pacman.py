@@ -658,17 +658,21 @@ def test_needed_skips_what_the_image_has_at_the_days_version(
 
 
 REMOVALS = [
-    ("pacman -R --noconfirm git", (("git",), False)),
-    ("pacman -Rns --noconfirm git perl", (("git", "perl"), True)),
-    ("pacman --remove --recursive --noconfirm core/zsh", (("zsh",), True)),
-    ("pacman -Rns --noconfirm $(pacman -Qtdq)", ((), True)),
+    ("pacman -R --noconfirm git", (("git",), False, False, False)),
+    ("pacman -Rns --noconfirm git perl", (("git", "perl"), True, False, False)),
+    ("pacman --remove --recursive --noconfirm core/zsh", (("zsh",), True, False, False)),
+    ("pacman -Rns --noconfirm $(pacman -Qtdq)", ((), True, False, True)),
+    ("pacman -Rns --noconfirm `pacman -Qdtq`", ((), True, False, True)),
+    ("pacman -Rns --noconfirm $(pacman -Qq)", ((), True, False, False)),
+    ("pacman -Rcns --noconfirm glibc", (("glibc",), True, True, False)),
+    ("pacman -R --cascade --noconfirm glibc", (("glibc",), False, True, False)),
     ("pacman -Rp git", None),
     ("pacman -S --noconfirm git", None),
 ]
 
 
 @pytest.mark.parametrize(("run", "expected"), REMOVALS, ids=[r for r, _ in REMOVALS])
-def test_read_removal(run: str, expected: tuple[tuple[str, ...], bool] | None) -> None:
+def test_read_removal(run: str, expected: tuple[tuple[str, ...], bool, bool, bool] | None) -> None:
     (invocation,) = run_invocations(run, "\\")
     found = pacman.read_removal(invocation)
     assert (tuple(found) if found is not None else None) == expected
@@ -718,3 +722,60 @@ def test_removal_leaves_what_real_pacman_leaves(
         kept = {p.name for p in both.packages} - {"git"}
     assert sorted(printed) == sorted({p.name for p in both.packages} - kept)
     assert ("perl" in printed) == (flags != "-R")
+
+
+def _local(pkgs: list[Pkg]) -> list[alpm.Package]:
+    return [alpm.parse_desc(local_desc(pkg), sync=False) for pkg in pkgs]
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize("target", ["perl", "curl", "bash", "glibc", "zsh"])
+def test_cascade_removes_what_real_pacman_removes(
+    named_repos: dict[str, Path], tmp_path: Path, target: str
+) -> None:
+    """After `pacman -S git zsh`, real `pacman -Rcp TARGET` prints what alpm.after_removal takes
+    with cascaded names: the target and every installed package that needs it, in turn."""
+    both = _resolve(named_repos, "git zsh")
+    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
+    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
+    install_local(tmp_path, installed)
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    printed = pacman_in(tmp_path, conf, "-Rcp", "--print-format", "%n", target).split()
+    (invocation,) = run_invocations(f"pacman -Rc --noconfirm {target}", "\\")
+    removal = pacman.read_removal(invocation)
+    assert removal is not None and removal.cascade
+    every = {p.name for p in installed}
+    left = alpm.after_removal(_local(installed), {target}, {target})
+    assert sorted(printed) == sorted(every - {p.name for p in left})
+    # Without -c, the target alone goes.
+    assert every - {p.name for p in alpm.after_removal(_local(installed), {target})} == {target}
+    assert len(printed) > 1 or target == "zsh"
+
+
+@pytest.mark.oracle
+@needs_pacman
+def test_orphans_removed_are_what_the_words_left_do_not_need(
+    named_repos: dict[str, Path], tmp_path: Path
+) -> None:
+    """`pacman -S git zsh; pacman -R git; pacman -Rns $(pacman -Qtdq)` with real pacman leaves
+    the base and zsh's closure, which is what pinner resolves again from the words left."""
+    both = _resolve(named_repos, "git zsh")
+    left = _resolve(named_repos, "zsh")
+    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
+    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
+    install_local(tmp_path, installed)
+    for pkg in installed:
+        # The base and the words are installed explicitly, the dependencies as dependencies.
+        reason = "1" if pkg.name in {p.name for p in both.packages} - {"git", "zsh"} else "0"
+        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
+        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    pacman_in(tmp_path, conf, "-R", "git")
+    orphans = pacman_in(tmp_path, conf, "-Qtdq").split()
+    assert orphans  # git's dependencies zsh does not need
+    pacman_in(tmp_path, conf, "-Rns", *orphans)
+    remaining = pacman_in(tmp_path, conf, "-Qq").split()
+    assert sorted(remaining) == sorted({"glibc", *(p.name for p in left.packages)})

@@ -342,6 +342,57 @@ def test_a_dependency_removed_upstream_is_fetched_again(
     ]
 
 
+@pytest.mark.parametrize(
+    ("parent", "child", "expected"),
+    [
+        # git removed without -s leaves curl and perl; `-Rns $(pacman -Qtdq)` takes them: git
+        # installed again needs both fetched again (the image's openssl still does for curl).
+        (
+            "pacman -S --noconfirm git zsh && pacman -R --noconfirm git"
+            " && pacman -Rns --noconfirm $(pacman -Qtdq)",
+            "git",
+            [("curl", "8.10.1-1"), ("git", "2.47.0-1"), ("perl", "5.40.0-1")],
+        ),
+        # -Rc glibc takes the image's bash and openssl, which need it: git needs both again.
+        (
+            "pacman -Rc --noconfirm glibc",
+            "git",
+            [
+                ("bash", "5.2.026-2"),
+                ("curl", "8.10.1-1"),
+                ("git", "2.47.0-1"),
+                ("glibc", "2.40-1"),
+                ("openssl", "3.4.0-1"),
+                ("perl", "5.40.0-1"),
+            ],
+        ),
+    ],
+    ids=["orphans", "cascade"],
+)
+def test_orphans_and_cascades_removed_upstream_are_fetched_again(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+    parent: str,
+    child: str,
+    expected: list[tuple[str, str]],
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM archlinux:base AS base\nRUN {parent}\n\nFROM base\n"
+        f"RUN pacman -S --noconfirm {child}\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    assert run_errors(dockerfile.read_text()) == []
+    _, last = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in last.packages] == expected
+
+
 # --------------------------------------------------------------------------- real RUN patterns
 # Each case reproduces the pacman RUNs of a real Dockerfile (named above it) with the stand-in
 # archive's packages: (Dockerfile, lines the locked file must hold, the lock's package names).

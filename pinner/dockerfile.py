@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
+import operator
 import re
 import sys
 import types
@@ -127,8 +129,6 @@ def decode(data: bytes, path: str) -> str:
         raise DockerfileError(Problem(path, line, "not valid UTF-8")) from None
 
 
-_NEWLINE_RE = re.compile("\n")
-
 # tuple.__new__ with the class is what a named tuple's own __new__ does, without its Python
 # frame: half the cost of each of the words and records parsing builds (~40 a file).
 _new = tuple.__new__
@@ -136,7 +136,11 @@ _new = tuple.__new__
 
 def _line_offsets(text: str) -> list[int]:
     """The offset where each line starts."""
-    return [0, *(m.end() for m in _NEWLINE_RE.finditer(text))]
+    # Each line's length plus its newline, summed: no Python code runs per line.
+    return list(itertools.accumulate(map(_plus_one, map(len, text.split("\n")[:-1])), initial=0))
+
+
+_plus_one = (1).__add__
 
 
 def _logical(
@@ -208,13 +212,29 @@ def _heredoc_end(text: str, starts: list[int], words: Sequence[Token], last: int
     return min(line, len(starts) - 1)
 
 
-# A word: unquoted runs and quoted strings (an unclosed quote runs to the end) up to a blank.
-_WORD_RE = re.compile(r"""(?:[^ \t"']+|"[^"]*(?:"|$)|'[^']*(?:'|$))+""")
+# A word: unquoted runs and quoted strings (an unclosed quote runs to the end) up to a blank;
+# quotes stay in the word's text.
+# Unrolled (a run, then quoted strings each followed by a run) so that a word with no quote is
+# one scan of a character class; tests hold it to `(?:[^ \t"']+|"[^"]*(?:"|$)|'[^']*(?:'|$))+`.
+_WORD_RE = re.compile(r"""(?=[^ \t])[^ \t"']*(?:(?:"[^"]*(?:"|$)|'[^']*(?:'|$))[^ \t"']*)*""")
 
 
-def _split_words(text: str, logical: Logical) -> list[Token]:
-    """Split on unquoted blanks; quotes stay in the token text."""
-    return [_new(Token, (m.group(), m.start(), logical)) for m in _WORD_RE.finditer(text)]
+def _words(line: str, logical: Logical) -> tuple[Token, ...]:
+    """The words of an instruction's logical line after its keyword."""
+    if '"' in line or "'" in line:
+        found = _WORD_RE.finditer(line)
+        next(found, None)  # the keyword
+        return tuple([_new(Token, (m.group(), m.start(), logical)) for m in found])
+    # Without quotes a word is a run of anything but blanks: split, and sum the pieces' lengths
+    # for where each starts, with no Python code run per word (most lines, most words).
+    pieces = line.replace("\t", " ").split(" ")
+    starts = itertools.accumulate(map(_plus_one, map(len, pieces)), initial=0)
+    kept = filter(_first, zip(pieces, starts, itertools.repeat(logical)))  # not the empty pieces
+    return tuple(map(_new_token, itertools.islice(kept, 1, None)))
+
+
+_first = operator.itemgetter(0)
+_new_token = functools.partial(_new, Token)
 
 
 def _unquote(token: Token, start: int) -> tuple[str, Span | None]:
@@ -233,40 +253,48 @@ def _unquote(token: Token, start: int) -> tuple[str, Span | None]:
 # dockerfile-parse 2.0.1's `structure` rules, compiled once: tests hold the two to the same
 # answers. Its own parser encoded the text, decoded it again line by line and compiled these
 # patterns for every file (a fifth of parsing the whole file).
-_INSTRUCTION_RE = re.compile(r"^\s*(\S+)\s+(.*)$")
-_COMMENT_RE = re.compile(r"^\s*#")
 _ESCAPE_DIRECTIVE_RE = re.compile(r"^\s*#\s*escape\s*=\s*(\\|`)\s*$", re.I)
 _SYNTAX_DIRECTIVE_RE = re.compile(r"^\s*#\s*syntax\s*=\s*(.*)\s*$", re.I)
-_CONTINUES_RE = {"\\": re.compile(r"^.*\\\s*$"), "`": re.compile(r"^.*`\s*$")}
+# Its `^\s*#` (a comment) and `^\s*(\S+)\s+(.*)$` (an instruction) in one match: group 1 for a
+# comment, group 2 for the keyword of a line that starts with a word and a blank.
+_LINE_RE = re.compile(r"\s*(?:(#)|(\S+)\s)")
 
 
 def located(text: str) -> Iterator[tuple[str, int, int]]:
     """Each instruction's upper-cased keyword and its first and last 0-based lines, in order."""
+    return _located(text, _line_offsets(text))
+
+
+def _located(text: str, starts: Sequence[int]) -> Iterator[tuple[str, int, int]]:
+    """located(), given the offset each line starts at: lines are matched in place."""
     # As dockerfile-parse finds them: a line that does not start with a word and a blank is no
     # instruction, and an instruction still continued at the end of the file is dropped.
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    continues = _CONTINUES_RE["\\"]
+    escape = "\\"
     directive_possible = True
     in_continuation = False
     keyword, first = "", 0
-    for number, line in enumerate(lines):
+    match_line = _LINE_RE.match
+    for number, (start, stop) in enumerate(zip(starts, [*starts[1:], len(text)], strict=True)):
+        if start == stop:
+            break  # after a final newline: no line
         if directive_possible:
-            match = _ESCAPE_DIRECTIVE_RE.match(line)
-            if match:
-                continues = _CONTINUES_RE[match.group(1)]
+            line = text[start:stop]
+            directive = _ESCAPE_DIRECTIVE_RE.match(line)
+            if directive:
+                escape = directive.group(1)
             elif not _SYNTAX_DIRECTIVE_RE.match(line):
                 directive_possible = False
-        if _COMMENT_RE.match(line):
-            continue  # also between an instruction's continued lines
+        match = match_line(text, start, stop)
+        if match is not None and match.group(1) is not None:
+            continue  # a comment, also between an instruction's continued lines
         if not in_continuation:
-            match = _INSTRUCTION_RE.match(line)
-            if not match:
+            if match is None:
                 continue
-            keyword, first = match.group(1).upper(), number
-        in_continuation = continues.match(line) is not None
+            keyword, first = match.group(2).upper(), number
+        # dockerfile-parse's `^.*\\\s*$`: the escape, then only blanks (str.rstrip's are \s's).
+        in_continuation = text.find(escape, start, stop) >= 0 and text[
+            start:stop
+        ].rstrip().endswith(escape)
         if not in_continuation:
             yield keyword, first, number
 
@@ -277,17 +305,24 @@ def instructions(text: str, escape: str | None = None) -> list[Instruction]:
     escape = escape_char(text) if escape is None else escape
     result = []
     covered = -1
-    for name, first, last in located(text):
+    lines = len(starts)
+    for name, first, last in _located(text, starts):
         keyword = sys.intern(name)  # one string per keyword, not per line
         if keyword == "COMMENT" or first <= covered:
             continue  # dockerfile-parse reads heredoc bodies as instructions; they are not
-        line, logical = _logical(text, starts, first, last, escape)
-        words = _split_words(line, logical)
+        if first == last:  # most instructions: one line, one piece
+            begin = starts[first]
+            line = text[begin : starts[first + 1] if first + 1 < lines else len(text)]
+            line = line.rstrip("\r\n")
+            logical = _new(Logical, ((0,), (begin,)))
+        else:
+            line, logical = _logical(text, starts, first, last, escape)
+        words = _words(line, logical)
         if keyword in ("RUN", "COPY", "ADD") and "<<" in line:
-            last = covered = _heredoc_end(text, starts, words[1:], last)
-        end = starts[last + 1] if last + 1 < len(starts) else len(text)
+            last = covered = _heredoc_end(text, starts, words, last)
+        end = starts[last + 1] if last + 1 < lines else len(text)
         span = _new(Span, (starts[first], end))
-        result.append(_new(Instruction, (keyword, first + 1, span, tuple(words[1:]))))
+        result.append(_new(Instruction, (keyword, first + 1, span, words)))
     return result
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from offline_lock import fake_digest, pin_text
 
 from pinner import dockerfile
@@ -337,3 +341,19 @@ def test_an_image_named_per_platform_is_one_use_per_platform() -> None:
         "linux/amd64",
         "linux/arm/v7",
     )
+
+
+# The word pattern as first written: one or more unquoted runs or quoted strings.
+_PLAIN_WORD_RE = re.compile(r"""(?:[^ \t"']+|"[^"]*(?:"|$)|'[^']*(?:'|$))+""")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t\"'ab\\$=\r\x0c", max_size=16))
+def test_words_split_as_the_plain_word_pattern_splits_them(line: str) -> None:
+    found = [(m.group(), m.start()) for m in dockerfile._WORD_RE.finditer(line)]
+    assert found == [(m.group(), m.start()) for m in _PLAIN_WORD_RE.finditer(line)]
+    located = dockerfile.instructions(f"RUN {line}\n")
+    if located:  # not continued past the end of the file
+        logical = f"RUN {line}".rstrip("\r\n")
+        want = [(m.group(), m.start()) for m in _PLAIN_WORD_RE.finditer(logical)][1:]
+        assert [(w.text, w.at) for w in located[0].words] == want

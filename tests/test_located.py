@@ -57,6 +57,12 @@ PIECES = [
     "\\",
     "é RUN x",
     "\x0c",
+    # Blanks beyond space and tab (str.rstrip's and the patterns' \s agree on them), an escape
+    # inside a line, and a line of blanks only inside a continuation.
+    "RUN a \\\x1c\xa0",
+    "\u2028# not\x85",
+    "RUN a\\b c",
+    "\x0b\u3000",
 ]
 
 

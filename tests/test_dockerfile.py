@@ -357,3 +357,22 @@ def test_words_split_as_the_plain_word_pattern_splits_them(line: str) -> None:
         logical = f"RUN {line}".rstrip("\r\n")
         want = [(m.group(), m.start()) for m in _PLAIN_WORD_RE.finditer(logical)][1:]
         assert [(w.text, w.at) for w in located[0].words] == want
+
+
+# The parser-directive pattern as first written, with its lazy value.
+_LAZY_DIRECTIVE_RE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(\S.*?)[ \t]*\r?$")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="# \t=\rax`\\\x0c", max_size=10), max_size=3))
+def test_directives_read_as_the_lazy_directive_pattern_reads_them(lines: list[str]) -> None:
+    text = "\n".join(lines) + "\nFROM a\n"
+    want = []
+    offset = 0
+    for line in text.split("\n"):
+        match = _LAZY_DIRECTIVE_RE.fullmatch(text, offset, offset + len(line))
+        if not line.startswith("#") or not match:
+            break
+        want.append((match.group(1), match.group(2), (match.start(2), match.end(2))))
+        offset += len(line) + 1
+    assert [(n, v, tuple(s)) for n, v, s in dockerfile._directives(text)] == want

@@ -350,7 +350,7 @@ def _manager_step_edits(
     if step is not None and step.manager == manager:
         # A RUN of the manager added above the step would use the live mirrors: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    return [*edits, _step_above(text, plan.stage, run, new_step, nl)]
+    return [*edits, _step_above(parsed, plan.stage, run, new_step, nl)]
 
 
 def manager_edits(
@@ -400,29 +400,93 @@ def _step_in_place(first: str, old: str, new_step: str, nl: str) -> str:
     return new + ("\r" if old.endswith("\r") else "")
 
 
-def _step_above(text: str, stage: Stage, run: Instruction, new_step: str, nl: str) -> Edit:
-    """new_step inserted above run, or above the USER that took the stage off root before it."""
-    anchor = _as_root(stage, run)
+def _step_above(parsed: Dockerfile, stage: Stage, run: Instruction, new_step: str, nl: str) -> Edit:
+    """new_step inserted above run, or above the USER that took the stage off root before it;
+    wrapped in `USER root` and the user back where the stage runs as another user from the
+    stage it is FROM."""
+    text = parsed.text
+    anchor, restore = _as_root(parsed, stage, run)
+    if restore is not None:
+        new_step = f"USER root\n{new_step}\nUSER {restore}"
     at = _line_start(text, anchor.span.start)
     indent = text[at : anchor.span.start]
     body = (nl + indent).join(new_step.split("\n"))
     return Edit(at, at, f"{indent}{body}{nl}")
 
 
-def _as_root(stage: Stage, run: Instruction) -> Instruction:
-    """Where a step above run writes the manager's configuration as root: above the USER that
-    switched away from root before run (`USER builder` for makepkg, then `sudo pacman`), or
-    right above run when it runs as root (the base image's user is taken to be root)."""
+def _is_root(user: str) -> bool:
+    return user.partition(":")[0] in ("root", "0")
+
+
+def _user(instruction: Instruction) -> str:
+    return " ".join(word.text for word in instruction.words)
+
+
+def inherited_user(parsed: Dockerfile, stage: Stage) -> Instruction | None:
+    """The last USER of the stages a stage is FROM (nearest first), which the stage starts as;
+    None where none sets one (the base image's user is taken to be root)."""
+    by_label = {s.label: s for s in parsed.stages}
+    seen: list[Stage] = []
+    parent = by_label.get(stage.parent or "")
+    while parent is not None and parent not in seen:
+        seen.append(parent)
+        users = [i for i in parent.instructions[1:] if i.keyword == "USER" and i.words]
+        if users:
+            return users[-1]
+        parent = by_label.get(parent.parent or "")
+    return None
+
+
+def _as_root(parsed: Dockerfile, stage: Stage, run: Instruction) -> tuple[Instruction, str | None]:
+    """Where a step above run writes the manager's configuration as root, and the user to switch
+    back to after it (None: none). Above the USER that switched away from root before run
+    (`USER builder` for makepkg, then `sudo pacman`), right above run when it runs as root, and
+    right above run with `USER root` before it and the user back after it when the stage runs
+    as another user from its start, set in a stage it is FROM (`FROM base` whose USER is app)."""
+    first = inherited_user(parsed, stage)
+    current = None if first is None or _is_root(_user(first)) else _user(first)
+    # A variable in an inherited USER may be an ARG of that stage, unset in this one: `USER
+    # $NB_USER` written here could name no one, so it is restored only if an ENV sets it.
+    unsafe = current is not None and not _in_environment(parsed, stage, current)
     anchor = run
     for instruction in stage.instructions[1:]:
         if instruction.keyword != "USER" or instruction.line > run.line:
             continue
-        user = instruction.words[0].text if instruction.words else ""
-        if user.partition(":")[0] in ("root", "0"):
-            anchor = run
-        elif anchor is run:
-            anchor = instruction
-    return anchor
+        user = _user(instruction)
+        if _is_root(user):
+            anchor, current = run, None
+        elif anchor is run and current is None:
+            anchor, current = instruction, user
+        else:
+            current = user
+        unsafe = False
+    if anchor is run and current is not None and not unsafe:
+        return run, current
+    return anchor, None
+
+
+def _in_environment(parsed: Dockerfile, stage: Stage, user: str) -> bool:
+    """Whether every variable user names is set by an ENV of the stages stage is FROM (ENV
+    values carry into a stage FROM another; ARG values do not)."""
+    names = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", user))
+    if not names:
+        return "$" not in user
+    by_label = {s.label: s for s in parsed.stages}
+    found: set[str] = set()
+    seen: list[Stage] = []
+    parent = by_label.get(stage.parent or "")
+    while parent is not None and parent not in seen:
+        seen.append(parent)
+        for instruction in parent.instructions[1:]:
+            if instruction.keyword != "ENV" or not instruction.words:
+                continue
+            texts = [word.text for word in instruction.words]
+            if "=" in texts[0]:
+                found.update(text.partition("=")[0] for text in texts if "=" in text)
+            else:
+                found.add(texts[0])  # the legacy `ENV NAME value` form
+        parent = by_label.get(parent.parent or "")
+    return names <= found
 
 
 def _as_installed(cleanup: str, shell: str, starts: Sequence[int]) -> str:
@@ -516,7 +580,7 @@ def _step_edits(
     if step is not None:
         # An apt RUN added above the step would run on the live archive: move the step up.
         edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    return [*edits, _step_above(text, plan.stage, run, new_step, nl)]
+    return [*edits, _step_above(parsed, plan.stage, run, new_step, nl)]
 
 
 class Rewritten(NamedTuple):

@@ -702,3 +702,78 @@ def test_an_apt_run_as_root_and_through_sudo_at_once_keeps_a_plain_cleanup() -> 
     text = "FROM debian:bookworm\nRUN apt-get update && sudo apt-get install -y hello\n"
     new, _ = rewrite(text, rw({"0": "debian"}))
     assert new.endswith(f"sudo apt-get install -y hello \\\n    && {CLEANUP}\n")
+
+
+DNF_STEP = ("sed -i 's|^metalink=.*|baseurl=https://compose.invalid/|' /etc/yum.repos.d/x.repo",)
+DNF_MARKER = f"# pinner: dnf snapshot {TS}\nRUN {DNF_STEP[0]}\n"
+APT_RUN = "RUN sudo apt-get update && sudo apt-get install -y --no-install-recommends hello\n"
+DNF_RUN = "RUN sudo dnf install -y curl\n"
+# Stages FROM a stage whose USER is not root: the step is written as root, with `USER root`
+# above it and the inherited user back below it, where no USER of the stage itself took it off
+# root (then the step goes above that USER). Values: the text, the rewrite, the text expected
+# right above the install RUN (the step, wrapped or not) and between FROM's ARG and that.
+INHERITED_USER = {
+    "apt-parent-user": (
+        f"FROM example/with-sudo:1 AS base\nUSER app\n\nFROM base\n{APT_RUN}",
+        rw({"1": "debian"}),
+        f"FROM base\n{ARG}USER root\n{step()}USER app\n{APT_RUN[:-1]} \\\n",
+    ),
+    "apt-grandparent-user-and-group": (
+        "FROM example/with-sudo:1 AS base\nUSER app:app\nFROM base AS mid\nRUN true\n"
+        f"FROM mid\n{APT_RUN}",
+        rw({"2": "debian"}),
+        f"FROM mid\n{ARG}USER root\n{step()}USER app:app\n{APT_RUN[:-1]} \\\n",
+    ),
+    "apt-parent-root-again": (
+        f"FROM example/with-sudo:1 AS base\nUSER app\nUSER 0\n\nFROM base\n{APT_RUN}",
+        rw({"1": "debian"}),
+        f"FROM base\n{ARG}{step()}{APT_RUN[:-1]} \\\n",
+    ),
+    "apt-stage-switches-to-root": (
+        f"FROM example/with-sudo:1 AS base\nUSER app\n\nFROM base\nUSER root\n{APT_RUN}",
+        rw({"1": "debian"}),
+        f"FROM base\n{ARG}USER root\n{step()}{APT_RUN[:-1]} \\\n",
+    ),
+    "apt-stage-switches-user-again": (
+        f"FROM example/with-sudo:1 AS base\nUSER app\n\nFROM base\nUSER builder\n{APT_RUN}",
+        rw({"1": "debian"}),
+        f"FROM base\n{ARG}USER builder\nUSER root\n{step()}USER builder\n{APT_RUN[:-1]} \\\n",
+    ),
+    "apt-user-from-env": (
+        "FROM example/with-sudo:1 AS base\nENV NB_USER=jovyan\nUSER ${NB_USER}\n\n"
+        f"FROM base\n{APT_RUN}",
+        rw({"1": "debian"}),
+        f"FROM base\n{ARG}USER root\n{step()}USER ${{NB_USER}}\n{APT_RUN[:-1]} \\\n",
+    ),
+    "dnf-parent-user": (
+        f"FROM fedora:41 AS base\nRUN useradd app\nUSER app\n\nFROM base\n{DNF_RUN}",
+        Rewrite(TS, EPOCH, {"1": "fedora"}, {}, {}, steps={"1": DNF_STEP}),
+        f"FROM base\n{ARG}USER root\n{DNF_MARKER}USER app\n{DNF_RUN[:-1]} \\\n",
+    ),
+    "dnf-parent-user-switched-in-stage": (
+        f"FROM fedora:41 AS base\nUSER app\n\nFROM base\nUSER root\nRUN true\nUSER app\n{DNF_RUN}",
+        Rewrite(TS, EPOCH, {"1": "fedora"}, {}, {}, steps={"1": DNF_STEP}),
+        f"FROM base\n{ARG}USER root\nRUN true\n{DNF_MARKER}USER app\n{DNF_RUN[:-1]} \\\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INHERITED_USER))
+def test_the_step_runs_as_root_under_a_user_inherited_from_the_parent_stage(case: str) -> None:
+    text, inputs, expected = INHERITED_USER[case]
+    new, notes = rewrite(text, inputs)
+    assert notes == []
+    assert expected in new
+    # The cleanup goes through sudo, as the install does.
+    assert "\n    && sudo " in new
+    assert shell_syntax.run_errors(new) == []
+    assert rewrite(new, inputs)[0] == new
+
+
+def test_a_user_an_arg_names_in_the_parent_stage_is_not_written_again() -> None:
+    # `USER $U` in a stage FROM it would name no one (ARG values do not carry over): the step
+    # stays right above the RUN, as it was placed before.
+    text = f"FROM example/with-sudo:1 AS base\nARG U=app\nUSER $U\n\nFROM base\n{APT_RUN}"
+    new, _ = rewrite(text, rw({"1": "debian"}))
+    assert f"FROM base\n{ARG}{step()}{APT_RUN[:-1]}" in new
+    assert "USER root" not in new

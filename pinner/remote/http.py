@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import os
 import socket
+import ssl
+import sys
 import time
+import typing
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import NamedTuple
@@ -101,6 +106,62 @@ class Bounded(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self.stream.aclose()
+
+
+class _DeferredTrust(ssl.SSLContext):
+    """httpx's default verifying context, whose CA certificates load at its first TLS connection."""
+
+    # Loading the bundle costs 20 to 30 ms of CPU per context; a run that talks plain http (to a
+    # loopback or --insecure-registry host) never needs it, and a run's clients share one context.
+    # Until they load, the context holds no CA, so a connection that skipped the load would fail
+    # verification rather than go unverified.
+
+    cafile: str | None
+    capath: str | None
+    loaded: bool
+
+    def _load(self) -> None:
+        if self.loaded:
+            return
+        try:
+            self.load_verify_locations(cafile=self.cafile, capath=self.capath)
+        except OSError as e:
+            # httpcore reports an ssl.SSLError as the connection's failure, in one line.
+            where = self.cafile or self.capath
+            raise ssl.SSLError(f"cannot read the CA certificates {where}: {e.strerror}") from None
+        self.loaded = True
+
+    def wrap_bio(self, *args: typing.Any, **kwargs: typing.Any) -> ssl.SSLObject:
+        self._load()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: typing.Any, **kwargs: typing.Any) -> ssl.SSLSocket:
+        self._load()
+        return super().wrap_socket(*args, **kwargs)
+
+
+@functools.cache
+def _trust(cafile: str | None, capath: str | None, keylog: str | None) -> _DeferredTrust:
+    # ssl.create_default_context's settings for a client: PROTOCOL_TLS_CLIENT verifies the
+    # certificate and the host name; the CA certificates wait for _load.
+    context = _DeferredTrust(ssl.PROTOCOL_TLS_CLIENT)
+    context.cafile, context.capath, context.loaded = cafile, capath, False
+    if keylog and not sys.flags.ignore_environment:
+        context.keylog_filename = keylog
+    return context
+
+
+def trust() -> ssl.SSLContext:
+    """httpx's verify=True context (SSL_CERT_FILE, SSL_CERT_DIR or certifi), loaded on first use."""
+    if os.environ.get("SSL_CERT_FILE"):
+        cafile, capath = os.environ["SSL_CERT_FILE"], None
+    elif os.environ.get("SSL_CERT_DIR"):
+        cafile, capath = None, os.environ["SSL_CERT_DIR"]
+    else:
+        import certifi  # httpx's own dependency, and its default bundle
+
+        cafile, capath = certifi.where(), None
+    return _trust(cafile, capath, os.environ.get("SSLKEYLOGFILE"))
 
 
 class _NoCookies(httpx.Cookies):

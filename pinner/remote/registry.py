@@ -368,6 +368,7 @@ class Registry:
             ),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             follow_redirects=True,
+            verify=http.trust(),
         )
         http.keep_no_cookies(self._client)
         pool.tune(self._client)

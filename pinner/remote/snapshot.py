@@ -52,6 +52,7 @@ class SnapshotMirror:
             headers={"User-Agent": http.USER_AGENT, "Accept-Encoding": "identity"},
             event_hooks={"response": [http.bound_response]},
             follow_redirects=True,
+            verify=http.trust(),
         )
         http.keep_no_cookies(self._client)
         self._serial = asyncio.Lock()

@@ -71,7 +71,7 @@ def mirror_base(default: str, name: str, mirrors: Mapping[str, str]) -> str:
 
 def family(config: RpmConfig) -> str | None:
     """The --snapshot-mirror name of a distribution with composes (fedora, centos), else None."""
-    if config.distro == "fedora" and config.releasever.isdigit():
+    if config.distro == "fedora" and config.releasever.isdigit() and not config.prerelease:
         return "fedora"
     if config.distro == "centos" and config.releasever.isdigit() and int(config.releasever) >= 9:
         return "centos"  # CentOS Stream 9 on; CentOS Linux and Stream 8 composes are gone
@@ -87,6 +87,14 @@ _NIGHTLY = {"rawhide": ("Rawhide", "Fedora-Rawhide"), "eln": ("ELN", "Fedora-ELN
 def no_composes(config: RpmConfig) -> str:
     """What --snapshot does for a stage whose distribution has no composes pinner follows."""
     distro, version = untrusted(config.distro), untrusted(config.releasever)
+    if config.distro == "fedora" and config.prerelease:
+        # Branched's `fedora` repository is its nightly compose until the release, and its
+        # updates-testing composes start later: neither is a dated compose pinner reads.
+        return (
+            f"{distro} {version} is a pre-release (Branched): its fedora repository changes"
+            f" until the release, and pinner does not follow Branched's nightly composes"
+            f" (Fedora-{version}-YYYYMMDD.n.N); --snapshot pins versions only"
+        )
     nightly = _NIGHTLY.get(config.releasever) if config.distro == "fedora" else None
     if nightly is not None:
         line, prefix = nightly

@@ -87,6 +87,8 @@ class RpmConfig(NamedTuple):
     exclude_weak_autodetect: bool = True
     # dnf.conf's obsoletes (a [main] option alone: dnf ignores it in a repository section).
     obsoletes: bool = True
+    # A numbered Fedora before its release (Branched), whose `fedora` repository still changes.
+    prerelease: bool = False
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -229,6 +231,15 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
             )
         )
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
+    # Branched (a numbered Fedora before its release): fedora-release names it "(... Prerelease)"
+    # in os-release, and fedora-repos gives [fedora] metadata_expire=6h until the release (7d
+    # after it), while its repository still changes.
+    expiry = next((s.get("metadata_expire") for _, s in sections if s.name == "fedora"), None)
+    prerelease = (
+        fields.get("ID") == "fedora"
+        and releasever.isdigit()
+        and ("Prerelease" in fields.get("VERSION", "") or (expiry or "").strip() == "6h")
+    )
     return RpmConfig(
         fields.get("ID", ""),
         fields.get("VERSION_ID", ""),
@@ -243,6 +254,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
         _flag(main, "exclude_from_weak_autodetect", _autodetects(fields)),
         _flag(main, "obsoletes", True),
+        prerelease,
     )
 
 

@@ -299,3 +299,14 @@ def test_no_composes_says_what_snapshot_does(distro: str, releasever: str, expec
     config = RpmConfig(distro, "43", releasever, "x86_64", (), True, (), None, ())
     assert rc.family(config) is None
     assert rc.no_composes(config) == expected
+
+
+def test_no_composes_on_branched_fedora_says_why() -> None:
+    config = RpmConfig("fedora", "42", "42", "x86_64", (), True, (), None, (), prerelease=True)
+    assert rc.family(config) is None
+    assert rc.no_composes(config) == (
+        "fedora 42 is a pre-release (Branched): its fedora repository changes until the"
+        " release, and pinner does not follow Branched's nightly composes"
+        " (Fedora-42-YYYYMMDD.n.N); --snapshot pins versions only"
+    )
+    assert rc.family(config._replace(prerelease=False)) == "fedora"

@@ -294,3 +294,80 @@ def test_snapshot_on_rawhide_pins_versions_and_says_its_composes_are_not_followe
         "fedora rawhide: pinner does not follow Rawhide's nightly composes"
         " (Fedora-Rawhide-YYYYMMDD.n.N); --snapshot pins versions only"
     ) in stage.notes
+
+
+# A Branched Fedora 42 image: the shape of a recorded fedora:rawhide os-release (testdata/rpm
+# README), numbered as fedora-release writes it before a release ("Container Image Prerelease").
+BRANCHED_RELEASE = (
+    b'NAME="Fedora Linux"\nVERSION="42 (Container Image Prerelease)"\nID=fedora\nVERSION_ID=42\n'
+    b'PRETTY_NAME="Fedora Linux 42 (Container Image Prerelease)"\n'
+    b"REDHAT_SUPPORT_PRODUCT_VERSION=42\n"
+)
+RELEASED = b'NAME="Fedora Linux"\nVERSION="42 (Container Image)"\nID=fedora\nVERSION_ID=42\n'
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    "os_release",
+    [
+        pytest.param(BRANCHED_RELEASE, id="os-release-and-repo-files"),
+        # fedora-repos' [fedora] metadata_expire=6h alone (7d once released) says it too.
+        pytest.param(RELEASED, id="repo-files-alone"),
+    ],
+)
+def test_snapshot_on_branched_fedora_pins_versions_and_says_why(
+    os_release: bytes,
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # fedora-repos built for Branched enables fedora, updates and updates-testing
+    # (testdata/rpm/repos/fedora-branched); dnf reads all three, and pinner follows no compose.
+    release = Spec("fedora-release-common", "42", provides=("system-release(releasever) = 42",))
+    base = build_repo([release, Spec("app", "1.0", requires=("lib",)), LIB], tmp_path / "fedora")
+    testing = build_repo([Spec("lib", "1.1")], tmp_path / "updates-testing")
+    updates = build_repo([TOOL], tmp_path / "updates")
+    root = tmp_path / "root"
+    dnf_install(root, base, ["fedora-release-common"])
+    folder = TESTDATA / "repos/fedora-branched"
+    files = {
+        "etc/os-release": os_release,
+        **{f"etc/yum.repos.d/{p.name}": p.read_bytes() for p in folder.iterdir()},
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    push(files_image(files), registry, "library/fedora", "42")
+    push_image(registry, "docker/dockerfile", "1.23")
+    served = {
+        f"/{name}/repodata/{p.name}": p.read_bytes()
+        for name, repo in (("fedora", base), ("updates", updates), ("updates-testing", testing))
+        for p in (repo / "repodata").iterdir()
+    }
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM fedora:42\nRUN dnf install -y app\n")
+    with Mirror(served) as mirror:
+        code, _, err = pinner_at(
+            capsys,
+            registry.host,
+            f"fedora={mirror.url}",
+            "linux/amd64",
+            "lock",
+            "--snapshot",
+            "20261201T101500Z",
+            "--pin-versions",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    assert "# pinner: dnf snapshot" not in text
+    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.distro, stage.release, stage.step) == ("fedora", "42", None)
+    # lib from updates-testing, newer than fedora's: the Branched repositories as dnf reads them.
+    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.1-1")}
+    assert (
+        "fedora 42 is a pre-release (Branched): its fedora repository changes until the"
+        " release, and pinner does not follow Branched's nightly composes"
+        " (Fedora-42-YYYYMMDD.n.N); --snapshot pins versions only"
+    ) in stage.notes

@@ -252,3 +252,32 @@ def test_a_repository_id_dnf_refuses_is_skipped_with_a_printable_note() -> None:
     assert config.notes[-1] == (
         "/etc/yum.repos.d/z.repo: repository id 'bad [31mid' is not valid; skipped"
     )
+
+
+PRERELEASE = (
+    b'NAME="Fedora Linux"\nVERSION="42 (Container Image Prerelease)"\nID=fedora\nVERSION_ID=42\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("os_release", "folder", "expected"),
+    [
+        pytest.param(PRERELEASE, "fedora-branched", True, id="branched-both"),
+        pytest.param(OS_RELEASE["fedora"], "fedora-branched", True, id="branched-repo-files"),
+        pytest.param(PRERELEASE, "fedora", True, id="branched-os-release"),
+        pytest.param(OS_RELEASE["fedora"], "fedora", False, id="released"),
+        pytest.param(OS_RELEASE["rocky"], "fedora-branched", False, id="not-fedora"),
+    ],
+)
+def test_a_branched_fedora_is_a_prerelease(os_release: bytes, folder: str, expected: bool) -> None:
+    files = {"/etc/os-release": os_release}
+    for path in sorted((REPOS / folder).iterdir()):
+        files[f"/etc/yum.repos.d/{path.name}"] = path.read_bytes()
+    assert _config(files).prerelease is expected
+
+
+def test_rawhide_is_not_read_as_branched() -> None:
+    # Rawhide's $releasever is a word ("rawhide"): its own note, not Branched's.
+    files = _image("fedora") | {"/etc/dnf/vars/releasever": b"rawhide\n"}
+    files["/etc/os-release"] = PRERELEASE
+    assert _config(files).prerelease is False

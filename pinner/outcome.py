@@ -369,11 +369,26 @@ def manager_packages(
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
     # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.
     first = plan.manager_runs[0].line if plan.manager_runs else None
+    workdir = "/"
     for run in plan.stage.instructions[1:]:
-        if run.keyword == "RUN" and first is not None and run.line >= first:
+        if run.keyword == "WORKDIR" and run.words:
+            workdir = posixpath.normpath(posixpath.join(workdir, run.words[0].text))
+        if first is None:
+            continue
+        if run.keyword == "RUN" and run.line >= first:
             why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
             if why is not None:
                 notes.append((run.line, why))
+        elif run.keyword in ("COPY", "ADD") and not manager.unpins_after_changes:
+            # A manager with a snapshot step (pacman) reads what a COPY puts in place of the
+            # image's configuration; the step rewrites only a mirrorlist copied before it.
+            why = _copy_changes(run, workdir, context, manager)
+            if why is None:
+                continue
+            rewritten = run.words[-1].text.strip("'\"") in getattr(manager, "step_paths", ())
+            if not (run.line < first and rewritten):
+                later = f"later {manager.name} RUNs may not use the snapshot"
+                notes.append((run.line, f"{why}; {later}"))
     detached = {n: u for n, u in detached.items() if n not in requests}
     return StageWords(
         list(requests.values()),

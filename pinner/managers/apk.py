@@ -206,6 +206,12 @@ def read_install(invocation: Invocation) -> Install | None:
             elsewhere.append(text if eq or value is None else f"{text} {value}")
     if operands and operands[0].text == "upgrade":
         return _upgrade(invocation, operands[1:])
+    if operands and operands[0].text == "fix" and (len(operands) > 1 or upgrade):
+        # apk fix NAME reinstalls (with -u upgrades) packages without touching the world; a
+        # bare `apk fix` on a sound image changes nothing.
+        named = " ".join(word.text for word in operands[1:]) or "--upgrade"
+        fixed = f"apk fix {named}: the reinstalled or upgraded versions are not recorded"
+        return Install(invocation.program, (), (fixed,), invocation.start, invocation.end)
     if not operands or operands[0].text not in _INSTALL_VERBS:
         return None
     notes: list[str] = []

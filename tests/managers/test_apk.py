@@ -599,3 +599,22 @@ def test_add_upgrade_marks_the_words(run: str, upgrade: bool) -> None:
     install = apk.read_install(invocation)
     assert install is not None
     assert [p.upgrade for p in install.packages] == [upgrade]
+
+
+@pytest.mark.parametrize(
+    ("run", "note"),
+    [
+        ("apk fix", None),
+        ("apk fix --no-cache", None),
+        (
+            "apk fix busybox",
+            "apk fix busybox: the reinstalled or upgraded versions are not recorded",
+        ),
+        ("apk fix -u", "apk fix --upgrade: the reinstalled or upgraded versions are not recorded"),
+    ],
+)
+def test_apk_fix_says_what_it_does_not_record(run: str, note: str | None) -> None:
+    (invocation,) = run_invocations(run)
+    found = apk.read_install(invocation)
+    assert (found.notes if found is not None else None) == ((note,) if note else None)
+    assert found is None or found.packages == ()

@@ -335,6 +335,17 @@ REAL_PATTERNS = {
          "    && rm -rf /var/cache/apk/*\n"],
         [],
     ),
+    # alpine/git-style images (several found with the search index): a bare `apk fix` (nothing
+    # to repair on a sound image) before `apk --no-cache --update add`.
+    "fix-then-add": (
+        "FROM alpine:3.16\n"
+        "RUN apk fix && \\\n"
+        "    apk --no-cache --update add git gpg less openssh patch && \\\n"
+        "    git --version\n",
+        ["    apk --no-cache --update add git=2.38.5-r0 gpg=2.2.40-r0 less=608-r1"
+         " openssh=9.1_p1-r3 patch=2.7.6-r9 && \\\n"],
+        [],
+    ),
     # orangootan/git-docker-image Dockerfile: an exact pin, then --repository and --no-cache
     # after the word.
     "options-after-words": (

@@ -35,6 +35,7 @@ DAYS = {
             Pkg("curl", "8.10.1-1", depends=["glibc", "openssl"]),
             Pkg("openssl", "3.4.0-1", depends=["glibc"]),
             Pkg("zsh", "5.9-1", depends=["glibc"]),
+            Pkg("archlinux-keyring", "20241203-1"),
         ],
         # zsh in both: `extra/zsh` is extra's, a bare `zsh` would be core's.
         "extra": [Pkg("git", "2.47.0-1", depends=["curl", "perl", "sh"]), Pkg("zsh", "5.9.1-1")],
@@ -393,6 +394,60 @@ def test_orphans_and_cascades_removed_upstream_are_fetched_again(
     assert [(p.name, p.version) for p in last.packages] == expected
 
 
+@pytest.mark.parametrize(
+    ("dockerfile_text", "context", "note"),
+    [
+        (
+            "FROM archlinux:base\nRUN pacman -Syu --noconfirm\n"
+            "COPY mirrorlist /etc/pacman.d/mirrorlist\nRUN pacman -S --noconfirm git\n",
+            {"mirrorlist": "Server = https://example.org/$repo/os/$arch\n"},
+            "copies a file to /etc/pacman.d/mirrorlist",
+        ),
+        (
+            "FROM archlinux:base\nRUN pacman -Syu --noconfirm\n"
+            "COPY rootfs/ /\nRUN pacman -S --noconfirm git\n",
+            {"rootfs/etc/pacman.conf": "[options]\n"},
+            "copies a tree to / that may hold repository files (`COPY rootfs/ /`)",
+        ),
+        # A mirrorlist copied before the first pacman RUN: the step, above that RUN, rewrites it.
+        (
+            "FROM archlinux:base\nCOPY mirrorlist /etc/pacman.d/mirrorlist\n"
+            "RUN pacman -S --noconfirm git\n",
+            {"mirrorlist": "Server = https://example.org/$repo/os/$arch\n"},
+            None,
+        ),
+    ],
+    ids=["mirrorlist-after", "tree-after", "mirrorlist-before"],
+)
+def test_a_copy_past_the_step_is_noted(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+    dockerfile_text: str,
+    context: dict[str, str],
+    note: str | None,
+) -> None:
+    served, _ = archive
+    for name, text in context.items():
+        (env / name).parent.mkdir(parents=True, exist_ok=True)
+        (env / name).write_text(text)
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(dockerfile_text)
+    code, _, err = _pinner(
+        capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    assert run_errors(dockerfile.read_text()) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    later = "later pacman RUNs may not use the snapshot"
+    if note is None:
+        assert not [n for n in stage.notes if later in n]
+    else:
+        assert stage.notes == (f"{note}; {later}",)
+        assert f"Dockerfile:3: {note}; {later}" in err
+
+
 # --------------------------------------------------------------------------- real RUN patterns
 # Each case reproduces the pacman RUNs of a real Dockerfile (named above it) with the stand-in
 # archive's packages: (Dockerfile, lines the locked file must hold, the lock's package names).
@@ -447,6 +502,29 @@ REAL_PATTERNS = {
             "RUN sudo pacman -Rns --noconfirm $(pacman -Qtdq) || true\n",
         ],
         ["curl", "git", "openssl", "perl"],
+    ),
+    # Many Arch Dockerfiles (found with the search index, e.g. a php-fpm image and a VNC
+    # desktop image): the keyring first, then the whole upgrade, then the words. `-Scc
+    # --noconfirm` answers no to emptying the cache: the cleanup is still appended.
+    "keyring-first": (
+        "FROM archlinux:base\n"
+        "RUN pacman -Sy --noconfirm archlinux-keyring && \\\n"
+        "    pacman -Syu --noconfirm\n"
+        "RUN pacman -S --noconfirm git && \\\n"
+        "    pacman -Scc --noconfirm\n",
+        ["    pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n",
+         "RUN pacman -S --noconfirm git && \\\n    pacman -Scc --noconfirm \\\n"
+         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["archlinux-keyring", "curl", "git", "openssl", "perl"],
+    ),
+    # u1and0's Arch images: orphans piped to xargs (not followed: the names are not known).
+    "qtdq-xargs": (
+        "FROM archlinux:base\n"
+        "RUN pacman -Syu --noconfirm curl &&\\\n"
+        "    pacman -Qtdq | xargs -r pacman --noconfirm -Rcns\n",
+        ["    pacman -Qtdq | xargs -r pacman --noconfirm -Rcns \\\n"
+         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["curl", "openssl"],
     ),
     # The same image switching back to root for pacman: the step stays right above the RUN.
     "back-to-root": (

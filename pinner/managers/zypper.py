@@ -101,6 +101,8 @@ class ZypperCommand(NamedTuple):
     notes: tuple[str, ...]
     start: int
     end: int
+    # The file `--config FILE` (`-c`) names in place of zypper.conf, as written.
+    config: str | None = None
 
     @property
     def installs(self) -> bool:
@@ -137,10 +139,13 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
     args = invocation.args
     i = 0
     global_options: set[str] = set()
+    config = None
     while i < len(args) and args[i].text.startswith("-"):
-        name = args[i].text.partition("=")[0]
+        name, eq, value = args[i].text.partition("=")
         global_options.add(name)
-        i += 1 if "=" in args[i].text else _width(name, _GLOBAL_VALUES)
+        if name in ("-c", "--config"):
+            config = value if eq else (args[i + 1].text if i + 1 < len(args) else "")
+        i += 1 if eq else _width(name, _GLOBAL_VALUES)
     if i >= len(args):
         return None
     verb = _VERBS.get(args[i].text, args[i].text)
@@ -161,7 +166,7 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
     if verb in ("update", "dist-upgrade", "patch"):
         notes.append(f"zypper {verb} takes whatever the repositories serve; it is not recorded")
     return ZypperCommand(
-        verb, tuple(targets), frozen, tuple(notes), invocation.start, invocation.end
+        verb, tuple(targets), frozen, tuple(notes), invocation.start, invocation.end, config
     )
 
 
@@ -454,7 +459,15 @@ def read_install(invocation: Invocation) -> Install | None:
         PackageArg(t.name, t.constraint, t.start, t.end, not t.constraint or "=" in t.constraint)
         for t in command.targets
     )
-    return Install("zypper", packages, command.notes, command.start, command.end)
+    unpinned = None
+    if command.config is not None and _asks_recommends(command.options) is None:
+        # zypper reads that file instead of zypper.conf and /root/.zypper.conf: its
+        # installRecommends decides whether recommended packages come too.
+        unpinned = (
+            f"zypper --config {untrusted(command.config)[:80]} reads a zypper.conf pinner does not"
+            " read, whose installRecommends decides what the command installs"
+        )
+    return Install("zypper", packages, command.notes, command.start, command.end, unpinned=unpinned)
 
 
 class Zypper:

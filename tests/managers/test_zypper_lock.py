@@ -383,3 +383,61 @@ def test_words_after_a_repository_change_are_not_pinned(
     code, _, err = _pinner(capsys, hub, history, *args)
     assert code == 0, err
     assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == before
+
+
+@pytest.mark.parametrize(
+    ("run_line", "unpinned"),
+    [
+        # zypper reads that file instead of zypper.conf: recommends may come or not.
+        pytest.param(
+            "RUN zypper --config /etc/zypp/build.conf -n in ca-certificates\n",
+            [
+                (
+                    "ca-certificates",
+                    "not pinned: zypper --config /etc/zypp/build.conf reads a zypper.conf"
+                    " pinner does not read, whose installRecommends decides what the command"
+                    " installs",
+                )
+            ],
+            id="config-file",
+        ),
+        pytest.param(
+            "RUN zypper -n -c /etc/zypp/build.conf in ca-certificates\n",
+            [
+                (
+                    "ca-certificates",
+                    "not pinned: zypper --config /etc/zypp/build.conf reads a zypper.conf"
+                    " pinner does not read, whose installRecommends decides what the command"
+                    " installs",
+                )
+            ],
+            id="short-option",
+        ),
+        # The command's own --no-recommends wins over any zypper.conf: resolved as usual.
+        pytest.param(
+            "RUN zypper -c /etc/zypp/build.conf -n in --no-recommends ca-certificates\n",
+            [],
+            id="config-file-with-no-recommends",
+        ),
+    ],
+)
+def test_a_command_with_its_own_zypper_conf_is_not_pinned(
+    run_line: str,
+    unpinned: list[tuple[str, str]],
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    history: Mirror,
+    env: Path,
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(f"{DOCKERFILE}{run_line}")
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, history, *args)
+    assert code == 0, err
+    assert run_errors(dockerfile.read_text()) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(u.name, u.reason) for u in stage.unpinned] == unpinned
+    names = {p.name for p in stage.packages}
+    assert ("ca-certificates" in names) == (not unpinned)
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err

@@ -371,3 +371,30 @@ def test_snapshot_on_branched_fedora_pins_versions_and_says_why(
         " release, and pinner does not follow Branched's nightly composes"
         " (Fedora-42-YYYYMMDD.n.N); --snapshot pins versions only"
     ) in stage.notes
+
+
+@needs_rpm_tools
+def test_a_user_inherited_from_the_parent_stage_gets_the_step_as_root(
+    capsys: pytest.CaptureFixture[str], hub: str, composes: Mirror, env: Path
+) -> None:
+    # The stage starts as app (its parent's USER): the step's sed must run as root.
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM centos:stream9 AS base\nUSER app\n\nFROM base\nRUN sudo dnf install -y app tool\n"
+    )
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, composes, *args)
+    assert code == 0, err
+    text = dockerfile.read_text()
+    step = _step(composes.url, "CentOS-Stream-9-20261130.0")
+    assert text.endswith(
+        "FROM base\nARG SOURCE_DATE_EPOCH\nUSER root\n"
+        f"# pinner: dnf snapshot 20261201T101500Z\n{step}USER app\n"
+        "RUN sudo dnf install -y app tool \\\n    && sudo dnf clean all\n"
+    )
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    code, _, err = _pinner(capsys, hub, composes, *args)
+    assert code == 0, err
+    assert dockerfile.read_text() == text

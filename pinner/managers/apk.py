@@ -287,8 +287,10 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
         match = None if word.expansions else _WORD_RE.fullmatch(word.text.removeprefix(dot))
         if match is not None:
             names.append(dot + match.group("name"))
-    # apk takes out what no package left in its world needs.
-    return managers.Removal(tuple(names))
+    # apk takes out what no package left in its world needs; --rdepends (-r) also takes the
+    # installed packages that depend on the names, in turn (apk-tools' del: delete_pkg).
+    rdepends = any(o == "--rdepends" or _short_flags(o) & {"r"} for o, _ in options)
+    return managers.Removal(tuple(names), cascade=rdepends)
 
 
 _REPOSITORIES_WRITE = re.compile(r">>?[ \t]*['\"]?/etc/apk/repositories\b")
@@ -495,7 +497,10 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
 
 
 def after_removal(
-    entries: Sequence[Entry], removed: Iterable[str], world: Sequence[str] | None = None
+    entries: Sequence[Entry],
+    removed: Iterable[str],
+    world: Sequence[str] | None = None,
+    rdepends: Iterable[str] = (),
 ) -> dict[str, str]:
     """What the installed database holds once `apk del` removed the names in removed.
 
@@ -503,9 +508,20 @@ def after_removal(
     package another one needs stays ("not removed due to"), an install_if package stays while
     what it is installed for is there, and what only the removed packages needed goes with them
     (apk-tools' del: the solver removes what no world dependency reaches). Without a world
-    file, only the removed names go, unless needed.
+    file, only the removed names go, unless needed. Names in rdepends (`apk del -r`) take the
+    installed packages that depend on them along, in turn.
     """
     names = set(removed)
+    queue = [n for n in rdepends if n in names]
+    while queue:
+        name = queue.pop()
+        provided = {e2 for e in entries if e.name == name for e2 in (e.name, *_provided(e))}
+        for entry in entries:
+            if entry.name not in names and any(
+                _dependency(d)[0] in provided for d in entry.depends if not d.startswith("!")
+            ):
+                names.add(entry.name)
+                queue.append(entry.name)
     if world is not None:
         reached = _reached(entries, [n for n in world if n not in names])
         return _installed(e for e in entries if e.name in reached)
@@ -940,7 +956,7 @@ class Apk:
         installed = config.installed
         orphaned: list[PackageArg] = []
         if mode.removed:
-            installed = after_removal(config.entries, mode.removed, config.world)
+            installed = after_removal(config.entries, mode.removed, config.world, mode.cascaded)
             # A word naming a base package the removal left without a reason to stay: apk
             # keeps the base image's build if the word came first, else installs the branch's.
             gone = {e.name for e in config.entries if e.name not in installed} - mode.removed

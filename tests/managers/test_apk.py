@@ -10,7 +10,7 @@ import pytest
 from alpine_support import REAL_INDEX, REAL_KEY, ROOTFS, index_archive, make_key, record, sign
 from shell_syntax import run_errors
 
-from pinner import dockerfile, reproducible
+from pinner import dockerfile, managers, reproducible
 from pinner.apt.shell import run_invocations
 from pinner.errors import MirrorError
 from pinner.lockfile import LockedPackage
@@ -618,3 +618,28 @@ def test_apk_fix_says_what_it_does_not_record(run: str, note: str | None) -> Non
     found = apk.read_install(invocation)
     assert (found.notes if found is not None else None) == ((note,) if note else None)
     assert found is None or found.packages == ()
+
+
+def test_del_rdepends_takes_what_depends_on_the_names_too() -> None:
+    (plain,) = run_invocations("apk del libssl1.1")
+    (cascade,) = run_invocations("apk del -r libssl1.1")
+    assert apk.read_removal(plain) == managers.Removal(("libssl1.1",))
+    assert apk.read_removal(cascade) == managers.Removal(("libssl1.1",), cascade=True)
+    every = {e.name for e in INSTALLED_316}
+
+    def gone(rdepends: tuple[str, ...]) -> set[str]:
+        left = apk.after_removal(INSTALLED_316, ["libssl1.1"], WORLD_316, rdepends)
+        return every - set(left)
+
+    # apk-tools needs libssl1.1: a plain del keeps it ("not removed due to").
+    assert gone(()) == set()
+    # -r takes apk-tools and ssl_client (they need libssl.so.1.1), and with apk-tools out of
+    # the world, what only it needed.
+    assert gone(("libssl1.1",)) == {
+        "libssl1.1",
+        "apk-tools",
+        "ssl_client",
+        "libcrypto1.1",
+        "zlib",
+        "ca-certificates-bundle",
+    }

@@ -251,6 +251,14 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     text = (env / "Dockerfile").read_text()
     assert "apk add --no-cache lddtree=1.26-r3 musl-utils\n" in text
     assert run_errors(text) == []
+    # apk del -r libssl1.1 takes apk-tools (which needs it), and with it zlib: curl needs zlib.
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk del -r libssl1.1 && apk add --no-cache curl\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {"curl", "zlib"} <= {p.name for p in stage.packages}
 
 
 # --------------------------------------------------------------------------- real RUN patterns

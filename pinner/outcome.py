@@ -414,7 +414,8 @@ class Installed(NamedTuple):
     removed: frozenset[str] = frozenset()
     # Words `pacman -R` removed without -s: their dependencies stay installed.
     left: tuple[managers.PackageArg, ...] = ()
-    # Names among removed that `pacman -Rc` took with the installed packages that need them.
+    # Names among removed that `pacman -Rc` or `apk del -r` took with the installed packages
+    # that need them.
     cascaded: frozenset[str] = frozenset()
 
 
@@ -435,7 +436,8 @@ class Removals(NamedTuple):
     # A removal took words away with their dependencies: the locks' records are no longer what
     # the image holds, and are resolved again from the words left.
     stale: bool
-    # The names `pacman -Rc` removed by the stage's last install, and by the stage's end.
+    # The names `pacman -Rc` or `apk del -r` removed by the stage's last install, and by the
+    # stage's end.
     cascaded_before: frozenset[str] = frozenset()
     cascaded: frozenset[str] = frozenset()
 

@@ -66,8 +66,8 @@ class Mode(NamedTuple):
     # Names removed from the image's installed packages before these words are installed (`apk
     # del`, `pacman -R` in the stage or the stages it is FROM): what they satisfied is resolved.
     removed: frozenset[str] = frozenset()
-    # Names among removed that `pacman -Rc` removed: the installed packages that need them went
-    # with them.
+    # Names among removed that `pacman -Rc` or `apk del -r` removed: the installed packages that
+    # need them went with them.
     cascaded: frozenset[str] = frozenset()
 
 
@@ -249,7 +249,7 @@ class Removal(NamedTuple):
     names: tuple[str, ...]
     # apk del and pacman -Rs remove the dependencies nothing else needs; pacman -R leaves them.
     recursive: bool = True
-    # pacman -Rc: the installed packages that need the names go too.
+    # pacman -Rc and apk del -r: the installed packages that need the names go too.
     cascade: bool = False
     # `pacman -Rns $(pacman -Qtdq)`: the packages installed as dependencies that nothing needs
     # any more (those of words removed without their dependencies).

@@ -56,14 +56,20 @@ def discover(
 def _walk(top: str, exclude: tuple[str, ...], also: Callable[[str], bool]) -> list[str]:
     found = []
     for folder, dirs, names in os.walk(top):
-        rel = os.path.relpath(folder, top)
+        # The folder's relative path only matters to --exclude; its normal form is computed once
+        # for its files (a name from a listing has no slash and is neither "." nor "..").
+        rel = os.path.relpath(folder, top) if exclude else ""
+        base = os.path.normpath(folder)
+        prefix = "" if base == "." else base if base.endswith("/") else base + "/"
         dirs[:] = sorted(
-            d for d in dirs if d not in _SKIP_DIRS and not _excluded(os.path.join(rel, d), exclude)
+            d
+            for d in dirs
+            if d not in _SKIP_DIRS and not (exclude and _excluded(os.path.join(rel, d), exclude))
         )
         for name in sorted(names):
-            path = os.path.normpath(os.path.join(folder, name))
+            path = prefix + name
             wanted = is_dockerfile(name) or (not name.endswith(_SKIP_SUFFIXES) and also(path))
-            if wanted and not _excluded(os.path.join(rel, name), exclude):
+            if wanted and not (exclude and _excluded(os.path.join(rel, name), exclude)):
                 found.append(path)
     return found
 

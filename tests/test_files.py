@@ -420,3 +420,30 @@ def test_item18d_a_rewritten_file_keeps_its_mode(
     files.write_all({str(a): "FROM a\n"})
     assert stat.S_IMODE(os.stat(a).st_mode) == mode
     assert a.read_text() == "FROM a\n"
+
+
+@pytest.mark.parametrize("top", [".", "./", "src", "src/", "./src/../src", "ABS", "ABS/", "//ABS"])
+def test_a_walk_names_files_as_normpath_of_their_folder_and_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top: str
+) -> None:
+    for folder in ("src", "src/app", "src/app/.hidden"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "Dockerfile").write_text("FROM a\n")
+        (tmp_path / folder / "Dockerfile.lock").write_text("")
+        (tmp_path / folder / "compose.yaml").write_text("")
+    (tmp_path / "Dockerfile").write_text("FROM a\n")
+    (tmp_path / "src" / "Containerfile").write_text("FROM a\n")
+    monkeypatch.chdir(tmp_path)
+    top = top.replace("ABS", str(tmp_path / "src"))
+    want = sorted(
+        os.path.normpath(os.path.join(folder, name))
+        for folder, _, names in os.walk(top)
+        for name in names
+        if name != "Dockerfile.lock"
+    )
+    found = files.discover([top], also=lambda path: path.endswith(".yaml"))
+    assert sorted(found) == want
+    assert len(found) == (8 if top in (".", "./") else 7)
+    # With --exclude the same names, less the excluded folder's.
+    excluded = files.discover([top], ["*.hidden"], also=lambda path: path.endswith(".yaml"))
+    assert sorted(excluded) == [p for p in want if ".hidden" not in p]

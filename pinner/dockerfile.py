@@ -58,8 +58,12 @@ class Token(NamedTuple):
     def span(self, start: int = 0, end: int | None = None) -> Span:
         """The original-text span of text[start:end]."""
         end = len(self.text) if end is None else end
-        first = self.logical.offset(self.at + start)
-        return Span(first, self.logical.offset(self.at + end - 1) + 1)
+        logical = self.logical
+        if len(logical.starts) == 1:  # one piece (most words): offsets run straight on
+            base = logical.offsets[0] + self.at
+            return _new(Span, (base + start, base + end))
+        first = logical.offset(self.at + start)
+        return _new(Span, (first, logical.offset(self.at + end - 1) + 1))
 
 
 class Instruction(NamedTuple):
@@ -336,12 +340,13 @@ def instructions(text: str, escape: str | None = None) -> list[Instruction]:
 
 def _flags(words: Sequence[Token]) -> tuple[list[tuple[str, Token]], list[Token]]:
     """Split leading --name=value flags (name lower-cased) from the remaining words."""
-    flags: list[tuple[str, Token]] = []
-    rest = list(words)
-    while rest and rest[0].text.startswith("--"):
-        flag = rest.pop(0)
-        flags.append((flag.text[2:].partition("=")[0].lower(), flag))
-    return flags, rest
+    count = 0
+    for word in words:
+        if not word.text.startswith("--"):
+            break
+        count += 1
+    flags = [(flag.text[2:].partition("=")[0].lower(), flag) for flag in words[:count]]
+    return flags, list(words[count:])
 
 
 def _syntax_use(text: str) -> tuple[str, Span] | None:
@@ -365,16 +370,16 @@ class _Scope:
         for word in instruction.words:
             name, eq, _ = word.text.partition("=")
             if name in self.build_args:
-                self.values[name] = ArgDefault(self.build_args[name], None)
+                self.values[name] = _new(ArgDefault, (self.build_args[name], None, ()))
             elif eq:
                 raw, site = _unquote(word, len(name) + 1)
                 # An unset variable fails only where a reference uses this ARG: BuildKit gives "".
                 value, unset = self.expand_lazily(raw, instruction.line)
-                self.values[name] = ArgDefault(value, self.pin_site(raw, site), unset)
+                self.values[name] = _new(ArgDefault, (value, self.pin_site(raw, site), unset))
             elif name in inherit:
                 self.values[name] = inherit[name]
             else:
-                self.values[name] = ArgDefault(None, None)
+                self.values[name] = _new(ArgDefault, (None, None, ()))
 
     def expand(self, text: str, line: int) -> str:
         """Expand variables as BuildKit's shell lexer does; an unset one with no default fails."""
@@ -396,6 +401,8 @@ class _Scope:
 
     def expand_lazily(self, text: str, line: int) -> tuple[str, tuple[tuple[str, str], ...]]:
         """The expansion, and the unset variables it used with no default (BuildKit gives "")."""
+        if shellword.plain(text, self.escape):
+            return text, ()  # most words: nothing to look up
         unset: list[tuple[str, str]] = []
 
         def lookup(name: str) -> str | None:
@@ -412,7 +419,7 @@ class _Scope:
 
     def pin_site(self, text: str, span: Span | None) -> Span | None:
         """Where the pin goes: follow a reference that is one whole variable to its ARG default."""
-        match = _WHOLE_VAR_RE.fullmatch(text)
+        match = _WHOLE_VAR_RE.fullmatch(text) if "$" in text else None
         if not match:
             return span
         arg = self.values.get(match.group(1) or match.group(2))
@@ -530,7 +537,7 @@ class _Walker:
             else:
                 stages[-1][1].append(instruction)
                 self.stage_instruction(stages[-1][0], instruction)
-        frozen = tuple(stage._replace(instructions=tuple(body)) for stage, body in stages)
+        frozen = tuple(_new(Stage, (s.number, s.name, tuple(b), s.parent)) for s, b in stages)
         return Dockerfile(self.text, frozen, tuple(self.uses), tuple(global_args), self.escape)
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
@@ -545,7 +552,7 @@ class _Walker:
         parent = self.maybe_use(instruction, word.text, word.span(), self.global_scope, used_by)
         parent = parent.lower()
         self.scope = _Scope(self.path, self.build_args, self.escape)
-        stage = Stage(index, name, (instruction,), self.stage_labels.get(parent))
+        stage = _new(Stage, (index, name, (instruction,), self.stage_labels.get(parent)))
         if name is not None:
             self.stage_names.add(name)
         self.stage_names.add(str(index))
@@ -600,9 +607,8 @@ class _Walker:
             ref = reference.parse(expanded)
         except InvalidReference as e:
             raise DockerfileError(Problem(self.path, line, f"{expanded or written}: {e}")) from None
-        self.uses.append(
-            ImageUse(line, written, expanded, ref, scope.pin_site(written, span), used_by)
-        )
+        site = scope.pin_site(written, span)
+        self.uses.append(_new(ImageUse, (line, written, expanded, ref, site, used_by, None)))
 
 
 class Edit(NamedTuple):

@@ -268,6 +268,11 @@ def _reverse(text: str) -> str:
     return text[::-1]
 
 
+def plain(text: str, escape: str = "\\") -> bool:
+    """True when text has no variable, quote or escape character: it expands to itself."""
+    return _plain_run("", escape).fullmatch(text) is not None
+
+
 def expand(text: str, lookup: Lookup, escape: str = "\\") -> str:
     """text with its variables expanded and quotes removed, as BuildKit's ProcessWord does."""
     return expand_noting_unset(text, lookup, escape)[0]
@@ -277,7 +282,7 @@ def expand_noting_unset(
     text: str, lookup: Lookup, escape: str = "\\"
 ) -> tuple[str, list[tuple[str, str]]]:
     """expand(), and each unset variable used with no default: its name and expansion text."""
-    if _plain_run("", escape).fullmatch(text):
+    if plain(text, escape):
         return text, []  # no variable, quote or escape: most words are this
     word = _Word(text, lookup, escape)
     return word.stop_on("", raw_escapes=False), word.unset

@@ -82,23 +82,9 @@ class Lock(NamedTuple):
     def canonical(self) -> Lock:
         """The same lock in the order render writes it, to compare locks without rendering."""
         images = tuple(
-            sorted(
-                (
-                    i._replace(
-                        used_by=tuple(sorted(set(i.used_by))), platforms=tuple(sorted(i.platforms))
-                    )
-                    for i in self.images
-                ),
-                key=lambda i: (i.reference, i.digest),
-            )
+            sorted(map(_canonical_image, self.images), key=lambda i: (i.reference, i.digest))
         )
-        stages = tuple(
-            s._replace(
-                packages=tuple(sorted(s.packages, key=_package_key)),
-                unpinned=tuple(sorted(s.unpinned, key=_unpinned_key)),
-            )
-            for s in self.stages
-        )
+        stages = tuple(map(_canonical_stage, self.stages))
         return self._replace(
             images=images, stages=stages, build_args=tuple(sorted(self.build_args))
         )
@@ -106,6 +92,24 @@ class Lock(NamedTuple):
     def by_reference(self) -> dict[str, LockedImage]:
         """Locked images keyed by the pinned reference as the build sees it."""
         return {image.reference: image for image in self.images}
+
+
+def _canonical_image(image: LockedImage) -> LockedImage:
+    """image with its used-by set and platforms sorted; image itself when they already are."""
+    used_by = tuple(sorted(set(image.used_by)))
+    platforms = tuple(sorted(image.platforms))
+    if used_by == image.used_by and platforms == image.platforms:
+        return image  # as read from a rendered lock: no copy (check compares 2,000 a run)
+    return image._replace(used_by=used_by, platforms=platforms)
+
+
+def _canonical_stage(stage: LockedStage) -> LockedStage:
+    """stage with its packages and unpinned packages sorted; stage itself when they already are."""
+    packages = tuple(sorted(stage.packages, key=_package_key))
+    unpinned = tuple(sorted(stage.unpinned, key=_unpinned_key))
+    if packages == stage.packages and unpinned == stage.unpinned:
+        return stage
+    return stage._replace(packages=packages, unpinned=unpinned)
 
 
 def _package_key(package: LockedPackage) -> tuple[str, ...]:

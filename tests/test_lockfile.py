@@ -590,3 +590,23 @@ def test_the_fast_reader_agrees_with_tomllib_or_passes(text: str) -> None:
     data = lockfile._read_rendered(text)
     if data is not None:
         assert data == tomllib.loads(text)
+
+
+def test_canonical_sorts_what_is_unsorted_and_keeps_what_is_sorted() -> None:
+    # PYTHON's platforms and used-by are out of order; ALPINE's are in order.
+    stage = LockedStage(
+        "0",
+        packages=(
+            LockedPackage("zlib1g", "amd64", "1", A[7:], "z.deb"),
+            LockedPackage("curl", "amd64", "1", B[7:], "c.deb"),
+        ),
+    )
+    canonical = Lock(images=(PYTHON, ALPINE, ALPINE), stages=(stage,)).canonical()
+    assert canonical.images[0] is ALPINE and canonical.images[1] is ALPINE
+    assert canonical.images[2].platforms == (("linux/amd64", B), ("linux/arm64", C))
+    assert canonical.images[2].used_by == ("stage 1: COPY --from", "stage build: FROM")
+    assert [p.name for p in canonical.stages[0].packages] == ["curl", "zlib1g"]
+    again = canonical.canonical()
+    assert again == canonical
+    assert all(a is b for a, b in zip(again.images, canonical.images, strict=True))
+    assert again.stages[0] is canonical.stages[0]

@@ -417,6 +417,10 @@ class Installed(NamedTuple):
     # Names among removed that `pacman -Rc` or `apk del -r` took with the installed packages
     # that need them.
     cascaded: frozenset[str] = frozenset()
+    # Names among removed that `pacman -Rs` took with their dependencies, and whether
+    # `pacman -Rns $(pacman -Qtdq)` took the image's orphans.
+    recursive: frozenset[str] = frozenset()
+    orphans: bool = False
 
 
 class Removals(NamedTuple):
@@ -440,11 +444,16 @@ class Removals(NamedTuple):
     # stage's end.
     cascaded_before: frozenset[str] = frozenset()
     cascaded: frozenset[str] = frozenset()
+    # The same for `pacman -Rs` names and `pacman -Rns $(pacman -Qtdq)`.
+    recursive_before: frozenset[str] = frozenset()
+    recursive: frozenset[str] = frozenset()
+    orphans_before: bool = False
+    orphans: bool = False
 
     @property
     def any(self) -> bool:
         """Whether a removal in the stage or its parents changes what is installed."""
-        return bool(self.gone) or self.stale
+        return bool(self.gone) or self.stale or self.orphans
 
 
 def stage_removals(
@@ -463,6 +472,8 @@ def stage_removals(
     live = {r.name: r for r in inherited}
     gone = set(parent.removed) if parent is not None else set()
     cascaded = set(parent.cascaded) if parent is not None else set()
+    recursive = set(parent.recursive) if parent is not None else set()
+    orphans = parent is not None and parent.orphans
     left = {r.name: r for r in parent.left} if parent is not None else {}
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
@@ -477,25 +488,31 @@ def stage_removals(
                 events.append((words, removal))
     last = max((i for i, (words, _) in enumerate(events) if words), default=-1)
     before, kept, left_before = frozenset(gone), inherited, tuple(left.values())
-    cascaded_before = frozenset(cascaded)
+    cascaded_before, recursive_before = frozenset(cascaded), frozenset(recursive)
+    orphans_before = orphans
     stale = parent is not None and parent.packages is None
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
             before, left_before = frozenset(gone), tuple(left.values())
-            cascaded_before = frozenset(cascaded)
+            cascaded_before, recursive_before = frozenset(cascaded), frozenset(recursive)
+            orphans_before = orphans
         for word in words:
             left.pop(word.name, None)
             held = live.get(word.name)
             if held is None or (held.group is not None and word.group is None):
                 live[word.name] = word
-        if removal is not None and removal.orphans and removal.recursive and left:
-            # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now
-            # (the base image's own orphans are not known: its install reasons are not read).
-            left.clear()
-            stale = True
+        if removal is not None and removal.orphans and removal.recursive:
+            # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now,
+            # and the base image's packages installed as dependencies that nothing needs.
+            orphans = True
+            if left:
+                left.clear()
+                stale = True
         if removal is not None and removal.cascade:
             cascaded.update(removal.names)
+        if removal is not None and removal.recursive:
+            recursive.update(removal.names)
         for name in removal.names if removal is not None else ():
             by_name = [w for w in live.values() if w.name == name and w.group is None]
             by_group = [w for w in live.values() if w.group == name]
@@ -519,6 +536,10 @@ def stage_removals(
         stale,
         cascaded_before,
         frozenset(cascaded),
+        recursive_before,
+        frozenset(recursive),
+        orphans_before,
+        orphans,
     )
 
 

@@ -352,6 +352,8 @@ class StageWork:
                 upgrade=upgrade,
                 removed=removals.before,
                 cascaded=removals.cascaded_before,
+                recursive=removals.recursive_before,
+                orphans=removals.orphans_before,
             )
             try:
                 theirs = await self._parents_records(manager, source, mode, parent, removals)
@@ -422,7 +424,11 @@ class StageWork:
             return tuple(p for p in parent.packages if p.name not in left)
         # As the parents left the image: their removals, not this stage's.
         again = mode._replace(
-            upgrade=parent.upgrade, removed=parent.removed, cascaded=parent.cascaded
+            upgrade=parent.upgrade,
+            removed=parent.removed,
+            cascaded=parent.cascaded,
+            recursive=parent.recursive,
+            orphans=parent.orphans,
         )
         words = [*parent.requests, *(r for r in removals.left_before if r not in parent.requests)]
         resolved = await manager.resolve(source, words, again)
@@ -447,6 +453,8 @@ class StageWork:
             removed=removals.gone,
             left=removals.left,
             cascaded=removals.cascaded,
+            recursive=removals.recursive,
+            orphans=removals.orphans,
         )
 
     @staticmethod

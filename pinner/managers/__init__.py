@@ -69,6 +69,10 @@ class Mode(NamedTuple):
     # Names among removed that `pacman -Rc` or `apk del -r` removed: the installed packages that
     # need them went with them.
     cascaded: frozenset[str] = frozenset()
+    # Names among removed that `pacman -Rs` removed (their dependencies installed as such and
+    # needed by nothing left went too), and whether `pacman -Rns $(pacman -Qtdq)` ran.
+    recursive: frozenset[str] = frozenset()
+    orphans: bool = False
 
 
 class PackageArg(NamedTuple):

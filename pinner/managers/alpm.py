@@ -153,6 +153,8 @@ class Package(NamedTuple):
     groups: tuple[str, ...] = ()
     # Installed packages this one takes the place of on `pacman -Su` (%REPLACES%).
     replaces: tuple[Depend, ...] = ()
+    # A local database's %REASON%: 1 for a package installed as a dependency.
+    dependency: bool = False
 
     def satisfies(self, depend: Depend) -> bool:
         """Whether this package meets depend, by its own name and version or by a provision."""
@@ -254,6 +256,7 @@ def parse_desc(text: str, *, sync: bool = True) -> Package:
         _depends(fields, "%PROVIDES%"),
         groups,
         _depends(fields, "%REPLACES%"),
+        fields.get("%REASON%", ("0",))[:1] == ("1",),
     )
 
 
@@ -418,11 +421,45 @@ def _up_to_date(package: Package, local: Mapping[str, Package]) -> bool:
 
 
 def after_removal(
-    installed: Sequence[Package], removed: Container[str], cascaded: Container[str] = ()
+    installed: Sequence[Package],
+    removed: Container[str],
+    cascaded: Container[str] = (),
+    recursive: Container[str] = (),
+    orphans: bool = False,
 ) -> list[Package]:
     """The installed packages `pacman -R` leaves: all but the removed names, and with -c
     (cascaded names) every package that needs one of them and that nothing left satisfies,
-    and those that need these in turn, as libalpm's cascade takes them."""
+    and those that need these in turn, as libalpm's cascade takes them. With -s (recursive
+    names) their dependencies installed as dependencies that nothing left needs go too, in
+    turn; with orphans (`pacman -Rns $(pacman -Qtdq)`) every package installed as a dependency
+    that nothing needs, in turn."""
+    left = _cascade(installed, removed, cascaded)
+    gone = [p for p in installed if p.name in removed and p.name in recursive]
+    while gone:
+        wanted = [d for g in gone for d in g.depends]
+        gone = [p for p in _unneeded(left) if any(p.satisfies(d) for d in wanted)]
+        left = [p for p in left if p not in gone]
+    while orphans:
+        unneeded = _unneeded(left)
+        left = [p for p in left if p not in unneeded]
+        orphans = bool(unneeded)
+    return left
+
+
+def _unneeded(installed: Sequence[Package]) -> list[Package]:
+    """The packages installed as dependencies that no other installed package needs."""
+    return [
+        p
+        for p in installed
+        if p.dependency
+        and not any(p.satisfies(d) for q in installed if q is not p for d in q.depends)
+    ]
+
+
+def _cascade(
+    installed: Sequence[Package], removed: Container[str], cascaded: Container[str]
+) -> list[Package]:
+    """All but the removed names, and with -c what needs them, in turn."""
     left = [p for p in installed if p.name not in removed]
     gone = [p for p in installed if p.name in removed and p.name in cascaded]
     while gone:

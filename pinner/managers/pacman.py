@@ -642,7 +642,9 @@ class Pacman:
                 needed.add(target)
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
         # What `pacman -R` took out of the image is fetched again where a word needs it.
-        installed = after_removal(config.installed, mode.removed, mode.cascaded)
+        installed = after_removal(
+            config.installed, mode.removed, mode.cascaded, mode.recursive, mode.orphans
+        )
         if mode.cascaded:
             notes.append(
                 f"pacman -Rc {' '.join(sorted(mode.cascaded))}: the base image's packages that"

@@ -779,3 +779,44 @@ def test_orphans_removed_are_what_the_words_left_do_not_need(
     pacman_in(tmp_path, conf, "-Rns", *orphans)
     remaining = pacman_in(tmp_path, conf, "-Qq").split()
     assert sorted(remaining) == sorted({"glibc", *(p.name for p in left.packages)})
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize("target", ["git", "zsh"])
+def test_recursive_removal_of_a_base_package_and_orphans_as_real_pacman_has_them(
+    named_repos: dict[str, Path], tmp_path: Path, target: str
+) -> None:
+    """An image whose git and zsh came with it (explicitly installed, their dependencies as
+    dependencies, plus an orphan): real `pacman -Rsp` and `-Qtdq` print what
+    alpm.after_removal takes with recursive names and with orphans."""
+    both = _resolve(named_repos, "git zsh")
+    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
+    orphan = Pkg("lonely", "1.0-1", depends=["glibc"])
+    installed = [
+        Pkg("glibc", "2.40-1"),
+        orphan,
+        *(served[p.name, p.version] for p in both.packages),
+    ]
+    install_local(tmp_path, installed)
+    explicit = {"glibc", "git", "zsh"}
+    for pkg in installed:
+        reason = "0" if pkg.name in explicit else "1"
+        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
+        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    local = [
+        alpm.parse_desc(
+            (tmp_path / "db" / "local" / f"{p.name}-{p.version}" / "desc").read_text(), sync=False
+        )
+        for p in installed
+    ]
+    every = {p.name for p in installed}
+    printed = pacman_in(tmp_path, conf, "-Rsp", "--print-format", "%n", target).split()
+    left = alpm.after_removal(local, {target}, recursive={target})
+    assert sorted(printed) == sorted(every - {p.name for p in left})
+    assert len(printed) > 1 or target == "zsh"  # git: the dependencies only it needed
+    orphans = pacman_in(tmp_path, conf, "-Qtdq").split()
+    assert orphans == ["lonely"]
+    assert every - {p.name for p in alpm.after_removal(local, set(), orphans=True)} == {"lonely"}

@@ -346,13 +346,27 @@ def test_a_dependency_removed_upstream_is_fetched_again(
 @pytest.mark.parametrize(
     ("parent", "child", "expected"),
     [
-        # git removed without -s leaves curl and perl; `-Rns $(pacman -Qtdq)` takes them: git
-        # installed again needs both fetched again (the image's openssl still does for curl).
+        # git removed without -s leaves curl and perl; `-Rns $(pacman -Qtdq)` takes them, and
+        # the image's bash and openssl, installed as dependencies (%REASON% 1) that nothing
+        # needs; glibc stays for zsh. git installed again needs them all fetched again.
         (
             "pacman -S --noconfirm git zsh && pacman -R --noconfirm git"
             " && pacman -Rns --noconfirm $(pacman -Qtdq)",
             "git",
-            [("curl", "8.10.1-1"), ("git", "2.47.0-1"), ("perl", "5.40.0-1")],
+            [
+                ("bash", "5.2.026-2"),
+                ("curl", "8.10.1-1"),
+                ("git", "2.47.0-1"),
+                ("openssl", "3.4.0-1"),
+                ("perl", "5.40.0-1"),
+            ],
+        ),
+        # bash and openssl removed with -s take glibc, installed as their dependency: zsh
+        # needs it fetched again.
+        (
+            "pacman -Rs --noconfirm bash openssl",
+            "zsh",
+            [("glibc", "2.40-1"), ("zsh", "5.9-1")],
         ),
         # -Rc glibc takes the image's bash and openssl, which need it: git needs both again.
         (
@@ -368,7 +382,7 @@ def test_a_dependency_removed_upstream_is_fetched_again(
             ],
         ),
     ],
-    ids=["orphans", "cascade"],
+    ids=["orphans", "recursive", "cascade"],
 )
 def test_orphans_and_cascades_removed_upstream_are_fetched_again(
     capsys: pytest.CaptureFixture[str],

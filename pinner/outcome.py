@@ -271,15 +271,14 @@ def _copy_changes(
     run: dockerfile.Instruction, workdir: str, context: str | None, manager: managers.Manager
 ) -> str | None:
     """How a COPY or ADD may change the repositories the manager reads, or None."""
-    copied = getattr(manager, "copied_config", None)
-    if copied is None or not run.words:
+    if not run.words:
         return None
-    why: str | None = copied(run.keyword, run.words[-1].text)
-    if why is not None:
-        return why
+    paths = manager.copied_paths
+    if copied_tree.onto(run.words[-1].text, paths):
+        verb = "copies" if run.keyword == "COPY" else "adds"
+        return f"{verb} a file to {run.words[-1].text}"
     # A tree copied to / or /etc (`COPY rootfs/ /`) may hold repository files.
     words = [word.text for word in run.words]
-    paths = getattr(manager, "copied_paths", ())
     target = copied_tree.may_write(run.keyword, words, workdir, context, paths)
     if target is None:
         return None

@@ -173,6 +173,11 @@ class Manager(Protocol):
         upper layers installed or configured counts, not from the OS layer alone."""
 
     @property
+    def copied_paths(self) -> tuple[str, ...]:
+        """The files and folders of its configuration a COPY or ADD may put in place (a file
+        copied onto or under one, or a tree holding one, `COPY rootfs/ /`)."""
+
+    @property
     def unpins_after_changes(self) -> bool:
         """Whether words after a RUN or COPY that changes the repositories are recorded as not
         pinned: they may come from repositories pinner did not read."""

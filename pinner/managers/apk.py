@@ -1046,12 +1046,6 @@ class Apk:
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return config_changes(run_text, escape)
 
-    def copied_config(self, keyword: str, destination: str) -> str | None:
-        """Why a COPY or ADD to destination changes the repositories apk reads, or None."""
-        if destination.strip("'\"").rstrip("/") != REPOSITORIES:
-            return None
-        return f"{'copies' if keyword == 'COPY' else 'adds'} a file to {destination}"
-
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):
             raise ValueError(f"{name}={version} is not an apk package word")

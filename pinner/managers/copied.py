@@ -28,6 +28,12 @@ def _operands(words: Sequence[str]) -> tuple[list[str], list[str]] | None:
     return (flags, rest) if len(rest) >= 2 else None
 
 
+def onto(destination: str, paths: Sequence[str]) -> bool:
+    """Whether a destination is one of paths or lies under one (a file into a folder of them)."""
+    path = destination.strip("'\"").rstrip("/")
+    return any(path == p or path.startswith(f"{p}/") for p in paths)
+
+
 def destination(words: Sequence[str], workdir: str) -> str | None:
     """The absolute destination of a COPY or ADD (a relative one is under workdir)."""
     read = _operands(words)

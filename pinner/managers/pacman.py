@@ -561,7 +561,7 @@ class Pacman:
     reads_every_layer = False
     unpins_after_changes = False
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
-    copied_paths = (PACMAN_CONF, MIRRORLIST)
+    copied_paths = (PACMAN_CONF, "/etc/pacman.d")
     # The files the snapshot step writes: a copy of one before the step is overwritten.
     step_paths = (MIRRORLIST,)
 
@@ -689,13 +689,6 @@ class Pacman:
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return config_changes(run_text, escape=escape)
-
-    def copied_config(self, keyword: str, destination: str) -> str | None:
-        """Why a COPY or ADD to destination may point pacman away from the step, or None."""
-        path = destination.strip("'\"").rstrip("/")
-        if path not in (PACMAN_CONF, MIRRORLIST) and not path.startswith("/etc/pacman.d/"):
-            return None
-        return f"{'copies' if keyword == 'COPY' else 'adds'} a file to {destination}"
 
     def pin_word(self, name: str, version: str) -> str:
         raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")

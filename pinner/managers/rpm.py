@@ -37,7 +37,6 @@ from pinner.managers.rpmcommands import (
     PROGRAMS,
     RpmOptions,
     cleanup_for,
-    config_path,
     read_command,
     repositories_change,
 )
@@ -579,13 +578,6 @@ class Rpm:
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return repositories_change(run_text, escape)
-
-    def copied_config(self, keyword: str, destination: str) -> str | None:
-        """Why a COPY or ADD to destination changes the repositories dnf reads, or None."""
-        if not config_path(destination):
-            return None
-        verb = "copies" if keyword == "COPY" else "adds"
-        return f"{verb} a file to {destination}"
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):

@@ -646,13 +646,6 @@ class Zypper:
             return f"changes {REPOS_DIR}"
         return None
 
-    def copied_config(self, keyword: str, destination: str) -> str | None:
-        """Why a COPY or ADD to destination changes the repositories zypper reads, or None."""
-        path = destination.rstrip("/")
-        if path != REPOS_DIR and not path.startswith(f"{REPOS_DIR}/"):
-            return None
-        return f"{'copies' if keyword == 'COPY' else 'adds'} a file to {destination}"
-
     def pin_word(self, name: str, version: str) -> str:
         return pin_word(name, version)
 

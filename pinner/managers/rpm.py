@@ -512,10 +512,9 @@ class Rpm:
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
-                name = missing.split(" ", 1)[0]
                 raise PackageError(
-                    name,
-                    f"{missing}: nothing in the enabled repositories provides it"
+                    missing.name,
+                    f"{missing.text}: nothing in the enabled repositories provides it"
                     f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )
             notes += found.notes

@@ -66,13 +66,20 @@ class Choice(NamedTuple):
     wanted_by: str
 
 
+class Missing(NamedTuple):
+    """A package word, or a requirement of a package it brings, that nothing provides."""
+
+    name: str  # the word as given, or the required name
+    text: str  # as the error shows it: the word, or "requirement (needed by package)"
+
+
 class Resolution(NamedTuple):
     """What an install adds, the pin of each package word, and what pinner could not follow."""
 
     chosen: tuple[Choice, ...]
     pins: dict[str, str]  # package word as written -> the word that asks for the chosen build
     notes: tuple[str, ...]
-    missing: tuple[str, ...]  # words or requirements nothing in the repositories provides
+    missing: tuple[Missing, ...]
 
 
 class Pool:
@@ -199,7 +206,7 @@ class _Resolver:
         self.provided: dict[str, list[Provide]] = defaultdict(list)
         self.files: set[str] = set()
         self.notes: list[str] = []
-        self.missing: list[str] = []
+        self.missing: list[Missing] = []
         self.pins: dict[str, str] = {}
         self.conditions: list[tuple[Rich, RpmPackage, bool]] = []
 
@@ -229,7 +236,7 @@ class _Resolver:
             return
         providers = pool.providers(dep)
         if not providers:
-            self.missing.append(spec)
+            self.missing.append(Missing(spec, spec))
             return
         self.add(self.pick(dep, providers), spec)
 
@@ -390,7 +397,8 @@ class _Resolver:
             providers = [p for p in providers if _key(p) not in self.weak_excluded]
         if not providers:
             if not weak:
-                self.missing.append(f"{_dep_text(dep)} (needed by {package.name})")
+                text = f"{_dep_text(dep)} (needed by {package.name})"
+                self.missing.append(Missing(dep.name, text))
             return
         self.add(self.pick(dep, providers), package.name)
 

@@ -30,7 +30,7 @@ from pinner.managers import (
 )
 from pinner.managers import repodata as rd
 from pinner.managers.rpm import checked, locked
-from pinner.managers.rpmresolve import Choice, Pool, Resolution
+from pinner.managers.rpmresolve import Choice, Missing, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
 from pinner.managers.rpmversion import compare_evr, evr_key
 from pinner.output import untrusted
@@ -430,7 +430,7 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
     chosen: dict[str, Choice] = {}
     pins: dict[str, str] = {}
     notes: list[str] = []
-    missing: list[str] = []
+    missing: list[Missing] = []
     added: dict[str, rd.RpmPackage] = {}
     for weighed, targets in commands:
         now = pool.installing(added.values()) if added else pool
@@ -597,8 +597,8 @@ class Zypper:
         if found.missing:
             missing = found.missing[0]
             raise PackageError(
-                missing.split(" ", 1)[0],
-                f"{missing}: nothing in the repositories provides it"
+                missing.name,
+                f"{missing.text}: nothing in the repositories provides it"
                 f" ({config.distro} {config.arch})",
             )
         locked_packages = tuple(

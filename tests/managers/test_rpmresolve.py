@@ -269,7 +269,7 @@ def test_pins_follow_the_words(repo: Path) -> None:
 @needs_rpm_tools
 def test_missing_is_reported(repo: Path) -> None:
     found = resolve(Pool(_packages(repo), (), "x86_64"), ["nosuch", "app"])
-    assert found.missing == ("nosuch",)
+    assert [(m.name, m.text) for m in found.missing] == [("nosuch", "nosuch")]
 
 
 def _provide(flags: str | None, evr: str | None) -> Provide:

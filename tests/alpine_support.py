@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from handmade import HandImage
+from testcache import copy_tree, stored_tree, tools_stamp
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata" / "alpine"
 ROOTFS = TESTDATA / "rootfs"
@@ -55,18 +56,26 @@ def rootfs_files(
 
 
 def make_key(folder: Path, name: str = "pinner-test@example.org-00000001") -> tuple[Path, str]:
-    """An RSA key made with openssl: the private key's path and its public key file's name."""
-    private = folder / f"{name}.rsa"
-    subprocess.run(
-        ["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True
-    )
-    public = folder / f"{name}.rsa.pub"
-    subprocess.run(
-        ["openssl", "rsa", "-in", str(private), "-pubout", "-out", str(public)],
-        check=True,
-        capture_output=True,
-    )
-    return private, public.name
+    """An RSA key made with openssl: the private key's path and its public key file's name.
+
+    The pair is made once per name and kept in the test cache (tests/testcache.py): keys of
+    different names differ, which is all the tests ask of them.
+    """
+
+    def generate(into: Path) -> None:
+        into.mkdir(parents=True)
+        private = into / f"{name}.rsa"
+        subprocess.run(
+            ["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True
+        )
+        subprocess.run(
+            ["openssl", "rsa", "-in", str(private), "-pubout", "-out", f"{private}.pub"],
+            check=True,
+            capture_output=True,
+        )
+
+    copy_tree(stored_tree("rsa-keys", repr((name, tools_stamp("openssl"))), generate), folder)
+    return folder / f"{name}.rsa", f"{name}.rsa.pub"
 
 
 def _tar(members: Mapping[str, bytes], end: bool = True) -> bytes:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from testcache import copy_tree, stored_tree, tools_stamp, tree_stamp
 
 needs_pacman = pytest.mark.skipif(
     not (shutil.which("repo-add") and shutil.which("pacman")),
@@ -78,14 +79,35 @@ def repo_add(
 
     With gnupghome, each package is signed with that keyring's key first (PKG.sig beside it), so
     repo-add records the signature in the database as Arch's databases do (%PGPSIG%).
+    Without gnupghome the folder repo-add leaves is kept in the test cache (tests/testcache.py),
+    keyed by the folder before, the packages and repo-add's build: the same repository is made
+    once. Signed ones are made each time, with the key of the run.
     """
+    database = directory / f"{repo}.db{suffix}"
+    if gnupghome is None:
+        key = repr((tree_stamp(directory), repo, pkgs, suffix, tools_stamp("repo-add", "bsdtar")))
+        made = stored_tree(
+            "pacman-repos", key, lambda to: _repo_add(to, directory, repo, pkgs, suffix)
+        )
+        copy_tree(made, directory)
+        return database.read_bytes()
     directory.mkdir(parents=True, exist_ok=True)
     files = [str(build(directory, pkg)) for pkg in pkgs]
-    for path in files if gnupghome else ():
+    for path in files:
         _gpg(gnupghome, "--detach-sign", "--no-armor", "--output", f"{path}.sig", path)
-    database = directory / f"{repo}.db{suffix}"
     subprocess.run(["repo-add", "-q", str(database), *files], check=True, capture_output=True)
     return database.read_bytes()
+
+
+def _repo_add(into: Path, directory: Path, repo: str, pkgs: Sequence[Pkg], suffix: str) -> None:
+    """Make in `into` what repo-add leaves in directory (copied first, when it exists)."""
+    if directory.is_dir():
+        shutil.copytree(directory, into, symlinks=True)
+    else:
+        into.mkdir(parents=True)
+    files = [str(build(into, pkg)) for pkg in pkgs]
+    database = into / f"{repo}.db{suffix}"
+    subprocess.run(["repo-add", "-q", str(database), *files], check=True, capture_output=True)
 
 
 def recompress_zstd(data: bytes) -> bytes:

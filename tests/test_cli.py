@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -542,7 +543,8 @@ def test_a_network_command_leaves_an_installed_trio_unimported(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # httpcore imports trio (and attrs) whenever it is installed; pinner runs on asyncio alone.
-    if importlib.util.find_spec("trio") is None:
+    # Ask the path, not sys.modules: pinner.remote, imported here already, blocks trio there.
+    if importlib.machinery.PathFinder.find_spec("trio") is None:
         pytest.skip("trio is not installed, so httpcore cannot import it")
     push_index(registry, "cli/trio", "1")
     dockerfile = tmp_path / "Dockerfile"

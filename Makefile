@@ -6,11 +6,15 @@ test: lint
 	python3 -m pytest -n auto --dist loadfile
 
 # The loop to run while editing: everything but the image builds, the chroot apt runs and the
-# package-manager oracles, a tenth of the property examples. Twice as many workers as CPUs, each
-# taking tests as it frees up (many tests wait on a registry or a subprocess), and bytecode kept
-# even where PYTHONDONTWRITEBYTECODE is set, so no worker rewrites every test's asserts again.
+# package-manager oracles, a tenth of the property examples. One worker more than CPUs (it runs
+# while another waits on a timeout), each test file on one worker (its module fixtures, registry
+# pushes included, are made once; the suite computes far more than it waits, and every further
+# worker adds its start, collection and registries), and bytecode kept even where
+# PYTHONDONTWRITEBYTECODE is set, so no worker rewrites every test's asserts again. What rpmbuild,
+# createrepo_c, dnf, repo-add and openssl make is kept in $PINNER_TEST_CACHE (else
+# ~/.cache/pinner-tests), so only the first run pays for it.
 test-fast:
-	env -u PYTHONDONTWRITEBYTECODE python3 -m pytest -q -n $$(( $$(nproc) * 2 )) --dist worksteal \
+	env -u PYTHONDONTWRITEBYTECODE python3 -m pytest -q -n $$(( $$(nproc) + 1 )) --dist loadfile \
 		-m "not slow and not chroot and not oracle" --hypothesis-profile=fast
 
 lint:

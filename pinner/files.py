@@ -85,7 +85,9 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
 def read_bytes(path: str) -> bytes:
     """A file's bytes, with OS errors turned into one line naming the file."""
     try:
-        with open(path, "rb") as f:
+        # Unbuffered: the whole file is read at once, and a buffered open also asks whether the
+        # file is a terminal (one ioctl per file, 2,000 in a run over 1,000 Dockerfiles).
+        with open(path, "rb", buffering=0) as f:
             return f.read()
     except IsADirectoryError:
         raise DockerfileError(Problem(path, None, "is a directory")) from None
@@ -96,7 +98,7 @@ def read_bytes(path: str) -> bytes:
 def read_optional(path: str) -> str | None:
     """A UTF-8 file's text, or None when it does not exist."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:  # as read_bytes
             return f.read().decode("utf-8")
     except FileNotFoundError:
         return None

@@ -533,13 +533,17 @@ def _image(entry: Mapping[str, Any]) -> LockedImage:
     platforms = entry.get("platforms", {})
     if not isinstance(platforms, dict):
         raise TypeError("platforms is not a table")
-    image = LockedImage(
-        reference=_str(entry["reference"]),
-        name=_str(entry["name"]),
-        tag=_str(entry["tag"]) if "tag" in entry else None,
-        digest=_str(entry["digest"]),
-        platforms=tuple(sorted((str(k), _str(v)) for k, v in platforms.items())),
-        used_by=tuple(_str(u) for u in _list(entry.get("used-by", []))),
+    # tuple.__new__ with the class: the named tuple's own __new__ is a Python frame per entry.
+    image: LockedImage = tuple.__new__(
+        LockedImage,
+        (
+            _str(entry["reference"]),
+            _str(entry["name"]),
+            _str(entry["tag"]) if "tag" in entry else None,
+            _str(entry["digest"]),
+            tuple(sorted([(str(k), _str(v)) for k, v in platforms.items()])),
+            tuple([_str(u) for u in _list(entry.get("used-by", []))]),
+        ),
     )
     _check_image(image.reference, image.name, image.tag, image.digest, image.platforms)
     return image

@@ -146,12 +146,36 @@ def write_all(texts: Mapping[str, str]) -> None:
 def _targets(texts: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(real path, path as given, text) per file; two names of one file must agree on its text."""
     seen: dict[str, tuple[str, str]] = {}
+    folders: dict[str, str] = {}
     for shown, text in texts.items():
-        real = os.path.realpath(shown)
+        real = _realpath(shown, folders)
         if real in seen and seen[real][1] != text:
             raise DockerfileError(f"{shown}: same file as {seen[real][0]}, with other content")
         seen.setdefault(real, (shown, text))
     return [(real, shown, text) for real, (shown, text) in seen.items()]
+
+
+def _realpath(path: str, folders: dict[str, str]) -> str:
+    """os.path.realpath(path), resolving each folder once (folders caches them).
+
+    realpath resolves a path one part at a time, a Python step and an lstat each; a run writes a
+    Dockerfile and its lock per folder. When the last part is not a symlink, the real path is
+    the real folder's plus that name.
+    """
+    folder, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return os.path.realpath(path)
+    except FileNotFoundError:
+        pass  # a new lock: realpath keeps a missing last part as it is
+    except OSError:
+        return os.path.realpath(path)
+    real_folder = folders.get(folder)
+    if real_folder is None:
+        real_folder = folders[folder] = os.path.realpath(folder or ".")
+    return os.path.join(real_folder, name)
 
 
 def _check_writable(real: str, shown: str) -> None:

@@ -447,3 +447,33 @@ def test_a_walk_names_files_as_normpath_of_their_folder_and_name(
     # With --exclude the same names, less the excluded folder's.
     excluded = files.discover([top], ["*.hidden"], also=lambda path: path.endswith(".yaml"))
     assert sorted(excluded) == [p for p in want if ".hidden" not in p]
+
+
+def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "Dockerfile").write_text("FROM a\n")
+    (tmp_path / "real" / "sub" / "Dockerfile").write_text("FROM a\n")
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "Containerfile").symlink_to(tmp_path / "real" / "sub" / "Dockerfile")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "file").write_text("")
+    monkeypatch.chdir(tmp_path)
+    paths = [
+        "real/Dockerfile",
+        "linked/Dockerfile",
+        "linked/Dockerfile.lock",  # not there yet
+        "linked/sub/Dockerfile",
+        "linked/./sub/../Dockerfile",
+        "real/Containerfile",  # a symlink itself
+        "linked/Containerfile.lock",
+        "missing/Dockerfile",
+        "loop/Dockerfile",
+        "file/Dockerfile",
+        "Dockerfile",
+        str(tmp_path / "linked" / "Dockerfile"),
+        "linked/sub/",
+        "linked/..",
+    ]
+    folders: dict[str, str] = {}
+    assert [files._realpath(p, folders) for p in paths] == [os.path.realpath(p) for p in paths]
+    assert folders["linked"] == str(tmp_path / "real")

@@ -247,6 +247,68 @@ def test_resolution_matches_pacman(
     assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
 
 
+# Arch Linux's real core database of 2022-09-12 (testdata/arch/README.md gives its source).
+REAL_CORE = Path(__file__).resolve().parents[2] / "testdata" / "arch" / "core.db.tar.gz"
+REAL_TARGETS = [
+    ["linux"],  # initramfs: the provider pacman picks
+    ["systemd"],
+    ["curl", "openssh", "sudo"],
+    ["gcc", "make", "patch", "which"],
+    ["python", "perl", "man-db"],
+]
+# Words whose dependencies reach past core (glib2 needs extra's libsysprof-capture that day):
+# pacman refuses the transaction, pinner names what no repository has.
+REAL_BEYOND_CORE = [["base"], ["base-devel"], ["gnupg", "pacman"]]
+# What an image might hold already: these are not fetched again (their dependencies are).
+REAL_INSTALLED = [Pkg("glibc", "2.36-3"), Pkg("bash", "5.1.016-1", provides=["sh"])]
+
+
+@needs_pacman
+@pytest.mark.parametrize("installed", [[], REAL_INSTALLED], ids=["empty", "glibc-bash"])
+@pytest.mark.parametrize("targets", REAL_TARGETS, ids=[" ".join(t) for t in REAL_TARGETS])
+def test_real_core_database_resolves_as_pacman_does(
+    tmp_path: Path, targets: list[str], installed: list[Pkg]
+) -> None:
+    repository, local = _real_core(tmp_path, installed)
+    expected = pacman_print(tmp_path, [("core", tmp_path / "core")], targets)
+    found = alpm.resolve([repository], targets, local)
+    assert found.missing == ()
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+    assert len(expected) > 2 * len(targets)  # dependencies came along
+
+
+@needs_pacman
+@pytest.mark.parametrize("targets", REAL_BEYOND_CORE, ids=[" ".join(t) for t in REAL_BEYOND_CORE])
+def test_real_core_database_names_what_pacman_cannot_satisfy(
+    tmp_path: Path, targets: list[str]
+) -> None:
+    repository, local = _real_core(tmp_path, [])
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        pacman_print(tmp_path, [("core", tmp_path / "core")], targets)
+    assert "could not satisfy dependencies" in refused.value.stderr
+    found = alpm.resolve([repository], targets, local)
+    assert found.missing == (
+        alpm.Missing("libsysprof-capture", "required by glib2, no repository has it"),
+    )
+
+
+def _real_core(tmp_path: Path, installed: list[Pkg]) -> tuple[Repository, list[alpm.Package]]:
+    """The real core database, parsed and in a folder pacman reads, and installed as pinner
+    reads an image's local database (installed is also written where pacman reads it)."""
+    data = REAL_CORE.read_bytes()
+    packages = alpm.parse_database(data)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        assert len(packages) == sum(m.name.endswith("/desc") for m in archive.getmembers()) == 261
+    (tmp_path / "core").mkdir()
+    shutil.copyfile(REAL_CORE, tmp_path / "core" / "core.db.tar.gz")
+    install_local(tmp_path, installed)
+    local = [
+        alpm.Package(p.name, p.version, p.arch, provides=tuple(map(alpm.parse_depend, p.provides)))
+        for p in installed
+    ]
+    return Repository("core", packages), local
+
+
 UPGRADE_CORE = [
     Pkg("glibc", "2.40-1"),
     Pkg("bash", "5.2.026-2", depends=["glibc", "readline>=8"], provides=["sh"]),

@@ -1,7 +1,8 @@
 """Trees the tests make with real tools (rpmbuild, createrepo_c, dnf), kept between runs.
 
 Each tree is stored under the test cache, named by a hash of everything that made it: the
-caller's inputs and the size and time of each tool's binary, so a new rpmbuild makes new trees.
+caller's inputs, the size and time of each tool's binary and of dpkg's status file, so a new
+rpmbuild, or any package installed or upgraded, makes new trees.
 A run copies the stored tree instead of running the tools again; what the tools wrote is the
 same bytes either way.
 """
@@ -23,12 +24,16 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "pinner-tests"
 
 
+# dpkg rewrites its status file on every install and upgrade, so a new build of a library the
+# tools load (libdnf, libsolv, libarchive) moves the key as well as one of the tools themselves.
+_PACKAGES = "/var/lib/dpkg/status"
+
+
 def tools_stamp(*tools: str) -> str:
-    """Each tool's path, size and modification time: a new build of any of them moves the key."""
+    """Each tool's path, size and modification time, and the system's package state's."""
     parts = []
-    for tool in tools:
-        found = shutil.which(tool)
-        stat = os.stat(found) if found else None
+    for tool, found in [*((tool, shutil.which(tool)) for tool in tools), ("dpkg", _PACKAGES)]:
+        stat = os.stat(found) if found and os.path.exists(found) else None
         parts.append(f"{tool}={found}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}")
     return ";".join(parts)
 

@@ -689,6 +689,26 @@ def test_an_upgrade_holding_packages_back_on_the_command_line_is_not_recorded() 
     assert every is not None and every.upgrades
 
 
+def _git_and_zsh_installed(
+    named_repos: dict[str, Path], tmp_path: Path
+) -> tuple[Resolved, Resolved, Path]:
+    """A local database in tmp_path as `pacman -S git zsh` leaves it (the base and the words
+    installed explicitly, their dependencies as dependencies): the resolutions of `git zsh` and
+    of `zsh`, and a pacman.conf real pacman can remove with."""
+    both = _resolve(named_repos, "git zsh")
+    left = _resolve(named_repos, "zsh")
+    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
+    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
+    install_local(tmp_path, installed)
+    for pkg in installed:
+        reason = "1" if pkg.name in {p.name for p in both.packages} - {"git", "zsh"} else "0"
+        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
+        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    return both, left, conf
+
+
 @pytest.mark.oracle
 @needs_pacman
 @pytest.mark.parametrize("flags", ["-R", "-Rs", "-Rns"])
@@ -698,18 +718,7 @@ def test_removal_leaves_what_real_pacman_leaves(
     """After `pacman -S git zsh`, `pacman -R git` takes git alone and `-Rs git` also the
     dependencies zsh does not need (real `pacman -Rp`), as pinner.outcome's removals assume:
     -R keeps the records of git's dependencies, -Rs keeps only the closure of the words left."""
-    both = _resolve(named_repos, "git zsh")
-    left = _resolve(named_repos, "zsh")
-    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
-    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
-    install_local(tmp_path, installed)
-    for pkg in installed:
-        # The words and the base are installed explicitly, the dependencies as dependencies.
-        reason = "1" if pkg.name in {p.name for p in both.packages} - {"git", "zsh"} else "0"
-        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
-        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
-    conf = tmp_path / "pacman.conf"
-    conf.write_text("[options]\nArchitecture = x86_64\n")
+    both, left, conf = _git_and_zsh_installed(named_repos, tmp_path)
     # -n keeps no .pacsave files, which pacman will not combine with --print.
     printing = flags.replace("n", "") + "p"
     printed = pacman_in(tmp_path, conf, printing, "--print-format", "%n", "git").split()
@@ -761,18 +770,7 @@ def test_orphans_removed_are_what_the_words_left_do_not_need(
 ) -> None:
     """`pacman -S git zsh; pacman -R git; pacman -Rns $(pacman -Qtdq)` with real pacman leaves
     the base and zsh's closure, which is what pinner resolves again from the words left."""
-    both = _resolve(named_repos, "git zsh")
-    left = _resolve(named_repos, "zsh")
-    served = {(p.name, p.version): p for p in [*NAMED_CORE, *NAMED_EXTRA]}
-    installed = [Pkg("glibc", "2.40-1"), *(served[p.name, p.version] for p in both.packages)]
-    install_local(tmp_path, installed)
-    for pkg in installed:
-        # The base and the words are installed explicitly, the dependencies as dependencies.
-        reason = "1" if pkg.name in {p.name for p in both.packages} - {"git", "zsh"} else "0"
-        desc = tmp_path / "db" / "local" / f"{pkg.name}-{pkg.version}" / "desc"
-        desc.write_text(desc.read_text().replace("%REASON%\n1\n", f"%REASON%\n{reason}\n"))
-    conf = tmp_path / "pacman.conf"
-    conf.write_text("[options]\nArchitecture = x86_64\n")
+    _, left, conf = _git_and_zsh_installed(named_repos, tmp_path)
     pacman_in(tmp_path, conf, "-R", "git")
     orphans = pacman_in(tmp_path, conf, "-Qtdq").split()
     assert orphans  # git's dependencies zsh does not need

@@ -20,6 +20,7 @@ from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
+from pinner.lockfile import LockedStage
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
 C9S = (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes()
@@ -243,6 +244,40 @@ RAWHIDE_RELEASE = (
 )
 
 
+def _snapshot_pins_versions_only(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    env: Path,
+    served: dict[str, bytes],
+    image: str,
+) -> LockedStage:
+    """`lock --snapshot --pin-versions` of `RUN dnf install -y app` FROM image, whose fedora
+    repositories the mirror serves: no compose step, the word pinned; the stage's lock."""
+    push_image(registry, "docker/dockerfile", "1.23")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(f"FROM {image}\nRUN dnf install -y app\n")
+    with Mirror(served) as mirror:
+        code, _, err = pinner_at(
+            capsys,
+            registry.host,
+            f"fedora={mirror.url}",
+            "linux/amd64",
+            "lock",
+            "--snapshot",
+            "20261201T101500Z",
+            "--pin-versions",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    # No compose step: the words carry the versions, which the lock records.
+    assert "# pinner: dnf snapshot" not in text
+    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    return stage
+
+
 @needs_rpm_tools
 def test_snapshot_on_rawhide_pins_versions_and_says_its_composes_are_not_followed(
     capsys: pytest.CaptureFixture[str], registry: Registry, env: Path, tmp_path: Path
@@ -264,29 +299,8 @@ def test_snapshot_on_rawhide_pins_versions_and_says_its_composes_are_not_followe
         "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
     }
     push(files_image(files), registry, "library/fedora", "rawhide")
-    push_image(registry, "docker/dockerfile", "1.23")
     served = {f"/rawhide/repodata/{p.name}": p.read_bytes() for p in (repo / "repodata").iterdir()}
-    dockerfile = env / "Dockerfile"
-    dockerfile.write_text("FROM fedora:rawhide\nRUN dnf install -y app\n")
-    with Mirror(served) as mirror:
-        code, _, err = pinner_at(
-            capsys,
-            registry.host,
-            f"fedora={mirror.url}",
-            "linux/amd64",
-            "lock",
-            "--snapshot",
-            "20261201T101500Z",
-            "--pin-versions",
-            str(dockerfile),
-        )
-    assert code == 0, err
-    text = dockerfile.read_text()
-    # No compose step: the words carry the versions, which the lock records.
-    assert "# pinner: dnf snapshot" not in text
-    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
-    assert run_errors(text) == []
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    stage = _snapshot_pins_versions_only(capsys, registry, env, served, "fedora:rawhide")
     # The lock's release is os-release's VERSION_ID; dnf's $releasever is "rawhide".
     assert (stage.distro, stage.release, stage.step) == ("fedora", "43", None)
     assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.0-1")}
@@ -337,32 +351,12 @@ def test_snapshot_on_branched_fedora_pins_versions_and_says_why(
         "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
     }
     push(files_image(files), registry, "library/fedora", "42")
-    push_image(registry, "docker/dockerfile", "1.23")
     served = {
         f"/{name}/repodata/{p.name}": p.read_bytes()
         for name, repo in (("fedora", base), ("updates", updates), ("updates-testing", testing))
         for p in (repo / "repodata").iterdir()
     }
-    dockerfile = env / "Dockerfile"
-    dockerfile.write_text("FROM fedora:42\nRUN dnf install -y app\n")
-    with Mirror(served) as mirror:
-        code, _, err = pinner_at(
-            capsys,
-            registry.host,
-            f"fedora={mirror.url}",
-            "linux/amd64",
-            "lock",
-            "--snapshot",
-            "20261201T101500Z",
-            "--pin-versions",
-            str(dockerfile),
-        )
-    assert code == 0, err
-    text = dockerfile.read_text()
-    assert "# pinner: dnf snapshot" not in text
-    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
-    assert run_errors(text) == []
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    stage = _snapshot_pins_versions_only(capsys, registry, env, served, "fedora:42")
     assert (stage.distro, stage.release, stage.step) == ("fedora", "42", None)
     # lib from updates-testing, newer than fedora's: the Branched repositories as dnf reads them.
     assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.1-1")}

@@ -688,6 +688,7 @@ def compose(
         snapshot=snapshot,
         epoch=epoch_of(snapshot),
         distros={s.stage: s.distro for s in stages},
+        releases={s.stage: s.release for s in stages},
         mirrors=options.snapshot_mirrors,
         versions=versions,
         previous_epoch=previous_epoch,

@@ -61,6 +61,8 @@ class Rewrite(NamedTuple):
     # Per stage whose step was derived in this run: the exact step's shell lines, or None for the
     # generic step. A stage not named keeps the step it has.
     steps: Mapping[str, tuple[str, ...] | None] = {}
+    # Per stage: the release its lock records, beside distros (dnf's cleanup depends on it).
+    releases: Mapping[str, str | None] = {}
 
 
 def run_args(text: str, instruction: Instruction) -> tuple[int, int]:
@@ -383,7 +385,10 @@ def manager_edits(
                 if shell[package.start : package.end] != word:
                     pins.append(Edit(package.start, package.end, word))
         new = apply_edits(shell, pins)
-        cleanup = manager.cleanup(shell, invocations) if installs else None
+        system = managers.System(
+            rewrite.distros.get(plan.stage.label), rewrite.releases.get(plan.stage.label)
+        )
+        cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:
             cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)

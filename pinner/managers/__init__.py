@@ -124,6 +124,16 @@ class ImageConfig(Protocol):
     def arch(self) -> str: ...
 
 
+class System(NamedTuple):
+    """A stage's distribution and release, as its lock records them (None where unknown)."""
+
+    distro: str | None
+    release: str | None
+
+
+NO_SYSTEM = System(None, None)
+
+
 class Resolved(NamedTuple):
     """What a manager resolved for one architecture."""
 
@@ -209,8 +219,11 @@ class Manager(Protocol):
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""
 
-    def cleanup(self, run_text: str, invocations: Sequence[Invocation]) -> str | None:
-        """The cache cleanup to append to a RUN (its shell and invocations), None if not needed."""
+    def cleanup(
+        self, run_text: str, invocations: Sequence[Invocation], system: System = NO_SYSTEM
+    ) -> str | None:
+        """The cleanup to append to a RUN (its shell and invocations) on the stage's system, None
+        if not needed: the package cache, and what else differs between builds."""
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         """package, when every field is what an index could say; ValueError says why not."""

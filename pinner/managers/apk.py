@@ -1051,7 +1051,12 @@ class Apk:
             raise ValueError(f"{name}={version} is not an apk package word")
         return f"{name}={version}"
 
-    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+    def cleanup(
+        self,
+        run_text: str,
+        invocations: Sequence[Invocation] = (),
+        system: managers.System = managers.NO_SYSTEM,
+    ) -> str | None:
         return CACHE_CLEANUP if needs_cleanup(invocations, run_text) else None
 
     def checked(self, package: LockedPackage) -> LockedPackage:

@@ -693,7 +693,12 @@ class Pacman:
     def pin_word(self, name: str, version: str) -> str:
         raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")
 
-    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+    def cleanup(
+        self,
+        run_text: str,
+        invocations: Sequence[Invocation] = (),
+        system: managers.System = managers.NO_SYSTEM,
+    ) -> str | None:
         return cleanup(run_text)
 
     def checked(self, package: LockedPackage) -> LockedPackage:

@@ -179,6 +179,14 @@ def checked(package: LockedPackage) -> LockedPackage:
     return package
 
 
+def is_dnf5(system: managers.System) -> bool:
+    """Whether the stage's dnf is dnf5: Fedora 41 and later (Rawhide since then)."""
+    release = system.release or ""
+    return system.distro == "fedora" and (
+        release == "rawhide" or (release.isdigit() and int(release) >= 41)
+    )
+
+
 class Rpm:
     """dnf, yum and microdnf, as pinner.managers.Manager."""
 
@@ -584,8 +592,13 @@ class Rpm:
         parse_evr(version)
         return f"{name}-{version}"
 
-    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
-        return cleanup_for(run_text)
+    def cleanup(
+        self,
+        run_text: str,
+        invocations: Sequence[Invocation] = (),
+        system: managers.System = managers.NO_SYSTEM,
+    ) -> str | None:
+        return cleanup_for(run_text, dnf5=is_dnf5(system))
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         return checked(package)

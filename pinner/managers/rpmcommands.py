@@ -177,22 +177,41 @@ def _note(word: Word) -> str | None:
 
 
 _CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
+# The transaction history each install writes, with its time: libdnf's (dnf 4, yum on EL 8 and
+# later, microdnf) and libdnf5's (dnf5, and dnf itself from Fedora 41).
+HISTORY = "/var/lib/dnf/history.*"
+HISTORY5 = "/usr/lib/sysimage/libdnf5/transaction_history.*"
 
 
-def cleanup_for(run_text: str, *, escape: str = "\\") -> str | None:
-    """`<program> clean all` for a RUN that installs packages and leaves the cache, else None."""
+def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: bool = False) -> str | None:
+    """What a RUN that installs packages must append to leave neither the package cache nor the
+    transaction history (which differs from build to build) in the image, else None.
+
+    dnf5: the image's dnf and yum are dnf5 (Fedora 41 and later); microdnf keeps libdnf's history.
+    """
     program = None
+    cleaned = removed = False
+    rm_texts: list[str] = []
     for invocation in run_invocations(run_text, escape):
         texts = [word.text for word in invocation.args]
         if invocation.program in PROGRAMS:
             if "clean" in texts and "all" in texts[texts.index("clean") :]:
-                return None
+                cleaned = True
             command = read_command(invocation)
             if program is None and command is not None and command.packages:
                 program = invocation.program
-        elif invocation.program == "rm" and any(_removes_cache(text) for text in texts):
-            return None
-    return None if program is None else f"{program} clean all"
+        elif invocation.program == "rm":
+            cleaned = cleaned or any(_removes_cache(text) for text in texts)
+            rm_texts += texts
+    if program is None:
+        return None
+    history = HISTORY5 if program == "dnf5" or (dnf5 and program != "microdnf") else HISTORY
+    folder = history.rsplit("/", 1)[0]
+    removed = any(text.rstrip("/*") == folder or text.startswith(history[:-1]) for text in rm_texts)
+    parts = ([] if cleaned else [f"{program} clean all"]) + (
+        [] if removed else [f"rm -rf {history}"]
+    )
+    return " && ".join(parts) or None
 
 
 def _removes_cache(path: str) -> bool:

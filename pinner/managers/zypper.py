@@ -649,7 +649,12 @@ class Zypper:
     def pin_word(self, name: str, version: str) -> str:
         return pin_word(name, version)
 
-    def cleanup(self, run_text: str, invocations: Sequence[Invocation] = ()) -> str | None:
+    def cleanup(
+        self,
+        run_text: str,
+        invocations: Sequence[Invocation] = (),
+        system: managers.System = managers.NO_SYSTEM,
+    ) -> str | None:
         return cleanup(run_text)
 
     def checked(self, package: LockedPackage) -> LockedPackage:

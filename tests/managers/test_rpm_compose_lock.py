@@ -34,6 +34,8 @@ COMPOSES = {
     "CentOS-Stream-9-20261130.1": ("DOOMED", None),
     "CentOS-Stream-9-20261201.0": ("FINISHED", "1.2"),  # the lock's own day: not yet sure
 }
+HISTORY = "rm -rf /var/lib/dnf/history.*"
+HISTORY5 = "rm -rf /usr/lib/sysimage/libdnf5/transaction_history.*"
 DOCKERFILE = "FROM centos:stream9\nRUN dnf install -y app tool \\\n    && dnf clean all\n"
 
 
@@ -141,7 +143,8 @@ def test_snapshot_points_the_stage_at_the_compose_of_its_time(
     assert text.endswith(
         "# pinner: dnf snapshot 20261201T101500Z\n"
         + step
-        + "RUN dnf install -y app-1.1-1 tool-3.0-1 \\\n    && dnf clean all\n"
+        + "RUN dnf install -y app-1.1-1 tool-3.0-1 \\\n    && dnf clean all \\\n"
+        + f"    && {HISTORY}\n"
     )
     assert run_errors(text) == []
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
@@ -272,7 +275,8 @@ def _snapshot_pins_versions_only(
     text = dockerfile.read_text()
     # No compose step: the words carry the versions, which the lock records.
     assert "# pinner: dnf snapshot" not in text
-    assert text.endswith("RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n")
+    # Fedora 41 and later run dnf5, whose history libdnf5 keeps.
+    assert text.endswith(f"RUN dnf install -y app-1.0-1 \\\n    && dnf clean all && {HISTORY5}\n")
     assert run_errors(text) == []
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     return stage
@@ -384,7 +388,7 @@ def test_a_user_inherited_from_the_parent_stage_gets_the_step_as_root(
     assert text.endswith(
         "FROM base\nARG SOURCE_DATE_EPOCH\nUSER root\n"
         f"# pinner: dnf snapshot 20261201T101500Z\n{step}USER app\n"
-        "RUN sudo dnf install -y app tool \\\n    && sudo dnf clean all\n"
+        f"RUN sudo dnf install -y app tool \\\n    && sudo dnf clean all && sudo {HISTORY}\n"
     )
     assert run_errors(text) == []
     code, out, err = run(capsys, "check", str(dockerfile))

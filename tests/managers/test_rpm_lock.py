@@ -70,9 +70,10 @@ RUN microdnf install -y extra
 PINNED_RUNS = """\
 ARG SOURCE_DATE_EPOCH
 RUN dnf install -y --setopt=install_weak_deps=False app-1.0-1 jq-1.6-15.el9 \\
-    && dnf clean all
+    && dnf clean all \\
+    && rm -rf /var/lib/dnf/history.*
 RUN microdnf install -y extra-2:1.0-1 \\
-    && microdnf clean all
+    && microdnf clean all && rm -rf /var/lib/dnf/history.*
 """
 
 
@@ -207,7 +208,10 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
             capsys, "lock", *registry, *mirrors, *platform, "--pin-versions", str(dockerfile)
         )
         assert code == 0, err
-        assert "RUN dnf install -y app-1.0-1 \\\n    && dnf clean all\n" in dockerfile.read_text()
+        assert (
+            "RUN dnf install -y app-1.0-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            in dockerfile.read_text()
+        )
         remote = ("check", "--remote", *registry, *mirrors, str(dockerfile))
         assert run(capsys, *remote)[0] == 0
 
@@ -224,7 +228,10 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
         )
         assert code == 0, err
         text = dockerfile.read_text()
-        assert "RUN dnf install -y app-1.1-1 \\\n    && dnf clean all\n" in text
+        assert (
+            "RUN dnf install -y app-1.1-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            in text
+        )
         assert run_errors(text) == []
         lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
         assert {p.name: p.version for p in lock.stages[0].packages} == {

@@ -11,7 +11,7 @@ import pytest
 from pinner.apt.shell import run_invocations
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
-from pinner.managers import Fetch, Mode, PackageArg, Resolved, Source, get
+from pinner.managers import Fetch, Mode, PackageArg, Resolved, Source, System, get
 from pinner.managers.rpm import MANAGER, checked
 from pinner.managers.rpmconfig import RpmConfig
 
@@ -131,13 +131,31 @@ def test_checked_accepts() -> None:
 @pytest.mark.parametrize(
     ("run", "expected"),
     [
-        ("dnf install -y curl", "dnf clean all"),
-        ("dnf install -y curl && dnf clean all", None),
-        ("microdnf install curl", "microdnf clean all"),
+        ("dnf install -y curl", "dnf clean all && rm -rf /var/lib/dnf/history.*"),
+        ("dnf install -y curl && dnf clean all", "rm -rf /var/lib/dnf/history.*"),
+        ("microdnf install curl", "microdnf clean all && rm -rf /var/lib/dnf/history.*"),
     ],
 )
 def test_cleanup(run: str, expected: str | None) -> None:
     assert MANAGER.cleanup(run, run_invocations(run)) == expected
+
+
+@pytest.mark.parametrize(
+    ("system", "history"),
+    [
+        (System("fedora", "40"), "/var/lib/dnf/history.*"),
+        (System("fedora", "41"), "/usr/lib/sysimage/libdnf5/transaction_history.*"),
+        (System("fedora", "rawhide"), "/usr/lib/sysimage/libdnf5/transaction_history.*"),
+        (System("centos", "10"), "/var/lib/dnf/history.*"),
+        (System("rhel", "9.4"), "/var/lib/dnf/history.*"),
+        (System(None, None), "/var/lib/dnf/history.*"),
+    ],
+)
+def test_cleanup_removes_the_history_of_the_stages_dnf(system: System, history: str) -> None:
+    run = "dnf install -y curl"
+    assert (
+        MANAGER.cleanup(run, run_invocations(run), system) == f"dnf clean all && rm -rf {history}"
+    )
 
 
 # --------------------------------------------------------------------------- resolve

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import shell_syntax
 from shell_syntax import checkers
 
 from pinner import syntax
@@ -212,22 +213,57 @@ def test_pin_word_refuses_shell_text() -> None:
         MANAGER.pin_word("curl", "8.6.0-1;reboot")
 
 
+HISTORY = "rm -rf /var/lib/dnf/history.*"
+HISTORY5 = "rm -rf /usr/lib/sysimage/libdnf5/transaction_history.*"
+# (RUN, whether the image's dnf is dnf5, what is appended)
 CLEANUPS = [
-    pytest.param("dnf install -y curl", "dnf clean all", id="dnf"),
-    pytest.param("microdnf install -y curl", "microdnf clean all", id="microdnf"),
-    pytest.param("yum -y install curl", "yum clean all", id="yum"),
-    pytest.param("dnf install -y curl && dnf clean all", None, id="has-clean-all"),
-    pytest.param("dnf install -y curl && rm -rf /var/cache/dnf/*", None, id="has-rm"),
-    pytest.param("yum install -y c && rm -rf /var/cache/yum", None, id="has-rm-yum"),
-    pytest.param("dnf install -y curl && rm -rf /var/cache", None, id="has-rm-parent"),
-    pytest.param("dnf makecache", None, id="installs-nothing"),
-    pytest.param("dnf install -y ./local.rpm", None, id="installs-nothing-pinnable"),
+    pytest.param("dnf install -y curl", False, f"dnf clean all && {HISTORY}", id="dnf"),
+    pytest.param(
+        "microdnf install -y curl", False, f"microdnf clean all && {HISTORY}", id="microdnf"
+    ),
+    pytest.param("yum -y install curl", False, f"yum clean all && {HISTORY}", id="yum"),
+    pytest.param("dnf install -y curl", True, f"dnf clean all && {HISTORY5}", id="dnf-is-dnf5"),
+    pytest.param("yum -y install curl", True, f"yum clean all && {HISTORY5}", id="yum-is-dnf5"),
+    pytest.param("dnf5 install -y curl", False, f"dnf5 clean all && {HISTORY5}", id="dnf5"),
+    # microdnf keeps libdnf's history on Fedora 41 and later too.
+    pytest.param(
+        "microdnf install -y c", True, f"microdnf clean all && {HISTORY}", id="microdnf-41"
+    ),
+    pytest.param("dnf install -y curl && dnf clean all", False, HISTORY, id="has-clean-all"),
+    pytest.param("dnf install -y curl && rm -rf /var/cache/dnf/*", False, HISTORY, id="has-rm"),
+    pytest.param("yum install -y c && rm -rf /var/cache/yum", False, HISTORY, id="has-rm-yum"),
+    pytest.param("dnf install -y curl && rm -rf /var/cache", False, HISTORY, id="has-rm-parent"),
+    pytest.param(f"dnf install -y c && dnf clean all && {HISTORY}", False, None, id="has-both"),
+    pytest.param(
+        "dnf install -y c && rm -rf /var/cache/dnf /var/lib/dnf", False, None, id="rm-dnf-state"
+    ),
+    pytest.param(
+        "dnf install -y c && dnf clean all && rm -f /var/lib/dnf/history.sqlite",
+        False,
+        None,
+        id="rm-history-file",
+    ),
+    # libdnf's history folder is not where dnf 4 keeps it: the files are removed still.
+    pytest.param(
+        "dnf install -y c && dnf clean all && rm -rf /var/lib/dnf/history",
+        False,
+        HISTORY,
+        id="rm-other-path",
+    ),
+    pytest.param(
+        f"dnf install -y c && dnf clean all && {HISTORY5}", True, None, id="has-both-dnf5"
+    ),
+    pytest.param("dnf makecache", False, None, id="installs-nothing"),
+    pytest.param("dnf install -y ./local.rpm", False, None, id="installs-nothing-pinnable"),
 ]
 
 
-@pytest.mark.parametrize(("run", "expected"), CLEANUPS)
-def test_cleanup_for(run: str, expected: str | None) -> None:
-    assert cleanup_for(run) == expected
+@pytest.mark.parametrize(("run", "dnf5", "expected"), CLEANUPS)
+def test_cleanup_for(run: str, dnf5: bool, expected: str | None) -> None:
+    assert cleanup_for(run, dnf5=dnf5) == expected
+    if expected is not None:
+        assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
+        assert cleanup_for(f"{run} && {expected}", dnf5=dnf5) is None
 
 
 @pytest.mark.parametrize(

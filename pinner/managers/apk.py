@@ -957,6 +957,12 @@ class Apk:
         orphaned: list[PackageArg] = []
         if mode.removed:
             installed = after_removal(config.entries, mode.removed, config.world, mode.cascaded)
+            if mode.cascaded:
+                notes.append(
+                    f"apk del -r {' '.join(sorted(mode.cascaded))}: the base image's packages that"
+                    " depend on it are followed; words installed before it that depend on it are"
+                    " not, and may be recorded though the build removes them"
+                )
             # A word naming a base package the removal left without a reason to stay: apk
             # keeps the base image's build if the word came first, else installs the branch's.
             gone = {e.name for e in config.entries if e.name not in installed} - mode.removed

@@ -259,6 +259,12 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert {"curl", "zlib"} <= {p.name for p in stage.packages}
+    # What pinner does not follow is said in the lock.
+    assert (
+        "apk del -r libssl1.1: the base image's packages that depend on it are followed; words"
+        " installed before it that depend on it are not, and may be recorded though the build"
+        " removes them"
+    ) in stage.notes
 
 
 # --------------------------------------------------------------------------- real RUN patterns

@@ -123,6 +123,17 @@ class Dockerfile(NamedTuple):
     build_args: tuple[tuple[str, str], ...] = ()
 
 
+def ancestors(parsed: Dockerfile, stage: Stage) -> list[Stage]:
+    """The stages a stage is FROM, nearest first, each once (a cycle of FROMs ends the walk)."""
+    by_label = {s.label: s for s in parsed.stages}
+    found: list[Stage] = []
+    parent = by_label.get(stage.parent or "")
+    while parent is not None and parent not in found:
+        found.append(parent)
+        parent = by_label.get(parent.parent or "")
+    return found
+
+
 def decode(data: bytes, path: str) -> str:
     """Decode a Dockerfile's bytes, refusing empty, binary and non-UTF-8 files."""
     if not data.strip():

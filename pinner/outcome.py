@@ -295,12 +295,7 @@ def repositories_changed(
 ) -> Change | None:
     """The first command of a stage, or of the stages it is FROM, that changes the
     repositories the manager reads, and how; context is the build context's folder, if known."""
-    by_label = {s.label: s for s in parsed.stages}
-    parents: list[dockerfile.Stage] = []
-    parent = by_label.get(stage.parent or "")
-    while parent is not None and parent not in parents:
-        parents.append(parent)
-        parent = by_label.get(parent.parent or "")
+    parents = dockerfile.ancestors(parsed, stage)
     # WORKDIR carries into the stages FROM a stage; the base image's own is taken to be /.
     workdir = "/"
     for line, each in [*((0, p) for p in reversed(parents)), (None, stage)]:

@@ -20,6 +20,7 @@ from pinner.dockerfile import (
     Instruction,
     Stage,
     Token,
+    ancestors,
     apply_edits,
     escape_char,
     moved_uses,
@@ -430,15 +431,10 @@ def _user(instruction: Instruction) -> str:
 def inherited_user(parsed: Dockerfile, stage: Stage) -> Instruction | None:
     """The last USER of the stages a stage is FROM (nearest first), which the stage starts as;
     None where none sets one (the base image's user is taken to be root)."""
-    by_label = {s.label: s for s in parsed.stages}
-    seen: list[Stage] = []
-    parent = by_label.get(stage.parent or "")
-    while parent is not None and parent not in seen:
-        seen.append(parent)
+    for parent in ancestors(parsed, stage):
         users = [i for i in parent.instructions[1:] if i.keyword == "USER" and i.words]
         if users:
             return users[-1]
-        parent = by_label.get(parent.parent or "")
     return None
 
 
@@ -476,12 +472,8 @@ def _in_environment(parsed: Dockerfile, stage: Stage, user: str) -> bool:
     names = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", user))
     if not names:
         return "$" not in user
-    by_label = {s.label: s for s in parsed.stages}
     found: set[str] = set()
-    seen: list[Stage] = []
-    parent = by_label.get(stage.parent or "")
-    while parent is not None and parent not in seen:
-        seen.append(parent)
+    for parent in ancestors(parsed, stage):
         for instruction in parent.instructions[1:]:
             if instruction.keyword != "ENV" or not instruction.words:
                 continue
@@ -490,7 +482,6 @@ def _in_environment(parsed: Dockerfile, stage: Stage, user: str) -> bool:
                 found.update(text.partition("=")[0] for text in texts if "=" in text)
             else:
                 found.add(texts[0])  # the legacy `ENV NAME value` form
-        parent = by_label.get(parent.parent or "")
     return names <= found
 
 

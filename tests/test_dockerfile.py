@@ -376,3 +376,14 @@ def test_directives_read_as_the_lazy_directive_pattern_reads_them(lines: list[st
         want.append((match.group(1), match.group(2), (match.start(2), match.end(2))))
         offset += len(line) + 1
     assert [(n, v, tuple(s)) for n, v, s in dockerfile._directives(text)] == want
+
+
+def test_ancestors_are_the_stages_a_stage_is_from_nearest_first() -> None:
+    parsed = dockerfile.parse(
+        "FROM alpine:3 AS base\nFROM base AS mid\nFROM alpine:3 AS other\nFROM mid AS last\n",
+        "Dockerfile",
+    )
+    base, mid, other, last = parsed.stages
+    assert dockerfile.ancestors(parsed, last) == [mid, base]
+    assert dockerfile.ancestors(parsed, other) == []
+    assert dockerfile.ancestors(parsed, base) == []

@@ -34,12 +34,11 @@ def onto(destination: str, paths: Sequence[str]) -> bool:
     return any(path == p or path.startswith(f"{p}/") for p in paths)
 
 
-def destination(words: Sequence[str], workdir: str) -> str | None:
+def _destination(operands: Sequence[str], workdir: str) -> str | None:
     """The absolute destination of a COPY or ADD (a relative one is under workdir)."""
-    read = _operands(words)
-    if read is None or "$" in read[1][-1]:
+    if "$" in operands[-1]:
         return None
-    return posixpath.normpath(posixpath.join(workdir, read[1][-1]))
+    return posixpath.normpath(posixpath.join(workdir, operands[-1]))
 
 
 def may_write(
@@ -55,10 +54,12 @@ def may_write(
     archives ADD unpacks may hold anything: they count as writing.
     """
     read = _operands(words)
-    target = destination(words, workdir)
-    if read is None or target is None:
+    if read is None:
         return None
     flags, operands = read
+    target = _destination(operands, workdir)
+    if target is None:
+        return None
     under = [p for p in paths if target == "/" or p.startswith(f"{target}/")]
     if not under:
         return None
@@ -79,7 +80,6 @@ def may_write(
         elif keyword == "ADD":
             return target  # a local archive is unpacked into the destination
         else:
-            landed = posixpath.join(target, posixpath.basename(source))
-            if any(landed == p or landed.startswith(f"{p}/") for p in paths):
+            if onto(posixpath.join(target, posixpath.basename(source)), paths):
                 return target
     return None

@@ -190,7 +190,7 @@ def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: bool = False) -> str
     dnf5: the image's dnf and yum are dnf5 (Fedora 41 and later); microdnf keeps libdnf's history.
     """
     program = None
-    cleaned = removed = False
+    cleaned = False
     rm_texts: list[str] = []
     for invocation in run_invocations(run_text, escape):
         texts = [word.text for word in invocation.args]

@@ -404,50 +404,28 @@ class Installed(NamedTuple):
     upgrade: bool
     # Resolved in this run: a stage FROM it is resolved again too, not answered by its old lock.
     fresh: bool
-    # Names `apk del` or `pacman -R` took out of the base image's installed packages.
-    removed: frozenset[str] = frozenset()
-    # Words `pacman -R` removed without -s: their dependencies stay installed.
-    left: tuple[managers.PackageArg, ...] = ()
-    # Names among removed that `pacman -Rc` or `apk del -r` took with the installed packages
-    # that need them.
-    cascaded: frozenset[str] = frozenset()
-    # Names among removed that `pacman -Rs` took with their dependencies, and whether
-    # `pacman -Rns $(pacman -Qtdq)` took the image's orphans.
-    recursive: frozenset[str] = frozenset()
-    orphans: bool = False
+    # What `apk del` or `pacman -R` took out of the image by the stage's end.
+    removed: managers.Removed = managers.Removed()
 
 
 class Removals(NamedTuple):
     """What a stage's removals (`apk del`, `pacman -R`) and those of its parent stages change."""
 
-    # Names gone from the base image when the stage's last install runs: its resolve's Mode.
-    before: frozenset[str]
-    # The parent stages' words still installed then, and the words removed by then without
-    # their dependencies (`pacman -R`).
+    # The parent stages' words still installed when the stage's last install runs.
     inherited: tuple[managers.PackageArg, ...]
-    left_before: tuple[managers.PackageArg, ...]
-    # The words installed at the stage's end (its parents' and its own), the names gone, and
-    # the words removed without their dependencies.
+    # What removals took out of the image by then (its resolve's Mode), and by the stage's end.
+    before: managers.Removed
+    after: managers.Removed
+    # The words installed at the stage's end: its parents' and its own.
     words: tuple[managers.PackageArg, ...]
-    gone: frozenset[str]
-    left: tuple[managers.PackageArg, ...]
     # A removal took words away with their dependencies: the locks' records are no longer what
     # the image holds, and are resolved again from the words left.
     stale: bool
-    # The names `pacman -Rc` or `apk del -r` removed by the stage's last install, and by the
-    # stage's end.
-    cascaded_before: frozenset[str] = frozenset()
-    cascaded: frozenset[str] = frozenset()
-    # The same for `pacman -Rs` names and `pacman -Rns $(pacman -Qtdq)`.
-    recursive_before: frozenset[str] = frozenset()
-    recursive: frozenset[str] = frozenset()
-    orphans_before: bool = False
-    orphans: bool = False
 
     @property
     def any(self) -> bool:
         """Whether a removal in the stage or its parents changes what is installed."""
-        return bool(self.gone) or self.stale or self.orphans
+        return bool(self.after.names) or self.stale or self.after.orphans
 
 
 def stage_removals(
@@ -464,11 +442,14 @@ def stage_removals(
     """
     inherited = parent.requests if parent is not None else ()
     live = {r.name: r for r in inherited}
-    gone = set(parent.removed) if parent is not None else set()
-    cascaded = set(parent.cascaded) if parent is not None else set()
-    recursive = set(parent.recursive) if parent is not None else set()
-    orphans = parent is not None and parent.orphans
-    left = {r.name: r for r in parent.left} if parent is not None else {}
+    start = parent.removed if parent is not None else managers.Removed()
+    gone, cascaded, recursive = set(start.names), set(start.cascaded), set(start.recursive)
+    orphans, left = start.orphans, {r.name: r for r in start.left}
+
+    def removed() -> managers.Removed:
+        sets = (frozenset(gone), frozenset(cascaded), frozenset(recursive))
+        return managers.Removed(*sets, orphans, tuple(left.values()))
+
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
         shell = reproducible.shell_text(parsed.text, run)
@@ -481,16 +462,12 @@ def stage_removals(
             if words or removal is not None:
                 events.append((words, removal))
     last = max((i for i, (words, _) in enumerate(events) if words), default=-1)
-    before, kept, left_before = frozenset(gone), inherited, tuple(left.values())
-    cascaded_before, recursive_before = frozenset(cascaded), frozenset(recursive)
-    orphans_before = orphans
+    before, kept = removed(), inherited
     stale = parent is not None and parent.packages is None
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
-            before, left_before = frozenset(gone), tuple(left.values())
-            cascaded_before, recursive_before = frozenset(cascaded), frozenset(recursive)
-            orphans_before = orphans
+            before = removed()
         for word in words:
             left.pop(word.name, None)
             held = live.get(word.name)
@@ -520,21 +497,7 @@ def stage_removals(
                 stale = True
             else:
                 left.update((w.name, w) for w in by_name + by_group)
-    return Removals(
-        before,
-        kept,
-        left_before,
-        tuple(live.values()),
-        frozenset(gone),
-        tuple(left.values()),
-        stale,
-        cascaded_before,
-        frozenset(cascaded),
-        recursive_before,
-        frozenset(recursive),
-        orphans_before,
-        orphans,
-    )
+    return Removals(kept, before, removed(), tuple(live.values()), stale)
 
 
 def joint_requests(

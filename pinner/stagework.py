@@ -351,9 +351,6 @@ class StageWork:
                 refresh=self.session.refresh and self.options.pin_versions,
                 upgrade=upgrade,
                 removed=removals.before,
-                cascaded=removals.cascaded_before,
-                recursive=removals.recursive_before,
-                orphans=removals.orphans_before,
             )
             try:
                 theirs = await self._parents_records(manager, source, mode, parent, removals)
@@ -419,18 +416,12 @@ class StageWork:
         if parent is None:
             return ()
         # `pacman -R` of a word: its dependencies stay installed.
-        left = {r.name for r in removals.left_before}
+        left = {r.name for r in removals.before.left}
         if parent.packages is not None and not removals.stale:
             return tuple(p for p in parent.packages if p.name not in left)
         # As the parents left the image: their removals, not this stage's.
-        again = mode._replace(
-            upgrade=parent.upgrade,
-            removed=parent.removed,
-            cascaded=parent.cascaded,
-            recursive=parent.recursive,
-            orphans=parent.orphans,
-        )
-        words = [*parent.requests, *(r for r in removals.left_before if r not in parent.requests)]
+        again = mode._replace(upgrade=parent.upgrade, removed=parent.removed)
+        words = [*parent.requests, *(r for r in removals.before.left if r not in parent.requests)]
         resolved = await manager.resolve(source, words, again)
         return tuple(p for p in resolved.packages if p.name not in left)
 
@@ -443,18 +434,14 @@ class StageWork:
             return installed
         if installed is None:
             installed = Installed(manager.name, (), (), False, False)
-        left = {r.name for r in removals.left}
+        left = {r.name for r in removals.after.left}
         packages = installed.packages
         if packages is not None and not removals.stale:
             packages = tuple(p for p in packages if p.name not in left)
         return installed._replace(
             requests=removals.words,
             packages=None if removals.stale else packages,
-            removed=removals.gone,
-            left=removals.left,
-            cascaded=removals.cascaded,
-            recursive=removals.recursive,
-            orphans=removals.orphans,
+            removed=removals.after,
         )
 
     @staticmethod

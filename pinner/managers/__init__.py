@@ -51,6 +51,22 @@ class Source(NamedTuple):
     mirrors: Mapping[str, str]
 
 
+class Removed(NamedTuple):
+    """What removals (`apk del`, `pacman -R`) have taken out of the image by some point."""
+
+    # Names gone from the base image's installed packages.
+    names: frozenset[str] = frozenset()
+    # Names among them that `pacman -Rc` or `apk del -r` took with the installed packages that
+    # need them.
+    cascaded: frozenset[str] = frozenset()
+    # Names among them that `pacman -Rs` took with their dependencies (installed as such and
+    # needed by nothing left), and whether `pacman -Rns $(pacman -Qtdq)` took the orphans.
+    recursive: frozenset[str] = frozenset()
+    orphans: bool = False
+    # Words `pacman -R` removed without -s: their dependencies stay installed.
+    left: tuple[PackageArg, ...] = ()
+
+
 class Mode(NamedTuple):
     """How a stage's words are resolved; fields a manager has no use for it leaves alone."""
 
@@ -63,16 +79,9 @@ class Mode(NamedTuple):
     # A command of the stage upgrades the installed packages (Install.upgrades): the packages it
     # would fetch are resolved and recorded too.
     upgrade: bool = False
-    # Names removed from the image's installed packages before these words are installed (`apk
-    # del`, `pacman -R` in the stage or the stages it is FROM): what they satisfied is resolved.
-    removed: frozenset[str] = frozenset()
-    # Names among removed that `pacman -Rc` or `apk del -r` removed: the installed packages that
-    # need them went with them.
-    cascaded: frozenset[str] = frozenset()
-    # Names among removed that `pacman -Rs` removed (their dependencies installed as such and
-    # needed by nothing left went too), and whether `pacman -Rns $(pacman -Qtdq)` ran.
-    recursive: frozenset[str] = frozenset()
-    orphans: bool = False
+    # What removals (`apk del`, `pacman -R` in the stage or the stages it is FROM) took out of
+    # the image before these words are installed: what they satisfied is resolved.
+    removed: Removed = Removed()
 
 
 class PackageArg(NamedTuple):

@@ -955,17 +955,18 @@ class Apk:
         notes: list[str] = []
         installed = config.installed
         orphaned: list[PackageArg] = []
-        if mode.removed:
-            installed = after_removal(config.entries, mode.removed, config.world, mode.cascaded)
-            if mode.cascaded:
+        removed = mode.removed
+        if removed.names:
+            installed = after_removal(config.entries, removed.names, config.world, removed.cascaded)
+            if removed.cascaded:
                 notes.append(
-                    f"apk del -r {' '.join(sorted(mode.cascaded))}: the base image's packages that"
-                    " depend on it are followed; words installed before it that depend on it are"
-                    " not, and may be recorded though the build removes them"
+                    f"apk del -r {' '.join(sorted(removed.cascaded))}: the base image's packages"
+                    " that depend on it are followed; words installed before it that depend on it"
+                    " are not, and may be recorded though the build removes them"
                 )
             # A word naming a base package the removal left without a reason to stay: apk
             # keeps the base image's build if the word came first, else installs the branch's.
-            gone = {e.name for e in config.entries if e.name not in installed} - mode.removed
+            gone = {e.name for e in config.entries if e.name not in installed} - removed.names
             orphaned = [r for r in wanted if r.name in gone]
             wanted = [r for r in wanted if r.name not in gone]
         if mode.upgrade:

@@ -642,12 +642,13 @@ class Pacman:
                 needed.add(target)
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
         # What `pacman -R` took out of the image is fetched again where a word needs it.
+        removed = mode.removed
         installed = after_removal(
-            config.installed, mode.removed, mode.cascaded, mode.recursive, mode.orphans
+            config.installed, removed.names, removed.cascaded, removed.recursive, removed.orphans
         )
-        if mode.cascaded:
+        if removed.cascaded:
             notes.append(
-                f"pacman -Rc {' '.join(sorted(mode.cascaded))}: the base image's packages that"
+                f"pacman -Rc {' '.join(sorted(removed.cascaded))}: the base image's packages that"
                 " need it are followed; words installed before it that need it are not"
             )
         found = resolve(

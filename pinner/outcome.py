@@ -379,7 +379,7 @@ def manager_packages(
             why = _copy_changes(run, workdir, context, manager)
             if why is None:
                 continue
-            rewritten = run.words[-1].text.strip("'\"") in getattr(manager, "step_paths", ())
+            rewritten = run.words[-1].text.strip("'\"") in manager.step_paths
             if not (run.line < first and rewritten):
                 later = f"later {manager.name} RUNs may not use the snapshot"
                 notes.append((run.line, f"{why}; {later}"))
@@ -458,7 +458,7 @@ def stage_removals(
                 continue
             install = manager.installs(invocation)
             words = install.packages if install is not None else ()
-            removal = managers.removals(manager, invocation)
+            removal = manager.removes(invocation) if manager.removes is not None else None
             if words or removal is not None:
                 events.append((words, removal))
     last = max((i for i, (words, _) in enumerate(events) if words), default=-1)

@@ -644,7 +644,7 @@ async def _unserved(
     """The locked packages of a manager stage its repositories no longer serve."""
     # A stage pinned to a dated compose does not change while the compose is kept: the question
     # is whether its step's compose still is.
-    expiring = getattr(manager, "step_unserved", None) if stage.step == "exact" else None
+    expiring = manager.step_unserved if stage.step == "exact" else None
     step = reproducible.find_manager_step(target.parsed, plan.stage) if expiring else None
     if expiring and step is None:
         return []  # the offline check already fails a stage without its step

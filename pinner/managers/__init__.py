@@ -201,11 +201,22 @@ class Manager(Protocol):
         """Whether words after a RUN or COPY that changes the repositories are recorded as not
         pinned: they may come from repositories pinner did not read."""
 
+    @property
+    def step_paths(self) -> tuple[str, ...]:
+        """The files the snapshot step writes: a copy of one before the step is overwritten."""
+
     def installs(self, invocation: Invocation) -> Install | None:
         """The package words one invocation installs, or None if it installs nothing."""
 
-    # A manager may also read removals, as `removes(invocation) -> Removal | None` (read with
-    # getattr, see removals()): what `apk del` or `pacman -R` removes, None for other commands.
+    @property
+    def removes(self) -> Callable[[Invocation], Removal | None] | None:
+        """What one invocation removes (`apk del`, `pacman -R`), None for other commands; None
+        for a manager that does not follow removals."""
+
+    @property
+    def step_unserved(self) -> Callable[[Source, str], Awaitable[list[str]]] | None:
+        """For a stage with the step, one line per thing its text names that is gone (an
+        expired compose), asked instead of unserved(); None where the step does not expire."""
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
         """The image's own configuration from its files (absolute path -> bytes), or why not;
@@ -285,14 +296,6 @@ class Removal(NamedTuple):
     # `pacman -Rns $(pacman -Qtdq)`: the packages installed as dependencies that nothing needs
     # any more (those of words removed without their dependencies).
     orphans: bool = False
-
-
-def removals(manager: Manager, invocation: Invocation) -> Removal | None:
-    """What one invocation removes, for a manager that reads removals."""
-    removes: Callable[[Invocation], Removal | None] | None = getattr(manager, "removes", None)
-    if removes is None or invocation.program not in manager.programs:
-        return None
-    return removes(invocation)
 
 
 def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:

@@ -893,6 +893,8 @@ class Apk:
     unpins_after_changes = True
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
     copied_paths = (REPOSITORIES,)
+    step_paths = ()
+    step_unserved = None
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever

@@ -564,6 +564,7 @@ class Pacman:
     copied_paths = (PACMAN_CONF, "/etc/pacman.d")
     # The files the snapshot step writes: a copy of one before the step is overwritten.
     step_paths = (MIRRORLIST,)
+    step_unserved = None
 
     def __init__(self) -> None:
         # One run reads each day's database once, whatever the stages.

@@ -203,6 +203,8 @@ class Rpm:
     unpins_after_changes = True
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
     copied_paths = CONFIG_PATHS
+    step_paths = ()
+    removes = None
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).

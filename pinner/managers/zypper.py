@@ -484,6 +484,9 @@ class Zypper:
     unpins_after_changes = True
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
     copied_paths = (REPOS_DIR,)
+    step_paths = ()
+    removes = None
+    step_unserved = None
 
     def __init__(self) -> None:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.

@@ -334,7 +334,7 @@ def _changes_packages(invocation: Invocation) -> bool:
     return invocation.program == "dpkg" and not args.isdisjoint(_DPKG_ACTIONS)
 
 
-def _covers(pattern: str, path: str) -> bool:
+def covers(pattern: str, path: str) -> bool:
     """True if removing `pattern` (a path glob, maybe a directory) removes `path`."""
     want = pattern.rstrip("/").split("/")
     have = path.split("/")
@@ -354,7 +354,7 @@ def _removed(invocations: Sequence[Invocation]) -> tuple[set[str], bool]:
             cleans = True
         if invocation.program == "rm":
             for arg in (a for a in args if not a.startswith("-")):
-                removed |= {t for t in targets if _covers(arg, t)}
+                removed |= {t for t in targets if covers(arg, t)}
     return removed, cleans
 
 
@@ -370,7 +370,7 @@ def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
     removed, cleans = _removed(invocations)
     if cleans:
         removed |= {_ARCHIVES, _PKGCACHE}
-    removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if _covers(m, t)}
+    removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if covers(m, t)}
     left = {_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS} - removed
     return uses_apt, left, mounts
 

@@ -34,6 +34,7 @@ from pinner.managers import (
 from pinner.managers import repodata as rd
 from pinner.managers.rpmcommands import (
     CONFIG_PATHS,
+    DNF5,
     PROGRAMS,
     RpmOptions,
     cleanup_for,
@@ -179,12 +180,19 @@ def checked(package: LockedPackage) -> LockedPackage:
     return package
 
 
-def is_dnf5(system: managers.System) -> bool:
-    """Whether the stage's dnf is dnf5: Fedora 41 and later (Rawhide since then)."""
+def dnf5_programs(system: managers.System) -> frozenset[str]:
+    """The programs that are dnf5 in the stage's image: dnf5 itself, microdnf from Fedora 38
+    (dnf5 ships it), dnf and yum from Fedora 41 (Rawhide since then)."""
     release = system.release or ""
-    return system.distro == "fedora" and (
-        release == "rawhide" or (release.isdigit() and int(release) >= 41)
-    )
+
+    def since(first: int) -> bool:
+        return system.distro == "fedora" and (
+            release == "rawhide" or (release.isdigit() and int(release) >= first)
+        )
+
+    return DNF5 | {
+        name for name, first in (("microdnf", 38), ("dnf", 41), ("yum", 41)) if since(first)
+    }
 
 
 class Rpm:
@@ -600,7 +608,7 @@ class Rpm:
         invocations: Sequence[Invocation] = (),
         system: managers.System = managers.NO_SYSTEM,
     ) -> str | None:
-        return cleanup_for(run_text, dnf5=is_dnf5(system))
+        return cleanup_for(run_text, dnf5=dnf5_programs(system))
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         return checked(package)

@@ -7,9 +7,11 @@ in place. Nothing is evaluated: a package list pinner cannot see becomes a note,
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import NamedTuple
 
 from pinner.apt.shell import Invocation, Word, option_width, run_invocations, split_options, words
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.
@@ -177,24 +179,46 @@ def _note(word: Word) -> str | None:
 
 
 _CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
-# The transaction history each install writes, with its time: libdnf's (dnf 4, yum on EL 8 and
-# later, microdnf) and libdnf5's (dnf5, and dnf itself from Fedora 41).
+# What an install leaves that differs from build to build: the transaction history and the logs
+# (each with its times), and ldconfig's cache. dnf 4 (and yum on EL 8 and later) writes these, as
+# a real `dnf --installroot` install shows (tests/managers/test_rpm_leftovers.py).
 HISTORY = "/var/lib/dnf/history.*"
+_DNF4 = (
+    Leftover(HISTORY, tuple(f"/var/lib/dnf/history.sqlite{end}" for end in ("", "-shm", "-wal"))),
+    Leftover(
+        "/var/log/dnf*", ("/var/log/dnf.log", "/var/log/dnf.librepo.log", "/var/log/dnf.rpm.log")
+    ),
+    Leftover("/var/log/hawkey.log", ("/var/log/hawkey.log",)),
+    LDCONFIG,
+)
+# microdnf before dnf5 (RHEL and UBI): libdnf's DnfContext keeps the history (Swdb's defaultPath)
+# and logs through GLib only, to no file.
+_MICRODNF = (_DNF4[0], LDCONFIG)
+# dnf5: its one log is dnf5.log in the logdir, rotated to dnf5.log.1 and on.
 HISTORY5 = "/usr/lib/sysimage/libdnf5/transaction_history.*"
+_DNF5 = (
+    Leftover(HISTORY5, tuple(f"{HISTORY5[:-2]}.sqlite{end}" for end in ("", "-shm", "-wal"))),
+    Leftover("/var/log/dnf*", ("/var/log/dnf5.log",)),
+    LDCONFIG,
+)
+# The programs that are dnf5 wherever they run; Rpm.cleanup adds those the image makes dnf5.
+DNF5 = frozenset(["dnf5"])
 
 
-def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: bool = False) -> str | None:
+def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DNF5) -> str | None:
     """What a RUN that installs packages must append to leave neither the package cache nor the
-    transaction history (which differs from build to build) in the image, else None.
+    history, logs and ldconfig cache (which differ from build to build) in the image, else None.
 
-    dnf5: the image's dnf and yum are dnf5 (Fedora 41 and later); microdnf keeps libdnf's history.
+    dnf5: the programs that are dnf5 in the image (dnf and yum from Fedora 41, microdnf from 38).
     """
     program = None
     cleaned = False
-    rm_texts: list[str] = []
-    for invocation in run_invocations(run_text, escape):
+    invocations = run_invocations(run_text, escape)
+    last = 0  # every dnf command writes its log: only an rm after the last one removes it
+    for index, invocation in enumerate(invocations):
         texts = [word.text for word in invocation.args]
         if invocation.program in PROGRAMS:
+            last = index
             if "clean" in texts and "all" in texts[texts.index("clean") :]:
                 cleaned = True
             command = read_command(invocation)
@@ -202,14 +226,11 @@ def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: bool = False) -> str
                 program = invocation.program
         elif invocation.program == "rm":
             cleaned = cleaned or any(_removes_cache(text) for text in texts)
-            rm_texts += texts
     if program is None:
         return None
-    history = HISTORY5 if program == "dnf5" or (dnf5 and program != "microdnf") else HISTORY
-    folder = history.rsplit("/", 1)[0]
-    removed = any(text.rstrip("/*") == folder or text.startswith(history[:-1]) for text in rm_texts)
-    parts = ([] if cleaned else [f"{program} clean all"]) + (
-        [] if removed else [f"rm -rf {history}"]
+    leftovers = _DNF5 if program in dnf5 else _MICRODNF if program == "microdnf" else _DNF4
+    parts = ([] if cleaned else [f"{program} clean all"]) + rm(
+        left(leftovers, removed_paths(invocations[last:]))
     )
     return " && ".join(parts) or None
 

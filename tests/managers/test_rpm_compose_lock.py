@@ -34,8 +34,9 @@ COMPOSES = {
     "CentOS-Stream-9-20261130.1": ("DOOMED", None),
     "CentOS-Stream-9-20261201.0": ("FINISHED", "1.2"),  # the lock's own day: not yet sure
 }
-HISTORY = "rm -rf /var/lib/dnf/history.*"
-HISTORY5 = "rm -rf /usr/lib/sysimage/libdnf5/transaction_history.*"
+AUX = "/var/cache/ldconfig/aux-cache"
+HISTORY = f"rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log {AUX}"
+HISTORY5 = f"rm -rf /usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
 DOCKERFILE = "FROM centos:stream9\nRUN dnf install -y app tool \\\n    && dnf clean all\n"
 
 

@@ -71,9 +71,9 @@ PINNED_RUNS = """\
 ARG SOURCE_DATE_EPOCH
 RUN dnf install -y --setopt=install_weak_deps=False app-1.0-1 jq-1.6-15.el9 \\
     && dnf clean all \\
-    && rm -rf /var/lib/dnf/history.*
+    && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 RUN microdnf install -y extra-2:1.0-1 \\
-    && microdnf clean all && rm -rf /var/lib/dnf/history.*
+    && microdnf clean all && rm -rf /var/lib/dnf/history.* /var/cache/ldconfig/aux-cache
 """
 
 
@@ -209,7 +209,7 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
         )
         assert code == 0, err
         assert (
-            "RUN dnf install -y app-1.0-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            "RUN dnf install -y app-1.0-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache\n"
             in dockerfile.read_text()
         )
         remote = ("check", "--remote", *registry, *mirrors, str(dockerfile))
@@ -229,7 +229,7 @@ def test_update_moves_pins_the_repositories_stopped_serving_and_check_remote_rep
         assert code == 0, err
         text = dockerfile.read_text()
         assert (
-            "RUN dnf install -y app-1.1-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            "RUN dnf install -y app-1.1-1 \\\n    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache\n"
             in text
         )
         assert run_errors(text) == []

@@ -128,12 +128,17 @@ def test_checked_accepts() -> None:
     assert checked(sha512) == sha512
 
 
+AUX = "/var/cache/ldconfig/aux-cache"
+LEFT = f"/var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log {AUX}"
+LEFT5 = f"/usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
+
+
 @pytest.mark.parametrize(
     ("run", "expected"),
     [
-        ("dnf install -y curl", "dnf clean all && rm -rf /var/lib/dnf/history.*"),
-        ("dnf install -y curl && dnf clean all", "rm -rf /var/lib/dnf/history.*"),
-        ("microdnf install curl", "microdnf clean all && rm -rf /var/lib/dnf/history.*"),
+        ("dnf install -y curl", f"dnf clean all && rm -rf {LEFT}"),
+        ("dnf install -y curl && dnf clean all", f"rm -rf {LEFT}"),
+        ("microdnf install curl", f"microdnf clean all && rm -rf /var/lib/dnf/history.* {AUX}"),
     ],
 )
 def test_cleanup(run: str, expected: str | None) -> None:
@@ -141,21 +146,26 @@ def test_cleanup(run: str, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("system", "history"),
+    ("system", "dnf", "microdnf"),
     [
-        (System("fedora", "40"), "/var/lib/dnf/history.*"),
-        (System("fedora", "41"), "/usr/lib/sysimage/libdnf5/transaction_history.*"),
-        (System("fedora", "rawhide"), "/usr/lib/sysimage/libdnf5/transaction_history.*"),
-        (System("centos", "10"), "/var/lib/dnf/history.*"),
-        (System("rhel", "9.4"), "/var/lib/dnf/history.*"),
-        (System(None, None), "/var/lib/dnf/history.*"),
+        (System("fedora", "37"), LEFT, f"/var/lib/dnf/history.* {AUX}"),
+        (System("fedora", "38"), LEFT, LEFT5),
+        (System("fedora", "40"), LEFT, LEFT5),
+        (System("fedora", "41"), LEFT5, LEFT5),
+        (System("fedora", "rawhide"), LEFT5, LEFT5),
+        (System("centos", "10"), LEFT, f"/var/lib/dnf/history.* {AUX}"),
+        (System("rhel", "9.4"), LEFT, f"/var/lib/dnf/history.* {AUX}"),
+        (System(None, None), LEFT, f"/var/lib/dnf/history.* {AUX}"),
     ],
 )
-def test_cleanup_removes_the_history_of_the_stages_dnf(system: System, history: str) -> None:
-    run = "dnf install -y curl"
-    assert (
-        MANAGER.cleanup(run, run_invocations(run), system) == f"dnf clean all && rm -rf {history}"
-    )
+def test_cleanup_removes_what_the_stages_dnf_leaves(
+    system: System, dnf: str, microdnf: str
+) -> None:
+    """dnf and yum are dnf5 from Fedora 41; microdnf from Fedora 38, where dnf5 ships it."""
+    for program, left in (("dnf", dnf), ("yum", dnf), ("microdnf", microdnf)):
+        run = f"{program} install -y curl"
+        expected = f"{program} clean all && rm -rf {left}"
+        assert MANAGER.cleanup(run, run_invocations(run), system) == expected
 
 
 # --------------------------------------------------------------------------- resolve

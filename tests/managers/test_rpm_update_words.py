@@ -62,7 +62,7 @@ def test_update_refreshes_arch_words_and_keeps_a_name_version_word_its_range(
         # name.arch gets its pin before the arch; name-version is the user's range, kept.
         assert text.endswith(
             "RUN dnf install -y app-1.0 tool-1.0-1.noarch cli-1.0-1.noarch \\\n"
-            "    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            "    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache\n"
         )
         assert run_errors(text) == []
         assert _locked(env) == {"app": "1.0-1", "tool": "1.0-1", "cli": "1.0-1"}
@@ -78,7 +78,7 @@ def test_update_refreshes_arch_words_and_keeps_a_name_version_word_its_range(
         moved = dockerfile.read_text()
         assert moved.endswith(
             "RUN dnf install -y app-1.0 tool-1.1-1.noarch cli-1.2-1.noarch \\\n"
-            "    && dnf clean all && rm -rf /var/lib/dnf/history.*\n"
+            "    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache\n"
         )
         assert run_errors(moved) == []
         # app: the newest release of 1.0, as dnf reads `app-1.0`, not 2.0.

@@ -10,6 +10,7 @@ from pinner import syntax
 from pinner.apt.shell import run_invocations
 from pinner.managers.rpm import MANAGER
 from pinner.managers.rpmcommands import (
+    DNF5,
     PROGRAMS,
     RpmCommand,
     RpmOptions,
@@ -213,53 +214,107 @@ def test_pin_word_refuses_shell_text() -> None:
         MANAGER.pin_word("curl", "8.6.0-1;reboot")
 
 
-HISTORY = "rm -rf /var/lib/dnf/history.*"
-HISTORY5 = "rm -rf /usr/lib/sysimage/libdnf5/transaction_history.*"
-# (RUN, whether the image's dnf is dnf5, what is appended)
+AUX = "/var/cache/ldconfig/aux-cache"
+LEFT = f"rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log {AUX}"
+LEFT5 = f"rm -rf /usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
+LEFT_MICRODNF = f"rm -rf /var/lib/dnf/history.* {AUX}"
+F41 = frozenset(["dnf5", "dnf", "yum", "microdnf"])
+# (RUN, the programs that are dnf5 in the image, what is appended)
 CLEANUPS = [
-    pytest.param("dnf install -y curl", False, f"dnf clean all && {HISTORY}", id="dnf"),
+    pytest.param("dnf install -y curl", DNF5, f"dnf clean all && {LEFT}", id="dnf"),
+    # libdnf's microdnf writes no log file.
     pytest.param(
-        "microdnf install -y curl", False, f"microdnf clean all && {HISTORY}", id="microdnf"
+        "microdnf install -y curl", DNF5, f"microdnf clean all && {LEFT_MICRODNF}", id="microdnf"
     ),
-    pytest.param("yum -y install curl", False, f"yum clean all && {HISTORY}", id="yum"),
-    pytest.param("dnf install -y curl", True, f"dnf clean all && {HISTORY5}", id="dnf-is-dnf5"),
-    pytest.param("yum -y install curl", True, f"yum clean all && {HISTORY5}", id="yum-is-dnf5"),
-    pytest.param("dnf5 install -y curl", False, f"dnf5 clean all && {HISTORY5}", id="dnf5"),
-    # microdnf keeps libdnf's history on Fedora 41 and later too.
+    pytest.param("yum -y install curl", DNF5, f"yum clean all && {LEFT}", id="yum"),
+    pytest.param("dnf install -y curl", F41, f"dnf clean all && {LEFT5}", id="dnf-is-dnf5"),
+    pytest.param("yum -y install curl", F41, f"yum clean all && {LEFT5}", id="yum-is-dnf5"),
+    pytest.param("dnf5 install -y curl", DNF5, f"dnf5 clean all && {LEFT5}", id="dnf5"),
+    pytest.param("microdnf install -y c", F41, f"microdnf clean all && {LEFT5}", id="microdnf5"),
+    pytest.param("dnf install -y curl && dnf clean all", DNF5, LEFT, id="has-clean-all"),
+    pytest.param("dnf install -y curl && rm -rf /var/cache/dnf/*", DNF5, LEFT, id="has-rm"),
+    pytest.param("yum install -y c && rm -rf /var/cache/yum", DNF5, LEFT, id="has-rm-yum"),
     pytest.param(
-        "microdnf install -y c", True, f"microdnf clean all && {HISTORY}", id="microdnf-41"
+        "dnf install -y curl && rm -rf /var/cache",
+        DNF5,
+        "rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log",
+        id="has-rm-parent",
     ),
-    pytest.param("dnf install -y curl && dnf clean all", False, HISTORY, id="has-clean-all"),
-    pytest.param("dnf install -y curl && rm -rf /var/cache/dnf/*", False, HISTORY, id="has-rm"),
-    pytest.param("yum install -y c && rm -rf /var/cache/yum", False, HISTORY, id="has-rm-yum"),
-    pytest.param("dnf install -y curl && rm -rf /var/cache", False, HISTORY, id="has-rm-parent"),
-    pytest.param(f"dnf install -y c && dnf clean all && {HISTORY}", False, None, id="has-both"),
+    pytest.param(f"dnf install -y c && dnf clean all && {LEFT}", DNF5, None, id="has-all"),
     pytest.param(
-        "dnf install -y c && rm -rf /var/cache/dnf /var/lib/dnf", False, None, id="rm-dnf-state"
+        "dnf install -y c && dnf clean all && rm -rf /var/lib/dnf/history.*",
+        DNF5,
+        f"rm -rf /var/log/dnf* /var/log/hawkey.log {AUX}",
+        id="has-history",
     ),
+    # Each part is judged alone, by the files the install writes: globs, folders, parents.
     pytest.param(
-        "dnf install -y c && dnf clean all && rm -f /var/lib/dnf/history.sqlite",
-        False,
+        f"dnf install -y c && rm -rf /var/cache/dnf /var/lib/dnf /var/log/* {AUX}",
+        DNF5,
         None,
+        id="rm-folders",
+    ),
+    pytest.param(
+        "dnf install -y c && dnf clean all && rm -rf /var/lib/dnf /var/log /var/cache/ldconfig",
+        DNF5,
+        None,
+        id="rm-parents",
+    ),
+    pytest.param(
+        "dnf install -y c && dnf clean all"
+        " && rm -f /var/lib/dnf/history.* /var/log/dnf.log /var/log/dnf.*.log /var/log/hawkey.log"
+        f" {AUX}",
+        DNF5,
+        None,
+        id="rm-each-log",
+    ),
+    pytest.param(
+        f"dnf install -y c && dnf clean all && rm -rf /var/lib/dnf /var/log/dnf.log {AUX}",
+        DNF5,
+        "rm -rf /var/log/dnf* /var/log/hawkey.log",
+        id="rm-one-log",
+    ),
+    # The -wal and -shm files a real install leaves beside the database stay with this rm.
+    pytest.param(
+        f"dnf install -y c && dnf clean all && rm -f /var/lib/dnf/history.sqlite /var/log/* {AUX}",
+        DNF5,
+        "rm -rf /var/lib/dnf/history.*",
         id="rm-history-file",
     ),
     # libdnf's history folder is not where dnf 4 keeps it: the files are removed still.
     pytest.param(
-        "dnf install -y c && dnf clean all && rm -rf /var/lib/dnf/history",
-        False,
-        HISTORY,
+        f"dnf install -y c && dnf clean all && rm -rf /var/lib/dnf/history /var/log/* {AUX}",
+        DNF5,
+        "rm -rf /var/lib/dnf/history.*",
         id="rm-other-path",
     ),
+    pytest.param(f"dnf install -y c && dnf clean all && {LEFT5}", F41, None, id="has-all-dnf5"),
     pytest.param(
-        f"dnf install -y c && dnf clean all && {HISTORY5}", True, None, id="has-both-dnf5"
+        "dnf5 install -y c && dnf5 clean all && rm -rf /var/log/dnf5.log",
+        DNF5,
+        f"rm -rf /usr/lib/sysimage/libdnf5/transaction_history.* {AUX}",
+        id="rm-dnf5-log",
     ),
-    pytest.param("dnf makecache", False, None, id="installs-nothing"),
-    pytest.param("dnf install -y ./local.rpm", False, None, id="installs-nothing-pinnable"),
+    pytest.param(
+        f"microdnf install -y c && rm -rf /var/cache/yum /var/lib/dnf/history.* {AUX}",
+        DNF5,
+        None,
+        id="has-all-microdnf",
+    ),
+    # dnf clean all writes dnf.log again: an rm before it does not count.
+    pytest.param(
+        f"dnf install -y c && rm -rf /var/lib/dnf /var/log/* {AUX} && dnf clean all",
+        DNF5,
+        LEFT,
+        id="rm-before-clean",
+    ),
+    pytest.param("dnf makecache", DNF5, None, id="installs-nothing"),
+    pytest.param("dnf install -y ./local.rpm", DNF5, None, id="installs-nothing-pinnable"),
 ]
 
 
 @pytest.mark.parametrize(("run", "dnf5", "expected"), CLEANUPS)
-def test_cleanup_for(run: str, dnf5: bool, expected: str | None) -> None:
+def test_cleanup_for(run: str, dnf5: frozenset[str], expected: str | None) -> None:
     assert cleanup_for(run, dnf5=dnf5) == expected
     if expected is not None:
         assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []

@@ -61,32 +61,37 @@ def read(selection: Selection, *, lock_texts: bool = True) -> list[Target | Prob
     its lock is enough to ask the registry about what it pinned. lock_texts=False: each lock's
     text is LOCK_NOT_KEPT once parsed (None still when there is no lock).
     """
-    paths, build_args, exclude, kubernetes = selection
-    entries: list[Target | Problem] = []
-    for path in files.discover(paths, exclude, lambda p: refs.kind_of(p, kubernetes) is not None):
-        kind = refs.kind_of(path, kubernetes)
-        if kind is None and path.endswith((".yaml", ".yml")):
-            # Only a file named on the command line gets here: say why it is not read as YAML.
-            entries.append(
-                Problem(
-                    path,
-                    None,
-                    "not a Compose file or workflow by its name; name Kubernetes manifests"
-                    ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])',
-                )
-            )
-            continue
-        try:
-            if kind is None:
-                target: Target | None = read_one(path, build_args, lock_texts=lock_texts)
-            else:
-                target = load_refs(path, kind, lock_texts=lock_texts)
-        except PinnerError as e:
-            entries.append(e.problem or Problem(path, None, str(e)))
-            continue
-        if target is not None:
-            entries.append(target)
-    return entries
+    entries = (read_path(path, selection, lock_texts=lock_texts) for path in discover(selection))
+    return [entry for entry in entries if entry is not None]
+
+
+def discover(selection: Selection) -> list[str]:
+    """The paths of the run's files, in order."""
+    kubernetes = selection.kubernetes
+    return files.discover(
+        selection.paths, selection.exclude, lambda p: refs.kind_of(p, kubernetes) is not None
+    )
+
+
+def read_path(
+    path: str, selection: Selection, *, lock_texts: bool = True
+) -> Target | Problem | None:
+    """One file of the run as read() reads it; None for a reference file that names no image."""
+    kind = refs.kind_of(path, selection.kubernetes)
+    if kind is None and path.endswith((".yaml", ".yml")):
+        # Only a file named on the command line gets here: say why it is not read as YAML.
+        return Problem(
+            path,
+            None,
+            "not a Compose file or workflow by its name; name Kubernetes manifests"
+            ' in pinner.toml (kubernetes = ["deploy/**/*.yaml"])',
+        )
+    try:
+        if kind is None:
+            return read_one(path, selection.build_args, lock_texts=lock_texts)
+        return load_refs(path, kind, lock_texts=lock_texts)
+    except PinnerError as e:
+        return e.problem or Problem(path, None, str(e))
 
 
 def parse_read(entry: Target | Problem) -> Target | Problem:

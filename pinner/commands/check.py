@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner import managers, pinning, reproducible, syntax
+from pinner import managers, parallel, pinning, reproducible, syntax, workspace
 from pinner.apt import shell as shell_lexer
 from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
+from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
 from pinner.outcome import apt_installs, manager_installs
 from pinner.output import Reporter, print_json
-from pinner.workspace import Selection, Target, load
+from pinner.workspace import Selection, Target, load_one, parse_read
 
 
 class Finding(NamedTuple):
@@ -45,19 +47,23 @@ def check(
 ) -> int:
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
-    targets, errors = load(selection)
+    checked = [
+        c
+        for c in parallel.map_files(partial(_check_path, selection), workspace.discover(selection))
+        if c is not None
+    ]
+    errors = [c.problem for c in checked if c.problem is not None]
     findings = [Finding(e.path, e.line, None, e.message) for e in errors]
-    for target in targets:
-        findings.extend(check_target(target))
-        findings.extend(_unpinnable(target))
-    verifiable = [t for t in targets if _has_packages(t) and not _failed(findings, t)]
+    findings += [f for c in checked for f in c.findings]
+    files = len(checked)
+    verifiable = [load_one(c.path, selection.build_args) for c in checked if c.verifiable]
     if verifiable:
         findings += _verify_offline(verifiable, snapshot_mirrors, cache_dir, report)
     failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
             "ok": not failed,
-            "files": len(targets) + len(errors),
+            "files": files,
             "findings": [f._asdict() for f in findings],
         }
         print_json(data)
@@ -66,24 +72,39 @@ def check(
             print(finding)
     if failed:
         # A Dockerfile or lock that could not be read is still one of the run's Dockerfiles.
-        report.notice(f"{len(failed)} finding(s) in {len(targets) + len(errors)} file(s)")
+        report.notice(f"{len(failed)} finding(s) in {files} file(s)")
         return 1
-    report.notice(f"{len(targets)} file(s) pinned and in agreement with their locks")
+    report.notice(f"{files} file(s) pinned and in agreement with their locks")
     return 0
+
+
+class _Checked(NamedTuple):
+    """What checking one file found: its problem if it could not be read, else its findings."""
+
+    path: str
+    problem: Problem | None
+    findings: list[Finding]
+    verifiable: bool  # it has package entries to verify against cached indexes
+
+
+def _check_path(selection: Selection, path: str) -> _Checked | None:
+    """Read, parse and check one file of the run (in any process); None when it is not read."""
+    entry = workspace.read_path(path, selection)
+    if entry is None:
+        return None
+    target = parse_read(entry)
+    if isinstance(target, Problem):
+        return _Checked(path, target, [], False)
+    findings = check_target(target) + _unpinnable(target)
+    verifiable = any(s.packages for s in target.lock.stages) and not any(
+        f.severity == "error" and f.path in (target.path, target.lock_path) for f in findings
+    )
+    return _Checked(path, None, findings, verifiable)
 
 
 def _unpinnable(target: Target) -> list[Finding]:
     """Warnings for references a reference file computes (a variable, an f-string)."""
     return [Finding(n.path, n.line, None, n.message, "warning") for n in target.notes]
-
-
-def _has_packages(target: Target) -> bool:
-    return any(s.packages for s in target.lock.stages)
-
-
-def _failed(findings: Sequence[Finding], target: Target) -> bool:
-    mine = (target.path, target.lock_path)
-    return any(f.severity == "error" and f.path in mine for f in findings)
 
 
 def _verify_offline(

@@ -1,0 +1,119 @@
+"""parallel.map_files: the same results in the same order, shared over forked processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from offline_lock import write_locked
+
+from pinner import parallel
+from pinner.main import main
+
+ITEMS = list(range(3 * parallel.MIN_PER_PROCESS))
+
+
+def no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_results_come_back_in_order_from_as_many_processes(processes: int) -> None:
+    results = parallel.map_files(lambda i: (i * i, os.getpid()), ITEMS, processes)
+    assert [square for square, _ in results] == [i * i for i in ITEMS]
+    pids = {pid for _, pid in results}
+    assert len(pids) == processes and os.getpid() in pids
+    assert no_children_left()
+
+
+def test_few_items_stay_in_this_process() -> None:
+    few = ITEMS[: 2 * parallel.MIN_PER_PROCESS - 1]
+    assert {pid for pid in parallel.map_files(lambda i: os.getpid(), few, 2)} == {os.getpid()}
+
+
+def test_a_running_thread_keeps_the_work_in_this_process() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        pids = set(parallel.map_files(lambda i: os.getpid(), ITEMS, 2))
+    finally:
+        stop.set()
+        thread.join()
+    assert pids == {os.getpid()}
+
+
+def test_an_error_in_a_child_is_raised_here_as_without_forking() -> None:
+    parent = os.getpid()
+
+    def work(i: int) -> int:
+        if i == 1 and os.getpid() != parent:  # item 1 is the child's with two processes
+            raise ValueError(f"bad item {i}")
+        if i == 1:
+            raise ValueError(f"bad item {i} (here)")
+        return i
+
+    with pytest.raises(ValueError, match=r"^bad item 1 \(here\)$"):
+        parallel.map_files(work, ITEMS, 2)
+    assert no_children_left()
+
+
+def test_a_child_killed_leaves_its_share_to_this_process() -> None:
+    parent = os.getpid()
+
+    def work(i: int) -> int:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return -i
+
+    assert parallel.map_files(work, ITEMS, 3) == [-i for i in ITEMS]
+    assert no_children_left()
+
+
+def test_an_error_here_stops_and_reaps_the_children() -> None:
+    parent = os.getpid()
+
+    def work(i: int) -> int:
+        if os.getpid() == parent and i == 0:
+            raise KeyError("first")
+        return i
+
+    with pytest.raises(KeyError):
+        parallel.map_files(work, ITEMS, 3)
+    assert no_children_left()
+
+
+def test_check_says_the_same_over_many_files_shared_or_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Findings, notices and JSON of `check` do not depend on how many processes read the files."""
+    for n in range(150):
+        folder = tmp_path / f"svc{n:03}"
+        folder.mkdir()
+        path = write_locked(folder)
+        if n % 37 == 5:
+            path.write_text(path.read_text().replace("@sha256:", "@sha256:0", 1))
+        if n % 41 == 7:
+            (folder / "Dockerfile.lock").write_text("not = [toml")
+        if n % 53 == 11:
+            path.write_text(path.read_text() + "FROM alpine:3.20\n")
+    said = {}
+    for cpus in (1, 2):
+        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+        code = main(["check", str(tmp_path)])
+        out, err = capsys.readouterr()
+        json_code = main(["check", "--json", str(tmp_path)])
+        said[cpus] = (code, out, err, json_code, capsys.readouterr().out)
+    assert said[1] == said[2]
+    code, out, err, _, _ = said[2]
+    assert code == 1
+    assert out.count("not pinned to a digest") == 3  # n = 11, 64, 117
+    assert out.count("svc") == len(out.splitlines())
+    assert "finding(s) in 150 file(s)" in err

@@ -15,18 +15,22 @@ _POSIX = (("dash", ("dash", "-n")), ("busybox sh", ("busybox", "sh", "-n")))
 _BASH = (("bash", ("bash", "-n")),)
 
 
-def shells(program: str = "sh") -> list[tuple[str, list[str]]]:
-    """The syntax checkers available here for a script run by program; none for an unknown one."""
+@functools.cache
+def shells(program: str = "sh") -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The syntax checkers available here for a script run by program; none for an unknown one.
+
+    Looked up once per run: a tree has thousands of RUNs, and PATH does not change under it.
+    """
     wanted = _BASH if program == "bash" else _POSIX if program in ("sh", "dash", "ash") else ()
     found = []
     for name, argv in wanted:
         path = shutil.which(argv[0])
         if path is not None:
-            found.append((name, [path, *argv[1:]]))
-    return found
+            found.append((name, (path, *argv[1:])))
+    return tuple(found)
 
 
-def errors(script: str, checkers: Sequence[tuple[str, list[str]]]) -> list[str]:
+def errors(script: str, checkers: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
     """What each shell says is wrong with script (`dash: Syntax error: ...`); empty when valid."""
     found = []
     for name, argv in checkers:

@@ -6,7 +6,7 @@ from pinner import dockerfile, reproducible, syntax
 from pinner.apt import shell
 
 
-def checkers() -> list[tuple[str, list[str]]]:
+def checkers() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """dash and busybox sh, both required: a test that checked with neither would prove nothing."""
     found = syntax.shells("sh")
     assert [name for name, _ in found] == ["dash", "busybox sh"], "install dash and busybox"

@@ -268,7 +268,10 @@ def _changing_command(shell: str, escape: str, manager: managers.Manager) -> int
 
 
 def _copy_changes(
-    run: dockerfile.Instruction, workdir: str, context: str | None, manager: managers.Manager
+    run: dockerfile.Instruction,
+    workdir: str,
+    context: copied_tree.Context | None,
+    manager: managers.Manager,
 ) -> str | None:
     """How a COPY or ADD may change the repositories the manager reads, or None."""
     if not run.words:
@@ -291,10 +294,10 @@ def repositories_changed(
     parsed: dockerfile.Dockerfile,
     stage: dockerfile.Stage,
     manager: managers.Manager,
-    context: str | None = None,
+    context: copied_tree.Context | None = None,
 ) -> Change | None:
     """The first command of a stage, or of the stages it is FROM, that changes the
-    repositories the manager reads, and how; context is the build context's folder, if known."""
+    repositories the manager reads, and how; context is the build context, if known."""
     parents = dockerfile.ancestors(parsed, stage)
     # WORKDIR carries into the stages FROM a stage; the base image's own is taken to be /.
     workdir = "/"
@@ -324,7 +327,7 @@ def manager_packages(
     parsed: dockerfile.Dockerfile,
     plan: reproducible.StagePlan,
     manager: managers.Manager,
-    context: str | None = None,
+    context: copied_tree.Context | None = None,
 ) -> StageWords:
     """The package words a manager stage installs (each name once), notes by line, their lines."""
     requests: dict[str, managers.PackageArg] = {}

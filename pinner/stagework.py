@@ -18,6 +18,7 @@ from pinner.errors import (
     Problem,
 )
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
+from pinner.managers import copied
 from pinner.manifest import Manifest
 from pinner.outcome import (
     DEFAULT_PLATFORMS,
@@ -289,7 +290,7 @@ class StageWork:
         where = f"{self.target.path}: stage {label}"
         # The build context is taken to be the Dockerfile's folder, as `docker build .` has it.
         path = self.target.path
-        context = (os.path.dirname(path) or ".") if os.path.isfile(path) else None
+        context = copied.Context(path) if os.path.isfile(path) else None
         requests, line_notes, lines, upgrade, detached = manager_packages(
             self.target.parsed, plan, manager, context
         )

@@ -3,12 +3,65 @@ configuration files in place, as far as the build context shows."""
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+
+from pinner.managers import dockerignore
 
 # Characters that make a source a pattern (or an expansion) pinner does not evaluate.
 _PATTERN = frozenset("*?[$")
+
+
+class Context:
+    """A Dockerfile's build context: its folder, as `docker build .` has it, and ignore file."""
+
+    def __init__(self, dockerfile: str) -> None:
+        self.dockerfile = dockerfile
+        self.folder = os.path.dirname(dockerfile) or "."
+
+    @functools.cached_property
+    def ignored(self) -> dockerignore.Matcher | None:
+        """What the ignore file leaves out of the context, read at the first tree that asks."""
+        return dockerignore.load(self.dockerfile)
+
+
+def _kept(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+    """Whether the ignore file keeps a path of the context (the context itself always)."""
+    relative = os.path.relpath(path, root)
+    return ignored is None or relative == "." or not ignored.excludes(relative)
+
+
+def _entries(folder: str, folders: bool) -> Iterator[str]:
+    """The paths under a folder, links not followed; its subfolders too where folders is set."""
+    for top, names, files in os.walk(folder):
+        for name in names:
+            if folders or os.path.islink(os.path.join(top, name)):
+                yield os.path.join(top, name)
+        yield from (os.path.join(top, name) for name in files)
+
+
+def _sent(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+    """Whether the context holds a path: it is kept, or (a folder) something in it is taken back."""
+    if not os.path.lexists(path):
+        return False
+    if _kept(root, path, ignored):
+        return True
+    folder = os.path.isdir(path) and not os.path.islink(path)
+    return folder and any(_kept(root, each, ignored) for each in _entries(path, True))
+
+
+def _holds(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+    """Whether a file, or a file at any depth of a folder, at path reaches the image.
+
+    An empty folder copied onto one the image has changes nothing in it.
+    """
+    if not os.path.lexists(path):
+        return False
+    if not os.path.isdir(path) or os.path.islink(path):
+        return _kept(root, path, ignored)
+    return any(_kept(root, each, ignored) for each in _entries(path, False))
 
 
 def _operands(words: Sequence[str]) -> tuple[list[str], list[str]] | None:
@@ -45,13 +98,14 @@ def may_write(
     keyword: str,
     words: Sequence[str],
     workdir: str,
-    context: str | None,
+    context: Context | None,
     paths: Sequence[str],
 ) -> str | None:
     """The destination of a COPY or ADD whose tree may hold one of paths there, or None.
 
-    Sources the context (the Dockerfile's folder) lacks, patterns, `--from`, URLs and local
-    archives ADD unpacks may hold anything: they count as writing.
+    Files the context's ignore file leaves out are not copied. Sources the context lacks (or
+    leaves out), patterns, `--from`, URLs and local archives ADD unpacks may hold anything:
+    they count as writing.
     """
     read = _operands(words)
     if read is None:
@@ -65,17 +119,20 @@ def may_write(
         return None
     if context is None or any(f.startswith("--from") for f in flags):
         return target
-    root = os.path.realpath(context)
+    root = os.path.realpath(context.folder)
+    ignored = context.ignored
     for source in operands[:-1]:
         if _PATTERN & set(source) or "://" in source or source.startswith("git@"):
             return target
         path = os.path.realpath(os.path.join(root, source.lstrip("/")))
         if os.path.commonpath([root, path]) != root or not os.path.exists(path):
             return target
+        if not _sent(root, path, ignored):
+            return target  # the build fails on it, as on a missing source
         if os.path.isdir(path):
             # A directory's contents are copied into the destination.
             inside = [os.path.join(path, posixpath.relpath(p, target)) for p in under]
-            if any(os.path.lexists(each) for each in inside):
+            if any(_holds(root, each, ignored) for each in inside):
                 return target
         elif keyword == "ADD":
             return target  # a local archive is unpacked into the destination

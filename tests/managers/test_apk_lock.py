@@ -504,6 +504,16 @@ def test_add_upgrade_records_the_newer_builds_down_the_words_dependencies(
     assert run_errors(text) == []
 
 
+# Build contexts holding a repositories file, in a tree and at the top.
+TREE = {
+    "rootfs/etc/apk/repositories": "https://example.org/alpine/v3.17/main\n",
+    "rootfs/etc/motd": "hello\n",
+}
+TOP = {"etc/apk/repositories": "https://example.org/alpine/v3.17/main\n", "etc/motd": "hello\n"}
+IN_TREE = "copies a tree to / that may hold repository files (`COPY rootfs/ /`)"
+WHOLE = "copies a tree to / that may hold repository files (`COPY . /`)"
+
+
 @pytest.mark.parametrize(
     ("copy", "context", "why"),
     [
@@ -522,8 +532,51 @@ def test_add_upgrade_records_the_newer_builds_down_the_words_dependencies(
         # The build context shows the tree holds no repositories file: words stay pinned.
         ("COPY rootfs/ /", {"rootfs/etc/motd": "hello\n"}, None),
         ("COPY docker-entrypoint.sh /", {"docker-entrypoint.sh": "#!/bin/sh\n"}, None),
+        # The ignore file leaves the tree's repositories file out of the build context.
+        (
+            "COPY rootfs/ /",
+            {
+                **TREE,
+                ".dockerignore": "# for local runs only\n\n/rootfs/etc/apk/repositories\n",
+            },
+            None,
+        ),
+        # Everything left out but what the image needs, the repositories file among it or not.
+        ("COPY . /", {**TOP, ".dockerignore": "*\n!etc/apk/repositories\n"}, WHOLE),
+        ("COPY . /", {**TOP, ".dockerignore": "*\n!etc/motd\n"}, None),
+        # A folder left out, one file in it taken back.
+        ("COPY rootfs/ /", {**TREE, ".dockerignore": "rootfs/etc\n!rootfs/etc/motd\n"}, None),
+        (
+            "COPY rootfs/ /",
+            {**TREE, ".dockerignore": "rootfs/etc\n!rootfs/etc/apk/repositories\n"},
+            IN_TREE,
+        ),
+        # Dockerfile.dockerignore is read in place of .dockerignore, not with it.
+        (
+            "COPY rootfs/ /",
+            {**TREE, ".dockerignore": "**/motd\n", "Dockerfile.dockerignore": "**/repositories\n"},
+            None,
+        ),
+        (
+            "COPY rootfs/ /",
+            {**TREE, ".dockerignore": "**/repositories\n", "Dockerfile.dockerignore": "**/motd\n"},
+            IN_TREE,
+        ),
     ],
-    ids=["file", "tree", "into-dir", "tree-without", "entrypoint"],
+    ids=[
+        "file",
+        "tree",
+        "into-dir",
+        "tree-without",
+        "entrypoint",
+        "ignored",
+        "allow-list-with",
+        "allow-list-without",
+        "folder-out-other-back",
+        "folder-out-file-back",
+        "dockerfile-specific-out",
+        "dockerfile-specific-in",
+    ],
 )
 def test_words_after_a_copy_that_may_put_the_repositories_in_place_are_not_pinned(
     copy: str,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pinner.managers.copied import may_write
+from pinner.managers.copied import Context, may_write
 from pinner.managers.rpmcommands import CONFIG_PATHS
 
 # The build context every case reads: one tree with a .repo file, one without, one file.
@@ -60,7 +60,8 @@ def test_may_write(case: str, tmp_path: Path) -> None:
         (context / name).write_text(text)
     # Beside the context, reached only through `..`.
     (tmp_path / "rootfs/etc/yum.repos.d").mkdir(parents=True)
-    found = may_write(keyword, words.split(), workdir, str(context), CONFIG_PATHS)
+    dockerfile = Context(str(context / "Dockerfile"))
+    found = may_write(keyword, words.split(), workdir, dockerfile, CONFIG_PATHS)
     assert found == expected
 
 
@@ -70,6 +71,90 @@ def test_without_a_context_any_tree_may_write() -> None:
 
 
 def test_the_whole_context_holding_repository_files_may_write(tmp_path: Path) -> None:
+    context = Context(str(tmp_path / "Dockerfile"))
     (tmp_path / "etc/yum.repos.d").mkdir(parents=True)
-    assert may_write("COPY", [".", "/"], "/", str(tmp_path), CONFIG_PATHS) == "/"
-    assert may_write("COPY", [".", "."], "/", str(tmp_path), CONFIG_PATHS) == "/"
+    # An empty folder copied onto the image's own adds nothing to it.
+    assert may_write("COPY", [".", "/"], "/", context, CONFIG_PATHS) is None
+    (tmp_path / "etc/yum.repos.d/extra.repo").write_text("[extra]\n")
+    assert may_write("COPY", [".", "/"], "/", context, CONFIG_PATHS) == "/"
+    assert may_write("COPY", [".", "."], "/", context, CONFIG_PATHS) == "/"
+
+
+# The ignore file (name, text), the COPY's words, whether it may write a repository file.
+# The context: a tree with a .repo file and a dnf.conf, and the same paths at the top.
+TREE = {
+    "rootfs/etc/yum.repos.d/extra.repo": "[extra]\n",
+    "rootfs/etc/yum.repos.d/sub/nested.repo": "[nested]\n",
+    "rootfs/etc/motd": "hello\n",
+    "etc/yum.repos.d/local.repo": "[local]\n",
+    "etc/dnf/dnf.conf": "[main]\n",
+}
+IGNORED: dict[str, tuple[str, str, str, bool]] = {
+    "no-ignore-file": ("", "", "rootfs/ /", True),
+    # Common in real contexts: every .repo file is for the developer's own machine.
+    "all-repo-files": (".dockerignore", "**/*.repo\n", "rootfs/ /", False),
+    "all-repo-files-whole-context": (".dockerignore", "**/*.repo\n", ". /", True),  # dnf.conf
+    "the-tree-leaves-repo-folders": (".dockerignore", "rootfs/etc/yum.repos.d\n", "rootfs/ /", False),
+    "leading-slash-is-the-context": (".dockerignore", "/rootfs/etc/yum.repos.d/\n", "rootfs/ /", False),
+    "a-pattern-for-another-folder": (".dockerignore", "etc/yum.repos.d\n", "rootfs/ /", True),
+    "one-of-two-left": (".dockerignore", "rootfs/etc/yum.repos.d/*.repo\n", "rootfs/ /", True),
+    "comments-and-blank-lines": (
+        ".dockerignore",
+        "# local repositories\n\n**/*.repo\n  \n#!rootfs/etc/yum.repos.d/extra.repo\n",
+        "rootfs/ /",
+        False,
+    ),
+    # Everything left out but what the image needs: the allow-list style.
+    "allow-list-without-repos": (".dockerignore", "*\n!rootfs/etc/motd\n", "rootfs/ /", False),
+    "allow-list-with-repos": (".dockerignore", "*\n!rootfs/etc/yum.repos.d\n", "rootfs/ /", True),
+    "folder-out-file-back": (
+        ".dockerignore",
+        "rootfs/etc\n!rootfs/etc/yum.repos.d/sub/nested.repo\n",
+        "rootfs/ /",
+        True,
+    ),
+    "folder-out-other-file-back": (
+        ".dockerignore", "rootfs/etc\n!rootfs/etc/motd\n", "rootfs/ /", False
+    ),
+    "last-match-wins": (
+        ".dockerignore",
+        "!rootfs/etc/yum.repos.d/extra.repo\n**/*.repo\n",
+        "rootfs/ /",
+        False,
+    ),
+    # A source the ignore file leaves out is not in the context: the build fails on it.
+    "the-source-left-out": (".dockerignore", "rootfs\n", "rootfs/ /", True),
+    "the-source-left-out-but-motd": (".dockerignore", "rootfs\n!rootfs/etc/motd\n", "rootfs/ /", False),
+    "a-malformed-file-is-passed-over": (".dockerignore", "**/*.repo\n[\n", "rootfs/ /", True),
+    "dockerfile-specific": ("Dockerfile.dockerignore", "**/*.repo\n", "rootfs/ /", False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(IGNORED))
+def test_files_the_ignore_file_leaves_out_are_not_copied(case: str, tmp_path: Path) -> None:
+    name, text, words, writes = IGNORED[case]
+    for path, content in TREE.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(content)
+    if name:
+        (tmp_path / name).write_text(text)
+    context = Context(str(tmp_path / "Dockerfile"))
+    found = may_write("COPY", words.split(), "/", context, CONFIG_PATHS)
+    assert found == ("/" if writes else None)
+
+
+def test_the_dockerfile_specific_ignore_file_overrides_the_root_one(tmp_path: Path) -> None:
+    (tmp_path / "rootfs/etc/yum.repos.d").mkdir(parents=True)
+    (tmp_path / "rootfs/etc/yum.repos.d/extra.repo").write_text("[extra]\n")
+    (tmp_path / ".dockerignore").write_text("rootfs/etc/yum.repos.d\n")
+    words = ["rootfs/", "/"]
+    assert (
+        may_write("COPY", words, "/", Context(str(tmp_path / "Dockerfile")), CONFIG_PATHS) is None
+    )
+    # Containerfile.dockerignore is read for Containerfile alone, in place of .dockerignore.
+    (tmp_path / "Containerfile.dockerignore").write_text("# nothing left out\n")
+    other = Context(str(tmp_path / "Containerfile"))
+    assert may_write("COPY", words, "/", other, CONFIG_PATHS) == "/"
+    assert (
+        may_write("COPY", words, "/", Context(str(tmp_path / "Dockerfile")), CONFIG_PATHS) is None
+    )

@@ -650,6 +650,35 @@ def test_words_after_a_repository_change_are_not_pinned(
 
 
 @needs_rpm_tools
+@pytest.mark.parametrize("ignored", [True, False], ids=["ignored", "not-ignored"])
+def test_repo_files_the_ignore_file_leaves_out_of_the_context_change_nothing(
+    ignored: bool, capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    # A common .dockerignore line: the .repo files of a developer's machine stay out of the build.
+    (env / "rootfs/etc/yum.repos.d").mkdir(parents=True)
+    (env / "rootfs/etc/yum.repos.d/local.repo").write_text("[local]\nbaseurl=file:///srv/\n")
+    (env / "rootfs/etc/motd").write_text("hello\n")
+    if ignored:
+        (env / ".dockerignore").write_text("# local mirrors\n**/*.repo\n")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM centos:stream9\nCOPY ./rootfs /\nRUN dnf install -y app\n")
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    if ignored:
+        assert {p.name: p.version for p in stage.packages}["app"] == "1.0-1"
+        assert stage.unpinned == ()
+        assert "RUN dnf install -y app-1.0-1 " in dockerfile.read_text()
+    else:
+        assert stage.packages == ()
+        why = "copies a tree to / that may hold repository files (`COPY ./rootfs /`)"
+        assert stage.unpinned == (
+            lockfile.UnpinnedPackage("app", f"not pinned: this RUN or an earlier one {why}"),
+        )
+    assert run_errors(dockerfile.read_text()) == []
+
+
+@needs_rpm_tools
 def test_a_repository_change_in_the_parent_stage_unpins_the_child_words(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:

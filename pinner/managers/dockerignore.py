@@ -1,0 +1,243 @@
+"""A build context's ignore file (`.dockerignore`), read and matched as BuildKit does.
+
+A port of github.com/moby/patternmatcher (Apache-2.0): `ignorefile.ReadAll` reads the file,
+`New` cleans and checks the patterns, `MatchesOrParentMatches` tells whether a path is left out
+of the context. Each pattern is a Go `filepath.Match` glob (`*` and `?` stop at `/`), with `**`
+for any number of folders; a leading `!` takes matching paths back; the last pattern that
+matches a path, or one of its parent folders, decides.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+# Go's unicode.IsSpace, which strings.TrimSpace strips (Python's strip() also takes \x1c-\x1f).
+_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+
+# Characters that mean something in a regular expression but nothing in filepath.Match, escaped
+# when a pattern becomes one (patternmatcher's shouldEscape; `^` is not among them upstream).
+_ESCAPED = frozenset(".+()|{}$")
+
+# The context's own ignore file, read where no `<Dockerfile>.dockerignore` is beside the Dockerfile.
+ROOT_NAME = ".dockerignore"
+
+
+def _clean(path: str) -> str:
+    """Go's filepath.Clean on a slash-separated path (posixpath keeps a leading `//`)."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def _dir(path: str) -> str:
+    """Go's filepath.Dir: all but the last element, cleaned; `.` for a bare name."""
+    return _clean(path[: path.rfind("/") + 1] or ".")
+
+
+def read(text: str) -> list[str]:
+    """The patterns of an ignore file's text, as ignorefile.ReadAll returns them."""
+    patterns = []
+    for line in text.removeprefix("\ufeff").split("\n"):
+        line = line.removesuffix("\r")  # bufio.ScanLines drops one carriage return
+        if line.startswith("#"):
+            continue  # only a `#` in the first column starts a comment
+        pattern = line.strip(_SPACE)
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip(_SPACE)
+        if pattern:
+            pattern = _clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]  # `/etc` and `etc` both name the context's etc
+        patterns.append(f"!{pattern}" if invert else pattern)
+    return patterns
+
+
+def _bad_rune(char: str) -> bool:
+    """Whether a character stands for a byte that is not UTF-8 (read with surrogateescape)."""
+    return "\udc80" <= char <= "\udcff"
+
+
+def _class_char(pattern: str, at: int) -> int:
+    """The offset past one character of a `[...]` class (filepath's getEsc), ValueError if bad."""
+    if at >= len(pattern) or pattern[at] in "-]":
+        raise ValueError("syntax error in pattern")
+    if pattern[at] == "\\":
+        at += 1
+        if at >= len(pattern):
+            raise ValueError("syntax error in pattern")
+    if _bad_rune(pattern[at]) or at + 1 >= len(pattern):
+        raise ValueError("syntax error in pattern")
+    return at + 1
+
+
+def _check(pattern: str) -> None:
+    """ValueError where Go's filepath.Match calls the pattern malformed (ErrBadPattern)."""
+    at = 0
+    while at < len(pattern):
+        char = pattern[at]
+        at += 1
+        if char == "\\":
+            if at >= len(pattern):
+                raise ValueError("syntax error in pattern")
+            at += 1
+        elif char == "[":
+            at += pattern.startswith("^", at)
+            ranges = 0
+            while not (ranges and pattern.startswith("]", at)):
+                at = _class_char(pattern, at)
+                if pattern[at] == "-":
+                    at = _class_char(pattern, at + 1)
+                ranges += 1
+            at += 1
+
+
+class Compiled(NamedTuple):
+    """A pattern as patternmatcher compiles it: how it matches, and its regular expression."""
+
+    kind: str  # exact, prefix, suffix or regexp
+    regexp: str  # Go's regular expression text, for regexp patterns
+
+
+def compile_pattern(pattern: str) -> Compiled:
+    """How patternmatcher's Pattern.compile matches a cleaned pattern."""
+    text, kind = "^", "exact"
+    at = 0
+    while at < len(pattern):
+        start = at == 0
+        char = pattern[at]
+        at += 1
+        if char == "*":
+            if pattern.startswith("*", at):
+                at += 1
+                at += pattern.startswith("/", at)  # `**/` is taken as `**`
+                if at == len(pattern):
+                    # A trailing `**` takes everything below, as in .gitignore.
+                    if kind == "exact":
+                        kind = "prefix"
+                    else:
+                        text, kind = f"{text}.*", "regexp"
+                else:
+                    text, kind = f"{text}(.*/)?", "regexp"  # any number of folders, even none
+                if start:
+                    kind = "suffix"
+            else:
+                text, kind = f"{text}[^/]*", "regexp"
+        elif char == "?":
+            text, kind = f"{text}[^/]", "regexp"
+        elif char in _ESCAPED:
+            text += f"\\{char}"
+        elif char == "\\":
+            if at < len(pattern):
+                text, kind = f"{text}\\{pattern[at]}", "regexp"
+                at += 1
+            else:
+                text += "\\"
+        elif char in "[]":
+            text, kind = f"{text}{char}", "regexp"
+        else:
+            text += char
+    return Compiled(kind, f"{text}$" if kind == "regexp" else "")
+
+
+def _test(pattern: str) -> Callable[[str], bool]:
+    """A function telling whether a path matches one cleaned pattern."""
+    kind, text = compile_pattern(pattern)
+    if kind == "exact":
+        return lambda path: path == pattern
+    if kind == "prefix":
+        return lambda path: path.startswith(pattern[:-2])
+    if kind == "suffix":
+        suffix = pattern[2:]
+        # `**/foo` matches `foo` at the top too.
+        return lambda path: path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # `[[` is a set in Go as in Python
+            regexp = re.compile(text)
+    except re.error as e:
+        # Go's regexp refuses it too (`[Local-Only]`: the range l-O is backwards).
+        raise ValueError(f"syntax error in pattern: {e}") from None
+    # fullmatch: Python's `$` would also match before a final newline, Go's does not.
+    return lambda path: regexp.fullmatch(path) is not None
+
+
+class _Pattern(NamedTuple):
+    exclusion: bool
+    test: Callable[[str], bool]
+
+
+class Matcher:
+    """The patterns of one ignore file, ready to match paths relative to the context."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns: list[_Pattern] = []
+        for each in patterns:
+            pattern = each.strip(_SPACE)
+            if not pattern:
+                continue
+            pattern = _clean(pattern)
+            exclusion = pattern.startswith("!")
+            if exclusion:
+                if len(pattern) == 1:
+                    raise ValueError('illegal exclusion pattern: "!"')
+                pattern = pattern[1:]
+            _check(pattern)
+            # Upstream compiles at the first match and then fails the build; here at once.
+            self.patterns.append(_Pattern(exclusion, _test(pattern)))
+
+    def excludes(self, path: str) -> bool:
+        """Whether a slash-separated path in the context is left out (MatchesOrParentMatches)."""
+        matched = False
+        parent = _dir(path)
+        parents = parent.split("/")
+        for pattern in self.patterns:
+            # An inclusion cannot change a path already left out, nor an exception one kept.
+            if pattern.exclusion != matched:
+                continue
+            match = pattern.test(path)
+            if not match and parent != ".":
+                match = any(pattern.test("/".join(parents[: i + 1])) for i in range(len(parents)))
+            if match:
+                matched = not pattern.exclusion
+        return matched
+
+
+def ignore_file(dockerfile: str) -> str | None:
+    """The ignore file a build of dockerfile with its folder as context reads, if any.
+
+    `<Dockerfile>.dockerignore` beside the Dockerfile takes precedence over the context's
+    `.dockerignore` (BuildKit; docs.docker.com/build/concepts/context/#filename-and-location).
+    """
+    folder = os.path.dirname(dockerfile) or "."
+    for path in (f"{dockerfile}.dockerignore", os.path.join(folder, ROOT_NAME)):
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def load(dockerfile: str) -> Matcher | None:
+    """The matcher of dockerfile's ignore file; None if there is none, or it cannot be read.
+
+    A file that cannot be read or holds a malformed pattern fails the build itself; here it is
+    passed over, so every file of the context counts, which leaves nothing out wrongly.
+    """
+    path = ignore_file(dockerfile)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "surrogateescape")
+        return Matcher(read(text))
+    except (OSError, ValueError):
+        return None

@@ -6,7 +6,7 @@ import functools
 import posixpath
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -424,6 +424,9 @@ class Removals(NamedTuple):
     # A removal took words away with their dependencies: the locks' records are no longer what
     # the image holds, and are resolved again from the words left.
     stale: bool
+    # Words installed before an `apk del -r` or `pacman -Rc` whose needs were not known (needs
+    # not given, or the word's packages not found): the removal may take them unseen.
+    unfollowed: tuple[str, ...] = ()
 
     @property
     def any(self) -> bool:
@@ -436,12 +439,15 @@ def stage_removals(
     plan: reproducible.StagePlan,
     manager: managers.Manager,
     parent: Installed | None,
+    needs: Mapping[str, frozenset[str]] | None = None,
 ) -> Removals:
     """Follow a stage's installs and removals in order, from what its parent stages left.
 
     A removal after the stage's last install counts for the stages FROM it alone: the stage's
     own words were installed before it. `apk del NAME` of an `apk add --virtual NAME` removes
     that command's words; a word also installed by name stays, as apk keeps it in its world.
+    needs (word -> the names it needs, down its dependencies) says which words `apk del -r` and
+    `pacman -Rc` take with the names they remove.
     """
     inherited = parent.requests if parent is not None else ()
     live = {r.name: r for r in inherited}
@@ -467,6 +473,7 @@ def stage_removals(
     last = max((i for i, (words, _) in enumerate(events) if words), default=-1)
     before, kept = removed(), inherited
     stale = parent is not None and parent.packages is None
+    unfollowed: dict[str, None] = {}
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
@@ -487,7 +494,13 @@ def stage_removals(
             cascaded.update(removal.names)
         if removal is not None and removal.recursive:
             recursive.update(removal.names)
-        for name in removal.names if removal is not None else ():
+        names = list(removal.names) if removal is not None else []
+        if removal is not None and removal.cascade:
+            known = needs or {}
+            names += _cascaded_words(live.values(), removal.names, known)
+            unknown = [w.name for w in live.values() if w.name not in known and w.name not in names]
+            unfollowed.update(dict.fromkeys(unknown))
+        for name in names:
             by_name = [w for w in live.values() if w.name == name and w.group is None]
             by_group = [w for w in live.values() if w.group == name]
             for word in by_name + by_group:
@@ -500,7 +513,18 @@ def stage_removals(
                 stale = True
             else:
                 left.update((w.name, w) for w in by_name + by_group)
-    return Removals(kept, before, removed(), tuple(live.values()), stale)
+    return Removals(kept, before, removed(), tuple(live.values()), stale, tuple(unfollowed))
+
+
+def _cascaded_words(
+    live: Iterable[managers.PackageArg], names: Iterable[str], needs: Mapping[str, frozenset[str]]
+) -> list[str]:
+    """The words installed that a removal of names with what depends on them takes (`apk del
+    -r`, `pacman -Rc`), and the `apk add --virtual` groups of those: the group's package
+    depends on each of its words, so it goes too, with its other words."""
+    removed = set(names)
+    taken = [w for w in live if needs.get(w.name, frozenset()) & removed]
+    return [w.name for w in taken] + list(dict.fromkeys(w.group for w in taken if w.group))
 
 
 def joint_requests(

@@ -296,7 +296,25 @@ class StageWork:
         )
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
+        if manager.snapshot_on_request:
+            # Snapshots that expire (dnf's composes) only when --snapshot asks for them, or the
+            # stage already has one: otherwise the manager resolves from what is served now.
+            asked = self.options.snapshot is not None or (old is not None and old.step == "exact")
+            snapshot = snapshot if asked else ""
         removals = stage_removals(self.target.parsed, plan, manager, parent)
+        if removals.unfollowed:
+            # `apk del -r`, `pacman -Rc`: the words installed before it that need its names go.
+            needs = await self._needs(plan, manager, snapshot, joint_requests(parent, requests))
+            removals = stage_removals(self.target.parsed, plan, manager, parent, needs)
+        if removals.unfollowed:
+            names = " ".join(sorted(removals.after.cascaded))
+            note = (
+                f"{manager.name} removes what depends on {names}:"
+                f" not followed for {', '.join(removals.unfollowed)}, whose dependencies are not"
+                " known; stages FROM this one may count them as installed"
+            )
+            notes.append(f"{where}: {note}")
+            stage_notes.append(note)
         if not requests and not upgrade and not manager.snapshots:
             stage = LockedStage(
                 label, package_manager=manager.name, notes=tuple(stage_notes), unpinned=detached
@@ -308,11 +326,6 @@ class StageWork:
         words = joint_requests(parent, requests)
         upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
-        if manager.snapshot_on_request:
-            # Snapshots that expire (dnf's composes) only when --snapshot asks for them, or the
-            # stage already has one: otherwise the manager resolves from what is served now.
-            asked = self.options.snapshot is not None or (old is not None and old.step == "exact")
-            snapshot = snapshot if asked else ""
         if (
             old is not None
             and not (parent is not None and parent.fresh)
@@ -404,6 +417,33 @@ class StageWork:
         installed = self._installed(manager, words, parent, stage, upgrade, True)
         return stage, list(dict.fromkeys(notes)), self._passed_on(manager, installed, removals)
 
+    async def _needs(
+        self,
+        plan: reproducible.StagePlan,
+        manager: managers.Manager,
+        snapshot: str,
+        words: Sequence[managers.PackageArg],
+    ) -> dict[str, frozenset[str]]:
+        """Each word -> the names it needs down its dependencies, on every platform of the
+        stage; a word is left out where a platform cannot say (resolve() then says why)."""
+        requires = manager.requires
+        if requires is None:
+            return {}
+        found: dict[str, frozenset[str]] | None = None
+        mirrors = self.options.snapshot_mirrors
+        images = await self.stage_images(plan.stage, manager.reads_every_layer)
+        for platform, image in images.items():
+            config = self._configure(plan, manager, platform, image, {})
+            if isinstance(config, str):
+                return {}
+            source = managers.Source(self.session.mirror.fetch, config, mirrors)
+            try:
+                each = await requires(source, words, managers.Mode(snapshot))
+            except (MirrorError, PackageError):
+                return {}
+            found = each if found is None else {w: found[w] | each[w] for w in found.keys() & each}
+        return found or {}
+
     @staticmethod
     async def _parents_records(
         manager: managers.Manager,
@@ -416,8 +456,10 @@ class StageWork:
         locks' records, or resolved again once a removal took some of their words away."""
         if parent is None:
             return ()
-        # `pacman -R` of a word: its dependencies stay installed.
+        # `pacman -R` of a word: its dependencies stay installed. What the stage removed before
+        # its last install is gone (`pacman -Rc` of a dependency): fetched again where needed.
         left = {r.name for r in removals.before.left}
+        left |= removals.before.names - parent.removed.names
         if parent.packages is not None and not removals.stale:
             return tuple(p for p in parent.packages if p.name not in left)
         # As the parents left the image: their removals, not this stage's.
@@ -435,7 +477,9 @@ class StageWork:
             return installed
         if installed is None:
             installed = Installed(manager.name, (), (), False, False)
+        # What went after the stage's last install is gone from its records too.
         left = {r.name for r in removals.after.left}
+        left |= removals.after.names - removals.before.names
         packages = installed.packages
         if packages is not None and not removals.stale:
             packages = tuple(p for p in packages if p.name not in left)

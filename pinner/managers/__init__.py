@@ -154,6 +154,10 @@ class Resolved(NamedTuple):
     rebuildable: bool = False
 
 
+# requires(source, words, mode) -> each word's name -> what its packages need (Manager.requires).
+Requires = Callable[[Source, Sequence[PackageArg], Mode], Awaitable[dict[str, frozenset[str]]]]
+
+
 class Manager(Protocol):
     """One package manager, as the engine, the rewrite, the lock reader and check use it."""
 
@@ -217,6 +221,12 @@ class Manager(Protocol):
     def step_unserved(self) -> Callable[[Source, str], Awaitable[list[str]]] | None:
         """For a stage with the step, one line per thing its text names that is gone (an
         expired compose), asked instead of unserved(); None where the step does not expire."""
+
+    @property
+    def requires(self) -> Requires | None:
+        """For a manager that follows `apk del -r` or `pacman -Rc` to the words installed before
+        it: each word's name -> the names, and names provided, its packages need down their
+        dependencies on the source's image (words it cannot say are left out); None otherwise."""
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> ImageConfig | str:
         """The image's own configuration from its files (absolute path -> bytes), or why not;

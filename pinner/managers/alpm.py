@@ -446,6 +446,33 @@ def after_removal(
     return left
 
 
+def needs(packages: Sequence[Package], words: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Each word -> the names, and names provided, of the packages it needs down its dependencies.
+
+    `pacman -Rc NAME` takes the installed packages that need NAME, and those that need these in
+    turn (libalpm's cascade): a word goes when NAME is among its needs. Each dependency is met by
+    the first of packages that satisfies it (the word's resolution first, then the installed
+    ones); a word no package meets is left out (its needs are unknown).
+    """
+    found: dict[str, frozenset[str]] = {}
+    for word in words:
+        depend = parse_depend(word)
+        queue = [depend] if depend is not None else []
+        names: set[str] = set()
+        seen: set[str] = set()
+        while queue:
+            wanted = queue.pop()
+            package = next((p for p in packages if p.satisfies(wanted)), None)
+            if package is None or package.name in seen:
+                continue
+            seen.add(package.name)
+            names.update((package.name, *(p.name for p in package.provides)))
+            queue += package.depends
+        if names:
+            found[word] = frozenset(names)
+    return found
+
+
 def _unneeded(installed: Sequence[Package]) -> list[Package]:
     """The packages installed as dependencies that no other installed package needs."""
     return [

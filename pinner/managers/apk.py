@@ -547,6 +547,39 @@ def after_removal(
             del gone[name]
 
 
+def needs(entries: Sequence[Entry], words: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Each word -> the names, and names provided, of the packages it needs down its dependencies.
+
+    `apk del -r NAME` takes every installed package with a dependency NAME's package meets, and
+    in turn those that depend on these (apk-tools' app_del.c delete_pkg walks reverse
+    dependencies): a word goes when NAME is among its needs. Each name is met by the first of
+    entries holding it (the word's closure first, then the installed database), as apk keeps
+    one provider; a word no entry holds is left out (its needs are unknown).
+    """
+    holders: dict[str, Entry] = {}
+    for entry in entries:
+        holders.setdefault(entry.name, entry)
+    for entry in entries:
+        for name in _provided(entry):
+            holders.setdefault(name, entry)
+    found: dict[str, frozenset[str]] = {}
+    for word in words:
+        if word not in holders:
+            continue
+        names: set[str] = set()
+        seen: set[str] = set()
+        queue = [word]
+        while queue:
+            held = holders.get(queue.pop())
+            if held is None or held.name in seen:
+                continue
+            seen.add(held.name)
+            names.update((held.name, *_provided(held)))
+            queue += [d[0] for d in map(_dependency, held.depends) if not d[3]]
+        found[word] = frozenset(names)
+    return found
+
+
 def _reached(entries: Sequence[Entry], roots: Iterable[str]) -> set[str]:
     """The installed packages the names in roots need, down their dependencies, with the
     install_if packages whose conditions those meet (as ssl_client comes with busybox)."""
@@ -847,6 +880,15 @@ def closure(
     return list(chosen.values()), missing, notes
 
 
+def _by_repositories(requests: Iterable[PackageArg]) -> dict[tuple[str, ...], list[PackageArg]]:
+    """The words by the repositories their command adds: an `apk add --repository` command's
+    words resolve with its repositories too."""
+    groups: dict[tuple[str, ...], list[PackageArg]] = {}
+    for request in requests:
+        groups.setdefault(request.repositories, []).append(request)
+    return groups
+
+
 def _filename(entry: Entry, arch: str, tail: str) -> str:
     apk = f"{entry.name}-{entry.version}.apk"
     return f"{tail}/{arch}/{apk}" if tail else apk
@@ -960,12 +1002,6 @@ class Apk:
         removed = mode.removed
         if removed.names:
             installed = after_removal(config.entries, removed.names, config.world, removed.cascaded)
-            if removed.cascaded:
-                notes.append(
-                    f"apk del -r {' '.join(sorted(removed.cascaded))}: the base image's packages"
-                    " that depend on it are followed; words installed before it that depend on it"
-                    " are not, and may be recorded though the build removes them"
-                )
             # A word naming a base package the removal left without a reason to stay: apk
             # keeps the base image's build if the word came first, else installs the branch's.
             gone = {e.name for e in config.entries if e.name not in installed} - removed.names
@@ -980,11 +1016,7 @@ class Apk:
             installed = {k: v for k, v in installed.items() if k not in stale}
             named = {w.name for w in wanted}
             wanted += [PackageArg(e.name, None, 0, 0) for e in newer if e.name not in named]
-        # Words an `apk add --repository` names resolve with that command's repositories too.
-        groups: dict[tuple[str, ...], list[PackageArg]] = {}
-        for request in wanted:
-            groups.setdefault(request.repositories, []).append(request)
-        for extra, group in groups.items():
+        for extra, group in _by_repositories(wanted).items():
             universe = await self._universe(fetch, config, mirrors, extra)
             found, lacking, said = closure(universe, installed, group)
             entries += [e for e in found if e.name not in {x.name for x in entries}]
@@ -1046,6 +1078,18 @@ class Apk:
                 f" by {config.branch or 'the repositories'} (it serves {now}); run pinner update"
             )
         return lines
+
+    async def requires(
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
+    ) -> dict[str, frozenset[str]]:
+        fetch, image, mirrors = source
+        config = own(image, ApkConfig)
+        found: dict[str, frozenset[str]] = {}
+        for extra, group in _by_repositories(requests).items():
+            universe = await self._universe(fetch, config, mirrors, extra)
+            chosen, _, _ = closure(universe, config.installed, group)
+            found.update(needs([*chosen, *config.entries], [r.name for r in group]))
+        return found
 
     def step(
         self, config: ImageConfig, snapshot: str, mirrors: Mapping[str, str]

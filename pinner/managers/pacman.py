@@ -26,6 +26,7 @@ from pinner.managers.alpm import (
     Package,
     Repository,
     after_removal,
+    needs,
     parse_database,
     parse_depend,
     parse_desc,
@@ -609,17 +610,39 @@ class Pacman:
             self._databases[url] = Repository(name, packages)
         return self._databases[url]
 
+    async def _repositories(
+        self, source: managers.Source, names: Sequence[str], snapshot: str
+    ) -> list[Repository]:
+        """The snapshot's databases of the named repositories, for the source's architecture."""
+        arch = own(source.config, PacmanConfig).architecture
+        return [
+            await self._repository(source.fetch, name, arch, snapshot, source.mirrors)
+            for name in names
+        ]
+
+    async def requires(
+        self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
+    ) -> dict[str, frozenset[str]]:
+        config = own(source.config, PacmanConfig)
+        pinned, _ = snapshot_repos(config)
+        repos = await self._repositories(source, pinned, mode.snapshot)
+        targets = [
+            (f"{r.repositories[0]}/" if r.repositories else "") + r.name + (r.constraint or "")
+            for r in requests
+            if not r.repositories or r.repositories[0] in pinned
+        ]
+        found = resolve(repos, targets, config.installed)
+        # What the words' resolution fetches meets a dependency first, then what is installed.
+        packages = [p for _, p in found.packages] + list(config.installed)
+        return needs(packages, [r.name for r in requests])
+
     async def resolve(
         self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
     ) -> Resolved:
-        fetch, image, mirrors = source
         snapshot, upgrade = mode.snapshot, mode.upgrade
-        config = own(image, PacmanConfig)
+        config = own(source.config, PacmanConfig)
         pinned, notes = snapshot_repos(config)
-        repos = [
-            await self._repository(fetch, name, config.architecture, snapshot, mirrors)
-            for name in pinned
-        ]
+        repos = await self._repositories(source, pinned, snapshot)
         day = archive_day(snapshot)
         targets: dict[str, PackageArg] = {}
         needed: set[str] = set()
@@ -647,11 +670,6 @@ class Pacman:
         installed = after_removal(
             config.installed, removed.names, removed.cascaded, removed.recursive, removed.orphans
         )
-        if removed.cascaded:
-            notes.append(
-                f"pacman -Rc {' '.join(sorted(removed.cascaded))}: the base image's packages that"
-                " need it are followed; words installed before it that need it are not"
-            )
         found = resolve(
             repos, targets, installed, upgrade=upgrade, ignore=config.ignore, needed=needed
         )

@@ -213,6 +213,7 @@ class Rpm:
     copied_paths = CONFIG_PATHS
     step_paths = ()
     removes = None
+    requires = None
 
     def __init__(self) -> None:
         # A repository's primary is read once per content (repomd.xml names it by checksum).

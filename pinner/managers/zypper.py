@@ -486,6 +486,7 @@ class Zypper:
     copied_paths = (REPOS_DIR,)
     step_paths = ()
     removes = None
+    requires = None
     step_unserved = None
 
     def __init__(self) -> None:

@@ -643,3 +643,47 @@ def test_del_rdepends_takes_what_depends_on_the_names_too() -> None:
         "zlib",
         "ca-certificates-bundle",
     }
+
+
+def _entry(name: str, depends: str = "", provides: str = "") -> apk.Entry:
+    return apk.Entry(
+        name, "1.0-r0", "aarch64", "", tuple(depends.split()), tuple(provides.split()), (), 0
+    )
+
+
+def test_needs_are_what_del_r_walks_back_from_a_name() -> None:
+    """apk-tools' del -r (app_del.c delete_pkg) takes each installed package with a dependency
+    the removed one meets, by name or by what it provides, then those that depend on these:
+    a package goes exactly when the removed name is among its needs."""
+    entries = [
+        _entry("musl", provides="so:libc.musl-aarch64.so.1=1"),
+        _entry("libfoo", "so:libc.musl-aarch64.so.1", "so:libfoo.so.1=1"),
+        _entry("app", "so:libfoo.so.1 /bin/sh"),
+        _entry("tool", "app>=1.0"),
+        _entry("other", "musl !app"),
+    ]
+    every = [e.name for e in entries]
+    needs = apk.needs(entries, [*every, "so:libfoo.so.1", "absent"])
+    assert needs["tool"] == {
+        "tool",
+        "app",
+        "libfoo",
+        "so:libfoo.so.1",
+        "musl",
+        "so:libc.musl-aarch64.so.1",
+    }
+    # A conflict (!app) is no dependency; a word no package meets is unknown.
+    assert needs["other"] == {"other", "musl", "so:libc.musl-aarch64.so.1"}
+    assert needs["so:libfoo.so.1"] == needs["libfoo"]
+    assert "absent" not in needs
+    for name in every:
+        walked = set(every) - set(apk.after_removal(entries, [name], None, [name]))
+        assert walked == {n for n in every if name in needs[n]}, name
+    # On the real 3.16 database too, for every installed package.
+    names = [e.name for e in INSTALLED_316]
+    real = apk.needs(INSTALLED_316, names)
+    for name in names:
+        # The name itself stays where install_if keeps it (ssl_client): the walk is the rest.
+        walked = set(names) - set(apk.after_removal(INSTALLED_316, [name], None, [name]))
+        assert walked - {name} == {n for n in names if name in real[n]} - {name}, name
+    assert sum(len(v) for v in real.values()) > 2 * len(names)

@@ -758,6 +758,9 @@ def test_cascade_removes_what_real_pacman_removes(
     every = {p.name for p in installed}
     left = alpm.after_removal(_local(installed), {target}, {target})
     assert sorted(printed) == sorted(every - {p.name for p in left})
+    # alpm.needs, which follows -Rc to the words installed before it, takes the same packages.
+    needs = alpm.needs(_local(installed), every)
+    assert sorted(printed) == sorted(n for n in every if target in needs[n])
     # Without -c, the target alone goes.
     assert every - {p.name for p in alpm.after_removal(_local(installed), {target})} == {target}
     assert len(printed) > 1 or target == "zsh"

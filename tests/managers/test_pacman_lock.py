@@ -352,7 +352,7 @@ def test_a_dependency_removed_upstream_is_fetched_again(
         (
             "pacman -S --noconfirm git zsh && pacman -R --noconfirm git"
             " && pacman -Rns --noconfirm $(pacman -Qtdq)",
-            "git",
+            "pacman -S --noconfirm git",
             [
                 ("bash", "5.2.026-2"),
                 ("curl", "8.10.1-1"),
@@ -365,13 +365,13 @@ def test_a_dependency_removed_upstream_is_fetched_again(
         # needs it fetched again.
         (
             "pacman -Rs --noconfirm bash openssl",
-            "zsh",
+            "pacman -S --noconfirm zsh",
             [("glibc", "2.40-1"), ("zsh", "5.9-1")],
         ),
         # -Rc glibc takes the image's bash and openssl, which need it: git needs both again.
         (
             "pacman -Rc --noconfirm glibc",
-            "git",
+            "pacman -S --noconfirm git",
             [
                 ("bash", "5.2.026-2"),
                 ("curl", "8.10.1-1"),
@@ -381,8 +381,36 @@ def test_a_dependency_removed_upstream_is_fetched_again(
                 ("perl", "5.40.0-1"),
             ],
         ),
+        # -Rc curl takes git, a word that needs it, and leaves perl (no -s): git needs curl
+        # fetched again, and git itself, not the parent's record of them.
+        (
+            "pacman -S --noconfirm git zsh && pacman -Rc --noconfirm curl",
+            "pacman -S --noconfirm git",
+            [("curl", "8.10.1-1"), ("git", "2.47.0-1")],
+        ),
+        # In the stage FROM it: -Rc openssl takes the parent's curl, which needs it; zsh does
+        # not need openssl, which is not fetched again.
+        (
+            "pacman -S --noconfirm curl",
+            "pacman -Rc --noconfirm openssl && pacman -S --noconfirm zsh",
+            [("zsh", "5.9-1")],
+        ),
+        # -Rc curl takes the parent's git with it; git installed again needs curl fetched again
+        # (perl stayed).
+        (
+            "pacman -S --noconfirm git",
+            "pacman -Rc --noconfirm curl && pacman -S --noconfirm git",
+            [("curl", "8.10.1-1"), ("git", "2.47.0-1")],
+        ),
     ],
-    ids=["orphans", "recursive", "cascade"],
+    ids=[
+        "orphans",
+        "recursive",
+        "cascade",
+        "cascade-words",
+        "cascade-parents-words",
+        "cascade-then-again",
+    ],
 )
 def test_orphans_and_cascades_removed_upstream_are_fetched_again(
     capsys: pytest.CaptureFixture[str],
@@ -395,10 +423,7 @@ def test_orphans_and_cascades_removed_upstream_are_fetched_again(
 ) -> None:
     served, _ = archive
     dockerfile = env / "Dockerfile"
-    dockerfile.write_text(
-        f"FROM archlinux:base AS base\nRUN {parent}\n\nFROM base\n"
-        f"RUN pacman -S --noconfirm {child}\n"
-    )
+    dockerfile.write_text(f"FROM archlinux:base AS base\nRUN {parent}\n\nFROM base\nRUN {child}\n")
     code, _, err = _pinner(
         capsys, hub, served, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
     )
@@ -406,6 +431,7 @@ def test_orphans_and_cascades_removed_upstream_are_fetched_again(
     assert run_errors(dockerfile.read_text()) == []
     _, last = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert [(p.name, p.version) for p in last.packages] == expected
+    assert not any("not followed" in note for note in last.notes)
 
 
 @pytest.mark.parametrize(

@@ -35,15 +35,13 @@ import re
 import tarfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import IO, Literal, NamedTuple, get_args
 
 import zstandard
 
 from pinner.apt import sourceslist
 from pinner.errors import PinnerError
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from pinner.imagefiles import ChunkStream
 
 
 class BaseImageError(PinnerError):
@@ -299,29 +297,6 @@ def _on_the_way(path: str) -> bool:
     return ancestors is not None and ancestors.fullmatch(path) is not None
 
 
-class _ChunkStream(io.RawIOBase):
-    """A read-only raw file over an iterator of byte chunks, for tarfile's stream mode."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._rest = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        while not self._rest:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._rest = memoryview(chunk)
-        out = memoryview(buffer).cast("B")
-        n = min(len(out), len(self._rest))
-        out[:n] = self._rest[:n]
-        self._rest = self._rest[n:]
-        return n
-
-
 def _read_capped(path: str, handle: IO[bytes]) -> bytes:
     limit = MAX_DATABASE if path.endswith(_DATABASES) else MAX_FILE
     data = handle.read(limit + 1)
@@ -354,7 +329,7 @@ def _apt_stanza(handle: IO[bytes]) -> bytes:
 def scan_layer(chunks: Iterable[bytes]) -> Entries:
     """The wanted files, their symlinks and the whiteouts of a layer tar (plain, gzip, bzip2, xz,
     zstd)."""
-    buffered = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK)
+    buffered = io.BufferedReader(ChunkStream(chunks), buffer_size=CHUNK)
     head = buffered.peek(4)[:4]
     if not head:
         return {}

@@ -107,29 +107,21 @@ class LayerScan(NamedTuple):
     opaques: frozenset[str]
 
 
-class _Counted(io.RawIOBase):
-    """A raw file over chunks that hashes and counts them, refusing more than `limit` bytes."""
+class ChunkStream(io.RawIOBase):
+    """A read-only raw file over an iterator of byte chunks, for tarfile's stream mode."""
 
-    def __init__(self, chunks: Iterable[bytes], limit: int, what: str) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
         self._rest = memoryview(b"")
-        self.sha = hashlib.sha256()
-        self.count = 0
-        self.limit = limit
-        self.what = what
 
     def readable(self) -> bool:
         return True
 
     def _next(self) -> bool:
+        """Take the next chunk as the bytes to read; False at the end."""
         chunk = next(self._chunks, None)
         if chunk is None:
             return False
-        self.count += len(chunk)
-        if self.count > self.limit:
-            self._chunks = iter(())  # over the limit: nothing more is read, drain() fails too
-            raise LayerError(self.what.format(limit=self.limit))
-        self.sha.update(chunk)
         self._rest = memoryview(chunk)
         return True
 
@@ -142,6 +134,28 @@ class _Counted(io.RawIOBase):
         out[:n] = self._rest[:n]
         self._rest = self._rest[n:]
         return n
+
+
+class _Counted(ChunkStream):
+    """A raw file over chunks that hashes and counts them, refusing more than `limit` bytes."""
+
+    def __init__(self, chunks: Iterable[bytes], limit: int, what: str) -> None:
+        super().__init__(chunks)
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self.limit = limit
+        self.what = what
+
+    def _next(self) -> bool:
+        if not super()._next():
+            return False
+        self.count += len(self._rest)
+        if self.count > self.limit:
+            self._chunks = iter(())  # over the limit: nothing more is read, drain() fails too
+            self._rest = memoryview(b"")
+            raise LayerError(self.what.format(limit=self.limit))
+        self.sha.update(self._rest)
+        return True
 
     def drain(self) -> None:
         """Read to the end, so the hash covers every byte."""

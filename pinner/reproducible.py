@@ -6,6 +6,7 @@ this module inserts (the `# syntax=` directive) are pinned like the user's own.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -165,12 +166,6 @@ def writes_sources(parsed: Dockerfile, plan: StagePlan) -> int | None:
     return None
 
 
-def step_text(distro: sources.Distro, timestamp: str, lines: Sequence[str], escape: str) -> str:
-    """The exact step: marker comment and RUN, joined by "\n", with no final newline."""
-    body = f" {escape}\n    ".join(lines)
-    return f"{sources.MARKER_PREFIX} {distro} {timestamp}\nRUN {body}"
-
-
 def find_step(parsed: Dockerfile, stage: Stage) -> sources.SnapshotStep | None:
     """pinner's snapshot step within a stage's lines, if there is one."""
     first = stage.instructions[0].line - 1
@@ -310,12 +305,6 @@ def find_manager_step(parsed: Dockerfile, stage: Stage) -> ManagerStep | None:
     return None
 
 
-def manager_step_text(manager: str, snapshot: str, lines: Sequence[str], escape: str) -> str:
-    """A manager's step: marker comment and RUN, joined by "\n", with no final newline."""
-    body = f" {escape}\n    ".join(lines)
-    return f"# pinner: {manager} snapshot {snapshot}\nRUN {body}"
-
-
 def _inherits_manager(parsed: Dockerfile, plan: StagePlan) -> bool:
     """Whether a parent stage runs the same manager, so it holds the step this stage builds on."""
     by_label = {p.stage.label: p for p in plans(parsed)}
@@ -337,10 +326,9 @@ def _manager_step_edits(
         return []  # no step derived in this run (the lock answered) or the parent's holds
     text = parsed.text
     lines = text.split("\n")
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
-    new_step = manager_step_text(manager, rewrite.snapshot, lines_, parsed.escape)
+    offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
+    marker = f"# pinner: {manager} snapshot {rewrite.snapshot}"
+    new_step = sources.step_text(marker, lines_, parsed.escape)
     run = plan.manager_runs[0]
     step = find_manager_step(parsed, plan.stage)
     edits = []
@@ -546,20 +534,16 @@ def _step_edits(
     lines = text.split("\n")
     step = find_step(parsed, plan.stage)
     run = plan.apt_runs[0]
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line) + 1)
+    offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
     edits = []
     which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
     derived = plan.stage.label in rewrite.steps
-    exact = rewrite.steps.get(plan.stage.label)
-    if exact is not None:
-        new_step = step_text(which, rewrite.snapshot, exact, escape)
-    else:
+    script: Sequence[str] | None = rewrite.steps.get(plan.stage.label)
+    if script is None:
         mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
-        new_step = sources.snapshot_run_line(
-            which, rewrite.snapshot, mirrors=mirrors, escape=escape
-        )
+        script = sources.script_lines(which, rewrite.snapshot, mirrors)
+    marker = f"{sources.MARKER_PREFIX} {which} {rewrite.snapshot}"
+    new_step = sources.step_text(marker, script, escape)
     if step is not None and step.start < run.line - 1:
         old = "\n".join(lines[step.start : step.end])
         if not derived:

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from pinner.apt.sources import Distro, snapshot_run_line
+from pinner.apt.sources import MARKER_PREFIX, Distro, script_lines, step_text
 
 # An absolute path a step names under /etc or /var: it starts a word, or follows a redirection.
 _IMAGE_PATH = re.compile(r"(?<=[\s>])/(?=(?:etc|var)/)")
@@ -19,6 +19,14 @@ def under_root(script: str, root: Path | str) -> str:
     """script with every /etc/... and /var/... path it names moved below root."""
     prefix = shlex.quote(str(root))
     return _IMAGE_PATH.sub(lambda _: prefix + "/", script)
+
+
+def snapshot_run_line(
+    distro: Distro, timestamp: str, *, mirrors: Mapping[str, str] | None = None, escape: str = "\\"
+) -> str:
+    """The generic snapshot step as pinner writes it: marker comment and RUN, no final newline."""
+    marker = f"{MARKER_PREFIX} {distro} {timestamp}"
+    return step_text(marker, script_lines(distro, timestamp, mirrors), escape)
 
 
 def snapshot_script(

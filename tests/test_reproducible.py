@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 import shell_syntax
+from image_root import snapshot_run_line
 
 from pinner import dockerfile, reproducible
 from pinner.apt import sources
@@ -38,7 +39,7 @@ def step(
 ) -> str:
     """The marker and snapshot RUN as pinner inserts them, with its line break after."""
     mirrors = {"debian": mirror} if mirror else None
-    run = sources.snapshot_run_line(distro, ts, mirrors=mirrors, escape=escape)
+    run = snapshot_run_line(distro, ts, mirrors=mirrors, escape=escape)
     return nl.join(run.split("\n")) + nl
 
 

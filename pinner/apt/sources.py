@@ -196,7 +196,7 @@ def _host(url: str) -> str:
     return url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
 
 
-def _script_lines(distro: Distro, timestamp: str, mirrors: Mapping[str, str] | None) -> list[str]:
+def script_lines(distro: Distro, timestamp: str, mirrors: Mapping[str, str] | None) -> list[str]:
     """The step as lines that stay valid sh when joined by spaces or by line continuations."""
     _check_distro(distro)
     _check_timestamp(timestamp)
@@ -224,16 +224,11 @@ def _script_lines(distro: Distro, timestamp: str, mirrors: Mapping[str, str] | N
     return lines
 
 
-def snapshot_run_line(
-    distro: Distro,
-    timestamp: str,
-    *,
-    mirrors: Mapping[str, str] | None = None,
-    escape: str = "\\",
-) -> str:
-    """The marker comment and RUN instruction, joined by "\\n", with no final newline."""
-    body = f" {escape}\n    ".join(_script_lines(distro, timestamp, mirrors))
-    return f"{MARKER_PREFIX} {distro} {timestamp}\nRUN {body}"
+def step_text(marker: str, lines: Sequence[str], escape: str) -> str:
+    """A snapshot step (apt's or a manager's): its marker comment and a RUN of lines, joined by
+    "\\n", with no final newline."""
+    body = f" {escape}\n    ".join(lines)
+    return f"{marker}\nRUN {body}"
 
 
 def _continues(line: str, escape: str) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from image_root import snapshot_run_line
 
 from pinner.apt.added import AddedSource, added_sources, copied_sources
-from pinner.apt.sources import snapshot_run_line
 
 PGDG = "http://apt.postgresql.org/pub/repos/apt/"
 DOCKER = "https://download.docker.com/linux/debian"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from image_root import chroot, snapshot_script, under_root
+from image_root import chroot, snapshot_run_line, snapshot_script, under_root
 
 from pinner.apt.sources import (
     CA_BUNDLE,
@@ -26,7 +26,6 @@ from pinner.apt.sources import (
     find_marker,
     find_markers,
     needs_cleanup,
-    snapshot_run_line,
     update_timestamp,
 )
 

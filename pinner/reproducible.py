@@ -575,14 +575,9 @@ class Rewritten(NamedTuple):
     uses: tuple[ImageUse, ...] | None
 
 
-def rewrite_text(parsed: Dockerfile, rewrite: Rewrite) -> tuple[str, list[str]]:
-    """The whole reproducibility rewrite of one Dockerfile, and notes for the user."""
-    edits, _, notes = _rewrite_edits(parsed, rewrite)
-    return apply_edits(parsed.text, edits), notes
-
-
 def rewritten(parsed: Dockerfile, rewrite: Rewrite) -> Rewritten:
-    """rewrite_text, with the image uses of the new text taken from parsed where they can be."""
+    """The whole reproducibility rewrite of one Dockerfile, with notes for the user and the image
+    uses of the new text, taken from parsed where they can be."""
     edits, syntax, notes = _rewrite_edits(parsed, rewrite)
     text = apply_edits(parsed.text, edits)
     if text == parsed.text:

@@ -1,5 +1,5 @@
 """A Dockerfile and its lock as `pinner lock --snapshot TS` writes them, made offline with the same
-pure functions the engine runs (rewrite_text, pin, render); digests are made up.
+pure functions the engine runs (rewritten, pin, render); digests are made up.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def write_locked(
     """Write text and its lock as `pinner lock --snapshot TS` would, digests made up."""
     path = folder / "Dockerfile"
     rewrite = reproducible.Rewrite(TS, EPOCH, {s.stage: s.distro for s in stages}, {}, {})
-    new, _ = reproducible.rewrite_text(dockerfile.parse(text, str(path)), rewrite)
+    new = reproducible.rewritten(dockerfile.parse(text, str(path)), rewrite).text
     parsed = dockerfile.parse(new, str(path))
     resolved = {}
     for use in parsed.uses:

@@ -175,7 +175,7 @@ def lock(text: str, old: Lock) -> Locked:
     """What `pinner lock` writes for text, with the fake resolver."""
     parsed = dockerfile.parse(text, "Dockerfile")
     stages = _stages(parsed)
-    new, notes = reproducible.rewrite_text(parsed, _rewrite(stages))
+    new, notes, _ = reproducible.rewritten(parsed, _rewrite(stages))
     reparsed = dockerfile.parse(new, "Dockerfile")
     resolved = {}
     for use in reparsed.uses:

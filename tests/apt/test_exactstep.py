@@ -346,7 +346,7 @@ def locked_text(path: Path) -> tuple[str, int]:
         if plan.needs_step:
             steps[plan.stage.label] = derive(case).lines
     rewrite = reproducible.Rewrite(TS, 1735787045, distros, {}, {}, steps=steps)
-    text, _ = reproducible.rewrite_text(parsed, rewrite)
+    text = reproducible.rewritten(parsed, rewrite).text
     return text, len(steps)
 
 

@@ -1,7 +1,7 @@
 """`pinner check`'s reproducibility findings: snapshot steps, packages and SOURCE_DATE_EPOCH.
 
 Each case starts from a Dockerfile and lock as `pinner lock` writes them, made offline with the
-same pure functions the engine runs (rewrite_text, pin, render), then changes one thing.
+same pure functions the engine runs (rewritten, pin, render), then changes one thing.
 """
 
 from __future__ import annotations

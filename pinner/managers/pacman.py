@@ -33,6 +33,7 @@ from pinner.managers.alpm import (
     resolve,
     valid_fields,
 )
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
 from pinner.output import untrusted
 
 ARCHIVE = "https://archive.archlinux.org/repos"
@@ -459,26 +460,31 @@ def _empties_cache(invocation: Invocation, run_text: str) -> bool:
     return _YES_PIPE.search(run_text[: invocation.start]) is not None
 
 
+# pacman's cache (one cached file stands for all), and what each transaction leaves that differs
+# from build to build: its log, with times, and ldconfig's cache (libalpm runs ldconfig after
+# each transaction), as real pacman shows (tests/managers/test_pacman_leftovers.py).
+_CACHE_FILES = Leftover(f"{CACHE}/*", (f"{CACHE}/app-1.0-1-x86_64.pkg.tar.zst",))
+_LEFTOVERS = (Leftover("/var/log/pacman.log", ("/var/log/pacman.log",)), LDCONFIG)
+
+
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
-    """What to append to a RUN that installs with pacman and leaves its cache; None if nothing."""
+    """What to append to a RUN that installs with pacman and leaves its cache, its log or
+    ldconfig's cache; None if nothing."""
     found = pacman_commands(run_text, escape=escape)
     if not any(command.installs or command.operation == "U" for command in found):
         return None
-    if _CACHE_MOUNT.search(run_text):
-        return None
-    cleans = False
-    removed: list[str] = []
-    for invocation in run_invocations(run_text, escape):
+    cleans = _CACHE_MOUNT.search(run_text) is not None
+    invocations = run_invocations(run_text, escape)
+    last = 0  # each pacman command may log: only an rm after the last one removes the log
+    for index, invocation in enumerate(invocations):
         args = " ".join(word.text for word in invocation.args)
         if invocation.program == "pacman":
+            last = index
             cleans = cleans or _empties_cache(invocation, run_text)
-        elif invocation.program == "rm":
-            removed += [word.text for word in invocation.args]
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package
-    if not cleans and not any(path.startswith(CACHE) for path in removed):
-        return f"rm -rf {CACHE}/*"
-    return None
+    cache = [] if cleans else left([_CACHE_FILES], removed_paths(invocations))
+    return " && ".join(rm(cache + left(_LEFTOVERS, removed_paths(invocations[last:])))) or None
 
 
 def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:

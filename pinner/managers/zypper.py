@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
+from pinner.apt.sources import covers
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
 from pinner.managers import (
@@ -29,6 +30,7 @@ from pinner.managers import (
     zyppconf,
 )
 from pinner.managers import repodata as rd
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Choice, Missing, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
@@ -183,21 +185,36 @@ def zypper_commands(run_text: str, *, escape: str = "\\") -> tuple[ZypperCommand
     return tuple(found)
 
 
+# What an install leaves that differs from build to build: zypper's log and libzypp's history,
+# with times (as real zypper shows, tests/managers/test_zypper_leftovers.py), the random id
+# libzypp writes where the image has none (TargetImpl::createAnonymousId, on root / only), and
+# ldconfig's cache.
+_LEFTOVERS = (
+    Leftover("/var/log/zypp*", ("/var/log/zypper.log", "/var/log/zypp/history")),
+    Leftover("/var/lib/zypp/AnonymousUniqueId", ("/var/lib/zypp/AnonymousUniqueId",)),
+    LDCONFIG,
+)
+
+
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
-    """`zypper clean -a` for a RUN that installs and leaves zypper's caches; None if nothing."""
+    """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
+    and leaves them; None if nothing."""
     found = zypper_commands(run_text, escape=escape)
     if not any(command.installs for command in found):
         return None
-    if re.search(r"--mount=\S*target=/var/cache/zypp", run_text):
-        return None
-    cleans = any(command.verb == "clean" for command in found)
-    removed = any(
-        word.text.startswith(CACHE)
-        for invocation in run_invocations(run_text, escape)
-        if invocation.program == "rm"
-        for word in invocation.args
+    invocations = run_invocations(run_text, escape)
+    removed = removed_paths(invocations)
+    cleans = (
+        re.search(r"--mount=\S*target=/var/cache/zypp", run_text) is not None
+        or any(command.verb == "clean" for command in found)
+        or any(path.startswith(CACHE) or covers(path, CACHE) for path in removed)
     )
-    return None if cleans or removed else "zypper clean -a"
+    # Each zypper command logs: only an rm after the last one removes the logs.
+    last = max((i for i, run in enumerate(invocations) if run.program == "zypper"), default=0)
+    parts = ([] if cleans else ["zypper clean -a"]) + rm(
+        left(_LEFTOVERS, removed_paths(invocations[last:]))
+    )
+    return " && ".join(parts) or None
 
 
 def pin_word(name: str, version: str) -> str:

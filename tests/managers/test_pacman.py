@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shell_syntax
 from arch_repo import (
     Pkg,
     install_local,
@@ -294,31 +295,64 @@ def test_step_refuses_mirror_it_cannot_quote(url: str) -> None:
         pacman.step("20261201T101500Z", {"arch": url})
 
 
+AUX = "/var/cache/ldconfig/aux-cache"
+LEFT = f"/var/log/pacman.log {AUX}"
 CLEANUPS = [
-    ("pacman -Syu --noconfirm git", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -Syu --noconfirm git", f"rm -rf /var/cache/pacman/pkg/* {LEFT}"),
     # Real pacman keeps every cached file for -Scc --noconfirm (its [y/N] default) and on an empty
     # stdin, and the installed packages' files for -Sc; only `yes | pacman -Scc` empties it.
-    ("pacman -S --noconfirm git && pacman -Scc --noconfirm", "rm -rf /var/cache/pacman/pkg/*"),
-    ("pacman -S --noconfirm git && pacman -Sc --noconfirm", "rm -rf /var/cache/pacman/pkg/*"),
-    ("pacman -S --noconfirm git && pacman -Scc", "rm -rf /var/cache/pacman/pkg/*"),
-    ("pacman -S --noconfirm git && yes | pacman -Sc", "rm -rf /var/cache/pacman/pkg/*"),
-    ("pacman -S --noconfirm git && yes | pacman -Scc", None),
-    ("pacman -S --noconfirm git && yes | sudo pacman -S -c --clean", None),
-    ("pacman -S --noconfirm git && yes y | pacman --sync -cc", None),
-    ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", None),
-    ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", None),
+    (
+        "pacman -S --noconfirm git && pacman -Scc --noconfirm",
+        f"rm -rf /var/cache/pacman/pkg/* {LEFT}",
+    ),
+    (
+        "pacman -S --noconfirm git && pacman -Sc --noconfirm",
+        f"rm -rf /var/cache/pacman/pkg/* {LEFT}",
+    ),
+    ("pacman -S --noconfirm git && pacman -Scc", f"rm -rf /var/cache/pacman/pkg/* {LEFT}"),
+    ("pacman -S --noconfirm git && yes | pacman -Sc", f"rm -rf /var/cache/pacman/pkg/* {LEFT}"),
+    ("pacman -S --noconfirm git && yes | pacman -Scc", f"rm -rf {LEFT}"),
+    ("pacman -S --noconfirm git && yes | sudo pacman -S -c --clean", f"rm -rf {LEFT}"),
+    ("pacman -S --noconfirm git && yes y | pacman --sync -cc", f"rm -rf {LEFT}"),
+    ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", f"rm -rf {LEFT}"),
+    ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", f"rm -rf {LEFT}"),
     ("pacman -Ss git", None),
-    ("pacman -S --noconfirm git && paccache -rk0", None),
-    ("pacman -S --noconfirm git && paccache -r -k 0", None),
-    ("pacman -S --noconfirm git && paccache -rk1", "rm -rf /var/cache/pacman/pkg/*"),
+    ("pacman -S --noconfirm git && paccache -rk0", f"rm -rf {LEFT}"),
+    ("pacman -S --noconfirm git && paccache -r -k 0", f"rm -rf {LEFT}"),
+    # Each part is judged by the files pacman writes: folders, globs and parents count.
+    (f"pacman -S --noconfirm git && rm -rf /var/cache/pacman /var/log/* {AUX}", None),
+    (
+        "pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg /var/log /var/cache/ldconfig",
+        None,
+    ),
+    (
+        f"pacman -Syu --noconfirm git && rm -rf /var/cache/pacman/pkg/*.zst {AUX}",
+        "rm -rf /var/log/pacman.log",
+    ),
+    (
+        f"pacman -S --noconfirm git && rm -f /var/log/pacman.log {AUX}",
+        "rm -rf /var/cache/pacman/pkg/*",
+    ),
+    # pacman logs each command: an rm of its log before a later pacman does not count.
+    (
+        f"pacman -S --noconfirm git && rm -rf /var/log/pacman.log {AUX} && yes | pacman -Scc",
+        f"rm -rf {LEFT}",
+    ),
+    ("pacman -S --noconfirm git && paccache -rk1", f"rm -rf /var/cache/pacman/pkg/* {LEFT}"),
     ("apt-get install -y git", None),
-    ("pacman -U --noconfirm /tmp/foo-1-1-any.pkg.tar.zst", "rm -rf /var/cache/pacman/pkg/*"),
+    (
+        "pacman -U --noconfirm /tmp/foo-1-1-any.pkg.tar.zst",
+        f"rm -rf /var/cache/pacman/pkg/* {LEFT}",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
 def test_cleanup(run: str, expected: str | None) -> None:
     assert pacman.cleanup(run) == expected
+    if expected is not None:
+        assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
+        assert pacman.cleanup(f"{run} && {expected}") is None
 
 
 def test_include_glob_reads_files_in_order() -> None:

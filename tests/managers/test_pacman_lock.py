@@ -121,9 +121,12 @@ def test_lock_check_update(
     assert step in text
     # The cache cleanup where the RUN leaves the cache (`pacman -Scc --noconfirm` answers its
     # question "no"); nothing else in the RUNs changes.
-    assert "    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n" in text
     assert (
-        "RUN pacman -S --noconfirm curl extra/zsh \\\n    && rm -rf /var/cache/pacman/pkg/*\n"
+        "    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"
+        in text
+    )
+    assert (
+        "RUN pacman -S --noconfirm curl extra/zsh \\\n    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"
     ) in text
     assert text.count("rm -rf /var/cache/pacman/pkg/*") == 2
     assert run_errors(text) == []
@@ -217,7 +220,7 @@ def test_a_stage_naming_no_package_still_gets_the_step(
         "# pinner: pacman snapshot 20261201T101500Z\n"
         f"RUN echo 'Server = {served.url}/repos/2026/11/30/$repo/os/$arch'"
         " > /etc/pacman.d/mirrorlist\n"
-        "RUN pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n"
+        "RUN pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"
     ) in text
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
     # The upgrade is recorded: what pacman -Syu fetches from the day for the image's packages.
@@ -502,7 +505,7 @@ REAL_PATTERNS = {
         "      curl \\\n"
         "      git\n",
         [" && pacman -S --noconfirm --needed \\\n      curl \\\n      git \\\n"
-         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+         "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["curl", "git", "perl"],
     ),
     # Jeremy-Gstein/arch-dev Dockerfile: `pacman -Syyu`, then a list whose last continuation
@@ -514,7 +517,7 @@ REAL_PATTERNS = {
         "    zsh \\\n"
         "    curl \\ \n"
         "    && pacman -Scc --noconfirm\n",
-        ["    curl \\ \n    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n"],
+        ["    curl \\ \n    && pacman -Scc --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["curl", "openssl", "zsh"],
     ),
     # QubesOS's Arch example: the keyring initialised before the upgrade, in one RUN.
@@ -522,7 +525,7 @@ REAL_PATTERNS = {
         "FROM archlinux:base\n"
         "RUN pacman-key --init && pacman-key --populate && pacman -Syu --noconfirm curl\n",
         ["RUN pacman-key --init && pacman-key --populate && pacman -Syu --noconfirm curl \\\n"
-         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+         "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["curl", "openssl"],
     ),
     # A base-devel image's Dockerfile (makepkg refuses root): pacman run through sudo as the
@@ -538,7 +541,7 @@ REAL_PATTERNS = {
         "RUN sudo pacman -Rns --noconfirm $(pacman -Qtdq) || true\n",
         [
             " > /etc/pacman.d/mirrorlist\nUSER build\n",
-            "$(deps/get.sh run) git \\\n    && sudo rm -rf /var/cache/pacman/pkg/*\n",
+            "$(deps/get.sh run) git \\\n    && sudo rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n",
             "RUN sudo pacman -Rns --noconfirm $(pacman -Qtdq) || true\n",
         ],
         ["curl", "git", "openssl", "perl"],
@@ -552,9 +555,9 @@ REAL_PATTERNS = {
         "    pacman -Syu --noconfirm\n"
         "RUN pacman -S --noconfirm git && \\\n"
         "    pacman -Scc --noconfirm\n",
-        ["    pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/*\n",
+        ["    pacman -Syu --noconfirm \\\n    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n",
          "RUN pacman -S --noconfirm git && \\\n    pacman -Scc --noconfirm \\\n"
-         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+         "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["archlinux-keyring", "curl", "git", "openssl", "perl"],
     ),
     # u1and0's Arch images: orphans piped to xargs (not followed: the names are not known).
@@ -563,7 +566,7 @@ REAL_PATTERNS = {
         "RUN pacman -Syu --noconfirm curl &&\\\n"
         "    pacman -Qtdq | xargs -r pacman --noconfirm -Rcns\n",
         ["    pacman -Qtdq | xargs -r pacman --noconfirm -Rcns \\\n"
-         "    && rm -rf /var/cache/pacman/pkg/*\n"],
+         "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["curl", "openssl"],
     ),
     # The same image switching back to root for pacman: the step stays right above the RUN.

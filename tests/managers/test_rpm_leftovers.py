@@ -3,11 +3,11 @@ it leaves nothing of dnf's own (cache, history, logs) but the packages and the r
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
+from leftover_roots import files, run_rm
 from rpmrepo import Spec, build_repo, needs_rpm_tools, rpmdb_path
 
 from pinner.managers.rpmcommands import _DNF4, cleanup_for
@@ -30,25 +30,13 @@ def _install(root: Path, repo: Path) -> None:
 
 
 def _run_in(root: Path, command: str) -> None:
-    """Run an appended cleanup in root: `dnf clean all` with dnf, rm through sh on root's paths."""
+    """Run an appended cleanup in root: `dnf clean all` with dnf, then the rm."""
     for part in command.split(" && "):
-        words = shlex.split(part)
+        words = part.split()
         if words[0] == "dnf":
             _dnf(root, *words[1:])
         else:
-            assert words[:2] == ["rm", "-rf"], part
-            # Unquoted, so sh expands the globs as the build's shell does.
-            script = "rm -rf " + " ".join(f"{root}{word}" for word in words[2:])
-            subprocess.run(["sh", "-c", script], check=True)
-
-
-def _files(root: Path) -> set[str]:
-    """Every file and link under root, as image paths."""
-    return {
-        "/" + str(path.relative_to(root))
-        for path in root.rglob("*")
-        if path.is_symlink() or not path.is_dir()
-    }
+            run_rm(root, part)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +47,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dnf_writes_the_files_the_cleanup_names(repo: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     _install(root, repo)
-    found = _files(root)
+    found = files(root)
     named = {file for leftover in _DNF4 for file in leftover.files}
     # ldconfig runs only where glibc is installed; the others are dnf's own.
     assert named - found == {"/var/cache/ldconfig/aux-cache"}
@@ -68,7 +56,7 @@ def test_dnf_writes_the_files_the_cleanup_names(repo: Path, tmp_path: Path) -> N
 def test_cleanup_leaves_the_packages_and_the_rpmdb_only(repo: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
     _install(root, repo)
-    before = _files(root)
+    before = files(root)
     rpmdb = {
         f for f in before if f.startswith("/" + str(rpmdb_path(root).parent.relative_to(root)))
     }
@@ -76,7 +64,7 @@ def test_cleanup_leaves_the_packages_and_the_rpmdb_only(repo: Path, tmp_path: Pa
     assert cleanup is not None
     _run_in(root, cleanup)
     assert any(f.startswith("/var/log/") for f in before)
-    left = _files(root) - rpmdb
+    left = files(root) - rpmdb
     # dnf clean all keeps two empty lists in its cache; the same bytes in every build.
     kept = {"/var/cache/dnf/expired_repos.json", "/var/cache/dnf/tempfiles.json"}
     assert left == {"/usr/share/app/1.0", *kept}

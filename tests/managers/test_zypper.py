@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import shell_syntax
 from shell_syntax import checkers
 
 from pinner import syntax
@@ -56,20 +57,38 @@ def test_installs_spans() -> None:
     ]
 
 
+AUX = "/var/cache/ldconfig/aux-cache"
+LEFT = f"rm -rf /var/log/zypp* /var/lib/zypp/AnonymousUniqueId {AUX}"
 CLEANUPS = [
-    ("zypper -n in -y curl", "zypper clean -a"),
-    ("zypper -n in -y curl && zypper clean -a", None),
-    ("zypper -n in -y curl && zypper cc -a", None),
-    ("zypper -n in -y curl && rm -rf /var/cache/zypp/*", None),
-    ("--mount=type=cache,target=/var/cache/zypp zypper -n in -y curl", None),
+    ("zypper -n in -y curl", f"zypper clean -a && {LEFT}"),
+    ("zypper -n in -y curl && zypper clean -a", LEFT),
+    ("zypper -n in -y curl && zypper cc -a", LEFT),
+    ("zypper -n in -y curl && rm -rf /var/cache/zypp/*", LEFT),
+    ("--mount=type=cache,target=/var/cache/zypp zypper -n in -y curl", LEFT),
     ("zypper -n in --dry-run curl", None),
     ("zypper ref", None),
+    # Each part is judged by the files zypper writes: folders, globs and parents count.
+    (f"zypper -n in curl && zypper cc -a && rm -rf /var/log/* /var/lib/zypp {AUX}", None),
+    ("zypper -n in curl && rm -rf /var/cache /var/log /var/lib/zypp/AnonymousUniqueId", None),
+    (
+        f"zypper -n in curl && zypper cc -a && rm -rf /var/log/zypp {AUX}",
+        "rm -rf /var/log/zypp* /var/lib/zypp/AnonymousUniqueId",
+    ),
+    (
+        "zypper -n in curl && zypper cc -a && rm -f /var/log/zypper.log /var/log/zypp/history",
+        f"rm -rf /var/lib/zypp/AnonymousUniqueId {AUX}",
+    ),
+    # zypper clean writes zypper.log again: an rm before it does not count.
+    (f"zypper -n in curl && rm -rf /var/log/* /var/lib/zypp {AUX} && zypper cc -a", LEFT),
 ]
 
 
 @pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
 def test_cleanup(run: str, expected: str | None) -> None:
     assert zypper.cleanup(run) == expected
+    if expected is not None:
+        assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
+        assert zypper.cleanup(f"{run} && {expected}") is None
 
 
 def test_pin_word() -> None:

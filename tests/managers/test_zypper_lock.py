@@ -108,7 +108,7 @@ def test_tumbleweed_lock_check_update(
         f"baseurl={history.url}/history/20261128/tumbleweed/#'"
         " /etc/zypp/repos.d/repo-oss.repo\n"
         "RUN zypper --non-interactive install --no-recommends curl \\\n"
-        "    && zypper clean -a\n"
+        "    && zypper clean -a && rm -rf /var/log/zypp* /var/lib/zypp/AnonymousUniqueId /var/cache/ldconfig/aux-cache\n"
     )
     assert step in text
     assert run_errors(text) == []
@@ -170,7 +170,10 @@ def test_leap_is_pinned_by_versions(
     )
     assert code == 0, err
     text = dockerfile.read_text()
-    assert "RUN zypper -n in -y curl=8.11.0-1 && zypper clean -a\n" in text
+    assert (
+        "RUN zypper -n in -y curl=8.11.0-1 && zypper clean -a \\\n"
+        "    && rm -rf /var/log/zypp* /var/lib/zypp/AnonymousUniqueId /var/cache/ldconfig/aux-cache\n"
+    ) in text
     assert "# pinner: zypper snapshot" not in text
     assert run_errors(text) == []
     lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")

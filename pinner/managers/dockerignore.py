@@ -24,8 +24,10 @@ _SPACE = (
 )
 
 # Characters that mean something in a regular expression but nothing in filepath.Match, escaped
-# when a pattern becomes one (patternmatcher's shouldEscape; `^` is not among them upstream).
-_ESCAPED = frozenset(".+()|{}$")
+# when a pattern becomes one: patternmatcher's shouldEscape lists `.+()|{}$`, but its bitmap
+# holds only characters below 64, so `{`, `|` and `}` reach the regular expression as they are
+# (a `|` alternates), as here; `^` is not listed at all.
+_ESCAPED = frozenset(".+()$")
 
 # The context's own ignore file, read where no `<Dockerfile>.dockerignore` is beside the Dockerfile.
 ROOT_NAME = ".dockerignore"
@@ -150,6 +152,42 @@ def compile_pattern(pattern: str) -> Compiled:
     return Compiled(kind, f"{text}$" if kind == "regexp" else "")
 
 
+# Escaped letters and digits Go's regexp and Python's read alike, outside and inside a `[...]`
+# class (`\\0` starts an octal code in both); Go refuses an escaped non-ASCII character, which
+# Python takes as the character. Others are refused here, which passes the ignore file over.
+_LETTERS = frozenset("afntrvdDsSwWbBA0")
+_CLASS_LETTERS = frozenset("afntrvdDsSwW0")
+
+
+def _python(text: str) -> str:
+    """Go's regular expression text as Python's, ValueError where the two would read it apart."""
+    out: list[str] = []
+    at, in_class = 0, False
+    while at < len(text):
+        char = text[at]
+        if char == "\\" and at + 1 < len(text):
+            after = text[at + 1]
+            if after == "z" and not in_class:
+                after = "Z"  # the end of the text
+            elif (after.isalnum() or not after.isascii()) and after not in (
+                _CLASS_LETTERS if in_class else _LETTERS
+            ):
+                raise ValueError(f"syntax error in pattern: escape \\{after}")
+            out.append(f"\\{after}")
+            at += 2
+            continue
+        if in_class and text.startswith("[:", at):
+            raise ValueError("syntax error in pattern: a POSIX class")  # Python has none
+        if char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        out.append(char)
+        at += 1
+    # Python's `$` would also match before a final newline; Go's ends the text.
+    return "".join(out[:-1]) + "\\Z"
+
+
 def _test(pattern: str) -> Callable[[str], bool]:
     """A function telling whether a path matches one cleaned pattern."""
     kind, text = compile_pattern(pattern)
@@ -164,12 +202,13 @@ def _test(pattern: str) -> Callable[[str], bool]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # `[[` is a set in Go as in Python
-            regexp = re.compile(text)
+            # ASCII: Go's \b, \w, \d and \s know ASCII alone.
+            regexp = re.compile(_python(text), re.ASCII)
     except re.error as e:
         # Go's regexp refuses it too (`[Local-Only]`: the range l-O is backwards).
         raise ValueError(f"syntax error in pattern: {e}") from None
-    # fullmatch: Python's `$` would also match before a final newline, Go's does not.
-    return lambda path: regexp.fullmatch(path) is not None
+    # Go's MatchString searches, so `^` and `$` anchor only the alternatives they touch.
+    return lambda path: regexp.search(path) is not None
 
 
 class _Pattern(NamedTuple):

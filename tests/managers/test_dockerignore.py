@@ -316,3 +316,31 @@ def test_a_malformed_file_is_passed_over(tmp_path: Path) -> None:
     matcher = load(str(tmp_path / "Dockerfile"))
     assert matcher is not None
     assert matcher.excludes("etc/\udcff") is True
+
+
+# Where upstream surprises, as patternmatcher itself answers (built with Go and run on these
+# rows): its escape bitmap holds only characters below 64, so a `|` alternates and the anchors
+# bind to one side; a pattern with no wildcard is compared whole (`{2}` is no repeat); Go's `\b`
+# knows ASCII alone. None: refused here (the ignore file is passed over), where Go's regexp
+# refuses it too (`\é`) or reads it in a way Python's cannot (POSIX classes, `\x41`).
+QUIRKS: list[tuple[str, list[str], list[bool] | None]] = [
+    ("*.log|*.tmp", ["a.log", "a.tmp", "b", "x/y.tmp"], [True, True, False, True]),
+    ("a{2}", ["aa", "a{2}", "a"], [False, True, False]),
+    ("\\bx", ["x", "\u00e9x", "ax"], [True, False, False]),
+    ("*\\bx", ["\u00e9x", "ax", "x"], [True, False, True]),
+    ("a\\z", ["a", "az"], [True, False]),
+    ("^etc", ["etc", "x/etc"], [False, False]),
+    ("x\\\u00e9", ["x\u00e9"], None),
+    ("[[:alpha:]]", ["a"], None),
+    ("etc\\x41", ["etcA"], None),
+]
+
+
+@pytest.mark.parametrize(("pattern", "paths", "out"), QUIRKS)
+def test_upstream_quirks(pattern: str, paths: list[str], out: list[bool] | None) -> None:
+    if out is None:
+        with pytest.raises(ValueError, match="syntax error in pattern"):
+            Matcher([pattern])
+    else:
+        matcher = Matcher([pattern])
+        assert [matcher.excludes(p) for p in paths] == out

@@ -495,7 +495,7 @@ def stage_removals(
         if removal is not None and removal.recursive:
             recursive.update(removal.names)
         names = list(removal.names) if removal is not None else []
-        if removal is not None and removal.cascade:
+        if removal is not None and removal.cascade and removal.names:
             known = needs or {}
             names += _cascaded_words(live.values(), removal.names, known)
             unknown = [w.name for w in live.values() if w.name not in known and w.name not in names]

@@ -247,6 +247,8 @@ class _Command(NamedTuple):
     bodies: tuple[_Body, ...]
     start: int
     end: int
+    # The words of the command whose output this one reads (`a | b`: a's, for b).
+    piped: tuple[Word, ...] = ()
 
 
 class Invocation(NamedTuple):
@@ -257,6 +259,8 @@ class Invocation(NamedTuple):
     start: int
     end: int
     via_xargs: bool
+    # The words of the simple command piped into it (`pacman -Qtdq | pacman -Rns -`), or ().
+    piped: tuple[Word, ...] = ()
 
 
 def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
@@ -265,6 +269,7 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
     bodies: list[_Body] = []
     spans: list[Word | _Op] = []
     redirect_target = False
+    piped: tuple[Word, ...] = ()
     for token in tokens:
         if isinstance(token, _Body):
             bodies.append(token)
@@ -278,10 +283,11 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
             redirect_target = True
         else:
             if spans:
-                yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end)
+                yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped)
+            piped = tuple(words) if token.text == "|" and spans else ()
             words, bodies, spans, redirect_target = [], [], [], False
     if spans:
-        yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end)
+        yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped)
 
 
 # Reserved words that can stand before a command: `if ! apt-get ...; then apt-get ...; fi`.
@@ -390,7 +396,7 @@ def _unwrap(command: _Command) -> Iterator[Invocation]:
         if program in ("sudo", "env"):
             i = _skip_assignments(words, i)
     if i < len(words):
-        yield Invocation(program, words[i + 1 :], start, command.end, via_xargs)
+        yield Invocation(program, words[i + 1 :], start, command.end, via_xargs, command.piped)
     elif not words and command.bodies:
         # RUN <<EOF: BuildKit runs the heredoc itself as the script.
         yield from _invocations(command.bodies[0].chars)

@@ -529,9 +529,9 @@ def read_install(invocation: Invocation) -> Install | None:
     return Install("pacman", tuple(packages), notes, command.start, command.end, upgrades)
 
 
-_ORPHANS = re.compile(
-    r"(?:\$\(|`)\s*pacman\s+-(?=[a-zA-Z]*Q)(?=[a-zA-Z]*t)(?=[a-zA-Z]*d)[Qtdq]+\s*(?:\)|`)"
-)
+# `pacman -Qtdq` (any order): the packages installed as dependencies that nothing requires.
+_QTDQ = r"pacman\s+-(?=[a-zA-Z]*Q)(?=[a-zA-Z]*t)(?=[a-zA-Z]*d)[Qtdq]+"
+_ORPHANS = re.compile(rf"(?:\$\(|`)\s*{_QTDQ}\s*(?:\)|`)")
 
 
 def read_removal(invocation: Invocation) -> managers.Removal | None:
@@ -542,7 +542,8 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
     _, operands = split_options(invocation.args, _option_width)
     names = []
     for word in operands:
-        match = None if word.expansions else _TARGET.fullmatch(word.text)
+        # "-" reads the targets from stdin.
+        match = None if word.expansions or word.text == "-" else _TARGET.fullmatch(word.text)
         depend = parse_depend(match["spec"]) if match is not None else None
         if depend is not None:
             names.append(depend.name)
@@ -551,8 +552,12 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
     # packages that need the targets.
     recursive = "s" in command.flags or "--recursive" in texts
     cascade = "c" in command.flags or "--cascade" in texts
-    # `$(pacman -Qtdq)`: the packages installed as dependencies that nothing requires.
+    # `$(pacman -Qtdq)`, or the names piped in (`pacman -Qtdq | pacman -Rns -`, or through
+    # xargs): the packages installed as dependencies that nothing requires.
     orphans = any(_ORPHANS.fullmatch(w.text) for w in operands if w.expansions)
+    fed = " ".join(w.text for w in invocation.piped)
+    if invocation.via_xargs or any(w.text == "-" for w in operands):
+        orphans = orphans or re.fullmatch(rf"(?:sudo\s+)?{_QTDQ}", fed) is not None
     return managers.Removal(tuple(names), recursive, cascade, orphans)
 
 

@@ -698,6 +698,14 @@ REMOVALS = [
     ("pacman -Rns --noconfirm $(pacman -Qtdq)", ((), True, False, True)),
     ("pacman -Rns --noconfirm `pacman -Qdtq`", ((), True, False, True)),
     ("pacman -Rns --noconfirm $(pacman -Qq)", ((), True, False, False)),
+    # The orphans piped in: "-" reads the targets from stdin, xargs puts them on the command.
+    ("pacman -Qtdq | pacman -Rns --noconfirm -", ((), True, False, True)),
+    ("sudo pacman -Qdtq | xargs -r sudo pacman --noconfirm -Rcns", ((), True, True, True)),
+    ("pacman -Qq | pacman -Rns --noconfirm -", ((), True, False, False)),
+    ("echo pacman -Qtdq | pacman -Rns --noconfirm -", ((), True, False, False)),
+    ("pacman -Qtdq || pacman -Rns --noconfirm -", ((), True, False, False)),
+    ("pacman -Qtdq; pacman -Rns --noconfirm -", ((), True, False, False)),
+    ("pacman -Qtdq | pacman -Rns --noconfirm git", (("git",), True, False, False)),
     ("pacman -Rcns --noconfirm glibc", (("glibc",), True, True, False)),
     ("pacman -R --cascade --noconfirm glibc", (("glibc",), False, True, False)),
     ("pacman -Rp git", None),
@@ -707,7 +715,7 @@ REMOVALS = [
 
 @pytest.mark.parametrize(("run", "expected"), REMOVALS, ids=[r for r, _ in REMOVALS])
 def test_read_removal(run: str, expected: tuple[tuple[str, ...], bool, bool, bool] | None) -> None:
-    (invocation,) = run_invocations(run, "\\")
+    *_, invocation = run_invocations(run, "\\")
     found = pacman.read_removal(invocation)
     assert (tuple(found) if found is not None else None) == expected
 

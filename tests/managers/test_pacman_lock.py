@@ -364,6 +364,31 @@ def test_a_dependency_removed_upstream_is_fetched_again(
                 ("perl", "5.40.0-1"),
             ],
         ),
+        # The same orphans piped in, to `pacman -Rns -` and through xargs.
+        (
+            "pacman -S --noconfirm git zsh && pacman -R --noconfirm git"
+            " && pacman -Qtdq | pacman -Rns --noconfirm -",
+            "pacman -S --noconfirm git",
+            [
+                ("bash", "5.2.026-2"),
+                ("curl", "8.10.1-1"),
+                ("git", "2.47.0-1"),
+                ("openssl", "3.4.0-1"),
+                ("perl", "5.40.0-1"),
+            ],
+        ),
+        (
+            "pacman -S --noconfirm git zsh && pacman -R --noconfirm git"
+            " && pacman -Qtdq | xargs -r pacman --noconfirm -Rcns",
+            "pacman -S --noconfirm git",
+            [
+                ("bash", "5.2.026-2"),
+                ("curl", "8.10.1-1"),
+                ("git", "2.47.0-1"),
+                ("openssl", "3.4.0-1"),
+                ("perl", "5.40.0-1"),
+            ],
+        ),
         # bash and openssl removed with -s take glibc, installed as their dependency: zsh
         # needs it fetched again.
         (
@@ -408,6 +433,8 @@ def test_a_dependency_removed_upstream_is_fetched_again(
     ],
     ids=[
         "orphans",
+        "orphans-piped",
+        "orphans-xargs",
         "recursive",
         "cascade",
         "cascade-words",
@@ -560,7 +587,8 @@ REAL_PATTERNS = {
          "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["archlinux-keyring", "curl", "git", "openssl", "perl"],
     ),
-    # u1and0's Arch images: orphans piped to xargs (not followed: the names are not known).
+    # u1and0's Arch images: orphans piped to xargs, taken as `-Rcns $(pacman -Qtdq)` (after the
+    # stage's install: it counts for the stages FROM it).
     "qtdq-xargs": (
         "FROM archlinux:base\n"
         "RUN pacman -Syu --noconfirm curl &&\\\n"

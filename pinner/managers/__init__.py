@@ -140,9 +140,6 @@ class System(NamedTuple):
     release: str | None
 
 
-NO_SYSTEM = System(None, None)
-
-
 class Resolved(NamedTuple):
     """What a manager resolved for one architecture."""
 
@@ -250,7 +247,7 @@ class Manager(Protocol):
         """The word that installs exactly version: "curl=8.5.0-r0"."""
 
     def cleanup(
-        self, run_text: str, invocations: Sequence[Invocation], system: System = NO_SYSTEM
+        self, run_text: str, invocations: Sequence[Invocation], system: System
     ) -> str | None:
         """The cleanup to append to a RUN (its shell and invocations) on the stage's system, None
         if not needed: the package cache, and what else differs between builds."""

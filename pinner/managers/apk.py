@@ -1105,10 +1105,7 @@ class Apk:
         return f"{name}={version}"
 
     def cleanup(
-        self,
-        run_text: str,
-        invocations: Sequence[Invocation] = (),
-        system: managers.System = managers.NO_SYSTEM,
+        self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return CACHE_CLEANUP if needs_cleanup(invocations, run_text) else None
 

@@ -725,10 +725,7 @@ class Pacman:
         raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")
 
     def cleanup(
-        self,
-        run_text: str,
-        invocations: Sequence[Invocation] = (),
-        system: managers.System = managers.NO_SYSTEM,
+        self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return cleanup(run_text)
 

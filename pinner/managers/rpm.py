@@ -604,10 +604,7 @@ class Rpm:
         return f"{name}-{version}"
 
     def cleanup(
-        self,
-        run_text: str,
-        invocations: Sequence[Invocation] = (),
-        system: managers.System = managers.NO_SYSTEM,
+        self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return cleanup_for(run_text, dnf5=dnf5_programs(system))
 

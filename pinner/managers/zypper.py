@@ -671,10 +671,7 @@ class Zypper:
         return pin_word(name, version)
 
     def cleanup(
-        self,
-        run_text: str,
-        invocations: Sequence[Invocation] = (),
-        system: managers.System = managers.NO_SYSTEM,
+        self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return cleanup(run_text)
 

@@ -142,7 +142,7 @@ LEFT5 = f"/usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
     ],
 )
 def test_cleanup(run: str, expected: str | None) -> None:
-    assert MANAGER.cleanup(run, run_invocations(run)) == expected
+    assert MANAGER.cleanup(run, run_invocations(run), System(None, None)) == expected
 
 
 @pytest.mark.parametrize(

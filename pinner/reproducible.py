@@ -324,24 +324,37 @@ def _manager_step_edits(
     lines_ = rewrite.steps.get(label)
     if lines_ is None or _inherits_manager(parsed, plan):
         return []  # no step derived in this run (the lock answered) or the parent's holds
+    marker = f"# pinner: {manager} snapshot {rewrite.snapshot}"
+    new_step = sources.step_text(marker, lines_, parsed.escape)
+    step = find_manager_step(parsed, plan.stage)
+    mine = step if step is not None and step.manager == manager else None
+    return _placed_step(parsed, plan.stage, plan.manager_runs[0], mine, new_step, nl)
+
+
+def _placed_step(
+    parsed: Dockerfile,
+    stage: Stage,
+    run: Instruction,
+    step: sources.SnapshotStep | ManagerStep | None,
+    new_step: str,
+    nl: str,
+    repointed: str | None = None,
+) -> list[Edit]:
+    """new_step (or repointed, the old step's text re-pointed) in place of the old step where that
+    is above run; else inserted above run, and an old step below it removed."""
     text = parsed.text
     lines = text.split("\n")
     offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-    marker = f"# pinner: {manager} snapshot {rewrite.snapshot}"
-    new_step = sources.step_text(marker, lines_, parsed.escape)
-    run = plan.manager_runs[0]
-    step = find_manager_step(parsed, plan.stage)
-    edits = []
-    if step is not None and step.manager == manager and step.start < run.line - 1:
+    if step is not None and step.start < run.line - 1:
         old = "\n".join(lines[step.start : step.end])
-        new = _step_in_place(lines[step.start], old, new_step, nl)
-        return (
-            [] if new == old else [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
-        )
-    if step is not None and step.manager == manager:
-        # A RUN of the manager added above the step would use the live mirrors: move the step up.
-        edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    return [*edits, _step_above(parsed, plan.stage, run, new_step, nl)]
+        new = repointed or _step_in_place(lines[step.start], old, new_step, nl)
+        at = offsets[step.start]
+        return [] if new == old else [Edit(at, at + len(old), new)]
+    if step is None:
+        return [_step_above(parsed, stage, run, new_step, nl)]
+    # A RUN added above the step would use the live mirrors: the step moves up.
+    gone = Edit(offsets[step.start], min(offsets[step.end], len(text)), "")
+    return [gone, _step_above(parsed, stage, run, new_step, nl)]
 
 
 def manager_edits(
@@ -530,37 +543,20 @@ def _step_edits(
     parsed: Dockerfile, plan: StagePlan, distro: str, rewrite: Rewrite, nl: str
 ) -> list[Edit]:
     """Update an existing pinner step in place, or insert one before the first apt RUN."""
-    text, escape = parsed.text, parsed.escape
-    lines = text.split("\n")
-    step = find_step(parsed, plan.stage)
-    run = plan.apt_runs[0]
-    offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-    edits = []
     which: sources.Distro = "debian" if distro == "debian" else "ubuntu"
-    derived = plan.stage.label in rewrite.steps
     script: Sequence[str] | None = rewrite.steps.get(plan.stage.label)
     if script is None:
         mirrors: dict[str, str] = {k: v for k, v in rewrite.mirrors.items() if k == which}
         script = sources.script_lines(which, rewrite.snapshot, mirrors)
     marker = f"{sources.MARKER_PREFIX} {which} {rewrite.snapshot}"
-    new_step = sources.step_text(marker, script, escape)
-    if step is not None and step.start < run.line - 1:
-        old = "\n".join(lines[step.start : step.end])
-        if not derived:
-            # Not derived again in this run (the lock answered): keep the step, re-pointed.
-            if step.timestamp == rewrite.snapshot:
-                return []
-            new_lines = sources.update_timestamp(lines, step, rewrite.snapshot)
-            new = "\n".join(new_lines[step.start : step.end])
-        else:
-            new = _step_in_place(lines[step.start], old, new_step, nl)
-            if new == old:
-                return []
-        return [Edit(offsets[step.start], offsets[step.start] + len(old), new)]
-    if step is not None:
-        # An apt RUN added above the step would run on the live archive: move the step up.
-        edits.append(Edit(offsets[step.start], min(offsets[step.end], len(text)), ""))
-    return [*edits, _step_above(parsed, plan.stage, run, new_step, nl)]
+    new_step = sources.step_text(marker, script, parsed.escape)
+    step = find_step(parsed, plan.stage)
+    repointed = None
+    if step is not None and plan.stage.label not in rewrite.steps:
+        # Not derived again in this run (the lock answered): a step above the RUN is re-pointed.
+        lines = sources.update_timestamp(parsed.text.split("\n"), step, rewrite.snapshot)
+        repointed = "\n".join(lines[step.start : step.end])
+    return _placed_step(parsed, plan.stage, plan.apt_runs[0], step, new_step, nl, repointed)
 
 
 class Rewritten(NamedTuple):

@@ -1,4 +1,4 @@
-"""Per-file work spread over the machine's CPUs by fork, for runs over many files."""
+"""Work spread over the machine's CPUs by fork, for runs over many files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from functools import partial
+from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -25,54 +26,100 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
+def may_fork() -> bool:
+    """Whether a child may be forked: a thread of this process could hold a lock it needs."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+class Child(Generic[Result]):
+    """work() computed in a forked process; its result comes back pickled through a pipe.
+
+    A child that fails (an exception, a signal) leaves the work to this process, where the same
+    exception is raised as it would be without forking. stop() ends a child no longer wanted.
+    work must not print and its result must pickle.
+    """
+
+    def __init__(self, work: Callable[[], Result]) -> None:
+        import gc
+        import pickle
+
+        read_end, write_end = os.pipe()
+        gc.freeze()  # the collector leaves what exists now alone: the child copies fewer pages
+        pid = os.fork()
+        if pid == 0:  # the child: work, send the result, leave without cleanup handlers
+            status = 1
+            try:
+                os.close(read_end)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.set_wakeup_fd(-1)  # a signal here must not wake this process's event loop
+                data = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self.work, self.pid, self.pipe = work, pid, read_end
+
+    async def ready(self) -> None:
+        """Wait, serving the event loop, until the child has begun to send its result."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        readable = loop.create_future()
+        loop.add_reader(self.pipe, readable.set_result, None)
+        try:
+            await readable
+        finally:
+            loop.remove_reader(self.pipe)
+
+    def result(self) -> Result:
+        """The child's result, waited for; the child is reaped."""
+        import pickle
+
+        with os.fdopen(self.pipe, "rb") as pipe:
+            data = pipe.read()
+        status = os.waitpid(self.pid, 0)[1]
+        self._reaped()
+        return pickle.loads(data) if status == 0 else self.work()
+
+    def stop(self) -> None:
+        """Kill and reap the child unless its result was taken."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self._reaped()
+            with contextlib.suppress(OSError):  # closed already if reading it failed
+                os.close(self.pipe)
+
+    def _reaped(self) -> None:
+        import gc
+
+        self.pid = 0
+        gc.unfreeze()
+
+
 def map_files(
     work: Callable[[Item], Result], items: Sequence[Item], processes: int | None = None
 ) -> list[Result]:
     """[work(i) for i in items], the items dealt out over forked processes when they are many.
 
     Each process takes every n-th item, so that long and short files spread evenly; the results
-    come back pickled, in the items' order. work must not print and its results must pickle.
-    A process that fails (an exception, a signal) leaves its share to this one, where the same
-    exception is raised as it would be without forking.
+    come back in the items' order.
     """
     n = min(processes or cpus(), len(items) // MIN_PER_PROCESS)
-    if n < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+    if n < 2 or not may_fork():
         return [work(item) for item in items]
-    import gc
-    import pickle
-
-    gc.freeze()  # the collector leaves what exists now alone: the children copy fewer pages
-    children: dict[int, tuple[int, int]] = {}  # share -> (pid, read end of its pipe)
+    children: list[Child[list[Result]]] = []
     try:
         for share in range(1, n):
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: work its share, send it, leave without cleanup handlers
-                status = 1
-                try:
-                    os.close(read_end)
-                    data = pickle.dumps([work(i) for i in items[share::n]], pickle.HIGHEST_PROTOCOL)
-                    with os.fdopen(write_end, "wb") as out:
-                        out.write(data)
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(write_end)
-            children[share] = (pid, read_end)
-        shares = [[work(item) for item in items[0::n]]]
-        for share in range(1, n):
-            pid, read_end = children[share]
-            with os.fdopen(read_end, "rb") as pipe:
-                data = pipe.read()
-            status = os.waitpid(pid, 0)[1]
-            del children[share]
-            # A child that failed leaves its share to this process, to raise what it raised.
-            shares.append(pickle.loads(data) if status == 0 else [work(i) for i in items[share::n]])
+            children.append(Child(partial(_each, work, items[share::n])))
+        shares = [[work(item) for item in items[0::n]]] + [c.result() for c in children]
         return [shares[i % n][i // n] for i in range(len(items))]
     finally:
-        gc.unfreeze()
-        for pid, read_end in children.values():  # this process failed first: stop the others
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            with contextlib.suppress(OSError):  # closed already if reading it failed
-                os.close(read_end)
+        for child in children:  # this process failed first: stop the others
+            child.stop()
+
+
+def _each(work: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    return [work(item) for item in items]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pinner import pinning
+from pinner import pinning, reproducible
 from pinner.errors import Problem, RegistryError
 from pinner.lockfile import LockedImage
 from pinner.outcome import Options, Outcome, compose, images_only, pin_images, timestamp_now
@@ -14,7 +14,7 @@ from pinner.refresh import FileReport, ImageChange, compare_image, compare_packa
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
 from pinner.stagework import StageWork, choose_snapshot
-from pinner.workspace import Target
+from pinner.workspace import DOCKERFILE, Target
 
 
 class Scope(NamedTuple):
@@ -71,6 +71,46 @@ def image_changes(
     return moved, changes, errors
 
 
+def changed_errors(target: Target) -> list[Problem]:
+    """An error for each reference pinned to another digest than its lock's since it was locked.
+
+    The digest written there is another image's: only lock may choose the new one.
+    """
+    changed = pinning.changed_since_lock(target.parsed, target.lock)
+    return [
+        Problem(
+            target.path,
+            use.line,
+            f"{use.expanded}: {pinning.changed_note(image, target.lock_path, target.path)}",
+        )
+        for use, image in changed.items()
+    ]
+
+
+def images_alone(target: Target) -> bool:
+    """Whether only a moved image can change the file: no stage has package work to redo."""
+    return (
+        target.kind == DOCKERFILE
+        and not target.lock.stages
+        and not any(
+            plan.manager is not None or plan.apt_runs for plan in reproducible.plans(target.parsed)
+        )
+    )
+
+
+def unmoved(
+    target: Target, fresh: Mapping[ImageRef, Manifest | RegistryError], scope: Scope
+) -> FileReport | None:
+    """update_target's report for a file of images alone none of which moved, else None.
+
+    The file's parse is not needed for it: the lock's records and the answers say it all.
+    """
+    moved, changes, errors = image_changes(target, fresh, scope)
+    if moved or errors:
+        return None
+    return FileReport(target.path, tuple(changes), (), target.lock.snapshot, target.lock.snapshot)
+
+
 async def update_target(
     session: Session,
     target: Target,
@@ -82,17 +122,8 @@ async def update_target(
     old = target.lock
     if scope.images and scope.only is None:
         scope = scope._replace(only="images")  # --image NAME refreshes those images alone
-    changed = pinning.changed_since_lock(target.parsed, old)
-    if changed:
-        # The digest written there is another image's: only lock may choose the new one.
-        errors = [
-            Problem(
-                target.path,
-                use.line,
-                f"{use.expanded}: {pinning.changed_note(image, target.lock_path, target.path)}",
-            )
-            for use, image in changed.items()
-        ]
+    errors = changed_errors(target)
+    if errors:
         return None, FileReport(target.path), errors
     moved, changes, errors = image_changes(target, fresh, scope)
     resolved = pinning.LockAnswers.of([target.lock]).for_uses(target.parsed.uses, moved)

@@ -7,8 +7,10 @@ import contextlib
 import sys
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
+from typing import NamedTuple
 
-from pinner import files, refresh
+from pinner import files, parallel, refresh
 from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
@@ -25,8 +27,15 @@ from pinner.reference import ImageRef
 from pinner.refresh import FileReport
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.updater import Scope, refresh_queries, update_target
-from pinner.workspace import Target, in_file, parse_read, read, split, unlocked
+from pinner.updater import (
+    Scope,
+    changed_errors,
+    images_alone,
+    refresh_queries,
+    unmoved,
+    update_target,
+)
+from pinner.workspace import Target, in_file, parse_read, read, unlocked
 
 EXIT_CHANGED = 5
 
@@ -66,15 +75,24 @@ async def _update_all(
 ) -> tuple[list[Outcome], dict[str, str], list[FileReport], list[Problem]]:
     """Refresh every file against one run's answers; its settled outcomes, writes, reports, errors.
 
-    The registry is asked as soon as the locks are read, and the Dockerfiles parse meanwhile.
-    Each file is settled once refreshed, its parse and lock records let go (outcome.settle).
+    The registry is asked as soon as the locks are read, and the Dockerfiles parse meanwhile
+    (in a forked process where the machine has a CPU for it). A file of images alone none of
+    which moved is told from its lock and the answers; every other file is parsed here to be
+    refreshed, and settled once refreshed, its parse and lock records let go (outcome.settle).
     The locks' texts are kept for --dry-run alone, which shows diffs of them.
     """
     entries = read(run.selection, lock_texts=run.dry_run)
     session, asked = _ask_early(entries, run, scope, report)
     try:
-        targets, errors = await _parse_all(entries, run.options)
-        errors += unlocked(targets)
+        parses = await _parse_all(entries, run.options)
+        errors = [p.problem for p in parses if p.problem is not None and not p.for_platform]
+        errors += [p.problem for p in parses if p.problem is not None and p.for_platform]
+        work = deque(
+            (entry, parse)
+            for entry, parse in zip(entries, parses, strict=True)
+            if isinstance(entry, Target) and parse.problem is None
+        )
+        errors += unlocked([target for target, _ in work])
     except BaseException:
         await _abandon(session, asked)
         raise
@@ -82,17 +100,29 @@ async def _update_all(
         await _abandon(session, asked)
         return [], {}, [], errors
     if session is None or asked is None:
+        targets = [target for target, _ in work]
         session = run.session(targets, report, refresh=True)
         asked = asyncio.ensure_future(session.resolve_images(refresh_queries(targets, scope)))
-    del entries
-    work = deque(targets)
-    del targets
+    del entries, parses
     outcomes, reports = [], []
     writes: dict[str, str] = {}
     async with session:
         fresh = await asked
         while work:
-            target = work.popleft()
+            target, parse = work.popleft()
+            if parse.changed:
+                errors += parse.changed  # as update_target tells them, from the parse already made
+                reports.append(FileReport(target.path))
+                continue
+            unchanged = unmoved(target, fresh, scope) if parse.images_alone else None
+            if unchanged is not None:
+                reports.append(unchanged)
+                continue
+            parsed = parse.target or _parsed(target, run.options)
+            if isinstance(parsed, _Parse):  # it parsed in _parse_all: this is not reached
+                errors.append(parsed.problem or Problem(target.path, None, "does not parse"))
+                continue
+            target = parsed
             try:
                 outcome, file_report, file_errors = await update_target(
                     session, target, fresh, run.options, scope
@@ -107,6 +137,35 @@ async def _update_all(
                 outcomes.append(settled)
                 writes.update(file_writes)
     return outcomes, writes, reports, errors
+
+
+class _Parse(NamedTuple):
+    """What parsing one file tells update before the registry answers."""
+
+    problem: Problem | None = None  # the file does not parse (for --platform, if for_platform)
+    for_platform: bool = False
+    changed: tuple[Problem, ...] = ()  # references pinned again since the lock: update's errors
+    images_alone: bool = False  # no package work: only a moved image can change the file
+    target: Target | None = None  # the parse, kept when made in this process
+
+
+def _parse(entry: Target | Problem, options: Options, keep: bool = False) -> _Parse:
+    if isinstance(entry, Problem):
+        return _Parse(entry)
+    target = _parsed(entry, options)
+    if isinstance(target, _Parse):
+        return target
+    changed = tuple(changed_errors(target))
+    return _Parse(None, False, changed, images_alone(target), target if keep else None)
+
+
+def _parsed(entry: Target, options: Options) -> Target | _Parse:
+    """The file parsed as workspace.load and for_platforms parse it, or why it does not parse."""
+    parsed = parse_read(entry)
+    if isinstance(parsed, Problem):
+        return _Parse(parsed)
+    targets, problems = for_platforms([parsed], options)
+    return _Parse(problems[0], for_platform=True) if problems else targets[0]
 
 
 Answers = asyncio.Future[dict[ImageRef, Manifest | RegistryError]]
@@ -130,17 +189,26 @@ def _ask_early(
     return session, asyncio.ensure_future(session.resolve_images(queries))
 
 
-async def _parse_all(
-    entries: Sequence[Target | Problem], options: Options
-) -> tuple[list[Target], list[Problem]]:
-    """The files read, parsed as workspace.load parses them; the loop answers requests meanwhile."""
-    parsed = []
-    for entry in entries:
-        await asyncio.sleep(0)  # the requests go out before the first parse, answers between
-        parsed.append(parse_read(entry))
-    targets, errors = split(parsed)
-    targets, platform_errors = for_platforms(targets, options)
-    return targets, errors + platform_errors
+async def _parse_all(entries: Sequence[Target | Problem], options: Options) -> list[_Parse]:
+    """Each file parsed, in a forked process while this one serves the registry's answers, or
+    here between answers (one CPU, or a thread running)."""
+    work = partial(_parse_each, entries, options)
+    if parallel.cpus() < 2 or len(entries) < parallel.MIN_PER_PROCESS or not parallel.may_fork():
+        parses = []
+        for entry in entries:
+            await asyncio.sleep(0)  # the requests go out before the first parse, answers between
+            parses.append(_parse(entry, options, keep=True))
+        return parses
+    child = parallel.Child(work)
+    try:
+        await child.ready()
+        return child.result()
+    finally:
+        child.stop()
+
+
+def _parse_each(entries: Sequence[Target | Problem], options: Options) -> list[_Parse]:
+    return [_parse(entry, options) for entry in entries]
 
 
 async def _abandon(session: Session | None, asked: Answers | None) -> None:

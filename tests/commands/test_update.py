@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from cli import run
 from registryd import Registry, push_image, push_index
 
 from pinner import dockerfile as dockerfile_module
+from pinner import parallel
 from pinner.reference import ImageRef
 from pinner.refresh import short
 from pinner.remote.session import Session
@@ -337,3 +339,58 @@ def test_item13_a_snapshot_time_that_does_not_exist_is_a_usage_error(
     code, _, err = run(capsys, command, "--snapshot", value, str(tmp_path / "app/Dockerfile"))
     assert (code, err) == (2, f"pinner: --snapshot {value}: not a real UTC time from 1970 on\n")
     assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["Dockerfile"]
+
+
+@pytest.mark.parametrize("case", ["moved", "unparsable", "pinned by hand"])
+def test_update_says_the_same_with_the_parse_in_a_forked_process(
+    case: str,
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over many files the Dockerfiles parse in a forked process; what update does is the same."""
+    monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 4)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
+    forks = []
+
+    class Child(parallel.Child[object]):
+        def __init__(self, work: Callable[[], object]) -> None:
+            forks.append(work)
+            super().__init__(work)
+
+    monkeypatch.setattr(parallel, "Child", Child)
+    push_image(registry, "upd/fork", "1")
+    push_image(registry, "upd/still", "1")
+    tree = tmp_path / "tree"
+    for n in range(12):
+        folder = tree / f"svc{n:02}"
+        folder.mkdir(parents=True)
+        name = "fork" if n % 3 == 0 else "still"
+        (folder / "Dockerfile").write_text(f"FROM {registry.host}/upd/{name}:1\nRUN true\n")
+    assert run(capsys, "lock", "--images-only", str(tree))[0] == 0
+    push_image(registry, "upd/fork", "1", seed="v2")
+    broken = tree / "svc05" / "Dockerfile"
+    if case == "unparsable":
+        broken.write_text("FROM ${NOT_DECLARED}\n")
+    elif case == "pinned by hand":
+        broken.write_text(broken.read_text().replace("@sha256:", "@sha256:0", 1))
+    said = {}
+    for cpus in (1, 2):
+        copy = tmp_path / f"cpus{cpus}"
+        shutil.copytree(tree, copy)
+        monkeypatch.chdir(copy)
+        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+        code, out, err = run(capsys, "update", "--json", "--report", "r.md", ".")
+        written = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+        said[cpus] = (code, out, err, written)
+    assert len(forks) == 1  # the run with two CPUs
+    assert said[1] == said[2]
+    code, out, err, _ = said[2]
+    if case == "moved":
+        assert code == 0, err
+        assert json.loads(out)["changed"] is True
+        assert (tmp_path / "cpus2" / "r.md").read_text().count("upd/fork") == 4
+    else:
+        assert code == 1
+        assert "svc05/Dockerfile:1: " in err

@@ -21,12 +21,14 @@ import pytest
 from arch_repo import Pkg, local_desc, packager_key, pacman_keyring, repo_add, stop_agent
 from buildah import Buildah, BuildahError
 from debian_image import push_oci_image
+from leftover_roots import present
 from manager_image import overlaid
 from registryd import Registry, push_image
 from shell_syntax import run_errors
 from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
+from pinner.managers import pacman
 
 pytestmark = build_marks("repo-add", "gpg")
 
@@ -183,6 +185,8 @@ def test_the_locked_dockerfile_builds_and_installs_exactly_the_lock(
     assert conf == (ARCH / "pacman.conf-docker-rootfs").read_text()
     cache = builder.run_in("localhost/pinned-arch", "ls", "-A", "/var/cache/pacman/pkg")
     assert cache == ""
+    left = builder.run_in("localhost/pinned-arch", "sh", "-c", present(pacman._LEFTOVERS))
+    assert left == ""
 
 
 def test_negative_control_unsigned_packages_fail_the_build(

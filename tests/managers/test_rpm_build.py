@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import pytest
 from buildah import Buildah
 from debian_image import push_oci_image
+from leftover_roots import present
 from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_install, rpmdb_path
@@ -29,6 +30,7 @@ from shell_syntax import run_errors
 from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
+from pinner.managers.rpmcommands import _DNF4
 
 pytestmark = build_marks("rpmbuild", "createrepo_c")
 
@@ -175,3 +177,8 @@ def test_the_lock_records_nothing_dnf_did_not_install(built: Built) -> None:
     # app (RUN 1, weak deps off) recommends weak, so RUN 2's extra does not pull weak in:
     # dnf's exclude_from_weak_autodetect.
     assert {nevra(p) for p in built.stage.packages} == built.installed - {"base 1.0-1.noarch"}
+
+
+def test_the_cleanup_left_no_history_log_or_ldconfig_cache(built: Built, builder: Buildah) -> None:
+    left = builder.run_in("localhost/pinned-centos", "sh", "-c", present(_DNF4))
+    assert left == ""

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 import pytest
 from buildah import Buildah
 from debian_image import push_oci_image
+from leftover_roots import present
 from manager_image import overlaid
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo
@@ -28,6 +29,7 @@ from shell_syntax import run_errors
 from stand_in import Mirror, build_marks, locked_folder
 
 from pinner import lockfile
+from pinner.managers import zypper
 
 pytestmark = build_marks("rpmbuild", "createrepo_c")
 
@@ -143,3 +145,6 @@ def test_the_locked_dockerfile_builds_and_installs_exactly_the_lock(
     assert len({row.split()[0] for row in rows}) == 1, rows
     installed = sorted(row.split(" ", 1)[1] for row in rows)
     assert installed == sorted(f"{p.name} {p.version}" for p in stage.packages)
+    # The cleanup removed zypper's logs and libzypp's id (which zypper wrote, on root /).
+    left = builder.run_in("localhost/pinned-tumbleweed", "sh", "-c", present(zypper._LEFTOVERS))
+    assert left == ""

@@ -427,6 +427,11 @@ class Removals(NamedTuple):
     # Words installed before an `apk del -r` or `pacman -Rc` whose needs were not known (needs
     # not given, or the word's packages not found): the removal may take them unseen.
     unfollowed: tuple[str, ...] = ()
+    # The stage's own words such a removal took before its last install (and not installed
+    # again), and what removals had taken out of the image before the first of those: the
+    # words were installed on that image, not on the one the last install sees.
+    taken: tuple[managers.PackageArg, ...] = ()
+    taken_before: managers.Removed = managers.Removed()
 
     @property
     def any(self) -> bool:
@@ -474,11 +479,15 @@ def stage_removals(
     before, kept = removed(), inherited
     stale = parent is not None and parent.packages is None
     unfollowed: dict[str, None] = {}
+    taken: dict[str, managers.PackageArg] = {}
+    taken_before = None
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
             before = removed()
+        prior = removed() if removal is not None and removal.cascade and i < last else None
         for word in words:
+            taken.pop(word.name, None)
             left.pop(word.name, None)
             held = live.get(word.name)
             if held is None or (held.group is not None and word.group is None):
@@ -500,6 +509,14 @@ def stage_removals(
             names += _cascaded_words(live.values(), removal.names, known)
             unknown = [w.name for w in live.values() if w.name not in known and w.name not in names]
             unfollowed.update(dict.fromkeys(unknown))
+            own = [
+                w
+                for w in live.values()
+                if (w.name in names or w.group in names) and w not in inherited
+            ]
+            if prior is not None and own:
+                taken_before = taken_before or prior
+                taken.update((w.name, w) for w in own)
         for name in names:
             by_name = [w for w in live.values() if w.name == name and w.group is None]
             by_group = [w for w in live.values() if w.group == name]
@@ -513,7 +530,16 @@ def stage_removals(
                 stale = True
             else:
                 left.update((w.name, w) for w in by_name + by_group)
-    return Removals(kept, before, removed(), tuple(live.values()), stale, tuple(unfollowed))
+    return Removals(
+        kept,
+        before,
+        removed(),
+        tuple(live.values()),
+        stale,
+        tuple(unfollowed),
+        tuple(taken.values()),
+        taken_before or managers.Removed(),
+    )
 
 
 def _cascaded_words(

@@ -368,7 +368,7 @@ class StageWork:
             )
             try:
                 theirs = await self._parents_records(manager, source, mode, parent, removals)
-                resolved = await manager.resolve(source, words, mode)
+                resolved = await self._resolved(manager, source, words, mode, removals)
             except PackageError as exc:
                 line = lines.get(exc.package) or None
                 raise PackageError(exc.package, Problem(self.target.path, line, str(exc))) from None
@@ -443,6 +443,32 @@ class StageWork:
                 return {}
             found = each if found is None else {w: found[w] | each[w] for w in found.keys() & each}
         return found or {}
+
+    @staticmethod
+    async def _resolved(
+        manager: managers.Manager,
+        source: managers.Source,
+        words: Sequence[managers.PackageArg],
+        mode: managers.Mode,
+        removals: Removals,
+    ) -> managers.Resolved:
+        """The stage's words resolved; those an `apk del -r` or `pacman -Rc` took before the
+        last install on the image as it was before that removal, their records added where the
+        others' lack the name (a base package the removal took is not fetched for them)."""
+        if not removals.taken:
+            return await manager.resolve(source, words, mode)
+        taken = {w.name for w in removals.taken}
+        later = await manager.resolve(source, [w for w in words if w.name not in taken], mode)
+        earlier = await manager.resolve(
+            source, removals.taken, mode._replace(removed=removals.taken_before)
+        )
+        named = {p.name for p in later.packages}
+        packages = [*later.packages, *(p for p in earlier.packages if p.name not in named)]
+        return later._replace(
+            packages=tuple(sorted(packages, key=lambda p: p.name)),
+            unpinned=tuple(dict.fromkeys([*later.unpinned, *earlier.unpinned])),
+            notes=tuple(dict.fromkeys([*later.notes, *earlier.notes])),
+        )
 
     @staticmethod
     async def _parents_records(

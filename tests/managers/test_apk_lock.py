@@ -328,6 +328,37 @@ def test_words_a_later_del_r_takes_are_not_counted_as_installed(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+def test_words_a_del_r_takes_in_the_same_stage_are_resolved_on_the_image_before_it(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    # lddtree is installed with the base image's scanelf; `apk del -r scanelf` takes both (and
+    # musl-utils, libc-utils), and bash needs none of them: the branch's scanelf is never
+    # installed, so it is not recorded.
+    expected = _names(capsys, hub, mirror, env, "apk add --no-cache lddtree")
+    assert expected == {"lddtree"}
+    expected |= _names(
+        capsys, hub, mirror, env, "apk del libc-utils musl-utils scanelf && apk add --no-cache bash"
+    )
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16\nRUN apk add --no-cache lddtree \\\n"
+        "    && apk del -r scanelf \\\n    && apk add --no-cache bash\n"
+    )
+    (env / "Dockerfile.lock").unlink()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    before = (env / "Dockerfile.lock").read_text()
+    (stage,) = lockfile.parse(before, "lock").stages
+    assert {p.name for p in stage.packages} == expected
+    text = (env / "Dockerfile").read_text()
+    assert "RUN apk add --no-cache lddtree=1.26-r3 \\\n" in text
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, out + err
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
 def test_a_del_r_over_words_whose_dependencies_are_unknown_is_noted(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:

@@ -464,6 +464,32 @@ def test_orphans_and_cascades_removed_upstream_are_fetched_again(
     assert not any("not followed" in note for note in last.notes)
 
 
+def test_words_a_cascade_takes_in_the_same_stage_are_resolved_on_the_image_before_it(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    # curl is installed with the image's openssl 3.3.0-1; -Rc openssl takes both, and zsh
+    # needs neither: the day's openssl is never fetched, so it is not recorded.
+    dockerfile.write_text(
+        "FROM archlinux:base\nRUN pacman -S --noconfirm curl"
+        " && pacman -Rc --noconfirm openssl && pacman -S --noconfirm zsh\n"
+    )
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    assert run_errors(dockerfile.read_text()) == []
+    before = (env / "Dockerfile.lock").read_text()
+    (stage,) = lockfile.parse(before, "lock").stages
+    assert [(p.name, p.version) for p in stage.packages] == [("curl", "8.10.1-1"), ("zsh", "5.9-1")]
+    code, _, err = _pinner(capsys, hub, served, *args)
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
 @pytest.mark.parametrize(
     ("dockerfile_text", "context", "note"),
     [

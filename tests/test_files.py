@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -477,3 +478,87 @@ def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.Monk
     folders: dict[str, str] = {}
     assert [files._realpath(p, folders) for p in paths] == [os.path.realpath(p) for p in paths]
     assert folders["linked"] == str(tmp_path / "real")
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> list[Path]:
+    """Enough Dockerfiles for write_all to stage them on threads."""
+    paths = []
+    for n in range(40):
+        path = tmp_path / f"svc{n:02}" / "Dockerfile"
+        path.parent.mkdir()
+        path.write_text("FROM old\n")
+        paths.append(path)
+    return paths
+
+
+def test_a_large_write_is_staged_on_threads_and_written_whole(
+    tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads = set()
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        threads.add(threading.current_thread().name)
+        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    texts = {str(p): f"FROM {p.parent.name}\n" for p in many}
+    texts |= {f"{p}.lock": f"lock = '{p.parent.name}'\n" for p in many}
+
+    files.write_all(texts)
+
+    assert {name.split("_")[0] for name in threads} == {"pinner-write"}
+    assert len(threads) > 1
+    assert {str(p): p.read_text() for p in tmp_path.rglob("Dockerfile*")} == texts
+    assert leftovers(tmp_path) == []
+
+
+def test_a_large_write_cut_short_on_threads_changes_nothing_and_names_the_first_file(
+    tmp_path: Path, many: list[Path]
+) -> None:
+    # Two of forty files are too large for RLIMIT_FSIZE, which stops every thread's writes.
+    before = contents(tmp_path)
+    texts = {str(p): "FROM new\n" for p in many}
+    texts[str(many[30])] = texts[str(many[17])] = "FROM big\n" * 40
+    script = (
+        "import resource, signal, sys\n"
+        "from pinner import files\n"
+        "from pinner.errors import PinnerError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))\n"
+        "try:\n"
+        f"    files.write_all({texts!r})\n"
+        "except PinnerError as e:\n"
+        "    sys.exit(str(e))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+
+    assert (done.returncode, done.stderr) == (1, f"{many[17]}: cannot write: File too large\n")
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []
+
+
+def test_ctrl_c_while_staging_on_threads_changes_nothing(
+    tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = contents(tmp_path)
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        if kwargs.get("dir") == str(many[20].parent):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+    with pytest.raises(KeyboardInterrupt):
+        files.write_all({str(p): "FROM new\n" for p in many})
+
+    assert contents(tmp_path) == before
+    assert leftovers(tmp_path) == []

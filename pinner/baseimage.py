@@ -66,13 +66,11 @@ class BaseImage(NamedTuple):
     """What a base image's OS layer says about itself."""
 
     distro: str
-    id_like: tuple[str, ...]
     version_id: str | None
     codename: str | None
     pretty_name: str
     sources: tuple[SourceFile, ...]
     keyrings: tuple[KeyringFile, ...]
-    apt_version: str | None
     snapshot: str | None
     layer: str
     # dpkg's architecture of the installed apt package: the image's own, whatever a manifest says.
@@ -495,13 +493,11 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
     ]
     return BaseImage(
         distro=fields.get("ID") or "linux",
-        id_like=tuple(fields.get("ID_LIKE", "").split()),
         version_id=fields.get("VERSION_ID") or None,
         codename=_codename(fields),
         pretty_name=fields.get("PRETTY_NAME") or "Linux",
         sources=tuple(sources),
         keyrings=tuple(keyrings),
-        apt_version=apt.get("version") or None,
         snapshot=snapshot_of(sources),
         layer=layer,
         architecture=apt.get("architecture") or None,

@@ -37,7 +37,7 @@ class FakeMirror:
     ) -> tuple[Release, bool]:
         self.asked.append(("release", archive, suite))
         backports = suite.endswith("-backports")
-        release = Release(suite, suite, NOW, None, True, {}, not_automatic=backports)
+        release = Release(suite, suite, NOW, None, {}, not_automatic=backports)
         return release, self.verified
 
     async def packages(
@@ -50,13 +50,11 @@ class FakeMirror:
 def base() -> BaseImage:
     return BaseImage(
         "debian",
-        (),
         "12",
         "bookworm",
         "Debian GNU/Linux 12 (bookworm)",
         (SourceFile("/etc/apt/sources.list.d/debian.sources", SOURCES),),
         (),
-        "2.6.1",
         None,
         "sha256:x",
     )

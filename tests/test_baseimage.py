@@ -262,7 +262,6 @@ def test_inspect_bookworm_layout(registry: Registry) -> None:
     assert [path for path, _ in image.files] == ["/etc/os-release", "/usr/lib/os-release"]
     assert image._replace(files=()) == BaseImage(
         distro="debian",
-        id_like=(),
         version_id="12",
         codename="bookworm",
         pretty_name="Debian GNU/Linux 12 (bookworm)",
@@ -273,7 +272,6 @@ def test_inspect_bookworm_layout(registry: Registry) -> None:
             ),
         ),
         keyrings=(KeyringFile("/usr/share/keyrings/debian-archive-keyring.gpg", KEYRING),),
-        apt_version="2.6.1",
         snapshot=SNAPSHOT,
         layer=layer,
         architecture="amd64",
@@ -328,13 +326,11 @@ def test_inspect_ubuntu(registry: Registry) -> None:
 
     assert image._replace(keyrings=(), sources=(), layer="", files=()) == BaseImage(
         distro="ubuntu",
-        id_like=("debian",),
         version_id="24.04",
         codename="noble",
         pretty_name="Ubuntu 24.04.1 LTS",
         sources=(),
         keyrings=(),
-        apt_version="2.6.1",
         snapshot=None,
         layer="",
         architecture="amd64",

@@ -36,7 +36,6 @@ class Release(NamedTuple):
     codename: str
     date: datetime
     valid_until: datetime | None
-    acquire_by_hash: bool
     sha256: Mapping[str, FileHash]  # path under dists/<codename>/ -> hash and size
     # NotAutomatic suites (backports) get apt priority 1, or 100 with ButAutomaticUpgrades.
     not_automatic: bool = False
@@ -131,7 +130,6 @@ def parse_release(text: str | bytes, *, source: str = "InRelease") -> Release:
         valid_until=None
         if valid_until is None
         else _parse_date(valid_until, "Valid-Until", source),
-        acquire_by_hash=fields.get("acquire-by-hash", "").lower() == "yes",
         not_automatic=fields.get("notautomatic", "").lower() == "yes",
         but_automatic_upgrades=fields.get("butautomaticupgrades", "").lower() == "yes",
         sha256=MappingProxyType(hashes),

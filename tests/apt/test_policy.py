@@ -295,13 +295,11 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
 
         base = BaseImage(
             "debian",
-            (),
             "12",
             "bookworm",
             "Debian GNU/Linux 12 (bookworm)",
             (SourceFile("/etc/apt/sources.list.d/debian.sources", image_sources),),
             (KeyringFile(keyring, (debian_root / keyring.lstrip("/")).read_bytes()),),
-            None,
             None,
             "sha256:x",
         )

@@ -16,6 +16,7 @@ import argparse
 import io
 import os
 import platform
+import re
 import sys
 import time
 import urllib.request
@@ -83,7 +84,7 @@ def load_index(cache: Path, mirror: str) -> tuple[Release, bytes]:
         release = parse_release(signed_text(inrelease))
         # By hash, the index is the one this InRelease lists even if the mirror syncs meanwhile.
         path = INDEX
-        if release.acquire_by_hash:
+        if re.search(rb"^acquire-by-hash:[ \t]*yes\s*$", signed_text(inrelease), re.I | re.M):
             path = f"main/binary-amd64/by-hash/SHA256/{release.sha256[INDEX].sha256}"
         xz = fetch(f"{mirror}/dists/{SUITE}/{path}", xz_path)
     try:

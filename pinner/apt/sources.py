@@ -308,7 +308,7 @@ _DPKG_ACTIONS = words("-i --install -r --remove -P --purge --unpack --configure"
 _RUN_KEYWORD = re.compile(r"(?i)\s*RUN\s+")
 
 
-def _mount_targets(flags: Sequence[str]) -> list[str]:
+def mount_targets(flags: Sequence[str]) -> list[str]:
     """Where a RUN's --mount flags mount something, e.g. a cache at /var/cache/apt."""
     targets: list[str] = []
     for flag in flags:
@@ -359,7 +359,7 @@ def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
         run_text = run_text[keyword.end() :]
     if is_exec_form(run_text, escape):  # no shell to append to
         return False, set(), []
-    mounts = _mount_targets(run_flags(run_text, escape))
+    mounts = mount_targets(run_flags(run_text, escape))
     invocations = run_invocations(run_text, escape)
     uses_apt = any(_changes_packages(invocation) for invocation in invocations)
     removed, cleans = _removed(invocations)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation
-from pinner.apt.sources import covers
+from pinner.apt.shell import Invocation, run_flags
+from pinner.apt.sources import covers, mount_targets
 
 
 class Leftover(NamedTuple):
@@ -31,6 +31,11 @@ def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
         for word in invocation.args
         if not word.text.startswith("-")
     ]
+
+
+def mounted(run_text: str, escape: str = "\\") -> list[str]:
+    """Where the RUN's --mount flags mount something: what is written there is not in the image."""
+    return mount_targets(run_flags(run_text, escape))
 
 
 def left(leftovers: Sequence[Leftover], removed: Sequence[str]) -> list[str]:

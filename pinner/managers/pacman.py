@@ -33,7 +33,7 @@ from pinner.managers.alpm import (
     resolve,
     valid_fields,
 )
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
 from pinner.output import untrusted
 
 ARCHIVE = "https://archive.archlinux.org/repos"
@@ -436,7 +436,6 @@ def config_changes(run_text: str, *, escape: str = "\\") -> str | None:
 
 # --------------------------------------------------------------------------- cleanup
 
-_CACHE_MOUNT = re.compile(r"--mount=\S*target=/var/cache/pacman")
 _PACCACHE_ALL = re.compile(r"\s-[a-z]*r[a-z]*k ?0\s|\s-[a-z]*r[a-z]*\s.*(-k ?0|--keep[= ]0)\s")
 
 
@@ -473,7 +472,7 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     found = pacman_commands(run_text, escape=escape)
     if not any(command.installs or command.operation == "U" for command in found):
         return None
-    cleans = _CACHE_MOUNT.search(run_text) is not None
+    cleans = False
     invocations = run_invocations(run_text, escape)
     last = 0  # each pacman command may log: only an rm after the last one removes the log
     for index, invocation in enumerate(invocations):
@@ -483,8 +482,10 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
             cleans = cleans or _empties_cache(invocation, run_text)
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package
-    cache = [] if cleans else left([_CACHE_FILES], removed_paths(invocations))
-    return " && ".join(rm(cache + left(_LEFTOVERS, removed_paths(invocations[last:])))) or None
+    mounts = mounted(run_text, escape)
+    cache = [] if cleans else left([_CACHE_FILES], removed_paths(invocations) + mounts)
+    logs = left(_LEFTOVERS, removed_paths(invocations[last:]) + mounts)
+    return " && ".join(rm(cache + logs)) or None
 
 
 def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:

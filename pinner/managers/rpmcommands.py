@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import NamedTuple
 
 from pinner.apt.shell import Invocation, Word, option_width, run_invocations, split_options, words
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.
@@ -228,9 +228,11 @@ def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DN
             cleaned = cleaned or any(_removes_cache(text) for text in texts)
     if program is None:
         return None
+    mounts = mounted(run_text, escape)
+    cleaned = cleaned or any(_removes_cache(mount) for mount in mounts)
     leftovers = _DNF5 if program in dnf5 else _MICRODNF if program == "microdnf" else _DNF4
     parts = ([] if cleaned else [f"{program} clean all"]) + rm(
-        left(leftovers, removed_paths(invocations[last:]))
+        left(leftovers, removed_paths(invocations[last:]) + mounts)
     )
     return " && ".join(parts) or None
 

@@ -30,7 +30,7 @@ from pinner.managers import (
     zyppconf,
 )
 from pinner.managers import repodata as rd
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, removed_paths, rm
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Choice, Missing, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
@@ -203,16 +203,15 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     if not any(command.installs for command in found):
         return None
     invocations = run_invocations(run_text, escape)
-    removed = removed_paths(invocations)
-    cleans = (
-        re.search(r"--mount=\S*target=/var/cache/zypp", run_text) is not None
-        or any(command.verb == "clean" for command in found)
-        or any(path.startswith(CACHE) or covers(path, CACHE) for path in removed)
+    mounts = mounted(run_text, escape)
+    cleans = any(command.verb == "clean" for command in found) or any(
+        path.startswith(CACHE) or covers(path, CACHE)
+        for path in removed_paths(invocations) + mounts
     )
     # Each zypper command logs: only an rm after the last one removes the logs.
     last = max((i for i, run in enumerate(invocations) if run.program == "zypper"), default=0)
     parts = ([] if cleans else ["zypper clean -a"]) + rm(
-        left(_LEFTOVERS, removed_paths(invocations[last:]))
+        left(_LEFTOVERS, removed_paths(invocations[last:]) + mounts)
     )
     return " && ".join(parts) or None
 

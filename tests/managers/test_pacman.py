@@ -317,6 +317,12 @@ CLEANUPS = [
     ("pacman -S --noconfirm git && rm -rf /var/cache/pacman/pkg/*", f"rm -rf {LEFT}"),
     ("--mount=type=cache,target=/var/cache/pacman/pkg pacman -S --noconfirm git", f"rm -rf {LEFT}"),
     ("pacman -Ss git", None),
+    ("--mount=type=cache,dst=/var/cache/pacman pacman -S --noconfirm git", f"rm -rf {LEFT}"),
+    (
+        "--mount=type=cache,target=/var/cache/pacman/pkg --mount=type=tmpfs,target=/var/log"
+        " pacman -S --noconfirm git",
+        f"rm -rf {AUX}",
+    ),
     ("pacman -S --noconfirm git && paccache -rk0", f"rm -rf {LEFT}"),
     ("pacman -S --noconfirm git && paccache -r -k 0", f"rm -rf {LEFT}"),
     # Each part is judged by the files pacman writes: folders, globs and parents count.

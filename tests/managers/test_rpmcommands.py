@@ -308,6 +308,17 @@ CLEANUPS = [
         LEFT,
         id="rm-before-clean",
     ),
+    # Nothing written under a mount is in the image: a cache mount needs no clean all.
+    pytest.param(
+        "--mount=type=cache,target=/var/cache/dnf dnf install -y c", DNF5, LEFT, id="cache-mount"
+    ),
+    pytest.param(
+        "--mount=type=cache,target=/var/cache/dnf --mount=type=tmpfs,target=/var/log"
+        " dnf install -y c",
+        DNF5,
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+        id="log-mount",
+    ),
     pytest.param("dnf makecache", DNF5, None, id="installs-nothing"),
     pytest.param("dnf install -y ./local.rpm", DNF5, None, id="installs-nothing-pinnable"),
 ]

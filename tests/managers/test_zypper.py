@@ -66,6 +66,11 @@ CLEANUPS = [
     ("zypper -n in -y curl && rm -rf /var/cache/zypp/*", LEFT),
     ("--mount=type=cache,target=/var/cache/zypp zypper -n in -y curl", LEFT),
     ("zypper -n in --dry-run curl", None),
+    (
+        "--mount=type=cache,target=/var/cache/zypp --mount=type=tmpfs,target=/var/log"
+        " zypper -n in curl",
+        f"rm -rf /var/lib/zypp/AnonymousUniqueId {AUX}",
+    ),
     ("zypper ref", None),
     # Each part is judged by the files zypper writes: folders, globs and parents count.
     (f"zypper -n in curl && zypper cc -a && rm -rf /var/log/* /var/lib/zypp {AUX}", None),

@@ -533,6 +533,28 @@ REAL_PATTERNS = {
          "RUN apk --no-cache add ca-certificates=20230506-r0\n"],
         [],
     ),
+    # A dotfiles image: build tools installed with the runtime words, a comment line inside the
+    # continued RUN, and `apk del -r --purge` of the tools after pip; g++ (which depends on
+    # gcc) goes with them, the runtime words stay; the pins are the versions installed.
+    "del-r-purge": (
+        "FROM alpine:3.16\n"
+        "RUN apk add --no-cache \\\n"
+        "  python3 \\\n"
+        "  \\\n"
+        "# python pkg compilation: \\\n"
+        "  gcc \\\n"
+        "  g++ \\\n"
+        "  python3-dev \\\n"
+        "  \\\n"
+        "  && pip3 install --no-cache-dir awscli \\\n"
+        "  && apk del -r --purge --no-cache \\\n"
+        "  gcc \\\n"
+        "  \\\n"
+        "  && apk add --no-cache bash\n",
+        ["  python3=3.10.11-r0 \\\n", "  g++=12.2.1_git20220924-r4 \\\n",
+         "  && apk add --no-cache bash=5.2.15-r0\n"],
+        [],
+    ),
 }  # fmt: skip
 
 

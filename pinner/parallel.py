@@ -36,7 +36,7 @@ class Child(Generic[Result]):
 
     A child that fails (an exception, a signal) leaves the work to this process, where the same
     exception is raised as it would be without forking. stop() ends a child no longer wanted.
-    work must not print and its result must pickle.
+    work must not print and its result must pickle. OSError when no process can be forked.
     """
 
     def __init__(self, work: Callable[[], Result]) -> None:
@@ -45,7 +45,13 @@ class Child(Generic[Result]):
 
         read_end, write_end = os.pipe()
         gc.freeze()  # the collector leaves what exists now alone: the child copies fewer pages
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN under a pids limit, ENOMEM)
+            gc.unfreeze()
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # the child: work, send the result, leave without cleanup handlers
             status = 1
             try:
@@ -113,8 +119,12 @@ def map_files(
     children: list[Child[list[Result]]] = []
     try:
         for share in range(1, n):
-            children.append(Child(partial(_each, work, items[share::n])))
-        shares = [[work(item) for item in items[0::n]]] + [c.result() for c in children]
+            try:
+                children.append(Child(partial(_each, work, items[share::n])))
+            except OSError:
+                break  # no more processes: this one works the shares left
+        shares = [_each(work, items[0::n])] + [c.result() for c in children]
+        shares += [_each(work, items[share::n]) for share in range(len(shares), n)]
         return [shares[i % n][i // n] for i in range(len(items))]
     finally:
         for child in children:  # this process failed first: stop the others

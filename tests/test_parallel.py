@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -153,3 +154,17 @@ def test_check_says_the_same_over_many_files_shared_or_not(
     assert out.count("not pinned to a digest") == 2  # n = 11, 30
     assert out.count("svc") == len(out.splitlines())
     assert "finding(s) in 40 file(s)" in err
+
+
+@pytest.mark.usefixtures("alone")
+def test_no_process_to_be_had_leaves_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fork() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    descriptors = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", fork)
+
+    results = parallel.map_files(lambda i: (i, os.getpid()), ITEMS, 3)
+
+    assert results == [(i, os.getpid()) for i in ITEMS]
+    assert len(os.listdir("/proc/self/fd")) == descriptors

@@ -191,15 +191,17 @@ def _ask_early(
 
 async def _parse_all(entries: Sequence[Target | Problem], options: Options) -> list[_Parse]:
     """Each file parsed, in a forked process while this one serves the registry's answers, or
-    here between answers (one CPU, or a thread running)."""
-    work = partial(_parse_each, entries, options)
-    if parallel.cpus() < 2 or len(entries) < parallel.MIN_PER_PROCESS or not parallel.may_fork():
+    here between answers (one CPU, a thread running, or no process to be had)."""
+    child = None
+    if parallel.cpus() > 1 and len(entries) >= parallel.MIN_PER_PROCESS and parallel.may_fork():
+        with contextlib.suppress(OSError):  # no process to be had: parse here
+            child = parallel.Child(partial(_parse_each, entries, options))
+    if child is None:
         parses = []
         for entry in entries:
             await asyncio.sleep(0)  # the requests go out before the first parse, answers between
             parses.append(_parse(entry, options, keep=True))
         return parses
-    child = parallel.Child(work)
     try:
         await child.ready()
         return child.result()

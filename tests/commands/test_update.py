@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -341,7 +343,7 @@ def test_item13_a_snapshot_time_that_does_not_exist_is_a_usage_error(
     assert sorted(p.name for p in (tmp_path / "app").iterdir()) == ["Dockerfile"]
 
 
-@pytest.mark.parametrize("case", ["moved", "unparsable", "pinned by hand"])
+@pytest.mark.parametrize("case", ["moved", "unparsable", "pinned by hand", "no process"])
 def test_update_says_the_same_with_the_parse_in_a_forked_process(
     case: str,
     registry: Registry,
@@ -360,6 +362,8 @@ def test_update_says_the_same_with_the_parse_in_a_forked_process(
             super().__init__(work)
 
     monkeypatch.setattr(parallel, "Child", Child)
+    if case == "no process":
+        monkeypatch.setattr(os, "fork", _no_process)
     push_image(registry, "upd/fork", "1")
     push_image(registry, "upd/still", "1")
     tree = tmp_path / "tree"
@@ -387,10 +391,14 @@ def test_update_says_the_same_with_the_parse_in_a_forked_process(
     assert len(forks) == 1  # the run with two CPUs
     assert said[1] == said[2]
     code, out, err, _ = said[2]
-    if case == "moved":
+    if case in ("moved", "no process"):
         assert code == 0, err
         assert json.loads(out)["changed"] is True
         assert (tmp_path / "cpus2" / "r.md").read_text().count("upd/fork") == 4
     else:
         assert code == 1
         assert "svc05/Dockerfile:1: " in err
+
+
+def _no_process() -> int:
+    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")

@@ -1,0 +1,131 @@
+"""pinner's apk resolution against apk-tools' own, recorded on the real v3.17 index.
+
+apk-tools is not packaged in Debian: scripts/record-apk-oracle ran a locally built apk once per
+case (`apk --simulate`, no network, the 3.16 root of testdata/alpine) and wrote what it installs
+to testdata/alpine/apk-oracle.json; testdata/alpine/README.md says how apk was built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from typing import Any
+
+import pytest
+from alpine_support import REAL_INDEX, TESTDATA, rootfs_files
+
+from pinner.apt.shell import run_invocations
+from pinner.errors import PackageError
+from pinner.managers import Mode, Removed, Resolved, Source, apk
+
+ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
+CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
+# Where pinner records other packages than apk installs, and why (each must still differ).
+DIFFERENT: dict[str, str] = {
+    "conflict": "byacc depends on !bison and both provide cmd:yacc with a version: apk refuses"
+    " the pair, pinner does not check conflicts and records both",
+    "conflict-pstree": "pstree depends on !psmisc and both provide cmd:pstree with a version:"
+    " apk refuses the pair, pinner records both",
+    "install-if": "openrc provides cmd:mkmntdirs=0.45.2-r7, as the installed alpine-baselayout"
+    " 3.2.0-r22 does: a name two packages provide with a version is one only one of them may"
+    " hold, so apk upgrades alpine-baselayout (3.4.0 provides no cmd:mkmntdirs); pinner does"
+    " not look for such conflicts",
+    "del-then-add-purged": "apk installs the branch's musl-utils and scanelf, which the removal"
+    " took; pinner leaves the word unpinned, as it cannot tell at resolve time whether the word"
+    " came before the removal (then apk keeps the base image's build)",
+    "greater-or-equal-upgrades": "busybox 1.35.0-r29 no longer provides /bin/sh, which the"
+    " installed alpine-baselayout needs: apk adds busybox-binsh (and purges ssl_client, whose"
+    " install_if no longer holds); pinner does not check again what the installed packages"
+    " need once a newer build replaces one of them",
+    "upgrade-all": "the new alpine-baselayout needs /bin/sh, which the new busybox no longer"
+    " provides: apk adds busybox-binsh; pinner skips path dependencies",
+    "upgrade-flag-down-dependencies": "with --upgrade apk takes the best provider of /bin/sh"
+    " (busybox-binsh, priority 100) over the installed busybox, and with it busybox 1.35.0-r29"
+    " and ssl_client's new build; pinner keeps the installed provider",
+}
+
+
+def _config() -> apk.ApkConfig:
+    world = "".join(f"{name}\n" for name in ORACLE["world"])
+    files = {f"/{path}": data for path, data in rootfs_files(world=world).items()}
+    config = apk.configure(files, "linux/arm64")
+    assert isinstance(config, apk.ApkConfig)
+    return config
+
+
+def _resolve(commands: list[str]) -> Resolved:
+    """What pinner records for one RUN's apk commands: removals, then the last command."""
+    gone: set[str] = set()
+    cascaded: set[str] = set()
+    for command in commands[:-1]:
+        (invocation,) = run_invocations(command, "\\")
+        removal = apk.read_removal(invocation)
+        assert removal is not None, command
+        gone.update(removal.names)
+        if removal.cascade:
+            cascaded.update(removal.names)
+    (invocation,) = run_invocations(commands[-1], "\\")
+    install = apk.read_install(invocation)
+    assert install is not None and not install.notes, commands[-1]
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        assert url == "https://dl-cdn.alpinelinux.org/alpine/v3.17/main/aarch64/APKINDEX.tar.gz"
+        return REAL_INDEX.read_bytes()
+
+    removed = Removed(frozenset(gone), frozenset(cascaded), frozenset(gone))
+    mode = Mode("", upgrade=install.upgrades, removed=removed)
+    source = Source(fetch, _config(), {})
+    return asyncio.run(apk.Apk().resolve(source, list(install.packages), mode))
+
+
+def _installed(answer: dict[str, Any]) -> dict[str, str]:
+    """The packages apk fetches: new ones and the new builds of those it replaces."""
+    found = dict(answer.get("installing", {}))
+    for action in ("upgrading", "downgrading", "replacing"):
+        found.update({n: v.rpartition(" -> ")[2] for n, v in answer.get(action, {}).items()})
+    return found
+
+
+def _pinned(commands: list[str]) -> dict[str, str] | str:
+    try:
+        resolved = _resolve(commands)
+    except PackageError as e:
+        return f"error: {e}"
+    return {p.name: p.version for p in resolved.packages}
+
+
+def test_the_oracle_covers_what_it_says() -> None:
+    assert ORACLE["apk_tools"].startswith("apk-tools 2.12.10")
+    assert len(CASES) >= 20
+    answers = [steps[-1]["apk"] for steps in CASES.values()]
+    assert sum(1 for a in answers if a["exit"]) >= 3
+    assert sum(1 for a in answers if a.get("upgrading")) >= 5
+    for steps in CASES.values():
+        for step in steps:
+            # The command as recorded is the one apk ran, after the root and --simulate.
+            words = shlex.split(step["command"])[1:]
+            assert step["argv"][-len(words) :] == words and "--simulate" in step["argv"]
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - set(DIFFERENT)))
+def test_pinner_records_what_apk_installs(case: str) -> None:
+    steps = CASES[case]
+    answer = steps[-1]["apk"]
+    pinned = _pinned([step["command"] for step in steps])
+    if answer["exit"]:
+        assert isinstance(pinned, str), f"apk refuses: {answer['error']}"
+    else:
+        assert pinned == _installed(answer)
+
+
+@pytest.mark.parametrize("case", sorted(DIFFERENT))
+def test_known_differences_still_differ(case: str) -> None:
+    """Each recorded difference holds; once pinner agrees, the case leaves DIFFERENT."""
+    steps = CASES[case]
+    answer = steps[-1]["apk"]
+    pinned = _pinned([step["command"] for step in steps])
+    if answer["exit"]:
+        assert not isinstance(pinned, str), "pinner refuses too"
+    else:
+        assert pinned != _installed(answer)

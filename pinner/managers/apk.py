@@ -811,7 +811,9 @@ def closure(
             upgraded.add(entry.name)
         for dependency in entry.depends:
             name, op, version, conflict = _dependency(dependency)
-            if not conflict and not name.startswith("/"):
+            # A path (/bin/sh) is a name packages provide like any other: v3.17's busybox no
+            # longer provides /bin/sh, busybox-binsh does, and apk installs it with the new busybox.
+            if not conflict:
                 queue.append((name, op, version, entry.name, upgrade))
 
     def take(entry: Entry, upgrade: bool = False) -> None:

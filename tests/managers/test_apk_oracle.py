@@ -38,8 +38,6 @@ DIFFERENT: dict[str, str] = {
     " installed alpine-baselayout needs: apk adds busybox-binsh (and purges ssl_client, whose"
     " install_if no longer holds); pinner does not check again what the installed packages"
     " need once a newer build replaces one of them",
-    "upgrade-all": "the new alpine-baselayout needs /bin/sh, which the new busybox no longer"
-    " provides: apk adds busybox-binsh; pinner skips path dependencies",
     "upgrade-flag-down-dependencies": "with --upgrade apk takes the best provider of /bin/sh"
     " (busybox-binsh, priority 100) over the installed busybox, and with it busybox 1.35.0-r29"
     " and ssl_client's new build; pinner keeps the installed provider",

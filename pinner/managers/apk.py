@@ -781,10 +781,62 @@ def _installed_satisfies(
     return op is None or (bool(have) and satisfies(have, op, v))
 
 
+def conflict(entry: Entry, other: Entry) -> str | None:
+    """Why apk cannot have entry and other installed together, or None.
+
+    A `!name` dependency excludes what it names, and a name provided with a version is held by
+    one package alone (apk-tools 2.12 refuses byacc with bison: both provide cmd:yacc=...).
+    """
+    if entry.name == other.name:
+        return None
+    for one, two in ((entry, other), (other, entry)):
+        for dependency in one.depends:
+            name, op, version, excluded = _dependency(dependency)
+            if excluded and (
+                (two.name == name and satisfies(two.version, op, version))
+                or any(
+                    n == name and (op is None or (bool(eq) and satisfies(v, op, version)))
+                    for n, eq, v in (p.partition("=") for p in two.provides)
+                )
+            ):
+                return f"{one.name} depends on {dependency}"
+    held = [
+        {e.name} | {n for n, eq, _ in (p.partition("=") for p in e.provides) if eq}
+        for e in (entry, other)
+    ]
+    shared = sorted(held[0] & held[1])
+    return f"both provide {shared[0]}" if shared else None
+
+
+def _clashes(entries: Iterable[Entry], others: Iterable[Entry]) -> list[tuple[Entry, Entry, str]]:
+    """The pairs of an entry and an other that conflict, with why: only those whose names meet
+    are compared (a `!name` or a versioned provide of one among the other's names)."""
+    holders: dict[str, list[Entry]] = {}
+    for other in others:
+        for name in {other.name, *_provided(other)}:
+            holders.setdefault(name, []).append(other)
+    found: dict[tuple[str, str], tuple[Entry, Entry, str]] = {}
+    for entry in entries:
+        claims = {entry.name, *(p.partition("=")[0] for p in entry.provides if "=" in p)}
+        claims.update(_dependency(d)[0] for d in entry.depends if d.startswith("!"))
+        for other in (o for name in claims for o in holders.get(name, [])):
+            pair = (entry.name, other.name)
+            if pair not in found and (why := conflict(entry, other)) is not None:
+                found[pair] = (entry, other, why)
+    return list(found.values())
+
+
 def closure(
-    universe: Universe, installed: Mapping[str, str], requests: Sequence[PackageArg]
+    universe: Universe,
+    installed: Mapping[str, str],
+    requests: Sequence[PackageArg],
+    base: Sequence[Entry] = (),
 ) -> tuple[list[Entry], list[tuple[str, str]], list[str]]:
-    """The packages apk installs for the requests, minus what is installed; misses; notes."""
+    """The packages apk installs for the requests, minus what is installed; misses; notes.
+
+    base holds the installed packages: one the result conflicts with is replaced by the
+    branch's newer build where that build does not conflict, as apk's solver upgrades it.
+    """
     chosen: dict[str, Entry] = {}
     provided: dict[str, str] = {}
     missing: list[tuple[str, str]] = []
@@ -873,12 +925,34 @@ def closure(
             and all(have(*_dependency(c)[:3]) for c in e.install_if)
             and any(_dependency(c)[0] in chosen for c in e.install_if)
         ]
-        if not extra:
-            break
         for entry in extra:
             if entry.name not in chosen:
                 best = universe.best(entry.name, None, None)
                 take(best if isinstance(best, Entry) else entry)
+        if extra:
+            continue
+        replaced = False
+        stay = [e for e in base if e.name in installed and e.name not in chosen]
+        for entry, old, why in _clashes(chosen.values(), stay):
+            newer = universe.best(old.name, None, None)
+            if (
+                isinstance(newer, Entry)
+                and newer.name == old.name
+                and newer.name not in chosen
+                and parse_version(newer.version) > parse_version(old.version)
+                and all(conflict(newer, e) is None for e in chosen.values())
+            ):
+                take(newer)
+                replaced = True
+            elif old.name not in chosen:
+                # apk may take it out if nothing needs it, or refuse: not guessed here.
+                note = f"{entry.name} conflicts with the installed {old.name}: {why}"
+                notes += [note] if note not in notes else []
+        if not replaced:
+            break
+    for entry, other, why in _clashes(chosen.values(), chosen.values())[:1]:
+        # apk refuses the whole command ("unable to select packages").
+        missing.append((entry.name, f"conflicts with {other.name}: {why}"))
     return list(chosen.values()), missing, notes
 
 
@@ -1020,7 +1094,8 @@ class Apk:
             wanted += [PackageArg(e.name, None, 0, 0) for e in newer if e.name not in named]
         for extra, group in _by_repositories(wanted).items():
             universe = await self._universe(fetch, config, mirrors, extra)
-            found, lacking, said = closure(universe, installed, group)
+            base = [e for e in config.entries if e.name in installed]
+            found, lacking, said = closure(universe, installed, group, base)
             entries += [e for e in found if e.name not in {x.name for x in entries}]
             missing += lacking
             notes += said

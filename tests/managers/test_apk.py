@@ -687,3 +687,49 @@ def test_needs_are_what_del_r_walks_back_from_a_name() -> None:
         walked = set(names) - set(apk.after_removal(INSTALLED_316, [name], None, [name]))
         assert walked - {name} == {n for n in names if name in real[n]} - {name}, name
     assert sum(len(v) for v in real.values()) > 2 * len(names)
+
+
+def test_conflicts_are_what_apk_refuses() -> None:
+    # apk-tools 2.12.10 refuses byacc with bison (byacc depends on !bison, both provide cmd:yacc
+    # with a version); names provided without a version (/bin/sh) are shared freely.
+    byacc = _entry("byacc", "!bison", "cmd:yacc=2022")
+    bison = _entry("bison", provides="cmd:yacc=3.8.2-r0")
+    assert apk.conflict(byacc, bison) == "byacc depends on !bison"
+    assert apk.conflict(bison, byacc) == "byacc depends on !bison"
+    assert (
+        apk.conflict(
+            _entry("a", provides="cmd:x=1"), bison._replace(name="b", provides=("cmd:x=2",))
+        )
+        == "both provide cmd:x"
+    )
+    assert apk.conflict(_entry("a", provides="/bin/sh"), _entry("b", provides="/bin/sh")) is None
+    # A versioned !name excludes only the versions it names.
+    assert apk.conflict(_entry("a", "!b<1.0"), _entry("b")) is None
+    assert apk.conflict(_entry("a", "!b<=1.0-r0"), _entry("b")) == "a depends on !b<=1.0-r0"
+    assert (
+        apk.conflict(_entry("a", "!cmd:b"), _entry("b", provides="cmd:b")) == "a depends on !cmd:b"
+    )
+
+
+def test_a_conflict_with_an_installed_package_upgrades_it_or_is_said() -> None:
+    # openrc provides cmd:mkmntdirs=..., as Alpine 3.16's alpine-baselayout does: apk installs
+    # v3.17's alpine-baselayout, which no longer provides it, with openrc.
+    old = _entry("layout", provides="cmd:mkmntdirs=1.0-r0")
+    newer = old._replace(version="2.0-r0", provides=())
+    rc = _entry("rc", provides="cmd:mkmntdirs=0.45")
+    installed = {"layout": "1.0-r0", "cmd:mkmntdirs": "1.0-r0"}
+    word = [PackageArg("rc", None, 0, 0)]
+    found, missing, notes = apk.closure(apk.Universe([newer, rc]), installed, word, [old])
+    assert {(e.name, e.version) for e in found} == {("rc", "1.0-r0"), ("layout", "2.0-r0")}
+    assert (missing, notes) == ([], [])
+    # No build without the name: nothing replaced, and said.
+    found, missing, notes = apk.closure(apk.Universe([old, rc]), installed, word, [old])
+    assert [e.name for e in found] == ["rc"] and missing == []
+    assert notes == ["rc conflicts with the installed layout: both provide cmd:mkmntdirs"]
+
+
+def test_words_that_conflict_are_refused(universe: apk.Universe) -> None:
+    words = [PackageArg("byacc", None, 0, 0), PackageArg("bison", None, 0, 0)]
+    _, missing, _ = apk.closure(universe, {}, words)
+    assert [name for name, _ in missing] in (["byacc"], ["bison"])
+    assert "!bison" in missing[0][1]

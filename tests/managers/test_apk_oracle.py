@@ -23,14 +23,6 @@ ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
 CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
 # Where pinner records other packages than apk installs, and why (each must still differ).
 DIFFERENT: dict[str, str] = {
-    "conflict": "byacc depends on !bison and both provide cmd:yacc with a version: apk refuses"
-    " the pair, pinner does not check conflicts and records both",
-    "conflict-pstree": "pstree depends on !psmisc and both provide cmd:pstree with a version:"
-    " apk refuses the pair, pinner records both",
-    "install-if": "openrc provides cmd:mkmntdirs=0.45.2-r7, as the installed alpine-baselayout"
-    " 3.2.0-r22 does: a name two packages provide with a version is one only one of them may"
-    " hold, so apk upgrades alpine-baselayout (3.4.0 provides no cmd:mkmntdirs); pinner does"
-    " not look for such conflicts",
     "del-then-add-purged": "apk installs the branch's musl-utils and scanelf, which the removal"
     " took; pinner leaves the word unpinned, as it cannot tell at resolve time whether the word"
     " came before the removal (then apk keeps the base image's build)",

@@ -23,14 +23,43 @@ LDCONFIG = Leftover("/var/cache/ldconfig/aux-cache", ("/var/cache/ldconfig/aux-c
 
 
 def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
-    """The operands of the RUN's rm commands: paths and globs it removes."""
-    return [
-        word.text
-        for invocation in invocations
-        if invocation.program == "rm"
-        for word in invocation.args
-        if not word.text.startswith("-")
-    ]
+    """The paths and globs the RUN's rm and `find … -delete` commands remove."""
+    removed: list[str] = []
+    for invocation in invocations:
+        texts = [word.text for word in invocation.args]
+        if invocation.program == "rm":
+            removed += [text for text in texts if not text.startswith("-")]
+        elif invocation.program == "find":
+            removed += _found(texts)
+    return removed
+
+
+# Tests of find that narrow what -delete removes without making it unknown: -type f leaves the
+# folders, empty once their files are gone; -xdev and -mindepth 1 keep to what is under the start.
+_FIND_KEEPS = (("-type", "f"), ("-mindepth", "1"))
+
+
+def _found(texts: list[str]) -> list[str]:
+    """What `find DIR… [-type f] [-name GLOB] -delete` removes, as globs (a `-name` is matched in
+    DIR itself only, so deeper files count as left); nothing for any other test or action."""
+    start = next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
+    # find applies its expression in order: a -delete before a test removes what fails it too.
+    if start is None or texts[-1] != "-delete":
+        return []
+    tests = texts[start:-1]
+    name = None
+    while tests:
+        pair = tuple(tests[:2])
+        if pair in _FIND_KEEPS:
+            del tests[:2]
+        elif tests[0] == "-xdev":
+            del tests[:1]
+        elif tests[0] == "-name" and name is None and len(tests) > 1:
+            name = tests[1]
+            del tests[:2]
+        else:
+            return []
+    return [f"{folder.rstrip('/')}/{name}" if name else folder for folder in texts[:start]]
 
 
 def mounted(run_text: str, escape: str = "\\") -> list[str]:

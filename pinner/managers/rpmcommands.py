@@ -219,8 +219,8 @@ def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DN
         texts = [word.text for word in invocation.args]
         if invocation.program in PROGRAMS:
             last = index
-            if "clean" in texts and "all" in texts[texts.index("clean") :]:
-                cleaned = True
+            # Any other command may fetch metadata again: a clean before it leaves that behind.
+            cleaned = "clean" in texts and "all" in texts[texts.index("clean") :]
             command = read_command(invocation)
             if program is None and command is not None and command.packages:
                 program = invocation.program

@@ -196,6 +196,12 @@ _LEFTOVERS = (
 )
 
 
+def _cleans_all(command: ZypperCommand) -> bool:
+    """Whether a command is `zypper clean -a`: without -a, clean keeps the metadata it downloaded
+    (zypper(8): "By default, only caches of downloaded packages are deleted")."""
+    return command.verb == "clean" and not command.options.isdisjoint(("-a", "--all"))
+
+
 def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
     and leaves them; None if nothing."""
@@ -204,7 +210,7 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
         return None
     invocations = run_invocations(run_text, escape)
     mounts = mounted(run_text, escape)
-    cleans = any(command.verb == "clean" for command in found) or any(
+    cleans = any(_cleans_all(command) for command in found) or any(
         path.startswith(CACHE) or covers(path, CACHE)
         for path in removed_paths(invocations) + mounts
     )

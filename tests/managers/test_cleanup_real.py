@@ -1,0 +1,394 @@
+"""The cleanup pinner appends to the dnf, yum, microdnf, pacman, zypper and apk RUNs of real
+Dockerfiles: only the parts the RUN leaves, valid shell once joined on, nothing on a second lock."""
+
+from __future__ import annotations
+
+import pytest
+import shell_syntax
+
+from pinner.apt.shell import run_invocations
+from pinner.managers import Manager, System, apk, pacman, rpm, zypper
+from pinner.managers.leftovers import removed_paths
+from pinner.reproducible import join_cleanup
+
+AUX = "/var/cache/ldconfig/aux-cache"
+DNF4 = f"/var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log {AUX}"
+DNF5 = f"/usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
+MICRODNF = f"/var/lib/dnf/history.* {AUX}"
+PACMAN = f"/var/log/pacman.log {AUX}"
+ZYPPER = f"/var/log/zypp* /var/lib/zypp/AnonymousUniqueId {AUX}"
+EL8 = System("rocky", "8")
+F42 = System("fedora", "42")
+LEAP = System("opensuse-leap", "15.6")
+ARCH = System("arch", None)
+ALPINE = System("alpine", "3.20")
+
+# Each row reproduces the cleanup of a real RUN (its source above it): words that do not change
+# the cleanup (packages, unrelated commands) are shortened, an `update` of the original is an
+# `install` where the row says so (pinner adds a cleanup to installing RUNs only).
+REAL: list[tuple[Manager, System, str, str | None]] = [
+    # UKHomeOffice/docker-centos-base Dockerfile (install for the original's update)
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && dnf clean all -y && rm -rf /var/cache/dnf",
+        f"rm -rf {DNF4}",
+    ),
+    # UKHomeOffice/docker-centos-base Dockerfile: updates only, nothing pinner records
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf update -y \\\n  && dnf autoremove -y \\\n  && dnf clean all -y \\\n"
+        "  && rm -rf /var/cache/dnf",
+        None,
+    ),
+    # UKHomeOffice/docker-centos-base Dockerfile (centos7): a clean before and after
+    (
+        rpm.MANAGER,
+        EL8,
+        "yum clean all && yum install yum-plugin-ovl && yum update -y && yum clean all"
+        " && rpm --rebuilddb",
+        f"rm -rf {DNF4}",
+    ),
+    # bgray-at-rh/mlcc MLCC_Frags/100_Operating_Systems.excl/177_Fedora28.frag (install for
+    # update): a clean before the install empties nothing the install fetches, and a relative rm
+    # after a cd is not read.
+    (
+        rpm.MANAGER,
+        EL8,
+        "set -vx \\\n&& yum clean all \\\n&& yum -y install git \\\n&& cd /var/cache \\\n"
+        "&& /bin/rm -rf dnf yum",
+        f"yum clean all && rm -rf {DNF4}",
+    ),
+    # tgagor/docker-centos Dockerfile.tpl (install for upgrade): find -delete removes the logs.
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install --setopt=install_weak_deps=False -y curl && \\\n    dnf clean all && \\\n"
+        "    rm -rf /tmp/* && \\\n    rm -rf /var/cache/yum && \\\n"
+        "    rm -rf /var/cache/dnf && \\\n    find /var/log -type f -name '*.log' -delete",
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+    ),
+    # redhat-developer/devspaces-theia conf/theia-endpoint-runtime-binary/ubi8-brew/
+    # runtime-from.dockerfile: an update of named packages is not an install pinner records
+    (
+        rpm.MANAGER,
+        System("rhel", "8.1"),
+        "microdnf update -y nodejs npm systemd && microdnf clean all && rm -rf /var/cache/yum && \\\n"
+        '    echo "Installed Packages" && rpm -qa | sort -V && echo "End Of Installed Packages"',
+        None,
+    ),
+    # redhat-developer/devspaces-theia (the same tail after an install)
+    (
+        rpm.MANAGER,
+        System("rhel", "8.1"),
+        "microdnf install -y nodejs && microdnf clean all && rm -rf /var/cache/yum",
+        f"rm -rf {MICRODNF}",
+    ),
+    # ralvares/base-image Dockerfile: clean all with --enablerepo='*' after the options
+    (
+        rpm.MANAGER,
+        System("rhel", "8.9"),
+        "HOME=/root && \\\nmicrodnf install curl wget -y && \\\n"
+        "microdnf update -y && microdnf -y clean all --enablerepo='*'",
+        f"rm -rf {MICRODNF}",
+    ),
+    # stackrox/collector collector/container/rhel/install.sh, as one RUN
+    (
+        rpm.MANAGER,
+        System("rhel", "9.4"),
+        "microdnf upgrade -y --nobest && microdnf install -y elfutils-libelf && microdnf clean all"
+        " && rpm --verbose -e --nodeps $(rpm -qa '*rpm*' '*dnf*') && rm -rf /var/cache/yum",
+        f"rm -rf {MICRODNF}",
+    ),
+    # stackrox/collector's tail on Fedora 40, where microdnf is dnf5
+    (
+        rpm.MANAGER,
+        System("fedora", "40"),
+        "microdnf install -y elfutils-libelf && microdnf clean all && rm -rf /var/cache/yum",
+        f"rm -rf {DNF5}",
+    ),
+    # codatory/docker-centos-base Dockerfile: a URL's RPM is not pinned, so no cleanup
+    (
+        rpm.MANAGER,
+        System("centos", "7"),
+        "yum install -y https://dl.fedoraproject.org/pub/epel/epel-release-latest-7.noarch.rpm",
+        None,
+    ),
+    # codatory/docker-centos-base Dockerfile and kevensen/silver Dockerfile, after an install
+    (
+        rpm.MANAGER,
+        EL8,
+        "yum install -y httpd \\\n    && yum clean all \\\n    && rm -rf /var/cache/yum/*",
+        f"rm -rf {DNF4}",
+    ),
+    # pymor/image-buildah Dockerfile: the glob takes three of dnf's logs, not hawkey.log
+    (
+        rpm.MANAGER,
+        System("fedora", "29"),
+        "dnf update -y \\\n  && dnf install -y \\\n    buildah \\\n    git \\\n  && rm -rf \\\n"
+        "    /usr/lib64/python3.6/__pycache__/ \\\n    /var/cache/dnf/ \\\n    /var/log/dnf*.log",
+        f"rm -rf /var/lib/dnf/history.* /var/log/hawkey.log {AUX}",
+    ),
+    # yms06034/streamdocs-os-compatibility-test rocky-stable/rocky-8.9-stable.Dockerfile
+    (
+        rpm.MANAGER,
+        System("rocky", "8.9"),
+        "dnf install -y --allowerasing \\\n    procps-ng \\\n    iproute \\\n    gzip && \\\n"
+        "  dnf clean all && \\\n  rm -rf /var/cache/dnf/*",
+        f"rm -rf {DNF4}",
+    ),
+    # pycgo/pydocker Dockerfile: the rm goes after the RUN's last command
+    (
+        rpm.MANAGER,
+        System("rocky", "8.5"),
+        "dnf install python38 -y  && \\\n    dnf clean all && \\\n"
+        "    pip3 install -r /requirements.txt",
+        f"rm -rf {DNF4}",
+    ),
+    # gfphoenix78/cloudberry-docker images/rockylinux9.Dockerfile
+    (
+        rpm.MANAGER,
+        System("rocky", "9"),
+        "dnf install -y epel-release",
+        f"dnf clean all && rm -rf {DNF4}",
+    ),
+    # rradczewski/hatter _common/zfs.snippet.Containerfile: caches mounted with dst=
+    (
+        rpm.MANAGER,
+        F42,
+        "--mount=type=cache,dst=/var/cache/dnf \\\n    --mount=type=cache,dst=/var/cache/libdnf5 \\\n"
+        "\tdnf install -y https://zfsonlinux.github.io/fedora/zfs-release-3-0.noarch.rpm \\\n"
+        "\t&& dnf install -y zfs zfs-dkms zfs-dracut \\\n"
+        '\t&& dracut -f --add-drivers "zfs" --verbose --regenerate-all',
+        f"rm -rf {DNF5}",
+    ),
+    # Kitware's fedora:42 dnf-cache stage (a search excerpt that names no repository), with named
+    # packages for the original's $(grep …): dnf5's cache is not the mounted /var/lib/dnf
+    (
+        rpm.MANAGER,
+        F42,
+        "--mount=type=bind,source=dnf.conf,target=/etc/dnf/dnf.conf \\\n"
+        "    --mount=type=cache,target=/var/lib/dnf \\\n"
+        "    --mount=type=tmpfs,target=/var/log \\\n    dnf install -y gcc",
+        f"dnf clean all && rm -rf /usr/lib/sysimage/libdnf5/transaction_history.* {AUX}",
+    ),
+    # vittel1/julea container/docker/github/install-centos-packages.sh, as one RUN
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf -y install --setopt=install_weak_deps=False \\\n        curl \\\n        unzip && \\\n"
+        "  dnf -y install git && \\\n  dnf clean all && \\\n  rm -rf /var/cache/yum",
+        f"rm -rf {DNF4}",
+    ),
+    # RedHatGov/redhatgov.workshops devsecops-workshop/scripts/quay/Dockerfile: a package list in
+    # a variable is not recorded, so no cleanup; its next RUN installs without one
+    (
+        rpm.MANAGER,
+        System("rhel", "7"),
+        "yum repolist > /dev/null && \\\n    yum clean all && \\\n"
+        '    INSTALL_PKGS="skopeo" && \\\n'
+        "    yum install -y --setopt=tsflags=nodocs $INSTALL_PKGS && \\\n    rpm -V $INSTALL_PKGS",
+        None,
+    ),
+    (rpm.MANAGER, EL8, "yum install sshpass -y", f"yum clean all && rm -rf {DNF4}"),
+    # xrowgmbh/docker-s2i Dockerfile
+    (
+        rpm.MANAGER,
+        EL8,
+        "yum update -y && \\\n    yum install -y centos-release-scl && \\\n"
+        "\tyum -y install source-to-image && \\\n\tyum clean all",
+        f"rm -rf {DNF4}",
+    ),
+    # tkdchen/docker-hello-world Dockerfile
+    (
+        rpm.MANAGER,
+        System("fedora", "32"),
+        "dnf update -y && \\\n    dnf install -y which dnf-utils neovim gcc && \\\n"
+        "    dnf clean all",
+        f"rm -rf {DNF4}",
+    ),
+    # SchedMD's Slurm image Dockerfile, rockylinux:9 build stage (a search excerpt that names no
+    # repository): a heredoc RUN, joined on its last command line
+    (
+        rpm.MANAGER,
+        System("rocky", "9"),
+        "<<EOR\ndnf -q makecache --refresh\n# For: Slurm RPM build\n"
+        "dnf -q -y install --setopt='install_weak_deps=False' \\\n"
+        "  '@Development' rpm-build 'dnf-command(builddep)' epel-release\n"
+        "dnf -q config-manager --enable crb\n"
+        "dnf -q -y install --setopt='install_weak_deps=False' \\\n  curl-minimal jq\n"
+        "  dnf clean all\nEOR",
+        f"rm -rf {DNF4}",
+    ),
+    # passcod/docker-arch-updated Dockerfile (install for the original's -Syyu)
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -Sy --noprogressbar --noconfirm &&\\\n"
+        "  pacman -S pacman --noprogressbar --noconfirm &&\\\n  pacman-db-upgrade &&\\\n"
+        "  pacman -Scc --noconfirm &&\\\n  rm -rf /var/cache/pacman/pkg/*",
+        f"rm -rf {PACMAN}",
+    ),
+    # Ranthrall/archmake-devel Dockerfile: -Scc --noconfirm answers no, the cache stays
+    (
+        pacman.MANAGER,
+        ARCH,
+        "sed -i 's/Required/Never/g' /etc/pacman.conf && \\\n"
+        "    pacman -Syyu --noconfirm --ignore filesystem --ignore systemd && \\\n"
+        "    pacman-db-upgrade && \\\n    pacman -S base-devel git --noconfirm && \\\n"
+        "    pacman -Rcns systemd --noconfirm && \\\n    pacman -Scc --noconfirm && \\\n"
+        "    rm -rf /home /srv /mnt /opt /boot /root /tmp/* /var/tmp/*",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
+    # skoppe/drun Dockerfile: paccache -rk0 with its output sent away
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman --noconfirm -Sy libevent && \\\n    rm -r /usr/share/info/* && \\\n"
+        '    find /. -name "*~" -type f -delete && \\\n'
+        "    bash -c \"echo 'y' | pacman -Scc >/dev/null 2>&1\" && \\\n"
+        "    paccache -rk0 >/dev/null 2>&1 &&  \\\n    pacman-optimize && \\\n"
+        "    rm -r /var/lib/pacman/sync/*",
+        f"rm -rf {PACMAN}",
+    ),
+    # gomasy/update_name Dockerfile
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -S --noconfirm cowsay",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
+    # afq984/docker-archlinux-devtools Dockerfile: the cache on a tmpfs
+    (
+        pacman.MANAGER,
+        ARCH,
+        "--mount=type=tmpfs,target=/var/cache/pacman \\\n"
+        "    pacman -Syu --noconfirm base-devel devtools sudo",
+        f"rm -rf {PACMAN}",
+    ),
+    # cyyever/cbuild scripts/package_manager/pacman.sh, as one RUN
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -S --needed --noconfirm git && rm -rf /var/cache/pacman/pkg/"
+        " && pacman -Scc --noconfirm",
+        f"rm -rf {PACMAN}",
+    ),
+    # DanySK/docker-manjaro-pamac Dockerfile
+    (
+        pacman.MANAGER,
+        System("manjaro", None),
+        "pacman -Sy --noconfirm pamac-cli libsoup3",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
+    # yast/yast-pkg-bindings Dockerfile
+    (
+        zypper.MANAGER,
+        LEAP,
+        "zypper --gpg-auto-import-keys --non-interactive in --no-recommends \\\n"
+        "  libzypp-devel yast2-ruby-bindings iproute2",
+        f"zypper clean -a && rm -rf {ZYPPER}",
+    ),
+    # exitfound/faj dockerfiles/opensuse15.4.dockerfile
+    (
+        zypper.MANAGER,
+        LEAP,
+        "zypper update --no-recommends --force-resolution --no-confirm \\\n"
+        "    && zypper install --no-recommends --no-confirm \\\n        ansible \\\n"
+        "        sudo \\\n    && zypper clean --all \\\n    && rm -rf /usr/share/doc \\\n"
+        "    && rm -rf /usr/share/man",
+        f"rm -rf {ZYPPER}",
+    ),
+    # mengzdsd/docker-opensuse-base Dockerfile
+    (
+        zypper.MANAGER,
+        LEAP,
+        "zypper -qn --gpg-auto-import-keys ref \\\n"
+        "  && echo 'TIMEZONE=\"Asia/Chongqing\"' > /etc/sysconfig/clock \\\n"
+        "  && zypper -qn in --no-recommends timezone which vim iproute2 \\\n  && zypper clean -a",
+        f"rm -rf {ZYPPER}",
+    ),
+    # macedogm/rancher-obs-image Dockerfile (its install and cleanup RUNs as one): /var/log/*
+    (
+        zypper.MANAGER,
+        System("opensuse-tumbleweed", None),
+        "zypper -n in gh && zypper clean -a && \\\n"
+        "     rm -rf /tmp/* /var/tmp/* /usr/share/doc/packages/* /var/log/*",
+        f"rm -rf /var/lib/zypp/AnonymousUniqueId {AUX}",
+    ),
+    # regina-normal/aux packaging/docker/pkgdev/opensuse-tumbleweed-amd64.Dockerfile (its install
+    # and clean RUNs as one): plain `zypper clean` keeps the metadata it downloaded
+    (
+        zypper.MANAGER,
+        System("opensuse-tumbleweed", None),
+        "zypper install -y --no-recommends \\\n\trpm-build appstream-glib \\\n\tgit vim"
+        " && zypper clean",
+        f"zypper clean -a && rm -rf {ZYPPER}",
+    ),
+    # konstruktoid/container-alpine-build Dockerfile
+    (
+        apk.MANAGER,
+        ALPINE,
+        "\\\n    apk update && \\\n    apk upgrade && \\\n    rm -rf /var/cache/apk/*",
+        None,
+    ),
+    # tockim/base Dockerfile
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk update && apk upgrade \\\n  && apk add ca-certificates \\\n  && rm -rf /var/cache/apk/*",
+        None,
+    ),
+    # opsnow-tools/valve-builder Dockerfile
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk --no-cache update && \\\n    apk --no-cache add git zip curl bash && \\\n"
+        "    rm -rf /var/cache/apk/*",
+        None,
+    ),
+    # Franselbaer/travis-ci-test Dockerfile
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk update && apk add --update alpine-sdk",
+        "rm -rf /var/cache/apk/*",
+    ),
+    # kabbya5/docker-ci-cd-document Dockerfile
+    (apk.MANAGER, ALPINE, "apk add --update gcc", "rm -rf /var/cache/apk/*"),
+]
+
+
+@pytest.mark.parametrize(
+    ("manager", "system", "run", "expected"),
+    REAL,
+    ids=[f"{row[0].name}-{i}" for i, row in enumerate(REAL)],
+)
+def test_real_cleanups(manager: Manager, system: System, run: str, expected: str | None) -> None:
+    assert manager.cleanup(run, run_invocations(run), system) == expected
+    if expected is None:
+        return
+    joined, note = join_cleanup(run, expected, escape="\\", nl="\n")
+    assert note is None
+    assert shell_syntax.run_errors(f"RUN {joined}\n") == []
+    # A second lock of the rewritten RUN appends nothing.
+    assert manager.cleanup(joined, run_invocations(joined), system) is None
+
+
+@pytest.mark.parametrize(
+    ("run", "removed"),
+    [
+        ("find /var/log -type f -name '*.log' -delete", ["/var/log/*.log"]),
+        ("find /var/log /tmp -xdev -type f -delete", ["/var/log", "/tmp"]),
+        ("find /var/log/ -mindepth 1 -delete", ["/var/log/"]),
+        # find applies its tests in order: this -delete removes every file.
+        ("find /var/log -delete -name '*.log'", []),
+        ("find /var/log -type f -mtime +1 -delete", []),
+        ("find / -xdev \\( -name '*.pyc' -o -name '*.pyo' \\) -delete", []),
+        ("find /var/log -name '*.log'", []),
+        ("find -delete", []),
+    ],
+)
+def test_find_delete_removes(run: str, removed: list[str]) -> None:
+    assert removed_paths(run_invocations(run)) == removed

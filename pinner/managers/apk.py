@@ -14,7 +14,7 @@ import re
 import tarfile
 import weakref
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -826,6 +826,75 @@ def _clashes(entries: Iterable[Entry], others: Iterable[Entry]) -> list[tuple[En
     return list(found.values())
 
 
+def revisit(
+    universe: Universe,
+    base: Sequence[Entry],
+    chosen: Mapping[str, Entry],
+    current: dict[str, str],
+    revisited: set[str],
+    queue: list[tuple[str, str | None, str | None, str | None, bool]],
+    take: Callable[[Entry], None],
+) -> bool:
+    """See to the installed packages a newer build of another leaves wanting; whether any was.
+
+    A newer build may drop a name the installed one provided (busybox 1.35.0-r29 provides no
+    /bin/sh, which alpine-baselayout needs: apk finds another provider), or no longer meet an
+    installed package's versioned need or install_if (ssl_client's `busybox=1.35.0-r17`): apk
+    moves that package to the branch's newer build, or takes an install_if one out where the
+    newer build's conditions do not hold either (nothing to record).
+    """
+    replaced = [e for e in base if e.name in chosen and chosen[e.name].version != e.version]
+    if not replaced:
+        return False
+    stay = [e for e in base if e.name in current and e.name not in chosen]
+    held = {n for e in [*stay, *chosen.values()] for n in (e.name, *_provided(e))}
+    lost = {n for e in replaced for n in _provided(e)} - held
+    for name in lost:
+        current.pop(name, None)
+    affected = lost | {n for e in replaced for n in (e.name, *_provided(chosen[e.name]))}
+
+    def met(name: str, op: str | None, version: str | None) -> bool:
+        if name in chosen:
+            return satisfies(chosen[name].version, op, version)
+        if any(name in _provided(e) for e in chosen.values()):
+            return op is None or any(
+                p == f"{name}={v}" and satisfies(v, op, version)
+                for e in chosen.values()
+                for p in e.provides
+                for v in [p.partition("=")[2]]
+            )
+        return _installed_satisfies(current, name, op, version)
+
+    changed = False
+    for entry in stay:
+        if entry.name in revisited:
+            continue
+        needs = [_dependency(d)[:3] for d in entry.depends if not d.startswith("!")]
+        wanting = [n for n in needs if n[0] in affected and not met(*n)]
+        conditions = [_dependency(c)[:3] for c in entry.install_if]
+        unmet = any(c[0] in affected and not met(*c) for c in conditions)
+        if not (wanting or unmet):
+            continue
+        revisited.add(entry.name)
+        changed = True
+        best = universe.best(entry.name, None, None)
+        newer = None
+        if (
+            isinstance(best, Entry)
+            and best.name == entry.name
+            and parse_version(best.version) > parse_version(entry.version)
+        ):
+            newer = best
+        if unmet:
+            if newer is not None and all(met(*_dependency(c)[:3]) for c in newer.install_if):
+                take(newer)
+        elif newer is not None and any(n[0] in chosen for n in wanting):
+            take(newer)
+        else:
+            queue.extend((*n, entry.name, False) for n in wanting)
+    return changed
+
+
 def closure(
     universe: Universe,
     installed: Mapping[str, str],
@@ -835,9 +904,13 @@ def closure(
     """The packages apk installs for the requests, minus what is installed; misses; notes.
 
     base holds the installed packages: one the result conflicts with is replaced by the
-    branch's newer build where that build does not conflict, as apk's solver upgrades it.
+    branch's newer build where that build does not conflict, as apk's solver upgrades it, and
+    those a newer build of another leaves wanting are seen to (revisit).
     """
     chosen: dict[str, Entry] = {}
+    # What is installed, less the names an installed package's replaced build no longer provides.
+    current = dict(installed)
+    revisited: set[str] = set()
     provided: dict[str, str] = {}
     missing: list[tuple[str, str]] = []
     notes: list[str] = []
@@ -856,7 +929,7 @@ def closure(
             return satisfies(chosen[name].version, op, version)
         if name in provided and op is None:
             return True
-        return _installed_satisfies(installed, name, op, version)
+        return _installed_satisfies(current, name, op, version)
 
     def walk(entry: Entry, upgrade: bool) -> None:
         if upgrade:
@@ -885,7 +958,7 @@ def closure(
                     if found.name not in upgraded:
                         walk(chosen[found.name], True)
                     continue
-                have_version = installed.get(found.name) if isinstance(found, Entry) else None
+                have_version = current.get(found.name) if isinstance(found, Entry) else None
                 if isinstance(found, Entry) and have_version:
                     if found.name in upgraded:
                         continue
@@ -896,13 +969,18 @@ def closure(
                         if wanted_by is None:
                             missing.append((name, f"{KEPT}{have_version}"))
                     continue
+                if isinstance(found, Entry) and found.name not in current:
+                    # Upgrading, apk takes the best provider of a name over an installed package
+                    # that provides it too (busybox-binsh's /bin/sh over 3.16's busybox's).
+                    take(found, True)
+                    continue
             if wanted_by is not None and have(name, op, version):
                 continue
             if wanted_by is None and name in chosen:
                 continue
-            if wanted_by is None and name in installed and have(name, op, version):
+            if wanted_by is None and name in current and have(name, op, version):
                 # apk keeps an installed package that meets the word: nothing new to record.
-                kept = installed[name] or "installed"
+                kept = current[name] or "installed"
                 missing.append((name, f"{KEPT}{kept}"))
                 continue
             found = universe.best(name, op, version)
@@ -921,7 +999,7 @@ def closure(
             e
             for e in universe.install_if
             if e.name not in chosen
-            and e.name not in installed
+            and e.name not in current
             and all(have(*_dependency(c)[:3]) for c in e.install_if)
             and any(_dependency(c)[0] in chosen for c in e.install_if)
         ]
@@ -932,7 +1010,7 @@ def closure(
         if extra:
             continue
         replaced = False
-        stay = [e for e in base if e.name in installed and e.name not in chosen]
+        stay = [e for e in base if e.name in current and e.name not in chosen]
         for entry, old, why in _clashes(chosen.values(), stay):
             newer = universe.best(old.name, None, None)
             if (
@@ -948,7 +1026,7 @@ def closure(
                 # apk may take it out if nothing needs it, or refuse: not guessed here.
                 note = f"{entry.name} conflicts with the installed {old.name}: {why}"
                 notes += [note] if note not in notes else []
-        if not replaced:
+        if not (replaced or revisit(universe, base, chosen, current, revisited, queue, take)):
             break
     for entry, other, why in _clashes(chosen.values(), chosen.values())[:1]:
         # apk refuses the whole command ("unable to select packages").

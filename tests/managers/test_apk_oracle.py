@@ -26,13 +26,6 @@ DIFFERENT: dict[str, str] = {
     "del-then-add-purged": "apk installs the branch's musl-utils and scanelf, which the removal"
     " took; pinner leaves the word unpinned, as it cannot tell at resolve time whether the word"
     " came before the removal (then apk keeps the base image's build)",
-    "greater-or-equal-upgrades": "busybox 1.35.0-r29 no longer provides /bin/sh, which the"
-    " installed alpine-baselayout needs: apk adds busybox-binsh (and purges ssl_client, whose"
-    " install_if no longer holds); pinner does not check again what the installed packages"
-    " need once a newer build replaces one of them",
-    "upgrade-flag-down-dependencies": "with --upgrade apk takes the best provider of /bin/sh"
-    " (busybox-binsh, priority 100) over the installed busybox, and with it busybox 1.35.0-r29"
-    " and ssl_client's new build; pinner keeps the installed provider",
 }
 
 

@@ -195,6 +195,18 @@ def dnf5_programs(system: managers.System) -> frozenset[str]:
     }
 
 
+# os-release IDs of the Enterprise Linux family whose release 7 and older ship yum 3, not dnf.
+_EL = frozenset(["centos", "rhel", "ol", "scientific"])
+
+
+def yum3(system: managers.System) -> bool:
+    """Whether the stage's yum is yum 3: EL 7 and older, Amazon Linux 2."""
+    major = (system.release or "").split(".")[0]
+    if system.distro == "amzn":
+        return major == "2"
+    return system.distro in _EL and major.isdigit() and int(major) <= 7
+
+
 class Rpm:
     """dnf, yum and microdnf, as pinner.managers.Manager."""
 
@@ -606,7 +618,7 @@ class Rpm:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup_for(run_text, dnf5=dnf5_programs(system))
+        return cleanup_for(run_text, dnf5=dnf5_programs(system), yum3=yum3(system))
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         return checked(package)

@@ -201,15 +201,32 @@ _DNF5 = (
     Leftover("/var/log/dnf*", ("/var/log/dnf5.log",)),
     LDCONFIG,
 )
+# yum 3 (EL 7, Amazon Linux 2): its log of each transaction (timestamped lines) and its history,
+# a database named by the day with a folder of that day beside it (yum/history.py), as these
+# example files.
+_YUM3 = (
+    Leftover(
+        "/var/lib/yum/history",
+        (
+            "/var/lib/yum/history/history-2026-12-02.sqlite",
+            "/var/lib/yum/history/2026-12-02/1/config-main",
+        ),
+    ),
+    Leftover("/var/log/yum.log", ("/var/log/yum.log",)),
+    LDCONFIG,
+)
 # The programs that are dnf5 wherever they run; Rpm.cleanup adds those the image makes dnf5.
 DNF5 = frozenset(["dnf5"])
 
 
-def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DNF5) -> str | None:
+def cleanup_for(
+    run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DNF5, yum3: bool = False
+) -> str | None:
     """What a RUN that installs packages must append to leave neither the package cache nor the
     history, logs and ldconfig cache (which differ from build to build) in the image, else None.
 
     dnf5: the programs that are dnf5 in the image (dnf and yum from Fedora 41, microdnf from 38).
+    yum3: whether the image's yum is yum 3 (EL 7 and older, Amazon Linux 2), not dnf.
     """
     program = None
     cleaned = False
@@ -230,7 +247,13 @@ def cleanup_for(run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DN
         return None
     mounts = mounted(run_text, escape)
     cleaned = cleaned or any(_removes_cache(mount) for mount in mounts)
-    leftovers = _DNF5 if program in dnf5 else _MICRODNF if program == "microdnf" else _DNF4
+    leftovers: tuple[Leftover, ...] = _DNF4
+    if program in dnf5:
+        leftovers = _DNF5
+    elif program == "microdnf":
+        leftovers = _MICRODNF
+    elif program == "yum" and yum3:
+        leftovers = _YUM3
     parts = ([] if cleaned else [f"{program} clean all"]) + rm(
         left(leftovers, removed_paths(invocations[last:]) + mounts)
     )

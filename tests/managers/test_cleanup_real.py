@@ -15,8 +15,10 @@ AUX = "/var/cache/ldconfig/aux-cache"
 DNF4 = f"/var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log {AUX}"
 DNF5 = f"/usr/lib/sysimage/libdnf5/transaction_history.* /var/log/dnf* {AUX}"
 MICRODNF = f"/var/lib/dnf/history.* {AUX}"
+YUM3 = f"/var/lib/yum/history /var/log/yum.log {AUX}"
 PACMAN = f"/var/log/pacman.log {AUX}"
 ZYPPER = f"/var/log/zypp* /var/lib/zypp/AnonymousUniqueId {AUX}"
+EL7 = System("centos", "7")
 EL8 = System("rocky", "8")
 F42 = System("fedora", "42")
 LEAP = System("opensuse-leap", "15.6")
@@ -45,17 +47,17 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
     # UKHomeOffice/docker-centos-base Dockerfile (centos7): a clean before and after
     (
         rpm.MANAGER,
-        EL8,
+        EL7,
         "yum clean all && yum install yum-plugin-ovl && yum update -y && yum clean all"
         " && rpm --rebuilddb",
-        f"rm -rf {DNF4}",
+        f"rm -rf {YUM3}",
     ),
     # bgray-at-rh/mlcc MLCC_Frags/100_Operating_Systems.excl/177_Fedora28.frag (install for
     # update): a clean before the install empties nothing the install fetches, and a relative rm
     # after a cd is not read.
     (
         rpm.MANAGER,
-        EL8,
+        System("fedora", "28"),
         "set -vx \\\n&& yum clean all \\\n&& yum -y install git \\\n&& cd /var/cache \\\n"
         "&& /bin/rm -rf dnf yum",
         f"yum clean all && rm -rf {DNF4}",
@@ -118,9 +120,9 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
     # codatory/docker-centos-base Dockerfile and kevensen/silver Dockerfile, after an install
     (
         rpm.MANAGER,
-        EL8,
+        EL7,
         "yum install -y httpd \\\n    && yum clean all \\\n    && rm -rf /var/cache/yum/*",
-        f"rm -rf {DNF4}",
+        f"rm -rf {YUM3}",
     ),
     # pymor/image-buildah Dockerfile: the glob takes three of dnf's logs, not hawkey.log
     (
@@ -191,14 +193,25 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "    yum install -y --setopt=tsflags=nodocs $INSTALL_PKGS && \\\n    rpm -V $INSTALL_PKGS",
         None,
     ),
-    (rpm.MANAGER, EL8, "yum install sshpass -y", f"yum clean all && rm -rf {DNF4}"),
+    (rpm.MANAGER, System("rhel", "7"), "yum install sshpass -y", f"yum clean all && rm -rf {YUM3}"),
     # xrowgmbh/docker-s2i Dockerfile
     (
         rpm.MANAGER,
-        EL8,
+        EL7,
         "yum update -y && \\\n    yum install -y centos-release-scl && \\\n"
         "\tyum -y install source-to-image && \\\n\tyum clean all",
-        f"rm -rf {DNF4}",
+        f"rm -rf {YUM3}",
+    ),
+    # Telefónica's Short Time Historic (STH) Dockerfile on centos:6 (a search excerpt that names
+    # no repository): yum 3's history and log removed by hand, /var/log/*log after the last yum
+    (
+        rpm.MANAGER,
+        System("centos", "6"),
+        "yum install -y gcc-c++ make \\\n"
+        "  && rpm -e --nodeps redhat-logos || true && yum -y erase libss \\\n"
+        "  && yum clean all && rm -rf /var/lib/yum/yumdb \\\n"
+        "  && rm -rf /var/lib/yum/history && rm -f /var/log/*log && npm cache clean",
+        f"rm -rf {AUX}",
     ),
     # tkdchen/docker-hello-world Dockerfile
     (

@@ -168,6 +168,29 @@ def test_cleanup_removes_what_the_stages_dnf_leaves(
         assert MANAGER.cleanup(run, run_invocations(run), system) == expected
 
 
+@pytest.mark.parametrize(
+    ("system", "yum3"),
+    [
+        (System("centos", "7"), True),
+        (System("rhel", "7.9"), True),
+        (System("ol", "7.9"), True),
+        (System("centos", "6"), True),
+        (System("amzn", "2"), True),
+        (System("amzn", "2023"), False),
+        (System("centos", "8"), False),
+        (System("rocky", "8.9"), False),
+        (System(None, None), False),
+    ],
+)
+def test_cleanup_on_yum3_removes_its_history_and_log(system: System, yum3: bool) -> None:
+    """EL 7 and Amazon Linux 2's yum is yum 3: /var/lib/yum/history and /var/log/yum.log."""
+    run = "yum install -y curl"
+    left = f"/var/lib/yum/history /var/log/yum.log {AUX}" if yum3 else LEFT
+    assert MANAGER.cleanup(run, run_invocations(run), system) == f"yum clean all && rm -rf {left}"
+    run = "dnf install -y curl"  # dnf on EL 7 (from EPEL) is dnf 4 still
+    assert MANAGER.cleanup(run, run_invocations(run), system) == f"dnf clean all && rm -rf {LEFT}"
+
+
 # --------------------------------------------------------------------------- resolve
 
 

@@ -26,6 +26,10 @@ DIFFERENT: dict[str, str] = {
     "del-then-add-purged": "apk installs the branch's musl-utils and scanelf, which the removal"
     " took; pinner leaves the word unpinned, as it cannot tell at resolve time whether the word"
     " came before the removal (then apk keeps the base image's build)",
+    "del-needed-then-add": "apk del busybox installs as well as removes: busybox leaves the"
+    " world, so apk takes the best provider of the /bin/sh alpine-baselayout needs"
+    " (busybox-binsh, with busybox 1.35.0-r29 and ssl_client's new build); pinner records"
+    " nothing for a removal, and the needed busybox stays as it was",
 }
 
 

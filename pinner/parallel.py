@@ -18,12 +18,39 @@ Result = TypeVar("Result")
 MIN_PER_PROCESS = 64
 
 
+# Where a container sees its CPU quota (`docker run --cpus`, a CI job's limit): cgroup v2's
+# cpu.max ("max 100000", or "150000 100000": 1.5 CPUs), else cgroup v1's quota and period.
+CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
 def cpus() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may use: those it may run on, fewer under a CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        found = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        found = os.cpu_count() or 1
+    quota = _quota()
+    return found if quota is None else max(1, min(found, quota))
+
+
+def _quota() -> int | None:
+    """The CPUs a cgroup's quota allows, rounded up; None where there is none or it is unread."""
+    try:
+        quota, period = _read(CGROUP_V2).split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = _read(CGROUP_V1[0]), _read(CGROUP_V1[1])
+        except OSError:
+            return None
+    if not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return None  # "max", or v1's -1: no quota
+    return -(-int(quota) // int(period))
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read(256).strip()
 
 
 def may_fork() -> bool:

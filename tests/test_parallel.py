@@ -168,3 +168,36 @@ def test_no_process_to_be_had_leaves_the_work_here(monkeypatch: pytest.MonkeyPat
 
     assert results == [(i, os.getpid()) for i in ITEMS]
     assert len(os.listdir("/proc/self/fd")) == descriptors
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "want"),
+    [
+        ("max 100000\n", None, 2),
+        ("150000 100000\n", None, 2),  # docker run --cpus 1.5
+        ("100000 100000\n", None, 1),
+        ("50000 100000\n", None, 1),
+        ("800000 100000\n", None, 2),  # a quota above the CPUs there are
+        (None, ("100000", "100000"), 1),
+        (None, ("-1", "100000"), 2),
+        ("garbage\n", None, 2),
+        (None, None, 2),
+    ],
+)
+def test_cpus_follow_a_containers_quota(
+    v2: str | None,
+    v1: tuple[str, str] | None,
+    want: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(parallel, "CGROUP_V2", str(tmp_path / "cpu.max"))
+    monkeypatch.setattr(parallel, "CGROUP_V1", (str(tmp_path / "quota"), str(tmp_path / "period")))
+    if v2 is not None:
+        (tmp_path / "cpu.max").write_text(v2)
+    if v1 is not None:
+        (tmp_path / "quota").write_text(v1[0])
+        (tmp_path / "period").write_text(v1[1])
+
+    assert parallel.cpus() == want

@@ -234,6 +234,42 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "  dnf clean all\nEOR",
         f"rm -rf {DNF4}",
     ),
+    # sclorg/s2i-base-container base/Dockerfile.f41 (the package list shortened): words in a
+    # variable are not recorded, so the RUN is left as it is
+    (
+        rpm.MANAGER,
+        System("fedora", "41"),
+        'INSTALL_PKGS="autoconf \\\n  automake \\\n  zlib-devel" && \\\n'
+        "  dnf install -y --setopt=tsflags=nodocs $INSTALL_PKGS && \\\n"
+        "  rpm -V $INSTALL_PKGS && \\\n  dnf clean all -y",
+        None,
+    ),
+    # containers/toolbox images/fedora/f39/Containerfile: the same for a list read from a file
+    (rpm.MANAGER, System("fedora", "39"), "dnf -y install $(<extra-packages)", None),
+    # A ubi-micro build script (a search excerpt that names no repository): an install into
+    # another root is not recorded, so its own cleanup stays alone
+    (
+        rpm.MANAGER,
+        System("rhel", "9.4"),
+        "dnf install --installroot /mnt/rootfs --releasever 9 --nodocs -y coreutils-single"
+        " && dnf --installroot /mnt/rootfs clean all"
+        " && rm -rf /mnt/rootfs/var/cache/* /mnt/rootfs/var/log/dnf* /mnt/rootfs/var/log/yum.*",
+        None,
+    ),
+    # containers/toolbox images/arch/Containerfile: package words on stdin, and words through xargs
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -Syu --needed --noconfirm - < extra-packages",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
+    (
+        pacman.MANAGER,
+        ARCH,
+        "mkdir -p /usr/share/man && pacman -Qo /usr/share/man | awk '{print $5}'"
+        " | xargs pacman -S --noconfirm man-db",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
     # passcod/docker-arch-updated Dockerfile (install for the original's -Syyu)
     (
         pacman.MANAGER,
@@ -346,6 +382,8 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "\\\n    apk update && \\\n    apk upgrade && \\\n    rm -rf /var/cache/apk/*",
         None,
     ),
+    # archlinux/archlinux-docker Dockerfile.template (its Alpine build stage)
+    (apk.MANAGER, ALPINE, "apk add --no-cache curl tar zstd", None),
     # tockim/base Dockerfile
     (
         apk.MANAGER,

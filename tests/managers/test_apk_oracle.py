@@ -41,6 +41,11 @@ def _config() -> apk.ApkConfig:
     return config
 
 
+CONFIG = _config()
+# One manager for every case: it reads and verifies the index once per fetch function.
+MANAGER = apk.Apk()
+
+
 def _resolve(commands: list[str]) -> Resolved:
     """What pinner records for one RUN's apk commands: removals, then the last command."""
     gone: set[str] = set()
@@ -56,14 +61,15 @@ def _resolve(commands: list[str]) -> Resolved:
     install = apk.read_install(invocation)
     assert install is not None and not install.notes, commands[-1]
 
-    async def fetch(url: str, subject: str, limit: int) -> bytes:
-        assert url == "https://dl-cdn.alpinelinux.org/alpine/v3.17/main/aarch64/APKINDEX.tar.gz"
-        return REAL_INDEX.read_bytes()
-
     removed = Removed(frozenset(gone), frozenset(cascaded), frozenset(gone))
     mode = Mode("", upgrade=install.upgrades, removed=removed)
-    source = Source(fetch, _config(), {})
-    return asyncio.run(apk.Apk().resolve(source, list(install.packages), mode))
+    source = Source(_fetch, CONFIG, {})
+    return asyncio.run(MANAGER.resolve(source, list(install.packages), mode))
+
+
+async def _fetch(url: str, subject: str, limit: int) -> bytes:
+    assert url == "https://dl-cdn.alpinelinux.org/alpine/v3.17/main/aarch64/APKINDEX.tar.gz"
+    return REAL_INDEX.read_bytes()
 
 
 def _installed(answer: dict[str, Any]) -> dict[str, str]:

@@ -119,6 +119,9 @@ def read_command(invocation: Invocation) -> RpmCommand | None:
     parsed = _options(options)
     if verb in _UNNAMED_VERBS:
         notes.append(f"{program} {verb} takes whatever the repositories serve; not recorded")
+    elif verb in ("swap", "downgrade"):
+        # swap removes one package and installs another, downgrade installs older builds.
+        notes.append(f"{program} {verb} installs from the repositories; not recorded")
     elif verb in _GROUP_VERBS or verb in ("group install", "groups install", "module install"):
         notes.append(f"{program} {verb} installs what the group or module lists; not recorded")
     elif verb in ("module enable", "module switch-to"):

@@ -130,6 +130,17 @@ NOTES = [
         ["dnf config-manager adds a repository (https://x.example/r.repo); not followed"],
         id="add-repo",
     ),
+    # containers/toolbox images/fedora/f39/Containerfile
+    pytest.param(
+        "dnf -y swap coreutils-single coreutils-full",
+        ["dnf swap installs from the repositories; not recorded"],
+        id="swap",
+    ),
+    pytest.param(
+        "yum downgrade -y curl",
+        ["yum downgrade installs from the repositories; not recorded"],
+        id="downgrade",
+    ),
     pytest.param("dnf clean all && rm -rf /var/cache/dnf", [], id="cleanup-no-notes"),
 ]
 

@@ -460,9 +460,11 @@ def stage_removals(
     gone, cascaded, recursive = set(start.names), set(start.cascaded), set(start.recursive)
     orphans, left = start.orphans, {r.name: r for r in start.left}
 
+    before_removals = set(start.installed_before)
+
     def removed() -> managers.Removed:
         sets = (frozenset(gone), frozenset(cascaded), frozenset(recursive))
-        return managers.Removed(*sets, orphans, tuple(left.values()))
+        return managers.Removed(*sets, orphans, tuple(left.values()), frozenset(before_removals))
 
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
@@ -492,6 +494,8 @@ def stage_removals(
             held = live.get(word.name)
             if held is None or (held.group is not None and word.group is None):
                 live[word.name] = word
+        if removal is not None:
+            before_removals.update(live)
         if removal is not None and removal.orphans and removal.recursive:
             # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now,
             # and the base image's packages installed as dependencies that nothing needs.

@@ -65,6 +65,9 @@ class Removed(NamedTuple):
     orphans: bool = False
     # Words `pacman -R` removed without -s: their dependencies stay installed.
     left: tuple[PackageArg, ...] = ()
+    # Names of the words installed before one of the removals: apk's world holds them, so the
+    # removal keeps their packages; a word installed after every removal is installed anew.
+    installed_before: frozenset[str] = frozenset()
 
 
 class Mode(NamedTuple):

@@ -1155,12 +1155,17 @@ class Apk:
         orphaned: list[PackageArg] = []
         removed = mode.removed
         if removed.names:
-            installed = after_removal(config.entries, removed.names, config.world, removed.cascaded)
+            # The words installed before a removal joined apk's world: it keeps their packages.
+            world = config.world
+            if world is not None:
+                world = (*world, *sorted(removed.installed_before))
+            installed = after_removal(config.entries, removed.names, world, removed.cascaded)
             # A word naming a base package the removal left without a reason to stay: apk
-            # keeps the base image's build if the word came first, else installs the branch's.
+            # installs the branch's build if the word came after every removal; one before a
+            # removal (with no world file to say what it keeps) is not guessed.
             gone = {e.name for e in config.entries if e.name not in installed} - removed.names
-            orphaned = [r for r in wanted if r.name in gone]
-            wanted = [r for r in wanted if r.name not in gone]
+            orphaned = [r for r in wanted if r.name in gone and r.name in removed.installed_before]
+            wanted = [r for r in wanted if r not in orphaned]
         if mode.upgrade:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.

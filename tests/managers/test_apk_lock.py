@@ -236,21 +236,30 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    # libc-utils took musl-utils and scanelf with it: lddtree needs scanelf, fetched again.
+    # libc-utils took musl-utils and scanelf with it: lddtree needs scanelf, fetched again, and
+    # the word musl-utils, after the removal, installs v3.17's build (as apk-tools 2.12.10 does).
     assert {p.name: p.version for p in stage.packages} == {
         "lddtree": "1.26-r3",
+        "musl-utils": "1.2.3-r5",
         "scanelf": "1.3.5-r1",
     }
-    assert [(u.name, u.reason) for u in stage.unpinned] == [
-        (
-            "musl-utils",
-            "not pinned: a removal leaves this base image package unneeded; apk keeps its"
-            " build only if this word came before the removal",
-        )
-    ]
+    assert stage.unpinned == ()
     text = (env / "Dockerfile").read_text()
-    assert "apk add --no-cache lddtree=1.26-r3 musl-utils\n" in text
+    assert "apk add --no-cache lddtree=1.26-r3 musl-utils=1.2.3-r5\n" in text
     assert run_errors(text) == []
+    # Installed before the removal, musl-utils joins the world: apk keeps the base image's build.
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk add --no-cache musl-utils && apk del libc-utils"
+        " && apk add --no-cache lddtree\n"
+    )
+    (env / "Dockerfile.lock").unlink()
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {p.name: p.version for p in stage.packages} == {"lddtree": "1.26-r3"}
+    assert [(u.name, u.reason) for u in stage.unpinned] == [
+        ("musl-utils", "not pinned: already in the base image: 1.2.3-r0; apk keeps it")
+    ]
     # apk del -r libssl1.1 takes apk-tools (which needs it), and with it zlib: curl needs zlib.
     (env / "Dockerfile").write_text(
         "FROM alpine:3.16w\nRUN apk del -r libssl1.1 && apk add --no-cache curl\n"

@@ -23,9 +23,6 @@ ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
 CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
 # Where pinner records other packages than apk installs, and why (each must still differ).
 DIFFERENT: dict[str, str] = {
-    "del-then-add-purged": "apk installs the branch's musl-utils and scanelf, which the removal"
-    " took; pinner leaves the word unpinned, as it cannot tell at resolve time whether the word"
-    " came before the removal (then apk keeps the base image's build)",
     "del-needed-then-add": "apk del busybox installs as well as removes: busybox leaves the"
     " world, so apk takes the best provider of the /bin/sh alpine-baselayout needs"
     " (busybox-binsh, with busybox 1.35.0-r29 and ssl_client's new build); pinner records"
@@ -50,13 +47,16 @@ def _resolve(commands: list[str]) -> Resolved:
     """What pinner records for one RUN's apk commands: its removals, then all its words."""
     gone: set[str] = set()
     cascaded: set[str] = set()
+    before: set[str] = set()
     words: list[PackageArg] = []
     upgrades = False
     for command in commands:
         (invocation,) = run_invocations(command, "\\")
         removal = apk.read_removal(invocation)
         if removal is not None:
-            assert command is not commands[-1] and not words, "removals come first"
+            assert command is not commands[-1]
+            # The words before it joined apk's world (outcome.stage_removals says so too).
+            before.update(w.name for w in words)
             gone.update(removal.names)
             if removal.cascade:
                 cascaded.update(removal.names)
@@ -65,7 +65,8 @@ def _resolve(commands: list[str]) -> Resolved:
         assert install is not None and not install.notes, command
         words += install.packages
         upgrades = upgrades or install.upgrades
-    removed = Removed(frozenset(gone), frozenset(cascaded), frozenset(gone))
+    sets = (frozenset(gone), frozenset(cascaded), frozenset(gone))
+    removed = Removed(*sets, installed_before=frozenset(before))
     mode = Mode("", upgrade=upgrades, removed=removed)
     source = Source(_fetch, CONFIG, {})
     return asyncio.run(MANAGER.resolve(source, words, mode))

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -482,7 +481,7 @@ def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.Monk
 
 @pytest.fixture
 def many(tmp_path: Path) -> list[Path]:
-    """Enough Dockerfiles for write_all to stage them on threads."""
+    """Forty Dockerfiles, each in its own folder."""
     paths = []
     for n in range(40):
         path = tmp_path / f"svc{n:02}" / "Dockerfile"
@@ -492,32 +491,10 @@ def many(tmp_path: Path) -> list[Path]:
     return paths
 
 
-def test_a_large_write_is_staged_on_threads_and_written_whole(
-    tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    threads = set()
-    real_mkstemp = tempfile.mkstemp
-
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
-        threads.add(threading.current_thread().name)
-        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    texts = {str(p): f"FROM {p.parent.name}\n" for p in many}
-    texts |= {f"{p}.lock": f"lock = '{p.parent.name}'\n" for p in many}
-
-    files.write_all(texts)
-
-    assert {name.split("_")[0] for name in threads} == {"pinner-write"}
-    assert len(threads) > 1
-    assert {str(p): p.read_text() for p in tmp_path.rglob("Dockerfile*")} == texts
-    assert leftovers(tmp_path) == []
-
-
-def test_a_large_write_cut_short_on_threads_changes_nothing_and_names_the_first_file(
+def test_a_large_write_cut_short_changes_nothing_and_names_the_first_file(
     tmp_path: Path, many: list[Path]
 ) -> None:
-    # Two of forty files are too large for RLIMIT_FSIZE, which stops every thread's writes.
+    # Two of forty files are too large for RLIMIT_FSIZE.
     before = contents(tmp_path)
     texts = {str(p): "FROM new\n" for p in many}
     texts[str(many[30])] = texts[str(many[17])] = "FROM big\n" * 40
@@ -544,7 +521,7 @@ def test_a_large_write_cut_short_on_threads_changes_nothing_and_names_the_first_
     assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_while_staging_on_threads_changes_nothing(
+def test_ctrl_c_while_staging_a_large_write_changes_nothing(
     tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = contents(tmp_path)

@@ -135,23 +135,33 @@ class Child(Generic[Result]):
 def map_files(
     work: Callable[[Item], Result], items: Sequence[Item], processes: int | None = None
 ) -> list[Result]:
-    """[work(i) for i in items], the items dealt out over forked processes when they are many.
+    """[work(i) for i in items], the items dealt out over forked processes when they are many."""
+    return map_shares(partial(_each, work), items, processes)
+
+
+def map_shares(
+    work: Callable[[Sequence[Item]], list[Result]],
+    items: Sequence[Item],
+    processes: int | None = None,
+) -> list[Result]:
+    """work(items), one result per item, with the items dealt out over forked processes when
+    they are many: work gets each process's share and returns a result per item of it.
 
     Each process takes every n-th item, so that long and short files spread evenly; the results
     come back in the items' order.
     """
     n = min(processes or cpus(), len(items) // MIN_PER_PROCESS)
     if n < 2 or not may_fork():
-        return [work(item) for item in items]
+        return work(items)
     children: list[Child[list[Result]]] = []
     try:
         for share in range(1, n):
             try:
-                children.append(Child(partial(_each, work, items[share::n])))
+                children.append(Child(partial(work, items[share::n])))
             except OSError:
                 break  # no more processes: this one works the shares left
-        shares = [_each(work, items[0::n])] + [c.result() for c in children]
-        shares += [_each(work, items[share::n]) for share in range(len(shares), n)]
+        shares = [work(items[0::n])] + [c.result() for c in children]
+        shares += [work(items[share::n]) for share in range(len(shares), n)]
         return [shares[i % n][i // n] for i in range(len(items))]
     finally:
         for child in children:  # this process failed first: stop the others

@@ -15,7 +15,7 @@ from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
 from pinner.outcome import apt_installs, manager_installs
 from pinner.output import Reporter, print_json
-from pinner.workspace import Selection, Target, load_one, parse_read
+from pinner.workspace import Selection, Target, parse_read
 
 
 class Finding(NamedTuple):
@@ -47,18 +47,15 @@ def check(
 ) -> int:
     """Report every finding; exit 1 if there is any."""
     report = Reporter(quiet=quiet)
-    checked = [
-        c
-        for c in parallel.map_files(partial(_check_path, selection), workspace.discover(selection))
-        if c is not None
-    ]
+    work = partial(_check_share, selection, snapshot_mirrors, cache_dir)
+    checked = [c for c in parallel.map_shares(work, workspace.discover(selection)) if c is not None]
     errors = [c.problem for c in checked if c.problem is not None]
     findings = [Finding(e.path, e.line, None, e.message) for e in errors]
     findings += [f for c in checked for f in c.findings]
+    for notice in (c.notice for c in checked if c.notice is not None):
+        report.notice(notice)
+    findings += [f for c in checked for f in c.verified]
     files = len(checked)
-    verifiable = [load_one(c.path, selection.build_args) for c in checked if c.verifiable]
-    if verifiable:
-        findings += _verify_offline(verifiable, snapshot_mirrors, cache_dir, report)
     failed = [f for f in findings if f.severity == "error"]
     if as_json:
         data = {
@@ -79,27 +76,44 @@ def check(
 
 
 class _Checked(NamedTuple):
-    """What checking one file found: its problem if it could not be read, else its findings."""
+    """What checking one file found: its problem if it could not be read, else its findings, and
+    what verifying its package entries against the cached indexes found or why it could not."""
 
-    path: str
     problem: Problem | None
     findings: list[Finding]
-    verifiable: bool  # it has package entries to verify against cached indexes
+    verified: list[Finding]
+    notice: str | None = None
 
 
-def _check_path(selection: Selection, path: str) -> _Checked | None:
-    """Read, parse and check one file of the run (in any process); None when it is not read."""
-    entry = workspace.read_path(path, selection)
-    if entry is None:
-        return None
-    target = parse_read(entry)
-    if isinstance(target, Problem):
-        return _Checked(path, target, [], False)
-    findings = check_target(target) + _unpinnable(target)
-    verifiable = any(s.packages for s in target.lock.stages) and not any(
-        f.severity == "error" and f.path in (target.path, target.lock_path) for f in findings
-    )
-    return _Checked(path, None, findings, verifiable)
+def _check_share(
+    selection: Selection,
+    mirrors: Mapping[str, str] | None,
+    cache_dir: Path | None,
+    paths: Sequence[str],
+) -> list[_Checked | None]:
+    """Read, parse and check files of the run (in any process), then verify the package entries
+    of those that have some and no error; None for a file that is not read."""
+    checked: list[_Checked | None] = []
+    verifiable: dict[int, tuple[Target, list[Finding]]] = {}
+    for path in paths:
+        entry = workspace.read_path(path, selection)
+        target = entry if entry is None else parse_read(entry)
+        if target is None or isinstance(target, Problem):
+            checked.append(target if target is None else _Checked(target, [], []))
+            continue
+        findings = check_target(target) + _unpinnable(target)
+        mine = (target.path, target.lock_path)
+        if any(s.packages for s in target.lock.stages) and not any(
+            f.severity == "error" and f.path in mine for f in findings
+        ):
+            verifiable[len(checked)] = target, findings
+        checked.append(_Checked(None, findings, []))
+    if verifiable:
+        targets = [target for target, _ in verifiable.values()]
+        verified = _verify_offline(targets, mirrors, cache_dir)
+        for (at, (_, findings)), (found, notice) in zip(verifiable.items(), verified, strict=True):
+            checked[at] = _Checked(None, findings, found, notice)
+    return checked
 
 
 def _unpinnable(target: Target) -> list[Finding]:
@@ -108,12 +122,10 @@ def _unpinnable(target: Target) -> list[Finding]:
 
 
 def _verify_offline(
-    targets: Sequence[Target],
-    mirrors: Mapping[str, str] | None,
-    cache_dir: Path | None,
-    report: Reporter,
-) -> list[Finding]:
-    """Package entries against the snapshot indexes in the cache; say where it has too little."""
+    targets: Sequence[Target], mirrors: Mapping[str, str] | None, cache_dir: Path | None
+) -> list[tuple[list[Finding], str | None]]:
+    """Package entries against the snapshot indexes in the cache: per target, what they
+    contradict, or the notice that the cache has too little to tell."""
     import asyncio
 
     from pinner import stagework
@@ -121,12 +133,12 @@ def _verify_offline(
     from pinner.remote.registry import Settings
     from pinner.remote.session import NotCached, Session
 
-    async def verify() -> list[Finding]:
-        found = []
+    async def verify() -> list[tuple[list[Finding], str | None]]:
+        found: list[tuple[list[Finding], str | None]] = []
         session = Session.for_run(
             targets,
             Settings(),
-            report,
+            Reporter(quiet=True),  # offline: no progress to show
             snapshot_mirrors=mirrors,
             cache_dir=cache_dir or default_cache_dir(),
             offline=True,
@@ -136,12 +148,13 @@ def _verify_offline(
                 try:
                     problems = await stagework.verify_packages(session, target)
                 except NotCached:
-                    report.notice(
+                    notice = (
                         f"{target.lock_path}: package entries not verified: the cache lacks the"
                         " base image or the snapshot's indexes; pinner check --remote verifies them"
                     )
+                    found.append(([], notice))
                     continue
-                found += [Finding(target.lock_path, None, None, p) for p in problems]
+                found.append(([Finding(target.lock_path, None, None, p) for p in problems], None))
         return found
 
     return asyncio.run(verify())

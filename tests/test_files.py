@@ -335,13 +335,9 @@ def test_item18b_a_reader_never_sees_a_partial_file(tmp_path: Path, two: tuple[P
     assert os.stat(a).st_ino != old_inode
 
 
-def test_item18b_a_write_cut_short_leaves_the_old_content(
-    tmp_path: Path, two: tuple[Path, Path]
-) -> None:
-    # The file size limit (RLIMIT_FSIZE) stops the write of b's text half way, as a full disk
-    # would: written in place, b would be left cut short and a already changed.
-    a, b = two
-    before = contents(tmp_path)
+def write_with_file_limit(texts: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """files.write_all(texts) in a process whose files may not grow past 100 bytes
+    (RLIMIT_FSIZE), as a full disk stops a write; its PinnerError is its exit message."""
     script = (
         "import resource, signal, sys\n"
         "from pinner import files\n"
@@ -349,16 +345,26 @@ def test_item18b_a_write_cut_short_leaves_the_old_content(
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))\n"
         "try:\n"
-        f"    files.write_all({{{str(a)!r}: 'FROM a\\n', {str(b)!r}: 'FROM b\\n' * 40}})\n"
+        f"    files.write_all({texts!r})\n"
         "except PinnerError as e:\n"
         "    sys.exit(str(e))\n"
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
     )
+
+
+def test_item18b_a_write_cut_short_leaves_the_old_content(
+    tmp_path: Path, two: tuple[Path, Path]
+) -> None:
+    # The file size limit (RLIMIT_FSIZE) stops the write of b's text half way, as a full disk
+    # would: written in place, b would be left cut short and a already changed.
+    a, b = two
+    before = contents(tmp_path)
+    done = write_with_file_limit({str(a): "FROM a\n", str(b): "FROM b\n" * 40})
 
     assert (done.returncode, done.stderr) == (1, f"{b}: cannot write: File too large\n")
     assert contents(tmp_path) == before
@@ -498,23 +504,7 @@ def test_a_large_write_cut_short_changes_nothing_and_names_the_first_file(
     before = contents(tmp_path)
     texts = {str(p): "FROM new\n" for p in many}
     texts[str(many[30])] = texts[str(many[17])] = "FROM big\n" * 40
-    script = (
-        "import resource, signal, sys\n"
-        "from pinner import files\n"
-        "from pinner.errors import PinnerError\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))\n"
-        "try:\n"
-        f"    files.write_all({texts!r})\n"
-        "except PinnerError as e:\n"
-        "    sys.exit(str(e))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-    )
+    done = write_with_file_limit(texts)
 
     assert (done.returncode, done.stderr) == (1, f"{many[17]}: cannot write: File too large\n")
     assert contents(tmp_path) == before

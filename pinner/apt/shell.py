@@ -249,6 +249,8 @@ class _Command(NamedTuple):
     end: int
     # The words of the command whose output this one reads (`a | b`: a's, for b).
     piped: tuple[Word, ...] = ()
+    # Each redirection's operator and target word, in order (`: > log`: (">", log)).
+    redirects: tuple[tuple[str, Word], ...] = ()
 
 
 class Invocation(NamedTuple):
@@ -261,6 +263,8 @@ class Invocation(NamedTuple):
     via_xargs: bool
     # The words of the simple command piped into it (`pacman -Qtdq | pacman -Rns -`), or ().
     piped: tuple[Word, ...] = ()
+    # The command's redirections, operator and target word (`: > log`: (">", log)).
+    redirects: tuple[tuple[str, Word], ...] = ()
 
 
 def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
@@ -268,26 +272,38 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
     words: list[Word] = []
     bodies: list[_Body] = []
     spans: list[Word | _Op] = []
-    redirect_target = False
+    redirects: list[tuple[str, Word]] = []
+    redirect_op = ""  # a redirection operator waiting for its target word
     piped: tuple[Word, ...] = ()
     for token in tokens:
         if isinstance(token, _Body):
             bodies.append(token)
         elif isinstance(token, Word):
             spans.append(token)
-            if not redirect_target:
+            if redirect_op:
+                redirects.append((redirect_op, token))
+            else:
                 words.append(token)
-            redirect_target = False
+            redirect_op = ""
         elif token.text in _REDIRECTIONS:
             spans.append(token)
-            redirect_target = True
+            redirect_op = token.text
         else:
             if spans:
-                yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped)
+                yield _Command(
+                    tuple(words),
+                    tuple(bodies),
+                    spans[0].start,
+                    spans[-1].end,
+                    piped,
+                    tuple(redirects),
+                )
             piped = tuple(words) if token.text == "|" and spans else ()
-            words, bodies, spans, redirect_target = [], [], [], False
+            words, bodies, spans, redirects, redirect_op = [], [], [], [], ""
     if spans:
-        yield _Command(tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped)
+        yield _Command(
+            tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped, tuple(redirects)
+        )
 
 
 # Reserved words that can stand before a command: `if ! apt-get ...; then apt-get ...; fi`.
@@ -396,10 +412,74 @@ def _unwrap(command: _Command) -> Iterator[Invocation]:
         if program in ("sudo", "env"):
             i = _skip_assignments(words, i)
     if i < len(words):
-        yield Invocation(program, words[i + 1 :], start, command.end, via_xargs, command.piped)
+        yield Invocation(
+            program,
+            words[i + 1 :],
+            start,
+            command.end,
+            via_xargs,
+            command.piped,
+            command.redirects,
+        )
     elif not words and command.bodies:
         # RUN <<EOF: BuildKit runs the heredoc itself as the script.
         yield from _invocations(command.bodies[0].chars)
+    elif not words and command.redirects:
+        # `> file` alone: the shell opens (and truncates) the file and runs nothing.
+        yield Invocation("", (), command.start, command.end, False, (), command.redirects)
+
+
+# Commands that write nothing: redirected with > or >|, each leaves its file empty.
+_SILENT = frozenset(["", ":", "true"])
+_TRUNCATING = frozenset([">", ">|"])
+
+
+def emptied(invocation: Invocation) -> list[str]:
+    """The files a command leaves empty: `: > f`, `> f`, `cat /dev/null > f`, `truncate -s 0 f…`."""
+    args = [word.text for word in invocation.args]
+    if invocation.program == "truncate":
+        return _truncated(invocation.args)
+    if not (invocation.program in _SILENT and not args) and not (
+        invocation.program == "cat" and args == ["/dev/null"]
+    ):
+        return []
+    # The shell does not expand a pattern in a redirection's target (dash opens a file named
+    # `*.log`; bash stops on more than one match), so only a plain path is emptied.
+    return [
+        target.text
+        for op, target in invocation.redirects
+        if op in _TRUNCATING and not target.expansions and not _GLOB_CHARS & set(target.text)
+    ]
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _truncated(args: Sequence[Word]) -> list[str]:
+    """The files `truncate -s 0 [-c] FILE…` empties (the shell expands globs among them)."""
+    size = None
+    i = 0
+    while i < len(args) and is_option(args[i].text):
+        text = args[i].text
+        i += 1
+        if text == "--":
+            break
+        short = "" if text.startswith("--") else text[1:].lstrip("c")  # -c, -cs 0, -s0
+        if text == "--no-create" or set(text[1:]) == {"c"}:
+            continue
+        if text.startswith("--size="):
+            size = text.partition("=")[2]
+        elif text == "--size" or short == "s":
+            size = args[i].text if i < len(args) else None
+            i += 1
+        elif short.startswith("s"):
+            size = short[1:]
+        else:
+            return []  # --reference, --io-blocks: not an empty file
+    files = args[i:]
+    if size != "0" or any(word.expansions for word in files):
+        return []
+    return [word.text for word in files]
 
 
 def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Sequence[_Char] | None:

@@ -67,7 +67,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
-from pinner.apt.shell import Invocation, is_exec_form, run_flags, run_invocations, words
+from pinner.apt.shell import (
+    Invocation,
+    emptied,
+    is_exec_form,
+    run_flags,
+    run_invocations,
+    words,
+)
 
 Distro = Literal["debian", "ubuntu"]
 
@@ -347,9 +354,10 @@ def _removed(invocations: Sequence[Invocation]) -> tuple[set[str], bool]:
         args = [word.text for word in invocation.args]
         if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
             cleans = True
-        if invocation.program == "rm":
-            for arg in (a for a in args if not a.startswith("-")):
-                removed |= {t for t in targets if covers(arg, t)}
+        paths = [a for a in args if not a.startswith("-")] if invocation.program == "rm" else []
+        # An emptied log is the same in every build, as a removed one is.
+        for path in paths + emptied(invocation):
+            removed |= {t for t in targets if covers(path, t)}
     return removed, cleans
 
 

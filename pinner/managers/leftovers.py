@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, run_flags
+from pinner.apt.shell import Invocation, emptied, run_flags
 from pinner.apt.sources import covers, mount_targets
 
 
@@ -23,7 +23,8 @@ LDCONFIG = Leftover("/var/cache/ldconfig/aux-cache", ("/var/cache/ldconfig/aux-c
 
 
 def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
-    """The paths and globs the RUN's rm and `find … -delete` commands remove."""
+    """The paths and globs the RUN's rm and `find … -delete` commands remove, and the files it
+    empties (an empty log is the same in every build)."""
     removed: list[str] = []
     for invocation in invocations:
         texts = [word.text for word in invocation.args]
@@ -31,6 +32,7 @@ def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
             removed += [text for text in texts if not text.startswith("-")]
         elif invocation.program == "find":
             removed += _found(texts)
+        removed += emptied(invocation)
     return removed
 
 

@@ -810,6 +810,31 @@ CLEANUP_CASES = [
         "apt-get clean && rm -rf /var/cache/apt/*.bin " + LOGS_ONLY.removeprefix("rm -rf "),
         id="rm-behind-env",
     ),
+    # MelonSmasher/papercut-mf-site Dockerfile: emptied logs are the same in every build.
+    pytest.param(
+        "RUN --mount=type=cache,id=apt-cache,target=/var/cache/apt,sharing=locked \\\n"
+        "    --mount=type=cache,id=apt-lib,target=/var/lib/apt,sharing=locked \\\n"
+        "    set -exu && \\\n    apt-get update -qq && \\\n"
+        "    apt-get -y install -y -qq --no-install-recommends curl && \\\n"
+        "    truncate -s 0 /var/log/apt/* && \\\n    truncate -s 0 /var/log/dpkg.log && \\\n"
+        "    rm -rf /etc/supervisor",
+        "rm -rf /var/log/alternatives.log /var/cache/ldconfig/aux-cache",
+        id="truncated-logs",
+    ),
+    pytest.param(
+        "RUN apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/*"
+        " /var/log/apt /var/cache/ldconfig && : > /var/log/dpkg.log"
+        " && cat /dev/null > /var/log/alternatives.log",
+        None,
+        id="emptied-logs",
+    ),
+    pytest.param(
+        "RUN apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/*"
+        " /var/log/apt /var/cache/ldconfig && echo > /var/log/dpkg.log"
+        " && : >> /var/log/alternatives.log",
+        "rm -rf /var/log/dpkg.log /var/log/alternatives.log",
+        id="written-logs",
+    ),
     pytest.param("RUN [ -d /opt ] && apt-get install -y curl", CLEANUP, id="test-command"),
     pytest.param("RUN make install", None, id="no-apt"),
     pytest.param("RUN cp /etc/apt/sources.list /tmp/install", None, id="apt-in-a-path"),

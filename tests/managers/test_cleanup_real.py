@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import shell_syntax
 
-from pinner.apt.shell import run_invocations
+from pinner.apt.shell import emptied, run_invocations
 from pinner.managers import Manager, System, apk, pacman, rpm, zypper
 from pinner.managers.leftovers import removed_paths
 from pinner.reproducible import join_cleanup
@@ -213,6 +213,31 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "  && rm -rf /var/lib/yum/history && rm -f /var/log/*log && npm cache clean",
         f"rm -rf {AUX}",
     ),
+    # An EL 7 image-cleanup script (a search excerpt that names no repository), after an install:
+    # the emptied yum.log counts as removed
+    (
+        rpm.MANAGER,
+        EL7,
+        "yum install -y httpd && yum clean all && truncate -c -s 0 /var/log/yum.log",
+        f"rm -rf /var/lib/yum/history {AUX}",
+    ),
+    # dnf's logs emptied by redirections alone (no real file with these forms found); the glob is
+    # not expanded in a redirection, so `> /var/log/dnf*.log` empties none of them
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && dnf clean all && > /var/log/dnf.log"
+        " && > /var/log/dnf.librepo.log && : >| /var/log/dnf.rpm.log"
+        " && cat /dev/null > /var/log/hawkey.log",
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+    ),
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && dnf clean all && : > /var/log/dnf*.log"
+        " && cat /dev/null /var/log/dnf.log > /var/log/hawkey.log",
+        f"rm -rf {DNF4}",
+    ),
     # tkdchen/docker-hello-world Dockerfile
     (
         rpm.MANAGER,
@@ -331,6 +356,28 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "pacman -Sy --noconfirm pamac-cli libsoup3",
         f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
     ),
+    # owent/docker-setup arch.router.Dockerfile (packages shortened): `echo "" >` writes a line,
+    # it does not empty the log, so the log's rm is still appended
+    (
+        pacman.MANAGER,
+        ARCH,
+        "set -ex ; \\\n    pacman -Syyu --noconfirm ; \\\n"
+        "    pacman -Syy --noconfirm ca-certificates tzdata ; \\\n"
+        "    pacman -S -cc --noconfirm; \\\n"
+        "    rm -rf /var/lib/pacman/sync/* /var/cache/pacman/pkg/* ; \\\n"
+        '    echo "" > /var/log/pacman.log ;',
+        f"rm -rf {PACMAN}",
+    ),
+    # The same RUN emptying the log (no real file with this form found): an empty log is the same
+    # in every build, so only ldconfig's cache is left
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -Syy --noconfirm tzdata ; \\\n"
+        "    rm -rf /var/lib/pacman/sync/* /var/cache/pacman/pkg/* ; \\\n"
+        "    : > /var/log/pacman.log ;",
+        f"rm -rf {AUX}",
+    ),
     # yast/yast-pkg-bindings Dockerfile
     (
         zypper.MANAGER,
@@ -425,6 +472,37 @@ def test_real_cleanups(manager: Manager, system: System, run: str, expected: str
     assert shell_syntax.run_errors(f"RUN {joined}\n") == []
     # A second lock of the rewritten RUN appends nothing.
     assert manager.cleanup(joined, run_invocations(joined), system) is None
+
+
+@pytest.mark.parametrize(
+    ("run", "files"),
+    [
+        (": > /var/log/pacman.log", ["/var/log/pacman.log"]),
+        ("> /var/log/dnf.log", ["/var/log/dnf.log"]),
+        ("true >| /var/log/a 2> /var/log/b", ["/var/log/a", "/var/log/b"]),
+        ("cat /dev/null > /var/log/yum.log", ["/var/log/yum.log"]),
+        ("truncate -s 0 /var/log/*.log /var/log/apt/*", ["/var/log/*.log", "/var/log/apt/*"]),
+        ("truncate -c -s0 a", ["a"]),
+        ("truncate -cs 0 a", ["a"]),
+        ("truncate --size=0 --no-create a", ["a"]),
+        ("truncate --size 0 -- a", ["a"]),
+        # Output written, appended, or to a target the shell does not expand: nothing emptied.
+        ("echo x > /var/log/a", []),
+        ('echo "" > /var/log/pacman.log', []),
+        (": >> /var/log/a", []),
+        (": > /var/log/*.log", []),
+        (": > $LOG", []),
+        ("cat /dev/null /var/log/b > /var/log/a", []),
+        ("cat /var/log/b > /var/log/a", []),
+        ("truncate -s 1 a", []),
+        ("truncate -s +0 a", []),
+        ("truncate -r ref a", []),
+        ("truncate -s 0 $LOG", []),
+        ("truncate -s", []),
+    ],
+)
+def test_emptied_files(run: str, files: list[str]) -> None:
+    assert [path for invocation in run_invocations(run) for path in emptied(invocation)] == files
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,11 @@ from pinner.apt.shell import (
     split_options,
     words,
 )
+from pinner.apt.sources import covers
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers.leftovers import mounted, removed_paths
 from pinner.output import untrusted
 
 NAME = "apk"
@@ -310,19 +312,31 @@ def config_changes(run_text: str, escape: str = "\\") -> str | None:
     return f"changes {REPOSITORIES}" if _REPOSITORIES_WRITE.search(run_text) else None
 
 
-def needs_cleanup(invocations: Iterable[Invocation], run_text: str) -> bool:
-    """Whether a RUN runs apk with its cache on and does not empty /var/cache/apk itself."""
-    if "/var/cache/apk" in run_text:
-        return False
-    for invocation in invocations:
+# apk-tools (setup_cache in database.c) writes its indexes to /etc/apk/cache when that folder
+# exists (a cache mount there makes it one), else to /var/cache/apk; `apk cache clean` and
+# `apk cache purge` keep the index of each configured repository, so they do not stand for an rm.
+_INDEX = "/var/cache/apk/APKINDEX.00000000.tar.gz"
+_CACHE_LINK = "/etc/apk/cache/APKINDEX.00000000.tar.gz"
+
+
+def needs_cleanup(invocations: Sequence[Invocation], run_text: str, escape: str = "\\") -> bool:
+    """Whether a RUN runs apk with its cache on and leaves indexes in /var/cache/apk."""
+    last = None
+    for index, invocation in enumerate(invocations):
         if invocation.program != "apk":
             continue
         texts = [a.text for a in invocation.args]
         verb = next((t for t in texts if not is_option(t)), None)
         # --no-network reads no index: nothing is written to the cache.
         if verb in ("add", "upgrade", "update") and not {"--no-cache", "--no-network"} & set(texts):
-            return True
-    return False
+            last = index
+    if last is None:
+        return False
+    mounts = mounted(run_text, escape)
+    if any(covers(mount, _CACHE_LINK) for mount in mounts):
+        return False
+    # Only an rm after the last apk command that writes the cache empties it.
+    return not any(covers(path, _INDEX) for path in removed_paths(invocations[last:]) + mounts)
 
 
 # --------------------------------------------------------------------------- the image

@@ -455,6 +455,49 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
     ),
     # kabbya5/docker-ci-cd-document Dockerfile
     (apk.MANAGER, ALPINE, "apk add --update gcc", "rm -rf /var/cache/apk/*"),
+    # A golang:1.23rc2-alpine Dockerfile (a search excerpt that names no repository): apk-tools'
+    # `cache clean` (app_cache.c) keeps each configured repository's index, so the rm is needed
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk update \\\n    && apk add apache2 atop libcap bash jq \\\n    && apk cache clean",
+        "rm -rf /var/cache/apk/*",
+    ),
+    # The same for `cache purge` (it removes more packages, not the indexes) and `cache -v sync`
+    (apk.MANAGER, ALPINE, "apk add curl && apk cache purge", "rm -rf /var/cache/apk/*"),
+    (apk.MANAGER, ALPINE, "apk add curl && apk cache -v sync", "rm -rf /var/cache/apk/*"),
+    # andrico21's rsyslog Dockerfile on alpine:edge (a search excerpt that names no repository)
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk update && apk upgrade && apk add --no-cache bash rsyslog && apk cache clean"
+        " && rm -rf /var/cache/apk",
+        None,
+    ),
+    # ohsome-planet's eclipse-temurin:21-jre-alpine stage (a search excerpt that names no
+    # repository): with /etc/apk/cache a folder, apk keeps its indexes there (apk-tools'
+    # setup_cache, apk-cache(5)), in the mount, and writes nothing to /var/cache/apk
+    (
+        apk.MANAGER,
+        ALPINE,
+        "--mount=type=cache,target=/etc/apk/cache apk add --update-cache libstdc++",
+        None,
+    ),
+    # A squidfunk/mkdocs-material based Dockerfile (a search excerpt that names no repository):
+    # both cache folders mounted
+    (
+        apk.MANAGER,
+        ALPINE,
+        "\\\n    --mount=type=cache,target=/var/cache/apk \\\n"
+        "    --mount=type=cache,target=/etc/apk/cache \\\n"
+        "    apk add nodejs npm build-base python3",
+        None,
+    ),
+    # An rm before the apk command that fills the cache, and a mere mention of the folder, leave
+    # the indexes (no real file with these forms found)
+    (apk.MANAGER, ALPINE, "rm -rf /var/cache/apk/* && apk add curl", "rm -rf /var/cache/apk/*"),
+    (apk.MANAGER, ALPINE, "apk add curl && ls /var/cache/apk", "rm -rf /var/cache/apk/*"),
+    (apk.MANAGER, ALPINE, "apk add curl && : > /var/cache/apk/x", "rm -rf /var/cache/apk/*"),
 ]
 
 

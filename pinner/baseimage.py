@@ -66,7 +66,6 @@ class BaseImage(NamedTuple):
     """What a base image's OS layer says about itself."""
 
     distro: str
-    version_id: str | None
     codename: str | None
     pretty_name: str
     sources: tuple[SourceFile, ...]
@@ -493,7 +492,6 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
     ]
     return BaseImage(
         distro=fields.get("ID") or "linux",
-        version_id=fields.get("VERSION_ID") or None,
         codename=_codename(fields),
         pretty_name=fields.get("PRETTY_NAME") or "Linux",
         sources=tuple(sources),

@@ -50,7 +50,6 @@ class FakeMirror:
 def base() -> BaseImage:
     return BaseImage(
         "debian",
-        "12",
         "bookworm",
         "Debian GNU/Linux 12 (bookworm)",
         (SourceFile("/etc/apt/sources.list.d/debian.sources", SOURCES),),

@@ -181,12 +181,11 @@ def parse_mirrorlist(data: bytes, subject: str) -> tuple[str, ...]:
 
 
 class RepomdEntry(NamedTuple):
-    """One metadata file repomd.xml names: where, its checksum and sizes."""
+    """One metadata file repomd.xml names: where, its checksum and size."""
 
     href: str
     checksum: Checksum
     size: int | None
-    open_size: int | None
 
 
 def parse_repomd(data: bytes, subject: str) -> dict[str, RepomdEntry]:
@@ -209,7 +208,6 @@ def parse_repomd(data: bytes, subject: str) -> dict[str, RepomdEntry]:
                 href,
                 _checksum(checksum.attrs.get("type", ""), checksum.text, subject),
                 _size(fields.get("size")),
-                _size(fields.get("open-size")),
             )
             fields = {}
     if "primary" not in found:

@@ -295,7 +295,6 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
 
         base = BaseImage(
             "debian",
-            "12",
             "bookworm",
             "Debian GNU/Linux 12 (bookworm)",
             (SourceFile("/etc/apt/sources.list.d/debian.sources", image_sources),),

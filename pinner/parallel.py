@@ -132,13 +132,6 @@ class Child(Generic[Result]):
         gc.unfreeze()
 
 
-def map_files(
-    work: Callable[[Item], Result], items: Sequence[Item], processes: int | None = None
-) -> list[Result]:
-    """[work(i) for i in items], the items dealt out over forked processes when they are many."""
-    return map_shares(partial(_each, work), items, processes)
-
-
 def map_shares(
     work: Callable[[Sequence[Item]], list[Result]],
     items: Sequence[Item],
@@ -166,7 +159,3 @@ def map_shares(
     finally:
         for child in children:  # this process failed first: stop the others
             child.stop()
-
-
-def _each(work: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
-    return [work(item) for item in items]

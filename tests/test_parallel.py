@@ -1,4 +1,4 @@
-"""parallel.map_files: the same results in the same order, shared over forked processes."""
+"""parallel.map_shares: the same results in the same order, shared over forked processes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,11 @@ from pinner import parallel
 from pinner.main import main
 
 ITEMS = list(range(3 * parallel.MIN_PER_PROCESS))
+
+
+def map_files(work: Callable[[int], object], items: Sequence[int], processes: int) -> list[object]:
+    """[work(i) for i in items], through map_shares."""
+    return parallel.map_shares(lambda share: [work(i) for i in share], items, processes)
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def logging_pid(log: Path) -> None:
 @pytest.mark.usefixtures("alone")
 @pytest.mark.parametrize("processes", [2, 3])
 def test_results_come_back_in_order_from_as_many_processes(processes: int) -> None:
-    results = parallel.map_files(lambda i: (i * i, os.getpid()), ITEMS, processes)
+    results = map_files(lambda i: (i * i, os.getpid()), ITEMS, processes)
     assert [square for square, _ in results] == [i * i for i in ITEMS]
     pids = {pid for _, pid in results}
     assert len(pids) == processes and os.getpid() in pids
@@ -57,7 +63,7 @@ def test_results_come_back_in_order_from_as_many_processes(processes: int) -> No
 @pytest.mark.usefixtures("alone")
 def test_few_items_stay_in_this_process() -> None:
     few = ITEMS[: 2 * parallel.MIN_PER_PROCESS - 1]
-    assert {pid for pid in parallel.map_files(lambda i: os.getpid(), few, 2)} == {os.getpid()}
+    assert {pid for pid in map_files(lambda i: os.getpid(), few, 2)} == {os.getpid()}
 
 
 def test_a_running_thread_keeps_the_work_in_this_process() -> None:
@@ -65,7 +71,7 @@ def test_a_running_thread_keeps_the_work_in_this_process() -> None:
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        pids = set(parallel.map_files(lambda i: os.getpid(), ITEMS, 2))
+        pids = set(map_files(lambda i: os.getpid(), ITEMS, 2))
     finally:
         stop.set()
         thread.join()
@@ -85,7 +91,7 @@ def test_an_error_in_a_child_is_raised_here_as_without_forking(tmp_path: Path) -
         return i
 
     with pytest.raises(ValueError, match=r"^bad item 1 \(here\)$"):
-        parallel.map_files(work, ITEMS, 2)
+        map_files(work, ITEMS, 2)
     children = pids_of_children(log)
     assert len(children) == 1 and reaped(children)
 
@@ -100,7 +106,7 @@ def test_a_child_killed_leaves_its_share_to_this_process(tmp_path: Path) -> None
             os.kill(os.getpid(), signal.SIGKILL)
         return -i
 
-    assert parallel.map_files(work, ITEMS, 3) == [-i for i in ITEMS]
+    assert map_files(work, ITEMS, 3) == [-i for i in ITEMS]
     children = pids_of_children(log)
     assert len(children) == 2 and reaped(children)
 
@@ -120,7 +126,7 @@ def test_an_error_here_stops_and_reaps_the_children(tmp_path: Path) -> None:
         raise KeyError("first")
 
     with pytest.raises(KeyError):
-        parallel.map_files(work, ITEMS, 3)
+        map_files(work, ITEMS, 3)
     children = pids_of_children(log)
     assert len(children) == 2 and reaped(children)
 
@@ -164,7 +170,7 @@ def test_no_process_to_be_had_leaves_the_work_here(monkeypatch: pytest.MonkeyPat
     descriptors = len(os.listdir("/proc/self/fd"))
     monkeypatch.setattr(os, "fork", fork)
 
-    results = parallel.map_files(lambda i: (i, os.getpid()), ITEMS, 3)
+    results = map_files(lambda i: (i, os.getpid()), ITEMS, 3)
 
     assert results == [(i, os.getpid()) for i in ITEMS]
     assert len(os.listdir("/proc/self/fd")) == descriptors

@@ -97,9 +97,12 @@ def _check_share(
     verifiable: dict[int, tuple[Target, list[Finding]]] = {}
     for path in paths:
         entry = workspace.read_path(path, selection)
-        target = entry if entry is None else parse_read(entry)
-        if target is None or isinstance(target, Problem):
-            checked.append(target if target is None else _Checked(target, [], []))
+        if entry is None:
+            checked.append(None)
+            continue
+        target = parse_read(entry)
+        if isinstance(target, Problem):
+            checked.append(_Checked(target, [], []))
             continue
         findings = check_target(target) + _unpinnable(target)
         mine = (target.path, target.lock_path)

@@ -800,8 +800,11 @@ def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def signature_notice(report: Reporter, outcomes: Sequence[Outcome]) -> None:
-    """Say once per run when snapshot signatures could not be checked."""
+def notices(report: Reporter, outcomes: Sequence[Outcome]) -> None:
+    """Each outcome's notes, then once per run when snapshot signatures could not be checked."""
+    for outcome in outcomes:
+        for note in outcome.notes:
+            report.notice(note)
     if any(s.signature == SIGNATURE_UNCHECKED for o in outcomes for s in o.lock.stages):
         report.notice(
             "gpgv is not installed: the snapshot indexes' signatures were not checked"

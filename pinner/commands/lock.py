@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-import sys
 from collections import deque
 from collections.abc import Sequence
 
-from pinner import files, stagework
+from pinner import stagework
 from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
     Options,
     Outcome,
-    diffs,
     failures,
     for_platforms,
     image_queries,
+    notices,
     one_time,
     settle,
-    signature_notice,
     text_only,
     without_changed_pins,
 )
@@ -45,14 +43,8 @@ def lock(*, run: Run) -> int:
     )
     if errors:
         return report.failures(errors, as_json=run.as_json)
-    for outcome in outcomes:
-        for note in outcome.notes:
-            report.notice(note)
-    signature_notice(report, outcomes)
-    if run.dry_run:
-        sys.stdout.write(diffs(outcomes, writes))
-    else:
-        files.write_all(writes)
+    notices(report, outcomes)
+    run.write(outcomes, writes)
     if run.as_json:
         print_json(
             {"ok": True, "files": [_result(o) for o in outcomes], "requests": session_requests}

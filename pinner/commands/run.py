@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pinner.outcome import Options
+from pinner import files
+from pinner.outcome import Options, Outcome, diffs
 from pinner.output import Reporter
 from pinner.remote.cache import default_cache_dir
 from pinner.remote.registry import Settings
@@ -37,3 +39,10 @@ class Run(NamedTuple):
             cache_dir=self.cache_dir or default_cache_dir(),
             refresh=refresh,
         )
+
+    def write(self, outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> None:
+        """Write every changed file at once, or with --dry-run print their diffs instead."""
+        if self.dry_run:
+            sys.stdout.write(diffs(outcomes, writes))
+        else:
+            files.write_all(writes)

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections import deque
 from collections.abc import Sequence
 from functools import partial
 from typing import NamedTuple
 
-from pinner import files, parallel, refresh
+from pinner import parallel, refresh
 from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
     Options,
     Outcome,
-    diffs,
     for_platforms,
+    notices,
     one_time,
     settle,
-    signature_notice,
 )
 from pinner.output import Reporter, print_json
 from pinner.reference import ImageRef
@@ -55,16 +53,10 @@ def update(
         return report.failures(errors, as_json=run.as_json)
     if report_path is not None:
         writes[report_path] = refresh.markdown(reports, scope.strict)
-    if run.dry_run:
-        sys.stdout.write(diffs(outcomes, writes))
-    else:
-        files.write_all(writes)
+    run.write(outcomes, writes)
     if run.as_json:
         print_json(refresh.as_json(reports, scope.strict))
-    for outcome in outcomes:
-        for note in outcome.notes:
-            report.notice(note)
-    signature_notice(report, outcomes)
+    notices(report, outcomes)
     report.notice(refresh.summary(reports, scope.strict))
     changed = any(r.changed(scope.strict) for r in reports)
     return EXIT_CHANGED if exit_code and changed else 0

@@ -24,6 +24,7 @@ class Config(NamedTuple):
     pin_versions: bool = False
     kubernetes: tuple[str, ...] = ()
     images_only: bool = False
+    contexts: Mapping[str, str] = {}
     path: str | None = None
 
 
@@ -37,6 +38,7 @@ _KEYS = {
     "pin-versions": "bool",
     "kubernetes": "list",
     "images-only": "bool",
+    "contexts": "table",
 }
 
 

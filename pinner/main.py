@@ -165,6 +165,13 @@ def _packages() -> argparse.ArgumentParser:
         " (default: as the lock was made; --no-images-only locks everything)",
     )
     packages.add_argument(
+        "--context",
+        metavar="DIR",
+        help="the build context, as `docker build -f FILE DIR` has it: where COPY sources and"
+        " the ignore file are read (default: as compose and bake files declare, else the"
+        " Dockerfile's folder)",
+    )
+    packages.add_argument(
         "--dry-run", action="store_true", help="print a unified diff, write nothing"
     )
     return packages
@@ -384,7 +391,31 @@ def _options(args: argparse.Namespace, config: Config) -> Options:
         images_only=args.images_only
         if args.images_only is not None
         else config.images_only or None,
+        context=_context(args.context),
+        contexts=_contexts(config),
     )
+
+
+def _context(path: str | None) -> str | None:
+    """--context as an absolute path; a usage error if it is not a folder."""
+    if path is not None and not os.path.isdir(path):
+        raise UsageError(f"--context {path}: not a folder")
+    return os.path.abspath(path) if path is not None else None
+
+
+def _contexts(config: Config) -> dict[str, str]:
+    """The configuration's build contexts by the Dockerfile's absolute path, both taken from the
+    configuration file's folder."""
+    from pinner.errors import ConfigError
+
+    root = os.path.dirname(config.path) if config.path else os.getcwd()
+    contexts = {}
+    for dockerfile, folder in config.contexts.items():
+        path = os.path.join(root, folder)
+        if not os.path.isdir(path):
+            raise ConfigError(f"{config.path}: contexts.{dockerfile}: {folder}: not a folder")
+        contexts[os.path.abspath(os.path.join(root, dockerfile))] = os.path.abspath(path)
+    return contexts
 
 
 def _mirrors_only(args: argparse.Namespace, config: Config) -> Options:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import posixpath
 import re
 import time
@@ -57,6 +58,13 @@ class Options(NamedTuple):
     platforms: tuple[str, ...] = ()
     images_only: bool | None = None  # None: as the lock was made (default: not images only)
     now: float | None = None
+    context: str | None = None  # --context: every Dockerfile's build context
+    contexts: Mapping[str, str] = {}  # the configuration's, by the Dockerfile's absolute path
+
+
+def given_context(options: Options, dockerfile: str) -> str | None:
+    """The build context asked for a Dockerfile: --context, else the configuration's."""
+    return options.context or options.contexts.get(os.path.abspath(dockerfile))
 
 
 def images_only(options: Options, lock: Lock) -> bool:

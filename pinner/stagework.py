@@ -31,6 +31,7 @@ from pinner.outcome import (
     after_parent,
     apt_packages,
     compose,
+    given_context,
     images_only,
     joint_requests,
     manager_packages,
@@ -288,9 +289,9 @@ class StageWork:
         """
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
-        # The build context is taken to be the Dockerfile's folder, as `docker build .` has it.
         path = self.target.path
-        context = copied.Context(path) if os.path.isfile(path) else None
+        given = given_context(self.options, path)
+        context = copied.Context(path, given) if os.path.isfile(path) else None
         requests, line_notes, lines, upgrade, detached = manager_packages(
             self.target.parsed, plan, manager, context
         )

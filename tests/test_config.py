@@ -14,7 +14,7 @@ from pinner.config import Config
 from pinner.errors import ConfigError
 
 KNOWN = (
-    "exclude, images-only, insecure-registries, kubernetes, pin-versions, platforms,"
+    "contexts, exclude, images-only, insecure-registries, kubernetes, pin-versions, platforms,"
     " registry-mirrors, snapshot, snapshot-mirrors"
 )
 
@@ -145,6 +145,8 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
                 "pin-versions = true\n"
                 "[snapshot-mirrors]\n"
                 'debian = "http://snapshot.lan/debian"\n'
+                "[contexts]\n"
+                '"app/Dockerfile" = "."\n'
             ),
         },
     )
@@ -158,6 +160,7 @@ def test_load_reads_every_key(tmp_path: Path) -> None:
         snapshot_mirrors={"debian": "http://snapshot.lan/debian"},
         exclude=("vendor", "tests/fixtures"),
         pin_versions=True,
+        contexts={"app/Dockerfile": "."},
         path=path,
     )
 

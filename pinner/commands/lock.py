@@ -16,6 +16,7 @@ from pinner.outcome import (
     Outcome,
     failures,
     for_platforms,
+    given_context,
     image_queries,
     notices,
     one_time,
@@ -52,7 +53,7 @@ def lock(*, run: Run) -> int:
     changed = sum(1 for o in outcomes if o.target.path in writes or o.target.lock_path in writes)
     verb = "would change" if run.dry_run else "changed"
     report.notice(f"{len(outcomes)} file(s); {verb} {changed}")
-    _build_hint(report, outcomes)
+    _build_hint(report, outcomes, options)
     return 0
 
 
@@ -135,12 +136,14 @@ async def _parse_asking(
     return work, originals, errors + platform_errors, answers
 
 
-def build_commands(path: str, epoch: int) -> tuple[str, str]:
+def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:
     """docker buildx and buildah commands that build one locked Dockerfile reproducibly.
 
-    The context is the Dockerfile's directory, the usual layout; -f names the file either way.
+    The context is the one given, else the Dockerfile's directory, the usual layout; -f names
+    the file either way.
     """
-    file, context = shlex.quote(path), shlex.quote(os.path.dirname(path) or ".")
+    folder = os.path.relpath(context) if context else os.path.dirname(path) or "."
+    file, context = shlex.quote(path), shlex.quote(folder)
     return (
         f"docker buildx build -f {file} --build-arg SOURCE_DATE_EPOCH={epoch}"
         f" --output type=image,name=IMAGE,rewrite-timestamp=true {context}",
@@ -148,11 +151,12 @@ def build_commands(path: str, epoch: int) -> tuple[str, str]:
     )
 
 
-def _build_hint(report: Reporter, outcomes: Sequence[Outcome]) -> None:
+def _build_hint(report: Reporter, outcomes: Sequence[Outcome], options: Options) -> None:
     for outcome in outcomes:
         epoch = outcome.lock.source_date_epoch
         if epoch:
-            docker, buildah = build_commands(outcome.target.path, epoch)
+            path = outcome.target.path
+            docker, buildah = build_commands(path, epoch, given_context(options, path))
             report.notice(
                 f"Build {outcome.target.path} reproducibly with:\n  {docker}\n  {buildah}"
             )

@@ -15,19 +15,36 @@ _PATTERN = frozenset("*?[$")
 
 
 class Context:
-    """A Dockerfile's build context: its folder, as `docker build .` has it, and ignore file."""
+    """A Dockerfile's build context: its folder and what its ignore files leave out.
 
-    def __init__(self, dockerfile: str) -> None:
+    folder: as given (--context, the configuration), else as the compose and bake files above
+    the Dockerfile declare it, else the Dockerfile's own, as `docker build .` has it.
+    """
+
+    def __init__(self, dockerfile: str, folder: str | None = None) -> None:
         self.dockerfile = dockerfile
-        self.folder = os.path.dirname(dockerfile) or "."
+        self.given = folder
 
     @functools.cached_property
-    def ignored(self) -> dockerignore.Matcher | None:
-        """What the ignore file leaves out of the context, read at the first tree that asks."""
-        return dockerignore.load(self.dockerfile)
+    def folder(self) -> str | None:
+        """The context's folder; None when compose and bake files build the Dockerfile with
+        different ones, so no one context tells what a COPY takes."""
+        if self.given is not None:
+            return self.given
+        from pinner.refs import contexts  # only where a tree COPY asks
+
+        declared = contexts.declared(self.dockerfile)
+        if len(declared) > 1:
+            return None
+        return declared[0] if declared else os.path.dirname(self.dockerfile) or "."
+
+    @functools.cached_property
+    def ignored(self) -> dockerignore.Ignored | None:
+        """What the ignore files leave out of the context, read at the first tree that asks."""
+        return dockerignore.load(self.dockerfile, self.folder)
 
 
-def _kept(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+def _kept(root: str, path: str, ignored: dockerignore.Ignored | None) -> bool:
     """Whether the ignore file keeps a path of the context (the context itself always)."""
     relative = os.path.relpath(path, root)
     return ignored is None or relative == "." or not ignored.excludes(relative)
@@ -42,7 +59,7 @@ def _entries(folder: str, folders: bool) -> Iterator[str]:
         yield from (os.path.join(top, name) for name in files)
 
 
-def _sent(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+def _sent(root: str, path: str, ignored: dockerignore.Ignored | None) -> bool:
     """Whether the context holds a path: it is kept, or (a folder) something in it is taken back."""
     if not os.path.lexists(path):
         return False
@@ -52,7 +69,7 @@ def _sent(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
     return folder and any(_kept(root, each, ignored) for each in _entries(path, True))
 
 
-def _holds(root: str, path: str, ignored: dockerignore.Matcher | None) -> bool:
+def _holds(root: str, path: str, ignored: dockerignore.Ignored | None) -> bool:
     """Whether a file, or a file at any depth of a folder, at path reaches the image.
 
     An empty folder copied onto one the image has changes nothing in it.
@@ -117,7 +134,7 @@ def may_write(
     under = [p for p in paths if target == "/" or p.startswith(f"{target}/")]
     if not under:
         return None
-    if context is None or any(f.startswith("--from") for f in flags):
+    if context is None or context.folder is None or any(f.startswith("--from") for f in flags):
         return target
     root = os.path.realpath(context.folder)
     ignored = context.ignored

@@ -29,8 +29,10 @@ _SPACE = (
 # (a `|` alternates), as here; `^` is not listed at all.
 _ESCAPED = frozenset(".+()$")
 
-# The context's own ignore file, read where no `<Dockerfile>.dockerignore` is beside the Dockerfile.
+# The context's own ignore file, read where no `<Dockerfile>.dockerignore` is beside the Dockerfile;
+# podman's and buildah's name for it, which they read first.
 ROOT_NAME = ".dockerignore"
+CONTAINER_NAME = ".containerignore"
 
 
 def _clean(path: str) -> str:
@@ -252,31 +254,56 @@ class Matcher:
         return matched
 
 
-def ignore_file(dockerfile: str) -> str | None:
-    """The ignore file a build of dockerfile with its folder as context reads, if any.
+def ignore_files(dockerfile: str, context: str | None = None) -> tuple[str, ...]:
+    """The ignore files builds of dockerfile read: BuildKit's, then buildah's if another.
 
-    `<Dockerfile>.dockerignore` beside the Dockerfile takes precedence over the context's
-    `.dockerignore` (BuildKit; docs.docker.com/build/concepts/context/#filename-and-location).
+    BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile, else the context's
+    `.dockerignore` (docs.docker.com/build/concepts/context/#filename-and-location). buildah and
+    podman read `<Dockerfile>.dockerignore`, else `<Dockerfile>.containerignore`, else the
+    context's `.containerignore`, else its `.dockerignore` (containers/buildah
+    pkg/parse/parse.go, ContainerIgnoreFile). Where BuildKit has none, buildah's alone is read.
+    context: the build context's folder (default: the Dockerfile's).
     """
-    folder = os.path.dirname(dockerfile) or "."
-    for path in (f"{dockerfile}.dockerignore", os.path.join(folder, ROOT_NAME)):
-        if os.path.isfile(path):
-            return path
-    return None
+    folder = context or os.path.dirname(dockerfile) or "."
+    beside = (f"{dockerfile}.dockerignore", f"{dockerfile}.containerignore")
+    root = (os.path.join(folder, CONTAINER_NAME), os.path.join(folder, ROOT_NAME))
+    buildkit = next((p for p in (beside[0], root[1]) if os.path.isfile(p)), None)
+    buildah = next((p for p in (*beside, *root) if os.path.isfile(p)), None)
+    if buildkit is None:
+        return (buildah,) if buildah else ()
+    return (buildkit,) if buildah in (None, buildkit) else (buildkit, buildah)
 
 
-def load(dockerfile: str) -> Matcher | None:
-    """The matcher of dockerfile's ignore file; None if there is none, or it cannot be read.
+class Ignored(NamedTuple):
+    """The matchers of the ignore files builds read; a path is left out only if all leave it
+    out, since a file one builder copies may reach the image."""
 
-    A file that cannot be read or holds a malformed pattern fails the build itself; here it is
-    passed over, so every file of the context counts, which leaves nothing out wrongly.
-    """
-    path = ignore_file(dockerfile)
-    if path is None:
-        return None
+    matchers: tuple[Matcher, ...]
+
+    def excludes(self, path: str) -> bool:
+        """Whether every build leaves a slash-separated path in the context out."""
+        return all(m.excludes(path) for m in self.matchers)
+
+
+def _load_one(path: str) -> Matcher | None:
     try:
         with open(path, "rb") as f:
             text = f.read().decode("utf-8", "surrogateescape")
         return Matcher(read(text))
     except (OSError, ValueError):
         return None
+
+
+def load(dockerfile: str, context: str | None = None) -> Ignored | None:
+    """What dockerfile's ignore files leave out; None if there is none, or one cannot be read.
+
+    A file that cannot be read or holds a malformed pattern fails the build itself; here it is
+    passed over, so every file of the context counts, which leaves nothing out wrongly.
+    """
+    matchers = []
+    for path in ignore_files(dockerfile, context):
+        matcher = _load_one(path)
+        if matcher is None:
+            return None  # that build keeps every file
+        matchers.append(matcher)
+    return Ignored(tuple(matchers)) if matchers else None

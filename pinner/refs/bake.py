@@ -105,17 +105,30 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _build(bake: Bake, target: Target) -> tuple[str, str]:
+    """A target's context, relative to the bake file's folder, and Dockerfile, relative to it."""
+    chain = list(_lineage(bake, target))
+    context = next((t.context for t in chain if t.context is not None), ".")
+    name = next((t.dockerfile for t in chain if t.dockerfile is not None), "Dockerfile")
+    return context, name
+
+
+def builds(text: str, path: str) -> list[tuple[str, str]]:
+    """(context, Dockerfile) of each target; those set by a variable are not read."""
+    bake = _json(text, path) if path.endswith(".json") else _hcl(text, path)
+    found = [_build(bake, target) for target in bake.targets.values()]
+    return [(context, name) for context, name in found if "$" not in context + name]
+
+
 def _from_args(bake: Bake, path: str, read: Callable[[str], str | None]) -> set[str]:
     """The variables some target passes whole as a build arg its Dockerfile uses as an image."""
     folder = os.path.dirname(path)
     variables: set[str] = set()
     for target in bake.targets.values():
-        chain = list(_lineage(bake, target))
-        args = dict(a for t in reversed(chain) for a in t.args)
+        args = dict(a for t in reversed(list(_lineage(bake, target))) for a in t.args)
         if not args:
             continue
-        context = next((t.context for t in chain if t.context is not None), ".")
-        name = next((t.dockerfile for t in chain if t.dockerfile is not None), "Dockerfile")
+        context, name = _build(bake, target)
         text = read(os.path.join(folder, context, name))
         if text is None:
             continue

@@ -732,6 +732,116 @@ def test_words_after_a_copy_that_may_put_the_repositories_in_place_are_not_pinne
         )
 
 
+# `docker build -f app/Dockerfile .`: the context is the repository's root, whose rootfs holds a
+# repositories file; app/ holds the Dockerfile and a rootfs of its own without one.
+SPLIT_CONTEXT = {
+    ".git/HEAD": "ref: refs/heads/main\n",
+    "rootfs/etc/apk/repositories": "https://example.org/alpine/v3.17/main\n",
+    "app/rootfs/etc/motd": "hello\n",
+}
+COMPOSE_APP = "services:\n  app:\n    build:\n      context: .\n      dockerfile: app/Dockerfile\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "flags", "pinned"),
+    [
+        # Nothing says otherwise: the Dockerfile's folder, whose rootfs holds no repositories.
+        ({}, [], True),
+        ({}, ["--context", "."], False),
+        ({"compose.yaml": COMPOSE_APP}, [], False),
+        ({"docker-bake.hcl": 'target "app" {\n  dockerfile = "app/Dockerfile"\n}\n'}, [], False),
+        ({"pinner.toml": '[contexts]\n"app/Dockerfile" = "."\n'}, [], False),
+        # The flag wins over the configuration and the compose file.
+        ({"compose.yaml": COMPOSE_APP}, ["--context", "app"], True),
+        ({"pinner.toml": '[contexts]\n"app/Dockerfile" = "."\n'}, ["--context", "app"], True),
+        # The context's ignore files, podman's where docker has none, leave the file out.
+        ({".dockerignore": "rootfs/etc/apk\n"}, ["--context", "."], True),
+        ({".containerignore": "rootfs/etc/apk\n"}, ["--context", "."], True),
+        ({"app/.dockerignore": "rootfs/etc/apk\n"}, ["--context", "."], False),
+    ],
+    ids=[
+        "default",
+        "flag",
+        "compose",
+        "bake",
+        "config",
+        "flag-over-compose",
+        "flag-over-config",
+        "context-dockerignore",
+        "context-containerignore",
+        "dockerfile-folder-dockerignore",
+    ],
+)
+def test_the_build_context_is_where_the_copied_tree_is_read(
+    files: dict[str, str],
+    flags: list[str],
+    pinned: bool,
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, text in {**SPLIT_CONTEXT, **files}.items():
+        (env / name).parent.mkdir(parents=True, exist_ok=True)
+        (env / name).write_text(text)
+    (env / "app/Dockerfile").write_text(
+        "FROM alpine:3.16\nCOPY rootfs/ /\nRUN apk add --no-cache bash\n"
+    )
+    monkeypatch.chdir(env)  # where the configuration is found and relative paths start
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", *flags, "app/Dockerfile")
+    assert code == 0, err
+    # The build commands pinner suggests take the context given, else the Dockerfile's folder.
+    folder = flags[1] if flags else "." if "pinner.toml" in files else "app"
+    assert re.search(rf"^  buildah build -f app/Dockerfile --timestamp \d+ {folder}$", err, re.M)
+    text = (env / "app/Dockerfile").read_text()
+    (stage,) = lockfile.parse((env / "app/Dockerfile.lock").read_text(), "lock").stages
+    if pinned:
+        assert "RUN apk add --no-cache bash=5.2.15-r0\n" in text
+        assert stage.unpinned == ()
+    else:
+        assert "RUN apk add --no-cache bash\n" in text
+        why = "copies a tree to / that may hold repository files (`COPY rootfs/ /`)"
+        assert stage.unpinned == (
+            lockfile.UnpinnedPackage("bash", f"not pinned: this RUN or an earlier one {why}"),
+        )
+
+
+@pytest.mark.parametrize(
+    ("files", "flags", "message", "exit_code"),
+    [
+        ({}, ["--context", "nowhere"], "pinner: --context nowhere: not a folder", 2),
+        (
+            {"pinner.toml": '[contexts]\n"app/Dockerfile" = "nowhere"\n'},
+            [],
+            "pinner.toml: contexts.app/Dockerfile: nowhere: not a folder",
+            1,
+        ),
+    ],
+)
+def test_a_context_that_is_not_a_folder_is_one_line(
+    files: dict[str, str],
+    flags: list[str],
+    message: str,
+    exit_code: int,
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, text in {**SPLIT_CONTEXT, **files}.items():
+        (env / name).parent.mkdir(parents=True, exist_ok=True)
+        (env / name).write_text(text)
+    (env / "app/Dockerfile").write_text("FROM alpine:3.16\nRUN apk add --no-cache bash\n")
+    monkeypatch.chdir(env)
+    code, _, err = _lock(capsys, hub, mirror, *flags, "app/Dockerfile")
+    assert code == exit_code
+    assert err.strip().endswith(message)
+    assert len(err.strip().splitlines()) == 1
+    assert not (env / "app/Dockerfile.lock").exists()
+
+
 # --------------------------------------------------------------------------- a branch that moves
 # Indexes signed here (tests/alpine_support.py): records as the real index has them for curl's
 # closure, then the same branch a release later.

@@ -158,3 +158,53 @@ def test_the_dockerfile_specific_ignore_file_overrides_the_root_one(tmp_path: Pa
     assert (
         may_write("COPY", words, "/", Context(str(tmp_path / "Dockerfile")), CONFIG_PATHS) is None
     )
+
+
+# `docker build -f app/Dockerfile .`: the repository's root is the context, app/ holds the
+# Dockerfile and a rootfs of its own without repository files.
+SPLIT = {
+    ".git/HEAD": "ref: refs/heads/main\n",
+    "rootfs/etc/yum.repos.d/extra.repo": "[extra]\n",
+    "app/Dockerfile": "FROM fedora\n",
+    "app/rootfs/etc/motd": "hello\n",
+}
+
+
+def _split(tmp_path: Path, extra: dict[str, str]) -> str:
+    for path, text in {**SPLIT, **extra}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return str(tmp_path / "app/Dockerfile")
+
+
+COMPOSE = "services:\n  app:\n    build:\n      context: .\n      dockerfile: app/Dockerfile\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "extra", "writes"),
+    [
+        # The Dockerfile's folder: its rootfs holds no repository file.
+        (None, {}, False),
+        # The context given: its rootfs does, unless its ignore file leaves it out.
+        (".", {}, True),
+        (".", {".dockerignore": "**/*.repo\n"}, False),
+        (".", {"app/.dockerignore": "**/*.repo\n"}, True),
+        (".", {".containerignore": "**/*.repo\n"}, False),
+        (".", {"app/Dockerfile.containerignore": "**/*.repo\n"}, False),
+        # Declared by a compose or bake file above the Dockerfile.
+        (None, {"compose.yaml": COMPOSE}, True),
+        (None, {"compose.yaml": COMPOSE, ".dockerignore": "**/*.repo\n"}, False),
+        (None, {"docker-bake.hcl": 'target "app" {\n  dockerfile = "app/Dockerfile"\n}\n'}, True),
+        # Given wins over declared.
+        ("app", {"compose.yaml": COMPOSE}, False),
+        # Two declared contexts: none tells what the COPY takes, so it counts.
+        (None, {"compose.yaml": COMPOSE, "app/compose.yaml": "services:\n  a:\n    build: .\n"}, True),
+    ],
+)  # fmt: skip
+def test_the_build_context_a_dockerfile_is_built_with(
+    tmp_path: Path, given: str | None, extra: dict[str, str], writes: bool
+) -> None:
+    dockerfile = _split(tmp_path, extra)
+    context = Context(dockerfile, str(tmp_path / given) if given else None)
+    found = may_write("COPY", ["rootfs/", "/"], "/", context, CONFIG_PATHS)
+    assert found == ("/" if writes else None)

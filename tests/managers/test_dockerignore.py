@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pinner.managers import dockerignore
-from pinner.managers.dockerignore import Matcher, compile_pattern, ignore_file, load, read
+from pinner.managers.dockerignore import Matcher, compile_pattern, ignore_files, load, read
 
 
 def matches(path: str, patterns: list[str]) -> bool:
@@ -283,30 +283,89 @@ def test_a_path_with_a_newline_is_matched_whole() -> None:
     assert Matcher(["*.repo"]).excludes("x.repo\n") is False
 
 
+# Each file leaves out the path its letter names. BuildKit reads Dockerfile.dockerignore, else
+# .dockerignore; buildah reads Dockerfile.dockerignore, Dockerfile.containerignore,
+# .containerignore, .dockerignore, the first there is (containers/buildah pkg/parse/parse.go,
+# ContainerIgnoreFile). Where both read one, a path is left out only if both leave it out.
+LETTERS = {
+    ".dockerignore": "a",
+    "Dockerfile.dockerignore": "b",
+    ".containerignore": "c",
+    "Dockerfile.containerignore": "d",
+}
+
+
 @pytest.mark.parametrize(
-    ("files", "chosen"),
+    ("files", "chosen", "left_out"),
     [
-        ({}, None),
-        ({".dockerignore": "a\n"}, ".dockerignore"),
-        ({".dockerignore": "a\n", "Dockerfile.dockerignore": "b\n"}, "Dockerfile.dockerignore"),
-        # An empty Dockerfile-specific file still takes precedence: nothing is left out.
-        ({".dockerignore": "a\n", "Dockerfile.dockerignore": ""}, "Dockerfile.dockerignore"),
-        ({"other.Dockerfile.dockerignore": "b\n"}, None),
+        ((), (), ""),
+        ((".dockerignore",), (".dockerignore",), "a"),
+        ((".dockerignore", "Dockerfile.dockerignore"), ("Dockerfile.dockerignore",), "b"),
+        (
+            (".dockerignore", "Dockerfile.dockerignore", ".containerignore"),
+            ("Dockerfile.dockerignore",),
+            "b",
+        ),
+        # podman's names alone: the project builds with podman or buildah.
+        ((".containerignore",), (".containerignore",), "c"),
+        (("Dockerfile.containerignore",), ("Dockerfile.containerignore",), "d"),
+        ((".containerignore", "Dockerfile.containerignore"), ("Dockerfile.containerignore",), "d"),
+        # docker reads .dockerignore, podman its own file: left out only where both leave out.
+        ((".dockerignore", ".containerignore"), (".dockerignore", ".containerignore"), ""),
+        (
+            (".dockerignore", "Dockerfile.containerignore"),
+            (".dockerignore", "Dockerfile.containerignore"),
+            "",
+        ),
+        (("other.Dockerfile.dockerignore", "other.Dockerfile.containerignore"), (), ""),
     ],
 )
-def test_the_dockerfile_specific_file_takes_precedence(
-    tmp_path: Path, files: dict[str, str], chosen: str | None
+def test_the_ignore_files_builders_read(
+    tmp_path: Path, files: tuple[str, ...], chosen: tuple[str, ...], left_out: str
 ) -> None:
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    for name in files:
+        (tmp_path / name).write_text(f"{LETTERS.get(name, 'z')}\nboth\n")
     dockerfile = str(tmp_path / "Dockerfile")
-    assert ignore_file(dockerfile) == (str(tmp_path / chosen) if chosen else None)
-    matcher = load(dockerfile)
-    if chosen is None:
-        assert matcher is None
-    else:
-        assert matcher is not None
-        assert matcher.excludes("a") is (chosen == ".dockerignore")
+    assert ignore_files(dockerfile) == tuple(str(tmp_path / name) for name in chosen)
+    ignored = load(dockerfile)
+    if not chosen:
+        assert ignored is None
+        return
+    assert ignored is not None
+    assert ignored.excludes("both") is True
+    assert {letter for letter in "abcd" if ignored.excludes(letter)} == set(left_out)
+
+
+def test_an_empty_dockerfile_specific_file_still_takes_precedence(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("a\n")
+    (tmp_path / "Dockerfile.dockerignore").write_text("")
+    ignored = load(str(tmp_path / "Dockerfile"))
+    assert ignored is not None
+    assert ignored.excludes("a") is False
+
+
+def test_the_context_folder_holds_the_root_ignore_files(tmp_path: Path) -> None:
+    # `docker build -f app/Dockerfile .`: .dockerignore is the context's, not app/'s.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/.dockerignore").write_text("a\n")
+    (tmp_path / ".dockerignore").write_text("b\n")
+    dockerfile = str(tmp_path / "app/Dockerfile")
+    assert ignore_files(dockerfile, str(tmp_path)) == (str(tmp_path / ".dockerignore"),)
+    ignored = load(dockerfile, str(tmp_path))
+    assert ignored is not None
+    assert (ignored.excludes("a"), ignored.excludes("b")) == (False, True)
+    # The Dockerfile-specific file stays beside the Dockerfile.
+    (tmp_path / "app/Dockerfile.dockerignore").write_text("c\n")
+    assert ignore_files(dockerfile, str(tmp_path)) == (
+        str(tmp_path / "app/Dockerfile.dockerignore"),
+    )
+
+
+def test_a_malformed_file_among_two_keeps_everything(tmp_path: Path) -> None:
+    # The build that reads the malformed file fails; pinner keeps every file, as for one file.
+    (tmp_path / ".dockerignore").write_text("etc\n")
+    (tmp_path / ".containerignore").write_text("etc\n[\n")
+    assert load(str(tmp_path / "Dockerfile")) is None
 
 
 def test_a_malformed_file_is_passed_over(tmp_path: Path) -> None:

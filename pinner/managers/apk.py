@@ -47,6 +47,8 @@ KEYS_DIR = "/etc/apk/keys"
 ARCH_FILE = "/etc/apk/arch"
 INSTALLED = "/lib/apk/db/installed"
 WORLD = "/etc/apk/world"
+SCRIPTS_DB = "/lib/apk/db/scripts.tar"
+_SCRIPT_TIMES_FIXED = "2.12.8"
 IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALLED, WORLD)
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
@@ -488,6 +490,7 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     branch = next((r.tail.split("/")[0] for r in repositories if r.tail), None)
     text = files.get(INSTALLED, b"").decode("utf-8", "replace")
     entries = tuple(parse_index(text, INSTALLED))
+    notes += _script_times(entries)
     world = None
     if WORLD in files:
         # One dependency a word (name, name@tag, name=version); conflicts (!name) keep nothing.
@@ -507,6 +510,22 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         tuple(notes),
         entries,
         world,
+    )
+
+
+def _script_times(entries: Iterable[Entry]) -> tuple[str, ...]:
+    """A note if the image's apk writes the clock into its database at each install; else ()."""
+    tools = next((e for e in entries if e.name == "apk-tools"), None)
+    # apk-tools before 2.12.8 gave each entry of scripts.tar the clock as its time; later ones
+    # give 0 or the package's build time (apk_db_scriptdb_write).
+    if tools is None or not is_version(tools.version):
+        return ()
+    if parse_version(tools.version) >= parse_version(_SCRIPT_TIMES_FIXED):
+        return ()
+    return (
+        f"apk-tools {tools.version} in the image writes the clock as the time of each package"
+        f" script it keeps in {SCRIPTS_DB} ({_SCRIPT_TIMES_FIXED} and later do not): that file"
+        " differs from build to build",
     )
 
 

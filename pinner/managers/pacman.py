@@ -41,6 +41,12 @@ MIRRORLIST = "/etc/pacman.d/mirrorlist"
 PACMAN_CONF = "/etc/pacman.conf"
 LOCAL_DB = "/var/lib/pacman/local"
 CACHE = "/var/cache/pacman/pkg"
+# libalpm stamps each package it installs with the clock (commit_single_pkg: time(NULL)), with no
+# SOURCE_DATE_EPOCH override.
+_INSTALL_TIMES = (
+    f"pacman writes the clock as each package's install time (%INSTALLDATE% in {LOCAL_DB}/*/desc):"
+    " the local database differs from build to build"
+)
 # What the engine reads from the base image (a `*` stays within one path component).
 IMAGE_PATHS = (PACMAN_CONF, "/etc/pacman.d/*", f"{LOCAL_DB}/*/desc")
 # Repositories archive.archlinux.org keeps a daily copy of; any other is a third party's.
@@ -654,6 +660,7 @@ class Pacman:
         snapshot, upgrade = mode.snapshot, mode.upgrade
         config = own(source.config, PacmanConfig)
         pinned, notes = snapshot_repos(config)
+        notes.append(_INSTALL_TIMES)
         repos = await self._repositories(source, pinned, snapshot)
         day = archive_day(snapshot)
         targets: dict[str, PackageArg] = {}

@@ -274,6 +274,7 @@ def _installed(files: Mapping[str, bytes], notes: list[str]) -> tuple[Installed,
     if found is None:
         notes.append("the image has no rpmdb; every dependency is recorded")
         return None
+    notes += rpmdb.install_times(found[1])
     return found[1]
 
 

@@ -17,7 +17,8 @@ from typing import NamedTuple, TypeVar
 
 from pinner.managers import ImageFileError
 from pinner.managers.rpmblobs import BlobError, bdb_blobs, ndb_blobs
-from pinner.managers.rpmversion import EVR, parse_evr
+from pinner.managers.rpmversion import EVR, parse_evr, rpmvercmp
+from pinner.output import untrusted
 
 # Where each format lives; /var/lib/rpm is a link to /usr/lib/sysimage/rpm on Fedora and openSUSE.
 # rpm reads one database: where an image holds several (left over from a conversion), the newest
@@ -42,6 +43,10 @@ _MAX_DATA = 256 * 1024 * 1024
 # rpmds.h: the comparison bits of a dependency's flags.
 _LESS, _GREATER, _EQUAL = 0x02, 0x04, 0x08
 _FLAGS = {_LESS: "LT", _GREATER: "GT", _EQUAL: "EQ", _LESS | _EQUAL: "LE", _GREATER | _EQUAL: "GE"}
+# The first rpm whose transactions take SOURCE_DATE_EPOCH (which every RUN of a locked stage has)
+# as each package's install time and transaction id (rpmtsCreate, rpm 4.18.0); earlier ones write
+# the clock into the database.
+_EPOCH_INSTALL_TIMES = "4.18"
 
 
 class RpmdbError(ImageFileError):
@@ -226,6 +231,21 @@ def _from_blobs(blobs: Iterable[tuple[int, bytes]], path: str) -> tuple[Installe
     except BlobError as error:
         raise RpmdbError(f"{path} {error}") from None
     return tuple(sorted(found, key=lambda p: (p.name, p.arch)))
+
+
+def install_times(installed: Iterable[Installed] | None) -> tuple[str, ...]:
+    """A note if the image's rpm writes the clock into its database at each install; else ()."""
+    by_name = {package.name: package for package in installed or ()}
+    # dnf and microdnf install through the library in rpm-libs; zypper runs rpm itself, which
+    # SUSE's minimal images hold as rpm-ndb.
+    rpm = by_name.get("rpm-libs") or by_name.get("rpm") or by_name.get("rpm-ndb")
+    if rpm is None or rpmvercmp(rpm.evr.version, _EPOCH_INSTALL_TIMES) >= 0:
+        return ()
+    return (
+        f"rpm {untrusted(rpm.evr.version)} in the image writes the clock as each package's"
+        f" install time (rpm {_EPOCH_INSTALL_TIMES} and later take SOURCE_DATE_EPOCH): the rpm"
+        " database differs from build to build",
+    )
 
 
 def read_image(files: Mapping[str, bytes]) -> tuple[str, tuple[Installed, ...]] | None:

@@ -642,6 +642,7 @@ class Zypper:
                 *found.notes,
                 *weak,
                 *([_NO_RPMDB] if config.installed is None else []),
+                *rpmdb.install_times(config.installed),
             ),
             signature=SIGNATURE,
             rebuildable=tumbleweed,

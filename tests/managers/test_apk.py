@@ -177,6 +177,31 @@ def test_configure_reads_the_recorded_image_files() -> None:
 
 
 @pytest.mark.parametrize(
+    ("version", "noted"),
+    [("2.12.9-r3", False), ("2.12.8-r0", False), ("2.14.4-r0", False), ("2.12.7-r3", True)],
+)
+def test_an_apk_before_2_12_8_is_said_to_write_script_times_from_the_clock(
+    version: str, noted: bool
+) -> None:
+    # Alpine 3.16's real installed database, its apk-tools entry at the version given.
+    installed = (ROOTFS / "lib/apk/db/installed").read_text()
+    assert "P:apk-tools\nV:2.12.9-r3\n" in installed
+    installed = installed.replace("P:apk-tools\nV:2.12.9-r3\n", f"P:apk-tools\nV:{version}\n")
+    files = {
+        "/etc/apk/repositories": b"https://a/alpine/v3.14/main\n",
+        "/lib/apk/db/installed": installed.encode(),
+    }
+    config = apk.configure(files, "linux/arm64")
+    assert isinstance(config, apk.ApkConfig)
+    expected = (
+        f"apk-tools {version} in the image writes the clock as the time of each package script it"
+        " keeps in /lib/apk/db/scripts.tar (2.12.8 and later do not): that file differs from"
+        " build to build"
+    )
+    assert config.notes == ((expected,) if noted else ())
+
+
+@pytest.mark.parametrize(
     ("files", "platform", "why"),
     [
         ({}, "linux/arm64", "the image has no /etc/apk/repositories"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,10 @@ def root(tmp_path: Path) -> Path:
     return root
 
 
-def _install(root: Path) -> None:
+def _install(root: Path, env: dict[str, str] | None = None) -> None:
     conf = str(root / "etc/pacman.conf")
     command = ["pacman", "--root", str(root), "--config", conf, "--noconfirm", "-Sy", "app"]
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=env)
 
 
 def test_pacman_writes_the_files_the_cleanup_names(root: Path) -> None:
@@ -69,3 +70,14 @@ def test_cleanup_leaves_the_package_and_pacmans_databases_only(root: Path) -> No
         "/var/lib/pacman/local/app-1.0-1/files",
         "/var/lib/pacman/sync/core.db",
     }
+
+
+def test_pacman_writes_the_clock_as_the_install_time_whatever_source_date_epoch_says(
+    root: Path,
+) -> None:
+    # Why every pacman stage's lock carries pacman._INSTALL_TIMES.
+    _install(root, env=dict(os.environ, SOURCE_DATE_EPOCH="1000000"))
+    desc = (root / "var/lib/pacman/local/app-1.0-1/desc").read_text().split("\n")
+    stamp = int(desc[desc.index("%INSTALLDATE%") + 1])
+    assert abs(stamp - time.time()) < 3600
+    assert "%INSTALLDATE%" in pacman._INSTALL_TIMES

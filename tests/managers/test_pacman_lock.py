@@ -19,6 +19,7 @@ from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
+from pinner.managers import pacman
 
 ARCH = Path(__file__).resolve().parents[2] / "testdata" / "arch"
 # openssl is older than the archive's: only `pacman -Su` fetches the day's (curl needs any).
@@ -540,7 +541,7 @@ def test_a_copy_past_the_step_is_noted(
     if note is None:
         assert not [n for n in stage.notes if later in n]
     else:
-        assert stage.notes == (f"{note}; {later}",)
+        assert stage.notes == (f"{note}; {later}", pacman._INSTALL_TIMES)
         assert f"Dockerfile:3: {note}; {later}" in err
 
 

@@ -27,7 +27,7 @@ from rpmrepo import (
 )
 
 from pinner.managers.rpmblobs import BlobError, bdb_blobs, ndb_blobs
-from pinner.managers.rpmdb import RpmdbError, read_bdb, read_image, read_ndb
+from pinner.managers.rpmdb import RpmdbError, install_times, read_bdb, read_image, read_ndb
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm" / "rpmdb"
 BDB = (TESTDATA / "Packages").read_bytes()
@@ -93,6 +93,9 @@ def test_a_real_sle15_ndb_is_read() -> None:
     expected = (TESTDATA / "sle15-bci" / "packages.txt").read_text().split()
     assert len(expected) == 35
     assert _names(read_ndb(data)) == expected
+    # SLE 15's rpm (rpm-ndb 4.14.3) writes the clock as each package's install time.
+    (note,) = install_times(read_ndb(data))
+    assert note.startswith("rpm 4.14.3 in the image writes the clock")
 
 
 @pytest.fixture(scope="module")

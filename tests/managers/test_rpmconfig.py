@@ -281,3 +281,37 @@ def test_rawhide_is_not_read_as_branched() -> None:
     files = _image("fedora") | {"/etc/dnf/vars/releasever": b"rawhide\n"}
     files["/etc/os-release"] = PRERELEASE
     assert _config(files).prerelease is False
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("packages", "version"),
+    [
+        ([Spec("rpm-libs", "4.16.1.3"), Spec("rpm", "4.16.1.3")], "4.16.1.3"),  # EL 9
+        ([Spec("rpm", "4.14.3")], "4.14.3"),  # Leap 15: no rpm-libs
+        # dnf installs through rpm-libs' library, whatever the rpm package says.
+        ([Spec("rpm-libs", "4.17.1"), Spec("rpm", "4.19.1")], "4.17.1"),
+        ([Spec("rpm-libs", "4.18.0"), Spec("rpm", "4.18.0")], None),  # Fedora 37
+        ([Spec("rpm-libs", "4.20.1")], None),
+        ([Spec("bash", "5.1")], None),  # no rpm in the image: no claim
+    ],
+)
+def test_an_rpm_before_418_is_said_to_write_install_times_from_the_clock(
+    tmp_path: Path, packages: list[Spec], version: str | None
+) -> None:
+    repo = build_repo(packages, tmp_path / "repo")
+    root = tmp_path / "root"
+    dnf_install(root, repo, [p.name for p in packages])
+    files = {
+        "/etc/os-release": b"ID=fedora\nVERSION_ID=40\n",
+        "/var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+    }
+    times = [n for n in _config(files).notes if "install time" in n]
+    if version is None:
+        assert times == []
+    else:
+        assert times == [
+            f"rpm {version} in the image writes the clock as each package's install time"
+            " (rpm 4.18 and later take SOURCE_DATE_EPOCH): the rpm database differs from build"
+            " to build"
+        ]

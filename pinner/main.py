@@ -34,6 +34,17 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _repeatable(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    metavar: str,
+    help: str,
+    type: Callable[[str], object] = str,
+) -> None:
+    """Add an option that may be given again and again, its values gathered in a list."""
+    parser.add_argument(flag, action="append", type=type, default=[], metavar=metavar, help=help)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -42,20 +53,18 @@ def _common() -> argparse.ArgumentParser:
         metavar="PATH",
         help="Dockerfiles or directories (default: ./Dockerfile)",
     )
-    common.add_argument(
+    _repeatable(
+        common,
         "--build-arg",
-        action="append",
+        "NAME=VALUE",
+        "override an ARG default, as docker build does (repeatable)",
         type=_key_value,
-        default=[],
-        metavar="NAME=VALUE",
-        help="override an ARG default, as docker build does (repeatable)",
     )
-    common.add_argument(
+    _repeatable(
+        common,
         "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="skip paths matching GLOB when walking a directory (repeatable)",
+        "GLOB",
+        "skip paths matching GLOB when walking a directory (repeatable)",
     )
     common.add_argument(
         "--json", action="store_true", dest="as_json", help="machine-readable output on stdout"
@@ -68,20 +77,18 @@ def _common() -> argparse.ArgumentParser:
 
 def _registry() -> argparse.ArgumentParser:
     registry = argparse.ArgumentParser(add_help=False)
-    registry.add_argument(
+    _repeatable(
+        registry,
         "--registry-mirror",
-        action="append",
+        "HOST=URL",
+        "send requests for registry HOST to URL, a mirror that keeps paths (repeatable)",
         type=_key_value,
-        default=[],
-        metavar="HOST=URL",
-        help="send requests for registry HOST to URL, a mirror that keeps paths (repeatable)",
     )
-    registry.add_argument(
+    _repeatable(
+        registry,
         "--insecure-registry",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="use plain HTTP for HOST (repeatable; loopback always is)",
+        "HOST",
+        "use plain HTTP for HOST (repeatable; loopback always is)",
     )
     registry.add_argument(
         "--timeout",
@@ -136,21 +143,19 @@ def _packages() -> argparse.ArgumentParser:
         help="snapshot time YYYYMMDDTHHMMSSZ, or 'base' for the base image's own"
         " (lock: default the lock's, else now; update: default now)",
     )
-    packages.add_argument(
+    _repeatable(
+        packages,
         "--snapshot-mirror",
-        action="append",
-        type=_key_value,
-        default=[],
-        metavar="NAME=URL",
-        help="serve a distribution's snapshots or packages from URL instead of its public host"
+        "NAME=URL",
+        "serve a distribution's snapshots or packages from URL instead of its public host"
         " (debian, ubuntu, alpine, fedora, centos, rocky, alma, ubi, arch, opensuse; repeatable)",
+        type=_key_value,
     )
-    packages.add_argument(
+    _repeatable(
+        packages,
         "--platform",
-        action="append",
-        default=[],
-        metavar="OS/ARCH",
-        help="platforms whose packages to lock (repeatable; default linux/amd64)",
+        "OS/ARCH",
+        "platforms whose packages to lock (repeatable; default linux/amd64)",
     )
     packages.add_argument(
         "--pin-versions",
@@ -179,12 +184,8 @@ def _packages() -> argparse.ArgumentParser:
 
 def _refresh(verb: str) -> argparse.ArgumentParser:
     refresh = argparse.ArgumentParser(add_help=False)
-    refresh.add_argument(
-        "--image",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help=f"{verb} only this image (name or name:tag; repeatable)",
+    _repeatable(
+        refresh, "--image", "NAME", f"{verb} only this image (name or name:tag; repeatable)"
     )
     refresh.add_argument(
         "--strict",
@@ -243,13 +244,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         help="ask the registries which pinned tags have moved, and the snapshots whether the"
         " locked packages are what they serve",
     )
-    check.add_argument(
+    _repeatable(
+        check,
         "--snapshot-mirror",
-        action="append",
+        "NAME=URL",
+        "where the packages were locked from, if not the public host (repeatable)",
         type=_key_value,
-        default=[],
-        metavar="NAME=URL",
-        help="where the packages were locked from, if not the public host (repeatable)",
     )
     build_args = commands.add_parser(
         "build-args",
@@ -268,12 +268,11 @@ def _image_commands(
 ) -> dict[str, argparse.ArgumentParser]:
     """Register diff (and verify): commands on images rather than on Dockerfiles."""
     images = argparse.ArgumentParser(add_help=False)
-    images.add_argument(
+    _repeatable(
+        images,
         "--platform",
-        action="append",
-        default=[],
-        metavar="OS/ARCH",
-        help="only this platform (repeatable; diff: default every platform; verify: default"
+        "OS/ARCH",
+        "only this platform (repeatable; diff: default every platform; verify: default"
         " the lock's, else IMAGE's)",
     )
     images.add_argument(
@@ -281,12 +280,11 @@ def _image_commands(
         action="store_true",
         help="ignore what does not change what runs: timestamps, history, tar order and format",
     )
-    images.add_argument(
+    _repeatable(
+        images,
         "--ignore",
-        action="append",
-        default=[],
-        metavar="KINDS",
-        help="ignore some of: timestamps,history,file-order,tar-format (comma-separated)",
+        "KINDS",
+        "ignore some of: timestamps,history,file-order,tar-format (comma-separated)",
     )
     images.add_argument(
         "--json", action="store_true", dest="as_json", help="machine-readable output on stdout"
@@ -326,13 +324,12 @@ def _image_commands(
     verify.add_argument(
         "--builder", choices=["buildx", "buildctl", "buildah"], help="the builder to use"
     )
-    verify.add_argument(
+    _repeatable(
+        verify,
         "--build-arg",
-        action="append",
+        "NAME=VALUE",
+        "override an ARG default, as the build that made IMAGE did (repeatable)",
         type=_key_value,
-        default=[],
-        metavar="NAME=VALUE",
-        help="override an ARG default, as the build that made IMAGE did (repeatable)",
     )
     verify.add_argument(
         "--dry-run", action="store_true", help="print the build commands, build nothing"

@@ -52,7 +52,6 @@ class RpmOptions(NamedTuple):
     weak_deps: bool | None = None  # --setopt=install_weak_deps=...; None when not set
     exclude_weak: bool | None = None  # --setopt=exclude_from_weak_autodetect=...
     obsoletes: bool | None = None  # --obsoletes, --setopt=obsoletes=...
-    nodocs: bool = False
 
 
 class RpmCommand(NamedTuple):
@@ -72,9 +71,7 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     found = RpmOptions()
     for option, value in texts:
         if value is None:
-            if option == "--nodocs":
-                found = found._replace(nodocs=True)
-            elif option == "--obsoletes":
+            if option == "--obsoletes":
                 found = found._replace(obsoletes=True)
             continue
         if option == "--releasever":
@@ -95,8 +92,6 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
             elif key.strip() == "obsoletes":
                 found = found._replace(obsoletes=setting.strip().lower() not in _FALSE)
-            elif key.strip() == "tsflags" and "nodocs" in setting:
-                found = found._replace(nodocs=True)
     return found
 
 

@@ -154,12 +154,12 @@ OPTIONS = [
     pytest.param("dnf install -y a", RpmOptions(), id="none"),
     pytest.param(
         "dnf --setopt=install_weak_deps=False install -y --nodocs a",
-        RpmOptions(weak_deps=False, nodocs=True),
+        RpmOptions(weak_deps=False),
         id="weak-deps-off-nodocs",
     ),
     pytest.param(
         "microdnf --setopt=install_weak_deps=0 --setopt=tsflags=nodocs install a",
-        RpmOptions(weak_deps=False, nodocs=True),
+        RpmOptions(weak_deps=False),
         id="microdnf-setopts",
     ),
     pytest.param(

@@ -549,9 +549,9 @@ class Rpm:
                     f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )
             notes += found.notes
-            for choice in found.chosen:
-                chosen.setdefault(choice.package.name, choice.package)
-                added[choice.package.name] = choice.package
+            for package in found.chosen:
+                chosen.setdefault(package.name, package)
+                added[package.name] = package
         if snapshot:
             self._steps[(snapshot, config)] = tuple(targets.values())
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))

@@ -59,13 +59,6 @@ def overlaps(provide: Provide, dep: Dep) -> bool:
     return bool(fa & fb & (_EQUAL | _LESS | _GREATER))
 
 
-class Choice(NamedTuple):
-    """A package the install adds, and the package word (or requirement) that brought it in."""
-
-    package: RpmPackage
-    wanted_by: str
-
-
 class Missing(NamedTuple):
     """A package word, or a requirement of a package it brings, that nothing provides."""
 
@@ -76,7 +69,7 @@ class Missing(NamedTuple):
 class Resolution(NamedTuple):
     """What an install adds, the pin of each package word, and what pinner could not follow."""
 
-    chosen: tuple[Choice, ...]
+    chosen: tuple[RpmPackage, ...]  # what the install adds
     pins: dict[str, str]  # package word as written -> the word that asks for the chosen build
     notes: tuple[str, ...]
     missing: tuple[Missing, ...]
@@ -202,7 +195,7 @@ class _Resolver:
         self.weak_excluded = (
             pool.weak_excluded() if weak_deps and exclude_weak_autodetect else set()
         )
-        self.chosen: dict[str, Choice] = {}
+        self.chosen: dict[str, RpmPackage] = {}
         self.provided: dict[str, list[Provide]] = defaultdict(list)
         self.files: set[str] = set()
         self.notes: list[str] = []
@@ -226,10 +219,10 @@ class _Resolver:
                 # obsoletes=False leaves that out, not libsolv's pruning of providers.
                 replacing = pool.obsoleters(package) if bare and self.obsoletes else []
                 if replacing:
-                    self.add(self.pick(Dep(form.name), replacing), spec)
+                    self.add(self.pick(Dep(form.name), replacing))
                     return
                 self.pins[spec] = pin_word(form, package.evr)
-                self.add(package, spec)
+                self.add(package)
                 return
         dep = Dep(spec)
         if self.satisfied(dep):
@@ -238,7 +231,7 @@ class _Resolver:
         if not providers:
             self.missing.append(Missing(spec, spec))
             return
-        self.add(self.pick(dep, providers), spec)
+        self.add(self.pick(dep, providers))
 
     def satisfied(self, dep: Dep) -> bool:
         if self.pool.installed_satisfies(dep):
@@ -263,10 +256,10 @@ class _Resolver:
             )
         return _newest([p for p in providers if p.name == names[0]], self.pool.basearch)
 
-    def add(self, package: RpmPackage, wanted_by: str) -> None:
+    def add(self, package: RpmPackage) -> None:
         if package.name in self.chosen:
             return
-        self.chosen[package.name] = Choice(package, wanted_by)
+        self.chosen[package.name] = package
         for provide in package.provides:
             self.provided[provide.name].append(provide)
         self.files.update(package.files)
@@ -286,7 +279,7 @@ class _Resolver:
                 continue
             for name in pending:
                 done.add(name)
-                package = self.chosen[name].package
+                package = self.chosen[name]
                 for dep in package.requires:
                     self.require(dep, package, weak=False)
                 if self.weak_deps:
@@ -302,20 +295,17 @@ class _Resolver:
         """
         if not self.weak_deps:
             return False
-        found: dict[str, list[tuple[RpmPackage, Dep]]] = defaultdict(list)
+        found: dict[str, list[RpmPackage]] = defaultdict(list)
         for package in self.pool.supplementing:
             name = package.name
             if name in self.chosen or name in self.pool.installed:
                 continue
             if _key(package) in self.weak_excluded:
                 continue
-            met = next((d for d in package.supplements if self.met_by_new(d) == 2), None)
-            if met is not None:
-                found[name].append((package, met))
+            if any(self.met_by_new(d) == 2 for d in package.supplements):
+                found[name].append(package)
         for name in sorted(found):
-            package = _newest((p for p, _ in found[name]), self.pool.basearch)
-            met = next(d for p, d in found[name] if p is package)
-            self.add(package, f"supplements {_dep_text(met)}")
+            self.add(_newest(found[name], self.pool.basearch))
         return bool(found)
 
     def met_by_new(self, dep: Dep) -> int:
@@ -363,7 +353,7 @@ class _Resolver:
         first, second = (item for item in items if isinstance(item, Dep))
         found = 0
         candidates: list[tuple[int, tuple[Provide, ...], Iterable[str]]] = [
-            (2, c.package.provides, c.package.files) for c in self.chosen.values()
+            (2, c.provides, c.files) for c in self.chosen.values()
         ]
         candidates += [
             (1, present.provides, present.files)
@@ -400,7 +390,7 @@ class _Resolver:
                 text = f"{_dep_text(dep)} (needed by {package.name})"
                 self.missing.append(Missing(dep.name, text))
             return
-        self.add(self.pick(dep, providers), package.name)
+        self.add(self.pick(dep, providers))
 
     def holds(self, rich: Rich) -> bool:
         """Whether what is installed and chosen so far satisfies a boolean dependency."""
@@ -557,5 +547,5 @@ def resolve(
     for spec in specs:
         resolver.request(spec)
     resolver.close()
-    chosen = tuple(sorted(resolver.chosen.values(), key=lambda c: c.package.name))
+    chosen = tuple(sorted(resolver.chosen.values(), key=lambda p: p.name))
     return Resolution(chosen, resolver.pins, tuple(resolver.notes), tuple(resolver.missing))

@@ -32,7 +32,7 @@ from pinner.managers import (
 from pinner.managers import repodata as rd
 from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
 from pinner.managers.rpm import checked, locked
-from pinner.managers.rpmresolve import Choice, Missing, Pool, Resolution
+from pinner.managers.rpmresolve import Missing, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
 from pinner.managers.rpmversion import compare_evr, evr_key
 from pinner.output import untrusted
@@ -449,7 +449,7 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
     """rpm_resolve over each command's words in order, each on what the ones before installed
     (libsolv does not weigh an installed package's recommends again); first choice per name
     wins."""
-    chosen: dict[str, Choice] = {}
+    chosen: dict[str, rd.RpmPackage] = {}
     pins: dict[str, str] = {}
     notes: list[str] = []
     missing: list[Missing] = []
@@ -458,9 +458,9 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
         now = pool.installing(added.values()) if added else pool
         specs = [exact or _upgrade(now, name) or name for name, exact in targets]
         found = rpm_resolve(now, specs, weak_deps=weighed)
-        for choice in found.chosen:
-            chosen.setdefault(choice.package.name, choice)
-            added[choice.package.name] = choice.package
+        for package in found.chosen:
+            chosen.setdefault(package.name, package)
+            added[package.name] = package
         pins |= found.pins
         notes += found.notes
         missing += found.missing
@@ -628,8 +628,7 @@ class Zypper:
                 f" ({config.distro} {config.arch})",
             )
         locked_packages = tuple(
-            locked(choice.package, config.arch)
-            for choice in sorted(found.chosen, key=lambda c: c.package.name)
+            locked(package, config.arch) for package in sorted(found.chosen, key=lambda p: p.name)
         )
         tumbleweed = config.distro == "opensuse-tumbleweed"
         weak = []

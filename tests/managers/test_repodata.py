@@ -145,13 +145,13 @@ def test_real_newest_builds_match_dnf(tmp_path: Path) -> None:
     pool = Pool(_cs9(), (), "x86_64")
     for name, evr in expected.items():
         chosen = resolve(pool, [name]).chosen
-        named = [c.package for c in chosen if c.package.name == name]
+        named = [p for p in chosen if p.name == name]
         assert [str(p.evr).removeprefix("0:") for p in named] == [evr.removeprefix("0:")]
 
 
 def test_real_closure_stays_on_the_native_architecture() -> None:
     found = resolve(Pool(_cs9(), (), "x86_64"), ["python3.12"])
-    assert [(c.package.name, str(c.package.evr), c.package.arch) for c in found.chosen] == [
+    assert [(p.name, str(p.evr), p.arch) for p in found.chosen] == [
         ("python3.12", "3.12.8-1.el9", "x86_64"),
         ("python3.12-libs", "3.12.8-1.el9", "x86_64"),
         ("python3.12-pip-wheel", "23.2.1-4.el9", "noarch"),

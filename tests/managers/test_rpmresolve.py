@@ -183,7 +183,7 @@ def test_resolution_matches_dnf(
 ) -> None:
     expected = dnf_would_install(tmp_path, repo, names, weak_deps=weak_deps)
     found = resolve(Pool(_packages(repo), (), "x86_64"), names, weak_deps=weak_deps)
-    assert _nevras([choice.package for choice in found.chosen]) == expected
+    assert _nevras(list(found.chosen)) == expected
     assert found.missing == ()
 
 
@@ -200,7 +200,7 @@ def test_obsoletes_off_matches_dnf(repo: Path, tmp_path: Path, names: list[str])
     # dnf.conf's obsoletes=False: hawkey's selectors add no obsoleters, libsolv still prunes.
     expected = dnf_would_install(tmp_path, repo, names, "--setopt=obsoletes=False")
     found = resolve(Pool(_packages(repo), (), "x86_64"), names, obsoletes=False)
-    assert _nevras([choice.package for choice in found.chosen]) == expected
+    assert _nevras(list(found.chosen)) == expected
     with_obsoletes = resolve(Pool(_packages(repo), (), "x86_64"), names)
     assert (found.chosen == with_obsoletes.chosen) == (names == ["needs-cap"])
 
@@ -251,7 +251,7 @@ def test_resolution_on_installed_set_matches_dnf(
     expected = dnf_would_install(root, repo, names)
     installed = read_rpmdb(rpmdb_path(system).read_bytes())
     found = resolve(Pool(_packages(repo), installed, "x86_64"), names)
-    assert _nevras([choice.package for choice in found.chosen]) == expected
+    assert _nevras(list(found.chosen)) == expected
 
 
 @pytest.mark.oracle
@@ -367,7 +367,7 @@ def test_unmet_recommends_of_installed_packages_as_dnf(
     installed = read_rpmdb(rpmdb_path(went_without).read_bytes())
     pool = Pool(_packages(repo), installed, "x86_64")
     found = resolve(pool, names, exclude_weak_autodetect=autodetect)
-    assert _nevras([choice.package for choice in found.chosen]) == expected
+    assert _nevras(list(found.chosen)) == expected
 
 
 def _stage(repo: Path, runs: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
-from pinner.apt.shell import ending, run_invocations
+from pinner.apt.shell import Invocation, Word, ending, run_invocations
 from pinner.dockerfile import (
     Dockerfile,
     Edit,
@@ -375,6 +375,7 @@ def manager_edits(
         invocations = run_invocations(shell, parsed.escape)
         installs = managers.invocations_installs(manager, invocations)
         pins = []
+        held = _held(invocations)
         for install in installs:
             for package in install.packages:
                 version = versions.get(package.name)
@@ -384,7 +385,21 @@ def manager_edits(
                 if package.constraint is not None and not package.constraint.startswith("="):
                     continue
                 word = manager.pin_word(package.name, version)
-                if shell[package.start : package.end] != word:
+                source = held.get((package.start, package.end))
+                if source is not None and source.origin is not None:
+                    why = _variable_unpinnable(shell, source, invocations, installs, manager, word)
+                    if why is not None:
+                        notes.append(
+                            f"RUN at line {run.line}: {package.name} is named in"
+                            f" ${source.origin[0]} ({why}); its version is recorded in the lock,"
+                            " not written"
+                        )
+                        continue
+                # A variable's word is installed by each command that reads it: pinned once.
+                if (
+                    shell[package.start : package.end] != word
+                    and Edit(package.start, package.end, word) not in pins
+                ):
                     pins.append(Edit(package.start, package.end, word))
         new = apply_edits(shell, pins)
         system = managers.System(
@@ -398,6 +413,56 @@ def manager_edits(
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+def _held(invocations: Sequence[Invocation]) -> dict[tuple[int, int], Word]:
+    """The words a variable's value gave the RUN's commands, by span."""
+    return {
+        (word.start, word.end): word
+        for invocation in invocations
+        for word in invocation.args
+        if word.origin is not None
+    }
+
+
+def _variable_unpinnable(
+    shell: str,
+    held: Word,
+    invocations: Sequence[Invocation],
+    installs: Sequence[managers.Install],
+    manager: managers.Manager,
+    pin: str,
+) -> str | None:
+    """Why a pin cannot be written into the assignment of the variable a package word came
+    from, or None: the value is written once in this RUN, and every use of the variable takes
+    pinned words (the manager's installs, and commands such as `rpm -V` that read them)."""
+    assert held.origin is not None
+    name = held.origin[0]
+    if shell[held.start : held.end] != held.text:
+        return "its value is set outside this RUN"
+    if len(re.findall(rf"(?<![A-Za-z0-9_]){name}\+?=", shell)) != 1:
+        return "which is assigned more than once"
+    # An install is known by its command's span: a variable's words have the same span in
+    # each command that reads it.
+    packages = {
+        (install.start, install.end): {(p.start, p.end) for p in install.packages}
+        for install in installs
+    }
+    uses: set[int] = set()
+    for invocation in invocations:
+        words = [w for w in invocation.args if w.origin is not None and w.origin[0] == name]
+        uses.update(word.origin[1] for word in words if word.origin is not None)
+        if not words:
+            continue
+        spans = packages.get((invocation.start, invocation.end), set())
+        installed = all((w.start, w.end) in spans for w in words)
+        if not installed and not manager.takes_pins(invocation, pin):
+            verb = next((w.text for w in invocation.args if not w.text.startswith("-")), "")
+            return f"which `{f'{invocation.program} {verb}'.strip()}` also reads"
+    written = re.findall(rf"\$(?:{name}(?![A-Za-z0-9_])|\{{{name}(?![A-Za-z0-9_]))", shell)
+    if len(written) != len(uses):
+        return "which is used where pinner cannot follow it"
+    return None
 
 
 def _step_in_place(first: str, old: str, new_step: str, nl: str) -> str:

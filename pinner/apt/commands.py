@@ -222,6 +222,9 @@ def pin_versions(run_text: str, versions: Mapping[str, str], *, escape: str = "\
             version = version if version is not None else versions.get(package.name)
             if version is None or version == package.version or package.release is not None:
                 continue
+            if word.origin is not None:
+                continue  # a snapshot pins what a variable's words install; its value is left
+
             if package.version is not None and word.expands(word.text.find("="), len(word.text)):
                 continue
             if not _DEBIAN_VERSION.fullmatch(version):

@@ -3,7 +3,9 @@
 Two layers, each keeping every character's offset in the RUN text: BuildKit's (flags, line
 continuations, comment lines, exec form, heredocs) and the shell's (quotes, expansions,
 operators, redirections; prefixes such as sudo, env and `sh -c`). It is not a shell: it does not
-evaluate variables, `$(...)`, functions, aliases or `eval`.
+evaluate `$(...)`, functions, aliases or `eval`. A variable is expanded only where its value is a
+literal known at that point (an assignment earlier in the script, or a value handed in: the
+stage's ENV and ARG); any other stays as written.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class Word(NamedTuple):
     start: int
     end: int
     expansions: tuple[tuple[int, int], ...]
+    # The expansions outside double quotes, which the shell splits into fields.
+    unquoted: tuple[tuple[int, int], ...] = ()
+    # For a word a variable's value gave: the variable, and the offset of the word written with it.
+    origin: tuple[str, int] | None = None
 
     def expands(self, begin: int, end: int) -> bool:
         """Whether the shell expands any of text[begin:end]."""
@@ -70,6 +76,7 @@ class _WordBuilder:
     def __init__(self, first: _Char) -> None:
         self.chars: list[_Char] = []
         self.expansions: list[tuple[int, int]] = []
+        self.unquoted: list[tuple[int, int]] = []
         self.start = first.start
         self.end = first.end
 
@@ -77,15 +84,24 @@ class _WordBuilder:
         self.chars.append(char)
         self.end = char.end
 
-    def add_expansion(self, chars: Sequence[_Char]) -> None:
+    def add_expansion(self, chars: Sequence[_Char], quoted: bool) -> None:
         begin = len(self.chars)
         for char in chars:
             self.add(char)
         self.expansions.append((begin, len(self.chars)))
+        if not quoted:
+            self.unquoted.append((begin, len(self.chars)))
 
     def build(self) -> Word:
         text = "".join(char.ch for char in self.chars)
-        return Word(text, tuple(self.chars), self.start, self.end, tuple(self.expansions))
+        return Word(
+            text,
+            tuple(self.chars),
+            self.start,
+            self.end,
+            tuple(self.expansions),
+            tuple(self.unquoted),
+        )
 
 
 class _Lexer:
@@ -152,13 +168,13 @@ class _Lexer:
                     if self.peek() == "\\":
                         self.escape(builder, '$`"\\')
                     elif self.peek() in ("$", "`"):
-                        self.expansion(builder)
+                        self.expansion(builder, quoted=True)
                     else:
                         builder.add(self.chars[self.i])
                         self.i += 1
                 self.close_quote(builder)
             elif ch in ("$", "`"):
-                self.expansion(builder)
+                self.expansion(builder, quoted=False)
             else:
                 builder.add(self.chars[self.i])
                 self.i += 1
@@ -182,7 +198,7 @@ class _Lexer:
             builder.add(self.chars[self.i])
             self.i += 1
 
-    def expansion(self, builder: _WordBuilder) -> None:
+    def expansion(self, builder: _WordBuilder, quoted: bool) -> None:
         """Copy $NAME, $1, ${...}, $(...), $((...)) or `...` into the word as written."""
         begin = self.i
         following = self.peek(1)
@@ -200,7 +216,7 @@ class _Lexer:
             builder.add(self.chars[self.i])
             self.i += 1
             return
-        builder.add_expansion(self.chars[begin : self.i])
+        builder.add_expansion(self.chars[begin : self.i], quoted)
 
     def closing(self, j: int, opening: str, close: str) -> int:
         """The index after the `close` balancing chars[j]: an `opening`, or the text after a `."""
@@ -251,6 +267,8 @@ class _Command(NamedTuple):
     piped: tuple[Word, ...] = ()
     # Each redirection's operator and target word, in order (`: > log`: (">", log)).
     redirects: tuple[tuple[str, Word], ...] = ()
+    # The operators between the command before and this one (`a && b`: ("&&",), for b).
+    before: tuple[str, ...] = ()
 
 
 class Invocation(NamedTuple):
@@ -275,6 +293,7 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
     redirects: list[tuple[str, Word]] = []
     redirect_op = ""  # a redirection operator waiting for its target word
     piped: tuple[Word, ...] = ()
+    before: list[str] = []
     for token in tokens:
         if isinstance(token, _Body):
             bodies.append(token)
@@ -297,12 +316,21 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
                     spans[-1].end,
                     piped,
                     tuple(redirects),
+                    tuple(before),
                 )
+                before = []
+            before.append(token.text)
             piped = tuple(words) if token.text == "|" and spans else ()
             words, bodies, spans, redirects, redirect_op = [], [], [], [], ""
     if spans:
         yield _Command(
-            tuple(words), tuple(bodies), spans[0].start, spans[-1].end, piped, tuple(redirects)
+            tuple(words),
+            tuple(bodies),
+            spans[0].start,
+            spans[-1].end,
+            piped,
+            tuple(redirects),
+            tuple(before),
         )
 
 
@@ -386,12 +414,11 @@ def _skip_assignments(words: Sequence[Word], i: int) -> int:
     return i
 
 
-def _unwrap(command: _Command) -> Iterator[Invocation]:
-    """The program a command runs, looking through `X=1`, sudo, env, xargs, `sh -c` and such."""
+def _unwrap(command: _Command, env: Mapping[str, _Value]) -> Iterator[Invocation]:
+    """The program a command runs, looking through `X=1`, sudo, env, xargs, `sh -c` and such;
+    env is what a shell it starts has in its environment."""
     words = command.words
-    i = 0
-    while i < len(words) and words[i].text in _RESERVED:
-        i += 1
+    i = _skip_reserved(words)
     start = words[i].start if 0 < i < len(words) else command.start  # not from `then`
     i = _skip_assignments(words, i)
     via_xargs = False
@@ -400,7 +427,7 @@ def _unwrap(command: _Command) -> Iterator[Invocation]:
         if program in _SHELLS:
             script = _shell_script(words[i + 1 :], command.bodies)
             if script is not None:
-                yield from _invocations(script)
+                yield from _invocations(script, env)
             return
         if program == "command" and i + 1 < len(words) and words[i + 1].text in ("-v", "-V"):
             return  # `command -v apt-get` asks whether apt-get exists
@@ -423,7 +450,7 @@ def _unwrap(command: _Command) -> Iterator[Invocation]:
         )
     elif not words and command.bodies:
         # RUN <<EOF: BuildKit runs the heredoc itself as the script.
-        yield from _invocations(command.bodies[0].chars)
+        yield from _invocations(command.bodies[0].chars, env)
     elif not words and command.redirects:
         # `> file` alone: the shell opens (and truncates) the file and runs nothing.
         yield Invocation("", (), command.start, command.end, False, (), command.redirects)
@@ -503,9 +530,206 @@ def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Sequence[_Ch
     return None
 
 
-def _invocations(chars: Sequence[_Char]) -> Iterator[Invocation]:
-    for command in _commands(_Lexer(chars).tokens()):
-        yield from _unwrap(command)
+def _invocations(chars: Sequence[_Char], env: Mapping[str, _Value]) -> Iterator[Invocation]:
+    variables = _Variables(env)
+    commands = list(_commands(_Lexer(chars).tokens()))
+    for k, command in enumerate(commands):
+        # A command's words are expanded with the values before its own assignments take effect.
+        yield from _unwrap(variables.expand(command), variables.environment())
+        variables.track(command, commands[k + 1].before if k + 1 < len(commands) else ())
+
+
+# --------------------------------------------------------------------------- variables
+
+# A variable's value: its characters, each at the offset of the RUN text that wrote it (-1 for a
+# value handed in from outside the RUN, ENV or ARG); None where pinner cannot know it.
+_Value = tuple[_Char, ...]
+_REFERENCE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IFS = frozenset(" \t\n")
+_OPENERS = frozenset(["if", "while", "until", "for", "select", "case", "{"])
+_CLOSERS = frozenset(["fi", "done", "esac", "}"])
+# Operators after which a command at the top of the script runs whenever the script gets there:
+# not `||` (only on failure), `|` and `&` (a subshell, whose assignments are lost).
+_SEQUENCE = frozenset([";", "\n", "&&"])
+_DECLARERS = frozenset(["export", "readonly", "declare", "typeset", "local"])
+_DECLARE_OPTIONS = frozenset(["-x", "-r", "-g", "-rx", "-xr"])
+# Commands that set variables to what pinner cannot know, or (eval, `.`) any variable at all.
+_SETTERS = frozenset(["read", "getopts", "mapfile", "readarray", "unset", "for", "select"])
+_ANY_SETTERS = frozenset(["eval", ".", "source"])
+
+
+class _Variables:
+    """The variables of one script as it runs: what pinner knows of each, command by command."""
+
+    def __init__(self, env: Mapping[str, _Value]) -> None:
+        self.values: dict[str, _Value | None] = dict(env)
+        self.exported = set(env)
+        self.split = True  # whether unquoted expansions split as with the default IFS
+        self.depth = 0  # compound commands and subshells open around the current command
+        self.cases = 0  # open `case`s, whose patterns end in a `)` that closes nothing
+
+    def environment(self) -> dict[str, _Value]:
+        """The known values a shell started from here inherits."""
+        found = {}
+        for name in self.exported:
+            value = self.values.get(name)
+            if value is not None:
+                found[name] = value
+        return found
+
+    def expand(self, command: _Command) -> _Command:
+        """command with the words after its program expanded where each variable is known."""
+        words = command.words
+        i = _skip_assignments(words, _skip_reserved(words))
+        expanded = list(words[: i + 1])
+        changed = False
+        for word in words[i + 1 :]:
+            fields = self.fields(word) if word.expansions else None
+            expanded.extend([word] if fields is None else fields)
+            changed = changed or fields is not None
+        return command._replace(words=tuple(expanded)) if changed else command
+
+    def fields(self, word: Word) -> list[Word] | None:
+        """The words the shell makes of word (field splitting), or None if a value is unknown."""
+        ends = dict(word.expansions)
+        unquoted = set(word.unquoted)
+        fields: list[list[_Char]] = []
+        current: list[_Char] | None = None
+        origin: tuple[str, int] | None = None
+        k = 0
+        while k < len(word.chars):
+            if k not in ends:
+                current = [] if current is None else current
+                current.append(word.chars[k])
+                k += 1
+                continue
+            end = ends[k]
+            value = self.reference(word.text[k:end])
+            if value is None or ((k, end) in unquoted and not self.split):
+                return None
+            origin = origin or (word.text[k:end].strip("${}"), word.start)
+            # A value from outside the RUN is placed at the word written with it.
+            value = tuple(c if c.start >= 0 else _Char(c.ch, word.start, word.end) for c in value)
+            if (k, end) not in unquoted:
+                current = [] if current is None else current
+                current.extend(value)
+            else:
+                for char in value:
+                    if char.ch in _IFS:
+                        if current is not None:
+                            fields.append(current)
+                        current = None
+                    else:
+                        current = [] if current is None else current
+                        current.append(char)
+            k = end
+        if current is not None:
+            fields.append(current)
+        return [
+            Word(
+                "".join(char.ch for char in field),
+                tuple(field),
+                field[0].start if field else word.start,
+                field[-1].end if field else word.end,
+                (),
+                (),
+                origin,
+            )
+            for field in fields
+        ]
+
+    def reference(self, text: str) -> _Value | None:
+        """The value of a plain `$NAME` or `${NAME}`; None for one unknown or any other form."""
+        match = _REFERENCE.fullmatch(text)
+        if match is None:
+            return None
+        return self.values.get(match.group(1) or match.group(2))
+
+    def value(self, word: Word, begin: int) -> _Value | None:
+        """The value word.text[begin:] assigns (not split), or None if it uses an unknown."""
+        ends = {b: e for b, e in word.expansions if b >= begin}
+        chars: list[_Char] = []
+        k = begin
+        while k < len(word.chars):
+            if k not in ends:
+                chars.append(word.chars[k])
+                k += 1
+                continue
+            value = self.reference(word.text[k : ends[k]])
+            if value is None:
+                return None
+            chars.extend(value)
+            k = ends[k]
+        return tuple(chars)
+
+    def track(self, command: _Command, after: tuple[str, ...]) -> None:
+        """Take in the assignments command makes; after: the operators that follow it."""
+        words = command.words
+        texts = [word.text for word in words]
+        for op in command.before:
+            if not self.cases and op in ("(", ")"):
+                self.depth = max(0, self.depth + (1 if op == "(" else -1))
+        i = _skip_reserved(words)
+        opened = [text for text in texts[:i] if text in _OPENERS]
+        if texts[i : i + 1] and texts[i] in _OPENERS:
+            opened.append(texts[i])  # `for` and `case` are read as programs by _skip_reserved
+        self.depth += len(opened)
+        self.cases += opened.count("case")
+        if texts[:1] and texts[0] in _CLOSERS:
+            self.depth = max(0, self.depth - 1)
+            self.cases = max(0, self.cases - (texts[0] == "esac"))
+        definite = (
+            self.depth == 0
+            and i == 0
+            and set(command.before) <= _SEQUENCE
+            and not {"|", "&", "|&"} & set(after)
+        )
+        j = _skip_assignments(words, i)
+        if j == len(words):
+            for word in words[i:]:
+                self.assign(word, definite)
+            return
+        program = texts[j]
+        if "IFS" in (text.partition("=")[0] for text in texts[i:j]):
+            self.split = False
+        if program in _ANY_SETTERS:
+            self.values = dict.fromkeys(self.values)
+            self.split = False
+        elif program in _SETTERS:
+            for text in texts[j + 1 :]:
+                if _NAME.fullmatch(text):
+                    self.values[text] = None
+        elif program in _DECLARERS:
+            plain = all(t in _DECLARE_OPTIONS for t in texts[j + 1 :] if is_option(t))
+            for word in words[j + 1 :]:
+                name = word.text.partition("=")[0].removesuffix("+")
+                if _ASSIGNMENT.match(word.text):
+                    self.assign(word, definite and plain)
+                elif _NAME.fullmatch(name) and not plain:
+                    self.values[name] = None
+                if program == "export" and _NAME.fullmatch(name):
+                    self.exported.add(name)
+
+    def assign(self, word: Word, definite: bool) -> None:
+        """Take in `NAME=value` or `NAME+=value`."""
+        name, _, _ = word.text.partition("=")
+        append = name.endswith("+")
+        name = name.removesuffix("+")
+        if name == "IFS":
+            self.split = False
+        value = self.value(word, len(name) + 1 + append) if definite else None
+        if append and value is not None:
+            old = self.values.get(name)
+            value = None if old is None else old + value
+        self.values[name] = value
+
+
+def _skip_reserved(words: Sequence[Word]) -> int:
+    i = 0
+    while i < len(words) and words[i].text in _RESERVED:
+        i += 1
+    return i
 
 
 # --------------------------------------------------------------------------- BuildKit's layer
@@ -630,19 +854,28 @@ def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, Word]:
 # lock and check ask several questions of each RUN (package manager, apt commands, added sources,
 # cleanup), and a tree repeats the same RUNs across files: lex each distinct one once per run.
 @functools.lru_cache(maxsize=4096)
-def run_invocations(run_text: str, escape: str = "\\") -> tuple[Invocation, ...]:
-    """The programs a RUN's shell runs, in order, once wrappers and prefixes are peeled off."""
-    return tuple(_run_invocations(run_text, escape))
+def run_invocations(
+    run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> tuple[Invocation, ...]:
+    """The programs a RUN's shell runs, in order, once wrappers and prefixes are peeled off.
+
+    env: the variables the RUN starts with and their values (the stage's ENV and ARG), which
+    its words are expanded with as the script's own literal assignments are.
+    """
+    return tuple(_run_invocations(run_text, escape, env))
 
 
-def _run_invocations(run_text: str, escape: str) -> Iterator[Invocation]:
+def _run_invocations(
+    run_text: str, escape: str, env: tuple[tuple[str, str], ...]
+) -> Iterator[Invocation]:
     chars = _skip_flags(_buildkit_chars(run_text, escape))
+    values = {name: tuple(_Char(ch, -1, -1) for ch in value) for name, value in env}
     words = _exec_form(chars)
     if words is None:
-        yield from _invocations(chars)
+        yield from _invocations(chars, values)
     elif words:
         # The command's span takes in the quotes around the first and last strings.
-        yield from _unwrap(_Command(words, (), words[0].start - 1, words[-1].end + 1))
+        yield from _unwrap(_Command(words, (), words[0].start - 1, words[-1].end + 1), values)
 
 
 # --------------------------------------------------------------------------- where a script ends

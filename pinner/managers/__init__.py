@@ -249,6 +249,10 @@ class Manager(Protocol):
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""
 
+    def takes_pins(self, invocation: Invocation, word: str) -> bool:
+        """Whether a command other than an install reads the pinned word as the name it pins
+        (`rpm -V curl-8.5.0-1.fc40`), so a variable both name can hold the pin."""
+
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: System
     ) -> str | None:

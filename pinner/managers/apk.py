@@ -1292,6 +1292,9 @@ class Apk:
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return config_changes(run_text, escape)
 
+    def takes_pins(self, invocation: Invocation, word: str) -> bool:
+        return False  # `apk del` and the like are not known to read `name=version`
+
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):
             raise ValueError(f"{name}={version} is not an apk package word")

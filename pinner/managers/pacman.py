@@ -729,6 +729,9 @@ class Pacman:
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return config_changes(run_text, escape=escape)
 
+    def takes_pins(self, invocation: Invocation, word: str) -> bool:
+        return False
+
     def pin_word(self, name: str, version: str) -> str:
         raise ValueError(f"pacman cannot install {name} at a chosen version from a repository")
 

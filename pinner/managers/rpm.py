@@ -38,6 +38,7 @@ from pinner.managers.rpmcommands import (
     PROGRAMS,
     RpmOptions,
     cleanup_for,
+    queries,
     read_command,
     repositories_change,
 )
@@ -608,6 +609,9 @@ class Rpm:
 
     def config_changes(self, run_text: str, escape: str) -> str | None:
         return repositories_change(run_text, escape)
+
+    def takes_pins(self, invocation: Invocation, word: str) -> bool:
+        return queries(invocation) and ":" not in word
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):

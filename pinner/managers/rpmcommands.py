@@ -10,7 +10,15 @@ import re
 from collections.abc import Collection
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, Word, option_width, run_invocations, split_options, words
+from pinner.apt.shell import (
+    Invocation,
+    Word,
+    is_option,
+    option_width,
+    run_invocations,
+    split_options,
+    words,
+)
 from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
@@ -150,6 +158,26 @@ def read_command(invocation: Invocation) -> RpmCommand | None:
         plain = word.end - word.start == len(word.text)
         packages.append(RpmArg(word.text, word.start, word.end, plain))
     return RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
+
+
+# rpm(8) query and verify options that make the words something other than installed packages
+# (files, package files, groups, capabilities) or ask for every package.
+_NOT_PACKAGES = words(
+    "-a --all -f --file -p --package -g --group --whatprovides --whatrequires --whatrecommends"
+    " --whatsuggests --whatsupplements --whatenhances --whatobsoletes --whatconflicts --triggeredby"
+)
+
+
+def queries(invocation: Invocation) -> bool:
+    """Whether an invocation is `rpm -q` or `rpm -V` of installed packages by name, which read
+    `name-version-release` as dnf does."""
+    if invocation.program != "rpm":
+        return False
+    options = [word.text for word in invocation.args if is_option(word.text)]
+    mode = options[0] if options else ""
+    if mode not in ("--query", "--verify") and not re.fullmatch(r"-[qV][ilcdsR]*", mode):
+        return False
+    return not any(text.partition("=")[0] in _NOT_PACKAGES for text in options)
 
 
 def _span(invocation: Invocation) -> tuple[int, int]:

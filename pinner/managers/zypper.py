@@ -672,6 +672,9 @@ class Zypper:
             return f"changes {REPOS_DIR}"
         return None
 
+    def takes_pins(self, invocation: Invocation, word: str) -> bool:
+        return False  # rpm reads `name-version-release`, not zypper's `name=version`
+
     def pin_word(self, name: str, version: str) -> str:
         return pin_word(name, version)
 

@@ -183,15 +183,16 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "  dnf -y install git && \\\n  dnf clean all && \\\n  rm -rf /var/cache/yum",
         f"rm -rf {DNF4}",
     ),
-    # RedHatGov/redhatgov.workshops devsecops-workshop/scripts/quay/Dockerfile: a package list in
-    # a variable is not recorded, so no cleanup; its next RUN installs without one
+    # RedHatGov/redhatgov.workshops devsecops-workshop/scripts/quay/Dockerfile: the package list
+    # in a variable is expanded, so the install is seen and gets its cleanup (the clean before it
+    # does not count)
     (
         rpm.MANAGER,
         System("rhel", "7"),
         "yum repolist > /dev/null && \\\n    yum clean all && \\\n"
         '    INSTALL_PKGS="skopeo" && \\\n'
         "    yum install -y --setopt=tsflags=nodocs $INSTALL_PKGS && \\\n    rpm -V $INSTALL_PKGS",
-        None,
+        f"yum clean all && rm -rf {YUM3}",
     ),
     (rpm.MANAGER, System("rhel", "7"), "yum install sshpass -y", f"yum clean all && rm -rf {YUM3}"),
     # xrowgmbh/docker-s2i Dockerfile
@@ -259,15 +260,15 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "  dnf clean all\nEOR",
         f"rm -rf {DNF4}",
     ),
-    # sclorg/s2i-base-container base/Dockerfile.f41 (the package list shortened): words in a
-    # variable are not recorded, so the RUN is left as it is
+    # sclorg/s2i-base-container base/Dockerfile.f41 (the package list shortened): the words in
+    # the variable are read, so dnf5's history and log are removed after its clean
     (
         rpm.MANAGER,
         System("fedora", "41"),
         'INSTALL_PKGS="autoconf \\\n  automake \\\n  zlib-devel" && \\\n'
         "  dnf install -y --setopt=tsflags=nodocs $INSTALL_PKGS && \\\n"
         "  rpm -V $INSTALL_PKGS && \\\n  dnf clean all -y",
-        None,
+        f"rm -rf {DNF5}",
     ),
     # containers/toolbox images/fedora/f39/Containerfile: the same for a list read from a file
     (rpm.MANAGER, System("fedora", "39"), "dnf -y install $(<extra-packages)", None),

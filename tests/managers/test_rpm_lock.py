@@ -162,6 +162,58 @@ def test_pin_versions_writes_nevr_words(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+# sclorg/s2i-base-container base/Dockerfile.fedora: the list in a variable, checked with rpm -V
+# (NVRs as rpm -V takes them); and the OpenShift sriov-dp-admission-controller Dockerfile's
+# `yum autoremove $INSTALL_PKGS`, which pinner does not take to read pins.
+VARIABLE_RUNS = """\
+FROM centos:stream9
+RUN INSTALL_PKGS="app \\
+  jq" && \\
+  dnf install -y --setopt=tsflags=nodocs --setopt=install_weak_deps=False $INSTALL_PKGS && \\
+  rpm -V $INSTALL_PKGS && \\
+  dnf clean all -y
+RUN BUILD="toolpkg" && dnf install -y $BUILD && dnf autoremove -y $BUILD
+"""
+PINNED_VARIABLE_RUNS = """\
+RUN INSTALL_PKGS="app-1.0-1 \\
+  jq-1.6-15.el9" && \\
+  dnf install -y --setopt=tsflags=nodocs --setopt=install_weak_deps=False $INSTALL_PKGS && \\
+  rpm -V $INSTALL_PKGS && \\
+  dnf clean all -y \\
+    && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
+RUN BUILD="toolpkg" && dnf install -y $BUILD && dnf autoremove -y $BUILD \\
+    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
+"""
+
+
+@needs_rpm_tools
+def test_a_list_in_a_variable_is_recorded_and_pinned_where_each_use_takes_pins(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(VARIABLE_RUNS)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    found = {(p.name, p.version) for p in stage.packages}
+    assert found == {
+        ("app", "1.0-1"),
+        ("lib", "2.1-1"),
+        ("toolpkg", "1.0-1"),
+        ("jq", "1.6-15.el9"),
+        ("oniguruma", "6.9.6-1.el9.4"),
+    }
+    text = (env / "Dockerfile").read_text()
+    assert text.endswith(PINNED_VARIABLE_RUNS)
+    assert run_errors(text) == []
+    assert (
+        "RUN at line 7: toolpkg is named in $BUILD (which `dnf autoremove` also reads); its version is"
+        " recorded in the lock, not written"
+    ) in err
+    assert "uses a variable" not in err
+    code, _, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, err
+
+
 @needs_rpm_tools
 def test_a_word_no_repository_serves_is_one_line(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
+from pinner.baseimage import parse_os_release
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
@@ -309,14 +310,6 @@ def parse_conf(files: Mapping[str, bytes]) -> Conf:
     )
 
 
-def _os_id(data: bytes | None) -> str:
-    for line in (data or b"").decode("utf-8", "replace").splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "ID":
-            return value.strip().strip("\"'")
-    return ""
-
-
 def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
     """The image's pacman configuration for one Docker architecture, or why it cannot be pinned."""
     if PACMAN_CONF not in files:
@@ -339,12 +332,13 @@ def configure(files: Mapping[str, bytes], arch: str) -> PacmanConfig | str:
                 installed.append(parse_desc(files[path].decode("utf-8"), sync=False))
             except (UnicodeDecodeError, DescError) as error:
                 return f"{untrusted(path)}: {error}"
+    os_release = files.get("/etc/os-release", b"").decode("utf-8", "replace")
     return PacmanConfig(
         machine,
         siglevel,
         tuple(repos),
         tuple(installed),
-        _os_id(files.get("/etc/os-release")),
+        parse_os_release(os_release).get("ID", ""),
         ignore,
     )
 

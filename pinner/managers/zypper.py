@@ -16,6 +16,7 @@ from typing import NamedTuple
 from pinner import managers
 from pinner.apt.shell import Invocation, Word, run_invocations, split_options, words
 from pinner.apt.sources import covers
+from pinner.baseimage import parse_os_release
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage
 from pinner.managers import (
@@ -293,18 +294,9 @@ class ZypperConfig(NamedTuple):
     recommends_source: str | None = None
 
 
-def _os_release(data: bytes | None) -> dict[str, str]:
-    found = {}
-    for line in (data or b"").decode("utf-8", "replace").splitlines():
-        key, eq, value = line.partition("=")
-        if eq:
-            found[key.strip()] = value.strip().strip("\"'")
-    return found
-
-
 def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
     """The image's zypper configuration for one Docker architecture, or why it cannot be pinned."""
-    release = _os_release(files.get("/etc/os-release"))
+    release = parse_os_release(files.get("/etc/os-release", b"").decode("utf-8", "replace"))
     distro = release.get("ID", "")
     if distro not in ("opensuse-tumbleweed", "opensuse-leap"):
         shown = untrusted(distro) or "no ID"

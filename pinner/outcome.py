@@ -776,25 +776,17 @@ def settle(outcome: Outcome, original: Target) -> tuple[Outcome, dict[str, str]]
     done, so that 10,000 files' parses, old lock records and unchanged lock texts are not all
     held to the end: the settled target keeps the old lock's text only when the lock changes.
     """
-    writes = pending_writes([outcome._replace(target=original)])
-    lock_text = original.lock_text if original.lock_path in writes else None
-    settled = text_only(original)._replace(lock=_NO_LOCK, lock_text=lock_text)
-    return outcome._replace(target=settled), writes
-
-
-def pending_writes(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The files whose bytes would change, with their new text."""
     writes: dict[str, str] = {}
-    for outcome in outcomes:
-        target = outcome.target
-        if outcome.text != target.parsed.text:
-            writes[target.path] = outcome.text
-        # Rendering is the slow part of a re-lock: compare the records first.
-        if target.lock_text is None or outcome.lock.canonical() != target.lock.canonical():
-            lock_text = lockfile.render(outcome.lock, Path(target.path).name)
-            if lock_text != target.lock_text:
-                writes[target.lock_path] = lock_text
-    return writes
+    if outcome.text != original.parsed.text:
+        writes[original.path] = outcome.text
+    # Rendering is the slow part of a re-lock: compare the records first.
+    if original.lock_text is None or outcome.lock.canonical() != original.lock.canonical():
+        lock_text = lockfile.render(outcome.lock, Path(original.path).name)
+        if lock_text != original.lock_text:
+            writes[original.lock_path] = lock_text
+    old_lock = original.lock_text if original.lock_path in writes else None
+    settled = text_only(original)._replace(lock=_NO_LOCK, lock_text=old_lock)
+    return outcome._replace(target=settled), writes
 
 
 def diffs(outcomes: Sequence[Outcome], writes: Mapping[str, str]) -> str:

@@ -140,11 +140,11 @@ def _env(env: Iterable[str]) -> dict[str, str]:
 
 
 def _items(name: str, a: dict[str, str], b: dict[str, str]) -> list[Difference]:
-    out = []
-    for key in sorted(a.keys() | b.keys()):
-        if a.get(key) != b.get(key):
-            out.append(Difference("config", f"{name} {key}", "differs", a.get(key), b.get(key)))
-    return out
+    return [
+        Difference("config", f"{name} {key}", "differs", a.get(key), b.get(key))
+        for key in sorted(a.keys() | b.keys())
+        if a.get(key) != b.get(key)
+    ]
 
 
 # --------------------------------------------------------------------------- layers

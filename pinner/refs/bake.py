@@ -303,10 +303,7 @@ def _string(node: lark.Tree[lark.Token]) -> Literal | None:
 
 
 def _raw(node: lark.Tree[lark.Token]) -> str:
-    out = []
-    for child in node.children:
-        out.append(str(child) if isinstance(child, lark.Token) else _raw(child))
-    return "".join(out)
+    return "".join(str(c) if isinstance(c, lark.Token) else _raw(c) for c in node.children)
 
 
 # JSON ---------------------------------------------------------------------------------------

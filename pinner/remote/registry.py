@@ -132,8 +132,10 @@ class RegistryAuth(httpx.Auth):
         credentials: Callable[[str], Credential | None],
         send: Callable[[httpx.Request], Awaitable[httpx.Response]],
         insecure: frozenset[str] = frozenset(),
+        on_challenge: Callable[[str], None] | None = None,
     ) -> None:
         self._lookup = credentials
+        self._on_challenge = on_challenge  # told each host whose challenge a 401 taught
         # The token service is a server too: its requests go out through the run's one retry
         # policy (http.send), so the flow itself only answers a challenge with a token.
         self._send = send
@@ -184,6 +186,8 @@ class RegistryAuth(httpx.Auth):
             if self._challenges.get(host) == challenge and "authorization" in request.headers:
                 return
             self._challenges[host] = challenge
+            if self._on_challenge is not None:
+                self._on_challenge(host)
             await response.aread()
 
     async def _token(self, token_request: httpx.Request, host: str) -> tuple[str, float]:
@@ -353,7 +357,9 @@ class Registry:
     ) -> None:
         self.settings = settings
         self.retry = Retry(settings.attempts, settings.backoff, settings.max_retry_after)
-        self.auth = RegistryAuth(credentials, self._send_token, settings.insecure)
+        self.auth = RegistryAuth(
+            credentials, self._send_token, settings.insecure, self._challenge_learned
+        )
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             auth=self.auth,
@@ -383,6 +389,13 @@ class Registry:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def _challenge_learned(self, host: str) -> None:
+        # The requests held for the first one's answer go out now, while it asks for its token:
+        # each asks for its own repository's token, and no other 401 is drawn.
+        for origin, challenged in self.challenged.items():
+            if httpx.URL(origin).netloc.decode("ascii") == host:
+                challenged.set()
 
     async def _send(self, method: str, url: str) -> httpx.Response:
         """Send with the run's retry policy; connection failures become RegistryError."""
@@ -538,17 +551,28 @@ async def resolve_all(
 
     async def host(origin: str, batch: list[ImageRef]) -> list[Manifest | RegistryError]:
         # The first request to a host in the run learns its auth challenge; the rest, in this
-        # call or a later one, then go out with their token instead of each drawing a 401.
+        # call or a later one, then go out with their token instead of each drawing a 401. They
+        # go once the 401 is read (Registry._challenge_learned), or the first request is done.
         challenged = registry.challenged.get(origin)
         if challenged is not None:
             await challenged.wait()
             return list(await asyncio.gather(*(one(ref) for ref in batch)))
         challenged = registry.challenged[origin] = asyncio.Event()
+        first = asyncio.ensure_future(one(batch[0]))
+        learned = asyncio.ensure_future(challenged.wait())
         try:
-            first = await one(batch[0])
-        finally:
+            await asyncio.wait((first, learned), return_when=asyncio.FIRST_COMPLETED)
+            if first.done():
+                first.result()  # an error other than the registry's is raised here at once
             challenged.set()
-        return [first, *await asyncio.gather(*(one(ref) for ref in batch[1:]))]
+            rest = await asyncio.gather(*(one(ref) for ref in batch[1:]))
+            return [await first, *rest]
+        except BaseException:
+            first.cancel()
+            raise
+        finally:
+            learned.cancel()
+            challenged.set()
 
     by_host: dict[str, list[ImageRef]] = {}
     for ref in dict.fromkeys(refs):

@@ -965,6 +965,39 @@ def test_the_token_service_is_retried_as_the_registry_is(
     assert run("token service") == expected
 
 
+def test_the_other_requests_go_out_once_the_first_401_is_read() -> None:
+    """They wait for the challenge, not for the first request's token: each asks its own."""
+    seen: list[str] = []
+
+    async def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            scope = request.url.params["scope"]
+            seen.append(f"token {scope}")
+            if scope == "repository:team/app:pull":
+                await asyncio.sleep(0.2)  # the first repository's token comes last
+            return reply(200, json.dumps({"token": scope}).encode())
+        repository = request.url.path.removeprefix("/v2/").partition("/manifests/")[0]
+        if request.headers.get("Authorization") != f"Bearer repository:{repository}:pull":
+            seen.append(f"401 {repository}")
+            return reply(401, b"", {"WWW-Authenticate": f'Bearer realm="{REALM}"'})
+        seen.append(f"{request.method} {repository}")
+        return FakeRegistry().serve(request)
+
+    refs = [f"{REG}/team/{name}:v1" for name in ("app", "other", "third")]
+    results, client = run_resolve(refs, transport=httpx.MockTransport(serve))
+
+    assert results == [Manifest(MANIFEST_DIGEST, OCI_MANIFEST)] * 3
+    assert seen[:2] == ["401 team/app", "token repository:team/app:pull"]
+    assert seen[-1] == "HEAD team/app"  # the others went out while its token was on its way
+    assert sorted(seen[2:-1]) == [
+        "HEAD team/other",
+        "HEAD team/third",
+        "token repository:team/other:pull",
+        "token repository:team/third:pull",
+    ]
+    assert client.token_requests == 3
+
+
 class Clock:
     """Stands in for the time module inside pinner.remote.registry: monotonic() is set by the test."""
 

@@ -462,12 +462,15 @@ _TRUNCATING = frozenset([">", ">|"])
 
 
 def emptied(invocation: Invocation) -> list[str]:
-    """The files a command leaves empty: `: > f`, `> f`, `cat /dev/null > f`, `truncate -s 0 f…`."""
+    """The files a command leaves empty, or holding the same text in every build: `: > f`,
+    `> f`, `cat /dev/null > f`, `truncate -s 0 f…`, `echo "" > f`, `printf '' > f`."""
     args = [word.text for word in invocation.args]
     if invocation.program == "truncate":
-        return _truncated(invocation.args)
-    if not (invocation.program in _SILENT and not args) and not (
-        invocation.program == "cat" and args == ["/dev/null"]
+        return truncated(invocation.args)
+    if not (
+        (invocation.program in _SILENT and not args)
+        or (invocation.program == "cat" and args == ["/dev/null"])
+        or _fixed_text(invocation)
     ):
         return []
     # The shell does not expand a pattern in a redirection's target (dash opens a file named
@@ -482,7 +485,18 @@ def emptied(invocation: Invocation) -> list[str]:
 _GLOB_CHARS = frozenset("*?[")
 
 
-def _truncated(args: Sequence[Word]) -> list[str]:
+def _fixed_text(invocation: Invocation) -> bool:
+    """Whether a command writes the same text in every build: echo, or printf with a format
+    that has no conversion (bash's `%(…)T` prints the time), nothing expanded."""
+    if any(word.expansions for word in invocation.args):
+        return False
+    if invocation.program == "echo":
+        return True
+    args = invocation.args
+    return invocation.program == "printf" and len(args) == 1 and "%" not in args[0].text
+
+
+def truncated(args: Sequence[Word]) -> list[str]:
     """The files `truncate -s 0 [-c] FILE…` empties (the shell expands globs among them)."""
     size = None
     i = 0

@@ -69,7 +69,6 @@ from typing import Literal, NamedTuple
 
 from pinner.apt.shell import (
     Invocation,
-    emptied,
     is_exec_form,
     run_flags,
     run_invocations,
@@ -337,7 +336,10 @@ def _changes_packages(invocation: Invocation) -> bool:
 
 
 def covers(pattern: str, path: str) -> bool:
-    """True if removing `pattern` (a path glob, maybe a directory) removes `path`."""
+    """True if removing `pattern` (a path glob, maybe a directory) removes `path`; a relative
+    pattern, from a folder not known, covers nothing."""
+    if not pattern.startswith("/"):
+        return False
     want = pattern.rstrip("/").split("/")
     have = path.split("/")
     return len(want) <= len(have) and all(
@@ -345,18 +347,24 @@ def covers(pattern: str, path: str) -> bool:
     )
 
 
-def _removed(invocations: Sequence[Invocation]) -> tuple[set[str], bool]:
-    """Paths among the cleanup targets that the commands remove, and whether they run apt clean."""
+def _removed(invocations: Sequence[Invocation], run_text: str) -> tuple[set[str], bool]:
+    """Paths among the cleanup targets that the commands after the last one that changes
+    packages remove (an rm before `apt-get update` leaves the lists it fetches), and whether
+    they run apt clean."""
+    from pinner.managers.leftovers import removals  # the managers' reading of rm, cd and find
+
     targets = (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS)
+    last = max((i for i, each in enumerate(invocations) if _changes_packages(each)), default=-1)
     removed: set[str] = set()
     cleans = False
-    for invocation in invocations:
+    # Debian's and Ubuntu's /bin/sh is dash, which keeps braces as they are. An emptied log is
+    # the same in every build, as a removed one is.
+    paths_of = removals(invocations, run_text)
+    for invocation, paths in zip(invocations[last + 1 :], paths_of[last + 1 :], strict=True):
         args = [word.text for word in invocation.args]
         if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
             cleans = True
-        paths = [a for a in args if not a.startswith("-")] if invocation.program == "rm" else []
-        # An emptied log is the same in every build, as a removed one is.
-        for path in paths + emptied(invocation):
+        for path in paths:
             removed |= {t for t in targets if covers(path, t)}
     return removed, cleans
 
@@ -370,7 +378,7 @@ def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
     mounts = mount_targets(run_flags(run_text, escape))
     invocations = run_invocations(run_text, escape)
     uses_apt = any(_changes_packages(invocation) for invocation in invocations)
-    removed, cleans = _removed(invocations)
+    removed, cleans = _removed(invocations, run_text)
     if cleans:
         removed |= {_ARCHIVES, _PKGCACHE}
     removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if covers(m, t)}

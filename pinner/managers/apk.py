@@ -338,7 +338,9 @@ def needs_cleanup(invocations: Sequence[Invocation], run_text: str, escape: str 
     if any(covers(mount, _CACHE_LINK) for mount in mounts):
         return False
     # Only an rm after the last apk command that writes the cache empties it.
-    return not any(covers(path, _INDEX) for path in removed_paths(invocations[last:]) + mounts)
+    # Alpine's /bin/sh is BusyBox ash, which keeps braces as they are.
+    removed = removed_paths(invocations, run_text, start=last)
+    return not any(covers(path, _INDEX) for path in removed + mounts)
 
 
 # --------------------------------------------------------------------------- the image

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import posixpath
+import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, emptied, run_flags
+from pinner.apt.shell import Invocation, Word, emptied, run_flags, truncated
 from pinner.apt.sources import covers, mount_targets
 
 
@@ -22,18 +24,96 @@ class Leftover(NamedTuple):
 LDCONFIG = Leftover("/var/cache/ldconfig/aux-cache", ("/var/cache/ldconfig/aux-cache",))
 
 
-def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
-    """The paths and globs the RUN's rm and `find … -delete` commands remove, and the files it
-    empties (an empty log is the same in every build)."""
-    removed: list[str] = []
-    for invocation in invocations:
-        texts = [word.text for word in invocation.args]
-        if invocation.program == "rm":
-            removed += [text for text in texts if not text.startswith("-")]
+def removals(
+    invocations: Sequence[Invocation], run_text: str = "", braces: bool = False
+) -> list[list[str]]:
+    """Per command, the paths and globs its rm, `find … -delete` or `find … -exec rm|truncate`
+    removes, and the files it empties (an empty log is the same in every build).
+
+    run_text: the text the invocations were read from; with it, a relative path after a `cd` is
+    taken from that folder. braces: the image's /bin/sh expands `{a,b}` (bash does; dash and
+    BusyBox ash, Debian's and Alpine's /bin/sh, do not).
+    """
+    found: list[list[str]] = []
+    folder = None  # the working folder, where a cd set it; else unknown (WORKDIR)
+    for index, invocation in enumerate(invocations):
+        if index and not _same_shell(run_text, invocations[index - 1], invocation):
+            folder = None
+        paths: list[str] = []
+        if invocation.program == "cd":
+            folder = _cd(invocation, folder) if run_text else None
+        elif invocation.program == "rm":
+            for word in invocation.args:
+                if not word.text.startswith("-"):
+                    paths += _expanded(word, run_text) if braces else [word.text]
         elif invocation.program == "find":
-            removed += _found(texts)
-        removed += emptied(invocation)
-    return removed
+            paths = _found(invocation.args)
+        paths += emptied(invocation)
+        found.append([_from(folder, path) for path in paths])
+    return found
+
+
+def removed_paths(
+    invocations: Sequence[Invocation], run_text: str = "", braces: bool = False, start: int = 0
+) -> list[str]:
+    """What the commands from invocations[start] on remove, as removals() reads each."""
+    return [path for each in removals(invocations, run_text, braces)[start:] for path in each]
+
+
+def _same_shell(run_text: str, before: Invocation, after: Invocation) -> bool:
+    """Whether a cd in the command before still holds for the one after: only `&&`, `;`, a
+    newline or a subshell's opening stand between them (not `|`, `||`, `&` or a closing `)`)."""
+    if not run_text or before.end > after.start:
+        return False
+    gap = run_text[before.end : after.start].replace("&&", "")
+    return not any(char in gap for char in "|&)")
+
+
+def _cd(invocation: Invocation, folder: str | None) -> str | None:
+    """The folder `cd DIR` goes to, None when unknown (a variable, `cd -`, `cd` alone)."""
+    args = [word for word in invocation.args if word.text not in ("-P", "-L")]
+    if len(args) != 1 or args[0].expansions or args[0].text in ("-", ""):
+        return None
+    target = args[0].text
+    if not target.startswith("/"):
+        if folder is None:
+            return None
+        target = f"{folder}/{target}"
+    return posixpath.normpath(target)
+
+
+def _from(folder: str | None, path: str) -> str:
+    """A path as the shell resolves it in folder (a relative one stays as written if unknown)."""
+    if folder is None or path.startswith(("/", "$", "~")):
+        return path
+    return posixpath.normpath(f"{folder}/{path}") + ("/" if path.endswith("/") else "")
+
+
+_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
+# More words than this from one: left as written, which counts nothing as removed.
+_MOST_WORDS = 64
+
+
+def _expanded(word: Word, run_text: str) -> list[str]:
+    """The words bash makes of one by brace expansion (`/var/cache/{dnf,yum}`); a word with
+    quotes, a backslash or a variable, which may keep its braces, stays as written."""
+    written = run_text[word.start : word.end] if run_text else ""
+    if not written or word.expansions or any(char in written for char in "'\"\\$"):
+        return [word.text]
+    texts, done = [word.text], False
+    while not done:
+        done, expanded = True, []
+        for text in texts:
+            match = _BRACES.search(text)
+            if match is None:
+                expanded.append(text)
+                continue
+            done, head, tail = False, text[: match.start()], text[match.end() :]
+            expanded += [head + part + tail for part in match.group(1).split(",")]
+        if len(expanded) > _MOST_WORDS:
+            return [word.text]
+        texts = expanded
+    return texts
 
 
 # Tests of find that narrow what -delete removes without making it unknown: -type f leaves the
@@ -41,14 +121,22 @@ def removed_paths(invocations: Iterable[Invocation]) -> list[str]:
 _FIND_KEEPS = (("-type", "f"), ("-mindepth", "1"))
 
 
-def _found(texts: list[str]) -> list[str]:
-    """What `find DIR… [-type f] [-name GLOB] -delete` removes, as globs (a `-name` is matched in
-    DIR itself only, so deeper files count as left); nothing for any other test or action."""
+def _found(words: Sequence[Word]) -> list[str]:
+    """What `find DIR… [-type f] [-name GLOB] ACTION` removes or empties, as globs (a `-name` is
+    matched in DIR itself only, so deeper files count as left); ACTION is -delete, or -exec of
+    `rm`, `truncate -s 0` or `cp /dev/null` on `{}`. Nothing for any other test or action."""
+    texts = [word.text for word in words]
     start = next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
-    # find applies its expression in order: a -delete before a test removes what fails it too.
-    if start is None or texts[-1] != "-delete":
+    if start is None:
         return []
-    tests = texts[start:-1]
+    # find applies its expression in order: an action before a test acts on what fails it too.
+    if texts[-1] == "-delete":
+        end = len(texts) - 1
+    elif "-exec" in texts[start:] and _exec_removes(words[texts.index("-exec", start) + 1 :]):
+        end = texts.index("-exec", start)
+    else:
+        return []
+    tests = texts[start:end]
     name = None
     while tests:
         pair = tuple(tests[:2])
@@ -62,6 +150,20 @@ def _found(texts: list[str]) -> list[str]:
         else:
             return []
     return [f"{folder.rstrip('/')}/{name}" if name else folder for folder in texts[:start]]
+
+
+def _exec_removes(words: Sequence[Word]) -> bool:
+    """Whether `-exec COMMAND {} ;` (or `+`), ending find's expression, removes or empties each
+    file found: rm, `truncate -s 0`, `cp /dev/null`."""
+    texts = [word.text for word in words]
+    if len(texts) < 3 or texts[-2:] not in (["{}", ";"], ["{}", "+"]):
+        return False
+    command, program = words[:-2], posixpath.basename(texts[0])
+    if program == "rm":
+        return all(text.startswith("-") for text in texts[1:-2])
+    if program == "truncate":
+        return truncated([*command[1:], words[-2]]) == ["{}"]
+    return program == "cp" and texts[1:-2] == ["/dev/null"]
 
 
 def mounted(run_text: str, escape: str = "\\") -> list[str]:

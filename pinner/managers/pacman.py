@@ -475,16 +475,22 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     cleans = False
     invocations = run_invocations(run_text, escape)
     last = 0  # each pacman command may log: only an rm after the last one removes the log
+    fetches = 0  # only a clean or rm after the last command that fetches packages empties the cache
     for index, invocation in enumerate(invocations):
         args = " ".join(word.text for word in invocation.args)
         if invocation.program == "pacman":
             last = index
+            command = parse_command(invocation)
+            if command.installs or command.operation == "U":
+                fetches, cleans = index, False
             cleans = cleans or _empties_cache(invocation, run_text)
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package
     mounts = mounted(run_text, escape)
-    cache = [] if cleans else left([_CACHE_FILES], removed_paths(invocations) + mounts)
-    logs = left(_LEFTOVERS, removed_paths(invocations[last:]) + mounts)
+    # Arch's /bin/sh is bash, which expands braces.
+    fetched = removed_paths(invocations, run_text, braces=True, start=fetches)
+    cache = [] if cleans else left([_CACHE_FILES], fetched + mounts)
+    logs = left(_LEFTOVERS, removed_paths(invocations, run_text, True, last) + mounts)
     return " && ".join(rm(cache + logs)) or None
 
 

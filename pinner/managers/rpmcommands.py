@@ -19,7 +19,7 @@ from pinner.apt.shell import (
     split_options,
     words,
 )
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removals, rm
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.
@@ -257,6 +257,8 @@ def cleanup_for(
     program = None
     cleaned = False
     invocations = run_invocations(run_text, escape)
+    # The /bin/sh of Fedora and the RHEL family is bash, which expands braces.
+    removed = removals(invocations, run_text, braces=True)
     last = 0  # every dnf command writes its log: only an rm after the last one removes it
     for index, invocation in enumerate(invocations):
         texts = [word.text for word in invocation.args]
@@ -268,7 +270,7 @@ def cleanup_for(
             if program is None and command is not None and command.packages:
                 program = invocation.program
         elif invocation.program == "rm":
-            cleaned = cleaned or any(_removes_cache(text) for text in texts)
+            cleaned = cleaned or any(_removes_cache(path) for path in removed[index])
     if program is None:
         return None
     mounts = mounted(run_text, escape)
@@ -280,9 +282,9 @@ def cleanup_for(
         leftovers = _MICRODNF
     elif program == "yum" and yum3:
         leftovers = _YUM3
-    parts = ([] if cleaned else [f"{program} clean all"]) + rm(
-        left(leftovers, removed_paths(invocations[last:]) + mounts)
-    )
+    # An appended clean logs again (dnf.log): then only mounts keep the logs out.
+    after = [path for each in removed[last:] for path in each] if cleaned else []
+    parts = ([] if cleaned else [f"{program} clean all"]) + rm(left(leftovers, after + mounts))
     return " && ".join(parts) or None
 
 

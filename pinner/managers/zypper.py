@@ -211,15 +211,17 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
         return None
     invocations = run_invocations(run_text, escape)
     mounts = mounted(run_text, escape)
-    cleans = any(_cleans_all(command) for command in found) or any(
-        path.startswith(CACHE) or covers(path, CACHE)
-        for path in removed_paths(invocations) + mounts
-    )
-    # Each zypper command logs: only an rm after the last one removes the logs.
+    # Each zypper command logs and may fetch: only a clean or an rm after the last one counts.
+    # openSUSE's /bin/sh is bash, which expands braces.
     last = max((i for i, run in enumerate(invocations) if run.program == "zypper"), default=0)
-    parts = ([] if cleans else ["zypper clean -a"]) + rm(
-        left(_LEFTOVERS, removed_paths(invocations[last:]) + mounts)
+    removed = removed_paths(invocations, run_text, braces=True, start=last)
+    command = parse_command(invocations[last]) if invocations else None
+    cleans = (command is not None and _cleans_all(command)) or any(
+        path.startswith(CACHE) or covers(path, CACHE) for path in removed + mounts
     )
+    # An appended clean logs again: then only mounts keep the logs out.
+    after = removed if cleans else []
+    parts = ([] if cleans else ["zypper clean -a"]) + rm(left(_LEFTOVERS, after + mounts))
     return " && ".join(parts) or None
 
 

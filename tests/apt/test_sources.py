@@ -830,7 +830,7 @@ CLEANUP_CASES = [
     ),
     pytest.param(
         "RUN apt-get install -y curl && apt-get clean && rm -rf /var/lib/apt/lists/*"
-        " /var/log/apt /var/cache/ldconfig && echo > /var/log/dpkg.log"
+        " /var/log/apt /var/cache/ldconfig && date > /var/log/dpkg.log"
         " && : >> /var/log/alternatives.log",
         "rm -rf /var/log/dpkg.log /var/log/alternatives.log",
         id="written-logs",

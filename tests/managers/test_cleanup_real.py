@@ -7,6 +7,7 @@ import pytest
 import shell_syntax
 
 from pinner.apt.shell import emptied, run_invocations
+from pinner.apt.sources import cleanup_for
 from pinner.managers import Manager, System, apk, pacman, rpm, zypper
 from pinner.managers.leftovers import removed_paths
 from pinner.reproducible import join_cleanup
@@ -53,14 +54,14 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         f"rm -rf {YUM3}",
     ),
     # bgray-at-rh/mlcc MLCC_Frags/100_Operating_Systems.excl/177_Fedora28.frag (install for
-    # update): a clean before the install empties nothing the install fetches, and a relative rm
-    # after a cd is not read.
+    # update): a clean before the install empties nothing the install fetches, but the relative
+    # rm after `cd /var/cache` removes the cache.
     (
         rpm.MANAGER,
         System("fedora", "28"),
         "set -vx \\\n&& yum clean all \\\n&& yum -y install git \\\n&& cd /var/cache \\\n"
         "&& /bin/rm -rf dnf yum",
-        f"yum clean all && rm -rf {DNF4}",
+        f"rm -rf {DNF4}",
     ),
     # tgagor/docker-centos Dockerfile.tpl (install for upgrade): find -delete removes the logs.
     (
@@ -357,8 +358,8 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "pacman -Sy --noconfirm pamac-cli libsoup3",
         f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
     ),
-    # owent/docker-setup arch.router.Dockerfile (packages shortened): `echo "" >` writes a line,
-    # it does not empty the log, so the log's rm is still appended
+    # owent/docker-setup arch.router.Dockerfile (packages shortened): `echo "" >` leaves one
+    # empty line in the log, the same in every build, so only ldconfig's cache is left
     (
         pacman.MANAGER,
         ARCH,
@@ -367,7 +368,7 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "    pacman -S -cc --noconfirm; \\\n"
         "    rm -rf /var/lib/pacman/sync/* /var/cache/pacman/pkg/* ; \\\n"
         '    echo "" > /var/log/pacman.log ;',
-        f"rm -rf {PACMAN}",
+        f"rm -rf {AUX}",
     ),
     # The same RUN emptying the log (no real file with this form found): an empty log is the same
     # in every build, so only ldconfig's cache is left
@@ -499,6 +500,128 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
     (apk.MANAGER, ALPINE, "rm -rf /var/cache/apk/* && apk add curl", "rm -rf /var/cache/apk/*"),
     (apk.MANAGER, ALPINE, "apk add curl && ls /var/cache/apk", "rm -rf /var/cache/apk/*"),
     (apk.MANAGER, ALPINE, "apk add curl && : > /var/cache/apk/x", "rm -rf /var/cache/apk/*"),
+    # An ansible-automation-platform ee-supported-rhel8 based Dockerfile (a search excerpt that
+    # names no repository): braces, which bash, the RHEL family's /bin/sh, expands
+    (
+        rpm.MANAGER,
+        System("rhel", "8.4"),
+        "microdnf install -y nodejs npm chromium chromedriver \\\n  && microdnf clean all \\\n"
+        "  && rm -rf /var/cache/{dnf,yum} ",
+        f"rm -rf {MICRODNF}",
+    ),
+    # Braces that name the cache and logs (no real file with this form found): bash expands
+    # them on Fedora, openSUSE and Arch; quoted, it keeps them.
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && rm -rf /var/cache/{dnf,yum} /var/log/{dnf*,hawkey.log}",
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+    ),
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && rm -rf '/var/cache/{dnf,yum}' /var/log/{dnf*,hawkey.log}",
+        f"dnf clean all && rm -rf {DNF4}",
+    ),
+    (
+        zypper.MANAGER,
+        LEAP,
+        "zypper -n in curl && rm -rf /var/cache/{zypp,x} /var/log/{zypp*,y}",
+        f"rm -rf /var/lib/zypp/AnonymousUniqueId {AUX}",
+    ),
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -S --noconfirm curl && rm -rf /var/{cache/pacman/pkg/*,log/pacman.log}",
+        f"rm -rf {AUX}",
+    ),
+    # BusyBox ash, Alpine's /bin/sh, keeps the braces: the rm removes a folder named
+    # `{apk,misc}`, so the index cache is still there
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk add curl && rm -rf /var/cache/{apk,misc}/*",
+        "rm -rf /var/cache/apk/*",
+    ),
+    # find -exec on the logs (the form of cleanup scripts found by search, which name no
+    # repository: `find /var/log -type f -exec truncate -s 0 {} \;` in a VM cleanup, with
+    # `-name "*.log"` in a CentOS 9 template script)
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && dnf clean all && find /var/log -type f -exec truncate -s 0 {} \\;",
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+    ),
+    (
+        rpm.MANAGER,
+        EL8,
+        'dnf install -y curl && dnf clean all \\\n  && find /var/log -type f -name "*.log"'
+        " -exec truncate -s 0 {} \\;",
+        f"rm -rf /var/lib/dnf/history.* {AUX}",
+    ),
+    (
+        pacman.MANAGER,
+        ARCH,
+        "pacman -S --noconfirm curl && rm -rf /var/cache/pacman/pkg/*"
+        " && find /var/log /var/cache/ldconfig -type f -exec rm -f {} +",
+        None,
+    ),
+    # A relative rm after a cd (the `cd DIR && rm -f *` of a cleaner script found by search,
+    # which names no repository), for apk (tidy13's `cd /var/cache/apk && rm -rf *`)
+    (apk.MANAGER, ALPINE, "apk add curl && cd /var/cache/apk && rm -rf *", None),
+    (apk.MANAGER, ALPINE, "cd /var/cache && apk add curl && rm -rf apk", None),
+    # A cd that does not hold for the rm: in a subshell, through a pipe, after ||, a variable.
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk add curl && (cd /var/cache/apk && ls) && rm -rf *",
+        "rm -rf /var/cache/apk/*",
+    ),
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk add curl && cd /var/cache/apk | true && rm -rf *",
+        "rm -rf /var/cache/apk/*",
+    ),
+    (
+        apk.MANAGER,
+        ALPINE,
+        "apk add curl && cd /var/cache/apk || rm -rf *",
+        "rm -rf /var/cache/apk/*",
+    ),
+    (apk.MANAGER, ALPINE, "apk add curl && cd $CACHE && rm -rf *", "rm -rf /var/cache/apk/*"),
+    # A clean or rm before the command that fetches leaves the cache it fills (no real file
+    # with these forms found); an appended clean logs again, so the logs' rm comes after it.
+    (
+        zypper.MANAGER,
+        LEAP,
+        "zypper clean -a && zypper -n in curl && rm -rf /var/log/zypp*",
+        f"zypper clean -a && rm -rf {ZYPPER}",
+    ),
+    (
+        zypper.MANAGER,
+        LEAP,
+        "rm -rf /var/cache/zypp && zypper -n in curl",
+        f"zypper clean -a && rm -rf {ZYPPER}",
+    ),
+    (
+        pacman.MANAGER,
+        ARCH,
+        "rm -rf /var/cache/pacman/pkg/* && pacman -S --noconfirm curl",
+        f"rm -rf /var/cache/pacman/pkg/* {PACMAN}",
+    ),
+    (
+        pacman.MANAGER,
+        ARCH,
+        "yes | pacman -Scc && pacman -S --noconfirm curl && rm -rf /var/log/pacman.log",
+        f"rm -rf /var/cache/pacman/pkg/* {AUX}",
+    ),
+    (
+        rpm.MANAGER,
+        EL8,
+        "dnf install -y curl && rm -rf /var/log/dnf* /var/log/hawkey.log",
+        f"dnf clean all && rm -rf {DNF4}",
+    ),
 ]
 
 
@@ -530,9 +653,20 @@ def test_real_cleanups(manager: Manager, system: System, run: str, expected: str
         ("truncate -cs 0 a", ["a"]),
         ("truncate --size=0 --no-create a", ["a"]),
         ("truncate --size 0 -- a", ["a"]),
-        # Output written, appended, or to a target the shell does not expand: nothing emptied.
-        ("echo x > /var/log/a", []),
-        ('echo "" > /var/log/pacman.log', []),
+        # Text that is the same in every build.
+        ("echo x > /var/log/a", ["/var/log/a"]),
+        ('echo "" > /var/log/pacman.log', ["/var/log/pacman.log"]),
+        ("echo -n > /var/log/a", ["/var/log/a"]),
+        ("printf '' > /var/log/a", ["/var/log/a"]),
+        ("printf 'reset\\n' > /var/log/a", ["/var/log/a"]),
+        # Output that may differ, appended, or to a target the shell does not expand: nothing.
+        ('echo "$(date)" > /var/log/a', []),
+        ("echo $HOME > /var/log/a", []),
+        ("printf '%(%s)T' > /var/log/a", []),
+        ("printf '%s' x > /var/log/a", []),
+        ("printf -v x '' > /var/log/a", []),
+        ("date > /var/log/a", []),
+        ("echo >> /var/log/a", []),
         (": >> /var/log/a", []),
         (": > /var/log/*.log", []),
         (": > $LOG", []),
@@ -553,6 +687,16 @@ def test_emptied_files(run: str, files: list[str]) -> None:
     ("run", "removed"),
     [
         ("find /var/log -type f -name '*.log' -delete", ["/var/log/*.log"]),
+        ("find /var/log -type f -exec truncate -s 0 {} \\;", ["/var/log"]),
+        ("find /var/log -type f -exec truncate --size=0 {} +", ["/var/log"]),
+        ("find /var/log -type f -exec /bin/rm -f {} ';'", ["/var/log"]),
+        ("find /var/log -type f -exec cp /dev/null {} \\;", ["/var/log"]),
+        ("cd /var && find log -type f -delete", ["/var/log"]),
+        ("find /var/log -type f -exec truncate -s 1 {} \\;", []),
+        ("find /var/log -type f -exec gzip {} \\;", []),
+        ("find /var/log -type f -exec rm {} \\; -print", []),
+        ("find /var/log -type f -exec rm {} x \\;", []),
+        ("find /var/log -mtime -1 -type f -exec truncate -s 0 {} \\;", []),
         ("find /var/log /tmp -xdev -type f -delete", ["/var/log", "/tmp"]),
         ("find /var/log/ -mindepth 1 -delete", ["/var/log/"]),
         # find applies its tests in order: this -delete removes every file.
@@ -564,4 +708,107 @@ def test_emptied_files(run: str, files: list[str]) -> None:
     ],
 )
 def test_find_delete_removes(run: str, removed: list[str]) -> None:
-    assert removed_paths(run_invocations(run)) == removed
+    assert removed_paths(run_invocations(run), run) == removed
+
+
+# apt's cleanup of real RUNs: removals count only after the last command that changes packages.
+APT_CLEANUP = (
+    "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/dpkg.log"
+    " /var/log/apt/* /var/log/alternatives.log /var/cache/ldconfig/aux-cache"
+)
+APT_LOGS = (
+    "/var/log/dpkg.log /var/log/apt/* /var/log/alternatives.log /var/cache/ldconfig/aux-cache"
+)
+APT: list[tuple[str, str | None]] = [
+    # A cypress/included based Dockerfile (a search excerpt that names no repository): the clean
+    # and rm come before `apt-get update`, which fetches the lists again
+    (
+        "apt-get clean && rm -rf /var/lib/apt/lists/* && apt-get update"
+        " && apt-get install -y default-jdk",
+        APT_CLEANUP,
+    ),
+    # A ROS Dockerfile's `rm -rf /var/lib/apt/lists/* && apt-get update -q && apt-get install`
+    # (a search excerpt that names no repository)
+    (
+        "rm -rf /var/lib/apt/lists/* && apt-get update -q \\\n"
+        "\t&& apt-get install -qq -y --no-install-recommends \\\n\tapt-utils ssh vim",
+        APT_CLEANUP,
+    ),
+    # A yt-dlp service's Dockerfile (a search excerpt that names no repository): the rm after
+    # the install removes the lists
+    (
+        "rm -rf /var/lib/apt/lists/* && apt-get update && apt-get install -y"
+        " --no-install-recommends \\\n    ffmpeg \\\n    nodejs \\\n"
+        "    && rm -rf /var/lib/apt/lists/*",
+        f"apt-get clean && rm -rf /var/cache/apt/*.bin {APT_LOGS}",
+    ),
+    # A cleaner script's `cd /var/lib/apt/lists && rm -f *` (search excerpt, no repository)
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && cd /var/lib/apt/lists && rm -f * 2>/dev/null",
+        f"rm -rf {APT_LOGS}",
+    ),
+    # dash, Debian's /bin/sh, keeps braces: the rm removes nothing apt wrote
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/{lists,mirrors}/*",
+        f"rm -rf /var/lib/apt/lists/* {APT_LOGS}",
+    ),
+    # Logs emptied with a fixed text, with find -exec
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/log/apt /var/cache/ldconfig"
+        ' && echo "" > /var/log/dpkg.log && printf "" > /var/log/alternatives.log',
+        None,
+    ),
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/cache/ldconfig"
+        " && find /var/log -type f -exec truncate -s 0 {} \\;",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), APT, ids=[f"apt-{i}" for i in range(len(APT))])
+def test_real_apt_cleanups(run: str, expected: str | None) -> None:
+    assert cleanup_for(run) == expected
+    if expected is None:
+        return
+    joined, note = join_cleanup(run, expected, escape="\\", nl="\n")
+    assert note is None
+    assert shell_syntax.run_errors(f"RUN {joined}\n") == []
+    assert cleanup_for(joined) is None
+
+
+@pytest.mark.parametrize(
+    ("run", "braces", "removed"),
+    [
+        ("rm -rf /var/cache/{dnf,yum}", True, ["/var/cache/dnf", "/var/cache/yum"]),
+        ("rm -rf /var/cache/{dnf,yum}", False, ["/var/cache/{dnf,yum}"]),
+        (
+            "rm -rf /var/{cache/{dnf,yum},log/dnf*}",
+            True,
+            ["/var/cache/dnf", "/var/cache/yum", "/var/log/dnf*"],
+        ),
+        # bash keeps quoted or escaped braces, one without a comma, and `{}`.
+        ("rm -rf '/var/cache/{dnf,yum}'", True, ["/var/cache/{dnf,yum}"]),
+        ("rm -rf /var/cache/\\{dnf,yum}", True, ["/var/cache/{dnf,yum}"]),
+        ("rm -rf /var/cache/{dnf}", True, ["/var/cache/{dnf}"]),
+        # Too many words from one: left as written.
+        ("rm -rf /x" + "{a,b}" * 40, True, ["/x" + "{a,b}" * 40]),
+        # A relative path after cd, and from a folder not known.
+        (
+            "cd /var/cache && rm -rf dnf ../log/dnf.log",
+            False,
+            ["/var/cache/dnf", "/var/log/dnf.log"],
+        ),
+        ("cd /var && cd cache && rm -rf apk/", False, ["/var/cache/apk/"]),
+        ("cd /var/cache; rm -rf apk", False, ["/var/cache/apk"]),
+        ("(cd /var/cache && rm -rf apk) && rm -rf dnf", False, ["/var/cache/apk", "dnf"]),
+        ("cd - && rm -rf apk", False, ["apk"]),
+        ("cd && rm -rf apk", False, ["apk"]),
+    ],
+)
+def test_braces_and_cd(run: str, braces: bool, removed: list[str]) -> None:
+    assert sorted(set(removed_paths(run_invocations(run), run, braces))) == sorted(removed)

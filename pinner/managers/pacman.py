@@ -494,16 +494,6 @@ def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
     return " && ".join(rm(cache + logs)) or None
 
 
-def notes(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:
-    """What a RUN's pacman commands do that the lock cannot record."""
-    found: list[str] = []
-    for command in pacman_commands(run_text, escape=escape):
-        for note in command.notes:
-            if note not in found:
-                found.append(note)
-    return tuple(found)
-
-
 # --------------------------------------------------------------------------- the Manager
 
 # core.db and extra.db are 0.2 and 8 MiB (gzip) in 2026; the cap leaves room for growth.

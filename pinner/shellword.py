@@ -273,15 +273,10 @@ def plain(text: str, escape: str = "\\") -> bool:
     return _plain_run("", escape).fullmatch(text) is not None
 
 
-def expand(text: str, lookup: Lookup, escape: str = "\\") -> str:
-    """text with its variables expanded and quotes removed, as BuildKit's ProcessWord does."""
-    return expand_noting_unset(text, lookup, escape)[0]
-
-
 def expand_noting_unset(
     text: str, lookup: Lookup, escape: str = "\\"
 ) -> tuple[str, list[tuple[str, str]]]:
-    """expand(), and each unset variable used with no default: its name and expansion text."""
+    """text expanded as BuildKit's ProcessWord does, and each unset variable it used: name, text."""
     if plain(text, escape):
         return text, []  # no variable, quote or escape: most words are this
     word = _Word(text, lookup, escape)

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from pinner import shellword
-from pinner.shellword import ExpansionError, expand
+from pinner.shellword import ExpansionError, Lookup, expand_noting_unset
 
 ERROR = object()
+
+
+def expand(text: str, lookup: Lookup, escape: str = "\\") -> str:
+    """The expansion alone, as BuildKit's ProcessWord gives it (pinner also notes unset names)."""
+    return expand_noting_unset(text, lookup, escape)[0]
 
 
 def _env_var_cases() -> list[object]:

@@ -27,8 +27,9 @@ LDCONFIG = Leftover("/var/cache/ldconfig/aux-cache", ("/var/cache/ldconfig/aux-c
 def removals(
     invocations: Sequence[Invocation], run_text: str = "", braces: bool = False
 ) -> list[list[str]]:
-    """Per command, the paths and globs its rm, `find … -delete` or `find … -exec rm|truncate`
-    removes, and the files it empties (an empty log is the same in every build).
+    """Per command, the paths and globs its rm, `find … -delete`, `find … -exec rm|truncate` or
+    `find … | xargs rm|truncate` removes, and the files it empties (an empty log is the same in
+    every build).
 
     run_text: the text the invocations were read from; with it, a relative path after a `cd` is
     taken from that folder. braces: the image's /bin/sh expands `{a,b}` (bash does; dash and
@@ -39,7 +40,8 @@ def removals(
     for index, invocation in enumerate(invocations):
         if index and not _same_shell(run_text, invocations[index - 1], invocation):
             folder = None
-        paths: list[str] = []
+        # `find … | xargs rm`: the files find lists.
+        paths = _piped_find(invocation) if invocation.via_xargs else []
         if invocation.program == "cd":
             folder = _cd(invocation, folder) if run_text else None
         elif invocation.program == "rm":
@@ -47,7 +49,7 @@ def removals(
                 if not word.text.startswith("-"):
                     paths += _expanded(word, run_text) if braces else [word.text]
         elif invocation.program == "find":
-            paths = _found(invocation.args)
+            paths += _found(invocation.args)
         paths += emptied(invocation)
         found.append([_from(folder, path) for path in paths])
     return found
@@ -131,12 +133,36 @@ def _found(words: Sequence[Word]) -> list[str]:
         return []
     # find applies its expression in order: an action before a test acts on what fails it too.
     if texts[-1] == "-delete":
-        end = len(texts) - 1
-    elif "-exec" in texts[start:] and _exec_removes(words[texts.index("-exec", start) + 1 :]):
-        end = texts.index("-exec", start)
-    else:
+        return _selected(texts[: len(texts) - 1], start)
+    if "-exec" in texts[start:] and _exec_removes(words[texts.index("-exec", start) + 1 :]):
+        return _selected(texts[: texts.index("-exec", start)], start)
+    return []
+
+
+def _piped_find(invocation: Invocation) -> list[str]:
+    """What `find DIR… [-type f] [-name GLOB] [-print|-print0] | xargs rm|truncate -s 0`
+    removes or empties, as globs; nothing for any other command or find."""
+    found = [word.text for word in invocation.piped]
+    if found[:1] != ["find"] or len(found) < 2:
         return []
-    tests = texts[start:end]
+    texts = found[1:-1] if found[-1] in ("-print", "-print0") else found[1:]
+    start = next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
+    args = [word.text for word in invocation.args]
+    if invocation.program == "rm":
+        removes = all(text.startswith("-") for text in args)
+    else:
+        # The `{}` stands for the files xargs adds after the options.
+        placeholder = Word("{}", (), 0, 0, ())
+        removes = invocation.program == "truncate" and truncated(
+            [*invocation.args, placeholder]
+        ) == ["{}"]
+    return _selected(texts, len(texts) if start is None else start) if removes else []
+
+
+def _selected(texts: list[str], start: int) -> list[str]:
+    """The globs `find DIR… TESTS` selects (texts[start:] are the tests), where the tests only
+    narrow them to files or to a `-name` in DIR itself; nothing for any other test."""
+    tests = texts[start:]
     name = None
     while tests:
         pair = tuple(tests[:2])

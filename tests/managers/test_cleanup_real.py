@@ -692,6 +692,14 @@ def test_emptied_files(run: str, files: list[str]) -> None:
         ("find /var/log -type f -exec /bin/rm -f {} ';'", ["/var/log"]),
         ("find /var/log -type f -exec cp /dev/null {} \\;", ["/var/log"]),
         ("cd /var && find log -type f -delete", ["/var/log"]),
+        # find's list through xargs.
+        ("find /var/log -type f | xargs truncate -s 0", ["/var/log"]),
+        ("find /var/log -type f -print0 | xargs -0 rm -f", ["/var/log"]),
+        ("find /var/log -name '*.log' | xargs -r rm", ["/var/log/*.log"]),
+        ("find /var/log -type f | xargs gzip", []),
+        ("find /var/log -type f | xargs truncate -s 1", []),
+        ("find /var/log -mtime +1 | xargs rm", []),
+        ("ls /var/log | xargs rm", []),
         ("find /var/log -type f -exec truncate -s 1 {} \\;", []),
         ("find /var/log -type f -exec gzip {} \\;", []),
         ("find /var/log -type f -exec rm {} \\; -print", []),
@@ -766,6 +774,13 @@ APT: list[tuple[str, str | None]] = [
         " && rm -rf /var/lib/apt/lists/* /var/cache/ldconfig"
         " && find /var/log -type f -exec truncate -s 0 {} \\;",
         None,
+    ),
+    # The cleaner scripts' `find /var/log -type f | xargs truncate -s 0` (search excerpts that
+    # name no repository), with ldconfig's cache left
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* && find /var/log -type f | xargs truncate -s 0",
+        "rm -rf /var/cache/ldconfig/aux-cache",
     ),
 ]
 

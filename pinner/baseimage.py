@@ -41,7 +41,7 @@ import zstandard
 
 from pinner.apt import sourceslist
 from pinner.errors import PinnerError
-from pinner.imagefiles import ChunkStream
+from pinner.imagefiles import OPAQUE, WHITEOUT, ZSTD_MAGIC, ChunkStream
 
 
 class BaseImageError(PinnerError):
@@ -170,8 +170,6 @@ def _manager_wants(path: str) -> bool:
     )
 
 
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
 MAX_FILE = 4 * 1024 * 1024
 # rpm's package database (rpmdb.sqlite and its write-ahead log, ndb's Packages.db, Berkeley DB's
 # Packages) holds every installed package's header: a few MiB for a container base, tens of MiB
@@ -188,7 +186,6 @@ MAX_STATUS_LINE = 1024 * 1024
 MAX_LAYER_BYTES = 1024 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

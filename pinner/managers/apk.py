@@ -36,11 +36,11 @@ from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
 from pinner.managers.leftovers import mounted, removed_paths
+from pinner.outcome import SIGNATURE_VERIFIED
 from pinner.output import untrusted
 
 NAME = "apk"
 MIRROR = "alpine"
-SIGNATURE_VERIFIED = "verified"
 ALPINE_RELEASE = "/etc/alpine-release"
 REPOSITORIES = "/etc/apk/repositories"
 KEYS_DIR = "/etc/apk/keys"

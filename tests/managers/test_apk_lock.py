@@ -807,6 +807,35 @@ def test_the_build_context_is_where_the_copied_tree_is_read(
         )
 
 
+def test_update_reads_the_build_context_as_lock_does(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, text in SPLIT_CONTEXT.items():
+        (env / name).parent.mkdir(parents=True, exist_ok=True)
+        (env / name).write_text(text)
+    dockerfile = env / "app/Dockerfile"
+    dockerfile.write_text("FROM alpine:3.16\nCOPY rootfs/ /\nRUN apk add --no-cache bash\n")
+    monkeypatch.chdir(env)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", "--context", ".", "app/Dockerfile")
+    assert code == 0, err
+    locked = (env / "app/Dockerfile.lock").read_text()
+    # The same context: nothing moved, nothing written.
+    flags = ("--pin-versions", "--context", ".", "app/Dockerfile")
+    code, _, err = _pinner(capsys, hub, mirror, "update", *flags)
+    assert code == 0, err
+    assert (env / "app/Dockerfile.lock").read_text() == locked
+    assert "RUN apk add --no-cache bash\n" in dockerfile.read_text()
+    # The context is not recorded in the lock: without it, update reads the Dockerfile's folder,
+    # whose rootfs holds no repositories file, and pins bash.
+    code, _, err = _pinner(capsys, hub, mirror, "update", "--pin-versions", "app/Dockerfile")
+    assert code == 0, err
+    assert "RUN apk add --no-cache bash=5.2.15-r0\n" in dockerfile.read_text()
+
+
 @pytest.mark.parametrize(
     ("files", "flags", "message", "exit_code"),
     [

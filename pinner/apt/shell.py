@@ -11,6 +11,7 @@ stage's ENV and ARG); any other stays as written.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -294,7 +295,7 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
     redirect_op = ""  # a redirection operator waiting for its target word
     piped: tuple[Word, ...] = ()
     before: list[str] = []
-    for token in tokens:
+    for token in itertools.chain(tokens, [None]):  # None: the end, which ends the last command
         if isinstance(token, _Body):
             bodies.append(token)
         elif isinstance(token, Word):
@@ -304,7 +305,7 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
             else:
                 words.append(token)
             redirect_op = ""
-        elif token.text in _REDIRECTIONS:
+        elif token is not None and token.text in _REDIRECTIONS:
             spans.append(token)
             redirect_op = token.text
         else:
@@ -319,19 +320,11 @@ def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
                     tuple(before),
                 )
                 before = []
+            if token is None:
+                return
             before.append(token.text)
             piped = tuple(words) if token.text == "|" and spans else ()
             words, bodies, spans, redirects, redirect_op = [], [], [], [], ""
-    if spans:
-        yield _Command(
-            tuple(words),
-            tuple(bodies),
-            spans[0].start,
-            spans[-1].end,
-            piped,
-            tuple(redirects),
-            tuple(before),
-        )
 
 
 # Reserved words that can stand before a command: `if ! apt-get ...; then apt-get ...; fi`.

@@ -310,6 +310,8 @@ _APT_VERBS = words(
     "update install upgrade dist-upgrade full-upgrade build-dep reinstall remove purge autoremove"
     " satisfy"
 )
+# The verbs that download packages into /var/cache/apt/archives.
+_DOWNLOAD_VERBS = words("install upgrade dist-upgrade full-upgrade build-dep reinstall satisfy")
 _DPKG_ACTIONS = words("-i --install -r --remove -P --purge --unpack --configure")
 _RUN_KEYWORD = re.compile(r"(?i)\s*RUN\s+")
 
@@ -347,26 +349,36 @@ def covers(pattern: str, path: str) -> bool:
     )
 
 
-def _removed(invocations: Sequence[Invocation], run_text: str) -> tuple[set[str], bool]:
-    """Paths among the cleanup targets that the commands after the last one that changes
-    packages remove (an rm before `apt-get update` leaves the lists it fetches), and whether
-    they run apt clean."""
+def _writes(invocation: Invocation) -> tuple[str, ...]:
+    """The cleanup targets a command writes: the lists (update), the archives (a command that
+    downloads packages), and the caches and logs (any that changes packages)."""
+    if not _changes_packages(invocation):
+        return ()
+    args = {word.text for word in invocation.args}
+    apt = invocation.program in _APT_PROGRAMS
+    lists = (_LISTS,) if apt and "update" in args else ()
+    archives = (_ARCHIVES,) if apt and not args.isdisjoint(_DOWNLOAD_VERBS) else ()
+    return (*lists, *archives, _PKGCACHE, *_LOGS)
+
+
+def _removed(invocations: Sequence[Invocation], run_text: str) -> set[str]:
+    """The cleanup targets the RUN removes: each by a command after the last one that writes it
+    (an rm of the lists before `apt-get update` leaves what the update fetches; before
+    `apt-get purge`, which fetches nothing, it counts for the lists, not for the logs)."""
     from pinner.managers.leftovers import removals  # the managers' reading of rm, cd and find
 
     targets = (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS)
-    last = max((i for i, each in enumerate(invocations) if _changes_packages(each)), default=-1)
     removed: set[str] = set()
-    cleans = False
     # Debian's and Ubuntu's /bin/sh is dash, which keeps braces as they are. An emptied log is
     # the same in every build, as a removed one is.
-    paths_of = removals(invocations, run_text)
-    for invocation, paths in zip(invocations[last + 1 :], paths_of[last + 1 :], strict=True):
+    for invocation, paths in zip(invocations, removals(invocations, run_text), strict=True):
+        removed -= set(_writes(invocation))
         args = [word.text for word in invocation.args]
         if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
-            cleans = True
-        for path in paths:
-            removed |= {t for t in targets if covers(path, t)}
-    return removed, cleans
+            # `apt-get clean` empties the archives and removes the *.bin caches (RemoveCaches).
+            removed |= {_ARCHIVES, _PKGCACHE}
+        removed |= {t for t in targets for path in paths if covers(path, t)}
+    return removed
 
 
 def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
@@ -378,9 +390,7 @@ def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
     mounts = mount_targets(run_flags(run_text, escape))
     invocations = run_invocations(run_text, escape)
     uses_apt = any(_changes_packages(invocation) for invocation in invocations)
-    removed, cleans = _removed(invocations, run_text)
-    if cleans:
-        removed |= {_ARCHIVES, _PKGCACHE}
+    removed = _removed(invocations, run_text)
     removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if covers(m, t)}
     left = {_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS} - removed
     return uses_apt, left, mounts

@@ -750,6 +750,21 @@ APT: list[tuple[str, str | None]] = [
         "    && rm -rf /var/lib/apt/lists/*",
         f"apt-get clean && rm -rf /var/cache/apt/*.bin {APT_LOGS}",
     ),
+    # A PHP image's `apt-get update -yqq && apt-get install … && rm -rf /var/lib/apt/lists/* &&
+    # apt-get purge -y --auto-remove` (a search excerpt that names no repository; a common
+    # form): the purge fetches no lists, but writes dpkg's and apt's logs
+    (
+        "apt-get update -yqq && \\\n    apt-get install -y \\\n    vim \\\n    zip && \\\n"
+        "    rm -rf /var/lib/apt/lists/* && apt-get purge -y --auto-remove",
+        f"apt-get clean && rm -rf /var/cache/apt/*.bin {APT_LOGS}",
+    ),
+    # apt-get clean before a purge (constructed): the purge downloads nothing, so the archives
+    # stay empty, but it writes the *.bin caches and the logs again
+    (
+        "apt-get update && apt-get install -y gcc curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* && apt-get purge -y gcc",
+        f"rm -rf /var/cache/apt/*.bin {APT_LOGS}",
+    ),
     # A cleaner script's `cd /var/lib/apt/lists && rm -f *` (search excerpt, no repository)
     (
         "apt-get update && apt-get install -y curl && apt-get clean"

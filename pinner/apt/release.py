@@ -153,14 +153,10 @@ def verify_index(release: Release, path: str, data: bytes) -> None:
 
 
 def verify_signature(
-    inrelease: bytes,
-    keyrings: Sequence[Path],
-    *,
-    source: str = "InRelease",
-    detached: bytes | None = None,
+    inrelease: bytes, keyrings: Sequence[Path], *, source: str = "InRelease"
 ) -> bool:
-    """Check signatures with gpgv (clearsigned, or detached over data): True, or MirrorError."""
-    signing_key(inrelease, keyrings, source=source, detached=detached)
+    """Check a clearsigned file's signature with gpgv: True, or MirrorError."""
+    signing_key(inrelease, keyrings, source=source)
     return True
 
 

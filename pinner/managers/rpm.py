@@ -51,7 +51,7 @@ from pinner.managers.rpmconfig import (
     enabled_repos,
 )
 from pinner.managers.rpmresolve import Pool, resolve
-from pinner.managers.rpmversion import ARCHES, EVR, parse_evr
+from pinner.managers.rpmversion import ARCHES, parse_evr
 from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.output import untrusted
 from pinner.reference import is_loopback
@@ -144,11 +144,6 @@ def _stage_signature(signatures: set[str]) -> str | None:
     return f"{SIGNATURE_VERIFIED} ({'; '.join(keys)})" if keys else SIGNATURE_VERIFIED
 
 
-def _version(evr: EVR) -> str:
-    """The lock's version: `[epoch:]version-release`, as dnf reads it after `name-`."""
-    return str(evr)
-
-
 def _http(url: str) -> bool:
     return url.startswith(("https://", "http://")) and not any(c.isspace() for c in url)
 
@@ -158,7 +153,7 @@ def locked(package: rd.RpmPackage, arch: str) -> LockedPackage:
     sha256 = package.checksum.hexdigest if package.checksum.kind == "sha256" else ""
     checksum = None if sha256 else f"{package.checksum.kind}:{package.checksum.hexdigest}"
     return LockedPackage(
-        package.name, arch, _version(package.evr), sha256, package.href, checksum=checksum
+        package.name, arch, str(package.evr), sha256, package.href, checksum=checksum
     )
 
 
@@ -575,7 +570,7 @@ class Rpm:
             served = pool.by_name.get(package.name, [])
             if any(locked(p, config.arch) == package for p in served):
                 continue
-            now = ", ".join(sorted({_version(p.evr) for p in served})) or "nothing"
+            now = ", ".join(sorted({str(p.evr) for p in served})) or "nothing"
             lines.append(
                 f"{package.name}-{package.version} ({package.architecture}): no longer served"
                 f" by {', '.join(repo_ids) or 'the repositories'} (they serve {now});"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 import reprlib
 import sys
@@ -78,6 +79,8 @@ class Lock(NamedTuple):
     stages: tuple[LockedStage, ...] = ()
     images_only: bool = False
     build_args: tuple[tuple[str, str], ...] = ()
+    # The build context --context gave, from the Dockerfile's folder ("..").
+    context: str | None = None
 
     def canonical(self) -> Lock:
         """The same lock in the order render writes it, to compare locks without rendering."""
@@ -141,6 +144,9 @@ def render(lock: Lock, dockerfile_name: str) -> str:
     if lock.images_only:
         # The mode the lock was made in: check, update and build-args honour it.
         out.append("images-only = true")
+    if lock.context is not None:
+        # The context the lock was made with: update reads it again.
+        out.append(f"context = {_quote(lock.context)}")
     if lock.snapshot is not None or lock.source_date_epoch is not None:
         out += ["", "[snapshot]"]
         if lock.snapshot is not None:
@@ -407,7 +413,23 @@ def parse(text: str, path: str) -> Lock:
         build_args = _build_args(data.get("build-args", {}))
     except TypeError as e:
         raise LockfileError(Problem(path, None, f"malformed [build-args] table ({e})")) from None
-    return Lock(images, time, epoch, stages, images_only, build_args)
+    context = data.get("context")
+    if context is not None and not is_context(context):
+        raise LockfileError(
+            Problem(path, None, f"context must be a relative folder, got {_shown(context)}")
+        )
+    return Lock(images, time, epoch, stages, images_only, build_args, context)
+
+
+def is_context(value: object) -> bool:
+    """Whether a value is a context a lock may record: a clean relative path of printable
+    characters (`..`, `../..`, `app`), the Dockerfile's folder being `.`."""
+    return (
+        isinstance(value, str)
+        and value.isprintable()
+        and not value.startswith("/")
+        and posixpath.normpath(value) == value
+    )
 
 
 def _build_args(table: object) -> tuple[tuple[str, str], ...]:

@@ -62,9 +62,24 @@ class Options(NamedTuple):
     contexts: Mapping[str, str] = {}  # the configuration's, by the Dockerfile's absolute path
 
 
-def given_context(options: Options, dockerfile: str) -> str | None:
-    """The build context asked for a Dockerfile: --context, else the configuration's."""
-    return options.context or options.contexts.get(os.path.abspath(dockerfile))
+def given_context(options: Options, dockerfile: str, lock: Lock) -> str | None:
+    """The build context asked for a Dockerfile: --context, else the one its lock was made with
+    (as --build-arg values are), else the configuration's."""
+    if options.context:
+        return options.context
+    if lock.context is not None:
+        return os.path.normpath(
+            os.path.join(os.path.dirname(os.path.abspath(dockerfile)), lock.context)
+        )
+    return options.contexts.get(os.path.abspath(dockerfile))
+
+
+def recorded_context(options: Options, dockerfile: str, lock: Lock) -> str | None:
+    """The context a new lock records: --context's, from the Dockerfile's folder, else the one
+    the old lock records."""
+    if not options.context:
+        return lock.context
+    return os.path.relpath(options.context, os.path.dirname(os.path.abspath(dockerfile)))
 
 
 def images_only(options: Options, lock: Lock) -> bool:
@@ -742,6 +757,7 @@ def compose(
         stages=tuple(stages),
         images_only=False,
         build_args=recorded_args(target),
+        context=recorded_context(options, target.path, old),
     )
     return Outcome(target, pinned.text, lock, tuple(all_notes))
 

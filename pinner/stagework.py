@@ -290,7 +290,7 @@ class StageWork:
         label = plan.stage.label
         where = f"{self.target.path}: stage {label}"
         path = self.target.path
-        given = given_context(self.options, path)
+        given = given_context(self.options, path, self.target.lock)
         context = copied.Context(path, given) if os.path.isfile(path) else None
         requests, line_notes, lines, upgrade, detached = manager_packages(
             self.target.parsed, plan, manager, context

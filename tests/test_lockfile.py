@@ -115,6 +115,25 @@ BAD = [
         "Dockerfile.lock: malformed [[image]] entry (expected a string, got 3)",
         id="wrong-type",
     ),
+    # The build context: a clean relative folder of printable characters, nothing else.
+    *(
+        pytest.param(
+            f"version = 1\ncontext = {value}\n",
+            f"Dockerfile.lock: context must be a relative folder, got {shown}",
+            id=f"context-{i}",
+        )
+        for i, (value, shown) in enumerate(
+            [
+                ('"/etc"', "'/etc'"),
+                ('"a/../b"', "'a/../b'"),
+                ('"./a"', "'./a'"),
+                ('"a/"', "'a/'"),
+                ('""', "''"),
+                ('"a\\nb"', "'a\\nb'"),
+                ("3", "3"),
+            ]
+        )
+    ),
 ]
 
 
@@ -148,6 +167,8 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
     doc.add("version", lockfile.VERSION)
     if lock.images_only:
         doc.add("images-only", True)
+    if lock.context is not None:
+        doc.add("context", lock.context)
     if lock.snapshot is not None or lock.source_date_epoch is not None:
         doc.add(tomlkit.nl())
         snapshot = tomlkit.table()
@@ -316,6 +337,7 @@ LOCKS = st.builds(
     stages=st.lists(STAGES, max_size=3).map(tuple),
     images_only=st.booleans(),
     build_args=st.lists(st.tuples(TEXT, TEXT), max_size=3, unique_by=lambda a: a[0]).map(tuple),
+    context=st.none() | st.sampled_from([".", "..", "../..", "app", "a b/c", "é"]),
 )
 
 

@@ -156,7 +156,8 @@ def _build_hint(report: Reporter, outcomes: Sequence[Outcome], options: Options)
         epoch = outcome.lock.source_date_epoch
         if epoch:
             path = outcome.target.path
-            docker, buildah = build_commands(path, epoch, given_context(options, path))
+            context = given_context(options, path, outcome.lock)
+            docker, buildah = build_commands(path, epoch, context)
             report.notice(
                 f"Build {outcome.target.path} reproducibly with:\n  {docker}\n  {buildah}"
             )

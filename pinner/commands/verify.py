@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform as host
 import shlex
 import shutil
@@ -171,7 +172,9 @@ def verify(
     epoch = _refuse(target)
     name = find_builder(builder)
     path = Path(dockerfile).absolute()
-    context_dir = Path(context).absolute() if context else path.parent
+    # The context given, else the one the lock was made with, else the Dockerfile's folder.
+    recorded = path.parent / target.lock.context if target.lock.context else path.parent
+    context_dir = Path(context).absolute() if context else Path(os.path.normpath(recorded))
     wanted = sorted(platform_keys(platforms)) or _locked_platforms(target)
     if dry_run:
         for key in wanted or [_host_platform()]:

@@ -186,6 +186,32 @@ def test_dry_run_prints_the_exact_build_commands(
     assert out.splitlines() == [line.format(**values) for line in expected]
 
 
+def test_dry_run_builds_with_the_context_the_lock_records(
+    hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "repo").mkdir()
+    dockerfile = locked(tmp_path / "repo/app", hub)
+    lock = dockerfile.with_name("Dockerfile.lock")
+    lock.write_text(lock.read_text().replace("version = 1\n", 'version = 1\ncontext = ".."\n'))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "buildah").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "buildah").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    flags = ("--dry-run", "--builder", "buildah", "--platform", "linux/amd64")
+    code, out, err = run(capsys, *flags, "app:1", str(dockerfile))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].endswith(f" -f {dockerfile} -t {_tag(out)} {tmp_path / 'repo'}")
+    # --context wins over it.
+    code, out, err = run(capsys, *flags, "--context", str(tmp_path), "app:1", str(dockerfile))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].endswith(f" {tmp_path}")
+
+
+def _tag(out: str) -> str:
+    return out.split(" -t ", 1)[1].split()[0]
+
+
 def test_reproduced_prints_the_digest(
     registry: Registry,
     hub: str,

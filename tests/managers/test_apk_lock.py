@@ -807,7 +807,7 @@ def test_the_build_context_is_where_the_copied_tree_is_read(
         )
 
 
-def test_update_reads_the_build_context_as_lock_does(
+def test_the_lock_records_the_build_context_for_update_and_lock(
     capsys: pytest.CaptureFixture[str],
     hub: str,
     mirror: Mirror,
@@ -823,17 +823,22 @@ def test_update_reads_the_build_context_as_lock_does(
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", "--context", ".", "app/Dockerfile")
     assert code == 0, err
     locked = (env / "app/Dockerfile.lock").read_text()
-    # The same context: nothing moved, nothing written.
-    flags = ("--pin-versions", "--context", ".", "app/Dockerfile")
+    # The lock records the context, from the Dockerfile's folder, as it records --build-arg.
+    assert '\ncontext = ".."\n' in locked
+    assert lockfile.parse(locked, "lock").context == ".."
+    # update and a later lock read it again: nothing moved, nothing written.
+    for command in ("update", "lock"):
+        code, _, err = _pinner(capsys, hub, mirror, command, "--pin-versions", "app/Dockerfile")
+        assert code == 0, err
+        assert (env / "app/Dockerfile.lock").read_text() == locked
+        assert "RUN apk add --no-cache bash\n" in dockerfile.read_text()
+    # Another --context replaces it: the Dockerfile's folder, whose rootfs holds no
+    # repositories file, so bash is pinned.
+    flags = ("--pin-versions", "--context", "app", "app/Dockerfile")
     code, _, err = _pinner(capsys, hub, mirror, "update", *flags)
     assert code == 0, err
-    assert (env / "app/Dockerfile.lock").read_text() == locked
-    assert "RUN apk add --no-cache bash\n" in dockerfile.read_text()
-    # The context is not recorded in the lock: without it, update reads the Dockerfile's folder,
-    # whose rootfs holds no repositories file, and pins bash.
-    code, _, err = _pinner(capsys, hub, mirror, "update", "--pin-versions", "app/Dockerfile")
-    assert code == 0, err
     assert "RUN apk add --no-cache bash=5.2.15-r0\n" in dockerfile.read_text()
+    assert lockfile.parse((env / "app/Dockerfile.lock").read_text(), "lock").context == "."
 
 
 @pytest.mark.parametrize(

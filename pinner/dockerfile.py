@@ -121,6 +121,38 @@ class Dockerfile(NamedTuple):
     # same ones is this Dockerfile again.
     platforms: tuple[str, ...] = ()
     build_args: tuple[tuple[str, str], ...] = ()
+    # The ENV and ARG instructions before each RUN (by the offset it starts at), as its stage's
+    # assignments and how many of them come before it: run_variables() reads them.
+    variables: Mapping[int, tuple[tuple[Assignment, ...], int]] = types.MappingProxyType({})
+
+
+class Assignment(NamedTuple):
+    """A variable an ENV or ARG instruction sets; value None where it is not known."""
+
+    keyword: str
+    name: str
+    value: str | None
+    from_arg: bool = False  # an ENV value made of an ARG's, which a --build-arg changes
+
+
+def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str, str], ...]:
+    """The variables a RUN starts with whose value is known: name, value, and "ARG" where a
+    --build-arg changes it, else "ENV". An ENV wins over an ARG of the same name (BuildKit)."""
+    assignments, count = parsed.variables.get(run.span.start, ((), 0))
+    args: dict[str, str | None] = {}
+    env: dict[str, Assignment] = {}
+    for assignment in assignments[:count]:
+        if assignment.keyword == "ARG":
+            args[assignment.name] = assignment.value
+        else:
+            env[assignment.name] = assignment
+    found = {name: (name, value, "ARG") for name, value in args.items() if value is not None}
+    for name, assignment in env.items():
+        if assignment.value is None:
+            found.pop(name, None)
+        else:
+            found[name] = (name, assignment.value, "ARG" if assignment.from_arg else "ENV")
+    return tuple(found.values())
 
 
 def ancestors(parsed: Dockerfile, stage: Stage) -> list[Stage]:
@@ -527,6 +559,16 @@ class _Walker:
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
+        # Each stage's ENV values (None: not known), which a stage FROM it starts with; the base
+        # image's own ENV is not read, so a variable only it sets is not known.
+        self.stage_env: dict[str, dict[str, str | None]] = {}
+        self.stage_from_arg: dict[str, set[str]] = {}
+        self.env: dict[str, str | None] = {}
+        self.from_arg: set[str] = set()  # ENV values that use an ARG's, which a build may change
+        # Per stage, its ENV and ARG assignments in order (a stage FROM another starts with the
+        # other's ENV); each RUN keeps how many come before it: no copy per RUN.
+        self.assignments: list[Assignment] = []
+        self.runs: list[tuple[int, list[Assignment], int]] = []
 
     def walk(self, all_instructions: Sequence[Instruction]) -> Dockerfile:
         if not any(i.keyword == "FROM" for i in all_instructions):
@@ -549,7 +591,14 @@ class _Walker:
                 stages[-1][1].append(instruction)
                 self.stage_instruction(stages[-1][0], instruction)
         frozen = tuple(_new(Stage, (s.number, s.name, tuple(b), s.parent)) for s, b in stages)
-        return Dockerfile(self.text, frozen, tuple(self.uses), tuple(global_args), self.escape)
+        return Dockerfile(
+            self.text,
+            frozen,
+            tuple(self.uses),
+            tuple(global_args),
+            self.escape,
+            variables=types.MappingProxyType(self.frozen_variables()),
+        )
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
         _, rest = _flags(instruction.words)
@@ -564,6 +613,14 @@ class _Walker:
         parent = parent.lower()
         self.scope = _Scope(self.path, self.build_args, self.escape)
         stage = _new(Stage, (index, name, (instruction,), self.stage_labels.get(parent)))
+        self.env = dict(self.stage_env.get(stage.parent or "", {}))
+        self.stage_env[label] = self.env
+        self.from_arg = set(self.stage_from_arg.get(stage.parent or "", ()))
+        self.stage_from_arg[label] = self.from_arg
+        self.assignments = [
+            Assignment("ENV", name, value, name in self.from_arg)
+            for name, value in self.env.items()
+        ]
         if name is not None:
             self.stage_names.add(name)
         self.stage_names.add(str(index))
@@ -574,7 +631,17 @@ class _Walker:
         """Record ARGs, and COPY --from=<image> and RUN --mount=...,from=<image> uses."""
         if instruction.keyword == "ARG":
             self.scope.declare(instruction, self.global_scope.values)
+            for word in instruction.words:
+                name = word.text.partition("=")[0]
+                arg = self.scope.values[name]
+                value = None if arg.unset else arg.value
+                self.assignments.append(Assignment("ARG", name, value))
             return
+        if instruction.keyword == "ENV":
+            self.declare_env(instruction)
+            return
+        if instruction.keyword == "RUN":
+            self.runs.append((instruction.span.start, self.assignments, len(self.assignments)))
         if instruction.keyword not in ("COPY", "RUN"):
             return  # no other instruction names an image in its flags
         flags, _ = _flags(instruction.words)
@@ -593,6 +660,53 @@ class _Walker:
                         used_by = f"stage {stage.label}: RUN --mount"
                         self.maybe_use(instruction, v, span, self.scope, used_by)
                     offset += len(field) + 1
+
+    def declare_env(self, instruction: Instruction) -> None:
+        """Take in `ENV NAME=value ...` or the older `ENV NAME value`, expanded as BuildKit does."""
+        words = instruction.words
+        if words and "=" not in words[0].text:
+            pairs = [(words[0].text, " ".join(word.text for word in words[1:]))]
+        else:
+            pairs = [(w.text.partition("=")[0], w.text.partition("=")[2]) for w in words]
+        for name, raw in pairs:
+            self.env[name] = value = self.env_value(name, raw)
+            self.assignments.append(Assignment("ENV", name, value, name in self.from_arg))
+
+    def env_value(self, name: str, raw: str) -> str | None:
+        """An ENV value with its variables expanded; None if it uses one whose value is unknown."""
+        self.from_arg.discard(name)
+        if shellword.plain(raw, self.escape):
+            return raw  # most values: nothing to look up
+        unknown = False
+
+        def lookup(used: str) -> str | None:
+            nonlocal unknown
+            if used in self.env:
+                value = self.env[used]
+                if used in self.from_arg:
+                    self.from_arg.add(name)
+            else:
+                arg = self.scope.values.get(used)
+                value = None if arg is None or arg.unset else arg.value
+                self.from_arg.add(name)
+            unknown = unknown or value is None
+            return value
+
+        try:
+            value, _ = shellword.expand_noting_unset(raw, lookup, self.escape)
+        except shellword.ExpansionError:
+            return None
+        return None if unknown else value
+
+    def frozen_variables(self) -> dict[int, tuple[tuple[Assignment, ...], int]]:
+        """Each RUN's stage assignments (one tuple per stage, shared) and how many it follows."""
+        frozen: dict[int, tuple[Assignment, ...]] = {}
+        found = {}
+        for start, assignments, count in self.runs:
+            if id(assignments) not in frozen:
+                frozen[id(assignments)] = tuple(assignments)
+            found[start] = (frozen[id(assignments)], count)
+        return found
 
     def maybe_use(
         self, instruction: Instruction, value: str, span: Span | None, scope: _Scope, used_by: str

@@ -213,30 +213,54 @@ def failures(targets: Sequence[Target], answers: Mapping[ImageRef, object]) -> l
 
 
 def apt_packages(
-    text: str, plan: reproducible.StagePlan, escape: str
+    parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan
 ) -> tuple[list[commands.PackageArg], list[tuple[int, str]], dict[str, int]]:
     """The package words a stage installs (each name once), notes by line, and each word's line."""
     requests: dict[str, commands.PackageArg] = {}
     notes: list[tuple[int, str]] = []
     lines: dict[str, int] = {}
-    for _, package, line in apt_installs(text, plan.apt_runs, escape):
+    for _, package, line in apt_installs(parsed, plan.apt_runs):
         requests.setdefault(package.name, package)
         lines.setdefault(package.name, line)
     for run in plan.apt_runs:
-        shell = reproducible.shell_text(text, run)
-        for command in commands.apt_commands(shell, escape=escape):
+        shell = reproducible.shell_text(parsed.text, run)
+        env = reproducible.run_env(parsed, run, shell)
+        for command in commands.apt_commands(shell, escape=parsed.escape, env=env):
             notes.extend((run.line, note) for note in command.notes)
+        notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
     return list(requests.values()), list(dict.fromkeys(notes)), lines
 
 
+def build_arg_notes(
+    parsed: dockerfile.Dockerfile, run: dockerfile.Instruction, shell: str
+) -> list[str]:
+    """A note per ARG whose value names words a RUN installs: another --build-arg changes them."""
+    env = dict(reproducible.run_env(parsed, run, shell))
+    args = [name for name, _, kind in dockerfile.run_variables(parsed, run) if kind == "ARG"]
+    used = {
+        word.origin[0]
+        for invocation in run_invocations(shell, parsed.escape, tuple(env.items()))
+        for word in invocation.args
+        if word.origin is not None
+    }
+    return [
+        f"packages named by ARG {name} are recorded for its value here ({env[name]});"
+        f" a build with another --build-arg {name} installs others"
+        for name in args
+        if name in used and name in env
+    ]
+
+
 def apt_installs(
-    text: str, runs: Sequence[dockerfile.Instruction], escape: str
+    parsed: dockerfile.Dockerfile, runs: Sequence[dockerfile.Instruction]
 ) -> Iterator[tuple[dockerfile.Instruction, commands.PackageArg, int]]:
     """Every package word the apt RUNs install, with its RUN and its line (for lock and check)."""
+    text = parsed.text
     for run in runs:
         shell = reproducible.shell_text(text, run)
         offset = text.find(shell, run.span.start)
-        for package in commands.install_packages(shell, escape=escape):
+        env = reproducible.run_env(parsed, run, shell)
+        for package in commands.install_packages(shell, escape=parsed.escape, env=env):
             yield run, package, run.line + text.count("\n", run.span.start, offset + package.start)
 
 
@@ -251,7 +275,8 @@ def manager_installs(
     for run in runs:
         shell = reproducible.shell_text(text, run)
         offset = text.find(shell, run.span.start)
-        invocations = run_invocations(shell, parsed.escape)
+        env = reproducible.run_env(parsed, run, shell)
+        invocations = run_invocations(shell, parsed.escape, env)
         for install in managers.invocations_installs(manager, invocations):
             lines = tuple(
                 run.line + text.count("\n", run.span.start, offset + package.start)
@@ -367,6 +392,9 @@ def manager_packages(
     where = "this RUN or an earlier one" if changed and changed.line else "an earlier stage"
     how = changed.how if changed else ""
     detached: dict[str, UnpinnedPackage] = {}
+    for run in plan.manager_runs:
+        shell = reproducible.shell_text(text, run)
+        notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
     for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
         notes.extend((run.line, note) for note in install.notes)
         # The commands of the changing RUN before the one that changes the repositories read
@@ -492,7 +520,8 @@ def stage_removals(
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
         shell = reproducible.shell_text(parsed.text, run)
-        for invocation in run_invocations(shell, parsed.escape):
+        env = reproducible.run_env(parsed, run, shell)
+        for invocation in run_invocations(shell, parsed.escape, env):
             if invocation.program not in manager.programs:
                 continue
             install = manager.installs(invocation)
@@ -633,7 +662,8 @@ def third_party_packages(
             continue
         shell = reproducible.shell_text(parsed.text, instruction)
         sources = added.added_sources(shell, escape=parsed.escape)
-        for command in commands.apt_commands(shell, escape=parsed.escape):
+        env = reproducible.run_env(parsed, instruction, shell)
+        for command in commands.apt_commands(shell, escape=parsed.escape, env=env):
             known = repositories + [a.repository for a in sources if a.offset < command.start]
             if command.verb in commands.INSTALL_VERBS and known:
                 for package in command.packages:

@@ -25,6 +25,7 @@ from pinner.dockerfile import (
     apply_edits,
     escape_char,
     moved_uses,
+    run_variables,
     syntax_directive_use,
 )
 
@@ -255,7 +256,8 @@ def stage_edits(
         shell_start = end - len(shell_text(text, run))
         shell = text[shell_start:end]
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
-        installs = commands.install_packages(shell, escape=parsed.escape)
+        env = run_env(parsed, run, shell)
+        installs = commands.install_packages(shell, escape=parsed.escape, env=env)
         cleanup = sources.cleanup_for(text[start:end], escape=parsed.escape) if installs else None
         if cleanup is not None:
             apt_runs = commands.apt_commands(shell, escape=parsed.escape)
@@ -372,14 +374,15 @@ def manager_edits(
         _, end = run_args(text, run)
         shell = shell_text(text, run)
         shell_start = end - len(shell)
-        invocations = run_invocations(shell, parsed.escape)
+        invocations = run_invocations(shell, parsed.escape, run_env(parsed, run, shell))
         installs = managers.invocations_installs(manager, invocations)
         pins = []
         held = _held(invocations)
+        unwritten: dict[tuple[str, str], list[str]] = {}  # (variable, why) -> its words
         for install in installs:
             for package in install.packages:
                 version = versions.get(package.name)
-                if version is None or not package.plain:
+                if version is None:
                     continue
                 # An exact pin is refreshed; a user's range (~1.2, >1.0) is theirs to keep.
                 if package.constraint is not None and not package.constraint.startswith("="):
@@ -389,18 +392,21 @@ def manager_edits(
                 if source is not None and source.origin is not None:
                     why = _variable_unpinnable(shell, source, invocations, installs, manager, word)
                     if why is not None:
-                        notes.append(
-                            f"RUN at line {run.line}: {package.name} is named in"
-                            f" ${source.origin[0]} ({why}); its version is recorded in the lock,"
-                            " not written"
-                        )
+                        unwritten.setdefault((source.origin[0], why), []).append(package.name)
                         continue
+                if not package.plain:
+                    continue
                 # A variable's word is installed by each command that reads it: pinned once.
                 if (
                     shell[package.start : package.end] != word
                     and Edit(package.start, package.end, word) not in pins
                 ):
                     pins.append(Edit(package.start, package.end, word))
+        notes += [
+            f"RUN at line {run.line}: ${name} ({why}) names {', '.join(dict.fromkeys(names))};"
+            " their versions are recorded in the lock, not written"
+            for (name, why), names in unwritten.items()
+        ]
         new = apply_edits(shell, pins)
         system = managers.System(
             rewrite.distros.get(plan.stage.label), rewrite.releases.get(plan.stage.label)
@@ -413,6 +419,17 @@ def manager_edits(
         if new != shell:
             edits.append(Edit(shell_start, end, new))
     return edits, notes
+
+
+_NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def run_env(parsed: Dockerfile, run: Instruction, shell: str) -> tuple[tuple[str, str], ...]:
+    """The known ENV and ARG values a RUN starts with that its shell names, for the RUN lexer."""
+    if "$" not in shell:
+        return ()
+    named = set(_NAMED.findall(shell))
+    return tuple((name, value) for name, value, _ in run_variables(parsed, run) if name in named)
 
 
 def _held(invocations: Sequence[Invocation]) -> dict[tuple[int, int], Word]:

@@ -215,7 +215,7 @@ class StageWork:
                 continue
             if not plan.apt_runs:
                 continue
-            requests, line_notes, lines = apt_packages(parsed.text, plan, parsed.escape)
+            requests, line_notes, lines = apt_packages(parsed, plan)
             names = [r.name for r in requests]
             notes.extend(f"{self.target.path}:{line}: {note}" for line, note in line_notes)
             stage_notes = list(dict.fromkeys(note for _, note in line_notes))

@@ -19,7 +19,7 @@ import shell_syntax
 
 from pinner import dockerfile, lockfile, managers, pinning, reproducible
 from pinner.apt import commands
-from pinner.apt.shell import run_invocations
+from pinner.apt.shell import Invocation, run_invocations
 from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedPackage, LockedStage
 from pinner.main import main
@@ -90,7 +90,9 @@ def _stages(parsed: dockerfile.Dockerfile) -> list[LockedStage]:
             p.name
             for run in plan.apt_runs
             for p in commands.install_packages(
-                reproducible.shell_text(parsed.text, run), escape=parsed.escape
+                reproducible.shell_text(parsed.text, run),
+                escape=parsed.escape,
+                env=reproducible.run_env(parsed, run, reproducible.shell_text(parsed.text, run)),
             )
         )
         packages = tuple(
@@ -103,6 +105,14 @@ def _stages(parsed: dockerfile.Dockerfile) -> list[LockedStage]:
     return stages
 
 
+def _invocations(
+    parsed: dockerfile.Dockerfile, run: dockerfile.Instruction
+) -> tuple[Invocation, ...]:
+    """A RUN's invocations with the ENV and ARG values it starts with, as lock reads them."""
+    shell = reproducible.shell_text(parsed.text, run)
+    return run_invocations(shell, parsed.escape, reproducible.run_env(parsed, run, shell))
+
+
 def _manager_stage(
     parsed: dockerfile.Dockerfile, plan: reproducible.StagePlan, manager: managers.Manager
 ) -> LockedStage:
@@ -110,9 +120,7 @@ def _manager_stage(
     names = dict.fromkeys(
         p.name
         for run in plan.manager_runs
-        for install in managers.invocations_installs(
-            manager, run_invocations(reproducible.shell_text(parsed.text, run), parsed.escape)
-        )
+        for install in managers.invocations_installs(manager, _invocations(parsed, run))
         for p in install.packages
     )
     if manager.name == "pacman":

@@ -387,3 +387,37 @@ def test_ancestors_are_the_stages_a_stage_is_from_nearest_first() -> None:
     assert dockerfile.ancestors(parsed, last) == [mid, base]
     assert dockerfile.ancestors(parsed, other) == []
     assert dockerfile.ancestors(parsed, base) == []
+
+
+def _run_variables(text: str, **build_args: str) -> list[tuple[tuple[str, str, str], ...]]:
+    parsed = dockerfile.parse(text, "Dockerfile", build_args)
+    runs = [i for s in parsed.stages for i in s.instructions if i.keyword == "RUN"]
+    return [dockerfile.run_variables(parsed, run) for run in runs]
+
+
+def test_each_run_starts_with_the_known_env_and_arg_values() -> None:
+    text = (
+        'ARG G=1\nFROM alpine AS base\nENV BUILD_DEPS autoconf "g++"\nARG EXTRA="curl git"\n'
+        "ARG NODEFAULT\nENV A=$EXTRA B='x y' C=$UNKNOWN\nRUN true\n"
+        "FROM base\nENV D=${BUILD_DEPS}-z\nRUN true\nFROM alpine\nRUN true\n"
+    )
+    first, child, other = _run_variables(text)
+    assert first == (
+        ("EXTRA", "curl git", "ARG"),
+        ("BUILD_DEPS", "autoconf g++", "ENV"),
+        ("A", "curl git", "ARG"),  # an ENV value made of an ARG's: a --build-arg changes it
+        ("B", "x y", "ENV"),
+    )
+    # A stage FROM a stage has its ENV (not its ARGs); another stage has neither, nor G.
+    assert child == (
+        ("BUILD_DEPS", "autoconf g++", "ENV"),
+        ("A", "curl git", "ARG"),
+        ("B", "x y", "ENV"),
+        ("D", "autoconf g++-z", "ENV"),
+    )
+    assert other == ()
+
+
+def test_a_build_arg_is_the_value_and_env_wins_over_an_arg() -> None:
+    text = 'FROM alpine\nARG PKGS="curl"\nARG X=1\nENV X=2\nRUN true\n'
+    assert _run_variables(text, PKGS="git") == [(("PKGS", "git", "ARG"), ("X", "2", "ENV"))]

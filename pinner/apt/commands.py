@@ -168,8 +168,10 @@ def _package(word: Word) -> tuple[PackageArg | None, str | None]:
     return package, note
 
 
-def _apt_found(run_text: str, escape: str = "\\") -> Iterator[_Found]:
-    for invocation in run_invocations(run_text, escape):
+def _apt_found(
+    run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> Iterator[_Found]:
+    for invocation in run_invocations(run_text, escape, env):
         if _MANAGERS.get(invocation.program) == "apt":
             found = _apt(invocation)
             if found is not None:
@@ -189,16 +191,21 @@ def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
     return None
 
 
-def apt_commands(run_text: str, *, escape: str = "\\") -> tuple[AptCommand, ...]:
-    """Every apt-get, apt and aptitude command a RUN's text runs, in order."""
-    return tuple(found.command for found in _apt_found(run_text, escape))
+def apt_commands(
+    run_text: str, *, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> tuple[AptCommand, ...]:
+    """Every apt-get, apt and aptitude command a RUN's text runs, in order (env: the variables
+    it starts with, as run_invocations takes them)."""
+    return tuple(found.command for found in _apt_found(run_text, escape, env))
 
 
-def install_packages(run_text: str, *, escape: str = "\\") -> tuple[PackageArg, ...]:
+def install_packages(
+    run_text: str, *, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> tuple[PackageArg, ...]:
     """The packages a RUN installs, in order, each name once (its first mention)."""
     seen: set[str] = set()
     packages: list[PackageArg] = []
-    for command in apt_commands(run_text, escape=escape):
+    for command in apt_commands(run_text, escape=escape, env=env):
         if command.verb in INSTALL_VERBS:
             for package in command.packages:
                 if package.name not in seen:

@@ -318,7 +318,7 @@ def check_reproducible(target: Target) -> list[Finding]:
         findings.extend(_syntax_findings(target, stage, step, plan.apt_runs))
         names: set[str] = set()
         installing: set[int] = set()  # the lines of the RUNs that install
-        for run, package, _ in apt_installs(parsed.text, plan.apt_runs, parsed.escape):
+        for run, package, _ in apt_installs(parsed, plan.apt_runs):
             names.add(package.name)
             installing.add(run.line)
         for run in plan.apt_runs:

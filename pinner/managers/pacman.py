@@ -192,14 +192,16 @@ def parse_command(invocation: Invocation) -> PacmanCommand:
     )
 
 
-def pacman_commands(run_text: str, *, escape: str = "\\") -> tuple[PacmanCommand, ...]:
-    """Every pacman command a RUN's text runs, in order."""
+def pacman_commands(
+    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+) -> tuple[PacmanCommand, ...]:
+    """Every pacman command a RUN's text runs, in order (of invocations, when given)."""
     if "pacman" not in run_text:
         return ()
+    if invocations is None:
+        invocations = run_invocations(run_text, escape)
     return tuple(
-        parse_command(invocation)
-        for invocation in run_invocations(run_text, escape)
-        if invocation.program == "pacman"
+        parse_command(invocation) for invocation in invocations if invocation.program == "pacman"
     )
 
 
@@ -466,14 +468,17 @@ _CACHE_FILES = Leftover(f"{CACHE}/*", (f"{CACHE}/app-1.0-1-x86_64.pkg.tar.zst",)
 _LEFTOVERS = (Leftover("/var/log/pacman.log", ("/var/log/pacman.log",)), LDCONFIG)
 
 
-def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
+def cleanup(
+    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+) -> str | None:
     """What to append to a RUN that installs with pacman and leaves its cache, its log or
-    ldconfig's cache; None if nothing."""
-    found = pacman_commands(run_text, escape=escape)
+    ldconfig's cache; None if nothing. invocations: the RUN's, as the engine read them."""
+    if invocations is None:
+        invocations = run_invocations(run_text, escape)
+    found = pacman_commands(run_text, escape=escape, invocations=invocations)
     if not any(command.installs or command.operation == "U" for command in found):
         return None
     cleans = False
-    invocations = run_invocations(run_text, escape)
     last = 0  # each pacman command may log: only an rm after the last one removes the log
     fetches = 0  # only a clean or rm after the last command that fetches packages empties the cache
     for index, invocation in enumerate(invocations):
@@ -728,7 +733,7 @@ class Pacman:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup(run_text)
+        return cleanup(run_text, invocations=invocations)
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         fields = (package.name, package.version, package.sha256, package.filename)

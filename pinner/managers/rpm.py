@@ -617,7 +617,9 @@ class Rpm:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup_for(run_text, dnf5=dnf5_programs(system), yum3=yum3(system))
+        return cleanup_for(
+            run_text, dnf5=dnf5_programs(system), yum3=yum3(system), invocations=invocations
+        )
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         return checked(package)

@@ -7,7 +7,7 @@ in place. Nothing is evaluated: a package list pinner cannot see becomes a note,
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from pinner.apt.shell import (
@@ -246,7 +246,12 @@ DNF5 = frozenset(["dnf5"])
 
 
 def cleanup_for(
-    run_text: str, *, escape: str = "\\", dnf5: Collection[str] = DNF5, yum3: bool = False
+    run_text: str,
+    *,
+    escape: str = "\\",
+    dnf5: Collection[str] = DNF5,
+    yum3: bool = False,
+    invocations: Sequence[Invocation] | None = None,
 ) -> str | None:
     """What a RUN that installs packages must append to leave neither the package cache nor the
     history, logs and ldconfig cache (which differ from build to build) in the image, else None.
@@ -256,7 +261,8 @@ def cleanup_for(
     """
     program = None
     cleaned = False
-    invocations = run_invocations(run_text, escape)
+    # The RUN's invocations as the engine read them (with the stage's ENV and ARG), if given.
+    invocations = run_invocations(run_text, escape) if invocations is None else invocations
     # The /bin/sh of Fedora and the RHEL family is bash, which expands braces.
     removed = removals(invocations, run_text, braces=True)
     last = 0  # every dnf command writes its log: only an rm after the last one removes it

@@ -173,12 +173,16 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
     )
 
 
-def zypper_commands(run_text: str, *, escape: str = "\\") -> tuple[ZypperCommand, ...]:
-    """Every zypper command a RUN's text runs, in order."""
+def zypper_commands(
+    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+) -> tuple[ZypperCommand, ...]:
+    """Every zypper command a RUN's text runs, in order (of invocations, when given)."""
     if "zypper" not in run_text:
         return ()
+    if invocations is None:
+        invocations = run_invocations(run_text, escape)
     found = []
-    for invocation in run_invocations(run_text, escape):
+    for invocation in invocations:
         if invocation.program == "zypper":
             command = parse_command(invocation)
             if command is not None:
@@ -203,13 +207,16 @@ def _cleans_all(command: ZypperCommand) -> bool:
     return command.verb == "clean" and not command.options.isdisjoint(("-a", "--all"))
 
 
-def cleanup(run_text: str, *, escape: str = "\\") -> str | None:
+def cleanup(
+    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+) -> str | None:
     """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
     and leaves them; None if nothing."""
-    found = zypper_commands(run_text, escape=escape)
+    if invocations is None:
+        invocations = run_invocations(run_text, escape)
+    found = zypper_commands(run_text, escape=escape, invocations=invocations)
     if not any(command.installs for command in found):
         return None
-    invocations = run_invocations(run_text, escape)
     mounts = mounted(run_text, escape)
     # Each zypper command logs and may fetch: only a clean or an rm after the last one counts.
     # openSUSE's /bin/sh is bash, which expands braces.
@@ -675,7 +682,7 @@ class Zypper:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup(run_text)
+        return cleanup(run_text, invocations=invocations)
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         return checked(package)

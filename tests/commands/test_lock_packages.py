@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from debian_image import DebianImageSpec, build_debian_image, default_cache_dir, push_oci_image
 from registryd import Registry, push_image
+from shell_syntax import run_errors
 from snapshot_mirror import SnapshotMirror as StandIn
 
 from pinner import lockfile
@@ -287,7 +288,7 @@ def test_snapshot_404_names_suite_and_time_and_nothing_is_written(
 def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(
-        'FROM debian:bookworm\nARG PKGS="hello"\n'
+        "FROM debian:bookworm\nARG PKGS\n"
         "RUN apt-get update && apt-get upgrade -y && apt-get install -y netbase $PKGS\n"
     )
     code, _, err = lock(tmp_path, "--snapshot", TS)
@@ -301,6 +302,28 @@ def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     [stage] = read_lock(tmp_path).stages
     assert [p.name for p in stage.packages] == ["netbase"]
     assert len(stage.notes) == 2
+
+
+def test_a_list_in_env_or_an_arg_default_is_recorded(lock: LockRun, tmp_path: Path) -> None:
+    # osdldbt-dbt2's Dockerfile: `ENV PACKAGES_DEPENDENCIES='...'`, then `apt-get install -y
+    # $PACKAGES_DEPENDENCIES` (its list shortened to packages the stand-in serves).
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM debian:bookworm\nENV PACKAGES_DEPENDENCIES='netbase'\nARG EXTRA=\"hello\"\n"
+        "RUN apt-get update && apt-get install -y $PACKAGES_DEPENDENCIES $EXTRA\n"
+    )
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith(f"{dockerfile}:4: ")]
+    assert notes == [
+        f"{dockerfile}:4: packages named by ARG EXTRA are recorded for its value here (hello);"
+        " a build with another --build-arg EXTRA installs others",
+    ]
+    [stage] = read_lock(tmp_path).stages
+    assert {p.name for p in stage.packages} >= {"netbase", "hello"}
+    text = dockerfile.read_text()
+    assert "apt-get install -y $PACKAGES_DEPENDENCIES $EXTRA" in text
+    assert run_errors(text) == []
 
 
 def test_apk_stage_on_an_image_pinner_cannot_read_is_one_line_and_writes_nothing(

@@ -120,6 +120,57 @@ def test_pin_versions_writes_pins_into_package_words_only(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+# The forms of real Dockerfiles: misskey's `ENV BUILD_DEPS a b c` (the older ENV form) in a
+# stage the installing stage is FROM; direwolf's ENV with several names, installed and removed;
+# an ARG's default (noted: a --build-arg changes it); unbound's list set in the RUN and removed
+# with `apk del` (not pinned in place); cgitize's lists set in the RUN and only installed.
+VARIABLES = """\
+FROM alpine:3.16 AS base
+ENV BUILD_DEPS gcc bash
+
+FROM base AS builder
+ENV DIREWOLF_BRANCH=master \\
+    RUNTIME_DEPS="git"
+ARG EXTRA_PKGS="curl"
+RUN apk add --no-cache $BUILD_DEPS $RUNTIME_DEPS && apk del $BUILD_DEPS
+RUN apk add --no-cache ${EXTRA_PKGS}
+RUN build_deps="gcc" && \\
+    apk add --no-cache $build_deps && \\
+    apk del $build_deps
+RUN runtime_deps='bash curl' && apk add $runtime_deps
+"""
+
+
+def test_lists_in_env_arg_and_the_run_are_recorded_and_pinned_only_in_the_run(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    (env / "Dockerfile").write_text(VARIABLES)
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    lock = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock")
+    (stage,) = [s for s in lock.stages if s.stage == "builder"]
+    versions = {p.name: p.version for p in stage.packages}
+    assert {"gcc", "bash", "git", "curl"} <= versions.keys()
+    assert "uses a variable" not in err
+    text = (env / "Dockerfile").read_text()
+    assert "RUN runtime_deps='bash=5.2.15-r0 curl=8.1.1-r1' && apk add $runtime_deps \\\n" in text
+    assert 'RUN build_deps="gcc" && \\\n' in text
+    assert "RUN apk add --no-cache $BUILD_DEPS $RUNTIME_DEPS && apk del $BUILD_DEPS\n" in text
+    assert run_errors(text) == []
+    for note in (
+        "RUN at line 8: $BUILD_DEPS (its value is set outside this RUN) names gcc, bash; their"
+        " versions are recorded in the lock, not written",
+        "RUN at line 8: $RUNTIME_DEPS (its value is set outside this RUN) names git;",
+        "RUN at line 9: $EXTRA_PKGS (its value is set outside this RUN) names curl;",
+        "RUN at line 10: $build_deps (which `apk del` also reads) names gcc;",
+        "packages named by ARG EXTRA_PKGS are recorded for its value here (curl); a build with"
+        " another --build-arg EXTRA_PKGS installs others",
+    ):
+        assert note in err
+    code, _, err = run(capsys, "check", str(env / "Dockerfile"))
+    assert code == 0, err
+
+
 MULTISTAGE = """\
 FROM alpine:3.16 AS base
 RUN apk add --no-cache curl

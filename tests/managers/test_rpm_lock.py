@@ -206,8 +206,8 @@ def test_a_list_in_a_variable_is_recorded_and_pinned_where_each_use_takes_pins(
     assert text.endswith(PINNED_VARIABLE_RUNS)
     assert run_errors(text) == []
     assert (
-        "RUN at line 7: toolpkg is named in $BUILD (which `dnf autoremove` also reads); its version is"
-        " recorded in the lock, not written"
+        "RUN at line 7: $BUILD (which `dnf autoremove` also reads) names toolpkg; their versions"
+        " are recorded in the lock, not written"
     ) in err
     assert "uses a variable" not in err
     code, _, err = run(capsys, "check", str(env / "Dockerfile"))

@@ -100,7 +100,10 @@ def _expanded(word: Word, run_text: str) -> list[str]:
     """The words bash makes of one by brace expansion (`/var/cache/{dnf,yum}`); a word with
     quotes, a backslash or a variable, which may keep its braces, stays as written."""
     written = run_text[word.start : word.end] if run_text else ""
-    if not written or word.expansions or any(char in written for char in "'\"\\$"):
+    # A variable's value is not brace-expanded either: bash expands braces before variables.
+    if not written or word.expansions or word.origin is not None:
+        return [word.text]
+    if any(char in written for char in "'\"\\$"):
         return [word.text]
     texts, done = [word.text], False
     while not done:

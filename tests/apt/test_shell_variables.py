@@ -8,6 +8,7 @@ import pytest
 from pinner import managers
 from pinner.apt import commands
 from pinner.apt.shell import run_invocations
+from pinner.managers import rpmcommands
 
 
 def installed(
@@ -248,3 +249,19 @@ def test_apt_records_the_words_and_writes_no_version_into_the_value() -> None:
     run = 'PKGS="curl git" && apt-get install -y $PKGS'
     assert [p.name for p in commands.install_packages(run)] == ["curl", "git"]
     assert commands.pin_versions(run, {"curl": "8.0-1", "git": "1:2.39-1"}) == run
+
+
+def test_a_value_is_removed_as_its_words_but_its_braces_are_not_expanded() -> None:
+    # bash expands braces before variables: `rm -rf $D` removes a file named with braces.
+    run = 'D="/var/log/{dnf*,hawkey.log}" && dnf install -y curl && dnf clean all'
+    assert rpmcommands.cleanup_for(f"{run} && rm -rf $D") == (
+        "rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log"
+        " /var/cache/ldconfig/aux-cache"
+    )
+    assert rpmcommands.cleanup_for(f"{run} && rm -rf /var/log/{{dnf*,hawkey.log}}") == (
+        "rm -rf /var/lib/dnf/history.* /var/cache/ldconfig/aux-cache"
+    )
+    removes_logs = 'L="/var/log/dnf*" && dnf install -y a && dnf clean all && rm -rf $L'
+    assert rpmcommands.cleanup_for(removes_logs) == (
+        "rm -rf /var/lib/dnf/history.* /var/log/hawkey.log /var/cache/ldconfig/aux-cache"
+    )

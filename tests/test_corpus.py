@@ -272,3 +272,67 @@ def test_corpus_rewrites_move_the_uses_as_a_new_parse_finds_them(name: str) -> N
         parsed = dockerfile.parse(before, "Dockerfile")
         result = reproducible.rewritten(parsed, _rewrite(_stages(parsed), ts, previous))
         assert result.uses == dockerfile.parse(result.text, "Dockerfile").uses
+
+
+# The corpus's package lists in variables (each file names its source): what the lock records,
+# and the assignment as the rewrite leaves it (pins only where every use takes them).
+VARIABLE_LISTS = [
+    (
+        "sclorg-s2i-base-fedora.Dockerfile",
+        ["autoconf", "automake", "bzip2", "gcc-c++", "zlib-devel"],
+        'RUN INSTALL_PKGS="autoconf-1.0-1 \\\n  automake-1.0-1 \\\n  bzip2-1.0-1 \\\n'
+        '  gcc-c++-1.0-1 \\\n  zlib-devel-1.0-1" && \\\n',
+    ),
+    ("cni-route-override-centos7.Dockerfile", ["git", "golang"], 'ENV INSTALL_PKGS "git golang"\n'),
+    (
+        "misskey-alpine.Dockerfile",
+        [
+            "autoconf",
+            "automake",
+            "file",
+            "g++",
+            "gcc",
+            "libc-dev",
+            "libtool",
+            "make",
+            "nasm",
+            "pkgconfig",
+            "python3",
+            "zlib-dev",
+            "git",
+        ],
+        "RUN apk add --no-cache $BUILD_DEPS && \\\n",
+    ),
+    (
+        "unbound-alpine.Dockerfile",
+        [
+            "curl",
+            "gcc",
+            "musl-dev",
+            "libevent-dev",
+            "expat-dev",
+            "make",
+            "openssl-dev",
+            "ca-certificates=1.0-r0",
+            "ldns=1.0-r0",
+            "libevent=1.0-r0",
+            "expat=1.0-r0",
+        ],
+        'RUN build_deps="curl gcc musl-dev libevent-dev expat-dev make openssl-dev" && \\\n',
+    ),
+    (
+        "osdldbt-dbt2-ubuntu.Dockerfile",
+        ["build-essential", "cmake", "postgresql", "libpq-dev", "postgresql-server-dev-9.3"],
+        "RUN apt-get update && apt-get install -y $PACKAGES_DEPENDENCIES \\\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "words", "written"), VARIABLE_LISTS)
+def test_package_lists_in_variables_are_recorded(name: str, words: list[str], written: str) -> None:
+    locked = lock((CORPUS / name).read_text(), Lock())
+    (stage,) = locked.lock.stages
+    assert [p.name for p in stage.packages] == [w.partition("=")[0] for w in words]
+    assert written in locked.text
+    for word in words[len(words) - sum("=" in w for w in words) :]:
+        assert f" {word}" in locked.text  # the words written beside the variable get their pins

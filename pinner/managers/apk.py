@@ -1190,11 +1190,18 @@ class Apk:
         orphaned: list[PackageArg] = []
         removed = mode.removed
         if removed.names:
-            # The words installed before a removal joined apk's world: it keeps their packages.
+            # The words installed before a removal joined apk's world: it keeps their packages,
+            # and the base packages those need ("not removed due to"), named in the removal or not.
             world = config.world
             if world is not None:
                 world = (*world, *sorted(removed.installed_before))
-            installed = after_removal(config.entries, removed.names, world, removed.cascaded)
+            held = [*config.entries]
+            earlier = [r for r in wanted if r.name in removed.installed_before]
+            for extra, group in _by_repositories(earlier).items():
+                universe = await self._universe(fetch, config, mirrors, extra)
+                held += closure(universe, config.installed, group, config.entries)[0]
+            left = after_removal(held, removed.names, world, removed.cascaded)
+            installed = _installed(e for e in config.entries if e.name in left)
             # A word naming a base package the removal left without a reason to stay: apk
             # installs the branch's build if the word came after every removal; one before a
             # removal (with no world file to say what it keeps) is not guessed.

@@ -301,6 +301,20 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     assert [(u.name, u.reason) for u in stage.unpinned] == [
         ("musl-utils", "not pinned: already in the base image: 1.2.3-r0; apk keeps it")
     ]
+    # lddtree, installed before the removal, needs scanelf: apk keeps the base image's build
+    # ("not removed due to"), so the branch's scanelf is not recorded (apk-tools 2.12.10 alike).
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk add --no-cache lddtree && apk del libc-utils"
+        " && apk add --no-cache bash\n"
+    )
+    (env / "Dockerfile.lock").unlink()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    names = {p.name for p in stage.packages}
+    assert {"lddtree", "bash"} <= names and "scanelf" not in names
+    assert stage.unpinned == ()
+    assert run_errors((env / "Dockerfile").read_text()) == []
     # apk del -r libssl1.1 takes apk-tools (which needs it), and with it zlib: curl needs zlib.
     (env / "Dockerfile").write_text(
         "FROM alpine:3.16w\nRUN apk del -r libssl1.1 && apk add --no-cache curl\n"

@@ -509,6 +509,7 @@ def parse(
     first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
     if len(walks) == 1:
         return first
+    first = first._replace(variables=_same_everywhere([walk.variables for _, walk in walks]))
     seen: dict[tuple[int, str], set[str | None]] = {}
     for _, walk in walks:
         found = {(u.line, u.used_by): u.expanded for u in walk.uses}
@@ -523,6 +524,24 @@ def parse(
             if (u.line, u.used_by) in differ
         )
     return first._replace(uses=tuple(uses))
+
+
+def _same_everywhere(
+    walks: Sequence[Mapping[int, tuple[tuple[Assignment, ...], int]]],
+) -> Mapping[int, tuple[tuple[Assignment, ...], int]]:
+    """The first walk's RUN variables, unknown where another platform gives another value
+    (`ARG TARGETARCH`, an ENV made of it): one package list is recorded for every platform."""
+    frozen: dict[int, tuple[Assignment, ...]] = {}
+    found = {}
+    for start, (assignments, count) in walks[0].items():
+        if id(assignments) not in frozen:
+            others = [walk[start][0] for walk in walks[1:]]
+            frozen[id(assignments)] = tuple(
+                a if all(other[i].value == a.value for other in others) else a._replace(value=None)
+                for i, a in enumerate(assignments)
+            )
+        found[start] = (frozen[id(assignments)], count)
+    return types.MappingProxyType(found)
 
 
 @functools.lru_cache(maxsize=64)

@@ -421,3 +421,16 @@ def test_each_run_starts_with_the_known_env_and_arg_values() -> None:
 def test_a_build_arg_is_the_value_and_env_wins_over_an_arg() -> None:
     text = 'FROM alpine\nARG PKGS="curl"\nARG X=1\nENV X=2\nRUN true\n'
     assert _run_variables(text, PKGS="git") == [(("PKGS", "git", "ARG"), ("X", "2", "ENV"))]
+
+
+def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> None:
+    text = "FROM debian\nARG TARGETARCH\nENV LIB=libfoo-$TARGETARCH X=1\nRUN true\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    (run,) = [i for i in parsed.stages[0].instructions if i.keyword == "RUN"]
+    assert dockerfile.run_variables(parsed, run) == (
+        ("TARGETARCH", "amd64", "ARG"),
+        ("LIB", "libfoo-amd64", "ARG"),
+        ("X", "1", "ENV"),
+    )
+    both = dockerfile.parse(text, "Dockerfile", platforms=("linux/amd64", "linux/arm64"))
+    assert dockerfile.run_variables(both, run) == (("X", "1", "ENV"),)

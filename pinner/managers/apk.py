@@ -1302,7 +1302,9 @@ class Apk:
         return config_changes(run_text, escape)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
-        return False  # `apk del` and the like are not known to read `name=version`
+        # apk del matches its words as names (apk-tools 2.12 del_main:
+        # apk_name_foreach_matching), so `curl=8.5.0-r0` is no package there.
+        return False
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not is_version(version):

@@ -479,10 +479,9 @@ class Removals(NamedTuple):
     # not given, or the word's packages not found): the removal may take them unseen.
     unfollowed: tuple[str, ...] = ()
     # The stage's own words such a removal took before its last install (and not installed
-    # again), and what removals had taken out of the image before the first of those: the
-    # words were installed on that image, not on the one the last install sees.
-    taken: tuple[managers.PackageArg, ...] = ()
-    taken_before: managers.Removed = managers.Removed()
+    # again), each with what removals had taken out of the image when it was installed: the
+    # word was installed on that image, not on the one the last install sees.
+    taken: tuple[tuple[managers.PackageArg, managers.Removed], ...] = ()
 
     @property
     def any(self) -> bool:
@@ -533,19 +532,20 @@ def stage_removals(
     before, kept = removed(), inherited
     stale = parent is not None and parent.packages is None
     unfollowed: dict[str, None] = {}
-    taken: dict[str, managers.PackageArg] = {}
-    taken_before = None
+    taken: dict[str, tuple[managers.PackageArg, managers.Removed]] = {}
+    # Each live word of the stage -> what removals had taken out of the image when it went in.
+    installed_on: dict[str, managers.Removed] = {}
     for i, (words, removal) in enumerate(events):
         if i == last:
             kept = tuple(r for r in inherited if live.get(r.name) == r)
             before = removed()
-        prior = removed() if removal is not None and removal.cascade and i < last else None
         for word in words:
             taken.pop(word.name, None)
             left.pop(word.name, None)
             held = live.get(word.name)
             if held is None or (held.group is not None and word.group is None):
                 live[word.name] = word
+                installed_on[word.name] = removed()
         if removal is not None:
             before_removals.update(live)
         if removal is not None and removal.orphans and removal.recursive:
@@ -570,9 +570,8 @@ def stage_removals(
                 for w in live.values()
                 if (w.name in names or w.group in names) and w not in inherited
             ]
-            if prior is not None and own:
-                taken_before = taken_before or prior
-                taken.update((w.name, w) for w in own)
+            if i < last:
+                taken.update((w.name, (w, installed_on[w.name])) for w in own)
         for name in names:
             by_name = [w for w in live.values() if w.name == name and w.group is None]
             by_group = [w for w in live.values() if w.group == name]
@@ -594,7 +593,6 @@ def stage_removals(
         stale,
         tuple(unfollowed),
         tuple(taken.values()),
-        taken_before or managers.Removed(),
     )
 
 

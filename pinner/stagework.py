@@ -454,21 +454,28 @@ class StageWork:
         removals: Removals,
     ) -> managers.Resolved:
         """The stage's words resolved; those an `apk del -r` or `pacman -Rc` took before the
-        last install on the image as it was before that removal, their records added where the
-        others' lack the name (a base package the removal took is not fetched for them)."""
+        last install on the image as it was when they were installed, their records added where
+        the others' lack the name (a base package the removal took is not fetched for them; one
+        an earlier removal took is)."""
         if not removals.taken:
             return await manager.resolve(source, words, mode)
-        taken = {w.name for w in removals.taken}
+        taken = {w.name for w, _ in removals.taken}
         later = await manager.resolve(source, [w for w in words if w.name not in taken], mode)
-        earlier = await manager.resolve(
-            source, removals.taken, mode._replace(removed=removals.taken_before)
-        )
-        named = {p.name for p in later.packages}
-        packages = [*later.packages, *(p for p in earlier.packages if p.name not in named)]
+        groups: dict[managers.Removed, list[managers.PackageArg]] = {}
+        for word, installed_on in removals.taken:
+            groups.setdefault(installed_on, []).append(word)
+        packages = list(later.packages)
+        unpinned, notes = list(later.unpinned), list(later.notes)
+        for installed_on, group in groups.items():
+            earlier = await manager.resolve(source, group, mode._replace(removed=installed_on))
+            named = {p.name for p in packages}
+            packages += [p for p in earlier.packages if p.name not in named]
+            unpinned += earlier.unpinned
+            notes += earlier.notes
         return later._replace(
             packages=tuple(sorted(packages, key=lambda p: p.name)),
-            unpinned=tuple(dict.fromkeys([*later.unpinned, *earlier.unpinned])),
-            notes=tuple(dict.fromkeys([*later.notes, *earlier.notes])),
+            unpinned=tuple(dict.fromkeys(unpinned)),
+            notes=tuple(dict.fromkeys(notes)),
         )
 
     @staticmethod

@@ -412,6 +412,37 @@ def test_words_a_del_r_takes_in_the_same_stage_are_resolved_on_the_image_before_
     assert_settled(capsys, hub, mirror, env, before)
 
 
+def test_words_taken_by_a_later_del_r_are_resolved_on_the_image_they_were_installed_on(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    # The first `apk del -r` takes the base image's scanelf (with lddtree); pax-utils, installed
+    # after it, fetches the branch's scanelf, which the second `apk del -r` takes with pax-utils:
+    # the build fetched both scanelf builds' worth, so the branch's scanelf is recorded
+    # (apk-tools 2.12.10: lddtree, then libcap2, pax-utils, scanelf 1.3.5-r1, then bash's).
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16\nRUN apk add --no-cache lddtree && apk del -r scanelf"
+        " && apk add --no-cache pax-utils && apk del -r libcap2 && apk add --no-cache bash\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    before = (env / "Dockerfile.lock").read_text()
+    (stage,) = lockfile.parse(before, "lock").stages
+    assert {p.name: p.version for p in stage.packages} == {
+        "bash": "5.2.15-r0",
+        "lddtree": "1.26-r3",
+        "libcap2": "2.66-r1",
+        "ncurses-libs": "6.3_p20221119-r1",
+        "ncurses-terminfo-base": "6.3_p20221119-r1",
+        "pax-utils": "1.3.5-r1",
+        "readline": "8.2.0-r0",
+        "scanelf": "1.3.5-r1",
+    }
+    assert run_errors((env / "Dockerfile").read_text()) == []
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
 def test_a_del_r_over_words_whose_dependencies_are_unknown_is_noted(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:

@@ -575,6 +575,9 @@ class _Variables:
         self.split = True  # whether unquoted expansions split as with the default IFS
         self.depth = 0  # compound commands and subshells open around the current command
         self.cases = 0  # open `case`s, whose patterns end in a `)` that closes nothing
+        # Set after a `&&` (`cd x && P=a && apk add $P`): known only while the list goes on with
+        # `&&`, since the command before may have failed and left the value as it was.
+        self.chained: set[str] = set()
 
     def environment(self) -> dict[str, _Value]:
         """The known values a shell started from here inherits."""
@@ -587,6 +590,10 @@ class _Variables:
 
     def expand(self, command: _Command) -> _Command:
         """command with the words after its program expanded where each variable is known."""
+        if any(op not in ("&&", "\n") for op in command.before) or "&&" not in command.before:
+            for name in self.chained:
+                self.values[name] = None
+            self.chained.clear()
         words = command.words
         i = _skip_assignments(words, _skip_reserved(words))
         expanded = list(words[: i + 1])
@@ -692,10 +699,11 @@ class _Variables:
             and set(command.before) <= _SEQUENCE
             and not {"|", "&", "|&"} & set(after)
         )
+        chained = definite and "&&" in command.before
         j = _skip_assignments(words, i)
         if j == len(words):
             for word in words[i:]:
-                self.assign(word, definite)
+                self.assign(word, definite, chained)
             return
         program = texts[j]
         if "IFS" in (text.partition("=")[0] for text in texts[i:j]):
@@ -712,17 +720,19 @@ class _Variables:
             for word in words[j + 1 :]:
                 name = word.text.partition("=")[0].removesuffix("+")
                 if _ASSIGNMENT.match(word.text):
-                    self.assign(word, definite and plain)
+                    self.assign(word, definite and plain, chained)
                 elif _NAME.fullmatch(name) and not plain:
                     self.values[name] = None
                 if program == "export" and _NAME.fullmatch(name):
                     self.exported.add(name)
 
-    def assign(self, word: Word, definite: bool) -> None:
-        """Take in `NAME=value` or `NAME+=value`."""
+    def assign(self, word: Word, definite: bool, chained: bool) -> None:
+        """Take in `NAME=value` or `NAME+=value` (chained: after a `&&`)."""
         name, _, _ = word.text.partition("=")
         append = name.endswith("+")
         name = name.removesuffix("+")
+        if chained:
+            self.chained.add(name)
         if name == "IFS":
             self.split = False
         value = self.value(word, len(name) + 1 + append) if definite else None

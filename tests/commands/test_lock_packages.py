@@ -304,7 +304,9 @@ def test_variables_and_upgrade_are_noted(lock: LockRun, tmp_path: Path) -> None:
     assert len(stage.notes) == 2
 
 
-def test_a_list_in_env_or_an_arg_default_is_recorded(lock: LockRun, tmp_path: Path) -> None:
+def test_a_list_in_env_or_an_arg_default_is_recorded(
+    lock: LockRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # osdldbt-dbt2's Dockerfile: `ENV PACKAGES_DEPENDENCIES='...'`, then `apt-get install -y
     # $PACKAGES_DEPENDENCIES` (its list shortened to packages the stand-in serves).
     dockerfile = tmp_path / "Dockerfile"
@@ -324,6 +326,15 @@ def test_a_list_in_env_or_an_arg_default_is_recorded(lock: LockRun, tmp_path: Pa
     text = dockerfile.read_text()
     assert "apt-get install -y $PACKAGES_DEPENDENCIES $EXTRA" in text
     assert run_errors(text) == []
+    capsys.readouterr()
+    assert main(["check", str(dockerfile)]) == 0
+    # A word added to the ENV's list, or another ARG value, is a word the lock does not record.
+    dockerfile.write_text(text.replace("='netbase'", "='netbase curl'"))
+    assert main(["check", str(dockerfile)]) == 1
+    assert "packages differ from the lock (new: curl; gone: none)" in capsys.readouterr().out
+    dockerfile.write_text(text)
+    assert main(["check", "--build-arg", "EXTRA=wget", str(dockerfile)]) == 1
+    assert "(new: wget; gone: hello)" in capsys.readouterr().out
 
 
 def test_apk_stage_on_an_image_pinner_cannot_read_is_one_line_and_writes_nothing(

@@ -511,10 +511,14 @@ def stage_removals(
     orphans, left = start.orphans, {r.name: r for r in start.left}
 
     before_removals = set(start.installed_before)
+    first = set(start.installed_first)
+    # Whether a removal came before: the words installed after it are not on the base image.
+    after_first = bool(start.names or start.installed_before)
 
     def removed() -> managers.Removed:
         sets = (frozenset(gone), frozenset(cascaded), frozenset(recursive))
-        return managers.Removed(*sets, orphans, tuple(left.values()), frozenset(before_removals))
+        words = frozenset(before_removals)
+        return managers.Removed(*sets, orphans, tuple(left.values()), words, frozenset(first))
 
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
@@ -548,6 +552,9 @@ def stage_removals(
                 installed_on[word.name] = removed()
         if removal is not None:
             before_removals.update(live)
+            if not after_first:
+                first.update(live)
+            after_first = True
         if removal is not None and removal.orphans and removal.recursive:
             # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now,
             # and the base image's packages installed as dependencies that nothing needs.

@@ -1191,12 +1191,13 @@ class Apk:
         removed = mode.removed
         if removed.names:
             # The words installed before a removal joined apk's world: it keeps their packages,
-            # and the base packages those need ("not removed due to"), named in the removal or not.
+            # and the base packages those installed before the first removal need ("not removed
+            # due to"), named in the removal or not.
             world = config.world
             if world is not None:
                 world = (*world, *sorted(removed.installed_before))
             held = [*config.entries]
-            earlier = [r for r in wanted if r.name in removed.installed_before]
+            earlier = [r for r in wanted if r.name in removed.installed_first]
             for extra, group in _by_repositories(earlier).items():
                 universe = await self._universe(fetch, config, mirrors, extra)
                 held += closure(universe, config.installed, group, config.entries)[0]

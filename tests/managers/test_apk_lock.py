@@ -315,6 +315,17 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     assert {"lddtree", "bash"} <= names and "scanelf" not in names
     assert stage.unpinned == ()
     assert run_errors((env / "Dockerfile").read_text()) == []
+    # Installed after a removal took scanelf, lddtree fetched the branch's: a later removal
+    # leaves that build, which is recorded (apk-tools 2.12.10 alike).
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk del libc-utils && apk add --no-cache lddtree"
+        " && apk del ssl_client && apk add --no-cache bash\n"
+    )
+    (env / "Dockerfile.lock").unlink()
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {"lddtree", "scanelf", "bash"} <= {p.name for p in stage.packages}
     # apk del -r libssl1.1 takes apk-tools (which needs it), and with it zlib: curl needs zlib.
     (env / "Dockerfile").write_text(
         "FROM alpine:3.16w\nRUN apk del -r libssl1.1 && apk add --no-cache curl\n"
@@ -441,6 +452,29 @@ def test_words_taken_by_a_later_del_r_are_resolved_on_the_image_they_were_instal
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
     assert code == 0, err
     assert (env / "Dockerfile.lock").read_text() == before
+
+
+def test_a_word_of_the_stage_it_is_from_holds_what_it_needs_through_a_removal(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path, registry: Registry
+) -> None:
+    # The parent's lddtree is in apk's world: `apk del libc-utils` keeps the base image's
+    # scanelf it needs, so the child records bash's packages alone.
+    world = "alpine-baselayout\nalpine-keys\napk-tools\nbusybox\nlibc-utils\n"
+    push(files_image(rootfs_files(REAL, world=world), "arm64"), registry, "library/alpine", "3.16w")
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w AS tools\nRUN apk add --no-cache lddtree\n"
+        "FROM tools\nRUN apk del libc-utils && apk add --no-cache bash\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    tools, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {p.name for p in tools.packages} == {"lddtree"}
+    assert {p.name for p in child.packages} == {
+        "bash",
+        "ncurses-libs",
+        "ncurses-terminfo-base",
+        "readline",
+    }
 
 
 def test_a_del_r_over_words_whose_dependencies_are_unknown_is_noted(

@@ -48,6 +48,7 @@ def _resolve(commands: list[str]) -> Resolved:
     gone: set[str] = set()
     cascaded: set[str] = set()
     before: set[str] = set()
+    first: set[str] = set()
     words: list[PackageArg] = []
     upgrades = False
     for command in commands:
@@ -57,6 +58,8 @@ def _resolve(commands: list[str]) -> Resolved:
             assert command is not commands[-1]
             # The words before it joined apk's world (outcome.stage_removals says so too).
             before.update(w.name for w in words)
+            if not gone:
+                first.update(w.name for w in words)
             gone.update(removal.names)
             if removal.cascade:
                 cascaded.update(removal.names)
@@ -66,7 +69,7 @@ def _resolve(commands: list[str]) -> Resolved:
         words += install.packages
         upgrades = upgrades or install.upgrades
     sets = (frozenset(gone), frozenset(cascaded), frozenset(gone))
-    removed = Removed(*sets, installed_before=frozenset(before))
+    removed = Removed(*sets, installed_before=frozenset(before), installed_first=frozenset(first))
     mode = Mode("", upgrade=upgrades, removed=removed)
     source = Source(_fetch, CONFIG, {})
     return asyncio.run(MANAGER.resolve(source, words, mode))

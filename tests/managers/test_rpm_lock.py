@@ -212,6 +212,12 @@ def test_a_list_in_a_variable_is_recorded_and_pinned_where_each_use_takes_pins(
     assert "uses a variable" not in err
     code, _, err = run(capsys, "check", str(env / "Dockerfile"))
     assert code == 0, err
+    # A second lock reads the pinned value (name-version-release words) and changes nothing.
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    assert (env / "Dockerfile").read_text() == text
+    assert (env / "Dockerfile.lock").read_text() == before
 
 
 @needs_rpm_tools

@@ -1,3 +1,3 @@
-from pinner.main import main
+from pinner.main import entry
 
-raise SystemExit(main())
+entry()

@@ -865,3 +865,61 @@ def test_first_lock_asks_for_each_files_images_while_the_next_one_parses(
     # One HEAD drew the 401 that named the token service; one per tag went with the token.
     assert sorted(heads) == sorted([f"/v2/cli/early/manifests/{tag}" for tag in "1123"]), heads
     assert [r.scopes for r in token_registry.token_requests] == [("repository:cli/early:pull",)]
+
+
+# `python -m pinner` in a new interpreter, with an object whose finalizer says when the
+# interpreter's teardown frees it, and an atexit handler.
+_EXITING = """
+import atexit, os, runpy, sys
+
+class Watched:
+    def __del__(self) -> None:
+        os.write(1, b"freed at teardown\\n")
+
+watched = Watched()
+atexit.register(lambda: print("atexit ran", flush=True))
+sys.argv[0] = "pinner"
+runpy.run_module("pinner", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("argv", [["check", "--json"], ["--version"]])
+def test_the_command_exits_without_the_interpreters_teardown(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """Its output is flushed and atexit handlers run; argparse's exits stay ordinary."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
+    argv = [*argv, str(dockerfile)] if argv[0] == "check" else argv
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXITING, *argv], env=env, capture_output=True, text=True
+    )
+
+    if argv[0] == "check":
+        assert proc.returncode == 1  # no lock: one finding
+        *report, ran = proc.stdout.splitlines()
+        assert json.loads("\n".join(report))["ok"] is False
+        assert ran == "atexit ran"
+    else:
+        assert proc.returncode == 0
+        assert proc.stdout == f"pinner {pinner.__version__}\natexit ran\nfreed at teardown\n"
+
+
+def test_a_profiled_run_gets_the_ordinary_exit(tmp_path: Path) -> None:
+    """cProfile writes its profile once the program returns: pinner returns to it."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
+    profile = tmp_path / "run.prof"
+    command = ["-m", "cProfile", "-o", str(profile), "-m", "pinner", "check", "--json"]
+    proc = subprocess.run(
+        [sys.executable, *command, str(dockerfile)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert proc.returncode == 0  # cProfile's own: it drops the program's SystemExit
+    assert json.loads(proc.stdout)["ok"] is False
+    assert profile.stat().st_size > 0

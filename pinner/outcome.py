@@ -511,14 +511,15 @@ def stage_removals(
     orphans, left = start.orphans, {r.name: r for r in start.left}
 
     before_removals = set(start.installed_before)
-    first = set(start.installed_first)
-    # Whether a removal came before: the words installed after it are not on the base image.
-    after_first = bool(start.names or start.installed_before)
+    went_in = dict(start.installed_on)
+    # Each word of the stage -> the names removals had taken out of the image when it went in;
+    # the parents' words after their last removal went in without what those took.
+    gone_then = {r.name: frozenset(start.names) for r in inherited}
 
     def removed() -> managers.Removed:
         sets = (frozenset(gone), frozenset(cascaded), frozenset(recursive))
         words = frozenset(before_removals)
-        return managers.Removed(*sets, orphans, tuple(left.values()), words, frozenset(first))
+        return managers.Removed(*sets, orphans, tuple(left.values()), words, tuple(went_in.items()))
 
     events: list[tuple[tuple[managers.PackageArg, ...], managers.Removal | None]] = []
     for run in plan.manager_runs:
@@ -550,11 +551,10 @@ def stage_removals(
             if held is None or (held.group is not None and word.group is None):
                 live[word.name] = word
                 installed_on[word.name] = removed()
+                gone_then[word.name] = frozenset(gone)
         if removal is not None:
             before_removals.update(live)
-            if not after_first:
-                first.update(live)
-            after_first = True
+            went_in.update((n, gone_then[n]) for n in live if n not in went_in)
         if removal is not None and removal.orphans and removal.recursive:
             # `pacman -Rns $(pacman -Qtdq)`: what the words removed without -s needed goes now,
             # and the base image's packages installed as dependencies that nothing needs.

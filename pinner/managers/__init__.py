@@ -68,10 +68,10 @@ class Removed(NamedTuple):
     # Names of the words installed before one of the removals: apk's world holds them, so the
     # removal keeps their packages; a word installed after every removal is installed anew.
     installed_before: frozenset[str] = frozenset()
-    # Names of the words installed before the first removal: on the base image, so what they
-    # need of it stays installed through the removals (a later word's needs a removal took were
-    # fetched anew).
-    installed_first: frozenset[str] = frozenset()
+    # Those words, each with the names removals had taken out of the image when it went in: what
+    # it needs of the base image's packages left then stays installed through later removals
+    # (its needs that a removal had taken were fetched anew).
+    installed_on: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 class Mode(NamedTuple):

@@ -1078,6 +1078,18 @@ def _by_repositories(requests: Iterable[PackageArg]) -> dict[tuple[str, ...], li
     return groups
 
 
+def _by_removed(
+    requests: Iterable[PackageArg], installed_on: Iterable[tuple[str, frozenset[str]]]
+) -> dict[frozenset[str], list[PackageArg]]:
+    """The words installed before a removal by the names removals had taken when they went in."""
+    gone = dict(installed_on)
+    groups: dict[frozenset[str], list[PackageArg]] = {}
+    for request in requests:
+        if request.name in gone:
+            groups.setdefault(gone[request.name], []).append(request)
+    return groups
+
+
 def _filename(entry: Entry, arch: str, tail: str) -> str:
     apk = f"{entry.name}-{entry.version}.apk"
     return f"{tail}/{arch}/{apk}" if tail else apk
@@ -1191,18 +1203,28 @@ class Apk:
         removed = mode.removed
         if removed.names:
             # The words installed before a removal joined apk's world: it keeps their packages,
-            # and the base packages those installed before the first removal need ("not removed
-            # due to"), named in the removal or not.
+            # and the base packages those need ("not removed due to"), named in the removal or
+            # not, that were there when the word went in.
             world = config.world
             if world is not None:
                 world = (*world, *sorted(removed.installed_before))
             held = [*config.entries]
-            earlier = [r for r in wanted if r.name in removed.installed_first]
-            for extra, group in _by_repositories(earlier).items():
-                universe = await self._universe(fetch, config, mirrors, extra)
-                held += closure(universe, config.installed, group, config.entries)[0]
+            # A base package gone when a word went in stays gone: the word fetched the branch's.
+            went: set[str] = set()
+            for names, earlier in _by_removed(wanted, removed.installed_on).items():
+                then = config.installed
+                if names:
+                    cascaded = removed.cascaded & names
+                    then = after_removal(config.entries, names, world, cascaded)
+                    went.update(e.name for e in config.entries if e.name not in then)
+                base = [e for e in config.entries if e.name in then]
+                for extra, group in _by_repositories(earlier).items():
+                    universe = await self._universe(fetch, config, mirrors, extra)
+                    held += closure(universe, then, group, base)[0]
             left = after_removal(held, removed.names, world, removed.cascaded)
-            installed = _installed(e for e in config.entries if e.name in left)
+            installed = _installed(
+                e for e in config.entries if e.name in left and e.name not in went
+            )
             # A word naming a base package the removal left without a reason to stay: apk
             # installs the branch's build if the word came after every removal; one before a
             # removal (with no world file to say what it keeps) is not guessed.

@@ -326,6 +326,17 @@ def test_what_a_removal_leaves_unneeded_in_the_base_image_goes_too(
     assert code == 0, err
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert {"lddtree", "scanelf", "bash"} <= {p.name for p in stage.packages}
+    # Installed between two removals, lddtree holds the base scanelf the first one left.
+    (env / "Dockerfile").write_text(
+        "FROM alpine:3.16w\nRUN apk del ssl_client && apk add --no-cache lddtree"
+        " && apk del libc-utils && apk add --no-cache bash\n"
+    )
+    (env / "Dockerfile.lock").unlink()
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    names = {p.name for p in stage.packages}
+    assert {"lddtree", "bash"} <= names and "scanelf" not in names
     # apk del -r libssl1.1 takes apk-tools (which needs it), and with it zlib: curl needs zlib.
     (env / "Dockerfile").write_text(
         "FROM alpine:3.16w\nRUN apk del -r libssl1.1 && apk add --no-cache curl\n"

@@ -48,7 +48,9 @@ def _resolve(commands: list[str]) -> Resolved:
     gone: set[str] = set()
     cascaded: set[str] = set()
     before: set[str] = set()
-    first: set[str] = set()
+    # Each word installed before a removal -> the names removed when it went in.
+    held: dict[str, frozenset[str]] = {}
+    then: dict[str, frozenset[str]] = {}
     words: list[PackageArg] = []
     upgrades = False
     for command in commands:
@@ -58,8 +60,7 @@ def _resolve(commands: list[str]) -> Resolved:
             assert command is not commands[-1]
             # The words before it joined apk's world (outcome.stage_removals says so too).
             before.update(w.name for w in words)
-            if not gone:
-                first.update(w.name for w in words)
+            held.update((w.name, then[w.name]) for w in words if w.name not in held)
             gone.update(removal.names)
             if removal.cascade:
                 cascaded.update(removal.names)
@@ -67,9 +68,10 @@ def _resolve(commands: list[str]) -> Resolved:
         install = apk.read_install(invocation)
         assert install is not None and not install.notes, command
         words += install.packages
+        then.update((w.name, frozenset(gone)) for w in install.packages if w.name not in then)
         upgrades = upgrades or install.upgrades
     sets = (frozenset(gone), frozenset(cascaded), frozenset(gone))
-    removed = Removed(*sets, installed_before=frozenset(before), installed_first=frozenset(first))
+    removed = Removed(*sets, installed_before=frozenset(before), installed_on=tuple(held.items()))
     mode = Mode("", upgrade=upgrades, removed=removed)
     source = Source(_fetch, CONFIG, {})
     return asyncio.run(MANAGER.resolve(source, words, mode))

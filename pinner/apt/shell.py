@@ -874,11 +874,8 @@ def _json_string(chars: Sequence[_Char], i: int) -> tuple[int, Word]:
 def run_invocations(
     run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
 ) -> tuple[Invocation, ...]:
-    """The programs a RUN's shell runs, in order, once wrappers and prefixes are peeled off.
-
-    env: the variables the RUN starts with and their values (the stage's ENV and ARG), which
-    its words are expanded with as the script's own literal assignments are.
-    """
+    """The programs a RUN's shell runs, in order, once wrappers and prefixes are peeled off;
+    env: the values it starts with (ENV, ARG), expanded as its own literal assignments are."""
     return tuple(_run_invocations(run_text, escape, env))
 
 

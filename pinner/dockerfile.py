@@ -123,7 +123,8 @@ class Dockerfile(NamedTuple):
     build_args: tuple[tuple[str, str], ...] = ()
     # The ENV and ARG instructions before each RUN (by the offset it starts at), as its stage's
     # assignments and how many of them come before it: run_variables() reads them.
-    variables: Mapping[int, tuple[tuple[Assignment, ...], int]] = types.MappingProxyType({})
+    # A dict, not a mapping proxy: update parses in a child process, which pickles the result.
+    variables: Mapping[int, tuple[tuple[Assignment, ...], int]] = {}
 
 
 class Assignment(NamedTuple):
@@ -541,7 +542,7 @@ def _same_everywhere(
                 for i, a in enumerate(assignments)
             )
         found[start] = (frozen[id(assignments)], count)
-    return types.MappingProxyType(found)
+    return found
 
 
 @functools.lru_cache(maxsize=64)
@@ -616,7 +617,7 @@ class _Walker:
             tuple(self.uses),
             tuple(global_args),
             self.escape,
-            variables=types.MappingProxyType(self.frozen_variables()),
+            variables=self.frozen_variables(),
         )
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:

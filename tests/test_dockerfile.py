@@ -434,3 +434,13 @@ def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> Non
     )
     both = dockerfile.parse(text, "Dockerfile", platforms=("linux/amd64", "linux/arm64"))
     assert dockerfile.run_variables(both, run) == (("X", "1", "ENV"),)
+
+
+def test_a_parsed_dockerfile_with_run_variables_pickles() -> None:
+    # update parses in a forked child, which sends the parsed files back pickled.
+    import pickle
+
+    text = "FROM alpine\nENV A=b\nRUN apk add $A\n"
+    for platforms in (("linux/amd64",), ("linux/amd64", "linux/arm64")):
+        parsed = dockerfile.parse(text, "Dockerfile", platforms=platforms)
+        assert pickle.loads(pickle.dumps(parsed)) == parsed

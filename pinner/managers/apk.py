@@ -935,12 +935,14 @@ def closure(
     installed: Mapping[str, str],
     requests: Sequence[PackageArg],
     base: Sequence[Entry] = (),
+    needed: Mapping[str, str] | None = None,
 ) -> tuple[list[Entry], list[tuple[str, str]], list[str]]:
     """The packages apk installs for the requests, minus what is installed; misses; notes.
 
     base holds the installed packages: one the result conflicts with is replaced by the
     branch's newer build where that build does not conflict, as apk's solver upgrades it, and
-    those a newer build of another leaves wanting are seen to (revisit).
+    those a newer build of another leaves wanting are seen to (revisit). needed: names an
+    installed package needs (name -> that package) that the installed ones no longer meet.
     """
     chosen: dict[str, Entry] = {}
     # What is installed, less the names an installed package's replaced build no longer provides.
@@ -958,6 +960,7 @@ def closure(
         if request.constraint:
             name, op, version, _ = _dependency(request.name + request.constraint)
         queue.append((request.name, op, version, None, request.upgrade))
+    queue += [(name, None, None, by, False) for name, by in (needed or {}).items()]
 
     def have(name: str, op: str | None, version: str | None) -> bool:
         if name in chosen:
@@ -1076,6 +1079,36 @@ def _by_repositories(requests: Iterable[PackageArg]) -> dict[tuple[str, ...], li
     for request in requests:
         groups.setdefault(request.repositories, []).append(request)
     return groups
+
+
+def _relinked(
+    universe: Universe, staying: Sequence[Entry], removed: Iterable[str]
+) -> dict[str, str]:
+    """Names a package `apk del` named but others keep provides, that others need, and that a
+    better provider serves (name -> a package needing it).
+
+    Out of the world, the package stays only for what needs it: where nothing needs it by its
+    own name, apk takes the best provider of each name it provided (`apk del busybox`:
+    busybox-binsh's /bin/sh, which alpine-baselayout needs, with busybox's newer build).
+    """
+    found: dict[str, str] = {}
+    for entry in staying:
+        if entry.name not in removed:
+            continue
+        needed_by = {
+            _dependency(d)[0]: other.name
+            for other in staying
+            if other.name != entry.name
+            for d in other.depends
+            if not d.startswith("!")
+        }
+        if entry.name in needed_by:
+            continue
+        for name in _provided(entry):
+            best = universe.best(name, None, None)
+            if name in needed_by and isinstance(best, Entry) and best.name != entry.name:
+                found[name] = needed_by[name]
+    return found
 
 
 def _by_removed(
@@ -1200,6 +1233,8 @@ class Apk:
         notes: list[str] = []
         installed = config.installed
         orphaned: list[PackageArg] = []
+        # Names a removed package provided that others need, now from another provider.
+        relinked: dict[str, str] = {}
         removed = mode.removed
         if removed.names:
             # The words installed before a removal joined apk's world: it keeps their packages,
@@ -1231,6 +1266,10 @@ class Apk:
             gone = {e.name for e in config.entries if e.name not in installed} - removed.names
             orphaned = [r for r in wanted if r.name in gone and r.name in removed.installed_before]
             wanted = [r for r in wanted if r not in orphaned]
+            universe = await self._universe(fetch, config, mirrors)
+            staying = [e for e in held if e.name in left]
+            relinked = _relinked(universe, staying, removed.names)
+            installed = {k: v for k, v in installed.items() if k not in relinked}
         if mode.upgrade:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.
@@ -1243,7 +1282,7 @@ class Apk:
         for extra, group in _by_repositories(wanted).items():
             universe = await self._universe(fetch, config, mirrors, extra)
             base = [e for e in config.entries if e.name in installed]
-            found, lacking, said = closure(universe, installed, group, base)
+            found, lacking, said = closure(universe, installed, group, base, relinked)
             entries += [e for e in found if e.name not in {x.name for x in entries}]
             missing += lacking
             notes += said

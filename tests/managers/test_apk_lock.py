@@ -488,6 +488,26 @@ def test_a_word_of_the_stage_it_is_from_holds_what_it_needs_through_a_removal(
     }
 
 
+def test_a_removal_that_moves_a_needed_name_to_another_provider_is_recorded(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    # Out of the world, busybox stays only for the /bin/sh alpine-baselayout needs, whose best
+    # provider is busybox-binsh (with busybox's newer build); curl's libssl3 brings the newer
+    # ssl_client (apk-tools 2.12.10: the same packages).
+    (env / "Dockerfile").write_text("FROM alpine:3.16\nRUN apk del busybox && apk add curl\n")
+    code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    versions = {p.name: p.version for p in stage.packages}
+    assert {n: versions.get(n) for n in ("busybox", "busybox-binsh", "ssl_client", "curl")} == {
+        "busybox": "1.35.0-r29",
+        "busybox-binsh": "1.35.0-r29",
+        "ssl_client": "1.35.0-r29",
+        "curl": "8.1.1-r1",
+    }
+    assert run_errors((env / "Dockerfile").read_text()) == []
+
+
 def test_a_del_r_over_words_whose_dependencies_are_unknown_is_noted(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:

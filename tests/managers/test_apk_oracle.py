@@ -22,12 +22,7 @@ from pinner.managers import Mode, PackageArg, Removed, Resolved, Source, apk
 ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
 CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
 # Where pinner records other packages than apk installs, and why (each must still differ).
-DIFFERENT: dict[str, str] = {
-    "del-needed-then-add": "apk del busybox installs as well as removes: busybox leaves the"
-    " world, so apk takes the best provider of the /bin/sh alpine-baselayout needs"
-    " (busybox-binsh, with busybox 1.35.0-r29 and ssl_client's new build); pinner records"
-    " nothing for a removal, and the needed busybox stays as it was",
-}
+DIFFERENT: dict[str, str] = {}
 
 
 def _config() -> apk.ApkConfig:

@@ -79,13 +79,10 @@ async def _fetch(url: str, subject: str, limit: int) -> bytes:
 
 def _installed(steps: list[dict[str, Any]]) -> dict[str, str]:
     """The packages apk fetches for a RUN's commands: new ones and the new builds of those it
-    replaces. What an `apk del` installs is not committed by the recorder: the last command's
-    answer holds it again."""
+    replaces, an `apk del`'s too (`apk del busybox` installs busybox-binsh)."""
     found: dict[str, str] = {}
     for step in steps:
         answer = step["apk"]
-        if step["command"].startswith("apk del"):
-            continue
         found.update(answer.get("installing", {}))
         for action in ("upgrading", "downgrading", "replacing"):
             found.update({n: v.rpartition(" -> ")[2] for n, v in answer.get(action, {}).items()})

@@ -68,6 +68,9 @@ class LockedStage(NamedTuple):
     unpinned: tuple[UnpinnedPackage, ...] = ()
     step: str | None = None
     sources: tuple[str, ...] = ()
+    # A manager stage's install words by name, sorted (its packages hold what they pulled in,
+    # not which were asked for); None where the lock holds none (apt's, or made without them).
+    words: tuple[str, ...] | None = None
 
 
 class Lock(NamedTuple):
@@ -183,6 +186,8 @@ def render(lock: Lock, dockerfile_name: str) -> str:
         )
         if stage.sources:
             out += _array("sources", stage.sources)
+        if stage.words is not None:
+            out += _array("words", stage.words)
         if stage.notes:
             out += _array("notes", stage.notes)
         for package in stage.packages:
@@ -468,7 +473,19 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         unpinned=unpinned,
         step=_opt_str(entry.get("step")),
         sources=tuple(_str(s) for s in entry.get("sources", [])),
+        words=_words(entry.get("words")),
     )
+
+
+def _words(value: object) -> tuple[str, ...] | None:
+    """A stage's install words: printable strings, since check names them."""
+    if value is None:
+        return None
+    words = tuple(_str(word) for word in _list(value))
+    bad = next((w for w in words if not w or not w.isprintable()), None)
+    if bad is not None:
+        raise ValueError(f"word {_shown(bad)} is not a package word")
+    return words
 
 
 def _package(entry: Mapping[str, Any], manager: str | None = None) -> LockedPackage:

@@ -285,6 +285,19 @@ def manager_installs(
             yield run, install, lines
 
 
+def word_names(
+    parsed: dockerfile.Dockerfile, runs: Sequence[dockerfile.Instruction], manager: managers.Manager
+) -> tuple[str, ...]:
+    """The names of the install words of a manager's RUNs, sorted: what the lock records and
+    check compares."""
+    names = {
+        p.name
+        for _, install, _ in manager_installs(parsed, runs, manager)
+        for p in install.packages
+    }
+    return tuple(sorted(names))
+
+
 class StageWords(NamedTuple):
     """What a manager stage's RUNs install: words (each name once), notes by line, word lines."""
 

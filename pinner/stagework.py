@@ -40,6 +40,7 @@ from pinner.outcome import (
     third_party_packages,
     timestamp_now,
     unpinned_notes,
+    word_names,
 )
 from pinner.reference import ImageRef
 from pinner.remote.session import Session
@@ -318,7 +319,11 @@ class StageWork:
             stage_notes.append(note)
         if not requests and not upgrade and not manager.snapshots:
             stage = LockedStage(
-                label, package_manager=manager.name, notes=tuple(stage_notes), unpinned=detached
+                label,
+                package_manager=manager.name,
+                notes=tuple(stage_notes),
+                unpinned=detached,
+                words=word_names(self.target.parsed, plan.manager_runs, manager),
             )
             return stage, notes, self._passed_on(manager, parent, removals)
         # The parent stages' words still installed when this stage's installs run.
@@ -335,6 +340,7 @@ class StageWork:
             and self._manager_reusable(old, base, manager, requests, snapshot)
         ):
             installed = self._installed(manager, words, parent, old, upgrade, False)
+            old = old._replace(words=word_names(self.target.parsed, plan.manager_runs, manager))
             return old, notes, self._passed_on(manager, installed, removals)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
@@ -414,6 +420,7 @@ class StageWork:
             notes=tuple(dict.fromkeys(stage_notes)),
             unpinned=tuple(dict.fromkeys(unpinned)),
             step="exact" if label in self.steps else None,
+            words=word_names(self.target.parsed, plan.manager_runs, manager),
         )
         installed = self._installed(manager, words, parent, stage, upgrade, True)
         return stage, list(dict.fromkeys(notes)), self._passed_on(manager, installed, removals)

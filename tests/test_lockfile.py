@@ -234,6 +234,8 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
                 table.add(key, value)
         if stage.sources:
             table.add("sources", array(stage.sources))
+        if stage.words is not None:
+            table.add("words", array(stage.words))
         if stage.notes:
             table.add("notes", array(stage.notes))
         packages = AoT([])
@@ -328,6 +330,7 @@ STAGES = st.builds(
     unpinned=st.lists(UNPINNED, max_size=3).map(tuple),
     step=st.none() | TEXT,
     sources=st.lists(TEXT, max_size=3).map(tuple),
+    words=st.none() | st.lists(PACKAGE_NAMES | st.just("cmd:bash"), max_size=3).map(tuple),
 )
 LOCKS = st.builds(
     Lock,

@@ -13,7 +13,7 @@ from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
-from pinner.outcome import apt_installs, manager_installs
+from pinner.outcome import apt_installs, manager_installs, word_names
 from pinner.output import Reporter, print_json
 from pinner.workspace import Selection, Target, parse_read
 
@@ -216,6 +216,25 @@ def check_target(target: Target) -> list[Finding]:
     return findings
 
 
+def _manager_words(
+    target: Target, plan: reproducible.StagePlan, entry: LockedStage
+) -> list[Finding]:
+    """A manager stage whose install words are not those its lock was made from."""
+    manager = managers.get(plan.manager)
+    if manager is None or entry.words is None:  # a lock made before words were recorded
+        return []
+    names = set(word_names(target.parsed, plan.manager_runs, manager))
+    if names == set(entry.words):
+        return []
+    added = ", ".join(sorted(names - set(entry.words))) or "none"
+    removed = ", ".join(sorted(set(entry.words) - names)) or "none"
+    message = (
+        f"stage {plan.stage.label}: packages differ from the lock (new: {added}; gone: {removed});"
+        f" run pinner lock {target.path}"
+    )
+    return [Finding(target.path, plan.manager_runs[0].line, None, message)]
+
+
 def _manager_pins(
     target: Target, plan: reproducible.StagePlan, entry: LockedStage
 ) -> list[Finding]:
@@ -290,6 +309,7 @@ def check_reproducible(target: Target) -> list[Finding]:
                 message = f"{where}: {plan.manager} packages {managers.NOT_REBUILDABLE}"
                 findings.append(Finding(path, stage.instructions[0].line, None, message, "warning"))
             if entry is not None:
+                findings.extend(_manager_words(target, plan, entry))
                 findings.extend(_manager_pins(target, plan, entry))
             continue
         if plan.manager is not None and plan.manager != "apt":

@@ -98,6 +98,42 @@ def test_lock_records_the_closure_from_the_real_signed_index(
     assert mirror.log.count("/v3.17/main/aarch64/APKINDEX.tar.gz") >= 1
 
 
+def test_check_reports_a_word_added_or_dropped_since_the_lock(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(DOCKERFILE)
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert stage.words == ("bash", "curl", "gcc", "git")
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+    locked = dockerfile.read_text()
+    lines = locked.split("\n")
+    first = next(i for i, line in enumerate(lines, 1) if line.startswith("RUN apk"))
+    for text, change in [
+        (locked.replace("apk add git", "apk add git jq"), "new: jq; gone: none"),
+        (locked.replace("apk add git", "apk add jq"), "new: jq; gone: git"),
+        (locked.replace(" gcc bash;", " gcc;"), "new: none; gone: bash"),
+    ]:
+        dockerfile.write_text(text)
+        code, out, _ = run(capsys, "check", str(dockerfile))
+        assert code == 1
+        assert (
+            f"{dockerfile}:{first}: stage 0: packages differ from the lock ({change});"
+            f" run pinner lock {dockerfile}"
+        ) in out.splitlines()
+    # A lock made before words were recorded is not compared.
+    lock_text = (env / "Dockerfile.lock").read_text()
+    assert 'words = [\n    "bash",' in lock_text
+    (env / "Dockerfile.lock").write_text(re.sub(r"words = \[[^]]*\]\n", "", lock_text))
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+    # A lock run over the changed file records the new word.
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert code == 0, err
+    assert run(capsys, "check", str(dockerfile))[0] == 0
+
+
 def test_pin_versions_writes_pins_into_package_words_only(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:

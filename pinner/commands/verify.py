@@ -141,6 +141,24 @@ def _refuse(target: Target) -> int:
     return epoch
 
 
+def _lock_context(target: Target, dockerfile: Path) -> Path:
+    """The build context the lock records, which must lie inside the Dockerfile's repository.
+
+    The lock comes with the change under review: a context above the repository would let that
+    change's RUNs read the builder's files (a home folder, credentials) and send them away.
+    """
+    if target.lock.context is None:
+        return dockerfile.parent
+    context = Path(os.path.normpath(dockerfile.parent / target.lock.context))
+    root = next((p for p in dockerfile.parents if (p / ".git").exists()), Path.cwd().absolute())
+    if context != root and root not in context.parents:
+        raise PinnerError(
+            f"{target.lock_path}: context {target.lock.context!r} is outside {root};"
+            " give --context to build with it"
+        )
+    return context
+
+
 def _locked_platforms(target: Target) -> list[str]:
     """The platforms the lock holds packages for, e.g. linux/amd64."""
     archs = {p.architecture for s in target.lock.stages for p in s.packages}
@@ -173,8 +191,7 @@ def verify(
     name = find_builder(builder)
     path = Path(dockerfile).absolute()
     # The context given, else the one the lock was made with, else the Dockerfile's folder.
-    recorded = path.parent / target.lock.context if target.lock.context else path.parent
-    context_dir = Path(context).absolute() if context else Path(os.path.normpath(recorded))
+    context_dir = Path(context).absolute() if context else _lock_context(target, path)
     wanted = sorted(platform_keys(platforms)) or _locked_platforms(target)
     if dry_run:
         for key in wanted or [_host_platform()]:

@@ -189,10 +189,11 @@ def test_dry_run_prints_the_exact_build_commands(
 def test_dry_run_builds_with_the_context_the_lock_records(
     hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo/.git").mkdir(parents=True)
     dockerfile = locked(tmp_path / "repo/app", hub)
     lock = dockerfile.with_name("Dockerfile.lock")
-    lock.write_text(lock.read_text().replace("version = 1\n", 'version = 1\ncontext = ".."\n'))
+    locked_text = lock.read_text()
+    lock.write_text(locked_text.replace("version = 1\n", 'version = 1\ncontext = ".."\n'))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "buildah").write_text("#!/bin/sh\nexit 0\n")
@@ -206,6 +207,16 @@ def test_dry_run_builds_with_the_context_the_lock_records(
     code, out, err = run(capsys, *flags, "--context", str(tmp_path), "app:1", str(dockerfile))
     assert (code, err) == (0, "")
     assert out.splitlines()[0].endswith(f" {tmp_path}")
+    # A recorded context above the repository is refused: the change under review would let
+    # its RUNs read the builder's own files. --context, given by whoever runs verify, is not.
+    lock.write_text(locked_text.replace("version = 1\n", 'version = 1\ncontext = "../.."\n'))
+    code, out, err = run(capsys, *flags, "app:1", str(dockerfile))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"{lock}: context '../..' is outside {tmp_path / 'repo'}; give --context to build with it\n"
+    )
+    code, out, err = run(capsys, *flags, "--context", str(tmp_path), "app:1", str(dockerfile))
+    assert (code, err) == (0, "")
 
 
 def _tag(out: str) -> str:

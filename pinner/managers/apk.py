@@ -795,12 +795,12 @@ class Universe:
         return max((e for e, _ in providers), key=lambda e: parse_version(e.version))
 
 
-def _newer(universe: Universe, installed: Entry) -> bool:
-    """Whether the repositories serve a newer build of an installed package."""
+def _newer(universe: Universe, installed: Entry) -> Entry | None:
+    """The newer build of an installed package the repositories serve, if any."""
     best = universe.best(installed.name, None, None)
     if not isinstance(best, Entry) or best.name != installed.name:
-        return False
-    return parse_version(best.version) > parse_version(installed.version)
+        return None
+    return best if parse_version(best.version) > parse_version(installed.version) else None
 
 
 def _provided(entry: Entry) -> list[str]:
@@ -912,14 +912,7 @@ def revisit(
             continue
         revisited.add(entry.name)
         changed = True
-        best = universe.best(entry.name, None, None)
-        newer = None
-        if (
-            isinstance(best, Entry)
-            and best.name == entry.name
-            and parse_version(best.version) > parse_version(entry.version)
-        ):
-            newer = best
+        newer = _newer(universe, entry)
         if unmet:
             if newer is not None and all(met(*_dependency(c)[:3]) for c in newer.install_if):
                 take(newer)
@@ -1050,12 +1043,10 @@ def closure(
         replaced = False
         stay = [e for e in base if e.name in current and e.name not in chosen]
         for entry, old, why in _clashes(chosen.values(), stay):
-            newer = universe.best(old.name, None, None)
+            newer = _newer(universe, old)
             if (
-                isinstance(newer, Entry)
-                and newer.name == old.name
+                newer is not None
                 and newer.name not in chosen
-                and parse_version(newer.version) > parse_version(old.version)
                 and all(conflict(newer, e) is None for e in chosen.values())
             ):
                 take(newer)
@@ -1274,7 +1265,9 @@ class Apk:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.
             universe = await self._universe(fetch, config, mirrors)
-            newer = [e for e in config.entries if e.name in installed and _newer(universe, e)]
+            newer = [
+                e for e in config.entries if e.name in installed and _newer(universe, e) is not None
+            ]
             stale = {name for e in newer for name in (e.name, *_provided(e))}
             installed = {k: v for k, v in installed.items() if k not in stale}
             named = {w.name for w in wanted}

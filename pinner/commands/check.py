@@ -223,16 +223,20 @@ def _manager_words(
     manager = managers.get(plan.manager)
     if manager is None or entry.words is None:  # a lock made before words were recorded
         return []
-    names = set(word_names(target.parsed, plan.manager_runs, manager))
-    if names == set(entry.words):
+    differ = _differ(set(word_names(target.parsed, plan.manager_runs, manager)), set(entry.words))
+    if differ is None:
         return []
-    added = ", ".join(sorted(names - set(entry.words))) or "none"
-    removed = ", ".join(sorted(set(entry.words) - names)) or "none"
-    message = (
-        f"stage {plan.stage.label}: packages differ from the lock (new: {added}; gone: {removed});"
-        f" run pinner lock {target.path}"
-    )
+    message = f"stage {plan.stage.label}: {differ}; run pinner lock {target.path}"
     return [Finding(target.path, plan.manager_runs[0].line, None, message)]
+
+
+def _differ(names: set[str], locked: set[str]) -> str | None:
+    """How a stage's package names differ from those its lock records, or None."""
+    if names == locked:
+        return None
+    added = ", ".join(sorted(names - locked)) or "none"
+    removed = ", ".join(sorted(locked - names)) or "none"
+    return f"packages differ from the lock (new: {added}; gone: {removed})"
 
 
 def _manager_pins(
@@ -347,11 +351,9 @@ def check_reproducible(target: Target) -> list[Finding]:
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))
         locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}
-        if names != locked_names:
-            added = ", ".join(sorted(names - locked_names)) or "none"
-            removed = ", ".join(sorted(locked_names - names)) or "none"
-            message = f"{where}: packages differ from the lock (new: {added}; gone: {removed})"
-            findings.append(Finding(path, plan.apt_runs[0].line, None, message))
+        differ = _differ(names, locked_names)
+        if differ is not None:
+            findings.append(Finding(path, plan.apt_runs[0].line, None, f"{where}: {differ}"))
     return findings
 
 

@@ -68,10 +68,13 @@ def given_context(options: Options, dockerfile: str, lock: Lock) -> str | None:
     if options.context:
         return options.context
     if lock.context is not None:
-        return os.path.normpath(
-            os.path.join(os.path.dirname(os.path.abspath(dockerfile)), lock.context)
-        )
+        return lock_context(dockerfile, lock.context)
     return options.contexts.get(os.path.abspath(dockerfile))
+
+
+def lock_context(dockerfile: str, context: str) -> str:
+    """The absolute folder a lock's context names, taken from the Dockerfile's folder."""
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(dockerfile)), context))
 
 
 def recorded_context(options: Options, dockerfile: str, lock: Lock) -> str | None:

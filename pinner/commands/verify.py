@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import platform as host
 import shlex
 import shutil
@@ -24,6 +23,7 @@ from pinner.commands.diff import Opened, compare_platform, platform_keys
 from pinner.errors import PinnerError, UsageError
 from pinner.imagediff import ImageDiff, PlatformDiff, render_markdown, render_text, to_json
 from pinner.imagemodel import Image
+from pinner.outcome import lock_context
 from pinner.output import Reporter
 from pinner.reference import normalize_platform
 from pinner.remote.imagesource import LayoutSource, load, open_source
@@ -149,7 +149,7 @@ def _lock_context(target: Target, dockerfile: Path) -> Path:
     """
     if target.lock.context is None:
         return dockerfile.parent
-    context = Path(os.path.normpath(dockerfile.parent / target.lock.context))
+    context = Path(lock_context(str(dockerfile), target.lock.context))
     root = next((p for p in dockerfile.parents if (p / ".git").exists()), Path.cwd().absolute())
     if context != root and root not in context.parents:
         raise PinnerError(

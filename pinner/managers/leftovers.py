@@ -126,12 +126,17 @@ def _expanded(word: Word, run_text: str) -> list[str]:
 _FIND_KEEPS = (("-type", "f"), ("-mindepth", "1"))
 
 
+def _expression(texts: Sequence[str]) -> int | None:
+    """Where find's expression starts after its folders (a test, `(` or `!`); None if nowhere."""
+    return next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
+
+
 def _found(words: Sequence[Word]) -> list[str]:
     """What `find DIR… [-type f] [-name GLOB] ACTION` removes or empties, as globs (a `-name` is
     matched in DIR itself only, so deeper files count as left); ACTION is -delete, or -exec of
     `rm`, `truncate -s 0` or `cp /dev/null` on `{}`. Nothing for any other test or action."""
     texts = [word.text for word in words]
-    start = next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
+    start = _expression(texts)
     if start is None:
         return []
     # find applies its expression in order: an action before a test acts on what fails it too.
@@ -149,7 +154,7 @@ def _piped_find(invocation: Invocation) -> list[str]:
     if found[:1] != ["find"] or len(found) < 2:
         return []
     texts = found[1:-1] if found[-1] in ("-print", "-print0") else found[1:]
-    start = next((i for i, text in enumerate(texts) if text.startswith(("-", "(", "!"))), None)
+    start = _expression(texts)
     args = [word.text for word in invocation.args]
     if invocation.program == "rm":
         removes = all(text.startswith("-") for text in args)

@@ -565,8 +565,8 @@ class Zypper:
                 limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
                 data = await fetch(f"{base}{entry.href}", f"[{alias}] {entry.href}", limit)
                 packages = rd.primary_packages(entry, data, f"[{alias}] {entry.href}")
-            except (rd.RepodataError, KeyError) as error:
-                raise MirrorError(f"{subject}: {error}") from None
+            except rd.RepodataError as error:
+                raise MirrorError(str(error)) from None
             self._primaries[base] = tuple(packages)
         return self._primaries[base]
 

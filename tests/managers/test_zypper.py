@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,8 +11,9 @@ import pytest
 import shell_syntax
 from shell_syntax import checkers
 
-from pinner import syntax
-from pinner.managers import zypper
+from pinner import managers, syntax
+from pinner.errors import MirrorError
+from pinner.managers import Mode, PackageArg, zypper
 
 COMMANDS = [
     ("zypper install -y curl git", [("install", [("curl", None), ("git", None)], [])]),
@@ -205,6 +207,24 @@ def test_step_for_leap_and_without_tumbleweed_repos() -> None:
     assert isinstance(only_update, zypper.ZypperConfig)
     assert zypper.step(only_update, "20261130", {}) == (
         "no enabled repository is Tumbleweed's own (download.opensuse.org/tumbleweed)"
+    )
+
+
+def test_a_repomd_error_names_its_subject_once() -> None:
+    leap = zypper.configure(
+        {"/etc/os-release": LEAP_RELEASE, "/etc/zypp/repos.d/a.repo": REPO_UPDATE}, "amd64"
+    )
+    assert isinstance(leap, zypper.ZypperConfig)
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        return b"<repomd/>"
+
+    source = managers.Source(fetch, leap, {})
+    with pytest.raises(MirrorError) as raised:
+        asyncio.run(zypper.Zypper().resolve(source, [PackageArg("curl", None, 0, 4)], Mode("")))
+    assert str(raised.value) == (
+        "[repo-update] http://download.opensuse.org/update/tumbleweed/repodata/repomd.xml:"
+        " repomd.xml names no primary metadata"
     )
 
 

@@ -407,20 +407,25 @@ def _skip_assignments(words: Sequence[Word], i: int) -> int:
     return i
 
 
-def _unwrap(command: _Command, env: Mapping[str, _Value]) -> Iterator[Invocation]:
+def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
     """The program a command runs, looking through `X=1`, sudo, env, xargs, `sh -c` and such;
-    env is what a shell it starts has in its environment."""
+    variables: the script's, whose exported values a shell it starts inherits."""
     words = command.words
     i = _skip_reserved(words)
     start = words[i].start if 0 < i < len(words) else command.start  # not from `then`
-    i = _skip_assignments(words, i)
+    # What a shell it starts has in its environment: the exported values, and the assignments
+    # before the command (`PKGS=curl sh -c 'apk add $PKGS'`), each expanded as the shell does.
+    env = variables.environment()
+    j = _skip_assignments(words, i)
+    _exported(env, words[i:j], variables)
+    i = j
     via_xargs = False
     while i < len(words):
         program = words[i].text.rpartition("/")[2]
         if program in _SHELLS:
             script = _shell_script(words[i + 1 :], command.bodies)
             if script is not None:
-                yield from _invocations(script, env)
+                yield from _invocations(script.chars, _unexpanded(env, script))
             return
         if program == "command" and i + 1 < len(words) and words[i + 1].text in ("-v", "-V"):
             return  # `command -v apt-get` asks whether apt-get exists
@@ -428,9 +433,13 @@ def _unwrap(command: _Command, env: Mapping[str, _Value]) -> Iterator[Invocation
             break
         takes_value, operands = _WRAPPERS[program]
         via_xargs = via_xargs or program == "xargs"
-        i = _skip_options(words, i + 1, takes_value) + operands
+        options = i + 1
+        i = _skip_options(words, options, takes_value) + operands
         if program in ("sudo", "env"):
-            i = _skip_assignments(words, i)
+            _wrapper_environment(env, program, [word.text for word in words[options:i]])
+            j = _skip_assignments(words, i)
+            _exported(env, words[i:j], variables)
+            i = j
     if i < len(words):
         yield Invocation(
             program,
@@ -447,6 +456,43 @@ def _unwrap(command: _Command, env: Mapping[str, _Value]) -> Iterator[Invocation
     elif not words and command.redirects:
         # `> file` alone: the shell opens (and truncates) the file and runs nothing.
         yield Invocation("", (), command.start, command.end, False, (), command.redirects)
+
+
+def _exported(env: dict[str, _Value], assignments: Sequence[Word], variables: _Variables) -> None:
+    """Put into env the assignments before a command, which the command alone sees: each value
+    from the values before the command, and unknown where it reads one of the others."""
+    names = [word.text.partition("=")[0] for word in assignments]
+    for word, name in zip(assignments, names, strict=True):
+        plain = name.removesuffix("+")
+        value = None if name.endswith("+") else variables.value(word, len(name) + 1)
+        if value is None or any(n in names for n in _REFERENCE_NAME.findall(word.text)):
+            env.pop(plain, None)
+        else:
+            env[plain] = value
+
+
+def _wrapper_environment(env: dict[str, _Value], program: str, options: Sequence[str]) -> None:
+    """Take out of env what sudo or env does not hand on: sudo starts from a reset environment
+    (sudoers' env_reset, on by default) unless -E; `env -i` starts empty; `env -u X` drops X."""
+    if program == "sudo":
+        if not any(o in ("-E", "--preserve-env") for o in options):
+            env.clear()
+        return
+    for k, option in enumerate(options):
+        if option in ("-i", "--ignore-environment", "-"):
+            env.clear()
+        elif option in ("-u", "--unset") and k + 1 < len(options):
+            env.pop(options[k + 1], None)
+        elif option.startswith("--unset="):
+            env.pop(option.partition("=")[2], None)
+
+
+def _unexpanded(env: dict[str, _Value], script: Word) -> dict[str, _Value]:
+    """env without the names of the expansions the outer shell left in a script word: it
+    expands `sh -c "apk add $P"` itself, so the inner shell never sees `$P` (pinner could not
+    know the outer value)."""
+    names = {n for b, e in script.expansions for n in _REFERENCE_NAME.findall(script.text[b:e])}
+    return {name: value for name, value in env.items() if name not in names}
 
 
 # Commands that write nothing: redirected with > or >|, each leaves its file empty.
@@ -516,7 +562,7 @@ def truncated(args: Sequence[Word]) -> list[str]:
     return [word.text for word in files]
 
 
-def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Sequence[_Char] | None:
+def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Word | None:
     """The script a shell runs: its -c string, or a heredoc on stdin; None for a script file."""
     command_string = False
     i = 0
@@ -531,9 +577,10 @@ def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Sequence[_Ch
             command_string = True
         i += 1
     if command_string:
-        return args[i].chars if i < len(args) else None
+        return args[i] if i < len(args) else None
     if i == len(args) and bodies:
-        return bodies[0].chars
+        chars = bodies[0].chars
+        return Word("", chars, chars[0].start if chars else 0, chars[-1].end if chars else 0, ())
     return None
 
 
@@ -542,7 +589,7 @@ def _invocations(chars: Sequence[_Char], env: Mapping[str, _Value]) -> Iterator[
     commands = list(_commands(_Lexer(chars).tokens()))
     for k, command in enumerate(commands):
         # A command's words are expanded with the values before its own assignments take effect.
-        yield from _unwrap(variables.expand(command), variables.environment())
+        yield from _unwrap(variables.expand(command), variables)
         variables.track(command, commands[k + 1].before if k + 1 < len(commands) else ())
 
 
@@ -553,6 +600,7 @@ def _invocations(chars: Sequence[_Char], env: Mapping[str, _Value]) -> Iterator[
 _Value = tuple[_Char, ...]
 _REFERENCE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _IFS = frozenset(" \t\n")
 _OPENERS = frozenset(["if", "while", "until", "for", "select", "case", "{"])
 _CLOSERS = frozenset(["fi", "done", "esac", "}"])
@@ -889,7 +937,8 @@ def _run_invocations(
         yield from _invocations(chars, values)
     elif words:
         # The command's span takes in the quotes around the first and last strings.
-        yield from _unwrap(_Command(words, (), words[0].start - 1, words[-1].end + 1), values)
+        command = _Command(words, (), words[0].start - 1, words[-1].end + 1)
+        yield from _unwrap(command, _Variables(values))
 
 
 # --------------------------------------------------------------------------- where a script ends

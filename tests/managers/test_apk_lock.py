@@ -174,6 +174,7 @@ RUN build_deps="gcc" && \\
     apk add --no-cache $build_deps && \\
     apk del $build_deps
 RUN runtime_deps='bash curl' && apk add $runtime_deps
+RUN tools=git sh -c 'apk add --no-cache $tools'
 """
 
 
@@ -191,6 +192,7 @@ def test_lists_in_env_arg_and_the_run_are_recorded_and_pinned_only_in_the_run(
     text = (env / "Dockerfile").read_text()
     assert "RUN runtime_deps='bash=5.2.15-r0 curl=8.1.1-r1' && apk add $runtime_deps \\\n" in text
     assert 'RUN build_deps="gcc" && \\\n' in text
+    assert "RUN tools=git=2.38.5-r0 sh -c 'apk add --no-cache $tools'\n" in text
     assert "RUN apk add --no-cache $BUILD_DEPS $RUNTIME_DEPS && apk del $BUILD_DEPS\n" in text
     assert run_errors(text) == []
     for note in (

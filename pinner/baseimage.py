@@ -71,7 +71,6 @@ class BaseImage(NamedTuple):
     sources: tuple[SourceFile, ...]
     keyrings: tuple[KeyringFile, ...]
     snapshot: str | None
-    layer: str
     # dpkg's architecture of the installed apt package: the image's own, whatever a manifest says.
     architecture: str | None = None
     # The files package-manager modules name (pinner.managers image_paths): absolute path, bytes.
@@ -464,8 +463,8 @@ def os_release_text(entries: Mapping[str, FileEntry]) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
-    """The BaseImage a merged view describes; layer names the topmost layer read."""
+def describe(entries: Mapping[str, FileEntry]) -> BaseImage:
+    """The BaseImage a merged view of the layers read describes."""
     text = os_release_text(entries)
     if text is None:
         raise BaseImageError("image has no /etc/os-release")
@@ -494,7 +493,6 @@ def describe(entries: Mapping[str, FileEntry], layer: str) -> BaseImage:
         sources=tuple(sources),
         keyrings=tuple(keyrings),
         snapshot=snapshot_of(sources),
-        layer=layer,
         architecture=apt.get("architecture") or None,
         files=tuple(files),
     )

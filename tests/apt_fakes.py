@@ -37,7 +37,7 @@ class FakeMirror:
     ) -> tuple[Release, bool]:
         self.asked.append(("release", archive, suite))
         backports = suite.endswith("-backports")
-        release = Release(suite, suite, NOW, None, {}, not_automatic=backports)
+        release = Release(suite, suite, NOW, {}, not_automatic=backports)
         return release, self.verified
 
     async def packages(
@@ -55,5 +55,4 @@ def base() -> BaseImage:
         (SourceFile("/etc/apt/sources.list.d/debian.sources", SOURCES),),
         (),
         None,
-        "sha256:x",
     )

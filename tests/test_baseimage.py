@@ -254,7 +254,7 @@ def chunked(data: bytes, size: int = 1000) -> Iterator[bytes]:
 
 
 def test_inspect_bookworm_layout(registry: Registry) -> None:
-    digest, [layer] = push_layers(registry, "baseimage/bookworm", [tar_bytes(debian_rootfs())])
+    digest, _ = push_layers(registry, "baseimage/bookworm", [tar_bytes(debian_rootfs())])
 
     image = run_inspect(registry.host, "baseimage/bookworm", digest)
 
@@ -272,7 +272,6 @@ def test_inspect_bookworm_layout(registry: Registry) -> None:
         ),
         keyrings=(KeyringFile("/usr/share/keyrings/debian-archive-keyring.gpg", KEYRING),),
         snapshot=SNAPSHOT,
-        layer=layer,
         architecture="amd64",
     )
 
@@ -322,14 +321,13 @@ def test_inspect_ubuntu(registry: Registry) -> None:
 
     image = run_inspect(registry.host, "baseimage/ubuntu", digest)
 
-    assert image._replace(keyrings=(), sources=(), layer="", files=()) == BaseImage(
+    assert image._replace(keyrings=(), sources=(), files=()) == BaseImage(
         distro="ubuntu",
         codename="noble",
         pretty_name="Ubuntu 24.04.1 LTS",
         sources=(),
         keyrings=(),
         snapshot=None,
-        layer="",
         architecture="amd64",
     )
     assert image.sources == (SourceFile("/etc/apt/sources.list.d/ubuntu.sources", UBUNTU_SOURCES),)
@@ -355,9 +353,7 @@ def test_inspect_merges_lower_layers_and_stops_at_os_release(registry: Registry)
         ]
     )
     upper = tar_bytes([file("etc/os-release", "ID=changed\n")])
-    digest, [_, middle_digest, upper_digest] = push_layers(
-        registry, "baseimage/layers", [lower, middle, upper]
-    )
+    digest, [_, _, upper_digest] = push_layers(registry, "baseimage/layers", [lower, middle, upper])
     registry.clear_requests()
 
     image = run_inspect(registry.host, "baseimage/layers", digest)
@@ -367,7 +363,7 @@ def test_inspect_merges_lower_layers_and_stops_at_os_release(registry: Registry)
         "/usr/share/keyrings/debian-archive-keyring.gpg",
         "/usr/share/keyrings/kept.gpg",
     ]
-    assert (image.distro, image.layer) == ("debian", middle_digest)
+    assert image.distro == "debian"
     assert ("GET", f"/v2/baseimage/layers/blobs/{upper_digest}") not in registry.requests()
 
 
@@ -629,7 +625,7 @@ def test_merge_applies_whiteouts_to_lower_layers_only() -> None:
 
 def test_describe_without_os_release() -> None:
     with pytest.raises(BaseImageError) as e:
-        describe({}, "sha256:x")
+        describe({})
     assert str(e.value) == "image has no /etc/os-release"
 
 
@@ -647,7 +643,7 @@ def suite_of(path: Path) -> str:
 def test_parse_os_release_of_official_images(path: Path) -> None:
     fields = parse_os_release(path.read_text())
     suite = suite_of(path)
-    image = describe({"etc/os-release": FileEntry("file", path.read_bytes())}, "sha256:x")
+    image = describe({"etc/os-release": FileEntry("file", path.read_bytes())})
     assert (fields["ID"], fields.get("VERSION_ID"), fields["VERSION_CODENAME"]) == (
         "debian",
         VERSIONS[suite],
@@ -719,7 +715,7 @@ def test_parse_os_release(text: str, expected: dict[str, str]) -> None:
     ids=["jessie-version", "ubuntu-codename", "no-lowercase-codename", "alpine", "defaults"],
 )
 def test_codename_fallbacks(text: str, codename: str | None, distro: str) -> None:
-    image = describe({"usr/lib/os-release": FileEntry("file", text.encode())}, "sha256:x")
+    image = describe({"usr/lib/os-release": FileEntry("file", text.encode())})
     assert (image.codename, image.distro) == (codename, distro)
 
 

@@ -35,7 +35,6 @@ class Release(NamedTuple):
     suite: str
     codename: str
     date: datetime
-    valid_until: datetime | None
     sha256: Mapping[str, FileHash]  # path under dists/<codename>/ -> hash and size
     # NotAutomatic suites (backports) get apt priority 1, or 100 with ButAutomaticUpgrades.
     not_automatic: bool = False
@@ -122,14 +121,12 @@ def parse_release(text: str | bytes, *, source: str = "InRelease") -> Release:
     if not hashes:
         raise MirrorError(f"{source}: no SHA256 entries")
     date = _parse_date(fields["date"], "Date", source)
-    valid_until = fields.get("valid-until")
+    if "valid-until" in fields:  # apt refuses a Release whose Valid-Until it cannot read
+        _parse_date(fields["valid-until"], "Valid-Until", source)
     return Release(
         suite=fields.get("suite", ""),
         codename=fields.get("codename", ""),
         date=date,
-        valid_until=None
-        if valid_until is None
-        else _parse_date(valid_until, "Valid-Until", source),
         not_automatic=fields.get("notautomatic", "").lower() == "yes",
         but_automatic_upgrades=fields.get("butautomaticupgrades", "").lower() == "yes",
         sha256=MappingProxyType(hashes),

@@ -61,7 +61,6 @@ class Repo(NamedTuple):
     metalink: str | None
     mirrorlist: str | None
     enabled: bool
-    gpgcheck: bool
     repo_gpgcheck: bool
     gpgkeys: tuple[str, ...]
     source: str
@@ -224,7 +223,6 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 metalink,
                 mirrorlist,
                 _flag(section, "enabled", True),
-                _flag(section, "gpgcheck", _flag(main, "gpgcheck", False)),
                 _flag(section, "repo_gpgcheck", _flag(main, "repo_gpgcheck", False)),
                 _urls(section.get("gpgkey"), variables),
                 path,

@@ -247,7 +247,6 @@ class RepoFile(NamedTuple):
     path: str
     baseurls: tuple[str, ...]
     enabled: bool
-    gpgcheck: bool
     priority: int
 
 
@@ -265,13 +264,12 @@ def parse_repo_file(path: str, data: bytes) -> list[RepoFile]:
         if section is None:
             return
         enabled = section.get("enabled", ["1"])[-1].strip() not in ("0", "no", "false")
-        gpgcheck = section.get("gpgcheck", ["1"])[-1].strip() not in ("0", "no", "false")
         try:
             priority = int(section.get("priority", ["99"])[-1])
         except ValueError:
             raise ValueError(f"{path}: [{untrusted(alias)}] priority is not a number") from None
         urls = tuple(url.strip() for url in section.get("baseurl", []) if url.strip())
-        repos.append(RepoFile(alias, path, urls, enabled, gpgcheck, priority))
+        repos.append(RepoFile(alias, path, urls, enabled, priority))
 
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -172,6 +172,6 @@ async def inspect(
         except BaseImageError as e:
             raise BaseImageError(f"{ref.name}@{manifest_digest}: {e}") from None
         if os_release_text(merged) is not None and (not every_layer or n == len(layers)):
-            return describe(merged, layer.digest)
+            return describe(merged)
     read = f"{len(layers)} layer{'' if len(layers) == 1 else 's'} read"
     raise BaseImageError(f"{ref.name}@{manifest_digest}: image has no /etc/os-release ({read})")

@@ -300,7 +300,6 @@ def test_apt_get_install_simulated_agrees(debian_root: Path, tmp_path: Path) -> 
             (SourceFile("/etc/apt/sources.list.d/debian.sources", image_sources),),
             (KeyringFile(keyring, (debian_root / keyring.lstrip("/")).read_bytes()),),
             None,
-            "sha256:x",
         )
 
         async def build() -> Policy:

@@ -148,7 +148,7 @@ def test_signed_text_errors(message: str, error: str) -> None:
     [
         pytest.param(
             BOOKWORM,
-            ("oldstable", "bookworm", datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC), None),
+            ("oldstable", "bookworm", datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC)),
             772,
             id="bookworm",
         ),
@@ -158,7 +158,6 @@ def test_signed_text_errors(message: str, error: str) -> None:
                 "oldstable-updates",
                 "bookworm-updates",
                 datetime(2026, 11, 24, 2, 12, 15, tzinfo=UTC),
-                None,
             ),
             480,
             id="bookworm-updates",
@@ -169,7 +168,6 @@ def test_signed_text_errors(message: str, error: str) -> None:
                 "oldstable-security",
                 "bookworm-security",
                 datetime(2026, 11, 24, 0, 34, 33, tzinfo=UTC),
-                datetime(2026, 12, 1, 0, 34, 33, tzinfo=UTC),
             ),
             292,
             id="bookworm-security",
@@ -178,7 +176,7 @@ def test_signed_text_errors(message: str, error: str) -> None:
 )
 def test_parse_release_real(inrelease: bytes, expected: tuple[object, ...], count: int) -> None:
     release = parse_release(signed_text(inrelease))
-    assert release[:4] == expected
+    assert release[:3] == expected
     assert len(release.sha256) == count
 
 
@@ -208,19 +206,19 @@ MINIMAL = f"Suite: s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n {H} 5 main/
                 "s",
                 "",
                 datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC),
-                None,
                 {"main/P": FileHash(H, 5)},
             ),
             id="minimal",
         ),
         pytest.param(
-            MINIMAL.replace("Suite", "suite").replace("Date", "DATE")
+            MINIMAL.replace("Suite", "suite")
+            .replace("Date", "DATE")
+            .replace("10:16:37 UTC", "12:16:37 +0200")
             + "acquire-by-hash: Yes\nValid-Until: Sat, 18 Jul 2026 12:16:37 +0200\n",
             Release(
                 "s",
                 "",
                 datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC),
-                datetime(2026, 7, 18, 10, 16, 37, tzinfo=UTC),
                 {"main/P": FileHash(H, 5)},
             ),
             id="field-case-and-zone-offset",
@@ -231,7 +229,6 @@ MINIMAL = f"Suite: s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n {H} 5 main/
                 "s",
                 "",
                 datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC),
-                None,
                 {"main/P": FileHash(H, 5)},
             ),
             id="crlf-and-trailing-empty-lines",
@@ -242,7 +239,6 @@ MINIMAL = f"Suite: s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nSHA256:\n {H} 5 main/
                 "s",
                 "",
                 datetime(2026, 7, 11, 10, 16, 37, tzinfo=UTC),
-                None,
                 {"main/P": FileHash(H, 5), "main/Q.xz": FileHash(H, 123)},
             ),
             id="only-sha256-is-read",

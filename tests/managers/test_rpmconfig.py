@@ -114,7 +114,7 @@ def test_fedora_metalink_and_keys_substituted() -> None:
         fedora.metalink == "https://mirrors.fedoraproject.org/metalink?repo=fedora-40&arch=x86_64"
     )
     assert fedora.gpgkeys == ("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-40-x86_64",)
-    assert (fedora.enabled, fedora.gpgcheck, fedora.repo_gpgcheck) == (False, True, False)
+    assert (fedora.enabled, fedora.repo_gpgcheck) == (False, False)
     options = RpmOptions(enable=("fedora", "updates"))
     assert [r.id for r in enabled_repos(config, options)] == ["updates", "fedora"]
 
@@ -134,7 +134,7 @@ def test_vars_files_and_dnf_conf() -> None:
         "centos-stream9",
         **{
             "/etc/dnf/vars/stream": b"9-stream\n",
-            "/etc/dnf/dnf.conf": b"[main]\ngpgcheck=1\ninstall_weak_deps=False\ntsflags=nodocs\n",
+            "/etc/dnf/dnf.conf": b"[main]\nrepo_gpgcheck=1\ninstall_weak_deps=False\ntsflags=nodocs\n",
             "/etc/yum.repos.d/extra.repo": b"[extra]\nmetalink=https://mirrors.centos.org/metalink"
             b"?repo=centos-baseos-$stream&arch=$basearch&protocol=https,http\n${unknown}=1\n",
         },
@@ -145,7 +145,7 @@ def test_vars_files_and_dnf_conf() -> None:
         "https://mirrors.centos.org/metalink?repo=centos-baseos-9-stream&arch=x86_64"
         "&protocol=https,http"
     )
-    assert extra.gpgcheck  # from [main]
+    assert extra.repo_gpgcheck  # from [main]
     assert not config.weak_deps
 
 

@@ -146,10 +146,10 @@ def test_configure_tumbleweed() -> None:
         "20261128",
         "x86_64",
     )
-    assert [(r.alias, r.baseurls, r.enabled, r.gpgcheck) for r in config.repos] == [
-        ("repo-non-oss", ("http://download.opensuse.org/tumbleweed/repo/non-oss/",), True, True),
-        ("repo-oss", ("http://download.opensuse.org/tumbleweed/repo/oss/",), True, True),
-        ("repo-update", ("http://download.opensuse.org/update/tumbleweed/",), True, True),
+    assert [(r.alias, r.baseurls, r.enabled) for r in config.repos] == [
+        ("repo-non-oss", ("http://download.opensuse.org/tumbleweed/repo/non-oss/",), True),
+        ("repo-oss", ("http://download.opensuse.org/tumbleweed/repo/oss/",), True),
+        ("repo-update", ("http://download.opensuse.org/update/tumbleweed/",), True),
     ]
 
 

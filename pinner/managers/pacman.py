@@ -421,7 +421,7 @@ _WRITERS = words("tee sed cp mv install ln")
 _CHANGES = f"changes {PACMAN_CONF} or {MIRRORLIST}; later pacman RUNs may not use the snapshot"
 
 
-def config_changes(run_text: str, *, escape: str = "\\") -> str | None:
+def config_changes(run_text: str, escape: str = "\\") -> str | None:
     """Why a RUN may point pacman away from the step's mirrorlist, or None."""
     for invocation in run_invocations(run_text, escape):
         if invocation.program == "reflector":
@@ -596,8 +596,7 @@ class Pacman:
             self._needed.update(found.packages)
         return found
 
-    def removes(self, invocation: Invocation) -> managers.Removal | None:
-        return read_removal(invocation)
+    removes = staticmethod(read_removal)
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> PacmanConfig | str:
         return configure(files, platform.rpartition("/")[2])
@@ -721,8 +720,7 @@ class Pacman:
     ) -> list[str]:
         return []  # the archive keeps every day: a locked day's packages stay served
 
-    def config_changes(self, run_text: str, escape: str) -> str | None:
-        return config_changes(run_text, escape=escape)
+    config_changes = staticmethod(config_changes)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
         return False

@@ -602,8 +602,7 @@ class Rpm:
         targets = self._steps.get((snapshot, rpm)) if snapshot else None
         return rpmcompose.step(targets) if targets else None
 
-    def config_changes(self, run_text: str, escape: str) -> str | None:
-        return repositories_change(run_text, escape)
+    config_changes = staticmethod(repositories_change)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
         return queries(invocation) and ":" not in word
@@ -621,8 +620,7 @@ class Rpm:
             run_text, dnf5=dnf5_programs(system), yum3=yum3(system), invocations=invocations
         )
 
-    def checked(self, package: LockedPackage) -> LockedPackage:
-        return checked(package)
+    checked = staticmethod(checked)
 
 
 MANAGER: Manager = Rpm()

@@ -674,16 +674,14 @@ class Zypper:
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
         return False  # rpm reads `name-version-release`, not zypper's `name=version`
 
-    def pin_word(self, name: str, version: str) -> str:
-        return pin_word(name, version)
+    pin_word = staticmethod(pin_word)
 
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return cleanup(run_text, invocations=invocations)
 
-    def checked(self, package: LockedPackage) -> LockedPackage:
-        return checked(package)
+    checked = staticmethod(checked)
 
 
 MANAGER: Manager = Zypper()

@@ -1,4 +1,4 @@
-"""The import boundary: only the modules that run a networked command may import pinner.remote."""
+"""The layout: only networked commands' modules import pinner.remote; README maps every module."""
 
 from __future__ import annotations
 
@@ -81,3 +81,12 @@ def test_pure_modules_import_nothing_from_the_network() -> None:
 def test_the_networked_list_names_only_modules_that_need_the_network() -> None:
     # A module that no longer imports pinner.remote leaves the list, so the boundary stays tight.
     assert sorted(_unimportable(sorted(NETWORKED))) == sorted(NETWORKED)
+
+
+def test_the_readme_map_names_every_module_and_folder() -> None:
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("### How it works", 1)[1].split("```")[1]
+    package = ROOT / "pinner"
+    names = [f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
+    names += [p.name for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert sorted(n for n in names if n not in layout) == []

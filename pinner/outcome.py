@@ -322,11 +322,12 @@ class Change(NamedTuple):
     how: str
 
 
-def _changing_command(shell: str, escape: str, manager: managers.Manager) -> int:
+def _changing_command(shell: str, escape: str, manager: managers.Manager, env: managers.Env) -> int:
     """The offset after the first command of a changing RUN that changes the repositories by
     itself, so that the words of the commands before it keep their pins; 0 if none alone does."""
-    for invocation in run_invocations(shell, escape):
-        if manager.config_changes(shell[invocation.start : invocation.end], escape) is not None:
+    for invocation in run_invocations(shell, escape, env):
+        alone = shell[invocation.start : invocation.end]
+        if manager.config_changes(alone, escape, env) is not None:
             return invocation.end
     return 0
 
@@ -378,11 +379,13 @@ def repositories_changed(
             ):
                 continue  # pinner's own snapshot step (dnf's compose sed) is not a change
             shell = reproducible.shell_text(parsed.text, run)
-            why = manager.config_changes(shell, parsed.escape)
+            env = reproducible.run_env(parsed, run, shell)
+            why = manager.config_changes(shell, parsed.escape, env)
             if why is None:
                 continue
             if line is None:
-                return Change(run.line, _changing_command(shell, parsed.escape, manager), why)
+                offset = _changing_command(shell, parsed.escape, manager, env)
+                return Change(run.line, offset, why)
             return Change(line, 0, why)
     return None
 
@@ -440,7 +443,10 @@ def manager_packages(
         if first is None:
             continue
         if run.keyword == "RUN" and run.line >= first:
-            why = manager.config_changes(reproducible.shell_text(text, run), parsed.escape)
+            shell = reproducible.shell_text(text, run)
+            why = manager.config_changes(
+                shell, parsed.escape, reproducible.run_env(parsed, run, shell)
+            )
             if why is not None:
                 notes.append((run.line, why))
         elif run.keyword in ("COPY", "ADD") and not manager.unpins_after_changes:

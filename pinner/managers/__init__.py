@@ -33,6 +33,8 @@ MIRROR_NAMES = frozenset(
 # What a stage's lock says when its versions can be installed only while the mirror serves them.
 NOT_REBUILDABLE = "pinned, not rebuildable once the branch moves on"
 
+# The ENV and ARG values a RUN starts with, name and value, as the RUN lexer takes them.
+Env = tuple[tuple[str, str], ...]
 # fetch(url, subject, limit) -> the body, at most limit bytes; raises MirrorError naming subject.
 Fetch = Callable[[str, str, int], Awaitable[bytes]]
 
@@ -246,9 +248,9 @@ class Manager(Protocol):
         dated snapshots: apk). Asked before resolve() and again after it, for a step that
         depends on what resolve read (Tumbleweed's history date)."""
 
-    def config_changes(self, run_text: str, escape: str) -> str | None:
+    def config_changes(self, run_text: str, escape: str, env: Env = ()) -> str | None:
         """Why a RUN may point the manager past pinner's step (its own mirrors or repositories),
-        or None."""
+        or None; env: the ENV and ARG values it starts with."""
 
     def pin_word(self, name: str, version: str) -> str:
         """The word that installs exactly version: "curl=8.5.0-r0"."""

@@ -301,11 +301,13 @@ _REPOSITORIES_WRITE = re.compile(r">>?[ \t]*['\"]?/etc/apk/repositories\b")
 _WRITERS = frozenset({"tee", "sed", "cp", "mv", "install", "ln", "rm"})
 
 
-def config_changes(run_text: str, escape: str = "\\") -> str | None:
+def config_changes(
+    run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> str | None:
     """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not."""
-    if REPOSITORIES not in run_text and "setup-apkrepos" not in run_text:
+    if REPOSITORIES not in run_text and "setup-apkrepos" not in run_text and not env:
         return None
-    for invocation in run_invocations(run_text, escape):
+    for invocation in run_invocations(run_text, escape, env):
         if invocation.program == "setup-apkrepos" or (
             invocation.program in _WRITERS
             and any(word.text == REPOSITORIES for word in invocation.args)
@@ -1353,8 +1355,8 @@ class Apk:
     ) -> tuple[str, ...] | str | None:
         return None  # Alpine keeps no dated snapshots
 
-    def config_changes(self, run_text: str, escape: str) -> str | None:
-        return config_changes(run_text, escape)
+    def config_changes(self, run_text: str, escape: str, env: managers.Env = ()) -> str | None:
+        return config_changes(run_text, escape, env)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
         # apk del matches its words as names (apk-tools 2.12 del_main:

@@ -421,9 +421,11 @@ _WRITERS = words("tee sed cp mv install ln")
 _CHANGES = f"changes {PACMAN_CONF} or {MIRRORLIST}; later pacman RUNs may not use the snapshot"
 
 
-def config_changes(run_text: str, escape: str = "\\") -> str | None:
+def config_changes(
+    run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> str | None:
     """Why a RUN may point pacman away from the step's mirrorlist, or None."""
-    for invocation in run_invocations(run_text, escape):
+    for invocation in run_invocations(run_text, escape, env):
         if invocation.program == "reflector":
             return (
                 f"runs reflector, which rewrites {MIRRORLIST}; later pacman RUNs may not use"

@@ -334,10 +334,13 @@ def config_path(path: str) -> bool:
     return any(path == p or path.startswith(f"{p}/") for p in CONFIG_PATHS)
 
 
-def repositories_change(run_text: str, escape: str = "\\") -> str | None:
+def repositories_change(
+    run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
+) -> str | None:
     """How a RUN changes the repositories later dnf, yum and microdnf commands read (adds or
-    enables one, installs a package that ships one, writes their configuration); None if not."""
-    for invocation in run_invocations(run_text, escape):
+    enables one, installs a package that ships one, writes their configuration); None if not.
+    env: the ENV and ARG values the RUN starts with (`ENV PKGS=epel-release`)."""
+    for invocation in run_invocations(run_text, escape, env):
         program, texts = invocation.program, [word.text for word in invocation.args]
         if program in ("yum-config-manager", "crb", "subscription-manager"):
             return f"runs {program} {' '.join(texts[:1])}".rstrip()

@@ -663,8 +663,9 @@ class Zypper:
         found = step(zypper, date, mirrors)
         return found if isinstance(found, str) else (found.line,)
 
-    def config_changes(self, run_text: str, escape: str) -> str | None:
-        for command in zypper_commands(run_text, escape=escape):
+    def config_changes(self, run_text: str, escape: str, env: managers.Env = ()) -> str | None:
+        invocations = run_invocations(run_text, escape, env)
+        for command in zypper_commands(run_text, escape=escape, invocations=invocations):
             if command.verb in ("addrepo", "modifyrepo", "removerepo"):
                 return f"runs zypper {command.verb}"
         if re.search(rf"(>|\b(tee|cp|mv|sed)\b.*){re.escape(REPOS_DIR)}", run_text):

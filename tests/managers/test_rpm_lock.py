@@ -630,6 +630,16 @@ ADDED_REPOS: dict[str, tuple[str, dict[str, str], list[str], str]] = {
         ["extra"],
         "this RUN or an earlier one installs epel-release, which adds repositories",
     ),
+    # An ENV list naming the release package (as redhat-nfvpe/cni-route-override's
+    # `ENV INSTALL_PKGS "git golang"` holds its list): its value is set outside the RUN, so
+    # epel-release is recorded, not written, and the install after it is not pinned.
+    "env-held-release-package": (
+        'ENV REPO_PKGS="epel-release"\n'
+        "RUN dnf install -y $REPO_PKGS && dnf install -y extra\n",
+        {},
+        ["extra"],
+        "this RUN or an earlier one installs epel-release, which adds repositories",
+    ),
     "sudo-add-repo-between-installs": (
         "RUN sudo dnf install -y app && \\\n"
         "    sudo dnf config-manager --add-repo https://example.invalid/x.repo; \\\n"

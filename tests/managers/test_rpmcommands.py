@@ -396,3 +396,11 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
 )  # fmt: skip
 def test_repositories_change(run_text: str, expected: str | None) -> None:
     assert repositories_change(run_text) == expected
+
+
+def test_a_repository_package_named_by_env_is_a_change() -> None:
+    run_text = "dnf install -y $REPO_PKGS"
+    assert repositories_change(run_text) is None
+    assert repositories_change(run_text, "\\", (("REPO_PKGS", "curl epel-release"),)) == (
+        "installs epel-release, which adds repositories"
+    )

@@ -38,8 +38,10 @@ from pinner.managers.rpmcommands import (
     PROGRAMS,
     RpmOptions,
     cleanup_for,
+    erases,
     queries,
     read_command,
+    removes_packages,
     repositories_change,
 )
 from pinner.managers.rpmconfig import (
@@ -605,7 +607,10 @@ class Rpm:
     config_changes = staticmethod(repositories_change)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
-        return queries(invocation) and ":" not in word
+        # rpm before 4.18 may not read an epoch in a label; dnf and yum do.
+        if removes_packages(invocation):
+            return True
+        return (queries(invocation) or erases(invocation)) and ":" not in word
 
     def pin_word(self, name: str, version: str) -> str:
         if not _NAME_RE.fullmatch(name) or not _VERSION_RE.fullmatch(version):

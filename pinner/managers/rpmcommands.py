@@ -168,6 +168,29 @@ _NOT_PACKAGES = words(
 )
 
 
+# dnf(8) and yum(8) removals read their words as package specs, `name-[epoch:]version-release`
+# among them (checked with the real dnf 4 on an installed root). microdnf is left out: not checked.
+_REMOVE_VERBS = words("remove erase rm autoremove")
+
+
+def removes_packages(invocation: Invocation) -> bool:
+    """Whether an invocation is a dnf or yum removal of the packages it names."""
+    if invocation.program not in PROGRAMS - {"microdnf"}:
+        return False
+    command = read_command(invocation)
+    return command is not None and command.verb in _REMOVE_VERBS
+
+
+def erases(invocation: Invocation) -> bool:
+    """Whether an invocation is `rpm -e` (`--erase`), which reads `name-version-release` as
+    `rpm -q` does; no other rpm option changes what its words are."""
+    if invocation.program != "rpm":
+        return False
+    options = [word.text for word in invocation.args if is_option(word.text)]
+    modes = [o for o in options if o == "--erase" or re.fullmatch(r"-[a-zA-Z]+", o)]
+    return bool(modes) and all(o == "--erase" or re.fullmatch(r"-[evh]*e[evh]*", o) for o in modes)
+
+
 def queries(invocation: Invocation) -> bool:
     """Whether an invocation is `rpm -q` or `rpm -V` of installed packages by name, which read
     `name-version-release` as dnf does."""

@@ -673,7 +673,17 @@ class Zypper:
         return None
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
-        return False  # rpm reads `name-version-release`, not zypper's `name=version`
+        # `zypper remove` reads `name=version` as a capability (zypper(8), install's package
+        # selection), with or without -n / -C, and fails on one no installed package provides,
+        # as the real zypper 1.14 does; rpm reads `name-version-release`, not zypper's word.
+        if invocation.program != "zypper":
+            return False
+        command = parse_command(invocation)
+        return (
+            command is not None
+            and command.verb == "remove"
+            and not {"-t", "--type"} & command.options
+        )
 
     pin_word = staticmethod(pin_word)
 

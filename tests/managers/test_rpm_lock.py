@@ -163,8 +163,9 @@ def test_pin_versions_writes_nevr_words(
 
 
 # sclorg/s2i-base-container base/Dockerfile.fedora: the list in a variable, checked with rpm -V
-# (NVRs as rpm -V takes them); and the OpenShift sriov-dp-admission-controller Dockerfile's
-# `yum autoremove $INSTALL_PKGS`, which pinner does not take to read pins.
+# (NVRs as rpm -V takes them); the OpenShift sriov-dp-admission-controller Dockerfile's
+# `yum autoremove $INSTALL_PKGS`, which reads NVRs too; and `dnf info`, which pinner does not
+# take to read pins.
 VARIABLE_RUNS = """\
 FROM centos:stream9
 RUN INSTALL_PKGS="app \\
@@ -173,6 +174,7 @@ RUN INSTALL_PKGS="app \\
   rpm -V $INSTALL_PKGS && \\
   dnf clean all -y
 RUN BUILD="toolpkg" && dnf install -y $BUILD && dnf autoremove -y $BUILD
+RUN LIBS="lib" && dnf install -y $LIBS && dnf info $LIBS
 """
 PINNED_VARIABLE_RUNS = """\
 RUN INSTALL_PKGS="app-1.0-1 \\
@@ -181,7 +183,9 @@ RUN INSTALL_PKGS="app-1.0-1 \\
   rpm -V $INSTALL_PKGS && \\
   dnf clean all -y \\
     && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
-RUN BUILD="toolpkg" && dnf install -y $BUILD && dnf autoremove -y $BUILD \\
+RUN BUILD="toolpkg-1.0-1" && dnf install -y $BUILD && dnf autoremove -y $BUILD \\
+    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
+RUN LIBS="lib" && dnf install -y $LIBS && dnf info $LIBS \\
     && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 """
 
@@ -206,7 +210,7 @@ def test_a_list_in_a_variable_is_recorded_and_pinned_where_each_use_takes_pins(
     assert text.endswith(PINNED_VARIABLE_RUNS)
     assert run_errors(text) == []
     assert (
-        "RUN at line 7: $BUILD (which `dnf autoremove` also reads) names toolpkg; their versions"
+        "RUN at line 8: $LIBS (which `dnf info` also reads) names lib; their versions"
         " are recorded in the lock, not written"
     ) in err
     assert "uses a variable" not in err

@@ -284,6 +284,8 @@ class Invocation(NamedTuple):
     piped: tuple[Word, ...] = ()
     # The command's redirections, operator and target word (`: > log`: (">", log)).
     redirects: tuple[tuple[str, Word], ...] = ()
+    # The string xargs replaces with each input line (`xargs -I{} rm {}`: "{}"), or None.
+    replace: str | None = None
 
 
 def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
@@ -420,6 +422,7 @@ def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
     _exported(env, words[i:j], variables)
     i = j
     via_xargs = False
+    replace = None
     while i < len(words):
         program = words[i].text.rpartition("/")[2]
         if program in _SHELLS:
@@ -432,9 +435,11 @@ def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
         if program not in _WRAPPERS:
             break
         takes_value, operands = _WRAPPERS[program]
-        via_xargs = via_xargs or program == "xargs"
         options = i + 1
         i = _skip_options(words, options, takes_value) + operands
+        if program == "xargs":
+            via_xargs = True
+            replace = _xargs_replace([word.text for word in words[options:i]])
         if program in ("sudo", "env"):
             _wrapper_environment(env, program, [word.text for word in words[options:i]])
             j = _skip_assignments(words, i)
@@ -449,6 +454,7 @@ def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
             via_xargs,
             command.piped,
             command.redirects,
+            replace,
         )
     elif not words and command.bodies:
         # RUN <<EOF: BuildKit runs the heredoc itself as the script.
@@ -493,6 +499,20 @@ def _unexpanded(env: dict[str, _Value], script: Word) -> dict[str, _Value]:
     know the outer value)."""
     names = {n for b, e in script.expansions for n in _REFERENCE_NAME.findall(script.text[b:e])}
     return {name: value for name, value in env.items() if name not in names}
+
+
+def _xargs_replace(options: Sequence[str]) -> str | None:
+    """The string xargs's options replace with each input line: `-I R`, `-IR`, `-i[R]`,
+    `--replace[=R]` (`{}` where no R is given); None without one."""
+    replace = None
+    for k, text in enumerate(options):
+        if text == "-I" and k + 1 < len(options):
+            replace = options[k + 1]
+        elif text.startswith(("-I", "-i")) and not text.startswith("--"):
+            replace = text[2:] or "{}"
+        elif text == "--replace" or text.startswith("--replace="):
+            replace = text.partition("=")[2] or "{}"
+    return replace
 
 
 # Commands that write nothing: redirected with > or >|, each leaves its file empty.
@@ -582,6 +602,11 @@ def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Word | None:
         chars = bodies[0].chars
         return Word("", chars, chars[0].start if chars else 0, chars[-1].end if chars else 0, ())
     return None
+
+
+def script_invocations(script: Word) -> tuple[Invocation, ...]:
+    """The programs a word given to `sh -c` runs, read as a script of its own."""
+    return tuple(_invocations(script.chars, {}))
 
 
 def _invocations(chars: Sequence[_Char], env: Mapping[str, _Value]) -> Iterator[Invocation]:

@@ -8,7 +8,14 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from pinner.apt.shell import Invocation, Word, emptied, run_flags, truncated
+from pinner.apt.shell import (
+    Invocation,
+    Word,
+    emptied,
+    run_flags,
+    script_invocations,
+    truncated,
+)
 from pinner.apt.sources import covers, mount_targets
 
 
@@ -42,15 +49,19 @@ def removals(
             folder = None
         # `find … | xargs rm`: the files find lists.
         paths = _piped_find(invocation) if invocation.via_xargs else []
+        own: list[str] = []
         if invocation.program == "cd":
             folder = _cd(invocation, folder) if run_text else None
         elif invocation.program == "rm":
             for word in invocation.args:
                 if not word.text.startswith("-"):
-                    paths += _expanded(word, run_text) if braces else [word.text]
+                    own += _expanded(word, run_text) if braces else [word.text]
         elif invocation.program == "find":
-            paths += _found(invocation.args)
-        paths += emptied(invocation)
+            own += _found(invocation.args)
+        own += emptied(invocation)
+        # `xargs -I {} rm {}`: a word holding {} stands for each line read, not for a path.
+        replace = invocation.replace
+        paths += [path for path in own if replace is None or replace not in path]
         found.append([_from(folder, path) for path in paths])
     return found
 
@@ -133,8 +144,9 @@ def _expression(texts: Sequence[str]) -> int | None:
 
 def _found(words: Sequence[Word]) -> list[str]:
     """What `find DIR… [-type f] [-name GLOB] ACTION` removes or empties, as globs (a `-name` is
-    matched in DIR itself only, so deeper files count as left); ACTION is -delete, or -exec of
-    `rm`, `truncate -s 0` or `cp /dev/null` on `{}`. Nothing for any other test or action."""
+    matched in DIR itself only, so deeper files count as left); ACTION is -delete, or -exec or
+    -execdir of `rm`, `truncate -s 0`, `cp /dev/null` on `{}`, or of `sh -c` doing one of
+    these to the file. Nothing for any other test or action."""
     texts = [word.text for word in words]
     start = _expression(texts)
     if start is None:
@@ -142,28 +154,35 @@ def _found(words: Sequence[Word]) -> list[str]:
     # find applies its expression in order: an action before a test acts on what fails it too.
     if texts[-1] == "-delete":
         return _selected(texts[: len(texts) - 1], start)
-    if "-exec" in texts[start:] and _exec_removes(words[texts.index("-exec", start) + 1 :]):
-        return _selected(texts[: texts.index("-exec", start)], start)
+    action = next((i for i in range(start, len(texts)) if texts[i] in _EXECS), None)
+    if action is not None and _exec_removes(words[action + 1 :]):
+        return _selected(texts[:action], start)
     return []
 
 
+# -execdir runs the command in the file's folder on `./NAME`: the same file as -exec's `{}`
+# (a find without -execdir, as BusyBox's may be, fails the RUN either way).
+_EXECS = frozenset(["-exec", "-execdir"])
+# What stands for one file found: find's `{}`, or xargs's replace string.
+_FILE = "{}"
+
+
 def _piped_find(invocation: Invocation) -> list[str]:
-    """What `find DIR… [-type f] [-name GLOB] [-print|-print0] | xargs rm|truncate -s 0`
+    """What `find DIR… [-type f] [-name GLOB] [-print|-print0] | xargs [-I R] rm|truncate -s 0`
     removes or empties, as globs; nothing for any other command or find."""
     found = [word.text for word in invocation.piped]
     if found[:1] != ["find"] or len(found) < 2:
         return []
     texts = found[1:-1] if found[-1] in ("-print", "-print0") else found[1:]
     start = _expression(texts)
-    args = [word.text for word in invocation.args]
-    if invocation.program == "rm":
-        removes = all(text.startswith("-") for text in args)
-    else:
-        # The `{}` stands for the files xargs adds after the options.
-        placeholder = Word("{}", (), 0, 0, ())
-        removes = invocation.program == "truncate" and truncated(
-            [*invocation.args, placeholder]
-        ) == ["{}"]
+    args, file = list(invocation.args), invocation.replace
+    if file is None:
+        # Without -I, xargs adds the files after the arguments (cp /dev/null takes only one).
+        if invocation.program == "cp":
+            return []
+        file = _FILE
+        args.append(Word(_FILE, (), 0, 0, ()))
+    removes = _removes(invocation.program, args, file)
     return _selected(texts, len(texts) if start is None else start) if removes else []
 
 
@@ -188,16 +207,54 @@ def _selected(texts: list[str], start: int) -> list[str]:
 
 def _exec_removes(words: Sequence[Word]) -> bool:
     """Whether `-exec COMMAND {} ;` (or `+`), ending find's expression, removes or empties each
-    file found: rm, `truncate -s 0`, `cp /dev/null`."""
+    file found: rm, `truncate -s 0`, `cp /dev/null`, or a `sh -c` script doing one of these."""
     texts = [word.text for word in words]
-    if len(texts) < 3 or texts[-2:] not in (["{}", ";"], ["{}", "+"]):
+    if len(texts) < 2 or texts[-1] not in (";", "+"):
         return False
-    command, program = words[:-2], posixpath.basename(texts[0])
+    program = posixpath.basename(texts[0])
+    if program in _SHELLS:
+        return _script_removes(words[1:-1], texts[-1])
+    return texts[-2] == _FILE and _removes(program, words[1:-1], _FILE)
+
+
+_SHELLS = frozenset(["sh", "bash", "dash", "ash"])
+
+
+def _removes(program: str, args: Sequence[Word], file: str) -> bool:
+    """Whether `program args` removes or empties the one file args name as file, and no other."""
+    texts = [word.text for word in args]
     if program == "rm":
-        return all(text.startswith("-") for text in texts[1:-2])
+        return [text for text in texts if not text.startswith("-")] == [file]
     if program == "truncate":
-        return truncated([*command[1:], words[-2]]) == ["{}"]
-    return program == "cp" and texts[1:-2] == ["/dev/null"]
+        return truncated(args) == [file]
+    return program == "cp" and texts == ["/dev/null", file]
+
+
+def _script_removes(words: Sequence[Word], end: str) -> bool:
+    """Whether `sh -c SCRIPT [NAME {}]`, then `;` or `+`, removes or empties each file: SCRIPT is
+    one rm, truncate, `cp /dev/null` or emptying redirection of `"$1"` (of `"$@"`, each batch's
+    files, with `+`), or, with no NAME, of the `{}` find writes into SCRIPT itself."""
+    texts = [word.text for word in words]
+    names: tuple[str, ...]
+    if len(texts) == 4 and texts[0] == "-c" and texts[3] == _FILE:
+        names = ("$1", "${1}") if end == ";" else ("$@", "${@}")
+    elif len(texts) == 2 and texts[0] == "-c" and end == ";":
+        names = (_FILE,)  # GNU find and BusyBox put the file in place of `{}` inside a word
+    else:
+        return False
+    script = script_invocations(words[1])
+    if len(script) != 1 or script[0].via_xargs or script[0].piped:
+        return False
+    placeholder = Word(_FILE, (), 0, 0, ())
+
+    def file(word: Word) -> Word:
+        return placeholder if word.text in names else word
+
+    invocation = script[0]._replace(
+        args=tuple(file(word) for word in script[0].args),
+        redirects=tuple((op, file(target)) for op, target in script[0].redirects),
+    )
+    return _removes(invocation.program, invocation.args, _FILE) or emptied(invocation) == [_FILE]
 
 
 def mounted(run_text: str, escape: str = "\\") -> list[str]:

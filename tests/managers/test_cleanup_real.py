@@ -713,6 +713,37 @@ def test_emptied_files(run: str, files: list[str]) -> None:
         ("find / -xdev \\( -name '*.pyc' -o -name '*.pyo' \\) -delete", []),
         ("find /var/log -name '*.log'", []),
         ("find -delete", []),
+        # -execdir acts on the same files as -exec (PKGBUILDs' `find … -type f -execdir rm {} +`).
+        ("find /var/log -type f -execdir rm {} +", ["/var/log"]),
+        ("find /var/log -type f -execdir truncate -s 0 {} \\;", ["/var/log"]),
+        ("find /var/log -type f -execdir gzip {} \\;", []),
+        # A shell started on each file: the script's one command takes it as $1 (all as $@ with
+        # +), or in place of a {} inside the script.
+        ("find /var/log -type f -exec sh -c 'rm -rf \"$1\"' _ {} \\;", ["/var/log"]),
+        ("find /var/log -type f -exec sh -c 'rm -f $1' sh {} ';'", ["/var/log"]),
+        ("find /var/log -type f -exec bash -c ': > \"${1}\"' _ {} \\;", ["/var/log"]),
+        ("find /var/log -type f -exec sh -c 'truncate -s 0 \"$@\"' _ {} +", ["/var/log"]),
+        ('find /var/log -type f -exec sh -c "cat /dev/null > {}" \\;', ["/var/log"]),
+        ("find /var/log -type f -exec sh -c 'echo > {}' \\;", ["/var/log"]),
+        # + hands each script many files: "$1" is only the first.
+        ("find /var/log -type f -exec sh -c 'rm -f \"$1\"' _ {} +", []),
+        ("find /var/log -type f -exec sh -c 'rm -f \"$2\"' _ {} \\;", []),
+        ("find /var/log -type f -exec sh -c 'rm -f \"$1\" x' _ {} \\;", []),
+        ("find /var/log -type f -exec sh -c 'gzip \"$1\"' _ {} \\;", []),
+        ('find /var/log -type f -exec sh -c \'rm -f "$1"; date > "$1"\' _ {} \\;', []),
+        ("find /var/log -type f -exec sh -c 'date > \"$1\"' _ {} \\;", []),
+        ("find /var/log -type f -exec sh -c 'rm -f \"$1\"' {} \\;", []),
+        ("find /var/log -type f -exec sh -c 'rm -f {}' {} +", []),
+        ("find /var/log -type f -exec sh script.sh {} \\;", []),
+        # xargs -I puts each line where its replace string stands.
+        ("find /var/log -name '*.log' -print | xargs -I{} rm -rf {}", ["/var/log/*.log"]),
+        ("find /var/log -type f | xargs -I {} truncate -s 0 {}", ["/var/log"]),
+        ("find /var/log -type f | xargs -i cp /dev/null {}", ["/var/log"]),
+        ("find /var/log -type f | xargs --replace=F rm -f F", ["/var/log"]),
+        ("find /var/log -type f | xargs -I{} rm -rf {}.old", []),
+        ("find /var/log -type f | xargs -I{} rm -rf {} /x", ["/x"]),
+        ("find /var/log -type f | xargs -I{} gzip {}", []),
+        ("find /var/log -type f | xargs cp /dev/null", []),
     ],
 )
 def test_find_delete_removes(run: str, removed: list[str]) -> None:
@@ -789,6 +820,36 @@ APT: list[tuple[str, str | None]] = [
         " && rm -rf /var/lib/apt/lists/* /var/cache/ldconfig"
         " && find /var/log -type f -exec truncate -s 0 {} \\;",
         None,
+    ),
+    # VM image build scripts' `find /var/log -type f -exec sh -c "cat /dev/null > {}" \;` (search
+    # excerpts, "simple-vvm" and others, that name no repository)
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/cache/ldconfig"
+        ' && find /var/log -type f -exec sh -c "cat /dev/null > {}" \\;',
+        None,
+    ),
+    # A container entrypoint's `find /app -type d -name node_modules -exec sh -c 'rm -rf "$1"' _
+    # {} \;` (search excerpt, no repository), on the logs
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/cache/ldconfig"
+        " && find /var/log -type f -exec sh -c 'rm -rf \"$1\"' _ {} \\;",
+        None,
+    ),
+    # MacPatch build scripts' `find DIR -name X -print | xargs -I{} rm -rf {}` (search excerpts,
+    # no repository), and PKGBUILDs' `find … -type f -execdir rm {} +` (Arch's postgresql)
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* /var/log/apt"
+        " && find /var/log -name '*.log' -print | xargs -I{} rm -rf {}"
+        " && find /var/cache/ldconfig -type f -execdir rm {} +",
+        None,
+    ),
+    (
+        "apt-get update && apt-get install -y curl && apt-get clean"
+        " && rm -rf /var/lib/apt/lists/* && find /var/log -type f | xargs -I{} rm -rf {}.gz",
+        f"rm -rf {APT_LOGS}",
     ),
     # The cleaner scripts' `find /var/log -type f | xargs truncate -s 0` (search excerpts that
     # name no repository), with ldconfig's cache left

@@ -121,10 +121,8 @@ class Dockerfile(NamedTuple):
     # same ones is this Dockerfile again.
     platforms: tuple[str, ...] = ()
     build_args: tuple[tuple[str, str], ...] = ()
-    # The ENV and ARG instructions before each RUN (by the offset it starts at), as its stage's
-    # assignments and how many of them come before it: run_variables() reads them.
-    # A dict, not a mapping proxy: update parses in a child process, which pickles the result.
-    variables: Mapping[int, tuple[tuple[Assignment, ...], int]] = {}
+    # What run_variables() needs to work out the ENV and ARG values each RUN starts with.
+    variables: RunVariables | None = None
 
 
 class Assignment(NamedTuple):
@@ -139,7 +137,9 @@ class Assignment(NamedTuple):
 def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str, str], ...]:
     """The variables a RUN starts with whose value is known: name, value, and "ARG" where a
     --build-arg changes it, else "ENV". An ENV wins over an ARG of the same name (BuildKit)."""
-    assignments, count = parsed.variables.get(run.span.start, ((), 0))
+    if parsed.variables is None:
+        return ()
+    assignments, count = parsed.variables.before(parsed.stages, run.span.start)
     args: dict[str, str | None] = {}
     env: dict[str, Assignment] = {}
     for assignment in assignments[:count]:
@@ -154,6 +154,141 @@ def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str,
         else:
             found[name] = (name, assignment.value, "ARG" if assignment.from_arg else "ENV")
     return tuple(found.values())
+
+
+# Per stage: the index of the stage it is FROM (None: an image), and its ARG instructions' values
+# by the offset each starts at (None: not known), for one build platform.
+_PlatformArgs = tuple[tuple[int | None, ...], dict[int, tuple[tuple[str, str | None], ...]]]
+
+
+class RunVariables:
+    """The ENV and ARG values each RUN of a parsed Dockerfile starts with, worked out when first
+    asked for: most RUNs name no variable, and expanding every ENV of a long file as it was
+    parsed cost a tenth of the parse.
+
+    ARG values are taken as the walk declares them (build args, defaults, the global scope); ENV
+    values are expanded from the stage's instructions here, as BuildKit does.
+    """
+
+    def __init__(self, escape: str, platforms: tuple[_PlatformArgs, ...]) -> None:
+        self.escape = escape
+        self.platforms = platforms
+        self._resolved: list[tuple[tuple[Assignment, ...], dict[int, int]]] | None = None
+        self._starts: list[int] = []
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunVariables):
+            return NotImplemented
+        return (self.escape, self.platforms) == (other.escape, other.platforms)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[str, tuple[_PlatformArgs, ...]]:
+        return self.escape, self.platforms  # update's child sends parsed files back pickled
+
+    def __setstate__(self, state: tuple[str, tuple[_PlatformArgs, ...]]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
+
+    def before(self, stages: Sequence[Stage], start: int) -> tuple[tuple[Assignment, ...], int]:
+        """The assignments of the stage of the RUN at offset start, and how many precede it."""
+        if self._resolved is None:
+            self._resolved = self._merged(stages)
+            self._starts = [stage.instructions[0].span.start for stage in stages]
+        at = bisect.bisect_right(self._starts, start) - 1
+        if at < 0:
+            return (), 0
+        assignments, runs = self._resolved[at]
+        count = runs.get(start)
+        return ((), 0) if count is None else (assignments, count)
+
+    def _merged(
+        self, stages: Sequence[Stage]
+    ) -> list[tuple[tuple[Assignment, ...], dict[int, int]]]:
+        """The first platform's assignments, unknown where another platform gives another value
+        (`ARG TARGETARCH`, an ENV made of it): one package list is recorded for every platform."""
+        first, *others = [self._walk(stages, parents, args) for parents, args in self.platforms]
+        if not others:
+            return first
+        merged = []
+        for at, (assignments, runs) in enumerate(first):
+            other = [o[at][0] for o in others]
+            kept = tuple(
+                a if all(o[i].value == a.value for o in other) else a._replace(value=None)
+                for i, a in enumerate(assignments)
+            )
+            merged.append((kept, runs))
+        return merged
+
+    def _walk(
+        self,
+        stages: Sequence[Stage],
+        parents: tuple[int | None, ...],
+        args: Mapping[int, tuple[tuple[str, str | None], ...]],
+    ) -> list[tuple[tuple[Assignment, ...], dict[int, int]]]:
+        """Per stage, its ENV and ARG assignments in order (a stage FROM another starts with the
+        other's ENV), and how many come before each RUN (by the offset it starts at)."""
+        found: list[tuple[tuple[Assignment, ...], dict[int, int]]] = []
+        # Each stage's ENV values at its end (None: not known), and those made of an ARG's.
+        ends: list[tuple[dict[str, str | None], set[str]]] = []
+        for stage, parent in zip(stages, parents, strict=True):
+            env, from_arg = ({}, set()) if parent is None else ends[parent]
+            env, from_arg = dict(env), set(from_arg)
+            assignments = [Assignment("ENV", n, v, n in from_arg) for n, v in env.items()]
+            stage_args: dict[str, str | None] = {}
+            runs: dict[int, int] = {}
+            for instruction in stage.instructions[1:]:
+                if instruction.keyword == "RUN":
+                    runs[instruction.span.start] = len(assignments)
+                elif instruction.keyword == "ARG":
+                    for name, value in args.get(instruction.span.start, ()):
+                        stage_args[name] = value
+                        assignments.append(Assignment("ARG", name, value))
+                elif instruction.keyword == "ENV":
+                    for name, raw in _env_pairs(instruction.words):
+                        env[name] = value = self._env_value(name, raw, env, from_arg, stage_args)
+                        assignments.append(Assignment("ENV", name, value, name in from_arg))
+            found.append((tuple(assignments), runs))
+            ends.append((env, from_arg))
+        return found
+
+    def _env_value(
+        self,
+        name: str,
+        raw: str,
+        env: Mapping[str, str | None],
+        from_arg: set[str],
+        stage_args: Mapping[str, str | None],
+    ) -> str | None:
+        """An ENV value with its variables expanded; None if it uses one whose value is unknown."""
+        from_arg.discard(name)
+        if shellword.plain(raw, self.escape):
+            return raw  # most values: nothing to look up
+        unknown = False
+
+        def lookup(used: str) -> str | None:
+            nonlocal unknown
+            if used in env:
+                value = env[used]
+                if used in from_arg:
+                    from_arg.add(name)
+            else:
+                value = stage_args.get(used)
+                from_arg.add(name)
+            unknown = unknown or value is None
+            return value
+
+        try:
+            value, _ = shellword.expand_noting_unset(raw, lookup, self.escape)
+        except shellword.ExpansionError:
+            return None
+        return None if unknown else value
+
+
+def _env_pairs(words: Sequence[Token]) -> list[tuple[str, str]]:
+    """The names and unexpanded values of `ENV NAME=value ...` or the older `ENV NAME value`."""
+    if words and "=" not in words[0].text:
+        return [(words[0].text, " ".join(word.text for word in words[1:]))]
+    return [(w.text.partition("=")[0], w.text.partition("=")[2]) for w in words]
 
 
 def ancestors(parsed: Dockerfile, stage: Stage) -> list[Stage]:
@@ -510,7 +645,8 @@ def parse(
     first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
     if len(walks) == 1:
         return first
-    first = first._replace(variables=_same_everywhere([walk.variables for _, walk in walks]))
+    each = tuple(a for _, walk in walks if walk.variables for a in walk.variables.platforms)
+    first = first._replace(variables=RunVariables(escape, each))
     seen: dict[tuple[int, str], set[str | None]] = {}
     for _, walk in walks:
         found = {(u.line, u.used_by): u.expanded for u in walk.uses}
@@ -525,24 +661,6 @@ def parse(
             if (u.line, u.used_by) in differ
         )
     return first._replace(uses=tuple(uses))
-
-
-def _same_everywhere(
-    walks: Sequence[Mapping[int, tuple[tuple[Assignment, ...], int]]],
-) -> Mapping[int, tuple[tuple[Assignment, ...], int]]:
-    """The first walk's RUN variables, unknown where another platform gives another value
-    (`ARG TARGETARCH`, an ENV made of it): one package list is recorded for every platform."""
-    frozen: dict[int, tuple[Assignment, ...]] = {}
-    found = {}
-    for start, (assignments, count) in walks[0].items():
-        if id(assignments) not in frozen:
-            others = [walk[start][0] for walk in walks[1:]]
-            frozen[id(assignments)] = tuple(
-                a if all(other[i].value == a.value for other in others) else a._replace(value=None)
-                for i, a in enumerate(assignments)
-            )
-        found[start] = (frozen[id(assignments)], count)
-    return found
 
 
 @functools.lru_cache(maxsize=64)
@@ -579,16 +697,12 @@ class _Walker:
         self.uses: list[ImageUse] = []
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
-        # Each stage's ENV values (None: not known), which a stage FROM it starts with; the base
-        # image's own ENV is not read, so a variable only it sets is not known.
-        self.stage_env: dict[str, dict[str, str | None]] = {}
-        self.stage_from_arg: dict[str, set[str]] = {}
-        self.env: dict[str, str | None] = {}
-        self.from_arg: set[str] = set()  # ENV values that use an ARG's, which a build may change
-        # Per stage, its ENV and ARG assignments in order (a stage FROM another starts with the
-        # other's ENV); each RUN keeps how many come before it: no copy per RUN.
-        self.assignments: list[Assignment] = []
-        self.runs: list[tuple[int, list[Assignment], int]] = []
+        # For RunVariables: the stage each stage is FROM, and each stage ARG's values. A stage
+        # starts with the ENV of the stage it is FROM; the base image's own ENV is not read, so a
+        # variable only it sets is not known.
+        self.stage_index: dict[str, int] = {}
+        self.parents: list[int | None] = []
+        self.args: dict[int, tuple[tuple[str, str | None], ...]] = {}
 
     def walk(self, all_instructions: Sequence[Instruction]) -> Dockerfile:
         if not any(i.keyword == "FROM" for i in all_instructions):
@@ -617,7 +731,7 @@ class _Walker:
             tuple(self.uses),
             tuple(global_args),
             self.escape,
-            variables=self.frozen_variables(),
+            variables=RunVariables(self.escape, ((tuple(self.parents), self.args),)),
         )
 
     def start_stage(self, instruction: Instruction, index: int) -> Stage:
@@ -633,14 +747,8 @@ class _Walker:
         parent = parent.lower()
         self.scope = _Scope(self.path, self.build_args, self.escape)
         stage = _new(Stage, (index, name, (instruction,), self.stage_labels.get(parent)))
-        self.env = dict(self.stage_env.get(stage.parent or "", {}))
-        self.stage_env[label] = self.env
-        self.from_arg = set(self.stage_from_arg.get(stage.parent or "", ()))
-        self.stage_from_arg[label] = self.from_arg
-        self.assignments = [
-            Assignment("ENV", name, value, name in self.from_arg)
-            for name, value in self.env.items()
-        ]
+        self.parents.append(self.stage_index.get(stage.parent or ""))
+        self.stage_index[label] = index
         if name is not None:
             self.stage_names.add(name)
         self.stage_names.add(str(index))
@@ -651,17 +759,12 @@ class _Walker:
         """Record ARGs, and COPY --from=<image> and RUN --mount=...,from=<image> uses."""
         if instruction.keyword == "ARG":
             self.scope.declare(instruction, self.global_scope.values)
-            for word in instruction.words:
-                name = word.text.partition("=")[0]
-                arg = self.scope.values[name]
-                value = None if arg.unset else arg.value
-                self.assignments.append(Assignment("ARG", name, value))
+            values = self.scope.values
+            self.args[instruction.span.start] = tuple(
+                (name, None if values[name].unset else values[name].value)
+                for name in (word.text.partition("=")[0] for word in instruction.words)
+            )
             return
-        if instruction.keyword == "ENV":
-            self.declare_env(instruction)
-            return
-        if instruction.keyword == "RUN":
-            self.runs.append((instruction.span.start, self.assignments, len(self.assignments)))
         if instruction.keyword not in ("COPY", "RUN"):
             return  # no other instruction names an image in its flags
         flags, _ = _flags(instruction.words)
@@ -680,53 +783,6 @@ class _Walker:
                         used_by = f"stage {stage.label}: RUN --mount"
                         self.maybe_use(instruction, v, span, self.scope, used_by)
                     offset += len(field) + 1
-
-    def declare_env(self, instruction: Instruction) -> None:
-        """Take in `ENV NAME=value ...` or the older `ENV NAME value`, expanded as BuildKit does."""
-        words = instruction.words
-        if words and "=" not in words[0].text:
-            pairs = [(words[0].text, " ".join(word.text for word in words[1:]))]
-        else:
-            pairs = [(w.text.partition("=")[0], w.text.partition("=")[2]) for w in words]
-        for name, raw in pairs:
-            self.env[name] = value = self.env_value(name, raw)
-            self.assignments.append(Assignment("ENV", name, value, name in self.from_arg))
-
-    def env_value(self, name: str, raw: str) -> str | None:
-        """An ENV value with its variables expanded; None if it uses one whose value is unknown."""
-        self.from_arg.discard(name)
-        if shellword.plain(raw, self.escape):
-            return raw  # most values: nothing to look up
-        unknown = False
-
-        def lookup(used: str) -> str | None:
-            nonlocal unknown
-            if used in self.env:
-                value = self.env[used]
-                if used in self.from_arg:
-                    self.from_arg.add(name)
-            else:
-                arg = self.scope.values.get(used)
-                value = None if arg is None or arg.unset else arg.value
-                self.from_arg.add(name)
-            unknown = unknown or value is None
-            return value
-
-        try:
-            value, _ = shellword.expand_noting_unset(raw, lookup, self.escape)
-        except shellword.ExpansionError:
-            return None
-        return None if unknown else value
-
-    def frozen_variables(self) -> dict[int, tuple[tuple[Assignment, ...], int]]:
-        """Each RUN's stage assignments (one tuple per stage, shared) and how many it follows."""
-        frozen: dict[int, tuple[Assignment, ...]] = {}
-        found = {}
-        for start, assignments, count in self.runs:
-            if id(assignments) not in frozen:
-                frozen[id(assignments)] = tuple(assignments)
-            found[start] = (frozen[id(assignments)], count)
-        return found
 
     def maybe_use(
         self, instruction: Instruction, value: str, span: Span | None, scope: _Scope, used_by: str

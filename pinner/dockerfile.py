@@ -767,6 +767,8 @@ class _Walker:
             return
         if instruction.keyword not in ("COPY", "RUN"):
             return  # no other instruction names an image in its flags
+        if not instruction.words or not instruction.words[0].text.startswith("--"):
+            return  # no flags: most COPYs and RUNs
         flags, _ = _flags(instruction.words)
         for key, flag in flags:
             offset = flag.text.find("=") + 1

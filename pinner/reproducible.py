@@ -70,19 +70,23 @@ class Rewrite(NamedTuple):
 
 def run_args(text: str, instruction: Instruction) -> tuple[int, int]:
     """Offsets of a RUN's arguments: from its first word to the end before the line break."""
-    end = instruction.span.end
-    while end > instruction.span.start and text[end - 1] in "\r\n":
-        end -= 1
+    end = _args_end(text, instruction)
     start = instruction.words[0].span().start if instruction.words else end
     return start, end
 
 
+def _args_end(text: str, instruction: Instruction) -> int:
+    end = instruction.span.end
+    while end > instruction.span.start and text[end - 1] in "\r\n":
+        end -= 1
+    return end
+
+
 def shell_text(text: str, instruction: Instruction) -> str:
     """A RUN's shell, without its --mount/--network flags."""
-    _, end = run_args(text, instruction)
     for word in instruction.words:
         if not word.text.startswith("--"):
-            return text[word.span().start : end]
+            return text[word.span().start : _args_end(text, instruction)]
     return ""
 
 

@@ -906,6 +906,35 @@ def test_the_command_exits_without_the_interpreters_teardown(
         assert proc.stdout == f"pinner {pinner.__version__}\natexit ran\nfreed at teardown\n"
 
 
+_COLLECTOR = """
+import atexit, gc, runpy, sys
+
+atexit.register(lambda: print("collector", "on" if gc.isenabled() else "off", flush=True))
+sys.argv[0] = "pinner"
+runpy.run_module("pinner", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(("command", "collector"), [("check", "off"), ("build-args", "on")])
+def test_only_the_check_command_runs_without_the_cyclic_collector(
+    tmp_path: Path, command: str, collector: str
+) -> None:
+    """A check process makes almost no cycles; a caller of main() keeps its collector."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(pinner.__file__))}
+    proc = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR, command, str(dockerfile)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert proc.stdout.splitlines()[-1] == f"collector {collector}"
+    main(["check", "-q", str(dockerfile)])
+    assert gc.isenabled()
+
+
 def test_a_profiled_run_gets_the_ordinary_exit(tmp_path: Path) -> None:
     """cProfile writes its profile once the program returns: pinner returns to it."""
     dockerfile = tmp_path / "Dockerfile"

@@ -138,9 +138,9 @@ class _Finder(cst.CSTVisitor):
                     self._note(node, f"{last}: the tag is a separate argument; not pinned")
                     return
         if image is not None:
-            self._image(node, f"{callee.rpartition('.')[2] or callee}()", image)
+            self._image(f"{last or callee}()", image)
 
-    def _image(self, call: cst.Call, used_by: str, image: cst.BaseExpression) -> None:
+    def _image(self, used_by: str, image: cst.BaseExpression) -> None:
         if isinstance(image, cst.Name) and image.value in self.constants:
             image, used_by = self.constants[image.value], f"constant {image.value}"
         if not isinstance(image, cst.SimpleString):

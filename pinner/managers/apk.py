@@ -1175,14 +1175,9 @@ class Apk:
     def platform(self, arch: str) -> str | None:
         return next((p for p, a in APK_ARCH.items() if a == arch), None)
 
-    def installs(self, invocation: Invocation) -> Install | None:
-        return read_install(invocation)
-
-    def removes(self, invocation: Invocation) -> managers.Removal | None:
-        return read_removal(invocation)
-
-    def configure(self, files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
-        return configure(files, platform)
+    installs = staticmethod(read_install)
+    removes = staticmethod(read_removal)
+    configure = staticmethod(configure)
 
     async def _universe(
         self,
@@ -1373,8 +1368,7 @@ class Apk:
     ) -> str | None:
         return CACHE_CLEANUP if needs_cleanup(invocations, run_text) else None
 
-    def checked(self, package: LockedPackage) -> LockedPackage:
-        return checked(package)
+    checked = staticmethod(checked)
 
 
 MANAGER: Manager = Apk()

@@ -390,6 +390,25 @@ def repositories_changed(
     return None
 
 
+def _appended(
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
+) -> list[tuple[tuple[int, int], str]]:
+    """The repository lines the RUNs of a stage and of the stages it is FROM append, each with
+    where it is in effect from: (RUN line, offset in its shell), (0, 0) for a parent's."""
+    appended = manager.appended_repositories
+    if appended is None:
+        return []
+    found = []
+    parents = dockerfile.ancestors(parsed, stage)
+    for own, each in [*((False, p) for p in reversed(parents)), (True, stage)]:
+        for run in each.instructions[1:]:
+            if run.keyword != "RUN":
+                continue
+            for offset, line in appended(reproducible.shell_text(parsed.text, run), parsed.escape):
+                found.append(((run.line, offset) if own else (0, 0), line))
+    return found
+
+
 def manager_packages(
     parsed: dockerfile.Dockerfile,
     plan: reproducible.StagePlan,
@@ -414,6 +433,7 @@ def manager_packages(
     for run in plan.manager_runs:
         shell = reproducible.shell_text(text, run)
         notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
+    appended = _appended(parsed, plan.stage, manager)
     for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
         notes.extend((run.line, note) for note in install.notes)
         # The commands of the changing RUN before the one that changes the repositories read
@@ -428,6 +448,14 @@ def manager_packages(
                 reason = f"not pinned: {install.unpinned or f'{where} {how}'}"
                 detached.setdefault(package.name, UnpinnedPackage(package.name, reason))
                 continue
+            if package.tag:
+                # `foo@testing` reads the repositories tagged @testing that RUNs appended before.
+                tagged = [
+                    line
+                    for where, line in appended
+                    if where < (run.line, install.start) and line.startswith(f"@{package.tag} ")
+                ]
+                package = package._replace(repositories=(*package.repositories, *tagged))
             held = requests.setdefault(package.name, package)
             if package.upgrade and not held.upgrade:
                 # `apk add -u NAME` after `apk add NAME` upgrades what the first one installed.

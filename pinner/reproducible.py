@@ -391,7 +391,9 @@ def manager_edits(
                 # An exact pin is refreshed; a user's range (~1.2, >1.0) is theirs to keep.
                 if package.constraint is not None and not package.constraint.startswith("="):
                     continue
-                word = manager.pin_word(package.name, version)
+                # A tagged word keeps its tag: `foo@testing=1.2-r0` (apk's name@tag=version).
+                tagged = f"{package.name}@{package.tag}" if package.tag else package.name
+                word = manager.pin_word(tagged, version)
                 source = held.get((package.start, package.end))
                 if source is not None and source.origin is not None:
                     why = _variable_unpinnable(shell, source, invocations, installs, manager, word)

@@ -112,6 +112,9 @@ class PackageArg(NamedTuple):
     # `apk add --upgrade`: the newest build of the word and of everything it depends on is
     # installed, also where the image has an older one.
     upgrade: bool = False
+    # `apk add foo@testing`: the tag of the repositories the word may take its package from
+    # (tagged repositories serve only the words that name their tag).
+    tag: str | None = None
 
 
 class Install(NamedTuple):
@@ -222,6 +225,12 @@ class Manager(Protocol):
     def removes(self) -> Callable[[Invocation], Removal | None] | None:
         """What one invocation removes (`apk del`, `pacman -R`), None for other commands; None
         for a manager that does not follow removals."""
+
+    @property
+    def appended_repositories(self) -> Callable[[str, str], tuple[tuple[int, str], ...]] | None:
+        """For a manager whose words name a repository by a tag a RUN may add (`echo '@testing
+        URL' >> /etc/apk/repositories`, `apk add foo@testing`): (RUN shell, escape) -> each
+        repository line the RUN appends, with the offset after the command; None otherwise."""
 
     @property
     def step_unserved(self) -> Callable[[Source, str], Awaitable[list[str]]] | None:

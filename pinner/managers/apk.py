@@ -53,6 +53,8 @@ IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALL
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
 KEPT = "already in the base image: "
+# The start of the reason Universe.best() gives for a name only tagged repositories serve.
+_MASKED = "served only by the tagged repository "
 # A branch's APKINDEX.tar.gz: main is about 1 MiB, community about 2 MiB, unpacked 5-10 times that.
 MAX_INDEX_BYTES = 32 * 1024 * 1024
 MAX_UNPACKED = 64 * 1024 * 1024
@@ -104,6 +106,7 @@ _WORD_RE = re.compile(
     r"(?:@(?P<tag>[A-Za-z0-9_.-]+))?"
     r"(?:(?P<op><=|>=|><|=|~|<|>)(?P<version>[A-Za-z0-9._+~-]*))?"
 )
+_TAG_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _CHECKSUM_RE = re.compile(r"Q1[A-Za-z0-9+/]{27}=")
 _ARCH_RE = re.compile(r"[a-z0-9_]+")
 _FILENAME_RE = re.compile(r"(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]+\.apk")
@@ -174,12 +177,11 @@ def _package(word: Word) -> tuple[PackageArg | None, str | None]:
     match = _WORD_RE.fullmatch(text)
     if match is None:
         return None, f"package word {text} is not a package name; not recorded"
-    if match.group("tag"):
-        return None, f"{text} asks for a tagged repository; not pinned"
     op = match.group("op")
     constraint = f"{op}{match.group('version')}" if op else None
     plain = word.end - word.start == len(text)
-    return PackageArg(match.group("name"), constraint, word.start, word.end, plain), None
+    package = PackageArg(match.group("name"), constraint, word.start, word.end, plain)
+    return package._replace(tag=match.group("tag")), None
 
 
 def read_install(invocation: Invocation) -> Install | None:
@@ -301,19 +303,56 @@ _REPOSITORIES_WRITE = re.compile(r">>?[ \t]*['\"]?/etc/apk/repositories\b")
 _WRITERS = frozenset({"tee", "sed", "cp", "mv", "install", "ln", "rm"})
 
 
+def _tagged_lines(invocation: Invocation) -> tuple[str, ...] | None:
+    """The `@tag URL` lines an `echo ... >> /etc/apk/repositories` appends, or None if the
+    command is another write or appends any other line."""
+    appends = [w for op, w in invocation.redirects if w.text == REPOSITORIES]
+    if invocation.program != "echo" or [op for op, w in invocation.redirects] != [">>"]:
+        return None
+    args = [w for w in invocation.args if w.text != "-e"]
+    if not appends or any(w.expansions or "\\" in w.text for w in args):
+        return None
+    lines = [line.strip() for line in " ".join(w.text for w in args).split("\n")]
+    found = [repository_line(line) for line in lines if line]
+    if not found or not all(isinstance(r, Repository) and r.tag for r in found):
+        return None
+    return tuple(" ".join(line.split()) for line in lines if line)
+
+
+def appended_repositories(run_text: str, escape: str = "\\") -> tuple[tuple[int, str], ...]:
+    """The tagged repository lines a RUN appends to /etc/apk/repositories with echo, each with
+    the offset after the command that appends it."""
+    if REPOSITORIES not in run_text:
+        return ()
+    return tuple(
+        (invocation.end, line)
+        for invocation in run_invocations(run_text, escape)
+        for line in _tagged_lines(invocation) or ()
+    )
+
+
 def config_changes(
     run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
 ) -> str | None:
-    """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not."""
+    """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not.
+
+    Appending tagged repositories (`echo '@testing URL' >> ...`) is no change for the words
+    that name no tag: apk takes their packages from the untagged repositories alone.
+    """
     if REPOSITORIES not in run_text and "setup-apkrepos" not in run_text and not env:
         return None
+    tagged = 0
     for invocation in run_invocations(run_text, escape, env):
-        if invocation.program == "setup-apkrepos" or (
+        if _tagged_lines(invocation) is not None:
+            tagged += 1
+        elif invocation.program == "setup-apkrepos" or (
             invocation.program in _WRITERS
             and any(word.text == REPOSITORIES for word in invocation.args)
         ):
             return f"changes {REPOSITORIES}"
-    return f"changes {REPOSITORIES}" if _REPOSITORIES_WRITE.search(run_text) else None
+    # A redirection the lexer did not read as a command's (inside `sh -c '...'`) counts too.
+    writes = len(_REPOSITORIES_WRITE.findall(run_text))
+    return f"changes {REPOSITORIES}" if writes > tagged else None
 
 
 # apk-tools (setup_cache in database.c) writes its indexes to /etc/apk/cache when that folder
@@ -354,6 +393,9 @@ class Repository(NamedTuple):
     url: str
     fetch_url: str
     tail: str  # "v3.19/main": where the repository sits under an Alpine mirror, "" if unknown
+    # `@testing URL`: a tagged repository serves only words that name its tag (foo@testing) and
+    # what their packages depend on.
+    tag: str = ""
 
 
 class ApkConfig(NamedTuple):
@@ -386,6 +428,7 @@ class Entry(NamedTuple):
     install_if: tuple[str, ...]
     priority: int
     repository: str = ""
+    tag: str = ""  # the tag of the repository whose index lists it ("" for an untagged one)
 
 
 def parse_records(text: str, source: str) -> list[dict[str, str]]:
@@ -409,7 +452,7 @@ def parse_records(text: str, source: str) -> list[dict[str, str]]:
     return records
 
 
-def _entry(record: Mapping[str, str], source: str, repository: str = "") -> Entry:
+def _entry(record: Mapping[str, str], source: str, repository: str = "", tag: str = "") -> Entry:
     name, version = record.get("P", ""), record.get("V", "")
     if not _NAME_RE.fullmatch(name):
         raise MirrorError(f"{source}: package name {untrusted(name)!r} is not valid")
@@ -429,12 +472,13 @@ def _entry(record: Mapping[str, str], source: str, repository: str = "") -> Entr
         tuple(record.get("i", "").split()),
         int(priority) if priority.isdigit() else 0,
         repository,
+        tag,
     )
 
 
-def parse_index(text: str, source: str, repository: str = "") -> list[Entry]:
+def parse_index(text: str, source: str, repository: str = "", tag: str = "") -> list[Entry]:
     """The packages an APKINDEX lists."""
-    return [_entry(r, source, repository) for r in parse_records(text, source) if "P" in r]
+    return [_entry(r, source, repository, tag) for r in parse_records(text, source) if "P" in r]
 
 
 def _installed(entries: Iterable[Entry]) -> dict[str, str]:
@@ -453,14 +497,19 @@ def repository_line(line: str) -> Repository | str | None:
     line = line.split("#", 1)[0].strip()
     if not line:
         return None
+    tag = ""
     if line.startswith("@"):
-        return f"tagged repository {line.split()[0]} is used only by name@tag words; not read"
+        # apk-tools (add_repository): `@tag URL`, the tag up to the first blank.
+        tag, _, line = line[1:].replace("\t", " ").partition(" ")
+        line = line.strip()
+        if not _TAG_RE.fullmatch(tag) or not line:
+            return f"repository line @{untrusted(tag)} is not `@tag URL`; not read"
     match = _REPOSITORY_RE.fullmatch(line)
     if match is None:
         if line.startswith(("http://", "https://")):
-            return Repository(line.rstrip("/"), line.rstrip("/"), "")
+            return Repository(line.rstrip("/"), line.rstrip("/"), "", tag)
         return f"repository {untrusted(line)!r} is not an http(s) URL; not read"
-    return Repository(line.rstrip("/"), line.rstrip("/"), match.group("tail").lstrip("/"))
+    return Repository(line.rstrip("/"), line.rstrip("/"), match.group("tail").lstrip("/"), tag)
 
 
 def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
@@ -486,12 +535,14 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
             notes.append(found)
     if not repositories:
         return f"{REPOSITORIES} names no http(s) repository"
+    if all(r.tag for r in repositories):
+        return f"{REPOSITORIES} names only tagged repositories"
     keys = {
         path.rpartition("/")[2]: data
         for path, data in files.items()
         if path.startswith(KEYS_DIR + "/")
     }
-    branch = next((r.tail.split("/")[0] for r in repositories if r.tail), None)
+    branch = next((r.tail.split("/")[0] for r in repositories if r.tail and not r.tag), None)
     text = files.get(INSTALLED, b"").decode("utf-8", "replace")
     entries = tuple(parse_index(text, INSTALLED))
     notes += _script_times(entries)
@@ -766,20 +817,40 @@ class Universe:
             if entry.install_if:
                 self.install_if.append(entry)
 
-    def best(self, name: str, op: str | None, version: str | None) -> Entry | str:
-        """The package apk picks for a name and constraint, or why there is none."""
-        own = [e for e in self.by_name.get(name, []) if satisfies(e.version, op, version)]
+    def best(
+        self,
+        name: str,
+        op: str | None,
+        version: str | None,
+        tag: str | None = None,
+        allowed: frozenset[str] = frozenset(),
+    ) -> Entry | str:
+        """The package apk picks for a name and constraint, or why there is none.
+
+        A tagged repository's packages count only for a word naming its tag, and for what the
+        word's packages depend on (allowed: the tags they inherit). A word prefers its tag's
+        repositories, a dependency the untagged ones (apk-tools' solver: tag_ok, then
+        tag_preferred, before the version).
+        """
+        tags = {"", tag, *allowed}
+        served = [e for e in self.by_name.get(name, []) if e.tag in tags]
+        own = _preferred([e for e in served if satisfies(e.version, op, version)], tag or "")
         if own:
             return max(own, key=lambda e: parse_version(e.version))
-        if name in self.by_name:
-            served = ", ".join(sorted({e.version for e in self.by_name[name]}))
-            return f"the repositories serve {served}, not {op}{version}"
+        if served:
+            versions = ", ".join(sorted({e.version for e in served}))
+            return f"the repositories serve {versions}, not {op}{version}"
         providers = [
             (e, v)
             for e, v in self.providers.get(name, [])
-            if op is None or (v is not None and satisfies(v, op, version))
+            if e.tag in tags and (op is None or (v is not None and satisfies(v, op, version)))
         ]
+        preferred = {e.tag for e in _preferred([e for e, _ in providers], tag or "")}
+        providers = [(e, v) for e, v in providers if e.tag in preferred]
         if not providers:
+            masked = sorted({f"@{e.tag}" for e in self.by_name.get(name, []) if e.tag not in tags})
+            if masked:
+                return f"{_MASKED}{masked[0]} ({name}{masked[0]})"
             return "no such package in the repositories"
         # apk's choice among providers: the highest provider_priority (k:), then the highest
         # provided version (so:libisl.so.23=0.25 over =0.24); unversioned ties are ambiguous.
@@ -795,6 +866,11 @@ class Universe:
         if len(names) > 1:
             return f"provided by several packages ({', '.join(sorted(names))}); none chosen"
         return max((e for e, _ in providers), key=lambda e: parse_version(e.version))
+
+
+def _preferred(entries: list[Entry], tag: str) -> list[Entry]:
+    """Those of entries from repositories of the given tag ("": untagged), or all if none is."""
+    return [e for e in entries if e.tag == tag] or entries
 
 
 def _newer(universe: Universe, installed: Entry) -> Entry | None:
@@ -950,6 +1026,13 @@ def closure(
     queue: list[tuple[str, str | None, str | None, str | None, bool]] = []
     # Packages whose dependencies were walked with --upgrade's preference for the newest.
     upgraded: set[str] = set()
+    # The tags a word names (foo@testing), and those each chosen package's dependencies may
+    # take packages from: a tagged word's, inherited down its dependencies.
+    word_tags = {r.name: r.tag for r in requests if r.tag}
+    tags_of: dict[str, frozenset[str]] = {}
+    # Words only a tagged repository serves: apk takes them where a tagged word's package
+    # depends on them (the tag is inherited), else refuses them.
+    masked: list[tuple[str, str | None, str | None, str]] = []
     for request in requests:
         op = version = None
         if request.constraint:
@@ -974,8 +1057,9 @@ def closure(
             if not conflict:
                 queue.append((name, op, version, entry.name, upgrade))
 
-    def take(entry: Entry, upgrade: bool = False) -> None:
+    def take(entry: Entry, upgrade: bool = False, allowed: frozenset[str] = frozenset()) -> None:
         chosen[entry.name] = entry
+        tags_of[entry.name] = tags_of.get(entry.name, frozenset()) | allowed
         for word in entry.provides:
             provided.setdefault(word.partition("=")[0], entry.name)
         walk(entry, upgrade)
@@ -983,10 +1067,21 @@ def closure(
     while True:
         while queue:
             name, op, version, wanted_by, upgrade = queue.pop(0)
+            tag = word_tags.get(name) if wanted_by is None else None
+            allowed = frozenset({tag}) if tag else tags_of.get(wanted_by or "", frozenset())
+            if tag is not None:
+                # apk prefers the tag's repositories over what is installed for such a word.
+                found = universe.best(name, op, version, tag, allowed)
+                if isinstance(found, Entry) and found.tag == tag and found.name not in chosen:
+                    if current.get(found.name) == found.version:
+                        missing.append((name, f"{KEPT}{found.version}"))
+                    else:
+                        take(found, upgrade, allowed)
+                    continue
             if upgrade:
                 # apk add --upgrade: the newest build wins over an installed older one, for the
                 # word and down its dependencies, installed or not.
-                found = universe.best(name, op, version)
+                found = universe.best(name, op, version, tag, allowed)
                 if isinstance(found, Entry) and found.name in chosen:
                     if found.name not in upgraded:
                         walk(chosen[found.name], True)
@@ -996,7 +1091,7 @@ def closure(
                     if found.name in upgraded:
                         continue
                     if parse_version(found.version) > parse_version(have_version):
-                        take(found, True)
+                        take(found, True, allowed)
                     else:
                         walk(found, True)
                         if wanted_by is None:
@@ -1005,7 +1100,7 @@ def closure(
                 if isinstance(found, Entry) and found.name not in current:
                     # Upgrading, apk takes the best provider of a name over an installed package
                     # that provides it too (busybox-binsh's /bin/sh over 3.16's busybox's).
-                    take(found, True)
+                    take(found, True, allowed)
                     continue
             if wanted_by is not None and have(name, op, version):
                 continue
@@ -1016,9 +1111,11 @@ def closure(
                 kept = current[name] or "installed"
                 missing.append((name, f"{KEPT}{kept}"))
                 continue
-            found = universe.best(name, op, version)
+            found = universe.best(name, op, version, tag, allowed)
             if isinstance(found, str):
-                if wanted_by is None:
+                if wanted_by is None and found.startswith(_MASKED):
+                    masked.append((name, op, version, found))
+                elif wanted_by is None:
                     missing.append((name, found))
                 else:
                     notes.append(f"{name} (needed by {wanted_by}): {found}")
@@ -1026,12 +1123,13 @@ def closure(
             if wanted_by is None and found.name != name:
                 notes.append(f"{name}: provided by {found.name}; no version written for {name}")
             if found.name not in chosen:
-                take(found, upgrade)
+                take(found, upgrade, allowed)
         # install_if: a package whose every condition the result meets comes along (apk(8)).
         extra = [
             e
             for e in universe.install_if
-            if e.name not in chosen
+            if not e.tag
+            and e.name not in chosen
             and e.name not in current
             and all(have(*_dependency(c)[:3]) for c in e.install_if)
             and any(_dependency(c)[0] in chosen for c in e.install_if)
@@ -1059,6 +1157,7 @@ def closure(
                 notes += [note] if note not in notes else []
         if not (replaced or revisit(universe, base, chosen, current, revisited, queue, take)):
             break
+    missing += [(name, why) for name, op, version, why in masked if not have(name, op, version)]
     for entry, other, why in _clashes(chosen.values(), chosen.values())[:1]:
         # apk refuses the whole command ("unable to select packages").
         missing.append((entry.name, f"conflicts with {other.name}: {why}"))
@@ -1072,6 +1171,11 @@ def _by_repositories(requests: Iterable[PackageArg]) -> dict[tuple[str, ...], li
     for request in requests:
         groups.setdefault(request.repositories, []).append(request)
     return groups
+
+
+def _tags(requests: Iterable[PackageArg]) -> set[str]:
+    """The repository tags the words name."""
+    return {r.tag for r in requests if r.tag}
 
 
 def _relinked(
@@ -1164,13 +1268,14 @@ class Apk:
     copied_paths = (REPOSITORIES,)
     step_paths = ()
     step_unserved = None
+    appended_repositories = staticmethod(appended_repositories)
 
     def __init__(self) -> None:
         # One run (one fetch's client) reads a repository's index once per architecture, whatever
         # the stages; the next run reads it again, since a branch's index changes.
-        self._indexes: weakref.WeakKeyDictionary[object, dict[tuple[str, str], list[Entry]]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._indexes: weakref.WeakKeyDictionary[
+            object, dict[tuple[str, str, str], list[Entry]]
+        ] = weakref.WeakKeyDictionary()
 
     def platform(self, arch: str) -> str | None:
         return next((p for p, a in APK_ARCH.items() if a == arch), None)
@@ -1185,25 +1290,31 @@ class Apk:
         config: ApkConfig,
         mirrors: Mapping[str, str],
         extra: Sequence[str] = (),
+        tags: Iterable[str] = (),
     ) -> Universe:
-        """Every repository's verified index for config's arch, and those of extra URLs."""
+        """Every untagged repository's verified index for config's arch, those of extra lines
+        (`apk add -X URL`, `@tag URL` a RUN appends) and of the repositories of the given tags."""
         mirror = mirrors.get(MIRROR)
         entries: list[Entry] = []
         keys = hashlib.sha256(repr(sorted(config.keys.items())).encode()).hexdigest()
         indexes = self._indexes.setdefault(getattr(fetch, "__self__", fetch), {})
         added = [r for u in extra if isinstance(r := repository_line(u), Repository)]
+        wanted = set(tags)
         for repository in [*config.repositories, *added]:
+            if repository.tag and repository.tag not in wanted:
+                continue  # read only for words naming its tag
             fetch_url = repository.fetch_url
             if mirror and repository.tail:
                 fetch_url = f"{mirror.rstrip('/')}/{repository.tail}"
             url = f"{fetch_url}/{config.arch}/APKINDEX.tar.gz"
-            if (url, keys) not in indexes:
+            key = (url, keys, repository.tag)
+            if key not in indexes:
                 source = f"{repository.url} ({config.arch}) APKINDEX"
                 data = await fetch(url, source, MAX_INDEX_BYTES)
                 signed = verify_index(data, config.keys, source)
                 text = index_text(signed, source)
-                indexes[url, keys] = parse_index(text, source, repository.tail)
-            entries += indexes[url, keys]
+                indexes[key] = parse_index(text, source, repository.tail, repository.tag)
+            entries += indexes[key]
         return Universe(entries)
 
     async def resolve(
@@ -1212,6 +1323,16 @@ class Apk:
         fetch, image, mirrors = source
         refresh = mode.refresh
         config = own(image, ApkConfig)
+        for request in requests:
+            lines = [repository_line(line) for line in request.repositories]
+            tags = {r.tag for r in [*config.repositories, *lines] if isinstance(r, Repository)}
+            if request.tag and request.tag not in tags:
+                # apk-tools refuses to commit: "missing repository tags" (apk_db_check_world).
+                raise PackageError(
+                    request.name,
+                    f"{request.name}@{request.tag}: no repository is tagged @{request.tag}"
+                    f" in {REPOSITORIES}; apk refuses the command",
+                )
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
@@ -1242,7 +1363,7 @@ class Apk:
                     went.update(e.name for e in config.entries if e.name not in then)
                 base = [e for e in config.entries if e.name in then]
                 for extra, group in _by_repositories(earlier).items():
-                    universe = await self._universe(fetch, config, mirrors, extra)
+                    universe = await self._universe(fetch, config, mirrors, extra, _tags(group))
                     held += closure(universe, then, group, base)[0]
             left = after_removal(held, removed.names, world, removed.cascaded)
             installed = _installed(
@@ -1270,7 +1391,7 @@ class Apk:
             named = {w.name for w in wanted}
             wanted += [PackageArg(e.name, None, 0, 0) for e in newer if e.name not in named]
         for extra, group in _by_repositories(wanted).items():
-            universe = await self._universe(fetch, config, mirrors, extra)
+            universe = await self._universe(fetch, config, mirrors, extra, _tags(group))
             base = [e for e in config.entries if e.name in installed]
             found, lacking, said = closure(universe, installed, group, base, relinked)
             entries += [e for e in found if e.name not in {x.name for x in entries}]
@@ -1281,7 +1402,8 @@ class Apk:
         if missing:
             name, why = missing[0]
             word = next((r for r in requests if r.name == name), None)
-            shown = name + (word.constraint or "") if word else name
+            at = f"@{word.tag}" if word and word.tag else ""
+            shown = name + at + (word.constraint or "") if word else name
             raise PackageError(name, f"{shown}: {why} ({config.branch or 'alpine'} {config.arch})")
         unpinned = tuple(
             UnpinnedPackage(n, f"not pinned: {why}; apk keeps it", config.arch) for n, why in kept
@@ -1313,12 +1435,14 @@ class Apk:
     ) -> list[str]:
         fetch, image, mirrors = source
         config = own(image, ApkConfig)
-        # Packages locked from a repository an `apk add --repository` named: the same mirror.
-        known = {r.tail for r in config.repositories}
-        base = next((r.url[: -len(r.tail)] for r in config.repositories if r.tail), "")
+        # Packages locked from a repository an `apk add --repository` named, or a RUN appended
+        # with a tag: the same mirror; those from the image's tagged ones: that repository.
         tails = {p.filename.rsplit("/", 2)[0] for p in packages if p.filename.count("/") >= 2}
+        tags = {r.tag for r in config.repositories if r.tag and r.tail in tails}
+        known = {r.tail for r in config.repositories if not r.tag or r.tag in tags}
+        base = next((r.url[: -len(r.tail)] for r in config.repositories if r.tail), "")
         extra = [f"{base}{t}" for t in sorted(tails - known) if base]
-        universe = await self._universe(fetch, config, mirrors, extra)
+        universe = await self._universe(fetch, config, mirrors, extra, tags)
         lines = []
         for package in packages:
             if package.architecture != config.arch:
@@ -1340,7 +1464,7 @@ class Apk:
         config = own(image, ApkConfig)
         found: dict[str, frozenset[str]] = {}
         for extra, group in _by_repositories(requests).items():
-            universe = await self._universe(fetch, config, mirrors, extra)
+            universe = await self._universe(fetch, config, mirrors, extra, _tags(group))
             chosen, _, _ = closure(universe, config.installed, group)
             found.update(needs([*chosen, *config.entries], [r.name for r in group]))
         return found
@@ -1359,7 +1483,8 @@ class Apk:
         return False
 
     def pin_word(self, name: str, version: str) -> str:
-        if not _NAME_RE.fullmatch(name) or not is_version(version):
+        # name may carry the word's tag (foo@testing): apk reads `foo@testing=1.2-r0`.
+        if not re.fullmatch(f"{_NAME}(?:@{_TAG_RE.pattern})?", name) or not is_version(version):
             raise ValueError(f"{name}={version} is not an apk package word")
         return f"{name}={version}"
 

@@ -581,6 +581,7 @@ class Pacman:
     # The files the snapshot step writes: a copy of one before the step is overwritten.
     step_paths = (MIRRORLIST,)
     step_unserved = None
+    appended_repositories = None
 
     def __init__(self) -> None:
         # One run reads each day's database once, whatever the stages.

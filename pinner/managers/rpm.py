@@ -222,6 +222,7 @@ class Rpm:
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
     copied_paths = CONFIG_PATHS
     step_paths = ()
+    appended_repositories = None
     removes = None
     requires = None
 

@@ -509,6 +509,7 @@ class Zypper:
     removes = None
     requires = None
     step_unserved = None
+    appended_repositories = None
 
     def __init__(self) -> None:
         # history/list's date per (history URL, snapshot): resolve() reads it, step() writes it.

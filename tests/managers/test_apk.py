@@ -63,12 +63,63 @@ def words(run: str) -> list[tuple[str, str | None]]:
         ("apk add --root /sysroot --initdb musl", []),
         ("apk add -p/sysroot musl", []),
         ("apk add --arch armv7 musl", []),
-        ("apk add foo@testing", []),
+        ("apk add foo@testing", [("foo", None)]),
+        ("apk add 'foo@testing>1.2' bar@edge=1.0-r0", [("foo", ">1.2"), ("bar", "=1.0-r0")]),
         ("apk info -e curl || apk add curl", [("curl", None)]),
     ],
 )
 def test_apk_add_words(run: str, expected: list[tuple[str, str | None]]) -> None:
     assert words(run) == expected
+
+
+def test_a_tagged_word_keeps_its_tag_and_its_pin_is_name_at_tag_equals_version() -> None:
+    (invocation,) = run_invocations("apk add curl nginx@testing")
+    install = apk.read_install(invocation)
+    assert install is not None
+    assert [(p.name, p.tag) for p in install.packages] == [("curl", None), ("nginx", "testing")]
+    # apk-tools' dependency grammar: the operator splits first, then the name at its `@`.
+    assert apk.MANAGER.pin_word("nginx@testing", "1.25.3-r0") == "nginx@testing=1.25.3-r0"
+    with pytest.raises(ValueError):
+        apk.MANAGER.pin_word("nginx@test ing", "1.25.3-r0")
+
+
+@pytest.mark.parametrize(
+    ("run", "appended", "changes"),
+    [
+        # Real forms (docker-volume-s3fs, viewprof, rom64, a chromium@edge image).
+        (
+            "echo @testing https://dl-cdn.alpinelinux.org/alpine/edge/testing"
+            " >> /etc/apk/repositories",
+            ["@testing https://dl-cdn.alpinelinux.org/alpine/edge/testing"],
+            False,
+        ),
+        (
+            "echo '@edge http://nl.alpinelinux.org/alpine/edge/main' >> /etc/apk/repositories"
+            ' && echo "@edgecommunity http://nl.alpinelinux.org/alpine/edge/community"'
+            " >> /etc/apk/repositories && apk add chromium@edge",
+            [
+                "@edge http://nl.alpinelinux.org/alpine/edge/main",
+                "@edgecommunity http://nl.alpinelinux.org/alpine/edge/community",
+            ],
+            False,
+        ),
+        # An untagged line, a replaced file, a variable, a tagged line with other writes.
+        ("echo https://a/alpine/edge/main >> /etc/apk/repositories", [], True),
+        ("echo '@t https://a/alpine/edge/main' > /etc/apk/repositories", [], True),
+        ('echo "@t $MIRROR/edge/main" >> /etc/apk/repositories', [], True),
+        (
+            "echo '@t https://a/alpine/edge/main' >> /etc/apk/repositories"
+            " && sed -i s/v3.17/v3.18/ /etc/apk/repositories",
+            ["@t https://a/alpine/edge/main"],
+            True,
+        ),
+    ],
+)
+def test_appended_tagged_repositories_are_read_and_change_nothing_else(
+    run: str, appended: list[str], changes: bool
+) -> None:
+    assert [line for _, line in apk.appended_repositories(run)] == appended
+    assert (apk.config_changes(run) is not None) is changes
 
 
 def test_another_root_is_said() -> None:
@@ -163,17 +214,18 @@ def test_configure_reads_the_recorded_image_files() -> None:
         "aarch64",
         "v3.17",
     )
-    assert [r.tail for r in config.repositories] == ["v3.17/main"]
+    # The tagged repository is kept with its tag, for the words that name it.
+    assert [(r.tail, r.tag) for r in config.repositories] == [
+        ("v3.17/main", ""),
+        ("edge/testing", "testing"),
+    ]
     assert list(config.keys) == [REAL_KEY]
     # 14 packages and the names they provide.
     assert config.installed["musl"] == "1.2.3-r0"
     assert config.installed["so:libc.musl-aarch64.so.1"] == "1"
     assert config.installed["/bin/sh"] == ""
     assert config.installed["ca-certificates-cacert"] == "20220614-r0"
-    assert config.notes == (
-        "tagged repository @testing is used only by name@tag words; not read",
-        "repository '/media/cdrom/apks' is not an http(s) URL; not read",
-    )
+    assert config.notes == ("repository '/media/cdrom/apks' is not an http(s) URL; not read",)
 
 
 @pytest.mark.parametrize(

@@ -620,16 +620,18 @@ REAL_PATTERNS = {
         # after it in the text (another case branch: unpinned, the cautious reading).
         ["gcc", "make", "tzdata"],
     ),
-    # barbietunnie/docker-tiny-nginx Dockerfile: a tagged repository appended in an earlier RUN,
-    # then `apk update && apk upgrade` and a tagged word: the upgrade is not recorded either.
-    "tagged-edge": (
+    # After barbietunnie/docker-tiny-nginx's Dockerfile (whose line is tagged, see
+    # test_a_tagged_word_is_locked_from_the_tagged_repository_a_run_appends): an untagged
+    # repository appended in an earlier RUN, then `apk update && apk upgrade` and a word: the
+    # upgrade is not recorded either.
+    "appended-edge": (
         "FROM alpine:3.16\n"
-        "RUN echo '@testing http://nl.alpinelinux.org/alpine/edge/testing' >> /etc/apk/repositories\n"
+        "RUN echo 'http://nl.alpinelinux.org/alpine/edge/testing' >> /etc/apk/repositories\n"
         "RUN apk update && apk upgrade \\\n"
-        "  && apk add nginx@testing bash \\\n"
+        "  && apk add nginx bash \\\n"
         "  && rm -rf /var/cache/apk/*\n",
-        ["  && apk add nginx@testing bash \\\n"],
-        ["bash"],
+        ["  && apk add nginx bash \\\n"],
+        ["bash", "nginx"],
     ),
     # huggla/alpine-official Dockerfile: `apk update && apk upgrade && apk add` with the cache
     # kept, and apk reading another repositories file for one command.
@@ -787,7 +789,7 @@ def test_apk_upgrade_records_the_newer_builds_and_a_repositories_change_unpins(
     assert versions["busybox"] == "1.35.0-r29"
     assert versions["ca-certificates"] == "20230506-r0"
     assert "libcrypto1.1" not in versions
-    (env / "Dockerfile").write_text(REAL_PATTERNS["tagged-edge"][0])
+    (env / "Dockerfile").write_text(REAL_PATTERNS["appended-edge"][0])
     code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
     assert code == 0, err
     assert (
@@ -796,10 +798,11 @@ def test_apk_upgrade_records_the_newer_builds_and_a_repositories_change_unpins(
     )
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert stage.packages == ()
-    assert stage.unpinned == (
+    assert stage.unpinned == tuple(
         lockfile.UnpinnedPackage(
-            "bash", "not pinned: this RUN or an earlier one changes /etc/apk/repositories"
-        ),
+            name, "not pinned: this RUN or an earlier one changes /etc/apk/repositories"
+        )
+        for name in ("bash", "nginx")
     )
 
 
@@ -1467,3 +1470,135 @@ def assert_settled(
     code, _, err = _lock(capsys, hub, mirror, "--pin-versions", str(env / "Dockerfile"))
     assert code == 0, err
     assert (env / "Dockerfile.lock").read_text() == lock
+
+
+TESTING_URL = "https://dl-cdn.alpinelinux.org/alpine/edge/testing"
+TESTING_PATH = "/edge/testing/aarch64/APKINDEX.tar.gz"
+
+
+def _testing(test_key: tuple[Path, str], folder: Path) -> bytes:
+    """A tagged repository's index: a package only it serves, needing one only it serves and
+    libcurl, of which it serves a newer build than main."""
+    private, name = test_key
+    text = "\n".join(
+        [
+            record("hello-tag", "1.0-r0", f"{MUSL} libcurl tag-only-lib"),
+            record("tag-only-lib", "1.0-r0", MUSL),
+            record("libcurl", "9.0.0-r0", f"ca-certificates {MUSL}", "so:libcurl.so.4=4.8.0"),
+        ]
+    )
+    return sign(index_archive(text), private, name, folder)
+
+
+def test_a_tagged_word_is_locked_from_the_tagged_repository_a_run_appends(
+    capsys: pytest.CaptureFixture[str],
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # The form of docker-volume-s3fs's and viewprof's Dockerfiles: echo the tagged line, then
+    # apk add a word naming the tag beside untagged ones.
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM alpine:3.16-signed\n"
+        f'RUN echo "@testing {TESTING_URL}" >> /etc/apk/repositories \\\n'
+        "    && apk add --no-cache curl hello-tag@testing\n"
+    )
+    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1"), TESTING_PATH: b""}
+    files[TESTING_PATH] = _testing(test_key, tmp_path)
+    with Mirror(files) as mirror:
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        text = dockerfile.read_text()
+        # apk reads `name@tag=version` (the operator splits first, then the tag).
+        assert "    && apk add --no-cache curl=8.1.1-r1 hello-tag@testing=1.0-r0\n" in text
+        assert run_errors(text) == []
+        lock = (env / "Dockerfile.lock").read_text()
+        (stage,) = lockfile.parse(lock, "lock").stages
+        # The dependency a tagged package shares with main comes from main, as apk prefers the
+        # untagged repositories for dependencies; the one only the tag serves from it.
+        assert {p.name: p.filename for p in stage.packages} == {
+            "curl": "v3.17/main/aarch64/curl-8.1.1-r1.apk",
+            "libcurl": "v3.17/main/aarch64/libcurl-8.1.1-r1.apk",
+            "ca-certificates": "v3.17/main/aarch64/ca-certificates-20230506-r0.apk",
+            "hello-tag": "edge/testing/aarch64/hello-tag-1.0-r0.apk",
+            "tag-only-lib": "edge/testing/aarch64/tag-only-lib-1.0-r0.apk",
+        }
+        assert stage.unpinned == ()
+        assert_settled(capsys, signed_hub, mirror, env, lock)
+        mirror.log.clear()
+        remote = [
+            f"--registry-mirror=docker.io=http://{signed_hub}",
+            f"--snapshot-mirror=alpine={mirror.url}",
+        ]
+        code, out, err = run(capsys, "check", "--remote", *remote, str(dockerfile))
+        assert (code, out) == (0, ""), err
+        assert TESTING_PATH in mirror.log
+
+        # An untagged word takes nothing from the tagged repository; an unknown tag is refused.
+        (env / "Dockerfile.lock").unlink()
+        for words, why in [
+            ("curl tag-only-lib", "tag-only-lib: no such package in the repositories"),
+            ("curl@nosuch", "no repository is tagged @nosuch in /etc/apk/repositories"),
+        ]:
+            dockerfile.write_text(
+                "FROM alpine:3.16-signed\n"
+                f"RUN echo '@testing {TESTING_URL}' >> /etc/apk/repositories"
+                f" && apk add {words}\n"
+            )
+            code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
+            assert code == 1, (words, err)
+            assert why in err and err.endswith("1 error(s); nothing written\n"), err
+
+
+def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    private, name = test_key
+    keys = {name: private.with_name(name).read_bytes()}
+    repositories = f"{REAL}@testing {TESTING_URL}\n"
+    image = files_image(rootfs_files(repositories, keys=keys))
+    push(image, registry, "library/alpine", "3.16-tagged")
+    dockerfile = env / "Dockerfile"
+    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}
+    with Mirror(files) as mirror:
+        # The tagged index is read only for a word naming the tag: unserved, it is not asked.
+        dockerfile.write_text("FROM alpine:3.16-tagged\nRUN apk add --no-cache curl\n")
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        assert TESTING_PATH not in mirror.log
+        mirror.files[TESTING_PATH] = _testing(test_key, tmp_path)
+        # A lock keeps the versions it holds where still served: a fresh lock for the tag.
+        (env / "Dockerfile.lock").unlink()
+        dockerfile.write_text(
+            "FROM alpine:3.16-tagged\nRUN apk add --no-cache libcurl@testing curl\n"
+        )
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        text = dockerfile.read_text()
+        assert "RUN apk add --no-cache libcurl@testing=9.0.0-r0 curl=8.1.1-r1\n" in text
+        lock = (env / "Dockerfile.lock").read_text()
+        (stage,) = lockfile.parse(lock, "lock").stages
+        assert {p.name: p.filename for p in stage.packages} == {
+            "curl": "v3.17/main/aarch64/curl-8.1.1-r1.apk",
+            "libcurl": "edge/testing/aarch64/libcurl-9.0.0-r0.apk",
+            "ca-certificates": "v3.17/main/aarch64/ca-certificates-20230506-r0.apk",
+        }
+        assert_settled(capsys, signed_hub, mirror, env, lock)
+        # An untagged word beside a tagged one: apk says it is masked in @testing.
+        (env / "Dockerfile.lock").unlink()
+        dockerfile.write_text(
+            "FROM alpine:3.16-tagged\nRUN apk add --no-cache libcurl@testing tag-only-lib\n"
+        )
+        code, _, err = _lock(capsys, signed_hub, mirror, str(dockerfile))
+        assert code == 1
+        assert (
+            "tag-only-lib: served only by the tagged repository @testing (tag-only-lib@testing)"
+            in err
+        )

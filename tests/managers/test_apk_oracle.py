@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 import pytest
-from alpine_support import REAL_INDEX, TESTDATA, rootfs_files
+from alpine_support import REAL_INDEX, REAL_KEY, ROOTFS, TESTDATA, rootfs_files
 
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
@@ -22,11 +22,25 @@ from pinner.managers import Mode, PackageArg, Removed, Resolved, Source, apk
 ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
 # pinner records what apk installs in every recorded case: none is listed as a known difference.
 CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
+MAIN = "https://dl-cdn.alpinelinux.org/alpine/v3.17/main"
+# The recorder's tagged repository (its own index and key, made for the tests), as `@testing`.
+TESTING = "https://dl-cdn.alpinelinux.org/alpine/edge/testing"
+TESTING_KEY = "pinner-testing@example.org-00000001.rsa.pub"
+INDEXES = {
+    f"{MAIN}/aarch64/APKINDEX.tar.gz": REAL_INDEX,
+    f"{TESTING}/aarch64/APKINDEX.tar.gz": TESTDATA / "testing/aarch64/APKINDEX.tar.gz",
+}
 
 
 def _config() -> apk.ApkConfig:
     world = "".join(f"{name}\n" for name in ORACLE["world"])
-    files = {f"/{path}": data for path, data in rootfs_files(world=world).items()}
+    keys = {
+        REAL_KEY: (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes(),
+        TESTING_KEY: (TESTDATA / "testing" / TESTING_KEY).read_bytes(),
+    }
+    repositories = f"{MAIN}\n@testing {TESTING}\n"
+    files = rootfs_files(repositories, keys=keys, world=world)
+    files = {f"/{path}": data for path, data in files.items()}
     config = apk.configure(files, "linux/arm64")
     assert isinstance(config, apk.ApkConfig)
     return config
@@ -72,8 +86,7 @@ def _resolve(commands: list[str]) -> Resolved:
 
 
 async def _fetch(url: str, subject: str, limit: int) -> bytes:
-    assert url == "https://dl-cdn.alpinelinux.org/alpine/v3.17/main/aarch64/APKINDEX.tar.gz"
-    return REAL_INDEX.read_bytes()
+    return INDEXES[url].read_bytes()
 
 
 def _installed(steps: list[dict[str, Any]]) -> dict[str, str]:

@@ -17,8 +17,8 @@ _PATTERN = frozenset("*?[$")
 class Context:
     """A Dockerfile's build context: its folder and what its ignore files leave out.
 
-    folder: as given (--context, the configuration), else as the compose and bake files above
-    the Dockerfile declare it, else the Dockerfile's own, as `docker build .` has it.
+    folder: as given (--context, the configuration), else as the compose and bake files of the
+    Dockerfile's repository declare it, else the Dockerfile's own, as `docker build .` has it.
     """
 
     def __init__(self, dockerfile: str, folder: str | None = None) -> None:

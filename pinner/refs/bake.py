@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import hcl2
@@ -59,7 +59,7 @@ class Bake(NamedTuple):
 
 def scan(text: str, path: str, read: Callable[[str], str | None] | None = None) -> Scan:
     """Contexts and FROM-feeding variable defaults; read gives a Dockerfile's text, or None."""
-    bake = _json(text, path) if path.endswith(".json") else _hcl(text, path)
+    bake = _parse(text, path)
     found: list[Found] = []
     notes: list[Problem] = []
     feeding = _from_args(bake, path, read or _read)
@@ -115,9 +115,54 @@ def _build(bake: Bake, target: Target) -> tuple[str, str]:
 
 def builds(text: str, path: str) -> list[tuple[str, str]]:
     """(context, Dockerfile) of each target; those set by a variable are not read."""
-    bake = _json(text, path) if path.endswith(".json") else _hcl(text, path)
+    return _builds(_parse(text, path))
+
+
+# The files `docker buildx bake` reads when given none, in its order: each later one's targets
+# are merged over the earlier ones' (buildx's defaultFilenames, after the compose files).
+DEFAULT_FILES = (
+    "docker-bake.json",
+    "docker-bake.hcl",
+    "docker-bake.override.json",
+    "docker-bake.override.hcl",
+)
+
+
+def merged_builds(files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """builds() of bake files (text, path) read as one, each merged over those before it as
+    buildx merges targets of the same name (Target.Merge): a later `context`, `dockerfile`,
+    `inherits` replaces the earlier, `contexts` and `args` are merged key by key."""
+    bakes = [_parse(text, path) for text, path in files]
+    if not bakes:
+        return []
+    variables: dict[str, Literal] = {}
+    targets: dict[str, Target] = {}
+    for bake in bakes:
+        variables.update(bake.variables)
+        for name, target in bake.targets.items():
+            before = targets.get(name)
+            targets[name] = target if before is None else _merged(before, target)
+    return _builds(Bake(variables, targets))
+
+
+def _merged(before: Target, after: Target) -> Target:
+    return Target(
+        after.name,
+        tuple({**dict(before.contexts), **dict(after.contexts)}.items()),
+        tuple({**dict(before.args), **dict(after.args)}.items()),
+        after.context if after.context is not None else before.context,
+        after.dockerfile if after.dockerfile is not None else before.dockerfile,
+        after.inherits or before.inherits,
+    )
+
+
+def _builds(bake: Bake) -> list[tuple[str, str]]:
     found = [_build(bake, target) for target in bake.targets.values()]
     return [(context, name) for context, name in found if "$" not in context + name]
+
+
+def _parse(text: str, path: str) -> Bake:
+    return _json(text, path) if path.endswith(".json") else _hcl(text, path)
 
 
 def _from_args(bake: Bake, path: str, read: Callable[[str], str | None]) -> set[str]:

@@ -960,6 +960,23 @@ COMPOSE_APP = "services:\n  app:\n    build:\n      context: .\n      dockerfile
         ({".dockerignore": "rootfs/etc/apk\n"}, ["--context", "."], True),
         ({".containerignore": "rootfs/etc/apk\n"}, ["--context", "."], True),
         ({"app/.dockerignore": "rootfs/etc/apk\n"}, ["--context", "."], False),
+        # A compose file in a sibling folder (`docker compose -f deploy/compose.yaml`), and a
+        # docker-bake.override.hcl moving the bake target's context to app/.
+        (
+            {"deploy/compose.yaml": COMPOSE_APP.replace("context: .", "context: ..")},
+            [],
+            False,
+        ),
+        (
+            {
+                "docker-bake.hcl": 'target "app" {\n  dockerfile = "app/Dockerfile"\n}\n',
+                "docker-bake.override.hcl": (
+                    'target "app" {\n  context = "app"\n  dockerfile = "Dockerfile"\n}\n'
+                ),
+            },
+            [],
+            True,
+        ),
     ],
     ids=[
         "default",
@@ -972,6 +989,8 @@ COMPOSE_APP = "services:\n  app:\n    build:\n      context: .\n      dockerfile
         "context-dockerignore",
         "context-containerignore",
         "dockerfile-folder-dockerignore",
+        "sibling-compose",
+        "bake-override",
     ],
 )
 def test_the_build_context_is_where_the_copied_tree_is_read(

@@ -106,3 +106,117 @@ def test_declared_contexts(tmp_path: Path, files: dict[str, str], declared: list
     _tree(root, {"app/Dockerfile": "FROM scratch\n", **files})
     found = contexts.declared(str(root / "app/Dockerfile"))
     assert found == tuple(str((root / d).resolve()) for d in declared)
+
+
+BAKE_APP = 'target "app" {\n  dockerfile = "app/Dockerfile"\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("files", "declared"),
+    [
+        # A compose file in a sibling folder: a deployment README's `context: ../` with
+        # `dockerfile: ./docker/scheduler/Dockerfile`, and meklaw/autodrome's Makefile running
+        # `docker-compose -f ./deploy/docker-compose.yml` (search excerpts).
+        (
+            {"deploy/docker-compose.yml": "services:\n  app:\n    build:\n      context: ../\n"
+             "      dockerfile: ./app/Dockerfile\n"},
+            ["."],
+        ),
+        # Compose notes' `context: ../app` with `dockerfile: ../docker/Dockerfile` (search
+        # excerpt): the Dockerfile is relative to the context.
+        (
+            {"deploy/compose.yaml": "services:\n  web:\n    build:\n      context: ../web\n"
+             "      dockerfile: ../app/Dockerfile\n"},
+            ["web"],
+        ),
+        # Deeper folders, a bake file, .devcontainer (only .git and node_modules are skipped).
+        ({"ops/docker/prod/compose.yaml": "services:\n  app:\n    build:\n      context: ../../..\n"
+          "      dockerfile: app/Dockerfile\n"}, ["."]),
+        ({"ci/docker-bake.hcl": 'target "app" {\n  context = ".."\n'
+          '  dockerfile = "app/Dockerfile"\n}\n'}, ["."]),
+        ({".devcontainer/compose.yaml": "services:\n  app:\n    build:\n      context: ..\n"
+          "      dockerfile: app/Dockerfile\n"}, ["."]),
+        ({"node_modules/x/compose.yaml": "services:\n  app:\n    build:\n      context: ../..\n"
+          "      dockerfile: app/Dockerfile\n"}, []),
+        # Below the depth searched (4 folders under the root).
+        ({"a/b/c/d/e/compose.yaml": "services:\n  app:\n    build:\n      context: ../../../../..\n"
+          "      dockerfile: app/Dockerfile\n"}, []),
+        # A sibling building another Dockerfile; two files, two contexts: the caller trusts none.
+        ({"deploy/compose.yaml": "services:\n  app:\n    build: ../web\n"}, []),
+        (
+            {"compose.yaml": COMPOSE_APP,
+             "deploy/compose.yaml": "services:\n  app:\n    build:\n      context: ../app\n"
+             "      dockerfile: Dockerfile\n"},
+            [".", "app"],
+        ),
+    ],
+)  # fmt: skip
+def test_declared_contexts_in_sibling_folders(
+    tmp_path: Path, files: dict[str, str], declared: list[str]
+) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    _tree(root, {"app/Dockerfile": "FROM scratch\n", "web/README": "", **files})
+    found = contexts.declared(str(root / "app/Dockerfile"))
+    assert found == tuple(str((root / d).resolve()) for d in declared)
+
+
+def test_sibling_folders_are_searched_within_a_repository_only(tmp_path: Path) -> None:
+    # Without a folder holding .git above the Dockerfile there is no root to search below.
+    _tree(
+        tmp_path,
+        {
+            "app/Dockerfile": "FROM scratch\n",
+            "deploy/compose.yaml": "services:\n  app:\n    build:\n      context: ..\n"
+            "      dockerfile: app/Dockerfile\n",
+        },
+    )
+    assert contexts.declared(str(tmp_path / "app/Dockerfile")) == ()
+
+
+@pytest.mark.parametrize(
+    ("files", "declared"),
+    [
+        # docker-bake.override.hcl changes the target's context: buildx builds
+        # app/app/Dockerfile, not this one.
+        ({"docker-bake.hcl": BAKE_APP,
+          "docker-bake.override.hcl": 'target "app" {\n  context = "app"\n}\n'}, []),
+        # The override names the Dockerfile and context the base file gave otherwise: one
+        # context, not two.
+        ({"docker-bake.hcl": 'target "app" {\n  context = "app"\n}\n',
+          "docker-bake.override.hcl": 'target "app" {\n  context = "."\n'
+          '  dockerfile = "app/Dockerfile"\n}\n'}, ["."]),
+        # The ROS bakefile's suggested override (`target "ci" { platforms = [...] }`, search
+        # excerpt) keeps the base's context and Dockerfile.
+        ({"docker-bake.hcl": BAKE_APP,
+          "docker-bake.override.hcl": 'target "app" {\n  platforms = ["linux/amd64"]\n}\n'},
+         ["."]),
+        # JSON and HCL merge in buildx's order: json, hcl, override.json, override.hcl.
+        ({"docker-bake.json": '{"target": {"app": {"context": "app", "dockerfile": "Dockerfile"}}}',
+          "docker-bake.hcl": 'target "app" {\n  context = "."\n  dockerfile = "app/Dockerfile"\n}\n'},
+         ["."]),
+        ({"docker-bake.hcl": 'target "app" {\n  context = "web"\n}\n',
+          "docker-bake.override.json": '{"target": {"app": {"context": ".",'
+          ' "dockerfile": "app/Dockerfile"}}}'}, ["."]),
+        # Another file name is read on its own, as `bake -f` reads it: here a second context.
+        ({"docker-bake.hcl": BAKE_APP,
+          "docker-bake.prod.hcl": 'target "app" {\n  context = "app"\n}\n'}, ["app", "."]),
+        # buildx stops on an override that does not parse: nothing from the pair is trusted.
+        ({"docker-bake.hcl": BAKE_APP, "docker-bake.override.hcl": "target {"}, []),
+    ],
+)  # fmt: skip
+def test_bake_override_merges_over_the_bake_file(
+    tmp_path: Path, files: dict[str, str], declared: list[str]
+) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    _tree(root, {"app/Dockerfile": "FROM scratch\n", **files})
+    found = contexts.declared(str(root / "app/Dockerfile"))
+    assert found == tuple(str((root / d).resolve()) for d in declared)
+
+
+def test_bake_merged_builds() -> None:
+    base = ('target "app" {\n  context = "a"\n  dockerfile = "A"\n}\n', "docker-bake.hcl")
+    override = ('{"target": {"app": {"dockerfile": "B"}, "new": {}}}', "x.json")
+    assert bake.merged_builds([base, override]) == [("a", "B"), (".", "Dockerfile")]
+    assert bake.merged_builds([]) == []

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from cli import run
 from registryd import PASSWORD, USERNAME, Registry, push_image, push_index
@@ -465,7 +466,7 @@ try:
     code = main(sys.argv[1:])
 except SystemExit as e:
     code = e.code
-heavy = {"httpx", "asyncio", "tomlkit", "httpcore", "anyio", "trio", "attr"}
+heavy = {"httpx", "asyncio", "tomlkit", "httpcore", "anyio", "trio", "attr", "click", "pygments"}
 print(code, *sorted(name for name in heavy if sys.modules.get(name) is not None))
 """
 
@@ -554,6 +555,23 @@ def test_a_network_command_leaves_an_installed_trio_unimported(
     loaded = imports_after(tmp_path, "update", "--images-only", str(dockerfile)).split()
 
     assert loaded == ["0", "anyio", "asyncio", "httpcore", "httpx"]
+
+
+def test_a_network_command_leaves_httpxs_command_line_client_unimported(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # httpx imports its client whenever click is installed (click, then pygments and rich).
+    if importlib.machinery.PathFinder.find_spec("click") is None:
+        pytest.skip("click is not installed, so httpx's client fails at its first import")
+    push_index(registry, "cli/client", "1")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/client:1\n")
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+
+    loaded = imports_after(tmp_path, "update", "--images-only", str(dockerfile)).split()
+
+    assert loaded == ["0", "anyio", "asyncio", "httpcore", "httpx"]
+    assert callable(httpx.main)  # httpx's stand-in, which says what to install
 
 
 def test_check_findings(

@@ -302,6 +302,32 @@ def ancestors(parsed: Dockerfile, stage: Stage) -> list[Stage]:
     return found
 
 
+def shell_name(text: str) -> str:
+    """The program a SHELL instruction's text names (`SHELL ["/bin/bash", "-c"]`: bash), or ""."""
+    import json  # a SHELL instruction is rare: a file without one does without the import
+
+    try:
+        argv = json.loads(text.split(None, 1)[1])
+    except (IndexError, ValueError):
+        return ""
+    if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
+        return ""
+    return argv[0].rpartition("/")[2]
+
+
+def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:
+    """The program the last SHELL instruction before a RUN names, in its stage or a stage it is
+    FROM (the image config carries it on); None where none does: the image's /bin/sh."""
+    stage = next((s for s in parsed.stages if run in s.instructions), None)
+    if stage is None:
+        return None
+    for each in (stage, *ancestors(parsed, stage)):
+        for instruction in reversed(each.instructions):
+            if instruction.keyword == "SHELL" and instruction.span.start < run.span.start:
+                return shell_name(parsed.text[instruction.span.start : instruction.span.end])
+    return None
+
+
 def decode(data: bytes, path: str) -> str:
     """Decode a Dockerfile's bytes, refusing empty, binary and non-UTF-8 files."""
     if not data.strip():

@@ -25,9 +25,11 @@ from pinner.dockerfile import (
     apply_edits,
     escape_char,
     moved_uses,
+    run_shell,
     run_variables,
     syntax_directive_use,
 )
+from pinner.managers.leftovers import expands_braces
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -262,7 +264,12 @@ def stage_edits(
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
         env = run_env(parsed, run, shell)
         installs = commands.install_packages(shell, escape=parsed.escape, env=env)
-        cleanup = sources.cleanup_for(text[start:end], escape=parsed.escape) if installs else None
+        braces = expands_braces(run_shell(parsed, run), False)
+        cleanup = (
+            sources.cleanup_for(text[start:end], escape=parsed.escape, braces=braces)
+            if installs
+            else None
+        )
         if cleanup is not None:
             apt_runs = commands.apt_commands(shell, escape=parsed.escape)
             cleanup = _as_installed(cleanup, shell, [c.start for c in apt_runs])
@@ -415,7 +422,9 @@ def manager_edits(
         ]
         new = apply_edits(shell, pins)
         system = managers.System(
-            rewrite.distros.get(plan.stage.label), rewrite.releases.get(plan.stage.label)
+            rewrite.distros.get(plan.stage.label),
+            rewrite.releases.get(plan.stage.label),
+            run_shell(parsed, run),
         )
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:

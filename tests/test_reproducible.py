@@ -10,6 +10,7 @@ from image_root import snapshot_run_line
 
 from pinner import dockerfile, reproducible
 from pinner.apt import sources
+from pinner.managers.leftovers import expands_braces
 from pinner.reproducible import Rewrite
 
 TS = "20241202T000000Z"
@@ -778,3 +779,86 @@ def test_a_user_an_arg_names_in_the_parent_stage_is_not_written_again() -> None:
     new, _ = rewrite(text, rw({"1": "debian"}))
     assert f"FROM base\n{ARG}{step()}{APT_RUN[:-1]}" in new
     assert "USER root" not in new
+
+
+# An Ubuntu desktop image's rm of apt's logs (search excerpt, no repository), whose braces only
+# bash expands.
+BRACED_RM = (
+    "RUN apt-get update && apt-get install -y hello && apt-get clean"
+    " && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/ldconfig"
+    " /var/log/{alternatives.log,apt/{history.log,term.log},dpkg.log}\n"
+)
+BASH = 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\n'  # hadolint DL4006's form
+ALL_LOGS = "rm -rf /var/log/dpkg.log /var/log/apt/* /var/log/alternatives.log"
+
+
+@pytest.mark.parametrize(
+    ("text", "cleanup"),
+    [
+        # dash, Debian's /bin/sh, keeps the braces: the logs are left.
+        (f"FROM debian:bookworm\n{BRACED_RM}", ALL_LOGS),
+        (f"FROM debian:bookworm\n{BASH}{BRACED_RM}", None),
+        (f'FROM debian:bookworm\nSHELL ["/bin/sh", "-c"]\n{BRACED_RM}', ALL_LOGS),
+        (f'FROM debian:bookworm\nSHELL ["/usr/bin/zsh", "-c"]\n{BRACED_RM}', None),
+        # A SHELL after the RUN does not run it; one in the stage it is FROM does.
+        (f"FROM debian:bookworm\n{BRACED_RM}{BASH}", ALL_LOGS),
+        (f"FROM debian:bookworm AS base\n{BASH}FROM base\n{BRACED_RM}", None),
+        (f"FROM debian:bookworm AS base\n{BASH}FROM debian:bookworm\n{BRACED_RM}", ALL_LOGS),
+        (f'FROM debian:bookworm\n{BASH}SHELL ["/bin/dash", "-c"]\n{BRACED_RM}', ALL_LOGS),
+    ],
+)
+def test_an_apt_run_expands_braces_where_its_shell_does(text: str, cleanup: str | None) -> None:
+    distros = {str(k): "debian" for k in range(text.count("FROM "))}
+    new, notes = rewrite(text, rw(distros))
+    assert notes == []
+    if cleanup is None:
+        assert BRACED_RM in new
+    else:
+        assert f"{BRACED_RM[:-1]} \\\n    && {cleanup}\n" in new
+    assert shell_syntax.run_errors(new) == []
+    assert rewrite(new, rw(distros))[0] == new
+
+
+# cfe84/gitomatic Docker/build-docker-image.Dockerfile: bash added, then `SHELL ["/bin/bash",
+# "-c"]`; the rm is meiskam's dashd Dockerfile's `rm -rf /var/cache/{apk,tcpdump}/*` (search
+# excerpts), which BusyBox ash, Alpine's /bin/sh, keeps as written.
+APK_BRACES = "RUN apk add curl && rm -rf /var/cache/{apk,tcpdump}/*\n"
+GITOMATIC = (
+    "FROM docker:cli-alpine\nRUN apk add --no-cache \\\n    bash \\\n"
+    '    && rm -rf /var/cache/apk/*\nSHELL ["/bin/bash", "-c"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "appended"),
+    [
+        (f"FROM alpine:3.20\n{APK_BRACES}", True),
+        (f"{GITOMATIC}{APK_BRACES}", False),
+    ],
+)
+def test_an_apk_run_expands_braces_where_its_shell_does(text: str, appended: bool) -> None:
+    new, notes = rewrite(text, rw({"0": "alpine"}))
+    assert notes == []
+    assert (f"{APK_BRACES[:-1]} \\\n    && rm -rf /var/cache/apk/*\n" in new) is appended
+    assert (APK_BRACES in new) is not appended
+    assert shell_syntax.run_errors(new) == []
+
+
+@pytest.mark.parametrize(
+    ("shell", "default", "expands"),
+    [
+        (None, False, False),
+        (None, True, True),
+        ("sh", True, True),
+        ("sh", False, False),
+        ("bash", False, True),
+        ("zsh", False, True),
+        ("mksh", False, True),
+        ("dash", True, False),
+        ("ash", True, False),
+        ("busybox", True, False),
+        ("pwsh", False, False),
+    ],
+)
+def test_which_shells_expand_braces(shell: str | None, default: bool, expands: bool) -> None:
+    assert expands_braces(shell, default) is expands

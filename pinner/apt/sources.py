@@ -361,7 +361,7 @@ def _writes(invocation: Invocation) -> tuple[str, ...]:
     return (*lists, *archives, _PKGCACHE, *_LOGS)
 
 
-def _removed(invocations: Sequence[Invocation], run_text: str) -> set[str]:
+def _removed(invocations: Sequence[Invocation], run_text: str, braces: bool) -> set[str]:
     """The cleanup targets the RUN removes: each by a command after the last one that writes it
     (an rm of the lists before `apt-get update` leaves what the update fetches; before
     `apt-get purge`, which fetches nothing, it counts for the lists, not for the logs)."""
@@ -369,9 +369,8 @@ def _removed(invocations: Sequence[Invocation], run_text: str) -> set[str]:
 
     targets = (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS)
     removed: set[str] = set()
-    # Debian's and Ubuntu's /bin/sh is dash, which keeps braces as they are. An emptied log is
-    # the same in every build, as a removed one is.
-    for invocation, paths in zip(invocations, removals(invocations, run_text), strict=True):
+    # An emptied log is the same in every build, as a removed one is.
+    for invocation, paths in zip(invocations, removals(invocations, run_text, braces), strict=True):
         removed -= set(_writes(invocation))
         args = [word.text for word in invocation.args]
         if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
@@ -381,7 +380,7 @@ def _removed(invocations: Sequence[Invocation], run_text: str) -> set[str]:
     return removed
 
 
-def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
+def _analyse(run_text: str, escape: str, braces: bool) -> tuple[bool, set[str], list[str]]:
     """Whether the RUN uses apt, which targets it leaves behind, and its mount targets."""
     if keyword := _RUN_KEYWORD.match(run_text):
         run_text = run_text[keyword.end() :]
@@ -390,21 +389,23 @@ def _analyse(run_text: str, escape: str) -> tuple[bool, set[str], list[str]]:
     mounts = mount_targets(run_flags(run_text, escape))
     invocations = run_invocations(run_text, escape)
     uses_apt = any(_changes_packages(invocation) for invocation in invocations)
-    removed = _removed(invocations, run_text)
+    removed = _removed(invocations, run_text, braces)
     removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if covers(m, t)}
     left = {_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS} - removed
     return uses_apt, left, mounts
 
 
-def needs_cleanup(run_text: str, *, escape: str = "\\") -> bool:
-    """True if a RUN runs apt or dpkg and leaves some build-varying file behind."""
-    uses_apt, left, _ = _analyse(run_text, escape)
+def needs_cleanup(run_text: str, *, escape: str = "\\", braces: bool = False) -> bool:
+    """True if a RUN runs apt or dpkg and leaves some build-varying file behind; braces: its
+    shell expands `{a,b}` (a SHELL instruction's bash: Debian's and Ubuntu's dash does not)."""
+    uses_apt, left, _ = _analyse(run_text, escape, braces)
     return uses_apt and bool(left)
 
 
-def cleanup_for(run_text: str, *, escape: str = "\\") -> str | None:
-    """The cleanup to append to a RUN with " && ": only what it does not already remove, or None."""
-    uses_apt, left, _ = _analyse(run_text, escape)
+def cleanup_for(run_text: str, *, escape: str = "\\", braces: bool = False) -> str | None:
+    """The cleanup to append to a RUN with " && ": only what it does not already remove, or None;
+    braces as for needs_cleanup."""
+    uses_apt, left, _ = _analyse(run_text, escape, braces)
     if not (uses_apt and left):
         return None
     # `apt-get clean` empties the archives and removes the *.bin caches (apt's RemoveCaches);

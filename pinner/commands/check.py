@@ -10,9 +10,10 @@ from typing import NamedTuple
 from pinner import managers, parallel, pinning, reproducible, syntax, workspace
 from pinner.apt import shell as shell_lexer
 from pinner.apt import sources
-from pinner.dockerfile import Dockerfile, Instruction, Stage
+from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell, shell_name
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
+from pinner.managers.leftovers import expands_braces
 from pinner.outcome import apt_installs, manager_installs, word_names
 from pinner.output import Reporter, print_json
 from pinner.workspace import Selection, Target, parse_read
@@ -347,7 +348,10 @@ def check_reproducible(target: Target) -> list[Finding]:
             installing.add(run.line)
         for run in plan.apt_runs:
             args = parsed.text[slice(*reproducible.run_args(parsed.text, run))]
-            if run.line in installing and sources.needs_cleanup(args, escape=parsed.escape):
+            braces = expands_braces(run_shell(parsed, run), False)
+            if run.line in installing and sources.needs_cleanup(
+                args, escape=parsed.escape, braces=braces
+            ):
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))
         locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}
@@ -369,7 +373,7 @@ def _syntax_findings(
     program = "sh"
     for instruction in stage.instructions[1:]:
         if instruction.keyword == "SHELL":
-            program = _shell_program(parsed.text[instruction.span.start : instruction.span.end])
+            program = shell_name(parsed.text[instruction.span.start : instruction.span.end])
         if instruction.keyword != "RUN":
             continue
         is_step = step is not None and instruction.line == step.start + 2  # 0-based marker line
@@ -381,19 +385,6 @@ def _syntax_findings(
                 message = f"RUN is not valid shell ({error})"
                 findings.append(Finding(target.path, instruction.line, None, message))
     return findings
-
-
-def _shell_program(text: str) -> str:
-    """The program a SHELL instruction names (`SHELL ["/bin/bash", "-c"]` is bash)."""
-    import json  # a SHELL instruction is rare: a check without one does without the import
-
-    try:
-        argv = json.loads(text.split(None, 1)[1])
-    except (IndexError, ValueError):
-        return ""
-    if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
-        return ""
-    return argv[0].rpartition("/")[2]
 
 
 def _epoch_findings(target: Target, epoch: int) -> list[Finding]:

@@ -146,10 +146,12 @@ class ImageConfig(Protocol):
 
 
 class System(NamedTuple):
-    """A stage's distribution and release, as its lock records them (None where unknown)."""
+    """A stage's distribution and release, as its lock records them (None where unknown), and
+    the shell a RUN's SHELL instruction names (None: the image's /bin/sh)."""
 
     distro: str | None
     release: str | None
+    shell: str | None = None
 
 
 class Resolved(NamedTuple):

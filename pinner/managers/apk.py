@@ -35,7 +35,7 @@ from pinner.apt.sources import covers
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
-from pinner.managers.leftovers import mounted, removed_paths
+from pinner.managers.leftovers import expands_braces, mounted, removed_paths
 from pinner.outcome import SIGNATURE_VERIFIED
 from pinner.output import untrusted
 
@@ -362,8 +362,11 @@ _INDEX = "/var/cache/apk/APKINDEX.00000000.tar.gz"
 _CACHE_LINK = "/etc/apk/cache/APKINDEX.00000000.tar.gz"
 
 
-def needs_cleanup(invocations: Sequence[Invocation], run_text: str, escape: str = "\\") -> bool:
-    """Whether a RUN runs apk with its cache on and leaves indexes in /var/cache/apk."""
+def needs_cleanup(
+    invocations: Sequence[Invocation], run_text: str, escape: str = "\\", braces: bool = False
+) -> bool:
+    """Whether a RUN runs apk with its cache on and leaves indexes in /var/cache/apk; braces:
+    its shell expands `{a,b}` (Alpine's /bin/sh, BusyBox ash, does not)."""
     last = None
     for index, invocation in enumerate(invocations):
         if invocation.program != "apk":
@@ -379,8 +382,7 @@ def needs_cleanup(invocations: Sequence[Invocation], run_text: str, escape: str 
     if any(covers(mount, _CACHE_LINK) for mount in mounts):
         return False
     # Only an rm after the last apk command that writes the cache empties it.
-    # Alpine's /bin/sh is BusyBox ash, which keeps braces as they are.
-    removed = removed_paths(invocations, run_text, start=last)
+    removed = removed_paths(invocations, run_text, braces, start=last)
     return not any(covers(path, _INDEX) for path in removed + mounts)
 
 
@@ -1491,7 +1493,8 @@ class Apk:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return CACHE_CLEANUP if needs_cleanup(invocations, run_text) else None
+        braces = expands_braces(system.shell, False)
+        return CACHE_CLEANUP if needs_cleanup(invocations, run_text, braces=braces) else None
 
     checked = staticmethod(checked)
 

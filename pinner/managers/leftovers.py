@@ -31,6 +31,20 @@ class Leftover(NamedTuple):
 LDCONFIG = Leftover("/var/cache/ldconfig/aux-cache", ("/var/cache/ldconfig/aux-cache",))
 
 
+# Shells that expand `{a,b}`, and shells that keep it; `sh` is the image's /bin/sh, which the
+# distribution decides (bash on Fedora, openSUSE and Arch; dash on Debian; BusyBox ash on Alpine).
+_BRACE_SHELLS = frozenset(["bash", "zsh", "ksh", "ksh93", "mksh"])
+_LITERAL_SHELLS = frozenset(["dash", "ash", "busybox"])
+
+
+def expands_braces(shell: str | None, default: bool) -> bool:
+    """Whether a RUN's shell expands braces: the program a SHELL instruction names (None: none),
+    else default, what the distribution's /bin/sh does."""
+    if shell in _BRACE_SHELLS:
+        return True
+    return False if shell in _LITERAL_SHELLS else default
+
+
 def removals(
     invocations: Sequence[Invocation], run_text: str = "", braces: bool = False
 ) -> list[list[str]]:

@@ -34,7 +34,15 @@ from pinner.managers.alpm import (
     resolve,
     valid_fields,
 )
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
+from pinner.managers.leftovers import (
+    LDCONFIG,
+    Leftover,
+    expands_braces,
+    left,
+    mounted,
+    removed_paths,
+    rm,
+)
 from pinner.output import untrusted
 
 ARCHIVE = "https://archive.archlinux.org/repos"
@@ -471,10 +479,15 @@ _LEFTOVERS = (Leftover("/var/log/pacman.log", ("/var/log/pacman.log",)), LDCONFI
 
 
 def cleanup(
-    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+    run_text: str,
+    *,
+    escape: str = "\\",
+    invocations: Sequence[Invocation] | None = None,
+    braces: bool = True,
 ) -> str | None:
     """What to append to a RUN that installs with pacman and leaves its cache, its log or
-    ldconfig's cache; None if nothing. invocations: the RUN's, as the engine read them."""
+    ldconfig's cache; None if nothing. invocations: the RUN's, as the engine read them; braces:
+    its shell expands `{a,b}` (Arch's /bin/sh, bash, does)."""
     if invocations is None:
         invocations = run_invocations(run_text, escape)
     found = pacman_commands(run_text, escape=escape, invocations=invocations)
@@ -494,10 +507,9 @@ def cleanup(
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package
     mounts = mounted(run_text, escape)
-    # Arch's /bin/sh is bash, which expands braces.
-    fetched = removed_paths(invocations, run_text, braces=True, start=fetches)
+    fetched = removed_paths(invocations, run_text, braces, start=fetches)
     cache = [] if cleans else left([_CACHE_FILES], fetched + mounts)
-    logs = left(_LEFTOVERS, removed_paths(invocations, run_text, True, last) + mounts)
+    logs = left(_LEFTOVERS, removed_paths(invocations, run_text, braces, last) + mounts)
     return " && ".join(rm(cache + logs)) or None
 
 
@@ -734,7 +746,8 @@ class Pacman:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup(run_text, invocations=invocations)
+        braces = expands_braces(system.shell, True)
+        return cleanup(run_text, invocations=invocations, braces=braces)
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         fields = (package.name, package.version, package.sha256, package.filename)

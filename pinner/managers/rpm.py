@@ -32,6 +32,7 @@ from pinner.managers import (
     rpmcompose,
 )
 from pinner.managers import repodata as rd
+from pinner.managers.leftovers import expands_braces
 from pinner.managers.rpmcommands import (
     CONFIG_PATHS,
     DNF5,
@@ -623,7 +624,11 @@ class Rpm:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         return cleanup_for(
-            run_text, dnf5=dnf5_programs(system), yum3=yum3(system), invocations=invocations
+            run_text,
+            dnf5=dnf5_programs(system),
+            yum3=yum3(system),
+            invocations=invocations,
+            braces=expands_braces(system.shell, True),
         )
 
     checked = staticmethod(checked)

@@ -275,19 +275,21 @@ def cleanup_for(
     dnf5: Collection[str] = DNF5,
     yum3: bool = False,
     invocations: Sequence[Invocation] | None = None,
+    braces: bool = True,
 ) -> str | None:
     """What a RUN that installs packages must append to leave neither the package cache nor the
     history, logs and ldconfig cache (which differ from build to build) in the image, else None.
 
     dnf5: the programs that are dnf5 in the image (dnf and yum from Fedora 41, microdnf from 38).
     yum3: whether the image's yum is yum 3 (EL 7 and older, Amazon Linux 2), not dnf.
+    braces: the RUN's shell expands `{a,b}` (the /bin/sh of Fedora and the RHEL family, bash,
+    does).
     """
     program = None
     cleaned = False
     # The RUN's invocations as the engine read them (with the stage's ENV and ARG), if given.
     invocations = run_invocations(run_text, escape) if invocations is None else invocations
-    # The /bin/sh of Fedora and the RHEL family is bash, which expands braces.
-    removed = removals(invocations, run_text, braces=True)
+    removed = removals(invocations, run_text, braces)
     last = 0  # every dnf command writes its log: only an rm after the last one removes it
     for index, invocation in enumerate(invocations):
         texts = [word.text for word in invocation.args]

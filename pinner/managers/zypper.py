@@ -31,7 +31,15 @@ from pinner.managers import (
     zyppconf,
 )
 from pinner.managers import repodata as rd
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removed_paths, rm
+from pinner.managers.leftovers import (
+    LDCONFIG,
+    Leftover,
+    expands_braces,
+    left,
+    mounted,
+    removed_paths,
+    rm,
+)
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmresolve import Missing, Pool, Resolution
 from pinner.managers.rpmresolve import resolve as rpm_resolve
@@ -208,10 +216,15 @@ def _cleans_all(command: ZypperCommand) -> bool:
 
 
 def cleanup(
-    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
+    run_text: str,
+    *,
+    escape: str = "\\",
+    invocations: Sequence[Invocation] | None = None,
+    braces: bool = True,
 ) -> str | None:
     """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
-    and leaves them; None if nothing."""
+    and leaves them; None if nothing. braces: its shell expands `{a,b}` (openSUSE's /bin/sh,
+    bash, does)."""
     if invocations is None:
         invocations = run_invocations(run_text, escape)
     found = zypper_commands(run_text, escape=escape, invocations=invocations)
@@ -219,9 +232,8 @@ def cleanup(
         return None
     mounts = mounted(run_text, escape)
     # Each zypper command logs and may fetch: only a clean or an rm after the last one counts.
-    # openSUSE's /bin/sh is bash, which expands braces.
     last = max((i for i, run in enumerate(invocations) if run.program == "zypper"), default=0)
-    removed = removed_paths(invocations, run_text, braces=True, start=last)
+    removed = removed_paths(invocations, run_text, braces, start=last)
     command = parse_command(invocations[last]) if invocations else None
     cleans = (command is not None and _cleans_all(command)) or any(
         path.startswith(CACHE) or covers(path, CACHE) for path in removed + mounts
@@ -691,7 +703,8 @@ class Zypper:
     def cleanup(
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
-        return cleanup(run_text, invocations=invocations)
+        braces = expands_braces(system.shell, True)
+        return cleanup(run_text, invocations=invocations, braces=braces)
 
     checked = staticmethod(checked)
 

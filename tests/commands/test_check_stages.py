@@ -388,3 +388,24 @@ def test_a_file_that_does_not_load_is_a_finding_with_its_line(
     finding = {"path": str(path), "line": line, "reference": None, "message": message}
     assert json.loads(out)["findings"] == [{**finding, "severity": "error"}]
     assert check(capsys, path)[1] == f"{path}{'' if line is None else f':{line}'}: {message}\n"
+
+
+@pytest.mark.parametrize(("shell", "finding"), [("", True), ('SHELL ["/bin/bash", "-c"]\n', False)])
+def test_a_cleanup_with_braces_counts_where_the_shell_expands_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shell: str, finding: bool
+) -> None:
+    path = write_locked(tmp_path)
+    braced = (
+        " && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin"
+        " /var/log/{dpkg.log,apt/*,alternatives.log} /var/cache/ldconfig/aux-cache"
+    )
+    change(
+        path, f"--no-install-recommends hello{CLEANUP}", f"--no-install-recommends hello{braced}"
+    )
+    change(path, HELLO_RUN, f"{shell}{HELLO_RUN}")
+    code, out, _ = check(capsys, path)
+    # dash, Debian's /bin/sh, removes no file named `/var/log/{dpkg.log,apt/*,alternatives.log}`.
+    message = " apt leaves files that differ between builds; run pinner lock\n"
+    assert (code, out) == (
+        (1, f"{path}:{line_of(path, HELLO_RUN)}:{message}") if finding else (0, "")
+    )

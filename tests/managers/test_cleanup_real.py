@@ -903,3 +903,25 @@ def test_real_apt_cleanups(run: str, expected: str | None) -> None:
 )
 def test_braces_and_cd(run: str, braces: bool, removed: list[str]) -> None:
     assert sorted(set(removed_paths(run_invocations(run), run, braces))) == sorted(removed)
+
+
+@pytest.mark.parametrize(
+    ("manager", "system", "run"),
+    [
+        (rpm.MANAGER, F42, "dnf install -y curl && dnf clean all && rm -rf /var/{log/dnf*,cache/ldconfig} /usr/lib/sysimage/libdnf5"),
+        (zypper.MANAGER, LEAP, "zypper -n in curl && zypper clean -a && rm -rf /var/{log/zypp*,cache/ldconfig} /var/lib/zypp/AnonymousUniqueId"),
+        (pacman.MANAGER, ARCH, "pacman -S --noconfirm curl && rm -rf /var/{cache/pacman/pkg/*,log/pacman.log,cache/ldconfig}"),
+        (apk.MANAGER, ALPINE, "apk add curl && rm -rf /var/cache/{apk,misc}/*"),
+    ],
+)  # fmt: skip
+def test_each_manager_reads_braces_as_the_run_s_shell_does(
+    manager: Manager, system: System, run: str
+) -> None:
+    # The distribution's /bin/sh (bash, but BusyBox ash on Alpine) against a SHELL instruction's.
+    expands, keeps = (
+        (System(*system[:2], "bash"), system)
+        if manager is apk.MANAGER
+        else (system, System(*system[:2], "dash"))
+    )
+    assert manager.cleanup(run, run_invocations(run), expands) is None
+    assert manager.cleanup(run, run_invocations(run), keeps) is not None

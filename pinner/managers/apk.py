@@ -49,7 +49,20 @@ INSTALLED = "/lib/apk/db/installed"
 WORLD = "/etc/apk/world"
 SCRIPTS_DB = "/lib/apk/db/scripts.tar"
 _SCRIPT_TIMES_FIXED = "2.12.8"
-IMAGE_PATHS = (ALPINE_RELEASE, REPOSITORIES, f"{KEYS_DIR}/*", ARCH_FILE, INSTALLED, WORLD)
+# apk-tools 2.14 also reads /etc/apk/repositories.d/*.list; apk-tools 3 (Alpine 3.23 and later)
+# /lib/apk/repositories.d/*.list too, and keys from /lib/apk/keys (context.c, database.c).
+REPOSITORIES_DIRS = ("/etc/apk/repositories.d", "/lib/apk/repositories.d")
+LIB_KEYS_DIR = "/lib/apk/keys"
+IMAGE_PATHS = (
+    ALPINE_RELEASE,
+    REPOSITORIES,
+    *(f"{folder}/*.list" for folder in REPOSITORIES_DIRS),
+    f"{KEYS_DIR}/*",
+    f"{LIB_KEYS_DIR}/*",
+    ARCH_FILE,
+    INSTALLED,
+    WORLD,
+)
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
 KEPT = "already in the base image: "
@@ -72,10 +85,12 @@ APK_ARCH: Mapping[str, str] = {
     "linux/loong64": "loongarch64",
 }
 
-# apk(8) options that take the next word as their value (apk-tools 2.14 and 3).
+# apk(8) options that take the next word as their value (apk-tools 2.14, and 3.0's
+# --repository-config, --preupgrade-depends and --uvol-manager: src/apk.c GLOBAL_OPTIONS).
 _VALUE_OPTIONS = words(
     "-X --repository -t --virtual -p --root --arch --cache-dir --keys-dir --repositories-file"
-    " --wait --progress-fd --cache-max-age --timeout -I --interactive-fd"
+    " --wait --progress-fd --cache-max-age --timeout -I --interactive-fd --repository-config"
+    " --preupgrade-depends --uvol-manager"
 )
 _INSTALL_VERBS = frozenset({"add"})
 # Options that make apk install for something other than the image it runs in.
@@ -202,6 +217,15 @@ def read_install(invocation: Invocation) -> Install | None:
             upgrade = True
         if name in ("-X", "--repository"):
             repositories.append(inline if eq else value or "")
+        elif name == "--repository-config":
+            # apk-tools 3: one line of a repositories file ([v2] [@tag] URL [component...]).
+            line = inline if eq else value or ""
+            found = repository_lines(line, {})
+            read = [r for r in found if isinstance(r, Repository)]
+            if read and len(read) == len(found):
+                repositories += [f"@{r.tag} {r.url}" if r.tag else r.url for r in read]
+            else:
+                repositories.append(line)  # refused below, with the others that are no URL
         elif text.startswith("-X") and len(text) > 2:
             repositories.append(text[2:])
         elif name in ("-t", "--virtual"):
@@ -299,8 +323,17 @@ def read_removal(invocation: Invocation) -> managers.Removal | None:
     return managers.Removal(tuple(names), cascade=rdepends)
 
 
-_REPOSITORIES_WRITE = re.compile(r">>?[ \t]*['\"]?/etc/apk/repositories\b")
+_REPOSITORIES_WRITE = re.compile(
+    r">>?[ \t]*['\"]?(?:/etc/apk/repositories\b|/(?:etc|lib)/apk/repositories\.d/)"
+)
 _WRITERS = frozenset({"tee", "sed", "cp", "mv", "install", "ln", "rm"})
+
+
+def _repositories_file(path: str) -> bool:
+    """Whether path is a file apk reads repositories from, or a repositories.d folder."""
+    return path == REPOSITORIES or any(
+        path.rstrip("/") == folder or path.startswith(f"{folder}/") for folder in REPOSITORIES_DIRS
+    )
 
 
 def _tagged_lines(invocation: Invocation) -> tuple[str, ...] | None:
@@ -339,7 +372,9 @@ def config_changes(
     Appending tagged repositories (`echo '@testing URL' >> ...`) is no change for the words
     that name no tag: apk takes their packages from the untagged repositories alone.
     """
-    if REPOSITORIES not in run_text and "setup-apkrepos" not in run_text and not env:
+    if not env and not any(
+        p in run_text for p in (REPOSITORIES, "repositories.d", "setup-apkrepos")
+    ):
         return None
     tagged = 0
     for invocation in run_invocations(run_text, escape, env):
@@ -347,7 +382,7 @@ def config_changes(
             tagged += 1
         elif invocation.program == "setup-apkrepos" or (
             invocation.program in _WRITERS
-            and any(word.text == REPOSITORIES for word in invocation.args)
+            and any(_repositories_file(word.text) for word in invocation.args)
         ):
             return f"changes {REPOSITORIES}"
     # A redirection the lexer did not read as a command's (inside `sh -c '...'`) counts too.
@@ -373,8 +408,10 @@ def needs_cleanup(
             continue
         texts = [a.text for a in invocation.args]
         verb = next((t for t in texts if not is_option(t)), None)
-        # --no-network reads no index: nothing is written to the cache.
-        if verb in ("add", "upgrade", "update") and not {"--no-cache", "--no-network"} & set(texts):
+        # --no-network reads no index: nothing is written to the cache (apk-tools 3 also
+        # takes --cache=no and --network=no).
+        off = {"--no-cache", "--no-network", "--cache=no", "--network=no"}
+        if verb in ("add", "upgrade", "update") and not off & set(texts):
             last = index
     if last is None:
         return False
@@ -514,12 +551,71 @@ def repository_line(line: str) -> Repository | str | None:
     return Repository(line.rstrip("/"), line.rstrip("/"), match.group("tail").lstrip("/"), tag)
 
 
+def _repository_files(files: Mapping[str, bytes]) -> list[tuple[str, bytes]]:
+    """The image's repository files in apk's order: /etc/apk/repositories, then the .list files
+    of the repositories.d folders by name, /etc's hiding /lib's of the same name."""
+    found = [(REPOSITORIES, files[REPOSITORIES])] if REPOSITORIES in files else []
+    lists: dict[str, str] = {}
+    for folder in REPOSITORIES_DIRS:
+        for path in sorted(files):
+            name = path.removeprefix(folder + "/")
+            if path.startswith(folder + "/") and name.endswith(".list") and "/" not in name:
+                lists.setdefault(name, path)
+    return found + [(lists[name], files[lists[name]]) for name in sorted(lists)]
+
+
+_VARIABLE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SET_RE = re.compile(
+    r"set\s+(?P<default>-default\s+)?(?P<key>[A-Za-z][A-Za-z0-9_]*)=(?P<value>\S*)"
+)
+
+
+def repository_lines(line: str, variables: dict[str, str]) -> list[Repository | str]:
+    """One line of a repositories file as apk-tools 3 reads it (`[v2|v3|ndx] [@tag] URL
+    [component...]`, `${NAME}` expanded, `set [-default] NAME=VALUE` kept in variables; older
+    apk reads `[@tag] URL`): its repositories, and notes for what is not read."""
+    words = line.split("#", 1)[0].split()
+    if not words:
+        return []
+    text = " ".join(words)
+
+    def expand(word: str) -> str | None:
+        unknown = [n for n in _VARIABLE_RE.findall(word) if n not in variables]
+        return None if unknown else _VARIABLE_RE.sub(lambda m: variables[m.group(1)], word)
+
+    if words[0] == "set":
+        match = _SET_RE.fullmatch(text)
+        value = expand(match.group("value")) if match else None
+        if match is None or value is None or match.group("key").startswith("APK_"):
+            return [f"repositories line {untrusted(text)!r} sets no variable pinner can read"]
+        if not (match.group("default") and match.group("key") in variables):
+            variables[match.group("key")] = value
+        return []
+    kind = words.pop(0) if words[0] in ("v2", "v3", "ndx") else ""
+    tag = words.pop(0) if words and words[0].startswith("@") else ""
+    expanded = [expand(word) for word in words]
+    if not words or any(word is None for word in expanded):
+        return [f"repositories line {untrusted(text)!r}: not read (an undefined variable)"]
+    url, *components = [word for word in expanded if word is not None]
+    if not kind and url.endswith((".adb", ".tar.gz")):
+        kind = "ndx"
+    if kind in ("v3", "ndx"):
+        # apk-tools 3 reads Packages.adb (v3) or the named index file (ndx) there.
+        what = "an apk v3 index (Packages.adb)" if kind == "v3" else "a named index file"
+        return [f"repository {untrusted(url)!r} is {what}; not read (pinner reads APKINDEX.tar.gz)"]
+    urls = [f"{url.rstrip('/')}/{c}" for c in components] or [url]
+    return [
+        found for u in urls if (found := repository_line(f"{tag} {u}" if tag else u)) is not None
+    ]
+
+
 def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     """An Alpine image's release, repositories, keys and installed packages, or why not."""
     arch = APK_ARCH.get(platform)
     if arch is None:
         return f"apk has no architecture for {platform}"
-    if REPOSITORIES not in files:
+    sources = _repository_files(files)
+    if not sources:
         return f"the image has no {REPOSITORIES}"
     own_arch = files.get(ARCH_FILE, b"").decode("utf-8", "replace").strip()
     if own_arch and own_arch != arch:
@@ -529,21 +625,25 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         return f"{ALPINE_RELEASE} holds {untrusted(release)!r}, not a release"
     repositories: list[Repository] = []
     notes: list[str] = []
-    for line in files[REPOSITORIES].decode("utf-8", "replace").splitlines():
-        found = repository_line(line)
-        if isinstance(found, Repository):
-            repositories.append(found)
-        elif found is not None:
-            notes.append(found)
+    # apk-tools 3's `set NAME=VALUE` lines define ${NAME} for the lines after them.
+    variables = {"APK_ARCH": arch}
+    for path, data in sources:
+        for line in data.decode("utf-8", "replace").splitlines():
+            for found in repository_lines(line, variables):
+                if isinstance(found, Repository):
+                    repositories.append(found)
+                else:
+                    notes.append(found if path == REPOSITORIES else f"{path}: {found}")
+    where = REPOSITORIES if len(sources) == 1 else f"{REPOSITORIES} and repositories.d"
     if not repositories:
-        return f"{REPOSITORIES} names no http(s) repository"
+        return f"{where} names no http(s) repository"
     if all(r.tag for r in repositories):
-        return f"{REPOSITORIES} names only tagged repositories"
-    keys = {
-        path.rpartition("/")[2]: data
-        for path, data in files.items()
-        if path.startswith(KEYS_DIR + "/")
-    }
+        return f"{where} names only tagged repositories"
+    keys: dict[str, bytes] = {}
+    for folder in (KEYS_DIR, LIB_KEYS_DIR):
+        for path, data in sorted(files.items()):
+            if path.startswith(folder + "/"):
+                keys.setdefault(path.rpartition("/")[2], data)
     branch = next((r.tail.split("/")[0] for r in repositories if r.tail and not r.tag), None)
     text = files.get(INSTALLED, b"").decode("utf-8", "replace")
     entries = tuple(parse_index(text, INSTALLED))
@@ -1267,7 +1367,7 @@ class Apk:
     reads_every_layer = True
     unpins_after_changes = True
     # What a tree copied to / or /etc may hold (COPY rootfs/ /).
-    copied_paths = (REPOSITORIES,)
+    copied_paths = (REPOSITORIES, *REPOSITORIES_DIRS)
     step_paths = ()
     step_unserved = None
     appended_repositories = staticmethod(appended_repositories)

@@ -72,6 +72,31 @@ def test_apk_add_words(run: str, expected: list[tuple[str, str | None]]) -> None
     assert words(run) == expected
 
 
+def test_apk_tools_3_options_that_take_a_value_are_not_read_as_words() -> None:
+    # apk-tools 3.0 (src/apk.c GLOBAL_OPTIONS): --preupgrade-depends, --uvol-manager and
+    # --repository-config take a value; --cache=no and --network=no are --no-cache's forms.
+    assert words("apk add --preupgrade-depends apk-tools curl") == [("curl", None)]
+    assert words("apk add --uvol-manager /bin/true curl") == [("curl", None)]
+    line = "@edge https://dl-cdn.alpinelinux.org/alpine/edge/main"
+    (invocation,) = run_invocations(f"apk add --repository-config '{line}' curl foo@edge")
+    install = apk.read_install(invocation)
+    assert install is not None and install.notes == ()
+    assert [(p.name, p.tag, p.repositories) for p in install.packages] == [
+        ("curl", None, (line,)),
+        ("foo", "edge", (line,)),
+    ]
+    (invocation,) = run_invocations("apk add --repository-config 'v3 https://a/alpine main' curl")
+    install = apk.read_install(invocation)
+    assert install is not None and install.packages == ()
+    assert install.notes == (
+        "apk add --repository v3 https://a/alpine main: not an http(s) repository;"
+        " not pinned: curl",
+    )
+    for run in ("apk add --cache=no curl", "apk add --network=no curl"):
+        assert not apk.needs_cleanup(run_invocations(run), run)
+    assert apk.needs_cleanup(run_invocations("apk add --cache=yes curl"), "apk add curl")
+
+
 def test_a_tagged_word_keeps_its_tag_and_its_pin_is_name_at_tag_equals_version() -> None:
     (invocation,) = run_invocations("apk add curl nginx@testing")
     install = apk.read_install(invocation)
@@ -226,6 +251,61 @@ def test_configure_reads_the_recorded_image_files() -> None:
     assert config.installed["/bin/sh"] == ""
     assert config.installed["ca-certificates-cacert"] == "20220614-r0"
     assert config.notes == ("repository '/media/cdrom/apks' is not an http(s) URL; not read",)
+
+
+def test_an_apk_tools_3_image_is_read_from_its_repositories_d_and_lib_keys() -> None:
+    # apk-repositories(5) and apk-keys(5) of apk-tools 3.0 (testdata/alpine/apk-tools-3.md): the
+    # .list files of /etc and /lib/apk/repositories.d by name after /etc/apk/repositories, `set`
+    # variables, [v2|v3|ndx] [@tag] URL [component...], keys from /etc and /lib/apk/keys.
+    files = {
+        "/etc/apk/repositories": b"",
+        "/lib/apk/repositories.d/distribution.list": b"set -default distro_mirror="
+        b"https://dl-cdn.alpinelinux.org/alpine\nv2 ${distro_mirror}/v3.23 main community\n"
+        b"v3 ${distro_mirror}/v3.23 main\n",
+        "/etc/apk/repositories.d/00-vars.list": b"set distro_mirror=https://mirror.example.com/a\n",
+        "/etc/apk/repositories.d/50-edge.list": b"@edge ${distro_mirror}/edge/${nope}\n"
+        b"set -default repo=main\nset -default repo=community\n"
+        b"@edge ${distro_mirror}/edge/${repo}\nset APK_ARCH=x\n",
+        "/lib/apk/repositories.d/50-edge.list": b"https://hidden.example.com/alpine/edge/main\n",
+        "/etc/apk/repositories.d/notes.txt": b"https://not.read.example.com/alpine/edge/main\n",
+        f"/lib/apk/keys/{REAL_KEY}": KEYS[REAL_KEY],
+        "/etc/apk/arch": b"x86_64\n",
+        "/lib/apk/db/installed": (ROOTFS / "lib/apk/db/installed").read_bytes(),
+    }
+    config = apk.configure(files, "linux/amd64")
+    assert isinstance(config, apk.ApkConfig)
+    # By file name: 00-vars.list, 50-edge.list (/etc's hides /lib's), distribution.list.
+    assert [(r.url, r.tag) for r in config.repositories] == [
+        ("https://mirror.example.com/a/edge/main", "edge"),
+        ("https://mirror.example.com/a/v3.23/main", ""),
+        ("https://mirror.example.com/a/v3.23/community", ""),
+    ]
+    assert config.branch == "v3.23"
+    assert list(config.keys) == [REAL_KEY]
+    assert config.notes == (
+        "/etc/apk/repositories.d/50-edge.list: repositories line"
+        " '@edge ${distro_mirror}/edge/${nope}': not read (an undefined variable)",
+        "/etc/apk/repositories.d/50-edge.list: repositories line 'set APK_ARCH=x' sets no"
+        " variable pinner can read",
+        "/lib/apk/repositories.d/distribution.list: repository"
+        " 'https://mirror.example.com/a/v3.23' is an apk v3 index (Packages.adb); not read"
+        " (pinner reads APKINDEX.tar.gz)",
+    )
+    # The installed database keeps apk-tools 2's text form (apk_db_fdb_read of
+    # lib/apk/db/installed).
+    assert config.installed["musl"] == "1.2.3-r0"
+    # Only repositories.d files: their names are what the note says.
+    del files["/etc/apk/repositories"]
+    files["/lib/apk/repositories.d/distribution.list"] = b"v3 https://a/alpine/v3.23 main\n"
+    # /lib's 50-edge.list, hidden before, is read once /etc's is gone.
+    del files["/etc/apk/repositories.d/50-edge.list"]
+    config = apk.configure(files, "linux/amd64")
+    assert isinstance(config, apk.ApkConfig)
+    assert [r.url for r in config.repositories] == ["https://hidden.example.com/alpine/edge/main"]
+    del files["/lib/apk/repositories.d/50-edge.list"]
+    assert apk.configure(files, "linux/amd64") == (
+        "/etc/apk/repositories and repositories.d names no http(s) repository"
+    )
 
 
 @pytest.mark.parametrize(

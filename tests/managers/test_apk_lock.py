@@ -1621,3 +1621,34 @@ def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
             "tag-only-lib: served only by the tagged repository @testing (tag-only-lib@testing)"
             in err
         )
+
+
+def test_an_apk_tools_3_image_is_locked_from_its_repositories_d_and_lib_keys(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # apk-tools 3 reads /lib/apk/repositories.d/*.list (`set` variables, `v2 URL component`)
+    # and /lib/apk/keys (testdata/alpine/apk-tools-3.md); the base image's scan finds them.
+    private, name = test_key
+    files = rootfs_files("", keys={})
+    del files["etc/apk/repositories"]
+    files[f"lib/apk/keys/{name}"] = private.with_name(name).read_bytes()
+    files["lib/apk/repositories.d/distribution.list"] = (
+        b"set -default mirror=https://dl-cdn.alpinelinux.org/alpine\nv2 ${mirror}/v3.17 main\n"
+    )
+    push(files_image(files), registry, "library/alpine", "3.23-like")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.23-like\nRUN apk add --no-cache curl\n")
+    with Mirror({INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}) as mirror:
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        assert "RUN apk add --no-cache curl=8.1.1-r1\n" in dockerfile.read_text()
+        lock = (env / "Dockerfile.lock").read_text()
+        (stage,) = lockfile.parse(lock, "lock").stages
+        assert stage.signature == "verified"
+        assert {p.name for p in stage.packages} == {"curl", "libcurl", "ca-certificates"}
+        assert_settled(capsys, signed_hub, mirror, env, lock)

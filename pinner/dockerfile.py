@@ -123,6 +123,10 @@ class Dockerfile(NamedTuple):
     build_args: tuple[tuple[str, str], ...] = ()
     # What run_variables() needs to work out the ENV and ARG values each RUN starts with.
     variables: RunVariables | None = None
+    # The ENV of the image each stage builds on (its config's Env), by stage label: the values
+    # its RUNs start with before the stage's own ENV and ARG (php's PHPIZE_DEPS). Known once
+    # lock has read the images, or from the lock that recorded them.
+    base_env: Mapping[str, tuple[tuple[str, str], ...]] = {}
 
 
 class Assignment(NamedTuple):
@@ -136,7 +140,8 @@ class Assignment(NamedTuple):
 
 def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str, str], ...]:
     """The variables a RUN starts with whose value is known: name, value, and "ARG" where a
-    --build-arg changes it, else "ENV". An ENV wins over an ARG of the same name (BuildKit)."""
+    --build-arg changes it, else "ENV". An ENV wins over an ARG of the same name (BuildKit), the
+    base image's ENV too, and the stage's own ENV over the base image's."""
     if parsed.variables is None:
         return ()
     assignments, count = parsed.variables.before(parsed.stages, run.span.start)
@@ -148,12 +153,25 @@ def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str,
         else:
             env[assignment.name] = assignment
     found = {name: (name, value, "ARG") for name, value in args.items() if value is not None}
+    if parsed.base_env:
+        label = _stage_of(parsed, run.span.start)
+        found.update((n, (n, v, "ENV")) for n, v in parsed.base_env.get(label or "", ()))
     for name, assignment in env.items():
         if assignment.value is None:
             found.pop(name, None)
         else:
             found[name] = (name, assignment.value, "ARG" if assignment.from_arg else "ENV")
     return tuple(found.values())
+
+
+def _stage_of(parsed: Dockerfile, start: int) -> str | None:
+    """The label of the stage holding the instruction at offset start."""
+    label = None
+    for stage in parsed.stages:
+        if stage.instructions[0].span.start > start:
+            break
+        label = stage.label
+    return label
 
 
 # Per stage: the index of the stage it is FROM (None: an image), and its ARG instructions' values

@@ -14,6 +14,7 @@ from pinner import reference
 from pinner.apt.debversion import parse_version
 from pinner.apt.sources import is_timestamp
 from pinner.errors import InvalidReference, LockfileError, Problem
+from pinner.shellword import env_values
 
 VERSION = 1
 SUFFIX = ".lock"
@@ -71,6 +72,9 @@ class LockedStage(NamedTuple):
     # A manager stage's install words by name, sorted (its packages hold what they pulled in,
     # not which were asked for); None where the lock holds none (apt's, or made without them).
     words: tuple[str, ...] | None = None
+    # The ENV of the base image the stage's RUNs read (`PHPIZE_DEPS=autoconf ...`), by name:
+    # check expands them as lock did, without asking the registry.
+    base_env: tuple[str, ...] = ()
 
 
 class Lock(NamedTuple):
@@ -188,6 +192,8 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             out += _array("sources", stage.sources)
         if stage.words is not None:
             out += _array("words", stage.words)
+        if stage.base_env:
+            out += _array("base-env", stage.base_env)
         if stage.notes:
             out += _array("notes", stage.notes)
         for package in stage.packages:
@@ -474,7 +480,18 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         step=_opt_str(entry.get("step")),
         sources=tuple(_str(s) for s in entry.get("sources", [])),
         words=_words(entry.get("words")),
+        base_env=_base_env(entry.get("base-env", [])),
     )
+
+
+def _base_env(value: object) -> tuple[str, ...]:
+    """A stage's base image ENV entries: NAME=value, each as a config's Env may give it."""
+    entries = tuple(_str(entry) for entry in _list(value))
+    kept = env_values(entries)
+    if len(kept) != len(entries):
+        bad = next(e for e in entries if (e.partition("=")[0], e.partition("=")[2]) not in kept)
+        raise ValueError(f"base-env entry {_shown(bad)} is not NAME=value")
+    return entries
 
 
 def _words(value: object) -> tuple[str, ...] | None:

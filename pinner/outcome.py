@@ -171,7 +171,7 @@ def for_platforms(
         except DockerfileError as e:
             errors.append(in_file(target, e))
             continue
-        result.append(target._replace(parsed=parsed))
+        result.append(target._replace(parsed=parsed._replace(base_env=target.parsed.base_env)))
     return result, errors
 
 
@@ -183,7 +183,8 @@ def without_changed_pins(target: Target, options: Options | None = None) -> Targ
     if text == target.parsed.text:
         return target
     platforms = parse_platforms(options or Options(), target.lock)
-    return target._replace(parsed=dockerfile.parse(text, target.path, target.build_args, platforms))
+    parsed = dockerfile.parse(text, target.path, target.build_args, platforms)
+    return target._replace(parsed=parsed._replace(base_env=target.parsed.base_env))
 
 
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:

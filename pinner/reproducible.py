@@ -436,14 +436,14 @@ def manager_edits(
     return edits, notes
 
 
-_NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def run_env(parsed: Dockerfile, run: Instruction, shell: str) -> tuple[tuple[str, str], ...]:
     """The known ENV and ARG values a RUN starts with that its shell names, for the RUN lexer."""
     if "$" not in shell:
         return ()
-    named = set(_NAMED.findall(shell))
+    named = set(NAMED.findall(shell))
     return tuple((name, value) for name, value, _ in run_variables(parsed, run) if name in named)
 
 

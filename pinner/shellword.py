@@ -11,7 +11,7 @@ BuildKit refuses is refused here with its message; nothing else is.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 Lookup = Callable[[str], "str | None"]
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
@@ -281,3 +281,22 @@ def expand_noting_unset(
         return text, []  # no variable, quote or escape: most words are this
     word = _Word(text, lookup, escape)
     return word.stop_on("", raw_escapes=False), word.unset
+
+
+# --------------------------------------------------------------------------- an image's Env
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ENV_ENTRIES = 256
+MAX_ENV_VALUE = 4096
+
+
+def env_values(entries: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The NAME=value entries of a config's Env a RUN's shell may read, in order: a shell name
+    and a printable value of at most MAX_ENV_VALUE characters; any other is left out (its value
+    stays unknown), so no control character reaches a word pinner prints or records."""
+    found = []
+    for entry in entries[:MAX_ENV_ENTRIES]:
+        name, eq, value = entry.partition("=")
+        if eq and _ENV_NAME.fullmatch(name) and len(value) <= MAX_ENV_VALUE and value.isprintable():
+            found.append((name, value))
+    return tuple(found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 from pinner import dockerfile, managers, pinning, reproducible
@@ -89,9 +90,41 @@ class StageWork:
             self.images[key] = await self._inspect(stage, every_layer)
         return self.images[key]
 
-    async def _inspect(
-        self, stage: dockerfile.Stage, every_layer: bool = False
-    ) -> dict[str, BaseImage]:
+    async def _with_base_env(self) -> dict[str, tuple[str, ...]]:
+        """Read the ENV of the images the stages build on where their package RUNs name a
+        variable the Dockerfile does not set (php's `$PHPIZE_DEPS`): the target's parse takes
+        them in, and the lock records them by stage, NAME=value."""
+        parsed = self.target.parsed._replace(base_env={})
+        found: dict[str, tuple[tuple[str, str], ...]] = {}
+        for plan in reproducible.plans(parsed):
+            wanted: set[str] = set()
+            for run in (*plan.apt_runs, *plan.manager_runs):
+                shell = reproducible.shell_text(parsed.text, run)
+                if "$" not in shell:
+                    continue
+                known = {name for name, _, _ in dockerfile.run_variables(parsed, run)}
+                named = set(reproducible.NAMED.findall(shell)) - known
+                wanted |= {n for n in named if not re.search(rf"(?<![A-Za-z0-9_]){n}\+?=", shell)}
+            if not wanted:
+                continue
+            use = self._root_use(plan.stage)
+            values: dict[str, str] | None = None
+            for _, digest in self._platform_digests(plan.stage):
+                env = dict(await self.session.base_env(use.ref, digest))
+                mine = {n: env[n] for n in wanted if n in env}
+                # A value that differs between platforms is not known (one list for all).
+                values = (
+                    mine
+                    if values is None
+                    else {n: v for n, v in mine.items() if values.get(n) == v}
+                )
+            if values:
+                found[plan.stage.label] = tuple(sorted(values.items()))
+        self.target = self.target._replace(parsed=parsed._replace(base_env=found))
+        return {label: tuple(f"{n}={v}" for n, v in env) for label, env in found.items()}
+
+    def _platform_digests(self, stage: dockerfile.Stage) -> list[tuple[str, str]]:
+        """The manifest digest of each platform to lock of the image a stage builds on."""
         use = self._root_use(stage)
         manifest = self.resolved[pinning.query(use)]
         wanted = self.options.platforms or DEFAULT_PLATFORMS
@@ -108,11 +141,15 @@ class StageWork:
                         f" (it has {', '.join(available)}); choose with --platform",
                     )
                 )
-            chosen = [(p, available[p]) for p in wanted]
-        else:
-            chosen = [(p, manifest.digest) for p in wanted]
+            return [(p, available[p]) for p in wanted]
+        return [(p, manifest.digest) for p in wanted]
+
+    async def _inspect(
+        self, stage: dockerfile.Stage, every_layer: bool = False
+    ) -> dict[str, BaseImage]:
+        use = self._root_use(stage)
         images = {}
-        for platform, digest in chosen:
+        for platform, digest in self._platform_digests(stage):
             arch = DPKG_ARCH.get(platform)
             if arch is None:
                 raise PinnerError(f"{use.expanded}: no dpkg architecture for platform {platform}")
@@ -184,6 +221,11 @@ class StageWork:
 
     async def run(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
         """The locked stages and notes for the user."""
+        base_env = await self._with_base_env()
+        stages, notes = await self._stages(snapshot)
+        return [s._replace(base_env=base_env.get(s.stage, ())) for s in stages], notes
+
+    async def _stages(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
         parsed, old = self.target.parsed, self.target.lock
         previous = {s.stage: s for s in old.stages}
         stages: list[LockedStage] = []
@@ -645,7 +687,7 @@ async def lock_target(
     work = StageWork(session, target, resolved, options)
     snapshot = await choose_snapshot(work, options.snapshot or target.lock.snapshot)
     stages, notes = await work.run(snapshot)
-    return compose(target, resolved, options, snapshot, stages, notes, work.steps)
+    return compose(work.target, resolved, options, snapshot, stages, notes, work.steps)
 
 
 async def choose_snapshot(work: StageWork, chosen: str | None) -> str:

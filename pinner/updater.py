@@ -136,6 +136,7 @@ async def update_target(
         work = StageWork(session, target, resolved, options)
         new_snapshot = await choose_snapshot(work, options.snapshot)
         new_stages, notes = await work.run(new_snapshot)
+        target = work.target  # with the base images' ENV its RUNs read
         packages = compare_packages(old.stages, new_stages)
         if packages or any(scope.strict or not c.noise for c in changes):
             # Pins, snapshot time and SOURCE_DATE_EPOCH move together, or not at all.

@@ -110,7 +110,16 @@ def _parsed(target: Target) -> Target:
     # A reference locked per platform is parsed for those platforms again (`FROM app-$TARGETARCH`).
     platforms = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
     parsed = dockerfile.parse(text, path, target.build_args, platforms or _DEFAULT_PLATFORMS)
-    return target._replace(parsed=parsed)
+    return target._replace(parsed=parsed._replace(base_env=locked_base_env(lock)))
+
+
+def locked_base_env(lock: Lock) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The base image ENV each stage's RUNs read, as the lock records it, by stage label."""
+    return {
+        stage.stage: tuple((e.partition("=")[0], e.partition("=")[2]) for e in stage.base_env)
+        for stage in lock.stages
+        if stage.base_env
+    }
 
 
 def split(entries: Iterable[Target | Problem]) -> tuple[list[Target], list[Problem]]:

@@ -423,6 +423,23 @@ def test_a_build_arg_is_the_value_and_env_wins_over_an_arg() -> None:
     assert _run_variables(text, PKGS="git") == [(("PKGS", "git", "ARG"), ("X", "2", "ENV"))]
 
 
+def test_the_base_images_env_comes_under_the_stages_env_and_over_its_args() -> None:
+    text = (
+        "FROM php AS base\nARG X=arg\nRUN true\nENV PHPIZE_DEPS=make\nRUN true\n"
+        "FROM base\nRUN true\nFROM alpine\nRUN true\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    image = (("PHPIZE_DEPS", "autoconf gcc"), ("X", "image"))
+    parsed = parsed._replace(base_env={"base": image, "1": image})
+    runs = [i for s in parsed.stages for i in s.instructions if i.keyword == "RUN"]
+    assert [dockerfile.run_variables(parsed, run) for run in runs] == [
+        (("X", "image", "ENV"), ("PHPIZE_DEPS", "autoconf gcc", "ENV")),
+        (("X", "image", "ENV"), ("PHPIZE_DEPS", "make", "ENV")),
+        (("PHPIZE_DEPS", "make", "ENV"), ("X", "image", "ENV")),
+        (),
+    ]
+
+
 def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> None:
     text = "FROM debian\nARG TARGETARCH\nENV LIB=libfoo-$TARGETARCH X=1\nRUN true\n"
     parsed = dockerfile.parse(text, "Dockerfile")

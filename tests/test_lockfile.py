@@ -236,6 +236,8 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
             table.add("sources", array(stage.sources))
         if stage.words is not None:
             table.add("words", array(stage.words))
+        if stage.base_env:
+            table.add("base-env", array(stage.base_env))
         if stage.notes:
             table.add("notes", array(stage.notes))
         packages = AoT([])
@@ -331,6 +333,9 @@ STAGES = st.builds(
     step=st.none() | TEXT,
     sources=st.lists(TEXT, max_size=3).map(tuple),
     words=st.none() | st.lists(PACKAGE_NAMES | st.just("cmd:bash"), max_size=3).map(tuple),
+    base_env=st.lists(
+        st.sampled_from(["PHPIZE_DEPS=autoconf g++ make", "X=", "_a1=b=c d", "E=é"]), max_size=2
+    ).map(tuple),
 )
 LOCKS = st.builds(
     Lock,
@@ -406,6 +411,17 @@ HOSTILE = [
         "version = 1\n" + PACKAGE.replace("20241202T000000Z", "20250230T000000Z"),
         "malformed [[stage]] entry (time '20250230T000000Z' is not a real UTC time YYYYMMDDTHHMMSSZ)",
         id="stage-snapshot-on-no-day",
+    ),
+    pytest.param(
+        "version = 1\n"
+        + PACKAGE.replace('snapshot = "', 'base-env = ["X=a\\u001b[2J"]\nsnapshot = "'),
+        "malformed [[stage]] entry (base-env entry 'X=a\\x1b[2J' is not NAME=value)",
+        id="base-env-control-character",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('snapshot = "', 'base-env = ["1X=a"]\nsnapshot = "'),
+        "malformed [[stage]] entry (base-env entry '1X=a' is not NAME=value)",
+        id="base-env-not-a-name",
     ),
     pytest.param(
         "version = 1\n" + PACKAGE.replace('"2.10-3"', '"1.0; rm -rf /"'),

@@ -29,9 +29,12 @@ from pinner.baseimage import (
     scan_layer,
 )
 from pinner.errors import RegistryError
+from pinner.imagemodel import SourceError, parse_config, sha
 from pinner.reference import ImageRef
 from pinner.remote import cache
-from pinner.remote.registry import Layer, Registry, layers_of
+from pinner.remote.imagesource import MAX_CONFIG_BYTES
+from pinner.remote.registry import Layer, Registry, config_of, layers_of
+from pinner.shellword import env_values
 
 CACHE_SCHEMA = 1
 
@@ -75,14 +78,47 @@ def _cache_write(cache_dir: Path | None, kind: str, digest: str, data: bytes) ->
         cache.write(cache.digest_path(cache_dir, kind, digest), data)
 
 
-async def _manifest_layers(
+async def _manifest(
     registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
-) -> tuple[Layer, ...]:
-    """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
+) -> bytes:
+    """A platform manifest's bytes, checked against digest; cached by digest."""
     body = _cache_read(cache_dir, "manifests", digest)
     if body is None or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
         _, body = await registry.get(ref, digest)  # verified against digest
         _cache_write(cache_dir, "manifests", digest, body)
+    return body
+
+
+async def config_env(
+    registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
+) -> tuple[tuple[str, str], ...]:
+    """The ENV a platform image's config sets that a RUN's shell may read (env_values): the
+    config read up to MAX_CONFIG_BYTES, checked against its digest, cached by digest."""
+    subject = f"{ref.name}@{manifest_digest}"
+    digest = config_of(await _manifest(registry, ref, manifest_digest, cache_dir), subject)
+    data = _cache_read(cache_dir, "configs", digest)
+    if data is None or sha(data) != digest:
+        found = bytearray()
+        async for chunk in registry.blob_chunks(ref, digest):
+            found += chunk
+            if len(found) > MAX_CONFIG_BYTES:
+                raise RegistryError(f"{subject}: config {digest} is over the size limit")
+        data = bytes(found)
+        if sha(data) != digest:
+            raise RegistryError(f"blob {digest}: registry served bytes whose digest is {sha(data)}")
+        _cache_write(cache_dir, "configs", digest, data)
+    try:
+        config = parse_config(data, f"{subject}: config")
+    except SourceError as e:
+        raise BaseImageError(str(e)) from None
+    return env_values(config.env)
+
+
+async def _manifest_layers(
+    registry: Registry, ref: ImageRef, digest: str, cache_dir: Path | None
+) -> tuple[Layer, ...]:
+    """The layers of a platform manifest, bottom first; the manifest bytes are cached by digest."""
+    body = await _manifest(registry, ref, digest, cache_dir)
     layers = layers_of(body, f"{ref.name}@{digest}")
     for layer in layers:
         # The blob is checked against its digest with sha256 only.

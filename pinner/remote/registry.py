@@ -327,6 +327,13 @@ def platforms_of(body: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(found.items()))
 
 
+def config_of(body: bytes, subject: str) -> str:
+    """The config digest of an image manifest, checked; an index is refused."""
+    layers_of(body, subject)
+    digest: str = json.loads(body)["config"]["digest"]
+    return digest
+
+
 def layers_of(body: bytes, subject: str) -> tuple[Layer, ...]:
     """The layers of an image manifest, bottom first, each digest checked; an index is refused."""
     try:

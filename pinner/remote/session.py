@@ -59,6 +59,7 @@ class Session:
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
         self._bases: dict[tuple[str, bool], BaseImage] = {}
+        self._envs: dict[str, tuple[tuple[str, str], ...]] = {}
 
     @classmethod
     def for_run(
@@ -164,3 +165,11 @@ class Session:
                 self.registry, ref, manifest_digest, self.cache_dir, every_layer=every_layer
             )
         return self._bases[key]
+
+    async def base_env(self, ref: ImageRef, manifest_digest: str) -> tuple[tuple[str, str], ...]:
+        """The ENV a platform image's config sets that a RUN's shell may read."""
+        if manifest_digest not in self._envs:
+            self._envs[manifest_digest] = await layers.config_env(
+                self.registry, ref, manifest_digest, self.cache_dir
+            )
+        return self._envs[manifest_digest]

@@ -209,6 +209,103 @@ def test_lists_in_env_arg_and_the_run_are_recorded_and_pinned_only_in_the_run(
     assert code == 0, err
 
 
+# docker-library/php's Dockerfile-linux.template sets PHPIZE_DEPS in the php image's own ENV, and
+# child images install it (the php image's docs: `apk add --no-cache --virtual .build-deps
+# $PHPIZE_DEPS ...` then `apk del`). Here the image config's Env holds the alpine variant's list,
+# a value with an escape sequence and an entry that is no NAME=value.
+PHP_ENV = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PHPIZE_DEPS=autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c",
+    "PHP_INI_DIR=/usr/local/etc/php",
+    "HOSTILE=curl\x1b[2J",
+    "not an entry",
+]
+PHP_CHILD = """\
+FROM php:8.3-fpm-alpine AS base
+RUN apk add --no-cache --virtual .build-deps $PHPIZE_DEPS linux-headers \\
+    && apk del --no-network .build-deps
+
+FROM base
+ENV PHPIZE_DEPS=make
+RUN apk add --no-cache $PHPIZE_DEPS $HOSTILE
+"""
+
+
+@pytest.fixture(scope="module")
+def php(registry: Registry, hub: str) -> str:
+    image = files_image(rootfs_files(REAL), "arm64")
+    image.env = PHP_ENV
+    push(image, registry, "library/php", "8.3-fpm-alpine")
+    broken = files_image(rootfs_files(REAL), "arm64")
+    broken.extra = {"config": {"Env": "PHPIZE_DEPS=make"}}
+    push(broken, registry, "library/php", "broken")
+    return hub
+
+
+def test_a_list_in_the_base_images_env_is_recorded_and_checked(
+    capsys: pytest.CaptureFixture[str], php: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(PHP_CHILD)
+    code, _, err = _lock(capsys, php, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert base.words == tuple(
+        sorted(
+            [
+                "autoconf",
+                "dpkg-dev",
+                "dpkg",
+                "file",
+                "g++",
+                "gcc",
+                "libc-dev",
+                "make",
+                "pkgconf",
+                "re2c",
+                "linux-headers",
+            ]
+        )
+    )
+    assert {"autoconf", "re2c", "g++", "linux-headers"} <= {p.name for p in base.packages}
+    assert base.base_env == (
+        "PHPIZE_DEPS=autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c",
+    )
+    # The stage's own ENV wins over the image's; a value with a control character is unknown.
+    assert child.words == ("make",)
+    assert child.base_env == ()
+    assert "Dockerfile:7: package word uses a variable ($HOSTILE); it is not recorded" in err
+    assert "\x1b" not in err
+    assert (
+        "$PHPIZE_DEPS (its value is set outside this RUN) names autoconf, dpkg-dev, dpkg, file,"
+        " g++, gcc, libc-dev, make, pkgconf, re2c; their versions are recorded in the lock"
+    ) in err
+    text = dockerfile.read_text()
+    assert "RUN apk add --no-cache --virtual .build-deps $PHPIZE_DEPS linux-headers=" in text
+    assert run_errors(text) == []
+    # check reads the recorded ENV, so the words agree without asking the registry.
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    before = (env / "Dockerfile.lock").read_text()
+    assert '"PHPIZE_DEPS=autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c"' in before
+    code, _, err = _lock(capsys, php, mirror, "--pin-versions", str(dockerfile))
+    assert code == 0, err
+    assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == (text, before)
+
+
+def test_a_base_image_whose_env_is_not_a_list_is_one_line(
+    capsys: pytest.CaptureFixture[str], php: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM php:broken\nRUN apk add --no-cache $PHPIZE_DEPS\n")
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 1
+    lines = [line for line in err.splitlines() if "Env" in line]
+    assert len(lines) == 1, err
+    assert lines[0].endswith(": config: Env: not a list of strings"), err
+    assert not (env / "Dockerfile.lock").exists()
+
+
 MULTISTAGE = """\
 FROM alpine:3.16 AS base
 RUN apk add --no-cache curl

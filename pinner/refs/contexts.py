@@ -24,37 +24,44 @@ _LARGEST = 1 << 20
 
 @functools.lru_cache(maxsize=256)
 def _declared(folder: str) -> tuple[tuple[str, str], ...]:
-    """(Dockerfile, context) real paths the compose and bake files in folder build with;
-    buildx's default bake files (docker-bake.json, .hcl, then their .override forms) read as
-    one, as `docker buildx bake` merges them."""
+    """(Dockerfile, context) real paths the compose and bake files in folder build with; the
+    files compose and buildx read when given none are merged as they merge them (compose: the
+    first base file, then the first override file; buildx: docker-bake.json, .hcl, then their
+    .override forms), each other file read on its own, as `-f` reads it."""
     from pinner.refs import bake, compose
 
     try:
         names = sorted(os.listdir(folder))
     except OSError:
         return ()
-    builds: list[tuple[str, str]] = []
-    defaults: list[tuple[int, str, str]] = []
+    texts: dict[str, tuple[str, str]] = {}  # name -> kind, text
     for name in names:
         path = os.path.join(folder, name)
         kind = refs.kind_of(path)
         if kind not in (refs.COMPOSE, refs.BAKE) or not os.path.isfile(path):
             continue
         try:
-            if os.path.getsize(path) > _LARGEST:
-                continue
-            text = files.read_optional(path) or ""
-            if kind == refs.COMPOSE:
-                builds += compose.builds(text)
-            elif name in bake.DEFAULT_FILES:
-                defaults.append((bake.DEFAULT_FILES.index(name), text, path))
-            else:
-                builds += bake.builds(text, path)
+            if os.path.getsize(path) <= _LARGEST:
+                texts[name] = (kind, files.read_optional(path) or "")
         except (OSError, PinnerError):
             continue  # reported where the run reads the file for its images
-    # buildx stops on any of them that does not parse: then none is trusted.
+    base = next((name for name in compose.DEFAULT_FILES if name in texts), None)
+    override = next((name for name in compose.OVERRIDE_FILES if name in texts), None)
+    merged = {base, override} if base is not None else set()
+    merged |= set(bake.DEFAULT_FILES)
+    builds: list[tuple[str, str]] = []
+    for name, (kind, text) in texts.items():
+        if name in merged:
+            continue
+        with contextlib.suppress(PinnerError):
+            builds += compose.builds(text) if kind == refs.COMPOSE else bake.builds(text, name)
+    # Either tool stops on any of its files that does not parse: then none of them is trusted.
     with contextlib.suppress(PinnerError):
-        builds += bake.merged_builds([(text, path) for _, text, path in sorted(defaults)])
+        pair = [texts[name][1] for name in (base, override) if name is not None]
+        builds += compose.builds(*pair) if base is not None else []
+    with contextlib.suppress(PinnerError):
+        defaults = [(texts[name][1], name) for name in bake.DEFAULT_FILES if name in texts]
+        builds += bake.merged_builds(defaults)
     found = []
     for context, dockerfile in builds:
         context = os.path.realpath(os.path.join(folder, context))

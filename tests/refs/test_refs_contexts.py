@@ -220,3 +220,47 @@ def test_bake_merged_builds() -> None:
     override = ('{"target": {"app": {"dockerfile": "B"}, "new": {}}}', "x.json")
     assert bake.merged_builds([base, override]) == [("a", "B"), (".", "Dockerfile")]
     assert bake.merged_builds([]) == []
+
+
+APP_BUILD = (
+    "services:\n  backend:\n    build:\n      context: ..\n      dockerfile: app/Dockerfile\n"
+)
+# A development override's `build: {target: development}` (search excerpt, no repository).
+TARGET_ONLY = "services:\n  backend:\n    build:\n      target: development\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "declared"),
+    [
+        # The override keeps the base's context and Dockerfile: read alone it would build
+        # app/Dockerfile with app/ as the context too, and two contexts trust none.
+        ({"app/compose.yaml": APP_BUILD, "app/compose.override.yml": TARGET_ONLY}, ["."]),
+        ({"app/docker-compose.yml": APP_BUILD,
+          "app/docker-compose.override.yaml": TARGET_ONLY}, ["."]),
+        # The override's context replaces the base's: app/app/Dockerfile, not this one.
+        ({"app/compose.yaml": APP_BUILD,
+          "app/compose.override.yaml": "services:\n  backend:\n    build: .\n"}, []),
+        # Compose takes the first base name and the first override name only; another is
+        # read on its own, as `-f` reads it.
+        ({"app/compose.yaml": APP_BUILD, "app/docker-compose.yml": TARGET_ONLY}, ["app", "."]),
+        ({"app/compose.override.yml": TARGET_ONLY}, ["app"]),
+        # An override that does not parse: compose stops, nothing of the pair is trusted.
+        ({"app/compose.yaml": APP_BUILD, "app/compose.override.yml": "services: [\n"}, []),
+    ],
+)  # fmt: skip
+def test_compose_override_merges_over_the_compose_file(
+    tmp_path: Path, files: dict[str, str], declared: list[str]
+) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    _tree(root, {"app/Dockerfile": "FROM scratch\n", **files})
+    found = contexts.declared(str(root / "app/Dockerfile"))
+    assert found == tuple(str((root / d).resolve()) for d in declared)
+
+
+def test_compose_builds_merged() -> None:
+    base = (
+        "services:\n  a:\n    build:\n      context: x\n      dockerfile: A\n  b:\n    build: y\n"
+    )
+    override = "services:\n  a:\n    build:\n      dockerfile: B\n  c:\n    build: z\n"
+    assert compose.builds(base, override) == [("x", "B"), ("y", "Dockerfile"), ("z", "Dockerfile")]

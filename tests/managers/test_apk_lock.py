@@ -293,6 +293,31 @@ def test_a_list_in_the_base_images_env_is_recorded_and_checked(
     assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == (text, before)
 
 
+def test_update_reads_the_env_of_the_image_the_tag_moved_to(
+    capsys: pytest.CaptureFixture[str], registry: Registry, php: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM php:moving\nRUN apk add --no-cache $PHPIZE_DEPS\n")
+    image = files_image(rootfs_files(REAL), "arm64")
+    image.env = ["PHPIZE_DEPS=autoconf make"]
+    push(image, registry, "library/php", "moving")
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 0, err
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _pinner(capsys, php, mirror, "update", str(dockerfile))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+    image.env = ["PHPIZE_DEPS=autoconf re2c"]
+    push(image, registry, "library/php", "moving")
+    code, _, err = _pinner(capsys, php, mirror, "update", str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.base_env, stage.words) == (("PHPIZE_DEPS=autoconf re2c",), ("autoconf", "re2c"))
+    assert "re2c" in {p.name for p in stage.packages}
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+
+
 def test_a_base_image_whose_env_is_not_a_list_is_one_line(
     capsys: pytest.CaptureFixture[str], php: str, mirror: Mirror, env: Path
 ) -> None:

@@ -15,8 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from debian_image import DebianImageSpec, build_debian_image, default_cache_dir, push_oci_image
-from registryd import Registry, push_image
+from debian_image import (
+    OCI_MANIFEST,
+    DebianImageSpec,
+    build_debian_image,
+    default_cache_dir,
+    push_blob,
+    push_oci_image,
+)
+from registryd import Registry, push_image, push_manifest
+from registryd import push_blob as push_raw_blob
 from shell_syntax import run_errors
 from snapshot_mirror import SnapshotMirror as StandIn
 
@@ -335,6 +343,49 @@ def test_a_list_in_env_or_an_arg_default_is_recorded(
     dockerfile.write_text(text)
     assert main(["check", "--build-arg", "EXTRA=wget", str(dockerfile)]) == 1
     assert "(new: wget; gone: hello)" in capsys.readouterr().out
+
+
+def test_a_list_in_the_base_images_env_is_recorded(
+    registry: Registry, hub: str, lock: LockRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docker-library/php's Dockerfile-linux.template (Debian variant): the php image's own
+    # `ENV PHPIZE_DEPS ...`, installed by `apt-get install -y $PHPIZE_DEPS` in child images.
+    # Here the real Debian image's layers under a config whose Env adds a shortened list.
+    image = build_debian_image(default_cache_dir() / "images", DebianImageSpec(sources="deb822"))
+    manifest = image.manifest()
+    config = image.config()
+    config["config"]["Env"] = [*config["config"]["Env"], "PHPIZE_DEPS=netbase hello"]
+    data = json.dumps(config, sort_keys=True).encode()
+    with registry.client() as client:
+        for layer in manifest["layers"]:
+            push_blob(
+                client,
+                registry.url,
+                "library/php",
+                image.blob_path(layer["digest"]),
+                layer["digest"],
+            )
+        manifest["config"] = {
+            **manifest["config"],
+            "digest": push_raw_blob(client, registry.url, "library/php", data),
+            "size": len(data),
+        }
+        body = json.dumps(manifest).encode()
+        push_manifest(client, registry.url, "library/php", "8.3-cli", body, OCI_MANIFEST)
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM php:8.3-cli\nRUN apt-get update && apt-get install -y --no-install-recommends"
+        " $PHPIZE_DEPS\n"
+    )
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0, err
+    assert "uses a variable" not in err
+    [stage] = read_lock(tmp_path).stages
+    assert {p.name for p in stage.packages} >= {"netbase", "hello"}
+    assert stage.base_env == ("PHPIZE_DEPS=netbase hello",)
+    assert run_errors(dockerfile.read_text()) == []
+    capsys.readouterr()
+    assert main(["check", str(dockerfile)]) == 0, capsys.readouterr()
 
 
 def test_apk_stage_on_an_image_pinner_cannot_read_is_one_line_and_writes_nothing(

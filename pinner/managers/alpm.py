@@ -334,18 +334,38 @@ class Resolution(NamedTuple):
     missing: tuple[Missing, ...]
 
 
-def _find(repos: Sequence[Repository], depend: Depend) -> tuple[str, Package] | None:
-    """The package pacman picks for a dependency: by name in repository order, then provider."""
+def _find(
+    repos: Sequence[Repository],
+    depend: Depend,
+    installed: Container[str] = (),
+    excluding: Container[str] = (),
+) -> tuple[str, Package] | None:
+    """The package pacman picks for a dependency or target, as libalpm's resolvedep.
+
+    A package of that name that meets it, in repository order; else, of the providers in
+    repository order and each repository's in name order (libalpm sorts its package cache), the
+    first whose name is installed, else the first (--noconfirm's answer to the provider question).
+    Names in excluding (what the transaction already holds) are passed over.
+    """
     for repo in repos:
         package = repo.packages.get(depend.name)
-        if package is not None and package.satisfies(depend):
+        if package is not None and package.satisfies(depend) and package.name not in excluding:
             return repo.name, package
-    # With --noconfirm pacman takes the first provider in repository order.
+    first: tuple[str, Package] | None = None
     for repo in repos:
-        for package in repo.packages.values():
-            if package.name != depend.name and package.satisfies(depend):
+        providers = sorted(
+            (
+                p
+                for p in repo.packages.values()
+                if p.name != depend.name and p.name not in excluding and p.satisfies(depend)
+            ),
+            key=lambda p: p.name,
+        )
+        for package in providers:
+            if package.name in installed:
                 return repo.name, package
-    return None
+            first = first or (repo.name, package)
+    return first
 
 
 def _group(repos: Sequence[Repository], name: str) -> list[tuple[str, Package]]:
@@ -520,7 +540,6 @@ def resolve(
     targets in needed (`pacman -S --needed`) are not fetched where installed at the same version.
     """
     local = {package.name: package for package in installed}
-    chosen: dict[str, tuple[str, Package]] = {}
     missing: list[Missing] = []
     queue: list[tuple[str, Package]] = []
     for target in targets:
@@ -528,7 +547,7 @@ def resolve(
         repo_name, _, spec = target.rpartition("/")
         among = [r for r in repos if r.name == repo_name] if repo_name else repos
         depend = parse_depend(spec)
-        found = _find(among, depend) if depend is not None else None
+        found = _find(among, depend, local) if depend is not None else None
         members = [found] if found is not None else _group(among, spec)
         if not members:
             missing.append(Missing(target, "no repository has it"))
@@ -540,25 +559,36 @@ def resolve(
     if upgrade:
         upgrades, replaced = _sysupgrade(repos, local, {p.name for _, p in queue}, ignore)
         queue.extend(upgrades)
-    while queue:
-        repo_name, package = queue.pop(0)
-        if package.name in chosen:
+    # libalpm's checkdeps: what the image has meets a dependency, but not a package the command
+    # installs again or one an upgrade replaces.
+    again = {p.name for _, p in queue} | replaced
+    kept = [p for p in local.values() if p.name not in again]
+    # As libalpm's _alpm_resolvedeps, depth first: a dependency is met by what is resolved
+    # already, then by another target, then by what the repositories offer.
+    chosen: dict[str, tuple[str, Package]] = {}
+    for start in queue:
+        if start[1].name in chosen:
             continue
-        chosen[package.name] = (repo_name, package)
-        for depend in package.depends:
+        chosen[start[1].name] = start
+        stack = [(start[1], iter(start[1].depends))]
+        while stack:
+            package, pending = stack[-1]
+            depend = next(pending, None)
+            if depend is None:
+                stack.pop()
+                continue
+            if package.satisfies(depend) or any(p.satisfies(depend) for p in kept):
+                continue
             if any(p.satisfies(depend) for _, p in chosen.values()):
                 continue
-            if any(
-                p.satisfies(depend)
-                for p in local.values()
-                if p.name not in chosen and p.name not in replaced
-            ):
-                continue
-            found = _find(repos, depend)
+            found = next((t for t in queue if t[1].satisfies(depend)), None) or _find(
+                repos, depend, local, chosen
+            )
             if found is None:
                 missing.append(
                     Missing(str(depend), f"required by {package.name}, no repository has it")
                 )
-            else:
-                queue.append(found)
+                continue
+            chosen[found[1].name] = found
+            stack.append((found[1], iter(found[1].depends)))
     return Resolution(tuple(chosen.values()), tuple(missing))

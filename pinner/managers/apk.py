@@ -66,6 +66,8 @@ IMAGE_PATHS = (
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
 KEPT = "already in the base image: "
+# The start of the reason Universe.best() gives for a name whose builds the world rules out.
+_HELD = f"the base image's {WORLD} holds "
 # The start of the reason Universe.best() gives for a name only tagged repositories serve.
 _MASKED = "served only by the tagged repository "
 # A branch's APKINDEX.tar.gz: main is about 1 MiB, community about 2 MiB, unpacked 5-10 times that.
@@ -453,6 +455,9 @@ class ApkConfig(NamedTuple):
     # The names /etc/apk/world asks for (None where the image has no world file): what apk
     # keeps installed, with what they depend on, once `apk del` took names out of it.
     world: tuple[str, ...] | None = None
+    # The world's versioned dependencies (zlib<1.2.13, busybox=1.35.0-r17): apk installs no build
+    # of that name outside them, unless a word names it again (apk add replaces the entry).
+    held: tuple[tuple[str, str, str], ...] = ()
 
 
 class Entry(NamedTuple):
@@ -649,13 +654,20 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     entries = tuple(parse_index(text, INSTALLED))
     notes += _script_times(entries)
     world = None
+    held: list[tuple[str, str, str]] = []
     if WORLD in files:
         # One dependency a word (name, name@tag, name=version); conflicts (!name) keep nothing.
-        world = tuple(
-            _dependency(word)[0].partition("@")[0]
+        dependencies = [
+            _dependency(word)
             for word in files[WORLD].decode("utf-8", "replace").split()
             if not word.startswith("!")
-        )
+        ]
+        world = tuple(name.partition("@")[0] for name, _, _, _ in dependencies)
+        held = [
+            (name.partition("@")[0], op, version)
+            for name, op, version, _ in dependencies
+            if op is not None and version is not None and op != "><"
+        ]
     return ApkConfig(
         "alpine",
         release,
@@ -667,6 +679,7 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         tuple(notes),
         entries,
         world,
+        tuple(held),
     )
 
 
@@ -907,11 +920,23 @@ def _dependency(text: str) -> tuple[str, str | None, str | None, bool]:
 class Universe:
     """Every package the repositories serve for one architecture, by name and by provided name."""
 
-    def __init__(self, entries: Iterable[Entry]) -> None:
+    def __init__(
+        self, entries: Iterable[Entry], held: Mapping[str, tuple[str, str]] | None = None
+    ) -> None:
         self.by_name: dict[str, list[Entry]] = {}
         self.providers: dict[str, list[tuple[Entry, str | None]]] = {}
         self.install_if: list[Entry] = []
+        # Builds the world's versioned dependencies rule out, by name -> the constraint.
+        self.withheld: dict[str, str] = {}
+        # Each name such a build has or provides -> the package name the world holds.
+        self._withheld_by: dict[str, str] = {}
         for entry in entries:
+            constraint = (held or {}).get(entry.name)
+            if constraint is not None and not satisfies(entry.version, *constraint):
+                self.withheld[entry.name] = "".join(constraint)
+                for name in (entry.name, *_provided(entry)):
+                    self._withheld_by.setdefault(name, entry.name)
+                continue
             self.by_name.setdefault(entry.name, []).append(entry)
             for provided in entry.provides:
                 name, eq, version = provided.partition("=")
@@ -949,6 +974,9 @@ class Universe:
         ]
         preferred = {e.tag for e in _preferred([e for e, _ in providers], tag or "")}
         providers = [(e, v) for e, v in providers if e.tag in preferred]
+        if not providers and name in self._withheld_by:
+            held = self._withheld_by[name]
+            return f"{_HELD}{held}{self.withheld[held]}"
         if not providers:
             masked = sorted({f"@{e.tag}" for e in self.by_name.get(name, []) if e.tag not in tags})
             if masked:
@@ -1219,6 +1247,9 @@ def closure(
                     masked.append((name, op, version, found))
                 elif wanted_by is None:
                     missing.append((name, found))
+                elif found.startswith(_HELD):
+                    # apk cannot meet the need within the world's constraints: it refuses.
+                    missing.append((name, f"needed by {wanted_by}, but {found}"))
                 else:
                     notes.append(f"{name} (needed by {wanted_by}): {found}")
                 continue
@@ -1393,6 +1424,7 @@ class Apk:
         mirrors: Mapping[str, str],
         extra: Sequence[str] = (),
         tags: Iterable[str] = (),
+        held: Mapping[str, tuple[str, str]] | None = None,
     ) -> Universe:
         """Every untagged repository's verified index for config's arch, those of extra lines
         (`apk add -X URL`, `@tag URL` a RUN appends) and of the repositories of the given tags."""
@@ -1417,7 +1449,7 @@ class Apk:
                 text = index_text(signed, source)
                 indexes[key] = parse_index(text, source, repository.tail, repository.tag)
             entries += indexes[key]
-        return Universe(entries)
+        return Universe(entries, held)
 
     async def resolve(
         self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode
@@ -1439,6 +1471,9 @@ class Apk:
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
         ]
+        # apk add NAME replaces the world's entry for NAME: the others' constraints hold.
+        named = {r.name for r in requests}
+        holds = {n: (op, v) for n, op, v in config.held if n not in named}
         entries: list[Entry] = []
         missing: list[tuple[str, str]] = []
         notes: list[str] = []
@@ -1465,7 +1500,9 @@ class Apk:
                     went.update(e.name for e in config.entries if e.name not in then)
                 base = [e for e in config.entries if e.name in then]
                 for extra, group in _by_repositories(earlier).items():
-                    universe = await self._universe(fetch, config, mirrors, extra, _tags(group))
+                    universe = await self._universe(
+                        fetch, config, mirrors, extra, _tags(group), holds
+                    )
                     held += closure(universe, then, group, base)[0]
             left = after_removal(held, removed.names, world, removed.cascaded)
             installed = _installed(
@@ -1477,23 +1514,29 @@ class Apk:
             gone = {e.name for e in config.entries if e.name not in installed} - removed.names
             orphaned = [r for r in wanted if r.name in gone and r.name in removed.installed_before]
             wanted = [r for r in wanted if r not in orphaned]
-            universe = await self._universe(fetch, config, mirrors)
+            universe = await self._universe(fetch, config, mirrors, held=holds)
             staying = [e for e in held if e.name in left]
             relinked = _relinked(universe, staying, removed.names)
             installed = {k: v for k, v in installed.items() if k not in relinked}
         if mode.upgrade:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.
-            universe = await self._universe(fetch, config, mirrors)
+            universe = await self._universe(fetch, config, mirrors, held=holds)
             newer = [
                 e for e in config.entries if e.name in installed and _newer(universe, e) is not None
             ]
             stale = {name for e in newer for name in (e.name, *_provided(e))}
             installed = {k: v for k, v in installed.items() if k not in stale}
             named = {w.name for w in wanted}
-            wanted += [PackageArg(e.name, None, 0, 0) for e in newer if e.name not in named]
+            # An install_if package moves with what it is installed for (revisit), not by
+            # itself: ssl_client's newer build comes only where busybox's does.
+            wanted += [
+                PackageArg(e.name, None, 0, 0)
+                for e in newer
+                if e.name not in named and not e.install_if
+            ]
         for extra, group in _by_repositories(wanted).items():
-            universe = await self._universe(fetch, config, mirrors, extra, _tags(group))
+            universe = await self._universe(fetch, config, mirrors, extra, _tags(group), holds)
             base = [e for e in config.entries if e.name in installed]
             found, lacking, said = closure(universe, installed, group, base, relinked)
             entries += [e for e in found if e.name not in {x.name for x in entries}]

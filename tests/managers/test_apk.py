@@ -253,6 +253,21 @@ def test_configure_reads_the_recorded_image_files() -> None:
     assert config.notes == ("repository '/media/cdrom/apks' is not an http(s) URL; not read",)
 
 
+def test_the_worlds_versioned_entries_are_read_as_holds() -> None:
+    files = {
+        "/etc/apk/repositories": b"https://a/alpine/v3.17/main\n",
+        "/etc/apk/world": b"busybox=1.35.0-r17 zlib<1.2.13 curl@edge~8.1 !bash git\n",
+    }
+    config = apk.configure(files, "linux/arm64")
+    assert isinstance(config, apk.ApkConfig)
+    assert config.world == ("busybox", "zlib", "curl", "git")
+    assert config.held == (
+        ("busybox", "=", "1.35.0-r17"),
+        ("zlib", "<", "1.2.13"),
+        ("curl", "~", "8.1"),
+    )
+
+
 def test_an_apk_tools_3_image_is_read_from_its_repositories_d_and_lib_keys() -> None:
     # apk-repositories(5) and apk-keys(5) of apk-tools 3.0 (testdata/alpine/apk-tools-3.md): the
     # .list files of /etc and /lib/apk/repositories.d by name after /etc/apk/repositories, `set`

@@ -1774,3 +1774,26 @@ def test_an_apk_tools_3_image_is_locked_from_its_repositories_d_and_lib_keys(
         assert stage.signature == "verified"
         assert {p.name for p in stage.packages} == {"curl", "libcurl", "ca-certificates"}
         assert_settled(capsys, signed_hub, mirror, env, lock)
+
+
+def test_a_version_the_base_images_world_holds_is_weighed(
+    capsys: pytest.CaptureFixture[str], registry: Registry, hub: str, mirror: Mirror, env: Path
+) -> None:
+    # A base image whose world pins zlib (as an image built with `apk add zlib=1.2.12-r3` has):
+    # apk keeps that build, and refuses what needs another (apk-oracle.json, world-* cases).
+    world = "alpine-baselayout\nalpine-keys\napk-tools\nbusybox\nlibc-utils\nzlib=1.2.12-r3\n"
+    push(files_image(rootfs_files(REAL, world=world), "arm64"), registry, "library/alpine", "held")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM alpine:held\nRUN apk add --no-cache -u curl\n")
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    versions = {p.name: p.version for p in stage.packages}
+    assert versions["curl"] == "8.1.1-r1" and versions["musl"] == "1.2.3-r5"
+    assert "zlib" not in versions
+    dockerfile.write_text("FROM alpine:held\nRUN apk add --no-cache zlib-dev\n")
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert code == 1
+    assert (
+        "zlib: needed by zlib-dev, but the base image's /etc/apk/world holds zlib=1.2.12-r3" in err
+    ), err

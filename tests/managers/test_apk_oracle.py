@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 from typing import Any
 
@@ -22,6 +23,8 @@ from pinner.managers import Mode, PackageArg, Removed, Resolved, Source, apk
 ORACLE: dict[str, Any] = json.loads((TESTDATA / "apk-oracle.json").read_text())
 # pinner records what apk installs in every recorded case: none is listed as a known difference.
 CASES = {case["id"]: case["steps"] for case in ORACLE["cases"]}
+# The versioned world entries a case gives the base image, in place of their names' own.
+HELD = {case["id"]: case["world"] for case in ORACLE["cases"] if "world" in case}
 MAIN = "https://dl-cdn.alpinelinux.org/alpine/v3.17/main"
 # The recorder's tagged repository (its own index and key, made for the tests), as `@testing`.
 TESTING = "https://dl-cdn.alpinelinux.org/alpine/edge/testing"
@@ -32,8 +35,10 @@ INDEXES = {
 }
 
 
-def _config() -> apk.ApkConfig:
-    world = "".join(f"{name}\n" for name in ORACLE["world"])
+def _config(held: list[str] = []) -> apk.ApkConfig:  # noqa: B006 (read only)
+    names = {re.split(r"[<>=~@]", word)[0] for word in held}
+    world = "".join(f"{name}\n" for name in [*ORACLE["world"], *held] if name not in names)
+    world += "".join(f"{word}\n" for word in held)
     keys = {
         REAL_KEY: (ROOTFS / "etc/apk/keys" / REAL_KEY).read_bytes(),
         TESTING_KEY: (TESTDATA / "testing" / TESTING_KEY).read_bytes(),
@@ -51,7 +56,7 @@ CONFIG = _config()
 MANAGER = apk.Apk()
 
 
-def _resolve(commands: list[str]) -> Resolved:
+def _resolve(commands: list[str], config: apk.ApkConfig = CONFIG) -> Resolved:
     """What pinner records for one RUN's apk commands: its removals, then all its words."""
     gone: set[str] = set()
     cascaded: set[str] = set()
@@ -81,7 +86,7 @@ def _resolve(commands: list[str]) -> Resolved:
     sets = (frozenset(gone), frozenset(cascaded), frozenset(gone))
     removed = Removed(*sets, installed_before=frozenset(before), installed_on=tuple(held.items()))
     mode = Mode("", upgrade=upgrades, removed=removed)
-    source = Source(_fetch, CONFIG, {})
+    source = Source(_fetch, config, {})
     return asyncio.run(MANAGER.resolve(source, words, mode))
 
 
@@ -101,9 +106,9 @@ def _installed(steps: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-def _pinned(commands: list[str]) -> dict[str, str] | str:
+def _pinned(commands: list[str], config: apk.ApkConfig = CONFIG) -> dict[str, str] | str:
     try:
-        resolved = _resolve(commands)
+        resolved = _resolve(commands, config)
     except PackageError as e:
         return f"error: {e}"
     return {p.name: p.version for p in resolved.packages}
@@ -126,7 +131,8 @@ def test_the_oracle_covers_what_it_says() -> None:
 def test_pinner_records_what_apk_installs(case: str) -> None:
     steps = CASES[case]
     answer = steps[-1]["apk"]
-    pinned = _pinned([step["command"] for step in steps])
+    config = _config(HELD[case]) if case in HELD else CONFIG
+    pinned = _pinned([step["command"] for step in steps], config)
     if answer["exit"]:
         assert isinstance(pinned, str), f"apk refuses: {answer['error']}"
     else:

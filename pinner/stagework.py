@@ -76,7 +76,17 @@ class StageWork:
         stages = {s.label: s for s in self.target.parsed.stages}
         while stage.parent is not None:
             stage = stages[stage.parent]
-        return next(u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM")
+        use = next(
+            (u for u in self.target.parsed.uses if u.used_by == f"stage {stage.label}: FROM"), None
+        )
+        if use is None:
+            # scratch has no package manager to run; a reference per platform has no one image.
+            message = (
+                f"stage {stage.label}: its package RUNs build on scratch or on an image that"
+                " differs by platform; pinner cannot read a base image to lock them"
+            )
+            raise PinnerError(Problem(self.target.path, stage.instructions[0].line, message))
+        return use
 
     async def stage_images(
         self, stage: dockerfile.Stage, every_layer: bool = False

@@ -1797,3 +1797,18 @@ def test_a_version_the_base_images_world_holds_is_weighed(
     assert (
         "zlib: needed by zlib-dev, but the base image's /etc/apk/world holds zlib=1.2.12-r3" in err
     ), err
+
+
+def test_package_runs_on_scratch_are_one_line(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    for run_line in ("RUN apk add --no-cache curl", "RUN apk add --no-cache $X"):
+        (env / "Dockerfile").write_text(f"FROM scratch\n{run_line}\n")
+        code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+        assert code == 1
+        assert err.splitlines() == [
+            f"{env / 'Dockerfile'}:1: stage 0: its package RUNs build on scratch or on an image"
+            " that differs by platform; pinner cannot read a base image to lock them",
+            "1 error(s); nothing written",
+        ], err
+        assert not (env / "Dockerfile.lock").exists()

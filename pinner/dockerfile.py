@@ -127,6 +127,8 @@ class Dockerfile(NamedTuple):
     # its RUNs start with before the stage's own ENV and ARG (php's PHPIZE_DEPS). Known once
     # lock has read the images, or from the lock that recorded them.
     base_env: Mapping[str, tuple[tuple[str, str], ...]] = {}
+    # The spans of the SHELL instructions, in order (most files have none): run_shell reads them.
+    shells: tuple[Span, ...] = ()
 
 
 class Assignment(NamedTuple):
@@ -336,13 +338,22 @@ def shell_name(text: str) -> str:
 def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:
     """The program the last SHELL instruction before a RUN names, in its stage or a stage it is
     FROM (the image config carries it on); None where none does: the image's /bin/sh."""
-    stage = next((s for s in parsed.stages if run in s.instructions), None)
-    if stage is None:
+    if not parsed.shells:
         return None
+    # Offsets, not a walk of the stage's instructions: asked for each RUN of a stage, that walk
+    # made a long Dockerfile's lock and check quadratic.
+    at = bisect.bisect_right([s.instructions[0].span.start for s in parsed.stages], run.span.start)
+    if at == 0:
+        return None
+    stage = parsed.stages[at - 1]
+    starts = [span.start for span in parsed.shells]
     for each in (stage, *ancestors(parsed, stage)):
-        for instruction in reversed(each.instructions):
-            if instruction.keyword == "SHELL" and instruction.span.start < run.span.start:
-                return shell_name(parsed.text[instruction.span.start : instruction.span.end])
+        # The last SHELL of the stage that starts before the RUN.
+        end = min(each.instructions[-1].span.end, run.span.start)
+        found = bisect.bisect_left(starts, end) - 1
+        if found >= 0 and starts[found] >= each.instructions[0].span.start:
+            span = parsed.shells[found]
+            return shell_name(parsed.text[span.start : span.end])
     return None
 
 
@@ -686,7 +697,11 @@ def parse(
     escape = escape_char(text)
     located = instructions(text, escape)  # the same for every platform: only expansions differ
     walks = [(p, _Walker(text, path, args, p, escape).walk(located)) for p in platforms]
-    first = walks[0][1]._replace(platforms=tuple(platforms), build_args=tuple(sorted(args.items())))
+    first = walks[0][1]._replace(
+        platforms=tuple(platforms),
+        build_args=tuple(sorted(args.items())),
+        shells=tuple(i.span for i in located if i.keyword == "SHELL"),
+    )
     if len(walks) == 1:
         return first
     each = tuple(a for _, walk in walks if walk.variables for a in walk.variables.platforms)

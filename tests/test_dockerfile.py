@@ -461,3 +461,19 @@ def test_a_parsed_dockerfile_with_run_variables_pickles() -> None:
     for platforms in (("linux/amd64",), ("linux/amd64", "linux/arm64")):
         parsed = dockerfile.parse(text, "Dockerfile", platforms=platforms)
         assert pickle.loads(pickle.dumps(parsed)) == parsed
+
+
+def test_a_run_gets_the_last_shell_before_it_in_its_stage_or_a_stage_it_is_from() -> None:
+    text = (
+        'SHELL ["/bin/zsh", "-c"]\nFROM a AS one\nRUN x\nSHELL ["/bin/bash", "-c"]\nRUN y\n'
+        'SHELL ["/bin/ash", "-c"]\nFROM one AS two\nRUN z\nSHELL ["/usr/bin/fish"]\nRUN w\n'
+        "FROM b\nRUN v\nFROM two\nRUN u\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    runs = [i for s in parsed.stages for i in s.instructions if i.keyword == "RUN"]
+
+    # A SHELL before the first FROM sets nothing; a stage FROM another takes its last SHELL.
+    shells = [dockerfile.run_shell(parsed, run) for run in runs]
+    assert shells == [None, "bash", "ash", "fish", None, "fish"]
+    plain = dockerfile.parse("FROM a\nRUN x\n", "Dockerfile")
+    assert dockerfile.run_shell(plain, plain.stages[0].instructions[1]) is None

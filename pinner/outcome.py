@@ -293,9 +293,10 @@ def word_names(
     parsed: dockerfile.Dockerfile, runs: Sequence[dockerfile.Instruction], manager: managers.Manager
 ) -> tuple[str, ...]:
     """The names of the install words of a manager's RUNs, sorted: what the lock records and
-    check compares."""
+    check compares. A word naming a repository tag keeps it (apk's foo@testing), as another tag
+    installs another build."""
     names = {
-        p.name
+        f"{p.name}@{p.tag}" if p.tag else p.name
         for _, install, _ in manager_installs(parsed, runs, manager)
         for p in install.packages
     }

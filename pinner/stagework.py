@@ -381,6 +381,7 @@ class StageWork:
         # The parent stages' words still installed when this stage's installs run.
         if parent is not None:
             parent = parent._replace(requests=removals.inherited)
+        named = word_names(self.target.parsed, plan.manager_runs, manager)
         words = joint_requests(parent, requests)
         upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
@@ -389,10 +390,10 @@ class StageWork:
             and not (parent is not None and parent.fresh)
             # What a removal leaves depends on the image: resolved again each time.
             and not removals.any
-            and self._manager_reusable(old, base, manager, requests, snapshot)
+            and self._manager_reusable(old, base, manager, requests, snapshot, named)
         ):
             installed = self._installed(manager, words, parent, old, upgrade, False)
-            old = old._replace(words=word_names(self.target.parsed, plan.manager_runs, manager))
+            old = old._replace(words=named)
             return old, notes, self._passed_on(manager, installed, removals)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
@@ -610,6 +611,7 @@ class StageWork:
         manager: managers.Manager,
         requests: Sequence[managers.PackageArg],
         snapshot: str,
+        words: tuple[str, ...],
     ) -> bool:
         """A locked stage of a manager module answers again when its base and words are the same
         (and its snapshot, for a manager that pins by one)."""
@@ -635,6 +637,10 @@ class StageWork:
             and not (manager.snapshot_on_request and snapshot and not old.step)
             and bool(old.packages)
             and named <= locked
+            # A word added that the lock holds as another's dependency, or one that changed
+            # its repository tag, installs what the lock may not say (a lock without the key
+            # is not compared).
+            and (old.words is None or old.words == words)
             and self._wanted_arches(old)
         )
 

@@ -1667,6 +1667,8 @@ def test_a_tagged_word_is_locked_from_the_tagged_repository_a_run_appends(
             "tag-only-lib": "edge/testing/aarch64/tag-only-lib-1.0-r0.apk",
         }
         assert stage.unpinned == ()
+        # The words keep the tag: check and lock see a word that changes its tag.
+        assert stage.words == ("curl", "hello-tag@testing")
         assert_settled(capsys, signed_hub, mirror, env, lock)
         mirror.log.clear()
         remote = [
@@ -1677,8 +1679,8 @@ def test_a_tagged_word_is_locked_from_the_tagged_repository_a_run_appends(
         assert (code, out) == (0, ""), err
         assert TESTING_PATH in mirror.log
 
-        # An untagged word takes nothing from the tagged repository; an unknown tag is refused.
-        (env / "Dockerfile.lock").unlink()
+        # An untagged word takes nothing from the tagged repository (though the lock holds
+        # tag-only-lib as hello-tag's dependency); an unknown tag is refused.
         for words, why in [
             ("curl tag-only-lib", "tag-only-lib: no such package in the repositories"),
             ("curl@nosuch", "no repository is tagged @nosuch in /etc/apk/repositories"),
@@ -1715,8 +1717,7 @@ def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
         assert code == 0, err
         assert TESTING_PATH not in mirror.log
         mirror.files[TESTING_PATH] = _testing(test_key, tmp_path)
-        # A lock keeps the versions it holds where still served: a fresh lock for the tag.
-        (env / "Dockerfile.lock").unlink()
+        # The lock holds libcurl from main; the word now names the tag: resolved again.
         dockerfile.write_text(
             "FROM alpine:3.16-tagged\nRUN apk add --no-cache libcurl@testing curl\n"
         )
@@ -1733,7 +1734,6 @@ def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
         }
         assert_settled(capsys, signed_hub, mirror, env, lock)
         # An untagged word beside a tagged one: apk says it is masked in @testing.
-        (env / "Dockerfile.lock").unlink()
         dockerfile.write_text(
             "FROM alpine:3.16-tagged\nRUN apk add --no-cache libcurl@testing tag-only-lib\n"
         )

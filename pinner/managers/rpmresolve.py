@@ -3,7 +3,9 @@
 A small, deterministic reading of what libsolv decides for an install into a known system: each
 package word is matched as dnf matches it (NEVRA forms, then provides, then files), the newest
 build wins, and every requirement the installed set and the chosen packages leave open is filled
-from the repositories. Where libsolv weighs more (conflicts) the result does not follow it.
+from the repositories. Among several providers the one libsolv's policy puts first is taken
+(`_Resolver.pick`). Where libsolv weighs more (conflicts, repository priorities, Suggests) the
+result does not follow it.
 Obsoletes are followed as dnf's install follows them: a bare package name an available package
 obsoletes installs that package (unless dnf's obsoletes option is off), and a provider another
 provider obsoletes is not chosen. Boolean Recommends are weighed as boolean Requires.
@@ -18,6 +20,8 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cmp_to_key
+from itertools import pairwise
 from typing import NamedTuple
 
 from pinner.managers.repodata import Dep, RpmPackage
@@ -185,6 +189,49 @@ def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
     return max(packages, key=lambda p: (evr_key(p.evr), p.arch == basearch, p.name))
 
 
+def _evr_order(a: EVR, b: EVR) -> int:
+    """rpm's order of two versions, a missing release matching any (EVRCMP_MATCH_RELEASE)."""
+    if a.epoch != b.epoch:
+        return 1 if a.epoch > b.epoch else -1
+    order = rpmvercmp(a.version, b.version)
+    if order == 0 and a.release and b.release:
+        order = rpmvercmp(a.release, b.release)
+    return order
+
+
+def _hash_like(version: str) -> bool:
+    return len(version) >= 4 and all(c in "0123456789abcdef" for c in version)
+
+
+def _higher_first(a: tuple[EVR, int], b: tuple[EVR, int]) -> int:
+    return _evr_order(b[0], a[0])
+
+
+def _by_common_provide(candidates: list[RpmPackage]) -> list[RpmPackage]:
+    """Candidates reordered as libsolv's sort_by_common_dep: where several provide one name at
+    an `=` version (not a hash), each step down from a higher version adds badness to those
+    below it; the least bad go first, the order otherwise kept."""
+    shared: dict[str, list[tuple[EVR, int]]] = defaultdict(list)
+    for index, package in enumerate(candidates):
+        for provide in package.provides:
+            if provide.flags == "EQ" and provide.evr is not None:
+                text = str(provide.evr)
+                if not _hash_like(text):
+                    shared[provide.name].append((provide.evr, index))
+    badness = [0] * len(candidates)
+    for entries in shared.values():
+        if len({index for _, index in entries}) < 2:
+            continue
+        ranked = sorted(entries, key=cmp_to_key(_higher_first))
+        bad = 0
+        for (higher, before), (evr, index) in pairwise(ranked):
+            if index != before and _evr_order(higher, evr) > 0:
+                bad += 1
+            badness[index] += bad
+    order = sorted(range(len(candidates)), key=lambda i: badness[i])
+    return [candidates[i] for i in order]
+
+
 class _Resolver:
     def __init__(
         self, pool: Pool, weak_deps: bool, exclude_weak_autodetect: bool, obsoletes: bool = True
@@ -241,20 +288,53 @@ class _Resolver:
         return any(overlaps(provide, dep) for provide in self.provided[dep.name])
 
     def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage:
-        """The provider of dep: one named as the capability, else the first name in order;
-        never one another provider obsoletes (libsolv's policy prunes those)."""
-        offered = {p.name for p in providers}
-        kept = [p for p in providers if not any(o.name in offered for o in self.pool.obsoleters(p))]
-        providers = kept or providers
-        named = [p for p in providers if p.name == dep.name]
-        if named:
-            return _newest(named, self.pool.basearch)
-        names = sorted({p.name for p in providers})
-        if len(names) > 1:
+        """The provider of dep libsolv's policy_filter_unwanted puts first (POLICY_MODE_CHOOSE).
+
+        The newest build of each name, names in strcmp order, none another candidate obsoletes;
+        of these the ones a decided package recommends or supplements, if any; then reordered
+        by a versioned provide they share (the higher version first) and with a name the image
+        has installed in front. Repository priorities and Suggests/Enhances, which libsolv also
+        weighs, are not read: where more than one candidate is left, a note says so.
+        """
+        pool = self.pool
+        by_name: dict[str, list[RpmPackage]] = defaultdict(list)
+        for package in providers:
+            by_name[package.name].append(package)
+        candidates = [_newest(by_name[name], pool.basearch) for name in sorted(by_name)]
+        keys = {_key(p) for p in candidates}
+        kept = [p for p in candidates if not any(_key(o) in keys for o in pool.obsoleters(p))]
+        candidates = kept or candidates
+        wanted = [p for p in candidates if self.recommended(p) or self.supplementing(p)]
+        candidates = _by_common_provide(wanted or candidates)
+        candidates.sort(key=lambda p: p.name not in pool.installed)
+        if len(candidates) > 1:
+            names = ", ".join(sorted(p.name for p in candidates))
             self.notes.append(
-                f"{dep.name} is provided by {', '.join(names)}; pinner chose {names[0]}"
+                f"{dep.name} is provided by {names}; pinner chose {candidates[0].name} as dnf's"
+                " solver orders them, without repository priorities or Suggests"
             )
-        return _newest([p for p in providers if p.name == names[0]], self.pool.basearch)
+        return candidates[0]
+
+    def recommended(self, package: RpmPackage) -> bool:
+        """Whether an installed or chosen package recommends package (libsolv's recommendsmap;
+        a boolean Recommends is not looked into)."""
+        own = [Provide(package.name, "EQ", package.evr), *package.provides]
+        deciders = [
+            *(Dep(*r) for present in self.pool.installed.values() for r in present.recommends),
+            *(r for chosen in self.chosen.values() for r in chosen.recommends),
+        ]
+        return any(
+            overlaps(provide, dep)
+            for dep in deciders
+            if not dep.name.startswith("(")
+            for provide in own
+            if provide.name == dep.name
+        ) or any(dep.name in package.files for dep in deciders if dep.name.startswith("/"))
+
+    def supplementing(self, package: RpmPackage) -> bool:
+        """Whether the installed and chosen packages meet one of package's Supplements
+        (libsolv's solver_is_supplementing)."""
+        return any(self.met_by_new(dep) for dep in package.supplements)
 
     def add(self, package: RpmPackage) -> None:
         if package.name in self.chosen:

@@ -1,0 +1,120 @@
+"""Which provider dnf installs for a capability several packages provide, against the real dnf.
+
+libsolv's policy_filter_unwanted (src/policy.c, POLICY_MODE_CHOOSE) orders the candidates: the
+newest build of each name, names in strcmp order, a provider another one obsoletes dropped; then
+those a decided package recommends, or whose supplements the decided packages meet, if any are;
+then reordered: by a versioned provide they share, the higher version first (sort_by_common_dep),
+and a name the image has installed to the front (move_installed_to_front). The first is taken.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from rpmrepo import Spec, build_repo, dnf_install, dnf_would_install, needs_rpm_tools, rpmdb_path
+
+from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
+from pinner.managers.rpmdb import read_rpmdb
+from pinner.managers.rpmresolve import Pool, resolve
+
+SPECS = [
+    # Two names: strcmp order, whatever order the repository lists them in.
+    Spec("zz-shell", "1.0", provides=("shell-x",)),
+    Spec("aa-shell", "1.0", provides=("shell-x",)),
+    Spec("needs-shell", "1.0", requires=("shell-x",)),
+    # A package named as the capability, and another name before it.
+    Spec("mta", "1.0"),
+    Spec("exim", "1.0", provides=("mta",)),
+    Spec("needs-mta", "1.0", requires=("mta",)),
+    # A versioned provide both share: the higher version first.
+    Spec("va", "1.0", provides=("vshell = 1.0",)),
+    Spec("vb", "1.0", provides=("vshell = 2.0",)),
+    Spec("needs-vshell", "1.0", requires=("vshell",)),
+    Spec("vrec-user", "1.0", requires=("vshell",), recommends=("va",)),  # recommended first
+    # The package that needs it recommends one provider.
+    Spec("ra", "1.0", provides=("rshell",)),
+    Spec("rz", "1.0", provides=("rshell",)),
+    Spec("rec-user", "1.0", requires=("rshell",), recommends=("rz",)),
+    # One provider supplements the package that needs it.
+    Spec("sa", "1.0", provides=("sshell",)),
+    Spec("sz", "1.0", provides=("sshell",), supplements=("sup-user",)),
+    Spec("sup-user", "1.0", requires=("sshell",)),
+    # Versions of one name: the newest build, names still in order.
+    Spec("ma", "1.0", provides=("mshell",)),
+    Spec("ma", "2.0", provides=("mshell",)),
+    Spec("mb", "3.0", provides=("mshell",)),
+    Spec("needs-mshell", "1.0", requires=("mshell",)),
+    # One provider's name is installed at a build that does not provide it yet.
+    Spec("ia", "1.0", provides=("ishell",)),
+    Spec("iz", "1.0"),
+    Spec("iz", "2.0", provides=("ishell",)),
+    Spec("needs-ishell", "1.0", requires=("ishell",)),
+]
+
+# (words, weak_deps): what `dnf install words` installs on an empty root.
+CASES = [
+    pytest.param(["needs-shell"], True, id="names-in-order"),
+    pytest.param(["shell-x"], True, id="word-names-in-order"),
+    pytest.param(["needs-mta"], True, id="a-package-named-as-the-capability"),
+    pytest.param(["needs-vshell"], True, id="higher-shared-provide-version"),
+    pytest.param(["vshell"], True, id="word-higher-shared-provide-version"),
+    pytest.param(["rec-user"], True, id="recommended-provider"),
+    pytest.param(["vrec-user"], True, id="recommended-before-higher-shared-provide-version"),
+    pytest.param(["rec-user"], False, id="recommended-provider-without-weak-deps"),
+    pytest.param(["sup-user"], True, id="supplementing-provider"),
+    pytest.param(["sup-user"], False, id="supplementing-provider-without-weak-deps"),
+    pytest.param(["needs-mshell"], True, id="newest-build-of-each-name"),
+    pytest.param(["needs-ishell"], True, id="no-name-installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repo(SPECS, tmp_path_factory.mktemp("rpm-providers") / "repo")
+
+
+def _packages(repo: Path) -> list[RpmPackage]:
+    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
+    primary = entries["primary"]
+    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
+
+
+def _nevras(packages: tuple[RpmPackage, ...]) -> list[str]:
+    return sorted(f"{p.name}-{p.evr}.{p.arch}" for p in packages)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(("words", "weak_deps"), CASES)
+def test_provider_is_the_one_dnf_installs(
+    repo: Path, tmp_path: Path, words: list[str], weak_deps: bool
+) -> None:
+    expected = dnf_would_install(tmp_path, repo, words, weak_deps=weak_deps)
+    found = resolve(Pool(_packages(repo), (), "x86_64"), words, weak_deps=weak_deps)
+    assert _nevras(found.chosen) == expected
+    assert found.missing == ()
+
+
+@pytest.fixture(scope="module")
+def with_iz(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An installroot holding iz 1.0, which does not provide ishell."""
+    root = tmp_path_factory.mktemp("root-iz")
+    dnf_install(root, repo, ["iz-1.0"], "--setopt=install_weak_deps=False")
+    return root
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("words", [["needs-ishell"], ["ishell"]], ids=["requirement", "word"])
+def test_installed_name_goes_first_as_dnf_takes_it(
+    repo: Path, with_iz: Path, words: list[str]
+) -> None:
+    root = with_iz.parent / f"{with_iz.name}-{words[0]}"
+    shutil.copytree(with_iz, root, symlinks=True, dirs_exist_ok=True)
+    expected = dnf_would_install(root, repo, words)
+    installed = read_rpmdb(rpmdb_path(with_iz).read_bytes())
+    found = resolve(Pool(_packages(repo), installed, "x86_64"), words)
+    assert _nevras(found.chosen) == expected
+    assert "iz-2.0-1.noarch" in expected

@@ -489,8 +489,9 @@ def _variable_unpinnable(
         spans = packages.get((invocation.start, invocation.end), set())
         installed = all((w.start, w.end) in spans for w in words)
         if not installed and not manager.takes_pins(invocation, pin):
-            verb = next((w.text for w in invocation.args if not w.text.startswith("-")), "")
-            return f"which `{f'{invocation.program} {verb}'.strip()}` also reads"
+            # Named by the words before the variable's (`rpm -q --whatrequires`, `apk del`).
+            before = invocation.args[: invocation.args.index(words[0])]
+            return f"which `{' '.join([invocation.program, *(w.text for w in before)])}` also reads"
     written = re.findall(rf"\$(?:{name}(?![A-Za-z0-9_])|\{{{name}(?![A-Za-z0-9_]))", shell)
     if len(written) != len(uses):
         return "which is used where pinner cannot follow it"

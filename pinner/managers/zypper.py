@@ -86,8 +86,9 @@ _GLOBAL_VALUES = words(
     " --solv-cache-dir --pkg-cache-dir -p --plus-repo --plus-content --releasever --userdata"
     " -s --table-style"
 )
-# Options of install (and of the verbs that share its options) that take a value.
-_INSTALL_VALUES = words("-t --type -r --repo --from --download -n --name")
+# Options of install (and of the verbs that share its options) that take a value; -n after the
+# verb is --name, a flag.
+_INSTALL_VALUES = words("-t --type -r --repo --from --download")
 _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
 _CAPABILITY = re.compile(
     r"(?P<name>[A-Za-z0-9_+][A-Za-z0-9._+:()-]*?)(?P<op>[<>=]=?|==)(?P<version>\S+)"

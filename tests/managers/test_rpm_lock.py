@@ -175,6 +175,7 @@ RUN INSTALL_PKGS="app \\
   dnf clean all -y
 RUN BUILD="toolpkg" && dnf install -y $BUILD && dnf autoremove -y $BUILD
 RUN LIBS="lib" && dnf install -y $LIBS && dnf info $LIBS
+RUN LIB=lib && dnf install -y $LIB && rpm -q --whatrequires $LIB
 """
 PINNED_VARIABLE_RUNS = """\
 RUN INSTALL_PKGS="app-1.0-1 \\
@@ -186,6 +187,8 @@ RUN INSTALL_PKGS="app-1.0-1 \\
 RUN BUILD="toolpkg-1.0-1" && dnf install -y $BUILD && dnf autoremove -y $BUILD \\
     && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 RUN LIBS="lib" && dnf install -y $LIBS && dnf info $LIBS \\
+    && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
+RUN LIB=lib && dnf install -y $LIB && rpm -q --whatrequires $LIB \\
     && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 """
 
@@ -213,6 +216,8 @@ def test_a_list_in_a_variable_is_recorded_and_pinned_where_each_use_takes_pins(
         "RUN at line 8: $LIBS (which `dnf info` also reads) names lib; their versions"
         " are recorded in the lock, not written"
     ) in err
+    # The command is named by the words before the variable's, not by the variable's value.
+    assert "RUN at line 9: $LIB (which `rpm -q --whatrequires` also reads) names lib;" in err
     assert "uses a variable" not in err
     code, _, err = run(capsys, "check", str(env / "Dockerfile"))
     assert code == 0, err

@@ -20,6 +20,9 @@ COMMANDS = [
     ("zypper --non-interactive in --no-recommends curl", [("install", [("curl", None)], [])]),
     ("zypper -n in -y 'curl>=8' vim=9.1.0-1.1", [("install", [("curl", ">=8"), ("vim", "=9.1.0-1.1")], [])]),
     ("zypper --root /mnt -n install -r repo-oss curl", [("install", [("curl", None)], [])]),
+    # After the verb, -n is install's --name, a flag (zypper 1.14's `install --help`).
+    ("zypper in -n curl git", [("install", [("curl", None), ("git", None)], [])]),
+    ("zypper -n in --name --download in-advance curl", [("install", [("curl", None)], [])]),
     ("zypper -n in -t pattern devel_basis", [("install", [], ["installs a pattern, product or patch (devel_basis); its packages are not recorded"])]),
     ("zypper -n in pattern:devel_basis", [("install", [], ["installs a pattern, product or patch (pattern:devel_basis); its packages are not recorded"])]),
     ("zypper -n in https://example.org/x-1-1.noarch.rpm", [("install", [], ["installs an rpm file or URL (https://example.org/x-1-1.noarch.rpm); not pinned by the snapshot"])]),

@@ -458,6 +458,8 @@ class ApkConfig(NamedTuple):
     # The world's versioned dependencies (zlib<1.2.13, busybox=1.35.0-r17): apk installs no build
     # of that name outside them, unless a word names it again (apk add replaces the entry).
     held: tuple[tuple[str, str, str], ...] = ()
+    # The world's entries naming a repository tag (name, tag): zlib@testing.
+    world_tags: tuple[tuple[str, str], ...] = ()
 
 
 class Entry(NamedTuple):
@@ -655,6 +657,7 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     notes += _script_times(entries)
     world = None
     held: list[tuple[str, str, str]] = []
+    world_tags: list[tuple[str, str]] = []
     if WORLD in files:
         # One dependency a word (name, name@tag, name=version); conflicts (!name) keep nothing.
         dependencies = [
@@ -668,6 +671,9 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
             for name, op, version, _ in dependencies
             if op is not None and version is not None and op != "><"
         ]
+        world_tags = [
+            (name, tag) for name, _, tag in (n.partition("@") for n, _, _, _ in dependencies) if tag
+        ]
     return ApkConfig(
         "alpine",
         release,
@@ -680,6 +686,7 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
         entries,
         world,
         tuple(held),
+        tuple(world_tags),
     )
 
 
@@ -1457,9 +1464,10 @@ class Apk:
         fetch, image, mirrors = source
         refresh = mode.refresh
         config = own(image, ApkConfig)
+        defined = {r.tag for r in config.repositories}
         for request in requests:
             lines = [repository_line(line) for line in request.repositories]
-            tags = {r.tag for r in [*config.repositories, *lines] if isinstance(r, Repository)}
+            tags = defined | {r.tag for r in lines if isinstance(r, Repository)}
             if request.tag and request.tag not in tags:
                 # apk-tools refuses to commit: "missing repository tags" (apk_db_check_world).
                 raise PackageError(
@@ -1467,6 +1475,25 @@ class Apk:
                     f"{request.name}@{request.tag}: no repository is tagged @{request.tag}"
                     f" in {REPOSITORIES}; apk refuses the command",
                 )
+        # The world's own tagged entries must name a tag too, or apk commits nothing.
+        appended = {
+            r.tag
+            for q in requests
+            for r in map(repository_line, q.repositories)
+            if isinstance(r, Repository)
+        }
+        for name, tag in config.world_tags:
+            if tag not in defined | appended:
+                raise PackageError(
+                    name,
+                    f"the base image's {WORLD} asks for {name}@{tag}, but no repository is tagged"
+                    f" @{tag} in {REPOSITORIES}; apk refuses every command",
+                )
+        world_notes = [
+            f"the base image's {WORLD} asks for {name}@{tag}: apk may move {name} to @{tag}'s"
+            " newer build at any apk add or upgrade; that is not weighed"
+            for name, tag in config.world_tags
+        ]
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
@@ -1570,7 +1597,7 @@ class Apk:
         return Resolved(
             tuple(packages),
             unpinned=unpinned,
-            notes=(*config.notes, *notes),
+            notes=(*config.notes, *world_notes, *notes),
             signature=SIGNATURE_VERIFIED,
             rebuildable=False,
         )

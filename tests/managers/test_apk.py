@@ -266,6 +266,7 @@ def test_the_worlds_versioned_entries_are_read_as_holds() -> None:
         ("zlib", "<", "1.2.13"),
         ("curl", "~", "8.1"),
     )
+    assert config.world_tags == (("curl", "edge"),)
 
 
 def test_an_apk_tools_3_image_is_read_from_its_repositories_d_and_lib_keys() -> None:

@@ -339,17 +339,24 @@ def _find(
     depend: Depend,
     installed: Container[str] = (),
     excluding: Container[str] = (),
+    ignore: Ignore | None = None,
 ) -> tuple[str, Package] | None:
     """The package pacman picks for a dependency or target, as libalpm's resolvedep.
 
     A package of that name that meets it, in repository order; else, of the providers in
     repository order and each repository's in name order (libalpm sorts its package cache), the
     first whose name is installed, else the first (--noconfirm's answer to the provider question).
-    Names in excluding (what the transaction already holds) are passed over.
+    Names in excluding (what the transaction already holds) are passed over, and so are the
+    packages ignore (IgnorePkg/IgnoreGroup) holds back: for a dependency libalpm does not ask,
+    while for a target it asks and --noconfirm answers yes.
     """
+
+    def wanted(package: Package) -> bool:
+        return package.name not in excluding and not (ignore is not None and ignore(package))
+
     for repo in repos:
         package = repo.packages.get(depend.name)
-        if package is not None and package.satisfies(depend) and package.name not in excluding:
+        if package is not None and package.satisfies(depend) and wanted(package):
             return repo.name, package
     first: tuple[str, Package] | None = None
     for repo in repos:
@@ -357,7 +364,7 @@ def _find(
             (
                 p
                 for p in repo.packages.values()
-                if p.name != depend.name and p.name not in excluding and p.satisfies(depend)
+                if p.name != depend.name and p.satisfies(depend) and wanted(p)
             ),
             key=lambda p: p.name,
         )
@@ -582,7 +589,7 @@ def resolve(
             if any(p.satisfies(depend) for _, p in chosen.values()):
                 continue
             found = next((t for t in queue if t[1].satisfies(depend)), None) or _find(
-                repos, depend, local, chosen
+                repos, depend, local, chosen, ignore
             )
             if found is None:
                 missing.append(

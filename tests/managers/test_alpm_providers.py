@@ -10,6 +10,7 @@ depth first, then by the other targets of the command.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,43 @@ def test_provider_order_does_not_follow_the_database_order() -> None:
     repo = Repository("core", {"zsh": zsh, "dash": dash})
     found = alpm.resolve([repo], ["sh"])
     assert [p.name for _, p in found.packages] == ["dash"]
+
+
+# (targets, IgnorePkg): a dependency passes over ignored providers; a target is asked about, and
+# --noconfirm installs it; a dependency nothing but an ignored package meets is refused.
+IGNORED = [
+    (["app"], ["dash"]),
+    (["app"], ["dash", "mksh", "zsh"]),
+    (["sh"], ["dash"]),
+    (["awk-user"], ["awk"]),
+    (["dash"], ["dash"]),
+]
+
+
+@needs_pacman
+@pytest.mark.parametrize(
+    ("targets", "ignored"),
+    IGNORED,
+    ids=[f"{' '.join(t)} (ignore {','.join(i)})" for t, i in IGNORED],
+)
+def test_ignored_providers_as_pacman_passes_them_over(
+    repos: list[tuple[str, Path, bytes]], tmp_path: Path, targets: list[str], ignored: list[str]
+) -> None:
+    flags = ("--ignore", ",".join(ignored))
+    expected = pacman_print(tmp_path, [(n, d) for n, d, _ in repos], targets, *flags)
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in repos]
+    found = alpm.resolve(dbs, targets, ignore=alpm.Ignore(tuple(ignored)))
+    assert found.missing == ()
+    assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+
+
+@needs_pacman
+def test_a_dependency_only_an_ignored_package_meets_is_missing(
+    repos: list[tuple[str, Path, bytes]], tmp_path: Path
+) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        pacman_print(tmp_path, [(n, d) for n, d, _ in repos], ["app-helper"], "--ignore", "zsh")
+    assert "could not satisfy dependencies" in refused.value.stderr
+    dbs = [Repository(n, alpm.parse_database(data)) for n, _, data in repos]
+    found = alpm.resolve(dbs, ["app-helper"], ignore=alpm.Ignore(("zsh",)))
+    assert found.missing == (alpm.Missing("zsh", "required by helper, no repository has it"),)

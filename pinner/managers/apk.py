@@ -66,6 +66,7 @@ IMAGE_PATHS = (
 CACHE_CLEANUP = "rm -rf /var/cache/apk/*"
 # The start of the reason closure() gives for a word the base image already satisfies.
 KEPT = "already in the base image: "
+_NO_SUCH = "no such package in the repositories"
 # The start of the reason Universe.best() gives for a name whose builds the world rules out.
 _HELD = f"the base image's {WORLD} holds "
 # The start of the reason Universe.best() gives for a name only tagged repositories serve.
@@ -338,16 +339,38 @@ def _repositories_file(path: str) -> bool:
     )
 
 
+def _appended_text(invocation: Invocation) -> str | None:
+    """What an echo or printf writes, where it is plain lines ending in a newline; else None."""
+    if any(w.expansions for w in invocation.args):
+        return None
+    args = [w.text for w in invocation.args]
+    if invocation.program == "echo":
+        # BusyBox ash's echo reads \n only after -e; -n would join the next line to this one.
+        escapes = bool(args) and args[0] == "-e"
+        text = " ".join(args[1:] if escapes else args)
+        if escapes:
+            text = text.replace("\\n", "\n")
+        return None if "\\" in text else text + "\n"
+    if invocation.program == "printf" and args:
+        form, rest = args[0], args[1:]
+        if form == "%s\\n" and rest and not any("\\" in a for a in rest):
+            return "".join(f"{a}\n" for a in rest)
+        text = form.replace("\\n", "\n")
+        if not rest and "%" not in text and "\\" not in text and text.endswith("\n"):
+            return text
+    return None
+
+
 def _tagged_lines(invocation: Invocation) -> tuple[str, ...] | None:
-    """The `@tag URL` lines an `echo ... >> /etc/apk/repositories` appends, or None if the
-    command is another write or appends any other line."""
-    appends = [w for op, w in invocation.redirects if w.text == REPOSITORIES]
-    if invocation.program != "echo" or [op for op, w in invocation.redirects] != [">>"]:
+    """The `@tag URL` lines an echo or printf appends to /etc/apk/repositories (`>>`), or None
+    if the command is another write or appends any other line."""
+    targets = [w.text for _, w in invocation.redirects]
+    if [op for op, _ in invocation.redirects] != [">>"] or targets != [REPOSITORIES]:
         return None
-    args = [w for w in invocation.args if w.text != "-e"]
-    if not appends or any(w.expansions or "\\" in w.text for w in args):
+    text = _appended_text(invocation)
+    if text is None:
         return None
-    lines = [line.strip() for line in " ".join(w.text for w in args).split("\n")]
+    lines = [line.strip() for line in text.split("\n")]
     found = [repository_line(line) for line in lines if line]
     if not found or not all(isinstance(r, Repository) and r.tag for r in found):
         return None
@@ -988,7 +1011,7 @@ class Universe:
             masked = sorted({f"@{e.tag}" for e in self.by_name.get(name, []) if e.tag not in tags})
             if masked:
                 return f"{_MASKED}{masked[0]} ({name}{masked[0]})"
-            return "no such package in the repositories"
+            return _NO_SUCH
         # apk's choice among providers: the highest provider_priority (k:), then the highest
         # provided version (so:libisl.so.23=0.25 over =0.24); unversioned ties are ambiguous.
         top = max(e.priority for e, _ in providers)
@@ -1576,6 +1599,10 @@ class Apk:
             word = next((r for r in requests if r.name == name), None)
             at = f"@{word.tag}" if word and word.tag else ""
             shown = name + at + (word.constraint or "") if word else name
+            tagged = sorted({f"@{t}" for t in defined | appended if t})
+            if word and not word.tag and why == _NO_SUCH and tagged:
+                # Their indexes were not read for this word: apk takes nothing from them for it.
+                why += f" (the tagged {', '.join(tagged)} serve only words naming their tag)"
             raise PackageError(name, f"{shown}: {why} ({config.branch or 'alpine'} {config.arch})")
         unpinned = tuple(
             UnpinnedPackage(n, f"not pinned: {why}; apk keeps it", config.arch) for n, why in kept

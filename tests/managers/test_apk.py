@@ -128,6 +128,28 @@ def test_a_tagged_word_keeps_its_tag_and_its_pin_is_name_at_tag_equals_version()
             ],
             False,
         ),
+        # printf's and echo -e's newlines (BusyBox ash's echo reads \n only after -e).
+        (
+            "printf '%s\\n' '@t https://a/alpine/edge/testing' '@u https://a/alpine/edge/main'"
+            " >> /etc/apk/repositories",
+            ["@t https://a/alpine/edge/testing", "@u https://a/alpine/edge/main"],
+            False,
+        ),
+        (
+            "printf '@t https://a/alpine/edge/testing\\n' >> /etc/apk/repositories",
+            ["@t https://a/alpine/edge/testing"],
+            False,
+        ),
+        (
+            "echo -e '@t https://a/alpine/edge/testing\\n@u https://a/alpine/edge/main'"
+            " >> /etc/apk/repositories",
+            ["@t https://a/alpine/edge/testing", "@u https://a/alpine/edge/main"],
+            False,
+        ),
+        ("echo '@t https://a/alpine/edge/main\\n@u https://b' >> /etc/apk/repositories", [], True),
+        ("echo -n '@t https://a/alpine/edge/main' >> /etc/apk/repositories", [], True),
+        ("printf '@t https://a/alpine/edge/main' >> /etc/apk/repositories", [], True),
+        ("printf '%s' '@t https://a/alpine/edge/main' >> /etc/apk/repositories", [], True),
         # An untagged line, a replaced file, a variable, a tagged line with other writes.
         ("echo https://a/alpine/edge/main >> /etc/apk/repositories", [], True),
         ("echo '@t https://a/alpine/edge/main' > /etc/apk/repositories", [], True),

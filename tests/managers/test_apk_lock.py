@@ -1682,7 +1682,12 @@ def test_a_tagged_word_is_locked_from_the_tagged_repository_a_run_appends(
         # An untagged word takes nothing from the tagged repository (though the lock holds
         # tag-only-lib as hello-tag's dependency); an unknown tag is refused.
         for words, why in [
-            ("curl tag-only-lib", "tag-only-lib: no such package in the repositories"),
+            ("curl tag-only-lib", "tag-only-lib: no such package in the repositories (v3.17"),
+            (
+                "libcurl@testing tag-only-lib",
+                "tag-only-lib: no such package in the repositories (the tagged @testing serve"
+                " only words naming their tag)",
+            ),
             ("curl@nosuch", "no repository is tagged @nosuch in /etc/apk/repositories"),
         ]:
             dockerfile.write_text(

@@ -211,6 +211,8 @@ class RunVariables:
 
     def before(self, stages: Sequence[Stage], start: int) -> tuple[tuple[Assignment, ...], int]:
         """The assignments of the stage of the RUN at offset start, and how many precede it."""
+        if any(len(parents) != len(stages) for parents, _ in self.platforms):
+            return (), 0  # not the stages parsed with these (a parse kept for its text alone)
         if self._resolved is None:
             self._resolved = self._merged(stages)
             self._starts = [stage.instructions[0].span.start for stage in stages]

@@ -477,3 +477,13 @@ def test_a_run_gets_the_last_shell_before_it_in_its_stage_or_a_stage_it_is_from(
     assert shells == [None, "bash", "ash", "fish", None, "fish"]
     plain = dockerfile.parse("FROM a\nRUN x\n", "Dockerfile")
     assert dockerfile.run_shell(plain, plain.stages[0].instructions[1]) is None
+
+
+def test_a_parse_kept_without_its_stages_gives_a_run_no_variables() -> None:
+    # lock pins a rewritten text with the first parse's uses and none of its stages.
+    parsed = dockerfile.parse("FROM alpine\nENV A=b\nRUN apk add $A\n", "Dockerfile")
+    run = parsed.stages[0].instructions[2]
+    text_only = parsed._replace(stages=())
+
+    assert dockerfile.run_variables(text_only, run) == ()
+    assert dockerfile.run_variables(parsed, run) == (("A", "b", "ENV"),)

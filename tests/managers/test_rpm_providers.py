@@ -118,3 +118,17 @@ def test_installed_name_goes_first_as_dnf_takes_it(
     found = resolve(Pool(_packages(repo), installed, "x86_64"), words)
     assert _nevras(found.chosen) == expected
     assert "iz-2.0-1.noarch" in expected
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("best", ["True", "False"])
+@pytest.mark.parametrize("words", [["shell-x"], ["vshell"], ["rec-user"], ["mshell"]], ids=str)
+def test_best_does_not_change_the_provider(
+    repo: Path, tmp_path: Path, words: list[str], best: str
+) -> None:
+    """dnf's `best` makes libsolv keep the best build of each candidate name (solver_addbestrules
+    prunes in POLICY_MODE_RECOMMEND, which keeps every name): the name is chosen as without it."""
+    expected = dnf_would_install(tmp_path, repo, words, f"--setopt=best={best}")
+    found = resolve(Pool(_packages(repo), (), "x86_64"), words)
+    assert _nevras(found.chosen) == expected

@@ -37,6 +37,8 @@ class Spec(NamedTuple):
     files: tuple[str, ...] = ()
     obsoletes: tuple[str, ...] = ()
     supplements: tuple[str, ...] = ()
+    suggests: tuple[str, ...] = ()
+    enhances: tuple[str, ...] = ()
 
 
 def _spec_text(spec: Spec) -> str:
@@ -54,6 +56,8 @@ def _spec_text(spec: Spec) -> str:
         *[f"Recommends: {r}" for r in spec.recommends],
         *[f"Obsoletes: {o}" for o in spec.obsoletes],
         *[f"Supplements: {s}" for s in spec.supplements],
+        *[f"Suggests: {s}" for s in spec.suggests],
+        *[f"Enhances: {e}" for e in spec.enhances],
         "%description",
         "A package for pinner's tests.",
         "%install",

@@ -249,6 +249,8 @@ class RpmPackage(NamedTuple):
     files: tuple[str, ...]
     obsoletes: tuple[Dep, ...] = ()
     supplements: tuple[Dep, ...] = ()
+    suggests: tuple[Dep, ...] = ()
+    enhances: tuple[Dep, ...] = ()
 
 
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:
@@ -265,7 +267,15 @@ def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[byt
 _PRIMARY_TEXTS = frozenset(["name", "arch", "checksum", "file"])
 
 
-_DEP_KINDS = (("provides",), ("requires",), ("recommends",), ("obsoletes",), ("supplements",))
+_DEP_KINDS = (
+    ("provides",),
+    ("requires",),
+    ("recommends",),
+    ("obsoletes",),
+    ("supplements",),
+    ("suggests",),
+    ("enhances",),
+)
 
 
 def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]:
@@ -276,6 +286,8 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
     recommends: list[Dep] = []
     obsoletes: list[Dep] = []
     supplements: list[Dep] = []
+    # What libsolv's choice among providers weighs: a candidate suggested, or enhancing.
+    weak: dict[str, list[Dep]] = {"suggests": [], "enhances": []}
     files: list[str] = []
     shared = _Shared()
     for element in _elements(chunks, subject, _PRIMARY_TEXTS):
@@ -291,6 +303,8 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
                 recommends.append(dep)
             elif kind == "supplements":
                 supplements.append(dep)
+            elif kind in weak:
+                weak[kind].append(dep)
             else:
                 obsoletes.append(dep)
         elif name == "file" and element.path[-1:] == ("format",):
@@ -299,13 +313,17 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
             fields[name] = element
         elif name == "package":
             package = _package(fields, provides, requires, recommends, files, subject, shared)
-            if obsoletes or supplements:
+            if obsoletes or supplements or weak["suggests"] or weak["enhances"]:
                 package = package._replace(
-                    obsoletes=tuple(obsoletes), supplements=tuple(supplements)
+                    obsoletes=tuple(obsoletes),
+                    supplements=tuple(supplements),
+                    suggests=tuple(weak["suggests"]),
+                    enhances=tuple(weak["enhances"]),
                 )
             yield package
             fields, provides, requires, recommends, files = {}, [], [], [], []
             obsoletes, supplements = [], []
+            weak = {"suggests": [], "enhances": []}
 
 
 class _Shared:

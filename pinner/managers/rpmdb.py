@@ -36,6 +36,8 @@ _RECOMMENDNAME, _RECOMMENDVERSION, _RECOMMENDFLAGS = 5046, 5047, 5048
 _WANTED = frozenset([_NAME, _VERSION, _RELEASE, _EPOCH, _ARCH, _PROVIDENAME, _PROVIDEFLAGS])
 _WANTED |= {_PROVIDEVERSION, _DIRINDEXES, _BASENAMES, _DIRNAMES}
 _WANTED |= {_RECOMMENDNAME, _RECOMMENDVERSION, _RECOMMENDFLAGS}
+_SUGGESTNAME, _SUGGESTVERSION, _SUGGESTFLAGS = 5049, 5050, 5051
+_WANTED |= {_SUGGESTNAME, _SUGGESTVERSION, _SUGGESTFLAGS}
 _INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
 # rpm's own limits on a header (lib/header_internal.h hdrchkTags, hdrchkData).
 _MAX_TAGS = 0xFFFF
@@ -63,7 +65,8 @@ class Provide(NamedTuple):
 
 class Installed(NamedTuple):
     """One installed package: name, EVR, architecture, what it provides, the files it owns and
-    what it recommends (each a capability with an optional range, read as a Provide)."""
+    what it recommends and suggests (each a capability with an optional range, read as a
+    Provide)."""
 
     name: str
     evr: EVR
@@ -71,6 +74,7 @@ class Installed(NamedTuple):
     provides: tuple[Provide, ...]
     files: tuple[str, ...]
     recommends: tuple[Provide, ...] = ()
+    suggests: tuple[Provide, ...] = ()
 
 
 Value = str | tuple[str, ...] | tuple[int, ...]
@@ -132,7 +136,8 @@ def installed(header: dict[int, Value]) -> Installed | None:
         for base, d in zip(basenames, indexes, strict=False)
         if 0 <= d < len(dirnames)
     )
-    return Installed(name, evr, arch, provides, files, recommends)
+    suggests = _capabilities(header, _SUGGESTNAME, _SUGGESTFLAGS, _SUGGESTVERSION)
+    return Installed(name, evr, arch, provides, files, recommends, suggests)
 
 
 def _capabilities(

@@ -166,8 +166,15 @@ class Pool:
 def as_installed(package: RpmPackage) -> Installed:
     """A repository package as the rpmdb will hold it once installed."""
     recommends = tuple(Provide(*dep) for dep in package.recommends)
+    suggests = tuple(Provide(*dep) for dep in package.suggests)
     return Installed(
-        package.name, package.evr, package.arch, package.provides, package.files, recommends
+        package.name,
+        package.evr,
+        package.arch,
+        package.provides,
+        package.files,
+        recommends,
+        suggests,
     )
 
 
@@ -232,6 +239,19 @@ def _by_common_provide(candidates: list[RpmPackage]) -> list[RpmPackage]:
     return [candidates[i] for i in order]
 
 
+def _wanted(package: RpmPackage, deciders: Iterable[Dep]) -> bool:
+    """Whether one of deciders (Recommends or Suggests) names package, by a provide or a file;
+    a boolean one is not looked into."""
+    own = [Provide(package.name, "EQ", package.evr), *package.provides]
+    for dep in deciders:
+        if dep.name.startswith("/"):
+            if dep.name in package.files:
+                return True
+        elif any(overlaps(provide, dep) for provide in own if provide.name == dep.name):
+            return True
+    return False
+
+
 class _Resolver:
     def __init__(
         self, pool: Pool, weak_deps: bool, exclude_weak_autodetect: bool, obsoletes: bool = True
@@ -292,9 +312,10 @@ class _Resolver:
 
         The newest build of each name, names in strcmp order, none another candidate obsoletes;
         of these the ones a decided package recommends or supplements, if any; then reordered
-        by a versioned provide they share (the higher version first) and with a name the image
-        has installed in front. Repository priorities and Suggests/Enhances, which libsolv also
-        weighs, are not read: where more than one candidate is left, a note says so.
+        by a versioned provide they share (the higher version first), with a name the image has
+        installed in front, and before those the ones a decided package suggests or that enhance
+        one (prefer_suggested). Repository priorities, which libsolv weighs first, are not read:
+        where more than one candidate is left, a note says so.
         """
         pool = self.pool
         by_name: dict[str, list[RpmPackage]] = defaultdict(list)
@@ -307,29 +328,36 @@ class _Resolver:
         wanted = [p for p in candidates if self.recommended(p) or self.supplementing(p)]
         candidates = _by_common_provide(wanted or candidates)
         candidates.sort(key=lambda p: p.name not in pool.installed)
+        candidates.sort(key=lambda p: not (self.suggested(p) or self.enhancing(p)))
         if len(candidates) > 1:
             names = ", ".join(sorted(p.name for p in candidates))
             self.notes.append(
                 f"{dep.name} is provided by {names}; pinner chose {candidates[0].name} as dnf's"
-                " solver orders them, without repository priorities or Suggests"
+                " solver orders them, without the repositories' priorities"
             )
         return candidates[0]
 
     def recommended(self, package: RpmPackage) -> bool:
         """Whether an installed or chosen package recommends package (libsolv's recommendsmap;
         a boolean Recommends is not looked into)."""
-        own = [Provide(package.name, "EQ", package.evr), *package.provides]
-        deciders = [
-            *(Dep(*r) for present in self.pool.installed.values() for r in present.recommends),
-            *(r for chosen in self.chosen.values() for r in chosen.recommends),
+        installed = [
+            Dep(*r) for present in self.pool.installed.values() for r in present.recommends
         ]
-        return any(
-            overlaps(provide, dep)
-            for dep in deciders
-            if not dep.name.startswith("(")
-            for provide in own
-            if provide.name == dep.name
-        ) or any(dep.name in package.files for dep in deciders if dep.name.startswith("/"))
+        return _wanted(
+            package, [*installed, *(r for c in self.chosen.values() for r in c.recommends)]
+        )
+
+    def suggested(self, package: RpmPackage) -> bool:
+        """Whether an installed or chosen package suggests package (libsolv's suggestsmap)."""
+        installed = [Dep(*r) for present in self.pool.installed.values() for r in present.suggests]
+        return _wanted(
+            package, [*installed, *(r for c in self.chosen.values() for r in c.suggests)]
+        )
+
+    def enhancing(self, package: RpmPackage) -> bool:
+        """Whether the installed and chosen packages meet one of package's Enhances
+        (libsolv's solver_is_enhancing)."""
+        return any(self.met_by_new(dep) for dep in package.enhances)
 
     def supplementing(self, package: RpmPackage) -> bool:
         """Whether the installed and chosen packages meet one of package's Supplements

@@ -4,7 +4,8 @@ libsolv's policy_filter_unwanted (src/policy.c, POLICY_MODE_CHOOSE) orders the c
 newest build of each name, names in strcmp order, a provider another one obsoletes dropped; then
 those a decided package recommends, or whose supplements the decided packages meet, if any are;
 then reordered: by a versioned provide they share, the higher version first (sort_by_common_dep),
-and a name the image has installed to the front (move_installed_to_front). The first is taken.
+a name the image has installed to the front (move_installed_to_front), and before all those
+the ones a decided package suggests or that enhance one (prefer_suggested). The first is taken.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ SPECS = [
     Spec("sa", "1.0", provides=("sshell",)),
     Spec("sz", "1.0", provides=("sshell",), supplements=("sup-user",)),
     Spec("sup-user", "1.0", requires=("sshell",)),
+    # The package that needs it suggests one provider, or one provider enhances it.
+    Spec("ga", "1.0", provides=("gshell",)),
+    Spec("gz", "1.0", provides=("gshell",)),
+    Spec("sug-user", "1.0", requires=("gshell",), suggests=("gz",)),
+    Spec("ea", "1.0", provides=("eshell",)),
+    Spec("ez", "1.0", provides=("eshell",), enhances=("enh-user",)),
+    Spec("enh-user", "1.0", requires=("eshell",)),
+    Spec("vsug-user", "1.0", requires=("vshell",), suggests=("va",)),  # suggested first
     # Versions of one name: the newest build, names still in order.
     Spec("ma", "1.0", provides=("mshell",)),
     Spec("ma", "2.0", provides=("mshell",)),
@@ -51,6 +60,11 @@ SPECS = [
     Spec("iz", "1.0"),
     Spec("iz", "2.0", provides=("ishell",)),
     Spec("needs-ishell", "1.0", requires=("ishell",)),
+    # An installed package suggests one provider.
+    Spec("ha", "1.0", provides=("hshell",)),
+    Spec("hz", "1.0", provides=("hshell",)),
+    Spec("sug-holder", "1.0", suggests=("hz",)),
+    Spec("needs-hshell", "1.0", requires=("hshell",)),
 ]
 
 # (words, weak_deps): what `dnf install words` installs on an empty root.
@@ -65,6 +79,10 @@ CASES = [
     pytest.param(["rec-user"], False, id="recommended-provider-without-weak-deps"),
     pytest.param(["sup-user"], True, id="supplementing-provider"),
     pytest.param(["sup-user"], False, id="supplementing-provider-without-weak-deps"),
+    pytest.param(["sug-user"], True, id="suggested-provider"),
+    pytest.param(["sug-user"], False, id="suggested-provider-without-weak-deps"),
+    pytest.param(["enh-user"], True, id="enhancing-provider"),
+    pytest.param(["vsug-user"], True, id="suggested-before-higher-shared-provide-version"),
     pytest.param(["needs-mshell"], True, id="newest-build-of-each-name"),
     pytest.param(["needs-ishell"], True, id="no-name-installed"),
 ]
@@ -99,17 +117,25 @@ def test_provider_is_the_one_dnf_installs(
 
 @pytest.fixture(scope="module")
 def with_iz(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An installroot holding iz 1.0, which does not provide ishell."""
+    """An installroot holding iz 1.0, which does not provide ishell, and sug-holder."""
     root = tmp_path_factory.mktemp("root-iz")
-    dnf_install(root, repo, ["iz-1.0"], "--setopt=install_weak_deps=False")
+    dnf_install(root, repo, ["iz-1.0", "sug-holder"], "--setopt=install_weak_deps=False")
     return root
 
 
 @pytest.mark.oracle
 @needs_rpm_tools
-@pytest.mark.parametrize("words", [["needs-ishell"], ["ishell"]], ids=["requirement", "word"])
-def test_installed_name_goes_first_as_dnf_takes_it(
-    repo: Path, with_iz: Path, words: list[str]
+@pytest.mark.parametrize(
+    ("words", "taken"),
+    [
+        (["needs-ishell"], "iz-2.0-1.noarch"),
+        (["ishell"], "iz-2.0-1.noarch"),
+        (["needs-hshell"], "hz-1.0-1.noarch"),
+    ],
+    ids=["installed-name-requirement", "installed-name-word", "installed-package-suggests"],
+)
+def test_what_is_installed_weighs_as_dnf_weighs_it(
+    repo: Path, with_iz: Path, words: list[str], taken: str
 ) -> None:
     root = with_iz.parent / f"{with_iz.name}-{words[0]}"
     shutil.copytree(with_iz, root, symlinks=True, dirs_exist_ok=True)
@@ -117,7 +143,7 @@ def test_installed_name_goes_first_as_dnf_takes_it(
     installed = read_rpmdb(rpmdb_path(with_iz).read_bytes())
     found = resolve(Pool(_packages(repo), installed, "x86_64"), words)
     assert _nevras(found.chosen) == expected
-    assert "iz-2.0-1.noarch" in expected
+    assert taken in expected
 
 
 @pytest.mark.oracle

@@ -392,11 +392,9 @@ def appended_repositories(run_text: str, escape: str = "\\") -> tuple[tuple[int,
 def config_changes(
     run_text: str, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
 ) -> str | None:
-    """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not.
-
-    Appending tagged repositories (`echo '@testing URL' >> ...`) is no change for the words
-    that name no tag: apk takes their packages from the untagged repositories alone.
-    """
+    """Whether a RUN changes /etc/apk/repositories, which apk add reads after it; None if not."""
+    # Appending tagged repositories (`echo '@testing URL' >> ...`) is no change for the words
+    # that name no tag: apk takes their packages from the untagged repositories alone.
     if not env and not any(
         p in run_text for p in (REPOSITORIES, "repositories.d", "setup-apkrepos")
     ):
@@ -982,13 +980,11 @@ class Universe:
         tag: str | None = None,
         allowed: frozenset[str] = frozenset(),
     ) -> Entry | str:
-        """The package apk picks for a name and constraint, or why there is none.
-
-        A tagged repository's packages count only for a word naming its tag, and for what the
-        word's packages depend on (allowed: the tags they inherit). A word prefers its tag's
-        repositories, a dependency the untagged ones (apk-tools' solver: tag_ok, then
-        tag_preferred, before the version).
-        """
+        """The package apk picks for a name and constraint (tag: the word's), or why none."""
+        # A tagged repository's packages count only for a word naming its tag, and for what the
+        # word's packages depend on (allowed: the tags they inherit). A word prefers its tag's
+        # repositories, a dependency the untagged ones (apk-tools' solver: tag_ok, then
+        # tag_preferred, before the version).
         tags = {"", tag, *allowed}
         served = [e for e in self.by_name.get(name, []) if e.tag in tags]
         own = _preferred([e for e in served if satisfies(e.version, op, version)], tag or "")
@@ -1637,7 +1633,14 @@ class Apk:
         # Packages locked from a repository an `apk add --repository` named, or a RUN appended
         # with a tag: the same mirror; those from the image's tagged ones: that repository.
         tails = {p.filename.rsplit("/", 2)[0] for p in packages if p.filename.count("/") >= 2}
-        tags = {r.tag for r in config.repositories if r.tag and r.tail in tails}
+        # A file name with no folder comes from a repository outside Alpine's layout, tagged
+        # ones included.
+        loose = any("/" not in p.filename for p in packages)
+        tags = {
+            r.tag
+            for r in config.repositories
+            if r.tag and (r.tail in tails or (loose and not r.tail))
+        }
         known = {r.tail for r in config.repositories if not r.tag or r.tag in tags}
         base = next((r.url[: -len(r.tail)] for r in config.repositories if r.tail), "")
         extra = [f"{base}{t}" for t in sorted(tails - known) if base]

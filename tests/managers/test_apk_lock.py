@@ -1738,6 +1738,15 @@ def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
             "ca-certificates": "v3.17/main/aarch64/ca-certificates-20230506-r0.apk",
         }
         assert_settled(capsys, signed_hub, mirror, env, lock)
+        # check --remote asks the image's tagged repository for what the lock took from it.
+        mirror.log.clear()
+        remote = [
+            f"--registry-mirror=docker.io=http://{signed_hub}",
+            f"--snapshot-mirror=alpine={mirror.url}",
+        ]
+        code, out, err = run(capsys, "check", "--remote", *remote, str(dockerfile))
+        assert (code, out) == (0, ""), out + err
+        assert TESTING_PATH in mirror.log
         # An untagged word beside a tagged one: apk says it is masked in @testing.
         dockerfile.write_text(
             "FROM alpine:3.16-tagged\nRUN apk add --no-cache libcurl@testing tag-only-lib\n"
@@ -1817,3 +1826,34 @@ def test_package_runs_on_scratch_are_one_line(
             "1 error(s); nothing written",
         ], err
         assert not (env / "Dockerfile.lock").exists()
+
+
+def test_check_remote_asks_a_tagged_repository_outside_alpines_layout_again(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    private, name = test_key
+    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}
+    files["/custom/aarch64/APKINDEX.tar.gz"] = _testing(test_key, tmp_path)
+    with Mirror(files) as mirror:
+        # A company repository with no vX.Y or edge folder: the lock's file names have no folder.
+        repositories = f"{REAL}@custom {mirror.url}/custom\n"
+        keys = {name: private.with_name(name).read_bytes()}
+        image = files_image(rootfs_files(repositories, keys=keys))
+        push(image, registry, "library/alpine", "3.16-custom")
+        dockerfile = env / "Dockerfile"
+        dockerfile.write_text("FROM alpine:3.16-custom\nRUN apk add --no-cache hello-tag@custom\n")
+        code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+        assert code == 0, err
+        (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+        assert {p.name: p.filename for p in stage.packages}["hello-tag"] == "hello-tag-1.0-r0.apk"
+        remote = [
+            f"--registry-mirror=docker.io=http://{signed_hub}",
+            f"--snapshot-mirror=alpine={mirror.url}",
+        ]
+        code, out, err = run(capsys, "check", "--remote", *remote, str(dockerfile))
+        assert (code, out) == (0, ""), out + err

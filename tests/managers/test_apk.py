@@ -348,7 +348,13 @@ def test_an_apk_tools_3_image_is_read_from_its_repositories_d_and_lib_keys() -> 
 
 @pytest.mark.parametrize(
     ("version", "noted"),
-    [("2.12.9-r3", False), ("2.12.8-r0", False), ("2.14.4-r0", False), ("2.12.7-r3", True)],
+    [
+        ("2.12.9-r3", False),
+        ("2.12.8-r0", False),
+        ("2.14.4-r0", False),
+        ("3.0.3-r0", False),
+        ("2.12.7-r3", True),
+    ],
 )
 def test_an_apk_before_2_12_8_is_said_to_write_script_times_from_the_clock(
     version: str, noted: bool

@@ -10,7 +10,10 @@ the ones a decided package suggests or that enhance one (prefer_suggested). The 
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,46 @@ def test_best_does_not_change_the_provider(
     expected = dnf_would_install(tmp_path, repo, words, f"--setopt=best={best}")
     found = resolve(Pool(_packages(repo), (), "x86_64"), words)
     assert _nevras(found.chosen) == expected
+
+
+def _zypper(root: Path, *args: str) -> str:
+    # ZYPP_LOGFILE keeps zypper's log under root, not in this machine's /var/log.
+    env = {**os.environ, "ZYPP_LOGFILE": f"{root}/var/log/zypper.log"}
+    command = ["zypper", "--root", str(root), "--non-interactive", "--no-gpg-checks", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+
+
+@pytest.fixture(scope="module")
+def zypper_root(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty root whose one zypper repository is the providers' repository."""
+    if shutil.which("zypper") is None:
+        pytest.skip("needs zypper (Debian: zypper)")
+    root = tmp_path_factory.mktemp("zypper-providers")
+    (root / "var/log").mkdir(parents=True)
+    _zypper(root, "addrepo", "--no-gpgcheck", f"file://{repo}", "local")
+    _zypper(root, "refresh")
+    return root
+
+
+_NEW = re.compile(r"NEW packages? (?:is|are) going to be installed:\n((?:  .*\n)+)")
+
+ZYPPER_WORDS = [
+    ["needs-shell"], ["shell-x"], ["needs-mta"], ["needs-vshell"], ["vshell"], ["rec-user"],
+    ["vrec-user"], ["sup-user"], ["sug-user"], ["enh-user"], ["vsug-user"], ["needs-mshell"],
+]  # fmt: skip
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("recommends", [True, False], ids=["recommends", "no-recommends"])
+@pytest.mark.parametrize("words", ZYPPER_WORDS, ids=str)
+def test_provider_is_the_one_zypper_installs(
+    repo: Path, zypper_root: Path, words: list[str], recommends: bool
+) -> None:
+    """zypper (libzypp over the same libsolv) takes the same provider."""
+    flag = "--recommends" if recommends else "--no-recommends"
+    out = _zypper(zypper_root, "install", "--dry-run", flag, *words)
+    listed = _NEW.search(out)
+    assert listed is not None, out
+    found = resolve(Pool(_packages(repo), (), "x86_64"), words, weak_deps=recommends)
+    assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())

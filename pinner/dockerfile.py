@@ -146,7 +146,7 @@ def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str,
     base image's ENV too, and the stage's own ENV over the base image's."""
     if parsed.variables is None:
         return ()
-    assignments, count = parsed.variables.before(parsed.stages, run.span.start)
+    assignments, count = parsed.variables.before(parsed.stages, run.span.start, parsed.base_env)
     args: dict[str, str | None] = {}
     env: dict[str, Assignment] = {}
     for assignment in assignments[:count]:
@@ -195,6 +195,8 @@ class RunVariables:
         self.platforms = platforms
         self._resolved: list[tuple[tuple[Assignment, ...], dict[int, int]]] | None = None
         self._starts: list[int] = []
+        # The base image ENV the walk was made with: lock learns it after the parse.
+        self._base_env: Mapping[str, tuple[tuple[str, str], ...]] = {}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RunVariables):
@@ -209,11 +211,19 @@ class RunVariables:
     def __setstate__(self, state: tuple[str, tuple[_PlatformArgs, ...]]) -> None:
         self.__init__(*state)  # type: ignore[misc]
 
-    def before(self, stages: Sequence[Stage], start: int) -> tuple[tuple[Assignment, ...], int]:
-        """The assignments of the stage of the RUN at offset start, and how many precede it."""
+    def before(
+        self,
+        stages: Sequence[Stage],
+        start: int,
+        base_env: Mapping[str, tuple[tuple[str, str], ...]] = {},
+    ) -> tuple[tuple[Assignment, ...], int]:
+        """The assignments of the stage of the RUN at offset start, and how many precede it;
+        base_env: the ENV of the image each stage builds on, by stage label, which the stage's
+        own ENV values are expanded from."""
         if any(len(parents) != len(stages) for parents, _ in self.platforms):
             return (), 0  # not the stages parsed with these (a parse kept for its text alone)
-        if self._resolved is None:
+        if self._resolved is None or base_env != self._base_env:
+            self._base_env = base_env
             self._resolved = self._merged(stages)
             self._starts = [stage.instructions[0].span.start for stage in stages]
         at = bisect.bisect_right(self._starts, start) - 1
@@ -255,6 +265,10 @@ class RunVariables:
         for stage, parent in zip(stages, parents, strict=True):
             env, from_arg = ({}, set()) if parent is None else ends[parent]
             env, from_arg = dict(env), set(from_arg)
+            # The image's ENV comes before the stage's own: `ENV DEPS="$PHPIZE_DEPS git"` is
+            # expanded from it, and it wins over an ARG of the same name (BuildKit).
+            for name, image_value in self._base_env.get(stage.label, ()):
+                env.setdefault(name, image_value)
             assignments = [Assignment("ENV", n, v, n in from_arg) for n, v in env.items()]
             stage_args: dict[str, str | None] = {}
             runs: dict[int, int] = {}
@@ -266,7 +280,7 @@ class RunVariables:
                         stage_args[name] = value
                         assignments.append(Assignment("ARG", name, value))
                 elif instruction.keyword == "ENV":
-                    for name, raw in _env_pairs(instruction.words):
+                    for name, raw in env_pairs(instruction.words):
                         env[name] = value = self._env_value(name, raw, env, from_arg, stage_args)
                         assignments.append(Assignment("ENV", name, value, name in from_arg))
             found.append((tuple(assignments), runs))
@@ -306,7 +320,7 @@ class RunVariables:
         return None if unknown else value
 
 
-def _env_pairs(words: Sequence[Token]) -> list[tuple[str, str]]:
+def env_pairs(words: Sequence[Token]) -> list[tuple[str, str]]:
     """The names and unexpanded values of `ENV NAME=value ...` or the older `ENV NAME value`."""
     if words and "=" not in words[0].text:
         return [(words[0].text, " ".join(word.text for word in words[1:]))]
@@ -759,8 +773,7 @@ class _Walker:
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
         # For RunVariables: the stage each stage is FROM, and each stage ARG's values. A stage
-        # starts with the ENV of the stage it is FROM; the base image's own ENV is not read, so a
-        # variable only it sets is not known.
+        # starts with the ENV of the stage it is FROM, or the base image's once lock has read it.
         self.stage_index: dict[str, int] = {}
         self.parents: list[int | None] = []
         self.args: dict[int, tuple[tuple[str, str | None], ...]] = {}

@@ -102,8 +102,9 @@ class StageWork:
 
     async def _with_base_env(self) -> dict[str, tuple[str, ...]]:
         """Read the ENV of the images the stages build on where their package RUNs name a
-        variable the Dockerfile does not set (php's `$PHPIZE_DEPS`): the target's parse takes
-        them in, and the lock records them by stage, NAME=value."""
+        variable the Dockerfile does not set, or sets from an ARG the image's ENV wins over
+        (php's `$PHPIZE_DEPS`, directly or through `ENV DEPS="$PHPIZE_DEPS git"`): the target's
+        parse takes them in, and the lock records them by stage, NAME=value."""
         parsed = self.target.parsed._replace(base_env={})
         found: dict[str, tuple[tuple[str, str], ...]] = {}
         for plan in reproducible.plans(parsed):
@@ -112,11 +113,13 @@ class StageWork:
                 shell = reproducible.shell_text(parsed.text, run)
                 if "$" not in shell:
                     continue
-                known = {name for name, _, _ in dockerfile.run_variables(parsed, run)}
+                # An ARG's value (or an ENV made of one) gives way to the image's ENV.
+                known = {n for n, _, kind in dockerfile.run_variables(parsed, run) if kind == "ENV"}
                 named = set(reproducible.NAMED.findall(shell)) - known
                 wanted |= {n for n in named if not re.search(rf"(?<![A-Za-z0-9_]){n}\+?=", shell)}
             if not wanted:
                 continue
+            wanted |= _env_sources(parsed, plan.stage, wanted)
             use = self._root_use(plan.stage)
             values: dict[str, str] | None = None
             for _, digest in self._platform_digests(plan.stage):
@@ -814,3 +817,24 @@ async def _unserved(
             lines = await manager.unserved(source, mine)
         problems += [f"stage {stage.stage}: {line}" for line in lines]
     return problems
+
+
+def _env_sources(
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, names: set[str]
+) -> set[str]:
+    """The variables the stage's ENV values for names are made of, and theirs in turn
+    (`ENV DEPS="$PHPIZE_DEPS git"`: PHPIZE_DEPS), in the stage and the stages it is FROM."""
+    raws: dict[str, list[str]] = {}
+    for each in (stage, *dockerfile.ancestors(parsed, stage)):
+        for instruction in each.instructions:
+            if instruction.keyword == "ENV":
+                for name, raw in dockerfile.env_pairs(instruction.words):
+                    raws.setdefault(name, []).append(raw)
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        for raw in raws.get(todo.pop(), ()):
+            new = set(reproducible.NAMED.findall(raw)) - found - names
+            found |= new
+            todo.extend(new)
+    return found

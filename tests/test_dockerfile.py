@@ -440,6 +440,22 @@ def test_the_base_images_env_comes_under_the_stages_env_and_over_its_args() -> N
     ]
 
 
+def test_a_stage_env_made_of_the_base_images_env_is_expanded_from_it() -> None:
+    text = (
+        'FROM php\nARG PHPIZE_DEPS=arg\nENV DEPS="$PHPIZE_DEPS git"\nENV PHPIZE_DEPS=make\n'
+        "RUN true\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    (run,) = [i for i in parsed.stages[0].instructions if i.keyword == "RUN"]
+    # Asked before the image's ENV is known (as lock does), then after: not the first answer.
+    assert dict((n, v) for n, v, _ in dockerfile.run_variables(parsed, run))["DEPS"] == "arg git"
+    parsed = parsed._replace(base_env={"0": (("PHPIZE_DEPS", "autoconf gcc"),)})
+    assert dockerfile.run_variables(parsed, run) == (
+        ("PHPIZE_DEPS", "make", "ENV"),
+        ("DEPS", "autoconf gcc git", "ENV"),
+    )
+
+
 def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> None:
     text = "FROM debian\nARG TARGETARCH\nENV LIB=libfoo-$TARGETARCH X=1\nRUN true\n"
     parsed = dockerfile.parse(text, "Dockerfile")

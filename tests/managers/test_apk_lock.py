@@ -293,6 +293,43 @@ def test_a_list_in_the_base_images_env_is_recorded_and_checked(
     assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == (text, before)
 
 
+PHP_DERIVED = """\
+FROM php:8.3-fpm-alpine AS base
+ARG PHPIZE_DEPS=curl
+ENV DEPS="$PHPIZE_DEPS linux-headers"
+ENV PHPIZE_DEPS=git
+RUN apk add --no-cache --virtual .build-deps $DEPS \\
+    && apk add --no-cache $PHPIZE_DEPS
+
+FROM base
+ENV MORE="$DEPS curl"
+RUN apk add --no-cache $MORE
+"""
+
+
+def test_an_env_made_of_the_base_images_env_is_expanded_from_it(
+    capsys: pytest.CaptureFixture[str], php: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(PHP_DERIVED)
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 0, err
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    php_deps = "autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c"
+    # DEPS is expanded where it is set: from the image's PHPIZE_DEPS (over the ARG), before
+    # the stage's own ENV PHPIZE_DEPS=git, which the second command reads.
+    assert base.words == tuple(sorted([*php_deps.split(), "linux-headers", "git"]))
+    assert child.words == tuple(sorted([*php_deps.split(), "linux-headers", "curl"]))
+    assert base.base_env == child.base_env == (f"PHPIZE_DEPS={php_deps}",)
+    assert "uses a variable" not in err
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+    before = (env / "Dockerfile.lock").read_text()
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 0, err
+    assert (env / "Dockerfile.lock").read_text() == before
+
+
 def test_update_reads_the_env_of_the_image_the_tag_moved_to(
     capsys: pytest.CaptureFixture[str], registry: Registry, php: str, mirror: Mirror, env: Path
 ) -> None:

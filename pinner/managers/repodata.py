@@ -251,6 +251,8 @@ class RpmPackage(NamedTuple):
     supplements: tuple[Dep, ...] = ()
     suggests: tuple[Dep, ...] = ()
     enhances: tuple[Dep, ...] = ()
+    # The repository's dnf priority (a lower number wins); 99 is dnf's default.
+    priority: int = 99
 
 
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:

@@ -477,7 +477,10 @@ class Rpm:
             if found is None:
                 live = live or not rpmcompose.frozen(config, repo)
                 found = await self._fetch_repo(fetch, config, repo, served)
-            packages += found.packages
+            if repo.priority == 99:
+                packages += found.packages
+            else:
+                packages += [p._replace(priority=repo.priority) for p in found.packages]
             signatures.add(found.signature)
         for (compose, host), ids in pinned.items():
             listed = ", ".join(f"[{i}]" for i in ids)

@@ -64,6 +64,7 @@ class Repo(NamedTuple):
     repo_gpgcheck: bool
     gpgkeys: tuple[str, ...]
     source: str
+    priority: int = 99  # dnf's: of the candidates libsolv weighs, those with the lowest win
 
 
 class RpmConfig(NamedTuple):
@@ -126,6 +127,17 @@ def _text(files: Mapping[str, bytes], path: str) -> str:
 def _flag(section: Mapping[str, str], key: str, default: bool) -> bool:
     value = section.get(key)
     return default if value is None else value.strip().lower() in _TRUE
+
+
+def _priority(value: str | None, path: str, repo_id: str, notes: list[str]) -> int:
+    """A section's priority (dnf.conf(5): an integer, 99 unless set)."""
+    text = (value or "").strip()
+    if not text:
+        return 99
+    if re.fullmatch(r"-?[0-9]{1,9}", text):
+        return int(text)
+    notes.append(f"{path}: [{repo_id}] priority {untrusted(text[:20])!r} is not a number; 99 used")
+    return 99
 
 
 def _urls(value: str | None, variables: Mapping[str, str]) -> tuple[str, ...]:
@@ -226,6 +238,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 _flag(section, "repo_gpgcheck", _flag(main, "repo_gpgcheck", False)),
                 _urls(section.get("gpgkey"), variables),
                 path,
+                _priority(section.get("priority"), path, repo_id, notes),
             )
         )
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))

@@ -191,6 +191,13 @@ def _matches(form: Nevra, evr: EVR, arch: str) -> bool:
     )
 
 
+def _top_priority(packages: Sequence[RpmPackage]) -> list[RpmPackage]:
+    """The packages of the repositories with the best dnf priority among them (libsolv's
+    prune_to_highest_prio: a lower number wins, whatever the others' versions)."""
+    best = min(p.priority for p in packages)
+    return [p for p in packages if p.priority == best]
+
+
 def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
     """The newest build; at one EVR the native architecture before noarch."""
     return max(packages, key=lambda p: (evr_key(p.evr), p.arch == basearch, p.name))
@@ -279,7 +286,7 @@ class _Resolver:
                 return  # dnf: "Package ... is already installed."
             matching = [p for p in pool.by_name.get(form.name, ()) if _matches(form, p.evr, p.arch)]
             if matching:
-                package = _newest(matching, pool.basearch)
+                package = _newest(_top_priority(matching), pool.basearch)
                 bare = (form.epoch, form.version, form.release, form.arch) == (None,) * 4
                 # dnf (obsoletes=True, its default) installs what obsoletes a package named by
                 # its bare name instead of it (hawkey's best selectors add the obsoleters);
@@ -310,16 +317,15 @@ class _Resolver:
     def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage:
         """The provider of dep libsolv's policy_filter_unwanted puts first (POLICY_MODE_CHOOSE).
 
-        The newest build of each name, names in strcmp order, none another candidate obsoletes;
-        of these the ones a decided package recommends or supplements, if any; then reordered
-        by a versioned provide they share (the higher version first), with a name the image has
-        installed in front, and before those the ones a decided package suggests or that enhance
-        one (prefer_suggested). Repository priorities, which libsolv weighs first, are not read:
-        where more than one candidate is left, a note says so.
+        Those of the best repository priority; the newest build of each name, names in strcmp
+        order, none another candidate obsoletes; of these the ones a decided package recommends
+        or supplements, if any; then reordered by a versioned provide they share (the higher
+        version first), with a name the image has installed in front, and before those the ones
+        a decided package suggests or that enhance one (prefer_suggested).
         """
         pool = self.pool
         by_name: dict[str, list[RpmPackage]] = defaultdict(list)
-        for package in providers:
+        for package in _top_priority(providers):
             by_name[package.name].append(package)
         candidates = [_newest(by_name[name], pool.basearch) for name in sorted(by_name)]
         keys = {_key(p) for p in candidates}
@@ -330,10 +336,12 @@ class _Resolver:
         candidates.sort(key=lambda p: p.name not in pool.installed)
         candidates.sort(key=lambda p: not (self.suggested(p) or self.enhancing(p)))
         if len(candidates) > 1:
+            # libsolv takes another where the first conflicts with the transaction; pinner does
+            # not read Conflicts, nor boolean Recommends and Suggests for this order.
             names = ", ".join(sorted(p.name for p in candidates))
             self.notes.append(
-                f"{dep.name} is provided by {names}; pinner chose {candidates[0].name} as dnf's"
-                " solver orders them, without the repositories' priorities"
+                f"{dep.name} is provided by {names}; pinner chose {candidates[0].name}, first in"
+                " dnf's order (Conflicts are not weighed)"
             )
         return candidates[0]
 

@@ -618,8 +618,14 @@ class Zypper:
         config = own(image, ZypperConfig)
         packages: list[rd.RpmPackage] = []
         bases, skipped = await self._bases(fetch, config, snapshot, mirrors)
+        # libsolv weighs a repository's priority (a lower number wins) before versions.
+        priorities = {repo.alias: repo.priority for repo in config.repos}
         for alias, base in bases:
-            packages += await self._primary(fetch, base, alias)
+            served = await self._primary(fetch, base, alias)
+            priority = priorities.get(alias, 99)
+            packages += (
+                served if priority == 99 else [p._replace(priority=priority) for p in served]
+            )
         pool = Pool(packages, config.installed or (), config.arch)
         commands: list[_Command] = []
         last: int | None = None

@@ -772,3 +772,35 @@ def test_a_repository_change_in_the_parent_stage_unpins_the_child_words(
     ]
     assert child.packages == ()
     assert run_errors(dockerfile.read_text()) == []
+
+
+@needs_rpm_tools
+def test_a_repository_of_better_priority_wins_over_a_newer_build(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # dnf takes toolpkg 0.9 from [prio] (priority 10) over baseos's 1.0 (priority 99).
+    prio = build_repo([Spec("toolpkg", "0.9", files=("/usr/bin/tool",))], tmp_path / "prio")
+    served = {f"/prio/repodata/{p.name}": p.read_bytes() for p in (prio / "repodata").iterdir()}
+    mirror.files.update(served)
+    try:
+        files = {
+            "etc/os-release": OS_RELEASE,
+            "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+            "etc/yum.repos.d/prio.repo": (
+                f"[prio]\nbaseurl={mirror.url}/prio/\ngpgcheck=0\npriority=10\n".encode()
+            ),
+        }
+        push(files_image(files), registry, "library/centos", "priority")
+        (env / "Dockerfile").write_text("FROM centos:priority\nRUN dnf install -y toolpkg\n")
+        code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+        assert code == 0, err
+    finally:
+        for path in served:
+            del mirror.files[path]
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "0.9-1")]

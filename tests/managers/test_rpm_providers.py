@@ -204,3 +204,95 @@ def test_provider_is_the_one_zypper_installs(
     assert listed is not None, out
     found = resolve(Pool(_packages(repo), (), "x86_64"), words, weak_deps=recommends)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
+
+
+# A second repository with dnf priority 10 (the first has dnf's default, 99).
+PRIORITY_SPECS = [
+    Spec("plib", "1.0"),
+    Spec("pz", "1.0", provides=("pcap",)),
+    Spec("needs-plib", "1.0", requires=("plib",)),
+]
+MAIN_SPECS = [
+    Spec("plib", "2.0"),
+    Spec("pa", "1.0", provides=("pcap",)),
+    Spec("needs-pcap", "1.0", requires=("pcap",)),
+]
+
+
+def _dnf_two_repos(root: Path, main: Path, other: Path, words: list[str], best: str) -> list[str]:
+    """What `dnf install --assumeno words` would install from main and other (priority 10)."""
+    result = subprocess.run(
+        [
+            "dnf",
+            f"--installroot={root}",
+            "--releasever=1",
+            "--setopt=reposdir=/nonexistent",
+            f"--setopt=cachedir={root}/cache",
+            f"--repofrompath=main,file://{main}",
+            f"--repofrompath=other,file://{other}",
+            "--repo=main",
+            "--repo=other",
+            "--setopt=other.priority=10",
+            f"--setopt=best={best}",
+            "--nogpgcheck",
+            "install",
+            "--assumeno",
+            *words,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
+    rows = re.findall(r"^ (\S+)\s+(\S+)\s+(\S+)\s+(?:main|other)\s", result.stdout, re.MULTILINE)
+    return sorted(f"{n}-{evr}.{arch}" for n, arch, evr in rows)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("best", ["True", "False"])
+@pytest.mark.parametrize(
+    ("words", "taken"),
+    [
+        (["plib"], "plib-1.0-1.noarch"),
+        (["needs-plib"], "plib-1.0-1.noarch"),
+        (["needs-pcap"], "pz-1.0-1.noarch"),
+        (["pcap"], "pz-1.0-1.noarch"),
+    ],
+    ids=["word", "requirement", "provider-requirement", "provider-word"],
+)
+def test_repository_priority_wins_as_dnf_weighs_it(
+    tmp_path_factory: pytest.TempPathFactory, words: list[str], taken: str, best: str
+) -> None:
+    base = tmp_path_factory.mktemp("rpm-priority")
+    main = build_repo(MAIN_SPECS, base / "main")
+    other = build_repo(PRIORITY_SPECS, base / "other")
+    expected = _dnf_two_repos(base / "root", main, other, words, best)
+    packages = _packages(main) + [p._replace(priority=10) for p in _packages(other)]
+    found = resolve(Pool(packages, (), "x86_64"), words)
+    assert _nevras(found.chosen) == expected
+    assert taken in expected
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("words", [["plib"], ["needs-plib"], ["needs-pcap"]], ids=str)
+def test_repository_priority_wins_as_zypper_weighs_it(
+    tmp_path_factory: pytest.TempPathFactory, words: list[str]
+) -> None:
+    if shutil.which("zypper") is None:
+        pytest.skip("needs zypper (Debian: zypper)")
+    base = tmp_path_factory.mktemp("zypper-priority")
+    main = build_repo(MAIN_SPECS, base / "main")
+    other = build_repo(PRIORITY_SPECS, base / "other")
+    root = base / "root"
+    (root / "var/log").mkdir(parents=True)
+    _zypper(root, "addrepo", "--no-gpgcheck", f"file://{main}", "main")
+    _zypper(root, "addrepo", "--no-gpgcheck", "--priority", "10", f"file://{other}", "other")
+    _zypper(root, "refresh")
+    listed = _NEW.search(_zypper(root, "install", "--dry-run", *words))
+    assert listed is not None
+    packages = _packages(main) + [p._replace(priority=10) for p in _packages(other)]
+    found = resolve(Pool(packages, (), "x86_64"), words)
+    assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
+    assert {p.priority for p in found.chosen if p.name in ("plib", "pz")} == {10}

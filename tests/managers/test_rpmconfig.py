@@ -315,3 +315,15 @@ def test_an_rpm_before_418_is_said_to_write_install_times_from_the_clock(
             " (rpm 4.18 and later take SOURCE_DATE_EPOCH): the rpm database differs from build"
             " to build"
         ]
+
+
+def test_repository_priority() -> None:
+    extra = (
+        b"[prio]\nbaseurl=https://example.org/prio/\npriority=10\n"
+        b"[plain]\nbaseurl=https://example.org/plain/\n"
+        b"[odd]\nbaseurl=https://example.org/odd/\npriority=ten\n"
+    )
+    config = _config(_image("rocky", **{"/etc/yum.repos.d/x.repo": extra}))
+    found = {r.id: r.priority for r in config.repos if r.id in ("prio", "plain", "odd")}
+    assert found == {"prio": 10, "plain": 99, "odd": 99}
+    assert "/etc/yum.repos.d/x.repo: [odd] priority 'ten' is not a number; 99 used" in config.notes

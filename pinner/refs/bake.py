@@ -5,8 +5,9 @@ A target's named context `docker-image://<image>` is pinned after the scheme. A 
 default is pinned when some target passes the variable, whole, as a build arg that its
 Dockerfile uses as a whole image reference (`FROM ${BASE}`, `COPY --from=${BASE}`): bake's
 value wins over the Dockerfile's ARG default at build time. Other variables (versions, tags) are
-not references and stay. HCL is read with python-hcl2's lark tree, whose tokens carry offsets
-into the original text; JSON with PyYAML's node marks, as Compose files are.
+not references and stay. The default files buildx merges are weighed together for which
+variables feed an image (scan). HCL is read with python-hcl2's lark tree, whose tokens carry
+offsets into the original text; JSON with PyYAML's node marks, as Compose files are.
 """
 
 from __future__ import annotations
@@ -58,18 +59,29 @@ class Bake(NamedTuple):
 
 
 def scan(text: str, path: str, read: Callable[[str], str | None] | None = None) -> Scan:
-    """Contexts and FROM-feeding variable defaults; read gives a Dockerfile's text, or None."""
+    """Contexts and FROM-feeding variable defaults; read gives a file's text, or None.
+
+    A file buildx reads with others when given none (DEFAULT_FILES) is weighed with them merged,
+    as buildx builds: an override's target may pass the base file's variable to a Dockerfile, or
+    name another Dockerfile. Each file's own contexts and variable defaults are what is pinned
+    in it (a default an override replaces too: it stays an image reference)."""
+    read = read or _read
     bake = _parse(text, path)
+    whole_build = _with_defaults(bake, text, path, read)
     found: list[Found] = []
     notes: list[Problem] = []
-    feeding = _from_args(bake, path, read or _read)
+    feeding = _from_args(whole_build, path, read)
+    for target in whole_build.targets.values():
+        for _, literal in target.contexts:
+            whole = _VARIABLE.fullmatch(literal.value.removeprefix(SCHEME))
+            if literal.value.startswith(SCHEME) and whole is not None:
+                feeding.add(whole.group(1))  # `docker-image://${BASE}`: the default is the image
     for target in bake.targets.values():
         for key, literal in target.contexts:
             if not literal.value.startswith(SCHEME):
                 continue
             whole = _VARIABLE.fullmatch(literal.value.removeprefix(SCHEME))
-            if whole is not None and whole.group(1) in bake.variables:
-                feeding.add(whole.group(1))  # `docker-image://${BASE}`: the default is the image
+            if whole is not None and whole.group(1) in whole_build.variables:
                 continue
             where = f"target {target.name}: context {key}"
             found.extend(_site(literal, where, path, notes, SCHEME))
@@ -78,6 +90,28 @@ def scan(text: str, path: str, read: Callable[[str], str | None] | None = None) 
         if default is not None:
             found.extend(_site(default, f"variable {name}", path, notes))
     return Scan(tuple(sorted(found, key=lambda f: f.span.start)), tuple(notes))
+
+
+def _with_defaults(bake: Bake, text: str, path: str, read: Callable[[str], str | None]) -> Bake:
+    """bake merged with the other default files of its folder, in buildx's order; bake alone
+    where it is not one of them, or one of them does not parse (buildx would stop there)."""
+    name = os.path.basename(path)
+    if name not in DEFAULT_FILES:
+        return bake
+    folder = os.path.dirname(path)
+    bakes = []
+    for each in DEFAULT_FILES:
+        if each == name:
+            bakes.append(bake)
+            continue
+        other = read(os.path.join(folder, each))
+        if other is None:
+            continue
+        try:
+            bakes.append(_parse(other, each))
+        except PinnerError:
+            return bake  # reported where that file is read for its own references
+    return _merged_bakes(bakes) if len(bakes) > 1 else bake
 
 
 def _site(
@@ -133,8 +167,11 @@ def merged_builds(files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     buildx merges targets of the same name (Target.Merge): a later `context`, `dockerfile`,
     `inherits` replaces the earlier, `contexts` and `args` are merged key by key."""
     bakes = [_parse(text, path) for text, path in files]
-    if not bakes:
-        return []
+    return _builds(_merged_bakes(bakes)) if bakes else []
+
+
+def _merged_bakes(bakes: Sequence[Bake]) -> Bake:
+    """Bakes read as one, each later one's variables and targets merged over the earlier."""
     variables: dict[str, Literal] = {}
     targets: dict[str, Target] = {}
     for bake in bakes:
@@ -142,7 +179,7 @@ def merged_builds(files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         for name, target in bake.targets.items():
             before = targets.get(name)
             targets[name] = target if before is None else _merged(before, target)
-    return _builds(Bake(variables, targets))
+    return Bake(variables, targets)
 
 
 def _merged(before: Target, after: Target) -> Target:

@@ -287,3 +287,31 @@ def test_a_manifest_not_configured_is_named_with_what_to_do(
 def test_a_path_s_kind_comes_from_its_name_and_folders(path: str, kind: str | None) -> None:
     assert refs.kind_of(path) == kind
     assert refs.kind_of(path, frozenset({os.path.abspath(path)})) == refs.KUBERNETES
+
+
+def test_a_bake_override_passing_the_base_files_variable_pins_its_default(
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "pinner.toml").write_text(f'registry-mirrors = {{"docker.io" = "{registry.url}"}}\n')
+    (root / "app.Dockerfile").write_text("ARG BASE\nFROM ${BASE}\n")
+    bake_file = 'variable "BASE" {\n  default = "python:3.12-slim"\n}\n'
+    bake_file += 'target "app" {\n  dockerfile = "app.Dockerfile"\n}\n'
+    (root / "docker-bake.hcl").write_text(bake_file)
+    (root / "docker-bake.override.hcl").write_text('target "app" {\n  args = { BASE = BASE }\n}\n')
+    monkeypatch.chdir(root)
+    python = push_image(registry, "library/python", "3.12-slim")
+
+    code, _, err = run(capsys, "lock", "--images-only", "docker-bake.hcl")
+
+    assert code == 0, err
+    assert (root / "docker-bake.hcl").read_text() == bake_file.replace(
+        '"python:3.12-slim"', f'"python:3.12-slim@{python}"'
+    )
+    assert 'used-by = ["variable BASE"]' in (root / "docker-bake.hcl.lock").read_text()
+    code, out, err = run(capsys, "check", "docker-bake.hcl")
+    assert code == 0, out + err

@@ -204,3 +204,87 @@ def test_bad_input_is_one_line(name: str, source: str, message: str) -> None:
     with pytest.raises(ReferenceFileError) as caught:
         refs_parse("bake", source, name)
     assert str(caught.value) == message
+
+
+BAKE_BASE = """\
+variable "BASE_IMAGE" {
+  default = "python:3.12-slim"
+}
+variable "TOOLS_IMAGE" {
+  default = "alpine:3.20"
+}
+target "app" {
+  dockerfile = "docker/tools.Dockerfile"
+  args = { BASE_IMAGE = BASE_IMAGE }
+}
+target "tools" {
+  dockerfile = "docker/tools.Dockerfile"
+}
+"""
+
+# An override replaces a Dockerfile or adds an arg to the base file's targets, sets a variable
+# again, or names the base file's variable in a context: buildx reads them as one.
+OVERRIDES = [
+    pytest.param(
+        "docker-bake.override.hcl",
+        'target "tools" {\n  args = { TOOLS = TOOLS_IMAGE }\n}\n',
+        ["alpine:3.20"],
+        [],
+        id="override-passes-the-base-files-variable",
+    ),
+    pytest.param(
+        "docker-bake.override.hcl",
+        'target "app" {\n  dockerfile = "Dockerfile"\n}\n',
+        ["python:3.12-slim"],
+        [],
+        id="override-names-another-dockerfile",
+    ),
+    pytest.param(
+        "docker-bake.override.json",
+        '{"variable": {"BASE_IMAGE": {"default": "python:3.13-slim"}},'
+        ' "target": {"app": {"dockerfile": "Dockerfile"}}}\n',
+        ["python:3.12-slim"],
+        ["python:3.13-slim"],
+        id="override-sets-the-variable-again",
+    ),
+    pytest.param(
+        "docker-bake.override.hcl",
+        'target "app" {\n  contexts = { b = "docker-image://${TOOLS_IMAGE}" }\n}\n',
+        ["alpine:3.20"],
+        [],
+        id="override-context-through-the-base-files-variable",
+    ),
+    # Read alone, as `-f` reads it: not one of the files buildx merges by default.
+    pytest.param(
+        "docker-bake.dev.hcl",
+        'target "tools" {\n  args = { TOOLS = TOOLS_IMAGE }\n}\n',
+        [],
+        [],
+        id="other-name-read-alone",
+    ),
+    # buildx stops on it; each file's own references are still found alone.
+    pytest.param(
+        "docker-bake.override.hcl",
+        'target "tools" {\n  args = { TOOLS = TOOLS_IMAGE }\n',
+        [],
+        None,
+        id="override-that-does-not-parse",
+    ),
+]
+
+
+@pytest.mark.parametrize(("override", "source", "in_base", "in_override"), OVERRIDES)
+def test_an_override_is_merged_to_find_the_variables_that_feed_from(
+    override: str, source: str, in_base: list[str], in_override: list[str] | None
+) -> None:
+    files = {**DOCKERFILES, "docker-bake.hcl": BAKE_BASE, override: source}
+
+    def found(name: str) -> list[str]:
+        scan = bake.scan(files[name], name, lambda path: files.get(str(Path(path))))
+        return [f.value for f in scan.found]
+
+    assert found("docker-bake.hcl") == in_base
+    if in_override is not None:
+        assert found(override) == in_override
+    # Alone, the base file's app builds tools.Dockerfile (no FROM $BASE_IMAGE): nothing.
+    assert bake.scan(BAKE_BASE, "docker-bake.hcl", DOCKERFILES.get).found == ()

@@ -53,6 +53,9 @@ SPECS = [
     Spec("ez", "1.0", provides=("eshell",), enhances=("enh-user",)),
     Spec("enh-user", "1.0", requires=("eshell",)),
     Spec("vsug-user", "1.0", requires=("vshell",), suggests=("va",)),  # suggested first
+    # A Recommends several packages meet: one is installed, chosen as for a requirement.
+    Spec("wrec", "1.0", recommends=("shell-x",)),
+    Spec("wrec-v", "1.0", recommends=("vshell",)),
     # Versions of one name: the newest build, names still in order.
     Spec("ma", "1.0", provides=("mshell",)),
     Spec("ma", "2.0", provides=("mshell",)),
@@ -86,6 +89,8 @@ CASES = [
     pytest.param(["sug-user"], False, id="suggested-provider-without-weak-deps"),
     pytest.param(["enh-user"], True, id="enhancing-provider"),
     pytest.param(["vsug-user"], True, id="suggested-before-higher-shared-provide-version"),
+    pytest.param(["wrec"], True, id="recommends-names-in-order"),
+    pytest.param(["wrec-v"], True, id="recommends-higher-shared-provide-version"),
     pytest.param(["needs-mshell"], True, id="newest-build-of-each-name"),
     pytest.param(["needs-ishell"], True, id="no-name-installed"),
 ]

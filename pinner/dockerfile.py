@@ -262,13 +262,19 @@ class RunVariables:
         found: list[tuple[tuple[Assignment, ...], dict[int, int]]] = []
         # Each stage's ENV values at its end (None: not known), and those made of an ARG's.
         ends: list[tuple[dict[str, str | None], set[str]]] = []
-        for stage, parent in zip(stages, parents, strict=True):
-            env, from_arg = ({}, set()) if parent is None else ends[parent]
-            env, from_arg = dict(env), set(from_arg)
-            # The image's ENV comes before the stage's own: `ENV DEPS="$PHPIZE_DEPS git"` is
-            # expanded from it, and it wins over an ARG of the same name (BuildKit).
+        # The image's ENV comes before the stages' own: `ENV DEPS="$PHPIZE_DEPS git"` is expanded
+        # from it, and it wins over an ARG of the same name (BuildKit). It is the ENV of the
+        # image the first stage of a FROM chain builds on, known by the stages that asked for it:
+        # a stage FROM a stage that only sets DEPS reads DEPS as the first stage made it.
+        roots: list[int] = []
+        image_env: dict[int, dict[str, str | None]] = {}
+        for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
+            roots.append(at if parent is None else roots[parent])
             for name, image_value in self._base_env.get(stage.label, ()):
-                env.setdefault(name, image_value)
+                image_env.setdefault(roots[at], {}).setdefault(name, image_value)
+        for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
+            env, from_arg = (image_env.get(at, {}), set()) if parent is None else ends[parent]
+            env, from_arg = dict(env), set(from_arg)
             assignments = [Assignment("ENV", n, v, n in from_arg) for n, v in env.items()]
             stage_args: dict[str, str | None] = {}
             runs: dict[int, int] = {}

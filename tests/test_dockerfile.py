@@ -454,6 +454,15 @@ def test_a_stage_env_made_of_the_base_images_env_is_expanded_from_it() -> None:
         ("PHPIZE_DEPS", "make", "ENV"),
         ("DEPS", "autoconf gcc git", "ENV"),
     )
+    # A stage FROM one that only sets DEPS: the image's ENV is the first stage's.
+    text = 'FROM php AS base\nENV DEPS="$PHPIZE_DEPS git"\nFROM base\nRUN true\n'
+    parsed = dockerfile.parse(text, "Dockerfile")
+    parsed = parsed._replace(base_env={"1": (("PHPIZE_DEPS", "autoconf gcc"),)})
+    (run,) = [i for i in parsed.stages[1].instructions if i.keyword == "RUN"]
+    assert dict((n, v) for n, v, _ in dockerfile.run_variables(parsed, run)) == {
+        "PHPIZE_DEPS": "autoconf gcc",
+        "DEPS": "autoconf gcc git",
+    }
 
 
 def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> None:

@@ -330,6 +330,24 @@ def test_an_env_made_of_the_base_images_env_is_expanded_from_it(
     assert (env / "Dockerfile.lock").read_text() == before
 
 
+def test_a_stage_from_a_stage_that_only_sets_the_env_reads_it_as_made_there(
+    capsys: pytest.CaptureFixture[str], php: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        'FROM php:8.3-fpm-alpine AS base\nENV DEPS="$PHPIZE_DEPS linux-headers"\n'
+        "FROM base\nRUN apk add --no-cache $DEPS\n"
+    )
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    php_deps = "autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c"
+    assert stage.words == tuple(sorted([*php_deps.split(), "linux-headers"]))
+    assert stage.base_env == (f"PHPIZE_DEPS={php_deps}",)
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+
+
 def test_update_reads_the_env_of_the_image_the_tag_moved_to(
     capsys: pytest.CaptureFixture[str], registry: Registry, php: str, mirror: Mirror, env: Path
 ) -> None:

@@ -129,6 +129,9 @@ class Dockerfile(NamedTuple):
     base_env: Mapping[str, tuple[tuple[str, str], ...]] = {}
     # The spans of the SHELL instructions, in order (most files have none): run_shell reads them.
     shells: tuple[Span, ...] = ()
+    # The program the config Shell of the image a stage builds on names (bash), by stage label:
+    # read by lock only for stages whose RUNs' braces depend on it, or from the lock.
+    base_shell: Mapping[str, str] = {}
 
 
 class Assignment(NamedTuple):
@@ -359,8 +362,9 @@ def shell_name(text: str) -> str:
 
 def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:
     """The program the last SHELL instruction before a RUN names, in its stage or a stage it is
-    FROM (the image config carries it on); None where none does: the image's /bin/sh."""
-    if not parsed.shells:
+    FROM (the image config carries it on), else the base image's config Shell where known;
+    None where none does: the image's /bin/sh."""
+    if not parsed.shells and not parsed.base_shell:
         return None
     # Offsets, not a walk of the stage's instructions: asked for each RUN of a stage, that walk
     # made a long Dockerfile's lock and check quadratic.
@@ -368,6 +372,8 @@ def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:
     if at == 0:
         return None
     stage = parsed.stages[at - 1]
+    if not parsed.shells:
+        return parsed.base_shell.get(stage.label)
     starts = [span.start for span in parsed.shells]
     for each in (stage, *ancestors(parsed, stage)):
         # The last SHELL of the stage that starts before the RUN.
@@ -376,7 +382,7 @@ def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:
         if found >= 0 and starts[found] >= each.instructions[0].span.start:
             span = parsed.shells[found]
             return shell_name(parsed.text[span.start : span.end])
-    return None
+    return parsed.base_shell.get(stage.label)
 
 
 def decode(data: bytes, path: str) -> str:

@@ -14,7 +14,7 @@ from pinner import reference
 from pinner.apt.debversion import parse_version
 from pinner.apt.sources import is_timestamp
 from pinner.errors import InvalidReference, LockfileError, Problem
-from pinner.shellword import env_values
+from pinner.shellword import SHELL_PROGRAM, env_values
 
 VERSION = 1
 SUFFIX = ".lock"
@@ -75,6 +75,9 @@ class LockedStage(NamedTuple):
     # The ENV of the base image the stage's RUNs read (`PHPIZE_DEPS=autoconf ...`), by name:
     # check expands them as lock did, without asking the registry.
     base_env: tuple[str, ...] = ()
+    # The program the base image's config Shell names (bash), where lock read it because the
+    # stage's RUNs have braces whose meaning depends on it: check reads them as lock did.
+    base_shell: str | None = None
 
 
 class Lock(NamedTuple):
@@ -187,6 +190,7 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             ("snapshot", stage.snapshot),
             ("signature", stage.signature),
             ("step", stage.step),
+            ("base-shell", stage.base_shell),
         )
         if stage.sources:
             out += _array("sources", stage.sources)
@@ -481,7 +485,16 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         sources=tuple(_str(s) for s in entry.get("sources", [])),
         words=_words(entry.get("words")),
         base_env=_base_env(entry.get("base-env", [])),
+        base_shell=_base_shell(entry.get("base-shell")),
     )
+
+
+def _base_shell(value: object) -> str | None:
+    """A stage's base image Shell program, as config_shell gives it."""
+    text = _opt_str(value)
+    if text is not None and not SHELL_PROGRAM.fullmatch(text):
+        raise ValueError(f"base-shell {_shown(text)} is not a program name")
+    return text
 
 
 def _base_env(value: object) -> tuple[str, ...]:

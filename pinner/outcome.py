@@ -171,7 +171,7 @@ def for_platforms(
         except DockerfileError as e:
             errors.append(in_file(target, e))
             continue
-        result.append(target._replace(parsed=parsed._replace(base_env=target.parsed.base_env)))
+        result.append(target._replace(parsed=_from_images(parsed, target.parsed)))
     return result, errors
 
 
@@ -184,7 +184,14 @@ def without_changed_pins(target: Target, options: Options | None = None) -> Targ
         return target
     platforms = parse_platforms(options or Options(), target.lock)
     parsed = dockerfile.parse(text, target.path, target.build_args, platforms)
-    return target._replace(parsed=parsed._replace(base_env=target.parsed.base_env))
+    return target._replace(parsed=_from_images(parsed, target.parsed))
+
+
+def _from_images(
+    parsed: dockerfile.Dockerfile, before: dockerfile.Dockerfile
+) -> dockerfile.Dockerfile:
+    """A new parse with what the base images' configs gave the one before (ENV, Shell)."""
+    return parsed._replace(base_env=before.base_env, base_shell=before.base_shell)
 
 
 def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:

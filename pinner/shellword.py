@@ -286,6 +286,8 @@ def expand_noting_unset(
 # --------------------------------------------------------------------------- an image's Env
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A shell program's name as a config's Shell may give it (bash, busybox, ksh93).
+SHELL_PROGRAM = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 MAX_ENV_ENTRIES = 256
 MAX_ENV_VALUE = 4096
 

@@ -105,18 +105,31 @@ class StageWork:
         variable the Dockerfile does not set, or sets from an ARG the image's ENV wins over
         (php's `$PHPIZE_DEPS`, directly or through `ENV DEPS="$PHPIZE_DEPS git"`): the target's
         parse takes them in, and the lock records them by stage, NAME=value."""
-        parsed = self.target.parsed._replace(base_env={})
+        parsed = self.target.parsed._replace(base_env={}, base_shell={})
         found: dict[str, tuple[tuple[str, str], ...]] = {}
+        shells: dict[str, str] = {}
         for plan in reproducible.plans(parsed):
             wanted: set[str] = set()
+            braces = False
             for run in (*plan.apt_runs, *plan.manager_runs):
                 shell = reproducible.shell_text(parsed.text, run)
+                # Braces in a RUN no SHELL instruction covers: the image's Shell decides them.
+                braces = braces or (
+                    _BRACES.search(shell) is not None and dockerfile.run_shell(parsed, run) is None
+                )
                 if "$" not in shell:
                     continue
                 # An ARG's value (or an ENV made of one) gives way to the image's ENV.
                 known = {n for n, _, kind in dockerfile.run_variables(parsed, run) if kind == "ENV"}
                 named = set(reproducible.NAMED.findall(shell)) - known
                 wanted |= {n for n in named if not re.search(rf"(?<![A-Za-z0-9_]){n}\+?=", shell)}
+            if braces:
+                programs = {
+                    await self.session.base_shell(self._root_use(plan.stage).ref, digest)
+                    for _, digest in self._platform_digests(plan.stage)
+                }
+                if len(programs) == 1 and (program := programs.pop()) is not None:
+                    shells[plan.stage.label] = program  # one per platform, or not known
             if not wanted:
                 continue
             wanted |= _env_sources(parsed, plan.stage, wanted)
@@ -133,7 +146,9 @@ class StageWork:
                 )
             if values:
                 found[plan.stage.label] = tuple(sorted(values.items()))
-        self.target = self.target._replace(parsed=parsed._replace(base_env=found))
+        self.target = self.target._replace(
+            parsed=parsed._replace(base_env=found, base_shell=shells)
+        )
         return {label: tuple(f"{n}={v}" for n, v in env) for label, env in found.items()}
 
     def _platform_digests(self, stage: dockerfile.Stage) -> list[tuple[str, str]]:
@@ -236,7 +251,11 @@ class StageWork:
         """The locked stages and notes for the user."""
         base_env = await self._with_base_env()
         stages, notes = await self._stages(snapshot)
-        return [s._replace(base_env=base_env.get(s.stage, ())) for s in stages], notes
+        shells = self.target.parsed.base_shell
+        return [
+            s._replace(base_env=base_env.get(s.stage, ()), base_shell=shells.get(s.stage))
+            for s in stages
+        ], notes
 
     async def _stages(self, snapshot: str) -> tuple[list[LockedStage], list[str]]:
         parsed, old = self.target.parsed, self.target.lock
@@ -838,3 +857,7 @@ def _env_sources(
             found |= new
             todo.extend(new)
     return found
+
+
+# A brace expression bash expands and dash keeps (`/var/cache/{apk,misc}`, `{1..3}`), not `${X}`.
+_BRACES = re.compile(r"(?<![$\\]){[^{}\s'\"]*(?:,|\.\.)[^{}\s'\"]*}")

@@ -110,7 +110,10 @@ def _parsed(target: Target) -> Target:
     # A reference locked per platform is parsed for those platforms again (`FROM app-$TARGETARCH`).
     platforms = dockerfile.locked_platforms(u for i in lock.images for u in i.used_by)
     parsed = dockerfile.parse(text, path, target.build_args, platforms or _DEFAULT_PLATFORMS)
-    return target._replace(parsed=parsed._replace(base_env=locked_base_env(lock)))
+    base_shell = {stage.stage: stage.base_shell for stage in lock.stages if stage.base_shell}
+    return target._replace(
+        parsed=parsed._replace(base_env=locked_base_env(lock), base_shell=base_shell)
+    )
 
 
 def locked_base_env(lock: Lock) -> dict[str, tuple[tuple[str, str], ...]]:

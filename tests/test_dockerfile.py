@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from offline_lock import fake_digest, pin_text
 
-from pinner import dockerfile
+from pinner import dockerfile, imagemodel
 from pinner.errors import DockerfileError
 
 
@@ -502,6 +502,37 @@ def test_a_run_gets_the_last_shell_before_it_in_its_stage_or_a_stage_it_is_from(
     assert shells == [None, "bash", "ash", "fish", None, "fish"]
     plain = dockerfile.parse("FROM a\nRUN x\n", "Dockerfile")
     assert dockerfile.run_shell(plain, plain.stages[0].instructions[1]) is None
+    # The base image's config Shell counts where no SHELL instruction does.
+    images = {"one": "dash", "1": "dash", "2": "ksh", "3": "ksh"}
+    shells = [dockerfile.run_shell(parsed._replace(base_shell=images), run) for run in runs]
+    assert shells == ["dash", "bash", "ash", "fish", "ksh", "fish"]
+    based = plain._replace(base_shell={"0": "bash"})
+    assert dockerfile.run_shell(based, plain.stages[0].instructions[1]) == "bash"
+
+
+@pytest.mark.parametrize(
+    ("config", "program"),
+    [
+        (b'{"config": {"Shell": ["/bin/bash", "-o", "pipefail", "-c"]}}', "bash"),
+        (b'{"config": {"Shell": ["pwsh", "-Command"]}}', "pwsh"),
+        (b'{"config": {}}', None),
+        (b'{"config": {"Shell": []}}', None),
+        (b'{"config": {"Shell": "/bin/bash -c"}}', None),
+        (b'{"config": {"Shell": ["/bin/ba\\u001bsh", "-c"]}}', None),
+        (b'{"config": {"Shell": ["/bin/bash", "-c\\n"]}}', None),
+        (b'{"config": {"Shell": ["/bin/bash", 1]}}', None),
+        (b'{"config": {"Shell": ["/bin/b a s h"]}}', None),
+        (b'{"config": {"Shell": ["/bin/bash"' + b', "x"' * 16 + b"]}}", None),
+        (b'{"config": {"Shell": ["/bin/bash", "' + b"x" * 257 + b'"]}}', None),
+        (b'{"config": "x"}', None),
+        (b"[1]", None),
+        (b"not json", None),
+    ],
+)
+def test_a_config_shell_is_read_only_as_short_printable_strings(
+    config: bytes, program: str | None
+) -> None:
+    assert imagemodel.config_shell(config) == program
 
 
 def test_a_parse_kept_without_its_stages_gives_a_run_no_variables() -> None:

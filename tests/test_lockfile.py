@@ -217,6 +217,7 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
                 "snapshot",
                 "signature",
                 "step",
+                "base-shell",
             ),
             (
                 stage.stage,
@@ -227,6 +228,7 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
                 stage.snapshot,
                 stage.signature,
                 stage.step,
+                stage.base_shell,
             ),
             strict=True,
         ):
@@ -336,6 +338,7 @@ STAGES = st.builds(
     base_env=st.lists(
         st.sampled_from(["PHPIZE_DEPS=autoconf g++ make", "X=", "_a1=b=c d", "E=é"]), max_size=2
     ).map(tuple),
+    base_shell=st.none() | st.sampled_from(["bash", "ksh93", "busybox"]),
 )
 LOCKS = st.builds(
     Lock,
@@ -422,6 +425,17 @@ HOSTILE = [
         "version = 1\n" + PACKAGE.replace('snapshot = "', 'base-env = ["1X=a"]\nsnapshot = "'),
         "malformed [[stage]] entry (base-env entry '1X=a' is not NAME=value)",
         id="base-env-not-a-name",
+    ),
+    pytest.param(
+        "version = 1\n"
+        + PACKAGE.replace('snapshot = "', 'base-shell = "ba\\u001bsh"\nsnapshot = "'),
+        "malformed [[stage]] entry (base-shell 'ba\\x1bsh' is not a program name)",
+        id="base-shell-control-character",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('snapshot = "', 'base-shell = "/bin/bash"\nsnapshot = "'),
+        "malformed [[stage]] entry (base-shell '/bin/bash' is not a program name)",
+        id="base-shell-path",
     ),
     pytest.param(
         "version = 1\n" + PACKAGE.replace('"2.10-3"', '"1.0; rm -rf /"'),

@@ -59,7 +59,7 @@ class Session:
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
         self._bases: dict[tuple[str, bool], BaseImage] = {}
-        self._envs: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._envs: dict[str, tuple[tuple[tuple[str, str], ...], str | None]] = {}
 
     @classmethod
     def for_run(
@@ -168,6 +168,15 @@ class Session:
 
     async def base_env(self, ref: ImageRef, manifest_digest: str) -> tuple[tuple[str, str], ...]:
         """The ENV a platform image's config sets that a RUN's shell may read."""
+        return (await self._config(ref, manifest_digest))[0]
+
+    async def base_shell(self, ref: ImageRef, manifest_digest: str) -> str | None:
+        """The program a platform image's config Shell names (bash), or None: its /bin/sh."""
+        return (await self._config(ref, manifest_digest))[1]
+
+    async def _config(
+        self, ref: ImageRef, manifest_digest: str
+    ) -> tuple[tuple[tuple[str, str], ...], str | None]:
         if manifest_digest not in self._envs:
             self._envs[manifest_digest] = await layers.config_env(
                 self.registry, ref, manifest_digest, self.cache_dir

@@ -390,11 +390,22 @@ def test_a_file_that_does_not_load_is_a_finding_with_its_line(
     assert check(capsys, path)[1] == f"{path}{'' if line is None else f':{line}'}: {message}\n"
 
 
-@pytest.mark.parametrize(("shell", "finding"), [("", True), ('SHELL ["/bin/bash", "-c"]\n', False)])
+@pytest.mark.parametrize(
+    ("shell", "base_shell", "finding"),
+    [
+        ("", "", True),
+        ('SHELL ["/bin/bash", "-c"]\n', "", False),
+        # The base image's config Shell, as lock recorded it.
+        ("", 'base-shell = "bash"\n', False),
+        ("", 'base-shell = "dash"\n', True),
+    ],
+)
 def test_a_cleanup_with_braces_counts_where_the_shell_expands_them(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], shell: str, finding: bool
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shell: str, base_shell: str, finding: bool
 ) -> None:
     path = write_locked(tmp_path)
+    lock = path.with_name(path.name + ".lock")
+    lock.write_text(lock.read_text().replace("[[stage]]\n", f"[[stage]]\n{base_shell}"))
     braced = (
         " && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin"
         " /var/log/{dpkg.log,apt/*,alternatives.log} /var/cache/ldconfig/aux-cache"

@@ -348,6 +348,48 @@ def test_a_stage_from_a_stage_that_only_sets_the_env_reads_it_as_made_there(
     assert code == 0, out + err
 
 
+# meiskam's dashd Dockerfile's `rm -rf /var/cache/{apk,tcpdump}/*`, on a base image built
+# elsewhere with `SHELL ["/bin/bash", "-c"]`, which its config's Shell carries on.
+@pytest.mark.parametrize(
+    ("shell", "appended", "recorded"),
+    [
+        (["/bin/bash", "-c"], False, "bash"),
+        (["/bin/sh", "-c"], True, "sh"),
+        (["/bin/ba\x1bsh", "-c"], True, None),
+        ("/bin/bash -c", True, None),
+        (None, True, None),
+    ],
+)
+def test_the_base_images_shell_decides_its_braces(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    php: str,
+    mirror: Mirror,
+    env: Path,
+    shell: object,
+    appended: bool,
+    recorded: str | None,
+) -> None:
+    image = files_image(rootfs_files(REAL), "arm64")
+    image.extra = {"config": {"Env": ["PATH=/usr/bin:/bin"], "Shell": shell}}
+    push(image, registry, "library/php", "shell")
+    dockerfile = env / "Dockerfile"
+    run_line = "RUN apk add curl && rm -rf /var/cache/{apk,tcpdump}/*\n"
+    dockerfile.write_text(f"FROM php:shell\n{run_line}")
+    code, _, err = _lock(capsys, php, mirror, str(dockerfile))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert stage.base_shell == recorded
+    text = dockerfile.read_text()
+    assert (f"{run_line[:-1]} \\\n    && rm -rf /var/cache/apk/*\n" in text) is appended
+    assert (run_line in text) is not appended
+    assert "\x1b" not in err + (env / "Dockerfile.lock").read_text()
+    assert run_errors(text) == []
+    # check reads the recorded Shell: the cleanup agrees without asking the registry.
+    code, out, err = run(capsys, "check", str(dockerfile))
+    assert code == 0, out + err
+
+
 def test_update_reads_the_env_of_the_image_the_tag_moved_to(
     capsys: pytest.CaptureFixture[str], registry: Registry, php: str, mirror: Mirror, env: Path
 ) -> None:

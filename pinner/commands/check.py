@@ -10,7 +10,7 @@ from typing import NamedTuple
 from pinner import managers, parallel, pinning, reproducible, syntax, workspace
 from pinner.apt import shell as shell_lexer
 from pinner.apt import sources
-from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell, shell_name
+from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
 from pinner.managers.leftovers import expands_braces
@@ -370,15 +370,14 @@ def _syntax_findings(
     """`sh -n` (dash and busybox, where installed) on the snapshot step and the apt RUNs."""
     parsed = target.parsed
     findings = []
-    program = "sh"
     for instruction in stage.instructions[1:]:
-        if instruction.keyword == "SHELL":
-            program = shell_name(parsed.text[instruction.span.start : instruction.span.end])
         if instruction.keyword != "RUN":
             continue
         is_step = step is not None and instruction.line == step.start + 2  # 0-based marker line
         if instruction not in runs and not is_step:
             continue
+        # The stage's SHELL, a stage's it is FROM, or its base image's config Shell.
+        program = run_shell(parsed, instruction) or "sh"
         shell = reproducible.shell_text(parsed.text, instruction)
         for runner, script in shell_lexer.scripts(shell, escape=parsed.escape):
             for error in syntax.errors(script, syntax.shells(runner or program)):

@@ -349,6 +349,31 @@ def test_a_bash_stage_is_parsed_by_bash(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize(
+    ("shell", "base_shell"),
+    [('SHELL ["/bin/bash", "-c"]\n', ""), ("", 'base-shell = "bash"\n')],
+    ids=["a-stage-it-is-from", "its-base-image"],
+)
+def test_a_run_under_a_bash_it_inherits_is_parsed_by_bash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shell: str, base_shell: str
+) -> None:
+    """The SHELL of the stage a stage is FROM, or the base image's Shell as the lock recorded
+    it, is the one its RUNs run under."""
+    text = DOCKERFILE.replace(f"{HELLO_RUN}\n", f"{HELLO_RUN}\n{shell}").replace(
+        f"{NETBASE_RUN}\n", f"{NETBASE_RUN} && a=(1 2)\n"
+    )
+    path = write_locked(tmp_path, text)
+    lock = path.with_name(path.name + ".lock")
+    lock.write_text(lock.read_text().replace("[[stage]]\n", f"[[stage]]\n{base_shell}"))
+    assert check(capsys, path) == (0, "", ok(path))
+    lock.write_text(lock.read_text().replace(base_shell, ""))
+    if shell:
+        change(path, shell, "")
+    code, out, _ = check(capsys, path)
+    assert code == 1
+    assert 'RUN is not valid shell (dash: 1: Syntax error: "(" unexpected)' in out
+
+
+@pytest.mark.parametrize(
     ("name", "content", "line", "message"),
     [
         pytest.param(

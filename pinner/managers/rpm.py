@@ -213,7 +213,7 @@ class Rpm:
     programs = PROGRAMS
     image_paths = IMAGE_PATHS
     snapshots = False
-    # Fedora's and CentOS Stream's composes are kept for some weeks only.
+    # Fedora's and CentOS Stream's composes are kept for some weeks (Rawhide's for days) only.
     snapshot_on_request = True
     version_pins = True
     # Language images (ubi9/python-312 and the like) install packages in upper layers, and the
@@ -446,7 +446,7 @@ class Rpm:
         packages: list[rd.RpmPackage] = []
         signatures = set()
         targets: list[rpmcompose.Target] = []
-        pinned: dict[tuple[str, str], list[str]] = {}
+        pinned: dict[tuple[str, str, str], list[str]] = {}
         live = False
         files = dict(config.repo_files)
         # In compose mode the family's --snapshot-mirror names the compose host, not a mirror
@@ -466,7 +466,8 @@ class Rpm:
                     notes.append(pointed)
                 else:
                     targets.append(pointed)
-                    pinned.setdefault((compose, line.listing.split("/")[2]), []).append(repo.id)
+                    where = (compose, line.listing.split("/")[2], line.expiry())
+                    pinned.setdefault(where, []).append(repo.id)
                     base = line.tree(compose, config.arch)
                     found = await self._read_base(fetch, config, repo, base, None)
             elif composes and not rpmcompose.frozen(config, repo):
@@ -482,9 +483,9 @@ class Rpm:
             else:
                 packages += [p._replace(priority=repo.priority) for p in found.packages]
             signatures.add(found.signature)
-        for (compose, host), ids in pinned.items():
+        for (compose, host, expiry), ids in pinned.items():
             listed = ", ".join(f"[{i}]" for i in ids)
-            notes.append(f"{listed} pinned to the compose {compose}; {host} {rpmcompose.EXPIRY}")
+            notes.append(f"{listed} pinned to the compose {compose}; {host} {expiry}")
         pool = Pool(packages, config.installed or (), config.arch)
         return _Pool(
             pool,

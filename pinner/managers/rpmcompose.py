@@ -7,6 +7,9 @@ ended, and keep them for some weeks:
     https://composes.stream.centos.org/production/CentOS-Stream-9-20240520.0/compose/BaseOS/x86_64/os/
     https://composes.stream.centos.org/stream-10/production/CentOS-Stream-10-20250203.0/compose/...
     https://kojipkgs.fedoraproject.org/compose/updates/Fedora-41-updates-20241125.0/compose/Everything/x86_64/os/
+    https://kojipkgs.fedoraproject.org/compose/rawhide/Fedora-Rawhide-20241125.n.0/compose/Everything/x86_64/os/
+
+Rawhide's are nightly composes (pungi marks them `.n` in the id) and are removed after days.
 
 Pure: listings, STATUS text and repository files in, compose ids and shell text out.
 """
@@ -28,6 +31,9 @@ FEDORA = "https://kojipkgs.fedoraproject.org/compose"
 # (images of secondary architectures) may be missing; STARTED and DOOMED composes are not served.
 FINISHED = frozenset(["FINISHED", "FINISHED_INCOMPLETE"])
 EXPIRY = "keeps composes for some weeks only: run pinner update before this one is removed"
+NIGHTLY_EXPIRY = (
+    "keeps nightly composes for some days only: run pinner update before this one is removed"
+)
 MAX_LISTING = 4 * 1024 * 1024  # kojipkgs' compose/updates/ lists every release's composes
 MAX_STATUS = 64
 # CentOS Stream's repository ids -> the compose variant that holds them (centos.repo).
@@ -52,9 +58,15 @@ class Series(NamedTuple):
     listing: str  # URL ending in "/"
     prefix: str  # "CentOS-Stream-9", "Fedora-41-updates"
     variant: str  # "BaseOS", "Everything"
+    label: str = ""  # pungi's compose type in the id: "" production, ".n" nightly
 
     def id_pattern(self) -> re.Pattern[str]:
-        return re.compile(rf"{re.escape(self.prefix)}-([0-9]{{8}})\.([0-9]{{1,3}})")
+        label = re.escape(self.label)
+        return re.compile(rf"{re.escape(self.prefix)}-([0-9]{{8}}){label}\.([0-9]{{1,3}})")
+
+    def expiry(self) -> str:
+        """How long the host keeps these composes, and what to do about it."""
+        return NIGHTLY_EXPIRY if self.label == ".n" else EXPIRY
 
     def tree(self, compose: str, arch: str = "$basearch") -> str:
         """The compose's repository URL for arch (dnf's `$basearch` when written in the step)."""
@@ -73,6 +85,8 @@ def family(config: RpmConfig) -> str | None:
     """The --snapshot-mirror name of a distribution with composes (fedora, centos), else None."""
     if config.distro == "fedora" and config.releasever.isdigit() and not config.prerelease:
         return "fedora"
+    if config.distro == "fedora" and config.releasever == "rawhide":
+        return "fedora"
     if config.distro == "centos" and config.releasever.isdigit() and int(config.releasever) >= 9:
         return "centos"  # CentOS Stream 9 on; CentOS Linux and Stream 8 composes are gone
     return None
@@ -80,8 +94,9 @@ def family(config: RpmConfig) -> str | None:
 
 # Fedora's development lines, whose $releasever is a word (fedora-release-common provides
 # system-release(releasever) = rawhide or eln there): pungi composes them nightly, with ids
-# such as Fedora-Rawhide-20241125.n.0, which pinner does not follow.
-_NIGHTLY = {"rawhide": ("Rawhide", "Fedora-Rawhide"), "eln": ("ELN", "Fedora-ELN")}
+# such as Fedora-ELN-20241125.n.0. Rawhide's are followed (series()); ELN's are not: its
+# repositories (BaseOS, AppStream, ...) are served from dl.fedoraproject.org/pub/eln/.
+_NIGHTLY = {"eln": ("ELN", "Fedora-ELN")}
 
 
 def no_composes(config: RpmConfig) -> str:
@@ -115,15 +130,22 @@ def series(config: RpmConfig, repo: Repo, mirrors: Mapping[str, str]) -> Series 
         host = mirror_base(CENTOS, "centos", mirrors)
         folder = "production" if version == "9" else f"stream-{version}/production"
         return Series(f"{host}/{folder}/", f"CentOS-Stream-{version}", variant)
-    if family(config) == "fedora" and repo.id in ("updates", "updates-testing"):
+    if family(config) != "fedora":
+        return None
+    if version.isdigit() and repo.id in ("updates", "updates-testing"):
         host = mirror_base(FEDORA, "fedora", mirrors)
         return Series(f"{host}/updates/", f"Fedora-{version}-{repo.id}", "Everything")
+    if version == "rawhide" and repo.id == "rawhide":
+        # fedora-repos' [rawhide] (metalink repo=rawhide) is the Everything tree of the newest
+        # nightly compose; each one stays listed under compose/rawhide/ for some days.
+        host = mirror_base(FEDORA, "fedora", mirrors)
+        return Series(f"{host}/rawhide/", "Fedora-Rawhide", "Everything", ".n")
     return None
 
 
 def frozen(config: RpmConfig, repo: Repo) -> bool:
     """Whether a repository never changes once its release is out (Fedora's `fedora`)."""
-    return family(config) == "fedora" and repo.id == "fedora"
+    return family(config) == "fedora" and config.releasever.isdigit() and repo.id == "fedora"
 
 
 def candidates(listing: bytes, line: Series, snapshot: str) -> list[str]:

@@ -22,6 +22,23 @@ from pinner.managers.rpmconfig import RpmConfig, configure
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
 C9S = (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes()
 FEDORA_UPDATES = (TESTDATA / "repos/fedora/fedora-updates.repo").read_bytes()
+RAWHIDE_REPO = (TESTDATA / "repos/fedora-rawhide/fedora-rawhide.repo").read_bytes()
+# dnf reads $releasever from system-release(releasever) = rawhide; /etc/dnf/vars says the same.
+RAWHIDE = {"/etc/dnf/vars/releasever": b"rawhide\n"}
+KOJI_RAWHIDE = "https://kojipkgs.fedoraproject.org/compose/rawhide/"
+# The shape of kojipkgs' listing of compose/rawhide/ (nightly ids, respins, the latest- link;
+# testdata/rpm/README.md).
+RAWHIDE_LISTING = b"""<html><head><title>Index of /compose/rawhide</title></head><body>
+<pre><a href="?C=N;O=D">Name</a>
+<a href="/compose/">Parent Directory</a>
+<a href="Fedora-Rawhide-20261128.n.0/">Fedora-Rawhide-20261128.n.0/</a>
+<a href="Fedora-Rawhide-20261130.n.0/">Fedora-Rawhide-20261130.n.0/</a>
+<a href="Fedora-Rawhide-20261130.n.1/">Fedora-Rawhide-20261130.n.1/</a>
+<a href="Fedora-Rawhide-20261201.n.0/">Fedora-Rawhide-20261201.n.0/</a>
+<a href="Fedora-Rawhide-20261129.0/">Fedora-Rawhide-20261129.0/</a>
+<a href="latest-Fedora-Rawhide/">latest-Fedora-Rawhide/</a>
+</pre></body></html>
+"""
 CS9 = b'NAME="CentOS Stream"\nID="centos"\nVERSION_ID="9"\n'
 SNAPSHOT = "20261201T101500Z"
 PRODUCTION = "https://composes.stream.centos.org/production/"
@@ -55,8 +72,11 @@ STEP = (
 )
 
 
-def _config(os_release: bytes = CS9, repo: bytes = C9S) -> RpmConfig:
-    config = configure({"/etc/os-release": os_release, "/etc/yum.repos.d/c9s.repo": repo}, "amd64")
+def _config(
+    os_release: bytes = CS9, repo: bytes = C9S, extra: dict[str, bytes] | None = None
+) -> RpmConfig:
+    files = {"/etc/os-release": os_release, "/etc/yum.repos.d/c9s.repo": repo} | (extra or {})
+    config = configure(files, "amd64")
     assert isinstance(config, RpmConfig), config
     return config
 
@@ -70,6 +90,18 @@ def test_candidates_are_the_series_composes_before_the_day_newest_first() -> Non
         "CentOS-Stream-9-20261130.0",
         "CentOS-Stream-9-20261127.0",
     ]
+
+
+def test_rawhide_candidates_are_the_nightly_composes_before_the_day() -> None:
+    series = rc.Series(KOJI_RAWHIDE, "Fedora-Rawhide", "Everything", ".n")
+    # The lock's own day's compose, the latest- link and an id without `.n` are not taken.
+    assert rc.candidates(RAWHIDE_LISTING, series, SNAPSHOT) == [
+        "Fedora-Rawhide-20261130.n.1",
+        "Fedora-Rawhide-20261130.n.0",
+        "Fedora-Rawhide-20261128.n.0",
+    ]
+    assert series.expiry() == rc.NIGHTLY_EXPIRY
+    assert rc.Series(PRODUCTION, "CentOS-Stream-9", "BaseOS").expiry() == rc.EXPIRY
 
 
 @pytest.mark.parametrize(
@@ -101,13 +133,24 @@ def test_series_of_each_distribution() -> None:
         "https://kojipkgs.fedoraproject.org/compose/updates/", "Fedora-41-updates", "Everything"
     )
     assert rc.series(fedora, fedora.repos[1], {}) is None  # updates-debuginfo: no compose tree
+    rawhide = _config(b'ID=fedora\nVERSION_ID="43"\n', RAWHIDE_REPO, RAWHIDE)
+    assert rc.family(rawhide) == "fedora"
+    ids = {r.id: r for r in rawhide.repos}
+    assert rc.series(rawhide, ids["rawhide"], {"fedora": "http://127.0.0.1:8/f"}) == rc.Series(
+        "http://127.0.0.1:8/f/rawhide/", "Fedora-Rawhide", "Everything", ".n"
+    )
+    assert rc.series(rawhide, ids["rawhide-debuginfo"], {}) is None
+    # fedora-repos' release files, enabled on a Rawhide image, have no Rawhide compose.
+    rawhide_updates = _config(b"ID=fedora\nVERSION_ID=43\n", FEDORA_UPDATES, RAWHIDE)
+    assert rc.series(rawhide_updates, rawhide_updates.repos[0], {}) is None
+    assert not rc.frozen(rawhide_updates, rawhide_updates.repos[0]._replace(id="fedora"))
     rocky = _config(b'ID="rocky"\nVERSION_ID="9.3"\n')
     assert rc.family(rocky) is None
     with pytest.raises(ValueError, match="cannot be written into a sed"):
         rc.series(config, by_id["baseos"], {"centos": "https://evil.example/a|b"})
 
 
-def _step(config: RpmConfig, name: str, compose: str) -> tuple[str, ...]:
+def _step(config: RpmConfig, compose: str) -> tuple[str, ...]:
     files = dict(config.repo_files)
     targets = []
     for repo in config.repos:
@@ -143,6 +186,13 @@ def _step(config: RpmConfig, name: str, compose: str) -> tuple[str, ...]:
             },
             id="fedora-updates-metalink",
         ),
+        pytest.param(
+            b'ID=fedora\nVERSION_ID="43"\n',
+            RAWHIDE_REPO,
+            "Fedora-Rawhide-20261130.n.0",
+            {"rawhide": KOJI_RAWHIDE + "Fedora-Rawhide-20261130.n.0/compose/Everything/x86_64/os/"},
+            id="fedora-rawhide-metalink",
+        ),
     ],
 )
 def test_the_step_run_by_sed_points_the_real_repo_files_at_the_compose(
@@ -155,17 +205,15 @@ def test_the_step_run_by_sed_points_the_real_repo_files_at_the_compose(
 ) -> None:
     if shutil.which(sed.split()[0]) is None:
         pytest.skip(f"needs {sed}")
-    config = _config(os_release, repo)
-    step = _step(config, "c9s.repo", compose)
+    config = _config(os_release, repo, RAWHIDE if b"[rawhide]" in repo else None)
+    step = _step(config, compose)
     assert step[-1] == "/etc/yum.repos.d/c9s.repo"
     copy = tmp_path / "c9s.repo"
     copy.write_bytes(repo)
     # The step as the Dockerfile's RUN runs it, on a copy of the file.
     script = " ".join((*step[:-1], str(copy))).replace("sed -i", f"{sed} -i", 1)
     subprocess.run(["sh", "-c", script], check=True)
-    after = configure(
-        {"/etc/os-release": os_release, "/etc/yum.repos.d/c9s.repo": copy.read_bytes()}, "amd64"
-    )
+    after = _config(os_release, copy.read_bytes(), RAWHIDE if b"[rawhide]" in repo else None)
     assert isinstance(after, RpmConfig)
     for repo_found in after.repos:
         if repo_found.id in expected:
@@ -280,12 +328,6 @@ def test_a_distribution_without_composes_says_so_in_one_line() -> None:
 @pytest.mark.parametrize(
     ("distro", "releasever", "expected"),
     [
-        (
-            "fedora",
-            "rawhide",
-            "fedora rawhide: pinner does not follow Rawhide's nightly composes"
-            " (Fedora-Rawhide-YYYYMMDD.n.N); --snapshot pins versions only",
-        ),
         (
             "fedora",
             "eln",

@@ -284,35 +284,105 @@ def _snapshot_pins_versions_only(
 
 
 @needs_rpm_tools
-def test_snapshot_on_rawhide_pins_versions_and_says_its_composes_are_not_followed(
+def test_snapshot_on_rawhide_points_its_repository_at_the_nightly_compose(
     capsys: pytest.CaptureFixture[str], registry: Registry, env: Path, tmp_path: Path
 ) -> None:
     # A Rawhide image: fedora-release-common provides system-release(releasever) = rawhide
     # (fedora-release.spec: "Make $releasever return rawhide on Rawhide"), so dnf reads
-    # $releasever as "rawhide"; its one enabled repository is [rawhide].
+    # $releasever as "rawhide"; its one enabled repository is [rawhide] (a metalink).
     release = Spec(
         "fedora-release-common", "43", provides=("system-release(releasever) = rawhide",)
     )
-    repo = build_repo([release, Spec("app", "1.0", requires=("lib",)), LIB], tmp_path / "rawhide")
-    root = tmp_path / "root"
-    dnf_install(root, repo, ["fedora-release-common"])
+    # A stand-in kojipkgs compose/rawhide/: nightly ids, pungi STATUS, Everything trees.
+    root = tmp_path / "kojipkgs"
+    for compose, status, app in (
+        ("Fedora-Rawhide-20261130.n.0", "FINISHED_INCOMPLETE", "1.1"),
+        ("Fedora-Rawhide-20261130.n.1", "DOOMED", None),
+        ("Fedora-Rawhide-20261201.n.0", "FINISHED", "1.2"),  # the lock's own day
+    ):
+        folder = root / "rawhide" / compose
+        folder.mkdir(parents=True)
+        (folder / "STATUS").write_text(f"{status}\n")
+        if app is not None:
+            specs = [release, Spec("app", app, requires=("lib",)), LIB]
+            build_repo(specs, folder / "compose" / "Everything" / "x86_64" / "os")
+    installed = tmp_path / "root"
+    tree = root / "rawhide" / "Fedora-Rawhide-20261130.n.0" / "compose" / "Everything" / "x86_64"
+    dnf_install(installed, tree / "os", ["fedora-release-common"])
+    repo_file = (TESTDATA / "repos/fedora-rawhide/fedora-rawhide.repo").read_bytes()
     files = {
         "etc/os-release": RAWHIDE_RELEASE,
-        "etc/yum.repos.d/fedora-rawhide.repo": (
-            TESTDATA / "repos/fedora-rawhide/fedora-rawhide.repo"
-        ).read_bytes(),
-        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+        "etc/yum.repos.d/fedora-rawhide.repo": repo_file,
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(installed).read_bytes(),
     }
     push(files_image(files), registry, "library/fedora", "rawhide")
-    served = {f"/rawhide/repodata/{p.name}": p.read_bytes() for p in (repo / "repodata").iterdir()}
-    stage = _snapshot_pins_versions_only(capsys, registry, env, served, "fedora:rawhide")
+    push_image(registry, "docker/dockerfile", "1.23")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM fedora:rawhide\nRUN dnf install -y app\n")
+    with Mirror(root=root) as mirror:
+        code, _, err = pinner_at(
+            capsys,
+            registry.host,
+            f"fedora={mirror.url}",
+            "linux/amd64",
+            "lock",
+            "--snapshot",
+            "20261201T101500Z",
+            "--pin-versions",
+            str(dockerfile),
+        )
+        assert code == 0, err
+        assert "/rawhide/Fedora-Rawhide-20261130.n.1/STATUS" in mirror.log
+        url = mirror.url
+    text = dockerfile.read_text()
+    compose = f"{url}/rawhide/Fedora-Rawhide-20261130.n.0/compose/Everything/$basearch/os/"
+    step = (
+        "RUN sed -i \\\n"
+        f"    -e '/^\\[rawhide\\]/,/^\\[/s|^metalink=.*|baseurl={compose}|' \\\n"
+        "    /etc/yum.repos.d/fedora-rawhide.repo\n"
+    )
+    assert text.endswith(
+        f"# pinner: dnf snapshot 20261201T101500Z\n{step}"
+        f"RUN dnf install -y app-1.1-1 \\\n    && dnf clean all && {HISTORY5}\n"
+    )
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     # The lock's release is os-release's VERSION_ID; dnf's $releasever is "rawhide".
-    assert (stage.distro, stage.release, stage.step) == ("fedora", "43", None)
-    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.0-1")}
+    assert (stage.distro, stage.release, stage.step) == ("fedora", "43", "exact")
+    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.1-1"), ("lib", "1.0-1")}
     assert (
-        "fedora rawhide: pinner does not follow Rawhide's nightly composes"
-        " (Fedora-Rawhide-YYYYMMDD.n.N); --snapshot pins versions only"
+        "[rawhide] pinned to the compose Fedora-Rawhide-20261130.n.0; 127.0.0.1:"
+        f"{url.rsplit(':', 1)[1]} keeps nightly composes for some days only: run pinner update"
+        " before this one is removed"
     ) in stage.notes
+    assert not any("nightly composes (" in note for note in stage.notes)
+    # Real dnf, given the real fedora-rawhide.repo after the step, reads that compose.
+    reposdir = tmp_path / "yum.repos.d"
+    reposdir.mkdir()
+    (reposdir / "fedora-rawhide.repo").write_bytes(repo_file)
+    script = step.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
+    subprocess.run(["sh", "-c", script.replace(f"{url}/", f"{root.as_uri()}/")], check=True)
+    result = subprocess.run(
+        [
+            "dnf",
+            f"--installroot={tmp_path / 'dnfroot'}",
+            "--releasever=rawhide",
+            "--forcearch=x86_64",
+            f"--setopt=reposdir={reposdir}",
+            f"--setopt=cachedir={tmp_path / 'cache'}",
+            "--nogpgcheck",
+            "install",
+            "--assumeno",
+            "app",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
+    assert sorted(rows) == [("app", "1.1-1", "rawhide"), ("lib", "1.0-1", "rawhide")], (
+        result.stdout + result.stderr
+    )
 
 
 # A Branched Fedora 42 image: the shape of a recorded fedora:rawhide os-release (testdata/rpm

@@ -598,7 +598,7 @@ class Rpm:
             except MirrorError:
                 lines.append(
                     f"{untrusted(tree)} is no longer served (compose hosts keep composes for some"
-                    " weeks only); run pinner update"
+                    " days or weeks only); run pinner update"
                 )
         return lines
 

@@ -188,7 +188,8 @@ def test_snapshot_points_the_stage_at_the_compose_of_its_time(
     assert code == 1
     assert out.splitlines() == [
         f"{env / 'Dockerfile.lock'}: stage 0: {composes.url}{tree}/{variant}/$basearch/os/ is no"
-        " longer served (compose hosts keep composes for some weeks only); run pinner update"
+        " longer served (compose hosts keep composes for some days or weeks only); run pinner"
+        " update"
         for variant in ("BaseOS", "AppStream")
     ]
 
@@ -334,6 +335,26 @@ def test_snapshot_on_rawhide_points_its_repository_at_the_nightly_compose(
         assert code == 0, err
         assert "/rawhide/Fedora-Rawhide-20261130.n.1/STATUS" in mirror.log
         url = mirror.url
+        # Once kojipkgs has removed the compose, check --remote names its tree.
+        kept = root / "rawhide" / "Fedora-Rawhide-20261130.n.0"
+        kept.rename(kept.with_name("removed"))
+        try:
+            code, out, _ = run(
+                capsys,
+                "check",
+                "--remote",
+                *("--registry-mirror", f"docker.io=http://{registry.host}"),
+                *("--snapshot-mirror", f"fedora={url}"),
+                str(dockerfile),
+            )
+        finally:
+            kept.with_name("removed").rename(kept)
+        assert (code, out) == (
+            1,
+            f"{env / 'Dockerfile.lock'}: stage 0: {url}/rawhide/Fedora-Rawhide-20261130.n.0"
+            "/compose/Everything/$basearch/os/ is no longer served (compose hosts keep composes"
+            " for some days or weeks only); run pinner update\n",
+        )
     text = dockerfile.read_text()
     compose = f"{url}/rawhide/Fedora-Rawhide-20261130.n.0/compose/Everything/$basearch/os/"
     step = (

@@ -465,11 +465,10 @@ def manager_packages(
                     if where < (run.line, install.start) and line.startswith(f"@{package.tag} ")
                 ]
                 package = package._replace(repositories=(*package.repositories, *tagged))
-            held = requests.setdefault(package.name, package)
-            if package.upgrade and not held.upgrade:
-                # `apk add -u NAME` after `apk add NAME` upgrades what the first one installed.
-                requests[package.name] = held._replace(upgrade=True)
-            lines.setdefault(package.name, line)
+            held = requests.get(package.name)
+            requests[package.name] = managers.merged_word(held, package)
+            if held is None or held.tag != package.tag:
+                lines[package.name] = line
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
     # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.
     first = plan.manager_runs[0].line if plan.manager_runs else None

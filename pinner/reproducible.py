@@ -381,19 +381,24 @@ def manager_edits(
     versions = rewrite.versions.get(plan.stage.label, {}) if manager.version_pins else {}
     edits: list[Edit] = _manager_step_edits(parsed, plan, manager.name, rewrite, nl)
     notes: list[str] = []
+    read = []
     for run in plan.manager_runs:
-        _, end = run_args(text, run)
         shell = shell_text(text, run)
-        shell_start = end - len(shell)
         invocations = run_invocations(shell, parsed.escape, run_env(parsed, run, shell))
-        installs = managers.invocations_installs(manager, invocations)
+        read.append((run, shell, invocations, managers.invocations_installs(manager, invocations)))
+    # The tag of each name's last word: apk installs from its repositories (the later word
+    # replaces the world's entry), so a word of the name with another tag keeps no pin.
+    last_tag = {p.name: p.tag for _, _, _, ins in read for i in ins for p in i.packages}
+    for run, shell, invocations, installs in read:
+        _, end = run_args(text, run)
+        shell_start = end - len(shell)
         pins = []
         held = _held(invocations)
         unwritten: dict[tuple[str, str], list[str]] = {}  # (variable, why) -> its words
         for install in installs:
             for package in install.packages:
                 version = versions.get(package.name)
-                if version is None:
+                if version is None or package.tag != last_tag[package.name]:
                     continue
                 # An exact pin is refreshed; a user's range (~1.2, >1.0) is theirs to keep.
                 if package.constraint is not None and not package.constraint.startswith("="):

@@ -329,6 +329,19 @@ class Removal(NamedTuple):
     orphans: bool = False
 
 
+def merged_word(held: PackageArg | None, word: PackageArg) -> PackageArg:
+    """What a name's word held so far becomes when a later install command names it again."""
+    if held is None:
+        return word
+    upgrade = word.upgrade or held.upgrade
+    if word.tag != held.tag:
+        # `apk add foo@testing` after `apk add foo` (or before it) replaces foo's world entry
+        # (apk_deps_add): apk moves foo to the later word's repositories.
+        return word._replace(upgrade=upgrade)
+    # `apk add -u NAME` after `apk add NAME` upgrades what the first one installed.
+    return held._replace(upgrade=upgrade)
+
+
 def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:
     """The install commands among a RUN's invocations that this manager reads."""
     found = []

@@ -1163,6 +1163,7 @@ def closure(
     requests: Sequence[PackageArg],
     base: Sequence[Entry] = (),
     needed: Mapping[str, str] | None = None,
+    forced: Mapping[str, tuple[Entry, frozenset[str]]] | None = None,
 ) -> tuple[list[Entry], list[tuple[str, str]], list[str]]:
     """The packages apk installs for the requests, minus what is installed; misses; notes.
 
@@ -1170,7 +1171,12 @@ def closure(
     branch's newer build where that build does not conflict, as apk's solver upgrades it, and
     those a newer build of another leaves wanting are seen to (revisit). needed: names an
     installed package needs (name -> that package) that the installed ones no longer meet.
+    forced: a word's package (and the tags it inherits) that another's dependency asks for.
     """
+    forced = forced or {}
+    # Words another chosen package needs in a build the word's first choice is not.
+    clash: dict[str, tuple[Entry, frozenset[str]]] = {}
+    constraints = {r.name: r.constraint for r in requests}
     chosen: dict[str, Entry] = {}
     # What is installed, less the names an installed package's replaced build no longer provides.
     current = dict(installed)
@@ -1225,6 +1231,9 @@ def closure(
             name, op, version, wanted_by, upgrade = queue.pop(0)
             tag = word_tags.get(name) if wanted_by is None else None
             allowed = frozenset({tag}) if tag else tags_of.get(wanted_by or "", frozenset())
+            if wanted_by is None and name in forced and name not in chosen:
+                take(forced[name][0], upgrade, forced[name][1])
+                continue
             if tag is not None:
                 # apk prefers the tag's repositories over what is installed for such a word.
                 found = universe.best(name, op, version, tag, allowed)
@@ -1283,6 +1292,20 @@ def closure(
                 notes.append(f"{name}: provided by {found.name}; no version written for {name}")
             if found.name not in chosen:
                 take(found, upgrade, allowed)
+            elif (
+                found.name in constraints
+                and found.name not in forced
+                and found != chosen[found.name]
+            ):
+                # `apk add libcurl curl@testing`: curl@testing needs testing's libcurl, which
+                # the word allows (the tag is inherited): apk installs that build for both.
+                word_op = word_version = None
+                if constraints[found.name]:
+                    _, word_op, word_version, _ = _dependency(
+                        found.name + (constraints[found.name] or "")
+                    )
+                if satisfies(found.version, word_op, word_version):
+                    clash.setdefault(found.name, (found, allowed))
         # install_if: a package whose every condition the result meets comes along (apk(8)).
         extra = [
             e
@@ -1316,6 +1339,9 @@ def closure(
                 notes += [note] if note not in notes else []
         if not (replaced or revisit(universe, base, chosen, current, revisited, queue, take)):
             break
+    if clash:
+        # Chosen again from the start with those builds: the first choice's dependencies go.
+        return closure(universe, installed, requests, base, needed, {**forced, **clash})
     missing += [(name, why) for name, op, version, why in masked if not have(name, op, version)]
     for entry, other, why in _clashes(chosen.values(), chosen.values())[:1]:
         # apk refuses the whole command ("unable to select packages").
@@ -1483,6 +1509,11 @@ class Apk:
         fetch, image, mirrors = source
         refresh = mode.refresh
         config = own(image, ApkConfig)
+        # Each name once, as apk's world keeps it: a later word with another tag replaces it.
+        merged: dict[str, PackageArg] = {}
+        for request in requests:
+            merged[request.name] = managers.merged_word(merged.get(request.name), request)
+        requests = list(merged.values())
         defined = {r.tag for r in config.repositories}
         for request in requests:
             lines = [repository_line(line) for line in request.repositories]

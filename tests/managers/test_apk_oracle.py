@@ -103,6 +103,10 @@ def _installed(steps: list[dict[str, Any]]) -> dict[str, str]:
         found.update(answer.get("installing", {}))
         for action in ("upgrading", "downgrading", "replacing"):
             found.update({n: v.rpartition(" -> ")[2] for n, v in answer.get(action, {}).items()})
+        if step["command"].startswith("apk add"):
+            # A later word moving a name to another tag purges what only its old build needed.
+            for name in answer.get("purging", {}):
+                found.pop(name, None)
     return found
 
 

@@ -39,6 +39,7 @@ class Spec(NamedTuple):
     supplements: tuple[str, ...] = ()
     suggests: tuple[str, ...] = ()
     enhances: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
 
 
 def _spec_text(spec: Spec) -> str:
@@ -58,6 +59,7 @@ def _spec_text(spec: Spec) -> str:
         *[f"Supplements: {s}" for s in spec.supplements],
         *[f"Suggests: {s}" for s in spec.suggests],
         *[f"Enhances: {e}" for e in spec.enhances],
+        *[f"Conflicts: {c}" for c in spec.conflicts],
         "%description",
         "A package for pinner's tests.",
         "%install",
@@ -187,6 +189,19 @@ def dnf_would_install(
     stored = stored_tree("dnf-answers", _dnf_key(root, repo, setopt, names, options), answer)
     found: list[str] = json.loads((stored / "answer.json").read_text())
     return found
+
+
+def dnf_refusal(root: Path, repo: Path, names: Sequence[str]) -> str:
+    """The problem `dnf install --assumeno names` reports where it refuses the transaction
+    (run on a copy of root); fails the test if dnf would install."""
+    copy = root.parent / f"{root.name}-refusal"
+    shutil.rmtree(copy, ignore_errors=True)
+    _copy_root(root, copy)
+    result = _dnf(copy, repo, "install", "--assumeno", *names)
+    shutil.rmtree(copy)
+    assert result.returncode != 0, result.stdout
+    assert "Operation aborted" not in result.stdout, result.stdout
+    return result.stdout + result.stderr
 
 
 def rpmdb_path(root: Path) -> Path:

@@ -251,6 +251,7 @@ class RpmPackage(NamedTuple):
     supplements: tuple[Dep, ...] = ()
     suggests: tuple[Dep, ...] = ()
     enhances: tuple[Dep, ...] = ()
+    conflicts: tuple[Dep, ...] = ()
     # The repository's dnf priority (a lower number wins); 99 is dnf's default.
     priority: int = 99
 
@@ -277,6 +278,7 @@ _DEP_KINDS = (
     ("supplements",),
     ("suggests",),
     ("enhances",),
+    ("conflicts",),
 )
 
 
@@ -288,8 +290,9 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
     recommends: list[Dep] = []
     obsoletes: list[Dep] = []
     supplements: list[Dep] = []
-    # What libsolv's choice among providers weighs: a candidate suggested, or enhancing.
-    weak: dict[str, list[Dep]] = {"suggests": [], "enhances": []}
+    # What libsolv's choice among providers weighs: a candidate suggested, or enhancing, and
+    # none that conflicts with what is installed or chosen.
+    weak: dict[str, list[Dep]] = {"suggests": [], "enhances": [], "conflicts": []}
     files: list[str] = []
     shared = _Shared()
     for element in _elements(chunks, subject, _PRIMARY_TEXTS):
@@ -315,17 +318,18 @@ def parse_primary(chunks: Iterator[bytes], subject: str) -> Iterator[RpmPackage]
             fields[name] = element
         elif name == "package":
             package = _package(fields, provides, requires, recommends, files, subject, shared)
-            if obsoletes or supplements or weak["suggests"] or weak["enhances"]:
+            if obsoletes or supplements or any(weak.values()):
                 package = package._replace(
                     obsoletes=tuple(obsoletes),
                     supplements=tuple(supplements),
                     suggests=tuple(weak["suggests"]),
                     enhances=tuple(weak["enhances"]),
+                    conflicts=tuple(weak["conflicts"]),
                 )
             yield package
             fields, provides, requires, recommends, files = {}, [], [], [], []
             obsoletes, supplements = [], []
-            weak = {"suggests": [], "enhances": []}
+            weak = {"suggests": [], "enhances": [], "conflicts": []}
 
 
 class _Shared:

@@ -547,9 +547,10 @@ class Rpm:
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
+                why = missing.why or "nothing in the enabled repositories provides it"
                 raise PackageError(
                     missing.name,
-                    f"{missing.text}: nothing in the enabled repositories provides it"
+                    f"{missing.text}: {why}"
                     f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )
             notes += found.notes

@@ -38,6 +38,8 @@ _WANTED |= {_PROVIDEVERSION, _DIRINDEXES, _BASENAMES, _DIRNAMES}
 _WANTED |= {_RECOMMENDNAME, _RECOMMENDVERSION, _RECOMMENDFLAGS}
 _SUGGESTNAME, _SUGGESTVERSION, _SUGGESTFLAGS = 5049, 5050, 5051
 _WANTED |= {_SUGGESTNAME, _SUGGESTVERSION, _SUGGESTFLAGS}
+_CONFLICTFLAGS, _CONFLICTNAME, _CONFLICTVERSION = 1053, 1054, 1055
+_WANTED |= {_CONFLICTFLAGS, _CONFLICTNAME, _CONFLICTVERSION}
 _INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
 # rpm's own limits on a header (lib/header_internal.h hdrchkTags, hdrchkData).
 _MAX_TAGS = 0xFFFF
@@ -65,8 +67,8 @@ class Provide(NamedTuple):
 
 class Installed(NamedTuple):
     """One installed package: name, EVR, architecture, what it provides, the files it owns and
-    what it recommends and suggests (each a capability with an optional range, read as a
-    Provide)."""
+    what it recommends, suggests and conflicts with (each a capability with an optional range,
+    read as a Provide)."""
 
     name: str
     evr: EVR
@@ -75,6 +77,7 @@ class Installed(NamedTuple):
     files: tuple[str, ...]
     recommends: tuple[Provide, ...] = ()
     suggests: tuple[Provide, ...] = ()
+    conflicts: tuple[Provide, ...] = ()
 
 
 Value = str | tuple[str, ...] | tuple[int, ...]
@@ -137,7 +140,8 @@ def installed(header: dict[int, Value]) -> Installed | None:
         if 0 <= d < len(dirnames)
     )
     suggests = _capabilities(header, _SUGGESTNAME, _SUGGESTFLAGS, _SUGGESTVERSION)
-    return Installed(name, evr, arch, provides, files, recommends, suggests)
+    conflicts = _capabilities(header, _CONFLICTNAME, _CONFLICTFLAGS, _CONFLICTVERSION)
+    return Installed(name, evr, arch, provides, files, recommends, suggests, conflicts)
 
 
 def _capabilities(

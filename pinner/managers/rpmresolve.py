@@ -4,8 +4,9 @@ A small, deterministic reading of what libsolv decides for an install into a kno
 package word is matched as dnf matches it (NEVRA forms, then provides, then files), the newest
 build wins, and every requirement the installed set and the chosen packages leave open is filled
 from the repositories. Among several providers the one libsolv's policy puts first is taken
-(`_Resolver.pick`). Where libsolv weighs more (conflicts, repository priorities, Suggests) the
-result does not follow it.
+(`_Resolver.pick`), among those that conflict with nothing installed or chosen so far, as
+libsolv never offers a candidate its conflict rules have already ruled out; where none is left
+the requirement is missing, as dnf refuses the transaction.
 Obsoletes are followed as dnf's install follows them: a bare package name an available package
 obsoletes installs that package (unless dnf's obsoletes option is off), and a provider another
 provider obsoletes is not chosen. Boolean Recommends are weighed as boolean Requires.
@@ -68,6 +69,7 @@ class Missing(NamedTuple):
 
     name: str  # the word as given, or the required name
     text: str  # as the error shows it: the word, or "requirement (needed by package)"
+    why: str = ""  # why it cannot be installed where something provides it
 
 
 class Resolution(NamedTuple):
@@ -109,10 +111,15 @@ class Pool:
         self.installed = {present.name: present for present in installed}
         self.installed_provides: dict[str, list[Provide]] = defaultdict(list)
         self.installed_files: set[str] = set()
+        # Conflicts are few: each installed package's, and who provides what they name.
+        self.installed_conflicts: list[tuple[str, Dep]] = []
+        self.installed_owners: dict[str, list[tuple[str, Provide]]] = defaultdict(list)
         for present in self.installed.values():
             for provide in present.provides:
                 self.installed_provides[provide.name].append(provide)
+                self.installed_owners[provide.name].append((present.name, provide))
             self.installed_files.update(present.files)
+            self.installed_conflicts += [(present.name, Dep(*c)) for c in present.conflicts]
 
     def installing(self, packages: Iterable[RpmPackage]) -> Pool:
         """The same repositories on the system left once packages are installed (an earlier
@@ -147,6 +154,20 @@ class Pool:
             found += self.by_file[dep.name]
         return found
 
+    def superseded(self, package: RpmPackage) -> bool:
+        """Whether the repositories hold a newer build of package's name and architecture, or
+        one in a repository of better priority."""
+        return any(
+            other.arch == package.arch
+            and (
+                other.priority < package.priority
+                or (
+                    other.priority == package.priority and evr_key(other.evr) > evr_key(package.evr)
+                )
+            )
+            for other in self.by_name[package.name]
+        )
+
     def obsoleters(self, package: RpmPackage) -> list[RpmPackage]:
         """The repository packages of another name whose Obsoletes match package's name and EVR
         (rpm matches obsoletes against package names, not provides)."""
@@ -167,6 +188,7 @@ def as_installed(package: RpmPackage) -> Installed:
     """A repository package as the rpmdb will hold it once installed."""
     recommends = tuple(Provide(*dep) for dep in package.recommends)
     suggests = tuple(Provide(*dep) for dep in package.suggests)
+    conflicts = tuple(Provide(*dep) for dep in package.conflicts)
     return Installed(
         package.name,
         package.evr,
@@ -175,6 +197,7 @@ def as_installed(package: RpmPackage) -> Installed:
         package.files,
         recommends,
         suggests,
+        conflicts,
     )
 
 
@@ -271,11 +294,14 @@ class _Resolver:
         )
         self.chosen: dict[str, RpmPackage] = {}
         self.provided: dict[str, list[Provide]] = defaultdict(list)
+        self.owners: dict[str, list[tuple[str, Provide]]] = defaultdict(list)
+        self.conflicting: list[tuple[str, Dep]] = []
         self.files: set[str] = set()
         self.notes: list[str] = []
         self.missing: list[Missing] = []
         self.pins: dict[str, str] = {}
         self.conditions: list[tuple[Rich, RpmPackage, bool]] = []
+        self.capabilities: list[tuple[str, Dep, list[RpmPackage]]] = []
 
     def request(self, spec: str) -> None:
         """One package word of `dnf install`."""
@@ -293,7 +319,7 @@ class _Resolver:
                 # obsoletes=False leaves that out, not libsolv's pruning of providers.
                 replacing = pool.obsoleters(package) if bare and self.obsoletes else []
                 if replacing:
-                    self.add(self.pick(Dep(form.name), replacing))
+                    self.take(Dep(form.name), replacing, Missing(spec, spec))
                     return
                 self.pins[spec] = pin_word(form, package.evr)
                 self.add(package)
@@ -305,7 +331,38 @@ class _Resolver:
         if not providers:
             self.missing.append(Missing(spec, spec))
             return
-        self.add(self.pick(dep, providers))
+        # libsolv decides the words naming one package before it chooses among a word's
+        # providers, so a conflict with a later word counts: choose once every word is in.
+        self.capabilities.append((spec, dep, providers))
+
+    def take(self, dep: Dep, providers: Sequence[RpmPackage], missing: Missing) -> None:
+        """Add the provider pick takes; where each conflicts, dep is missing, as dnf refuses."""
+        found = self.pick(dep, providers)
+        if isinstance(found, RpmPackage):
+            self.add(found)
+            return
+        why = "; ".join(f"{name} conflicts with {other}" for name, other in found)
+        self.missing.append(missing._replace(why=f"every provider conflicts ({why})"))
+
+    def conflict(self, package: RpmPackage) -> str | None:
+        """What installed or chosen package conflicts with package, by its Conflicts or theirs
+        (libsolv's conflict rules); an installed one a chosen build replaces, or one of
+        package's own name, does not count."""
+        pool = self.pool
+        gone = set(self.chosen) | {package.name}
+        for dep in package.conflicts:
+            for owner, provide in pool.installed_owners[dep.name]:
+                if owner not in gone and overlaps(provide, dep):
+                    return owner
+            for owner, provide in self.owners[dep.name]:
+                if owner != package.name and overlaps(provide, dep):
+                    return owner
+        against = [(o, d) for o, d in pool.installed_conflicts if o not in gone]
+        against += [(o, d) for o, d in self.conflicting if o != package.name]
+        for owner, dep in against:
+            if any(overlaps(p, dep) for p in package.provides if p.name == dep.name):
+                return owner
+        return None
 
     def satisfied(self, dep: Dep) -> bool:
         if self.pool.installed_satisfies(dep):
@@ -314,34 +371,46 @@ class _Resolver:
             return True
         return any(overlaps(provide, dep) for provide in self.provided[dep.name])
 
-    def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage:
-        """The provider of dep libsolv's policy_filter_unwanted puts first (POLICY_MODE_CHOOSE).
+    def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage | list[tuple[str, str]]:
+        """The provider of dep libsolv's policy_filter_unwanted puts first (POLICY_MODE_CHOOSE),
+        or, where each conflicts, which name conflicts with which.
 
-        Those of the best repository priority; the newest build of each name, names in strcmp
-        order, none another candidate obsoletes; of these the ones a decided package recommends
-        or supplements, if any; then reordered by a versioned provide they share (the higher
-        version first), with a name the image has installed in front, and before those the ones
-        a decided package suggests or that enhance one (prefer_suggested).
+        Those that conflict with nothing installed or chosen (libsolv's rules have decided them
+        out before it chooses); of the rest, those of the best repository priority; the newest
+        build of each name, names in strcmp order, none another candidate obsoletes; of these
+        the ones a decided package recommends or supplements, if any; then reordered by a
+        versioned provide they share (the higher version first), with a name the image has
+        installed in front, and before those the ones a decided package suggests or that enhance
+        one (prefer_suggested). A build older than its name's newest goes behind the others
+        (dislike_old_versions) before the reordering.
         """
         pool = self.pool
+        clashes = [(p.name, self.conflict(p)) for p in providers]
+        free = [p for p, (_, other) in zip(providers, clashes, strict=True) if other is None]
+        if not free:
+            return sorted({(name, other) for name, other in clashes if other is not None})
         by_name: dict[str, list[RpmPackage]] = defaultdict(list)
-        for package in _top_priority(providers):
+        for package in _top_priority(free):
             by_name[package.name].append(package)
         candidates = [_newest(by_name[name], pool.basearch) for name in sorted(by_name)]
         keys = {_key(p) for p in candidates}
         kept = [p for p in candidates if not any(_key(o) in keys for o in pool.obsoleters(p))]
         candidates = kept or candidates
         wanted = [p for p in candidates if self.recommended(p) or self.supplementing(p)]
-        candidates = _by_common_provide(wanted or candidates)
+        candidates = wanted or candidates
+        # libsolv's dislike_old_versions: a build the repositories have a newer one of (that
+        # one not a candidate: it conflicts, or does not provide dep) goes to the back.
+        candidates.sort(key=pool.superseded)
+        candidates = _by_common_provide(candidates)
         candidates.sort(key=lambda p: p.name not in pool.installed)
         candidates.sort(key=lambda p: not (self.suggested(p) or self.enhancing(p)))
         if len(candidates) > 1:
-            # libsolv takes another where the first conflicts with the transaction; pinner does
-            # not read Conflicts, nor boolean Recommends and Suggests for this order.
+            # pinner does not read boolean Recommends and Suggests for this order, and weighs
+            # Conflicts only against what is decided before this choice.
             names = ", ".join(sorted(p.name for p in candidates))
             self.notes.append(
                 f"{dep.name} is provided by {names}; pinner chose {candidates[0].name}, first in"
-                " dnf's order (Conflicts are not weighed)"
+                " dnf's order"
             )
         return candidates[0]
 
@@ -378,7 +447,9 @@ class _Resolver:
         self.chosen[package.name] = package
         for provide in package.provides:
             self.provided[provide.name].append(provide)
+            self.owners[provide.name].append((package.name, provide))
         self.files.update(package.files)
+        self.conflicting += [(package.name, dep) for dep in package.conflicts]
 
     def close(self) -> None:
         """Add providers until every requirement of the chosen packages is met."""
@@ -501,12 +572,18 @@ class _Resolver:
         providers = self.pool.providers(dep)
         if weak:
             providers = [p for p in providers if _key(p) not in self.weak_excluded]
+        text = f"{_dep_text(dep)} (needed by {package.name})"
         if not providers:
             if not weak:
-                text = f"{_dep_text(dep)} (needed by {package.name})"
                 self.missing.append(Missing(dep.name, text))
             return
-        self.add(self.pick(dep, providers))
+        if weak:
+            # A Recommends whose every provider conflicts is left out, not refused.
+            found = self.pick(dep, providers)
+            if isinstance(found, RpmPackage):
+                self.add(found)
+            return
+        self.take(dep, providers, Missing(dep.name, text))
 
     def holds(self, rich: Rich) -> bool:
         """Whether what is installed and chosen so far satisfies a boolean dependency."""
@@ -662,6 +739,9 @@ def resolve(
     resolver = _Resolver(pool, weak_deps, exclude_weak_autodetect, obsoletes)
     for spec in specs:
         resolver.request(spec)
+    for spec, dep, providers in resolver.capabilities:
+        if not resolver.satisfied(dep):
+            resolver.take(dep, providers, Missing(spec, spec))
     resolver.close()
     chosen = tuple(sorted(resolver.chosen.values(), key=lambda p: p.name))
     return Resolution(chosen, resolver.pins, tuple(resolver.notes), tuple(resolver.missing))

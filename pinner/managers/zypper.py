@@ -643,7 +643,7 @@ class Zypper:
             missing = found.missing[0]
             raise PackageError(
                 missing.name,
-                f"{missing.text}: nothing in the repositories provides it"
+                f"{missing.text}: {missing.why or 'nothing in the repositories provides it'}"
                 f" ({config.distro} {config.arch})",
             )
         locked_packages = tuple(

@@ -17,7 +17,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rpmrepo import Spec, build_repo, dnf_install, dnf_would_install, needs_rpm_tools, rpmdb_path
+from rpmrepo import (
+    Spec,
+    build_repo,
+    dnf_install,
+    dnf_refusal,
+    dnf_would_install,
+    needs_rpm_tools,
+    rpmdb_path,
+)
 
 from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmdb import read_rpmdb
@@ -301,3 +309,139 @@ def test_repository_priority_wins_as_zypper_weighs_it(
     found = resolve(Pool(packages, (), "x86_64"), words)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
     assert {p.priority for p in found.chosen if p.name in ("plib", "pz")} == {10}
+
+
+# Conflicts: libsolv's conflict rules decide a candidate out before the policy orders the rest,
+# where a build older than its name's newest goes behind the other names (dislike_old_versions).
+CONFLICT_SPECS = [
+    # An installed package conflicts with the first provider.
+    Spec("ca", "1.0", provides=("cshell",)),
+    Spec("cz", "1.0", provides=("cshell",)),
+    Spec("chold", "1.0", conflicts=("ca",)),
+    Spec("needs-cshell", "1.0", requires=("cshell",)),
+    # The first provider conflicts with an installed package.
+    Spec("da", "1.0", provides=("dshell",), conflicts=("dhold",)),
+    Spec("dz", "1.0", provides=("dshell",)),
+    Spec("dhold", "1.0"),
+    Spec("needs-dshell", "1.0", requires=("dshell",)),
+    # Another word of the command conflicts with the first provider, or it with that word.
+    Spec("fa", "1.0", provides=("fshell",)),
+    Spec("fz", "1.0", provides=("fshell",)),
+    Spec("fblock", "1.0", conflicts=("fa",)),
+    Spec("needs-fshell", "1.0", requires=("fshell",)),
+    Spec("ka", "1.0", provides=("kshell",), conflicts=("kblock",)),
+    Spec("kz", "1.0", provides=("kshell",)),
+    Spec("kblock", "1.0"),
+    Spec("needs-kshell", "1.0", requires=("kshell",)),
+    # A versioned Conflicts: only the newer build of the first name conflicts.
+    Spec("na", "1.0", provides=("nshell",)),
+    Spec("na", "2.0", provides=("nshell",)),
+    Spec("nz", "1.0", provides=("nshell",)),
+    Spec("nblock", "1.0", conflicts=("na >= 2.0",)),
+    Spec("needs-nshell", "1.0", requires=("nshell",)),
+    # Only the name's older build is left: taken (nothing else provides it).
+    Spec("oa", "1.0", provides=("oshell",)),
+    Spec("oa", "2.0", provides=("oshell",)),
+    Spec("oblock", "1.0", conflicts=("oa >= 2.0",)),
+    Spec("needs-oshell", "1.0", requires=("oshell",)),
+    # No conflict: the first name's newer build does not provide it (dislike_old_versions).
+    Spec("ua", "1.0", provides=("ushell",)),
+    Spec("ua", "2.0"),
+    Spec("uz", "1.0", provides=("ushell",)),
+    Spec("needs-ushell", "1.0", requires=("ushell",)),
+    # The one provider conflicts: dnf refuses.
+    Spec("la", "1.0", provides=("lshell",)),
+    Spec("lblock", "1.0", conflicts=("lshell",)),
+    Spec("needs-lshell", "1.0", requires=("lshell",)),
+    Spec("xa", "1.0", provides=("xshell",), conflicts=("dhold",)),
+    Spec("needs-xshell", "1.0", requires=("xshell",)),
+]
+
+
+@pytest.fixture(scope="module")
+def conflicts_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repo(CONFLICT_SPECS, tmp_path_factory.mktemp("rpm-conflicts") / "repo")
+
+
+@pytest.fixture(scope="module")
+def holders(conflicts_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An installroot holding chold (Conflicts: ca) and dhold (which da conflicts with)."""
+    root = tmp_path_factory.mktemp("root-holders") / "root"
+    dnf_install(root, conflicts_repo, ["chold", "dhold"])
+    return root
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("words", "on_holders", "taken"),
+    [
+        (["needs-cshell"], True, "cz-1.0-1.noarch"),
+        (["cshell"], True, "cz-1.0-1.noarch"),
+        (["needs-dshell"], True, "dz-1.0-1.noarch"),
+        (["needs-fshell", "fblock"], False, "fz-1.0-1.noarch"),
+        (["fblock", "needs-fshell"], False, "fz-1.0-1.noarch"),
+        (["fshell", "fblock"], False, "fz-1.0-1.noarch"),
+        (["needs-kshell", "kblock"], False, "kz-1.0-1.noarch"),
+        (["needs-nshell", "nblock"], False, "nz-1.0-1.noarch"),
+        (["needs-oshell", "oblock"], False, "oa-1.0-1.noarch"),
+        (["needs-ushell"], False, "uz-1.0-1.noarch"),
+        (["ushell"], False, "uz-1.0-1.noarch"),
+    ],
+    ids=[
+        "installed-conflicts-with-it",
+        "word-installed-conflicts-with-it",
+        "it-conflicts-with-installed",
+        "another-word-conflicts-with-it",
+        "another-word-first-conflicts-with-it",
+        "word-another-word-conflicts-with-it",
+        "it-conflicts-with-another-word",
+        "versioned-conflict-older-build-behind-another-name",
+        "versioned-conflict-older-build-alone",
+        "older-build-behind-another-name",
+        "word-older-build-behind-another-name",
+    ],
+)
+def test_a_conflicting_provider_is_passed_over_as_dnf_does(
+    conflicts_repo: Path,
+    holders: Path,
+    tmp_path: Path,
+    words: list[str],
+    on_holders: bool,
+    taken: str,
+) -> None:
+    root = holders if on_holders else tmp_path / "empty"
+    expected = dnf_would_install(root, conflicts_repo, words)
+    installed = read_rpmdb(rpmdb_path(holders).read_bytes()) if on_holders else ()
+    found = resolve(Pool(_packages(conflicts_repo), installed, "x86_64"), words)
+    assert _nevras(found.chosen) == expected
+    assert taken in expected
+    assert found.missing == ()
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("words", "on_holders", "why"),
+    [
+        (["needs-lshell", "lblock"], False, "every provider conflicts (la conflicts with lblock)"),
+        (["needs-xshell"], True, "every provider conflicts (xa conflicts with dhold)"),
+    ],
+    ids=["with-another-word", "with-installed"],
+)
+def test_no_provider_left_is_missing_as_dnf_refuses(
+    conflicts_repo: Path,
+    holders: Path,
+    tmp_path: Path,
+    words: list[str],
+    on_holders: bool,
+    why: str,
+) -> None:
+    root = holders if on_holders else tmp_path / "empty"
+    problem = dnf_refusal(root, conflicts_repo, words)
+    assert "none of the providers can be installed" in problem
+    installed = read_rpmdb(rpmdb_path(holders).read_bytes()) if on_holders else ()
+    found = resolve(Pool(_packages(conflicts_repo), installed, "x86_64"), words)
+    (missing,) = found.missing
+    assert missing.text == f"{words[0][len('needs-') :]} (needed by {words[0]})"
+    assert missing.why == why

@@ -445,3 +445,28 @@ def test_no_provider_left_is_missing_as_dnf_refuses(
     (missing,) = found.missing
     assert missing.text == f"{words[0][len('needs-') :]} (needed by {words[0]})"
     assert missing.why == why
+
+
+ZYPPER_CONFLICT_WORDS = [
+    ["needs-fshell", "fblock"], ["fblock", "needs-fshell"], ["fshell", "fblock"],
+    ["needs-kshell", "kblock"], ["needs-nshell", "nblock"], ["needs-oshell", "oblock"],
+    ["needs-ushell"], ["ushell"],
+]  # fmt: skip
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("words", ZYPPER_CONFLICT_WORDS, ids=str)
+def test_a_conflicting_provider_is_passed_over_as_zypper_does(
+    conflicts_repo: Path, tmp_path: Path, words: list[str]
+) -> None:
+    """zypper (libzypp over the same libsolv) passes over the same providers."""
+    if shutil.which("zypper") is None:
+        pytest.skip("needs zypper (Debian: zypper)")
+    (tmp_path / "var/log").mkdir(parents=True)
+    _zypper(tmp_path, "addrepo", "--no-gpgcheck", f"file://{conflicts_repo}", "local")
+    _zypper(tmp_path, "refresh")
+    listed = _NEW.search(_zypper(tmp_path, "install", "--dry-run", *words))
+    assert listed is not None
+    found = resolve(Pool(_packages(conflicts_repo), (), "x86_64"), words)
+    assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())

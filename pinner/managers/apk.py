@@ -1029,9 +1029,9 @@ def _preferred(entries: list[Entry], tag: str) -> list[Entry]:
     return [e for e in entries if e.tag == tag] or entries
 
 
-def _newer(universe: Universe, installed: Entry) -> Entry | None:
-    """The newer build of an installed package the repositories serve, if any."""
-    best = universe.best(installed.name, None, None)
+def _newer(universe: Universe, installed: Entry, tag: str | None = None) -> Entry | None:
+    """The newer build of an installed package the repositories serve (tag's first), if any."""
+    best = universe.best(installed.name, None, None, tag, frozenset({tag}) if tag else frozenset())
     if not isinstance(best, Entry) or best.name != installed.name:
         return None
     return best if parse_version(best.version) > parse_version(installed.version) else None
@@ -1164,6 +1164,7 @@ def closure(
     base: Sequence[Entry] = (),
     needed: Mapping[str, str] | None = None,
     forced: Mapping[str, tuple[Entry, frozenset[str]]] | None = None,
+    world_tags: Mapping[str, str] | None = None,
 ) -> tuple[list[Entry], list[tuple[str, str]], list[str]]:
     """The packages apk installs for the requests, minus what is installed; misses; notes.
 
@@ -1172,6 +1173,7 @@ def closure(
     those a newer build of another leaves wanting are seen to (revisit). needed: names an
     installed package needs (name -> that package) that the installed ones no longer meet.
     forced: a word's package (and the tags it inherits) that another's dependency asks for.
+    world_tags: the tag a world entry names (name -> tag), which an upgrade of it takes.
     """
     forced = forced or {}
     # Words another chosen package needs in a build the word's first choice is not.
@@ -1245,8 +1247,13 @@ def closure(
                     continue
             if upgrade:
                 # apk add --upgrade: the newest build wins over an installed older one, for the
-                # word and down its dependencies, installed or not.
+                # word and down its dependencies, installed or not; a tagged world entry's
+                # from its tag (apk prefers the entry's pinning).
                 found = universe.best(name, op, version, tag, allowed)
+                # The provider's own name carries the entry (so:libz.so.1 -> zlib@testing).
+                pin = (world_tags or {}).get(found.name) if isinstance(found, Entry) else None
+                if pin and wanted_by is not None:
+                    found = universe.best(name, op, version, pin, allowed | {pin})
                 if isinstance(found, Entry) and found.name in chosen:
                     if found.name not in upgraded:
                         walk(chosen[found.name], True)
@@ -1341,7 +1348,8 @@ def closure(
             break
     if clash:
         # Chosen again from the start with those builds: the first choice's dependencies go.
-        return closure(universe, installed, requests, base, needed, {**forced, **clash})
+        again = {**forced, **clash}
+        return closure(universe, installed, requests, base, needed, again, world_tags)
     missing += [(name, why) for name, op, version, why in masked if not have(name, op, version)]
     for entry, other, why in _clashes(chosen.values(), chosen.values())[:1]:
         # apk refuses the whole command ("unable to select packages").
@@ -1515,6 +1523,7 @@ class Apk:
             merged[request.name] = managers.merged_word(merged.get(request.name), request)
         requests = list(merged.values())
         defined = {r.tag for r in config.repositories}
+        named_words = {r.name for r in requests}
         for request in requests:
             lines = [repository_line(line) for line in request.repositories]
             tags = defined | {r.tag for r in lines if isinstance(r, Repository)}
@@ -1539,17 +1548,17 @@ class Apk:
                     f"the base image's {WORLD} asks for {name}@{tag}, but no repository is tagged"
                     f" @{tag} in {REPOSITORIES}; apk refuses every command",
                 )
-        world_notes = [
-            f"the base image's {WORLD} asks for {name}@{tag}: apk may move {name} to @{tag}'s"
-            " newer build at any apk add or upgrade; that is not weighed"
-            for name, tag in config.world_tags
-        ]
+        # A world entry naming a tag keeps its package on that tag's repositories: where apk
+        # upgrades it (apk upgrade, apk add -u down to it), it takes that tag's newest build.
+        world_tag = {name: tag for name, tag in config.world_tags if name not in {*named_words}}
+        upgrading = mode.upgrade or any(r.upgrade for r in requests)
+        world_tags = set(world_tag.values()) if upgrading else set()
         wanted = [
             r._replace(constraint=None) if refresh and (r.constraint or "").startswith("=") else r
             for r in requests
         ]
         # apk add NAME replaces the world's entry for NAME: the others' constraints hold.
-        named = {r.name for r in requests}
+        named = named_words
         holds = {n: (op, v) for n, op, v in config.held if n not in named}
         entries: list[Entry] = []
         missing: list[tuple[str, str]] = []
@@ -1598,9 +1607,11 @@ class Apk:
         if mode.upgrade:
             # apk upgrade replaces each installed package the repositories serve newer: those
             # are resolved as words, with what their new builds depend on.
-            universe = await self._universe(fetch, config, mirrors, held=holds)
+            universe = await self._universe(fetch, config, mirrors, (), world_tags, holds)
             newer = [
-                e for e in config.entries if e.name in installed and _newer(universe, e) is not None
+                e
+                for e in config.entries
+                if e.name in installed and _newer(universe, e, world_tag.get(e.name)) is not None
             ]
             stale = {name for e in newer for name in (e.name, *_provided(e))}
             installed = {k: v for k, v in installed.items() if k not in stale}
@@ -1608,14 +1619,17 @@ class Apk:
             # An install_if package moves with what it is installed for (revisit), not by
             # itself: ssl_client's newer build comes only where busybox's does.
             wanted += [
-                PackageArg(e.name, None, 0, 0)
+                PackageArg(e.name, None, 0, 0, tag=world_tag.get(e.name))
                 for e in newer
                 if e.name not in named and not e.install_if
             ]
         for extra, group in _by_repositories(wanted).items():
-            universe = await self._universe(fetch, config, mirrors, extra, _tags(group), holds)
+            tags = _tags(group) | world_tags
+            universe = await self._universe(fetch, config, mirrors, extra, tags, holds)
             base = [e for e in config.entries if e.name in installed]
-            found, lacking, said = closure(universe, installed, group, base, relinked)
+            found, lacking, said = closure(
+                universe, installed, group, base, relinked, world_tags=world_tag
+            )
             entries += [e for e in found if e.name not in {x.name for x in entries}]
             missing += lacking
             notes += said
@@ -1651,7 +1665,7 @@ class Apk:
         return Resolved(
             tuple(packages),
             unpinned=unpinned,
-            notes=(*config.notes, *world_notes, *notes),
+            notes=(*config.notes, *notes),
             signature=SIGNATURE_VERIFIED,
             rebuildable=False,
         )

@@ -1,9 +1,10 @@
 .PHONY: test test-fast lint demo bench
 
 # Install what a fresh Debian 12 machine lacks, lint, type-check, run the whole suite on every CPU
-# (a test file's tests stay on one worker, so its registry and images are made once).
+# (a test file's tests stay on one worker, so its registry and images are made once), and name
+# the slowest tests, so a CI log shows where the suite's time goes.
 test: lint
-	python3 -m pytest -n auto --dist loadfile
+	python3 -m pytest -n auto --dist loadfile --durations=15
 
 # The loop to run while editing: everything but the image builds, the chroot apt runs and the
 # package-manager oracles, a tenth of the property examples. One worker more than CPUs (it runs

@@ -668,7 +668,13 @@ def _cascaded_words(
     -r`, `pacman -Rc`), and the `apk add --virtual` groups of those: the group's package
     depends on each of its words, so it goes too, with its other words."""
     removed = set(names)
-    taken = [w for w in live if needs.get(w.name, frozenset()) & removed]
+    # A need `a|b` (pacman: a dependency several installed packages meet) breaks only when
+    # every one of them goes.
+    taken = [
+        w
+        for w in live
+        if any(all(n in removed for n in need.split("|")) for need in needs.get(w.name, ()))
+    ]
     return [w.name for w in taken] + list(dict.fromkeys(w.group for w in taken if w.group))
 
 

@@ -476,10 +476,12 @@ def after_removal(
 def needs(packages: Sequence[Package], words: Iterable[str]) -> dict[str, frozenset[str]]:
     """Each word -> the names, and names provided, of the packages it needs down its dependencies.
 
-    `pacman -Rc NAME` takes the installed packages that need NAME, and those that need these in
-    turn (libalpm's cascade): a word goes when NAME is among its needs. Each dependency is met by
-    the first of packages that satisfies it (the word's resolution first, then the installed
-    ones); a word no package meets is left out (its needs are unknown).
+    `pacman -Rc NAME` takes the installed packages a dependency of which NAME's removal leaves
+    unmet (libalpm's checkdeps on what remains), and those that need these in turn: a word goes
+    when NAME is among its needs. A dependency one package name meets (the word's resolution
+    first, then the installed ones) adds that package and what it needs; one that several names
+    meet adds `a|b` (it breaks only when all of them go), not followed further. A word no
+    package meets is left out (its needs are unknown).
     """
     found: dict[str, frozenset[str]] = {}
     for word in words:
@@ -487,10 +489,19 @@ def needs(packages: Sequence[Package], words: Iterable[str]) -> dict[str, frozen
         queue = [depend] if depend is not None else []
         names: set[str] = set()
         seen: set[str] = set()
+        first = True
         while queue:
             wanted = queue.pop()
-            package = next((p for p in packages if p.satisfies(wanted)), None)
-            if package is None or package.name in seen:
+            meeting = [p for p in packages if p.satisfies(wanted)]
+            if not meeting:
+                continue
+            owners = sorted({p.name for p in meeting})
+            if len(owners) > 1 and not first:
+                names.add("|".join(owners))
+                continue
+            first = False
+            package = meeting[0]
+            if package.name in seen:
                 continue
             seen.add(package.name)
             names.update((package.name, *(p.name for p in package.provides)))

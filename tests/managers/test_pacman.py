@@ -23,11 +23,11 @@ from arch_repo import (
 from shell_syntax import checkers
 from stand_in import Mirror
 
-from pinner import syntax
+from pinner import outcome, syntax
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Mode, Resolved, Source, alpm, pacman
+from pinner.managers import Mode, PackageArg, Resolved, Source, alpm, pacman
 from pinner.managers.alpm import Depend
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
@@ -869,3 +869,27 @@ def test_recursive_removal_of_a_base_package_and_orphans_as_real_pacman_has_them
     orphans = pacman_in(tmp_path, conf, "-Qtdq").split()
     assert orphans == ["lonely"]
     assert every - {p.name for p in alpm.after_removal(local, set(), orphans=True)} == {"lonely"}
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize("targets", [["dash"], ["zsh"], ["dash", "zsh"]], ids=str)
+def test_cascade_keeps_what_another_provider_still_serves(
+    tmp_path: Path, targets: list[str]
+) -> None:
+    """dash and zsh both provide sh, which app needs: real `pacman -Rcp dash` leaves app (zsh
+    still meets sh), removing both takes it; alpm.needs with the cascade agrees."""
+    installed = [
+        Pkg("zsh", "5.9-1", provides=["sh"]),
+        Pkg("dash", "0.5.12-1", provides=["sh"]),
+        Pkg("app", "1.0-1", depends=["sh"]),
+    ]
+    install_local(tmp_path, installed)
+    conf = tmp_path / "pacman.conf"
+    conf.write_text("[options]\nArchitecture = x86_64\n")
+    printed = pacman_in(tmp_path, conf, "-Rcp", "--print-format", "%n", *targets).split()
+    needs = alpm.needs(_local(installed), ["app"])
+    live = [PackageArg("app", None, 0, 3)]
+    taken = outcome._cascaded_words(live, targets, needs)
+    assert sorted(printed) == sorted([*targets, *taken])
+    assert ("app" in printed) == (len(targets) == 2)

@@ -1469,6 +1469,11 @@ class Apk:
         self._indexes: weakref.WeakKeyDictionary[
             object, dict[tuple[str, str, str], list[Entry]]
         ] = weakref.WeakKeyDictionary()
+        # The universe of each set of indexes and world holds, built once per run: a stage's
+        # apk commands, and each stage of the same base, resolve against the same one.
+        self._universes: weakref.WeakKeyDictionary[
+            object, dict[tuple[tuple[tuple[str, str, str], ...], tuple[object, ...]], Universe]
+        ] = weakref.WeakKeyDictionary()
 
     def platform(self, arch: str) -> str | None:
         return next((p for p, a in APK_ARCH.items() if a == arch), None)
@@ -1489,9 +1494,10 @@ class Apk:
         """Every untagged repository's verified index for config's arch, those of extra lines
         (`apk add -X URL`, `@tag URL` a RUN appends) and of the repositories of the given tags."""
         mirror = mirrors.get(MIRROR)
-        entries: list[Entry] = []
+        read: list[tuple[str, str, str]] = []
         keys = hashlib.sha256(repr(sorted(config.keys.items())).encode()).hexdigest()
-        indexes = self._indexes.setdefault(getattr(fetch, "__self__", fetch), {})
+        owner = getattr(fetch, "__self__", fetch)
+        indexes = self._indexes.setdefault(owner, {})
         added = [r for u in extra if isinstance(r := repository_line(u), Repository)]
         wanted = set(tags)
         for repository in [*config.repositories, *added]:
@@ -1508,8 +1514,12 @@ class Apk:
                 signed = verify_index(data, config.keys, source)
                 text = index_text(signed, source)
                 indexes[key] = parse_index(text, source, repository.tail, repository.tag)
-            entries += indexes[key]
-        return Universe(entries, held)
+            read.append(key)
+        universes = self._universes.setdefault(owner, {})
+        built = (tuple(read), tuple(sorted((held or {}).items())))
+        if built not in universes:
+            universes[built] = Universe([e for key in read for e in indexes[key]], held)
+        return universes[built]
 
     async def resolve(
         self, source: managers.Source, requests: Sequence[PackageArg], mode: managers.Mode

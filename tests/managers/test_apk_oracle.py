@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import shlex
+import sys
 from typing import Any
 
 import pytest
@@ -141,3 +142,23 @@ def test_pinner_records_what_apk_installs(case: str) -> None:
         assert isinstance(pinned, str), f"apk refuses: {answer['error']}"
     else:
         assert pinned == _installed(steps)
+
+
+def test_a_run_builds_each_universe_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolves against the same indexes and world holds share one Universe; other holds not."""
+    built: list[object] = []
+
+    class Counted(apk.Universe):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(apk, "Universe", Counted)
+    manager = apk.Apk()
+    monkeypatch.setattr(sys.modules[__name__], "MANAGER", manager)
+    assert _pinned(["apk add curl"]) == _pinned(["apk add curl"])
+    assert len(built) == 1
+    held = _config(["zlib<1.2.13"])
+    _pinned(["apk add zlib-dev"], held)
+    _pinned(["apk add zlib-dev"], held)
+    assert len(built) == 2

@@ -355,9 +355,8 @@ def shell_name(text: str) -> str:
         argv = json.loads(text.split(None, 1)[1])
     except (IndexError, ValueError):
         return ""
-    if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
-        return ""
-    return argv[0].rpartition("/")[2]
+    # "" rather than None: a SHELL instruction is there, so the image's /bin/sh is not the shell.
+    return shellword.shell_program(argv) or ""
 
 
 def run_shell(parsed: Dockerfile, run: Instruction) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from pinner.errors import PinnerError
 from pinner.imagefiles import Layer
 from pinner.reference import is_digest
-from pinner.shellword import SHELL_PROGRAM
+from pinner.shellword import shell_program
 
 
 class SourceError(PinnerError):
@@ -120,21 +120,14 @@ def _keys(value: object, what: str) -> tuple[str, ...]:
 
 
 def config_shell(data: bytes) -> str | None:
-    """The program a config's Shell names (`["/bin/bash", "-c"]`: bash), or None where it sets
-    none or is not a list of at most 16 printable strings of at most 256 characters each, or
-    names its program with other characters (the image's /bin/sh is then assumed)."""
+    """The program a config's Shell names (shell_program), or None where it sets none or one
+    not read (the image's /bin/sh is then assumed)."""
     try:
         doc = json.loads(data)
     except ValueError:
         return None
     inner = doc.get("config") if isinstance(doc, dict) else None
-    shell = inner.get("Shell") if isinstance(inner, dict) else None
-    if not isinstance(shell, list) or not 0 < len(shell) <= 16:
-        return None
-    if not all(isinstance(w, str) and len(w) <= 256 and w.isprintable() for w in shell):
-        return None
-    program = shell[0].rpartition("/")[2]
-    return program if SHELL_PROGRAM.fullmatch(program) else None
+    return shell_program(inner.get("Shell")) if isinstance(inner, dict) else None
 
 
 def parse_config(data: bytes, what: str) -> ImageConfig:

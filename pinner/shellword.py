@@ -283,13 +283,15 @@ def expand_noting_unset(
     return word.stop_on("", raw_escapes=False), word.unset
 
 
-# --------------------------------------------------------------------------- an image's Env
+# ------------------------------------------------------------------------- an image's Env and Shell
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A shell program's name as a config's Shell may give it (bash, busybox, ksh93).
+# A shell program's name as a Shell argv may give it (bash, busybox, ksh93).
 SHELL_PROGRAM = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 MAX_ENV_ENTRIES = 256
 MAX_ENV_VALUE = 4096
+MAX_SHELL_WORDS = 16
+MAX_SHELL_WORD = 256
 
 
 def env_values(entries: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -302,3 +304,15 @@ def env_values(entries: Sequence[str]) -> tuple[tuple[str, str], ...]:
         if eq and _ENV_NAME.fullmatch(name) and len(value) <= MAX_ENV_VALUE and value.isprintable():
             found.append((name, value))
     return tuple(found)
+
+
+def shell_program(argv: object) -> str | None:
+    """The program a Shell argv names (`["/bin/bash", "-c"]`: bash), a SHELL instruction's or a
+    config's; None where it is not a list of at most MAX_SHELL_WORDS printable strings of at most
+    MAX_SHELL_WORD characters each, or names its program with other characters."""
+    if not isinstance(argv, list) or not 0 < len(argv) <= MAX_SHELL_WORDS:
+        return None
+    if not all(isinstance(w, str) and len(w) <= MAX_SHELL_WORD and w.isprintable() for w in argv):
+        return None
+    program = argv[0].rpartition("/")[2]
+    return program if SHELL_PROGRAM.fullmatch(program) else None

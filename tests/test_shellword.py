@@ -171,3 +171,30 @@ def test_buildkit_invalid_patterns(pattern: str) -> None:
 )
 def test_buildkit_reverse_pattern(pattern: str, reversed_: str) -> None:
     assert shellword._reverse_pattern(pattern) == reversed_
+
+
+@pytest.mark.parametrize(
+    ("argv", "program"),
+    [
+        (["/bin/bash", "-o", "pipefail", "-c"], "bash"),
+        (["pwsh", "-Command"], "pwsh"),
+        (["/bin/busybox", "sh", "-c"], "busybox"),
+        (None, None),
+        ([], None),
+        ("/bin/bash -c", None),
+        (["/bin/ba\x1bsh", "-c"], None),
+        (["/bin/bash", "-c\n"], None),
+        (["/bin/bash", 1], None),
+        ([1, "-c"], None),
+        (["/bin/b a s h"], None),
+        (["C:\\Program Files\\PowerShell\\7\\pwsh.exe"], None),
+        (["/bin/bash", *["x"] * 15], "bash"),
+        (["/bin/bash", *["x"] * 16], None),
+        (["/bin/bash", "x" * 256], "bash"),
+        (["/bin/bash", "x" * 257], None),
+    ],
+)
+def test_a_shell_argv_names_its_program_only_within_bounds(
+    argv: object, program: str | None
+) -> None:
+    assert shellword.shell_program(argv) == program

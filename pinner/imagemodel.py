@@ -29,7 +29,8 @@ class History(NamedTuple):
 
 
 class ImageConfig(NamedTuple):
-    """The fields of an image config that `diff` compares (OCI image-spec config.md)."""
+    """The fields of an image config that `diff` compares (OCI image-spec config.md), and the
+    program its Shell names (shell_program; None: the image's /bin/sh), which lock reads."""
 
     architecture: str
     os: str
@@ -46,6 +47,7 @@ class ImageConfig(NamedTuple):
     created: str
     history: tuple[History, ...]
     diff_ids: tuple[str, ...]
+    shell: str | None
 
 
 class PlatformImage(NamedTuple):
@@ -119,17 +121,6 @@ def _keys(value: object, what: str) -> tuple[str, ...]:
     return tuple(sorted(str(k) for k in value))
 
 
-def config_shell(data: bytes) -> str | None:
-    """The program a config's Shell names (shell_program), or None where it sets none or one
-    not read (the image's /bin/sh is then assumed)."""
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return None
-    inner = doc.get("config") if isinstance(doc, dict) else None
-    return shell_program(inner.get("Shell")) if isinstance(inner, dict) else None
-
-
 def parse_config(data: bytes, what: str) -> ImageConfig:
     """The compared fields of a config blob, each type-checked."""
     doc = json_object(data, what)
@@ -173,6 +164,7 @@ def parse_config(data: bytes, what: str) -> ImageConfig:
             for h in history
         ),
         diff_ids=diff_ids,
+        shell=shell_program(inner.get("Shell")),
     )
 
 

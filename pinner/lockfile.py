@@ -490,7 +490,7 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
 
 
 def _base_shell(value: object) -> str | None:
-    """A stage's base image Shell program, as config_shell gives it."""
+    """A stage's base image Shell program, as ImageConfig.shell gives it."""
     text = _opt_str(value)
     if text is not None and not SHELL_PROGRAM.fullmatch(text):
         raise ValueError(f"base-shell {_shown(text)} is not a program name")

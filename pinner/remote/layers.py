@@ -29,7 +29,7 @@ from pinner.baseimage import (
     scan_layer,
 )
 from pinner.errors import RegistryError
-from pinner.imagemodel import SourceError, config_shell, parse_config, sha
+from pinner.imagemodel import SourceError, parse_config, sha
 from pinner.reference import ImageRef
 from pinner.remote import cache
 from pinner.remote.imagesource import MAX_CONFIG_BYTES
@@ -93,7 +93,7 @@ async def config_env(
     registry: Registry, ref: ImageRef, manifest_digest: str, cache_dir: Path | None
 ) -> tuple[tuple[tuple[str, str], ...], str | None]:
     """The ENV a platform image's config sets that a RUN's shell may read (env_values), and the
-    program its Shell names (config_shell): the config read up to MAX_CONFIG_BYTES, checked
+    program its Shell names (ImageConfig.shell): the config read up to MAX_CONFIG_BYTES, checked
     against its digest, cached by digest."""
     subject = f"{ref.name}@{manifest_digest}"
     digest = config_of(await _manifest(registry, ref, manifest_digest, cache_dir), subject)
@@ -112,7 +112,7 @@ async def config_env(
         config = parse_config(data, f"{subject}: config")
     except SourceError as e:
         raise BaseImageError(str(e)) from None
-    return env_values(config.env), config_shell(data)
+    return env_values(config.env), config.shell
 
 
 async def _manifest_layers(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pinner.remote.registry import Settings
     from pinner.workspace import Selection
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 1, 2, 3, 130
 
 
 def _key_value(text: str) -> tuple[str, str]:

@@ -200,14 +200,8 @@ def parse_command(invocation: Invocation) -> PacmanCommand:
     )
 
 
-def pacman_commands(
-    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
-) -> tuple[PacmanCommand, ...]:
-    """Every pacman command a RUN's text runs, in order (of invocations, when given)."""
-    if "pacman" not in run_text:
-        return ()
-    if invocations is None:
-        invocations = run_invocations(run_text, escape)
+def pacman_commands(invocations: Sequence[Invocation]) -> tuple[PacmanCommand, ...]:
+    """Every pacman command among a RUN's invocations, in order."""
     return tuple(
         parse_command(invocation) for invocation in invocations if invocation.program == "pacman"
     )
@@ -479,18 +473,12 @@ _LEFTOVERS = (Leftover("/var/log/pacman.log", ("/var/log/pacman.log",)), LDCONFI
 
 
 def cleanup(
-    run_text: str,
-    *,
-    escape: str = "\\",
-    invocations: Sequence[Invocation] | None = None,
-    braces: bool = True,
+    run_text: str, invocations: Sequence[Invocation], *, escape: str = "\\", braces: bool = True
 ) -> str | None:
     """What to append to a RUN that installs with pacman and leaves its cache, its log or
     ldconfig's cache; None if nothing. invocations: the RUN's, as the engine read them; braces:
     its shell expands `{a,b}` (Arch's /bin/sh, bash, does)."""
-    if invocations is None:
-        invocations = run_invocations(run_text, escape)
-    found = pacman_commands(run_text, escape=escape, invocations=invocations)
+    found = pacman_commands(invocations)
     if not any(command.installs or command.operation == "U" for command in found):
         return None
     cleans = False
@@ -747,7 +735,7 @@ class Pacman:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         braces = expands_braces(system.shell, True)
-        return cleanup(run_text, invocations=invocations, braces=braces)
+        return cleanup(run_text, invocations, braces=braces)
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         fields = (package.name, package.version, package.sha256, package.filename)

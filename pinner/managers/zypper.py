@@ -182,14 +182,8 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
     )
 
 
-def zypper_commands(
-    run_text: str, *, escape: str = "\\", invocations: Sequence[Invocation] | None = None
-) -> tuple[ZypperCommand, ...]:
-    """Every zypper command a RUN's text runs, in order (of invocations, when given)."""
-    if "zypper" not in run_text:
-        return ()
-    if invocations is None:
-        invocations = run_invocations(run_text, escape)
+def zypper_commands(invocations: Sequence[Invocation]) -> tuple[ZypperCommand, ...]:
+    """Every zypper command among a RUN's invocations, in order."""
     found = []
     for invocation in invocations:
         if invocation.program == "zypper":
@@ -217,18 +211,12 @@ def _cleans_all(command: ZypperCommand) -> bool:
 
 
 def cleanup(
-    run_text: str,
-    *,
-    escape: str = "\\",
-    invocations: Sequence[Invocation] | None = None,
-    braces: bool = True,
+    run_text: str, invocations: Sequence[Invocation], *, escape: str = "\\", braces: bool = True
 ) -> str | None:
     """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
-    and leaves them; None if nothing. braces: its shell expands `{a,b}` (openSUSE's /bin/sh,
-    bash, does)."""
-    if invocations is None:
-        invocations = run_invocations(run_text, escape)
-    found = zypper_commands(run_text, escape=escape, invocations=invocations)
+    and leaves them; None if nothing. invocations: the RUN's, as the engine read them; braces:
+    its shell expands `{a,b}` (openSUSE's /bin/sh, bash, does)."""
+    found = zypper_commands(invocations)
     if not any(command.installs for command in found):
         return None
     mounts = mounted(run_text, escape)
@@ -684,8 +672,7 @@ class Zypper:
         return found if isinstance(found, str) else (found.line,)
 
     def config_changes(self, run_text: str, escape: str, env: managers.Env = ()) -> str | None:
-        invocations = run_invocations(run_text, escape, env)
-        for command in zypper_commands(run_text, escape=escape, invocations=invocations):
+        for command in zypper_commands(run_invocations(run_text, escape, env)):
             if command.verb in ("addrepo", "modifyrepo", "removerepo"):
                 return f"runs zypper {command.verb}"
         if re.search(rf"(>|\b(tee|cp|mv|sed)\b.*){re.escape(REPOS_DIR)}", run_text):
@@ -711,7 +698,7 @@ class Zypper:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         braces = expands_braces(system.shell, True)
-        return cleanup(run_text, invocations=invocations, braces=braces)
+        return cleanup(run_text, invocations, braces=braces)
 
     checked = staticmethod(checked)
 

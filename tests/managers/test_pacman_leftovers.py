@@ -13,6 +13,7 @@ import pytest
 from arch_repo import Pkg, build, needs_pacman
 from leftover_roots import files, run_rm
 
+from pinner.apt.shell import run_invocations
 from pinner.managers import pacman
 
 pytestmark = [
@@ -57,7 +58,8 @@ def test_pacman_writes_the_files_the_cleanup_names(root: Path) -> None:
 def test_cleanup_leaves_the_package_and_pacmans_databases_only(root: Path) -> None:
     before = files(root)
     _install(root)
-    cleanup = pacman.cleanup("pacman -Sy --noconfirm app")
+    run = "pacman -Sy --noconfirm app"
+    cleanup = pacman.cleanup(run, run_invocations(run))
     assert cleanup is not None
     run_rm(root, cleanup)
     # The local database's desc records the install's time (%INSTALLDATE%): pacman's own record,

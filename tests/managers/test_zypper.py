@@ -12,6 +12,7 @@ import shell_syntax
 from shell_syntax import checkers
 
 from pinner import managers, syntax
+from pinner.apt.shell import run_invocations
 from pinner.errors import MirrorError
 from pinner.managers import Mode, PackageArg, zypper
 
@@ -38,7 +39,7 @@ COMMANDS = [
 def _installs(run: str) -> list[zypper.Target]:
     """The targets of the RUN's installing zypper commands, in order, each name once."""
     found: dict[str, zypper.Target] = {}
-    for command in zypper.zypper_commands(run):
+    for command in zypper.zypper_commands(run_invocations(run)):
         for target in command.targets if command.installs else ():
             found.setdefault(target.name, target)
     return list(found.values())
@@ -48,7 +49,7 @@ def _installs(run: str) -> list[zypper.Target]:
 def test_commands(
     run: str, expected: list[tuple[str, list[tuple[str, str | None]], list[str]]]
 ) -> None:
-    found = zypper.zypper_commands(run)
+    found = zypper.zypper_commands(run_invocations(run))
     assert [
         (c.verb, [(t.name, t.constraint) for t in c.targets], list(c.notes)) for c in found
     ] == expected
@@ -66,6 +67,8 @@ AUX = "/var/cache/ldconfig/aux-cache"
 LEFT = f"rm -rf /var/log/zypp* /var/lib/zypp/AnonymousUniqueId {AUX}"
 CLEANUPS = [
     ("zypper -n in -y curl", f"zypper clean -a && {LEFT}"),
+    # The shell reads one word `zypper` where the text never spells it out.
+    ('zyp"per" -n in -y curl', f"zypper clean -a && {LEFT}"),
     ("zypper -n in -y curl && zypper clean -a", LEFT),
     ("zypper -n in -y curl && zypper cc -a", LEFT),
     ("zypper -n in -y curl && rm -rf /var/cache/zypp/*", LEFT),
@@ -95,10 +98,11 @@ CLEANUPS = [
 
 @pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
 def test_cleanup(run: str, expected: str | None) -> None:
-    assert zypper.cleanup(run) == expected
+    assert zypper.cleanup(run, run_invocations(run)) == expected
     if expected is not None:
         assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
-        assert zypper.cleanup(f"{run} && {expected}") is None
+        again = f"{run} && {expected}"
+        assert zypper.cleanup(again, run_invocations(again)) is None
 
 
 def test_pin_word() -> None:

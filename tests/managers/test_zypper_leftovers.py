@@ -12,6 +12,7 @@ import pytest
 from leftover_roots import files, run_rm
 from rpmrepo import Spec, build_repo, needs_rpm_tools, rpmdb_path
 
+from pinner.apt.shell import run_invocations
 from pinner.managers import zypper
 
 pytestmark = [
@@ -50,7 +51,8 @@ def test_zypper_writes_its_logs(root: Path) -> None:
 
 def test_cleanup_leaves_the_package_and_the_rpmdb_only(root: Path) -> None:
     _zypper(root, "--no-gpg-checks", "install", "app")
-    cleanup = zypper.cleanup("zypper -n in app")
+    run = "zypper -n in app"
+    cleanup = zypper.cleanup(run, run_invocations(run))
     assert cleanup is not None
     clean, rm = cleanup.split(" && ")
     assert clean == "zypper clean -a"

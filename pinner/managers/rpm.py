@@ -503,6 +503,8 @@ class Rpm:
         snapshot, refresh = mode.snapshot, mode.refresh
         config = own(image, RpmConfig)
         commands: list[tuple[RpmOptions, list[str]]] = []
+        # Each spec's request, so an error names the word's line, not the spec's text.
+        asked: list[dict[str, PackageArg]] = []
         last: int | None = None
         for request in requests:
             options = self._options.get(request, RpmOptions())
@@ -513,7 +515,10 @@ class Rpm:
             number = self._commands.get(request)
             if not commands or number is None or number != last:
                 commands.append((options, []))
-            commands[-1][1].append(f"{spec}.{arch}" if arch else spec)
+                asked.append({})
+            spec = f"{spec}.{arch}" if arch else spec
+            commands[-1][1].append(spec)
+            asked[-1].setdefault(spec, request)
             last = number
         chosen: dict[str, rd.RpmPackage] = {}
         notes = list(config.notes)
@@ -526,7 +531,7 @@ class Rpm:
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for options, specs in commands:
+        for (options, specs), words in zip(commands, asked, strict=True):
             found_pool = pools.get(options)
             if found_pool is None:
                 found_pool = await self._pool(fetch, config, options, mirrors, snapshot)
@@ -548,8 +553,10 @@ class Rpm:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")
                 missing = found.missing[0]
                 why = missing.why or "nothing in the enabled repositories provides it"
+                # A requirement names no word: the command's first word gives the line.
+                word = words.get(missing.name) or next(iter(words.values()))
                 raise PackageError(
-                    missing.name,
+                    word.name,
                     f"{missing.text}: {why}"
                     f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )

@@ -321,6 +321,11 @@ class _Resolver:
                 if replacing:
                     self.take(Dep(form.name), replacing, Missing(spec, spec))
                     return
+                clash = self.conflict(package)
+                if clash is not None:
+                    # libsolv cannot meet two such jobs at once: dnf refuses the transaction.
+                    self.missing.append(Missing(spec, spec, f"{clash} (conflicting requests)"))
+                    return
                 self.pins[spec] = pin_word(form, package.evr)
                 self.add(package)
                 return
@@ -341,27 +346,44 @@ class _Resolver:
         if isinstance(found, RpmPackage):
             self.add(found)
             return
-        why = "; ".join(f"{name} conflicts with {other}" for name, other in found)
-        self.missing.append(missing._replace(why=f"every provider conflicts ({why})"))
+        self.missing.append(missing._replace(why=f"every provider conflicts ({'; '.join(found)})"))
 
     def conflict(self, package: RpmPackage) -> str | None:
-        """What installed or chosen package conflicts with package, by its Conflicts or theirs
-        (libsolv's conflict rules); an installed one a chosen build replaces, or one of
-        package's own name, does not count."""
+        """How package clashes with an installed or chosen package, by its Conflicts or theirs,
+        or by an Obsoletes between it and a chosen one (libsolv's conflict and obsoletes
+        rules); None if it does not. An installed package a chosen build replaces or package
+        obsoletes, or one of package's own name, does not count."""
         pool = self.pool
+        own = Provide(package.name, "EQ", package.evr)
         gone = set(self.chosen) | {package.name}
+        for dep in package.obsoletes:
+            present = pool.installed.get(dep.name)
+            if present is not None and overlaps(Provide(present.name, "EQ", present.evr), dep):
+                gone.add(present.name)
         for dep in package.conflicts:
             for owner, provide in pool.installed_owners[dep.name]:
                 if owner not in gone and overlaps(provide, dep):
-                    return owner
+                    return f"{package.name} conflicts with {owner}"
             for owner, provide in self.owners[dep.name]:
                 if owner != package.name and overlaps(provide, dep):
-                    return owner
+                    return f"{package.name} conflicts with {owner}"
         against = [(o, d) for o, d in pool.installed_conflicts if o not in gone]
         against += [(o, d) for o, d in self.conflicting if o != package.name]
         for owner, dep in against:
             if any(overlaps(p, dep) for p in package.provides if p.name == dep.name):
-                return owner
+                return f"{owner} conflicts with {package.name}"
+        # dnf installs no two packages where one obsoletes the other ("conflicting requests").
+        for dep in package.obsoletes:
+            other = self.chosen.get(dep.name)
+            if other is None or other.name == package.name:
+                continue
+            if overlaps(Provide(other.name, "EQ", other.evr), dep):
+                return f"{package.name} obsoletes {other.name}"
+        for other in self.chosen.values():
+            if other.name != package.name and any(
+                dep.name == package.name and overlaps(own, dep) for dep in other.obsoletes
+            ):
+                return f"{other.name} obsoletes {package.name}"
         return None
 
     def satisfied(self, dep: Dep) -> bool:
@@ -371,9 +393,9 @@ class _Resolver:
             return True
         return any(overlaps(provide, dep) for provide in self.provided[dep.name])
 
-    def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage | list[tuple[str, str]]:
+    def pick(self, dep: Dep, providers: Sequence[RpmPackage]) -> RpmPackage | list[str]:
         """The provider of dep libsolv's policy_filter_unwanted puts first (POLICY_MODE_CHOOSE),
-        or, where each conflicts, which name conflicts with which.
+        or, where each conflicts, how each does.
 
         Those that conflict with nothing installed or chosen (libsolv's rules have decided them
         out before it chooses); of the rest, those of the best repository priority; the newest
@@ -385,10 +407,10 @@ class _Resolver:
         (dislike_old_versions) before the reordering.
         """
         pool = self.pool
-        clashes = [(p.name, self.conflict(p)) for p in providers]
-        free = [p for p, (_, other) in zip(providers, clashes, strict=True) if other is None]
+        clashes = [self.conflict(p) for p in providers]
+        free = [p for p, clash in zip(providers, clashes, strict=True) if clash is None]
         if not free:
-            return sorted({(name, other) for name, other in clashes if other is not None})
+            return sorted({clash for clash in clashes if clash is not None})
         by_name: dict[str, list[RpmPackage]] = defaultdict(list)
         for package in _top_priority(free):
             by_name[package.name].append(package)

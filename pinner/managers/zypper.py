@@ -457,7 +457,9 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
     for weighed, targets in commands:
         now = pool.installing(added.values()) if added else pool
         specs = [exact or _upgrade(now, name) or name for name, exact in targets]
-        found = rpm_resolve(now, specs, weak_deps=weighed)
+        # zypper installs a package its bare name names even where another obsoletes it
+        # (1.14.42 `install --dry-run`): dnf's swap for the obsoleter is not libsolv's.
+        found = rpm_resolve(now, specs, weak_deps=weighed, obsoletes=False)
         for package in found.chosen:
             chosen.setdefault(package.name, package)
             added[package.name] = package

@@ -242,6 +242,24 @@ def test_a_word_no_repository_serves_is_one_line(
     ) in err
 
 
+@needs_rpm_tools
+def test_two_words_dnf_cannot_install_together_are_one_line(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    """foo-new obsoletes foo-old: dnf refuses both at once ("conflicting requests")."""
+    text = "FROM centos:stream9\nRUN dnf install -y foo-new foo-old-1.0-1\n"
+    (env / "Dockerfile").write_text(text)
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 1
+    assert (
+        "Dockerfile:2: foo-old-1.0-1: foo-new obsoletes foo-old (conflicting requests)"
+        " (baseos, appstream; centos 9 x86_64)"
+    ) in err
+    assert err.strip().splitlines()[1:] == ["1 error(s); nothing written"], err
+    assert (env / "Dockerfile").read_text() == text
+    assert not (env / "Dockerfile.lock").exists()
+
+
 def _served(repo: Path) -> dict[str, bytes]:
     files = {}
     for name, root in (("baseos", repo), ("appstream", TESTDATA / "cs9-appstream")):

@@ -30,6 +30,7 @@ from rpmrepo import (
 from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmdb import read_rpmdb
 from pinner.managers.rpmresolve import Pool, resolve
+from pinner.managers.zypper import _resolve_commands
 
 SPECS = [
     # Two names: strcmp order, whatever order the repository lists them in.
@@ -424,7 +425,7 @@ def test_a_conflicting_provider_is_passed_over_as_dnf_does(
 @pytest.mark.parametrize(
     ("words", "on_holders", "why"),
     [
-        (["needs-lshell", "lblock"], False, "every provider conflicts (la conflicts with lblock)"),
+        (["needs-lshell", "lblock"], False, "every provider conflicts (lblock conflicts with la)"),
         (["needs-xshell"], True, "every provider conflicts (xa conflicts with dhold)"),
     ],
     ids=["with-another-word", "with-installed"],
@@ -470,3 +471,120 @@ def test_a_conflicting_provider_is_passed_over_as_zypper_does(
     assert listed is not None
     found = resolve(Pool(_packages(conflicts_repo), (), "x86_64"), words)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
+
+
+# Two package words that cannot be installed together: libsolv meets neither job's rule without
+# breaking the other's, and dnf refuses ("conflicting requests"), whichever word comes first.
+REQUEST_CONFLICT_SPECS = [
+    Spec("wa", "1.0"),
+    Spec("wb", "1.0", conflicts=("wa",)),
+    Spec("wc", "1.0", provides=("wcap",)),
+    Spec("wd", "1.0", conflicts=("wcap",)),
+    # Obsoletes act as a conflict between two packages of one transaction.
+    Spec("oa", "1.0"),
+    Spec("ob", "1.0", obsoletes=("oa",)),
+    Spec("needs-oa", "1.0", requires=("oa",)),
+    Spec("pa", "1.0"),
+    Spec("pb", "1.0", obsoletes=("pa < 2",)),
+]
+
+
+@pytest.fixture(scope="module")
+def request_conflicts_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("rpm-request-conflicts") / "repo"
+    return build_repo(REQUEST_CONFLICT_SPECS, directory)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("words", "holding", "refused", "why"),
+    [
+        (["wa", "wb"], None, "wb", "wb conflicts with wa (conflicting requests)"),
+        (["wb", "wa"], None, "wa", "wb conflicts with wa (conflicting requests)"),
+        (["wc", "wd"], None, "wd", "wd conflicts with wc (conflicting requests)"),
+        (["ob", "oa-1.0"], None, "oa-1.0", "ob obsoletes oa (conflicting requests)"),
+        (["oa-1.0", "ob"], None, "ob", "ob obsoletes oa (conflicting requests)"),
+        (["ob", "needs-oa"], None, "oa", "every provider conflicts (ob obsoletes oa)"),
+        (["wb"], "wa", "wb", "wb conflicts with wa (conflicting requests)"),
+        (["wa"], "wb", "wa", "wb conflicts with wa (conflicting requests)"),
+    ],
+    ids=[
+        "second-word-conflicts-with-first",
+        "first-word-conflicts-with-second",
+        "by-a-provide-of-the-other",
+        "obsoletes-another-word",
+        "obsoleted-by-a-later-word",
+        "obsoletes-what-another-word-needs",
+        "conflicts-with-installed",
+        "installed-conflicts-with-it",
+    ],
+)
+def test_two_words_that_conflict_are_refused_as_dnf_refuses(
+    request_conflicts_repo: Path,
+    tmp_path: Path,
+    words: list[str],
+    holding: str | None,
+    refused: str,
+    why: str,
+) -> None:
+    root = tmp_path / "root"
+    if holding is not None:
+        dnf_install(root, request_conflicts_repo, [holding])
+    problem = dnf_refusal(root, request_conflicts_repo, words)
+    assert "conflicting requests" in problem
+    installed = read_rpmdb(rpmdb_path(root).read_bytes()) if holding is not None else ()
+    found = resolve(Pool(_packages(request_conflicts_repo), installed, "x86_64"), words)
+    (missing,) = found.missing
+    assert (missing.name, missing.why) == (refused, why)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+def test_a_bare_word_another_word_obsoletes_is_not_refused_by_dnf(
+    request_conflicts_repo: Path, tmp_path: Path
+) -> None:
+    """dnf installs the obsoleter for a bare name: `dnf install pb pa` is pb alone."""
+    expected = dnf_would_install(tmp_path / "empty", request_conflicts_repo, ["pb", "pa"])
+    found = resolve(Pool(_packages(request_conflicts_repo), (), "x86_64"), ["pb", "pa"])
+    assert _nevras(found.chosen) == expected == ["pb-1.0-1.noarch"]
+    assert found.missing == ()
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        (["wa", "wb"], "wb conflicts with wa (conflicting requests)"),
+        (["wc", "wd"], "wd conflicts with wc (conflicting requests)"),
+        (["ob", "needs-oa"], "every provider conflicts (ob obsoletes oa)"),
+        # zypper installs pa itself, obsoleted or not, so the two words clash.
+        (["pb", "pa"], "pb obsoletes pa (conflicting requests)"),
+        (["pa"], None),
+    ],
+    ids=str,
+)
+def test_two_words_that_conflict_are_refused_as_zypper_refuses(
+    request_conflicts_repo: Path, tmp_path: Path, words: list[str], why: str | None
+) -> None:
+    if shutil.which("zypper") is None:
+        pytest.skip("needs zypper (Debian: zypper)")
+    (tmp_path / "var/log").mkdir(parents=True)
+    _zypper(tmp_path, "addrepo", "--no-gpgcheck", f"file://{request_conflicts_repo}", "local")
+    _zypper(tmp_path, "refresh")
+    env = {**os.environ, "ZYPP_LOGFILE": f"{tmp_path}/var/log/zypper.log"}
+    command = ["zypper", "--root", str(tmp_path), "--non-interactive", "install", "--dry-run"]
+    result = subprocess.run([*command, *words], capture_output=True, text=True, env=env)
+    pool = Pool(_packages(request_conflicts_repo), (), "x86_64")
+    found = _resolve_commands(pool, [(True, [(word, None) for word in words])])
+    if why is None:
+        listed = _NEW.search(result.stdout)
+        assert listed is not None, result.stdout
+        assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
+        assert found.missing == ()
+        return
+    assert result.returncode != 0
+    assert "Problem:" in result.stdout
+    (missing,) = found.missing
+    assert missing.why == why

@@ -439,11 +439,14 @@ def manager_packages(
     where = "this RUN or an earlier one" if changed and changed.line else "an earlier stage"
     how = changed.how if changed else ""
     detached: dict[str, UnpinnedPackage] = {}
+    # The install command (its number in the stage) each name's word was last read from.
+    read_in: dict[str, int] = {}
     for run in plan.manager_runs:
         shell = reproducible.shell_text(text, run)
         notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
     appended = _appended(parsed, plan.stage, manager)
-    for run, install, word_lines in manager_installs(parsed, plan.manager_runs, manager):
+    installs = manager_installs(parsed, plan.manager_runs, manager)
+    for number, (run, install, word_lines) in enumerate(installs):
         notes.extend((run.line, note) for note in install.notes)
         # The commands of the changing RUN before the one that changes the repositories read
         # the old ones (`dnf install epel-release && dnf install foo`: epel-release keeps its pin).
@@ -466,8 +469,11 @@ def manager_packages(
                 ]
                 package = package._replace(repositories=(*package.repositories, *tagged))
             held = requests.get(package.name)
-            requests[package.name] = managers.merged_word(held, package)
-            if held is None or held.tag != package.tag:
+            same_command = read_in.get(package.name) == number
+            merged = managers.merged_word(manager.name, held, package, same_command=same_command)
+            requests[package.name] = merged
+            read_in[package.name] = number
+            if merged._replace(upgrade=package.upgrade) == package:
                 lines[package.name] = line
     # A RUN from the stage's first one of the manager on that re-points its mirrors or
     # repositories (reflector, `zypper ar`) sends later RUNs past the snapshot step: say so.

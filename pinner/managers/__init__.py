@@ -329,17 +329,56 @@ class Removal(NamedTuple):
     orphans: bool = False
 
 
-def merged_word(held: PackageArg | None, word: PackageArg) -> PackageArg:
-    """What a name's word held so far becomes when a later install command names it again."""
+def merged_word(
+    manager: str, held: PackageArg | None, word: PackageArg, *, same_command: bool = False
+) -> PackageArg:
+    """What a name's word held so far becomes when a later install word names it again."""
     if held is None:
         return word
     upgrade = word.upgrade or held.upgrade
-    if word.tag != held.tag:
-        # `apk add foo@testing` after `apk add foo` (or before it) replaces foo's world entry
-        # (apk_deps_add): apk moves foo to the later word's repositories.
+    if manager == "zypper":
+        # zypper installs or updates: a bare name takes the newest build, an older build than
+        # the one installed is not taken without --oldpackage (zypper 1.14, one command or two).
+        if held.constraint is None or word.constraint is None:
+            return held if held.constraint is None else word
+        if held.constraint.startswith("=") and word.constraint.startswith("="):
+            newer = _rpm_newer(word.constraint[1:], held.constraint[1:])
+            return word if newer else held
+        return word
+    if word.tag != held.tag or (same_command and manager == "apk"):
+        # `apk add foo@testing` after `apk add foo`, or `apk add foo foo=1.2-r0`: the later word
+        # replaces foo's world entry (apk_deps_add), its tag and constraint.
         return word._replace(upgrade=upgrade)
-    # `apk add -u NAME` after `apk add NAME` upgrades what the first one installed.
-    return held._replace(upgrade=upgrade)
+    # A later command: what the earlier one installed stays where the later word allows it (apk
+    # keeps an installed package that meets the world, dnf says "Nothing to do"); otherwise the
+    # later word's build is installed over it. dnf 4 reads one command naming `foo-1.0 foo` so
+    # too (with best=False; best=True refuses it).
+    # apk takes a tagged word's build from its tag's repositories over an installed one.
+    kept = word.constraint is None and word.tag is None
+    exact = held.constraint is not None and held.constraint.startswith("=")
+    if manager == "apk" and exact and word.constraint is not None:
+        kept = _apk_meets((held.constraint or "")[1:], held.name + word.constraint)
+    if kept and not word.upgrade:
+        return held._replace(upgrade=upgrade)
+    return word._replace(upgrade=upgrade)
+
+
+def _rpm_newer(one: str, other: str) -> bool:
+    """Whether [epoch:]version[-release] one is newer than other."""
+    from pinner.managers import rpmversion
+
+    try:
+        return rpmversion.compare_evr(rpmversion.parse_evr(one), rpmversion.parse_evr(other)) > 0
+    except ValueError:
+        return True
+
+
+def _apk_meets(version: str, dependency: str) -> bool:
+    """Whether an apk version meets a dependency word's constraint (`zlib>1.2`)."""
+    from pinner.managers import apk
+
+    _, op, wanted, _ = apk._dependency(dependency)
+    return apk.satisfies(version, op, wanted)
 
 
 def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:

@@ -1527,10 +1527,13 @@ class Apk:
         fetch, image, mirrors = source
         refresh = mode.refresh
         config = own(image, ApkConfig)
-        # Each name once, as apk's world keeps it: a later word with another tag replaces it.
+        # Each name once, as apk's world keeps it: words read as one command's, where the later
+        # replaces the earlier (lock merges a stage's commands before this).
         merged: dict[str, PackageArg] = {}
         for request in requests:
-            merged[request.name] = managers.merged_word(merged.get(request.name), request)
+            merged[request.name] = managers.merged_word(
+                NAME, merged.get(request.name), request, same_command=True
+            )
         requests = list(merged.values())
         defined = {r.tag for r in config.repositories}
         named_words = {r.name for r in requests}

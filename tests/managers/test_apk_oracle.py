@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from alpine_support import REAL_INDEX, REAL_KEY, ROOTFS, TESTDATA, rootfs_files
 
+from pinner import managers
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
 from pinner.managers import Mode, PackageArg, Removed, Resolved, Source, apk
@@ -66,8 +67,9 @@ def _resolve(commands: list[str], config: apk.ApkConfig = CONFIG) -> Resolved:
     held: dict[str, frozenset[str]] = {}
     then: dict[str, frozenset[str]] = {}
     words: list[PackageArg] = []
+    read_in: dict[str, int] = {}  # name -> the command its word was last read from
     upgrades = False
-    for command in commands:
+    for number, command in enumerate(commands):
         (invocation,) = run_invocations(command, "\\")
         removal = apk.read_removal(invocation)
         if removal is not None:
@@ -81,7 +83,13 @@ def _resolve(commands: list[str], config: apk.ApkConfig = CONFIG) -> Resolved:
             continue
         install = apk.read_install(invocation)
         assert install is not None and not install.notes, command
-        words += install.packages
+        for word in install.packages:
+            # Each name once, as lock reads a stage's commands (outcome.manager_packages).
+            earlier = next((w for w in words if w.name == word.name), None)
+            one = read_in.get(word.name) == number
+            merged = managers.merged_word("apk", earlier, word, same_command=one)
+            words = [w for w in words if w.name != word.name] + [merged]
+            read_in[word.name] = number
         then.update((w.name, frozenset(gone)) for w in install.packages if w.name not in then)
         upgrades = upgrades or install.upgrades
     sets = (frozenset(gone), frozenset(cascaded), frozenset(gone))

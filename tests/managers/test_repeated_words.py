@@ -1,0 +1,141 @@
+"""A stage naming one package twice with different versions: pinner reads the word that decides
+what dnf 4 and zypper 1.14 install, each run here on real RPMs (rpmbuild, createrepo_c)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools
+
+from pinner import managers
+from pinner.apt.shell import run_invocations
+from pinner.managers import PackageArg, rpm, zypper
+from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
+from pinner.managers.rpmresolve import Pool, resolve
+
+SPECS = [Spec("twice", "1.0"), Spec("twice", "2.0")]
+
+# Each case: the install commands of one stage, in order, and the version the tool ends with
+# (seen with the real tools; the test runs them again).
+DNF_CASES = [
+    # A later bare name: "Nothing to do", the earlier command's build stays.
+    (["dnf install -y twice-1.0-1", "dnf install -y twice"], "1.0"),
+    # A later exact word installs that build, older or newer than the one installed.
+    (["dnf install -y twice", "dnf install -y twice-1.0-1"], "1.0"),
+    (["dnf install -y twice-1.0-1", "dnf install -y twice-2.0-1"], "2.0"),
+    # One command: dnf (best=False) skips the best candidate for the exact one, either order.
+    (["dnf install -y twice-1.0-1 twice"], "1.0"),
+    (["dnf install -y twice twice-1.0-1"], "1.0"),
+]
+ZYPPER_CASES = [
+    # zypper installs or updates: a bare name takes the newest build...
+    (["zypper install twice=1.0", "zypper install twice"], "2.0"),
+    (["zypper install twice=1.0 twice"], "2.0"),
+    (["zypper install twice twice=1.0"], "2.0"),
+    # ...and an older build than the one installed is not taken without --oldpackage.
+    (["zypper install twice", "zypper install twice=1.0"], "2.0"),
+    (["zypper install twice=2.0", "zypper install twice=1.0"], "2.0"),
+    (["zypper install twice=1.0", "zypper install twice=2.0"], "2.0"),
+]
+
+
+def _ids(value: object) -> str | None:
+    return " && ".join(value) if isinstance(value, list) else None
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repo(SPECS, tmp_path_factory.mktemp("repeated") / "repo")
+
+
+def _packages(repo: Path) -> list[RpmPackage]:
+    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
+    primary = entries["primary"]
+    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
+
+
+def _installed(root: Path) -> str:
+    query = ["rpm", "--root", str(root), "-q", "--qf", "%{VERSION}", "twice"]
+    return subprocess.run(query, check=True, capture_output=True, text=True).stdout
+
+
+def _word(manager: managers.Manager, commands: list[str]) -> PackageArg:
+    """The one word of the name that pinner resolves, merged as lock merges a stage's words."""
+    held = None
+    for command in commands:
+        (invocation,) = run_invocations(command, "\\")
+        install = manager.installs(invocation)
+        assert install is not None
+        for number, word in enumerate(install.packages):
+            held = managers.merged_word(manager.name, held, word, same_command=number > 0)
+    assert held is not None
+    return held
+
+
+def _pinner_version(repo: Path, word: PackageArg) -> str:
+    spec = f"{word.name}-{word.constraint[1:]}" if word.constraint else word.name
+    (chosen,) = resolve(Pool(_packages(repo), (), "x86_64"), [spec]).chosen
+    return chosen.evr.version
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(("commands", "version"), DNF_CASES, ids=_ids)
+def test_the_word_read_is_the_one_dnf_installs(
+    repo: Path, tmp_path: Path, commands: list[str], version: str
+) -> None:
+    root = tmp_path / "root"
+    for command in commands:
+        dnf_install(root, repo, command.split()[3:])
+    assert _installed(root) == version
+    assert _pinner_version(repo, _word(rpm.Rpm(), commands)) == version
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(("commands", "version"), ZYPPER_CASES, ids=_ids)
+def test_the_word_read_is_the_one_zypper_installs(
+    repo: Path, tmp_path: Path, commands: list[str], version: str
+) -> None:
+    if shutil.which("zypper") is None:
+        pytest.skip("needs zypper (Debian: zypper)")
+    root = tmp_path / "root"
+    (root / "var/log").mkdir(parents=True)
+    # ZYPP_LOGFILE keeps zypper's log under root, not in this machine's /var/log.
+    env = {**os.environ, "ZYPP_LOGFILE": f"{root}/var/log/zypper.log"}
+    base = ["zypper", "--root", str(root), "--non-interactive", "--no-gpg-checks"]
+    for args in (["addrepo", "--no-gpgcheck", f"file://{repo}", "local"], ["refresh"]):
+        subprocess.run([*base, *args], check=True, capture_output=True, env=env)
+    for command in commands:
+        subprocess.run([*base, *command.split()[1:]], check=True, capture_output=True, env=env)
+    assert _installed(root) == version
+    assert _pinner_version(repo, _word(zypper.Zypper(), commands)) == version
+
+
+def test_a_later_word_of_a_name_is_merged_as_each_manager_installs_it() -> None:
+    """The rules the oracles above and apk's (testdata/alpine/apk-oracle.json) showed."""
+
+    def word(constraint: str | None, tag: str | None = None) -> PackageArg:
+        return PackageArg("foo", constraint, 0, 0, tag=tag)
+
+    bare, old, new = word(None), word("=1.0"), word("=2.0")
+    merged = managers.merged_word
+    # dnf: a later command's bare name leaves the build installed; its exact word moves it.
+    assert merged("dnf", old, bare) == old
+    assert merged("dnf", bare, old) == old
+    assert merged("dnf", new, old) == old
+    # zypper: the bare name (the newest) or the newer exact build.
+    assert merged("zypper", old, bare) == bare
+    assert merged("zypper", bare, old) == bare
+    assert merged("zypper", new, old, same_command=True) == new
+    # apk: one command's later word replaces the world entry; a later command's keeps an
+    # installed build that meets it.
+    assert merged("apk", old, bare, same_command=True) == bare
+    assert merged("apk", old, bare) == old
+    assert merged("apk", old, word(">0.9")) == old
+    assert merged("apk", old, word(">1.0")) == word(">1.0")
+    assert merged("apk", old, word(None, "testing")) == word(None, "testing")

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -529,3 +530,41 @@ def test_ctrl_c_while_staging_a_large_write_changes_nothing(
 
     assert contents(tmp_path) == before
     assert leftovers(tmp_path) == []
+
+
+def test_a_large_write_removes_every_backup_on_several_threads(
+    tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each removal waits for the file system's journal, not the CPU: many wait together.
+    removers: set[str] = set()
+    real_unlink = os.unlink
+
+    def unlink(path: str, *args: object, **kwargs: object) -> None:
+        removers.add(threading.current_thread().name)
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    files.write_all({str(p): f"FROM {n}\n" for n, p in enumerate(many)})
+    assert threading.main_thread().name not in removers
+    assert removers
+    assert leftovers(tmp_path) == []
+    assert [p.read_text() for p in many] == [f"FROM {n}\n" for n in range(len(many))]
+
+
+def test_a_staged_file_is_written_through_its_descriptor(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file object would ask each new file's size, terminal state and position first.
+    a, _ = two
+    opened: list[object] = []
+    real_fdopen = os.fdopen
+
+    def fdopen(*args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return real_fdopen(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    files.write_all({str(a): "FROM ä\n", f"{a}.lock": "version = 1\n"})
+    assert opened == []
+    assert a.read_text(encoding="utf-8") == "FROM ä\n"
+    assert Path(f"{a}.lock").read_text() == "version = 1\n"

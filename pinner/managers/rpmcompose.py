@@ -94,9 +94,10 @@ def family(config: RpmConfig) -> str | None:
 
 # Fedora's development lines, whose $releasever is a word (fedora-release-common provides
 # system-release(releasever) = rawhide or eln there): pungi composes them nightly, with ids
-# such as Fedora-ELN-20241125.n.0. Rawhide's are followed (series()); ELN's are not: its
-# repositories (BaseOS, AppStream, ...) are served from dl.fedoraproject.org/pub/eln/.
-_NIGHTLY = {"eln": ("ELN", "Fedora-ELN")}
+# such as Fedora-eln-20240830.n.7 under compose/eln/. Rawhide's are followed (series());
+# ELN's are not: which repository ids an ELN image's own files give its variants (BaseOS,
+# AppStream, CRB, Extras) is not known from a real image.
+_NIGHTLY = {"eln": ("ELN", "Fedora-eln")}
 
 
 def no_composes(config: RpmConfig) -> str:

@@ -168,6 +168,11 @@ def _releasever(
             if provide.name == "system-release(releasever)" and provide.evr is not None:
                 return provide.evr.version
     version = fields.get("VERSION_ID", "")
+    if fields.get("ID") == "fedora" and fields.get("REDHAT_SUPPORT_PRODUCT_VERSION") == "rawhide":
+        # fedora-release writes its bug_version there, "rawhide" on its development lines,
+        # whose system-release(releasever) is "eln" on ELN's variant and "rawhide" otherwise;
+        # VERSION_ID is the number Rawhide will become.
+        return "eln" if fields.get("VARIANT_ID") == "eln" else "rawhide"
     if fields.get("ID") in _MAJOR_RELEASEVER or "rhel" in fields.get("ID_LIKE", "").split():
         return version.partition(".")[0]
     return version

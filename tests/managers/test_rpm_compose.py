@@ -140,6 +140,16 @@ def test_series_of_each_distribution() -> None:
         "http://127.0.0.1:8/f/rawhide/", "Fedora-Rawhide", "Everything", ".n"
     )
     assert rc.series(rawhide, ids["rawhide-debuginfo"], {}) is None
+    # Without an rpmdb (nor /etc/dnf/vars), os-release's support version says Rawhide.
+    bare = _config(
+        b'ID=fedora\nVERSION_ID=43\nVERSION="43 (Container Image Prerelease)"\n'
+        b"REDHAT_SUPPORT_PRODUCT_VERSION=rawhide\n",
+        RAWHIDE_REPO,
+    )
+    assert bare.installed is None
+    assert rc.series(bare, ids["rawhide"], {}) == rc.Series(
+        KOJI_RAWHIDE, "Fedora-Rawhide", "Everything", ".n"
+    )
     # fedora-repos' release files, enabled on a Rawhide image, have no Rawhide compose.
     rawhide_updates = _config(b"ID=fedora\nVERSION_ID=43\n", FEDORA_UPDATES, RAWHIDE)
     assert rc.series(rawhide_updates, rawhide_updates.repos[0], {}) is None
@@ -332,7 +342,7 @@ def test_a_distribution_without_composes_says_so_in_one_line() -> None:
             "fedora",
             "eln",
             "fedora eln: pinner does not follow ELN's nightly composes"
-            " (Fedora-ELN-YYYYMMDD.n.N); --snapshot pins versions only",
+            " (Fedora-eln-YYYYMMDD.n.N); --snapshot pins versions only",
         ),
         ("rocky", "9", "rocky 9 publishes no dated composes: --snapshot pins versions only"),
     ],

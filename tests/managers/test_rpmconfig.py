@@ -327,3 +327,46 @@ def test_repository_priority() -> None:
     found = {r.id: r.priority for r in config.repos if r.id in ("prio", "plain", "odd")}
     assert found == {"prio": 10, "plain": 99, "odd": 99}
     assert "/etc/yum.repos.d/x.repo: [odd] priority 'ten' is not a number; 99 used" in config.notes
+
+
+# os-release as fedora-release's spec writes it for its container variant on Rawhide
+# (is_rawhide: bug_version "rawhide"; a 0.N release adds " Prerelease"), and for ELN's variant
+# (the same file with PLATFORM_ID, PRETTY_NAME and VARIANT_ID rewritten to ELN's).
+RAWHIDE_OS_RELEASE = (
+    b'NAME="Fedora Linux"\nVERSION="43 (Container Image Prerelease)"\nID=fedora\nVERSION_ID=43\n'
+    b'VERSION_CODENAME=""\nPLATFORM_ID="platform:f43"\n'
+    b'PRETTY_NAME="Fedora Linux 43 (Container Image Prerelease)"\n'
+    b'REDHAT_BUGZILLA_PRODUCT="Fedora"\nREDHAT_BUGZILLA_PRODUCT_VERSION=rawhide\n'
+    b'REDHAT_SUPPORT_PRODUCT="Fedora"\nREDHAT_SUPPORT_PRODUCT_VERSION=rawhide\n'
+    b'VARIANT="Container Image"\nVARIANT_ID=container\n'
+)
+ELN_OS_RELEASE = (
+    b'NAME="Fedora Linux"\nVERSION="43 (Rawhide Prerelease)"\nID=fedora\nVERSION_ID=43\n'
+    b'PLATFORM_ID="platform:eln"\nPRETTY_NAME="Fedora ELN"\n'
+    b'REDHAT_SUPPORT_PRODUCT="Fedora"\nREDHAT_SUPPORT_PRODUCT_VERSION=rawhide\n'
+    b'VARIANT="ELN"\nVARIANT_ID=eln\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("os_release", "releasever"),
+    [
+        pytest.param(RAWHIDE_OS_RELEASE, "rawhide", id="rawhide"),
+        pytest.param(ELN_OS_RELEASE, "eln", id="eln"),
+        pytest.param(
+            RAWHIDE_OS_RELEASE.replace(b"=rawhide", b"=43").replace(b" Prerelease", b""),
+            "43",
+            id="a-release",
+        ),
+    ],
+)
+def test_a_development_fedora_without_an_rpmdb_is_known_by_its_os_release(
+    os_release: bytes, releasever: str
+) -> None:
+    """Without an rpmdb, os-release's support version names Rawhide, not VERSION_ID's 43."""
+    repo = (REPOS / "fedora-rawhide" / "fedora-rawhide.repo").read_bytes()
+    files = {"/etc/os-release": os_release, "/etc/yum.repos.d/fedora-rawhide.repo": repo}
+    config = _config(files)
+    assert config.installed is None
+    assert config.releasever == releasever
+    assert config.prerelease is False

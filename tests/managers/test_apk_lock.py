@@ -38,6 +38,9 @@ RUN set -eux; \\
 RUN apk add git
 """
 
+# Dozens of runs over the same recorded index: each text is parsed once (see the fixture).
+pytestmark = pytest.mark.usefixtures("each_index_parsed_once")
+
 
 @pytest.fixture(scope="module")
 def mirror() -> Iterator[Mirror]:

@@ -145,43 +145,36 @@ class Assignment(NamedTuple):
 
 def run_variables(parsed: Dockerfile, run: Instruction) -> tuple[tuple[str, str, str], ...]:
     """The variables a RUN starts with whose value is known: name, value, and "ARG" where a
-    --build-arg changes it, else "ENV". An ENV wins over an ARG of the same name (BuildKit), the
-    base image's ENV too, and the stage's own ENV over the base image's."""
+    --build-arg changes it, else "ENV". The later ENV or ARG wins, over the base image's ENV too
+    (BuildKit keeps one environment per stage)."""
     if parsed.variables is None:
         return ()
     assignments, count = parsed.variables.before(parsed.stages, run.span.start, parsed.base_env)
-    args: dict[str, str | None] = {}
-    env: dict[str, Assignment] = {}
+    found: dict[str, tuple[str, str, str]] = {}
     for assignment in assignments[:count]:
-        if assignment.keyword == "ARG":
-            args[assignment.name] = assignment.value
-        else:
-            env[assignment.name] = assignment
-    found = {name: (name, value, "ARG") for name, value in args.items() if value is not None}
-    if parsed.base_env:
-        label = _stage_of(parsed, run.span.start)
-        found.update((n, (n, v, "ENV")) for n, v in parsed.base_env.get(label or "", ()))
-    for name, assignment in env.items():
-        if assignment.value is None:
-            found.pop(name, None)
-        else:
-            found[name] = (name, assignment.value, "ARG" if assignment.from_arg else "ENV")
+        name, value = assignment.name, assignment.value
+        found.pop(name, None)  # in the order last set
+        if value is not None:
+            from_arg = assignment.keyword == "ARG" or assignment.from_arg
+            found[name] = (name, value, "ARG" if from_arg else "ENV")
     return tuple(found.values())
 
 
-def _stage_of(parsed: Dockerfile, start: int) -> str | None:
-    """The label of the stage holding the instruction at offset start."""
-    label = None
-    for stage in parsed.stages:
-        if stage.instructions[0].span.start > start:
-            break
-        label = stage.label
-    return label
+class ArgValue(NamedTuple):
+    """One name an ARG instruction declares, as the parse of one build platform saw it."""
+
+    name: str
+    value: str | None  # the --build-arg, the global one it inherits, or its default; None: unknown
+    # The default as written where it names a variable: BuildKit expands it with the stage's
+    # environment at the ARG (the base image's ENV, the ENVs and ARGs before it), not only ARGs.
+    default: str | None = None
+    # False for `ARG NAME` with no value from anywhere: BuildKit adds nothing to the environment.
+    given: bool = True
 
 
 # Per stage: the index of the stage it is FROM (None: an image), and its ARG instructions' values
-# by the offset each starts at (None: not known), for one build platform.
-_PlatformArgs = tuple[tuple[int | None, ...], dict[int, tuple[tuple[str, str | None], ...]]]
+# by the offset each starts at, for one build platform.
+_PlatformArgs = tuple[tuple[int | None, ...], dict[int, tuple[ArgValue, ...]]]
 
 
 class RunVariables:
@@ -189,8 +182,8 @@ class RunVariables:
     asked for: most RUNs name no variable, and expanding every ENV of a long file as it was
     parsed cost a tenth of the parse.
 
-    ARG values are taken as the walk declares them (build args, defaults, the global scope); ENV
-    values are expanded from the stage's instructions here, as BuildKit does.
+    ARG values are taken as the parse declared them (build args, the global scope), their
+    defaults and ENV values expanded here from what comes before them, as BuildKit does.
     """
 
     def __init__(self, escape: str, platforms: tuple[_PlatformArgs, ...]) -> None:
@@ -258,75 +251,75 @@ class RunVariables:
         self,
         stages: Sequence[Stage],
         parents: tuple[int | None, ...],
-        args: Mapping[int, tuple[tuple[str, str | None], ...]],
+        args: Mapping[int, tuple[ArgValue, ...]],
     ) -> list[tuple[tuple[Assignment, ...], dict[int, int]]]:
-        """Per stage, its ENV and ARG assignments in order (a stage FROM another starts with the
-        other's ENV), and how many come before each RUN (by the offset it starts at)."""
+        """Per stage, its ENV and ARG assignments in order (a stage starts with the ENV of the
+        image or stage it is FROM), and how many come before each RUN (by its offset).
+
+        As BuildKit's dockerfile2llb: one environment per stage, the image's ENV first, then each
+        ENV and each ARG with a value in order, the later winning; ENV values and ARG defaults are
+        expanded from it where they stand.
+        """
         found: list[tuple[tuple[Assignment, ...], dict[int, int]]] = []
-        # Each stage's ENV values at its end (None: not known), and those made of an ARG's.
-        ends: list[tuple[dict[str, str | None], set[str]]] = []
-        # The image's ENV comes before the stages' own: `ENV DEPS="$PHPIZE_DEPS git"` is expanded
-        # from it, and it wins over an ARG of the same name (BuildKit). It is the ENV of the
-        # image the first stage of a FROM chain builds on, known by the stages that asked for it:
-        # a stage FROM a stage that only sets DEPS reads DEPS as the first stage made it.
+        # Each stage's ENV values at its end (None: not known), with whether each is made of an
+        # ARG's value: what a stage FROM it starts with.
+        ends: list[dict[str, tuple[str | None, bool]]] = []
+        # The ENV of the image the first stage of a FROM chain builds on, known by the stages that
+        # asked for it: a stage FROM a stage that only sets DEPS reads DEPS as the first made it.
         roots: list[int] = []
-        image_env: dict[int, dict[str, str | None]] = {}
+        image_env: dict[int, dict[str, tuple[str | None, bool]]] = {}
         for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
             roots.append(at if parent is None else roots[parent])
             for name, image_value in self._base_env.get(stage.label, ()):
-                image_env.setdefault(roots[at], {}).setdefault(name, image_value)
+                image_env.setdefault(roots[at], {}).setdefault(name, (image_value, False))
         for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
-            env, from_arg = (image_env.get(at, {}), set()) if parent is None else ends[parent]
-            env, from_arg = dict(env), set(from_arg)
-            assignments = [Assignment("ENV", n, v, n in from_arg) for n, v in env.items()]
-            stage_args: dict[str, str | None] = {}
+            env = dict(image_env.get(at, {}) if parent is None else ends[parent])
+            assignments = [Assignment("ENV", n, v, made) for n, (v, made) in env.items()]
+            # What the stage's instructions expand with: the ENV and the ARGs with a value.
+            state = dict(env)
             runs: dict[int, int] = {}
             for instruction in stage.instructions[1:]:
                 if instruction.keyword == "RUN":
                     runs[instruction.span.start] = len(assignments)
                 elif instruction.keyword == "ARG":
-                    for name, value in args.get(instruction.span.start, ()):
-                        stage_args[name] = value
-                        assignments.append(Assignment("ARG", name, value))
+                    for arg in args.get(instruction.span.start, ()):
+                        if not arg.given:
+                            continue
+                        value = arg.value
+                        if arg.default is not None:
+                            value, _ = self._expanded(arg.default, state)
+                        state[arg.name] = (value, True)
+                        assignments.append(Assignment("ARG", arg.name, value))
                 elif instruction.keyword == "ENV":
                     for name, raw in env_pairs(instruction.words):
-                        env[name] = value = self._env_value(name, raw, env, from_arg, stage_args)
-                        assignments.append(Assignment("ENV", name, value, name in from_arg))
+                        value, made = self._expanded(raw, state)
+                        env[name] = state[name] = (value, made)
+                        assignments.append(Assignment("ENV", name, value, made))
             found.append((tuple(assignments), runs))
-            ends.append((env, from_arg))
+            ends.append(env)
         return found
 
-    def _env_value(
-        self,
-        name: str,
-        raw: str,
-        env: Mapping[str, str | None],
-        from_arg: set[str],
-        stage_args: Mapping[str, str | None],
-    ) -> str | None:
-        """An ENV value with its variables expanded; None if it uses one whose value is unknown."""
-        from_arg.discard(name)
+    def _expanded(
+        self, raw: str, state: Mapping[str, tuple[str | None, bool]]
+    ) -> tuple[str | None, bool]:
+        """A value with its variables expanded from state (None if one used is not known), and
+        whether one of them is made of an ARG's value."""
         if shellword.plain(raw, self.escape):
-            return raw  # most values: nothing to look up
-        unknown = False
+            return raw, False  # most values: nothing to look up
+        unknown = made = False
 
         def lookup(used: str) -> str | None:
-            nonlocal unknown
-            if used in env:
-                value = env[used]
-                if used in from_arg:
-                    from_arg.add(name)
-            else:
-                value = stage_args.get(used)
-                from_arg.add(name)
+            nonlocal unknown, made
+            value, from_arg = state.get(used, (None, True))
+            made = made or from_arg
             unknown = unknown or value is None
             return value
 
         try:
             value, _ = shellword.expand_noting_unset(raw, lookup, self.escape)
         except shellword.ExpansionError:
-            return None
-        return None if unknown else value
+            return None, made
+        return (None if unknown else value), made
 
 
 def env_pairs(words: Sequence[Token]) -> list[tuple[str, str]]:
@@ -787,7 +780,7 @@ class _Walker:
         # starts with the ENV of the stage it is FROM, or the base image's once lock has read it.
         self.stage_index: dict[str, int] = {}
         self.parents: list[int | None] = []
-        self.args: dict[int, tuple[tuple[str, str | None], ...]] = {}
+        self.args: dict[int, tuple[ArgValue, ...]] = {}
 
     def walk(self, all_instructions: Sequence[Instruction]) -> Dockerfile:
         if not any(i.keyword == "FROM" for i in all_instructions):
@@ -845,10 +838,18 @@ class _Walker:
         if instruction.keyword == "ARG":
             self.scope.declare(instruction, self.global_scope.values)
             values = self.scope.values
-            self.args[instruction.span.start] = tuple(
-                (name, None if values[name].unset else values[name].value)
-                for name in (word.text.partition("=")[0] for word in instruction.words)
-            )
+            found = []
+            for word in instruction.words:
+                name, eq, _ = word.text.partition("=")
+                arg = values[name]
+                value = None if arg.unset else arg.value
+                default = None
+                if eq and name not in self.build_args:
+                    default = _unquote(word, len(name) + 1)[0]
+                    default = None if shellword.plain(default, self.escape) else default
+                given = value is not None or bool(arg.unset) or default is not None
+                found.append(ArgValue(name, value, default, given))
+            self.args[instruction.span.start] = tuple(found)
             return
         if instruction.keyword not in ("COPY", "RUN"):
             return  # no other instruction names an image in its flags

@@ -102,9 +102,9 @@ class StageWork:
 
     async def _with_base_env(self) -> dict[str, tuple[str, ...]]:
         """Read the ENV of the images the stages build on where their package RUNs name a
-        variable the Dockerfile does not set, or sets from an ARG the image's ENV wins over
-        (php's `$PHPIZE_DEPS`, directly or through `ENV DEPS="$PHPIZE_DEPS git"`): the target's
-        parse takes them in, and the lock records them by stage, NAME=value."""
+        variable the Dockerfile does not set before them (php's `$PHPIZE_DEPS`, directly or
+        through `ENV DEPS="$PHPIZE_DEPS git"` or `ARG DEPS=...`): the target's parse takes them
+        in, and the lock records them by stage, NAME=value."""
         parsed = self.target.parsed._replace(base_env={}, base_shell={})
         found: dict[str, tuple[tuple[str, str], ...]] = {}
         shells: dict[str, str] = {}
@@ -119,8 +119,8 @@ class StageWork:
                 )
                 if "$" not in shell:
                     continue
-                # An ARG's value (or an ENV made of one) gives way to the image's ENV.
-                known = {n for n, _, kind in dockerfile.run_variables(parsed, run) if kind == "ENV"}
+                # A value the stage sets before the RUN wins over the image's (BuildKit).
+                known = {n for n, _, _ in dockerfile.run_variables(parsed, run)}
                 named = set(reproducible.NAMED.findall(shell)) - known
                 wanted |= {n for n in named if not re.search(rf"(?<![A-Za-z0-9_]){n}\+?=", shell)}
             if braces:
@@ -841,13 +841,18 @@ async def _unserved(
 def _env_sources(
     parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, names: set[str]
 ) -> set[str]:
-    """The variables the stage's ENV values for names are made of, and theirs in turn
-    (`ENV DEPS="$PHPIZE_DEPS git"`: PHPIZE_DEPS), in the stage and the stages it is FROM."""
+    """The variables the stage's ENV values and ARG defaults for names are made of, and theirs
+    in turn (`ENV DEPS="$PHPIZE_DEPS git"`, `ARG DEPS=...`: PHPIZE_DEPS), in the stage and the
+    stages it is FROM."""
     raws: dict[str, list[str]] = {}
     for each in (stage, *dockerfile.ancestors(parsed, stage)):
         for instruction in each.instructions:
             if instruction.keyword == "ENV":
                 for name, raw in dockerfile.env_pairs(instruction.words):
+                    raws.setdefault(name, []).append(raw)
+            elif instruction.keyword == "ARG":
+                for word in instruction.words:
+                    name, _, raw = word.text.partition("=")
                     raws.setdefault(name, []).append(raw)
     found: set[str] = set()
     todo = list(names)

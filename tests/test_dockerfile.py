@@ -403,8 +403,8 @@ def test_each_run_starts_with_the_known_env_and_arg_values() -> None:
     )
     first, child, other = _run_variables(text)
     assert first == (
-        ("EXTRA", "curl git", "ARG"),
         ("BUILD_DEPS", "autoconf g++", "ENV"),
+        ("EXTRA", "curl git", "ARG"),
         ("A", "curl git", "ARG"),  # an ENV value made of an ARG's: a --build-arg changes it
         ("B", "x y", "ENV"),
     )
@@ -423,7 +423,9 @@ def test_a_build_arg_is_the_value_and_env_wins_over_an_arg() -> None:
     assert _run_variables(text, PKGS="git") == [(("PKGS", "git", "ARG"), ("X", "2", "ENV"))]
 
 
-def test_the_base_images_env_comes_under_the_stages_env_and_over_its_args() -> None:
+def test_the_base_images_env_comes_first_and_the_later_env_or_arg_wins() -> None:
+    # BuildKit (dockerfile2llb convert.go): the image's Env starts the stage's environment, and
+    # dispatchEnv and dispatchArg each AddEnv in turn, so an ARG after the image's ENV wins.
     text = (
         "FROM php AS base\nARG X=arg\nRUN true\nENV PHPIZE_DEPS=make\nRUN true\n"
         "FROM base\nRUN true\nFROM alpine\nRUN true\n"
@@ -433,27 +435,34 @@ def test_the_base_images_env_comes_under_the_stages_env_and_over_its_args() -> N
     parsed = parsed._replace(base_env={"base": image, "1": image})
     runs = [i for s in parsed.stages for i in s.instructions if i.keyword == "RUN"]
     assert [dockerfile.run_variables(parsed, run) for run in runs] == [
-        (("X", "image", "ENV"), ("PHPIZE_DEPS", "autoconf gcc", "ENV")),
-        (("X", "image", "ENV"), ("PHPIZE_DEPS", "make", "ENV")),
+        (("PHPIZE_DEPS", "autoconf gcc", "ENV"), ("X", "arg", "ARG")),
+        (("X", "arg", "ARG"), ("PHPIZE_DEPS", "make", "ENV")),
+        # A stage FROM a stage starts with its ENV, the image's among it, not its ARGs.
         (("PHPIZE_DEPS", "make", "ENV"), ("X", "image", "ENV")),
         (),
     ]
 
 
 def test_a_stage_env_made_of_the_base_images_env_is_expanded_from_it() -> None:
-    text = (
-        'FROM php\nARG PHPIZE_DEPS=arg\nENV DEPS="$PHPIZE_DEPS git"\nENV PHPIZE_DEPS=make\n'
-        "RUN true\n"
-    )
+    text = 'FROM php\nENV DEPS="$PHPIZE_DEPS git"\nENV PHPIZE_DEPS=make\nRUN true\n'
     parsed = dockerfile.parse(text, "Dockerfile")
     (run,) = [i for i in parsed.stages[0].instructions if i.keyword == "RUN"]
     # Asked before the image's ENV is known (as lock does), then after: not the first answer.
-    assert dict((n, v) for n, v, _ in dockerfile.run_variables(parsed, run))["DEPS"] == "arg git"
+    assert dockerfile.run_variables(parsed, run) == (("PHPIZE_DEPS", "make", "ENV"),)
     parsed = parsed._replace(base_env={"0": (("PHPIZE_DEPS", "autoconf gcc"),)})
     assert dockerfile.run_variables(parsed, run) == (
-        ("PHPIZE_DEPS", "make", "ENV"),
         ("DEPS", "autoconf gcc git", "ENV"),
+        ("PHPIZE_DEPS", "make", "ENV"),
     )
+    # An ARG before it is in the environment the ENV is expanded with, over the image's value.
+    text = 'FROM php\nARG PHPIZE_DEPS=arg\nENV DEPS="$PHPIZE_DEPS git"\nRUN true\n'
+    parsed = dockerfile.parse(text, "Dockerfile")
+    parsed = parsed._replace(base_env={"0": (("PHPIZE_DEPS", "autoconf gcc"),)})
+    (run,) = [i for i in parsed.stages[0].instructions if i.keyword == "RUN"]
+    assert dict((n, (v, k)) for n, v, k in dockerfile.run_variables(parsed, run)) == {
+        "PHPIZE_DEPS": ("arg", "ARG"),
+        "DEPS": ("arg git", "ARG"),
+    }
     # A stage FROM one that only sets DEPS: the image's ENV is the first stage's.
     text = 'FROM php AS base\nENV DEPS="$PHPIZE_DEPS git"\nFROM base\nRUN true\n'
     parsed = dockerfile.parse(text, "Dockerfile")
@@ -463,6 +472,39 @@ def test_a_stage_env_made_of_the_base_images_env_is_expanded_from_it() -> None:
         "PHPIZE_DEPS": "autoconf gcc",
         "DEPS": "autoconf gcc git",
     }
+
+
+@pytest.mark.parametrize(
+    ("lines", "build_args", "expected"),
+    [
+        # dispatchArg expands a default with the stage's environment, the image's Env in it.
+        (
+            'ARG DEPS="$PHPIZE_DEPS git"',
+            {},
+            {"PHPIZE_DEPS": "autoconf gcc", "DEPS": "autoconf gcc git"},
+        ),
+        ("ENV A=x\nARG B=$A-y", {}, {"PHPIZE_DEPS": "autoconf gcc", "A": "x", "B": "x-y"}),
+        ("ARG A=1\nENV A=2\nARG B=$A", {}, {"PHPIZE_DEPS": "autoconf gcc", "A": "2", "B": "2"}),
+        # An ARG with no value adds nothing: the image's value stays.
+        ("ARG PHPIZE_DEPS", {}, {"PHPIZE_DEPS": "autoconf gcc"}),
+        # A --build-arg value is taken as given.
+        (
+            'ARG DEPS="$PHPIZE_DEPS git"',
+            {"DEPS": "$X"},
+            {"PHPIZE_DEPS": "autoconf gcc", "DEPS": "$X"},
+        ),
+        # A name nothing sets before it: not known, so not guessed.
+        ('ARG DEPS="$NOPE git"', {}, {"PHPIZE_DEPS": "autoconf gcc"}),
+        ('ARG DEPS="$LATER git"\nENV LATER=x', {}, {"PHPIZE_DEPS": "autoconf gcc", "LATER": "x"}),
+    ],
+)
+def test_an_arg_default_is_expanded_from_the_environment_before_it(
+    lines: str, build_args: dict[str, str], expected: dict[str, str]
+) -> None:
+    parsed = dockerfile.parse(f"FROM php\n{lines}\nRUN true\n", "Dockerfile", build_args)
+    (run,) = [i for i in parsed.stages[0].instructions if i.keyword == "RUN"]
+    parsed = parsed._replace(base_env={"0": (("PHPIZE_DEPS", "autoconf gcc"),)})
+    assert {n: v for n, v, _ in dockerfile.run_variables(parsed, run)} == expected
 
 
 def test_a_value_that_differs_between_the_platforms_locked_is_not_known() -> None:

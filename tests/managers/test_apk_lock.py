@@ -298,14 +298,14 @@ def test_a_list_in_the_base_images_env_is_recorded_and_checked(
 
 PHP_DERIVED = """\
 FROM php:8.3-fpm-alpine AS base
-ARG PHPIZE_DEPS=curl
-ENV DEPS="$PHPIZE_DEPS linux-headers"
+ARG DEPS="$PHPIZE_DEPS linux-headers"
+ENV KEPT="$PHPIZE_DEPS linux-headers"
 ENV PHPIZE_DEPS=git
 RUN apk add --no-cache --virtual .build-deps $DEPS \\
     && apk add --no-cache $PHPIZE_DEPS
 
 FROM base
-ENV MORE="$DEPS curl"
+ENV MORE="$KEPT curl"
 RUN apk add --no-cache $MORE
 """
 
@@ -319,8 +319,9 @@ def test_an_env_made_of_the_base_images_env_is_expanded_from_it(
     assert code == 0, err
     base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     php_deps = "autoconf dpkg-dev dpkg file g++ gcc libc-dev make pkgconf re2c"
-    # DEPS is expanded where it is set: from the image's PHPIZE_DEPS (over the ARG), before
-    # the stage's own ENV PHPIZE_DEPS=git, which the second command reads.
+    # The ARG's default and KEPT are expanded where they are set, from the image's PHPIZE_DEPS
+    # (BuildKit's dispatchArg expands a default with the stage's environment), before the
+    # stage's own ENV PHPIZE_DEPS=git, which the second command reads.
     assert base.words == tuple(sorted([*php_deps.split(), "linux-headers", "git"]))
     assert child.words == tuple(sorted([*php_deps.split(), "linux-headers", "curl"]))
     assert base.base_env == child.base_env == (f"PHPIZE_DEPS={php_deps}",)

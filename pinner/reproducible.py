@@ -94,6 +94,35 @@ def shell_text(text: str, instruction: Instruction) -> str:
 
 def plans(parsed: Dockerfile) -> list[StagePlan]:
     """Each stage's package manager and apt RUNs; a stage inherits its parent stage's step."""
+    # lock asks this of each file three times (the base images' ENV, the stages, the rewrite)
+    # and check twice, with copies of one parse that share its stages and text: the last
+    # answer is kept with the very objects it was made from.
+    memo = _LAST_PLANS
+    if memo.stages is parsed.stages and memo.text is parsed.text and memo.escape == parsed.escape:
+        return list(memo.plans)
+    result = _plans(parsed)
+    memo.stages, memo.text, memo.escape, memo.plans = (
+        parsed.stages,
+        parsed.text,
+        parsed.escape,
+        tuple(result),
+    )
+    return result
+
+
+class _Plans:
+    """The last plans() answer and what it was made from."""
+
+    stages: object = None
+    text: str | None = None
+    escape: str | None = None
+    plans: tuple[StagePlan, ...] = ()
+
+
+_LAST_PLANS = _Plans()
+
+
+def _plans(parsed: Dockerfile) -> list[StagePlan]:
     result: list[StagePlan] = []
     stepped: dict[str, bool] = {}
     for stage in parsed.stages:

@@ -9,7 +9,7 @@ import shell_syntax
 from image_root import snapshot_run_line
 
 from pinner import dockerfile, reproducible
-from pinner.apt import sources
+from pinner.apt import commands, sources
 from pinner.managers.leftovers import expands_braces
 from pinner.reproducible import Rewrite
 
@@ -443,6 +443,29 @@ def test_plans() -> None:
         ("2", "apk", [], False),
         ("3", None, [], False),
     ]
+
+
+def test_plans_of_copies_of_one_parse_are_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # lock asks for the plans of each file three times, of copies sharing its stages and text.
+    asked: list[str] = []
+    real = commands.package_manager
+
+    def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
+        asked.append(run_text)
+        return real(run_text, escape=escape)
+
+    monkeypatch.setattr(commands, "package_manager", package_manager)
+    text = "FROM debian:bookworm\nRUN apt-get install -y hello\nRUN make\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    first = reproducible.plans(parsed)
+    again = reproducible.plans(parsed._replace(base_env={}, base_shell={}))
+    assert again == first and again is not first
+    assert len(asked) == 2
+    # Another parse (even of the same text) and an edited text are worked out again.
+    other = dockerfile.parse(text.replace("hello", "curl"), "Dockerfile")
+    assert [r.line for r in reproducible.plans(other)[0].apt_runs] == [2]
+    assert reproducible.plans(dockerfile.parse(text, "Dockerfile")) == first
+    assert len(asked) == 6
 
 
 def test_heredoc_run_gets_its_cleanup_as_the_last_script_line() -> None:

@@ -1734,8 +1734,7 @@ class Apk:
     ) -> tuple[str, ...] | str | None:
         return None  # Alpine keeps no dated snapshots
 
-    def config_changes(self, run_text: str, escape: str, env: managers.Env = ()) -> str | None:
-        return config_changes(run_text, escape, env)
+    config_changes = staticmethod(config_changes)
 
     def takes_pins(self, invocation: Invocation, word: str) -> bool:
         # apk del matches its words as names (apk-tools 2.12 del_main:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import hcl2
@@ -162,11 +162,26 @@ DEFAULT_FILES = (
 )
 
 
-def merged_builds(files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def merged_builds(
+    files: Sequence[tuple[str, str]],
+    services: Mapping[str, tuple[str | None, str | None]] | None = None,
+) -> list[tuple[str, str]]:
     """builds() of bake files (text, path) read as one, each merged over those before it as
     buildx merges targets of the same name (Target.Merge): a later `context`, `dockerfile`,
-    `inherits` replaces the earlier, `contexts` and `args` are merged key by key."""
+    `inherits` replaces the earlier, `contexts` and `args` are merged key by key.
+
+    services: the compose services that build (name -> context, Dockerfile as written), which
+    buildx reads as targets before the bake files (bake.go ParseFiles: the compose files first,
+    then the HCL and JSON ones; dedupeConfig merges targets of one name in that order), a dot
+    in a service's name read as `_` (sanitizeTargetName).
+    """
     bakes = [_parse(text, path) for text, path in files]
+    if services:
+        targets = {
+            name.replace(".", "_"): Target(name.replace(".", "_"), (), (), context, file, ())
+            for name, (context, file) in services.items()
+        }
+        bakes.insert(0, Bake({}, targets))
     return _builds(_merged_bakes(bakes)) if bakes else []
 
 

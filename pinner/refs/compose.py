@@ -47,16 +47,22 @@ def builds(*texts: str) -> list[tuple[str, str]]:
     texts are read as compose merges an override file over its base: a later `context` or
     `dockerfile` of a service replaces the earlier one, what it leaves out stays.
     """
-    services: dict[str, _Build] = {}
-    for text in texts:
-        for name, (context, file) in _written(text):
-            before = services.get(name, (None, None))
-            services[name] = (context or before[0], file or before[1])
     found = []
-    for context, file in services.values():
+    for context, file in services(*texts).values():
         context, file = context or ".", file or "Dockerfile"
         if "$" not in context + file:
             found.append((context, file))
+    return found
+
+
+def services(*texts: str) -> dict[str, _Build]:
+    """Each service that builds, by name, and its build's context and Dockerfile as written,
+    the texts merged as compose merges files (a later `context` or `dockerfile` replaces)."""
+    found: dict[str, _Build] = {}
+    for text in texts:
+        for name, (context, file) in _written(text):
+            before = found.get(name, (None, None))
+            found[name] = (context or before[0], file or before[1])
     return found
 
 

@@ -23,11 +23,22 @@ _LARGEST = 1 << 20
 
 
 @functools.lru_cache(maxsize=256)
-def _declared(folder: str) -> tuple[tuple[str, str], ...]:
-    """(Dockerfile, context) real paths the compose and bake files in folder build with; the
-    files compose and buildx read when given none are merged as they merge them (compose: the
-    first base file, then the first override file; buildx: docker-bake.json, .hcl, then their
-    .override forms), each other file read on its own, as `-f` reads it."""
+def _declared(folder: str, root: str | None) -> tuple[tuple[str, str], ...]:
+    """(Dockerfile, context) real paths the compose and bake files in folder build with.
+
+    `docker compose` reads the first base file and the first override file there merged, each
+    other compose file on its own (-f), with paths relative to the file's folder (compose's
+    project directory). `docker buildx bake` given no file reads, in its working directory,
+    every compose file of compose's default names and then docker-bake.json, .hcl and their
+    .override forms, as one (targets of one name merged in that order); another bake file is
+    read with -f. Bake's paths are relative to the working directory (bake.go; its
+    BUILDX_BAKE_FILE_RELATIVE_PATHS opt-in aside), which pinner cannot see: a build run in the
+    file's folder (`cd docker && docker buildx bake`, the only way buildx finds its default
+    files itself) takes that folder; one run from the repository's root (`docker buildx bake
+    -f docker/docker-bake.hcl`, as CI actions and Makefiles do by default) takes the root. Both
+    are counted (root: the repository's root, None outside one), so where they give a
+    Dockerfile different contexts, none is trusted.
+    """
     from pinner.refs import bake, compose
 
     try:
@@ -49,24 +60,33 @@ def _declared(folder: str) -> tuple[tuple[str, str], ...]:
     override = next((name for name in compose.OVERRIDE_FILES if name in texts), None)
     merged = {base, override} if base is not None else set()
     merged |= set(bake.DEFAULT_FILES)
-    builds: list[tuple[str, str]] = []
+    # (folder the context is relative to, or None for bake's working directory; builds)
+    builds: list[tuple[str | None, list[tuple[str, str]]]] = []
     for name, (kind, text) in texts.items():
         if name in merged:
             continue
         with contextlib.suppress(PinnerError):
-            builds += compose.builds(text) if kind == refs.COMPOSE else bake.builds(text, name)
+            if kind == refs.COMPOSE:
+                builds.append((folder, compose.builds(text)))
+            else:
+                builds.append((None, bake.builds(text, name)))
     # Either tool stops on any of its files that does not parse: then none of them is trusted.
     with contextlib.suppress(PinnerError):
         pair = [texts[name][1] for name in (base, override) if name is not None]
-        builds += compose.builds(*pair) if base is not None else []
+        builds.append((folder, compose.builds(*pair) if base is not None else []))
     with contextlib.suppress(PinnerError):
         defaults = [(texts[name][1], name) for name in bake.DEFAULT_FILES if name in texts]
-        builds += bake.merged_builds(defaults)
+        composed = [texts[name][1] for name in compose.DEFAULT_FILES if name in texts]
+        services = compose.services(*composed)
+        builds.append((None, bake.merged_builds(defaults, services)))
+    working = dict.fromkeys(d for d in (folder, root) if d is not None)
     found = []
-    for context, dockerfile in builds:
-        context = os.path.realpath(os.path.join(folder, context))
-        found.append((os.path.realpath(os.path.join(context, dockerfile)), context))
-    return tuple(found)
+    for relative_to, pairs in builds:
+        for start in working if relative_to is None else (relative_to,):
+            for context, dockerfile in pairs:
+                context = os.path.realpath(os.path.join(start, context))
+                found.append((os.path.realpath(os.path.join(context, dockerfile)), context))
+    return tuple(dict.fromkeys(found))
 
 
 @functools.lru_cache(maxsize=16)
@@ -84,7 +104,7 @@ def _below(root: str) -> tuple[tuple[str, str], ...]:
         except OSError:
             continue
         if any(refs.kind_of(entry.name) in (refs.COMPOSE, refs.BAKE) for entry in listed):
-            found.extend(_declared(folder))
+            found.extend(_declared(folder, root))
         if depth == _DEEPEST:
             continue
         for entry in listed:
@@ -100,14 +120,16 @@ def declared(dockerfile: str) -> tuple[str, ...]:
     up to the repository's root (the folder holding `.git`), and in the folders below that
     root, build dockerfile with, each once."""
     real = os.path.realpath(dockerfile)
-    folder = os.path.dirname(real)
+    folders = [os.path.dirname(real)]
+    while not os.path.exists(os.path.join(folders[-1], ".git")):
+        parent = os.path.dirname(folders[-1])
+        if parent == folders[-1]:
+            break
+        folders.append(parent)
+    root = folders[-1] if os.path.exists(os.path.join(folders[-1], ".git")) else None
     contexts: dict[str, None] = {}
-    while True:
-        contexts.update((c, None) for f, c in _declared(folder) if f == real)
-        if os.path.exists(os.path.join(folder, ".git")):
-            contexts.update((c, None) for f, c in _below(folder) if f == real)
-            return tuple(contexts)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return tuple(contexts)
-        folder = parent
+    for folder in folders:
+        contexts.update((c, None) for f, c in _declared(folder, root) if f == real)
+    if root is not None:
+        contexts.update((c, None) for f, c in _below(root) if f == real)
+    return tuple(contexts)

@@ -237,15 +237,17 @@ TARGET_ONLY = "services:\n  backend:\n    build:\n      target: development\n"
         ({"app/compose.yaml": APP_BUILD, "app/compose.override.yml": TARGET_ONLY}, ["."]),
         ({"app/docker-compose.yml": APP_BUILD,
           "app/docker-compose.override.yaml": TARGET_ONLY}, ["."]),
-        # The override's context replaces the base's: app/app/Dockerfile, not this one.
+        # The override's context replaces the base's: compose builds app/app/Dockerfile, not
+        # this one; `docker buildx bake` reads no override file, so it builds this one from ..
         ({"app/compose.yaml": APP_BUILD,
-          "app/compose.override.yaml": "services:\n  backend:\n    build: .\n"}, []),
+          "app/compose.override.yaml": "services:\n  backend:\n    build: .\n"}, ["."]),
         # Compose takes the first base name and the first override name only; another is
         # read on its own, as `-f` reads it.
         ({"app/compose.yaml": APP_BUILD, "app/docker-compose.yml": TARGET_ONLY}, ["app", "."]),
         ({"app/compose.override.yml": TARGET_ONLY}, ["app"]),
-        # An override that does not parse: compose stops, nothing of the pair is trusted.
-        ({"app/compose.yaml": APP_BUILD, "app/compose.override.yml": "services: [\n"}, []),
+        # An override that does not parse: compose stops, nothing of the pair is trusted; bake
+        # does not read it.
+        ({"app/compose.yaml": APP_BUILD, "app/compose.override.yml": "services: [\n"}, ["."]),
     ],
 )  # fmt: skip
 def test_compose_override_merges_over_the_compose_file(
@@ -264,3 +266,48 @@ def test_compose_builds_merged() -> None:
     )
     override = "services:\n  a:\n    build:\n      dockerfile: B\n  c:\n    build: z\n"
     assert compose.builds(base, override) == [("x", "B"), ("y", "Dockerfile"), ("z", "Dockerfile")]
+
+
+WEB_SERVICE = "services:\n  app:\n    build:\n      context: web\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "declared"),
+    [
+        # buildx reads the compose services as targets, then merges the bake file's targets of
+        # the same name over them: context web from compose, Dockerfile from bake (relative to
+        # the context). compose alone builds web/Dockerfile; the bake file alone ../app/...
+        ({"compose.yaml": WEB_SERVICE,
+          "docker-bake.hcl": 'target "app" {\n  dockerfile = "../app/Dockerfile"\n}\n'}, ["web"]),
+        # A dot in a service's name is `_` in the target's (sanitizeTargetName).
+        ({"compose.yaml": WEB_SERVICE.replace("app:", "app.web:"),
+          "docker-bake.hcl": 'target "app_web" {\n  dockerfile = "../app/Dockerfile"\n}\n'},
+         ["web"]),
+        ({"compose.yaml": WEB_SERVICE.replace("app:", "app.web:"),
+          "docker-bake.hcl": 'target "app.web" {\n  dockerfile = "../app/Dockerfile"\n}\n'},
+         []),
+        # Every compose file of a default name is read, merged in buildx's order, then bake's.
+        ({"compose.yaml": WEB_SERVICE,
+          "docker-compose.yml": "services:\n  app:\n    build:\n      dockerfile: x\n",
+          "docker-bake.json": '{"target": {"app": {"dockerfile": "../app/Dockerfile"}}}'},
+         ["web"]),
+        # Another compose name is not one buildx reads when given none.
+        ({"build.compose.yaml": WEB_SERVICE,
+          "docker-bake.hcl": 'target "app" {\n  dockerfile = "../app/Dockerfile"\n}\n'}, []),
+        # A bake file below the root: run in its folder, deploy/app/Dockerfile is built; run
+        # from the root (`bake -f deploy/docker-bake.hcl`), this one, with the root as context.
+        ({"deploy/docker-bake.hcl": BAKE_APP}, ["."]),
+        ({"deploy/docker-bake.hcl": 'target "app" {\n  context = "app"\n}\n'}, ["app"]),
+        # The two working directories give this Dockerfile two contexts: none is trusted.
+        ({"deploy/docker-bake.hcl": 'target "app" {\n  context = "../app"\n}\n'
+          'target "root" {\n  dockerfile = "app/Dockerfile"\n}\n'}, ["app", "."]),
+    ],
+)  # fmt: skip
+def test_bake_reads_compose_services_as_targets_from_its_working_directory(
+    tmp_path: Path, files: dict[str, str], declared: list[str]
+) -> None:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    _tree(root, {"app/Dockerfile": "FROM scratch\n", "web/README": "", **files})
+    found = contexts.declared(str(root / "app/Dockerfile"))
+    assert sorted(found) == sorted(str((root / d).resolve()) for d in declared)

@@ -345,6 +345,11 @@ def merged_word(
             newer = _rpm_newer(word.constraint[1:], held.constraint[1:])
             return word if newer else held
         return word
+    if manager == "pacman":
+        # pacman -S takes each target from the sync databases whatever is installed (a later
+        # `pacman -S foo` after `foo=1.0-1` or `extra/foo` moves foo back to the first
+        # repository's build); one command naming foo twice is refused ("duplicate target").
+        return word
     if word.tag != held.tag or (same_command and manager == "apk"):
         # `apk add foo@testing` after `apk add foo`, or `apk add foo foo=1.2-r0`: the later word
         # replaces foo's world entry (apk_deps_add), its tag and constraint.

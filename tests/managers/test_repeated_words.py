@@ -1,5 +1,6 @@
 """A stage naming one package twice with different versions: pinner reads the word that decides
-what dnf 4 and zypper 1.14 install, each run here on real RPMs (rpmbuild, createrepo_c)."""
+what dnf 4 and zypper 1.14 install, each run here on real RPMs (rpmbuild, createrepo_c), and
+what pacman 6 installs from databases repo-add made."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from arch_repo import Pkg, needs_pacman, pacman_in, repo_add
 from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools
 
 from pinner import managers
 from pinner.apt.shell import run_invocations
-from pinner.managers import PackageArg, rpm, zypper
+from pinner.managers import PackageArg, alpm, pacman, rpm, zypper
 from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmresolve import Pool, resolve
 
@@ -116,6 +118,48 @@ def test_the_word_read_is_the_one_zypper_installs(
     assert _pinner_version(repo, _word(zypper.Zypper(), commands)) == version
 
 
+# core serves foo 2.0-1, extra foo 1.0-1 (core comes first in pacman.conf).
+PACMAN_CASES = [
+    (["pacman -S foo=1.0-1", "pacman -S foo"], "2.0-1"),
+    (["pacman -S foo", "pacman -S foo=1.0-1"], "1.0-1"),
+    (["pacman -S extra/foo", "pacman -S foo"], "2.0-1"),
+    (["pacman -S foo", "pacman -S extra/foo"], "1.0-1"),
+    # --needed skips a target only where the same version is installed.
+    (["pacman -S foo=1.0-1", "pacman -S --needed foo"], "2.0-1"),
+]
+
+
+@pytest.fixture(scope="module")
+def arch_repos(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, bytes]]:
+    base = tmp_path_factory.mktemp("repeated-arch")
+    if shutil.which("repo-add") is None:
+        pytest.skip("needs repo-add (Debian: pacman-package-manager)")
+    return [
+        (name, base / name, repo_add(base / name, name, [Pkg("foo", version)]))
+        for name, version in (("core", "2.0-1"), ("extra", "1.0-1"))
+    ]
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize(("commands", "version"), PACMAN_CASES, ids=_ids)
+def test_the_word_read_is_the_one_pacman_installs(
+    arch_repos: list[tuple[str, Path, bytes]], tmp_path: Path, commands: list[str], version: str
+) -> None:
+    conf = tmp_path / "pacman.conf"
+    servers = "".join(f"[{name}]\nServer = file://{path}\n" for name, path, _ in arch_repos)
+    conf.write_text(f"[options]\nArchitecture = x86_64\nSigLevel = Never\n{servers}")
+    pacman_in(tmp_path, conf, "-Sy")
+    for command in commands:
+        pacman_in(tmp_path, conf, *command.split()[1:])
+    assert pacman_in(tmp_path, conf, "-Q", "foo").split() == ["foo", version]
+    word = _word(pacman.Pacman(), commands)
+    target = "".join([*(f"{r}/" for r in word.repositories), word.name, word.constraint or ""])
+    dbs = [alpm.Repository(n, alpm.parse_database(data)) for n, _, data in arch_repos]
+    ((_, chosen),) = alpm.resolve(dbs, [target]).packages
+    assert chosen.version == version
+
+
 def test_a_later_word_of_a_name_is_merged_as_each_manager_installs_it() -> None:
     """The rules the oracles above and apk's (testdata/alpine/apk-oracle.json) showed."""
 
@@ -128,6 +172,9 @@ def test_a_later_word_of_a_name_is_merged_as_each_manager_installs_it() -> None:
     assert merged("dnf", old, bare) == old
     assert merged("dnf", bare, old) == old
     assert merged("dnf", new, old) == old
+    # pacman: the later target, whatever is installed.
+    assert merged("pacman", old, bare) == bare
+    assert merged("pacman", word(None)._replace(repositories=("extra",)), bare) == bare
     # zypper: the bare name (the newest) or the newer exact build.
     assert merged("zypper", old, bare) == bare
     assert merged("zypper", bare, old) == bare

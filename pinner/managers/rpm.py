@@ -562,7 +562,9 @@ class Rpm:
                 )
             notes += found.notes
             for package in found.chosen:
-                chosen.setdefault(package.name, package)
+                # A later command's build of a name replaces an earlier one's (`dnf install foo
+                # && dnf install foo-1.0` downgrades foo), as it does on the system.
+                chosen[package.name] = package
                 added[package.name] = package
         if snapshot:
             self._steps[(snapshot, config)] = tuple(targets.values())

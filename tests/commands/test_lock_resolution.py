@@ -249,3 +249,19 @@ def test_added_repository_reaches_stages_built_on_the_stage() -> None:
     assert "gnupg=1.0-1 less=1.0-1;" in outcome.text
     assert "postgresql-common=" not in outcome.text
     assert "install -y gnupg\n" in outcome.text or "install -y gnupg \\" in outcome.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["alpine", "alpine:3.20", "alpine@sha256:" + "a" * 64, "alpine:3.20@sha256:" + "a" * 64],
+)
+def test_a_query_is_the_reference_with_its_tag_or_latest_and_no_copy_when_it_has_one(
+    text: str,
+) -> None:
+    ref = reference.parse(text)
+    got = pinning.query_ref(ref)
+    assert got == (ref if ref.digest else ref._replace(tag=ref.tag_or_latest))
+    assert got.tag == (ref.tag if ref.digest else ref.tag or "latest")
+    # A run asks this about 13 times per Dockerfile: a reference that already is its own query
+    # comes back as it is.
+    assert (got is ref) == bool(ref.digest or ref.tag)

@@ -253,30 +253,36 @@ class RunVariables:
         parents: tuple[int | None, ...],
         args: Mapping[int, tuple[ArgValue, ...]],
     ) -> list[tuple[tuple[Assignment, ...], dict[int, int]]]:
-        """Per stage, its ENV and ARG assignments in order (a stage starts with the ENV of the
-        image or stage it is FROM), and how many come before each RUN (by its offset).
+        """Per stage, its ENV and ARG assignments in order (a stage starts with what the image
+        or stage it is FROM gives it), and how many come before each RUN (by its offset).
 
         As BuildKit's dockerfile2llb: one environment per stage, the image's ENV first, then each
         ENV and each ARG with a value in order, the later winning; ENV values and ARG defaults are
-        expanded from it where they stand.
+        expanded from it where they stand. A stage FROM a stage starts with that stage's whole
+        environment, its ARGs too (dispatchState.init takes the base's state), with the base's
+        image ENV applied over it again.
         """
         found: list[tuple[tuple[Assignment, ...], dict[int, int]]] = []
-        # Each stage's ENV values at its end (None: not known), with whether each is made of an
-        # ARG's value: what a stage FROM it starts with.
-        ends: list[dict[str, tuple[str | None, bool]]] = []
+        # Each stage's ENV (its image config's Env) and whole environment at its end, values None
+        # where not known: what a stage FROM it starts with.
+        ends: list[tuple[dict[str, Assignment], dict[str, Assignment]]] = []
         # The ENV of the image the first stage of a FROM chain builds on, known by the stages that
         # asked for it: a stage FROM a stage that only sets DEPS reads DEPS as the first made it.
         roots: list[int] = []
-        image_env: dict[int, dict[str, tuple[str | None, bool]]] = {}
+        image_env: dict[int, dict[str, Assignment]] = {}
         for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
             roots.append(at if parent is None else roots[parent])
             for name, image_value in self._base_env.get(stage.label, ()):
-                image_env.setdefault(roots[at], {}).setdefault(name, (image_value, False))
+                image_env.setdefault(roots[at], {}).setdefault(
+                    name, Assignment("ENV", name, image_value)
+                )
         for at, (stage, parent) in enumerate(zip(stages, parents, strict=True)):
-            env = dict(image_env.get(at, {}) if parent is None else ends[parent])
-            assignments = [Assignment("ENV", n, v, made) for n, (v, made) in env.items()]
-            # What the stage's instructions expand with: the ENV and the ARGs with a value.
-            state = dict(env)
+            if parent is None:
+                env = dict(image_env.get(at, {}))
+                state = dict(env)
+            else:
+                env, state = dict(ends[parent][0]), {**ends[parent][1], **ends[parent][0]}
+            assignments = list(state.values())
             runs: dict[int, int] = {}
             for instruction in stage.instructions[1:]:
                 if instruction.keyword == "RUN":
@@ -288,20 +294,18 @@ class RunVariables:
                         value = arg.value
                         if arg.default is not None:
                             value, _ = self._expanded(arg.default, state)
-                        state[arg.name] = (value, True)
-                        assignments.append(Assignment("ARG", arg.name, value))
+                        state[arg.name] = Assignment("ARG", arg.name, value)
+                        assignments.append(state[arg.name])
                 elif instruction.keyword == "ENV":
                     for name, raw in env_pairs(instruction.words):
                         value, made = self._expanded(raw, state)
-                        env[name] = state[name] = (value, made)
-                        assignments.append(Assignment("ENV", name, value, made))
+                        env[name] = state[name] = Assignment("ENV", name, value, made)
+                        assignments.append(state[name])
             found.append((tuple(assignments), runs))
-            ends.append(env)
+            ends.append((env, state))
         return found
 
-    def _expanded(
-        self, raw: str, state: Mapping[str, tuple[str | None, bool]]
-    ) -> tuple[str | None, bool]:
+    def _expanded(self, raw: str, state: Mapping[str, Assignment]) -> tuple[str | None, bool]:
         """A value with its variables expanded from state (None if one used is not known), and
         whether one of them is made of an ARG's value."""
         if shellword.plain(raw, self.escape):
@@ -310,8 +314,9 @@ class RunVariables:
 
         def lookup(used: str) -> str | None:
             nonlocal unknown, made
-            value, from_arg = state.get(used, (None, True))
-            made = made or from_arg
+            assignment = state.get(used)
+            value = None if assignment is None else assignment.value
+            made = made or assignment is None or assignment.keyword == "ARG" or assignment.from_arg
             unknown = unknown or value is None
             return value
 
@@ -777,7 +782,7 @@ class _Walker:
         self.stage_names: set[str] = set()
         self.stage_labels: dict[str, str] = {}
         # For RunVariables: the stage each stage is FROM, and each stage ARG's values. A stage
-        # starts with the ENV of the stage it is FROM, or the base image's once lock has read it.
+        # starts with the variables of the stage it is FROM, or the base image's ENV (once read).
         self.stage_index: dict[str, int] = {}
         self.parents: list[int | None] = []
         self.args: dict[int, tuple[ArgValue, ...]] = {}

@@ -408,9 +408,11 @@ def test_each_run_starts_with_the_known_env_and_arg_values() -> None:
         ("A", "curl git", "ARG"),  # an ENV value made of an ARG's: a --build-arg changes it
         ("B", "x y", "ENV"),
     )
-    # A stage FROM a stage has its ENV (not its ARGs); another stage has neither, nor G.
+    # A stage FROM a stage has its ENV and its ARGs (BuildKit: the base stage's state, as
+    # BuildKit's reference says since moby/buildkit#5381); another stage has neither, nor G.
     assert child == (
         ("BUILD_DEPS", "autoconf g++", "ENV"),
+        ("EXTRA", "curl git", "ARG"),
         ("A", "curl git", "ARG"),
         ("B", "x y", "ENV"),
         ("D", "autoconf g++-z", "ENV"),
@@ -437,7 +439,8 @@ def test_the_base_images_env_comes_first_and_the_later_env_or_arg_wins() -> None
     assert [dockerfile.run_variables(parsed, run) for run in runs] == [
         (("PHPIZE_DEPS", "autoconf gcc", "ENV"), ("X", "arg", "ARG")),
         (("X", "arg", "ARG"), ("PHPIZE_DEPS", "make", "ENV")),
-        # A stage FROM a stage starts with its ENV, the image's among it, not its ARGs.
+        # A stage FROM a stage starts with its state, the image config's Env applied over it
+        # again: X is the image's ENV there, not the ARG (convert.go: init, then Config.Env).
         (("PHPIZE_DEPS", "make", "ENV"), ("X", "image", "ENV")),
         (),
     ]
@@ -472,6 +475,19 @@ def test_a_stage_env_made_of_the_base_images_env_is_expanded_from_it() -> None:
         "PHPIZE_DEPS": "autoconf gcc",
         "DEPS": "autoconf gcc git",
     }
+
+
+def test_a_stage_from_a_stage_starts_with_its_args_too() -> None:
+    # BuildKit: dispatchState.init takes the base stage's state, ARG values in it (buildx#1709
+    # shows one in `env` of the child stage).
+    text = 'FROM php AS base\nARG DEPS="$PHPIZE_DEPS git"\nFROM base\nRUN true\n'
+    parsed = dockerfile.parse(text, "Dockerfile")
+    parsed = parsed._replace(base_env={"1": (("PHPIZE_DEPS", "autoconf gcc"),)})
+    (run,) = [i for i in parsed.stages[1].instructions if i.keyword == "RUN"]
+    assert dockerfile.run_variables(parsed, run) == (
+        ("PHPIZE_DEPS", "autoconf gcc", "ENV"),
+        ("DEPS", "autoconf gcc git", "ARG"),
+    )
 
 
 @pytest.mark.parametrize(

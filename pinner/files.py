@@ -159,16 +159,19 @@ def _remove_all(paths: Sequence[str]) -> None:
     unlink wait for its journal: one by one, 1,000 of them took 0.1 to 2 s of waiting and
     hardly any CPU; eight threads wait together.
     """
-    if len(paths) < _THREADED_REMOVALS:
-        for path in paths:
-            _remove(path)
-        return
-    # Imported here: check, which writes nothing, need not load it (nor logging with it).
-    from concurrent.futures import ThreadPoolExecutor
+    if len(paths) >= _THREADED_REMOVALS:
+        # Imported here: check, which writes nothing, need not load it (nor logging with it).
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for _ in pool.map(_remove, paths):
-            pass
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                for _ in pool.map(_remove, paths):
+                    pass
+            return
+        except RuntimeError:
+            pass  # no thread could start (a process or thread limit): one by one instead
+    for path in paths:
+        _remove(path)
 
 
 _THREADED_REMOVALS = 32

@@ -568,3 +568,16 @@ def test_a_staged_file_is_written_through_its_descriptor(
     assert opened == []
     assert a.read_text(encoding="utf-8") == "FROM ä\n"
     assert Path(f"{a}.lock").read_text() == "version = 1\n"
+
+
+def test_a_large_write_removes_its_backups_where_no_thread_can_start(
+    tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The files are already in place: a process or thread limit must not fail the write.
+    def start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    files.write_all({str(p): f"FROM {n}\n" for n, p in enumerate(many)})
+    assert leftovers(tmp_path) == []
+    assert [p.read_text() for p in many] == [f"FROM {n}\n" for n in range(len(many))]

@@ -447,8 +447,8 @@ _Command = tuple[bool, list[tuple[str, str | None]]]
 
 def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
     """rpm_resolve over each command's words in order, each on what the ones before installed
-    (libsolv does not weigh an installed package's recommends again); first choice per name
-    wins."""
+    (libsolv does not weigh an installed package's recommends again); a later command's newer
+    build of a name replaces the earlier one's."""
     chosen: dict[str, rd.RpmPackage] = {}
     pins: dict[str, str] = {}
     notes: list[str] = []
@@ -461,7 +461,14 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
         # (1.14.42 `install --dry-run`): dnf's swap for the obsoleter is not libsolv's.
         found = rpm_resolve(now, specs, weak_deps=weighed, obsoletes=False)
         for package in found.chosen:
-            chosen.setdefault(package.name, package)
+            before = chosen.get(package.name)
+            if before is not None and compare_evr(package.evr, before.evr) < 0:
+                # zypper 1.14 takes no older build than the one installed without
+                # --oldpackage ("has lower version than the installed one"; nothing to do).
+                continue
+            # A later command's newer build replaces the earlier's (`zypper in foo-1.0 && zypper
+            # in foo` updates foo).
+            chosen[package.name] = package
             added[package.name] = package
         pins |= found.pins
         notes += found.notes

@@ -46,6 +46,9 @@ ZYPPER_CASES = [
     (["zypper install twice", "zypper install twice=1.0"], "2.0"),
     (["zypper install twice=2.0", "zypper install twice=1.0"], "2.0"),
     (["zypper install twice=1.0", "zypper install twice=2.0"], "2.0"),
+    # name-version, which zypper reads as name and edition, likewise.
+    (["zypper install twice-1.0", "zypper install twice"], "2.0"),
+    (["zypper install twice", "zypper install twice-1.0"], "2.0"),
 ]
 
 
@@ -82,9 +85,9 @@ def _word(manager: managers.Manager, commands: list[str]) -> PackageArg:
     return held
 
 
-def _rpm_resolved(repo: Path, commands: list[str]) -> str:
-    """The version of twice the dnf manager records for the stage, its words merged as lock
-    merges them by name, from the repository served over a stand-in fetch."""
+def _resolved(manager: managers.Manager, repo: Path, commands: list[str]) -> str:
+    """The version of twice the dnf or zypper manager records for the stage, its words merged
+    as lock merges them by name, from the repository served over a stand-in fetch."""
     files = {
         f"https://m.example/repo/{path.relative_to(repo)}": path.read_bytes()
         for path in repo.rglob("*")
@@ -94,13 +97,18 @@ def _rpm_resolved(repo: Path, commands: list[str]) -> str:
     async def fetch(url: str, subject: str, limit: int) -> bytes:
         return files[url][: limit + 1]
 
+    repo_file = b"[local]\nenabled=1\nbaseurl=https://m.example/repo/\ngpgcheck=0\n"
     image = {
         "/etc/os-release": b'ID="rocky"\nVERSION_ID="9.3"\n',
-        "/etc/yum.repos.d/x.repo": b"[local]\nbaseurl=https://m.example/repo/\ngpgcheck=0\n",
+        "/etc/yum.repos.d/x.repo": repo_file,
     }
-    manager = rpm.Rpm()
+    if manager.name == "zypper":
+        image = {
+            "/etc/os-release": b'ID="opensuse-leap"\nVERSION_ID="15.6"\n',
+            "/etc/zypp/repos.d/x.repo": repo_file,
+        }
     config = manager.configure(image, "linux/amd64")
-    assert isinstance(config, rpm.RpmConfig), config
+    assert not isinstance(config, str), config
     words: dict[str, PackageArg] = {}
     for command in commands:
         (invocation,) = run_invocations(command, "\\")
@@ -109,7 +117,7 @@ def _rpm_resolved(repo: Path, commands: list[str]) -> str:
         for number, word in enumerate(install.packages):
             one = number > 0
             words[word.name] = managers.merged_word(
-                "dnf", words.get(word.name), word, same_command=one
+                manager.name, words.get(word.name), word, same_command=one
             )
     source = managers.Source(fetch, config, {})
     found = asyncio.run(manager.resolve(source, list(words.values()), managers.Mode("")))
@@ -133,7 +141,7 @@ def test_the_word_read_is_the_one_dnf_installs(
     for command in commands:
         dnf_install(root, repo, command.split()[3:])
     assert _installed(root) == version
-    assert _rpm_resolved(repo, commands) == version
+    assert _resolved(rpm.Rpm(), repo, commands) == version
 
 
 @pytest.mark.oracle
@@ -154,7 +162,7 @@ def test_the_word_read_is_the_one_zypper_installs(
     for command in commands:
         subprocess.run([*base, *command.split()[1:]], check=True, capture_output=True, env=env)
     assert _installed(root) == version
-    assert _pinner_version(repo, _word(zypper.Zypper(), commands)) == version
+    assert _resolved(zypper.Zypper(), repo, commands) == version
 
 
 # core serves foo 2.0-1, extra foo 1.0-1 (core comes first in pacman.conf).

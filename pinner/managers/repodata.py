@@ -254,6 +254,8 @@ class RpmPackage(NamedTuple):
     conflicts: tuple[Dep, ...] = ()
     # The repository's dnf priority (a lower number wins); 99 is dnf's default.
     priority: int = 99
+    # The repository's dnf cost: of one build several repositories serve, the cheapest's.
+    cost: int = 1000
 
 
 def decompress(data: bytes, href: str, limit: int = MAX_PRIMARY) -> Iterator[bytes]:

@@ -478,10 +478,12 @@ class Rpm:
             if found is None:
                 live = live or not rpmcompose.frozen(config, repo)
                 found = await self._fetch_repo(fetch, config, repo, served)
-            if repo.priority == 99:
+            if (repo.priority, repo.cost) == (99, 1000):
                 packages += found.packages
             else:
-                packages += [p._replace(priority=repo.priority) for p in found.packages]
+                packages += [
+                    p._replace(priority=repo.priority, cost=repo.cost) for p in found.packages
+                ]
             signatures.add(found.signature)
         for (compose, host, expiry), ids in pinned.items():
             listed = ", ".join(f"[{i}]" for i in ids)
@@ -532,6 +534,12 @@ class Rpm:
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
         for (options, specs), words in zip(commands, asked, strict=True):
+            if options.invalid:
+                # dnf: "Error parsing --setopt with key 'x.priority', value 'abc': invalid value".
+                raise PackageError(
+                    next(iter(words.values())).name,
+                    f"{untrusted(options.invalid)}: not a number, so dnf refuses the command",
+                )
             found_pool = pools.get(options)
             if found_pool is None:
                 found_pool = await self._pool(fetch, config, options, mirrors, snapshot)

@@ -38,6 +38,8 @@ _UNNAMED_VERBS = words("upgrade update up upgrade-minimal update-minimal distro-
 _FALSE = frozenset(["0", "false", "no", "off"])
 _GLOB = re.compile(r"[*?\[]")
 _SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
+# libdnf's OptionNumber<int32_t> (priority, cost): a decimal integer, a sign allowed.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 _PROVIDE = re.compile(r"[A-Za-z0-9_/+.-]+\([A-Za-z0-9_/+.:-]*\)(\([A-Za-z0-9_-]*\))?")
 
 
@@ -60,6 +62,9 @@ class RpmOptions(NamedTuple):
     weak_deps: bool | None = None  # --setopt=install_weak_deps=...; None when not set
     exclude_weak: bool | None = None  # --setopt=exclude_from_weak_autodetect=...
     obsoletes: bool | None = None  # --obsoletes, --setopt=obsoletes=...
+    # --setopt=REPO.priority=N / REPO.cost=N in order: (repository id glob, option, value).
+    repo_settings: tuple[tuple[str, str, int], ...] = ()
+    invalid: str = ""  # the first such --setopt whose value dnf refuses, as written
 
 
 class RpmCommand(NamedTuple):
@@ -100,6 +105,13 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
             elif key.strip() == "obsoletes":
                 found = found._replace(obsoletes=setting.strip().lower() not in _FALSE)
+            elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
+                glob, _, name = key.rpartition(".")
+                if not _INTEGER.fullmatch(setting.strip()):
+                    found = found._replace(invalid=found.invalid or f"{option}={value}")
+                    continue
+                entry = (glob, name, int(setting))
+                found = found._replace(repo_settings=(*found.repo_settings, entry))
     return found
 
 

@@ -65,6 +65,7 @@ class Repo(NamedTuple):
     gpgkeys: tuple[str, ...]
     source: str
     priority: int = 99  # dnf's: of the candidates libsolv weighs, those with the lowest win
+    cost: int = 1000  # dnf's: of one build in several repositories, the lowest cost's is taken
 
 
 class RpmConfig(NamedTuple):
@@ -131,13 +132,18 @@ def _flag(section: Mapping[str, str], key: str, default: bool) -> bool:
 
 def _priority(value: str | None, path: str, repo_id: str, notes: list[str]) -> int:
     """A section's priority (dnf.conf(5): an integer, 99 unless set)."""
+    return _number(value, 99, f"{path}: [{repo_id}] priority", notes)
+
+
+def _number(value: str | None, default: int, what: str, notes: list[str]) -> int:
+    """A section's integer option (priority, cost), its default where unset or unreadable."""
     text = (value or "").strip()
     if not text:
-        return 99
-    if re.fullmatch(r"-?[0-9]{1,9}", text):
+        return default
+    if re.fullmatch(r"[+-]?[0-9]{1,9}", text):
         return int(text)
-    notes.append(f"{path}: [{repo_id}] priority {untrusted(text[:20])!r} is not a number; 99 used")
-    return 99
+    notes.append(f"{what} {untrusted(text[:20])!r} is not a number; {default} used")
+    return default
 
 
 def _urls(value: str | None, variables: Mapping[str, str]) -> tuple[str, ...]:
@@ -244,6 +250,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 _urls(section.get("gpgkey"), variables),
                 path,
                 _priority(section.get("priority"), path, repo_id, notes),
+                _number(section.get("cost"), 1000, f"{path}: [{repo_id}] cost", notes),
             )
         )
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
@@ -307,6 +314,13 @@ def enabled_repos(config: RpmConfig, options: RpmOptions) -> tuple[Repo, ...]:
             enabled = False
         if any(fnmatch.fnmatchcase(repo.id, glob) for glob in options.enable):
             enabled = True
-        if enabled:
-            found.append(repo)
+        if not enabled:
+            continue
+        # The command's --setopt=REPO.priority= / .cost= override the file's, in their order.
+        for glob, option, value in options.repo_settings:
+            if fnmatch.fnmatchcase(repo.id, glob) and option == "priority":
+                repo = repo._replace(priority=value)
+            elif fnmatch.fnmatchcase(repo.id, glob):
+                repo = repo._replace(cost=value)
+        found.append(repo)
     return tuple(found)

@@ -222,8 +222,9 @@ def _top_priority(packages: Sequence[RpmPackage]) -> list[RpmPackage]:
 
 
 def _newest(packages: Iterable[RpmPackage], basearch: str) -> RpmPackage:
-    """The newest build; at one EVR the native architecture before noarch."""
-    return max(packages, key=lambda p: (evr_key(p.evr), p.arch == basearch, p.name))
+    """The newest build; at one EVR the native architecture before noarch, then the one of the
+    cheapest repository (libsolv's subpriority, which libdnf sets from a repository's cost)."""
+    return max(packages, key=lambda p: (evr_key(p.evr), p.arch == basearch, -p.cost, p.name))
 
 
 def _evr_order(a: EVR, b: EVR) -> int:

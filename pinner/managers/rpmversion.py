@@ -106,6 +106,13 @@ class _Key:
     def __lt__(self, other: _Key) -> bool:
         return compare_evr(self.evr, other.evr) < 0
 
+    # Equal in rpm's order, so a tuple key goes on to its next element at one EVR (without
+    # this, two keys of one EVR are neither equal nor ordered and max() keeps the first).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and compare_evr(self.evr, other.evr) == 0
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 # The architectures dnf knows (libdnf's arch table): a word's `.x` is an arch only if x is one.
 ARCHES = words(

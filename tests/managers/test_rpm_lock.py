@@ -822,3 +822,46 @@ def test_a_repository_of_better_priority_wins_over_a_newer_build(
             del mirror.files[path]
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "0.9-1")]
+
+
+@needs_rpm_tools
+def test_a_priority_the_command_sets_is_weighed_and_a_bad_one_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    # [prio] has dnf's default priority; the command gives it 10, so dnf takes toolpkg 0.9.
+    prio = build_repo([Spec("toolpkg", "0.9", files=("/usr/bin/tool",))], tmp_path / "prio")
+    served = {f"/prio/repodata/{p.name}": p.read_bytes() for p in (prio / "repodata").iterdir()}
+    mirror.files.update(served)
+    try:
+        files = {
+            "etc/os-release": OS_RELEASE,
+            "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+            "etc/yum.repos.d/prio.repo": f"[prio]\nbaseurl={mirror.url}/prio/\ngpgcheck=0\n".encode(),
+        }
+        push(files_image(files), registry, "library/centos", "setopt-priority")
+        run = "RUN dnf install -y --setopt=prio.priority=10 toolpkg\n"
+        (env / "Dockerfile").write_text(f"FROM centos:setopt-priority\n{run}")
+        code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+        assert code == 0, err
+        (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+        assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "0.9-1")]
+        # dnf refuses a value that is not a number ("Error parsing --setopt ...").
+        text = (
+            "FROM centos:setopt-priority\nRUN dnf install -y --setopt=prio.priority=ten toolpkg\n"
+        )
+        (env / "Dockerfile").write_text(text)
+        (env / "Dockerfile.lock").unlink()
+        code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    finally:
+        for path in served:
+            del mirror.files[path]
+    assert code == 1
+    assert (
+        "Dockerfile:2: --setopt=prio.priority=ten: not a number, so dnf refuses the command\n"
+    ) in err
+    assert not (env / "Dockerfile.lock").exists()

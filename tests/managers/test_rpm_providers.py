@@ -27,7 +27,10 @@ from rpmrepo import (
     rpmdb_path,
 )
 
+from pinner.apt.shell import run_invocations
 from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
+from pinner.managers.rpmcommands import PROGRAMS, RpmCommand, read_command
+from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos
 from pinner.managers.rpmdb import read_rpmdb
 from pinner.managers.rpmresolve import Pool, resolve
 from pinner.managers.zypper import _resolve_commands
@@ -588,3 +591,132 @@ def test_two_words_that_conflict_are_refused_as_zypper_refuses(
     assert "Problem:" in result.stdout
     (missing,) = found.missing
     assert missing.why == why
+
+
+# One build (cpkg-1.0-1) in both repositories, each with its own file, so the two differ.
+COST_MAIN_SPECS = [Spec("cpkg", "1.0", files=("/usr/share/cpkg/main",))]
+COST_OTHER_SPECS = [Spec("cpkg", "1.0", files=("/usr/share/cpkg/other",))]
+
+
+def _dnf_rows(
+    root: Path, main: Path, other: Path, options: list[str], words: list[str]
+) -> dict[str, str]:
+    """{name-evr.arch: repository} of what `dnf OPTIONS install --assumeno words` would install
+    from the repositories main and other."""
+    result = subprocess.run(
+        [
+            "dnf",
+            f"--installroot={root}",
+            "--releasever=1",
+            "--setopt=reposdir=/nonexistent",
+            f"--setopt=cachedir={root}/cache",
+            f"--repofrompath=main,file://{main}",
+            f"--repofrompath=other,file://{other}",
+            "--repo=main",
+            "--repo=other",
+            "--nogpgcheck",
+            *options,
+            "install",
+            "--assumeno",
+            *words,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
+    rows = re.findall(r"^ (\S+)\s+(\S+)\s+(\S+)\s+(main|other)\s", result.stdout, re.MULTILINE)
+    return {f"{n}-{evr}.{arch}": repo for n, arch, evr, repo in rows}
+
+
+def rpm_commands(run: str) -> list[RpmCommand]:
+    found = (read_command(i) for i in run_invocations(run) if i.program in PROGRAMS)
+    return [command for command in found if command is not None]
+
+
+def _pinner_rows(main: Path, other: Path, options: list[str], words: list[str]) -> dict[str, str]:
+    """The same as pinner reads it: the options from the command's own words, applied to the
+    two repositories of an image's .repo file."""
+    (command,) = rpm_commands(f"dnf {' '.join(options)} install -y {' '.join(words)}")
+    text = f"[main]\nbaseurl=file://{main}\n[other]\nbaseurl=file://{other}\n"
+    files = {
+        "/etc/os-release": b"ID=fedora\nVERSION_ID=40\n",
+        "/etc/yum.repos.d/t.repo": text.encode(),
+    }
+    config = configure(files, "amd64")
+    assert isinstance(config, RpmConfig), config
+    packages: list[RpmPackage] = []
+    origin: dict[tuple[str, str], str] = {}
+    for repo in enabled_repos(config, command.options):
+        for package in _packages(main if repo.id == "main" else other):
+            origin[package.name, package.checksum.hexdigest] = repo.id
+            packages.append(package._replace(priority=repo.priority, cost=repo.cost))
+    found = resolve(Pool(packages, (), "x86_64"), words)
+    return {
+        f"{p.name}-{p.evr}.{p.arch}": origin[p.name, p.checksum.hexdigest] for p in found.chosen
+    }
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("options", "words", "expected"),
+    [
+        (["--setopt=other.priority=10"], ["plib"], {"plib-1.0-1.noarch": "other"}),
+        (["--setopt", "oth*.priority=10"], ["needs-pcap"], None),
+        (
+            ["--setopt=other.priority=10", "--setopt=other.priority=99"],
+            ["plib"],
+            {"plib-2.0-1.noarch": "main"},
+        ),
+        (["--setopt=main.priority=+5"], ["pcap"], {"pa-1.0-1.noarch": "main"}),
+    ],
+    ids=["word", "glob-provider", "last-wins", "signed"],
+)
+def test_a_priority_the_command_sets_wins_as_dnf_weighs_it(
+    tmp_path_factory: pytest.TempPathFactory,
+    options: list[str],
+    words: list[str],
+    expected: dict[str, str] | None,
+) -> None:
+    """`--setopt=REPO.priority=N` on dnf's command line, as dnf reads it."""
+    base = tmp_path_factory.mktemp("rpm-setopt-priority")
+    main = build_repo(MAIN_SPECS, base / "main")
+    other = build_repo(PRIORITY_SPECS, base / "other")
+    found = _dnf_rows(base / "root", main, other, options, words)
+    assert _pinner_rows(main, other, options, words) == found
+    if expected is not None:
+        assert found == expected
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("options", "repository"),
+    [
+        ([], "main"),
+        (["--setopt=other.cost=500"], "other"),
+        (["--setopt=main.cost=2000"], "other"),
+        (["--setopt=main.cost=500"], "main"),
+        # Priority first: a worse priority loses whatever its cost.
+        (["--setopt=other.priority=98", "--setopt=main.cost=1"], "other"),
+    ],
+    ids=["default", "cheaper-other", "dearer-main", "cheaper-main", "priority-before-cost"],
+)
+def test_the_cheapest_repository_serves_a_build_both_hold_as_dnf_takes_it(
+    tmp_path_factory: pytest.TempPathFactory, options: list[str], repository: str
+) -> None:
+    """A repository's cost (`cost=`, `--setopt=REPO.cost=`) decides whose file of one build
+    dnf installs, and so the checksum the lock records."""
+    base = tmp_path_factory.mktemp("rpm-cost")
+    main = build_repo(COST_MAIN_SPECS, base / "main")
+    other = build_repo(COST_OTHER_SPECS, base / "other")
+    found = _dnf_rows(base / "root", main, other, options, ["cpkg"])
+    assert found == {"cpkg-1.0-1.noarch": repository}
+    assert _pinner_rows(main, other, options, ["cpkg"]) == found
+
+
+def test_a_setopt_dnf_refuses_is_kept_for_one_line() -> None:
+    (command,) = rpm_commands("dnf --setopt=other.priority=abc --setopt=x.cost=1 install -y a")
+    assert command.options.invalid == "--setopt=other.priority=abc"
+    assert command.options.repo_settings == (("x", "cost", 1),)

@@ -38,8 +38,8 @@ RUN set -eux; \\
 RUN apk add git
 """
 
-# Dozens of runs over the same recorded index: each text is parsed once (see the fixture).
-pytestmark = pytest.mark.usefixtures("each_index_parsed_once")
+# Dozens of runs over the same recorded index: each is read once (see the fixture).
+pytestmark = pytest.mark.usefixtures("each_index_read_once")
 
 
 @pytest.fixture(scope="module")

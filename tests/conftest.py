@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from registryd import AuthKind, Registry, start_registry
+from testcache import stored_answer, tools_stamp
 
+from pinner import syntax
 from pinner.remote import http
 
 # Property tests assert behaviour, never time: on a shared, loaded machine hypothesis' per-example
@@ -70,3 +74,31 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries follow one another at once, for tests that assert what the last attempt reports."""
     monkeypatch.setattr(http.Retry, "wait", lambda *_: 0.0)
+
+
+# --------------------------------------------------------------------------- shells
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shell_answers_kept() -> Iterator[None]:
+    """What dash or busybox sh -n says of a script is kept in the test cache (tests/testcache.py).
+
+    The suite asks about a thousand scripts, each a process (3 ms of CPU). The answer depends on
+    the script and the shell alone: the key holds the script, the command line and the shell's
+    binary (its path, size and time, and dpkg's status). A shell that fails to run or times out
+    raises, and nothing is kept.
+    """
+    check = syntax._error
+    stamp = functools.cache(tools_stamp)
+
+    @functools.cache
+    def error(script: str, argv: tuple[str, ...]) -> str | None:
+        key = repr((argv, stamp(argv[0]), script))
+        answer: str | None = json.loads(
+            stored_answer("shell-syntax", key, lambda: json.dumps(check(script, argv)))
+        )
+        return answer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(syntax, "_error", error)
+        yield

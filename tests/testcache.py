@@ -79,3 +79,22 @@ def copy_tree(stored: Path, directory: Path) -> Path:
     """Copy a stored tree into directory (made if missing), links as links."""
     shutil.copytree(stored, directory, symlinks=True, dirs_exist_ok=True)
     return directory
+
+
+def stored_answer(kind: str, key: str, answer: Callable[[], str]) -> str:
+    """The text answer() gave for key, running answer only the first time."""
+    name = hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()[:32]
+    stored = default_cache_dir() / kind / name[:2] / name
+    with contextlib.suppress(FileNotFoundError):
+        return stored.read_text()
+    text = answer()
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    handle, path = tempfile.mkstemp(prefix=f"{name}.", dir=stored.parent)
+    fresh = Path(path)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        fresh.replace(stored)  # whole or not at all, whichever worker stores it
+    finally:
+        fresh.unlink(missing_ok=True)
+    return text

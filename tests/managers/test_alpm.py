@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import hashlib
 import io
@@ -11,7 +12,9 @@ import shutil
 import subprocess
 import tarfile
 import tracemalloc
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 import zstandard
@@ -292,13 +295,20 @@ def test_real_core_database_names_what_pacman_cannot_satisfy(
     )
 
 
-def _real_core(tmp_path: Path, installed: list[Pkg]) -> tuple[Repository, list[alpm.Package]]:
-    """The real core database, parsed and in a folder pacman reads, and installed as pinner
-    reads an image's local database (installed is also written where pacman reads it)."""
+@functools.cache
+def _real_core_packages() -> Mapping[str, alpm.Package]:
+    """The real core database's packages by name, parsed once per run (each an immutable tuple)."""
     data = REAL_CORE.read_bytes()
     packages = alpm.parse_database(data)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         assert len(packages) == sum(m.name.endswith("/desc") for m in archive.getmembers()) == 261
+    return MappingProxyType(packages)
+
+
+def _real_core(tmp_path: Path, installed: list[Pkg]) -> tuple[Repository, list[alpm.Package]]:
+    """The real core database, parsed and in a folder pacman reads, and installed as pinner
+    reads an image's local database (installed is also written where pacman reads it)."""
+    packages = dict(_real_core_packages())
     (tmp_path / "core").mkdir()
     shutil.copyfile(REAL_CORE, tmp_path / "core" / "core.db.tar.gz")
     install_local(tmp_path, installed)

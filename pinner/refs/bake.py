@@ -219,29 +219,45 @@ def _parse(text: str, path: str) -> Bake:
 
 def _from_args(bake: Bake, path: str, read: Callable[[str], str | None]) -> set[str]:
     """The variables some target passes whole as a build arg its Dockerfile uses as an image."""
-    folder = os.path.dirname(path)
     variables: set[str] = set()
     for target in bake.targets.values():
         args = dict(a for t in reversed(list(_lineage(bake, target))) for a in t.args)
         if not args:
             continue
         context, name = _build(bake, target)
-        text = read(os.path.join(folder, context, name))
-        if text is None:
-            continue
         # Bake passes these args, so the Dockerfile's ARGs need no default of their own.
         values = {arg: _default(bake, variable) for arg, variable in args.items()}
-        try:
-            parsed = dockerfile.parse(text, name, values)
-        except PinnerError:
-            continue
-        used = set()
-        for use in parsed.uses:
-            whole = _WHOLE_ARG.fullmatch(use.written)
-            if whole:
-                used.add(whole.group(1) or whole.group(2))
-        variables.update(variable for arg, variable in args.items() if arg in used)
+        # The Dockerfile as bake finds it from each folder it may run in (working_dirs).
+        for folder in working_dirs(path):
+            text = read(os.path.join(folder, context, name))
+            if text is None:
+                continue
+            try:
+                parsed = dockerfile.parse(text, name, values)
+            except PinnerError:
+                continue
+            used = set()
+            for use in parsed.uses:
+                whole = _WHOLE_ARG.fullmatch(use.written)
+                if whole:
+                    used.add(whole.group(1) or whole.group(2))
+            variables.update(variable for arg, variable in args.items() if arg in used)
     return variables
+
+
+def working_dirs(path: str) -> tuple[str, ...]:
+    """The folders `docker buildx bake` may run in to read the bake file at path: its own (the
+    only one where buildx finds its default files itself) and the repository's root (the
+    nearest folder above holding `.git`, where CI actions and Makefiles run `bake -f`). Bake's
+    paths are relative to that folder, which pinner cannot see."""
+    folder = os.path.dirname(path)
+    at = os.path.abspath(folder)
+    while not os.path.exists(os.path.join(at, ".git")):
+        parent = os.path.dirname(at)
+        if parent == at:
+            return (folder,)
+        at = parent
+    return (folder,) if at == os.path.abspath(folder) else (folder, at)
 
 
 def _default(bake: Bake, variable: str) -> str:

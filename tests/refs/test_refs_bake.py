@@ -288,3 +288,28 @@ def test_an_override_is_merged_to_find_the_variables_that_feed_from(
         assert found(override) == in_override
     # Alone, the base file's app builds tools.Dockerfile (no FROM $BASE_IMAGE): nothing.
     assert bake.scan(BAKE_BASE, "docker-bake.hcl", DOCKERFILES.get).found == ()
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "found"),
+    [
+        # Read from the repository's root (`docker buildx bake -f ci/docker-bake.hcl`): the
+        # Dockerfile at the root's app/ takes BASE_IMAGE whole in FROM.
+        ("app/Dockerfile", ["python:3.12-slim"]),
+        # Read in its own folder (`cd ci && docker buildx bake`): ci/app/Dockerfile.
+        ("ci/app/Dockerfile", ["python:3.12-slim"]),
+        # Neither folder holds the Dockerfile: nothing is known to feed FROM.
+        ("elsewhere/app/Dockerfile", []),
+    ],
+)
+def test_a_bake_file_below_the_root_reads_dockerfiles_from_either_working_folder(
+    tmp_path: Path, dockerfile: str, found: list[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / dockerfile).parent.mkdir(parents=True)
+    (tmp_path / dockerfile).write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    text = BAKE_BASE.replace('"docker/tools.Dockerfile"', '"app/Dockerfile"', 1)
+    (tmp_path / "ci").mkdir(exist_ok=True)
+    path = tmp_path / "ci" / "docker-bake.hcl"
+    path.write_text(text)
+    assert [f.value for f in bake.scan(text, str(path)).found] == found

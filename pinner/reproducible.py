@@ -29,7 +29,7 @@ from pinner.dockerfile import (
     run_variables,
     syntax_directive_use,
 )
-from pinner.managers.leftovers import expands_braces
+from pinner.managers.leftovers import expands_braces, mounted
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -459,6 +459,7 @@ def manager_edits(
             rewrite.distros.get(plan.stage.label),
             rewrite.releases.get(plan.stage.label),
             run_shell(parsed, run),
+            tuple(mounted(text[slice(*run_args(text, run))], parsed.escape)),
         )
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:

@@ -146,12 +146,14 @@ class ImageConfig(Protocol):
 
 
 class System(NamedTuple):
-    """A stage's distribution and release, as its lock records them (None where unknown), and
-    the shell a RUN's SHELL instruction names (None: the image's /bin/sh)."""
+    """A stage's distribution and release, as its lock records them (None where unknown), the
+    shell a RUN's SHELL instruction names (None: the image's /bin/sh) and where the RUN's
+    --mount flags mount something (what is written there stays out of the image)."""
 
     distro: str | None
     release: str | None
     shell: str | None = None
+    mounts: tuple[str, ...] = ()
 
 
 class Resolved(NamedTuple):

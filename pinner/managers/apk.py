@@ -35,7 +35,7 @@ from pinner.apt.sources import covers
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage, is_relative_file
 from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
-from pinner.managers.leftovers import expands_braces, mounted, removed_paths
+from pinner.managers.leftovers import expands_braces, removed_paths
 from pinner.outcome import SIGNATURE_VERIFIED
 from pinner.output import untrusted
 
@@ -421,7 +421,10 @@ _CACHE_LINK = "/etc/apk/cache/APKINDEX.00000000.tar.gz"
 
 
 def needs_cleanup(
-    invocations: Sequence[Invocation], run_text: str, escape: str = "\\", braces: bool = False
+    invocations: Sequence[Invocation],
+    run_text: str,
+    mounts: Sequence[str] = (),
+    braces: bool = False,
 ) -> bool:
     """Whether a RUN runs apk with its cache on and leaves indexes in /var/cache/apk; braces:
     its shell expands `{a,b}` (Alpine's /bin/sh, BusyBox ash, does not)."""
@@ -438,12 +441,11 @@ def needs_cleanup(
             last = index
     if last is None:
         return False
-    mounts = mounted(run_text, escape)
     if any(covers(mount, _CACHE_LINK) for mount in mounts):
         return False
     # Only an rm after the last apk command that writes the cache empties it.
     removed = removed_paths(invocations, run_text, braces, start=last)
-    return not any(covers(path, _INDEX) for path in removed + mounts)
+    return not any(covers(path, _INDEX) for path in [*removed, *mounts])
 
 
 # --------------------------------------------------------------------------- the image
@@ -1751,7 +1753,8 @@ class Apk:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         braces = expands_braces(system.shell, False)
-        return CACHE_CLEANUP if needs_cleanup(invocations, run_text, braces=braces) else None
+        cleans = needs_cleanup(invocations, run_text, system.mounts, braces)
+        return CACHE_CLEANUP if cleans else None
 
     checked = staticmethod(checked)
 

@@ -39,7 +39,6 @@ from pinner.managers.leftovers import (
     Leftover,
     expands_braces,
     left,
-    mounted,
     removed_paths,
     rm,
 )
@@ -473,7 +472,11 @@ _LEFTOVERS = (Leftover("/var/log/pacman.log", ("/var/log/pacman.log",)), LDCONFI
 
 
 def cleanup(
-    run_text: str, invocations: Sequence[Invocation], *, escape: str = "\\", braces: bool = True
+    run_text: str,
+    invocations: Sequence[Invocation],
+    *,
+    mounts: Sequence[str] = (),
+    braces: bool = True,
 ) -> str | None:
     """What to append to a RUN that installs with pacman and leaves its cache, its log or
     ldconfig's cache; None if nothing. invocations: the RUN's, as the engine read them; braces:
@@ -494,10 +497,9 @@ def cleanup(
             cleans = cleans or _empties_cache(invocation, run_text)
         elif invocation.program == "paccache" and _PACCACHE_ALL.search(f" {args} "):
             cleans = True  # paccache -rk0: remove every cached package
-    mounts = mounted(run_text, escape)
     fetched = removed_paths(invocations, run_text, braces, start=fetches)
-    cache = [] if cleans else left([_CACHE_FILES], fetched + mounts)
-    logs = left(_LEFTOVERS, removed_paths(invocations, run_text, braces, last) + mounts)
+    cache = [] if cleans else left([_CACHE_FILES], [*fetched, *mounts])
+    logs = left(_LEFTOVERS, [*removed_paths(invocations, run_text, braces, last), *mounts])
     return " && ".join(rm(cache + logs)) or None
 
 
@@ -735,7 +737,7 @@ class Pacman:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         braces = expands_braces(system.shell, True)
-        return cleanup(run_text, invocations, braces=braces)
+        return cleanup(run_text, invocations, mounts=system.mounts, braces=braces)
 
     def checked(self, package: LockedPackage) -> LockedPackage:
         fields = (package.name, package.version, package.sha256, package.filename)

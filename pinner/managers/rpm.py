@@ -647,6 +647,7 @@ class Rpm:
     ) -> str | None:
         return cleanup_for(
             run_text,
+            mounts=system.mounts,
             dnf5=dnf5_programs(system),
             yum3=yum3(system),
             invocations=invocations,

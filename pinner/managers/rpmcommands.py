@@ -19,7 +19,7 @@ from pinner.apt.shell import (
     split_options,
     words,
 )
-from pinner.managers.leftovers import LDCONFIG, Leftover, left, mounted, removals, rm
+from pinner.managers.leftovers import LDCONFIG, Leftover, left, removals, rm
 
 PROGRAMS = frozenset(["dnf", "dnf5", "yum", "microdnf"])
 # dnf(8), yum(8) and microdnf --help options whose value may be the next word.
@@ -284,6 +284,7 @@ def cleanup_for(
     run_text: str,
     *,
     escape: str = "\\",
+    mounts: Sequence[str] = (),
     dnf5: Collection[str] = DNF5,
     yum3: bool = False,
     invocations: Sequence[Invocation] | None = None,
@@ -316,7 +317,6 @@ def cleanup_for(
             cleaned = cleaned or any(_removes_cache(path) for path in removed[index])
     if program is None:
         return None
-    mounts = mounted(run_text, escape)
     cleaned = cleaned or any(_removes_cache(mount) for mount in mounts)
     leftovers: tuple[Leftover, ...] = _DNF4
     if program in dnf5:
@@ -327,7 +327,7 @@ def cleanup_for(
         leftovers = _YUM3
     # An appended clean logs again (dnf.log): then only mounts keep the logs out.
     after = [path for each in removed[last:] for path in each] if cleaned else []
-    parts = ([] if cleaned else [f"{program} clean all"]) + rm(left(leftovers, after + mounts))
+    parts = ([] if cleaned else [f"{program} clean all"]) + rm(left(leftovers, [*after, *mounts]))
     return " && ".join(parts) or None
 
 

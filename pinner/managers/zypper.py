@@ -36,7 +36,6 @@ from pinner.managers.leftovers import (
     Leftover,
     expands_braces,
     left,
-    mounted,
     removed_paths,
     rm,
 )
@@ -211,7 +210,11 @@ def _cleans_all(command: ZypperCommand) -> bool:
 
 
 def cleanup(
-    run_text: str, invocations: Sequence[Invocation], *, escape: str = "\\", braces: bool = True
+    run_text: str,
+    invocations: Sequence[Invocation],
+    *,
+    mounts: Sequence[str] = (),
+    braces: bool = True,
 ) -> str | None:
     """`zypper clean -a` and one rm of the logs, id and ldconfig cache for a RUN that installs
     and leaves them; None if nothing. invocations: the RUN's, as the engine read them; braces:
@@ -219,17 +222,16 @@ def cleanup(
     found = zypper_commands(invocations)
     if not any(command.installs for command in found):
         return None
-    mounts = mounted(run_text, escape)
     # Each zypper command logs and may fetch: only a clean or an rm after the last one counts.
     last = max((i for i, run in enumerate(invocations) if run.program == "zypper"), default=0)
     removed = removed_paths(invocations, run_text, braces, start=last)
     command = parse_command(invocations[last]) if invocations else None
     cleans = (command is not None and _cleans_all(command)) or any(
-        path.startswith(CACHE) or covers(path, CACHE) for path in removed + mounts
+        path.startswith(CACHE) or covers(path, CACHE) for path in [*removed, *mounts]
     )
     # An appended clean logs again: then only mounts keep the logs out.
     after = removed if cleans else []
-    parts = ([] if cleans else ["zypper clean -a"]) + rm(left(_LEFTOVERS, after + mounts))
+    parts = ([] if cleans else ["zypper clean -a"]) + rm(left(_LEFTOVERS, [*after, *mounts]))
     return " && ".join(parts) or None
 
 
@@ -707,7 +709,7 @@ class Zypper:
         self, run_text: str, invocations: Sequence[Invocation], system: managers.System
     ) -> str | None:
         braces = expands_braces(system.shell, True)
-        return cleanup(run_text, invocations, braces=braces)
+        return cleanup(run_text, invocations, mounts=system.mounts, braces=braces)
 
     checked = staticmethod(checked)
 

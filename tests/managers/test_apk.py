@@ -574,6 +574,17 @@ VERSIONS = {
 }
 
 
+def test_a_cache_mount_after_an_escaped_line_end_gets_no_cleanup() -> None:
+    # `# escape=\`` joins the RUN's lines with a backtick: the mount on the next line keeps
+    # apk's cache out of the image, so no rm is appended.
+    text = (
+        "# escape=`\nFROM alpine\n"
+        "RUN --network=default `\n    --mount=type=cache,target=/var/cache/apk apk add curl\n"
+    )
+    expected = text.replace("add curl", "add curl=8.1.1-r1")
+    assert _rewrite(text, VERSIONS) == expected
+
+
 @pytest.mark.parametrize(
     ("run", "expected"),
     [

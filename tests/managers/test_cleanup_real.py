@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import shell_syntax
 
+from pinner import dockerfile, reproducible
 from pinner.apt.shell import emptied, run_invocations
 from pinner.apt.sources import cleanup_for
 from pinner.managers import Manager, System, apk, pacman, rpm, zypper
-from pinner.managers.leftovers import removed_paths
+from pinner.managers.leftovers import mounted, removed_paths
 from pinner.reproducible import join_cleanup
 
 AUX = "/var/cache/ldconfig/aux-cache"
@@ -631,6 +632,7 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
     ids=[f"{row[0].name}-{i}" for i, row in enumerate(REAL)],
 )
 def test_real_cleanups(manager: Manager, system: System, run: str, expected: str | None) -> None:
+    system = system._replace(mounts=tuple(mounted(run)))  # as the rewrite reads a RUN's flags
     assert manager.cleanup(run, run_invocations(run), system) == expected
     if expected is None:
         return
@@ -925,3 +927,34 @@ def test_each_manager_reads_braces_as_the_run_s_shell_does(
     )
     assert manager.cleanup(run, run_invocations(run), expands) is None
     assert manager.cleanup(run, run_invocations(run), keeps) is not None
+
+
+@pytest.mark.parametrize(
+    ("distro", "release", "run", "mount", "dropped"),
+    [
+        ("fedora", "42", "dnf install -y curl", "/var/cache/libdnf5", "dnf clean all"),
+        ("opensuse-leap", "15.6", "zypper -n in curl", "/var/cache/zypp", "zypper clean -a"),
+        ("arch", None, "pacman -S --noconfirm curl", "/var/cache/pacman", "/var/cache/pacman"),
+        ("alpine", "3.20", "apk add curl", "/var/cache/apk", "/var/cache/apk"),
+    ],
+)
+def test_the_rewrite_reads_a_run_s_mounts_with_the_dockerfile_s_escape(
+    distro: str, release: str | None, run: str, mount: str, dropped: str
+) -> None:
+    # What a RUN's --mount flags keep out of the image is not removed again (an rm there would
+    # empty the build's cache), also when a flag stands on the RUN's next line after `# escape=\``.
+    def cleanup(text: str) -> str:
+        parsed = dockerfile.parse(text, "Dockerfile")
+        (plan,) = reproducible.plans(parsed)
+        rewrite = reproducible.Rewrite(
+            "20240101T000000Z", 0, {"0": distro}, {}, {}, releases={"0": release}
+        )
+        edits, _ = reproducible.manager_edits(parsed, plan, rewrite)
+        return dockerfile.apply_edits(text, edits).partition(run)[2]
+
+    flags = f"--mount=type=cache,target={mount} --mount=type=tmpfs,target=/tmp"
+    assert dropped in cleanup(f"FROM {distro}\nRUN {run}\n")
+    backslash = cleanup(f"FROM {distro}\nRUN --network=default \\\n  {flags} {run}\n")
+    assert dropped not in backslash
+    backtick = cleanup(f"# escape=`\nFROM {distro}\nRUN --network=default `\n  {flags} {run}\n")
+    assert backtick == backslash.replace("\\", "`")

@@ -29,6 +29,7 @@ from pinner.errors import PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import Mode, PackageArg, Resolved, Source, alpm, pacman
 from pinner.managers.alpm import Depend
+from pinner.managers.leftovers import mounted
 
 ARCH = Path(__file__).parents[2] / "testdata" / "arch"
 
@@ -357,11 +358,13 @@ CLEANUPS = [
 
 @pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
 def test_cleanup(run: str, expected: str | None) -> None:
-    assert pacman.cleanup(run, run_invocations(run)) == expected
+    # run stands for a RUN's arguments: its --mount flags are read as the rewrite reads them.
+    mounts = mounted(run)
+    assert pacman.cleanup(run, run_invocations(run), mounts=mounts) == expected
     if expected is not None:
         assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
         again = f"{run} && {expected}"
-        assert pacman.cleanup(again, run_invocations(again)) is None
+        assert pacman.cleanup(again, run_invocations(again), mounts=mounts) is None
 
 
 def test_include_glob_reads_files_in_order() -> None:

@@ -8,6 +8,7 @@ from shell_syntax import checkers
 
 from pinner import syntax
 from pinner.apt.shell import run_invocations
+from pinner.managers.leftovers import mounted
 from pinner.managers.rpm import MANAGER
 from pinner.managers.rpmcommands import (
     DNF5,
@@ -337,10 +338,12 @@ CLEANUPS = [
 
 @pytest.mark.parametrize(("run", "dnf5", "expected"), CLEANUPS)
 def test_cleanup_for(run: str, dnf5: frozenset[str], expected: str | None) -> None:
-    assert cleanup_for(run, dnf5=dnf5) == expected
+    # run stands for a RUN's arguments: its --mount flags are read as the rewrite reads them.
+    mounts = mounted(run)
+    assert cleanup_for(run, mounts=mounts, dnf5=dnf5) == expected
     if expected is not None:
         assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
-        assert cleanup_for(f"{run} && {expected}", dnf5=dnf5) is None
+        assert cleanup_for(f"{run} && {expected}", mounts=mounts, dnf5=dnf5) is None
 
 
 @pytest.mark.parametrize(

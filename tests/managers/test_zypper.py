@@ -15,6 +15,7 @@ from pinner import managers, syntax
 from pinner.apt.shell import run_invocations
 from pinner.errors import MirrorError
 from pinner.managers import Mode, PackageArg, zypper
+from pinner.managers.leftovers import mounted
 
 COMMANDS = [
     ("zypper install -y curl git", [("install", [("curl", None), ("git", None)], [])]),
@@ -98,11 +99,13 @@ CLEANUPS = [
 
 @pytest.mark.parametrize(("run", "expected"), CLEANUPS, ids=[run for run, _ in CLEANUPS])
 def test_cleanup(run: str, expected: str | None) -> None:
-    assert zypper.cleanup(run, run_invocations(run)) == expected
+    # run stands for a RUN's arguments: its --mount flags are read as the rewrite reads them.
+    mounts = mounted(run)
+    assert zypper.cleanup(run, run_invocations(run), mounts=mounts) == expected
     if expected is not None:
         assert shell_syntax.run_errors(f"RUN {run} && {expected}\n") == []
         again = f"{run} && {expected}"
-        assert zypper.cleanup(again, run_invocations(again)) is None
+        assert zypper.cleanup(again, run_invocations(again), mounts=mounts) is None
 
 
 def test_pin_word() -> None:

@@ -358,9 +358,9 @@ def merged_word(
         return word._replace(upgrade=upgrade)
     # A later command: what the earlier one installed stays where the later word allows it (apk
     # keeps an installed package that meets the world, dnf says "Nothing to do"); otherwise the
-    # later word's build is installed over it. dnf 4 reads one command naming `foo-1.0 foo` so
-    # too (with best=False; best=True refuses it).
-    # apk takes a tagged word's build from its tag's repositories over an installed one.
+    # later word's build is installed over it. dnf 4 reads one command naming `foo-1.0-1 foo`
+    # so too (with best=False; best=True refuses it). A tagged apk word takes its tag's build
+    # over the one installed.
     kept = word.constraint is None and word.tag is None
     exact = held.constraint is not None and held.constraint.startswith("=")
     if manager == "apk" and exact and word.constraint is not None:

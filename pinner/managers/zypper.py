@@ -474,7 +474,10 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
             added[package.name] = package
         pins |= found.pins
         notes += found.notes
-        missing += found.missing
+        # Named by its word (`foo=1.0`, read as foo-1.0) or, for a requirement, by the
+        # command's first word, so the error gives the line the word is on.
+        words = dict(zip(specs, (name for name, _ in targets), strict=True))
+        missing += [m._replace(name=words.get(m.name, targets[0][0])) for m in found.missing]
     return Resolution(
         tuple(chosen[name] for name in sorted(chosen)),
         pins,

@@ -444,3 +444,15 @@ def test_a_command_with_its_own_zypper_conf_is_not_pinned(
     assert ("ca-certificates" in names) == (not unpinned)
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
+
+
+def test_a_versioned_word_no_repository_serves_names_its_line(
+    capsys: pytest.CaptureFixture[str], hub: str, history: Mirror, env: Path
+) -> None:
+    text = "FROM opensuse/tumbleweed\nRUN zypper --non-interactive install curl=7.0\n"
+    (env / "Dockerfile").write_text(text)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(env / "Dockerfile"))
+    code, _, err = _pinner(capsys, hub, history, *args)
+    assert code == 1
+    assert "Dockerfile:2: curl-7.0: nothing in the repositories provides it" in err, err
+    assert (env / "Dockerfile").read_text() == text

@@ -182,7 +182,9 @@ def dnf_would_install(
         _copy_root(root, into / "root")
         result = _dnf(into / "root", repo, setopt, *options, "install", "--assumeno", *names)
         assert "Operation aborted" in result.stdout + result.stderr, result.stdout + result.stderr
-        found = sorted(f"{n}-{evr}.{arch}" for n, arch, evr in _ROW.findall(result.stdout))
+        # Rows after "Skipping packages with conflicts:" (best=False) are not installed.
+        table = result.stdout.split("\nSkipping packages", 1)[0]
+        found = sorted(f"{n}-{evr}.{arch}" for n, arch, evr in _ROW.findall(table))
         shutil.rmtree(into / "root")
         (into / "answer.json").write_text(json.dumps(found))
 

@@ -389,6 +389,8 @@ def holders(conflicts_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         (["needs-kshell", "kblock"], False, "kz-1.0-1.noarch"),
         (["needs-nshell", "nblock"], False, "nz-1.0-1.noarch"),
         (["needs-oshell", "oblock"], False, "oa-1.0-1.noarch"),
+        # dnf lists oa-2.0 under "Skipping packages with conflicts": not installed.
+        (["oshell", "oblock"], False, "oa-1.0-1.noarch"),
         (["needs-ushell"], False, "uz-1.0-1.noarch"),
         (["ushell"], False, "uz-1.0-1.noarch"),
     ],
@@ -402,6 +404,7 @@ def holders(conflicts_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         "it-conflicts-with-another-word",
         "versioned-conflict-older-build-behind-another-name",
         "versioned-conflict-older-build-alone",
+        "word-versioned-conflict-older-build-alone",
         "older-build-behind-another-name",
         "word-older-build-behind-another-name",
     ],

@@ -320,6 +320,8 @@ class StageWords(NamedTuple):
     upgrade: bool
     # Words not resolved, and why: they come after a RUN that changed the repositories.
     detached: tuple[UnpinnedPackage, ...] = ()
+    # The words of a name one install command names more than once (Mode.repeated).
+    repeated: tuple[tuple[managers.PackageArg, ...], ...] = ()
 
 
 class Change(NamedTuple):
@@ -441,6 +443,8 @@ def manager_packages(
     detached: dict[str, UnpinnedPackage] = {}
     # The install command (its number in the stage) each name's word was last read from.
     read_in: dict[str, int] = {}
+    # Each (command, name) -> its words, for names one command names more than once.
+    named: dict[tuple[int, str], list[managers.PackageArg]] = {}
     for run in plan.manager_runs:
         shell = reproducible.shell_text(text, run)
         notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
@@ -468,6 +472,7 @@ def manager_packages(
                     if where < (run.line, install.start) and line.startswith(f"@{package.tag} ")
                 ]
                 package = package._replace(repositories=(*package.repositories, *tagged))
+            named.setdefault((number, package.name), []).append(package)
             held = requests.get(package.name)
             same_command = read_in.get(package.name) == number
             merged = managers.merged_word(manager.name, held, package, same_command=same_command)
@@ -508,6 +513,7 @@ def manager_packages(
         lines,
         upgrade,
         tuple(detached.values()),
+        tuple(tuple(words) for words in named.values() if len(words) > 1),
     )
 
 

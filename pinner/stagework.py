@@ -367,9 +367,8 @@ class StageWork:
         path = self.target.path
         given = given_context(self.options, path, self.target.lock)
         context = copied.Context(path, given) if os.path.isfile(path) else None
-        requests, line_notes, lines, upgrade, detached = manager_packages(
-            self.target.parsed, plan, manager, context
-        )
+        read = manager_packages(self.target.parsed, plan, manager, context)
+        requests, line_notes, lines, upgrade, detached = read[:5]
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))
         if manager.snapshot_on_request:
@@ -447,6 +446,7 @@ class StageWork:
                 refresh=self.session.refresh and self.options.pin_versions,
                 upgrade=upgrade,
                 removed=removals.before,
+                repeated=read.repeated,
             )
             try:
                 theirs = await self._parents_records(manager, source, mode, parent, removals)

@@ -91,6 +91,9 @@ class Mode(NamedTuple):
     # What removals (`apk del`, `pacman -R` in the stage or the stages it is FROM) took out of
     # the image before these words are installed: what they satisfied is resolved.
     removed: Removed = Removed()
+    # The words of each name that one install command names more than once, in order (the
+    # requests hold the merged word): pacman refuses two that pick different packages.
+    repeated: tuple[tuple[PackageArg, ...], ...] = ()
 
 
 class PackageArg(NamedTuple):
@@ -350,7 +353,8 @@ def merged_word(
     if manager == "pacman":
         # pacman -S takes each target from the sync databases whatever is installed (a later
         # `pacman -S foo` after `foo=1.0-1` or `extra/foo` moves foo back to the first
-        # repository's build); one command naming foo twice is refused ("duplicate target").
+        # repository's build); one command naming two packages of foo is refused ("duplicate
+        # target"), which Pacman.resolve reads from Mode.repeated.
         return word
     if word.tag != held.tag or (same_command and manager == "apk"):
         # `apk add foo@testing` after `apk add foo`, or `apk add foo foo=1.2-r0`: the later word

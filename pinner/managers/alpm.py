@@ -543,6 +543,25 @@ def _cascade(
     return left
 
 
+def duplicate(repos: Sequence[Repository], targets: Sequence[str]) -> bool:
+    """Whether one command's targets pick two packages of one name (`foo extra/foo`), which
+    pacman refuses ("duplicate target").
+
+    libalpm's alpm_add_pkg skips a target that picks the very package again (`foo core/foo`).
+    """
+    picked: dict[str, tuple[str, Package]] = {}
+    for target in targets:
+        repo_name, _, spec = target.rpartition("/")
+        among = [r for r in repos if r.name == repo_name] if repo_name else repos
+        depend = parse_depend(spec)
+        found = _find(among, depend) if depend is not None else None
+        if found is None:
+            continue
+        if picked.setdefault(found[1].name, found) != found:
+            return True
+    return False
+
+
 def resolve(
     repos: Sequence[Repository],
     targets: Iterable[str],

@@ -27,6 +27,7 @@ from pinner.managers.alpm import (
     Package,
     Repository,
     after_removal,
+    duplicate,
     needs,
     parse_database,
     parse_depend,
@@ -682,6 +683,20 @@ class Pacman:
             targets[target] = request
             if request in self._needed:
                 needed.add(target)
+        for group in mode.repeated:
+            # One command's words of a name: pacman takes the package each picks, and refuses
+            # two different ones; lock stops there, as the build would.
+            written = [
+                f"{''.join(f'{r}/' for r in w.repositories)}{w.name}{w.constraint or ''}"
+                for w in group
+            ]
+            if duplicate(repos, written):
+                name = group[-1].name
+                raise PackageError(
+                    name,
+                    f"{' '.join(written)}: one pacman command names {name} twice, with different"
+                    f" packages; pacman refuses it ('{name}': duplicate target)",
+                )
         # pacman -Su: the installed packages the day's databases hold newer builds of, too.
         # What `pacman -R` took out of the image is fetched again where a word needs it.
         removed = mode.removed

@@ -666,3 +666,42 @@ def test_real_run_patterns_lock_into_valid_shell(
     assert code == 0, err
     assert dockerfile.read_text() == new
     assert (env / "Dockerfile.lock").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("words", "refused"),
+    [
+        # core's zsh and extra's: two packages of one name, which pacman refuses.
+        ("zsh extra/zsh", True),
+        ("zsh=5.9.1-1 zsh", True),
+        # The same package twice: pacman skips the second.
+        ("zsh core/zsh", False),
+        ("zsh 'zsh>5'", False),
+    ],
+)
+def test_one_command_naming_a_package_twice_stops_lock_where_pacman_refuses(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    archive: tuple[Mirror, Path],
+    env: Path,
+    words: str,
+    refused: bool,
+) -> None:
+    served, _ = archive
+    dockerfile = env / "Dockerfile"
+    text = f"FROM archlinux:base\nRUN pacman -Sy --noconfirm curl \\\n    {words}\n"
+    dockerfile.write_text(text)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
+    code, _, err = _pinner(capsys, hub, served, *args)
+    if not refused:
+        assert code == 0, err
+        return
+    assert code == 1
+    # The line of the word pacman stops at, as for a word the day's databases lack.
+    assert err.splitlines() == [
+        f"{dockerfile}:3: {words}: one pacman command names zsh twice, with different"
+        " packages; pacman refuses it ('zsh': duplicate target)",
+        "1 error(s); nothing written",
+    ]
+    assert dockerfile.read_text() == text
+    assert not (env / "Dockerfile.lock").exists()

@@ -233,3 +233,44 @@ def test_a_later_word_of_a_name_is_merged_as_each_manager_installs_it() -> None:
     assert merged("apk", old, word(">0.9")) == old
     assert merged("apk", old, word(">1.0")) == word(">1.0")
     assert merged("apk", old, word(None, "testing")) == word(None, "testing")
+
+
+# One command naming foo twice: pacman 6.0.2 refuses two targets that pick different packages
+# ("error: 'foo': duplicate target") and skips one that picks the same package again.
+PACMAN_ONE_COMMAND = [
+    ("pacman -S foo extra/foo", True),
+    ("pacman -S foo foo=1.0-1", True),
+    ("pacman -S extra/foo foo", True),
+    ("pacman -S foo foo", False),
+    ("pacman -S foo core/foo", False),
+    ("pacman -S foo foo>1", False),
+    ("pacman -S extra/foo foo=1.0-1", False),
+]
+
+
+@pytest.mark.oracle
+@needs_pacman
+@pytest.mark.parametrize(("command", "refused"), PACMAN_ONE_COMMAND)
+def test_one_command_naming_a_package_twice_is_refused_where_pacman_refuses(
+    arch_repos: list[tuple[str, Path, bytes]], tmp_path: Path, command: str, refused: bool
+) -> None:
+    conf = tmp_path / "pacman.conf"
+    servers = "".join(f"[{name}]\nServer = file://{path}\n" for name, path, _ in arch_repos)
+    conf.write_text(f"[options]\nArchitecture = x86_64\nSigLevel = Never\n{servers}")
+    pacman_in(tmp_path, conf, "-Sy")
+    try:
+        pacman_in(tmp_path, conf, *command.split()[1:])
+    except subprocess.CalledProcessError as error:
+        assert "error: 'foo': duplicate target" in error.stderr
+        assert refused
+    else:
+        assert not refused
+    (invocation,) = run_invocations(command, "\\")
+    install = pacman.Pacman().installs(invocation)
+    assert install is not None
+    targets = [
+        "".join([*(f"{r}/" for r in w.repositories), w.name, w.constraint or ""])
+        for w in install.packages
+    ]
+    dbs = [alpm.Repository(n, alpm.parse_database(data)) for n, _, data in arch_repos]
+    assert alpm.duplicate(dbs, targets) == refused

@@ -9,7 +9,10 @@ ended, and keep them for some weeks:
     https://kojipkgs.fedoraproject.org/compose/updates/Fedora-41-updates-20241125.0/compose/Everything/x86_64/os/
     https://kojipkgs.fedoraproject.org/compose/rawhide/Fedora-Rawhide-20241125.n.0/compose/Everything/x86_64/os/
 
-Rawhide's are nightly composes (pungi marks them `.n` in the id) and are removed after days.
+Rawhide's and Branched's are nightly composes (pungi marks them `.n` in the id) and are removed
+after days:
+
+    https://kojipkgs.fedoraproject.org/compose/branched/Fedora-42-20250301.n.0/compose/Everything/x86_64/os/
 
 Pure: listings, STATUS text and repository files in, compose ids and shell text out.
 """
@@ -83,8 +86,8 @@ def mirror_base(default: str, name: str, mirrors: Mapping[str, str]) -> str:
 
 def family(config: RpmConfig) -> str | None:
     """The --snapshot-mirror name of a distribution with composes (fedora, centos), else None."""
-    if config.distro == "fedora" and config.releasever.isdigit() and not config.prerelease:
-        return "fedora"
+    if config.distro == "fedora" and config.releasever.isdigit():
+        return "fedora"  # a release, or Branched (a numbered pre-release)
     if config.distro == "fedora" and config.releasever == "rawhide":
         return "fedora"
     if config.distro == "centos" and config.releasever.isdigit() and int(config.releasever) >= 9:
@@ -103,14 +106,6 @@ _NIGHTLY = {"eln": ("ELN", "Fedora-eln")}
 def no_composes(config: RpmConfig) -> str:
     """What --snapshot does for a stage whose distribution has no composes pinner follows."""
     distro, version = untrusted(config.distro), untrusted(config.releasever)
-    if config.distro == "fedora" and config.prerelease:
-        # Branched's `fedora` repository is its nightly compose until the release, and its
-        # updates-testing composes start later: neither is a dated compose pinner reads.
-        return (
-            f"{distro} {version} is a pre-release (Branched): its fedora repository changes"
-            f" until the release, and pinner does not follow Branched's nightly composes"
-            f" (Fedora-{version}-YYYYMMDD.n.N); --snapshot pins versions only"
-        )
     nightly = _NIGHTLY.get(config.releasever) if config.distro == "fedora" else None
     if nightly is not None:
         line, prefix = nightly
@@ -133,6 +128,14 @@ def series(config: RpmConfig, repo: Repo, mirrors: Mapping[str, str]) -> Series 
         return Series(f"{host}/{folder}/", f"CentOS-Stream-{version}", variant)
     if family(config) != "fedora":
         return None
+    if version.isdigit() and config.prerelease:
+        # Branched: fedora-repos' [fedora] (metalink repo=fedora-N) is the Everything tree of
+        # its newest nightly compose, listed under compose/branched/ until the release;
+        # updates-testing's composes start only once Bodhi does and are not followed.
+        if repo.id != "fedora":
+            return None
+        host = mirror_base(FEDORA, "fedora", mirrors)
+        return Series(f"{host}/branched/", f"Fedora-{version}", "Everything", ".n")
     if version.isdigit() and repo.id in ("updates", "updates-testing"):
         host = mirror_base(FEDORA, "fedora", mirrors)
         return Series(f"{host}/updates/", f"Fedora-{version}-{repo.id}", "Everything")
@@ -146,7 +149,12 @@ def series(config: RpmConfig, repo: Repo, mirrors: Mapping[str, str]) -> Series 
 
 def frozen(config: RpmConfig, repo: Repo) -> bool:
     """Whether a repository never changes once its release is out (Fedora's `fedora`)."""
-    return family(config) == "fedora" and config.releasever.isdigit() and repo.id == "fedora"
+    return (
+        family(config) == "fedora"
+        and config.releasever.isdigit()
+        and not config.prerelease
+        and repo.id == "fedora"
+    )
 
 
 def candidates(listing: bytes, line: Series, snapshot: str) -> list[str]:

@@ -23,6 +23,19 @@ TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
 C9S = (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes()
 FEDORA_UPDATES = (TESTDATA / "repos/fedora/fedora-updates.repo").read_bytes()
 RAWHIDE_REPO = (TESTDATA / "repos/fedora-rawhide/fedora-rawhide.repo").read_bytes()
+BRANCHED_REPO = (TESTDATA / "repos/fedora-branched/fedora.repo").read_bytes()
+BRANCHED_OS_RELEASE = b'ID=fedora\nVERSION_ID=42\nVERSION="42 (Container Image Prerelease)"\n'
+KOJI_BRANCHED = "https://kojipkgs.fedoraproject.org/compose/branched/"
+# The shape of kojipkgs' compose/branched/: each numbered release's nightly ids and latest- link.
+BRANCHED_LISTING = b"""<html><body><pre>
+<a href="Fedora-41-20261130.n.0/">Fedora-41-20261130.n.0/</a>
+<a href="Fedora-42-20261129.n.0/">Fedora-42-20261129.n.0/</a>
+<a href="Fedora-42-20261130.n.0/">Fedora-42-20261130.n.0/</a>
+<a href="Fedora-42-20261201.n.0/">Fedora-42-20261201.n.0/</a>
+<a href="Fedora-42-updates-testing-20261130.0/">Fedora-42-updates-testing-20261130.0/</a>
+<a href="latest-Fedora-42/">latest-Fedora-42/</a>
+</pre></body></html>
+"""
 # dnf reads $releasever from system-release(releasever) = rawhide; /etc/dnf/vars says the same.
 RAWHIDE = {"/etc/dnf/vars/releasever": b"rawhide\n"}
 KOJI_RAWHIDE = "https://kojipkgs.fedoraproject.org/compose/rawhide/"
@@ -203,6 +216,13 @@ def _step(config: RpmConfig, compose: str) -> tuple[str, ...]:
             {"rawhide": KOJI_RAWHIDE + "Fedora-Rawhide-20261130.n.0/compose/Everything/x86_64/os/"},
             id="fedora-rawhide-metalink",
         ),
+        pytest.param(
+            BRANCHED_OS_RELEASE,
+            BRANCHED_REPO,
+            "Fedora-42-20261130.n.0",
+            {"fedora": KOJI_BRANCHED + "Fedora-42-20261130.n.0/compose/Everything/x86_64/os/"},
+            id="fedora-branched-metalink",
+        ),
     ],
 )
 def test_the_step_run_by_sed_points_the_real_repo_files_at_the_compose(
@@ -353,12 +373,24 @@ def test_no_composes_says_what_snapshot_does(distro: str, releasever: str, expec
     assert rc.no_composes(config) == expected
 
 
-def test_no_composes_on_branched_fedora_says_why() -> None:
-    config = RpmConfig("fedora", "42", "42", "x86_64", (), True, (), None, (), prerelease=True)
-    assert rc.family(config) is None
-    assert rc.no_composes(config) == (
-        "fedora 42 is a pre-release (Branched): its fedora repository changes until the"
-        " release, and pinner does not follow Branched's nightly composes"
-        " (Fedora-42-YYYYMMDD.n.N); --snapshot pins versions only"
-    )
-    assert rc.family(config._replace(prerelease=False)) == "fedora"
+def test_branched_fedora_points_its_fedora_repository_at_the_nightly_compose() -> None:
+    """Branched's [fedora] is its nightly compose's Everything tree until the release; its
+    updates and updates-testing have no compose pinner follows, and [fedora] is not frozen."""
+    files = {"/etc/os-release": BRANCHED_OS_RELEASE}
+    for path in sorted((TESTDATA / "repos/fedora-branched").iterdir()):
+        files[f"/etc/yum.repos.d/{path.name}"] = path.read_bytes()
+    config = configure(files, "amd64")
+    assert isinstance(config, RpmConfig) and config.prerelease
+    assert rc.family(config) == "fedora"
+    ids = {r.id: r for r in config.repos}
+    line = rc.series(config, ids["fedora"], {})
+    assert line == rc.Series(KOJI_BRANCHED, "Fedora-42", "Everything", ".n")
+    assert line.expiry() == rc.NIGHTLY_EXPIRY
+    assert rc.series(config, ids["updates"], {}) is None
+    assert rc.series(config, ids["updates-testing"], {}) is None
+    assert not rc.frozen(config, ids["fedora"])
+    # Another release's composes, an updates compose, the day's own and the link are not taken.
+    assert rc.candidates(BRANCHED_LISTING, line, SNAPSHOT) == [
+        "Fedora-42-20261130.n.0",
+        "Fedora-42-20261129.n.0",
+    ]

@@ -20,7 +20,6 @@ from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
-from pinner.lockfile import LockedStage
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "rpm"
 C9S = (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes()
@@ -249,41 +248,6 @@ RAWHIDE_RELEASE = (
 )
 
 
-def _snapshot_pins_versions_only(
-    capsys: pytest.CaptureFixture[str],
-    registry: Registry,
-    env: Path,
-    served: dict[str, bytes],
-    image: str,
-) -> LockedStage:
-    """`lock --snapshot --pin-versions` of `RUN dnf install -y app` FROM image, whose fedora
-    repositories the mirror serves: no compose step, the word pinned; the stage's lock."""
-    push_image(registry, "docker/dockerfile", "1.23")
-    dockerfile = env / "Dockerfile"
-    dockerfile.write_text(f"FROM {image}\nRUN dnf install -y app\n")
-    with Mirror(served) as mirror:
-        code, _, err = pinner_at(
-            capsys,
-            registry.host,
-            f"fedora={mirror.url}",
-            "linux/amd64",
-            "lock",
-            "--snapshot",
-            "20261201T101500Z",
-            "--pin-versions",
-            str(dockerfile),
-        )
-    assert code == 0, err
-    text = dockerfile.read_text()
-    # No compose step: the words carry the versions, which the lock records.
-    assert "# pinner: dnf snapshot" not in text
-    # Fedora 41 and later run dnf5, whose history libdnf5 keeps.
-    assert text.endswith(f"RUN dnf install -y app-1.0-1 \\\n    && dnf clean all && {HISTORY5}\n")
-    assert run_errors(text) == []
-    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    return stage
-
-
 @needs_rpm_tools
 def test_snapshot_on_rawhide_points_its_repository_at_the_nightly_compose(
     capsys: pytest.CaptureFixture[str], registry: Registry, env: Path, tmp_path: Path
@@ -420,47 +384,107 @@ RELEASED = b'NAME="Fedora Linux"\nVERSION="42 (Container Image)"\nID=fedora\nVER
 @pytest.mark.parametrize(
     "os_release",
     [
-        pytest.param(BRANCHED_RELEASE, id="os-release-and-repo-files"),
+        pytest.param(BRANCHED_RELEASE, id="os-release-and-repo-file"),
         # fedora-repos' [fedora] metadata_expire=6h alone (7d once released) says it too.
-        pytest.param(RELEASED, id="repo-files-alone"),
+        pytest.param(RELEASED, id="repo-file-alone"),
     ],
 )
-def test_snapshot_on_branched_fedora_pins_versions_and_says_why(
+def test_snapshot_on_branched_fedora_points_its_fedora_repository_at_the_nightly_compose(
     os_release: bytes,
     capsys: pytest.CaptureFixture[str],
     registry: Registry,
     env: Path,
     tmp_path: Path,
 ) -> None:
-    # fedora-repos built for Branched enables fedora, updates and updates-testing
-    # (testdata/rpm/repos/fedora-branched); dnf reads all three, and pinner follows no compose.
+    # fedora-repos' fedora.repo as built for Branched (testdata/rpm/repos/fedora-branched):
+    # [fedora] (metalink repo=fedora-42) is Branched's newest nightly compose until the release.
     release = Spec("fedora-release-common", "42", provides=("system-release(releasever) = 42",))
-    base = build_repo([release, Spec("app", "1.0", requires=("lib",)), LIB], tmp_path / "fedora")
-    testing = build_repo([Spec("lib", "1.1")], tmp_path / "updates-testing")
-    updates = build_repo([TOOL], tmp_path / "updates")
-    root = tmp_path / "root"
-    dnf_install(root, base, ["fedora-release-common"])
-    folder = TESTDATA / "repos/fedora-branched"
+    root = tmp_path / "kojipkgs"
+    for compose, status, app in (
+        ("Fedora-42-20261130.n.0", "FINISHED_INCOMPLETE", "1.1"),
+        ("Fedora-42-20261201.n.0", "FINISHED", "1.2"),  # the lock's own day
+        ("Fedora-43-20261130.n.0", "FINISHED", "9.0"),  # another release's
+    ):
+        folder = root / "branched" / compose
+        folder.mkdir(parents=True)
+        (folder / "STATUS").write_text(f"{status}\n")
+        specs = [release, Spec("app", app, requires=("lib",)), LIB]
+        build_repo(specs, folder / "compose" / "Everything" / "x86_64" / "os")
+    tree = root / "branched" / "Fedora-42-20261130.n.0" / "compose" / "Everything" / "x86_64"
+    installed = tmp_path / "root"
+    dnf_install(installed, tree / "os", ["fedora-release-common"])
+    repo_file = (TESTDATA / "repos/fedora-branched/fedora.repo").read_bytes()
     files = {
         "etc/os-release": os_release,
-        **{f"etc/yum.repos.d/{p.name}": p.read_bytes() for p in folder.iterdir()},
-        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(root).read_bytes(),
+        "etc/yum.repos.d/fedora.repo": repo_file,
+        "var/lib/rpm/rpmdb.sqlite": rpmdb_path(installed).read_bytes(),
     }
     push(files_image(files), registry, "library/fedora", "42")
-    served = {
-        f"/{name}/repodata/{p.name}": p.read_bytes()
-        for name, repo in (("fedora", base), ("updates", updates), ("updates-testing", testing))
-        for p in (repo / "repodata").iterdir()
-    }
-    stage = _snapshot_pins_versions_only(capsys, registry, env, served, "fedora:42")
-    assert (stage.distro, stage.release, stage.step) == ("fedora", "42", None)
-    # lib from updates-testing, newer than fedora's: the Branched repositories as dnf reads them.
-    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.0-1"), ("lib", "1.1-1")}
+    push_image(registry, "docker/dockerfile", "1.23")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text("FROM fedora:42\nRUN dnf install -y app\n")
+    with Mirror(root=root) as mirror:
+        code, _, err = pinner_at(
+            capsys,
+            registry.host,
+            f"fedora={mirror.url}",
+            "linux/amd64",
+            "lock",
+            "--snapshot",
+            "20261201T101500Z",
+            "--pin-versions",
+            str(dockerfile),
+        )
+        url = mirror.url
+    assert code == 0, err
+    text = dockerfile.read_text()
+    compose = f"{url}/branched/Fedora-42-20261130.n.0/compose/Everything/$basearch/os/"
+    step = (
+        "RUN sed -i \\\n"
+        f"    -e '/^\\[fedora\\]/,/^\\[/s|^metalink=.*|baseurl={compose}|' \\\n"
+        "    /etc/yum.repos.d/fedora.repo\n"
+    )
+    assert text.endswith(
+        f"# pinner: dnf snapshot 20261201T101500Z\n{step}"
+        f"RUN dnf install -y app-1.1-1 \\\n    && dnf clean all && {HISTORY5}\n"
+    )
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.distro, stage.release, stage.step) == ("fedora", "42", "exact")
+    assert {(p.name, p.version) for p in stage.packages} == {("app", "1.1-1"), ("lib", "1.0-1")}
     assert (
-        "fedora 42 is a pre-release (Branched): its fedora repository changes until the"
-        " release, and pinner does not follow Branched's nightly composes"
-        " (Fedora-42-YYYYMMDD.n.N); --snapshot pins versions only"
+        "[fedora] pinned to the compose Fedora-42-20261130.n.0; 127.0.0.1:"
+        f"{url.rsplit(':', 1)[1]} keeps nightly composes for some days only: run pinner update"
+        " before this one is removed"
     ) in stage.notes
+    assert not any("pre-release" in note for note in stage.notes)
+    # Real dnf, given the real fedora.repo after the step, reads that compose.
+    reposdir = tmp_path / "yum.repos.d"
+    reposdir.mkdir()
+    (reposdir / "fedora.repo").write_bytes(repo_file)
+    script = step.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
+    subprocess.run(["sh", "-c", script.replace(f"{url}/", f"{root.as_uri()}/")], check=True)
+    result = subprocess.run(
+        [
+            "dnf",
+            f"--installroot={tmp_path / 'dnfroot'}",
+            "--releasever=42",
+            "--forcearch=x86_64",
+            f"--setopt=reposdir={reposdir}",
+            f"--setopt=cachedir={tmp_path / 'cache'}",
+            "--nogpgcheck",
+            "install",
+            "--assumeno",
+            "app",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
+    assert sorted(rows) == [("app", "1.1-1", "fedora"), ("lib", "1.0-1", "fedora")], (
+        result.stdout + result.stderr
+    )
 
 
 @needs_rpm_tools

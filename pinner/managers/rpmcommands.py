@@ -239,7 +239,10 @@ def _note(word: Word) -> str | None:
     return f"package word {text!r} is not a package name; it is not recorded"
 
 
-_CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
+# Where each dnf keeps its cache: dnf5 in its own folder alone, so a mount or rm of the other's
+# folder (a Dockerfile kept across Fedora 41's move to dnf5) leaves the cache in the image.
+_CACHE_PATHS = ("/var/cache/dnf", "/var/cache/yum")
+_CACHE_PATHS5 = ("/var/cache/libdnf5",)
 # What an install leaves that differs from build to build: the transaction history and the logs
 # (each with its times), and ldconfig's cache. dnf 4 (and yum on EL 8 and later) writes these, as
 # a real `dnf --installroot` install shows (tests/managers/test_rpm_leftovers.py).
@@ -298,10 +301,13 @@ def cleanup_for(
     braces: the RUN's shell expands `{a,b}` (the /bin/sh of Fedora and the RHEL family, bash,
     does).
     """
-    program = None
     cleaned = False
     # The RUN's invocations as the engine read them (with the stage's ENV and ARG), if given.
     invocations = run_invocations(run_text, escape) if invocations is None else invocations
+    program = next((i.program for i in invocations if _installs(i)), None)
+    if program is None:
+        return None
+    caches = _CACHE_PATHS5 if program in dnf5 else _CACHE_PATHS
     removed = removals(invocations, run_text, braces)
     last = 0  # every dnf command writes its log: only an rm after the last one removes it
     for index, invocation in enumerate(invocations):
@@ -310,14 +316,9 @@ def cleanup_for(
             last = index
             # Any other command may fetch metadata again: a clean before it leaves that behind.
             cleaned = "clean" in texts and "all" in texts[texts.index("clean") :]
-            command = read_command(invocation)
-            if program is None and command is not None and command.packages:
-                program = invocation.program
         elif invocation.program == "rm":
-            cleaned = cleaned or any(_removes_cache(path) for path in removed[index])
-    if program is None:
-        return None
-    cleaned = cleaned or any(_removes_cache(mount) for mount in mounts)
+            cleaned = cleaned or any(_removes_cache(path, caches) for path in removed[index])
+    cleaned = cleaned or any(_removes_cache(mount, caches) for mount in mounts)
     leftovers: tuple[Leftover, ...] = _DNF4
     if program in dnf5:
         leftovers = _DNF5
@@ -331,10 +332,19 @@ def cleanup_for(
     return " && ".join(parts) or None
 
 
-def _removes_cache(path: str) -> bool:
-    """Whether `rm -rf path` removes a package cache: the cache, its contents or /var/cache."""
+def _installs(invocation: Invocation) -> bool:
+    """Whether invocation is a dnf, yum or microdnf command that installs packages."""
+    if invocation.program not in PROGRAMS:
+        return False
+    command = read_command(invocation)
+    return command is not None and bool(command.packages)
+
+
+def _removes_cache(path: str, caches: tuple[str, ...]) -> bool:
+    """Whether `rm -rf path` removes the package cache in caches: the cache, its contents or
+    /var/cache."""
     path = path.rstrip("/*")
-    return path.startswith(_CACHE_PATHS) or path == "/var/cache"
+    return path.startswith(caches) or path == "/var/cache"
 
 
 # Where dnf, yum and microdnf read repositories and their own configuration from.

@@ -958,3 +958,45 @@ def test_the_rewrite_reads_a_run_s_mounts_with_the_dockerfile_s_escape(
     assert dropped not in backslash
     backtick = cleanup(f"# escape=`\nFROM {distro}\nRUN --network=default `\n  {flags} {run}\n")
     assert backtick == backslash.replace("\\", "`")
+
+
+@pytest.mark.parametrize(
+    ("release", "mount", "expected"),
+    [
+        # A Fedora 41+ stage (dnf is dnf5, caching in /var/cache/libdnf5) under dnf 4's cache
+        # mount, which Dockerfiles keep across releases: seqsense/tmpfsroot-fedora's
+        # updater.Dockerfile, `FROM fedora:${FEDORA_MAJOR}` and
+        # `RUN --mount=type=cache,target=/var/cache/dnf dnf install -y ...`. dnf5's cache stays.
+        ("42", "/var/cache/dnf", f"dnf clean all && rm -rf {DNF5}"),
+        ("42", "/var/cache/libdnf5", f"rm -rf {DNF5}"),
+        # dnf 4 does not cache in dnf5's folder.
+        ("40", "/var/cache/libdnf5", f"dnf clean all && rm -rf {DNF4}"),
+        ("40", "/var/cache/dnf", f"rm -rf {DNF4}"),
+    ],
+)
+def test_a_cache_mount_keeps_out_only_the_cache_of_the_stage_s_dnf(
+    release: str, mount: str, expected: str
+) -> None:
+    text = f"FROM fedora:{release}\nRUN --mount=type=cache,target={mount} dnf install -y curl\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    (plan,) = reproducible.plans(parsed)
+    rewrite = reproducible.Rewrite(
+        "20240101T000000Z", 0, {"0": "fedora"}, {}, {}, releases={"0": release}
+    )
+    edits, _ = reproducible.manager_edits(parsed, plan, rewrite)
+    rewritten = dockerfile.apply_edits(text, edits)
+    assert rewritten == text.replace("curl\n", f"curl \\\n    && {expected}\n")
+    assert shell_syntax.run_errors(rewritten.partition("\n")[2]) == []
+
+
+@pytest.mark.parametrize(
+    ("run", "appended"),
+    [
+        ("dnf5 install -y curl && rm -rf /var/cache/dnf", f"dnf5 clean all && rm -rf {DNF5}"),
+        ("dnf install -y curl && rm -rf /var/cache/libdnf5", f"dnf clean all && rm -rf {DNF4}"),
+        ("dnf5 install -y curl && rm -rf /var/cache/libdnf5/*", f"rm -rf {DNF5}"),
+        ("dnf install -y curl && rm -rf /var/cache/dnf/*", f"rm -rf {DNF4}"),
+    ],
+)
+def test_an_rm_of_the_other_dnf_s_cache_leaves_the_cache(run: str, appended: str) -> None:
+    assert rpm.cleanup_for(run, dnf5=rpm.DNF5) == appended

@@ -85,6 +85,11 @@ def trust() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def http(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request, as httpx.get or httpx.head makes it, with the shared TLS context (trust)."""
+    return httpx.request(method, url, verify=trust(), **kwargs)
+
+
 class RegistryError(RuntimeError):
     """The registry failed to start or answered unexpectedly."""
 

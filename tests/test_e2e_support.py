@@ -32,6 +32,7 @@ from debian_image import (
     push_oci_image,
     read_rootfs_file,
 )
+from registryd import http
 from snapshot_mirror import LogEntry, SnapshotMirror
 
 TS = "20241202T000000Z"
@@ -62,7 +63,7 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) 
         if proc.poll() is not None:
             raise RuntimeError(f"registry exited with {proc.returncode}")
         with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
+            http("GET", url, timeout=1)
             return
         time.sleep(0.1)
     raise TimeoutError(url)
@@ -183,7 +184,7 @@ def pushed_digest(builder: Buildah, tag: str) -> str:
 def test_stand_in_serves_real_inrelease(mirror: SnapshotMirror, cache_dir: Path) -> None:
     """A bookworm InRelease comes through, is logged and lands in the on-disk cache."""
     mirror.clear_log()
-    resp = httpx.get(mirror.url + INRELEASE, timeout=60)
+    resp = http("GET", mirror.url + INRELEASE, timeout=60)
     assert resp.status_code == 200
     assert resp.text.startswith("-----BEGIN PGP SIGNED MESSAGE-----")
     assert "Codename: bookworm" in resp.text
@@ -193,7 +194,7 @@ def test_stand_in_serves_real_inrelease(mirror: SnapshotMirror, cache_dir: Path)
         200,
     )
     assert (cache_dir / "snapshot" / "debian" / TS / "dists/bookworm/InRelease").is_file()
-    head = httpx.head(mirror.url + INRELEASE, timeout=60)
+    head = http("HEAD", mirror.url + INRELEASE, timeout=60)
     assert head.status_code == 200
     assert int(head.headers["content-length"]) == len(resp.content)
 
@@ -214,7 +215,7 @@ def test_stand_in_rejects_what_snapshot_would(
     mirror: SnapshotMirror, path: str, status: int
 ) -> None:
     """Bad timestamps and archives are 404; the snapshot root redirects to its slash form."""
-    resp = httpx.get(mirror.url + path, timeout=60)
+    resp = http("GET", mirror.url + path, timeout=60)
     assert resp.status_code == status
     if status == 301:
         assert resp.headers["location"] == path + "/"
@@ -225,11 +226,11 @@ def test_fail_injects_errors_then_recovers(mirror: SnapshotMirror) -> None:
     mirror.clear_log()
     mirror.fail(r"/dists/bookworm/InRelease$", 503, retry_after=3, times=2)
     mirror.fail(r"/pool/", 429, retry_after=1, times=None)
-    statuses = [httpx.get(mirror.url + INRELEASE, timeout=60) for _ in range(3)]
+    statuses = [http("GET", mirror.url + INRELEASE, timeout=60) for _ in range(3)]
     assert [r.status_code for r in statuses] == [503, 503, 200]
     assert statuses[0].headers["retry-after"] == "3"
     pool = f"/archive/debian/{TS}/pool/main/h/hello/hello_2.10-3_amd64.deb"
-    assert [httpx.head(mirror.url + pool).status_code for _ in range(2)] == [429, 429]
+    assert [http("HEAD", mirror.url + pool).status_code for _ in range(2)] == [429, 429]
     mirror.clear_failures()
     assert [(e.path, e.status) for e in mirror.log] == [
         (INRELEASE, 503),
@@ -293,7 +294,8 @@ def test_push_matches_what_skopeo_reads(
     index_digest = push_oci_image(
         base_image, f"http://{local_registry}", "library/debian", "bookworm", as_index=True
     )
-    resp = httpx.get(
+    resp = http(
+        "GET",
         f"http://{local_registry}/v2/library/debian/manifests/bookworm",
         headers={"Accept": OCI_INDEX},
     )

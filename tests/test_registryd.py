@@ -15,6 +15,7 @@ from registryd import (
     MEDIA_TYPES,
     Registry,
     RegistryError,
+    http,
     parse_challenge,
     push_image,
     push_index,
@@ -121,11 +122,11 @@ def test_requests_sees_a_head(registry: Registry) -> None:
 
 
 def test_basic_registry_challenges_anonymous(basic_registry: Registry) -> None:
-    r = httpx.get(f"{basic_registry.url}/v2/")
+    r = http("GET", f"{basic_registry.url}/v2/")
     assert r.status_code == 401
     assert parse_challenge(r.headers["WWW-Authenticate"])[0] == "basic"
     assert (basic_registry.username, basic_registry.password) == ("alice", "s3cret")
-    bad = httpx.get(f"{basic_registry.url}/v2/", auth=("alice", "wrong"))
+    bad = http("GET", f"{basic_registry.url}/v2/", auth=("alice", "wrong"))
     assert bad.status_code == 401
     with basic_registry.client() as client:
         assert client.get("/v2/").status_code == 200
@@ -139,7 +140,7 @@ def test_basic_registry_push_and_skopeo(basic_registry: Registry) -> None:
 
 
 def test_token_registry_challenge(token_registry: Registry) -> None:
-    r = httpx.head(f"{token_registry.url}/v2/harness/token/manifests/v1")
+    r = http("HEAD", f"{token_registry.url}/v2/harness/token/manifests/v1")
     assert r.status_code == 401
     scheme, params = parse_challenge(r.headers["WWW-Authenticate"])
     assert scheme == "bearer"
@@ -151,9 +152,12 @@ def test_token_registry_challenge(token_registry: Registry) -> None:
 
 def test_token_registry_anonymous_pull_only(token_registry: Registry) -> None:
     digest = push_image(token_registry, "harness/anon", "v1")
-    _, params = parse_challenge(httpx.get(f"{token_registry.url}/v2/").headers["WWW-Authenticate"])
+    _, params = parse_challenge(
+        http("GET", f"{token_registry.url}/v2/").headers["WWW-Authenticate"]
+    )
     token_registry.clear_requests()
-    reply = httpx.get(
+    reply = http(
+        "GET",
         params["realm"],
         params={"service": params["service"], "scope": "repository:harness/anon:pull,push"},
     )
@@ -168,10 +172,10 @@ def test_token_registry_anonymous_pull_only(token_registry: Registry) -> None:
     ]
     bearer = {"Authorization": f"Bearer {body['token']}"}
     url = f"{token_registry.url}/v2/harness/anon"
-    pulled = httpx.get(f"{url}/manifests/v1", headers=bearer | {"Accept": ACCEPT_ALL})
+    pulled = http("GET", f"{url}/manifests/v1", headers=bearer | {"Accept": ACCEPT_ALL})
     assert pulled.status_code == 200
     assert pulled.headers["Docker-Content-Digest"] == digest
-    pushed = httpx.post(f"{url}/blobs/uploads/", headers=bearer)
+    pushed = http("POST", f"{url}/blobs/uploads/", headers=bearer)
     assert pushed.status_code == 401
     assert parse_challenge(pushed.headers["WWW-Authenticate"])[1]["error"] == "insufficient_scope"
     anon = subprocess.run(
@@ -186,9 +190,12 @@ def test_token_registry_anonymous_pull_only(token_registry: Registry) -> None:
 
 
 def test_token_issuer_rejects_wrong_credentials(token_registry: Registry) -> None:
-    _, params = parse_challenge(httpx.get(f"{token_registry.url}/v2/").headers["WWW-Authenticate"])
+    _, params = parse_challenge(
+        http("GET", f"{token_registry.url}/v2/").headers["WWW-Authenticate"]
+    )
     token_registry.clear_requests()
-    r = httpx.get(
+    r = http(
+        "GET",
         params["realm"],
         params={"service": params["service"], "scope": "repository:x:pull"},
         auth=("alice", "not-the-password"),
@@ -231,7 +238,7 @@ def test_start_retries_when_port_is_taken(
     monkeypatch.setattr(registryd, "_free_port", lambda: next(ports, None) or real_free_port())
     with start_registry(tmp_path) as reg:
         assert reg.host != f"127.0.0.1:{held_port}"
-        assert httpx.get(f"{reg.url}/v2/").status_code == 200
+        assert http("GET", f"{reg.url}/v2/").status_code == 200
     assert "address already in use" in (tmp_path / "registry-1.log").read_text()
 
 
@@ -256,6 +263,6 @@ def test_stop_is_clean_and_idempotent(tmp_path: Path) -> None:
     assert reg.process.returncode is not None
     assert reg not in registryd._live
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{reg.url}/v2/")
+        http("GET", f"{reg.url}/v2/")
     with pytest.raises(httpx.TransportError):
-        httpx.get(config["auth"]["token"]["realm"])
+        http("GET", config["auth"]["token"]["realm"])

@@ -53,7 +53,7 @@ from pinner.managers.rpmconfig import (
     configure,
     enabled_repos,
 )
-from pinner.managers.rpmresolve import Pool, resolve
+from pinner.managers.rpmresolve import Pool, clash, resolve
 from pinner.managers.rpmversion import ARCHES, parse_evr
 from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.output import untrusted
@@ -508,17 +508,28 @@ class Rpm:
         # Each spec's request, so an error names the word's line, not the spec's text.
         asked: list[dict[str, PackageArg]] = []
         last: int | None = None
-        for request in requests:
-            options = self._options.get(request, RpmOptions())
+
+        def spec_of(request: PackageArg) -> str:
             # An exact pin asks for that build; update (refresh) asks for the newest again.
             exact = request.constraint is not None and not refresh
             spec = f"{request.name}-{(request.constraint or '=')[1:]}" if exact else request.name
             arch = self._arches.get(request)
+            return f"{spec}.{arch}" if arch else spec
+
+        # The words lock merged away where one command names a name twice, by command.
+        merged: dict[int | None, dict[str, PackageArg]] = {}
+        for group in mode.repeated:
+            for word in group:
+                merged.setdefault(self._commands.get(word), {})[spec_of(word)] = word
+        numbers: list[int | None] = []
+        for request in requests:
+            options = self._options.get(request, RpmOptions())
             number = self._commands.get(request)
             if not commands or number is None or number != last:
                 commands.append((options, []))
                 asked.append({})
-            spec = f"{spec}.{arch}" if arch else spec
+                numbers.append(number)
+            spec = spec_of(request)
             commands[-1][1].append(spec)
             asked[-1].setdefault(spec, request)
             last = number
@@ -533,7 +544,7 @@ class Rpm:
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for (options, specs), words in zip(commands, asked, strict=True):
+        for (options, specs), words, number in zip(commands, asked, numbers, strict=True):
             if options.invalid:
                 # dnf: "Error parsing --setopt with key 'x.priority', value 'abc': invalid value".
                 raise PackageError(
@@ -553,6 +564,17 @@ class Rpm:
             if exclude is None:
                 exclude = config.exclude_weak_autodetect
             pool = found_pool.pool.installing(added.values()) if added else found_pool.pool
+            best = options.best if options.best is not None else config.best
+            hidden = merged.get(number, {})
+            twice = clash(pool, [*hidden, *specs], best=best)
+            if twice is not None:
+                first, later = twice
+                why = "best is on: each word's best build" if best else "no build meets both"
+                raise PackageError(
+                    {**words, **hidden}.get(later, next(iter(words.values()))).name,
+                    f"{first} {later}: one dnf command asks for two builds of one package ({why});"
+                    " dnf refuses it (cannot install both)",
+                )
             obsoletes = options.obsoletes if options.obsoletes is not None else config.obsoletes
             found = resolve(
                 pool, specs, weak_deps=weak, exclude_weak_autodetect=exclude, obsoletes=obsoletes

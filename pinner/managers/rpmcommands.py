@@ -65,6 +65,8 @@ class RpmOptions(NamedTuple):
     # --setopt=REPO.priority=N / REPO.cost=N in order: (repository id glob, option, value).
     repo_settings: tuple[tuple[str, str, int], ...] = ()
     invalid: str = ""  # the first such --setopt whose value dnf refuses, as written
+    # --best, --nobest; --setopt=best=... wins over them in any order (dnf 4.14, run).
+    best: bool | None = None
 
 
 class RpmCommand(NamedTuple):
@@ -82,10 +84,13 @@ class RpmCommand(NamedTuple):
 def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     """The options that matter for resolution, from (option, value) pairs in order."""
     found = RpmOptions()
+    best: bool | None = None
     for option, value in texts:
         if value is None:
             if option == "--obsoletes":
                 found = found._replace(obsoletes=True)
+            elif option in ("--best", "--nobest") and best is None:
+                found = found._replace(best=option == "--best")
             continue
         if option == "--releasever":
             found = found._replace(releasever=value)
@@ -105,6 +110,9 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
             elif key.strip() == "obsoletes":
                 found = found._replace(obsoletes=setting.strip().lower() not in _FALSE)
+            elif key.strip() == "best":
+                best = setting.strip().lower() not in _FALSE
+                found = found._replace(best=best)
             elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
                 glob, _, name = key.rpartition(".")
                 if not _INTEGER.fullmatch(setting.strip()):

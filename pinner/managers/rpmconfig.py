@@ -90,6 +90,9 @@ class RpmConfig(NamedTuple):
     obsoletes: bool = True
     # A numbered Fedora before its release (Branched), whose `fedora` repository still changes.
     prerelease: bool = False
+    # dnf.conf's best (RHEL and UBI set it; dnf 4's default is off): each word's best build or
+    # none, so one command naming `foo foo-1.0-1` is refused.
+    best: bool = False
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -278,6 +281,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         _flag(main, "exclude_from_weak_autodetect", _autodetects(fields)),
         _flag(main, "obsoletes", True),
         prerelease,
+        _flag(main, "best", False),
     )
 
 

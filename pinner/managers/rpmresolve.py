@@ -746,6 +746,30 @@ def _dep_text(dep: Dep) -> str:
     return f"{dep.name} {symbol} {dep.evr}"
 
 
+def clash(pool: Pool, specs: Sequence[str], *, best: bool) -> tuple[str, str] | None:
+    """Two words of one `dnf install` that name one package and that dnf cannot meet at once,
+    or None: builds of which none meets both (`foo-1.0-1 foo-2.0-1`), or with best, each
+    word's best build (`foo foo-1.0-1`): "cannot install both" (dnf 4.14, run)."""
+    seen: dict[str, tuple[str, list[RpmPackage]]] = {}
+    for spec in specs:
+        for form in subject_forms(spec):
+            present = pool.installed.get(form.name)
+            if present is not None and _matches(form, present.evr, present.arch):
+                break  # "already installed": no job for it
+            matching = [p for p in pool.by_name.get(form.name, ()) if _matches(form, p.evr, p.arch)]
+            if not matching:
+                continue
+            top = _top_priority(matching)
+            earlier = seen.setdefault(form.name, (spec, top))
+            # Builds of two architectures (glibc glibc.i686) install side by side.
+            newest = _newest(top, pool.basearch), _newest(earlier[1], pool.basearch)
+            both = {p.evr for p in top} & {p.evr for p in earlier[1]}
+            if (best and newest[0].evr != newest[1].evr) or not both:
+                return earlier[0], spec
+            break
+    return None
+
+
 def resolve(
     pool: Pool,
     specs: Sequence[str],

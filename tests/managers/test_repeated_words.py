@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from arch_repo import Pkg, needs_pacman, pacman_in, repo_add
-from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools
+from rpmrepo import Spec, _dnf, build_repo, dnf_install, needs_rpm_tools
 
 from pinner import managers
 from pinner.apt.shell import run_invocations
+from pinner.errors import PackageError
 from pinner.managers import PackageArg, alpm, pacman, rpm, zypper
 from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmresolve import Pool, resolve
@@ -85,9 +86,12 @@ def _word(manager: managers.Manager, commands: list[str]) -> PackageArg:
     return held
 
 
-def _resolved(manager: managers.Manager, repo: Path, commands: list[str]) -> str:
+def _resolved(
+    manager: managers.Manager, repo: Path, commands: list[str], dnf_conf: bytes | None = None
+) -> str:
     """The version of twice the dnf or zypper manager records for the stage, its words merged
-    as lock merges them by name, from the repository served over a stand-in fetch."""
+    as lock merges them by name (each command's repeated words kept aside), from the repository
+    served over a stand-in fetch."""
     files = {
         f"https://m.example/repo/{path.relative_to(repo)}": path.read_bytes()
         for path in repo.rglob("*")
@@ -101,6 +105,7 @@ def _resolved(manager: managers.Manager, repo: Path, commands: list[str]) -> str
     image = {
         "/etc/os-release": b'ID="rocky"\nVERSION_ID="9.3"\n',
         "/etc/yum.repos.d/x.repo": repo_file,
+        **({"/etc/dnf/dnf.conf": dnf_conf} if dnf_conf is not None else {}),
     }
     if manager.name == "zypper":
         image = {
@@ -110,6 +115,7 @@ def _resolved(manager: managers.Manager, repo: Path, commands: list[str]) -> str
     config = manager.configure(image, "linux/amd64")
     assert not isinstance(config, str), config
     words: dict[str, PackageArg] = {}
+    repeated = []
     for command in commands:
         (invocation,) = run_invocations(command, "\\")
         install = manager.installs(invocation)
@@ -119,8 +125,13 @@ def _resolved(manager: managers.Manager, repo: Path, commands: list[str]) -> str
             words[word.name] = managers.merged_word(
                 manager.name, words.get(word.name), word, same_command=one
             )
+        named = [
+            [w for w in install.packages if w.name == n] for n in {w.name for w in install.packages}
+        ]
+        repeated += [tuple(group) for group in named if len(group) > 1]
     source = managers.Source(fetch, config, {})
-    found = asyncio.run(manager.resolve(source, list(words.values()), managers.Mode("")))
+    mode = managers.Mode("", repeated=tuple(repeated))
+    found = asyncio.run(manager.resolve(source, list(words.values()), mode))
     (package,) = [p for p in found.packages if p.name == "twice"]
     return package.version.split("-")[0]
 
@@ -163,6 +174,50 @@ def test_the_word_read_is_the_one_zypper_installs(
         subprocess.run([*base, *command.split()[1:]], check=True, capture_output=True, env=env)
     assert _installed(root) == version
     assert _resolved(zypper.Zypper(), repo, commands) == version
+
+
+# One command naming twice twice, with dnf's best (dnf.conf of the image, then --best, --nobest,
+# --setopt=best=): the version dnf installs, or None where it refuses ("cannot install both").
+BEST = b"[main]\nbest=True\n"
+DNF_BEST_CASES = [
+    (BEST, "dnf install -y twice twice-1.0-1", None),
+    (BEST, "dnf install -y twice-1.0-1 twice", None),
+    (BEST, "dnf install -y twice twice-1.0", None),
+    (BEST, "dnf install -y twice twice-2.0-1", "2.0"),
+    (BEST, "dnf install -y twice-1.0-1 twice-1.0", "1.0"),
+    (BEST, "dnf install -y --nobest twice twice-1.0-1", "1.0"),
+    (BEST, "dnf install -y --setopt=best=0 twice twice-1.0-1", "1.0"),
+    (b"[main]\nbest=False\n", "dnf install -y --best twice twice-1.0-1", None),
+    # --setopt=best wins over --nobest, in either order.
+    (None, "dnf install -y --nobest --setopt=best=True twice twice-1.0-1", None),
+    (None, "dnf install -y --setopt=best=yes --nobest twice-1.0-1 twice", None),
+    # Without best, two exact builds no one build meets are refused too.
+    (None, "dnf install -y twice-1.0-1 twice-2.0-1", None),
+    (None, "dnf install -y twice twice-1.0-1", "1.0"),
+]
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(("conf", "command", "version"), DNF_BEST_CASES)
+def test_dnf_best_refuses_what_dnf_refuses(
+    repo: Path, tmp_path: Path, conf: bytes | None, command: str, version: str | None
+) -> None:
+    root = tmp_path / "root"
+    if conf is not None:
+        (root / "etc/dnf").mkdir(parents=True)
+        (root / "etc/dnf/dnf.conf").write_bytes(conf)
+    else:
+        root.mkdir()
+    result = _dnf(root, repo, *command.split()[1:])
+    assert (result.returncode == 0) == (version is not None), result.stderr
+    if version is None:
+        assert "cannot install both" in result.stderr
+        with pytest.raises(PackageError, match="dnf refuses it"):
+            _resolved(rpm.Rpm(), repo, [command], conf)
+        return
+    assert _installed(root) == version
+    assert _resolved(rpm.Rpm(), repo, [command], conf) == version
 
 
 # core serves foo 2.0-1, extra foo 1.0-1 (core comes first in pacman.conf).

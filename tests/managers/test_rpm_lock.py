@@ -865,3 +865,39 @@ def test_a_priority_the_command_sets_is_weighed_and_a_bad_one_is_one_line(
         "Dockerfile:2: --setopt=prio.priority=ten: not a number, so dnf refuses the command\n"
     ) in err
     assert not (env / "Dockerfile.lock").exists()
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize("options", ["", " --nobest"])
+def test_one_command_naming_two_builds_with_best_on_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    options: str,
+) -> None:
+    """RHEL and UBI set best=True in dnf.conf: dnf refuses `lib lib-1.5-1` (lib's best build
+    is 2.1), and takes 1.5 with --nobest."""
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/dnf/dnf.conf": b"[main]\ngpgcheck=1\nbest=True\n",
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+    }
+    push(files_image(files), registry, "library/centos", "best")
+    text = f"FROM centos:best\nRUN dnf install -y{options} \\\n    lib lib-1.5-1\n"
+    (env / "Dockerfile").write_text(text)
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    if options:
+        assert code == 0, err
+        (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+        assert [(p.name, p.version) for p in stage.packages] == [("lib", "1.5-1")]
+        return
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"{env / 'Dockerfile'}:3: lib lib-1.5-1: one dnf command asks for two builds of one"
+        " package (best is on: each word's best build); dnf refuses it (cannot install both)",
+        "1 error(s); nothing written",
+    ], err
+    assert (env / "Dockerfile").read_text() == text
+    assert not (env / "Dockerfile.lock").exists()

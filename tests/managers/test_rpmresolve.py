@@ -20,6 +20,7 @@ from rpmrepo import (
 from pinner.apt.shell import run_invocations
 from pinner.managers import Mode, Source
 from pinner.managers.repodata import (
+    Checksum,
     Dep,
     RepodataError,
     RpmPackage,
@@ -29,7 +30,7 @@ from pinner.managers.repodata import (
 from pinner.managers.rpm import MANAGER
 from pinner.managers.rpmconfig import RpmConfig
 from pinner.managers.rpmdb import Installed, Provide, RpmdbError, parse_header, read_rpmdb
-from pinner.managers.rpmresolve import Pool, overlaps, resolve
+from pinner.managers.rpmresolve import Pool, clash, overlaps, resolve
 from pinner.managers.rpmversion import EVR, parse_evr
 
 SPECS = [
@@ -426,3 +427,26 @@ def test_runs_resolve_one_after_the_other_as_dnf(
         expected.update(dnf_would_install(tmp_path, repo, names, *options))
         dnf_install(tmp_path, repo, names, *options)
     assert _stage(repo, runs) == sorted(expected)
+
+
+def test_words_of_one_build_are_no_clash_and_of_two_are_where_dnf_refuses() -> None:
+    """The forms dnf reads (name, name.arch, name-version, NEVRA) as one package's words."""
+
+    def build(version: str) -> RpmPackage:
+        checksum = Checksum("sha256", "0" * 64)
+        return RpmPackage("glibc", "x86_64", parse_evr(f"{version}-1"), checksum, "x", *[()] * 4)
+
+    pool = Pool([build("2.34"), build("2.39")], (), "x86_64")
+    for best in (True, False):
+        assert clash(pool, ["glibc", "glibc.x86_64", "glibc-2.39"], best=best) is None
+        assert clash(pool, ["glibc-2.34-1.x86_64", "glibc-2.34"], best=best) is None
+        assert clash(pool, ["glibc-2.34-1", "glibc-2.39"], best=best) == (
+            "glibc-2.34-1",
+            "glibc-2.39",
+        )
+    # Each word's best build with best on; any build both words allow without it.
+    assert clash(pool, ["glibc", "glibc-2.34-1.x86_64"], best=True) == (
+        "glibc",
+        "glibc-2.34-1.x86_64",
+    )
+    assert clash(pool, ["glibc", "glibc-2.34-1.x86_64"], best=False) is None

@@ -12,8 +12,8 @@ test: lint
 # pushes included, are made once; the suite computes far more than it waits, and every further
 # worker adds its start, collection and registries), and bytecode kept even where
 # PYTHONDONTWRITEBYTECODE is set, so no worker rewrites every test's asserts again. What rpmbuild,
-# createrepo_c, dnf, repo-add and openssl make is kept in $PINNER_TEST_CACHE (else
-# ~/.cache/pinner-tests), so only the first run pays for it.
+# createrepo_c, dnf, repo-add and openssl make, and what dash and busybox sh -n say of a script,
+# is kept in $PINNER_TEST_CACHE (else ~/.cache/pinner-tests), so only the first run pays for it.
 test-fast:
 	env -u PYTHONDONTWRITEBYTECODE python3 -m pytest -q -n $$(( $$(nproc) + 1 )) --dist loadfile \
 		-m "not slow and not chroot and not oracle" --hypothesis-profile=fast

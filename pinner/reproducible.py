@@ -464,6 +464,13 @@ def manager_edits(
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:
             cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
+            if shell.startswith("[") and ending(shell, parsed.escape) is None:
+                # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
+                notes.append(
+                    f"RUN at line {run.line} is in exec form: {installs[0].program}'s caches and"
+                    " logs stay in the image and differ between builds; write it in shell form"
+                    " to have them removed"
+                )
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
         notes += cleanup_notes
         if new != shell:

@@ -1000,3 +1000,34 @@ def test_a_cache_mount_keeps_out_only_the_cache_of_the_stage_s_dnf(
 )
 def test_an_rm_of_the_other_dnf_s_cache_leaves_the_cache(run: str, appended: str) -> None:
     assert rpm.cleanup_for(run, dnf5=rpm.DNF5) == appended
+
+
+@pytest.mark.parametrize(
+    ("distro", "run", "noted"),
+    [
+        # Exec-form RUNs as real Dockerfiles write them (node images' final stages; an etcd
+        # tools image found by exact-string search, its repository not named by the index).
+        ("alpine", '["apk", "add", "bash"]', "apk"),
+        ("alpine", '["apk", "add", "--no-cache", "tini"]', None),
+        ("fedora", '["dnf", "install", "-y", "curl"]', "dnf"),
+    ],
+)
+def test_an_exec_form_run_that_leaves_a_cache_is_named(
+    distro: str, run: str, noted: str | None
+) -> None:
+    # Exec form runs no shell, so no cleanup can be joined on: the user is told, as for apt.
+    text = f"FROM {distro}\nRUN {run}\n"
+    parsed = dockerfile.parse(text, "Dockerfile")
+    (plan,) = reproducible.plans(parsed)
+    rewrite = reproducible.Rewrite("20240101T000000Z", 0, {"0": distro}, {}, {}, releases={})
+    edits, notes = reproducible.manager_edits(parsed, plan, rewrite)
+    assert dockerfile.apply_edits(text, edits) == text
+    expected = (
+        []
+        if noted is None
+        else [
+            f"RUN at line 2 is in exec form: {noted}'s caches and logs stay in the image and"
+            " differ between builds; write it in shell form to have them removed"
+        ]
+    )
+    assert notes == expected

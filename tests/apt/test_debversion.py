@@ -12,6 +12,7 @@ import pytest
 from dpkg_version import compare_versions
 from hypothesis import given
 from hypothesis import strategies as st
+from testcache import stored_answer, tools_stamp
 
 from pinner.apt.debversion import Version, parse_version, version_key
 from pinner.apt.packages import decompress, parse_packages
@@ -162,9 +163,16 @@ def _dpkg_compare(pairs: list[tuple[str, str]]) -> list[int]:
         f"elif dpkg --compare-versions '{a}' eq '{b}'; then echo 0; else echo 1; fi\n"
         for a, b in pairs
     )
-    result = subprocess.run(["sh"], input=script, capture_output=True, text=True, check=True)
-    assert result.stderr == ""
-    return [int(line) for line in result.stdout.split()]
+
+    def ask() -> str:
+        result = subprocess.run(["sh"], input=script, capture_output=True, text=True, check=True)
+        assert result.stderr == ""
+        return result.stdout
+
+    # A thousand dpkg processes (a second of CPU): their answers are kept in the test cache
+    # under the script and the dpkg and sh binaries (tests/testcache.py).
+    answer = stored_answer("dpkg-compare", repr((script, tools_stamp("dpkg", "sh"))), ask)
+    return [int(line) for line in answer.split()]
 
 
 @needs_dpkg

@@ -319,7 +319,7 @@ _RUN_KEYWORD = re.compile(r"(?i)\s*RUN\s+")
 def mount_targets(flags: Sequence[str]) -> list[str]:
     """Where a RUN's --mount flags mount something, e.g. a cache at /var/cache/apt."""
     targets: list[str] = []
-    for flag in flags:
+    for flag in map(_unquoted, flags):
         name, _, value = flag.partition("=")
         if name == "--mount":
             for item in value.split(","):
@@ -327,6 +327,20 @@ def mount_targets(flags: Sequence[str]) -> list[str]:
                 if key in ("target", "dst", "destination") and path:
                     targets.append("/" + path.strip("/"))
     return targets
+
+
+def _unquoted(flag: str) -> str:
+    """A RUN flag as BuildKit reads it: its quotes dropped, as a shell would
+    (`--mount="type=cache,target=/var/cache/apt"` is the bare flag)."""
+    found, quote = [], ""
+    for char in flag:
+        if quote and char == quote:
+            quote = ""
+        elif not quote and char in "\"'":
+            quote = char
+        else:
+            found.append(char)
+    return "".join(found)
 
 
 def _changes_packages(invocation: Invocation) -> bool:

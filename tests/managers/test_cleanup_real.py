@@ -1031,3 +1031,37 @@ def test_an_exec_form_run_that_leaves_a_cache_is_named(
         ]
     )
     assert notes == expected
+
+
+@pytest.mark.parametrize(
+    ("distro", "flag", "run"),
+    [
+        # A zig build image found by exact-string search (its repository not named by the
+        # index): `RUN --mount="type=cache,target=/etc/apk/cache" \` then `apk add --repository=
+        # .../edge/testing zig`.
+        (
+            "alpine",
+            '--mount="type=cache,target=/etc/apk/cache"',
+            "apk add --repository=https://dl-cdn.alpinelinux.org/alpine/edge/testing zig",
+        ),
+        ("alpine", '--mount=type=cache,target="/var/cache/apk"', "apk add curl"),
+        ("fedora", "--mount=type=cache,target='/var/cache/dnf'", "dnf install -y curl"),
+        ("debian", '--mount="type=cache,dst=/var/cache/apt"', "apt-get install -y curl"),
+    ],
+)
+def test_a_quoted_mount_flag_is_read_as_buildkit_reads_it(distro: str, flag: str, run: str) -> None:
+    # BuildKit drops the quotes of a RUN flag, as a shell would (extractBuilderFlags): the
+    # quoted mount is the same cache mount as the bare one.
+    def rewritten(text: str) -> str:
+        parsed = dockerfile.parse(text, "Dockerfile")
+        (plan,) = reproducible.plans(parsed)
+        rewrite = reproducible.Rewrite(
+            "20240101T000000Z", 0, {"0": distro}, {}, {}, releases={"0": "40"}
+        )
+        edits, _ = reproducible.stage_edits(parsed, plan, rewrite)
+        return dockerfile.apply_edits(text, edits).partition(run)[2]
+
+    bare = flag.replace('"', "").replace("'", "")
+    assert rewritten(f"FROM {distro}\nRUN {flag} \\\n    {run}\n") == rewritten(
+        f"FROM {distro}\nRUN {bare} \\\n    {run}\n"
+    )

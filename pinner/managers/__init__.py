@@ -118,6 +118,8 @@ class PackageArg(NamedTuple):
     # `apk add foo@testing`: the tag of the repositories the word may take its package from
     # (tagged repositories serve only the words that name their tag).
     tag: str | None = None
+    # `zypper install --oldpackage`: the word's build goes in also over a newer one installed.
+    oldpackage: bool = False
 
 
 class Install(NamedTuple):
@@ -344,6 +346,10 @@ def merged_word(
     if manager == "zypper":
         # zypper installs or updates: a bare name takes the newest build, an older build than
         # the one installed is not taken without --oldpackage (zypper 1.14, one command or two).
+        # A later command's versioned word with --oldpackage is installed whatever is there; in
+        # one command the bare name still takes the newest.
+        if word.oldpackage and word.constraint is not None and not same_command:
+            return word
         if held.constraint is None or word.constraint is None:
             return held if held.constraint is None else word
         if held.constraint.startswith("=") and word.constraint.startswith("="):

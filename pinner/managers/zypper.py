@@ -443,8 +443,9 @@ def _asks_recommends(options: frozenset[str]) -> bool | None:
     return False if "--no-recommends" in options else None
 
 
-# One zypper command: whether it weighs recommends, and its words as (name, exact spec or None).
-_Command = tuple[bool, list[tuple[str, str | None]]]
+# One zypper command: whether it weighs recommends, its words as (name, exact spec or None), and
+# whether it installs older builds than those installed (--oldpackage).
+_Command = tuple[bool, list[tuple[str, str | None]], bool]
 
 
 def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
@@ -456,15 +457,15 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
     notes: list[str] = []
     missing: list[Missing] = []
     added: dict[str, rd.RpmPackage] = {}
-    for weighed, targets in commands:
+    for weighed, targets, older in commands:
         now = pool.installing(added.values()) if added else pool
         specs = [exact or _upgrade(now, name) or name for name, exact in targets]
         # zypper installs a package its bare name names even where another obsoletes it
         # (1.14.42 `install --dry-run`): dnf's swap for the obsoleter is not libsolv's.
         found = rpm_resolve(now, specs, weak_deps=weighed, obsoletes=False)
         for package in found.chosen:
-            before = chosen.get(package.name)
-            if before is not None and compare_evr(package.evr, before.evr) < 0:
+            before = chosen.get(package.name) or now.installed.get(package.name)
+            if not older and before is not None and compare_evr(package.evr, before.evr) < 0:
                 # zypper 1.14 takes no older build than the one installed without
                 # --oldpackage ("has lower version than the installed one"; nothing to do).
                 continue
@@ -491,8 +492,16 @@ def read_install(invocation: Invocation) -> Install | None:
     command = parse_command(invocation)
     if command is None or not command.installs:
         return None
+    older = "--oldpackage" in command.options
     packages = tuple(
-        PackageArg(t.name, t.constraint, t.start, t.end, not t.constraint or "=" in t.constraint)
+        PackageArg(
+            t.name,
+            t.constraint,
+            t.start,
+            t.end,
+            not t.constraint or "=" in t.constraint,
+            oldpackage=older,
+        )
         for t in command.targets
     )
     unpinned = None
@@ -636,7 +645,8 @@ class Zypper:
             version = (request.constraint or "=")[1:]
             number = self._commands.get(request)
             if not commands or number is None or number != last:
-                commands.append((self._recommends.get(request, config.recommends), []))
+                weighed = self._recommends.get(request, config.recommends)
+                commands.append((weighed, [], request.oldpackage))
             last = number
             spec = f"{request.name}-{version}" if exact and not refresh else None
             commands[-1][1].append((request.name, spec))

@@ -50,6 +50,15 @@ ZYPPER_CASES = [
     # name-version, which zypper reads as name and edition, likewise.
     (["zypper install twice-1.0", "zypper install twice"], "2.0"),
     (["zypper install twice", "zypper install twice-1.0"], "2.0"),
+    # --oldpackage: a later command's older build goes in over the newer one...
+    (["zypper install twice=2.0", "zypper install --oldpackage twice=1.0"], "1.0"),
+    (["zypper install twice", "zypper install --oldpackage twice-1.0"], "1.0"),
+    (["zypper install twice=1.0", "zypper install --oldpackage twice=2.0"], "2.0"),
+    (["zypper install --oldpackage twice=1.0"], "1.0"),
+    # ...but in one command the bare name still takes the newest, and a bare name is no downgrade.
+    (["zypper install --oldpackage twice twice=1.0"], "2.0"),
+    (["zypper install --oldpackage twice=1.0 twice"], "2.0"),
+    (["zypper install twice", "zypper install --oldpackage twice"], "2.0"),
 ]
 
 
@@ -281,6 +290,10 @@ def test_a_later_word_of_a_name_is_merged_as_each_manager_installs_it() -> None:
     assert merged("zypper", old, bare) == bare
     assert merged("zypper", bare, old) == bare
     assert merged("zypper", new, old, same_command=True) == new
+    # zypper install --oldpackage: a later command's older build, not one command's.
+    older = old._replace(oldpackage=True)
+    assert merged("zypper", new, older) == older
+    assert merged("zypper", bare, older, same_command=True) == bare
     # apk: one command's later word replaces the world entry; a later command's keeps an
     # installed build that meets it.
     assert merged("apk", old, bare, same_command=True) == bare

@@ -583,7 +583,7 @@ def test_two_words_that_conflict_are_refused_as_zypper_refuses(
     command = ["zypper", "--root", str(tmp_path), "--non-interactive", "install", "--dry-run"]
     result = subprocess.run([*command, *words], capture_output=True, text=True, env=env)
     pool = Pool(_packages(request_conflicts_repo), (), "x86_64")
-    found = _resolve_commands(pool, [(True, [(word, None) for word in words])])
+    found = _resolve_commands(pool, [(True, [(word, None) for word in words], False)])
     if why is None:
         listed = _NEW.search(result.stdout)
         assert listed is not None, result.stdout

@@ -456,3 +456,41 @@ def test_a_versioned_word_no_repository_serves_names_its_line(
     assert code == 1
     assert "Dockerfile:2: curl-7.0: nothing in the repositories provides it" in err, err
     assert (env / "Dockerfile").read_text() == text
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("options", "expected"), [("", {}), (" --oldpackage", {"libcurl4": "8.10.1-1"})]
+)
+def test_an_older_build_than_the_installed_one_needs_oldpackage(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    history: Mirror,
+    env: Path,
+    tmp_path: Path,
+    options: str,
+    expected: dict[str, str],
+) -> None:
+    """The image has libcurl4 8.11.0; zypper 1.14 installs the day's 8.10.1 over it only with
+    --oldpackage ("has lower version than the installed one", nothing to do without)."""
+    root = tmp_path / "root"
+    oss = history.root / "history" / "20261208" / "tumbleweed" / "repo" / "oss"
+    dnf_install(root, oss, ["libcurl4"])
+    rpmdb = ndb_packages(list(header_blobs(root).values()))
+    push(
+        tumbleweed_image({"usr/lib/sysimage/rpm/Packages.db": rpmdb}),
+        registry,
+        "opensuse/tumbleweed",
+        "newer",
+    )
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        f"FROM opensuse/tumbleweed:newer\nRUN zypper --non-interactive install{options} --no-recommends libcurl4=8.10.1\n"
+    )
+    code, _, err = _pinner(
+        capsys, hub, history, "lock", "--snapshot", "20261201T101500Z", str(dockerfile)
+    )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert {p.name: p.version for p in stage.packages} == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import gc
 import math
 import os
@@ -196,6 +197,7 @@ def _refresh(verb: str) -> argparse.ArgumentParser:
     return refresh
 
 
+@functools.cache  # parsing reads the parsers and changes nothing: a caller's runs share them
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser, and each command's own (for errors in that command's terms)."""
     common, registry, packages = _common(), _registry(), _packages()

@@ -971,3 +971,17 @@ def test_a_profiled_run_gets_the_ordinary_exit(tmp_path: Path) -> None:
     assert proc.returncode == 0  # cProfile's own: it drops the program's SystemExit
     assert json.loads(proc.stdout)["ok"] is False
     assert profile.stat().st_size > 0
+
+
+def test_runs_in_one_process_share_the_parsers_but_not_their_values() -> None:
+    # main() builds its parsers once per process: a repeated option's values must not carry
+    # over from one run to the next (argparse appends to a copy of the default).
+    from pinner import main as cli
+
+    parser, _ = cli._parser()
+    assert cli._parser()[0] is parser
+    first = parser.parse_args(["check", "--build-arg", "A=1"])
+    second = parser.parse_args(["check", "--build-arg", "B=2"])
+    assert first.build_arg == [("A", "1")]
+    assert second.build_arg == [("B", "2")]
+    assert parser.parse_args(["check"]).build_arg == []

@@ -955,7 +955,8 @@ class Universe:
     ) -> None:
         self.by_name: dict[str, list[Entry]] = {}
         self.providers: dict[str, list[tuple[Entry, str | None]]] = {}
-        self.install_if: list[Entry] = []
+        # Each install_if package with its conditions read once: every resolve pass weighs them.
+        self.install_if: list[tuple[Entry, tuple[tuple[str, str | None, str | None], ...]]] = []
         # Builds the world's versioned dependencies rule out, by name -> the constraint.
         self.withheld: dict[str, str] = {}
         # Each name such a build has or provides -> the package name the world holds.
@@ -972,7 +973,8 @@ class Universe:
                 name, eq, version = provided.partition("=")
                 self.providers.setdefault(name, []).append((entry, version if eq else None))
             if entry.install_if:
-                self.install_if.append(entry)
+                conditions = tuple(_dependency(c)[:3] for c in entry.install_if)
+                self.install_if.append((entry, conditions))
 
     def best(
         self,
@@ -1318,12 +1320,12 @@ def closure(
         # install_if: a package whose every condition the result meets comes along (apk(8)).
         extra = [
             e
-            for e in universe.install_if
+            for e, conditions in universe.install_if
             if not e.tag
             and e.name not in chosen
             and e.name not in current
-            and all(have(*_dependency(c)[:3]) for c in e.install_if)
-            and any(_dependency(c)[0] in chosen for c in e.install_if)
+            and any(name in chosen for name, _, _ in conditions)
+            and all(have(*condition) for condition in conditions)
         ]
         for entry in extra:
             if entry.name not in chosen:

@@ -549,7 +549,7 @@ class Rpm:
                 # dnf: "Error parsing --setopt with key 'x.priority', value 'abc': invalid value".
                 raise PackageError(
                     next(iter(words.values())).name,
-                    f"{untrusted(options.invalid)}: not a number, so dnf refuses the command",
+                    f"{untrusted(options.invalid)}, so dnf refuses the command",
                 )
             found_pool = pools.get(options)
             if found_pool is None:

@@ -36,6 +36,7 @@ _GROUP_VERBS = frozenset(["groupinstall", "groupupdate"])
 # Verbs that fetch packages the command line does not name, or newer builds of installed ones.
 _UNNAMED_VERBS = words("upgrade update up upgrade-minimal update-minimal distro-sync distrosync")
 _FALSE = frozenset(["0", "false", "no", "off"])
+_TRUE = frozenset(["1", "true", "yes", "on"])
 _GLOB = re.compile(r"[*?\[]")
 _SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
 # libdnf's OptionNumber<int32_t> (priority, cost): a decimal integer, a sign allowed.
@@ -64,7 +65,8 @@ class RpmOptions(NamedTuple):
     obsoletes: bool | None = None  # --obsoletes, --setopt=obsoletes=...
     # --setopt=REPO.priority=N / REPO.cost=N in order: (repository id glob, option, value).
     repo_settings: tuple[tuple[str, str, int], ...] = ()
-    invalid: str = ""  # the first such --setopt whose value dnf refuses, as written
+    # The first --setopt whose value dnf refuses, as written, and why ("...: not a number").
+    invalid: str = ""
     # --best, --nobest; --setopt=best=... wins over them in any order (dnf 4.14, run).
     best: bool | None = None
 
@@ -113,10 +115,15 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
             elif key.strip() == "best":
                 best = setting.strip().lower() not in _FALSE
                 found = found._replace(best=best)
+                if setting.strip().lower() not in _FALSE | _TRUE:
+                    # dnf: "Error parsing --setopt with key 'best' ...: invalid boolean value".
+                    why = f"{option}={value}: not a boolean"
+                    found = found._replace(invalid=found.invalid or why)
             elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
                 glob, _, name = key.rpartition(".")
                 if not _INTEGER.fullmatch(setting.strip()):
-                    found = found._replace(invalid=found.invalid or f"{option}={value}")
+                    why = f"{option}={value}: not a number"
+                    found = found._replace(invalid=found.invalid or why)
                     continue
                 entry = (glob, name, int(setting))
                 found = found._replace(repo_settings=(*found.repo_settings, entry))

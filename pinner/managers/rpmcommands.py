@@ -37,6 +37,8 @@ _GROUP_VERBS = frozenset(["groupinstall", "groupupdate"])
 _UNNAMED_VERBS = words("upgrade update up upgrade-minimal update-minimal distro-sync distrosync")
 _FALSE = frozenset(["0", "false", "no", "off"])
 _TRUE = frozenset(["1", "true", "yes", "on"])
+# The boolean --setopt keys pinner reads; dnf refuses other values than those above.
+_BOOLEANS = frozenset(["install_weak_deps", "exclude_from_weak_autodetect", "obsoletes", "best"])
 _GLOB = re.compile(r"[*?\[]")
 _SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
 # libdnf's OptionNumber<int32_t> (priority, cost): a decimal integer, a sign allowed.
@@ -106,19 +108,19 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
             found = found._replace(disable=(*found.disable, *value.split(",")))
         elif option == "--setopt":
             key, _, setting = value.partition("=")
-            if key.strip() == "install_weak_deps":
-                found = found._replace(weak_deps=setting.strip().lower() not in _FALSE)
-            elif key.strip() == "exclude_from_weak_autodetect":
-                found = found._replace(exclude_weak=setting.strip().lower() not in _FALSE)
-            elif key.strip() == "obsoletes":
-                found = found._replace(obsoletes=setting.strip().lower() not in _FALSE)
-            elif key.strip() == "best":
-                best = setting.strip().lower() not in _FALSE
+            key, flag = key.strip(), setting.strip().lower()
+            if key in _BOOLEANS and flag not in _FALSE | _TRUE:
+                # dnf: "Error parsing --setopt with key 'best' ...: invalid boolean value".
+                found = found._replace(invalid=found.invalid or f"{option}={value}: not a boolean")
+            if key == "install_weak_deps":
+                found = found._replace(weak_deps=flag not in _FALSE)
+            elif key == "exclude_from_weak_autodetect":
+                found = found._replace(exclude_weak=flag not in _FALSE)
+            elif key == "obsoletes":
+                found = found._replace(obsoletes=flag not in _FALSE)
+            elif key == "best":
+                best = flag not in _FALSE
                 found = found._replace(best=best)
-                if setting.strip().lower() not in _FALSE | _TRUE:
-                    # dnf: "Error parsing --setopt with key 'best' ...: invalid boolean value".
-                    why = f"{option}={value}: not a boolean"
-                    found = found._replace(invalid=found.invalid or why)
             elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
                 glob, _, name = key.rpartition(".")
                 if not _INTEGER.fullmatch(setting.strip()):

@@ -346,11 +346,22 @@ def test_one_command_naming_a_package_twice_is_refused_where_pacman_refuses(
 
 @pytest.mark.oracle
 @needs_rpm_tools
-@pytest.mark.parametrize(("value", "refused"), [("on", False), ("No", False), ("bogus", True)])
-def test_a_best_dnf_cannot_read_is_refused(
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("best=on", False),
+        ("best=No", False),
+        ("install_weak_deps=On", False),
+        ("best=bogus", True),
+        ("install_weak_deps=bogus", True),
+        ("obsoletes=bogus", True),
+        ("exclude_from_weak_autodetect=bogus", True),
+    ],
+)
+def test_a_boolean_dnf_cannot_read_is_refused(
     repo: Path, tmp_path: Path, value: str, refused: bool
 ) -> None:
-    command = f"dnf install -y --setopt=best={value} twice"
+    command = f"dnf install -y --setopt={value} twice"
     (tmp_path / "root").mkdir()
     result = _dnf(tmp_path / "root", repo, *command.split()[1:])
     assert (result.returncode != 0) == refused, result.stderr
@@ -358,6 +369,6 @@ def test_a_best_dnf_cannot_read_is_refused(
         assert _resolved(rpm.Rpm(), repo, [command]) == "2.0"
         return
     assert "invalid boolean value" in result.stderr
-    message = f"--setopt=best={value}: not a boolean, so dnf refuses the command"
+    message = f"--setopt={value}: not a boolean, so dnf refuses the command"
     with pytest.raises(PackageError, match=message):
         _resolved(rpm.Rpm(), repo, [command])

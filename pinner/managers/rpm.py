@@ -53,7 +53,7 @@ from pinner.managers.rpmconfig import (
     configure,
     enabled_repos,
 )
-from pinner.managers.rpmresolve import Pool, clash, resolve
+from pinner.managers.rpmresolve import Pool, clash, covered, resolve
 from pinner.managers.rpmversion import ARCHES, parse_evr
 from pinner.outcome import SIGNATURE_UNCHECKED, SIGNATURE_VERIFIED
 from pinner.output import untrusted
@@ -577,7 +577,11 @@ class Rpm:
                 )
             obsoletes = options.obsoletes if options.obsoletes is not None else config.obsoletes
             found = resolve(
-                pool, specs, weak_deps=weak, exclude_weak_autodetect=exclude, obsoletes=obsoletes
+                pool,
+                covered(pool, specs),
+                weak_deps=weak,
+                exclude_weak_autodetect=exclude,
+                obsoletes=obsoletes,
             )
             if found.missing:
                 where = untrusted(f"{config.distro} {config.release} {config.arch}")

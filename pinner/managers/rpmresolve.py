@@ -746,6 +746,27 @@ def _dep_text(dep: Dep) -> str:
     return f"{dep.name} {symbol} {dep.evr}"
 
 
+def _named(pool: Pool, spec: str) -> tuple[str, bool] | None:
+    """The package name a word names, as request() reads it, and whether it names no version;
+    None for a capability or a word that names nothing served."""
+    for form in subject_forms(spec):
+        if any(_matches(form, p.evr, p.arch) for p in pool.by_name.get(form.name, ())):
+            return form.name, (form.epoch, form.version, form.release) == (None, None, None)
+    return None
+
+
+def covered(pool: Pool, specs: Sequence[str]) -> list[str]:
+    """specs less each bare name another word of the command names with a version: dnf
+    (best off) installs `foo foo-1.0` as foo 1.0, the build both jobs allow."""
+    named = [_named(pool, spec) for spec in specs]
+    versioned = {n[0] for n in named if n is not None and not n[1]}
+    return [
+        s
+        for s, n in zip(specs, named, strict=True)
+        if n is None or not n[1] or n[0] not in versioned
+    ]
+
+
 def clash(pool: Pool, specs: Sequence[str], *, best: bool) -> tuple[str, str] | None:
     """Two words of one `dnf install` that name one package and that dnf cannot meet at once,
     or None: builds of which none meets both (`foo-1.0-1 foo-2.0-1`), or with best, each

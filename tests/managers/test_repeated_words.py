@@ -203,6 +203,9 @@ DNF_BEST_CASES = [
     # Without best, two exact builds no one build meets are refused too.
     (None, "dnf install -y twice-1.0-1 twice-2.0-1", None),
     (None, "dnf install -y twice twice-1.0-1", "1.0"),
+    # Best off: the bare name's job is met by the build the versioned word asks for.
+    (None, "dnf install -y twice twice-1.0", "1.0"),
+    (None, "dnf install -y twice-1.0 twice", "1.0"),
 ]
 
 

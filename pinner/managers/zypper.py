@@ -40,9 +40,10 @@ from pinner.managers.leftovers import (
     rm,
 )
 from pinner.managers.rpm import checked, locked
-from pinner.managers.rpmresolve import Missing, Pool, Resolution
+from pinner.managers.rpmdb import Provide
+from pinner.managers.rpmresolve import Missing, Pool, Resolution, overlaps
 from pinner.managers.rpmresolve import resolve as rpm_resolve
-from pinner.managers.rpmversion import compare_evr, evr_key
+from pinner.managers.rpmversion import compare_evr, evr_key, parse_evr
 from pinner.output import untrusted
 
 HISTORY = "https://download.opensuse.org/history"
@@ -435,6 +436,25 @@ def _upgrade(pool: Pool, name: str) -> str | None:
     return f"{name}-{best.evr}" if compare_evr(best.evr, present.evr) > 0 else None
 
 
+_FLAGS = {"<": "LT", "<=": "LE", ">": "GT", ">=": "GE"}
+
+
+def _in_range(pool: Pool, name: str, constraint: str) -> str:
+    """The exact word for the newest build of name a range word (`foo<2`) allows, which zypper
+    installs; the word as written where no build does (zypper finds no provider)."""
+    op = next((op for op in ("<=", ">=", "<", ">") if constraint.startswith(op)), None)
+    if op is None:
+        return name + constraint
+    try:
+        dep = rd.Dep(name, _FLAGS[op], parse_evr(constraint[len(op) :]))
+    except ValueError:
+        return name + constraint
+    allowed = [p for p in pool.by_name.get(name, []) if overlaps(Provide(name, "EQ", p.evr), dep)]
+    if not allowed:
+        return name + constraint
+    return f"{name}-{max(allowed, key=lambda p: evr_key(p.evr)).evr}"
+
+
 def _asks_recommends(options: frozenset[str]) -> bool | None:
     """Whether a zypper command says to weigh recommended packages; None when it does not say
     (the image's configuration decides). --recommends wins when both are written."""
@@ -649,6 +669,9 @@ class Zypper:
                 commands.append((weighed, [], request.oldpackage))
             last = number
             spec = f"{request.name}-{version}" if exact and not refresh else None
+            if request.constraint and not exact and not refresh:
+                # `foo<2`: the newest build the range allows, not the newest of all.
+                spec = _in_range(pool, request.name, request.constraint)
             commands[-1][1].append((request.name, spec))
         found = _resolve_commands(pool, commands)
         if found.missing:

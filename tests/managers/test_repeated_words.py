@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,6 +60,11 @@ ZYPPER_CASES = [
     (["zypper install --oldpackage twice twice=1.0"], "2.0"),
     (["zypper install --oldpackage twice=1.0 twice"], "2.0"),
     (["zypper install twice", "zypper install --oldpackage twice"], "2.0"),
+    # A range word takes the newest build it allows (an older one again with --oldpackage only).
+    (["zypper install 'twice<2'"], "1.0"),
+    (["zypper install 'twice>=1.0'"], "2.0"),
+    (["zypper install twice", "zypper install --oldpackage 'twice<2'"], "1.0"),
+    (["zypper install twice", "zypper install 'twice<2'"], "2.0"),
 ]
 
 
@@ -180,7 +186,8 @@ def test_the_word_read_is_the_one_zypper_installs(
     for args in (["addrepo", "--no-gpgcheck", f"file://{repo}", "local"], ["refresh"]):
         subprocess.run([*base, *args], check=True, capture_output=True, env=env)
     for command in commands:
-        subprocess.run([*base, *command.split()[1:]], check=True, capture_output=True, env=env)
+        argv = shlex.split(command)[1:]
+        subprocess.run([*base, *argv], check=True, capture_output=True, env=env)
     assert _installed(root) == version
     assert _resolved(zypper.Zypper(), repo, commands) == version
 

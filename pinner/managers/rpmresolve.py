@@ -755,15 +755,17 @@ def _named(pool: Pool, spec: str) -> tuple[str, bool] | None:
     return None
 
 
-def covered(pool: Pool, specs: Sequence[str]) -> list[str]:
+def covered(pool: Pool, specs: Sequence[str], *, bare_wins: bool = False) -> list[str]:
     """specs less each bare name another word of the command names with a version: dnf
-    (best off) installs `foo foo-1.0` as foo 1.0, the build both jobs allow."""
+    (best off) installs `foo foo-1.0` as foo 1.0, the build both jobs allow. bare_wins: less
+    each versioned word of a name the command also names bare instead, as zypper installs the
+    newest for `foo foo-1.0` in either order (1.14.42, run)."""
     named = [_named(pool, spec) for spec in specs]
-    versioned = {n[0] for n in named if n is not None and not n[1]}
+    dropped = {n[0] for n in named if n is not None and n[1] == bare_wins}
     return [
-        s
-        for s, n in zip(specs, named, strict=True)
-        if n is None or not n[1] or n[0] not in versioned
+        spec
+        for spec, n in zip(specs, named, strict=True)
+        if n is None or n[1] == bare_wins or n[0] not in dropped
     ]
 
 

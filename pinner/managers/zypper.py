@@ -41,7 +41,7 @@ from pinner.managers.leftovers import (
 )
 from pinner.managers.rpm import checked, locked
 from pinner.managers.rpmdb import Provide
-from pinner.managers.rpmresolve import Missing, Pool, Resolution, overlaps
+from pinner.managers.rpmresolve import Missing, Pool, Resolution, covered, overlaps
 from pinner.managers.rpmresolve import resolve as rpm_resolve
 from pinner.managers.rpmversion import compare_evr, evr_key, parse_evr
 from pinner.output import untrusted
@@ -482,7 +482,8 @@ def _resolve_commands(pool: Pool, commands: Sequence[_Command]) -> Resolution:
         specs = [exact or _upgrade(now, name) or name for name, exact in targets]
         # zypper installs a package its bare name names even where another obsoletes it
         # (1.14.42 `install --dry-run`): dnf's swap for the obsoleter is not libsolv's.
-        found = rpm_resolve(now, specs, weak_deps=weighed, obsoletes=False)
+        asked = covered(now, specs, bare_wins=True)
+        found = rpm_resolve(now, asked, weak_deps=weighed, obsoletes=False)
         for package in found.chosen:
             before = chosen.get(package.name) or now.installed.get(package.name)
             if not older and before is not None and compare_evr(package.evr, before.evr) < 0:

@@ -51,6 +51,8 @@ ZYPPER_CASES = [
     # name-version, which zypper reads as name and edition, likewise.
     (["zypper install twice-1.0", "zypper install twice"], "2.0"),
     (["zypper install twice", "zypper install twice-1.0"], "2.0"),
+    (["zypper install twice twice-1.0"], "2.0"),
+    (["zypper install twice-1.0 twice"], "2.0"),
     # --oldpackage: a later command's older build goes in over the newer one...
     (["zypper install twice=2.0", "zypper install --oldpackage twice=1.0"], "1.0"),
     (["zypper install twice", "zypper install --oldpackage twice-1.0"], "1.0"),

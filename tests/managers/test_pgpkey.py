@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from arch_repo import stop_agent
 
 from pinner.managers import pgpkey
 
@@ -23,7 +25,7 @@ def _gpg(home: Path, *args: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("gnupg")
     folder.chmod(0o700)
     for user, algo in (("RSA <rsa@example.org>", "rsa2048"), ("Ed <ed@example.org>", "ed25519")):
@@ -31,7 +33,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A subkey too, as distribution keys often have.
     fpr = _fingerprints(folder)[0]
     _gpg(folder, "--passphrase", "", "--quick-add-key", fpr, "rsa2048", "sign", "never")
-    return folder
+    yield folder
+    stop_agent(folder)  # the agent the key generation started outlives gpg otherwise
 
 
 def _fingerprints(home: Path) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from arch_repo import stop_agent
 from handmade import push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, needs_rpm_tools
@@ -57,11 +58,13 @@ def _sign(home: Path, data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     folder = tmp_path_factory.mktemp("gnupg")
-    return _key(folder / "trusted", "Test Repo <repo@example.org>"), _key(
-        folder / "other", "Someone Else <else@example.org>"
-    )
+    trusted = _key(folder / "trusted", "Test Repo <repo@example.org>")
+    other = _key(folder / "other", "Someone Else <else@example.org>")
+    yield trusted, other
+    for home in (trusted, other):
+        stop_agent(home)  # the agent the key generation started outlives gpg otherwise
 
 
 @pytest.fixture(scope="module")

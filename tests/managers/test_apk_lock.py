@@ -1860,6 +1860,37 @@ def test_a_tagged_repository_of_the_base_image_serves_its_tag_alone(
         )
 
 
+def _lock_libcurl_words(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    signed_hub: str,
+    test_key: tuple[Path, str],
+    env: Path,
+    tmp_path: Path,
+    cases: list[tuple[str, str, str]],
+) -> None:
+    """Lock each RUN written on an image with a signed `@testing` repository: the RUN pinned as
+    given, the lock's libcurl from the given file, and a second lock settled."""
+    private, name = test_key
+    keys = {name: private.with_name(name).read_bytes()}
+    repositories = f"{REAL}@testing {TESTING_URL}\n"
+    push(files_image(rootfs_files(repositories, keys=keys)), registry, "library/alpine", "3.16-tt")
+    dockerfile = env / "Dockerfile"
+    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}
+    files[TESTING_PATH] = _testing(test_key, tmp_path)
+    with Mirror(files) as mirror:
+        for written, pinned, filename in cases:
+            dockerfile.write_text(f"FROM alpine:3.16-tt\nRUN {written}\n")
+            (env / "Dockerfile.lock").unlink(missing_ok=True)
+            code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
+            assert code == 0, err
+            assert dockerfile.read_text().endswith(f"\nRUN {pinned}\n")
+            lock = (env / "Dockerfile.lock").read_text()
+            (stage,) = lockfile.parse(lock, "lock").stages
+            assert {p.name: p.filename for p in stage.packages}["libcurl"] == filename
+            assert_settled(capsys, signed_hub, mirror, env, lock)
+
+
 def test_a_later_word_naming_another_tag_is_what_apk_installs(
     capsys: pytest.CaptureFixture[str],
     registry: Registry,
@@ -1868,13 +1899,6 @@ def test_a_later_word_naming_another_tag_is_what_apk_installs(
     env: Path,
     tmp_path: Path,
 ) -> None:
-    private, name = test_key
-    keys = {name: private.with_name(name).read_bytes()}
-    repositories = f"{REAL}@testing {TESTING_URL}\n"
-    push(files_image(rootfs_files(repositories, keys=keys)), registry, "library/alpine", "3.16-tt")
-    dockerfile = env / "Dockerfile"
-    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}
-    files[TESTING_PATH] = _testing(test_key, tmp_path)
     # apk replaces the world's entry of the name with the later word and moves the package to
     # its repositories (apk-tools 2.12.10: tag-same-name-* in the oracle): the later word is
     # pinned; the earlier one, whose tag names other builds, is left as written.
@@ -1891,17 +1915,7 @@ def test_a_later_word_naming_another_tag_is_what_apk_installs(
             "edge/testing/aarch64/libcurl-9.0.0-r0.apk",
         ),
     ]
-    with Mirror(files) as mirror:
-        for written, pinned, filename in cases:
-            dockerfile.write_text(f"FROM alpine:3.16-tt\nRUN {written}\n")
-            (env / "Dockerfile.lock").unlink(missing_ok=True)
-            code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
-            assert code == 0, err
-            assert dockerfile.read_text().endswith(f"\nRUN {pinned}\n")
-            lock = (env / "Dockerfile.lock").read_text()
-            (stage,) = lockfile.parse(lock, "lock").stages
-            assert {p.name: p.filename for p in stage.packages}["libcurl"] == filename
-            assert_settled(capsys, signed_hub, mirror, env, lock)
+    _lock_libcurl_words(capsys, registry, signed_hub, test_key, env, tmp_path, cases)
 
 
 def test_a_later_word_with_another_constraint_is_what_apk_installs(
@@ -1912,13 +1926,6 @@ def test_a_later_word_with_another_constraint_is_what_apk_installs(
     env: Path,
     tmp_path: Path,
 ) -> None:
-    private, name = test_key
-    keys = {name: private.with_name(name).read_bytes()}
-    repositories = f"{REAL}@testing {TESTING_URL}\n"
-    push(files_image(rootfs_files(repositories, keys=keys)), registry, "library/alpine", "3.16-tc")
-    dockerfile = env / "Dockerfile"
-    files = {INDEX_PATH: _signed(test_key, tmp_path, "8.1.1-r1")}
-    files[TESTING_PATH] = _testing(test_key, tmp_path)
     # The later command's constraint replaces the world entry and apk moves the package to it
     # (apk-tools 2.12.10: same-name-* in the oracle), and a later tagged word takes its tag's
     # build over the one installed. Every word of the name then carries the build apk ends with.
@@ -1936,17 +1943,7 @@ def test_a_later_word_with_another_constraint_is_what_apk_installs(
             "edge/testing/aarch64/libcurl-9.0.0-r0.apk",
         ),
     ]
-    with Mirror(files) as mirror:
-        for written, pinned, filename in cases:
-            dockerfile.write_text(f"FROM alpine:3.16-tc\nRUN {written}\n")
-            (env / "Dockerfile.lock").unlink(missing_ok=True)
-            code, _, err = _lock(capsys, signed_hub, mirror, "--pin-versions", str(dockerfile))
-            assert code == 0, err
-            assert dockerfile.read_text().endswith(f"\nRUN {pinned}\n")
-            lock = (env / "Dockerfile.lock").read_text()
-            (stage,) = lockfile.parse(lock, "lock").stages
-            assert {p.name: p.filename for p in stage.packages}["libcurl"] == filename
-            assert_settled(capsys, signed_hub, mirror, env, lock)
+    _lock_libcurl_words(capsys, registry, signed_hub, test_key, env, tmp_path, cases)
 
 
 def test_an_apk_tools_3_image_is_locked_from_its_repositories_d_and_lib_keys(

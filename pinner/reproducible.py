@@ -302,12 +302,8 @@ def stage_edits(
         if cleanup is not None:
             apt_runs = commands.apt_commands(shell, escape=parsed.escape)
             cleanup = _as_installed(cleanup, shell, [c.start for c in apt_runs])
-        if installs and shell.startswith("[") and ending(shell, parsed.escape) is None:
-            # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
-            notes.append(
-                f"RUN at line {run.line} is in exec form: apt's lists, caches and logs stay in"
-                " the image and differ between builds; write it in shell form to have them removed"
-            )
+        if installs:
+            notes += _exec_form_note(run, shell, parsed.escape, "apt's lists, caches and logs")
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
         notes += cleanup_notes
         if new != shell:
@@ -419,7 +415,7 @@ def manager_edits(
     # replaces the world's entry), so a word of the name with another tag keeps no pin.
     last_tag = {p.name: p.tag for _, _, _, ins in read for i in ins for p in i.packages}
     for run, shell, invocations, installs in read:
-        _, end = run_args(text, run)
+        start, end = run_args(text, run)
         shell_start = end - len(shell)
         pins = []
         held = _held(invocations)
@@ -459,18 +455,13 @@ def manager_edits(
             rewrite.distros.get(plan.stage.label),
             rewrite.releases.get(plan.stage.label),
             run_shell(parsed, run),
-            tuple(mounted(text[slice(*run_args(text, run))], parsed.escape)),
+            tuple(mounted(text[start:end], parsed.escape)),
         )
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:
             cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
-            if shell.startswith("[") and ending(shell, parsed.escape) is None:
-                # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
-                notes.append(
-                    f"RUN at line {run.line} is in exec form: {installs[0].program}'s caches and"
-                    " logs stay in the image and differ between builds; write it in shell form"
-                    " to have them removed"
-                )
+            left = f"{installs[0].program}'s caches and logs"
+            notes += _exec_form_note(run, shell, parsed.escape, left)
         new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
         notes += cleanup_notes
         if new != shell:
@@ -643,6 +634,17 @@ def _with_cleanup(
         return shell, []
     new, note = join_cleanup(shell, cleanup, escape=escape, nl=nl)
     return new, [] if note is None else [f"RUN at line {run.line} {note}"]
+
+
+def _exec_form_note(run: Instruction, shell: str, escape: str, left: str) -> list[str]:
+    """The note for a RUN in exec form, where left (its caches and logs) stays in the image."""
+    if not shell.startswith("[") or ending(shell, escape) is not None:
+        return []
+    # Exec form runs no shell: nothing can be joined on, and JSON must stay JSON.
+    return [
+        f"RUN at line {run.line} is in exec form: {left} stay in the image and differ between"
+        " builds; write it in shell form to have them removed"
+    ]
 
 
 def join_cleanup(shell: str, cleanup: str, *, escape: str, nl: str) -> tuple[str, str | None]:

@@ -8,6 +8,7 @@ pinned by pointing its repositories at download.opensuse.org's history of releas
 from __future__ import annotations
 
 import datetime
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from pinner.apt.shell import Invocation, Word, run_invocations, split_options, w
 from pinner.apt.sources import covers
 from pinner.baseimage import parse_os_release
 from pinner.errors import MirrorError, PackageError
-from pinner.lockfile import LockedPackage
+from pinner.lockfile import LockedPackage, UnpinnedPackage
 from pinner.managers import (
     Fetch,
     ImageConfig,
@@ -80,12 +81,34 @@ _VERBS: Mapping[str, str] = {
     "install-new-recommends": "install-new-recommends",
     "inr": "install-new-recommends",
 }
-# zypper(8) global options that take the next word as their value.
-_GLOBAL_VALUES = words(
-    "-R --root --installroot -c --config -D --reposd-dir -C --cache-dir --raw-cache-dir"
-    " --solv-cache-dir --pkg-cache-dir -p --plus-repo --plus-content --releasever --userdata"
-    " -s --table-style"
-)
+# zypper's global options (src/Config.cc, Config::cliOptions, 1.14): long name -> whether it
+# takes a value, and the short letters. zypper reads them with getopt_long, stopping at the
+# verb, and refuses any other option there ("Unknown option"): install's --oldpackage or
+# --force-resolution written before the verb fail the build.
+_GLOBAL_LONG: Mapping[str, bool] = {
+    **dict.fromkeys(
+        words(
+            "help version promptids quiet verbose debug color no-color no-abbrev non-interactive"
+            " non-interactive-include-reboot-patches xmlout ignore-unknown terse normal-output"
+            " rug-compatible no-gpg-checks gpg-auto-import-keys disable-repositories no-refresh"
+            " no-cd no-remote disable-system-resolvables"
+        ),
+        False,
+    ),
+    **dict.fromkeys(
+        words(
+            "config userdata table-style reposd-dir cache-dir raw-cache-dir solv-cache-dir"
+            " pkg-cache-dir plus-repo plus-content releasever root installroot"
+        ),
+        True,
+    ),
+}
+_GLOBAL_SHORT: Mapping[str, str] = {
+    "h": "help", "V": "version", "c": "config", "q": "quiet", "v": "verbose", "A": "no-abbrev",
+    "s": "table-style", "n": "non-interactive", "x": "xmlout", "i": "ignore-unknown",
+    "t": "terse", "r": "rug-compatible", "D": "reposd-dir", "C": "cache-dir", "p": "plus-repo",
+    "R": "root",
+}  # fmt: skip
 # Options of install (and of the verbs that share its options) that take a value; -n after the
 # verb is --name, a flag.
 _INSTALL_VALUES = words("-t --type -r --repo --from --download")
@@ -115,6 +138,8 @@ class ZypperCommand(NamedTuple):
     end: int
     # The file `--config FILE` (`-c`) names in place of zypper.conf, as written.
     config: str | None = None
+    # The first word before the verb that zypper refuses, as written.
+    refused: str | None = None
 
     @property
     def installs(self) -> bool:
@@ -146,18 +171,60 @@ def _target(word: Word, options: frozenset[str]) -> tuple[Target | None, str | N
     return None, f"package word {text!r} is a pattern or capability; it is not recorded"
 
 
+def _long(written: str) -> str | None:
+    """The global option a `--name` word means as getopt_long reads it, None where zypper knows
+    none. A prefix abbreviates: glibc takes the first of several it fits unless they differ in
+    whether they take a value (zypper gives every option the same flag and val)."""
+    if written in _GLOBAL_LONG:
+        return written
+    found = sorted(name for name in _GLOBAL_LONG if name.startswith(written))
+    return found[0] if len({_GLOBAL_LONG[name] for name in found}) == 1 else None
+
+
+def _global_options(args: Sequence[Word]) -> tuple[int, dict[str, str], str | None]:
+    """zypper's global options before the verb: the verb's index, each option's long name ->
+    its value ("" for a flag), and the first word zypper refuses (None if none)."""
+    found: dict[str, str] = {}
+    refused = None
+    i = 0
+    while i < len(args) and args[i].text.startswith("-") and args[i].text != "-":
+        text = args[i].text
+        i += 1
+        if text == "--":
+            break
+        if text.startswith("--"):
+            written, eq, value = text[2:].partition("=")
+            name = _long(written)
+            if name is None or (eq and not _GLOBAL_LONG[name]):
+                refused = refused or text  # read on as a flag, to find the verb
+                continue
+            if _GLOBAL_LONG[name] and not eq:
+                value = args[i].text if i < len(args) else ""
+                i += 1
+            found[name] = value
+            continue
+        for at, letter in enumerate(text[1:], start=1):  # a cluster: `-nq`, `-cFILE`
+            name = _GLOBAL_SHORT.get(letter)
+            if name is None:
+                refused = refused or text
+                break
+            if _GLOBAL_LONG[name]:
+                value = text[at + 1 :]
+                if not value:
+                    value = args[i].text if i < len(args) else ""
+                    i += 1
+                found[name] = value
+                break
+            found[name] = ""
+    return i, found, refused
+
+
 def parse_command(invocation: Invocation) -> ZypperCommand | None:
     """Read a zypper invocation; None when it names no verb."""
     args = invocation.args
-    i = 0
-    global_options: set[str] = set()
-    config = None
-    while i < len(args) and args[i].text.startswith("-"):
-        name, eq, value = args[i].text.partition("=")
-        global_options.add(name)
-        if name in ("-c", "--config"):
-            config = value if eq else (args[i + 1].text if i + 1 < len(args) else "")
-        i += 1 if eq else _width(name, _GLOBAL_VALUES)
+    i, found, refused = _global_options(args)
+    global_options = {f"--{name}" for name in found}
+    config = found.get("config")
     if i >= len(args):
         return None
     verb = _VERBS.get(args[i].text, args[i].text)
@@ -177,9 +244,8 @@ def parse_command(invocation: Invocation) -> ZypperCommand | None:
             notes.append(note)
     if verb in ("update", "dist-upgrade", "patch"):
         notes.append(f"zypper {verb} takes whatever the repositories serve; it is not recorded")
-    return ZypperCommand(
-        verb, tuple(targets), frozen, tuple(notes), invocation.start, invocation.end, config
-    )
+    span = (invocation.start, invocation.end)
+    return ZypperCommand(verb, tuple(targets), frozen, tuple(notes), *span, config, refused)
 
 
 def zypper_commands(invocations: Sequence[Invocation]) -> tuple[ZypperCommand, ...]:
@@ -303,6 +369,8 @@ class ZypperConfig(NamedTuple):
     # solver.onlyRequires, zypper.conf's installRecommends), and the file that decided it.
     recommends: bool = True
     recommends_source: str | None = None
+    # The image's zypp.conf and zypper.conf files, and those a command's --config may name.
+    confs: tuple[tuple[str, bytes], ...] = ()
 
 
 def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
@@ -328,8 +396,9 @@ def configure(files: Mapping[str, bytes], arch: str) -> ZypperConfig | str:
     found = rpmdb.read_image(files)
     installed = found[1] if found is not None else None
     weighed, source = zyppconf.recommends(files)
+    confs = tuple((path, files[path]) for path in sorted(files) if zyppconf.wanted(path))
     return ZypperConfig(
-        distro, release.get("VERSION_ID"), machine, tuple(repos), installed, weighed, source
+        distro, release.get("VERSION_ID"), machine, tuple(repos), installed, weighed, source, confs
     )
 
 
@@ -525,15 +594,28 @@ def read_install(invocation: Invocation) -> Install | None:
         )
         for t in command.targets
     )
-    unpinned = None
-    if command.config is not None and _asks_recommends(command.options) is None:
-        # zypper reads that file instead of zypper.conf and /root/.zypper.conf: its
-        # installRecommends decides whether recommended packages come too.
-        unpinned = (
-            f"zypper --config {untrusted(command.config)[:80]} reads a zypper.conf pinner does not"
-            " read, whose installRecommends decides what the command installs"
+    return Install("zypper", packages, command.notes, command.start, command.end)
+
+
+def _custom_conf(config: ZypperConfig, written: str) -> tuple[bool, str | None] | str:
+    """Whether a command written with `--config FILE` weighs Recommends, and the file that said
+    so, or why pinner cannot tell. zypper reads FILE in place of zypper.conf and
+    /root/.zypper.conf; where FILE is missing it says so and keeps its defaults, but a COPY or
+    RUN before the command may add FILE, which the base image does not show."""
+    shown = f"zypper --config {untrusted(written)[:80]}"
+    path = posixpath.normpath(written)
+    if not written.startswith("/") or not zyppconf.wanted(path):
+        return (
+            f"{shown}: pinner reads such a file from the base image in {zyppconf.CUSTOM_DIR}"
+            " only, and its installRecommends decides what the command installs"
         )
-    return Install("zypper", packages, command.notes, command.start, command.end, unpinned=unpinned)
+    files = dict(config.confs)
+    if path not in files:
+        return (
+            f"{shown}: the base image has no such file, and the one the build reads decides"
+            " by its installRecommends what the command installs"
+        )
+    return zyppconf.recommends(files, path)
 
 
 class Zypper:
@@ -563,6 +645,11 @@ class Zypper:
         # The words of commands written with --recommends (True) or --no-recommends (False);
         # resolve() weighs the others' recommends as the image's configuration says.
         self._recommends: dict[PackageArg, bool] = {}
+        # The file each word's command names with --config (where the command says neither
+        # --recommends nor --no-recommends): it decides whether recommends are weighed.
+        self._configs: dict[PackageArg, str] = {}
+        # The word zypper refuses before the verb of each word's command (`--oldpackage in`).
+        self._refused: dict[PackageArg, str] = {}
         # The command each word came from, numbered as installs() reads them: a stage's commands
         # are resolved one after the other, each on what the ones before it installed.
         self._commands: dict[PackageArg, int] = {}
@@ -578,6 +665,10 @@ class Zypper:
         if found is not None:
             if asked is not None:
                 self._recommends.update(dict.fromkeys(found.packages, asked))
+            elif command is not None and command.config is not None:
+                self._configs.update(dict.fromkeys(found.packages, command.config))
+            if command is not None and command.refused is not None:
+                self._refused.update(dict.fromkeys(found.packages, command.refused))
             for word in found.packages:
                 self._commands.setdefault(word, self._read)
             self._read += 1
@@ -661,12 +752,32 @@ class Zypper:
         pool = Pool(packages, config.installed or (), config.arch)
         commands: list[_Command] = []
         last: int | None = None
+        unpinned: list[UnpinnedPackage] = []
+        left_out: list[str] = []  # the files that said to leave recommends out
         for request in requests:
+            refused = self._refused.get(request)
+            if refused is not None:
+                raise PackageError(
+                    request.name,
+                    f"zypper {untrusted(refused)[:80]}: zypper knows no such option before the"
+                    " verb and refuses the command (Unknown option); a command's options go after"
+                    " its verb",
+                )
             exact = request.constraint is not None and request.constraint.startswith("=")
             version = (request.constraint or "=")[1:]
             number = self._commands.get(request)
+            asked = self._recommends.get(request)
+            weighs = (config.recommends, config.recommends_source)
+            if asked is None and request in self._configs:
+                found_conf = _custom_conf(config, self._configs[request])
+                if isinstance(found_conf, str):
+                    unpinned.append(UnpinnedPackage(request.name, f"not pinned: {found_conf}"))
+                    continue
+                weighs = found_conf
+            if asked is None and not weighs[0]:
+                left_out.append(str(weighs[1]))
             if not commands or number is None or number != last:
-                weighed = self._recommends.get(request, config.recommends)
+                weighed = weighs[0] if asked is None else asked
                 commands.append((weighed, [], request.oldpackage))
             last = number
             spec = f"{request.name}-{version}" if exact and not refresh else None
@@ -674,7 +785,7 @@ class Zypper:
                 # `foo<2`: the newest build the range allows, not the newest of all.
                 spec = _in_range(pool, request.name, request.constraint)
             commands[-1][1].append((request.name, spec))
-        found = _resolve_commands(pool, commands)
+        found = _resolve_commands(pool, commands) if commands else Resolution((), {}, (), ())
         if found.missing:
             missing = found.missing[0]
             raise PackageError(
@@ -686,15 +797,14 @@ class Zypper:
             locked(package, config.arch) for package in sorted(found.chosen, key=lambda p: p.name)
         )
         tumbleweed = config.distro == "opensuse-tumbleweed"
-        weak = []
-        if not config.recommends and any(r not in self._recommends for r in requests):
-            weak.append(f"recommended packages left out, as {config.recommends_source} says")
+        weak = [f"recommended packages left out, as {source} says" for source in left_out]
         return Resolved(
             locked_packages,
+            unpinned=tuple(unpinned),
             notes=(
                 *skipped,
                 *found.notes,
-                *weak,
+                *dict.fromkeys(weak),
                 *([_NO_RPMDB] if config.installed is None else []),
                 *rpmdb.install_times(config.installed),
             ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pinner.managers.zyppconf import recommends
+from pinner.managers.zyppconf import recommends, wanted
 
 ETC = "/etc/zypp/zypp.conf"
 USR = "/usr/etc/zypp/zypp.conf"
@@ -78,3 +78,39 @@ BOTH = b"[main]\nsolver.onlyRequires = false\n"
 )
 def test_recommends(files: dict[str, bytes], expected: tuple[bool, str | None]) -> None:
     assert recommends(files) == expected
+
+
+CUSTOM = "/etc/zypp/build.conf"
+NO = b"[solver]\ninstallRecommends = no\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # The named file stands in for zypper.conf and /root/.zypper.conf.
+        pytest.param({CUSTOM: NO, ZYPPER: b"[solver]\ninstallRecommends = yes\n"}, (False, CUSTOM)),
+        pytest.param({CUSTOM: b"[main]\n", ZYPPER: NO, "/root/.zypper.conf": NO}, (True, None)),
+        # Without installRecommends in it, zypp.conf decides, as for zypper.conf.
+        pytest.param({CUSTOM: b"[main]\n", ETC: ONLY}, (False, ETC)),
+    ],
+)
+def test_recommends_with_a_config_file(
+    files: dict[str, bytes], expected: tuple[bool, str | None]
+) -> None:
+    assert recommends(files, CUSTOM) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (CUSTOM, True),
+        (ZYPPER, True),
+        ("/root/.zypper.conf", True),
+        (f"{USR_D}/no-recommends.conf", True),
+        ("/etc/zypp/repos.d/oss.conf", False),
+        ("/etc/zypp/build.conf.rpmsave", False),
+        ("/tmp/build.conf", False),
+    ],
+)
+def test_wanted(path: str, expected: bool) -> None:
+    assert wanted(path) == expected

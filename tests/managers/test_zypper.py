@@ -56,6 +56,39 @@ def test_commands(
     ] == expected
 
 
+GLOBALS = [
+    ("zypper -n --config /etc/zypp/a.conf in curl", "/etc/zypp/a.conf", None),
+    ("zypper --config=/etc/zypp/a.conf -n in curl", "/etc/zypp/a.conf", None),
+    # getopt_long: short options cluster, a value may be glued, a long name may be abbreviated.
+    ("zypper -nc /etc/zypp/a.conf in curl", "/etc/zypp/a.conf", None),
+    ("zypper -n -c/etc/zypp/a.conf in curl", "/etc/zypp/a.conf", None),
+    ("zypper --non-inter --conf /etc/zypp/a.conf in curl", "/etc/zypp/a.conf", None),
+    ("zypper --root /mnt -n --releasever 16.0 in curl", None, None),
+    # install's options are not global: zypper refuses them before the verb.
+    ("zypper --oldpackage -n in curl", None, "--oldpackage"),
+    ("zypper -n --force-resolution in curl", None, "--force-resolution"),
+    ("zypper -n --no-recommends in curl", None, "--no-recommends"),
+    ("zypper -ny in curl", None, "-ny"),
+    # Ambiguous: --color and --config.
+    ("zypper --co=/etc/zypp/a.conf in curl", None, "--co=/etc/zypp/a.conf"),
+    ("zypper --no-gpg-checks=yes in curl", None, "--no-gpg-checks=yes"),
+]
+
+
+@pytest.mark.parametrize(("run", "config", "refused"), GLOBALS, ids=[r for r, _, _ in GLOBALS])
+def test_global_options(run: str, config: str | None, refused: str | None) -> None:
+    (command,) = zypper.zypper_commands(run_invocations(run))
+    assert (command.verb, [t.name for t in command.targets]) == ("install", ["curl"])
+    assert (command.config, command.refused) == (config, refused)
+
+
+def test_global_terse_is_not_install_type() -> None:
+    """-t before the verb is --terse; after it, install's --type."""
+    (command,) = zypper.zypper_commands(run_invocations("zypper -t -n in curl"))
+    assert [t.name for t in command.targets] == ["curl"]
+    assert "--terse" in command.options
+
+
 def test_installs_spans() -> None:
     run = "zypper -n in -y curl \\\n    git && zypper -n in curl"
     assert [(t.name, run[t.start : t.end]) for t in _installs(run)] == [

@@ -388,62 +388,111 @@ def test_words_after_a_repository_change_are_not_pinned(
     assert (dockerfile.read_text(), (env / "Dockerfile.lock").read_text()) == before
 
 
+NO_RECOMMENDS = b"[solver]\ninstallRecommends = no\n"
+ABSENT = (
+    ": the base image has no such file, and the one the build reads decides by its"
+    " installRecommends what the command installs"
+)
+
+
 @pytest.mark.parametrize(
-    ("run_line", "unpinned"),
+    ("files", "run_line", "weighed", "unpinned"),
     [
-        # zypper reads that file instead of zypper.conf: recommends may come or not.
+        # zypper reads that file in place of zypper.conf: its installRecommends decides.
         pytest.param(
-            "RUN zypper --config /etc/zypp/build.conf -n in ca-certificates\n",
-            [
-                (
-                    "ca-certificates",
-                    "not pinned: zypper --config /etc/zypp/build.conf reads a zypper.conf"
-                    " pinner does not read, whose installRecommends decides what the command"
-                    " installs",
-                )
-            ],
+            {"etc/zypp/build.conf": NO_RECOMMENDS},
+            "RUN zypper --config /etc/zypp/build.conf -n in libcurl4\n",
+            False,
+            None,
             id="config-file",
         ),
+        # ... and /etc/zypp/zypper.conf is not read then: zypp.conf's default weighs them.
         pytest.param(
-            "RUN zypper -n -c /etc/zypp/build.conf in ca-certificates\n",
-            [
-                (
-                    "ca-certificates",
-                    "not pinned: zypper --config /etc/zypp/build.conf reads a zypper.conf"
-                    " pinner does not read, whose installRecommends decides what the command"
-                    " installs",
-                )
-            ],
-            id="short-option",
+            {"etc/zypp/zypper.conf": NO_RECOMMENDS, "etc/zypp/build.conf": b"[main]\n"},
+            "RUN zypper -n -c /etc/zypp/build.conf in libcurl4\n",
+            True,
+            None,
+            id="in-place-of-zypper-conf",
+        ),
+        pytest.param(
+            {"etc/zypp/zypper.conf": NO_RECOMMENDS},
+            "RUN zypper -n --config=/etc/zypp/zypper.conf in libcurl4\n",
+            False,
+            None,
+            id="the-default-file-named",
+        ),
+        # A file the base image lacks: a COPY before the RUN may add it.
+        pytest.param(
+            {},
+            "RUN zypper --config /etc/zypp/build.conf -n in libcurl4\n",
+            None,
+            f"zypper --config /etc/zypp/build.conf{ABSENT}",
+            id="absent",
+        ),
+        pytest.param(
+            {},
+            "RUN zypper -n -c build.conf in libcurl4\n",
+            None,
+            "zypper --config build.conf: pinner reads such a file from the base image in"
+            " /etc/zypp/ only, and its installRecommends decides what the command installs",
+            id="relative",
         ),
         # The command's own --no-recommends wins over any zypper.conf: resolved as usual.
         pytest.param(
-            "RUN zypper -c /etc/zypp/build.conf -n in --no-recommends ca-certificates\n",
-            [],
-            id="config-file-with-no-recommends",
+            {},
+            "RUN zypper -c /etc/zypp/build.conf -n in --no-recommends libcurl4\n",
+            False,
+            None,
+            id="command-wins",
         ),
     ],
 )
-def test_a_command_with_its_own_zypper_conf_is_not_pinned(
+def test_a_command_with_its_own_zypper_conf(
+    files: dict[str, bytes],
     run_line: str,
-    unpinned: list[tuple[str, str]],
+    weighed: bool | None,
+    unpinned: str | None,
     capsys: pytest.CaptureFixture[str],
+    registry: Registry,
     hub: str,
     history: Mirror,
     env: Path,
 ) -> None:
+    tag = "conf-" + "-".join(sorted(path.rsplit("/", 1)[1] for path in files))
+    push(tumbleweed_image(files), registry, "opensuse/tumbleweed", tag)
     dockerfile = env / "Dockerfile"
-    dockerfile.write_text(f"{DOCKERFILE}{run_line}")
+    dockerfile.write_text(f"FROM opensuse/tumbleweed:{tag}\n{run_line}")
     args = ("lock", "--snapshot", "20261201T101500Z", str(dockerfile))
     code, _, err = _pinner(capsys, hub, history, *args)
     assert code == 0, err
     assert run_errors(dockerfile.read_text()) == []
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
-    assert [(u.name, u.reason) for u in stage.unpinned] == unpinned
+    reasons = [(u.name, u.reason) for u in stage.unpinned]
+    assert reasons == ([("libcurl4", f"not pinned: {unpinned}")] if unpinned else [])
     names = {p.name for p in stage.packages}
-    assert ("ca-certificates" in names) == (not unpinned)
+    if weighed is None:
+        assert names == set()
+    else:
+        assert names == {"libcurl4"} | ({"ca-certificates"} if weighed else set())
     code, out, err = run(capsys, "check", str(dockerfile))
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("option", ["--oldpackage", "--force-resolution"])
+def test_an_install_option_before_the_verb_is_refused(
+    option: str, capsys: pytest.CaptureFixture[str], hub: str, history: Mirror, env: Path
+) -> None:
+    """zypper reads only its global options before the verb: it fails on these there."""
+    text = f"FROM opensuse/tumbleweed\nRUN true\nRUN zypper -n {option} in libcurl4\n"
+    (env / "Dockerfile").write_text(text)
+    args = ("lock", "--snapshot", "20261201T101500Z", str(env / "Dockerfile"))
+    code, _, err = _pinner(capsys, hub, history, *args)
+    assert code == 1
+    why = "zypper knows no such option before the verb and refuses the command"
+    assert f"Dockerfile:3: zypper {option}: {why}" in err, err
+    assert err.strip().splitlines()[1:] == ["1 error(s); nothing written"], err
+    assert (env / "Dockerfile").read_text() == text
+    assert not (env / "Dockerfile.lock").exists()
 
 
 def test_a_versioned_word_no_repository_serves_names_its_line(

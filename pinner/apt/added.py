@@ -1,9 +1,10 @@
 """apt sources a Dockerfile adds itself (PGDG, Docker's repository, a PPA): pinner cannot date them.
 
-A stage that writes a `.list` or `.sources` file, runs add-apt-repository or COPYs a sources file
-lets apt take any package from that repository when its version is higher; a snapshot of Debian
-says nothing about it. Nothing is evaluated: the repository is named by the URL written next to
-`deb`, `URIs:` or an `[ option ]` block, else by the file written.
+A stage that writes a `.list` or `.sources` file, runs add-apt-repository, COPYs a sources file or
+installs a vendor's repository-setup .deb (NVIDIA's cuda-keyring) lets apt take any package from
+that repository when its version is higher; a snapshot of Debian says nothing about it. Nothing is
+evaluated: the repository is named by the URL written next to `deb`, `URIs:` or an `[ option ]`
+block, else by the file written or the .deb installed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ _REPOSITORY = re.compile(
 _SOURCES_IN_TEXT = re.compile(_SOURCES_PATH)
 _SOURCES_FILE = re.compile(_SOURCES_PATH + "/?")
 _ADD_REPOSITORY = frozenset(["add-apt-repository", "apt-add-repository"])
+# A local .deb named as vendors name the package that writes their sources file: cuda-keyring and
+# cuda-repo-* (NVIDIA), packages-microsoft-prod, zabbix-release, percona-release, puppet8-release,
+# mysql-apt-config, ros2-apt-source, amdgpu-install (ROCm). Its contents are not read: the name is
+# what the Dockerfile shows, and what the vendors' install guides have users download.
+_SETUP_DEB = re.compile(
+    r"[^/]*(?:keyring|release|-repo|-prod|apt-config|apt-source|amdgpu-install)[^/]*\.deb",
+    re.IGNORECASE,
+)
+_DEB_INSTALLERS = frozenset(["dpkg", "apt-get", "apt", "gdebi"])
 
 
 class AddedSource(NamedTuple):
@@ -46,8 +56,11 @@ def added_sources(run_text: str, *, escape: str = "\\") -> list[AddedSource]:
     urls = [m.group(1) for m in _REPOSITORY.finditer(run_text)]
     for write in _WRITES.finditer(run_text):
         found.append(AddedSource(write.start(), ", ".join(dict.fromkeys(urls)) or write.group(1)))
-    if "-repository" in run_text or _SOURCES_IN_TEXT.search(run_text):
+    if "-repository" in run_text or ".deb" in run_text or _SOURCES_IN_TEXT.search(run_text):
         for invocation in run_invocations(run_text, escape):
+            if invocation.program in _DEB_INSTALLERS:
+                debs = [w.text.rpartition("/")[2] for w in invocation.args]
+                found += [AddedSource(invocation.start, d) for d in debs if _SETUP_DEB.fullmatch(d)]
             args = [w.text for w in invocation.args if not w.text.startswith("-")]
             written = args[-1:] if invocation.program in _WRITE_LAST else args
             path = next((a for a in written if _SOURCES_FILE.fullmatch(a)), None)

@@ -59,6 +59,32 @@ CASES = [
     pytest.param("rm -f /etc/apt/sources.list.d/temp.list", [], id="removal"),
     pytest.param("cat /etc/apt/sources.list", [], id="read"),
     pytest.param("apt-get update && apt-get install -y curl", [], id="no-sources"),
+    pytest.param(
+        "wget https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
+        "cuda-keyring_1.1-1_all.deb && dpkg -i cuda-keyring_1.1-1_all.deb",
+        ["cuda-keyring_1.1-1_all.deb"],
+        id="nvidia-cuda-keyring",
+    ),
+    pytest.param(
+        "dpkg -i /tmp/packages-microsoft-prod.deb",
+        ["packages-microsoft-prod.deb"],
+        id="microsoft-prod",
+    ),
+    pytest.param(
+        "apt-get install -y ./zabbix-release_latest_7.0+debian12_all.deb",
+        ["zabbix-release_latest_7.0+debian12_all.deb"],
+        id="apt-get-install-local-release-deb",
+    ),
+    pytest.param(
+        "dpkg --install cudnn-local-repo-ubuntu2204-8.8.0.121_1.0-1_amd64.deb",
+        ["cudnn-local-repo-ubuntu2204-8.8.0.121_1.0-1_amd64.deb"],
+        id="local-repo-deb",
+    ),
+    pytest.param("dpkg -i /tmp/gosu.deb", [], id="a-program-deb-adds-no-sources"),
+    pytest.param("apt-get install -y release-notes keyring", [], id="package-names-not-debs"),
+    pytest.param(
+        "curl -o /tmp/cuda-keyring.deb https://h/k.deb", [], id="downloaded-not-installed"
+    ),
 ]
 
 

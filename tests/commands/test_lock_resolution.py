@@ -228,6 +228,24 @@ def test_packages_from_an_added_repository_are_not_pinned() -> None:
     relock(outcome, packages, ())
 
 
+def test_packages_after_a_vendor_repository_deb_are_not_pinned() -> None:
+    """NVIDIA's CUDA guide: `dpkg -i cuda-keyring_1.1-1_all.deb` writes NVIDIA's sources.
+
+    cuda-toolkit-12-6 is in no Debian snapshot: a note, not a refusal.
+    """
+    packages = [entry("ca-certificates", "20230311"), entry("wget", "1.21.3-1+b2")]
+    outcome, _ = lock("nvidia-cuda-keyring-bookworm.Dockerfile", packages)
+    (stage,) = outcome.lock.stages
+    assert sorted(p.name for p in stage.packages) == ["ca-certificates", "wget"]
+    reason = "not pinned: cuda-keyring_1.1-1_all.deb"
+    assert stage.unpinned == (UnpinnedPackage("cuda-toolkit-12-6", reason),)
+    assert (
+        "Dockerfile: stage 0: adds apt sources pinner cannot snapshot"
+        " (cuda-keyring_1.1-1_all.deb); not pinned: cuda-toolkit-12-6"
+    ) in outcome.notes
+    relock(outcome, packages, ())
+
+
 def test_added_repository_reaches_stages_built_on_the_stage() -> None:
     text = (CORPUS / "postgres-17-bookworm.Dockerfile").read_text()
     text += "FROM 0 AS tools\nRUN apt-get update && apt-get install -y gnupg\n"

@@ -47,7 +47,11 @@ BASEARCH = {
 # redhat-release, centos-stream-release, rocky-release, almalinux-release).
 _MAJOR_RELEASEVER = frozenset(["rhel", "centos", "rocky", "almalinux", "ol", "circle"])
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+# libdnf's OptionBool, in any case; dnf logs any other value ("Invalid configuration value:
+# best=maybe in /etc/dnf/dnf.conf; invalid boolean value 'maybe'", an empty one too) and keeps
+# the option's default (dnf 4.14, run).
 _TRUE = frozenset(["1", "yes", "true", "on"])
+_FALSE = frozenset(["0", "no", "false", "off"])
 # libdnf's repo id characters (ConfigParser: "Bad id for repo").
 _REPO_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 _MAX_FILE = 1 << 20
@@ -128,9 +132,20 @@ def _text(files: Mapping[str, bytes], path: str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _flag(section: Mapping[str, str], key: str, default: bool) -> bool:
+def _flag(
+    section: Mapping[str, str], key: str, default: bool, where: str, notes: list[str]
+) -> bool:
+    """A section's boolean option; its default where unset, or set to what dnf does not read
+    as a boolean (noted, as dnf logs it). where: the file and section, for the note."""
     value = section.get(key)
-    return default if value is None else value.strip().lower() in _TRUE
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    shown = untrusted(value.strip()[:20])
+    notes.append(f"{where} {key}={shown!r} is not a boolean; dnf keeps its default ({default})")
+    return default
 
 
 def _priority(value: str | None, path: str, repo_id: str, notes: list[str]) -> int:
@@ -212,6 +227,11 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     conf_path = next((p for p in ("/etc/dnf/dnf.conf", "/etc/yum.conf") if p in files), "")
     conf = _ini(_text(files, conf_path), conf_path) if conf_path else None
     main = dict(conf["main"]) if conf is not None and conf.has_section("main") else {}
+    main_where = f"{conf_path}: [main]"
+
+    def main_flag(key: str, default: bool) -> bool:
+        return _flag(main, key, default, main_where, notes)
+
     variables = {
         path.rpartition("/")[2]: _text(files, path).strip()
         for path in sorted(files)
@@ -228,6 +248,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
             sections += [(path, parser[s]) for s in parser.sections()]
     repos = []
     seen: set[str] = set()
+    repo_gpgcheck = main_flag("repo_gpgcheck", False)
     for path, section in sections:
         repo_id = substitute(section.name, variables)
         if not _REPO_ID.fullmatch(repo_id):
@@ -238,6 +259,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
             notes.append(f"{path}: repository {repo_id} is defined twice; the first is used")
             continue
         seen.add(repo_id)
+        where = f"{path}: [{untrusted(repo_id)}]"
         metalink, mirrorlist = (
             _url(section.get("metalink"), variables),
             _url(section.get("mirrorlist"), variables),
@@ -248,8 +270,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 _urls(section.get("baseurl"), variables),
                 metalink,
                 mirrorlist,
-                _flag(section, "enabled", True),
-                _flag(section, "repo_gpgcheck", _flag(main, "repo_gpgcheck", False)),
+                _flag(section, "enabled", True, where, notes),
+                _flag(section, "repo_gpgcheck", repo_gpgcheck, where, notes),
                 _urls(section.get("gpgkey"), variables),
                 path,
                 _priority(section.get("priority"), path, repo_id, notes),
@@ -266,22 +288,26 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         and releasever.isdigit()
         and ("Prerelease" in fields.get("VERSION", "") or (expiry or "").strip() == "6h")
     )
+    # Read before notes are: each may add one.
+    weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
+    exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
+    obsoletes = main_flag("obsoletes", True)
     return RpmConfig(
         fields.get("ID", ""),
         fields.get("VERSION_ID", ""),
         releasever,
         basearch,
         tuple(repos),
-        _flag(main, "install_weak_deps", True),
+        weak_deps,
         keys,
         installed,
         tuple(notes),
         tuple((path, files[path]) for path in keys),
         tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
-        _flag(main, "exclude_from_weak_autodetect", _autodetects(fields)),
-        _flag(main, "obsoletes", True),
+        exclude_weak,
+        obsoletes,
         prerelease,
-        _flag(main, "best", False),
+        best,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -370,3 +373,56 @@ def test_a_development_fedora_without_an_rpmdb_is_known_by_its_os_release(
     assert config.installed is None
     assert config.releasever == releasever
     assert config.prerelease is False
+
+
+BAD_BOOLEANS = {
+    "/etc/dnf/dnf.conf": b"[main]\nbest=maybe\ninstall_weak_deps=sure\nobsoletes=\nrepo_gpgcheck=On\n",
+    "/etc/yum.repos.d/extra.repo": b"[one]\nbaseurl=https://example.org/one/\nenabled=perhaps\n"
+    b"[two]\nbaseurl=https://example.org/two/\nenabled=OFF\nrepo_gpgcheck=nah\n",
+}
+
+
+def test_a_value_dnf_does_not_read_as_a_boolean_keeps_the_default() -> None:
+    """dnf 4.14 logs each ("invalid boolean value 'maybe'") and keeps the option's default; it
+    reads the others in any case."""
+    config = _config({"/etc/os-release": OS_RELEASE["fedora"], **BAD_BOOLEANS})
+    assert (config.best, config.weak_deps, config.obsoletes) == (False, True, True)
+    assert {r.id: (r.enabled, r.repo_gpgcheck) for r in config.repos} == {
+        "one": (True, True),
+        "two": (False, True),
+    }
+    assert sorted(note for note in config.notes if "boolean" in note) == [
+        "/etc/dnf/dnf.conf: [main] best='maybe' is not a boolean; dnf keeps its default (False)",
+        "/etc/dnf/dnf.conf: [main] install_weak_deps='sure' is not a boolean; dnf keeps its"
+        " default (True)",
+        "/etc/dnf/dnf.conf: [main] obsoletes='' is not a boolean; dnf keeps its default (True)",
+        "/etc/yum.repos.d/extra.repo: [one] enabled='perhaps' is not a boolean; dnf keeps its"
+        " default (True)",
+        "/etc/yum.repos.d/extra.repo: [two] repo_gpgcheck='nah' is not a boolean; dnf keeps its"
+        " default (True)",
+    ]
+
+
+@pytest.mark.oracle
+@pytest.mark.skipif(shutil.which("dnf") is None, reason="needs dnf")
+def test_bad_booleans_as_the_real_dnf_reads_them(tmp_path: Path) -> None:
+    """The real dnf: the repositories it enables and the values it says it does not read."""
+    (tmp_path / "repos").mkdir()
+    conf = BAD_BOOLEANS["/etc/dnf/dnf.conf"] + f"reposdir={tmp_path}/repos\n".encode()
+    (tmp_path / "dnf.conf").write_bytes(conf)
+    (tmp_path / "repos" / "extra.repo").write_bytes(BAD_BOOLEANS["/etc/yum.repos.d/extra.repo"])
+    found = subprocess.run(
+        ["dnf", "-c", str(tmp_path / "dnf.conf"), f"--installroot={tmp_path}/root",
+         "--releasever=40", f"--setopt=cachedir={tmp_path}/cache", "repolist", "--all"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    enabled = {
+        line.split()[0]: line.split()[-1] == "enabled"
+        for line in found.stdout.splitlines()[1:]
+        if line.strip()
+    }
+    config = _config({"/etc/os-release": OS_RELEASE["fedora"], **BAD_BOOLEANS})
+    assert enabled == {r.id: r.enabled for r in config.repos} == {"one": True, "two": False}
+    refused = re.findall(r"Invalid configuration value: (\w+)=", found.stderr)
+    noted = re.findall(r"\] (\w+)=.* is not a boolean", "\n".join(config.notes))
+    assert sorted(refused) == sorted(noted) and len(noted) == 5

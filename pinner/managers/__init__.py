@@ -313,6 +313,18 @@ def get(name: str | None) -> Manager | None:
     return _loaded[name]
 
 
+def dropins(files: Mapping[str, bytes], folders: Sequence[str]) -> list[str]:
+    """The `*.conf` files of folders ("/etc/x.d/") in file-name order, as libeconf and libdnf5
+    read drop-ins: a later folder's file hides an earlier one's of the same name."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        for path in files:
+            name = path.removeprefix(folder)
+            if path.startswith(folder) and "/" not in name and name.endswith(".conf"):
+                found[name] = path
+    return [found[name] for name in sorted(found)]
+
+
 def image_paths() -> tuple[str, ...]:
     """Every path any manager module wants from a base image."""
     found: dict[str, None] = {}

@@ -48,6 +48,7 @@ from pinner.managers.rpmcommands import (
 from pinner.managers.rpmconfig import (
     BASEARCH,
     IMAGE_PATHS,
+    Dnf5Main,
     Repo,
     RpmConfig,
     configure,
@@ -233,6 +234,8 @@ class Rpm:
         # The options of the command of each word (--enablerepo, weak deps): installs() sees the
         # command, resolve() only its words.
         self._options: dict[PackageArg, RpmOptions] = {}
+        # The program each word's command runs (dnf, dnf5, yum, microdnf).
+        self._programs: dict[PackageArg, str] = {}
         # The arch a word names after its package (curl.x86_64), which the PackageArg leaves out.
         self._arches: dict[PackageArg, str] = {}
         # The command each word came from, numbered as installs() reads them: a stage's commands
@@ -269,6 +272,7 @@ class Rpm:
             else:
                 word = PackageArg(spec, None, arg.start, end, plain)
             self._options.setdefault(word, command.options)
+            self._programs.setdefault(word, command.program)
             if arch is not None:
                 self._arches[word] = arch
             self._commands.setdefault(word, number)
@@ -522,6 +526,10 @@ class Rpm:
             for word in group:
                 merged.setdefault(self._commands.get(word), {})[spec_of(word)] = word
         numbers: list[int | None] = []
+        # Whether each command's program is dnf5, which reads best and install_weak_deps its
+        # own way (Dnf5Main).
+        dnf5 = dnf5_programs(managers.System(config.distro, config.releasever))
+        mains: list[Dnf5Main | None] = []
         for request in requests:
             options = self._options.get(request, RpmOptions())
             number = self._commands.get(request)
@@ -529,6 +537,7 @@ class Rpm:
                 commands.append((options, []))
                 asked.append({})
                 numbers.append(number)
+                mains.append(config.dnf5 if self._programs.get(request) in dnf5 else None)
             spec = spec_of(request)
             commands[-1][1].append(spec)
             asked[-1].setdefault(spec, request)
@@ -544,7 +553,9 @@ class Rpm:
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for (options, specs), words, number in zip(commands, asked, numbers, strict=True):
+        for (options, specs), words, number, main in zip(
+            commands, asked, numbers, mains, strict=True
+        ):
             if options.invalid:
                 # dnf: "Error parsing --setopt with key 'x.priority', value 'abc': invalid value".
                 raise PackageError(
@@ -559,12 +570,12 @@ class Rpm:
                 notes += found_pool.notes
                 targets |= {t.repo: t for t in found_pool.targets}
                 live = live or found_pool.live
-            weak = options.weak_deps if options.weak_deps is not None else config.weak_deps
+            weak = (main or config).weak_deps if options.weak_deps is None else options.weak_deps
             exclude = options.exclude_weak
             if exclude is None:
                 exclude = config.exclude_weak_autodetect
             pool = found_pool.pool.installing(added.values()) if added else found_pool.pool
-            best = options.best if options.best is not None else config.best
+            best = (main or config).best if options.best is None else options.best
             hidden = merged.get(number, {})
             twice = clash(pool, [*hidden, *specs], best=best)
             if twice is not None:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from pinner import managers
 from pinner.baseimage import parse_os_release
 from pinner.managers import rpmdb
 from pinner.managers.rpmcommands import RpmOptions
@@ -21,6 +22,9 @@ from pinner.output import untrusted
 
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
+# dnf5's drop-ins for [main] (libdnf5 Base::load_config): the `*.conf` of both folders in file-name
+# order, one in /etc hiding the one of the same name in /usr/share, then dnf.conf, which wins.
+DNF5_DROPINS = ("/usr/share/dnf5/libdnf.conf.d/", "/etc/dnf/libdnf5.conf.d/")
 # What the image must yield for configure(): globs in the shape MANAGERS.md asks for.
 IMAGE_PATHS = (
     "/etc/os-release",
@@ -30,6 +34,7 @@ IMAGE_PATHS = (
     *(f"{d}*.repo" for d in REPO_DIRS),
     *(f"{d}*" for d in VAR_DIRS),
     "/etc/pki/rpm-gpg/*",
+    *(f"{d}*.conf" for d in DNF5_DROPINS),
     *rpmdb.PATHS,
 )
 # Docker's architecture names -> dnf's basearch.
@@ -72,6 +77,15 @@ class Repo(NamedTuple):
     cost: int = 1000  # dnf's: of one build in several repositories, the lowest cost's is taken
 
 
+class Dnf5Main(NamedTuple):
+    """The [main] options dnf5 reads differently from dnf 4 and libdnf's microdnf: libdnf5's
+    ConfigMain turns best on by default (libdnf 0.x: off), and dnf5 reads the drop-ins of
+    DNF5_DROPINS before dnf.conf."""
+
+    weak_deps: bool = True
+    best: bool = True
+
+
 class RpmConfig(NamedTuple):
     """An image's dnf configuration."""
 
@@ -97,6 +111,8 @@ class RpmConfig(NamedTuple):
     # dnf.conf's best (RHEL and UBI set it; dnf 4's default is off): each word's best build or
     # none, so one command naming `foo foo-1.0-1` is refused.
     best: bool = False
+    # What a dnf5 program reads instead (Dnf5Main): its drop-ins and dnf.conf, its defaults.
+    dnf5: Dnf5Main = Dnf5Main()
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -290,6 +306,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     )
     # Read before notes are: each may add one.
     weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
+    dnf5 = _dnf5_main(files, main, notes)
     exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
     obsoletes = main_flag("obsoletes", True)
     return RpmConfig(
@@ -308,7 +325,26 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         obsoletes,
         prerelease,
         best,
+        dnf5,
     )
+
+
+def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[str]) -> Dnf5Main:
+    """dnf5's [main] options: its drop-ins in order, then dnf.conf's [main], which wins (its
+    bad values are noted once, by dnf 4's reading of it)."""
+    sections: list[tuple[Mapping[str, str], str, list[str]]] = []
+    # /etc last: its file hides /usr/share's of the same name.
+    for path in managers.dropins(files, DNF5_DROPINS):
+        parsed = _ini(_text(files, path), path)
+        section: Mapping[str, str] = dict(parsed["main"]) if parsed.has_section("main") else {}
+        sections.append((section, f"{path}: [main]", notes))
+    found = Dnf5Main()
+    for section, where, noted in [*sections, (main, "", [])]:
+        found = Dnf5Main(
+            _flag(section, "install_weak_deps", found.weak_deps, where, noted),
+            _flag(section, "best", found.best, where, noted),
+        )
+    return found
 
 
 def _autodetects(fields: Mapping[str, str]) -> bool:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pinner.managers import dropins
+
 ZYPP_CONF = ("/etc/zypp/zypp.conf", "/usr/etc/zypp/zypp.conf")
 ZYPP_DROPINS = ("/usr/etc/zypp/zypp.conf.d/", "/etc/zypp/zypp.conf.d/")
 # zypper.conf: the system's (/etc, else the vendor's), then root's own, which wins.
@@ -66,13 +68,8 @@ def _flag(value: str | None) -> bool | None:
 def _zypp_files(files: Mapping[str, bytes]) -> list[str]:
     """The zypp.conf files libzypp reads, in the order their values apply."""
     main = next((path for path in ZYPP_CONF if path in files), None)
-    dropins: dict[str, str] = {}
-    for folder in ZYPP_DROPINS:  # /etc last: its file hides /usr/etc's of the same name
-        for path in files:
-            name = path.removeprefix(folder)
-            if path.startswith(folder) and "/" not in name and name.endswith(".conf"):
-                dropins[name] = path
-    return [*([main] if main else []), *(dropins[name] for name in sorted(dropins))]
+    # /etc last: its file hides /usr/etc's of the same name.
+    return [*([main] if main else []), *dropins(files, ZYPP_DROPINS)]
 
 
 def wanted(path: str) -> bool:

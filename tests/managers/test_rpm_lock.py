@@ -901,3 +901,120 @@ def test_one_command_naming_two_builds_with_best_on_is_one_line(
     ], err
     assert (env / "Dockerfile").read_text() == text
     assert not (env / "Dockerfile.lock").exists()
+
+
+def _fedora(version: str) -> bytes:
+    return f'NAME="Fedora Linux"\nID=fedora\nVERSION_ID={version}\n'.encode()
+
+
+BEST_OFF = b"[main]\nbest=False\n"
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("os_release", "program", "extra", "refused"),
+    [
+        # dnf 4 and libdnf's microdnf: best is off unless dnf.conf says so.
+        pytest.param(_fedora("40"), "dnf", {}, False, id="fedora-40-dnf4"),
+        pytest.param(OS_RELEASE, "microdnf", {}, False, id="el9-microdnf-libdnf"),
+        # dnf5 (libdnf5's ConfigMain): on by default; dnf and yum are dnf5 from Fedora 41,
+        # microdnf from 38. (A RUN naming dnf5 itself is not read as a package-manager RUN.)
+        pytest.param(_fedora("41"), "dnf", {}, True, id="fedora-41-dnf-is-dnf5"),
+        pytest.param(_fedora("38"), "microdnf", {}, True, id="fedora-38-microdnf-is-dnf5"),
+        pytest.param(
+            _fedora("41"), "dnf", {"etc/dnf/dnf.conf": BEST_OFF}, False, id="dnf5-dnf-conf-off"
+        ),
+        # dnf5's drop-ins, which dnf.conf overrides and dnf 4 does not read.
+        pytest.param(
+            _fedora("41"),
+            "dnf",
+            {"usr/share/dnf5/libdnf.conf.d/20-best.conf": BEST_OFF},
+            False,
+            id="dnf5-vendor-drop-in",
+        ),
+        pytest.param(
+            _fedora("41"),
+            "dnf",
+            {
+                "usr/share/dnf5/libdnf.conf.d/20-best.conf": BEST_OFF,
+                "etc/dnf/libdnf5.conf.d/20-best.conf": b"[main]\n",
+            },
+            True,
+            id="dnf5-etc-drop-in-hides-the-vendor-one",
+        ),
+        pytest.param(
+            _fedora("41"),
+            "dnf",
+            {
+                "etc/dnf/libdnf5.conf.d/20-best.conf": BEST_OFF,
+                "etc/dnf/dnf.conf": b"[main]\nbest=True\n",
+            },
+            True,
+            id="dnf5-dnf-conf-wins",
+        ),
+        pytest.param(
+            _fedora("40"),
+            "dnf",
+            {"etc/dnf/libdnf5.conf.d/20-best.conf": b"[main]\nbest=True\n"},
+            False,
+            id="dnf4-reads-no-drop-in",
+        ),
+    ],
+)
+def test_best_as_the_program_the_run_names_reads_it(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    os_release: bytes,
+    program: str,
+    extra: dict[str, bytes],
+    refused: bool,
+) -> None:
+    """`lib lib-1.5-1` in one command: refused with best on (lib's best build is 2.1), lib
+    1.5-1 with it off."""
+    files = {
+        "etc/os-release": os_release,
+        "etc/yum.repos.d/local.repo": f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\n".encode(),
+        **extra,
+    }
+    tag = f"best-{abs(hash((os_release, program, tuple(sorted(extra.items()))))):x}"
+    push(files_image(files), registry, "library/fedora", tag)
+    text = f"FROM fedora:{tag}\nRUN {program} install -y lib lib-1.5-1\n"
+    (env / "Dockerfile").write_text(text)
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    if not refused:
+        assert code == 0, err
+        (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+        assert [(p.name, p.version) for p in stage.packages] == [("lib", "1.5-1")]
+        return
+    assert code == 1, err
+    assert "(best is on: each word's best build)" in err, err
+    assert (env / "Dockerfile").read_text() == text
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(("version", "weighed"), [("41", False), ("40", True)])
+def test_a_dnf5_drop_in_decides_weak_dependencies_for_dnf5_alone(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    version: str,
+    weighed: bool,
+) -> None:
+    """/etc/dnf/libdnf5.conf.d/ is dnf5's (Fedora 41's dnf); dnf 4 (Fedora 40's) does not read it."""
+    files = {
+        "etc/os-release": _fedora(version),
+        "etc/yum.repos.d/local.repo": f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\n".encode(),
+        "etc/dnf/libdnf5.conf.d/20-weak.conf": b"[main]\ninstall_weak_deps=False\n",
+    }
+    push(files_image(files), registry, "library/fedora", f"weak-{version}")
+    (env / "Dockerfile").write_text(f"FROM fedora:weak-{version}\nRUN dnf install -y app\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    # app recommends weak.
+    assert ("weak" in {p.name for p in stage.packages}) == weighed

@@ -11,7 +11,7 @@ import pytest
 from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 
 from pinner.managers.rpmcommands import RpmOptions
-from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos, substitute
+from pinner.managers.rpmconfig import Dnf5Main, RpmConfig, configure, enabled_repos, substitute
 from pinner.managers.rpmdb import RpmdbError
 
 REPOS = Path(__file__).parents[2] / "testdata" / "rpm" / "repos"
@@ -426,3 +426,24 @@ def test_bad_booleans_as_the_real_dnf_reads_them(tmp_path: Path) -> None:
     refused = re.findall(r"Invalid configuration value: (\w+)=", found.stderr)
     noted = re.findall(r"\] (\w+)=.* is not a boolean", "\n".join(config.notes))
     assert sorted(refused) == sorted(noted) and len(noted) == 5
+
+
+def test_dnf5_reads_its_drop_ins_then_dnf_conf() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/usr/share/dnf5/libdnf.conf.d/10-a.conf": b"[main]\ninstall_weak_deps=0\nbest=0\n",
+        "/usr/share/dnf5/libdnf.conf.d/20-b.conf": b"[main]\nbest=1\n",
+        "/etc/dnf/libdnf5.conf.d/20-b.conf": b"[main]\nbest=perhaps\n",
+        "/etc/dnf/libdnf5.conf.d/30-c.conf.rpmsave": b"[main]\ninstall_weak_deps=1\n",
+        "/etc/dnf/dnf.conf": b"[main]\nbest=0\n",
+    }
+    config = _config(files)
+    # 10-a turns both off; /etc's 20-b hides /usr/share's and says nothing dnf reads; dnf.conf
+    # has the last word on best. dnf 4 reads dnf.conf alone.
+    assert config.dnf5 == Dnf5Main(weak_deps=False, best=False)
+    assert (config.weak_deps, config.best) == (True, False)
+    assert [n for n in config.notes if "boolean" in n] == [
+        "/etc/dnf/libdnf5.conf.d/20-b.conf: [main] best='perhaps' is not a boolean; dnf keeps"
+        " its default (False)"
+    ]
+    assert _config({"/etc/os-release": OS_RELEASE["fedora"]}).dnf5 == Dnf5Main(True, True)

@@ -251,6 +251,7 @@ def build_arg_notes(
     used = {
         word.origin[0]
         for invocation in run_invocations(shell, parsed.escape, tuple(env.items()))
+        if invocation.program in commands.MANAGER_PROGRAMS
         for word in invocation.args
         if word.origin is not None
     }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pinner import dockerfile, lockfile
+from pinner import dockerfile, lockfile, reproducible
 from pinner.lockfile import Lock, LockedImage, LockedPackage, UnpinnedPackage
 from pinner.managers import PackageArg
 from pinner.outcome import (
     Installed,
     Outcome,
     after_parent,
+    build_arg_notes,
     joint_requests,
     settle,
     text_only,
@@ -120,3 +121,26 @@ def test_settle_gives_the_writes_and_keeps_only_what_diffs_read(
     assert (kept.parsed.stages, kept.parsed.uses, kept.lock) == ((), (), Lock())
     # The old lock's text only where a diff of the lock may be shown.
     assert kept.lock_text == (target.lock_text if "d/Dockerfile.lock" in written else None)
+
+
+# mastodon's Dockerfile: the ARGs its package RUN reads name a user and a path, not packages.
+MASTODON = """\
+FROM ruby:3.3-slim-bookworm
+ARG UID="991"
+ARG MASTODON_HOME="/opt/mastodon"
+ARG EXTRA="tini"
+RUN set -eux; \\
+    {install} libjemalloc2 $EXTRA; \\
+    useradd -u "${{UID}}" -l -m -d "${{MASTODON_HOME}}" mastodon
+"""
+
+
+@pytest.mark.parametrize("install", ["apt-get install -y", "apk add --no-cache"])
+def test_build_arg_notes_name_only_the_args_of_package_words(install: str) -> None:
+    parsed = dockerfile.parse(MASTODON.format(install=install), "Dockerfile")
+    run = parsed.stages[0].instructions[-1]
+    notes = build_arg_notes(parsed, run, reproducible.shell_text(parsed.text, run))
+    assert notes == [
+        "packages named by ARG EXTRA are recorded for its value here (tini);"
+        " a build with another --build-arg EXTRA installs others"
+    ]

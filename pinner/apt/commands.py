@@ -51,6 +51,9 @@ _MANAGERS: Mapping[str, str] = {
     "zypper": "zypper",
     "pacman": "pacman",
 }
+# The programs whose words can name packages: an ARG the other commands read (useradd -u "$UID")
+# changes no package.
+MANAGER_PROGRAMS = frozenset(_MANAGERS)
 # Every manager's name holds one of these: a RUN with none of them runs no package manager, and
 # lexing it can be skipped (most RUNs of a large tree).
 _MANAGER_HINT = re.compile("apt|apk|dnf|yum|zypper|pacman")

@@ -648,6 +648,8 @@ class Zypper:
         # The file each word's command names with --config (where the command says neither
         # --recommends nor --no-recommends): it decides whether recommends are weighed.
         self._configs: dict[PackageArg, str] = {}
+        # The words of commands written with --force-resolution.
+        self._forced: set[PackageArg] = set()
         # The word zypper refuses before the verb of each word's command (`--oldpackage in`).
         self._refused: dict[PackageArg, str] = {}
         # The command each word came from, numbered as installs() reads them: a stage's commands
@@ -667,6 +669,8 @@ class Zypper:
                 self._recommends.update(dict.fromkeys(found.packages, asked))
             elif command is not None and command.config is not None:
                 self._configs.update(dict.fromkeys(found.packages, command.config))
+            if command is not None and "--force-resolution" in command.options:
+                self._forced.update(found.packages)
             if command is not None and command.refused is not None:
                 self._refused.update(dict.fromkeys(found.packages, command.refused))
             for word in found.packages:
@@ -788,10 +792,20 @@ class Zypper:
         found = _resolve_commands(pool, commands) if commands else Resolution((), {}, (), ())
         if found.missing:
             missing = found.missing[0]
+            forced = ""
+            if "conflicts" in (missing.why or "") and any(
+                r.name == missing.name for r in self._forced.intersection(requests)
+            ):
+                # libsolv's allowuninstall: zypper gets past a conflict with an installed
+                # package by removing it, which of them pinner cannot tell for certain.
+                forced = (
+                    "; with --force-resolution zypper may remove installed packages to get past"
+                    " this, which pinner does not follow"
+                )
             raise PackageError(
                 missing.name,
                 f"{missing.text}: {missing.why or 'nothing in the repositories provides it'}"
-                f" ({config.distro} {config.arch})",
+                f" ({config.distro} {config.arch}){forced}",
             )
         locked_packages = tuple(
             locked(package, config.arch) for package in sorted(found.chosen, key=lambda p: p.name)

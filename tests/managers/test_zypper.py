@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 import shell_syntax
+from rpmrepo import Spec, build_repo, needs_rpm_tools
 from shell_syntax import checkers
 
 from pinner import managers, syntax
 from pinner.apt.shell import run_invocations
-from pinner.errors import MirrorError
-from pinner.managers import Mode, PackageArg, zypper
+from pinner.errors import MirrorError, PackageError
+from pinner.managers import Mode, PackageArg, rpmdb, zypper
 from pinner.managers.leftovers import mounted
+from pinner.managers.rpmdb import Provide
+from pinner.managers.rpmversion import parse_evr
 
 COMMANDS = [
     ("zypper install -y curl git", [("install", [("curl", None), ("git", None)], [])]),
@@ -335,3 +338,35 @@ def test_aliases_from_the_image_are_printed_without_control_characters() -> None
 )  # fmt: skip
 def test_config_changes(run: str, expected: str | None) -> None:
     assert zypper.MANAGER.config_changes(run, "\\") == expected
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize("forced", [False, True])
+def test_a_conflict_with_an_installed_package_under_force_resolution(
+    tmp_path: Path, forced: bool
+) -> None:
+    """zypper --force-resolution gets past foo's conflict with the installed bar by removing bar
+    (libsolv's allowuninstall); pinner refuses either way, and says so."""
+    build_repo([Spec("foo", "1.0", conflicts=("bar",))], tmp_path / "update" / "tumbleweed")
+    leap = zypper.configure(
+        {"/etc/os-release": LEAP_RELEASE, "/etc/zypp/repos.d/a.repo": REPO_UPDATE}, "amd64"
+    )
+    assert isinstance(leap, zypper.ZypperConfig)
+    evr = parse_evr("1.0-1")
+    bar = rpmdb.Installed("bar", evr, "noarch", (Provide("bar", "EQ", evr),), ())
+    leap = leap._replace(installed=(bar,))
+
+    async def fetch(url: str, subject: str, limit: int) -> bytes:
+        return (tmp_path / url.removeprefix("http://mirror.test/")).read_bytes()
+
+    manager = zypper.Zypper()
+    option = " --force-resolution" if forced else ""
+    (invocation,) = run_invocations(f"zypper -n in{option} foo")
+    install = manager.installs(invocation)
+    assert install is not None
+    source = managers.Source(fetch, leap, {"opensuse": "http://mirror.test"})
+    with pytest.raises(PackageError) as raised:
+        asyncio.run(manager.resolve(source, install.packages, Mode("")))
+    said = "with --force-resolution zypper may remove installed packages"
+    assert "foo conflicts with bar" in str(raised.value)
+    assert (said in str(raised.value)) == forced

@@ -658,17 +658,30 @@ def join_cleanup(shell: str, cleanup: str, *, escape: str, nl: str) -> tuple[str
     if end.inline_heredoc:
         # `cat <<EOF >file && apt-get ...`: the command line is the first; the body follows it.
         return f"{shell[: end.last]} && {cleanup}{shell[end.last :]}", None
-    brk = f"{nl}" if end.heredoc else f" {escape}{nl}    "
+    # The cleanup's line is indented as the RUN's least indented line (tabs in docker-library's
+    # files, not a package list's deeper indent), or four spaces below a RUN on one line.
+    indent = _indent(shell, end.last)
+    brk = f"{nl}{indent or ''}" if end.heredoc else f" {escape}{nl}{indent or '    '}"
     if "&" in end.separators:
         # A background command: `a & && b` is a syntax error, `a & b` is not.
         return f"{shell[: end.after]}{brk}{cleanup}{shell[end.after :]}", None
     if end.heredoc and end.errexit and end.line_end is not None:
         # Under `set -e` a failing command stops the script: the cleanup is its own last line.
-        return f"{shell[: end.line_end]}{nl}{cleanup}{shell[end.line_end :]}", None
+        return f"{shell[: end.line_end]}{brk}{cleanup}{shell[end.line_end :]}", None
     # Before a trailing `;` and any comment, joined with && so the script's status stays that of
     # its last command: `a;` followed by `&& b` is a syntax error, and `a; b` hides a's failure.
     joiner = " && " if end.heredoc else f"{brk}&& "
     return f"{shell[: end.last]}{joiner}{cleanup}{shell[end.last :]}", None
+
+
+def _indent(shell: str, offset: int) -> str | None:
+    """The blanks the least indented line of shell starts with, from its second line to the one
+    holding offset (comments and blank lines aside); None when there is no such line."""
+    stop = shell.find("\n", offset)
+    lines = shell[: len(shell) if stop < 0 else stop].split("\n")[1:]
+    code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    blanks = [line[: len(line) - len(line.lstrip(" \t"))] for line in code]
+    return min(blanks, key=len, default=None)
 
 
 def _previous_line(text: str, instruction: Instruction) -> str:

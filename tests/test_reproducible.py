@@ -594,6 +594,33 @@ ENDINGS = [
         [],
         id="heredoc-as-data-cleanup-on-the-command-line",
     ),
+    # The cleanup's line is indented as the RUN's least indented line, comments aside.
+    pytest.param(
+        "set -eux; \\\n\tapt-get install -y --no-install-recommends \\\n\t\thello \\\n\t; \\\n"
+        "# smoke test\n\thello --version",
+        "set -eux; \\\n\tapt-get install -y --no-install-recommends \\\n\t\thello \\\n\t; \\\n"
+        "# smoke test\n\thello --version \\\n\t&& {C}",
+        [],
+        id="tabs-as-docker-library-indents",
+    ),
+    pytest.param(
+        "apt-get update \\\n    && apt-get install -y \\\n        hello",
+        "apt-get update \\\n    && apt-get install -y \\\n        hello \\\n    && {C}",
+        [],
+        id="under-the-commands-not-the-package-list",
+    ),
+    pytest.param(
+        "apt-get update \\\n && apt-get install -y hello",
+        "apt-get update \\\n && apt-get install -y hello \\\n && {C}",
+        [],
+        id="one-space-continuations",
+    ),
+    pytest.param(
+        "<<EOF\n  set -e\n  apt-get install -y hello\nEOF",
+        "<<EOF\n  set -e\n  apt-get install -y hello\n  {C}\nEOF",
+        [],
+        id="indented-heredoc-body",
+    ),
 ]
 
 

@@ -867,7 +867,7 @@ REAL_PATTERNS = {
         " && apk --repositories-file /tmp/testing update \\\n"
         " && rm /tmp/testing\n",
         [" && apk add ca-certificates=20230506-r0 \\\n", " && rm /tmp/testing \\\n"
-         "    && rm -rf /var/cache/apk/*\n"],
+         " && rm -rf /var/cache/apk/*\n"],
         [],
     ),
     # alpine/git-style images (several found with the search index): a bare `apk fix` (nothing

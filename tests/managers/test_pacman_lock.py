@@ -559,7 +559,7 @@ REAL_PATTERNS = {
         "      curl \\\n"
         "      git\n",
         [" && pacman -S --noconfirm --needed \\\n      curl \\\n      git \\\n"
-         "    && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
+         " && rm -rf /var/cache/pacman/pkg/* /var/log/pacman.log /var/cache/ldconfig/aux-cache\n"],
         ["curl", "git", "perl"],
     ),
     # Jeremy-Gstein/arch-dev Dockerfile: `pacman -Syyu`, then a list whose last continuation

@@ -183,7 +183,7 @@ RUN INSTALL_PKGS="app-1.0-1 \\
   dnf install -y --setopt=tsflags=nodocs --setopt=install_weak_deps=False $INSTALL_PKGS && \\
   rpm -V $INSTALL_PKGS && \\
   dnf clean all -y \\
-    && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
+  && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 RUN BUILD="toolpkg-1.0-1" && dnf install -y $BUILD && dnf autoremove -y $BUILD \\
     && dnf clean all && rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache
 RUN LIBS="lib" && dnf install -y $LIBS && dnf info $LIBS \\

@@ -44,12 +44,14 @@ async def resolve_stage(
     bases: Mapping[str, BaseImage],
     names: Sequence[str | PackageArg],
     notes: Sequence[str] = (),
+    foreign: Sequence[str] = (),
 ) -> LockedStage:
     """What apt installs for each package word at the snapshot, for every architecture of bases.
 
     A word with no package on some architectures is locked where it has one and recorded as
     unpinned on the others (an install inside `if [ "$dpkgArch" = arm64 ]`); only a word no
-    architecture serves is refused.
+    architecture serves is refused, unless the stage adds foreign architectures (`dpkg
+    --add-architecture i386`): apt then installs a name only they have (steamcmd), unlocked.
     """
     first = next(iter(bases.values()))
     requests = [PackageArg(n, None, 0, 0) if isinstance(n, str) else n for n in names]
@@ -84,6 +86,13 @@ async def resolve_stage(
                 raise PackageError(request.name, f"snapshot index at {snapshot}: {exc}") from None
     found = {p.name for p in locked} | {u.name for u in unpinned}
     for name, where in missing.items():
+        if name not in found and foreign:
+            also = f"apt may install it for {', '.join(foreign)}, whose packages are not locked"
+            unpinned.extend(
+                UnpinnedPackage(name, f"not pinned: {reason} at {snapshot}; {also}", arch)
+                for arch, reason in where
+            )
+            continue
         if name not in found:
             _, reason = where[0]
             raise PackageError(name, f"{_word(requests, name)}: {reason} at {snapshot}")

@@ -472,6 +472,25 @@ def manager_edits(
 NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def foreign_architectures(parsed: Dockerfile, stage: Stage) -> tuple[str, ...]:
+    """What `dpkg --add-architecture` adds in stage and the stages it is FROM: apt may install a
+    name that has no native package for one of them (steamcmd, i386 only)."""
+    by_label = {s.label: s for s in parsed.stages}
+    chain: list[Stage] = []
+    current: Stage | None = stage
+    while current is not None and current not in chain:
+        chain.insert(0, current)
+        current = by_label.get(current.parent or "")
+    found = [
+        arch
+        for s in chain
+        for run in s.instructions
+        if run.keyword == "RUN"
+        for arch in commands.added_architectures(shell_text(parsed.text, run), escape=parsed.escape)
+    ]
+    return tuple(dict.fromkeys(found))
+
+
 def run_env(parsed: Dockerfile, run: Instruction, shell: str) -> tuple[tuple[str, str], ...]:
     """The known ENV and ARG values a RUN starts with that its shell names, for the RUN lexer."""
     if "$" not in shell:

@@ -332,8 +332,9 @@ class StageWork:
                     f"{where}: the base image's apt sources changed; the snapshot step follows them"
                 )
             try:
+                foreign = reproducible.foreign_architectures(parsed, plan.stage)
                 stage = await resolve_stage(
-                    self.session.mirror, label, snapshot, bases, pinnable, stage_notes
+                    self.session.mirror, label, snapshot, bases, pinnable, stage_notes, foreign
                 )
             except PackageError as exc:
                 # The line of the word, as every error about a Dockerfile names it.

@@ -912,3 +912,15 @@ def test_an_apk_run_expands_braces_where_its_shell_does(text: str, appended: boo
 )
 def test_which_shells_expand_braces(shell: str | None, default: bool, expands: bool) -> None:
     assert expands_braces(shell, default) is expands
+
+
+def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None:
+    # A stage FROM another keeps the architectures dpkg was told of there.
+    text = (
+        "FROM debian:bookworm AS base\nRUN dpkg --add-architecture i386\n"
+        "FROM base AS game\nRUN dpkg --add-architecture armhf && apt-get install -y steamcmd\n"
+        "FROM debian:bookworm\nRUN apt-get install -y curl\n"
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    found = [reproducible.foreign_architectures(parsed, s) for s in parsed.stages]
+    assert found == [("i386",), ("i386", "armhf"), ()]

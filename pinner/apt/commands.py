@@ -7,6 +7,7 @@ a note rather than a guess.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
@@ -192,6 +193,19 @@ def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
         if invocation.program in _MANAGERS:
             return _MANAGERS[invocation.program]
     return None
+
+
+def added_architectures(run_text: str, *, escape: str = "\\") -> tuple[str, ...]:
+    """The architectures a RUN adds with `dpkg --add-architecture ARCH`, in order."""
+    if "--add-architecture" not in run_text:
+        return ()
+    found: list[str] = []
+    for invocation in run_invocations(run_text, escape):
+        if invocation.program == "dpkg":
+            texts = [w.text for w in invocation.args]
+            found += [a for o, a in itertools.pairwise(texts) if o == "--add-architecture"]
+            found += [t.partition("=")[2] for t in texts if t.startswith("--add-architecture=")]
+    return tuple(found)
 
 
 def apt_commands(

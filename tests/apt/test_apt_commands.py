@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from pinner.apt.commands import (
     AptCommand,
     PackageArg,
+    added_architectures,
     apt_commands,
     install_packages,
     package_manager,
@@ -1158,3 +1159,16 @@ def test_any_text_parses_and_pins_by_insertion_only(text: str) -> None:
     package_manager(run_text)
     if "=" not in text:
         assert pin_versions(run_text, {"ab": "9.9"}).replace("=9.9", "") == run_text
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("dpkg --add-architecture i386 && apt-get update", ("i386",)),
+        ("sudo dpkg --add-architecture armhf; dpkg --add-architecture=arm64", ("armhf", "arm64")),
+        ("dpkg --print-architecture", ()),
+        ("echo dpkg --add-architecture i386", ()),
+    ],
+)
+def test_added_architectures(run: str, expected: tuple[str, ...]) -> None:
+    assert added_architectures(run) == expected

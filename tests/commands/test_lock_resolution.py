@@ -173,6 +173,29 @@ def test_a_package_of_no_locked_architecture_is_refused() -> None:
     )
 
 
+def test_a_name_only_an_added_architecture_has_is_a_note_not_a_refusal() -> None:
+    """Valve's SteamCMD steps: `dpkg --add-architecture i386`, then steamcmd, built for i386 alone.
+
+    apt installs a name without a native package for an added architecture (its preferred
+    package): a note, as for `name:i386`, where the same word without the added architecture is
+    refused.
+    """
+    packages = [
+        entry("ca-certificates", "20230311", "all"),
+        entry("steamcmd", "0~20180105-5", "i386"),
+    ]
+    outcome, _ = lock("steamcmd-i386-bookworm.Dockerfile", packages)
+    (stage,) = outcome.lock.stages
+    assert [p.name for p in stage.packages] == ["ca-certificates"]
+    reason = (
+        f"not pinned: no amd64 package in bookworm, bookworm-backports at {TS};"
+        " apt may install it for i386, whose packages are not locked"
+    )
+    assert stage.unpinned == (UnpinnedPackage("steamcmd", reason, "amd64"),)
+    assert f"Dockerfile: stage 0: steamcmd: {reason}" in outcome.notes
+    relock(outcome, packages, ())
+
+
 def relock(first: Outcome, packages: list[PackageEntry], platforms: tuple[str, ...]) -> None:
     """Lock first's output again: no request to the mirror, no byte changed."""
     rendered = lockfile.render(first.lock, "Dockerfile")

@@ -295,7 +295,12 @@ def stage_edits(
         installs = commands.install_packages(shell, escape=parsed.escape, env=env)
         braces = expands_braces(run_shell(parsed, run), False)
         cleanup = (
-            sources.cleanup_for(text[start:end], escape=parsed.escape, braces=braces)
+            sources.cleanup_for(
+                text[start:end],
+                escape=parsed.escape,
+                braces=braces,
+                keep_lists=lists_read_later(parsed, plan.stage, run),
+            )
             if installs
             else None
         )
@@ -470,6 +475,26 @@ def manager_edits(
 
 
 NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
+    """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
+    fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
+    later = [i for i in stage.instructions if i.keyword == "RUN" and i.line > run.line]
+    return _reads_lists(parsed, stage, later)
+
+
+def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
+    for run in runs:
+        verbs = [
+            c.verb
+            for c in commands.apt_commands(shell_text(parsed.text, run), escape=parsed.escape)
+        ]
+        first = next((v for v in verbs if v == "update" or v in commands.READS_LISTS), None)
+        if first is not None:
+            return first != "update"  # after an update, later RUNs read that RUN's lists
+    children = [s for s in parsed.stages if s.parent == stage.label]
+    return any(_reads_lists(parsed, c, c.instructions[1:]) for c in children)
 
 
 def foreign_architectures(parsed: Dockerfile, stage: Stage) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ NETBASE = LockedPackage(
     "netbase", "amd64", "6.4", "cd" * 32, "pool/main/n/netbase/netbase_6.4_all.deb"
 )
 HELLO_RUN = "RUN apt-get update && apt-get install -y --no-install-recommends hello"
-NETBASE_RUN = "RUN apt-get install -y netbase"
+NETBASE_RUN = "RUN apt-get update && apt-get install -y netbase"
 DOCKERFILE = f"""\
 FROM debian:bookworm AS build
 {HELLO_RUN}

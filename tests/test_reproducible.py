@@ -21,6 +21,8 @@ HEAD = f"# syntax=docker/dockerfile:1.23\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
 ARG = "ARG SOURCE_DATE_EPOCH\n"
 INSTALL = "apt-get update && apt-get install -y --no-install-recommends hello"
 CLEANUP = sources.cleanup_for(INSTALL)
+# A RUN without `apt-get update`, or one whose lists a later RUN installs with, keeps the lists.
+NO_LISTS = sources.cleanup_for("apt-get install -y hello")
 MOUNTS = "--mount=type=cache,target=/var/cache/apt --mount=type=cache,target=/var/lib/apt"
 MOUNTS_CLEANUP = sources.cleanup_for(f"{MOUNTS} {INSTALL}")
 MIRROR = "http://127.0.0.1:9/archive"
@@ -96,16 +98,18 @@ CASES = [
     pytest.param(
         f"FROM debian:bookworm AS base\nRUN {INSTALL}\nFROM base\nRUN apt-get install -y curl\n",
         rw({"base": "debian", "1": "debian"}),
-        f"{HEAD}FROM debian:bookworm AS base\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}"
-        f"FROM base\n{ARG}{cleaned('RUN apt-get install -y curl')}",
+        f"{HEAD}FROM debian:bookworm AS base\n{ARG}{step()}"
+        f"{cleaned(f'RUN {INSTALL}', cleanup=NO_LISTS)}"
+        f"FROM base\n{ARG}{cleaned('RUN apt-get install -y curl', cleanup=NO_LISTS)}",
         [],
         id="from-apt-stage-inherits-its-step",
     ),
     pytest.param(
         f"FROM debian:bookworm AS a\nRUN {INSTALL}\nFROM a AS b\nRUN echo\nFROM b\nRUN apt-get install -y curl\n",
         rw({"a": "debian", "2": "debian"}),
-        f"{HEAD}FROM debian:bookworm AS a\n{ARG}{step()}{cleaned(f'RUN {INSTALL}')}"
-        f"FROM a AS b\n{ARG}RUN echo\nFROM b\n{ARG}{cleaned('RUN apt-get install -y curl')}",
+        f"{HEAD}FROM debian:bookworm AS a\n{ARG}{step()}"
+        f"{cleaned(f'RUN {INSTALL}', cleanup=NO_LISTS)}FROM a AS b\n{ARG}RUN echo\nFROM b\n"
+        f"{ARG}{cleaned('RUN apt-get install -y curl', cleanup=NO_LISTS)}",
         [],
         id="inherited-through-a-stage-without-apt",
     ),
@@ -136,15 +140,15 @@ CASES = [
         f"FROM debian:bookworm\nRUN apt-get install -y curl\n{step()}{cleaned(f'RUN {INSTALL}')}",
         DEBIAN,
         f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
-        f"{cleaned('RUN apt-get install -y curl')}{cleaned(f'RUN {INSTALL}')}",
+        f"{cleaned('RUN apt-get install -y curl', cleanup=NO_LISTS)}{cleaned(f'RUN {INSTALL}')}",
         [],
         id="apt-run-added-above-the-step-moves-it-up",
     ),
     pytest.param(
         f"FROM debian:bookworm\nRUN apt-get install -y curl\n{step(ts=OLD_TS)}RUN make\n",
         DEBIAN,
-        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}{cleaned('RUN apt-get install -y curl')}"
-        "RUN make\n",
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        f"{cleaned('RUN apt-get install -y curl', cleanup=NO_LISTS)}RUN make\n",
         [],
         id="step-below-the-only-apt-run-moves-up-at-the-new-time",
     ),
@@ -152,7 +156,8 @@ CASES = [
         f"FROM debian:bookworm\r\n{step(ts=OLD_TS, nl=chr(13) + chr(10))}RUN apt-get install -y curl\r\n",
         DEBIAN,
         f"{HEAD.replace(chr(10), chr(13) + chr(10))}FROM debian:bookworm\r\n{ARG[:-1]}\r\n"
-        f"{step(nl=chr(13) + chr(10))}{cleaned('RUN apt-get install -y curl', chr(13) + chr(10))}",
+        f"{step(nl=chr(13) + chr(10))}"
+        f"{cleaned('RUN apt-get install -y curl', chr(13) + chr(10), NO_LISTS)}",
         [],
         id="crlf-marker-with-another-time",
     ),
@@ -214,14 +219,15 @@ CASES = [
         "FROM debian:bookworm\nRUN echo '#' && apt-get install -y hello\n",
         DEBIAN,
         f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
-        + cleaned("RUN echo '#' && apt-get install -y hello"),
+        + cleaned("RUN echo '#' && apt-get install -y hello", cleanup=NO_LISTS),
         [],
         id="quoted-hash-is-no-comment",
     ),
     pytest.param(
         "FROM debian:bookworm\n  RUN apt-get install -y hello\n",
         DEBIAN,
-        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}" + cleaned("  RUN apt-get install -y hello"),
+        f"{HEAD}FROM debian:bookworm\n{ARG}{step()}"
+        + cleaned("  RUN apt-get install -y hello", cleanup=NO_LISTS),
         [],
         id="indented-run-step-at-column-0",
     ),
@@ -230,7 +236,7 @@ CASES = [
         DEBIAN,
         f"# syntax=docker/dockerfile:1.23\n# escape=`\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
         f"FROM debian:bookworm\n{ARG}{step(escape='`')}"
-        f"RUN apt-get install -y hello `\n    && {CLEANUP}\n",
+        f"RUN apt-get install -y hello `\n    && {NO_LISTS}\n",
         [],
         id="escape-directive-backtick",
     ),
@@ -239,7 +245,7 @@ CASES = [
         DEBIAN,
         f"# syntax=docker/dockerfile:1.23\n#escape = `\nARG SOURCE_DATE_EPOCH={EPOCH}\n"
         f"FROM debian:bookworm\n{ARG}{step(escape='`')}"
-        f"RUN apt-get install -y hello `\n    && {CLEANUP}\n",
+        f"RUN apt-get install -y hello `\n    && {NO_LISTS}\n",
         [],
         id="escape-directive-step-updated-in-place",
     ),
@@ -924,3 +930,26 @@ def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None
     parsed = dockerfile.parse(text, "Dockerfile")
     found = [reproducible.foreign_architectures(parsed, s) for s in parsed.stages]
     assert found == [("i386",), ("i386", "armhf"), ()]
+
+
+@pytest.mark.parametrize(
+    ("later", "kept"),
+    [
+        # grafana's Dockerfile: `RUN apt-get update`, then one `RUN apt-get install` per package.
+        ("RUN apt-get install -y vim\n", True),
+        ("FROM 0\nRUN apt-get install -y vim\n", True),
+        ("RUN apt-get update && apt-get install -y vim\n", False),
+        ("RUN apt-get update\nFROM 0\nRUN apt-get install -y vim\n", False),
+        ("RUN apt-get purge -y hello\n", False),
+        ("FROM debian:bookworm\nRUN apt-get install -y vim\n", False),
+        ("", False),
+    ],
+)
+def test_lists_a_later_install_reads_are_not_removed(later: str, kept: bool) -> None:
+    text = f"FROM debian:bookworm\nRUN {INSTALL}\n{later}"
+    new, _ = rewrite(text, rw({"0": "debian", "1": "debian"}))
+    assert (f"RUN {INSTALL} \\\n    && {NO_LISTS}\n" in new) is kept
+    assert (f"RUN {INSTALL} \\\n    && {CLEANUP}\n" in new) is not kept
+    parsed = dockerfile.parse(text, "Dockerfile")
+    run = parsed.stages[0].instructions[1]
+    assert reproducible.lists_read_later(parsed, parsed.stages[0], run) is kept

@@ -70,6 +70,8 @@ _FETCH_VERBS = INSTALL_VERBS | {"build-dep", "source", "download"}
 _UNNAMED_VERBS = words(
     "upgrade dist-upgrade full-upgrade safe-upgrade dselect-upgrade build-dep satisfy"
 )
+# Verbs that fail, or install less, without the package lists an `apt-get update` fetched.
+READS_LISTS = _FETCH_VERBS | _UNNAMED_VERBS
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
 _DEBIAN_VERSION = re.compile(r"[A-Za-z0-9.+~:-]+")
 

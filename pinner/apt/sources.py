@@ -394,7 +394,9 @@ def _removed(invocations: Sequence[Invocation], run_text: str, braces: bool) -> 
     return removed
 
 
-def _analyse(run_text: str, escape: str, braces: bool) -> tuple[bool, set[str], list[str]]:
+def _analyse(
+    run_text: str, escape: str, braces: bool, keep_lists: bool = False
+) -> tuple[bool, set[str], list[str]]:
     """Whether the RUN uses apt, which targets it leaves behind, and its mount targets."""
     if keyword := _RUN_KEYWORD.match(run_text):
         run_text = run_text[keyword.end() :]
@@ -405,21 +407,30 @@ def _analyse(run_text: str, escape: str, braces: bool) -> tuple[bool, set[str], 
     uses_apt = any(_changes_packages(invocation) for invocation in invocations)
     removed = _removed(invocations, run_text, braces)
     removed |= {t for t in (_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS) for m in mounts if covers(m, t)}
-    left = {_LISTS, _ARCHIVES, _PKGCACHE, *_LOGS} - removed
+    # Only what the RUN writes: lists an earlier RUN's `apt-get update` fetched are in that RUN's
+    # layer already, and a later `RUN apt-get install` without an update of its own reads them
+    # (grafana's `RUN apt-get update`, then one RUN per package).
+    written = {t for invocation in invocations for t in _writes(invocation)}
+    left = written - removed - ({_LISTS} if keep_lists else set())
     return uses_apt, left, mounts
 
 
-def needs_cleanup(run_text: str, *, escape: str = "\\", braces: bool = False) -> bool:
+def needs_cleanup(
+    run_text: str, *, escape: str = "\\", braces: bool = False, keep_lists: bool = False
+) -> bool:
     """True if a RUN runs apt or dpkg and leaves some build-varying file behind; braces: its
-    shell expands `{a,b}` (a SHELL instruction's bash: Debian's and Ubuntu's dash does not)."""
-    uses_apt, left, _ = _analyse(run_text, escape, braces)
+    shell expands `{a,b}` (a SHELL instruction's bash: Debian's and Ubuntu's dash does not);
+    keep_lists: a later RUN installs with the lists this one fetched (lists_read_later)."""
+    uses_apt, left, _ = _analyse(run_text, escape, braces, keep_lists)
     return uses_apt and bool(left)
 
 
-def cleanup_for(run_text: str, *, escape: str = "\\", braces: bool = False) -> str | None:
+def cleanup_for(
+    run_text: str, *, escape: str = "\\", braces: bool = False, keep_lists: bool = False
+) -> str | None:
     """The cleanup to append to a RUN with " && ": only what it does not already remove, or None;
-    braces as for needs_cleanup."""
-    uses_apt, left, _ = _analyse(run_text, escape, braces)
+    braces and keep_lists as for needs_cleanup."""
+    uses_apt, left, _ = _analyse(run_text, escape, braces, keep_lists)
     if not (uses_apt and left):
         return None
     # `apt-get clean` empties the archives and removes the *.bin caches (apt's RemoveCaches);

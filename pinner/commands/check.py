@@ -349,8 +349,9 @@ def check_reproducible(target: Target) -> list[Finding]:
         for run in plan.apt_runs:
             args = parsed.text[slice(*reproducible.run_args(parsed.text, run))]
             braces = expands_braces(run_shell(parsed, run), False)
+            keep_lists = reproducible.lists_read_later(parsed, stage, run)
             if run.line in installing and sources.needs_cleanup(
-                args, escape=parsed.escape, braces=braces
+                args, escape=parsed.escape, braces=braces, keep_lists=keep_lists
             ):
                 message = "apt leaves files that differ between builds; run pinner lock"
                 findings.append(Finding(path, run.line, None, message))

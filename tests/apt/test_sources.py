@@ -747,6 +747,8 @@ CLEANUP = (
     "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/dpkg.log"
     " /var/log/apt/* /var/log/alternatives.log /var/cache/ldconfig/aux-cache"
 )
+# A RUN that fetches no lists (no `apt-get update`) leaves none: an earlier RUN's layer has them.
+NO_LISTS = CLEANUP.replace(" /var/lib/apt/lists/*", "")
 LOGS_ONLY = (
     "rm -rf /var/log/dpkg.log /var/log/apt/* /var/log/alternatives.log"
     " /var/cache/ldconfig/aux-cache"
@@ -778,8 +780,10 @@ CLEANUP_CASES = [
         "apt-get clean",
         id="archives-left",
     ),
-    pytest.param("RUN dpkg -i /tmp/tool.deb", CLEANUP, id="dpkg-install"),
-    pytest.param("apt-get -y --no-install-recommends install curl", CLEANUP, id="no-keyword"),
+    pytest.param(
+        "RUN dpkg -i /tmp/tool.deb", NO_LISTS.removeprefix("apt-get clean && "), id="dpkg-install"
+    ),
+    pytest.param("apt-get -y --no-install-recommends install curl", NO_LISTS, id="no-keyword"),
     pytest.param(
         f"RUN {CACHE_MOUNTS} apt-get update && apt-get install -y curl", LOGS_ONLY, id="mounts"
     ),
@@ -835,7 +839,10 @@ CLEANUP_CASES = [
         "rm -rf /var/log/dpkg.log /var/log/alternatives.log",
         id="written-logs",
     ),
-    pytest.param("RUN [ -d /opt ] && apt-get install -y curl", CLEANUP, id="test-command"),
+    pytest.param("RUN [ -d /opt ] && apt-get install -y curl", NO_LISTS, id="test-command"),
+    pytest.param(
+        "RUN apt-get purge -y curl", NO_LISTS.removeprefix("apt-get clean && "), id="purge"
+    ),
     pytest.param("RUN make install", None, id="no-apt"),
     pytest.param("RUN cp /etc/apt/sources.list /tmp/install", None, id="apt-in-a-path"),
     pytest.param('RUN ["apt-get", "install", "-y", "curl"]', None, id="exec-form"),
@@ -846,6 +853,13 @@ CLEANUP_CASES = [
 def test_cleanup_for(run_text: str, expected: str | None) -> None:
     assert cleanup_for(run_text) == expected
     assert needs_cleanup(run_text) is (expected is not None)
+
+
+def test_lists_a_later_run_reads_are_kept() -> None:
+    run = "RUN apt-get update && apt-get install -y curl"
+    assert cleanup_for(run, keep_lists=True) == NO_LISTS
+    assert not needs_cleanup(f"{run} && {NO_LISTS}", keep_lists=True)
+    assert needs_cleanup(f"{run} && {NO_LISTS}")
 
 
 def test_cleanup_script_removes_exactly_the_varying_files(tmp_path: Path) -> None:
@@ -873,7 +887,7 @@ def test_cleanup_script_removes_exactly_the_varying_files(tmp_path: Path) -> Non
     fake.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/apt-get.calls\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    cleanup = cleanup_for("apt-get install -y hello")
+    cleanup = cleanup_for("apt-get update && apt-get install -y hello")
     assert cleanup == CLEANUP
     subprocess.run(["/bin/sh", "-c", under_root(cleanup, root)], env=env, check=True)
     assert (tmp_path / "apt-get.calls").read_text() == "clean\n"

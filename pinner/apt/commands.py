@@ -47,6 +47,7 @@ _MANAGERS: Mapping[str, str] = {
     "aptitude": "apt",
     "apk": "apk",
     "dnf": "dnf",
+    "dnf5": "dnf",
     "yum": "yum",
     "microdnf": "microdnf",
     "zypper": "zypper",

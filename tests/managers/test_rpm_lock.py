@@ -918,7 +918,8 @@ BEST_OFF = b"[main]\nbest=False\n"
         pytest.param(_fedora("40"), "dnf", {}, False, id="fedora-40-dnf4"),
         pytest.param(OS_RELEASE, "microdnf", {}, False, id="el9-microdnf-libdnf"),
         # dnf5 (libdnf5's ConfigMain): on by default; dnf and yum are dnf5 from Fedora 41,
-        # microdnf from 38. (A RUN naming dnf5 itself is not read as a package-manager RUN.)
+        # microdnf from 38.
+        pytest.param(_fedora("40"), "dnf5", {}, True, id="fedora-40-dnf5"),
         pytest.param(_fedora("41"), "dnf", {}, True, id="fedora-41-dnf-is-dnf5"),
         pytest.param(_fedora("38"), "microdnf", {}, True, id="fedora-38-microdnf-is-dnf5"),
         pytest.param(
@@ -1018,3 +1019,25 @@ def test_a_dnf5_drop_in_decides_weak_dependencies_for_dnf5_alone(
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     # app recommends weak.
     assert ("weak" in {p.name for p in stage.packages}) == weighed
+
+
+@needs_rpm_tools
+def test_a_dnf5_run_is_locked_and_cleaned_as_dnf5(
+    capsys: pytest.CaptureFixture[str], registry: Registry, hub: str, mirror: Mirror, env: Path
+) -> None:
+    files = {
+        "etc/os-release": _fedora("40"),
+        "etc/yum.repos.d/local.repo": f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\n".encode(),
+    }
+    push(files_image(files), registry, "library/fedora", "dnf5-run")
+    (env / "Dockerfile").write_text("FROM fedora:dnf5-run\nRUN dnf5 install -y toolpkg\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    text = (env / "Dockerfile").read_text()
+    assert "RUN dnf5 install -y toolpkg \\\n    && dnf5 clean all && rm -rf " in text, text
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert (stage.package_manager, [(p.name, p.version) for p in stage.packages]) == (
+        "dnf",
+        [("toolpkg", "1.0-1")],
+    )

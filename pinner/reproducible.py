@@ -477,6 +477,9 @@ def manager_edits(
 NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
+_UPDATE_OPTION = re.compile(r"(?<!\S)--update(?![^\s;&|)])")
+
+
 def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
     """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
@@ -486,9 +489,11 @@ def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool
 
 def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
     for run in runs:
+        shell = shell_text(parsed.text, run)
+        # apt 3's `install --update` (docker-library's trixie images) runs the update first.
         verbs = [
-            c.verb
-            for c in commands.apt_commands(shell_text(parsed.text, run), escape=parsed.escape)
+            "update" if _UPDATE_OPTION.search(shell, c.start, c.end) else c.verb
+            for c in commands.apt_commands(shell, escape=parsed.escape)
         ]
         first = next((v for v in verbs if v == "update" or v in commands.READS_LISTS), None)
         if first is not None:

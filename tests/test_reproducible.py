@@ -939,6 +939,7 @@ def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None
         ("RUN apt-get install -y vim\n", True),
         ("FROM 0\nRUN apt-get install -y vim\n", True),
         ("RUN apt-get update && apt-get install -y vim\n", False),
+        ("RUN apt-get install --update -y vim\n", False),
         ("RUN apt-get update\nFROM 0\nRUN apt-get install -y vim\n", False),
         ("RUN apt-get purge -y hello\n", False),
         ("FROM debian:bookworm\nRUN apt-get install -y vim\n", False),

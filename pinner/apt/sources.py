@@ -370,7 +370,8 @@ def _writes(invocation: Invocation) -> tuple[str, ...]:
         return ()
     args = {word.text for word in invocation.args}
     apt = invocation.program in _APT_PROGRAMS
-    lists = (_LISTS,) if apt and "update" in args else ()
+    # apt 3's `install --update` (docker-library's trixie images) runs the update first.
+    lists = (_LISTS,) if apt and not args.isdisjoint(("update", "--update")) else ()
     archives = (_ARCHIVES,) if apt and not args.isdisjoint(_DOWNLOAD_VERBS) else ()
     return (*lists, *archives, _PKGCACHE, *_LOGS)
 
@@ -390,6 +391,9 @@ def _removed(invocations: Sequence[Invocation], run_text: str, braces: bool) -> 
         if invocation.program in ("apt-get", "apt") and ("clean" in args or "distclean" in args):
             # `apt-get clean` empties the archives and removes the *.bin caches (RemoveCaches).
             removed |= {_ARCHIVES, _PKGCACHE}
+        if invocation.program in ("apt-get", "apt") and "dist-clean" in args:
+            # apt >= 2.7's dist-clean (docker-library's trixie images): clean, and the lists too.
+            removed |= {_ARCHIVES, _PKGCACHE, _LISTS}
         removed |= {t for t in targets for path in paths if covers(path, t)}
     return removed
 

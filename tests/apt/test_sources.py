@@ -843,6 +843,12 @@ CLEANUP_CASES = [
     pytest.param(
         "RUN apt-get purge -y curl", NO_LISTS.removeprefix("apt-get clean && "), id="purge"
     ),
+    pytest.param("RUN apt-get install --update -y curl", CLEANUP, id="apt-3-install-update"),
+    pytest.param(
+        "RUN set -eux; apt-get install --update -y curl; apt-get dist-clean",
+        LOGS_ONLY,
+        id="apt-dist-clean-removes-the-lists",
+    ),
     pytest.param("RUN make install", None, id="no-apt"),
     pytest.param("RUN cp /etc/apt/sources.list /tmp/install", None, id="apt-in-a-path"),
     pytest.param('RUN ["apt-get", "install", "-y", "curl"]', None, id="exec-form"),

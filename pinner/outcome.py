@@ -461,8 +461,8 @@ def manager_packages(
             notes.append((run.line, note))
         upgrade = upgrade or (install.upgrades and not after)
         for package, line in zip(install.packages, word_lines, strict=True):
-            if after or install.unpinned:
-                reason = f"not pinned: {install.unpinned or f'{where} {how}'}"
+            if after:
+                reason = f"not pinned: {where} {how}"
                 detached.setdefault(package.name, UnpinnedPackage(package.name, reason))
                 continue
             if package.tag:

@@ -132,9 +132,6 @@ class Install(NamedTuple):
     end: int
     # The command also upgrades what is installed (pacman -Su).
     upgrades: bool = False
-    # Why the command's words are recorded as not pinned (it reads a configuration pinner does
-    # not: `zypper --config FILE`), or None.
-    unpinned: str | None = None
 
 
 class ImageConfig(Protocol):

@@ -6,6 +6,7 @@ this module inserts (the `# syntax=` directive) are pinned like the user's own.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Mapping, Sequence
@@ -489,17 +490,26 @@ def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool
 
 def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
     for run in runs:
-        shell = shell_text(parsed.text, run)
-        # apt 3's `install --update` (docker-library's trixie images) runs the update first.
-        verbs = [
-            "update" if _UPDATE_OPTION.search(shell, c.start, c.end) else c.verb
-            for c in commands.apt_commands(shell, escape=parsed.escape)
-        ]
-        first = next((v for v in verbs if v == "update" or v in commands.READS_LISTS), None)
+        first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
         if first is not None:
             return first != "update"  # after an update, later RUNs read that RUN's lists
     children = [s for s in parsed.stages if s.parent == stage.label]
     return any(_reads_lists(parsed, c, c.instructions[1:]) for c in children)
+
+
+@functools.lru_cache(maxsize=1024)
+def _first_lists_use(shell: str, escape: str) -> str | None:
+    """ "update" if a RUN's shell fetches the lists before it reads them, the verb that reads them
+    first otherwise, or None. Cached: every apt RUN of a stage asks about each later one."""
+    if "apt" not in shell:
+        return None
+    for command in commands.apt_commands(shell, escape=escape):
+        # apt 3's `install --update` (docker-library's trixie images) runs the update first.
+        if command.verb == "update" or _UPDATE_OPTION.search(shell, command.start, command.end):
+            return "update"
+        if command.verb in commands.READS_LISTS:
+            return command.verb
+    return None
 
 
 def foreign_architectures(parsed: Dockerfile, stage: Stage) -> tuple[str, ...]:

@@ -11,7 +11,9 @@ in a worktree of its own:
     python3 benchmarks/bench_ab.py /tmp/old . --rounds 8 --commands update,lock
 
 Each checkout runs with PYTHONPATH set to it; lock gets a fixed --snapshot so that the trees
-written can be compared byte for byte.
+written can be compared byte for byte. The command `resolve` is the registry part of a first
+lock alone (bench_lock.py's in-process resolve of the unlocked tree's references: 203 HEAD,
+42 GET, 41 tokens), whose CPU is the figure for the cost of a request.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("second", type=Path, help="another checkout (the new code)")
     parser.add_argument("--rounds", type=int, default=8, help="runs of each command and checkout")
     parser.add_argument(
-        "--commands", default="update,lock", help="of update, lock (comma-separated)"
+        "--commands", default="update,lock", help="of update, lock, resolve (comma-separated)"
     )
     parser.add_argument("--files", type=int, default=1000, help="Dockerfiles to generate")
     parser.add_argument("--delay", type=float, default=0.050, help="proxy delay per request (s)")
@@ -86,6 +88,9 @@ def _compare(
         extra = ["--snapshot", SNAPSHOT] if command == "lock" else []
         proxy.reset()
         bench.USAGE.clear()
+        if command == "resolve":
+            wall, cpu = bench.resolve_timed(where, 32, proxy.url, env)
+            return wall, cpu, bench.counts(proxy)
         wall = bench.timed(bench.pinner_cmd(command, "-q", *options, *extra, str(where)), env)
         return wall, bench.USAGE[0][0] if bench.USAGE else 0.0, bench.counts(proxy)
 
@@ -99,7 +104,7 @@ def _compare(
         for checkout in checkouts if round_ % 2 == 0 else checkouts[::-1]:
             for command in commands:
                 shutil.rmtree(tree, ignore_errors=True)
-                shutil.copytree(pristine if command == "lock" else locked, tree)
+                shutil.copytree(pristine if command in ("lock", "resolve") else locked, tree)
                 wall, cpu, counts = run(checkout, command, tree)
                 key = (checkout, command)
                 walls.setdefault(key, []).append(wall)
@@ -112,17 +117,21 @@ def _compare(
     for command in commands:
         for checkout in checkouts:
             key = (checkout, command)
-            wall = sorted(walls[key])
+            wall, cpu = sorted(walls[key]), sorted(cpus[key])
             print(
                 f"{command} {checkout}: median {statistics.median(wall):.3f} s"
-                f" ({wall[0]:.3f}-{wall[-1]:.3f}), CPU {statistics.median(cpus[key]):.2f} s,"
-                f" requests {sorted(seen[key])}"
+                f" ({wall[0]:.3f}-{wall[-1]:.3f}), CPU {statistics.median(cpu):.3f} s"
+                f" ({cpu[0]:.3f}-{cpu[-1]:.3f}), requests {sorted(seen[key])}"
             )
-        pairs = zip(walls[(checkouts[0], command)], walls[(checkouts[1], command)], strict=True)
-        diffs = sorted(new - old for old, new in pairs)
-        shown = ", ".join(f"{d:+.2f}" for d in diffs)
-        print(f"{command}: second minus first, per round: median {statistics.median(diffs):+.3f} s")
-        print(f"  ({shown})")
+        for what, figures in (("wall", walls), ("CPU", cpus)):
+            pairs = zip(
+                figures[(checkouts[0], command)], figures[(checkouts[1], command)], strict=True
+            )
+            diffs = sorted(new - old for old, new in pairs)
+            shown = ", ".join(f"{d:+.3f}" for d in diffs)
+            median = statistics.median(diffs)
+            print(f"{command}: {what}, second minus first, per round: median {median:+.3f} s")
+            print(f"  ({shown})")
         same = written[(checkouts[0], command)] == written[(checkouts[1], command)]
         print(f"{command}: the same files written: {same}")
 

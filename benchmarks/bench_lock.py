@@ -303,8 +303,8 @@ def listen_overflows() -> int | None:
     return None
 
 
-def resolve_in_process(tree: Path, concurrency: int, hub: str) -> float:
-    """Resolve every reference of the tree as `pinner lock` does; return the resolve's time."""
+def resolve_in_process(tree: Path, concurrency: int, hub: str) -> tuple[float, float]:
+    """Resolve every reference of the tree as `pinner lock` does: the resolve's time and CPU."""
     targets, errors = load(Selection([str(tree)], {}))
     if errors:
         sys.exit("\n".join(errors))
@@ -319,23 +319,26 @@ def resolve_in_process(tree: Path, concurrency: int, hub: str) -> float:
         finally:
             await registry.aclose()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     answers = asyncio.run(resolve())
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     failed = [f"{q}: {a}" for q, a in answers.items() if isinstance(a, RegistryError)]
     if failed:
         sys.exit("\n".join(failed[:10]))
-    return elapsed
+    return elapsed, cpu
 
 
-def resolve_timed(tree: Path, concurrency: int, hub: str) -> float:
+def resolve_timed(
+    tree: Path, concurrency: int, hub: str, env: Mapping[str, str] | None = None
+) -> tuple[float, float]:
     """resolve_in_process in a child process, so the proxy's thread does not share its GIL."""
     cmd = [sys.executable, __file__, "--resolve", str(tree), "--concurrency", str(concurrency)]
     cmd += ["--hub", hub]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
-    return float(proc.stdout)
+    wall, cpu = proc.stdout.split()
+    return float(wall), float(cpu)
 
 
 def profile(args: Sequence[str], prof: Path, env: Mapping[str, str]) -> None:
@@ -536,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hub", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resolve:  # the child process of resolve_timed()
-        print(resolve_in_process(args.resolve, args.concurrency, args.hub))
+        print(*resolve_in_process(args.resolve, args.concurrency, args.hub))
         return 0
     if args.images_only:
         args.mode = "images-only"
@@ -585,7 +588,7 @@ def _bench(args: argparse.Namespace, reg: TestRegistry, tmp: Path) -> int:
             )
 
         def resolve_run(concurrency: int) -> Callable[[Path], float]:
-            return lambda tree: resolve_timed(tree, concurrency, proxy.url)
+            return lambda tree: resolve_timed(tree, concurrency, proxy.url)[0]
 
         bench.measure("startup: `pinner --version`", lambda _: timed(pinner_cmd("--version")), None)
         if not args.no_baseline:

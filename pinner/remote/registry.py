@@ -29,9 +29,10 @@ from pinner.manifest import Manifest as Manifest
 from pinner.output import untrusted
 from pinner.reference import DEFAULT_DOMAIN, ImageRef, is_digest, normalize_platform
 from pinner.reference import is_loopback as is_loopback
-from pinner.remote import http, pool
+from pinner.remote import http
 from pinner.remote.credentials import IDENTITY_TOKEN_USER, Credential
 from pinner.remote.http import USER_AGENT, Retry
+from pinner.remote.transport import for_client
 
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -368,30 +369,30 @@ class Registry:
             credentials, self._send_token, settings.insecure, self._challenge_learned
         )
         self._sleep = sleep
+        # Keep every connection the pool may open, rather than close one idle to open another.
+        limits = httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        )
+        if transport is None:
+            transport = for_client(limits, http.trust())
         self._client = httpx.AsyncClient(
             auth=self.auth,
             transport=transport,
             timeout=httpx.Timeout(min(settings.timeout, 30.0), connect=min(settings.timeout, 10.0)),
             event_hooks={"response": [http.bound_response]},
-            # Keep every connection the pool may open: httpcore 1.0.9 closes an idle one whenever
-            # the pool holds more than the keep-alive limit (20 by default), to open another soon.
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
+            limits=limits,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             follow_redirects=True,
             verify=http.trust(),
         )
         http.keep_no_cookies(self._client)
-        pool.tune(self._client)
         self.requests: dict[str, int] = {"HEAD": 0, "GET": 0}
         self._token_counts: dict[str, int] = {}
         self._index_gets: dict[str, asyncio.Future[tuple[Manifest, bytes]]] = {}
         # Per registry origin: set once its first request has learned the auth challenge.
         self.challenged: dict[str, asyncio.Event] = {}
         # The references being resolved at once, over every resolve_all call of the run: no more
-        # than the pool has connections, so requests wait here rather than in httpcore's queue.
+        # than the pool has connections, so requests wait here rather than in the pool's queue.
         self.slots = asyncio.Semaphore(settings.concurrency)
 
     async def aclose(self) -> None:

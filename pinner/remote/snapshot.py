@@ -19,6 +19,7 @@ from pinner.apt import packages, release, sourceslist
 from pinner.apt.release import Release
 from pinner.errors import MirrorError
 from pinner.remote import cache, http
+from pinner.remote.transport import for_client
 
 # The snapshot service is slow and rate limited: more patience than with registries.
 SNAPSHOT_RETRY = http.Retry(attempts=5, backoff=1.0, max_retry_after=120.0)
@@ -46,6 +47,9 @@ class SnapshotMirror:
         self.cache_dir = cache_dir
         self.retry = retry
         self._sleep = sleep
+        if transport is None:  # httpx's default limits; the requests go one at a time anyway
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            transport = for_client(limits, http.trust())
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(min(timeout, 120.0), connect=min(timeout, 15.0)),

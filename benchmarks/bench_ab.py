@@ -23,6 +23,7 @@ import compileall
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -83,13 +84,30 @@ def _compare(
     bench.write_tree(pristine, proxy.host, tags, args.files, 1)
     options = bench.mode_options("default", proxy.url)
 
-    def run(checkout: str, command: str, where: Path) -> tuple[float, float, bench.Counts]:
+    def environment(checkout: str) -> dict[str, str]:
+        # PYTHONSAFEPATH: `python -c` otherwise puts the working folder first on sys.path, so
+        # run from a checkout's root, both sides ran that checkout's pinner.
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache"), "PYTHONPATH": checkout}
+        return {**env, "PYTHONSAFEPATH": "1"}
+
+    for checkout in checkouts:
+        where = subprocess.run(
+            [sys.executable, "-c", "import pinner; print(pinner.__file__)"],
+            env=environment(checkout),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if not where.startswith(checkout + os.sep):
+            sys.exit(f"{checkout}: its pinner is not the one imported ({where})")
+
+    def run(checkout: str, command: str, where: Path) -> tuple[float, float, bench.Counts]:
+        env = environment(checkout)
         extra = ["--snapshot", SNAPSHOT] if command == "lock" else []
         proxy.reset()
         bench.USAGE.clear()
-        if command == "resolve":
-            wall, cpu = bench.resolve_timed(where, 32, proxy.url, env)
+        if command == "resolve":  # a script: its own folder, not the working one, is first
+            wall, cpu = bench.resolve_timed(where, 32, proxy.url, {**env, "PYTHONSAFEPATH": ""})
             return wall, cpu, bench.counts(proxy)
         wall = bench.timed(bench.pinner_cmd(command, "-q", *options, *extra, str(where)), env)
         return wall, bench.USAGE[0][0] if bench.USAGE else 0.0, bench.counts(proxy)

@@ -101,21 +101,25 @@ def _compare(
         if not where.startswith(checkout + os.sep):
             sys.exit(f"{checkout}: its pinner is not the one imported ({where})")
 
-    def run(checkout: str, command: str, where: Path) -> tuple[float, float, bench.Counts]:
+    def run(checkout: str, command: str, where: Path) -> tuple[float, float, float, bench.Counts]:
+        """Wall, CPU (user + system) and user CPU of one run, and its requests."""
         env = environment(checkout)
         extra = ["--snapshot", SNAPSHOT] if command == "lock" else []
         proxy.reset()
         bench.USAGE.clear()
+        bench.USER.clear()
         if command == "resolve":  # a script: its own folder, not the working one, is first
             wall, cpu = bench.resolve_timed(where, 32, proxy.url, {**env, "PYTHONSAFEPATH": ""})
-            return wall, cpu, bench.counts(proxy)
+            return wall, cpu, cpu, bench.counts(proxy)
         wall = bench.timed(bench.pinner_cmd(command, "-q", *options, *extra, str(where)), env)
-        return wall, bench.USAGE[0][0] if bench.USAGE else 0.0, bench.counts(proxy)
+        cpu = bench.USAGE[0][0] if bench.USAGE else 0.0
+        return wall, cpu, bench.USER[0] if bench.USER else 0.0, bench.counts(proxy)
 
     shutil.copytree(pristine, locked)
     run(checkouts[0], "lock", locked)
     walls: dict[tuple[str, str], list[float]] = {}
     cpus: dict[tuple[str, str], list[float]] = {}
+    users: dict[tuple[str, str], list[float]] = {}
     seen: dict[tuple[str, str], set[bench.Counts]] = {}
     written: dict[tuple[str, str], dict[str, bytes]] = {}
     for round_ in range(args.rounds):
@@ -123,10 +127,11 @@ def _compare(
             for command in commands:
                 shutil.rmtree(tree, ignore_errors=True)
                 shutil.copytree(pristine if command in ("lock", "resolve") else locked, tree)
-                wall, cpu, counts = run(checkout, command, tree)
+                wall, cpu, user, counts = run(checkout, command, tree)
                 key = (checkout, command)
                 walls.setdefault(key, []).append(wall)
                 cpus.setdefault(key, []).append(cpu)
+                users.setdefault(key, []).append(user)
                 seen.setdefault(key, set()).add(counts)
                 written.setdefault(key, bench.snapshot_tree(tree))
     print(
@@ -141,7 +146,7 @@ def _compare(
                 f" ({wall[0]:.3f}-{wall[-1]:.3f}), CPU {statistics.median(cpu):.3f} s"
                 f" ({cpu[0]:.3f}-{cpu[-1]:.3f}), requests {sorted(seen[key])}"
             )
-        for what, figures in (("wall", walls), ("CPU", cpus)):
+        for what, figures in (("wall", walls), ("CPU", cpus), ("user CPU", users)):
             pairs = zip(
                 figures[(checkouts[0], command)], figures[(checkouts[1], command)], strict=True
             )

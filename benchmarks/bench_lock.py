@@ -107,6 +107,8 @@ class Run(NamedTuple):
 
 # (CPU seconds, peak RSS MB) of each process timed() waited for, for Bench.measure to collect.
 USAGE: list[tuple[float, float]] = []
+# The same runs' user CPU alone: a lock's system CPU (creating 2,000 files) moves with the disk.
+USER: list[float] = []
 
 
 class Expected(NamedTuple):
@@ -261,6 +263,7 @@ def timed(cmd: Sequence[str], env: Mapping[str, str] | None = None, expect: int 
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-4000:]}")
     if peak_kb:
         USAGE.append((usage.ru_utime + usage.ru_stime, int(peak_kb) / 1024))
+        USER.append(usage.ru_utime)
     return elapsed
 
 

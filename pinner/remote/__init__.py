@@ -2,9 +2,10 @@
 
 import sys
 
-# httpcore imports trio whenever it is installed, to serve trio event loops as well; pinner runs
-# on asyncio alone, and trio's import (attrs with it) was most of httpx's: about 0.1 s of CPU in
-# every run that asks a registry. A trio imported before pinner is left as it is.
+# httpcore (httpx's own transport, which the clients keep where the environment names a proxy)
+# imports trio whenever it is installed, to serve trio event loops as well; pinner runs on
+# asyncio alone, and trio's import (attrs with it) was most of httpx's: about 0.1 s of CPU in a
+# run that asks a registry. A trio imported before pinner is left as it is.
 sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
 
 # httpx imports its command-line client, which imports click, pygments and rich, whenever they

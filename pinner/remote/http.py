@@ -126,7 +126,7 @@ class _DeferredTrust(ssl.SSLContext):
         try:
             self.load_verify_locations(cafile=self.cafile, capath=self.capath)
         except OSError as e:
-            # httpcore reports an ssl.SSLError as the connection's failure, in one line.
+            # The transport reports an ssl.SSLError as the connection's failure, in one line.
             where = self.cafile or self.capath
             raise ssl.SSLError(f"cannot read the CA certificates {where}: {e.strerror}") from None
         self.loaded = True

@@ -383,7 +383,9 @@ def merged_word(
     kept = word.constraint is None and word.tag is None
     exact = held.constraint is not None and held.constraint.startswith("=")
     if manager == "apk" and exact and word.constraint is not None:
-        kept = _apk_meets((held.constraint or "")[1:], held.name + word.constraint)
+        from pinner.managers import apk  # apk imports this module
+
+        kept = apk.meets((held.constraint or "")[1:], held.name + word.constraint)
     if kept and not word.upgrade:
         return held._replace(upgrade=upgrade)
     return word._replace(upgrade=upgrade)
@@ -397,14 +399,6 @@ def _rpm_newer(one: str, other: str) -> bool:
         return rpmversion.compare_evr(rpmversion.parse_evr(one), rpmversion.parse_evr(other)) > 0
     except ValueError:
         return True
-
-
-def _apk_meets(version: str, dependency: str) -> bool:
-    """Whether an apk version meets a dependency word's constraint (`zlib>1.2`)."""
-    from pinner.managers import apk
-
-    _, op, wanted, _ = apk._dependency(dependency)
-    return apk.satisfies(version, op, wanted)
 
 
 def invocations_installs(manager: Manager, invocations: Sequence[Invocation]) -> list[Install]:

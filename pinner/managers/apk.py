@@ -684,7 +684,7 @@ def configure(files: Mapping[str, bytes], platform: str) -> ApkConfig | str:
     if WORLD in files:
         # One dependency a word (name, name@tag, name=version); conflicts (!name) keep nothing.
         dependencies = [
-            _dependency(word)
+            parse_dependency(word)
             for word in files[WORLD].decode("utf-8", "replace").split()
             if not word.startswith("!")
         ]
@@ -751,7 +751,7 @@ def after_removal(
         provided = {e2 for e in entries if e.name == name for e2 in (e.name, *_provided(e))}
         for entry in entries:
             if entry.name not in names and any(
-                _dependency(d)[0] in provided for d in entry.depends if not d.startswith("!")
+                parse_dependency(d)[0] in provided for d in entry.depends if not d.startswith("!")
             ):
                 names.add(entry.name)
                 queue.append(entry.name)
@@ -765,14 +765,14 @@ def after_removal(
             name
             for e in entries
             if e.name not in gone
-            for name, _, _, conflict in map(_dependency, e.depends)
+            for name, _, _, conflict in map(parse_dependency, e.depends)
             if not conflict
         }
         kept = [
             n
             for n, e in gone.items()
             if {n, *_provided(e)} & needed
-            or (e.install_if and all(_dependency(c)[0] in left for c in e.install_if))
+            or (e.install_if and all(parse_dependency(c)[0] in left for c in e.install_if))
         ]
         if not kept:
             return _installed(e for e in entries if e.name not in gone)
@@ -808,7 +808,7 @@ def needs(entries: Sequence[Entry], words: Iterable[str]) -> dict[str, frozenset
                 continue
             seen.add(held.name)
             names.update((held.name, *_provided(held)))
-            queue += [d[0] for d in map(_dependency, held.depends) if not d[3]]
+            queue += [d[0] for d in map(parse_dependency, held.depends) if not d[3]]
         found[word] = frozenset(names)
     return found
 
@@ -830,7 +830,7 @@ def _reached(entries: Sequence[Entry], roots: Iterable[str]) -> set[str]:
                     continue
                 kept.add(entry.name)
                 names.update((entry.name, *_provided(entry)))
-                for name, _, _, conflict in map(_dependency, entry.depends):
+                for name, _, _, conflict in map(parse_dependency, entry.depends):
                     if not conflict:
                         queue.append(name)
         extra = [
@@ -838,7 +838,7 @@ def _reached(entries: Sequence[Entry], roots: Iterable[str]) -> set[str]:
             for e in entries
             if e.install_if
             and e.name not in kept
-            and all(_dependency(c)[0] in names for c in e.install_if)
+            and all(parse_dependency(c)[0] in names for c in e.install_if)
         ]
         if not extra:
             return kept
@@ -936,7 +936,7 @@ def index_text(signed: bytes, source: str) -> str:
 # --------------------------------------------------------------------------- resolution
 
 
-def _dependency(text: str) -> tuple[str, str | None, str | None, bool]:
+def parse_dependency(text: str) -> tuple[str, str | None, str | None, bool]:
     """A depends word: name, operator, version, and whether it is a conflict (`!name`)."""
     conflict = text.startswith("!")
     text = text.removeprefix("!")
@@ -945,6 +945,12 @@ def _dependency(text: str) -> tuple[str, str | None, str | None, bool]:
         if sep and name:
             return name, op, version, conflict
     return text, None, None, conflict
+
+
+def meets(version: str, dependency: str) -> bool:
+    """Whether an apk version meets a dependency word's constraint (`zlib>1.2`)."""
+    _, op, wanted, _ = parse_dependency(dependency)
+    return satisfies(version, op, wanted)
 
 
 class Universe:
@@ -973,7 +979,7 @@ class Universe:
                 name, eq, version = provided.partition("=")
                 self.providers.setdefault(name, []).append((entry, version if eq else None))
             if entry.install_if:
-                conditions = tuple(_dependency(c)[:3] for c in entry.install_if)
+                conditions = tuple(parse_dependency(c)[:3] for c in entry.install_if)
                 self.install_if.append((entry, conditions))
 
     def best(
@@ -1064,7 +1070,7 @@ def conflict(entry: Entry, other: Entry) -> str | None:
         return None
     for one, two in ((entry, other), (other, entry)):
         for dependency in one.depends:
-            name, op, version, excluded = _dependency(dependency)
+            name, op, version, excluded = parse_dependency(dependency)
             if excluded and (
                 (two.name == name and satisfies(two.version, op, version))
                 or any(
@@ -1091,7 +1097,7 @@ def _clashes(entries: Iterable[Entry], others: Iterable[Entry]) -> list[tuple[En
     found: dict[tuple[str, str], tuple[Entry, Entry, str]] = {}
     for entry in entries:
         claims = {entry.name, *(p.partition("=")[0] for p in entry.provides if "=" in p)}
-        claims.update(_dependency(d)[0] for d in entry.depends if d.startswith("!"))
+        claims.update(parse_dependency(d)[0] for d in entry.depends if d.startswith("!"))
         for other in (o for name in claims for o in holders.get(name, [])):
             pair = (entry.name, other.name)
             if pair not in found and (why := conflict(entry, other)) is not None:
@@ -1142,9 +1148,9 @@ def revisit(
     for entry in stay:
         if entry.name in revisited:
             continue
-        needs = [_dependency(d)[:3] for d in entry.depends if not d.startswith("!")]
+        needs = [parse_dependency(d)[:3] for d in entry.depends if not d.startswith("!")]
         wanting = [n for n in needs if n[0] in affected and not met(*n)]
-        conditions = [_dependency(c)[:3] for c in entry.install_if]
+        conditions = [parse_dependency(c)[:3] for c in entry.install_if]
         unmet = any(c[0] in affected and not met(*c) for c in conditions)
         if not (wanting or unmet):
             continue
@@ -1152,7 +1158,7 @@ def revisit(
         changed = True
         newer = _newer(universe, entry)
         if unmet:
-            if newer is not None and all(met(*_dependency(c)[:3]) for c in newer.install_if):
+            if newer is not None and all(met(*parse_dependency(c)[:3]) for c in newer.install_if):
                 take(newer)
         elif newer is not None and any(n[0] in chosen for n in wanting):
             take(newer)
@@ -1204,7 +1210,7 @@ def closure(
     for request in requests:
         op = version = None
         if request.constraint:
-            name, op, version, _ = _dependency(request.name + request.constraint)
+            name, op, version, _ = parse_dependency(request.name + request.constraint)
         queue.append((request.name, op, version, None, request.upgrade))
     queue += [(name, None, None, by, False) for name, by in (needed or {}).items()]
 
@@ -1219,7 +1225,7 @@ def closure(
         if upgrade:
             upgraded.add(entry.name)
         for dependency in entry.depends:
-            name, op, version, conflict = _dependency(dependency)
+            name, op, version, conflict = parse_dependency(dependency)
             # A path (/bin/sh) is a name packages provide like any other: v3.17's busybox no
             # longer provides /bin/sh, busybox-binsh does, and apk installs it with the new busybox.
             if not conflict:
@@ -1312,7 +1318,7 @@ def closure(
                 # the word allows (the tag is inherited): apk installs that build for both.
                 word_op = word_version = None
                 if constraints[found.name]:
-                    _, word_op, word_version, _ = _dependency(
+                    _, word_op, word_version, _ = parse_dependency(
                         found.name + (constraints[found.name] or "")
                     )
                 if satisfies(found.version, word_op, word_version):
@@ -1390,7 +1396,7 @@ def _relinked(
         if entry.name not in removed:
             continue
         needed_by = {
-            _dependency(d)[0]: other.name
+            parse_dependency(d)[0]: other.name
             for other in staying
             if other.name != entry.name
             for d in other.depends

@@ -486,7 +486,7 @@ def installed() -> dict[str, str]:
 def _names(universe: apk.Universe, installed: dict[str, str], *words: str) -> list[str]:
     requests = []
     for word in words:
-        name, op, version, _ = apk._dependency(word)
+        name, op, version, _ = apk.parse_dependency(word)
         requests.append(PackageArg(name, f"{op}{version}" if op else None, 0, 0))
     entries, missing, _ = apk.closure(universe, installed, requests)
     assert not [m for m in missing if not m[1].startswith(apk.KEPT)]

@@ -135,7 +135,6 @@ class Child(Generic[Result]):
 def map_shares(
     work: Callable[[Sequence[Item]], list[Result]],
     items: Sequence[Item],
-    processes: int | None = None,
 ) -> list[Result]:
     """work(items), one result per item, with the items dealt out over forked processes when
     they are many: work gets each process's share and returns a result per item of it.
@@ -143,7 +142,7 @@ def map_shares(
     Each process takes every n-th item, so that long and short files spread evenly; the results
     come back in the items' order.
     """
-    n = min(processes or cpus(), len(items) // MIN_PER_PROCESS)
+    n = min(cpus(), len(items) // MIN_PER_PROCESS)
     if n < 2 or not may_fork():
         return work(items)
     children: list[Child[list[Result]]] = []

@@ -20,8 +20,10 @@ ITEMS = list(range(3 * parallel.MIN_PER_PROCESS))
 
 
 def map_files(work: Callable[[int], object], items: Sequence[int], processes: int) -> list[object]:
-    """[work(i) for i in items], through map_shares."""
-    return parallel.map_shares(lambda share: [work(i) for i in share], items, processes)
+    """[work(i) for i in items], through map_shares on a machine of as many CPUs as processes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parallel, "cpus", lambda: processes)
+        return parallel.map_shares(lambda share: [work(i) for i in share], items)
 
 
 @pytest.fixture

@@ -280,9 +280,9 @@ def _decompress(data: bytes, limit: int) -> bytes:
         raise DescError(str(error)) from None
 
 
-def parse_database(data: bytes, *, limit: int = MAX_DATABASE) -> dict[str, Package]:
+def parse_database(data: bytes) -> dict[str, Package]:
     """The packages of a sync database (`core.db`), by name."""
-    raw = _decompress(data, limit)
+    raw = _decompress(data, MAX_DATABASE)
     packages: dict[str, Package] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as archive:

@@ -462,21 +462,23 @@ def test_parse_database_refuses(data: bytes, message: str) -> None:
 @pytest.mark.parametrize(
     "data", [gzip.compress(ONE), ZSTD_ONE, ZSTD_SPLIT], ids=["gzip", "zstd", "zstd in two frames"]
 )
-def test_parse_database_cap(data: bytes) -> None:
+def test_parse_database_cap(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alpm, "MAX_DATABASE", 1000)
     with pytest.raises(DescError) as raised:
-        alpm.parse_database(data, limit=1000)
+        alpm.parse_database(data)
     assert str(raised.value) == "decompresses to more than 1000 bytes"
 
 
-def test_zstd_bomb_stops_at_the_cap() -> None:
+def test_zstd_bomb_stops_at_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1 GiB of zeros packs into a few KiB: reading stops a piece past the cap, never near 1 GiB.
     writer = zstandard.ZstdCompressor().compressobj()
     zeros = b"\0" * (1 << 20)
     bomb = b"".join(writer.compress(zeros) for _ in range(1024)) + writer.flush()
+    monkeypatch.setattr(alpm, "MAX_DATABASE", 1 << 20)
     tracemalloc.start()
     try:
         with pytest.raises(DescError) as raised:
-            alpm.parse_database(bomb, limit=1 << 20)
+            alpm.parse_database(bomb)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -90,26 +90,27 @@ def _pinner_remote(
     )
 
 
-def _dnf_follows(step_run: str, tmp_path: Path) -> list[str]:
-    """What real dnf would install with the image's c9s.repo after the step's sed ran."""
+def _dnf_plan(
+    script: str, repo: str, repo_file: bytes, releasever: str, words: list[str], tmp_path: Path
+) -> list[tuple[str, str, str]]:
+    """What real dnf would install for words (name, version, repository id), given repo_file as
+    yum.repos.d/repo after script (a step's sed on /etc/yum.repos.d) ran on it."""
     reposdir = tmp_path / "yum.repos.d"
     reposdir.mkdir()
-    (reposdir / "c9s.repo").write_bytes(C9S)
-    script = step_run.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
-    subprocess.run(["sh", "-c", script], check=True)
+    (reposdir / repo).write_bytes(repo_file)
+    subprocess.run(["sh", "-c", script.replace("/etc/yum.repos.d", str(reposdir))], check=True)
     result = subprocess.run(
         [
             "dnf",
             f"--installroot={tmp_path / 'root'}",
-            "--releasever=9",
+            f"--releasever={releasever}",
             "--forcearch=x86_64",
             f"--setopt=reposdir={reposdir}",
             f"--setopt=cachedir={tmp_path / 'cache'}",
             "--nogpgcheck",
             "install",
             "--assumeno",
-            "app",
-            "tool",
+            *words,
         ],
         capture_output=True,
         text=True,
@@ -117,7 +118,13 @@ def _dnf_follows(step_run: str, tmp_path: Path) -> list[str]:
     )
     rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
     assert rows, result.stdout + result.stderr
-    return sorted(f"{name}-{evr} {repo}" for name, evr, repo in rows)
+    return sorted(rows)
+
+
+def _dnf_follows(step_run: str, tmp_path: Path) -> list[str]:
+    """What real dnf would install with the image's c9s.repo after the step's sed ran."""
+    rows = _dnf_plan(step_run.removeprefix("RUN "), "c9s.repo", C9S, "9", ["app", "tool"], tmp_path)
+    return [f"{name}-{evr} {repo}" for name, evr, repo in rows]
 
 
 @needs_rpm_tools
@@ -243,6 +250,14 @@ def test_a_stage_without_its_compose_step_fails_check(
     )
 
 
+def _dnf_reads(
+    step: str, url: str, root: Path, repo: str, repo_file: bytes, releasever: str, tmp_path: Path
+) -> list[tuple[str, str, str]]:
+    """_dnf_plan for `app` after the step, its mirror at url read from root instead."""
+    script = step.removeprefix("RUN ").replace(f"{url}/", f"{root.as_uri()}/")
+    return _dnf_plan(script, repo, repo_file, releasever, ["app"], tmp_path)
+
+
 RAWHIDE_RELEASE = (
     b'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=43\nREDHAT_SUPPORT_PRODUCT_VERSION=rawhide\n'
 )
@@ -342,32 +357,10 @@ def test_snapshot_on_rawhide_points_its_repository_at_the_nightly_compose(
     ) in stage.notes
     assert not any("nightly composes (" in note for note in stage.notes)
     # Real dnf, given the real fedora-rawhide.repo after the step, reads that compose.
-    reposdir = tmp_path / "yum.repos.d"
-    reposdir.mkdir()
-    (reposdir / "fedora-rawhide.repo").write_bytes(repo_file)
-    script = step.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
-    subprocess.run(["sh", "-c", script.replace(f"{url}/", f"{root.as_uri()}/")], check=True)
-    result = subprocess.run(
-        [
-            "dnf",
-            f"--installroot={tmp_path / 'dnfroot'}",
-            "--releasever=rawhide",
-            "--forcearch=x86_64",
-            f"--setopt=reposdir={reposdir}",
-            f"--setopt=cachedir={tmp_path / 'cache'}",
-            "--nogpgcheck",
-            "install",
-            "--assumeno",
-            "app",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
-    assert sorted(rows) == [("app", "1.1-1", "rawhide"), ("lib", "1.0-1", "rawhide")], (
-        result.stdout + result.stderr
-    )
+    assert _dnf_reads(step, url, root, "fedora-rawhide.repo", repo_file, "rawhide", tmp_path) == [
+        ("app", "1.1-1", "rawhide"),
+        ("lib", "1.0-1", "rawhide"),
+    ]
 
 
 # A Branched Fedora 42 image: the shape of a recorded fedora:rawhide os-release (testdata/rpm
@@ -459,32 +452,10 @@ def test_snapshot_on_branched_fedora_points_its_fedora_repository_at_the_nightly
     ) in stage.notes
     assert not any("pre-release" in note for note in stage.notes)
     # Real dnf, given the real fedora.repo after the step, reads that compose.
-    reposdir = tmp_path / "yum.repos.d"
-    reposdir.mkdir()
-    (reposdir / "fedora.repo").write_bytes(repo_file)
-    script = step.removeprefix("RUN ").replace("/etc/yum.repos.d", str(reposdir))
-    subprocess.run(["sh", "-c", script.replace(f"{url}/", f"{root.as_uri()}/")], check=True)
-    result = subprocess.run(
-        [
-            "dnf",
-            f"--installroot={tmp_path / 'dnfroot'}",
-            "--releasever=42",
-            "--forcearch=x86_64",
-            f"--setopt=reposdir={reposdir}",
-            f"--setopt=cachedir={tmp_path / 'cache'}",
-            "--nogpgcheck",
-            "install",
-            "--assumeno",
-            "app",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    rows = re.findall(r"^ (\S+)\s+noarch\s+(\S+)\s+(\S+)\s", result.stdout, re.MULTILINE)
-    assert sorted(rows) == [("app", "1.1-1", "fedora"), ("lib", "1.0-1", "fedora")], (
-        result.stdout + result.stderr
-    )
+    assert _dnf_reads(step, url, root, "fedora.repo", repo_file, "42", tmp_path) == [
+        ("app", "1.1-1", "fedora"),
+        ("lib", "1.0-1", "fedora"),
+    ]
 
 
 @needs_rpm_tools

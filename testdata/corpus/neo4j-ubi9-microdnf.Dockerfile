@@ -1,0 +1,3 @@
+# Minimal from docker-library's neo4j 5-community-ubi9 image (set -eux; a case on rpm's arch, one microdnf install, removals by glob, clean all at the end)
+FROM registry.access.redhat.com/ubi9-minimal:9.6
+RUN set -eux;     arch="$(rpm --query --queryformat='%{ARCH}' rpm)";     case "${arch}" in         'x86_64')             tini_url="https://github.com/krallin/tini/releases/download/v0.19.0/tini";             ;;         *) echo >&2 "no $arch"; exit 1 ;;     esac;     microdnf install -y --nodocs         findutils         gcc         git         make         shadow-utils         tar;     wget -q ${tini_url} -O /usr/bin/tini;     make;     microdnf remove -y git* perl* make gcc glibc-headers;     microdnf clean all

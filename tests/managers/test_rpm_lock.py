@@ -5,6 +5,7 @@ createrepo_c (baseos) and recorded from CentOS Stream 9 (appstream).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -792,6 +793,30 @@ def test_a_repository_change_in_the_parent_stage_unpins_the_child_words(
     assert run_errors(dockerfile.read_text()) == []
 
 
+@contextlib.contextmanager
+def _prio_served(mirror: Mirror, tmp_path: Path) -> Iterator[None]:
+    """A repository [prio] serving toolpkg 0.9 at mirror.url/prio/ while the block runs."""
+    prio = build_repo([Spec("toolpkg", "0.9", files=("/usr/bin/tool",))], tmp_path / "prio")
+    served = {f"/prio/repodata/{p.name}": p.read_bytes() for p in (prio / "repodata").iterdir()}
+    mirror.files.update(served)
+    try:
+        yield
+    finally:
+        for path in served:
+            del mirror.files[path]
+
+
+def _prio_image(mirror: Mirror, settings: str) -> HandImage:
+    """A CentOS Stream 9 image whose prio.repo names [prio] with settings (`priority=10\\n`)."""
+    prio_repo = f"[prio]\nbaseurl={mirror.url}/prio/\ngpgcheck=0\n{settings}"
+    files = {
+        "etc/os-release": OS_RELEASE,
+        "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
+        "etc/yum.repos.d/prio.repo": prio_repo.encode(),
+    }
+    return files_image(files)
+
+
 @needs_rpm_tools
 def test_a_repository_of_better_priority_wins_over_a_newer_build(
     capsys: pytest.CaptureFixture[str],
@@ -802,24 +827,11 @@ def test_a_repository_of_better_priority_wins_over_a_newer_build(
     tmp_path: Path,
 ) -> None:
     # dnf takes toolpkg 0.9 from [prio] (priority 10) over baseos's 1.0 (priority 99).
-    prio = build_repo([Spec("toolpkg", "0.9", files=("/usr/bin/tool",))], tmp_path / "prio")
-    served = {f"/prio/repodata/{p.name}": p.read_bytes() for p in (prio / "repodata").iterdir()}
-    mirror.files.update(served)
-    try:
-        files = {
-            "etc/os-release": OS_RELEASE,
-            "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
-            "etc/yum.repos.d/prio.repo": (
-                f"[prio]\nbaseurl={mirror.url}/prio/\ngpgcheck=0\npriority=10\n".encode()
-            ),
-        }
-        push(files_image(files), registry, "library/centos", "priority")
+    with _prio_served(mirror, tmp_path):
+        push(_prio_image(mirror, "priority=10\n"), registry, "library/centos", "priority")
         (env / "Dockerfile").write_text("FROM centos:priority\nRUN dnf install -y toolpkg\n")
         code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
         assert code == 0, err
-    finally:
-        for path in served:
-            del mirror.files[path]
     (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
     assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "0.9-1")]
 
@@ -834,16 +846,8 @@ def test_a_priority_the_command_sets_is_weighed_and_a_bad_one_is_one_line(
     tmp_path: Path,
 ) -> None:
     # [prio] has dnf's default priority; the command gives it 10, so dnf takes toolpkg 0.9.
-    prio = build_repo([Spec("toolpkg", "0.9", files=("/usr/bin/tool",))], tmp_path / "prio")
-    served = {f"/prio/repodata/{p.name}": p.read_bytes() for p in (prio / "repodata").iterdir()}
-    mirror.files.update(served)
-    try:
-        files = {
-            "etc/os-release": OS_RELEASE,
-            "etc/yum.repos.d/c9s.repo": (TESTDATA / "repos/centos-stream9/c9s.repo").read_bytes(),
-            "etc/yum.repos.d/prio.repo": f"[prio]\nbaseurl={mirror.url}/prio/\ngpgcheck=0\n".encode(),
-        }
-        push(files_image(files), registry, "library/centos", "setopt-priority")
+    with _prio_served(mirror, tmp_path):
+        push(_prio_image(mirror, ""), registry, "library/centos", "setopt-priority")
         run = "RUN dnf install -y --setopt=prio.priority=10 toolpkg\n"
         (env / "Dockerfile").write_text(f"FROM centos:setopt-priority\n{run}")
         code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
@@ -857,9 +861,6 @@ def test_a_priority_the_command_sets_is_weighed_and_a_bad_one_is_one_line(
         (env / "Dockerfile").write_text(text)
         (env / "Dockerfile.lock").unlink()
         code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
-    finally:
-        for path in served:
-            del mirror.files[path]
     assert code == 1
     assert (
         "Dockerfile:2: --setopt=prio.priority=ten: not a number, so dnf refuses the command\n"

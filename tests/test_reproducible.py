@@ -627,6 +627,25 @@ ENDINGS = [
         [],
         id="indented-heredoc-body",
     ),
+    # A script's final `exit` stays last: a cleanup after it would never run.
+    pytest.param(
+        "apt-get install -y hello; exit 0",
+        "apt-get install -y hello \\\n    && {C}; exit 0",
+        [],
+        id="before-a-final-exit",
+    ),
+    pytest.param(
+        "<<EOF\nset -e\napt-get install -y hello\nexit 0\nEOF",
+        "<<EOF\nset -e\napt-get install -y hello\n{C}\nexit 0\nEOF",
+        [],
+        id="heredoc-before-a-final-exit",
+    ),
+    pytest.param(
+        "apt-get install -y hello || exit 0",
+        "apt-get install -y hello || exit 0 \\\n    && {C}",
+        [],
+        id="an-exit-after-or-stays-before-the-cleanup",
+    ),
 ]
 
 

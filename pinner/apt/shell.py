@@ -1017,6 +1017,30 @@ def _script_ending(tokens: Sequence[Word | _Op | _Body]) -> tuple[int, list[str]
     return None if last is None else (last, separators, after)
 
 
+def _before_exit(
+    tokens: Sequence[Word | _Op | _Body], commands: Sequence[_Command]
+) -> Sequence[Word | _Op | _Body]:
+    """tokens up to a final `exit` of the script (`...; exit 0`, or `exit` on a line of its own),
+    so that a command joined on runs before it; else all of them. An `exit` after `&&`, `||` or
+    `|`, or inside a compound command, is left where it is."""
+    words = commands[-1].words if commands else ()
+    found = _script_ending(tokens)
+    if not words or words[0].text != "exit" or found is None or found[0] != words[-1].end:
+        return tokens  # no exit, or one inside `if ...; then exit 0; fi` or `{ ...; exit; }`
+    index = next(
+        i
+        for i, token in enumerate(tokens)
+        if isinstance(token, Word) and token.start == words[0].start
+    )
+    ops = [t for t in tokens[:index] if not isinstance(t, _Body)]
+    between = []
+    while ops and isinstance(ops[-1], _Op) and ops[-1].text != ")":
+        between.append(ops.pop().text)
+    if not between or not set(between) <= {";", "\n"} or not ops:
+        return tokens
+    return tokens[:index]
+
+
 def ending(run_text: str, escape: str = "\\") -> Ending | None:
     """Where the script of a shell-form RUN ends; None for exec form or an empty script."""
     chars = _skip_flags(_buildkit_chars(run_text, escape))
@@ -1035,7 +1059,7 @@ def ending(run_text: str, escape: str = "\\") -> Ending | None:
             tokens = list(_Lexer(chars).tokens())
             commands = list(_commands(tokens))
             heredoc, inline_heredoc = True, False
-    found = _script_ending(tokens)
+    found = _script_ending(_before_exit(tokens, commands))
     if found is None:
         return None
     last, separators, after = found

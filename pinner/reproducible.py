@@ -478,9 +478,6 @@ def manager_edits(
 NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-_UPDATE_OPTION = re.compile(r"(?<!\S)--update(?![^\s;&|)])")
-
-
 def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
     """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
@@ -504,8 +501,7 @@ def _first_lists_use(shell: str, escape: str) -> str | None:
     if "apt" not in shell:
         return None
     for command in commands.apt_commands(shell, escape=escape):
-        # apt 3's `install --update` (docker-library's trixie images) runs the update first.
-        if command.verb == "update" or _UPDATE_OPTION.search(shell, command.start, command.end):
+        if command.updates:
             return "update"
         if command.verb in commands.READS_LISTS:
             return command.verb

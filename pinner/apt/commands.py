@@ -36,6 +36,8 @@ class AptCommand(NamedTuple):
     notes: tuple[str, ...]
     start: int
     end: int
+    # It fetches the package lists first: `update`, or apt 3's `install --update`.
+    updates: bool = False
 
 
 # --------------------------------------------------------------------------- apt
@@ -115,7 +117,10 @@ def _apt(invocation: Invocation) -> _Found | None:
             words.append(word)
         if note is not None and fetches and not invocation.via_xargs and note not in notes:
             notes.append(note)
-    command = AptCommand(verb, tuple(packages), tuple(notes), invocation.start, invocation.end)
+    updates = verb == "update" or any(text == "--update" for text, _ in options)
+    command = AptCommand(
+        verb, tuple(packages), tuple(notes), invocation.start, invocation.end, updates
+    )
     return _Found(command, tuple(words))
 
 

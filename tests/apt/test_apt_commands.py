@@ -805,10 +805,17 @@ def test_apt_commands(run_text: str, expected: list[Cmd]) -> None:
     assert read(run_text) == expected
 
 
+def test_an_install_with_update_fetches_the_lists_first() -> None:
+    """apt 3's `install --update` (docker-library's trixie images), wherever the option stands."""
+    assert [c.updates for c in apt_commands("apt-get install --update -y curl")] == [True]
+    assert [c.updates for c in apt_commands("apt install -y curl --update")] == [True]
+    assert [c.updates for c in apt_commands("apt-get install -y curl-update")] == [False]
+
+
 def test_offsets_are_exact() -> None:
     run_text = "apt-get update && apt-get install -y curl 'tzdata'"
     assert apt_commands(run_text) == (
-        AptCommand("update", (), (), 0, 14),
+        AptCommand("update", (), (), 0, 14, updates=True),
         AptCommand(
             "install",
             (PackageArg("curl", None, 37, 41), PackageArg("tzdata", None, 42, 50)),

@@ -80,7 +80,7 @@ def _compare(
     commands: list[str],
     args: argparse.Namespace,
 ) -> None:
-    pristine, locked, tree = tmp / "pristine", tmp / "locked", tmp / "tree"
+    pristine, locked = tmp / "pristine", tmp / "locked"
     bench.write_tree(pristine, proxy.host, tags, args.files, 1)
     options = bench.mode_options("default", proxy.url)
 
@@ -123,9 +123,10 @@ def _compare(
     seen: dict[tuple[str, str], set[bench.Counts]] = {}
     written: dict[tuple[str, str], dict[str, bytes]] = {}
     for round_ in range(args.rounds):
-        for checkout in checkouts if round_ % 2 == 0 else checkouts[::-1]:
+        for order, checkout in enumerate(checkouts if round_ % 2 == 0 else checkouts[::-1]):
             for command in commands:
-                shutil.rmtree(tree, ignore_errors=True)
+                # A new folder per run, all removed at the end: see bench_lock.Bench.fresh_copy.
+                tree = tmp / f"tree-{round_}-{order}-{command}"
                 shutil.copytree(pristine if command in ("lock", "resolve") else locked, tree)
                 wall, cpu, user, counts = run(checkout, command, tree)
                 key = (checkout, command)

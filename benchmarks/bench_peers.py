@@ -194,16 +194,16 @@ def _bench(args: argparse.Namespace, url: str, tags: Sequence[Tag], tmp: Path) -
         found: dict[str, dict[str, str]] = {}
         for pair in range(args.pairs):
             for tool in ("pinner", "renovate"):
-                tree = tmp / "tree"
-                shutil.rmtree(tree, ignore_errors=True)
-                shutil.rmtree(tmp / "cache", ignore_errors=True)
+                # A new folder per run, all removed at the end: see bench_lock.Bench.fresh_copy.
+                tree = tmp / f"tree-{pair}-{tool}"
+                shutil.rmtree(tmp / "cache", ignore_errors=True)  # pinner leaves it empty
                 shutil.copytree(pristine, tree)
                 proxy.reset()
                 if tool == "pinner":
                     seconds = timed(pinner_cmd(*options, str(tree)), pinner_env)
                     digests = pinner_digests(tree)
                 else:
-                    seconds, log = run_renovate(tree, env, tmp / "renovate-cache")
+                    seconds, log = run_renovate(tree, env, tmp / f"renovate-cache-{pair}")
                     digests = renovate_digests(log)
                     if not digests:
                         (tmp.parent / "bench-peers-renovate.log").write_text(log)

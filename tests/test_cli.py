@@ -367,6 +367,40 @@ def test_one_failure_writes_nothing_anywhere(
     assert snapshot(tmp_path) == before
 
 
+def test_a_file_that_cannot_be_written_is_told_once_nothing_else_failed(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a's lock is a symlink into a folder that does not exist: its write fails. Nothing is
+    # written while a file fails, so b's failure to resolve is what the first run tells;
+    # fixed, the second run tells a's, and still writes nothing.
+    push_image(registry, "cli/good", "1")
+    for name, tag in (("a", "1"), ("b", "nope")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(f"FROM {registry.host}/cli/good:{tag}\n")
+    (tmp_path / "a/Dockerfile.lock").symlink_to("gone/Dockerfile.lock")
+    before = snapshot(tmp_path)
+
+    code, _, err = run(capsys, "lock", "--images-only", str(tmp_path))
+
+    assert (code, err) == (
+        1,
+        f"{tmp_path}/b/Dockerfile:1: {registry.host}/cli/good:nope: manifest unknown\n"
+        "1 error(s); nothing written\n",
+    )
+    assert snapshot(tmp_path) == before
+
+    (tmp_path / "b/Dockerfile").write_text(f"FROM {registry.host}/cli/good:1\n")
+    before = snapshot(tmp_path)
+
+    code, _, err = run(capsys, "lock", "--images-only", str(tmp_path))
+
+    assert (code, err) == (
+        1,
+        f"{tmp_path}/a/Dockerfile.lock: cannot write: No such file or directory\n",
+    )
+    assert snapshot(tmp_path) == before
+
+
 FAILURES = [
     pytest.param(b"", None, "{path}: file is empty", id="empty"),
     pytest.param(

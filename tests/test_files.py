@@ -464,9 +464,15 @@ def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "real" / "Containerfile").symlink_to(tmp_path / "real" / "sub" / "Dockerfile")
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "file").write_text("")
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "up").symlink_to("../real")
     monkeypatch.chdir(tmp_path)
     paths = [
         "real/Dockerfile",
+        "real/sub/Dockerfile",
+        "deep/up/sub/Dockerfile",  # a link below a folder already resolved
+        "deep/up/sub/../Dockerfile",
+        "linked/sub/../../deep/up/Dockerfile",
         "linked/Dockerfile",
         "linked/Dockerfile.lock",  # not there yet
         "linked/sub/Dockerfile",
@@ -484,6 +490,24 @@ def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.Monk
     folders: dict[str, str] = {}
     assert [files._realpath(p, folders) for p in paths] == [os.path.realpath(p) for p in paths]
     assert folders["linked"] == str(tmp_path / "real")
+
+
+def test_realpath_by_folder_stats_each_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(50):
+        (tmp_path / f"svc{n}").mkdir()
+    want = [os.path.realpath(tmp_path / f"svc{n}" / "Dockerfile") for n in range(50)]
+    calls: list[str] = []
+    lstat = os.lstat
+    monkeypatch.setattr(os, "lstat", lambda path: calls.append(str(path)) or lstat(path))
+    folders: dict[str, str] = {}
+
+    found = [files._realpath(str(tmp_path / f"svc{n}" / "Dockerfile"), folders) for n in range(50)]
+
+    assert found == want
+    # Each Dockerfile and each folder once, tmp_path's parts once in all.
+    assert len(calls) <= 100 + len(tmp_path.parts)
 
 
 @pytest.fixture

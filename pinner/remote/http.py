@@ -105,7 +105,14 @@ class Bounded(httpx.AsyncByteStream):
             yield chunk
 
     async def aclose(self) -> None:
-        await self.stream.aclose()
+        stream, self.stream = self.stream, _CLOSED
+        # The stream httpx wraps each body in holds its response, which holds this stream:
+        # let go of it, so that a response read and closed is freed as soon as it is dropped,
+        # not by a collection (2,700 responses of a 10,000-file lock held 10 MB until one).
+        await stream.aclose()
+
+
+_CLOSED = httpx.ByteStream(b"")
 
 
 class _DeferredTrust(ssl.SSLContext):

@@ -123,7 +123,7 @@ def write_all(texts: Mapping[str, str]) -> None:
     A symlink is written through to the file it points to, as `sed -i --follow-symlinks` does.
     """
     targets = _targets(texts)
-    folders: dict[str, os.stat_result] = {}
+    folders: dict[str, tuple[int, int]] = {}
     for real, shown, _ in targets:
         _check_writable(real, shown, folders)
     owner = _Owner(os.geteuid(), os.getegid(), _umask())
@@ -240,21 +240,23 @@ def _real_folder(folder: str, folders: dict[str, str]) -> str:
     return real
 
 
-def _check_writable(real: str, shown: str, folders: dict[str, os.stat_result]) -> None:
+def _check_writable(real: str, shown: str, folders: dict[str, tuple[int, int]]) -> None:
     """Refuse, before anything is written, a target whose temp file or rename would fail.
 
-    folders keeps each folder found writable, with its stat: a Dockerfile and its lock share one.
+    folders keeps the mode and owner of each folder found writable: a Dockerfile and its lock
+    share one. (Not its whole stat: 10,000 of those would hold 7 MB.)
     """
     folder = os.path.dirname(real)
-    folder_stat = folders.get(folder)
-    if folder_stat is None:
+    found = folders.get(folder)
+    if found is None:
         try:
             folder_stat = os.stat(folder)
         except OSError as e:
             raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
         if not os.access(folder, os.W_OK | os.X_OK):
             raise DockerfileError(f"{shown}: cannot write: directory {folder} is not writable")
-        folders[folder] = folder_stat
+        found = folders[folder] = (folder_stat.st_mode, folder_stat.st_uid)
+    folder_mode, folder_uid = found
     try:
         target = os.lstat(real)
     except FileNotFoundError:
@@ -266,7 +268,7 @@ def _check_writable(real: str, shown: str, folders: dict[str, os.stat_result]) -
     # In a sticky directory (/tmp, shared folders) only the file's or the directory's owner may
     # replace a file (rename(2): EPERM); root always may.
     uid = os.geteuid()
-    if folder_stat.st_mode & stat.S_ISVTX and uid not in (0, target.st_uid, folder_stat.st_uid):
+    if folder_mode & stat.S_ISVTX and uid not in (0, target.st_uid, folder_uid):
         raise DockerfileError(f"{shown}: cannot write: owned by another user in a sticky directory")
 
 

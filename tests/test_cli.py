@@ -39,6 +39,14 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
+def images_locked(capsys: pytest.CaptureFixture[str], folder: Path, text: str) -> Path:
+    """folder/Dockerfile holding text, locked with --images-only."""
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(text)
+    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    return dockerfile
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,9 +109,7 @@ def test_relock_changes_no_byte_and_makes_no_request(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     push_index(registry, "cli/relock", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/relock:1\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/relock:1\n")
     before = snapshot(tmp_path)
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
     registry.clear_requests()
@@ -563,9 +569,7 @@ def test_check_imports_only_what_it_uses(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     push_index(registry, "cli/lean", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/lean:1\nRUN echo built\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/lean:1\nRUN echo built\n")
 
     assert lazy_after(tmp_path, "check", "-q") == "0"
     # The same probe sees each one where a run does need it.
@@ -582,9 +586,7 @@ def test_a_network_command_leaves_an_installed_trio_unimported(
     if importlib.machinery.PathFinder.find_spec("trio") is None:
         pytest.skip("trio is not installed, so httpcore cannot import it")
     push_index(registry, "cli/trio", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/trio:1\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/trio:1\n")
 
     loaded = imports_after(tmp_path, "update", "--images-only", str(dockerfile)).split()
 
@@ -599,9 +601,7 @@ def test_a_network_command_leaves_httpxs_command_line_client_unimported(
     (tmp_path / "click").mkdir()
     (tmp_path / "click" / "__init__.py").write_text("")
     push_index(registry, "cli/client", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/client:1\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/client:1\n")
 
     loaded = imports_after(tmp_path, "update", "--images-only", str(dockerfile)).split()
 
@@ -615,9 +615,9 @@ def test_check_findings(
     one = push_image(registry, "cli/check", "1")
     two = push_image(registry, "cli/check", "2", seed="2")
     h = registry.host
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {h}/cli/check:1 AS a\nFROM {h}/cli/check:2\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(
+        capsys, tmp_path, f"FROM {h}/cli/check:1 AS a\nFROM {h}/cli/check:2\n"
+    )
     lock_text = (tmp_path / "Dockerfile.lock").read_text()
 
     dockerfile.write_text(f"FROM {h}/cli/check:1@{two} AS a\nFROM alpine:3\n")
@@ -646,9 +646,7 @@ def test_check_sees_a_stale_used_by(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     push_image(registry, "cli/stale", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/stale:1 AS a\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/stale:1 AS a\n")
     dockerfile.write_text(dockerfile.read_text().replace(" AS a", " AS renamed"))
 
     code, out, _ = run(capsys, "check", str(dockerfile))
@@ -660,9 +658,7 @@ def test_check_is_offline(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     push_index(registry, "cli/offline", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/offline:1\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/offline:1\n")
     registry.clear_requests()
     assert run(capsys, "check", str(dockerfile))[0] == 0
     assert registry.requests() == []
@@ -727,9 +723,7 @@ def test_item18a_check_fails_a_pinned_reference_the_lock_does_not_hold(
 ) -> None:
     push_image(registry, "cli/held", "1")
     other = push_image(registry, "cli/unheld", "1")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text(f"FROM {registry.host}/cli/held:1\n")
-    assert run(capsys, "lock", "--images-only", str(dockerfile))[0] == 0
+    dockerfile = images_locked(capsys, tmp_path, f"FROM {registry.host}/cli/held:1\n")
     unheld = f"{registry.host}/cli/unheld:1@{other}"
     dockerfile.write_text(dockerfile.read_text() + f"COPY --from={unheld} /x /x\n")
 

@@ -19,11 +19,12 @@ from cli import run
 from registryd import PASSWORD, USERNAME, Registry, push_image, push_index
 
 import pinner
-from pinner import __version__
+from pinner import __version__, stagework
 from pinner import dockerfile as dockerfile_module
 from pinner.main import main
 from pinner.reference import ImageRef
 from pinner.remote.session import Session
+from pinner.workspace import Target
 
 pytestmark = pytest.mark.usefixtures("docker_config")
 
@@ -188,6 +189,50 @@ def test_first_lock_parses_each_dockerfile_once(
     assert kept.read_text().count("@sha256:") == 2
     parsed.clear()
     assert run(capsys, "check", str(inserted), str(kept))[0] == 0
+
+
+def test_a_relock_locks_each_file_before_it_parses_the_next(
+    registry: Registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Where the locks answer every image, a file is locked as soon as it is parsed: a re-lock
+    # of 10,000 files holds one parse, not 10,000. A first lock waits for the registry's
+    # answers, so it parses every file first; a new file waiting for one makes those after it
+    # wait as well, so the files are still locked in order.
+    push_image(registry, "cli/inline", "1")
+    push_image(registry, "cli/inline", "2", seed="2")
+    h = registry.host
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(f"FROM {h}/cli/inline:1\n")
+    events: list[str] = []
+    real_parse, real_lock = dockerfile_module.parse, stagework.lock_target
+
+    def parse(text: str, path: str, *args: object, **kwargs: object) -> object:
+        events.append("parse " + Path(path).parent.name)
+        return real_parse(text, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def lock_target(session: object, target: Target, *args: object) -> object:
+        events.append("lock " + Path(target.path).parent.name)
+        return await real_lock(session, target, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dockerfile_module, "parse", parse)
+    monkeypatch.setattr(stagework, "lock_target", lock_target)
+    lock = ("lock", "-q", "--images-only", str(tmp_path))
+
+    assert run(capsys, *lock)[0] == 0
+    assert events == ["parse a", "parse b", "parse c", "lock a", "lock b", "lock c"]
+
+    events.clear()
+    (tmp_path / "b" / "Dockerfile").write_text(f"FROM {h}/cli/inline:2\n")
+    assert run(capsys, *lock)[0] == 0
+    assert events == ["parse a", "lock a", "parse b", "parse c", "lock b", "lock c"]
+
+    events.clear()
+    assert run(capsys, *lock)[0] == 0
+    assert events == ["parse a", "lock a", "parse b", "lock b", "parse c", "lock c"]
 
 
 def test_a_run_collects_garbage_less_often(

@@ -6,7 +6,7 @@ import asyncio
 import os
 import shlex
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pinner import stagework
 from pinner.commands.run import Run
@@ -66,10 +66,9 @@ async def _lock_all(
     locked, and its original (the file as read) once settled. When a file already failed,
     only resolution failures are still worth telling.
     """
-    outcomes = []
-    writes: dict[str, str] = {}
+    locking = _Locking(session, options)
     async with session:
-        work, originals, errors, answers = await _parse_asking(entries, session, options, report)
+        work, errors, answers = await _parse_asking(entries, locking, report)
         resolve_only = bool(errors)
         errors += failures(work, answers)
         if errors or resolve_only:
@@ -77,33 +76,52 @@ async def _lock_all(
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
         del answers
         while work:
-            target = work.popleft()
-            try:
-                outcome = await stagework.lock_target(session, target, resolved, options)
-            except PinnerError as e:
-                errors.append(in_file(target, e))
-                continue
-            settled, file_writes = settle(outcome, originals.pop(target.path))
-            outcomes.append(settled)
-            writes.update(file_writes)
-    return outcomes, writes, errors, session.requests
+            await locking.lock(work.popleft(), resolved)
+    return locking.outcomes, locking.writes, locking.errors, session.requests
+
+
+class _Locking:
+    """A lock run's files: each locked in turn, its outcome settled against the file as read,
+    its writes kept; a file that cannot be locked is an error."""
+
+    def __init__(self, session: Session, options: Options) -> None:
+        self.session, self.options = session, options
+        self.originals: dict[str, Target] = {}  # the files as read, until settled
+        self.outcomes: list[Outcome] = []
+        self.writes: dict[str, str] = {}
+        self.errors: list[Problem] = []
+
+    async def lock(self, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
+        try:
+            outcome = await stagework.lock_target(self.session, target, resolved, self.options)
+        except PinnerError as e:
+            self.errors.append(in_file(target, e))
+            return
+        settled, file_writes = settle(outcome, self.originals.pop(target.path))
+        self.outcomes.append(settled)
+        self.writes.update(file_writes)
 
 
 async def _parse_asking(
-    entries: deque[Target | Problem], session: Session, options: Options, report: Reporter
-) -> tuple[deque[Target], dict[str, Target], list[Problem], Answers]:
+    entries: deque[Target | Problem], locking: _Locking, report: Reporter
+) -> tuple[deque[Target], list[Problem], Answers]:
     """Parse the files as workspace.load would, asking the registry about each file's images as
     soon as it is parsed: the requests are out while the next files parse. entries is consumed,
     so that each file as read (its lock records too) goes once its parse holds what it needs.
 
-    Returns the targets to lock, the files as read (their text only: writes and diffs compare
-    with them, not with what the lock works on), the parse errors and every image's answer.
+    A file whose images the locks answer, while no request is out and no file waits or failed
+    before it, is locked at once: a re-lock holds one parse at a time, not all of them.
+
+    Returns the targets still to lock, the parse errors and every image's answer; the files as
+    read go to locking.originals (their text only: writes and diffs compare with them, not
+    with what the lock works on).
     """
+    session, options = locking.session, locking.options
     progress = report.progress("resolving images", 0)
     asked: set[ImageRef] = set()
     pending: list[asyncio.Future[Answers]] = []
+    locked: dict[ImageRef, Manifest] = {}  # what the locks answered
     work: deque[Target] = deque()
-    originals: dict[str, Target] = {}
     errors: list[Problem] = []
     platform_errors: list[Problem] = []
     try:
@@ -116,16 +134,24 @@ async def _parse_asking(
             targets, problems = for_platforms([parsed], options)
             platform_errors += problems
             for target in targets:
-                originals[target.path] = text_only(target)
+                locking.originals[target.path] = text_only(target)
                 target = without_changed_pins(target, options)
-                work.append(target)
                 new = [q for q in image_queries([target], options) if q not in asked]
                 if new:
                     asked.update(new)
-                    pending.append(asyncio.ensure_future(session.resolve_images(new, progress)))
-        answers: Answers = {}
-        for found in await asyncio.gather(*pending):
-            answers.update(found)
+                    found = session.locked_answers(new)
+                    if found is None:
+                        asking = session.resolve_images(new, progress)
+                        pending.append(asyncio.ensure_future(asking))
+                    else:
+                        locked.update(found)
+                if pending or work or errors or platform_errors:
+                    work.append(target)
+                else:
+                    await locking.lock(target, locked)
+        answers: Answers = dict(locked)
+        for found_later in await asyncio.gather(*pending):
+            answers.update(found_later)
     except BaseException:
         for request in pending:
             request.cancel()
@@ -133,7 +159,7 @@ async def _parse_asking(
         raise
     finally:
         progress.close()
-    return work, originals, errors + platform_errors, answers
+    return work, errors + platform_errors, answers
 
 
 def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:

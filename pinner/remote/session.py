@@ -126,6 +126,17 @@ class Session:
             counts["snapshot"] = sum(self._mirror.requests.values())
         return counts
 
+    def locked_answers(self, queries: Iterable[ImageRef]) -> dict[ImageRef, Manifest] | None:
+        """Each query's manifest where the locks answer them all (resolve_images would make no
+        request), else None."""
+        if self.refresh:
+            return None
+        by_query = self.locked.by_query
+        try:
+            return {query: by_query[query] for query in queries}
+        except KeyError:
+            return None
+
     async def resolve_images(
         self, queries: Iterable[ImageRef], progress: Progress | None = None
     ) -> dict[ImageRef, Manifest | RegistryError]:
@@ -133,10 +144,9 @@ class Session:
 
         progress: the run's own counter, grown by what this call asks (it closes it itself).
         """
-        unique = list(dict.fromkeys(queries))
         answers: dict[ImageRef, Manifest | RegistryError] = {}
         missing = []
-        for query in unique:
+        for query in dict.fromkeys(queries):
             if not self.refresh and query in self.locked.by_query:
                 answers[query] = self.locked.by_query[query]
             else:

@@ -349,12 +349,23 @@ def cleanup_for(
     return " && ".join(parts) or None
 
 
+# Verbs that install the packages their words name, recorded or not: each fills dnf's cache.
+_NAMED_INSTALL_VERBS = _INSTALL_VERBS | _GROUP_VERBS | {"group install", "groups install"}
+
+
 def _installs(invocation: Invocation) -> bool:
-    """Whether invocation is a dnf, yum or microdnf command that installs packages."""
+    """Whether invocation is a dnf, yum or microdnf command that installs packages into the
+    image: also those pinner does not record (a local or remote RPM file, a group), which fill
+    the cache all the same. An install into another root and a metadata refresh
+    (makecache, check-update, whose cache a later `-C` command may read) are not."""
     if invocation.program not in PROGRAMS:
         return False
     command = read_command(invocation)
-    return command is not None and bool(command.packages)
+    return (
+        command is not None
+        and command.verb in _NAMED_INSTALL_VERBS
+        and command.options.installroot is None
+    )
 
 
 def _removes_cache(path: str, caches: tuple[str, ...]) -> bool:

@@ -112,12 +112,13 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "microdnf install -y elfutils-libelf && microdnf clean all && rm -rf /var/cache/yum",
         f"rm -rf {DNF5}",
     ),
-    # codatory/docker-centos-base Dockerfile: a URL's RPM is not pinned, so no cleanup
+    # codatory/docker-centos-base Dockerfile: a URL's RPM is not pinned, but yum fills its
+    # cache and history all the same
     (
         rpm.MANAGER,
         System("centos", "7"),
         "yum install -y https://dl.fedoraproject.org/pub/epel/epel-release-latest-7.noarch.rpm",
-        None,
+        f"yum clean all && rm -rf {YUM3}",
     ),
     # codatory/docker-centos-base Dockerfile and kevensen/silver Dockerfile, after an install
     (
@@ -272,8 +273,14 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "  rpm -V $INSTALL_PKGS && \\\n  dnf clean all -y",
         f"rm -rf {DNF5}",
     ),
-    # containers/toolbox images/fedora/f39/Containerfile: the same for a list read from a file
-    (rpm.MANAGER, System("fedora", "39"), "dnf -y install $(<extra-packages)", None),
+    # containers/toolbox images/fedora/f39/Containerfile: a list read from a file is not
+    # recorded, but what it installs leaves dnf's cache, history and logs
+    (
+        rpm.MANAGER,
+        System("fedora", "39"),
+        "dnf -y install $(<extra-packages)",
+        f"dnf clean all && rm -rf {DNF4}",
+    ),
     # A ubi-micro build script (a search excerpt that names no repository): an install into
     # another root is not recorded, so its own cleanup stays alone
     (

@@ -331,8 +331,22 @@ CLEANUPS = [
         f"rm -rf /var/lib/dnf/history.* {AUX}",
         id="log-mount",
     ),
+    # A refresh leaves the cache a later `dnf -C` may read; the later install cleans it.
     pytest.param("dnf makecache", DNF5, None, id="installs-nothing"),
-    pytest.param("dnf install -y ./local.rpm", DNF5, None, id="installs-nothing-pinnable"),
+    pytest.param("dnf -y check-update", DNF5, None, id="check-update"),
+    pytest.param("dnf --installroot=/r install -y c", DNF5, None, id="other-root"),
+    # What pinner does not record fills the cache all the same.
+    pytest.param("dnf install -y ./local.rpm", DNF5, f"dnf clean all && {LEFT}", id="local-rpm"),
+    pytest.param(
+        "dnf install -y https://example.org/epel-release-latest-9.noarch.rpm",
+        DNF5,
+        f"dnf clean all && {LEFT}",
+        id="rpm-url",
+    ),
+    pytest.param(
+        "yum localinstall -y /tmp/a.rpm", DNF5, f"yum clean all && {LEFT}", id="localinstall"
+    ),
+    pytest.param("dnf group install -y tools", DNF5, f"dnf clean all && {LEFT}", id="group"),
 ]
 
 

@@ -30,6 +30,7 @@ from pinner.dockerfile import (
     run_variables,
     syntax_directive_use,
 )
+from pinner.managers import rpmcommands
 from pinner.managers.leftovers import expands_braces, mounted
 
 FRONTEND = "docker/dockerfile"
@@ -463,6 +464,13 @@ def manager_edits(
             run_shell(parsed, run),
             tuple(mounted(text[start:end], parsed.escape)),
         )
+        if manager.name == "dnf" and _cache_read_later(parsed, plan.stage, run):
+            # A later `dnf -C` needs the cache: the cleanup keeps it, as under a cache mount.
+            system = system._replace(mounts=(*system.mounts, *rpmcommands.CACHES))
+            notes.append(
+                f"RUN at line {run.line}: a later RUN reads dnf's cache (-C/--cacheonly);"
+                " the cache is kept in the image"
+            )
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:
             cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
@@ -483,6 +491,19 @@ def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
     later = [i for i in stage.instructions if i.keyword == "RUN" and i.line > run.line]
     return _reads_lists(parsed, stage, later)
+
+
+def _cache_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
+    """Whether a later RUN, in stage or a stage FROM it, runs dnf with -C/--cacheonly."""
+    later = [i for i in stage.instructions if i.keyword == "RUN" and i.line > run.line]
+    return _reads_cache(parsed, stage, later)
+
+
+def _reads_cache(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
+    if any(rpmcommands.reads_cache_only(shell_text(parsed.text, r), parsed.escape) for r in runs):
+        return True
+    children = [s for s in parsed.stages if s.parent == stage.label]
+    return any(_reads_cache(parsed, c, c.instructions[1:]) for c in children)
 
 
 def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:

@@ -368,6 +368,23 @@ def _installs(invocation: Invocation) -> bool:
     )
 
 
+# Where any dnf keeps its cache: a RUN whose later RUNs read it keeps all of them.
+CACHES = (*_CACHE_PATHS, *_CACHE_PATHS5)
+_CACHE_ONLY = re.compile(r"--cacheonly|-[a-zA-BD-Z]*C[a-zA-BD-Z]*")
+
+
+def reads_cache_only(run_text: str, escape: str = "\\") -> bool:
+    """Whether a RUN runs dnf, yum or microdnf with -C/--cacheonly: it reads only the cache an
+    earlier RUN left, so a `dnf clean all` appended to that RUN would fail it."""
+    if not any(program in run_text for program in ("dnf", "yum")):
+        return False
+    return any(
+        invocation.program in PROGRAMS
+        and any(_CACHE_ONLY.fullmatch(word.text) for word in invocation.args)
+        for invocation in run_invocations(run_text, escape)
+    )
+
+
 def _removes_cache(path: str, caches: tuple[str, ...]) -> bool:
     """Whether `rm -rf path` removes the package cache in caches: the cache, its contents or
     /var/cache."""

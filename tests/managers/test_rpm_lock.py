@@ -1042,3 +1042,38 @@ def test_a_dnf5_run_is_locked_and_cleaned_as_dnf5(
         "dnf",
         [("toolpkg", "1.0-1")],
     )
+
+
+@needs_rpm_tools
+def test_a_run_whose_cache_a_later_cacheonly_run_reads_keeps_it(
+    capsys: pytest.CaptureFixture[str],
+    hub: str,
+    env: Path,
+    tmp_path: Path,
+) -> None:
+    repo = build_repo(BASEOS, tmp_path / "baseos")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(
+        "FROM centos:stream9 AS base\nRUN dnf install -y app\n"
+        "FROM base\nRUN dnf -C install -y toolpkg\n"
+    )
+    with Mirror(_served(repo)) as mirror:
+        code, _, err = run(
+            capsys,
+            "lock",
+            "--registry-mirror",
+            f"docker.io=http://{hub}",
+            "--snapshot-mirror",
+            f"centos={mirror.url}",
+            "--platform",
+            "linux/amd64",
+            str(dockerfile),
+        )
+    assert code == 0, err
+    text = dockerfile.read_text()
+    left = "rm -rf /var/lib/dnf/history.* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache"
+    # The cache stays for the -C RUN of the stage FROM it; the history and logs go.
+    assert f"RUN dnf install -y app \\\n    && {left}\n" in text
+    assert f"RUN dnf -C install -y toolpkg \\\n    && dnf clean all && {left}\n" in text
+    assert "a later RUN reads dnf's cache (-C/--cacheonly)" in err
+    assert run_errors(text) == []

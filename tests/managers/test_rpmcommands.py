@@ -17,6 +17,7 @@ from pinner.managers.rpmcommands import (
     RpmOptions,
     cleanup_for,
     read_command,
+    reads_cache_only,
     repositories_change,
 )
 from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
@@ -421,3 +422,18 @@ def test_a_repository_package_named_by_env_is_a_change() -> None:
     assert repositories_change(run_text, "\\", (("REPO_PKGS", "curl epel-release"),)) == (
         "installs epel-release, which adds repositories"
     )
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("dnf -C install -y app", True),
+        ("dnf install --cacheonly -y app", True),
+        ("yum -yC install app", True),
+        ("dnf -c /etc/dnf/dnf.conf install -y app", False),
+        ("dnf install -y app", False),
+        ("echo -C dnf", False),
+    ],
+)
+def test_reads_cache_only(run: str, expected: bool) -> None:
+    assert reads_cache_only(run) is expected

@@ -349,8 +349,14 @@ def cleanup_for(
     return " && ".join(parts) or None
 
 
-# Verbs that install the packages their words name, recorded or not: each fills dnf's cache.
-_NAMED_INSTALL_VERBS = _INSTALL_VERBS | _GROUP_VERBS | {"group install", "groups install"}
+# Verbs that install packages, recorded or not (upgrades, swaps and downgrades take what the
+# repositories serve): each fills dnf's cache and writes its history.
+_NAMED_INSTALL_VERBS = (
+    _INSTALL_VERBS
+    | _GROUP_VERBS
+    | _UNNAMED_VERBS
+    | {"group install", "groups install", "module install", "swap", "downgrade"}
+)
 
 
 def _installs(invocation: Invocation) -> bool:

@@ -29,7 +29,8 @@ ALPINE = System("alpine", "3.20")
 
 # Each row reproduces the cleanup of a real RUN (its source above it): words that do not change
 # the cleanup (packages, unrelated commands) are shortened, an `update` of the original is an
-# `install` where the row says so (pinner adds a cleanup to installing RUNs only).
+# `install` where the row says so (pinner adds a cleanup to installing and upgrading RUNs
+# only, not to a metadata refresh).
 REAL: list[tuple[Manager, System, str, str | None]] = [
     # UKHomeOffice/docker-centos-base Dockerfile (install for the original's update)
     (
@@ -38,13 +39,14 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         "dnf install -y curl && dnf clean all -y && rm -rf /var/cache/dnf",
         f"rm -rf {DNF4}",
     ),
-    # UKHomeOffice/docker-centos-base Dockerfile: updates only, nothing pinner records
+    # UKHomeOffice/docker-centos-base Dockerfile: updates only, nothing pinner records, but
+    # dnf's history and logs are written all the same
     (
         rpm.MANAGER,
         EL8,
         "dnf update -y \\\n  && dnf autoremove -y \\\n  && dnf clean all -y \\\n"
         "  && rm -rf /var/cache/dnf",
-        None,
+        f"rm -rf {DNF4}",
     ),
     # UKHomeOffice/docker-centos-base Dockerfile (centos7): a clean before and after
     (
@@ -74,13 +76,14 @@ REAL: list[tuple[Manager, System, str, str | None]] = [
         f"rm -rf /var/lib/dnf/history.* {AUX}",
     ),
     # redhat-developer/devspaces-theia conf/theia-endpoint-runtime-binary/ubi8-brew/
-    # runtime-from.dockerfile: an update of named packages is not an install pinner records
+    # runtime-from.dockerfile: an update of named packages is not an install pinner records,
+    # and it writes microdnf's history all the same
     (
         rpm.MANAGER,
         System("rhel", "8.1"),
         "microdnf update -y nodejs npm systemd && microdnf clean all && rm -rf /var/cache/yum && \\\n"
         '    echo "Installed Packages" && rpm -qa | sort -V && echo "End Of Installed Packages"',
-        None,
+        f"rm -rf {MICRODNF}",
     ),
     # redhat-developer/devspaces-theia (the same tail after an install)
     (

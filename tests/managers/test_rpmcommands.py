@@ -348,6 +348,15 @@ CLEANUPS = [
         "yum localinstall -y /tmp/a.rpm", DNF5, f"yum clean all && {LEFT}", id="localinstall"
     ),
     pytest.param("dnf group install -y tools", DNF5, f"dnf clean all && {LEFT}", id="group"),
+    # An upgrade takes what the repositories serve (nothing recorded) and fills the cache and
+    # the history as an install does.
+    pytest.param("dnf -y upgrade", DNF5, f"dnf clean all && {LEFT}", id="upgrade"),
+    pytest.param("dnf module install -y nodejs:18", DNF5, f"dnf clean all && {LEFT}", id="module"),
+    pytest.param("dnf swap -y a b", DNF5, f"dnf clean all && {LEFT}", id="swap"),
+    pytest.param("yum update -y curl", DNF5, f"yum clean all && {LEFT}", id="update-words"),
+    pytest.param(
+        "microdnf distro-sync -y", DNF5, f"microdnf clean all && {LEFT_MICRODNF}", id="distro-sync"
+    ),
 ]
 
 

@@ -20,6 +20,8 @@ from pinner.managers.rpmcommands import RpmOptions
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
+# In the order dnf reads them (dnf 4's and libdnf5's default reposdir), each folder's files in
+# name order: of a repository defined twice, the first is used.
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
 # dnf5's drop-ins for [main] (libdnf5 Base::load_config): the `*.conf` of both folders in file-name
@@ -258,8 +260,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     sections: list[tuple[str, configparser.SectionProxy]] = []
     if conf is not None:
         sections += [(conf_path, conf[s]) for s in conf.sections() if s != "main"]
-    for path in sorted(files):
-        if path.startswith(REPO_DIRS) and path.endswith(".repo"):
+    for folder in REPO_DIRS:
+        for path in sorted(p for p in files if p.startswith(folder) and p.endswith(".repo")):
             parser = _ini(_text(files, path), path)
             sections += [(path, parser[s]) for s in parser.sections()]
     repos = []

@@ -257,6 +257,25 @@ def test_a_repository_id_dnf_refuses_is_skipped_with_a_printable_note() -> None:
     )
 
 
+def test_a_repository_defined_twice_is_taken_from_the_folder_dnf_reads_first() -> None:
+    # dnf reads /etc/yum.repos.d before /etc/distro.repos.d, whatever the files' names.
+    files = _image(
+        "rocky",
+        **{
+            "/etc/distro.repos.d/a.repo": b"[twice]\nbaseurl=http://distro.example/\n",
+            "/etc/yum.repos.d/z.repo": b"[twice]\nbaseurl=http://yum.example/\n",
+        },
+    )
+    config = _config(files)
+    twice = [r for r in config.repos if r.id == "twice"]
+    assert [(r.source, r.baseurls) for r in twice] == [
+        ("/etc/yum.repos.d/z.repo", ("http://yum.example/",))
+    ]
+    assert config.notes[-1] == (
+        "/etc/distro.repos.d/a.repo: repository twice is defined twice; the first is used"
+    )
+
+
 PRERELEASE = (
     b'NAME="Fedora Linux"\nVERSION="42 (Container Image Prerelease)"\nID=fedora\nVERSION_ID=42\n'
 )

@@ -23,6 +23,9 @@ from pinner.output import untrusted
 # In the order dnf reads them (dnf 4's and libdnf5's default reposdir), each folder's files in
 # name order: of a repository defined twice, the first is used.
 REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
+# The folders one program reads and the other does not: dnf 4's reposdir has /etc/yum/repos.d
+# after /etc/yum.repos.d, libdnf5's has /usr/share/dnf5/repos.d last. Not read (see _configure).
+ONE_PROGRAM_REPO_DIRS = ("/etc/yum/repos.d/", "/usr/share/dnf5/repos.d/")
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
 # dnf5's drop-ins for [main] (libdnf5 Base::load_config): the `*.conf` of both folders in file-name
 # order, one in /etc hiding the one of the same name in /usr/share, then dnf.conf, which wins.
@@ -33,7 +36,7 @@ IMAGE_PATHS = (
     "/usr/lib/os-release",
     "/etc/dnf/dnf.conf",
     "/etc/yum.conf",
-    *(f"{d}*.repo" for d in REPO_DIRS),
+    *(f"{d}*.repo" for d in (*REPO_DIRS, *ONE_PROGRAM_REPO_DIRS)),
     *(f"{d}*" for d in VAR_DIRS),
     "/etc/pki/rpm-gpg/*",
     *(f"{d}*.conf" for d in DNF5_DROPINS),
@@ -264,6 +267,14 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         for path in sorted(p for p in files if p.startswith(folder) and p.endswith(".repo")):
             parser = _ini(_text(files, path), path)
             sections += [(path, parser[s]) for s in parser.sections()]
+    # A repository only dnf 4 or only dnf5 would read: resolving with it could record a build
+    # the other program cannot install, and without it one this program would not take.
+    notes += [
+        f"{path}: repositories in {path.rpartition('/')[0]}/ are read by"
+        f" {'dnf 4' if path.startswith('/etc/yum/') else 'dnf5'} only; pinner does not read them"
+        for path in sorted(files)
+        if path.startswith(ONE_PROGRAM_REPO_DIRS) and path.endswith(".repo")
+    ]
     repos = []
     seen: set[str] = set()
     repo_gpgcheck = main_flag("repo_gpgcheck", False)

@@ -276,6 +276,22 @@ def test_a_repository_defined_twice_is_taken_from_the_folder_dnf_reads_first() -
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "program"),
+    [("/etc/yum/repos.d/old.repo", "dnf 4"), ("/usr/share/dnf5/repos.d/new.repo", "dnf5")],
+)
+def test_a_repository_folder_one_program_reads_is_named_and_not_read(
+    path: str, program: str
+) -> None:
+    files = _image("rocky", **{path: b"[extra]\nbaseurl=http://extra.example/\n"})
+    config = _config(files)
+    assert "extra" not in [r.id for r in config.repos]
+    folder = path.rpartition("/")[0]
+    assert config.notes[-1] == (
+        f"{path}: repositories in {folder}/ are read by {program} only; pinner does not read them"
+    )
+
+
 PRERELEASE = (
     b'NAME="Fedora Linux"\nVERSION="42 (Container Image Prerelease)"\nID=fedora\nVERSION_ID=42\n'
 )

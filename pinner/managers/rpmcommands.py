@@ -132,11 +132,14 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     return found
 
 
+def _width(text: str) -> int:
+    """How many words a dnf option spans: --opt=value one, --opt value two."""
+    return 1 if "=" in text else option_width(text, _VALUE_OPTIONS)
+
+
 def read_command(invocation: Invocation) -> RpmCommand | None:
     """One dnf, yum or microdnf invocation as pinner reads it; None when it names no verb."""
-    written, operands = split_options(
-        invocation.args, lambda text: 1 if "=" in text else option_width(text, _VALUE_OPTIONS)
-    )
+    written, operands = split_options(invocation.args, _width)
     # --opt=value and --opt value read alike.
     options = [
         (t.partition("=")[0], t.partition("=")[2]) if "=" in t else (t, v) for t, v in written
@@ -351,7 +354,7 @@ def cleanup_for(
 
 # Verbs that install packages, recorded or not (upgrades, swaps and downgrades take what the
 # repositories serve): each fills dnf's cache and writes its history.
-_NAMED_INSTALL_VERBS = (
+_FILLING_VERBS = (
     _INSTALL_VERBS
     | _GROUP_VERBS
     | _UNNAMED_VERBS
@@ -369,7 +372,7 @@ def _installs(invocation: Invocation) -> bool:
     command = read_command(invocation)
     return (
         command is not None
-        and command.verb in _NAMED_INSTALL_VERBS
+        and command.verb in _FILLING_VERBS
         and command.options.installroot is None
     )
 
@@ -386,7 +389,9 @@ def reads_cache_only(run_text: str, escape: str = "\\") -> bool:
         return False
     return any(
         invocation.program in PROGRAMS
-        and any(_CACHE_ONLY.fullmatch(word.text) for word in invocation.args)
+        and any(
+            _CACHE_ONLY.fullmatch(option) for option, _ in split_options(invocation.args, _width)[0]
+        )
         for invocation in run_invocations(run_text, escape)
     )
 

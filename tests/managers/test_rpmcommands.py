@@ -442,6 +442,9 @@ def test_a_repository_package_named_by_env_is_a_change() -> None:
         ("dnf -c /etc/dnf/dnf.conf install -y app", False),
         ("dnf install -y app", False),
         ("echo -C dnf", False),
+        # The words dnf reads as options only: a value, and what follows `--`, are not.
+        ("dnf --exclude -C install -y app", False),
+        ("dnf install -y -- -C", False),
     ],
 )
 def test_reads_cache_only(run: str, expected: bool) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pinner
@@ -90,3 +92,12 @@ def test_the_readme_map_names_every_module_and_folder() -> None:
     names = [f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
     names += [p.name for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")]
     assert sorted(n for n in names if n not in layout) == []
+
+
+def test_the_readme_names_every_runtime_dependency() -> None:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        declared = tomllib.load(f)["project"]["dependencies"]
+    names = [re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0] for requirement in declared]
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme.split("Runtime dependencies:", 1)[1].split("\n\n", 1)[0].lower()
+    assert sorted(name for name in names if name.lower() not in paragraph) == []

@@ -162,7 +162,7 @@ def _packages() -> argparse.ArgumentParser:
     packages.add_argument(
         "--pin-versions",
         action="store_true",
-        help="also write name=version into apt install commands",
+        help="also write exact versions into install commands (apt, apk, dnf, zypper)",
     )
     packages.add_argument(
         "--images-only",

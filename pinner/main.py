@@ -214,8 +214,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "lock",
         parents=[common, registry, packages],
         help="pin everything and write the lockfile",
-        description="Resolve each image tag to its digest and each apt package to its snapshot"
-        " version; rewrite the Dockerfile in place and write <Dockerfile>.lock beside it.",
+        description="Resolve each image tag to its digest and each package a RUN installs (apt,"
+        " apk, dnf/yum/microdnf, pacman, zypper) to the version its snapshot or repositories"
+        " serve; rewrite the Dockerfile in place and write <Dockerfile>.lock beside it.",
     )
     update = commands.add_parser(
         "update",
@@ -244,8 +245,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     check.add_argument(
         "--remote",
         action="store_true",
-        help="ask the registries which pinned tags have moved, and the snapshots whether the"
-        " locked packages are what they serve",
+        help="ask the registries which pinned tags have moved, and the snapshots and package"
+        " repositories whether they still serve the locked packages",
     )
     _repeatable(
         check,

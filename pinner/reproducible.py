@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import managers, reference
@@ -468,8 +468,8 @@ def manager_edits(
             # A later `dnf -C` needs the cache: the cleanup keeps it, as under a cache mount.
             system = system._replace(mounts=(*system.mounts, *rpmcommands.CACHES))
             notes.append(
-                f"RUN at line {run.line}: a later RUN reads dnf's cache (-C/--cacheonly);"
-                " the cache is kept in the image"
+                f"RUN at line {run.line}: a later RUN reads only dnf's cache (-C, --cacheonly"
+                " or a cacheonly setting); the cache is kept in the image"
             )
         cleanup = manager.cleanup(shell, invocations, system) if installs else None
         if cleanup is not None:
@@ -489,30 +489,75 @@ NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
     """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
-    later = [i for i in stage.instructions if i.keyword == "RUN" and i.line > run.line]
-    return _reads_lists(parsed, stage, later)
+    return any(_reads_lists(parsed, line) for line in _later_runs(parsed, stage, run))
 
 
-def _cache_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
-    """Whether a later RUN, in stage or a stage FROM it, runs dnf with -C/--cacheonly."""
-    later = [i for i in stage.instructions if i.keyword == "RUN" and i.line > run.line]
-    return _reads_cache(parsed, stage, later)
-
-
-def _reads_cache(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
-    if any(rpmcommands.reads_cache_only(shell_text(parsed.text, r), parsed.escape) for r in runs):
-        return True
-    children = [s for s in parsed.stages if s.parent == stage.label]
-    return any(_reads_cache(parsed, c, c.instructions[1:]) for c in children)
-
-
-def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]) -> bool:
+def _reads_lists(parsed: Dockerfile, runs: Sequence[Instruction]) -> bool:
+    """Whether the first RUN of runs that uses the package lists reads them: after an update,
+    the RUNs that follow read that RUN's lists."""
     for run in runs:
         first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
         if first is not None:
-            return first != "update"  # after an update, later RUNs read that RUN's lists
+            return first != "update"
+    return False
+
+
+def _cache_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
+    """Whether a later RUN, in stage or a stage FROM it, reads only dnf's cache: it runs dnf with
+    -C/--cacheonly, or runs dnf after a RUN (this one, an earlier one, one of a stage stage is
+    FROM, or a later one) wrote cacheonly into dnf's configuration."""
+    earlier = [i for s in ancestors(parsed, stage) for i in _runs(s)]
+    earlier += [i for i in _runs(stage) if i.line <= run.line]
+    configured = any(_cache_use(parsed, i).configures for i in earlier)
+    return any(_reads_cache(parsed, line, configured) for line in _later_runs(parsed, stage, run))
+
+
+def _reads_cache(parsed: Dockerfile, runs: Sequence[Instruction], configured: bool) -> bool:
+    """Whether a RUN of runs reads only dnf's cache; configured: the configuration says so from
+    the start."""
+    for run in runs:
+        use = _cache_use(parsed, run)
+        if use.reads or (configured and use.runs):
+            return True
+        configured = configured or use.configures
+    return False
+
+
+def _cache_use(parsed: Dockerfile, run: Instruction) -> rpmcommands.CacheUse:
+    """How a RUN uses dnf's cache, each RUN's shell lexed once."""
+    return _cache_use_of(shell_text(parsed.text, run), parsed.escape)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cache_use_of(shell: str, escape: str) -> rpmcommands.CacheUse:
+    """rpmcommands.cache_use, cached: every dnf RUN of a stage asks about each later one."""
+    return rpmcommands.cache_use(shell, escape)
+
+
+def _later_runs(
+    parsed: Dockerfile, stage: Stage, run: Instruction
+) -> Iterator[tuple[Instruction, ...]]:
+    """The RUNs a build runs after run, in order, once per line of stages that build on it: the
+    rest of stage, then those of a stage FROM it, of a stage FROM that one, and so on."""
+    later = tuple(i for i in _runs(stage) if i.line > run.line)
+    return _descents(parsed, stage, later)
+
+
+def _descents(
+    parsed: Dockerfile, stage: Stage, runs: tuple[Instruction, ...]
+) -> Iterator[tuple[Instruction, ...]]:
+    """runs, followed by the RUNs of each line of stages FROM stage (runs alone where none is)."""
     children = [s for s in parsed.stages if s.parent == stage.label]
-    return any(_reads_lists(parsed, c, c.instructions[1:]) for c in children)
+    if not children:
+        yield runs
+    for child in children:
+        for rest in _descents(parsed, child, _runs(child)):
+            yield runs + rest
+
+
+def _runs(stage: Stage) -> tuple[Instruction, ...]:
+    """A stage's RUNs, in order."""
+    return tuple(i for i in stage.instructions if i.keyword == "RUN")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -43,6 +43,8 @@ _GLOB = re.compile(r"[*?\[]")
 _SPEC = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.:~^-]*")
 # libdnf's OptionNumber<int32_t> (priority, cost): a decimal integer, a sign allowed.
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
+# -C, --cacheonly, and -C in a cluster of flags (-yC).
+_CACHE_ONLY = re.compile(r"--cacheonly|-[a-zA-BD-Z]*C[a-zA-BD-Z]*")
 _PROVIDE = re.compile(r"[A-Za-z0-9_/+.-]+\([A-Za-z0-9_/+.:-]*\)(\([A-Za-z0-9_-]*\))?")
 
 
@@ -71,6 +73,8 @@ class RpmOptions(NamedTuple):
     invalid: str = ""
     # --best, --nobest; --setopt=best=... wins over them in any order (dnf 4.14, run).
     best: bool | None = None
+    # -C, --cacheonly or --setopt=cacheonly=...: the command reads only the cache.
+    cacheonly: bool = False
 
 
 class RpmCommand(NamedTuple):
@@ -89,8 +93,10 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
     """The options that matter for resolution, from (option, value) pairs in order."""
     found = RpmOptions()
     best: bool | None = None
+    forced = False  # -C: dnf 4 reads only the cache whatever --setopt=cacheonly says
     for option, value in texts:
         if value is None:
+            forced = forced or bool(_CACHE_ONLY.fullmatch(option))
             if option == "--obsoletes":
                 found = found._replace(obsoletes=True)
             elif option in ("--best", "--nobest") and best is None:
@@ -121,6 +127,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
             elif key == "best":
                 best = flag not in _FALSE
                 found = found._replace(best=best)
+            elif key == "cacheonly":
+                found = found._replace(cacheonly=cache_only_value(setting))
             elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
                 glob, _, name = key.rpartition(".")
                 if not _INTEGER.fullmatch(setting.strip()):
@@ -129,7 +137,15 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                     continue
                 entry = (glob, name, int(setting))
                 found = found._replace(repo_settings=(*found.repo_settings, entry))
-    return found
+    return found._replace(cacheonly=forced or found.cacheonly)
+
+
+def cache_only_value(value: str) -> bool:
+    """Whether a cacheonly setting makes dnf read only the cache: dnf 4's boolean (libdnf's
+    OptionBool, any case) true, or dnf5's `all` or `metadata` (libdnf5's OptionEnum, exact);
+    false, `none` and what neither program accepts do not."""
+    value = value.strip()
+    return value.lower() in _TRUE or value in ("all", "metadata")
 
 
 def _width(text: str) -> int:
@@ -379,21 +395,50 @@ def _installs(invocation: Invocation) -> bool:
 
 # Where any dnf keeps its cache: a RUN whose later RUNs read it keeps all of them.
 CACHES = (*_CACHE_PATHS, *_CACHE_PATHS5)
-_CACHE_ONLY = re.compile(r"--cacheonly|-[a-zA-BD-Z]*C[a-zA-BD-Z]*")
 
 
-def reads_cache_only(run_text: str, escape: str = "\\") -> bool:
-    """Whether a RUN runs dnf, yum or microdnf with -C/--cacheonly: it reads only the cache an
-    earlier RUN left, so a `dnf clean all` appended to that RUN would fail it."""
+class CacheUse(NamedTuple):
+    """What a RUN's dnf, yum and microdnf commands do with the cache an earlier RUN left."""
+
+    # One reads only the cache: by -C/--cacheonly/--setopt=cacheonly=..., or after the RUN
+    # wrote cacheonly into dnf's configuration.
+    reads: bool
+    runs: bool  # one runs at all: it reads only the cache where the configuration says so
+    configures: bool  # it writes cacheonly into dnf's configuration, for the commands after it
+
+
+def cache_use(run_text: str, escape: str = "\\") -> CacheUse:
+    """How a RUN uses dnf's cache: a `dnf clean all` appended to an earlier RUN fails a RUN that
+    reads only the cache, by an option or by a configuration a RUN wrote."""
     if not any(program in run_text for program in ("dnf", "yum")):
-        return False
-    return any(
-        invocation.program in PROGRAMS
-        and any(
-            _CACHE_ONLY.fullmatch(option) for option, _ in split_options(invocation.args, _width)[0]
-        )
-        for invocation in run_invocations(run_text, escape)
+        return CacheUse(False, False, False)
+    commands = [c for c in _commands(run_text, escape) if c.verb != "config-manager"]
+    written = _cache_only_written(run_text, escape)
+    return CacheUse(
+        any(c.options.cacheonly or (written is not None and c.start > written) for c in commands),
+        bool(commands),
+        written is not None,
     )
+
+
+# A cacheonly setting as written in dnf.conf, in a --setopt, or to config-manager setopt.
+_CACHE_ONLY_SETTING = re.compile(r"\bcacheonly[ \t]*=[ \t]*['\"]?([A-Za-z0-9]*)")
+
+
+def _cache_only_written(run_text: str, escape: str) -> int | None:
+    """Where a RUN writes a cacheonly setting that reads only the cache into dnf's configuration
+    (`echo cacheonly=True >> /etc/dnf/dnf.conf`, config-manager setopt), or None."""
+    found = [m for m in _CACHE_ONLY_SETTING.finditer(run_text) if cache_only_value(m.group(1))]
+    if not found:
+        return None
+    why = repositories_change(run_text, escape)
+    return found[0].start() if why is not None and why.startswith(("changes ", "runs ")) else None
+
+
+def _commands(run_text: str, escape: str) -> list[RpmCommand]:
+    """The dnf, yum and microdnf commands of a RUN that name a verb."""
+    found = (read_command(i) for i in run_invocations(run_text, escape) if i.program in PROGRAMS)
+    return [command for command in found if command is not None]
 
 
 def _removes_cache(path: str, caches: tuple[str, ...]) -> bool:

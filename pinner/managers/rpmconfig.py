@@ -16,7 +16,7 @@ from typing import NamedTuple
 from pinner import managers
 from pinner.baseimage import parse_os_release
 from pinner.managers import rpmdb
-from pinner.managers.rpmcommands import RpmOptions
+from pinner.managers.rpmcommands import RpmOptions, cache_only_value
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
@@ -320,6 +320,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     # Read before notes are: each may add one.
     weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
     dnf5 = _dnf5_main(files, main, notes)
+    notes += _cache_only_note(main, main_where)
     exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
     obsoletes = main_flag("obsoletes", True)
     return RpmConfig(
@@ -358,6 +359,22 @@ def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[
             _flag(section, "best", found.best, where, noted),
         )
     return found
+
+
+def _cache_only_note(main: Mapping[str, str], where: str) -> list[str]:
+    """A note where the image's dnf.conf makes dnf read only its cache (-C for every command):
+    the build then installs what that cache lists, not what pinner resolves from the
+    repositories, and an appended `dnf clean all` leaves a later RUN no cache. The rewrite reads
+    the Dockerfile and the lock alone, so it cannot keep the cache for such an image."""
+    value = main.get("cacheonly")
+    if value is None or not cache_only_value(value):
+        return []
+    shown = untrusted(value.strip()[:20])
+    return [
+        f"{where} cacheonly={shown}: dnf reads only the cache the image holds, not the"
+        " repositories pinner resolves from; a `dnf clean all` pinner appends removes it for"
+        " later RUNs"
+    ]
 
 
 def _autodetects(fields: Mapping[str, str]) -> bool:

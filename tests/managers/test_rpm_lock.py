@@ -1075,5 +1075,5 @@ def test_a_run_whose_cache_a_later_cacheonly_run_reads_keeps_it(
     # The cache stays for the -C RUN of the stage FROM it; the history and logs go.
     assert f"RUN dnf install -y app \\\n    && {left}\n" in text
     assert f"RUN dnf -C install -y toolpkg \\\n    && dnf clean all && {left}\n" in text
-    assert "a later RUN reads dnf's cache (-C/--cacheonly)" in err
+    assert "a later RUN reads only dnf's cache (-C, --cacheonly or a cacheonly setting)" in err
     assert run_errors(text) == []

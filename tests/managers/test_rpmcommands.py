@@ -15,9 +15,9 @@ from pinner.managers.rpmcommands import (
     PROGRAMS,
     RpmCommand,
     RpmOptions,
+    cache_use,
     cleanup_for,
     read_command,
-    reads_cache_only,
     repositories_change,
 )
 from pinner.managers.rpmversion import EVR, Nevra, pin_word, subject_forms
@@ -445,7 +445,19 @@ def test_a_repository_package_named_by_env_is_a_change() -> None:
         # The words dnf reads as options only: a value, and what follows `--`, are not.
         ("dnf --exclude -C install -y app", False),
         ("dnf install -y -- -C", False),
+        # cacheonly set as an option: dnf 4's boolean, dnf5's all|metadata|none.
+        ("dnf --setopt=cacheonly=True install -y app", True),
+        ("dnf --setopt cacheonly=1 install -y app", True),
+        ("dnf5 --setopt=cacheonly=all install -y app", True),
+        ("dnf5 --setopt=cacheonly=metadata install -y app", True),
+        ("dnf --setopt=cacheonly=False install -y app", False),
+        ("dnf --setopt=cacheonly=0 install -y app", False),
+        ("dnf5 --setopt=cacheonly=none install -y app", False),
+        # The last setting wins; -C wins over any (dnf 4's demands.cacheonly).
+        ("dnf --setopt=cacheonly=1 --setopt=cacheonly=0 install -y app", False),
+        ("dnf -C --setopt=cacheonly=0 install -y app", True),
+        ("dnf --setopt=fedora.cacheonly=1 install -y app", False),
     ],
 )
 def test_reads_cache_only(run: str, expected: bool) -> None:
-    assert reads_cache_only(run) is expected
+    assert cache_use(run).reads is expected

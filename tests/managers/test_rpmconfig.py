@@ -482,3 +482,27 @@ def test_dnf5_reads_its_drop_ins_then_dnf_conf() -> None:
         " its default (False)"
     ]
     assert _config({"/etc/os-release": OS_RELEASE["fedora"]}).dnf5 == Dnf5Main(True, True)
+
+
+@pytest.mark.parametrize(
+    ("setting", "noted"),
+    [
+        ("True", True),
+        ("1", True),
+        ("all", True),
+        ("metadata", True),
+        ("False", False),
+        ("0", False),
+        ("none", False),
+    ],
+)
+def test_an_image_whose_dnf_reads_only_its_cache_is_noted(setting: str, noted: bool) -> None:
+    conf = f"[main]\ncacheonly={setting}\n".encode()
+    config = _config({"/etc/os-release": OS_RELEASE["fedora"], "/etc/dnf/dnf.conf": conf})
+    found = [note for note in config.notes if "cacheonly" in note]
+    expected = (
+        f"/etc/dnf/dnf.conf: [main] cacheonly={setting}: dnf reads only the cache the image"
+        " holds, not the repositories pinner resolves from; a `dnf clean all` pinner appends"
+        " removes it for later RUNs"
+    )
+    assert found == ([expected] if noted else [])

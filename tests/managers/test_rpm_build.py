@@ -20,7 +20,7 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 import pytest
-from buildah import Buildah
+from buildah import Buildah, BuildahError
 from debian_image import push_oci_image
 from leftover_roots import present
 from manager_image import overlaid
@@ -182,3 +182,51 @@ def test_the_lock_records_nothing_dnf_did_not_install(built: Built) -> None:
 def test_the_cleanup_left_no_history_log_or_ldconfig_cache(built: Built, builder: Buildah) -> None:
     left = builder.run_in("localhost/pinned-centos", "sh", "-c", present(_DNF4))
     assert left == ""
+
+
+# dnf -C installs only what the cache holds: RUN 1 downloads weak into it, RUN 2 installs it.
+CACHE_DOCKERFILE = """\
+FROM quay.io/centos/centos:stream9
+RUN dnf install -y toolpkg && dnf install -y --downloadonly weak
+RUN dnf -C install -y weak
+"""
+
+
+@pytest.fixture(scope="module")
+def cache_locked(hub: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding CACHE_DOCKERFILE, locked with --pin-versions."""
+    quay = f"quay.io=http://{hub}"
+    return locked_folder(
+        tmp_path_factory, CACHE_DOCKERFILE, hub, "--pin-versions", "--registry-mirror", quay
+    )
+
+
+def test_a_later_cacheonly_run_installs_from_the_cache_the_first_run_keeps(
+    cache_locked: Path, mirror: Mirror, builder: Buildah
+) -> None:
+    text = (cache_locked / "Dockerfile").read_text()
+    assert run_errors(text) == []
+    first, second = (line for line in text.split("\nRUN ")[1:])
+    assert "dnf clean all" not in first
+    assert "rm -rf /var/lib/dnf/history.*" in first
+    assert second.startswith("dnf -C install -y weak-1.0-1 \\\n    && dnf clean all && rm -rf ")
+    mirror.log.clear()
+    builder.bud(cache_locked, "localhost/pinned-centos-cache")
+    # RUN 2 fetched nothing: weak's file came once, into the cache RUN 1 left.
+    fetched = [unquote(p) for p in mirror.log if p.endswith(".rpm")]
+    assert [p.rpartition("/")[2] for p in fetched if "weak" in p] == ["weak-1.0-1.noarch.rpm"]
+    rows = builder.run_in("localhost/pinned-centos-cache", "rpm", "-q", "weak", "toolpkg")
+    assert rows.split() == ["weak-1.0-1.noarch", "toolpkg-1.0-1.noarch"]
+
+
+def test_the_same_build_fails_where_the_first_run_cleans_the_cache(
+    cache_locked: Path, builder: Buildah, tmp_path: Path
+) -> None:
+    """What pinner wrote before it kept the cache: `dnf clean all` after RUN 1 leaves RUN 2's
+    dnf -C no cache to read, and the build fails."""
+    text = (cache_locked / "Dockerfile").read_text()
+    cleaned = text.replace("\n    && rm -rf ", "\n    && dnf clean all && rm -rf ", 1)
+    assert cleaned.count("dnf clean all") == 2
+    (tmp_path / "Dockerfile").write_text(cleaned)
+    with pytest.raises(BuildahError, match="Cache-only enabled but no cache for 'baseos'"):
+        builder.bud(tmp_path, "localhost/cleaned-centos-cache")

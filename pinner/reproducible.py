@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
@@ -421,6 +421,8 @@ def manager_edits(
     # The tag of each name's last word: apk installs from its repositories (the later word
     # replaces the world's entry), so a word of the name with another tag keeps no pin.
     last_tag = {p.name: p.tag for _, _, _, ins in read for i in ins for p in i.packages}
+    # The RUNs whose cache a later `dnf -C` needs: the cleanup keeps it, as under a cache mount.
+    cache_kept = _cache_read_later(parsed, plan.stage) if manager.name == "dnf" else frozenset()
     for run, shell, invocations, installs in read:
         start, end = run_args(text, run)
         shell_start = end - len(shell)
@@ -464,8 +466,7 @@ def manager_edits(
             run_shell(parsed, run),
             tuple(mounted(text[start:end], parsed.escape)),
         )
-        if manager.name == "dnf" and _cache_read_later(parsed, plan.stage, run):
-            # A later `dnf -C` needs the cache: the cleanup keeps it, as under a cache mount.
+        if run.line in cache_kept:
             system = system._replace(mounts=(*system.mounts, *rpmcommands.CACHES))
             notes.append(
                 f"RUN at line {run.line}: a later RUN reads only dnf's cache (-C, --cacheonly"
@@ -489,70 +490,84 @@ NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
     """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
-    return any(_reads_lists(parsed, line) for line in _later_runs(parsed, stage, run))
+    later = tuple(i for i in _runs(stage) if i.line > run.line)
+    return _back_from(parsed, stage, later, functools.partial(_reads_lists, parsed), any)[0]
 
 
-def _reads_lists(parsed: Dockerfile, runs: Sequence[Instruction]) -> bool:
-    """Whether the first RUN of runs that uses the package lists reads them: after an update,
-    the RUNs that follow read that RUN's lists."""
-    for run in runs:
-        first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
-        if first is not None:
-            return first != "update"
-    return False
+def _reads_lists(parsed: Dockerfile, run: Instruction, after: bool) -> bool:
+    """Whether run, then the RUNs after it (which read the lists where after says so), reads the
+    package lists an earlier RUN fetched: after an update, the RUNs that follow read its lists."""
+    first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
+    return after if first is None else first != "update"
 
 
-def _cache_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
-    """Whether a later RUN, in stage or a stage FROM it, reads only dnf's cache: it runs dnf with
-    -C/--cacheonly, or runs dnf after a RUN (this one, an earlier one, one of a stage stage is
-    FROM, or a later one) wrote cacheonly into dnf's configuration."""
+# Whether RUNs read only dnf's cache, entered with dnf's configuration not saying cacheonly, and
+# saying it.
+_CacheReads = tuple[bool, bool]
+
+
+def _cache_read_later(parsed: Dockerfile, stage: Stage) -> frozenset[int]:
+    """The lines of stage's RUNs whose cache a later RUN, in stage or a stage FROM it, reads
+    only: it runs dnf with -C/--cacheonly, or runs dnf after a RUN (that one, an earlier one, one
+    of a stage stage is FROM, or a later one) wrote cacheonly into dnf's configuration. One pass
+    back over the stage and the stages FROM it, each RUN lexed once."""
+    runs = _runs(stage)
+    reads = _back_from(parsed, stage, runs, functools.partial(_reads_cache, parsed), _any_cache)
     earlier = [i for s in ancestors(parsed, stage) for i in _runs(s)]
-    earlier += [i for i in _runs(stage) if i.line <= run.line]
     configured = any(_cache_use(parsed, i).configures for i in earlier)
-    return any(_reads_cache(parsed, line, configured) for line in _later_runs(parsed, stage, run))
+    kept: set[int] = set()
+    for index, run in enumerate(runs):
+        configured = configured or _cache_use(parsed, run).configures
+        if reads[index + 1][configured]:
+            kept.add(run.line)
+    return frozenset(kept)
 
 
-def _reads_cache(parsed: Dockerfile, runs: Sequence[Instruction], configured: bool) -> bool:
-    """Whether a RUN of runs reads only dnf's cache; configured: the configuration says so from
-    the start."""
-    for run in runs:
-        use = _cache_use(parsed, run)
-        if use.reads or (configured and use.runs):
-            return True
-        configured = configured or use.configures
-    return False
+def _reads_cache(parsed: Dockerfile, run: Instruction, after: _CacheReads) -> _CacheReads:
+    """Whether run, then the RUNs after it (as after says), reads only dnf's cache."""
+    use = _cache_use(parsed, run)
+    return (
+        use.reads or after[use.configures],
+        use.reads or use.runs or after[True],
+    )
+
+
+def _any_cache(found: Sequence[_CacheReads]) -> _CacheReads:
+    """Whether any of several lines of stages reads only dnf's cache."""
+    return (any(f[0] for f in found), any(f[1] for f in found))
 
 
 def _cache_use(parsed: Dockerfile, run: Instruction) -> rpmcommands.CacheUse:
-    """How a RUN uses dnf's cache, each RUN's shell lexed once."""
+    """How a RUN uses dnf's cache (cached: a stage's RUNs are read again for each stage it is
+    FROM)."""
     return _cache_use_of(shell_text(parsed.text, run), parsed.escape)
 
 
 @functools.lru_cache(maxsize=1024)
 def _cache_use_of(shell: str, escape: str) -> rpmcommands.CacheUse:
-    """rpmcommands.cache_use, cached: every dnf RUN of a stage asks about each later one."""
     return rpmcommands.cache_use(shell, escape)
 
 
-def _later_runs(
-    parsed: Dockerfile, stage: Stage, run: Instruction
-) -> Iterator[tuple[Instruction, ...]]:
-    """The RUNs a build runs after run, in order, once per line of stages that build on it: the
-    rest of stage, then those of a stage FROM it, of a stage FROM that one, and so on."""
-    later = tuple(i for i in _runs(stage) if i.line > run.line)
-    return _descents(parsed, stage, later)
+_Found = TypeVar("_Found")
 
 
-def _descents(
-    parsed: Dockerfile, stage: Stage, runs: tuple[Instruction, ...]
-) -> Iterator[tuple[Instruction, ...]]:
-    """runs, followed by the RUNs of each line of stages FROM stage (runs alone where none is)."""
+def _back_from(
+    parsed: Dockerfile,
+    stage: Stage,
+    runs: Sequence[Instruction],
+    step: Callable[[Instruction, _Found], _Found],
+    merge: Callable[[Sequence[_Found]], _Found],
+) -> list[_Found]:
+    """What runs[i:] (for each i up to len(runs)), then the RUNs of the stages FROM stage, yield:
+    step folds each RUN, from the last, onto what the RUNs after it yield; merge joins what the
+    stages FROM stage yield (merge([]) where none is)."""
     children = [s for s in parsed.stages if s.parent == stage.label]
-    if not children:
-        yield runs
-    for child in children:
-        for rest in _descents(parsed, child, _runs(child)):
-            yield runs + rest
+    found = merge([_back_from(parsed, c, _runs(c), step, merge)[0] for c in children])
+    folded = [found]
+    for run in reversed(runs):
+        found = step(run, found)
+        folded.append(found)
+    return folded[::-1]
 
 
 def _runs(stage: Stage) -> tuple[Instruction, ...]:

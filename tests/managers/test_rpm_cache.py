@@ -49,6 +49,10 @@ def _rewritten(text: str) -> tuple[str, list[str]]:
         # Written after the last dnf RUN, or in a stage not FROM this one: nothing reads it.
         ("", f"RUN dnf install -y tool\n{WRITE}\n", False),
         ("", f"FROM fedora:41\n{WRITE}\nRUN dnf install -y tool\n", False),
+        # Each line of stages FROM the stage on its own: a sibling's setting is not read.
+        ("", f"FROM 0 AS a\n{WRITE}\nFROM 0\nRUN dnf install -y tool\n", False),
+        ("", "FROM 0 AS a\nRUN true\nFROM 0\nRUN dnf -C install -y tool\n", True),
+        ("", f"FROM 0 AS a\n{WRITE}\nFROM a\nRUN dnf install -y tool\n", True),
         # cacheonly is not written anywhere dnf reads it.
         ("", "RUN echo cacheonly=True > /tmp/x && dnf install -y tool\n", False),
     ],
@@ -80,3 +84,16 @@ def test_a_run_that_writes_cacheonly_and_one_that_sets_it_are_told_apart() -> No
     # dnf after the write in the same RUN reads only the cache; before it, not.
     assert cache_use("echo cacheonly=1 >> /etc/dnf/dnf.conf && dnf install -y app").reads
     assert not cache_use("dnf install -y app && echo cacheonly=1 >> /etc/dnf/dnf.conf").reads
+
+
+def test_each_dnf_run_of_a_stage_keeps_the_cache_only_a_later_run_reads() -> None:
+    text = (
+        f"FROM fedora:41\n{INSTALL}\nRUN dnf install -y b\nRUN dnf -C install -y c\n"
+        "RUN dnf install -y d\n"
+    )
+    new, notes = _rewritten(text)
+    assert KEPT in new
+    assert f"RUN dnf install -y b \\\n    && {LEFT}\n" in new
+    assert f"RUN dnf -C install -y c \\\n    && dnf clean all && {LEFT}\n" in new
+    assert f"RUN dnf install -y d \\\n    && dnf clean all && {LEFT}\n" in new
+    assert [note.split(":")[0] for note in notes] == ["RUN at line 2", "RUN at line 3"]

@@ -30,6 +30,7 @@ from pinner.managers import (
     own,
     pgpkey,
     rpmcompose,
+    rpmmodules,
 )
 from pinner.managers import repodata as rd
 from pinner.managers.leftovers import expands_braces
@@ -94,6 +95,7 @@ class _Repodata(NamedTuple):
     packages: tuple[rd.RpmPackage, ...]
     base: str
     signature: str = SIGNATURE_OFF  # what came of repomd.xml's signature
+    modules: rpmmodules.Modules = rpmmodules.Modules()  # its modules.yaml (EL 8 and 9)
 
 
 class _Pool(NamedTuple):
@@ -390,19 +392,37 @@ class Rpm:
         try:
             if metalink is not None:
                 rd.check_repomd(metalink, repomd, subject)
-            entry = rd.parse_repomd(repomd, subject)["primary"]
+            entries = rd.parse_repomd(repomd, subject)
+            entry, listed = entries["primary"], entries.get("modules")
             key = f"{base}{entry.href} {entry.checksum.hexdigest}"
+            if listed is not None:
+                key += f" {listed.href} {listed.checksum.hexdigest}"
             if key in self._repodata:
                 return self._repodata[key]._replace(signature=signature)
             limit = min(entry.size or MAX_PRIMARY_BYTES, MAX_PRIMARY_BYTES)
             primary_subject = f"[{repo.id}] {entry.href}"
             data = await fetch(f"{base}{entry.href}", primary_subject, limit)
             packages = rd.primary_packages(entry, data, primary_subject)
-        except rd.RepodataError as error:
+            modules = rpmmodules.Modules()
+            if listed is not None:
+                modules = await self._modules(fetch, base, f"[{repo.id}] {listed.href}", listed)
+        except (rd.RepodataError, rpmmodules.ModulesError) as error:
             raise MirrorError(str(error)) from None
-        found = _Repodata(tuple(packages), base, signature)
+        found = _Repodata(tuple(packages), base, signature, modules)
         self._repodata[key] = found
         return found
+
+    async def _modules(
+        self, fetch: Fetch, base: str, subject: str, entry: rd.RepomdEntry
+    ) -> rpmmodules.Modules:
+        """A repository's modules.yaml, checked against repomd.xml as primary is."""
+        limit = min(entry.size or rpmmodules.MAX_MODULES, rpmmodules.MAX_MODULES)
+        data = await fetch(f"{base}{entry.href}", subject, limit)
+        if entry.size is not None and len(data) != entry.size:
+            raise MirrorError(f"{subject}: {len(data)} bytes, repomd.xml says {entry.size}")
+        entry.checksum.check(data, subject)
+        text = b"".join(rd.decompress(data, entry.href, rpmmodules.MAX_MODULES))
+        return rpmmodules.parse_modules(text, subject)
 
     async def _compose(self, fetch: Fetch, line: rpmcompose.Series, snapshot: str) -> str:
         """The newest finished compose of a series dated before the snapshot's day."""
@@ -447,7 +467,8 @@ class Rpm:
                     f"[{repo.id}] ({repo.source}) is not an http(s) repository; its packages"
                     " are not considered"
                 )
-        packages: list[rd.RpmPackage] = []
+        served: list[tuple[Sequence[rd.RpmPackage], bool]] = []
+        modules: list[rpmmodules.Modules] = []
         signatures = set()
         targets: list[rpmcompose.Target] = []
         pinned: dict[tuple[str, str, str], list[str]] = {}
@@ -456,7 +477,7 @@ class Rpm:
         # In compose mode the family's --snapshot-mirror names the compose host, not a mirror
         # of the repositories that have no compose (extras-common, a third party's).
         own_host = rpmcompose.family(config) if composes else None
-        served = {k: v for k, v in mirrors.items() if k != own_host}
+        others = {k: v for k, v in mirrors.items() if k != own_host}
         for repo in repos:
             try:
                 line = rpmcompose.series(config, repo, mirrors) if composes else None
@@ -481,18 +502,22 @@ class Rpm:
                 )
             if found is None:
                 live = live or not rpmcompose.frozen(config, repo)
-                found = await self._fetch_repo(fetch, config, repo, served)
-            if (repo.priority, repo.cost) == (99, 1000):
-                packages += found.packages
-            else:
-                packages += [
+                found = await self._fetch_repo(fetch, config, repo, others)
+            weighed = found.packages
+            if (repo.priority, repo.cost) != (99, 1000):
+                weighed = tuple(
                     p._replace(priority=repo.priority, cost=repo.cost) for p in found.packages
-                ]
+                )
+            served.append((weighed, repo.module_hotfixes))
+            modules.append(found.modules)
             signatures.add(found.signature)
         for (compose, host, expiry), ids in pinned.items():
             listed = ", ".join(f"[{i}]" for i in ids)
             notes.append(f"{listed} pinned to the compose {compose}; {host} {expiry}")
-        pool = Pool(packages, config.installed or (), config.arch)
+        # dnf hides what modular filtering leaves out (rpmmodules): a build nobody can install.
+        together = rpmmodules.merged(modules)
+        packages, hidden = rpmmodules.visible(served, together, config.modules, config.platform)
+        pool = Pool(packages, config.installed or (), config.arch, hidden)
         return _Pool(
             pool,
             tuple(r.id for r in repos),

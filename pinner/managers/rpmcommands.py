@@ -33,6 +33,10 @@ _VALUE_OPTIONS = words(
 )
 _INSTALL_VERBS = frozenset(["install", "in", "reinstall", "localinstall"])
 _GROUP_VERBS = frozenset(["groupinstall", "groupupdate"])
+# Module commands that change which streams are enabled, so what later commands see.
+_MODULE_VERBS = frozenset(
+    ["module enable", "module disable", "module reset", "module switch-to", "module install"]
+)
 # Verbs that fetch packages the command line does not name, or newer builds of installed ones.
 _UNNAMED_VERBS = words("upgrade update up upgrade-minimal update-minimal distro-sync distrosync")
 _FALSE = frozenset(["0", "false", "no", "off"])
@@ -175,10 +179,10 @@ def read_command(invocation: Invocation) -> RpmCommand | None:
         notes.append(f"{program} {verb} installs from the repositories; not recorded")
     elif verb in _GROUP_VERBS or verb in ("group install", "groups install", "module install"):
         notes.append(f"{program} {verb} installs what the group or module lists; not recorded")
-    elif verb in ("module enable", "module switch-to"):
+    elif verb in _MODULE_VERBS:
         notes.append(
-            f"{program} {verb} {' '.join(w.text for w in operands)} selects module streams;"
-            " pinner does not apply modular filtering"
+            f"{program} {verb} {' '.join(w.text for w in operands)} changes which module streams"
+            f" {program} reads; the words of the commands after it are not pinned"
         )
     elif verb == "config-manager":
         added = [value for option, value in options if option == "--add-repo" and value]
@@ -502,6 +506,9 @@ def repositories_change(
                 return f"runs {program} config-manager"
             if command.verb == "copr" or command.verb.startswith("copr "):
                 return f"runs {program} copr"
+            if command.verb in _MODULE_VERBS:
+                streams = " ".join(w.text for w in split_options(invocation.args, _width)[1][2:])
+                return f"runs {program} {command.verb} {streams}".rstrip()
             if command.verb in _INSTALL_VERBS:
                 brought = _repository_package(texts)
                 if brought is not None:

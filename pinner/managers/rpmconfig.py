@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from pinner import managers
 from pinner.baseimage import parse_os_release
-from pinner.managers import rpmdb
+from pinner.managers import rpmdb, rpmmodules
 from pinner.managers.rpmcommands import RpmOptions, cache_only_value
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
@@ -39,6 +39,8 @@ IMAGE_PATHS = (
     *(f"{d}*.repo" for d in (*REPO_DIRS, *ONE_PROGRAM_REPO_DIRS)),
     *(f"{d}*" for d in VAR_DIRS),
     "/etc/pki/rpm-gpg/*",
+    f"{rpmmodules.STATE_DIR}*.module",
+    f"{rpmmodules.DEFAULTS_DIR}*.yaml",
     *(f"{d}*.conf" for d in DNF5_DROPINS),
     *rpmdb.PATHS,
 )
@@ -80,6 +82,7 @@ class Repo(NamedTuple):
     source: str
     priority: int = 99  # dnf's: of the candidates libsolv weighs, those with the lowest win
     cost: int = 1000  # dnf's: of one build in several repositories, the lowest cost's is taken
+    module_hotfixes: bool = False  # modular filtering hides none of its packages
 
 
 class Dnf5Main(NamedTuple):
@@ -118,6 +121,10 @@ class RpmConfig(NamedTuple):
     best: bool = False
     # What a dnf5 program reads instead (Dnf5Main): its drop-ins and dnf.conf, its defaults.
     dnf5: Dnf5Main = Dnf5Main()
+    # The module streams the image enables or disables, for modular filtering, and the platform
+    # pseudo-module their requirements name (os-release's PLATFORM_ID, e.g. platform:el9).
+    modules: rpmmodules.State = rpmmodules.State()
+    platform: str | None = None
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -305,6 +312,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 path,
                 _priority(section.get("priority"), path, repo_id, notes),
                 _number(section.get("cost"), 1000, f"{path}: [{repo_id}] cost", notes),
+                _flag(section, "module_hotfixes", False, where, notes),
             )
         )
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
@@ -323,6 +331,12 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     notes += _cache_only_note(main, main_where)
     exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
     obsoletes = main_flag("obsoletes", True)
+    try:
+        modules = rpmmodules.read_state(files)
+    except rpmmodules.ModulesError as error:
+        raise RpmConfigError(str(error)) from None
+    # dnf.conf's module_platform_id wins over os-release's PLATFORM_ID (libdnf's dnf_context).
+    platform = (main.get("module_platform_id") or fields.get("PLATFORM_ID") or "").strip()
     return RpmConfig(
         fields.get("ID", ""),
         fields.get("VERSION_ID", ""),
@@ -340,6 +354,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         prerelease,
         best,
         dnf5,
+        modules,
+        platform if re.fullmatch(r"[A-Za-z0-9_.+-]+:[A-Za-z0-9_.+-]+", platform) else None,
     )
 
 

@@ -85,9 +85,18 @@ class Pool:
     """The repositories' packages for one architecture, and the image's installed set."""
 
     def __init__(
-        self, packages: Iterable[RpmPackage], installed: Sequence[Installed], basearch: str
+        self,
+        packages: Iterable[RpmPackage],
+        installed: Sequence[Installed],
+        basearch: str,
+        hidden: Iterable[RpmPackage] = (),
     ) -> None:
+        """hidden: builds modular filtering hides, which still make older builds of their name
+        old (libdnf sets POOL_FLAG_WHATPROVIDESWITHDISABLED)."""
         self.basearch = basearch
+        self.hidden: dict[str, list[RpmPackage]] = defaultdict(list)
+        for package in hidden:
+            self.hidden[package.name].append(package)
         self.by_name: dict[str, list[RpmPackage]] = defaultdict(list)
         self.by_provide: dict[str, list[tuple[RpmPackage, Provide]]] = defaultdict(list)
         self.by_file: dict[str, list[RpmPackage]] = defaultdict(list)
@@ -165,7 +174,7 @@ class Pool:
                     other.priority == package.priority and evr_key(other.evr) > evr_key(package.evr)
                 )
             )
-            for other in self.by_name[package.name]
+            for other in (*self.by_name[package.name], *self.hidden[package.name])
         )
 
     def obsoleters(self, package: RpmPackage) -> list[RpmPackage]:

@@ -112,8 +112,8 @@ NOTES = [
     pytest.param(
         "dnf module enable -y nodejs:20",
         [
-            "dnf module enable nodejs:20 selects module streams; pinner does not apply modular"
-            " filtering"
+            "dnf module enable nodejs:20 changes which module streams dnf reads; the words of"
+            " the commands after it are not pinned"
         ],
         id="module-enable",
     ),
@@ -406,6 +406,12 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
         ("dnf config-manager --setopt=install_weak_deps=False --save", "runs dnf config-manager"),
         ("sudo yum-config-manager --add-repo https://x.invalid/h.repo", "runs yum-config-manager --add-repo"),
         ("crb enable", "runs crb enable"),
+        ("dnf -y module enable nodejs:20", "runs dnf module enable nodejs:20"),
+        ("yum module -y switch-to postgresql:16", "runs yum module switch-to postgresql:16"),
+        ("microdnf module disable nodejs", "runs microdnf module disable nodejs"),
+        ("dnf module reset -y php", "runs dnf module reset php"),
+        ("dnf module install -y nodejs:20/common", "runs dnf module install nodejs:20/common"),
+        ("dnf module list nodejs", None),
         ("dnf -y copr enable sentry/kernel-fsync", "runs dnf copr"),
         ("curl -fsSLo /etc/yum.repos.d/d.repo https://x.invalid/d.repo", "changes /etc/yum.repos.d/d.repo"),
         ("wget -O /etc/yum.repos.d/epel.repo https://x.invalid/e.repo", "changes /etc/yum.repos.d/epel.repo"),

@@ -1,0 +1,309 @@
+"""Modularity (EL 8 and EL 9): which module streams are active, and which packages dnf hides.
+
+A repository's modules.yaml (repomd.xml's `modules` entry) lists module streams (modulemd v2:
+name, stream, version, context, arch, the module streams it requires, the rpm NEVRAs it holds)
+and default streams (modulemd-defaults v1). libdnf's modular filtering (dnf-sack.cpp
+setModuleExcludes, ModulePackageContainer::resolveActiveModulePackages), as pinner follows it:
+
+- A module's stream is active where the image enables it (/etc/dnf/modules.d/NAME.module,
+  `state=enabled`), or where it is the module's default stream (/etc/dnf/modules.defaults.d,
+  then the repositories' defaults) and the image neither enables another stream nor disables
+  the module. Of an active stream, dnf's module solver takes one context whose module
+  requirements hold (`platform` is os-release's PLATFORM_ID), the newest version's; every
+  version of that context is active.
+- In every repository but those with `module_hotfixes=1`, a package is hidden when an inactive
+  stream lists it, or when it is named as, or provides the name of, a binary package an active
+  stream lists, and no active stream lists it itself: an enabled stream's builds replace the
+  plain ones, and the other streams' are not seen. Installed packages are never hidden.
+
+So `dnf install nodejs` on UBI 9 installs the plain nodejs, not the newest modular build, and a
+pin naming a hidden build fails the build ("All matches were filtered out by modular filtering").
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import yaml
+
+from pinner.managers.repodata import RpmPackage
+from pinner.managers.rpmversion import EVR
+
+# What the image must yield: the module states dnf keeps, and defaults an administrator set.
+STATE_DIR = "/etc/dnf/modules.d/"
+DEFAULTS_DIR = "/etc/dnf/modules.defaults.d/"
+MAX_MODULES = 128 << 20  # decompressed modules.yaml (EL 8 AppStream's is about 10 MiB)
+_MAX_DOCUMENTS = 100_000
+_NAME = re.compile(r"[A-Za-z0-9_+.-]+")
+# rpm's NEVRA as modulemd lists artifacts: name-epoch:version-release.arch.
+_NEVRA = re.compile(
+    r"(?P<name>[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*)-(?P<epoch>[0-9]+):(?P<version>[A-Za-z0-9_+.~^]+)"
+    r"-(?P<release>[A-Za-z0-9_+.~^]+)\.(?P<arch>[A-Za-z0-9_]+)"
+)
+_SOURCE_ARCHES = frozenset(["src", "nosrc"])
+
+
+Nevra = tuple[str, EVR, str]
+
+
+class ModulesError(ValueError):
+    """A modules.yaml or module state file pinner cannot read."""
+
+
+class Stream(NamedTuple):
+    """One module stream build of modules.yaml (a name:stream:version:context.arch)."""
+
+    name: str
+    stream: str
+    version: int
+    context: str
+    arch: str
+    # Each required module and its streams: "-s" excludes s, () takes any.
+    requires: tuple[tuple[str, tuple[str, ...]], ...]
+    artifacts: frozenset[Nevra]  # (name, EVR, arch) of each rpm it holds
+    demodularized: frozenset[str]  # names the stream holds that dnf does not treat as modular
+    static_context: bool = False  # else libdnf knows the build by its requirements, not context
+
+
+class Modules(NamedTuple):
+    """What the repositories' modules.yaml files hold."""
+
+    streams: tuple[Stream, ...] = ()
+    defaults: tuple[tuple[str, str], ...] = ()  # module -> its default stream
+
+
+class State(NamedTuple):
+    """The image's module states: enabled streams and disabled modules."""
+
+    enabled: tuple[tuple[str, str], ...] = ()
+    disabled: frozenset[str] = frozenset()
+    defaults: tuple[tuple[str, str], ...] = ()  # /etc/dnf/modules.defaults.d, which wins
+
+
+def _documents(data: bytes, subject: str) -> list[object]:
+    """The YAML documents of data, every scalar a string (so stream 1.10 stays "1.10")."""
+    loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+    try:
+        documents = []
+        for document in yaml.load_all(data, Loader=loader):
+            documents.append(document)
+            if len(documents) > _MAX_DOCUMENTS:
+                raise ModulesError(f"{subject}: more than {_MAX_DOCUMENTS} documents")
+        return documents
+    except yaml.YAMLError as error:
+        raise ModulesError(f"{subject}: not YAML ({str(error).splitlines()[0]})") from None
+
+
+def _mapping(value: object, what: str) -> dict[str, object]:
+    if value is None or value == "":  # the base loader reads a null as ""
+        return {}
+    if not isinstance(value, dict):
+        raise ModulesError(f"{what}: not a mapping")
+    return value
+
+
+def _strings(value: object, what: str) -> list[str]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ModulesError(f"{what}: not a list of strings")
+    return value
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ModulesError(f"{what}: {str(value)[:60]!r} is not a module name or stream")
+    return value
+
+
+def _artifact(text: str, what: str) -> Nevra | None:
+    """(name, EVR, arch) of an artifact's NEVRA; None for a source package."""
+    match = _NEVRA.fullmatch(text)
+    if match is None:
+        raise ModulesError(f"{what}: artifact {text[:80]!r} is not name-epoch:version-release.arch")
+    if match["arch"] in _SOURCE_ARCHES:
+        return None
+    evr = EVR(int(match["epoch"]), match["version"], match["release"])
+    return match["name"], evr, match["arch"]
+
+
+def _stream(data: dict[str, object], subject: str) -> Stream:
+    name = _name(data.get("name"), f"{subject}: a module")
+    where = f"{subject}: module {name}"
+    stream = _name(data.get("stream"), f"{where} stream")
+    version = data.get("version")
+    if not isinstance(version, str) or not version.isdigit() or len(version) > 30:
+        raise ModulesError(f"{where}:{stream}: version {str(version)[:30]!r} is not a number")
+    context = _name(data.get("context", "00000000"), f"{where}:{stream} context")
+    arch = _name(data.get("arch", "noarch"), f"{where}:{stream} arch")
+    requires: dict[str, list[str]] = {}
+    dependencies = data.get("dependencies")
+    if dependencies is not None and not isinstance(dependencies, list):
+        raise ModulesError(f"{where}:{stream}: dependencies is not a list")
+    for block in dependencies or ():
+        for module, streams in _mapping(_mapping(block, where).get("requires"), where).items():
+            listed = _strings(streams, f"{where}:{stream} requires {module}")
+            requires.setdefault(_name(module, f"{where}:{stream} requires"), []).extend(listed)
+    held = _mapping(data.get("artifacts"), f"{where}:{stream} artifacts")
+    texts = _strings(held.get("rpms"), f"{where}:{stream} artifacts")
+    artifacts = {a for a in (_artifact(t, f"{where}:{stream}") for t in texts) if a is not None}
+    demodularized = _mapping(data.get("demodularized"), f"{where}:{stream} demodularized")
+    return Stream(
+        name,
+        stream,
+        int(version),
+        context,
+        arch,
+        tuple((module, tuple(streams)) for module, streams in requires.items()),
+        frozenset(artifacts),
+        frozenset(_strings(demodularized.get("rpms"), f"{where}:{stream} demodularized")),
+        data.get("static_context") == "true",
+    )
+
+
+def parse_modules(data: bytes, subject: str) -> Modules:
+    """The module streams and default streams of one repository's modules.yaml."""
+    streams: list[Stream] = []
+    defaults: dict[str, str] = {}
+    for document in _documents(data, subject):
+        fields = _mapping(document, subject)
+        kind, body = fields.get("document"), _mapping(fields.get("data"), subject)
+        if kind == "modulemd" and fields.get("version") == "2":
+            streams.append(_stream(body, subject))
+        elif kind == "modulemd-defaults":
+            module = _name(body.get("module"), f"{subject}: modulemd-defaults module")
+            if body.get("stream") is not None:
+                defaults[module] = _name(body.get("stream"), f"{subject}: {module} default")
+        # modulemd-obsoletes and modulemd-translations change nothing dnf installs here.
+    return Modules(tuple(streams), tuple(defaults.items()))
+
+
+def read_state(files: Mapping[str, bytes]) -> State:
+    """The image's module states (NAME.module files, as dnf writes them) and its own defaults."""
+    enabled: dict[str, str] = {}
+    disabled: set[str] = set()
+    for path in sorted(p for p in files if p.startswith(STATE_DIR) and p.endswith(".module")):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read_string(files[path].decode("utf-8", "replace"), path)
+        except configparser.Error as error:
+            first = error.message.splitlines()[0]
+            raise ModulesError(f"{path}: not an INI file ({first})") from None
+        for section in parser.sections():
+            fields = parser[section]
+            name = _name(fields.get("name", section), f"{path}: [{section[:40]}] name")
+            state = fields.get("state", "").strip().lower()
+            if state == "enabled" and fields.get("stream", "").strip():
+                enabled[name] = _name(fields.get("stream", "").strip(), f"{path}: {name} stream")
+            elif state == "disabled":
+                disabled.add(name)
+    defaults: dict[str, str] = {}
+    for path in sorted(p for p in files if p.startswith(DEFAULTS_DIR) and p.endswith(".yaml")):
+        defaults.update(parse_modules(files[path], path).defaults)
+    return State(tuple(enabled.items()), frozenset(disabled), tuple(defaults.items()))
+
+
+def _holds(requires: Sequence[tuple[str, tuple[str, ...]]], chosen: Mapping[str, str]) -> bool:
+    """Whether a stream's module requirements hold with the streams chosen (platform among them)."""
+    for module, streams in requires:
+        present = chosen.get(module)
+        wanted = [s for s in streams if not s.startswith("-")]
+        if present is None:
+            return False
+        if present in {s[1:] for s in streams if s.startswith("-")}:
+            return False
+        if wanted and present not in wanted:
+            return False
+    return True
+
+
+def _requirements(build: Stream) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted((m, tuple(sorted(s))) for m, s in build.requires if m != "platform"))
+
+
+def _solvables(builds: Sequence[Stream]) -> dict[Stream, object]:
+    """Each build of one stream -> the context libdnf's module solver knows it by: a static
+    context as written; else its requirements but the platform's (addVersion2Modules), or the
+    static context of a build that requires the same. Builds for other platforms share it."""
+    static = {_requirements(b): b.context for b in builds if b.static_context}
+    return {
+        b: b.context if b.static_context else static.get(_requirements(b), _requirements(b))
+        for b in builds
+    }
+
+
+def active(modules: Modules, state: State, platform: str | None) -> frozenset[Stream]:
+    """The stream builds dnf treats as active, from the enabled and default streams."""
+    chosen = dict(modules.defaults) | dict(state.defaults) | dict(state.enabled)
+    for name in state.disabled:
+        chosen.pop(name, None)
+    if platform is not None:
+        name, _, stream = platform.partition(":")
+        chosen[name] = stream
+    picked: set[Stream] = set()
+    by_stream: dict[tuple[str, str], list[Stream]] = {}
+    for build in modules.streams:
+        by_stream.setdefault((build.name, build.stream), []).append(build)
+    for (name, stream), builds in by_stream.items():
+        if chosen.get(name) != stream:
+            continue
+        # The solver takes the newest build (best); where its requirements do not hold, dnf
+        # reports a modular dependency problem and leaves the stream inactive (dnf 4.14, run).
+        newest = max(builds, key=lambda b: (b.version, b.context))
+        if not _holds(newest.requires, chosen):
+            continue
+        known = _solvables(builds)
+        picked.update(b for b in builds if known[b] == known[newest])
+    return frozenset(picked)
+
+
+def _seen(package: RpmPackage, include: set[Nevra], exclude: set[Nevra], names: set[str]) -> bool:
+    """Whether dnf sees package: an active stream lists it, or no stream hides it (an inactive
+    one listing it, an active one listing a package of its name or of a name it provides)."""
+    key = (package.name, package.evr, package.arch)
+    if key in include:
+        return True
+    replaced = package.name in names or any(p.name in names for p in package.provides)
+    return key not in exclude and not replaced
+
+
+def visible(
+    repositories: Iterable[tuple[Sequence[RpmPackage], bool]],
+    modules: Modules,
+    state: State,
+    platform: str | None,
+) -> tuple[list[RpmPackage], list[RpmPackage]]:
+    """The packages of each (packages, module_hotfixes) repository dnf sees, and those it hides
+    (which libsolv still weighs as newer builds of a name: dislike_old_versions)."""
+    on = active(modules, state, platform)
+    include = {a for build in on for a in build.artifacts}
+    names: set[str] = set()
+    for build in on:
+        names.update(n for n, _, _ in build.artifacts if n not in build.demodularized)
+    exclude = {a for build in modules.streams if build not in on for a in build.artifacts}
+    exclude -= include
+    seen: list[RpmPackage] = []
+    hidden: list[RpmPackage] = []
+    for packages, hotfixes in repositories:
+        if hotfixes or not (exclude or names):
+            seen += packages
+            continue
+        for package in packages:
+            (seen if _seen(package, include, exclude, names) else hidden).append(package)
+    return seen, hidden
+
+
+def merged(found: Iterable[Modules]) -> Modules:
+    """The modules of several repositories together; two default streams of one module cancel
+    out, as libdnf drops defaults that conflict."""
+    streams: dict[Stream, None] = {}
+    defaults: dict[str, str | None] = {}
+    for modules in found:
+        streams.update(dict.fromkeys(modules.streams))
+        for module, stream in modules.defaults:
+            defaults[module] = stream if defaults.get(module, stream) == stream else None
+    kept = tuple((module, stream) for module, stream in defaults.items() if stream is not None)
+    return Modules(tuple(streams), kept)

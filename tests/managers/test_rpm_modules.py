@@ -8,11 +8,17 @@ stream 1 has an EL 9 context and a newer EL 8 one, beside a stream 2 (defaults, 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from handmade import push
+from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_would_install, needs_rpm_tools
+from shell_syntax import run_errors
+from stand_in import Mirror, files_image, pinner_at
 
+from pinner import lockfile
 from pinner.managers import rpmmodules
 from pinner.managers.repodata import (
     Checksum,
@@ -74,13 +80,29 @@ data:
 
 
 MODULES_YAML = (
-    _stream("nodejs", "18", 9000020240101, "c9a", "el9", [
-        "nodejs-1:18.0-1.module_el9.noarch", "npm-1:8.9-1.module_el9.noarch",
-        "nodejs-1:18.0-1.module_el9.src",
-    ])
-    + _stream("nodejs", "20", 9000020240102, "c9a", "el9", [
-        "nodejs-1:20.0-1.module_el9.noarch", "npm-1:10.0-1.module_el9.noarch",
-    ])
+    _stream(
+        "nodejs",
+        "18",
+        9000020240101,
+        "c9a",
+        "el9",
+        [
+            "nodejs-1:18.0-1.module_el9.noarch",
+            "npm-1:8.9-1.module_el9.noarch",
+            "nodejs-1:18.0-1.module_el9.src",
+        ],
+    )
+    + _stream(
+        "nodejs",
+        "20",
+        9000020240102,
+        "c9a",
+        "el9",
+        [
+            "nodejs-1:20.0-1.module_el9.noarch",
+            "npm-1:10.0-1.module_el9.noarch",
+        ],
+    )
     + _stream("tool", "1", 9000020240101, "c9a", "el9", ["tool-0:1.0-1.module_el9.noarch"])
     + _stream("tool", "1", 8000020240301, "c8a", "el8", ["tool-0:1.5-1.module_el8.noarch"])
     + _stream("tool", "2", 9000020240101, "c9a", "el9", ["tool-0:2.0-2.module_el9.noarch"])
@@ -95,7 +117,7 @@ data:
     "1": [common]
 ...
 """
-)  # fmt: skip
+)
 OS_RELEASE = 'ID="rhel"\nVERSION_ID="9.4"\nPLATFORM_ID="platform:el9"\n'
 
 
@@ -167,12 +189,14 @@ def test_without_filtering_pinner_would_take_a_build_dnf_hides(repo: Path, tmp_p
     assert [str(p.evr) for p in unfiltered.chosen] == ["1:20.0-1.module_el9"]
 
 
-def _package(name: str, evr: str, provides: tuple[str, ...] = ()) -> RpmPackage:
+def _package(
+    name: str, evr: str, provides: tuple[str, ...] = (), arch: str = "noarch"
+) -> RpmPackage:
     epoch, _, rest = evr.rpartition(":")
     version, release = rest.split("-")
     return RpmPackage(
         name,
-        "noarch",
+        arch,
         EVR(int(epoch or 0), version, release),
         Checksum("sha256", "ab" * 32),
         f"{name}.rpm",
@@ -310,3 +334,127 @@ def test_streams_stay_strings() -> None:
     text = _stream("nginx", "1.10", 1, "c", "el9", []).replace('"1.10"', "1.10")
     (build,) = _modules(text).streams
     assert build.stream == "1.10"
+
+
+# --------------------------------------------------------------------------- recorded real data
+
+CS9 = Path(__file__).resolve().parents[2] / "testdata" / "rpm" / "cs9-appstream" / "repodata"
+
+
+def _cs9_modules() -> Modules:
+    (path,) = CS9.glob("*-modules.yaml.xz")
+    return parse_modules(b"".join(decompress(path.read_bytes(), path.name)), path.name)
+
+
+def test_centos_stream_9_appstream_modules_are_read() -> None:
+    modules = _cs9_modules()
+    assert len(modules.streams) == 31
+    assert modules.defaults == ()  # EL 9 names profiles, no default streams
+    assert all(b.static_context and b.arch == "x86_64" for b in modules.streams)
+    assert {f"{b.name}:{b.stream}" for b in modules.streams} >= {
+        "nodejs:18",
+        "nodejs:20",
+        "nodejs:22",
+        "postgresql:16",
+        "ruby:3.3",
+    }
+
+
+def test_on_centos_stream_9_the_plain_nodejs_stays_until_a_stream_is_enabled() -> None:
+    """The real AppStream's nodejs builds: modular ones hidden until the image enables nodejs:20,
+    and then the plain one hidden (the plain nodejs is EL 9's 16, as AppStream serves it)."""
+    modules = _cs9_modules()
+    plain = _package("nodejs", "1:16.20.2-8.el9", arch="x86_64")
+    node20 = _package("nodejs", "1:20.18.1-1.module_el9+1145+0c321386", arch="x86_64")
+    node22 = _package("nodejs", "1:22.4.1-4.module_el9+1103+f54cc21b", arch="x86_64")
+    builds = [([plain, node20, node22], False)]
+    platform = "platform:el9"
+    assert visible(builds, modules, State(), platform) == ([plain], [node20, node22])
+    enabled = State(enabled=(("nodejs", "20"),))
+    assert visible(builds, modules, enabled, platform) == ([node20], [plain, node22])
+
+
+# --------------------------------------------------------------------------- lock
+
+
+UBI_REPO = b"""\
+[ubi-9-appstream-rpms]
+name = Red Hat Universal Base Image 9 (RPMs) - AppStream
+baseurl = https://cdn-ubi.redhat.com/content/public/ubi/dist/ubi9/9/$basearch/appstream/os
+enabled = 1
+gpgcheck = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def mirror(repo: Path) -> Iterator[Mirror]:
+    files = {
+        f"/ubi-9-appstream-rpms/repodata/{path.name}": path.read_bytes()
+        for path in (repo / "repodata").iterdir()
+    }
+    with Mirror(files) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def hub(registry: Registry) -> str:
+    base = {"etc/os-release": OS_RELEASE.encode(), "etc/yum.repos.d/ubi.repo": UBI_REPO}
+    push(files_image(base), registry, "library/ubi9", "plain")
+    state = _state("nodejs", "20", "enabled").encode()
+    enabled = {**base, "etc/dnf/modules.d/nodejs.module": state}
+    push(files_image(enabled), registry, "library/ubi9", "node20")
+    push_image(registry, "docker/dockerfile", "1.23")
+    return registry.host
+
+
+def _locked(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path, dockerfile: str
+) -> tuple[str, lockfile.LockedStage]:
+    (env / "Dockerfile").write_text(dockerfile)
+    code, _, err = pinner_at(
+        capsys, hub, f"ubi={mirror.url}", "linux/amd64", "lock", "--pin-versions", str(env)
+    )
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    return (env / "Dockerfile").read_text(), stage
+
+
+@needs_rpm_tools
+def test_lock_pins_the_build_dnf_installs_on_a_modular_repository(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    text, stage = _locked(capsys, hub, mirror, env, "FROM ubi9:plain\nRUN dnf install -y nodejs\n")
+    assert {(p.name, p.version) for p in stage.packages} == {("nodejs", "16.0-1")}
+    assert "RUN dnf install -y nodejs-16.0-1 " in text
+    assert run_errors(text) == []
+
+
+@needs_rpm_tools
+def test_lock_pins_the_stream_the_image_enables(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = "FROM ubi9:node20\nRUN dnf install -y nodejs lister\n"
+    text, stage = _locked(capsys, hub, mirror, env, dockerfile)
+    found = {(p.name, p.version) for p in stage.packages}
+    modular = {("nodejs", "1:20.0-1.module_el9"), ("npm", "1:10.0-1.module_el9")}
+    assert found == {*modular, ("lister", "1.0-1")}
+    assert "nodejs-1:20.0-1.module_el9 lister-1.0-1" in text
+
+
+@needs_rpm_tools
+def test_words_after_a_module_enable_are_not_pinned(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = (
+        "FROM ubi9:plain\n"
+        "RUN dnf install -y lister && dnf -y module enable nodejs:20 && dnf -y install nodejs\n"
+    )
+    text, stage = _locked(capsys, hub, mirror, env, dockerfile)
+    assert {p.name for p in stage.packages} == {"lister", "npm-shim"}
+    (unpinned,) = stage.unpinned
+    assert unpinned.name == "nodejs"
+    assert unpinned.reason.endswith("runs dnf module enable nodejs:20")
+    assert (
+        "dnf install -y lister-1.0-1 && dnf -y module enable nodejs:20 && dnf -y install nodejs"
+        in text
+    )

@@ -311,7 +311,10 @@ def stage_edits(
             cleanup = _as_installed(cleanup, shell, [c.start for c in apt_runs])
         if installs:
             notes += _exec_form_note(run, shell, parsed.escape, "apt's lists, caches and logs")
-        new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
+        uses = [i.start for i in run_invocations(shell, parsed.escape, env) if _apt_family(i)]
+        new, cleanup_notes = _with_cleanup(
+            shell, new, cleanup, uses, run, escape=parsed.escape, nl=nl
+        )
         notes += cleanup_notes
         if new != shell:
             edits.append(Edit(shell_start, end, new))
@@ -477,7 +480,10 @@ def manager_edits(
             cleanup = _as_installed(cleanup, shell, [i.start for i in installs])
             left = f"{installs[0].program}'s caches and logs"
             notes += _exec_form_note(run, shell, parsed.escape, left)
-        new, cleanup_notes = _with_cleanup(new, cleanup, run, escape=parsed.escape, nl=nl)
+        uses = [i.start for i in invocations if i.program in manager.programs]
+        new, cleanup_notes = _with_cleanup(
+            shell, new, cleanup, uses, run, escape=parsed.escape, nl=nl
+        )
         notes += cleanup_notes
         if new != shell:
             edits.append(Edit(shell_start, end, new))
@@ -763,13 +769,36 @@ def _as_installed(cleanup: str, shell: str, starts: Sequence[int]) -> str:
 
 
 def _with_cleanup(
-    shell: str, cleanup: str | None, run: Instruction, *, escape: str, nl: str
+    shell: str,
+    new: str,
+    cleanup: str | None,
+    uses: Sequence[int],
+    run: Instruction,
+    *,
+    escape: str,
+    nl: str,
 ) -> tuple[str, list[str]]:
-    """shell with cleanup (if any) joined on, and a note naming the RUN where it cannot be."""
+    """new (shell with its pins) with cleanup (if any) joined on, and a note naming the RUN where
+    it cannot be; uses: where the commands of shell that write or read what cleanup removes start.
+
+    A cleanup joined on goes before a final command that can exit the script (`if ...; then exit
+    0; fi`); where the package manager runs in that command too, no place serves every path."""
     if cleanup is None:
-        return shell, []
-    new, note = join_cleanup(shell, cleanup, escape=escape, nl=nl)
+        return new, []
+    end = ending(shell, escape)
+    if end is not None and end.exits_at is not None and max(uses) >= end.exits_at:
+        return new, [
+            f"RUN at line {run.line} runs the package manager in a final command that can `exit`"
+            " before a cleanup joined on would run; no cleanup added"
+        ]
+    new, note = join_cleanup(new, cleanup, escape=escape, nl=nl)
     return new, [] if note is None else [f"RUN at line {run.line} {note}"]
+
+
+def _apt_family(invocation: Invocation) -> bool:
+    """Whether an invocation runs a program of apt's or dpkg's (apt-get, apt-cache, dpkg-query),
+    which may write or read the lists, caches and logs apt's cleanup removes."""
+    return invocation.program.startswith(("apt", "dpkg"))
 
 
 def _exec_form_note(run: Instruction, shell: str, escape: str, left: str) -> list[str]:

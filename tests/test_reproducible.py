@@ -646,6 +646,59 @@ ENDINGS = [
         [],
         id="an-exit-after-or-stays-before-the-cleanup",
     ),
+    # A final compound command that can exit with status 0 runs after the cleanup, which would
+    # be skipped on that path if it came after; the package manager inside it leaves no place.
+    pytest.param(
+        "apt-get install -y hello; if [ -f /x ]; then echo done; exit 0; fi",
+        "apt-get install -y hello \\\n    && {C}; if [ -f /x ]; then echo done; exit 0; fi",
+        [],
+        id="before-a-final-if-that-exits",
+    ),
+    pytest.param(
+        "apt-get install -y hello && { hello || exit 0; }",
+        "apt-get install -y hello \\\n    && {C} && { hello || exit 0; }",
+        [],
+        id="before-a-final-brace-group-after-and",
+    ),
+    pytest.param(
+        'apt-get install -y hello; case "$X" in (a) exit;; b) true;; esac',
+        'apt-get install -y hello \\\n    && {C}; case "$X" in (a) exit;; b) true;; esac',
+        [],
+        id="before-a-final-case-arm-that-exits",
+    ),
+    pytest.param(
+        "apt-get install -y hello; for f in /a /b; do [ -e $f ] && exit $?; done",
+        "apt-get install -y hello \\\n    && {C}; for f in /a /b; do [ -e $f ] && exit $?; done",
+        [],
+        id="before-a-final-loop-that-exits",
+    ),
+    pytest.param(
+        "<<EOF\nset -e\napt-get install -y hello\nif [ -f /x ]; then\n  exit 0\nfi\nEOF",
+        "<<EOF\nset -e\napt-get install -y hello\n{C}\nif [ -f /x ]; then\n  exit 0\nfi\nEOF",
+        [],
+        id="heredoc-before-a-final-if-that-exits",
+    ),
+    pytest.param(
+        "apt-get update; if [ -f /x ]; then apt-get install -y hello; exit 0; fi",
+        "apt-get update; if [ -f /x ]; then apt-get install -y hello; exit 0; fi",
+        [
+            "RUN at line 2 runs the package manager in a final command that can `exit` before a"
+            " cleanup joined on would run; no cleanup added"
+        ],
+        id="an-install-inside-a-final-if-that-exits-gets-no-cleanup",
+    ),
+    pytest.param(
+        "apt-get install -y hello; if true; then (exit 0); fi",
+        "apt-get install -y hello; if true; then (exit 0); fi \\\n    && {C}",
+        [],
+        id="an-exit-in-a-subshell-leaves-the-if-before-the-cleanup",
+    ),
+    pytest.param(
+        "apt-get install -y hello && { hello || exit 1; }",
+        "apt-get install -y hello && { hello || exit 1; } \\\n    && {C}",
+        [],
+        id="an-exit-that-fails-the-build-leaves-the-group-before-the-cleanup",
+    ),
 ]
 
 
@@ -917,6 +970,38 @@ def test_an_apk_run_expands_braces_where_its_shell_does(text: str, appended: boo
     assert (f"{APK_BRACES[:-1]} \\\n    && rm -rf /var/cache/apk/*\n" in new) is appended
     assert (APK_BRACES in new) is not appended
     assert shell_syntax.run_errors(new) == []
+
+
+APK_NOTE = (
+    "RUN at line 2 runs the package manager in a final command that can `exit` before a"
+    " cleanup joined on would run; no cleanup added"
+)
+
+
+@pytest.mark.parametrize(
+    ("run", "expected", "notes"),
+    [
+        (
+            "apk add curl; if [ -f /x ]; then exit 0; fi",
+            "apk add curl \\\n    && rm -rf /var/cache/apk/*; if [ -f /x ]; then exit 0; fi",
+            [],
+        ),
+        (
+            "apk add curl; if [ -f /x ]; then apk add git; exit 0; fi",
+            "apk add curl; if [ -f /x ]; then apk add git; exit 0; fi",
+            [APK_NOTE],
+        ),
+    ],
+    ids=["before-the-if", "apk-inside-the-if"],
+)
+def test_an_apk_cleanup_goes_before_a_final_if_that_exits(
+    run: str, expected: str, notes: list[str]
+) -> None:
+    new, got = rewrite(f"FROM alpine:3.20\nRUN {run}\n", rw({"0": "alpine"}))
+    assert got == notes
+    assert f"\nRUN {expected}\n" in new
+    assert shell_syntax.run_errors(new) == []
+    assert rewrite(new, rw({"0": "alpine"}))[0] == new
 
 
 @pytest.mark.parametrize(

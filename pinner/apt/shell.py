@@ -758,9 +758,7 @@ class _Variables:
             if not self.cases and op in ("(", ")"):
                 self.depth = max(0, self.depth + (1 if op == "(" else -1))
         i = _skip_reserved(words)
-        opened = [text for text in texts[:i] if text in _OPENERS]
-        if texts[i : i + 1] and texts[i] in _OPENERS:
-            opened.append(texts[i])  # `for` and `case` are read as programs by _skip_reserved
+        opened = _opened(words)
         self.depth += len(opened)
         self.cases += opened.count("case")
         if texts[:1] and texts[0] in _CLOSERS:
@@ -820,6 +818,16 @@ def _skip_reserved(words: Sequence[Word]) -> int:
     while i < len(words) and words[i].text in _RESERVED:
         i += 1
     return i
+
+
+def _opened(words: Sequence[Word]) -> list[str]:
+    """The compound commands a simple command's words open (`if`, `while`, `{`, `for`, `case`)."""
+    texts = [word.text for word in words]
+    i = _skip_reserved(words)
+    opened = [text for text in texts[:i] if text in _OPENERS]
+    if texts[i : i + 1] and texts[i] in _OPENERS:
+        opened.append(texts[i])  # `for` and `case` are read as programs by _skip_reserved
+    return opened
 
 
 # --------------------------------------------------------------------------- BuildKit's layer
@@ -976,7 +984,9 @@ class Ending(NamedTuple):
     separators excluded); `separators` are the operators after it (`;`, `&`, or a dangling `&&`)
     and `after` the offset after them; `line_end` is where the line holding them ends, when the rest
     of that line is blank or a comment. `heredoc` tells whether the script is a heredoc's body
-    (`RUN <<EOF`), and `errexit` whether a `set -e` is in force at the end.
+    (`RUN <<EOF`), and `errexit` whether a `set -e` is in force at the end. `exits_at` is where
+    the final command that can exit the script starts (an `exit`, or a compound command holding
+    one): a command joined on goes before it when `last` is before it.
     """
 
     last: int
@@ -986,6 +996,7 @@ class Ending(NamedTuple):
     heredoc: bool
     errexit: bool
     inline_heredoc: bool
+    exits_at: int | None = None
 
 
 def _errexit(command: _Command, current: bool) -> bool:
@@ -1019,26 +1030,109 @@ def _script_ending(tokens: Sequence[Word | _Op | _Body]) -> tuple[int, list[str]
 
 def _before_exit(
     tokens: Sequence[Word | _Op | _Body], commands: Sequence[_Command]
-) -> Sequence[Word | _Op | _Body]:
-    """tokens up to a final `exit` of the script (`...; exit 0`, or `exit` on a line of its own),
-    so that a command joined on runs before it; else all of them. An `exit` after `&&`, `||` or
-    `|`, or inside a compound command, is left where it is."""
+) -> tuple[Sequence[Word | _Op | _Body], int | None]:
+    """tokens up to the script's final command that can exit it, so that a command joined on runs
+    before that command, and the offset where it starts; else all of them and None.
+
+    That command is a final `exit` (`...; exit 0`, or `exit` on a line of its own), or a final
+    compound command that can exit with status 0 (`if ...; then exit 0; fi`, `{ a || exit; }`).
+    An `exit` after `&&`, `||` or `|` is left where it is. A compound command after `||`, `|` or
+    `&` is left too (its offset given), and all tokens are kept where nothing comes before it.
+    """
+    compound = _final_compound(commands)
+    if compound is not None:
+        return _before_compound(tokens, commands, compound)
     words = commands[-1].words if commands else ()
     found = _script_ending(tokens)
     if not words or words[0].text != "exit" or found is None or found[0] != words[-1].end:
-        return tokens  # no exit, or one inside `if ...; then exit 0; fi` or `{ ...; exit; }`
-    index = next(
-        i
-        for i, token in enumerate(tokens)
-        if isinstance(token, Word) and token.start == words[0].start
-    )
+        return tokens, None  # no exit, or one inside `(...; exit 0)`
+    index = _token_at(tokens, words[0].start)
     ops = [t for t in tokens[:index] if not isinstance(t, _Body)]
     between = []
     while ops and isinstance(ops[-1], _Op) and ops[-1].text != ")":
         between.append(ops.pop().text)
     if not between or not set(between) <= {";", "\n"} or not ops:
-        return tokens
-    return tokens[:index]
+        return tokens, None
+    return tokens[:index], words[0].start
+
+
+def _token_at(tokens: Sequence[Word | _Op | _Body], start: int) -> int:
+    """The index of the word or operator of tokens that starts at offset start."""
+    return next(
+        i for i, token in enumerate(tokens) if not isinstance(token, _Body) and token.start == start
+    )
+
+
+def _before_compound(
+    tokens: Sequence[Word | _Op | _Body], commands: Sequence[_Command], index: int
+) -> tuple[Sequence[Word | _Op | _Body], int | None]:
+    """tokens up to the final compound command that starts commands[index] (before the `&&` that
+    runs it), and its offset; all of them where it follows `||`, `|` or `&` (a command joined
+    before it would change what runs when) or nothing."""
+    command = commands[index]
+    start = command.start
+    ops = set(command.before) - {"\n"}
+    if ops - {";", "&&"} or index == 0:
+        return tokens, start
+    if "&&" in ops:
+        cut = max(
+            i
+            for i, token in enumerate(tokens)
+            if isinstance(token, _Op) and token.text == "&&" and token.end <= start
+        )
+        return tokens[:cut], start
+    return tokens[: _token_at(tokens, start)], start
+
+
+def _nesting(commands: Sequence[_Command]) -> Iterator[tuple[int, int]]:
+    """For each command, the compound commands and the subshells open around it (a closing `fi`,
+    `done`, `esac` or `}` outside the compound it closes). Inside a `case`, whose patterns end in
+    a `)` that closes nothing, parentheses are not counted."""
+    compounds = subshells = cases = 0
+    for command in commands:
+        if not cases:
+            for op in command.before:
+                if op in ("(", ")"):
+                    subshells = max(0, subshells + (1 if op == "(" else -1))
+        first = command.words[0].text if command.words else ""
+        if first in _CLOSERS:
+            compounds = max(0, compounds - 1)
+            cases = max(0, cases - (first == "esac"))
+        yield compounds, subshells
+        opened = _opened(command.words)
+        compounds += len(opened)
+        cases += opened.count("case")
+
+
+def _final_compound(commands: Sequence[_Command]) -> int | None:
+    """The index of the command that opens the script's final top-level compound command when
+    it can exit the script with status 0 outside any subshell; else None. The compound command
+    is the last of its and-or list (`a && if ...; fi`), with nothing after it at the top level."""
+    nesting = list(_nesting(commands))
+    tops = [
+        i
+        for i, (command, (compounds, subshells)) in enumerate(zip(commands, nesting, strict=True))
+        if not compounds and not subshells and command.words[:1]
+        if command.words[0].text not in _CLOSERS
+    ]
+    if not tops or commands[tops[-1]].words[0].text not in _OPENERS:
+        return None
+    first = tops[-1]
+    # Every command after it is inside it, at its own shell level unless a subshell is open.
+    inside = zip(commands[first:], nesting[first:], strict=True)
+    if any(not subshells and _exits_ok(command) for command, (_, subshells) in inside):
+        return first
+    return None
+
+
+def _exits_ok(command: _Command) -> bool:
+    """Whether command is an `exit` that may end the script with status 0 (`exit`, `exit 0`,
+    `exit $rc`); an `exit 1` fails the build, which then leaves no image to clean."""
+    words = command.words[_skip_reserved(command.words) :]
+    if not words or words[0].text != "exit" or {"|", "|&"} & set(command.before):
+        return False
+    status = words[1].text if len(words) > 1 else "0"
+    return not status.isdigit() or int(status) % 256 == 0
 
 
 def ending(run_text: str, escape: str = "\\") -> Ending | None:
@@ -1059,7 +1153,8 @@ def ending(run_text: str, escape: str = "\\") -> Ending | None:
             tokens = list(_Lexer(chars).tokens())
             commands = list(_commands(tokens))
             heredoc, inline_heredoc = True, False
-    found = _script_ending(_before_exit(tokens, commands))
+    cut, exits_at = _before_exit(tokens, commands)
+    found = _script_ending(cut)
     if found is None:
         return None
     last, separators, after = found
@@ -1073,7 +1168,9 @@ def ending(run_text: str, escape: str = "\\") -> Ending | None:
         stop -= 1
     rest = run_text[after:stop].strip(" \t")
     line_end = stop if not rest or rest.startswith("#") else None
-    return Ending(last, tuple(separators), after, line_end, heredoc, errexit, inline_heredoc)
+    return Ending(
+        last, tuple(separators), after, line_end, heredoc, errexit, inline_heredoc, exits_at
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -310,14 +310,14 @@ def get(name: str | None) -> Manager | None:
     return _loaded[name]
 
 
-def dropins(files: Mapping[str, bytes], folders: Sequence[str]) -> list[str]:
-    """The `*.conf` files of folders ("/etc/x.d/") in file-name order, as libeconf and libdnf5
-    read drop-ins: a later folder's file hides an earlier one's of the same name."""
+def dropins(files: Mapping[str, bytes], folders: Sequence[str], suffix: str = ".conf") -> list[str]:
+    """The `*.conf` (or `*suffix`) files of folders ("/etc/x.d/") in file-name order, as libeconf
+    and libdnf5 read drop-ins: a later folder's file hides an earlier one's of the same name."""
     found: dict[str, str] = {}
     for folder in folders:
         for path in files:
             name = path.removeprefix(folder)
-            if path.startswith(folder) and "/" not in name and name.endswith(".conf"):
+            if path.startswith(folder) and "/" not in name and name.endswith(suffix):
                 found[name] = path
     return [found[name] for name in sorted(found)]
 

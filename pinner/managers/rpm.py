@@ -49,7 +49,6 @@ from pinner.managers.rpmcommands import (
 from pinner.managers.rpmconfig import (
     BASEARCH,
     IMAGE_PATHS,
-    Dnf5Main,
     Repo,
     RpmConfig,
     configure,
@@ -552,9 +551,9 @@ class Rpm:
                 merged.setdefault(self._commands.get(word), {})[spec_of(word)] = word
         numbers: list[int | None] = []
         # Whether each command's program is dnf5, which reads best and install_weak_deps its
-        # own way (Dnf5Main).
+        # own way (Dnf5Main), and its repository overrides (RpmConfig.dnf5_repos).
         dnf5 = dnf5_programs(managers.System(config.distro, config.releasever))
-        mains: list[Dnf5Main | None] = []
+        fives: list[bool] = []
         for request in requests:
             options = self._options.get(request, RpmOptions())
             number = self._commands.get(request)
@@ -562,7 +561,7 @@ class Rpm:
                 commands.append((options, []))
                 asked.append({})
                 numbers.append(number)
-                mains.append(config.dnf5 if self._programs.get(request) in dnf5 else None)
+                fives.append(self._programs.get(request) in dnf5)
             spec = spec_of(request)
             commands[-1][1].append(spec)
             asked[-1].setdefault(spec, request)
@@ -574,23 +573,27 @@ class Rpm:
         signatures: set[str] = set()
         targets: dict[str, rpmcompose.Target] = {}
         live = False
-        pools: dict[RpmOptions, _Pool] = {}
+        pools: dict[tuple[RpmOptions, bool], _Pool] = {}
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for (options, specs), words, number, main in zip(
-            commands, asked, numbers, mains, strict=True
+        for (options, specs), words, number, five in zip(
+            commands, asked, numbers, fives, strict=True
         ):
+            main = config.dnf5 if five else None
             if options.invalid:
                 # dnf: "Error parsing --setopt with key 'x.priority', value 'abc': invalid value".
                 raise PackageError(
                     next(iter(words.values())).name,
                     f"{untrusted(options.invalid)}, so dnf refuses the command",
                 )
-            found_pool = pools.get(options)
+            repos5 = config.dnf5_repos if five else None
+            read5 = repos5 is not None
+            found_pool = pools.get((options, read5))
             if found_pool is None:
-                found_pool = await self._pool(fetch, config, options, mirrors, snapshot)
-                pools[options] = found_pool
+                seen = config if repos5 is None else config._replace(repos=repos5)
+                found_pool = await self._pool(fetch, seen, options, mirrors, snapshot)
+                pools[(options, read5)] = found_pool
                 signatures |= found_pool.signatures
                 notes += found_pool.notes
                 targets |= {t.repo: t for t in found_pool.targets}

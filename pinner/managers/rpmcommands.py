@@ -460,6 +460,11 @@ CONFIG_PATHS = (
     "/etc/dnf/vars",
     "/etc/yum.conf",
     "/etc/yum/vars",
+    # dnf5's: its [main] drop-ins and its repository overrides.
+    "/etc/dnf/libdnf5.conf.d",
+    "/usr/share/dnf5/libdnf.conf.d",
+    "/etc/dnf/repos.override.d",
+    "/usr/share/dnf5/repos.override.d",
 )
 _CONFIG_WRITE = re.compile(
     r">>?[ \t]*['\"]?(?:" + "|".join(re.escape(path) for path in CONFIG_PATHS) + r")\b"

@@ -30,6 +30,14 @@ VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
 # dnf5's drop-ins for [main] (libdnf5 Base::load_config): the `*.conf` of both folders in file-name
 # order, one in /etc hiding the one of the same name in /usr/share, then dnf.conf, which wins.
 DNF5_DROPINS = ("/usr/share/dnf5/libdnf.conf.d/", "/etc/dnf/libdnf5.conf.d/")
+# libdnf5's repository overrides (RepoSack::load_repos_configuration_overrides), read after
+# every repository is defined: the `*.repo` of both folders in file-name order, one in /etc hiding
+# the one of the same name in /usr/share. Each section names a glob of repository ids (variables
+# substituted) whose options it sets; it defines none. dnf 4 and libdnf's microdnf do not read
+# them. `dnf5 config-manager setopt REPO.enabled=0` writes /etc/dnf/repos.override.d/.
+DNF5_OVERRIDES = ("/usr/share/dnf5/repos.override.d/", "/etc/dnf/repos.override.d/")
+# The options of an override pinner does not apply: the URLs a repository is read from.
+_URL_OPTIONS = ("baseurl", "metalink", "mirrorlist")
 # What the image must yield for configure(): globs in the shape MANAGERS.md asks for.
 IMAGE_PATHS = (
     "/etc/os-release",
@@ -42,6 +50,7 @@ IMAGE_PATHS = (
     f"{rpmmodules.STATE_DIR}*.module",
     f"{rpmmodules.DEFAULTS_DIR}*.yaml",
     *(f"{d}*.conf" for d in DNF5_DROPINS),
+    *(f"{d}*.repo" for d in DNF5_OVERRIDES),
     *rpmdb.PATHS,
 )
 # Docker's architecture names -> dnf's basearch.
@@ -125,6 +134,9 @@ class RpmConfig(NamedTuple):
     # pseudo-module their requirements name (os-release's PLATFORM_ID, e.g. platform:el9).
     modules: rpmmodules.State = rpmmodules.State()
     platform: str | None = None
+    # The repositories as a dnf5 program reads them, where an override (DNF5_OVERRIDES) changes
+    # one; None where none does.
+    dnf5_repos: tuple[Repo, ...] | None = None
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -328,6 +340,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     # Read before notes are: each may add one.
     weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
     dnf5 = _dnf5_main(files, main, notes)
+    dnf5_repos = _dnf5_repos(files, tuple(repos), variables, notes)
     notes += _cache_only_note(main, main_where)
     exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
     obsoletes = main_flag("obsoletes", True)
@@ -356,6 +369,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         dnf5,
         modules,
         platform if re.fullmatch(r"[A-Za-z0-9_.+-]+:[A-Za-z0-9_.+-]+", platform) else None,
+        dnf5_repos,
     )
 
 
@@ -375,6 +389,55 @@ def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[
             _flag(section, "best", found.best, where, noted),
         )
     return found
+
+
+def _dnf5_repos(
+    files: Mapping[str, bytes],
+    repos: tuple[Repo, ...],
+    variables: Mapping[str, str],
+    notes: list[str],
+) -> tuple[Repo, ...] | None:
+    """repos as dnf5 reads them: each override section's enabled, repo_gpgcheck, gpgkey,
+    priority and cost set on the repositories its glob matches, file by file, the last winning.
+    None where no override changes a repository pinner reads. A URL an override sets is noted,
+    not followed: pinner reads the repository's own."""
+    found = list(repos)
+    for path in managers.dropins(files, DNF5_OVERRIDES, ".repo"):
+        parser = _ini(_text(files, path), path)
+        for name in parser.sections():
+            section = parser[name]
+            glob = substitute(name, variables)
+            where = f"{path}: [{untrusted(glob)}]"
+            found = [
+                _overridden(r, section, variables, where, notes)
+                if fnmatch.fnmatchcase(r.id, glob)
+                else r
+                for r in found
+            ]
+            urls = [key for key in _URL_OPTIONS if key in section]
+            if urls:
+                notes.append(
+                    f"{where} sets {', '.join(urls)} for dnf5; pinner reads the repositories' own"
+                )
+    return tuple(found) if tuple(found) != repos else None
+
+
+def _overridden(
+    repo: Repo,
+    section: Mapping[str, str],
+    variables: Mapping[str, str],
+    where: str,
+    notes: list[str],
+) -> Repo:
+    """repo with the options of an override section that matches its id."""
+    gpgkey = section.get("gpgkey")
+    return repo._replace(
+        enabled=_flag(section, "enabled", repo.enabled, where, notes),
+        repo_gpgcheck=_flag(section, "repo_gpgcheck", repo.repo_gpgcheck, where, notes),
+        gpgkeys=repo.gpgkeys if gpgkey is None else _urls(gpgkey, variables),
+        priority=_number(section.get("priority"), repo.priority, f"{where} priority", notes),
+        cost=_number(section.get("cost"), repo.cost, f"{where} cost", notes),
+    )
 
 
 def _cache_only_note(main: Mapping[str, str], where: str) -> list[str]:

@@ -1023,6 +1023,37 @@ def test_a_dnf5_drop_in_decides_weak_dependencies_for_dnf5_alone(
 
 
 @needs_rpm_tools
+@pytest.mark.parametrize(("version", "enabled"), [("41", True), ("40", False)])
+def test_a_dnf5_repository_override_is_read_by_dnf5_alone(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    version: str,
+    enabled: bool,
+) -> None:
+    """/etc/dnf/repos.override.d/ (what `dnf5 config-manager setopt` writes) is dnf5's (Fedora
+    41's dnf): it enables the repository the .repo file disables; dnf 4 (Fedora 40's) does not
+    read it."""
+    repo = f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\nenabled=0\n"
+    files = {
+        "etc/os-release": _fedora(version),
+        "etc/yum.repos.d/local.repo": repo.encode(),
+        "etc/dnf/repos.override.d/99-config_manager.repo": b"[base*]\nenabled=1\n",
+    }
+    push(files_image(files), registry, "library/fedora", f"override-{version}")
+    (env / "Dockerfile").write_text(f"FROM fedora:override-{version}\nRUN dnf install -y toolpkg\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert (code == 0) is enabled, err
+    if not enabled:
+        assert "toolpkg: nothing in the enabled repositories provides it (none enabled" in err
+        return
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "1.0-1")]
+
+
+@needs_rpm_tools
 def test_a_dnf5_run_is_locked_and_cleaned_as_dnf5(
     capsys: pytest.CaptureFixture[str], registry: Registry, hub: str, mirror: Mirror, env: Path
 ) -> None:

@@ -506,3 +506,61 @@ def test_an_image_whose_dnf_reads_only_its_cache_is_noted(setting: str, noted: b
         " removes it for later RUNs"
     )
     assert found == ([expected] if noted else [])
+
+
+OVERRIDDEN = {
+    "/etc/os-release": OS_RELEASE["fedora"],
+    "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\n"
+    b"[updates]\nbaseurl=https://example.org/u/\n"
+    b"[extra]\nbaseurl=https://example.org/e/\nenabled=0\n",
+    # In file-name order, /etc's 50-a.repo hiding /usr/share's: its section is never read.
+    "/usr/share/dnf5/repos.override.d/50-a.repo": b"[*]\nenabled=0\n",
+    "/etc/dnf/repos.override.d/50-a.repo": b"[*]\npriority=10\n",
+    "/usr/share/dnf5/repos.override.d/60-b.repo": b"[upd*]\nenabled=0\ncost=5\n"
+    b"[$releasever-none]\nenabled=0\n",
+    "/etc/dnf/repos.override.d/99-config_manager.repo": b"[extra]\nenabled=1\nrepo_gpgcheck=1\n"
+    b"gpgkey=file:///etc/pki/rpm-gpg/k-$releasever\nbaseurl=https://example.org/other/\n",
+}
+
+
+def test_dnf5_reads_its_repository_overrides_in_file_name_order() -> None:
+    config = _config(OVERRIDDEN)
+    assert config.dnf5_repos is not None
+    assert {r.id: (r.enabled, r.priority, r.cost) for r in config.dnf5_repos} == {
+        "fedora": (True, 10, 1000),
+        "updates": (False, 10, 5),
+        "extra": (True, 10, 1000),
+    }
+    extra = config.dnf5_repos[2]
+    assert (extra.repo_gpgcheck, extra.gpgkeys) == (True, ("file:///etc/pki/rpm-gpg/k-40",))
+    # A URL is not followed; dnf 4 reads the .repo files alone.
+    assert extra.baseurls == ("https://example.org/e/",)
+    assert [(r.enabled, r.priority) for r in config.repos] == [(True, 99), (True, 99), (False, 99)]
+    assert [note for note in config.notes if "repos.override.d" in note] == [
+        "/etc/dnf/repos.override.d/99-config_manager.repo: [extra] sets baseurl for dnf5;"
+        " pinner reads the repositories' own"
+    ]
+
+
+def test_overrides_that_change_nothing_leave_dnf5_the_repositories_dnf_reads() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\n",
+        "/etc/dnf/repos.override.d/10-x.repo": b"[other*]\nenabled=0\n[fedora]\nenabled=1\n",
+    }
+    assert _config(files).dnf5_repos is None
+
+
+def test_a_bad_value_in_an_override_keeps_the_repository_s_own() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\n",
+        "/etc/dnf/repos.override.d/10-x.repo": b"[fedora]\nenabled=maybe\npriority=high\n",
+    }
+    config = _config(files)
+    assert config.dnf5_repos is None
+    assert [n for n in config.notes if "10-x.repo" in n] == [
+        "/etc/dnf/repos.override.d/10-x.repo: [fedora] enabled='maybe' is not a boolean;"
+        " dnf keeps its default (True)",
+        "/etc/dnf/repos.override.d/10-x.repo: [fedora] priority 'high' is not a number; 99 used",
+    ]

@@ -52,6 +52,7 @@ from pinner.managers.rpmconfig import (
     Repo,
     RpmConfig,
     configure,
+    configured,
     enabled_repos,
 )
 from pinner.managers.rpmresolve import Pool, clash, covered, resolve
@@ -467,6 +468,7 @@ class Rpm:
                     " are not considered"
                 )
         served: list[tuple[Sequence[rd.RpmPackage], bool]] = []
+        excluded: list[rd.RpmPackage] = []  # what excludepkgs and includepkgs hide
         modules: list[rpmmodules.Modules] = []
         signatures = set()
         targets: list[rpmcompose.Target] = []
@@ -502,12 +504,14 @@ class Rpm:
             if found is None:
                 live = live or not rpmcompose.frozen(config, repo)
                 found = await self._fetch_repo(fetch, config, repo, others)
-            weighed = found.packages
+            weighed: Sequence[rd.RpmPackage] = found.packages
             if (repo.priority, repo.cost) != (99, 1000):
-                weighed = tuple(
+                weighed = [
                     p._replace(priority=repo.priority, cost=repo.cost) for p in found.packages
-                )
-            served.append((weighed, repo.module_hotfixes))
+                ]
+            shown, dropped = configured(weighed, repo, config, options)
+            excluded += dropped
+            served.append((shown, repo.module_hotfixes))
             modules.append(found.modules)
             signatures.add(found.signature)
         for (compose, host, expiry), ids in pinned.items():
@@ -516,7 +520,7 @@ class Rpm:
         # dnf hides what modular filtering leaves out (rpmmodules): a build nobody can install.
         together = rpmmodules.merged(modules)
         packages, hidden = rpmmodules.visible(served, together, config.modules, config.platform)
-        pool = Pool(packages, config.installed or (), config.arch, hidden)
+        pool = Pool(packages, config.installed or (), config.arch, [*hidden, *excluded])
         return _Pool(
             pool,
             tuple(r.id for r in repos),

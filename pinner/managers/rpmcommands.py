@@ -79,6 +79,10 @@ class RpmOptions(NamedTuple):
     best: bool | None = None
     # -C, --cacheonly or --setopt=cacheonly=...: the command reads only the cache.
     cacheonly: bool = False
+    # -x/--exclude/--excludepkgs (and --setopt=excludepkgs=): package specs added to dnf.conf's.
+    excludes: tuple[str, ...] = ()
+    # --disableexcludes/--disableexcludepkgs: "all", "main" or repository ids.
+    disable_excludes: tuple[str, ...] = ()
 
 
 class RpmCommand(NamedTuple):
@@ -116,6 +120,10 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
             found = found._replace(enable=(*found.enable, *value.split(",")))
         elif option == "--disablerepo":
             found = found._replace(disable=(*found.disable, *value.split(",")))
+        elif option in ("-x", "--exclude", "--excludepkgs"):
+            found = found._replace(excludes=(*found.excludes, *split_list(value)))
+        elif option in ("--disableexcludes", "--disableexcludepkgs"):
+            found = found._replace(disable_excludes=(*found.disable_excludes, *split_list(value)))
         elif option == "--setopt":
             key, _, setting = value.partition("=")
             key, flag = key.strip(), setting.strip().lower()
@@ -133,6 +141,8 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 found = found._replace(best=best)
             elif key == "cacheonly":
                 found = found._replace(cacheonly=cache_only_value(setting))
+            elif key in ("exclude", "excludepkgs"):
+                found = found._replace(excludes=(*found.excludes, *split_list(setting)))
             elif key.rpartition(".")[2] in ("priority", "cost") and "." in key:
                 glob, _, name = key.rpartition(".")
                 if not _INTEGER.fullmatch(setting.strip()):
@@ -142,6 +152,11 @@ def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
                 entry = (glob, name, int(setting))
                 found = found._replace(repo_settings=(*found.repo_settings, entry))
     return found._replace(cacheonly=forced or found.cacheonly)
+
+
+def split_list(value: str) -> list[str]:
+    """The items of a dnf list option's value (libdnf's OptionStringList: commas or spaces)."""
+    return [item for item in re.split(r"[,\s]+", value) if item]
 
 
 def cache_only_value(value: str) -> bool:

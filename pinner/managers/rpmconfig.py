@@ -16,7 +16,8 @@ from typing import NamedTuple
 from pinner import managers
 from pinner.baseimage import parse_os_release
 from pinner.managers import rpmdb, rpmmodules
-from pinner.managers.rpmcommands import RpmOptions, cache_only_value
+from pinner.managers.repodata import RpmPackage
+from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
@@ -92,6 +93,8 @@ class Repo(NamedTuple):
     priority: int = 99  # dnf's: of the candidates libsolv weighs, those with the lowest win
     cost: int = 1000  # dnf's: of one build in several repositories, the lowest cost's is taken
     module_hotfixes: bool = False  # modular filtering hides none of its packages
+    excludes: tuple[str, ...] = ()  # excludepkgs (or exclude): specs dnf hides in it
+    includes: tuple[str, ...] = ()  # includepkgs: where set, dnf sees only what they match
 
 
 class Dnf5Main(NamedTuple):
@@ -137,6 +140,9 @@ class RpmConfig(NamedTuple):
     # The repositories as a dnf5 program reads them, where an override (DNF5_OVERRIDES) changes
     # one; None where none does.
     dnf5_repos: tuple[Repo, ...] | None = None
+    # dnf.conf's [main] excludepkgs (or exclude) and includepkgs, for every repository.
+    excludes: tuple[str, ...] = ()
+    includes: tuple[str, ...] = ()
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -325,6 +331,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 _priority(section.get("priority"), path, repo_id, notes),
                 _number(section.get("cost"), 1000, f"{path}: [{repo_id}] cost", notes),
                 _flag(section, "module_hotfixes", False, where, notes),
+                _specs(section, ("excludepkgs", "exclude"), variables),
+                _specs(section, ("includepkgs",), variables),
             )
         )
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
@@ -370,7 +378,19 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         modules,
         platform if re.fullmatch(r"[A-Za-z0-9_.+-]+:[A-Za-z0-9_.+-]+", platform) else None,
         dnf5_repos,
+        _specs(main, ("excludepkgs", "exclude"), variables),
+        _specs(main, ("includepkgs",), variables),
     )
+
+
+def _specs(
+    section: Mapping[str, str], keys: tuple[str, ...], variables: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The package specs of a list option (excludepkgs and its alias exclude, includepkgs)."""
+    found: list[str] = []
+    for key in keys:
+        found += split_list(substitute(section.get(key) or "", variables))
+    return tuple(found)
 
 
 def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[str]) -> Dnf5Main:
@@ -499,3 +519,52 @@ def enabled_repos(config: RpmConfig, options: RpmOptions) -> tuple[Repo, ...]:
                 repo = repo._replace(cost=value)
         found.append(repo)
     return tuple(found)
+
+
+def _forms(package: RpmPackage) -> tuple[str, ...]:
+    """The NEVRA forms a package spec may match (dnf's Subject, without provides or files)."""
+    name, arch, (epoch, version, release) = package.name, package.arch, package.evr
+    nvr = f"{name}-{version}-{release}"
+    return (
+        name,
+        f"{name}.{arch}",
+        f"{name}-{version}",
+        nvr,
+        f"{nvr}.{arch}",
+        f"{name}-{epoch}:{version}-{release}",
+        f"{name}-{epoch}:{version}-{release}.{arch}",
+    )
+
+
+def _matches(package: RpmPackage, specs: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(form, spec) for spec in specs for form in _forms(package))
+
+
+def configured(
+    packages: Sequence[RpmPackage], repo: Repo, config: RpmConfig, options: RpmOptions
+) -> tuple[list[RpmPackage], list[RpmPackage]]:
+    """A repository's packages dnf sees and those its excludes and includes hide (libdnf's
+    process_excludes): the repository's excludepkgs and includepkgs, then dnf.conf's and the
+    command's (-x), unless --disableexcludes names all, the repository or main."""
+    off = set(options.disable_excludes)
+    if "all" in off:
+        return list(packages), []
+    excludes: list[str] = []
+    includes: list[str] = []
+    restricted = False
+    if repo.id not in off:
+        excludes += repo.excludes
+        includes += repo.includes
+        restricted = bool(repo.includes)
+    if "main" not in off:
+        excludes += (*config.excludes, *options.excludes)
+        includes += config.includes
+        restricted = restricted or bool(config.includes)
+    if not excludes and not restricted:
+        return list(packages), []
+    seen: list[RpmPackage] = []
+    hidden: list[RpmPackage] = []
+    for package in packages:
+        shown = not _matches(package, excludes) and (not restricted or _matches(package, includes))
+        (seen if shown else hidden).append(package)
+    return seen, hidden

@@ -458,3 +458,15 @@ def test_words_after_a_module_enable_are_not_pinned(
         "dnf install -y lister-1.0-1 && dnf -y module enable nodejs:20 && dnf -y install nodejs"
         in text
     )
+
+
+@needs_rpm_tools
+def test_lock_leaves_out_what_the_command_excludes(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    """dnf takes npm-shim for lister's npm (npm's newest build is modular, so 8.0 is old); with
+    npm-shim excluded it takes npm 8.0 (the oracle of test_rpm_excludes.py checks the rule)."""
+    dockerfile = "FROM ubi9:plain\nRUN dnf install -y --exclude=npm-shim lister\n"
+    text, stage = _locked(capsys, hub, mirror, env, dockerfile)
+    assert {(p.name, p.version) for p in stage.packages} == {("lister", "1.0-1"), ("npm", "8.0-1")}
+    assert "dnf install -y --exclude=npm-shim lister-1.0-1" in text

@@ -18,6 +18,8 @@ from typing import NamedTuple
 import pytest
 from testcache import copy_tree, stored_tree, tools_stamp, tree_stamp
 
+from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
+
 needs_rpm_tools = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("rpmbuild", "createrepo_c", "dnf")),
     reason="rpmbuild, createrepo_c and dnf are not installed (scripts/install-test-deps)",
@@ -79,6 +81,13 @@ def build_repo(specs: Sequence[Spec], directory: Path, *, compress: str = "gz") 
     key = repr((list(specs), compress, tools_stamp("rpmbuild", "createrepo_c")))
     stored = stored_tree("rpm-repos", key, lambda into: _build_repo(specs, into, compress))
     return copy_tree(stored, directory)
+
+
+def repo_packages(repo: Path) -> list[RpmPackage]:
+    """The packages of a repository build_repo made, as pinner reads its primary.xml."""
+    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
+    primary = entries["primary"]
+    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
 
 
 def _build_repo(specs: Sequence[Spec], directory: Path, compress: str) -> None:

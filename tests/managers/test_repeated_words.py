@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from arch_repo import Pkg, needs_pacman, pacman_in, repo_add
-from rpmrepo import Spec, _dnf, build_repo, dnf_install, needs_rpm_tools
+from rpmrepo import Spec, _dnf, build_repo, dnf_install, needs_rpm_tools, repo_packages
 
 from pinner import managers
 from pinner.apt.shell import run_invocations
 from pinner.errors import PackageError
 from pinner.managers import PackageArg, alpm, pacman, rpm, zypper
-from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmresolve import Pool, resolve
 
 SPECS = [Spec("twice", "1.0"), Spec("twice", "2.0")]
@@ -77,12 +76,6 @@ def _ids(value: object) -> str | None:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_repo(SPECS, tmp_path_factory.mktemp("repeated") / "repo")
-
-
-def _packages(repo: Path) -> list[RpmPackage]:
-    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
-    primary = entries["primary"]
-    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
 
 
 def _installed(root: Path) -> str:
@@ -155,7 +148,7 @@ def _resolved(
 
 def _pinner_version(repo: Path, word: PackageArg) -> str:
     spec = f"{word.name}-{word.constraint[1:]}" if word.constraint else word.name
-    (chosen,) = resolve(Pool(_packages(repo), (), "x86_64"), [spec]).chosen
+    (chosen,) = resolve(Pool(repo_packages(repo), (), "x86_64"), [spec]).chosen
     return chosen.evr.version
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rpmrepo import Spec, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools
+from rpmrepo import Spec, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools, repo_packages
 
 from pinner.apt.shell import run_invocations
-from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
 from pinner.managers.rpmcommands import PROGRAMS, read_command
 from pinner.managers.rpmconfig import RpmConfig, configure, configured, enabled_repos
 from pinner.managers.rpmresolve import Pool, resolve
@@ -30,12 +29,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_repo(SPECS, tmp_path_factory.mktemp("rpm-excludes") / "repo")
 
 
-def _packages(repo: Path) -> list[RpmPackage]:
-    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
-    primary = entries["primary"]
-    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
-
-
 def _pinner(repo: Path, main: str, section: str, options: list[str], words: list[str]) -> Pool:
     """The pool pinner resolves the command from: its image's dnf.conf [main] lines and the
     repository section's, the command's options."""
@@ -50,7 +43,7 @@ def _pinner(repo: Path, main: str, section: str, options: list[str], words: list
     config = configure(files, "amd64")
     assert isinstance(config, RpmConfig), config
     (local,) = enabled_repos(config, command.options)
-    seen, hidden = configured(_packages(repo), local, config, command.options)
+    seen, hidden = configured(repo_packages(repo), local, config, command.options)
     return Pool(seen, (), "x86_64", hidden)
 
 

@@ -24,11 +24,12 @@ from rpmrepo import (
     dnf_refusal,
     dnf_would_install,
     needs_rpm_tools,
+    repo_packages,
     rpmdb_path,
 )
 
 from pinner.apt.shell import run_invocations
-from pinner.managers.repodata import RpmPackage, parse_repomd, primary_packages
+from pinner.managers.repodata import RpmPackage
 from pinner.managers.rpmcommands import PROGRAMS, RpmCommand, read_command
 from pinner.managers.rpmconfig import RpmConfig, configure, enabled_repos
 from pinner.managers.rpmdb import read_rpmdb
@@ -113,12 +114,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_repo(SPECS, tmp_path_factory.mktemp("rpm-providers") / "repo")
 
 
-def _packages(repo: Path) -> list[RpmPackage]:
-    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
-    primary = entries["primary"]
-    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
-
-
 def _nevras(packages: tuple[RpmPackage, ...]) -> list[str]:
     return sorted(f"{p.name}-{p.evr}.{p.arch}" for p in packages)
 
@@ -130,7 +125,7 @@ def test_provider_is_the_one_dnf_installs(
     repo: Path, tmp_path: Path, words: list[str], weak_deps: bool
 ) -> None:
     expected = dnf_would_install(tmp_path, repo, words, weak_deps=weak_deps)
-    found = resolve(Pool(_packages(repo), (), "x86_64"), words, weak_deps=weak_deps)
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), words, weak_deps=weak_deps)
     assert _nevras(found.chosen) == expected
     assert found.missing == ()
 
@@ -161,7 +156,7 @@ def test_what_is_installed_weighs_as_dnf_weighs_it(
     shutil.copytree(with_iz, root, symlinks=True, dirs_exist_ok=True)
     expected = dnf_would_install(root, repo, words)
     installed = read_rpmdb(rpmdb_path(with_iz).read_bytes())
-    found = resolve(Pool(_packages(repo), installed, "x86_64"), words)
+    found = resolve(Pool(repo_packages(repo), installed, "x86_64"), words)
     assert _nevras(found.chosen) == expected
     assert taken in expected
 
@@ -176,7 +171,7 @@ def test_best_does_not_change_the_provider(
     """dnf's `best` makes libsolv keep the best build of each candidate name (solver_addbestrules
     prunes in POLICY_MODE_RECOMMEND, which keeps every name): the name is chosen as without it."""
     expected = dnf_would_install(tmp_path, repo, words, f"--setopt=best={best}")
-    found = resolve(Pool(_packages(repo), (), "x86_64"), words)
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), words)
     assert _nevras(found.chosen) == expected
 
 
@@ -219,7 +214,7 @@ def test_provider_is_the_one_zypper_installs(
     out = _zypper(zypper_root, "install", "--dry-run", flag, *words)
     listed = _NEW.search(out)
     assert listed is not None, out
-    found = resolve(Pool(_packages(repo), (), "x86_64"), words, weak_deps=recommends)
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), words, weak_deps=recommends)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
 
 
@@ -285,7 +280,7 @@ def test_repository_priority_wins_as_dnf_weighs_it(
     main = build_repo(MAIN_SPECS, base / "main")
     other = build_repo(PRIORITY_SPECS, base / "other")
     expected = _dnf_two_repos(base / "root", main, other, words, best)
-    packages = _packages(main) + [p._replace(priority=10) for p in _packages(other)]
+    packages = repo_packages(main) + [p._replace(priority=10) for p in repo_packages(other)]
     found = resolve(Pool(packages, (), "x86_64"), words)
     assert _nevras(found.chosen) == expected
     assert taken in expected
@@ -309,7 +304,7 @@ def test_repository_priority_wins_as_zypper_weighs_it(
     _zypper(root, "refresh")
     listed = _NEW.search(_zypper(root, "install", "--dry-run", *words))
     assert listed is not None
-    packages = _packages(main) + [p._replace(priority=10) for p in _packages(other)]
+    packages = repo_packages(main) + [p._replace(priority=10) for p in repo_packages(other)]
     found = resolve(Pool(packages, (), "x86_64"), words)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
     assert {p.priority for p in found.chosen if p.name in ("plib", "pz")} == {10}
@@ -420,7 +415,7 @@ def test_a_conflicting_provider_is_passed_over_as_dnf_does(
     root = holders if on_holders else tmp_path / "empty"
     expected = dnf_would_install(root, conflicts_repo, words)
     installed = read_rpmdb(rpmdb_path(holders).read_bytes()) if on_holders else ()
-    found = resolve(Pool(_packages(conflicts_repo), installed, "x86_64"), words)
+    found = resolve(Pool(repo_packages(conflicts_repo), installed, "x86_64"), words)
     assert _nevras(found.chosen) == expected
     assert taken in expected
     assert found.missing == ()
@@ -448,7 +443,7 @@ def test_no_provider_left_is_missing_as_dnf_refuses(
     problem = dnf_refusal(root, conflicts_repo, words)
     assert "none of the providers can be installed" in problem
     installed = read_rpmdb(rpmdb_path(holders).read_bytes()) if on_holders else ()
-    found = resolve(Pool(_packages(conflicts_repo), installed, "x86_64"), words)
+    found = resolve(Pool(repo_packages(conflicts_repo), installed, "x86_64"), words)
     (missing,) = found.missing
     assert missing.text == f"{words[0][len('needs-') :]} (needed by {words[0]})"
     assert missing.why == why
@@ -475,7 +470,7 @@ def test_a_conflicting_provider_is_passed_over_as_zypper_does(
     _zypper(tmp_path, "refresh")
     listed = _NEW.search(_zypper(tmp_path, "install", "--dry-run", *words))
     assert listed is not None
-    found = resolve(Pool(_packages(conflicts_repo), (), "x86_64"), words)
+    found = resolve(Pool(repo_packages(conflicts_repo), (), "x86_64"), words)
     assert sorted(p.name for p in found.chosen) == sorted(listed[1].split())
 
 
@@ -540,7 +535,7 @@ def test_two_words_that_conflict_are_refused_as_dnf_refuses(
     problem = dnf_refusal(root, request_conflicts_repo, words)
     assert "conflicting requests" in problem
     installed = read_rpmdb(rpmdb_path(root).read_bytes()) if holding is not None else ()
-    found = resolve(Pool(_packages(request_conflicts_repo), installed, "x86_64"), words)
+    found = resolve(Pool(repo_packages(request_conflicts_repo), installed, "x86_64"), words)
     (missing,) = found.missing
     assert (missing.name, missing.why) == (refused, why)
 
@@ -552,7 +547,7 @@ def test_a_bare_word_another_word_obsoletes_is_not_refused_by_dnf(
 ) -> None:
     """dnf installs the obsoleter for a bare name: `dnf install pb pa` is pb alone."""
     expected = dnf_would_install(tmp_path / "empty", request_conflicts_repo, ["pb", "pa"])
-    found = resolve(Pool(_packages(request_conflicts_repo), (), "x86_64"), ["pb", "pa"])
+    found = resolve(Pool(repo_packages(request_conflicts_repo), (), "x86_64"), ["pb", "pa"])
     assert _nevras(found.chosen) == expected == ["pb-1.0-1.noarch"]
     assert found.missing == ()
 
@@ -582,7 +577,7 @@ def test_two_words_that_conflict_are_refused_as_zypper_refuses(
     env = {**os.environ, "ZYPP_LOGFILE": f"{tmp_path}/var/log/zypper.log"}
     command = ["zypper", "--root", str(tmp_path), "--non-interactive", "install", "--dry-run"]
     result = subprocess.run([*command, *words], capture_output=True, text=True, env=env)
-    pool = Pool(_packages(request_conflicts_repo), (), "x86_64")
+    pool = Pool(repo_packages(request_conflicts_repo), (), "x86_64")
     found = _resolve_commands(pool, [(True, [(word, None) for word in words], False)])
     if why is None:
         listed = _NEW.search(result.stdout)
@@ -651,7 +646,7 @@ def _pinner_rows(main: Path, other: Path, options: list[str], words: list[str]) 
     packages: list[RpmPackage] = []
     origin: dict[tuple[str, str], str] = {}
     for repo in enabled_repos(config, command.options):
-        for package in _packages(main if repo.id == "main" else other):
+        for package in repo_packages(main if repo.id == "main" else other):
             origin[package.name, package.checksum.hexdigest] = repo.id
             packages.append(package._replace(priority=repo.priority, cost=repo.cost))
     found = resolve(Pool(packages, (), "x86_64"), words)

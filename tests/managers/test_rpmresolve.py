@@ -14,6 +14,7 @@ from rpmrepo import (
     dnf_install,
     dnf_would_install,
     needs_rpm_tools,
+    repo_packages,
     rpmdb_path,
 )
 
@@ -97,12 +98,6 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_repo(SPECS, tmp_path_factory.mktemp("rpm") / "repo")
 
 
-def _packages(repo: Path) -> list[RpmPackage]:
-    entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
-    primary = entries["primary"]
-    return primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
-
-
 def _nevras(packages: list[RpmPackage]) -> list[str]:
     return sorted(f"{p.name}-{p.evr}.{p.arch}" for p in packages)
 
@@ -110,7 +105,7 @@ def _nevras(packages: list[RpmPackage]) -> list[str]:
 @pytest.mark.oracle
 @needs_rpm_tools
 def test_primary_from_createrepo(repo: Path) -> None:
-    packages = {(p.name, str(p.evr)): p for p in _packages(repo)}
+    packages = {(p.name, str(p.evr)): p for p in repo_packages(repo)}
     assert len(packages) == len(SPECS)
     app = packages["app", "1.0-1"]
     assert app.arch == "noarch"
@@ -183,7 +178,7 @@ def test_resolution_matches_dnf(
     repo: Path, tmp_path: Path, names: list[str], weak_deps: bool
 ) -> None:
     expected = dnf_would_install(tmp_path, repo, names, weak_deps=weak_deps)
-    found = resolve(Pool(_packages(repo), (), "x86_64"), names, weak_deps=weak_deps)
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), names, weak_deps=weak_deps)
     assert _nevras(list(found.chosen)) == expected
     assert found.missing == ()
 
@@ -200,9 +195,9 @@ def test_resolution_matches_dnf(
 def test_obsoletes_off_matches_dnf(repo: Path, tmp_path: Path, names: list[str]) -> None:
     # dnf.conf's obsoletes=False: hawkey's selectors add no obsoleters, libsolv still prunes.
     expected = dnf_would_install(tmp_path, repo, names, "--setopt=obsoletes=False")
-    found = resolve(Pool(_packages(repo), (), "x86_64"), names, obsoletes=False)
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), names, obsoletes=False)
     assert _nevras(list(found.chosen)) == expected
-    with_obsoletes = resolve(Pool(_packages(repo), (), "x86_64"), names)
+    with_obsoletes = resolve(Pool(repo_packages(repo), (), "x86_64"), names)
     assert (found.chosen == with_obsoletes.chosen) == (names == ["needs-cap"])
 
 
@@ -251,14 +246,14 @@ def test_resolution_on_installed_set_matches_dnf(
     shutil.copytree(system, root, symlinks=True, dirs_exist_ok=True)
     expected = dnf_would_install(root, repo, names)
     installed = read_rpmdb(rpmdb_path(system).read_bytes())
-    found = resolve(Pool(_packages(repo), installed, "x86_64"), names)
+    found = resolve(Pool(repo_packages(repo), installed, "x86_64"), names)
     assert _nevras(list(found.chosen)) == expected
 
 
 @pytest.mark.oracle
 @needs_rpm_tools
 def test_pins_follow_the_words(repo: Path) -> None:
-    found = resolve(Pool(_packages(repo), (), "x86_64"), ["app", "libe", "toolpkg.noarch"])
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), ["app", "libe", "toolpkg.noarch"])
     assert found.pins == {
         "app": "app-1.0-1",
         "libe": "libe-1:0.5-1",
@@ -269,7 +264,7 @@ def test_pins_follow_the_words(repo: Path) -> None:
 @pytest.mark.oracle
 @needs_rpm_tools
 def test_missing_is_reported(repo: Path) -> None:
-    found = resolve(Pool(_packages(repo), (), "x86_64"), ["nosuch", "app"])
+    found = resolve(Pool(repo_packages(repo), (), "x86_64"), ["nosuch", "app"])
     assert [(m.name, m.text) for m in found.missing] == [("nosuch", "nosuch")]
 
 
@@ -366,7 +361,7 @@ def test_unmet_recommends_of_installed_packages_as_dnf(
     expected = dnf_would_install(root, repo, names, option)
     assert ("extra-1.0-1.noarch" in expected) == (not autodetect or "extra" in names)
     installed = read_rpmdb(rpmdb_path(went_without).read_bytes())
-    pool = Pool(_packages(repo), installed, "x86_64")
+    pool = Pool(repo_packages(repo), installed, "x86_64")
     found = resolve(pool, names, exclude_weak_autodetect=autodetect)
     assert _nevras(list(found.chosen)) == expected
 

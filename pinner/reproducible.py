@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
-from pinner.apt.shell import Invocation, Word, ending, run_invocations
+from pinner.apt.shell import Invocation, Word, ending, executed_file, run_invocations
 from pinner.dockerfile import (
     Dockerfile,
     Edit,
@@ -502,9 +503,37 @@ def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool
 
 def _reads_lists(parsed: Dockerfile, run: Instruction, after: bool) -> bool:
     """Whether run, then the RUNs after it (which read the lists where after says so), reads the
-    package lists an earlier RUN fetched: after an update, the RUNs that follow read its lists."""
+    package lists an earlier RUN fetched: after an update, the RUNs that follow read its lists.
+    A file a COPY or ADD put in place may install with them (discourse's `RUN /tmp/install-vips`
+    runs `apt -y install` on the lists of the stage it is FROM): pinner cannot read it."""
     first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
+    if first is None and _runs_copied_file(parsed, run):
+        return True
     return after if first is None else first != "update"
+
+
+def _runs_copied_file(parsed: Dockerfile, run: Instruction) -> bool:
+    """Whether run executes a file named as one a COPY or ADD above it names (a source or the
+    destination: `ADD install-vips /tmp/install-vips`, then `RUN /tmp/install-vips`)."""
+    shell = shell_text(parsed.text, run)
+    executed = {
+        posixpath.basename(name)
+        for invocation in run_invocations(shell, parsed.escape)
+        if (name := executed_file(invocation)) is not None
+    }
+    return bool(executed & _copied_names(parsed, run.line))
+
+
+def _copied_names(parsed: Dockerfile, before: int) -> set[str]:
+    """The last parts of the paths the COPY and ADD instructions above line before name."""
+    return {
+        posixpath.basename(word.text.rstrip("/"))
+        for stage in parsed.stages
+        for instruction in stage.instructions
+        if instruction.keyword in ("COPY", "ADD") and instruction.line < before
+        for word in instruction.words
+        if not word.text.startswith("--")
+    }
 
 
 # Whether RUNs read only dnf's cache, entered with dnf's configuration not saying cacheonly, and

@@ -1048,6 +1048,15 @@ def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None
         ("RUN apt-get purge -y hello\n", False),
         ("FROM debian:bookworm\nRUN apt-get install -y vim\n", False),
         ("", False),
+        # discourse's image/base: a stage FROM the one that installs runs a script it ADDs,
+        # which installs with the lists (`apt -y -q install meson ...`); pinner cannot read it.
+        ("FROM 0\nADD install-vips /tmp/install-vips\nRUN /tmp/install-vips\n", True),
+        ("COPY --chmod=755 setup/ /usr/local/bin/\nRUN setup --all\n", True),
+        ("COPY build.sh /tmp/\nRUN bash -e /tmp/build.sh\n", True),
+        ("COPY env.sh /etc/\nRUN . /etc/env.sh && make\n", True),
+        ("COPY build.sh /tmp/\nRUN apt-get update && /tmp/build.sh\n", False),
+        ("RUN /tmp/install-vips\nADD install-vips /tmp/install-vips\n", False),
+        ("COPY build.sh /tmp/\nRUN sh -c 'echo /tmp/build.sh'\n", False),
     ],
 )
 def test_lists_a_later_install_reads_are_not_removed(later: str, kept: bool) -> None:

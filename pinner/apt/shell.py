@@ -427,8 +427,9 @@ def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
         program = words[i].text.rpartition("/")[2]
         if program in _SHELLS:
             script = _shell_script(words[i + 1 :], command.bodies)
-            if script is not None:
-                yield from _invocations(script.chars, _unexpanded(env, script))
+            if script is None:
+                break  # a script file, which the shell runs as a program of its own
+            yield from _invocations(script.chars, _unexpanded(env, script))
             return
         if program == "command" and i + 1 < len(words) and words[i + 1].text in ("-v", "-V"):
             return  # `command -v apt-get` asks whether apt-get exists
@@ -602,6 +603,19 @@ def _shell_script(args: Sequence[Word], bodies: Sequence[_Body]) -> Word | None:
         chars = bodies[0].chars
         return Word("", chars, chars[0].start if chars else 0, chars[-1].end if chars else 0, ())
     return None
+
+
+def executed_file(invocation: Invocation) -> str | None:
+    """The file an invocation runs as a program or script of its own, as named: the program
+    (`install-deps`, `/tmp/setup`), the script a shell is given (`bash -e /tmp/setup.sh`), or
+    the file `.` or `source` reads; None where a shell reads its stdin."""
+    program = invocation.program.rpartition("/")[2]
+    if program in (".", "source"):
+        return invocation.args[0].text if invocation.args else None
+    if program not in _SHELLS:
+        return invocation.program
+    i = _skip_options(invocation.args, 0, _SHELL_VALUE_OPTIONS)
+    return invocation.args[i].text if i < len(invocation.args) else None
 
 
 def script_invocations(script: Word) -> tuple[Invocation, ...]:

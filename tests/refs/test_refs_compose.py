@@ -123,6 +123,11 @@ def test_says_what_it_cannot_pin() -> None:
             id="bad-indent",
         ),
         pytest.param(
+            "services:\n  web:\n    image: " + "[" * 5_000 + "]" * 5_000 + "\n",
+            "compose.yaml: not valid YAML: nested deeper than pinner reads",
+            id="deep-nesting",
+        ),
+        pytest.param(
             "services:\n  web:\n    image: Nginx:1\n",
             "compose.yaml:3: Nginx:1: repository name must be lowercase",
             id="invalid-reference",

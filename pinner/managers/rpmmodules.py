@@ -37,6 +37,8 @@ STATE_DIR = "/etc/dnf/modules.d/"
 DEFAULTS_DIR = "/etc/dnf/modules.defaults.d/"
 MAX_MODULES = 128 << 20  # decompressed modules.yaml (EL 8 AppStream's is about 10 MiB)
 _MAX_DOCUMENTS = 100_000
+_MAX_PREFIX = 100  # a line's leading spaces and dashes (modulemd indents 12 at most)
+_MAX_FLOW = 32  # brackets open at once (modulemd opens one: `platform: [el9]`)
 _NAME = re.compile(r"[A-Za-z0-9_+.-]+")
 # rpm's NEVRA as modulemd lists artifacts: name-epoch:version-release.arch.
 _NEVRA = re.compile(
@@ -83,8 +85,23 @@ class State(NamedTuple):
     defaults: tuple[tuple[str, str], ...] = ()  # /etc/dnf/modules.defaults.d, which wins
 
 
+def _shallow(data: bytes, subject: str) -> None:
+    """Refuse data nested deeper than modulemd ever is, before a YAML parser sees it: libyaml's
+    composer recurses in C (100,000 open brackets crash the process) and the constructor in
+    Python. Block nesting needs a line's leading spaces or dashes; flow nesting, brackets."""
+    deep = ModulesError(f"{subject}: nested deeper than modulemd is")
+    if re.search(rb"^[ \t-]{%d,}" % (_MAX_PREFIX + 1), data, re.MULTILINE):
+        raise deep
+    depth = 0
+    for bracket in re.finditer(rb"[\[\]{}]", data):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        if depth > _MAX_FLOW:
+            raise deep
+
+
 def _documents(data: bytes, subject: str) -> list[object]:
     """The YAML documents of data, every scalar a string (so stream 1.10 stays "1.10")."""
+    _shallow(data, subject)
     loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
     try:
         documents = []
@@ -95,6 +112,8 @@ def _documents(data: bytes, subject: str) -> list[object]:
         return documents
     except yaml.YAMLError as error:
         raise ModulesError(f"{subject}: not YAML ({str(error).splitlines()[0]})") from None
+    except RecursionError:
+        raise ModulesError(f"{subject}: nested deeper than modulemd is") from None
 
 
 def _mapping(value: object, what: str) -> dict[str, object]:

@@ -320,8 +320,12 @@ def test_the_image_state_is_read_as_dnf_writes_it() -> None:
             "data: {name: a, stream: b, version: 1, dependencies: [{requires: {p: x}}]}\n",
             "not a list of strings",
         ),
+        # libyaml's composer recurses in C: this many open brackets crashed the process.
+        ("document: modulemd\nversion: 2\ndata: " + "[" * 100_000 + "]" * 100_000, "nested"),
+        ("data:\n" + "".join(" " * i + "k:\n" for i in range(1, 300)), "nested deeper"),
+        ("- " * 5_000 + "x", "nested deeper"),
     ],
-    ids=["syntax", "data", "version", "name", "artifact", "requires"],
+    ids=["syntax", "data", "version", "name", "artifact", "requires", "flow", "block", "dashes"],
 )
 def test_a_malformed_modules_yaml_is_one_line(text: str, message: str) -> None:
     with pytest.raises(rpmmodules.ModulesError, match=message) as caught:

@@ -10,8 +10,8 @@ import functools
 import itertools
 import posixpath
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
@@ -497,19 +497,22 @@ NAMED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 def lists_read_later(parsed: Dockerfile, stage: Stage, run: Instruction) -> bool:
     """Whether a later RUN, in stage or a stage FROM it, installs with the package lists run
     fetched (`apt-get install` and no `apt-get update` before it): removing them fails it."""
-    later = tuple(i for i in _runs(stage) if i.line > run.line)
-    return _back_from(parsed, stage, later, functools.partial(_reads_lists, parsed), any)[0]
+    return _reads_lists(parsed, stage, (i for i in _runs(stage) if i.line > run.line))
 
 
-def _reads_lists(parsed: Dockerfile, run: Instruction, after: bool) -> bool:
-    """Whether run, then the RUNs after it (which read the lists where after says so), reads the
-    package lists an earlier RUN fetched: after an update, the RUNs that follow read its lists.
+def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Iterable[Instruction]) -> bool:
+    """Whether the first of runs, then of the RUNs of each line of stages FROM stage, that uses
+    the package lists reads them: after an update, the RUNs that follow read that RUN's lists.
     A file a COPY or ADD put in place may install with them (discourse's `RUN /tmp/install-vips`
-    runs `apt -y install` on the lists of the stage it is FROM): pinner cannot read it."""
-    first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
-    if first is None and _runs_copied_file(parsed, run):
-        return True
-    return after if first is None else first != "update"
+    runs `apt -y install` on the lists of the stage it is FROM): pinner cannot read it, so a RUN
+    that executes one reads them. The walk stops at that RUN (each apt RUN of a stage asks)."""
+    for run in runs:
+        first = _first_lists_use(shell_text(parsed.text, run), parsed.escape)
+        if first is not None:
+            return first != "update"
+        if _runs_copied_file(parsed, run):
+            return True
+    return any(_reads_lists(parsed, c, _runs(c)) for c in _children(parsed, stage))
 
 
 def _runs_copied_file(parsed: Dockerfile, run: Instruction) -> bool:
@@ -547,7 +550,7 @@ def _cache_read_later(parsed: Dockerfile, stage: Stage) -> frozenset[int]:
     of a stage stage is FROM, or a later one) wrote cacheonly into dnf's configuration. One pass
     back over the stage and the stages FROM it, each RUN lexed once."""
     runs = _runs(stage)
-    reads = _back_from(parsed, stage, runs, functools.partial(_reads_cache, parsed), _any_cache)
+    reads = _cache_reads_from(parsed, stage, runs)
     earlier = [i for s in ancestors(parsed, stage) for i in _runs(s)]
     configured = any(_cache_use(parsed, i).configures for i in earlier)
     kept: set[int] = set()
@@ -558,18 +561,19 @@ def _cache_read_later(parsed: Dockerfile, stage: Stage) -> frozenset[int]:
     return frozenset(kept)
 
 
-def _reads_cache(parsed: Dockerfile, run: Instruction, after: _CacheReads) -> _CacheReads:
-    """Whether run, then the RUNs after it (as after says), reads only dnf's cache."""
-    use = _cache_use(parsed, run)
-    return (
-        use.reads or after[use.configures],
-        use.reads or use.runs or after[True],
-    )
-
-
-def _any_cache(found: Sequence[_CacheReads]) -> _CacheReads:
-    """Whether any of several lines of stages reads only dnf's cache."""
-    return (any(f[0] for f in found), any(f[1] for f in found))
+def _cache_reads_from(
+    parsed: Dockerfile, stage: Stage, runs: Sequence[Instruction]
+) -> list[_CacheReads]:
+    """For each i up to len(runs): whether runs[i:], then the RUNs of the stages FROM stage,
+    read only dnf's cache. Folded from the last RUN back, each onto what follows it."""
+    after = [_cache_reads_from(parsed, c, _runs(c))[0] for c in _children(parsed, stage)]
+    found = (any(a[0] for a in after), any(a[1] for a in after))
+    folded = [found]
+    for run in reversed(runs):
+        use = _cache_use(parsed, run)
+        found = (use.reads or found[use.configures], use.reads or use.runs or found[True])
+        folded.append(found)
+    return folded[::-1]
 
 
 def _cache_use(parsed: Dockerfile, run: Instruction) -> rpmcommands.CacheUse:
@@ -583,26 +587,9 @@ def _cache_use_of(shell: str, escape: str) -> rpmcommands.CacheUse:
     return rpmcommands.cache_use(shell, escape)
 
 
-_Found = TypeVar("_Found")
-
-
-def _back_from(
-    parsed: Dockerfile,
-    stage: Stage,
-    runs: Sequence[Instruction],
-    step: Callable[[Instruction, _Found], _Found],
-    merge: Callable[[Sequence[_Found]], _Found],
-) -> list[_Found]:
-    """What runs[i:] (for each i up to len(runs)), then the RUNs of the stages FROM stage, yield:
-    step folds each RUN, from the last, onto what the RUNs after it yield; merge joins what the
-    stages FROM stage yield (merge([]) where none is)."""
-    children = [s for s in parsed.stages if s.parent == stage.label]
-    found = merge([_back_from(parsed, c, _runs(c), step, merge)[0] for c in children])
-    folded = [found]
-    for run in reversed(runs):
-        found = step(run, found)
-        folded.append(found)
-    return folded[::-1]
+def _children(parsed: Dockerfile, stage: Stage) -> list[Stage]:
+    """The stages FROM stage."""
+    return [s for s in parsed.stages if s.parent == stage.label]
 
 
 def _runs(stage: Stage) -> tuple[Instruction, ...]:

@@ -351,7 +351,7 @@ def shell_name(text: str) -> str:
 
     try:
         argv = json.loads(text.split(None, 1)[1])
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):
         return ""
     # "" rather than None: a SHELL instruction is there, so the image's /bin/sh is not the shell.
     return shellword.shell_program(argv) or ""

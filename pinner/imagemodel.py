@@ -90,7 +90,7 @@ def check_digest(value: object, what: str) -> str:
 def json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         doc = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # json's decoder recurses once per nested array
         raise SourceError(f"{what}: not valid JSON") from None
     if not isinstance(doc, dict):
         raise SourceError(f"{what}: not a JSON object")

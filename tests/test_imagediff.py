@@ -398,3 +398,28 @@ def test_a_layout_index_naming_no_sha256_digest_is_refused(
     assert (code, out) == (1, "")
     assert "not a sha256 digest" in err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("x", "not JSON"), ("[" * 100_000, "nested past json's recursion limit")],
+    ids=["not-json", "deep"],
+)
+def test_an_archive_or_layout_whose_json_does_not_decode_is_one_line(
+    text: str, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A docker-archive's manifest.json and a layout's index.json: each is one line, not a
+    traceback, whether json raises ValueError or (deep nesting) RecursionError."""
+    with tarfile.open(tmp_path / "bad.tar", "w") as tar:
+        data = text.encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    code, out, err = run(capsys, f"docker-archive:{tmp_path / 'bad.tar'}", "x")
+    assert (code, out) == (1, "")
+    assert err == f"docker-archive:{tmp_path / 'bad.tar'}: manifest.json is not valid JSON\n", what
+    write_layout(image(BASE), tmp_path / "a")
+    (tmp_path / "a" / "index.json").write_text(text)
+    code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", "x")
+    assert (code, out) == (1, "")
+    assert err.endswith("not valid JSON\n") and len(err.splitlines()) == 1, err

@@ -931,7 +931,7 @@ def _exec_form(chars: Sequence[_Char]) -> tuple[Word, ...] | None:
 
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # json recurses once per nested array
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None

@@ -90,7 +90,7 @@ def _operands(words: Sequence[str]) -> tuple[list[str], list[str]] | None:
 
         try:
             loaded = json.loads(" ".join(rest))
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(loaded, list) or not all(isinstance(x, str) for x in loaded):
             return None

@@ -427,6 +427,9 @@ def _json(text: str, path: str) -> Bake:
         json.loads(text)
     except json.JSONDecodeError as e:
         raise ReferenceFileError(Problem(path, e.lineno, f"not valid JSON: {e.msg}")) from None
+    except RecursionError:
+        deep = Problem(path, None, "not valid JSON: nested deeper than pinner reads")
+        raise ReferenceFileError(deep) from None
     documents = yamltext.documents(text, path)
     document = documents[0] if documents else None
     variables: dict[str, Literal] = {}

@@ -31,8 +31,8 @@ def documents(text: str, path: str) -> list[Node]:
         raise ReferenceFileError(Problem(path, None, f"not valid YAML: {e}")) from None
     except RecursionError:
         # PyYAML's composer recurses once per level of nesting (`[[[[...`).
-        problem = Problem(path, None, "not valid YAML: nested deeper than pinner reads")
-        raise ReferenceFileError(problem) from None
+        deep = Problem(path, None, "not valid YAML: nested deeper than pinner reads")
+        raise ReferenceFileError(deep) from None
 
 
 def pairs(node: Node | None) -> Iterator[tuple[str, Node]]:

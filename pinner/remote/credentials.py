@@ -53,7 +53,7 @@ class DockerConfig(NamedTuple):
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return cls({}, None, {}, None)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise ConfigError(f"{path}: cannot read Docker config: {e}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: Docker config is not a JSON object")
@@ -129,5 +129,5 @@ def run_helper(name: str, server: str) -> Credential | None:
     try:
         data = json.loads(done.stdout)
         return Credential(str(data["Username"]), str(data["Secret"]))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise RegistryError(f"{server}: credential helper {program} gave no credentials") from None

@@ -301,7 +301,10 @@ class ArchiveSource:
             return f.read(member.size)
 
     async def top(self) -> tuple[str | None, bytes]:
-        doc = json.loads(self._read(self._member("manifest.json"), MAX_MANIFEST_BYTES) or b"0")
+        try:
+            doc = json.loads(self._read(self._member("manifest.json"), MAX_MANIFEST_BYTES) or b"0")
+        except (ValueError, RecursionError):
+            raise SourceError(f"{self.name}: manifest.json is not valid JSON") from None
         if not isinstance(doc, list) or len(doc) != 1 or not isinstance(doc[0], dict):
             count = len(doc) if isinstance(doc, list) else 0
             raise SourceError(f"{self.name}: manifest.json holds {count} images, not one")

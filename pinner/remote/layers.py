@@ -63,7 +63,7 @@ def _entries_from_json(digest: str, data: bytes) -> Entries | None:
                 return None
             entries[path] = FileEntry(kind, base64.b64decode(b64, validate=True), target)
         return entries
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         return None  # a damaged cache entry is refetched
 
 

@@ -198,6 +198,12 @@ def test_json() -> None:
             "docker-bake.json:1: not valid JSON: Expecting property name enclosed in double quotes",
             id="json",
         ),
+        pytest.param(
+            "docker-bake.json",
+            "[" * 100_000,
+            "docker-bake.json: not valid JSON: nested deeper than pinner reads",
+            id="json-deep",
+        ),
     ],
 )
 def test_bad_input_is_one_line(name: str, source: str, message: str) -> None:

@@ -395,13 +395,14 @@ def _specs(
 
 def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[str]) -> Dnf5Main:
     """dnf5's [main] options: its drop-ins in order, then dnf.conf's [main], which wins (its
-    bad values are noted once, by dnf 4's reading of it)."""
+    bad values, and a cacheonly, are noted once, by dnf 4's reading of it)."""
     sections: list[tuple[Mapping[str, str], str, list[str]]] = []
     # /etc last: its file hides /usr/share's of the same name.
     for path in managers.dropins(files, DNF5_DROPINS):
         parsed = _ini(_text(files, path), path)
         section: Mapping[str, str] = dict(parsed["main"]) if parsed.has_section("main") else {}
         sections.append((section, f"{path}: [main]", notes))
+        notes += _cache_only_note(section, f"{path}: [main]")
     found = Dnf5Main()
     for section, where, noted in [*sections, (main, "", [])]:
         found = Dnf5Main(

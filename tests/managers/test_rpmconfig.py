@@ -564,3 +564,15 @@ def test_a_bad_value_in_an_override_keeps_the_repository_s_own() -> None:
         " dnf keeps its default (True)",
         "/etc/dnf/repos.override.d/10-x.repo: [fedora] priority 'high' is not a number; 99 used",
     ]
+
+
+def test_a_dnf5_drop_in_that_reads_only_the_cache_is_noted() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/dnf/libdnf5.conf.d/20-user-settings.conf": b"[main]\ncacheonly=all\n",
+    }
+    assert [note for note in _config(files).notes if "cacheonly" in note] == [
+        "/etc/dnf/libdnf5.conf.d/20-user-settings.conf: [main] cacheonly=all: dnf reads only"
+        " the cache the image holds, not the repositories pinner resolves from; a `dnf clean"
+        " all` pinner appends removes it for later RUNs"
+    ]

@@ -517,14 +517,23 @@ def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Iterable[Instruction]) 
 
 def _runs_copied_file(parsed: Dockerfile, run: Instruction) -> bool:
     """Whether run executes a file named as one a COPY or ADD above it names (a source or the
-    destination: `ADD install-vips /tmp/install-vips`, then `RUN /tmp/install-vips`)."""
+    destination: `ADD install-vips /tmp/install-vips`, then `RUN /tmp/install-vips`), or a file
+    under one of its own mounts (`--mount=type=bind,source=docker,target=/s /s/setup.sh`)."""
     shell = shell_text(parsed.text, run)
-    executed = {
-        posixpath.basename(name)
+    executed = [
+        posixpath.normpath(name)
         for invocation in run_invocations(shell, parsed.escape)
         if (name := executed_file(invocation)) is not None
-    }
-    return bool(executed & _copied_names(parsed, run.line))
+    ]
+    if not executed:
+        return False
+    targets = [
+        posixpath.normpath(t)
+        for t in mounted(parsed.text[slice(*run_args(parsed.text, run))], parsed.escape)
+    ]
+    if any(path == t or path.startswith(f"{t}/") for path in executed for t in targets):
+        return True
+    return bool({posixpath.basename(path) for path in executed} & _copied_names(parsed, run.line))
 
 
 def _copied_names(parsed: Dockerfile, before: int) -> set[str]:

@@ -1057,6 +1057,10 @@ def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None
         ("COPY build.sh /tmp/\nRUN apt-get update && /tmp/build.sh\n", False),
         ("RUN /tmp/install-vips\nADD install-vips /tmp/install-vips\n", False),
         ("COPY build.sh /tmp/\nRUN sh -c 'echo /tmp/build.sh'\n", False),
+        # superset's Dockerfile: a script from the build context on a bind mount.
+        ("RUN --mount=type=bind,target=/nag.sh,src=./docker/nag.sh /nag.sh\n", True),
+        ("RUN --mount=type=bind,source=docker,target=/s sh /s/setup.sh\n", True),
+        ("RUN --mount=type=bind,source=docker,target=/s cat /s/setup.sh\n", False),
     ],
 )
 def test_lists_a_later_install_reads_are_not_removed(later: str, kept: bool) -> None:

@@ -286,6 +286,8 @@ class Invocation(NamedTuple):
     redirects: tuple[tuple[str, Word], ...] = ()
     # The string xargs replaces with each input line (`xargs -I{} rm {}`: "{}"), or None.
     replace: str | None = None
+    # The program as written, with its folder (`/tmp/setup` where program is setup).
+    written: str = ""
 
 
 def _commands(tokens: Iterable[Word | _Op | _Body]) -> Iterator[_Command]:
@@ -456,6 +458,7 @@ def _unwrap(command: _Command, variables: _Variables) -> Iterator[Invocation]:
             command.piped,
             command.redirects,
             replace,
+            words[i].text,
         )
     elif not words and command.bodies:
         # RUN <<EOF: BuildKit runs the heredoc itself as the script.
@@ -609,11 +612,11 @@ def executed_file(invocation: Invocation) -> str | None:
     """The file an invocation runs as a program or script of its own, as named: the program
     (`install-deps`, `/tmp/setup`), the script a shell is given (`bash -e /tmp/setup.sh`), or
     the file `.` or `source` reads; None where a shell reads its stdin."""
-    program = invocation.program.rpartition("/")[2]
+    program = invocation.program
     if program in (".", "source"):
         return invocation.args[0].text if invocation.args else None
     if program not in _SHELLS:
-        return invocation.program
+        return invocation.written
     i = _skip_options(invocation.args, 0, _SHELL_VALUE_OPTIONS)
     return invocation.args[i].text if i < len(invocation.args) else None
 

@@ -537,15 +537,30 @@ def _runs_copied_file(parsed: Dockerfile, run: Instruction) -> bool:
 
 
 def _copied_names(parsed: Dockerfile, before: int) -> set[str]:
-    """The last parts of the paths the COPY and ADD instructions above line before name."""
-    return {
-        posixpath.basename(word.text.rstrip("/"))
-        for stage in parsed.stages
-        for instruction in stage.instructions
-        if instruction.keyword in ("COPY", "ADD") and instruction.line < before
-        for word in instruction.words
-        if not word.text.startswith("--")
-    }
+    """The last parts of the paths the COPY and ADD instructions above line before name. The
+    file's are read once: each RUN after an apt RUN that runs no apt may ask."""
+    memo = _LAST_COPIES
+    if memo.stages is not parsed.stages:
+        memo.stages = parsed.stages
+        memo.names = tuple(
+            (instruction.line, posixpath.basename(word.text.rstrip("/")))
+            for stage in parsed.stages
+            for instruction in stage.instructions
+            if instruction.keyword in ("COPY", "ADD")
+            for word in instruction.words
+            if not word.text.startswith("--")
+        )
+    return {name for line, name in memo.names if line < before}
+
+
+class _Copies:
+    """The names the COPY and ADD instructions of the last stages asked about give, by line."""
+
+    stages: object = None
+    names: tuple[tuple[int, str], ...] = ()
+
+
+_LAST_COPIES = _Copies()
 
 
 # Whether RUNs read only dnf's cache, entered with dnf's configuration not saying cacheonly, and

@@ -292,6 +292,15 @@ def _argument_variable(value: object) -> str | None:
 
 
 def _hcl(text: str, path: str) -> Bake:
+    """The variables and targets of an HCL bake file; invalid HCL is one line."""
+    try:
+        return _hcl_bake(text, path)
+    except RecursionError:  # lark's tree and its walk recurse once per level of nesting
+        deep = Problem(path, None, "not valid HCL: nested deeper than pinner reads")
+        raise ReferenceFileError(deep) from None
+
+
+def _hcl_bake(text: str, path: str) -> Bake:
     try:
         tree = hcl2.parses_to_tree(text)
     except lark.exceptions.UnexpectedInput as e:

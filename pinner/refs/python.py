@@ -34,13 +34,39 @@ def scan(text: str, path: str) -> Scan:
     uses = {m.group(1).decode() for m in PYTHON_IMPORTS.finditer(text.encode())}
     if not uses:
         return Scan(())
-    module = _parse(text, path)
     finder = _Finder(text, path, uses)
-    MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+    try:
+        module = _parse(text, path)
+        MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+    except RecursionError:  # libcst's tree and its visitors recurse once per level of nesting
+        raise ReferenceFileError(Problem(path, None, _TOO_DEEP)) from None
     return Scan(tuple(finder.found), tuple(finder.notes))
 
 
+_TOO_DEEP = "not valid Python: nested deeper than pinner reads"
+# CPython's tokenizer refuses more brackets open at once (MAXLEVEL): libcst's native parser does
+# not, and a few thousand crash the process.
+_MAX_BRACKETS = 200
+
+
+def _brackets(text: str) -> int:
+    """The most brackets open at once, counting those in strings and comments too."""
+    depth = deepest = 0
+    for bracket in re.finditer(r"[\[\](){}]", text):
+        depth += 1 if bracket.group() in "([{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _parse(text: str, path: str) -> cst.Module:
+    if _brackets(text) > _MAX_BRACKETS:
+        # Strings may hold brackets: CPython's parser says whether the code nests too deep.
+        try:
+            ast.parse(text, path)
+        except SyntaxError as e:
+            raise ReferenceFileError(
+                Problem(path, e.lineno, f"not valid Python: {e.msg}")
+            ) from None
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as e:

@@ -204,6 +204,12 @@ def test_json() -> None:
             "docker-bake.json: not valid JSON: nested deeper than pinner reads",
             id="json-deep",
         ),
+        pytest.param(
+            "docker-bake.hcl",
+            'target "x" {\n  tags = ' + "[" * 5_000 + "]" * 5_000 + "\n}\n",
+            "docker-bake.hcl: not valid HCL: nested deeper than pinner reads",
+            id="hcl-deep",
+        ),
     ],
 )
 def test_bad_input_is_one_line(name: str, source: str, message: str) -> None:

@@ -157,6 +157,18 @@ def test_leaves_alone(text: str) -> None:
             "m.py:2: not valid Python: invalid syntax",
             id="syntax-error",
         ),
+        # libcst's native parser crashed the process a few thousand brackets deep; CPython's
+        # refuses more than 200, and libcst's visitors run out of recursion below that.
+        pytest.param(
+            "import docker\nx = " + "[" * 5_000 + "]" * 5_000 + "\n",
+            "m.py:2: not valid Python: too many nested parentheses",
+            id="deep-nesting",
+        ),
+        pytest.param(
+            "import docker\nx = " + "[" * 199 + "]" * 199 + "\n",
+            "m.py: not valid Python: nested deeper than pinner reads",
+            id="nesting-past-the-visitors",
+        ),
         pytest.param(
             'from testcontainers.redis import RedisContainer\nRedisContainer("Redis:7")\n',
             "m.py:2: Redis:7: repository name must be lowercase",

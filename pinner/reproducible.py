@@ -916,7 +916,21 @@ def _step_edits(
         # Not derived again in this run (the lock answered): a step above the RUN is re-pointed.
         lines = sources.update_timestamp(parsed.text.split("\n"), step, rewrite.snapshot)
         repointed = "\n".join(lines[step.start : step.end])
-    return _placed_step(parsed, plan.stage, plan.apt_runs[0], step, new_step, nl, repointed)
+    anchor = _step_anchor(parsed, plan)
+    return _placed_step(parsed, plan.stage, anchor, step, new_step, nl, repointed)
+
+
+def _step_anchor(parsed: Dockerfile, plan: StagePlan) -> Instruction:
+    """The RUN the snapshot step goes above: the stage's first apt RUN, or the first RUN before
+    it that runs a file a COPY or ADD put in place where that apt RUN installs with lists it
+    does not fetch. netdata's `RUN /tmp/install-required-packages.sh` fetches them, then `RUN
+    apt-get install -y clang` reads them: with the step between, apt looks for the snapshot's
+    lists, finds none, and cannot locate the package."""
+    first = plan.apt_runs[0]
+    if _first_lists_use(shell_text(parsed.text, first), parsed.escape) in (None, "update"):
+        return first
+    earlier = (i for i in _runs(plan.stage) if i.line < first.line)
+    return next((i for i in earlier if _runs_copied_file(parsed, i)), first)
 
 
 class Rewritten(NamedTuple):

@@ -1024,6 +1024,30 @@ def test_which_shells_expand_braces(shell: str | None, default: bool, expands: b
     assert expands_braces(shell, default) is expands
 
 
+# netdata's .github/dockerfiles/Dockerfile.clang: a copied script fetches the lists (and installs
+# with them), then a RUN installs with those lists without fetching them again.
+NETDATA = "COPY install-required-packages.sh /tmp/\nRUN /tmp/install-required-packages.sh\n"
+
+
+@pytest.mark.parametrize(
+    ("install", "above_script"),
+    [
+        ("apt-get install -y clang", True),
+        ("apt-get update && apt-get install -y clang", False),
+    ],
+)
+def test_the_step_goes_above_a_copied_script_that_fetches_the_lists_a_later_install_reads(
+    install: str, above_script: bool
+) -> None:
+    text = f"FROM debian:bookworm\n{NETDATA}RUN {install}\n"
+    new, notes = rewrite(text, DEBIAN)
+    assert notes == []
+    assert (f"{step()}RUN /tmp/install-required-packages.sh\n" in new) is above_script
+    assert (f"{step()}RUN {install}" in new) is not above_script
+    assert new.count(sources.MARKER_PREFIX) == 1
+    assert rewrite(new, DEBIAN)[0] == new
+
+
 def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None:
     # A stage FROM another keeps the architectures dpkg was told of there.
     text = (

@@ -72,6 +72,9 @@ class LockedStage(NamedTuple):
     # A manager stage's install words by name, sorted (its packages hold what they pulled in,
     # not which were asked for); None where the lock holds none (apt's, or made without them).
     words: tuple[str, ...] | None = None
+    # Each install command of a manager stage as written, its package words left out (`dnf
+    # install -y --exclude=foo`): what else decides what it installs. None where not recorded.
+    commands: tuple[str, ...] | None = None
     # The ENV of the base image the stage's RUNs read (`PHPIZE_DEPS=autoconf ...`), by name:
     # check expands them as lock did, without asking the registry.
     base_env: tuple[str, ...] = ()
@@ -196,6 +199,8 @@ def render(lock: Lock, dockerfile_name: str) -> str:
             out += _array("sources", stage.sources)
         if stage.words is not None:
             out += _array("words", stage.words)
+        if stage.commands is not None:
+            out += _array("commands", stage.commands)
         if stage.base_env:
             out += _array("base-env", stage.base_env)
         if stage.notes:
@@ -484,6 +489,7 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
         step=_opt_str(entry.get("step")),
         sources=tuple(_str(s) for s in entry.get("sources", [])),
         words=_words(entry.get("words")),
+        commands=_commands(entry.get("commands")),
         base_env=_base_env(entry.get("base-env", [])),
         base_shell=_base_shell(entry.get("base-shell")),
     )
@@ -507,15 +513,25 @@ def _base_env(value: object) -> tuple[str, ...]:
     return entries
 
 
+def _commands(value: object) -> tuple[str, ...] | None:
+    """A stage's install commands: printable strings, since check shows them."""
+    return _printables(value, "command", "an install command")
+
+
 def _words(value: object) -> tuple[str, ...] | None:
     """A stage's install words: printable strings, since check names them."""
+    return _printables(value, "word", "a package word")
+
+
+def _printables(value: object, item: str, kind: str) -> tuple[str, ...] | None:
+    """A list of non-empty printable strings; None where the key is absent."""
     if value is None:
         return None
-    words = tuple(_str(word) for word in _list(value))
-    bad = next((w for w in words if not w or not w.isprintable()), None)
+    found = tuple(_str(text) for text in _list(value))
+    bad = next((text for text in found if not text or not text.isprintable()), None)
     if bad is not None:
-        raise ValueError(f"word {_shown(bad)} is not a package word")
-    return words
+        raise ValueError(f"{item} {_shown(bad)} is not {kind}")
+    return found
 
 
 def _package(entry: Mapping[str, Any], manager: str | None = None) -> LockedPackage:

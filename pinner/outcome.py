@@ -311,6 +311,31 @@ def word_names(
     return tuple(sorted(names))
 
 
+def install_commands(
+    parsed: dockerfile.Dockerfile, runs: Sequence[dockerfile.Instruction], manager: managers.Manager
+) -> tuple[str, ...]:
+    """Each install command of a manager's RUNs as written, in order, its package words left out
+    (`dnf install -y --exclude=foo`): the lock records them beside the words, so that a changed
+    option (--no-recommends, --setopt=install_weak_deps=False, --enablerepo) resolves the stage
+    again and check reports it, as a changed word does. Pins written into the words, and a list
+    in a variable set outside the command, leave them as they were."""
+    found: list[str] = []
+    shells: dict[int, str] = {}
+    for run, install, _ in manager_installs(parsed, runs, manager):
+        if not install.packages and not install.upgrades:
+            continue  # `dnf clean all`, which the cleanup appends, installs nothing
+        if run.line not in shells:
+            shells[run.line] = reproducible.shell_text(parsed.text, run)
+        shell, at, pieces = shells[run.line], install.start, []
+        for word in sorted(install.packages, key=lambda p: p.start):
+            if install.start <= word.start and word.end <= install.end:
+                pieces.append(shell[at : word.start])
+                at = word.end
+        pieces.append(shell[at : install.end])
+        found.append(" ".join("".join(pieces).replace(f"{parsed.escape}\n", " ").split()))
+    return tuple(found)
+
+
 class StageWords(NamedTuple):
     """What a manager stage's RUNs install: words (each name once), notes by line, word lines."""
 

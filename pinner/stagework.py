@@ -34,6 +34,7 @@ from pinner.outcome import (
     compose,
     given_context,
     images_only,
+    install_commands,
     joint_requests,
     manager_packages,
     pin_images,
@@ -398,12 +399,14 @@ class StageWork:
                 notes=tuple(stage_notes),
                 unpinned=detached,
                 words=word_names(self.target.parsed, plan.manager_runs, manager),
+                commands=install_commands(self.target.parsed, plan.manager_runs, manager),
             )
             return stage, notes, self._passed_on(manager, parent, removals)
         # The parent stages' words still installed when this stage's installs run.
         if parent is not None:
             parent = parent._replace(requests=removals.inherited)
         named = word_names(self.target.parsed, plan.manager_runs, manager)
+        commands = install_commands(self.target.parsed, plan.manager_runs, manager)
         words = joint_requests(parent, requests)
         upgrade = upgrade or (parent is not None and parent.upgrade)
         base = self.base_key(plan.stage)
@@ -413,9 +416,11 @@ class StageWork:
             # What a removal leaves depends on the image: resolved again each time.
             and not removals.any
             and self._manager_reusable(old, base, manager, requests, snapshot, named)
+            # A changed option of an install command (a lock without the key is not compared).
+            and old.commands in (None, commands)
         ):
             installed = self._installed(manager, words, parent, old, upgrade, False)
-            old = old._replace(words=named)
+            old = old._replace(words=named, commands=commands)
             return old, notes, self._passed_on(manager, installed, removals)
         # apk's installed database: what the base image's upper layers added (python:alpine's
         # own packages) is installed too, so those layers are read as well.
@@ -496,7 +501,8 @@ class StageWork:
             notes=tuple(dict.fromkeys(stage_notes)),
             unpinned=tuple(dict.fromkeys(unpinned)),
             step="exact" if label in self.steps else None,
-            words=word_names(self.target.parsed, plan.manager_runs, manager),
+            words=named,
+            commands=commands,
         )
         installed = self._installed(manager, words, parent, stage, upgrade, True)
         return stage, list(dict.fromkeys(notes)), self._passed_on(manager, installed, removals)

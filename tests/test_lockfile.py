@@ -115,6 +115,12 @@ BAD = [
         "Dockerfile.lock: malformed [[image]] entry (expected a string, got 3)",
         id="wrong-type",
     ),
+    pytest.param(
+        'version = 1\n[[stage]]\nstage = "0"\ncommands = ["dnf install -y\\u001b[2J"]\n',
+        "Dockerfile.lock: malformed [[stage]] entry (command 'dnf install -y\\x1b[2J' is not an"
+        " install command)",
+        id="command-not-printable",
+    ),
     # The build context: a clean relative folder of printable characters, nothing else.
     *(
         pytest.param(
@@ -238,6 +244,8 @@ def render_with_tomlkit(lock: Lock, dockerfile_name: str) -> str:
             table.add("sources", array(stage.sources))
         if stage.words is not None:
             table.add("words", array(stage.words))
+        if stage.commands is not None:
+            table.add("commands", array(stage.commands))
         if stage.base_env:
             table.add("base-env", array(stage.base_env))
         if stage.notes:
@@ -335,6 +343,10 @@ STAGES = st.builds(
     step=st.none() | TEXT,
     sources=st.lists(TEXT, max_size=3).map(tuple),
     words=st.none() | st.lists(PACKAGE_NAMES | st.just("cmd:bash"), max_size=3).map(tuple),
+    commands=st.none()
+    | st.lists(st.sampled_from(["dnf install -y", "apk add --no-cache -X 'a b'"]), max_size=2).map(
+        tuple
+    ),
     base_env=st.lists(
         st.sampled_from(["PHPIZE_DEPS=autoconf g++ make", "X=", "_a1=b=c d", "E=é"]), max_size=2
     ).map(tuple),

@@ -14,8 +14,8 @@ from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
 from pinner.managers.leftovers import expands_braces
-from pinner.outcome import apt_installs, manager_installs, word_names
-from pinner.output import Reporter, print_json
+from pinner.outcome import apt_installs, install_commands, manager_installs, word_names
+from pinner.output import Reporter, print_json, untrusted
 from pinner.workspace import Selection, Target, parse_read
 
 
@@ -225,10 +225,23 @@ def _manager_words(
     if manager is None or entry.words is None:  # a lock made before words were recorded
         return []
     differ = _differ(set(word_names(target.parsed, plan.manager_runs, manager)), set(entry.words))
+    if differ is None and entry.commands is not None:
+        commands = install_commands(target.parsed, plan.manager_runs, manager)
+        differ = _commands_differ(commands, entry.commands)
     if differ is None:
         return []
     message = f"stage {plan.stage.label}: {differ}; run pinner lock {target.path}"
     return [Finding(target.path, plan.manager_runs[0].line, None, message)]
+
+
+def _commands_differ(commands: Sequence[str], locked: Sequence[str]) -> str | None:
+    """How a stage's install commands (package words left out) differ from its lock's, or None."""
+    if tuple(commands) == tuple(locked):
+        return None
+    for now, then in zip(commands, locked, strict=False):
+        if now != then:
+            return f"install command `{untrusted(now)}` was `{untrusted(then)}` in the lock"
+    return f"{len(commands)} install commands, the lock was made from {len(locked)}"
 
 
 def _differ(names: set[str], locked: set[str]) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli import run
 from handmade import push
 from registryd import Registry, push_image
 from rpmrepo import Spec, build_repo, dnf_would_install, needs_rpm_tools
@@ -474,3 +475,27 @@ def test_lock_leaves_out_what_the_command_excludes(
     text, stage = _locked(capsys, hub, mirror, env, dockerfile)
     assert {(p.name, p.version) for p in stage.packages} == {("lister", "1.0-1"), ("npm", "8.0-1")}
     assert "dnf install -y --exclude=npm-shim lister-1.0-1" in text
+
+
+@needs_rpm_tools
+def test_an_install_option_changed_since_the_lock_is_resolved_again_and_check_says_so(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    """The lock records each install command but its words; a changed option (here --exclude)
+    makes check fail and lock resolve the stage again instead of keeping the old answer."""
+    text, stage = _locked(capsys, hub, mirror, env, "FROM ubi9:plain\nRUN dnf install -y lister\n")
+    assert stage.commands == ("dnf install -y",)
+    assert {p.name for p in stage.packages} == {"lister", "npm-shim"}
+    edited = text.replace("dnf install -y lister", "dnf install -y --exclude=npm-shim lister")
+    (env / "Dockerfile").write_text(edited)
+    code, out, err = run(capsys, "check", str(env))
+    assert code == 1, out + err
+    assert (
+        "install command `dnf install -y --exclude=npm-shim` was `dnf install -y` in the lock;"
+        " run pinner lock"
+    ) in out + err
+    _, stage = _locked(capsys, hub, mirror, env, edited)
+    assert {(p.name, p.version) for p in stage.packages} == {("lister", "1.0-1"), ("npm", "8.0-1")}
+    assert stage.commands == ("dnf install -y --exclude=npm-shim",)
+    code, out, err = run(capsys, "check", str(env))
+    assert code == 0, out + err

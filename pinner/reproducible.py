@@ -295,7 +295,7 @@ def stage_edits(
         shell = text[shell_start:end]
         new = commands.pin_versions(shell, versions, escape=parsed.escape) if versions else shell
         env = run_env(parsed, run, shell)
-        installs = commands.install_packages(shell, escape=parsed.escape, env=env)
+        installs = commands.installs(shell, escape=parsed.escape, env=env)
         braces = expands_braces(run_shell(parsed, run), False)
         cleanup = (
             sources.cleanup_for(

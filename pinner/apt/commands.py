@@ -224,6 +224,12 @@ def apt_commands(
     return tuple(found.command for found in _apt_found(run_text, escape, env))
 
 
+def installs(run_text: str, *, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()) -> bool:
+    """Whether a RUN installs or upgrades packages, whether or not pinner can read which (`$PKGS`,
+    xargs, a local .deb, `upgrade`): the lists and caches it leaves differ all the same."""
+    return any(c.verb in READS_LISTS for c in apt_commands(run_text, escape=escape, env=env))
+
+
 def install_packages(
     run_text: str, *, escape: str = "\\", env: tuple[tuple[str, str], ...] = ()
 ) -> tuple[PackageArg, ...]:

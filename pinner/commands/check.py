@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pinner import managers, parallel, pinning, reproducible, syntax, workspace
+from pinner.apt import commands, sources
 from pinner.apt import shell as shell_lexer
-from pinner.apt import sources
 from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
@@ -354,16 +354,12 @@ def check_reproducible(target: Target) -> list[Finding]:
             message = f"{where}: apt runs without pinner's snapshot step at {lock.snapshot}"
             findings.append(Finding(path, plan.apt_runs[0].line, None, message))
         findings.extend(_syntax_findings(target, stage, step, plan.apt_runs))
-        names: set[str] = set()
-        installing: set[int] = set()  # the lines of the RUNs that install
-        for run, package, _ in apt_installs(parsed, plan.apt_runs):
-            names.add(package.name)
-            installing.add(run.line)
+        names = {package.name for _, package, _ in apt_installs(parsed, plan.apt_runs)}
         for run in plan.apt_runs:
             args = parsed.text[slice(*reproducible.run_args(parsed.text, run))]
             braces = expands_braces(run_shell(parsed, run), False)
             keep_lists = reproducible.lists_read_later(parsed, stage, run)
-            if run.line in installing and sources.needs_cleanup(
+            if commands.installs(args, escape=parsed.escape) and sources.needs_cleanup(
                 args, escape=parsed.escape, braces=braces, keep_lists=keep_lists
             ):
                 message = "apt leaves files that differ between builds; run pinner lock"

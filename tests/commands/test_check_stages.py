@@ -162,6 +162,29 @@ def test_cleanup_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     )
 
 
+@pytest.mark.parametrize(
+    "words", ["-y ./hello.deb", "-y $PACKAGES", "-y --fix-missing", "upgrade -y"]
+)
+def test_an_install_whose_packages_are_not_read_needs_its_cleanup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], words: str
+) -> None:
+    # paperless-ngx's `apt-get install ... ${BUILD_PACKAGES}`, discourse's local .deb files: apt
+    # leaves its lists and logs whether or not pinner reads what is installed.
+    run = (
+        f"RUN apt-get update && apt-get {'' if words.startswith('upgrade') else 'install '}{words}"
+    )
+    text = DOCKERFILE.replace(f"{HELLO_RUN}\n", f"{HELLO_RUN}\n{run}\n")
+    path = write_locked(tmp_path, text)
+    assert f"{run} \\\n    && apt-get clean && rm -rf /var/lib/apt/lists/*" in path.read_text()
+    assert check(capsys, path) == (0, "", ok(path))
+    change(path, f"{run} \\\n    && {sources.cleanup_for(run)}", run)
+    code, out, _ = check(capsys, path)
+    assert (code, out) == (
+        1,
+        f"{path}:{line_of(path, run)}: apt leaves files that differ between builds; run pinner lock\n",
+    )
+
+
 def test_global_arg_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_locked(tmp_path)
     change(path, f"ARG SOURCE_DATE_EPOCH={EPOCH}\n", "")

@@ -326,14 +326,50 @@ def install_commands(
             continue  # `dnf clean all`, which the cleanup appends, installs nothing
         if run.line not in shells:
             shells[run.line] = reproducible.shell_text(parsed.text, run)
-        shell, at, pieces = shells[run.line], install.start, []
-        for word in sorted(install.packages, key=lambda p: p.start):
-            if install.start <= word.start and word.end <= install.end:
-                pieces.append(shell[at : word.start])
-                at = word.end
-        pieces.append(shell[at : install.end])
-        found.append(" ".join("".join(pieces).replace(f"{parsed.escape}\n", " ").split()))
+        words = [(p.start, p.end, "") for p in install.packages]
+        found.append(_as_recorded(shells[run.line], install.start, install.end, words, parsed))
     return tuple(found)
+
+
+def apt_install_commands(
+    parsed: dockerfile.Dockerfile, runs: Sequence[dockerfile.Instruction]
+) -> tuple[str, ...]:
+    """Each apt install command of the RUNs as written, in order, each package word as
+    `name[:arch][/release]` (a version pin left out): a changed `-t`, `/release` or `:arch`
+    picks other builds of the same names, so the lock records them as for other managers."""
+    found: list[str] = []
+    for run in runs:
+        shell = reproducible.shell_text(parsed.text, run)
+        env = reproducible.run_env(parsed, run, shell)
+        for command in commands.apt_commands(shell, escape=parsed.escape, env=env):
+            if command.verb not in commands.INSTALL_VERBS:
+                continue
+            words = [(p.start, p.end, _qualified(p)) for p in command.packages]
+            found.append(_as_recorded(shell, command.start, command.end, words, parsed))
+    return tuple(found)
+
+
+def _qualified(package: commands.PackageArg) -> str:
+    arch = f":{package.arch}" if package.arch else ""
+    return f"{package.name}{arch}/{package.release}" if package.release else package.name + arch
+
+
+def _as_recorded(
+    shell: str,
+    start: int,
+    end: int,
+    words: Sequence[tuple[int, int, str]],
+    parsed: dockerfile.Dockerfile,
+) -> str:
+    """shell[start:end] with each (word start, word end, text) span inside it replaced by text,
+    on one line: continuations and runs of blanks read as one space."""
+    pieces, at = [], start
+    for word_start, word_end, text in sorted(words):
+        if start <= word_start and word_end <= end:
+            pieces += [shell[at:word_start], text]
+            at = word_end
+    pieces.append(shell[at:end])
+    return " ".join("".join(pieces).replace(f"{parsed.escape}\n", " ").split())
 
 
 class StageWords(NamedTuple):

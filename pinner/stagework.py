@@ -30,6 +30,7 @@ from pinner.outcome import (
     Outcome,
     Removals,
     after_parent,
+    apt_install_commands,
     apt_packages,
     compose,
     given_context,
@@ -306,13 +307,16 @@ class StageWork:
             base = self.base_key(plan.stage)
             old_stage = previous.get(label)
             has_step = not plan.needs_step or reproducible.find_step(parsed, plan.stage) is not None
+            installs = apt_install_commands(parsed, plan.apt_runs)
             if (
                 old_stage is not None
                 and old_stage.step is not None
                 and has_step
                 and self._reusable(old_stage, base, snapshot, names, detached)
+                # A changed -t, /release or :arch (a lock without the key is not compared).
+                and old_stage.commands in (None, installs)
             ):
-                stages.append(old_stage)
+                stages.append(old_stage._replace(commands=installs))
                 continue
             bases = await self.stage_bases(plan.stage)
             distro = next(iter(bases.values())).distro if bases else None
@@ -344,7 +348,11 @@ class StageWork:
             notes.extend(unpinned_notes(where, stage))
             stages.append(
                 stage._replace(
-                    base=base, unpinned=(*stage.unpinned, *detached), step=step, sources=record
+                    base=base,
+                    unpinned=(*stage.unpinned, *detached),
+                    step=step,
+                    sources=record,
+                    commands=installs,
                 )
             )
         return stages, notes

@@ -14,7 +14,13 @@ from pinner.dockerfile import Dockerfile, Instruction, Stage, run_shell
 from pinner.errors import Problem
 from pinner.lockfile import Lock, LockedStage
 from pinner.managers.leftovers import expands_braces
-from pinner.outcome import apt_installs, install_commands, manager_installs, word_names
+from pinner.outcome import (
+    apt_install_commands,
+    apt_installs,
+    install_commands,
+    manager_installs,
+    word_names,
+)
 from pinner.output import Reporter, print_json, untrusted
 from pinner.workspace import Selection, Target, parse_read
 
@@ -366,6 +372,8 @@ def check_reproducible(target: Target) -> list[Finding]:
                 findings.append(Finding(path, run.line, None, message))
         locked_names = {p.name for p in entry.packages} | {u.name for u in entry.unpinned}
         differ = _differ(names, locked_names)
+        if differ is None and entry.commands is not None:
+            differ = _commands_differ(apt_install_commands(parsed, plan.apt_runs), entry.commands)
         if differ is not None:
             findings.append(Finding(path, plan.apt_runs[0].line, None, f"{where}: {differ}"))
     return findings

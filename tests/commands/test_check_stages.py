@@ -468,3 +468,51 @@ def test_a_cleanup_with_braces_counts_where_the_shell_expands_them(
     assert (code, out) == (
         (1, f"{path}:{line_of(path, HELLO_RUN)}:{message}") if finding else (0, "")
     )
+
+
+HELLO_COMMAND = "apt-get install -y --no-install-recommends hello"
+HELLO_WORDS = "-y --no-install-recommends hello "
+
+
+@pytest.mark.parametrize(
+    ("words", "command"),
+    [
+        pytest.param(HELLO_WORDS, None, id="unchanged"),
+        pytest.param("-y --no-install-recommends hello=2.10-3 ", None, id="version-pinned"),
+        pytest.param(
+            "-y --no-install-recommends hello/bookworm-backports ",
+            "apt-get install -y --no-install-recommends hello/bookworm-backports",
+            id="release",
+        ),
+        pytest.param(
+            "-y --no-install-recommends hello:arm64 ",
+            "apt-get install -y --no-install-recommends hello:arm64",
+            id="arch",
+        ),
+        pytest.param(
+            "-y -t bookworm-backports --no-install-recommends hello ",
+            "apt-get install -y -t bookworm-backports --no-install-recommends hello",
+            id="target-release",
+        ),
+    ],
+)
+def test_an_apt_install_command_changed_since_the_lock_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], words: str, command: str | None
+) -> None:
+    """The lock records each apt install command, words as name[:arch][/release]: another
+    release or architecture of the same name, or a -t, picks other builds than the lock's."""
+    build, other = STAGES
+    path = write_locked(tmp_path, stages=(build._replace(commands=(HELLO_COMMAND,)), other))
+    assert check(capsys, path)[0] == 0
+    if words != HELLO_WORDS:
+        change(path, HELLO_WORDS, words)
+    code, out, _ = check(capsys, path)
+    if command is None:
+        assert (code, out) == (0, "")
+        return
+    line = line_of(path, "RUN apt-get update && apt-get install")
+    assert (code, out) == (
+        1,
+        f"{path}:{line}: stage build: install command `{command}` was `{HELLO_COMMAND}` in the"
+        " lock\n",
+    )

@@ -524,3 +524,28 @@ def test_item17_check_verifies_package_entries_against_the_cached_indexes(
         bad,
         "0 pinned tag(s) moved\n1 locked package entr(ies) the snapshot does not serve\n",
     )
+
+
+def test_an_apt_stage_records_its_install_commands_and_a_changed_one_is_locked_again(
+    lock: LockRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM debian:bookworm\nRUN apt-get update && apt-get install -y netbase\n"
+    )
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0, err
+    [stage] = read_lock(tmp_path).stages
+    assert stage.commands == ("apt-get install -y netbase",)
+    text = dockerfile.read_text()
+    changed = text.replace("apt-get install -y netbase", "apt-get install -y -t bookworm netbase")
+    dockerfile.write_text(changed)
+    capsys.readouterr()
+    assert main(["check", str(dockerfile)]) == 1
+    assert "install command `apt-get install -y -t bookworm netbase` was" in capsys.readouterr().out
+    code, _, err = lock(tmp_path, "--snapshot", TS)
+    assert code == 0, err
+    [stage] = read_lock(tmp_path).stages
+    assert stage.commands == ("apt-get install -y -t bookworm netbase",)
+    capsys.readouterr()
+    assert main(["check", str(dockerfile)]) == 0, capsys.readouterr().out

@@ -699,6 +699,31 @@ ENDINGS = [
         [],
         id="an-exit-that-fails-the-build-leaves-the-group-before-the-cleanup",
     ),
+    pytest.param(
+        "apt-get install -y hello; [ -f /x ] && exit 0 || true",
+        "apt-get install -y hello \\\n    && {C}; [ -f /x ] && exit 0 || true",
+        [],
+        id="before-a-final-list-that-exits",
+    ),
+    pytest.param(
+        "apt-get install -y hello; if [ -f /x ]; then exit 0; fi && hello",
+        "apt-get install -y hello \\\n    && {C}; if [ -f /x ]; then exit 0; fi && hello",
+        [],
+        id="before-a-final-list-whose-if-exits",
+    ),
+    pytest.param(
+        "apt-get update; apt-get install -y hello && if [ -f /x ]; then exit 0; fi",
+        "apt-get update; apt-get install -y hello \\\n    && {C} && if [ -f /x ]; then exit 0; fi",
+        [],
+        id="after-the-install-in-the-final-list",
+    ),
+    # Joined before `exit 0`, the cleanup would be skipped where `[` fails and the list goes on.
+    pytest.param(
+        "apt-get install -y hello && [ -f /x ] && exit 0 || true",
+        "apt-get install -y hello && [ -f /x ] && exit 0 || true \\\n    && {C}",
+        [],
+        id="an-exit-inside-the-only-list-stays-before-the-cleanup",
+    ),
 ]
 
 

@@ -1051,17 +1051,29 @@ def _before_exit(
     """tokens up to the script's final command that can exit it, so that a command joined on runs
     before that command, and the offset where it starts; else all of them and None.
 
-    That command is a final `exit` (`...; exit 0`, or `exit` on a line of its own), or a final
-    compound command that can exit with status 0 (`if ...; then exit 0; fi`, `{ a || exit; }`).
-    An `exit` after `&&`, `||` or `|` is left where it is. A compound command after `||`, `|` or
-    `&` is left too (its offset given), and all tokens are kept where nothing comes before it.
+    That command is the last of the final top-level and-or list, after a `&&`, when it can exit
+    with status 0 (`a && { b || exit 0; }`, `a; b && if ...; then exit 0; fi`); else that list,
+    after a `;` or newline, when any of its commands can (`...; exit 0`, `...; [ -f x ] && exit 0
+    || true`); or a final `exit` (`...; exit 1`). Anywhere else (after `||`, `|` or `&`, or with
+    nothing before) all tokens are kept, with the offset of the exiting command.
     """
-    compound = _final_compound(commands)
-    if compound is not None:
-        return _before_compound(tokens, commands, compound)
+    found = _final_exit(commands)
+    if found is not None:
+        index, placeable = found
+        start = commands[index].start
+        if not placeable:
+            return tokens, start
+        if "&&" in commands[index].before:
+            cut = max(
+                i
+                for i, token in enumerate(tokens)
+                if isinstance(token, _Op) and token.text == "&&" and token.end <= start
+            )
+            return tokens[:cut], start
+        return tokens[: _token_at(tokens, start)], start
     words = commands[-1].words if commands else ()
-    found = _script_ending(tokens)
-    if not words or words[0].text != "exit" or found is None or found[0] != words[-1].end:
+    found_end = _script_ending(tokens)
+    if not words or words[0].text != "exit" or found_end is None or found_end[0] != words[-1].end:
         return tokens, None  # no exit, or one inside `(...; exit 0)`
     index = _token_at(tokens, words[0].start)
     ops = [t for t in tokens[:index] if not isinstance(t, _Body)]
@@ -1078,27 +1090,6 @@ def _token_at(tokens: Sequence[Word | _Op | _Body], start: int) -> int:
     return next(
         i for i, token in enumerate(tokens) if not isinstance(token, _Body) and token.start == start
     )
-
-
-def _before_compound(
-    tokens: Sequence[Word | _Op | _Body], commands: Sequence[_Command], index: int
-) -> tuple[Sequence[Word | _Op | _Body], int | None]:
-    """tokens up to the final compound command that starts commands[index] (before the `&&` that
-    runs it), and its offset; all of them where it follows `||`, `|` or `&` (a command joined
-    before it would change what runs when) or nothing."""
-    command = commands[index]
-    start = command.start
-    ops = set(command.before) - {"\n"}
-    if ops - {";", "&&"} or index == 0:
-        return tokens, start
-    if "&&" in ops:
-        cut = max(
-            i
-            for i, token in enumerate(tokens)
-            if isinstance(token, _Op) and token.text == "&&" and token.end <= start
-        )
-        return tokens[:cut], start
-    return tokens[: _token_at(tokens, start)], start
 
 
 def _nesting(commands: Sequence[_Command]) -> Iterator[tuple[int, int]]:
@@ -1121,10 +1112,13 @@ def _nesting(commands: Sequence[_Command]) -> Iterator[tuple[int, int]]:
         cases += opened.count("case")
 
 
-def _final_compound(commands: Sequence[_Command]) -> int | None:
-    """The index of the command that opens the script's final top-level compound command when
-    it can exit the script with status 0 outside any subshell; else None. The compound command
-    is the last of its and-or list (`a && if ...; fi`), with nothing after it at the top level."""
+def _final_exit(commands: Sequence[_Command]) -> tuple[int, bool] | None:
+    """Where a command joined on goes in a script whose final top-level and-or list can exit with
+    status 0 outside any subshell: the index of the command it goes before, and whether it can go
+    there. That is the list's last element where it can exit and follows a `&&` (`a && if ...;
+    then exit 0; fi`), else the list's first command after a `;` or newline: one joined before
+    another element would be skipped where the list goes on past it (`a && [ -f x ] && exit 0 ||
+    b`). None where no command of the list can exit."""
     nesting = list(_nesting(commands))
     tops = [
         i
@@ -1132,14 +1126,29 @@ def _final_compound(commands: Sequence[_Command]) -> int | None:
         if not compounds and not subshells and command.words[:1]
         if command.words[0].text not in _CLOSERS
     ]
-    if not tops or commands[tops[-1]].words[0].text not in _OPENERS:
+    lists = [i for i in tops if i == 0 or {";", "\n", "&"} & set(commands[i].before)]
+    if not lists:
         return None
-    first = tops[-1]
-    # Every command after it is inside it, at its own shell level unless a subshell is open.
-    inside = zip(commands[first:], nesting[first:], strict=True)
-    if any(not subshells and _exits_ok(command) for command, (_, subshells) in inside):
-        return first
-    return None
+    first = lists[-1]
+    elements = [i for i in tops if i >= first]
+    exiting = [
+        element
+        for element, stop in zip(elements, [*elements[1:], len(commands)], strict=True)
+        if any(
+            not subshells and _exits_ok(command)
+            for command, (_, subshells) in zip(
+                commands[element:stop], nesting[element:stop], strict=True
+            )
+        )
+    ]
+    if not exiting:
+        return None
+    last = elements[-1]
+    if exiting[-1] == last and set(commands[last].before) - {"\n"} == {"&&"}:
+        return last, True
+    if first > 0 and not {"&", "|", "||", "&&"} & set(commands[first].before):
+        return first, True
+    return exiting[0], False
 
 
 def _exits_ok(command: _Command) -> bool:

@@ -517,47 +517,61 @@ def _reads_lists(parsed: Dockerfile, stage: Stage, runs: Iterable[Instruction]) 
 
 def _runs_copied_file(parsed: Dockerfile, run: Instruction) -> bool:
     """Whether run executes a file named as one a COPY or ADD above it names (a source or the
-    destination: `ADD install-vips /tmp/install-vips`, then `RUN /tmp/install-vips`), or a file
-    under one of its own mounts (`--mount=type=bind,source=docker,target=/s /s/setup.sh`)."""
+    destination: `ADD install-vips /tmp/install-vips`, then `RUN /tmp/install-vips`), a file in
+    the folder one copies to (`COPY . /app`, then `RUN /app/scripts/setup.sh`; `COPY . .`, then
+    `RUN ./setup.sh`), or a file under one of its own mounts (`--mount=type=bind,source=docker,
+    target=/s /s/setup.sh`)."""
     shell = shell_text(parsed.text, run)
     executed = [
-        posixpath.normpath(name)
+        name
         for invocation in run_invocations(shell, parsed.escape)
         if (name := executed_file(invocation)) is not None
     ]
     if not executed:
         return False
-    targets = [
-        posixpath.normpath(t)
-        for t in mounted(parsed.text[slice(*run_args(parsed.text, run))], parsed.escape)
-    ]
-    if any(path == t or path.startswith(f"{t}/") for path in executed for t in targets):
+    names, folders = _copied(parsed, run.line)
+    folders += mounted(parsed.text[slice(*run_args(parsed.text, run))], parsed.escape)
+    for path in executed:
+        if posixpath.basename(path) in names:
+            return True
+        if "/" in path and any(_inside(path, folder) for folder in folders):
+            return True
+    return False
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether the file path names may be folder or in it: under it where both are absolute, and
+    wherever both are relative (to a WORKDIR pinner does not follow)."""
+    if folder.startswith("/") != path.startswith("/"):
+        return False
+    if not folder.startswith("/"):
         return True
-    return bool({posixpath.basename(path) for path in executed} & _copied_names(parsed, run.line))
+    folder, path = posixpath.normpath(folder), posixpath.normpath(path)
+    return folder in ("/", path) or path.startswith(f"{folder}/")
 
 
-def _copied_names(parsed: Dockerfile, before: int) -> set[str]:
-    """The last parts of the paths the COPY and ADD instructions above line before name. The
-    file's are read once: each RUN after an apt RUN that runs no apt may ask."""
+def _copied(parsed: Dockerfile, before: int) -> tuple[set[str], list[str]]:
+    """The last parts of the paths the COPY and ADD instructions above line before name, and
+    the folders they copy to. The file's are read once: each RUN after an apt RUN may ask."""
     memo = _LAST_COPIES
     if memo.stages is not parsed.stages:
         memo.stages = parsed.stages
-        memo.names = tuple(
-            (instruction.line, posixpath.basename(word.text.rstrip("/")))
+        memo.copies = tuple(
+            (instruction.line, tuple(w.text for w in instruction.words if w.text[:2] != "--"))
             for stage in parsed.stages
             for instruction in stage.instructions
             if instruction.keyword in ("COPY", "ADD")
-            for word in instruction.words
-            if not word.text.startswith("--")
         )
-    return {name for line, name in memo.names if line < before}
+    copies = [paths for line, paths in memo.copies if line < before and paths]
+    names = {posixpath.basename(path.rstrip("/")) for paths in copies for path in paths}
+    return names, [paths[-1] for paths in copies]
 
 
 class _Copies:
-    """The names the COPY and ADD instructions of the last stages asked about give, by line."""
+    """The paths the COPY and ADD instructions of the last stages asked about name, by line."""
 
     stages: object = None
-    names: tuple[tuple[int, str], ...] = ()
+    copies: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 _LAST_COPIES = _Copies()

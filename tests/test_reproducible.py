@@ -1110,6 +1110,11 @@ def test_foreign_architectures_are_those_the_stage_and_its_parents_add() -> None
         ("RUN --mount=type=bind,target=/nag.sh,src=./docker/nag.sh /nag.sh\n", True),
         ("RUN --mount=type=bind,source=docker,target=/s sh /s/setup.sh\n", True),
         ("RUN --mount=type=bind,source=docker,target=/s cat /s/setup.sh\n", False),
+        # A file of a folder copied in, named by its path under the destination.
+        ("COPY . /app\nRUN /app/scripts/install-deps.sh --all\n", True),
+        ("COPY . .\nRUN ./scripts/install-deps.sh\n", True),
+        ("COPY . /app\nRUN /usr/local/bin/tool\n", False),
+        ("COPY . .\nRUN /usr/local/bin/tool\n", False),
     ],
 )
 def test_lists_a_later_install_reads_are_not_removed(later: str, kept: bool) -> None:

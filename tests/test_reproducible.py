@@ -724,6 +724,14 @@ ENDINGS = [
         [],
         id="an-exit-inside-the-only-list-stays-before-the-cleanup",
     ),
+    # ClickHouse's docker/server/Dockerfile.ubuntu: an exit before the installs skips no cleanup.
+    pytest.param(
+        "clickhouse local -q 1 >/dev/null 2>&1 && exit 0 || : \\\n    ; apt-get install -y hello",
+        "clickhouse local -q 1 >/dev/null 2>&1 && exit 0 || : \\\n    ; apt-get install -y hello"
+        " \\\n    && {C}",
+        [],
+        id="an-exit-before-the-installs-leaves-the-cleanup-last",
+    ),
 ]
 
 

@@ -42,6 +42,7 @@ import zstandard
 from pinner.apt import sourceslist
 from pinner.errors import PinnerError
 from pinner.imagefiles import OPAQUE, WHITEOUT, ZSTD_MAGIC, ChunkStream
+from pinner.unpack import TAR_ERRORS
 
 
 class BaseImageError(PinnerError):
@@ -341,7 +342,7 @@ def scan_layer(chunks: Iterable[bytes]) -> Entries:
                 if member.offset_data + member.size > MAX_LAYER_BYTES:
                     raise BaseImageError(f"layer is over {MAX_LAYER_BYTES >> 30} GiB uncompressed")
                 _take(tar, member, entries, extra)
-    except (tarfile.TarError, zlib.error, EOFError, OSError, zstandard.ZstdError) as e:
+    except (*TAR_ERRORS, zlib.error, EOFError, OSError, zstandard.ZstdError) as e:
         raise BaseImageError(f"layer is not a readable tar archive ({e})") from None
     return entries
 

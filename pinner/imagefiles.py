@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 import zstandard
 
 from pinner.errors import PinnerError
+from pinner.unpack import TAR_ERRORS
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -230,7 +231,7 @@ def scan(layer: Layer, chunks: Iterable[bytes], keep_text: bool = True) -> Layer
     )
     try:
         result, plain = _read(compressed, keep_text)
-    except (tarfile.TarError, zlib.error, EOFError, OSError, zstandard.ZstdError, LayerError) as e:
+    except (*TAR_ERRORS, zlib.error, EOFError, OSError, zstandard.ZstdError, LayerError) as e:
         # A blob that is not what its digest says explains any other failure: say that first.
         try:
             compressed.drain()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -22,6 +23,12 @@ _PIECE = 1 << 20
 # zstd bounds no call's output: input goes in pieces this size, one piece unpacking to at most
 # 32 blocks of 128 KiB, so the output is checked against the cap at least every 4 MiB.
 _ZSTD_INPUT = 128
+
+
+# What tarfile raises on a malformed archive: TarError, and ValueError or OverflowError from the
+# numbers of a PAX or GNU sparse header it converts unchecked (a sparse map "a,b", an mtime "inf",
+# a record length of over 4300 digits). Every reader of a tar from the network catches these.
+TAR_ERRORS = (tarfile.TarError, ValueError, OverflowError)
 
 
 class UnpackError(Exception):

@@ -65,6 +65,32 @@ def layer_tar(entries: list[Entry], fmt: int = tarfile.PAX_FORMAT) -> bytes:
     return raw.getvalue()
 
 
+def _pax_member(name: str, record: bytes) -> bytes:
+    """A tar of one empty file name whose PAX header holds record as written, checked or not."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, len(record)
+    padding = b"\0" * (-len(record) % tarfile.BLOCKSIZE)
+    member = tarfile.TarInfo(name).tobuf(tarfile.USTAR_FORMAT)
+    return header.tobuf(tarfile.USTAR_FORMAT) + record + padding + member + b"\0" * 1024
+
+
+def _pax_record(keyword: str, value: str) -> bytes:
+    """One short PAX record: its length (two digits, themselves counted), keyword and value."""
+    body = f" {keyword}={value}\n".encode()
+    assert len(body) < 98
+    return b"%d" % (len(body) + 2) + body
+
+
+def hostile_tars(name: str) -> dict[str, bytes]:
+    """Tars of one member name whose PAX header tarfile turns into ValueError or OverflowError
+    rather than TarError; by what is wrong with them."""
+    return {
+        "a sparse map of words": _pax_member(name, _pax_record("GNU.sparse.map", "a,b")),
+        "a record length of 5000 digits": _pax_member(name, b"9" * 5000 + b" path=x\n"),
+        "an infinite mtime": _pax_member(name, _pax_record("mtime", "1e999")),
+    }
+
+
 @dataclass
 class HandImage:
     """An image: uncompressed layer tars and config fields; blobs derived from them."""

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import httpx
 import pytest
 import zstandard
+from handmade import hostile_tars
 from registryd import MEDIA_TYPES, Registry, push_blob, push_image, push_manifest
 
 from pinner.baseimage import (
@@ -491,6 +492,17 @@ def test_inspect_refuses_a_blob_that_does_not_match_its_digest() -> None:
 
 
 # --------------------------------------------------------------------------- scan_layer, pure
+
+
+@pytest.mark.parametrize(
+    "data", hostile_tars("etc/os-release").values(), ids=list(hostile_tars(""))
+)
+def test_a_layer_whose_pax_headers_do_not_parse_is_one_base_image_error(data: bytes) -> None:
+    # tarfile raises ValueError on these, not TarError; an infinite mtime is no matter here.
+    try:
+        scan_layer([gzip.compress(data)])
+    except BaseImageError as error:
+        assert str(error).startswith("layer is not a readable tar archive (")
 
 
 def test_scan_layer_reads_gzip_bz2_zstd_and_plain_tar_in_small_chunks() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import zstandard
-from handmade import Entry, layer_tar, sha
+from handmade import Entry, hostile_tars, layer_tar, sha
 
 from pinner import imagefiles
 from pinner.imagefiles import FileInfo, Layer, LayerError, LayerScan, apply, scan
@@ -155,3 +155,11 @@ def test_scan_is_a_layer_scan() -> None:
     layer, blob = layer_of(layer_tar([]))
     assert scan(layer, chunks(blob)) == LayerScan((), frozenset(), frozenset())
     assert imagefiles.normalise("a/./b//c") == "/a/b/c"
+
+
+@pytest.mark.parametrize("data", hostile_tars("etc/x").values(), ids=list(hostile_tars("")))
+def test_a_layer_whose_pax_headers_do_not_parse_is_one_layer_error(data: bytes) -> None:
+    # tarfile raises ValueError or OverflowError on these, not TarError.
+    layer = Layer(digest=sha(data), size=len(data), diff_id="", media_type="")
+    with pytest.raises(LayerError, match=r": not a readable tar archive \("):
+        scan(layer, [data])

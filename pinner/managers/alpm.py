@@ -305,7 +305,9 @@ def parse_database(data: bytes) -> dict[str, Package]:
                 if package.name in packages:
                     raise DescError(f"{package.name} appears twice")
                 packages[package.name] = package
-    except tarfile.TarError as error:
+    except DescError:
+        raise
+    except unpack.TAR_ERRORS as error:
         raise DescError(f"not a readable tar archive: {error}") from None
     return packages
 

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pinner import managers
+from pinner import managers, unpack
 from pinner.apt.shell import (
     Invocation,
     Word,
@@ -929,7 +929,7 @@ def index_text(signed: bytes, source: str) -> str:
             return handle.read().decode("utf-8", "replace")
     except KeyError:
         raise MirrorError(f"{source}: the archive holds no APKINDEX") from None
-    except tarfile.TarError as e:
+    except unpack.TAR_ERRORS as e:
         raise MirrorError(f"{source}: the index is not a tar archive ({e})") from None
 
 

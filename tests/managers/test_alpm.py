@@ -27,6 +27,7 @@ from arch_repo import (
     recompress_zstd,
     repo_add,
 )
+from handmade import hostile_tars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -531,3 +532,13 @@ def test_needed_matches_pacman(
     found = alpm.resolve(dbs, targets, local, needed=set(targets))
     assert found.missing == ()
     assert sorted((r, p.name, p.version) for r, p in found.packages) == expected
+
+
+@pytest.mark.parametrize(
+    "data", hostile_tars("bash-5.2-1/desc").values(), ids=list(hostile_tars(""))
+)
+def test_a_database_whose_pax_headers_do_not_parse_is_one_desc_error(data: bytes) -> None:
+    # tarfile raises ValueError on these, not TarError; the line still says the tar is broken.
+    for packed in (data, gzip.compress(data)):
+        with pytest.raises(DescError, match=r"^(not a readable tar archive: |'bash-5.2-1': )"):
+            alpm.parse_database(packed)

@@ -4,10 +4,12 @@ and the pins and cleanup the rewrite writes into apk RUNs.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
 from alpine_support import REAL_INDEX, REAL_KEY, ROOTFS, index_archive, make_key, record, sign
+from handmade import hostile_tars
 from shell_syntax import run_errors
 
 from pinner import dockerfile, managers, reproducible
@@ -946,3 +948,12 @@ def test_words_that_conflict_are_refused(universe: apk.Universe) -> None:
     _, missing, _ = apk.closure(universe, {}, words)
     assert [name for name, _ in missing] in (["byacc"], ["bison"])
     assert "!bison" in missing[0][1]
+
+
+@pytest.mark.parametrize("data", hostile_tars("APKINDEX").values(), ids=list(hostile_tars("")))
+def test_an_index_whose_pax_headers_do_not_parse_is_one_mirror_error(data: bytes) -> None:
+    # tarfile raises ValueError on these, not TarError; an empty APKINDEX is no error here.
+    try:
+        apk.index_text(gzip.compress(data), "x")
+    except MirrorError as error:
+        assert str(error).startswith("x: the index is not a tar archive (")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pinner.apt.sources import TIMESTAMP_RE, is_timestamp
-from pinner.errors import ConfigError
+from pinner.errors import TOO_LONG_INTEGER, ConfigError
 from pinner.managers import MIRROR_NAMES
 
 
@@ -76,6 +76,8 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except ValueError:  # tomllib's int() of more digits than Python converts
+        raise ConfigError(f"{path}: not valid TOML: {TOO_LONG_INTEGER}") from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and tables
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return data

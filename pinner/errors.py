@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
+
+# What a TOML file (a lock, pinner.toml) is told of an integer longer than Python converts:
+# tomllib raises a bare ValueError for it, not TOMLDecodeError.
+TOO_LONG_INTEGER = f"an integer of more than {sys.get_int_max_str_digits()} digits"
 
 
 class Problem(NamedTuple):

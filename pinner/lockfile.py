@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from pinner import reference
 from pinner.apt.debversion import parse_version
 from pinner.apt.sources import is_timestamp
-from pinner.errors import InvalidReference, LockfileError, Problem
+from pinner.errors import TOO_LONG_INTEGER, InvalidReference, LockfileError, Problem
 from pinner.shellword import SHELL_PROGRAM, env_values
 
 VERSION = 1
@@ -387,6 +387,8 @@ def _read_toml(text: str, path: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LockfileError(Problem(path, None, f"not valid TOML: {e}")) from None
+    except ValueError:  # tomllib's int() of more digits than Python converts
+        raise LockfileError(Problem(path, None, f"not valid TOML: {TOO_LONG_INTEGER}")) from None
     except RecursionError:  # tomllib recurses once per level of nested arrays and tables
         raise LockfileError(Problem(path, None, "not valid TOML: nested too deeply")) from None
 

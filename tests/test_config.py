@@ -275,6 +275,15 @@ def test_invalid_toml(tmp_path: Path) -> None:
     assert str(e.value).startswith(f"{tmp_path.resolve() / 'pinner.toml'}: not valid TOML: ")
 
 
+def test_an_integer_too_long_for_python_is_invalid_toml(tmp_path: Path) -> None:
+    # tomllib raises a bare ValueError for it, not TOMLDecodeError.
+    make_tree(tmp_path, {".git/": None, "pinner.toml": "x = " + "9" * 5000 + "\n"})
+    with pytest.raises(ConfigError) as e:
+        config.load(str(tmp_path))
+    path = tmp_path.resolve() / "pinner.toml"
+    assert str(e.value) == f"{path}: not valid TOML: an integer of more than 4300 digits"
+
+
 def test_parse_table() -> None:
     assert config.parse({"exclude": ["a"]}, "x.toml") == Config(exclude=("a",), path="x.toml")
     with pytest.raises(ConfigError) as e:

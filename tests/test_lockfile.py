@@ -497,6 +497,11 @@ HOSTILE = [
         "not valid TOML: nested too deeply",
         id="inline-table-5000-deep",
     ),
+    pytest.param(
+        "version = 1\nx = " + "9" * 5000 + "\n",
+        "not valid TOML: an integer of more than 4300 digits",
+        id="integer-5000-digits",
+    ),
 ]
 
 

@@ -121,6 +121,8 @@ def _elements(
         yield from done
     except expat.ExpatError as error:
         raise RepodataError(f"{subject}: not well-formed XML ({error})") from None
+    except LookupError:  # the XML declaration names an encoding Python has no codec for
+        raise RepodataError(f"{subject}: XML in an encoding pinner cannot read") from None
 
 
 # --------------------------------------------------------------------------- metalink, mirrorlist

@@ -180,6 +180,11 @@ EXTERNAL = b"""<?xml version="1.0"?>
             "r: not well-formed XML (unclosed token: line 1, column 8)",
             id="truncated",
         ),
+        pytest.param(
+            b'<?xml version="1.0" encoding="ut-1f-8"?><repomd/>',
+            "r: XML in an encoding pinner cannot read",
+            id="unknown-encoding",
+        ),
         pytest.param(b"<repomd/>", "r: repomd.xml names no primary metadata", id="no-primary"),
         pytest.param(
             b'<repomd><data type="primary"><checksum type="sha256">ab</checksum>'

@@ -26,6 +26,9 @@ _HEX = {"sha256": 64, "sha512": 128, "sha1": 40, "sha": 40, "md5": 32, "sha384":
 _FLAGS = frozenset(["EQ", "LT", "LE", "GT", "GE"])
 _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
 _HREF = re.compile(r"[A-Za-z0-9_+.~^/:@%=-]+")
+# An epoch or a size: ASCII digits, few enough for int() (str.isdigit also takes "²", which int()
+# refuses, and int() refuses more than 4300 digits).
+_NUMBER = re.compile(r"[0-9]{1,20}")
 
 
 class RepodataError(ValueError):
@@ -150,7 +153,7 @@ def parse_metalink(data: bytes, subject: str) -> Metalink:
             if kind in ("sha256", "sha512"):
                 checksums.append(_checksum(kind, element.text, subject))
         elif element.name == "size" and "alternate" not in element.path and size is None:
-            size = int(element.text) if element.text.strip().isdigit() else None
+            size = _number(element.text)
         elif element.name == "url" and _mirror_url(element):
             urls.append(element.text.strip().removesuffix("repodata/repomd.xml"))
     if not checksums:
@@ -217,8 +220,13 @@ def parse_repomd(data: bytes, subject: str) -> dict[str, RepomdEntry]:
     return found
 
 
+def _number(text: str) -> int | None:
+    """text as a decimal number (blanks around it allowed); None for anything else."""
+    return int(text) if _NUMBER.fullmatch(text.strip()) else None
+
+
 def _size(element: _Element | None) -> int | None:
-    return int(element.text) if element is not None and element.text.strip().isdigit() else None
+    return None if element is None else _number(element.text)
 
 
 def _cap(data: bytes, limit: int, subject: str) -> None:
@@ -379,7 +387,7 @@ def _dep(attrs: dict[str, str], subject: str, shared: _Shared) -> Dep:
     if flags not in _FLAGS:
         raise RepodataError(f"{subject}: dependency {name[:80]!r} has flags {flags[:20]!r}")
     epoch = attrs.get("epoch", "0") or "0"
-    if not epoch.isdigit():
+    if not _NUMBER.fullmatch(epoch):
         raise RepodataError(f"{subject}: dependency {name[:80]!r} has epoch {epoch[:20]!r}")
     evr = shared.evr(epoch, attrs.get("ver", ""), attrs.get("rel", ""))
     return Dep(shared.name(name), flags, evr)
@@ -406,7 +414,7 @@ def _package(
         raise RepodataError(f"{subject}: package name {name.text[:80]!r} is malformed")
     attrs = version.attrs
     epoch, ver, rel = attrs.get("epoch", "0") or "0", attrs.get("ver", ""), attrs.get("rel", "")
-    if not epoch.isdigit() or not _NAME.fullmatch(ver) or not _NAME.fullmatch(rel):
+    if not _NUMBER.fullmatch(epoch) or not _NAME.fullmatch(ver) or not _NAME.fullmatch(rel):
         raise RepodataError(
             f"{subject}: {name.text}: version {ver[:40]!r}-{rel[:40]!r} is malformed"
         )

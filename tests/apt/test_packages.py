@@ -163,6 +163,11 @@ PARSE_ERRORS = [
         id="size-not-number",
     ),
     pytest.param(
+        TZDATA.replace("Size: 299412", "Size: " + "9" * 5000),
+        f"Packages:1: tzdata: Size is not a number: '{'9' * 40}'",
+        id="size-5000-digits",
+    ),
+    pytest.param(
         TZDATA.replace(H2, "ABC"),
         "Packages:1: tzdata: SHA256 is not 64 hex digits: 'ABC'",
         id="bad-sha256",

@@ -265,5 +265,38 @@ def test_primary_rejects_a_bad_name() -> None:
     )
 
 
+def _primary(version: str, requires: str = "") -> bytes:
+    """primary.xml of one package with version's attributes and requires' entry attributes."""
+    require = f'<rpm:requires><rpm:entry name="b" flags="GE" {requires}/></rpm:requires>'
+    return (
+        '<metadata xmlns="http://linux.duke.edu/metadata/common"'
+        ' xmlns:rpm="http://linux.duke.edu/metadata/rpm"><package><name>a</name>'
+        f'<arch>noarch</arch><version {version}/><checksum type="sha256">{"a" * 64}'
+        f'</checksum><location href="a.rpm"/><format>{require if requires else ""}</format>'
+        "</package></metadata>"
+    ).encode()
+
+
+@pytest.mark.parametrize("epoch", ["\u00b2", "9" * 5000], ids=["superscript-two", "5000-digits"])
+def test_primary_rejects_an_epoch_int_cannot_read(epoch: str) -> None:
+    # str.isdigit takes both; int() refuses both.
+    package = _primary(f'epoch="{epoch}" ver="1" rel="1"')
+    assert _error(lambda: list(parse_primary(iter([package]), "p"))).startswith(
+        "p: a: version '1'-'1' is malformed"
+    )
+    dependency = _primary('epoch="0" ver="1" rel="1"', f'epoch="{epoch}" ver="1" rel="1"')
+    assert _error(lambda: list(parse_primary(iter([dependency]), "p"))).startswith(
+        "p: dependency 'b' has epoch "
+    )
+
+
+def test_a_size_int_cannot_read_is_no_size() -> None:
+    repomd = (
+        '<repomd><data type="primary"><checksum type="sha256">' + "a" * 64 + "</checksum>"
+        '<location href="x.xml.gz"/><size>' + "9" * 5000 + "</size></data></repomd>"
+    )
+    assert parse_repomd(repomd.encode(), "r")["primary"].size is None
+
+
 def test_tools_present_for_oracles() -> None:
     assert shutil.which("createrepo_c") is not None, "scripts/install-test-deps installs it"

@@ -127,6 +127,8 @@ _WORD_RE = re.compile(
 _TAG_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _CHECKSUM_RE = re.compile(r"Q1[A-Za-z0-9+/]{27}=")
 _ARCH_RE = re.compile(r"[a-z0-9_]+")
+# A provider priority (k:) int() takes: str.isdigit also takes "²", and int() no 5000 digits.
+_PRIORITY_RE = re.compile(r"[0-9]{1,9}")
 _FILENAME_RE = re.compile(r"(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]+\.apk")
 _REPOSITORY_RE = re.compile(
     r"https?://[A-Za-z0-9.:\[\]-]+(?P<path>(?:/[A-Za-z0-9._~%+-]+)*?)"
@@ -539,7 +541,7 @@ def _entry(record: Mapping[str, str], source: str, repository: str = "", tag: st
         tuple(record.get("D", "").split()),
         tuple(record.get("p", "").split()),
         tuple(record.get("i", "").split()),
-        int(priority) if priority.isdigit() else 0,
+        int(priority) if _PRIORITY_RE.fullmatch(priority) else 0,
         repository,
         tag,
     )

@@ -957,3 +957,10 @@ def test_an_index_whose_pax_headers_do_not_parse_is_one_mirror_error(data: bytes
         apk.index_text(gzip.compress(data), "x")
     except MirrorError as error:
         assert str(error).startswith("x: the index is not a tar archive (")
+
+
+@pytest.mark.parametrize("priority", ["9" * 5000, "\u00b2"], ids=["5000-digits", "superscript-two"])
+def test_a_provider_priority_int_cannot_read_counts_as_none(priority: str) -> None:
+    # str.isdigit takes both; int() refuses both.
+    (entry,) = apk.parse_index(record("a", "1.0-r0") + f"k:{priority}\n", "x")
+    assert entry.priority == 0

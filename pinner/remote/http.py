@@ -247,7 +247,7 @@ def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():  # isdigit alone takes "²"
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -559,6 +559,15 @@ def test_retry_after_as_http_date() -> None:
     assert len(sleeps) == 1 and 1 < sleeps[0] <= 3
 
 
+def test_a_retry_after_of_a_digit_float_refuses_is_no_retry_after() -> None:
+    fake = FakeRegistry()
+    # The byte 0xB2 reads as "²" (latin-1): str.isdigit takes it, float() does not.
+    fake.script = [lambda request: httpx.Response(503, headers=[(b"Retry-After", b"\xb2")])]
+    sleeps = Sleeps()
+    resolve(REF, sleep=sleeps, settings=Settings(backoff=0.25), **mock(fake))
+    assert sleeps == [0.25]
+
+
 def test_backoff_without_retry_after() -> None:
     fake = FakeRegistry()
     fake.script = [status(502), status(500), status(504)]

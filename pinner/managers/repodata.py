@@ -22,6 +22,9 @@ from pinner.managers.rpmversion import EVR
 MAX_PRIMARY = 1 << 30
 MAX_DOCUMENT = 4 << 20  # repomd.xml, metalink, mirrorlist
 _MAX_TEXT = 1 << 16  # characters kept of one element's text
+# Elements open at once: repository metadata nests six deep; each element keeps its ancestors'
+# names, so memory grows with the square of the depth.
+_MAX_DEPTH = 64
 _HEX = {"sha256": 64, "sha512": 128, "sha1": 40, "sha": 40, "md5": 32, "sha384": 96, "sha224": 56}
 _FLAGS = frozenset(["EQ", "LT", "LE", "GT", "GE"])
 _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.~^-]*")
@@ -95,6 +98,8 @@ def _elements(
     ancestors: list[tuple[str, ...]] = [()]
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        if len(stack) >= _MAX_DEPTH:
+            raise RepodataError(f"{subject}: elements nested over {_MAX_DEPTH} deep")
         local = name.rpartition(" ")[2]  # expat reports `namespace-uri name`
         path = ancestors[-1]
         kept: list[str] | None = [] if texts is None or local in texts else None

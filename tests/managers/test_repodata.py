@@ -185,6 +185,11 @@ EXTERNAL = b"""<?xml version="1.0"?>
             "r: XML in an encoding pinner cannot read",
             id="unknown-encoding",
         ),
+        pytest.param(
+            b"<repomd>" + b"<a>" * 100_000,
+            "r: elements nested over 64 deep",
+            id="nested-100000-deep",
+        ),
         pytest.param(b"<repomd/>", "r: repomd.xml names no primary metadata", id="no-primary"),
         pytest.param(
             b'<repomd><data type="primary"><checksum type="sha256">ab</checksum>'

@@ -674,7 +674,8 @@ class _Scope:
             value, missing = shellword.expand_noting_unset(text, lookup, self.escape)
         except shellword.ExpansionError as e:
             raise DockerfileError(Problem(self.path, line, f"{text}: {e}")) from None
-        return value, (*missing, *unset)
+        # Each ARG's own unset names are carried into those that use it: once each, not doubled.
+        return value, tuple(dict.fromkeys((*missing, *unset)))
 
     def pin_site(self, text: str, span: Span | None) -> Span | None:
         """Where the pin goes: follow a reference that is one whole variable to its ARG default."""

@@ -15,6 +15,10 @@ from collections.abc import Callable, Sequence
 
 Lookup = Callable[[str], "str | None"]
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+# What one word may take in from its variables. BuildKit sets no limit, but an ARG that doubles
+# the one before it (`ARG B=$A$A`, 40 times over) would otherwise fill memory; real values are
+# a few kilobytes at most.
+MAX_EXPANDED = 1 << 20
 
 
 class ExpansionError(ValueError):
@@ -42,6 +46,14 @@ class _Word:
         self.lookup = lookup
         self.escape = escape
         self.unset: list[tuple[str, str]] = []
+        self.taken = 0  # characters taken in from variables so far
+
+    def took(self, value: str, counted: int = 0) -> str:
+        """value, counted against MAX_EXPANDED (but for the counted characters already were)."""
+        self.taken += len(value) - counted
+        if self.taken > MAX_EXPANDED:
+            raise ExpansionError(f"expands to over {MAX_EXPANDED} characters")
+        return value
 
     def peek(self) -> str:
         return self.text[self.i] if self.i < len(self.text) else ""
@@ -138,11 +150,12 @@ class _Word:
         return self.text[start : self.i]
 
     def value(self, name: str) -> str | None:
-        return self.lookup(name)
+        value = self.lookup(name)
+        return None if value is None else self.took(value)
 
     def required(self, name: str, start: int) -> str:
         """The value of a variable whose expansion supplies no default; an unset one is noted."""
-        value = self.lookup(name)
+        value = self.value(name)
         if value is None:
             self.unset.append((name, self.text[start : self.i]))
         return value or ""
@@ -186,9 +199,10 @@ class _Word:
             replacement = self.closing("}", True)
             value = self.required(name, start)
             regex = _pattern_regex(pattern, greedy=True, anchored=False)
-            if replace_all:
-                return regex.sub(lambda _: replacement, value)
-            return regex.sub(lambda _: replacement, value, count=1)
+            count = 0 if replace_all else 1
+            if replace_all and len(value) * len(replacement) > MAX_EXPANDED:
+                raise ExpansionError(f"expands to over {MAX_EXPANDED} characters")
+            return self.took(regex.sub(lambda _: replacement, value, count=count), len(value))
         raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
 
     def closing(self, stop: str, raw: bool, missing: str = "syntax error: missing '}'") -> str:

@@ -198,3 +198,28 @@ def test_a_shell_argv_names_its_program_only_within_bounds(
     argv: object, program: str | None
 ) -> None:
     assert shellword.shell_program(argv) == program
+
+
+HALF = "x" * (shellword.MAX_EXPANDED // 2)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("$A", HALF),
+        ("${A}-${A}", f"{HALF}-{HALF}"),
+        ("${A/x/yy}", "yy" + HALF[1:]),
+        ("$A$A$A", ERROR),
+        ("${A:-$A}$A$A", ERROR),
+        ("${A//x/yyy}", ERROR),
+    ],
+    ids=["whole", "twice", "replaced-once", "three-times", "default-and-twice", "replaced-all"],
+)
+def test_a_word_takes_in_at_most_a_mebibyte_from_its_variables(
+    source: str, expected: object
+) -> None:
+    if expected is ERROR:
+        with pytest.raises(ExpansionError, match="expands to over 1048576 characters"):
+            expand(source, {"A": HALF}.get)
+    else:
+        assert expand(source, {"A": HALF}.get) == expected

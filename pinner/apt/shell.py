@@ -640,6 +640,9 @@ def _invocations(chars: Sequence[_Char], env: Mapping[str, _Value]) -> Iterator[
 # A variable's value: its characters, each at the offset of the RUN text that wrote it (-1 for a
 # value handed in from outside the RUN, ENV or ARG); None where pinner cannot know it.
 _Value = tuple[_Char, ...]
+# The longest value pinner follows in a script; a longer one (`A=$A$A`, 40 times over, would fill
+# memory) is unknown. Real values are a few kilobytes at most.
+MAX_VALUE = 1 << 16
 _REFERENCE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -701,6 +704,7 @@ class _Variables:
         fields: list[list[_Char]] = []
         current: list[_Char] | None = None
         origin: tuple[str, int] | None = None
+        taken = 0  # characters taken in from variables
         k = 0
         while k < len(word.chars):
             if k not in ends:
@@ -710,7 +714,8 @@ class _Variables:
                 continue
             end = ends[k]
             value = self.reference(word.text[k:end])
-            if value is None or ((k, end) in unquoted and not self.split):
+            taken += 0 if value is None else len(value)
+            if value is None or ((k, end) in unquoted and not self.split) or taken > MAX_VALUE:
                 return None
             origin = origin or (word.text[k:end].strip("${}"), word.start)
             # A value from outside the RUN is placed at the word written with it.
@@ -761,7 +766,7 @@ class _Variables:
                 k += 1
                 continue
             value = self.reference(word.text[k : ends[k]])
-            if value is None:
+            if value is None or len(chars) + len(value) > MAX_VALUE:
                 return None
             chars.extend(value)
             k = ends[k]
@@ -826,7 +831,7 @@ class _Variables:
         value = self.value(word, len(name) + 1 + append) if definite else None
         if append and value is not None:
             old = self.values.get(name)
-            value = None if old is None else old + value
+            value = None if old is None or len(old) + len(value) > MAX_VALUE else old + value
         self.values[name] = value
 
 

@@ -597,6 +597,7 @@ def _repository_files(files: Mapping[str, bytes]) -> list[tuple[str, bytes]]:
 
 
 _VARIABLE_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MOST_EXPANDED = 4096  # characters in one expanded repositories word; URLs are far shorter
 _SET_RE = re.compile(
     r"set\s+(?P<default>-default\s+)?(?P<key>[A-Za-z][A-Za-z0-9_]*)=(?P<value>\S*)"
 )
@@ -612,8 +613,12 @@ def repository_lines(line: str, variables: dict[str, str]) -> list[Repository | 
     text = " ".join(words)
 
     def expand(word: str) -> str | None:
-        unknown = [n for n in _VARIABLE_RE.findall(word) if n not in variables]
-        return None if unknown else _VARIABLE_RE.sub(lambda m: variables[m.group(1)], word)
+        names = _VARIABLE_RE.findall(word)
+        if any(n not in variables for n in names):
+            return None
+        if len(word) + sum(len(variables[n]) for n in names) > _MOST_EXPANDED:
+            return None  # `set B=${A}${A}`, line after line, would fill memory
+        return _VARIABLE_RE.sub(lambda m: variables[m.group(1)], word)
 
     if words[0] == "set":
         match = _SET_RE.fullmatch(text)

@@ -188,6 +188,11 @@ CHUNK = 64 * 1024
 MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 _CODENAME_RE = re.compile(r"\(([a-z]+)\)")
 _OS_RELEASE_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The fields os-release(5) makes identifiers ("0-9, a-z, '.', '_' and '-'"; capitals are let
+# through): pinner compares them and makes numbers of them, so any other value (`²`, 5000
+# digits, a control character) is left out, as if the image did not say.
+_IDENTIFIERS = frozenset(["ID", "VERSION_ID", "VERSION_CODENAME", "VARIANT_ID"])
+_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9._~+-]{0,64}")
 
 
 # --------------------------------------------------------------------------- reading os-release
@@ -202,7 +207,11 @@ def parse_os_release(text: str) -> dict[str, str]:
             continue
         key, sep, raw = line.partition("=")
         if sep and _OS_RELEASE_KEY_RE.fullmatch(key):
-            fields[key] = _unquote(raw)
+            value = _unquote(raw)
+            if key not in _IDENTIFIERS or _IDENTIFIER_RE.fullmatch(value):
+                fields[key] = value
+            else:
+                fields.pop(key, None)
     return fields
 
 

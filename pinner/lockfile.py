@@ -470,6 +470,7 @@ def _tables(value: object) -> list[Mapping[str, Any]]:
 _PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _ARCHITECTURE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._~+-]{0,64}")  # as baseimage reads os-release
 _POOL_FILE = re.compile(r"[A-Za-z0-9_.+~%:-]+(?:/[A-Za-z0-9_.+~%:-]+)*")
 
 
@@ -480,8 +481,8 @@ def _stage(entry: Mapping[str, Any]) -> LockedStage:
     return LockedStage(
         stage=_str(entry["stage"]),
         base=_opt_str(entry.get("base")),
-        distro=_opt_str(entry.get("distro")),
-        release=_opt_str(entry.get("release")),
+        distro=_opt_identifier(entry.get("distro"), "distro"),
+        release=_opt_identifier(entry.get("release"), "release"),
         package_manager=manager,
         snapshot=_opt_timestamp(entry.get("snapshot")),
         signature=_opt_str(entry.get("signature")),
@@ -606,6 +607,14 @@ def _unpinned(entry: Mapping[str, Any]) -> UnpinnedPackage:
 
 def _opt_str(value: object) -> str | None:
     return None if value is None else _str(value)
+
+
+def _opt_identifier(value: object, what: str) -> str | None:
+    """An os-release identifier (ID, VERSION_ID, a codename), as pinner reads it from an image."""
+    text = _opt_str(value)
+    if text is not None and not _IDENTIFIER.fullmatch(text):
+        raise ValueError(f"{what} {_shown(text)} is not an os-release identifier")
+    return text
 
 
 def _opt_timestamp(value: object) -> str | None:

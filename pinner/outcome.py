@@ -46,6 +46,7 @@ SIGNATURE_VERIFIED = "verified"
 SIGNATURE_UNCHECKED = "not checked: gpgv is not installed"
 # containerd's platforms package: each part of os/arch/variant is one such word.
 _PLATFORM_PART = re.compile(r"[A-Za-z0-9_-]+")
+_EPOCH = re.compile(r"[0-9]{1,18}")  # seconds int() takes (isdigit also takes "²")
 SNAPSHOT_BASE = "base"
 
 
@@ -945,7 +946,7 @@ def recorded_args(target: Target) -> tuple[tuple[str, str], ...]:
 def _users_epoch(parsed: dockerfile.Dockerfile, previous: int | None) -> int | None:
     """A global ARG SOURCE_DATE_EPOCH default the user wrote (not one pinner wrote before)."""
     declared = reproducible.epoch_default(parsed)
-    if declared is not None and declared[1].isdigit() and int(declared[1]) != previous:
+    if declared is not None and _EPOCH.fullmatch(declared[1]) and int(declared[1]) != previous:
         return int(declared[1])
     return None
 

@@ -785,3 +785,24 @@ def test_official_sources_are_all_there() -> None:
 def test_snapshot_of(texts: list[str], expected: str | None) -> None:
     sources = [SourceFile(f"/etc/apt/sources.list.d/{i}.list", t) for i, t in enumerate(texts)]
     assert snapshot_of(sources) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ('VERSION_ID="9.4"', "9.4"),
+        ("VERSION_ID=", ""),
+        ('VERSION_ID="\u00b2"', None),  # str.isdigit takes it, int() does not
+        ("VERSION_ID=" + "9" * 65, None),
+        ('VERSION_ID="9\x1b[2J"', None),
+        ('VERSION_ID="9 4"', None),
+    ],
+    ids=["release", "empty", "superscript", "too-long", "control-character", "space"],
+)
+def test_an_os_release_identifier_with_other_characters_is_left_out(
+    line: str, kept: str | None
+) -> None:
+    fields = parse_os_release(f'ID=rhel\nVERSION_ID=8\n{line}\nNAME="Any Name"\n')
+
+    assert fields.get("VERSION_ID") == kept
+    assert (fields["ID"], fields["NAME"]) == ("rhel", "Any Name")

@@ -6,13 +6,23 @@ import base64
 import gzip
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
 import jsonschema
 import pytest
 from cli import readme_schema
-from handmade import Entry, HandImage, layer_tar, push, sha, write_archive, write_layout
+from handmade import (
+    Entry,
+    HandImage,
+    hostile_tars,
+    layer_tar,
+    push,
+    sha,
+    write_archive,
+    write_layout,
+)
 from registryd import PASSWORD, USERNAME, Registry
 
 from pinner import imagefiles
@@ -423,3 +433,17 @@ def test_an_archive_or_layout_whose_json_does_not_decode_is_one_line(
     code, out, err = run(capsys, f"oci:{tmp_path / 'a'}", "x")
     assert (code, out) == (1, "")
     assert err.endswith("not valid JSON\n") and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("data", hostile_tars("manifest.json").values(), ids=list(hostile_tars("")))
+def test_an_archive_whose_pax_headers_do_not_parse_is_one_line(
+    data: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # tarfile raises ValueError or OverflowError on these, not TarError. The infinite mtime is
+    # only read where a member's time is: the archive reads, its manifest.json is empty.
+    (tmp_path / "bad.tar").write_bytes(data)
+    code, out, err = run(capsys, f"docker-archive:{tmp_path / 'bad.tar'}", "x")
+    assert (code, out) == (1, "")
+    prefix = re.escape(f"docker-archive:{tmp_path / 'bad.tar'}: ")
+    reason = r"(not a readable tar archive \(.+\)|manifest.json holds 0 images, not one)"
+    assert re.fullmatch(f"{prefix}{reason}\n", err), err

@@ -314,6 +314,8 @@ TIMES = st.datetimes(
 PACKAGE_NAMES = st.tuples(
     st.sampled_from("abcz019"), st.text("abcdefghijklmnopqrstuvwxyz0123456789+.-", min_size=1)
 ).map("".join)
+# os-release identifiers (ID, VERSION_ID, a codename), as pinner records a stage's distro and release.
+IDENTIFIERS = st.text("abcdefghijklmnopqrstuvwxyzABCZ0123456789._~+-", max_size=64)
 ARCHITECTURES = st.sampled_from(["amd64", "arm64", "all", "armhf"])
 PACKAGES = st.builds(
     LockedPackage,
@@ -332,8 +334,8 @@ STAGES = st.builds(
     LockedStage,
     stage=TEXT,
     base=st.none() | TEXT,
-    distro=st.none() | TEXT,
-    release=st.none() | TEXT,
+    distro=st.none() | IDENTIFIERS,
+    release=st.none() | IDENTIFIERS,
     # The packages drawn are Debian's: a manager module's name would check them as its own.
     package_manager=st.none() | TEXT.filter(lambda name: managers.get(name) is None),
     snapshot=st.none() | TIMES,
@@ -427,6 +429,16 @@ HOSTILE = [
         "version = 1\n" + PACKAGE.replace("20241202T000000Z", "20250230T000000Z"),
         "malformed [[stage]] entry (time '20250230T000000Z' is not a real UTC time YYYYMMDDTHHMMSSZ)",
         id="stage-snapshot-on-no-day",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('snapshot = "', 'release = "\u00b2"\nsnapshot = "'),
+        "malformed [[stage]] entry (release '²' is not an os-release identifier)",
+        id="stage-release-not-an-identifier",
+    ),
+    pytest.param(
+        "version = 1\n" + PACKAGE.replace('snapshot = "', 'distro = "deb ian"\nsnapshot = "'),
+        "malformed [[stage]] entry (distro 'deb ian' is not an os-release identifier)",
+        id="stage-distro-not-an-identifier",
     ),
     pytest.param(
         "version = 1\n"

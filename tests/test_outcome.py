@@ -10,6 +10,7 @@ from pinner.managers import PackageArg
 from pinner.outcome import (
     Installed,
     Outcome,
+    _users_epoch,
     after_parent,
     build_arg_notes,
     joint_requests,
@@ -144,3 +145,22 @@ def test_build_arg_notes_name_only_the_args_of_package_words(install: str) -> No
         "packages named by ARG EXTRA are recorded for its value here (tini);"
         " a build with another --build-arg EXTRA installs others"
     ]
+
+
+@pytest.mark.parametrize(
+    ("default", "previous", "kept"),
+    [
+        ("0", None, 0),
+        ("1733097600", 1733097600, None),  # pinner's own, from the lock before
+        ("'1700000000'", 1733097600, 1700000000),
+        ("\u00b2", None, None),  # str.isdigit takes it, int() does not
+        ("9" * 5000, None, None),  # int() refuses over 4300 digits
+    ],
+    ids=["zero", "pinners-own", "quoted", "superscript", "5000-digits"],
+)
+def test_the_users_epoch_is_a_number_int_takes(
+    default: str, previous: int | None, kept: int | None
+) -> None:
+    parsed = dockerfile.parse(f"ARG SOURCE_DATE_EPOCH={default}\nFROM scratch\n", "Dockerfile")
+
+    assert _users_epoch(parsed, previous) == kept

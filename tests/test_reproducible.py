@@ -699,6 +699,19 @@ ENDINGS = [
         [],
         id="an-exit-that-fails-the-build-leaves-the-group-before-the-cleanup",
     ),
+    # A status that is no number int() takes ("²" passes str.isdigit) may be anything, as $rc.
+    pytest.param(
+        "apt-get install -y hello && { hello || exit ²; }",
+        "apt-get install -y hello \\\n    && {C} && { hello || exit ²; }",
+        [],
+        id="an-exit-with-a-superscript-status-may-exit-0",
+    ),
+    pytest.param(
+        "apt-get install -y hello && { hello || exit " + "9" * 5000 + "; }",
+        "apt-get install -y hello \\\n    && {C} && { hello || exit " + "9" * 5000 + "; }",
+        [],
+        id="an-exit-with-a-5000-digit-status-may-exit-0",
+    ),
     pytest.param(
         "apt-get install -y hello; [ -f /x ] && exit 0 || true",
         "apt-get install -y hello \\\n    && {C}; [ -f /x ] && exit 0 || true",

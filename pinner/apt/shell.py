@@ -645,6 +645,7 @@ _Value = tuple[_Char, ...]
 MAX_VALUE = 1 << 16
 _REFERENCE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STATUS = re.compile(r"[0-9]{1,9}")  # an exit status int() takes (isdigit also takes "²")
 _REFERENCE_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _IFS = frozenset(" \t\n")
 _OPENERS = frozenset(["if", "while", "until", "for", "select", "case", "{"])
@@ -1163,7 +1164,7 @@ def _exits_ok(command: _Command) -> bool:
     if not words or words[0].text != "exit" or {"|", "|&"} & set(command.before):
         return False
     status = words[1].text if len(words) > 1 else "0"
-    return not status.isdigit() or int(status) % 256 == 0
+    return not _STATUS.fullmatch(status) or int(status) % 256 == 0
 
 
 def ending(run_text: str, escape: str = "\\") -> Ending | None:

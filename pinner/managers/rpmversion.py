@@ -10,6 +10,8 @@ from pinner.apt.shell import words
 # A segment is a run of ASCII digits or of ASCII letters; everything else but ~ and ^ separates.
 _SEGMENT = re.compile(r"[0-9]+|[A-Za-z]+")
 _SEPARATOR = re.compile(r"[^A-Za-z0-9~^]")
+# An epoch int() takes: str.isdigit also takes "²", and int() refuses over 4300 digits.
+_EPOCH = re.compile(r"[0-9]{1,10}")
 
 
 def _skip_separators(text: str, i: int) -> int:
@@ -75,7 +77,7 @@ def parse_evr(text: str) -> EVR:
     epoch_text, colon, rest = text.partition(":")
     if not colon:
         epoch_text, rest = "", text
-    if colon and not epoch_text.isdigit():
+    if colon and not _EPOCH.fullmatch(epoch_text):
         raise ValueError(f"{text!r}: epoch is not a number")
     version, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
     if not version:
@@ -158,7 +160,7 @@ def _nev(text: str) -> Nevra | None:
     if not (dash and name and ev):
         return None
     epoch_text, colon, version = ev.rpartition(":")
-    if (colon and not epoch_text.isdigit()) or not version:
+    if (colon and not _EPOCH.fullmatch(epoch_text)) or not version:
         return None
     return Nevra(name, int(epoch_text) if colon else None, version)
 

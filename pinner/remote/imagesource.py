@@ -33,6 +33,7 @@ from pinner.imagemodel import (
 )
 from pinner.reference import ImageRef, normalize_platform
 from pinner.remote.registry import INDEX_TYPES, MAX_MANIFEST_BYTES, Registry
+from pinner.unpack import TAR_ERRORS
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 BATCH = 1024 * 1024
@@ -277,7 +278,7 @@ class ArchiveSource:
             with tarfile.open(path, "r:") as tar:
                 for member in tar:
                     self._members[posixpath.normpath(member.name)] = member
-        except (OSError, tarfile.TarError) as e:
+        except (OSError, *TAR_ERRORS) as e:
             raise SourceError(f"{name}: not a readable tar archive ({e})") from None
 
     def _member(self, name: object, hops: int = 0) -> tarfile.TarInfo:

@@ -209,6 +209,12 @@ FORMS = [
         ],
         id="nevra-with-epoch",
     ),
+    # An epoch int() refuses ("²" passes str.isdigit) makes no reading with an epoch.
+    pytest.param(
+        "openssl-\u00b2:3.2.1-2",
+        [Nevra("openssl-\u00b2:3.2.1-2"), Nevra("openssl-\u00b2:3.2.1", None, "2")],
+        id="superscript-epoch",
+    ),
 ]
 
 

@@ -68,6 +68,12 @@ def test_parse_evr_rejects(text: str) -> None:
         parse_evr(text)
 
 
+@pytest.mark.parametrize("epoch", ["\u00b2", "9" * 5000], ids=["superscript", "5000-digits"])
+def test_parse_evr_rejects_an_epoch_int_refuses(epoch: str) -> None:
+    with pytest.raises(ValueError, match="epoch is not a number"):
+        parse_evr(f"{epoch}:1.0-1")
+
+
 def test_compare_evr_epoch_first() -> None:
     assert compare_evr(EVR(1, "0.1", "1"), EVR(0, "9.9", "9")) == 1
     assert compare_evr(EVR(0, "1.0", "1"), EVR(0, "1.0", "2")) == -1

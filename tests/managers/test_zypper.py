@@ -322,8 +322,12 @@ def test_aliases_from_the_image_are_printed_without_control_characters() -> None
     found = zypper.step(config, "20261130", {})
     assert isinstance(found, zypper.Step)
     assert "repository up [2Jdate is not in the history; it is not pinned" in found.notes
+    # An ID that is no os-release identifier is left out, control characters and all.
     assert zypper.configure({"/etc/os-release": b"ID=\x1b[31mx\n"}, "amd64") == (
-        "/etc/os-release names [31mx, not openSUSE Tumbleweed or Leap"
+        "/etc/os-release names no ID, not openSUSE Tumbleweed or Leap"
+    )
+    assert zypper.configure({"/etc/os-release": b"ID=debian\n"}, "amd64") == (
+        "/etc/os-release names debian, not openSUSE Tumbleweed or Leap"
     )
 
 

@@ -5,12 +5,15 @@ name, stream, version, context, arch, the module streams it requires, the rpm NE
 and default streams (modulemd-defaults v1). libdnf's modular filtering (dnf-sack.cpp
 setModuleExcludes, ModulePackageContainer::resolveActiveModulePackages), as pinner follows it:
 
-- A module's stream is active where the image enables it (/etc/dnf/modules.d/NAME.module,
-  `state=enabled`), or where it is the module's default stream (/etc/dnf/modules.defaults.d,
-  then the repositories' defaults) and the image neither enables another stream nor disables
-  the module. Of an active stream, dnf's module solver takes one context whose module
-  requirements hold (`platform` is os-release's PLATFORM_ID), the newest version's; every
-  version of that context is active.
+- libdnf's module solver (ModulePackageContainer::moduleSolve) installs each stream the image
+  enables (/etc/dnf/modules.d/NAME.module, `state=enabled`) and, where it can, each module's
+  default stream (/etc/dnf/modules.defaults.d, then the repositories' defaults) unless the
+  image enables another stream or disables the module, in the modules' order (by name); with
+  each, the streams its newest build requires (`platform` is os-release's PLATFORM_ID). A
+  default that conflicts with what came before is dropped; a stream required where the module
+  has none chosen is the module's own enabled or default stream where allowed, else the first
+  allowed by name. Every version of the context the solver takes is active; the streams of a
+  disabled module never are.
 - In every repository but those with `module_hotfixes=1`, a package is hidden when an inactive
   stream lists it, or when it is named as, or provides the name of, a binary package an active
   stream lists, and no active stream lists it itself: an enabled stream's builds replace the
@@ -255,28 +258,77 @@ def _solvables(builds: Sequence[Stream]) -> dict[Stream, object]:
 
 
 def active(modules: Modules, state: State, platform: str | None) -> frozenset[Stream]:
-    """The stream builds dnf treats as active, from the enabled and default streams."""
-    chosen = dict(modules.defaults) | dict(state.defaults) | dict(state.enabled)
-    for name in state.disabled:
-        chosen.pop(name, None)
+    """The stream builds dnf treats as active: libdnf's module solver (moduleSolve) asked to
+    install each enabled stream, and each default stream where it can, with what they require."""
+    builds: dict[tuple[str, str], list[Stream]] = {}
+    for build in modules.streams:
+        if build.name not in state.disabled:  # libdnf excludes a disabled module's every build
+            builds.setdefault((build.name, build.stream), []).append(build)
+    # The solver takes a stream's newest build (best); where its requirements do not hold, dnf
+    # reports a modular dependency problem and leaves the stream inactive (dnf 4.14, run).
+    newest = {
+        key: max(found, key=lambda b: (b.version, b.context)) for key, found in builds.items()
+    }
+    defaults = dict(modules.defaults) | dict(state.defaults)
+    wanted = {n: s for n, s in defaults.items() if n not in state.disabled} | dict(state.enabled)
+    chosen: dict[str, str] = {}
     if platform is not None:
         name, _, stream = platform.partition(":")
         chosen[name] = stream
+    # libdnf asks for the streams in its modules' order (by name); the enabled ones must be
+    # installed, a default one that conflicts with what came before is dropped (libsolv
+    # disables the later weak job).
+    enabled = sorted(state.enabled)
+    jobs = enabled + sorted(i for i in wanted.items() if i[0] not in dict(state.enabled))
+    for job in jobs:
+        chosen.update(_with_requirements(job, chosen, newest, wanted) or {})
     picked: set[Stream] = set()
-    by_stream: dict[tuple[str, str], list[Stream]] = {}
-    for build in modules.streams:
-        by_stream.setdefault((build.name, build.stream), []).append(build)
-    for (name, stream), builds in by_stream.items():
-        if chosen.get(name) != stream:
-            continue
-        # The solver takes the newest build (best); where its requirements do not hold, dnf
-        # reports a modular dependency problem and leaves the stream inactive (dnf 4.14, run).
-        newest = max(builds, key=lambda b: (b.version, b.context))
-        if not _holds(newest.requires, chosen):
-            continue
-        known = _solvables(builds)
-        picked.update(b for b in builds if known[b] == known[newest])
+    for key, found in builds.items():
+        if chosen.get(key[0]) == key[1]:
+            known = _solvables(found)
+            picked.update(b for b in found if known[b] == known[newest[key]])
     return frozenset(picked)
+
+
+def _with_requirements(
+    job: tuple[str, str],
+    chosen: Mapping[str, str],
+    newest: Mapping[tuple[str, str], Stream],
+    wanted: Mapping[str, str],
+) -> dict[str, str] | None:
+    """The streams installing job adds to chosen, the streams it requires among them (each
+    module's own enabled or default stream where it is one of those allowed, else the first
+    allowed stream in name order, as the solver takes it); None where that cannot hold."""
+    trial = dict(chosen)
+    added: dict[str, str] = {}
+    pending = [job]
+    while pending:
+        name, stream = pending.pop()
+        if name in trial:
+            if trial[name] != stream:
+                return None
+            continue
+        build = newest.get((name, stream))
+        if build is None:
+            return None
+        trial[name] = added[name] = stream
+        for module, streams in build.requires:
+            if module in trial:
+                continue  # checked below, with everything taken
+            refused = {s[1:] for s in streams if s.startswith("-")}
+            allowed = [s for s in streams if not s.startswith("-")] or sorted(
+                s for n, s in newest if n == module
+            )
+            candidates = [s for s in allowed if s not in refused and (module, s) in newest]
+            if not candidates:
+                return None
+            own = wanted.get(module)
+            pending.append((module, own if own in candidates else candidates[0]))
+    for name, stream in trial.items():
+        build = newest.get((name, stream))
+        if build is not None and not _holds(build.requires, trial):
+            return None
+    return added
 
 
 def _seen(package: RpmPackage, include: set[Nevra], exclude: set[Nevra], names: set[str]) -> bool:

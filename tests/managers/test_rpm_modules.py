@@ -15,7 +15,7 @@ import pytest
 from cli import run
 from handmade import push
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo, dnf_would_install, needs_rpm_tools
+from rpmrepo import Spec, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
@@ -51,9 +51,17 @@ SPECS = [
 
 
 def _stream(
-    name: str, stream: str, version: int, context: str, platform: str, rpms: list[str]
+    name: str,
+    stream: str,
+    version: int,
+    context: str,
+    platform: str,
+    rpms: list[str],
+    requires: str = "",
 ) -> str:
+    """One modulemd document; requires: more `module: [streams]` lines beside the platform."""
     listed = "\n".join(f"    - {rpm}" for rpm in rpms)
+    extra = "".join(f"\n      {line}" for line in requires.splitlines())
     return f"""\
 ---
 document: modulemd
@@ -72,7 +80,7 @@ data:
   - buildrequires:
       platform: [{platform}]
     requires:
-      platform: [{platform}]
+      platform: [{platform}]{extra}
   artifacts:
     rpms:
 {listed}
@@ -126,11 +134,11 @@ def _state(name: str, stream: str, state: str) -> str:
     return f"[{name}]\nname={name}\nstream={stream}\nprofiles=\nstate={state}\n"
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    built = build_repo(SPECS, tmp_path_factory.mktemp("rpm-modules") / "repo")
+def _modular_repo(specs: list[Spec], text: str, folder: Path) -> Path:
+    """A repository of specs that createrepo_c made, with text as its modules.yaml."""
+    built = build_repo(specs, folder / "repo")
     source = built.parent / "modules.yaml"
-    source.write_text(MODULES_YAML)
+    source.write_text(text)
     subprocess.run(
         ["modifyrepo_c", "--mdtype=modules", str(source), str(built / "repodata")],
         check=True,
@@ -139,12 +147,43 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def _module_root(root: Path, states: dict[str, tuple[str, str]]) -> dict[str, bytes]:
+    """An image root with EL 9's os-release and states in /etc/dnf/modules.d; its files."""
+    (root / "etc/dnf/modules.d").mkdir(parents=True)
+    (root / "etc/os-release").write_text(OS_RELEASE)
+    files = {"/etc/os-release": OS_RELEASE.encode()}
+    for name, (stream, state) in states.items():
+        text = _state(name, stream, state)
+        (root / f"etc/dnf/modules.d/{name}.module").write_text(text)
+        files[f"/etc/dnf/modules.d/{name}.module"] = text.encode()
+    return files
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _modular_repo(SPECS, MODULES_YAML, tmp_path_factory.mktemp("rpm-modules"))
+
+
 def _read(repo: Path) -> tuple[list[RpmPackage], Modules]:
     entries = parse_repomd((repo / "repodata" / "repomd.xml").read_bytes(), "repomd.xml")
     primary, listed = entries["primary"], entries["modules"]
     packages = primary_packages(primary, (repo / primary.href).read_bytes(), primary.href)
     text = b"".join(decompress((repo / listed.href).read_bytes(), listed.href))
     return packages, parse_modules(text, listed.href)
+
+
+def _check_against_dnf(
+    repo: Path, root: Path, states: dict[str, tuple[str, str]], words: list[str]
+) -> None:
+    """Check that pinner finds, for words on an image root with the module states, the very
+    builds dnf would install from repo."""
+    files = _module_root(root, states)
+    expected = dnf_would_install(root, repo, words)
+    packages, modules = _read(repo)
+    seen, hidden = visible([(packages, False)], modules, read_state(files), "platform:el9")
+    found = resolve(Pool(seen, (), "x86_64", hidden), words)
+    assert not found.missing
+    assert sorted(f"{p.name}-{p.evr}.{p.arch}" for p in found.chosen) == expected
 
 
 # Module states of the image (/etc/dnf/modules.d) -> the words, as dnf and pinner install them.
@@ -162,20 +201,134 @@ CASES = {
 def test_pinner_sees_the_builds_dnf_sees(
     repo: Path, tmp_path: Path, states: dict[str, tuple[str, str]], words: list[str]
 ) -> None:
-    root = tmp_path / "root"
-    (root / "etc/dnf/modules.d").mkdir(parents=True)
-    (root / "etc/os-release").write_text(OS_RELEASE)
-    files = {"/etc/os-release": OS_RELEASE.encode()}
-    for name, (stream, state) in states.items():
-        text = _state(name, stream, state)
-        (root / f"etc/dnf/modules.d/{name}.module").write_text(text)
-        files[f"/etc/dnf/modules.d/{name}.module"] = text.encode()
-    expected = dnf_would_install(root, repo, words)
-    packages, modules = _read(repo)
+    _check_against_dnf(repo, tmp_path / "root", states, words)
+
+
+def _default(module: str, stream: str) -> str:
+    return f'---\ndocument: modulemd-defaults\nversion: 1\ndata:\n  module: {module}\n  stream: "{stream}"\n...\n'
+
+
+def _one(name: str, stream: str, requires: str = "", version: int = 9000020240101) -> str:
+    """A stream of one package, name-STREAM.0 of release 1 (stream 2: release 2)."""
+    rpm = f"{name}-0:{stream}.0-{stream}.{MODULE}.noarch"
+    return _stream(name, stream, version, "c9a", "el9", [rpm], requires)
+
+
+# Streams that require streams (EL 8's modules.yaml has many): a default maven:3.8 that requires
+# javapackages-tools:202201, a stream with no default; streams that require another stream than
+# its module's default, any stream, or any stream but one.
+DEPENDENCY_SPECS = [
+    Spec("maven", "3.6"),
+    Spec("maven", "3.8", f"1.{MODULE}", epoch=1, requires=("jpt",)),
+    Spec("jpt", "1.0"),
+    Spec("jpt", "2.0", f"1.{MODULE}"),
+    Spec("lib", "0.5"),
+    *(
+        Spec(name, f"{n}.0", f"{n}.{MODULE}")
+        for name in ("app", "lib", "y", "a", "ww")
+        for n in (1, 2)
+    ),
+    *(Spec(name, "1.0", f"1.{MODULE}") for name in ("x", "b", "zz", "v", "u")),
+]
+DEPENDENCY_YAML = "".join(
+    [
+        _stream(
+            "maven",
+            "3.8",
+            9000020240101,
+            "c9a",
+            "el9",
+            ["maven-1:3.8-1.module_el9.noarch"],
+            "javapackages-tools: [202201]",
+        ),
+        _stream(
+            "javapackages-tools",
+            "202201",
+            9000020240101,
+            "c9a",
+            "el9",
+            ["jpt-0:2.0-1.module_el9.noarch"],
+        ),
+        _default("maven", "3.8"),
+        _one("app", "1", "lib: [1]"),
+        _one("app", "2", "lib: [2]"),
+        _one("lib", "1"),
+        _one("lib", "2"),
+        _default("lib", "1"),
+        # x comes before y: its requirement wins over y's default; b comes after a: it yields.
+        _one("x", "1", "y: [2]"),
+        _default("x", "1"),
+        _one("y", "1"),
+        _one("y", "2"),
+        _default("y", "1"),
+        _one("b", "1", "a: [2]"),
+        _default("b", "1"),
+        _one("a", "1"),
+        _one("a", "2"),
+        _default("a", "1"),
+        # Any stream of ww, which has no default: the first by name, though 2 is newer.
+        _one("zz", "1", "ww: []"),
+        _default("zz", "1"),
+        _one("ww", "1"),
+        _one("ww", "2", version=9000020240109),
+        # Any stream of u but 1, which is u's default.
+        _one("v", "1", "u: [-1]"),
+        _default("v", "1"),
+        _one("u", "1"),
+        _default("u", "1"),
+    ]
+)
+DEPENDENCY_CASES = {
+    "a-default-pulls-a-stream-with-no-default": ({}, ["maven", "jpt"]),
+    "a-required-stream-alone": ({}, ["jpt"]),
+    "a-disabled-requirement-leaves-the-default-inactive": (
+        {"javapackages-tools": ("202201", "disabled")},
+        ["maven", "jpt"],
+    ),
+    "an-enabled-stream-takes-its-requirement-over-the-default": (
+        {"app": ("2", "enabled")},
+        ["app", "lib"],
+    ),
+    "an-enabled-stream-agreeing-with-the-default": ({"app": ("1", "enabled")}, ["app", "lib"]),
+    "an-earlier-default-takes-its-requirement": ({}, ["x", "y"]),
+    "a-later-default-yields": ({}, ["a"]),
+    "any-stream-of-a-module-without-default": ({}, ["zz", "ww"]),
+    "a-refused-default": ({}, ["u"]),
+}
+# Words whose every build is in a stream dnf leaves inactive: dnf finds no match.
+DEPENDENCY_REFUSALS = {"a-later-default-yields": "b", "a-refused-default": "v"}
+
+
+@pytest.fixture(scope="module")
+def dependency_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("rpm-module-deps")
+    return _modular_repo(DEPENDENCY_SPECS, DEPENDENCY_YAML, folder)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("states", "words"), DEPENDENCY_CASES.values(), ids=DEPENDENCY_CASES.keys()
+)
+def test_pinner_activates_the_streams_dnfs_module_solver_activates(
+    dependency_repo: Path, tmp_path: Path, states: dict[str, tuple[str, str]], words: list[str]
+) -> None:
+    _check_against_dnf(dependency_repo, tmp_path / "root", states, words)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize("word", DEPENDENCY_REFUSALS.values(), ids=DEPENDENCY_REFUSALS.keys())
+def test_a_stream_dnf_leaves_inactive_hides_its_packages(
+    dependency_repo: Path, tmp_path: Path, word: str
+) -> None:
+    files = _module_root(tmp_path / "root", {})
+    assert f"Unable to find a match: {word}" in dnf_refusal(
+        tmp_path / "root", dependency_repo, [word]
+    )
+    packages, modules = _read(dependency_repo)
     seen, hidden = visible([(packages, False)], modules, read_state(files), "platform:el9")
-    found = resolve(Pool(seen, (), "x86_64", hidden), words)
-    assert not found.missing
-    assert sorted(f"{p.name}-{p.evr}.{p.arch}" for p in found.chosen) == expected
+    assert [m.name for m in resolve(Pool(seen, (), "x86_64", hidden), [word]).missing] == [word]
 
 
 @pytest.mark.oracle
@@ -249,11 +402,14 @@ def test_builds_with_other_requirements_are_separate_contexts() -> None:
         '      platform: [el9]\n      perl: ["5.32"]\n  artifacts',
     )
     text += _stream("app", "1", 1, "old", "el9", ["app-0:1.0-1.m.noarch"])
+    text += _stream("perl", "5.32", 1, "c9a", "el9", ["perl-0:5.32-1.m.noarch"])
+    text += _stream("perl", "5.26", 1, "c9a", "el9", ["perl-0:5.26-1.m.noarch"])
     modules = Modules(_modules(text).streams, (("app", "1"), ("perl", "5.32")))
-    on = {b.context for b in active(modules, State(), "platform:el9")}
-    assert on == {"new"}
-    # Where perl's stream is another, the newest build's requirements fail: none is active.
-    assert active(modules, State(enabled=(("perl", "5.26"),)), "platform:el9") == frozenset()
+    on = {(b.name, b.context) for b in active(modules, State(), "platform:el9")}
+    assert on == {("app", "new"), ("perl", "c9a")}
+    # Where perl's stream is another, the newest build's requirements fail: no app is active.
+    found = active(modules, State(enabled=(("perl", "5.26"),)), "platform:el9")
+    assert {(b.name, b.stream) for b in found} == {("perl", "5.26")}
 
 
 def test_the_images_own_defaults_win_and_conflicting_defaults_cancel() -> None:

@@ -519,7 +519,10 @@ class Rpm:
             notes.append(f"{listed} pinned to the compose {compose}; {host} {expiry}")
         # dnf hides what modular filtering leaves out (rpmmodules): a build nobody can install.
         together = rpmmodules.merged(modules)
-        packages, hidden = rpmmodules.visible(served, together, config.modules, config.platform)
+        try:
+            packages, hidden = rpmmodules.visible(served, together, config.modules, config.platform)
+        except rpmmodules.ModulesError as error:
+            raise MirrorError(str(error)) from None
         pool = Pool(packages, config.installed or (), config.arch, [*hidden, *excluded])
         return _Pool(
             pool,

@@ -12,8 +12,10 @@ setModuleExcludes, ModulePackageContainer::resolveActiveModulePackages), as pinn
   each, the streams its newest build requires (`platform` is os-release's PLATFORM_ID). A
   default that conflicts with what came before is dropped; a stream required where the module
   has none chosen is the module's own enabled or default stream where allowed, else the first
-  allowed by name. Every version of the context the solver takes is active; the streams of a
-  disabled module never are.
+  allowed by name. Of a stream's contexts (builds known by their requirements), the solver
+  takes the first by name (`NoRequires`, `lib:[1]`, `lib:[2]`) whose newest build's
+  requirements hold, and every version of that context is active; the streams of a disabled
+  module never are.
 - In every repository but those with `module_hotfixes=1`, a package is hidden when an inactive
   stream lists it, or when it is named as, or provides the name of, a binary package an active
   stream lists, and no active stream lists it itself: an enabled stream's builds replace the
@@ -246,15 +248,32 @@ def _requirements(build: Stream) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted((m, tuple(sorted(s))) for m, s in build.requires if m != "platform"))
 
 
-def _solvables(builds: Sequence[Stream]) -> dict[Stream, object]:
+def _solvables(builds: Sequence[Stream]) -> dict[Stream, str]:
     """Each build of one stream -> the context libdnf's module solver knows it by: a static
-    context as written; else its requirements but the platform's (addVersion2Modules), or the
-    static context of a build that requires the same. Builds for other platforms share it."""
+    context as written; else its requirements but the platform's, as addVersion2Modules writes
+    them (`perl:[5.26];python36`, or `NoRequires`), or the static context of a build that
+    requires the same. Builds for other platforms share it."""
     static = {_requirements(b): b.context for b in builds if b.static_context}
     return {
-        b: b.context if b.static_context else static.get(_requirements(b), _requirements(b))
+        b: b.context if b.static_context else static.get(_requirements(b)) or _written(b)
         for b in builds
     }
+
+
+def _written(build: Stream) -> str:
+    """A build's requirements as libdnf's concentrateVectorString joins getRequires(true)."""
+    each = [m if not s else f"{m}:[{','.join(sorted(s))}]" for m, s in _requirements(build)]
+    return ";".join(sorted(each)) or "NoRequires"
+
+
+# Builds the module solver may try for one job: real requirement trees take a handful, and a
+# hostile modules.yaml could make the search grow with the number of its contexts' choices.
+_MOST_TRIES = 20_000
+Taken = dict[str, tuple[str, "Stream | None"]]  # module -> its stream and build (None: platform)
+
+
+class _TooMany(Exception):
+    """The module solver's search tried _MOST_TRIES builds for one job."""
 
 
 def active(modules: Modules, state: State, platform: str | None) -> frozenset[Stream]:
@@ -264,71 +283,89 @@ def active(modules: Modules, state: State, platform: str | None) -> frozenset[St
     for build in modules.streams:
         if build.name not in state.disabled:  # libdnf excludes a disabled module's every build
             builds.setdefault((build.name, build.stream), []).append(build)
-    # The solver takes a stream's newest build (best); where its requirements do not hold, dnf
-    # reports a modular dependency problem and leaves the stream inactive (dnf 4.14, run).
-    newest = {
-        key: max(found, key=lambda b: (b.version, b.context)) for key, found in builds.items()
-    }
+    known = {key: _solvables(found) for key, found in builds.items()}
+    # A stream's choices: each context's newest build (libsolv keeps the best version of a
+    # name), contexts in name order, as the solver tries them. Where the newest build of a
+    # context does not meet its requirements, that context is not taken (dnf 4.14, run).
+    choices: dict[tuple[str, str], list[Stream]] = {}
+    for key, found in builds.items():
+        newest: dict[str, Stream] = {}
+        for build in found:
+            context = known[key][build]
+            if context not in newest or (build.version, build.context) > (
+                newest[context].version,
+                newest[context].context,
+            ):
+                newest[context] = build
+        choices[key] = [newest[context] for context in sorted(newest)]
     defaults = dict(modules.defaults) | dict(state.defaults)
-    wanted = {n: s for n, s in defaults.items() if n not in state.disabled} | dict(state.enabled)
-    chosen: dict[str, str] = {}
+    enabled = dict(state.enabled)
+    wanted = {n: s for n, s in defaults.items() if n not in state.disabled} | enabled
+    taken: Taken = {}
     if platform is not None:
         name, _, stream = platform.partition(":")
-        chosen[name] = stream
+        taken[name] = (stream, None)
     # libdnf asks for the streams in its modules' order (by name); the enabled ones must be
     # installed, a default one that conflicts with what came before is dropped (libsolv
     # disables the later weak job).
-    enabled = sorted(state.enabled)
-    jobs = enabled + sorted(i for i in wanted.items() if i[0] not in dict(state.enabled))
+    jobs = sorted(enabled.items()) + sorted(i for i in wanted.items() if i[0] not in enabled)
     for job in jobs:
-        chosen.update(_with_requirements(job, chosen, newest, wanted) or {})
+        try:
+            taken = _install(job, taken, choices, wanted, [_MOST_TRIES]) or taken
+        except _TooMany:
+            name, stream = job
+            message = (
+                f"module {name}:{stream}: over {_MOST_TRIES} builds tried for its requirements"
+            )
+            raise ModulesError(message) from None
     picked: set[Stream] = set()
-    for key, found in builds.items():
-        if chosen.get(key[0]) == key[1]:
-            known = _solvables(found)
-            picked.update(b for b in found if known[b] == known[newest[key]])
+    for name, (stream, chosen) in taken.items():
+        if chosen is not None:
+            context = known[(name, stream)][chosen]
+            picked.update(b for b, c in known[(name, stream)].items() if c == context)
     return frozenset(picked)
 
 
-def _with_requirements(
+def _install(
     job: tuple[str, str],
-    chosen: Mapping[str, str],
-    newest: Mapping[tuple[str, str], Stream],
+    taken: Taken,
+    choices: Mapping[tuple[str, str], Sequence[Stream]],
     wanted: Mapping[str, str],
-) -> dict[str, str] | None:
-    """The streams installing job adds to chosen, the streams it requires among them (each
-    module's own enabled or default stream where it is one of those allowed, else the first
-    allowed stream in name order, as the solver takes it); None where that cannot hold."""
-    trial = dict(chosen)
-    added: dict[str, str] = {}
-    pending = [job]
-    while pending:
-        name, stream = pending.pop()
-        if name in trial:
-            if trial[name] != stream:
-                return None
-            continue
-        build = newest.get((name, stream))
-        if build is None:
-            return None
-        trial[name] = added[name] = stream
+    tries: list[int],
+) -> Taken | None:
+    """taken with the stream of job and what it requires, trying its contexts in order and,
+    for a requirement that allows several streams, the module's own enabled or default stream
+    first, then the others by name; None where nothing holds."""
+    name, stream = job
+    if name in taken:
+        return taken if taken[name][0] == stream else None
+    for build in choices.get(job, ()):
+        tries[0] -= 1
+        if tries[0] < 0:
+            raise _TooMany
+        trial: Taken | None = {**taken, name: (stream, build)}
         for module, streams in build.requires:
-            if module in trial:
+            if trial is None or module in trial:
                 continue  # checked below, with everything taken
             refused = {s[1:] for s in streams if s.startswith("-")}
             allowed = [s for s in streams if not s.startswith("-")] or sorted(
-                s for n, s in newest if n == module
+                s for n, s in choices if n == module
             )
-            candidates = [s for s in allowed if s not in refused and (module, s) in newest]
-            if not candidates:
-                return None
+            candidates = [s for s in allowed if s not in refused and (module, s) in choices]
             own = wanted.get(module)
-            pending.append((module, own if own in candidates else candidates[0]))
-    for name, stream in trial.items():
-        build = newest.get((name, stream))
-        if build is not None and not _holds(build.requires, trial):
-            return None
-    return added
+            ordered = [own] if own in candidates else []
+            ordered += [s for s in candidates if s != own]
+            found = None
+            for candidate in ordered:
+                found = _install((module, candidate), trial, choices, wanted, tries)
+                if found is not None:
+                    break
+            trial = found
+        if trial is not None:
+            chosen = {module: taken_stream for module, (taken_stream, _) in trial.items()}
+            if all(b is None or _holds(b.requires, chosen) for _, b in trial.values()):
+                return trial
+    return None
 
 
 def _seen(package: RpmPackage, include: set[Nevra], exclude: set[Nevra], names: set[str]) -> bool:

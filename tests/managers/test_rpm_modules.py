@@ -214,6 +214,12 @@ def _one(name: str, stream: str, requires: str = "", version: int = 900002024010
     return _stream(name, stream, version, "c9a", "el9", [rpm], requires)
 
 
+def _context(name: str, context: str, release: int, requires: str = "") -> str:
+    """A context of stream 1 holding name-1.0 of that release, newer the higher the release."""
+    rpm = f"{name}-0:1.0-{release}.{MODULE}.noarch"
+    return _stream(name, "1", 9000020240100 + release, context, "el9", [rpm], requires)
+
+
 # Streams that require streams (EL 8's modules.yaml has many): a default maven:3.8 that requires
 # javapackages-tools:202201, a stream with no default; streams that require another stream than
 # its module's default, any stream, or any stream but one.
@@ -228,7 +234,9 @@ DEPENDENCY_SPECS = [
         for name in ("app", "lib", "y", "a", "ww")
         for n in (1, 2)
     ),
-    *(Spec(name, "1.0", f"1.{MODULE}") for name in ("x", "b", "zz", "v", "u")),
+    *(Spec(name, "1.0", f"1.{MODULE}") for name in ("x", "b", "zz", "v", "u", "k1", "k2")),
+    *(Spec(name, "1.0", f"{n}.{MODULE}") for name in ("pd", "s", "perl-app") for n in (1, 2)),
+    Spec("perl", "5.32", f"1.{MODULE}"),
 ]
 DEPENDENCY_YAML = "".join(
     [
@@ -276,6 +284,23 @@ DEPENDENCY_YAML = "".join(
         _default("v", "1"),
         _one("u", "1"),
         _default("u", "1"),
+        # Contexts of one stream, tried by their requirements' names (lib:[1] before lib:[2],
+        # k1 before k2, NoRequires before perl:[5.32]), newer or not; the first that holds.
+        _context("pd", "aaa", 2, "lib: [2]"),
+        _context("pd", "bbb", 1, "lib: [1]"),
+        _default("pd", "1"),
+        _context("s", "xxx", 2, "k1: []"),
+        _context("s", "yyy", 1, "k2: []"),
+        _default("s", "1"),
+        _one("k1", "1"),
+        _default("k1", "1"),
+        _one("k2", "1"),
+        _default("k2", "1"),
+        _context("perl-app", "new", 2, "perl: [5.32]"),
+        _context("perl-app", "old", 1),
+        _default("perl-app", "1"),
+        _stream("perl", "5.32", 9000020240101, "c9a", "el9", [f"perl-0:5.32-1.{MODULE}.noarch"]),
+        _default("perl", "5.32"),
     ]
 )
 DEPENDENCY_CASES = {
@@ -294,6 +319,9 @@ DEPENDENCY_CASES = {
     "a-later-default-yields": ({}, ["a"]),
     "any-stream-of-a-module-without-default": ({}, ["zz", "ww"]),
     "a-refused-default": ({}, ["u"]),
+    "the-context-whose-requirement-holds": ({}, ["pd"]),
+    "contexts-in-name-order-not-newest-first": ({}, ["s"]),
+    "no-requirements-before-a-requirement": ({}, ["perl-app"]),
 }
 # Words whose every build is in a stream dnf leaves inactive: dnf finds no match.
 DEPENDENCY_REFUSALS = {"a-later-default-yields": "b", "a-refused-default": "v"}
@@ -405,10 +433,15 @@ def test_builds_with_other_requirements_are_separate_contexts() -> None:
     text += _stream("perl", "5.32", 1, "c9a", "el9", ["perl-0:5.32-1.m.noarch"])
     text += _stream("perl", "5.26", 1, "c9a", "el9", ["perl-0:5.26-1.m.noarch"])
     modules = Modules(_modules(text).streams, (("app", "1"), ("perl", "5.32")))
+    # The solver knows them as app:1:NoRequires and app:1:perl:[5.32], and tries them in that
+    # order, newest version or not (dnf 4.14, run: DEPENDENCY_CASES below).
     on = {(b.name, b.context) for b in active(modules, State(), "platform:el9")}
+    assert on == {("app", "old"), ("perl", "c9a")}
+    without = Modules(tuple(b for b in modules.streams if b.context != "old"), modules.defaults)
+    on = {(b.name, b.context) for b in active(without, State(), "platform:el9")}
     assert on == {("app", "new"), ("perl", "c9a")}
-    # Where perl's stream is another, the newest build's requirements fail: no app is active.
-    found = active(modules, State(enabled=(("perl", "5.26"),)), "platform:el9")
+    # Where perl's stream is another, that context's requirements fail: no app is active.
+    found = active(without, State(enabled=(("perl", "5.26"),)), "platform:el9")
     assert {(b.name, b.stream) for b in found} == {("perl", "5.26")}
 
 
@@ -655,3 +688,20 @@ def test_an_install_option_changed_since_the_lock_is_resolved_again_and_check_sa
     assert stage.commands == ("dnf install -y --exclude=npm-shim",)
     code, out, err = run(capsys, "check", str(env))
     assert code == 0, out + err
+
+
+def test_module_requirements_too_tangled_to_search_are_one_error() -> None:
+    """Each of 20 modules has two contexts that both require the next module, and the last
+    requires a module nobody has: a search trying every context would try 2^20 combinations."""
+    text = _stream("free", "1", 1, "c", "el9", ["free-0:1.0-1.m.noarch"])
+    for i in range(20):
+        needs = f"m{i + 1}: [1]" if i < 19 else "nothere: []"
+        for context, requires in (("a", needs), ("b", f"{needs}\nfree: []")):
+            rpm = f"m{i}-0:1.0-1{context}.m.noarch"
+            text += _stream(f"m{i}", "1", 1, context, "el9", [rpm], requires)
+    modules = Modules(_modules(text).streams, (("m0", "1"),))
+    with pytest.raises(
+        rpmmodules.ModulesError,
+        match=r"^module m0:1: over 20000 builds tried for its requirements$",
+    ):
+        active(modules, State(), "platform:el9")

@@ -279,28 +279,10 @@ class _TooMany(Exception):
 def active(modules: Modules, state: State, platform: str | None) -> frozenset[Stream]:
     """The stream builds dnf treats as active: libdnf's module solver (moduleSolve) asked to
     install each enabled stream, and each default stream where it can, with what they require."""
-    builds: dict[tuple[str, str], list[Stream]] = {}
-    for build in modules.streams:
-        if build.name not in state.disabled:  # libdnf excludes a disabled module's every build
-            builds.setdefault((build.name, build.stream), []).append(build)
-    known = {key: _solvables(found) for key, found in builds.items()}
-    # A stream's choices: each context's newest build (libsolv keeps the best version of a
-    # name), contexts in name order, as the solver tries them. Where the newest build of a
-    # context does not meet its requirements, that context is not taken (dnf 4.14, run).
-    choices: dict[tuple[str, str], list[Stream]] = {}
-    for key, found in builds.items():
-        newest: dict[str, Stream] = {}
-        for build in found:
-            context = known[key][build]
-            if context not in newest or (build.version, build.context) > (
-                newest[context].version,
-                newest[context].context,
-            ):
-                newest[context] = build
-        choices[key] = [newest[context] for context in sorted(newest)]
     defaults = dict(modules.defaults) | dict(state.defaults)
     enabled = dict(state.enabled)
     wanted = {n: s for n, s in defaults.items() if n not in state.disabled} | enabled
+    solver = _Solver(modules, state.disabled, wanted)
     taken: Taken = {}
     if platform is not None:
         name, _, stream = platform.partition(":")
@@ -310,8 +292,9 @@ def active(modules: Modules, state: State, platform: str | None) -> frozenset[St
     # disables the later weak job).
     jobs = sorted(enabled.items()) + sorted(i for i in wanted.items() if i[0] not in enabled)
     for job in jobs:
+        solver.tries = _MOST_TRIES
         try:
-            taken = _install(job, taken, choices, wanted, [_MOST_TRIES]) or taken
+            taken = solver.install(job, taken) or taken
         except _TooMany:
             name, stream = job
             message = (
@@ -321,51 +304,83 @@ def active(modules: Modules, state: State, platform: str | None) -> frozenset[St
     picked: set[Stream] = set()
     for name, (stream, chosen) in taken.items():
         if chosen is not None:
-            context = known[(name, stream)][chosen]
-            picked.update(b for b, c in known[(name, stream)].items() if c == context)
+            known = solver.known((name, stream))
+            picked.update(b for b, c in known.items() if c == known[chosen])
     return frozenset(picked)
 
 
-def _install(
-    job: tuple[str, str],
-    taken: Taken,
-    choices: Mapping[tuple[str, str], Sequence[Stream]],
-    wanted: Mapping[str, str],
-    tries: list[int],
-) -> Taken | None:
-    """taken with the stream of job and what it requires, trying its contexts in order and,
-    for a requirement that allows several streams, the module's own enabled or default stream
-    first, then the others by name; None where nothing holds."""
-    name, stream = job
-    if name in taken:
-        return taken if taken[name][0] == stream else None
-    for build in choices.get(job, ()):
-        tries[0] -= 1
-        if tries[0] < 0:
-            raise _TooMany
-        trial: Taken | None = {**taken, name: (stream, build)}
-        for module, streams in build.requires:
-            if trial is None or module in trial:
-                continue  # checked below, with everything taken
-            refused = {s[1:] for s in streams if s.startswith("-")}
-            allowed = [s for s in streams if not s.startswith("-")] or sorted(
-                s for n, s in choices if n == module
-            )
-            candidates = [s for s in allowed if s not in refused and (module, s) in choices]
-            own = wanted.get(module)
-            ordered = [own] if own in candidates else []
-            ordered += [s for s in candidates if s != own]
-            found = None
-            for candidate in ordered:
-                found = _install((module, candidate), trial, choices, wanted, tries)
-                if found is not None:
-                    break
-            trial = found
-        if trial is not None:
+class _Solver:
+    """The module streams of the repositories, as libdnf's module solver chooses among them."""
+
+    def __init__(self, modules: Modules, disabled: frozenset[str], wanted: dict[str, str]):
+        self.builds: dict[tuple[str, str], list[Stream]] = {}
+        for build in modules.streams:
+            if build.name not in disabled:  # libdnf excludes a disabled module's every build
+                self.builds.setdefault((build.name, build.stream), []).append(build)
+        self.streams: dict[str, list[str]] = {}
+        for name, stream in sorted(self.builds):
+            self.streams.setdefault(name, []).append(stream)
+        self.wanted = wanted
+        self.tries = _MOST_TRIES
+        self._known: dict[tuple[str, str], dict[Stream, str]] = {}
+        self._choices: dict[tuple[str, str], list[Stream]] = {}
+
+    def known(self, key: tuple[str, str]) -> dict[Stream, str]:
+        """Each build of a stream -> its context as the solver names it."""
+        if key not in self._known:
+            self._known[key] = _solvables(self.builds.get(key, []))
+        return self._known[key]
+
+    def choices(self, key: tuple[str, str]) -> list[Stream]:
+        """A stream's choices: each context's newest build (libsolv keeps the best version of a
+        name), contexts in name order, as the solver tries them. Where the newest build of a
+        context does not meet its requirements, that context is not taken (dnf 4.14, run)."""
+        if key not in self._choices:
+            newest: dict[str, Stream] = {}
+            for build, context in self.known(key).items():
+                best = newest.get(context)
+                if best is None or (build.version, build.context) > (best.version, best.context):
+                    newest[context] = build
+            self._choices[key] = [newest[context] for context in sorted(newest)]
+        return self._choices[key]
+
+    def install(self, job: tuple[str, str], taken: Taken) -> Taken | None:
+        """taken with the stream of job and what it requires, trying its contexts in order
+        and, for a requirement that allows several streams, the module's own enabled or
+        default stream first, then the others by name; None where nothing holds."""
+        name, stream = job
+        if name in taken:
+            return taken if taken[name][0] == stream else None
+        for build in self.choices(job):
+            self.tries -= 1
+            if self.tries < 0:
+                raise _TooMany
+            trial: Taken | None = {**taken, name: (stream, build)}
+            for module, streams in build.requires:
+                if trial is None or module in trial:
+                    continue  # checked below, with everything taken
+                trial = self._required(module, streams, trial)
+            if trial is None:
+                continue
+            # What was taken before holds: each requirement of it named a module taken then.
+            added = [b for m, (_, b) in trial.items() if m not in taken and b is not None]
             chosen = {module: taken_stream for module, (taken_stream, _) in trial.items()}
-            if all(b is None or _holds(b.requires, chosen) for _, b in trial.values()):
+            if all(_holds(b.requires, chosen) for b in added):
                 return trial
-    return None
+        return None
+
+    def _required(self, module: str, streams: Sequence[str], taken: Taken) -> Taken | None:
+        """taken with a stream of module that streams allow, and what it requires."""
+        refused = {s[1:] for s in streams if s.startswith("-")}
+        allowed = [s for s in streams if not s.startswith("-")] or self.streams.get(module, [])
+        candidates = [s for s in allowed if s not in refused and (module, s) in self.builds]
+        own = self.wanted.get(module)
+        ordered = [own] if own in candidates else []
+        for candidate in [*ordered, *(s for s in candidates if s != own)]:
+            found = self.install((module, candidate), taken)
+            if found is not None:
+                return found
+        return None
 
 
 def _seen(package: RpmPackage, include: set[Nevra], exclude: set[Nevra], names: set[str]) -> bool:

@@ -44,6 +44,10 @@ _INT32, _STRING, _STRING_ARRAY, _I18NSTRING = 4, 6, 8, 9
 # rpm's own limits on a header (lib/header_internal.h hdrchkTags, hdrchkData).
 _MAX_TAGS = 0xFFFF
 _MAX_DATA = 256 * 1024 * 1024
+# The most packages, files and capabilities pinner keeps of one database: each costs some hundred
+# bytes as a record, so a 64 MiB file of empty strings would otherwise take gigabytes. A Fedora
+# workstation's database holds about half a million.
+MAX_ITEMS = 4_000_000
 # rpmds.h: the comparison bits of a dependency's flags.
 _LESS, _GREATER, _EQUAL = 0x02, 0x04, 0x08
 _FLAGS = {_LESS: "LT", _GREATER: "GT", _EQUAL: "EQ", _LESS | _EQUAL: "LE", _GREATER | _EQUAL: "GE"}
@@ -90,33 +94,45 @@ def parse_header(blob: bytes) -> dict[int, Value]:
     il, dl = struct.unpack_from(">II", blob)
     if il > _MAX_TAGS or dl > _MAX_DATA or 8 + 16 * il + dl != len(blob):
         raise RpmdbError(f"header counts ({il} tags, {dl} bytes) do not match its size")
-    data = memoryview(blob)[8 + 16 * il :]
+    data = blob[8 + 16 * il :]
     found: dict[int, Value] = {}
+    # rpm refuses a header whose entries' data overlap (hdrblobVerifyInfo: "Previous data must
+    # not overlap"), so no byte is read twice: without that, 65535 entries naming one run of a
+    # million empty strings would each read it.
+    end = items = 0
     for k in range(il):
         tag, kind, offset, count = struct.unpack_from(">IIII", blob, 8 + 16 * k)
         if tag not in _WANTED:
             continue
         if offset >= dl or count > dl:
             raise RpmdbError(f"tag {tag} points outside the header")
+        if offset < end:
+            raise RpmdbError(f"tag {tag} overlaps the data of the tag before it")
+        # A file takes a name and a folder index, a capability a name, flags and a version.
+        items += count
+        if items > 4 * MAX_ITEMS:
+            raise RpmdbError(f"header holds more than {4 * MAX_ITEMS} items")
         if kind == _INT32:
-            if offset % 4 or offset + 4 * count > dl:
+            end = offset + 4 * count
+            if offset % 4 or end > dl:
                 raise RpmdbError(f"tag {tag} points outside the header")
             found[tag] = struct.unpack_from(f">{count}i", data, offset)
         elif kind in (_STRING, _STRING_ARRAY, _I18NSTRING):
-            strings = _strings(data, offset, 1 if kind == _STRING else count, tag)
+            strings, end = _strings(data, offset, 1 if kind == _STRING else count, tag)
             found[tag] = strings[0] if kind == _STRING else strings
     return found
 
 
-def _strings(data: memoryview, offset: int, count: int, tag: int) -> tuple[str, ...]:
+def _strings(data: bytes, offset: int, count: int, tag: int) -> tuple[tuple[str, ...], int]:
+    """count NUL-terminated strings from offset, and the offset after them."""
     found = []
     for _ in range(count):
-        end = bytes(data[offset:]).find(b"\0") if offset < len(data) else -1
+        end = data.find(b"\0", offset)
         if end < 0:
             raise RpmdbError(f"tag {tag} holds an unterminated string")
-        found.append(bytes(data[offset : offset + end]).decode("utf-8", "replace"))
-        offset += end + 1
-    return tuple(found)
+        found.append(data[offset:end].decode("utf-8", "replace"))
+        offset = end + 1
+    return tuple(found), offset
 
 
 def installed(header: dict[int, Value]) -> Installed | None:
@@ -186,7 +202,20 @@ def read_rpmdb(data: bytes, wal: bytes = b"") -> tuple[Installed, ...]:
         path.write_bytes(data)
         if wal:
             path.with_name("rpmdb.sqlite-wal").write_bytes(wal)
-        return tuple(sorted(_packages(path), key=lambda p: (p.name, p.arch)))
+        return tuple(sorted(_within(_packages(path), "rpmdb"), key=lambda p: (p.name, p.arch)))
+
+
+def _within(packages: Iterable[Installed], subject: str) -> Iterator[Installed]:
+    """The packages, until they hold more than MAX_ITEMS packages, files and capabilities."""
+    items = 0
+    for package in packages:
+        items += 1 + len(package.provides) + len(package.files) + len(package.recommends)
+        items += len(package.suggests) + len(package.conflicts)
+        if items > MAX_ITEMS:
+            raise RpmdbError(
+                f"{subject} holds more than {MAX_ITEMS} packages, files and capabilities"
+            )
+        yield package
 
 
 def _packages(path: Path) -> Iterator[Installed]:
@@ -228,18 +257,21 @@ def read_bdb(data: bytes, path: str = "Packages") -> tuple[Installed, ...]:
 
 
 def _from_blobs(blobs: Iterable[tuple[int, bytes]], path: str) -> tuple[Installed, ...]:
-    found = []
     try:
-        for number, blob in blobs:
-            try:
-                package = installed(parse_header(blob))
-            except RpmdbError as error:
-                raise RpmdbError(f"{path}: package {number}: {error}") from None
-            if package is not None:
-                found.append(package)
+        found = list(_within(_headers(blobs, path), path))
     except BlobError as error:
         raise RpmdbError(f"{path} {error}") from None
     return tuple(sorted(found, key=lambda p: (p.name, p.arch)))
+
+
+def _headers(blobs: Iterable[tuple[int, bytes]], path: str) -> Iterator[Installed]:
+    for number, blob in blobs:
+        try:
+            package = installed(parse_header(blob))
+        except RpmdbError as error:
+            raise RpmdbError(f"{path}: package {number}: {error}") from None
+        if package is not None:
+            yield package
 
 
 def install_times(installed: Iterable[Installed] | None) -> tuple[str, ...]:

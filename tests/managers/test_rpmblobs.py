@@ -26,6 +26,7 @@ from rpmrepo import (
     rpm_query_all,
 )
 
+from pinner.managers import rpmdb
 from pinner.managers.rpmblobs import BlobError, bdb_blobs, ndb_blobs
 from pinner.managers.rpmdb import RpmdbError, install_times, read_bdb, read_image, read_ndb
 
@@ -279,6 +280,17 @@ def test_a_malformed_header_names_its_package() -> None:
     assert str(caught.value) == (
         "the rpm database /var/lib/rpm/Packages.db: package 1:"
         " header counts (1 tags, 0 bytes) do not match its size"
+    )
+
+
+@pytest.mark.parametrize("path", ["/var/lib/rpm/Packages", "/usr/lib/sysimage/rpm/Packages.db"])
+def test_the_items_of_a_database_are_capped(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    # base, lib and their provides fit; bigfiles' 150 files do not.
+    monkeypatch.setattr(rpmdb, "MAX_ITEMS", 100)
+    with pytest.raises(RpmdbError) as caught:
+        read_image({path: BDB if path.endswith("Packages") else NDB})
+    assert str(caught.value) == (
+        f"the rpm database {path} holds more than 100 packages, files and capabilities"
     )
 
 

@@ -19,7 +19,7 @@ from rpmrepo import (
 )
 
 from pinner.apt.shell import run_invocations
-from pinner.managers import Mode, Source
+from pinner.managers import Mode, Source, rpmdb
 from pinner.managers.repodata import (
     Checksum,
     Dep,
@@ -324,6 +324,22 @@ def test_hostile_header(blob: bytes, message: str) -> None:
     with pytest.raises(RpmdbError) as raised:
         parse_header(blob)
     assert str(raised.value) == message
+
+
+def test_header_entries_may_not_share_data() -> None:
+    # Entries naming the same bytes let one run of empty strings be read once per entry.
+    entries = struct.pack(">IIII", 1047, 8, 0, 4) * 2
+    with pytest.raises(RpmdbError) as raised:
+        parse_header(struct.pack(">II", 2, 4) + entries + b"\0" * 4)
+    assert str(raised.value) == "tag 1047 overlaps the data of the tag before it"
+
+
+def test_header_items_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rpmdb, "MAX_ITEMS", 1)
+    blob = struct.pack(">IIIIII", 1, 5, 1047, 8, 0, 5) + b"\0" * 5
+    with pytest.raises(RpmdbError) as raised:
+        parse_header(blob)
+    assert str(raised.value) == "header holds more than 4 items"
 
 
 @pytest.fixture(scope="module")

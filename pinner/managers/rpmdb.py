@@ -226,12 +226,14 @@ def _packages(path: Path) -> Iterator[Installed]:
     try:
         # The file is the image's: SQLite reads a hostile one safely when it runs none of its
         # schema's code (trusted_schema) and checks cell sizes; pinner only reads one table.
+        # Its text is read as bytes, which Python would otherwise decode as UTF-8.
+        connection.text_factory = bytes
         connection.execute("PRAGMA trusted_schema = OFF")
         connection.execute("PRAGMA cell_size_check = ON")
         kind = connection.execute(
             "SELECT type FROM sqlite_master WHERE name = 'Packages'"
         ).fetchone()
-        if kind != ("table",):
+        if kind != (b"table",):
             raise RpmdbError("rpmdb has no Packages table")
         connection.execute("PRAGMA query_only = ON")
         for (blob,) in connection.execute("SELECT blob FROM Packages"):
@@ -240,8 +242,11 @@ def _packages(path: Path) -> Iterator[Installed]:
             package = installed(parse_header(blob))
             if package is not None:
                 yield package
-    except sqlite3.DatabaseError as error:
-        raise RpmdbError(f"rpmdb is not a readable SQLite database ({error})") from None
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+        # SQLite's messages quote the schema's bytes, and Python decodes them as UTF-8.
+        text = error.object if isinstance(error, UnicodeDecodeError) else str(error).encode()
+        why = untrusted(text.decode("utf-8", "replace"))
+        raise RpmdbError(f"rpmdb is not a readable SQLite database ({why})") from None
     finally:
         connection.close()
 

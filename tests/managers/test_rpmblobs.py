@@ -10,6 +10,7 @@ from __future__ import annotations
 import lzma
 import random
 import shutil
+import sqlite3
 import struct
 from pathlib import Path
 
@@ -291,6 +292,21 @@ def test_the_items_of_a_database_are_capped(monkeypatch: pytest.MonkeyPatch, pat
         read_image({path: BDB if path.endswith("Packages") else NDB})
     assert str(caught.value) == (
         f"the rpm database {path} holds more than 100 packages, files and capabilities"
+    )
+
+
+def test_a_sqlite_error_quoting_bytes_not_utf8_is_one_error(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "rpmdb.sqlite") as db:
+        db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)")
+    data = (tmp_path / "rpmdb.sqlite").read_bytes()
+    # The schema's SQL now holds an unterminated quote, which SQLite's error message quotes.
+    data = data.replace(b"hnum INTEGER", b"hnum '\xff\xfe     ")
+    with pytest.raises(RpmdbError) as caught:
+        read_image({"/var/lib/rpm/rpmdb.sqlite": data})
+    assert str(caught.value) == (
+        "the rpm database /var/lib/rpm/rpmdb.sqlite: rpmdb is not a readable SQLite database"
+        " (malformed database schema (Packages) - unrecognized token:"
+        ' "\'\ufffd\ufffd      PRIMARY KEY, blob BLOB NOT NULL")'
     )
 
 

@@ -28,8 +28,9 @@ pin naming a hidden build fails the build ("All matches were filtered out by mod
 from __future__ import annotations
 
 import configparser
+import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import yaml
@@ -44,6 +45,13 @@ MAX_MODULES = 128 << 20  # decompressed modules.yaml (EL 8 AppStream's is about 
 _MAX_DOCUMENTS = 100_000
 _MAX_PREFIX = 100  # a line's leading spaces and dashes (modulemd indents 12 at most)
 _MAX_FLOW = 32  # brackets open at once (modulemd opens one: `platform: [el9]`)
+# One document's bytes: PyYAML holds a document's nodes at once, some hundred bytes each for
+# as few as two bytes of text ("a,"); EL 8 AppStream's largest document is far smaller.
+_MAX_DOCUMENT = 2 << 20
+# YAML nodes of a file: each needs a line or a comma of its own, and real modulemd spends about
+# 34 bytes on each (EL 8 AppStream's 10 MiB: some 300,000), PyYAML some microseconds.
+_MAX_NODES = 2_000_000
+_MARKER = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _NAME = re.compile(r"[A-Za-z0-9_+.-]+")
 # rpm's NEVRA as modulemd lists artifacts: name-epoch:version-release.arch.
 _NEVRA = re.compile(
@@ -91,9 +99,10 @@ class State(NamedTuple):
 
 
 def _shallow(data: bytes, subject: str) -> None:
-    """Refuse data nested deeper than modulemd ever is, before a YAML parser sees it: libyaml's
-    composer recurses in C (100,000 open brackets crash the process) and the constructor in
-    Python. Block nesting needs a line's leading spaces or dashes; flow nesting, brackets."""
+    """Refuse data nested deeper than modulemd ever is, or a document larger, before a YAML
+    parser sees it: libyaml's composer recurses in C (100,000 open brackets crash the process)
+    and the constructor in Python. Block nesting needs a line's leading spaces or dashes; flow
+    nesting, brackets."""
     deep = ModulesError(f"{subject}: nested deeper than modulemd is")
     if re.search(rb"^[ \t-]{%d,}" % (_MAX_PREFIX + 1), data, re.MULTILINE):
         raise deep
@@ -102,19 +111,26 @@ def _shallow(data: bytes, subject: str) -> None:
         depth += 1 if bracket.group() in (b"[", b"{") else -1
         if depth > _MAX_FLOW:
             raise deep
+    if data.count(b"\n") + data.count(b",") > _MAX_NODES:
+        raise ModulesError(f"{subject}: more than {_MAX_NODES} lines and commas")
+    # libyaml takes `---` or `...` and a blank at a line's start as a document's end anywhere.
+    start = 0
+    for end in itertools.chain((m.start() for m in _MARKER.finditer(data)), [len(data)]):
+        if end - start > _MAX_DOCUMENT:
+            raise ModulesError(f"{subject}: a document over {_MAX_DOCUMENT} bytes")
+        start = end
 
 
-def _documents(data: bytes, subject: str) -> list[object]:
-    """The YAML documents of data, every scalar a string (so stream 1.10 stays "1.10")."""
+def _documents(data: bytes, subject: str) -> Iterator[object]:
+    """The YAML documents of data, every scalar a string (so stream 1.10 stays "1.10"), one at a
+    time: what pinner does not keep of one is freed before the next is read."""
     _shallow(data, subject)
     loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
     try:
-        documents = []
-        for document in yaml.load_all(data, Loader=loader):
-            documents.append(document)
-            if len(documents) > _MAX_DOCUMENTS:
+        for count, document in enumerate(yaml.load_all(data, Loader=loader), 1):
+            if count > _MAX_DOCUMENTS:
                 raise ModulesError(f"{subject}: more than {_MAX_DOCUMENTS} documents")
-        return documents
+            yield document
     except yaml.YAMLError as error:
         raise ModulesError(f"{subject}: not YAML ({str(error).splitlines()[0]})") from None
     except RecursionError:

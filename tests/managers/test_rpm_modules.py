@@ -524,6 +524,26 @@ def test_a_malformed_modules_yaml_is_one_line(text: str, message: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_one_document_is_capped_not_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyYAML holds a document's nodes at once: 4 MB of "a," took 10 s and 720 MB before.
+    monkeypatch.setattr(rpmmodules, "_MAX_DOCUMENT", 1000)
+    document = "document: modulemd-translations\nversion: 1\ndata: {x: [%s]}\n"
+    assert parse_modules(("---\n" + document % ("a," * 400)).encode() * 3, "m") == Modules()
+    for text in [document % ("a," * 500), "---x\n".join([document % ("a," * 300)] * 2)]:
+        with pytest.raises(rpmmodules.ModulesError) as caught:
+            parse_modules(text.encode(), "[appstream] modules.yaml")
+        assert str(caught.value) == "[appstream] modules.yaml: a document over 1000 bytes"
+
+
+def test_the_nodes_of_a_file_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rpmmodules, "_MAX_NODES", 100)
+    document = "---\ndocument: modulemd-translations\nversion: 1\ndata: {x: [%s]}\n"
+    assert parse_modules((document % ("a," * 25)).encode() * 3, "m") == Modules()
+    with pytest.raises(rpmmodules.ModulesError) as caught:
+        parse_modules((document % ("a," * 25)).encode() * 4, "[appstream] modules.yaml")
+    assert str(caught.value) == "[appstream] modules.yaml: more than 100 lines and commas"
+
+
 def test_streams_stay_strings() -> None:
     text = _stream("nginx", "1.10", 1, "c", "el9", []).replace('"1.10"', "1.10")
     (build,) = _modules(text).streams

@@ -16,12 +16,19 @@ from pinner.errors import Problem, ReferenceFileError
 from pinner.refs import Found
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# The nodes of a file with its aliases expanded, as the readers walk them: nine anchors of nine
+# aliases each (the "billion laughs") are a billion.
+MAX_NODES = 1_000_000
 
 
 def documents(text: str, path: str) -> list[Node]:
     """Every document of a YAML stream as nodes; invalid YAML is one line naming file and line."""
     try:
-        return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node]
+        found = [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if node]
+        sizes: dict[int, int] = {}
+        if sum(_expanded(node, path, sizes, set()) for node in found) > MAX_NODES:
+            raise _problem(path, found[0], f"aliases expand to over {MAX_NODES} nodes")
+        return found
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -33,6 +40,31 @@ def documents(text: str, path: str) -> list[Node]:
         # PyYAML's composer recurses once per level of nesting (`[[[[...`).
         deep = Problem(path, None, "not valid YAML: nested deeper than pinner reads")
         raise ReferenceFileError(deep) from None
+
+
+def _expanded(node: Node, path: str, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many nodes node stands for with its aliases expanded (each node counted once)."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_:
+        raise _problem(path, node, "an alias inside the node it names")
+    open_.add(id(node))
+    if isinstance(node, SequenceNode):
+        children = node.value
+    elif isinstance(node, MappingNode):
+        children = [child for pair in node.value for child in pair]
+    else:
+        children = []
+    size = 1 + sum(_expanded(child, path, sizes, open_) for child in children)
+    open_.discard(id(node))
+    sizes[id(node)] = size
+    if size > MAX_NODES:
+        raise _problem(path, node, f"aliases expand to over {MAX_NODES} nodes")
+    return size
+
+
+def _problem(path: str, node: Node, problem: str) -> ReferenceFileError:
+    return ReferenceFileError(Problem(path, node.start_mark.line + 1, f"not read: {problem}"))
 
 
 def pairs(node: Node | None) -> Iterator[tuple[str, Node]]:

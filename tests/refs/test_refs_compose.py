@@ -128,6 +128,21 @@ def test_says_what_it_cannot_pin() -> None:
             id="deep-nesting",
         ),
         pytest.param(
+            "a: &a [x,x,x,x,x,x,x,x,x]\n"
+            + "".join(
+                f"{n}: &{n} [{','.join([f'*{a}'] * 9)}]\n"
+                for a, n in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "services:\n  web:\n    image: nginx:1\n    x: *i\n",
+            "compose.yaml:7: not read: aliases expand to over 1000000 nodes",
+            id="alias-bomb",
+        ),
+        pytest.param(
+            "services: &s\n  web: {image: nginx:1, <<: *s}\n",
+            "compose.yaml:1: not read: an alias inside the node it names",
+            id="recursive-alias",
+        ),
+        pytest.param(
             "services:\n  web:\n    image: Nginx:1\n",
             "compose.yaml:3: Nginx:1: repository name must be lowercase",
             id="invalid-reference",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from refs_support import DIGEST, notes, pin_text, used_by
 
+from pinner.errors import ReferenceFileError
+
 D = DIGEST
 
 MULTI = """\
@@ -138,3 +140,10 @@ def test_variable_is_noted() -> None:
     assert notes("kubernetes", text, "pod.yaml") == (
         "pod.yaml:4: $(IMAGE): set by a variable; not pinned",
     )
+
+
+def test_a_recursive_alias_is_one_line() -> None:
+    # The walk for Pod specs followed the alias into itself until Python's recursion limit.
+    with pytest.raises(ReferenceFileError) as caught:
+        pin_text("kubernetes", "kind: List\nitems: &a [*a]\n", "k.yaml")
+    assert str(caught.value) == "k.yaml:2: not read: an alias inside the node it names"

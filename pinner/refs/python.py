@@ -59,24 +59,35 @@ def _brackets(text: str) -> int:
 
 
 def _parse(text: str, path: str) -> cst.Module:
-    if _brackets(text) > _MAX_BRACKETS:
-        # Strings may hold brackets: CPython's parser says whether the code nests too deep.
-        try:
-            ast.parse(text, path)
-        except SyntaxError as e:
-            raise ReferenceFileError(
-                Problem(path, e.lineno, f"not valid Python: {e.msg}")
-            ) from None
+    if "\0" in text:
+        # libcst reads it, then evaluating a string literal holding one raises SyntaxError.
+        line = len(_LINE_BREAK.findall(text, 0, text.index("\0"))) + 1
+        raise ReferenceFileError(Problem(path, line, f"not valid Python: {_NUL}"))
+    # Strings may hold brackets: CPython's parser says whether the code nests too deep.
+    if _brackets(text) > _MAX_BRACKETS and (error := _cpython_error(text, path)) is not None:
+        raise ReferenceFileError(Problem(path, error.lineno, f"not valid Python: {error.msg}"))
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as e:
         line, message = e.raw_line, e.message
     # CPython's own parser names the line and problem more exactly, when it agrees.
+    if (error := _cpython_error(text, path)) is not None:
+        line, message = error.lineno or line, error.msg
+    raise ReferenceFileError(Problem(path, line, f"not valid Python: {message}"))
+
+
+_NUL = "source code cannot contain null bytes"
+
+
+def _cpython_error(text: str, path: str) -> SyntaxError | None:
+    """Why CPython's parser refuses text, or None when it takes it."""
     try:
         ast.parse(text, path)
     except SyntaxError as e:
-        line, message = e.lineno or line, e.msg
-    raise ReferenceFileError(Problem(path, line, f"not valid Python: {message}"))
+        return e
+    except MemoryError:  # its parser's stack overflowed ("too complex to parse")
+        raise ReferenceFileError(Problem(path, None, _TOO_DEEP)) from None
+    return None
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:

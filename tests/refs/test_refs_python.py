@@ -169,6 +169,18 @@ def test_leaves_alone(text: str) -> None:
             "m.py: not valid Python: nested deeper than pinner reads",
             id="nesting-past-the-visitors",
         ),
+        # CPython's parser overflowed its stack and raised MemoryError.
+        pytest.param(
+            'import docker\n"""x"""' + "{" * 5_000,
+            "m.py: not valid Python: nested deeper than pinner reads",
+            id="parser-stack-overflow",
+        ),
+        # libcst read it; evaluating the literal raised SyntaxError.
+        pytest.param(
+            'from testcontainers.redis import RedisContainer\nRedisContainer("redis:7\0")\n',
+            "m.py:2: not valid Python: source code cannot contain null bytes",
+            id="nul",
+        ),
         pytest.param(
             'from testcontainers.redis import RedisContainer\nRedisContainer("Redis:7")\n',
             "m.py:2: Redis:7: repository name must be lowercase",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import configparser
 import itertools
 import re
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -155,8 +156,14 @@ def _strings(value: object, what: str) -> list[str]:
 
 def _name(value: object, what: str) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ModulesError(f"{what}: {str(value)[:60]!r} is not a module name or stream")
+        raise ModulesError(f"{what}: {_shown(value, 60)} is not a module name or stream")
     return value
+
+
+def _shown(value: object, limit: int) -> str:
+    """A value for a message, cut to limit: str() of a list that aliases share at each level
+    (`&b [*a, *a]`) would spell out every repeat, nine to the ninth for nine levels of nine."""
+    return repr((value if isinstance(value, str) else reprlib.repr(value))[:limit])
 
 
 def _artifact(text: str, what: str) -> Nevra | None:
@@ -176,7 +183,7 @@ def _stream(data: dict[str, object], subject: str) -> Stream:
     stream = _name(data.get("stream"), f"{where} stream")
     version = data.get("version")
     if not isinstance(version, str) or not version.isdigit() or len(version) > 30:
-        raise ModulesError(f"{where}:{stream}: version {str(version)[:30]!r} is not a number")
+        raise ModulesError(f"{where}:{stream}: version {_shown(version, 30)} is not a number")
     context = _name(data.get("context", "00000000"), f"{where}:{stream} context")
     arch = _name(data.get("arch", "noarch"), f"{where}:{stream} arch")
     requires: dict[str, list[str]] = {}

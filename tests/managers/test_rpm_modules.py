@@ -544,6 +544,23 @@ def test_the_nodes_of_a_file_are_capped(monkeypatch: pytest.MonkeyPatch) -> None
     assert str(caught.value) == "[appstream] modules.yaml: more than 100 lines and commas"
 
 
+def test_a_name_aliases_make_huge_is_shown_cut_short() -> None:
+    # Each level holds the one before nine times: str() of the name spelled out 9^8 lists.
+    levels = "".join(
+        f"  {n}: &{n} [{', '.join([f'*{a}'] * 9)}]\n"
+        for a, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    text = (
+        "document: modulemd\nversion: 2\nx:\n  a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + levels
+        + "data: {name: *h, stream: a, version: 1}\n"
+    )
+    with pytest.raises(rpmmodules.ModulesError) as caught:
+        parse_modules(text.encode(), "m")
+    shown = "'[[[[[[[...], [...], [...], [...], [...], [...], ...], [[...]'"
+    assert str(caught.value) == f"m: a module: {shown} is not a module name or stream"
+
+
 def test_streams_stay_strings() -> None:
     text = _stream("nginx", "1.10", 1, "c", "el9", []).replace('"1.10"', "1.10")
     (build,) = _modules(text).streams

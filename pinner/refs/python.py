@@ -63,15 +63,18 @@ def _parse(text: str, path: str) -> cst.Module:
         # libcst reads it, then evaluating a string literal holding one raises SyntaxError.
         line = len(_LINE_BREAK.findall(text, 0, text.index("\0"))) + 1
         raise ReferenceFileError(Problem(path, line, f"not valid Python: {_NUL}"))
-    # Strings may hold brackets: CPython's parser says whether the code nests too deep.
-    if _brackets(text) > _MAX_BRACKETS and (error := _cpython_error(text, path)) is not None:
+    # CPython's parser reads first: it refuses nesting libcst's native parser would recurse
+    # through until the process crashes (`x = ` and 4,000 `lambda: `, 10,000 `+`), and brackets
+    # past 200. Strings may hold brackets, so only CPython says whether the code nests too deep.
+    error = _cpython_error(text, path)
+    if error is not None and _brackets(text) > _MAX_BRACKETS:
         raise ReferenceFileError(Problem(path, error.lineno, f"not valid Python: {error.msg}"))
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as e:
         line, message = e.raw_line, e.message
     # CPython's own parser names the line and problem more exactly, when it agrees.
-    if (error := _cpython_error(text, path)) is not None:
+    if error is not None:
         line, message = error.lineno or line, error.msg
     raise ReferenceFileError(Problem(path, line, f"not valid Python: {message}"))
 
@@ -80,12 +83,13 @@ _NUL = "source code cannot contain null bytes"
 
 
 def _cpython_error(text: str, path: str) -> SyntaxError | None:
-    """Why CPython's parser refuses text, or None when it takes it."""
+    """Why CPython's parser refuses text, or None when it takes it (a SyntaxError may be syntax
+    newer than this Python, which libcst reads)."""
     try:
         ast.parse(text, path)
     except SyntaxError as e:
         return e
-    except MemoryError:  # its parser's stack overflowed ("too complex to parse")
+    except (MemoryError, RecursionError):  # its parser's stack, or the tree's, overflowed
         raise ReferenceFileError(Problem(path, None, _TOO_DEEP)) from None
     return None
 

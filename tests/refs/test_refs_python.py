@@ -169,6 +169,17 @@ def test_leaves_alone(text: str) -> None:
             "m.py: not valid Python: nested deeper than pinner reads",
             id="nesting-past-the-visitors",
         ),
+        # Nesting without brackets: libcst's native parser recursed until the process crashed.
+        pytest.param(
+            "import docker\nx = " + "+" * 10_000 + "1\n",
+            "m.py: not valid Python: nested deeper than pinner reads",
+            id="unary-chain",
+        ),
+        pytest.param(
+            "import docker\nx = " + "lambda: " * 5_000 + "1\n",
+            "m.py: not valid Python: nested deeper than pinner reads",
+            id="lambda-chain",
+        ),
         # CPython's parser overflowed its stack and raised MemoryError.
         pytest.param(
             'import docker\n"""x"""' + "{" * 5_000,

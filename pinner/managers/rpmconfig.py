@@ -16,6 +16,7 @@ from typing import NamedTuple
 from pinner import managers
 from pinner.baseimage import parse_os_release
 from pinner.managers import rpmdb, rpmmodules
+from pinner.managers.ini import IniParser
 from pinner.managers.repodata import RpmPackage
 from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
 from pinner.managers.rpmdb import Installed
@@ -156,7 +157,7 @@ def substitute(text: str, variables: Mapping[str, str]) -> str:
 
 
 def _ini(text: str, path: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(
+    parser = IniParser(
         interpolation=None, strict=False, default_section="\0", comment_prefixes=("#", ";")
     )
     try:

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import yaml
 
+from pinner.managers.ini import IniParser
 from pinner.managers.repodata import RpmPackage
 from pinner.managers.rpmversion import EVR
 
@@ -233,7 +234,7 @@ def read_state(files: Mapping[str, bytes]) -> State:
     enabled: dict[str, str] = {}
     disabled: set[str] = set()
     for path in sorted(p for p in files if p.startswith(STATE_DIR) and p.endswith(".module")):
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser = IniParser(interpolation=None, strict=False)
         try:
             parser.read_string(files[path].decode("utf-8", "replace"), path)
         except configparser.Error as error:

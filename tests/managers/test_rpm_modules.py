@@ -487,6 +487,16 @@ def test_the_image_state_is_read_as_dnf_writes_it() -> None:
     assert state == State((("nodejs", "20"),), frozenset(["php"]), (("perl", "5.32"),))
 
 
+def test_a_state_file_with_a_megabyte_blank_run_is_one_error() -> None:
+    # configparser's own option pattern takes hours on this line.
+    files = {"/etc/dnf/modules.d/a.module": b"[a]\nname" + b" " * 1_000_000 + b"x\n"}
+    with pytest.raises(
+        rpmmodules.ModulesError,
+        match=r"^/etc/dnf/modules.d/a.module: not an INI file \(Source contains parsing errors",
+    ):
+        read_state(files)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

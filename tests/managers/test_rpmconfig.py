@@ -186,6 +186,15 @@ def test_substitute_leaves_unknown() -> None:
             " section headers.)",
             id="no-section",
         ),
+        pytest.param(
+            {
+                "/etc/os-release": b"ID=fedora\n",
+                "/etc/yum.repos.d/x.repo": b"[x]\nname" + b" " * 1_000_000 + b"x\n",
+            },
+            "/etc/yum.repos.d/x.repo: not a valid dnf configuration file (Source contains"
+            " parsing errors: '/etc/yum.repos.d/x.repo')",
+            id="megabyte-blank-run",
+        ),
     ],
 )
 def test_unreadable_configuration_is_one_line(files: dict[str, bytes], message: str) -> None:

@@ -112,10 +112,13 @@ _SUFFIXES = {
     "hg": 4,
     "p": 5,
 }
+# Each number is capped at 100 digits: int() refuses more than 4300 (a ValueError from a 5000-digit
+# V: field), and no version apk installs holds a number of that size.
 _VERSION_RE = re.compile(
-    r"(?P<nums>[0-9]+(?:\.[0-9]+)*)(?P<letter>[a-z]?)(?P<lettered>(?<=[a-z])[0-9]+)?"
-    r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*)"
-    r"(?:-r(?P<rev>[0-9]+))?"
+    r"(?P<nums>[0-9]{1,100}(?:\.[0-9]{1,100})*)(?P<letter>[a-z]?)"
+    r"(?P<lettered>(?<=[a-z])[0-9]{1,100})?"
+    r"(?P<suffixes>(?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]{0,100})*)"
+    r"(?:-r(?P<rev>[0-9]{1,100}))?"
 )
 _SUFFIX_RE = re.compile(r"_([a-z]+)([0-9]*)")
 _OPS = ("<=", ">=", "><", "=", "~", "<", ">")

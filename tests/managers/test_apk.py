@@ -238,8 +238,21 @@ def test_satisfies(version: str, op: str, wanted: str, ok: bool) -> None:
 
 
 def test_invalid_versions_are_refused() -> None:
-    for text in ("", "abc", "1.2-rX", "1.2; rm -rf /", "1.2 3"):
+    for text in ("", "abc", "1.2-rX", "1.2; rm -rf /", "1.2 3", "1" * 101, "1.0_p" + "1" * 101):
         assert not apk.is_version(text)
+    assert apk.is_version("1" * 100 + "_p" + "1" * 100 + "-r" + "1" * 100)
+
+
+def test_an_installed_version_int_cannot_read_is_one_error() -> None:
+    # int() refuses over 4300 digits: this apk-tools version was a ValueError and a traceback.
+    files = {
+        "/etc/apk/repositories": b"https://dl-cdn.alpinelinux.org/alpine/v3.20/main\n",
+        "/lib/apk/db/installed": b"P:apk-tools\nV:" + b"9" * 5000 + b"\n",
+    }
+    with pytest.raises(
+        MirrorError, match=r"^/lib/apk/db/installed: apk-tools: version '9+\.\.\.' is not valid$"
+    ):
+        apk.configure(files, "linux/amd64")
 
 
 # --------------------------------------------------------------------------- the image

@@ -266,40 +266,62 @@ class Conf(NamedTuple):
     ignore: Ignore
 
 
+class _Section(NamedTuple):
+    """A repository section while its lines are read (lists: a tuple per line is quadratic)."""
+
+    name: str
+    servers: list[tuple[str, str]]
+    includes: list[str]
+    siglevel: list[str]
+
+
+# The lines pacman.conf and its includes may hold in all. A real one with its mirrorlist holds
+# hundreds; the cap bounds a file that includes another many times, which includes another...
+# (each level multiplies the lines read).
+_MAX_CONF_LINES = 100_000
+
+
 def parse_conf(files: Mapping[str, bytes]) -> Conf:
     """pacman.conf's Architecture, SigLevel, IgnorePkg and IgnoreGroup words and its
     repositories, includes expanded."""
     architecture: list[str] = []
     siglevel: list[str] = []
-    repos: list[Repo] = []
+    sections: list[_Section] = []
     ignore: dict[str, list[str]] = {"IgnorePkg": [], "IgnoreGroup": []}
+    globbed: dict[str, list[str]] = {}
     section = "options"
     stack = [_conf_lines(files, PACMAN_CONF)]
+    count = 0
     while stack:
         found = next(stack[-1], None)
         if found is None:
             stack.pop()
             continue
+        count += 1
+        if count > _MAX_CONF_LINES:
+            raise ValueError(f"{PACMAN_CONF}: over {_MAX_CONF_LINES} lines with its includes")
         path, number, line = found
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()
             if section != "options":
-                repos.append(Repo(section, (), (), ()))
+                sections.append(_Section(section, [], [], []))
             continue
         key, _, value = (part.strip() for part in line.partition("="))
-        repo = repos[-1] if section != "options" and repos else None
+        repo = sections[-1] if section != "options" and sections else None
         if key == "Include":
             if len(stack) > 10:
                 raise ValueError(f"{untrusted(path)}:{number}: Include nests more than 10 deep")
             # pacman expands Include with glob(3); a missing file is skipped with a warning.
-            matches = sorted(p for p in files if fnmatch.fnmatchcase(p, value)) or [value]
+            if value not in globbed:
+                globbed[value] = sorted(p for p in files if fnmatch.fnmatchcase(p, value))
+            matches = globbed[value] or [value]
             if repo is not None:
-                repos[-1] = repo._replace(includes=(*repo.includes, *matches))
+                repo.includes.extend(matches)
             stack.extend(_conf_lines(files, posixpath.normpath(m)) for m in reversed(matches))
         elif key == "Server" and repo is not None:
-            repos[-1] = repo._replace(servers=(*repo.servers, (path, value)))
+            repo.servers.append((path, value))
         elif key == "SigLevel" and repo is not None:
-            repos[-1] = repo._replace(siglevel=(*repo.siglevel, *value.split()))
+            repo.siglevel.extend(value.split())
         elif key == "SigLevel":
             siglevel.extend(value.split())
         elif key in ignore and repo is None:
@@ -309,7 +331,7 @@ def parse_conf(files: Mapping[str, bytes]) -> Conf:
     return Conf(
         tuple(architecture),
         tuple(siglevel),
-        repos,
+        [Repo(s.name, tuple(s.servers), tuple(s.includes), tuple(s.siglevel)) for s in sections],
         Ignore(tuple(ignore["IgnorePkg"]), tuple(ignore["IgnoreGroup"])),
     )
 

@@ -378,6 +378,29 @@ def test_include_glob_reads_files_in_order() -> None:
     assert [(r.name, len(r.servers)) for r in repos] == [("core", 1), ("extra", 1)]
 
 
+def test_a_mirrorlist_of_90000_servers_is_read_whole() -> None:
+    # Each Server line once copied the servers read so far: quadratic, minutes for this file.
+    files = {
+        "/etc/pacman.conf": b"[core]\nInclude = /etc/pacman.d/mirrorlist\n",
+        "/etc/pacman.d/mirrorlist": b"Server = https://x.example/$repo/os/$arch\n" * 90_000,
+    }
+    repos = pacman.parse_conf(files).repos
+    assert [(r.name, len(r.servers)) for r in repos] == [("core", 90_000)]
+
+
+def test_includes_that_multiply_the_lines_read_are_refused() -> None:
+    # 40 Include lines a level, four levels: 2.5 million lines for pacman.conf's 41.
+    files = {
+        "/etc/pacman.conf": b"[core]\n" + b"Include = /etc/pacman.d/b\n" * 40,
+        "/etc/pacman.d/b": b"Include = /etc/pacman.d/c\n" * 40,
+        "/etc/pacman.d/c": b"Include = /etc/pacman.d/d\n" * 40,
+        "/etc/pacman.d/d": b"Server = https://x.example/$repo/os/$arch\n" * 40,
+    }
+    assert pacman.configure(files, "amd64") == (
+        "/etc/pacman.conf: over 100000 lines with its includes"
+    )
+
+
 CORE = [
     Pkg("glibc", "2.40-1"),
     Pkg("bash", "5.2.026-2", depends=["glibc"], provides=["sh"]),

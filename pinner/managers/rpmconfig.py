@@ -147,11 +147,22 @@ class RpmConfig(NamedTuple):
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
-    """text with dnf's $name and ${name} replaced where name is known; others left as written."""
+    """text with dnf's $name and ${name} replaced where name is known; others left as written.
+
+    A text that grows past _MAX_FILE characters is refused: each variable may hold a megabyte,
+    so a line naming one a thousand times would otherwise take gigabytes.
+    """
+    size = len(text)
 
     def value(match: re.Match[str]) -> str:
+        nonlocal size
         name = match.group(1) or match.group(2)
-        return variables.get(name, match.group(0))
+        found = variables.get(name, match.group(0))
+        size += len(found) - len(match.group(0))
+        if size > _MAX_FILE:
+            shown = untrusted(text[:60])
+            raise RpmConfigError(f"{shown!r}: its variables make it over {_MAX_FILE} characters")
+        return found
 
     return _VARIABLE.sub(value, text)
 

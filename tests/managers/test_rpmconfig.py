@@ -195,6 +195,15 @@ def test_substitute_leaves_unknown() -> None:
             " parsing errors: '/etc/yum.repos.d/x.repo')",
             id="megabyte-blank-run",
         ),
+        pytest.param(
+            {
+                "/etc/os-release": b"ID=fedora\n",
+                "/etc/dnf/vars/a": b"x" * 1_000_000,
+                "/etc/yum.repos.d/x.repo": b"[x]\nbaseurl=" + b"$a" * 5000 + b"\n",
+            },
+            f"{'$a' * 30!r}: its variables make it over 1048576 characters",
+            id="variables-make-gigabytes",
+        ),
     ],
 )
 def test_unreadable_configuration_is_one_line(files: dict[str, bytes], message: str) -> None:

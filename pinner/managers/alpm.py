@@ -7,7 +7,6 @@ version order is pacman's `vercmp` (lib/libalpm/version.c), which tests compare 
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import re
 import tarfile
@@ -15,6 +14,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import unpack
+from pinner.managers import globmatch
 
 # --------------------------------------------------------------------------- vercmp
 
@@ -394,8 +394,8 @@ class Ignore(NamedTuple):
 
     def __call__(self, package: Package) -> bool:
         """Whether pacman -Su leaves package alone (alpm_pkg_should_ignore)."""
-        return any(fnmatch.fnmatchcase(package.name, p) for p in self.packages) or any(
-            fnmatch.fnmatchcase(group, p) for group in package.groups for p in self.groups
+        return any(globmatch.fnmatchcase(package.name, p) for p in self.packages) or any(
+            globmatch.fnmatchcase(group, p) for group in package.groups for p in self.groups
         )
 
 

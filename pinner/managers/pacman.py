@@ -8,7 +8,6 @@ by pointing the image's mirrorlist at it; pacman then fetches those days' databa
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,16 @@ from pinner.apt.shell import Invocation, Word, run_invocations, split_options, w
 from pinner.baseimage import parse_os_release
 from pinner.errors import MirrorError, PackageError
 from pinner.lockfile import LockedPackage, UnpinnedPackage
-from pinner.managers import Fetch, ImageConfig, Install, Manager, PackageArg, Resolved, own
+from pinner.managers import (
+    Fetch,
+    ImageConfig,
+    Install,
+    Manager,
+    PackageArg,
+    Resolved,
+    globmatch,
+    own,
+)
 from pinner.managers.alpm import (
     IGNORE_NONE,
     DescError,
@@ -313,7 +321,7 @@ def parse_conf(files: Mapping[str, bytes]) -> Conf:
                 raise ValueError(f"{untrusted(path)}:{number}: Include nests more than 10 deep")
             # pacman expands Include with glob(3); a missing file is skipped with a warning.
             if value not in globbed:
-                globbed[value] = sorted(p for p in files if fnmatch.fnmatchcase(p, value))
+                globbed[value] = sorted(p for p in files if globmatch.fnmatchcase(p, value))
             matches = globbed[value] or [value]
             if repo is not None:
                 repo.includes.extend(matches)

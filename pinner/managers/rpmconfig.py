@@ -8,14 +8,13 @@ become one line naming the file.
 from __future__ import annotations
 
 import configparser
-import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pinner import managers
 from pinner.baseimage import parse_os_release
-from pinner.managers import rpmdb, rpmmodules
+from pinner.managers import globmatch, rpmdb, rpmmodules
 from pinner.managers.ini import IniParser
 from pinner.managers.repodata import RpmPackage
 from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
@@ -443,7 +442,7 @@ def _dnf5_repos(
             where = f"{path}: [{untrusted(glob)}]"
             found = [
                 _overridden(r, section, variables, where, notes)
-                if fnmatch.fnmatchcase(r.id, glob)
+                if globmatch.fnmatchcase(r.id, glob)
                 else r
                 for r in found
             ]
@@ -518,17 +517,17 @@ def enabled_repos(config: RpmConfig, options: RpmOptions) -> tuple[Repo, ...]:
     found = []
     for repo in config.repos:
         enabled = repo.enabled
-        if any(fnmatch.fnmatchcase(repo.id, glob) for glob in options.disable):
+        if any(globmatch.fnmatchcase(repo.id, glob) for glob in options.disable):
             enabled = False
-        if any(fnmatch.fnmatchcase(repo.id, glob) for glob in options.enable):
+        if any(globmatch.fnmatchcase(repo.id, glob) for glob in options.enable):
             enabled = True
         if not enabled:
             continue
         # The command's --setopt=REPO.priority= / .cost= override the file's, in their order.
         for glob, option, value in options.repo_settings:
-            if fnmatch.fnmatchcase(repo.id, glob) and option == "priority":
+            if globmatch.fnmatchcase(repo.id, glob) and option == "priority":
                 repo = repo._replace(priority=value)
-            elif fnmatch.fnmatchcase(repo.id, glob):
+            elif globmatch.fnmatchcase(repo.id, glob):
                 repo = repo._replace(cost=value)
         found.append(repo)
     return tuple(found)
@@ -550,7 +549,7 @@ def _forms(package: RpmPackage) -> tuple[str, ...]:
 
 
 def _matches(package: RpmPackage, specs: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(form, spec) for spec in specs for form in _forms(package))
+    return any(globmatch.fnmatchcase(form, spec) for spec in specs for form in _forms(package))
 
 
 def configured(

@@ -388,6 +388,14 @@ def test_a_mirrorlist_of_90000_servers_is_read_whole() -> None:
     assert [(r.name, len(r.servers)) for r in repos] == [("core", 90_000)]
 
 
+def test_an_include_of_a_megabyte_of_brackets_names_no_file() -> None:
+    # fnmatch.translate alone took hours over this glob.
+    files = {"/etc/pacman.conf": b"[core]\nInclude = /etc/pacman.d/m" + b"[" * 1_000_000 + b"\n"}
+    config = pacman.configure(files, "amd64")
+    assert isinstance(config, pacman.PacmanConfig)
+    assert [(r.name, r.servers) for r in config.repos] == [("core", ())]
+
+
 def test_includes_that_multiply_the_lines_read_are_refused() -> None:
     # 40 Include lines a level, four levels: 2.5 million lines for pacman.conf's 41.
     files = {

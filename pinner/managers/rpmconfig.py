@@ -189,6 +189,12 @@ def _text(files: Mapping[str, bytes], path: str) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _variable(files: Mapping[str, bytes], path: str) -> str:
+    """A variable file's value as dnf 4 reads it: its first line, which a newline or a carriage
+    return ends (a text file's universal newlines), less that end (dnf.conf.substitutions)."""
+    return re.split(r"[\r\n]", _text(files, path), maxsplit=1)[0]
+
+
 def _flag(
     section: Mapping[str, str], key: str, default: bool, where: str, notes: list[str]
 ) -> bool:
@@ -241,7 +247,7 @@ def _releasever(
     """dnf's $releasever: dnf.conf, /etc/dnf/vars, system-release(releasever), os-release."""
     for path in ("/etc/dnf/vars/releasever", "/etc/yum/vars/releasever"):
         if path in files:
-            return _text(files, path).strip()
+            return _variable(files, path).strip()
     if main.get("releasever"):
         return main["releasever"].strip()
     for package in installed or ():
@@ -289,10 +295,13 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     def main_flag(key: str, default: bool) -> bool:
         return _flag(main, key, default, main_where, notes)
 
+    # dnf 4 reads /etc/yum/vars, then /etc/dnf/vars, whose files win.
     variables = {
-        path.rpartition("/")[2]: _text(files, path).strip()
+        name: _variable(files, path)
+        for folder in reversed(VAR_DIRS)
         for path in sorted(files)
-        if path.startswith(VAR_DIRS) and re.fullmatch(r"[A-Za-z0-9_]+", path.rpartition("/")[2])
+        if path.startswith(folder)
+        and re.fullmatch(r"[A-Za-z0-9_]+", name := path.removeprefix(folder))
     }
     releasever = _releasever(files, fields, installed, main)
     variables |= {"releasever": releasever, "basearch": basearch, "arch": basearch}

@@ -153,6 +153,31 @@ def test_vars_files_and_dnf_conf() -> None:
 
 
 @pytest.mark.parametrize(
+    ("vars_files", "expected"),
+    [
+        pytest.param(
+            {"/etc/dnf/vars/stream": b"9-stream\nrm -rf /\n"}, "9-stream", id="first-line"
+        ),
+        pytest.param({"/etc/dnf/vars/stream": b"9-stream\rx\n"}, "9-stream", id="carriage-return"),
+        pytest.param({"/etc/dnf/vars/stream": b" 9 \n"}, " 9 ", id="blanks-kept"),
+        pytest.param(
+            {"/etc/dnf/vars/stream": b"dnf\n", "/etc/yum/vars/stream": b"yum\n"},
+            "dnf",
+            id="etc-dnf-wins",
+        ),
+        pytest.param({"/etc/dnf/vars/sub/stream": b"x\n"}, "$stream", id="subfolder-not-read"),
+    ],
+)
+def test_vars_files_are_read_as_dnf_reads_them(vars_files: dict[str, bytes], expected: str) -> None:
+    # As dnf 4.14's Substitutions.update_from_etc read the same files.
+    repo = {"/etc/yum.repos.d/x.repo": b"[x]\nmetalink=https://m.example/?r=$stream\n"}
+    config = _config(_image("centos-stream9", **repo, **vars_files))
+    assert (
+        next(r.metalink for r in config.repos if r.id == "x") == f"https://m.example/?r={expected}"
+    )
+
+
+@pytest.mark.parametrize(
     ("os_release", "dnf_conf", "expected"),
     [
         pytest.param(OS_RELEASE["centos-stream9"], b"", True, id="el9-dnf-4.14-default-on"),

@@ -755,16 +755,24 @@ def after_removal(
     installed packages that depend on them along, in turn.
     """
     names = set(removed)
+    # Indexed once, not scanned per name: a chain of an installed database's dependents was
+    # quadratic in its length.
+    by_name: dict[str, list[Entry]] = {}
+    dependents: dict[str, list[str]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+        for depend in entry.depends:
+            if not depend.startswith("!"):
+                dependents.setdefault(parse_dependency(depend)[0], []).append(entry.name)
     queue = [n for n in rdepends if n in names]
     while queue:
         name = queue.pop()
-        provided = {e2 for e in entries if e.name == name for e2 in (e.name, *_provided(e))}
-        for entry in entries:
-            if entry.name not in names and any(
-                parse_dependency(d)[0] in provided for d in entry.depends if not d.startswith("!")
-            ):
-                names.add(entry.name)
-                queue.append(entry.name)
+        for entry in by_name.get(name, ()):
+            for provided in (entry.name, *_provided(entry)):
+                for dependent in dependents.get(provided, ()):
+                    if dependent not in names:
+                        names.add(dependent)
+                        queue.append(dependent)
     if world is not None:
         reached = _reached(entries, [n for n in world if n not in names])
         return _installed(e for e in entries if e.name in reached)
@@ -827,32 +835,37 @@ def _reached(entries: Sequence[Entry], roots: Iterable[str]) -> set[str]:
     """The installed packages the names in roots need, down their dependencies, with the
     install_if packages whose conditions those meet (as ssl_client comes with busybox)."""
     providers: dict[str, list[Entry]] = {}
+    # Each install_if package counts the names of its conditions not reached yet, and comes
+    # when none is left (a rescan of every entry per round was quadratic in a chain's length).
+    missing: list[int] = []
+    waiting: dict[str, list[int]] = {}
+    conditional = [entry for entry in entries if entry.install_if]
     for entry in entries:
         for name in (entry.name, *_provided(entry)):
             providers.setdefault(name, []).append(entry)
+    for index, entry in enumerate(conditional):
+        conditions = {parse_dependency(c)[0] for c in entry.install_if}
+        missing.append(len(conditions))
+        for name in conditions:
+            waiting.setdefault(name, []).append(index)
     kept: set[str] = set()
     names: set[str] = set()
     queue = list(roots)
-    while True:
-        while queue:
-            for entry in providers.get(queue.pop(), []):
-                if entry.name in kept:
-                    continue
-                kept.add(entry.name)
-                names.update((entry.name, *_provided(entry)))
-                for name, _, _, conflict in map(parse_dependency, entry.depends):
-                    if not conflict:
-                        queue.append(name)
-        extra = [
-            e
-            for e in entries
-            if e.install_if
-            and e.name not in kept
-            and all(parse_dependency(c)[0] in names for c in e.install_if)
-        ]
-        if not extra:
-            return kept
-        queue += [e.name for e in extra]
+    while queue:
+        for entry in providers.get(queue.pop(), []):
+            if entry.name in kept:
+                continue
+            kept.add(entry.name)
+            for name, _, _, conflict in map(parse_dependency, entry.depends):
+                if not conflict:
+                    queue.append(name)
+            for name in {entry.name, *_provided(entry)} - names:
+                names.add(name)
+                for index in waiting.get(name, ()):
+                    missing[index] -= 1
+                    if not missing[index]:
+                        queue.append(conditional[index].name)
+    return kept
 
 
 # --------------------------------------------------------------------------- signed indexes

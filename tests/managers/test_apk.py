@@ -751,6 +751,17 @@ def test_after_removal_as_apk_tools_solver_tests_have_it() -> None:
     assert set(apk.after_removal(app, ["appiif1"], ("app",))) == {"app", "lib", "foo", "appiif1"}
 
 
+def test_after_removal_walks_chains_of_20000_once() -> None:
+    # Each package needs the one before and is install_if it; another chain hangs on d0 with
+    # `apk del -r d0`. Both walks rescanned every entry per step: minutes for these.
+    text = "".join(
+        f"P:a{i}\nV:1\n" + (f"D:a{i - 1}\ni:a{i - 1}\n" if i else "") + "\n" for i in range(20_000)
+    ) + "".join(f"P:d{i}\nV:1\n" + (f"D:d{i - 1}\n" if i else "") + "\n" for i in range(20_000))
+    entries = apk.parse_index(text, "test")
+    assert len(apk.after_removal(entries, ["b"], ("a0",))) == 20_000
+    assert len(apk.after_removal(entries, ["d0"], ("a0", "d19999"), ["d0"])) == 20_000
+
+
 REPOSITORIES_CHANGES = [
     ("echo http://dl-cdn.alpinelinux.org/alpine/edge/community >> /etc/apk/repositories", True),
     ("printf '%s\\n' \"$url\" | tee -a /etc/apk/repositories", True),

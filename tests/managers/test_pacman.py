@@ -822,6 +822,16 @@ def _local(pkgs: list[Pkg]) -> list[alpm.Package]:
     return [alpm.parse_desc(local_desc(pkg), sync=False) for pkg in pkgs]
 
 
+def test_removal_walks_a_chain_of_5000_dependencies_once() -> None:
+    # Each needs the next, all installed as dependencies. `pacman -Rs a0` and the orphans
+    # of `pacman -R b` asked every package of every dependency per step: cubic, hours here.
+    chain = [Pkg(f"a{i}", "1-1", depends=[f"a{i + 1}"] if i < 4999 else []) for i in range(5000)]
+    local = _local([*chain, Pkg("b", "1-1", depends=["a2500"])])
+    assert all(p.dependency for p in local)
+    assert alpm.after_removal(local, {"a0"}, recursive={"a0"}) == local[2500:]
+    assert alpm.after_removal(local, {"b"}, orphans=True) == []
+
+
 @pytest.mark.oracle
 @needs_pacman
 @pytest.mark.parametrize("target", ["perl", "curl", "bash", "glibc", "zsh"])

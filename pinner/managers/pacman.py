@@ -297,8 +297,16 @@ def parse_conf(files: Mapping[str, bytes]) -> Conf:
     sections: list[_Section] = []
     ignore: dict[str, list[str]] = {"IgnorePkg": [], "IgnoreGroup": []}
     globbed: dict[str, list[str]] = {}
+    # Each file decoded and split once, however many Include lines name it.
+    read: dict[str, list[tuple[str, int, str]]] = {}
+
+    def lines(path: str) -> Iterator[tuple[str, int, str]]:
+        if path not in read:
+            read[path] = list(_conf_lines(files, path))
+        return iter(read[path])
+
     section = "options"
-    stack = [_conf_lines(files, PACMAN_CONF)]
+    stack = [lines(PACMAN_CONF)]
     count = 0
     while stack:
         found = next(stack[-1], None)
@@ -325,7 +333,7 @@ def parse_conf(files: Mapping[str, bytes]) -> Conf:
             matches = globbed[value] or [value]
             if repo is not None:
                 repo.includes.extend(matches)
-            stack.extend(_conf_lines(files, posixpath.normpath(m)) for m in reversed(matches))
+            stack.extend(lines(posixpath.normpath(m)) for m in reversed(matches))
         elif key == "Server" and repo is not None:
             repo.servers.append((path, value))
         elif key == "SigLevel" and repo is not None:

@@ -396,6 +396,16 @@ def test_an_include_of_a_megabyte_of_brackets_names_no_file() -> None:
     assert [(r.name, r.servers) for r in config.repos] == [("core", ())]
 
 
+def test_a_mostly_blank_file_included_2000_times_is_split_once() -> None:
+    # Blank lines do not count toward the cap; splitting this file at each Include took 10 s.
+    files = {
+        "/etc/pacman.conf": b"[core]\n" + b"Include = /etc/pacman.d/mirrorlist\n" * 2000,
+        "/etc/pacman.d/mirrorlist": b"Server = https://x.example/$repo/os/$arch\n" + b"\n" * 50_000,
+    }
+    repos = pacman.parse_conf(files).repos
+    assert [(r.name, len(r.servers), len(r.includes)) for r in repos] == [("core", 2000, 2000)]
+
+
 def test_includes_that_multiply_the_lines_read_are_refused() -> None:
     # 40 Include lines a level, four levels: 2.5 million lines for pacman.conf's 41.
     files = {

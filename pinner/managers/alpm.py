@@ -450,6 +450,15 @@ def _up_to_date(package: Package, local: Mapping[str, Package]) -> bool:
     return installed is not None and vercmp(installed.version, package.version) == 0
 
 
+def _answering(packages: Iterable[Package]) -> dict[str, list[Package]]:
+    """The packages by each name they answer to, their own and those they provide, in order."""
+    found: dict[str, list[Package]] = {}
+    for p in packages:
+        for name in dict.fromkeys((p.name, *(provide.name for provide in p.provides))):
+            found.setdefault(name, []).append(p)
+    return found
+
+
 def after_removal(
     installed: Sequence[Package],
     removed: Container[str],
@@ -466,10 +475,7 @@ def after_removal(
     left = _cascade(installed, removed, cascaded)
     # Counted once and kept up to date as packages go, not asked again each round: that was
     # cubic in a chain of dependencies (500 packages: 9 s).
-    answering: dict[str, list[Package]] = {}
-    for p in left:
-        for name in dict.fromkeys((p.name, *(provide.name for provide in p.provides))):
-            answering.setdefault(name, []).append(p)
+    answering = _answering(left)
 
     def met(depends: Iterable[Depend], by: Package | None = None) -> Iterator[Package]:
         """The packages left that meet each of depends (a package's own needs not its own)."""
@@ -512,6 +518,7 @@ def needs(packages: Sequence[Package], words: Iterable[str]) -> dict[str, frozen
     meet adds `a|b` (it breaks only when all of them go), not followed further. A word no
     package meets is left out (its needs are unknown).
     """
+    answering = _answering(packages)
     found: dict[str, frozenset[str]] = {}
     for word in words:
         depend = parse_depend(word)
@@ -521,7 +528,7 @@ def needs(packages: Sequence[Package], words: Iterable[str]) -> dict[str, frozen
         first = True
         while queue:
             wanted = queue.pop()
-            meeting = [p for p in packages if p.satisfies(wanted)]
+            meeting = [p for p in answering.get(wanted.name, ()) if p.satisfies(wanted)]
             if not meeting:
                 continue
             owners = sorted({p.name for p in meeting})

@@ -840,6 +840,8 @@ def test_removal_walks_a_chain_of_5000_dependencies_once() -> None:
     assert all(p.dependency for p in local)
     assert alpm.after_removal(local, {"a0"}, recursive={"a0"}) == local[2500:]
     assert alpm.after_removal(local, {"b"}, orphans=True) == []
+    # What -Rc follows from a word: every package of the chain, found by name, not by a scan.
+    assert alpm.needs(local, ["a0"]) == {"a0": frozenset(f"a{i}" for i in range(5000))}
 
 
 @pytest.mark.oracle

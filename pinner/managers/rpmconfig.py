@@ -439,7 +439,8 @@ def _dnf5_repos(
     notes: list[str],
 ) -> tuple[Repo, ...] | None:
     """repos as dnf5 reads them: each override section's enabled, repo_gpgcheck, gpgkey,
-    priority and cost set on the repositories its glob matches, file by file, the last winning.
+    priority and cost set, and its excludepkgs and includepkgs appended, on the repositories
+    its glob matches, file by file, the last winning.
     None where no override changes a repository pinner reads. A URL an override sets is noted,
     not followed: pinner reads the repository's own."""
     found = list(repos)
@@ -478,7 +479,41 @@ def _overridden(
         gpgkeys=repo.gpgkeys if gpgkey is None else _urls(gpgkey, variables),
         priority=_number(section.get("priority"), repo.priority, f"{where} priority", notes),
         cost=_number(section.get("cost"), repo.cost, f"{where} cost", notes),
+        excludes=_appended(
+            repo.excludes, section, ("excludepkgs", "exclude"), variables, where, notes
+        ),
+        includes=_appended(repo.includes, section, ("includepkgs",), variables, where, notes),
     )
+
+
+def _appended(
+    specs: tuple[str, ...],
+    section: Mapping[str, str],
+    keys: tuple[str, ...],
+    variables: Mapping[str, str],
+    where: str,
+    notes: list[str],
+) -> tuple[str, ...]:
+    """specs with a section's values of a list option appended in the order written, as libdnf5
+    sets an override's OptionStringAppendList at the .repo files' priority: a value that is
+    empty or starts with a comma clears what came before it."""
+    found = list(specs)
+    for key, value in section.items():
+        if key not in keys:
+            continue
+        value = substitute(value, variables)
+        start = value.lstrip(" \t")
+        if not value.strip() or start.startswith(","):
+            found = []
+        elif start.startswith("\n"):
+            # libdnf5's from_string: before 5.4 a leading newline is an empty first item,
+            # which clears; 5.4's skips it as blank.
+            notes.append(
+                f"{where} {key} starts on its next line: dnf5 before 5.4 reads that as"
+                " clearing the list first, later ones do not; pinner does not clear it"
+            )
+        found += split_list(value)
+    return tuple(found)
 
 
 def _cache_only_note(main: Mapping[str, str], where: str) -> list[str]:

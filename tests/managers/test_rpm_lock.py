@@ -1054,6 +1054,33 @@ def test_a_dnf5_repository_override_is_read_by_dnf5_alone(
 
 
 @needs_rpm_tools
+@pytest.mark.parametrize(("version", "locked"), [("41", "1.5-1"), ("40", "2.1-1")])
+def test_a_dnf5_repository_override_s_excludes_hide_packages_from_dnf5_alone(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    version: str,
+    locked: str,
+) -> None:
+    """An override's excludepkgs add to the repository's own for dnf5 (Fedora 41's dnf): lib
+    2.1 is hidden and 1.5 is taken; dnf 4 (Fedora 40's) takes 2.1."""
+    repo = f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\nexcludepkgs=nothing-*\n"
+    files = {
+        "etc/os-release": _fedora(version),
+        "etc/yum.repos.d/local.repo": repo.encode(),
+        "etc/dnf/repos.override.d/50-lib.repo": b"[base*]\nexcludepkgs=lib-2*\n",
+    }
+    push(files_image(files), registry, "library/fedora", f"override-x-{version}")
+    (env / "Dockerfile").write_text(f"FROM fedora:override-x-{version}\nRUN dnf install -y lib\n")
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in stage.packages] == [("lib", locked)]
+
+
+@needs_rpm_tools
 def test_a_dnf5_run_is_locked_and_cleaned_as_dnf5(
     capsys: pytest.CaptureFixture[str], registry: Registry, hub: str, mirror: Mirror, env: Path
 ) -> None:

@@ -619,3 +619,71 @@ def test_a_dnf5_drop_in_that_reads_only_the_cache_is_noted() -> None:
         " the cache the image holds, not the repositories pinner resolves from; a `dnf clean"
         " all` pinner appends removes it for later RUNs"
     ]
+
+
+# An override's excludepkgs (or exclude) and includepkgs append to the repository's own, in the
+# order written (libdnf5's OptionStringAppendList, set at the .repo files' REPOCONFIG priority);
+# a value that is empty or starts with a comma clears what came before.
+@pytest.mark.parametrize(
+    ("override", "excludes", "includes"),
+    [
+        (b"excludepkgs=b*\n", ("a*", "b*"), ("keep",)),
+        (b"exclude=b*, c\nexcludepkgs=d\n", ("a*", "b*", "c", "d"), ("keep",)),
+        (b"excludepkgs=\n", (), ("keep",)),
+        (b"excludepkgs=,b\nincludepkgs=more\n", ("b",), ("keep", "more")),
+        (b"includepkgs=\n", ("a*",), ()),
+        (b"excludepkgs=$releasever-x\n", ("a*", "40-x"), ("keep",)),
+        (b"priority=5\n", ("a*",), ("keep",)),
+    ],
+    ids=[
+        "appended",
+        "alias-in-order",
+        "emptied",
+        "comma-clears",
+        "includes-emptied",
+        "variables",
+        "untouched",
+    ],
+)
+def test_an_override_s_excludes_and_includes_append_as_libdnf5_s(
+    override: bytes, excludes: tuple[str, ...], includes: tuple[str, ...]
+) -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\n"
+        b"excludepkgs=a*\nincludepkgs=keep\n",
+        "/etc/dnf/repos.override.d/10-x.repo": b"[fed*]\n" + override,
+    }
+    config = _config(files)
+    assert config.repos[0].excludes == ("a*",)
+    repo = (config.dnf5_repos or config.repos)[0]
+    assert (repo.excludes, repo.includes) == (excludes, includes)
+
+
+def test_override_excludes_of_two_files_append_in_file_name_order() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\n",
+        "/usr/share/dnf5/repos.override.d/20-b.repo": b"[*]\nexcludepkgs=second\n",
+        "/etc/dnf/repos.override.d/10-a.repo": b"[fedora]\nexcludepkgs=first\n",
+        "/etc/dnf/repos.override.d/30-c.repo": b"[other]\nexcludepkgs=never\n",
+    }
+    config = _config(files)
+    assert config.dnf5_repos is not None
+    assert config.dnf5_repos[0].excludes == ("first", "second")
+
+
+def test_an_override_list_that_starts_on_its_next_line_is_noted() -> None:
+    files = {
+        "/etc/os-release": OS_RELEASE["fedora"],
+        "/etc/yum.repos.d/fedora.repo": b"[fedora]\nbaseurl=https://example.org/f/\nexclude=a\n",
+        "/etc/dnf/repos.override.d/10-x.repo": b"[fedora]\nexcludepkgs=\n  b\n  c\n",
+    }
+    config = _config(files)
+    assert config.dnf5_repos is not None
+    assert config.dnf5_repos[0].excludes == ("a", "b", "c")
+    assert [n for n in config.notes if "10-x.repo" in n] == [
+        "/etc/dnf/repos.override.d/10-x.repo: [fedora] excludepkgs starts on its next line: dnf5"
+        " before 5.4 reads that as clearing the list first, later ones do not; pinner does not"
+        " clear it"
+    ]

@@ -31,6 +31,7 @@ from pinner.managers import (
     pgpkey,
     rpmcompose,
     rpmmodules,
+    rpmversionlock,
 )
 from pinner.managers import repodata as rd
 from pinner.managers.leftovers import expands_braces
@@ -561,7 +562,18 @@ class Rpm:
         # own way (Dnf5Main), and its repository overrides (RpmConfig.dnf5_repos).
         dnf5 = dnf5_programs(managers.System(config.distro, config.releasever))
         fives: list[bool] = []
+        # The lock list each command's program reads (dnf5 its own, dnf 4's plugin; libdnf's
+        # microdnf runs no plugins): a word it may lock is not pinned.
+        locks: list[rpmversionlock.Versionlock | None] = []
+        unpinned: list[UnpinnedPackage] = []
         for request in requests:
+            program = self._programs.get(request)
+            lock = config.versionlock5 if program in dnf5 else config.versionlock
+            if program == "microdnf" and program not in dnf5:
+                lock = None
+            if lock is not None and lock.locks(request.name):
+                unpinned.append(UnpinnedPackage(request.name, rpmversionlock.reason(lock)))
+                continue
             options = self._options.get(request, RpmOptions())
             number = self._commands.get(request)
             if not commands or number is None or number != last:
@@ -569,6 +581,7 @@ class Rpm:
                 asked.append({})
                 numbers.append(number)
                 fives.append(self._programs.get(request) in dnf5)
+                locks.append(lock)
             spec = spec_of(request)
             commands[-1][1].append(spec)
             asked[-1].setdefault(spec, request)
@@ -584,8 +597,8 @@ class Rpm:
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for (options, specs), words, number, five in zip(
-            commands, asked, numbers, fives, strict=True
+        for (options, specs), words, number, five, lock in zip(
+            commands, asked, numbers, fives, locks, strict=True
         ):
             main = config.dnf5 if five else None
             if options.invalid:
@@ -641,18 +654,25 @@ class Rpm:
                     f" ({', '.join(found_pool.repo_ids) or 'none enabled'}; {where})",
                 )
             notes += found.notes
+            # A build the lock list may hold back: dnf could take another, so neither the
+            # command's words nor what it installs are recorded.
+            held = lock is not None and any(lock.locks(p.name) for p in found.chosen)
+            if held and lock is not None:
+                unpinned += [
+                    UnpinnedPackage(w.name, rpmversionlock.reason(lock)) for w in words.values()
+                ]
             for package in found.chosen:
                 # A later command's build of a name replaces an earlier one's (`dnf install foo
                 # && dnf install foo-1.0` downgrades foo), as it does on the system.
-                chosen[package.name] = package
+                if not held:
+                    chosen[package.name] = package
                 added[package.name] = package
         if snapshot:
             self._steps[(snapshot, config)] = tuple(targets.values())
         packages = tuple(locked(p, config.arch) for _, p in sorted(chosen.items()))
-        unpinned: tuple[UnpinnedPackage, ...] = ()
         signature = _stage_signature(signatures)
         return Resolved(
-            packages, unpinned, tuple(dict.fromkeys(notes)), signature, rebuildable=not live
+            packages, tuple(unpinned), tuple(dict.fromkeys(notes)), signature, rebuildable=not live
         )
 
     async def unserved(

@@ -480,6 +480,9 @@ CONFIG_PATHS = (
     "/usr/share/dnf5/libdnf.conf.d",
     "/etc/dnf/repos.override.d",
     "/usr/share/dnf5/repos.override.d",
+    # The version locks: dnf 4's plugin configuration and lock list, dnf5's lock file.
+    "/etc/dnf/plugins",
+    "/etc/dnf/versionlock.toml",
 )
 _CONFIG_WRITE = re.compile(
     r">>?[ \t]*['\"]?(?:" + "|".join(re.escape(path) for path in CONFIG_PATHS) + r")\b"
@@ -524,6 +527,12 @@ def repositories_change(
                 text.partition("=")[0] in _CONFIG_MANAGER for text in texts
             ):
                 return f"runs {program} config-manager"
+            if command.verb == "versionlock":
+                # add, exclude, delete, clear (and the plugin's bare `dnf versionlock NAME`,
+                # an add) change the lock list; list, or no subcommand, reads it.
+                sub = [w.text for w in split_options(invocation.args, _width)[1][1:2]]
+                if sub and sub[0] != "list":
+                    return f"runs {program} versionlock {sub[0]}"
             if command.verb == "copr" or command.verb.startswith("copr "):
                 return f"runs {program} copr"
             if command.verb in _MODULE_VERBS:

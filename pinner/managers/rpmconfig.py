@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from pinner import managers
 from pinner.baseimage import parse_os_release
-from pinner.managers import globmatch, rpmdb, rpmmodules
+from pinner.managers import globmatch, rpmdb, rpmmodules, rpmversionlock
 from pinner.managers.ini import IniParser
 from pinner.managers.repodata import RpmPackage
 from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
@@ -52,6 +52,7 @@ IMAGE_PATHS = (
     f"{rpmmodules.DEFAULTS_DIR}*.yaml",
     *(f"{d}*.conf" for d in DNF5_DROPINS),
     *(f"{d}*.repo" for d in DNF5_OVERRIDES),
+    *rpmversionlock.IMAGE_PATHS,
     *rpmdb.PATHS,
 )
 # Docker's architecture names -> dnf's basearch.
@@ -143,6 +144,9 @@ class RpmConfig(NamedTuple):
     # dnf.conf's [main] excludepkgs (or exclude) and includepkgs, for every repository.
     excludes: tuple[str, ...] = ()
     includes: tuple[str, ...] = ()
+    # The version locks dnf 4's versionlock plugin and dnf5 read, where the image sets any.
+    versionlock: rpmversionlock.Versionlock | None = None
+    versionlock5: rpmversionlock.Versionlock | None = None
 
 
 def substitute(text: str, variables: Mapping[str, str]) -> str:
@@ -370,6 +374,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     dnf5 = _dnf5_main(files, main, notes)
     dnf5_repos = _dnf5_repos(files, tuple(repos), variables, notes)
     notes += _cache_only_note(main, main_where)
+    versionlock = rpmversionlock.dnf4(files, main, notes)
+    versionlock5 = rpmversionlock.dnf5(files, notes)
     exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
     obsoletes = main_flag("obsoletes", True)
     try:
@@ -400,6 +406,8 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
         dnf5_repos,
         _specs(main, ("excludepkgs", "exclude"), variables),
         _specs(main, ("includepkgs",), variables),
+        versionlock,
+        versionlock5,
     )
 
 

@@ -1080,6 +1080,69 @@ def test_a_dnf5_repository_override_s_excludes_hide_packages_from_dnf5_alone(
     assert [(p.name, p.version) for p in stage.packages] == [("lib", locked)]
 
 
+PLUGIN_LOCKS = {
+    "etc/dnf/plugins/versionlock.conf": b"[main]\nenabled=1\nlocklist=/etc/dnf/plugins/versionlock.list\n",
+    "etc/dnf/plugins/versionlock.list": b"# Added lock on Mon Jan  1\nlib-0:1.5-1.*\n",
+}
+DNF5_LOCKS = {
+    "etc/dnf/versionlock.toml": b'version = "1.0"\n[[packages]]\nname = "lib"\n'
+    b'[[packages.conditions]]\nkey = "evr"\ncomparator = "="\nvalue = "1.5-1"\n',
+}
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("version", "program", "locks", "held"),
+    [
+        ("40", "dnf", PLUGIN_LOCKS, True),
+        ("40", "dnf", {**PLUGIN_LOCKS, "etc/dnf/dnf.conf": b"[main]\nplugins=0\n"}, False),
+        ("40", "microdnf", PLUGIN_LOCKS, False),
+        ("40", "dnf", DNF5_LOCKS, False),
+        ("41", "dnf", DNF5_LOCKS, True),
+        ("41", "dnf", PLUGIN_LOCKS, False),
+    ],
+    ids=["plugin", "plugins-off", "microdnf-no-plugins", "toml-dnf4", "toml-dnf5", "plugin-dnf5"],
+)
+def test_words_a_version_lock_may_hold_back_are_not_pinned(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    version: str,
+    program: str,
+    locks: dict[str, bytes],
+    held: bool,
+) -> None:
+    """A lock on lib (dnf 4's versionlock plugin, or dnf5's versionlock.toml) makes dnf take
+    lib 1.5, not 2.1, and refuse app (which needs lib >= 2.0): pinner does not follow the lock,
+    so the word lib and the command installing app are left unpinned; toolpkg is pinned."""
+    files = {
+        "etc/os-release": _fedora(version),
+        "etc/yum.repos.d/local.repo": f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\n".encode(),
+        **locks,
+    }
+    tag = f"vlock-{version}-{program}-{len(locks)}-{held}"
+    push(files_image(files), registry, "library/fedora", tag)
+    (env / "Dockerfile").write_text(
+        f"FROM fedora:{tag}\nRUN {program} install -y lib toolpkg && {program} install -y app\n"
+    )
+    code, _, err = _lock(capsys, hub, mirror, str(env / "Dockerfile"))
+    assert code == 0, err
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    names = [p.name for p in stage.packages]
+    if not held:
+        assert (stage.unpinned, names) == ((), ["app", "lib", "toolpkg", "weak"]), stage
+        return
+    path = "/etc/dnf/versionlock.toml" if version == "41" else "/etc/dnf/plugins/versionlock.list"
+    reason = f"not pinned: {path} may lock its version (dnf's versionlock is not followed)"
+    assert [(u.name, u.reason) for u in stage.unpinned] == [("app", reason), ("lib", reason)]
+    assert names == ["toolpkg"]
+    assert any(
+        note.startswith(f"{path}: dnf's version locks are not followed") for note in stage.notes
+    )
+
+
 @needs_rpm_tools
 def test_a_dnf5_run_is_locked_and_cleaned_as_dnf5(
     capsys: pytest.CaptureFixture[str], registry: Registry, hub: str, mirror: Mirror, env: Path

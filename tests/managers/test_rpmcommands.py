@@ -427,11 +427,18 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
         ("echo install_weak_deps=False >> /etc/dnf/dnf.conf", "changes /etc/dnf/dnf.conf"),
         ("echo '[x]' > /etc/dnf/repos.override.d/10-x.repo", "changes /etc/dnf/repos.override.d"),
         ("cp best.conf /etc/dnf/libdnf5.conf.d/", "changes /etc/dnf/libdnf5.conf.d/"),
+        ("dnf versionlock add curl", "runs dnf versionlock add"),
+        ("dnf5 versionlock exclude 'kernel*'", "runs dnf5 versionlock exclude"),
+        ("yum versionlock clear", "runs yum versionlock clear"),
+        ("echo 'curl-0:7.76.1-26.el9.*' >> /etc/dnf/plugins/versionlock.list", "changes /etc/dnf/plugins"),
+        ("cp locks.toml /etc/dnf/versionlock.toml", "changes /etc/dnf/versionlock.toml"),
         # Nothing the later commands read changes:
         ("dnf install -y git rpm-build redhat-rpm-config releasetools", None),
         ("cat /etc/yum.repos.d/*.repo", None),
         ("dnf install -y 'dnf-command(config-manager)' && dnf clean all", None),
         ("microdnf install -y tar", None),
+        ("dnf versionlock list", None),
+        ("dnf versionlock", None),
         ("dnf -y --setopt=reposdir=/tmp/build-repos install vim", None),
     ],
 )  # fmt: skip

@@ -323,7 +323,7 @@ def install_commands(
     found: list[str] = []
     shells: dict[int, str] = {}
     for run, install, _ in manager_installs(parsed, runs, manager):
-        if not install.packages and not install.upgrades:
+        if not install.packages and not install.upgrades and not install.state:
             continue  # `dnf clean all`, which the cleanup appends, installs nothing
         if run.line not in shells:
             shells[run.line] = reproducible.shell_text(parsed.text, run)
@@ -483,6 +483,18 @@ def _appended(
     return found
 
 
+def _state_before(
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
+) -> tuple[str, ...]:
+    """What the commands of the stages a stage is FROM changed for its own (Install.state)."""
+    found: list[str] = []
+    for parent in reversed(dockerfile.ancestors(parsed, stage)):
+        runs = [run for run in parent.instructions[1:] if run.keyword == "RUN"]
+        for _, install, _ in manager_installs(parsed, runs, manager):
+            found += install.state
+    return tuple(found)
+
+
 def manager_packages(
     parsed: dockerfile.Dockerfile,
     plan: reproducible.StagePlan,
@@ -513,8 +525,13 @@ def manager_packages(
         notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
     appended = _appended(parsed, plan.stage, manager)
     installs = manager_installs(parsed, plan.manager_runs, manager)
+    state = _state_before(parsed, plan.stage, manager)
     for number, (run, install, word_lines) in enumerate(installs):
         notes.extend((run.line, note) for note in install.notes)
+        if state:
+            packages = tuple(package._replace(state=state) for package in install.packages)
+            install = install._replace(packages=packages)
+        state = (*state, *install.state)
         # The commands of the changing RUN before the one that changes the repositories read
         # the old ones (`dnf install epel-release && dnf install foo`: epel-release keeps its pin).
         after = changed is not None and (run.line, install.start) >= (changed.line, changed.offset)

@@ -120,6 +120,9 @@ class PackageArg(NamedTuple):
     tag: str | None = None
     # `zypper install --oldpackage`: the word's build goes in also over a newer one installed.
     oldpackage: bool = False
+    # What the commands before the word, in its stage and the stages it is FROM, changed that
+    # its resolution reads (`dnf module enable nodejs:20`): Install.state items, in order.
+    state: tuple[str, ...] = ()
 
 
 class Install(NamedTuple):
@@ -132,6 +135,10 @@ class Install(NamedTuple):
     end: int
     # The command also upgrades what is installed (pacman -Su).
     upgrades: bool = False
+    # What the command changes for the install commands after it, in the manager's own words
+    # (`enable nodejs:20`): the engine hands them on in each later word's PackageArg.state, and
+    # the lock records the command among the install commands.
+    state: tuple[str, ...] = ()
 
 
 class ImageConfig(Protocol):

@@ -139,6 +139,11 @@ def _key_url(url: str) -> bool:
     return url.startswith("http://") and _http(url) and is_loopback(host)
 
 
+def _bare(word: PackageArg) -> PackageArg:
+    """word as installs() read it, before the engine added what earlier commands changed."""
+    return word._replace(state=()) if word.state else word
+
+
 def _stage_signature(signatures: set[str]) -> str | None:
     """ "verified" when every repository's repomd.xml was (naming the keys fetched to do so);
     otherwise what was not checked."""
@@ -280,7 +285,14 @@ class Rpm:
                 self._arches[word] = arch
             self._commands.setdefault(word, number)
             packages.append(word)
-        return Install(command.program, tuple(packages), command.notes, command.start, command.end)
+        return Install(
+            command.program,
+            tuple(packages),
+            command.notes,
+            command.start,
+            command.end,
+            state=command.state,
+        )
 
     def configure(self, files: Mapping[str, bytes], platform: str) -> RpmConfig | str:
         return configure(files, platform.removeprefix("linux/"))
@@ -452,9 +464,11 @@ class Rpm:
         options: RpmOptions,
         mirrors: Mapping[str, str],
         snapshot: str = "",
+        changes: tuple[str, ...] = (),
     ) -> _Pool:
         """The packages of the repositories a command uses: from the compose of snapshot's time
-        where one is asked for and kept, else as served now."""
+        where one is asked for and kept, else as served now. changes: what the build's module
+        commands before it changed (rpmmodules.changed); StateError where dnf refuses them."""
         composes = bool(snapshot) and rpmcompose.family(config) is not None
         mirrored = not composes and bool(mirrors.get(MIRROR_NAMES.get(config.distro, "")))
         repos, notes = [], []
@@ -520,8 +534,11 @@ class Rpm:
             notes.append(f"{listed} pinned to the compose {compose}; {host} {expiry}")
         # dnf hides what modular filtering leaves out (rpmmodules): a build nobody can install.
         together = rpmmodules.merged(modules)
+        state = config.modules
+        if changes:
+            state = rpmmodules.changed(state, together, config.platform, changes)
         try:
-            packages, hidden = rpmmodules.visible(served, together, config.modules, config.platform)
+            packages, hidden = rpmmodules.visible(served, together, state, config.platform)
         except rpmmodules.ModulesError as error:
             raise MirrorError(str(error)) from None
         pool = Pool(packages, config.installed or (), config.arch, [*hidden, *excluded])
@@ -549,14 +566,14 @@ class Rpm:
             # An exact pin asks for that build; update (refresh) asks for the newest again.
             exact = request.constraint is not None and not refresh
             spec = f"{request.name}-{(request.constraint or '=')[1:]}" if exact else request.name
-            arch = self._arches.get(request)
+            arch = self._arches.get(_bare(request))
             return f"{spec}.{arch}" if arch else spec
 
         # The words lock merged away where one command names a name twice, by command.
         merged: dict[int | None, dict[str, PackageArg]] = {}
         for group in mode.repeated:
             for word in group:
-                merged.setdefault(self._commands.get(word), {})[spec_of(word)] = word
+                merged.setdefault(self._commands.get(_bare(word)), {})[spec_of(word)] = word
         numbers: list[int | None] = []
         # Whether each command's program is dnf5, which reads best and install_weak_deps its
         # own way (Dnf5Main), and its repository overrides (RpmConfig.dnf5_repos).
@@ -566,22 +583,25 @@ class Rpm:
         # microdnf runs no plugins): a word it may lock is not pinned.
         locks: list[rpmversionlock.Versionlock | None] = []
         unpinned: list[UnpinnedPackage] = []
+        # What the module commands before each command changed (PackageArg.state).
+        states: list[tuple[str, ...]] = []
         for request in requests:
-            program = self._programs.get(request)
+            program = self._programs.get(_bare(request))
             lock = config.versionlock5 if program in dnf5 else config.versionlock
             if program == "microdnf" and program not in dnf5:
                 lock = None
             if lock is not None and lock.locks(request.name):
                 unpinned.append(UnpinnedPackage(request.name, rpmversionlock.reason(lock)))
                 continue
-            options = self._options.get(request, RpmOptions())
-            number = self._commands.get(request)
+            options = self._options.get(_bare(request), RpmOptions())
+            number = self._commands.get(_bare(request))
             if not commands or number is None or number != last:
                 commands.append((options, []))
                 asked.append({})
                 numbers.append(number)
-                fives.append(self._programs.get(request) in dnf5)
+                fives.append(self._programs.get(_bare(request)) in dnf5)
                 locks.append(lock)
+                states.append(request.state)
             spec = spec_of(request)
             commands[-1][1].append(spec)
             asked[-1].setdefault(spec, request)
@@ -593,12 +613,12 @@ class Rpm:
         signatures: set[str] = set()
         targets: dict[str, rpmcompose.Target] = {}
         live = False
-        pools: dict[tuple[RpmOptions, bool], _Pool] = {}
+        pools: dict[tuple[RpmOptions, bool, tuple[str, ...]], _Pool] = {}
         # What the stage's earlier commands installed: dnf resolves each RUN on the system the
         # ones before it left (what they recommended and went without is not added as weak).
         added: dict[str, rd.RpmPackage] = {}
-        for (options, specs), words, number, five, lock in zip(
-            commands, asked, numbers, fives, locks, strict=True
+        for (options, specs), words, number, five, lock, changes in zip(
+            commands, asked, numbers, fives, locks, states, strict=True
         ):
             main = config.dnf5 if five else None
             if options.invalid:
@@ -609,11 +629,16 @@ class Rpm:
                 )
             repos5 = config.dnf5_repos if five else None
             read5 = repos5 is not None
-            found_pool = pools.get((options, read5))
+            found_pool = pools.get((options, read5, changes))
             if found_pool is None:
                 seen = config if repos5 is None else config._replace(repos=repos5)
-                found_pool = await self._pool(fetch, seen, options, mirrors, snapshot)
-                pools[(options, read5)] = found_pool
+                try:
+                    found_pool = await self._pool(fetch, seen, options, mirrors, snapshot, changes)
+                except rpmmodules.StateError as error:
+                    # The module command fails the build before this command runs.
+                    first = next(iter(words.values())).name
+                    raise PackageError(first, f"{error} (before this command)") from None
+                pools[(options, read5, changes)] = found_pool
                 signatures |= found_pool.signatures
                 notes += found_pool.notes
                 targets |= {t.repo: t for t in found_pool.targets}
@@ -685,7 +710,9 @@ class Rpm:
         for package in packages:
             if package.architecture != config.arch:
                 continue
-            served = pool.by_name.get(package.name, [])
+            # A build modular filtering hides is served all the same: a module command of the
+            # build (`dnf module enable`) may be what made it the one installed.
+            served = [*pool.by_name.get(package.name, []), *pool.hidden.get(package.name, [])]
             if any(locked(p, config.arch) == package for p in served):
                 continue
             now = ", ".join(sorted({str(p.evr) for p in served})) or "nothing"

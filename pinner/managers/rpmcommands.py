@@ -95,6 +95,8 @@ class RpmCommand(NamedTuple):
     notes: tuple[str, ...]
     start: int
     end: int
+    # What a module command pinner follows changes for the commands after it (module_state).
+    state: tuple[str, ...] = ()
 
 
 def _options(texts: list[tuple[str, str | None]]) -> RpmOptions:
@@ -195,6 +197,11 @@ def read_command(invocation: Invocation) -> RpmCommand | None:
     elif verb in _GROUP_VERBS or verb in ("group install", "groups install", "module install"):
         notes.append(f"{program} {verb} installs what the group or module lists; not recorded")
     elif verb in _MODULE_VERBS:
+        # Into another root, or streams xargs names: not what the image's later commands read.
+        followed = not invocation.via_xargs and parsed.installroot is None
+        state = module_state(verb, operands) if followed else ()
+        if state:
+            return RpmCommand(program, verb, (), parsed, (), *_span(invocation), state)
         notes.append(
             f"{program} {verb} {' '.join(w.text for w in operands)} changes which module streams"
             f" {program} reads; the words of the commands after it are not pinned"
@@ -225,6 +232,31 @@ def read_command(invocation: Invocation) -> RpmCommand | None:
         plain = word.end - word.start == len(word.text)
         packages.append(RpmArg(word.text, word.start, word.end, plain))
     return RpmCommand(program, verb, tuple(packages), parsed, tuple(notes), *_span(invocation))
+
+
+# The module commands whose change pinner follows: each stream dnf enables, each module it
+# disables or resets, written `NAME[:STREAM][/PROFILE]` (a profile is ignored by enable; a
+# stream by disable and reset).
+_FOLLOWED = {"module enable": "enable", "module disable": "disable", "module reset": "reset"}
+_MODULE_SPEC = re.compile(r"([A-Za-z0-9_+.-]+)(?::([A-Za-z0-9_+.-]+))?(?:/[A-Za-z0-9_+.-]*)?")
+
+
+def module_state(verb: str, operands: Sequence[Word]) -> tuple[str, ...]:
+    """The state items of a module command pinner follows (`enable nodejs:20`, `disable
+    nodejs`); () where it does not: another verb, a word it cannot read (a variable, a glob,
+    name:stream:version), or none."""
+    action = _FOLLOWED.get(verb)
+    specs = [_MODULE_SPEC.fullmatch(word.text) for word in operands if not word.expansions]
+    if action is None or not operands or len(specs) != len(operands) or None in specs:
+        return ()
+    items = []
+    for match in specs:
+        assert match is not None
+        name, stream = match.group(1), match.group(2)
+        items.append(
+            f"{action} {name}:{stream}" if action == "enable" and stream else f"{action} {name}"
+        )
+    return tuple(items)
 
 
 # rpm(8) query and verify options that make the words something other than installed packages
@@ -535,7 +567,7 @@ def repositories_change(
                     return f"runs {program} versionlock {sub[0]}"
             if command.verb == "copr" or command.verb.startswith("copr "):
                 return f"runs {program} copr"
-            if command.verb in _MODULE_VERBS:
+            if command.verb in _MODULE_VERBS and not command.state:
                 streams = " ".join(w.text for w in split_options(invocation.args, _width)[1][2:])
                 return f"runs {program} {command.verb} {streams}".rstrip()
             if command.verb in _INSTALL_VERBS:

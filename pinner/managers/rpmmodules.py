@@ -70,6 +70,11 @@ class ModulesError(ValueError):
     """A modules.yaml or module state file pinner cannot read."""
 
 
+class StateError(ModulesError):
+    """A module command of the build that dnf refuses: a stream no repository serves, a switch
+    of an enabled stream, a module with no stream to enable."""
+
+
 class Stream(NamedTuple):
     """One module stream build of modules.yaml (a name:stream:version:context.arch)."""
 
@@ -405,6 +410,78 @@ class _Solver:
             if found is not None:
                 return found
         return None
+
+
+def changed(state: State, modules: Modules, platform: str | None, items: Sequence[str]) -> State:
+    """The module state after a build's module commands, as dnf 4 writes it (items, in order:
+    `enable NAME[:STREAM]`, `disable NAME`, `reset NAME`, as rpmcommands.module_state reads
+    them). Enabling a stream enables the streams it requires too, as the module solver takes
+    them; a module reset leaves those enabled. StateError where dnf refuses the command."""
+    enabled, disabled = dict(state.enabled), set(state.disabled)
+    defaults = dict(modules.defaults) | dict(state.defaults)
+    streams: dict[str, set[str]] = {}
+    for build in modules.streams:
+        streams.setdefault(build.name, set()).add(build.stream)
+    for item in items:
+        action, _, spec = item.partition(" ")
+        name, _, stream = spec.partition(":")
+        if name not in streams:
+            raise StateError(f"module {name}: no repository serves it, so dnf refuses `{item}`")
+        if action == "disable":
+            enabled.pop(name, None)
+            disabled.add(name)
+        elif action == "reset":
+            enabled.pop(name, None)
+            disabled.discard(name)
+        else:
+            _enable(name, stream, modules, platform, defaults, enabled, disabled)
+    return state._replace(enabled=tuple(enabled.items()), disabled=frozenset(disabled))
+
+
+def _enable(
+    name: str,
+    stream: str,
+    modules: Modules,
+    platform: str | None,
+    defaults: Mapping[str, str],
+    enabled: dict[str, str],
+    disabled: set[str],
+) -> None:
+    """Enable name:stream (its enabled or default stream where stream is ""), and the streams
+    it requires, in enabled and disabled."""
+    stream = stream or enabled.get(name) or defaults.get(name, "")
+    if not stream:
+        raise StateError(
+            f"module {name}: no stream is enabled or default, so `enable {name}` names none and"
+            " dnf refuses it"
+        )
+    wanted = {n: s for n, s in defaults.items() if n not in disabled} | enabled
+    solver = _Solver(modules, frozenset(disabled - {name}), wanted)
+    if not solver.builds.get((name, stream)):
+        raise StateError(f"module {name}:{stream}: no repository serves that stream")
+    taken: Taken = {}
+    if platform is not None:
+        platform_name, _, platform_stream = platform.partition(":")
+        taken[platform_name] = (platform_stream, None)
+    try:
+        found = solver.install((name, stream), taken)
+    except _TooMany:
+        raise StateError(
+            f"module {name}:{stream}: over {_MOST_TRIES} builds tried for its requirements"
+        ) from None
+    if found is None:
+        raise StateError(f"module {name}:{stream}: the streams it requires cannot be enabled")
+    for module, (chosen, build) in sorted(found.items()):
+        if build is None:
+            continue  # the platform
+        held = enabled.get(module)
+        if held is not None and held != chosen:
+            raise StateError(
+                f"module {module}: stream {held} is enabled, and enabling {name}:{stream}"
+                f" would switch it to {chosen}; dnf refuses that"
+            )
+        enabled[module] = chosen
+        disabled.discard(module)
 
 
 def _seen(package: RpmPackage, include: set[Nevra], exclude: set[Nevra], names: set[str]) -> bool:

@@ -15,11 +15,12 @@ import pytest
 from cli import run
 from handmade import push
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools
+from rpmrepo import Spec, _dnf, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
 from pinner import lockfile
+from pinner.apt.shell import run_invocations
 from pinner.managers import rpmmodules
 from pinner.managers.repodata import (
     Checksum,
@@ -28,6 +29,7 @@ from pinner.managers.repodata import (
     parse_repomd,
     primary_packages,
 )
+from pinner.managers.rpmcommands import read_command
 from pinner.managers.rpmdb import Provide
 from pinner.managers.rpmmodules import Modules, State, active, parse_modules, read_state, visible
 from pinner.managers.rpmresolve import Pool, resolve
@@ -342,6 +344,137 @@ def test_pinner_activates_the_streams_dnfs_module_solver_activates(
     dependency_repo: Path, tmp_path: Path, states: dict[str, tuple[str, str]], words: list[str]
 ) -> None:
     _check_against_dnf(dependency_repo, tmp_path / "root", states, words)
+
+
+def _commands_state(commands: list[str]) -> list[str]:
+    """The state items pinner reads from `dnf module COMMAND` of each command."""
+    items: list[str] = []
+    for command in commands:
+        (invocation,) = run_invocations(f"dnf -y module {command}", "\\")
+        read = read_command(invocation)
+        assert read is not None and read.state, command
+        items += read.state
+    return items
+
+
+def _dnf_module(repo: Path, root: Path, command: str) -> subprocess.CompletedProcess[str]:
+    verb, *specs = command.split()
+    return _dnf(root, repo, "module", verb, "-y", *specs)
+
+
+def _state_files(root: Path) -> dict[str, bytes]:
+    folder = root / "etc/dnf/modules.d"
+    return {f"/etc/dnf/modules.d/{p.name}": p.read_bytes() for p in folder.glob("*.module")}
+
+
+# Module states of the image, module commands of the build (`dnf module ...`), then the words:
+# the state dnf writes and the builds it installs, as pinner follows them.
+COMMAND_CASES = {
+    "enable-a-stream": ({}, ["enable nodejs:20"], ["nodejs", "lister"]),
+    "enable-the-default-stream-by-name": ({}, ["enable tool"], ["tool"]),
+    "enable-ignores-a-profile": ({}, ["enable nodejs:18/common"], ["nodejs", "npm"]),
+    "enable-two-modules": ({}, ["enable tool:2 nodejs:18"], ["tool", "nodejs"]),
+    "disable-keeps-the-plain-builds": (
+        {"nodejs": ("20", "enabled")},
+        ["disable nodejs:20"],
+        ["nodejs", "npm"],
+    ),
+    "reset-returns-to-the-default": ({"tool": ("2", "enabled")}, ["reset tool"], ["tool"]),
+    "reset-then-enable-another-stream": (
+        {"nodejs": ("18", "enabled")},
+        ["reset nodejs", "enable nodejs:20"],
+        ["nodejs"],
+    ),
+    "disable-then-enable": ({}, ["disable tool", "enable tool:2"], ["tool"]),
+}
+DEPENDENCY_COMMAND_CASES = {
+    "enable-takes-the-streams-it-requires": ({}, ["enable app:2"], ["app", "lib"]),
+    "a-reset-leaves-them-enabled": ({}, ["enable app:2", "reset app"], ["lib"]),
+    "enable-a-default-stream-with-a-requirement": ({}, ["enable maven"], ["maven", "jpt"]),
+    "disable-a-module-with-a-default": ({}, ["disable lib"], ["lib"]),
+}
+# Commands dnf refuses (it writes no state): a module with no stream enabled or default, a
+# stream or module no repository serves, a switch of an enabled stream, two streams at once.
+COMMAND_REFUSALS = {
+    "no-stream-to-enable": ("", {}, "enable nodejs"),
+    "no-such-stream": ("", {}, "enable nodejs:99"),
+    "no-such-module": ("", {}, "disable tool nosuch"),
+    "a-switch": ("", {"nodejs": ("18", "enabled")}, "enable nodejs:20"),
+    "two-streams-of-one-module": ("", {}, "enable nodejs:20 nodejs:18"),
+    "a-switch-of-a-required-stream": ("deps", {"lib": ("1", "enabled")}, "enable app:2"),
+}
+
+
+def _check_commands_against_dnf(
+    repo: Path,
+    root: Path,
+    states: dict[str, tuple[str, str]],
+    commands: list[str],
+    words: list[str],
+) -> None:
+    before = read_state(_module_root(root, states))
+    for command in commands:
+        result = _dnf_module(repo, root, command)
+        assert result.returncode == 0, result.stdout + result.stderr
+    written = read_state(_state_files(root))
+    packages, modules = _read(repo)
+    state = rpmmodules.changed(before, modules, "platform:el9", _commands_state(commands))
+    assert (sorted(state.enabled), state.disabled) == (sorted(written.enabled), written.disabled)
+    expected = dnf_would_install(root, repo, words)
+    seen, hidden = visible([(packages, False)], modules, state, "platform:el9")
+    found = resolve(Pool(seen, (), "x86_64", hidden), words)
+    assert not found.missing
+    assert sorted(f"{p.name}-{p.evr}.{p.arch}" for p in found.chosen) == expected
+
+
+ALL_COMMAND_CASES = {
+    **{name: ("", *case) for name, case in COMMAND_CASES.items()},
+    **{name: ("deps", *case) for name, case in DEPENDENCY_COMMAND_CASES.items()},
+}
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("which", "states", "commands", "words"),
+    ALL_COMMAND_CASES.values(),
+    ids=ALL_COMMAND_CASES.keys(),
+)
+def test_pinner_follows_module_commands_as_dnf_runs_them(
+    repo: Path,
+    dependency_repo: Path,
+    tmp_path: Path,
+    which: str,
+    states: dict[str, tuple[str, str]],
+    commands: list[str],
+    words: list[str],
+) -> None:
+    used = dependency_repo if which else repo
+    _check_commands_against_dnf(used, tmp_path / "root", states, commands, words)
+
+
+@pytest.mark.oracle
+@needs_rpm_tools
+@pytest.mark.parametrize(
+    ("which", "states", "command"), COMMAND_REFUSALS.values(), ids=COMMAND_REFUSALS.keys()
+)
+def test_a_module_command_dnf_refuses_is_refused(
+    repo: Path,
+    dependency_repo: Path,
+    tmp_path: Path,
+    which: str,
+    states: dict[str, tuple[str, str]],
+    command: str,
+) -> None:
+    used = dependency_repo if which else repo
+    root = tmp_path / "root"
+    before = read_state(_module_root(root, states))
+    result = _dnf_module(used, root, command)
+    assert result.returncode == 1, result.stdout
+    assert read_state(_state_files(root)) == before
+    _, modules = _read(used)
+    with pytest.raises(rpmmodules.StateError):
+        rpmmodules.changed(before, modules, "platform:el9", _commands_state([command]))
 
 
 @pytest.mark.oracle
@@ -683,22 +816,104 @@ def test_lock_pins_the_stream_the_image_enables(
 
 
 @needs_rpm_tools
-def test_words_after_a_module_enable_are_not_pinned(
+def test_words_after_a_module_enable_are_pinned_to_the_stream_it_enables(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
+    """lister goes in before the enable (its npm is npm-shim, as nodejs's streams hide npm),
+    nodejs after it, from stream 20; the lock records the module command, so check fails once
+    it names another stream, and lock moves the words to that stream."""
     dockerfile = (
         "FROM ubi9:plain\n"
         "RUN dnf install -y lister && dnf -y module enable nodejs:20 && dnf -y install nodejs\n"
     )
     text, stage = _locked(capsys, hub, mirror, env, dockerfile)
-    assert {p.name for p in stage.packages} == {"lister", "npm-shim"}
+    found = {(p.name, p.version) for p in stage.packages}
+    assert found == {("lister", "1.0-1"), ("npm-shim", "1.0-1"), ("nodejs", "1:20.0-1.module_el9")}
+    assert stage.unpinned == ()
+    assert stage.commands == ("dnf install -y", "dnf -y module enable nodejs:20", "dnf -y install")
+    assert (
+        "dnf install -y lister-1.0-1 && dnf -y module enable nodejs:20"
+        " && dnf -y install nodejs-1:20.0-1.module_el9"
+    ) in text
+    assert run_errors(text) == []
+    code, out, err = run(capsys, "check", str(env))
+    assert code == 0, out + err
+    # The mirror still serves nodejs 20, though modular filtering hides it on the image as it is.
+    remote = (
+        "--registry-mirror",
+        f"docker.io=http://{hub}",
+        "--snapshot-mirror",
+        f"ubi={mirror.url}",
+    )
+    code, out, err = run(capsys, "check", "--remote", *remote, str(env))
+    assert code == 0, out + err
+    edited = text.replace("nodejs:20", "nodejs:18").replace("nodejs-1:20.0-1.module_el9", "nodejs")
+    (env / "Dockerfile").write_text(edited)
+    code, out, err = run(capsys, "check", str(env))
+    assert code == 1, out + err
+    assert (
+        "install command `dnf -y module enable nodejs:18` was `dnf -y module enable nodejs:20`"
+        " in the lock; run pinner lock"
+    ) in out + err
+    text, stage = _locked(capsys, hub, mirror, env, edited)
+    assert ("nodejs", "1:18.0-1.module_el9") in {(p.name, p.version) for p in stage.packages}
+    assert "dnf -y install nodejs-1:18.0-1.module_el9" in text
+
+
+@needs_rpm_tools
+def test_a_stage_from_a_stage_reads_the_streams_its_parent_enabled(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = (
+        "FROM ubi9:plain AS base\n"
+        "RUN microdnf module enable -y nodejs:18\n"
+        "FROM base\n"
+        "RUN dnf install -y nodejs\n"
+    )
+    (env / "Dockerfile").write_text(dockerfile)
+    code, _, err = pinner_at(
+        capsys, hub, f"ubi={mirror.url}", "linux/amd64", "lock", "--pin-versions", str(env)
+    )
+    assert code == 0, err
+    base, child = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert base.commands == ("microdnf module enable -y nodejs:18",)
+    assert [(p.name, p.version) for p in child.packages] == [("nodejs", "1:18.0-1.module_el9")]
+    assert "RUN dnf install -y nodejs-1:18.0-1.module_el9" in (env / "Dockerfile").read_text()
+
+
+@needs_rpm_tools
+def test_a_module_enable_dnf_refuses_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    """nodejs has no default stream (as on EL 9): dnf refuses `module enable nodejs`."""
+    dockerfile = "FROM ubi9:plain\nRUN dnf -y module enable nodejs &&\\\n  dnf -y install nodejs\n"
+    (env / "Dockerfile").write_text(dockerfile)
+    code, out, err = pinner_at(capsys, hub, f"ubi={mirror.url}", "linux/amd64", "lock", str(env))
+    assert code == 1, out + err
+    line, summary = err.strip().splitlines()
+    assert summary == "1 error(s); nothing written"
+    assert line.startswith(f"{env / 'Dockerfile'}:3: ")
+    assert line.endswith(
+        "module nodejs: no stream is enabled or default, so `enable nodejs` names none and dnf"
+        " refuses it (before this command)"
+    )
+    assert not (env / "Dockerfile.lock").exists()
+
+
+@needs_rpm_tools
+def test_words_after_a_module_command_pinner_cannot_read_are_not_pinned(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    dockerfile = (
+        "FROM ubi9:plain\n"
+        'RUN dnf -y module enable "nodejs:$(cat /etc/stream)" && dnf -y install nodejs\n'
+    )
+    text, stage = _locked(capsys, hub, mirror, env, dockerfile)
+    assert stage.packages == ()
     (unpinned,) = stage.unpinned
     assert unpinned.name == "nodejs"
-    assert unpinned.reason.endswith("runs dnf module enable nodejs:20")
-    assert (
-        "dnf install -y lister-1.0-1 && dnf -y module enable nodejs:20 && dnf -y install nodejs"
-        in text
-    )
+    assert unpinned.reason.endswith("runs dnf module enable nodejs:$(cat /etc/stream)")
+    assert "dnf -y install nodejs \\\n" in text
 
 
 @needs_rpm_tools

@@ -110,13 +110,14 @@ NOTES = [
         id="upgrade",
     ),
     pytest.param(
-        "dnf module enable -y nodejs:20",
+        'dnf module enable -y "nodejs:$(cat /stream)"',
         [
-            "dnf module enable nodejs:20 changes which module streams dnf reads; the words of"
-            " the commands after it are not pinned"
+            "dnf module enable nodejs:$(cat /stream) changes which module streams dnf reads;"
+            " the words of the commands after it are not pinned"
         ],
-        id="module-enable",
+        id="module-enable-unread",
     ),
+    pytest.param("dnf module enable -y nodejs:20", [], id="module-enable-followed"),
     pytest.param(
         "dnf group install -y 'Development Tools'",
         ["dnf group install installs what the group or module lists; not recorded"],
@@ -412,10 +413,10 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
         ("dnf config-manager --setopt=install_weak_deps=False --save", "runs dnf config-manager"),
         ("sudo yum-config-manager --add-repo https://x.invalid/h.repo", "runs yum-config-manager --add-repo"),
         ("crb enable", "runs crb enable"),
-        ("dnf -y module enable nodejs:20", "runs dnf module enable nodejs:20"),
+        ("dnf -y module enable 'nodejs:2*'", "runs dnf module enable nodejs:2*"),
+        ("dnf -y module enable nodejs:20:8090020240101", "runs dnf module enable nodejs:20:8090020240101"),
         ("yum module -y switch-to postgresql:16", "runs yum module switch-to postgresql:16"),
-        ("microdnf module disable nodejs", "runs microdnf module disable nodejs"),
-        ("dnf module reset -y php", "runs dnf module reset php"),
+        ("dnf --installroot=/r module enable nodejs:20", "runs dnf module enable nodejs:20"),
         ("dnf module install -y nodejs:20/common", "runs dnf module install nodejs:20/common"),
         ("dnf module list nodejs", None),
         ("dnf -y copr enable sentry/kernel-fsync", "runs dnf copr"),
@@ -433,6 +434,11 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
         ("echo 'curl-0:7.76.1-26.el9.*' >> /etc/dnf/plugins/versionlock.list", "changes /etc/dnf/plugins"),
         ("cp locks.toml /etc/dnf/versionlock.toml", "changes /etc/dnf/versionlock.toml"),
         # Nothing the later commands read changes:
+        # Module commands pinner follows (module_state): what they change is carried to the
+        # commands after them.
+        ("dnf -y module enable nodejs:20", None),
+        ("microdnf module disable nodejs", None),
+        ("dnf module reset -y php", None),
         ("dnf install -y git rpm-build redhat-rpm-config releasetools", None),
         ("cat /etc/yum.repos.d/*.repo", None),
         ("dnf install -y 'dnf-command(config-manager)' && dnf clean all", None),
@@ -482,3 +488,30 @@ def test_a_repository_package_named_by_env_is_a_change() -> None:
 )
 def test_reads_cache_only(run: str, expected: bool) -> None:
     assert cache_use(run).reads is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("dnf -y module enable nodejs:20", ("enable nodejs:20",)),
+        ("dnf module enable nodejs", ("enable nodejs",)),
+        ("dnf module -y enable nodejs:20/common php:8.1", ("enable nodejs:20", "enable php:8.1")),
+        ("microdnf module enable ruby:3.1", ("enable ruby:3.1",)),
+        ("dnf module disable -y nodejs:20", ("disable nodejs",)),
+        ("yum module reset perl", ("reset perl",)),
+        ("dnf module enable -y 'nodejs:2*'", ()),
+        ("dnf module enable -y nodejs:20:8090020240101:abc", ()),
+        ("dnf module enable -y nodejs:$V", ()),
+        ("dnf module enable -y", ()),
+        ("dnf module switch-to -y nodejs:20", ()),
+        ("dnf module install -y nodejs:20", ()),
+        ("echo nodejs:20 | xargs dnf module enable -y", ()),
+        ("dnf --installroot=/r module enable -y nodejs:20", ()),
+    ],
+)
+def test_the_module_commands_pinner_follows(text: str, state: tuple[str, ...]) -> None:
+    (invocation,) = [i for i in run_invocations(text, "\\") if i.program in PROGRAMS]
+    command = read_command(invocation)
+    assert command is not None
+    assert command.state == state
+    assert (command.packages, bool(command.notes)) == ((), not state)

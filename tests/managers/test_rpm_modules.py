@@ -967,3 +967,31 @@ def test_module_requirements_too_tangled_to_search_are_one_error() -> None:
         match=r"^module m0:1: over 20000 builds tried for its requirements$",
     ):
         active(modules, State(), "platform:el9")
+
+
+@needs_rpm_tools
+def test_a_module_disabled_then_enabled_with_an_env_stream(
+    capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
+) -> None:
+    """sclorg/s2i-nodejs-container 18-minimal/Dockerfile.rhel8, in small: the stream comes from
+    ENV, the words from a variable of the RUN that `rpm -V` reads too (so a pin with an epoch,
+    which rpm before 4.18 may not read, is recorded, not written)."""
+    dockerfile = (
+        "FROM ubi9:plain\n"
+        "ENV NODEJS_VERSION=18\n"
+        'RUN INSTALL_PKGS="nodejs npm lister" && \\\n'
+        "    microdnf -y module disable nodejs && \\\n"
+        "    microdnf -y module enable nodejs:$NODEJS_VERSION && \\\n"
+        "    microdnf --nodocs --setopt=install_weak_deps=0 install $INSTALL_PKGS && \\\n"
+        "    rpm -V $INSTALL_PKGS && \\\n"
+        "    microdnf clean all\n"
+    )
+    text, stage = _locked(capsys, hub, mirror, env, dockerfile)
+    assert {(p.name, p.version) for p in stage.packages} == {
+        ("lister", "1.0-1"),
+        ("nodejs", "1:18.0-1.module_el9"),
+        ("npm", "1:8.9-1.module_el9"),
+    }
+    assert stage.unpinned == ()
+    assert 'RUN INSTALL_PKGS="nodejs npm lister-1.0-1" && \\\n' in text
+    assert run_errors(text) == []

@@ -244,10 +244,17 @@ def _commands_differ(commands: Sequence[str], locked: Sequence[str]) -> str | No
     """How a stage's install commands (package words left out) differ from its lock's, or None."""
     if tuple(commands) == tuple(locked):
         return None
-    for now, then in zip(commands, locked, strict=False):
-        if now != then:
-            return f"install command `{untrusted(now)}` was `{untrusted(then)}` in the lock"
-    return f"{len(commands)} install commands, the lock was made from {len(locked)}"
+    import difflib  # only a stage that differs needs it
+
+    matcher = difflib.SequenceMatcher(None, list(commands), list(locked), autojunk=False)
+    tag, now, _, then, _ = next(op for op in matcher.get_opcodes() if op[0] != "equal")
+    if tag == "insert":  # a command of the lock that the stage no longer runs
+        return f"install command `{untrusted(locked[then])}` of the lock is gone"
+    if tag == "delete":  # a command the lock was made without (`dnf module enable`, added)
+        return f"install command `{untrusted(commands[now])}` is not in the lock"
+    return (
+        f"install command `{untrusted(commands[now])}` was `{untrusted(locked[then])}` in the lock"
+    )
 
 
 def _differ(names: set[str], locked: set[str]) -> str | None:

@@ -23,6 +23,7 @@ from offline_lock import (
 
 from pinner import lockfile
 from pinner.apt import sources
+from pinner.commands.check import _commands_differ
 from pinner.lockfile import LockedStage
 from pinner.main import main
 
@@ -516,3 +517,32 @@ def test_an_apt_install_command_changed_since_the_lock_is_reported(
         f"{path}:{line}: stage build: install command `{command}` was `{HELLO_COMMAND}` in the"
         " lock\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("commands", "locked", "said"),
+    [
+        (["dnf install -y"], ["dnf install -y"], None),
+        (
+            ["dnf -y module enable nodejs:20", "dnf install -y"],
+            ["dnf install -y"],
+            "install command `dnf -y module enable nodejs:20` is not in the lock",
+        ),
+        (
+            ["dnf install -y"],
+            ["dnf install -y", "dnf install -y --nobest"],
+            "install command `dnf install -y --nobest` of the lock is gone",
+        ),
+        (
+            ["dnf install -y", "dnf -y module enable nodejs:18", "dnf install -y"],
+            ["dnf install -y", "dnf -y module enable nodejs:20", "dnf install -y"],
+            "install command `dnf -y module enable nodejs:18` was"
+            " `dnf -y module enable nodejs:20` in the lock",
+        ),
+    ],
+)
+def test_a_changed_install_command_is_named(
+    commands: list[str], locked: list[str], said: str | None
+) -> None:
+    """An added or removed command is named as such, not as a change of the ones after it."""
+    assert _commands_differ(commands, locked) == said

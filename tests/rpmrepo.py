@@ -305,3 +305,54 @@ def ndb_packages(blobs: Sequence[bytes]) -> bytes:
     page = header + slots + b"Slot" + bytes(12)
     page += (b"Slot" + bytes(12)) * ((4096 - len(page)) // 16)
     return bytes(page + data)
+
+
+def modulemd(
+    name: str,
+    stream: str,
+    version: int,
+    context: str,
+    platform: str,
+    rpms: list[str],
+    requires: str = "",
+) -> str:
+    """One modulemd document; requires: more `module: [streams]` lines beside the platform."""
+    listed = "\n".join(f"    - {rpm}" for rpm in rpms)
+    extra = "".join(f"\n      {line}" for line in requires.splitlines())
+    return f"""\
+---
+document: modulemd
+version: 2
+data:
+  name: {name}
+  stream: "{stream}"
+  version: {version}
+  context: {context}
+  arch: noarch
+  summary: {name} {stream}
+  description: {name} {stream}
+  license:
+    module: [MIT]
+  dependencies:
+  - buildrequires:
+      platform: [{platform}]
+    requires:
+      platform: [{platform}]{extra}
+  artifacts:
+    rpms:
+{listed}
+...
+"""
+
+
+def modular_repo(specs: list[Spec], text: str, folder: Path) -> Path:
+    """A repository of specs that createrepo_c made, with text as its modules.yaml."""
+    built = build_repo(specs, folder / "repo")
+    source = built.parent / "modules.yaml"
+    source.write_text(text)
+    subprocess.run(
+        ["modifyrepo_c", "--mdtype=modules", str(source), str(built / "repodata")],
+        check=True,
+        capture_output=True,
+    )
+    return built

@@ -25,7 +25,7 @@ from debian_image import push_oci_image
 from leftover_roots import present
 from manager_image import overlaid
 from registryd import Registry, push_image
-from rpmrepo import Spec, build_repo, dnf_install, rpmdb_path
+from rpmrepo import Spec, build_repo, dnf_install, modular_repo, modulemd, rpmdb_path
 from shell_syntax import run_errors
 from stand_in import Mirror, build_marks, locked_folder
 
@@ -58,11 +58,26 @@ RUN dnf install -y extra
 """
 
 
+# An AppStream in small: a plain nodejs beside the modular builds of streams 18 and 20, neither
+# of them default (as on EL 9).
+APPSTREAM = [
+    Spec("nodejs", "16.0"),
+    Spec("nodejs", "18.0", "1.module_el9", epoch=1),
+    Spec("nodejs", "20.0", "1.module_el9", epoch=1),
+]
+APPSTREAM_MODULES = "".join(
+    modulemd("nodejs", s, 9000020240101, "c9a", "el9", [f"nodejs-1:{s}.0-1.module_el9.noarch"])
+    for s in ("18", "20")
+)
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A served folder: baseos/ with Packages/ and repodata/."""
+    """A served folder: baseos/ with Packages/ and repodata/, and appstream/repo/ with a
+    modules.yaml."""
     root = tmp_path_factory.mktemp("served")
     build_repo(BASEOS, root / "baseos")
+    modular_repo(APPSTREAM, APPSTREAM_MODULES, root / "appstream")
     return root
 
 
@@ -94,6 +109,10 @@ def hub(
     }
     image = overlaid(files, tmp_path_factory.mktemp("centos-stream9"))
     push_oci_image(image, registry.url, "centos/centos", "stream9")
+    appstream = f"[appstream]\nbaseurl={mirror.url}/appstream/repo/\ngpgcheck=0\nenabled=1\n"
+    files["/etc/yum.repos.d/appstream.repo"] = appstream.encode()
+    image = overlaid(files, tmp_path_factory.mktemp("centos-stream9-appstream"))
+    push_oci_image(image, registry.url, "centos/centos", "stream9-appstream")
     push_image(registry, "docker/dockerfile", "1.23")
     return registry.host
 
@@ -230,3 +249,32 @@ def test_the_same_build_fails_where_the_first_run_cleans_the_cache(
     (tmp_path / "Dockerfile").write_text(cleaned)
     with pytest.raises(BuildahError, match="Cache-only enabled but no cache for 'baseos'"):
         builder.bud(tmp_path, "localhost/cleaned-centos-cache")
+
+
+# The stream the RUN enables decides which nodejs dnf installs; pinner pins that stream's build.
+MODULE_DOCKERFILE = """\
+FROM quay.io/centos/centos:stream9-appstream
+RUN dnf -y module enable nodejs:18 && dnf install -y nodejs
+"""
+
+
+def test_a_word_after_a_module_enable_builds_pinned_to_the_stream(
+    hub: str, mirror: Mirror, builder: Buildah, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    quay = f"quay.io=http://{hub}"
+    folder = locked_folder(
+        tmp_path_factory, MODULE_DOCKERFILE, hub, "--pin-versions", "--registry-mirror", quay
+    )
+    text = (folder / "Dockerfile").read_text()
+    assert "dnf -y module enable nodejs:18 && dnf install -y nodejs-1:18.0-1.module_el9" in text
+    assert run_errors(text) == []
+    (stage,) = lockfile.parse((folder / "Dockerfile.lock").read_text(), "lock").stages
+    assert [nevra(p) for p in stage.packages if p.name == "nodejs"] == [
+        "nodejs 1:18.0-1.module_el9.noarch"
+    ]
+    mirror.log.clear()
+    builder.bud(folder, "localhost/pinned-centos-module")
+    fetched = [unquote(p).rpartition("/")[2] for p in mirror.log if p.endswith(".rpm")]
+    assert fetched == ["nodejs-18.0-1.module_el9.noarch.rpm"]
+    rows = builder.run_in("localhost/pinned-centos-module", "rpm", "-q", "nodejs")
+    assert rows.split() == ["nodejs-18.0-1.module_el9.noarch"]

@@ -15,7 +15,15 @@ import pytest
 from cli import run
 from handmade import push
 from registryd import Registry, push_image
-from rpmrepo import Spec, _dnf, build_repo, dnf_refusal, dnf_would_install, needs_rpm_tools
+from rpmrepo import (
+    Spec,
+    _dnf,
+    dnf_refusal,
+    dnf_would_install,
+    modular_repo,
+    modulemd,
+    needs_rpm_tools,
+)
 from shell_syntax import run_errors
 from stand_in import Mirror, files_image, pinner_at
 
@@ -52,46 +60,8 @@ SPECS = [
 ]
 
 
-def _stream(
-    name: str,
-    stream: str,
-    version: int,
-    context: str,
-    platform: str,
-    rpms: list[str],
-    requires: str = "",
-) -> str:
-    """One modulemd document; requires: more `module: [streams]` lines beside the platform."""
-    listed = "\n".join(f"    - {rpm}" for rpm in rpms)
-    extra = "".join(f"\n      {line}" for line in requires.splitlines())
-    return f"""\
----
-document: modulemd
-version: 2
-data:
-  name: {name}
-  stream: "{stream}"
-  version: {version}
-  context: {context}
-  arch: noarch
-  summary: {name} {stream}
-  description: {name} {stream}
-  license:
-    module: [MIT]
-  dependencies:
-  - buildrequires:
-      platform: [{platform}]
-    requires:
-      platform: [{platform}]{extra}
-  artifacts:
-    rpms:
-{listed}
-...
-"""
-
-
 MODULES_YAML = (
-    _stream(
+    modulemd(
         "nodejs",
         "18",
         9000020240101,
@@ -103,7 +73,7 @@ MODULES_YAML = (
             "nodejs-1:18.0-1.module_el9.src",
         ],
     )
-    + _stream(
+    + modulemd(
         "nodejs",
         "20",
         9000020240102,
@@ -114,9 +84,9 @@ MODULES_YAML = (
             "npm-1:10.0-1.module_el9.noarch",
         ],
     )
-    + _stream("tool", "1", 9000020240101, "c9a", "el9", ["tool-0:1.0-1.module_el9.noarch"])
-    + _stream("tool", "1", 8000020240301, "c8a", "el8", ["tool-0:1.5-1.module_el8.noarch"])
-    + _stream("tool", "2", 9000020240101, "c9a", "el9", ["tool-0:2.0-2.module_el9.noarch"])
+    + modulemd("tool", "1", 9000020240101, "c9a", "el9", ["tool-0:1.0-1.module_el9.noarch"])
+    + modulemd("tool", "1", 8000020240301, "c8a", "el8", ["tool-0:1.5-1.module_el8.noarch"])
+    + modulemd("tool", "2", 9000020240101, "c9a", "el9", ["tool-0:2.0-2.module_el9.noarch"])
     + """\
 ---
 document: modulemd-defaults
@@ -136,19 +106,6 @@ def _state(name: str, stream: str, state: str) -> str:
     return f"[{name}]\nname={name}\nstream={stream}\nprofiles=\nstate={state}\n"
 
 
-def _modular_repo(specs: list[Spec], text: str, folder: Path) -> Path:
-    """A repository of specs that createrepo_c made, with text as its modules.yaml."""
-    built = build_repo(specs, folder / "repo")
-    source = built.parent / "modules.yaml"
-    source.write_text(text)
-    subprocess.run(
-        ["modifyrepo_c", "--mdtype=modules", str(source), str(built / "repodata")],
-        check=True,
-        capture_output=True,
-    )
-    return built
-
-
 def _module_root(root: Path, states: dict[str, tuple[str, str]]) -> dict[str, bytes]:
     """An image root with EL 9's os-release and states in /etc/dnf/modules.d; its files."""
     (root / "etc/dnf/modules.d").mkdir(parents=True)
@@ -163,7 +120,7 @@ def _module_root(root: Path, states: dict[str, tuple[str, str]]) -> dict[str, by
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _modular_repo(SPECS, MODULES_YAML, tmp_path_factory.mktemp("rpm-modules"))
+    return modular_repo(SPECS, MODULES_YAML, tmp_path_factory.mktemp("rpm-modules"))
 
 
 def _read(repo: Path) -> tuple[list[RpmPackage], Modules]:
@@ -213,13 +170,13 @@ def _default(module: str, stream: str) -> str:
 def _one(name: str, stream: str, requires: str = "", version: int = 9000020240101) -> str:
     """A stream of one package, name-STREAM.0 of release 1 (stream 2: release 2)."""
     rpm = f"{name}-0:{stream}.0-{stream}.{MODULE}.noarch"
-    return _stream(name, stream, version, "c9a", "el9", [rpm], requires)
+    return modulemd(name, stream, version, "c9a", "el9", [rpm], requires)
 
 
 def _context(name: str, context: str, release: int, requires: str = "") -> str:
     """A context of stream 1 holding name-1.0 of that release, newer the higher the release."""
     rpm = f"{name}-0:1.0-{release}.{MODULE}.noarch"
-    return _stream(name, "1", 9000020240100 + release, context, "el9", [rpm], requires)
+    return modulemd(name, "1", 9000020240100 + release, context, "el9", [rpm], requires)
 
 
 # Streams that require streams (EL 8's modules.yaml has many): a default maven:3.8 that requires
@@ -242,7 +199,7 @@ DEPENDENCY_SPECS = [
 ]
 DEPENDENCY_YAML = "".join(
     [
-        _stream(
+        modulemd(
             "maven",
             "3.8",
             9000020240101,
@@ -251,7 +208,7 @@ DEPENDENCY_YAML = "".join(
             ["maven-1:3.8-1.module_el9.noarch"],
             "javapackages-tools: [202201]",
         ),
-        _stream(
+        modulemd(
             "javapackages-tools",
             "202201",
             9000020240101,
@@ -301,7 +258,7 @@ DEPENDENCY_YAML = "".join(
         _context("perl-app", "new", 2, "perl: [5.32]"),
         _context("perl-app", "old", 1),
         _default("perl-app", "1"),
-        _stream("perl", "5.32", 9000020240101, "c9a", "el9", [f"perl-0:5.32-1.{MODULE}.noarch"]),
+        modulemd("perl", "5.32", 9000020240101, "c9a", "el9", [f"perl-0:5.32-1.{MODULE}.noarch"]),
         _default("perl", "5.32"),
     ]
 )
@@ -332,7 +289,7 @@ DEPENDENCY_REFUSALS = {"a-later-default-yields": "b", "a-refused-default": "v"}
 @pytest.fixture(scope="module")
 def dependency_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("rpm-module-deps")
-    return _modular_repo(DEPENDENCY_SPECS, DEPENDENCY_YAML, folder)
+    return modular_repo(DEPENDENCY_SPECS, DEPENDENCY_YAML, folder)
 
 
 @pytest.mark.oracle
@@ -558,13 +515,13 @@ def test_builds_that_differ_by_platform_alone_are_active_together() -> None:
 
 
 def test_builds_with_other_requirements_are_separate_contexts() -> None:
-    text = _stream("app", "1", 2, "new", "el9", ["app-0:2.0-1.m.noarch"]).replace(
+    text = modulemd("app", "1", 2, "new", "el9", ["app-0:2.0-1.m.noarch"]).replace(
         "      platform: [el9]\n  artifacts",
         '      platform: [el9]\n      perl: ["5.32"]\n  artifacts',
     )
-    text += _stream("app", "1", 1, "old", "el9", ["app-0:1.0-1.m.noarch"])
-    text += _stream("perl", "5.32", 1, "c9a", "el9", ["perl-0:5.32-1.m.noarch"])
-    text += _stream("perl", "5.26", 1, "c9a", "el9", ["perl-0:5.26-1.m.noarch"])
+    text += modulemd("app", "1", 1, "old", "el9", ["app-0:1.0-1.m.noarch"])
+    text += modulemd("perl", "5.32", 1, "c9a", "el9", ["perl-0:5.32-1.m.noarch"])
+    text += modulemd("perl", "5.26", 1, "c9a", "el9", ["perl-0:5.26-1.m.noarch"])
     modules = Modules(_modules(text).streams, (("app", "1"), ("perl", "5.32")))
     # The solver knows them as app:1:NoRequires and app:1:perl:[5.32], and tries them in that
     # order, newest version or not (dnf 4.14, run: DEPENDENCY_CASES below).
@@ -598,7 +555,7 @@ def test_requirements_name_streams_to_take_or_refuse() -> None:
 
 
 def test_demodularized_names_do_not_hide_plain_builds() -> None:
-    text = _stream("tool", "1", 9000020240101, "c9a", "el9", ["tool-0:1.0-1.module_el9.noarch"])
+    text = modulemd("tool", "1", 9000020240101, "c9a", "el9", ["tool-0:1.0-1.module_el9.noarch"])
     text = text.replace("  artifacts:", "  demodularized:\n    rpms: [tool]\n  artifacts:")
     modules = _modules(text)
     plain = _package("tool", "0.9-1")
@@ -705,7 +662,7 @@ def test_a_name_aliases_make_huge_is_shown_cut_short() -> None:
 
 
 def test_streams_stay_strings() -> None:
-    text = _stream("nginx", "1.10", 1, "c", "el9", []).replace('"1.10"', "1.10")
+    text = modulemd("nginx", "1.10", 1, "c", "el9", []).replace('"1.10"', "1.10")
     (build,) = _modules(text).streams
     assert build.stream == "1.10"
 
@@ -955,12 +912,12 @@ def test_an_install_option_changed_since_the_lock_is_resolved_again_and_check_sa
 def test_module_requirements_too_tangled_to_search_are_one_error() -> None:
     """Each of 20 modules has two contexts that both require the next module, and the last
     requires a module nobody has: a search trying every context would try 2^20 combinations."""
-    text = _stream("free", "1", 1, "c", "el9", ["free-0:1.0-1.m.noarch"])
+    text = modulemd("free", "1", 1, "c", "el9", ["free-0:1.0-1.m.noarch"])
     for i in range(20):
         needs = f"m{i + 1}: [1]" if i < 19 else "nothere: []"
         for context, requires in (("a", needs), ("b", f"{needs}\nfree: []")):
             rpm = f"m{i}-0:1.0-1{context}.m.noarch"
-            text += _stream(f"m{i}", "1", 1, context, "el9", [rpm], requires)
+            text += modulemd(f"m{i}", "1", 1, context, "el9", [rpm], requires)
     modules = Modules(_modules(text).streams, (("m0", "1"),))
     with pytest.raises(
         rpmmodules.ModulesError,
@@ -970,7 +927,7 @@ def test_module_requirements_too_tangled_to_search_are_one_error() -> None:
 
 
 @needs_rpm_tools
-def test_a_module_disabled_then_enabled_with_an_env_stream(
+def test_a_module_disabled_then_enabled_with_an_envmodulemd(
     capsys: pytest.CaptureFixture[str], hub: str, mirror: Mirror, env: Path
 ) -> None:
     """sclorg/s2i-nodejs-container 18-minimal/Dockerfile.rhel8, in small: the stream comes from

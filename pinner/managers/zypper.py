@@ -320,6 +320,38 @@ class RepoFile(NamedTuple):
     priority: int
 
 
+_LEADING_NUMBER = re.compile(r"[ \t]*([+-]?)([0-9]+)")
+_DEFAULT_PRIORITY = 99
+
+
+def _zypp_true(value: str) -> bool:
+    """A boolean as libzypp's str::strToTrue reads it: yes, true, on, always or + in any case,
+    or a leading number other than 0 ("2", "1x"); anything else is false, also an empty value
+    or "perhaps" (zypper 1.14, run)."""
+    text = value.strip()
+    if text.lower() in ("1", "yes", "true", "on", "always", "+"):
+        return True
+    number = _LEADING_NUMBER.match(text)
+    return number is not None and number.group(2).strip("0") != ""
+
+
+def _zypp_priority(value: str) -> int:
+    """A repository's priority as libzypp reads it: strtoul's leading number as an unsigned int
+    ("12abc" is 12, "-1" wraps to 4294967295, the lowest), and 99 for 0 or no number (zypper
+    1.14, run)."""
+    number = _LEADING_NUMBER.match(value.strip())
+    if number is None:
+        return _DEFAULT_PRIORITY
+    sign, digits = number.groups()
+    digits = digits.lstrip("0")[:21] or "0"  # past 20 digits it overflows all the same
+    found = int(digits)
+    if found >= 1 << 64:
+        found = (1 << 64) - 1  # strtoul's ULONG_MAX, whatever the sign
+    elif sign == "-":
+        found = -found % (1 << 64)
+    return found % (1 << 32) or _DEFAULT_PRIORITY
+
+
 def parse_repo_file(path: str, data: bytes) -> list[RepoFile]:
     """The repositories one .repo file defines (INI; a key may repeat, as baseurl does)."""
     try:
@@ -333,11 +365,8 @@ def parse_repo_file(path: str, data: bytes) -> list[RepoFile]:
     def close() -> None:
         if section is None:
             return
-        enabled = section.get("enabled", ["1"])[-1].strip() not in ("0", "no", "false")
-        try:
-            priority = int(section.get("priority", ["99"])[-1])
-        except ValueError:
-            raise ValueError(f"{path}: [{untrusted(alias)}] priority is not a number") from None
+        enabled = _zypp_true(section.get("enabled", ["1"])[-1])
+        priority = _zypp_priority(section.get("priority", ["99"])[-1])
         urls = tuple(url.strip() for url in section.get("baseurl", []) if url.strip())
         repos.append(RepoFile(alias, path, urls, enabled, priority))
 

@@ -204,7 +204,6 @@ CONFIGURE_REFUSALS = [
     (_tumbleweed(), "arm64", "download.opensuse.org's history serves x86_64 alone, not arm64"),
     ({"/etc/os-release": LEAP_RELEASE}, "amd64", "the base image enables no repository in /etc/zypp/repos.d"),
     (_tumbleweed(**{"/etc/zypp/repos.d/x.repo": b"[x]\nnonsense\n"}), "amd64", "/etc/zypp/repos.d/x.repo:2: not a repository setting"),
-    (_tumbleweed(**{"/etc/zypp/repos.d/x.repo": b"[x]\npriority=high\n"}), "amd64", "/etc/zypp/repos.d/x.repo: [x] priority is not a number"),
 ]  # fmt: skip
 
 
@@ -272,6 +271,60 @@ def test_a_repomd_error_names_its_subject_once() -> None:
         "[repo-update] http://download.opensuse.org/update/tumbleweed/repodata/repomd.xml:"
         " repomd.xml names no primary metadata"
     )
+
+
+# enabled= and priority= values, each as zypper reads it: (enabled, priority).
+SETTINGS = {
+    "1": (True, 1),
+    "0": (False, 99),
+    "2": (True, 2),
+    "01": (True, 1),
+    "1x": (True, 1),
+    "12abc": (True, 12),
+    "yes": (True, 99),
+    "TRUE": (True, 99),
+    "On": (True, 99),
+    "always": (True, 99),
+    "+": (True, 99),
+    "no": (False, 99),
+    "off": (False, 99),
+    "never": (False, 99),
+    "perhaps": (False, 99),
+    "": (False, 99),
+    "-1": (True, 4294967295),
+    "+5": (True, 5),
+    "1_0": (True, 1),
+    "99999999999": (True, 1215752191),
+    "9" * 30: (True, 4294967295),
+}
+
+
+def test_enabled_and_priority_read_as_zypper_reads_them() -> None:
+    found = {}
+    for value in SETTINGS:
+        text = f"[x]\nbaseurl=http://127.0.0.1:9/r\nenabled={value}\npriority={value}\n"
+        (repo,) = zypper.parse_repo_file("/etc/zypp/repos.d/x.repo", text.encode())
+        found[value] = (repo.enabled, repo.priority)
+    assert found == SETTINGS
+
+
+@pytest.mark.skipif(shutil.which("zypper") is None, reason="needs zypper (Debian: zypper)")
+def test_the_settings_are_what_zypper_reads(tmp_path: Path) -> None:
+    """The real zypper's `repos -p` of a repository per value, against SETTINGS."""
+    folder = tmp_path / "etc/zypp/repos.d"
+    folder.mkdir(parents=True)
+    for n, value in enumerate(SETTINGS):
+        text = f"[r{n}]\nname=r\nbaseurl=http://127.0.0.1:9/r\nenabled={value}\npriority={value}\n"
+        (folder / f"r{n}.repo").write_text(text)
+    listed = subprocess.run(
+        ["zypper", "--root", str(tmp_path), "--non-interactive", "repos", "-p"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rows = [[cell.strip() for cell in line.split("|")] for line in listed.splitlines()]
+    read = {r[1]: (r[3] == "Yes", int(r[6])) for r in rows if len(r) == 7 and r[0].isdigit()}
+    assert read == {f"r{n}": expected for n, expected in enumerate(SETTINGS.values())}
 
 
 @pytest.mark.skipif(shutil.which("zypper") is None, reason="needs zypper (Debian: zypper)")

@@ -483,16 +483,57 @@ def _appended(
     return found
 
 
+class _States(NamedTuple):
+    """Of one Dockerfile and manager: its stages by label, and the state at each one's end."""
+
+    parsed: dockerfile.Dockerfile
+    by_label: dict[str, dockerfile.Stage]
+    after: dict[str, tuple[str, ...]]
+
+
+# The last Dockerfiles' states, by (id of the parsed file, manager): each stage's RUNs are read
+# once however long a chain of stages FROM stages is, not once per stage below them.
+_STATES: dict[tuple[int, str], _States] = {}
+_STATES_KEPT = 8
+# Install.state items a stage's words may carry, its parents' with its own: real Dockerfiles
+# have a handful (`dnf module enable`); each stage of a chain holds its own copy of them.
+MAX_STATE = 1_000
+
+
+def _grown(
+    state: tuple[str, ...], items: tuple[str, ...], path: str, run: dockerfile.Instruction
+) -> tuple[str, ...]:
+    """state with items after it; DockerfileError past MAX_STATE."""
+    if len(state) + len(items) > MAX_STATE:
+        why = f"the commands of this stage and those it is FROM change more than {MAX_STATE} states"
+        raise DockerfileError(Problem(path, run.line, why))
+    return (*state, *items)
+
+
 def _state_before(
-    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager
+    parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager, path: str
 ) -> tuple[str, ...]:
     """What the commands of the stages a stage is FROM changed for its own (Install.state)."""
-    found: list[str] = []
-    for parent in reversed(dockerfile.ancestors(parsed, stage)):
-        runs = [run for run in parent.instructions[1:] if run.keyword == "RUN"]
-        for _, install, _ in manager_installs(parsed, runs, manager):
-            found += install.state
-    return tuple(found)
+    key = (id(parsed), manager.name)
+    held = _STATES.get(key)
+    if held is None or held.parsed is not parsed:
+        if len(_STATES) >= _STATES_KEPT:
+            _STATES.clear()
+        held = _STATES[key] = _States(parsed, {s.label: s for s in parsed.stages}, {})
+    # The stages up to the nearest one worked out before, nearest first (a cycle of FROMs ends
+    # the walk, as dockerfile.ancestors ends it).
+    pending: list[dockerfile.Stage] = []
+    parent = held.by_label.get(stage.parent or "")
+    while parent is not None and parent.label not in held.after and parent not in pending:
+        pending.append(parent)
+        parent = held.by_label.get(parent.parent or "")
+    state = held.after.get(parent.label, ()) if parent is not None else ()
+    for each in reversed(pending):
+        runs = [run for run in each.instructions[1:] if run.keyword == "RUN"]
+        for run, install, _ in manager_installs(parsed, runs, manager):
+            state = _grown(state, install.state, path, run)
+        held.after[each.label] = state
+    return state
 
 
 def manager_packages(
@@ -500,6 +541,7 @@ def manager_packages(
     plan: reproducible.StagePlan,
     manager: managers.Manager,
     context: copied_tree.Context | None = None,
+    path: str = DOCKERFILE,
 ) -> StageWords:
     """The package words a manager stage installs (each name once), notes by line, their lines."""
     requests: dict[str, managers.PackageArg] = {}
@@ -525,13 +567,13 @@ def manager_packages(
         notes.extend((run.line, note) for note in build_arg_notes(parsed, run, shell))
     appended = _appended(parsed, plan.stage, manager)
     installs = manager_installs(parsed, plan.manager_runs, manager)
-    state = _state_before(parsed, plan.stage, manager)
+    state = _state_before(parsed, plan.stage, manager, path)
     for number, (run, install, word_lines) in enumerate(installs):
         notes.extend((run.line, note) for note in install.notes)
         if state:
             packages = tuple(package._replace(state=state) for package in install.packages)
             install = install._replace(packages=packages)
-        state = (*state, *install.state)
+        state = _grown(state, install.state, path, run)
         # The commands of the changing RUN before the one that changes the repositories read
         # the old ones (`dnf install epel-release && dnf install foo`: epel-release keeps its pin).
         after = changed is not None and (run.line, install.start) >= (changed.line, changed.offset)

@@ -377,7 +377,7 @@ class StageWork:
         path = self.target.path
         given = given_context(self.options, path, self.target.lock)
         context = copied.Context(path, given) if os.path.isfile(path) else None
-        read = manager_packages(self.target.parsed, plan, manager, context)
+        read = manager_packages(self.target.parsed, plan, manager, context, path)
         requests, line_notes, lines, upgrade, detached = read[:5]
         notes = [f"{self.target.path}:{line}: {note}" for line, note in line_notes]
         stage_notes = list(dict.fromkeys(note for _, note in line_notes))

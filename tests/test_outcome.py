@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pinner import dockerfile, lockfile, reproducible
+from pinner import dockerfile, lockfile, managers, outcome, reproducible
+from pinner.errors import DockerfileError
 from pinner.lockfile import Lock, LockedImage, LockedPackage, UnpinnedPackage
 from pinner.managers import PackageArg
 from pinner.outcome import (
@@ -164,3 +165,49 @@ def test_the_users_epoch_is_a_number_int_takes(
     parsed = dockerfile.parse(f"ARG SOURCE_DATE_EPOCH={default}\nFROM scratch\n", "Dockerfile")
 
     assert _users_epoch(parsed, previous) == kept
+
+
+def _chain(stages: int, enables: int) -> dockerfile.Dockerfile:
+    """stages stages, each FROM the one before, each enabling `enables` module streams."""
+    specs = " ".join(f"m{n}:1" for n in range(enables))
+    text = "".join(
+        f"FROM {'ubi9' if i == 0 else f's{i - 1}'} AS s{i}\n"
+        f"RUN dnf -y module enable {specs} && dnf install -y a{i}\n"
+        for i in range(stages)
+    )
+    return dockerfile.parse(text, "Dockerfile")
+
+
+def test_the_state_of_a_long_chain_of_stages_reads_each_stage_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each stage's module commands are read once, however many stages are FROM it: a chain
+    of 1,500 stages read each stage's RUNs for every stage below it before (1.1 million)."""
+    parsed = _chain(1500, 0)
+    manager = managers.get("dnf")
+    assert manager is not None
+    read: list[int] = []
+    installs = outcome.manager_installs
+
+    def counted(*args: object, **kwargs: object) -> object:
+        read.append(1)
+        return installs(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outcome, "manager_installs", counted)
+    states = [
+        outcome._state_before(parsed, stage, manager, "Dockerfile") for stage in parsed.stages
+    ]
+    assert len(read) == len(parsed.stages) - 1
+    assert states[-1] == ()
+
+
+def test_a_stage_whose_parents_change_too_many_states_is_one_error() -> None:
+    parsed = _chain(4, outcome.MAX_STATE // 2)
+    manager = managers.get("dnf")
+    assert manager is not None
+    assert len(outcome._state_before(parsed, parsed.stages[2], manager, "Dockerfile")) == 1_000
+    with pytest.raises(DockerfileError) as raised:
+        outcome._state_before(parsed, parsed.stages[3], manager, "Dockerfile")
+    assert str(raised.value) == (
+        "Dockerfile:6: the commands of this stage and those it is FROM change more than 1000 states"
+    )

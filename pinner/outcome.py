@@ -437,31 +437,48 @@ def repositories_changed(
 ) -> Change | None:
     """The first command of a stage, or of the stages it is FROM, that changes the
     repositories the manager reads, and how; context is the build context, if known."""
-    parents = dockerfile.ancestors(parsed, stage)
+    held = _chain(parsed, manager, context)
+    pending, above = held.pending(held.by_label.get(stage.parent or ""), held.changes)
     # WORKDIR carries into the stages FROM a stage; the base image's own is taken to be /.
-    workdir = "/"
-    for line, each in [*((0, p) for p in reversed(parents)), (None, stage)]:
-        for run in each.instructions[1:]:
-            if run.keyword == "WORKDIR" and run.words:
-                workdir = posixpath.normpath(posixpath.join(workdir, run.words[0].text))
-            if run.keyword in ("COPY", "ADD"):
-                why = _copy_changes(run, workdir, context, manager)
-                if why is not None:
-                    return Change(run.line if line is None else line, 0, why)
-            if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
-                reproducible.previous_line(parsed.text, run)
-            ):
-                continue  # pinner's own snapshot step (dnf's compose sed) is not a change
-            shell = reproducible.shell_text(parsed.text, run)
-            env = reproducible.run_env(parsed, run, shell)
-            why = manager.config_changes(shell, parsed.escape, env)
-            if why is None:
-                continue
-            if line is None:
-                offset = _changing_command(shell, parsed.escape, manager, env)
-                return Change(run.line, offset, why)
-            return Change(line, 0, why)
-    return None
+    why, workdir = held.changes.get(above or "", (None, "/"))
+    for each in pending:
+        if why is None:
+            change, workdir = _stage_change(parsed, each, manager, context, workdir)
+            why = change.how if change is not None else None
+        held.changes[each.label] = (why, workdir)
+    if why is not None:
+        return Change(0, 0, why)
+    return _stage_change(parsed, stage, manager, context, workdir)[0]
+
+
+def _stage_change(
+    parsed: dockerfile.Dockerfile,
+    stage: dockerfile.Stage,
+    manager: managers.Manager,
+    context: copied_tree.Context | None,
+    workdir: str,
+) -> tuple[Change | None, str]:
+    """The first instruction of one stage that changes the repositories, from workdir on, and
+    the WORKDIR the stage leaves where none does."""
+    for run in stage.instructions[1:]:
+        if run.keyword == "WORKDIR" and run.words:
+            workdir = posixpath.normpath(posixpath.join(workdir, run.words[0].text))
+        if run.keyword in ("COPY", "ADD"):
+            why = _copy_changes(run, workdir, context, manager)
+            if why is not None:
+                return Change(run.line, 0, why), workdir
+        if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
+            reproducible.previous_line(parsed.text, run)
+        ):
+            continue  # pinner's own snapshot step (dnf's compose sed) is not a change
+        shell = reproducible.shell_text(parsed.text, run)
+        env = reproducible.run_env(parsed, run, shell)
+        why = manager.config_changes(shell, parsed.escape, env)
+        if why is not None:
+            return Change(
+                run.line, _changing_command(shell, parsed.escape, manager, env), why
+            ), workdir
+    return None, workdir
 
 
 def _appended(
@@ -472,29 +489,77 @@ def _appended(
     appended = manager.appended_repositories
     if appended is None:
         return []
-    found = []
-    parents = dockerfile.ancestors(parsed, stage)
-    for own, each in [*((False, p) for p in reversed(parents)), (True, stage)]:
-        for run in each.instructions[1:]:
-            if run.keyword != "RUN":
-                continue
-            for offset, line in appended(reproducible.shell_text(parsed.text, run), parsed.escape):
-                found.append(((run.line, offset) if own else (0, 0), line))
-    return found
+
+    def own(each: dockerfile.Stage) -> list[tuple[tuple[int, int], str]]:
+        return [
+            ((run.line, offset), line)
+            for run in each.instructions[1:]
+            if run.keyword == "RUN"
+            for offset, line in appended(reproducible.shell_text(parsed.text, run), parsed.escape)
+        ]
+
+    # Each stage's own lines are read once; a stage gathers its parents' anew (a chain of
+    # stages FROM stages would hold each stage's parents' lines again).
+    held = _chain(parsed, manager)
+    parents: dict[str, dockerfile.Stage] = {}
+    parent = held.by_label.get(stage.parent or "")
+    while parent is not None and parent.label not in parents:
+        parents[parent.label] = parent
+        parent = held.by_label.get(parent.parent or "")
+    found: list[tuple[tuple[int, int], str]] = []
+    for each in reversed(parents.values()):
+        if each.label not in held.appended:
+            held.appended[each.label] = tuple(line for _, line in own(each))
+        found += (((0, 0), line) for line in held.appended[each.label])
+    return found + own(stage)
 
 
-class _States(NamedTuple):
-    """Of one Dockerfile and manager: its stages by label, and the state at each one's end."""
+class _Chain:
+    """Of one Dockerfile, manager and build context: its stages by label, and what is worked
+    out at the end of each stage for the stages FROM it (their module state, the first change
+    of their repositories and the WORKDIR) and of each stage alone (the repository lines it
+    appends)."""
 
-    parsed: dockerfile.Dockerfile
-    by_label: dict[str, dockerfile.Stage]
-    after: dict[str, tuple[str, ...]]
+    def __init__(self, parsed: dockerfile.Dockerfile, context: copied_tree.Context | None):
+        self.parsed, self.context = parsed, context
+        self.by_label = {stage.label: stage for stage in parsed.stages}
+        self.states: dict[str, tuple[str, ...]] = {}
+        self.changes: dict[str, tuple[str | None, str]] = {}
+        self.appended: dict[str, tuple[str, ...]] = {}  # each stage's own lines
+
+    def pending(
+        self, stage: dockerfile.Stage | None, done: Mapping[str, object]
+    ) -> tuple[list[dockerfile.Stage], str | None]:
+        """The stages from stage up its FROMs that done does not hold, root first, and the
+        label of the one done holds above them (None: none). A cycle of FROMs ends the walk,
+        as dockerfile.ancestors ends it."""
+        found: dict[str, dockerfile.Stage] = {}
+        while stage is not None and stage.label not in done and stage.label not in found:
+            found[stage.label] = stage
+            stage = self.by_label.get(stage.parent or "")
+        return list(found.values())[::-1], stage.label if stage is not None else None
 
 
-# The last Dockerfiles' states, by (id of the parsed file, manager): each stage's RUNs are read
-# once however long a chain of stages FROM stages is, not once per stage below them.
-_STATES: dict[tuple[int, str], _States] = {}
-_STATES_KEPT = 8
+# The last Dockerfiles' chains, by (id of the parsed file, manager): each stage's instructions
+# are read once however long a chain of stages FROM stages is, not once per stage below them.
+_CHAINS: dict[tuple[int, str], _Chain] = {}
+_CHAINS_KEPT = 8
+
+
+def _chain(
+    parsed: dockerfile.Dockerfile,
+    manager: managers.Manager,
+    context: copied_tree.Context | None = None,
+) -> _Chain:
+    key = (id(parsed), manager.name)
+    held = _CHAINS.get(key)
+    if held is None or held.parsed is not parsed or held.context is not context:
+        if len(_CHAINS) >= _CHAINS_KEPT:
+            _CHAINS.clear()
+        held = _CHAINS[key] = _Chain(parsed, context)
+    return held
+
+
 # Install.state items a stage's words may carry, its parents' with its own: real Dockerfiles
 # have a handful (`dnf module enable`); each stage of a chain holds its own copy of them.
 MAX_STATE = 1_000
@@ -514,25 +579,14 @@ def _state_before(
     parsed: dockerfile.Dockerfile, stage: dockerfile.Stage, manager: managers.Manager, path: str
 ) -> tuple[str, ...]:
     """What the commands of the stages a stage is FROM changed for its own (Install.state)."""
-    key = (id(parsed), manager.name)
-    held = _STATES.get(key)
-    if held is None or held.parsed is not parsed:
-        if len(_STATES) >= _STATES_KEPT:
-            _STATES.clear()
-        held = _STATES[key] = _States(parsed, {s.label: s for s in parsed.stages}, {})
-    # The stages up to the nearest one worked out before, nearest first (a cycle of FROMs ends
-    # the walk, as dockerfile.ancestors ends it).
-    pending: list[dockerfile.Stage] = []
-    parent = held.by_label.get(stage.parent or "")
-    while parent is not None and parent.label not in held.after and parent not in pending:
-        pending.append(parent)
-        parent = held.by_label.get(parent.parent or "")
-    state = held.after.get(parent.label, ()) if parent is not None else ()
-    for each in reversed(pending):
+    held = _chain(parsed, manager)
+    pending, above = held.pending(held.by_label.get(stage.parent or ""), held.states)
+    state = held.states.get(above or "", ())
+    for each in pending:
         runs = [run for run in each.instructions[1:] if run.keyword == "RUN"]
         for run, install, _ in manager_installs(parsed, runs, manager):
             state = _grown(state, install.state, path, run)
-        held.after[each.label] = state
+        held.states[each.label] = state
     return state
 
 

@@ -211,3 +211,33 @@ def test_a_stage_whose_parents_change_too_many_states_is_one_error() -> None:
     assert str(raised.value) == (
         "Dockerfile:6: the commands of this stage and those it is FROM change more than 1000 states"
     )
+
+
+@pytest.mark.parametrize(("name", "install"), [("dnf", "dnf install -y"), ("apk", "apk add")])
+def test_a_chain_of_stages_reads_each_run_a_few_times_not_once_per_stage_below_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, install: str
+) -> None:
+    """manager_packages of every stage of a chain of 300 stages FROM stages: the first change of
+    the repositories, the appended repository lines and the module state of a stage's parents
+    are worked out once per stage (45,000 RUN readings each before, one per parent)."""
+    text = "".join(
+        f"FROM {'base' if i == 0 else f's{i - 1}'} AS s{i}\n"
+        f"RUN echo '@t{i} http://x.invalid/{i}' >> /etc/apk/repositories && {install} a{i}\n"
+        for i in range(300)
+    )
+    parsed = dockerfile.parse(text, "Dockerfile")
+    manager = managers.get(name)
+    assert manager is not None
+    read: list[int] = []
+    shell_text = reproducible.shell_text
+
+    def counted(text: str, run: dockerfile.Instruction) -> str:
+        read.append(run.line)
+        return shell_text(text, run)
+
+    monkeypatch.setattr(reproducible, "shell_text", counted)
+    plans = [plan for plan in reproducible.plans(parsed) if plan.manager == name]
+    assert len(plans) == 300
+    found = [outcome.manager_packages(parsed, plan, manager) for plan in plans]
+    assert [w.name for w in found[-1].requests] == ["a299"]
+    assert len(read) <= 10 * 300

@@ -705,6 +705,32 @@ def test_on_centos_stream_9_the_plain_nodejs_stays_until_a_stream_is_enabled() -
     assert visible(builds, modules, enabled, platform) == ([node20], [plain, node22])
 
 
+def test_on_centos_stream_9_a_build_s_module_commands_pick_the_stream() -> None:
+    """The real AppStream's streams, changed as a build's `dnf module` commands change them."""
+    modules = _cs9_modules()
+    platform = "platform:el9"
+    enabled = rpmmodules.changed(State(), modules, platform, ["enable nodejs:20"])
+    assert enabled == State(enabled=(("nodejs", "20"),))
+    later = ["enable nodejs:20", "reset nodejs", "enable nodejs:22", "enable postgresql:16"]
+    assert rpmmodules.changed(State(), modules, platform, later).enabled == (
+        ("nodejs", "22"),
+        ("postgresql", "16"),
+    )
+    assert rpmmodules.changed(enabled, modules, platform, ["disable nodejs"]) == State(
+        disabled=frozenset({"nodejs"})
+    )
+    refused = {
+        "enable nodejs": "module nodejs: no stream is enabled or default",
+        "enable nodejs:21": "module nodejs:21: no repository serves that stream",
+        "enable perl:5.32": "module perl: no repository serves it",
+    }
+    for item, why in refused.items():
+        with pytest.raises(rpmmodules.StateError, match=f"^{why}"):
+            rpmmodules.changed(State(), modules, platform, [item])
+    with pytest.raises(rpmmodules.StateError, match=r"^module nodejs: stream 20 is enabled"):
+        rpmmodules.changed(enabled, modules, platform, ["enable nodejs:22"])
+
+
 # --------------------------------------------------------------------------- lock
 
 

@@ -30,6 +30,7 @@ from pinner.managers import (
     own,
     pgpkey,
     rpmcompose,
+    rpmconfig,
     rpmmodules,
     rpmversionlock,
 )
@@ -203,16 +204,9 @@ def dnf5_programs(system: managers.System) -> frozenset[str]:
     }
 
 
-# os-release IDs of the Enterprise Linux family whose release 7 and older ship yum 3, not dnf.
-_EL = frozenset(["centos", "rhel", "ol", "scientific"])
-
-
 def yum3(system: managers.System) -> bool:
     """Whether the stage's yum is yum 3: EL 7 and older, Amazon Linux 2."""
-    major = (system.release or "").split(".")[0]
-    if system.distro == "amzn":
-        return major == "2"
-    return system.distro in _EL and major.isdigit() and int(major) <= 7
+    return rpmconfig.yum3(system.distro or "", system.release or "")
 
 
 class Rpm:
@@ -705,14 +699,27 @@ class Rpm:
     ) -> list[str]:
         fetch, image, mirrors = source
         config = own(image, RpmConfig)
-        pool, repo_ids, *_ = await self._pool(fetch, config, RpmOptions(), mirrors)
+        # A package resolve took from the repositories dnf5 reads (dnf5_repos) is served where
+        # either view serves it: the lock does not say which program installed it.
+        views = [config]
+        if config.dnf5_repos is not None:
+            views.append(config._replace(repos=config.dnf5_repos))
+        pools = [await self._pool(fetch, view, RpmOptions(), mirrors) for view in views]
+        repo_ids = list(dict.fromkeys(i for found in pools for i in found.repo_ids))
         lines = []
         for package in packages:
             if package.architecture != config.arch:
                 continue
             # A build modular filtering hides is served all the same: a module command of the
             # build (`dnf module enable`) may be what made it the one installed.
-            served = [*pool.by_name.get(package.name, []), *pool.hidden.get(package.name, [])]
+            served = [
+                p
+                for found in pools
+                for p in (
+                    *found.pool.by_name.get(package.name, []),
+                    *found.pool.hidden.get(package.name, []),
+                )
+            ]
             if any(locked(p, config.arch) == package for p in served):
                 continue
             now = ", ".join(sorted({str(p.evr) for p in served})) or "nothing"

@@ -21,12 +21,17 @@ from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
-# In the order dnf reads them (dnf 4's and libdnf5's default reposdir), each folder's files in
-# name order: of a repository defined twice, the first is used.
-REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/")
-# The folders one program reads and the other does not: dnf 4's reposdir has /etc/yum/repos.d
-# after /etc/yum.repos.d, libdnf5's has /usr/share/dnf5/repos.d last. Not read (see _configure).
-ONE_PROGRAM_REPO_DIRS = ("/etc/yum/repos.d/", "/usr/share/dnf5/repos.d/")
+# The folders each program reads `*.repo` files from where [main] sets no reposdir, in its order,
+# each folder's files in name order: of a repository defined twice, the first is used.
+# dnf 4 (libdnf's ConfigMain reposdir default); libdnf's microdnf reads the same option, from
+# dnf.conf as dnf 4 does (DnfContext's repo loader).
+DNF4_REPO_DIRS = ("/etc/yum.repos.d/", "/etc/yum/repos.d/", "/etc/distro.repos.d/")
+# dnf5 (libdnf5's REPOSITORY_CONF_DIRS).
+DNF5_REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/", "/usr/share/dnf5/repos.d/")
+# yum 3 (yum's YumConf reposdir default), /etc/yum/repos.d first.
+YUM3_REPO_DIRS = ("/etc/yum/repos.d/", "/etc/yum.repos.d/")
+# Every folder pinner reads from the image: a reposdir naming another is noted, not read.
+REPO_DIRS = tuple(dict.fromkeys((*DNF4_REPO_DIRS, *DNF5_REPO_DIRS, *YUM3_REPO_DIRS)))
 VAR_DIRS = ("/etc/dnf/vars/", "/etc/yum/vars/")
 # dnf5's drop-ins for [main] (libdnf5 Base::load_config): the `*.conf` of both folders in file-name
 # order, one in /etc hiding the one of the same name in /usr/share, then dnf.conf, which wins.
@@ -45,7 +50,7 @@ IMAGE_PATHS = (
     "/usr/lib/os-release",
     "/etc/dnf/dnf.conf",
     "/etc/yum.conf",
-    *(f"{d}*.repo" for d in (*REPO_DIRS, *ONE_PROGRAM_REPO_DIRS)),
+    *(f"{d}*.repo" for d in REPO_DIRS),
     *(f"{d}*" for d in VAR_DIRS),
     "/etc/pki/rpm-gpg/*",
     f"{rpmmodules.STATE_DIR}*.module",
@@ -78,6 +83,8 @@ _FALSE = frozenset(["0", "no", "false", "off"])
 # libdnf's repo id characters (ConfigParser: "Bad id for repo").
 _REPO_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 _MAX_FILE = 1 << 20
+# os-release IDs of the Enterprise Linux family whose release 7 and older ship yum 3, not dnf.
+_EL = frozenset(["centos", "rhel", "ol", "scientific"])
 
 
 class Repo(NamedTuple):
@@ -309,24 +316,128 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     }
     releasever = _releasever(files, fields, installed, main)
     variables |= {"releasever": releasever, "basearch": basearch, "arch": basearch}
-    sections: list[tuple[str, configparser.SectionProxy]] = []
+    own: list[tuple[str, configparser.SectionProxy]] = []
     if conf is not None:
-        sections += [(conf_path, conf[s]) for s in conf.sections() if s != "main"]
-    for folder in REPO_DIRS:
+        own = [(conf_path, conf[s]) for s in conf.sections() if s != "main"]
+    # An image with yum 3 has no dnf5 either.
+    old_yum = yum3(fields.get("ID", ""), releasever)
+    default = YUM3_REPO_DIRS if old_yum else DNF4_REPO_DIRS
+    folders = _reposdirs(main.get("reposdir"), default, main_where, notes)
+    sections = own + _sections(files, folders)
+    repo_gpgcheck = main_flag("repo_gpgcheck", False)
+    repos = _repos(sections, variables, repo_gpgcheck, notes)
+    keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
+    # Branched (a numbered Fedora before its release): fedora-release names it "(... Prerelease)"
+    # in os-release, and fedora-repos gives [fedora] metadata_expire=6h until the release (7d
+    # after it), while its repository still changes.
+    expiry = next((s.get("metadata_expire") for _, s in sections if s.name == "fedora"), None)
+    prerelease = (
+        fields.get("ID") == "fedora"
+        and releasever.isdigit()
+        and ("Prerelease" in fields.get("VERSION", "") or (expiry or "").strip() == "6h")
+    )
+    # Read before notes are: each may add one.
+    weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
+    dnf5 = _dnf5_main(files, main, notes)
+    dnf5_repos = (
+        None
+        if old_yum
+        else _dnf5_repos(files, main, main_where, own, repos, variables, repo_gpgcheck, notes)
+    )
+    notes += _cache_only_note(main, main_where)
+    versionlock = rpmversionlock.dnf4(files, main, notes)
+    versionlock5 = rpmversionlock.dnf5(files, notes)
+    exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
+    obsoletes = main_flag("obsoletes", True)
+    try:
+        modules = rpmmodules.read_state(files)
+    except rpmmodules.ModulesError as error:
+        raise RpmConfigError(str(error)) from None
+    # dnf.conf's module_platform_id wins over os-release's PLATFORM_ID (libdnf's dnf_context).
+    platform = (main.get("module_platform_id") or fields.get("PLATFORM_ID") or "").strip()
+    return RpmConfig(
+        fields.get("ID", ""),
+        fields.get("VERSION_ID", ""),
+        releasever,
+        basearch,
+        repos,
+        weak_deps,
+        keys,
+        installed,
+        tuple(notes),
+        tuple((path, files[path]) for path in keys),
+        tuple(
+            (path, files[path])
+            for path in dict.fromkeys(r.source for r in (*repos, *(dnf5_repos or ())))
+        ),
+        exclude_weak,
+        obsoletes,
+        prerelease,
+        best,
+        dnf5,
+        modules,
+        platform if re.fullmatch(r"[A-Za-z0-9_.+-]+:[A-Za-z0-9_.+-]+", platform) else None,
+        dnf5_repos,
+        _specs(main, ("excludepkgs", "exclude"), variables),
+        _specs(main, ("includepkgs",), variables),
+        versionlock,
+        versionlock5,
+    )
+
+
+def yum3(distro: str, release: str) -> bool:
+    """Whether an image's yum is yum 3, not dnf: EL 7 and older, Amazon Linux 2."""
+    major = release.split(".")[0]
+    if distro == "amzn":
+        return major == "2"
+    return distro in _EL and major.isdigit() and int(major) <= 7
+
+
+def _reposdirs(
+    value: str | None, default: tuple[str, ...], where: str, notes: list[str]
+) -> tuple[str, ...]:
+    """The folders a program reads repositories from: [main]'s reposdir where set, which
+    replaces its default list, else that list. A folder pinner does not read from the image (a
+    relative path, one holding a variable) is noted once: its repositories are not read."""
+    if value is None:
+        return default
+    found: list[str] = []
+    for item in split_list(value):
+        folder = re.sub(r"/+", "/", f"{item}/")
+        if folder in REPO_DIRS:
+            found.append(folder)
+        else:
+            notes.append(
+                f"{where} reposdir names {untrusted(item[:200])!r}: pinner reads repositories"
+                f" only from {', '.join(REPO_DIRS)}; the ones there are not read"
+            )
+    return tuple(dict.fromkeys(found))
+
+
+def _sections(
+    files: Mapping[str, bytes], folders: Sequence[str]
+) -> list[tuple[str, configparser.SectionProxy]]:
+    """The repository sections of the `*.repo` files of folders, folder by folder, each folder's
+    files in name order."""
+    sections: list[tuple[str, configparser.SectionProxy]] = []
+    for folder in folders:
         for path in sorted(p for p in files if p.startswith(folder) and p.endswith(".repo")):
+            if "/" in path.removeprefix(folder):
+                continue
             parser = _ini(_text(files, path), path)
             sections += [(path, parser[s]) for s in parser.sections()]
-    # A repository only dnf 4 or only dnf5 would read: resolving with it could record a build
-    # the other program cannot install, and without it one this program would not take.
-    notes += [
-        f"{path}: repositories in {path.rpartition('/')[0]}/ are read by"
-        f" {'dnf 4' if path.startswith('/etc/yum/') else 'dnf5'} only; pinner does not read them"
-        for path in sorted(files)
-        if path.startswith(ONE_PROGRAM_REPO_DIRS) and path.endswith(".repo")
-    ]
+    return sections
+
+
+def _repos(
+    sections: Sequence[tuple[str, configparser.SectionProxy]],
+    variables: Mapping[str, str],
+    repo_gpgcheck: bool,
+    notes: list[str],
+) -> tuple[Repo, ...]:
+    """The repositories of sections in the order read; of an id defined twice, the first."""
     repos = []
     seen: set[str] = set()
-    repo_gpgcheck = main_flag("repo_gpgcheck", False)
     for path, section in sections:
         repo_id = substitute(section.name, variables)
         if not _REPO_ID.fullmatch(repo_id):
@@ -359,56 +470,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
                 _specs(section, ("includepkgs",), variables),
             )
         )
-    keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
-    # Branched (a numbered Fedora before its release): fedora-release names it "(... Prerelease)"
-    # in os-release, and fedora-repos gives [fedora] metadata_expire=6h until the release (7d
-    # after it), while its repository still changes.
-    expiry = next((s.get("metadata_expire") for _, s in sections if s.name == "fedora"), None)
-    prerelease = (
-        fields.get("ID") == "fedora"
-        and releasever.isdigit()
-        and ("Prerelease" in fields.get("VERSION", "") or (expiry or "").strip() == "6h")
-    )
-    # Read before notes are: each may add one.
-    weak_deps, best = main_flag("install_weak_deps", True), main_flag("best", False)
-    dnf5 = _dnf5_main(files, main, notes)
-    dnf5_repos = _dnf5_repos(files, tuple(repos), variables, notes)
-    notes += _cache_only_note(main, main_where)
-    versionlock = rpmversionlock.dnf4(files, main, notes)
-    versionlock5 = rpmversionlock.dnf5(files, notes)
-    exclude_weak = main_flag("exclude_from_weak_autodetect", _autodetects(fields))
-    obsoletes = main_flag("obsoletes", True)
-    try:
-        modules = rpmmodules.read_state(files)
-    except rpmmodules.ModulesError as error:
-        raise RpmConfigError(str(error)) from None
-    # dnf.conf's module_platform_id wins over os-release's PLATFORM_ID (libdnf's dnf_context).
-    platform = (main.get("module_platform_id") or fields.get("PLATFORM_ID") or "").strip()
-    return RpmConfig(
-        fields.get("ID", ""),
-        fields.get("VERSION_ID", ""),
-        releasever,
-        basearch,
-        tuple(repos),
-        weak_deps,
-        keys,
-        installed,
-        tuple(notes),
-        tuple((path, files[path]) for path in keys),
-        tuple((path, files[path]) for path in dict.fromkeys(r.source for r in repos)),
-        exclude_weak,
-        obsoletes,
-        prerelease,
-        best,
-        dnf5,
-        modules,
-        platform if re.fullmatch(r"[A-Za-z0-9_.+-]+:[A-Za-z0-9_.+-]+", platform) else None,
-        dnf5_repos,
-        _specs(main, ("excludepkgs", "exclude"), variables),
-        _specs(main, ("includepkgs",), variables),
-        versionlock,
-        versionlock5,
-    )
+    return tuple(repos)
 
 
 def _specs(
@@ -442,16 +504,32 @@ def _dnf5_main(files: Mapping[str, bytes], main: Mapping[str, str], notes: list[
 
 def _dnf5_repos(
     files: Mapping[str, bytes],
+    main: Mapping[str, str],
+    main_where: str,
+    own: Sequence[tuple[str, configparser.SectionProxy]],
     repos: tuple[Repo, ...],
     variables: Mapping[str, str],
+    repo_gpgcheck: bool,
     notes: list[str],
 ) -> tuple[Repo, ...] | None:
-    """repos as dnf5 reads them: each override section's enabled, repo_gpgcheck, gpgkey,
-    priority and cost set, and its excludepkgs and includepkgs appended, on the repositories
-    its glob matches, file by file, the last winning.
-    None where no override changes a repository pinner reads. A URL an override sets is noted,
-    not followed: pinner reads the repository's own."""
-    found = list(repos)
+    """The repositories as dnf5 reads them: dnf.conf's, then those of its own folders (its
+    drop-ins' and dnf.conf's reposdir, the last set winning, or DNF5_REPO_DIRS); then each
+    override section's enabled, repo_gpgcheck, gpgkey, priority and cost set, and its
+    excludepkgs and includepkgs appended, on the repositories its glob matches, file by file,
+    the last winning. None where they are repos, as dnf 4 reads them.
+    A URL an override sets is noted, not followed: pinner reads the repository's own."""
+    value, where = main.get("reposdir"), main_where
+    if value is None:
+        for path in reversed(managers.dropins(files, DNF5_DROPINS)):
+            parsed = _ini(_text(files, path), path)
+            if parsed.has_section("main") and "reposdir" in parsed["main"]:
+                value, where = parsed["main"]["reposdir"], f"{path}: [main]"
+                break
+    # A note dnf 4's reading of the same options gave already is not given twice.
+    again: list[str] = []
+    folders = _reposdirs(value, DNF5_REPO_DIRS, where, again)
+    found = list(_repos([*own, *_sections(files, folders)], variables, repo_gpgcheck, again))
+    notes += [note for note in again if note not in notes]
     for path in managers.dropins(files, DNF5_OVERRIDES, ".repo"):
         parser = _ini(_text(files, path), path)
         for name in parser.sections():

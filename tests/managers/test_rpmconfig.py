@@ -11,7 +11,15 @@ import pytest
 from rpmrepo import Spec, build_repo, dnf_install, needs_rpm_tools, rpmdb_path
 
 from pinner.managers.rpmcommands import RpmOptions
-from pinner.managers.rpmconfig import Dnf5Main, RpmConfig, configure, enabled_repos, substitute
+from pinner.managers.rpmconfig import (
+    REPO_DIRS,
+    Dnf5Main,
+    Repo,
+    RpmConfig,
+    configure,
+    enabled_repos,
+    substitute,
+)
 from pinner.managers.rpmdb import RpmdbError
 
 REPOS = Path(__file__).parents[2] / "testdata" / "rpm" / "repos"
@@ -319,20 +327,88 @@ def test_a_repository_defined_twice_is_taken_from_the_folder_dnf_reads_first() -
     )
 
 
+# A file in each folder a program may read, each defining `a` and a repository of its own name.
+_FILES = {
+    "yum": "/etc/yum.repos.d/yum.repo",
+    "yumslash": "/etc/yum/repos.d/yumslash.repo",
+    "distro": "/etc/distro.repos.d/distro.repo",
+    "dnf5": "/usr/share/dnf5/repos.d/dnf5.repo",
+}
+FOLDERS = {path: f"[a]\nname=a\n[{name}]\nname={name}\n".encode() for name, path in _FILES.items()}
+
+
+def _read(repos: tuple[Repo, ...]) -> list[str]:
+    """Each repository's id and, where not its own, the file it is defined in."""
+    return [r.id if r.source.endswith(f"/{r.id}.repo") else f"{r.id}@{r.source}" for r in repos]
+
+
 @pytest.mark.parametrize(
-    ("path", "program"),
-    [("/etc/yum/repos.d/old.repo", "dnf 4"), ("/usr/share/dnf5/repos.d/new.repo", "dnf5")],
+    ("extra", "dnf4", "dnf5", "noted"),
+    [
+        pytest.param(
+            {},
+            ["yum", "yumslash", "distro"],
+            ["yum", "distro", "dnf5"],
+            [],
+            id="defaults",
+        ),
+        pytest.param(
+            {"/etc/dnf/dnf.conf": b"[main]\nreposdir=/etc/distro.repos.d/, /etc/yum/repos.d\n"},
+            ["distro", "yumslash"],
+            ["distro", "yumslash"],
+            [],
+            id="dnf-conf-replaces-both",
+        ),
+        pytest.param(
+            {"/etc/dnf/dnf.conf": b"[main]\nreposdir=\n"}, [], [], [], id="empty-reads-none"
+        ),
+        pytest.param(
+            {
+                "/etc/dnf/dnf.conf": b"[main]\nreposdir=/srv/repos etc/yum.repos.d"
+                b" //etc//yum.repos.d/\n"
+            },
+            ["yum"],
+            ["yum"],
+            [
+                "/etc/dnf/dnf.conf: [main] reposdir names '/srv/repos': pinner reads"
+                f" repositories only from {', '.join(REPO_DIRS)}; the ones there are not read",
+                "/etc/dnf/dnf.conf: [main] reposdir names 'etc/yum.repos.d': pinner reads"
+                f" repositories only from {', '.join(REPO_DIRS)}; the ones there are not read",
+            ],
+            id="outside-and-relative-noted-once",
+        ),
+        pytest.param(
+            {
+                "/usr/share/dnf5/libdnf.conf.d/20-dirs.conf": b"[main]\nreposdir=/etc/yum.repos.d\n",
+                "/etc/dnf/libdnf5.conf.d/10-dirs.conf": b"[main]\nreposdir=/etc/distro.repos.d\n",
+            },
+            ["yum", "yumslash", "distro"],
+            ["yum"],
+            [],
+            id="dnf5-drop-in-last-wins",
+        ),
+    ],
 )
-def test_a_repository_folder_one_program_reads_is_named_and_not_read(
-    path: str, program: str
+def test_each_program_reads_its_own_repository_folders_in_its_order(
+    extra: dict[str, bytes], dnf4: list[str], dnf5: list[str], noted: list[str]
 ) -> None:
-    files = _image("rocky", **{path: b"[extra]\nbaseurl=http://extra.example/\n"})
+    # `a` is taken from the first file read, and each folder's own repository from its file.
+    files = {"/etc/os-release": OS_RELEASE["fedora"], **FOLDERS, **extra}
     config = _config(files)
-    assert "extra" not in [r.id for r in config.repos]
-    folder = path.rpartition("/")[0]
-    assert config.notes[-1] == (
-        f"{path}: repositories in {folder}/ are read by {program} only; pinner does not read them"
-    )
+    expected = {
+        view: [f"a@{_FILES[names[0]]}", *names] if names else []
+        for view, names in (("dnf4", dnf4), ("dnf5", dnf5))
+    }
+    assert _read(config.repos) == expected["dnf4"]
+    assert _read(config.dnf5_repos or config.repos) == expected["dnf5"]
+    assert [n for n in config.notes if "reposdir" in n] == noted
+
+
+def test_yum_3_reads_etc_yum_repos_d_first() -> None:
+    os_release = b'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
+    config = _config({"/etc/os-release": os_release, **FOLDERS})
+    assert _read(config.repos) == [f"a@{_FILES['yumslash']}", "yumslash", "yum"]
+    assert config.dnf5_repos is None
 
 
 PRERELEASE = (

@@ -21,14 +21,18 @@ from pinner.managers.rpmcommands import RpmOptions, cache_only_value, split_list
 from pinner.managers.rpmdb import Installed
 from pinner.output import untrusted
 
-# The folders each program reads `*.repo` files from where [main] sets no reposdir, in its order,
-# each folder's files in name order: of a repository defined twice, the first is used.
-# dnf 4 (libdnf's ConfigMain reposdir default); libdnf's microdnf reads the same option, from
-# dnf.conf as dnf 4 does (DnfContext's repo loader).
+# The folders each program reads `*.repo` files from where [main] sets no reposdir: of a
+# repository defined twice, the first read is used.
+# dnf 4 (libdnf's ConfigMain reposdir default): from 4.7 it reads the files of all its folders in
+# the order of their paths, split at each "/", less ".repo" (dnf.conf.read.RepoReader), so the
+# folders' order does not count. libdnf's microdnf reads the same option, from dnf.conf too, folder
+# by folder, each folder's files in the order the directory lists them (DnfContext's repo
+# loader), which pinner cannot know: it reads them as dnf 4 does.
 DNF4_REPO_DIRS = ("/etc/yum.repos.d/", "/etc/yum/repos.d/", "/etc/distro.repos.d/")
-# dnf5 (libdnf5's REPOSITORY_CONF_DIRS).
+# dnf5 (libdnf5's REPOSITORY_CONF_DIRS): folder by folder, each folder's files in name order.
 DNF5_REPO_DIRS = ("/etc/yum.repos.d/", "/etc/distro.repos.d/", "/usr/share/dnf5/repos.d/")
-# yum 3 (yum's YumConf reposdir default), /etc/yum/repos.d first.
+# yum 3 (yum's YumConf reposdir default): folder by folder, /etc/yum/repos.d first, each
+# folder's files in name order.
 YUM3_REPO_DIRS = ("/etc/yum/repos.d/", "/etc/yum.repos.d/")
 # Every folder pinner reads from the image: a reposdir naming another is noted, not read.
 REPO_DIRS = tuple(dict.fromkeys((*DNF4_REPO_DIRS, *DNF5_REPO_DIRS, *YUM3_REPO_DIRS)))
@@ -323,7 +327,7 @@ def _configure(files: Mapping[str, bytes], arch: str) -> RpmConfig:
     old_yum = yum3(fields.get("ID", ""), releasever)
     default = YUM3_REPO_DIRS if old_yum else DNF4_REPO_DIRS
     folders = _reposdirs(main.get("reposdir"), default, main_where, notes)
-    sections = own + _sections(files, folders)
+    sections = own + _sections(files, folders, by_path=not old_yum)
     repo_gpgcheck = main_flag("repo_gpgcheck", False)
     repos = _repos(sections, variables, repo_gpgcheck, notes)
     keys = tuple(sorted(p for p in files if p.startswith("/etc/pki/rpm-gpg/")))
@@ -415,17 +419,25 @@ def _reposdirs(
 
 
 def _sections(
-    files: Mapping[str, bytes], folders: Sequence[str]
+    files: Mapping[str, bytes], folders: Sequence[str], by_path: bool = False
 ) -> list[tuple[str, configparser.SectionProxy]]:
-    """The repository sections of the `*.repo` files of folders, folder by folder, each folder's
-    files in name order."""
+    """The repository sections of the `*.repo` files of folders in the order a program reads
+    them: folder by folder, each folder's files in name order, or (by_path, dnf 4) all of them
+    in the order of their paths split at each "/", less ".repo"."""
+    paths = [
+        path
+        for folder in folders
+        for path in sorted(files)
+        if path.startswith(folder)
+        and path.endswith(".repo")
+        and "/" not in path.removeprefix(folder)
+    ]
+    if by_path:
+        paths.sort(key=lambda path: path.removesuffix(".repo").split("/"))
     sections: list[tuple[str, configparser.SectionProxy]] = []
-    for folder in folders:
-        for path in sorted(p for p in files if p.startswith(folder) and p.endswith(".repo")):
-            if "/" in path.removeprefix(folder):
-                continue
-            parser = _ini(_text(files, path), path)
-            sections += [(path, parser[s]) for s in parser.sections()]
+    for path in paths:
+        parser = _ini(_text(files, path), path)
+        sections += [(path, parser[s]) for s in parser.sections()]
     return sections
 
 

@@ -119,7 +119,7 @@ def test_real_repo_files(
 
 def test_fedora_metalink_and_keys_substituted() -> None:
     config = _config(_image("fedora"))
-    # Files are read in name order, as dnf reads them: fedora-updates.repo first.
+    # dnf 4 reads files in the order of their names less ".repo": fedora.repo first.
     fedora = next(r for r in config.repos if r.id == "fedora")
     assert (
         fedora.metalink == "https://mirrors.fedoraproject.org/metalink?repo=fedora-40&arch=x86_64"
@@ -127,7 +127,7 @@ def test_fedora_metalink_and_keys_substituted() -> None:
     assert fedora.gpgkeys == ("file:///etc/pki/rpm-gpg/RPM-GPG-KEY-fedora-40-x86_64",)
     assert (fedora.enabled, fedora.repo_gpgcheck) == (False, False)
     options = RpmOptions(enable=("fedora", "updates"))
-    assert [r.id for r in enabled_repos(config, options)] == ["updates", "fedora"]
+    assert [r.id for r in enabled_repos(config, options)] == ["fedora", "updates"]
 
 
 def test_options_disable_then_enable() -> None:
@@ -308,8 +308,8 @@ def test_a_repository_id_dnf_refuses_is_skipped_with_a_printable_note() -> None:
     )
 
 
-def test_a_repository_defined_twice_is_taken_from_the_folder_dnf_reads_first() -> None:
-    # dnf reads /etc/yum.repos.d before /etc/distro.repos.d, whatever the files' names.
+def test_a_repository_defined_twice_is_taken_from_the_file_each_program_reads_first() -> None:
+    # dnf 4 reads the files of its folders in path order, dnf5 /etc/yum.repos.d's first.
     files = _image(
         "rocky",
         **{
@@ -318,28 +318,41 @@ def test_a_repository_defined_twice_is_taken_from_the_folder_dnf_reads_first() -
         },
     )
     config = _config(files)
-    twice = [r for r in config.repos if r.id == "twice"]
-    assert [(r.source, r.baseurls) for r in twice] == [
-        ("/etc/yum.repos.d/z.repo", ("http://yum.example/",))
-    ]
-    assert config.notes[-1] == (
-        "/etc/distro.repos.d/a.repo: repository twice is defined twice; the first is used"
+    assert config.dnf5_repos is not None
+    found = {
+        program: [(r.source, r.baseurls) for r in repos if r.id == "twice"]
+        for program, repos in (("dnf 4", config.repos), ("dnf5", config.dnf5_repos))
+    }
+    assert found == {
+        "dnf 4": [("/etc/distro.repos.d/a.repo", ("http://distro.example/",))],
+        "dnf5": [("/etc/yum.repos.d/z.repo", ("http://yum.example/",))],
+    }
+    assert config.notes[-2:] == (
+        "/etc/yum.repos.d/z.repo: repository twice is defined twice; the first is used",
+        "/etc/distro.repos.d/a.repo: repository twice is defined twice; the first is used",
     )
 
 
-# A file in each folder a program may read, each defining `a` and a repository of its own name.
-_FILES = {
-    "yum": "/etc/yum.repos.d/yum.repo",
-    "yumslash": "/etc/yum/repos.d/yumslash.repo",
-    "distro": "/etc/distro.repos.d/distro.repo",
-    "dnf5": "/usr/share/dnf5/repos.d/dnf5.repo",
+# A file in each folder a program may read, each defining `a` and a repository named after it,
+# and in /etc/yum.repos.d two defining `b`: dnf 4 sorts their names less ".repo", dnf5 with it.
+FOLDERS = {
+    path: "".join(
+        f"[{id}]\nname={Path(path).stem}\nbaseurl=http://{id}.example/\n" for id in ids.split()
+    ).encode()
+    for path, ids in [
+        ("/etc/yum.repos.d/yum.repo", "a yum b"),
+        ("/etc/yum.repos.d/yum-b.repo", "b"),
+        ("/etc/yum/repos.d/yumslash.repo", "a yumslash"),
+        ("/etc/distro.repos.d/distro.repo", "a distro"),
+        ("/usr/share/dnf5/repos.d/dnf5.repo", "a dnf5"),
+    ]
 }
-FOLDERS = {path: f"[a]\nname=a\n[{name}]\nname={name}\n".encode() for name, path in _FILES.items()}
+DNF4_READ = ["a@distro", "distro@distro", "yumslash@yumslash", "yum@yum", "b@yum"]
 
 
 def _read(repos: tuple[Repo, ...]) -> list[str]:
-    """Each repository's id and, where not its own, the file it is defined in."""
-    return [r.id if r.source.endswith(f"/{r.id}.repo") else f"{r.id}@{r.source}" for r in repos]
+    """Each repository's id and the name of the file it is taken from."""
+    return [f"{r.id}@{Path(r.source).stem}" for r in repos]
 
 
 @pytest.mark.parametrize(
@@ -347,15 +360,15 @@ def _read(repos: tuple[Repo, ...]) -> list[str]:
     [
         pytest.param(
             {},
-            ["yum", "yumslash", "distro"],
-            ["yum", "distro", "dnf5"],
+            DNF4_READ,
+            ["b@yum-b", "a@yum", "yum@yum", "distro@distro", "dnf5@dnf5"],
             [],
             id="defaults",
         ),
         pytest.param(
             {"/etc/dnf/dnf.conf": b"[main]\nreposdir=/etc/distro.repos.d/, /etc/yum/repos.d\n"},
-            ["distro", "yumslash"],
-            ["distro", "yumslash"],
+            ["a@distro", "distro@distro", "yumslash@yumslash"],
+            ["a@distro", "distro@distro", "yumslash@yumslash"],
             [],
             id="dnf-conf-replaces-both",
         ),
@@ -367,8 +380,8 @@ def _read(repos: tuple[Repo, ...]) -> list[str]:
                 "/etc/dnf/dnf.conf": b"[main]\nreposdir=/srv/repos etc/yum.repos.d"
                 b" //etc//yum.repos.d/\n"
             },
-            ["yum"],
-            ["yum"],
+            ["a@yum", "yum@yum", "b@yum"],
+            ["b@yum-b", "a@yum", "yum@yum"],
             [
                 "/etc/dnf/dnf.conf: [main] reposdir names '/srv/repos': pinner reads"
                 f" repositories only from {', '.join(REPO_DIRS)}; the ones there are not read",
@@ -382,8 +395,8 @@ def _read(repos: tuple[Repo, ...]) -> list[str]:
                 "/usr/share/dnf5/libdnf.conf.d/20-dirs.conf": b"[main]\nreposdir=/etc/yum.repos.d\n",
                 "/etc/dnf/libdnf5.conf.d/10-dirs.conf": b"[main]\nreposdir=/etc/distro.repos.d\n",
             },
-            ["yum", "yumslash", "distro"],
-            ["yum"],
+            DNF4_READ,
+            ["b@yum-b", "a@yum", "yum@yum"],
             [],
             id="dnf5-drop-in-last-wins",
         ),
@@ -392,23 +405,51 @@ def _read(repos: tuple[Repo, ...]) -> list[str]:
 def test_each_program_reads_its_own_repository_folders_in_its_order(
     extra: dict[str, bytes], dnf4: list[str], dnf5: list[str], noted: list[str]
 ) -> None:
-    # `a` is taken from the first file read, and each folder's own repository from its file.
     files = {"/etc/os-release": OS_RELEASE["fedora"], **FOLDERS, **extra}
     config = _config(files)
-    expected = {
-        view: [f"a@{_FILES[names[0]]}", *names] if names else []
-        for view, names in (("dnf4", dnf4), ("dnf5", dnf5))
-    }
-    assert _read(config.repos) == expected["dnf4"]
-    assert _read(config.dnf5_repos or config.repos) == expected["dnf5"]
+    assert _read(config.repos) == dnf4
+    assert _read(config.dnf5_repos or config.repos) == dnf5
     assert [n for n in config.notes if "reposdir" in n] == noted
 
 
-def test_yum_3_reads_etc_yum_repos_d_first() -> None:
+def test_yum_3_reads_its_folders_in_order_each_folder_s_files_by_name() -> None:
     os_release = b'NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n'
     config = _config({"/etc/os-release": os_release, **FOLDERS})
-    assert _read(config.repos) == [f"a@{_FILES['yumslash']}", "yumslash", "yum"]
+    assert _read(config.repos) == ["a@yumslash", "yumslash@yumslash", "b@yum-b", "yum@yum"]
     assert config.dnf5_repos is None
+
+
+@pytest.mark.oracle
+@pytest.mark.skipif(shutil.which("dnf") is None, reason="needs dnf")
+@pytest.mark.parametrize(
+    ("reposdir", "count"),
+    [
+        pytest.param(None, 5, id="defaults"),
+        pytest.param("/etc/distro.repos.d/, /etc/yum/repos.d", 3, id="replaced"),
+        pytest.param("//etc//distro.repos.d/ /etc/yum.repos.d", 4, id="unnormalized"),
+        pytest.param("", 0, id="empty"),
+    ],
+)
+def test_repository_folders_as_the_real_dnf_4_reads_them(
+    tmp_path: Path, reposdir: str | None, count: int
+) -> None:
+    """The real dnf 4 in an installroot holding every folder: the repositories it reads, each
+    named after the file whose definition it took."""
+    conf = b"[main]\n" + (b"" if reposdir is None else f"reposdir={reposdir}\n".encode())
+    files = {"/etc/os-release": OS_RELEASE["fedora"], "/etc/dnf/dnf.conf": conf, **FOLDERS}
+    for path, data in files.items():
+        (tmp_path / "root" / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "root" / path.lstrip("/")).write_bytes(data)
+    found = subprocess.run(
+        ["dnf", f"--installroot={tmp_path}/root", "--releasever=40",
+         f"--setopt=cachedir={tmp_path}/cache", "repolist", "--all"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    read = [" ".join(line.split()[:2]) for line in found.stdout.splitlines()[1:] if line]
+    config = _config(files)
+    # repolist lists the repositories by id, each with its name: the file it was taken from.
+    assert read == sorted(f"{r.id} {Path(r.source).stem}" for r in config.repos)
+    assert len(read) == count
 
 
 PRERELEASE = (

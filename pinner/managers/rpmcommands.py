@@ -503,6 +503,9 @@ def _removes_cache(path: str, caches: tuple[str, ...]) -> bool:
 CONFIG_PATHS = (
     "/etc/yum.repos.d",
     "/etc/distro.repos.d",
+    # Read by dnf 4, libdnf's microdnf and yum 3; by dnf5.
+    "/etc/yum/repos.d",
+    "/usr/share/dnf5/repos.d",
     "/etc/dnf/dnf.conf",
     "/etc/dnf/vars",
     "/etc/yum.conf",

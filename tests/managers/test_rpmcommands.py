@@ -426,6 +426,8 @@ def test_cleanup_joined_is_valid_shell(run: str) -> None:
         ("printf '[x]\\n' | tee -a /etc/yum.repos.d/x.repo", "changes /etc/yum.repos.d/x.repo"),
         ("sed -i s/enabled=0/enabled=1/ /etc/yum.repos.d/x.repo", "changes /etc/yum.repos.d/x.repo"),
         ("echo install_weak_deps=False >> /etc/dnf/dnf.conf", "changes /etc/dnf/dnf.conf"),
+        ("echo '[x]' > /etc/yum/repos.d/x.repo", "changes /etc/yum/repos.d"),
+        ("cp x.repo /usr/share/dnf5/repos.d/", "changes /usr/share/dnf5/repos.d/"),
         ("echo '[x]' > /etc/dnf/repos.override.d/10-x.repo", "changes /etc/dnf/repos.override.d"),
         ("cp best.conf /etc/dnf/libdnf5.conf.d/", "changes /etc/dnf/libdnf5.conf.d/"),
         ("dnf versionlock add curl", "runs dnf versionlock add"),

@@ -1198,3 +1198,36 @@ def test_a_run_whose_cache_a_later_cacheonly_run_reads_keeps_it(
     assert f"RUN dnf -C install -y toolpkg \\\n    && dnf clean all && {left}\n" in text
     assert "a later RUN reads only dnf's cache (-C, --cacheonly or a cacheonly setting)" in err
     assert run_errors(text) == []
+
+
+@needs_rpm_tools
+@pytest.mark.parametrize(("version", "dnf5"), [("41", True), ("40", False)])
+def test_a_repository_in_dnf5_s_own_folder_is_read_and_checked_for_dnf5_alone(
+    capsys: pytest.CaptureFixture[str],
+    registry: Registry,
+    hub: str,
+    mirror: Mirror,
+    env: Path,
+    version: str,
+    dnf5: bool,
+) -> None:
+    """/usr/share/dnf5/repos.d is read by dnf5 (Fedora 41's dnf) alone, and `check --remote`
+    finds the packages lock took from it still served; dnf 4 (Fedora 40's) does not read it."""
+    repo = f"[baseos]\nbaseurl={mirror.url}/baseos/\ngpgcheck=0\n"
+    files = {
+        "etc/os-release": _fedora(version),
+        "usr/share/dnf5/repos.d/local.repo": repo.encode(),
+    }
+    push(files_image(files), registry, "library/fedora", f"dnf5-dir-{version}")
+    dockerfile = env / "Dockerfile"
+    dockerfile.write_text(f"FROM fedora:dnf5-dir-{version}\nRUN dnf install -y toolpkg\n")
+    code, _, err = _lock(capsys, hub, mirror, str(dockerfile))
+    assert (code == 0) is dnf5, err
+    if not dnf5:
+        assert "toolpkg: nothing in the enabled repositories provides it (none enabled" in err
+        return
+    (stage,) = lockfile.parse((env / "Dockerfile.lock").read_text(), "lock").stages
+    assert [(p.name, p.version) for p in stage.packages] == [("toolpkg", "1.0-1")]
+    registry_mirror = ("--registry-mirror", f"docker.io=http://{hub}")
+    code, out, err = run(capsys, "check", "--remote", *registry_mirror, str(dockerfile))
+    assert (code, out) == (0, ""), err

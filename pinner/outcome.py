@@ -202,9 +202,13 @@ def frontend_queries(targets: Sequence[Target]) -> dict[ImageRef, str]:
 
 
 def image_queries(targets: Sequence[Target], options: Options) -> list[ImageRef]:
-    """Every image the run needs: the Dockerfiles' and, unless images only, the frontend's."""
-    queries = [pinning.query(use) for t in targets for use in t.parsed.uses]
-    queries.extend(frontend_queries([t for t in targets if not images_only(options, t.lock)]))
+    """Every image the run needs: unless images only, the frontend's, then the Dockerfiles'.
+
+    The frontend first: every file of a run waits for it, and the first request to a registry
+    goes alone (it learns the registry's challenge), so that its answer comes first too.
+    """
+    queries = list(frontend_queries([t for t in targets if not images_only(options, t.lock)]))
+    queries.extend(pinning.query(use) for t in targets for use in t.parsed.uses)
     return queries
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from typing import NamedTuple
 
-from pinner import stagework
+from pinner import parallel, stagework
 from pinner.commands.run import Run
 from pinner.errors import PinnerError, Problem, RegistryError
 from pinner.outcome import (
@@ -24,7 +27,7 @@ from pinner.outcome import (
     text_only,
     without_changed_pins,
 )
-from pinner.output import Reporter, print_json
+from pinner.output import Progress, Reporter, print_json
 from pinner.reference import ImageRef
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
@@ -62,104 +65,408 @@ async def _lock_all(
 ) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
-    Returns the settled outcomes and the writes. Each file's parse is dropped once it is
-    locked, and its original (the file as read) once settled. When a file already failed,
-    only resolution failures are still worth telling.
+    Returns the settled outcomes and the writes, in the files' order. Each file's parse is
+    dropped once it is locked, and its original (the file as read) once settled. When a file
+    already failed, only resolution failures are still worth telling.
+
+    Over many files a forked process parses and locks them while this one sends the requests
+    they need (_Helper): the requests' answers and the files' work share the run's CPUs.
     """
     locking = _Locking(session, options)
+    numbered = deque(enumerate(entries))
+    entries.clear()
     async with session:
-        work, errors, answers = await _parse_asking(entries, locking, report)
-        resolve_only = bool(errors)
-        errors += failures(work, answers)
-        if errors or resolve_only:
-            return [], {}, errors, session.requests
-        resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
-        del answers
-        while work:
-            await locking.lock(work.popleft(), resolved)
-    return locking.outcomes, locking.writes, locking.errors, session.requests
+        asking = _Asking(session, report.progress("resolving images", 0))
+        try:
+            helper = _Helper.start(numbered, locking, asking)
+            if helper is not None:
+                try:
+                    failed = await helper.finish(numbered)
+                finally:
+                    helper.peer.stop()
+                if failed is not None:
+                    return [], {}, failed, session.requests
+                if not helper.gone:
+                    return locking.in_order()
+                # The helper failed: this process does all it would have done alone.
+            return await _lock_here(numbered, locking, asking)
+        except BaseException:
+            await asking.abandon()
+            raise
+
+
+async def _lock_here(
+    numbered: deque[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
+) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
+    """_lock_all's work in this process alone."""
+    share = _Share(locking, asking)
+    await share.parse_here(numbered)
+    answers = await asking.answers()
+    errors = share.errors + share.platform_errors
+    errors += failures([target for _, target in share.work], answers)
+    if errors:
+        return [], {}, errors, locking.session.requests
+    resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
+    del answers
+    while share.work:
+        await locking.lock(*share.work.popleft(), resolved)
+    return locking.in_order()
 
 
 class _Locking:
     """A lock run's files: each locked in turn, its outcome settled against the file as read,
-    its writes kept; a file that cannot be locked is an error."""
+    its writes kept; a file that cannot be locked is an error. Each is kept by its index in
+    the run, so that files locked out of order (or by another process) are told in order."""
 
     def __init__(self, session: Session, options: Options) -> None:
         self.session, self.options = session, options
         self.originals: dict[str, Target] = {}  # the files as read, until settled
-        self.outcomes: list[Outcome] = []
-        self.writes: dict[str, str] = {}
-        self.errors: list[Problem] = []
+        self.done: dict[int, tuple[Outcome, dict[str, str]]] = {}
+        self.failed: dict[int, Problem] = {}
 
-    async def lock(self, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
+    async def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
         try:
             outcome = await stagework.lock_target(self.session, target, resolved, self.options)
         except PinnerError as e:
-            self.errors.append(in_file(target, e))
+            self.failed[index] = in_file(target, e)
             return
-        settled, file_writes = settle(outcome, self.originals.pop(target.path))
-        self.outcomes.append(settled)
-        self.writes.update(file_writes)
+        self.done[index] = settle(outcome, self.originals.pop(target.path))
+
+    def in_order(self) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
+        outcomes, writes = [], {}
+        for index in sorted(self.done):
+            outcome, file_writes = self.done[index]
+            outcomes.append(outcome)
+            writes.update(file_writes)
+        errors = [self.failed[index] for index in sorted(self.failed)]
+        return outcomes, writes, errors, self.session.requests
 
 
-async def _parse_asking(
-    entries: deque[Target | Problem], locking: _Locking, report: Reporter
-) -> tuple[deque[Target], list[Problem], Answers]:
-    """Parse the files as workspace.load would, asking the registry about each file's images as
-    soon as it is parsed: the requests are out while the next files parse. entries is consumed,
-    so that each file as read (its lock records too) goes once its parse holds what it needs.
+class _Asking:
+    """A process's questions to the registry: each image once, the locks' answers first.
 
-    A file whose images the locks answer, while no request is out and no file waits or failed
-    before it, is locked at once: a re-lock holds one parse at a time, not all of them.
-
-    Returns the targets still to lock, the parse errors and every image's answer; the files as
-    read go to locking.originals (their text only: writes and diffs compare with them, not
-    with what the lock works on).
+    The images the locks do not answer are sent to the registry, or given to send (a forked
+    process's); waiting says whether any were.
     """
-    session, options = locking.session, locking.options
-    progress = report.progress("resolving images", 0)
-    asked: set[ImageRef] = set()
-    pending: list[asyncio.Future[Answers]] = []
-    locked: dict[ImageRef, Manifest] = {}  # what the locks answered
-    work: deque[Target] = deque()
-    errors: list[Problem] = []
-    platform_errors: list[Problem] = []
-    try:
+
+    def __init__(
+        self,
+        session: Session,
+        progress: Progress | None = None,
+        send: Callable[[list[ImageRef]], None] | None = None,
+    ) -> None:
+        self.session, self.progress = session, progress
+        self.asked: set[ImageRef] = set()
+        self.locked: dict[ImageRef, Manifest] = {}  # what the locks answered
+        self.pending: list[asyncio.Future[Answers]] = []
+        self.send = send or self._request
+        self.waiting = False
+
+    def ask(self, queries: Iterable[ImageRef]) -> None:
+        new = [q for q in queries if q not in self.asked]
+        if new:
+            self.asked.update(new)
+            found = self.session.locked_answers(new)
+            if found is None:
+                self.send(new)
+                self.waiting = True
+            else:
+                self.locked.update(found)
+
+    def _request(self, queries: list[ImageRef]) -> None:
+        # One request each, so that each answer is had (and given a helper) as soon as it comes.
+        for query in queries:
+            asking = self.session.resolve_images([query], self.progress)
+            self.pending.append(asyncio.ensure_future(asking))
+
+    async def answers(self) -> Answers:
+        """Every image's answer: the locks' and the registry's, waited for."""
+        answers: Answers = dict(self.locked)
+        for found_later in await asyncio.gather(*self.pending):
+            answers.update(found_later)
+        if self.progress is not None:
+            self.progress.close()
+        return answers
+
+    async def abandon(self) -> None:
+        """Stop the requests still out (the run failed) and the progress line."""
+        for request in self.pending:
+            request.cancel()
+        await asyncio.gather(*self.pending, return_exceptions=True)
+        if self.progress is not None:
+            self.progress.close()
+
+
+class _Share:
+    """A process's files, parsed in order, each file's new images asked as it is parsed.
+
+    A file whose images the locks answer, while nothing was sent to the registry and no file
+    waits or failed before it, is locked at once: a re-lock holds one parse at a time, not all
+    of them. The others wait in work for the registry's answers.
+    """
+
+    def __init__(self, locking: _Locking, asking: _Asking) -> None:
+        self.locking, self.asking = locking, asking
+        self.work: deque[tuple[int, Target]] = deque()
+        self.errors: list[Problem] = []
+        self.platform_errors: list[Problem] = []
+
+    def take(self, index: int, entry: Target | Problem) -> Target | None:
+        """Parse one file as workspace.load would and ask about its images; the target when
+        it may be locked at once, else None (it waits in work, or failed)."""
+        options = self.locking.options
+        parsed = parse_read(entry)
+        if isinstance(parsed, Problem):
+            self.errors.append(parsed)
+            return None
+        targets, problems = for_platforms([parsed], options)
+        self.platform_errors += problems
+        for target in targets:  # one, or none when it failed
+            # The file as read, its text only: writes and diffs compare with it.
+            self.locking.originals[target.path] = text_only(target)
+            target = without_changed_pins(target, options)
+            self.asking.ask(image_queries([target], options))
+            if self.asking.waiting or self.work or self.errors or self.platform_errors:
+                self.work.append((index, target))
+            else:
+                return target
+        return None
+
+    async def parse_here(self, entries: deque[tuple[int, Target | Problem]]) -> None:
+        """Parse each file (entries is consumed), reading the registry's answers between."""
         while entries:
             await asyncio.sleep(0)  # answers are read between parses
-            parsed = parse_read(entries.popleft())
-            if isinstance(parsed, Problem):
-                errors.append(parsed)
+            index, entry = entries.popleft()
+            target = self.take(index, entry)
+            if target is not None:
+                await self.locking.lock(index, target, self.asking.locked)
+
+
+class _Asked(NamedTuple):
+    """A helper has parsed every file and asked for every image it needs."""
+
+
+class _Answered(NamedTuple):
+    """Every answer of the run (the last message to a helper): it may finish."""
+
+    answers: Answers
+
+
+class _Locked(NamedTuple):
+    """A helper's files, locked: outcomes and failures by index, and the files it punted."""
+
+    done: dict[int, tuple[Outcome, dict[str, str]]]
+    failed: dict[int, Problem]
+    punted: list[int]
+
+
+class _Failed(NamedTuple):
+    """The run's errors, as _lock_here would tell them: nothing is written."""
+
+    errors: list[Problem]
+
+
+class _Punt(BaseException):
+    """A helper's lock would send a request: the file is locked by the process that forked it.
+
+    A BaseException, so that no handler of errors on the way takes it for a failure of its own.
+    """
+
+
+class _Helper:
+    """A forked process that parses and locks the run's files while this one asks the registry.
+
+    It sends the images it needs (a list) while it parses, then _Asked; this process sends each
+    batch of answers (a dict) as it comes, so that it locks the files they answer while others
+    are out, then _Answered; it ends with _Locked or _Failed. A file whose lock would send a
+    request is punted: locked here, afterwards. A helper that fails leaves every file to this
+    process (gone), which then does what it would have done alone.
+    """
+
+    @classmethod
+    def start(
+        cls, numbered: deque[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
+    ) -> _Helper | None:
+        """A helper for the files of numbered, or None when one would not pay."""
+        if len(numbered) < 2 * parallel.MIN_PER_PROCESS or parallel.cpus() < 2:
+            return None
+        if not parallel.may_fork():
+            return None
+        helper = cls(locking, asking)
+        try:
+            helper.peer = parallel.Peer(
+                partial(_help, list(numbered), locking), helper._message, helper._end
+            )
+        except OSError:  # no process to be had: the files are done here
+            return None
+        return helper
+
+    def __init__(self, locking: _Locking, asking: _Asking) -> None:
+        self.locking, self.asking = locking, asking
+        loop = asyncio.get_running_loop()
+        self._asked: asyncio.Future[bool] = loop.create_future()
+        self._final: asyncio.Future[_Locked | _Failed | None] = loop.create_future()
+        self.gone = False
+        self.peer: parallel.Peer
+
+    def _message(self, message: object) -> None:
+        if isinstance(message, list):
+            sent = len(self.asking.pending)
+            self.asking.ask(message)
+            for request in self.asking.pending[sent:]:
+                request.add_done_callback(self._answered)
+        elif isinstance(message, _Asked):
+            self._asked.set_result(True)
+        elif isinstance(message, _Locked | _Failed):
+            self._final.set_result(message)
+
+    def _answered(self, request: asyncio.Future[Answers]) -> None:
+        if not request.cancelled() and request.exception() is None:
+            self.peer.send(request.result())
+
+    def _end(self, ok: bool) -> None:
+        if not self._asked.done():
+            self._asked.set_result(False)
+        if not self._final.done():
+            self.gone = True
+            self._final.set_result(None)
+
+    async def finish(self, numbered: deque[tuple[int, Target | Problem]]) -> list[Problem] | None:
+        """Serve the helper until it ends: the run's errors, or None when its files are locked
+        (into locking) or it failed (gone)."""
+        if not await self._asked:
+            return None
+        answers = await self.asking.answers()
+        self.peer.send(_Answered(answers))
+        final = await self._final
+        if isinstance(final, _Failed):
+            return final.errors
+        if isinstance(final, _Locked):
+            self.locking.done.update(final.done)
+            self.locking.failed.update(final.failed)
+            punted = set(final.punted)
+            share = _Share(self.locking, self.asking)
+            await share.parse_here(deque(item for item in numbered if item[0] in punted))
+            resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
+            resolved.update(self.asking.locked)
+            while share.work:
+                await self.locking.lock(*share.work.popleft(), resolved)
+        return None
+
+
+def _help(
+    numbered: list[tuple[int, Target | Problem]], locking: _Locking, link: parallel.Link
+) -> None:
+    """The helper's work, in the forked process (see _Helper)."""
+    locking.session.forked(_Punt)
+    asking = _Asking(locking.session, send=link.send)
+    share = _Share(locking, asking)
+    punted: list[int] = []
+    for index, entry in numbered:
+        target = share.take(index, entry)
+        if target is not None:
+            _lock_forked(locking, index, target, asking.locked, punted)
+    link.send(_Asked())
+    failing = bool(share.errors or share.platform_errors)  # nothing will be written
+    waiting = _Waiting(share.work, asking.locked, locking.options)
+    while True:
+        message = link.receive()
+        last = isinstance(message, _Answered)
+        answers = message.answers if isinstance(message, _Answered) else message
+        assert isinstance(answers, dict)
+        ready, failing_now = waiting.answered(answers)
+        failing = failing or failing_now
+        for index, target in ready if not failing else ():
+            _lock_forked(locking, index, target, waiting.resolved, punted)
+        if last:
+            break
+    errors = share.errors + share.platform_errors
+    errors += failures(waiting.targets(), waiting.answers)
+    if errors or failing:
+        link.send(_Failed(errors))
+        return
+    for index, target in waiting.left():  # answered, yet not told: as _lock_here would
+        _lock_forked(locking, index, target, waiting.resolved, punted)
+    link.send(_Locked(locking.done, locking.failed, punted))
+
+
+class _Waiting:
+    """A helper's files waiting for answers, each let go once all its images are answered."""
+
+    def __init__(
+        self,
+        work: Iterable[tuple[int, Target]],
+        locked: Mapping[ImageRef, Manifest],
+        options: Options,
+    ) -> None:
+        self.answers: Answers = dict(locked)
+        self.resolved: dict[ImageRef, Manifest] = dict(locked)
+        self.files: dict[int, Target] = {}
+        self.missing: dict[int, int] = {}  # by file: how many of its images are unanswered
+        self.blocked: dict[ImageRef, list[int]] = {}  # by image: the files it holds back
+        for index, target in work:
+            self.files[index] = target
+            needs = set(image_queries([target], options)) - self.answers.keys()
+            self.missing[index] = len(needs)
+            for query in needs:
+                self.blocked.setdefault(query, []).append(index)
+
+    def answered(self, answers: Answers) -> tuple[list[tuple[int, Target]], bool]:
+        """The files these answers let go (in order), and whether any answer is an error.
+
+        The initial ones too: files whose images were answered before they waited."""
+        failing = False
+        free = [index for index, count in self.missing.items() if count == 0]
+        for query, answer in answers.items():
+            if query in self.answers:
                 continue
-            targets, problems = for_platforms([parsed], options)
-            platform_errors += problems
-            for target in targets:
-                locking.originals[target.path] = text_only(target)
-                target = without_changed_pins(target, options)
-                new = [q for q in image_queries([target], options) if q not in asked]
-                if new:
-                    asked.update(new)
-                    found = session.locked_answers(new)
-                    if found is None:
-                        asking = session.resolve_images(new, progress)
-                        pending.append(asyncio.ensure_future(asking))
-                    else:
-                        locked.update(found)
-                if pending or work or errors or platform_errors:
-                    work.append(target)
-                else:
-                    await locking.lock(target, locked)
-        answers: Answers = dict(locked)
-        for found_later in await asyncio.gather(*pending):
-            answers.update(found_later)
-    except BaseException:
-        for request in pending:
-            request.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        raise
-    finally:
-        progress.close()
-    return work, errors + platform_errors, answers
+            self.answers[query] = answer
+            if isinstance(answer, Manifest):
+                self.resolved[query] = answer
+            else:
+                failing = True
+            for index in self.blocked.pop(query, ()):
+                self.missing[index] -= 1
+                if self.missing[index] == 0:
+                    free.append(index)
+        ready = []
+        for index in sorted(free):
+            del self.missing[index]
+            ready.append((index, self.files.pop(index)))
+        return ready, failing
+
+    def targets(self) -> list[Target]:
+        """The files not let go, in order."""
+        return [self.files[index] for index in sorted(self.files)]
+
+    def left(self) -> list[tuple[int, Target]]:
+        """The files not let go, taken."""
+        left = [(index, self.files[index]) for index in sorted(self.files)]
+        self.files.clear()
+        return left
+
+
+def _lock_forked(
+    locking: _Locking,
+    index: int,
+    target: Target,
+    resolved: Mapping[ImageRef, Manifest],
+    punted: list[int],
+) -> None:
+    """locking.lock in the helper, whose event loop does not run: a lock that would wait on it
+    (send a request) is punted."""
+    coroutine = locking.lock(index, target, resolved)
+    try:
+        while coroutine.send(None) is None:  # a bare yield (asyncio.sleep(0)) goes on
+            pass
+    except StopIteration:
+        return
+    except _Punt:
+        punted.append(index)
+        return
+    with contextlib.suppress(BaseException):
+        coroutine.close()
+    punted.append(index)
 
 
 def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:

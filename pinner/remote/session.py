@@ -33,6 +33,16 @@ class _Offline(httpx.AsyncBaseTransport):
         raise NotCached(f"{request.url.host} is not asked offline, and the cache lacks an answer")
 
 
+class _Refused(httpx.AsyncBaseTransport):
+    """A transport for a forked process: the connections are the process's that forked it."""
+
+    def __init__(self, stop: type[BaseException]) -> None:
+        self.stop = stop
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise self.stop()
+
+
 class Session:
     """Clients for one run, made only when needed (a re-lock with nothing new makes none)."""
 
@@ -55,7 +65,7 @@ class Session:
         self.snapshot_mirrors = dict(snapshot_mirrors or {})
         self.cache_dir = cache_dir
         self.refresh = refresh
-        self._transport = _Offline() if offline else None
+        self._transport: httpx.AsyncBaseTransport | None = _Offline() if offline else None
         self._registry: Registry | None = None
         self._mirror: SnapshotMirror | None = None
         self._bases: dict[tuple[str, bool], BaseImage] = {}
@@ -98,6 +108,12 @@ class Session:
             await self._registry.aclose()
         if self._mirror is not None:
             await self._mirror.aclose()
+
+    def forked(self, stop: type[BaseException]) -> None:
+        """In a forked process: answer from what is held and the cache; raise stop where a
+        request would be sent (the clients held are the forking process's, not this one's)."""
+        self._transport = _Refused(stop)
+        self._registry = self._mirror = None
 
     @property
     def registry(self) -> Registry:

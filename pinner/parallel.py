@@ -246,16 +246,37 @@ class Peer:
         self.pid, self.reading, self.writing = pid, up_read, down_write
         self._on_message, self._on_end = on_message, on_end
         self._buffer = bytearray()
+        self._outgoing = bytearray()
         self._loop = loop
+        os.set_blocking(down_write, False)
         loop.add_reader(up_read, self._readable)
 
     def send(self, message: object) -> None:
-        """Send one message to the child; one already gone does not get it (on_end tells)."""
+        """Send one message to the child, without waiting: what the pipe cannot take yet goes
+        when it can (were this process to wait on a full pipe while the child waits on this
+        one's, neither would go on). A child already gone does not get it: on_end tells."""
         import pickle
 
+        if not self.pid:
+            return
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        with contextlib.suppress(OSError):  # EPIPE: it has ended
-            _write_fully(self.writing, _LENGTH.pack(len(data)) + data)
+        flushing = bool(self._outgoing)
+        self._outgoing += _LENGTH.pack(len(data)) + data
+        if not flushing:
+            self._writable()
+            if self._outgoing:
+                self._loop.add_writer(self.writing, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = os.write(self.writing, self._outgoing)
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE: it has ended
+            sent = len(self._outgoing)
+        del self._outgoing[:sent]
+        if not self._outgoing:
+            self._loop.remove_writer(self.writing)
 
     def _readable(self) -> None:
         import pickle
@@ -279,6 +300,8 @@ class Peer:
         import gc
 
         self._loop.remove_reader(self.reading)
+        self._loop.remove_writer(self.writing)
+        self._outgoing.clear()
         status = os.waitpid(self.pid, 0)[1]
         self.pid = 0
         gc.unfreeze()

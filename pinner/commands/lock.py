@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shlex
 from collections import deque
@@ -69,48 +68,59 @@ async def _lock_all(
     dropped once it is locked, and its original (the file as read) once settled. When a file
     already failed, only resolution failures are still worth telling.
 
-    Over many files a forked process parses and locks them while this one sends the requests
-    they need (_Helper): the requests' answers and the files' work share the run's CPUs.
+    Over many files a forked process (_Helper) parses and locks most of them while this one
+    sends the requests they need and takes the rest: both of the run's CPUs work.
     """
     locking = _Locking(session, options)
     numbered = deque(enumerate(entries))
     entries.clear()
     async with session:
         asking = _Asking(session, report.progress("resolving images", 0))
+        mine = _Share(locking, asking)
+        helper = None
         try:
             helper = _Helper.start(numbered, locking, asking)
+            await mine.parse_here(numbered)
+            if helper is not None and not await helper.asked():
+                await mine.parse_here(deque(helper.theirs))  # it failed: its files are done here
+                helper = None
+            answers = await asking.answers()
             if helper is not None:
-                try:
-                    failed = await helper.finish(numbered)
-                finally:
-                    helper.peer.stop()
-                if failed is not None:
-                    return [], {}, failed, session.requests
-                if not helper.gone:
-                    return locking.in_order()
-                # The helper failed: this process does all it would have done alone.
-            return await _lock_here(numbered, locking, asking)
+                helper.peer.send(_Answered(answers))
+            await mine.lock_waiting(answers)
+            theirs = _Failed()
+            if helper is not None:
+                found = await helper.final()
+                if isinstance(found, _Failed):
+                    theirs = found
+                else:  # locked, but for what it punted; or it failed, leaving everything here
+                    await mine.parse_here(deque(helper.left(found)))
+                    answers = await asking.answers()  # no request: its files' images were asked
+                    await mine.lock_waiting(answers)
+            errors = _in_order(mine.errors, theirs.errors)
+            errors += _in_order(mine.platform_errors, theirs.platform_errors)
+            waiting = sorted([*mine.work, *theirs.waiting], key=_first)
+            errors += failures([target for _, target in waiting], answers)
+            if errors:
+                return [], {}, errors, session.requests
+            return locking.in_order()
         except BaseException:
             await asking.abandon()
             raise
+        finally:
+            if helper is not None:
+                helper.peer.stop()
 
 
-async def _lock_here(
-    numbered: deque[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
-) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
-    """_lock_all's work in this process alone."""
-    share = _Share(locking, asking)
-    await share.parse_here(numbered)
-    answers = await asking.answers()
-    errors = share.errors + share.platform_errors
-    errors += failures([target for _, target in share.work], answers)
-    if errors:
-        return [], {}, errors, locking.session.requests
-    resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
-    del answers
-    while share.work:
-        await locking.lock(*share.work.popleft(), resolved)
-    return locking.in_order()
+Numbered = tuple[int, Problem]
+
+
+def _in_order(*found: Sequence[Numbered]) -> list[Problem]:
+    return [problem for _, problem in sorted((p for f in found for p in f), key=_first)]
+
+
+def _first(item: tuple[int, object]) -> int:
+    return item[0]
 
 
 class _Locking:
@@ -163,7 +173,7 @@ class _Asking:
         self.waiting = False
 
     def ask(self, queries: Iterable[ImageRef]) -> None:
-        new = [q for q in queries if q not in self.asked]
+        new = [q for q in dict.fromkeys(queries) if q not in self.asked]
         if new:
             self.asked.update(new)
             found = self.session.locked_answers(new)
@@ -208,8 +218,8 @@ class _Share:
     def __init__(self, locking: _Locking, asking: _Asking) -> None:
         self.locking, self.asking = locking, asking
         self.work: deque[tuple[int, Target]] = deque()
-        self.errors: list[Problem] = []
-        self.platform_errors: list[Problem] = []
+        self.errors: list[Numbered] = []
+        self.platform_errors: list[Numbered] = []
 
     def take(self, index: int, entry: Target | Problem) -> Target | None:
         """Parse one file as workspace.load would and ask about its images; the target when
@@ -217,10 +227,10 @@ class _Share:
         options = self.locking.options
         parsed = parse_read(entry)
         if isinstance(parsed, Problem):
-            self.errors.append(parsed)
+            self.errors.append((index, parsed))
             return None
         targets, problems = for_platforms([parsed], options)
-        self.platform_errors += problems
+        self.platform_errors += [(index, problem) for problem in problems]
         for target in targets:  # one, or none when it failed
             # The file as read, its text only: writes and diffs compare with it.
             self.locking.originals[target.path] = text_only(target)
@@ -241,9 +251,22 @@ class _Share:
             if target is not None:
                 await self.locking.lock(index, target, self.asking.locked)
 
+    async def lock_waiting(self, answers: Answers) -> None:
+        """Lock the files that waited for these answers, unless the run fails already."""
+        if self.errors or self.platform_errors or _failing(answers):
+            return
+        resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
+        while self.work:
+            await self.locking.lock(*self.work.popleft(), resolved)
+
+
+def _failing(answers: Answers) -> bool:
+    """Whether the registry failed any image: some file then fails, and nothing is written."""
+    return any(isinstance(answer, RegistryError) for answer in answers.values())
+
 
 class _Asked(NamedTuple):
-    """A helper has parsed every file and asked for every image it needs."""
+    """A helper has parsed its files and asked for every image they need."""
 
 
 class _Answered(NamedTuple):
@@ -261,9 +284,12 @@ class _Locked(NamedTuple):
 
 
 class _Failed(NamedTuple):
-    """The run's errors, as _lock_here would tell them: nothing is written."""
+    """A share's files in a run that fails: what their parse found, and those still waiting
+    for answers (their failures are told with everyone's, in order)."""
 
-    errors: list[Problem]
+    errors: Sequence[Numbered] = ()
+    platform_errors: Sequence[Numbered] = ()
+    waiting: Sequence[tuple[int, Target]] = ()
 
 
 class _Punt(BaseException):
@@ -274,39 +300,58 @@ class _Punt(BaseException):
 
 
 class _Helper:
-    """A forked process that parses and locks the run's files while this one asks the registry.
+    """A forked process that parses and locks most of the run's files while this one asks the
+    registry for them and takes the rest.
 
-    It sends the images it needs (a list) while it parses, then _Asked; this process sends each
-    batch of answers (a dict) as it comes, so that it locks the files they answer while others
-    are out, then _Answered; it ends with _Locked or _Failed. A file whose lock would send a
-    request is punted: locked here, afterwards. A helper that fails leaves every file to this
-    process (gone), which then does what it would have done alone.
+    It takes the files without a lock (each needs requests: it parses them at once, while this
+    process serves their answers) and every other file with one (a re-lock's, which need none:
+    this process, with nothing else to do, works through the others).
+
+    It sends the images it needs (a list) while it parses, then _Asked; this process sends the
+    answers to its requests (a dict) as each comes, so that it locks the files they answer
+    while others are out, then _Answered; it ends with _Locked or _Failed. A file whose lock
+    would send a request is punted: locked here. A helper that fails leaves its files to this
+    process, which then does what it would have done alone.
     """
 
     @classmethod
     def start(
         cls, numbered: deque[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
     ) -> _Helper | None:
-        """A helper for the files of numbered, or None when one would not pay."""
+        """A helper taking its files off numbered, or None when one would not pay."""
         if len(numbered) < 2 * parallel.MIN_PER_PROCESS or parallel.cpus() < 2:
             return None
         if not parallel.may_fork():
             return None
-        helper = cls(locking, asking)
+        mine, theirs = [], []
+        with_lock = 0
+        for item in numbered:
+            entry = item[1]
+            if isinstance(entry, Target) and entry.lock_text is not None:
+                with_lock += 1
+                if with_lock % 2:
+                    mine.append(item)
+                    continue
+            theirs.append(item)
+        helper = cls(theirs, locking, asking)
         try:
             helper.peer = parallel.Peer(
-                partial(_help, list(numbered), locking), helper._message, helper._end
+                partial(_help, theirs, locking), helper._message, helper._end
             )
         except OSError:  # no process to be had: the files are done here
             return None
+        numbered.clear()
+        numbered.extend(mine)
         return helper
 
-    def __init__(self, locking: _Locking, asking: _Asking) -> None:
+    def __init__(
+        self, theirs: list[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
+    ) -> None:
+        self.theirs = theirs  # its files, kept to take over
         self.locking, self.asking = locking, asking
         loop = asyncio.get_running_loop()
         self._asked: asyncio.Future[bool] = loop.create_future()
         self._final: asyncio.Future[_Locked | _Failed | None] = loop.create_future()
-        self.gone = False
         self.peer: parallel.Peer
 
     def _message(self, message: object) -> None:
@@ -328,66 +373,74 @@ class _Helper:
         if not self._asked.done():
             self._asked.set_result(False)
         if not self._final.done():
-            self.gone = True
             self._final.set_result(None)
 
-    async def finish(self, numbered: deque[tuple[int, Target | Problem]]) -> list[Problem] | None:
-        """Serve the helper until it ends: the run's errors, or None when its files are locked
-        (into locking) or it failed (gone)."""
-        if not await self._asked:
-            return None
-        answers = await self.asking.answers()
-        self.peer.send(_Answered(answers))
-        final = await self._final
-        if isinstance(final, _Failed):
-            return final.errors
-        if isinstance(final, _Locked):
-            self.locking.done.update(final.done)
-            self.locking.failed.update(final.failed)
-            punted = set(final.punted)
-            share = _Share(self.locking, self.asking)
-            await share.parse_here(deque(item for item in numbered if item[0] in punted))
-            resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
-            resolved.update(self.asking.locked)
-            while share.work:
-                await self.locking.lock(*share.work.popleft(), resolved)
-        return None
+    async def asked(self) -> bool:
+        """Whether it has asked for every image of its files; False when it failed first."""
+        return await self._asked
+
+    async def final(self) -> _Locked | _Failed | None:
+        """Its last message, once its files are done; None when it failed."""
+        return await self._final
+
+    def left(self, found: _Locked | None) -> list[tuple[int, Target | Problem]]:
+        """Its files this process must lock: those it punted, or all when it failed (None); the
+        files it locked go to locking."""
+        if found is None:
+            return self.theirs
+        locking = self.locking
+        locking.done.update(found.done)
+        locking.failed.update(found.failed)
+        punted = set(found.punted)
+        return [item for item in self.theirs if item[0] in punted]
 
 
 def _help(
-    numbered: list[tuple[int, Target | Problem]], locking: _Locking, link: parallel.Link
+    theirs: list[tuple[int, Target | Problem]], locking: _Locking, link: parallel.Link
 ) -> None:
     """The helper's work, in the forked process (see _Helper)."""
     locking.session.forked(_Punt)
+    loop = asyncio.new_event_loop()
+    try:
+        _help_on(theirs, _ForkedLocking(locking, loop), link)
+    finally:
+        loop.close()
+
+
+def _help_on(
+    theirs: list[tuple[int, Target | Problem]], forked: _ForkedLocking, link: parallel.Link
+) -> None:
+    locking = forked.locking
     asking = _Asking(locking.session, send=link.send)
     share = _Share(locking, asking)
-    punted: list[int] = []
-    for index, entry in numbered:
+    for index, entry in theirs:
         target = share.take(index, entry)
         if target is not None:
-            _lock_forked(locking, index, target, asking.locked, punted)
+            forked.lock(index, target, asking.locked)
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
     waiting = _Waiting(share.work, asking.locked, locking.options)
+    held: list[tuple[int, Target]] = []  # answered in a run that fails: not locked
     while True:
         message = link.receive()
-        last = isinstance(message, _Answered)
         answers = message.answers if isinstance(message, _Answered) else message
         assert isinstance(answers, dict)
-        ready, failing_now = waiting.answered(answers)
-        failing = failing or failing_now
-        for index, target in ready if not failing else ():
-            _lock_forked(locking, index, target, waiting.resolved, punted)
-        if last:
+        ready, failed = waiting.answered(answers)
+        failing = failing or failed
+        for index, target in ready:
+            if failing:
+                held.append((index, target))
+            else:
+                forked.lock(index, target, waiting.resolved)
+        if isinstance(message, _Answered):
             break
-    errors = share.errors + share.platform_errors
-    errors += failures(waiting.targets(), waiting.answers)
-    if errors or failing:
-        link.send(_Failed(errors))
+    if failing:
+        held += waiting.left()
+        link.send(_Failed(share.errors, share.platform_errors, sorted(held, key=_first)))
         return
-    for index, target in waiting.left():  # answered, yet not told: as _lock_here would
-        _lock_forked(locking, index, target, waiting.resolved, punted)
-    link.send(_Locked(locking.done, locking.failed, punted))
+    for index, target in waiting.left():  # an image without an answer: as this process would
+        forked.lock(index, target, waiting.resolved)
+    link.send(_Locked(locking.done, locking.failed, forked.punted))
 
 
 class _Waiting:
@@ -395,16 +448,18 @@ class _Waiting:
 
     def __init__(
         self,
-        work: Iterable[tuple[int, Target]],
+        work: deque[tuple[int, Target]],
         locked: Mapping[ImageRef, Manifest],
         options: Options,
     ) -> None:
+        """Take the files of work (emptied): each is held here until it is let go."""
         self.answers: Answers = dict(locked)
         self.resolved: dict[ImageRef, Manifest] = dict(locked)
         self.files: dict[int, Target] = {}
         self.missing: dict[int, int] = {}  # by file: how many of its images are unanswered
         self.blocked: dict[ImageRef, list[int]] = {}  # by image: the files it holds back
-        for index, target in work:
+        while work:
+            index, target = work.popleft()
             self.files[index] = target
             needs = set(image_queries([target], options)) - self.answers.keys()
             self.missing[index] = len(needs)
@@ -435,10 +490,6 @@ class _Waiting:
             ready.append((index, self.files.pop(index)))
         return ready, failing
 
-    def targets(self) -> list[Target]:
-        """The files not let go, in order."""
-        return [self.files[index] for index in sorted(self.files)]
-
     def left(self) -> list[tuple[int, Target]]:
         """The files not let go, taken."""
         left = [(index, self.files[index]) for index in sorted(self.files)]
@@ -446,27 +497,20 @@ class _Waiting:
         return left
 
 
-def _lock_forked(
-    locking: _Locking,
-    index: int,
-    target: Target,
-    resolved: Mapping[ImageRef, Manifest],
-    punted: list[int],
-) -> None:
-    """locking.lock in the helper, whose event loop does not run: a lock that would wait on it
-    (send a request) is punted."""
-    coroutine = locking.lock(index, target, resolved)
-    try:
-        while coroutine.send(None) is None:  # a bare yield (asyncio.sleep(0)) goes on
-            pass
-    except StopIteration:
-        return
-    except _Punt:
-        punted.append(index)
-        return
-    with contextlib.suppress(BaseException):
-        coroutine.close()
-    punted.append(index)
+class _ForkedLocking:
+    """locking.lock in the helper, on an event loop of its own (the forking process's is not
+    this one's to run); a lock that would send a request is punted."""
+
+    def __init__(self, locking: _Locking, loop: asyncio.AbstractEventLoop) -> None:
+        self.locking, self.loop = locking, loop
+        self.punted: list[int] = []
+
+    def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
+        try:
+            # Not asyncio.Runner.run: it sets and restores a SIGINT handler each time (4x slower).
+            self.loop.run_until_complete(self.locking.lock(index, target, resolved))
+        except _Punt:
+            self.punted.append(index)
 
 
 def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:

@@ -134,8 +134,8 @@ class Session:
 
     @property
     def requests(self) -> dict[str, int]:
-        """Requests made so far, by kind."""
-        counts: dict[str, int] = {}
+        """Requests made so far, by kind; every kind, whether or not its client was made."""
+        counts = {"HEAD": 0, "GET": 0, "token": 0, "snapshot": 0}
         if self._registry is not None:
             counts.update(self._registry.requests, token=self._registry.token_requests)
         if self._mirror is not None:

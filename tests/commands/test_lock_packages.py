@@ -28,9 +28,10 @@ from registryd import push_blob as push_raw_blob
 from shell_syntax import run_errors
 from snapshot_mirror import SnapshotMirror as StandIn
 
-from pinner import lockfile
+from pinner import lockfile, parallel
 from pinner.apt import packages
 from pinner.apt.sources import MARKER_PREFIX
+from pinner.commands import lock as lock_command
 from pinner.lockfile import Lock, LockedPackage
 from pinner.main import main
 
@@ -549,3 +550,54 @@ def test_an_apt_stage_records_its_install_commands_and_a_changed_one_is_locked_a
     assert stage.commands == ("apt-get install -y -t bookworm netbase",)
     capsys.readouterr()
     assert main(["check", str(dockerfile)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cache", ["cold", "warm"])
+def test_many_files_with_apt_stages_lock_the_same_with_a_helper(
+    cache: str,
+    hub: str,
+    standin: StandIn,
+    locked: Path,
+    module_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Over many files a forked helper locks them; one whose lock must fetch (a base image's
+    files, a snapshot's indexes) is punted to the first process, which holds the connections.
+    With the cache warm (the module's, filled by `locked`), the helper locks them itself."""
+    monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 4)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
+    punted: list[list[int]] = []
+    real_left = lock_command._Helper.left
+
+    def left(helper: lock_command._Helper, found: lock_command._Locked | None) -> object:
+        punted.append(sorted(found.punted) if found is not None else ["failed"])
+        return real_left(helper, found)
+
+    monkeypatch.setattr(lock_command._Helper, "left", left)
+    tree = tmp_path / "tree"
+    for n in range(8):
+        folder = tree / f"svc{n}"
+        folder.mkdir(parents=True)
+        text = DOCKERFILE if n % 2 else DOCKERFILE.replace("netbase", "hello")
+        (folder / "Dockerfile").write_text(text if n != 5 else "FROM debian:bookworm\n")
+    said = {}
+    for cpus in (1, 2):
+        copy = tmp_path / f"cpus{cpus}"
+        shutil.copytree(tree, copy)
+        monkeypatch.chdir(copy)
+        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+        monkeypatch.setenv("DOCKER_CONFIG", module_env["DOCKER_CONFIG"])
+        xdg = module_env["XDG_CACHE_HOME"] if cache == "warm" else str(tmp_path / f"xdg{cpus}")
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        argv = ["lock", "--json", "--registry-mirror", f"docker.io=http://{hub}"]
+        argv += ["--snapshot-mirror", f"debian={standin.url}/archive", "--snapshot", TS, "."]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        written = {str(p.relative_to(copy)): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+        said[cpus] = (code, out, err, written)
+    assert said[1] == said[2]
+    assert said[2][0] == 0, said[2][2]
+    apt_files = [0, 1, 2, 3, 4, 6, 7]
+    assert punted == [apt_files if cache == "cold" else []]

@@ -1,0 +1,279 @@
+"""`lock` over many files: a forked helper parses and locks most of them while the first process
+asks the registry. Whatever the split, the run says and writes what one process alone would.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cli import run
+from registryd import Registry, push_image
+
+from pinner import parallel, reference, stagework
+from pinner.commands import lock as lock_command
+from pinner.outcome import Outcome
+from pinner.remote.session import Session
+from pinner.workspace import Target
+
+pytestmark = pytest.mark.usefixtures("docker_config")
+
+SNAPSHOT = "20260101T000000Z"
+FILES = 12
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def hub(registry: Registry) -> str:
+    """The test registry as Docker Hub too: the frontend the rewrite pins lives there."""
+    push_image(registry, "docker/dockerfile", "1.23")
+    for name in ("base", "tools", "runtime"):
+        for tag in ("1", "2", "3"):
+            push_image(registry, f"helper/{name}", tag, seed=f"{name}{tag}")
+    return registry.host
+
+
+def write_tree(root: Path, host: str) -> None:
+    """FILES Dockerfiles sharing a few images: stages, an ARG in FROM, a stage FROM a stage."""
+    for n in range(FILES):
+        folder = root / f"svc{n:02}"
+        folder.mkdir(parents=True)
+        name = ("base", "tools", "runtime")[n % 3]
+        text = f"ARG BASE={host}/helper/{name}:{1 + n % 2}\nFROM ${{BASE}} AS build\nRUN true\n"
+        if n % 4 == 1:
+            text += f"FROM {host}/helper/tools:2\nCOPY --from=build /a /a\n"
+        if n % 5 == 2:
+            text += "FROM build AS again\nRUN echo again\n"
+        (folder / "Dockerfile").write_text(text)
+
+
+Lock = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def lock_both(
+    hub: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[Path, Callable[[Path], None]], dict[int, tuple[int, str, str, dict[str, bytes]]]]:
+    """Copy a tree, change the copy, lock it with one CPU and with two: what each said and
+    wrote; with two, a helper must have been forked."""
+    monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 4)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
+    helpers: list[object] = []
+    real_peer = parallel.Peer
+
+    def peer(*args: object, **kwargs: object) -> parallel.Peer:
+        helpers.append(args)
+        return real_peer(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "Peer", peer)
+
+    def both(
+        tree: Path, change: Callable[[Path], None]
+    ) -> dict[int, tuple[int, str, str, dict[str, bytes]]]:
+        said = {}
+        for cpus in (1, 2):
+            copy = tmp_path / f"cpus{cpus}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(tree, copy)
+            change(copy)
+            monkeypatch.chdir(copy)
+            monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+            before = len(helpers)
+            code, out, err = run(
+                capsys,
+                "lock",
+                "--json",
+                "--registry-mirror",
+                f"docker.io=http://{hub}",
+                "--snapshot",
+                SNAPSHOT,
+                ".",
+            )
+            assert len(helpers) - before == (cpus - 1), "a helper forks with two CPUs alone"
+            said[cpus] = (code, out, err, tree_files(copy))
+        return said
+
+    return both
+
+
+def unchanged(_: Path) -> None:
+    pass
+
+
+def test_a_first_lock_says_and_writes_the_same_with_a_helper(
+    hub: str,
+    tmp_path: Path,
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    said = lock_both(tree, unchanged)
+    assert said[1] == said[2]
+    code, out, err, written = said[2]
+    assert code == 0, err
+    assert len(json.loads(out)["files"]) == FILES
+    assert sum(name.endswith(".lock") for name in written) == FILES
+    assert all("@sha256:" in written[f"svc{n:02}/Dockerfile"].decode() for n in range(FILES))
+
+
+def test_a_relock_of_edited_files_is_the_same_with_a_helper(
+    hub: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    """The files with a lock are shared between the two processes; edited ones ask again."""
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
+
+    def edit(copy: Path) -> None:
+        for n in (1, 5):
+            path = copy / f"svc{n:02}" / "Dockerfile"
+            path.write_text(path.read_text().replace("tools:2@", "tools:3@"))
+        new = copy / "svc99"
+        new.mkdir()
+        (new / "Dockerfile").write_text(f"FROM {hub}/helper/base:3\n")
+
+    said = lock_both(tree, edit)
+    assert said[1] == said[2]
+    code, out, err, written = said[2]
+    assert code == 0, err
+    assert json.loads(out)["requests"]["HEAD"] == 2  # tools:3 and base:3; the locks answer the rest
+    assert "svc99/Dockerfile.lock" in written
+
+
+@pytest.mark.parametrize("where", ["first", "helper's", "both"])
+def test_files_that_do_not_parse_fail_the_run_alike(
+    where: str,
+    hub: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    """Parse errors of both processes' files are told in the files' order; nothing is written."""
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
+    # Files with a lock alternate: the first process takes svc00, svc02, ...; the helper the rest.
+    broken = {"first": (4,), "helper's": (5,), "both": (2, 7, 10)}[where]
+
+    def breaks(copy: Path) -> None:
+        for n in broken:
+            (copy / f"svc{n:02}" / "Dockerfile").write_text("FROM ${NOT_DECLARED}\n")
+
+    said = lock_both(tree, breaks)
+    assert said[1] == said[2]
+    code, out, _, written = said[2]
+    assert code == 1
+    problems = [e.split(":")[0] for e in json.loads(out)["errors"]]
+    assert problems == [f"svc{n:02}/Dockerfile" for n in broken]
+    before = tree_files(tree)
+    for n in broken:
+        before[f"svc{n:02}/Dockerfile"] = b"FROM ${NOT_DECLARED}\n"
+    assert written == before
+
+
+def test_images_the_registry_fails_are_told_in_order(
+    hub: str,
+    tmp_path: Path,
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+
+    def missing(copy: Path) -> None:
+        for n in (1, 6, 11):
+            path = copy / f"svc{n:02}" / "Dockerfile"
+            path.write_text(path.read_text() + f"FROM {hub}/helper/missing:{n}\n")
+
+    said = lock_both(tree, missing)
+    assert said[1] == said[2]
+    code, out, _, written = said[2]
+    assert code == 1
+    problems = json.loads(out)["errors"]
+    assert [p.split(":")[0] for p in problems] == [f"svc{n:02}/Dockerfile" for n in (1, 6, 11)]
+    assert all("helper/missing" in problem for problem in problems)
+    assert not any(name.endswith(".lock") for name in written)
+
+
+@pytest.mark.parametrize("when", ["at once", "after asking", "no process"])
+def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
+    when: str,
+    hub: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    parent = os.getpid()
+
+    def fail_in_the_helper(real: Callable[..., object]) -> Callable[..., object]:
+        def failing(*args: object, **kwargs: object) -> object:
+            if os.getpid() != parent:
+                raise RuntimeError("the helper fails")
+            return real(*args, **kwargs)
+
+        return failing
+
+    if when == "at once":
+        monkeypatch.setattr(lock_command, "_help", fail_in_the_helper(lock_command._help))
+    elif when == "after asking":
+        answered = fail_in_the_helper(lock_command._Waiting.answered)
+        monkeypatch.setattr(lock_command._Waiting, "answered", answered)
+    else:
+        monkeypatch.setattr(os, "fork", _no_process)
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    said = lock_both(tree, unchanged)
+    assert said[1] == said[2]
+    assert said[2][0] == 0, said[2][2]
+
+
+def _no_process() -> int:
+    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
+    hub: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+) -> None:
+    """The helper sends no request (the connections are the first process's): a lock that
+    would (a base image's files, a snapshot index) is punted to the first process."""
+    real = stagework.lock_target
+    punted: list[list[int]] = []
+
+    async def asking_lock_target(session: Session, target: Target, *args: object) -> Outcome:
+        if target.path.endswith(("svc03/Dockerfile", "svc07/Dockerfile")):
+            await session.registry.head(reference.parse(f"{hub}/helper/runtime:3"))
+        return await real(session, target, *args)  # type: ignore[arg-type]
+
+    def left(helper: lock_command._Helper, found: lock_command._Locked | None) -> object:
+        punted.append(list(found.punted) if found is not None else [])
+        return real_left(helper, found)
+
+    real_left = lock_command._Helper.left
+    monkeypatch.setattr(stagework, "lock_target", asking_lock_target)
+    monkeypatch.setattr(lock_command._Helper, "left", left)
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    said = lock_both(tree, unchanged)
+    assert [sorted(p) for p in punted] == [[3, 7]]
+    assert said[1] == said[2]
+    code, out, err, _ = said[2]
+    assert code == 0, err
+    assert json.loads(out)["requests"]["HEAD"] == 2 + 7  # runtime:3 per punted file, the tree's 7

@@ -209,3 +209,79 @@ def test_cpus_follow_a_containers_quota(
         (tmp_path / "period").write_text(v1[1])
 
     assert parallel.cpus() == want
+
+
+def talk(work: Callable[[parallel.Link], None], *sent: object) -> tuple[list[object], bool, int]:
+    """Run a Peer: send it each of sent at once, collect what it says until it ends.
+
+    Returns its messages, the ok given to on_end, and its pid."""
+    import asyncio
+
+    async def conversation() -> tuple[list[object], bool, int]:
+        said: list[object] = []
+        ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        peer = parallel.Peer(work, said.append, ended.set_result)
+        pid = peer.pid
+        for message in sent:
+            peer.send(message)
+        return said, await ended, pid
+
+    def too_long(signum: int, frame: object) -> None:
+        raise TimeoutError("the conversation hangs")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)  # a deadlock fails the test instead of hanging the run
+    try:
+        return asyncio.run(conversation())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+BIG = bytes(range(256)) * 8192  # 2 MiB: more than a pipe holds
+
+
+def echo_twice(link: parallel.Link) -> None:
+    """Say something big before reading anything, then echo two messages back."""
+    link.send(("hello", BIG))
+    for _ in range(2):
+        link.send(("echo", link.receive()))
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_peer_and_this_process_exchange_messages_larger_than_a_pipe_in_order() -> None:
+    """Both write more than a pipe holds before reading: neither waits on the other forever."""
+    said, ok, pid = talk(echo_twice, {"n": 1, "data": BIG}, [2])
+    assert said == [("hello", BIG), ("echo", {"n": 1, "data": BIG}), ("echo", [2])]
+    assert ok
+    assert reaped({pid})
+
+
+def fails_after_a_word(link: parallel.Link) -> None:
+    link.send("word")
+    raise RuntimeError("the child fails")
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_peer_that_fails_ends_not_ok_after_its_messages() -> None:
+    said, ok, pid = talk(fails_after_a_word)
+    assert (said, ok) == (["word"], False)
+    assert reaped({pid})
+
+
+@pytest.mark.usefixtures("alone")
+def test_a_peer_stopped_while_it_waits_is_killed_and_reaped() -> None:
+    import asyncio
+
+    async def stopped() -> tuple[list[bool], int]:
+        ends: list[bool] = []
+        peer = parallel.Peer(lambda link: print(link.receive()), print, ends.append)
+        pid = peer.pid
+        await asyncio.sleep(0.05)
+        peer.stop()
+        peer.stop()  # a second stop does nothing
+        return ends, pid
+
+    ends, pid = asyncio.run(stopped())
+    assert ends == [False]
+    assert reaped({pid})

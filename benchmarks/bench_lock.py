@@ -9,8 +9,9 @@ name the proxy's host directly, so pinner talks plain HTTP to loopback.
 
 Each mode (default, --images-only) is measured in turn: lock a fresh copy of the tree, check it,
 lock it again, update it with nothing moved. Then one tag moves at a time (a single-platform image,
-then an index) and `update` runs on fresh copies of each mode's locked tree. Each run's wall time,
-CPU time and peak RSS are those of the pinner process. Run from the repository root:
+then an index) and `update` runs on fresh copies of each mode's locked tree. Each run's wall time
+and CPU time are those of the pinner process with the helpers it forks; its peak RSS is that of
+the largest of them. Run from the repository root:
 
     python benchmarks/bench_lock.py [--files 1000] [--delay 0.05] [--repeat 3] [--mode both]
     python benchmarks/bench_lock.py --files 10000 --tags 2000 --repeat 1 --mode default \
@@ -205,16 +206,19 @@ def expected(used: Mapping[Tag, set[str]], tags: Sequence[Tag], mode: str) -> Ex
     )
 
 
-# `python -m pinner`, which at exit writes its peak RSS in kB to the file BENCH_PEAK_FILE names.
+# `python -m pinner`, which at exit writes the peak RSS in kB of the largest of it and the
+# processes it forked (a lock or update over many files forks one) to the file BENCH_PEAK_FILE names.
 # VmHWM starts afresh at exec; wait4's ru_maxrss also counts the benchmark's own memory, which
 # the forked child holds until it execs (138 MB for `pinner --version` in a 10,000-file run).
 _PINNER = """\
 import atexit, os, runpy, sys
 def peak():
+    import resource
     with open("/proc/self/status") as status:
-        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        kb = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    forked = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB, its largest child
     with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
-        out.write(kb)
+        out.write(str(max(kb, forked)))
 if os.environ.get("BENCH_PEAK_FILE") and os.path.exists("/proc/self/status"):
     atexit.register(peak)
 sys.argv[0] = "pinner"

@@ -195,6 +195,15 @@ class Link:
         return b"".join(parts)
 
 
+def _widen(pipe: int) -> None:
+    """Let the pipe hold 1 MiB where Linux allows (64 KiB by default), so that a burst of
+    messages does not make its writer wait for the reader to take them in turn."""
+    import fcntl
+
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or above pipe-max-size
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
+
+
 def _write_fully(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -222,6 +231,8 @@ class Peer:
         loop = asyncio.get_running_loop()
         up_read, up_write = os.pipe()
         down_read, down_write = os.pipe()
+        for fd in (up_write, down_write):
+            _widen(fd)
         gc.freeze()  # as in Child: the child copies fewer pages
         try:
             pid = os.fork()
@@ -292,7 +303,8 @@ class Peer:
             end = _LENGTH.size + length
             if len(self._buffer) < end:
                 break
-            message = pickle.loads(self._buffer[_LENGTH.size : end])
+            with memoryview(self._buffer) as view, view[_LENGTH.size : end] as body:
+                message = pickle.loads(body)  # not a copy of the bytes: a message may be large
             del self._buffer[:end]
             self._on_message(message)
 

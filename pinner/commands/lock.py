@@ -30,7 +30,7 @@ from pinner.output import Progress, Reporter, print_json
 from pinner.reference import ImageRef
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import Target, in_file, parse_read, read
+from pinner.workspace import Target, in_file, parse_read, read, read_path
 
 Answers = dict[ImageRef, Manifest | RegistryError]
 
@@ -41,8 +41,9 @@ def lock(*, run: Run) -> int:
     options = one_time(run.options)
     entries = deque(read(run.selection, lock_texts=run.dry_run))
     session = run.session([e for e in entries if isinstance(e, Target)], report)
+    reread = partial(read_path, selection=run.selection, lock_texts=run.dry_run)
     outcomes, writes, errors, session_requests = asyncio.run(
-        _lock_all(entries, session, options, report)
+        _lock_all(entries, session, options, report, reread)
     )
     if errors:
         return report.failures(errors, as_json=run.as_json)
@@ -60,7 +61,11 @@ def lock(*, run: Run) -> int:
 
 
 async def _lock_all(
-    entries: deque[Target | Problem], session: Session, options: Options, report: Reporter
+    entries: deque[Target | Problem],
+    session: Session,
+    options: Options,
+    report: Reporter,
+    reread: Callable[[str], Target | Problem | None],
 ) -> tuple[list[Outcome], dict[str, str], list[Problem], dict[str, int]]:
     """Resolve every image once for the run, then lock each Dockerfile; errors are collected.
 
@@ -69,7 +74,8 @@ async def _lock_all(
     already failed, only resolution failures are still worth telling.
 
     Over many files a forked process (_Helper) parses and locks most of them while this one
-    sends the requests they need and takes the rest: both of the run's CPUs work.
+    sends the requests they need and takes the rest: both of the run's CPUs work. Should it
+    fail, its files are read again (reread) and done here.
     """
     locking = _Locking(session, options)
     numbered = deque(enumerate(entries))
@@ -79,10 +85,10 @@ async def _lock_all(
         mine = _Share(locking, asking)
         helper = None
         try:
-            helper = _Helper.start(numbered, locking, asking)
+            helper = _Helper.start(numbered, locking, asking, reread)
             await mine.parse_here(numbered)
             if helper is not None and not await helper.asked():
-                await mine.parse_here(deque(helper.theirs))  # it failed: its files are done here
+                await mine.parse_here(helper.left())  # it failed: its files are done here
                 helper = None
             answers = await asking.answers()
             if helper is not None:
@@ -94,7 +100,7 @@ async def _lock_all(
                 if isinstance(found, _Failed):
                     theirs = found
                 else:  # locked, but for what it punted; or it failed, leaving everything here
-                    await mine.parse_here(deque(helper.left(found)))
+                    await mine.parse_here(helper.left())
                     answers = await asking.answers()  # no request: its files' images were asked
                     await mine.lock_waiting(answers)
             errors = _in_order(mine.errors, theirs.errors)
@@ -275,12 +281,30 @@ class _Answered(NamedTuple):
     answers: Answers
 
 
-class _Locked(NamedTuple):
-    """A helper's files, locked: outcomes and failures by index, and the files it punted."""
+class _Done(NamedTuple):
+    """A helper's file (the run's at-th), locked and settled."""
 
-    done: dict[int, tuple[Outcome, dict[str, str]]]
-    failed: dict[int, Problem]
-    punted: list[int]
+    at: int
+    outcome: Outcome
+    writes: dict[str, str]
+
+
+class _NotLocked(NamedTuple):
+    """A helper's file whose lock failed."""
+
+    at: int
+    problem: Problem
+
+
+class _Punted(NamedTuple):
+    """A helper's file whose lock would send a request, as read: the first process locks it."""
+
+    at: int
+    entry: Target | Problem
+
+
+class _Finished(NamedTuple):
+    """A helper has locked (or punted) every file of its."""
 
 
 class _Failed(NamedTuple):
@@ -309,14 +333,20 @@ class _Helper:
 
     It sends the images it needs (a list) while it parses, then _Asked; this process sends the
     answers to its requests (a dict) as each comes, so that it locks the files they answer
-    while others are out, then _Answered; it ends with _Locked or _Failed. A file whose lock
-    would send a request is punted: locked here. A helper that fails leaves its files to this
-    process, which then does what it would have done alone.
+    while others are out, then _Answered. Each file it locks comes back as it is done (_Done,
+    _NotLocked), so that neither process holds all of them twice; a file whose lock would send
+    a request comes back as read (_Punted), for this process to lock. It ends with _Finished,
+    or _Failed in a run that fails. A helper that fails leaves its files to this process, which
+    reads them again and does what it would have done alone.
     """
 
     @classmethod
     def start(
-        cls, numbered: deque[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
+        cls,
+        numbered: deque[tuple[int, Target | Problem]],
+        locking: _Locking,
+        asking: _Asking,
+        reread: Callable[[str], Target | Problem | None],
     ) -> _Helper | None:
         """A helper taking its files off numbered, or None when one would not pay."""
         if len(numbered) < 2 * parallel.MIN_PER_PROCESS or parallel.cpus() < 2:
@@ -333,7 +363,7 @@ class _Helper:
                     mine.append(item)
                     continue
             theirs.append(item)
-        helper = cls(theirs, locking, asking)
+        helper = cls([(index, entry.path) for index, entry in theirs], locking, asking, reread)
         try:
             helper.peer = parallel.Peer(
                 partial(_help, theirs, locking), helper._message, helper._end
@@ -345,13 +375,18 @@ class _Helper:
         return helper
 
     def __init__(
-        self, theirs: list[tuple[int, Target | Problem]], locking: _Locking, asking: _Asking
+        self,
+        paths: list[tuple[int, str]],
+        locking: _Locking,
+        asking: _Asking,
+        reread: Callable[[str], Target | Problem | None],
     ) -> None:
-        self.theirs = theirs  # its files, kept to take over
+        self.paths, self.reread = paths, reread  # its files, to read again should it fail
         self.locking, self.asking = locking, asking
+        self.punted: list[tuple[int, Target | Problem]] = []
         loop = asyncio.get_running_loop()
         self._asked: asyncio.Future[bool] = loop.create_future()
-        self._final: asyncio.Future[_Locked | _Failed | None] = loop.create_future()
+        self._final: asyncio.Future[_Finished | _Failed | None] = loop.create_future()
         self.peer: parallel.Peer
 
     def _message(self, message: object) -> None:
@@ -360,9 +395,15 @@ class _Helper:
             self.asking.ask(message)
             for request in self.asking.pending[sent:]:
                 request.add_done_callback(self._answered)
+        elif isinstance(message, _Done):
+            self.locking.done[message.at] = (message.outcome, message.writes)
+        elif isinstance(message, _NotLocked):
+            self.locking.failed[message.at] = message.problem
+        elif isinstance(message, _Punted):
+            self.punted.append((message.at, message.entry))
         elif isinstance(message, _Asked):
             self._asked.set_result(True)
-        elif isinstance(message, _Locked | _Failed):
+        elif isinstance(message, _Finished | _Failed):
             self._final.set_result(message)
 
     def _answered(self, request: asyncio.Future[Answers]) -> None:
@@ -379,20 +420,23 @@ class _Helper:
         """Whether it has asked for every image of its files; False when it failed first."""
         return await self._asked
 
-    async def final(self) -> _Locked | _Failed | None:
+    async def final(self) -> _Finished | _Failed | None:
         """Its last message, once its files are done; None when it failed."""
         return await self._final
 
-    def left(self, found: _Locked | None) -> list[tuple[int, Target | Problem]]:
-        """Its files this process must lock: those it punted, or all when it failed (None); the
-        files it locked go to locking."""
-        if found is None:
-            return self.theirs
-        locking = self.locking
-        locking.done.update(found.done)
-        locking.failed.update(found.failed)
-        punted = set(found.punted)
-        return [item for item in self.theirs if item[0] in punted]
+    def left(self) -> deque[tuple[int, Target | Problem]]:
+        """Its files this process must lock: those it punted, or, when it failed, all of them
+        read again (what it locked is dropped: they are locked here anew)."""
+        if self._final.done() and self._final.result() is not None:
+            return deque(sorted(self.punted, key=_first))
+        left: deque[tuple[int, Target | Problem]] = deque()
+        for index, path in self.paths:
+            self.locking.done.pop(index, None)
+            self.locking.failed.pop(index, None)
+            entry = self.reread(path)
+            if entry is not None:
+                left.append((index, entry))
+        return left
 
 
 def _help(
@@ -402,7 +446,7 @@ def _help(
     locking.session.forked(_Punt)
     loop = asyncio.new_event_loop()
     try:
-        _help_on(theirs, _ForkedLocking(locking, loop), link)
+        _help_on(theirs, _ForkedLocking(locking, loop, link, dict(theirs)), link)
     finally:
         loop.close()
 
@@ -440,7 +484,7 @@ def _help_on(
         return
     for index, target in waiting.left():  # an image without an answer: as this process would
         forked.lock(index, target, waiting.resolved)
-    link.send(_Locked(locking.done, locking.failed, forked.punted))
+    link.send(_Finished())
 
 
 class _Waiting:
@@ -499,18 +543,29 @@ class _Waiting:
 
 class _ForkedLocking:
     """locking.lock in the helper, on an event loop of its own (the forking process's is not
-    this one's to run); a lock that would send a request is punted."""
+    this one's to run); each file's result goes to the first process as it is had, and a lock
+    that would send a request is punted, with the file as read."""
 
-    def __init__(self, locking: _Locking, loop: asyncio.AbstractEventLoop) -> None:
-        self.locking, self.loop = locking, loop
-        self.punted: list[int] = []
+    def __init__(
+        self,
+        locking: _Locking,
+        loop: asyncio.AbstractEventLoop,
+        link: parallel.Link,
+        entries: dict[int, Target | Problem],
+    ) -> None:
+        self.locking, self.loop, self.link, self.entries = locking, loop, link, entries
 
     def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
         try:
             # Not asyncio.Runner.run: it sets and restores a SIGINT handler each time (4x slower).
             self.loop.run_until_complete(self.locking.lock(index, target, resolved))
         except _Punt:
-            self.punted.append(index)
+            self.link.send(_Punted(index, self.entries[index]))
+            return
+        if index in self.locking.done:
+            self.link.send(_Done(index, *self.locking.done.pop(index)))
+        else:
+            self.link.send(_NotLocked(index, self.locking.failed.pop(index)))
 
 
 def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:

@@ -210,7 +210,7 @@ def test_images_the_registry_fails_are_told_in_order(
     assert not any(name.endswith(".lock") for name in written)
 
 
-@pytest.mark.parametrize("when", ["at once", "after asking", "no process"])
+@pytest.mark.parametrize("when", ["at once", "after asking", "after locking some", "no process"])
 def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
     when: str,
     hub: str,
@@ -220,9 +220,12 @@ def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
 ) -> None:
     parent = os.getpid()
 
-    def fail_in_the_helper(real: Callable[..., object]) -> Callable[..., object]:
+    def fail_in_the_helper(real: Callable[..., object], after: int = 0) -> Callable[..., object]:
+        calls = []
+
         def failing(*args: object, **kwargs: object) -> object:
-            if os.getpid() != parent:
+            calls.append(1)
+            if os.getpid() != parent and len(calls) > after:
                 raise RuntimeError("the helper fails")
             return real(*args, **kwargs)
 
@@ -233,6 +236,9 @@ def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
     elif when == "after asking":
         answered = fail_in_the_helper(lock_command._Waiting.answered)
         monkeypatch.setattr(lock_command._Waiting, "answered", answered)
+    elif when == "after locking some":  # what it sent is dropped: the files are locked anew
+        locked_three = fail_in_the_helper(lock_command._ForkedLocking.lock, after=3)
+        monkeypatch.setattr(lock_command._ForkedLocking, "lock", locked_three)
     else:
         monkeypatch.setattr(os, "fork", _no_process)
     tree = tmp_path / "tree"
@@ -262,9 +268,9 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
             await session.registry.head(reference.parse(f"{hub}/helper/runtime:3"))
         return await real(session, target, *args)  # type: ignore[arg-type]
 
-    def left(helper: lock_command._Helper, found: lock_command._Locked | None) -> object:
-        punted.append(list(found.punted) if found is not None else [])
-        return real_left(helper, found)
+    def left(helper: lock_command._Helper) -> object:
+        punted.append([index for index, _ in helper.punted])
+        return real_left(helper)
 
     real_left = lock_command._Helper.left
     monkeypatch.setattr(stagework, "lock_target", asking_lock_target)

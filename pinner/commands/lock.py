@@ -271,6 +271,12 @@ def _failing(answers: Answers) -> bool:
     return any(isinstance(answer, RegistryError) for answer in answers.values())
 
 
+class _Asks(NamedTuple):
+    """Images a helper's files need that the locks do not answer."""
+
+    images: list[ImageRef]
+
+
 class _Asked(NamedTuple):
     """A helper has parsed its files and asked for every image they need."""
 
@@ -331,13 +337,13 @@ class _Helper:
     process serves their answers) and every other file with one (a re-lock's, which need none:
     this process, with nothing else to do, works through the others).
 
-    It sends the images it needs (a list) while it parses, then _Asked; this process sends the
+    It sends the images it needs (_Asks) while it parses, then _Asked; this process sends the
     answers to its requests (a dict) as each comes, so that it locks the files they answer
-    while others are out, then _Answered. Each file it locks comes back as it is done (_Done,
-    _NotLocked), so that neither process holds all of them twice; a file whose lock would send
-    a request comes back as read (_Punted), for this process to lock. It ends with _Finished,
-    or _Failed in a run that fails. A helper that fails leaves its files to this process, which
-    reads them again and does what it would have done alone.
+    while others are out, then _Answered. The files it locks come back a few at a time (a list
+    of _Done and _NotLocked), so that neither process holds all of them twice; a file whose
+    lock would send a request comes back as read (_Punted), for this process to lock. It ends
+    with _Finished, or _Failed in a run that fails. A helper that fails leaves its files to
+    this process, which reads them again and does what it would have done alone.
     """
 
     @classmethod
@@ -390,15 +396,17 @@ class _Helper:
         self.peer: parallel.Peer
 
     def _message(self, message: object) -> None:
-        if isinstance(message, list):
+        if isinstance(message, _Asks):
             sent = len(self.asking.pending)
-            self.asking.ask(message)
+            self.asking.ask(message.images)
             for request in self.asking.pending[sent:]:
                 request.add_done_callback(self._answered)
-        elif isinstance(message, _Done):
-            self.locking.done[message.at] = (message.outcome, message.writes)
-        elif isinstance(message, _NotLocked):
-            self.locking.failed[message.at] = message.problem
+        elif isinstance(message, list):
+            for result in message:
+                if isinstance(result, _Done):
+                    self.locking.done[result.at] = (result.outcome, result.writes)
+                else:
+                    self.locking.failed[result.at] = result.problem
         elif isinstance(message, _Punted):
             self.punted.append((message.at, message.entry))
         elif isinstance(message, _Asked):
@@ -455,12 +463,13 @@ def _help_on(
     theirs: list[tuple[int, Target | Problem]], forked: _ForkedLocking, link: parallel.Link
 ) -> None:
     locking = forked.locking
-    asking = _Asking(locking.session, send=link.send)
+    asking = _Asking(locking.session, send=lambda images: link.send(_Asks(images)))
     share = _Share(locking, asking)
     for index, entry in theirs:
         target = share.take(index, entry)
         if target is not None:
             forked.lock(index, target, asking.locked)
+    forked.flush()
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
     waiting = _Waiting(share.work, asking.locked, locking.options)
@@ -476,6 +485,7 @@ def _help_on(
                 held.append((index, target))
             else:
                 forked.lock(index, target, waiting.resolved)
+        forked.flush()  # it waits for the next answers now
         if isinstance(message, _Answered):
             break
     if failing:
@@ -484,6 +494,7 @@ def _help_on(
         return
     for index, target in waiting.left():  # an image without an answer: as this process would
         forked.lock(index, target, waiting.resolved)
+    forked.flush()
     link.send(_Finished())
 
 
@@ -554,18 +565,32 @@ class _ForkedLocking:
         entries: dict[int, Target | Problem],
     ) -> None:
         self.locking, self.loop, self.link, self.entries = locking, loop, link, entries
+        self.results: list[_Done | _NotLocked] = []
 
     def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
         try:
             # Not asyncio.Runner.run: it sets and restores a SIGINT handler each time (4x slower).
             self.loop.run_until_complete(self.locking.lock(index, target, resolved))
         except _Punt:
-            self.link.send(_Punted(index, self.entries[index]))
+            self.link.send(_Punted(index, self.entries[index]))  # at once: it is locked there
             return
         if index in self.locking.done:
-            self.link.send(_Done(index, *self.locking.done.pop(index)))
+            self.results.append(_Done(index, *self.locking.done.pop(index)))
         else:
-            self.link.send(_NotLocked(index, self.locking.failed.pop(index)))
+            self.results.append(_NotLocked(index, self.locking.failed.pop(index)))
+        if len(self.results) >= _RESULTS_AT_ONCE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the results not sent yet (before the helper waits, or ends)."""
+        if self.results:
+            self.link.send(self.results)
+            self.results = []
+
+
+# Results a helper sends in one message: one message per file cost the first process a read,
+# an event loop callback and a pickle header for each.
+_RESULTS_AT_ONCE = 64
 
 
 def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[str, str]:

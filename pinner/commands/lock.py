@@ -469,7 +469,6 @@ def _help_on(
         target = share.take(index, entry)
         if target is not None:
             forked.lock(index, target, asking.locked)
-    forked.flush()
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
     waiting = _Waiting(share.work, asking.locked, locking.options)
@@ -485,16 +484,17 @@ def _help_on(
                 held.append((index, target))
             else:
                 forked.lock(index, target, waiting.resolved)
-        forked.flush()  # it waits for the next answers now
         if isinstance(message, _Answered):
             break
+    forked.holding = False
+    forked.send_results()
     if failing:
         held += waiting.left()
         link.send(_Failed(share.errors, share.platform_errors, sorted(held, key=_first)))
         return
     for index, target in waiting.left():  # an image without an answer: as this process would
         forked.lock(index, target, waiting.resolved)
-    forked.flush()
+    forked.send_results()
     link.send(_Finished())
 
 
@@ -554,8 +554,12 @@ class _Waiting:
 
 class _ForkedLocking:
     """locking.lock in the helper, on an event loop of its own (the forking process's is not
-    this one's to run); each file's result goes to the first process as it is had, and a lock
-    that would send a request is punted, with the file as read."""
+    this one's to run); a lock that would send a request is punted, with the file as read.
+
+    The results are held while requests are out (holding): the first process's event loop
+    serves their answers then, and reading results would hold the answers back, the run's
+    slowest part. Then they go a few files at a time.
+    """
 
     def __init__(
         self,
@@ -566,6 +570,7 @@ class _ForkedLocking:
     ) -> None:
         self.locking, self.loop, self.link, self.entries = locking, loop, link, entries
         self.results: list[_Done | _NotLocked] = []
+        self.holding = True
 
     def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
         try:
@@ -578,14 +583,14 @@ class _ForkedLocking:
             self.results.append(_Done(index, *self.locking.done.pop(index)))
         else:
             self.results.append(_NotLocked(index, self.locking.failed.pop(index)))
-        if len(self.results) >= _RESULTS_AT_ONCE:
-            self.flush()
+        if not self.holding and len(self.results) >= _RESULTS_AT_ONCE:
+            self.send_results()
 
-    def flush(self) -> None:
-        """Send the results not sent yet (before the helper waits, or ends)."""
-        if self.results:
-            self.link.send(self.results)
-            self.results = []
+    def send_results(self) -> None:
+        """Send the results not sent yet, a few files at a time."""
+        for start in range(0, len(self.results), _RESULTS_AT_ONCE):
+            self.link.send(self.results[start : start + _RESULTS_AT_ONCE])
+        self.results = []
 
 
 # Results a helper sends in one message: one message per file cost the first process a read,

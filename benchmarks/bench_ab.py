@@ -11,9 +11,10 @@ in a worktree of its own:
     python3 benchmarks/bench_ab.py /tmp/old . --rounds 8 --commands update,lock
 
 Each checkout runs with PYTHONPATH set to it; lock gets a fixed --snapshot so that the trees
-written can be compared byte for byte. The command `resolve` is the registry part of a first
-lock alone (bench_lock.py's in-process resolve of the unlocked tree's references: 203 HEAD,
-42 GET, 41 tokens), whose CPU is the figure for the cost of a request.
+written can be compared byte for byte. `relock` is lock on the locked tree (it sends no
+request). The command `resolve` is the registry part of a first lock alone (bench_lock.py's
+in-process resolve of the unlocked tree's references: 203 HEAD, 42 GET, 41 tokens), whose CPU
+is the figure for the cost of a request.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("second", type=Path, help="another checkout (the new code)")
     parser.add_argument("--rounds", type=int, default=8, help="runs of each command and checkout")
     parser.add_argument(
-        "--commands", default="update,lock", help="of update, lock, resolve (comma-separated)"
+        "--commands",
+        default="update,lock",
+        help="of update, lock, relock (a lock of the locked tree), resolve (comma-separated)",
     )
     parser.add_argument("--files", type=int, default=1000, help="Dockerfiles to generate")
     parser.add_argument("--delay", type=float, default=0.050, help="proxy delay per request (s)")
@@ -104,14 +107,15 @@ def _compare(
     def run(checkout: str, command: str, where: Path) -> tuple[float, float, float, bench.Counts]:
         """Wall, CPU (user + system) and user CPU of one run, and its requests."""
         env = environment(checkout)
-        extra = ["--snapshot", SNAPSHOT] if command == "lock" else []
+        extra = ["--snapshot", SNAPSHOT] if command in ("lock", "relock") else []
         proxy.reset()
         bench.USAGE.clear()
         bench.USER.clear()
         if command == "resolve":  # a script: its own folder, not the working one, is first
             wall, cpu = bench.resolve_timed(where, 32, proxy.url, {**env, "PYTHONSAFEPATH": ""})
             return wall, cpu, cpu, bench.counts(proxy)
-        wall = bench.timed(bench.pinner_cmd(command, "-q", *options, *extra, str(where)), env)
+        verb = "lock" if command == "relock" else command
+        wall = bench.timed(bench.pinner_cmd(verb, "-q", *options, *extra, str(where)), env)
         cpu = bench.USAGE[0][0] if bench.USAGE else 0.0
         return wall, cpu, bench.USER[0] if bench.USER else 0.0, bench.counts(proxy)
 

@@ -4,6 +4,7 @@ base images and snapshot indexes fetched on demand and cached.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -111,9 +112,11 @@ class Session:
 
     def forked(self, stop: type[BaseException]) -> None:
         """In a forked process: answer from what is held and the cache; raise stop where a
-        request would be sent (the clients held are the forking process's, not this one's)."""
+        request would be sent (the clients held are the forking process's, not this one's).
+        Progress lines are the forking process's to draw: this one's are dropped."""
         self._transport = _Refused(stop)
         self._registry = self._mirror = None
+        self.reporter = Reporter(quiet=True, stream=io.StringIO())
 
     @property
     def registry(self) -> Registry:

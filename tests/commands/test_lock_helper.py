@@ -57,7 +57,8 @@ def write_tree(root: Path, host: str) -> None:
         (folder / "Dockerfile").write_text(text)
 
 
-Lock = Callable[..., tuple[int, str, str]]
+Said = dict[int, tuple[int, str, str, dict[str, bytes]]]  # by CPUs: exit, stdout, stderr, files
+LockBoth = Callable[[Path, Callable[[Path], None]], Said]
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def lock_both(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[[Path, Callable[[Path], None]], dict[int, tuple[int, str, str, dict[str, bytes]]]]:
+) -> LockBoth:
     """Copy a tree, change the copy, lock it with one CPU and with two: what each said and
     wrote; with two, a helper must have been forked."""
     monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 4)
@@ -80,9 +81,7 @@ def lock_both(
 
     monkeypatch.setattr(parallel, "Peer", peer)
 
-    def both(
-        tree: Path, change: Callable[[Path], None]
-    ) -> dict[int, tuple[int, str, str, dict[str, bytes]]]:
+    def both(tree: Path, change: Callable[[Path], None]) -> Said:
         said = {}
         for cpus in (1, 2):
             copy = tmp_path / f"cpus{cpus}"
@@ -113,10 +112,19 @@ def unchanged(_: Path) -> None:
     pass
 
 
+@pytest.fixture
+def locked_tree(hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The tree, locked once."""
+    tree = tmp_path / "tree"
+    write_tree(tree, hub)
+    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
+    return tree
+
+
 def test_a_first_lock_says_and_writes_the_same_with_a_helper(
     hub: str,
     tmp_path: Path,
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    lock_both: LockBoth,
 ) -> None:
     tree = tmp_path / "tree"
     write_tree(tree, hub)
@@ -130,15 +138,9 @@ def test_a_first_lock_says_and_writes_the_same_with_a_helper(
 
 
 def test_a_relock_of_edited_files_is_the_same_with_a_helper(
-    hub: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    hub: str, locked_tree: Path, lock_both: LockBoth
 ) -> None:
     """The files with a lock are shared between the two processes; edited ones ask again."""
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
-    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
 
     def edit(copy: Path) -> None:
         for n in (1, 5):
@@ -148,7 +150,7 @@ def test_a_relock_of_edited_files_is_the_same_with_a_helper(
         new.mkdir()
         (new / "Dockerfile").write_text(f"FROM {hub}/helper/base:3\n")
 
-    said = lock_both(tree, edit)
+    said = lock_both(locked_tree, edit)
     assert said[1] == said[2]
     code, out, err, written = said[2]
     assert code == 0, err
@@ -158,16 +160,9 @@ def test_a_relock_of_edited_files_is_the_same_with_a_helper(
 
 @pytest.mark.parametrize("where", ["first", "helper's", "both"])
 def test_files_that_do_not_parse_fail_the_run_alike(
-    where: str,
-    hub: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    where: str, locked_tree: Path, lock_both: LockBoth
 ) -> None:
     """Parse errors of both processes' files are told in the files' order; nothing is written."""
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
-    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
     # Files with a lock alternate: the first process takes svc00, svc02, ...; the helper the rest.
     broken = {"first": (4,), "helper's": (5,), "both": (2, 7, 10)}[where]
 
@@ -175,13 +170,13 @@ def test_files_that_do_not_parse_fail_the_run_alike(
         for n in broken:
             (copy / f"svc{n:02}" / "Dockerfile").write_text("FROM ${NOT_DECLARED}\n")
 
-    said = lock_both(tree, breaks)
+    said = lock_both(locked_tree, breaks)
     assert said[1] == said[2]
     code, out, _, written = said[2]
     assert code == 1
     problems = [e.split(":")[0] for e in json.loads(out)["errors"]]
     assert problems == [f"svc{n:02}/Dockerfile" for n in broken]
-    before = tree_files(tree)
+    before = tree_files(locked_tree)
     for n in broken:
         before[f"svc{n:02}/Dockerfile"] = b"FROM ${NOT_DECLARED}\n"
     assert written == before
@@ -190,7 +185,7 @@ def test_files_that_do_not_parse_fail_the_run_alike(
 def test_images_the_registry_fails_are_told_in_order(
     hub: str,
     tmp_path: Path,
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    lock_both: LockBoth,
 ) -> None:
     tree = tmp_path / "tree"
     write_tree(tree, hub)
@@ -216,7 +211,7 @@ def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
     hub: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    lock_both: LockBoth,
 ) -> None:
     parent = os.getpid()
 
@@ -256,7 +251,7 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     hub: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    lock_both: Callable[..., dict[int, tuple[int, str, str, dict[str, bytes]]]],
+    lock_both: LockBoth,
 ) -> None:
     """The helper sends no request (the connections are the first process's): a lock that
     would (a base image's files, a snapshot index) is punted to the first process."""

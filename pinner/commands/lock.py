@@ -452,23 +452,26 @@ def _help(
 ) -> None:
     """The helper's work, in the forked process (see _Helper)."""
     locking.session.forked(_Punt)
+    # An event loop of its own: the forking process's is not this one's to run. Not
+    # asyncio.run: it would wait for the loop's default executor and async generators to end.
     loop = asyncio.new_event_loop()
     try:
-        _help_on(theirs, _ForkedLocking(locking, loop, link, dict(theirs)), link)
+        loop.run_until_complete(_help_on(theirs, _ForkedLocking(locking, link, dict(theirs)), link))
     finally:
         loop.close()
 
 
-def _help_on(
+async def _help_on(
     theirs: list[tuple[int, Target | Problem]], forked: _ForkedLocking, link: parallel.Link
 ) -> None:
+    # link's reads and writes wait without the loop: nothing else runs on it.
     locking = forked.locking
     asking = _Asking(locking.session, send=lambda images: link.send(_Asks(images)))
     share = _Share(locking, asking)
     for index, entry in theirs:
         target = share.take(index, entry)
         if target is not None:
-            forked.lock(index, target, asking.locked)
+            await forked.lock(index, target, asking.locked)
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
     waiting = _Waiting(share.work, asking.locked, locking.options)
@@ -483,7 +486,7 @@ def _help_on(
             if failing:
                 held.append((index, target))
             else:
-                forked.lock(index, target, waiting.resolved)
+                await forked.lock(index, target, waiting.resolved)
         if isinstance(message, _Answered):
             break
     forked.holding = False
@@ -493,7 +496,7 @@ def _help_on(
         link.send(_Failed(share.errors, share.platform_errors, sorted(held, key=_first)))
         return
     for index, target in waiting.left():  # an image without an answer: as this process would
-        forked.lock(index, target, waiting.resolved)
+        await forked.lock(index, target, waiting.resolved)
     forked.send_results()
     link.send(_Finished())
 
@@ -553,8 +556,8 @@ class _Waiting:
 
 
 class _ForkedLocking:
-    """locking.lock in the helper, on an event loop of its own (the forking process's is not
-    this one's to run); a lock that would send a request is punted, with the file as read.
+    """locking.lock in the helper; a lock that would send a request is punted, with the file
+    as read.
 
     The results are held while requests are out (holding): the first process's event loop
     serves their answers then, and reading results would hold the answers back, the run's
@@ -562,20 +565,15 @@ class _ForkedLocking:
     """
 
     def __init__(
-        self,
-        locking: _Locking,
-        loop: asyncio.AbstractEventLoop,
-        link: parallel.Link,
-        entries: dict[int, Target | Problem],
+        self, locking: _Locking, link: parallel.Link, entries: dict[int, Target | Problem]
     ) -> None:
-        self.locking, self.loop, self.link, self.entries = locking, loop, link, entries
+        self.locking, self.link, self.entries = locking, link, entries
         self.results: list[_Done | _NotLocked] = []
         self.holding = True
 
-    def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
+    async def lock(self, index: int, target: Target, resolved: Mapping[ImageRef, Manifest]) -> None:
         try:
-            # Not asyncio.Runner.run: it sets and restores a SIGINT handler each time (4x slower).
-            self.loop.run_until_complete(self.locking.lock(index, target, resolved))
+            await self.locking.lock(index, target, resolved)
         except _Punt:
             self.link.send(_Punted(index, self.entries[index]))  # at once: it is locked there
             return

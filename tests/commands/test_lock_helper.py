@@ -58,7 +58,7 @@ def write_tree(root: Path, host: str) -> None:
 
 
 Said = dict[int, tuple[int, str, str, dict[str, bytes]]]  # by CPUs: exit, stdout, stderr, files
-LockBoth = Callable[[Path, Callable[[Path], None]], Said]
+LockBoth = Callable[..., Said]
 
 
 @pytest.fixture
@@ -68,8 +68,8 @@ def lock_both(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> LockBoth:
-    """Copy a tree, change the copy, lock it with one CPU and with two: what each said and
-    wrote; with two, a helper must have been forked."""
+    """Copy a tree, change the copy, lock it (`--json`, or the options given) with one CPU and
+    with two: what each said and wrote; with two, a helper must have been forked."""
     monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 4)
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
     helpers: list[object] = []
@@ -81,7 +81,7 @@ def lock_both(
 
     monkeypatch.setattr(parallel, "Peer", peer)
 
-    def both(tree: Path, change: Callable[[Path], None]) -> Said:
+    def both(tree: Path, change: Callable[[Path], None], *options: str) -> Said:
         said = {}
         for cpus in (1, 2):
             copy = tmp_path / f"cpus{cpus}"
@@ -94,7 +94,7 @@ def lock_both(
             code, out, err = run(
                 capsys,
                 "lock",
-                "--json",
+                *(options or ["--json"]),
                 "--registry-mirror",
                 f"docker.io=http://{hub}",
                 "--snapshot",
@@ -117,7 +117,10 @@ def locked_tree(hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     """The tree, locked once."""
     tree = tmp_path / "tree"
     write_tree(tree, hub)
-    assert run(capsys, "lock", "--registry-mirror", f"docker.io=http://{hub}", str(tree))[0] == 0
+    mirror = f"docker.io=http://{hub}"
+    assert (
+        run(capsys, "lock", "--registry-mirror", mirror, "--snapshot", SNAPSHOT, str(tree))[0] == 0
+    )
     return tree
 
 
@@ -278,3 +281,28 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     code, out, err, _ = said[2]
     assert code == 0, err
     assert json.loads(out)["requests"]["HEAD"] == 2 + 7  # runtime:3 per punted file, the tree's 7
+
+
+def test_a_dry_run_prints_the_same_diffs_with_a_helper(
+    hub: str, locked_tree: Path, lock_both: LockBoth
+) -> None:
+    """--dry-run keeps the locks' texts for the diffs: the helper's files' come back with them."""
+
+    def edit(copy: Path) -> None:
+        for n in (0, 1, 6, 7):  # files of both processes
+            path = copy / f"svc{n:02}" / "Dockerfile"
+            path.write_text(path.read_text().replace(":2@", ":3@").replace(":1@", ":3@"))
+
+    said = lock_both(locked_tree, edit, "--dry-run")
+    assert said[1] == said[2]
+    code, out, err, written = said[2]
+    assert code == 0, err
+    assert [line for line in out.splitlines() if line.startswith("+++ ")] == [
+        f"+++ b/svc{n:02}/{name}"
+        for n in (0, 1, 6, 7)
+        for name in ("Dockerfile", "Dockerfile.lock")
+    ]
+    edited = {f"svc{n:02}/Dockerfile" for n in (0, 1, 6, 7)}
+    assert {k: v for k, v in written.items() if k not in edited} == {
+        k: v for k, v in tree_files(locked_tree).items() if k not in edited
+    }  # nothing written

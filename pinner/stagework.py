@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from pinner import dockerfile, managers, pinning, reproducible
 from pinner.apt import exactstep
 from pinner.apt.sources import Distro, is_timestamp, mirror_base
-from pinner.aptlock import resolve_stage, verify_stage
 from pinner.baseimage import BaseImage
 from pinner.errors import (
     MirrorError,
@@ -338,6 +337,8 @@ class StageWork:
                 )
             try:
                 foreign = reproducible.foreign_architectures(parsed, plan.stage)
+                from pinner.aptlock import resolve_stage  # apt stages alone need its indexes
+
                 stage = await resolve_stage(
                     self.session.mirror, label, snapshot, bases, pinnable, stage_notes, foreign
                 )
@@ -810,6 +811,8 @@ async def verify_packages(session: Session, target: Target, *, remote: bool = Fa
         platforms = tuple(first[a] for a in arches if a in first)
         work = StageWork(session, target, resolved, Options(platforms=platforms))
         bases = await work.stage_bases(plan.stage)
+        from pinner.aptlock import verify_stage  # apt stages alone need its indexes
+
         problems += await verify_stage(session.mirror, stage, bases)
     return problems
 

@@ -623,6 +623,42 @@ def test_check_imports_only_what_it_uses(
     assert lazy_after(tmp_path, "check", "-q") == "0 tomllib"
 
 
+# What only a stage that installs packages needs: base images' files, snapshot indexes and
+# their parsers, apt's resolver.
+_PACKAGE_MODULES = {
+    "pinner.aptlock",
+    "pinner.remote.layers",
+    "pinner.remote.snapshot",
+    "pinner.apt.packages",
+    "pinner.apt.release",
+}
+_PACKAGE_MODULES_AFTER = f"""
+import sys
+from pinner.main import main
+code = main(sys.argv[1:])
+print(code, *sorted({_PACKAGE_MODULES!r} & set(sys.modules)))
+"""
+
+
+def test_a_lock_of_images_and_plain_runs_loads_no_package_code(
+    registry: Registry, tmp_path: Path
+) -> None:
+    push_image(registry, "cli/plain", "1")
+    push_image(registry, "docker/dockerfile", "1.23")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM {registry.host}/cli/plain:1\nRUN echo built\n")
+    argv = ["lock", "-q", "--registry-mirror", f"docker.io=http://{registry.host}"]
+    argv += ["--snapshot", "20260101T000000Z", "--dry-run", "Dockerfile"]
+
+    assert probe(_PACKAGE_MODULES_AFTER, tmp_path, *argv) == "0"
+    # The same probe sees them where a stage installs apt packages (this image has no apt: the
+    # lock fails once it has read the image's files).
+    dockerfile.write_text(f"FROM {registry.host}/cli/plain:1\nRUN apt-get install -y curl\n")
+    code, *loaded = probe(_PACKAGE_MODULES_AFTER, tmp_path, *argv).split()
+    assert code == "1"
+    assert "pinner.remote.layers" in loaded
+
+
 def test_a_network_command_leaves_an_installed_trio_unimported(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

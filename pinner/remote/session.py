@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -16,11 +17,14 @@ from pinner.errors import PinnerError, RegistryError
 from pinner.output import Progress, Reporter
 from pinner.pinning import LockAnswers
 from pinner.reference import ImageRef
-from pinner.remote import layers
 from pinner.remote.credentials import Credential, DockerConfig
 from pinner.remote.registry import Manifest, Registry, Settings, resolve_all
-from pinner.remote.snapshot import SnapshotMirror
 from pinner.workspace import Target
+
+if TYPE_CHECKING:
+    # Made, and imported, for stages that need base images or snapshot indexes alone: a lock of
+    # images and plain RUNs loads neither (nor the apt index parsers behind the mirror).
+    from pinner.remote.snapshot import SnapshotMirror
 
 
 class NotCached(PinnerError):
@@ -127,6 +131,8 @@ class Session:
     @property
     def mirror(self) -> SnapshotMirror:
         if self._mirror is None:
+            from pinner.remote.snapshot import SnapshotMirror
+
             self._mirror = SnapshotMirror(
                 self.snapshot_mirrors,
                 self.cache_dir,
@@ -190,6 +196,8 @@ class Session:
         """What a platform image says about itself (os-release, apt sources, keyrings)."""
         key = (manifest_digest, every_layer)
         if key not in self._bases:
+            from pinner.remote import layers
+
             self._bases[key] = await layers.inspect(
                 self.registry, ref, manifest_digest, self.cache_dir, every_layer=every_layer
             )
@@ -207,6 +215,8 @@ class Session:
         self, ref: ImageRef, manifest_digest: str
     ) -> tuple[tuple[tuple[str, str], ...], str | None]:
         if manifest_digest not in self._envs:
+            from pinner.remote import layers
+
             self._envs[manifest_digest] = await layers.config_env(
                 self.registry, ref, manifest_digest, self.cache_dir
             )

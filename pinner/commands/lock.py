@@ -224,6 +224,7 @@ class _Share:
     def __init__(self, locking: _Locking, asking: _Asking) -> None:
         self.locking, self.asking = locking, asking
         self.work: deque[tuple[int, Target]] = deque()
+        self.images: dict[int, list[ImageRef]] = {}  # what each file in work asked about
         self.errors: list[Numbered] = []
         self.platform_errors: list[Numbered] = []
 
@@ -241,9 +242,11 @@ class _Share:
             # The file as read, its text only: writes and diffs compare with it.
             self.locking.originals[target.path] = text_only(target)
             target = without_changed_pins(target, options)
-            self.asking.ask(image_queries([target], options))
+            images = image_queries([target], options)
+            self.asking.ask(images)
             if self.asking.waiting or self.work or self.errors or self.platform_errors:
                 self.work.append((index, target))
+                self.images[index] = images
             else:
                 return target
         return None
@@ -262,6 +265,7 @@ class _Share:
         if self.errors or self.platform_errors or _failing(answers):
             return
         resolved = {q: a for q, a in answers.items() if isinstance(a, Manifest)}
+        self.images.clear()
         while self.work:
             await self.locking.lock(*self.work.popleft(), resolved)
 
@@ -474,7 +478,7 @@ async def _help_on(
             await forked.lock(index, target, asking.locked)
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
-    waiting = _Waiting(share.work, asking.locked, locking.options)
+    waiting = _Waiting(share.work, share.images, asking.locked)
     held: list[tuple[int, Target]] = []  # answered in a run that fails: not locked
     while True:
         message = link.receive()
@@ -507,10 +511,11 @@ class _Waiting:
     def __init__(
         self,
         work: deque[tuple[int, Target]],
+        images: dict[int, list[ImageRef]],
         locked: Mapping[ImageRef, Manifest],
-        options: Options,
     ) -> None:
-        """Take the files of work (emptied): each is held here until it is let go."""
+        """Take the files of work and what each asked about (both emptied): each file is held
+        here until it is let go."""
         self.answers: Answers = dict(locked)
         self.resolved: dict[ImageRef, Manifest] = dict(locked)
         self.files: dict[int, Target] = {}
@@ -519,7 +524,7 @@ class _Waiting:
         while work:
             index, target = work.popleft()
             self.files[index] = target
-            needs = set(image_queries([target], options)) - self.answers.keys()
+            needs = set(images.pop(index)) - self.answers.keys()
             self.missing[index] = len(needs)
             for query in needs:
                 self.blocked.setdefault(query, []).append(index)

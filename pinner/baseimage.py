@@ -32,17 +32,17 @@ import hashlib
 import io
 import posixpath
 import re
-import tarfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Literal, NamedTuple, get_args
+from typing import IO, TYPE_CHECKING, Literal, NamedTuple, get_args
 
-import zstandard
-
-from pinner.apt import sourceslist
 from pinner.errors import PinnerError
-from pinner.imagefiles import OPAQUE, WHITEOUT, ZSTD_MAGIC, ChunkStream
-from pinner.unpack import TAR_ERRORS
+
+# The layer reader (tarfile, zstandard, pinner.imagefiles) and the sources parser are imported by
+# the functions that read a layer or sources: a lock of images and plain RUNs reads neither, and
+# needs only this module's records.
+if TYPE_CHECKING:
+    import tarfile
 
 
 class BaseImageError(PinnerError):
@@ -239,6 +239,8 @@ def _unquote(raw: str) -> str:
 
 def snapshot_of(sources: Sequence[SourceFile]) -> str | None:
     """The snapshot.debian.org timestamp of the `debian` archive named in sources, if any."""
+    from pinner.apt import sourceslist
+
     found = (sourceslist.debian_snapshot(source.text) for source in sources)
     return next((timestamp for timestamp in found if timestamp), None)
 
@@ -332,6 +334,13 @@ def _apt_stanza(handle: IO[bytes]) -> bytes:
 def scan_layer(chunks: Iterable[bytes]) -> Entries:
     """The wanted files, their symlinks and the whiteouts of a layer tar (plain, gzip, bzip2, xz,
     zstd)."""
+    import tarfile
+
+    import zstandard
+
+    from pinner.imagefiles import ZSTD_MAGIC, ChunkStream
+    from pinner.unpack import TAR_ERRORS
+
     buffered = io.BufferedReader(ChunkStream(chunks), buffer_size=CHUNK)
     head = buffered.peek(4)[:4]
     if not head:
@@ -365,6 +374,8 @@ def check_kept(entries: Mapping[str, FileEntry]) -> None:
 
 def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, entries: Entries, extra: set[str]) -> None:
     """Record one tar member in entries if it matters."""
+    from pinner.imagefiles import OPAQUE, WHITEOUT
+
     path = _normalise(member.name)
     if not path:
         return

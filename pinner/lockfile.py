@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from pinner import reference
-from pinner.apt.debversion import parse_version
 from pinner.apt.sources import is_timestamp
 from pinner.errors import TOO_LONG_INTEGER, InvalidReference, LockfileError, Problem
 from pinner.shellword import SHELL_PROGRAM, env_values
@@ -567,6 +566,8 @@ def checked_package(package: LockedPackage) -> LockedPackage:
         raise ValueError(f"{where}: provided-by {_shown(package.provider)} is not a package name")
     if not _ARCHITECTURE.fullmatch(package.architecture):
         raise ValueError(f"{where}: architecture {_shown(package.architecture)} is not valid")
+    from pinner.apt.debversion import parse_version  # locks of apt packages alone need it
+
     try:
         parse_version(package.version)
     except ValueError as e:

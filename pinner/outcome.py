@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pinner import dockerfile, lockfile, managers, pinning, reproducible
 from pinner.apt import added, commands
@@ -22,11 +22,14 @@ from pinner.errors import (
     UsageError,
 )
 from pinner.lockfile import Lock, LockedPackage, LockedStage, UnpinnedPackage
-from pinner.managers import copied as copied_tree
 from pinner.manifest import Manifest
 from pinner.output import Reporter
 from pinner.reference import ImageRef, normalize_platform, parse
 from pinner.workspace import DOCKERFILE, Target, in_file, unified_diff
+
+if TYPE_CHECKING:
+    # Read for stages with a package manager alone: a lock without one does not import it.
+    from pinner.managers import copied as copied_tree
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
 # containerd platform -> dpkg architecture
@@ -419,6 +422,8 @@ def _copy_changes(
     """How a COPY or ADD may change the repositories the manager reads, or None."""
     if not run.words:
         return None
+    from pinner.managers import copied as copied_tree
+
     paths = manager.copied_paths
     if copied_tree.onto(run.words[-1].text, paths):
         verb = "copies" if run.keyword == "COPY" else "adds"

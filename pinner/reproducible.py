@@ -11,7 +11,7 @@ import itertools
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pinner import managers, reference
 from pinner.apt import added, commands, sources
@@ -31,8 +31,11 @@ from pinner.dockerfile import (
     run_variables,
     syntax_directive_use,
 )
-from pinner.managers import rpmcommands
 from pinner.managers.leftovers import expands_braces, mounted
+
+if TYPE_CHECKING:
+    # dnf's stages alone read its commands: a lock without one does not import them.
+    from pinner.managers import rpmcommands
 
 FRONTEND = "docker/dockerfile"
 # dockerfile frontend 1.23 is the first to honour a global ARG SOURCE_DATE_EPOCH default
@@ -471,6 +474,8 @@ def manager_edits(
             tuple(mounted(text[start:end], parsed.escape)),
         )
         if run.line in cache_kept:
+            from pinner.managers import rpmcommands
+
             system = system._replace(mounts=(*system.mounts, *rpmcommands.CACHES))
             notes.append(
                 f"RUN at line {run.line}: a later RUN reads only dnf's cache (-C, --cacheonly"
@@ -622,6 +627,8 @@ def _cache_use(parsed: Dockerfile, run: Instruction) -> rpmcommands.CacheUse:
 
 @functools.lru_cache(maxsize=1024)
 def _cache_use_of(shell: str, escape: str) -> rpmcommands.CacheUse:
+    from pinner.managers import rpmcommands
+
     return rpmcommands.cache_use(shell, escape)
 
 

@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping, Sequence
 
 from pinner import dockerfile, managers, pinning, reproducible
-from pinner.apt import exactstep
 from pinner.apt.sources import Distro, is_timestamp, mirror_base
 from pinner.baseimage import BaseImage
 from pinner.errors import (
@@ -18,7 +17,6 @@ from pinner.errors import (
     Problem,
 )
 from pinner.lockfile import LockedPackage, LockedStage, UnpinnedPackage
-from pinner.managers import copied
 from pinner.manifest import Manifest
 from pinner.outcome import (
     DEFAULT_PLATFORMS,
@@ -377,6 +375,8 @@ class StageWork:
         where = f"{self.target.path}: stage {label}"
         path = self.target.path
         given = given_context(self.options, path, self.target.lock)
+        from pinner.managers import copied  # stages with a package manager alone read COPYs
+
         context = copied.Context(path, given) if os.path.isfile(path) else None
         read = manager_packages(self.target.parsed, plan, manager, context, path)
         requests, line_notes, lines, upgrade, detached = read[:5]
@@ -712,6 +712,8 @@ class StageWork:
         if line is not None:
             why = f"line {line} may write apt sources before the first apt RUN"
         else:
+            from pinner.apt import exactstep  # apt stages alone get a snapshot step
+
             found = exactstep.derive(
                 {a: [(f.path, f.text) for f in b.sources] for a, b in bases.items()},
                 which,

@@ -623,14 +623,21 @@ def test_check_imports_only_what_it_uses(
     assert lazy_after(tmp_path, "check", "-q") == "0 tomllib"
 
 
-# What only a stage that installs packages needs: base images' files, snapshot indexes and
-# their parsers, apt's resolver.
+# What only a stage that installs packages needs: base images' files and the layer reader,
+# snapshot indexes and their parsers, apt's resolver, sources and versions, dnf's commands, what
+# a COPY may put in a manager's configuration.
 _PACKAGE_MODULES = {
     "pinner.aptlock",
     "pinner.remote.layers",
     "pinner.remote.snapshot",
     "pinner.apt.packages",
     "pinner.apt.release",
+    "pinner.imagefiles",
+    "pinner.apt.sourceslist",
+    "pinner.apt.exactstep",
+    "pinner.apt.debversion",
+    "pinner.managers.rpmcommands",
+    "pinner.managers.copied",
 }
 _PACKAGE_MODULES_AFTER = f"""
 import sys

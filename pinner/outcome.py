@@ -476,7 +476,7 @@ def _stage_change(
             why = _copy_changes(run, workdir, context, manager)
             if why is not None:
                 return Change(run.line, 0, why), workdir
-        if run.keyword != "RUN" or reproducible.MANAGER_MARKER_RE.match(
+        if run.keyword != "RUN" or reproducible.manager_marker_re().match(
             reproducible.previous_line(parsed.text, run)
         ):
             continue  # pinner's own snapshot step (dnf's compose sed) is not a change

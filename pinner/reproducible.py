@@ -195,7 +195,7 @@ def writes_sources(parsed: Dockerfile, plan: StagePlan) -> int | None:
     for instruction in plan.stage.instructions[1:]:
         if instruction.line >= plan.apt_runs[0].line:
             return None
-        if instruction.keyword == "RUN" and not sources.MARKER_RE.match(
+        if instruction.keyword == "RUN" and not sources.marker_re().match(
             _previous_line(parsed.text, instruction)  # pinner's own step
         ):
             shell = shell_text(parsed.text, instruction)
@@ -291,7 +291,7 @@ def stage_edits(
         edits.extend(_step_edits(parsed, plan, distro, rewrite, nl))
     versions = rewrite.versions.get(plan.stage.label, {})
     for run in plan.apt_runs:
-        if sources.MARKER_RE.match(_previous_line(text, run)):
+        if sources.marker_re().match(_previous_line(text, run)):
             continue
         start, end = run_args(text, run)
         shell_start = end - len(shell_text(text, run))
@@ -325,10 +325,13 @@ def stage_edits(
     return edits, notes
 
 
-# A manager's snapshot step (pacman's mirrorlist line): the marker line, then a one-line RUN.
-MANAGER_MARKER_RE = re.compile(
-    r"^[ \t]*# pinner: (?P<manager>[a-z]+) snapshot (?P<timestamp>\d{8}T\d{6}Z)[ \t]*\r?$"
-)
+@functools.cache
+def manager_marker_re() -> re.Pattern[str]:
+    """The marker line of a manager's snapshot step (pacman's mirrorlist line); a one-line RUN
+    follows it. Compiled on first use: a lock of plain stages reads none."""
+    return re.compile(
+        r"^[ \t]*# pinner: (?P<manager>[a-z]+) snapshot (?P<timestamp>\d{8}T\d{6}Z)[ \t]*\r?$"
+    )
 
 
 class ManagerStep(NamedTuple):
@@ -346,7 +349,7 @@ def find_manager_step(parsed: Dockerfile, stage: Stage) -> ManagerStep | None:
     first = stage.instructions[0].line - 1
     last = min(parsed.text.count("\n", 0, stage.instructions[-1].span.end) + 1, len(lines) - 1)
     for i in range(first, last):
-        match = MANAGER_MARKER_RE.match(lines[i])
+        match = manager_marker_re().match(lines[i])
         if match and re.match(r"(?i)[ \t]*RUN\b", lines[i + 1]):
             # The RUN goes on while its lines end in the escape character (a dnf compose step
             # re-pointing several repositories is one sed over several lines).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -114,7 +115,8 @@ class StageWork:
                 shell = reproducible.shell_text(parsed.text, run)
                 # Braces in a RUN no SHELL instruction covers: the image's Shell decides them.
                 braces = braces or (
-                    _BRACES.search(shell) is not None and dockerfile.run_shell(parsed, run) is None
+                    _braces().search(shell) is not None
+                    and dockerfile.run_shell(parsed, run) is None
                 )
                 if "$" not in shell:
                     continue
@@ -884,5 +886,8 @@ def _env_sources(
     return found
 
 
-# A brace expression bash expands and dash keeps (`/var/cache/{apk,misc}`, `{1..3}`), not `${X}`.
-_BRACES = re.compile(r"(?<![$\\]){[^{}\s'\"]*(?:,|\.\.)[^{}\s'\"]*}")
+# A brace expression bash expands and dash keeps (`/var/cache/{apk,misc}`, `{1..3}`), not `${X}`;
+# compiled on first use, as the other patterns of package stages alone.
+@functools.cache
+def _braces() -> re.Pattern[str]:
+    return re.compile(r"(?<![$\\]){[^{}\s'\"]*(?:,|\.\.)[^{}\s'\"]*}")

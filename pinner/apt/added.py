@@ -9,6 +9,7 @@ block, else by the file written or the .deb installed.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -32,14 +33,20 @@ _REPOSITORY = re.compile(
 _SOURCES_IN_TEXT = re.compile(_SOURCES_PATH)
 _SOURCES_FILE = re.compile(_SOURCES_PATH + "/?")
 _ADD_REPOSITORY = frozenset(["add-apt-repository", "apt-add-repository"])
+
+
 # A local .deb named as vendors name the package that writes their sources file: cuda-keyring and
 # cuda-repo-* (NVIDIA), packages-microsoft-prod, zabbix-release, percona-release, puppet8-release,
 # mysql-apt-config, ros2-apt-source, amdgpu-install (ROCm). Its contents are not read: the name is
 # what the Dockerfile shows, and what the vendors' install guides have users download.
-_SETUP_DEB = re.compile(
-    r"[^/]*(?:keyring|release|-repo|-prod|apt-config|apt-source|amdgpu-install)[^/]*\.deb",
-    re.IGNORECASE,
-)
+@functools.cache
+def _setup_deb() -> re.Pattern[str]:
+    return re.compile(
+        r"[^/]*(?:keyring|release|-repo|-prod|apt-config|apt-source|amdgpu-install)[^/]*\.deb",
+        re.IGNORECASE,
+    )
+
+
 _DEB_INSTALLERS = frozenset(["dpkg", "apt-get", "apt", "gdebi"])
 
 
@@ -60,7 +67,9 @@ def added_sources(run_text: str, *, escape: str = "\\") -> list[AddedSource]:
         for invocation in run_invocations(run_text, escape):
             if invocation.program in _DEB_INSTALLERS:
                 debs = [w.text.rpartition("/")[2] for w in invocation.args]
-                found += [AddedSource(invocation.start, d) for d in debs if _SETUP_DEB.fullmatch(d)]
+                found += [
+                    AddedSource(invocation.start, d) for d in debs if _setup_deb().fullmatch(d)
+                ]
             args = [w.text for w in invocation.args if not w.text.startswith("-")]
             written = args[-1:] if invocation.program in _WRITE_LAST else args
             path = next((a for a in written if _SOURCES_FILE.fullmatch(a)), None)

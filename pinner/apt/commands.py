@@ -7,6 +7,7 @@ a note rather than a guess.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator, Mapping
@@ -124,7 +125,9 @@ def _apt(invocation: Invocation) -> _Found | None:
     return _Found(command, tuple(words))
 
 
-_DEFAULT_RELEASE = re.compile(r"APT::Default-Release=(.+)", re.IGNORECASE)
+@functools.cache
+def _default_release() -> re.Pattern[str]:
+    return re.compile(r"APT::Default-Release=(.+)", re.IGNORECASE)
 
 
 def _target_release(option: str, value: str | None) -> str | None:
@@ -140,7 +143,7 @@ def _target_release(option: str, value: str | None) -> str | None:
     if name in ("-t", "--target-release", "--default-release"):
         return setting
     if name in ("-o", "--option") and setting is not None:
-        match = _DEFAULT_RELEASE.fullmatch(setting)
+        match = _default_release().fullmatch(setting)
         return match.group(1) if match is not None else None
     return None
 

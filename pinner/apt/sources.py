@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
@@ -108,12 +109,25 @@ def is_timestamp(value: str) -> bool:
     return moment.year >= 1970
 
 
-_MIRROR_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:/[A-Za-z0-9._~%+-]+)*$")
+# The patterns of apt's stages and --snapshot-mirror are compiled on first use, not on import:
+# a lock of images and plain RUNs uses neither.
+@functools.cache
+def _mirror_re() -> re.Pattern[str]:
+    return re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(?:/[A-Za-z0-9._~%+-]+)*$")
+
 
 MARKER_PREFIX = "# pinner: apt snapshot"
-MARKER_RE = re.compile(
-    r"^[ \t]*# pinner: apt snapshot (?P<distro>debian|ubuntu) (?P<timestamp>\d{8}T\d{6}Z)[ \t]*$"
-)
+
+
+@functools.cache
+def marker_re() -> re.Pattern[str]:
+    """The marker line above an inserted snapshot step: distro and timestamp."""
+    return re.compile(
+        r"^[ \t]*# pinner: apt snapshot (?P<distro>debian|ubuntu)"
+        r" (?P<timestamp>\d{8}T\d{6}Z)[ \t]*$"
+    )
+
+
 TLS_CONF = "/etc/apt/apt.conf.d/80pinner-snapshot"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -131,7 +145,7 @@ _SNAP_TS = "[0-9]+T[0-9]+Z"
 
 
 def _ere(text: str) -> str:
-    """`text` as a literal in an extended regular expression (mirror URLs: see _MIRROR_RE)."""
+    """`text` as a literal in an extended regular expression (mirror URLs: see _mirror_re())."""
     return re.sub(r"([.\[\]+])", r"\\\1", text)
 
 
@@ -193,7 +207,7 @@ def mirror_base(distro: Distro, mirrors: Mapping[str, str] | None) -> str:
     if unknown:
         raise ValueError(f"{', '.join(unknown)}: mirrors are given for debian and ubuntu only")
     base = mirrors.get(distro, DEFAULT_MIRRORS[distro]).rstrip("/")
-    if not _MIRROR_RE.match(base):
+    if not _mirror_re().match(base):
         raise ValueError(f"{base!r}: a snapshot mirror is an http(s) URL without query or spaces")
     return base
 
@@ -247,7 +261,7 @@ def find_markers(lines: Sequence[str], *, escape: str = "\\") -> list[SnapshotSt
     steps: list[SnapshotStep] = []
     i = 0
     while i < len(lines):
-        match = MARKER_RE.match(lines[i].rstrip("\r\n"))
+        match = marker_re().match(lines[i].rstrip("\r\n"))
         if not match or i + 1 >= len(lines) or not re.match(r"(?i)[ \t]*RUN\b", lines[i + 1]):
             i += 1
             continue

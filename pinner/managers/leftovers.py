@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Sequence
@@ -116,7 +117,11 @@ def _from(folder: str | None, path: str) -> str:
     return posixpath.normpath(f"{folder}/{path}") + ("/" if path.endswith("/") else "")
 
 
-_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
+@functools.cache
+def _braces() -> re.Pattern[str]:
+    return re.compile(r"\{([^{}]*,[^{}]*)\}")
+
+
 # More words than this from one: left as written, which counts nothing as removed.
 _MOST_WORDS = 64
 
@@ -134,7 +139,7 @@ def _expanded(word: Word, run_text: str) -> list[str]:
     while not done:
         done, expanded = True, []
         for text in texts:
-            match = _BRACES.search(text)
+            match = _braces().search(text)
             if match is None:
                 expanded.append(text)
                 continue

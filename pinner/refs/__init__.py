@@ -8,6 +8,7 @@ resolver, the lock and the pin edits are the ones Dockerfiles use.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Callable, Collection, Iterable
@@ -31,12 +32,16 @@ _BAKE_NAMES = ("docker-bake*.hcl", "docker-bake*.json")
 # Every file a walk meets is classified: one compiled pattern per kind, not fnmatch per name.
 _COMPOSE_RE = re.compile("|".join(map(fnmatch.translate, _COMPOSE_NAMES + _COMPOSE_OVERRIDES)))
 _BAKE_RE = re.compile("|".join(map(fnmatch.translate, _BAKE_NAMES)))
-# A module can only call the APIs the Python reader knows after importing them; the bytes are
-# searched before decoding, so the walk neither parses nor decodes other modules (some are not
-# UTF-8).
-PYTHON_IMPORTS = re.compile(
-    rb"^[ \t]*(?:from|import)[ \t]+(testcontainers|dagger|airflow|docker)\b", re.M
-)
+
+
+@functools.cache
+def python_imports() -> re.Pattern[bytes]:
+    """An import of a library whose calls the Python reader knows (compiled on first use)."""
+    # A module can only call those APIs after importing them; the bytes are searched before
+    # decoding, so the walk neither parses nor decodes other modules (some are not UTF-8).
+    return re.compile(
+        rb"^[ \t]*(?:from|import)[ \t]+(testcontainers|dagger|airflow|docker)\b", re.M
+    )
 
 
 class Found(NamedTuple):
@@ -78,7 +83,7 @@ def kind_of(path: str, kubernetes: Collection[str] = ()) -> str | None:
 
 def worth_reading(kind: str, data: bytes) -> bool:
     """False for a Python module that imports none of the libraries whose calls are read."""
-    return kind != PYTHON or PYTHON_IMPORTS.search(data) is not None
+    return kind != PYTHON or python_imports().search(data) is not None
 
 
 def manifests(root: str, patterns: Iterable[str]) -> frozenset[str]:

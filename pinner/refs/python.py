@@ -20,7 +20,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from pinner.dockerfile import Span
 from pinner.errors import Problem, ReferenceFileError
-from pinner.refs import PYTHON_IMPORTS, Found, Scan
+from pinner.refs import Found, Scan, python_imports
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _AIRFLOW_OPERATORS = frozenset({"DockerOperator", "KubernetesPodOperator", "DockerSwarmOperator"})
@@ -31,7 +31,7 @@ _DOCKER_SDK = {"containers.run": "image", "containers.create": "image", "images.
 
 def scan(text: str, path: str) -> Scan:
     """Every image literal a module hands to a known API."""
-    uses = {m.group(1).decode() for m in PYTHON_IMPORTS.finditer(text.encode())}
+    uses = {m.group(1).decode() for m in python_imports().finditer(text.encode())}
     if not uses:
         return Scan(())
     finder = _Finder(text, path, uses)

@@ -19,12 +19,12 @@ from image_root import chroot, snapshot_run_line, snapshot_script, under_root
 
 from pinner.apt.sources import (
     CA_BUNDLE,
-    MARKER_RE,
     TLS_CONF,
     SnapshotStep,
     cleanup_for,
     find_marker,
     find_markers,
+    marker_re,
     needs_cleanup,
     update_timestamp,
 )
@@ -738,7 +738,7 @@ def test_find_markers_with_backtick_escape_and_odd_layout() -> None:
     (found,) = find_markers(lines, escape="`")
     assert (found.start, found.end) == (2, len(lines) - 1)
     assert find_markers(lines) == [SnapshotStep(2, 4, "debian", TS)]  # wrong escape: one line
-    assert MARKER_RE.match(f"  # pinner: apt snapshot debian {TS}  ")
+    assert marker_re().match(f"  # pinner: apt snapshot debian {TS}  ")
 
 
 # --------------------------------------------------------------------------- cleanup

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from pinner.errors import DockerfileError, Problem, UsageError
+from pinner.parallel import write_fully
 
 _PATTERNS = ("Dockerfile", "Containerfile", "*.Dockerfile", "*.dockerfile", "Dockerfile.*")
 _SKIP_SUFFIXES = (".lock", ".dockerignore", ".swp", "~", ".orig", ".rej", ".bak")
@@ -285,7 +286,7 @@ def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
         # The bytes go straight to the descriptor: a text-mode file object would also ask the
         # descriptor's size, whether it is a terminal and its position (four calls per file).
         try:
-            _write_fully(fd, text.encode("utf-8"))
+            write_fully(fd, text.encode("utf-8"))
             if old is None:
                 os.fchmod(fd, 0o644 & ~owner.umask)
             else:
@@ -304,13 +305,6 @@ def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
             _remove(temp)
         raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
     return _Staged(shown, real, temp, backup)
-
-
-def _write_fully(fd: int, data: bytes) -> None:
-    """Write all of data; a short write (a size limit reached) is followed by the error."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _backup(real: str, folder: str, temp: str) -> str:

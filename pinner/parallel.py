@@ -161,6 +161,13 @@ def map_shares(
             child.stop()
 
 
+def write_fully(fd: int, data: bytes) -> None:
+    """Write all of data; a short write (a size limit reached) is followed by the error."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 _LENGTH = struct.Struct("<Q")
 
 
@@ -175,7 +182,7 @@ class Link:
         import pickle
 
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        _write_fully(self.writing, _LENGTH.pack(len(data)) + data)
+        write_fully(self.writing, _LENGTH.pack(len(data)) + data)
 
     def receive(self) -> object:
         """The next message from the other process, waited for; EOFError once it is gone."""
@@ -202,12 +209,6 @@ def _widen(pipe: int) -> None:
 
     with contextlib.suppress(AttributeError, OSError):  # not Linux, or above pipe-max-size
         fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, 1 << 20)
-
-
-def _write_fully(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class Peer:

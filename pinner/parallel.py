@@ -59,6 +59,36 @@ def may_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+def _fork(work: Callable[[], object], ours: Sequence[int], theirs: Sequence[int]) -> int:
+    """Run work() in a forked child that then exits, 0 if it returned: the child's pid."""
+    import gc
+
+    # ours: the pipe ends this process keeps, which the child closes; theirs: the child's, which
+    # this process closes once forked. A fork that fails closes them all and raises its OSError.
+    gc.freeze()  # the collector leaves what exists now alone: the child copies fewer pages
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had (EAGAIN under a pids limit, ENOMEM)
+        gc.unfreeze()
+        for fd in (*ours, *theirs):
+            os.close(fd)
+        raise
+    if pid == 0:  # the child: work, then leave without cleanup handlers
+        status = 1
+        try:
+            for fd in ours:
+                os.close(fd)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)  # a signal here must not wake the copied event loop
+            work()
+            status = 0
+        finally:
+            os._exit(status)
+    for fd in theirs:
+        os.close(fd)
+    return pid
+
+
 class Child(Generic[Result]):
     """work() computed in a forked process; its result comes back pickled through a pipe.
 
@@ -68,31 +98,16 @@ class Child(Generic[Result]):
     """
 
     def __init__(self, work: Callable[[], Result]) -> None:
-        import gc
         import pickle
 
         read_end, write_end = os.pipe()
-        gc.freeze()  # the collector leaves what exists now alone: the child copies fewer pages
-        try:
-            pid = os.fork()
-        except OSError:  # no process to be had (EAGAIN under a pids limit, ENOMEM)
-            gc.unfreeze()
-            os.close(read_end)
-            os.close(write_end)
-            raise
-        if pid == 0:  # the child: work, send the result, leave without cleanup handlers
-            status = 1
-            try:
-                os.close(read_end)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.set_wakeup_fd(-1)  # a signal here must not wake this process's event loop
-                data = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
+
+        def send() -> None:
+            data = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+
+        pid = _fork(send, ours=(read_end,), theirs=(write_end,))
         self.work, self.pid, self.pipe = work, pid, read_end
 
     async def ready(self) -> None:
@@ -227,34 +242,17 @@ class Peer:
         on_end: Callable[[bool], None],
     ) -> None:
         import asyncio
-        import gc
 
         loop = asyncio.get_running_loop()
         up_read, up_write = os.pipe()
         down_read, down_write = os.pipe()
         for fd in (up_write, down_write):
             _widen(fd)
-        gc.freeze()  # as in Child: the child copies fewer pages
-        try:
-            pid = os.fork()
-        except OSError:
-            gc.unfreeze()
-            for fd in (up_read, up_write, down_read, down_write):
-                os.close(fd)
-            raise
-        if pid == 0:  # the child: work, then leave without cleanup handlers
-            status = 1
-            try:
-                os.close(up_read)
-                os.close(down_write)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.set_wakeup_fd(-1)  # a signal here must not wake the copied event loop
-                work(Link(down_read, up_write))
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(up_write)
-        os.close(down_read)
+        pid = _fork(
+            lambda: work(Link(down_read, up_write)),
+            ours=(up_read, down_write),
+            theirs=(down_read, up_write),
+        )
         self.pid, self.reading, self.writing = pid, up_read, down_write
         self._on_message, self._on_end = on_message, on_end
         self._buffer = bytearray()

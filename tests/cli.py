@@ -1,15 +1,21 @@
-"""Run pinner's command line in-process, as the tests do, and read what README promises of it."""
+"""Run pinner's command line in-process as the tests do, on one CPU and on two to compare, and
+read what README promises of it."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from pinner import parallel
 from pinner.main import main
+
+Said = TypeVar("Said")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -17,6 +23,28 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def on_one_cpu_and_two(
+    monkeypatch: pytest.MonkeyPatch, tree: Path, copies: Path, say: Callable[[int, Path], Said]
+) -> dict[int, Said]:
+    """What say(cpus, copy) returns with 1 CPU, then 2, each run in a fresh copies/cpusN of tree."""
+    said = {}
+    for cpus in (1, 2):
+        copy = copies / f"cpus{cpus}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(tree, copy)
+        monkeypatch.chdir(copy)
+        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+        said[cpus] = say(cpus, copy)
+    return said
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Every file below root, by its path from root: what a run wrote, to compare as bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def readme_schema() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from cli import on_one_cpu_and_two
 from offline_lock import write_locked
 
 from pinner import parallel
@@ -139,9 +140,10 @@ def test_check_says_the_same_over_many_files_shared_or_not(
 ) -> None:
     """Findings, notices and JSON of `check` do not depend on how many processes read the files."""
     monkeypatch.setattr(parallel, "MIN_PER_PROCESS", 8)
+    tree = tmp_path / "tree"
     for n in range(40):
-        folder = tmp_path / f"svc{n:03}"
-        folder.mkdir()
+        folder = tree / f"svc{n:03}"
+        folder.mkdir(parents=True)
         path = write_locked(folder)
         if n % 13 == 5:
             path.write_text(path.read_text().replace("@sha256:", "@sha256:0", 1))
@@ -149,13 +151,14 @@ def test_check_says_the_same_over_many_files_shared_or_not(
             (folder / "Dockerfile.lock").write_text("not = [toml")
         if n % 19 == 11:
             path.write_text(path.read_text() + "FROM alpine:3.20\n")
-    said = {}
-    for cpus in (1, 2):
-        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
-        code = main(["check", str(tmp_path)])
+
+    def check(*_: object) -> tuple[int, str, str, int, str]:
+        code = main(["check", "."])
         out, err = capsys.readouterr()
-        json_code = main(["check", "--json", str(tmp_path)])
-        said[cpus] = (code, out, err, json_code, capsys.readouterr().out)
+        json_code = main(["check", "--json", "."])
+        return code, out, err, json_code, capsys.readouterr().out
+
+    said = on_one_cpu_and_two(monkeypatch, tree, tmp_path, check)
     assert said[1] == said[2]
     code, out, err, _, _ = said[2]
     assert code == 1

@@ -7,12 +7,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli import run
+from cli import on_one_cpu_and_two, run, tree_files
 from registryd import Registry, push_image
 
 from pinner import parallel, reference, stagework
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.usefixtures("docker_config")
 
 SNAPSHOT = "20260101T000000Z"
 FILES = 12
-
-
-def tree_files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
 
 
 @pytest.fixture
@@ -82,14 +75,8 @@ def lock_both(
     monkeypatch.setattr(parallel, "Peer", peer)
 
     def both(tree: Path, change: Callable[[Path], None], *options: str) -> Said:
-        said = {}
-        for cpus in (1, 2):
-            copy = tmp_path / f"cpus{cpus}"
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(tree, copy)
+        def lock(cpus: int, copy: Path) -> tuple[int, str, str, dict[str, bytes]]:
             change(copy)
-            monkeypatch.chdir(copy)
-            monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
             before = len(helpers)
             code, out, err = run(
                 capsys,
@@ -102,8 +89,9 @@ def lock_both(
                 ".",
             )
             assert len(helpers) - before == (cpus - 1), "a helper forks with two CPUs alone"
-            said[cpus] = (code, out, err, tree_files(copy))
-        return said
+            return code, out, err, tree_files(copy)
+
+        return on_one_cpu_and_two(monkeypatch, tree, tmp_path, lock)
 
     return both
 
@@ -113,10 +101,16 @@ def unchanged(_: Path) -> None:
 
 
 @pytest.fixture
-def locked_tree(hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """The tree, locked once."""
+def tree(hub: str, tmp_path: Path) -> Path:
+    """The tree, not locked yet."""
     tree = tmp_path / "tree"
     write_tree(tree, hub)
+    return tree
+
+
+@pytest.fixture
+def locked_tree(tree: Path, hub: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The tree, locked once."""
     mirror = f"docker.io=http://{hub}"
     assert (
         run(capsys, "lock", "--registry-mirror", mirror, "--snapshot", SNAPSHOT, str(tree))[0] == 0
@@ -125,12 +119,8 @@ def locked_tree(hub: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_a_first_lock_says_and_writes_the_same_with_a_helper(
-    hub: str,
-    tmp_path: Path,
-    lock_both: LockBoth,
+    tree: Path, lock_both: LockBoth
 ) -> None:
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
     said = lock_both(tree, unchanged)
     assert said[1] == said[2]
     code, out, err, written = said[2]
@@ -186,13 +176,8 @@ def test_files_that_do_not_parse_fail_the_run_alike(
 
 
 def test_images_the_registry_fails_are_told_in_order(
-    hub: str,
-    tmp_path: Path,
-    lock_both: LockBoth,
+    hub: str, tree: Path, lock_both: LockBoth
 ) -> None:
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
-
     def missing(copy: Path) -> None:
         for n in (1, 6, 11):
             path = copy / f"svc{n:02}" / "Dockerfile"
@@ -211,8 +196,7 @@ def test_images_the_registry_fails_are_told_in_order(
 @pytest.mark.parametrize("when", ["at once", "after asking", "after locking some", "no process"])
 def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
     when: str,
-    hub: str,
-    tmp_path: Path,
+    tree: Path,
     monkeypatch: pytest.MonkeyPatch,
     lock_both: LockBoth,
 ) -> None:
@@ -239,8 +223,6 @@ def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
         monkeypatch.setattr(lock_command._ForkedLocking, "lock", locked_three)
     else:
         monkeypatch.setattr(os, "fork", _no_process)
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
     said = lock_both(tree, unchanged)
     assert said[1] == said[2]
     assert said[2][0] == 0, said[2][2]
@@ -252,7 +234,7 @@ def _no_process() -> int:
 
 def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     hub: str,
-    tmp_path: Path,
+    tree: Path,
     monkeypatch: pytest.MonkeyPatch,
     lock_both: LockBoth,
 ) -> None:
@@ -273,8 +255,6 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     real_left = lock_command._Helper.left
     monkeypatch.setattr(stagework, "lock_target", asking_lock_target)
     monkeypatch.setattr(lock_command._Helper, "left", left)
-    tree = tmp_path / "tree"
-    write_tree(tree, hub)
     said = lock_both(tree, unchanged)
     assert [sorted(p) for p in punted] == [[3, 7]]
     assert said[1] == said[2]

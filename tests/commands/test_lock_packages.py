@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cli import on_one_cpu_and_two, tree_files
 from debian_image import (
     OCI_MANIFEST,
     DebianImageSpec,
@@ -582,21 +583,18 @@ def test_many_files_with_apt_stages_lock_the_same_with_a_helper(
         folder.mkdir(parents=True)
         text = DOCKERFILE if n % 2 else DOCKERFILE.replace("netbase", "hello")
         (folder / "Dockerfile").write_text(text if n != 5 else "FROM debian:bookworm\n")
-    said = {}
-    for cpus in (1, 2):
-        copy = tmp_path / f"cpus{cpus}"
-        shutil.copytree(tree, copy)
-        monkeypatch.chdir(copy)
-        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
-        monkeypatch.setenv("DOCKER_CONFIG", module_env["DOCKER_CONFIG"])
+    monkeypatch.setenv("DOCKER_CONFIG", module_env["DOCKER_CONFIG"])
+
+    def lock(cpus: int, copy: Path) -> tuple[int, str, str, dict[str, bytes]]:
         xdg = module_env["XDG_CACHE_HOME"] if cache == "warm" else str(tmp_path / f"xdg{cpus}")
         monkeypatch.setenv("XDG_CACHE_HOME", xdg)
         argv = ["lock", "--json", "--registry-mirror", f"docker.io=http://{hub}"]
         argv += ["--snapshot-mirror", f"debian={standin.url}/archive", "--snapshot", TS, "."]
         code = main(argv)
         out, err = capsys.readouterr()
-        written = {str(p.relative_to(copy)): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-        said[cpus] = (code, out, err, written)
+        return code, out, err, tree_files(copy)
+
+    said = on_one_cpu_and_two(monkeypatch, tree, tmp_path, lock)
     assert said[1] == said[2]
     assert said[2][0] == 0, said[2][2]
     apt_files = [0, 1, 2, 3, 4, 6, 7]

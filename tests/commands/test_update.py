@@ -5,12 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from cli import run
+from cli import on_one_cpu_and_two, run, tree_files
 from registryd import Registry, push_image, push_index
 
 from pinner import dockerfile as dockerfile_module
@@ -380,15 +379,12 @@ def test_update_says_the_same_with_the_parse_in_a_forked_process(
         broken.write_text("FROM ${NOT_DECLARED}\n")
     elif case == "pinned by hand":
         broken.write_text(broken.read_text().replace("@sha256:", "@sha256:0", 1))
-    said = {}
-    for cpus in (1, 2):
-        copy = tmp_path / f"cpus{cpus}"
-        shutil.copytree(tree, copy)
-        monkeypatch.chdir(copy)
-        monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
+
+    def update(_: int, copy: Path) -> tuple[int, str, str, dict[str, bytes]]:
         code, out, err = run(capsys, "update", "--json", "--report", "r.md", ".")
-        written = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-        said[cpus] = (code, out, err, written)
+        return code, out, err, tree_files(copy)
+
+    said = on_one_cpu_and_two(monkeypatch, tree, tmp_path, update)
     # The run with two CPUs parses in one (the reads of the files are shared out too).
     parses = [w for w in forks if getattr(w, "func", None) is update_command._parse_each]
     assert len(parses) == 1

@@ -348,13 +348,16 @@ _PLAIN_WORD_RE = re.compile(r"""(?:[^ \t"']+|"[^"]*(?:"|$)|'[^']*(?:'|$))+""")
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=" \t\"'ab\\$=\r\x0c", max_size=16))
-def test_words_split_as_the_plain_word_pattern_splits_them(line: str) -> None:
+@given(
+    st.text(alphabet=" \t\"'ab\\$=\r\x0c", max_size=16),
+    st.sampled_from(["", " ", "\t", " \t "]),
+)
+def test_words_split_as_the_plain_word_pattern_splits_them(line: str, lead: str) -> None:
     found = [(m.group(), m.start()) for m in dockerfile._WORD_RE.finditer(line)]
     assert found == [(m.group(), m.start()) for m in _PLAIN_WORD_RE.finditer(line)]
-    located = dockerfile.instructions(f"RUN {line}\n")
+    located = dockerfile.instructions(f"{lead}RUN {line}\n")
     if located:  # not continued past the end of the file
-        logical = f"RUN {line}".rstrip("\r\n")
+        logical = f"{lead}RUN {line}".rstrip("\r\n")
         want = [(m.group(), m.start()) for m in _PLAIN_WORD_RE.finditer(logical)][1:]
         assert [(w.text, w.at) for w in located[0].words] == want
 

@@ -419,15 +419,18 @@ def _logical(
     piece_starts: list[int] = []
     offsets: list[int] = []
     length = 0
+    count = len(starts)
     for n in range(first, last + 1):
         begin = starts[n]
-        stop = starts[n + 1] if n + 1 < len(starts) else len(text)
-        raw = text[begin:stop].rstrip("\r\n")
-        if n != first and (not raw.strip() or raw.lstrip().startswith("#")):
-            continue
-        body = raw.rstrip(" \t")
-        if n != last and body.endswith(escape):
-            raw = body[:-1]
+        raw = text[begin : starts[n + 1] if n + 1 < count else len(text)].rstrip("\r\n")
+        if n != first:
+            head = raw.lstrip()
+            if not head or head[0] == "#":
+                continue  # a blank or comment line between continued lines
+        if n != last:
+            body = raw.rstrip(" \t")
+            if body.endswith(escape):
+                raw = body[:-1]
         pieces.append(raw)
         piece_starts.append(length)
         offsets.append(begin)

@@ -136,7 +136,9 @@ def _plans(parsed: Dockerfile) -> list[StagePlan]:
         apt_runs = []
         others: list[tuple[str, Instruction]] = []
         for instruction in stage.instructions[1:]:
-            if instruction.keyword != "RUN":
+            if instruction.keyword != "RUN" or not commands.may_run_a_manager(
+                parsed.text, *instruction.span
+            ):
                 continue
             used = commands.package_manager(
                 shell_text(parsed.text, instruction), escape=parsed.escape

@@ -461,7 +461,8 @@ def test_plans_of_copies_of_one_parse_are_worked_out_once(monkeypatch: pytest.Mo
         return real(run_text, escape=escape)
 
     monkeypatch.setattr(commands, "package_manager", package_manager)
-    text = "FROM debian:bookworm\nRUN apt-get install -y hello\nRUN make\n"
+    # `RUN make` names no manager at all: it is never lexed. `make apt-docs` may, and is.
+    text = "FROM debian:bookworm\nRUN apt-get install -y hello\nRUN make apt-docs\nRUN make\n"
     parsed = dockerfile.parse(text, "Dockerfile")
     first = reproducible.plans(parsed)
     again = reproducible.plans(parsed._replace(base_env={}, base_shell={}))

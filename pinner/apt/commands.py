@@ -196,6 +196,12 @@ def _apt_found(
 # --------------------------------------------------------------------------- API
 
 
+def may_run_a_manager(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] may run a package manager: False for most RUNs, told without
+    slicing or lexing them."""
+    return _MANAGER_HINT.search(text, start, end) is not None
+
+
 def package_manager(run_text: str, *, escape: str = "\\") -> str | None:
     """The package manager the first package-manager command of a RUN uses, or None."""
     if not _MANAGER_HINT.search(run_text):

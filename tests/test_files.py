@@ -605,3 +605,59 @@ def test_a_large_write_removes_its_backups_where_no_thread_can_start(
     files.write_all({str(p): f"FROM {n}\n" for n, p in enumerate(many)})
     assert leftovers(tmp_path) == []
     assert [p.read_text() for p in many] == [f"FROM {n}\n" for n in range(len(many))]
+
+
+def _walked_by_os_walk(top: str, exclude: tuple[str, ...]) -> list[str]:
+    """The walk as os.walk makes it: what files._walk must find, in the same order."""
+    found = []
+    for folder, dirs, names in os.walk(top):
+        rel = os.path.relpath(folder, top)
+        base = os.path.normpath(folder)
+        prefix = "" if base == "." else base if base.endswith("/") else base + "/"
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in files._SKIP_DIRS
+            and not (exclude and files._excluded(os.path.join(rel, d), exclude))
+        )
+        for name in sorted(names):
+            path = prefix + name
+            wanted = files.is_dockerfile(name) or (
+                not name.endswith(files._SKIP_SUFFIXES) and path.endswith(".yaml")
+            )
+            if wanted and not (exclude and files._excluded(os.path.join(rel, name), exclude)):
+                found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("exclude", [(), ("b",), ("a/*",), ("*.yaml",)])
+@pytest.mark.parametrize("top", [".", "a", "./a/", "ABS"])
+def test_the_walk_finds_what_os_walk_finds_in_its_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top: str, exclude: tuple[str, ...]
+) -> None:
+    for folder in ("a/b/c", "a/B", "a/node_modules/x", "a/.git", "z", "a/b/c/d"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    for path in (
+        "Dockerfile",
+        "a/x.Dockerfile",
+        "a/b/Dockerfile",
+        "a/b/c/Containerfile",
+        "a/B/Dockerfile.dev",
+        "a/node_modules/x/Dockerfile",
+        "a/.git/Dockerfile",
+        "z/compose.yaml",
+        "a/b/c/d/Dockerfile",
+        "a/Dockerfile.lock",
+        "a/b/notes.txt",
+    ):
+        (tmp_path / path).write_text("FROM a\n")
+    (tmp_path / "a" / "linked").symlink_to(tmp_path / "z")  # a folder link: not followed
+    (tmp_path / "a" / "b" / "Containerfile").symlink_to(tmp_path / "a" / "b" / "Dockerfile")
+    (tmp_path / "a" / "Dockerfile").symlink_to(tmp_path / "nowhere")  # broken: still a name
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a" / "loop")
+    monkeypatch.chdir(tmp_path)
+    top = top.replace("ABS", str(tmp_path / "a"))
+    want = _walked_by_os_walk(top, exclude)
+    found = files.discover([top], exclude, also=lambda path: path.endswith(".yaml"))
+    assert found == want
+    assert len(found) >= (2 if exclude else 4)

@@ -150,6 +150,11 @@ class Registry:
                 out.append((m["method"].decode(), target.path))
         return out
 
+    def grant_first_scope_only(self, only: bool) -> None:
+        """Make the token issuer grant the first scope a request names and ignore the others."""
+        assert self._issuer is not None
+        self._issuer.first_scope_only = only
+
     def clear_requests(self) -> None:
         """Forget the requests logged so far and the token issuer's requests."""
         _, self._log_offset = self._sync_log()
@@ -404,6 +409,8 @@ class _TokenIssuer:
     def __init__(self) -> None:
         _, self.cert_pem, _ = _signing_material()
         self.requests: list[TokenRequest] = []
+        # As a token service that reads one `scope` a request: the first, the rest ignored.
+        self.first_scope_only = False
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -429,6 +436,7 @@ class _TokenIssuer:
             return
         query = parse_qs(url.query)
         scopes = tuple(s for value in query.get("scope", []) for s in value.split())
+        granted = scopes[:1] if self.first_scope_only else scopes
         service = query.get("service", [None])[0]
         header = h.headers.get("Authorization")
         user: str | None = None
@@ -452,7 +460,7 @@ class _TokenIssuer:
             "nbf": now - 10,
             "iat": now,
             "jti": secrets.token_hex(16),
-            "access": _grant(scopes, {"pull", "push"} if user else {"pull"}),
+            "access": _grant(granted, {"pull", "push"} if user else {"pull"}),
         }
         token = make_jwt(claims)
         issued = dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,7 +13,15 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -43,6 +51,10 @@ _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 DOCKER_HUB_API = "https://registry-1.docker.io"
 # The token service's own requests: the registry's auth flow must not run for them.
 _NO_AUTH = httpx.Auth()
+# One token request asks for the scopes of every repository the run is about to ask a host for
+# (distribution's token spec: `scope` given once per scope; containerd and regclient do the same),
+# up to this much text: a URL stays far below the 8 KiB servers commonly accept.
+MAX_GROUP_SCOPES_CHARS = 3000
 _REPOSITORY_PATH_RE = re.compile(
     r"/v2/(.+)/(?:manifests/[^/]+|blobs/[^/]+|blobs/uploads/.*|tags/list)$"
 )
@@ -146,36 +158,55 @@ class RegistryAuth(httpx.Auth):
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._refused: dict[tuple[str, str], RegistryError] = {}
+        # Token requests for several scopes at once (see expect): the scopes a host is about to
+        # be asked for, those whose token is on its way in another scope's request, those whose
+        # token came from such a request, and the hosts that proved they cannot be asked so.
+        self._expected: dict[str, dict[str, None]] = {}
+        self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._grouped: set[tuple[str, str]] = set()
+        self._ungrouped: set[str] = set()
 
     def _credential(self, host: str) -> Credential | None:
         if host not in self._credentials:
             self._credentials[host] = self._lookup(host)
         return self._credentials[host]
 
+    def expect(self, host: str, scopes: Iterable[str]) -> None:
+        """Note scopes that requests to host are about to need: a token request for one of them
+        asks for the others too, and the rest of them wait for its answer."""
+        self._expected.setdefault(host, {}).update(dict.fromkeys(scopes))
+
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         host = request.url.netloc.decode("ascii")
         scope = _scope_for(request.url.path)
-        for attempt in range(2):
+        attempt, alone = 0, False
+        while True:
+            grouped = False
             if host in self._challenges:
                 async with self._locks.setdefault((host, scope), asyncio.Lock()):
-                    if (host, scope) in self._refused:
-                        raise self._refused[(host, scope)]
-                    token_request = self._authorize(request, host, scope)
-                    if token_request is not None:
-                        try:
-                            self._tokens[(host, scope)] = await self._token(token_request, host)
-                        except RegistryError as e:
-                            # One token request per scope per run, even when it is refused.
-                            self._refused[(host, scope)] = e
-                            raise
-                        self._authorize(request, host, scope)
+                    await self._authorize_waiting(request, host, scope)
+                    grouped = (host, scope) in self._grouped and "authorization" in request.headers
                 if attempt and "authorization" not in request.headers:
                     return
             response = yield request
-            if response.status_code != 401 or attempt:
+            if response.status_code != 401:
                 return
+            if grouped and not alone:
+                # The token asked for with other scopes does not grant this one (a token service
+                # that reads one scope a request): ask for its own, and this host's alone now.
+                token = self._tokens.get((host, scope))
+                if token is not None and request.headers["authorization"] == f"Bearer {token[0]}":
+                    del self._tokens[(host, scope)]  # not yet replaced by another request's
+                    self._grouped.discard((host, scope))
+                self._ungrouped.add(host)
+                alone = True
+                await response.aread()
+                continue
+            if attempt:
+                return
+            attempt = 1
             if _origin(response.request.url) != _origin(request.url):
                 # Redirected to another origin, which asks for credentials: they are chosen for
                 # the host that asked, and this host's never follow a redirect (as in docker and
@@ -190,6 +221,65 @@ class RegistryAuth(httpx.Auth):
             if self._on_challenge is not None:
                 self._on_challenge(host)
             await response.aread()
+
+    async def _authorize_waiting(self, request: httpx.Request, host: str, scope: str) -> None:
+        """Authorize request, asking for the token it needs unless another request's token
+        request already does; the caller holds the scope's lock."""
+        if (host, scope) in self._refused:
+            raise self._refused[(host, scope)]
+        pending = self._pending.get((host, scope))
+        if pending is not None:
+            await asyncio.shield(pending)  # this scope's token is on its way with another's
+        token_request = self._authorize(request, host, scope)
+        if token_request is None:
+            return
+        if await self._ask_grouped(host, scope):
+            self._authorize(request, host, scope)
+            return
+        try:
+            self._tokens[(host, scope)] = await self._token(token_request, host)
+        except RegistryError as e:
+            # One token request per scope per run, even when it is refused.
+            self._refused[(host, scope)] = e
+            raise
+        self._authorize(request, host, scope)
+
+    async def _ask_grouped(self, host: str, scope: str) -> bool:
+        """Ask one token for scope and the expected scopes of host that have none and are not
+        being asked for; False when there are no others, or the request failed (each scope
+        then asks alone, as it would have)."""
+        if host in self._ungrouped:
+            return False
+        now, size = time.monotonic(), len(scope)
+        others = []
+        for other in self._expected.get(host, ()):
+            token = self._tokens.get((host, other))
+            if other == scope or (host, other) in self._pending or (token and token[1] > now):
+                continue
+            if (host, other) in self._refused or size + len(other) > MAX_GROUP_SCOPES_CHARS:
+                continue
+            others.append(other)
+            size += len(other)
+        if not others:
+            return False
+        scopes = [scope, *others]
+        token_request = self._token_request(self._challenges[host], scopes, self._credential(host))
+        answered = asyncio.get_running_loop().create_future()
+        for other in others:
+            self._pending[(host, other)] = answered
+        try:
+            token = await self._token(token_request, host)
+        except RegistryError:
+            self._ungrouped.add(host)
+            return False
+        finally:
+            for other in others:
+                del self._pending[(host, other)]
+            answered.set_result(None)
+        for each in scopes:
+            self._tokens[(host, each)] = token
+            self._grouped.add((host, each))
+        return True
 
     async def _token(self, token_request: httpx.Request, host: str) -> tuple[str, float]:
         """Ask the token service (retried as any request is) and read its token."""
@@ -223,7 +313,7 @@ class RegistryAuth(httpx.Auth):
         return realm.scheme == "https" or is_loopback(host) or insecure
 
     def _token_request(
-        self, challenge: _Challenge, scope: str, credential: Credential | None
+        self, challenge: _Challenge, scopes: str | Sequence[str], credential: Credential | None
     ) -> httpx.Request:
         realm = challenge.params.get("realm")
         if not realm:
@@ -240,17 +330,21 @@ class RegistryAuth(httpx.Auth):
                 f"not sending credentials to the token realm {realm_host} over plain http"
                 f" (use --insecure-registry {realm_host} to allow it)"
             )
-        params = {"scope": scope}
-        if "service" in challenge.params:
-            params["service"] = challenge.params["service"]
+        scopes = [scopes] if isinstance(scopes, str) else list(scopes)
+        service = challenge.params.get("service")
         if credential is not None and credential.username == IDENTITY_TOKEN_USER:
+            # The OAuth2 form takes its scopes space-separated in one field (RFC 6749 3.3).
             form = {
-                **params,
+                "scope": " ".join(scopes),
+                **({} if service is None else {"service": service}),
                 "grant_type": "refresh_token",
                 "refresh_token": credential.secret,
                 "client_id": "pinner",
             }
             return httpx.Request("POST", realm_url, data=form)
+        params: list[tuple[str, str | int | float | bool | None]] = [("scope", s) for s in scopes]
+        if service is not None:
+            params.append(("service", service))
         request = httpx.Request("GET", realm_url, params=params)
         if credential is not None:
             request.headers["Authorization"] = _basic(credential)
@@ -443,6 +537,16 @@ class Registry:
     def _url(self, ref: ImageRef, target: str) -> str:
         return f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/manifests/{target}"
 
+    def expect(self, refs: Iterable[ImageRef]) -> None:
+        """Tell the auth flow the repositories about to be asked for: their tokens are asked
+        for together, one token request per host (or a few) rather than one per repository."""
+        by_host: dict[str, list[str]] = {}
+        for ref in refs:
+            url = httpx.URL(self._url(ref, "latest"))
+            by_host.setdefault(url.netloc.decode("ascii"), []).append(_scope_for(url.path))
+        for host, scopes in by_host.items():
+            self.auth.expect(host, scopes)
+
     async def head(self, ref: ImageRef) -> Manifest | None:
         """HEAD the tag or digest; None when the registry needs a GET to tell the digest."""
         response = await self._send("HEAD", self._url(ref, ref.manifest_key))
@@ -585,6 +689,7 @@ async def resolve_all(
     by_host: dict[str, list[ImageRef]] = {}
     for ref in dict.fromkeys(refs):
         by_host.setdefault(base_url(ref.domain, registry.settings), []).append(ref)
+    registry.expect(ref for batch in by_host.values() for ref in batch)
     batches = await asyncio.gather(*(host(origin, batch) for origin, batch in by_host.items()))
     return {
         ref: result

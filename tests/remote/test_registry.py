@@ -14,8 +14,15 @@ import json
 import socket
 import time
 import traceback
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -348,7 +355,7 @@ def token_images(token_registry: registryd.Registry) -> dict[str, str]:
     return images
 
 
-def test_token_one_request_per_repository(
+def test_one_token_request_asks_for_every_repository_of_the_run(
     token_registry: registryd.Registry, token_images: dict[str, str]
 ) -> None:
     token_registry.clear_requests()
@@ -356,8 +363,28 @@ def test_token_one_request_per_repository(
     assert [r.digest if isinstance(r, Manifest) else r for r in results] == list(
         token_images.values()
     )
-    scopes = Counter(scope for t in token_registry.token_requests for scope in t.scopes)
-    assert scopes == {"repository:tok/many:pull": 1, "repository:tok/other:pull": 1}
+    [asked] = token_registry.token_requests
+    assert sorted(asked.scopes) == ["repository:tok/many:pull", "repository:tok/other:pull"]
+    assert client.token_requests == 1
+
+
+def test_a_token_service_that_grants_one_scope_a_request_gets_one_request_a_scope(
+    token_registry: registryd.Registry, token_images: dict[str, str]
+) -> None:
+    # The registry refuses the shared token for the scopes it does not grant: each of those asks
+    # for its own token, and the rest of the run asks this host one scope at a time.
+    token_registry.clear_requests()
+    token_registry.grant_first_scope_only(True)
+    try:
+        results, client = run_resolve(token_images)
+    finally:
+        token_registry.grant_first_scope_only(False)
+    assert [r.digest if isinstance(r, Manifest) else r for r in results] == list(
+        token_images.values()
+    )
+    first, *alone = token_registry.token_requests
+    assert len(first.scopes) == 2
+    assert [a.scopes for a in alone] == [first.scopes[1:]]
     assert client.token_requests == 2
 
 
@@ -876,6 +903,15 @@ def test_token_request_with_credentials_is_basic() -> None:
     assert token_request.headers["Authorization"] == "Basic " + base64.b64encode(b"bob:pw").decode()
 
 
+def test_identity_token_uses_the_oauth2_refresh_grant_with_scopes_in_one_field() -> None:
+    fake = TokenRegistry([{"access_token": "T"}], valid={"T"})
+    refs = [REF, REF.replace("team/app", "team/other")]
+    run_resolve(refs, credentials=lambda h: Credential("<token>", "refresh-123"), **mock(fake))
+    [token_request] = fake.token_requests
+    form = parse_qs(token_request.content.decode())
+    assert form["scope"] == ["repository:team/app:pull repository:team/other:pull"]
+
+
 def test_identity_token_uses_the_oauth2_refresh_grant() -> None:
     fake = TokenRegistry([{"access_token": "T"}], valid={"T"})
     resolve(REF, credentials=lambda h: Credential("<token>", "refresh-123"), **mock(fake))
@@ -974,37 +1010,68 @@ def test_the_token_service_is_retried_as_the_registry_is(
     assert run("token service") == expected
 
 
-def test_the_other_requests_go_out_once_the_first_401_is_read() -> None:
-    """They wait for the challenge, not for the first request's token: each asks its own."""
-    seen: list[str] = []
+def _scoped_token_service(
+    seen: list[str], refuse_many: bool = False
+) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """A registry whose token service grants every scope a request names (the token lists them)
+    and whose registry takes a token that names the repository; seen records each request."""
 
     async def serve(request: httpx.Request) -> httpx.Response:
         if request.url.host == "auth.example":
-            scope = request.url.params["scope"]
-            seen.append(f"token {scope}")
-            if scope == "repository:team/app:pull":
-                await asyncio.sleep(0.2)  # the first repository's token comes last
-            return reply(200, json.dumps({"token": scope}).encode())
+            scopes = request.url.params.get_list("scope")
+            seen.append(f"token {' '.join(sorted(s.split(':')[1] for s in scopes))}")
+            if refuse_many and len(scopes) > 1:
+                return reply(400, b'{"errors": [{"code": "DENIED"}]}')
+            return reply(200, json.dumps({"token": ",".join(scopes)}).encode())
         repository = request.url.path.removeprefix("/v2/").partition("/manifests/")[0]
-        if request.headers.get("Authorization") != f"Bearer repository:{repository}:pull":
+        granted = request.headers.get("Authorization", "").removeprefix("Bearer ").split(",")
+        if f"repository:{repository}:pull" not in granted:
             seen.append(f"401 {repository}")
             return reply(401, b"", {"WWW-Authenticate": f'Bearer realm="{REALM}"'})
         seen.append(f"{request.method} {repository}")
         return FakeRegistry().serve(request)
 
-    refs = [f"{REG}/team/{name}:v1" for name in ("app", "other", "third")]
-    results, client = run_resolve(refs, transport=httpx.MockTransport(serve))
+    return serve
 
+
+def test_the_other_requests_wait_for_one_token_that_grants_them_all() -> None:
+    seen: list[str] = []
+    refs = [f"{REG}/team/{name}:v1" for name in ("app", "other", "third")]
+    results, client = run_resolve(refs, transport=httpx.MockTransport(_scoped_token_service(seen)))
     assert results == [Manifest(MANIFEST_DIGEST, OCI_MANIFEST)] * 3
-    assert seen[:2] == ["401 team/app", "token repository:team/app:pull"]
-    assert seen[-1] == "HEAD team/app"  # the others went out while its token was on its way
-    assert sorted(seen[2:-1]) == [
-        "HEAD team/other",
-        "HEAD team/third",
-        "token repository:team/other:pull",
-        "token repository:team/third:pull",
+    assert seen[:2] == ["401 team/app", "token team/app team/other team/third"]
+    assert sorted(seen[2:]) == ["HEAD team/app", "HEAD team/other", "HEAD team/third"]
+    assert client.token_requests == 1
+
+
+def test_a_refused_token_request_for_many_scopes_leaves_each_to_ask_alone() -> None:
+    seen: list[str] = []
+    refs = [f"{REG}/team/{name}:v1" for name in ("app", "other", "third")]
+    serve = _scoped_token_service(seen, refuse_many=True)
+    results, client = run_resolve(refs, transport=httpx.MockTransport(serve))
+    assert results == [Manifest(MANIFEST_DIGEST, OCI_MANIFEST)] * 3
+    assert seen[:2] == ["401 team/app", "token team/app team/other team/third"]
+    assert sorted(t for t in seen[2:] if t.startswith("token")) == [
+        "token team/app",
+        "token team/other",
+        "token team/third",
     ]
-    assert client.token_requests == 3
+    assert client.token_requests == 4
+
+
+def test_a_token_request_names_scopes_up_to_a_bound() -> None:
+    seen: list[str] = []
+    names = [f"team/{'n' * 60}{i:03}" for i in range(120)]
+    refs = [f"{REG}/{name}:v1" for name in names]
+    results, client = run_resolve(refs, transport=httpx.MockTransport(_scoped_token_service(seen)))
+    assert results == [Manifest(MANIFEST_DIGEST, OCI_MANIFEST)] * len(refs)
+    asked = [t.removeprefix("token ").split() for t in seen if t.startswith("token")]
+    assert sorted(n for a in asked for n in a) == sorted(names)  # each scope once
+    scope_chars = [sum(len(f"repository:{n}:pull") for n in a) for a in asked]
+    assert max(scope_chars) <= pinner.remote.registry.MAX_GROUP_SCOPES_CHARS
+    assert 1 < len(asked) < 10
+    assert client.token_requests == len(asked)
+    assert not [t for t in seen if t.startswith("401") and t != f"401 {names[0]}"]
 
 
 class Clock:

@@ -13,7 +13,7 @@ in a worktree of its own:
 Each checkout runs with PYTHONPATH set to it; lock gets a fixed --snapshot so that the trees
 written can be compared byte for byte. `relock` is lock on the locked tree (it sends no
 request). The command `resolve` is the registry part of a first lock alone (bench_lock.py's
-in-process resolve of the unlocked tree's references: 203 HEAD, 42 GET, 41 tokens), whose CPU
+in-process resolve of the unlocked tree's references: 203 HEAD, 42 GET, 1 token request), whose CPU
 is the figure for the cost of a request.
 """
 

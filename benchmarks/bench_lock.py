@@ -424,10 +424,12 @@ def lock_verdicts(
             f" ({c.unauthorized} answered 401 and were sent again; 1 learns the realm)",
         ),
         line(c.get == want.get, f"{mode} lock manifest GETs {c.get} for {want.get} indexes"),
+        # lock asks the frontend's image while the files still parse: its token request may go
+        # out before the other repositories are known, and ask for the few known by then.
         line(
-            c.token == want.token,
-            f"{mode} lock token requests {c.token} (want {want.token}) for {want.repos}"
-            " repositories",
+            want.token <= c.token <= want.token + 1,
+            f"{mode} lock token requests {c.token} (want {want.token}, or one more) for"
+            f" {want.repos} repositories",
         ),
         line(
             c.blob + c.snapshot + c.other == 0,

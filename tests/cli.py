@@ -3,6 +3,7 @@ read what README promises of it."""
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import shutil
@@ -38,6 +39,11 @@ def on_one_cpu_and_two(
         monkeypatch.setattr(parallel, "cpus", lambda cpus=cpus: cpus)
         said[cpus] = say(cpus, copy)
     return said
+
+
+def no_process() -> int:
+    """os.fork on a machine out of processes: what the forking paths must survive."""
+    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
 
 def tree_files(root: Path) -> dict[str, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import threading
@@ -11,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from cli import on_one_cpu_and_two
+from cli import no_process, on_one_cpu_and_two
 from offline_lock import write_locked
 
 from pinner import parallel
@@ -169,11 +168,8 @@ def test_check_says_the_same_over_many_files_shared_or_not(
 
 @pytest.mark.usefixtures("alone")
 def test_no_process_to_be_had_leaves_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fork() -> int:
-        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-
     descriptors = len(os.listdir("/proc/self/fd"))
-    monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(os, "fork", no_process)
 
     results = map_files(lambda i: (i, os.getpid()), ITEMS, 3)
 

@@ -4,14 +4,13 @@ asks the registry. Whatever the split, the run says and writes what one process 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli import on_one_cpu_and_two, run, tree_files
+from cli import no_process, on_one_cpu_and_two, run, tree_files
 from registryd import Registry, push_image
 
 from pinner import parallel, reference, stagework
@@ -222,14 +221,10 @@ def test_a_helper_that_fails_leaves_its_files_to_the_first_process(
         locked_three = fail_in_the_helper(lock_command._ForkedLocking.lock, after=3)
         monkeypatch.setattr(lock_command._ForkedLocking, "lock", locked_three)
     else:
-        monkeypatch.setattr(os, "fork", _no_process)
+        monkeypatch.setattr(os, "fork", no_process)
     said = lock_both(tree, unchanged)
     assert said[1] == said[2]
     assert said[2][0] == 0, said[2][2]
-
-
-def _no_process() -> int:
-    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
 
 def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(

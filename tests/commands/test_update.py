@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
-from cli import on_one_cpu_and_two, run, tree_files
+from cli import no_process, on_one_cpu_and_two, run, tree_files
 from registryd import Registry, push_image, push_index
 
 from pinner import dockerfile as dockerfile_module
@@ -363,7 +362,7 @@ def test_update_says_the_same_with_the_parse_in_a_forked_process(
 
     monkeypatch.setattr(parallel, "Child", Child)
     if case == "no process":
-        monkeypatch.setattr(os, "fork", _no_process)
+        monkeypatch.setattr(os, "fork", no_process)
     push_image(registry, "upd/fork", "1")
     push_image(registry, "upd/still", "1")
     tree = tmp_path / "tree"
@@ -397,7 +396,3 @@ def test_update_says_the_same_with_the_parse_in_a_forked_process(
     else:
         assert code == 1
         assert "svc05/Dockerfile:1: " in err
-
-
-def _no_process() -> int:
-    raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")

@@ -33,6 +33,12 @@ def parse_locked(image: LockedImage) -> ImageRef:
     return ImageRef(domain, path, image.tag, image.digest)
 
 
+def tag_query(image: LockedImage) -> ImageRef:
+    """A locked image's tag as a registry query: parse_locked without the digest."""
+    domain, _, path = image.name.partition("/")
+    return ImageRef(domain, path, image.tag, None)
+
+
 class LockAnswers(NamedTuple):
     """What locks already answer about images: asked before the registry, so a re-lock is free.
 
@@ -43,21 +49,24 @@ class LockAnswers(NamedTuple):
     by_digest: dict[str, Manifest]
 
     @classmethod
-    def of(cls, locks: Iterable[Lock]) -> LockAnswers:
-        """Index every locked image by its tag query and by digest."""
+    def of(cls, locks: Iterable[Lock], queries: bool = True) -> LockAnswers:
+        """Index every locked image by its tag query (unless not queries: a refresh asks every
+        tag again, and reads the locks for their indexes' platforms alone) and by digest."""
         by_query: dict[ImageRef, Manifest] = {}
         by_digest: dict[str, Manifest] = {}
         for lock in locks:
             for image in lock.images:
                 media_type = OCI_INDEX if image.platforms else OCI_MANIFEST
                 manifest = Manifest(image.digest, media_type, image.platforms)
+                by_digest.setdefault(image.digest, manifest)
+                if not queries:
+                    continue
                 # parse_locked's reference, and it with the tag query's and without a tag.
                 domain, _, path = image.name.partition("/")
                 tag, digest = image.tag, image.digest
                 by_query.setdefault(ImageRef(domain, path, tag or DEFAULT_TAG, None), manifest)
                 by_query.setdefault(ImageRef(domain, path, tag, digest), manifest)
                 by_query.setdefault(ImageRef(domain, path, None, digest), manifest)  # `x@sha256:`
-                by_digest.setdefault(digest, manifest)
         return cls(by_query, by_digest)
 
     def for_uses(

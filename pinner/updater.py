@@ -42,7 +42,7 @@ def refresh_queries(targets: Sequence[Target], scope: Scope) -> list[ImageRef]:
     for target in targets:
         for image in target.lock.images:
             if image.tag is not None and scope.wants(image):
-                queries.append(pinning.parse_locked(image)._replace(digest=None))
+                queries.append(pinning.tag_query(image))
     return queries
 
 
@@ -56,7 +56,7 @@ def image_changes(
     for image in target.lock.images:
         if image.tag is None or not scope.wants(image) or scope.only == "packages":
             continue
-        answer = fresh.get(pinning.parse_locked(image)._replace(digest=None))
+        answer = fresh.get(pinning.tag_query(image))
         if isinstance(answer, RegistryError):
             errors.append(Problem(target.lock_path, None, f"{image.reference}: {answer}"))
             continue

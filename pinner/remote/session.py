@@ -92,7 +92,7 @@ class Session:
         return cls(
             settings,
             DockerConfig.load().lookup,
-            LockAnswers.of(t.lock for t in targets),
+            LockAnswers.of((t.lock for t in targets), queries=not refresh),
             snapshot_mirrors=snapshot_mirrors,
             cache_dir=cache_dir,
             refresh=refresh,

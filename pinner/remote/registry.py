@@ -232,18 +232,16 @@ class RegistryAuth(httpx.Auth):
         pending = self._pending.get((host, scope))
         if pending is not None:
             await asyncio.shield(pending)  # this scope's token is on its way with another's
-        token_request = self._authorize(request, host, scope)
-        if token_request is None:
+        if self._authorize(request, host, scope):
             return
-        if await self._ask_grouped(host, scope):
-            self._authorize(request, host, scope)
-            return
-        try:
-            self._tokens[(host, scope)] = await self._token(token_request, host)
-        except RegistryError as e:
-            # One token request per scope per run, even when it is refused.
-            self._refused[(host, scope)] = e
-            raise
+        if not await self._ask_grouped(host, scope):
+            token_request = self._token_request(host, (scope,))
+            try:
+                self._tokens[(host, scope)] = await self._token(token_request, host)
+            except RegistryError as e:
+                # One token request per scope per run, even when it is refused.
+                self._refused[(host, scope)] = e
+                raise
         self._authorize(request, host, scope)
 
     async def _ask_grouped(self, host: str, scope: str) -> bool:
@@ -265,7 +263,7 @@ class RegistryAuth(httpx.Auth):
         if not others:
             return False
         scopes = [scope, *others]
-        token_request = self._token_request(self._challenges[host], scopes, self._credential(host))
+        token_request = self._token_request(host, scopes)
         answered = asyncio.get_running_loop().create_future()
         for other in others:
             self._pending[(host, other)] = answered
@@ -294,19 +292,18 @@ class RegistryAuth(httpx.Auth):
         )
         return _parse_token(response.status_code, body, host)
 
-    def _authorize(self, request: httpx.Request, host: str, scope: str) -> httpx.Request | None:
-        """Set the Authorization header for host's challenge; return a token request when due."""
-        challenge = self._challenges[host]
-        credential = self._credential(host)
-        if challenge.scheme == "basic":
+    def _authorize(self, request: httpx.Request, host: str, scope: str) -> bool:
+        """Set the Authorization header for host's challenge; False when a token is due."""
+        if self._challenges[host].scheme == "basic":
+            credential = self._credential(host)
             if credential is not None:
                 request.headers["Authorization"] = _basic(credential)
-            return None
+            return True
         token = self._tokens.get((host, scope))
         if token is None or token[1] <= time.monotonic():
-            return self._token_request(challenge, scope, credential)
+            return False
         request.headers["Authorization"] = f"Bearer {token[0]}"
-        return None
+        return True
 
     def _may_receive(self, realm: httpx.URL) -> bool:
         """A realm gets credentials over https, or over http to loopback or an insecure host."""
@@ -314,9 +311,9 @@ class RegistryAuth(httpx.Auth):
         insecure = host in self.insecure or realm.host in self.insecure
         return realm.scheme == "https" or is_loopback(host) or insecure
 
-    def _token_request(
-        self, challenge: _Challenge, scopes: str | Sequence[str], credential: Credential | None
-    ) -> httpx.Request:
+    def _token_request(self, host: str, scopes: Sequence[str]) -> httpx.Request:
+        """The request for a token of host's Bearer challenge that grants scopes."""
+        challenge, credential = self._challenges[host], self._credential(host)
         realm = challenge.params.get("realm")
         if not realm:
             raise RegistryError("registry sent a Bearer challenge without a realm")
@@ -332,7 +329,6 @@ class RegistryAuth(httpx.Auth):
                 f"not sending credentials to the token realm {realm_host} over plain http"
                 f" (use --insecure-registry {realm_host} to allow it)"
             )
-        scopes = [scopes] if isinstance(scopes, str) else list(scopes)
         service = challenge.params.get("service")
         if credential is not None and credential.username == IDENTITY_TOKEN_USER:
             # The OAuth2 form takes its scopes space-separated in one field (RFC 6749 3.3).
@@ -539,15 +535,11 @@ class Registry:
     def _url(self, ref: ImageRef, target: str) -> str:
         return f"{base_url(ref.domain, self.settings)}/v2/{ref.path}/manifests/{target}"
 
-    def expect(self, refs: Iterable[ImageRef]) -> None:
-        """Tell the auth flow the repositories about to be asked for: their tokens are asked
-        for together, one token request per host (or a few) rather than one per repository."""
-        by_host: dict[str, list[str]] = {}
-        for ref in refs:
-            url = httpx.URL(self._url(ref, "latest"))
-            by_host.setdefault(url.netloc.decode("ascii"), []).append(_scope_for(url.path))
-        for host, scopes in by_host.items():
-            self.auth.expect(host, scopes)
+    def expect(self, origin: str, refs: Iterable[ImageRef]) -> None:
+        """Tell the auth flow the repositories of origin (a base_url) about to be asked for:
+        their tokens are asked for together, one token request (or a few) rather than one each."""
+        host = httpx.URL(origin).netloc.decode("ascii")
+        self.auth.expect(host, (_scope_for(f"/v2/{ref.path}/manifests/latest") for ref in refs))
 
     async def head(self, ref: ImageRef) -> Manifest | None:
         """HEAD the tag or digest; None when the registry needs a GET to tell the digest."""
@@ -691,7 +683,8 @@ async def resolve_all(
     by_host: dict[str, list[ImageRef]] = {}
     for ref in dict.fromkeys(refs):
         by_host.setdefault(base_url(ref.domain, registry.settings), []).append(ref)
-    registry.expect(ref for batch in by_host.values() for ref in batch)
+    for origin, batch in by_host.items():
+        registry.expect(origin, batch)
     batches = await asyncio.gather(*(host(origin, batch) for origin, batch in by_host.items()))
     return {
         ref: result

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
+import itertools
 import os
 import re
 import shutil
 import signal
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
@@ -300,7 +301,7 @@ def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
             old: os.stat_result | None = os.stat(real)
         except FileNotFoundError:
             old = None
-        fd, temp = tempfile.mkstemp(prefix=".pinner-", dir=folder)
+        fd, temp = _temp_file(folder)
         # The bytes go straight to the descriptor: a text-mode file object would also ask the
         # descriptor's size, whether it is a terminal and its position (four calls per file).
         try:
@@ -325,6 +326,29 @@ def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
     return _Staged(shown, real, temp, backup)
 
 
+def _temp_file(folder: str) -> tuple[int, str]:
+    """A new file of this process's own in folder (mode 0600), open for writing, and its path.
+
+    Named after the process and a count, which is enough to be unique among pinner's own: the
+    name is created exclusively (O_EXCL, and no symlink followed), and a name taken already
+    gives way to random ones. tempfile.mkstemp made up a random name for every file, at
+    three times the cost of the open itself (15 µs a file).
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    name = f".pinner-{os.getpid()}-{next(_TEMP_COUNT)}"
+    for _ in range(_TEMP_TRIES):
+        path = os.path.join(folder, name)
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            name = f".pinner-{os.urandom(6).hex()}"
+    raise FileExistsError(errno.EEXIST, "no temp file name left free", folder)
+
+
+_TEMP_COUNT = itertools.count()
+_TEMP_TRIES = 100
+
+
 def _backup(real: str, folder: str, temp: str) -> str:
     """A second name for the file as it is now (a hard link, else a copy), to roll back to."""
     # Named after our temp file, so no other process should hold the name (link() would refuse
@@ -333,7 +357,7 @@ def _backup(real: str, folder: str, temp: str) -> str:
     with contextlib.suppress(OSError):
         os.link(real, backup)
         return backup
-    fd, backup = tempfile.mkstemp(prefix=".pinner-", dir=folder)
+    fd, backup = _temp_file(folder)
     os.close(fd)
     try:
         os.unlink(backup)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
 import signal
@@ -96,17 +97,36 @@ def test_a_write_creates_one_temp_file_per_target(
     # after its temp file, not a second temp file.
     a, b = two
     made: list[str] = []
-    real_mkstemp = tempfile.mkstemp
+    real_temp_file = files._temp_file
 
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
-        fd, name = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+    def temp_file(folder: str) -> tuple[int, str]:
+        fd, name = real_temp_file(folder)
         made.append(name)
         return fd, name
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(files, "_temp_file", temp_file)
     files.write_all({str(a): "FROM a\n", str(b): "FROM b\n", f"{b}.lock": "version = 1\n"})
     assert len(made) == 3
     assert leftovers(tmp_path) == []
+
+
+def test_a_temp_file_name_taken_already_gives_way(
+    tmp_path: Path, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Temp files are named after the process and a count: a name another process holds (a
+    # file, or a symlink pointing elsewhere) is neither opened nor followed, nor removed.
+    a, b = two
+    monkeypatch.setattr(files, "_TEMP_COUNT", itertools.count(7))
+    pid = os.getpid()
+    taken = a.parent / f".pinner-{pid}-7"
+    taken.write_text("not pinner's\n")
+    elsewhere = tmp_path / "elsewhere"
+    (b.parent / f".pinner-{pid}-8").symlink_to(elsewhere)
+    files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
+    assert (a.read_text(), b.read_text()) == ("FROM a\n", "FROM b\n")
+    assert taken.read_text() == "not pinner's\n"
+    assert not elsewhere.exists()
+    assert leftovers(tmp_path) == [f".pinner-{pid}-7", f".pinner-{pid}-8"]
 
 
 def test_a_write_removes_only_the_backups_once_every_file_is_renamed(
@@ -196,14 +216,14 @@ def test_item7_ctrl_c_while_staging_changes_nothing(
 ) -> None:
     a, b = two
     before = contents(tmp_path)
-    real_mkstemp = tempfile.mkstemp
+    real_temp_file = files._temp_file
 
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
-        if kwargs.get("dir") == str(b.parent):
+    def temp_file(folder: str) -> tuple[int, str]:
+        if folder == str(b.parent):
             os.kill(os.getpid(), signal.SIGINT)
-        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+        return real_temp_file(folder)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(files, "_temp_file", temp_file)
 
     with pytest.raises(KeyboardInterrupt):
         files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
@@ -540,14 +560,14 @@ def test_ctrl_c_while_staging_a_large_write_changes_nothing(
     tmp_path: Path, many: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = contents(tmp_path)
-    real_mkstemp = tempfile.mkstemp
+    real_temp_file = files._temp_file
 
-    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
-        if kwargs.get("dir") == str(many[20].parent):
+    def temp_file(folder: str) -> tuple[int, str]:
+        if folder == str(many[20].parent):
             os.kill(os.getpid(), signal.SIGINT)
-        return real_mkstemp(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+        return real_temp_file(folder)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(files, "_temp_file", temp_file)
 
     with pytest.raises(KeyboardInterrupt):
         files.write_all({str(p): "FROM new\n" for p in many})

@@ -521,11 +521,14 @@ class _Waiting:
         self.files: dict[int, Target] = {}
         self.missing: dict[int, int] = {}  # by file: how many of its images are unanswered
         self.blocked: dict[ImageRef, list[int]] = {}  # by image: the files it holds back
+        self.free: list[int] = []  # files whose images were answered before they waited
         while work:
             index, target = work.popleft()
             self.files[index] = target
             needs = set(images.pop(index)) - self.answers.keys()
             self.missing[index] = len(needs)
+            if not needs:
+                self.free.append(index)
             for query in needs:
                 self.blocked.setdefault(query, []).append(index)
 
@@ -534,7 +537,7 @@ class _Waiting:
 
         The initial ones too: files whose images were answered before they waited."""
         failing = False
-        free = [index for index, count in self.missing.items() if count == 0]
+        free, self.free = self.free, []
         for query, answer in answers.items():
             if query in self.answers:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import struct
 import threading
@@ -191,6 +192,7 @@ class Link:
 
     def __init__(self, reading: int, writing: int) -> None:
         self.reading, self.writing = reading, writing
+        self._poll: select.poll | None = None
 
     def send(self, message: object) -> None:
         """Send one message, waiting while the pipe is full."""
@@ -205,6 +207,14 @@ class Link:
 
         (length,) = _LENGTH.unpack(self._read(_LENGTH.size))
         return pickle.loads(self._read(length))
+
+    def waiting(self) -> bool:
+        """Whether a message (or its start) has come and waits to be received, or the other
+        process is gone (receive then says so)."""
+        if self._poll is None:
+            self._poll = select.poll()  # not select(): it takes no descriptor above 1023
+            self._poll.register(self.reading, select.POLLIN)
+        return bool(self._poll.poll(0))
 
     def _read(self, size: int) -> bytes:
         parts = []

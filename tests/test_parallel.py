@@ -284,3 +284,26 @@ def test_a_peer_stopped_while_it_waits_is_killed_and_reaped() -> None:
     ends, pid = asyncio.run(stopped())
     assert ends == [False]
     assert reaped({pid})
+
+
+def test_a_link_says_whether_a_message_waits_without_waiting() -> None:
+    reading, writing = os.pipe()
+    try:
+        link = parallel.Link(reading, writing)  # its own messages come back to it
+        assert not link.waiting()
+        link.send(["one"])
+        link.send(["two"])
+        assert link.waiting()
+        assert link.receive() == ["one"]
+        assert link.waiting()
+        assert link.receive() == ["two"]
+        assert not link.waiting()
+        os.close(writing)
+        writing = -1
+        assert link.waiting()  # the other end is gone: receive says so at once
+        with pytest.raises(EOFError):
+            link.receive()
+    finally:
+        os.close(reading)
+        if writing != -1:
+            os.close(writing)

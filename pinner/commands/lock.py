@@ -96,6 +96,9 @@ async def _lock_all(
             await mine.lock_waiting(answers)
             theirs = _Failed()
             if helper is not None:
+                while (punted := await helper.punted_or_final()) is not None:
+                    await mine.parse_here(punted)  # its images are answered already
+                    await mine.lock_waiting(answers)
                 found = await helper.final()
                 if isinstance(found, _Failed):
                     theirs = found
@@ -397,6 +400,7 @@ class _Helper:
         loop = asyncio.get_running_loop()
         self._asked: asyncio.Future[bool] = loop.create_future()
         self._final: asyncio.Future[_Finished | _Failed | None] = loop.create_future()
+        self._news = asyncio.Event()  # a file punted, or the end
         self.peer: parallel.Peer
 
     def _message(self, message: object) -> None:
@@ -413,10 +417,12 @@ class _Helper:
                     self.locking.failed[result.at] = result.problem
         elif isinstance(message, _Punted):
             self.punted.append((message.at, message.entry))
+            self._news.set()
         elif isinstance(message, _Asked):
             self._asked.set_result(True)
         elif isinstance(message, _Finished | _Failed):
             self._final.set_result(message)
+            self._news.set()
 
     def _answered(self, request: asyncio.Future[Answers]) -> None:
         if not request.cancelled() and request.exception() is None:
@@ -427,10 +433,23 @@ class _Helper:
             self._asked.set_result(False)
         if not self._final.done():
             self._final.set_result(None)
+        self._news.set()
 
     async def asked(self) -> bool:
         """Whether it has asked for every image of its files; False when it failed first."""
         return await self._asked
+
+    async def punted_or_final(self) -> deque[tuple[int, Target | Problem]] | None:
+        """The files it has punted since last asked, waited for while it works; None once it
+        has ended (what it punted then is left())."""
+        while not self._final.done():
+            if self.punted:
+                punted = deque(sorted(self.punted, key=_first))
+                self.punted.clear()
+                return punted
+            self._news.clear()
+            await self._news.wait()
+        return None
 
     async def final(self) -> _Finished | _Failed | None:
         """Its last message, once its files are done; None when it failed."""
@@ -479,20 +498,30 @@ async def _help_on(
     link.send(_Asked())
     failing = bool(share.errors or share.platform_errors)  # nothing will be written
     waiting = _Waiting(share.work, share.images, asking.locked)
+    ready: deque[tuple[int, Target]] = deque()  # let go by the answers, to lock
     held: list[tuple[int, Target]] = []  # answered in a run that fails: not locked
+    answered = False
     while True:
-        message = link.receive()
-        answers = message.answers if isinstance(message, _Answered) else message
-        assert isinstance(answers, dict)
-        ready, failed = waiting.answered(answers)
-        failing = failing or failed
-        for index, target in ready:
-            if failing:
-                held.append((index, target))
-            else:
-                await forked.lock(index, target, waiting.resolved)
-        if isinstance(message, _Answered):
-            break
+        # The messages that have come are read before each lock: the last one (_Answered)
+        # frees the first process, which then takes a share of the files still to lock.
+        while not answered and (not ready or link.waiting()):
+            message = link.receive()
+            answered = isinstance(message, _Answered)
+            answers = message.answers if isinstance(message, _Answered) else message
+            assert isinstance(answers, dict)
+            freed, failed = waiting.answered(answers)
+            ready += freed
+            failing = failing or failed
+            if answered and not failing:
+                forked.hand_back(ready)
+                forked.holding = False
+                forked.send_results()
+        if failing:
+            held += ready
+            ready.clear()
+        if not ready:
+            break  # answered: every file is locked, handed back, or held
+        await forked.lock(*ready.popleft(), waiting.resolved)
     forked.holding = False
     forked.send_results()
     if failing:
@@ -592,12 +621,25 @@ class _ForkedLocking:
         if not self.holding and len(self.results) >= _RESULTS_AT_ONCE:
             self.send_results()
 
+    def hand_back(self, ready: deque[tuple[int, Target]]) -> None:
+        """Give the first process, idle once every answer is in, the last of the files still
+        to lock (taken off ready), as read: it parses each again, so it takes fewer."""
+        for _ in range(len(ready) * _HANDED_BACK // 100 if len(ready) >= _MIN_HANDED_BACK else 0):
+            index, _ = ready.pop()
+            self.link.send(_Punted(index, self.entries[index]))
+
     def send_results(self) -> None:
         """Send the results not sent yet, a few files at a time."""
         for start in range(0, len(self.results), _RESULTS_AT_ONCE):
             self.link.send(self.results[start : start + _RESULTS_AT_ONCE])
         self.results = []
 
+
+# The share of a helper's files still to lock once every answer is in that it hands back, in
+# percent: the first process parses each again before it locks it, which takes about 1.5 times
+# a lock alone. Not when so few are left that the messages would cost more.
+_HANDED_BACK = 40
+_MIN_HANDED_BACK = 8
 
 # Results a helper sends in one message: one message per file cost the first process a read,
 # an event loop callback and a pickle header for each.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -236,26 +237,60 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     """The helper sends no request (the connections are the first process's): a lock that
     would (a base image's files, a snapshot index) is punted to the first process."""
     real = stagework.lock_target
-    punted: list[list[int]] = []
 
     async def asking_lock_target(session: Session, target: Target, *args: object) -> Outcome:
         if target.path.endswith(("svc03/Dockerfile", "svc07/Dockerfile")):
             await session.registry.head(reference.parse(f"{hub}/helper/runtime:3"))
         return await real(session, target, *args)  # type: ignore[arg-type]
 
-    def left(helper: lock_command._Helper) -> object:
-        punted.append([index for index, _ in helper.punted])
-        return real_left(helper)
-
-    real_left = lock_command._Helper.left
     monkeypatch.setattr(stagework, "lock_target", asking_lock_target)
-    monkeypatch.setattr(lock_command._Helper, "left", left)
+    monkeypatch.setattr(lock_command, "_MIN_HANDED_BACK", FILES + 1)  # none handed back
+    punted = punted_files(monkeypatch)
     said = lock_both(tree, unchanged)
-    assert [sorted(p) for p in punted] == [[3, 7]]
+    assert sorted(punted) == [3, 7]
     assert said[1] == said[2]
     code, out, err, _ = said[2]
     assert code == 0, err
     assert json.loads(out)["requests"]["HEAD"] == 2 + 7  # runtime:3 per punted file, the tree's 7
+
+
+def punted_files(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The files a helper gives the first process to lock, by index, as they come."""
+    punted: list[int] = []
+    real_message = lock_command._Helper._message
+
+    def message(helper: lock_command._Helper, message: object) -> None:
+        if isinstance(message, lock_command._Punted):
+            punted.append(message.at)
+        real_message(helper, message)
+
+    monkeypatch.setattr(lock_command._Helper, "_message", message)
+    return punted
+
+
+def test_a_helper_behind_when_every_answer_is_in_hands_files_back(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, lock_both: LockBoth
+) -> None:
+    """The first process has nothing left to do once every answer is in: it locks the last of
+    the files the helper has not locked yet, and the run says and writes the same."""
+    parent = os.getpid()
+    real_lock = lock_command._ForkedLocking.lock
+    slept = []
+
+    async def late_lock(forked: lock_command._ForkedLocking, *args: object) -> None:
+        if os.getpid() != parent and not slept:
+            slept.append(1)  # the registry here answers every image well within this
+            time.sleep(0.5)
+        await real_lock(forked, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lock_command._ForkedLocking, "lock", late_lock)
+    punted = punted_files(monkeypatch)
+    said = lock_both(tree, unchanged)
+    # Every file waits for answers in the helper: it locks one, then hands back 40% of the rest,
+    # the last the answers let go.
+    assert len(set(punted)) == len(punted) == (FILES - 1) * 40 // 100
+    assert said[1] == said[2]
+    assert said[2][0] == 0, said[2][2]
 
 
 def test_a_dry_run_prints_the_same_diffs_with_a_helper(

@@ -662,15 +662,22 @@ def build_commands(path: str, epoch: int, context: str | None = None) -> tuple[s
 
 
 def _build_hint(report: Reporter, outcomes: Sequence[Outcome], options: Options) -> None:
-    for outcome in outcomes:
-        epoch = outcome.lock.source_date_epoch
-        if epoch:
-            path = outcome.target.path
-            context = given_context(options, path, outcome.lock)
-            docker, buildah = build_commands(path, epoch, context)
-            report.notice(
-                f"Build {outcome.target.path} reproducibly with:\n  {docker}\n  {buildah}"
-            )
+    """The build commands of the first few Dockerfiles with an epoch; a line for the others."""
+    epochs = [(o, epoch) for o in outcomes if (epoch := o.lock.source_date_epoch)]
+    for outcome, epoch in epochs[:_HINTS_SHOWN]:
+        path = outcome.target.path
+        docker, buildah = build_commands(path, epoch, given_context(options, path, outcome.lock))
+        report.notice(f"Build {path} reproducibly with:\n  {docker}\n  {buildah}")
+    if len(epochs) > _HINTS_SHOWN:
+        report.notice(
+            f"Build the other {len(epochs) - _HINTS_SHOWN} Dockerfiles the same way, each with"
+            " the flags `pinner build-args FILE` prints (--json lists every command)"
+        )
+
+
+# The build commands lock prints in full: three blocks of three lines each. A lock of a whole
+# tree printed three lines per Dockerfile (3,000 for 1,000), burying what it said before.
+_HINTS_SHOWN = 3
 
 
 def _result(outcome: Outcome) -> dict[str, object]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -316,3 +317,19 @@ def test_a_dry_run_prints_the_same_diffs_with_a_helper(
     assert {k: v for k, v in written.items() if k not in edited} == {
         k: v for k, v in tree_files(locked_tree).items() if k not in edited
     }  # nothing written
+
+
+def test_a_lock_of_many_files_prints_three_build_commands_and_a_line_for_the_rest(
+    hub: str, tree: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tree)
+    mirror = f"docker.io=http://{hub}"
+    code, _, err = run(capsys, "lock", "--registry-mirror", mirror, "--snapshot", SNAPSHOT, ".")
+    assert code == 0, err
+    blocks = [line for line in err.splitlines() if line.endswith(" reproducibly with:")]
+    assert blocks == [f"Build svc{n:02}/Dockerfile reproducibly with:" for n in range(3)]
+    assert len(re.findall(r"^  buildah build -f svc0\d/Dockerfile --timestamp ", err, re.M)) == 3
+    assert err.splitlines()[-1] == (
+        f"Build the other {FILES - 3} Dockerfiles the same way, each with the flags"
+        " `pinner build-args FILE` prints (--json lists every command)"
+    )

@@ -144,16 +144,16 @@ def write_all(texts: Mapping[str, str]) -> None:
     """
     targets = _targets(texts)
     folders: dict[str, tuple[int, int]] = {}
-    for real, shown, _ in targets:
-        _check_writable(real, shown, folders)
+    for real, shown, _, found in targets:
+        _check_writable(real, shown, found, folders)
     owner = _Owner(os.geteuid(), os.getegid(), _umask())
     staged: list[_Staged] = []
     committed = False
     with _sigint_deferred() as interrupted:
         try:
             # One at a time: four threads were no faster (benchmarks/bench_write.py).
-            for real, shown, text in targets:
-                staged.append(_stage(real, shown, text, owner))
+            for real, shown, text, found in targets:
+                staged.append(_stage(real, shown, text, found, owner))
                 if interrupted:
                     raise KeyboardInterrupt
             _commit(staged)
@@ -206,36 +206,57 @@ def _remove_each(paths: Sequence[str]) -> None:
         _remove(path)
 
 
-def _targets(texts: Mapping[str, str]) -> list[tuple[str, str, str]]:
-    """(real path, path as given, text) per file; two names of one file must agree on its text."""
-    seen: dict[str, tuple[str, str]] = {}
+# What a write found of a file before writing it: its mode, owner and group; None where there is
+# none; why it cannot tell (an lstat's error). Not its whole stat: 20,000 of those are 10 MB.
+_Found = tuple[int, int, int] | str | None
+
+
+def _targets(texts: Mapping[str, str]) -> list[tuple[str, str, str, _Found]]:
+    """(real path, path as given, text, what is there) per file; two names of one file must
+    agree on its text."""
+    seen: dict[str, tuple[str, str, _Found]] = {}
     folders: dict[str, str] = {}
     for shown, text in texts.items():
-        real = _realpath(shown, folders)
+        real, found = _resolve(shown, folders)
         if real in seen and seen[real][1] != text:
             raise DockerfileError(f"{shown}: same file as {seen[real][0]}, with other content")
-        seen.setdefault(real, (shown, text))
-    return [(real, shown, text) for real, (shown, text) in seen.items()]
+        seen.setdefault(real, (shown, text, found))
+    return [(real, shown, text, found) for real, (shown, text, found) in seen.items()]
 
 
 def _realpath(path: str, folders: dict[str, str]) -> str:
-    """os.path.realpath(path), resolving each folder once (folders caches them).
+    """os.path.realpath(path), resolving each folder once (folders caches them)."""
+    return _resolve(path, folders)[0]
+
+
+def _resolve(path: str, folders: dict[str, str]) -> tuple[str, _Found]:
+    """os.path.realpath(path), resolving each folder once (folders caches them), and what is
+    at that real path (_Found), from the same lstat: the write's checks and stage read it.
 
     realpath resolves a path one part at a time, a Python step and an lstat each; a run writes a
     Dockerfile and its lock per folder. When the last part is not a symlink, the real path is
     the real folder's plus that name.
     """
     folder, name = os.path.split(path)
-    if name in ("", ".", ".."):
-        return os.path.realpath(path)
+    if name not in ("", ".", ".."):
+        try:
+            there = os.lstat(path)
+        except FileNotFoundError:  # a new lock: realpath keeps a missing last part as it is
+            return os.path.join(_real_folder(folder, folders), name), None
+        except OSError:
+            pass
+        else:
+            if not stat.S_ISLNK(there.st_mode):
+                real = os.path.join(_real_folder(folder, folders), name)
+                return real, (there.st_mode, there.st_uid, there.st_gid)
+    real = os.path.realpath(path)
     try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            return os.path.realpath(path)
+        there = os.stat(real)  # a link left in real is a loop, which stat refuses
     except FileNotFoundError:
-        pass  # a new lock: realpath keeps a missing last part as it is
-    except OSError:
-        return os.path.realpath(path)
-    return os.path.join(_real_folder(folder, folders), name)
+        return real, None
+    except OSError as e:
+        return real, e.strerror or str(e)
+    return real, (there.st_mode, there.st_uid, there.st_gid)
 
 
 def _real_folder(folder: str, folders: dict[str, str]) -> str:
@@ -260,7 +281,9 @@ def _real_folder(folder: str, folders: dict[str, str]) -> str:
     return real
 
 
-def _check_writable(real: str, shown: str, folders: dict[str, tuple[int, int]]) -> None:
+def _check_writable(
+    real: str, shown: str, there: _Found, folders: dict[str, tuple[int, int]]
+) -> None:
     """Refuse, before anything is written, a target whose temp file or rename would fail.
 
     folders keeps the mode and owner of each folder found writable: a Dockerfile and its lock
@@ -277,30 +300,28 @@ def _check_writable(real: str, shown: str, folders: dict[str, tuple[int, int]]) 
             raise DockerfileError(f"{shown}: cannot write: directory {folder} is not writable")
         found = folders[folder] = (folder_stat.st_mode, folder_stat.st_uid)
     folder_mode, folder_uid = found
-    try:
-        target = os.lstat(real)
-    except FileNotFoundError:
+    if there is None:
         return
-    except OSError as e:
-        raise DockerfileError(f"{shown}: cannot write: {e.strerror}") from None
-    if stat.S_ISDIR(target.st_mode):
+    if isinstance(there, str):
+        raise DockerfileError(f"{shown}: cannot write: {there}")
+    mode, owner, _ = there
+    if stat.S_ISDIR(mode):
         raise DockerfileError(f"{shown}: cannot write: is a directory")
     # In a sticky directory (/tmp, shared folders) only the file's or the directory's owner may
     # replace a file (rename(2): EPERM); root always may.
     uid = os.geteuid()
-    if folder_mode & stat.S_ISVTX and uid not in (0, target.st_uid, folder_uid):
+    if folder_mode & stat.S_ISVTX and uid not in (0, owner, folder_uid):
         raise DockerfileError(f"{shown}: cannot write: owned by another user in a sticky directory")
 
 
-def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
-    """Write text to a temp file beside real, with real's mode (new files: 0644 less the umask)."""
+def _stage(real: str, shown: str, text: str, there: _Found, owner: _Owner) -> _Staged:
+    """Write text to a temp file beside real, with real's mode (new files: 0644 less the umask).
+
+    there is what _resolve found at real, and _check_writable let through: no file, or one."""
     folder = os.path.dirname(real)
     temp = backup = None
     try:
-        try:
-            old: os.stat_result | None = os.stat(real)
-        except FileNotFoundError:
-            old = None
+        old = there if not isinstance(there, str) else None
         fd, temp = _temp_file(folder)
         # The bytes go straight to the descriptor: a text-mode file object would also ask the
         # descriptor's size, whether it is a terminal and its position (four calls per file).
@@ -309,12 +330,13 @@ def _stage(real: str, shown: str, text: str, owner: _Owner) -> _Staged:
             if old is None:
                 os.fchmod(fd, 0o644 & ~owner.umask)
             else:
-                if (old.st_uid, old.st_gid) != (owner.uid, owner.gid):
+                mode, uid, gid = old
+                if (uid, gid) != (owner.uid, owner.gid):
                     # Keep the owner where we may (as root); elsewhere the file becomes ours.
                     with contextlib.suppress(PermissionError):
-                        os.fchown(fd, old.st_uid, old.st_gid)
+                        os.fchown(fd, uid, gid)
                 # After the write and the chown, which both clear setuid.
-                os.fchmod(fd, stat.S_IMODE(old.st_mode))
+                os.fchmod(fd, stat.S_IMODE(mode))
         finally:
             os.close(fd)
         if old is not None:

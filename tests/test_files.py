@@ -408,6 +408,24 @@ def test_item18c_a_write_failing_on_its_second_file_changes_nothing(
     assert leftovers(tmp_path) == []
 
 
+def test_a_second_file_that_is_a_symlink_loop_changes_nothing(
+    tmp_path: Path, two: tuple[Path, Path]
+) -> None:
+    a, b = two
+    b.unlink()
+    b.symlink_to(b.parent / "other")
+    (b.parent / "other").symlink_to(b)
+    before = contents(tmp_path)
+
+    with pytest.raises(DockerfileError) as info:
+        files.write_all({str(a): "FROM a\n", str(b): "FROM b\n"})
+
+    assert str(info.value) == f"{b}: cannot write: Too many levels of symbolic links"
+    assert contents(tmp_path) == before
+    assert b.is_symlink() and os.readlink(b) == str(b.parent / "other")
+    assert leftovers(tmp_path) == []
+
+
 def test_item18c_a_second_file_in_a_missing_directory_changes_nothing(
     tmp_path: Path, two: tuple[Path, Path]
 ) -> None:

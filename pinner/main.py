@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pinner.config import Config
     from pinner.outcome import Options
     from pinner.remote.registry import Settings
-    from pinner.workspace import Selection
+    from pinner.workspace import Reading, Selection
 
 EXIT_FAIL, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPT = 1, 2, 3, 130
 
@@ -453,6 +453,25 @@ def _kubernetes(config: Config) -> frozenset[str]:
     return refs.manifests(root, config.kubernetes)
 
 
+def _lock_or_update(
+    args: argparse.Namespace, config: Config, files: Selection, reading: Reading
+) -> int:
+    if args.command == "lock":
+        from pinner.commands.lock import lock
+
+        return lock(run=_run(args, config, files, _options), reading=reading)
+    from pinner.commands.update import update
+    from pinner.updater import Scope
+
+    return update(
+        run=_run(args, config, files, _options),
+        scope=Scope(tuple(args.image), args.only, args.strict),
+        report_path=args.report,
+        exit_code=args.exit_code,
+        reading=reading,
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from pinner.config import load as load_config
 
@@ -492,20 +511,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.paths, dict(args.build_arg), args.exclude or list(config.exclude), _kubernetes(config)
     )
     common = {"selection": files, "as_json": args.as_json, "quiet": args.quiet}
-    if args.command == "lock":
-        from pinner.commands.lock import lock
+    if args.command in ("lock", "update"):
+        # The files are read (over many, in a forked process) while the command's code, and
+        # with it the code that talks to registries, is imported.
+        from pinner.workspace import Reading
 
-        return lock(run=_run(args, config, files, _options))
-    if args.command == "update":
-        from pinner.commands.update import update
-        from pinner.updater import Scope
-
-        return update(
-            run=_run(args, config, files, _options),
-            scope=Scope(tuple(args.image), args.only, args.strict),
-            report_path=args.report,
-            exit_code=args.exit_code,
-        )
+        reading = Reading(files, lock_texts=args.dry_run)
+        try:
+            return _lock_or_update(args, config, files, reading)
+        finally:
+            reading.stop()
     if args.command == "check":
         if args.remote:
             from pinner.commands.check_remote import check_remote

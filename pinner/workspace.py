@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import partial
 from typing import NamedTuple
@@ -65,9 +66,52 @@ def read(selection: Selection, *, lock_texts: bool = True) -> list[Target | Prob
     Over many files the reading is shared with forked processes: parsing the locks is most of
     it, and their records come back pickled in a tenth of the time.
     """
+    return _read_paths(selection, lock_texts, discover(selection))
+
+
+def _read_paths(
+    selection: Selection, lock_texts: bool, paths: Sequence[str]
+) -> list[Target | Problem]:
     work = partial(_read_share, selection, lock_texts)
-    entries = parallel.map_shares(work, discover(selection))
-    return [entry for entry in entries if entry is not None]
+    return [entry for entry in parallel.map_shares(work, paths) if entry is not None]
+
+
+def _read_alone(
+    selection: Selection, lock_texts: bool, paths: Sequence[str]
+) -> list[Target | Problem]:
+    return [entry for entry in _read_share(selection, lock_texts, paths) if entry is not None]
+
+
+class Reading:
+    """read(selection), begun at once: over many files, in a forked process, so that this one
+    may meanwhile import the code that talks to registries (a third of a second's CPU) and
+    meet the files when it has. A path that does not exist is a UsageError at once.
+
+    result() gives the entries (read here should the process fail); stop() ends a reading whose
+    entries are no longer wanted. The locks' parse is most of a re-lock's read: 0.10 s of 1,000.
+    """
+
+    def __init__(self, selection: Selection, *, lock_texts: bool = True) -> None:
+        paths = discover(selection)
+        self._work = partial(_read_paths, selection, lock_texts, paths)
+        self._child: parallel.Child[list[Target | Problem]] | None = None
+        many = len(paths) >= 2 * parallel.MIN_PER_PROCESS and parallel.cpus() >= 2
+        if many and parallel.may_fork():
+            # One process reads them all: this one takes the other CPU.
+            alone = partial(_read_alone, selection, lock_texts, paths)
+            with contextlib.suppress(OSError):  # no process to be had: read when asked
+                self._child = parallel.Child(alone)
+
+    def result(self) -> list[Target | Problem]:
+        """The entries, as read() returns them."""
+        child, self._child = self._child, None
+        return self._work() if child is None else child.result()
+
+    def stop(self) -> None:
+        """End the reading, if it is still under way elsewhere."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
 
 def _read_share(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -44,6 +45,17 @@ def on_one_cpu_and_two(
 def no_process() -> int:
     """os.fork on a machine out of processes: what the forking paths must survive."""
     raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def reaped(pids: set[int]) -> bool:
+    """Whether none of pids is a child still to be waited for (running or a zombie)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return True
 
 
 def tree_files(root: Path) -> dict[str, bytes]:

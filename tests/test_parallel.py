@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from cli import no_process, on_one_cpu_and_two
+from cli import no_process, on_one_cpu_and_two, reaped
 from offline_lock import write_locked
 
 from pinner import parallel
@@ -30,17 +30,6 @@ def map_files(work: Callable[[int], object], items: Sequence[int], processes: in
 def alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """No thread counts: an earlier test in this worker may have left a server thread running."""
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)
-
-
-def reaped(pids: set[int]) -> bool:
-    """Whether none of pids is a child still to be waited for (running or a zombie)."""
-    for pid in pids:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            continue
-        return False
-    return True
 
 
 def pids_of_children(log: Path) -> set[int]:

@@ -30,16 +30,21 @@ from pinner.output import Progress, Reporter, print_json
 from pinner.reference import ImageRef
 from pinner.remote.registry import Manifest
 from pinner.remote.session import Session
-from pinner.workspace import Target, in_file, parse_read, read, read_path
+from pinner.workspace import Reading, Target, in_file, parse_read, read, read_path
 
 Answers = dict[ImageRef, Manifest | RegistryError]
 
 
-def lock(*, run: Run) -> int:
-    """Resolve, rewrite and write; on any failure print each and write nothing."""
+def lock(*, run: Run, reading: Reading | None = None) -> int:
+    """Resolve, rewrite and write; on any failure print each and write nothing.
+
+    reading: the run's files, being read already (else they are read here)."""
     report = Reporter(quiet=run.quiet)
     options = one_time(run.options)
-    entries = deque(read(run.selection, lock_texts=run.dry_run))
+    if reading is None:
+        entries = deque(read(run.selection, lock_texts=run.dry_run))
+    else:
+        entries = deque(reading.result())
     session = run.session([e for e in entries if isinstance(e, Target)], report)
     reread = partial(read_path, selection=run.selection, lock_texts=run.dry_run)
     outcomes, writes, errors, session_requests = asyncio.run(

@@ -33,7 +33,7 @@ from pinner.updater import (
     unmoved,
     update_target,
 )
-from pinner.workspace import Target, in_file, parse_read, read, unlocked
+from pinner.workspace import Reading, Target, in_file, parse_read, read, unlocked
 
 EXIT_CHANGED = 5
 
@@ -44,11 +44,15 @@ def update(
     scope: Scope | None = None,
     report_path: str | None = None,
     exit_code: bool = False,
+    reading: Reading | None = None,
 ) -> int:
-    """Re-resolve, write what moved (all of it or nothing), report it."""
+    """Re-resolve, write what moved (all of it or nothing), report it.
+
+    reading: the run's files, being read already (else they are read here)."""
     report = Reporter(quiet=run.quiet)
     run, scope = run._replace(options=one_time(run.options)), scope or Scope()
-    outcomes, writes, reports, errors = asyncio.run(_update_all(run, scope, report))
+    entries = read(run.selection, lock_texts=run.dry_run) if reading is None else reading.result()
+    outcomes, writes, reports, errors = asyncio.run(_update_all(entries, run, scope, report))
     if errors:
         return report.failures(errors, as_json=run.as_json)
     if report_path is not None:
@@ -63,7 +67,7 @@ def update(
 
 
 async def _update_all(
-    run: Run, scope: Scope, report: Reporter
+    entries: list[Target | Problem], run: Run, scope: Scope, report: Reporter
 ) -> tuple[list[Outcome], dict[str, str], list[FileReport], list[Problem]]:
     """Refresh every file against one run's answers; its settled outcomes, writes, reports, errors.
 
@@ -73,7 +77,6 @@ async def _update_all(
     refreshed, and settled once refreshed, its parse and lock records let go (outcome.settle).
     The locks' texts are kept for --dry-run alone, which shows diffs of them.
     """
-    entries = read(run.selection, lock_texts=run.dry_run)
     session, asked = _ask_early(entries, run, scope, report)
     try:
         parses = await _parse_all(entries, run.options)

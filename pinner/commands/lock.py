@@ -315,7 +315,8 @@ class _NotLocked(NamedTuple):
 
 
 class _Punted(NamedTuple):
-    """A helper's file whose lock would send a request, as read: the first process locks it."""
+    """A helper's file, as read, for the first process to lock: its lock would send a request,
+    or the helper hands it back once every answer is in."""
 
     at: int
     entry: Target | Problem
@@ -353,9 +354,11 @@ class _Helper:
     answers to its requests (a dict) as each comes, so that it locks the files they answer
     while others are out, then _Answered. The files it locks come back a few at a time (a list
     of _Done and _NotLocked), so that neither process holds all of them twice; a file whose
-    lock would send a request comes back as read (_Punted), for this process to lock. It ends
-    with _Finished, or _Failed in a run that fails. A helper that fails leaves its files to
-    this process, which reads them again and does what it would have done alone.
+    lock would send a request comes back as read (_Punted), for this process to lock as it
+    comes once every answer is in, and so do the last of the files it has still to lock then
+    (this process has nothing else left to do). It ends with _Finished, or _Failed in a run
+    that fails. A helper that fails leaves its files to this process, which reads them again
+    and does what it would have done alone.
     """
 
     @classmethod
@@ -461,8 +464,9 @@ class _Helper:
         return await self._final
 
     def left(self) -> deque[tuple[int, Target | Problem]]:
-        """Its files this process must lock: those it punted, or, when it failed, all of them
-        read again (what it locked is dropped: they are locked here anew)."""
+        """Its files this process must lock: those it punted and punted_or_final did not give,
+        or, when it failed, all of them read again (what it locked is dropped, and what this
+        process locked of its files: they are locked here anew)."""
         if self._final.done() and self._final.result() is not None:
             return deque(sorted(self.punted, key=_first))
         left: deque[tuple[int, Target | Problem]] = deque()

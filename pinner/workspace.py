@@ -84,11 +84,12 @@ def _read_alone(
 
 class Reading:
     """read(selection), begun at once: over many files, in a forked process, so that this one
-    may meanwhile import the code that talks to registries (a third of a second's CPU) and
-    meet the files when it has. A path that does not exist is a UsageError at once.
+    may meanwhile import the code that talks to registries (asyncio, httpx, h11: about 0.1 s of
+    CPU) and meet the files when it has. A path that does not exist is a UsageError at once.
 
     result() gives the entries (read here should the process fail); stop() ends a reading whose
-    entries are no longer wanted. The locks' parse is most of a re-lock's read: 0.10 s of 1,000.
+    entries are no longer wanted. One process reads 1,000 files in 0.05 s, 0.13 s with their
+    locks to parse: a re-lock and an update of 1,000 files start 0.03-0.04 s sooner.
     """
 
     def __init__(self, selection: Selection, *, lock_texts: bool = True) -> None:

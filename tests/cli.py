@@ -47,6 +47,22 @@ def no_process() -> int:
     raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
 
+def punted_files(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The files a lock's helper gives the first process to lock, by index, as they come."""
+    from pinner.commands import lock as lock_command
+
+    punted: list[int] = []
+    real_message = lock_command._Helper._message
+
+    def message(helper: lock_command._Helper, message: object) -> None:
+        if isinstance(message, lock_command._Punted):
+            punted.append(message.at)
+        real_message(helper, message)
+
+    monkeypatch.setattr(lock_command._Helper, "_message", message)
+    return punted
+
+
 def reaped(pids: set[int]) -> bool:
     """Whether none of pids is a child still to be waited for (running or a zombie)."""
     for pid in pids:

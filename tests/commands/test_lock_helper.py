@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli import no_process, on_one_cpu_and_two, run, tree_files
+from cli import no_process, on_one_cpu_and_two, punted_files, run, tree_files
 from registryd import Registry, push_image
 
 from pinner import parallel, reference, stagework
@@ -253,20 +253,6 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
     code, out, err, _ = said[2]
     assert code == 0, err
     assert json.loads(out)["requests"]["HEAD"] == 2 + 7  # runtime:3 per punted file, the tree's 7
-
-
-def punted_files(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The files a helper gives the first process to lock, by index, as they come."""
-    punted: list[int] = []
-    real_message = lock_command._Helper._message
-
-    def message(helper: lock_command._Helper, message: object) -> None:
-        if isinstance(message, lock_command._Punted):
-            punted.append(message.at)
-        real_message(helper, message)
-
-    monkeypatch.setattr(lock_command._Helper, "_message", message)
-    return punted
 
 
 def test_a_helper_behind_when_every_answer_is_in_hands_files_back(

@@ -256,23 +256,35 @@ def test_a_file_whose_lock_sends_a_request_is_locked_by_the_first_process(
 
 
 def test_a_helper_behind_when_every_answer_is_in_hands_files_back(
-    tree: Path, monkeypatch: pytest.MonkeyPatch, lock_both: LockBoth
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lock_both: LockBoth
 ) -> None:
     """The first process has nothing left to do once every answer is in: it locks the last of
     the files the helper has not locked yet, and the run says and writes the same."""
     parent = os.getpid()
+    answered = tmp_path / "answered"  # made by the first process once it sent every answer
+    real_lock_waiting = lock_command._Share.lock_waiting
     real_lock = lock_command._ForkedLocking.lock
     slept = []
 
+    async def lock_waiting(share: lock_command._Share, answers: lock_command.Answers) -> None:
+        answered.touch()  # the helper has been sent _Answered
+        await real_lock_waiting(share, answers)
+
     async def late_lock(forked: lock_command._ForkedLocking, *args: object) -> None:
-        if os.getpid() != parent and not slept:
-            slept.append(1)  # the registry here answers every image well within this
-            time.sleep(0.5)
+        if os.getpid() != parent and not slept:  # the helper's first lock waits for them all
+            slept.append(1)
+            deadline = time.monotonic() + 30
+            while not answered.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
         await real_lock(forked, *args)  # type: ignore[arg-type]
 
+    def afresh(_: Path) -> None:
+        answered.unlink(missing_ok=True)
+
+    monkeypatch.setattr(lock_command._Share, "lock_waiting", lock_waiting)
     monkeypatch.setattr(lock_command._ForkedLocking, "lock", late_lock)
     punted = punted_files(monkeypatch)
-    said = lock_both(tree, unchanged)
+    said = lock_both(tree, afresh)
     # Every file waits for answers in the helper: it locks one, then hands back 40% of the rest,
     # the last the answers let go.
     assert len(set(punted)) == len(punted) == (FILES - 1) * 40 // 100

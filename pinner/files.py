@@ -224,11 +224,6 @@ def _targets(texts: Mapping[str, str]) -> list[tuple[str, str, str, _Found]]:
     return [(real, shown, text, found) for real, (shown, text, found) in seen.items()]
 
 
-def _realpath(path: str, folders: dict[str, str]) -> str:
-    """os.path.realpath(path), resolving each folder once (folders caches them)."""
-    return _resolve(path, folders)[0]
-
-
 def _resolve(path: str, folders: dict[str, str]) -> tuple[str, _Found]:
     """os.path.realpath(path), resolving each folder once (folders caches them), and what is
     at that real path (_Found), from the same lstat: the write's checks and stage read it.

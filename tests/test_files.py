@@ -526,7 +526,7 @@ def test_realpath_by_folder_is_realpath(tmp_path: Path, monkeypatch: pytest.Monk
         "linked/..",
     ]
     folders: dict[str, str] = {}
-    assert [files._realpath(p, folders) for p in paths] == [os.path.realpath(p) for p in paths]
+    assert [files._resolve(p, folders)[0] for p in paths] == [os.path.realpath(p) for p in paths]
     assert folders["linked"] == str(tmp_path / "real")
 
 
@@ -541,7 +541,9 @@ def test_realpath_by_folder_stats_each_folder_once(
     monkeypatch.setattr(os, "lstat", lambda path: calls.append(str(path)) or lstat(path))
     folders: dict[str, str] = {}
 
-    found = [files._realpath(str(tmp_path / f"svc{n}" / "Dockerfile"), folders) for n in range(50)]
+    found = [
+        files._resolve(str(tmp_path / f"svc{n}" / "Dockerfile"), folders)[0] for n in range(50)
+    ]
 
     assert found == want
     # Each Dockerfile and each folder once, tmp_path's parts once in all.

@@ -633,7 +633,9 @@ class _ForkedLocking:
     def hand_back(self, ready: deque[tuple[int, Target]]) -> None:
         """Give the first process, idle once every answer is in, the last of the files still
         to lock (taken off ready), as read: it parses each again, so it takes fewer."""
-        for _ in range(len(ready) * _HANDED_BACK // 100 if len(ready) >= _MIN_HANDED_BACK else 0):
+        if len(ready) < _MIN_HANDED_BACK:
+            return
+        for _ in range(len(ready) * _HANDED_BACK // 100):
             index, _ = ready.pop()
             self.link.send(_Punted(index, self.entries[index]))
 
